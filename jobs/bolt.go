@@ -1,0 +1,107 @@
+package jobs
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var jobsBucket = []byte("jobs")
+
+// BoltFile is the name of the store file inside a data directory.
+const BoltFile = "drover.db"
+
+// BoltStore is a Store in one bbolt file. Every Save is one fsynced
+// transaction, so a batch is durable when Save returns.
+type BoltStore struct {
+	db *bolt.DB
+}
+
+// OpenBolt opens (creating if needed) the store in dir. It fails after one
+// second if another process holds the file.
+func OpenBolt(dir string) (*BoltStore, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("jobs: data dir: %w", err)
+	}
+	path := filepath.Join(dir, BoltFile)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		if err == bolt.ErrTimeout {
+			return nil, fmt.Errorf("jobs: open %s: locked by another process (is a master already running on this data dir?)", path)
+		}
+		return nil, fmt.Errorf("jobs: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(jobsBucket)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("jobs: init %s: %w", path, err)
+	}
+	return &BoltStore{db: db}, nil
+}
+
+func seqKey(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}
+
+// Load implements Store.
+func (s *BoltStore) Load(fn func(*Job) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(jobsBucket).ForEach(func(k, v []byte) error {
+			j := new(Job)
+			if err := json.Unmarshal(v, j); err != nil {
+				return fmt.Errorf("jobs: stored job %x: %w", k, err)
+			}
+			return fn(j)
+		})
+	})
+}
+
+// Save implements Store.
+func (s *BoltStore) Save(batch []*Job) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	vals := make([][]byte, len(batch))
+	for i, j := range batch {
+		v, err := json.Marshal(j)
+		if err != nil {
+			return fmt.Errorf("jobs: encode job %s: %w", j.ID, err)
+		}
+		vals[i] = v
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(jobsBucket)
+		for i, j := range batch {
+			if err := b.Put(seqKey(j.Seq), vals[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if err == bolt.ErrDatabaseNotOpen {
+			return ErrClosed
+		}
+		return fmt.Errorf("jobs: save: %w", err)
+	}
+	return nil
+}
+
+// Close implements Store.
+func (s *BoltStore) Close() error {
+	err := s.db.Close()
+	if err == bolt.ErrDatabaseNotOpen {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,193 @@
+package jobs
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+)
+
+// State is where a job is in its life. Two states are live (Pending, Running)
+// and three are final (Succeeded, Failed, Cancelled).
+type State string
+
+// The five job states.
+const (
+	Pending   State = "pending"
+	Running   State = "running"
+	Succeeded State = "succeeded"
+	Failed    State = "failed"
+	Cancelled State = "cancelled"
+)
+
+// States lists every state in life order.
+var States = []State{Pending, Running, Succeeded, Failed, Cancelled}
+
+// Final reports whether s is a state a job never leaves.
+func (s State) Final() bool { return s == Succeeded || s == Failed || s == Cancelled }
+
+// Valid reports whether s is one of the five states.
+func (s State) Valid() bool { return slices.Contains(States, s) }
+
+// Outcome is how one attempt ended.
+type Outcome string
+
+// The attempt outcomes. An attempt that is still running has no outcome.
+const (
+	OK              Outcome = "ok"
+	Error           Outcome = "error"
+	Timeout         Outcome = "timeout"
+	Lost            Outcome = "lost"
+	OutcomeCanceled Outcome = "cancelled"
+)
+
+// Valid reports whether o is a known outcome.
+func (o Outcome) Valid() bool {
+	switch o {
+	case OK, Error, Timeout, Lost, OutcomeCanceled:
+		return true
+	}
+	return false
+}
+
+// Spec says what to run. It is what a client submits and what a jobs file
+// holds; the master turns it into a Job.
+type Spec struct {
+	// Type names the handler or command template that runs the job.
+	Type string `json:"type"`
+	// Args are the job's named arguments. Command templates substitute them
+	// into argv elements as {name}.
+	Args map[string]string `json:"args,omitempty"`
+	// Priority orders ready jobs: higher first, FIFO among equals.
+	Priority int `json:"priority,omitempty"`
+	// Retries is how many times a failed attempt is retried. Zero means the
+	// job runs once.
+	Retries int `json:"retries,omitempty"`
+	// Timeout bounds one attempt. Zero means no timeout beyond the worker's
+	// own command timeout.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Group names the batch the job belongs to, if any.
+	Group string `json:"group,omitempty"`
+	// Key, when set, makes submission idempotent: a second job with the same
+	// key is not created and the first job's ID is returned instead. Jobs
+	// loaded from a jobs file always carry a key.
+	Key string `json:"key,omitempty"`
+}
+
+// MaxRetries bounds Spec.Retries.
+const MaxRetries = 100
+
+// Validate reports the first problem with s, or nil.
+func (s *Spec) Validate() error {
+	switch {
+	case s.Type == "":
+		return fmt.Errorf("jobs: spec has no type")
+	case len(s.Type) > 128:
+		return fmt.Errorf("jobs: type %.20q... is longer than 128 bytes", s.Type)
+	case s.Retries < 0 || s.Retries > MaxRetries:
+		return fmt.Errorf("jobs: retries %d out of range 0..%d", s.Retries, MaxRetries)
+	case s.Timeout < 0:
+		return fmt.Errorf("jobs: negative timeout %s", s.Timeout)
+	}
+	for k := range s.Args {
+		if k == "" {
+			return fmt.Errorf("jobs: arg with an empty name")
+		}
+	}
+	return nil
+}
+
+// Result is what a handler returns on success (and, with an error, on
+// failure): an exit code for subprocesses, the tail of its output, and any
+// data the handler wants recorded.
+type Result struct {
+	ExitCode int    `json:"exit_code"`
+	Output   string `json:"output,omitempty"`
+	Data     string `json:"data,omitempty"`
+}
+
+// Attempt is the record of one lease of a job to a worker.
+type Attempt struct {
+	N        int       `json:"n"`
+	Worker   string    `json:"worker"`
+	Started  time.Time `json:"started"`
+	Ended    time.Time `json:"ended,omitzero"`
+	Outcome  Outcome   `json:"outcome,omitempty"`
+	ExitCode int       `json:"exit_code"`
+	Error    string    `json:"error,omitempty"`
+	Output   string    `json:"output,omitempty"`
+	Data     string    `json:"data,omitempty"`
+}
+
+// Event is one line of a job's timeline.
+type Event struct {
+	At   time.Time `json:"at"`
+	Text string    `json:"text"`
+}
+
+// MaxEvents bounds a job's timeline; the oldest events past it are dropped,
+// except the first (submission).
+const MaxEvents = 64
+
+// Job is a Spec with an identity and a history.
+type Job struct {
+	ID   string `json:"id"`
+	Seq  uint64 `json:"seq"`
+	Spec Spec   `json:"spec"`
+
+	State State `json:"state"`
+	// Attempt is the number of the latest lease (the fence). A worker's
+	// report is accepted only for the current Attempt of a running job.
+	Attempt int `json:"attempt"`
+	// Worker holds the lease while the job is running.
+	Worker string `json:"worker,omitempty"`
+	// NotBefore delays a pending job (retry backoff).
+	NotBefore time.Time `json:"not_before,omitzero"`
+	Submitted time.Time `json:"submitted"`
+	Updated   time.Time `json:"updated"`
+	Attempts  []Attempt `json:"attempts,omitempty"`
+	Events    []Event   `json:"events,omitempty"`
+}
+
+// Clone returns a deep copy of j.
+func (j *Job) Clone() *Job {
+	c := *j
+	c.Spec.Args = maps.Clone(j.Spec.Args)
+	c.Attempts = slices.Clone(j.Attempts)
+	c.Events = slices.Clone(j.Events)
+	return &c
+}
+
+// Log appends a timeline event.
+func (j *Job) Log(at time.Time, format string, a ...any) {
+	j.Events = append(j.Events, Event{At: at, Text: fmt.Sprintf(format, a...)})
+	if n := len(j.Events); n > MaxEvents {
+		// Keep the submission event, drop the oldest after it.
+		j.Events = append(j.Events[:1], j.Events[n-MaxEvents+1:]...)
+	}
+}
+
+// Failures counts the attempts that used up a retry: every finished attempt
+// except ok and cancelled.
+func (j *Job) Failures() int {
+	n := 0
+	for _, a := range j.Attempts {
+		switch a.Outcome {
+		case Error, Timeout, Lost:
+			n++
+		}
+	}
+	return n
+}
+
+// Current returns the record of the job's latest attempt, or nil.
+func (j *Job) Current() *Attempt {
+	if len(j.Attempts) == 0 {
+		return nil
+	}
+	a := &j.Attempts[len(j.Attempts)-1]
+	if a.N != j.Attempt {
+		return nil
+	}
+	return a
+}

@@ -1,0 +1,86 @@
+package jobs
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+	"sync"
+)
+
+// ErrClosed is returned by a Store used after Close.
+var ErrClosed = errors.New("jobs: store closed")
+
+// Store keeps jobs durably. The master is its only user; it calls Save from
+// one goroutine at a time, with many jobs per call (group commit), and Load
+// once at start.
+type Store interface {
+	// Load calls fn for every stored job in submission (Seq) order. It stops
+	// at fn's first error and returns it.
+	Load(fn func(*Job) error) error
+	// Save writes every job in batch (replacing any stored job with the same
+	// Seq) in one commit and returns once the commit is durable. On error
+	// none of the batch is written. The store does not keep the pointers.
+	Save(batch []*Job) error
+	// Close releases the store. It is safe to call more than once.
+	Close() error
+}
+
+// MemStore is a Store that keeps jobs in memory, for tests and throwaway
+// runs. It is safe for concurrent use.
+type MemStore struct {
+	mu     sync.Mutex // guards jobs and closed
+	jobs   map[uint64]*Job
+	closed bool
+}
+
+// NewMemStore returns an empty in-memory store.
+func NewMemStore() *MemStore { return &MemStore{jobs: make(map[uint64]*Job)} }
+
+// Load implements Store.
+func (m *MemStore) Load(fn func(*Job) error) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return ErrClosed
+	}
+	all := make([]*Job, 0, len(m.jobs))
+	for _, j := range m.jobs {
+		all = append(all, j.Clone())
+	}
+	m.mu.Unlock()
+	slices.SortFunc(all, func(a, b *Job) int { return cmp.Compare(a.Seq, b.Seq) })
+	for _, j := range all {
+		if err := fn(j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Save implements Store.
+func (m *MemStore) Save(batch []*Job) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	for _, j := range batch {
+		m.jobs[j.Seq] = j.Clone()
+	}
+	return nil
+}
+
+// Close implements Store.
+func (m *MemStore) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	return nil
+}
+
+// Len returns the number of stored jobs.
+func (m *MemStore) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.jobs)
+}

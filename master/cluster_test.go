@@ -1,0 +1,219 @@
+package master_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/master"
+	"github.com/drover/drover/rpcapi"
+	"github.com/drover/drover/worker"
+)
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func testLogger(t testing.TB, name string) logrus.FieldLogger {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	if testing.Verbose() {
+		l.SetOutput(testWriter{t})
+	}
+	l.SetLevel(logrus.InfoLevel)
+	return l.WithField("node", name)
+}
+
+func startMaster(t testing.TB, cfg master.Config) *master.Master {
+	t.Helper()
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.Store == "" && cfg.DataDir == "" {
+		cfg.Store = master.StoreMemory
+	}
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = 50 * time.Millisecond
+		cfg.DeadAfter = 300 * time.Millisecond
+	}
+	if cfg.RetryBackoff == 0 {
+		cfg.RetryBackoff = 10 * time.Millisecond
+	}
+	cfg.Logger = testLogger(t, "master")
+	m, err := master.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func startWorker(t testing.TB, masterAddr, name string, slots int, handlers map[string]worker.HandlerFunc) *worker.Worker {
+	t.Helper()
+	w, err := worker.New(worker.Config{Master: masterAddr, Listen: "127.0.0.1:0", Name: name, Slots: slots,
+		Logger: testLogger(t, name), KillGrace: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for typ, h := range handlers {
+		w.Handle(typ, h)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Crash() })
+	select {
+	case <-w.Registered():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("worker %s did not register", name)
+	}
+	return w
+}
+
+func client(t testing.TB, addr string) rpcapi.MasterClient {
+	c := rpcapi.NewClient(addr)
+	t.Cleanup(func() { c.Close() })
+	return rpcapi.MasterClient{C: c}
+}
+
+// waitAll waits for ids to be final and returns the reply.
+func waitAll(t testing.TB, mc rpcapi.MasterClient, ids []string, d time.Duration) *rpcapi.WaitReply {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		r, err := mc.Wait(context.Background(), &rpcapi.WaitArgs{IDs: ids, Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Done {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("jobs not final after %s: %v", d, r.Counts)
+		}
+	}
+}
+
+func submit(t testing.TB, mc rpcapi.MasterClient, specs ...jobs.Spec) []string {
+	t.Helper()
+	r, err := mc.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: specs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.IDs
+}
+
+func echo(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+	return jobs.Result{Output: "hello " + j.Spec.Args["name"]}, nil
+}
+
+func TestClusterRunsJobs(t *testing.T) {
+	m := startMaster(t, master.Config{})
+	var ran sync.Map
+	h := func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+		ran.Store(j.ID, j.Spec.Args["name"])
+		return echo(ctx, j)
+	}
+	startWorker(t, m.Addr(), "a", 4, map[string]worker.HandlerFunc{"echo": h})
+	startWorker(t, m.Addr(), "b", 4, map[string]worker.HandlerFunc{"echo": h})
+	mc := client(t, m.Addr())
+	var specs []jobs.Spec
+	for i := range 200 {
+		specs = append(specs, jobs.Spec{Type: "echo", Args: map[string]string{"name": fmt.Sprint(i)}})
+	}
+	ids := submit(t, mc, specs...)
+	r := waitAll(t, mc, ids, 20*time.Second)
+	if r.Counts[jobs.Succeeded] != 200 {
+		t.Fatalf("counts %v", r.Counts)
+	}
+	info, err := mc.GetJob(context.Background(), ids[7])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Job.Attempts[0].Output; got != "hello 7" {
+		t.Fatalf("output %q", got)
+	}
+	ws, _ := mc.ListWorkers(context.Background())
+	busy := 0
+	for _, w := range ws.Workers {
+		if w.State != rpcapi.WorkerAlive {
+			t.Fatalf("worker %s is %s", w.Name, w.State)
+		}
+		busy++
+	}
+	if busy != 2 {
+		t.Fatalf("want 2 workers, got %d", busy)
+	}
+}
+
+func TestRetryThenFail(t *testing.T) {
+	m := startMaster(t, master.Config{})
+	var calls atomic.Int32
+	startWorker(t, m.Addr(), "a", 2, map[string]worker.HandlerFunc{
+		"flaky": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			if j.Attempt < 2 {
+				return jobs.Result{}, errors.New("first try fails")
+			}
+			return jobs.Result{}, nil
+		},
+		"bad": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			calls.Add(1)
+			return jobs.Result{ExitCode: 1}, errors.New("always fails")
+		},
+		"panics": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			panic("boom")
+		},
+		"perm": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			return jobs.Result{}, worker.Permanent(errors.New("bad input"))
+		},
+	})
+	mc := client(t, m.Addr())
+	ids := submit(t, mc,
+		jobs.Spec{Type: "flaky", Retries: 3},
+		jobs.Spec{Type: "bad", Retries: 2},
+		jobs.Spec{Type: "panics", Retries: 1},
+		jobs.Spec{Type: "perm", Retries: 5},
+	)
+	waitAll(t, mc, ids, 20*time.Second)
+	want := []struct {
+		state    jobs.State
+		attempts int
+		errText  string
+	}{
+		{jobs.Succeeded, 2, ""},
+		{jobs.Failed, 3, "always fails"},
+		{jobs.Failed, 2, "panicked: boom"},
+		{jobs.Failed, 1, "bad input"},
+	}
+	for i, w := range want {
+		info, err := mc.GetJob(context.Background(), ids[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := info.Job
+		if j.State != w.state || len(j.Attempts) != w.attempts {
+			t.Errorf("job %d: state %s attempts %d, want %s %d", i, j.State, len(j.Attempts), w.state, w.attempts)
+		}
+		if w.errText != "" && !strings.Contains(j.Attempts[len(j.Attempts)-1].Error, w.errText) {
+			t.Errorf("job %d: error %q, want %q", i, j.Attempts[len(j.Attempts)-1].Error, w.errText)
+		}
+	}
+	if calls.Load() != 3 {
+		t.Errorf("bad ran %d times, want 3", calls.Load())
+	}
+}

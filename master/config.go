@@ -1,0 +1,112 @@
+package master
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/jobs"
+)
+
+// Store kinds for Config.Store.
+const (
+	StoreBolt   = "bolt"
+	StoreMemory = "memory"
+)
+
+// Config configures a Master. The zero value of every field means its
+// documented default, so Config{} is a working master on 127.0.0.1:7070
+// with a bbolt store in ./drover-data.
+type Config struct {
+	// Listen is the address of the master's one HTTP listener (net/rpc at
+	// /_goRPC_). Port 0 picks a free port; Addr reports it. Default
+	// "127.0.0.1:7070".
+	Listen string
+	// DataDir holds the bbolt store file. Default "./drover-data".
+	DataDir string
+	// Store is "bolt" (default) or "memory" (nothing on disk).
+	Store string
+	// HeartbeatInterval is how often workers beat; the master hands it to
+	// them at registration. Default 1s.
+	HeartbeatInterval time.Duration
+	// DeadAfter is how long a worker may stay silent before it is reaped
+	// and its running jobs requeued as lost. Default 3 heartbeat intervals;
+	// it must be more than one interval.
+	DeadAfter time.Duration
+	// RetryBackoff is the delay before the first retry; it doubles per
+	// failure up to MaxBackoff, with jitter. Default 1s.
+	RetryBackoff time.Duration
+	// MaxBackoff caps the retry delay. Default 5m.
+	MaxBackoff time.Duration
+	// AssignBatch caps the jobs in one Assign call. Default 64.
+	AssignBatch int
+	// Jobs are submitted at start (a jobs file). Each must carry a Key, so a
+	// restart with the same jobs does not submit them twice.
+	Jobs []jobs.Spec
+	// Logger receives the master's logs. Default: logrus's standard logger.
+	Logger logrus.FieldLogger
+	// StoreImpl, when set, is used instead of opening Store in DataDir. The
+	// master closes it on Close.
+	StoreImpl jobs.Store
+}
+
+// DefaultListen is the master's default address.
+const DefaultListen = "127.0.0.1:7070"
+
+func (c *Config) setDefaults() {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./drover-data"
+	}
+	if c.Store == "" {
+		c.Store = StoreBolt
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = time.Second
+	}
+	if c.DeadAfter == 0 {
+		c.DeadAfter = 3 * c.HeartbeatInterval
+	}
+	if c.RetryBackoff == 0 {
+		c.RetryBackoff = time.Second
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = 5 * time.Minute
+	}
+	if c.AssignBatch == 0 {
+		c.AssignBatch = 64
+	}
+	if c.Logger == nil {
+		c.Logger = logrus.StandardLogger()
+	}
+}
+
+// Validate fills defaults and reports the first invalid field.
+func (c *Config) Validate() error {
+	c.setDefaults()
+	switch {
+	case c.Store != StoreBolt && c.Store != StoreMemory:
+		return fmt.Errorf("master: store %q: want %q or %q", c.Store, StoreBolt, StoreMemory)
+	case c.HeartbeatInterval < 0:
+		return fmt.Errorf("master: heartbeat_interval %s is negative", c.HeartbeatInterval)
+	case c.DeadAfter <= c.HeartbeatInterval:
+		return fmt.Errorf("master: dead_after %s must be more than heartbeat_interval %s", c.DeadAfter, c.HeartbeatInterval)
+	case c.RetryBackoff < 0 || c.MaxBackoff < 0:
+		return fmt.Errorf("master: negative retry backoff")
+	case c.AssignBatch < 0:
+		return fmt.Errorf("master: assign_batch %d is negative", c.AssignBatch)
+	}
+	for i := range c.Jobs {
+		s := &c.Jobs[i]
+		if err := s.Validate(); err != nil {
+			return fmt.Errorf("master: initial job %d: %w", i+1, err)
+		}
+		if s.Key == "" {
+			return fmt.Errorf("master: initial job %d (type %q) has no key", i+1, s.Type)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,195 @@
+package master
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// assignTimeout bounds one Assign or Cancel call to a worker.
+const assignTimeout = 10 * time.Second
+
+// dispatchLoop leases ready jobs to free slots whenever something changes
+// (a submit, a result, a worker) and when a delayed job's time comes.
+func (m *Master) dispatchLoop() {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-m.kickc:
+		case <-timer.C:
+		}
+		next := m.dispatch(time.Now())
+		d := time.Hour
+		if !next.IsZero() {
+			d = max(time.Until(next), time.Millisecond)
+		}
+		timer.Reset(d)
+	}
+}
+
+// dispatch leases as many ready jobs as there are free slots for them: the
+// best job first (priority, then FIFO), to the capable worker with the most
+// free slots. It returns when the next delayed job becomes ready.
+func (m *Master) dispatch(now time.Time) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := m.queue.Promote(now)
+	woken := make(map[*workerRec]bool)
+	for {
+		var (
+			bestID  string
+			bestW   *workerRec
+			bestP   int
+			bestSeq uint64
+		)
+		for _, typ := range m.queue.ReadyTypes() {
+			w := m.pickWorker(typ, now)
+			if w == nil {
+				continue
+			}
+			id, p, seq, _ := m.queue.Head(typ)
+			if bestW == nil || jobs.Before(p, seq, bestP, bestSeq) {
+				bestID, bestW, bestP, bestSeq = id, w, p, seq
+			}
+		}
+		if bestW == nil {
+			break
+		}
+		m.queue.Remove(bestID)
+		j := m.jobs[bestID]
+		if j == nil || j.State != jobs.Pending {
+			continue
+		}
+		att, err := j.Lease(bestW.id, now)
+		if err != nil {
+			continue
+		}
+		bestW.leases[j.ID] = &lease{attempt: att, deadline: m.deadline(j, now)}
+		b := m.touch(j, jobs.Pending)
+		bestW.outbox = append(bestW.outbox, outTask{batch: b, task: rpcapi.Task{
+			JobID: j.ID, Attempt: att, Type: j.Spec.Type, Args: j.Spec.Args, Timeout: j.Spec.Timeout,
+		}})
+		woken[bestW] = true
+		m.jobLog(j).Debug("job dispatched")
+	}
+	for w := range woken {
+		w.poke()
+	}
+	return next
+}
+
+// pickWorker returns the live worker with the type and the most free slots,
+// or nil. The caller holds mu.
+func (m *Master) pickWorker(typ string, now time.Time) *workerRec {
+	var best *workerRec
+	for _, w := range m.byType[typ] {
+		if w.state != rpcapi.WorkerAlive || w.free() <= 0 || now.Before(w.backoffUntil) {
+			continue
+		}
+		if best == nil || w.free() > best.free() || (w.free() == best.free() && w.id < best.id) {
+			best = w
+		}
+	}
+	return best
+}
+
+// sendLoop delivers one worker's outbox (Assign) and cancel box (Cancel). It
+// runs until the worker is retired or the master stops.
+func (m *Master) sendLoop(ctx context.Context, w *workerRec) {
+	wc := rpcapi.WorkerClient{C: w.client}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		}
+		for {
+			m.mu.Lock()
+			n := min(len(w.outbox), m.cfg.AssignBatch)
+			out := append([]outTask(nil), w.outbox[:n]...)
+			w.outbox = w.outbox[n:]
+			cancels := w.cancelbox
+			w.cancelbox = nil
+			m.mu.Unlock()
+			if len(out) == 0 && len(cancels) == 0 {
+				break
+			}
+			if len(cancels) > 0 {
+				cctx, cancel := context.WithTimeout(ctx, assignTimeout)
+				if err := wc.Cancel(cctx, &rpcapi.WorkerCancelArgs{Jobs: cancels}); err != nil {
+					m.log.WithError(err).WithField("worker", w.id).Warn("cancel call failed; the next heartbeat repeats it")
+				}
+				cancel()
+			}
+			if len(out) > 0 {
+				m.assign(ctx, w, wc, out)
+			}
+		}
+	}
+}
+
+// assign sends one Assign call once the leases in it are durable.
+func (m *Master) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerClient, out []outTask) {
+	args := &rpcapi.AssignArgs{WorkerID: w.id, Tasks: make([]rpcapi.Task, len(out))}
+	var last *batch
+	for i, o := range out {
+		args.Tasks[i] = o.task
+		if o.batch != last {
+			last = o.batch
+			// A failed commit is retried by the committer; memory stays the
+			// truth, so the assignment goes ahead.
+			o.batch.wait()
+		}
+	}
+	actx, cancel := context.WithTimeout(ctx, assignTimeout)
+	reply, err := wc.Assign(actx, args)
+	cancel()
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.WithError(err).WithField("worker", w.id).Warn("assign failed; jobs requeued")
+		}
+		w.backoffUntil = now.Add(m.cfg.HeartbeatInterval)
+		for _, t := range args.Tasks {
+			m.revoke(w, t.JobID, t.Attempt, now, fmt.Sprintf("assign to %s failed: %v", w.id, err))
+		}
+		m.kick()
+		return
+	}
+	for _, ref := range reply.Accepted {
+		if l := w.leases[ref.JobID]; l != nil && l.attempt == ref.Attempt && l.acked.IsZero() {
+			l.acked = now
+			if j := m.jobs[ref.JobID]; j != nil && j.State == jobs.Running && j.Attempt == ref.Attempt {
+				j.Log(now, "started on %s (%s)", w.id, w.name)
+			}
+		}
+	}
+	for _, rej := range reply.Rejected {
+		m.revoke(w, rej.JobID, rej.Attempt, now, fmt.Sprintf("%s refused it: %s", w.id, rej.Reason))
+	}
+	if len(reply.Rejected) > 0 {
+		m.kick()
+	}
+}
+
+// revoke takes back a lease that never started. The caller holds mu.
+func (m *Master) revoke(w *workerRec, jobID string, attempt int, now time.Time, why string) {
+	if l := w.leases[jobID]; l != nil && l.attempt == attempt {
+		delete(w.leases, jobID)
+	}
+	j := m.jobs[jobID]
+	if j == nil || j.Revoke(attempt, now, why) != nil {
+		return
+	}
+	m.touch(j, jobs.Running)
+	m.queue.Push(j)
+	m.jobLog(j).Info("lease revoked: " + why)
+}

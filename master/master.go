@@ -1,0 +1,307 @@
+package master
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// Master holds the queue and the truth about every job. It loads jobs,
+// accepts workers, pushes jobs to them, records results and reaps silent
+// workers. Create it with New, then Start; stop it with Close.
+type Master struct {
+	cfg    Config
+	log    logrus.FieldLogger
+	store  jobs.Store
+	commit *committer
+	boot   string // distinguishes worker IDs across restarts
+	start  time.Time
+
+	mu        sync.Mutex // guards everything below
+	jobs      map[string]*jobs.Job
+	order     []*jobs.Job // by Seq
+	sorted    bool        // order is sorted by Seq
+	keys      map[string]string
+	groups    map[string][]string
+	queue     *jobs.Queue
+	counts    map[jobs.State]int
+	workers   map[string]*workerRec
+	byType    map[string]map[string]*workerRec // alive workers by job type
+	seq       uint64
+	workerSeq int
+	changed   chan struct{} // closed and replaced when any job becomes final
+	closed    bool
+
+	dropped atomic.Int64
+	reaped  atomic.Int64
+
+	kickc  chan struct{}
+	ln     *rpcapi.TrackingListener
+	srv    *http.Server
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	stopc  chan struct{}
+	once   sync.Once
+}
+
+// New validates cfg and returns a master that is not yet started.
+func New(cfg Config) (*Master, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var b [2]byte
+	rand.Read(b[:])
+	m := &Master{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		boot:    hex.EncodeToString(b[:]),
+		jobs:    make(map[string]*jobs.Job),
+		keys:    make(map[string]string),
+		groups:  make(map[string][]string),
+		queue:   jobs.NewQueue(),
+		counts:  make(map[jobs.State]int),
+		workers: make(map[string]*workerRec),
+		byType:  make(map[string]map[string]*workerRec),
+		changed: make(chan struct{}),
+		kickc:   make(chan struct{}, 1),
+		stopc:   make(chan struct{}),
+		sorted:  true,
+	}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	return m, nil
+}
+
+// Start opens the store, reloads every job, submits the configured initial
+// jobs, binds the listener and starts serving. It returns the first error
+// (a locked data dir, a port in use) synchronously.
+func (m *Master) Start() error {
+	m.start = time.Now()
+	st := m.cfg.StoreImpl
+	if st == nil {
+		switch m.cfg.Store {
+		case StoreMemory:
+			st = jobs.NewMemStore()
+		default:
+			b, err := jobs.OpenBolt(m.cfg.DataDir)
+			if err != nil {
+				return fmt.Errorf("master: %w", err)
+			}
+			st = b
+		}
+	}
+	m.store = st
+	m.commit = newCommitter(st, m.log)
+	if err := m.load(); err != nil {
+		st.Close()
+		return err
+	}
+	m.wg.Go(func() { m.commit.run(m.stopc) })
+	if len(m.cfg.Jobs) > 0 {
+		var reply rpcapi.SubmitReply
+		if err := m.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: m.cfg.Jobs}, &reply); err != nil {
+			m.shutdown()
+			return fmt.Errorf("master: initial jobs: %w", err)
+		}
+		n := 0
+		for _, e := range reply.Existing {
+			if !e {
+				n++
+			}
+		}
+		m.log.WithFields(logrus.Fields{"new": n, "known": len(reply.IDs) - n}).Info("initial jobs loaded")
+	}
+
+	ln, err := net.Listen("tcp", m.cfg.Listen)
+	if err != nil {
+		m.shutdown()
+		return fmt.Errorf("master: listen: %w", err)
+	}
+	m.ln = rpcapi.NewTrackingListener(ln)
+	h, err := rpcapi.NewGoRPCHandler(m, nil)
+	if err != nil {
+		m.shutdown()
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(rpcapi.GoRPCPath, h)
+	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.wg.Go(func() {
+		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.log.WithError(err).Error("serve")
+		}
+	})
+	m.wg.Go(m.dispatchLoop)
+	m.wg.Go(m.reapLoop)
+	m.log.WithFields(logrus.Fields{"addr": m.Addr(), "store": m.cfg.Store, "data_dir": m.cfg.DataDir}).Info("master listening")
+	m.kick()
+	return nil
+}
+
+// Addr returns the listener's address (the real port when Listen used port
+// 0), or "" before Start.
+func (m *Master) Addr() string {
+	if m.ln == nil {
+		return ""
+	}
+	return m.ln.Addr().String()
+}
+
+// Close stops the master: the listener and every connection first, then the
+// loops, then a last commit and the store. It is safe to call more than once.
+func (m *Master) Close() error {
+	var err error
+	m.once.Do(func() {
+		m.mu.Lock()
+		m.closed = true
+		m.mu.Unlock()
+		if m.srv != nil {
+			m.srv.Close()
+		}
+		if m.ln != nil {
+			m.ln.CloseAll()
+		}
+		err = m.shutdown()
+		m.log.Info("master stopped")
+	})
+	return err
+}
+
+func (m *Master) shutdown() error {
+	m.cancel()
+	close(m.stopc)
+	m.wg.Wait()
+	m.mu.Lock()
+	for _, w := range m.workers {
+		if w.client != nil {
+			w.client.Close()
+		}
+	}
+	m.mu.Unlock()
+	return m.store.Close()
+}
+
+// load rebuilds the in-memory state from the store. Running jobs keep their
+// leases under placeholder workers until their worker re-registers and
+// reports them (adoption) or dead_after passes (lost).
+func (m *Master) load() error {
+	now := time.Now()
+	restored := 0
+	err := m.store.Load(func(j *jobs.Job) error {
+		if j.ID == "" || !j.State.Valid() {
+			return fmt.Errorf("master: stored job seq %d is corrupt (id %q, state %q)", j.Seq, j.ID, j.State)
+		}
+		m.insert(j)
+		m.seq = max(m.seq, j.Seq)
+		switch j.State {
+		case jobs.Pending:
+			m.queue.Push(j)
+		case jobs.Running:
+			w := m.workers[j.Worker]
+			if w == nil {
+				w = &workerRec{id: j.Worker, name: "(before restart)", state: rpcapi.WorkerAlive,
+					restored: true, registered: now, lastBeat: now, leases: make(map[string]*lease)}
+				m.workers[w.id] = w
+			}
+			w.leases[j.ID] = &lease{attempt: j.Attempt, acked: now, deadline: m.deadline(j, now)}
+			restored++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("master: load: %w", err)
+	}
+	m.log.WithFields(logrus.Fields{"jobs": len(m.jobs), "running": restored}).Info("store loaded")
+	return nil
+}
+
+// insert adds a job to the indexes. The caller holds mu (or owns m).
+func (m *Master) insert(j *jobs.Job) {
+	m.jobs[j.ID] = j
+	if n := len(m.order); n > 0 && m.order[n-1].Seq > j.Seq {
+		m.sorted = false
+	}
+	m.order = append(m.order, j)
+	if j.Spec.Key != "" {
+		m.keys[j.Spec.Key] = j.ID
+	}
+	if g := j.Spec.Group; g != "" {
+		m.groups[g] = append(m.groups[g], j.ID)
+	}
+	m.counts[j.State]++
+}
+
+// sortedJobs returns every job in Seq order. The caller holds mu.
+func (m *Master) sortedJobs() []*jobs.Job {
+	if !m.sorted {
+		slices.SortFunc(m.order, func(a, b *jobs.Job) int {
+			switch {
+			case a.Seq < b.Seq:
+				return -1
+			case a.Seq > b.Seq:
+				return 1
+			}
+			return 0
+		})
+		m.sorted = true
+	}
+	return m.order
+}
+
+// touch records that j changed from state before: counts, waiters, and a
+// snapshot for the store. It returns the commit batch. The caller holds mu.
+func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
+	if before != j.State {
+		m.counts[before]--
+		m.counts[j.State]++
+		if j.State.Final() {
+			close(m.changed)
+			m.changed = make(chan struct{})
+		}
+	}
+	return m.commit.add(j)
+}
+
+func (m *Master) backoff() jobs.Backoff {
+	return jobs.Backoff{Base: m.cfg.RetryBackoff, Max: m.cfg.MaxBackoff}
+}
+
+// deadline is when the master gives up on a running attempt that has a
+// timeout: the worker enforces the timeout itself; this is the backstop.
+func (m *Master) deadline(j *jobs.Job, started time.Time) time.Time {
+	if j.Spec.Timeout <= 0 {
+		return time.Time{}
+	}
+	return started.Add(j.Spec.Timeout + m.cfg.DeadAfter + 10*time.Second)
+}
+
+func (m *Master) kick() {
+	select {
+	case m.kickc <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Master) jobLog(j *jobs.Job) *logrus.Entry {
+	return m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": j.Attempt, "worker": j.Worker, "type": j.Spec.Type})
+}
+
+func (m *Master) nextWorkerID() string {
+	m.workerSeq++
+	return "w" + strconv.Itoa(m.workerSeq) + "-" + m.boot
+}
+

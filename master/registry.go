@@ -1,0 +1,325 @@
+package master
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// workerRec is the master's view of one worker. Guarded by Master.mu.
+type workerRec struct {
+	id, name, addr string
+	types          []string
+	slots          int
+	state          string
+	restored       bool // placeholder for leases found in the store at start
+	registered     time.Time
+	lastBeat       time.Time // last heartbeat or registration
+	prevBeat       time.Time // the one before
+	leases         map[string]*lease
+
+	client    *rpcapi.Client
+	outbox    []outTask
+	cancelbox []rpcapi.JobRef
+	wake      chan struct{}
+	stop      context.CancelFunc
+	// backoffUntil pauses dispatch to a worker whose Assign just failed.
+	backoffUntil time.Time
+}
+
+// lease is one running attempt held by a worker.
+type lease struct {
+	attempt   int
+	acked     time.Time // when the worker accepted it; zero while the Assign is in flight
+	deadline  time.Time // master-side timeout backstop; zero for none
+	cancelled bool      // the job was cancelled; the worker is told to stop
+}
+
+type outTask struct {
+	task  rpcapi.Task
+	batch *batch
+}
+
+func (w *workerRec) free() int { return w.slots - len(w.leases) }
+
+func (w *workerRec) info() rpcapi.WorkerInfo {
+	wi := rpcapi.WorkerInfo{
+		ID: w.id, Name: w.name, Addr: w.addr, State: w.state, Slots: w.slots,
+		Running: len(w.leases), Types: slices.Clone(w.types),
+		Registered: w.registered, LastHeartbeat: w.lastBeat,
+	}
+	for id, l := range w.leases {
+		wi.Jobs = append(wi.Jobs, rpcapi.JobRef{JobID: id, Attempt: l.attempt})
+	}
+	slices.SortFunc(wi.Jobs, func(a, b rpcapi.JobRef) int {
+		if len(a.JobID) != len(b.JobID) {
+			return len(a.JobID) - len(b.JobID)
+		}
+		if a.JobID < b.JobID {
+			return -1
+		}
+		return 1
+	})
+	return wi
+}
+
+func (w *workerRec) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Register implements rpcapi.MasterAPI.
+func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.RegisterReply) error {
+	if a.Addr == "" || a.Slots < 0 || a.Slots > 100000 || len(a.Types) > 10000 {
+		return fmt.Errorf("%w: register needs an addr, 0..100000 slots and at most 10000 types", rpcapi.ErrBadRequest)
+	}
+	now := time.Now()
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
+	}
+	w := &workerRec{
+		id: m.nextWorkerID(), name: a.Name, addr: rpcapi.HostPort(a.Addr), slots: a.Slots,
+		types: slices.Compact(slices.Sorted(slices.Values(a.Types))),
+		state: rpcapi.WorkerAlive, registered: now, lastBeat: now,
+		leases: make(map[string]*lease), wake: make(chan struct{}, 1),
+		client: rpcapi.NewClient(a.Addr),
+	}
+	m.workers[w.id] = w
+	for _, t := range w.types {
+		if m.byType[t] == nil {
+			m.byType[t] = make(map[string]*workerRec)
+		}
+		m.byType[t][w.id] = w
+	}
+	var last *batch
+	for _, ref := range a.Running {
+		j := m.jobs[ref.JobID]
+		if j == nil || j.State != jobs.Running || j.Attempt != ref.Attempt {
+			r.Cancel = append(r.Cancel, ref)
+			continue
+		}
+		if old := m.workers[j.Worker]; old != nil {
+			delete(old.leases, j.ID)
+		}
+		j.Worker = w.id
+		if c := j.Current(); c != nil {
+			c.Worker = w.id
+		}
+		j.Log(now, "adopted by %s (%s) after it re-registered", w.id, w.name)
+		w.leases[j.ID] = &lease{attempt: j.Attempt, acked: now, deadline: m.deadline(j, now)}
+		last = m.touch(j, jobs.Running)
+		m.jobLog(j).Info("job adopted")
+	}
+	wctx, cancel := context.WithCancel(m.ctx)
+	w.stop = cancel
+	m.wg.Go(func() { m.sendLoop(wctx, w) })
+	m.mu.Unlock()
+
+	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "addr": w.addr, "slots": w.slots,
+		"types": w.types, "adopted": len(a.Running) - len(r.Cancel)}).Info("worker registered")
+	r.WorkerID = w.id
+	r.HeartbeatInterval = m.cfg.HeartbeatInterval
+	r.DeadAfter = m.cfg.DeadAfter
+	if last != nil {
+		if err := last.wait(); err != nil {
+			return fmt.Errorf("%w: %v", rpcapi.ErrUnavailable, err)
+		}
+	}
+	m.kick()
+	return nil
+}
+
+// Heartbeat implements rpcapi.MasterAPI. It also reconciles: held jobs the
+// master does not lease to this worker are to be cancelled there, and leases
+// the worker stopped reporting are requeued as lost.
+func (m *Master) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcapi.HeartbeatReply) error {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w := m.workers[a.WorkerID]
+	if w == nil || w.state == rpcapi.WorkerDead || w.restored || m.closed {
+		r.Status = rpcapi.BeatUnknown
+		return nil
+	}
+	prev := w.lastBeat
+	w.prevBeat, w.lastBeat = prev, now
+	held := make(map[string]int, len(a.Running))
+	for _, ref := range a.Running {
+		held[ref.JobID] = ref.Attempt
+		l := w.leases[ref.JobID]
+		if l == nil || l.attempt != ref.Attempt || l.cancelled {
+			r.Cancel = append(r.Cancel, ref)
+			continue
+		}
+		if l.acked.IsZero() {
+			l.acked = now
+		}
+	}
+	for id, l := range w.leases {
+		if att, ok := held[id]; ok && att == l.attempt {
+			continue
+		}
+		// Accepted before the previous beat was answered, so this beat's
+		// report was taken after the worker held it: it no longer does.
+		if l.acked.IsZero() || !l.acked.Before(prev) {
+			continue
+		}
+		delete(w.leases, id)
+		m.lose(id, l.attempt, now, fmt.Sprintf("worker %s no longer reports it", w.id))
+	}
+	r.Status = rpcapi.BeatOK
+	if w.state == rpcapi.WorkerDraining {
+		r.Status = rpcapi.BeatDrain
+	}
+	return nil
+}
+
+// lose ends a running attempt as lost (requeue or fail). The caller holds mu
+// and has removed the lease.
+func (m *Master) lose(jobID string, attempt int, now time.Time, why string) {
+	j := m.jobs[jobID]
+	if j == nil || j.State != jobs.Running || j.Attempt != attempt {
+		return
+	}
+	if err := j.Finish(jobs.Report{Attempt: attempt, Outcome: jobs.Lost, Error: why}, now, m.backoff()); err != nil {
+		return
+	}
+	m.touch(j, jobs.Running)
+	if j.State == jobs.Pending {
+		m.queue.Push(j)
+	}
+	m.jobLog(j).WithField("state", j.State).Warn("attempt lost: " + why)
+}
+
+// Logout implements rpcapi.MasterAPI. Jobs the worker still leases are
+// requeued as lost.
+func (m *Master) Logout(ctx context.Context, a *rpcapi.LogoutArgs, _ *rpcapi.Empty) error {
+	m.mu.Lock()
+	w := m.workers[a.WorkerID]
+	if w == nil || w.state == rpcapi.WorkerDead {
+		m.mu.Unlock()
+		return fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, a.WorkerID)
+	}
+	n := len(w.leases)
+	m.retire(w, time.Now(), "logged out")
+	m.mu.Unlock()
+	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "requeued": n}).Info("worker logged out")
+	m.kick()
+	return nil
+}
+
+// retire marks w dead, requeues its leases and stops its sender. The caller
+// holds mu.
+func (m *Master) retire(w *workerRec, now time.Time, why string) {
+	w.state = rpcapi.WorkerDead
+	for id, l := range w.leases {
+		m.lose(id, l.attempt, now, fmt.Sprintf("worker %s %s", w.id, why))
+	}
+	clear(w.leases)
+	w.outbox = nil
+	w.cancelbox = nil
+	for _, t := range w.types {
+		delete(m.byType[t], w.id)
+		if len(m.byType[t]) == 0 {
+			delete(m.byType, t)
+		}
+	}
+	if w.stop != nil {
+		w.stop()
+	}
+	if w.restored {
+		delete(m.workers, w.id)
+	}
+	m.pruneDead()
+}
+
+// maxDead bounds how many dead workers are kept for listing.
+const maxDead = 100
+
+func (m *Master) pruneDead() {
+	var dead []*workerRec
+	for _, w := range m.workers {
+		if w.state == rpcapi.WorkerDead {
+			dead = append(dead, w)
+		}
+	}
+	if len(dead) <= maxDead {
+		return
+	}
+	slices.SortFunc(dead, func(a, b *workerRec) int { return a.lastBeat.Compare(b.lastBeat) })
+	for _, w := range dead[:len(dead)-maxDead] {
+		delete(m.workers, w.id)
+	}
+}
+
+// reapLoop declares silent workers dead and enforces the master-side job
+// timeout backstop.
+func (m *Master) reapLoop() {
+	t := time.NewTicker(max(m.cfg.HeartbeatInterval/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-t.C:
+			m.reap(time.Now())
+		}
+	}
+}
+
+func (m *Master) reap(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	kicked := false
+	for _, w := range m.workers {
+		if w.state == rpcapi.WorkerDead {
+			continue
+		}
+		if now.Sub(w.lastBeat) > m.cfg.DeadAfter {
+			n := len(w.leases)
+			m.retire(w, now, fmt.Sprintf("silent for %s", now.Sub(w.lastBeat).Round(time.Millisecond)))
+			m.reaped.Add(1)
+			kicked = true
+			if !w.restored {
+				m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "requeued": n,
+					"last_heartbeat": w.lastBeat.Format(time.RFC3339Nano)}).Warn("worker reaped")
+			} else if n > 0 {
+				m.log.WithField("requeued", n).Warn("jobs running before the restart were not reclaimed by any worker")
+			}
+			continue
+		}
+		for id, l := range w.leases {
+			if l.deadline.IsZero() || now.Before(l.deadline) || l.cancelled {
+				continue
+			}
+			j := m.jobs[id]
+			delete(w.leases, id)
+			if j == nil || j.State != jobs.Running || j.Attempt != l.attempt {
+				continue
+			}
+			w.cancelbox = append(w.cancelbox, rpcapi.JobRef{JobID: id, Attempt: l.attempt})
+			w.poke()
+			j.Finish(jobs.Report{Attempt: l.attempt, Outcome: jobs.Timeout,
+				Error: fmt.Sprintf("no report within timeout %s (master backstop)", j.Spec.Timeout)}, now, m.backoff())
+			m.touch(j, jobs.Running)
+			if j.State == jobs.Pending {
+				m.queue.Push(j)
+			}
+			m.jobLog(j).Warn("attempt timed out at the master")
+			kicked = true
+		}
+	}
+	if kicked {
+		m.kick()
+	}
+}

@@ -1,0 +1,378 @@
+package master
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// MaxSubmit bounds the specs in one Submit call.
+const MaxSubmit = 100000
+
+var _ rpcapi.MasterAPI = (*Master)(nil)
+
+// Submit implements rpcapi.MasterAPI. The new jobs are durable when it
+// returns; a spec whose Key is already known returns the existing job's ID.
+// One invalid spec fails the whole batch and nothing is created.
+func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.SubmitReply) error {
+	if len(a.Specs) == 0 {
+		return fmt.Errorf("%w: submit of no jobs", rpcapi.ErrBadRequest)
+	}
+	if len(a.Specs) > MaxSubmit {
+		return fmt.Errorf("%w: %d jobs in one submit; at most %d", rpcapi.ErrBadRequest, len(a.Specs), MaxSubmit)
+	}
+	for i := range a.Specs {
+		if err := a.Specs[i].Validate(); err != nil {
+			return fmt.Errorf("%w: job %d: %v", rpcapi.ErrBadRequest, i+1, err)
+		}
+	}
+	now := time.Now()
+	r.IDs = make([]string, len(a.Specs))
+	r.Existing = make([]bool, len(a.Specs))
+	var fresh []*jobs.Job
+	var reserved []string
+
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
+	}
+	for i, s := range a.Specs {
+		if s.Key != "" {
+			if id, ok := m.keys[s.Key]; ok {
+				r.IDs[i], r.Existing[i] = id, true
+				continue
+			}
+		}
+		m.seq++
+		j := &jobs.Job{ID: strconv.FormatUint(m.seq, 10), Seq: m.seq, Spec: s, State: jobs.Pending,
+			Submitted: now, Updated: now}
+		j.Spec.Args = cloneArgs(s.Args)
+		j.Log(now, "submitted")
+		if s.Key != "" {
+			m.keys[s.Key] = j.ID // reserved until committed
+			reserved = append(reserved, s.Key)
+		}
+		r.IDs[i] = j.ID
+		fresh = append(fresh, j)
+	}
+	m.mu.Unlock()
+	if len(fresh) == 0 {
+		return nil
+	}
+
+	err := m.commit.addOwned(fresh).wait()
+	m.mu.Lock()
+	if err != nil {
+		for _, k := range reserved {
+			delete(m.keys, k)
+		}
+		m.mu.Unlock()
+		return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+	}
+	for _, j := range fresh {
+		m.insert(j)
+		m.queue.Push(j)
+	}
+	m.mu.Unlock()
+	m.log.WithField("jobs", len(fresh)).Debug("jobs submitted")
+	m.kick()
+	return nil
+}
+
+func cloneArgs(a map[string]string) map[string]string {
+	if len(a) == 0 {
+		return nil
+	}
+	c := make(map[string]string, len(a))
+	for k, v := range a {
+		c[k] = v
+	}
+	return c
+}
+
+// Complete implements rpcapi.MasterAPI. A report is recorded only when it
+// matches the job's live lease (same worker, same attempt); anything else is
+// dropped and counted. It returns once the recorded outcomes are durable.
+func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) error {
+	now := time.Now()
+	var last *batch
+	m.mu.Lock()
+	w := m.workers[a.WorkerID]
+	for _, rep := range a.Reports {
+		if w != nil {
+			if l := w.leases[rep.JobID]; l != nil && l.attempt == rep.Attempt {
+				delete(w.leases, rep.JobID)
+			}
+		}
+		j := m.jobs[rep.JobID]
+		if j == nil {
+			r.Dropped++
+			continue
+		}
+		if j.State == jobs.Running && j.Attempt == rep.Attempt && j.Worker == a.WorkerID {
+			err := j.Finish(jobs.Report{Attempt: rep.Attempt, Outcome: rep.Outcome, Error: rep.Error,
+				Permanent: rep.Permanent,
+				Result:    jobs.Result{ExitCode: rep.ExitCode, Output: rep.Output, Data: rep.Data}}, now, m.backoff())
+			if err != nil {
+				r.Dropped++
+				m.jobLog(j).WithError(err).Warn("report rejected")
+				continue
+			}
+			r.Accepted++
+			last = m.touch(j, jobs.Running)
+			if j.State == jobs.Pending {
+				m.queue.Push(j)
+			}
+			e := m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": a.WorkerID,
+				"outcome": rep.Outcome, "state": j.State})
+			if rep.Outcome == jobs.OK {
+				e.Debug("attempt finished")
+			} else {
+				e.WithField("error", rep.Error).Info("attempt finished")
+			}
+			continue
+		}
+		// A repeat of a report already recorded (its acknowledgement was
+		// lost) is accepted again; it changes nothing.
+		if c := j.Current(); c != nil && rep.Attempt == j.Attempt && c.Worker == a.WorkerID && c.Outcome == rep.Outcome {
+			r.Accepted++
+			last = m.commit.add(j)
+			continue
+		}
+		r.Dropped++
+		m.dropped.Add(1)
+		m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": a.WorkerID,
+			"live_attempt": j.Attempt, "state": j.State}).Warn("stale report dropped")
+	}
+	m.mu.Unlock()
+	m.kick()
+	if last != nil {
+		if err := last.wait(); err != nil {
+			return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+		}
+	}
+	return nil
+}
+
+// Status implements rpcapi.MasterAPI.
+func (m *Master) Status(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.StatusReply) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r.Counts = make(map[jobs.State]int, len(jobs.States))
+	for _, s := range jobs.States {
+		r.Counts[s] = m.counts[s]
+	}
+	r.Workers = m.workerInfos()
+	r.Started = m.start
+	r.Dropped = m.dropped.Load()
+	r.Reaped = m.reaped.Load()
+	return nil
+}
+
+// workerInfos lists workers, live first then by registration. The caller
+// holds mu.
+func (m *Master) workerInfos() []rpcapi.WorkerInfo {
+	var out []rpcapi.WorkerInfo
+	for _, w := range m.workers {
+		if !w.restored {
+			out = append(out, w.info())
+		}
+	}
+	slices.SortFunc(out, func(a, b rpcapi.WorkerInfo) int {
+		if (a.State == rpcapi.WorkerDead) != (b.State == rpcapi.WorkerDead) {
+			if a.State == rpcapi.WorkerDead {
+				return 1
+			}
+			return -1
+		}
+		return a.Registered.Compare(b.Registered)
+	})
+	return out
+}
+
+// ListWorkers implements rpcapi.MasterAPI.
+func (m *Master) ListWorkers(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.ListWorkersReply) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r.Workers = m.workerInfos()
+	return nil
+}
+
+// GetJob implements rpcapi.MasterAPI.
+func (m *Master) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.JobInfo) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j := m.jobs[a.ID]
+	if j == nil {
+		return fmt.Errorf("%w: job %q", rpcapi.ErrNotFound, a.ID)
+	}
+	r.Job = *j.Clone()
+	r.Waiting = m.whyWaiting(j, time.Now())
+	return nil
+}
+
+// whyWaiting explains why a pending job has not been dispatched. The caller
+// holds mu.
+func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
+	if j.State != jobs.Pending {
+		return ""
+	}
+	if j.NotBefore.After(now) {
+		return fmt.Sprintf("retry backoff: eligible in %s (at %s)",
+			j.NotBefore.Sub(now).Round(time.Millisecond), j.NotBefore.Format(time.RFC3339))
+	}
+	typ := j.Spec.Type
+	var alive, slots, used int
+	for _, w := range m.byType[typ] {
+		if w.state == rpcapi.WorkerAlive {
+			alive++
+			slots += w.slots
+			used += len(w.leases)
+		}
+	}
+	if alive == 0 {
+		var have []string
+		for t := range m.byType {
+			have = append(have, t)
+		}
+		slices.Sort(have)
+		if len(have) == 0 {
+			return fmt.Sprintf("no live worker has type %q (no live workers at all)", typ)
+		}
+		return fmt.Sprintf("no live worker has type %q (live workers have: %s)", typ, strings.Join(have, ", "))
+	}
+	ahead := m.queue.Ready(typ) - 1
+	if used >= slots {
+		return fmt.Sprintf("all %d slots of the %d live workers with type %q are busy; %d other %q jobs ready",
+			slots, alive, typ, max(ahead, 0), typ)
+	}
+	return fmt.Sprintf("ready; %d live workers with type %q have %d free slots", alive, typ, slots-used)
+}
+
+// ListJobs implements rpcapi.MasterAPI.
+func (m *Master) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi.ListJobsReply) error {
+	if a.State != "" && !a.State.Valid() {
+		return fmt.Errorf("%w: unknown state %q (want one of %v)", rpcapi.ErrBadRequest, a.State, jobs.States)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	src := m.sortedJobs()
+	if a.Group != "" {
+		src = src[:0:0]
+		for _, id := range m.groups[a.Group] {
+			src = append(src, m.jobs[id])
+		}
+	}
+	for _, j := range src {
+		if (a.State != "" && j.State != a.State) || (a.Type != "" && j.Spec.Type != a.Type) {
+			continue
+		}
+		r.Jobs = append(r.Jobs, *j.Clone())
+		if a.Limit > 0 && len(r.Jobs) >= a.Limit {
+			break
+		}
+	}
+	return nil
+}
+
+// Cancel implements rpcapi.MasterAPI. A pending job is cancelled at once; a
+// running one is cancelled and its worker told to stop it.
+func (m *Master) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.CancelReply) error {
+	now := time.Now()
+	var last *batch
+	m.mu.Lock()
+	for _, id := range a.IDs {
+		j := m.jobs[id]
+		if j == nil {
+			r.Errors = append(r.Errors, id+": no such job")
+			continue
+		}
+		before, worker, attempt := j.State, j.Worker, j.Attempt
+		if err := j.Cancel(now); err != nil {
+			r.Errors = append(r.Errors, fmt.Sprintf("%s: already %s", id, j.State))
+			continue
+		}
+		m.queue.Remove(id)
+		if w := m.workers[worker]; before == jobs.Running && w != nil {
+			if l := w.leases[id]; l != nil && l.attempt == attempt {
+				l.cancelled = true
+				w.cancelbox = append(w.cancelbox, rpcapi.JobRef{JobID: id, Attempt: attempt})
+				w.poke()
+			}
+		}
+		last = m.touch(j, before)
+		r.Cancelled = append(r.Cancelled, id)
+		m.jobLog(j).Info("job cancelled")
+	}
+	m.mu.Unlock()
+	if last != nil {
+		if err := last.wait(); err != nil {
+			return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+		}
+	}
+	return nil
+}
+
+// Wait implements rpcapi.MasterAPI: it blocks until every named job (and
+// every job of the group) is final, or the timeout (at most
+// rpcapi.MaxWait) passes.
+func (m *Master) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitReply) error {
+	if len(a.IDs) == 0 && a.Group == "" {
+		return fmt.Errorf("%w: wait needs job IDs or a group", rpcapi.ErrBadRequest)
+	}
+	d := a.Timeout
+	if d <= 0 || d > rpcapi.MaxWait {
+		d = rpcapi.MaxWait
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		m.mu.Lock()
+		ids := a.IDs
+		if a.Group != "" {
+			ids = append(slices.Clone(ids), m.groups[a.Group]...)
+		}
+		*r = rpcapi.WaitReply{Done: true, Counts: make(map[jobs.State]int)}
+		for _, id := range ids {
+			j := m.jobs[id]
+			if j == nil {
+				m.mu.Unlock()
+				return fmt.Errorf("%w: job %q", rpcapi.ErrNotFound, id)
+			}
+			r.Counts[j.State]++
+			if !j.State.Final() {
+				r.Done = false
+			} else if j.State != jobs.Succeeded {
+				r.Failed = append(r.Failed, id)
+			}
+		}
+		if a.Group != "" && len(m.groups[a.Group]) == 0 {
+			m.mu.Unlock()
+			return fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, a.Group)
+		}
+		ch := m.changed
+		closed := m.closed
+		m.mu.Unlock()
+		if r.Done || closed {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return nil
+		case <-ctx.Done():
+			return nil
+		case <-m.ctx.Done():
+			return nil
+		}
+	}
+}

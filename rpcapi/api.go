@@ -1,0 +1,29 @@
+package rpcapi
+
+import "context"
+
+// MasterAPI is the master's side of the contract. Both transports call it.
+// Implementations must be safe for concurrent use; Wait blocks up to its
+// timeout, every other method returns promptly.
+type MasterAPI interface {
+	Register(ctx context.Context, args *RegisterArgs, reply *RegisterReply) error
+	Heartbeat(ctx context.Context, args *HeartbeatArgs, reply *HeartbeatReply) error
+	Complete(ctx context.Context, args *CompleteArgs, reply *CompleteReply) error
+	Logout(ctx context.Context, args *LogoutArgs, reply *Empty) error
+	Status(ctx context.Context, args *Empty, reply *StatusReply) error
+	Submit(ctx context.Context, args *SubmitArgs, reply *SubmitReply) error
+	GetJob(ctx context.Context, args *GetJobArgs, reply *JobInfo) error
+	ListJobs(ctx context.Context, args *ListJobsArgs, reply *ListJobsReply) error
+	ListWorkers(ctx context.Context, args *Empty, reply *ListWorkersReply) error
+	Cancel(ctx context.Context, args *CancelArgs, reply *CancelReply) error
+	Wait(ctx context.Context, args *WaitArgs, reply *WaitReply) error
+}
+
+// WorkerAPI is the worker's side of the contract: what the master calls.
+// Implementations must be safe for concurrent use and must not block on job
+// execution.
+type WorkerAPI interface {
+	Assign(ctx context.Context, args *AssignArgs, reply *AssignReply) error
+	Cancel(ctx context.Context, args *WorkerCancelArgs, reply *Empty) error
+	Ping(ctx context.Context, args *Empty, reply *PingReply) error
+}

@@ -1,0 +1,201 @@
+package rpcapi
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/rpc"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Caller is what both transports offer: one call, bounded by ctx. A call
+// abandoned because ctx ended may still complete on the server.
+type Caller interface {
+	Call(ctx context.Context, method string, args, reply any) error
+	Close() error
+}
+
+// DialTimeout bounds connecting and the CONNECT handshake.
+const DialTimeout = 5 * time.Second
+
+// HostPort strips an http:// scheme and a trailing slash from addr.
+func HostPort(addr string) string {
+	addr = strings.TrimPrefix(addr, "http://")
+	return strings.TrimSuffix(addr, "/")
+}
+
+// Client is a net/rpc (gob) client for one node. It connects on first use
+// and again after the connection breaks, so it survives the other side
+// restarting. It is safe for concurrent use; calls share one connection.
+type Client struct {
+	addr string
+
+	mu     sync.Mutex // guards rc and closed
+	rc     *rpc.Client
+	closed bool
+}
+
+// NewClient returns a client for the node at addr (host:port). It does not
+// connect until the first call.
+func NewClient(addr string) *Client { return &Client{addr: HostPort(addr)} }
+
+// Addr returns the address the client dials.
+func (c *Client) Addr() string { return c.addr }
+
+func (c *Client) conn(ctx context.Context) (*rpc.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, fmt.Errorf("%w: client closed", ErrUnavailable)
+	}
+	if c.rc != nil {
+		return c.rc, nil
+	}
+	rc, err := dialGoRPC(ctx, c.addr)
+	if err != nil {
+		return nil, err
+	}
+	c.rc = rc
+	return rc, nil
+}
+
+// drop forgets rc if it is still the current connection.
+func (c *Client) drop(rc *rpc.Client) {
+	c.mu.Lock()
+	if c.rc == rc {
+		c.rc = nil
+	}
+	c.mu.Unlock()
+	rc.Close()
+}
+
+// Call implements Caller. Server errors come back with their sentinel
+// (errors.Is works); a broken connection is ErrUnavailable.
+func (c *Client) Call(ctx context.Context, method string, args, reply any) error {
+	rc, err := c.conn(ctx)
+	if err != nil {
+		return err
+	}
+	call := rc.Go(method, args, reply, make(chan *rpc.Call, 1))
+	select {
+	case <-call.Done:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, method, c.addr, ctx.Err())
+	}
+	var se rpc.ServerError
+	switch {
+	case call.Error == nil:
+		return nil
+	case errors.As(call.Error, &se):
+		return decode(string(se))
+	default:
+		// The connection is broken (rpc.ErrShutdown, EOF, reset): redial next time.
+		c.drop(rc)
+		return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, method, c.addr, call.Error)
+	}
+}
+
+// Close closes the connection; later calls fail.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.rc != nil {
+		err := c.rc.Close()
+		c.rc = nil
+		return err
+	}
+	return nil
+}
+
+func dialGoRPC(ctx context.Context, addr string) (*rpc.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, DialTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: dial %s: %v", ErrUnavailable, addr, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	io.WriteString(conn, "CONNECT "+GoRPCPath+" HTTP/1.0\n\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: "CONNECT"})
+	if err == nil && resp.Status != "200 Connected to Go RPC" {
+		err = fmt.Errorf("unexpected HTTP response %q", resp.Status)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%w: connect %s%s: %v", ErrUnavailable, addr, GoRPCPath, err)
+	}
+	conn.SetDeadline(time.Time{})
+	return rpc.NewClient(conn), nil
+}
+
+// MasterClient calls a master through any Caller.
+type MasterClient struct{ C Caller }
+
+// WorkerClient calls a worker through any Caller.
+type WorkerClient struct{ C Caller }
+
+func (m MasterClient) Register(ctx context.Context, a *RegisterArgs) (*RegisterReply, error) {
+	r := new(RegisterReply)
+	return r, m.C.Call(ctx, MasterRegister, a, r)
+}
+func (m MasterClient) Heartbeat(ctx context.Context, a *HeartbeatArgs) (*HeartbeatReply, error) {
+	r := new(HeartbeatReply)
+	return r, m.C.Call(ctx, MasterHeartbeat, a, r)
+}
+func (m MasterClient) Complete(ctx context.Context, a *CompleteArgs) (*CompleteReply, error) {
+	r := new(CompleteReply)
+	return r, m.C.Call(ctx, MasterComplete, a, r)
+}
+func (m MasterClient) Logout(ctx context.Context, a *LogoutArgs) error {
+	return m.C.Call(ctx, MasterLogout, a, new(Empty))
+}
+func (m MasterClient) Status(ctx context.Context) (*StatusReply, error) {
+	r := new(StatusReply)
+	return r, m.C.Call(ctx, MasterStatus, &Empty{}, r)
+}
+func (m MasterClient) Submit(ctx context.Context, a *SubmitArgs) (*SubmitReply, error) {
+	r := new(SubmitReply)
+	return r, m.C.Call(ctx, MasterSubmit, a, r)
+}
+func (m MasterClient) GetJob(ctx context.Context, id string) (*JobInfo, error) {
+	r := new(JobInfo)
+	return r, m.C.Call(ctx, MasterGetJob, &GetJobArgs{ID: id}, r)
+}
+func (m MasterClient) ListJobs(ctx context.Context, a *ListJobsArgs) (*ListJobsReply, error) {
+	r := new(ListJobsReply)
+	return r, m.C.Call(ctx, MasterListJobs, a, r)
+}
+func (m MasterClient) ListWorkers(ctx context.Context) (*ListWorkersReply, error) {
+	r := new(ListWorkersReply)
+	return r, m.C.Call(ctx, MasterListWorkers, &Empty{}, r)
+}
+func (m MasterClient) Cancel(ctx context.Context, a *CancelArgs) (*CancelReply, error) {
+	r := new(CancelReply)
+	return r, m.C.Call(ctx, MasterCancel, a, r)
+}
+func (m MasterClient) Wait(ctx context.Context, a *WaitArgs) (*WaitReply, error) {
+	r := new(WaitReply)
+	return r, m.C.Call(ctx, MasterWait, a, r)
+}
+
+func (w WorkerClient) Assign(ctx context.Context, a *AssignArgs) (*AssignReply, error) {
+	r := new(AssignReply)
+	return r, w.C.Call(ctx, WorkerAssign, a, r)
+}
+func (w WorkerClient) Cancel(ctx context.Context, a *WorkerCancelArgs) error {
+	return w.C.Call(ctx, WorkerCancel, a, new(Empty))
+}
+func (w WorkerClient) Ping(ctx context.Context) (*PingReply, error) {
+	r := new(PingReply)
+	return r, w.C.Call(ctx, WorkerPing, &Empty{}, r)
+}

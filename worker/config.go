@@ -1,0 +1,125 @@
+package worker
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Command is a named command template: a job whose type is the template's
+// name runs argv with each {name} replaced by the job's arg of that name,
+// inside one argv element, never through a shell.
+type Command struct {
+	// Argv is the program and its arguments. Argv[0] is looked up in PATH.
+	Argv []string
+	// Dir is the working directory (templated like Argv). Empty: the
+	// worker's own.
+	Dir string
+	// Timeout bounds one run; the job's own timeout wins when it is
+	// shorter. Zero: none beyond the job's.
+	Timeout time.Duration
+}
+
+// Config configures a Worker. Zero values mean the documented defaults.
+type Config struct {
+	// Master is the master's address. Default "127.0.0.1:7070".
+	Master string
+	// Listen is the worker's own endpoint. Default "127.0.0.1:0" (a free
+	// port on loopback).
+	Listen string
+	// Advertise is the address the master dials to reach this worker, when
+	// it differs from the listener's (NAT, 0.0.0.0). Default: the
+	// listener's address.
+	Advertise string
+	// Name identifies the worker to people. Default "HOSTNAME-PID".
+	Name string
+	// Slots is how many jobs run at once. Default 4.
+	Slots int
+	// Commands are the subprocess templates, by job type.
+	Commands map[string]Command
+	// OutputLimit caps the captured output of a job (the tail is kept).
+	// Default 64 KiB.
+	OutputLimit int
+	// KillGrace is the wait between SIGTERM and SIGKILL to a job's process
+	// group. Default 5s.
+	KillGrace time.Duration
+	// ShutdownGrace is how long Shutdown lets running jobs finish when its
+	// context has no deadline. Default 30s.
+	ShutdownGrace time.Duration
+	// ReportDelay is how long finished results wait to be sent together
+	// in one Complete call. Default 500µs.
+	ReportDelay time.Duration
+	// Logger receives the worker's logs. Default: logrus's standard logger.
+	Logger logrus.FieldLogger
+}
+
+// DefaultMaster is where a worker looks for its master by default.
+const DefaultMaster = "127.0.0.1:7070"
+
+var typeName = regexp.MustCompile(`^[A-Za-z0-9_.:/-]+$`)
+
+func (c *Config) setDefaults() {
+	if c.Master == "" {
+		c.Master = DefaultMaster
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:0"
+	}
+	if c.Name == "" {
+		h, _ := os.Hostname()
+		if h == "" {
+			h = "worker"
+		}
+		c.Name = h + "-" + strconv.Itoa(os.Getpid())
+	}
+	if c.Slots == 0 {
+		c.Slots = 4
+	}
+	if c.OutputLimit == 0 {
+		c.OutputLimit = 64 << 10
+	}
+	if c.KillGrace == 0 {
+		c.KillGrace = 5 * time.Second
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = 30 * time.Second
+	}
+	if c.ReportDelay == 0 {
+		c.ReportDelay = 500 * time.Microsecond
+	}
+	if c.Logger == nil {
+		c.Logger = logrus.StandardLogger()
+	}
+}
+
+// Validate fills defaults and reports the first invalid field.
+func (c *Config) Validate() error {
+	c.setDefaults()
+	switch {
+	case c.Slots < 0:
+		return fmt.Errorf("worker: slots %d is negative", c.Slots)
+	case c.OutputLimit < 0:
+		return fmt.Errorf("worker: output_limit %d is negative", c.OutputLimit)
+	case c.KillGrace < 0 || c.ShutdownGrace < 0 || c.ReportDelay < 0:
+		return fmt.Errorf("worker: negative duration")
+	}
+	for name, cmd := range c.Commands {
+		if !typeName.MatchString(name) {
+			return fmt.Errorf("worker: command name %q: use letters, digits and _ . : / -", name)
+		}
+		if len(cmd.Argv) == 0 || cmd.Argv[0] == "" {
+			return fmt.Errorf("worker: command %q has an empty argv", name)
+		}
+		if cmd.Timeout < 0 {
+			return fmt.Errorf("worker: command %q has a negative timeout", name)
+		}
+		if _, err := parseTemplate(cmd.Argv, cmd.Dir); err != nil {
+			return fmt.Errorf("worker: command %q: %w", name, err)
+		}
+	}
+	return nil
+}

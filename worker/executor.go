@@ -1,0 +1,204 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// Assign implements rpcapi.WorkerAPI: it starts each task that fits a free
+// slot and rejects the rest. It never blocks on a job.
+func (w *Worker) Assign(ctx context.Context, a *rpcapi.AssignArgs, r *rpcapi.AssignReply) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, t := range a.Tasks {
+		ref := rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt}
+		reject := func(why string) { r.Rejected = append(r.Rejected, rpcapi.Rejection{JobRef: ref, Reason: why}) }
+		switch {
+		case w.draining:
+			reject("worker is shutting down")
+			continue
+		case w.id != "" && a.WorkerID != w.id:
+			reject(fmt.Sprintf("assigned to worker %q, this is %q", a.WorkerID, w.id))
+			continue
+		}
+		if old := w.running[t.JobID]; old != nil {
+			if old.ref.Attempt == t.Attempt {
+				r.Accepted = append(r.Accepted, ref) // a repeated Assign
+				continue
+			}
+			old.drop = true // the master moved on from that attempt
+			old.cancel()
+		}
+		if len(w.running) >= w.cfg.Slots {
+			reject(fmt.Sprintf("no free slot (%d running)", len(w.running)))
+			continue
+		}
+		h, cmd, ok := w.lookup(t.Type)
+		if !ok {
+			reject(fmt.Sprintf("no handler or command for type %q", t.Type))
+			continue
+		}
+		w.start(t, h, cmd)
+		r.Accepted = append(r.Accepted, ref)
+	}
+	return nil
+}
+
+func (w *Worker) lookup(typ string) (HandlerFunc, *Command, bool) {
+	if h, ok := w.handlers[typ]; ok {
+		return h, nil, true
+	}
+	if c, ok := w.cfg.Commands[typ]; ok {
+		return nil, &c, true
+	}
+	return nil, nil, false
+}
+
+// Cancel implements rpcapi.WorkerAPI: each named attempt still running is
+// stopped and reported as cancelled.
+func (w *Worker) Cancel(ctx context.Context, a *rpcapi.WorkerCancelArgs, _ *rpcapi.Empty) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, ref := range a.Jobs {
+		if r := w.running[ref.JobID]; r != nil && r.ref.Attempt == ref.Attempt {
+			r.cancelled = true
+			r.cancel()
+		}
+	}
+	return nil
+}
+
+// start runs one task in its own goroutine. The caller holds mu.
+func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
+	timeout := t.Timeout
+	if cmd != nil && cmd.Timeout > 0 && (timeout <= 0 || cmd.Timeout < timeout) {
+		timeout = cmd.Timeout
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(w.ctx, timeout)
+	}
+	r := &run{ref: rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt}, cancel: cancel, started: time.Now()}
+	w.running[t.JobID] = r
+	job := &jobs.Job{ID: t.JobID, Attempt: t.Attempt, State: jobs.Running, Worker: w.id,
+		Spec: jobs.Spec{Type: t.Type, Args: t.Args, Timeout: t.Timeout}}
+	log := w.log.WithFields(logrus.Fields{"job": t.JobID, "attempt": t.Attempt, "worker": w.id, "type": t.Type})
+	log.Debug("job started")
+	w.jobsWG.Go(func() {
+		defer cancel()
+		var res jobs.Result
+		var err error
+		if cmd != nil {
+			env := []string{"DROVER_JOB_ID=" + t.JobID, "DROVER_ATTEMPT=" + strconv.Itoa(t.Attempt),
+				"DROVER_MASTER=" + w.mc.Addr()}
+			res, err = runCommand(ctx, *cmd, t.Args, env, w.cfg.OutputLimit, w.cfg.KillGrace)
+		} else {
+			res, err = callHandler(ctx, h, job)
+		}
+		w.finish(r, ctx, res, err, log)
+	})
+}
+
+// callHandler runs h, turning a panic into an error.
+func callHandler(ctx context.Context, h HandlerFunc, j *jobs.Job) (res jobs.Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("worker: handler panicked: %v", p)
+			res = jobs.Result{ExitCode: -1, Output: string(debug.Stack())}
+		}
+	}()
+	return h(ctx, j)
+}
+
+// finish records the end of a run and queues its report.
+func (w *Worker) finish(r *run, ctx context.Context, res jobs.Result, err error, log *logrus.Entry) {
+	rep := rpcapi.Report{JobID: r.ref.JobID, Attempt: r.ref.Attempt, ExitCode: res.ExitCode,
+		Output: res.Output, Data: res.Data, Outcome: jobs.OK}
+	w.mu.Lock()
+	switch {
+	case err == nil:
+	case r.cancelled:
+		rep.Outcome, rep.Error = jobs.OutcomeCanceled, "cancelled by the master"
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		rep.Outcome, rep.Error = jobs.Timeout, "timed out: "+err.Error()
+	default:
+		rep.Outcome, rep.Error, rep.Permanent = jobs.Error, err.Error(), IsPermanent(err)
+	}
+	if w.running[r.ref.JobID] == r {
+		delete(w.running, r.ref.JobID)
+	}
+	if !r.drop {
+		w.results = append(w.results, rep)
+	}
+	if w.draining && len(w.running) == 0 && w.idle != nil {
+		select {
+		case <-w.idle:
+		default:
+			close(w.idle)
+		}
+	}
+	w.mu.Unlock()
+	e := log.WithFields(logrus.Fields{"outcome": rep.Outcome, "took": time.Since(r.started).Round(time.Millisecond)})
+	switch {
+	case r.drop:
+		e.Info("job stopped; not reported")
+	case rep.Outcome == jobs.OK:
+		e.Debug("job finished")
+	default:
+		e.WithField("error", rep.Error).Info("job finished")
+	}
+	if !r.drop {
+		select {
+		case w.reportc <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// held lists what the worker holds for the master: running attempts and
+// results not yet acknowledged. The caller holds mu.
+func (w *Worker) held() []rpcapi.JobRef {
+	out := make([]rpcapi.JobRef, 0, len(w.running)+len(w.results))
+	for _, r := range w.running {
+		if !r.drop {
+			out = append(out, r.ref)
+		}
+	}
+	for _, rep := range w.results {
+		out = append(out, rpcapi.JobRef{JobID: rep.JobID, Attempt: rep.Attempt})
+	}
+	return out
+}
+
+// dropRefs stops and forgets attempts the master does not lease to this
+// worker. The caller holds mu.
+func (w *Worker) dropRefs(refs []rpcapi.JobRef) {
+	if len(refs) == 0 {
+		return
+	}
+	drop := make(map[rpcapi.JobRef]bool, len(refs))
+	for _, ref := range refs {
+		drop[ref] = true
+		if r := w.running[ref.JobID]; r != nil && r.ref == ref {
+			r.drop = true
+			r.cancel()
+		}
+	}
+	kept := w.results[:0]
+	for _, rep := range w.results {
+		if !drop[rpcapi.JobRef{JobID: rep.JobID, Attempt: rep.Attempt}] {
+			kept = append(kept, rep)
+		}
+	}
+	w.results = kept
+	w.log.WithField("jobs", len(refs)).Warn("master does not lease these jobs to us; dropped them")
+}

@@ -1,0 +1,278 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// HandlerFunc runs one job of a type in a goroutine of its own. It must
+// return when ctx is done (timeout, cancel, shutdown). A returned error
+// fails the attempt (Permanent(err) fails the job without retries); a
+// panic fails the attempt with the panic text.
+type HandlerFunc func(ctx context.Context, j *jobs.Job) (jobs.Result, error)
+
+// Worker runs jobs pushed by a master: Go handlers in goroutines and
+// subprocesses from command templates. Create it with New, add handlers
+// with Handle, then Start; stop it with Shutdown.
+type Worker struct {
+	cfg      Config
+	log      logrus.FieldLogger
+	handlers map[string]HandlerFunc
+	mc       *rpcapi.Client
+	master   rpcapi.MasterClient
+
+	mu       sync.Mutex // guards the fields below
+	id       string
+	running  map[string]*run
+	results  []rpcapi.Report // finished, not yet acknowledged by the master
+	draining bool
+	started  bool
+	idle     chan struct{} // closed when running becomes empty while draining
+
+	regc    chan struct{} // asks the heartbeat loop to re-register now
+	reportc chan struct{} // wakes the reporter
+	ready   chan struct{} // closed at the first registration
+	readyMu sync.Once
+
+	ln     *rpcapi.TrackingListener
+	srv    *http.Server
+	ctx    context.Context // ends when the worker stops for good
+	cancel context.CancelFunc
+	jobsWG sync.WaitGroup // job goroutines
+	loopWG sync.WaitGroup // heartbeat, reporter, server
+	once   sync.Once
+}
+
+// run is one attempt in progress.
+type run struct {
+	ref     rpcapi.JobRef
+	cancel  context.CancelFunc
+	started time.Time
+	// drop: the master no longer leases it (or the worker is leaving); its
+	// result is not reported.
+	drop bool
+	// cancelled: the master cancelled it; its result is reported as
+	// cancelled.
+	cancelled bool
+}
+
+// New validates cfg and returns a worker that is not yet started.
+func New(cfg Config) (*Worker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	w := &Worker{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		handlers: make(map[string]HandlerFunc),
+		mc:       rpcapi.NewClient(cfg.Master),
+		running:  make(map[string]*run),
+		regc:     make(chan struct{}, 1),
+		reportc:  make(chan struct{}, 1),
+		ready:    make(chan struct{}),
+	}
+	w.master = rpcapi.MasterClient{C: w.mc}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	return w, nil
+}
+
+// Handle registers fn for jobs of type typ. Call it before Start; a handler
+// replaces a command template of the same name.
+func (w *Worker) Handle(typ string, fn HandlerFunc) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.started {
+		panic("worker: Handle after Start")
+	}
+	w.handlers[typ] = fn
+}
+
+// Types returns the job types this worker runs, sorted.
+func (w *Worker) Types() []string {
+	seen := make(map[string]bool)
+	for t := range w.handlers {
+		seen[t] = true
+	}
+	for t := range w.cfg.Commands {
+		seen[t] = true
+	}
+	out := make([]string, 0, len(seen))
+	for t := range seen {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Start binds the worker's endpoint (errors are returned synchronously),
+// then registers with the master and beats in the background, retrying
+// until the master answers.
+func (w *Worker) Start() error {
+	w.mu.Lock()
+	if w.started {
+		w.mu.Unlock()
+		return errors.New("worker: already started")
+	}
+	w.started = true
+	w.mu.Unlock()
+	if len(w.Types()) == 0 {
+		return errors.New("worker: no handlers and no commands: nothing to run")
+	}
+	ln, err := net.Listen("tcp", w.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("worker: listen: %w", err)
+	}
+	w.ln = rpcapi.NewTrackingListener(ln)
+	h, err := rpcapi.NewGoRPCHandler(nil, w)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(rpcapi.GoRPCPath, h)
+	w.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	w.loopWG.Go(func() {
+		if err := w.srv.Serve(w.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			w.log.WithError(err).Error("serve")
+		}
+	})
+	w.loopWG.Go(w.heartbeatLoop)
+	w.loopWG.Go(w.reportLoop)
+	w.log.WithFields(logrus.Fields{"addr": w.Addr(), "advertise": w.advertise(), "master": w.mc.Addr(),
+		"slots": w.cfg.Slots, "types": w.Types()}).Info("worker listening")
+	return nil
+}
+
+// Addr returns the address the worker's endpoint listens on, "" before
+// Start.
+func (w *Worker) Addr() string {
+	if w.ln == nil {
+		return ""
+	}
+	return w.ln.Addr().String()
+}
+
+func (w *Worker) advertise() string {
+	if w.cfg.Advertise != "" {
+		return w.cfg.Advertise
+	}
+	return w.Addr()
+}
+
+// ID returns the ID the master gave this worker, "" while unregistered.
+func (w *Worker) ID() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.id
+}
+
+// Registered is closed once the worker has registered for the first time.
+func (w *Worker) Registered() <-chan struct{} { return w.ready }
+
+// Running returns how many jobs are running now.
+func (w *Worker) Running() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.running)
+}
+
+// Shutdown stops taking jobs, lets the running ones finish until ctx ends
+// (or ShutdownGrace passes, when ctx has no deadline), stops the rest
+// without reporting them, sends the last results and logs out: the master
+// requeues whatever was stopped. It is safe to call more than once.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	var err error
+	w.once.Do(func() {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, w.cfg.ShutdownGrace)
+			defer cancel()
+		}
+		w.mu.Lock()
+		w.draining = true
+		n := len(w.running)
+		w.idle = make(chan struct{})
+		if n == 0 {
+			close(w.idle)
+		}
+		idle := w.idle
+		w.mu.Unlock()
+		w.log.WithField("running", n).Info("worker draining")
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			w.mu.Lock()
+			for _, r := range w.running {
+				r.drop = true
+				r.cancel()
+			}
+			w.log.WithField("stopped", len(w.running)).Warn("shutdown grace over; stopping running jobs")
+			w.mu.Unlock()
+		}
+		w.jobsWG.Wait()
+
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if ferr := w.flush(fctx); ferr != nil {
+			w.log.WithError(ferr).Warn("last results not delivered")
+		}
+		if id := w.ID(); id != "" {
+			if lerr := w.master.Logout(fctx, &rpcapi.LogoutArgs{WorkerID: id}); lerr != nil {
+				w.log.WithError(lerr).Warn("logout failed")
+			} else {
+				w.log.WithField("worker", id).Info("logged out")
+			}
+		}
+		err = w.stop()
+	})
+	return err
+}
+
+// Crash stops the worker abruptly, as kill -9 would: connections cut, jobs
+// killed, nothing reported, no logout. The master finds out by reaping. It
+// is for tests and demos.
+func (w *Worker) Crash() {
+	w.once.Do(func() {
+		w.mu.Lock()
+		w.draining = true
+		for _, r := range w.running {
+			r.drop = true
+			r.cancel()
+		}
+		w.mu.Unlock()
+		w.stop()
+		w.jobsWG.Wait()
+		w.log.Warn("worker crashed on purpose")
+	})
+}
+
+func (w *Worker) stop() error {
+	w.cancel()
+	if w.srv != nil {
+		w.srv.Close()
+		w.ln.CloseAll()
+	}
+	w.loopWG.Wait()
+	return w.mc.Close()
+}
+
+// Ping implements rpcapi.WorkerAPI.
+func (w *Worker) Ping(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.PingReply) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r.Name, r.Running, r.Slots = w.cfg.Name, len(w.running), w.cfg.Slots
+	return nil
+}
+
+var _ rpcapi.WorkerAPI = (*Worker)(nil)
