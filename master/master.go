@@ -304,4 +304,3 @@ func (m *Master) nextWorkerID() string {
 	m.workerSeq++
 	return "w" + strconv.Itoa(m.workerSeq) + "-" + m.boot
 }
-

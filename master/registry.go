@@ -22,6 +22,7 @@ type workerRec struct {
 	registered     time.Time
 	lastBeat       time.Time // last heartbeat or registration
 	prevBeat       time.Time // the one before
+	died           time.Time
 	leases         map[string]*lease
 
 	client    *rpcapi.Client
@@ -52,7 +53,7 @@ func (w *workerRec) info() rpcapi.WorkerInfo {
 	wi := rpcapi.WorkerInfo{
 		ID: w.id, Name: w.name, Addr: w.addr, State: w.state, Slots: w.slots,
 		Running: len(w.leases), Types: slices.Clone(w.types),
-		Registered: w.registered, LastHeartbeat: w.lastBeat,
+		Registered: w.registered, LastHeartbeat: w.lastBeat, Died: w.died,
 	}
 	for id, l := range w.leases {
 		wi.Jobs = append(wi.Jobs, rpcapi.JobRef{JobID: id, Attempt: l.attempt})
@@ -222,6 +223,7 @@ func (m *Master) Logout(ctx context.Context, a *rpcapi.LogoutArgs, _ *rpcapi.Emp
 // holds mu.
 func (m *Master) retire(w *workerRec, now time.Time, why string) {
 	w.state = rpcapi.WorkerDead
+	w.died = now
 	for id, l := range w.leases {
 		m.lose(id, l.attempt, now, fmt.Sprintf("worker %s %s", w.id, why))
 	}

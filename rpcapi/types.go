@@ -162,7 +162,10 @@ type WorkerInfo struct {
 	Types         []string
 	Registered    time.Time
 	LastHeartbeat time.Time
-	Jobs          []JobRef
+	// Died is when the master declared the worker dead (reaped or logged
+	// out); zero while it lives.
+	Died time.Time
+	Jobs []JobRef
 }
 
 // ListWorkersReply lists known workers, live first.

@@ -1,0 +1,444 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/drover/drover/conf"
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+const callTimeout = 30 * time.Second
+
+// clientFlags adds --master to fs and returns a function that dials it.
+func clientFlags(fs *flag.FlagSet) func() rpcapi.MasterClient {
+	def := "127.0.0.1:7070"
+	if v := os.Getenv("DROVER_MASTER"); v != "" {
+		def = v
+	}
+	addr := fs.String("master", def, "master `addr` ($DROVER_MASTER)")
+	return func() rpcapi.MasterClient { return rpcapi.MasterClient{C: rpcapi.NewClient(*addr)} }
+}
+
+func ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), callTimeout)
+}
+
+// argFlag collects repeated --arg k=v.
+type argFlag map[string]string
+
+func (a argFlag) String() string { return "" }
+func (a argFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want name=value, got %q", s)
+	}
+	a[k] = v
+	return nil
+}
+
+func runSubmit(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
+	dial := clientFlags(fs)
+	typ := fs.String("type", "", "job `type`")
+	jargs := argFlag{}
+	fs.Var(jargs, "arg", "job arg `name=value` (repeatable)")
+	prio := fs.Int("priority", 0, "priority: higher runs first")
+	retries := fs.Int("retries", 0, "retries after a failed attempt")
+	timeout := fs.Duration("timeout", 0, "timeout of one attempt (e.g. 30s)")
+	group := fs.String("group", "", "group (batch) `name`")
+	key := fs.String("key", "", "idempotency `key`: a second submit with it returns the first job")
+	file := fs.String("file", "", "submit every job of a jobs `file` (TOML)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	var specs []jobs.Spec
+	switch {
+	case *file != "" && *typ != "":
+		return errors.New("--file and --type exclude each other")
+	case *file != "":
+		s, err := conf.LoadJobs(*file)
+		if err != nil {
+			return err
+		}
+		// The file's keys make the master's jobs_file idempotent; a
+		// submit from the command line always makes new jobs.
+		for i := range s {
+			s[i].Key = ""
+		}
+		specs = s
+	case *typ != "":
+		specs = []jobs.Spec{{Type: *typ, Args: jargs, Priority: *prio, Retries: *retries,
+			Timeout: *timeout, Group: *group, Key: *key}}
+	default:
+		return errors.New("need --type or --file")
+	}
+	mc := dial()
+	defer mc.C.Close()
+	c, cancel := ctx()
+	defer cancel()
+	r, err := mc.Submit(c, &rpcapi.SubmitArgs{Specs: specs})
+	if err != nil {
+		return err
+	}
+	for _, id := range r.IDs {
+		fmt.Fprintln(stdout, id)
+	}
+	return nil
+}
+
+// jobView is a job as the CLI prints it in JSON.
+type jobView struct {
+	ID        string            `json:"id"`
+	Type      string            `json:"type"`
+	State     jobs.State        `json:"state"`
+	Attempts  int               `json:"attempts"`
+	Worker    string            `json:"worker"`
+	Args      map[string]string `json:"args"`
+	Group     string            `json:"group"`
+	Priority  int               `json:"priority"`
+	Retries   int               `json:"retries"`
+	Submitted time.Time         `json:"submitted"`
+	Updated   time.Time         `json:"updated"`
+}
+
+func viewJob(j *jobs.Job) jobView {
+	args := j.Spec.Args
+	if args == nil {
+		args = map[string]string{}
+	}
+	return jobView{ID: j.ID, Type: j.Spec.Type, State: j.State, Attempts: len(j.Attempts), Worker: j.Worker,
+		Args: args, Group: j.Spec.Group, Priority: j.Spec.Priority, Retries: j.Spec.Retries,
+		Submitted: j.Submitted, Updated: j.Updated}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func fmtArgs(a map[string]string) string {
+	keys := slices.Sorted(func(yield func(string) bool) {
+		for k := range a {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + a[k]
+	}
+	return strings.Join(parts, " ")
+}
+
+func runJobs(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("jobs", flag.ContinueOnError)
+	dial := clientFlags(fs)
+	state := fs.String("state", "", "only jobs in `state` (pending, running, succeeded, failed, cancelled)")
+	typ := fs.String("type", "", "only jobs of `type`")
+	group := fs.String("group", "", "only jobs of `group`")
+	limit := fs.Int("limit", 0, "at most N jobs (0: all)")
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	mc := dial()
+	defer mc.C.Close()
+	c, cancel := ctx()
+	defer cancel()
+	r, err := mc.ListJobs(c, &rpcapi.ListJobsArgs{State: jobs.State(*state), Type: *typ, Group: *group, Limit: *limit})
+	if err != nil {
+		return err
+	}
+	views := make([]jobView, len(r.Jobs))
+	for i := range r.Jobs {
+		views[i] = viewJob(&r.Jobs[i])
+	}
+	if *asJSON {
+		return printJSON(stdout, views)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTYPE\tSTATE\tATTEMPTS\tWORKER\tGROUP\tARGS")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.ID, v.Type, v.State, v.Attempts, dash(v.Worker), dash(v.Group), fmtArgs(v.Args))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// jobDetail is one job with its history, as `drover job --json` prints it.
+type jobDetail struct {
+	jobView
+	Timeout  string         `json:"timeout,omitempty"`
+	Key      string         `json:"key,omitempty"`
+	Waiting  string         `json:"waiting,omitempty"`
+	History  []jobs.Attempt `json:"history"`
+	Timeline []jobs.Event   `json:"timeline"`
+}
+
+func runJob(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("job", flag.ContinueOnError)
+	dial := clientFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("want one job ID")
+	}
+	mc := dial()
+	defer mc.C.Close()
+	c, cancel := ctx()
+	defer cancel()
+	info, err := mc.GetJob(c, pos[0])
+	if err != nil {
+		return err
+	}
+	j := &info.Job
+	d := jobDetail{jobView: viewJob(j), Key: j.Spec.Key, Waiting: info.Waiting,
+		History: j.Attempts, Timeline: j.Events}
+	if j.Spec.Timeout > 0 {
+		d.Timeout = j.Spec.Timeout.String()
+	}
+	if d.History == nil {
+		d.History = []jobs.Attempt{}
+	}
+	if *asJSON {
+		return printJSON(stdout, d)
+	}
+	fmt.Fprintf(stdout, "job %s  type %s  state %s\n", j.ID, j.Spec.Type, j.State)
+	fmt.Fprintf(stdout, "args: %s\n", dash(fmtArgs(j.Spec.Args)))
+	fmt.Fprintf(stdout, "priority %d  retries %d  timeout %s  group %s\n", j.Spec.Priority, j.Spec.Retries, dash(d.Timeout), dash(j.Spec.Group))
+	if info.Waiting != "" {
+		fmt.Fprintf(stdout, "waiting: %s\n", info.Waiting)
+	}
+	if len(j.Attempts) > 0 {
+		fmt.Fprintln(stdout, "\nattempts:")
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  #\tWORKER\tSTARTED\tTOOK\tOUTCOME\tEXIT\tERROR")
+		for _, a := range j.Attempts {
+			took := "-"
+			if !a.Ended.IsZero() {
+				took = a.Ended.Sub(a.Started).Round(time.Millisecond).String()
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%d\t%s\n", a.N, a.Worker, a.Started.Format("15:04:05.000"), took,
+				dash(string(a.Outcome)), a.ExitCode, dash(a.Error))
+		}
+		tw.Flush()
+		if last := j.Attempts[len(j.Attempts)-1]; last.Output != "" {
+			fmt.Fprintf(stdout, "\noutput of attempt %d (tail):\n%s\n", last.N, strings.TrimRight(last.Output, "\n"))
+		}
+	}
+	fmt.Fprintln(stdout, "\ntimeline:")
+	for _, e := range j.Events {
+		fmt.Fprintf(stdout, "  %s  %s\n", e.At.Format("15:04:05.000"), e.Text)
+	}
+	return nil
+}
+
+// workerView is a worker as the CLI prints it in JSON.
+type workerView struct {
+	ID            string    `json:"id"`
+	Name          string    `json:"name"`
+	Addr          string    `json:"addr"`
+	State         string    `json:"state"`
+	Slots         int       `json:"slots"`
+	Running       int       `json:"running"`
+	Types         []string  `json:"types"`
+	LastHeartbeat time.Time `json:"last_heartbeat"`
+	Registered    time.Time `json:"registered"`
+	Died          time.Time `json:"died,omitzero"`
+	Jobs          []string  `json:"jobs"`
+}
+
+func viewWorkers(ws []rpcapi.WorkerInfo) []workerView {
+	out := make([]workerView, len(ws))
+	for i, w := range ws {
+		v := workerView{ID: w.ID, Name: w.Name, Addr: w.Addr, State: w.State, Slots: w.Slots, Running: w.Running,
+			Types: w.Types, LastHeartbeat: w.LastHeartbeat, Registered: w.Registered, Died: w.Died, Jobs: []string{}}
+		if v.Types == nil {
+			v.Types = []string{}
+		}
+		for _, j := range w.Jobs {
+			v.Jobs = append(v.Jobs, j.JobID)
+		}
+		out[i] = v
+	}
+	return out
+}
+
+func printWorkers(w io.Writer, views []workerView) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tADDR\tSTATE\tRUNNING/SLOTS\tLAST HEARTBEAT\tTYPES")
+	for _, v := range views {
+		ago := time.Since(v.LastHeartbeat).Round(100 * time.Millisecond)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s ago\t%s\n", v.ID, v.Name, v.Addr, v.State, v.Running, v.Slots, ago, strings.Join(v.Types, ","))
+	}
+	return tw.Flush()
+}
+
+func runWorkers(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("workers", flag.ContinueOnError)
+	dial := clientFlags(fs)
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	mc := dial()
+	defer mc.C.Close()
+	c, cancel := ctx()
+	defer cancel()
+	r, err := mc.ListWorkers(c)
+	if err != nil {
+		return err
+	}
+	views := viewWorkers(r.Workers)
+	if *asJSON {
+		return printJSON(stdout, views)
+	}
+	return printWorkers(stdout, views)
+}
+
+func runStatus(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	dial := clientFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	mc := dial()
+	defer mc.C.Close()
+	c, cancel := ctx()
+	defer cancel()
+	r, err := mc.Status(c)
+	if err != nil {
+		return err
+	}
+	alive := 0
+	for _, w := range r.Workers {
+		if w.State == rpcapi.WorkerAlive {
+			alive++
+		}
+	}
+	if *asJSON {
+		return printJSON(stdout, map[string]any{
+			"counts": r.Counts, "workers": viewWorkers(r.Workers), "workers_alive": alive,
+			"started": r.Started, "stale_reports_dropped": r.Dropped, "workers_reaped": r.Reaped,
+		})
+	}
+	fmt.Fprintf(stdout, "master up %s; %d workers alive; %d reaped; %d stale reports dropped\n",
+		time.Since(r.Started).Round(time.Second), alive, r.Reaped, r.Dropped)
+	for _, s := range jobs.States {
+		fmt.Fprintf(stdout, "  %-10s %d\n", s, r.Counts[s])
+	}
+	if len(r.Workers) > 0 {
+		fmt.Fprintln(stdout)
+		return printWorkers(stdout, viewWorkers(r.Workers))
+	}
+	return nil
+}
+
+func runCancel(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("cancel", flag.ContinueOnError)
+	dial := clientFlags(fs)
+	ids, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return errors.New("want job IDs")
+	}
+	mc := dial()
+	defer mc.C.Close()
+	c, cancel := ctx()
+	defer cancel()
+	r, err := mc.Cancel(c, &rpcapi.CancelArgs{IDs: ids})
+	if err != nil {
+		return err
+	}
+	for _, id := range r.Cancelled {
+		fmt.Fprintf(stdout, "%s cancelled\n", id)
+	}
+	if len(r.Errors) > 0 {
+		return &exitError{code: 1, err: errors.New(strings.Join(r.Errors, "; "))}
+	}
+	return nil
+}
+
+func runWait(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("wait", flag.ContinueOnError)
+	dial := clientFlags(fs)
+	group := fs.String("group", "", "wait for every job of `group`")
+	timeout := fs.Duration("timeout", 0, "give up after this long (exit 2); 0 waits forever")
+	ids, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 && *group == "" {
+		return errors.New("want job IDs or --group")
+	}
+	mc := dial()
+	defer mc.C.Close()
+	var deadline time.Time
+	if *timeout > 0 {
+		deadline = time.Now().Add(*timeout)
+	}
+	var last string
+	for {
+		d := rpcapi.MaxWait
+		if !deadline.IsZero() {
+			d = min(d, time.Until(deadline))
+		}
+		c, cancel := context.WithTimeout(context.Background(), d+callTimeout)
+		r, err := mc.Wait(c, &rpcapi.WaitArgs{IDs: ids, Group: *group, Timeout: d})
+		cancel()
+		if err != nil {
+			if errors.Is(err, rpcapi.ErrUnavailable) && (deadline.IsZero() || time.Now().Before(deadline)) {
+				time.Sleep(time.Second) // the master may be restarting
+				continue
+			}
+			return err
+		}
+		line := countsLine(r.Counts)
+		if line != last {
+			fmt.Fprintln(stdout, line)
+			last = line
+		}
+		if r.Done {
+			if len(r.Failed) > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("%d jobs did not succeed: %s", len(r.Failed), strings.Join(r.Failed, " "))}
+			}
+			return nil
+		}
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			return &exitError{code: 2, err: fmt.Errorf("timed out after %s", *timeout)}
+		}
+	}
+}
+
+func countsLine(c map[jobs.State]int) string {
+	parts := make([]string, 0, len(jobs.States))
+	for _, s := range jobs.States {
+		parts = append(parts, fmt.Sprintf("%s %d", s, c[s]))
+	}
+	return strings.Join(parts, ", ")
+}

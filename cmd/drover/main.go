@@ -1,0 +1,117 @@
+// Command drover runs a drover master or worker, talks to a master from the
+// command line, and runs a self-contained demo. Run "drover help" for the
+// commands.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// exitError carries a process exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+type command struct {
+	name, args, help string
+	run              func(args []string, stdout io.Writer) error
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"master", "--config F [--listen ADDR] [--data-dir DIR] [--store bolt|memory]", "run a master", runMaster},
+		{"worker", "--config F [--master ADDR] [--listen ADDR] [--name NAME] [--slots N]", "run a worker", runWorker},
+		{"submit", "--type T [--arg k=v]... [--priority N] [--retries N] [--timeout D] [--group G] | --file jobs.toml", "submit jobs; prints their IDs", runSubmit},
+		{"jobs", "[--state S] [--type T] [--group G] [--limit N] [--json]", "list jobs", runJobs},
+		{"job", "ID [--json]", "show one job: attempts, timeline, why it waits", runJob},
+		{"workers", "[--json]", "list workers", runWorkers},
+		{"status", "[--json]", "counts by state and workers", runStatus},
+		{"cancel", "ID...", "cancel jobs", runCancel},
+		{"wait", "[--group G] [ID...] [--timeout D]", "wait for jobs: exit 0 all succeeded, 1 some failed or cancelled, 2 timeout", runWait},
+		{"demo", "[--workers N] [--jobs N]", "run a master and workers in this process on a small batch", runDemo},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "drover runs jobs on a fleet of workers under one master.")
+	fmt.Fprintln(w, "\nUsage: drover COMMAND [flags]")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n           %s\n", c.name, c.help, c.args)
+	}
+	fmt.Fprintln(w, "\nClient commands take --master ADDR (default $DROVER_MASTER, else 127.0.0.1:7070).")
+	fmt.Fprintln(w, "Run \"drover COMMAND -h\" for a command's flags.")
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(args[1:], stdout)
+		var ee *exitError
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.As(err, &ee):
+			if ee.err != nil {
+				fmt.Fprintln(stderr, "drover "+c.name+": "+ee.err.Error())
+			}
+			return ee.code
+		default:
+			fmt.Fprintln(stderr, "drover "+c.name+": "+err.Error())
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "drover: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+// parse parses flags that may come before, between or after positional
+// arguments, and returns the positionals.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(os.Stderr)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &exitError{code: 2, err: nil}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

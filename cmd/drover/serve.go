@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"os/signal"
+	"syscall"
+
+	"github.com/drover/drover/conf"
+	"github.com/drover/drover/master"
+	"github.com/drover/drover/worker"
+)
+
+// runMaster runs a master until SIGINT or SIGTERM.
+func runMaster(args []string, _ io.Writer) error {
+	fs := flag.NewFlagSet("master", flag.ContinueOnError)
+	config := fs.String("config", "", "master conf `file` (TOML); none means defaults")
+	listen := fs.String("listen", "", "listen `addr` (overrides the file and $DROVER_LISTEN)")
+	dataDir := fs.String("data-dir", "", "data `dir` (overrides the file and $DROVER_DATA_DIR)")
+	store := fs.String("store", "", "store: bolt or memory (overrides the file)")
+	level := fs.String("log-level", "", "log level: debug, info, warn, error (overrides the file)")
+	format := fs.String("log-format", "", "log format: text or json (overrides the file)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	mf, err := conf.LoadMaster(*config)
+	if err != nil {
+		return err
+	}
+	cfg := mf.Config
+	setIf(&cfg.Listen, *listen)
+	setIf(&cfg.DataDir, *dataDir)
+	setIf(&cfg.Store, *store)
+	setIf(&mf.LogLevel, *level)
+	setIf(&mf.LogFormat, *format)
+	log, err := conf.Logger(mf.LogLevel, mf.LogFormat)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	m, err := master.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := m.Start(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	log.Info("signal received; stopping")
+	return m.Close()
+}
+
+// runWorker runs a worker until SIGINT or SIGTERM, then drains it.
+func runWorker(args []string, _ io.Writer) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	config := fs.String("config", "", "worker conf `file` (TOML)")
+	masterAddr := fs.String("master", "", "master `addr` (overrides the file and $DROVER_MASTER)")
+	listen := fs.String("listen", "", "listen `addr` (overrides the file and $DROVER_LISTEN)")
+	name := fs.String("name", "", "worker `name` (overrides the file)")
+	slots := fs.Int("slots", 0, "jobs run at once (overrides the file)")
+	level := fs.String("log-level", "", "log level: debug, info, warn, error (overrides the file)")
+	format := fs.String("log-format", "", "log format: text or json (overrides the file)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	wf, err := conf.LoadWorker(*config)
+	if err != nil {
+		return err
+	}
+	cfg := wf.Config
+	setIf(&cfg.Master, *masterAddr)
+	setIf(&cfg.Listen, *listen)
+	setIf(&cfg.Name, *name)
+	if *slots != 0 {
+		cfg.Slots = *slots
+	}
+	setIf(&wf.LogLevel, *level)
+	setIf(&wf.LogFormat, *format)
+	log, err := conf.Logger(wf.LogLevel, wf.LogFormat)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	w, err := worker.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	<-ctx.Done()
+	stop() // a second signal kills at once
+	log.Info("signal received; draining")
+	return w.Shutdown(context.Background())
+}
+
+func setIf(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
