@@ -435,3 +435,16 @@ func groupMembers(pgid int) []int {
 	}
 	return out
 }
+
+// TestDemo runs `drover demo` as a newcomer would and checks it ends well.
+func TestDemo(t *testing.T) {
+	out, err := exec.Command(droverBin, "demo").CombinedOutput()
+	if err != nil {
+		t.Fatalf("drover demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{"crashed", "master reaped", "attempts lost with the crashed worker and rerun elsewhere", "all 18 jobs succeeded"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
