@@ -45,8 +45,8 @@ func startMaster(t testing.TB, cfg master.Config) *master.Master {
 		cfg.Store = master.StoreMemory
 	}
 	if cfg.HeartbeatInterval == 0 {
-		cfg.HeartbeatInterval = 50 * time.Millisecond
-		cfg.DeadAfter = 300 * time.Millisecond
+		cfg.HeartbeatInterval = 100 * time.Millisecond
+		cfg.DeadAfter = time.Second
 	}
 	if cfg.RetryBackoff == 0 {
 		cfg.RetryBackoff = 10 * time.Millisecond
@@ -139,6 +139,10 @@ func TestClusterRunsJobs(t *testing.T) {
 	ids := submit(t, mc, specs...)
 	r := waitAll(t, mc, ids, 20*time.Second)
 	if r.Counts[jobs.Succeeded] != 200 {
+		for _, id := range r.Failed[:min(3, len(r.Failed))] {
+			info, _ := mc.GetJob(context.Background(), id)
+			t.Logf("job %s: %+v\n%+v", id, info.Job.Attempts, info.Job.Events)
+		}
 		t.Fatalf("counts %v", r.Counts)
 	}
 	info, err := mc.GetJob(context.Background(), ids[7])

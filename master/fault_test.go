@@ -1,0 +1,303 @@
+package master_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/master"
+	"github.com/drover/drover/rpcapi"
+	"github.com/drover/drover/worker"
+)
+
+// fakeWorker is a worker endpoint that accepts every task and never runs
+// it: the test drives its heartbeats and reports by hand.
+type fakeWorker struct {
+	mu    sync.Mutex
+	tasks []rpcapi.Task
+}
+
+func (f *fakeWorker) Assign(ctx context.Context, a *rpcapi.AssignArgs, r *rpcapi.AssignReply) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range a.Tasks {
+		f.tasks = append(f.tasks, t)
+		r.Accepted = append(r.Accepted, rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt})
+	}
+	return nil
+}
+func (f *fakeWorker) Cancel(ctx context.Context, a *rpcapi.WorkerCancelArgs, _ *rpcapi.Empty) error {
+	return nil
+}
+func (f *fakeWorker) Ping(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.PingReply) error { return nil }
+
+func (f *fakeWorker) taskList() []rpcapi.Task {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]rpcapi.Task(nil), f.tasks...)
+}
+
+func serveFake(t *testing.T, f *fakeWorker) string {
+	t.Helper()
+	h, err := rpcapi.NewGoRPCHandler(nil, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := rpcapi.NewTrackingListener(ln)
+	mux := http.NewServeMux()
+	mux.Handle(rpcapi.GoRPCPath, h)
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(tl)
+	t.Cleanup(func() { srv.Close(); tl.CloseAll() })
+	return ln.Addr().String()
+}
+
+func pollT(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func getJob(t *testing.T, mc rpcapi.MasterClient, id string) *rpcapi.JobInfo {
+	t.Helper()
+	info, err := mc.GetJob(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+// TestReapAndFencing: a worker that goes silent is reaped, its job is
+// leased again to a live worker as a new attempt, and the silent worker's
+// late report is dropped without touching the recorded outcome.
+func TestReapAndFencing(t *testing.T) {
+	m := startMaster(t, master.Config{})
+	mc := client(t, m.Addr())
+	fake := &fakeWorker{}
+	reg, err := mc.Register(context.Background(), &rpcapi.RegisterArgs{Name: "silent", Addr: serveFake(t, fake),
+		Types: []string{"echo"}, Slots: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := submit(t, mc, jobs.Spec{Type: "echo", Retries: 1, Args: map[string]string{"name": "x"}})[0]
+	pollT(t, 5*time.Second, "the fake worker to get the job", func() bool { return len(fake.taskList()) == 1 })
+	if got := getJob(t, mc, id).Job.Worker; got != reg.WorkerID {
+		t.Fatalf("job leased to %q, want %q", got, reg.WorkerID)
+	}
+	// The fake never beats: it is reaped and the job goes to a real worker.
+	startWorker(t, m.Addr(), "live", 1, map[string]worker.HandlerFunc{"echo": echo})
+	r := waitAll(t, mc, []string{id}, 10*time.Second)
+	if r.Counts[jobs.Succeeded] != 1 {
+		t.Fatalf("counts %v", r.Counts)
+	}
+	j := getJob(t, mc, id).Job
+	if len(j.Attempts) != 2 || j.Attempts[0].Outcome != jobs.Lost || j.Attempts[1].Outcome != jobs.OK {
+		t.Fatalf("attempts %+v; want lost then ok", j.Attempts)
+	}
+	before, _ := mc.Status(context.Background())
+	if before.Reaped < 1 {
+		t.Errorf("reaped %d, want >= 1", before.Reaped)
+	}
+
+	// The late report of attempt 1 is dropped and counted.
+	cr, err := mc.Complete(context.Background(), &rpcapi.CompleteArgs{WorkerID: reg.WorkerID,
+		Reports: []rpcapi.Report{{JobID: id, Attempt: 1, Outcome: jobs.Error, Error: "late"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr.Accepted != 0 || cr.Dropped != 1 {
+		t.Fatalf("late report: %+v, want dropped", cr)
+	}
+	after := getJob(t, mc, id).Job
+	if after.State != jobs.Succeeded || len(after.Attempts) != 2 || after.Attempts[1].Outcome != jobs.OK {
+		t.Fatalf("late report changed the job: %+v", after)
+	}
+	st, _ := mc.Status(context.Background())
+	if st.Dropped != before.Dropped+1 {
+		t.Errorf("dropped counter %d, want %d", st.Dropped, before.Dropped+1)
+	}
+	// Its heartbeat is answered unknown, so it would re-register.
+	hb, err := mc.Heartbeat(context.Background(), &rpcapi.HeartbeatArgs{WorkerID: reg.WorkerID})
+	if err != nil || hb.Status != rpcapi.BeatUnknown {
+		t.Fatalf("heartbeat of a reaped worker: %+v %v", hb, err)
+	}
+}
+
+// TestMasterRestartAdoptsRunningJobs: a master restarted on the same data
+// dir while a job runs does not run it twice: the worker re-registers with
+// the job and the master adopts it.
+func TestMasterRestartAdoptsRunningJobs(t *testing.T) {
+	dir := t.TempDir()
+	m1 := startMaster(t, master.Config{DataDir: dir})
+	addr := m1.Addr()
+	release := make(chan struct{})
+	var runs sync.Map
+	w := startWorker(t, addr, "w", 2, map[string]worker.HandlerFunc{
+		"block": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			runs.Store(j.ID+"/"+string(rune('0'+j.Attempt)), true)
+			select {
+			case <-release:
+				return jobs.Result{Output: "done"}, nil
+			case <-ctx.Done():
+				return jobs.Result{}, ctx.Err()
+			}
+		},
+	})
+	mc1 := client(t, addr)
+	id := submit(t, mc1, jobs.Spec{Type: "block", Retries: 2})[0]
+	pollT(t, 5*time.Second, "the job to run", func() bool { return w.Running() == 1 })
+	m1.Close()
+
+	m2 := startMaster(t, master.Config{DataDir: dir, Listen: addr})
+	mc2 := client(t, m2.Addr())
+	pollT(t, 10*time.Second, "the job adopted", func() bool {
+		info := getJob(t, mc2, id)
+		for _, e := range info.Job.Events {
+			if strings.Contains(e.Text, "adopted by") {
+				return true
+			}
+		}
+		return false
+	})
+	close(release)
+	waitAll(t, mc2, []string{id}, 10*time.Second)
+	j := getJob(t, mc2, id).Job
+	if j.State != jobs.Succeeded || len(j.Attempts) != 1 || j.Attempts[0].Outcome != jobs.OK {
+		t.Fatalf("job %+v: want one ok attempt", j.Attempts)
+	}
+	n := 0
+	runs.Range(func(k, v any) bool { n++; return true })
+	if n != 1 {
+		t.Fatalf("job ran %d times, want once", n)
+	}
+}
+
+// TestCancelRunningAndTimeout: cancelling a running job stops its handler;
+// a handler that overruns its timeout ends as a timeout.
+func TestCancelRunningAndTimeout(t *testing.T) {
+	m := startMaster(t, master.Config{})
+	stopped := make(chan string, 2)
+	w := startWorker(t, m.Addr(), "w", 2, map[string]worker.HandlerFunc{
+		"wait": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			<-ctx.Done()
+			stopped <- j.ID
+			return jobs.Result{}, ctx.Err()
+		},
+	})
+	mc := client(t, m.Addr())
+	ids := submit(t, mc, jobs.Spec{Type: "wait", Retries: 3}, jobs.Spec{Type: "wait", Timeout: 100 * time.Millisecond})
+	pollT(t, 5*time.Second, "both running", func() bool { return w.Running() == 2 })
+	cr, err := mc.Cancel(context.Background(), &rpcapi.CancelArgs{IDs: []string{ids[0], "nope"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cr.Cancelled) != 1 || len(cr.Errors) != 1 {
+		t.Fatalf("cancel reply %+v", cr)
+	}
+	waitAll(t, mc, ids, 10*time.Second)
+	for range 2 {
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a handler was not stopped")
+		}
+	}
+	c := getJob(t, mc, ids[0]).Job
+	if c.State != jobs.Cancelled || len(c.Attempts) != 1 {
+		t.Fatalf("cancelled job: %s %+v", c.State, c.Attempts)
+	}
+	to := getJob(t, mc, ids[1]).Job
+	if to.State != jobs.Failed || to.Attempts[0].Outcome != jobs.Timeout {
+		t.Fatalf("timed-out job: %s %+v", to.State, to.Attempts)
+	}
+	pollT(t, 5*time.Second, "slots freed", func() bool {
+		ws, _ := mc.ListWorkers(context.Background())
+		return len(ws.Workers) == 1 && ws.Workers[0].Running == 0
+	})
+	if _, err := mc.Cancel(context.Background(), &rpcapi.CancelArgs{IDs: []string{ids[0]}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWhyWaiting: a job nobody can run says so.
+func TestWhyWaiting(t *testing.T) {
+	m := startMaster(t, master.Config{})
+	mc := client(t, m.Addr())
+	id := submit(t, mc, jobs.Spec{Type: "ocr"})[0]
+	if w := getJob(t, mc, id).Waiting; !strings.Contains(w, `no live worker has type "ocr"`) {
+		t.Fatalf("waiting %q", w)
+	}
+	startWorker(t, m.Addr(), "w", 1, map[string]worker.HandlerFunc{"echo": echo})
+	if w := getJob(t, mc, id).Waiting; !strings.Contains(w, "live workers have: echo") {
+		t.Fatalf("waiting %q", w)
+	}
+}
+
+// TestShutdownDrains: SIGTERM-style shutdown lets running jobs finish,
+// then logs out; the master shows the worker dead at once.
+func TestShutdownDrains(t *testing.T) {
+	m := startMaster(t, master.Config{})
+	mc := client(t, m.Addr())
+	w := startWorker(t, m.Addr(), "w", 2, map[string]worker.HandlerFunc{
+		"nap": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			select {
+			case <-time.After(300 * time.Millisecond):
+				return jobs.Result{}, nil
+			case <-ctx.Done():
+				return jobs.Result{}, ctx.Err()
+			}
+		},
+	})
+	ids := submit(t, mc, jobs.Spec{Type: "nap"}, jobs.Spec{Type: "nap"})
+	pollT(t, 5*time.Second, "both running", func() bool { return w.Running() == 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := waitAll(t, mc, ids, 5*time.Second)
+	if r.Counts[jobs.Succeeded] != 2 {
+		t.Fatalf("counts %v", r.Counts)
+	}
+	ws, _ := mc.ListWorkers(context.Background())
+	if len(ws.Workers) != 1 || ws.Workers[0].State != rpcapi.WorkerDead {
+		t.Fatalf("workers %+v", ws.Workers)
+	}
+}
+
+// TestSubmitValidation: a bad spec fails the whole batch and creates
+// nothing; a known key returns the existing job.
+func TestSubmitValidation(t *testing.T) {
+	m := startMaster(t, master.Config{})
+	mc := client(t, m.Addr())
+	_, err := mc.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "ok"}, {Type: ""}}})
+	if err == nil || !strings.Contains(err.Error(), "job 2") {
+		t.Fatalf("err %v", err)
+	}
+	st, _ := mc.Status(context.Background())
+	if st.Counts[jobs.Pending] != 0 {
+		t.Fatalf("a rejected batch created jobs: %v", st.Counts)
+	}
+	a := submit(t, mc, jobs.Spec{Type: "x", Key: "k1"})
+	b, err := mc.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "x", Key: "k1"}, {Type: "x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.IDs[0] != a[0] || !b.Existing[0] || b.Existing[1] {
+		t.Fatalf("keyed resubmit: %+v vs %v", b, a)
+	}
+}
