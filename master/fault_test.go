@@ -34,7 +34,9 @@ func (f *fakeWorker) Assign(ctx context.Context, a *rpcapi.AssignArgs, r *rpcapi
 func (f *fakeWorker) Cancel(ctx context.Context, a *rpcapi.WorkerCancelArgs, _ *rpcapi.Empty) error {
 	return nil
 }
-func (f *fakeWorker) Ping(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.PingReply) error { return nil }
+func (f *fakeWorker) Ping(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.PingReply) error {
+	return nil
+}
 
 func (f *fakeWorker) taskList() []rpcapi.Task {
 	f.mu.Lock()

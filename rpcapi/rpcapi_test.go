@@ -30,8 +30,8 @@ var serverErrs = map[string]error{
 	"plain":          errors.New("plain failure: " + errDetail),
 }
 
-// fakeMaster is a MasterAPI with canned answers. Wait blocks until release
-// is closed (when block is set).
+// fakeMaster is a MasterAPI with canned answers. Wait for the group "block"
+// signals waiting, then blocks until release is closed.
 type fakeMaster struct {
 	gen     string // tells server generations apart
 	release chan struct{}
