@@ -3,6 +3,7 @@ package jobs
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -55,7 +56,7 @@ func seqKey(seq uint64) []byte {
 
 // Load implements Store.
 func (s *BoltStore) Load(fn func(*Job) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(jobsBucket).ForEach(func(k, v []byte) error {
 			j := new(Job)
 			if err := json.Unmarshal(v, j); err != nil {
@@ -64,11 +65,18 @@ func (s *BoltStore) Load(fn func(*Job) error) error {
 			return fn(j)
 		})
 	})
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
 }
 
 // Save implements Store.
 func (s *BoltStore) Save(batch []*Job) error {
 	if len(batch) == 0 {
+		if err := s.db.View(func(*bolt.Tx) error { return nil }); errors.Is(err, bolt.ErrDatabaseNotOpen) {
+			return ErrClosed
+		}
 		return nil
 	}
 	vals := make([][]byte, len(batch))
@@ -89,7 +97,7 @@ func (s *BoltStore) Save(batch []*Job) error {
 		return nil
 	})
 	if err != nil {
-		if err == bolt.ErrDatabaseNotOpen {
+		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
 			return ErrClosed
 		}
 		return fmt.Errorf("jobs: save: %w", err)

@@ -75,7 +75,7 @@ func (b Backoff) Delay(n int) time.Duration {
 		return 0
 	}
 	d := b.Base
-	for i := 1; i < n && d < b.Max; i++ {
+	for i := 1; i < n && (b.Max <= 0 || d < b.Max) && d < time.Hour*24*365; i++ {
 		d *= 2
 	}
 	if b.Max > 0 && d > b.Max {

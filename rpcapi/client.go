@@ -50,16 +50,29 @@ func (c *Client) Addr() string { return c.addr }
 
 func (c *Client) conn(ctx context.Context) (*rpc.Client, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
+	closed, rc := c.closed, c.rc
+	c.mu.Unlock()
+	if closed {
 		return nil, fmt.Errorf("%w: client closed", ErrUnavailable)
 	}
-	if c.rc != nil {
-		return c.rc, nil
+	if rc != nil {
+		return rc, nil
 	}
+	// Dial without the lock, so a hanging dial cannot hold other calls
+	// past their own deadlines.
 	rc, err := dialGoRPC(ctx, c.addr)
 	if err != nil {
 		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed:
+		rc.Close()
+		return nil, fmt.Errorf("%w: client closed", ErrUnavailable)
+	case c.rc != nil: // another call connected first
+		rc.Close()
+		return c.rc, nil
 	}
 	c.rc = rc
 	return rc, nil

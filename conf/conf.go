@@ -1,0 +1,179 @@
+// Package conf turns drover's TOML files (master, worker and jobs) into the
+// library's configurations: master.Config, worker.Config and job specs.
+// The library never reads files; conf does.
+//
+// Every key has a zero value that means the library's default, so an empty
+// file (or no file at all) works. Unknown keys are errors, and every error
+// about a file's content is an *Error naming the file, the line and the
+// key:
+//
+//	master.toml:4: heartbeat_interval: invalid duration "1x" (use e.g. "500ms", "3s", "1m")
+//	worker.toml:7: commands.sleep.argvv: unknown key (did you mean "argv"?)
+//	jobs.toml:3: job[1].priority: want an integer, got string
+//
+// Durations are strings in Go's syntax ("500ms", "3s", "1m30s"). LoadMaster
+// and LoadWorker apply the DROVER_* environment variables over the file.
+package conf
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/drover/drover/master"
+)
+
+// The environment variables that override the files.
+const (
+	// EnvMaster overrides the worker's master address.
+	EnvMaster = "DROVER_MASTER"
+	// EnvListen overrides the listen address of the master or the worker.
+	EnvListen = "DROVER_LISTEN"
+	// EnvDataDir overrides the master's data directory.
+	EnvDataDir = "DROVER_DATA_DIR"
+)
+
+// LookupFunc finds an environment variable; os.LookupEnv is one.
+type LookupFunc func(key string) (value string, ok bool)
+
+// Master is a master's configuration file, decoded.
+type Master struct {
+	// Config is the master's library configuration. Fields the file leaves
+	// out stay zero, which means the library's default; Config.Jobs holds
+	// the specs of the jobs file, each with its stable key.
+	Config master.Config
+	// JobsFile is the jobs_file setting. ParseMaster keeps it as written;
+	// LoadMaster resolves a relative path against the directory of the
+	// master's file and leaves here the path it loaded.
+	JobsFile string
+	// LogLevel is log_level: "debug", "info", "warn", "error" or empty
+	// (info). Pass it to Logger.
+	LogLevel string
+	// LogFormat is log_format: "text", "json" or empty (text).
+	LogFormat string
+
+	jobsFileLine int
+}
+
+var masterKeys = []string{
+	"listen", "data_dir", "store", "heartbeat_interval", "dead_after",
+	"retry_backoff", "max_backoff", "assign_batch", "jobs_file",
+	"log_level", "log_format",
+}
+
+// LoadMaster reads the master's file at path, loads its jobs file if it
+// names one, and applies the environment (DROVER_LISTEN, DROVER_DATA_DIR).
+// An empty path means no file: the defaults, with the environment applied.
+func LoadMaster(path string) (*Master, error) {
+	m := &Master{}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("conf: %w", err)
+		}
+		if m, err = ParseMaster(path, data); err != nil {
+			return nil, err
+		}
+		if m.JobsFile != "" {
+			jf := m.JobsFile
+			if !filepath.IsAbs(jf) {
+				jf = filepath.Join(filepath.Dir(path), jf)
+			}
+			specs, err := LoadJobs(jf)
+			if err != nil {
+				var ce *Error
+				if errors.As(err, &ce) {
+					return nil, err
+				}
+				return nil, &Error{File: path, Line: m.jobsFileLine, Key: "jobs_file", Msg: err.Error(), Err: err}
+			}
+			m.JobsFile = jf
+			m.Config.Jobs = specs
+		}
+	}
+	ApplyMasterEnv(&m.Config, os.LookupEnv)
+	return m, nil
+}
+
+// ParseMaster decodes data, the content of the master's file called name
+// (used in errors only). It reads no other file: JobsFile is left for the
+// caller (LoadMaster) to load.
+func ParseMaster(name string, data []byte) (*Master, error) {
+	root, d, err := parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	m := &Master{}
+	c := &m.Config
+	for k, v := range root {
+		p := path{k}
+		switch k {
+		case "listen":
+			c.Listen = d.str(p, v)
+		case "data_dir":
+			c.DataDir = d.str(p, v)
+		case "store":
+			c.Store = d.oneOf(p, v, master.StoreBolt, master.StoreMemory)
+		case "heartbeat_interval":
+			c.HeartbeatInterval = d.duration(p, v)
+		case "dead_after":
+			c.DeadAfter = d.duration(p, v)
+		case "retry_backoff":
+			c.RetryBackoff = d.duration(p, v)
+		case "max_backoff":
+			c.MaxBackoff = d.duration(p, v)
+		case "assign_batch":
+			c.AssignBatch = d.integer(p, v, 0, math.MaxInt)
+		case "jobs_file":
+			m.JobsFile = d.str(p, v)
+			m.jobsFileLine = d.line(p)
+		case "log_level", "log_format":
+			s := d.str(p, v)
+			if err := checkLog(k, s); err != nil {
+				d.errorf(p, "%v", err)
+			}
+			if k == "log_level" {
+				m.LogLevel = s
+			} else {
+				m.LogFormat = s
+			}
+		default:
+			d.unknown(p, masterKeys)
+		}
+	}
+	if c.DeadAfter != 0 {
+		// The heartbeat interval the master will use: the file's or the
+		// library's default, which Validate fills in.
+		hb := master.Config{HeartbeatInterval: c.HeartbeatInterval}
+		_ = hb.Validate()
+		if c.DeadAfter <= hb.HeartbeatInterval {
+			d.errorf(path{"dead_after"}, "%s must be more than heartbeat_interval (%s)", c.DeadAfter, hb.HeartbeatInterval)
+		}
+	}
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	// Validate a copy: it fills in defaults, and the zero values must stay
+	// zero so that flags applied later still get the defaults that follow
+	// from them (dead_after from heartbeat_interval).
+	check := m.Config
+	if err := check.Validate(); err != nil {
+		return nil, &Error{File: name, Msg: err.Error(), Err: err}
+	}
+	return m, nil
+}
+
+// ApplyMasterEnv sets c.Listen from DROVER_LISTEN and c.DataDir from
+// DROVER_DATA_DIR when lookup finds them set and not empty.
+func ApplyMasterEnv(c *master.Config, lookup LookupFunc) {
+	setFromEnv(&c.Listen, EnvListen, lookup)
+	setFromEnv(&c.DataDir, EnvDataDir, lookup)
+}
+
+func setFromEnv(dst *string, name string, lookup LookupFunc) {
+	if v, ok := lookup(name); ok && v != "" {
+		*dst = v
+	}
+}

@@ -1,0 +1,162 @@
+package conf
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"maps"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+
+	"github.com/drover/drover/jobs"
+)
+
+// KeyPrefix starts the Key of every spec loaded from a jobs file.
+const KeyPrefix = "file:"
+
+var jobKeys = []string{"type", "args", "priority", "retries", "timeout", "group", "key"}
+
+// LoadJobs reads the jobs file at path. See ParseJobs.
+func LoadJobs(path string) ([]jobs.Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("conf: %w", err)
+	}
+	return ParseJobs(path, data)
+}
+
+// ParseJobs decodes data, the content of a jobs file called name (used in
+// errors only): one [[job]] table per job, in file order.
+//
+// Every spec gets a stable Key, so that loading the same file again (a
+// master restart) submits nothing twice. With an explicit key = "k" the
+// Key is "file:k". Otherwise it is "file:" + the hex SHA-256 of the spec's
+// content (type, args, priority, retries, timeout, group) + "#n", where n
+// counts the identical specs earlier in the file: two identical entries
+// are two jobs, and editing one entry changes only that entry's key.
+func ParseJobs(name string, data []byte) ([]jobs.Spec, error) {
+	root, d, err := parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	var entries []map[string]any
+	for k, v := range root {
+		p := path{k}
+		if k != "job" {
+			d.unknown(p, []string{"job"})
+			continue
+		}
+		switch v := v.(type) {
+		case []map[string]any:
+			entries = v
+		case []any: // job = [{...}, {...}]
+			entries = make([]map[string]any, len(v))
+			for i, e := range v {
+				if entries[i], _ = e.(map[string]any); entries[i] == nil {
+					d.errorf(p.index(i), "want a table, got %s", typeName(e))
+				}
+			}
+		default:
+			d.errorf(p, "want an array of tables ([[job]]), got %s", typeName(v))
+		}
+	}
+	specs := make([]jobs.Spec, 0, len(entries))
+	explicit := make([]bool, 0, len(entries))
+	for i, e := range entries {
+		if e == nil {
+			continue
+		}
+		s, ok := d.job(path{"job"}.index(i), e)
+		specs = append(specs, s)
+		explicit = append(explicit, ok)
+	}
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	seen := make(map[string]int, len(specs)) // key → index in specs
+	dups := make(map[string]int)             // content hash → count so far
+	for i := range specs {
+		s := &specs[i]
+		p := path{"job"}.index(i)
+		if explicit[i] {
+			s.Key = KeyPrefix + s.Key
+			p = p.key("key")
+		} else {
+			h := specHash(s)
+			s.Key = KeyPrefix + h + "#" + strconv.Itoa(dups[h])
+			dups[h]++
+		}
+		if j, ok := seen[s.Key]; ok {
+			d.errorf(p, "key %q is also the key of job[%d]", s.Key, j+1)
+		}
+		seen[s.Key] = i
+	}
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return specs, nil
+}
+
+// job decodes one [[job]] table at p. ok reports an explicit key, which is
+// returned in the spec's Key without its prefix.
+func (d *decoder) job(p path, t map[string]any) (s jobs.Spec, ok bool) {
+	before := len(d.errs)
+	for k, v := range t {
+		kp := p.key(k)
+		switch k {
+		case "type":
+			s.Type = d.str(kp, v)
+		case "args":
+			s.Args = d.args(kp, v)
+		case "priority":
+			s.Priority = d.integer(kp, v, math.MinInt, math.MaxInt)
+		case "retries":
+			s.Retries = d.integer(kp, v, 0, jobs.MaxRetries)
+		case "timeout":
+			s.Timeout = d.duration(kp, v)
+		case "group":
+			s.Group = d.str(kp, v)
+		case "key":
+			s.Key, ok = d.str(kp, v), true
+			if s.Key == "" {
+				d.errorf(kp, "must not be empty (leave it out for a key made from the job's content)")
+			}
+		default:
+			d.unknown(kp, jobKeys)
+		}
+	}
+	if _, has := t["type"]; !has && len(d.errs) == before {
+		d.errorf(p.key("type"), "missing: every job needs a type")
+	}
+	if len(d.errs) == before {
+		if err := s.Validate(); err != nil {
+			d.wrap(p, err)
+		}
+	}
+	return s, ok
+}
+
+// specHash returns the hex SHA-256 of a canonical encoding of s's content.
+// Keys of jobs already submitted depend on it: do not change the encoding.
+// Each field is written as "name len:value\n"; args are sorted by name;
+// the timeout is in nanoseconds.
+func specHash(s *jobs.Spec) string {
+	h := sha256.New()
+	field(h, "type", s.Type)
+	for _, k := range slices.Sorted(maps.Keys(s.Args)) {
+		field(h, "arg", k)
+		field(h, "value", s.Args[k])
+	}
+	field(h, "priority", strconv.Itoa(s.Priority))
+	field(h, "retries", strconv.Itoa(s.Retries))
+	field(h, "timeout", strconv.FormatInt(int64(s.Timeout), 10))
+	field(h, "group", s.Group)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func field(h hash.Hash, name, value string) {
+	fmt.Fprintf(h, "%s %d:%s\n", name, len(value), value)
+}

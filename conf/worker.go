@@ -1,0 +1,161 @@
+package conf
+
+import (
+	"fmt"
+	"math"
+	"os"
+
+	"github.com/drover/drover/worker"
+)
+
+// Worker is a worker's configuration file, decoded.
+type Worker struct {
+	// Config is the worker's library configuration. Fields the file leaves
+	// out stay zero, which means the library's default; Config.Commands
+	// holds the [commands.NAME] tables.
+	Config worker.Config
+	// LogLevel is log_level: "debug", "info", "warn", "error" or empty
+	// (info). Pass it to Logger.
+	LogLevel string
+	// LogFormat is log_format: "text", "json" or empty (text).
+	LogFormat string
+}
+
+var workerKeys = []string{
+	"master", "listen", "advertise", "name", "slots", "commands",
+	"output_limit", "kill_grace", "shutdown_grace", "report_delay",
+	"log_level", "log_format",
+}
+
+var commandKeys = []string{"argv", "dir", "timeout"}
+
+// LoadWorker reads the worker's file at path and applies the environment
+// (DROVER_MASTER, DROVER_LISTEN). An empty path means no file: the
+// defaults, with the environment applied.
+func LoadWorker(path string) (*Worker, error) {
+	w := &Worker{}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("conf: %w", err)
+		}
+		if w, err = ParseWorker(path, data); err != nil {
+			return nil, err
+		}
+	}
+	ApplyWorkerEnv(&w.Config, os.LookupEnv)
+	return w, nil
+}
+
+// ParseWorker decodes data, the content of the worker's file called name
+// (used in errors only).
+func ParseWorker(name string, data []byte) (*Worker, error) {
+	root, d, err := parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{}
+	c := &w.Config
+	for k, v := range root {
+		p := path{k}
+		switch k {
+		case "master":
+			c.Master = d.str(p, v)
+		case "listen":
+			c.Listen = d.str(p, v)
+		case "advertise":
+			c.Advertise = d.str(p, v)
+		case "name":
+			c.Name = d.str(p, v)
+		case "slots":
+			c.Slots = d.integer(p, v, 0, math.MaxInt)
+		case "output_limit":
+			c.OutputLimit = d.integer(p, v, 0, math.MaxInt)
+		case "kill_grace":
+			c.KillGrace = d.duration(p, v)
+		case "shutdown_grace":
+			c.ShutdownGrace = d.duration(p, v)
+		case "report_delay":
+			c.ReportDelay = d.duration(p, v)
+		case "commands":
+			c.Commands = d.commands(p, v)
+		case "log_level", "log_format":
+			s := d.str(p, v)
+			if err := checkLog(k, s); err != nil {
+				d.errorf(p, "%v", err)
+			}
+			if k == "log_level" {
+				w.LogLevel = s
+			} else {
+				w.LogFormat = s
+			}
+		default:
+			d.unknown(p, workerKeys)
+		}
+	}
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	// Validate a copy, so that the zero values stay zero (defaults).
+	check := w.Config
+	if err := check.Validate(); err != nil {
+		return nil, &Error{File: name, Msg: err.Error(), Err: err}
+	}
+	return w, nil
+}
+
+// commands decodes the [commands] table: one table per command name.
+func (d *decoder) commands(p path, v any) map[string]worker.Command {
+	t := d.table(p, v)
+	if t == nil {
+		return nil
+	}
+	out := make(map[string]worker.Command, len(t))
+	for name, v := range t {
+		cp := p.key(name)
+		ct := d.table(cp, v)
+		if ct == nil {
+			continue
+		}
+		before := len(d.errs)
+		var cmd worker.Command
+		for k, v := range ct {
+			kp := cp.key(k)
+			switch k {
+			case "argv":
+				cmd.Argv = d.strList(kp, v)
+				if a, ok := v.([]any); ok && len(a) == 0 {
+					d.errorf(kp, "must not be empty: give the program and its arguments")
+				} else if ok && a[0] == "" {
+					d.errorf(kp.index(0), "empty program name")
+				}
+			case "dir":
+				cmd.Dir = d.str(kp, v)
+			case "timeout":
+				cmd.Timeout = d.duration(kp, v)
+			default:
+				d.unknown(kp, commandKeys)
+			}
+		}
+		if _, ok := ct["argv"]; !ok && len(d.errs) == before {
+			d.errorf(cp.key("argv"), `missing: give the program and its arguments, e.g. argv = ["sleep", "{seconds}"]`)
+		}
+		if len(d.errs) == before {
+			// The worker's own checks (name, templates), on this command
+			// alone so that an error gets this command's line.
+			one := worker.Config{Commands: map[string]worker.Command{name: cmd}}
+			if err := one.Validate(); err != nil {
+				d.wrap(cp, err)
+			}
+		}
+		out[name] = cmd
+	}
+	return out
+}
+
+// ApplyWorkerEnv sets c.Master from DROVER_MASTER and c.Listen from
+// DROVER_LISTEN when lookup finds them set and not empty.
+func ApplyWorkerEnv(c *worker.Config, lookup LookupFunc) {
+	setFromEnv(&c.Master, EnvMaster, lookup)
+	setFromEnv(&c.Listen, EnvListen, lookup)
+}
