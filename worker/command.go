@@ -1,0 +1,278 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/drover/drover/jobs"
+)
+
+// waitDelay bounds how long Wait waits for the output pipes after the job's
+// process has exited, in case a process that escaped its group holds them.
+const waitDelay = time.Second
+
+// parseTemplate checks the template syntax of a command's argv and dir and
+// returns the sorted, unique names of the args they use. A placeholder is
+// {name} with name matching [A-Za-z_][A-Za-z0-9_]*; "{{" and "}}" are
+// literal braces; any other brace is an error naming the element, such as
+// `argv[2] "x{a b}": bad placeholder "{a b}": ...`. The error has no
+// "worker: " prefix because Config.Validate wraps it with one.
+func parseTemplate(argv []string, dir string) ([]string, error) {
+	var names []string
+	note := func(name string) string { names = append(names, name); return "" }
+	for i, s := range argv {
+		if _, err := fill(s, note); err != nil {
+			return nil, fmt.Errorf("argv[%d] %q: %w", i, s, err)
+		}
+	}
+	if _, err := fill(dir, note); err != nil {
+		return nil, fmt.Errorf("dir %q: %w", dir, err)
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
+}
+
+// expand returns cmd's argv and dir with each {name} replaced by args[name].
+// A value is substituted inside its one element as is: it is never split,
+// never becomes a new element, never goes through a shell, and braces in it
+// are not expanded again. Args the template does not use are ignored. Every
+// error is Permanent: missing args (all of them are listed, sorted), a value
+// with a NUL byte (no program can receive it), or bad template syntax.
+func expand(cmd Command, args map[string]string) (argv []string, dir string, err error) {
+	var missing, nul []string
+	value := func(name string) string {
+		v, ok := args[name]
+		if !ok {
+			missing = append(missing, name)
+		} else if strings.IndexByte(v, 0) >= 0 {
+			nul = append(nul, name)
+		}
+		return v
+	}
+	argv = make([]string, len(cmd.Argv))
+	for i, s := range cmd.Argv {
+		if argv[i], err = fill(s, value); err != nil {
+			return nil, "", Permanent(fmt.Errorf("worker: command template argv[%d] %q: %w", i, s, err))
+		}
+	}
+	if dir, err = fill(cmd.Dir, value); err != nil {
+		return nil, "", Permanent(fmt.Errorf("worker: command template dir %q: %w", cmd.Dir, err))
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		missing = slices.Compact(missing)
+		var quoted, braced []string
+		for _, name := range missing {
+			quoted, braced = append(quoted, strconv.Quote(name)), append(braced, "{"+name+"}")
+		}
+		plural := map[bool]string{true: "s"}[len(missing) > 1]
+		return nil, "", Permanent(fmt.Errorf("worker: missing arg%s %s (the command template uses %s)",
+			plural, strings.Join(quoted, ", "), strings.Join(braced, ", ")))
+	}
+	if len(nul) > 0 {
+		slices.Sort(nul)
+		return nil, "", Permanent(fmt.Errorf("worker: arg %q contains a NUL byte", nul[0]))
+	}
+	return argv, dir, nil
+}
+
+// fill scans template s and returns it with each placeholder {name}
+// replaced by value(name) and each "{{" or "}}" by one brace, or the first
+// syntax error.
+func fill(s string, value func(name string) string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		switch s[i] {
+		case '{':
+			if strings.HasPrefix(s[i:], "{{") {
+				b.WriteByte('{')
+				i += 2
+				continue
+			}
+			j := strings.IndexByte(s[i:], '}')
+			if j < 0 {
+				return "", fmt.Errorf(`bad placeholder: unterminated "{" at byte %d (write "{{" for a literal brace)`, i)
+			}
+			if name := s[i+1 : i+j]; validArgName(name) {
+				b.WriteString(value(name))
+			} else {
+				return "", fmt.Errorf("bad placeholder %q: want {name}, name of letters, digits and _ not starting with a digit", s[i:i+j+1])
+			}
+			i += j + 1
+		case '}':
+			if !strings.HasPrefix(s[i:], "}}") {
+				return "", fmt.Errorf(`bad placeholder: stray "}" at byte %d (write "}}" for a literal brace)`, i)
+			}
+			b.WriteByte('}')
+			i += 2
+		default:
+			j := strings.IndexAny(s[i:], "{}")
+			if j < 0 {
+				j = len(s) - i
+			}
+			b.WriteString(s[i : i+j])
+			i += j
+		}
+	}
+	return b.String(), nil
+}
+
+// validArgName reports whether name matches [A-Za-z_][A-Za-z0-9_]*.
+func validArgName(name string) bool {
+	for i, c := range []byte(name) {
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return name != ""
+}
+
+// runCommand runs cmd with args substituted (see expand) and returns its
+// exit code and the tail of its output. The program runs without a shell, in
+// dir, with the worker's environment plus env (later entries win), in its
+// own process group, with stdout and stderr both captured into the last
+// outputLimit bytes (<= 0: 64 KiB).
+//
+// When ctx is done before the process exits, the whole group gets SIGTERM,
+// then SIGKILL after killGrace (<= 0: at once). Whenever the process exits,
+// on its own or not, whatever is left of its group gets SIGKILL, so no
+// process of the job outlives it (only one that moved itself to another
+// group or session can).
+//
+// Result.ExitCode is the exit code, or -1 when the process was killed by a
+// signal or never started. The error is nil when the process exited 0
+// before ctx was done. Otherwise it reads like "worker: exit status 3" or
+// "worker: killed by signal terminated after timeout"; when the process was
+// stopped because ctx was done (or ctx was done before the start), it
+// matches ctx.Err() and context.Cause(ctx) with errors.Is, so callers can
+// tell context.DeadlineExceeded from context.Canceled. Argument errors from
+// expand are Permanent; a start failure names argv[0].
+func runCommand(ctx context.Context, cmd Command, args map[string]string, env []string,
+	outputLimit int, killGrace time.Duration) (jobs.Result, error) {
+	res := jobs.Result{ExitCode: -1}
+	argv, dir, err := expand(cmd, args)
+	if err != nil {
+		return res, err
+	}
+	if len(argv) == 0 || argv[0] == "" {
+		return res, Permanent(errors.New("worker: command has an empty program name"))
+	}
+	if ctx.Err() != nil {
+		return res, stopped(ctx, "", "")
+	}
+	out := newTailBuffer(outputLimit)
+	c := exec.Command(argv[0], argv[1:]...)
+	c.Dir = dir
+	c.Env = os.Environ()
+	if dir != "" {
+		// exec sets PWD only when Env is nil; keep it truthful for shells.
+		if abs, err := filepath.Abs(dir); err == nil {
+			c.Env = append(c.Env, "PWD="+abs)
+		}
+	}
+	c.Env = append(c.Env, env...)
+	c.Stdout, c.Stderr = out, out
+	c.SysProcAttr = sysProcAttr()
+	c.WaitDelay = waitDelay
+	if err := c.Start(); err != nil {
+		return res, fmt.Errorf("worker: cannot start %q: %w", argv[0], err)
+	}
+
+	// signal sends sig to the whole group (ignoring ESRCH: already empty)
+	// until the group is marked gone, after which its pgid may be reused.
+	var mu sync.Mutex
+	gone := false
+	signal := func(sig syscall.Signal, markGone bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !gone {
+			_ = syscall.Kill(-c.Process.Pid, sig)
+			gone = markGone
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		if waitExited(c.Process.Pid) == nil {
+			// The leader is an unreaped zombie: its pgid is still ours.
+			signal(syscall.SIGKILL, true)
+		}
+		err := c.Wait()
+		signal(syscall.SIGKILL, true) // a no-op unless waitExited failed
+		done <- err
+	}()
+	var werr error
+	var termed, killed bool // ctx ended the run: SIGTERM was sent, then SIGKILL
+	select {
+	case werr = <-done:
+	case <-ctx.Done():
+		termed = true
+		signal(syscall.SIGTERM, false)
+		t := time.NewTimer(max(killGrace, 0))
+		select {
+		case werr = <-done:
+		case <-t.C:
+			killed = true
+			signal(syscall.SIGKILL, false)
+			werr = <-done
+		}
+		t.Stop()
+	}
+
+	res.Output = out.String()
+	ps := c.ProcessState // set: Start succeeded
+	res.ExitCode = ps.ExitCode()
+	how := fmt.Sprintf("exit status %d", ps.ExitCode())
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		how = "killed by signal " + ws.Signal().String()
+	}
+	switch {
+	case termed:
+		note := ""
+		if killed {
+			note = fmt.Sprintf(" (still running %s after SIGTERM)", max(killGrace, 0))
+		}
+		return res, stopped(ctx, how, note)
+	case ps.Success():
+		// werr is nil, or ErrWaitDelay when a process outside the group held
+		// the output open: the job itself succeeded either way.
+		return res, nil
+	}
+	return res, &runError{msg: "worker: " + how, errs: []error{werr}}
+}
+
+// stopped returns the error of a run that ctx ended, or never started when
+// how is empty. It matches ctx.Err() and context.Cause(ctx).
+func stopped(ctx context.Context, how, note string) error {
+	why := "cancel"
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		why = "timeout"
+	}
+	msg := "worker: not started: " + why
+	if how != "" {
+		msg = "worker: " + how + " after " + why + note
+	}
+	errs := []error{ctx.Err()}
+	if cause := context.Cause(ctx); cause != ctx.Err() {
+		errs = append(errs, cause)
+	}
+	return &runError{msg: msg, errs: errs}
+}
+
+// runError is a runCommand failure: a message plus the errors it matches.
+type runError struct {
+	msg  string
+	errs []error
+}
+
+func (e *runError) Error() string   { return e.msg }
+func (e *runError) Unwrap() []error { return e.errs }
