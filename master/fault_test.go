@@ -257,7 +257,7 @@ func TestShutdownDrains(t *testing.T) {
 	w := startWorker(t, m.Addr(), "w", 2, map[string]worker.HandlerFunc{
 		"nap": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 			select {
-			case <-time.After(300 * time.Millisecond):
+			case <-time.After(time.Second):
 				return jobs.Result{}, nil
 			case <-ctx.Done():
 				return jobs.Result{}, ctx.Err()
@@ -266,9 +266,17 @@ func TestShutdownDrains(t *testing.T) {
 	})
 	ids := submit(t, mc, jobs.Spec{Type: "nap"}, jobs.Spec{Type: "nap"})
 	pollT(t, 5*time.Second, "both running", func() bool { return w.Running() == 2 })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := w.Shutdown(ctx); err != nil {
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- w.Shutdown(ctx)
+	}()
+	pollT(t, 5*time.Second, "the worker listed as draining", func() bool {
+		ws, _ := mc.ListWorkers(context.Background())
+		return len(ws.Workers) == 1 && ws.Workers[0].State == rpcapi.WorkerDraining
+	})
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	r := waitAll(t, mc, ids, 5*time.Second)

@@ -154,6 +154,10 @@ func (m *Master) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpca
 	}
 	prev := w.lastBeat
 	w.prevBeat, w.lastBeat = prev, now
+	if a.Draining && w.state == rpcapi.WorkerAlive {
+		w.state = rpcapi.WorkerDraining
+		m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "running": len(w.leases)}).Info("worker draining")
+	}
 	held := make(map[string]int, len(a.Running))
 	for _, ref := range a.Running {
 		held[ref.JobID] = ref.Attempt

@@ -64,6 +64,9 @@ type HeartbeatArgs struct {
 	WorkerID  string
 	Running   []JobRef
 	FreeSlots int
+	// Draining says the worker is shutting down: the master sends it no
+	// more jobs and lists it as draining.
+	Draining bool
 }
 
 // HeartbeatReply answers a beat.

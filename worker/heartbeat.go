@@ -28,6 +28,7 @@ func (w *Worker) heartbeatLoop() {
 		case <-timer.C:
 		case <-w.regc:
 			registered = false
+		case <-w.beatc:
 		}
 		if !registered {
 			iv, err := w.register()
@@ -44,7 +45,8 @@ func (w *Worker) heartbeatLoop() {
 			continue
 		}
 		w.mu.Lock()
-		args := &rpcapi.HeartbeatArgs{WorkerID: w.id, Running: w.held(), FreeSlots: w.cfg.Slots - len(w.running)}
+		args := &rpcapi.HeartbeatArgs{WorkerID: w.id, Running: w.held(), FreeSlots: w.cfg.Slots - len(w.running),
+			Draining: w.draining}
 		w.mu.Unlock()
 		ctx, cancel := context.WithTimeout(w.ctx, min(callTimeout, 2*interval))
 		reply, err := w.master.Heartbeat(ctx, args)
@@ -67,6 +69,10 @@ func (w *Worker) heartbeatLoop() {
 			failing = false
 			w.mu.Lock()
 			w.dropRefs(reply.Cancel)
+			if reply.Status == rpcapi.BeatDrain && !w.draining {
+				w.draining = true // the master drains us: take no new jobs
+				w.log.Info("master asked us to drain; taking no new jobs")
+			}
 			w.mu.Unlock()
 		}
 		timer.Reset(jitter(interval))

@@ -41,6 +41,7 @@ type Worker struct {
 	idle     chan struct{} // closed when running becomes empty while draining
 
 	regc    chan struct{} // asks the heartbeat loop to re-register now
+	beatc   chan struct{} // asks the heartbeat loop to beat now
 	reportc chan struct{} // wakes the reporter
 	ready   chan struct{} // closed at the first registration
 	readyMu sync.Once
@@ -79,6 +80,7 @@ func New(cfg Config) (*Worker, error) {
 		mc:       rpcapi.NewClient(cfg.Master),
 		running:  make(map[string]*run),
 		regc:     make(chan struct{}, 1),
+		beatc:    make(chan struct{}, 1),
 		reportc:  make(chan struct{}, 1),
 		ready:    make(chan struct{}),
 	}
@@ -209,6 +211,10 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 		idle := w.idle
 		w.mu.Unlock()
 		w.log.WithField("running", n).Info("worker draining")
+		select { // tell the master now, so it sends nothing more
+		case w.beatc <- struct{}{}:
+		default:
+		}
 		select {
 		case <-idle:
 		case <-ctx.Done():

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover/drover/jobs"
+)
+
+// drover runs the binary with DROVER_MASTER set and returns its stdout and
+// exit code.
+func (c *cluster) drover(args ...string) (string, int) {
+	c.t.Helper()
+	cmd := exec.Command(droverBin, args...)
+	cmd.Env = append(os.Environ(), "DROVER_MASTER="+c.addr)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return string(out), 0
+	case errors.As(err, &ee):
+		c.t.Logf("drover %v: exit %d: %s", args, ee.ExitCode(), stderr.String())
+		return string(out), ee.ExitCode()
+	default:
+		c.t.Fatalf("drover %v: %v", args, err)
+		return "", -1
+	}
+}
+
+func (c *cluster) mustDrover(args ...string) string {
+	c.t.Helper()
+	out, code := c.drover(args...)
+	if code != 0 {
+		c.t.Fatalf("drover %v: exit %d", args, code)
+	}
+	return out
+}
+
+// TestCLI drives a real master and worker through the command line: submit,
+// wait's exit codes, cancel, and the JSON shapes scripts rely on.
+func TestCLI(t *testing.T) {
+	c := startCluster(t, 1, `
+[commands.echo]
+argv = ["echo", "{text}"]
+[commands.fail]
+argv = ["sh", "-c", "exit 1"]
+[commands.sleep]
+argv = ["sleep", "{seconds}"]
+`)
+	ok := strings.TrimSpace(c.mustDrover("submit", "--type", "echo", "--arg", "text=hi there; $(rm -rf /)", "--group", "g1"))
+	if _, code := c.drover("wait", ok); code != 0 {
+		t.Fatalf("wait on a succeeding job: exit %d", code)
+	}
+	var detail struct {
+		ID      string         `json:"id"`
+		State   jobs.State     `json:"state"`
+		History []jobs.Attempt `json:"history"`
+	}
+	if err := json.Unmarshal([]byte(c.mustDrover("job", ok, "--json")), &detail); err != nil {
+		t.Fatal(err)
+	}
+	if detail.State != jobs.Succeeded || len(detail.History) != 1 || detail.History[0].Output != "hi there; $(rm -rf /)\n" {
+		t.Fatalf("job detail %+v", detail)
+	}
+
+	bad := strings.TrimSpace(c.mustDrover("submit", "--type", "fail", "--retries", "1", "--group", "g1"))
+	if _, code := c.drover("wait", "--group", "g1"); code != 1 {
+		t.Fatalf("wait on a group with a failed job: exit %d, want 1", code)
+	}
+	slow := strings.TrimSpace(c.mustDrover("submit", "--type", "sleep", "--arg", "seconds=30"))
+	poll(t, 10*time.Second, "the sleep job running", func() bool { return c.job(slow).State == jobs.Running })
+	if _, code := c.drover("wait", "--timeout", "300ms", slow); code != 2 {
+		t.Fatalf("wait with a timeout: exit %d, want 2", code)
+	}
+	if out := c.mustDrover("cancel", slow); !strings.Contains(out, slow+" cancelled") {
+		t.Fatalf("cancel output %q", out)
+	}
+	if _, code := c.drover("wait", slow); code != 1 {
+		t.Fatalf("wait on a cancelled job: exit %d, want 1", code)
+	}
+	poll(t, 5*time.Second, "no job process left", func() bool { return len(jobProcs(c.addr)) == 0 })
+	if _, code := c.drover("cancel", "9999"); code != 1 {
+		t.Fatalf("cancel of an unknown job: exit %d, want 1", code)
+	}
+
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(c.mustDrover("jobs", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 3 {
+		t.Fatalf("jobs --json: %d jobs, want 3", len(list))
+	}
+	for _, k := range []string{"id", "type", "state", "attempts", "worker", "args", "group"} {
+		if _, ok := list[0][k]; !ok {
+			t.Errorf("jobs --json element lacks %q: %v", k, list[0])
+		}
+	}
+	if list[1]["id"] != bad || list[1]["state"] != "failed" || list[1]["attempts"] != 2.0 {
+		t.Errorf("failed job in jobs --json: %v", list[1])
+	}
+	var failed []map[string]any
+	json.Unmarshal([]byte(c.mustDrover("jobs", "--json", "--state", "failed")), &failed)
+	if len(failed) != 1 {
+		t.Errorf("jobs --state failed: %v", failed)
+	}
+	if _, code := c.drover("jobs", "--state", "bogus"); code == 0 {
+		t.Errorf("jobs --state bogus succeeded")
+	}
+
+	var workers []map[string]any
+	if err := json.Unmarshal([]byte(c.mustDrover("workers", "--json")), &workers); err != nil {
+		t.Fatal(err)
+	}
+	if len(workers) != 1 {
+		t.Fatalf("workers --json: %v", workers)
+	}
+	for _, k := range []string{"id", "name", "addr", "state", "slots", "running", "types", "last_heartbeat"} {
+		if _, ok := workers[0][k]; !ok {
+			t.Errorf("workers --json element lacks %q: %v", k, workers[0])
+		}
+	}
+	if workers[0]["state"] != "alive" || workers[0]["slots"] != 4.0 {
+		t.Errorf("worker %v", workers[0])
+	}
+	var status struct {
+		Counts map[string]int `json:"counts"`
+	}
+	json.Unmarshal([]byte(c.mustDrover("status", "--json")), &status)
+	if status.Counts["succeeded"] != 1 || status.Counts["failed"] != 1 || status.Counts["cancelled"] != 1 {
+		t.Errorf("status counts %v", status.Counts)
+	}
+	if out := c.mustDrover("job", bad); !strings.Contains(out, "failed after 2 attempts") {
+		t.Errorf("job text lacks the timeline:\n%s", out)
+	}
+}
