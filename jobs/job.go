@@ -54,24 +54,24 @@ func (o Outcome) Valid() bool {
 // holds; the master turns it into a Job.
 type Spec struct {
 	// Type names the handler or command template that runs the job.
-	Type string `json:"type"`
+	Type string `json:"type" xmlrpc:"type"`
 	// Args are the job's named arguments. Command templates substitute them
 	// into argv elements as {name}.
-	Args map[string]string `json:"args,omitempty"`
+	Args map[string]string `json:"args,omitempty" xmlrpc:"args"`
 	// Priority orders ready jobs: higher first, FIFO among equals.
-	Priority int `json:"priority,omitempty"`
+	Priority int `json:"priority,omitempty" xmlrpc:"priority"`
 	// Retries is how many times a failed attempt is retried. Zero means the
 	// job runs once.
-	Retries int `json:"retries,omitempty"`
+	Retries int `json:"retries,omitempty" xmlrpc:"retries"`
 	// Timeout bounds one attempt. Zero means no timeout beyond the worker's
 	// own command timeout.
-	Timeout time.Duration `json:"timeout,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty" xmlrpc:"timeout"`
 	// Group names the batch the job belongs to, if any.
-	Group string `json:"group,omitempty"`
+	Group string `json:"group,omitempty" xmlrpc:"group"`
 	// Key, when set, makes submission idempotent: a second job with the same
 	// key is not created and the first job's ID is returned instead. Jobs
 	// loaded from a jobs file always carry a key.
-	Key string `json:"key,omitempty"`
+	Key string `json:"key,omitempty" xmlrpc:"key"`
 }
 
 // MaxRetries bounds Spec.Retries.
@@ -101,28 +101,28 @@ func (s *Spec) Validate() error {
 // failure): an exit code for subprocesses, the tail of its output, and any
 // data the handler wants recorded.
 type Result struct {
-	ExitCode int    `json:"exit_code"`
-	Output   string `json:"output,omitempty"`
-	Data     string `json:"data,omitempty"`
+	ExitCode int    `json:"exit_code" xmlrpc:"exit_code"`
+	Output   string `json:"output,omitempty" xmlrpc:"output"`
+	Data     string `json:"data,omitempty" xmlrpc:"data"`
 }
 
 // Attempt is the record of one lease of a job to a worker.
 type Attempt struct {
-	N        int       `json:"n"`
-	Worker   string    `json:"worker"`
-	Started  time.Time `json:"started"`
-	Ended    time.Time `json:"ended,omitzero"`
-	Outcome  Outcome   `json:"outcome,omitempty"`
-	ExitCode int       `json:"exit_code"`
-	Error    string    `json:"error,omitempty"`
-	Output   string    `json:"output,omitempty"`
-	Data     string    `json:"data,omitempty"`
+	N        int       `json:"n" xmlrpc:"n"`
+	Worker   string    `json:"worker" xmlrpc:"worker"`
+	Started  time.Time `json:"started" xmlrpc:"started"`
+	Ended    time.Time `json:"ended,omitzero" xmlrpc:"ended"`
+	Outcome  Outcome   `json:"outcome,omitempty" xmlrpc:"outcome"`
+	ExitCode int       `json:"exit_code" xmlrpc:"exit_code"`
+	Error    string    `json:"error,omitempty" xmlrpc:"error"`
+	Output   string    `json:"output,omitempty" xmlrpc:"output"`
+	Data     string    `json:"data,omitempty" xmlrpc:"data"`
 }
 
 // Event is one line of a job's timeline.
 type Event struct {
-	At   time.Time `json:"at"`
-	Text string    `json:"text"`
+	At   time.Time `json:"at" xmlrpc:"at"`
+	Text string    `json:"text" xmlrpc:"text"`
 }
 
 // MaxEvents bounds a job's timeline; the oldest events past it are dropped,
@@ -131,22 +131,22 @@ const MaxEvents = 64
 
 // Job is a Spec with an identity and a history.
 type Job struct {
-	ID   string `json:"id"`
-	Seq  uint64 `json:"seq"`
-	Spec Spec   `json:"spec"`
+	ID   string `json:"id" xmlrpc:"id"`
+	Seq  uint64 `json:"seq" xmlrpc:"-"`
+	Spec Spec   `json:"spec" xmlrpc:"spec"`
 
-	State State `json:"state"`
+	State State `json:"state" xmlrpc:"state"`
 	// Attempt is the number of the latest lease (the fence). A worker's
 	// report is accepted only for the current Attempt of a running job.
-	Attempt int `json:"attempt"`
+	Attempt int `json:"attempt" xmlrpc:"attempt"`
 	// Worker holds the lease while the job is running.
-	Worker string `json:"worker,omitempty"`
+	Worker string `json:"worker,omitempty" xmlrpc:"worker"`
 	// NotBefore delays a pending job (retry backoff).
-	NotBefore time.Time `json:"not_before,omitzero"`
-	Submitted time.Time `json:"submitted"`
-	Updated   time.Time `json:"updated"`
-	Attempts  []Attempt `json:"attempts,omitempty"`
-	Events    []Event   `json:"events,omitempty"`
+	NotBefore time.Time `json:"not_before,omitzero" xmlrpc:"not_before"`
+	Submitted time.Time `json:"submitted" xmlrpc:"submitted"`
+	Updated   time.Time `json:"updated" xmlrpc:"updated"`
+	Attempts  []Attempt `json:"attempts,omitempty" xmlrpc:"attempts"`
+	Events    []Event   `json:"events,omitempty" xmlrpc:"events"`
 }
 
 // Clone returns a deep copy of j.

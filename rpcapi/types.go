@@ -19,6 +19,7 @@ const (
 	MasterListWorkers = "Master.ListWorkers"
 	MasterCancel      = "Master.Cancel"
 	MasterWait        = "Master.Wait"
+	MasterFetch       = "Master.Fetch"
 
 	WorkerAssign = "Worker.Assign"
 	WorkerCancel = "Worker.Cancel"
@@ -27,29 +28,35 @@ const (
 
 // JobRef names one attempt of one job.
 type JobRef struct {
-	JobID   string
-	Attempt int
+	JobID   string `xmlrpc:"job_id"`
+	Attempt int    `xmlrpc:"attempt"`
 }
 
 // RegisterArgs is a worker announcing itself.
 type RegisterArgs struct {
-	Name  string
-	Addr  string // where the worker's endpoint listens, as the master must dial it
-	Types []string
-	Slots int
+	Name  string   `xmlrpc:"name"`
+	Addr  string   `xmlrpc:"addr"` // where the worker's endpoint listens, as the master must dial it
+	Types []string `xmlrpc:"types"`
+	Slots int      `xmlrpc:"slots"`
+	// Transport is how the master reaches the worker's endpoint: "gob"
+	// (default) or "xmlrpc". Ignored in pull mode.
+	Transport string `xmlrpc:"transport"`
+	// Mode is "push" (default: the master calls the worker's Assign) or
+	// "pull" (the worker has no endpoint and calls Fetch).
+	Mode string `xmlrpc:"mode"`
 	// Running lists what the worker already holds (after a master restart):
 	// jobs running and results not yet acknowledged.
-	Running []JobRef
+	Running []JobRef `xmlrpc:"running"`
 }
 
 // RegisterReply tells a worker who it is and how often to beat.
 type RegisterReply struct {
-	WorkerID          string
-	HeartbeatInterval time.Duration
-	DeadAfter         time.Duration
+	WorkerID          string        `xmlrpc:"worker_id"`
+	HeartbeatInterval time.Duration `xmlrpc:"heartbeat_interval"`
+	DeadAfter         time.Duration `xmlrpc:"dead_after"`
 	// Cancel lists the held jobs the master did not adopt: the worker must
 	// stop them and drop their results.
-	Cancel []JobRef
+	Cancel []JobRef `xmlrpc:"cancel"`
 }
 
 // Heartbeat answers.
@@ -61,49 +68,49 @@ const (
 
 // HeartbeatArgs is a worker's periodic beat.
 type HeartbeatArgs struct {
-	WorkerID  string
-	Running   []JobRef
-	FreeSlots int
+	WorkerID  string   `xmlrpc:"worker_id"`
+	Running   []JobRef `xmlrpc:"running"`
+	FreeSlots int      `xmlrpc:"free_slots"`
 	// Draining says the worker is shutting down: the master sends it no
 	// more jobs and lists it as draining.
-	Draining bool
+	Draining bool `xmlrpc:"draining"`
 }
 
 // HeartbeatReply answers a beat.
 type HeartbeatReply struct {
-	Status string
+	Status string `xmlrpc:"status"`
 	// Cancel lists held jobs the worker must stop and drop.
-	Cancel []JobRef
+	Cancel []JobRef `xmlrpc:"cancel"`
 }
 
 // Report is one finished attempt, sent by the worker.
 type Report struct {
-	JobID     string
-	Attempt   int
-	Outcome   jobs.Outcome
-	ExitCode  int
-	Error     string
-	Output    string
-	Data      string
-	Permanent bool
+	JobID     string       `xmlrpc:"job_id"`
+	Attempt   int          `xmlrpc:"attempt"`
+	Outcome   jobs.Outcome `xmlrpc:"outcome"`
+	ExitCode  int          `xmlrpc:"exit_code"`
+	Error     string       `xmlrpc:"error"`
+	Output    string       `xmlrpc:"output"`
+	Data      string       `xmlrpc:"data"`
+	Permanent bool         `xmlrpc:"permanent"`
 }
 
 // CompleteArgs carries a batch of finished attempts.
 type CompleteArgs struct {
-	WorkerID string
-	Reports  []Report
+	WorkerID string   `xmlrpc:"worker_id"`
+	Reports  []Report `xmlrpc:"reports"`
 }
 
 // CompleteReply says how many reports were recorded and how many were
 // dropped as stale (attempt fencing).
 type CompleteReply struct {
-	Accepted int
-	Dropped  int
+	Accepted int `xmlrpc:"accepted"`
+	Dropped  int `xmlrpc:"dropped"`
 }
 
 // LogoutArgs is a worker leaving cleanly.
 type LogoutArgs struct {
-	WorkerID string
+	WorkerID string `xmlrpc:"worker_id"`
 }
 
 // Empty is the reply of calls that return nothing.
@@ -111,40 +118,40 @@ type Empty struct{}
 
 // SubmitArgs carries a batch of job specs.
 type SubmitArgs struct {
-	Specs []jobs.Spec
+	Specs []jobs.Spec `xmlrpc:"specs"`
 }
 
 // SubmitReply returns one ID per spec, in order. Existing[i] is true when
 // spec i carried a key already known, so no new job was made.
 type SubmitReply struct {
-	IDs      []string
-	Existing []bool
+	IDs      []string `xmlrpc:"ids"`
+	Existing []bool   `xmlrpc:"existing"`
 }
 
 // GetJobArgs names a job.
 type GetJobArgs struct {
-	ID string
+	ID string `xmlrpc:"id"`
 }
 
 // JobInfo is a job as clients see it.
 type JobInfo struct {
-	Job jobs.Job
+	Job jobs.Job `xmlrpc:"job"`
 	// Waiting explains why a pending job has not run yet; empty otherwise.
-	Waiting string
+	Waiting string `xmlrpc:"waiting"`
 }
 
 // ListJobsArgs filters a job listing. Empty fields match everything.
 type ListJobsArgs struct {
-	State jobs.State
-	Type  string
-	Group string
+	State jobs.State `xmlrpc:"state"`
+	Type  string     `xmlrpc:"type"`
+	Group string     `xmlrpc:"group"`
 	// Limit bounds the result; zero means all.
-	Limit int
+	Limit int `xmlrpc:"limit"`
 }
 
 // ListJobsReply is a listing in submission order.
 type ListJobsReply struct {
-	Jobs []jobs.Job
+	Jobs []jobs.Job `xmlrpc:"jobs"`
 }
 
 // Worker states as the master sees them.
@@ -156,54 +163,54 @@ const (
 
 // WorkerInfo is a worker as clients see it.
 type WorkerInfo struct {
-	ID            string
-	Name          string
-	Addr          string
-	State         string
-	Slots         int
-	Running       int
-	Types         []string
-	Registered    time.Time
-	LastHeartbeat time.Time
+	ID            string    `xmlrpc:"id"`
+	Name          string    `xmlrpc:"name"`
+	Addr          string    `xmlrpc:"addr"`
+	State         string    `xmlrpc:"state"`
+	Slots         int       `xmlrpc:"slots"`
+	Running       int       `xmlrpc:"running"`
+	Types         []string  `xmlrpc:"types"`
+	Registered    time.Time `xmlrpc:"registered"`
+	LastHeartbeat time.Time `xmlrpc:"last_heartbeat"`
 	// Died is when the master declared the worker dead (reaped or logged
 	// out); zero while it lives.
-	Died time.Time
-	Jobs []JobRef
+	Died time.Time `xmlrpc:"died"`
+	Jobs []JobRef  `xmlrpc:"jobs"`
 }
 
 // ListWorkersReply lists known workers, live first.
 type ListWorkersReply struct {
-	Workers []WorkerInfo
+	Workers []WorkerInfo `xmlrpc:"workers"`
 }
 
 // StatusReply is the master at a glance.
 type StatusReply struct {
-	Counts  map[jobs.State]int
-	Workers []WorkerInfo
-	Started time.Time
+	Counts  map[jobs.State]int `xmlrpc:"counts"`
+	Workers []WorkerInfo       `xmlrpc:"workers"`
+	Started time.Time          `xmlrpc:"started"`
 	// Dropped counts stale reports dropped by attempt fencing since start.
-	Dropped int64
+	Dropped int64 `xmlrpc:"dropped"`
 	// Reaped counts workers declared dead since start.
-	Reaped int64
+	Reaped int64 `xmlrpc:"reaped"`
 }
 
 // CancelArgs names jobs to cancel.
 type CancelArgs struct {
-	IDs []string
+	IDs []string `xmlrpc:"ids"`
 }
 
 // CancelReply lists what was cancelled and why the rest was not.
 type CancelReply struct {
-	Cancelled []string
-	Errors    []string // "ID: reason"
+	Cancelled []string `xmlrpc:"cancelled"`
+	Errors    []string `xmlrpc:"errors"` // "ID: reason"
 }
 
 // WaitArgs blocks until the named jobs (or the group's jobs) are final, or
 // Timeout passes. The master caps Timeout at MaxWait per call.
 type WaitArgs struct {
-	IDs     []string
-	Group   string
-	Timeout time.Duration
+	IDs     []string      `xmlrpc:"ids"`
+	Group   string        `xmlrpc:"group"`
+	Timeout time.Duration `xmlrpc:"timeout"`
 }
 
 // MaxWait caps one Wait call; clients loop for longer waits.
@@ -211,48 +218,70 @@ const MaxWait = 30 * time.Second
 
 // WaitReply reports where the awaited jobs stand.
 type WaitReply struct {
-	Done   bool // every awaited job is final
-	Counts map[jobs.State]int
+	Done   bool               `xmlrpc:"done"` // every awaited job is final
+	Counts map[jobs.State]int `xmlrpc:"counts"`
 	// Failed lists the IDs that ended failed or cancelled.
-	Failed []string
+	Failed []string `xmlrpc:"failed"`
+}
+
+// Transports and worker modes.
+const (
+	TransportGob    = "gob"
+	TransportXMLRPC = "xmlrpc"
+	ModePush        = "push"
+	ModePull        = "pull"
+)
+
+// FetchArgs is a pull-mode worker asking for work. The call blocks until
+// tasks are leased to the worker or Timeout (at most MaxWait) passes.
+type FetchArgs struct {
+	WorkerID string        `xmlrpc:"worker_id"`
+	Max      int           `xmlrpc:"max"` // at most this many tasks; 0: the worker's free slots
+	Timeout  time.Duration `xmlrpc:"timeout"`
+}
+
+// FetchReply carries leased tasks, and attempts the worker must stop.
+type FetchReply struct {
+	Tasks  []Task   `xmlrpc:"tasks"`
+	Cancel []JobRef `xmlrpc:"cancel"`
 }
 
 // Task is one job pushed to a worker.
 type Task struct {
-	JobID   string
-	Attempt int
-	Type    string
-	Args    map[string]string
-	Timeout time.Duration
+	JobID   string            `xmlrpc:"job_id"`
+	Attempt int               `xmlrpc:"attempt"`
+	Type    string            `xmlrpc:"type"`
+	Args    map[string]string `xmlrpc:"args"`
+	Timeout time.Duration     `xmlrpc:"timeout"`
 }
 
 // AssignArgs carries tasks for one worker.
 type AssignArgs struct {
-	WorkerID string
-	Tasks    []Task
+	WorkerID string `xmlrpc:"worker_id"`
+	Tasks    []Task `xmlrpc:"tasks"`
 }
 
 // AssignReply says which tasks the worker took. Rejected ones (no free slot,
 // unknown type, shutting down) go back to the queue without a lost attempt.
 type AssignReply struct {
-	Accepted []JobRef
-	Rejected []Rejection
+	Accepted []JobRef    `xmlrpc:"accepted"`
+	Rejected []Rejection `xmlrpc:"rejected"`
 }
 
 // Rejection is a task a worker refused and why.
 type Rejection struct {
 	JobRef
-	Reason string
+	Reason string `xmlrpc:"reason"`
 }
 
 // WorkerCancelArgs asks a worker to stop attempts.
 type WorkerCancelArgs struct {
-	Jobs []JobRef
+	Jobs []JobRef `xmlrpc:"jobs"`
 }
 
 // PingReply is the worker's self-description.
 type PingReply struct {
-	Name    string
-	Running int
-	Slots   int
+	Name    string `xmlrpc:"name"`
+	Running int    `xmlrpc:"running"`
+	Slots   int    `xmlrpc:"slots"`
 }
