@@ -59,7 +59,7 @@ type Master struct {
 
 var masterKeys = []string{
 	"listen", "data_dir", "store", "heartbeat_interval", "dead_after",
-	"retry_backoff", "max_backoff", "assign_batch", "jobs_file",
+	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "jobs_file",
 	"log_level", "log_format",
 }
 
@@ -126,6 +126,8 @@ func ParseMaster(name string, data []byte) (*Master, error) {
 			c.MaxBackoff = d.duration(p, v)
 		case "assign_batch":
 			c.AssignBatch = d.integer(p, v, 0, math.MaxInt)
+		case "max_request_body":
+			c.MaxRequestBody = int64(d.integer(p, v, 0, math.MaxInt))
 		case "jobs_file":
 			m.JobsFile = d.str(p, v)
 			m.jobsFileLine = d.line(p)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
 )
 
@@ -22,7 +23,7 @@ type Worker struct {
 }
 
 var workerKeys = []string{
-	"master", "listen", "advertise", "name", "slots", "commands",
+	"master", "listen", "advertise", "name", "slots", "commands", "transport", "mode",
 	"output_limit", "kill_grace", "shutdown_grace", "report_delay",
 	"log_level", "log_format",
 }
@@ -65,6 +66,10 @@ func ParseWorker(name string, data []byte) (*Worker, error) {
 			c.Listen = d.str(p, v)
 		case "advertise":
 			c.Advertise = d.str(p, v)
+		case "transport":
+			c.Transport = d.oneOf(p, v, rpcapi.TransportGob, rpcapi.TransportXMLRPC)
+		case "mode":
+			c.Mode = d.oneOf(p, v, rpcapi.ModePush, rpcapi.ModePull)
 		case "name":
 			c.Name = d.str(p, v)
 		case "slots":

@@ -65,8 +65,18 @@ func startMaster(t testing.TB, cfg master.Config) *master.Master {
 
 func startWorker(t testing.TB, masterAddr, name string, slots int, handlers map[string]worker.HandlerFunc) *worker.Worker {
 	t.Helper()
-	w, err := worker.New(worker.Config{Master: masterAddr, Listen: "127.0.0.1:0", Name: name, Slots: slots,
-		Logger: testLogger(t, name), KillGrace: 200 * time.Millisecond})
+	return startWorkerWith(t, worker.Config{Master: masterAddr, Name: name, Slots: slots}, handlers)
+}
+
+// startWorkerWith starts a worker from cfg (Listen, Logger and KillGrace
+// filled in) with handlers, and waits until it has registered.
+func startWorkerWith(t testing.TB, cfg worker.Config, handlers map[string]worker.HandlerFunc) *worker.Worker {
+	t.Helper()
+	name := cfg.Name
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Logger = testLogger(t, name)
+	cfg.KillGrace = 200 * time.Millisecond
+	w, err := worker.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,15 +132,37 @@ func echo(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 	return jobs.Result{Output: "hello " + j.Spec.Args["name"]}, nil
 }
 
+// TestClusterRunsJobs runs a batch over workers of every transport and
+// mode, alone and mixed on one master.
 func TestClusterRunsJobs(t *testing.T) {
+	gob := worker.Config{Transport: rpcapi.TransportGob}
+	xml := worker.Config{Transport: rpcapi.TransportXMLRPC}
+	pull := worker.Config{Mode: rpcapi.ModePull}
+	xmlPull := worker.Config{Transport: rpcapi.TransportXMLRPC, Mode: rpcapi.ModePull}
+	for _, tc := range []struct {
+		name    string
+		workers []worker.Config
+	}{
+		{"gob", []worker.Config{gob, gob}},
+		{"xmlrpc", []worker.Config{xml, xml}},
+		{"pull", []worker.Config{pull, xmlPull}},
+		{"mixed", []worker.Config{gob, xml, pull}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testClusterRunsJobs(t, tc.workers) })
+	}
+}
+
+func testClusterRunsJobs(t *testing.T, workers []worker.Config) {
 	m := startMaster(t, master.Config{})
 	var ran sync.Map
 	h := func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 		ran.Store(j.ID, j.Spec.Args["name"])
 		return echo(ctx, j)
 	}
-	startWorker(t, m.Addr(), "a", 4, map[string]worker.HandlerFunc{"echo": h})
-	startWorker(t, m.Addr(), "b", 4, map[string]worker.HandlerFunc{"echo": h})
+	for i, cfg := range workers {
+		cfg.Master, cfg.Name, cfg.Slots = m.Addr(), fmt.Sprint("w", i), 4
+		startWorkerWith(t, cfg, map[string]worker.HandlerFunc{"echo": h})
+	}
 	mc := client(t, m.Addr())
 	var specs []jobs.Spec
 	for i := range 200 {
@@ -160,8 +192,13 @@ func TestClusterRunsJobs(t *testing.T) {
 		}
 		busy++
 	}
-	if busy != 2 {
-		t.Fatalf("want 2 workers, got %d", busy)
+	if busy != len(workers) {
+		t.Fatalf("want %d workers, got %d", len(workers), busy)
+	}
+	n := 0
+	ran.Range(func(k, v any) bool { n++; return true })
+	if n != 200 {
+		t.Fatalf("%d distinct jobs ran, want 200", n)
 	}
 }
 

@@ -41,6 +41,9 @@ type Config struct {
 	MaxBackoff time.Duration
 	// AssignBatch caps the jobs in one Assign call. Default 64.
 	AssignBatch int
+	// MaxRequestBody bounds an XML-RPC request body; bigger gets HTTP 413.
+	// Default 4 MiB.
+	MaxRequestBody int64
 	// Jobs are submitted at start (a jobs file). Each must carry a Key, so a
 	// restart with the same jobs does not submit them twice.
 	Jobs []jobs.Spec
@@ -79,6 +82,9 @@ func (c *Config) setDefaults() {
 	if c.AssignBatch == 0 {
 		c.AssignBatch = 64
 	}
+	if c.MaxRequestBody == 0 {
+		c.MaxRequestBody = 4 << 20
+	}
 	if c.Logger == nil {
 		c.Logger = logrus.StandardLogger()
 	}
@@ -96,6 +102,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("master: dead_after %s must be more than heartbeat_interval %s", c.DeadAfter, c.HeartbeatInterval)
 	case c.RetryBackoff < 0 || c.MaxBackoff < 0:
 		return fmt.Errorf("master: negative retry backoff")
+	case c.MaxRequestBody < 0:
+		return fmt.Errorf("master: max_request_body %d is negative", c.MaxRequestBody)
 	case c.AssignBatch < 0:
 		return fmt.Errorf("master: assign_batch %d is negative", c.AssignBatch)
 	}

@@ -139,6 +139,7 @@ func (m *Master) Start() error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(rpcapi.GoRPCPath, h)
+	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(m, nil, rpcapi.XMLRPCOptions{MaxBody: m.cfg.MaxRequestBody}))
 	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	m.wg.Go(func() {
 		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -25,7 +25,9 @@ type workerRec struct {
 	died           time.Time
 	leases         map[string]*lease
 
-	client    *rpcapi.Client
+	client    rpcapi.Caller // nil for pull workers
+	pull      bool
+	notify    chan struct{} // pull: closed by poke; nil when nobody waits
 	outbox    []outTask
 	cancelbox []rpcapi.JobRef
 	wake      chan struct{}
@@ -70,7 +72,16 @@ func (w *workerRec) info() rpcapi.WorkerInfo {
 	return wi
 }
 
+// poke tells the worker's sender (push) or its waiting Fetch calls (pull)
+// that the outbox or cancel box changed. The caller holds Master.mu.
 func (w *workerRec) poke() {
+	if w.pull {
+		if w.notify != nil {
+			close(w.notify)
+			w.notify = nil
+		}
+		return
+	}
 	select {
 	case w.wake <- struct{}{}:
 	default:
@@ -79,8 +90,26 @@ func (w *workerRec) poke() {
 
 // Register implements rpcapi.MasterAPI.
 func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.RegisterReply) error {
-	if a.Addr == "" || a.Slots < 0 || a.Slots > 100000 || len(a.Types) > 10000 {
-		return fmt.Errorf("%w: register needs an addr, 0..100000 slots and at most 10000 types", rpcapi.ErrBadRequest)
+	pull := a.Mode == rpcapi.ModePull
+	switch {
+	case a.Mode != "" && a.Mode != rpcapi.ModePush && !pull:
+		return fmt.Errorf("%w: mode %q: want %q or %q", rpcapi.ErrBadRequest, a.Mode, rpcapi.ModePush, rpcapi.ModePull)
+	case !pull && a.Addr == "":
+		return fmt.Errorf("%w: a push worker must give the addr of its endpoint", rpcapi.ErrBadRequest)
+	case a.Slots < 1 || a.Slots > 100000:
+		return fmt.Errorf("%w: slots %d out of range 1..100000", rpcapi.ErrBadRequest, a.Slots)
+	case len(a.Types) == 0 || len(a.Types) > 10000:
+		return fmt.Errorf("%w: a worker needs 1..10000 job types, got %d", rpcapi.ErrBadRequest, len(a.Types))
+	case len(a.Name) > 256 || len(a.Addr) > 1024:
+		return fmt.Errorf("%w: name or addr too long", rpcapi.ErrBadRequest)
+	}
+	var client rpcapi.Caller
+	if !pull {
+		c, err := rpcapi.NewCaller(a.Addr, a.Transport)
+		if err != nil {
+			return fmt.Errorf("%w: %v", rpcapi.ErrBadRequest, err)
+		}
+		client = c
 	}
 	now := time.Now()
 	m.mu.Lock()
@@ -89,11 +118,11 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 	}
 	w := &workerRec{
-		id: m.nextWorkerID(), name: a.Name, addr: rpcapi.HostPort(a.Addr), slots: a.Slots,
+		id: m.nextWorkerID(), name: a.Name, addr: a.Addr, slots: a.Slots,
 		types: slices.Compact(slices.Sorted(slices.Values(a.Types))),
 		state: rpcapi.WorkerAlive, registered: now, lastBeat: now,
 		leases: make(map[string]*lease), wake: make(chan struct{}, 1),
-		client: rpcapi.NewClient(a.Addr),
+		client: client, pull: pull,
 	}
 	m.workers[w.id] = w
 	for _, t := range w.types {
@@ -123,10 +152,12 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 	}
 	wctx, cancel := context.WithCancel(m.ctx)
 	w.stop = cancel
-	m.wg.Go(func() { m.sendLoop(wctx, w) })
+	if !pull {
+		m.wg.Go(func() { m.sendLoop(wctx, w) })
+	}
 	m.mu.Unlock()
 
-	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "addr": w.addr, "slots": w.slots,
+	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "addr": w.addr, "mode": a.Mode, "transport": a.Transport, "slots": w.slots,
 		"types": w.types, "adopted": len(a.Running) - len(r.Cancel)}).Info("worker registered")
 	r.WorkerID = w.id
 	r.HeartbeatInterval = m.cfg.HeartbeatInterval
@@ -243,6 +274,7 @@ func (m *Master) retire(w *workerRec, now time.Time, why string) {
 	if w.stop != nil {
 		w.stop()
 	}
+	w.poke()
 	if w.restored {
 		delete(m.workers, w.id)
 	}

@@ -17,6 +17,7 @@ type MasterAPI interface {
 	ListWorkers(ctx context.Context, args *Empty, reply *ListWorkersReply) error
 	Cancel(ctx context.Context, args *CancelArgs, reply *CancelReply) error
 	Wait(ctx context.Context, args *WaitArgs, reply *WaitReply) error
+	Fetch(ctx context.Context, args *FetchArgs, reply *FetchReply) error
 }
 
 // WorkerAPI is the worker's side of the contract: what the master calls.

@@ -212,3 +212,7 @@ func (w WorkerClient) Ping(ctx context.Context) (*PingReply, error) {
 	r := new(PingReply)
 	return r, w.C.Call(ctx, WorkerPing, &Empty{}, r)
 }
+func (m MasterClient) Fetch(ctx context.Context, a *FetchArgs) (*FetchReply, error) {
+	r := new(FetchReply)
+	return r, m.C.Call(ctx, MasterFetch, a, r)
+}

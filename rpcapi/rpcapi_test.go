@@ -130,6 +130,11 @@ func (f *fakeMaster) Wait(_ context.Context, a *WaitArgs, r *WaitReply) error {
 	return nil
 }
 
+func (f *fakeMaster) Fetch(_ context.Context, a *FetchArgs, r *FetchReply) error {
+	r.Tasks = []Task{{JobID: "1", Attempt: 1, Type: "t"}}
+	return nil
+}
+
 // fakeWorker is a WorkerAPI with canned answers.
 type fakeWorker struct{ name string }
 

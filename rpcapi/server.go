@@ -78,3 +78,6 @@ func (s *WorkerService) Cancel(a *WorkerCancelArgs, r *Empty) error {
 func (s *WorkerService) Ping(a *Empty, r *PingReply) error {
 	return encode(s.api.Ping(context.Background(), a, r))
 }
+func (s *MasterService) Fetch(a *FetchArgs, r *FetchReply) error {
+	return encode(s.api.Fetch(context.Background(), a, r))
+}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/rpcapi"
 )
 
 // Command is a named command template: a job whose type is the template's
@@ -37,6 +39,14 @@ type Config struct {
 	Advertise string
 	// Name identifies the worker to people. Default "HOSTNAME-PID".
 	Name string
+	// Transport is the protocol to the master, and the one the master uses
+	// to reach this worker: "gob" (default) or "xmlrpc". The worker's
+	// endpoint serves both.
+	Transport string
+	// Mode is "push" (default: the master calls the worker's endpoint) or
+	// "pull" (the worker has no endpoint and long-polls the master, for
+	// workers that cannot accept connections).
+	Mode string
 	// Slots is how many jobs run at once. Default 4.
 	Slots int
 	// Commands are the subprocess templates, by job type.
@@ -100,6 +110,10 @@ func (c *Config) setDefaults() {
 func (c *Config) Validate() error {
 	c.setDefaults()
 	switch {
+	case c.Transport != "" && c.Transport != rpcapi.TransportGob && c.Transport != rpcapi.TransportXMLRPC:
+		return fmt.Errorf("worker: transport %q: want %q or %q", c.Transport, rpcapi.TransportGob, rpcapi.TransportXMLRPC)
+	case c.Mode != "" && c.Mode != rpcapi.ModePush && c.Mode != rpcapi.ModePull:
+		return fmt.Errorf("worker: mode %q: want %q or %q", c.Mode, rpcapi.ModePush, rpcapi.ModePull)
 	case c.Slots < 0:
 		return fmt.Errorf("worker: slots %d is negative", c.Slots)
 	case c.OutputLimit < 0:

@@ -99,7 +99,7 @@ func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
 		var err error
 		if cmd != nil {
 			env := []string{"DROVER_JOB_ID=" + t.JobID, "DROVER_ATTEMPT=" + strconv.Itoa(t.Attempt),
-				"DROVER_MASTER=" + w.mc.Addr()}
+				"DROVER_MASTER=" + w.cfg.Master}
 			res, err = runCommand(ctx, *cmd, t.Args, env, w.cfg.OutputLimit, w.cfg.KillGrace)
 		} else {
 			res, err = callHandler(ctx, h, job)
@@ -157,10 +157,16 @@ func (w *Worker) finish(r *run, ctx context.Context, res jobs.Result, err error,
 		e.WithField("error", rep.Error).Info("job finished")
 	}
 	if !r.drop {
-		select {
-		case w.reportc <- struct{}{}:
-		default:
-		}
+		w.signal(w.reportc)
+	}
+	w.signal(w.fetchc)
+}
+
+// signal wakes a loop waiting on ch without blocking.
+func (w *Worker) signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 

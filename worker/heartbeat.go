@@ -94,7 +94,7 @@ func (w *Worker) register() (time.Duration, error) {
 	}
 	w.id = ""
 	args := &rpcapi.RegisterArgs{Name: w.cfg.Name, Addr: w.advertise(), Types: w.Types(),
-		Slots: w.cfg.Slots, Running: w.held()}
+		Slots: w.cfg.Slots, Running: w.held(), Transport: w.cfg.Transport, Mode: w.cfg.Mode}
 	w.mu.Unlock()
 	ctx, cancel := context.WithTimeout(w.ctx, callTimeout)
 	defer cancel()
@@ -113,6 +113,7 @@ func (w *Worker) register() (time.Duration, error) {
 	case w.reportc <- struct{}{}: // results held across a master restart
 	default:
 	}
+	w.signal(w.fetchc)
 	if reply.HeartbeatInterval <= 0 {
 		return time.Second, nil
 	}

@@ -29,7 +29,7 @@ type Worker struct {
 	cfg      Config
 	log      logrus.FieldLogger
 	handlers map[string]HandlerFunc
-	mc       *rpcapi.Client
+	mc       rpcapi.Caller
 	master   rpcapi.MasterClient
 
 	mu       sync.Mutex // guards the fields below
@@ -42,6 +42,7 @@ type Worker struct {
 
 	regc    chan struct{} // asks the heartbeat loop to re-register now
 	beatc   chan struct{} // asks the heartbeat loop to beat now
+	fetchc  chan struct{} // pull mode: a slot freed or the worker registered
 	reportc chan struct{} // wakes the reporter
 	ready   chan struct{} // closed at the first registration
 	readyMu sync.Once
@@ -73,14 +74,19 @@ func New(cfg Config) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	mc, err := rpcapi.NewCaller(cfg.Master, cfg.Transport)
+	if err != nil {
+		return nil, fmt.Errorf("worker: master: %w", err)
+	}
 	w := &Worker{
 		cfg:      cfg,
 		log:      cfg.Logger,
 		handlers: make(map[string]HandlerFunc),
-		mc:       rpcapi.NewClient(cfg.Master),
+		mc:       mc,
 		running:  make(map[string]*run),
 		regc:     make(chan struct{}, 1),
 		beatc:    make(chan struct{}, 1),
+		fetchc:   make(chan struct{}, 1),
 		reportc:  make(chan struct{}, 1),
 		ready:    make(chan struct{}),
 	}
@@ -131,6 +137,20 @@ func (w *Worker) Start() error {
 	if len(w.Types()) == 0 {
 		return errors.New("worker: no handlers and no commands: nothing to run")
 	}
+	if w.cfg.Mode == rpcapi.ModePull {
+		w.loopWG.Go(w.fetchLoop)
+	} else if err := w.serve(); err != nil {
+		return err
+	}
+	w.loopWG.Go(w.heartbeatLoop)
+	w.loopWG.Go(w.reportLoop)
+	w.log.WithFields(logrus.Fields{"addr": w.Addr(), "advertise": w.advertise(), "master": w.cfg.Master,
+		"transport": w.cfg.Transport, "mode": w.cfg.Mode, "slots": w.cfg.Slots, "types": w.Types()}).Info("worker started")
+	return nil
+}
+
+// serve binds the worker's endpoint: net/rpc and XML-RPC on one listener.
+func (w *Worker) serve() error {
 	ln, err := net.Listen("tcp", w.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("worker: listen: %w", err)
@@ -143,16 +163,13 @@ func (w *Worker) Start() error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(rpcapi.GoRPCPath, h)
+	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(nil, w, rpcapi.XMLRPCOptions{}))
 	w.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	w.loopWG.Go(func() {
 		if err := w.srv.Serve(w.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			w.log.WithError(err).Error("serve")
 		}
 	})
-	w.loopWG.Go(w.heartbeatLoop)
-	w.loopWG.Go(w.reportLoop)
-	w.log.WithFields(logrus.Fields{"addr": w.Addr(), "advertise": w.advertise(), "master": w.mc.Addr(),
-		"slots": w.cfg.Slots, "types": w.Types()}).Info("worker listening")
 	return nil
 }
 

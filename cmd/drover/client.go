@@ -27,7 +27,15 @@ func clientFlags(fs *flag.FlagSet) func() rpcapi.MasterClient {
 		def = v
 	}
 	addr := fs.String("master", def, "master `addr` ($DROVER_MASTER)")
-	return func() rpcapi.MasterClient { return rpcapi.MasterClient{C: rpcapi.NewClient(*addr)} }
+	transport := fs.String("transport", rpcapi.TransportGob, "protocol to the master: gob or xmlrpc")
+	return func() rpcapi.MasterClient {
+		c, err := rpcapi.NewCaller(*addr, *transport)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "drover:", err)
+			os.Exit(2)
+		}
+		return rpcapi.MasterClient{C: c}
+	}
 }
 
 func ctx() (context.Context, context.CancelFunc) {

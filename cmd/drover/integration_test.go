@@ -156,6 +156,11 @@ const (
 )
 
 func startCluster(t testing.TB, nWorkers int, commands string) *cluster {
+	return startClusterOver(t, "gob", nWorkers, commands)
+}
+
+// startClusterOver starts a cluster whose workers talk transport.
+func startClusterOver(t testing.TB, transport string, nWorkers int, commands string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir()}
 	writeFile(t, c.dir, "master.toml", fmt.Sprintf(`
@@ -176,12 +181,16 @@ name = %q
 slots = 4
 kill_grace = "300ms"
 log_format = "json"
+transport = %q
 %s
-`, c.addr, name, commands))
+`, c.addr, name, transport, commands))
 		w := startProc(t, name, "worker", "--config", conf)
 		c.workers = append(c.workers, w)
 	}
-	cl := rpcapi.NewClient(c.addr)
+	cl, err := rpcapi.NewCaller(c.addr, transport)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { cl.Close() })
 	c.mc = rpcapi.MasterClient{C: cl}
 	poll(t, 10*time.Second, "workers to register", func() bool {
@@ -261,8 +270,14 @@ func jobProcs(masterAddr string) []int {
 // Every job ends succeeded with exactly one recorded ok attempt, the dead
 // worker is reaped in time, and no job process outlives the test.
 func TestKillWorkerAndMaster(t *testing.T) {
+	for _, transport := range []string{"gob", "xmlrpc"} {
+		t.Run(transport, func(t *testing.T) { testKillWorkerAndMaster(t, transport) })
+	}
+}
+
+func testKillWorkerAndMaster(t *testing.T, transport string) {
 	const n = 150
-	c := startCluster(t, 3, `
+	c := startClusterOver(t, transport, 3, `
 [commands.step]
 argv = ["sh", "-c", "sleep 0.2 && echo \"$DROVER_JOB_ID $DROVER_ATTEMPT\" >> \"$0\"", "{ranlog}"]
 timeout = "20s"

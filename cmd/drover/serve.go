@@ -61,6 +61,8 @@ func runWorker(args []string, _ io.Writer) error {
 	listen := fs.String("listen", "", "listen `addr` (overrides the file and $DROVER_LISTEN)")
 	name := fs.String("name", "", "worker `name` (overrides the file)")
 	slots := fs.Int("slots", 0, "jobs run at once (overrides the file)")
+	transport := fs.String("transport", "", "protocol to the master: gob or xmlrpc (overrides the file)")
+	mode := fs.String("mode", "", "push (the master calls us) or pull (we poll the master) (overrides the file)")
 	level := fs.String("log-level", "", "log level: debug, info, warn, error (overrides the file)")
 	format := fs.String("log-format", "", "log format: text or json (overrides the file)")
 	if _, err := parse(fs, args); err != nil {
@@ -74,6 +76,8 @@ func runWorker(args []string, _ io.Writer) error {
 	setIf(&cfg.Master, *masterAddr)
 	setIf(&cfg.Listen, *listen)
 	setIf(&cfg.Name, *name)
+	setIf(&cfg.Transport, *transport)
+	setIf(&cfg.Mode, *mode)
 	if *slots != 0 {
 		cfg.Slots = *slots
 	}

@@ -1,0 +1,93 @@
+package master
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// Fetch implements rpcapi.MasterAPI for pull-mode workers: it long-polls
+// until jobs are leased to the worker (the same dispatch, leases and
+// fencing as push), or attempts it runs are cancelled, or the timeout
+// passes. A Fetch counts as a heartbeat for liveness, and it never blocks
+// longer than half of dead_after, so a worker waiting in Fetch is never
+// reaped.
+func (m *Master) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchReply) error {
+	if a.Max < 0 || a.Timeout < 0 {
+		return fmt.Errorf("%w: negative max or timeout", rpcapi.ErrBadRequest)
+	}
+	d := a.Timeout
+	if d == 0 || d > rpcapi.MaxWait {
+		d = rpcapi.MaxWait
+	}
+	d = min(d, m.cfg.DeadAfter/2)
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		m.mu.Lock()
+		w := m.workers[a.WorkerID]
+		if w == nil || w.state == rpcapi.WorkerDead || m.closed {
+			m.mu.Unlock()
+			return fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, a.WorkerID)
+		}
+		if !w.pull {
+			m.mu.Unlock()
+			return fmt.Errorf("%w: worker %s registered in push mode", rpcapi.ErrBadRequest, a.WorkerID)
+		}
+		w.lastBeat = now
+		n := len(w.outbox)
+		if a.Max > 0 {
+			n = min(n, a.Max)
+		}
+		out := append([]outTask(nil), w.outbox[:n]...)
+		w.outbox = w.outbox[n:]
+		r.Cancel = append(r.Cancel[:0], w.cancelbox...)
+		w.cancelbox = nil
+		if n > 0 || len(r.Cancel) > 0 {
+			r.Tasks = make([]rpcapi.Task, 0, n)
+			for _, o := range out {
+				l := w.leases[o.task.JobID]
+				j := m.jobs[o.task.JobID]
+				if l == nil || l.attempt != o.task.Attempt || j == nil || j.State != jobs.Running || j.Attempt != o.task.Attempt {
+					continue // cancelled or reaped while queued
+				}
+				l.acked = now
+				j.Log(now, "fetched by %s (%s)", w.id, w.name)
+				r.Tasks = append(r.Tasks, o.task)
+			}
+			m.mu.Unlock()
+			// Hand out leases only once they are durable.
+			var last *batch
+			for _, o := range out {
+				if o.batch != last {
+					last = o.batch
+					o.batch.wait()
+				}
+			}
+			return nil
+		}
+		if w.notify == nil {
+			w.notify = make(chan struct{})
+		}
+		ch := w.notify
+		m.mu.Unlock()
+		select {
+		case <-ch:
+		case <-timer.C:
+			m.mu.Lock()
+			if w := m.workers[a.WorkerID]; w != nil && w.state != rpcapi.WorkerDead {
+				w.lastBeat = time.Now()
+			}
+			m.mu.Unlock()
+			return nil
+		case <-ctx.Done():
+			return nil
+		case <-m.ctx.Done():
+			return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
+		}
+	}
+}

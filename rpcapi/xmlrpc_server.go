@@ -1,0 +1,238 @@
+package rpcapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+)
+
+// XMLRPCPath is where XML-RPC is served.
+const XMLRPCPath = "/RPC2"
+
+// DefaultMaxBody is the default limit on an XML-RPC request body.
+const DefaultMaxBody = 4 << 20
+
+// XML-RPC fault codes. The positive ones carry the wire contract's error
+// codes (see Error); the negative ones are the customary codes for
+// protocol-level faults.
+const (
+	FaultUnknownWorker  = 1
+	FaultNotFound       = 2
+	FaultBadRequest     = 3
+	FaultUnavailable    = 4
+	FaultInternal       = 5
+	FaultParse          = -32700 // the body is not a well-formed methodCall
+	FaultMethodNotFound = -32601
+	FaultInvalidParams  = -32602 // wrong number or types of params
+)
+
+var faultCodes = map[string]int{
+	ErrUnknownWorker.Code: FaultUnknownWorker,
+	ErrNotFound.Code:      FaultNotFound,
+	ErrBadRequest.Code:    FaultBadRequest,
+	ErrUnavailable.Code:   FaultUnavailable,
+	ErrInternal.Code:      FaultInternal,
+}
+
+// XMLRPCOptions bounds what the XML-RPC handler accepts. Zero fields mean
+// the defaults.
+type XMLRPCOptions struct {
+	// MaxBody is the largest request body; bigger gets HTTP 413.
+	// Default DefaultMaxBody (4 MiB).
+	MaxBody int64
+	// MaxDepth bounds the nesting of structs and arrays. Default 32.
+	MaxDepth int
+}
+
+// xmlMethod is one XML-RPC method bound to a contract call.
+type xmlMethod struct {
+	name string
+	help string
+	// call decodes the params into the args type, calls the API and
+	// returns the reply.
+	call func(ctx context.Context, params []any) (any, error)
+}
+
+// bind makes the method for a contract call with args A and reply R.
+func bind[A, R any](name, help string, fn func(context.Context, *A, *R) error) xmlMethod {
+	return xmlMethod{name: name, help: help, call: func(ctx context.Context, params []any) (any, error) {
+		args := new(A)
+		switch len(params) {
+		case 0:
+		case 1:
+			if err := wireToGo(params[0], args, "params[0]"); err != nil {
+				return nil, &paramsError{err}
+			}
+		default:
+			return nil, &paramsError{fmt.Errorf("%s takes one struct param, got %d params", name, len(params))}
+		}
+		reply := new(R)
+		if err := fn(ctx, args, reply); err != nil {
+			return nil, err
+		}
+		return reply, nil
+	}}
+}
+
+// paramsError marks params that do not fit the method (fault -32602).
+type paramsError struct{ err error }
+
+func (e *paramsError) Error() string { return e.err.Error() }
+
+func masterMethods(m MasterAPI) []xmlMethod {
+	return []xmlMethod{
+		bind("register_worker", "Register a worker: {name, addr, types, slots, transport, mode, running}. Returns {worker_id, heartbeat_interval, dead_after, cancel}.", m.Register),
+		bind("heartbeat", "Beat: {worker_id, running, free_slots, draining}. Returns {status: ok|unknown|drain, cancel}.", m.Heartbeat),
+		bind("task_complete", "Report finished attempts: {worker_id, reports: [{job_id, attempt, outcome, exit_code, error, output, data, permanent}]}. Returns {accepted, dropped}.", m.Complete),
+		bind("logout_worker", "Leave cleanly: {worker_id}. Jobs still leased to the worker are requeued.", m.Logout),
+		bind("get_master_status", "Counts by state and workers: no params. Returns {counts, workers, started, dropped, reaped}.", m.Status),
+		bind("submit_jobs", "Submit a batch: {specs: [{type, args, priority, retries, timeout, group, key}]}. Returns {ids, existing}.", m.Submit),
+		bind("get_job", "One job with its attempts and timeline: {id}. Returns {job, waiting}.", m.GetJob),
+		bind("list_jobs", "List jobs: {state, type, group, limit} (all optional). Returns {jobs}.", m.ListJobs),
+		bind("list_workers", "List workers: no params. Returns {workers}.", m.ListWorkers),
+		bind("cancel_jobs", "Cancel jobs: {ids}. Returns {cancelled, errors}.", m.Cancel),
+		bind("wait_jobs", "Block until jobs are final or timeout: {ids, group, timeout}. Returns {done, counts, failed}.", m.Wait),
+		bind("fetch_tasks", "Pull mode: long-poll for tasks: {worker_id, max, timeout}. Returns {tasks, cancel}.", m.Fetch),
+	}
+}
+
+func workerMethods(w WorkerAPI) []xmlMethod {
+	return []xmlMethod{
+		bind("assign_task", "Take tasks: {worker_id, tasks: [{job_id, attempt, type, args, timeout}]}. Returns {accepted, rejected}.", w.Assign),
+		bind("cancel_task", "Stop attempts: {jobs: [{job_id, attempt}]}.", w.Cancel),
+		bind("ping", "Self-description: no params. Returns {name, running, slots}.", w.Ping),
+	}
+}
+
+// xmlHandler serves XML-RPC method calls.
+type xmlHandler struct {
+	opts    XMLRPCOptions
+	methods map[string]xmlMethod
+	names   []string
+}
+
+// NewXMLRPCHandler returns an http.Handler serving the given APIs over
+// XML-RPC (mount it at XMLRPCPath). Either API may be nil. Errors become
+// faults with the documented codes; a body over opts.MaxBody gets 413.
+func NewXMLRPCHandler(m MasterAPI, w WorkerAPI, opts XMLRPCOptions) http.Handler {
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	h := &xmlHandler{opts: opts, methods: make(map[string]xmlMethod)}
+	var all []xmlMethod
+	if m != nil {
+		all = append(all, masterMethods(m)...)
+	}
+	if w != nil {
+		all = append(all, workerMethods(w)...)
+	}
+	all = append(all, h.introspection()...)
+	for _, x := range all {
+		h.methods[x.name] = x
+		h.names = append(h.names, x.name)
+	}
+	slices.Sort(h.names)
+	return h
+}
+
+func (h *xmlHandler) introspection() []xmlMethod {
+	nameArg := func(params []any) (string, error) {
+		if len(params) != 1 {
+			return "", &paramsError{fmt.Errorf("want one string param (a method name), got %d params", len(params))}
+		}
+		s, ok := params[0].(string)
+		if !ok {
+			return "", &paramsError{fmt.Errorf("params[0]: want string, got %T", params[0])}
+		}
+		return s, nil
+	}
+	return []xmlMethod{
+		{name: "system.listMethods", help: "The names of every method.", call: func(ctx context.Context, params []any) (any, error) {
+			return h.names, nil
+		}},
+		{name: "system.methodHelp", help: "A method's help text.", call: func(ctx context.Context, params []any) (any, error) {
+			n, err := nameArg(params)
+			if err != nil {
+				return nil, err
+			}
+			if x, ok := h.methods[n]; ok {
+				return x.help, nil
+			}
+			return nil, fmt.Errorf("%w: no method %q", ErrNotFound, n)
+		}},
+		{name: "system.methodSignature", help: "A method's signatures: [[result type, param types...]].", call: func(ctx context.Context, params []any) (any, error) {
+			n, err := nameArg(params)
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case n == "system.listMethods":
+				return [][]string{{"array"}}, nil
+			case n == "system.methodHelp":
+				return [][]string{{"string", "string"}}, nil
+			case n == "system.methodSignature":
+				return [][]string{{"array", "string"}}, nil
+			}
+			if _, ok := h.methods[n]; ok {
+				return [][]string{{"struct"}, {"struct", "struct"}}, nil
+			}
+			return nil, fmt.Errorf("%w: no method %q", ErrNotFound, n)
+		}},
+	}
+}
+
+func (h *xmlHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		rw.Header().Set("Allow", "POST")
+		http.Error(rw, "XML-RPC takes POST", http.StatusMethodNotAllowed)
+		return
+	}
+	body := http.MaxBytesReader(rw, req.Body, h.opts.MaxBody)
+	method, params, err := xmlDecodeCall(body, xmlLimits{MaxDepth: h.opts.MaxDepth})
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		http.Error(rw, fmt.Sprintf("request body over %d bytes", h.opts.MaxBody), http.StatusRequestEntityTooLarge)
+		return
+	case err != nil:
+		h.fault(rw, FaultParse, "parse error: "+err.Error())
+		return
+	}
+	x, ok := h.methods[method]
+	if !ok {
+		h.fault(rw, FaultMethodNotFound, fmt.Sprintf("no method %q (system.listMethods lists them)", method))
+		return
+	}
+	reply, err := x.call(req.Context(), params)
+	var pe *paramsError
+	switch {
+	case errors.As(err, &pe):
+		h.fault(rw, FaultInvalidParams, method+": "+pe.Error())
+		return
+	case err != nil:
+		h.fault(rw, faultCodes[Code(err)], err.Error())
+		return
+	}
+	tree, err := wireFromGo(reply)
+	if err != nil {
+		h.fault(rw, FaultInternal, "encode reply: "+err.Error())
+		return
+	}
+	var buf bytes.Buffer
+	if err := xmlEncodeResponse(&buf, tree); err != nil {
+		h.fault(rw, FaultInternal, "encode reply: "+err.Error())
+		return
+	}
+	rw.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	rw.Write(buf.Bytes())
+}
+
+func (h *xmlHandler) fault(rw http.ResponseWriter, code int, msg string) {
+	var buf bytes.Buffer
+	xmlEncodeFault(&buf, code, msg)
+	rw.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	rw.Write(buf.Bytes())
+}
