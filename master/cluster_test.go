@@ -46,7 +46,7 @@ func startMaster(t testing.TB, cfg master.Config) *master.Master {
 	}
 	if cfg.HeartbeatInterval == 0 {
 		cfg.HeartbeatInterval = 100 * time.Millisecond
-		cfg.DeadAfter = time.Second
+		cfg.DeadAfter = 3 * time.Second
 	}
 	if cfg.RetryBackoff == 0 {
 		cfg.RetryBackoff = 10 * time.Millisecond

@@ -96,7 +96,7 @@ func TestReapAndFencing(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := submit(t, mc, jobs.Spec{Type: "echo", Retries: 1, Args: map[string]string{"name": "x"}})[0]
-	pollT(t, 5*time.Second, "the fake worker to get the job", func() bool { return len(fake.taskList()) == 1 })
+	pollT(t, 15*time.Second, "the fake worker to get the job", func() bool { return len(fake.taskList()) == 1 })
 	if got := getJob(t, mc, id).Job.Worker; got != reg.WorkerID {
 		t.Fatalf("job leased to %q, want %q", got, reg.WorkerID)
 	}
@@ -161,7 +161,7 @@ func TestMasterRestartAdoptsRunningJobs(t *testing.T) {
 	})
 	mc1 := client(t, addr)
 	id := submit(t, mc1, jobs.Spec{Type: "block", Retries: 2})[0]
-	pollT(t, 5*time.Second, "the job to run", func() bool { return w.Running() == 1 })
+	pollT(t, 15*time.Second, "the job to run", func() bool { return w.Running() == 1 })
 	m1.Close()
 
 	m2 := startMaster(t, master.Config{DataDir: dir, Listen: addr})
@@ -202,7 +202,7 @@ func TestCancelRunningAndTimeout(t *testing.T) {
 	})
 	mc := client(t, m.Addr())
 	ids := submit(t, mc, jobs.Spec{Type: "wait", Retries: 3}, jobs.Spec{Type: "wait", Timeout: 100 * time.Millisecond})
-	pollT(t, 5*time.Second, "both running", func() bool { return w.Running() == 2 })
+	pollT(t, 15*time.Second, "both running", func() bool { return w.Running() == 2 })
 	cr, err := mc.Cancel(context.Background(), &rpcapi.CancelArgs{IDs: []string{ids[0], "nope"}})
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +226,7 @@ func TestCancelRunningAndTimeout(t *testing.T) {
 	if to.State != jobs.Failed || to.Attempts[0].Outcome != jobs.Timeout {
 		t.Fatalf("timed-out job: %s %+v", to.State, to.Attempts)
 	}
-	pollT(t, 5*time.Second, "slots freed", func() bool {
+	pollT(t, 15*time.Second, "slots freed", func() bool {
 		ws, _ := mc.ListWorkers(context.Background())
 		return len(ws.Workers) == 1 && ws.Workers[0].Running == 0
 	})
@@ -265,14 +265,14 @@ func TestShutdownDrains(t *testing.T) {
 		},
 	})
 	ids := submit(t, mc, jobs.Spec{Type: "nap"}, jobs.Spec{Type: "nap"})
-	pollT(t, 5*time.Second, "both running", func() bool { return w.Running() == 2 })
+	pollT(t, 15*time.Second, "both running", func() bool { return w.Running() == 2 })
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		done <- w.Shutdown(ctx)
 	}()
-	pollT(t, 5*time.Second, "the worker listed as draining", func() bool {
+	pollT(t, 15*time.Second, "the worker listed as draining", func() bool {
 		ws, _ := mc.ListWorkers(context.Background())
 		return len(ws.Workers) == 1 && ws.Workers[0].State == rpcapi.WorkerDraining
 	})

@@ -44,6 +44,7 @@ type Master struct {
 	seq       uint64
 	workerSeq int
 	changed   chan struct{} // closed and replaced when any job becomes final
+	anyChange chan struct{} // closed and replaced on any change to a job or worker
 	closed    bool
 
 	dropped atomic.Int64
@@ -67,20 +68,21 @@ func New(cfg Config) (*Master, error) {
 	var b [2]byte
 	rand.Read(b[:])
 	m := &Master{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		boot:    hex.EncodeToString(b[:]),
-		jobs:    make(map[string]*jobs.Job),
-		keys:    make(map[string]string),
-		groups:  make(map[string][]string),
-		queue:   jobs.NewQueue(),
-		counts:  make(map[jobs.State]int),
-		workers: make(map[string]*workerRec),
-		byType:  make(map[string]map[string]*workerRec),
-		changed: make(chan struct{}),
-		kickc:   make(chan struct{}, 1),
-		stopc:   make(chan struct{}),
-		sorted:  true,
+		cfg:       cfg,
+		log:       cfg.Logger,
+		boot:      hex.EncodeToString(b[:]),
+		jobs:      make(map[string]*jobs.Job),
+		keys:      make(map[string]string),
+		groups:    make(map[string][]string),
+		queue:     jobs.NewQueue(),
+		counts:    make(map[jobs.State]int),
+		workers:   make(map[string]*workerRec),
+		byType:    make(map[string]map[string]*workerRec),
+		changed:   make(chan struct{}),
+		anyChange: make(chan struct{}),
+		kickc:     make(chan struct{}, 1),
+		stopc:     make(chan struct{}),
+		sorted:    true,
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	return m, nil
@@ -140,6 +142,7 @@ func (m *Master) Start() error {
 	mux := http.NewServeMux()
 	mux.Handle(rpcapi.GoRPCPath, h)
 	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(m, nil, rpcapi.XMLRPCOptions{MaxBody: m.cfg.MaxRequestBody}))
+	m.mountHTTP(mux)
 	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	m.wg.Go(func() {
 		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -266,6 +269,7 @@ func (m *Master) sortedJobs() []*jobs.Job {
 // touch records that j changed from state before: counts, waiters, and a
 // snapshot for the store. It returns the commit batch. The caller holds mu.
 func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
+	m.bump()
 	if before != j.State {
 		m.counts[before]--
 		m.counts[j.State]++
@@ -275,6 +279,20 @@ func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
 		}
 	}
 	return m.commit.add(j)
+}
+
+// bump wakes everyone waiting on Changed. The caller holds mu.
+func (m *Master) bump() {
+	close(m.anyChange)
+	m.anyChange = make(chan struct{})
+}
+
+// Changed returns a channel that is closed at the next change to any job
+// or worker (for live views: take it, read the state, wait on it, repeat).
+func (m *Master) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.anyChange
 }
 
 func (m *Master) backoff() jobs.Backoff {

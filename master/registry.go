@@ -125,6 +125,7 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 		client: client, pull: pull,
 	}
 	m.workers[w.id] = w
+	m.bump()
 	for _, t := range w.types {
 		if m.byType[t] == nil {
 			m.byType[t] = make(map[string]*workerRec)
@@ -186,6 +187,7 @@ func (m *Master) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpca
 	prev := w.lastBeat
 	w.prevBeat, w.lastBeat = prev, now
 	if a.Draining && w.state == rpcapi.WorkerAlive {
+		m.bump()
 		w.state = rpcapi.WorkerDraining
 		m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "running": len(w.leases)}).Info("worker draining")
 	}
@@ -257,6 +259,7 @@ func (m *Master) Logout(ctx context.Context, a *rpcapi.LogoutArgs, _ *rpcapi.Emp
 // retire marks w dead, requeues its leases and stops its sender. The caller
 // holds mu.
 func (m *Master) retire(w *workerRec, now time.Time, why string) {
+	m.bump()
 	w.state = rpcapi.WorkerDead
 	w.died = now
 	for id, l := range w.leases {
