@@ -66,10 +66,15 @@ func (m *Master) dispatch(now time.Time) time.Time {
 		if j == nil || j.State != jobs.Pending {
 			continue
 		}
+		ready := j.Updated
+		if j.NotBefore.After(ready) {
+			ready = j.NotBefore
+		}
 		att, err := j.Lease(bestW.id, now)
 		if err != nil {
 			continue
 		}
+		m.metrics.dispatch.Observe(now.Sub(ready).Seconds())
 		bestW.leases[j.ID] = &lease{attempt: att, deadline: m.deadline(j, now)}
 		b := m.touch(j, jobs.Pending)
 		bestW.outbox = append(bestW.outbox, outTask{batch: b, task: rpcapi.Task{

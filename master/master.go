@@ -49,6 +49,7 @@ type Master struct {
 
 	dropped atomic.Int64
 	reaped  atomic.Int64
+	metrics *metrics
 
 	kickc  chan struct{}
 	ln     *rpcapi.TrackingListener
@@ -85,6 +86,7 @@ func New(cfg Config) (*Master, error) {
 		sorted:    true,
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.metrics = newMetrics(m)
 	return m, nil
 }
 
@@ -134,14 +136,16 @@ func (m *Master) Start() error {
 		return fmt.Errorf("master: listen: %w", err)
 	}
 	m.ln = rpcapi.NewTrackingListener(ln)
-	h, err := rpcapi.NewGoRPCHandler(m, nil)
+	api := countingAPI{m}
+	h, err := rpcapi.NewGoRPCHandler(api, nil)
 	if err != nil {
 		m.shutdown()
 		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle(rpcapi.GoRPCPath, h)
-	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(m, nil, rpcapi.XMLRPCOptions{MaxBody: m.cfg.MaxRequestBody}))
+	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{MaxBody: m.cfg.MaxRequestBody}))
+	mux.Handle("/metrics", m.metrics.handler())
 	m.mountHTTP(mux)
 	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	m.wg.Go(func() {
@@ -274,6 +278,7 @@ func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
 		m.counts[before]--
 		m.counts[j.State]++
 		if j.State.Final() {
+			m.metrics.finished.WithLabelValues(string(j.State)).Inc()
 			close(m.changed)
 			m.changed = make(chan struct{})
 		}

@@ -125,6 +125,7 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 		client: client, pull: pull,
 	}
 	m.workers[w.id] = w
+	m.metrics.registered.Inc()
 	m.bump()
 	for _, t := range w.types {
 		if m.byType[t] == nil {
@@ -232,6 +233,7 @@ func (m *Master) lose(jobID string, attempt int, now time.Time, why string) {
 	if err := j.Finish(jobs.Report{Attempt: attempt, Outcome: jobs.Lost, Error: why}, now, m.backoff()); err != nil {
 		return
 	}
+	m.metrics.observeFinish(j)
 	m.touch(j, jobs.Running)
 	if j.State == jobs.Pending {
 		m.queue.Push(j)
@@ -329,7 +331,10 @@ func (m *Master) reap(now time.Time) {
 		if now.Sub(w.lastBeat) > m.cfg.DeadAfter {
 			n := len(w.leases)
 			m.retire(w, now, fmt.Sprintf("silent for %s", now.Sub(w.lastBeat).Round(time.Millisecond)))
-			m.reaped.Add(1)
+			if !w.restored {
+				m.reaped.Add(1)
+				m.metrics.reaped.Inc()
+			}
 			kicked = true
 			if !w.restored {
 				m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "requeued": n,
@@ -352,6 +357,7 @@ func (m *Master) reap(now time.Time) {
 			w.poke()
 			j.Finish(jobs.Report{Attempt: l.attempt, Outcome: jobs.Timeout,
 				Error: fmt.Sprintf("no report within timeout %s (master backstop)", j.Spec.Timeout)}, now, m.backoff())
+			m.metrics.observeFinish(j)
 			m.touch(j, jobs.Running)
 			if j.State == jobs.Pending {
 				m.queue.Push(j)

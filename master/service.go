@@ -82,6 +82,7 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 		m.insert(j)
 		m.queue.Push(j)
 	}
+	m.metrics.submitted.Add(float64(len(fresh)))
 	m.mu.Unlock()
 	m.log.WithField("jobs", len(fresh)).Debug("jobs submitted")
 	m.kick()
@@ -128,6 +129,7 @@ func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 				continue
 			}
 			r.Accepted++
+			m.metrics.observeFinish(j)
 			last = m.touch(j, jobs.Running)
 			if j.State == jobs.Pending {
 				m.queue.Push(j)
@@ -150,6 +152,7 @@ func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 		}
 		r.Dropped++
 		m.dropped.Add(1)
+		m.metrics.dropped.Inc()
 		m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": a.WorkerID,
 			"live_attempt": j.Attempt, "state": j.State}).Warn("stale report dropped")
 	}

@@ -87,7 +87,7 @@ func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
 	if timeout > 0 {
 		ctx, cancel = context.WithTimeout(w.ctx, timeout)
 	}
-	r := &run{ref: rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt}, cancel: cancel, started: time.Now()}
+	r := &run{ref: rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt}, typ: t.Type, cancel: cancel, started: time.Now()}
 	w.running[t.JobID] = r
 	job := &jobs.Job{ID: t.JobID, Attempt: t.Attempt, State: jobs.Running, Worker: w.id,
 		Spec: jobs.Spec{Type: t.Type, Args: t.Args, Timeout: t.Timeout}}
@@ -147,7 +147,9 @@ func (w *Worker) finish(r *run, ctx context.Context, res jobs.Result, err error,
 		}
 	}
 	w.mu.Unlock()
-	e := log.WithFields(logrus.Fields{"outcome": rep.Outcome, "took": time.Since(r.started).Round(time.Millisecond)})
+	took := time.Since(r.started)
+	w.metrics.duration.WithLabelValues(r.typ, string(rep.Outcome)).Observe(took.Seconds())
+	e := log.WithFields(logrus.Fields{"outcome": rep.Outcome, "took": took.Round(time.Millisecond)})
 	switch {
 	case r.drop:
 		e.Info("job stopped; not reported")

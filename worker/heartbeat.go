@@ -205,6 +205,7 @@ func (w *Worker) flush(ctx context.Context) error {
 		w.results = kept
 		w.mu.Unlock()
 		if reply.Dropped > 0 {
+			w.metrics.stale.Add(float64(reply.Dropped))
 			w.log.WithFields(logrus.Fields{"accepted": reply.Accepted, "dropped": reply.Dropped}).Warn("master dropped stale reports")
 		}
 	}

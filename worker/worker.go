@@ -31,6 +31,7 @@ type Worker struct {
 	handlers map[string]HandlerFunc
 	mc       rpcapi.Caller
 	master   rpcapi.MasterClient
+	metrics  *metrics
 
 	mu       sync.Mutex // guards the fields below
 	id       string
@@ -59,6 +60,7 @@ type Worker struct {
 // run is one attempt in progress.
 type run struct {
 	ref     rpcapi.JobRef
+	typ     string
 	cancel  context.CancelFunc
 	started time.Time
 	// drop: the master no longer leases it (or the worker is leaving); its
@@ -91,6 +93,7 @@ func New(cfg Config) (*Worker, error) {
 		ready:    make(chan struct{}),
 	}
 	w.master = rpcapi.MasterClient{C: w.mc}
+	w.metrics = newMetrics(w)
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	return w, nil
 }
@@ -164,6 +167,7 @@ func (w *Worker) serve() error {
 	mux := http.NewServeMux()
 	mux.Handle(rpcapi.GoRPCPath, h)
 	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(nil, w, rpcapi.XMLRPCOptions{}))
+	mux.Handle("/metrics", w.metrics.handler())
 	w.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	w.loopWG.Go(func() {
 		if err := w.srv.Serve(w.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

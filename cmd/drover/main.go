@@ -43,6 +43,7 @@ func init() {
 		{"cancel", "ID...", "cancel jobs", runCancel},
 		{"wait", "[--group G] [ID...] [--timeout D]", "wait for jobs: exit 0 all succeeded, 1 some failed or cancelled, 2 timeout", runWait},
 		{"demo", "[--workers N] [--jobs N]", "run a master and workers in this process on a small batch", runDemo},
+		{"bench", "[--jobs N] [--workers W] [--clients C] [--store bolt|memory] [--transport gob|xmlrpc] [--json] ...", "measure throughput and latency on loopback", runBench},
 	}
 }
 

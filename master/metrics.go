@@ -1,0 +1,173 @@
+package master
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// metrics are the master's Prometheus metrics, on a registry of its own
+// (never the global one), served at /metrics.
+type metrics struct {
+	reg        *prometheus.Registry
+	submitted  prometheus.Counter
+	finished   *prometheus.CounterVec // by final state
+	retried    prometheus.Counter
+	lost       prometheus.Counter
+	reaped     prometheus.Counter
+	dropped    prometheus.Counter
+	rpcErrors  *prometheus.CounterVec // by method
+	dispatch   prometheus.Histogram
+	runTime    *prometheus.HistogramVec // by type and outcome
+	registered prometheus.Counter
+}
+
+func newMetrics(m *Master) *metrics {
+	x := &metrics{
+		reg: prometheus.NewRegistry(),
+		submitted: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_jobs_submitted_total",
+			Help: "Jobs created by submits and jobs files."}),
+		finished: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "drover_jobs_finished_total",
+			Help: "Jobs that reached a final state, by state (succeeded, failed, cancelled)."}, []string{"state"}),
+		retried: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_jobs_retried_total",
+			Help: "Failed, timed-out or lost attempts that were followed by a retry."}),
+		lost: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_attempts_lost_total",
+			Help: "Attempts lost with a dead, departed or forgetful worker."}),
+		reaped: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_workers_reaped_total",
+			Help: "Workers declared dead after dead_after without a heartbeat."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_stale_reports_dropped_total",
+			Help: "Reports dropped by attempt fencing (late reports of reaped or superseded attempts)."}),
+		rpcErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "drover_rpc_errors_total",
+			Help: "RPC calls to the master that returned an error, by method."}, []string{"method"}),
+		dispatch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "drover_dispatch_latency_seconds",
+			Help:    "Time from a job being ready to its lease.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 12)}),
+		runTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "drover_job_run_seconds",
+			Help:    "Attempt run time, lease to report, by type and outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 12)}, []string{"type", "outcome"}),
+		registered: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_workers_registered_total",
+			Help: "Worker registrations, re-registrations included."}),
+	}
+	x.reg.MustRegister(x.submitted, x.finished, x.retried, x.lost, x.reaped, x.dropped, x.rpcErrors,
+		x.dispatch, x.runTime, x.registered, &stateCollector{m: m})
+	for _, s := range []jobs.State{jobs.Succeeded, jobs.Failed, jobs.Cancelled} {
+		x.finished.WithLabelValues(string(s))
+	}
+	return x
+}
+
+func (x *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(x.reg, promhttp.HandlerOpts{Registry: x.reg})
+}
+
+// observeFinish records an attempt that just ended on j. The caller holds
+// Master.mu.
+func (x *metrics) observeFinish(j *jobs.Job) {
+	a := j.Attempts[len(j.Attempts)-1]
+	if !a.Ended.IsZero() {
+		x.runTime.WithLabelValues(j.Spec.Type, string(a.Outcome)).Observe(a.Ended.Sub(a.Started).Seconds())
+	}
+	if a.Outcome == jobs.Lost {
+		x.lost.Inc()
+	}
+	if j.State == jobs.Pending {
+		x.retried.Inc()
+	}
+}
+
+var (
+	descQueue   = prometheus.NewDesc("drover_queue_depth", "Ready jobs waiting for a slot, by type.", []string{"type"}, nil)
+	descJobs    = prometheus.NewDesc("drover_jobs", "Jobs by state.", []string{"state"}, nil)
+	descWorkers = prometheus.NewDesc("drover_workers", "Workers by state (alive, draining, dead ones still listed).", []string{"state"}, nil)
+	descDelayed = prometheus.NewDesc("drover_jobs_delayed", "Pending jobs waiting out a retry backoff.", nil, nil)
+)
+
+// stateCollector reads gauges from the master's state at scrape time.
+type stateCollector struct{ m *Master }
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descQueue
+	ch <- descJobs
+	ch <- descWorkers
+	ch <- descDelayed
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	m := c.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ready := 0
+	for _, t := range m.queue.ReadyTypes() {
+		n := m.queue.Ready(t)
+		ready += n
+		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(n), t)
+	}
+	for _, s := range jobs.States {
+		ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(m.counts[s]), string(s))
+	}
+	byState := map[string]int{rpcapi.WorkerAlive: 0, rpcapi.WorkerDraining: 0, rpcapi.WorkerDead: 0}
+	for _, w := range m.workers {
+		if !w.restored {
+			byState[w.state]++
+		}
+	}
+	for s, n := range byState {
+		ch <- prometheus.MustNewConstMetric(descWorkers, prometheus.GaugeValue, float64(n), s)
+	}
+	ch <- prometheus.MustNewConstMetric(descDelayed, prometheus.GaugeValue, float64(m.queue.Len()-ready))
+}
+
+// countingAPI counts the errors of every RPC method; both transports serve
+// it.
+type countingAPI struct {
+	m *Master
+}
+
+func (c countingAPI) count(method string, err error) error {
+	if err != nil {
+		c.m.metrics.rpcErrors.WithLabelValues(method).Inc()
+	}
+	return err
+}
+
+func (c countingAPI) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.RegisterReply) error {
+	return c.count("register", c.m.Register(ctx, a, r))
+}
+func (c countingAPI) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcapi.HeartbeatReply) error {
+	return c.count("heartbeat", c.m.Heartbeat(ctx, a, r))
+}
+func (c countingAPI) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) error {
+	return c.count("complete", c.m.Complete(ctx, a, r))
+}
+func (c countingAPI) Logout(ctx context.Context, a *rpcapi.LogoutArgs, r *rpcapi.Empty) error {
+	return c.count("logout", c.m.Logout(ctx, a, r))
+}
+func (c countingAPI) Status(ctx context.Context, a *rpcapi.Empty, r *rpcapi.StatusReply) error {
+	return c.count("status", c.m.Status(ctx, a, r))
+}
+func (c countingAPI) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.SubmitReply) error {
+	return c.count("submit", c.m.Submit(ctx, a, r))
+}
+func (c countingAPI) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.JobInfo) error {
+	return c.count("get_job", c.m.GetJob(ctx, a, r))
+}
+func (c countingAPI) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi.ListJobsReply) error {
+	return c.count("list_jobs", c.m.ListJobs(ctx, a, r))
+}
+func (c countingAPI) ListWorkers(ctx context.Context, a *rpcapi.Empty, r *rpcapi.ListWorkersReply) error {
+	return c.count("list_workers", c.m.ListWorkers(ctx, a, r))
+}
+func (c countingAPI) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.CancelReply) error {
+	return c.count("cancel", c.m.Cancel(ctx, a, r))
+}
+func (c countingAPI) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitReply) error {
+	return c.count("wait", c.m.Wait(ctx, a, r))
+}
+func (c countingAPI) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchReply) error {
+	return c.count("fetch", c.m.Fetch(ctx, a, r))
+}

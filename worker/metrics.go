@@ -1,0 +1,38 @@
+package worker
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the worker's Prometheus metrics, on a registry of its own,
+// served at /metrics on the worker's listener.
+type metrics struct {
+	reg      *prometheus.Registry
+	duration *prometheus.HistogramVec // by type and outcome
+	stale    prometheus.Counter
+}
+
+func newMetrics(w *Worker) *metrics {
+	x := &metrics{
+		reg: prometheus.NewRegistry(),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "drover_worker_job_seconds",
+			Help:    "Run time of jobs on this worker (handlers and subprocesses), by type and outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 12)}, []string{"type", "outcome"}),
+		stale: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_worker_reports_dropped_total",
+			Help: "Reports the master dropped as stale."}),
+	}
+	x.reg.MustRegister(x.duration, x.stale,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "drover_worker_running", Help: "Jobs running now."},
+			func() float64 { return float64(w.Running()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "drover_worker_slots", Help: "Jobs this worker runs at once."},
+			func() float64 { return float64(w.cfg.Slots) }),
+	)
+	return x
+}
+
+func (x *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(x.reg, promhttp.HandlerOpts{Registry: x.reg})
+}
