@@ -55,12 +55,13 @@ type Master struct {
 	LogFormat string
 
 	jobsFileLine int
+	tok          tokenSetting
 }
 
 var masterKeys = []string{
 	"listen", "data_dir", "store", "heartbeat_interval", "dead_after",
 	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "jobs_file",
-	"log_level", "log_format",
+	"log_level", "log_format", "token", "token_file",
 }
 
 // LoadMaster reads the master's file at path, loads its jobs file if it
@@ -92,6 +93,13 @@ func LoadMaster(path string) (*Master, error) {
 			m.JobsFile = jf
 			m.Config.Jobs = specs
 		}
+	}
+	if path != "" {
+		tok, err := m.tok.resolve(path)
+		if err != nil {
+			return nil, err
+		}
+		m.Config.Token = tok
 	}
 	ApplyMasterEnv(&m.Config, os.LookupEnv)
 	return m, nil
@@ -131,6 +139,10 @@ func ParseMaster(name string, data []byte) (*Master, error) {
 		case "jobs_file":
 			m.JobsFile = d.str(p, v)
 			m.jobsFileLine = d.line(p)
+		case "token":
+			m.tok.token = d.str(p, v)
+		case "token_file":
+			m.tok.file, m.tok.fileLine = d.str(p, v), d.line(p)
 		case "log_level", "log_format":
 			s := d.str(p, v)
 			if err := checkLog(k, s); err != nil {
@@ -167,11 +179,13 @@ func ParseMaster(name string, data []byte) (*Master, error) {
 	return m, nil
 }
 
-// ApplyMasterEnv sets c.Listen from DROVER_LISTEN and c.DataDir from
-// DROVER_DATA_DIR when lookup finds them set and not empty.
+// ApplyMasterEnv sets c.Listen from DROVER_LISTEN, c.DataDir from
+// DROVER_DATA_DIR and c.Token from DROVER_TOKEN when lookup finds them set
+// and not empty.
 func ApplyMasterEnv(c *master.Config, lookup LookupFunc) {
 	setFromEnv(&c.Listen, EnvListen, lookup)
 	setFromEnv(&c.DataDir, EnvDataDir, lookup)
+	setFromEnv(&c.Token, EnvToken, lookup)
 }
 
 func setFromEnv(dst *string, name string, lookup LookupFunc) {

@@ -20,12 +20,14 @@ type Worker struct {
 	LogLevel string
 	// LogFormat is log_format: "text", "json" or empty (text).
 	LogFormat string
+
+	tok tokenSetting
 }
 
 var workerKeys = []string{
 	"master", "listen", "advertise", "name", "slots", "commands", "transport", "mode",
 	"output_limit", "kill_grace", "shutdown_grace", "report_delay",
-	"log_level", "log_format",
+	"log_level", "log_format", "token", "token_file",
 }
 
 var commandKeys = []string{"argv", "dir", "timeout"}
@@ -43,6 +45,13 @@ func LoadWorker(path string) (*Worker, error) {
 		if w, err = ParseWorker(path, data); err != nil {
 			return nil, err
 		}
+	}
+	if path != "" {
+		tok, err := w.tok.resolve(path)
+		if err != nil {
+			return nil, err
+		}
+		w.Config.Token = tok
 	}
 	ApplyWorkerEnv(&w.Config, os.LookupEnv)
 	return w, nil
@@ -66,6 +75,10 @@ func ParseWorker(name string, data []byte) (*Worker, error) {
 			c.Listen = d.str(p, v)
 		case "advertise":
 			c.Advertise = d.str(p, v)
+		case "token":
+			w.tok.token = d.str(p, v)
+		case "token_file":
+			w.tok.file, w.tok.fileLine = d.str(p, v), d.line(p)
 		case "transport":
 			c.Transport = d.oneOf(p, v, rpcapi.TransportGob, rpcapi.TransportXMLRPC)
 		case "mode":
@@ -158,9 +171,11 @@ func (d *decoder) commands(p path, v any) map[string]worker.Command {
 	return out
 }
 
-// ApplyWorkerEnv sets c.Master from DROVER_MASTER and c.Listen from
-// DROVER_LISTEN when lookup finds them set and not empty.
+// ApplyWorkerEnv sets c.Master from DROVER_MASTER, c.Listen from
+// DROVER_LISTEN and c.Token from DROVER_TOKEN when lookup finds them set
+// and not empty.
 func ApplyWorkerEnv(c *worker.Config, lookup LookupFunc) {
 	setFromEnv(&c.Master, EnvMaster, lookup)
 	setFromEnv(&c.Listen, EnvListen, lookup)
+	setFromEnv(&c.Token, EnvToken, lookup)
 }

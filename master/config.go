@@ -41,6 +41,11 @@ type Config struct {
 	MaxBackoff time.Duration
 	// AssignBatch caps the jobs in one Assign call. Default 64.
 	AssignBatch int
+	// Token, when set, is required on every call to the master (net/rpc
+	// and XML-RPC) and is sent on every call the master makes to workers;
+	// workers must have the same token. Empty: no auth (the master warns
+	// when it listens beyond loopback without one).
+	Token string
 	// MaxRequestBody bounds an XML-RPC request body; bigger gets HTTP 413.
 	// Default 4 MiB.
 	MaxRequestBody int64

@@ -2,6 +2,7 @@ package master_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -309,5 +310,38 @@ func TestSubmitValidation(t *testing.T) {
 	}
 	if b.IDs[0] != a[0] || !b.Existing[0] || b.Existing[1] {
 		t.Fatalf("keyed resubmit: %+v vs %v", b, a)
+	}
+}
+
+// TestToken: with a token, a worker that has it runs jobs (the master's
+// Assign carries it too); calls without it are refused.
+func TestToken(t *testing.T) {
+	for _, transport := range []string{rpcapi.TransportGob, rpcapi.TransportXMLRPC} {
+		t.Run(transport, func(t *testing.T) {
+			m := startMaster(t, master.Config{Token: "tok"})
+			startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "w", Slots: 1, Token: "tok", Transport: transport},
+				map[string]worker.HandlerFunc{"echo": echo})
+			c, err := rpcapi.NewCaller(m.Addr(), transport, rpcapi.WithToken("tok"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			mc := rpcapi.MasterClient{C: c}
+			ids := submit(t, mc, jobs.Spec{Type: "echo", Args: map[string]string{"name": "x"}})
+			if r := waitAll(t, mc, ids, 10*time.Second); r.Counts[jobs.Succeeded] != 1 {
+				t.Fatalf("counts %v", r.Counts)
+			}
+			anon, _ := rpcapi.NewCaller(m.Addr(), transport)
+			defer anon.Close()
+			_, err = rpcapi.MasterClient{C: anon}.Register(context.Background(), &rpcapi.RegisterArgs{
+				Name: "intruder", Addr: "127.0.0.1:1", Types: []string{"echo"}, Slots: 1})
+			if !errors.Is(err, rpcapi.ErrUnauthorized) {
+				t.Fatalf("register without the token: %v", err)
+			}
+			ws, _ := mc.ListWorkers(context.Background())
+			if len(ws.Workers) != 1 {
+				t.Fatalf("workers %+v", ws.Workers)
+			}
+		})
 	}
 }

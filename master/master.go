@@ -143,9 +143,11 @@ func (m *Master) Start() error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle(rpcapi.GoRPCPath, h)
-	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{MaxBody: m.cfg.MaxRequestBody}))
-	mux.Handle("/metrics", m.metrics.handler())
+	tok := m.cfg.Token
+	mux.Handle(rpcapi.GoRPCPath, rpcapi.RequireToken(tok, h))
+	mux.Handle(rpcapi.XMLRPCPath, rpcapi.RequireToken(tok,
+		rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{MaxBody: m.cfg.MaxRequestBody})))
+	mux.Handle("/metrics", rpcapi.RequireToken(tok, m.metrics.handler()))
 	m.mountHTTP(mux)
 	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	m.wg.Go(func() {
@@ -155,9 +157,20 @@ func (m *Master) Start() error {
 	})
 	m.wg.Go(m.dispatchLoop)
 	m.wg.Go(m.reapLoop)
-	m.log.WithFields(logrus.Fields{"addr": m.Addr(), "store": m.cfg.Store, "data_dir": m.cfg.DataDir}).Info("master listening")
+	m.log.WithFields(logrus.Fields{"addr": m.Addr(), "store": m.cfg.Store, "data_dir": m.cfg.DataDir,
+		"auth": m.cfg.Token != ""}).Info("master listening")
+	if m.cfg.Token == "" && !isLoopback(ln.Addr()) {
+		m.log.WithField("addr", m.Addr()).Warn("NO TOKEN: the master listens beyond loopback without auth; " +
+			"anyone who reaches this port can submit jobs and register workers. Set token or token_file.")
+	}
 	m.kick()
 	return nil
+}
+
+// isLoopback reports whether a listener only accepts loopback traffic.
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 // Addr returns the listener's address (the real port when Listen used port

@@ -105,7 +105,7 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 	}
 	var client rpcapi.Caller
 	if !pull {
-		c, err := rpcapi.NewCaller(a.Addr, a.Transport)
+		c, err := rpcapi.NewCaller(a.Addr, a.Transport, rpcapi.WithToken(m.cfg.Token))
 		if err != nil {
 			return fmt.Errorf("%w: %v", rpcapi.ErrBadRequest, err)
 		}

@@ -34,7 +34,8 @@ func HostPort(addr string) string {
 // and again after the connection breaks, so it survives the other side
 // restarting. It is safe for concurrent use; calls share one connection.
 type Client struct {
-	addr string
+	addr  string
+	token string
 
 	mu     sync.Mutex // guards rc and closed
 	rc     *rpc.Client
@@ -43,7 +44,9 @@ type Client struct {
 
 // NewClient returns a client for the node at addr (host:port). It does not
 // connect until the first call.
-func NewClient(addr string) *Client { return &Client{addr: HostPort(addr)} }
+func NewClient(addr string, opts ...Option) *Client {
+	return &Client{addr: HostPort(addr), token: collect(opts).token}
+}
 
 // Addr returns the address the client dials.
 func (c *Client) Addr() string { return c.addr }
@@ -60,7 +63,7 @@ func (c *Client) conn(ctx context.Context) (*rpc.Client, error) {
 	}
 	// Dial without the lock, so a hanging dial cannot hold other calls
 	// past their own deadlines.
-	rc, err := dialGoRPC(ctx, c.addr)
+	rc, err := dialGoRPC(ctx, c.addr, c.token)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +130,7 @@ func (c *Client) Close() error {
 	return nil
 }
 
-func dialGoRPC(ctx context.Context, addr string) (*rpc.Client, error) {
+func dialGoRPC(ctx context.Context, addr, token string) (*rpc.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, DialTimeout)
 	defer cancel()
 	var d net.Dialer
@@ -138,8 +141,16 @@ func dialGoRPC(ctx context.Context, addr string) (*rpc.Client, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
-	io.WriteString(conn, "CONNECT "+GoRPCPath+" HTTP/1.0\n\n")
+	req := "CONNECT " + GoRPCPath + " HTTP/1.0\n"
+	if token != "" {
+		req += "Authorization: Bearer " + token + "\n"
+	}
+	io.WriteString(conn, req+"\n")
 	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: "CONNECT"})
+	if err == nil && resp.StatusCode == http.StatusUnauthorized {
+		conn.Close()
+		return nil, fmt.Errorf("%w: %s refused the token (set the same token on both sides)", ErrUnauthorized, addr)
+	}
 	if err == nil && resp.Status != "200 Connected to Go RPC" {
 		err = fmt.Errorf("unexpected HTTP response %q", resp.Status)
 	}

@@ -27,6 +27,8 @@ var (
 	// ErrUnavailable: the node is shutting down, its store is failing, or the
 	// connection to it broke. The call may be retried.
 	ErrUnavailable = &Error{"unavailable", "rpcapi: unavailable"}
+	// ErrUnauthorized: the call carried no token or a wrong one.
+	ErrUnauthorized = &Error{"unauthorized", "rpcapi: unauthorized"}
 	// ErrInternal: anything else.
 	ErrInternal = &Error{"internal", "rpcapi: internal error"}
 )
@@ -34,7 +36,7 @@ var (
 var sentinels = map[string]*Error{}
 
 func init() {
-	for _, e := range []*Error{ErrUnknownWorker, ErrNotFound, ErrBadRequest, ErrUnavailable, ErrInternal} {
+	for _, e := range []*Error{ErrUnknownWorker, ErrNotFound, ErrBadRequest, ErrUnavailable, ErrUnauthorized, ErrInternal} {
 		sentinels[e.Code] = e
 	}
 }

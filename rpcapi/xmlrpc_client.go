@@ -57,15 +57,15 @@ func XMLRPCURL(addr string) (string, error) {
 
 // NewCaller returns a client for the node at addr over transport: "gob"
 // (or "") for net/rpc, "xmlrpc" for XML-RPC.
-func NewCaller(addr, transport string) (Caller, error) {
+func NewCaller(addr, transport string, opts ...Option) (Caller, error) {
 	switch transport {
 	case "", TransportGob:
 		if strings.Contains(addr, "://") && !strings.HasPrefix(addr, "http://") {
 			return nil, fmt.Errorf("rpcapi: address %q: only http:// is supported", addr)
 		}
-		return NewClient(addr), nil
+		return NewClient(addr, opts...), nil
 	case TransportXMLRPC:
-		return NewXMLClient(addr)
+		return NewXMLClient(addr, opts...)
 	}
 	return nil, fmt.Errorf("rpcapi: transport %q: want %q or %q", transport, TransportGob, TransportXMLRPC)
 }
@@ -75,7 +75,8 @@ func NewCaller(addr, transport string) (Caller, error) {
 // small pool, so a long-polling call does not hold up a heartbeat. It is
 // safe for concurrent use.
 type XMLClient struct {
-	url string
+	url   string
+	token string
 
 	mu     sync.Mutex // guards idle and closed
 	idle   []*xmlConn
@@ -90,12 +91,17 @@ type xmlConn struct {
 }
 
 type ctxTransport struct {
-	ctx  context.Context
-	base http.RoundTripper
+	ctx   context.Context
+	token string
+	base  http.RoundTripper
 }
 
 func (t *ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return t.base.RoundTrip(r.WithContext(t.ctx))
+	r = r.WithContext(t.ctx)
+	if t.token != "" {
+		r.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	return t.base.RoundTrip(r)
 }
 
 var xmlTransport = &http.Transport{
@@ -106,12 +112,12 @@ var xmlTransport = &http.Transport{
 }
 
 // NewXMLClient returns an XML-RPC client for addr (see XMLRPCURL).
-func NewXMLClient(addr string) (*XMLClient, error) {
+func NewXMLClient(addr string, opts ...Option) (*XMLClient, error) {
 	u, err := XMLRPCURL(addr)
 	if err != nil {
 		return nil, err
 	}
-	return &XMLClient{url: u}, nil
+	return &XMLClient{url: u, token: collect(opts).token}, nil
 }
 
 // URL returns the endpoint the client posts to.
@@ -128,7 +134,7 @@ func (c *XMLClient) get() (*xmlConn, error) {
 		c.idle = c.idle[:n-1]
 		return x, nil
 	}
-	rt := &ctxTransport{base: xmlTransport}
+	rt := &ctxTransport{base: xmlTransport, token: c.token}
 	rc, err := xmlrpc.NewClient(c.url, rt)
 	if err != nil {
 		return nil, fmt.Errorf("rpcapi: %w", err)
@@ -177,6 +183,8 @@ func (c *XMLClient) Call(ctx context.Context, method string, args, reply any) er
 		case m != nil:
 			code, _ := strconv.Atoi(m[1])
 			return faultError(code, m[2])
+		case strings.Contains(msg, "bad status code - 401"):
+			return fmt.Errorf("%w: %s to %s refused the token (set the same token on both sides)", ErrUnauthorized, name, c.url)
 		case strings.Contains(msg, "bad status code - 413"):
 			return fmt.Errorf("%w: %s to %s: request body too large (HTTP 413)", ErrBadRequest, name, c.url)
 		}

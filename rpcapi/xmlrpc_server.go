@@ -24,6 +24,7 @@ const (
 	FaultBadRequest     = 3
 	FaultUnavailable    = 4
 	FaultInternal       = 5
+	FaultUnauthorized   = 6      // not sent: a missing or wrong token gets HTTP 401 before any XML
 	FaultParse          = -32700 // the body is not a well-formed methodCall
 	FaultMethodNotFound = -32601
 	FaultInvalidParams  = -32602 // wrong number or types of params
@@ -35,6 +36,7 @@ var faultCodes = map[string]int{
 	ErrBadRequest.Code:    FaultBadRequest,
 	ErrUnavailable.Code:   FaultUnavailable,
 	ErrInternal.Code:      FaultInternal,
+	ErrUnauthorized.Code:  FaultUnauthorized,
 }
 
 // XMLRPCOptions bounds what the XML-RPC handler accepts. Zero fields mean

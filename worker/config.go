@@ -47,6 +47,10 @@ type Config struct {
 	// "pull" (the worker has no endpoint and long-polls the master, for
 	// workers that cannot accept connections).
 	Mode string
+	// Token is sent on every call to the master and required on every
+	// call to this worker (so only its master can assign it jobs). It must
+	// equal the master's. Empty: no auth.
+	Token string
 	// Slots is how many jobs run at once. Default 4.
 	Slots int
 	// Commands are the subprocess templates, by job type.

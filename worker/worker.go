@@ -76,7 +76,7 @@ func New(cfg Config) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	mc, err := rpcapi.NewCaller(cfg.Master, cfg.Transport)
+	mc, err := rpcapi.NewCaller(cfg.Master, cfg.Transport, rpcapi.WithToken(cfg.Token))
 	if err != nil {
 		return nil, fmt.Errorf("worker: master: %w", err)
 	}
@@ -165,9 +165,10 @@ func (w *Worker) serve() error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle(rpcapi.GoRPCPath, h)
-	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(nil, w, rpcapi.XMLRPCOptions{}))
-	mux.Handle("/metrics", w.metrics.handler())
+	tok := w.cfg.Token
+	mux.Handle(rpcapi.GoRPCPath, rpcapi.RequireToken(tok, h))
+	mux.Handle(rpcapi.XMLRPCPath, rpcapi.RequireToken(tok, rpcapi.NewXMLRPCHandler(nil, w, rpcapi.XMLRPCOptions{})))
+	mux.Handle("/metrics", rpcapi.RequireToken(tok, w.metrics.handler()))
 	w.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	w.loopWG.Go(func() {
 		if err := w.srv.Serve(w.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -28,8 +28,9 @@ func clientFlags(fs *flag.FlagSet) func() rpcapi.MasterClient {
 	}
 	addr := fs.String("master", def, "master `addr` ($DROVER_MASTER)")
 	transport := fs.String("transport", rpcapi.TransportGob, "protocol to the master: gob or xmlrpc")
+	token := fs.String("token", os.Getenv("DROVER_TOKEN"), "the master's `token` ($DROVER_TOKEN)")
 	return func() rpcapi.MasterClient {
-		c, err := rpcapi.NewCaller(*addr, *transport)
+		c, err := rpcapi.NewCaller(*addr, *transport, rpcapi.WithToken(*token))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "drover:", err)
 			os.Exit(2)

@@ -1,0 +1,63 @@
+package rpcapi
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
+)
+
+// Option configures a client.
+type Option func(*options)
+
+type options struct {
+	token string
+}
+
+// WithToken makes a client send token with every call: as an
+// "Authorization: Bearer" header on the net/rpc CONNECT and on every
+// XML-RPC POST.
+func WithToken(token string) Option { return func(o *options) { o.token = token } }
+
+func collect(opts []Option) options {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// TokenOf returns the token a request carries: a Bearer token, or the
+// password of HTTP Basic auth (any user name), so that Python's
+// ServerProxy("http://drover:TOKEN@host:port/RPC2") works unchanged.
+func TokenOf(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+		return strings.TrimSpace(t)
+	}
+	if _, pw, ok := r.BasicAuth(); ok {
+		return pw
+	}
+	return ""
+}
+
+// TokenMatches compares a presented token with the expected one in
+// constant time.
+func TokenMatches(got, want string) bool {
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// RequireToken wraps h so that every request must carry token (see
+// TokenOf); others get 401. An empty token lets everything through.
+func RequireToken(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !TokenMatches(TokenOf(r), token) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="drover"`)
+			http.Error(w, "drover: missing or wrong token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
