@@ -56,12 +56,13 @@ type Master struct {
 
 	jobsFileLine int
 	tok          tokenSetting
+	tls          tlsSetting
 }
 
 var masterKeys = []string{
 	"listen", "data_dir", "store", "heartbeat_interval", "dead_after",
 	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "jobs_file",
-	"log_level", "log_format", "token", "token_file",
+	"log_level", "log_format", "token", "token_file", "tls_cert", "tls_key", "tls_ca",
 }
 
 // LoadMaster reads the master's file at path, loads its jobs file if it
@@ -100,6 +101,9 @@ func LoadMaster(path string) (*Master, error) {
 			return nil, err
 		}
 		m.Config.Token = tok
+		if m.Config.TLS, m.Config.ClientTLS, err = m.tls.resolve(path); err != nil {
+			return nil, err
+		}
 	}
 	ApplyMasterEnv(&m.Config, os.LookupEnv)
 	return m, nil
@@ -143,6 +147,8 @@ func ParseMaster(name string, data []byte) (*Master, error) {
 			m.tok.token = d.str(p, v)
 		case "token_file":
 			m.tok.file, m.tok.fileLine = d.str(p, v), d.line(p)
+		case "tls_cert", "tls_key", "tls_ca":
+			m.tls.set(k, d.str(p, v), d.line(p))
 		case "log_level", "log_format":
 			s := d.str(p, v)
 			if err := checkLog(k, s); err != nil {

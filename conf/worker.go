@@ -22,12 +22,13 @@ type Worker struct {
 	LogFormat string
 
 	tok tokenSetting
+	tls tlsSetting
 }
 
 var workerKeys = []string{
 	"master", "listen", "advertise", "name", "slots", "commands", "transport", "mode",
 	"output_limit", "kill_grace", "shutdown_grace", "report_delay",
-	"log_level", "log_format", "token", "token_file",
+	"log_level", "log_format", "token", "token_file", "tls_cert", "tls_key", "tls_ca",
 }
 
 var commandKeys = []string{"argv", "dir", "timeout"}
@@ -52,6 +53,9 @@ func LoadWorker(path string) (*Worker, error) {
 			return nil, err
 		}
 		w.Config.Token = tok
+		if w.Config.TLS, w.Config.ClientTLS, err = w.tls.resolve(path); err != nil {
+			return nil, err
+		}
 	}
 	ApplyWorkerEnv(&w.Config, os.LookupEnv)
 	return w, nil
@@ -79,6 +83,8 @@ func ParseWorker(name string, data []byte) (*Worker, error) {
 			w.tok.token = d.str(p, v)
 		case "token_file":
 			w.tok.file, w.tok.fileLine = d.str(p, v), d.line(p)
+		case "tls_cert", "tls_key", "tls_ca":
+			w.tls.set(k, d.str(p, v), d.line(p))
 		case "transport":
 			c.Transport = d.oneOf(p, v, rpcapi.TransportGob, rpcapi.TransportXMLRPC)
 		case "mode":

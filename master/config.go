@@ -1,6 +1,7 @@
 package master
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -46,6 +47,13 @@ type Config struct {
 	// workers must have the same token. Empty: no auth (the master warns
 	// when it listens beyond loopback without one).
 	Token string
+	// TLS, when set, makes the listener serve TLS with it. Set ClientCAs
+	// and ClientAuth for mutual TLS.
+	TLS *tls.Config
+	// ClientTLS is used to dial workers that advertise https:// addresses
+	// (RootCAs to verify them, Certificates for mutual TLS). Nil: the
+	// system's roots.
+	ClientTLS *tls.Config
 	// MaxRequestBody bounds an XML-RPC request body; bigger gets HTTP 413.
 	// Default 4 MiB.
 	MaxRequestBody int64

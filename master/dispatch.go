@@ -181,6 +181,9 @@ func (m *Master) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerClien
 		m.revoke(w, rej.JobID, rej.Attempt, now, fmt.Sprintf("%s refused it: %s", w.id, rej.Reason))
 	}
 	if len(reply.Rejected) > 0 {
+		// Give the worker a moment (a run still stopping holds its slot)
+		// instead of a tight assign-and-refuse loop.
+		w.backoffUntil = now.Add(min(m.cfg.HeartbeatInterval/4, 250*time.Millisecond))
 		m.kick()
 	}
 }

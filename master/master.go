@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -134,6 +135,9 @@ func (m *Master) Start() error {
 	if err != nil {
 		m.shutdown()
 		return fmt.Errorf("master: listen: %w", err)
+	}
+	if m.cfg.TLS != nil {
+		ln = tls.NewListener(ln, m.cfg.TLS)
 	}
 	m.ln = rpcapi.NewTrackingListener(ln)
 	api := countingAPI{m}

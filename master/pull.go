@@ -39,6 +39,15 @@ func (m *Master) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.Fetch
 			return fmt.Errorf("%w: worker %s registered in push mode", rpcapi.ErrBadRequest, a.WorkerID)
 		}
 		w.lastBeat = now
+		// The worker calls Fetch again only after taking what the last
+		// Fetch handed out, so those tasks are accepted now. (Marking them
+		// at hand-out would let a heartbeat built before the reply arrived
+		// requeue them.)
+		for _, l := range w.leases {
+			if l.acked.IsZero() && l.handedOut {
+				l.acked = now
+			}
+		}
 		n := len(w.outbox)
 		if a.Max > 0 {
 			n = min(n, a.Max)
@@ -55,7 +64,7 @@ func (m *Master) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.Fetch
 				if l == nil || l.attempt != o.task.Attempt || j == nil || j.State != jobs.Running || j.Attempt != o.task.Attempt {
 					continue // cancelled or reaped while queued
 				}
-				l.acked = now
+				l.handedOut = true
 				j.Log(now, "fetched by %s (%s)", w.id, w.name)
 				r.Tasks = append(r.Tasks, o.task)
 			}

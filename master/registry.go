@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -20,8 +21,8 @@ type workerRec struct {
 	state          string
 	restored       bool // placeholder for leases found in the store at start
 	registered     time.Time
-	lastBeat       time.Time // last heartbeat or registration
-	prevBeat       time.Time // the one before
+	lastBeat       time.Time // last sign of life: heartbeat, registration or fetch
+	beatAt         time.Time // last Heartbeat (or registration), for reconciliation
 	died           time.Time
 	leases         map[string]*lease
 
@@ -42,6 +43,7 @@ type lease struct {
 	acked     time.Time // when the worker accepted it; zero while the Assign is in flight
 	deadline  time.Time // master-side timeout backstop; zero for none
 	cancelled bool      // the job was cancelled; the worker is told to stop
+	handedOut bool      // pull: a Fetch returned it; accepted at the next Fetch or heartbeat
 }
 
 type outTask struct {
@@ -105,7 +107,11 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 	}
 	var client rpcapi.Caller
 	if !pull {
-		c, err := rpcapi.NewCaller(a.Addr, a.Transport, rpcapi.WithToken(m.cfg.Token))
+		opts := []rpcapi.Option{rpcapi.WithToken(m.cfg.Token)}
+		if strings.HasPrefix(a.Addr, "https://") && m.cfg.ClientTLS != nil {
+			opts = append(opts, rpcapi.WithTLS(m.cfg.ClientTLS))
+		}
+		c, err := rpcapi.NewCaller(a.Addr, a.Transport, opts...)
 		if err != nil {
 			return fmt.Errorf("%w: %v", rpcapi.ErrBadRequest, err)
 		}
@@ -120,7 +126,7 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 	w := &workerRec{
 		id: m.nextWorkerID(), name: a.Name, addr: a.Addr, slots: a.Slots,
 		types: slices.Compact(slices.Sorted(slices.Values(a.Types))),
-		state: rpcapi.WorkerAlive, registered: now, lastBeat: now,
+		state: rpcapi.WorkerAlive, registered: now, lastBeat: now, beatAt: now,
 		leases: make(map[string]*lease), wake: make(chan struct{}, 1),
 		client: client, pull: pull,
 	}
@@ -185,8 +191,8 @@ func (m *Master) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpca
 		r.Status = rpcapi.BeatUnknown
 		return nil
 	}
-	prev := w.lastBeat
-	w.prevBeat, w.lastBeat = prev, now
+	prev := w.beatAt
+	w.beatAt, w.lastBeat = now, now
 	if a.Draining && w.state == rpcapi.WorkerAlive {
 		m.bump()
 		w.state = rpcapi.WorkerDraining

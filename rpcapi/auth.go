@@ -2,6 +2,7 @@ package rpcapi
 
 import (
 	"crypto/subtle"
+	"crypto/tls"
 	"net/http"
 	"strings"
 )
@@ -11,12 +12,18 @@ type Option func(*options)
 
 type options struct {
 	token string
+	tls   *tls.Config
 }
 
 // WithToken makes a client send token with every call: as an
 // "Authorization: Bearer" header on the net/rpc CONNECT and on every
 // XML-RPC POST.
 func WithToken(token string) Option { return func(o *options) { o.token = token } }
+
+// WithTLS makes a client use TLS with cfg (its RootCAs verify the server;
+// its Certificates serve mutual TLS). An https:// address uses TLS even
+// without this option, with the system's roots.
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
 
 func collect(opts []Option) options {
 	var o options

@@ -3,6 +3,7 @@ package rpcapi
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -24,9 +25,11 @@ type Caller interface {
 // DialTimeout bounds connecting and the CONNECT handshake.
 const DialTimeout = 5 * time.Second
 
-// HostPort strips an http:// scheme and a trailing slash from addr.
+// HostPort strips an http:// or https:// scheme and a trailing slash from
+// addr.
 func HostPort(addr string) string {
 	addr = strings.TrimPrefix(addr, "http://")
+	addr = strings.TrimPrefix(addr, "https://")
 	return strings.TrimSuffix(addr, "/")
 }
 
@@ -36,6 +39,7 @@ func HostPort(addr string) string {
 type Client struct {
 	addr  string
 	token string
+	tls   *tls.Config // nil: plain TCP
 
 	mu     sync.Mutex // guards rc and closed
 	rc     *rpc.Client
@@ -45,7 +49,12 @@ type Client struct {
 // NewClient returns a client for the node at addr (host:port). It does not
 // connect until the first call.
 func NewClient(addr string, opts ...Option) *Client {
-	return &Client{addr: HostPort(addr), token: collect(opts).token}
+	o := collect(opts)
+	c := &Client{addr: HostPort(addr), token: o.token, tls: o.tls}
+	if c.tls == nil && strings.HasPrefix(addr, "https://") {
+		c.tls = &tls.Config{}
+	}
+	return c
 }
 
 // Addr returns the address the client dials.
@@ -63,7 +72,7 @@ func (c *Client) conn(ctx context.Context) (*rpc.Client, error) {
 	}
 	// Dial without the lock, so a hanging dial cannot hold other calls
 	// past their own deadlines.
-	rc, err := dialGoRPC(ctx, c.addr, c.token)
+	rc, err := dialGoRPC(ctx, c.addr, c.token, c.tls)
 	if err != nil {
 		return nil, err
 	}
@@ -130,11 +139,18 @@ func (c *Client) Close() error {
 	return nil
 }
 
-func dialGoRPC(ctx context.Context, addr, token string) (*rpc.Client, error) {
+func dialGoRPC(ctx context.Context, addr, token string, tlsCfg *tls.Config) (*rpc.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, DialTimeout)
 	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	var conn net.Conn
+	var err error
+	if tlsCfg != nil {
+		d := tls.Dialer{Config: tlsCfg}
+		conn, err = d.DialContext(ctx, "tcp", addr)
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: dial %s: %v", ErrUnavailable, addr, err)
 	}

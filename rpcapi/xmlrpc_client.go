@@ -43,8 +43,8 @@ func XMLRPCURL(addr string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("rpcapi: address %q: %v", addr, err)
 	}
-	if u.Scheme != "http" {
-		return "", fmt.Errorf("rpcapi: address %q: scheme %q not supported (use http)", addr, u.Scheme)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("rpcapi: address %q: scheme %q not supported (use http or https)", addr, u.Scheme)
 	}
 	if u.Host == "" {
 		return "", fmt.Errorf("rpcapi: address %q has no host", addr)
@@ -60,8 +60,8 @@ func XMLRPCURL(addr string) (string, error) {
 func NewCaller(addr, transport string, opts ...Option) (Caller, error) {
 	switch transport {
 	case "", TransportGob:
-		if strings.Contains(addr, "://") && !strings.HasPrefix(addr, "http://") {
-			return nil, fmt.Errorf("rpcapi: address %q: only http:// is supported", addr)
+		if strings.Contains(addr, "://") && !strings.HasPrefix(addr, "http://") && !strings.HasPrefix(addr, "https://") {
+			return nil, fmt.Errorf("rpcapi: address %q: only http:// and https:// are supported", addr)
 		}
 		return NewClient(addr, opts...), nil
 	case TransportXMLRPC:
@@ -77,6 +77,7 @@ func NewCaller(addr, transport string, opts ...Option) (Caller, error) {
 type XMLClient struct {
 	url   string
 	token string
+	base  http.RoundTripper
 
 	mu     sync.Mutex // guards idle and closed
 	idle   []*xmlConn
@@ -113,11 +114,21 @@ var xmlTransport = &http.Transport{
 
 // NewXMLClient returns an XML-RPC client for addr (see XMLRPCURL).
 func NewXMLClient(addr string, opts ...Option) (*XMLClient, error) {
+	o := collect(opts)
+	if o.tls != nil && !strings.Contains(addr, "://") {
+		addr = "https://" + addr
+	}
 	u, err := XMLRPCURL(addr)
 	if err != nil {
 		return nil, err
 	}
-	return &XMLClient{url: u, token: collect(opts).token}, nil
+	c := &XMLClient{url: u, token: o.token, base: xmlTransport}
+	if o.tls != nil {
+		t := xmlTransport.Clone()
+		t.TLSClientConfig = o.tls
+		c.base = t
+	}
+	return c, nil
 }
 
 // URL returns the endpoint the client posts to.
@@ -134,7 +145,7 @@ func (c *XMLClient) get() (*xmlConn, error) {
 		c.idle = c.idle[:n-1]
 		return x, nil
 	}
-	rt := &ctxTransport{base: xmlTransport, token: c.token}
+	rt := &ctxTransport{base: c.base, token: c.token}
 	rc, err := xmlrpc.NewClient(c.url, rt)
 	if err != nil {
 		return nil, fmt.Errorf("rpcapi: %w", err)

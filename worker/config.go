@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"crypto/tls"
 	"fmt"
 	"os"
 	"regexp"
@@ -51,6 +52,14 @@ type Config struct {
 	// call to this worker (so only its master can assign it jobs). It must
 	// equal the master's. Empty: no auth.
 	Token string
+	// TLS, when set, makes the worker's endpoint serve TLS with it (set
+	// ClientCAs and ClientAuth for mutual TLS); the worker then advertises
+	// an https:// address.
+	TLS *tls.Config
+	// ClientTLS is used to reach the master over TLS (RootCAs to verify it,
+	// Certificates for mutual TLS). An https:// master address uses TLS
+	// even without it, with the system's roots.
+	ClientTLS *tls.Config
 	// Slots is how many jobs run at once. Default 4.
 	Slots int
 	// Commands are the subprocess templates, by job type.

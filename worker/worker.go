@@ -2,11 +2,13 @@ package worker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,7 +78,11 @@ func New(cfg Config) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	mc, err := rpcapi.NewCaller(cfg.Master, cfg.Transport, rpcapi.WithToken(cfg.Token))
+	opts := []rpcapi.Option{rpcapi.WithToken(cfg.Token)}
+	if cfg.ClientTLS != nil {
+		opts = append(opts, rpcapi.WithTLS(cfg.ClientTLS))
+	}
+	mc, err := rpcapi.NewCaller(cfg.Master, cfg.Transport, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("worker: master: %w", err)
 	}
@@ -158,6 +164,9 @@ func (w *Worker) serve() error {
 	if err != nil {
 		return fmt.Errorf("worker: listen: %w", err)
 	}
+	if w.cfg.TLS != nil {
+		ln = tls.NewListener(ln, w.cfg.TLS)
+	}
 	w.ln = rpcapi.NewTrackingListener(ln)
 	h, err := rpcapi.NewGoRPCHandler(nil, w)
 	if err != nil {
@@ -188,10 +197,14 @@ func (w *Worker) Addr() string {
 }
 
 func (w *Worker) advertise() string {
-	if w.cfg.Advertise != "" {
-		return w.cfg.Advertise
+	a := w.cfg.Advertise
+	if a == "" {
+		a = w.Addr()
 	}
-	return w.Addr()
+	if w.cfg.TLS != nil && a != "" && !strings.Contains(a, "://") {
+		a = "https://" + a
+	}
+	return a
 }
 
 // ID returns the ID the master gave this worker, "" while unregistered.

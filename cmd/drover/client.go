@@ -29,8 +29,20 @@ func clientFlags(fs *flag.FlagSet) func() rpcapi.MasterClient {
 	addr := fs.String("master", def, "master `addr` ($DROVER_MASTER)")
 	transport := fs.String("transport", rpcapi.TransportGob, "protocol to the master: gob or xmlrpc")
 	token := fs.String("token", os.Getenv("DROVER_TOKEN"), "the master's `token` ($DROVER_TOKEN)")
+	ca := fs.String("tls-ca", "", "CA `file` (PEM) that signed the master's certificate")
+	cert := fs.String("tls-cert", "", "client certificate `file` (PEM) for mutual TLS")
+	key := fs.String("tls-key", "", "client key `file` (PEM) for mutual TLS")
 	return func() rpcapi.MasterClient {
-		c, err := rpcapi.NewCaller(*addr, *transport, rpcapi.WithToken(*token))
+		opts := []rpcapi.Option{rpcapi.WithToken(*token)}
+		_, tc, err := conf.TLSConfigs(*cert, *key, *ca)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "drover:", err)
+			os.Exit(2)
+		}
+		if tc != nil {
+			opts = append(opts, rpcapi.WithTLS(tc))
+		}
+		c, err := rpcapi.NewCaller(*addr, *transport, opts...)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "drover:", err)
 			os.Exit(2)
