@@ -1,0 +1,550 @@
+#!/usr/bin/env python3
+"""A drover worker in Python, standard library only.
+
+    worker.py --master HOST:PORT [--pull] [--name NAME] [--slots N] [--listen HOST:PORT]
+
+It runs two job types:
+
+    py.echo   args {"text": T}        output: T reversed ("hello 3" -> "3 olleh")
+    py.sleep  args {"seconds": S}     sleeps S seconds (a float), stops early on cancel
+
+Push mode (the default) serves XML-RPC at http://LISTEN/RPC2 (assign_task,
+cancel_task, ping) and registers with transport "xmlrpc"; the master pushes
+tasks to it. Pull mode (--pull) opens no port: it registers with mode "pull"
+and long-polls fetch_tasks.
+
+In both modes one thread talks to the master about liveness: it heartbeats
+every heartbeat_interval (from the register_worker reply) with the jobs the
+worker holds (running, plus results the master has not acknowledged), re-
+registers reporting them when the master answers "unknown", and drops what the
+master lists in "cancel". In pull mode the same thread calls fetch_tasks
+between beats: a heartbeat must never be composed while a fetch_tasks reply
+may be on its way, or the master could take the beat's silence about a task
+just handed out as the worker having lost it (see docs/protocol.md). A second
+thread reports results in batches with task_complete, retrying until the
+master acknowledges them.
+
+SIGTERM or SIGINT: take no new work, let running jobs finish (10 s grace),
+send the last results, log out, exit 0. A second signal exits at once.
+
+Prints "registered WORKER_ID" on stdout at each registration; logs go to
+stderr.
+"""
+
+import argparse
+import http.client
+import os
+import random
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+import traceback
+import xmlrpc.client
+from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
+
+# Fault codes of the drover master (docs/protocol.md).
+FAULT_UNKNOWN_WORKER = 1
+
+SHUTDOWN_GRACE = 10.0  # seconds running jobs get to finish on SIGTERM
+FLUSH_GRACE = 5.0  # seconds to deliver the last results
+MAX_REPORTS = 500  # reports in one task_complete call
+
+
+def log(msg):
+    now = time.time()
+    stamp = time.strftime("%H:%M:%S", time.localtime(now)) + ".%03d" % (now % 1 * 1000)
+    sys.stderr.write("%s worker.py: %s\n" % (stamp, msg))
+    sys.stderr.flush()
+
+
+class PermanentError(Exception):
+    """A failure retrying cannot fix: the job fails without retries."""
+
+
+class Stopped(Exception):
+    """A handler stopped early because run.stop was set."""
+
+
+class TimeoutTransport(xmlrpc.client.Transport):
+    """An xmlrpc.client transport whose socket operations time out."""
+
+    def __init__(self, timeout):
+        super().__init__()
+        self.timeout = timeout
+
+    def make_connection(self, host):
+        conn = super().make_connection(host)
+        conn.timeout = self.timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(self.timeout)
+        return conn
+
+
+def master_proxy(master, timeout):
+    """A ServerProxy for the master. ServerProxy is not thread-safe: each
+    thread makes its own."""
+    url = master if "://" in master else "http://" + master
+    if url.count("/") < 3:
+        url += "/RPC2"
+    transport = TimeoutTransport(timeout)
+    return xmlrpc.client.ServerProxy(url, allow_none=True, transport=transport), transport
+
+
+# ---- job handlers ------------------------------------------------------------
+#
+# A handler gets the task's args (a dict of str) and a Run; it returns the
+# output string or raises. It should return soon after run.stop is set
+# (cancel, timeout, shutdown).
+
+
+def handle_echo(args, run):
+    if "text" not in args:
+        raise PermanentError('missing arg "text"')
+    return args["text"][::-1]
+
+
+def handle_sleep(args, run):
+    try:
+        seconds = float(args.get("seconds", "1"))
+    except ValueError:
+        raise PermanentError("seconds: not a number: %r" % args.get("seconds"))
+    if run.stop.wait(max(seconds, 0.0)):
+        raise Stopped("stopped after %.3fs" % (time.monotonic() - run.started))
+    return "slept %gs" % seconds
+
+
+HANDLERS = {"py.echo": handle_echo, "py.sleep": handle_sleep}
+
+
+class Run:
+    """One attempt in progress."""
+
+    def __init__(self, task):
+        self.job_id = str(task["job_id"])
+        self.attempt = int(task["attempt"])
+        self.type = task["type"]
+        self.args = dict(task.get("args") or {})
+        self.timeout = float(task.get("timeout") or 0)  # seconds; 0: none
+        self.stop = threading.Event()
+        self.started = time.monotonic()
+        self.drop = False  # the master no longer leases it: do not report it
+        self.cancelled = False  # the master cancelled it: report "cancelled"
+        self.timed_out = False
+
+    def ref(self):
+        return {"job_id": self.job_id, "attempt": self.attempt}
+
+
+class Worker:
+    def __init__(self, master, name, slots, pull, listen):
+        self.master = master
+        self.name = name
+        self.slots = slots
+        self.pull = pull
+        self.listen = listen
+        self.mu = threading.Condition()  # guards everything below; notified on any change
+        self.worker_id = ""
+        self.interval = 1.0
+        self.running = {}  # job_id -> Run
+        self.results = []  # reports not yet acknowledged
+        self.draining = False
+        self.fetching = False  # pull: a fetch_tasks call is out
+        self.need_register = True
+        self.beat_now = threading.Event()
+        self.report_wake = threading.Event()
+        self.quit = threading.Event()  # stops the background threads
+        self.server = None
+        self.addr = ""
+        self.threads = []
+
+    # -- what the worker holds -------------------------------------------------
+
+    def held(self):
+        """Running attempts and unacknowledged results. Caller holds mu."""
+        out = [r.ref() for r in self.running.values() if not r.drop]
+        out += [{"job_id": rep["job_id"], "attempt": rep["attempt"]} for rep in self.results]
+        return out
+
+    def drop_refs(self, refs):
+        """Stop and forget attempts the master does not lease to us: no
+        report. Caller holds mu."""
+        if not refs:
+            return
+        gone = {(str(r["job_id"]), int(r["attempt"])) for r in refs}
+        for r in self.running.values():
+            if (r.job_id, r.attempt) in gone:
+                r.drop = True
+                r.stop.set()
+        self.results = [rep for rep in self.results if (rep["job_id"], rep["attempt"]) not in gone]
+        log("master does not lease %d job(s) to us; dropped them" % len(gone))
+
+    def cancel_refs(self, refs):
+        """Stop attempts the master cancelled: reported as cancelled. Caller
+        holds mu."""
+        for ref in refs:
+            r = self.running.get(str(ref["job_id"]))
+            if r is not None and r.attempt == int(ref["attempt"]):
+                r.cancelled = True
+                r.stop.set()
+
+    # -- running tasks -----------------------------------------------------------
+
+    def take(self, tasks, worker_id, fetched=False):
+        """Start the tasks that fit; return (accepted, rejected) as the
+        assign_task reply wants them. Fetched tasks are ours already, so
+        they run even while draining. Caller holds mu."""
+        accepted, rejected = [], []
+        for t in tasks:
+            ref = {"job_id": str(t["job_id"]), "attempt": int(t["attempt"])}
+
+            def reject(why):
+                rejected.append(dict(ref, reason=why))
+
+            if self.draining and not fetched:
+                reject("worker is shutting down")
+                continue
+            if self.worker_id and worker_id and worker_id != self.worker_id:
+                reject("assigned to worker %r, this is %r" % (worker_id, self.worker_id))
+                continue
+            old = self.running.get(ref["job_id"])
+            if old is not None:
+                if old.attempt == ref["attempt"]:
+                    accepted.append(ref)  # a repeated assign
+                    continue
+                old.drop = True  # the master moved on from that attempt
+                old.stop.set()
+            if len(self.running) >= self.slots:
+                reject("no free slot (%d running)" % len(self.running))
+                continue
+            if t.get("type") not in HANDLERS:
+                reject("no handler for type %r" % t.get("type"))
+                continue
+            self.start_run(Run(t))
+            accepted.append(ref)
+        return accepted, rejected
+
+    def start_run(self, run):
+        """Run one attempt in a thread of its own. Caller holds mu."""
+        self.running[run.job_id] = run
+        timer = None
+        if run.timeout > 0:
+            def expire():
+                run.timed_out = True
+                run.stop.set()
+            timer = threading.Timer(run.timeout, expire)
+            timer.daemon = True
+            timer.start()
+        th = threading.Thread(target=self.execute, args=(run, timer), daemon=True,
+                              name="job-%s-%d" % (run.job_id, run.attempt))
+        th.start()
+
+    def execute(self, run, timer):
+        rep = {"job_id": run.job_id, "attempt": run.attempt, "outcome": "ok", "exit_code": 0,
+               "error": "", "output": "", "data": "", "permanent": False}
+        try:
+            rep["output"] = str(HANDLERS[run.type](run.args, run))
+        except PermanentError as e:
+            rep.update(outcome="error", error=str(e), permanent=True, exit_code=-1)
+        except Stopped as e:
+            rep.update(outcome="error", error=str(e), exit_code=-1)
+        except Exception as e:  # noqa: BLE001 - any failure fails the attempt
+            rep.update(outcome="error", error="%s: %s" % (type(e).__name__, e), exit_code=-1,
+                       output=traceback.format_exc()[-4000:])
+        if timer is not None:
+            timer.cancel()
+        if rep["outcome"] != "ok" or run.stop.is_set():
+            if run.cancelled:
+                rep.update(outcome="cancelled", error="cancelled by the master")
+            elif run.timed_out:
+                rep.update(outcome="timeout", error="timed out after %gs" % run.timeout)
+        with self.mu:
+            if self.running.get(run.job_id) is run:
+                del self.running[run.job_id]
+            if not run.drop:
+                self.results.append(rep)
+            self.mu.notify_all()
+        if not run.drop:
+            self.report_wake.set()
+
+    # -- the worker's own endpoint (push mode) ------------------------------------
+
+    def assign_task(self, args):
+        with self.mu:
+            accepted, rejected = self.take(args.get("tasks") or [], str(args.get("worker_id") or ""))
+        return {"accepted": accepted, "rejected": rejected}
+
+    def cancel_task(self, args):
+        with self.mu:
+            self.cancel_refs(args.get("jobs") or [])
+        return {}
+
+    def ping(self, args=None):
+        with self.mu:
+            return {"name": self.name, "running": len(self.running), "slots": self.slots}
+
+    def serve(self):
+        host, port = self.listen.rsplit(":", 1)
+
+        class Handler(SimpleXMLRPCRequestHandler):
+            rpc_paths = ("/RPC2",)
+
+        class Server(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
+            daemon_threads = True
+
+        self.server = Server((host, int(port)), requestHandler=Handler, logRequests=False)
+        self.server.register_function(self.assign_task, "assign_task")
+        self.server.register_function(self.cancel_task, "cancel_task")
+        self.server.register_function(self.ping, "ping")
+        bound = self.server.server_address
+        self.addr = "http://%s:%d/RPC2" % (bound[0], bound[1])
+        self.spawn(self.server.serve_forever, "server")
+
+    # -- talking to the master ---------------------------------------------------
+
+    def register(self, proxy):
+        with self.mu:
+            args = {"name": self.name, "types": sorted(HANDLERS), "slots": self.slots,
+                    "running": self.held()}
+            if self.pull:
+                args["mode"] = "pull"
+            else:
+                args.update(mode="push", transport="xmlrpc", addr=self.addr)
+        reply = proxy.register_worker(args)
+        with self.mu:
+            self.worker_id = str(reply["worker_id"])
+            self.interval = float(reply.get("heartbeat_interval") or 1.0)
+            self.need_register = False
+            self.drop_refs(reply.get("cancel") or [])
+            draining = self.draining
+            self.mu.notify_all()
+        print("registered %s" % self.worker_id, flush=True)
+        log("registered as %s (%d held, heartbeat every %gs)" % (self.worker_id, len(args["running"]), self.interval))
+        self.report_wake.set()  # results held across a master restart
+        if draining:
+            self.beat_now.set()
+        return reply
+
+    def heartbeat(self, proxy):
+        with self.mu:
+            args = {"worker_id": self.worker_id, "running": self.held(),
+                    "free_slots": max(self.slots - len(self.running), 0), "draining": self.draining}
+        reply = proxy.heartbeat(args)
+        status = reply.get("status")
+        with self.mu:
+            if status == "unknown":
+                log("master does not know us (restarted or reaped); re-registering")
+                self.need_register = True
+                return
+            self.drop_refs(reply.get("cancel") or [])
+            if status == "drain" and not self.draining:
+                log("master asked us to drain; taking no new jobs")
+                self.draining = True
+            self.mu.notify_all()
+
+    def fetch(self, proxy, transport, free, wait):
+        with self.mu:
+            worker_id = self.worker_id
+            self.fetching = True
+        transport.timeout = wait + 10
+        try:
+            reply = proxy.fetch_tasks({"worker_id": worker_id, "max": free, "timeout": wait})
+        finally:
+            transport.timeout = 10
+            with self.mu:
+                self.fetching = False
+                self.mu.notify_all()
+        with self.mu:
+            self.cancel_refs(reply.get("cancel") or [])
+            tasks = reply.get("tasks") or []
+            accepted, rejected = self.take(tasks, worker_id, fetched=True)
+            for rej in rejected:
+                # The lease stays ours at the master; our heartbeats leave it
+                # out, so the master requeues it as lost.
+                log("fetched task %s/%s refused: %s" % (rej["job_id"], rej["attempt"], rej["reason"]))
+
+    def master_loop(self):
+        """Register, heartbeat every interval, re-register on "unknown"; in
+        pull mode, fetch tasks between beats (in this same thread)."""
+        proxy, transport = master_proxy(self.master, 10)
+        next_beat = 0.0
+        retry = 0.0
+        failing = False
+        while not self.quit.is_set():
+            try:
+                if self.need_register:
+                    self.register(proxy)
+                    next_beat = time.monotonic() + self.jitter()
+                    retry, failing = 0.0, False
+                    continue
+                now = time.monotonic()
+                if now >= next_beat or self.beat_now.is_set():
+                    self.beat_now.clear()
+                    self.heartbeat(proxy)
+                    next_beat = time.monotonic() + self.jitter()
+                    if failing:
+                        log("master reachable again")
+                    retry, failing = 0.0, False
+                    continue
+                wait = next_beat - now
+                with self.mu:
+                    free = self.slots - len(self.running)
+                    idle = not self.pull or self.draining or free <= 0 or wait < 0.05
+                    if self.pull and idle:
+                        # Woken when a slot frees (notify_all) or the time
+                        # to beat comes.
+                        self.mu.wait(wait)
+                if not self.pull:
+                    self.beat_now.wait(wait)
+                elif not idle:
+                    self.fetch(proxy, transport, free, wait)
+                    retry = 0.0
+            except xmlrpc.client.Fault as f:
+                if f.faultCode == FAULT_UNKNOWN_WORKER:
+                    with self.mu:
+                        self.need_register = True
+                    continue
+                log("master fault %d: %s" % (f.faultCode, f.faultString))
+                retry = self.backoff(retry)
+            except (OSError, xmlrpc.client.ProtocolError, http.client.HTTPException) as e:
+                if not self.quit.is_set() and not failing:
+                    log("cannot reach the master (%s); jobs keep running, retrying" % e)
+                failing = True
+                retry = self.backoff(retry)
+
+    def backoff(self, retry):
+        retry = min(max(2 * retry, 0.1), 2.0)
+        self.quit.wait(retry)
+        return retry
+
+    def jitter(self):
+        return self.interval * random.uniform(0.9, 1.1)
+
+    def report_loop(self):
+        """Send finished results in batches until the master acknowledges
+        them."""
+        proxy, _ = master_proxy(self.master, 10)
+        retry = 0.0
+        while not self.quit.is_set():
+            self.report_wake.wait(1.0)
+            self.report_wake.clear()
+            while not self.quit.is_set():
+                with self.mu:
+                    worker_id = self.worker_id
+                    batch = list(self.results[:MAX_REPORTS])
+                if not batch or not worker_id:
+                    break
+                try:
+                    reply = proxy.task_complete({"worker_id": worker_id, "reports": batch})
+                except xmlrpc.client.Fault as f:
+                    if f.faultCode == FAULT_UNKNOWN_WORKER:
+                        with self.mu:
+                            self.need_register = True
+                    else:
+                        log("task_complete fault %d: %s" % (f.faultCode, f.faultString))
+                    retry = self.backoff(retry)
+                    continue
+                except (OSError, xmlrpc.client.ProtocolError, http.client.HTTPException) as e:
+                    log("task_complete failed (%s); retrying" % e)
+                    retry = self.backoff(retry)
+                    continue
+                retry = 0.0
+                sent = {(rep["job_id"], rep["attempt"]) for rep in batch}
+                with self.mu:
+                    self.results = [rep for rep in self.results if (rep["job_id"], rep["attempt"]) not in sent]
+                    self.mu.notify_all()
+                if reply.get("dropped"):
+                    log("master dropped %d stale report(s)" % reply["dropped"])
+
+    # -- life ----------------------------------------------------------------------
+
+    def spawn(self, fn, name):
+        th = threading.Thread(target=fn, name=name, daemon=True)
+        th.start()
+        self.threads.append(th)
+
+    def run(self, stop):
+        if not self.pull:
+            self.serve()
+            log("serving %s" % self.addr)
+        self.spawn(self.master_loop, "master")
+        self.spawn(self.report_loop, "reporter")
+        while not stop.wait(0.2):
+            pass
+        self.shutdown()
+
+    def shutdown(self):
+        with self.mu:
+            self.draining = True
+            n = len(self.running)
+            self.mu.notify_all()
+        log("draining: %d job(s) running" % n)
+        self.beat_now.set()  # tell the master now, so it sends nothing more
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        with self.mu:
+            while (self.running or self.fetching) and time.monotonic() < deadline:
+                self.mu.wait(deadline - time.monotonic())
+            if self.running:
+                log("grace over; stopping %d job(s); the master requeues them" % len(self.running))
+                for r in self.running.values():
+                    r.drop = True
+                    r.stop.set()
+        self.report_wake.set()
+        deadline = time.monotonic() + FLUSH_GRACE
+        with self.mu:
+            while self.results and time.monotonic() < deadline:
+                self.mu.wait(min(deadline - time.monotonic(), 0.2))
+            left = len(self.results)
+            worker_id = self.worker_id
+        if left:
+            log("%d result(s) not delivered" % left)
+        self.quit.set()
+        self.beat_now.set()
+        self.report_wake.set()
+        with self.mu:
+            self.mu.notify_all()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+        for th in self.threads:
+            th.join(15)
+        log("threads stopped")
+        if worker_id:
+            proxy, _ = master_proxy(self.master, 5)
+            try:
+                proxy.logout_worker({"worker_id": worker_id})
+                log("logged out")
+            except (xmlrpc.client.Fault, OSError, xmlrpc.client.ProtocolError, http.client.HTTPException) as e:
+                log("logout failed: %s" % e)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--master", required=True, help="the master's HOST:PORT")
+    ap.add_argument("--pull", action="store_true", help="pull mode: no endpoint, long-poll fetch_tasks")
+    ap.add_argument("--name", default="%s-py-%d" % (socket.gethostname(), os.getpid()))
+    ap.add_argument("--slots", type=int, default=4)
+    ap.add_argument("--listen", default="127.0.0.1:0", help="push mode: the endpoint's HOST:PORT")
+    a = ap.parse_args()
+    if a.slots < 1:
+        ap.error("--slots must be at least 1")
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        if stop.is_set():
+            log("second signal; exiting at once")
+            os._exit(1)
+        log("signal %d; stopping" % signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    Worker(a.master, a.name, a.slots, a.pull, a.listen).run(stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

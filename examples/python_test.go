@@ -1,0 +1,667 @@
+package examples_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// TestPython runs the Python examples (examples/python) and the minimal
+// worker and client of docs/protocol.md against real master processes over
+// XML-RPC: a push worker and a pull worker with client.py, a worker killed
+// with SIGKILL mid-job, a fleet mixing Go workers (gob and XML-RPC) with a
+// Python one, and XML-RPC introspection from Python. Each subtest has a
+// master of its own and they run in parallel.
+func TestPython(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds drover and runs Python processes")
+	}
+	py := pyNeedPython(t)
+	drover := pyBuildDrover(t)
+	env := &pyEnv{py: py, drover: drover, dir: "python"}
+
+	t.Run("PushWorkerAndClient", func(t *testing.T) {
+		t.Parallel()
+		addr := env.master(t)
+		w := env.worker(t, addr, "--name", "py-push")
+		w.waitRegistered(t)
+		out := env.client(t, addr, 0, "--count", "20", "--timeout", "30")
+		pyCheckEcho(t, out, 20, w.ids())
+	})
+
+	t.Run("PullWorkerAndClient", func(t *testing.T) {
+		t.Parallel()
+		addr := env.master(t)
+		w := env.worker(t, addr, "--pull", "--name", "py-pull", "--slots", "3")
+		w.waitRegistered(t)
+		out := env.client(t, addr, 0, "--count", "12", "--timeout", "30")
+		pyCheckEcho(t, out, 12, w.ids())
+		// A job that fails for good: py.echo without a "text" arg.
+		mc := pyXMLClient(t, addr)
+		ids := pySubmit(t, mc, jobs.Spec{Type: "py.echo", Args: map[string]string{"other": "x"}, Retries: 3})
+		pyWaitFinal(t, mc, ids, 10*time.Second)
+		if j := pyJob(t, mc, ids[0]); j.State != jobs.Failed || len(j.Attempts) != 1 ||
+			!strings.Contains(j.Attempts[0].Error, `missing arg "text"`) {
+			t.Errorf("py.echo without text: state %s, attempts %+v; want failed after 1 attempt naming the arg", j.State, j.Attempts)
+		}
+	})
+
+	t.Run("KillWorker", func(t *testing.T) {
+		t.Parallel()
+		addr := env.master(t)
+		push := env.worker(t, addr, "--name", "py-a", "--slots", "2")
+		pull := env.worker(t, addr, "--pull", "--name", "py-b", "--slots", "2")
+		push.waitRegistered(t)
+		pull.waitRegistered(t)
+		owner := func(wid string) *pyProc { // a worker reaped under load re-registers
+			for _, p := range []*pyProc{push, pull} {
+				if slices.Contains(p.ids(), wid) {
+					return p
+				}
+			}
+			return nil
+		}
+		mc := pyXMLClient(t, addr)
+		ids := pySubmit(t, mc, jobs.Spec{Type: "py.sleep", Args: map[string]string{"seconds": "2"}, Retries: 2})
+
+		// Wait until the job runs on a worker that has taken it (the master
+		// logs "started on" for push, "fetched by" for pull), then kill that
+		// worker's process outright.
+		var victim string
+		pyEventually(t, 10*time.Second, "the job to start on a worker", func() error {
+			j := pyJob(t, mc, ids[0])
+			if j.State != jobs.Running || owner(j.Worker) == nil {
+				return fmt.Errorf("job %s on %q", j.State, j.Worker)
+			}
+			for _, e := range j.Events {
+				if strings.Contains(e.Text, "started on "+j.Worker) || strings.Contains(e.Text, "fetched by "+j.Worker) {
+					victim = j.Worker
+					return nil
+				}
+			}
+			return fmt.Errorf("not taken yet: %+v", j.Events)
+		})
+		killed := owner(victim)
+		killed.kill(t)
+		survivor := push
+		if killed == push {
+			survivor = pull
+		}
+
+		pyEventually(t, 10*time.Second, "the master to declare "+victim+" dead", func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			r, err := mc.ListWorkers(ctx)
+			if err != nil {
+				return err
+			}
+			for _, w := range r.Workers {
+				if w.ID == victim {
+					if w.State != rpcapi.WorkerDead || w.Died.IsZero() {
+						return fmt.Errorf("%s is %s", victim, w.State)
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("%s not listed", victim)
+		})
+		pyWaitFinal(t, mc, ids, 15*time.Second)
+		j := pyJob(t, mc, ids[0])
+		if j.State != jobs.Succeeded || len(j.Attempts) != 2 {
+			t.Fatalf("job %s after %d attempts (%+v); want succeeded after 2", j.State, len(j.Attempts), j.Attempts)
+		}
+		if a := j.Attempts[0]; a.Outcome != jobs.Lost || a.Worker != victim {
+			t.Errorf("attempt 1: %s on %s; want lost on %s", a.Outcome, a.Worker, victim)
+		}
+		if a := j.Attempts[1]; a.Outcome != jobs.OK || !slices.Contains(survivor.ids(), a.Worker) || a.Output != "slept 2s" {
+			t.Errorf("attempt 2: %s on %s, output %q; want ok on %s, %q", a.Outcome, a.Worker, a.Output, survivor.ids(), "slept 2s")
+		}
+	})
+
+	t.Run("MixedFleet", func(t *testing.T) {
+		t.Parallel()
+		addr := env.master(t)
+		for _, transport := range []string{"xmlrpc", "gob"} {
+			conf := pyWriteFile(t, t.TempDir(), "worker.toml", fmt.Sprintf(`
+slots = 2
+kill_grace = "300ms"
+shutdown_grace = "5s"
+log_format = "json"
+[commands.go-%s]
+argv = ["echo", "{text}"]
+`, transport))
+			pyStart(t, env.drover, "worker", "--config", conf, "--master", addr, "--transport", transport,
+				"--name", "go-"+transport)
+		}
+		env.worker(t, addr, "--name", "py-mixed").waitRegistered(t)
+		mc := pyXMLClient(t, addr)
+		pyWaitWorkers(t, mc, 3)
+
+		var specs []jobs.Spec
+		want := map[string]string{} // job text -> the name of the worker that must run it
+		for i := range 6 {
+			for _, typ := range []string{"go-xmlrpc", "go-gob", "py.echo"} {
+				text := fmt.Sprintf("%s %d", typ, i)
+				specs = append(specs, jobs.Spec{Type: typ, Args: map[string]string{"text": text}, Group: "mixed"})
+				want[text] = map[string]string{"go-xmlrpc": "go-xmlrpc", "go-gob": "go-gob", "py.echo": "py-mixed"}[typ]
+			}
+		}
+		ids := pySubmit(t, mc, specs...)
+		pyWaitFinal(t, mc, ids, 15*time.Second)
+		names := pyWorkerNames(t, mc)
+		for i, id := range ids {
+			j := pyJob(t, mc, id)
+			text := specs[i].Args["text"]
+			if j.State != jobs.Succeeded || len(j.Attempts) == 0 {
+				t.Errorf("job %s (%s): %s; want succeeded", id, text, j.State)
+				continue
+			}
+			a := j.Attempts[len(j.Attempts)-1]
+			wantOut := text + "\n"
+			if specs[i].Type == "py.echo" {
+				wantOut = pyReverse(text)
+			}
+			if a.Output != wantOut || names[a.Worker] != want[text] {
+				t.Errorf("job %s (%s): output %q on %s (%s); want %q on %s", id, text, a.Output, a.Worker, names[a.Worker], wantOut, want[text])
+			}
+		}
+	})
+
+	t.Run("Introspection", func(t *testing.T) {
+		t.Parallel()
+		addr := env.master(t)
+		out := env.python(t, 10*time.Second, "-c", pyIntrospect, addr)
+		for _, want := range []string{
+			"methods cancel_jobs fetch_tasks get_job get_master_status heartbeat list_jobs list_workers " +
+				"logout_worker register_worker submit_jobs system.listMethods system.methodHelp system.methodSignature " +
+				"task_complete wait_jobs",
+			"help Submit a batch: {specs: [{type, args, priority, retries, timeout, group, key}]}. Returns {ids, existing}.",
+			"sig [['struct'], ['struct', 'struct']]",
+			"sig listMethods [['array']]",
+			"status counts=cancelled,failed,pending,running,succeeded workers=0",
+			"fault no_such_method -32601",
+			"fault get_job 2",
+			"fault bogus member -32602",
+			"fault two params -32602",
+			"fault heartbeat ok unknown",
+			"fault fetch unknown 1",
+		} {
+			if !strings.Contains(out, want+"\n") {
+				t.Errorf("output lacks line %q:\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("DocMinimalWorker", func(t *testing.T) {
+		t.Parallel()
+		code := pyDocBlock(t, filepath.Join("..", "docs", "protocol.md"), "## A minimal worker")
+		file := pyWriteFile(t, t.TempDir(), "minimal_worker.py", code)
+		addr := env.master(t)
+		w := pyStart(t, env.py, file, addr)
+		w.waitRegistered(t)
+		mc := pyXMLClient(t, addr)
+		var specs []jobs.Spec
+		for i := range 5 {
+			specs = append(specs, jobs.Spec{Type: "py.upper", Args: map[string]string{"text": fmt.Sprintf("hello %d", i)}})
+		}
+		specs = append(specs, jobs.Spec{Type: "py.upper", Retries: 2}) // no text: fails for good
+		ids := pySubmit(t, mc, specs...)
+		pyWaitFinal(t, mc, ids, 10*time.Second)
+		for i, id := range ids {
+			j := pyJob(t, mc, id)
+			if i == len(ids)-1 {
+				if j.State != jobs.Failed || len(j.Attempts) != 1 {
+					t.Errorf("job without text: %s after %d attempts; want failed after 1", j.State, len(j.Attempts))
+				}
+				continue
+			}
+			want := strings.ToUpper(specs[i].Args["text"])
+			if a := j.Attempts[len(j.Attempts)-1]; j.State != jobs.Succeeded || a.Output != want || !slices.Contains(w.ids(), a.Worker) {
+				t.Errorf("job %s: %s, output %q on %s; want succeeded, %q on one of %v", id, j.State, a.Output, a.Worker, want, w.ids())
+			}
+		}
+		// The doc's minimal client, pointed at this master.
+		client := strings.ReplaceAll(pyDocBlock(t, filepath.Join("..", "docs", "protocol.md"), "## A minimal client"),
+			"127.0.0.1:7070", addr)
+		if out := env.python(t, 10*time.Second, "-c", client); out != "succeeded HI\n" {
+			t.Errorf("minimal client printed %q, want %q", out, "succeeded HI\n")
+		}
+
+		// Idle, it keeps itself alive past dead_after (1.2s).
+		pyEventually(t, 10*time.Second, "the minimal worker to stay alive past dead_after", func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			r, err := mc.ListWorkers(ctx)
+			if err != nil {
+				return err
+			}
+			for _, x := range r.Workers {
+				if x.State == rpcapi.WorkerAlive && slices.Contains(w.ids(), x.ID) && x.LastHeartbeat.Sub(x.Registered) > 1500*time.Millisecond {
+					return nil
+				}
+			}
+			return fmt.Errorf("no worker of %v alive for 1.5s: %+v", w.ids(), r.Workers)
+		})
+	})
+}
+
+// pyIntrospect is run as python3 -c pyIntrospect HOST:PORT.
+const pyIntrospect = `
+import sys, xmlrpc.client
+p = xmlrpc.client.ServerProxy("http://%s/RPC2" % sys.argv[1], allow_none=True)
+print("methods", " ".join(p.system.listMethods()))
+print("help", p.system.methodHelp("submit_jobs"))
+print("sig", p.system.methodSignature("submit_jobs"))
+print("sig listMethods", p.system.methodSignature("system.listMethods"))
+st = p.get_master_status()
+print("status counts=%s workers=%d" % (",".join(sorted(st["counts"])), len(st["workers"])))
+def fault(label, call):
+    try:
+        call()
+        print("fault", label, "none")
+    except xmlrpc.client.Fault as f:
+        print("fault", label, f.faultCode)
+fault("no_such_method", lambda: p.no_such_method({}))
+fault("get_job", lambda: p.get_job({"id": "999"}))
+fault("bogus member", lambda: p.get_job({"id": "1", "bogus": 1}))
+fault("two params", lambda: p.get_job({"id": "1"}, {"id": "2"}))
+print("fault heartbeat ok", p.heartbeat({"worker_id": "w404"})["status"])
+fault("fetch unknown", lambda: p.fetch_tasks({"worker_id": "w404", "timeout": 0.1}))
+`
+
+// pyEnv is what the subtests share: the python3 and drover binaries and
+// the directory of the Python examples.
+type pyEnv struct {
+	py, drover, dir string
+}
+
+// master starts a drover master with an in-memory store and fast beats and
+// returns its address.
+func (e *pyEnv) master(t *testing.T) string {
+	t.Helper()
+	conf := pyWriteFile(t, t.TempDir(), "master.toml", `
+heartbeat_interval = "300ms"
+dead_after = "1200ms"
+retry_backoff = "50ms"
+`)
+	m := pyStart(t, e.drover, "master", "--config", conf, "--listen", "127.0.0.1:0", "--store", "memory", "--log-format", "json")
+	var addr string
+	pyEventually(t, 10*time.Second, "the master to log its address", func() error {
+		if m.exited() {
+			return fmt.Errorf("%w: master exited: %v", pyErrStop, m.err)
+		}
+		for line := range strings.SplitSeq(m.stderr.String(), "\n") {
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "master listening" && rec.Addr != "" {
+				addr = rec.Addr
+				return nil
+			}
+		}
+		return errors.New("no \"master listening\" line yet")
+	})
+	return addr
+}
+
+// worker starts examples/python/worker.py against addr.
+func (e *pyEnv) worker(t *testing.T, addr string, args ...string) *pyProc {
+	t.Helper()
+	return pyStart(t, e.py, append([]string{filepath.Join(e.dir, "worker.py"), "--master", addr}, args...)...)
+}
+
+// client runs examples/python/client.py to the end, fails the test unless
+// it exits with code, and returns its stdout.
+func (e *pyEnv) client(t *testing.T, addr string, code int, args ...string) string {
+	t.Helper()
+	return e.pythonExit(t, 40*time.Second, code, append([]string{filepath.Join(e.dir, "client.py"), "--master", addr}, args...)...)
+}
+
+// python runs python3 with args to the end, fails the test unless it exits
+// 0, and returns its stdout.
+func (e *pyEnv) python(t *testing.T, timeout time.Duration, args ...string) string {
+	t.Helper()
+	return e.pythonExit(t, timeout, 0, args...)
+}
+
+func (e *pyEnv) pythonExit(t *testing.T, timeout time.Duration, code int, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.py, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("python3 %s: not done within %s\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), timeout, &stdout, &stderr)
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	if got != code {
+		t.Fatalf("python3 %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), got, code, &stdout, &stderr)
+	}
+	return stdout.String()
+}
+
+// pyCheckEcho checks client.py's lines for n py.echo jobs, all succeeded on
+// one of the worker IDs wids (a worker reaped under load re-registers) with
+// the text reversed.
+func pyCheckEcho(t *testing.T, out string, n int, wids []string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("client printed %d lines, want %d:\n%s", len(lines), n, out)
+	}
+	for i, line := range lines {
+		f := strings.Split(line, "\t")
+		want := pyReverse(fmt.Sprintf("hello %d", i+1))
+		if len(f) != 4 || f[1] != "succeeded" || !slices.Contains(wids, f[2]) || f[3] != want {
+			t.Errorf("line %d: %q; want ID, succeeded, one of %v, %q", i+1, line, wids, want)
+		}
+	}
+}
+
+func pyReverse(s string) string {
+	r := []rune(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
+}
+
+func pyNeedPython(t *testing.T) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3 is not on PATH; CI must have it to test examples/python")
+		}
+		t.Skip("python3 is not on PATH: skipping the Python examples")
+	}
+	return py
+}
+
+func pyBuildDrover(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "drover")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/drover/drover/cmd/drover").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ./cmd/drover: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func pyWriteFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// pyDocBlock returns the first ```python block after the line heading in
+// the Markdown file at path.
+func pyDocBlock(t *testing.T, path, heading string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(data), "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("%s has no heading %q", path, heading)
+	}
+	_, rest, ok = strings.Cut(rest, "\n```python\n")
+	if !ok {
+		t.Fatalf("%s: no ```python block under %q", path, heading)
+	}
+	code, _, ok := strings.Cut(rest, "\n```\n")
+	if !ok {
+		t.Fatalf("%s: the python block under %q does not end", path, heading)
+	}
+	return code + "\n"
+}
+
+func pyXMLClient(t *testing.T, addr string) rpcapi.MasterClient {
+	t.Helper()
+	c, err := rpcapi.NewXMLClient(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return rpcapi.MasterClient{C: c}
+}
+
+func pySubmit(t *testing.T, mc rpcapi.MasterClient, specs ...jobs.Spec) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: specs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.IDs
+}
+
+func pyJob(t *testing.T, mc rpcapi.MasterClient, id string) jobs.Job {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info, err := mc.GetJob(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Job
+}
+
+// pyWaitFinal waits (wait_jobs) until every job in ids is final.
+func pyWaitFinal(t *testing.T, mc rpcapi.MasterClient, ids []string, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		r, err := mc.Wait(ctx, &rpcapi.WaitArgs{IDs: ids, Timeout: time.Second})
+		switch {
+		case ctx.Err() != nil:
+			t.Fatalf("jobs %v not final within %s", ids, timeout)
+		case err != nil:
+			t.Fatal(err)
+		case r.Done:
+			return
+		}
+	}
+}
+
+// pyWaitWorkers waits until n workers are alive.
+func pyWaitWorkers(t *testing.T, mc rpcapi.MasterClient, n int) {
+	t.Helper()
+	pyEventually(t, 10*time.Second, fmt.Sprintf("%d live workers", n), func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		r, err := mc.ListWorkers(ctx)
+		if err != nil {
+			return err
+		}
+		alive := 0
+		for _, w := range r.Workers {
+			if w.State == rpcapi.WorkerAlive {
+				alive++
+			}
+		}
+		if alive != n {
+			return fmt.Errorf("%d alive: %+v", alive, r.Workers)
+		}
+		return nil
+	})
+}
+
+// pyWorkerNames returns the name of every listed worker (dead ones too) by
+// ID.
+func pyWorkerNames(t *testing.T, mc rpcapi.MasterClient) map[string]string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := mc.ListWorkers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, w := range r.Workers {
+		names[w.ID] = w.Name
+	}
+	return names
+}
+
+// pyErrStop makes pyEventually give up at once.
+var pyErrStop = errors.New("gave up")
+
+// pyEventually calls cond every 20ms until it returns nil, failing the test
+// when timeout passes or cond returns an error wrapping pyErrStop.
+func pyEventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if errors.Is(err, pyErrStop) || time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %v", what, timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// pyProc is a process started by a test: its stdout and stderr are kept.
+type pyProc struct {
+	name           string
+	cmd            *exec.Cmd
+	stdout, stderr pyBuffer
+	done           chan struct{} // closed when the process has exited
+	err            error         // Wait's error, set before done closes
+	killed         bool          // killed on purpose: any exit status is fine
+}
+
+// pyStart starts path with args. At cleanup the process gets SIGTERM, then
+// SIGKILL after 5s; the test fails unless it exited 0 on SIGTERM (or was
+// killed on purpose). Its output is logged when the test failed.
+func pyStart(t *testing.T, path string, args ...string) *pyProc {
+	t.Helper()
+	p := &pyProc{name: filepath.Base(path), cmd: exec.Command(path, args...), done: make(chan struct{})}
+	if len(args) > 0 && strings.HasSuffix(args[0], ".py") {
+		p.name = filepath.Base(args[0])
+	}
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { // waited for by the cleanup below
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		if !p.exited() {
+			p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.done
+			t.Errorf("%s ignored SIGTERM for 5s; killed", p.name)
+		}
+		if p.err != nil && !p.killed {
+			t.Errorf("%s %s: %v", p.name, strings.Join(args, " "), p.err)
+		}
+		if t.Failed() {
+			t.Logf("%s %s\nstdout:\n%s\nstderr:\n%s", p.name, strings.Join(args, " "), p.stdout.String(), p.stderr.String())
+		}
+	})
+	return p
+}
+
+func (p *pyProc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill sends SIGKILL and waits for the process to end.
+func (p *pyProc) kill(t *testing.T) {
+	t.Helper()
+	p.killed = true
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+}
+
+var pyRegistered = regexp.MustCompile(`(?m)^registered (\S+)$`)
+
+// ids returns every worker ID the process printed ("registered ID" lines):
+// a worker that was reaped, or whose master restarted, registers again.
+func (p *pyProc) ids() []string {
+	var ids []string
+	for _, m := range pyRegistered.FindAllStringSubmatch(p.stdout.String(), -1) {
+		ids = append(ids, m[1])
+	}
+	return ids
+}
+
+// waitRegistered waits for the "registered WORKER_ID" line on stdout and
+// returns the ID.
+func (p *pyProc) waitRegistered(t *testing.T) string {
+	t.Helper()
+	var id string
+	pyEventually(t, 10*time.Second, p.name+" to register", func() error {
+		if m := pyRegistered.FindStringSubmatch(p.stdout.String()); m != nil {
+			id = m[1]
+			return nil
+		}
+		if p.exited() {
+			return fmt.Errorf("%w: %s exited: %v\n%s", pyErrStop, p.name, p.err, p.stderr.String())
+		}
+		return errors.New("no \"registered\" line yet")
+	})
+	return id
+}
+
+// pyBuffer is a bytes.Buffer safe for concurrent use.
+type pyBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *pyBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *pyBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
