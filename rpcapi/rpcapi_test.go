@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,10 +34,13 @@ var serverErrs = map[string]error{
 // fakeMaster is a MasterAPI with canned answers. Wait for the group "block"
 // signals waiting, then blocks until release is closed.
 type fakeMaster struct {
-	gen     string // tells server generations apart
-	release chan struct{}
-	waiting chan struct{} // receives once per Wait that started blocking
+	gen      string // tells server generations apart
+	release  chan struct{}
+	waiting  chan struct{} // receives once per Wait that started blocking
+	nSubmits atomic.Int32
 }
+
+func (f *fakeMaster) submits() int { return int(f.nSubmits.Load()) }
 
 func newFakeMaster(gen string) *fakeMaster {
 	return &fakeMaster{gen: gen, release: make(chan struct{}), waiting: make(chan struct{}, 16)}
@@ -84,6 +88,7 @@ func (f *fakeMaster) Status(_ context.Context, _ *Empty, r *StatusReply) error {
 }
 
 func (f *fakeMaster) Submit(_ context.Context, a *SubmitArgs, r *SubmitReply) error {
+	f.nSubmits.Add(1)
 	for _, s := range a.Specs {
 		if err := s.Validate(); err != nil {
 			return fmt.Errorf("%w: %v", ErrBadRequest, err)
