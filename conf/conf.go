@@ -61,7 +61,8 @@ type Master struct {
 
 var masterKeys = []string{
 	"listen", "data_dir", "store", "heartbeat_interval", "dead_after",
-	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "jobs_file",
+	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "max_xml_depth", "max_submit", "max_args_bytes",
+	"max_result_bytes", "max_connections", "jobs_file",
 	"log_level", "log_format", "token", "token_file", "tls_cert", "tls_key", "tls_ca",
 }
 
@@ -140,6 +141,16 @@ func ParseMaster(name string, data []byte) (*Master, error) {
 			c.AssignBatch = d.integer(p, v, 0, math.MaxInt)
 		case "max_request_body":
 			c.MaxRequestBody = int64(d.integer(p, v, 0, math.MaxInt))
+		case "max_xml_depth":
+			c.MaxXMLDepth = d.integer(p, v, 0, 1000)
+		case "max_submit":
+			c.MaxSubmit = d.integer(p, v, 0, math.MaxInt)
+		case "max_args_bytes":
+			c.MaxArgsBytes = d.integer(p, v, 0, math.MaxInt)
+		case "max_result_bytes":
+			c.MaxResultBytes = d.integer(p, v, 0, math.MaxInt)
+		case "max_connections":
+			c.MaxConnections = d.integer(p, v, 0, math.MaxInt)
 		case "jobs_file":
 			m.JobsFile = d.str(p, v)
 			m.jobsFileLine = d.line(p)

@@ -27,7 +27,7 @@ type Worker struct {
 
 var workerKeys = []string{
 	"master", "listen", "advertise", "name", "slots", "commands", "transport", "mode",
-	"output_limit", "kill_grace", "shutdown_grace", "report_delay",
+	"output_limit", "max_result_bytes", "kill_grace", "shutdown_grace", "report_delay",
 	"log_level", "log_format", "token", "token_file", "tls_cert", "tls_key", "tls_ca",
 }
 
@@ -95,6 +95,8 @@ func ParseWorker(name string, data []byte) (*Worker, error) {
 			c.Slots = d.integer(p, v, 0, math.MaxInt)
 		case "output_limit":
 			c.OutputLimit = d.integer(p, v, 0, math.MaxInt)
+		case "max_result_bytes":
+			c.MaxResultBytes = d.integer(p, v, 0, math.MaxInt)
 		case "kill_grace":
 			c.KillGrace = d.duration(p, v)
 		case "shutdown_grace":

@@ -57,6 +57,20 @@ type Config struct {
 	// MaxRequestBody bounds an XML-RPC request body; bigger gets HTTP 413.
 	// Default 4 MiB.
 	MaxRequestBody int64
+	// MaxXMLDepth bounds the nesting of structs and arrays in an XML-RPC
+	// request. Default 32.
+	MaxXMLDepth int
+	// MaxSubmit bounds the jobs in one Submit call. Default 100000.
+	MaxSubmit int
+	// MaxArgsBytes bounds a job's args (names and values, summed).
+	// Default 64 KiB.
+	MaxArgsBytes int
+	// MaxResultBytes bounds a report's output plus data; a report over it
+	// is recorded as a failed attempt saying so. Default 1 MiB.
+	MaxResultBytes int
+	// MaxConnections bounds open connections to the listener; one more is
+	// answered HTTP 503 and closed. Default 10000.
+	MaxConnections int
 	// Jobs are submitted at start (a jobs file). Each must carry a Key, so a
 	// restart with the same jobs does not submit them twice.
 	Jobs []jobs.Spec
@@ -98,6 +112,21 @@ func (c *Config) setDefaults() {
 	if c.MaxRequestBody == 0 {
 		c.MaxRequestBody = 4 << 20
 	}
+	if c.MaxXMLDepth == 0 {
+		c.MaxXMLDepth = 32
+	}
+	if c.MaxSubmit == 0 {
+		c.MaxSubmit = MaxSubmit
+	}
+	if c.MaxArgsBytes == 0 {
+		c.MaxArgsBytes = 64 << 10
+	}
+	if c.MaxResultBytes == 0 {
+		c.MaxResultBytes = 1 << 20
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = 10000
+	}
 	if c.Logger == nil {
 		c.Logger = logrus.StandardLogger()
 	}
@@ -115,8 +144,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("master: dead_after %s must be more than heartbeat_interval %s", c.DeadAfter, c.HeartbeatInterval)
 	case c.RetryBackoff < 0 || c.MaxBackoff < 0:
 		return fmt.Errorf("master: negative retry backoff")
-	case c.MaxRequestBody < 0:
-		return fmt.Errorf("master: max_request_body %d is negative", c.MaxRequestBody)
+	case c.MaxRequestBody < 0 || c.MaxXMLDepth < 0 || c.MaxSubmit < 0 || c.MaxArgsBytes < 0 ||
+		c.MaxResultBytes < 0 || c.MaxConnections < 0:
+		return fmt.Errorf("master: a max_* limit is negative")
 	case c.AssignBatch < 0:
 		return fmt.Errorf("master: assign_batch %d is negative", c.AssignBatch)
 	}

@@ -139,7 +139,7 @@ func (m *Master) Start() error {
 	if m.cfg.TLS != nil {
 		ln = tls.NewListener(ln, m.cfg.TLS)
 	}
-	m.ln = rpcapi.NewTrackingListener(ln)
+	m.ln = rpcapi.NewLimitedListener(ln, m.cfg.MaxConnections)
 	api := countingAPI{m}
 	h, err := rpcapi.NewGoRPCHandler(api, nil)
 	if err != nil {
@@ -150,10 +150,14 @@ func (m *Master) Start() error {
 	tok := m.cfg.Token
 	mux.Handle(rpcapi.GoRPCPath, rpcapi.RequireToken(tok, h))
 	mux.Handle(rpcapi.XMLRPCPath, rpcapi.RequireToken(tok,
-		rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{MaxBody: m.cfg.MaxRequestBody})))
+		rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{MaxBody: m.cfg.MaxRequestBody, MaxDepth: m.cfg.MaxXMLDepth})))
 	mux.Handle("/metrics", rpcapi.RequireToken(tok, m.metrics.handler()))
 	m.mountHTTP(mux)
-	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Timeouts keep a slow client from pinning the master. net/rpc
+	// connections are hijacked and leave these behind; the write timeout
+	// covers the longest blocking call (Wait, Fetch: rpcapi.MaxWait).
+	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: rpcapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	m.wg.Go(func() {
 		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.log.WithError(err).Error("serve")

@@ -14,7 +14,7 @@ import (
 	"github.com/drover/drover/rpcapi"
 )
 
-// MaxSubmit bounds the specs in one Submit call.
+// MaxSubmit is the default bound on the specs in one Submit call.
 const MaxSubmit = 100000
 
 var _ rpcapi.MasterAPI = (*Master)(nil)
@@ -26,12 +26,19 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 	if len(a.Specs) == 0 {
 		return fmt.Errorf("%w: submit of no jobs", rpcapi.ErrBadRequest)
 	}
-	if len(a.Specs) > MaxSubmit {
-		return fmt.Errorf("%w: %d jobs in one submit; at most %d", rpcapi.ErrBadRequest, len(a.Specs), MaxSubmit)
+	if len(a.Specs) > m.cfg.MaxSubmit {
+		return fmt.Errorf("%w: %d jobs in one submit; at most %d (max_submit)", rpcapi.ErrBadRequest, len(a.Specs), m.cfg.MaxSubmit)
 	}
 	for i := range a.Specs {
 		if err := a.Specs[i].Validate(); err != nil {
 			return fmt.Errorf("%w: job %d: %v", rpcapi.ErrBadRequest, i+1, err)
+		}
+		n := 0
+		for k, v := range a.Specs[i].Args {
+			n += len(k) + len(v)
+		}
+		if n > m.cfg.MaxArgsBytes {
+			return fmt.Errorf("%w: job %d: args of %d bytes; at most %d (max_args_bytes)", rpcapi.ErrBadRequest, i+1, n, m.cfg.MaxArgsBytes)
 		}
 	}
 	now := time.Now()
@@ -120,6 +127,10 @@ func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 			continue
 		}
 		if j.State == jobs.Running && j.Attempt == rep.Attempt && j.Worker == a.WorkerID {
+			if n := len(rep.Output) + len(rep.Data); n > m.cfg.MaxResultBytes {
+				rep = rpcapi.Report{JobID: rep.JobID, Attempt: rep.Attempt, Outcome: jobs.Error, ExitCode: rep.ExitCode,
+					Permanent: true, Error: fmt.Sprintf("result of %d bytes (output and data) is over the master's max_result_bytes %d", n, m.cfg.MaxResultBytes)}
+			}
 			err := j.Finish(jobs.Report{Attempt: rep.Attempt, Outcome: rep.Outcome, Error: rep.Error,
 				Permanent: rep.Permanent,
 				Result:    jobs.Result{ExitCode: rep.ExitCode, Output: rep.Output, Data: rep.Data}}, now, m.backoff())

@@ -67,6 +67,10 @@ type Config struct {
 	// OutputLimit caps the captured output of a job (the tail is kept).
 	// Default 64 KiB.
 	OutputLimit int
+	// MaxResultBytes bounds the data a handler returns (Result.Data); more
+	// fails the attempt without retries. A handler's Output is cut to its
+	// last OutputLimit bytes like a subprocess's. Default 1 MiB.
+	MaxResultBytes int
 	// KillGrace is the wait between SIGTERM and SIGKILL to a job's process
 	// group. Default 5s.
 	KillGrace time.Duration
@@ -105,6 +109,9 @@ func (c *Config) setDefaults() {
 	if c.OutputLimit == 0 {
 		c.OutputLimit = 64 << 10
 	}
+	if c.MaxResultBytes == 0 {
+		c.MaxResultBytes = 1 << 20
+	}
 	if c.KillGrace == 0 {
 		c.KillGrace = 5 * time.Second
 	}
@@ -129,8 +136,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("worker: mode %q: want %q or %q", c.Mode, rpcapi.ModePush, rpcapi.ModePull)
 	case c.Slots < 0:
 		return fmt.Errorf("worker: slots %d is negative", c.Slots)
-	case c.OutputLimit < 0:
-		return fmt.Errorf("worker: output_limit %d is negative", c.OutputLimit)
+	case c.OutputLimit < 0 || c.MaxResultBytes < 0:
+		return fmt.Errorf("worker: output_limit or max_result_bytes is negative")
 	case c.KillGrace < 0 || c.ShutdownGrace < 0 || c.ReportDelay < 0:
 		return fmt.Errorf("worker: negative duration")
 	}

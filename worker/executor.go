@@ -103,6 +103,13 @@ func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
 			res, err = runCommand(ctx, *cmd, t.Args, env, w.cfg.OutputLimit, w.cfg.KillGrace)
 		} else {
 			res, err = callHandler(ctx, h, job)
+			if n := len(res.Output); n > w.cfg.OutputLimit {
+				res.Output = fmt.Sprintf("...[truncated %d bytes]\n", n-w.cfg.OutputLimit) + res.Output[n-w.cfg.OutputLimit:]
+			}
+			if n := len(res.Data); n > w.cfg.MaxResultBytes {
+				res.Data = ""
+				err = Permanent(fmt.Errorf("worker: result data of %d bytes is over max_result_bytes %d", n, w.cfg.MaxResultBytes))
+			}
 		}
 		w.finish(r, ctx, res, err, log)
 	})

@@ -1,0 +1,91 @@
+package master_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/master"
+	"github.com/drover/drover/rpcapi"
+	"github.com/drover/drover/worker"
+)
+
+// TestLimits: each limit gives a clear error and changes nothing.
+func TestLimits(t *testing.T) {
+	m := startMaster(t, master.Config{MaxSubmit: 10, MaxArgsBytes: 100, MaxResultBytes: 1000, MaxConnections: 6})
+	startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "w", Slots: 2, MaxResultBytes: 500},
+		map[string]worker.HandlerFunc{
+			"loud": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+				return jobs.Result{Output: strings.Repeat("x", 2000)}, nil
+			},
+			"fat": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+				return jobs.Result{Data: strings.Repeat("d", 600)}, nil
+			},
+		})
+	mc := client(t, m.Addr())
+	ctx := context.Background()
+
+	many := make([]jobs.Spec, 11)
+	for i := range many {
+		many[i] = jobs.Spec{Type: "loud"}
+	}
+	if _, err := mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: many}); !errors.Is(err, rpcapi.ErrBadRequest) || !strings.Contains(err.Error(), "max_submit") {
+		t.Errorf("11 jobs in one submit: %v", err)
+	}
+	big := jobs.Spec{Type: "loud", Args: map[string]string{"k": strings.Repeat("v", 200)}}
+	if _, err := mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "loud"}, big}}); !errors.Is(err, rpcapi.ErrBadRequest) || !strings.Contains(err.Error(), "max_args_bytes") {
+		t.Errorf("200-byte args: %v", err)
+	}
+	if st, _ := mc.Status(ctx); st.Counts[jobs.Pending]+st.Counts[jobs.Running] != 0 {
+		t.Fatalf("rejected submits created jobs: %v", st.Counts)
+	}
+
+	ids := submit(t, mc, jobs.Spec{Type: "loud", Retries: 3}, jobs.Spec{Type: "fat", Retries: 3})
+	waitAll(t, mc, ids, 10*time.Second)
+	for i, want := range []string{"max_result_bytes 1000", "max_result_bytes 500"} {
+		j := getJob(t, mc, ids[i]).Job
+		if j.State != jobs.Failed || len(j.Attempts) != 1 || !strings.Contains(j.Attempts[0].Error, want) {
+			t.Errorf("job %s: %s %+v; want failed at once with %q", ids[i], j.State, j.Attempts, want)
+		}
+	}
+
+	// Hold connections open until the listener refuses one with 503.
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	refused := false
+	for range 10 {
+		c, err := net.Dial("tcp", m.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		if strings.Contains(line, "503") {
+			refused = true
+			break
+		}
+	}
+	if !refused {
+		t.Fatal("10 open connections and none refused with 503 (max_connections 6)")
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	pollT(t, 10*time.Second, "the master to accept calls again", func() bool {
+		c := rpcapi.NewClient(m.Addr())
+		defer c.Close()
+		_, err := rpcapi.MasterClient{C: c}.Status(ctx)
+		return err == nil
+	})
+}
