@@ -139,4 +139,25 @@ argv = ["sleep", "{seconds}"]
 	if out := c.mustDrover("job", bad); !strings.Contains(out, "failed after 2 attempts") {
 		t.Errorf("job text lacks the timeline:\n%s", out)
 	}
+
+	var sub struct{ IDs []string }
+	json.Unmarshal([]byte(c.mustDrover("submit", "--json", "--type", "echo", "--arg", "text=x")), &sub)
+	if len(sub.IDs) != 1 {
+		t.Fatalf("submit --json: %+v", sub)
+	}
+	var waited struct {
+		Done   bool           `json:"done"`
+		Counts map[string]int `json:"counts"`
+	}
+	if err := json.Unmarshal([]byte(c.mustDrover("wait", "--json", sub.IDs[0])), &waited); err != nil || !waited.Done || waited.Counts["succeeded"] != 1 {
+		t.Errorf("wait --json: %+v %v", waited, err)
+	}
+	out, _ := c.drover("wait", "--group", "g1")
+	if !strings.Contains(out, "succeeded 1, failed 1") || !strings.Contains(out, "(2/2 final") {
+		t.Errorf("wait's plain progress line: %q", out)
+	}
+	top := c.mustDrover("top", "--count", "2", "--interval", "100ms")
+	if strings.Count(top, "drover top") != 2 || !strings.Contains(top, "worker-0") || !strings.Contains(top, "jobs/s") {
+		t.Errorf("top output:\n%s", top)
+	}
 }

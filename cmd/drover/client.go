@@ -80,6 +80,7 @@ func runSubmit(args []string, stdout io.Writer) error {
 	group := fs.String("group", "", "group (batch) `name`")
 	key := fs.String("key", "", "idempotency `key`: a second submit with it returns the first job")
 	file := fs.String("file", "", "submit every job of a jobs `file` (TOML)")
+	asJSON := fs.Bool("json", false, `print {"ids": [...]} instead of one ID a line`)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -111,6 +112,9 @@ func runSubmit(args []string, stdout io.Writer) error {
 	r, err := mc.Submit(c, &rpcapi.SubmitArgs{Specs: specs})
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, map[string]any{"ids": r.IDs, "existing": r.Existing})
 	}
 	for _, id := range r.IDs {
 		fmt.Fprintln(stdout, id)
@@ -381,6 +385,7 @@ func runStatus(args []string, stdout io.Writer) error {
 func runCancel(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("cancel", flag.ContinueOnError)
 	dial := clientFlags(fs)
+	asJSON := fs.Bool("json", false, "print {cancelled, errors} as JSON")
 	ids, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -396,6 +401,19 @@ func runCancel(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *asJSON {
+		if r.Cancelled == nil {
+			r.Cancelled = []string{}
+		}
+		if r.Errors == nil {
+			r.Errors = []string{}
+		}
+		printJSON(stdout, map[string]any{"cancelled": r.Cancelled, "errors": r.Errors})
+		if len(r.Errors) > 0 {
+			return &exitError{code: 1}
+		}
+		return nil
+	}
 	for _, id := range r.Cancelled {
 		fmt.Fprintf(stdout, "%s cancelled\n", id)
 	}
@@ -403,57 +421,6 @@ func runCancel(args []string, stdout io.Writer) error {
 		return &exitError{code: 1, err: errors.New(strings.Join(r.Errors, "; "))}
 	}
 	return nil
-}
-
-func runWait(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("wait", flag.ContinueOnError)
-	dial := clientFlags(fs)
-	group := fs.String("group", "", "wait for every job of `group`")
-	timeout := fs.Duration("timeout", 0, "give up after this long (exit 2); 0 waits forever")
-	ids, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(ids) == 0 && *group == "" {
-		return errors.New("want job IDs or --group")
-	}
-	mc := dial()
-	defer mc.C.Close()
-	var deadline time.Time
-	if *timeout > 0 {
-		deadline = time.Now().Add(*timeout)
-	}
-	var last string
-	for {
-		d := rpcapi.MaxWait
-		if !deadline.IsZero() {
-			d = min(d, time.Until(deadline))
-		}
-		c, cancel := context.WithTimeout(context.Background(), d+callTimeout)
-		r, err := mc.Wait(c, &rpcapi.WaitArgs{IDs: ids, Group: *group, Timeout: d})
-		cancel()
-		if err != nil {
-			if errors.Is(err, rpcapi.ErrUnavailable) && (deadline.IsZero() || time.Now().Before(deadline)) {
-				time.Sleep(time.Second) // the master may be restarting
-				continue
-			}
-			return err
-		}
-		line := countsLine(r.Counts)
-		if line != last {
-			fmt.Fprintln(stdout, line)
-			last = line
-		}
-		if r.Done {
-			if len(r.Failed) > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("%d jobs did not succeed: %s", len(r.Failed), strings.Join(r.Failed, " "))}
-			}
-			return nil
-		}
-		if !deadline.IsZero() && !time.Now().Before(deadline) {
-			return &exitError{code: 2, err: fmt.Errorf("timed out after %s", *timeout)}
-		}
-	}
 }
 
 func countsLine(c map[jobs.State]int) string {

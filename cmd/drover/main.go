@@ -41,7 +41,8 @@ func init() {
 		{"workers", "[--json]", "list workers", runWorkers},
 		{"status", "[--json]", "counts by state and workers", runStatus},
 		{"cancel", "ID...", "cancel jobs", runCancel},
-		{"wait", "[--group G] [ID...] [--timeout D]", "wait for jobs: exit 0 all succeeded, 1 some failed or cancelled, 2 timeout", runWait},
+		{"wait", "[--group G] [ID...] [--timeout D] [--json]", "wait for jobs (a progress bar on a terminal): exit 0 all succeeded, 1 some failed or cancelled, 2 timeout", runWait},
+		{"top", "[--interval D] [--count N]", "a refreshing view of workers and throughput", runTop},
 		{"demo", "[--workers N] [--jobs N]", "run a master and workers in this process on a small batch", runDemo},
 		{"bench", "[--jobs N] [--workers W] [--clients C] [--store bolt|memory] [--transport gob|xmlrpc] [--json] ...", "measure throughput and latency on loopback", runBench},
 	}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/drover/drover/bench"
+)
+
+// runBench measures drover on loopback (see package bench). With a hidden
+// first argument "--role master|worker" it is instead one of the bench's
+// child processes, which it starts by re-executing this binary.
+func runBench(args []string, stdout io.Writer) error {
+	if len(args) >= 2 && args[0] == "--role" {
+		return bench.RunRole(args[1], args[2:], stdout)
+	}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var cfg bench.Config
+	fs.StringVar(&cfg.Scenario, "scenario", "e2e", "e2e, heartbeats (a fleet of simulated workers beating) or queue (a big pending queue and a restart)")
+	fs.IntVar(&cfg.Jobs, "jobs", 0, "jobs to submit (default 100000; queue: 1000000)")
+	fs.IntVar(&cfg.Workers, "workers", 0, "worker processes (default 4; heartbeats: simulated workers, default 1000)")
+	fs.IntVar(&cfg.Clients, "clients", 4, "client connections submitting")
+	fs.IntVar(&cfg.Batch, "batch", 1000, "job specs per Submit call")
+	fs.StringVar(&cfg.Store, "store", "bolt", "master store: bolt (in a temp dir) or memory")
+	fs.StringVar(&cfg.Transport, "transport", "gob", "gob or xmlrpc: clients, workers and the master's calls to workers")
+	fs.IntVar(&cfg.Slots, "slots", 64, "slots per worker")
+	fs.DurationVar(&cfg.Work, "work", 0, "busy-wait per job in the workers (e.g. 100us)")
+	fs.IntVar(&cfg.Retries, "retries", 0, "retries per job (default 0; 20 with --kill-worker-every)")
+	fs.IntVar(&cfg.LatencySamples, "latency-samples", 200, "single jobs timed on the idle cluster")
+	fs.DurationVar(&cfg.CeilingTime, "ceiling-time", 0, "how long each raw RPC ceiling is measured (default 2s)")
+	fs.DurationVar(&cfg.KillWorkerEvery, "kill-worker-every", 0, "kill -9 a random worker this often during the run and start another")
+	fs.DurationVar(&cfg.Window, "window", 0, "heartbeats: measurement window (default 10s)")
+	fs.StringVar(&cfg.Profile, "profile", "", "the master writes a CPU profile of the measured phase to this `file`")
+	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound on the whole run (default 15m)")
+	fs.StringVar(&cfg.LogLevel, "log-level", "error", "log level of the master and workers")
+	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg.Launch = bench.Reexec("bench", "--role")
+	cfg.Stderr = os.Stderr
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	r, err := bench.Run(ctx, cfg)
+	if r != nil {
+		var werr error
+		if *asJSON {
+			werr = r.WriteJSON(stdout)
+		} else {
+			werr = r.WriteTable(stdout)
+		}
+		if err == nil {
+			err = werr
+		}
+	}
+	return err
+}
