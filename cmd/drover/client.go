@@ -313,10 +313,16 @@ func viewWorkers(ws []rpcapi.WorkerInfo) []workerView {
 
 func printWorkers(w io.Writer, views []workerView) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tADDR\tSTATE\tRUNNING/SLOTS\tLAST HEARTBEAT\tTYPES")
+	fmt.Fprintln(tw, "ID\tNAME\tADDR\tSTATE\tRUNNING/SLOTS\tLAST HEARTBEAT\tTYPES\tJOBS")
 	for _, v := range views {
 		ago := time.Since(v.LastHeartbeat).Round(100 * time.Millisecond)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s ago\t%s\n", v.ID, v.Name, v.Addr, v.State, v.Running, v.Slots, ago, strings.Join(v.Types, ","))
+		jobs := v.Jobs
+		more := ""
+		if len(jobs) > 8 {
+			jobs, more = jobs[:8], fmt.Sprintf(" +%d", len(v.Jobs)-8)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s ago\t%s\t%s\n", v.ID, v.Name, dash(v.Addr), v.State, v.Running, v.Slots, ago,
+			strings.Join(v.Types, ","), dash(strings.Join(jobs, " ")+more))
 	}
 	return tw.Flush()
 }
