@@ -1,6 +1,492 @@
 package master
 
-import "net/http"
+import (
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
-// mountHTTP adds the JSON API and the dashboard to the master's mux.
-func (m *Master) mountHTTP(mux *http.ServeMux) {}
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// APIPrefix is where the JSON API lives on the master's listener.
+const APIPrefix = "/api/v1/"
+
+// Paging of GET /api/v1/jobs.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+//go:embed web
+var webFiles embed.FS
+
+// mountHTTP adds the JSON API (under APIPrefix) and the dashboard (at /)
+// to the master's mux. docs/api.md documents the API.
+func (m *Master) mountHTTP(mux *http.ServeMux) {
+	api := http.NewServeMux()
+	for _, r := range []struct {
+		pattern string
+		h       func(http.ResponseWriter, *http.Request) error
+	}{
+		{"GET /api/v1/status", m.apiStatus},
+		{"GET /api/v1/jobs", m.apiListJobs},
+		{"POST /api/v1/jobs", m.apiSubmit},
+		{"GET /api/v1/jobs/{id}", m.apiGetJob},
+		{"POST /api/v1/jobs/{id}/cancel", m.apiCancel},
+		{"POST /api/v1/jobs/{id}/retry", m.apiRetry},
+		{"GET /api/v1/workers", m.apiListWorkers},
+		{"GET /api/v1/workers/{id}", m.apiGetWorker},
+		{"POST /api/v1/workers/{id}/drain", m.apiDrain},
+		{"GET /api/v1/groups", m.apiListGroups},
+		{"GET /api/v1/groups/{name...}", m.apiGetGroup},
+		{"GET /api/v1/schedules", m.apiSchedules},
+	} {
+		api.Handle(r.pattern, apiHandler(r.h))
+	}
+	api.HandleFunc("GET /api/v1/events", m.serveEvents)
+	api.HandleFunc(APIPrefix, func(w http.ResponseWriter, r *http.Request) {
+		// Nothing matched: a known path with another method, or nothing.
+		var allow []string
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			probe := r.Clone(r.Context())
+			probe.Method = method
+			if _, p := api.Handler(probe); p != "" && p != APIPrefix {
+				allow = append(allow, method)
+			}
+		}
+		if len(allow) == 0 {
+			writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no API endpoint %s (see docs/api.md)", r.URL.Path))
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+			fmt.Sprintf("%s %s: method not allowed (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+	})
+	// A web page elsewhere must not make a visitor's browser submit or
+	// cancel jobs here; requests without browser headers (curl, Go) pass.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusForbidden, "forbidden", "cross-origin request refused")
+	}))
+	// With a token, both need it, as Bearer or as the password of Basic
+	// auth: a browser asks for it once and sends it with every fetch and
+	// the event stream.
+	mux.Handle(APIPrefix, m.requireToken(cop.Handler(api)))
+	mux.Handle("/", rpcapi.RequireToken(m.cfg.Token, dashboardHandler()))
+}
+
+// requireToken is rpcapi.RequireToken with a JSON error.
+func (m *Master) requireToken(h http.Handler) http.Handler {
+	tok := m.cfg.Token
+	if tok == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !rpcapi.TokenMatches(rpcapi.TokenOf(r), tok) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="drover"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong token")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// apiHandler turns a handler's error into a JSON error reply.
+type apiHandler func(http.ResponseWriter, *http.Request) error
+
+func (h apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h(w, r); err != nil {
+		status, code := errorStatus(err)
+		writeError(w, status, code, errorMessage(err))
+	}
+}
+
+// errorStatus maps an error to its HTTP status and code.
+func errorStatus(err error) (int, string) {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, "too_large"
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict, "conflict"
+	case errors.Is(err, rpcapi.ErrNotFound), errors.Is(err, rpcapi.ErrUnknownWorker):
+		return http.StatusNotFound, "not_found"
+	case errors.Is(err, rpcapi.ErrBadRequest):
+		return http.StatusBadRequest, "bad_request"
+	case errors.Is(err, rpcapi.ErrUnavailable):
+		return http.StatusServiceUnavailable, "unavailable"
+	}
+	return http.StatusInternalServerError, "internal"
+}
+
+// errorMessage is err's text without the sentinel's own prefix, which the
+// code already says.
+func errorMessage(err error) string {
+	msg := err.Error()
+	for _, s := range []error{ErrConflict, rpcapi.ErrNotFound, rpcapi.ErrUnknownWorker, rpcapi.ErrBadRequest, rpcapi.ErrUnavailable} {
+		if rest, ok := strings.CutPrefix(msg, s.Error()+": "); ok {
+			return rest
+		}
+	}
+	return msg
+}
+
+// apiError is the body of every error reply.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e apiError
+	e.Error.Code, e.Error.Message = code, msg
+	writeJSON(w, status, e)
+}
+
+// writeJSON sends v with status. It returns nil: once the status is sent, a
+// failed write (the client went away) cannot be answered any more.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+	return nil
+}
+
+// queryParams returns r's query, refusing names not in known and repeated
+// names, so a misspelt filter is an error instead of a silent match-all.
+func queryParams(r *http.Request, known ...string) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad query string: %v", rpcapi.ErrBadRequest, err)
+	}
+	for name, vs := range q {
+		if !slices.Contains(known, name) {
+			if len(known) == 0 {
+				return nil, fmt.Errorf("%w: unknown parameter %q (this endpoint takes none)", rpcapi.ErrBadRequest, name)
+			}
+			return nil, fmt.Errorf("%w: unknown parameter %q (known: %s)", rpcapi.ErrBadRequest, name, strings.Join(known, ", "))
+		}
+		if len(vs) > 1 {
+			return nil, fmt.Errorf("%w: parameter %q given %d times", rpcapi.ErrBadRequest, name, len(vs))
+		}
+	}
+	return q, nil
+}
+
+func (m *Master) apiStatus(w http.ResponseWriter, r *http.Request) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	ev, _ := m.liveView(time.Time{}, false)
+	return writeJSON(w, http.StatusOK, ev.Status)
+}
+
+// jobPage is the reply of GET /api/v1/jobs.
+type jobPage struct {
+	Jobs []apiJob `json:"jobs"`
+	// NextCursor fetches the next page; empty on the last one.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+func (m *Master) apiListJobs(w http.ResponseWriter, r *http.Request) error {
+	p, err := queryParams(r, "state", "type", "group", "worker", "q", "order", "cursor", "limit")
+	if err != nil {
+		return err
+	}
+	q := jobQuery{State: jobs.State(p.Get("state")), Type: p.Get("type"), Group: p.Get("group"),
+		Worker: p.Get("worker"), Text: strings.ToLower(p.Get("q")), Limit: DefaultPageSize}
+	if q.State != "" && !q.State.Valid() {
+		return fmt.Errorf("%w: unknown state %q (want one of %v)", rpcapi.ErrBadRequest, q.State, jobs.States)
+	}
+	switch p.Get("order") {
+	case "", "desc":
+	case "asc":
+		q.Asc = true
+	default:
+		return fmt.Errorf("%w: order %q: want asc or desc", rpcapi.ErrBadRequest, p.Get("order"))
+	}
+	if s := p.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return fmt.Errorf("%w: limit %q: want 1..%d", rpcapi.ErrBadRequest, s, MaxPageSize)
+		}
+		q.Limit = n
+	}
+	if s := p.Get("cursor"); s != "" {
+		if q.After, err = decodeCursor(s); err != nil {
+			return err
+		}
+	}
+	page := jobPage{}
+	page.Jobs, page.NextCursor = m.queryJobs(q)
+	return writeJSON(w, http.StatusOK, page)
+}
+
+func (m *Master) jobDetail(r *http.Request, id string) (apiJobDetail, error) {
+	var info rpcapi.JobInfo
+	if err := m.GetJob(r.Context(), &rpcapi.GetJobArgs{ID: id}, &info); err != nil {
+		return apiJobDetail{}, err
+	}
+	return viewJobDetail(&info), nil
+}
+
+func (m *Master) apiGetJob(w http.ResponseWriter, r *http.Request) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	d, err := m.jobDetail(r, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, d)
+}
+
+// apiSpec is a job spec as the API takes it: the timeout as a Go duration
+// ("1m30s") and arg values as strings, numbers or booleans.
+type apiSpec struct {
+	Type     string         `json:"type"`
+	Args     map[string]any `json:"args"`
+	Priority int            `json:"priority"`
+	Retries  int            `json:"retries"`
+	Timeout  string         `json:"timeout"`
+	Group    string         `json:"group"`
+	Key      string         `json:"key"`
+}
+
+func (s *apiSpec) spec(n int) (jobs.Spec, error) {
+	sp := jobs.Spec{Type: s.Type, Priority: s.Priority, Retries: s.Retries, Group: s.Group, Key: s.Key}
+	if s.Timeout != "" {
+		d, err := time.ParseDuration(s.Timeout)
+		if err != nil {
+			return sp, fmt.Errorf("%w: job %d: timeout %q: want a duration such as \"30s\" or \"5m\"", rpcapi.ErrBadRequest, n, s.Timeout)
+		}
+		sp.Timeout = d
+	}
+	if len(s.Args) > 0 {
+		sp.Args = make(map[string]string, len(s.Args))
+	}
+	for k, v := range s.Args {
+		switch v := v.(type) {
+		case string:
+			sp.Args[k] = v
+		case json.Number:
+			sp.Args[k] = v.String()
+		case bool:
+			sp.Args[k] = strconv.FormatBool(v)
+		default:
+			return sp, fmt.Errorf("%w: job %d: arg %q: want a string, number or boolean", rpcapi.ErrBadRequest, n, k)
+		}
+	}
+	return sp, nil
+}
+
+// submitBody is one job spec, or {"jobs": [spec, ...]}.
+type submitBody struct {
+	apiSpec
+	Jobs []apiSpec `json:"jobs"`
+}
+
+// submitReply is the reply of POST /api/v1/jobs, as rpcapi.SubmitReply.
+type submitReply struct {
+	IDs      []string `json:"ids"`
+	Existing []bool   `json:"existing"`
+}
+
+func (m *Master) apiSubmit(w http.ResponseWriter, r *http.Request) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, m.cfg.MaxRequestBody))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	var body submitBody
+	if err := dec.Decode(&body); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: empty body: want a job spec as JSON, such as {\"type\": \"echo\"}", rpcapi.ErrBadRequest)
+		}
+		return badJSON(err)
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err == nil {
+			err = errors.New("more than one JSON value")
+		}
+		return badJSON(err)
+	}
+	specs := body.Jobs
+	single := body.Jobs == nil
+	switch {
+	case single:
+		specs = []apiSpec{body.apiSpec}
+	case body.Type != "" || body.Args != nil || body.Timeout != "" || body.Group != "" || body.Key != "" ||
+		body.Priority != 0 || body.Retries != 0:
+		return fmt.Errorf("%w: give one job spec or {\"jobs\": [...]}, not both", rpcapi.ErrBadRequest)
+	}
+	a := &rpcapi.SubmitArgs{Specs: make([]jobs.Spec, len(specs))}
+	for i := range specs {
+		sp, err := specs[i].spec(i + 1)
+		if err != nil {
+			return err
+		}
+		a.Specs[i] = sp
+	}
+	var reply rpcapi.SubmitReply
+	if err := m.Submit(r.Context(), a, &reply); err != nil {
+		return err
+	}
+	if single {
+		w.Header().Set("Location", APIPrefix+"jobs/"+reply.IDs[0])
+	}
+	return writeJSON(w, http.StatusCreated, submitReply{IDs: reply.IDs, Existing: reply.Existing})
+}
+
+func badJSON(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return fmt.Errorf("body over %d bytes: %w", tooBig.Limit, err)
+	}
+	return fmt.Errorf("%w: malformed JSON body: %s", rpcapi.ErrBadRequest, strings.TrimPrefix(err.Error(), "json: "))
+}
+
+func (m *Master) apiCancel(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := m.jobDetail(r, id); err != nil {
+		return err
+	}
+	var reply rpcapi.CancelReply
+	if err := m.Cancel(r.Context(), &rpcapi.CancelArgs{IDs: []string{id}}, &reply); err != nil {
+		return err
+	}
+	if len(reply.Cancelled) == 0 {
+		why := "not cancelled"
+		if len(reply.Errors) > 0 {
+			why = strings.TrimPrefix(reply.Errors[0], id+": ")
+		}
+		return fmt.Errorf("%w: job %s: %s; only a pending or running job can be cancelled", ErrConflict, id, why)
+	}
+	return m.replyJob(w, r, id)
+}
+
+func (m *Master) apiRetry(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := m.Retry(r.Context(), id); err != nil {
+		return err
+	}
+	return m.replyJob(w, r, id)
+}
+
+// replyJob answers with the job's detail as it is now.
+func (m *Master) replyJob(w http.ResponseWriter, r *http.Request, id string) error {
+	d, err := m.jobDetail(r, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, d)
+}
+
+func (m *Master) apiListWorkers(w http.ResponseWriter, r *http.Request) error {
+	p, err := queryParams(r, "state")
+	if err != nil {
+		return err
+	}
+	state := p.Get("state")
+	switch state {
+	case "", rpcapi.WorkerAlive, rpcapi.WorkerDraining, rpcapi.WorkerDead:
+	default:
+		return fmt.Errorf("%w: unknown worker state %q (want alive, draining or dead)", rpcapi.ErrBadRequest, state)
+	}
+	return writeJSON(w, http.StatusOK, struct {
+		Workers []apiWorker `json:"workers"`
+	}{m.listWorkers(state)})
+}
+
+func (m *Master) apiGetWorker(w http.ResponseWriter, r *http.Request) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	wk, err := m.getWorker(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, wk)
+}
+
+func (m *Master) apiDrain(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := m.Drain(r.Context(), id); err != nil {
+		return err
+	}
+	wk, err := m.getWorker(id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, wk)
+}
+
+func (m *Master) apiListGroups(w http.ResponseWriter, r *http.Request) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, struct {
+		Groups []apiGroup `json:"groups"`
+	}{m.listGroups()})
+}
+
+func (m *Master) apiGetGroup(w http.ResponseWriter, r *http.Request) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	g, err := m.getGroup(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, g)
+}
+
+// apiSchedules lists schedules: none, until drover has cron schedules.
+func (m *Master) apiSchedules(w http.ResponseWriter, r *http.Request) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, struct {
+		Schedules []struct{} `json:"schedules"`
+	}{[]struct{}{}})
+}
+
+// dashboardHandler serves the embedded web page and its assets.
+func dashboardHandler() http.Handler {
+	sub, err := fs.Sub(webFiles, "web")
+	if err != nil {
+		panic(err) // the embedded tree always has web/
+	}
+	files := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h := w.Header()
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "+
+			"frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+		files.ServeHTTP(w, r)
+	})
+}
