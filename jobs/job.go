@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -72,7 +73,26 @@ type Spec struct {
 	// key is not created and the first job's ID is returned instead. Jobs
 	// loaded from a jobs file always carry a key.
 	Key string `json:"key,omitempty" xmlrpc:"key"`
+	// Tags are required of the worker: only a worker that has every one of
+	// them (e.g. "region=eu", "gpu") gets the job.
+	Tags []string `json:"tags,omitempty" xmlrpc:"tags"`
+	// LimitKey names what the master's concurrency and rate limits count
+	// (e.g. the site's domain): never more running at once, fleet-wide,
+	// than the key's limit.
+	LimitKey string `json:"limit_key,omitempty" xmlrpc:"limit_key"`
+	// UniqueKey makes a submit return the existing job's ID, instead of
+	// making a new job, while a job with the same unique key is pending or
+	// running, or succeeded less than UniqueFor ago.
+	UniqueKey string        `json:"unique_key,omitempty" xmlrpc:"unique_key"`
+	UniqueFor time.Duration `json:"unique_for,omitempty" xmlrpc:"unique_for"`
+	// RunAt and Delay hold the job back: it is not dispatched before RunAt,
+	// nor before Delay after its submission.
+	RunAt time.Time     `json:"run_at,omitzero" xmlrpc:"run_at"`
+	Delay time.Duration `json:"delay,omitempty" xmlrpc:"delay"`
 }
+
+// MaxTags bounds Spec.Tags.
+const MaxTags = 32
 
 // MaxRetries bounds Spec.Retries.
 const MaxRetries = 100
@@ -88,6 +108,19 @@ func (s *Spec) Validate() error {
 		return fmt.Errorf("jobs: retries %d out of range 0..%d", s.Retries, MaxRetries)
 	case s.Timeout < 0:
 		return fmt.Errorf("jobs: negative timeout %s", s.Timeout)
+	case s.UniqueFor < 0 || s.Delay < 0:
+		return fmt.Errorf("jobs: negative unique_for or delay")
+	case s.UniqueFor > 0 && s.UniqueKey == "":
+		return fmt.Errorf("jobs: unique_for without a unique_key")
+	case len(s.Tags) > MaxTags:
+		return fmt.Errorf("jobs: %d tags; at most %d", len(s.Tags), MaxTags)
+	case len(s.LimitKey) > 256 || len(s.UniqueKey) > 256 || len(s.Key) > 256:
+		return fmt.Errorf("jobs: a key is longer than 256 bytes")
+	}
+	for _, t := range s.Tags {
+		if t == "" || len(t) > 128 || strings.ContainsAny(t, ",\x00") {
+			return fmt.Errorf("jobs: tag %q: want 1..128 bytes without commas", t)
+		}
 	}
 	for k := range s.Args {
 		if k == "" {
@@ -153,6 +186,7 @@ type Job struct {
 func (j *Job) Clone() *Job {
 	c := *j
 	c.Spec.Args = maps.Clone(j.Spec.Args)
+	c.Spec.Tags = slices.Clone(j.Spec.Tags)
 	c.Attempts = slices.Clone(j.Attempts)
 	c.Events = slices.Clone(j.Events)
 	return &c

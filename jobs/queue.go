@@ -31,11 +31,17 @@ func NewQueue() *Queue {
 	return &Queue{items: make(map[string]*qitem), ready: make(map[string]*readyHeap)}
 }
 
-// Push queues j (which must be pending). A job already queued is moved to
-// its new place.
-func (q *Queue) Push(j *Job) {
+// Push queues j (which must be pending) in the lane of its type. A job
+// already queued is moved to its new place.
+func (q *Queue) Push(j *Job) { q.PushLane(j, j.Spec.Type) }
+
+// PushLane queues j in the named lane. Lanes are independent ready heaps:
+// the master puts jobs that share every dispatch constraint (type, tags,
+// limit key) in one lane, so a lane's head is runnable exactly when the
+// whole lane is.
+func (q *Queue) PushLane(j *Job, lane string) {
 	q.Remove(j.ID)
-	it := &qitem{id: j.ID, typ: j.Spec.Type, prio: j.Spec.Priority, seq: j.Seq, notBefore: j.NotBefore}
+	it := &qitem{id: j.ID, typ: lane, prio: j.Spec.Priority, seq: j.Seq, notBefore: j.NotBefore}
 	q.items[j.ID] = it
 	if it.notBefore.IsZero() {
 		q.pushReady(it)

@@ -71,6 +71,13 @@ type Config struct {
 	// MaxConnections bounds open connections to the listener; one more is
 	// answered HTTP 503 and closed. Default 10000.
 	MaxConnections int
+	// Limits bound the jobs of each limit key (Spec.LimitKey): how many run
+	// at once fleet-wide and how fast they are dispatched.
+	Limits map[string]Limit
+	// DefaultLimit applies to limit keys not in Limits. Zero: no bound.
+	DefaultLimit Limit
+	// TypeLimits bound the jobs of each type the same way.
+	TypeLimits map[string]Limit
 	// Jobs are submitted at start (a jobs file). Each must carry a Key, so a
 	// restart with the same jobs does not submit them twice.
 	Jobs []jobs.Spec
@@ -149,6 +156,19 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("master: a max_* limit is negative")
 	case c.AssignBatch < 0:
 		return fmt.Errorf("master: assign_batch %d is negative", c.AssignBatch)
+	}
+	for name, l := range c.Limits {
+		if err := l.check(); err != nil {
+			return fmt.Errorf("master: limits %q: %w", name, err)
+		}
+	}
+	for name, l := range c.TypeLimits {
+		if err := l.check(); err != nil {
+			return fmt.Errorf("master: type_limits %q: %w", name, err)
+		}
+	}
+	if err := c.DefaultLimit.check(); err != nil {
+		return fmt.Errorf("master: default_limit: %w", err)
 	}
 	for i := range c.Jobs {
 		s := &c.Jobs[i]

@@ -48,19 +48,28 @@ func (m *Master) dispatch(now time.Time) time.Time {
 			bestP   int
 			bestSeq uint64
 		)
-		for _, typ := range m.queue.ReadyTypes() {
-			w := m.pickWorker(typ, now)
+		var bestLane *lane
+		for _, name := range m.queue.ReadyTypes() {
+			l := m.lanes[name]
+			w := m.pickWorker(l, now)
 			if w == nil {
 				continue
 			}
-			id, p, seq, _ := m.queue.Head(typ)
+			if why, wake := m.blocked(l, now); why != "" {
+				if !wake.IsZero() && (next.IsZero() || wake.Before(next)) {
+					next = wake
+				}
+				continue
+			}
+			id, p, seq, _ := m.queue.Head(name)
 			if bestW == nil || jobs.Before(p, seq, bestP, bestSeq) {
-				bestID, bestW, bestP, bestSeq = id, w, p, seq
+				bestID, bestW, bestP, bestSeq, bestLane = id, w, p, seq, l
 			}
 		}
 		if bestW == nil {
 			break
 		}
+		m.took(bestLane)
 		m.queue.Remove(bestID)
 		j := m.jobs[bestID]
 		if j == nil || j.State != jobs.Pending {
@@ -89,12 +98,12 @@ func (m *Master) dispatch(now time.Time) time.Time {
 	return next
 }
 
-// pickWorker returns the live worker with the type and the most free slots,
-// or nil. The caller holds mu.
-func (m *Master) pickWorker(typ string, now time.Time) *workerRec {
+// pickWorker returns the live worker with the lane's type and tags and the
+// most free slots, or nil. The caller holds mu.
+func (m *Master) pickWorker(l *lane, now time.Time) *workerRec {
 	var best *workerRec
-	for _, w := range m.byType[typ] {
-		if w.state != rpcapi.WorkerAlive || w.free() <= 0 || now.Before(w.backoffUntil) {
+	for _, w := range m.byType[l.typ] {
+		if w.state != rpcapi.WorkerAlive || w.free() <= 0 || now.Before(w.backoffUntil) || !w.hasTags(l.tags) {
 			continue
 		}
 		if best == nil || w.free() > best.free() || (w.free() == best.free() && w.id < best.id) {
@@ -198,6 +207,6 @@ func (m *Master) revoke(w *workerRec, jobID string, attempt int, now time.Time, 
 		return
 	}
 	m.touch(j, jobs.Running)
-	m.queue.Push(j)
+	m.enqueue(j)
 	m.jobLog(j).Info("lease revoked: " + why)
 }

@@ -44,9 +44,18 @@ type Master struct {
 	byType    map[string]map[string]*workerRec // alive workers by job type
 	seq       uint64
 	workerSeq int
-	changed   chan struct{} // closed and replaced when any job becomes final
-	anyChange chan struct{} // closed and replaced on any change to a job or worker
-	closed    bool
+	unique    map[string]string // unique_key → the latest job with it
+	// unique keys of jobs in a submit that is not committed yet
+	pendingUnique map[string]string
+	lanes         map[string]*lane
+	// running jobs by type and by limit key, and rate buckets, for limits
+	runningType map[string]int
+	runningKey  map[string]int
+	typeBuckets map[string]*bucket
+	keyBuckets  map[string]*bucket
+	changed     chan struct{} // closed and replaced when any job becomes final
+	anyChange   chan struct{} // closed and replaced on any change to a job or worker
+	closed      bool
 
 	dropped atomic.Int64
 	reaped  atomic.Int64
@@ -70,21 +79,30 @@ func New(cfg Config) (*Master, error) {
 	var b [2]byte
 	rand.Read(b[:])
 	m := &Master{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		boot:      hex.EncodeToString(b[:]),
-		jobs:      make(map[string]*jobs.Job),
-		keys:      make(map[string]string),
-		groups:    make(map[string][]string),
-		queue:     jobs.NewQueue(),
-		counts:    make(map[jobs.State]int),
-		workers:   make(map[string]*workerRec),
-		byType:    make(map[string]map[string]*workerRec),
-		changed:   make(chan struct{}),
-		anyChange: make(chan struct{}),
-		kickc:     make(chan struct{}, 1),
-		stopc:     make(chan struct{}),
-		sorted:    true,
+		cfg:     cfg,
+		log:     cfg.Logger,
+		boot:    hex.EncodeToString(b[:]),
+		jobs:    make(map[string]*jobs.Job),
+		keys:    make(map[string]string),
+		groups:  make(map[string][]string),
+		queue:   jobs.NewQueue(),
+		counts:  make(map[jobs.State]int),
+		workers: make(map[string]*workerRec),
+		unique:  make(map[string]string),
+
+		pendingUnique: make(map[string]string),
+		lanes:         make(map[string]*lane),
+
+		runningType: make(map[string]int),
+		runningKey:  make(map[string]int),
+		typeBuckets: make(map[string]*bucket),
+		keyBuckets:  make(map[string]*bucket),
+		byType:      make(map[string]map[string]*workerRec),
+		changed:     make(chan struct{}),
+		anyChange:   make(chan struct{}),
+		kickc:       make(chan struct{}, 1),
+		stopc:       make(chan struct{}),
+		sorted:      true,
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.metrics = newMetrics(m)
@@ -238,7 +256,7 @@ func (m *Master) load() error {
 		m.seq = max(m.seq, j.Seq)
 		switch j.State {
 		case jobs.Pending:
-			m.queue.Push(j)
+			m.enqueue(j)
 		case jobs.Running:
 			w := m.workers[j.Worker]
 			if w == nil {
@@ -271,7 +289,13 @@ func (m *Master) insert(j *jobs.Job) {
 	if g := j.Spec.Group; g != "" {
 		m.groups[g] = append(m.groups[g], j.ID)
 	}
+	if u := j.Spec.UniqueKey; u != "" {
+		if old := m.jobs[m.unique[u]]; old == nil || old.Seq <= j.Seq {
+			m.unique[u] = j.ID
+		}
+	}
 	m.counts[j.State]++
+	m.account(j, jobs.Pending)
 }
 
 // sortedJobs returns every job in Seq order. The caller holds mu.
@@ -295,6 +319,7 @@ func (m *Master) sortedJobs() []*jobs.Job {
 // snapshot for the store. It returns the commit batch. The caller holds mu.
 func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
 	m.bump()
+	m.account(j, before)
 	if before != j.State {
 		m.counts[before]--
 		m.counts[j.State]++

@@ -17,6 +17,8 @@ import (
 type workerRec struct {
 	id, name, addr string
 	types          []string
+	tags           []string
+	tagSet         map[string]bool
 	slots          int
 	state          string
 	restored       bool // placeholder for leases found in the store at start
@@ -56,7 +58,7 @@ func (w *workerRec) free() int { return w.slots - len(w.leases) }
 func (w *workerRec) info() rpcapi.WorkerInfo {
 	wi := rpcapi.WorkerInfo{
 		ID: w.id, Name: w.name, Addr: w.addr, State: w.state, Slots: w.slots,
-		Running: len(w.leases), Types: slices.Clone(w.types),
+		Running: len(w.leases), Types: slices.Clone(w.types), Tags: slices.Clone(w.tags),
 		Registered: w.registered, LastHeartbeat: w.lastBeat, Died: w.died,
 	}
 	for id, l := range w.leases {
@@ -102,6 +104,8 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 		return fmt.Errorf("%w: slots %d out of range 1..100000", rpcapi.ErrBadRequest, a.Slots)
 	case len(a.Types) == 0 || len(a.Types) > 10000:
 		return fmt.Errorf("%w: a worker needs 1..10000 job types, got %d", rpcapi.ErrBadRequest, len(a.Types))
+	case len(a.Tags) > 256:
+		return fmt.Errorf("%w: %d tags; at most 256", rpcapi.ErrBadRequest, len(a.Tags))
 	case len(a.Name) > 256 || len(a.Addr) > 1024:
 		return fmt.Errorf("%w: name or addr too long", rpcapi.ErrBadRequest)
 	}
@@ -129,6 +133,10 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 		state: rpcapi.WorkerAlive, registered: now, lastBeat: now, beatAt: now,
 		leases: make(map[string]*lease), wake: make(chan struct{}, 1),
 		client: client, pull: pull,
+		tags: slices.Compact(slices.Sorted(slices.Values(a.Tags))), tagSet: make(map[string]bool),
+	}
+	for _, t := range w.tags {
+		w.tagSet[t] = true
 	}
 	m.workers[w.id] = w
 	m.metrics.registered.Inc()
@@ -242,7 +250,7 @@ func (m *Master) lose(jobID string, attempt int, now time.Time, why string) {
 	m.metrics.observeFinish(j)
 	m.touch(j, jobs.Running)
 	if j.State == jobs.Pending {
-		m.queue.Push(j)
+		m.enqueue(j)
 	}
 	m.jobLog(j).WithField("state", j.State).Warn("attempt lost: " + why)
 }
@@ -366,7 +374,7 @@ func (m *Master) reap(now time.Time) {
 			m.metrics.observeFinish(j)
 			m.touch(j, jobs.Running)
 			if j.State == jobs.Pending {
-				m.queue.Push(j)
+				m.enqueue(j)
 			}
 			m.jobLog(j).Warn("attempt timed out at the master")
 			kicked = true

@@ -52,6 +52,7 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 		m.mu.Unlock()
 		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 	}
+	var uniq []string // unique keys taken by this batch
 	for i, s := range a.Specs {
 		if s.Key != "" {
 			if id, ok := m.keys[s.Key]; ok {
@@ -59,14 +60,30 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 				continue
 			}
 		}
+		if id := m.uniqueHolder(s.UniqueKey, now); id != "" {
+			r.IDs[i], r.Existing[i] = id, true
+			continue
+		}
 		m.seq++
 		j := &jobs.Job{ID: strconv.FormatUint(m.seq, 10), Seq: m.seq, Spec: s, State: jobs.Pending,
 			Submitted: now, Updated: now}
 		j.Spec.Args = cloneArgs(s.Args)
+		j.Spec.Tags = slices.Clone(s.Tags)
 		j.Log(now, "submitted")
+		if nb := now.Add(s.Delay); s.Delay > 0 || s.RunAt.After(now) {
+			if s.RunAt.After(nb) {
+				nb = s.RunAt
+			}
+			j.NotBefore = nb
+			j.Log(now, "held until %s", nb.Format(time.RFC3339))
+		}
 		if s.Key != "" {
 			m.keys[s.Key] = j.ID // reserved until committed
 			reserved = append(reserved, s.Key)
+		}
+		if s.UniqueKey != "" {
+			uniq = append(uniq, s.UniqueKey)
+			m.pendingUnique[s.UniqueKey] = j.ID // reserved until committed
 		}
 		r.IDs[i] = j.ID
 		fresh = append(fresh, j)
@@ -78,6 +95,9 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 
 	err := m.commit.addOwned(fresh).wait()
 	m.mu.Lock()
+	for _, u := range uniq {
+		delete(m.pendingUnique, u)
+	}
 	if err != nil {
 		for _, k := range reserved {
 			delete(m.keys, k)
@@ -87,13 +107,35 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 	}
 	for _, j := range fresh {
 		m.insert(j)
-		m.queue.Push(j)
+		m.enqueue(j)
 	}
 	m.metrics.submitted.Add(float64(len(fresh)))
 	m.mu.Unlock()
 	m.log.WithField("jobs", len(fresh)).Debug("jobs submitted")
 	m.kick()
 	return nil
+}
+
+// uniqueHolder returns the job that holds unique key u now: one in
+// flight in a submit, pending or running, or succeeded less than its
+// unique_for ago. The caller holds mu.
+func (m *Master) uniqueHolder(u string, now time.Time) string {
+	if u == "" {
+		return ""
+	}
+	if id, ok := m.pendingUnique[u]; ok {
+		return id
+	}
+	j := m.jobs[m.unique[u]]
+	switch {
+	case j == nil:
+		return ""
+	case !j.State.Final():
+		return j.ID
+	case j.State == jobs.Succeeded && now.Before(j.Updated.Add(j.Spec.UniqueFor)):
+		return j.ID
+	}
+	return ""
 }
 
 func cloneArgs(a map[string]string) map[string]string {
@@ -143,7 +185,7 @@ func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 			m.metrics.observeFinish(j)
 			last = m.touch(j, jobs.Running)
 			if j.State == jobs.Pending {
-				m.queue.Push(j)
+				m.enqueue(j)
 			}
 			e := m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": a.WorkerID,
 				"outcome": rep.Outcome, "state": j.State})
@@ -241,13 +283,22 @@ func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
 		return ""
 	}
 	if j.NotBefore.After(now) {
-		return fmt.Sprintf("retry backoff: eligible in %s (at %s)",
+		what := "retry backoff"
+		if len(j.Attempts) == 0 {
+			what = "held by run_at/delay"
+		}
+		return fmt.Sprintf("%s: eligible in %s (at %s)", what,
 			j.NotBefore.Sub(now).Round(time.Millisecond), j.NotBefore.Format(time.RFC3339))
 	}
+	l := m.laneOf(j)
 	typ := j.Spec.Type
+	with := ""
+	if len(l.tags) > 0 {
+		with = " with tags " + strings.Join(l.tags, ",")
+	}
 	var alive, slots, used int
 	for _, w := range m.byType[typ] {
-		if w.state == rpcapi.WorkerAlive {
+		if w.state == rpcapi.WorkerAlive && w.hasTags(l.tags) {
 			alive++
 			slots += w.slots
 			used += len(w.leases)
@@ -259,17 +310,23 @@ func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
 			have = append(have, t)
 		}
 		slices.Sort(have)
-		if len(have) == 0 {
-			return fmt.Sprintf("no live worker has type %q (no live workers at all)", typ)
+		switch {
+		case len(have) == 0:
+			return fmt.Sprintf("no live worker has type %q%s (no live workers at all)", typ, with)
+		case len(m.byType[typ]) > 0:
+			return fmt.Sprintf("no live worker has type %q%s (%d live workers have the type but not the tags)", typ, with, len(m.byType[typ]))
 		}
-		return fmt.Sprintf("no live worker has type %q (live workers have: %s)", typ, strings.Join(have, ", "))
+		return fmt.Sprintf("no live worker has type %q%s (live workers have: %s)", typ, with, strings.Join(have, ", "))
 	}
-	ahead := m.queue.Ready(typ) - 1
+	if why, _ := m.blocked(l, now); why != "" {
+		return why
+	}
+	ahead := m.queue.Ready(l.name) - 1
 	if used >= slots {
-		return fmt.Sprintf("all %d slots of the %d live workers with type %q are busy; %d other %q jobs ready",
-			slots, alive, typ, max(ahead, 0), typ)
+		return fmt.Sprintf("all %d slots of the %d live workers with type %q%s are busy; %d other jobs ready in its lane",
+			slots, alive, typ, with, max(ahead, 0))
 	}
-	return fmt.Sprintf("ready; %d live workers with type %q have %d free slots", alive, typ, slots-used)
+	return fmt.Sprintf("ready; %d live workers with type %q%s have %d free slots", alive, typ, with, slots-used)
 }
 
 // ListJobs implements rpcapi.MasterAPI.
@@ -304,7 +361,20 @@ func (m *Master) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Can
 	now := time.Now()
 	var last *batch
 	m.mu.Lock()
-	for _, id := range a.IDs {
+	ids := a.IDs
+	if a.Group != "" {
+		if len(m.groups[a.Group]) == 0 {
+			m.mu.Unlock()
+			return fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, a.Group)
+		}
+		ids = slices.Clone(ids)
+		for _, id := range m.groups[a.Group] {
+			if !m.jobs[id].State.Final() {
+				ids = append(ids, id)
+			}
+		}
+	}
+	for _, id := range ids {
 		j := m.jobs[id]
 		if j == nil {
 			r.Errors = append(r.Errors, id+": no such job")

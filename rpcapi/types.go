@@ -38,6 +38,9 @@ type RegisterArgs struct {
 	Addr  string   `xmlrpc:"addr"` // where the worker's endpoint listens, as the master must dial it
 	Types []string `xmlrpc:"types"`
 	Slots int      `xmlrpc:"slots"`
+	// Tags describe the worker ("region=eu", "gpu"); a job that requires
+	// tags goes only to workers that have them all.
+	Tags []string `xmlrpc:"tags"`
 	// Transport is how the master reaches the worker's endpoint: "gob"
 	// (default) or "xmlrpc". Ignored in pull mode.
 	Transport string `xmlrpc:"transport"`
@@ -170,6 +173,7 @@ type WorkerInfo struct {
 	Slots         int       `xmlrpc:"slots"`
 	Running       int       `xmlrpc:"running"`
 	Types         []string  `xmlrpc:"types"`
+	Tags          []string  `xmlrpc:"tags"`
 	Registered    time.Time `xmlrpc:"registered"`
 	LastHeartbeat time.Time `xmlrpc:"last_heartbeat"`
 	// Died is when the master declared the worker dead (reaped or logged
@@ -197,6 +201,8 @@ type StatusReply struct {
 // CancelArgs names jobs to cancel.
 type CancelArgs struct {
 	IDs []string `xmlrpc:"ids"`
+	// Group cancels every live job of the group as well.
+	Group string `xmlrpc:"group"`
 }
 
 // CancelReply lists what was cancelled and why the rest was not.

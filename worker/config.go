@@ -60,6 +60,9 @@ type Config struct {
 	// Certificates for mutual TLS). An https:// master address uses TLS
 	// even without it, with the system's roots.
 	ClientTLS *tls.Config
+	// Tags describe the worker ("region=eu", "gpu"); jobs that require tags
+	// go only to workers that have them all.
+	Tags []string
 	// Slots is how many jobs run at once. Default 4.
 	Slots int
 	// Commands are the subprocess templates, by job type.

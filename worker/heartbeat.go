@@ -94,7 +94,7 @@ func (w *Worker) register() (time.Duration, error) {
 	}
 	w.id = ""
 	args := &rpcapi.RegisterArgs{Name: w.cfg.Name, Addr: w.advertise(), Types: w.Types(),
-		Slots: w.cfg.Slots, Running: w.held(), Transport: w.cfg.Transport, Mode: w.cfg.Mode}
+		Slots: w.cfg.Slots, Running: w.held(), Transport: w.cfg.Transport, Mode: w.cfg.Mode, Tags: w.cfg.Tags}
 	w.mu.Unlock()
 	ctx, cancel := context.WithTimeout(w.ctx, callTimeout)
 	defer cancel()

@@ -1,0 +1,197 @@
+package master
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/drover/drover/jobs"
+)
+
+// Rate is a rate limit: at most N dispatches per Per, with bursts up to N.
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+// ParseRate parses "10/s", "100/m", "5/h" or "3/250ms".
+func ParseRate(s string) (Rate, error) {
+	n, per, ok := strings.Cut(s, "/")
+	var r Rate
+	if _, err := fmt.Sscanf(n, "%d", &r.N); !ok || err != nil || r.N <= 0 {
+		return Rate{}, fmt.Errorf("rate %q: want N/unit, e.g. \"10/s\" or \"100/m\"", s)
+	}
+	switch per {
+	case "s":
+		r.Per = time.Second
+	case "m":
+		r.Per = time.Minute
+	case "h":
+		r.Per = time.Hour
+	default:
+		d, err := time.ParseDuration(per)
+		if err != nil || d <= 0 {
+			return Rate{}, fmt.Errorf("rate %q: unit must be s, m, h or a duration", s)
+		}
+		r.Per = d
+	}
+	return r, nil
+}
+
+func (r Rate) String() string {
+	if r.N == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d/%s", r.N, r.Per)
+}
+
+// Limit bounds the jobs of one limit key or one type: Concurrency running
+// at once fleet-wide (0: no bound) and a dispatch Rate (zero: no bound).
+type Limit struct {
+	Concurrency int
+	Rate        Rate
+}
+
+func (l Limit) zero() bool { return l.Concurrency == 0 && l.Rate.N == 0 }
+
+// bucket is a token bucket for a Rate.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// take reports whether a token is there now, and if not, when one will
+// be. It takes the token when there is one.
+func (b *bucket) ready(r Rate, now time.Time) (bool, time.Time) {
+	if b.last.IsZero() {
+		b.tokens, b.last = float64(r.N), now
+	}
+	per := float64(r.Per) / float64(r.N)
+	b.tokens = min(float64(r.N), b.tokens+float64(now.Sub(b.last))/per)
+	b.last = now
+	if b.tokens >= 1 {
+		return true, time.Time{}
+	}
+	return false, now.Add(time.Duration((1 - b.tokens) * per))
+}
+
+// lane is a set of pending jobs that share every dispatch constraint.
+type lane struct {
+	name string
+	typ  string
+	tags []string
+	key  string
+}
+
+// laneOf returns the lane of j, creating it. The caller holds mu.
+func (m *Master) laneOf(j *jobs.Job) *lane {
+	tags := slices.Clone(j.Spec.Tags)
+	slices.Sort(tags)
+	tags = slices.Compact(tags)
+	name := j.Spec.Type + "\x00" + strings.Join(tags, ",") + "\x00" + j.Spec.LimitKey
+	l := m.lanes[name]
+	if l == nil {
+		l = &lane{name: name, typ: j.Spec.Type, tags: tags, key: j.Spec.LimitKey}
+		m.lanes[name] = l
+	}
+	return l
+}
+
+// enqueue puts a pending job in its lane. The caller holds mu.
+func (m *Master) enqueue(j *jobs.Job) {
+	m.queue.PushLane(j, m.laneOf(j).name)
+}
+
+// keyLimit is the limit of a limit key.
+func (m *Master) keyLimit(key string) Limit {
+	if l, ok := m.cfg.Limits[key]; ok {
+		return l
+	}
+	return m.cfg.DefaultLimit
+}
+
+// blocked says why a lane cannot take one more job now ("" if it can),
+// and when a rate limit lets it next. The caller holds mu.
+func (m *Master) blocked(l *lane, now time.Time) (string, time.Time) {
+	tl := m.cfg.TypeLimits[l.typ]
+	if tl.Concurrency > 0 && m.runningType[l.typ] >= tl.Concurrency {
+		return fmt.Sprintf("type %q is at its limit of %d running", l.typ, tl.Concurrency), time.Time{}
+	}
+	var kl Limit
+	if l.key != "" {
+		kl = m.keyLimit(l.key)
+		if kl.Concurrency > 0 && m.runningKey[l.key] >= kl.Concurrency {
+			return fmt.Sprintf("limit key %q is at its limit of %d running", l.key, kl.Concurrency), time.Time{}
+		}
+	}
+	if tl.Rate.N > 0 {
+		b := m.typeBuckets[l.typ]
+		if b == nil {
+			b = &bucket{}
+			m.typeBuckets[l.typ] = b
+		}
+		if ok, next := b.ready(tl.Rate, now); !ok {
+			return fmt.Sprintf("type %q is at its rate of %s", l.typ, tl.Rate), next
+		}
+	}
+	if kl.Rate.N > 0 {
+		b := m.keyBuckets[l.key]
+		if b == nil {
+			b = &bucket{}
+			m.keyBuckets[l.key] = b
+		}
+		if ok, next := b.ready(kl.Rate, now); !ok {
+			return fmt.Sprintf("limit key %q is at its rate of %s", l.key, kl.Rate), next
+		}
+	}
+	return "", time.Time{}
+}
+
+// took records a dispatch from lane l against its rate buckets. The caller
+// holds mu and has checked blocked.
+func (m *Master) took(l *lane) {
+	if b := m.typeBuckets[l.typ]; b != nil && m.cfg.TypeLimits[l.typ].Rate.N > 0 {
+		b.tokens--
+	}
+	if b := m.keyBuckets[l.key]; b != nil && l.key != "" && m.keyLimit(l.key).Rate.N > 0 {
+		b.tokens--
+	}
+}
+
+// account keeps the running counts by type and limit key as a job moves
+// from state before to its current state. The caller holds mu.
+func (m *Master) account(j *jobs.Job, before jobs.State) {
+	was, is := before == jobs.Running, j.State == jobs.Running
+	if was == is {
+		return
+	}
+	d := 1
+	if was {
+		d = -1
+	}
+	m.runningType[j.Spec.Type] += d
+	if j.Spec.LimitKey != "" {
+		m.runningKey[j.Spec.LimitKey] += d
+		if m.runningKey[j.Spec.LimitKey] == 0 {
+			delete(m.runningKey, j.Spec.LimitKey)
+		}
+	}
+}
+
+// hasTags reports whether w has every tag in want.
+func (w *workerRec) hasTags(want []string) bool {
+	for _, t := range want {
+		if !w.tagSet[t] {
+			return false
+		}
+	}
+	return true
+}
+
+func (l Limit) check() error {
+	if l.Concurrency < 0 || l.Rate.N < 0 || (l.Rate.N > 0 && l.Rate.Per <= 0) {
+		return fmt.Errorf("negative concurrency or bad rate %s", l.Rate)
+	}
+	return nil
+}
