@@ -157,3 +157,32 @@ func (d *decoder) args(p path, v any) map[string]string {
 	}
 	return out
 }
+
+// timestamp returns v, a TOML offset date-time or an RFC 3339 string, as a
+// time. A local date-time (no offset) is an error: say which zone.
+func (d *decoder) timestamp(p path, v any) time.Time {
+	switch t := v.(type) {
+	case time.Time:
+		if isLocalTOML(t) {
+			d.errorf(p, "a date-time without an offset is ambiguous: add Z or +hh:mm")
+			return time.Time{}
+		}
+		return t
+	case string:
+		tt, err := time.Parse(time.RFC3339, t)
+		if err != nil {
+			d.errorf(p, "invalid date-time %q (use RFC 3339, e.g. \"2026-11-24T02:00:00Z\")", t)
+			return time.Time{}
+		}
+		return tt
+	}
+	d.errorf(p, "want a date-time, got %s", typeName(v))
+	return time.Time{}
+}
+
+// isLocalTOML reports whether t came from a TOML local date-time, which
+// the toml package marks with one of its local time zones.
+func isLocalTOML(t time.Time) bool {
+	name := t.Location().String()
+	return name == "datetime-local" || name == "date-local" || name == "time-local"
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/drover/drover/jobs"
 )
@@ -17,7 +18,8 @@ import (
 // KeyPrefix starts the Key of every spec loaded from a jobs file.
 const KeyPrefix = "file:"
 
-var jobKeys = []string{"type", "args", "priority", "retries", "timeout", "group", "key"}
+var jobKeys = []string{"type", "args", "priority", "retries", "timeout", "group", "key",
+	"tags", "limit_key", "unique_key", "unique_for", "run_at", "delay"}
 
 // LoadJobs reads the jobs file at path. See ParseJobs.
 func LoadJobs(path string) ([]jobs.Spec, error) {
@@ -119,6 +121,18 @@ func (d *decoder) job(p path, t map[string]any) (s jobs.Spec, ok bool) {
 			s.Timeout = d.duration(kp, v)
 		case "group":
 			s.Group = d.str(kp, v)
+		case "tags":
+			s.Tags = d.strList(kp, v)
+		case "limit_key":
+			s.LimitKey = d.str(kp, v)
+		case "unique_key":
+			s.UniqueKey = d.str(kp, v)
+		case "unique_for":
+			s.UniqueFor = d.duration(kp, v)
+		case "run_at":
+			s.RunAt = d.timestamp(kp, v)
+		case "delay":
+			s.Delay = d.duration(kp, v)
 		case "key":
 			s.Key, ok = d.str(kp, v), true
 			if s.Key == "" {
@@ -154,6 +168,25 @@ func specHash(s *jobs.Spec) string {
 	field(h, "retries", strconv.Itoa(s.Retries))
 	field(h, "timeout", strconv.FormatInt(int64(s.Timeout), 10))
 	field(h, "group", s.Group)
+	// Fields added later are hashed only when set, so the keys of jobs
+	// that do not use them stay the same.
+	for _, t := range s.Tags {
+		field(h, "tag", t)
+	}
+	for name, v := range map[string]string{"limit_key": s.LimitKey, "unique_key": s.UniqueKey} {
+		if v != "" {
+			field(h, name, v)
+		}
+	}
+	if s.UniqueFor != 0 {
+		field(h, "unique_for", strconv.FormatInt(int64(s.UniqueFor), 10))
+	}
+	if !s.RunAt.IsZero() {
+		field(h, "run_at", s.RunAt.UTC().Format(time.RFC3339Nano))
+	}
+	if s.Delay != 0 {
+		field(h, "delay", strconv.FormatInt(int64(s.Delay), 10))
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 

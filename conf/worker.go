@@ -26,7 +26,7 @@ type Worker struct {
 }
 
 var workerKeys = []string{
-	"master", "listen", "advertise", "name", "slots", "commands", "transport", "mode",
+	"master", "listen", "advertise", "name", "slots", "commands", "transport", "mode", "tags",
 	"output_limit", "max_result_bytes", "kill_grace", "shutdown_grace", "report_delay",
 	"log_level", "log_format", "token", "token_file", "tls_cert", "tls_key", "tls_ca",
 }
@@ -85,6 +85,8 @@ func ParseWorker(name string, data []byte) (*Worker, error) {
 			w.tok.file, w.tok.fileLine = d.str(p, v), d.line(p)
 		case "tls_cert", "tls_key", "tls_ca":
 			w.tls.set(k, d.str(p, v), d.line(p))
+		case "tags":
+			c.Tags = d.strList(p, v)
 		case "transport":
 			c.Transport = d.oneOf(p, v, rpcapi.TransportGob, rpcapi.TransportXMLRPC)
 		case "mode":

@@ -156,6 +156,18 @@ argv = ["sleep", "{seconds}"]
 	if !strings.Contains(out, "succeeded 1, failed 1") || !strings.Contains(out, "(2/2 final") {
 		t.Errorf("wait's plain progress line: %q", out)
 	}
+	grp := c.mustDrover("group", "g1")
+	if !strings.Contains(grp, "group g1: failed, 2 of 2 jobs final (100%)") || !strings.Contains(grp, "hi there") {
+		t.Errorf("group output:\n%s", grp)
+	}
+	held := strings.TrimSpace(c.mustDrover("submit", "--type", "echo", "--arg", "text=later", "--delay", "1h", "--group", "g2",
+		"--tag", "never", "--limit-key", "k"))
+	if w := c.job(held); w.NotBefore.IsZero() || w.Spec.LimitKey != "k" || len(w.Spec.Tags) != 1 {
+		t.Errorf("held job %+v", w)
+	}
+	if out := c.mustDrover("cancel", "--group", "g2"); !strings.Contains(out, held+" cancelled") {
+		t.Errorf("cancel --group: %q", out)
+	}
 	top := c.mustDrover("top", "--count", "2", "--interval", "100ms")
 	if strings.Count(top, "drover top") != 2 || !strings.Contains(top, "worker-0") || !strings.Contains(top, "jobs/s") {
 		t.Errorf("top output:\n%s", top)

@@ -55,6 +55,12 @@ func ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), callTimeout)
 }
 
+// listFlag collects a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
 // argFlag collects repeated --arg k=v.
 type argFlag map[string]string
 
@@ -79,6 +85,13 @@ func runSubmit(args []string, stdout io.Writer) error {
 	timeout := fs.Duration("timeout", 0, "timeout of one attempt (e.g. 30s)")
 	group := fs.String("group", "", "group (batch) `name`")
 	key := fs.String("key", "", "idempotency `key`: a second submit with it returns the first job")
+	var tags listFlag
+	fs.Var(&tags, "tag", "a `tag` the worker must have (repeatable)")
+	limitKey := fs.String("limit-key", "", "`key` the master's concurrency and rate limits count (e.g. a domain)")
+	uniqueKey := fs.String("unique-key", "", "while a job with this `key` is live, return it instead")
+	uniqueFor := fs.Duration("unique-for", 0, "keep the unique key after success for this long")
+	delay := fs.Duration("delay", 0, "hold the job this long before it may run")
+	runAt := fs.String("run-at", "", "hold the job until this `time` (RFC 3339)")
 	file := fs.String("file", "", "submit every job of a jobs `file` (TOML)")
 	asJSON := fs.Bool("json", false, `print {"ids": [...]} instead of one ID a line`)
 	if _, err := parse(fs, args); err != nil {
@@ -100,8 +113,17 @@ func runSubmit(args []string, stdout io.Writer) error {
 		}
 		specs = s
 	case *typ != "":
-		specs = []jobs.Spec{{Type: *typ, Args: jargs, Priority: *prio, Retries: *retries,
-			Timeout: *timeout, Group: *group, Key: *key}}
+		s := jobs.Spec{Type: *typ, Args: jargs, Priority: *prio, Retries: *retries, Timeout: *timeout,
+			Group: *group, Key: *key, Tags: tags, LimitKey: *limitKey, UniqueKey: *uniqueKey,
+			UniqueFor: *uniqueFor, Delay: *delay}
+		if *runAt != "" {
+			t, err := time.Parse(time.RFC3339, *runAt)
+			if err != nil {
+				return fmt.Errorf("--run-at: %v", err)
+			}
+			s.RunAt = t
+		}
+		specs = []jobs.Spec{s}
 	default:
 		return errors.New("need --type or --file")
 	}
@@ -392,18 +414,19 @@ func runCancel(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("cancel", flag.ContinueOnError)
 	dial := clientFlags(fs)
 	asJSON := fs.Bool("json", false, "print {cancelled, errors} as JSON")
+	group := fs.String("group", "", "cancel every live job of `group`")
 	ids, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(ids) == 0 {
-		return errors.New("want job IDs")
+	if len(ids) == 0 && *group == "" {
+		return errors.New("want job IDs or --group")
 	}
 	mc := dial()
 	defer mc.C.Close()
 	c, cancel := ctx()
 	defer cancel()
-	r, err := mc.Cancel(c, &rpcapi.CancelArgs{IDs: ids})
+	r, err := mc.Cancel(c, &rpcapi.CancelArgs{IDs: ids, Group: *group})
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,8 @@ func runWorker(args []string, _ io.Writer) error {
 	slots := fs.Int("slots", 0, "jobs run at once (overrides the file)")
 	transport := fs.String("transport", "", "protocol to the master: gob or xmlrpc (overrides the file)")
 	mode := fs.String("mode", "", "push (the master calls us) or pull (we poll the master) (overrides the file)")
+	var tags listFlag
+	fs.Var(&tags, "tag", "a `tag` of this worker, e.g. region=eu (repeatable; replaces the file's tags)")
 	level := fs.String("log-level", "", "log level: debug, info, warn, error (overrides the file)")
 	format := fs.String("log-format", "", "log format: text or json (overrides the file)")
 	if _, err := parse(fs, args); err != nil {
@@ -78,6 +80,9 @@ func runWorker(args []string, _ io.Writer) error {
 	setIf(&cfg.Name, *name)
 	setIf(&cfg.Transport, *transport)
 	setIf(&cfg.Mode, *mode)
+	if len(tags) > 0 {
+		cfg.Tags = tags
+	}
 	if *slots != 0 {
 		cfg.Slots = *slots
 	}
