@@ -113,3 +113,41 @@ func (s *BoltStore) Close() error {
 	}
 	return err
 }
+
+func metaBucket(name string) []byte { return []byte("meta/" + name) }
+
+// LoadMeta implements MetaStore.
+func (s *BoltStore) LoadMeta(bucket string, fn func(key string, val []byte) error) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(metaBucket(bucket))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error { return fn(string(k), append([]byte(nil), v...)) })
+	})
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+// SaveMeta implements MetaStore.
+func (s *BoltStore) SaveMeta(bucket, key string, val []byte) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(metaBucket(bucket))
+		if err != nil {
+			return err
+		}
+		if val == nil {
+			return b.Delete([]byte(key))
+		}
+		return b.Put([]byte(key), val)
+	})
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	if err != nil {
+		return fmt.Errorf("jobs: save meta %s/%s: %w", bucket, key, err)
+	}
+	return nil
+}

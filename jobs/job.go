@@ -89,7 +89,38 @@ type Spec struct {
 	// nor before Delay after its submission.
 	RunAt time.Time     `json:"run_at,omitzero" xmlrpc:"run_at"`
 	Delay time.Duration `json:"delay,omitempty" xmlrpc:"delay"`
+	// Input is data for the handler beyond its args; the follow-up job of a
+	// group gets the group's summary and results here (JSON).
+	Input string `json:"input,omitempty" xmlrpc:"input"`
+	// Then is the follow-up job of the spec's group: when every job of the
+	// group is final, it is submitted once, with the group's summary and
+	// member results as its Input.
+	Then *Spec `json:"then,omitempty" xmlrpc:"then"`
+
+	// A spec with a Schedule is not a job but a cron schedule that submits
+	// a job from the spec at each fire. Name identifies the schedule.
+	Name string `json:"name,omitempty" xmlrpc:"name"`
+	// Schedule is a cron expression: five fields, an optional seconds
+	// field first, or a descriptor such as "@every 5m" or "@daily".
+	Schedule string `json:"schedule,omitempty" xmlrpc:"schedule"`
+	// Overlap is what a fire does while the last run is pending or running:
+	// "skip" (default), "allow", or "queue" (at most one waiting).
+	Overlap string `json:"overlap,omitempty" xmlrpc:"overlap"`
+	// Timezone is the schedule's IANA time zone. Default UTC.
+	Timezone string `json:"timezone,omitempty" xmlrpc:"timezone"`
+	// CatchUp is what a master does at start for instants it missed while
+	// down: "none" (default) skips them, "one" fires once.
+	CatchUp string `json:"catch_up,omitempty" xmlrpc:"catch_up"`
 }
+
+// Overlap and catch-up policies of schedules.
+const (
+	OverlapSkip  = "skip"
+	OverlapAllow = "allow"
+	OverlapQueue = "queue"
+	CatchUpNone  = "none"
+	CatchUpOne   = "one"
+)
 
 // MaxTags bounds Spec.Tags.
 const MaxTags = 32
@@ -116,6 +147,33 @@ func (s *Spec) Validate() error {
 		return fmt.Errorf("jobs: %d tags; at most %d", len(s.Tags), MaxTags)
 	case len(s.LimitKey) > 256 || len(s.UniqueKey) > 256 || len(s.Key) > 256:
 		return fmt.Errorf("jobs: a key is longer than 256 bytes")
+	}
+	switch {
+	case s.Overlap != "" && s.Overlap != OverlapSkip && s.Overlap != OverlapAllow && s.Overlap != OverlapQueue:
+		return fmt.Errorf("jobs: overlap %q: want skip, allow or queue", s.Overlap)
+	case s.CatchUp != "" && s.CatchUp != CatchUpNone && s.CatchUp != CatchUpOne:
+		return fmt.Errorf("jobs: catch_up %q: want none or one", s.CatchUp)
+	case s.Schedule == "" && (s.Overlap != "" || s.Timezone != "" || s.CatchUp != ""):
+		return fmt.Errorf("jobs: overlap, timezone and catch_up need a schedule")
+	case s.Schedule != "" && s.Name == "":
+		return fmt.Errorf("jobs: a schedule needs a name")
+	case len(s.Name) > 128 || len(s.Schedule) > 256:
+		return fmt.Errorf("jobs: name or schedule too long")
+	case s.Then != nil && s.Group == "":
+		return fmt.Errorf("jobs: then (a group's follow-up) needs a group")
+	}
+	if s.Timezone != "" {
+		if _, err := time.LoadLocation(s.Timezone); err != nil {
+			return fmt.Errorf("jobs: timezone %q: %v", s.Timezone, err)
+		}
+	}
+	if s.Then != nil {
+		if s.Then.Then != nil || s.Then.Schedule != "" {
+			return fmt.Errorf("jobs: then: a follow-up cannot have its own then or schedule")
+		}
+		if err := s.Then.Validate(); err != nil {
+			return fmt.Errorf("then: %w", err)
+		}
 	}
 	for _, t := range s.Tags {
 		if t == "" || len(t) > 128 || strings.ContainsAny(t, ",\x00") {
@@ -187,6 +245,12 @@ func (j *Job) Clone() *Job {
 	c := *j
 	c.Spec.Args = maps.Clone(j.Spec.Args)
 	c.Spec.Tags = slices.Clone(j.Spec.Tags)
+	if t := j.Spec.Then; t != nil {
+		tc := *t
+		tc.Args = maps.Clone(t.Args)
+		tc.Tags = slices.Clone(t.Tags)
+		c.Spec.Then = &tc
+	}
 	c.Attempts = slices.Clone(j.Attempts)
 	c.Events = slices.Clone(j.Events)
 	return &c

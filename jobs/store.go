@@ -28,8 +28,9 @@ type Store interface {
 // MemStore is a Store that keeps jobs in memory, for tests and throwaway
 // runs. It is safe for concurrent use.
 type MemStore struct {
-	mu     sync.Mutex // guards jobs and closed
+	mu     sync.Mutex // guards jobs, meta and closed
 	jobs   map[uint64]*Job
+	meta   map[string]map[string][]byte
 	closed bool
 }
 
@@ -83,4 +84,61 @@ func (m *MemStore) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.jobs)
+}
+
+// MetaStore is implemented by stores that also keep small named records
+// beside the jobs: the last fire time of schedules, which group callbacks
+// have run. Both stores here implement it.
+type MetaStore interface {
+	// LoadMeta calls fn for every record of bucket, in key order.
+	LoadMeta(bucket string, fn func(key string, val []byte) error) error
+	// SaveMeta writes (or, with a nil val, deletes) one record durably.
+	SaveMeta(bucket, key string, val []byte) error
+}
+
+// LoadMeta implements MetaStore.
+func (m *MemStore) LoadMeta(bucket string, fn func(key string, val []byte) error) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return ErrClosed
+	}
+	b := m.meta[bucket]
+	keys := make([]string, 0, len(b))
+	for k := range b {
+		keys = append(keys, k)
+	}
+	vals := make([][]byte, len(keys))
+	slices.Sort(keys)
+	for i, k := range keys {
+		vals[i] = slices.Clone(b[k])
+	}
+	m.mu.Unlock()
+	for i, k := range keys {
+		if err := fn(k, vals[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SaveMeta implements MetaStore.
+func (m *MemStore) SaveMeta(bucket, key string, val []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if m.meta == nil {
+		m.meta = make(map[string]map[string][]byte)
+	}
+	if m.meta[bucket] == nil {
+		m.meta[bucket] = make(map[string][]byte)
+	}
+	if val == nil {
+		delete(m.meta[bucket], key)
+		return nil
+	}
+	m.meta[bucket][key] = slices.Clone(val)
+	return nil
 }

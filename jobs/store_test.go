@@ -341,3 +341,38 @@ func BenchmarkBoltSave(b *testing.B) {
 		})
 	}
 }
+
+func TestMetaStore(t *testing.T) {
+	for _, impl := range storeImpls {
+		t.Run(impl.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := impl.open(t, dir)
+			ms, ok := s.(MetaStore)
+			if !ok {
+				t.Fatalf("%s store does not implement MetaStore", impl.name)
+			}
+			for _, kv := range [][2]string{{"b", "2"}, {"a", "1"}, {"c", "3"}} {
+				if err := ms.SaveMeta("sched", kv[0], []byte(kv[1])); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := ms.SaveMeta("sched", "c", nil); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			ms.LoadMeta("sched", func(k string, v []byte) error { got = append(got, k+"="+string(v)); return nil })
+			if strings.Join(got, ",") != "a=1,b=2" {
+				t.Fatalf("meta %v", got)
+			}
+			got = nil
+			ms.LoadMeta("other", func(k string, v []byte) error { got = append(got, k); return nil })
+			if len(got) != 0 {
+				t.Fatalf("empty bucket gave %v", got)
+			}
+			s.Close()
+			if err := ms.SaveMeta("sched", "x", []byte("y")); !errors.Is(err, ErrClosed) {
+				t.Fatalf("SaveMeta after Close: %v", err)
+			}
+		})
+	}
+}

@@ -87,7 +87,7 @@ func (m *Master) dispatch(now time.Time) time.Time {
 		bestW.leases[j.ID] = &lease{attempt: att, deadline: m.deadline(j, now)}
 		b := m.touch(j, jobs.Pending)
 		bestW.outbox = append(bestW.outbox, outTask{batch: b, task: rpcapi.Task{
-			JobID: j.ID, Attempt: att, Type: j.Spec.Type, Args: j.Spec.Args, Timeout: j.Spec.Timeout,
+			JobID: j.ID, Attempt: att, Type: j.Spec.Type, Args: j.Spec.Args, Timeout: j.Spec.Timeout, Input: j.Spec.Input,
 		}})
 		woken[bestW] = true
 		m.jobLog(j).Debug("job dispatched")

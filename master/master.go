@@ -324,6 +324,8 @@ func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
 		m.counts[before]--
 		m.counts[j.State]++
 		if j.State.Final() {
+			m.groupFinal(j)
+			m.scheduleFinal(j)
 			m.metrics.finished.WithLabelValues(string(j.State)).Inc()
 			close(m.changed)
 			m.changed = make(chan struct{})

@@ -168,6 +168,15 @@ func (c countingAPI) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi
 func (c countingAPI) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitReply) error {
 	return c.count("wait", c.m.Wait(ctx, a, r))
 }
+func (c countingAPI) ListSchedules(ctx context.Context, a *rpcapi.Empty, r *rpcapi.ListSchedulesReply) error {
+	return c.count("list_schedules", c.m.ListSchedules(ctx, a, r))
+}
+func (c countingAPI) PauseSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
+	return c.count("pause_schedule", c.m.PauseSchedule(ctx, a, r))
+}
+func (c countingAPI) ResumeSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
+	return c.count("resume_schedule", c.m.ResumeSchedule(ctx, a, r))
+}
 func (c countingAPI) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchReply) error {
 	return c.count("fetch", c.m.Fetch(ctx, a, r))
 }

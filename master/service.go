@@ -33,6 +33,9 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 		if err := a.Specs[i].Validate(); err != nil {
 			return fmt.Errorf("%w: job %d: %v", rpcapi.ErrBadRequest, i+1, err)
 		}
+		if a.Specs[i].Schedule != "" || a.Specs[i].Then != nil {
+			return fmt.Errorf("%w: job %d: schedules and group follow-ups are not supported by this master yet", rpcapi.ErrBadRequest, i+1)
+		}
 		n := 0
 		for k, v := range a.Specs[i].Args {
 			n += len(k) + len(v)

@@ -18,6 +18,9 @@ type MasterAPI interface {
 	Cancel(ctx context.Context, args *CancelArgs, reply *CancelReply) error
 	Wait(ctx context.Context, args *WaitArgs, reply *WaitReply) error
 	Fetch(ctx context.Context, args *FetchArgs, reply *FetchReply) error
+	ListSchedules(ctx context.Context, args *Empty, reply *ListSchedulesReply) error
+	PauseSchedule(ctx context.Context, args *ScheduleArgs, reply *ScheduleInfo) error
+	ResumeSchedule(ctx context.Context, args *ScheduleArgs, reply *ScheduleInfo) error
 }
 
 // WorkerAPI is the worker's side of the contract: what the master calls.

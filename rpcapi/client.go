@@ -243,3 +243,15 @@ func (m MasterClient) Fetch(ctx context.Context, a *FetchArgs) (*FetchReply, err
 	r := new(FetchReply)
 	return r, m.C.Call(ctx, MasterFetch, a, r)
 }
+func (m MasterClient) ListSchedules(ctx context.Context) (*ListSchedulesReply, error) {
+	r := new(ListSchedulesReply)
+	return r, m.C.Call(ctx, MasterSchedules, &Empty{}, r)
+}
+func (m MasterClient) PauseSchedule(ctx context.Context, name string) (*ScheduleInfo, error) {
+	r := new(ScheduleInfo)
+	return r, m.C.Call(ctx, MasterPause, &ScheduleArgs{Name: name}, r)
+}
+func (m MasterClient) ResumeSchedule(ctx context.Context, name string) (*ScheduleInfo, error) {
+	r := new(ScheduleInfo)
+	return r, m.C.Call(ctx, MasterResume, &ScheduleArgs{Name: name}, r)
+}

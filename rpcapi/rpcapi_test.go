@@ -135,6 +135,19 @@ func (f *fakeMaster) Wait(_ context.Context, a *WaitArgs, r *WaitReply) error {
 	return nil
 }
 
+func (f *fakeMaster) ListSchedules(_ context.Context, _ *Empty, r *ListSchedulesReply) error {
+	r.Schedules = []ScheduleInfo{{Name: "nightly", Schedule: "@daily"}}
+	return nil
+}
+func (f *fakeMaster) PauseSchedule(_ context.Context, a *ScheduleArgs, r *ScheduleInfo) error {
+	r.Name, r.Paused = a.Name, true
+	return nil
+}
+func (f *fakeMaster) ResumeSchedule(_ context.Context, a *ScheduleArgs, r *ScheduleInfo) error {
+	r.Name = a.Name
+	return nil
+}
+
 func (f *fakeMaster) Fetch(_ context.Context, a *FetchArgs, r *FetchReply) error {
 	r.Tasks = []Task{{JobID: "1", Attempt: 1, Type: "t"}}
 	return nil

@@ -81,3 +81,12 @@ func (s *WorkerService) Ping(a *Empty, r *PingReply) error {
 func (s *MasterService) Fetch(a *FetchArgs, r *FetchReply) error {
 	return encode(s.api.Fetch(context.Background(), a, r))
 }
+func (s *MasterService) ListSchedules(a *Empty, r *ListSchedulesReply) error {
+	return encode(s.api.ListSchedules(context.Background(), a, r))
+}
+func (s *MasterService) PauseSchedule(a *ScheduleArgs, r *ScheduleInfo) error {
+	return encode(s.api.PauseSchedule(context.Background(), a, r))
+}
+func (s *MasterService) ResumeSchedule(a *ScheduleArgs, r *ScheduleInfo) error {
+	return encode(s.api.ResumeSchedule(context.Background(), a, r))
+}

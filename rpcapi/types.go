@@ -20,6 +20,9 @@ const (
 	MasterCancel      = "Master.Cancel"
 	MasterWait        = "Master.Wait"
 	MasterFetch       = "Master.Fetch"
+	MasterSchedules   = "Master.ListSchedules"
+	MasterPause       = "Master.PauseSchedule"
+	MasterResume      = "Master.ResumeSchedule"
 
 	WorkerAssign = "Worker.Assign"
 	WorkerCancel = "Worker.Cancel"
@@ -259,6 +262,9 @@ type Task struct {
 	Type    string            `xmlrpc:"type"`
 	Args    map[string]string `xmlrpc:"args"`
 	Timeout time.Duration     `xmlrpc:"timeout"`
+	// Input is the job's input data (a group's follow-up gets the group's
+	// results); subprocesses read it on stdin.
+	Input string `xmlrpc:"input"`
 }
 
 // AssignArgs carries tasks for one worker.
@@ -290,4 +296,30 @@ type PingReply struct {
 	Name    string `xmlrpc:"name"`
 	Running int    `xmlrpc:"running"`
 	Slots   int    `xmlrpc:"slots"`
+}
+
+// ScheduleInfo is a cron schedule as clients see it.
+type ScheduleInfo struct {
+	Name     string    `xmlrpc:"name"`
+	Schedule string    `xmlrpc:"schedule"`
+	Timezone string    `xmlrpc:"timezone"`
+	Overlap  string    `xmlrpc:"overlap"`
+	CatchUp  string    `xmlrpc:"catch_up"`
+	Paused   bool      `xmlrpc:"paused"`
+	Next     time.Time `xmlrpc:"next"` // next fire; zero while paused
+	LastFire time.Time `xmlrpc:"last_fire"`
+	// LastJob is the ID of the job the last fire submitted, if any.
+	LastJob string `xmlrpc:"last_job"`
+	// Spec is the job each fire submits.
+	Spec jobs.Spec `xmlrpc:"spec"`
+}
+
+// ListSchedulesReply lists the schedules by name.
+type ListSchedulesReply struct {
+	Schedules []ScheduleInfo `xmlrpc:"schedules"`
+}
+
+// ScheduleArgs names a schedule.
+type ScheduleArgs struct {
+	Name string `xmlrpc:"name"`
 }

@@ -21,6 +21,7 @@ import (
 // structs of types.go and the jobs types they carry.
 var wireAllTypes = []any{
 	&JobRef{}, &RegisterArgs{}, &RegisterReply{}, &HeartbeatArgs{}, &HeartbeatReply{},
+	&ScheduleInfo{}, &ListSchedulesReply{}, &ScheduleArgs{},
 	&Report{}, &CompleteArgs{}, &CompleteReply{}, &LogoutArgs{}, &Empty{},
 	&SubmitArgs{}, &SubmitReply{}, &GetJobArgs{}, &JobInfo{}, &ListJobsArgs{},
 	&ListJobsReply{}, &WorkerInfo{}, &ListWorkersReply{}, &StatusReply{}, &CancelArgs{},
@@ -57,6 +58,9 @@ func TestWireAllTypesListed(t *testing.T) {
 
 // wireFill sets every field reachable from v to a non-zero value, except
 // fields tagged xmlrpc:"-". n numbers the values so they differ.
+// wireFilling marks the pointer types wireFill is inside of.
+var wireFilling = map[reflect.Type]bool{}
+
 func wireFill(tb testing.TB, v reflect.Value, n *int) {
 	*n++
 	k := *n
@@ -95,6 +99,12 @@ func wireFill(tb testing.TB, v reflect.Value, n *int) {
 		}
 		v.Set(m)
 	case reflect.Pointer:
+		// A recursive type (Spec.Then is a *Spec) is filled one level deep.
+		if wireFilling[v.Type()] {
+			return
+		}
+		wireFilling[v.Type()] = true
+		defer delete(wireFilling, v.Type())
 		v.Set(reflect.New(v.Type().Elem()))
 		wireFill(tb, v.Elem(), n)
 	case reflect.Struct:
@@ -236,14 +246,16 @@ func TestWireFromGo(t *testing.T) {
 			map[string]any{"worker_id": "w", "heartbeat_interval": 1.5, "dead_after": 0.0, "cancel": []any{}}},
 		{"zero times omitted", WorkerInfo{ID: "w", Registered: when},
 			map[string]any{"id": "w", "name": "", "addr": "", "state": "", "slots": int64(0), "running": int64(0),
-				"types": []any{}, "registered": "2026-11-23T08:43:45.123456789Z", "jobs": []any{}}},
+				"types": []any{}, "tags": []any{}, "registered": "2026-11-23T08:43:45.123456789Z", "jobs": []any{}}},
 		{"named string keys and nil map", StatusReply{Counts: map[jobs.State]int{jobs.Pending: 3}},
 			map[string]any{"counts": map[string]any{"pending": int64(3)}, "workers": []any{}, "dropped": int64(0), "reaped": int64(0)}},
 		{"nil map empty", WaitReply{Done: true},
 			map[string]any{"done": true, "counts": map[string]any{}, "failed": []any{}}},
 		{"skipped field and named string", jobs.Job{ID: "j", Seq: 99, State: jobs.Running},
 			map[string]any{"id": "j", "spec": map[string]any{"type": "", "args": map[string]any{}, "priority": int64(0),
-				"retries": int64(0), "timeout": 0.0, "group": "", "key": ""},
+				"retries": int64(0), "timeout": 0.0, "group": "", "key": "", "tags": []any{}, "limit_key": "",
+				"unique_key": "", "unique_for": 0.0, "delay": 0.0, "input": "", "name": "", "schedule": "",
+				"overlap": "", "timezone": "", "catch_up": ""},
 				"state": "running", "attempt": int64(0), "worker": "", "attempts": []any{}, "events": []any{}}},
 		{"time alone", when, "2026-11-23T08:43:45.123456789Z"},
 		{"zero time alone", time.Time{}, ""},

@@ -98,6 +98,9 @@ func masterMethods(m MasterAPI) []xmlMethod {
 		bind("cancel_jobs", "Cancel jobs: {ids}. Returns {cancelled, errors}.", m.Cancel),
 		bind("wait_jobs", "Block until jobs are final or timeout: {ids, group, timeout}. Returns {done, counts, failed}.", m.Wait),
 		bind("fetch_tasks", "Pull mode: long-poll for tasks: {worker_id, max, timeout}. Returns {tasks, cancel}.", m.Fetch),
+		bind("list_schedules", "Cron schedules: no params. Returns {schedules: [{name, schedule, timezone, overlap, catch_up, paused, next, last_fire, last_job, spec}]}.", m.ListSchedules),
+		bind("pause_schedule", "Pause a schedule: {name}. Returns the schedule.", m.PauseSchedule),
+		bind("resume_schedule", "Resume a schedule: {name}. Returns the schedule.", m.ResumeSchedule),
 	}
 }
 

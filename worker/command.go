@@ -157,7 +157,7 @@ func validArgName(name string) bool {
 // matches ctx.Err() and context.Cause(ctx) with errors.Is, so callers can
 // tell context.DeadlineExceeded from context.Canceled. Argument errors from
 // expand are Permanent; a start failure names argv[0].
-func runCommand(ctx context.Context, cmd Command, args map[string]string, env []string,
+func runCommand(ctx context.Context, cmd Command, args map[string]string, env []string, stdin string,
 	outputLimit int, killGrace time.Duration) (jobs.Result, error) {
 	res := jobs.Result{ExitCode: -1}
 	argv, dir, err := expand(cmd, args)
@@ -173,6 +173,9 @@ func runCommand(ctx context.Context, cmd Command, args map[string]string, env []
 	out := newTailBuffer(outputLimit)
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Dir = dir
+	if stdin != "" {
+		c.Stdin = strings.NewReader(stdin)
+	}
 	c.Env = os.Environ()
 	if dir != "" {
 		// exec sets PWD only when Env is nil; keep it truthful for shells.

@@ -335,7 +335,7 @@ func TestRunCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := runCommand(t.Context(), tt.cmd, tt.args, tt.env, tt.limit, time.Second)
+			res, err := runCommand(t.Context(), tt.cmd, tt.args, tt.env, "", tt.limit, time.Second)
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
@@ -398,7 +398,7 @@ func TestRunCommandStopsTheGroup(t *testing.T) {
 			ctx, cancel := tt.ctx(t.Context())
 			defer cancel()
 			cmd := Command{Argv: []string{"sh", "-c", tt.script, "sh", "{pidfile}"}}
-			res, err := runCommand(ctx, cmd, map[string]string{"pidfile": pidFile}, nil, 0, 300*time.Millisecond)
+			res, err := runCommand(ctx, cmd, map[string]string{"pidfile": pidFile}, nil, "", 0, 300*time.Millisecond)
 			elapsed := time.Since(start)
 			waitGroupGone(t, pidFile)
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr) {
@@ -429,7 +429,7 @@ func TestRunCommandContextDoneBeforeStart(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	marker := filepath.Join(t.TempDir(), "marker")
-	res, err := runCommand(ctx, Command{Argv: []string{"touch", marker}}, nil, nil, 0, time.Second)
+	res, err := runCommand(ctx, Command{Argv: []string{"touch", marker}}, nil, nil, "", 0, time.Second)
 	if !errors.Is(err, context.Canceled) || res.ExitCode != -1 || err.Error() != "worker: not started: cancel" {
 		t.Fatalf("res %+v err %v", res, err)
 	}

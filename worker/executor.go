@@ -90,7 +90,7 @@ func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
 	r := &run{ref: rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt}, typ: t.Type, cancel: cancel, started: time.Now()}
 	w.running[t.JobID] = r
 	job := &jobs.Job{ID: t.JobID, Attempt: t.Attempt, State: jobs.Running, Worker: w.id,
-		Spec: jobs.Spec{Type: t.Type, Args: t.Args, Timeout: t.Timeout}}
+		Spec: jobs.Spec{Type: t.Type, Args: t.Args, Timeout: t.Timeout, Input: t.Input}}
 	log := w.log.WithFields(logrus.Fields{"job": t.JobID, "attempt": t.Attempt, "worker": w.id, "type": t.Type})
 	log.Debug("job started")
 	w.jobsWG.Go(func() {
@@ -100,7 +100,7 @@ func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
 		if cmd != nil {
 			env := []string{"DROVER_JOB_ID=" + t.JobID, "DROVER_ATTEMPT=" + strconv.Itoa(t.Attempt),
 				"DROVER_MASTER=" + w.cfg.Master}
-			res, err = runCommand(ctx, *cmd, t.Args, env, w.cfg.OutputLimit, w.cfg.KillGrace)
+			res, err = runCommand(ctx, *cmd, t.Args, env, t.Input, w.cfg.OutputLimit, w.cfg.KillGrace)
 		} else {
 			res, err = callHandler(ctx, h, job)
 			if n := len(res.Output); n > w.cfg.OutputLimit {
