@@ -19,7 +19,8 @@ import (
 const KeyPrefix = "file:"
 
 var jobKeys = []string{"type", "args", "priority", "retries", "timeout", "group", "key",
-	"tags", "limit_key", "unique_key", "unique_for", "run_at", "delay"}
+	"tags", "limit_key", "unique_key", "unique_for", "run_at", "delay",
+	"input", "then", "name", "schedule", "overlap", "timezone", "catch_up"}
 
 // LoadJobs reads the jobs file at path. See ParseJobs.
 func LoadJobs(path string) ([]jobs.Spec, error) {
@@ -133,6 +134,23 @@ func (d *decoder) job(p path, t map[string]any) (s jobs.Spec, ok bool) {
 			s.RunAt = d.timestamp(kp, v)
 		case "delay":
 			s.Delay = d.duration(kp, v)
+		case "input":
+			s.Input = d.str(kp, v)
+		case "then":
+			if t := d.table(kp, v); t != nil {
+				then, _ := d.job(kp, t)
+				s.Then = &then
+			}
+		case "name":
+			s.Name = d.str(kp, v)
+		case "schedule":
+			s.Schedule = d.str(kp, v)
+		case "overlap":
+			s.Overlap = d.oneOf(kp, v, jobs.OverlapSkip, jobs.OverlapAllow, jobs.OverlapQueue)
+		case "timezone":
+			s.Timezone = d.str(kp, v)
+		case "catch_up":
+			s.CatchUp = d.oneOf(kp, v, jobs.CatchUpNone, jobs.CatchUpOne)
 		case "key":
 			s.Key, ok = d.str(kp, v), true
 			if s.Key == "" {
@@ -186,6 +204,15 @@ func specHash(s *jobs.Spec) string {
 	}
 	if s.Delay != 0 {
 		field(h, "delay", strconv.FormatInt(int64(s.Delay), 10))
+	}
+	for name, v := range map[string]string{"input": s.Input, "name": s.Name, "schedule": s.Schedule,
+		"overlap": s.Overlap, "timezone": s.Timezone, "catch_up": s.CatchUp} {
+		if v != "" {
+			field(h, name, v)
+		}
+	}
+	if s.Then != nil {
+		field(h, "then", specHash(s.Then))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -76,3 +76,41 @@ delay = "5m"
 		t.Fatalf("worker tags: %+v %v", w, err)
 	}
 }
+
+func TestScheduleAndThenFields(t *testing.T) {
+	specs, err := ParseJobs("j.toml", []byte(`[[job]]
+name = "nightly"
+type = "crawl"
+schedule = "@every 5m"
+overlap = "queue"
+timezone = "Europe/Paris"
+catch_up = "one"
+
+[[job]]
+type = "crawl"
+group = "g"
+input = "seed"
+then = { type = "merge", args = { out = "all.json" } }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, g := specs[0], specs[1]
+	if s.Name != "nightly" || s.Schedule != "@every 5m" || s.Overlap != "queue" || s.Timezone != "Europe/Paris" || s.CatchUp != "one" {
+		t.Fatalf("schedule spec %+v", s)
+	}
+	if g.Then == nil || g.Then.Type != "merge" || g.Then.Args["out"] != "all.json" || g.Input != "seed" {
+		t.Fatalf("group spec %+v", g)
+	}
+	for src, want := range map[string]string{
+		"[[job]]\ntype = \"a\"\nschedule = \"@daily\"\n":                                            "a schedule needs a name",
+		"[[job]]\nname = \"n\"\ntype = \"a\"\nschedule = \"@daily\"\noverlap = \"sometimes\"\n":     "j.toml:5: job[1].overlap",
+		"[[job]]\ntype = \"a\"\ngroup = \"g\"\nthen = { typ = \"b\" }\n":                            "j.toml:4: job[1].then.typ: unknown key",
+		"[[job]]\ntype = \"a\"\nthen = { type = \"b\" }\n":                                          "then (a group's follow-up) needs a group",
+		"[[job]]\nname = \"n\"\ntype = \"a\"\nschedule = \"@daily\"\ntimezone = \"Mars/Olympus\"\n": "timezone",
+	} {
+		if _, err := ParseJobs("j.toml", []byte(src)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", src, err, want)
+		}
+	}
+}
