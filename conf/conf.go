@@ -62,7 +62,7 @@ type Master struct {
 var masterKeys = []string{
 	"listen", "data_dir", "store", "heartbeat_interval", "dead_after",
 	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "max_xml_depth", "max_submit", "max_args_bytes",
-	"max_result_bytes", "max_connections", "limits", "default_limit", "type_limits", "jobs_file",
+	"max_result_bytes", "max_connections", "limits", "default_limit", "type_limits", "notify", "jobs_file",
 	"log_level", "log_format", "token", "token_file", "tls_cert", "tls_key", "tls_ca",
 }
 
@@ -157,6 +157,8 @@ func ParseMaster(name string, data []byte) (*Master, error) {
 			c.TypeLimits = d.limits(p, v)
 		case "default_limit":
 			c.DefaultLimit = d.limit(p, v)
+		case "notify":
+			c.Notify = d.notify(p, v)
 		case "jobs_file":
 			m.JobsFile = d.str(p, v)
 			m.jobsFileLine = d.line(p)

@@ -78,6 +78,9 @@ type Config struct {
 	DefaultLimit Limit
 	// TypeLimits bound the jobs of each type the same way.
 	TypeLimits map[string]Limit
+	// Notify configures webhooks and email for group ends and final
+	// failures.
+	Notify Notify
 	// Jobs are submitted at start (a jobs file). Each must carry a Key, so a
 	// restart with the same jobs does not submit them twice.
 	Jobs []jobs.Spec

@@ -24,6 +24,19 @@ func (m *Master) ResumeSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *
 	return fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, a.Name)
 }
 
+// upsertSchedules creates or replaces the schedules of specs (each has a
+// Schedule and a Name) and reports, per spec, whether an identical
+// schedule already existed. It is called without mu held.
+func (m *Master) upsertSchedules(specs []jobs.Spec) ([]bool, error) {
+	return nil, fmt.Errorf("%w: schedules are not supported by this master yet", rpcapi.ErrBadRequest)
+}
+
+// startScheduler starts firing the stored schedules; stopScheduler stops
+// it. Start calls the first after loading the store, Close the second
+// before closing the store.
+func (m *Master) startScheduler() error { return nil }
+func (m *Master) stopScheduler()        {}
+
 // scheduleFinal is told when a job reaches a final state. The caller holds
 // mu; it must not block.
 func (m *Master) scheduleFinal(j *jobs.Job) {}

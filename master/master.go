@@ -134,6 +134,10 @@ func (m *Master) Start() error {
 		return err
 	}
 	m.wg.Go(func() { m.commit.run(m.stopc) })
+	if err := m.startScheduler(); err != nil {
+		m.shutdown()
+		return fmt.Errorf("master: schedules: %w", err)
+	}
 	if len(m.cfg.Jobs) > 0 {
 		var reply rpcapi.SubmitReply
 		if err := m.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: m.cfg.Jobs}, &reply); err != nil {
@@ -229,6 +233,7 @@ func (m *Master) Close() error {
 }
 
 func (m *Master) shutdown() error {
+	m.stopScheduler()
 	m.cancel()
 	close(m.stopc)
 	m.wg.Wait()

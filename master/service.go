@@ -33,10 +33,10 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 		if err := a.Specs[i].Validate(); err != nil {
 			return fmt.Errorf("%w: job %d: %v", rpcapi.ErrBadRequest, i+1, err)
 		}
-		if a.Specs[i].Schedule != "" || a.Specs[i].Then != nil {
-			return fmt.Errorf("%w: job %d: schedules and group follow-ups are not supported by this master yet", rpcapi.ErrBadRequest, i+1)
+		if a.Specs[i].Then != nil {
+			return fmt.Errorf("%w: job %d: group follow-ups are not supported by this master yet", rpcapi.ErrBadRequest, i+1)
 		}
-		n := 0
+		n := len(a.Specs[i].Input)
 		for k, v := range a.Specs[i].Args {
 			n += len(k) + len(v)
 		}
@@ -44,9 +44,30 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 			return fmt.Errorf("%w: job %d: args of %d bytes; at most %d (max_args_bytes)", rpcapi.ErrBadRequest, i+1, n, m.cfg.MaxArgsBytes)
 		}
 	}
-	now := time.Now()
 	r.IDs = make([]string, len(a.Specs))
 	r.Existing = make([]bool, len(a.Specs))
+	// Specs with a schedule are schedules, not jobs: the scheduler keeps
+	// them (and answers with "schedule:NAME").
+	var scheds []int
+	for i := range a.Specs {
+		if a.Specs[i].Schedule != "" {
+			scheds = append(scheds, i)
+		}
+	}
+	if len(scheds) > 0 {
+		specs := make([]jobs.Spec, len(scheds))
+		for k, i := range scheds {
+			specs[k] = a.Specs[i]
+		}
+		existing, err := m.upsertSchedules(specs)
+		if err != nil {
+			return err
+		}
+		for k, i := range scheds {
+			r.IDs[i], r.Existing[i] = "schedule:"+a.Specs[i].Name, existing[k]
+		}
+	}
+	now := time.Now()
 	var fresh []*jobs.Job
 	var reserved []string
 
@@ -57,6 +78,9 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 	}
 	var uniq []string // unique keys taken by this batch
 	for i, s := range a.Specs {
+		if s.Schedule != "" {
+			continue
+		}
 		if s.Key != "" {
 			if id, ok := m.keys[s.Key]; ok {
 				r.IDs[i], r.Existing[i] = id, true
