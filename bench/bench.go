@@ -1,0 +1,365 @@
+// Package bench measures drover on loopback: a master and workers in
+// processes of their own (re-executions of the running binary, so the
+// master's CPU time and peak RSS can be read from /proc), clients in this
+// process. Run runs one scenario and returns a Result: "e2e" (throughput,
+// latency and the raw RPC ceilings of the same machine), "heartbeats" (a
+// fleet of simulated workers beating) or "queue" (a big pending queue and
+// a master restart).
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/master"
+	"github.com/drover/drover/rpcapi"
+)
+
+// Scenarios.
+const (
+	ScenarioE2E        = "e2e"
+	ScenarioHeartbeats = "heartbeats"
+	ScenarioQueue      = "queue"
+)
+
+// Config is one bench run. Zero values mean the documented defaults.
+type Config struct {
+	// Scenario is "e2e" (default), "heartbeats" or "queue".
+	Scenario string
+	// Jobs to submit. Default 100,000 (e2e), 1,000,000 (queue).
+	Jobs int
+	// Workers is the number of worker processes (e2e, default 4) or of
+	// simulated workers (heartbeats, default 1000).
+	Workers int
+	// Clients is the number of client connections submitting. Default 4.
+	Clients int
+	// Batch is the number of specs per Submit call. Default 1000.
+	Batch int
+	// Store is "bolt" (default, in a temp dir) or "memory".
+	Store string
+	// Transport is "gob" (default) or "xmlrpc": clients, workers and the
+	// master's calls to workers all use it.
+	Transport string
+	// Slots per worker. Default 64.
+	Slots int
+	// Work is a busy-wait per job in the workers. Default none.
+	Work time.Duration
+	// Retries per job. Default 0, or 20 with KillWorkerEvery (a killed
+	// worker's jobs come back as lost attempts, which use up retries).
+	Retries int
+	// LatencySamples is how many single jobs are timed on the idle cluster.
+	// Default 200.
+	LatencySamples int
+	// CeilingTime is how long each raw RPC ceiling is measured. Default 2s.
+	CeilingTime time.Duration
+	// KillWorkerEvery, when set, kills a random worker process with SIGKILL
+	// that often during the e2e run and starts a new one.
+	KillWorkerEvery time.Duration
+	// Window is the heartbeats scenario's measurement window. Default 10s.
+	Window time.Duration
+	// Profile is a file the master writes a CPU profile of the e2e run (or
+	// the heartbeat window, or the queue submit) to.
+	Profile string
+	// Timeout bounds the whole run. Default 15m.
+	Timeout time.Duration
+	// LogLevel is the children's log level. Default "error".
+	LogLevel string
+	// Launch starts child processes. Default Reexec("bench", "--role"),
+	// which suits the drover binary.
+	Launch Launcher
+	// Stderr receives the children's logs and progress notes. Default
+	// os.Stderr.
+	Stderr io.Writer
+}
+
+func (c *Config) setDefaults() {
+	if c.Scenario == "" {
+		c.Scenario = ScenarioE2E
+	}
+	if c.Jobs == 0 {
+		c.Jobs = 100000
+		if c.Scenario == ScenarioQueue {
+			c.Jobs = 1000000
+		}
+	}
+	if c.Workers == 0 {
+		c.Workers = 4
+		if c.Scenario == ScenarioHeartbeats {
+			c.Workers = 1000
+		}
+	}
+	setInt(&c.Clients, 4)
+	setInt(&c.Batch, 1000)
+	setInt(&c.Slots, 64)
+	setInt(&c.LatencySamples, 200)
+	if c.Retries == 0 && c.KillWorkerEvery > 0 {
+		c.Retries = 20
+	}
+	if c.Store == "" {
+		c.Store = master.StoreBolt
+	}
+	if c.Transport == "" {
+		c.Transport = rpcapi.TransportGob
+	}
+	setDur(&c.CeilingTime, 2*time.Second)
+	setDur(&c.Window, 10*time.Second)
+	setDur(&c.Timeout, 15*time.Minute)
+	if c.LogLevel == "" {
+		c.LogLevel = "error"
+	}
+	if c.Launch == nil {
+		c.Launch = Reexec("bench", "--role")
+	}
+	if c.Stderr == nil {
+		c.Stderr = os.Stderr
+	}
+}
+
+func setInt(p *int, d int) {
+	if *p == 0 {
+		*p = d
+	}
+}
+
+func setDur(p *time.Duration, d time.Duration) {
+	if *p == 0 {
+		*p = d
+	}
+}
+
+// Validate fills defaults and reports the first invalid field.
+func (c *Config) Validate() error {
+	c.setDefaults()
+	switch {
+	case c.Scenario != ScenarioE2E && c.Scenario != ScenarioHeartbeats && c.Scenario != ScenarioQueue:
+		return fmt.Errorf("bench: scenario %q: want e2e, heartbeats or queue", c.Scenario)
+	case c.Store != master.StoreBolt && c.Store != master.StoreMemory:
+		return fmt.Errorf("bench: store %q: want bolt or memory", c.Store)
+	case c.Transport != rpcapi.TransportGob && c.Transport != rpcapi.TransportXMLRPC:
+		return fmt.Errorf("bench: transport %q: want gob or xmlrpc", c.Transport)
+	case c.Jobs < 0 || c.Workers < 0 || c.Clients < 0 || c.Batch < 0 || c.Slots < 0 || c.LatencySamples < 0:
+		return errors.New("bench: negative count")
+	case c.Batch > master.MaxSubmit:
+		return fmt.Errorf("bench: batch %d over the master's limit %d", c.Batch, master.MaxSubmit)
+	case c.Work < 0 || c.KillWorkerEvery < 0 || c.Window < 0 || c.CeilingTime < 0:
+		return errors.New("bench: negative duration")
+	case c.Retries < 0 || c.Retries > jobs.MaxRetries:
+		return fmt.Errorf("bench: retries %d out of range 0..%d", c.Retries, jobs.MaxRetries)
+	}
+	return nil
+}
+
+func (c *Config) note(format string, a ...any) {
+	fmt.Fprintf(c.Stderr, "bench: "+format+"\n", a...)
+}
+
+// ErrCheck marks a run that completed but whose correctness check failed.
+var ErrCheck = errors.New("bench: correctness check failed")
+
+// Run runs cfg's scenario and returns what it measured. A run whose
+// correctness check fails returns its Result together with an error that
+// wraps ErrCheck; any other error comes with no Result.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	r := newResult(&cfg)
+	var err error
+	switch cfg.Scenario {
+	case ScenarioE2E:
+		err = runE2E(ctx, &cfg, r)
+	case ScenarioHeartbeats:
+		err = runHeartbeats(ctx, &cfg, r)
+	case ScenarioQueue:
+		err = runQueue(ctx, &cfg, r)
+	}
+	if err != nil && !errors.Is(err, ErrCheck) {
+		return nil, err
+	}
+	r.tidy()
+	return r, err
+}
+
+// cluster is a master process, worker processes and a gob control client.
+type cluster struct {
+	cfg     *Config
+	master  *proc
+	addr    string
+	dataDir string
+	ctl     rpcapi.MasterClient // gob, for status polls and checks
+
+	mu      sync.Mutex // guards workers and wseq
+	workers []*proc
+	wseq    int
+}
+
+func (c *cluster) masterArgs() []string {
+	a := []string{"--store", c.cfg.Store, "--log-level", c.cfg.LogLevel}
+	if c.dataDir != "" {
+		a = append(a, "--data-dir", c.dataDir)
+	}
+	if c.cfg.Profile != "" {
+		a = append(a, "--profile", c.cfg.Profile)
+	}
+	return a
+}
+
+// startCluster starts a master and nWorkers worker processes and waits until
+// the master lists them all alive.
+func startCluster(ctx context.Context, cfg *Config, nWorkers int) (*cluster, error) {
+	c := &cluster{cfg: cfg}
+	if cfg.Store == master.StoreBolt {
+		dir, err := os.MkdirTemp("", "drover-bench-")
+		if err != nil {
+			return nil, err
+		}
+		c.dataDir = dir
+	}
+	if err := c.startMaster(); err != nil {
+		c.close()
+		return nil, err
+	}
+	errc := make(chan error, nWorkers)
+	for range nWorkers {
+		go func() { errc <- c.addWorker() }()
+	}
+	var errs []error
+	for range nWorkers {
+		errs = append(errs, <-errc)
+	}
+	if err := errors.Join(errs...); err != nil {
+		c.close()
+		return nil, err
+	}
+	if err := c.waitWorkers(ctx, nWorkers); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *cluster) startMaster() error {
+	m, err := spawn(c.cfg.Launch, RoleMaster, c.masterArgs(), c.cfg.Stderr, 5*time.Minute)
+	if err != nil {
+		return err
+	}
+	if c.ctl.C != nil {
+		c.ctl.C.Close()
+	}
+	c.master, c.addr = m, m.hello.Addr
+	c.ctl = rpcapi.MasterClient{C: rpcapi.NewClient(c.addr)}
+	return nil
+}
+
+// addWorker starts one worker process and waits for it to register.
+func (c *cluster) addWorker() error {
+	c.mu.Lock()
+	c.wseq++
+	name := "bench-w" + strconv.Itoa(c.wseq)
+	c.mu.Unlock()
+	p, err := spawn(c.cfg.Launch, RoleWorker, []string{"--master", c.addr, "--transport", c.cfg.Transport,
+		"--slots", strconv.Itoa(c.cfg.Slots), "--work", c.cfg.Work.String(), "--name", name,
+		"--log-level", c.cfg.LogLevel}, c.cfg.Stderr, time.Minute)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.workers = append(c.workers, p)
+	c.mu.Unlock()
+	return nil
+}
+
+// killWorker kills a random worker with SIGKILL and starts another.
+func (c *cluster) killWorker() error {
+	c.mu.Lock()
+	if len(c.workers) == 0 {
+		c.mu.Unlock()
+		return errors.New("bench: no worker to kill")
+	}
+	i := rand.IntN(len(c.workers))
+	p := c.workers[i]
+	c.workers = append(c.workers[:i], c.workers[i+1:]...)
+	c.mu.Unlock()
+	p.kill()
+	return c.addWorker()
+}
+
+// waitWorkers polls Status until n workers are alive.
+func (c *cluster) waitWorkers(ctx context.Context, n int) error {
+	for {
+		st, err := c.ctl.Status(ctx)
+		if err != nil {
+			return err
+		}
+		alive := 0
+		for _, w := range st.Workers {
+			if w.State == rpcapi.WorkerAlive {
+				alive++
+			}
+		}
+		if alive >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("bench: %d of %d workers alive: %w", alive, n, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// masterStats reads the master process's CPU and memory.
+func (c *cluster) masterStats() procStats {
+	s, err := readProc(c.master.pid())
+	if err != nil {
+		c.cfg.note("read master stats: %v", err)
+	}
+	return s
+}
+
+// workersCPU sums the CPU time of the live worker processes.
+func (c *cluster) workersCPU() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var d time.Duration
+	for _, p := range c.workers {
+		if s, err := readProc(p.pid()); err == nil {
+			d += s.CPU
+		}
+	}
+	return d
+}
+
+// close stops the workers, then the master, and removes the data dir.
+func (c *cluster) close() {
+	c.mu.Lock()
+	ws := c.workers
+	c.workers = nil
+	c.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range ws {
+		wg.Go(func() { p.stop(15 * time.Second) })
+	}
+	wg.Wait()
+	if c.master != nil {
+		if !c.master.stop(time.Minute) {
+			c.cfg.note("master did not stop within a minute; killed")
+		}
+	}
+	if c.ctl.C != nil {
+		c.ctl.C.Close()
+	}
+	if c.dataDir != "" {
+		os.RemoveAll(c.dataDir)
+	}
+}

@@ -1,0 +1,173 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets this test binary be the bench's master and worker
+// processes: Run re-executes it with $DROVER_BENCH_ROLE set.
+func TestMain(m *testing.M) {
+	if code, ran := MaybeRunRole(); ran {
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// logWriter sends the children's stderr to the test log.
+type logWriter struct{ tb testing.TB }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func TestBenchSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := Config{Jobs: 2000, Workers: 2, Batch: 250, LatencySamples: 20, CeilingTime: 200 * time.Millisecond,
+		Launch: Reexec(), Stderr: logWriter{t}, Profile: t.TempDir() + "/cpu.pprof"}
+	r, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := r.E2E
+	if e == nil || r.Heartbeats != nil || r.Queue != nil {
+		t.Fatalf("scenario blocks: %+v", r)
+	}
+	if e.Succeeded != 2000 || e.Failed != 0 || e.BadJobs != 0 || e.Attempts != 2000 {
+		t.Errorf("succeeded %d, failed %d, bad %d, attempts %d; want 2000, 0, 0, 2000", e.Succeeded, e.Failed, e.BadJobs, e.Attempts)
+	}
+	positive := map[string]float64{
+		"e2e_jobs_per_s": e.E2EJobsPerS, "submit_jobs_per_s": e.SubmitJobsPerS,
+		"latency_p50_us": e.LatencyP50us, "latency_p99_us": e.LatencyP99us,
+		"rpc_seq_calls_per_s": e.RPCSeqCallsPerS, "rpc_par_calls_per_s": e.RPCParCallsPerS,
+		"xmlrpc_calls_per_s": e.XMLRPCCallsPerS, "master_cpu_s": e.MasterCPUSeconds,
+		"master_peak_rss_bytes": float64(e.MasterPeakRSS), "e2e_per_rpc_seq": e.RatioRPCSeq,
+	}
+	for k, v := range positive {
+		if !(v > 0) {
+			t.Errorf("%s = %v, want > 0", k, v)
+		}
+	}
+	if e.LatencyP99us < e.LatencyP50us || e.SubmitJobsPerS < e.E2EJobsPerS {
+		t.Errorf("p50 %v p99 %v, submit %v/s e2e %v/s: out of order", e.LatencyP50us, e.LatencyP99us, e.SubmitJobsPerS, e.E2EJobsPerS)
+	}
+	if fi, err := os.Stat(cfg.Profile); err != nil || fi.Size() == 0 {
+		t.Errorf("master CPU profile: %v", err)
+	}
+
+	var buf bytes.Buffer
+	if err := r.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"e2e_jobs_per_s", "submit_jobs_per_s", "latency_p50_us", "latency_p99_us",
+		"rpc_seq_calls_per_s", "rpc_par_calls_per_s", "xmlrpc_calls_per_s", "master_cpu_s",
+		"master_peak_rss_bytes", "jobs", "workers", "clients", "batch", "store", "transport", "slots",
+		"work", "go_version", "gomaxprocs", "cpu_model"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON has no %q", k)
+		}
+	}
+	buf.Reset()
+	if err := r.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "end-to-end") {
+		t.Errorf("table:\n%s", buf.String())
+	}
+	t.Logf("\n%s", buf.String())
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{{Store: "sql"}, {Transport: "grpc"}, {Scenario: "x"}, {Jobs: -1}, {Batch: 200000}} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v: no error", c)
+		}
+	}
+	c := Config{Scenario: ScenarioHeartbeats, KillWorkerEvery: time.Second}
+	if err := c.Validate(); err != nil || c.Workers != 1000 || c.Retries != 20 || c.Jobs != 100000 {
+		t.Errorf("defaults: %v %+v", err, c)
+	}
+}
+
+func TestReadProc(t *testing.T) {
+	s, err := readProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RSS <= 0 || s.HWM < s.RSS {
+		t.Errorf("rss %d hwm %d", s.RSS, s.HWM)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var ds []time.Duration
+	for i := 100; i >= 1; i-- {
+		ds = append(ds, time.Duration(i))
+	}
+	if p := percentile(ds, 0.5); p != 50 {
+		t.Errorf("p50 %v", p)
+	}
+	if p := percentile(ds, 0.99); p != 99 {
+		t.Errorf("p99 %v", p)
+	}
+	if p := percentile(ds, 1); p != 100 {
+		t.Errorf("max %v", p)
+	}
+	if p := percentile(nil, 0.5); p != 0 {
+		t.Errorf("empty %v", p)
+	}
+}
+
+func TestRunRoleUnknown(t *testing.T) {
+	if err := RunRole("chef", nil, nil); err == nil {
+		t.Error("no error")
+	}
+	if !errors.Is(ErrCheck, ErrCheck) {
+		t.Error("ErrCheck")
+	}
+}
+
+// BenchmarkE2E pushes b.N no-op jobs through a master and two workers
+// (separate processes) and reports jobs/s and the master's CPU per job.
+func BenchmarkE2E(b *testing.B) {
+	for _, store := range []string{"bolt", "memory"} {
+		b.Run(store, func(b *testing.B) {
+			cfg := Config{Workers: 2, Store: store, Launch: Reexec(), Stderr: logWriter{b}}
+			if err := cfg.Validate(); err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			c, err := startCluster(ctx, &cfg, cfg.Workers)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.close()
+			before := c.masterStats()
+			b.ResetTimer()
+			start := time.Now()
+			if _, err := c.throughput(ctx, b.N, 0); err != nil {
+				b.Fatal(err)
+			}
+			el := time.Since(start)
+			b.StopTimer()
+			after := c.masterStats()
+			b.ReportMetric(float64(b.N)/el.Seconds(), "jobs/s")
+			b.ReportMetric(float64(after.CPU-before.CPU)/float64(time.Microsecond)/float64(b.N), "master-cpu-µs/job")
+		})
+	}
+}

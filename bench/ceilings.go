@@ -1,0 +1,140 @@
+package bench
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/rpc"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/drover/drover/master"
+	"github.com/drover/drover/rpcapi"
+)
+
+// What the ceilings measure, for the report.
+const (
+	ceilingRPCNote = "net/rpc (gob) no-op method served in the bench process by rpc.NewServer over an HTTP CONNECT " +
+		"to /_goRPC_ (as rpcapi serves it), called through rpcapi.Client; seq: 1 call in flight on 1 connection; " +
+		"par: 64 in flight over 4 connections"
+	ceilingXMLNote = "XML-RPC get_master_status served in the bench process by rpcapi.NewXMLRPCHandler over a stub " +
+		"MasterAPI that returns at once (the XML-RPC stack without the master), called through rpcapi.XMLClient; " +
+		"seq: 1 in flight; par: 64 in flight over 4 clients"
+)
+
+// Noop is the ceilings' net/rpc service.
+type Noop struct{}
+
+// Call does nothing.
+func (Noop) Call(_ *rpcapi.Empty, _ *rpcapi.Empty) error { return nil }
+
+// serve serves h at path on a new loopback listener.
+func serve(path string, h http.Handler) (addr string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	tl := rpcapi.NewTrackingListener(ln)
+	mux := http.NewServeMux()
+	mux.Handle(path, h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() { srv.Serve(tl); close(done) }()
+	return ln.Addr().String(), func() { srv.Close(); tl.CloseAll(); <-done }, nil
+}
+
+// callRate calls call from perConn goroutines on each of conns callers for
+// d and returns calls per second.
+func callRate(ctx context.Context, d time.Duration, conns, perConn int,
+	newCaller func() (rpcapi.Caller, error), call func(context.Context, rpcapi.Caller) error) (float64, error) {
+	callers := make([]rpcapi.Caller, conns)
+	for i := range callers {
+		c, err := newCaller()
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		if err := call(ctx, c); err != nil { // connect and warm up
+			return 0, err
+		}
+		callers[i] = c
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var total atomic.Int64
+	var once sync.Once
+	var firstErr error
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for _, c := range callers {
+		for range perConn {
+			wg.Go(func() {
+				n := int64(0)
+				for time.Now().Before(deadline) && ctx.Err() == nil {
+					if err := call(ctx, c); err != nil {
+						once.Do(func() { firstErr = err; cancel() })
+						break
+					}
+					n++
+				}
+				total.Add(n)
+			})
+		}
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	return float64(total.Load()) / time.Since(start).Seconds(), nil
+}
+
+// measureCeilings measures the raw RPC round-trip rates of this machine.
+func measureCeilings(ctx context.Context, cfg *Config, e *E2E) error {
+	e.CeilingRPC, e.CeilingXMLRPC = ceilingRPCNote, ceilingXMLNote
+	srv := rpc.NewServer()
+	if err := srv.RegisterName("Noop", Noop{}); err != nil {
+		return err
+	}
+	addr, stop, err := serve(rpcapi.GoRPCPath, srv)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	gob := func() (rpcapi.Caller, error) { return rpcapi.NewClient(addr), nil }
+	noop := func(ctx context.Context, c rpcapi.Caller) error {
+		return c.Call(ctx, "Noop.Call", &rpcapi.Empty{}, &rpcapi.Empty{})
+	}
+	if e.RPCSeqCallsPerS, err = callRate(ctx, cfg.CeilingTime, 1, 1, gob, noop); err != nil {
+		return err
+	}
+	if e.RPCParCallsPerS, err = callRate(ctx, cfg.CeilingTime, 4, 16, gob, noop); err != nil {
+		return err
+	}
+
+	xaddr, xstop, err := serve(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(stubMaster{}, nil, rpcapi.XMLRPCOptions{}))
+	if err != nil {
+		return err
+	}
+	defer xstop()
+	xml := func() (rpcapi.Caller, error) { return rpcapi.NewXMLClient(xaddr) }
+	status := func(ctx context.Context, c rpcapi.Caller) error {
+		return c.Call(ctx, rpcapi.MasterStatus, &rpcapi.Empty{}, &rpcapi.StatusReply{})
+	}
+	if e.XMLRPCCallsPerS, err = callRate(ctx, cfg.CeilingTime, 1, 1, xml, status); err != nil {
+		return err
+	}
+	if e.XMLRPCParCallsPerS, err = callRate(ctx, cfg.CeilingTime, 4, 16, xml, status); err != nil {
+		return err
+	}
+	return nil
+}
+
+// stubMaster is the XML-RPC ceiling's server: its Status returns at once.
+// The nil *master.Master only supplies the rest of the MasterAPI method
+// set (which the ceiling never calls), so the stub follows the interface.
+type stubMaster struct{ *master.Master }
+
+// Status implements rpcapi.MasterAPI.
+func (stubMaster) Status(context.Context, *rpcapi.Empty, *rpcapi.StatusReply) error { return nil }

@@ -1,0 +1,353 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/master"
+	"github.com/drover/drover/worker"
+)
+
+// RoleEnv names the environment variable that tells a re-executed binary
+// which bench role to play. Test binaries check it in TestMain through
+// MaybeRunRole.
+const RoleEnv = "DROVER_BENCH_ROLE"
+
+// The roles a bench child process plays.
+const (
+	RoleMaster = "master"
+	RoleWorker = "worker"
+)
+
+// NoopType is the job type the bench workers run.
+const NoopType = "bench.noop"
+
+// Launcher returns the (unstarted) command that runs role with args in a new
+// process.
+type Launcher func(role string, args []string) (*exec.Cmd, error)
+
+// Reexec re-executes the running binary as "BINARY prefix... ROLE args...",
+// with RoleEnv=ROLE in its environment. "drover bench" uses
+// Reexec("bench", "--role"); a test binary uses Reexec() and MaybeRunRole
+// in its TestMain.
+func Reexec(prefix ...string) Launcher {
+	return func(role string, args []string) (*exec.Cmd, error) {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("bench: own executable: %w", err)
+		}
+		var a []string
+		a = append(a, prefix...)
+		if len(prefix) > 0 {
+			a = append(a, role)
+		}
+		a = append(a, args...)
+		cmd := exec.Command(exe, a...)
+		cmd.Env = append(os.Environ(), RoleEnv+"="+role)
+		return cmd, nil
+	}
+}
+
+// MaybeRunRole runs the role named by $DROVER_BENCH_ROLE with os.Args[1:]
+// and returns its exit code and true; without the variable it returns
+// false at once. Call it first thing in a test binary's TestMain.
+func MaybeRunRole() (code int, ran bool) {
+	role := os.Getenv(RoleEnv)
+	if role == "" {
+		return 0, false
+	}
+	if err := RunRole(role, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "bench %s: %v\n", role, err)
+		return 1, true
+	}
+	return 0, true
+}
+
+// hello is the one line a child prints on stdout once it is ready.
+type hello struct {
+	Addr string `json:"addr"`
+	PID  int    `json:"pid"`
+	// StartS is how long master.Start took (opening and loading the store).
+	StartS float64 `json:"start_s"`
+}
+
+// RunRole runs one bench child role until its stdin reaches EOF or it gets
+// SIGTERM/SIGINT. The master role reads commands on stdin, one a line:
+// "profile start" and "profile stop" bracket a CPU profile written to the
+// --profile file.
+func RunRole(role string, args []string, stdout io.Writer) error {
+	switch role {
+	case RoleMaster:
+		return masterRole(args, stdout)
+	case RoleWorker:
+		return workerRole(args, stdout)
+	}
+	return fmt.Errorf("bench: unknown role %q", role)
+}
+
+// logger returns a text logger to stderr at level.
+func logger(level string) (*logrus.Logger, error) {
+	lv, err := logrus.ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	l := logrus.New()
+	l.SetOutput(os.Stderr)
+	l.SetLevel(lv)
+	return l, nil
+}
+
+// stdinLines sends stdin's lines on the returned channel and closes it at
+// EOF.
+func stdinLines() <-chan string {
+	ch := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			ch <- strings.TrimSpace(sc.Text())
+		}
+		close(ch)
+	}()
+	return ch
+}
+
+func masterRole(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench master", flag.ContinueOnError)
+	store := fs.String("store", master.StoreBolt, "bolt or memory")
+	dataDir := fs.String("data-dir", "", "data dir (default: a temp dir, removed at exit)")
+	profile := fs.String("profile", "", "CPU profile file, written between the profile start and stop commands")
+	level := fs.String("log-level", "error", "log level")
+	heartbeat := fs.Duration("heartbeat", 0, "heartbeat interval (0: default)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := logger(*level)
+	if err != nil {
+		return err
+	}
+	dir := *dataDir
+	if dir == "" && *store == master.StoreBolt {
+		if dir, err = os.MkdirTemp("", "drover-bench-master-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	m, err := master.New(master.Config{Listen: "127.0.0.1:0", Store: *store, DataDir: dir,
+		HeartbeatInterval: *heartbeat, Logger: log})
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := m.Start(); err != nil {
+		return err
+	}
+	if err := json.NewEncoder(stdout).Encode(hello{Addr: m.Addr(), PID: os.Getpid(),
+		StartS: time.Since(t0).Seconds()}); err != nil {
+		m.Close()
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var prof *os.File
+	stopProfile := func() error {
+		if prof == nil {
+			return nil
+		}
+		pprof.StopCPUProfile()
+		err := prof.Close()
+		prof = nil
+		return err
+	}
+	lines := stdinLines()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case l, ok := <-lines:
+			if !ok {
+				break loop
+			}
+			switch {
+			case l == "profile start" && *profile != "" && prof == nil:
+				f, err := os.Create(*profile)
+				if err != nil {
+					log.WithError(err).Error("profile")
+					continue
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					f.Close()
+					log.WithError(err).Error("profile")
+					continue
+				}
+				prof = f
+			case l == "profile stop":
+				if err := stopProfile(); err != nil {
+					log.WithError(err).Error("profile")
+				}
+			}
+		}
+	}
+	perr := stopProfile()
+	return errors.Join(m.Close(), perr)
+}
+
+func workerRole(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench worker", flag.ContinueOnError)
+	addr := fs.String("master", "", "master address")
+	transport := fs.String("transport", "gob", "gob or xmlrpc")
+	slots := fs.Int("slots", 64, "slots")
+	work := fs.Duration("work", 0, "busy-wait per job")
+	name := fs.String("name", "", "worker name")
+	level := fs.String("log-level", "error", "log level")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := logger(*level)
+	if err != nil {
+		return err
+	}
+	w, err := worker.New(worker.Config{Master: *addr, Transport: *transport, Slots: *slots,
+		Name: *name, Logger: log, ShutdownGrace: 10 * time.Second})
+	if err != nil {
+		return err
+	}
+	d := *work
+	w.Handle(NoopType, func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+		if d > 0 {
+			busyWait(ctx, d)
+		}
+		return jobs.Result{}, nil
+	})
+	if err := w.Start(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	lines := stdinLines()
+	select {
+	case <-w.Registered():
+	case <-time.After(30 * time.Second):
+		w.Crash()
+		return errors.New("not registered with the master after 30s")
+	case <-ctx.Done():
+		w.Crash()
+		return nil
+	}
+	if err := json.NewEncoder(stdout).Encode(hello{Addr: w.Addr(), PID: os.Getpid()}); err != nil {
+		w.Crash()
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return w.Shutdown(context.Background())
+		case _, ok := <-lines:
+			if !ok {
+				return w.Shutdown(context.Background())
+			}
+		}
+	}
+}
+
+// busyWait spins on the CPU for d, or until ctx ends.
+func busyWait(ctx context.Context, d time.Duration) {
+	start := time.Now()
+	for i := 0; time.Since(start) < d; i++ {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// proc is a bench child process.
+type proc struct {
+	role  string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	hello hello
+	done  chan struct{} // closed when the process has exited
+}
+
+// spawn starts role and waits for its hello line.
+func spawn(launch Launcher, role string, args []string, stderr io.Writer, timeout time.Duration) (*proc, error) {
+	cmd, err := launch(role, args)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("bench: start %s: %w", role, err)
+	}
+	p := &proc{role: role, cmd: cmd, stdin: stdin, done: make(chan struct{})}
+	linec := make(chan string, 1)
+	go func() {
+		br := bufio.NewReader(out)
+		l, _ := br.ReadString('\n')
+		linec <- l
+		io.Copy(io.Discard, br)
+		cmd.Wait()
+		close(p.done)
+	}()
+	select {
+	case l := <-linec:
+		if err := json.Unmarshal([]byte(l), &p.hello); err != nil || (role == RoleMaster && p.hello.Addr == "") {
+			p.kill()
+			return nil, fmt.Errorf("bench: %s did not start (first line %q)", role, strings.TrimSpace(l))
+		}
+	case <-time.After(timeout):
+		p.kill()
+		return nil, fmt.Errorf("bench: %s not ready after %s", role, timeout)
+	}
+	return p, nil
+}
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// send writes one command line to the child's stdin.
+func (p *proc) send(line string) error {
+	_, err := io.WriteString(p.stdin, line+"\n")
+	return err
+}
+
+// stop closes the child's stdin (its signal to stop cleanly) and waits up to
+// grace before killing it. It reports whether the child stopped by itself.
+func (p *proc) stop(grace time.Duration) bool {
+	p.stdin.Close()
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(grace):
+		p.kill()
+		return false
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *proc) kill() {
+	p.cmd.Process.Kill()
+	<-p.done
+}
