@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -79,15 +81,11 @@ func (s *BoltStore) Save(batch []*Job) error {
 		}
 		return nil
 	}
-	vals := make([][]byte, len(batch))
-	for i, j := range batch {
-		v, err := json.Marshal(j)
-		if err != nil {
-			return fmt.Errorf("jobs: encode job %s: %w", j.ID, err)
-		}
-		vals[i] = v
+	vals, err := encodeAll(batch)
+	if err != nil {
+		return err
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(jobsBucket)
 		for i, j := range batch {
 			if err := b.Put(seqKey(j.Seq), vals[i]); err != nil {
@@ -150,4 +148,28 @@ func (s *BoltStore) SaveMeta(bucket, key string, val []byte) error {
 		return fmt.Errorf("jobs: save meta %s/%s: %w", bucket, key, err)
 	}
 	return nil
+}
+
+// encodeAll marshals a batch, splitting a big one over the CPUs: encoding
+// is most of a commit's CPU time and the caller waits for it.
+func encodeAll(batch []*Job) ([][]byte, error) {
+	vals := make([][]byte, len(batch))
+	parts := min(runtime.GOMAXPROCS(0), len(batch)/256+1)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := p*len(batch)/parts, (p+1)*len(batch)/parts
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				v, err := json.Marshal(batch[i])
+				if err != nil {
+					errs[p] = fmt.Errorf("jobs: encode job %s: %w", batch[i].ID, err)
+					return
+				}
+				vals[i] = v
+			}
+		})
+	}
+	wg.Wait()
+	return vals, errors.Join(errs...)
 }

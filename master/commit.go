@@ -9,13 +9,17 @@ import (
 	"github.com/drover/drover/jobs"
 )
 
-// committer writes job snapshots to the store in groups: every snapshot
-// added while a commit runs goes into the next one, so many changes share
-// one fsync. Callers that must not answer before their change is durable
-// wait on the batch their change went into.
+// committer writes jobs to the store in groups: every change made while a
+// commit runs goes into the next one, so many changes share one fsync, and
+// a job changed many times between two commits is copied and written once.
+// Callers that must not answer before their change is durable wait on the
+// batch their change went into.
 type committer struct {
 	store jobs.Store
 	log   logrus.FieldLogger
+	// snapshot returns copies of live jobs, taken under the lock that
+	// guards them.
+	snapshot func([]*jobs.Job) []*jobs.Job
 
 	mu   sync.Mutex // guards cur
 	cur  *batch
@@ -24,49 +28,51 @@ type committer struct {
 
 // batch is one group commit.
 type batch struct {
-	jobs map[uint64]*jobs.Job
-	done chan struct{}
-	err  error // set before done is closed
+	live  map[uint64]*jobs.Job // changed jobs, copied at commit time
+	owned map[uint64]*jobs.Job // copies already made (new jobs, retries)
+	done  chan struct{}
+	err   error // set before done is closed
 }
 
-func newBatch() *batch { return &batch{jobs: make(map[uint64]*jobs.Job), done: make(chan struct{})} }
+func newBatch() *batch {
+	return &batch{live: make(map[uint64]*jobs.Job), owned: make(map[uint64]*jobs.Job), done: make(chan struct{})}
+}
 
 // wait blocks until the batch is committed and returns its error.
 func (b *batch) wait() error { <-b.done; return b.err }
 
-func newCommitter(s jobs.Store, log logrus.FieldLogger) *committer {
-	return &committer{store: s, log: log, cur: newBatch(), kick: make(chan struct{}, 1)}
+func newCommitter(s jobs.Store, log logrus.FieldLogger, snapshot func([]*jobs.Job) []*jobs.Job) *committer {
+	return &committer{store: s, log: log, snapshot: snapshot, cur: newBatch(), kick: make(chan struct{}, 1)}
 }
 
-// add queues a snapshot of j (a clone is taken now) and returns the batch it
-// went into. Snapshots of one job must be added in the order of its changes;
-// the master does so under its lock.
+// add marks the live job j as changed and returns the batch that will
+// write it. The caller holds the lock that guards j (Master.mu).
 func (c *committer) add(j *jobs.Job) *batch {
-	snap := j.Clone()
 	c.mu.Lock()
 	b := c.cur
-	b.jobs[snap.Seq] = snap
+	b.live[j.Seq] = j
 	c.mu.Unlock()
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
+	c.signal()
 	return b
 }
 
-// addOwned queues jobs that nobody else can reach yet, without cloning.
+// addOwned queues copies of jobs that nobody else can reach yet.
 func (c *committer) addOwned(js []*jobs.Job) *batch {
 	c.mu.Lock()
 	b := c.cur
 	for _, j := range js {
-		b.jobs[j.Seq] = j.Clone()
+		b.owned[j.Seq] = j.Clone()
 	}
 	c.mu.Unlock()
+	c.signal()
+	return b
+}
+
+func (c *committer) signal() {
 	select {
 	case c.kick <- struct{}{}:
 	default:
 	}
-	return b
 }
 
 // run commits batches until stop is closed, then commits what is left.
@@ -80,7 +86,7 @@ func (c *committer) run(stop <-chan struct{}) {
 			return
 		}
 		if err := c.flush(); err != nil {
-			// Back off so a failing disk is not hammered; the failed snapshots
+			// Back off so a failing disk is not hammered; the failed copies
 			// are retried with the next batch.
 			retry = min(max(retry*2, 50*time.Millisecond), 2*time.Second)
 			select {
@@ -89,10 +95,7 @@ func (c *committer) run(stop <-chan struct{}) {
 				c.flush()
 				return
 			}
-			select {
-			case c.kick <- struct{}{}:
-			default:
-			}
+			c.signal()
 		} else {
 			retry = 0
 		}
@@ -103,25 +106,31 @@ func (c *committer) run(stop <-chan struct{}) {
 func (c *committer) flush() error {
 	c.mu.Lock()
 	b := c.cur
-	if len(b.jobs) == 0 {
+	if len(b.live) == 0 && len(b.owned) == 0 {
 		c.mu.Unlock()
 		return nil
 	}
 	c.cur = newBatch()
 	c.mu.Unlock()
 
-	list := make([]*jobs.Job, 0, len(b.jobs))
-	for _, j := range b.jobs {
+	live := make([]*jobs.Job, 0, len(b.live))
+	for seq, j := range b.live {
+		live = append(live, j)
+		delete(b.owned, seq) // the live copy is newer
+	}
+	list := c.snapshot(live)
+	for _, j := range b.owned {
 		list = append(list, j)
 	}
 	b.err = c.store.Save(list)
 	if b.err != nil {
 		c.log.WithError(b.err).WithField("jobs", len(list)).Error("store commit failed; will retry")
-		// Put the snapshots back unless a newer one of the same job is queued.
+		// Keep the copies for the next batch unless that one has the job.
 		c.mu.Lock()
-		for seq, j := range b.jobs {
-			if _, newer := c.cur.jobs[seq]; !newer {
-				c.cur.jobs[seq] = j
+		for _, j := range list {
+			_, newer := c.cur.live[j.Seq]
+			if _, owned := c.cur.owned[j.Seq]; !newer && !owned {
+				c.cur.owned[j.Seq] = j
 			}
 		}
 		c.mu.Unlock()

@@ -85,12 +85,14 @@ func (m *Master) dispatch(now time.Time) time.Time {
 		}
 		m.metrics.dispatch.Observe(now.Sub(ready).Seconds())
 		bestW.leases[j.ID] = &lease{attempt: att, deadline: m.deadline(j, now)}
-		b := m.touch(j, jobs.Pending)
-		bestW.outbox = append(bestW.outbox, outTask{batch: b, task: rpcapi.Task{
+		m.touch(j, jobs.Pending)
+		bestW.outbox = append(bestW.outbox, outTask{task: rpcapi.Task{
 			JobID: j.ID, Attempt: att, Type: j.Spec.Type, Args: j.Spec.Args, Timeout: j.Spec.Timeout, Input: j.Spec.Input,
 		}})
 		woken[bestW] = true
-		m.jobLog(j).Debug("job dispatched")
+		if m.debug {
+			m.jobLog(j).Debug("job dispatched")
+		}
 	}
 	for w := range woken {
 		w.poke()
@@ -151,15 +153,10 @@ func (m *Master) sendLoop(ctx context.Context, w *workerRec) {
 // assign sends one Assign call once the leases in it are durable.
 func (m *Master) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerClient, out []outTask) {
 	args := &rpcapi.AssignArgs{WorkerID: w.id, Tasks: make([]rpcapi.Task, len(out))}
-	var last *batch
+	// Leases are not awaited on disk: a master that stops before they get
+	// there adopts the attempts from the workers' re-registration.
 	for i, o := range out {
 		args.Tasks[i] = o.task
-		if o.batch != last {
-			last = o.batch
-			// A failed commit is retried by the committer; memory stays the
-			// truth, so the assignment goes ahead.
-			o.batch.wait()
-		}
 	}
 	actx, cancel := context.WithTimeout(ctx, assignTimeout)
 	reply, err := wc.Assign(actx, args)

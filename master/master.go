@@ -60,6 +60,7 @@ type Master struct {
 	dropped atomic.Int64
 	reaped  atomic.Int64
 	metrics *metrics
+	debug   bool // the logger logs debug lines
 
 	kickc  chan struct{}
 	ln     *rpcapi.TrackingListener
@@ -106,6 +107,7 @@ func New(cfg Config) (*Master, error) {
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.metrics = newMetrics(m)
+	m.debug = debugOn(m.log)
 	return m, nil
 }
 
@@ -128,7 +130,7 @@ func (m *Master) Start() error {
 		}
 	}
 	m.store = st
-	m.commit = newCommitter(st, m.log)
+	m.commit = newCommitter(st, m.log, m.snapshot)
 	if err := m.load(); err != nil {
 		st.Close()
 		return err
@@ -339,6 +341,17 @@ func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
 	return m.commit.add(j)
 }
 
+// snapshot copies jobs under mu, for the committer.
+func (m *Master) snapshot(js []*jobs.Job) []*jobs.Job {
+	out := make([]*jobs.Job, len(js))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, j := range js {
+		out[i] = j.Clone()
+	}
+	return out
+}
+
 // bump wakes everyone waiting on Changed. The caller holds mu.
 func (m *Master) bump() {
 	close(m.anyChange)
@@ -380,4 +393,16 @@ func (m *Master) jobLog(j *jobs.Job) *logrus.Entry {
 func (m *Master) nextWorkerID() string {
 	m.workerSeq++
 	return "w" + strconv.Itoa(m.workerSeq) + "-" + m.boot
+}
+
+// debugOn reports whether l logs at debug level, so hot paths can skip
+// building fields for lines nobody reads.
+func debugOn(l logrus.FieldLogger) bool {
+	switch x := l.(type) {
+	case *logrus.Logger:
+		return x.IsLevelEnabled(logrus.DebugLevel)
+	case *logrus.Entry:
+		return x.Logger.IsLevelEnabled(logrus.DebugLevel)
+	}
+	return true
 }

@@ -69,14 +69,6 @@ func (m *Master) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.Fetch
 				r.Tasks = append(r.Tasks, o.task)
 			}
 			m.mu.Unlock()
-			// Hand out leases only once they are durable.
-			var last *batch
-			for _, o := range out {
-				if o.batch != last {
-					last = o.batch
-					o.batch.wait()
-				}
-			}
 			return nil
 		}
 		if w.notify == nil {

@@ -49,8 +49,7 @@ type lease struct {
 }
 
 type outTask struct {
-	task  rpcapi.Task
-	batch *batch
+	task rpcapi.Task
 }
 
 func (w *workerRec) free() int { return w.slots - len(w.leases) }
@@ -150,6 +149,20 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 	var last *batch
 	for _, ref := range a.Running {
 		j := m.jobs[ref.JobID]
+		if j != nil && j.State == jobs.Pending && j.Attempt+1 == ref.Attempt {
+			// Leases are handed out before they reach the disk; a master
+			// that stopped in between comes back with the job pending. The
+			// worker runs exactly the attempt the master would lease next,
+			// so it is adopted: no other worker can hold that number.
+			m.queue.Remove(j.ID)
+			if _, err := j.Lease(w.id, now); err == nil {
+				j.Log(now, "adopted by %s (%s): its lease had not reached the disk before the master stopped", w.id, w.name)
+				w.leases[j.ID] = &lease{attempt: j.Attempt, acked: now, deadline: m.deadline(j, now)}
+				last = m.touch(j, jobs.Pending)
+				m.jobLog(j).Info("job adopted")
+				continue
+			}
+		}
 		if j == nil || j.State != jobs.Running || j.Attempt != ref.Attempt {
 			r.Cancel = append(r.Cancel, ref)
 			continue

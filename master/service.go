@@ -214,12 +214,14 @@ func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 			if j.State == jobs.Pending {
 				m.enqueue(j)
 			}
-			e := m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": a.WorkerID,
-				"outcome": rep.Outcome, "state": j.State})
-			if rep.Outcome == jobs.OK {
-				e.Debug("attempt finished")
-			} else {
-				e.WithField("error", rep.Error).Info("attempt finished")
+			if rep.Outcome != jobs.OK || m.debug {
+				e := m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": a.WorkerID,
+					"outcome": rep.Outcome, "state": j.State})
+				if rep.Outcome == jobs.OK {
+					e.Debug("attempt finished")
+				} else {
+					e.WithField("error", rep.Error).Info("attempt finished")
+				}
 			}
 			continue
 		}

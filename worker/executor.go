@@ -31,7 +31,7 @@ func (w *Worker) Assign(ctx context.Context, a *rpcapi.AssignArgs, r *rpcapi.Ass
 			continue
 		}
 		if old := w.running[t.JobID]; old != nil {
-			if old.ref.Attempt == t.Attempt {
+			if old.ref.Attempt == t.Attempt && !old.drop {
 				r.Accepted = append(r.Accepted, ref) // a repeated Assign
 				continue
 			}
@@ -91,8 +91,10 @@ func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
 	w.running[t.JobID] = r
 	job := &jobs.Job{ID: t.JobID, Attempt: t.Attempt, State: jobs.Running, Worker: w.id,
 		Spec: jobs.Spec{Type: t.Type, Args: t.Args, Timeout: t.Timeout, Input: t.Input}}
-	log := w.log.WithFields(logrus.Fields{"job": t.JobID, "attempt": t.Attempt, "worker": w.id, "type": t.Type})
-	log.Debug("job started")
+	fields := logrus.Fields{"job": t.JobID, "attempt": t.Attempt, "worker": w.id, "type": t.Type}
+	if w.debug {
+		w.log.WithFields(fields).Debug("job started")
+	}
 	w.jobsWG.Go(func() {
 		defer cancel()
 		var res jobs.Result
@@ -111,7 +113,7 @@ func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
 				err = Permanent(fmt.Errorf("worker: result data of %d bytes is over max_result_bytes %d", n, w.cfg.MaxResultBytes))
 			}
 		}
-		w.finish(r, ctx, res, err, log)
+		w.finish(r, ctx, res, err, fields)
 	})
 }
 
@@ -127,7 +129,7 @@ func callHandler(ctx context.Context, h HandlerFunc, j *jobs.Job) (res jobs.Resu
 }
 
 // finish records the end of a run and queues its report.
-func (w *Worker) finish(r *run, ctx context.Context, res jobs.Result, err error, log *logrus.Entry) {
+func (w *Worker) finish(r *run, ctx context.Context, res jobs.Result, err error, fields logrus.Fields) {
 	rep := rpcapi.Report{JobID: r.ref.JobID, Attempt: r.ref.Attempt, ExitCode: res.ExitCode,
 		Output: res.Output, Data: res.Data, Outcome: jobs.OK}
 	w.mu.Lock()
@@ -156,14 +158,16 @@ func (w *Worker) finish(r *run, ctx context.Context, res jobs.Result, err error,
 	w.mu.Unlock()
 	took := time.Since(r.started)
 	w.metrics.duration.WithLabelValues(r.typ, string(rep.Outcome)).Observe(took.Seconds())
-	e := log.WithFields(logrus.Fields{"outcome": rep.Outcome, "took": took.Round(time.Millisecond)})
-	switch {
-	case r.drop:
-		e.Info("job stopped; not reported")
-	case rep.Outcome == jobs.OK:
-		e.Debug("job finished")
-	default:
-		e.WithField("error", rep.Error).Info("job finished")
+	if r.drop || rep.Outcome != jobs.OK || w.debug {
+		e := w.log.WithFields(fields).WithFields(logrus.Fields{"outcome": rep.Outcome, "took": took.Round(time.Millisecond)})
+		switch {
+		case r.drop:
+			e.Info("job stopped; not reported")
+		case rep.Outcome == jobs.OK:
+			e.Debug("job finished")
+		default:
+			e.WithField("error", rep.Error).Info("job finished")
+		}
 	}
 	if !r.drop {
 		w.signal(w.reportc)

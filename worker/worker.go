@@ -34,6 +34,7 @@ type Worker struct {
 	mc       rpcapi.Caller
 	master   rpcapi.MasterClient
 	metrics  *metrics
+	debug    bool
 
 	mu       sync.Mutex // guards the fields below
 	id       string
@@ -100,6 +101,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	w.master = rpcapi.MasterClient{C: w.mc}
 	w.metrics = newMetrics(w)
+	w.debug = debugOn(w.log)
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	return w, nil
 }
@@ -317,3 +319,15 @@ func (w *Worker) Ping(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.PingReply)
 }
 
 var _ rpcapi.WorkerAPI = (*Worker)(nil)
+
+// debugOn reports whether l logs at debug level, so hot paths can skip
+// building fields for lines nobody reads.
+func debugOn(l logrus.FieldLogger) bool {
+	switch x := l.(type) {
+	case *logrus.Logger:
+		return x.IsLevelEnabled(logrus.DebugLevel)
+	case *logrus.Entry:
+		return x.Logger.IsLevelEnabled(logrus.DebugLevel)
+	}
+	return true
+}
