@@ -191,9 +191,11 @@ func specHash(s *jobs.Spec) string {
 	for _, t := range s.Tags {
 		field(h, "tag", t)
 	}
-	for name, v := range map[string]string{"limit_key": s.LimitKey, "unique_key": s.UniqueKey} {
-		if v != "" {
-			field(h, name, v)
+	// In a fixed order: ranging over a map would make the key of a spec
+	// with two of these fields differ from one load to the next.
+	for _, f := range [][2]string{{"limit_key", s.LimitKey}, {"unique_key", s.UniqueKey}} {
+		if f[1] != "" {
+			field(h, f[0], f[1])
 		}
 	}
 	if s.UniqueFor != 0 {
@@ -205,10 +207,10 @@ func specHash(s *jobs.Spec) string {
 	if s.Delay != 0 {
 		field(h, "delay", strconv.FormatInt(int64(s.Delay), 10))
 	}
-	for name, v := range map[string]string{"input": s.Input, "name": s.Name, "schedule": s.Schedule,
-		"overlap": s.Overlap, "timezone": s.Timezone, "catch_up": s.CatchUp} {
-		if v != "" {
-			field(h, name, v)
+	for _, f := range [][2]string{{"input", s.Input}, {"name", s.Name}, {"schedule", s.Schedule},
+		{"overlap", s.Overlap}, {"timezone", s.Timezone}, {"catch_up", s.CatchUp}} {
+		if f[1] != "" {
+			field(h, f[0], f[1])
 		}
 	}
 	if s.Then != nil {

@@ -114,3 +114,22 @@ then = { type = "merge", args = { out = "all.json" } }
 		}
 	}
 }
+
+// TestJobKeyStable: a spec's key is the same at every load, whatever
+// fields it sets.
+func TestJobKeyStable(t *testing.T) {
+	src := []byte("[[job]]\ntype = \"x\"\nname = \"n\"\nschedule = \"@daily\"\ntimezone = \"UTC\"\noverlap = \"queue\"\ncatch_up = \"one\"\n" +
+		"[[job]]\ntype = \"y\"\nlimit_key = \"a\"\nunique_key = \"b\"\n")
+	first, err := ParseJobs("j.toml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		again, _ := ParseJobs("j.toml", src)
+		for i := range first {
+			if again[i].Key != first[i].Key {
+				t.Fatalf("job %d: key %s, then %s", i+1, first[i].Key, again[i].Key)
+			}
+		}
+	}
+}
