@@ -270,6 +270,9 @@ type apiGroup struct {
 	// Unsuccessful lists the IDs of failed and cancelled jobs (detail only,
 	// at most maxUnsuccessful).
 	Unsuccessful []string `json:"unsuccessful,omitzero"`
+	// OnDone is the progress of the group's on_done (follow-up job and
+	// notifiers) once it has fired (detail only).
+	OnDone *onDoneRecord `json:"on_done,omitempty"`
 }
 
 const maxUnsuccessful = 100
@@ -335,5 +338,7 @@ func (m *Master) getGroup(name string) (apiGroup, error) {
 	if !ok || len(ids) == 0 {
 		return apiGroup{}, fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, name)
 	}
-	return m.groupView(name, ids, true), nil
+	g := m.groupView(name, ids, true)
+	g.OnDone = m.onDoneStatus(name)
+	return g, nil
 }

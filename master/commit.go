@@ -29,13 +29,15 @@ type committer struct {
 // batch is one group commit.
 type batch struct {
 	live  map[uint64]*jobs.Job // changed jobs, copied at commit time
-	owned map[uint64]*jobs.Job // copies already made (new jobs, retries)
+	fresh map[uint64]*jobs.Job // copies of new jobs from a Submit
+	owned map[uint64]*jobs.Job // copies from a failed commit, retried
 	done  chan struct{}
 	err   error // set before done is closed
 }
 
 func newBatch() *batch {
-	return &batch{live: make(map[uint64]*jobs.Job), owned: make(map[uint64]*jobs.Job), done: make(chan struct{})}
+	return &batch{live: make(map[uint64]*jobs.Job), fresh: make(map[uint64]*jobs.Job),
+		owned: make(map[uint64]*jobs.Job), done: make(chan struct{})}
 }
 
 // wait blocks until the batch is committed and returns its error.
@@ -56,12 +58,14 @@ func (c *committer) add(j *jobs.Job) *batch {
 	return b
 }
 
-// addOwned queues copies of jobs that nobody else can reach yet.
-func (c *committer) addOwned(js []*jobs.Job) *batch {
+// addFresh queues copies of new jobs that nobody else can reach yet. If
+// their commit fails they are dropped, not retried: the Submit that made
+// them fails too, so they must never reach the disk later.
+func (c *committer) addFresh(js []*jobs.Job) *batch {
 	c.mu.Lock()
 	b := c.cur
 	for _, j := range js {
-		b.owned[j.Seq] = j.Clone()
+		b.fresh[j.Seq] = j.Clone()
 	}
 	c.mu.Unlock()
 	c.signal()
@@ -106,7 +110,7 @@ func (c *committer) run(stop <-chan struct{}) {
 func (c *committer) flush() error {
 	c.mu.Lock()
 	b := c.cur
-	if len(b.live) == 0 && len(b.owned) == 0 {
+	if len(b.live) == 0 && len(b.fresh) == 0 && len(b.owned) == 0 {
 		c.mu.Unlock()
 		return nil
 	}
@@ -118,16 +122,23 @@ func (c *committer) flush() error {
 		live = append(live, j)
 		delete(b.owned, seq) // the live copy is newer
 	}
-	list := c.snapshot(live)
+	retry := c.snapshot(live)
 	for _, j := range b.owned {
-		list = append(list, j)
+		retry = append(retry, j)
+	}
+	list := retry
+	for seq, j := range b.fresh {
+		if _, ok := b.live[seq]; !ok {
+			list = append(list, j)
+		}
 	}
 	b.err = c.store.Save(list)
 	if b.err != nil {
 		c.log.WithError(b.err).WithField("jobs", len(list)).Error("store commit failed; will retry")
-		// Keep the copies for the next batch unless that one has the job.
+		// Keep the copies of acknowledged jobs for the next batch unless
+		// that one has the job; new jobs are dropped with their Submit.
 		c.mu.Lock()
-		for _, j := range list {
+		for _, j := range retry {
 			_, newer := c.cur.live[j.Seq]
 			if _, owned := c.cur.owned[j.Seq]; !newer && !owned {
 				c.cur.owned[j.Seq] = j

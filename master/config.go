@@ -170,6 +170,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("master: type_limits %q: %w", name, err)
 		}
 	}
+	if err := c.Notify.Validate(); err != nil {
+		return fmt.Errorf("master: notify: %w", err)
+	}
 	if err := c.DefaultLimit.check(); err != nil {
 		return fmt.Errorf("master: default_limit: %w", err)
 	}

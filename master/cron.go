@@ -1,42 +1,634 @@
 package master
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	_ "time/tzdata" // schedules name IANA zones; do not depend on the host's zoneinfo
+
+	"github.com/robfig/cron/v3"
+	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
 
-// ListSchedules implements rpcapi.MasterAPI. Schedules are not built yet:
-// the list is empty.
-func (m *Master) ListSchedules(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.ListSchedulesReply) error {
+// This file holds the cron scheduler: specs with a Schedule are kept as
+// schedules, and each fire submits a job from the spec.
+//
+// Only robfig/cron's parser and its Schedule.Next are used; the scheduler
+// computes the instants itself, in one goroutine with one timer, so that
+// overlap, catch-up and restarts are ours to decide and a fake clock can
+// drive it in tests. (cron.Cron's own goroutine, chain and logger are not
+// used, so cron.WithChain and cron.WithLogger do not apply.)
+//
+// Durability. A schedule is one JSON record in the store's "schedules"
+// bucket (schedRecord). A fire at instant T first writes the record with
+// LastFire = T, then submits the job with Key "sched:NAME@T" (RFC 3339,
+// UTC). A crash between the two leaves a record whose job does not exist:
+// the next start finds no job with that key and submits it, once, since
+// the key makes the submit idempotent. So a restart never fires an instant
+// twice and never forgets one that was fired.
+
+// schedBucket is the MetaStore bucket of the schedules, keyed by name.
+const schedBucket = "schedules"
+
+// schedKeyPrefix starts the Key of every job a schedule submits.
+const schedKeyPrefix = "sched:"
+
+// fireKey is the Key of the job that schedule name submits for instant at.
+func fireKey(name string, at time.Time) string {
+	return schedKeyPrefix + name + "@" + at.UTC().Format(time.RFC3339)
+}
+
+// cronParser accepts five fields, an optional seconds field first, and
+// descriptors (@daily, @every 5m).
+var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour |
+	cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// parseSchedule parses expr in time zone tz (UTC when empty). Its errors
+// name the field at fault.
+func parseSchedule(expr, tz string) (cron.Schedule, error) {
+	expr = strings.TrimSpace(expr)
+	if strings.HasPrefix(expr, "TZ=") || strings.HasPrefix(expr, "CRON_TZ=") {
+		return nil, fmt.Errorf("schedule %q: set the time zone in the timezone field, not in the expression", expr)
+	}
+	loc := time.UTC
+	if tz != "" {
+		l, err := time.LoadLocation(tz)
+		if err != nil {
+			return nil, fmt.Errorf("timezone %q: %v", tz, err)
+		}
+		loc = l
+	}
+	s, err := cronParser.Parse(expr)
+	if err != nil {
+		return nil, fmt.Errorf("schedule %q: %v", expr, err)
+	}
+	if ss, ok := s.(*cron.SpecSchedule); ok {
+		ss.Location = loc
+	}
+	return s, nil
+}
+
+// lastBy returns the latest instant of s after `after` and not after now,
+// or the zero time when there is none.
+func lastBy(s cron.Schedule, after, now time.Time) time.Time {
+	first := s.Next(after)
+	if first.IsZero() || first.After(now) {
+		return time.Time{}
+	}
+	if d, ok := s.(cron.ConstantDelaySchedule); ok {
+		// "@every" counts from the previous instant.
+		return first.Add(now.Sub(first) / d.Delay * d.Delay)
+	}
+	// Calendar instants: find one near now over doubling windows rather
+	// than walking every instant since first (a long downtime of a
+	// schedule that fires every second).
+	last := first
+	for w := time.Second; ; w *= 2 {
+		from := now.Add(-w)
+		if !from.After(first) {
+			break
+		}
+		if t := s.Next(from); !t.IsZero() && !t.After(now) {
+			last = t
+			break
+		}
+	}
+	for {
+		n := s.Next(last)
+		if n.IsZero() || n.After(now) {
+			return last
+		}
+		last = n
+	}
+}
+
+// clock is the scheduler's source of time; tests use a fake one.
+type clock interface {
+	Now() time.Time
+	// Timer returns a channel that receives once d has passed (at once if
+	// d <= 0) and a func that stops the timer.
+	Timer(d time.Duration) (<-chan time.Time, func() bool)
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+func (systemClock) Timer(d time.Duration) (<-chan time.Time, func() bool) {
+	t := time.NewTimer(d)
+	return t.C, t.Stop
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// schedRecord is a schedule as stored.
+type schedRecord struct {
+	Spec   jobs.Spec `json:"spec"`
+	Paused bool      `json:"paused,omitempty"`
+	// Through is the latest instant dealt with: fired, skipped for overlap,
+	// or passed over. Instants after it, up to now, were missed.
+	Through time.Time `json:"through"`
+	// LastFire is the instant of the latest fire, written before its job
+	// is submitted; the job's key is fireKey(name, LastFire).
+	LastFire time.Time `json:"last_fire,omitzero"`
+	// Queued is a fire waiting for the last run to end (overlap "queue").
+	Queued time.Time `json:"queued,omitzero"`
+}
+
+// schedEntry is a schedule in memory. Only the scheduler's loop uses it.
+type schedEntry struct {
+	schedRecord
+	name    string
+	cron    cron.Schedule
+	next    time.Time // the next instant to fire; zero while paused
+	lastJob string    // the job of LastFire, once submitted
+	owed    bool      // LastFire's job is not submitted yet
+	retry   time.Time // when to submit the owed job again
+	backoff time.Duration
+}
+
+func (e *schedEntry) overlap() string { return cmp.Or(e.Spec.Overlap, jobs.OverlapSkip) }
+
+func (e *schedEntry) setNext() {
+	e.next = time.Time{}
+	if !e.Paused {
+		e.next = e.cron.Next(e.Through)
+	}
+}
+
+// scheduler fires the master's schedules. One goroutine (run) owns the
+// entries; the API reaches them through do. Create it with newScheduler;
+// Master.startScheduler starts it and Master.stopScheduler stops it.
+type scheduler struct {
+	clock clock
+	m     *Master
+	meta  jobs.MetaStore
+	log   logrus.FieldLogger
+
+	entries map[string]*schedEntry // owned by run
+
+	reqc   chan func()
+	wake   chan struct{} // a run may have ended: look at queued fires
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newScheduler(c clock) *scheduler {
+	s := &scheduler{clock: c, entries: make(map[string]*schedEntry), reqc: make(chan func()),
+		wake: make(chan struct{}, 1)}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
+}
+
+func (s *scheduler) now() time.Time { return s.clock.Now().UTC() }
+
+// start loads the stored schedules, decides what each missed while the
+// master was down, and starts the loop. It runs before the initial jobs
+// are submitted; the schedules among them then reach the running loop.
+func (s *scheduler) start(m *Master) error {
+	s.m, s.log = m, m.log.WithField("part", "scheduler")
+	meta, ok := m.store.(jobs.MetaStore)
+	if !ok {
+		s.log.Warn("the store keeps no records beside jobs: schedules are kept in memory only")
+		meta = jobs.NewMemStore()
+	}
+	s.meta = meta
+	now := s.now()
+	err := meta.LoadMeta(schedBucket, func(name string, val []byte) error {
+		e := &schedEntry{name: name}
+		if err := json.Unmarshal(val, &e.schedRecord); err != nil {
+			return fmt.Errorf("schedule %q: %w", name, err)
+		}
+		c, err := parseSchedule(e.Spec.Schedule, e.Spec.Timezone)
+		if err != nil {
+			return fmt.Errorf("schedule %q: %w", name, err)
+		}
+		e.cron = c
+		if !e.LastFire.IsZero() {
+			m.mu.Lock()
+			id, found := m.keys[fireKey(name, e.LastFire)]
+			m.mu.Unlock()
+			e.lastJob, e.owed = id, !found
+			if e.owed {
+				s.log.WithFields(logrus.Fields{"schedule": name, "instant": e.LastFire}).
+					Warn("the last fire's job was not submitted before the master stopped; submitting it")
+			}
+		}
+		if l := lastBy(c, e.Through, now); !l.IsZero() && !e.Paused {
+			log := s.log.WithFields(logrus.Fields{"schedule": name, "since": e.Through, "latest": l})
+			if e.Spec.CatchUp == jobs.CatchUpOne {
+				log.Info("instants missed while down: firing once (catch_up one)")
+			} else {
+				log.Info("instants missed while down: skipped (catch_up none)")
+				e.Through = l
+			}
+		}
+		e.setNext()
+		s.entries[name] = e
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.wg.Go(s.run)
 	return nil
 }
 
-// PauseSchedule implements rpcapi.MasterAPI.
-func (m *Master) PauseSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
-	return fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, a.Name)
+// stop stops the loop and waits for it. It is safe to call more than once.
+func (s *scheduler) stop() {
+	s.cancel()
+	s.wg.Wait()
 }
 
-// ResumeSchedule implements rpcapi.MasterAPI.
+// do runs fn on the loop and waits for it.
+func (s *scheduler) do(fn func()) error {
+	done := make(chan struct{})
+	select {
+	case s.reqc <- func() { defer close(done); fn() }:
+	case <-s.ctx.Done():
+		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
+	}
+	<-done
+	return nil
+}
+
+// poke makes the loop look at queued fires. It does not block.
+func (s *scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *scheduler) run() {
+	for {
+		s.fireDue(s.now())
+		var at time.Time
+		for _, e := range s.entries {
+			for _, t := range []time.Time{e.next, e.retry} {
+				if !t.IsZero() && (at.IsZero() || t.Before(at)) {
+					at = t
+				}
+			}
+		}
+		var tc <-chan time.Time
+		stop := func() bool { return false }
+		if !at.IsZero() {
+			tc, stop = s.clock.Timer(at.Sub(s.now()))
+		}
+		select {
+		case <-s.ctx.Done():
+			stop()
+			return
+		case fn := <-s.reqc:
+			fn()
+		case <-s.wake:
+		case <-tc:
+		}
+		stop()
+	}
+}
+
+// fireDue does everything due at now: owed submits, queued fires whose
+// last run ended, and instants that came. Missed instants of one schedule
+// are coalesced into one fire, at the latest of them.
+func (s *scheduler) fireDue(now time.Time) {
+	for _, name := range slices.Sorted(maps.Keys(s.entries)) {
+		e := s.entries[name]
+		if e.owed && !now.Before(e.retry) {
+			s.submit(e)
+		}
+		if e.Paused {
+			continue
+		}
+		if !e.Queued.IsZero() && !s.live(e) {
+			s.fire(e, e.Queued)
+		}
+		if e.next.IsZero() || e.next.After(now) {
+			continue
+		}
+		t := lastBy(e.cron, e.Through, now)
+		e.Through = t
+		e.setNext()
+		if s.live(e) {
+			switch e.overlap() {
+			case jobs.OverlapSkip:
+				s.log.WithFields(logrus.Fields{"schedule": name, "instant": t, "job": e.lastJob}).
+					Debug("fire skipped: the last run is still pending or running")
+				s.saveLogged(e)
+				continue
+			case jobs.OverlapQueue:
+				if e.Queued.IsZero() {
+					e.Queued = t
+				}
+				s.saveLogged(e)
+				continue
+			}
+		}
+		s.fire(e, t)
+	}
+}
+
+// live reports whether e's last run is pending or running (or owed).
+func (s *scheduler) live(e *schedEntry) bool {
+	if e.owed {
+		return true
+	}
+	if e.lastJob == "" {
+		return false
+	}
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	j := s.m.jobs[e.lastJob]
+	return j != nil && !j.State.Final()
+}
+
+// fire records instant t as e's last fire, then submits its job.
+func (s *scheduler) fire(e *schedEntry, t time.Time) {
+	prev := *e
+	e.LastFire, e.lastJob, e.owed = t, "", true
+	e.retry, e.backoff = time.Time{}, 0
+	if !e.Queued.IsZero() && !e.Queued.After(t) {
+		e.Queued = time.Time{}
+	}
+	if err := s.save(e); err != nil {
+		// Not durable, so not fired: a restart could not know of it.
+		e.LastFire, e.lastJob, e.owed, e.Queued = prev.LastFire, prev.lastJob, prev.owed, prev.Queued
+		s.log.WithError(err).WithFields(logrus.Fields{"schedule": e.name, "instant": t}).Error("fire lost: store failing")
+		return
+	}
+	s.submit(e)
+}
+
+// submit submits the job of e's last fire, retrying with backoff on error.
+func (s *scheduler) submit(e *schedEntry) {
+	id, err := s.m.submitFire(e.name, e.Spec, e.LastFire)
+	log := s.log.WithFields(logrus.Fields{"schedule": e.name, "instant": e.LastFire})
+	if err != nil {
+		e.backoff = min(max(2*e.backoff, time.Second), time.Minute)
+		e.retry = s.now().Add(e.backoff)
+		log.WithError(err).WithField("retry_in", e.backoff).Warn("fire not submitted")
+		return
+	}
+	e.owed, e.lastJob, e.retry, e.backoff = false, id, time.Time{}, 0
+	log.WithField("job", id).Info("schedule fired")
+}
+
+// submitFire submits the job of schedule name's fire at instant at, and
+// returns its ID (the existing job's, if one has the fire's key).
+func (m *Master) submitFire(name string, spec jobs.Spec, at time.Time) (string, error) {
+	js := jobSpec(spec)
+	js.Key = fireKey(name, at)
+	var r rpcapi.SubmitReply
+	if err := m.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{js}}, &r); err != nil {
+		return "", err
+	}
+	return r.IDs[0], nil
+}
+
+// jobSpec is the job a schedule's spec submits: the spec without its
+// schedule fields and key.
+func jobSpec(s jobs.Spec) jobs.Spec {
+	s.Name, s.Schedule, s.Overlap, s.Timezone, s.CatchUp, s.Key = "", "", "", "", "", ""
+	s.Args = maps.Clone(s.Args)
+	s.Tags = slices.Clone(s.Tags)
+	return s
+}
+
+func (s *scheduler) save(e *schedEntry) error {
+	b, err := json.Marshal(&e.schedRecord)
+	if err != nil {
+		return err
+	}
+	return s.meta.SaveMeta(schedBucket, e.name, b)
+}
+
+func (s *scheduler) saveLogged(e *schedEntry) {
+	if err := s.save(e); err != nil {
+		s.log.WithError(err).WithField("schedule", e.name).Error("schedule not saved")
+	}
+}
+
+// info is e as clients see it.
+func (e *schedEntry) info() rpcapi.ScheduleInfo {
+	return rpcapi.ScheduleInfo{Name: e.name, Schedule: e.Spec.Schedule, Timezone: cmp.Or(e.Spec.Timezone, "UTC"),
+		Overlap: e.overlap(), CatchUp: cmp.Or(e.Spec.CatchUp, jobs.CatchUpNone), Paused: e.Paused,
+		Next: e.next, LastFire: e.LastFire, LastJob: e.lastJob, Spec: jobSpec(e.Spec)}
+}
+
+// sameSpec reports whether two schedule specs are identical as stored,
+// but for their Key, which a schedule does not use (its fires have keys
+// of their own).
+func sameSpec(a, b jobs.Spec) bool {
+	a.Key, b.Key = "", ""
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+// upsert creates or replaces schedules on the loop. An unchanged timetable
+// (expression and time zone) keeps its last fire; a changed one starts
+// now.
+func (s *scheduler) upsert(specs []jobs.Spec, parsed []cron.Schedule, existing []bool) error {
+	for i, sp := range specs {
+		old := s.entries[sp.Name]
+		if old != nil && sameSpec(old.Spec, sp) {
+			existing[i] = true
+			continue
+		}
+		e := &schedEntry{name: sp.Name, schedRecord: schedRecord{Through: s.now()}}
+		if old != nil {
+			*e = *old
+			if old.Spec.Schedule != sp.Schedule || old.Spec.Timezone != sp.Timezone {
+				e.Through = later(e.Through, s.now())
+			}
+		}
+		e.Spec, e.cron = sp, parsed[i]
+		if e.overlap() != jobs.OverlapQueue {
+			e.Queued = time.Time{}
+		}
+		if err := s.save(e); err != nil {
+			return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+		}
+		e.setNext()
+		s.entries[sp.Name] = e
+		what := "schedule created"
+		if old != nil {
+			what = "schedule updated"
+		}
+		s.log.WithFields(logrus.Fields{"schedule": sp.Name, "cron": sp.Schedule, "next": e.next}).Info(what)
+	}
+	return nil
+}
+
+// setPaused pauses or resumes a schedule on the loop. A resumed schedule
+// does not fire the instants that passed while it was paused.
+func (s *scheduler) setPaused(name string, paused bool, r *rpcapi.ScheduleInfo) error {
+	var err error
+	derr := s.do(func() {
+		old := s.entries[name]
+		if old == nil {
+			err = fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, name)
+			return
+		}
+		if old.Paused != paused {
+			e := *old
+			e.Paused = paused
+			if paused {
+				e.Queued = time.Time{}
+			} else {
+				e.Through = later(e.Through, s.now())
+			}
+			if err = s.save(&e); err != nil {
+				err = fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+				return
+			}
+			e.setNext()
+			s.entries[name] = &e
+			s.log.WithFields(logrus.Fields{"schedule": name, "paused": paused}).Info("schedule paused or resumed")
+		}
+		*r = s.entries[name].info()
+	})
+	return cmp.Or(derr, err)
+}
+
+// ListSchedules implements rpcapi.MasterAPI: the schedules by name.
+func (m *Master) ListSchedules(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.ListSchedulesReply) error {
+	s := m.sched
+	if s == nil {
+		return nil
+	}
+	return s.do(func() {
+		r.Schedules = make([]rpcapi.ScheduleInfo, 0, len(s.entries))
+		for _, name := range slices.Sorted(maps.Keys(s.entries)) {
+			r.Schedules = append(r.Schedules, s.entries[name].info())
+		}
+	})
+}
+
+// PauseSchedule implements rpcapi.MasterAPI. A paused schedule does not
+// fire (a queued fire is dropped) until it is resumed; the pause is
+// stored, so it outlasts a restart and a reload of the jobs file.
+func (m *Master) PauseSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
+	if m.sched == nil {
+		return fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, a.Name)
+	}
+	return m.sched.setPaused(a.Name, true, r)
+}
+
+// ResumeSchedule implements rpcapi.MasterAPI. The schedule fires again
+// from its next instant after now.
 func (m *Master) ResumeSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
-	return fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, a.Name)
+	if m.sched == nil {
+		return fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, a.Name)
+	}
+	return m.sched.setPaused(a.Name, false, r)
 }
 
 // upsertSchedules creates or replaces the schedules of specs (each has a
 // Schedule and a Name) and reports, per spec, whether an identical
-// schedule already existed. It is called without mu held.
+// schedule already existed. It is called without mu held. A bad cron
+// expression is an rpcapi.ErrBadRequest naming the field, and then no
+// schedule of specs is changed.
 func (m *Master) upsertSchedules(specs []jobs.Spec) ([]bool, error) {
-	return nil, fmt.Errorf("%w: schedules are not supported by this master yet", rpcapi.ErrBadRequest)
+	s := m.sched
+	if s == nil {
+		return nil, fmt.Errorf("%w: the scheduler is not running", rpcapi.ErrUnavailable)
+	}
+	now := s.now()
+	parsed := make([]cron.Schedule, len(specs))
+	seen := make(map[string]bool, len(specs))
+	for i := range specs {
+		sp := &specs[i]
+		if seen[sp.Name] {
+			return nil, fmt.Errorf("%w: schedule %q appears twice", rpcapi.ErrBadRequest, sp.Name)
+		}
+		seen[sp.Name] = true
+		c, err := parseSchedule(sp.Schedule, sp.Timezone)
+		if err != nil {
+			return nil, fmt.Errorf("%w: schedule %q: %v", rpcapi.ErrBadRequest, sp.Name, err)
+		}
+		if c.Next(now).IsZero() {
+			return nil, fmt.Errorf("%w: schedule %q: schedule %q never fires", rpcapi.ErrBadRequest, sp.Name, sp.Schedule)
+		}
+		parsed[i] = c
+	}
+	existing := make([]bool, len(specs))
+	var err error
+	if derr := s.do(func() { err = s.upsert(specs, parsed, existing) }); derr != nil {
+		return nil, derr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return existing, nil
 }
 
 // startScheduler starts firing the stored schedules; stopScheduler stops
 // it. Start calls the first after loading the store, Close the second
-// before closing the store.
-func (m *Master) startScheduler() error { return nil }
-func (m *Master) stopScheduler()        {}
+// before closing the store. A test may set m.sched (with a fake clock)
+// before Start.
+func (m *Master) startScheduler() error {
+	if m.sched == nil {
+		m.sched = newScheduler(systemClock{})
+	}
+	return m.sched.start(m)
+}
+
+func (m *Master) stopScheduler() {
+	if m.sched != nil {
+		m.sched.stop()
+	}
+}
 
 // scheduleFinal is told when a job reaches a final state. The caller holds
 // mu; it must not block.
-func (m *Master) scheduleFinal(j *jobs.Job) {}
+func (m *Master) scheduleFinal(j *jobs.Job) {
+	if m.sched != nil && strings.HasPrefix(j.Spec.Key, schedKeyPrefix) {
+		m.sched.poke()
+	}
+}
+
+// apiSchedule is a schedule in GET /api/v1/schedules.
+type apiSchedule struct {
+	Name     string            `json:"name"`
+	Schedule string            `json:"schedule"`
+	Timezone string            `json:"timezone"`
+	Overlap  string            `json:"overlap"`
+	CatchUp  string            `json:"catch_up"`
+	Paused   bool              `json:"paused"`
+	Next     time.Time         `json:"next,omitzero"`
+	LastFire time.Time         `json:"last_fire,omitzero"`
+	LastJob  string            `json:"last_job,omitempty"`
+	Type     string            `json:"type"`
+	Args     map[string]string `json:"args"`
+	Group    string            `json:"group,omitempty"`
+}
+
+func viewSchedules(in []rpcapi.ScheduleInfo) []apiSchedule {
+	out := make([]apiSchedule, 0, len(in))
+	for _, s := range in {
+		v := apiSchedule{Name: s.Name, Schedule: s.Schedule, Timezone: s.Timezone, Overlap: s.Overlap,
+			CatchUp: s.CatchUp, Paused: s.Paused, Next: s.Next, LastFire: s.LastFire, LastJob: s.LastJob,
+			Type: s.Spec.Type, Args: s.Spec.Args, Group: s.Spec.Group}
+		if v.Args == nil {
+			v.Args = map[string]string{}
+		}
+		out = append(out, v)
+	}
+	return out
+}

@@ -458,14 +458,18 @@ func (m *Master) apiGetGroup(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, g)
 }
 
-// apiSchedules lists schedules: none, until drover has cron schedules.
+// apiSchedules lists the cron schedules by name, with their next fire.
 func (m *Master) apiSchedules(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
+	var rep rpcapi.ListSchedulesReply
+	if err := m.ListSchedules(r.Context(), &rpcapi.Empty{}, &rep); err != nil {
+		return err
+	}
 	return writeJSON(w, http.StatusOK, struct {
-		Schedules []struct{} `json:"schedules"`
-	}{[]struct{}{}})
+		Schedules []apiSchedule `json:"schedules"`
+	}{viewSchedules(rep.Schedules)})
 }
 
 // dashboardHandler serves the embedded web page and its assets.

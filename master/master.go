@@ -60,7 +60,9 @@ type Master struct {
 	dropped atomic.Int64
 	reaped  atomic.Int64
 	metrics *metrics
-	debug   bool // the logger logs debug lines
+	debug   bool       // the logger logs debug lines
+	hooks   *hooks     // group on_done and notifiers (groups.go), set by Start
+	sched   *scheduler // set in Start before its goroutines, then read-only
 
 	kickc  chan struct{}
 	ln     *rpcapi.TrackingListener
@@ -139,6 +141,10 @@ func (m *Master) Start() error {
 	if err := m.startScheduler(); err != nil {
 		m.shutdown()
 		return fmt.Errorf("master: schedules: %w", err)
+	}
+	if err := m.startHooks(); err != nil {
+		m.shutdown()
+		return fmt.Errorf("master: on_done: %w", err)
 	}
 	if len(m.cfg.Jobs) > 0 {
 		var reply rpcapi.SubmitReply
@@ -235,6 +241,7 @@ func (m *Master) Close() error {
 }
 
 func (m *Master) shutdown() error {
+	m.stopHooks()
 	m.stopScheduler()
 	m.cancel()
 	close(m.stopc)

@@ -33,12 +33,18 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 		if err := a.Specs[i].Validate(); err != nil {
 			return fmt.Errorf("%w: job %d: %v", rpcapi.ErrBadRequest, i+1, err)
 		}
-		if a.Specs[i].Then != nil {
-			return fmt.Errorf("%w: job %d: group follow-ups are not supported by this master yet", rpcapi.ErrBadRequest, i+1)
-		}
 		n := len(a.Specs[i].Input)
 		for k, v := range a.Specs[i].Args {
 			n += len(k) + len(v)
+		}
+		if t := a.Specs[i].Then; t != nil {
+			tn := 0
+			for k, v := range t.Args {
+				tn += len(k) + len(v)
+			}
+			if tn > m.cfg.MaxArgsBytes {
+				return fmt.Errorf("%w: job %d: then: args of %d bytes; at most %d (max_args_bytes)", rpcapi.ErrBadRequest, i+1, tn, m.cfg.MaxArgsBytes)
+			}
 		}
 		if n > m.cfg.MaxArgsBytes {
 			return fmt.Errorf("%w: job %d: args of %d bytes; at most %d (max_args_bytes)", rpcapi.ErrBadRequest, i+1, n, m.cfg.MaxArgsBytes)
@@ -120,7 +126,7 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 		return nil
 	}
 
-	err := m.commit.addOwned(fresh).wait()
+	err := m.commit.addFresh(fresh).wait()
 	m.mu.Lock()
 	for _, u := range uniq {
 		delete(m.pendingUnique, u)

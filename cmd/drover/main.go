@@ -42,6 +42,8 @@ func init() {
 		{"status", "[--json]", "counts by state and workers", runStatus},
 		{"cancel", "[--group G] [ID...] [--json]", "cancel jobs", runCancel},
 		{"group", "G [--json]", "one group: state, counts, progress and each job's result", runGroup},
+		{"schedules", "[--json]", "list cron schedules with their next fire time", runSchedules},
+		{"schedule", "pause|resume NAME [--json]", "pause or resume a cron schedule", runSchedule},
 		{"wait", "[--group G] [ID...] [--timeout D] [--json]", "wait for jobs (a progress bar on a terminal): exit 0 all succeeded, 1 some failed or cancelled, 2 timeout", runWait},
 		{"top", "[--interval D] [--count N]", "a refreshing view of workers and throughput", runTop},
 		{"demo", "[--workers N] [--jobs N]", "run a master and workers in this process on a small batch", runDemo},

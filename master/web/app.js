@@ -503,10 +503,38 @@ function drawGroup(g) {
       h('p', {}, g.unsuccessful.map(id => [h('a', { href: '#/jobs/' + enc(id) }, '#' + id), ' ']))] : null);
 }
 
+// untilEl shows a future time as "in 4m 10s" that ticks; the title has the date.
+function untilEl(ts) {
+  return h('span', { class: 'until', 'data-ts': ts || '', title: ts ? new Date(ts).toLocaleString() : '' }, until(ts));
+}
+
+function until(ts) {
+  if (!ts) return '—';
+  const s = (Date.parse(ts) - masterNow()) / 1000;
+  return s > 0 ? 'in ' + dur(s) : 'due';
+}
+
+setInterval(() => {
+  for (const el of document.querySelectorAll('.until[data-ts]')) {
+    if (el.dataset.ts) el.textContent = until(el.dataset.ts);
+  }
+}, 1000);
+
 function drawSchedules(data) {
+  const rows = data.schedules.map(s => h('tr', { 'data-schedule': s.name },
+    td('Name', h('strong', {}, s.name)),
+    td('Schedule', h('code', {}, s.schedule)),
+    td('Timezone', s.timezone),
+    td('Job', h('code', {}, s.type), argsText(s.args) ? h('span', { class: 'muted' }, ' ' + argsText(s.args)) : null),
+    td('Overlap', s.overlap + (s.catch_up === 'one' ? ' · catch up' : '')),
+    td('Next fire', s.paused ? '—' : untilEl(s.next)),
+    td('Last fire', s.last_fire ? agoEl(s.last_fire) : 'never'),
+    td('State', h('span', { class: 'badge ' + (s.paused ? 's-draining' : 's-alive') }, s.paused ? 'paused' : 'active')),
+    td('Last job', s.last_job ? h('a', { href: '#/jobs/' + enc(s.last_job) }, '#' + s.last_job) : '—')));
   show(h('h1', {}, 'Schedules'), data.schedules.length
-    ? h('pre', {}, JSON.stringify(data.schedules, null, 2))
-    : h('p', { class: 'note', id: 'no-schedules' }, 'No schedules. drover has no cron schedules yet; they will be listed here, with their next fire time, once it does.'));
+    ? [table(['Name', 'Schedule', 'Timezone', 'Job', 'Overlap', 'Next fire', 'Last fire', 'State', 'Last job'], rows, '', 'schedules'),
+      h('p', { class: 'muted' }, 'Pause or resume a schedule with ', h('code', {}, 'drover schedule pause|resume NAME'), '.')]
+    : h('p', { class: 'note', id: 'no-schedules' }, 'No schedules. A job spec with a schedule (a cron expression such as "0 2 * * *" or "@every 5m"), in the jobs file or submitted, makes one; it is listed here with its next fire time.'));
 }
 
 // ---- live updates ----

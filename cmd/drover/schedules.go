@@ -1,0 +1,139 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/drover/drover/rpcapi"
+)
+
+// scheduleView is a schedule as `drover schedules --json` prints it.
+type scheduleView struct {
+	Name     string            `json:"name"`
+	Schedule string            `json:"schedule"`
+	Timezone string            `json:"timezone"`
+	Overlap  string            `json:"overlap"`
+	CatchUp  string            `json:"catch_up"`
+	Paused   bool              `json:"paused"`
+	Next     time.Time         `json:"next,omitzero"`
+	LastFire time.Time         `json:"last_fire,omitzero"`
+	LastJob  string            `json:"last_job,omitempty"`
+	Type     string            `json:"type"`
+	Args     map[string]string `json:"args"`
+	Group    string            `json:"group,omitempty"`
+}
+
+func viewSchedule(s rpcapi.ScheduleInfo) scheduleView {
+	v := scheduleView{Name: s.Name, Schedule: s.Schedule, Timezone: s.Timezone, Overlap: s.Overlap, CatchUp: s.CatchUp,
+		Paused: s.Paused, Next: s.Next, LastFire: s.LastFire, LastJob: s.LastJob, Type: s.Spec.Type,
+		Args: s.Spec.Args, Group: s.Spec.Group}
+	if v.Args == nil {
+		v.Args = map[string]string{}
+	}
+	return v
+}
+
+// when shows t in local time with how far it is from now: "2026-11-24
+// 02:00:00 CET (in 16h12m)", or "-" for the zero time.
+func when(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := t.Sub(now).Round(time.Second)
+	rel := "now"
+	switch {
+	case d > 0:
+		rel = "in " + d.String()
+	case d < 0:
+		rel = (-d).String() + " ago"
+	}
+	return t.Local().Format("2006-01-02 15:04:05 MST") + " (" + rel + ")"
+}
+
+// runSchedules lists the master's cron schedules with their next fire.
+func runSchedules(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("schedules", flag.ContinueOnError)
+	dial := clientFlags(fs)
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return &exitError{code: 2, err: errors.New("takes no arguments (see drover schedule pause|resume NAME)")}
+	}
+	mc := dial()
+	defer mc.C.Close()
+	c, cancel := ctx()
+	defer cancel()
+	r, err := mc.ListSchedules(c)
+	if err != nil {
+		return err
+	}
+	views := make([]scheduleView, len(r.Schedules))
+	for i, s := range r.Schedules {
+		views[i] = viewSchedule(s)
+	}
+	if *asJSON {
+		return printJSON(stdout, views)
+	}
+	return printSchedules(stdout, views, time.Now())
+}
+
+func printSchedules(w io.Writer, views []scheduleView, now time.Time) error {
+	if len(views) == 0 {
+		_, err := fmt.Fprintln(w, "no schedules")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSCHEDULE\tTIMEZONE\tTYPE\tOVERLAP\tCATCH UP\tSTATE\tNEXT FIRE\tLAST FIRE\tLAST JOB")
+	for _, v := range views {
+		state, next := "active", when(v.Next, now)
+		if v.Paused {
+			state, next = "paused", "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.Schedule, v.Timezone, v.Type, v.Overlap,
+			v.CatchUp, state, next, when(v.LastFire, now), dash(v.LastJob))
+	}
+	return tw.Flush()
+}
+
+// runSchedule pauses or resumes one schedule.
+func runSchedule(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("schedule", flag.ContinueOnError)
+	dial := clientFlags(fs)
+	asJSON := fs.Bool("json", false, "print the schedule as JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 || (pos[0] != "pause" && pos[0] != "resume") {
+		return &exitError{code: 2, err: errors.New("usage: drover schedule pause|resume NAME")}
+	}
+	mc := dial()
+	defer mc.C.Close()
+	c, cancel := ctx()
+	defer cancel()
+	call := mc.PauseSchedule
+	if pos[0] == "resume" {
+		call = mc.ResumeSchedule
+	}
+	s, err := call(c, pos[1])
+	if err != nil {
+		return err
+	}
+	v := viewSchedule(*s)
+	if *asJSON {
+		return printJSON(stdout, v)
+	}
+	if v.Paused {
+		_, err = fmt.Fprintf(stdout, "schedule %s paused\n", v.Name)
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "schedule %s active; next fire %s\n", v.Name, when(v.Next, time.Now()))
+	return err
+}
