@@ -20,7 +20,7 @@ const KeyPrefix = "file:"
 
 var jobKeys = []string{"type", "args", "priority", "retries", "timeout", "group", "key",
 	"tags", "limit_key", "unique_key", "unique_for", "run_at", "delay",
-	"input", "then", "name", "schedule", "overlap", "timezone", "catch_up"}
+	"input", "then", "name", "schedule", "overlap", "timezone", "catch_up", "broadcast"}
 
 // LoadJobs reads the jobs file at path. See ParseJobs.
 func LoadJobs(path string) ([]jobs.Spec, error) {
@@ -134,6 +134,12 @@ func (d *decoder) job(p path, t map[string]any) (s jobs.Spec, ok bool) {
 			s.RunAt = d.timestamp(kp, v)
 		case "delay":
 			s.Delay = d.duration(kp, v)
+		case "broadcast":
+			b, ok := v.(bool)
+			if !ok {
+				d.errorf(kp, "want true or false, got %s", typeName(v))
+			}
+			s.Broadcast = b
 		case "input":
 			s.Input = d.str(kp, v)
 		case "then":
@@ -212,6 +218,9 @@ func specHash(s *jobs.Spec) string {
 		if f[1] != "" {
 			field(h, f[0], f[1])
 		}
+	}
+	if s.Broadcast {
+		field(h, "broadcast", "true")
 	}
 	if s.Then != nil {
 		field(h, "then", specHash(s.Then))

@@ -43,6 +43,7 @@ func TestSchedulingJobFields(t *testing.T) {
 	specs, err := ParseJobs("j.toml", []byte(`[[job]]
 type = "crawl"
 tags = ["region=eu", "gpu"]
+broadcast = true
 limit_key = "example.com"
 unique_key = "crawl-example"
 unique_for = "1h"
@@ -53,7 +54,7 @@ delay = "5m"
 		t.Fatal(err)
 	}
 	s := specs[0]
-	if !slices.Equal(s.Tags, []string{"region=eu", "gpu"}) || s.LimitKey != "example.com" || s.UniqueKey != "crawl-example" ||
+	if !slices.Equal(s.Tags, []string{"region=eu", "gpu"}) || !s.Broadcast || s.LimitKey != "example.com" || s.UniqueKey != "crawl-example" ||
 		s.UniqueFor != time.Hour || !s.RunAt.Equal(time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)) || s.Delay != 5*time.Minute {
 		t.Fatalf("spec %+v", s)
 	}

@@ -97,6 +97,10 @@ type Spec struct {
 	// member results as its Input.
 	Then *Spec `json:"then,omitempty" xmlrpc:"then"`
 
+	// Broadcast runs one copy of the job on every live worker that has its
+	// type (and tags) at submission; the job is done when every copy is.
+	Broadcast bool `json:"broadcast,omitempty" xmlrpc:"broadcast"`
+
 	// A spec with a Schedule is not a job but a cron schedule that submits
 	// a job from the spec at each fire. Name identifies the schedule.
 	Name string `json:"name,omitempty" xmlrpc:"name"`
@@ -238,6 +242,13 @@ type Job struct {
 	Updated   time.Time `json:"updated" xmlrpc:"updated"`
 	Attempts  []Attempt `json:"attempts,omitempty" xmlrpc:"attempts"`
 	Events    []Event   `json:"events,omitempty" xmlrpc:"events"`
+	// Children are the copies of a broadcast job, one per worker; the
+	// broadcast job itself never runs and is final when they all are.
+	Children []string `json:"children,omitempty" xmlrpc:"children"`
+	// Parent is the broadcast job a copy belongs to.
+	Parent string `json:"parent,omitempty" xmlrpc:"parent"`
+	// Pin is the name of the only worker that may run this copy.
+	Pin string `json:"pin,omitempty" xmlrpc:"pin"`
 }
 
 // Clone returns a deep copy of j.
@@ -253,6 +264,7 @@ func (j *Job) Clone() *Job {
 	}
 	c.Attempts = slices.Clone(j.Attempts)
 	c.Events = slices.Clone(j.Events)
+	c.Children = slices.Clone(j.Children)
 	return &c
 }
 

@@ -155,3 +155,15 @@ func (j *Job) Cancel(now time.Time) error {
 	j.Log(now, "cancelled by request")
 	return nil
 }
+
+// Abandon fails a pending job that can never run (its pinned worker is
+// gone).
+func (j *Job) Abandon(now time.Time, why string) error {
+	if j.State != Pending {
+		return fmt.Errorf("%w: abandon of %s job %s", ErrState, j.State, j.ID)
+	}
+	j.State = Failed
+	j.Updated = now
+	j.Log(now, "failed without running: %s", why)
+	return nil
+}

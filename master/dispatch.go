@@ -105,7 +105,8 @@ func (m *Master) dispatch(now time.Time) time.Time {
 func (m *Master) pickWorker(l *lane, now time.Time) *workerRec {
 	var best *workerRec
 	for _, w := range m.byType[l.typ] {
-		if w.state != rpcapi.WorkerAlive || w.free() <= 0 || now.Before(w.backoffUntil) || !w.hasTags(l.tags) {
+		if w.state != rpcapi.WorkerAlive || w.free() <= 0 || now.Before(w.backoffUntil) || !w.hasTags(l.tags) ||
+			(l.pin != "" && w.name != l.pin) {
 			continue
 		}
 		if best == nil || w.free() > best.free() || (w.free() == best.free() && w.id < best.id) {

@@ -82,6 +82,7 @@ type lane struct {
 	typ  string
 	tags []string
 	key  string
+	pin  string // a broadcast copy's worker name
 }
 
 // laneOf returns the lane of j, creating it. The caller holds mu.
@@ -89,10 +90,10 @@ func (m *Master) laneOf(j *jobs.Job) *lane {
 	tags := slices.Clone(j.Spec.Tags)
 	slices.Sort(tags)
 	tags = slices.Compact(tags)
-	name := j.Spec.Type + "\x00" + strings.Join(tags, ",") + "\x00" + j.Spec.LimitKey
+	name := j.Spec.Type + "\x00" + strings.Join(tags, ",") + "\x00" + j.Spec.LimitKey + "\x00" + j.Pin
 	l := m.lanes[name]
 	if l == nil {
-		l = &lane{name: name, typ: j.Spec.Type, tags: tags, key: j.Spec.LimitKey}
+		l = &lane{name: name, typ: j.Spec.Type, tags: tags, key: j.Spec.LimitKey, pin: j.Pin}
 		m.lanes[name] = l
 	}
 	return l
@@ -162,6 +163,9 @@ func (m *Master) took(l *lane) {
 // account keeps the running counts by type and limit key as a job moves
 // from state before to its current state. The caller holds mu.
 func (m *Master) account(j *jobs.Job, before jobs.State) {
+	if j.Spec.Broadcast {
+		return // runs nothing itself
+	}
 	was, is := before == jobs.Running, j.State == jobs.Running
 	if was == is {
 		return

@@ -272,6 +272,9 @@ func (m *Master) load() error {
 		case jobs.Pending:
 			m.enqueue(j)
 		case jobs.Running:
+			if j.Spec.Broadcast {
+				break // a broadcast job runs nothing itself
+			}
 			w := m.workers[j.Worker]
 			if w == nil {
 				w = &workerRec{id: j.Worker, name: "(before restart)", state: rpcapi.WorkerAlive,
@@ -338,6 +341,9 @@ func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
 		m.counts[before]--
 		m.counts[j.State]++
 		if j.State.Final() {
+			if j.Parent != "" {
+				m.childFinal(j)
+			}
 			m.groupFinal(j)
 			m.scheduleFinal(j)
 			m.metrics.finished.WithLabelValues(string(j.State)).Inc()

@@ -309,6 +309,8 @@ func (m *Master) retire(w *workerRec, now time.Time, why string) {
 	w.poke()
 	if w.restored {
 		delete(m.workers, w.id)
+	} else {
+		m.abandonPinned(w.name, now)
 	}
 	m.pruneDead()
 }

@@ -83,6 +83,7 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 	}
 	var uniq []string // unique keys taken by this batch
+	var bErr error    // a broadcast nobody can run
 	for i, s := range a.Specs {
 		if s.Schedule != "" {
 			continue
@@ -120,6 +121,25 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 		}
 		r.IDs[i] = j.ID
 		fresh = append(fresh, j)
+		if s.Broadcast {
+			targets := m.broadcastTargets(&j.Spec)
+			if len(targets) == 0 {
+				bErr = fmt.Errorf("%w: job %d: broadcast: no live worker has type %q with tags %v",
+					rpcapi.ErrBadRequest, i+1, s.Type, s.Tags)
+				break
+			}
+			fresh = append(fresh, m.expandBroadcast(j, targets, now)...)
+		}
+	}
+	if bErr != nil {
+		for _, k := range reserved {
+			delete(m.keys, k)
+		}
+		for _, u := range uniq {
+			delete(m.pendingUnique, u)
+		}
+		m.mu.Unlock()
+		return bErr
 	}
 	m.mu.Unlock()
 	if len(fresh) == 0 {
@@ -140,7 +160,9 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 	}
 	for _, j := range fresh {
 		m.insert(j)
-		m.enqueue(j)
+		if j.State == jobs.Pending {
+			m.enqueue(j)
+		}
 	}
 	m.metrics.submitted.Add(float64(len(fresh)))
 	m.mu.Unlock()
@@ -327,6 +349,15 @@ func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
 	}
 	l := m.laneOf(j)
 	typ := j.Spec.Type
+	if l.pin != "" {
+		alive := false
+		for _, w := range m.byType[typ] {
+			alive = alive || (w.name == l.pin && w.state == rpcapi.WorkerAlive)
+		}
+		if !alive {
+			return fmt.Sprintf("broadcast copy for worker %s, which is not alive (it runs if %s registers again)", l.pin, l.pin)
+		}
+	}
 	with := ""
 	if len(l.tags) > 0 {
 		with = " with tags " + strings.Join(l.tags, ",")
@@ -396,20 +427,20 @@ func (m *Master) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Can
 	now := time.Now()
 	var last *batch
 	m.mu.Lock()
-	ids := a.IDs
+	ids := slices.Clone(a.IDs)
 	if a.Group != "" {
 		if len(m.groups[a.Group]) == 0 {
 			m.mu.Unlock()
 			return fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, a.Group)
 		}
-		ids = slices.Clone(ids)
 		for _, id := range m.groups[a.Group] {
 			if !m.jobs[id].State.Final() {
 				ids = append(ids, id)
 			}
 		}
 	}
-	for _, id := range ids {
+	for n := 0; n < len(ids); n++ {
+		id := ids[n]
 		j := m.jobs[id]
 		if j == nil {
 			r.Errors = append(r.Errors, id+": no such job")
@@ -431,6 +462,11 @@ func (m *Master) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Can
 		last = m.touch(j, before)
 		r.Cancelled = append(r.Cancelled, id)
 		m.jobLog(j).Info("job cancelled")
+		for _, c := range j.Children { // a broadcast's copies go with it
+			if k := m.jobs[c]; k != nil && !k.State.Final() {
+				ids = append(ids, c)
+			}
+		}
 	}
 	m.mu.Unlock()
 	if last != nil {

@@ -74,7 +74,7 @@ argv = ["sleep", "{seconds}"]
 	if _, code := c.drover("wait", "--group", "g1"); code != 1 {
 		t.Fatalf("wait on a group with a failed job: exit %d, want 1", code)
 	}
-	slow := strings.TrimSpace(c.mustDrover("submit", "--type", "sleep", "--arg", "seconds=30"))
+	slow := strings.TrimSpace(c.mustDrover("submit", "--type", "sleep", "--arg", "seconds=60"))
 	poll(t, 10*time.Second, "the sleep job running", func() bool { return c.job(slow).State == jobs.Running })
 	if _, code := c.drover("wait", "--timeout", "300ms", slow); code != 2 {
 		t.Fatalf("wait with a timeout: exit %d, want 2", code)

@@ -92,6 +92,7 @@ func runSubmit(args []string, stdout io.Writer) error {
 	uniqueFor := fs.Duration("unique-for", 0, "keep the unique key after success for this long")
 	delay := fs.Duration("delay", 0, "hold the job this long before it may run")
 	runAt := fs.String("run-at", "", "hold the job until this `time` (RFC 3339)")
+	broadcast := fs.Bool("broadcast", false, "run one copy on every live worker that has the type (and tags)")
 	file := fs.String("file", "", "submit every job of a jobs `file` (TOML)")
 	asJSON := fs.Bool("json", false, `print {"ids": [...]} instead of one ID a line`)
 	if _, err := parse(fs, args); err != nil {
@@ -115,7 +116,7 @@ func runSubmit(args []string, stdout io.Writer) error {
 	case *typ != "":
 		s := jobs.Spec{Type: *typ, Args: jargs, Priority: *prio, Retries: *retries, Timeout: *timeout,
 			Group: *group, Key: *key, Tags: tags, LimitKey: *limitKey, UniqueKey: *uniqueKey,
-			UniqueFor: *uniqueFor, Delay: *delay}
+			UniqueFor: *uniqueFor, Delay: *delay, Broadcast: *broadcast}
 		if *runAt != "" {
 			t, err := time.Parse(time.RFC3339, *runAt)
 			if err != nil {
