@@ -202,3 +202,22 @@ func TestUniqueDelayCancelGroup(t *testing.T) {
 		t.Fatal("a unique key still held by a cancelled job")
 	}
 }
+
+// TestUniqueFor: a unique key stays taken for unique_for after its job
+// succeeded, then frees.
+func TestUniqueFor(t *testing.T) {
+	m := startMaster(t, master.Config{})
+	startWorker(t, m.Addr(), "w", 2, map[string]worker.HandlerFunc{"echo": echo})
+	mc := client(t, m.Addr())
+	long := submit(t, mc, jobs.Spec{Type: "echo", UniqueKey: "long", UniqueFor: time.Hour})[0]
+	short := submit(t, mc, jobs.Spec{Type: "echo", UniqueKey: "short", UniqueFor: 200 * time.Millisecond})[0]
+	waitAll(t, mc, []string{long, short}, 10*time.Second)
+	if again := submit(t, mc, jobs.Spec{Type: "echo", UniqueKey: "long", UniqueFor: time.Hour})[0]; again != long {
+		t.Fatalf("within unique_for a submit made job %s, want %s", again, long)
+	}
+	done := getJob(t, mc, short).Job.Updated
+	pollT(t, 10*time.Second, "unique_for to pass", func() bool { return time.Since(done) > 200*time.Millisecond })
+	if again := submit(t, mc, jobs.Spec{Type: "echo", UniqueKey: "short"})[0]; again == short {
+		t.Fatal("after unique_for the old job still holds the key")
+	}
+}
