@@ -147,6 +147,7 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 		m.byType[t][w.id] = w
 	}
 	var last *batch
+	stale := 0
 	for _, ref := range a.Running {
 		j := m.jobs[ref.JobID]
 		if j != nil && j.State == jobs.Pending && j.Attempt+1 == ref.Attempt {
@@ -165,6 +166,14 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 		}
 		if j == nil || j.State != jobs.Running || j.Attempt != ref.Attempt {
 			r.Cancel = append(r.Cancel, ref)
+			if staleRef(j, ref) {
+				// A reaped worker is back with an attempt the master has
+				// moved on from: its late result is dropped here, unsent,
+				// so count it as Complete would have.
+				stale++
+				m.dropped.Add(1)
+				m.metrics.dropped.Inc()
+			}
 			continue
 		}
 		if old := m.workers[j.Worker]; old != nil {
@@ -187,7 +196,7 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 	m.mu.Unlock()
 
 	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "addr": w.addr, "mode": a.Mode, "transport": a.Transport, "slots": w.slots,
-		"types": w.types, "adopted": len(a.Running) - len(r.Cancel)}).Info("worker registered")
+		"types": w.types, "adopted": len(a.Running) - len(r.Cancel), "stale": stale}).Info("worker registered")
 	r.WorkerID = w.id
 	r.HeartbeatInterval = m.cfg.HeartbeatInterval
 	r.DeadAfter = m.cfg.DeadAfter
@@ -198,6 +207,17 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 	}
 	m.kick()
 	return nil
+}
+
+// staleRef reports whether an attempt a worker holds is one the master has
+// moved on from (lost, timed out, superseded, or of an unknown job), rather
+// than the repeat of an outcome it already recorded. j may be nil.
+func staleRef(j *jobs.Job, ref rpcapi.JobRef) bool {
+	if j == nil || j.Attempt != ref.Attempt {
+		return true
+	}
+	c := j.Current()
+	return c == nil || c.Outcome == jobs.Lost || c.Outcome == jobs.Timeout
 }
 
 // Heartbeat implements rpcapi.MasterAPI. It also reconciles: held jobs the

@@ -108,6 +108,15 @@ func (c *Client) Call(ctx context.Context, method string, args, reply any) error
 		return err
 	}
 	call := rc.Go(method, args, reply, make(chan *rpc.Call, 1))
+	if unsent(call) {
+		// The connection broke before this call (the other side
+		// restarted), so net/rpc did not send it: redial once.
+		c.drop(rc)
+		if rc, err = c.conn(ctx); err != nil {
+			return err
+		}
+		call = rc.Go(method, args, reply, make(chan *rpc.Call, 1))
+	}
 	select {
 	case <-call.Done:
 	case <-ctx.Done():
@@ -124,6 +133,21 @@ func (c *Client) Call(ctx context.Context, method string, args, reply any) error
 		c.drop(rc)
 		return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, method, c.addr, call.Error)
 	}
+}
+
+// unsent reports whether call failed at once with rpc.ErrShutdown: net/rpc
+// refuses to send on a connection it already knows is broken, so the call
+// never left.
+func unsent(call *rpc.Call) bool {
+	select {
+	case <-call.Done:
+		if errors.Is(call.Error, rpc.ErrShutdown) {
+			return true
+		}
+		call.Done <- call // for the caller's wait
+	default:
+	}
+	return false
 }
 
 // Close closes the connection; later calls fail.
