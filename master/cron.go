@@ -603,8 +603,9 @@ func (m *Master) scheduleFinal(j *jobs.Job) {
 	}
 }
 
-// apiSchedule is a schedule in GET /api/v1/schedules.
-type apiSchedule struct {
+// ScheduleView is a schedule as JSON shows it: GET /api/v1/schedules and
+// `drover schedules --json`.
+type ScheduleView struct {
 	Name     string            `json:"name"`
 	Schedule string            `json:"schedule"`
 	Timezone string            `json:"timezone"`
@@ -619,16 +620,21 @@ type apiSchedule struct {
 	Group    string            `json:"group,omitempty"`
 }
 
-func viewSchedules(in []rpcapi.ScheduleInfo) []apiSchedule {
-	out := make([]apiSchedule, 0, len(in))
+// ViewSchedule returns the JSON view of s.
+func ViewSchedule(s rpcapi.ScheduleInfo) ScheduleView {
+	v := ScheduleView{Name: s.Name, Schedule: s.Schedule, Timezone: s.Timezone, Overlap: s.Overlap,
+		CatchUp: s.CatchUp, Paused: s.Paused, Next: s.Next, LastFire: s.LastFire, LastJob: s.LastJob,
+		Type: s.Spec.Type, Args: s.Spec.Args, Group: s.Spec.Group}
+	if v.Args == nil {
+		v.Args = map[string]string{}
+	}
+	return v
+}
+
+func viewSchedules(in []rpcapi.ScheduleInfo) []ScheduleView {
+	out := make([]ScheduleView, 0, len(in))
 	for _, s := range in {
-		v := apiSchedule{Name: s.Name, Schedule: s.Schedule, Timezone: s.Timezone, Overlap: s.Overlap,
-			CatchUp: s.CatchUp, Paused: s.Paused, Next: s.Next, LastFire: s.LastFire, LastJob: s.LastJob,
-			Type: s.Spec.Type, Args: s.Spec.Args, Group: s.Spec.Group}
-		if v.Args == nil {
-			v.Args = map[string]string{}
-		}
-		out = append(out, v)
+		out = append(out, ViewSchedule(s))
 	}
 	return out
 }

@@ -468,7 +468,7 @@ func (m *Master) apiSchedules(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, struct {
-		Schedules []apiSchedule `json:"schedules"`
+		Schedules []ScheduleView `json:"schedules"`
 	}{viewSchedules(rep.Schedules)})
 }
 

@@ -8,34 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/drover/drover/rpcapi"
+	"github.com/drover/drover/master"
 )
-
-// scheduleView is a schedule as `drover schedules --json` prints it.
-type scheduleView struct {
-	Name     string            `json:"name"`
-	Schedule string            `json:"schedule"`
-	Timezone string            `json:"timezone"`
-	Overlap  string            `json:"overlap"`
-	CatchUp  string            `json:"catch_up"`
-	Paused   bool              `json:"paused"`
-	Next     time.Time         `json:"next,omitzero"`
-	LastFire time.Time         `json:"last_fire,omitzero"`
-	LastJob  string            `json:"last_job,omitempty"`
-	Type     string            `json:"type"`
-	Args     map[string]string `json:"args"`
-	Group    string            `json:"group,omitempty"`
-}
-
-func viewSchedule(s rpcapi.ScheduleInfo) scheduleView {
-	v := scheduleView{Name: s.Name, Schedule: s.Schedule, Timezone: s.Timezone, Overlap: s.Overlap, CatchUp: s.CatchUp,
-		Paused: s.Paused, Next: s.Next, LastFire: s.LastFire, LastJob: s.LastJob, Type: s.Spec.Type,
-		Args: s.Spec.Args, Group: s.Spec.Group}
-	if v.Args == nil {
-		v.Args = map[string]string{}
-	}
-	return v
-}
 
 // when shows t in local time with how far it is from now: "2026-11-24
 // 02:00:00 CET (in 16h12m)", or "-" for the zero time.
@@ -74,9 +48,9 @@ func runSchedules(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	views := make([]scheduleView, len(r.Schedules))
+	views := make([]master.ScheduleView, len(r.Schedules))
 	for i, s := range r.Schedules {
-		views[i] = viewSchedule(s)
+		views[i] = master.ViewSchedule(s)
 	}
 	if *asJSON {
 		return printJSON(stdout, views)
@@ -84,7 +58,7 @@ func runSchedules(args []string, stdout io.Writer) error {
 	return printSchedules(stdout, views, time.Now())
 }
 
-func printSchedules(w io.Writer, views []scheduleView, now time.Time) error {
+func printSchedules(w io.Writer, views []master.ScheduleView, now time.Time) error {
 	if len(views) == 0 {
 		_, err := fmt.Fprintln(w, "no schedules")
 		return err
@@ -126,7 +100,7 @@ func runSchedule(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	v := viewSchedule(*s)
+	v := master.ViewSchedule(*s)
 	if *asJSON {
 		return printJSON(stdout, v)
 	}
