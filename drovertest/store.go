@@ -25,11 +25,11 @@ type clusterStore struct {
 }
 
 // Load implements jobs.Store.
-func (c *clusterStore) Load(fn func(*jobs.Job) error) error { return c.s.Load(fn) }
+func (c *clusterStore) Load(fn func(uint64, []byte) error) error { return c.s.Load(fn) }
 
 // Save implements jobs.Store. While failing it writes nothing and returns
 // ErrStoreFailure.
-func (c *clusterStore) Save(batch []*jobs.Job) error {
+func (c *clusterStore) Save(batch []jobs.Record) error {
 	if c.failing.Load() {
 		c.saves.Add(1)
 		return ErrStoreFailure

@@ -2,13 +2,10 @@ package jobs
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -57,14 +54,13 @@ func seqKey(seq uint64) []byte {
 }
 
 // Load implements Store.
-func (s *BoltStore) Load(fn func(*Job) error) error {
+func (s *BoltStore) Load(fn func(seq uint64, data []byte) error) error {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(jobsBucket).ForEach(func(k, v []byte) error {
-			j := new(Job)
-			if err := json.Unmarshal(v, j); err != nil {
-				return fmt.Errorf("jobs: stored job %x: %w", k, err)
+			if len(k) != 8 {
+				return fmt.Errorf("jobs: stored key %x is not a seq", k)
 			}
-			return fn(j)
+			return fn(binary.BigEndian.Uint64(k), v)
 		})
 	})
 	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
@@ -74,21 +70,22 @@ func (s *BoltStore) Load(fn func(*Job) error) error {
 }
 
 // Save implements Store.
-func (s *BoltStore) Save(batch []*Job) error {
+func (s *BoltStore) Save(batch []Record) error {
 	if len(batch) == 0 {
 		if err := s.db.View(func(*bolt.Tx) error { return nil }); errors.Is(err, bolt.ErrDatabaseNotOpen) {
 			return ErrClosed
 		}
 		return nil
 	}
-	vals, err := encodeAll(batch)
-	if err != nil {
-		return err
-	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(jobsBucket)
-		for i, j := range batch {
-			if err := b.Put(seqKey(j.Seq), vals[i]); err != nil {
+		var k [8]byte
+		for _, r := range batch {
+			if len(r.Data) == 0 {
+				return fmt.Errorf("%w: seq %d", ErrEmptyRecord, r.Seq)
+			}
+			binary.BigEndian.PutUint64(k[:], r.Seq)
+			if err := b.Put(k[:], r.Data); err != nil {
 				return err
 			}
 		}
@@ -148,28 +145,4 @@ func (s *BoltStore) SaveMeta(bucket, key string, val []byte) error {
 		return fmt.Errorf("jobs: save meta %s/%s: %w", bucket, key, err)
 	}
 	return nil
-}
-
-// encodeAll marshals a batch, splitting a big one over the CPUs: encoding
-// is most of a commit's CPU time and the caller waits for it.
-func encodeAll(batch []*Job) ([][]byte, error) {
-	vals := make([][]byte, len(batch))
-	parts := min(runtime.GOMAXPROCS(0), len(batch)/256+1)
-	errs := make([]error, parts)
-	var wg sync.WaitGroup
-	for p := range parts {
-		lo, hi := p*len(batch)/parts, (p+1)*len(batch)/parts
-		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				v, err := json.Marshal(batch[i])
-				if err != nil {
-					errs[p] = fmt.Errorf("jobs: encode job %s: %w", batch[i].ID, err)
-					return
-				}
-				vals[i] = v
-			}
-		})
-	}
-	wg.Wait()
-	return vals, errors.Join(errs...)
 }

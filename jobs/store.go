@@ -1,8 +1,9 @@
 package jobs
 
 import (
-	"cmp"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"sync"
 )
@@ -10,49 +11,85 @@ import (
 // ErrClosed is returned by a Store used after Close.
 var ErrClosed = errors.New("jobs: store closed")
 
-// Store keeps jobs durably. The master is its only user; it calls Save from
-// one goroutine at a time, with many jobs per call (group commit), and Load
-// once at start.
+// Store keeps jobs durably, as records (AppendRecord) keyed by Seq. The
+// master is its only user; it calls Save from one goroutine at a time, with
+// many jobs per call (group commit), and Load once at start.
 type Store interface {
-	// Load calls fn for every stored job in submission (Seq) order. It stops
-	// at fn's first error and returns it.
-	Load(fn func(*Job) error) error
-	// Save writes every job in batch (replacing any stored job with the same
-	// Seq) in one commit and returns once the commit is durable. On error
-	// none of the batch is written. Save takes the jobs over: the caller
-	// must not change them afterwards (the master passes fresh copies).
-	Save(batch []*Job) error
+	// Load calls fn for every stored record in Seq order. data is valid
+	// only until fn returns. Load stops at fn's first error and returns it.
+	Load(fn func(seq uint64, data []byte) error) error
+	// Save writes every record in batch (replacing any stored record with
+	// the same Seq; the last of a Seq in the batch wins) in one commit and
+	// returns once the commit is durable. On error none of the batch is
+	// written. Save does not keep the Data slices: the caller reuses them.
+	Save(batch []Record) error
 	// Close releases the store. It is safe to call more than once.
 	Close() error
 }
 
-// MemStore is a Store that keeps jobs in memory, for tests and throwaway
-// runs. It is safe for concurrent use.
+// Record is one job as a Store keeps it.
+type Record struct {
+	Seq  uint64
+	Data []byte // the job's AppendRecord encoding
+}
+
+// ErrEmptyRecord is returned by Save for a record without data.
+var ErrEmptyRecord = errors.New("jobs: empty record")
+
+// LoadJobs decodes every job of s, in Seq order, and calls fn for each. It
+// stops at the first undecodable record or error of fn.
+func LoadJobs(s Store, fn func(*Job) error) error {
+	return s.Load(func(seq uint64, data []byte) error {
+		j, err := DecodeRecord(data)
+		if err != nil {
+			return fmt.Errorf("jobs: stored job seq %d: %w", seq, err)
+		}
+		if j.Seq != seq {
+			return fmt.Errorf("jobs: stored job seq %d: %w: it says seq %d", seq, ErrRecord, j.Seq)
+		}
+		return fn(j)
+	})
+}
+
+// Records encodes jobs as records, for a Save, into one buffer.
+func Records(js ...*Job) []Record {
+	out := make([]Record, len(js))
+	buf := make([]byte, 0, 160*len(js))
+	for i, j := range js {
+		n := len(buf)
+		buf = j.AppendRecord(buf)
+		out[i] = Record{Seq: j.Seq, Data: buf[n:len(buf):len(buf)]}
+	}
+	return out
+}
+
+// MemStore is a Store that keeps records in memory, for tests and
+// throwaway runs. It is safe for concurrent use.
 type MemStore struct {
-	mu     sync.Mutex // guards jobs, meta and closed
-	jobs   map[uint64]*Job
+	mu     sync.Mutex // guards recs, meta and closed
+	recs   map[uint64][]byte
 	meta   map[string]map[string][]byte
 	closed bool
 }
 
 // NewMemStore returns an empty in-memory store.
-func NewMemStore() *MemStore { return &MemStore{jobs: make(map[uint64]*Job)} }
+func NewMemStore() *MemStore { return &MemStore{recs: make(map[uint64][]byte)} }
 
 // Load implements Store.
-func (m *MemStore) Load(fn func(*Job) error) error {
+func (m *MemStore) Load(fn func(seq uint64, data []byte) error) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		return ErrClosed
 	}
-	all := make([]*Job, 0, len(m.jobs))
-	for _, j := range m.jobs {
-		all = append(all, j.Clone())
+	seqs := slices.Sorted(maps.Keys(m.recs))
+	recs := make([][]byte, len(seqs))
+	for i, q := range seqs {
+		recs[i] = m.recs[q] // never changed in place: Save stores new slices
 	}
 	m.mu.Unlock()
-	slices.SortFunc(all, func(a, b *Job) int { return cmp.Compare(a.Seq, b.Seq) })
-	for _, j := range all {
-		if err := fn(j); err != nil {
+	for i, q := range seqs {
+		if err := fn(q, recs[i]); err != nil {
 			return err
 		}
 	}
@@ -60,14 +97,19 @@ func (m *MemStore) Load(fn func(*Job) error) error {
 }
 
 // Save implements Store.
-func (m *MemStore) Save(batch []*Job) error {
+func (m *MemStore) Save(batch []Record) error {
+	for _, r := range batch {
+		if len(r.Data) == 0 {
+			return fmt.Errorf("%w: seq %d", ErrEmptyRecord, r.Seq)
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return ErrClosed
 	}
-	for _, j := range batch {
-		m.jobs[j.Seq] = j
+	for _, r := range batch {
+		m.recs[r.Seq] = slices.Clone(r.Data)
 	}
 	return nil
 }
@@ -84,7 +126,7 @@ func (m *MemStore) Close() error {
 func (m *MemStore) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.jobs)
+	return len(m.recs)
 }
 
 // MetaStore is implemented by stores that also keep small named records

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -71,7 +72,7 @@ func storeJob(seq uint64) *Job {
 func loadAll(tb testing.TB, s Store) []*Job {
 	tb.Helper()
 	var out []*Job
-	if err := s.Load(func(j *Job) error { out = append(out, j); return nil }); err != nil {
+	if err := LoadJobs(s, func(j *Job) error { out = append(out, j); return nil }); err != nil {
 		tb.Fatalf("Load: %v", err)
 	}
 	return out
@@ -92,7 +93,7 @@ func wantJobs(tb testing.TB, got, want []*Job) {
 
 func save(tb testing.TB, s Store, batch ...*Job) {
 	tb.Helper()
-	if err := s.Save(batch); err != nil {
+	if err := s.Save(Records(batch...)); err != nil {
 		tb.Fatalf("Save: %v", err)
 	}
 }
@@ -167,7 +168,7 @@ func TestStoreConformance(t *testing.T) {
 				save(t, s, storeJob(1), storeJob(2), storeJob(3))
 				stop := errors.New("stop")
 				var seen []uint64
-				err := s.Load(func(j *Job) error {
+				err := LoadJobs(s, func(j *Job) error {
 					seen = append(seen, j.Seq)
 					if j.Seq == 2 {
 						return stop
@@ -190,10 +191,10 @@ func TestStoreConformance(t *testing.T) {
 				if err := s.Close(); err != nil {
 					t.Fatalf("second Close: %v", err)
 				}
-				if err := s.Save([]*Job{storeJob(2)}); !errors.Is(err, ErrClosed) {
+				if err := s.Save(Records(storeJob(2))); !errors.Is(err, ErrClosed) {
 					t.Errorf("Save after Close = %v, want ErrClosed", err)
 				}
-				if err := s.Load(func(*Job) error { return nil }); err == nil {
+				if err := LoadJobs(s, func(*Job) error { return nil }); err == nil {
 					t.Errorf("Load after Close = nil, want an error")
 				}
 			})
@@ -212,7 +213,7 @@ func TestStoreClosedIsErrClosed(t *testing.T) {
 				t.Fatal(err)
 			}
 			var problems []string
-			if err := s.Load(func(*Job) error { return nil }); !errors.Is(err, ErrClosed) {
+			if err := LoadJobs(s, func(*Job) error { return nil }); !errors.Is(err, ErrClosed) {
 				problems = append(problems, fmt.Sprintf("Load after Close = %v, want ErrClosed", err))
 			}
 			if err := s.Save(nil); !errors.Is(err, ErrClosed) {
@@ -276,36 +277,59 @@ func TestBoltLocked(t *testing.T) {
 	t.Logf("second open failed after %v: %v", took.Round(time.Millisecond), err)
 }
 
-// TestBoltSaveAtomic checks that a batch with one job that cannot be encoded
-// writes nothing (time.Time refuses years past 9999 in JSON).
-func TestBoltSaveAtomic(t *testing.T) {
-	s := openBolt(t, t.TempDir())
-	old := storeJob(1)
-	save(t, s, old)
-	changed := old.Clone()
-	changed.Spec.Priority = 99
-	bad := storeJob(2)
-	bad.Submitted = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := s.Save([]*Job{changed, storeJob(3), bad}); err == nil {
-		t.Fatal("Save of an unencodable job succeeded")
+// TestSaveAtomic checks that a batch with one bad record (no data) writes
+// nothing, though the good records before it were already put in the
+// transaction.
+func TestSaveAtomic(t *testing.T) {
+	for _, impl := range storeImpls {
+		t.Run(impl.name, func(t *testing.T) {
+			s := impl.open(t, t.TempDir())
+			old := storeJob(1)
+			save(t, s, old)
+			changed := old.Clone()
+			changed.Spec.Priority = 99
+			batch := append(Records(changed, storeJob(3)), Record{Seq: 2})
+			if err := s.Save(batch); !errors.Is(err, ErrEmptyRecord) {
+				t.Fatalf("Save with an empty record = %v, want ErrEmptyRecord", err)
+			}
+			wantJobs(t, loadAll(t, s), []*Job{old})
+		})
 	}
-	wantJobs(t, loadAll(t, s), []*Job{old})
 }
 
 // TestBoltCorrupt checks that a record that is not a job is reported, not
 // skipped. It writes garbage through the bolt handle directly.
 func TestBoltCorrupt(t *testing.T) {
+	for _, bad := range []string{"{not json", "\x01\x02", "\x07version", "x"} {
+		s := openBolt(t, t.TempDir())
+		save(t, s, storeJob(1))
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(jobsBucket).Put(seqKey(2), []byte(bad))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = LoadJobs(s, func(*Job) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "stored job seq 2") || !errors.Is(err, ErrRecord) {
+			t.Fatalf("Load of corrupt record %q = %v, want a stored-job ErrRecord", bad, err)
+		}
+	}
+}
+
+// TestBoltLoadsJSONRecords checks that a store written with JSON records
+// (before the binary record) still loads, and mixes with binary ones.
+func TestBoltLoadsJSONRecords(t *testing.T) {
 	s := openBolt(t, t.TempDir())
-	save(t, s, storeJob(1))
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(jobsBucket).Put(seqKey(2), []byte("{not json"))
-	})
+	old, cur := storeJob(1), storeJob(2)
+	js, err := json.Marshal(old)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Load(func(*Job) error { return nil }); err == nil || !strings.Contains(err.Error(), "stored job") {
-		t.Fatalf("Load of a corrupt record = %v, want a stored-job error", err)
+	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(jobsBucket).Put(seqKey(1), js) }); err != nil {
+		t.Fatal(err)
 	}
+	save(t, s, cur)
+	wantJobs(t, loadAll(t, s), []*Job{old, cur})
 }
 
 func TestMemStoreLen(t *testing.T) {
@@ -320,10 +344,11 @@ func BenchmarkBoltSave(b *testing.B) {
 	for _, n := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprint("batch=", n), func(b *testing.B) {
 			s := openBolt(b, b.TempDir())
-			batch := make([]*Job, n)
-			for i := range batch {
-				batch[i] = storeJob(uint64(i + 1))
+			js := make([]*Job, n)
+			for i := range js {
+				js[i] = storeJob(uint64(i + 1))
 			}
+			batch := Records(js...)
 			saved := 0
 			for b.Loop() {
 				// Each round rewrites the same Seqs: the steady state of a

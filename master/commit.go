@@ -1,6 +1,7 @@
 package master
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -11,40 +12,49 @@ import (
 
 // committer writes jobs to the store in groups: every change made while a
 // commit runs goes into the next one, so many changes share one fsync, and
-// a job changed many times between two commits is copied and written once.
-// Callers that must not answer before their change is durable wait on the
-// batch their change went into.
+// a job changed many times between two commits is encoded and written
+// once. Callers that must not answer before their change is durable wait on
+// the batch their change went into.
 type committer struct {
 	store jobs.Store
 	log   logrus.FieldLogger
-	// snapshot returns copies of live jobs, taken under the lock that
-	// guards them.
-	snapshot func([]*jobs.Job) []*jobs.Job
+	// encode appends the records of live jobs to recs, encoding them into
+	// buf, under the lock that guards the jobs.
+	encode func(live []*jobs.Job, buf []byte, recs []jobs.Record) ([]jobs.Record, []byte)
 
 	mu   sync.Mutex // guards cur
 	cur  *batch
 	kick chan struct{}
+
+	// Owned by the run goroutine, reused from one commit to the next.
+	live []*jobs.Job
+	recs []jobs.Record
+	buf  []byte
 }
+
+// maxKeptBuffer bounds the encoding buffer kept from one commit to the
+// next; a bigger one (after a burst) is left to the garbage collector.
+const maxKeptBuffer = 16 << 20
 
 // batch is one group commit.
 type batch struct {
-	live  map[uint64]*jobs.Job // changed jobs, copied at commit time
-	fresh map[uint64]*jobs.Job // copies of new jobs from a Submit
-	owned map[uint64]*jobs.Job // copies from a failed commit, retried
+	live  map[uint64]*jobs.Job   // changed jobs, encoded at commit time
+	fresh []jobs.Record          // records of new jobs from Submits
+	owned map[uint64]jobs.Record // records from a failed commit, retried
 	done  chan struct{}
 	err   error // set before done is closed
 }
 
 func newBatch() *batch {
-	return &batch{live: make(map[uint64]*jobs.Job), fresh: make(map[uint64]*jobs.Job),
-		owned: make(map[uint64]*jobs.Job), done: make(chan struct{})}
+	return &batch{live: make(map[uint64]*jobs.Job), owned: make(map[uint64]jobs.Record), done: make(chan struct{})}
 }
 
 // wait blocks until the batch is committed and returns its error.
 func (b *batch) wait() error { <-b.done; return b.err }
 
-func newCommitter(s jobs.Store, log logrus.FieldLogger, snapshot func([]*jobs.Job) []*jobs.Job) *committer {
-	return &committer{store: s, log: log, snapshot: snapshot, cur: newBatch(), kick: make(chan struct{}, 1)}
+func newCommitter(s jobs.Store, log logrus.FieldLogger,
+	encode func([]*jobs.Job, []byte, []jobs.Record) ([]jobs.Record, []byte)) *committer {
+	return &committer{store: s, log: log, encode: encode, cur: newBatch(), kick: make(chan struct{}, 1)}
 }
 
 // add marks the live job j as changed and returns the batch that will
@@ -58,15 +68,13 @@ func (c *committer) add(j *jobs.Job) *batch {
 	return b
 }
 
-// addFresh queues copies of new jobs that nobody else can reach yet. If
-// their commit fails they are dropped, not retried: the Submit that made
+// addFresh queues the records of new jobs that nobody else can reach yet.
+// If their commit fails they are dropped, not retried: the Submit that made
 // them fails too, so they must never reach the disk later.
-func (c *committer) addFresh(js []*jobs.Job) *batch {
+func (c *committer) addFresh(recs []jobs.Record) *batch {
 	c.mu.Lock()
 	b := c.cur
-	for _, j := range js {
-		b.fresh[j.Seq] = j.Clone()
-	}
+	b.fresh = append(b.fresh, recs...)
 	c.mu.Unlock()
 	c.signal()
 	return b
@@ -90,8 +98,8 @@ func (c *committer) run(stop <-chan struct{}) {
 			return
 		}
 		if err := c.flush(); err != nil {
-			// Back off so a failing disk is not hammered; the failed copies
-			// are retried with the next batch.
+			// Back off so a failing disk is not hammered; the failed
+			// records are retried with the next batch.
 			retry = min(max(retry*2, 50*time.Millisecond), 2*time.Second)
 			select {
 			case <-time.After(retry):
@@ -117,35 +125,48 @@ func (c *committer) flush() error {
 	c.cur = newBatch()
 	c.mu.Unlock()
 
-	live := make([]*jobs.Job, 0, len(b.live))
+	live := c.live[:0]
 	for seq, j := range b.live {
 		live = append(live, j)
-		delete(b.owned, seq) // the live copy is newer
+		delete(b.owned, seq) // the live record is newer
 	}
-	retry := c.snapshot(live)
-	for _, j := range b.owned {
-		retry = append(retry, j)
+	recs, buf := c.encode(live, c.buf[:0], c.recs[:0])
+	clear(live)
+	c.live = live[:0]
+	if cap(buf) <= maxKeptBuffer {
+		c.buf = buf
+	} else {
+		c.buf = nil
 	}
-	list := retry
-	for seq, j := range b.fresh {
-		if _, ok := b.live[seq]; !ok {
-			list = append(list, j)
+	retry := len(recs)
+	for _, r := range b.owned {
+		recs = append(recs, r)
+	}
+	for _, r := range b.fresh {
+		if _, ok := b.live[r.Seq]; !ok {
+			recs = append(recs, r)
 		}
 	}
-	b.err = c.store.Save(list)
+	b.err = c.store.Save(recs)
 	if b.err != nil {
-		c.log.WithError(b.err).WithField("jobs", len(list)).Error("store commit failed; will retry")
-		// Keep the copies of acknowledged jobs for the next batch unless
+		c.log.WithError(b.err).WithField("jobs", len(recs)).Error("store commit failed; will retry")
+		// Keep the records of acknowledged jobs for the next batch unless
 		// that one has the job; new jobs are dropped with their Submit.
+		// The live records are copied out of the reused buffer.
 		c.mu.Lock()
-		for _, j := range retry {
-			_, newer := c.cur.live[j.Seq]
-			if _, owned := c.cur.owned[j.Seq]; !newer && !owned {
-				c.cur.owned[j.Seq] = j
+		for i, r := range recs[:retry+len(b.owned)] {
+			_, newer := c.cur.live[r.Seq]
+			if _, owned := c.cur.owned[r.Seq]; !newer && !owned {
+				if i < retry {
+					r.Data = slices.Clone(r.Data)
+				}
+				c.cur.owned[r.Seq] = r
 			}
 		}
 		c.mu.Unlock()
 	}
+	clear(recs)
+	c.recs = recs[:0]
 	close(b.done)
 	return b.err
 }

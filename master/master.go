@@ -132,7 +132,7 @@ func (m *Master) Start() error {
 		}
 	}
 	m.store = st
-	m.commit = newCommitter(st, m.log, m.snapshot)
+	m.commit = newCommitter(st, m.log, m.encodeLive)
 	if err := m.load(); err != nil {
 		st.Close()
 		return err
@@ -262,7 +262,7 @@ func (m *Master) shutdown() error {
 func (m *Master) load() error {
 	now := time.Now()
 	restored := 0
-	err := m.store.Load(func(j *jobs.Job) error {
+	err := jobs.LoadJobs(m.store, func(j *jobs.Job) error {
 		if j.ID == "" || !j.State.Valid() {
 			return fmt.Errorf("master: stored job seq %d is corrupt (id %q, state %q)", j.Seq, j.ID, j.State)
 		}
@@ -354,15 +354,16 @@ func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
 	return m.commit.add(j)
 }
 
-// snapshot copies jobs under mu, for the committer.
-func (m *Master) snapshot(js []*jobs.Job) []*jobs.Job {
-	out := make([]*jobs.Job, len(js))
+// encodeLive encodes jobs under mu, for the committer.
+func (m *Master) encodeLive(js []*jobs.Job, buf []byte, recs []jobs.Record) ([]jobs.Record, []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i, j := range js {
-		out[i] = j.Clone()
+	for _, j := range js {
+		n := len(buf)
+		buf = j.AppendRecord(buf)
+		recs = append(recs, jobs.Record{Seq: j.Seq, Data: buf[n:len(buf):len(buf)]})
 	}
-	return out
+	return recs, buf
 }
 
 // bump wakes everyone waiting on Changed. The caller holds mu.

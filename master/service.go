@@ -146,7 +146,7 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 		return nil
 	}
 
-	err := m.commit.addFresh(fresh).wait()
+	err := m.commit.addFresh(jobs.Records(fresh...)).wait()
 	m.mu.Lock()
 	for _, u := range uniq {
 		delete(m.pendingUnique, u)

@@ -1,0 +1,209 @@
+package jobs
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// fillAll sets every field of the value v points to, recursively, to a
+// non-zero value derived from seed, so a field the record forgets shows.
+func fillAll(v reflect.Value, seed int) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.Type().Elem() == reflect.TypeFor[Spec]() && seed > 100 {
+			return // Then inside Then is not a valid spec
+		}
+		v.Set(reflect.New(v.Type().Elem()))
+		fillAll(v.Elem(), seed+101)
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			v.Set(reflect.ValueOf(time.Date(2025, 1, 2, 3, 4, 5, 6+seed, time.UTC)))
+			return
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fillAll(v.Field(i), seed+i+1)
+			}
+		}
+	case reflect.String:
+		if v.Type() == reflect.TypeFor[State]() {
+			v.SetString(string(States[seed%len(States)]))
+			return
+		}
+		if v.Type() == reflect.TypeFor[Outcome]() {
+			v.SetString(string(OK))
+			return
+		}
+		v.SetString(fmt.Sprintf("s%d-✓", seed))
+	case reflect.Int, reflect.Int64:
+		v.SetInt(int64(-seed * 1000003))
+	case reflect.Uint64:
+		v.SetUint(uint64(seed) << 40)
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Slice:
+		s := reflect.MakeSlice(v.Type(), 2, 2)
+		fillAll(s.Index(0), seed+1)
+		fillAll(s.Index(1), seed+2)
+		v.Set(s)
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		for i := range 3 {
+			k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+			fillAll(k, seed+i)
+			fillAll(e, seed+i+10)
+			m.SetMapIndex(k, e)
+		}
+		v.Set(m)
+	default:
+		panic("fillAll: no case for " + v.Type().String())
+	}
+}
+
+func fullJob() *Job {
+	j := new(Job)
+	fillAll(reflect.ValueOf(j).Elem(), 0)
+	return j
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	cases := map[string]*Job{
+		"every field": fullJob(),
+		"store job":   storeJob(7),
+		"zero":        {ID: "z", State: Pending},
+		"far times": {ID: "t", State: Pending, Spec: Spec{Type: "x",
+			RunAt: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)},
+			Submitted: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), Updated: time.Unix(0, 0).UTC()},
+	}
+	for name, j := range cases {
+		t.Run(name, func(t *testing.T) {
+			rec := j.AppendRecord([]byte("prefix"))
+			if !bytes.HasPrefix(rec, []byte("prefix")) {
+				t.Fatal("AppendRecord did not append")
+			}
+			got, err := DecodeRecord(rec[len("prefix"):])
+			if err != nil {
+				t.Fatalf("DecodeRecord: %v", err)
+			}
+			if !reflect.DeepEqual(got, j) {
+				t.Fatalf("round trip:\n got %+v\nwant %+v", got, j)
+			}
+		})
+	}
+}
+
+// TestRecordSmallerThanJSON records the size advantage that makes the
+// binary record worth having.
+func TestRecordSmallerThanJSON(t *testing.T) {
+	j := storeJob(2)
+	js, _ := json.Marshal(j)
+	rec := j.AppendRecord(nil)
+	t.Logf("record %d bytes, JSON %d bytes", len(rec), len(js))
+	if len(rec)*2 > len(js) {
+		t.Errorf("record of %d bytes is not under half the JSON's %d", len(rec), len(js))
+	}
+}
+
+// TestRecordCorrupt cuts a record at every length and flips bytes: each
+// decode either fails with ErrRecord or succeeds, and never panics.
+func TestRecordCorrupt(t *testing.T) {
+	rec := fullJob().AppendRecord(nil)
+	for n := range len(rec) {
+		if _, err := DecodeRecord(rec[:n]); !errors.Is(err, ErrRecord) {
+			t.Fatalf("record cut to %d of %d bytes: err %v, want ErrRecord", n, len(rec), err)
+		}
+	}
+	if _, err := DecodeRecord(append(bytes.Clone(rec), 0)); !errors.Is(err, ErrRecord) {
+		t.Fatalf("trailing byte: err %v, want ErrRecord", err)
+	}
+	for i := range rec {
+		bad := bytes.Clone(rec)
+		bad[i] ^= 0xff
+		if _, err := DecodeRecord(bad); err != nil && !errors.Is(err, ErrRecord) {
+			t.Fatalf("flipped byte %d: err %v, want nil or ErrRecord", i, err)
+		}
+	}
+	for _, bad := range [][]byte{{0x02}, {recordV1, 0x80}, []byte("{\"id\":")} {
+		if _, err := DecodeRecord(bad); !errors.Is(err, ErrRecord) {
+			t.Errorf("DecodeRecord(%q) = %v, want ErrRecord", bad, err)
+		}
+	}
+}
+
+// TestRecordHugeCount checks that a count far beyond the data is refused
+// before anything is allocated for it.
+func TestRecordHugeCount(t *testing.T) {
+	rec := []byte{recordV1, 1}              // seq 1
+	rec = append(rec, 0xff, 0xff, 0xff, 0x0f) // an ID of 32 MiB in a 6-byte record
+	allocs := testing.AllocsPerRun(10, func() { DecodeRecord(rec) })
+	if _, err := DecodeRecord(rec); !errors.Is(err, ErrRecord) {
+		t.Fatalf("err %v, want ErrRecord", err)
+	}
+	if allocs > 10 {
+		t.Errorf("%v allocations for a bad 6-byte record", allocs)
+	}
+}
+
+func TestAppendRecordAllocatesNothing(t *testing.T) {
+	j := storeJob(2)
+	buf := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(100, func() { buf = j.AppendRecord(buf[:0]) }); n != 0 {
+		t.Errorf("AppendRecord into a big enough buffer: %v allocations, want 0", n)
+	}
+}
+
+// FuzzDecodeRecord: whatever the bytes, DecodeRecord does not panic; what
+// it accepts encodes to a record that decodes to the same job.
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add(fullJob().AppendRecord(nil))
+	f.Add(storeJob(2).AppendRecord(nil))
+	f.Add((&Job{ID: "1", State: Pending}).AppendRecord(nil))
+	js, _ := json.Marshal(storeJob(3))
+	f.Add(js)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		j, err := DecodeRecord(data)
+		if err != nil {
+			if !errors.Is(err, ErrRecord) {
+				t.Fatalf("error %v does not wrap ErrRecord", err)
+			}
+			return
+		}
+		if len(data) > 0 && data[0] == '{' {
+			return // JSON records are only read, never written
+		}
+		again, err := DecodeRecord(j.AppendRecord(nil))
+		if err != nil {
+			t.Fatalf("re-encoded record does not decode: %v", err)
+		}
+		if !reflect.DeepEqual(again, j) {
+			t.Fatalf("re-encoded record decodes differently:\n%+v\n%+v", again, j)
+		}
+	})
+}
+
+func BenchmarkRecord(b *testing.B) {
+	j := storeJob(2)
+	b.Run("append", func(b *testing.B) {
+		buf := make([]byte, 0, 4096)
+		for b.Loop() {
+			buf = j.AppendRecord(buf[:0])
+		}
+		b.SetBytes(int64(len(buf)))
+	})
+	b.Run("json", func(b *testing.B) {
+		for b.Loop() {
+			json.Marshal(j)
+		}
+	})
+	rec := j.AppendRecord(nil)
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			DecodeRecord(rec)
+		}
+	})
+}
