@@ -138,7 +138,7 @@ func TestRecordCorrupt(t *testing.T) {
 // TestRecordHugeCount checks that a count far beyond the data is refused
 // before anything is allocated for it.
 func TestRecordHugeCount(t *testing.T) {
-	rec := []byte{recordV1, 1}              // seq 1
+	rec := []byte{recordV1, 1}                // seq 1
 	rec = append(rec, 0xff, 0xff, 0xff, 0x0f) // an ID of 32 MiB in a 6-byte record
 	allocs := testing.AllocsPerRun(10, func() { DecodeRecord(rec) })
 	if _, err := DecodeRecord(rec); !errors.Is(err, ErrRecord) {
