@@ -1,11 +1,13 @@
 package jobs
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -77,6 +79,9 @@ func (s *BoltStore) Save(batch []Record) error {
 		}
 		return nil
 	}
+	// Keys in order keep each leaf page hot while it is written. Stable, so
+	// the last record of a Seq still wins.
+	slices.SortStableFunc(batch, func(a, b Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(jobsBucket)
 		var k [8]byte

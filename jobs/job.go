@@ -270,7 +270,17 @@ func (j *Job) Clone() *Job {
 
 // Log appends a timeline event.
 func (j *Job) Log(at time.Time, format string, a ...any) {
-	j.Events = append(j.Events, Event{At: at, Text: fmt.Sprintf(format, a...)})
+	j.Note(at, fmt.Sprintf(format, a...))
+}
+
+// Note appends a timeline event with the given text, unformatted (the hot
+// paths build their texts without fmt).
+func (j *Job) Note(at time.Time, text string) {
+	if j.Events == nil {
+		// Room for the usual life: submitted, dispatched, started, ended.
+		j.Events = make([]Event, 0, 4)
+	}
+	j.Events = append(j.Events, Event{At: at, Text: text})
 	if n := len(j.Events); n > MaxEvents {
 		// Keep the submission event, drop the oldest after it.
 		j.Events = append(j.Events[:1], j.Events[n-MaxEvents+1:]...)

@@ -1,47 +1,68 @@
 package jobs
 
 import (
+	"cmp"
 	"container/heap"
+	"maps"
 	"slices"
 	"time"
 )
 
-// Queue holds the IDs of pending jobs, one ready heap per type (higher
-// priority first, then lower Seq: FIFO among equals) and one delayed heap
-// ordered by not-before time. It is not safe for concurrent use: the master
-// owns it under its lock.
+// Queue holds the IDs of pending jobs in lanes (the master puts jobs that
+// share every dispatch constraint in one lane), each ready lane in order of
+// priority (higher first), then Seq (lower first: FIFO among equals), and
+// one delayed heap ordered by not-before time. It is not safe for
+// concurrent use: the master owns it under its lock.
+//
+// A lane keeps one level per priority in use. A level is a FIFO of jobs
+// pushed in Seq order (the usual case: new jobs), which makes push and pop
+// O(1), plus a min-heap by Seq for jobs pushed back out of order (retries,
+// requeues). Removed jobs are marked and skipped when they reach a head.
 type Queue struct {
 	items   map[string]*qitem
-	ready   map[string]*readyHeap
+	lanes   map[string]*laneQ // lanes with ready jobs
+	names   []string          // sorted keys of lanes; nil when it must be rebuilt
 	delayed delayedHeap
 }
 
 type qitem struct {
 	id        string
-	typ       string
+	lane      string
 	prio      int
 	seq       uint64
 	notBefore time.Time
-	index     int // in whichever heap holds it
-	isReady   bool
+	index     int  // in the delayed heap, or in a level's late heap
+	isReady   bool // in a lane (else in the delayed heap)
+	removed   bool // taken out of its lane; skipped at the head
+}
+
+type laneQ struct {
+	levels []*level // by priority, highest first; none empty
+	n      int      // ready jobs not removed
+}
+
+type level struct {
+	prio int
+	fifo []*qitem // in Seq order from head
+	head int
+	late readyHeap // pushed with a Seq below the FIFO's tail
+	n    int       // jobs not removed
 }
 
 // NewQueue returns an empty queue.
 func NewQueue() *Queue {
-	return &Queue{items: make(map[string]*qitem), ready: make(map[string]*readyHeap)}
+	return &Queue{items: make(map[string]*qitem), lanes: make(map[string]*laneQ)}
 }
 
 // Push queues j (which must be pending) in the lane of its type. A job
 // already queued is moved to its new place.
 func (q *Queue) Push(j *Job) { q.PushLane(j, j.Spec.Type) }
 
-// PushLane queues j in the named lane. Lanes are independent ready heaps:
-// the master puts jobs that share every dispatch constraint (type, tags,
-// limit key) in one lane, so a lane's head is runnable exactly when the
-// whole lane is.
+// PushLane queues j in the named lane. Lanes are independent: a lane's
+// head is the best of its jobs only.
 func (q *Queue) PushLane(j *Job, lane string) {
 	q.Remove(j.ID)
-	it := &qitem{id: j.ID, typ: lane, prio: j.Spec.Priority, seq: j.Seq, notBefore: j.NotBefore}
+	it := &qitem{id: j.ID, lane: lane, prio: j.Spec.Priority, seq: j.Seq, notBefore: j.NotBefore}
 	q.items[j.ID] = it
 	if it.notBefore.IsZero() {
 		q.pushReady(it)
@@ -51,13 +72,25 @@ func (q *Queue) PushLane(j *Job, lane string) {
 }
 
 func (q *Queue) pushReady(it *qitem) {
-	h := q.ready[it.typ]
-	if h == nil {
-		h = &readyHeap{}
-		q.ready[it.typ] = h
+	l := q.lanes[it.lane]
+	if l == nil {
+		l = &laneQ{}
+		q.lanes[it.lane] = l
+		q.names = nil
 	}
+	i, found := slices.BinarySearchFunc(l.levels, it.prio, func(v *level, p int) int { return cmp.Compare(p, v.prio) })
+	if !found {
+		l.levels = slices.Insert(l.levels, i, &level{prio: it.prio})
+	}
+	v := l.levels[i]
 	it.isReady = true
-	heap.Push(h, it)
+	if n := len(v.fifo); n > v.head && v.fifo[n-1].seq > it.seq {
+		heap.Push(&v.late, it)
+	} else {
+		v.fifo = append(v.fifo, it)
+	}
+	v.n++
+	l.n++
 }
 
 // Remove takes id out of the queue and reports whether it was there.
@@ -67,16 +100,54 @@ func (q *Queue) Remove(id string) bool {
 		return false
 	}
 	delete(q.items, id)
-	if it.isReady {
-		h := q.ready[it.typ]
-		heap.Remove(h, it.index)
-		if h.Len() == 0 {
-			delete(q.ready, it.typ)
-		}
-	} else {
+	if !it.isReady {
 		heap.Remove(&q.delayed, it.index)
+		return true
+	}
+	it.removed = true
+	l := q.lanes[it.lane]
+	l.n--
+	if l.n == 0 {
+		delete(q.lanes, it.lane)
+		q.names = nil
+		return true
+	}
+	for i, v := range l.levels {
+		if v.prio == it.prio {
+			v.n--
+			if v.n == 0 {
+				l.levels = slices.Delete(l.levels, i, i+1)
+			}
+			break
+		}
 	}
 	return true
+}
+
+// top returns the level's best job, dropping removed ones from the heads.
+func (v *level) top() *qitem {
+	for v.head < len(v.fifo) && v.fifo[v.head].removed {
+		v.fifo[v.head] = nil
+		v.head++
+	}
+	if v.head == len(v.fifo) {
+		v.fifo, v.head = v.fifo[:0], 0
+	} else if v.head > 1024 && v.head > len(v.fifo)/2 {
+		v.fifo = v.fifo[:copy(v.fifo, v.fifo[v.head:])]
+		clear(v.fifo[len(v.fifo):cap(v.fifo)])
+		v.head = 0
+	}
+	for len(v.late) > 0 && v.late[0].removed {
+		heap.Pop(&v.late)
+	}
+	var best *qitem
+	if v.head < len(v.fifo) {
+		best = v.fifo[v.head]
+	}
+	if len(v.late) > 0 && (best == nil || v.late[0].seq < best.seq) {
+		best = v.late[0]
+	}
+	return best
 }
 
 // Promote makes every delayed job whose time has come ready, and returns the
@@ -93,24 +164,33 @@ func (q *Queue) Promote(now time.Time) time.Time {
 	return time.Time{}
 }
 
-// Head returns the best ready job of type typ without removing it.
-func (q *Queue) Head(typ string) (id string, prio int, seq uint64, ok bool) {
-	h := q.ready[typ]
-	if h == nil || h.Len() == 0 {
+// Head returns the best ready job of the lane without removing it.
+func (q *Queue) Head(lane string) (id string, prio int, seq uint64, ok bool) {
+	l := q.lanes[lane]
+	if l == nil {
 		return "", 0, 0, false
 	}
-	it := (*h)[0]
+	it := l.levels[0].top()
 	return it.id, it.prio, it.seq, true
 }
 
-// ReadyTypes returns the types that have ready jobs, sorted.
-func (q *Queue) ReadyTypes() []string {
-	ts := make([]string, 0, len(q.ready))
-	for t := range q.ready {
-		ts = append(ts, t)
+// Pop removes and returns the best ready job of the lane.
+func (q *Queue) Pop(lane string) (id string, ok bool) {
+	id, _, _, ok = q.Head(lane)
+	if ok {
+		q.Remove(id)
 	}
-	slices.Sort(ts)
-	return ts
+	return id, ok
+}
+
+// ReadyTypes returns the lanes that have ready jobs, sorted. The slice is
+// the queue's own: the caller must not change it, and it is valid until
+// the queue next changes.
+func (q *Queue) ReadyTypes() []string {
+	if q.names == nil {
+		q.names = slices.Sorted(maps.Keys(q.lanes))
+	}
+	return q.names
 }
 
 // Contains reports whether id is queued (ready or delayed).
@@ -119,10 +199,10 @@ func (q *Queue) Contains(id string) bool { _, ok := q.items[id]; return ok }
 // Len returns the number of queued jobs, ready and delayed.
 func (q *Queue) Len() int { return len(q.items) }
 
-// Ready returns the number of ready jobs of type typ.
-func (q *Queue) Ready(typ string) int {
-	if h := q.ready[typ]; h != nil {
-		return h.Len()
+// Ready returns the number of ready jobs in the lane.
+func (q *Queue) Ready(lane string) int {
+	if l := q.lanes[lane]; l != nil {
+		return l.n
 	}
 	return 0
 }
@@ -135,10 +215,11 @@ func Before(a int, as uint64, b int, bs uint64) bool {
 	return as < bs
 }
 
+// readyHeap is a level's late heap: a min-heap by Seq.
 type readyHeap []*qitem
 
 func (h readyHeap) Len() int           { return len(h) }
-func (h readyHeap) Less(i, j int) bool { return Before(h[i].prio, h[i].seq, h[j].prio, h[j].seq) }
+func (h readyHeap) Less(i, j int) bool { return h[i].seq < h[j].seq }
 func (h readyHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
 func (h *readyHeap) Push(x any)        { it := x.(*qitem); it.index = len(*h); *h = append(*h, it) }
 func (h *readyHeap) Pop() any {

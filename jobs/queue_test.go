@@ -534,3 +534,34 @@ func BenchmarkQueuePushPop(b *testing.B) {
 		q.Push(j)
 	}
 }
+
+// BenchmarkQueueDeep pushes and pops jobs of one priority through a queue
+// 100,000 deep: the master's steady state under a big submit.
+func BenchmarkQueueDeep(b *testing.B) {
+	const depth = 100000
+	js := make([]*Job, 2*depth)
+	for i := range js {
+		js[i] = qjob(fmt.Sprint("j", i), "t", 0, uint64(i), time.Time{})
+	}
+	q := NewQueue()
+	for _, j := range js[:depth] {
+		q.Push(j)
+	}
+	next := depth
+	for b.Loop() {
+		id, _, _, _ := q.Head("t")
+		q.Remove(id)
+		q.Push(js[next%len(js)])
+		next++
+		if next%len(js) == 0 {
+			// Seqs wrap around: start over on a fresh queue.
+			b.StopTimer()
+			q = NewQueue()
+			for _, j := range js[:depth] {
+				q.Push(j)
+			}
+			next = depth
+			b.StartTimer()
+		}
+	}
+}

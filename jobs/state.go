@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 )
 
@@ -28,7 +29,7 @@ func (j *Job) Lease(worker string, now time.Time) (int, error) {
 	j.NotBefore = time.Time{}
 	j.Updated = now
 	j.Attempts = append(j.Attempts, Attempt{N: j.Attempt, Worker: worker, Started: now})
-	j.Log(now, "dispatched to %s as attempt %d", worker, j.Attempt)
+	j.Note(now, "dispatched to "+worker+" as attempt "+strconv.Itoa(j.Attempt))
 	return j.Attempt, nil
 }
 
@@ -116,7 +117,7 @@ func (j *Job) Finish(r Report, now time.Time, b Backoff) error {
 	switch {
 	case r.Outcome == OK:
 		j.State = Succeeded
-		j.Log(now, "attempt %d on %s: ok; succeeded", r.Attempt, worker)
+		j.Note(now, "attempt "+strconv.Itoa(r.Attempt)+" on "+worker+": ok; succeeded")
 	case r.Outcome == OutcomeCanceled:
 		j.State = Cancelled
 		j.Log(now, "attempt %d on %s: cancelled", r.Attempt, worker)

@@ -21,7 +21,8 @@ type Store interface {
 	// Save writes every record in batch (replacing any stored record with
 	// the same Seq; the last of a Seq in the batch wins) in one commit and
 	// returns once the commit is durable. On error none of the batch is
-	// written. Save does not keep the Data slices: the caller reuses them.
+	// written. Save may reorder batch, and does not keep the Data slices:
+	// the caller reuses them.
 	Save(batch []Record) error
 	// Close releases the store. It is safe to call more than once.
 	Close() error
