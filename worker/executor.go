@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"time"
 
@@ -195,6 +196,11 @@ func (w *Worker) held() []rpcapi.JobRef {
 	for _, rep := range w.results {
 		out = append(out, rpcapi.JobRef{JobID: rep.JobID, Attempt: rep.Attempt})
 	}
+	for _, batch := range w.sending {
+		for _, rep := range batch {
+			out = append(out, rpcapi.JobRef{JobID: rep.JobID, Attempt: rep.Attempt})
+		}
+	}
 	return out
 }
 
@@ -212,12 +218,11 @@ func (w *Worker) dropRefs(refs []rpcapi.JobRef) {
 			r.cancel()
 		}
 	}
-	kept := w.results[:0]
-	for _, rep := range w.results {
-		if !drop[rpcapi.JobRef{JobID: rep.JobID, Attempt: rep.Attempt}] {
-			kept = append(kept, rep)
-		}
+	dropped := func(rep rpcapi.Report) bool { return drop[rpcapi.JobRef{JobID: rep.JobID, Attempt: rep.Attempt}] }
+	w.results = slices.DeleteFunc(w.results, dropped)
+	for key, batch := range w.sending {
+		// A new slice: a Complete call may be encoding the old one.
+		w.sending[key] = slices.DeleteFunc(slices.Clone(batch), dropped)
 	}
-	w.results = kept
 	w.log.WithField("jobs", len(refs)).Warn("master does not lease these jobs to us; dropped them")
 }

@@ -3,7 +3,10 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -123,22 +126,38 @@ func (w *Worker) register() (time.Duration, error) {
 // maxReports bounds the reports in one Complete call.
 const maxReports = 1000
 
+// maxSending bounds the Complete calls in flight at once. The master
+// answers a Complete only once its outcomes are on disk; with several
+// calls in flight, results that finish meanwhile go out without waiting
+// for that commit.
+const maxSending = 4
+
 // reportLoop sends finished results in batches: it waits ReportDelay after
-// the first result so more can join, then sends them in one Complete call,
-// retrying until the master acknowledges.
+// a result so more can join, then sends them in one Complete call without
+// waiting for the answer (up to maxSending calls in flight). A batch that
+// fails goes back to the front of the queue and is retried after a
+// backoff.
 func (w *Worker) reportLoop() {
-	retry := time.Duration(0)
+	var calls sync.WaitGroup
+	defer calls.Wait()
+	sem := make(chan struct{}, maxSending)
 	for {
 		select {
 		case <-w.ctx.Done():
 			return
 		case <-w.reportc:
 		}
-		if retry == 0 {
+		if d := w.retryAfter(); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-w.ctx.Done():
+				return
+			}
+		} else {
 			w.mu.Lock()
 			n := len(w.results)
 			w.mu.Unlock()
-			if n < maxReports/4 {
+			if n > 0 && n < maxReports/4 {
 				select {
 				case <-time.After(w.cfg.ReportDelay):
 				case <-w.ctx.Done():
@@ -146,67 +165,143 @@ func (w *Worker) reportLoop() {
 				}
 			}
 		}
-		ctx, cancel := context.WithTimeout(w.ctx, callTimeout)
-		err := w.flush(ctx)
-		cancel()
-		if err == nil {
-			retry = 0
-			continue
-		}
-		if errors.Is(err, rpcapi.ErrUnknownWorker) {
+		for {
 			select {
-			case w.regc <- struct{}{}:
-			default:
+			case sem <- struct{}{}:
+			case <-w.ctx.Done():
+				return
 			}
-		}
-		retry = min(max(2*retry, 50*time.Millisecond), time.Second)
-		select {
-		case <-time.After(retry):
-		case <-w.ctx.Done():
-			return
-		}
-		select {
-		case w.reportc <- struct{}{}:
-		default:
+			w.mu.Lock()
+			id := w.id
+			key, batch := w.takeBatch()
+			w.mu.Unlock()
+			if len(batch) == 0 || id == "" {
+				if len(batch) > 0 {
+					w.mu.Lock()
+					w.unsend(key)
+					w.mu.Unlock()
+				}
+				<-sem
+				break
+			}
+			calls.Go(func() {
+				defer func() { <-sem }()
+				ctx, cancel := context.WithTimeout(w.ctx, callTimeout)
+				err := w.send(ctx, id, key, batch)
+				cancel()
+				w.sendDone(err)
+			})
 		}
 	}
 }
 
-// flush sends every queued result (in batches of maxReports) and removes
-// the acknowledged ones.
+// retryAfter returns how long to wait before sending again after failed
+// Complete calls (zero after a success).
+func (w *Worker) retryAfter() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.retry
+}
+
+// sendDone notes how a Complete call ended, for the backoff, and wakes the
+// reporter if results are waiting.
+func (w *Worker) sendDone(err error) {
+	w.mu.Lock()
+	switch {
+	case err == nil:
+		w.retry = 0
+	default:
+		w.retry = min(max(2*w.retry, 50*time.Millisecond), time.Second)
+		if errors.Is(err, rpcapi.ErrUnknownWorker) {
+			w.signal(w.regc)
+		}
+		if w.ctx.Err() == nil {
+			w.log.WithError(err).Debug("complete failed; results kept for a retry")
+		}
+	}
+	waiting := len(w.results) > 0
+	w.mu.Unlock()
+	if waiting {
+		w.signal(w.reportc)
+	}
+}
+
+// takeBatch moves up to maxReports results from the queue to a new batch
+// in flight and returns its key. The caller holds mu.
+func (w *Worker) takeBatch() (int, []rpcapi.Report) {
+	n := min(len(w.results), maxReports)
+	if n == 0 {
+		return 0, nil
+	}
+	batch := slices.Clone(w.results[:n])
+	w.results = slices.Delete(w.results, 0, n)
+	w.sendSeq++
+	w.sending[w.sendSeq] = batch
+	return w.sendSeq, batch
+}
+
+// unsend puts what is left of a batch in flight back in front of the
+// queue. The caller holds mu.
+func (w *Worker) unsend(key int) {
+	if left := w.sending[key]; len(left) > 0 {
+		w.results = slices.Concat(left, w.results)
+	}
+	delete(w.sending, key)
+}
+
+// send delivers one batch taken by takeBatch: on success the batch is
+// forgotten, on failure it goes back to the queue.
+func (w *Worker) send(ctx context.Context, id string, key int, batch []rpcapi.Report) error {
+	reply, err := w.master.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: id, Reports: batch})
+	w.mu.Lock()
+	if err != nil {
+		w.unsend(key)
+	} else {
+		delete(w.sending, key)
+	}
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if reply.Dropped > 0 {
+		w.metrics.stale.Add(float64(reply.Dropped))
+		w.log.WithFields(logrus.Fields{"accepted": reply.Accepted, "dropped": reply.Dropped}).Warn("master dropped stale reports")
+	}
+	return nil
+}
+
+// flush sends every queued result, one batch at a time, then waits for
+// the batches the reporter has in flight. Shutdown calls it last.
 func (w *Worker) flush(ctx context.Context) error {
 	for {
 		w.mu.Lock()
 		id := w.id
-		n := min(len(w.results), maxReports)
-		batch := append([]rpcapi.Report(nil), w.results[:n]...)
+		key, batch := w.takeBatch()
+		if len(batch) > 0 && id == "" {
+			w.unsend(key)
+		}
 		w.mu.Unlock()
-		if n == 0 {
-			return nil
+		if len(batch) == 0 {
+			break
 		}
 		if id == "" {
 			return errors.New("worker: not registered")
 		}
-		reply, err := w.master.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: id, Reports: batch})
-		if err != nil {
+		if err := w.send(ctx, id, key, batch); err != nil {
 			return err
 		}
-		sent := make(map[rpcapi.JobRef]bool, n)
-		for _, rep := range batch {
-			sent[rpcapi.JobRef{JobID: rep.JobID, Attempt: rep.Attempt}] = true
-		}
+	}
+	for {
 		w.mu.Lock()
-		kept := w.results[:0]
-		for _, rep := range w.results {
-			if !sent[rpcapi.JobRef{JobID: rep.JobID, Attempt: rep.Attempt}] {
-				kept = append(kept, rep)
-			}
-		}
-		w.results = kept
+		n := len(w.sending) + len(w.results)
 		w.mu.Unlock()
-		if reply.Dropped > 0 {
-			w.metrics.stale.Add(float64(reply.Dropped))
-			w.log.WithFields(logrus.Fields{"accepted": reply.Accepted, "dropped": reply.Dropped}).Warn("master dropped stale reports")
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("worker: %d results not acknowledged: %w", n, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }

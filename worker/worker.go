@@ -39,7 +39,10 @@ type Worker struct {
 	mu       sync.Mutex // guards the fields below
 	id       string
 	running  map[string]*run
-	results  []rpcapi.Report // finished, not yet acknowledged by the master
+	results  []rpcapi.Report         // finished, not yet sent
+	sending  map[int][]rpcapi.Report // sent in Complete calls not yet answered, by call
+	sendSeq  int                     // the last key of sending
+	retry    time.Duration           // backoff after failed Complete calls
 	draining bool
 	started  bool
 	idle     chan struct{} // closed when running becomes empty while draining
@@ -93,6 +96,7 @@ func New(cfg Config) (*Worker, error) {
 		handlers: make(map[string]HandlerFunc),
 		mc:       mc,
 		running:  make(map[string]*run),
+		sending:  make(map[int][]rpcapi.Report),
 		regc:     make(chan struct{}, 1),
 		beatc:    make(chan struct{}, 1),
 		fetchc:   make(chan struct{}, 1),
