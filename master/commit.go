@@ -12,60 +12,83 @@ import (
 
 // committer writes jobs to the store in groups: every change made while a
 // commit runs goes into the next one, so many changes share one fsync, and
-// a job changed many times between two commits is encoded and written
-// once. Callers that must not answer before their change is durable wait on
-// the batch their change went into.
+// a job changed many times between two commits is written once. A change
+// is encoded when it is made, under the master's lock, so the commit
+// itself never takes that lock. Callers that must not answer before their
+// change is durable wait on the batch their change went into.
 type committer struct {
 	store jobs.Store
 	log   logrus.FieldLogger
-	// encode appends the records of live jobs to recs, encoding them into
-	// buf, under the lock that guards the jobs.
-	encode func(live []*jobs.Job, buf []byte, recs []jobs.Record) ([]jobs.Record, []byte)
 
-	mu   sync.Mutex // guards cur
-	cur  *batch
-	kick chan struct{}
-
-	// Owned by the run goroutine, reused from one commit to the next.
-	live []*jobs.Job
-	recs []jobs.Record
-	buf  []byte
+	mu    sync.Mutex // guards cur and spare
+	cur   *batch
+	spare *batch // a committed batch whose buffers the next one reuses
+	kick  chan struct{}
 }
-
-// maxKeptBuffer bounds the encoding buffer kept from one commit to the
-// next; a bigger one (after a burst) is left to the garbage collector.
-const maxKeptBuffer = 16 << 20
 
 // batch is one group commit.
 type batch struct {
-	live  map[uint64]*jobs.Job   // changed jobs, encoded at commit time
-	fresh []jobs.Record          // records of new jobs from Submits
-	owned map[uint64]jobs.Record // records from a failed commit, retried
+	buf   []byte         // the encoded records, back to back
+	recs  []jobs.Record  // into buf, or owned copies
+	index map[uint64]int // Seq → its record in recs
+	// fresh counts the records of new jobs from Submits: if their commit
+	// fails they are dropped, not retried, since the Submit fails too.
+	fresh map[uint64]bool
 	done  chan struct{}
 	err   error // set before done is closed
 }
 
-func newBatch() *batch {
-	return &batch{live: make(map[uint64]*jobs.Job), owned: make(map[uint64]jobs.Record), done: make(chan struct{})}
+// maxKeptBuffer bounds the buffer a batch hands to the next one; a bigger
+// one (after a burst) is left to the garbage collector.
+const maxKeptBuffer = 16 << 20
+
+func (c *committer) newBatch() *batch {
+	b := &batch{index: make(map[uint64]int), fresh: make(map[uint64]bool), done: make(chan struct{})}
+	if s := c.spare; s != nil {
+		b.buf, b.recs = s.buf[:0], s.recs[:0]
+		c.spare = nil
+	}
+	return b
 }
 
 // wait blocks until the batch is committed and returns its error.
 func (b *batch) wait() error { <-b.done; return b.err }
 
-func newCommitter(s jobs.Store, log logrus.FieldLogger,
-	encode func([]*jobs.Job, []byte, []jobs.Record) ([]jobs.Record, []byte)) *committer {
-	return &committer{store: s, log: log, encode: encode, cur: newBatch(), kick: make(chan struct{}, 1)}
+// put adds a record, replacing an earlier one of the same Seq.
+func (b *batch) put(r jobs.Record) {
+	if i, ok := b.index[r.Seq]; ok {
+		b.recs[i] = r
+		return
+	}
+	b.index[r.Seq] = len(b.recs)
+	b.recs = append(b.recs, r)
 }
 
-// add marks the live job j as changed and returns the batch that will
+func newCommitter(s jobs.Store, log logrus.FieldLogger) *committer {
+	c := &committer{store: s, log: log, kick: make(chan struct{}, 1)}
+	c.cur = c.newBatch()
+	return c
+}
+
+// add encodes j into the next commit and returns the batch that will
 // write it. The caller holds the lock that guards j (Master.mu).
 func (c *committer) add(j *jobs.Job) *batch {
 	c.mu.Lock()
 	b := c.cur
-	b.live[j.Seq] = j
+	n := len(b.buf)
+	b.buf = j.AppendRecord(b.buf)
+	b.put(jobs.Record{Seq: j.Seq, Data: b.buf[n:len(b.buf):len(b.buf)]})
+	delete(b.fresh, j.Seq) // acknowledged now: retried if the commit fails
 	c.mu.Unlock()
 	c.signal()
 	return b
+}
+
+// pending returns the batch that the next commit writes.
+func (c *committer) pending() *batch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur
 }
 
 // addFresh queues the records of new jobs that nobody else can reach yet.
@@ -74,7 +97,10 @@ func (c *committer) add(j *jobs.Job) *batch {
 func (c *committer) addFresh(recs []jobs.Record) *batch {
 	c.mu.Lock()
 	b := c.cur
-	b.fresh = append(b.fresh, recs...)
+	for _, r := range recs {
+		b.put(r)
+		b.fresh[r.Seq] = true
+	}
 	c.mu.Unlock()
 	c.signal()
 	return b
@@ -118,55 +144,33 @@ func (c *committer) run(stop <-chan struct{}) {
 func (c *committer) flush() error {
 	c.mu.Lock()
 	b := c.cur
-	if len(b.live) == 0 && len(b.fresh) == 0 && len(b.owned) == 0 {
+	if len(b.recs) == 0 {
 		c.mu.Unlock()
 		return nil
 	}
-	c.cur = newBatch()
+	c.cur = c.newBatch()
 	c.mu.Unlock()
 
-	live := c.live[:0]
-	for seq, j := range b.live {
-		live = append(live, j)
-		delete(b.owned, seq) // the live record is newer
-	}
-	recs, buf := c.encode(live, c.buf[:0], c.recs[:0])
-	clear(live)
-	c.live = live[:0]
-	if cap(buf) <= maxKeptBuffer {
-		c.buf = buf
-	} else {
-		c.buf = nil
-	}
-	retry := len(recs)
-	for _, r := range b.owned {
-		recs = append(recs, r)
-	}
-	for _, r := range b.fresh {
-		if _, ok := b.live[r.Seq]; !ok {
-			recs = append(recs, r)
-		}
-	}
-	b.err = c.store.Save(recs)
+	b.err = c.store.Save(b.recs)
 	if b.err != nil {
-		c.log.WithError(b.err).WithField("jobs", len(recs)).Error("store commit failed; will retry")
-		// Keep the records of acknowledged jobs for the next batch unless
-		// that one has the job; new jobs are dropped with their Submit.
-		// The live records are copied out of the reused buffer.
+		c.log.WithError(b.err).WithField("jobs", len(b.recs)).Error("store commit failed; will retry")
+		// Carry the records of acknowledged jobs to the next batch (as
+		// copies: this batch's buffer goes back for reuse) unless that
+		// one has a newer record; new jobs are dropped with their Submit.
 		c.mu.Lock()
-		for i, r := range recs[:retry+len(b.owned)] {
-			_, newer := c.cur.live[r.Seq]
-			if _, owned := c.cur.owned[r.Seq]; !newer && !owned {
-				if i < retry {
-					r.Data = slices.Clone(r.Data)
-				}
-				c.cur.owned[r.Seq] = r
+		for _, r := range b.recs {
+			if _, newer := c.cur.index[r.Seq]; !newer && !b.fresh[r.Seq] {
+				c.cur.put(jobs.Record{Seq: r.Seq, Data: slices.Clone(r.Data)})
 			}
 		}
 		c.mu.Unlock()
 	}
-	clear(recs)
-	c.recs = recs[:0]
 	close(b.done)
+	c.mu.Lock()
+	if cap(b.buf) <= maxKeptBuffer {
+		clear(b.recs)
+		c.spare = &batch{buf: b.buf[:0], recs: b.recs[:0]}
+	}
+	c.mu.Unlock()
 	return b.err
 }

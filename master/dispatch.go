@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/drover/drover/jobs"
@@ -33,25 +34,33 @@ func (m *Master) dispatchLoop() {
 	}
 }
 
+// candidate is a lane whose head job can be leased now, and the worker
+// that would take it.
+type candidate struct {
+	lane     *lane
+	w        *workerRec
+	eligible int // live workers with a free slot that could take the lane's jobs
+	prio     int
+	seq      uint64
+}
+
 // dispatch leases as many ready jobs as there are free slots for them: the
 // best job first (priority, then FIFO), to the capable worker with the most
-// free slots. It returns when the next delayed job becomes ready.
+// free slots. Jobs go out in runs: a worker gets the next jobs of a lane
+// while they still come first, up to its free slots and its share of the
+// lane (the lane's ready jobs over the workers that could take them), so
+// Assign calls carry many jobs while a short queue still spreads out. It
+// returns when the next delayed job becomes ready.
 func (m *Master) dispatch(now time.Time) time.Time {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	next := m.queue.Promote(now)
-	woken := make(map[*workerRec]bool)
+	woken := m.woken[:0]
 	for {
-		var (
-			bestID  string
-			bestW   *workerRec
-			bestP   int
-			bestSeq uint64
-		)
-		var bestLane *lane
+		var best, second candidate
 		for _, name := range m.queue.ReadyTypes() {
 			l := m.lanes[name]
-			w := m.pickWorker(l, now)
+			w, eligible := m.pickWorker(l, now)
 			if w == nil {
 				continue
 			}
@@ -61,65 +70,94 @@ func (m *Master) dispatch(now time.Time) time.Time {
 				}
 				continue
 			}
-			id, p, seq, _ := m.queue.Head(name)
-			if bestW == nil || jobs.Before(p, seq, bestP, bestSeq) {
-				bestID, bestW, bestP, bestSeq, bestLane = id, w, p, seq, l
+			_, p, seq, _ := m.queue.Head(name)
+			c := candidate{lane: l, w: w, eligible: eligible, prio: p, seq: seq}
+			switch {
+			case best.w == nil || jobs.Before(p, seq, best.prio, best.seq):
+				best, second = c, best
+			case second.w == nil || jobs.Before(p, seq, second.prio, second.seq):
+				second = c
 			}
 		}
-		if bestW == nil {
+		if best.w == nil {
 			break
 		}
-		m.took(bestLane)
-		m.queue.Remove(bestID)
-		j := m.jobs[bestID]
-		if j == nil || j.State != jobs.Pending {
-			continue
+		l, w := best.lane, best.w
+		run := min(w.free(), (m.queue.Ready(l.name)+best.eligible-1)/best.eligible)
+		for i := range run {
+			if i > 0 {
+				if why, _ := m.blocked(l, now); why != "" {
+					break
+				}
+				_, p, seq, ok := m.queue.Head(l.name)
+				if !ok || (second.w != nil && jobs.Before(second.prio, second.seq, p, seq)) {
+					break
+				}
+			}
+			m.took(l)
+			id, _ := m.queue.Pop(l.name)
+			if j := m.jobs[id]; j != nil && j.State == jobs.Pending {
+				m.lease(j, w, now)
+			}
 		}
-		ready := j.Updated
-		if j.NotBefore.After(ready) {
-			ready = j.NotBefore
-		}
-		att, err := j.Lease(bestW.id, now)
-		if err != nil {
-			continue
-		}
-		m.metrics.dispatch.Observe(now.Sub(ready).Seconds())
-		bestW.leases[j.ID] = &lease{attempt: att, deadline: m.deadline(j, now)}
-		m.touch(j, jobs.Pending)
-		bestW.outbox = append(bestW.outbox, outTask{task: rpcapi.Task{
-			JobID: j.ID, Attempt: att, Type: j.Spec.Type, Args: j.Spec.Args, Timeout: j.Spec.Timeout, Input: j.Spec.Input,
-		}})
-		woken[bestW] = true
-		if m.debug {
-			m.jobLog(j).Debug("job dispatched")
+		if !slices.Contains(woken, w) {
+			woken = append(woken, w)
 		}
 	}
-	for w := range woken {
+	for i, w := range woken {
 		w.poke()
+		woken[i] = nil
 	}
+	m.woken = woken[:0]
 	return next
 }
 
+// lease leases the pending job j to w and puts it in w's outbox. The
+// caller holds mu.
+func (m *Master) lease(j *jobs.Job, w *workerRec, now time.Time) {
+	ready := j.Updated
+	if j.NotBefore.After(ready) {
+		ready = j.NotBefore
+	}
+	att, err := j.Lease(w.id, now)
+	if err != nil {
+		return
+	}
+	m.metrics.dispatch.Observe(now.Sub(ready).Seconds())
+	w.leases[j.ID] = &lease{attempt: att, deadline: m.deadline(j, now)}
+	m.touch(j, jobs.Pending)
+	w.outbox = append(w.outbox, rpcapi.Task{
+		JobID: j.ID, Attempt: att, Type: j.Spec.Type, Args: j.Spec.Args, Timeout: j.Spec.Timeout, Input: j.Spec.Input,
+	})
+	if m.debug {
+		m.jobLog(j).Debug("job dispatched")
+	}
+}
+
 // pickWorker returns the live worker with the lane's type and tags and the
-// most free slots, or nil. The caller holds mu.
-func (m *Master) pickWorker(l *lane, now time.Time) *workerRec {
+// most free slots, or nil, and how many such workers have a free slot. The
+// caller holds mu.
+func (m *Master) pickWorker(l *lane, now time.Time) (*workerRec, int) {
 	var best *workerRec
+	n := 0
 	for _, w := range m.byType[l.typ] {
 		if w.state != rpcapi.WorkerAlive || w.free() <= 0 || now.Before(w.backoffUntil) || !w.hasTags(l.tags) ||
 			(l.pin != "" && w.name != l.pin) {
 			continue
 		}
+		n++
 		if best == nil || w.free() > best.free() || (w.free() == best.free() && w.id < best.id) {
 			best = w
 		}
 	}
-	return best
+	return best, n
 }
 
 // sendLoop delivers one worker's outbox (Assign) and cancel box (Cancel). It
 // runs until the worker is retired or the master stops.
 func (m *Master) sendLoop(ctx context.Context, w *workerRec) {
 	wc := rpcapi.WorkerClient{C: w.client}
+	var out []rpcapi.Task // reused: an Assign is encoded before the next one is built
 	for {
 		select {
 		case <-ctx.Done():
@@ -128,9 +166,8 @@ func (m *Master) sendLoop(ctx context.Context, w *workerRec) {
 		}
 		for {
 			m.mu.Lock()
-			n := min(len(w.outbox), m.cfg.AssignBatch)
-			out := append([]outTask(nil), w.outbox[:n]...)
-			w.outbox = w.outbox[n:]
+			clear(out)
+			out = w.takeOutbox(m.cfg.AssignBatch, out[:0])
 			cancels := w.cancelbox
 			w.cancelbox = nil
 			m.mu.Unlock()
@@ -151,14 +188,11 @@ func (m *Master) sendLoop(ctx context.Context, w *workerRec) {
 	}
 }
 
-// assign sends one Assign call once the leases in it are durable.
-func (m *Master) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerClient, out []outTask) {
-	args := &rpcapi.AssignArgs{WorkerID: w.id, Tasks: make([]rpcapi.Task, len(out))}
+// assign sends one Assign call.
+func (m *Master) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerClient, out []rpcapi.Task) {
 	// Leases are not awaited on disk: a master that stops before they get
 	// there adopts the attempts from the workers' re-registration.
-	for i, o := range out {
-		args.Tasks[i] = o.task
-	}
+	args := &rpcapi.AssignArgs{WorkerID: w.id, Tasks: out}
 	actx, cancel := context.WithTimeout(ctx, assignTimeout)
 	reply, err := wc.Assign(actx, args)
 	cancel()
@@ -180,7 +214,7 @@ func (m *Master) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerClien
 		if l := w.leases[ref.JobID]; l != nil && l.attempt == ref.Attempt && l.acked.IsZero() {
 			l.acked = now
 			if j := m.jobs[ref.JobID]; j != nil && j.State == jobs.Running && j.Attempt == ref.Attempt {
-				j.Log(now, "started on %s (%s)", w.id, w.name)
+				j.Note(now, "started on "+w.id+" ("+w.name+")")
 			}
 		}
 	}

@@ -87,6 +87,12 @@ type lane struct {
 
 // laneOf returns the lane of j, creating it. The caller holds mu.
 func (m *Master) laneOf(j *jobs.Job) *lane {
+	plain := len(j.Spec.Tags) == 0 && j.Spec.LimitKey == "" && j.Pin == ""
+	if plain {
+		if l := m.plainLanes[j.Spec.Type]; l != nil {
+			return l
+		}
+	}
 	tags := slices.Clone(j.Spec.Tags)
 	slices.Sort(tags)
 	tags = slices.Compact(tags)
@@ -95,6 +101,9 @@ func (m *Master) laneOf(j *jobs.Job) *lane {
 	if l == nil {
 		l = &lane{name: name, typ: j.Spec.Type, tags: tags, key: j.Spec.LimitKey, pin: j.Pin}
 		m.lanes[name] = l
+	}
+	if plain {
+		m.plainLanes[j.Spec.Type] = l
 	}
 	return l
 }

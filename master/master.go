@@ -48,14 +48,19 @@ type Master struct {
 	// unique keys of jobs in a submit that is not committed yet
 	pendingUnique map[string]string
 	lanes         map[string]*lane
+	plainLanes    map[string]*lane // the lanes of jobs without tags, limit key or pin, by type
 	// running jobs by type and by limit key, and rate buckets, for limits
 	runningType map[string]int
 	runningKey  map[string]int
 	typeBuckets map[string]*bucket
 	keyBuckets  map[string]*bucket
-	changed     chan struct{} // closed and replaced when any job becomes final
-	anyChange   chan struct{} // closed and replaced on any change to a job or worker
-	closed      bool
+	// changed is closed when any job becomes final, anyChange on any
+	// change to a job or worker; each is made when somebody waits on it
+	// and set to nil when closed, so a change nobody waits for costs
+	// nothing.
+	changed   chan struct{}
+	anyChange chan struct{}
+	closed    bool
 
 	dropped atomic.Int64
 	reaped  atomic.Int64
@@ -63,6 +68,9 @@ type Master struct {
 	debug   bool       // the logger logs debug lines
 	hooks   *hooks     // group on_done and notifiers (groups.go), set by Start
 	sched   *scheduler // set in Start before its goroutines, then read-only
+
+	woken []*workerRec // dispatch's scratch list, reused
+	held  []heldLease  // fresh leases not yet written, in due order
 
 	kickc  chan struct{}
 	ln     *rpcapi.TrackingListener
@@ -72,6 +80,21 @@ type Master struct {
 	wg     sync.WaitGroup
 	stopc  chan struct{}
 	once   sync.Once
+}
+
+// leaseWriteDelay is how long a fresh lease waits before its record is
+// written. A job that ends sooner costs two writes (submitted, final)
+// instead of three. Nothing durable depends on the lease record: a master
+// that restarts without it finds the job pending, and the worker running
+// it re-registers with the attempt, which the master adopts; if that
+// worker is gone, the job runs again under the same attempt number.
+const leaseWriteDelay = time.Second
+
+// heldLease is a fresh lease whose record waits for leaseWriteDelay.
+type heldLease struct {
+	j       *jobs.Job
+	attempt int
+	due     time.Time
 }
 
 // New validates cfg and returns a master that is not yet started.
@@ -95,14 +118,13 @@ func New(cfg Config) (*Master, error) {
 
 		pendingUnique: make(map[string]string),
 		lanes:         make(map[string]*lane),
+		plainLanes:    make(map[string]*lane),
 
 		runningType: make(map[string]int),
 		runningKey:  make(map[string]int),
 		typeBuckets: make(map[string]*bucket),
 		keyBuckets:  make(map[string]*bucket),
 		byType:      make(map[string]map[string]*workerRec),
-		changed:     make(chan struct{}),
-		anyChange:   make(chan struct{}),
 		kickc:       make(chan struct{}, 1),
 		stopc:       make(chan struct{}),
 		sorted:      true,
@@ -132,7 +154,7 @@ func (m *Master) Start() error {
 		}
 	}
 	m.store = st
-	m.commit = newCommitter(st, m.log, m.encodeLive)
+	m.commit = newCommitter(st, m.log)
 	if err := m.load(); err != nil {
 		st.Close()
 		return err
@@ -244,6 +266,9 @@ func (m *Master) shutdown() error {
 	m.stopHooks()
 	m.stopScheduler()
 	m.cancel()
+	m.mu.Lock()
+	m.writeHeld(time.Time{}, true)
+	m.mu.Unlock()
 	close(m.stopc)
 	m.wg.Wait()
 	m.mu.Lock()
@@ -347,29 +372,43 @@ func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
 			m.groupFinal(j)
 			m.scheduleFinal(j)
 			m.metrics.finished.WithLabelValues(string(j.State)).Inc()
-			close(m.changed)
-			m.changed = make(chan struct{})
+			if m.changed != nil {
+				close(m.changed)
+				m.changed = nil
+			}
 		}
+	}
+	if before == jobs.Pending && j.State == jobs.Running {
+		m.held = append(m.held, heldLease{j: j, attempt: j.Attempt, due: j.Updated.Add(leaseWriteDelay)})
+		return m.commit.pending()
 	}
 	return m.commit.add(j)
 }
 
-// encodeLive encodes jobs under mu, for the committer.
-func (m *Master) encodeLive(js []*jobs.Job, buf []byte, recs []jobs.Record) ([]jobs.Record, []byte) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, j := range js {
-		n := len(buf)
-		buf = j.AppendRecord(buf)
-		recs = append(recs, jobs.Record{Seq: j.Seq, Data: buf[n:len(buf):len(buf)]})
+// writeHeld writes the held leases that are due (all of them when all is
+// set) and still running. The caller holds mu.
+func (m *Master) writeHeld(now time.Time, all bool) {
+	n := 0
+	for _, h := range m.held {
+		if !all && h.due.After(now) {
+			break
+		}
+		if h.j.State == jobs.Running && h.j.Attempt == h.attempt {
+			m.commit.add(h.j)
+		}
+		n++
 	}
-	return recs, buf
+	left := copy(m.held, m.held[n:])
+	clear(m.held[left:])
+	m.held = m.held[:left]
 }
 
 // bump wakes everyone waiting on Changed. The caller holds mu.
 func (m *Master) bump() {
-	close(m.anyChange)
-	m.anyChange = make(chan struct{})
+	if m.anyChange != nil {
+		close(m.anyChange)
+		m.anyChange = nil
+	}
 }
 
 // Changed returns a channel that is closed at the next change to any job
@@ -377,6 +416,9 @@ func (m *Master) bump() {
 func (m *Master) Changed() <-chan struct{} {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.anyChange == nil {
+		m.anyChange = make(chan struct{})
+	}
 	return m.anyChange
 }
 

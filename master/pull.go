@@ -52,21 +52,20 @@ func (m *Master) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.Fetch
 		if a.Max > 0 {
 			n = min(n, a.Max)
 		}
-		out := append([]outTask(nil), w.outbox[:n]...)
-		w.outbox = w.outbox[n:]
+		out := w.takeOutbox(n, nil)
 		r.Cancel = append(r.Cancel[:0], w.cancelbox...)
 		w.cancelbox = nil
 		if n > 0 || len(r.Cancel) > 0 {
 			r.Tasks = make([]rpcapi.Task, 0, n)
-			for _, o := range out {
-				l := w.leases[o.task.JobID]
-				j := m.jobs[o.task.JobID]
-				if l == nil || l.attempt != o.task.Attempt || j == nil || j.State != jobs.Running || j.Attempt != o.task.Attempt {
+			for _, t := range out {
+				l := w.leases[t.JobID]
+				j := m.jobs[t.JobID]
+				if l == nil || l.attempt != t.Attempt || j == nil || j.State != jobs.Running || j.Attempt != t.Attempt {
 					continue // cancelled or reaped while queued
 				}
 				l.handedOut = true
-				j.Log(now, "fetched by %s (%s)", w.id, w.name)
-				r.Tasks = append(r.Tasks, o.task)
+				j.Note(now, "fetched by "+w.id+" ("+w.name+")")
+				r.Tasks = append(r.Tasks, t)
 			}
 			m.mu.Unlock()
 			return nil

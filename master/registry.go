@@ -31,7 +31,7 @@ type workerRec struct {
 	client    rpcapi.Caller // nil for pull workers
 	pull      bool
 	notify    chan struct{} // pull: closed by poke; nil when nobody waits
-	outbox    []outTask
+	outbox    []rpcapi.Task // leased, not yet sent
 	cancelbox []rpcapi.JobRef
 	wake      chan struct{}
 	stop      context.CancelFunc
@@ -48,11 +48,18 @@ type lease struct {
 	handedOut bool      // pull: a Fetch returned it; accepted at the next Fetch or heartbeat
 }
 
-type outTask struct {
-	task rpcapi.Task
-}
-
 func (w *workerRec) free() int { return w.slots - len(w.leases) }
+
+// takeOutbox moves up to n tasks from the front of the outbox to dst. The
+// caller holds Master.mu.
+func (w *workerRec) takeOutbox(n int, dst []rpcapi.Task) []rpcapi.Task {
+	n = min(n, len(w.outbox))
+	dst = append(dst, w.outbox[:n]...)
+	left := copy(w.outbox, w.outbox[n:])
+	clear(w.outbox[left:])
+	w.outbox = w.outbox[:left]
+	return dst
+}
 
 func (w *workerRec) info() rpcapi.WorkerInfo {
 	wi := rpcapi.WorkerInfo{
@@ -372,6 +379,7 @@ func (m *Master) reapLoop() {
 func (m *Master) reap(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.writeHeld(now, false)
 	kicked := false
 	for _, w := range m.workers {
 		if w.state == rpcapi.WorkerDead {

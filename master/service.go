@@ -103,7 +103,7 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 			Submitted: now, Updated: now}
 		j.Spec.Args = cloneArgs(s.Args)
 		j.Spec.Tags = slices.Clone(s.Tags)
-		j.Log(now, "submitted")
+		j.Note(now, "submitted")
 		if nb := now.Add(s.Delay); s.Delay > 0 || s.RunAt.After(now) {
 			if s.RunAt.After(nb) {
 				nb = s.RunAt
@@ -513,6 +513,9 @@ func (m *Master) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitRep
 		if a.Group != "" && len(m.groups[a.Group]) == 0 {
 			m.mu.Unlock()
 			return fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, a.Group)
+		}
+		if m.changed == nil {
+			m.changed = make(chan struct{})
 		}
 		ch := m.changed
 		closed := m.closed
