@@ -68,6 +68,9 @@ type Config struct {
 	// Profile is a file the master writes a CPU profile of the e2e run (or
 	// the heartbeat window, or the queue submit) to.
 	Profile string
+	// Trace is a file the master writes an execution trace (go tool
+	// trace) of the same phase to.
+	Trace string
 	// Timeout bounds the whole run. Default 15m.
 	Timeout time.Duration
 	// LogLevel is the children's log level. Default "error".
@@ -210,6 +213,9 @@ func (c *cluster) masterArgs() []string {
 	}
 	if c.cfg.Profile != "" {
 		a = append(a, "--profile", c.cfg.Profile)
+	}
+	if c.cfg.Trace != "" {
+		a = append(a, "--trace", c.cfg.Trace)
 	}
 	return a
 }

@@ -47,11 +47,11 @@ func runE2E(ctx context.Context, cfg *Config, r *Result) error {
 	wbefore := c.workersCPU()
 	self0 := selfCPU()
 	host0 := hostBusy()
-	if cfg.Profile != "" {
+	if cfg.Profile != "" || cfg.Trace != "" {
 		c.master.send("profile start")
 	}
 	run, err := c.throughput(ctx, cfg.Jobs, cfg.KillWorkerEvery)
-	if cfg.Profile != "" {
+	if cfg.Profile != "" || cfg.Trace != "" {
 		c.master.send("profile stop")
 	}
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 	"time"
@@ -131,6 +132,7 @@ func masterRole(args []string, stdout io.Writer) error {
 	store := fs.String("store", master.StoreBolt, "bolt or memory")
 	dataDir := fs.String("data-dir", "", "data dir (default: a temp dir, removed at exit)")
 	profile := fs.String("profile", "", "CPU profile file, written between the profile start and stop commands")
+	traceFile := fs.String("trace", "", "execution trace file, written between the same commands")
 	level := fs.String("log-level", "error", "log level")
 	heartbeat := fs.Duration("heartbeat", 0, "heartbeat interval (0: default)")
 	if err := fs.Parse(args); err != nil {
@@ -163,15 +165,20 @@ func masterRole(args []string, stdout io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	var prof *os.File
+	var prof, tr *os.File
 	stopProfile := func() error {
-		if prof == nil {
-			return nil
+		var errs []error
+		if prof != nil {
+			pprof.StopCPUProfile()
+			errs = append(errs, prof.Close())
+			prof = nil
 		}
-		pprof.StopCPUProfile()
-		err := prof.Close()
-		prof = nil
-		return err
+		if tr != nil {
+			trace.Stop()
+			errs = append(errs, tr.Close())
+			tr = nil
+		}
+		return errors.Join(errs...)
 	}
 	lines := stdinLines()
 loop:
@@ -182,6 +189,16 @@ loop:
 		case l, ok := <-lines:
 			if !ok {
 				break loop
+			}
+			if l == "profile start" && *traceFile != "" && tr == nil {
+				if f, err := os.Create(*traceFile); err != nil {
+					log.WithError(err).Error("trace")
+				} else if err := trace.Start(f); err != nil {
+					f.Close()
+					log.WithError(err).Error("trace")
+				} else {
+					tr = f
+				}
 			}
 			switch {
 			case l == "profile start" && *profile != "" && prof == nil:

@@ -157,7 +157,7 @@ func runHeartbeats(ctx context.Context, cfg *Config, r *Result) error {
 	self0 := selfCPU()
 	host0 := hostBusy()
 	t0 := time.Now()
-	if cfg.Profile != "" {
+	if cfg.Profile != "" || cfg.Trace != "" {
 		c.master.send("profile start")
 	}
 	measuring.Store(true)
@@ -167,7 +167,7 @@ func runHeartbeats(ctx context.Context, cfg *Config, r *Result) error {
 	after := c.masterStats()
 	self1 := selfCPU()
 	host1 := hostBusy()
-	if cfg.Profile != "" {
+	if cfg.Profile != "" || cfg.Trace != "" {
 		c.master.send("profile stop")
 	}
 	h.HBMasterCPUS = (after.CPU - before.CPU).Seconds()
@@ -254,11 +254,11 @@ func runQueue(ctx context.Context, cfg *Config, r *Result) error {
 	before := c.masterStats()
 	q.QRSSBefore = before.RSS
 	cfg.note("submitting %d jobs from %d clients in batches of %d (no workers)", cfg.Jobs, cfg.Clients, cfg.Batch)
-	if cfg.Profile != "" {
+	if cfg.Profile != "" || cfg.Trace != "" {
 		c.master.send("profile start")
 	}
 	run, err := submitAll(ctx, cfg, c.addr, cfg.Jobs)
-	if cfg.Profile != "" {
+	if cfg.Profile != "" || cfg.Trace != "" {
 		c.master.send("profile stop")
 	}
 	if err != nil {
