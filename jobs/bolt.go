@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -18,20 +17,23 @@ var jobsBucket = []byte("jobs")
 // BoltFile is the name of the store file inside a data directory.
 const BoltFile = "drover.db"
 
-// BoltStore is a Store in one bbolt file. Every Save is one fsynced
-// transaction, so a batch is durable when Save returns.
-type BoltStore struct {
+// initialMmap is the size of the bbolt file's first memory map.
+const initialMmap = 1 << 30
+
+// boltDB is the bbolt file under a BoltStore: every save is one fsynced
+// transaction.
+type boltDB struct {
 	db *bolt.DB
 }
 
-// OpenBolt opens (creating if needed) the store in dir. It fails after one
-// second if another process holds the file.
-func OpenBolt(dir string) (*BoltStore, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("jobs: data dir: %w", err)
-	}
+// openBoltDB opens (creating if needed) the bbolt file in dir. It fails
+// after one second if another process holds the file.
+func openBoltDB(dir string) (*boltDB, error) {
 	path := filepath.Join(dir, BoltFile)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	// A large first mapping (address space, not memory) spares the big
+	// checkpoint transactions bbolt's remapping as the file grows, which
+	// copies every node the transaction holds.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, InitialMmapSize: initialMmap})
 	if err != nil {
 		if err == bolt.ErrTimeout {
 			return nil, fmt.Errorf("jobs: open %s: locked by another process (is a master already running on this data dir?)", path)
@@ -46,7 +48,7 @@ func OpenBolt(dir string) (*BoltStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("jobs: init %s: %w", path, err)
 	}
-	return &BoltStore{db: db}, nil
+	return &boltDB{db: db}, nil
 }
 
 func seqKey(seq uint64) []byte {
@@ -55,8 +57,8 @@ func seqKey(seq uint64) []byte {
 	return k[:]
 }
 
-// Load implements Store.
-func (s *BoltStore) Load(fn func(seq uint64, data []byte) error) error {
+// load calls fn for every record, in Seq order.
+func (s *boltDB) load(fn func(seq uint64, data []byte) error) error {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(jobsBucket).ForEach(func(k, v []byte) error {
 			if len(k) != 8 {
@@ -71,8 +73,8 @@ func (s *BoltStore) Load(fn func(seq uint64, data []byte) error) error {
 	return err
 }
 
-// Save implements Store.
-func (s *BoltStore) Save(batch []Record) error {
+// save writes batch in one transaction.
+func (s *boltDB) save(batch []Record) error {
 	if len(batch) == 0 {
 		if err := s.db.View(func(*bolt.Tx) error { return nil }); errors.Is(err, bolt.ErrDatabaseNotOpen) {
 			return ErrClosed
@@ -105,8 +107,7 @@ func (s *BoltStore) Save(batch []Record) error {
 	return nil
 }
 
-// Close implements Store.
-func (s *BoltStore) Close() error {
+func (s *boltDB) close() error {
 	err := s.db.Close()
 	if err == bolt.ErrDatabaseNotOpen {
 		return nil
@@ -116,8 +117,7 @@ func (s *BoltStore) Close() error {
 
 func metaBucket(name string) []byte { return []byte("meta/" + name) }
 
-// LoadMeta implements MetaStore.
-func (s *BoltStore) LoadMeta(bucket string, fn func(key string, val []byte) error) error {
+func (s *boltDB) loadMeta(bucket string, fn func(key string, val []byte) error) error {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(metaBucket(bucket))
 		if b == nil {
@@ -131,8 +131,7 @@ func (s *BoltStore) LoadMeta(bucket string, fn func(key string, val []byte) erro
 	return err
 }
 
-// SaveMeta implements MetaStore.
-func (s *BoltStore) SaveMeta(bucket, key string, val []byte) error {
+func (s *boltDB) saveMeta(bucket, key string, val []byte) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(metaBucket(bucket))
 		if err != nil {

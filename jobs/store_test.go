@@ -303,7 +303,7 @@ func TestBoltCorrupt(t *testing.T) {
 	for _, bad := range []string{"{not json", "\x01\x02", "\x07version", "x"} {
 		s := openBolt(t, t.TempDir())
 		save(t, s, storeJob(1))
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		err := s.db.db.Update(func(tx *bolt.Tx) error {
 			return tx.Bucket(jobsBucket).Put(seqKey(2), []byte(bad))
 		})
 		if err != nil {
@@ -325,7 +325,7 @@ func TestBoltLoadsJSONRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(jobsBucket).Put(seqKey(1), js) }); err != nil {
+	if err := s.db.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(jobsBucket).Put(seqKey(1), js) }); err != nil {
 		t.Fatal(err)
 	}
 	save(t, s, cur)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/drover/drover/jobs"
@@ -153,11 +154,18 @@ func (m *Master) pickWorker(l *lane, now time.Time) (*workerRec, int) {
 	return best, n
 }
 
+// maxAssigning bounds the Assign (and Cancel) calls in flight to one
+// worker. With two, jobs leased while one call is on the wire go out
+// without waiting for its answer.
+const maxAssigning = 2
+
 // sendLoop delivers one worker's outbox (Assign) and cancel box (Cancel). It
 // runs until the worker is retired or the master stops.
 func (m *Master) sendLoop(ctx context.Context, w *workerRec) {
 	wc := rpcapi.WorkerClient{C: w.client}
-	var out []rpcapi.Task // reused: an Assign is encoded before the next one is built
+	var calls sync.WaitGroup
+	defer calls.Wait()
+	sem := make(chan struct{}, maxAssigning)
 	for {
 		select {
 		case <-ctx.Done():
@@ -165,25 +173,33 @@ func (m *Master) sendLoop(ctx context.Context, w *workerRec) {
 		case <-w.wake:
 		}
 		for {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 			m.mu.Lock()
-			clear(out)
-			out = w.takeOutbox(m.cfg.AssignBatch, out[:0])
+			out := w.takeOutbox(m.cfg.AssignBatch, nil)
 			cancels := w.cancelbox
 			w.cancelbox = nil
 			m.mu.Unlock()
 			if len(out) == 0 && len(cancels) == 0 {
+				<-sem
 				break
 			}
-			if len(cancels) > 0 {
-				cctx, cancel := context.WithTimeout(ctx, assignTimeout)
-				if err := wc.Cancel(cctx, &rpcapi.WorkerCancelArgs{Jobs: cancels}); err != nil {
-					m.log.WithError(err).WithField("worker", w.id).Warn("cancel call failed; the next heartbeat repeats it")
+			calls.Go(func() {
+				defer func() { <-sem }()
+				if len(cancels) > 0 {
+					cctx, cancel := context.WithTimeout(ctx, assignTimeout)
+					if err := wc.Cancel(cctx, &rpcapi.WorkerCancelArgs{Jobs: cancels}); err != nil {
+						m.log.WithError(err).WithField("worker", w.id).Warn("cancel call failed; the next heartbeat repeats it")
+					}
+					cancel()
 				}
-				cancel()
-			}
-			if len(out) > 0 {
-				m.assign(ctx, w, wc, out)
-			}
+				if len(out) > 0 {
+					m.assign(ctx, w, wc, out)
+				}
+			})
 		}
 	}
 }

@@ -81,7 +81,8 @@ type Config struct {
 	// context has no deadline. Default 30s.
 	ShutdownGrace time.Duration
 	// ReportDelay is how long finished results wait to be sent together
-	// in one Complete call. Default 500µs.
+	// in one Complete call while another call is in flight (with none in
+	// flight they go at once). Default 500µs.
 	ReportDelay time.Duration
 	// Logger receives the worker's logs. Default: logrus's standard logger.
 	Logger logrus.FieldLogger

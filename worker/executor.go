@@ -78,44 +78,85 @@ func (w *Worker) Cancel(ctx context.Context, a *rpcapi.WorkerCancelArgs, _ *rpca
 	return nil
 }
 
-// start runs one task in its own goroutine. The caller holds mu.
+// start queues one task for a runner goroutine. The caller holds mu.
+//
+// Runners are goroutines that run one job after another: a worker keeps as
+// many as it ever ran jobs at once (at most its slots, but for an attempt
+// that replaces one still stopping), so a job costs neither a new
+// goroutine nor growing a fresh stack.
 func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
 	timeout := t.Timeout
 	if cmd != nil && cmd.Timeout > 0 && (timeout <= 0 || cmd.Timeout < timeout) {
 		timeout = cmd.Timeout
 	}
-	ctx, cancel := context.WithCancel(w.ctx)
+	// Not derived from w.ctx: every path that stops the worker cancels its
+	// runs one by one first, and a child of w.ctx would cost a lock on it
+	// per job.
+	var ctx context.Context
+	var cancel context.CancelFunc
 	if timeout > 0 {
-		ctx, cancel = context.WithTimeout(w.ctx, timeout)
+		ctx, cancel = context.WithTimeout(context.Background(), timeout)
+	} else {
+		ctx, cancel = context.WithCancel(context.Background())
 	}
-	r := &run{ref: rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt}, typ: t.Type, cancel: cancel, started: time.Now()}
+	r := &run{ref: rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt}, typ: t.Type, cancel: cancel, started: time.Now(),
+		task: t, handler: h, cmd: cmd, ctx: ctx, worker: w.id}
 	w.running[t.JobID] = r
-	job := &jobs.Job{ID: t.JobID, Attempt: t.Attempt, State: jobs.Running, Worker: w.id,
-		Spec: jobs.Spec{Type: t.Type, Args: t.Args, Timeout: t.Timeout, Input: t.Input}}
-	fields := logrus.Fields{"job": t.JobID, "attempt": t.Attempt, "worker": w.id, "type": t.Type}
-	if w.debug {
-		w.log.WithFields(fields).Debug("job started")
+	w.jobsWG.Add(1)
+	switch {
+	case w.runClosed || len(w.runq) == cap(w.runq):
+		w.runWG.Go(func() { w.execute(r) }) // a replacing attempt beyond the slots
+		return
+	case w.idleRunners > 0:
+		w.idleRunners--
+	default:
+		w.runWG.Go(w.runner)
 	}
-	w.jobsWG.Go(func() {
-		defer cancel()
-		var res jobs.Result
-		var err error
-		if cmd != nil {
-			env := []string{"DROVER_JOB_ID=" + t.JobID, "DROVER_ATTEMPT=" + strconv.Itoa(t.Attempt),
-				"DROVER_MASTER=" + w.cfg.Master}
-			res, err = runCommand(ctx, *cmd, t.Args, env, t.Input, w.cfg.OutputLimit, w.cfg.KillGrace)
-		} else {
-			res, err = callHandler(ctx, h, job)
-			if n := len(res.Output); n > w.cfg.OutputLimit {
-				res.Output = fmt.Sprintf("...[truncated %d bytes]\n", n-w.cfg.OutputLimit) + res.Output[n-w.cfg.OutputLimit:]
-			}
-			if n := len(res.Data); n > w.cfg.MaxResultBytes {
-				res.Data = ""
-				err = Permanent(fmt.Errorf("worker: result data of %d bytes is over max_result_bytes %d", n, w.cfg.MaxResultBytes))
-			}
+	w.runq <- r
+}
+
+// runner runs queued jobs until the queue is closed.
+func (w *Worker) runner() {
+	for r := range w.runq {
+		w.execute(r)
+		w.mu.Lock()
+		w.idleRunners++
+		w.mu.Unlock()
+	}
+}
+
+// execute runs one job and queues its report.
+func (w *Worker) execute(r *run) {
+	defer w.jobsWG.Done()
+	defer r.cancel()
+	t := r.task
+	if w.debug {
+		w.log.WithFields(r.fields()).Debug("job started")
+	}
+	var res jobs.Result
+	var err error
+	if r.cmd != nil {
+		env := []string{"DROVER_JOB_ID=" + t.JobID, "DROVER_ATTEMPT=" + strconv.Itoa(t.Attempt),
+			"DROVER_MASTER=" + w.cfg.Master}
+		res, err = runCommand(r.ctx, *r.cmd, t.Args, env, t.Input, w.cfg.OutputLimit, w.cfg.KillGrace)
+	} else {
+		job := &jobs.Job{ID: t.JobID, Attempt: t.Attempt, State: jobs.Running, Worker: r.worker,
+			Spec: jobs.Spec{Type: t.Type, Args: t.Args, Timeout: t.Timeout, Input: t.Input}}
+		res, err = callHandler(r.ctx, r.handler, job)
+		if n := len(res.Output); n > w.cfg.OutputLimit {
+			res.Output = fmt.Sprintf("...[truncated %d bytes]\n", n-w.cfg.OutputLimit) + res.Output[n-w.cfg.OutputLimit:]
 		}
-		w.finish(r, ctx, res, err, fields)
-	})
+		if n := len(res.Data); n > w.cfg.MaxResultBytes {
+			res.Data = ""
+			err = Permanent(fmt.Errorf("worker: result data of %d bytes is over max_result_bytes %d", n, w.cfg.MaxResultBytes))
+		}
+	}
+	w.finish(r, r.ctx, res, err)
+}
+
+// fields are the log fields of a run.
+func (r *run) fields() logrus.Fields {
+	return logrus.Fields{"job": r.ref.JobID, "attempt": r.ref.Attempt, "worker": r.worker, "type": r.typ}
 }
 
 // callHandler runs h, turning a panic into an error.
@@ -130,7 +171,7 @@ func callHandler(ctx context.Context, h HandlerFunc, j *jobs.Job) (res jobs.Resu
 }
 
 // finish records the end of a run and queues its report.
-func (w *Worker) finish(r *run, ctx context.Context, res jobs.Result, err error, fields logrus.Fields) {
+func (w *Worker) finish(r *run, ctx context.Context, res jobs.Result, err error) {
 	rep := rpcapi.Report{JobID: r.ref.JobID, Attempt: r.ref.Attempt, ExitCode: res.ExitCode,
 		Output: res.Output, Data: res.Data, Outcome: jobs.OK}
 	w.mu.Lock()
@@ -160,7 +201,7 @@ func (w *Worker) finish(r *run, ctx context.Context, res jobs.Result, err error,
 	took := time.Since(r.started)
 	w.metrics.duration.WithLabelValues(r.typ, string(rep.Outcome)).Observe(took.Seconds())
 	if r.drop || rep.Outcome != jobs.OK || w.debug {
-		e := w.log.WithFields(fields).WithFields(logrus.Fields{"outcome": rep.Outcome, "took": took.Round(time.Millisecond)})
+		e := w.log.WithFields(r.fields()).WithFields(logrus.Fields{"outcome": rep.Outcome, "took": took.Round(time.Millisecond)})
 		switch {
 		case r.drop:
 			e.Info("job stopped; not reported")

@@ -132,11 +132,11 @@ const maxReports = 1000
 // for that commit.
 const maxSending = 4
 
-// reportLoop sends finished results in batches: it waits ReportDelay after
-// a result so more can join, then sends them in one Complete call without
-// waiting for the answer (up to maxSending calls in flight). A batch that
-// fails goes back to the front of the queue and is retried after a
-// backoff.
+// reportLoop sends finished results in batches: at once when no Complete
+// call is in flight, else after ReportDelay so more can join. It sends a
+// batch without waiting for the answer (up to maxSending calls in flight).
+// A batch that fails goes back to the front of the queue and is retried
+// after a backoff.
 func (w *Worker) reportLoop() {
 	var calls sync.WaitGroup
 	defer calls.Wait()
@@ -154,10 +154,12 @@ func (w *Worker) reportLoop() {
 				return
 			}
 		} else {
+			// With no call in flight the results go at once; while calls
+			// are out, more results join for ReportDelay.
 			w.mu.Lock()
-			n := len(w.results)
+			n, busy := len(w.results), len(w.sending) > 0
 			w.mu.Unlock()
-			if n > 0 && n < maxReports/4 {
+			if busy && n > 0 && n < maxReports/4 {
 				select {
 				case <-time.After(w.cfg.ReportDelay):
 				case <-w.ctx.Done():

@@ -47,6 +47,10 @@ type Worker struct {
 	started  bool
 	idle     chan struct{} // closed when running becomes empty while draining
 
+	runq        chan *run // jobs for the runners
+	idleRunners int       // runners waiting on runq with no job promised to them
+	runClosed   bool      // runq is closed
+
 	regc    chan struct{} // asks the heartbeat loop to re-register now
 	beatc   chan struct{} // asks the heartbeat loop to beat now
 	fetchc  chan struct{} // pull mode: a slot freed or the worker registered
@@ -58,7 +62,8 @@ type Worker struct {
 	srv    *http.Server
 	ctx    context.Context // ends when the worker stops for good
 	cancel context.CancelFunc
-	jobsWG sync.WaitGroup // job goroutines
+	jobsWG sync.WaitGroup // jobs started and not finished
+	runWG  sync.WaitGroup // runner goroutines
 	loopWG sync.WaitGroup // heartbeat, reporter, server
 	once   sync.Once
 }
@@ -75,6 +80,13 @@ type run struct {
 	// cancelled: the master cancelled it; its result is reported as
 	// cancelled.
 	cancelled bool
+
+	// What to run, for the runner that takes it.
+	task    rpcapi.Task
+	handler HandlerFunc
+	cmd     *Command
+	ctx     context.Context
+	worker  string // the worker's ID when it started
 }
 
 // New validates cfg and returns a worker that is not yet started.
@@ -97,6 +109,7 @@ func New(cfg Config) (*Worker, error) {
 		mc:       mc,
 		running:  make(map[string]*run),
 		sending:  make(map[int][]rpcapi.Report),
+		runq:     make(chan *run, cfg.Slots),
 		regc:     make(chan struct{}, 1),
 		beatc:    make(chan struct{}, 1),
 		fetchc:   make(chan struct{}, 1),
@@ -305,12 +318,19 @@ func (w *Worker) Crash() {
 }
 
 func (w *Worker) stop() error {
+	w.mu.Lock()
+	if !w.runClosed {
+		w.runClosed = true
+		close(w.runq)
+	}
+	w.mu.Unlock()
 	w.cancel()
 	if w.srv != nil {
 		w.srv.Close()
 		w.ln.CloseAll()
 	}
 	w.loopWG.Wait()
+	w.runWG.Wait()
 	return w.mc.Close()
 }
 
