@@ -276,10 +276,6 @@ func (j *Job) Log(at time.Time, format string, a ...any) {
 // Note appends a timeline event with the given text, unformatted (the hot
 // paths build their texts without fmt).
 func (j *Job) Note(at time.Time, text string) {
-	if j.Events == nil {
-		// Room for the usual life: submitted, dispatched, started, ended.
-		j.Events = make([]Event, 0, 4)
-	}
 	j.Events = append(j.Events, Event{At: at, Text: text})
 	if n := len(j.Events); n > MaxEvents {
 		// Keep the submission event, drop the oldest after it.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/heap"
 	"maps"
+	"math"
 	"slices"
 	"time"
 )
@@ -30,8 +31,8 @@ type qitem struct {
 	lane      string
 	prio      int
 	seq       uint64
-	notBefore time.Time
-	index     int  // in the delayed heap, or in a level's late heap
+	notBefore int64 // Unix nanoseconds; 0: ready
+	index     int   // in the delayed heap, or in a level's late heap
 	isReady   bool // in a lane (else in the delayed heap)
 	removed   bool // taken out of its lane; skipped at the head
 }
@@ -62,9 +63,9 @@ func (q *Queue) Push(j *Job) { q.PushLane(j, j.Spec.Type) }
 // head is the best of its jobs only.
 func (q *Queue) PushLane(j *Job, lane string) {
 	q.Remove(j.ID)
-	it := &qitem{id: j.ID, lane: lane, prio: j.Spec.Priority, seq: j.Seq, notBefore: j.NotBefore}
+	it := &qitem{id: j.ID, lane: lane, prio: j.Spec.Priority, seq: j.Seq, notBefore: unixNano(j.NotBefore)}
 	q.items[j.ID] = it
-	if it.notBefore.IsZero() {
+	if it.notBefore == 0 {
 		q.pushReady(it)
 		return
 	}
@@ -150,13 +151,27 @@ func (v *level) top() *qitem {
 	return best
 }
 
+// unixNano returns t in Unix nanoseconds, 0 for the zero time, clamped to
+// what an int64 holds (years 1678 to 2262).
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.IsZero():
+		return 0
+	case t.Year() >= 2262:
+		return math.MaxInt64
+	case t.Year() <= 1678:
+		return 1
+	}
+	return max(t.UnixNano(), 1)
+}
+
 // Promote makes every delayed job whose time has come ready, and returns the
 // earliest not-before time still in the future (zero when none).
 func (q *Queue) Promote(now time.Time) time.Time {
 	for q.delayed.Len() > 0 {
 		it := q.delayed[0]
-		if it.notBefore.After(now) {
-			return it.notBefore
+		if it.notBefore > unixNano(now) {
+			return time.Unix(0, it.notBefore)
 		}
 		heap.Pop(&q.delayed)
 		q.pushReady(it)
@@ -234,8 +249,8 @@ type delayedHeap []*qitem
 
 func (h delayedHeap) Len() int { return len(h) }
 func (h delayedHeap) Less(i, j int) bool {
-	if !h[i].notBefore.Equal(h[j].notBefore) {
-		return h[i].notBefore.Before(h[j].notBefore)
+	if h[i].notBefore != h[j].notBefore {
+		return h[i].notBefore < h[j].notBefore
 	}
 	return h[i].seq < h[j].seq
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -29,6 +30,9 @@ func (j *Job) Lease(worker string, now time.Time) (int, error) {
 	j.NotBefore = time.Time{}
 	j.Updated = now
 	j.Attempts = append(j.Attempts, Attempt{N: j.Attempt, Worker: worker, Started: now})
+	// Room for this attempt's events (dispatched, started, ended) in one
+	// allocation.
+	j.Events = slices.Grow(j.Events, 3)
 	j.Note(now, "dispatched to "+worker+" as attempt "+strconv.Itoa(j.Attempt))
 	return j.Attempt, nil
 }

@@ -133,7 +133,8 @@ const maxReports = 1000
 const maxSending = 4
 
 // reportLoop sends finished results in batches: at once when no Complete
-// call is in flight, else after ReportDelay so more can join. It sends a
+// call is in flight or a quarter of the slots' worth is waiting, else after
+// ReportDelay so more can join. It sends a
 // batch without waiting for the answer (up to maxSending calls in flight).
 // A batch that fails goes back to the front of the queue and is retried
 // after a backoff.
@@ -155,11 +156,12 @@ func (w *Worker) reportLoop() {
 			}
 		} else {
 			// With no call in flight the results go at once; while calls
-			// are out, more results join for ReportDelay.
+			// are out, more results join for ReportDelay, or until a
+			// quarter of the slots' worth is waiting.
 			w.mu.Lock()
 			n, busy := len(w.results), len(w.sending) > 0
 			w.mu.Unlock()
-			if busy && n > 0 && n < maxReports/4 {
+			if busy && n > 0 && n < max(1, min(maxReports, w.cfg.Slots)/4) {
 				select {
 				case <-time.After(w.cfg.ReportDelay):
 				case <-w.ctx.Done():
