@@ -1,92 +1,212 @@
 package rpcapi
 
 import (
+	"bufio"
 	"context"
+	"encoding/gob"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/rpc"
+	"reflect"
+	"sync"
 )
 
 // GoRPCPath is where net/rpc (gob) is served, over an HTTP CONNECT.
 const GoRPCPath = "/_goRPC_"
 
+// connected is net/rpc's answer to the CONNECT.
+const connected = "200 Connected to Go RPC"
+
 // NewGoRPCHandler returns an http.Handler serving the given APIs over
-// net/rpc at GoRPCPath. Either may be nil. It never touches
-// rpc.DefaultServer.
+// net/rpc's wire protocol at GoRPCPath. Either may be nil.
+//
+// The protocol is net/rpc's own (after the CONNECT, a gob stream of
+// rpc.Request headers and args one way, rpc.Response headers and replies
+// the other), so net/rpc clients call it unchanged. The server is ours: a
+// method table instead of reflection, and calls that never wait (a
+// heartbeat, an Assign, a status read) run on the connection's reading
+// goroutine instead of a goroutine of their own, which spares a goroutine
+// and a thread wake-up per call. Calls that can wait (a commit, a
+// long poll) get their own goroutine, as in net/rpc, so they hold up no
+// other call on the connection. A call's context ends when its connection
+// closes.
 func NewGoRPCHandler(m MasterAPI, w WorkerAPI) (http.Handler, error) {
-	s := rpc.NewServer()
+	s := &goServer{methods: make(map[string]goMethod)}
 	if m != nil {
-		if err := s.RegisterName("Master", &MasterService{api: m}); err != nil {
-			return nil, fmt.Errorf("rpcapi: %w", err)
+		for name, gm := range masterGoMethods(m) {
+			s.methods[name] = gm
 		}
 	}
 	if w != nil {
-		if err := s.RegisterName("Worker", &WorkerService{api: w}); err != nil {
-			return nil, fmt.Errorf("rpcapi: %w", err)
+		for name, gm := range workerGoMethods(w) {
+			s.methods[name] = gm
 		}
 	}
 	return s, nil
 }
 
-// MasterService adapts a MasterAPI to net/rpc's method shape. Its methods
-// are for net/rpc only.
-type MasterService struct{ api MasterAPI }
-
-func (s *MasterService) Register(a *RegisterArgs, r *RegisterReply) error {
-	return encode(s.api.Register(context.Background(), a, r))
-}
-func (s *MasterService) Heartbeat(a *HeartbeatArgs, r *HeartbeatReply) error {
-	return encode(s.api.Heartbeat(context.Background(), a, r))
-}
-func (s *MasterService) Complete(a *CompleteArgs, r *CompleteReply) error {
-	return encode(s.api.Complete(context.Background(), a, r))
-}
-func (s *MasterService) Logout(a *LogoutArgs, r *Empty) error {
-	return encode(s.api.Logout(context.Background(), a, r))
-}
-func (s *MasterService) Status(a *Empty, r *StatusReply) error {
-	return encode(s.api.Status(context.Background(), a, r))
-}
-func (s *MasterService) Submit(a *SubmitArgs, r *SubmitReply) error {
-	return encode(s.api.Submit(context.Background(), a, r))
-}
-func (s *MasterService) GetJob(a *GetJobArgs, r *JobInfo) error {
-	return encode(s.api.GetJob(context.Background(), a, r))
-}
-func (s *MasterService) ListJobs(a *ListJobsArgs, r *ListJobsReply) error {
-	return encode(s.api.ListJobs(context.Background(), a, r))
-}
-func (s *MasterService) ListWorkers(a *Empty, r *ListWorkersReply) error {
-	return encode(s.api.ListWorkers(context.Background(), a, r))
-}
-func (s *MasterService) Cancel(a *CancelArgs, r *CancelReply) error {
-	return encode(s.api.Cancel(context.Background(), a, r))
-}
-func (s *MasterService) Wait(a *WaitArgs, r *WaitReply) error {
-	return encode(s.api.Wait(context.Background(), a, r))
+// goMethod is one method of the table. read decodes the call's args from
+// the stream and returns the call itself.
+type goMethod struct {
+	inline bool
+	read   func(dec *gob.Decoder) (call func(ctx context.Context) (reply any, err error), err error)
 }
 
-// WorkerService adapts a WorkerAPI to net/rpc's method shape.
-type WorkerService struct{ api WorkerAPI }
+// goBind makes a goMethod of an API method.
+func goBind[A, R any](fn func(context.Context, *A, *R) error, inline bool) goMethod {
+	return goMethod{inline: inline, read: func(dec *gob.Decoder) (func(context.Context) (any, error), error) {
+		a := new(A)
+		if err := dec.Decode(a); err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) (any, error) {
+			r := new(R)
+			return r, encode(fn(ctx, a, r))
+		}, nil
+	}}
+}
 
-func (s *WorkerService) Assign(a *AssignArgs, r *AssignReply) error {
-	return encode(s.api.Assign(context.Background(), a, r))
+// Inline marks the methods that never wait on I/O or on other calls.
+const (
+	waits  = false
+	inline = true
+)
+
+func masterGoMethods(m MasterAPI) map[string]goMethod {
+	return map[string]goMethod{
+		MasterRegister:    goBind(m.Register, waits), // an adoption waits for its commit
+		MasterHeartbeat:   goBind(m.Heartbeat, inline),
+		MasterComplete:    goBind(m.Complete, waits),
+		MasterLogout:      goBind(m.Logout, inline),
+		MasterStatus:      goBind(m.Status, inline),
+		MasterSubmit:      goBind(m.Submit, waits),
+		MasterGetJob:      goBind(m.GetJob, inline),
+		MasterListJobs:    goBind(m.ListJobs, inline),
+		MasterListWorkers: goBind(m.ListWorkers, inline),
+		MasterCancel:      goBind(m.Cancel, waits),
+		MasterWait:        goBind(m.Wait, waits),
+		MasterFetch:       goBind(m.Fetch, waits),
+		MasterSchedules:   goBind(m.ListSchedules, inline),
+		MasterPause:       goBind(m.PauseSchedule, waits), // writes the store
+		MasterResume:      goBind(m.ResumeSchedule, waits),
+	}
 }
-func (s *WorkerService) Cancel(a *WorkerCancelArgs, r *Empty) error {
-	return encode(s.api.Cancel(context.Background(), a, r))
+
+func workerGoMethods(w WorkerAPI) map[string]goMethod {
+	return map[string]goMethod{
+		WorkerAssign: goBind(w.Assign, inline), // WorkerAPI: never blocks on a job
+		WorkerCancel: goBind(w.Cancel, inline),
+		WorkerPing:   goBind(w.Ping, inline),
+	}
 }
-func (s *WorkerService) Ping(a *Empty, r *PingReply) error {
-	return encode(s.api.Ping(context.Background(), a, r))
+
+// goServer serves net/rpc's wire protocol from a method table.
+type goServer struct {
+	methods map[string]goMethod
 }
-func (s *MasterService) Fetch(a *FetchArgs, r *FetchReply) error {
-	return encode(s.api.Fetch(context.Background(), a, r))
+
+// ServeHTTP answers the CONNECT and serves the connection, as net/rpc's
+// Server.ServeHTTP does.
+func (s *goServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != "CONNECT" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		io.WriteString(w, "405 must CONNECT\n")
+		return
+	}
+	conn, _, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		return
+	}
+	if _, err := io.WriteString(conn, "HTTP/1.0 "+connected+"\n\n"); err != nil {
+		conn.Close()
+		return
+	}
+	s.serveConn(conn)
 }
-func (s *MasterService) ListSchedules(a *Empty, r *ListSchedulesReply) error {
-	return encode(s.api.ListSchedules(context.Background(), a, r))
+
+// goConn is one served connection.
+type goConn struct {
+	conn    net.Conn
+	mu      sync.Mutex // guards the writing side
+	enc     *gob.Encoder
+	buf     *bufio.Writer
+	broken  bool
+	pending sync.WaitGroup
 }
-func (s *MasterService) PauseSchedule(a *ScheduleArgs, r *ScheduleInfo) error {
-	return encode(s.api.PauseSchedule(context.Background(), a, r))
+
+// noReply is the body sent with an error, as net/rpc's invalidRequest.
+type noReply struct{}
+
+func (s *goServer) serveConn(conn net.Conn) {
+	buf := bufio.NewWriter(conn)
+	c := &goConn{conn: conn, enc: gob.NewEncoder(buf), buf: buf}
+	dec := gob.NewDecoder(bufio.NewReader(conn))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() {
+		cancel()
+		c.pending.Wait()
+		conn.Close()
+	}()
+	for {
+		var req rpc.Request
+		if err := dec.Decode(&req); err != nil {
+			return // EOF, a broken connection, or a stream we cannot follow
+		}
+		m, ok := s.methods[req.ServiceMethod]
+		if !ok {
+			if dec.DecodeValue(reflect.Value{}) != nil { // discards the args
+				return
+			}
+			c.send(&req, noReply{}, fmt.Errorf("rpc: can't find method %s", req.ServiceMethod))
+			continue
+		}
+		call, err := m.read(dec)
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// As net/rpc: the body did not decode into the args; answer
+			// and read on.
+			c.send(&req, noReply{}, encode(fmt.Errorf("%w: args of %s: %v", ErrBadRequest, req.ServiceMethod, err)))
+			continue
+		}
+		if m.inline {
+			reply, err := call(ctx)
+			c.send(&req, reply, err)
+			continue
+		}
+		c.pending.Go(func() {
+			reply, err := call(ctx)
+			c.send(&req, reply, err)
+		})
+	}
 }
-func (s *MasterService) ResumeSchedule(a *ScheduleArgs, r *ScheduleInfo) error {
-	return encode(s.api.ResumeSchedule(context.Background(), a, r))
+
+// send writes one response. A write that fails breaks the connection.
+func (c *goConn) send(req *rpc.Request, reply any, err error) {
+	resp := rpc.Response{ServiceMethod: req.ServiceMethod, Seq: req.Seq}
+	if err != nil {
+		resp.Error = err.Error()
+		reply = noReply{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.broken {
+		return
+	}
+	werr := c.enc.Encode(&resp)
+	if werr == nil {
+		werr = c.enc.Encode(reply)
+	}
+	if werr == nil {
+		werr = c.buf.Flush()
+	}
+	if werr != nil {
+		c.broken = true
+		c.conn.Close() // the reading loop ends and the deferred cleanup runs
+	}
 }
