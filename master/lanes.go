@@ -83,6 +83,9 @@ type lane struct {
 	tags []string
 	key  string
 	pin  string // a broadcast copy's worker name
+	// limited: a type or key limit applies (limits are fixed at New), so
+	// blocked and took have work to do.
+	limited bool
 }
 
 // laneOf returns the lane of j, creating it. The caller holds mu.
@@ -100,6 +103,7 @@ func (m *Master) laneOf(j *jobs.Job) *lane {
 	l := m.lanes[name]
 	if l == nil {
 		l = &lane{name: name, typ: j.Spec.Type, tags: tags, key: j.Spec.LimitKey, pin: j.Pin}
+		l.limited = !m.cfg.TypeLimits[l.typ].zero() || (l.key != "" && !m.keyLimit(l.key).zero())
 		m.lanes[name] = l
 	}
 	if plain {
@@ -124,6 +128,9 @@ func (m *Master) keyLimit(key string) Limit {
 // blocked says why a lane cannot take one more job now ("" if it can),
 // and when a rate limit lets it next. The caller holds mu.
 func (m *Master) blocked(l *lane, now time.Time) (string, time.Time) {
+	if !l.limited {
+		return "", time.Time{}
+	}
 	tl := m.cfg.TypeLimits[l.typ]
 	if tl.Concurrency > 0 && m.runningType[l.typ] >= tl.Concurrency {
 		return fmt.Sprintf("type %q is at its limit of %d running", l.typ, tl.Concurrency), time.Time{}
@@ -161,6 +168,9 @@ func (m *Master) blocked(l *lane, now time.Time) (string, time.Time) {
 // took records a dispatch from lane l against its rate buckets. The caller
 // holds mu and has checked blocked.
 func (m *Master) took(l *lane) {
+	if !l.limited {
+		return
+	}
 	if b := m.typeBuckets[l.typ]; b != nil && m.cfg.TypeLimits[l.typ].Rate.N > 0 {
 		b.tokens--
 	}
@@ -183,7 +193,9 @@ func (m *Master) account(j *jobs.Job, before jobs.State) {
 	if was {
 		d = -1
 	}
-	m.runningType[j.Spec.Type] += d
+	if len(m.cfg.TypeLimits) > 0 { // only type limits read runningType
+		m.runningType[j.Spec.Type] += d
+	}
 	if j.Spec.LimitKey != "" {
 		m.runningKey[j.Spec.LimitKey] += d
 		if m.runningKey[j.Spec.LimitKey] == 0 {

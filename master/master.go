@@ -39,7 +39,7 @@ type Master struct {
 	keys      map[string]string
 	groups    map[string][]string
 	queue     *jobs.Queue
-	counts    map[jobs.State]int
+	counts    stateCounts
 	workers   map[string]*workerRec
 	byType    map[string]map[string]*workerRec // alive workers by job type
 	seq       uint64
@@ -112,7 +112,6 @@ func New(cfg Config) (*Master, error) {
 		keys:    make(map[string]string),
 		groups:  make(map[string][]string),
 		queue:   jobs.NewQueue(),
-		counts:  make(map[jobs.State]int),
 		workers: make(map[string]*workerRec),
 		unique:  make(map[string]string),
 
@@ -336,9 +335,31 @@ func (m *Master) insert(j *jobs.Job) {
 			m.unique[u] = j.ID
 		}
 	}
-	m.counts[j.State]++
+	m.counts.add(j.State, 1)
 	m.account(j, jobs.Pending)
 }
+
+// stateCounts counts jobs by state.
+type stateCounts [5]int
+
+func stateIndex(s jobs.State) int {
+	switch s {
+	case jobs.Pending:
+		return 0
+	case jobs.Running:
+		return 1
+	case jobs.Succeeded:
+		return 2
+	case jobs.Failed:
+		return 3
+	}
+	return 4
+}
+
+func (c *stateCounts) add(s jobs.State, d int) { c[stateIndex(s)] += d }
+
+// of returns the number of jobs in state s.
+func (c *stateCounts) of(s jobs.State) int { return c[stateIndex(s)] }
 
 // sortedJobs returns every job in Seq order. The caller holds mu.
 func (m *Master) sortedJobs() []*jobs.Job {
@@ -363,8 +384,8 @@ func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
 	m.bump()
 	m.account(j, before)
 	if before != j.State {
-		m.counts[before]--
-		m.counts[j.State]++
+		m.counts.add(before, -1)
+		m.counts.add(j.State, 1)
 		if j.State.Final() {
 			if j.Parent != "" {
 				m.childFinal(j)

@@ -25,11 +25,19 @@ type metrics struct {
 	dispatch   prometheus.Histogram
 	runTime    *prometheus.HistogramVec // by type and outcome
 	registered prometheus.Counter
+
+	runObs map[runKey]prometheus.Observer // runTime's children, guarded by Master.mu
+}
+
+type runKey struct {
+	typ     string
+	outcome jobs.Outcome
 }
 
 func newMetrics(m *Master) *metrics {
 	x := &metrics{
-		reg: prometheus.NewRegistry(),
+		reg:    prometheus.NewRegistry(),
+		runObs: make(map[runKey]prometheus.Observer),
 		submitted: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_jobs_submitted_total",
 			Help: "Jobs created by submits and jobs files."}),
 		finished: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "drover_jobs_finished_total",
@@ -70,7 +78,13 @@ func (x *metrics) handler() http.Handler {
 func (x *metrics) observeFinish(j *jobs.Job) {
 	a := j.Attempts[len(j.Attempts)-1]
 	if !a.Ended.IsZero() {
-		x.runTime.WithLabelValues(j.Spec.Type, string(a.Outcome)).Observe(a.Ended.Sub(a.Started).Seconds())
+		k := runKey{j.Spec.Type, a.Outcome}
+		o := x.runObs[k]
+		if o == nil {
+			o = x.runTime.WithLabelValues(k.typ, string(k.outcome))
+			x.runObs[k] = o
+		}
+		o.Observe(a.Ended.Sub(a.Started).Seconds())
 	}
 	if a.Outcome == jobs.Lost {
 		x.lost.Inc()
@@ -108,7 +122,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(n), t)
 	}
 	for _, s := range jobs.States {
-		ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(m.counts[s]), string(s))
+		ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(m.counts.of(s)), string(s))
 	}
 	byState := map[string]int{rpcapi.WorkerAlive: 0, rpcapi.WorkerDraining: 0, rpcapi.WorkerDead: 0}
 	for _, w := range m.workers {

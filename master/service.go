@@ -76,6 +76,29 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 	now := time.Now()
 	var fresh []*jobs.Job
 	var reserved []string
+	// The jobs are built before the lock is taken, in one allocation: only
+	// their Seq, their ID and the keys they take need the lock.
+	slab := make([]jobs.Job, len(a.Specs)-len(scheds))
+	built := slab[:0]
+	for i := range a.Specs {
+		s := &a.Specs[i]
+		if s.Schedule != "" {
+			continue
+		}
+		built = built[:len(built)+1]
+		j := &built[len(built)-1]
+		j.Spec, j.State, j.Submitted, j.Updated = *s, jobs.Pending, now, now
+		j.Spec.Args = cloneArgs(s.Args)
+		j.Spec.Tags = slices.Clone(s.Tags)
+		j.Note(now, "submitted")
+		if nb := now.Add(s.Delay); s.Delay > 0 || s.RunAt.After(now) {
+			if s.RunAt.After(nb) {
+				nb = s.RunAt
+			}
+			j.NotBefore = nb
+			j.Log(now, "held until %s", nb.Format(time.RFC3339))
+		}
+	}
 
 	m.mu.Lock()
 	if m.closed {
@@ -84,10 +107,12 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 	}
 	var uniq []string // unique keys taken by this batch
 	var bErr error    // a broadcast nobody can run
+	k := -1
 	for i, s := range a.Specs {
 		if s.Schedule != "" {
 			continue
 		}
+		k++
 		if s.Key != "" {
 			if id, ok := m.keys[s.Key]; ok {
 				r.IDs[i], r.Existing[i] = id, true
@@ -99,18 +124,8 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 			continue
 		}
 		m.seq++
-		j := &jobs.Job{ID: strconv.FormatUint(m.seq, 10), Seq: m.seq, Spec: s, State: jobs.Pending,
-			Submitted: now, Updated: now}
-		j.Spec.Args = cloneArgs(s.Args)
-		j.Spec.Tags = slices.Clone(s.Tags)
-		j.Note(now, "submitted")
-		if nb := now.Add(s.Delay); s.Delay > 0 || s.RunAt.After(now) {
-			if s.RunAt.After(nb) {
-				nb = s.RunAt
-			}
-			j.NotBefore = nb
-			j.Log(now, "held until %s", nb.Format(time.RFC3339))
-		}
+		j := &slab[k]
+		j.ID, j.Seq = strconv.FormatUint(m.seq, 10), m.seq
 		if s.Key != "" {
 			m.keys[s.Key] = j.ID // reserved until committed
 			reserved = append(reserved, s.Key)
@@ -282,7 +297,7 @@ func (m *Master) Status(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.StatusRe
 	defer m.mu.Unlock()
 	r.Counts = make(map[jobs.State]int, len(jobs.States))
 	for _, s := range jobs.States {
-		r.Counts[s] = m.counts[s]
+		r.Counts[s] = m.counts.of(s)
 	}
 	r.Workers = m.workerInfos()
 	r.Started = m.start

@@ -107,8 +107,8 @@ func (m *Master) liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
 	st.Now, st.Started = now, m.start
 	st.Dropped, st.Reaped = m.dropped.Load(), m.reaped.Load()
 	for _, s := range jobs.States {
-		st.Counts[s] = m.counts[s]
-		st.Total += m.counts[s]
+		st.Counts[s] = m.counts.of(s)
+		st.Total += m.counts.of(s)
 	}
 	for _, w := range m.workers {
 		switch {
