@@ -33,8 +33,8 @@ type qitem struct {
 	seq       uint64
 	notBefore int64 // Unix nanoseconds; 0: ready
 	index     int   // in the delayed heap, or in a level's late heap
-	isReady   bool // in a lane (else in the delayed heap)
-	removed   bool // taken out of its lane; skipped at the head
+	isReady   bool  // in a lane (else in the delayed heap)
+	removed   bool  // taken out of its lane; skipped at the head
 }
 
 type laneQ struct {
