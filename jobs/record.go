@@ -194,8 +194,9 @@ func DecodeRecord(data []byte) (*Job, error) {
 // decoder reads a record. The first problem sticks in err; reads after it
 // return zero values.
 type decoder struct {
-	b   []byte
-	err error
+	b        []byte
+	err      error
+	lastType string // a type name to share when the next one is equal
 }
 
 func (d *decoder) fail(format string, a ...any) {
@@ -325,7 +326,13 @@ func (d *decoder) outcome() Outcome {
 // spec reads a Spec; depth counts Then nesting, which a record never has
 // more than one level of.
 func (d *decoder) spec(s *Spec, depth int) {
-	s.Type = d.string()
+	if n, k := binary.Uvarint(d.b); k > 0 && d.lastType != "" && n == uint64(len(d.lastType)) &&
+		uint64(len(d.b)-k) >= n && string(d.b[k:k+int(n)]) == d.lastType {
+		s.Type = d.lastType
+		d.b = d.b[k+int(n):]
+	} else {
+		s.Type = d.string()
+	}
 	if n := d.count(); n > 0 {
 		s.Args = make(map[string]string, n)
 		for range n {
@@ -359,4 +366,27 @@ func (d *decoder) spec(s *Spec, depth int) {
 	s.Overlap = d.string()
 	s.Timezone = d.string()
 	s.CatchUp = d.string()
+}
+
+// AppendSpec appends s in the record encoding, for wire codecs that carry
+// specs.
+func AppendSpec(b []byte, s *Spec) []byte { return appendSpec(b, s) }
+
+// SpecDecoder decodes specs written by AppendSpec, one after another,
+// sharing the memory of a type name that repeats the one before (a batch
+// usually has one type).
+type SpecDecoder struct {
+	lastType string
+}
+
+// Decode decodes a spec from the front of data into s and returns the
+// bytes after it. Errors wrap ErrRecord.
+func (sd *SpecDecoder) Decode(s *Spec, data []byte) ([]byte, error) {
+	d := decoder{b: data, lastType: sd.lastType}
+	d.spec(s, 0)
+	if d.err != nil {
+		return nil, d.err
+	}
+	sd.lastType = s.Type
+	return d.b, nil
 }

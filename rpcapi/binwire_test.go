@@ -1,0 +1,192 @@
+package rpcapi
+
+import (
+	"bytes"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/drover/drover/jobs"
+)
+
+// binwireSamples returns one filled value of each type with a compact
+// form, every field set.
+func binwireSamples() []binwireType {
+	runAt := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	return []binwireType{
+		&SubmitArgs{Specs: []jobs.Spec{
+			{Type: "crawl", Args: map[string]string{"url": "https://a.example/✓", "depth": "2"}, Priority: -3, Retries: 4,
+				Timeout: time.Minute, Group: "g", Key: "k1", Tags: []string{"gpu", "region=eu"}, LimitKey: "a.example",
+				UniqueKey: "u", UniqueFor: time.Hour, RunAt: runAt, Delay: time.Second, Input: "{}",
+				Then: &jobs.Spec{Type: "report", Args: map[string]string{"x": "y"}}, Broadcast: true},
+			{Type: "noop"},
+			{Name: "nightly", Schedule: "@daily", Overlap: "skip", Timezone: "Europe/Paris", CatchUp: "one", Type: "t"},
+		}},
+		&AssignArgs{WorkerID: "w1-ab12", Tasks: []Task{
+			{JobID: "17", Attempt: 2, Type: "crawl", Args: map[string]string{"url": "u", "": "empty name"}, Timeout: 90 * time.Second, Input: "in"},
+			{JobID: "18", Attempt: 1, Type: "noop"},
+		}},
+		&AssignReply{Accepted: []JobRef{{JobID: "17", Attempt: 2}, {JobID: "19", Attempt: 1}},
+			Rejected: []Rejection{{JobRef: JobRef{JobID: "18", Attempt: 1}, Reason: "no free slot"}}},
+		&CompleteArgs{WorkerID: "w1-ab12", Reports: []Report{
+			{JobID: "17", Attempt: 2, Outcome: jobs.OK, ExitCode: 0, Output: "tail\n", Data: `{"n":1}`},
+			{JobID: "18", Attempt: 1, Outcome: jobs.Error, ExitCode: -1, Error: "boom", Permanent: true},
+			{JobID: "19", Attempt: 3, Outcome: "made-up"},
+		}},
+	}
+}
+
+type binwireType interface {
+	GobEncode() ([]byte, error)
+	GobDecode([]byte) error
+}
+
+// TestBinwireRoundTrip sends each type through a real gob stream, as
+// net/rpc does, and gets the same value back.
+func TestBinwireRoundTrip(t *testing.T) {
+	for _, v := range binwireSamples() {
+		t.Run(fmt.Sprintf("%T", v), func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := gob.NewEncoder(&buf).Encode(v); err != nil {
+				t.Fatal(err)
+			}
+			got := reflect.New(reflect.TypeOf(v).Elem()).Interface()
+			if err := gob.NewDecoder(&buf).Decode(got); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, v) {
+				t.Fatalf("round trip:\n got %+v\nwant %+v", got, v)
+			}
+		})
+	}
+}
+
+// TestBinwireEmpty: empty batches round-trip; the decoder leaves nil
+// lists where the encoder had none.
+func TestBinwireEmpty(t *testing.T) {
+	for _, v := range []binwireType{&SubmitArgs{}, &AssignArgs{}, &AssignReply{}, &CompleteArgs{}} {
+		b, _ := v.GobEncode()
+		got := reflect.New(reflect.TypeOf(v).Elem()).Interface().(binwireType)
+		if err := got.GobDecode(b); err != nil {
+			t.Fatalf("%T: %v", v, err)
+		}
+	}
+}
+
+// TestBinwireCorrupt: every cut of every sample, a trailing byte and a
+// wrong version fail with errBinwire (or jobs.ErrRecord inside a spec),
+// never a panic.
+func TestBinwireCorrupt(t *testing.T) {
+	for _, v := range binwireSamples() {
+		full, _ := v.GobEncode()
+		fresh := func() binwireType { return reflect.New(reflect.TypeOf(v).Elem()).Interface().(binwireType) }
+		for n := range len(full) {
+			if err := fresh().GobDecode(full[:n]); !errors.Is(err, errBinwire) {
+				t.Fatalf("%T cut to %d of %d bytes: %v, want errBinwire", v, n, len(full), err)
+			}
+		}
+		if err := fresh().GobDecode(append(bytes.Clone(full), 0)); !errors.Is(err, errBinwire) {
+			t.Fatalf("%T with a trailing byte: %v", v, err)
+		}
+		bad := bytes.Clone(full)
+		bad[0] = 9
+		if err := fresh().GobDecode(bad); !errors.Is(err, errBinwire) || !bytes.Contains([]byte(err.Error()), []byte("version 9")) {
+			t.Fatalf("%T version 9: %v", v, err)
+		}
+	}
+}
+
+// TestBinwireHugeCount: a count far past the payload is refused before
+// anything is allocated for it.
+func TestBinwireHugeCount(t *testing.T) {
+	payload := []byte{binwireV1, 0xff, 0xff, 0xff, 0xff, 0x0f}
+	var a SubmitArgs
+	allocs := testing.AllocsPerRun(10, func() { a.GobDecode(payload) })
+	if err := a.GobDecode(payload); !errors.Is(err, errBinwire) {
+		t.Fatalf("err %v", err)
+	}
+	if allocs > 5 {
+		t.Fatalf("%v allocations for a 6-byte payload", allocs)
+	}
+}
+
+// FuzzBinwire: whatever the bytes, decoding does not panic, and what
+// decodes encodes to bytes that decode to the same value.
+func FuzzBinwire(f *testing.F) {
+	for i, v := range binwireSamples() {
+		b, _ := v.GobEncode()
+		f.Add(uint8(i), b)
+	}
+	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
+		samples := binwireSamples()
+		typ := reflect.TypeOf(samples[int(which)%len(samples)]).Elem()
+		v := reflect.New(typ).Interface().(binwireType)
+		if err := v.GobDecode(data); err != nil {
+			if !errors.Is(err, errBinwire) {
+				t.Fatalf("%v does not wrap errBinwire", err)
+			}
+			return
+		}
+		again, _ := v.GobEncode()
+		w := reflect.New(typ).Interface().(binwireType)
+		if err := w.GobDecode(again); err != nil {
+			t.Fatalf("re-encoded %T does not decode: %v", v, err)
+		}
+		if !reflect.DeepEqual(v, w) {
+			t.Fatalf("re-encoded %T decodes differently:\n%+v\n%+v", v, v, w)
+		}
+	})
+}
+
+// BenchmarkBinwire compares the compact form with gob's own encoding of
+// the same types, for a Submit of 1000 plain specs and a Complete of 250
+// reports.
+func BenchmarkBinwire(b *testing.B) {
+	specs := make([]jobs.Spec, 1000)
+	for i := range specs {
+		specs[i] = jobs.Spec{Type: "noop", Args: map[string]string{"n": fmt.Sprint(i)}}
+	}
+	reps := make([]Report, 250)
+	for i := range reps {
+		reps[i] = Report{JobID: fmt.Sprint(i + 1), Attempt: 1, Outcome: jobs.OK}
+	}
+	type plainSubmit struct{ Specs []jobs.Spec }
+	type plainComplete struct {
+		WorkerID string
+		Reports  []Report
+	}
+	for _, c := range []struct {
+		name       string
+		val, plain any
+	}{
+		{"submit", &SubmitArgs{Specs: specs}, &plainSubmit{Specs: specs}},
+		{"complete", &CompleteArgs{WorkerID: "w1", Reports: reps}, &plainComplete{WorkerID: "w1", Reports: reps}},
+	} {
+		for _, form := range []string{"compact", "gob"} {
+			v := c.val
+			if form == "gob" {
+				v = c.plain
+			}
+			b.Run(c.name+"/"+form, func(b *testing.B) {
+				// One stream per benchmark, as one connection: gob sends
+				// the type once.
+				var buf bytes.Buffer
+				enc, dec := gob.NewEncoder(&buf), gob.NewDecoder(&buf)
+				out := reflect.New(reflect.TypeOf(v).Elem())
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := enc.Encode(v); err != nil {
+						b.Fatal(err)
+					}
+					out.Elem().SetZero()
+					if err := dec.Decode(out.Interface()); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
