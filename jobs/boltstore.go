@@ -35,7 +35,7 @@ type BoltStore struct {
 
 	mu      sync.Mutex // guards the fields below; Save holds it while it writes
 	seg     *segment
-	mem     map[uint64][]byte // the records in seg, latest per Seq
+	mem     []Record          // the records in seg, in the order saved
 	frozen  []*generation     // sealed segments waiting for a checkpoint, oldest first
 	spare   *segment          // the next segment, made ahead by the checkpointer
 	nextNum uint64            // the number of the next segment to make
@@ -51,7 +51,7 @@ type BoltStore struct {
 
 // generation is the content of one sealed segment.
 type generation struct {
-	recs map[uint64][]byte
+	recs []Record // in the order saved
 	num  uint64
 }
 
@@ -66,7 +66,7 @@ func OpenBolt(dir string) (*BoltStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &BoltStore{db: db, logDir: filepath.Join(dir, LogDir), mem: make(map[uint64][]byte),
+	s := &BoltStore{db: db, logDir: filepath.Join(dir, LogDir),
 		kick: make(chan struct{}, 1), stop: make(chan struct{})}
 	s.caughtUp.L = &s.mu
 	if err := s.replay(); err != nil {
@@ -93,15 +93,15 @@ func (s *BoltStore) replay() error {
 	if err != nil {
 		return err
 	}
-	recs := make(map[uint64][]byte)
+	var recs []Record
 	for _, num := range nums {
-		if _, err := readSegment(s.logDir, num, func(seq uint64, data []byte) { recs[seq] = data }); err != nil {
+		if _, err := readSegment(s.logDir, num, func(seq uint64, data []byte) { recs = append(recs, Record{seq, data}) }); err != nil {
 			return err
 		}
 		s.nextNum = num + 1
 	}
 	if len(recs) > 0 {
-		if err := s.db.save(sortedRecords(recs)); err != nil {
+		if err := s.db.save(latestRecords(recs)); err != nil {
 			return fmt.Errorf("jobs: replaying the log: %w", err)
 		}
 	}
@@ -113,12 +113,18 @@ func (s *BoltStore) replay() error {
 	return syncDir(s.logDir)
 }
 
-func sortedRecords(m map[uint64][]byte) []Record {
-	out := make([]Record, 0, len(m))
-	for seq, data := range m {
-		out = append(out, Record{Seq: seq, Data: data})
+// latestRecords sorts recs (in the order saved) by Seq in place and keeps
+// the last saved record of each Seq.
+func latestRecords(recs []Record) []Record {
+	slices.SortStableFunc(recs, func(a, b Record) int { return cmp.Compare(a.Seq, b.Seq) })
+	out := recs[:0]
+	for i, r := range recs {
+		if i+1 < len(recs) && recs[i+1].Seq == r.Seq {
+			continue // a later record of the same job follows
+		}
+		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b Record) int { return cmp.Compare(a.Seq, b.Seq) })
+	clear(recs[len(out):])
 	return out
 }
 
@@ -167,7 +173,7 @@ func (s *BoltStore) Save(batch []Record) error {
 		_, a := binary.Uvarint(body[k:])
 		_, b := binary.Uvarint(body[k+a:])
 		k += a + b
-		s.mem[r.Seq] = body[k : k+len(r.Data) : k+len(r.Data)]
+		s.mem = append(s.mem, Record{Seq: r.Seq, Data: body[k : k+len(r.Data) : k+len(r.Data)]})
 		k += len(r.Data)
 	}
 	return nil
@@ -189,7 +195,7 @@ func (s *BoltStore) rotate(need int) error {
 	}
 	s.seg.f.Close()
 	s.frozen = append(s.frozen, &generation{recs: s.mem, num: s.seg.num})
-	s.seg, s.mem = next, make(map[uint64][]byte, len(s.mem))
+	s.seg, s.mem = next, make([]Record, 0, len(s.mem))
 	s.signal()
 	return nil
 }
@@ -261,7 +267,7 @@ func (s *BoltStore) checkpoint(all bool) error {
 		if s.seg != nil {
 			s.seg.f.Close()
 			s.frozen = append(s.frozen, &generation{recs: s.mem, num: s.seg.num})
-			s.seg, s.mem = nil, make(map[uint64][]byte)
+			s.seg, s.mem = nil, nil
 		}
 		s.mu.Unlock()
 	}
@@ -272,9 +278,10 @@ func (s *BoltStore) checkpoint(all bool) error {
 			return nil
 		}
 		g := s.frozen[0]
+		recs := slices.Clone(g.recs) // sorted below, while Load may read g
 		s.mu.Unlock()
 
-		err := s.db.save(sortedRecords(g.recs))
+		err := s.db.save(latestRecords(recs))
 		if err == nil {
 			err = os.Remove(filepath.Join(s.logDir, segmentName(g.num)))
 		}
@@ -301,9 +308,13 @@ func (s *BoltStore) Load(fn func(seq uint64, data []byte) error) error {
 	// Records in the log, newest last; the slices are never written again.
 	overlay := make(map[uint64][]byte)
 	for _, g := range s.frozen {
-		maps.Copy(overlay, g.recs)
+		for _, r := range g.recs {
+			overlay[r.Seq] = r.Data
+		}
 	}
-	maps.Copy(overlay, s.mem)
+	for _, r := range s.mem {
+		overlay[r.Seq] = r.Data
+	}
 	s.mu.Unlock()
 	keys := slices.Sorted(maps.Keys(overlay))
 	i := 0
