@@ -35,11 +35,11 @@ type BoltStore struct {
 
 	mu      sync.Mutex // guards the fields below; Save holds it while it writes
 	seg     *segment
-	mem     []Record          // the records in seg, in the order saved
-	frozen  []*generation     // sealed segments waiting for a checkpoint, oldest first
-	spare   *segment          // the next segment, made ahead by the checkpointer
-	nextNum uint64            // the number of the next segment to make
-	ckErr   error             // the last checkpoint's error, nil after a success
+	mem     []Record      // the records in seg, in the order saved
+	frozen  []*generation // sealed segments waiting for a checkpoint, oldest first
+	spare   *segment      // the next segment, made ahead by the checkpointer
+	nextNum uint64        // the number of the next segment to make
+	ckErr   error         // the last checkpoint's error, nil after a success
 	closed  bool
 	// caughtUp is signalled when a checkpoint ends (and at Close).
 	caughtUp sync.Cond
