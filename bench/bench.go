@@ -48,7 +48,9 @@ type Config struct {
 	// Transport is "gob" (default) or "xmlrpc": clients, workers and the
 	// master's calls to workers all use it.
 	Transport string
-	// Slots per worker. Default 64.
+	// Slots per worker. Default 256: no-op jobs take no time, so the jobs
+	// in flight (workers x slots) are what bound the rate, by Little's law
+	// (rate = in flight / round trip); BENCHMARKS.md shows the effect.
 	Slots int
 	// Work is a busy-wait per job in the workers. Default none.
 	Work time.Duration
@@ -101,7 +103,7 @@ func (c *Config) setDefaults() {
 	}
 	setInt(&c.Clients, 4)
 	setInt(&c.Batch, 1000)
-	setInt(&c.Slots, 64)
+	setInt(&c.Slots, 256)
 	setInt(&c.LatencySamples, 200)
 	if c.Retries == 0 && c.KillWorkerEvery > 0 {
 		c.Retries = 20

@@ -15,9 +15,9 @@ import (
 
 // What the ceilings measure, for the report.
 const (
-	ceilingRPCNote = "net/rpc (gob) no-op method served in the bench process by rpc.NewServer over an HTTP CONNECT " +
-		"to /_goRPC_ (as rpcapi serves it), called through rpcapi.Client; seq: 1 call in flight on 1 connection; " +
-		"par: 64 in flight over 4 connections"
+	ceilingRPCNote = "net/rpc (gob) no-op method served in the bench process by the standard library's rpc.NewServer " +
+		"over an HTTP CONNECT to /_goRPC_ (raw net/rpc; rpcapi serves the same wire protocol), called through " +
+		"rpcapi.Client; seq: 1 call in flight on 1 connection; par: 64 in flight over 4 connections"
 	ceilingXMLNote = "XML-RPC get_master_status served in the bench process by rpcapi.NewXMLRPCHandler over a stub " +
 		"MasterAPI that returns at once (the XML-RPC stack without the master), called through rpcapi.XMLClient; " +
 		"seq: 1 in flight; par: 64 in flight over 4 clients"

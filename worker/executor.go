@@ -199,7 +199,7 @@ func (w *Worker) finish(r *run, ctx context.Context, res jobs.Result, err error)
 	}
 	w.mu.Unlock()
 	took := time.Since(r.started)
-	w.metrics.duration.WithLabelValues(r.typ, string(rep.Outcome)).Observe(took.Seconds())
+	w.metrics.observe(r.typ, rep.Outcome, took.Seconds())
 	if r.drop || rep.Outcome != jobs.OK || w.debug {
 		e := w.log.WithFields(r.fields()).WithFields(logrus.Fields{"outcome": rep.Outcome, "took": took.Round(time.Millisecond)})
 		switch {

@@ -2,9 +2,12 @@ package worker
 
 import (
 	"net/http"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/drover/drover/jobs"
 )
 
 // metrics are the worker's Prometheus metrics, on a registry of its own,
@@ -13,11 +16,33 @@ type metrics struct {
 	reg      *prometheus.Registry
 	duration *prometheus.HistogramVec // by type and outcome
 	stale    prometheus.Counter
+
+	mu  sync.Mutex // guards obs
+	obs map[durationKey]prometheus.Observer
+}
+
+type durationKey struct {
+	typ     string
+	outcome jobs.Outcome
+}
+
+// observe records the run time of a job of typ that ended with outcome.
+func (x *metrics) observe(typ string, outcome jobs.Outcome, seconds float64) {
+	k := durationKey{typ, outcome}
+	x.mu.Lock()
+	o := x.obs[k]
+	if o == nil {
+		o = x.duration.WithLabelValues(typ, string(outcome))
+		x.obs[k] = o
+	}
+	x.mu.Unlock()
+	o.Observe(seconds)
 }
 
 func newMetrics(w *Worker) *metrics {
 	x := &metrics{
 		reg: prometheus.NewRegistry(),
+		obs: make(map[durationKey]prometheus.Observer),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "drover_worker_job_seconds",
 			Help:    "Run time of jobs on this worker (handlers and subprocesses), by type and outcome.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 12)}, []string{"type", "outcome"}),

@@ -27,7 +27,7 @@ func runBench(args []string, stdout io.Writer) error {
 	fs.IntVar(&cfg.Batch, "batch", 1000, "job specs per Submit call")
 	fs.StringVar(&cfg.Store, "store", "bolt", "master store: bolt (in a temp dir) or memory")
 	fs.StringVar(&cfg.Transport, "transport", "gob", "gob or xmlrpc: clients, workers and the master's calls to workers")
-	fs.IntVar(&cfg.Slots, "slots", 64, "slots per worker")
+	fs.IntVar(&cfg.Slots, "slots", 256, "slots per worker")
 	fs.DurationVar(&cfg.Work, "work", 0, "busy-wait per job in the workers (e.g. 100us)")
 	fs.IntVar(&cfg.Retries, "retries", 0, "retries per job (default 0; 20 with --kill-worker-every)")
 	fs.IntVar(&cfg.LatencySamples, "latency-samples", 200, "single jobs timed on the idle cluster")
