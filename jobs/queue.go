@@ -32,7 +32,7 @@ type qitem struct {
 	prio      int
 	seq       uint64
 	notBefore int64 // Unix nanoseconds; 0: ready
-	index     int   // in the delayed heap, or in a level's late heap
+	index     int   // in the delayed heap
 	isReady   bool  // in a lane (else in the delayed heap)
 	removed   bool  // taken out of its lane; skipped at the head
 }
@@ -46,8 +46,8 @@ type level struct {
 	prio int
 	fifo []*qitem // in Seq order from head
 	head int
-	late readyHeap // pushed with a Seq below the FIFO's tail
-	n    int       // jobs not removed
+	late lateHeap // pushed with a Seq below the FIFO's tail
+	n    int      // jobs not removed
 }
 
 // NewQueue returns an empty queue.
@@ -86,7 +86,7 @@ func (q *Queue) pushReady(it *qitem) {
 	v := l.levels[i]
 	it.isReady = true
 	if n := len(v.fifo); n > v.head && v.fifo[n-1].seq > it.seq {
-		heap.Push(&v.late, it)
+		v.late.push(lateItem{seq: it.seq, it: it})
 	} else {
 		v.fifo = append(v.fifo, it)
 	}
@@ -138,15 +138,15 @@ func (v *level) top() *qitem {
 		clear(v.fifo[len(v.fifo):cap(v.fifo)])
 		v.head = 0
 	}
-	for len(v.late) > 0 && v.late[0].removed {
-		heap.Pop(&v.late)
+	for len(v.late) > 0 && v.late[0].it.removed {
+		v.late.pop()
 	}
 	var best *qitem
 	if v.head < len(v.fifo) {
 		best = v.fifo[v.head]
 	}
 	if len(v.late) > 0 && (best == nil || v.late[0].seq < best.seq) {
-		best = v.late[0]
+		best = v.late[0].it
 	}
 	return best
 }
@@ -230,19 +230,49 @@ func Before(a int, as uint64, b int, bs uint64) bool {
 	return as < bs
 }
 
-// readyHeap is a level's late heap: a min-heap by Seq.
-type readyHeap []*qitem
+// lateHeap is a level's min-heap by Seq of jobs pushed out of order. The
+// Seq sits beside the pointer, so comparisons touch no item.
+type lateHeap []lateItem
 
-func (h readyHeap) Len() int           { return len(h) }
-func (h readyHeap) Less(i, j int) bool { return h[i].seq < h[j].seq }
-func (h readyHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
-func (h *readyHeap) Push(x any)        { it := x.(*qitem); it.index = len(*h); *h = append(*h, it) }
-func (h *readyHeap) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return it
+type lateItem struct {
+	seq uint64
+	it  *qitem
+}
+
+func (h *lateHeap) push(x lateItem) {
+	*h = append(*h, x)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if s[p].seq <= s[i].seq {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+}
+
+func (h *lateHeap) pop() {
+	s := *h
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = lateItem{}
+	s = s[:n]
+	for i := 0; ; {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && s[c+1].seq < s[c].seq {
+			c++
+		}
+		if s[i].seq <= s[c].seq {
+			break
+		}
+		s[i], s[c] = s[c], s[i]
+		i = c
+	}
+	*h = s
 }
 
 type delayedHeap []*qitem

@@ -246,7 +246,10 @@ func (m *Master) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpca
 		w.state = rpcapi.WorkerDraining
 		m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "running": len(w.leases)}).Info("worker draining")
 	}
-	held := make(map[string]int, len(a.Running))
+	var held map[string]int
+	if len(a.Running) > 0 {
+		held = make(map[string]int, len(a.Running))
+	}
 	for _, ref := range a.Running {
 		held[ref.JobID] = ref.Attempt
 		l := w.leases[ref.JobID]

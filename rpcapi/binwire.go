@@ -9,12 +9,13 @@ import (
 	"github.com/drover/drover/jobs"
 )
 
-// The four calls that carry jobs in bulk (Submit, Assign and its reply,
-// Complete) travel over net/rpc as one gob byte string each, in the compact
-// form below, instead of gob's field-by-field encoding of every spec, task
-// and report: SubmitArgs, AssignArgs, AssignReply and CompleteArgs
-// implement gob.GobEncoder and gob.GobDecoder. XML-RPC is not affected; it
-// maps the same types field by field.
+// The calls that carry jobs in bulk (Submit, Assign and its reply,
+// Complete) and the most frequent one (Heartbeat and its reply) travel
+// over net/rpc as one gob byte string each, in the compact form below,
+// instead of gob's field-by-field encoding: SubmitArgs, AssignArgs,
+// AssignReply, CompleteArgs, HeartbeatArgs and HeartbeatReply implement
+// gob.GobEncoder and gob.GobDecoder. XML-RPC is not affected; it maps the
+// same types field by field.
 //
 // The form: a version byte (binwireV1), then the fields in declaration
 // order; strings and counts are uvarint-prefixed, integers are varints,
@@ -213,11 +214,7 @@ func (a *AssignArgs) GobDecode(data []byte) error {
 func (a *AssignReply) GobEncode() ([]byte, error) {
 	b := make([]byte, 0, 3+len(a.Accepted)*10)
 	b = append(b, binwireV1)
-	b = binary.AppendUvarint(b, uint64(len(a.Accepted)))
-	for _, ref := range a.Accepted {
-		b = appendStr(b, ref.JobID)
-		b = binary.AppendVarint(b, int64(ref.Attempt))
-	}
+	b = appendRefs(b, a.Accepted)
 	b = binary.AppendUvarint(b, uint64(len(a.Rejected)))
 	for _, rej := range a.Rejected {
 		b = appendStr(b, rej.JobID)
@@ -231,12 +228,7 @@ func (a *AssignReply) GobEncode() ([]byte, error) {
 func (a *AssignReply) GobDecode(data []byte) error {
 	r := binReader{b: data}
 	r.version("assign reply")
-	if n := r.count(); n > 0 {
-		a.Accepted = make([]JobRef, n)
-		for i := range a.Accepted {
-			a.Accepted[i] = JobRef{JobID: r.string(), Attempt: r.int()}
-		}
-	}
+	a.Accepted = r.refs()
 	if n := r.count(); n > 0 {
 		a.Rejected = make([]Rejection, n)
 		for i := range a.Rejected {
@@ -308,4 +300,65 @@ func (r *binReader) outcome() jobs.Outcome {
 	o := jobs.Outcome(r.b[:n])
 	r.b = r.b[n:]
 	return o
+}
+
+func appendRefs(b []byte, refs []JobRef) []byte {
+	b = binary.AppendUvarint(b, uint64(len(refs)))
+	for _, ref := range refs {
+		b = appendStr(b, ref.JobID)
+		b = binary.AppendVarint(b, int64(ref.Attempt))
+	}
+	return b
+}
+
+func (r *binReader) refs() []JobRef {
+	n := r.count()
+	if n == 0 {
+		return nil
+	}
+	out := make([]JobRef, n)
+	for i := range out {
+		out[i] = JobRef{JobID: r.string(), Attempt: r.int()}
+	}
+	return out
+}
+
+// GobEncode implements gob.GobEncoder.
+func (a *HeartbeatArgs) GobEncode() ([]byte, error) {
+	b := make([]byte, 0, 8+len(a.WorkerID)+len(a.Running)*10)
+	b = append(b, binwireV1)
+	b = appendStr(b, a.WorkerID)
+	b = appendRefs(b, a.Running)
+	b = binary.AppendVarint(b, int64(a.FreeSlots))
+	b = appendBool(b, a.Draining)
+	return b, nil
+}
+
+// GobDecode implements gob.GobDecoder.
+func (a *HeartbeatArgs) GobDecode(data []byte) error {
+	r := binReader{b: data}
+	r.version("heartbeat args")
+	a.WorkerID = r.string()
+	a.Running = r.refs()
+	a.FreeSlots = r.int()
+	a.Draining = r.bool()
+	return r.end()
+}
+
+// GobEncode implements gob.GobEncoder.
+func (a *HeartbeatReply) GobEncode() ([]byte, error) {
+	b := make([]byte, 0, 8+len(a.Status)+len(a.Cancel)*10)
+	b = append(b, binwireV1)
+	b = appendStr(b, a.Status)
+	b = appendRefs(b, a.Cancel)
+	return b, nil
+}
+
+// GobDecode implements gob.GobDecoder.
+func (a *HeartbeatReply) GobDecode(data []byte) error {
+	r := binReader{b: data}
+	r.version("heartbeat reply")
+	a.Status = r.string()
+	a.Cancel = r.refs()
+	return r.end()
 }
