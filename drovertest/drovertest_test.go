@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,13 +51,18 @@ func (g *gate) runs(id string) []int {
 	return append([]int(nil), g.ran[id]...)
 }
 
-// runningOn waits until job id runs and returns the index of its worker.
+// runningOn waits until job id runs and the master knows it started (the
+// worker's answer to the Assign arrived: a fault injected before that
+// makes the master take the lease back, not lose it), and returns the
+// index of its worker.
 func runningOn(t *testing.T, c *drovertest.Cluster, id string) int {
 	t.Helper()
 	idx := -1
 	drovertest.Eventually(t, 10*time.Second, "job "+id+" to run", func() bool {
 		j := c.Job(id)
-		if j.State != jobs.Running {
+		if j.State != jobs.Running || !slices.ContainsFunc(j.Events, func(e jobs.Event) bool {
+			return strings.HasPrefix(e.Text, "started on "+j.Worker+" ")
+		}) {
 			return false
 		}
 		for i := range c.Workers() {

@@ -216,9 +216,15 @@ func (m *Master) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerClien
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err != nil {
-		if ctx.Err() == nil {
-			m.log.WithError(err).WithField("worker", w.id).Warn("assign failed; jobs requeued")
+		if ctx.Err() != nil {
+			// The master is stopping (or the worker was retired, which
+			// requeued its leases already). The call may have reached the
+			// worker, so the leases stay: a restarted master adopts them
+			// when the worker registers again, or loses them after
+			// dead_after.
+			return
 		}
+		m.log.WithError(err).WithField("worker", w.id).Warn("assign failed; jobs requeued")
 		w.backoffUntil = now.Add(m.cfg.HeartbeatInterval)
 		for _, t := range args.Tasks {
 			m.revoke(w, t.JobID, t.Attempt, now, fmt.Sprintf("assign to %s failed: %v", w.id, err))
