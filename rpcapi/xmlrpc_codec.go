@@ -25,7 +25,9 @@ package rpcapi
 //     namespace declarations, text where only elements belong, a second
 //     root element, content after the root, DTDs (<!DOCTYPE ...>) and any
 //     entity other than the five XML predefined ones are errors. Comments
-//     are ignored. Only UTF-8 input is accepted.
+//     are ignored. Only UTF-8 input is accepted. A character reference must
+//     name a character XML 1.0 allows: &#0; and &#xD800; (a surrogate) are
+//     errors.
 //   - Whitespace between elements is ignored. Text directly inside <value>
 //     is a string kept exactly, whitespace included; <value></value> and
 //     <value/> are "".
@@ -67,10 +69,10 @@ import (
 	"io"
 	"maps"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -163,37 +165,25 @@ func (e *xmlError) Unwrap() []error {
 	return errs
 }
 
-// xmlReadTracker remembers the last error, other than io.EOF, of the reader
-// it wraps. encoding/xml reports such errors in several shapes; the tracker
-// lets the decoder tell a failing body (a client gone, a body too large)
-// from malformed XML.
-type xmlReadTracker struct {
-	r   io.Reader
-	err error
-}
-
-// Read reads from the wrapped reader and records its error.
-func (t *xmlReadTracker) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if err != nil && err != io.EOF {
-		t.err = err
-	}
-	return n, err
-}
-
 // xmlDecodeCall parses an XML-RPC methodCall from r. It returns the method
 // name and the params as trees (see the top of this file for the types);
-// params is empty, not nil, when the call has none.
+// params is empty, not nil, when the call has none. It reads r to the end
+// first, then parses the body in memory with the scanner of
+// xmlrpc_scan.go.
 //
 // Errors wrap errXMLParse for malformed or unexpected input and errXMLLimit
 // when the request exceeds lim (whose zero fields take their defaults). An
 // error from r itself, such as *http.MaxBytesError, is wrapped with %w and
 // wraps neither sentinel.
 func xmlDecodeCall(r io.Reader, lim xmlLimits) (method string, params []any, err error) {
-	src := &xmlReadTracker{r: r}
-	d := xml.NewDecoder(src)
-	d.Strict = true
-	p := &xmlParser{d: d, src: src, lim: lim.withDefaults()}
+	p := xmlParserPool.Get().(*xmlParser)
+	defer p.release()
+	if _, err := p.in.ReadFrom(r); err != nil {
+		line, col := xmlPosition(p.in.Bytes(), p.in.Len())
+		return "", nil, &xmlError{msg: "reading request", cause: err, line: line, col: col}
+	}
+	p.data = p.in.Bytes()
+	p.lim = lim.withDefaults()
 	method, params, err = p.call()
 	if err != nil {
 		return "", nil, err
@@ -201,145 +191,300 @@ func xmlDecodeCall(r io.Reader, lim xmlLimits) (method string, params []any, err
 	return method, params, nil
 }
 
-// xmlParser is the state of one xmlDecodeCall.
+// xmlParserPool keeps parsers, with their buffers, from one call to the
+// next.
+var xmlParserPool = sync.Pool{New: func() any { return new(xmlParser) }}
+
+// Parsers whose buffers grew beyond these sizes are not kept.
+const (
+	xmlPoolMaxBody    = 16 << 20 // bytes of request body
+	xmlPoolMaxText    = 1 << 20  // bytes of decoded text
+	xmlPoolMaxScratch = 1 << 16  // array elements, struct members
+)
+
+// xmlParser is the state of one xmlDecodeCall: the scanner's (see
+// xmlrpc_scan.go) and the grammar's.
 type xmlParser struct {
-	d       *xml.Decoder
-	src     *xmlReadTracker
+	in      bytes.Buffer // the request body
+	data    []byte       // in.Bytes()
+	pos     int          // the offset of the next byte to scan
 	lim     xmlLimits
 	values  int  // <value> elements seen so far
 	started bool // a token was read: an <?xml?> declaration must come first
+
+	// The token read last by next, with its name or text.
+	tok        xmlTok
+	name       xmlQName
+	span       xmlSpan
+	closeEmpty bool // the end of an empty-element tag is due
+
+	open   []xmlOpenElem     // elements whose end tags are due, innermost last
+	ns     map[string]string // namespace prefix ("" for the default) -> URI, in scope
+	nsUndo []xmlNSUndo       // how to undo the declarations in scope, innermost last
+	attrs  []xmlAttr         // the attributes of the last start tag
+
+	// The path of the value being read, for errors: root, then the member
+	// names and indexes below it.
+	root string
+	path []xmlPathElem
+
+	acc      xmlTextAcc    // the text read so far by value or text
+	buf      []byte        // decoded text, when it differs from the input
+	tmp      []byte        // base64 without its whitespace
+	scratch  []any         // elements of the arrays being read, innermost last
+	members  []xmlMember   // members of the structs being read, innermost last
+	interned []xmlInterned // recently read short strings, by hash
+
+	nameCheck *xml.Encoder // for names with non-ASCII characters (isName)
 }
 
-// fail returns an error of the given kind at path, positioned at the
-// decoder's current offset.
-func (p *xmlParser) fail(kind error, path, format string, args ...any) error {
-	line, col := p.d.InputPos()
-	return &xmlError{kind: kind, path: path, msg: fmt.Sprintf(format, args...), line: line, col: col}
+// xmlMember is a member of a struct being read.
+type xmlMember struct {
+	name string
+	hash uint32 // of name, to compare names quickly
+	v    any
 }
 
-// tokenError classifies an error returned by the XML decoder.
-func (p *xmlParser) tokenError(path string, err error) error {
-	line, col := p.d.InputPos()
-	if p.src.err != nil {
-		return &xmlError{path: path, msg: "reading request", cause: p.src.err, line: line, col: col}
-	}
-	if err == io.EOF {
-		return &xmlError{kind: errXMLParse, path: path, msg: "unexpected end of input", line: line, col: col}
-	}
-	var se *xml.SyntaxError
-	if errors.As(err, &se) {
-		return &xmlError{kind: errXMLParse, path: path, msg: "malformed XML: " + se.Msg, line: se.Line, col: col}
-	}
-	return &xmlError{kind: errXMLParse, path: path, msg: "malformed XML", cause: err, line: line, col: col}
+// xmlPathElem is a step of a path: a member name, or an index if index is
+// not -1.
+type xmlPathElem struct {
+	name  string
+	index int
 }
 
-// token returns the next token that matters: a StartElement, an EndElement
-// or CharData (copied). It drops comments and the XML declaration (only as
-// the very first token), and refuses other processing instructions,
-// directives (DOCTYPE) and attributes other than namespace declarations.
-// At the end of the input it returns io.EOF if eofOK, an error otherwise.
-func (p *xmlParser) token(path string, eofOK bool) (xml.Token, error) {
+// xmlTextAcc gathers the text tokens of one element without decoding them
+// while there is only one.
+type xmlTextAcc struct {
+	n     int     // tokens seen
+	first xmlSpan // the first of them
+	text  bool    // one of them holds more than whitespace
+}
+
+// xmlInterned is a string as read, and the same string as an any, so that
+// equal short strings share their memory and their boxing.
+type xmlInterned struct {
+	s string
+	v any
+}
+
+// Interning of short strings.
+const (
+	xmlInternMax   = 24  // the longest string interned, in bytes
+	xmlInternSlots = 256 // entries of xmlParser.interned, a power of 2
+)
+
+// release resets p and puts it back in the pool, unless its buffers grew
+// too big to keep.
+func (p *xmlParser) release() {
+	if p.in.Cap() > xmlPoolMaxBody || cap(p.buf) > xmlPoolMaxText || cap(p.tmp) > xmlPoolMaxText ||
+		cap(p.scratch) > xmlPoolMaxScratch || cap(p.members) > xmlPoolMaxScratch {
+		return
+	}
+	p.in.Reset()
+	p.data = nil
+	p.pos, p.values, p.started = 0, 0, false
+	p.tok, p.closeEmpty = xmlTokEOF, false
+	p.open = p.open[:0]
+	clear(p.ns)
+	clear(p.nsUndo)
+	p.nsUndo = p.nsUndo[:0]
+	p.attrs = p.attrs[:0]
+	p.root = ""
+	clear(p.path)
+	p.path = p.path[:0]
+	p.acc = xmlTextAcc{}
+	p.buf, p.tmp = p.buf[:0], p.tmp[:0]
+	clear(p.scratch)
+	p.scratch = p.scratch[:0]
+	clear(p.members)
+	p.members = p.members[:0]
+	xmlParserPool.Put(p)
+}
+
+// fail returns an error of the given kind at the current path, positioned
+// just after the last token read.
+func (p *xmlParser) fail(kind error, format string, args ...any) error {
+	line, col := xmlPosition(p.data, p.pos)
+	return &xmlError{kind: kind, path: p.pathString(), msg: fmt.Sprintf(format, args...), line: line, col: col}
+}
+
+// pathString formats the current path, as params[0].specs[2].priority.
+func (p *xmlParser) pathString() string {
+	s := p.root
+	for _, e := range p.path {
+		if e.index >= 0 {
+			s = wirePathIndex(s, e.index)
+		} else {
+			s = wirePathField(s, e.name)
+		}
+	}
+	return s
+}
+
+// pushIndex extends the path with an index.
+func (p *xmlParser) pushIndex(i int) {
+	p.path = append(p.path, xmlPathElem{index: i})
+}
+
+// pushMember extends the path with a member name.
+func (p *xmlParser) pushMember(name string) {
+	p.path = append(p.path, xmlPathElem{name: name, index: -1})
+}
+
+// popPath drops the last step of the path.
+func (p *xmlParser) popPath() {
+	p.path = p.path[:len(p.path)-1]
+}
+
+// spanString returns the text of s, for messages.
+func (p *xmlParser) spanString(s xmlSpan) string {
+	return string(p.appendSpan(nil, s))
+}
+
+// addText adds a text token to the text being gathered.
+func (p *xmlParser) addText(s xmlSpan) {
+	switch p.acc.n {
+	case 0:
+		p.acc.first = s
+	case 1:
+		p.buf = p.appendSpan(p.appendSpan(p.buf[:0], p.acc.first), s)
+	default:
+		p.buf = p.appendSpan(p.buf, s)
+	}
+	p.acc.n++
+	p.acc.text = p.acc.text || s.text
+}
+
+// gathered returns the text gathered so far, decoded. It points into the
+// input or into p.buf: it is valid until the next token.
+func (p *xmlParser) gathered() []byte {
+	f := p.acc.first
+	switch {
+	case p.acc.n == 0:
+		return nil
+	case p.acc.n > 1:
+		return p.buf
+	case f.refs || f.cr:
+		p.buf = p.appendSpan(p.buf[:0], f)
+		return p.buf
+	}
+	return p.data[f.start:f.end]
+}
+
+// xmlHash returns the FNV-1a hash of b.
+func xmlHash(b []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h
+}
+
+// intern returns the interned copy of the short string b, whose hash is h.
+func (p *xmlParser) intern(b []byte, h uint32) *xmlInterned {
+	if p.interned == nil {
+		p.interned = make([]xmlInterned, xmlInternSlots)
+	}
+	e := &p.interned[h&(xmlInternSlots-1)]
+	if e.s != string(b) {
+		s := string(b)
+		e.s, e.v = s, s
+	}
+	return e
+}
+
+// stringValue returns b as a string in an any.
+func (p *xmlParser) stringValue(b []byte) any {
+	switch {
+	case len(b) == 0:
+		return ""
+	case len(b) > xmlInternMax:
+		return string(b)
+	}
+	return p.intern(b, xmlHash(b)).v
+}
+
+// memberName returns b as a string, and its hash.
+func (p *xmlParser) memberName(b []byte) (string, uint32) {
+	h := xmlHash(b)
+	switch {
+	case len(b) == 0:
+		return "", h
+	case len(b) > xmlInternMax:
+		return string(b), h
+	}
+	return p.intern(b, h).s, h
+}
+
+// child reads the next start or end tag inside the element parent,
+// skipping whitespace. Other text is an error.
+func (p *xmlParser) child(parent string) error {
 	for {
-		tok, err := p.d.Token()
-		if err != nil {
-			if err == io.EOF && eofOK && p.src.err == nil {
-				return nil, io.EOF
-			}
-			return nil, p.tokenError(path, err)
+		if err := p.next(false); err != nil {
+			return err
 		}
-		first := !p.started
-		p.started = true
-		switch t := tok.(type) {
-		case xml.Comment:
-			continue
-		case xml.ProcInst:
-			if first && t.Target == "xml" {
-				continue
-			}
-			return nil, p.fail(errXMLParse, path, "unexpected processing instruction <?%s?>", t.Target)
-		case xml.Directive:
-			return nil, p.fail(errXMLParse, path, "DTDs and other <!...> declarations are not allowed")
-		case xml.StartElement:
-			for _, a := range t.Attr {
-				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
-					continue
-				}
-				return nil, p.fail(errXMLParse, path, "unexpected attribute %s on %s", xmlNameString(a.Name), xmlTag(t.Name))
-			}
-			return t, nil
-		case xml.EndElement:
-			return t, nil
-		case xml.CharData:
-			return t.Copy(), nil
+		if p.tok != xmlTokText {
+			return nil
+		}
+		if p.span.text {
+			return p.fail(errXMLParse, "unexpected text %s in <%s>", xmlQuoteShort(p.spanString(p.span)), parent)
 		}
 	}
 }
 
-// child returns the next StartElement or EndElement inside the element
-// named parent, skipping whitespace. Other text is an error.
-func (p *xmlParser) child(parent, path string) (xml.Token, error) {
-	for {
-		tok, err := p.token(path, false)
-		if err != nil {
-			return nil, err
-		}
-		if cd, ok := tok.(xml.CharData); ok {
-			if !xmlIsSpace(cd) {
-				return nil, p.fail(errXMLParse, path, "unexpected text %s in <%s>", xmlQuoteShort(string(cd)), parent)
-			}
-			continue
-		}
-		return tok, nil
+// is reports whether the start tag read last is the element want: its
+// local name, in no namespace (or in any namespace for nil and i8, which
+// Apache sends in its own).
+func (p *xmlParser) is(want string) bool {
+	if string(p.local(p.name)) != want {
+		return false
 	}
+	return want == "nil" || want == "i8" || p.noSpace(p.name)
 }
 
 // expectStart reads the next child of parent, which must be the element
 // want.
-func (p *xmlParser) expectStart(parent, want, path string) error {
-	tok, err := p.child(parent, path)
-	if err != nil {
+func (p *xmlParser) expectStart(parent, want string) error {
+	if err := p.child(parent); err != nil {
 		return err
 	}
-	switch t := tok.(type) {
-	case xml.StartElement:
-		if xmlLocal(t.Name) != want {
-			return p.fail(errXMLParse, path, "unexpected element %s in <%s>, want <%s>", xmlTag(t.Name), parent, want)
-		}
-		return nil
-	default:
-		return p.fail(errXMLParse, path, "missing <%s> in <%s>", want, parent)
+	if p.tok != xmlTokStart {
+		return p.fail(errXMLParse, "missing <%s> in <%s>", want, parent)
 	}
-}
-
-// expectEnd reads the next child of the element elem, which must be its
-// end tag.
-func (p *xmlParser) expectEnd(elem, path string) error {
-	tok, err := p.child(elem, path)
-	if err != nil {
-		return err
-	}
-	if t, ok := tok.(xml.StartElement); ok {
-		return p.fail(errXMLParse, path, "unexpected element %s in <%s>", xmlTag(t.Name), elem)
+	if !p.is(want) {
+		return p.fail(errXMLParse, "unexpected element %s in <%s>, want <%s>", p.tagOf(p.name), parent, want)
 	}
 	return nil
 }
 
-// text reads the text content of the element elem up to its end tag.
-// Elements inside it are an error.
-func (p *xmlParser) text(elem, path string) (string, error) {
-	var b strings.Builder
+// expectEnd reads the next child of the element elem, which must be its
+// end tag.
+func (p *xmlParser) expectEnd(elem string) error {
+	if err := p.child(elem); err != nil {
+		return err
+	}
+	if p.tok == xmlTokStart {
+		return p.fail(errXMLParse, "unexpected element %s in <%s>", p.tagOf(p.name), elem)
+	}
+	return nil
+}
+
+// text reads the text content of the element elem up to its end tag and
+// returns it decoded, valid until the next token. Elements inside it are
+// an error.
+func (p *xmlParser) text(elem string) ([]byte, error) {
+	p.acc = xmlTextAcc{}
 	for {
-		tok, err := p.token(path, false)
-		if err != nil {
-			return "", err
+		if err := p.next(false); err != nil {
+			return nil, err
 		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			b.Write(t)
-		case xml.StartElement:
-			return "", p.fail(errXMLParse, path, "unexpected element %s in <%s>", xmlTag(t.Name), elem)
-		case xml.EndElement:
-			return b.String(), nil
+		switch p.tok {
+		case xmlTokText:
+			p.addText(p.span)
+		case xmlTokStart:
+			return nil, p.fail(errXMLParse, "unexpected element %s in <%s>", p.tagOf(p.name), elem)
+		default:
+			return p.gathered(), nil
 		}
 	}
 }
@@ -348,135 +493,142 @@ func (p *xmlParser) text(elem, path string) (string, error) {
 func (p *xmlParser) call() (string, []any, error) {
 	// Prolog: up to the root element.
 	for {
-		tok, err := p.token("", true)
-		if err == io.EOF {
-			return "", nil, p.fail(errXMLParse, "", "no <methodCall> element")
-		}
-		if err != nil {
+		if err := p.next(true); err != nil {
 			return "", nil, err
 		}
-		if cd, ok := tok.(xml.CharData); ok {
-			if !xmlIsSpace(cd) {
-				return "", nil, p.fail(errXMLParse, "", "unexpected text %s before <methodCall>", xmlQuoteShort(string(cd)))
+		if p.tok == xmlTokEOF {
+			return "", nil, p.fail(errXMLParse, "no <methodCall> element")
+		}
+		if p.tok == xmlTokText {
+			if p.span.text {
+				return "", nil, p.fail(errXMLParse, "unexpected text %s before <methodCall>", xmlQuoteShort(p.spanString(p.span)))
 			}
 			continue
 		}
-		t, ok := tok.(xml.StartElement)
-		if !ok { // encoding/xml reports a stray end tag itself; be safe anyway
-			return "", nil, p.fail(errXMLParse, "", "unexpected end tag before <methodCall>")
+		if p.tok != xmlTokStart { // the scanner reports a stray end tag itself; be safe anyway
+			return "", nil, p.fail(errXMLParse, "unexpected end tag before <methodCall>")
 		}
-		if xmlLocal(t.Name) != "methodCall" {
-			return "", nil, p.fail(errXMLParse, "", "root element is %s, want <methodCall>", xmlTag(t.Name))
+		if !p.is("methodCall") {
+			return "", nil, p.fail(errXMLParse, "root element is %s, want <methodCall>", p.tagOf(p.name))
 		}
 		break
 	}
 
-	if err := p.expectStart("methodCall", "methodName", ""); err != nil {
+	if err := p.expectStart("methodCall", "methodName"); err != nil {
 		return "", nil, err
 	}
-	raw, err := p.text("methodName", "methodName")
+	p.root = "methodName"
+	raw, err := p.text("methodName")
 	if err != nil {
 		return "", nil, err
 	}
-	method := strings.Trim(raw, xmlSpace)
+	method := string(xmlTrimSpace(raw))
 	if !xmlValidMethodName(method) {
-		return "", nil, p.fail(errXMLParse, "methodName", "bad method name %s: want 1 to %d characters of A-Z a-z 0-9 _ . : /", xmlQuoteShort(method), xmlMaxMethodName)
+		return "", nil, p.fail(errXMLParse, "bad method name %s: want 1 to %d characters of A-Z a-z 0-9 _ . : /", xmlQuoteShort(method), xmlMaxMethodName)
 	}
+	p.root = ""
 
 	params := []any{}
-	tok, err := p.child("methodCall", "")
-	if err != nil {
+	if err := p.child("methodCall"); err != nil {
 		return "", nil, err
 	}
-	if t, ok := tok.(xml.StartElement); ok {
-		if xmlLocal(t.Name) != "params" {
-			return "", nil, p.fail(errXMLParse, "", "unexpected element %s in <methodCall>", xmlTag(t.Name))
+	if p.tok == xmlTokStart {
+		if !p.is("params") {
+			return "", nil, p.fail(errXMLParse, "unexpected element %s in <methodCall>", p.tagOf(p.name))
 		}
+		p.root = "params"
 		if params, err = p.params(); err != nil {
 			return "", nil, err
 		}
-		if err := p.expectEnd("methodCall", ""); err != nil {
+		p.root = ""
+		if err := p.expectEnd("methodCall"); err != nil {
 			return "", nil, err
 		}
 	}
 
 	// Epilog: nothing but whitespace and comments up to the end.
 	for {
-		tok, err := p.token("", true)
-		if err == io.EOF {
-			return method, params, nil
-		}
-		if err != nil {
+		if err := p.next(true); err != nil {
 			return "", nil, err
 		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			if !xmlIsSpace(t) {
-				return "", nil, p.fail(errXMLParse, "", "trailing text %s after </methodCall>", xmlQuoteShort(string(t)))
+		switch p.tok {
+		case xmlTokEOF:
+			return method, params, nil
+		case xmlTokText:
+			if p.span.text {
+				return "", nil, p.fail(errXMLParse, "trailing text %s after </methodCall>", xmlQuoteShort(p.spanString(p.span)))
 			}
-		case xml.StartElement:
-			return "", nil, p.fail(errXMLParse, "", "second root element %s after </methodCall>", xmlTag(t.Name))
+		case xmlTokStart:
+			return "", nil, p.fail(errXMLParse, "second root element %s after </methodCall>", p.tagOf(p.name))
 		}
 	}
 }
 
 // params parses the content of <params>, after its start tag.
 func (p *xmlParser) params() ([]any, error) {
-	params := []any{}
+	base := len(p.scratch)
 	for {
-		tok, err := p.child("params", "params")
+		if err := p.child("params"); err != nil {
+			return nil, err
+		}
+		if p.tok != xmlTokStart {
+			return p.collect(base), nil
+		}
+		p.pushIndex(len(p.scratch) - base)
+		if !p.is("param") {
+			return nil, p.fail(errXMLParse, "unexpected element %s in <params>", p.tagOf(p.name))
+		}
+		if err := p.expectStart("param", "value"); err != nil {
+			return nil, err
+		}
+		v, err := p.value(0)
 		if err != nil {
 			return nil, err
 		}
-		t, ok := tok.(xml.StartElement)
-		if !ok {
-			return params, nil
-		}
-		path := wirePathIndex("params", len(params))
-		if xmlLocal(t.Name) != "param" {
-			return nil, p.fail(errXMLParse, path, "unexpected element %s in <params>", xmlTag(t.Name))
-		}
-		if err := p.expectStart("param", "value", path); err != nil {
+		if err := p.expectEnd("param"); err != nil {
 			return nil, err
 		}
-		v, err := p.value(path, 0)
-		if err != nil {
-			return nil, err
-		}
-		if err := p.expectEnd("param", path); err != nil {
-			return nil, err
-		}
-		params = append(params, v)
+		p.popPath()
+		p.scratch = append(p.scratch, v)
 	}
+}
+
+// collect returns the elements gathered in p.scratch since base, and
+// drops them from it.
+func (p *xmlParser) collect(base int) []any {
+	a := make([]any, len(p.scratch)-base)
+	copy(a, p.scratch[base:])
+	clear(p.scratch[base:])
+	p.scratch = p.scratch[:base]
+	return a
 }
 
 // value parses the content of a <value>, after its start tag. depth is the
 // number of structs and arrays around it.
-func (p *xmlParser) value(path string, depth int) (any, error) {
+func (p *xmlParser) value(depth int) (any, error) {
 	p.values++
 	if p.values > p.lim.MaxValues {
-		return nil, p.fail(errXMLLimit, path, "more than %d values (MaxValues)", p.lim.MaxValues)
+		return nil, p.fail(errXMLLimit, "more than %d values (MaxValues)", p.lim.MaxValues)
 	}
-	var text strings.Builder
+	p.acc = xmlTextAcc{}
 	for {
-		tok, err := p.token(path, false)
-		if err != nil {
+		if err := p.next(false); err != nil {
 			return nil, err
 		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			text.Write(t)
-		case xml.EndElement:
-			return text.String(), nil
-		case xml.StartElement:
-			if !xmlIsSpace([]byte(text.String())) {
-				return nil, p.fail(errXMLParse, path, "text %s mixed with %s in <value>", xmlQuoteShort(text.String()), xmlTag(t.Name))
+		switch p.tok {
+		case xmlTokText:
+			p.addText(p.span)
+		case xmlTokEnd:
+			return p.stringValue(p.gathered()), nil
+		case xmlTokStart:
+			if p.acc.text {
+				return nil, p.fail(errXMLParse, "text %s mixed with %s in <value>", xmlQuoteShort(string(p.gathered())), p.tagOf(p.name))
 			}
-			v, err := p.typed(t, path, depth)
+			v, err := p.typed(depth)
 			if err != nil {
 				return nil, err
 			}
-			if err := p.expectEnd("value", path); err != nil {
+			if err := p.expectEnd("value"); err != nil {
 				return nil, err
 			}
 			return v, nil
@@ -484,209 +636,280 @@ func (p *xmlParser) value(path string, depth int) (any, error) {
 	}
 }
 
-// xmlDoubleSyntax is the form of an XML-RPC double this decoder accepts.
-var xmlDoubleSyntax = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
-
-// typed parses a typed value element, after its start tag t, up to its end
+// typed parses a typed value element, after its start tag, up to its end
 // tag.
-func (p *xmlParser) typed(t xml.StartElement, path string, depth int) (any, error) {
-	name := xmlLocal(t.Name)
-	switch name {
-	case "int", "i4", "i8":
-		s, err := p.text(name, path)
+func (p *xmlParser) typed(depth int) (any, error) {
+	local := p.local(p.name)
+	if !p.noSpace(p.name) && string(local) != "nil" && string(local) != "i8" {
+		return nil, p.fail(errXMLParse, "unknown element %s in <value>", p.tagOf(p.name))
+	}
+	switch string(local) {
+	case "string":
+		s, err := p.text("string")
 		if err != nil {
 			return nil, err
 		}
-		n, err := strconv.ParseInt(strings.Trim(s, xmlSpace), 10, 64)
-		if err != nil {
-			if errors.Is(err, strconv.ErrRange) {
-				return nil, p.fail(errXMLParse, path, "<%s> %s out of int64 range", name, xmlQuoteShort(s))
-			}
-			return nil, p.fail(errXMLParse, path, "bad <%s> %s", name, xmlQuoteShort(s))
-		}
-		return n, nil
+		return p.stringValue(s), nil
+	case "int":
+		return p.intValue("int")
+	case "i4":
+		return p.intValue("i4")
+	case "i8":
+		return p.intValue("i8")
 	case "boolean":
-		s, err := p.text(name, path)
+		s, err := p.text("boolean")
 		if err != nil {
 			return nil, err
 		}
-		switch strings.Trim(s, xmlSpace) {
+		switch string(xmlTrimSpace(s)) {
 		case "0":
 			return false, nil
 		case "1":
 			return true, nil
 		}
-		return nil, p.fail(errXMLParse, path, "bad <boolean> %s: want 0 or 1", xmlQuoteShort(s))
-	case "string":
-		return p.text(name, path)
+		return nil, p.fail(errXMLParse, "bad <boolean> %s: want 0 or 1", xmlQuoteShort(string(s)))
 	case "double":
-		s, err := p.text(name, path)
+		s, err := p.text("double")
 		if err != nil {
 			return nil, err
 		}
-		ts := strings.Trim(s, xmlSpace)
-		if !xmlDoubleSyntax.MatchString(ts) {
-			return nil, p.fail(errXMLParse, path, "bad <double> %s", xmlQuoteShort(s))
+		ts := xmlTrimSpace(s)
+		if !xmlDoubleOK(ts) {
+			return nil, p.fail(errXMLParse, "bad <double> %s", xmlQuoteShort(string(s)))
 		}
-		f, err := strconv.ParseFloat(ts, 64)
+		f, err := strconv.ParseFloat(string(ts), 64)
 		if err != nil || math.IsInf(f, 0) {
-			return nil, p.fail(errXMLParse, path, "<double> %s out of float64 range", xmlQuoteShort(s))
+			return nil, p.fail(errXMLParse, "<double> %s out of float64 range", xmlQuoteShort(string(s)))
 		}
 		return f, nil
 	case "dateTime.iso8601":
-		s, err := p.text(name, path)
+		s, err := p.text("dateTime.iso8601")
 		if err != nil {
 			return nil, err
 		}
-		tm, err := xmlParseDateTime(strings.Trim(s, xmlSpace))
+		tm, err := xmlParseDateTime(string(xmlTrimSpace(s)))
 		if err != nil {
-			return nil, p.fail(errXMLParse, path, "bad <dateTime.iso8601> %s: %v", xmlQuoteShort(s), err)
+			return nil, p.fail(errXMLParse, "bad <dateTime.iso8601> %s: %v", xmlQuoteShort(string(s)), err)
 		}
 		return tm, nil
 	case "base64":
-		s, err := p.text(name, path)
+		s, err := p.text("base64")
 		if err != nil {
 			return nil, err
 		}
-		s = strings.Map(func(r rune) rune {
-			if strings.ContainsRune(xmlSpace, r) {
-				return -1
+		t := p.tmp[:0]
+		for _, c := range s {
+			if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+				t = append(t, c)
 			}
-			return r
-		}, s)
-		b, err := base64.StdEncoding.DecodeString(s)
+		}
+		p.tmp = t
+		b := make([]byte, base64.StdEncoding.DecodedLen(len(t)))
+		n, err := base64.StdEncoding.Decode(b, t)
 		if err != nil {
-			return nil, p.fail(errXMLParse, path, "bad <base64>: %v", err)
+			return nil, p.fail(errXMLParse, "bad <base64>: %v", err)
 		}
-		if b == nil {
-			b = []byte{}
-		}
-		return b, nil
+		return b[:n], nil
 	case "nil":
-		if err := p.expectEnd(name, path); err != nil {
+		if err := p.expectEnd("nil"); err != nil {
 			return nil, err
 		}
 		return nil, nil
 	case "struct":
 		if depth+1 > p.lim.MaxDepth {
-			return nil, p.fail(errXMLLimit, path, "structs and arrays nested deeper than %d (MaxDepth)", p.lim.MaxDepth)
+			return nil, p.fail(errXMLLimit, "structs and arrays nested deeper than %d (MaxDepth)", p.lim.MaxDepth)
 		}
-		return p.structValue(path, depth+1)
+		return p.structValue(depth + 1)
 	case "array":
 		if depth+1 > p.lim.MaxDepth {
-			return nil, p.fail(errXMLLimit, path, "structs and arrays nested deeper than %d (MaxDepth)", p.lim.MaxDepth)
+			return nil, p.fail(errXMLLimit, "structs and arrays nested deeper than %d (MaxDepth)", p.lim.MaxDepth)
 		}
-		return p.arrayValue(path, depth+1)
+		return p.arrayValue(depth + 1)
 	}
-	return nil, p.fail(errXMLParse, path, "unknown element %s in <value>", xmlTag(t.Name))
+	return nil, p.fail(errXMLParse, "unknown element %s in <value>", p.tagOf(p.name))
 }
 
-// structValue parses the content of a <struct>, after its start tag.
-func (p *xmlParser) structValue(path string, depth int) (map[string]any, error) {
-	m := map[string]any{}
-	for {
-		tok, err := p.child("struct", path)
-		if err != nil {
-			return nil, err
-		}
-		t, ok := tok.(xml.StartElement)
-		if !ok {
-			return m, nil
-		}
-		if xmlLocal(t.Name) != "member" {
-			return nil, p.fail(errXMLParse, path, "unexpected element %s in <struct>", xmlTag(t.Name))
-		}
-		if err := p.expectStart("member", "name", path); err != nil {
-			return nil, err
-		}
-		name, err := p.text("name", path)
-		if err != nil {
-			return nil, err
-		}
-		if _, dup := m[name]; dup {
-			return nil, p.fail(errXMLParse, path, "duplicate member %q", name)
-		}
-		mpath := wirePathField(path, name)
-		if err := p.expectStart("member", "value", mpath); err != nil {
-			return nil, err
-		}
-		v, err := p.value(mpath, depth)
-		if err != nil {
-			return nil, err
-		}
-		if err := p.expectEnd("member", mpath); err != nil {
-			return nil, err
-		}
-		m[name] = v
+// intValue parses the content of <int>, <i4> or <i8> (name), after its
+// start tag, up to its end tag.
+func (p *xmlParser) intValue(name string) (any, error) {
+	s, err := p.text(name)
+	if err != nil {
+		return nil, err
 	}
+	n, err := strconv.ParseInt(string(xmlTrimSpace(s)), 10, 64)
+	if err != nil {
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, p.fail(errXMLParse, "<%s> %s out of int64 range", name, xmlQuoteShort(string(s)))
+		}
+		return nil, p.fail(errXMLParse, "bad <%s> %s", name, xmlQuoteShort(string(s)))
+	}
+	return n, nil
+}
+
+// xmlStructLinear is the number of members up to which structValue looks
+// for duplicate names among the members read so far, one by one; beyond
+// it, it puts them in the map at once and asks the map.
+const xmlStructLinear = 32
+
+// structValue parses the content of a <struct>, after its start tag.
+func (p *xmlParser) structValue(depth int) (map[string]any, error) {
+	// The members wait in p.members, so that the map is made at its size.
+	base := len(p.members)
+	var m map[string]any // made early for a big struct
+	for {
+		if err := p.child("struct"); err != nil {
+			return nil, err
+		}
+		if p.tok != xmlTokStart {
+			break
+		}
+		if !p.is("member") {
+			return nil, p.fail(errXMLParse, "unexpected element %s in <struct>", p.tagOf(p.name))
+		}
+		if err := p.expectStart("member", "name"); err != nil {
+			return nil, err
+		}
+		raw, err := p.text("name")
+		if err != nil {
+			return nil, err
+		}
+		name, hash := p.memberName(raw)
+		dup := false
+		if m != nil {
+			_, dup = m[name]
+		} else {
+			for _, e := range p.members[base:] {
+				if e.hash == hash && e.name == name {
+					dup = true
+					break
+				}
+			}
+		}
+		if dup {
+			return nil, p.fail(errXMLParse, "duplicate member %q", name)
+		}
+		p.pushMember(name)
+		if err := p.expectStart("member", "value"); err != nil {
+			return nil, err
+		}
+		v, err := p.value(depth)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expectEnd("member"); err != nil {
+			return nil, err
+		}
+		p.popPath()
+		if m != nil {
+			m[name] = v
+			continue
+		}
+		p.members = append(p.members, xmlMember{name: name, hash: hash, v: v})
+		if n := len(p.members) - base; n > xmlStructLinear {
+			m = make(map[string]any, 2*n)
+			p.moveMembers(m, base)
+		}
+	}
+	if m == nil {
+		m = make(map[string]any, len(p.members)-base)
+		p.moveMembers(m, base)
+	}
+	return m, nil
+}
+
+// moveMembers moves the members waiting in p.members since base into m.
+func (p *xmlParser) moveMembers(m map[string]any, base int) {
+	for _, e := range p.members[base:] {
+		m[e.name] = e.v
+	}
+	clear(p.members[base:])
+	p.members = p.members[:base]
 }
 
 // arrayValue parses the content of an <array>, after its start tag.
-func (p *xmlParser) arrayValue(path string, depth int) ([]any, error) {
-	if err := p.expectStart("array", "data", path); err != nil {
+func (p *xmlParser) arrayValue(depth int) ([]any, error) {
+	if err := p.expectStart("array", "data"); err != nil {
 		return nil, err
 	}
-	a := []any{}
+	base := len(p.scratch)
 	for {
-		tok, err := p.child("data", path)
-		if err != nil {
+		if err := p.child("data"); err != nil {
 			return nil, err
 		}
-		t, ok := tok.(xml.StartElement)
-		if !ok {
+		if p.tok != xmlTokStart {
 			break
 		}
-		epath := wirePathIndex(path, len(a))
-		if xmlLocal(t.Name) != "value" {
-			return nil, p.fail(errXMLParse, epath, "unexpected element %s in <data>", xmlTag(t.Name))
+		p.pushIndex(len(p.scratch) - base)
+		if !p.is("value") {
+			return nil, p.fail(errXMLParse, "unexpected element %s in <data>", p.tagOf(p.name))
 		}
-		v, err := p.value(epath, depth)
+		v, err := p.value(depth)
 		if err != nil {
 			return nil, err
 		}
-		a = append(a, v)
+		p.popPath()
+		p.scratch = append(p.scratch, v)
 	}
-	if err := p.expectEnd("array", path); err != nil {
+	a := p.collect(base)
+	if err := p.expectEnd("array"); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// xmlSpace holds the XML whitespace characters.
-const xmlSpace = " \t\r\n"
-
-// xmlIsSpace reports whether b is only XML whitespace.
-func xmlIsSpace(b []byte) bool {
-	for _, c := range b {
-		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+// xmlDoubleOK reports whether s has the form of an XML-RPC double this
+// decoder accepts: ^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$.
+func xmlDoubleOK(s []byte) bool {
+	i := 0
+	digits := func() int {
+		start := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	if digits() > 0 {
+		if i < len(s) && s[i] == '.' {
+			i++
+			digits()
+		}
+	} else {
+		if i >= len(s) || s[i] != '.' {
+			return false
+		}
+		i++
+		if digits() == 0 {
 			return false
 		}
 	}
-	return true
-}
-
-// xmlLocal returns the name an element is known by: its local name if it
-// has no namespace, or if it is one of the extension types (nil, i8) that
-// Apache sends in its own namespace. Other namespaced elements get a name
-// no caller expects.
-func xmlLocal(n xml.Name) string {
-	if n.Space == "" || n.Local == "nil" || n.Local == "i8" {
-		return n.Local
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
 	}
-	return n.Space + ":" + n.Local
+	return i == len(s)
 }
 
-// xmlNameString formats a (possibly namespaced) XML name.
-func xmlNameString(n xml.Name) string {
-	if n.Space == "" {
-		return n.Local
+// xmlSpace holds the XML whitespace characters.
+const xmlSpace = " \t\r\n"
+
+// xmlTrimSpace returns b without its leading and trailing XML whitespace.
+func xmlTrimSpace(b []byte) []byte {
+	i, j := 0, len(b)
+	for i < j && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
 	}
-	return n.Space + ":" + n.Local
-}
-
-// xmlTag formats an element name as a start tag, for error messages.
-func xmlTag(n xml.Name) string {
-	return "<" + xmlNameString(n) + ">"
+	for j > i && (b[j-1] == ' ' || b[j-1] == '\t' || b[j-1] == '\r' || b[j-1] == '\n') {
+		j--
+	}
+	return b[i:j]
 }
 
 // xmlQuoteShort quotes s for an error message, cut to 40 bytes.

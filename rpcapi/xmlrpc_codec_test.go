@@ -17,9 +17,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/kolo/xmlrpc"
 )
 
 // xmlTestCall wraps the XML of one value in a methodCall.
@@ -41,81 +45,86 @@ func xmlTestNestTree(n int, inner any) any {
 	return inner
 }
 
+// xmlTestUTC returns a time in UTC.
+func xmlTestUTC(y int, mo time.Month, d, h, mi, s, ns int) time.Time {
+	return time.Date(y, mo, d, h, mi, s, ns, time.UTC)
+}
+
+// xmlTypeCases are values the decoder must read, shared with the fuzz
+// seeds.
+var xmlTypeCases = []struct {
+	name  string
+	value string // the content of <value>
+	want  any
+}{
+	{"int", "<int>42</int>", int64(42)},
+	{"int negative", "<int>-7</int>", int64(-7)},
+	{"int plus sign", "<int>+7</int>", int64(7)},
+	{"int padded", "<int> 12\n</int>", int64(12)},
+	{"i4", "<i4>2147483647</i4>", int64(math.MaxInt32)},
+	{"i8", "<i8>9223372036854775807</i8>", int64(math.MaxInt64)},
+	{"i8 min", "<i8>-9223372036854775808</i8>", int64(math.MinInt64)},
+	{"int beyond int32", "<int>4294967296</int>", int64(1 << 32)},
+	{"ex:i8", `<ex:i8 xmlns:ex="http://ws.apache.org/xmlrpc/namespaces/extensions">5</ex:i8>`, int64(5)},
+	{"boolean 1", "<boolean>1</boolean>", true},
+	{"boolean 0", "<boolean>0</boolean>", false},
+	{"string", "<string>hello world</string>", "hello world"},
+	{"string escapes", "<string>a &amp; b &lt;c&gt; &quot;&apos; &#x41;&#66;</string>", `a & b <c> "' AB`},
+	{"string cdata", "<string><![CDATA[<not> & xml]]></string>", "<not> & xml"},
+	{"string whitespace kept", "<string>  x\n\t</string>", "  x\n\t"},
+	{"string empty", "<string></string>", ""},
+	{"string self-closing", "<string/>", ""},
+	{"string with comment", "<string>a<!-- c -->b</string>", "ab"},
+	{"string unicode", "<string>日本語 🚀 é</string>", "日本語 🚀 é"},
+	{"string carriage return reference", "<string>a&#xD;b</string>", "a\rb"},
+	{"untyped", "abc", "abc"},
+	{"untyped whitespace kept", "  abc  ", "  abc  "},
+	{"untyped only whitespace", " \n ", " \n "},
+	{"empty value", "", ""},
+	{"typed with whitespace around", "\n  <int>1</int>\n  ", int64(1)},
+	{"double", "<double>3.25</double>", 3.25},
+	{"double exponent", "<double>-1.5e-07</double>", -1.5e-07},
+	{"double integral", "<double>10</double>", 10.0},
+	{"double leading dot", "<double>.5</double>", 0.5},
+	{"double trailing dot", "<double>5.</double>", 5.0},
+	{"double negative zero", "<double>-0.0</double>", math.Copysign(0, -1)},
+	{"double max", "<double>1.7976931348623157e+308</double>", math.MaxFloat64},
+	{"dateTime python", "<dateTime.iso8601>20261123T08:43:45</dateTime.iso8601>", xmlTestUTC(2026, 11, 23, 8, 43, 45, 0)},
+	{"dateTime dashes", "<dateTime.iso8601>2026-11-23T08:43:45</dateTime.iso8601>", xmlTestUTC(2026, 11, 23, 8, 43, 45, 0)},
+	{"dateTime Z", "<dateTime.iso8601>2026-11-23T08:43:45Z</dateTime.iso8601>", xmlTestUTC(2026, 11, 23, 8, 43, 45, 0)},
+	{"dateTime offset", "<dateTime.iso8601>20261123T08:43:45+01:30</dateTime.iso8601>", xmlTestUTC(2026, 11, 23, 7, 13, 45, 0)},
+	{"dateTime negative offset", "<dateTime.iso8601>2026-11-23T23:00:00-0200</dateTime.iso8601>", xmlTestUTC(2026, 11, 24, 1, 0, 0, 0)},
+	{"dateTime fraction", "<dateTime.iso8601>2026-11-23T08:43:45.5Z</dateTime.iso8601>", xmlTestUTC(2026, 11, 23, 8, 43, 45, 500000000)},
+	{"dateTime basic time", "<dateTime.iso8601>20261123T084345</dateTime.iso8601>", xmlTestUTC(2026, 11, 23, 8, 43, 45, 0)},
+	{"dateTime leap day", "<dateTime.iso8601>20240229T00:00:00</dateTime.iso8601>", xmlTestUTC(2024, 2, 29, 0, 0, 0, 0)},
+	{"dateTime padded", "<dateTime.iso8601> 20261123T08:43:45\n</dateTime.iso8601>", xmlTestUTC(2026, 11, 23, 8, 43, 45, 0)},
+	{"base64", "<base64>AAH/aGk=</base64>", []byte{0, 1, 0xff, 'h', 'i'}},
+	{"base64 wrapped", "<base64>\nAAH/\naGk=\n</base64>", []byte{0, 1, 0xff, 'h', 'i'}},
+	{"base64 empty", "<base64></base64>", []byte{}},
+	{"base64 only whitespace", "<base64>\n</base64>", []byte{}},
+	{"struct", "<struct><member><name>a</name><value><int>1</int></value></member>" +
+		"<member><name>b c</name><value>x</value></member></struct>", map[string]any{"a": int64(1), "b c": "x"}},
+	{"struct empty", "<struct></struct>", map[string]any{}},
+	{"struct empty name", "<struct><member><name></name><value>x</value></member></struct>", map[string]any{"": "x"}},
+	{"struct indented", "<struct>\n  <member>\n    <name>a</name>\n    <value><boolean>1</boolean></value>\n  </member>\n</struct>",
+		map[string]any{"a": true}},
+	{"array", "<array><data><value><int>1</int></value><value>two</value><value><nil/></value></data></array>",
+		[]any{int64(1), "two", nil}},
+	{"array empty", "<array><data></data></array>", []any{}},
+	{"array empty data", "<array><data/></array>", []any{}},
+	{"nested", "<struct><member><name>specs</name><value><array><data><value><struct>" +
+		"<member><name>args</name><value><struct><member><name>url</name><value><string>u</string></value></member></struct></value></member>" +
+		"</struct></value></data></array></value></member></struct>",
+		map[string]any{"specs": []any{map[string]any{"args": map[string]any{"url": "u"}}}}},
+	{"nil", "<nil/>", nil},
+	{"nil long form", "<nil></nil>", nil},
+	{"ex:nil", `<ex:nil xmlns:ex="http://ws.apache.org/xmlrpc/namespaces/extensions"/>`, nil},
+	{"ex:nil undeclared prefix", `<ex:nil/>`, nil},
+	{"depth 32", xmlTestNest(32, "<int>1</int>"), xmlTestNestTree(32, int64(1))},
+}
+
 func TestXMLDecodeCallTypes(t *testing.T) {
-	utc := func(y int, mo time.Month, d, h, mi, s, ns int) time.Time {
-		return time.Date(y, mo, d, h, mi, s, ns, time.UTC)
-	}
-	tests := []struct {
-		name  string
-		value string // the content of <value>
-		want  any
-	}{
-		{"int", "<int>42</int>", int64(42)},
-		{"int negative", "<int>-7</int>", int64(-7)},
-		{"int plus sign", "<int>+7</int>", int64(7)},
-		{"int padded", "<int> 12\n</int>", int64(12)},
-		{"i4", "<i4>2147483647</i4>", int64(math.MaxInt32)},
-		{"i8", "<i8>9223372036854775807</i8>", int64(math.MaxInt64)},
-		{"i8 min", "<i8>-9223372036854775808</i8>", int64(math.MinInt64)},
-		{"int beyond int32", "<int>4294967296</int>", int64(1 << 32)},
-		{"ex:i8", `<ex:i8 xmlns:ex="http://ws.apache.org/xmlrpc/namespaces/extensions">5</ex:i8>`, int64(5)},
-		{"boolean 1", "<boolean>1</boolean>", true},
-		{"boolean 0", "<boolean>0</boolean>", false},
-		{"string", "<string>hello world</string>", "hello world"},
-		{"string escapes", "<string>a &amp; b &lt;c&gt; &quot;&apos; &#x41;&#66;</string>", `a & b <c> "' AB`},
-		{"string cdata", "<string><![CDATA[<not> & xml]]></string>", "<not> & xml"},
-		{"string whitespace kept", "<string>  x\n\t</string>", "  x\n\t"},
-		{"string empty", "<string></string>", ""},
-		{"string self-closing", "<string/>", ""},
-		{"string with comment", "<string>a<!-- c -->b</string>", "ab"},
-		{"string unicode", "<string>日本語 🚀 é</string>", "日本語 🚀 é"},
-		{"string carriage return reference", "<string>a&#xD;b</string>", "a\rb"},
-		{"untyped", "abc", "abc"},
-		{"untyped whitespace kept", "  abc  ", "  abc  "},
-		{"untyped only whitespace", " \n ", " \n "},
-		{"empty value", "", ""},
-		{"typed with whitespace around", "\n  <int>1</int>\n  ", int64(1)},
-		{"double", "<double>3.25</double>", 3.25},
-		{"double exponent", "<double>-1.5e-07</double>", -1.5e-07},
-		{"double integral", "<double>10</double>", 10.0},
-		{"double leading dot", "<double>.5</double>", 0.5},
-		{"double trailing dot", "<double>5.</double>", 5.0},
-		{"double negative zero", "<double>-0.0</double>", math.Copysign(0, -1)},
-		{"double max", "<double>1.7976931348623157e+308</double>", math.MaxFloat64},
-		{"dateTime python", "<dateTime.iso8601>20261123T08:43:45</dateTime.iso8601>", utc(2026, 11, 23, 8, 43, 45, 0)},
-		{"dateTime dashes", "<dateTime.iso8601>2026-11-23T08:43:45</dateTime.iso8601>", utc(2026, 11, 23, 8, 43, 45, 0)},
-		{"dateTime Z", "<dateTime.iso8601>2026-11-23T08:43:45Z</dateTime.iso8601>", utc(2026, 11, 23, 8, 43, 45, 0)},
-		{"dateTime offset", "<dateTime.iso8601>20261123T08:43:45+01:30</dateTime.iso8601>", utc(2026, 11, 23, 7, 13, 45, 0)},
-		{"dateTime negative offset", "<dateTime.iso8601>2026-11-23T23:00:00-0200</dateTime.iso8601>", utc(2026, 11, 24, 1, 0, 0, 0)},
-		{"dateTime fraction", "<dateTime.iso8601>2026-11-23T08:43:45.5Z</dateTime.iso8601>", utc(2026, 11, 23, 8, 43, 45, 500000000)},
-		{"dateTime basic time", "<dateTime.iso8601>20261123T084345</dateTime.iso8601>", utc(2026, 11, 23, 8, 43, 45, 0)},
-		{"dateTime leap day", "<dateTime.iso8601>20240229T00:00:00</dateTime.iso8601>", utc(2024, 2, 29, 0, 0, 0, 0)},
-		{"dateTime padded", "<dateTime.iso8601> 20261123T08:43:45\n</dateTime.iso8601>", utc(2026, 11, 23, 8, 43, 45, 0)},
-		{"base64", "<base64>AAH/aGk=</base64>", []byte{0, 1, 0xff, 'h', 'i'}},
-		{"base64 wrapped", "<base64>\nAAH/\naGk=\n</base64>", []byte{0, 1, 0xff, 'h', 'i'}},
-		{"base64 empty", "<base64></base64>", []byte{}},
-		{"base64 only whitespace", "<base64>\n</base64>", []byte{}},
-		{"struct", "<struct><member><name>a</name><value><int>1</int></value></member>" +
-			"<member><name>b c</name><value>x</value></member></struct>", map[string]any{"a": int64(1), "b c": "x"}},
-		{"struct empty", "<struct></struct>", map[string]any{}},
-		{"struct empty name", "<struct><member><name></name><value>x</value></member></struct>", map[string]any{"": "x"}},
-		{"struct indented", "<struct>\n  <member>\n    <name>a</name>\n    <value><boolean>1</boolean></value>\n  </member>\n</struct>",
-			map[string]any{"a": true}},
-		{"array", "<array><data><value><int>1</int></value><value>two</value><value><nil/></value></data></array>",
-			[]any{int64(1), "two", nil}},
-		{"array empty", "<array><data></data></array>", []any{}},
-		{"array empty data", "<array><data/></array>", []any{}},
-		{"nested", "<struct><member><name>specs</name><value><array><data><value><struct>" +
-			"<member><name>args</name><value><struct><member><name>url</name><value><string>u</string></value></member></struct></value></member>" +
-			"</struct></value></data></array></value></member></struct>",
-			map[string]any{"specs": []any{map[string]any{"args": map[string]any{"url": "u"}}}}},
-		{"nil", "<nil/>", nil},
-		{"nil long form", "<nil></nil>", nil},
-		{"ex:nil", `<ex:nil xmlns:ex="http://ws.apache.org/xmlrpc/namespaces/extensions"/>`, nil},
-		{"ex:nil undeclared prefix", `<ex:nil/>`, nil},
-		{"depth 32", xmlTestNest(32, "<int>1</int>"), xmlTestNestTree(32, int64(1))},
-	}
-	for _, tt := range tests {
+	for _, tt := range xmlTypeCases {
 		t.Run(tt.name, func(t *testing.T) {
 			method, params, err := xmlDecodeCall(strings.NewReader(xmlTestCall(tt.value)), xmlLimits{})
 			if err != nil {
@@ -134,18 +143,19 @@ func TestXMLDecodeCallTypes(t *testing.T) {
 	}
 }
 
-func TestXMLDecodeCallDocument(t *testing.T) {
-	tests := []struct {
-		name   string
-		doc    string
-		method string
-		params []any
-	}{
-		{"no params", `<methodCall><methodName>Master.Status</methodName></methodCall>`, "Master.Status", []any{}},
-		{"empty params", `<?xml version="1.0"?><methodCall><methodName>a</methodName><params/></methodCall>`, "a", []any{}},
-		{"declaration with encoding", `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
-			`<methodCall><methodName>a</methodName><params></params></methodCall>` + "\n", "a", []any{}},
-		{"indented with comments", `<?xml version="1.0"?>
+// xmlDocumentCases are whole requests the decoder must read, shared with
+// the fuzz seeds.
+var xmlDocumentCases = []struct {
+	name   string
+	doc    string
+	method string
+	params []any
+}{
+	{"no params", `<methodCall><methodName>Master.Status</methodName></methodCall>`, "Master.Status", []any{}},
+	{"empty params", `<?xml version="1.0"?><methodCall><methodName>a</methodName><params/></methodCall>`, "a", []any{}},
+	{"declaration with encoding", `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+		`<methodCall><methodName>a</methodName><params></params></methodCall>` + "\n", "a", []any{}},
+	{"indented with comments", `<?xml version="1.0"?>
 <!-- a call -->
 <methodCall>
   <methodName>Master.Wait</methodName>
@@ -161,12 +171,14 @@ func TestXMLDecodeCallDocument(t *testing.T) {
 </methodCall>
 <!-- done -->
 `, "Master.Wait", []any{int64(1), "x"}},
-		{"method name trimmed", "<methodCall><methodName>\n  a.b:c/d_E9\n</methodName></methodCall>", "a.b:c/d_E9", []any{}},
-		{"method name 128", "<methodCall><methodName>" + strings.Repeat("a", 128) + "</methodName></methodCall>", strings.Repeat("a", 128), []any{}},
-		{"namespace declaration on root", `<methodCall xmlns:ex="http://ws.apache.org/xmlrpc/namespaces/extensions"><methodName>a</methodName>` +
-			`<params><param><value><ex:nil/></value></param></params></methodCall>`, "a", []any{nil}},
-	}
-	for _, tt := range tests {
+	{"method name trimmed", "<methodCall><methodName>\n  a.b:c/d_E9\n</methodName></methodCall>", "a.b:c/d_E9", []any{}},
+	{"method name 128", "<methodCall><methodName>" + strings.Repeat("a", 128) + "</methodName></methodCall>", strings.Repeat("a", 128), []any{}},
+	{"namespace declaration on root", `<methodCall xmlns:ex="http://ws.apache.org/xmlrpc/namespaces/extensions"><methodName>a</methodName>` +
+		`<params><param><value><ex:nil/></value></param></params></methodCall>`, "a", []any{nil}},
+}
+
+func TestXMLDecodeCallDocument(t *testing.T) {
+	for _, tt := range xmlDocumentCases {
 		t.Run(tt.name, func(t *testing.T) {
 			method, params, err := xmlDecodeCall(strings.NewReader(tt.doc), xmlLimits{})
 			if err != nil {
@@ -317,30 +329,35 @@ func TestXMLDecodeCallErrorPosition(t *testing.T) {
 	}
 }
 
+// xmlTestFlat returns a call of one array of n empty values.
+func xmlTestFlat(n int) string {
+	return xmlTestCall("<array><data>" + strings.Repeat("<value/>", n) + "</data></array>")
+}
+
+// xmlLimitCases are requests at and over the limits, shared with the fuzz
+// seeds.
+var xmlLimitCases = []struct {
+	name string
+	doc  string
+	lim  xmlLimits
+	kind error // nil: accepted
+	msg  string
+}{
+	{"depth 32 default", xmlTestCall(xmlTestNest(32, "x")), xmlLimits{}, nil, ""},
+	{"depth 33 default", xmlTestCall(xmlTestNest(33, "x")), xmlLimits{}, errXMLLimit, "params[0][0][0]"},
+	{"depth 3 of 3", xmlTestCall(xmlTestNest(3, "x")), xmlLimits{MaxDepth: 3}, nil, ""},
+	{"depth 4 of 3", xmlTestCall(xmlTestNest(4, "x")), xmlLimits{MaxDepth: 3}, errXMLLimit, "nested deeper than 3 (MaxDepth)"},
+	{"negative depth is default", xmlTestCall(xmlTestNest(32, "x")), xmlLimits{MaxDepth: -1}, nil, ""},
+	// The array itself is a value: n elements are n+1 values.
+	{"values at limit", xmlTestFlat(9), xmlLimits{MaxValues: 10}, nil, ""},
+	{"values over limit", xmlTestFlat(10), xmlLimits{MaxValues: 10}, errXMLLimit, "more than 10 values (MaxValues)"},
+	{"values over limit across params", `<methodCall><methodName>a</methodName><params>` +
+		strings.Repeat("<param><value>1</value></param>", 3) + `</params></methodCall>`, xmlLimits{MaxValues: 2}, errXMLLimit, "params[2]: more than 2 values"},
+	{"values default accepts 100k", xmlTestFlat(100_000), xmlLimits{}, nil, ""},
+}
+
 func TestXMLDecodeCallLimits(t *testing.T) {
-	flat := func(n int) string {
-		return xmlTestCall("<array><data>" + strings.Repeat("<value/>", n) + "</data></array>")
-	}
-	tests := []struct {
-		name string
-		doc  string
-		lim  xmlLimits
-		kind error // nil: accepted
-		msg  string
-	}{
-		{"depth 32 default", xmlTestCall(xmlTestNest(32, "x")), xmlLimits{}, nil, ""},
-		{"depth 33 default", xmlTestCall(xmlTestNest(33, "x")), xmlLimits{}, errXMLLimit, "params[0][0][0]"},
-		{"depth 3 of 3", xmlTestCall(xmlTestNest(3, "x")), xmlLimits{MaxDepth: 3}, nil, ""},
-		{"depth 4 of 3", xmlTestCall(xmlTestNest(4, "x")), xmlLimits{MaxDepth: 3}, errXMLLimit, "nested deeper than 3 (MaxDepth)"},
-		{"negative depth is default", xmlTestCall(xmlTestNest(32, "x")), xmlLimits{MaxDepth: -1}, nil, ""},
-		// The array itself is a value: n elements are n+1 values.
-		{"values at limit", flat(9), xmlLimits{MaxValues: 10}, nil, ""},
-		{"values over limit", flat(10), xmlLimits{MaxValues: 10}, errXMLLimit, "more than 10 values (MaxValues)"},
-		{"values over limit across params", `<methodCall><methodName>a</methodName><params>` +
-			strings.Repeat("<param><value>1</value></param>", 3) + `</params></methodCall>`, xmlLimits{MaxValues: 2}, errXMLLimit, "params[2]: more than 2 values"},
-		{"values default accepts 100k", flat(100_000), xmlLimits{}, nil, ""},
-	}
-	for _, tt := range tests {
+	for _, tt := range xmlLimitCases {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := xmlDecodeCall(strings.NewReader(tt.doc), tt.lim)
 			if tt.kind == nil {
@@ -1046,4 +1063,71 @@ func FuzzXMLDecodeCall(f *testing.F) {
 			t.Fatalf("round trip changed the call:\n%q %#v\n%q %#v", method, params, method2, params2)
 		}
 	})
+}
+
+// xmlBenchBody returns the request body kolo/xmlrpc writes for the
+// contract call method (as XMLClient.Call makes it) with args.
+func xmlBenchBody(tb testing.TB, method string, args any) []byte {
+	tb.Helper()
+	tree, err := wireFromGo(args)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	body, err := xmlrpc.EncodeMethodCall(xmlNames[method], tree)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return body
+}
+
+// xmlBenchSubmitBody returns a submit_jobs call of n specs, as the bench
+// client sends them.
+func xmlBenchSubmitBody(tb testing.TB, n int) []byte {
+	specs := make([]jobs.Spec, n)
+	for i := range specs {
+		specs[i] = jobs.Spec{Type: "bench.noop"}
+	}
+	return xmlBenchBody(tb, MasterSubmit, &SubmitArgs{Specs: specs})
+}
+
+// xmlBenchCompleteBody returns a task_complete call of n reports, as a
+// worker sends them for no-op jobs.
+func xmlBenchCompleteBody(tb testing.TB, n int) []byte {
+	reports := make([]Report, n)
+	for i := range reports {
+		reports[i] = Report{JobID: strconv.Itoa(100_000 + i), Attempt: 1, Outcome: jobs.OK}
+	}
+	return xmlBenchBody(tb, MasterComplete, &CompleteArgs{WorkerID: "w-1", Reports: reports})
+}
+
+// BenchmarkXMLDecodeCall compares the decoder (fast) with the reference
+// decoder built on encoding/xml (std) on the calls the master reads most.
+func BenchmarkXMLDecodeCall(b *testing.B) {
+	bodies := []struct {
+		name string
+		body []byte
+	}{
+		{"submit1000", xmlBenchSubmitBody(b, 1000)},
+		{"complete250", xmlBenchCompleteBody(b, 250)},
+	}
+	decoders := []struct {
+		name   string
+		decode func(io.Reader, xmlLimits) (string, []any, error)
+	}{
+		{"std", xmlDecodeCallStd},
+		{"fast", xmlDecodeCall},
+	}
+	for _, bb := range bodies {
+		for _, d := range decoders {
+			b.Run(bb.name+"/"+d.name, func(b *testing.B) {
+				b.SetBytes(int64(len(bb.body)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, _, err := d.decode(bytes.NewReader(bb.body), xmlLimits{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
 }

@@ -84,11 +84,13 @@ type wireField struct {
 	index []int // as for reflect.Value.FieldByIndex, through embedded structs
 	depth int   // embedding depth: 0 for the struct's own fields
 	typ   reflect.Type
+	order int // the field's place in wireStruct.sorted
 }
 
 // wireStruct is the wire layout of a struct type.
 type wireStruct struct {
 	fields []*wireField // in declaration order
+	sorted []*wireField // in name order
 	byName map[string]*wireField
 }
 
@@ -126,6 +128,10 @@ func wireStructOf(t reflect.Type) (*wireStruct, error) {
 		if s.byName[f.name] == f {
 			s.fields = append(s.fields, f)
 		}
+	}
+	s.sorted = slices.SortedFunc(slices.Values(s.fields), func(a, b *wireField) int { return strings.Compare(a.name, b.name) })
+	for i, f := range s.sorted {
+		f.order = i
 	}
 	if err != nil {
 		s = nil
@@ -219,6 +225,48 @@ func wirePathField(path, name string) string {
 // wirePathIndex returns the path of element i of the value at path.
 func wirePathIndex(path string, i int) string {
 	return path + "[" + strconv.Itoa(i) + "]"
+}
+
+// wirePath is the path of the value wireToGo is at: the root, then the
+// member names and indexes below it. It is kept as a stack while wireToGo
+// descends, and formatted only for an error.
+type wirePath struct {
+	root  string
+	steps []wireStep
+}
+
+// wireStep is a member name, or an index if index is not -1.
+type wireStep struct {
+	name  string
+	index int
+}
+
+// String formats the path as wirePathField and wirePathIndex do.
+func (p *wirePath) String() string {
+	s := p.root
+	for _, st := range p.steps {
+		if st.index >= 0 {
+			s = wirePathIndex(s, st.index)
+		} else {
+			s = wirePathField(s, st.name)
+		}
+	}
+	return s
+}
+
+// pushIndex extends the path with an index.
+func (p *wirePath) pushIndex(i int) {
+	p.steps = append(p.steps, wireStep{index: i})
+}
+
+// pushMember extends the path with a member name.
+func (p *wirePath) pushMember(name string) {
+	p.steps = append(p.steps, wireStep{name: name, index: -1})
+}
+
+// pop drops the last step of the path.
+func (p *wirePath) pop() {
+	p.steps = p.steps[:len(p.steps)-1]
 }
 
 // wireTypeName names the XML-RPC type of a tree value, for error messages.
@@ -418,22 +466,22 @@ func wireToGo(tree any, dst any, path string) error {
 	}
 	v := rv.Elem()
 	v.SetZero()
-	return wireToValue(tree, v, path)
+	return wireToValue(tree, v, &wirePath{root: path})
 }
 
 // wireMismatch returns the error for a tree value of the wrong type.
-func wireMismatch(path, want string, got any) error {
-	return &wireError{path: path, msg: "want " + want + ", got " + wireTypeName(got)}
+func wireMismatch(path *wirePath, want string, got any) error {
+	return &wireError{path: path.String(), msg: "want " + want + ", got " + wireTypeName(got)}
 }
 
 // wireInvalid returns a wireError at path.
-func wireInvalid(path, format string, args ...any) error {
-	return &wireError{path: path, msg: fmt.Sprintf(format, args...)}
+func wireInvalid(path *wirePath, format string, args ...any) error {
+	return &wireError{path: path.String(), msg: fmt.Sprintf(format, args...)}
 }
 
 // wireToValue stores tree into v, which is settable and holds its zero
 // value (or a value being replaced).
-func wireToValue(tree any, v reflect.Value, path string) error {
+func wireToValue(tree any, v reflect.Value, path *wirePath) error {
 	if tree == nil {
 		v.SetZero()
 		return nil
@@ -538,9 +586,11 @@ func wireToValue(tree any, v reflect.Value, path string) error {
 		}
 		s := reflect.MakeSlice(t, len(a), len(a))
 		for i, e := range a {
-			if err := wireToValue(e, s.Index(i), wirePathIndex(path, i)); err != nil {
+			path.pushIndex(i)
+			if err := wireToValue(e, s.Index(i), path); err != nil {
 				return err
 			}
+			path.pop()
 		}
 		v.Set(s)
 	case reflect.Array:
@@ -565,13 +615,15 @@ func wireToValue(tree any, v reflect.Value, path string) error {
 			return wireInvalid(path, "want %d elements, got %d", t.Len(), len(a))
 		}
 		for i, e := range a {
-			if err := wireToValue(e, v.Index(i), wirePathIndex(path, i)); err != nil {
+			path.pushIndex(i)
+			if err := wireToValue(e, v.Index(i), path); err != nil {
 				return err
 			}
+			path.pop()
 		}
 	case reflect.Map:
 		if t.Key().Kind() != reflect.String {
-			return fmt.Errorf("xmlrpc: %s: cannot map into %s: map keys must be strings", path, t)
+			return fmt.Errorf("xmlrpc: %s: cannot map into %s: map keys must be strings", path.String(), t)
 		}
 		m, ok := tree.(map[string]any)
 		if !ok {
@@ -584,9 +636,11 @@ func wireToValue(tree any, v reflect.Value, path string) error {
 		out := reflect.MakeMapWithSize(t, len(m))
 		for _, k := range wireSortedKeys(m) {
 			e := reflect.New(t.Elem()).Elem()
-			if err := wireToValue(m[k], e, wirePathField(path, k)); err != nil {
+			path.pushMember(k)
+			if err := wireToValue(m[k], e, path); err != nil {
 				return err
 			}
+			path.pop()
 			out.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), e)
 		}
 		v.Set(out)
@@ -597,7 +651,7 @@ func wireToValue(tree any, v reflect.Value, path string) error {
 		return wireToValue(tree, v.Elem(), path)
 	case reflect.Interface:
 		if t.NumMethod() != 0 {
-			return fmt.Errorf("xmlrpc: %s: cannot map into the interface %s", path, t)
+			return fmt.Errorf("xmlrpc: %s: cannot map into the interface %s", path.String(), t)
 		}
 		v.Set(reflect.ValueOf(tree))
 	case reflect.Struct:
@@ -609,17 +663,57 @@ func wireToValue(tree any, v reflect.Value, path string) error {
 		if !ok {
 			return wireMismatch(path, "struct", tree)
 		}
-		for _, k := range wireSortedKeys(m) {
+		return wireToStruct(m, v, s, path)
+	default:
+		return fmt.Errorf("xmlrpc: %s: cannot map into a %s", path.String(), t)
+	}
+	return nil
+}
+
+// wireToStruct stores the members of m into the struct v of layout s, in
+// the order of their names, so that the first error reported does not
+// depend on map iteration order.
+func wireToStruct(m map[string]any, v reflect.Value, s *wireStruct, path *wirePath) error {
+	// When every member names a field, visit the fields in name order,
+	// without sorting the member names.
+	const most = 64 // bits in present
+	if len(s.sorted) <= most {
+		var values [most]any
+		var present uint64
+		known := true
+		for k, e := range m {
 			f := s.byName[k]
 			if f == nil {
-				return wireInvalid(path, "unknown member %q", k)
+				known = false
+				break
 			}
-			if err := wireToValue(m[k], wireFieldAlloc(v, f.index), wirePathField(path, k)); err != nil {
-				return err
-			}
+			values[f.order] = e
+			present |= 1 << f.order
 		}
-	default:
-		return fmt.Errorf("xmlrpc: %s: cannot map into a %s", path, t)
+		if known {
+			for i, f := range s.sorted {
+				if present&(1<<i) == 0 {
+					continue
+				}
+				path.pushMember(f.name)
+				if err := wireToValue(values[i], wireFieldAlloc(v, f.index), path); err != nil {
+					return err
+				}
+				path.pop()
+			}
+			return nil
+		}
+	}
+	for _, k := range wireSortedKeys(m) {
+		f := s.byName[k]
+		if f == nil {
+			return wireInvalid(path, "unknown member %q", k)
+		}
+		path.pushMember(k)
+		if err := wireToValue(m[k], wireFieldAlloc(v, f.index), path); err != nil {
+			return err
+		}
+		path.pop()
 	}
 	return nil
 }
@@ -660,7 +754,7 @@ func wireBytes(tree any) ([]byte, bool) {
 // wireDuration reads a duration: float or int seconds, or a string for
 // time.ParseDuration. It must be finite, non-negative and fit in a
 // time.Duration.
-func wireDuration(tree any, path string) (time.Duration, error) {
+func wireDuration(tree any, path *wirePath) (time.Duration, error) {
 	switch x := tree.(type) {
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -701,7 +795,7 @@ func wireDuration(tree any, path string) (time.Duration, error) {
 
 // wireTime reads a time: a dateTime, or an RFC 3339 string ("" is the zero
 // time). The result is in UTC, in the years 0000 to 9999.
-func wireTime(tree any, path string) (time.Time, error) {
+func wireTime(tree any, path *wirePath) (time.Time, error) {
 	var tm time.Time
 	switch x := tree.(type) {
 	case time.Time:

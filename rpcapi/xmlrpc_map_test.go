@@ -700,3 +700,30 @@ func FuzzWireToGo(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkWireToGo maps the decoded trees of the calls the master reads
+// most onto their args.
+func BenchmarkWireToGo(b *testing.B) {
+	cases := []struct {
+		name string
+		body []byte
+		dst  func() any
+	}{
+		{"submit1000", xmlBenchSubmitBody(b, 1000), func() any { return new(SubmitArgs) }},
+		{"complete250", xmlBenchCompleteBody(b, 250), func() any { return new(CompleteArgs) }},
+	}
+	for _, c := range cases {
+		_, params, err := xmlDecodeCall(bytes.NewReader(c.body), xmlLimits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := wireToGo(params[0], c.dst(), "params[0]"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
