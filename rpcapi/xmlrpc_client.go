@@ -177,7 +177,7 @@ func (c *XMLClient) Call(ctx context.Context, method string, args, reply any) er
 	if !ok {
 		return fmt.Errorf("%w: no XML-RPC name for %s", ErrBadRequest, method)
 	}
-	tree, err := wireFromGo(args)
+	tree, err := wireFromGoCompact(args)
 	if err != nil {
 		return fmt.Errorf("%w: encode %s args: %v", ErrBadRequest, name, err)
 	}

@@ -297,11 +297,19 @@ func wireTypeName(v any) string {
 // wireFromGo maps the Go value v to a tree for xmlEncodeResponse or
 // xmlEncodeCall, following the rules at the top of this file. The tree
 // never holds nil. Errors name the offending value by path.
-func wireFromGo(v any) (any, error) {
+func wireFromGo(v any) (any, error) { return wireFrom(v, false) }
+
+// wireFromGoCompact is wireFromGo leaving out struct fields that hold their
+// zero value, which the other side reads back as zero: what a Go client
+// sends (a spec has twenty fields and uses few). Replies keep every field,
+// for peers that look keys up without a default.
+func wireFromGoCompact(v any) (any, error) { return wireFrom(v, true) }
+
+func wireFrom(v any, omitZero bool) (any, error) {
 	if v == nil {
 		return nil, errors.New("xmlrpc: cannot map nil to XML-RPC")
 	}
-	out, ok, err := wireFromValue(reflect.ValueOf(v), "", 0, false)
+	out, ok, err := wireFromValue(reflect.ValueOf(v), "", 0, false, omitZero)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +329,7 @@ func wireFromErr(path, format string, args ...any) error {
 
 // wireFromValue maps v. It reports ok=false for a value that must be left
 // out: a nil pointer or interface, or, if field, a zero time.
-func wireFromValue(v reflect.Value, path string, depth int, field bool) (out any, ok bool, err error) {
+func wireFromValue(v reflect.Value, path string, depth int, field, omitZero bool) (out any, ok bool, err error) {
 	if depth > wireMaxDepth {
 		return nil, false, wireFromErr(path, "nested deeper than %d (a cycle?)", wireMaxDepth)
 	}
@@ -366,7 +374,7 @@ func wireFromValue(v reflect.Value, path string, depth int, field bool) (out any
 		a := make([]any, v.Len())
 		for i := range a {
 			ipath := wirePathIndex(path, i)
-			e, ok, err := wireFromValue(v.Index(i), ipath, depth+1, false)
+			e, ok, err := wireFromValue(v.Index(i), ipath, depth+1, false, omitZero)
 			if err != nil {
 				return nil, false, err
 			}
@@ -383,7 +391,7 @@ func wireFromValue(v reflect.Value, path string, depth int, field bool) (out any
 		m := make(map[string]any, v.Len())
 		for it := v.MapRange(); it.Next(); {
 			k := it.Key().String()
-			e, ok, err := wireFromValue(it.Value(), wirePathField(path, k), depth+1, false)
+			e, ok, err := wireFromValue(it.Value(), wirePathField(path, k), depth+1, false, omitZero)
 			if err != nil {
 				return nil, false, err
 			}
@@ -396,7 +404,7 @@ func wireFromValue(v reflect.Value, path string, depth int, field bool) (out any
 		if v.IsNil() {
 			return nil, false, nil
 		}
-		return wireFromValue(v.Elem(), path, depth, field)
+		return wireFromValue(v.Elem(), path, depth, field, omitZero)
 	case reflect.Struct:
 		s, err := wireStructOf(t)
 		if err != nil {
@@ -405,10 +413,10 @@ func wireFromValue(v reflect.Value, path string, depth int, field bool) (out any
 		m := make(map[string]any, len(s.fields))
 		for _, f := range s.fields {
 			fv, ok := wireFieldGet(v, f.index)
-			if !ok {
-				continue // under a nil embedded pointer
+			if !ok || (omitZero && fv.IsZero()) {
+				continue // under a nil embedded pointer, or zero and left out
 			}
-			e, ok, err := wireFromValue(fv, wirePathField(path, f.name), depth+1, true)
+			e, ok, err := wireFromValue(fv, wirePathField(path, f.name), depth+1, true, omitZero)
 			if err != nil {
 				return nil, false, err
 			}

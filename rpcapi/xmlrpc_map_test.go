@@ -7,6 +7,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -725,5 +726,33 @@ func BenchmarkWireToGo(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestWireFromGoCompact: a client's request leaves zero fields out, and
+// the server reads it back to the same value.
+func TestWireFromGoCompact(t *testing.T) {
+	args := &SubmitArgs{Specs: []jobs.Spec{{Type: "crawl", Priority: 2, Args: map[string]string{"u": "x"}}, {Type: "noop"}}}
+	tree, err := wireFromGoCompact(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := tree.(map[string]any)["specs"].([]any)
+	if got := slices.Sorted(maps.Keys(specs[1].(map[string]any))); !slices.Equal(got, []string{"type"}) {
+		t.Fatalf("compact spec has members %v, want only type", got)
+	}
+	if got := slices.Sorted(maps.Keys(specs[0].(map[string]any))); !slices.Equal(got, []string{"args", "priority", "type"}) {
+		t.Fatalf("compact spec has members %v", got)
+	}
+	full, _ := wireFromGo(args)
+	if n := len(full.(map[string]any)["specs"].([]any)[1].(map[string]any)); n < 15 {
+		t.Fatalf("the full form has %d members, want every field", n)
+	}
+	var back SubmitArgs
+	if err := wireToGo(tree, &back, "params[0]"); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&back, args) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", back, *args)
 	}
 }
