@@ -37,8 +37,6 @@ func binwireSamples() []binwireType {
 			{JobID: "18", Attempt: 1, Outcome: jobs.Error, ExitCode: -1, Error: "boom", Permanent: true},
 			{JobID: "19", Attempt: 3, Outcome: "made-up"},
 		}},
-		&HeartbeatArgs{WorkerID: "w1-ab12", Running: []JobRef{{JobID: "17", Attempt: 2}}, FreeSlots: 3, Draining: true},
-		&HeartbeatReply{Status: BeatDrain, Cancel: []JobRef{{JobID: "18", Attempt: 1}, {JobID: "20", Attempt: 7}}},
 	}
 }
 
@@ -70,7 +68,7 @@ func TestBinwireRoundTrip(t *testing.T) {
 // TestBinwireEmpty: empty batches round-trip; the decoder leaves nil
 // lists where the encoder had none.
 func TestBinwireEmpty(t *testing.T) {
-	for _, v := range []binwireType{&SubmitArgs{}, &AssignArgs{}, &AssignReply{}, &CompleteArgs{}, &HeartbeatArgs{}, &HeartbeatReply{}} {
+	for _, v := range []binwireType{&SubmitArgs{}, &AssignArgs{}, &AssignReply{}, &CompleteArgs{}} {
 		b, _ := v.GobEncode()
 		got := reflect.New(reflect.TypeOf(v).Elem()).Interface().(binwireType)
 		if err := got.GobDecode(b); err != nil {
