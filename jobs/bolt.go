@@ -86,6 +86,9 @@ func (s *boltDB) save(batch []Record) error {
 	slices.SortStableFunc(batch, func(a, b Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(jobsBucket)
+		// Keys (Seq) mostly grow: fill pages before splitting them,
+		// instead of bbolt's half-full default.
+		b.FillPercent = 0.9
 		var k [8]byte
 		for _, r := range batch {
 			if len(r.Data) == 0 {
