@@ -27,6 +27,7 @@ type Queue struct {
 }
 
 type qitem struct {
+	job       *Job
 	id        string
 	lane      string
 	prio      int
@@ -63,7 +64,7 @@ func (q *Queue) Push(j *Job) { q.PushLane(j, j.Spec.Type) }
 // head is the best of its jobs only.
 func (q *Queue) PushLane(j *Job, lane string) {
 	q.Remove(j.ID)
-	it := &qitem{id: j.ID, lane: lane, prio: j.Spec.Priority, seq: j.Seq, notBefore: unixNano(j.NotBefore)}
+	it := &qitem{job: j, id: j.ID, lane: lane, prio: j.Spec.Priority, seq: j.Seq, notBefore: unixNano(j.NotBefore)}
 	q.items[j.ID] = it
 	if it.notBefore == 0 {
 		q.pushReady(it)
@@ -190,12 +191,14 @@ func (q *Queue) Head(lane string) (id string, prio int, seq uint64, ok bool) {
 }
 
 // Pop removes and returns the best ready job of the lane.
-func (q *Queue) Pop(lane string) (id string, ok bool) {
-	id, _, _, ok = q.Head(lane)
-	if ok {
-		q.Remove(id)
+func (q *Queue) Pop(lane string) (*Job, bool) {
+	l := q.lanes[lane]
+	if l == nil {
+		return nil, false
 	}
-	return id, ok
+	it := l.levels[0].top()
+	q.Remove(it.id)
+	return it.job, true
 }
 
 // ReadyTypes returns the lanes that have ready jobs, sorted. The slice is

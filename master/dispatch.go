@@ -96,8 +96,7 @@ func (m *Master) dispatch(now time.Time) time.Time {
 				}
 			}
 			m.took(l)
-			id, _ := m.queue.Pop(l.name)
-			if j := m.jobs[id]; j != nil && j.State == jobs.Pending {
+			if j, _ := m.queue.Pop(l.name); j != nil && j.State == jobs.Pending {
 				m.lease(j, w, now)
 			}
 		}
@@ -125,7 +124,7 @@ func (m *Master) lease(j *jobs.Job, w *workerRec, now time.Time) {
 		return
 	}
 	m.metrics.dispatch.Observe(now.Sub(ready).Seconds())
-	w.leases[j.ID] = &lease{attempt: att, deadline: m.deadline(j, now)}
+	w.leases[j.ID] = &lease{job: j, attempt: att, deadline: m.deadline(j, now)}
 	m.touch(j, jobs.Pending)
 	w.outbox = append(w.outbox, rpcapi.Task{
 		JobID: j.ID, Attempt: att, Type: j.Spec.Type, Args: j.Spec.Args, Timeout: j.Spec.Timeout, Input: j.Spec.Input,
@@ -235,7 +234,7 @@ func (m *Master) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerClien
 	for _, ref := range reply.Accepted {
 		if l := w.leases[ref.JobID]; l != nil && l.attempt == ref.Attempt && l.acked.IsZero() {
 			l.acked = now
-			if j := m.jobs[ref.JobID]; j != nil && j.State == jobs.Running && j.Attempt == ref.Attempt {
+			if j := l.job; j.State == jobs.Running && j.Attempt == ref.Attempt {
 				j.Note(now, "started on "+w.id+" ("+w.name+")")
 			}
 		}

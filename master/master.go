@@ -305,7 +305,7 @@ func (m *Master) load() error {
 					restored: true, registered: now, lastBeat: now, leases: make(map[string]*lease)}
 				m.workers[w.id] = w
 			}
-			w.leases[j.ID] = &lease{attempt: j.Attempt, acked: now, deadline: m.deadline(j, now)}
+			w.leases[j.ID] = &lease{job: j, attempt: j.Attempt, acked: now, deadline: m.deadline(j, now)}
 			restored++
 		}
 		return nil

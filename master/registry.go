@@ -41,6 +41,7 @@ type workerRec struct {
 
 // lease is one running attempt held by a worker.
 type lease struct {
+	job       *jobs.Job // as in Master.jobs
 	attempt   int
 	acked     time.Time // when the worker accepted it; zero while the Assign is in flight
 	deadline  time.Time // master-side timeout backstop; zero for none
@@ -165,7 +166,7 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 			m.queue.Remove(j.ID)
 			if _, err := j.Lease(w.id, now); err == nil {
 				j.Log(now, "adopted by %s (%s): its lease had not reached the disk before the master stopped", w.id, w.name)
-				w.leases[j.ID] = &lease{attempt: j.Attempt, acked: now, deadline: m.deadline(j, now)}
+				w.leases[j.ID] = &lease{job: j, attempt: j.Attempt, acked: now, deadline: m.deadline(j, now)}
 				last = m.touch(j, jobs.Pending)
 				m.jobLog(j).Info("job adopted")
 				continue
@@ -191,7 +192,7 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 			c.Worker = w.id
 		}
 		j.Log(now, "adopted by %s (%s) after it re-registered", w.id, w.name)
-		w.leases[j.ID] = &lease{attempt: j.Attempt, acked: now, deadline: m.deadline(j, now)}
+		w.leases[j.ID] = &lease{job: j, attempt: j.Attempt, acked: now, deadline: m.deadline(j, now)}
 		last = m.touch(j, jobs.Running)
 		m.jobLog(j).Info("job adopted")
 	}

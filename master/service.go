@@ -228,12 +228,16 @@ func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 	m.mu.Lock()
 	w := m.workers[a.WorkerID]
 	for _, rep := range a.Reports {
+		var j *jobs.Job
 		if w != nil {
 			if l := w.leases[rep.JobID]; l != nil && l.attempt == rep.Attempt {
 				delete(w.leases, rep.JobID)
+				j = l.job
 			}
 		}
-		j := m.jobs[rep.JobID]
+		if j == nil {
+			j = m.jobs[rep.JobID]
+		}
 		if j == nil {
 			r.Dropped++
 			continue
