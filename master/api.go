@@ -224,7 +224,7 @@ func (m *Master) workerViews() []apiWorker {
 		}
 		for _, ref := range wi.Jobs {
 			wj := apiWorkerJob{ID: ref.JobID, Attempt: ref.Attempt}
-			if j := m.jobs[ref.JobID]; j != nil {
+			if j := m.job(ref.JobID); j != nil {
 				wj.Type, wj.State = j.Spec.Type, j.State
 			}
 			v.Jobs = append(v.Jobs, wj)
@@ -287,7 +287,7 @@ func (m *Master) groupView(name string, ids []string, detail bool) apiGroup {
 		g.Unsuccessful = []string{}
 	}
 	for _, id := range ids {
-		j := m.jobs[id]
+		j := m.job(id)
 		if j == nil {
 			continue
 		}

@@ -57,13 +57,13 @@ func (m *Master) expandBroadcast(p *jobs.Job, targets []string, now time.Time) [
 // childFinal settles the broadcast job of copy c once every copy is final.
 // The caller holds mu.
 func (m *Master) childFinal(c *jobs.Job) {
-	p := m.jobs[c.Parent]
+	p := m.job(c.Parent)
 	if p == nil || p.State.Final() {
 		return
 	}
 	ok, final := 0, 0
 	for _, id := range p.Children {
-		switch k := m.jobs[id]; {
+		switch k := m.job(id); {
 		case k == nil:
 		case k.State == jobs.Succeeded:
 			ok++
@@ -103,7 +103,7 @@ func (m *Master) abandonPinned(name string, now time.Time) {
 				break
 			}
 			m.queue.Remove(id)
-			j := m.jobs[id]
+			j := m.job(id)
 			if j == nil || j.Abandon(now, fmt.Sprintf("worker %s, its broadcast target, left", name)) != nil {
 				continue
 			}
@@ -112,7 +112,7 @@ func (m *Master) abandonPinned(name string, now time.Time) {
 	}
 	// Copies waiting out a retry backoff are in the delayed heap; find
 	// them through their parents.
-	for _, j := range m.jobs {
+	for _, j := range m.order {
 		if j.Pin == name && j.State == jobs.Pending {
 			m.queue.Remove(j.ID)
 			if j.Abandon(now, fmt.Sprintf("worker %s, its broadcast target, left", name)) == nil {

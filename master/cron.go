@@ -353,7 +353,7 @@ func (s *scheduler) live(e *schedEntry) bool {
 	}
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
-	j := s.m.jobs[e.lastJob]
+	j := s.m.job(e.lastJob)
 	return j != nil && !j.State.Final()
 }
 

@@ -255,7 +255,7 @@ func (m *Master) revoke(w *workerRec, jobID string, attempt int, now time.Time, 
 	if l := w.leases[jobID]; l != nil && l.attempt == attempt {
 		delete(w.leases, jobID)
 	}
-	j := m.jobs[jobID]
+	j := m.job(jobID)
 	if j == nil || j.Revoke(attempt, now, why) != nil {
 		return
 	}

@@ -219,7 +219,7 @@ func (m *Master) startHooks() error {
 		}
 	}
 	for id, r := range jobRecs {
-		if j := m.jobs[id]; j != nil && j.State == jobs.Failed && j.Attempt == r.Attempt {
+		if j := m.job(id); j != nil && j.State == jobs.Failed && j.Attempt == r.Attempt {
 			h.queue = append(h.queue, hookTask{event: EventJobFailed, job: id, attempt: r.Attempt, rec: r})
 		} else {
 			stale = append(stale, id)
@@ -298,11 +298,11 @@ func (m *Master) onDoneStatus(g string) *onDoneRecord {
 func (h *hooks) final(g string) bool {
 	ids := h.m.groups[g]
 	i := h.cursor[g]
-	for i < len(ids) && h.m.jobs[ids[i]].State.Final() {
+	for i < len(ids) && h.m.job(ids[i]).State.Final() {
 		i++
 	}
 	if i == len(ids) {
-		i = slices.IndexFunc(ids, func(id string) bool { return !h.m.jobs[id].State.Final() })
+		i = slices.IndexFunc(ids, func(id string) bool { return !h.m.job(id).State.Final() })
 	}
 	if i >= 0 {
 		h.cursor[g] = i
@@ -387,7 +387,7 @@ func (h *hooks) snapshot(g string) *groupSnap {
 		counts: map[jobs.State]int{jobs.Succeeded: 0, jobs.Failed: 0, jobs.Cancelled: 0}}
 	var thenSeq uint64
 	for _, id := range h.m.groups[g] {
-		j := h.m.jobs[id]
+		j := h.m.job(id)
 		ms := memberSnap{id: j.ID, seq: j.Seq, state: j.State}
 		if a := j.Current(); a != nil {
 			ms.output, ms.data, ms.err, ms.exitCode = a.Output, a.Data, a.Error, a.ExitCode
@@ -497,7 +497,7 @@ func (h *hooks) runJobFailed(t hookTask) {
 		return
 	}
 	m.mu.Lock()
-	j := m.jobs[t.job]
+	j := m.job(t.job)
 	if j == nil || j.State != jobs.Failed || j.Attempt != t.attempt {
 		m.mu.Unlock() // retried since: the next failure notifies
 		if t.rec != nil {
@@ -565,7 +565,7 @@ func (h *hooks) durable(id string) bool {
 	b := jobs.Backoff{Base: 50 * time.Millisecond, Max: 5 * time.Second}
 	for try := 1; ; try++ {
 		h.m.mu.Lock()
-		j := h.m.jobs[id]
+		j := h.m.job(id)
 		var bt *batch
 		if j != nil {
 			bt = h.m.commit.add(j)

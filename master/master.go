@@ -32,8 +32,9 @@ type Master struct {
 	boot   string // distinguishes worker IDs across restarts
 	start  time.Time
 
-	mu        sync.Mutex // guards everything below
-	jobs      map[string]*jobs.Job
+	mu        sync.Mutex  // guards everything below
+	bySeq     []*jobs.Job // every job, at its Seq-1 (an ID is its Seq in decimal); nil where no job took the Seq
+	njobs     int
 	order     []*jobs.Job // by Seq
 	sorted    bool        // order is sorted by Seq
 	keys      map[string]string
@@ -108,7 +109,6 @@ func New(cfg Config) (*Master, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		boot:    hex.EncodeToString(b[:]),
-		jobs:    make(map[string]*jobs.Job),
 		keys:    make(map[string]string),
 		groups:  make(map[string][]string),
 		queue:   jobs.NewQueue(),
@@ -287,8 +287,13 @@ func (m *Master) load() error {
 	now := time.Now()
 	restored := 0
 	err := jobs.LoadJobs(m.store, func(j *jobs.Job) error {
-		if j.ID == "" || !j.State.Valid() {
+		if j.Seq == 0 || j.ID != strconv.FormatUint(j.Seq, 10) || !j.State.Valid() {
 			return fmt.Errorf("master: stored job seq %d is corrupt (id %q, state %q)", j.Seq, j.ID, j.State)
+		}
+		// Seqs are dense (a failed submit leaves a gap): one far beyond
+		// the jobs loaded so far is corruption, not a job to index.
+		if j.Seq > uint64(m.njobs)*2+1<<20 {
+			return fmt.Errorf("master: stored job seq %d is far beyond the %d jobs before it (corrupt store?)", j.Seq, m.njobs)
 		}
 		m.insert(j)
 		m.seq = max(m.seq, j.Seq)
@@ -313,13 +318,36 @@ func (m *Master) load() error {
 	if err != nil {
 		return fmt.Errorf("master: load: %w", err)
 	}
-	m.log.WithFields(logrus.Fields{"jobs": len(m.jobs), "running": restored}).Info("store loaded")
+	m.log.WithFields(logrus.Fields{"jobs": m.njobs, "running": restored}).Info("store loaded")
 	return nil
+}
+
+// job returns the job with the given ID, or nil. The caller holds mu.
+func (m *Master) job(id string) *jobs.Job {
+	seq, err := strconv.ParseUint(id, 10, 64)
+	if err != nil || seq == 0 || seq > uint64(len(m.bySeq)) {
+		return nil
+	}
+	if j := m.bySeq[seq-1]; j != nil && j.ID == id { // "007" is not job 7
+		return j
+	}
+	return nil
+}
+
+// index puts j in bySeq. The caller holds mu (or owns m).
+func (m *Master) index(j *jobs.Job) {
+	if n := j.Seq; n > uint64(len(m.bySeq)) {
+		m.bySeq = slices.Grow(m.bySeq, int(n)-len(m.bySeq))[:n]
+	}
+	if m.bySeq[j.Seq-1] == nil {
+		m.njobs++
+	}
+	m.bySeq[j.Seq-1] = j
 }
 
 // insert adds a job to the indexes. The caller holds mu (or owns m).
 func (m *Master) insert(j *jobs.Job) {
-	m.jobs[j.ID] = j
+	m.index(j)
 	if n := len(m.order); n > 0 && m.order[n-1].Seq > j.Seq {
 		m.sorted = false
 	}
@@ -331,7 +359,7 @@ func (m *Master) insert(j *jobs.Job) {
 		m.groups[g] = append(m.groups[g], j.ID)
 	}
 	if u := j.Spec.UniqueKey; u != "" {
-		if old := m.jobs[m.unique[u]]; old == nil || old.Seq <= j.Seq {
+		if old := m.job(m.unique[u]); old == nil || old.Seq <= j.Seq {
 			m.unique[u] = j.ID
 		}
 	}

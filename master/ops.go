@@ -31,7 +31,7 @@ func (m *Master) Retry(ctx context.Context, id string) error {
 		m.mu.Unlock()
 		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 	}
-	j := m.jobs[id]
+	j := m.job(id)
 	if j == nil {
 		m.mu.Unlock()
 		return fmt.Errorf("%w: job %q", rpcapi.ErrNotFound, id)

@@ -59,7 +59,7 @@ func (m *Master) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.Fetch
 			r.Tasks = make([]rpcapi.Task, 0, n)
 			for _, t := range out {
 				l := w.leases[t.JobID]
-				j := m.jobs[t.JobID]
+				j := m.job(t.JobID)
 				if l == nil || l.attempt != t.Attempt || j == nil || j.State != jobs.Running || j.Attempt != t.Attempt {
 					continue // cancelled or reaped while queued
 				}

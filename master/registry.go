@@ -157,7 +157,7 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 	var last *batch
 	stale := 0
 	for _, ref := range a.Running {
-		j := m.jobs[ref.JobID]
+		j := m.job(ref.JobID)
 		if j != nil && j.State == jobs.Pending && j.Attempt+1 == ref.Attempt {
 			// Leases are handed out before they reach the disk; a master
 			// that stopped in between comes back with the job pending. The
@@ -284,7 +284,7 @@ func (m *Master) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpca
 // lose ends a running attempt as lost (requeue or fail). The caller holds mu
 // and has removed the lease.
 func (m *Master) lose(jobID string, attempt int, now time.Time, why string) {
-	j := m.jobs[jobID]
+	j := m.job(jobID)
 	if j == nil || j.State != jobs.Running || j.Attempt != attempt {
 		return
 	}
@@ -409,7 +409,7 @@ func (m *Master) reap(now time.Time) {
 			if l.deadline.IsZero() || now.Before(l.deadline) || l.cancelled {
 				continue
 			}
-			j := m.jobs[id]
+			j := m.job(id)
 			delete(w.leases, id)
 			if j == nil || j.State != jobs.Running || j.Attempt != l.attempt {
 				continue

@@ -196,7 +196,7 @@ func (m *Master) uniqueHolder(u string, now time.Time) string {
 	if id, ok := m.pendingUnique[u]; ok {
 		return id
 	}
-	j := m.jobs[m.unique[u]]
+	j := m.job(m.unique[u])
 	switch {
 	case j == nil:
 		return ""
@@ -236,7 +236,7 @@ func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 			}
 		}
 		if j == nil {
-			j = m.jobs[rep.JobID]
+			j = m.job(rep.JobID)
 		}
 		if j == nil {
 			r.Dropped++
@@ -343,7 +343,7 @@ func (m *Master) ListWorkers(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.Lis
 func (m *Master) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.JobInfo) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	j := m.jobs[a.ID]
+	j := m.job(a.ID)
 	if j == nil {
 		return fmt.Errorf("%w: job %q", rpcapi.ErrNotFound, a.ID)
 	}
@@ -425,7 +425,7 @@ func (m *Master) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi
 	if a.Group != "" {
 		src = src[:0:0]
 		for _, id := range m.groups[a.Group] {
-			src = append(src, m.jobs[id])
+			src = append(src, m.job(id))
 		}
 	}
 	for _, j := range src {
@@ -453,14 +453,14 @@ func (m *Master) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Can
 			return fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, a.Group)
 		}
 		for _, id := range m.groups[a.Group] {
-			if !m.jobs[id].State.Final() {
+			if !m.job(id).State.Final() {
 				ids = append(ids, id)
 			}
 		}
 	}
 	for n := 0; n < len(ids); n++ {
 		id := ids[n]
-		j := m.jobs[id]
+		j := m.job(id)
 		if j == nil {
 			r.Errors = append(r.Errors, id+": no such job")
 			continue
@@ -482,7 +482,7 @@ func (m *Master) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Can
 		r.Cancelled = append(r.Cancelled, id)
 		m.jobLog(j).Info("job cancelled")
 		for _, c := range j.Children { // a broadcast's copies go with it
-			if k := m.jobs[c]; k != nil && !k.State.Final() {
+			if k := m.job(c); k != nil && !k.State.Final() {
 				ids = append(ids, c)
 			}
 		}
@@ -517,7 +517,7 @@ func (m *Master) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitRep
 		}
 		*r = rpcapi.WaitReply{Done: true, Counts: make(map[jobs.State]int)}
 		for _, id := range ids {
-			j := m.jobs[id]
+			j := m.job(id)
 			if j == nil {
 				m.mu.Unlock()
 				return fmt.Errorf("%w: job %q", rpcapi.ErrNotFound, id)
