@@ -35,7 +35,7 @@ func TestBenchSmall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cfg := Config{Jobs: 2000, Workers: 2, Batch: 250, LatencySamples: 20, CeilingTime: 200 * time.Millisecond,
-		Launch: Reexec(), Stderr: logWriter{t}, Profile: t.TempDir() + "/cpu.pprof"}
+		Launch: Reexec(), Stderr: logWriter{t}, Profile: t.TempDir() + "/cpu.pprof", Trace: t.TempDir() + "/trace.out"}
 	r, err := Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +64,9 @@ func TestBenchSmall(t *testing.T) {
 	}
 	if fi, err := os.Stat(cfg.Profile); err != nil || fi.Size() == 0 {
 		t.Errorf("master CPU profile: %v", err)
+	}
+	if fi, err := os.Stat(cfg.Trace); err != nil || fi.Size() == 0 {
+		t.Errorf("master execution trace: %v", err)
 	}
 
 	var buf bytes.Buffer
