@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/drover/drover/internal/binenc"
 )
 
 // A job's record is how stores keep it: a compact binary encoding made by
@@ -36,11 +38,11 @@ var (
 func (j *Job) AppendRecord(b []byte) []byte {
 	b = append(b, recordV1)
 	b = binary.AppendUvarint(b, j.Seq)
-	b = appendString(b, j.ID)
+	b = binenc.AppendString(b, j.ID)
 	b = appendSpec(b, &j.Spec)
 	b = append(b, stateCodes[j.State])
 	b = binary.AppendVarint(b, int64(j.Attempt))
-	b = appendString(b, j.Worker)
+	b = binenc.AppendString(b, j.Worker)
 	b = appendTime(b, j.NotBefore)
 	b = appendTime(b, j.Submitted)
 	b = appendTime(b, j.Updated)
@@ -48,78 +50,58 @@ func (j *Job) AppendRecord(b []byte) []byte {
 	for i := range j.Attempts {
 		a := &j.Attempts[i]
 		b = binary.AppendVarint(b, int64(a.N))
-		b = appendString(b, a.Worker)
+		b = binenc.AppendString(b, a.Worker)
 		b = appendTime(b, a.Started)
 		b = appendTime(b, a.Ended)
 		b = append(b, outcomeCodes[a.Outcome])
 		b = binary.AppendVarint(b, int64(a.ExitCode))
-		b = appendString(b, a.Error)
-		b = appendString(b, a.Output)
-		b = appendString(b, a.Data)
+		b = binenc.AppendString(b, a.Error)
+		b = binenc.AppendString(b, a.Output)
+		b = binenc.AppendString(b, a.Data)
 	}
 	b = binary.AppendUvarint(b, uint64(len(j.Events)))
 	for i := range j.Events {
 		b = appendTime(b, j.Events[i].At)
-		b = appendString(b, j.Events[i].Text)
+		b = binenc.AppendString(b, j.Events[i].Text)
 	}
-	b = appendStrings(b, j.Children)
-	b = appendString(b, j.Parent)
-	b = appendString(b, j.Pin)
+	b = binenc.AppendStrings(b, j.Children)
+	b = binenc.AppendString(b, j.Parent)
+	b = binenc.AppendString(b, j.Pin)
 	return b
 }
 
 func appendSpec(b []byte, s *Spec) []byte {
-	b = appendString(b, s.Type)
+	b = binenc.AppendString(b, s.Type)
 	b = binary.AppendUvarint(b, uint64(len(s.Args)))
 	for k, v := range s.Args {
-		b = appendString(b, k)
-		b = appendString(b, v)
+		b = binenc.AppendString(b, k)
+		b = binenc.AppendString(b, v)
 	}
 	b = binary.AppendVarint(b, int64(s.Priority))
 	b = binary.AppendVarint(b, int64(s.Retries))
 	b = binary.AppendVarint(b, int64(s.Timeout))
-	b = appendString(b, s.Group)
-	b = appendString(b, s.Key)
-	b = appendStrings(b, s.Tags)
-	b = appendString(b, s.LimitKey)
-	b = appendString(b, s.UniqueKey)
+	b = binenc.AppendString(b, s.Group)
+	b = binenc.AppendString(b, s.Key)
+	b = binenc.AppendStrings(b, s.Tags)
+	b = binenc.AppendString(b, s.LimitKey)
+	b = binenc.AppendString(b, s.UniqueKey)
 	b = binary.AppendVarint(b, int64(s.UniqueFor))
 	b = appendTime(b, s.RunAt)
 	b = binary.AppendVarint(b, int64(s.Delay))
-	b = appendString(b, s.Input)
+	b = binenc.AppendString(b, s.Input)
 	if s.Then == nil {
 		b = append(b, 0)
 	} else {
 		b = append(b, 1)
 		b = appendSpec(b, s.Then)
 	}
-	b = appendBool(b, s.Broadcast)
-	b = appendString(b, s.Name)
-	b = appendString(b, s.Schedule)
-	b = appendString(b, s.Overlap)
-	b = appendString(b, s.Timezone)
-	b = appendString(b, s.CatchUp)
+	b = binenc.AppendBool(b, s.Broadcast)
+	b = binenc.AppendString(b, s.Name)
+	b = binenc.AppendString(b, s.Schedule)
+	b = binenc.AppendString(b, s.Overlap)
+	b = binenc.AppendString(b, s.Timezone)
+	b = binenc.AppendString(b, s.CatchUp)
 	return b
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendStrings(b []byte, ss []string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(ss)))
-	for _, s := range ss {
-		b = appendString(b, s)
-	}
-	return b
-}
-
-func appendBool(b []byte, v bool) []byte {
-	if v {
-		return append(b, 1)
-	}
-	return append(b, 0)
 }
 
 func appendTime(b []byte, t time.Time) []byte {
@@ -140,184 +122,92 @@ func DecodeRecord(data []byte) (*Job, error) {
 		}
 		return j, nil
 	}
-	d := decoder{b: data}
-	if v := d.byte(); v != recordV1 {
-		if d.err != nil {
-			return nil, d.err
+	d := decoder{Reader: binenc.NewReader(data, ErrRecord)}
+	if v := d.Byte(); v != recordV1 {
+		if d.Err != nil {
+			return nil, d.Err
 		}
 		return nil, fmt.Errorf("%w: version %d (this build reads %d)", ErrRecord, v, recordV1)
 	}
 	j := new(Job)
-	j.Seq = d.uvarint()
-	j.ID = d.string()
+	j.Seq = d.Uvarint()
+	j.ID = d.Str()
 	d.spec(&j.Spec, 0)
 	j.State = d.state()
-	j.Attempt = d.int()
-	j.Worker = d.string()
+	j.Attempt = d.Int()
+	j.Worker = d.Str()
 	j.NotBefore = d.time()
 	j.Submitted = d.time()
 	j.Updated = d.time()
-	if n := d.count(); n > 0 {
+	if n := d.Count(); n > 0 {
 		j.Attempts = make([]Attempt, n)
 		for i := range j.Attempts {
 			a := &j.Attempts[i]
-			a.N = d.int()
-			a.Worker = d.string()
+			a.N = d.Int()
+			a.Worker = d.Str()
 			a.Started = d.time()
 			a.Ended = d.time()
 			a.Outcome = d.outcome()
-			a.ExitCode = d.int()
-			a.Error = d.string()
-			a.Output = d.string()
-			a.Data = d.string()
+			a.ExitCode = d.Int()
+			a.Error = d.Str()
+			a.Output = d.Str()
+			a.Data = d.Str()
 		}
 	}
-	if n := d.count(); n > 0 {
+	if n := d.Count(); n > 0 {
 		j.Events = make([]Event, n)
 		for i := range j.Events {
 			j.Events[i].At = d.time()
-			j.Events[i].Text = d.string()
+			j.Events[i].Text = d.Str()
 		}
 	}
-	j.Children = d.strings()
-	j.Parent = d.string()
-	j.Pin = d.string()
-	if d.err == nil && len(d.b) > 0 {
-		d.fail("%d bytes after the record", len(d.b))
+	j.Children = d.Strings()
+	j.Parent = d.Str()
+	j.Pin = d.Str()
+	if d.Err == nil && len(d.B) > 0 {
+		d.Fail("%d bytes after the record", len(d.B))
 	}
-	if d.err != nil {
-		return nil, d.err
+	if d.Err != nil {
+		return nil, d.Err
 	}
 	return j, nil
 }
 
-// decoder reads a record. The first problem sticks in err; reads after it
-// return zero values.
+// decoder reads a record: the primitives of binenc.Reader, and the
+// record's own types.
 type decoder struct {
-	b        []byte
-	err      error
+	binenc.Reader
 	lastType string // a type name to share when the next one is equal
 }
 
-func (d *decoder) fail(format string, a ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: "+format, append([]any{ErrRecord}, a...)...)
-	}
-	d.b = nil
-}
-
-func (d *decoder) byte() byte {
-	if len(d.b) == 0 {
-		d.fail("truncated")
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad uvarint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) int() int {
-	v := d.varint()
-	if int64(int(v)) != v {
-		d.fail("integer %d out of range", v)
-		return 0
-	}
-	return int(v)
-}
-
-func (d *decoder) duration() time.Duration { return time.Duration(d.varint()) }
-
-// count reads a length of a list whose every element takes at least one
-// byte, so a corrupt count cannot make a huge allocation.
-func (d *decoder) count() int {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail("count %d is over the %d bytes left", n, len(d.b))
-		return 0
-	}
-	return int(n)
-}
-
-func (d *decoder) string() string {
-	n := d.count()
-	if d.err != nil || n == 0 {
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *decoder) strings() []string {
-	n := d.count()
-	if n == 0 {
-		return nil
-	}
-	out := make([]string, n)
-	for i := range out {
-		out[i] = d.string()
-	}
-	return out
-}
-
-func (d *decoder) bool() bool {
-	switch c := d.byte(); c {
-	case 0:
-		return false
-	case 1:
-		return true
-	default:
-		d.fail("bool byte %d", c)
-		return false
-	}
-}
+func (d *decoder) duration() time.Duration { return time.Duration(d.Varint()) }
 
 func (d *decoder) time() time.Time {
-	ns := d.uvarint()
+	ns := d.Uvarint()
 	if ns == 0 {
 		return time.Time{}
 	}
 	if ns&1 == 0 || ns>>1 >= 1e9 {
-		d.fail("bad time")
+		d.Fail("bad time")
 		return time.Time{}
 	}
-	sec := d.varint()
+	sec := d.Varint()
 	return time.Unix(sec, int64(ns>>1)).UTC()
 }
 
 func (d *decoder) state() State {
-	c := d.byte()
+	c := d.Byte()
 	if int(c) >= len(stateByCode) || stateByCode[c] == "" {
-		d.fail("state code %d", c)
+		d.Fail("state code %d", c)
 		return ""
 	}
 	return stateByCode[c]
 }
 
 func (d *decoder) outcome() Outcome {
-	c := d.byte()
+	c := d.Byte()
 	if int(c) >= len(outcomeByCod) {
-		d.fail("outcome code %d", c)
+		d.Fail("outcome code %d", c)
 		return ""
 	}
 	return outcomeByCod[c]
@@ -326,46 +216,46 @@ func (d *decoder) outcome() Outcome {
 // spec reads a Spec; depth counts Then nesting, which a record never has
 // more than one level of.
 func (d *decoder) spec(s *Spec, depth int) {
-	if n, k := binary.Uvarint(d.b); k > 0 && d.lastType != "" && n == uint64(len(d.lastType)) &&
-		uint64(len(d.b)-k) >= n && string(d.b[k:k+int(n)]) == d.lastType {
+	if n, k := binary.Uvarint(d.B); k > 0 && d.lastType != "" && n == uint64(len(d.lastType)) &&
+		uint64(len(d.B)-k) >= n && string(d.B[k:k+int(n)]) == d.lastType {
 		s.Type = d.lastType
-		d.b = d.b[k+int(n):]
+		d.B = d.B[k+int(n):]
 	} else {
-		s.Type = d.string()
+		s.Type = d.Str()
 	}
-	if n := d.count(); n > 0 {
+	if n := d.Count(); n > 0 {
 		s.Args = make(map[string]string, n)
 		for range n {
-			k := d.string()
-			s.Args[k] = d.string()
+			k := d.Str()
+			s.Args[k] = d.Str()
 		}
 	}
-	s.Priority = d.int()
-	s.Retries = d.int()
+	s.Priority = d.Int()
+	s.Retries = d.Int()
 	s.Timeout = d.duration()
-	s.Group = d.string()
-	s.Key = d.string()
-	s.Tags = d.strings()
-	s.LimitKey = d.string()
-	s.UniqueKey = d.string()
+	s.Group = d.Str()
+	s.Key = d.Str()
+	s.Tags = d.Strings()
+	s.LimitKey = d.Str()
+	s.UniqueKey = d.Str()
 	s.UniqueFor = d.duration()
 	s.RunAt = d.time()
 	s.Delay = d.duration()
-	s.Input = d.string()
-	if d.bool() {
+	s.Input = d.Str()
+	if d.Bool() {
 		if depth > 0 {
-			d.fail("then nested in then")
+			d.Fail("then nested in then")
 			return
 		}
 		s.Then = new(Spec)
 		d.spec(s.Then, depth+1)
 	}
-	s.Broadcast = d.bool()
-	s.Name = d.string()
-	s.Schedule = d.string()
-	s.Overlap = d.string()
-	s.Timezone = d.string()
-	s.CatchUp = d.string()
+	s.Broadcast = d.Bool()
+	s.Name = d.Str()
+	s.Schedule = d.Str()
+	s.Overlap = d.Str()
+	s.Timezone = d.Str()
+	s.CatchUp = d.Str()
 }
 
 // AppendSpec appends s in the record encoding, for wire codecs that carry
@@ -382,11 +272,11 @@ type SpecDecoder struct {
 // Decode decodes a spec from the front of data into s and returns the
 // bytes after it. Errors wrap ErrRecord.
 func (sd *SpecDecoder) Decode(s *Spec, data []byte) ([]byte, error) {
-	d := decoder{b: data, lastType: sd.lastType}
+	d := decoder{Reader: binenc.NewReader(data, ErrRecord), lastType: sd.lastType}
 	d.spec(s, 0)
-	if d.err != nil {
-		return nil, d.err
+	if d.Err != nil {
+		return nil, d.Err
 	}
 	sd.lastType = s.Type
-	return d.b, nil
+	return d.B, nil
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/drover/drover/internal/binenc"
 )
 
 // The write-ahead log is a directory of segment files. A segment is
@@ -187,34 +189,34 @@ func appendFrameBody(b []byte, batch []Record) []byte {
 
 // decodeFrame calls fn for each record of a frame's body.
 func decodeFrame(body []byte, fn func(seq uint64, data []byte)) error {
-	d := decoder{b: body}
-	n := d.count()
+	r := binenc.NewReader(body, ErrRecord)
+	n := r.Count()
 	type rec struct {
 		seq  uint64
 		data []byte
 	}
 	recs := make([]rec, 0, n)
 	for range n {
-		seq := d.uvarint()
-		l := d.count()
-		if d.err != nil {
+		seq := r.Uvarint()
+		l := r.Count()
+		if r.Err != nil {
 			break
 		}
 		if l == 0 {
-			d.fail("empty record for seq %d", seq)
+			r.Fail("empty record for seq %d", seq)
 			break
 		}
-		recs = append(recs, rec{seq, d.b[:l:l]})
-		d.b = d.b[l:]
+		recs = append(recs, rec{seq, r.B[:l:l]})
+		r.B = r.B[l:]
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%d bytes after the frame's records", len(d.b))
+	if r.Err == nil && len(r.B) != 0 {
+		r.Fail("%d bytes after the frame's records", len(r.B))
 	}
-	if d.err != nil {
-		return d.err
+	if r.Err != nil {
+		return r.Err
 	}
-	for _, r := range recs {
-		fn(r.seq, r.data)
+	for _, x := range recs {
+		fn(x.seq, x.data)
 	}
 	return nil
 }

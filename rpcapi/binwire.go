@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/drover/drover/internal/binenc"
 	"github.com/drover/drover/jobs"
 )
 
@@ -28,102 +29,21 @@ const binwireV1 = 1
 // errBinwire wraps every decoding failure of the compact form.
 var errBinwire = errors.New("rpcapi: bad binary payload")
 
-type binReader struct {
-	b   []byte
-	err error
-}
+// binReader reads the compact form.
+type binReader struct{ binenc.Reader }
 
-func (r *binReader) fail(format string, a ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: "+format, append([]any{errBinwire}, a...)...)
-	}
-	r.b = nil
-}
+func newBinReader(b []byte) binReader { return binReader{binenc.NewReader(b, errBinwire)} }
 
 func (r *binReader) version(what string) {
-	if len(r.b) == 0 {
-		r.fail("%s: empty", what)
+	if len(r.B) == 0 {
+		r.Fail("%s: empty", what)
 		return
 	}
-	if r.b[0] != binwireV1 {
-		r.fail("%s: version %d (this build reads %d)", what, r.b[0], binwireV1)
+	if r.B[0] != binwireV1 {
+		r.Fail("%s: version %d (this build reads %d)", what, r.B[0], binwireV1)
 		return
 	}
-	r.b = r.b[1:]
-}
-
-func (r *binReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("bad uvarint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *binReader) int() int {
-	v, n := binary.Varint(r.b)
-	if n <= 0 || int64(int(v)) != v {
-		r.fail("bad varint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return int(v)
-}
-
-// count reads the length of a list whose every element takes at least one
-// byte.
-func (r *binReader) count() int {
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.fail("count %d is over the %d bytes left", n, len(r.b))
-		return 0
-	}
-	return int(n)
-}
-
-func (r *binReader) string() string {
-	n := r.count()
-	if n == 0 {
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
-}
-
-func (r *binReader) bool() bool {
-	if len(r.b) == 0 {
-		r.fail("truncated")
-		return false
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	if c > 1 {
-		r.fail("bool byte %d", c)
-	}
-	return c == 1
-}
-
-// end fails unless every byte was read.
-func (r *binReader) end() error {
-	if r.err == nil && len(r.b) > 0 {
-		r.fail("%d bytes after the payload", len(r.b))
-	}
-	return r.err
-}
-
-func appendStr(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendBool(b []byte, v bool) []byte {
-	if v {
-		return append(b, 1)
-	}
-	return append(b, 0)
+	r.B = r.B[1:]
 }
 
 // GobEncode implements gob.GobEncoder.
@@ -139,75 +59,75 @@ func (a *SubmitArgs) GobEncode() ([]byte, error) {
 
 // GobDecode implements gob.GobDecoder.
 func (a *SubmitArgs) GobDecode(data []byte) error {
-	r := binReader{b: data}
+	r := newBinReader(data)
 	r.version("submit args")
-	n := r.count()
-	if r.err != nil {
-		return r.err
+	n := r.Count()
+	if r.Err != nil {
+		return r.Err
 	}
 	a.Specs = make([]jobs.Spec, n)
 	var sd jobs.SpecDecoder
 	for i := range a.Specs {
-		rest, err := sd.Decode(&a.Specs[i], r.b)
+		rest, err := sd.Decode(&a.Specs[i], r.B)
 		if err != nil {
 			return fmt.Errorf("%w: spec %d: %v", errBinwire, i+1, err)
 		}
-		r.b = rest
+		r.B = rest
 	}
-	return r.end()
+	return r.End()
 }
 
 // GobEncode implements gob.GobEncoder.
 func (a *AssignArgs) GobEncode() ([]byte, error) {
 	b := make([]byte, 0, 16+len(a.Tasks)*32)
 	b = append(b, binwireV1)
-	b = appendStr(b, a.WorkerID)
+	b = binenc.AppendString(b, a.WorkerID)
 	b = binary.AppendUvarint(b, uint64(len(a.Tasks)))
 	for i := range a.Tasks {
 		t := &a.Tasks[i]
-		b = appendStr(b, t.JobID)
+		b = binenc.AppendString(b, t.JobID)
 		b = binary.AppendVarint(b, int64(t.Attempt))
-		b = appendStr(b, t.Type)
+		b = binenc.AppendString(b, t.Type)
 		b = binary.AppendUvarint(b, uint64(len(t.Args)))
 		for k, v := range t.Args {
-			b = appendStr(b, k)
-			b = appendStr(b, v)
+			b = binenc.AppendString(b, k)
+			b = binenc.AppendString(b, v)
 		}
 		b = binary.AppendVarint(b, int64(t.Timeout))
-		b = appendStr(b, t.Input)
+		b = binenc.AppendString(b, t.Input)
 	}
 	return b, nil
 }
 
 // GobDecode implements gob.GobDecoder.
 func (a *AssignArgs) GobDecode(data []byte) error {
-	r := binReader{b: data}
+	r := newBinReader(data)
 	r.version("assign args")
-	a.WorkerID = r.string()
-	n := r.count()
-	if r.err != nil {
-		return r.err
+	a.WorkerID = r.Str()
+	n := r.Count()
+	if r.Err != nil {
+		return r.Err
 	}
 	a.Tasks = make([]Task, n)
 	for i := range a.Tasks {
 		t := &a.Tasks[i]
-		t.JobID = r.string()
-		t.Attempt = r.int()
-		t.Type = r.string()
-		if na := r.count(); na > 0 {
+		t.JobID = r.Str()
+		t.Attempt = r.Int()
+		t.Type = r.Str()
+		if na := r.Count(); na > 0 {
 			t.Args = make(map[string]string, na)
 			for range na {
-				k := r.string()
-				t.Args[k] = r.string()
+				k := r.Str()
+				t.Args[k] = r.Str()
 			}
 		}
-		t.Timeout = time.Duration(r.int())
-		t.Input = r.string()
-		if r.err != nil {
-			return r.err
+		t.Timeout = time.Duration(r.Int())
+		t.Input = r.Str()
+		if r.Err != nil {
+			return r.Err
 		}
 	}
-	return r.end()
+	return r.End()
 }
 
 // GobEncode implements gob.GobEncoder.
@@ -217,72 +137,72 @@ func (a *AssignReply) GobEncode() ([]byte, error) {
 	b = appendRefs(b, a.Accepted)
 	b = binary.AppendUvarint(b, uint64(len(a.Rejected)))
 	for _, rej := range a.Rejected {
-		b = appendStr(b, rej.JobID)
+		b = binenc.AppendString(b, rej.JobID)
 		b = binary.AppendVarint(b, int64(rej.Attempt))
-		b = appendStr(b, rej.Reason)
+		b = binenc.AppendString(b, rej.Reason)
 	}
 	return b, nil
 }
 
 // GobDecode implements gob.GobDecoder.
 func (a *AssignReply) GobDecode(data []byte) error {
-	r := binReader{b: data}
+	r := newBinReader(data)
 	r.version("assign reply")
 	a.Accepted = r.refs()
-	if n := r.count(); n > 0 {
+	if n := r.Count(); n > 0 {
 		a.Rejected = make([]Rejection, n)
 		for i := range a.Rejected {
-			a.Rejected[i] = Rejection{JobRef: JobRef{JobID: r.string(), Attempt: r.int()}, Reason: r.string()}
+			a.Rejected[i] = Rejection{JobRef: JobRef{JobID: r.Str(), Attempt: r.Int()}, Reason: r.Str()}
 		}
 	}
-	return r.end()
+	return r.End()
 }
 
 // GobEncode implements gob.GobEncoder.
 func (a *CompleteArgs) GobEncode() ([]byte, error) {
 	b := make([]byte, 0, 16+len(a.Reports)*16)
 	b = append(b, binwireV1)
-	b = appendStr(b, a.WorkerID)
+	b = binenc.AppendString(b, a.WorkerID)
 	b = binary.AppendUvarint(b, uint64(len(a.Reports)))
 	for i := range a.Reports {
 		rep := &a.Reports[i]
-		b = appendStr(b, rep.JobID)
+		b = binenc.AppendString(b, rep.JobID)
 		b = binary.AppendVarint(b, int64(rep.Attempt))
-		b = appendStr(b, string(rep.Outcome))
+		b = binenc.AppendString(b, string(rep.Outcome))
 		b = binary.AppendVarint(b, int64(rep.ExitCode))
-		b = appendStr(b, rep.Error)
-		b = appendStr(b, rep.Output)
-		b = appendStr(b, rep.Data)
-		b = appendBool(b, rep.Permanent)
+		b = binenc.AppendString(b, rep.Error)
+		b = binenc.AppendString(b, rep.Output)
+		b = binenc.AppendString(b, rep.Data)
+		b = binenc.AppendBool(b, rep.Permanent)
 	}
 	return b, nil
 }
 
 // GobDecode implements gob.GobDecoder.
 func (a *CompleteArgs) GobDecode(data []byte) error {
-	r := binReader{b: data}
+	r := newBinReader(data)
 	r.version("complete args")
-	a.WorkerID = r.string()
-	n := r.count()
-	if r.err != nil {
-		return r.err
+	a.WorkerID = r.Str()
+	n := r.Count()
+	if r.Err != nil {
+		return r.Err
 	}
 	a.Reports = make([]Report, n)
 	for i := range a.Reports {
 		rep := &a.Reports[i]
-		rep.JobID = r.string()
-		rep.Attempt = r.int()
+		rep.JobID = r.Str()
+		rep.Attempt = r.Int()
 		rep.Outcome = r.outcome()
-		rep.ExitCode = r.int()
-		rep.Error = r.string()
-		rep.Output = r.string()
-		rep.Data = r.string()
-		rep.Permanent = r.bool()
-		if r.err != nil {
-			return r.err
+		rep.ExitCode = r.Int()
+		rep.Error = r.Str()
+		rep.Output = r.Str()
+		rep.Data = r.Str()
+		rep.Permanent = r.Bool()
+		if r.Err != nil {
+			return r.Err
 		}
 	}
-	return r.end()
+	return r.End()
 }
 
 var knownOutcomes = []jobs.Outcome{jobs.OK, jobs.Error, jobs.Timeout, jobs.Lost, jobs.OutcomeCanceled}
@@ -290,35 +210,35 @@ var knownOutcomes = []jobs.Outcome{jobs.OK, jobs.Error, jobs.Timeout, jobs.Lost,
 // outcome reads an outcome without allocating when it is a known one.
 // Unknown ones pass through: the master refuses them.
 func (r *binReader) outcome() jobs.Outcome {
-	n := r.count()
+	n := r.Count()
 	for _, o := range knownOutcomes {
-		if string(r.b[:n]) == string(o) {
-			r.b = r.b[n:]
+		if string(r.B[:n]) == string(o) {
+			r.B = r.B[n:]
 			return o
 		}
 	}
-	o := jobs.Outcome(r.b[:n])
-	r.b = r.b[n:]
+	o := jobs.Outcome(r.B[:n])
+	r.B = r.B[n:]
 	return o
 }
 
 func appendRefs(b []byte, refs []JobRef) []byte {
 	b = binary.AppendUvarint(b, uint64(len(refs)))
 	for _, ref := range refs {
-		b = appendStr(b, ref.JobID)
+		b = binenc.AppendString(b, ref.JobID)
 		b = binary.AppendVarint(b, int64(ref.Attempt))
 	}
 	return b
 }
 
 func (r *binReader) refs() []JobRef {
-	n := r.count()
+	n := r.Count()
 	if n == 0 {
 		return nil
 	}
 	out := make([]JobRef, n)
 	for i := range out {
-		out[i] = JobRef{JobID: r.string(), Attempt: r.int()}
+		out[i] = JobRef{JobID: r.Str(), Attempt: r.Int()}
 	}
 	return out
 }

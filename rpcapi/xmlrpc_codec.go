@@ -223,10 +223,8 @@ type xmlParser struct {
 	nsUndo []xmlNSUndo       // how to undo the declarations in scope, innermost last
 	attrs  []xmlAttr         // the attributes of the last start tag
 
-	// The path of the value being read, for errors: root, then the member
-	// names and indexes below it.
-	root string
-	path []xmlPathElem
+	// The path of the value being read, for errors.
+	path wirePath
 
 	acc      xmlTextAcc    // the text read so far by value or text
 	buf      []byte        // decoded text, when it differs from the input
@@ -243,13 +241,6 @@ type xmlMember struct {
 	name string
 	hash uint32 // of name, to compare names quickly
 	v    any
-}
-
-// xmlPathElem is a step of a path: a member name, or an index if index is
-// not -1.
-type xmlPathElem struct {
-	name  string
-	index int
 }
 
 // xmlTextAcc gathers the text tokens of one element without decoding them
@@ -289,9 +280,9 @@ func (p *xmlParser) release() {
 	clear(p.nsUndo)
 	p.nsUndo = p.nsUndo[:0]
 	p.attrs = p.attrs[:0]
-	p.root = ""
-	clear(p.path)
-	p.path = p.path[:0]
+	p.path.root = ""
+	clear(p.path.steps)
+	p.path.steps = p.path.steps[:0]
 	p.acc = xmlTextAcc{}
 	p.buf, p.tmp = p.buf[:0], p.tmp[:0]
 	clear(p.scratch)
@@ -305,35 +296,7 @@ func (p *xmlParser) release() {
 // just after the last token read.
 func (p *xmlParser) fail(kind error, format string, args ...any) error {
 	line, col := xmlPosition(p.data, p.pos)
-	return &xmlError{kind: kind, path: p.pathString(), msg: fmt.Sprintf(format, args...), line: line, col: col}
-}
-
-// pathString formats the current path, as params[0].specs[2].priority.
-func (p *xmlParser) pathString() string {
-	s := p.root
-	for _, e := range p.path {
-		if e.index >= 0 {
-			s = wirePathIndex(s, e.index)
-		} else {
-			s = wirePathField(s, e.name)
-		}
-	}
-	return s
-}
-
-// pushIndex extends the path with an index.
-func (p *xmlParser) pushIndex(i int) {
-	p.path = append(p.path, xmlPathElem{index: i})
-}
-
-// pushMember extends the path with a member name.
-func (p *xmlParser) pushMember(name string) {
-	p.path = append(p.path, xmlPathElem{name: name, index: -1})
-}
-
-// popPath drops the last step of the path.
-func (p *xmlParser) popPath() {
-	p.path = p.path[:len(p.path)-1]
+	return &xmlError{kind: kind, path: p.path.String(), msg: fmt.Sprintf(format, args...), line: line, col: col}
 }
 
 // spanString returns the text of s, for messages.
@@ -517,7 +480,7 @@ func (p *xmlParser) call() (string, []any, error) {
 	if err := p.expectStart("methodCall", "methodName"); err != nil {
 		return "", nil, err
 	}
-	p.root = "methodName"
+	p.path.root = "methodName"
 	raw, err := p.text("methodName")
 	if err != nil {
 		return "", nil, err
@@ -526,7 +489,7 @@ func (p *xmlParser) call() (string, []any, error) {
 	if !xmlValidMethodName(method) {
 		return "", nil, p.fail(errXMLParse, "bad method name %s: want 1 to %d characters of A-Z a-z 0-9 _ . : /", xmlQuoteShort(method), xmlMaxMethodName)
 	}
-	p.root = ""
+	p.path.root = ""
 
 	params := []any{}
 	if err := p.child("methodCall"); err != nil {
@@ -536,11 +499,11 @@ func (p *xmlParser) call() (string, []any, error) {
 		if !p.is("params") {
 			return "", nil, p.fail(errXMLParse, "unexpected element %s in <methodCall>", p.tagOf(p.name))
 		}
-		p.root = "params"
+		p.path.root = "params"
 		if params, err = p.params(); err != nil {
 			return "", nil, err
 		}
-		p.root = ""
+		p.path.root = ""
 		if err := p.expectEnd("methodCall"); err != nil {
 			return "", nil, err
 		}
@@ -574,7 +537,7 @@ func (p *xmlParser) params() ([]any, error) {
 		if p.tok != xmlTokStart {
 			return p.collect(base), nil
 		}
-		p.pushIndex(len(p.scratch) - base)
+		p.path.pushIndex(len(p.scratch) - base)
 		if !p.is("param") {
 			return nil, p.fail(errXMLParse, "unexpected element %s in <params>", p.tagOf(p.name))
 		}
@@ -588,7 +551,7 @@ func (p *xmlParser) params() ([]any, error) {
 		if err := p.expectEnd("param"); err != nil {
 			return nil, err
 		}
-		p.popPath()
+		p.path.pop()
 		p.scratch = append(p.scratch, v)
 	}
 }
@@ -788,7 +751,7 @@ func (p *xmlParser) structValue(depth int) (map[string]any, error) {
 		if dup {
 			return nil, p.fail(errXMLParse, "duplicate member %q", name)
 		}
-		p.pushMember(name)
+		p.path.pushMember(name)
 		if err := p.expectStart("member", "value"); err != nil {
 			return nil, err
 		}
@@ -799,7 +762,7 @@ func (p *xmlParser) structValue(depth int) (map[string]any, error) {
 		if err := p.expectEnd("member"); err != nil {
 			return nil, err
 		}
-		p.popPath()
+		p.path.pop()
 		if m != nil {
 			m[name] = v
 			continue
@@ -839,7 +802,7 @@ func (p *xmlParser) arrayValue(depth int) ([]any, error) {
 		if p.tok != xmlTokStart {
 			break
 		}
-		p.pushIndex(len(p.scratch) - base)
+		p.path.pushIndex(len(p.scratch) - base)
 		if !p.is("value") {
 			return nil, p.fail(errXMLParse, "unexpected element %s in <data>", p.tagOf(p.name))
 		}
@@ -847,7 +810,7 @@ func (p *xmlParser) arrayValue(depth int) ([]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.popPath()
+		p.path.pop()
 		p.scratch = append(p.scratch, v)
 	}
 	a := p.collect(base)

@@ -168,7 +168,7 @@ func xmlPosition(data []byte, off int) (line, col int) {
 // offset off, at the parser's current path.
 func (p *xmlParser) syntaxError(off int, format string, args ...any) error {
 	line, col := xmlPosition(p.data, off)
-	return &xmlError{kind: errXMLParse, path: p.pathString(), msg: "malformed XML: " + fmt.Sprintf(format, args...), line: line, col: col}
+	return &xmlError{kind: errXMLParse, path: p.path.String(), msg: "malformed XML: " + fmt.Sprintf(format, args...), line: line, col: col}
 }
 
 // eofError returns the error for input that ends in the middle of markup

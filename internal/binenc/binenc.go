@@ -1,0 +1,152 @@
+// Package binenc holds the primitives of drover's compact binary
+// encodings, the job record (package jobs) and the gob path's batch
+// payloads (package rpcapi): uvarint-prefixed strings and lists, varints,
+// one-byte booleans, and a Reader whose first error sticks.
+package binenc
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// AppendString appends s, prefixed with its length.
+func AppendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// AppendStrings appends the count of ss, then each string.
+func AppendStrings(b []byte, ss []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ss)))
+	for _, s := range ss {
+		b = AppendString(b, s)
+	}
+	return b
+}
+
+// AppendBool appends v as one byte, 0 or 1.
+func AppendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// Reader reads what the Append functions wrote. The first problem sticks
+// in Err (wrapping the error kind given to NewReader) and empties B; reads
+// after it return zero values, so a decoder checks Err once at the end.
+type Reader struct {
+	B    []byte // what is left to read
+	Err  error
+	kind error
+}
+
+// NewReader returns a Reader of b whose errors wrap kind.
+func NewReader(b []byte, kind error) Reader { return Reader{B: b, kind: kind} }
+
+// Fail records a problem, unless one is recorded already.
+func (r *Reader) Fail(format string, a ...any) {
+	if r.Err == nil {
+		r.Err = fmt.Errorf("%w: "+format, append([]any{r.kind}, a...)...)
+	}
+	r.B = nil
+}
+
+// Byte reads one byte.
+func (r *Reader) Byte() byte {
+	if len(r.B) == 0 {
+		r.Fail("truncated")
+		return 0
+	}
+	c := r.B[0]
+	r.B = r.B[1:]
+	return c
+}
+
+// Uvarint reads an unsigned varint.
+func (r *Reader) Uvarint() uint64 {
+	v, n := binary.Uvarint(r.B)
+	if n <= 0 {
+		r.Fail("bad uvarint")
+		return 0
+	}
+	r.B = r.B[n:]
+	return v
+}
+
+// Varint reads a signed varint.
+func (r *Reader) Varint() int64 {
+	v, n := binary.Varint(r.B)
+	if n <= 0 {
+		r.Fail("bad varint")
+		return 0
+	}
+	r.B = r.B[n:]
+	return v
+}
+
+// Int reads a varint that must fit an int.
+func (r *Reader) Int() int {
+	v := r.Varint()
+	if int64(int(v)) != v {
+		r.Fail("integer %d out of range", v)
+		return 0
+	}
+	return int(v)
+}
+
+// Count reads the length of a list whose every element takes at least one
+// byte, so that a corrupt count cannot make a huge allocation.
+func (r *Reader) Count() int {
+	n := r.Uvarint()
+	if n > uint64(len(r.B)) {
+		r.Fail("count %d is over the %d bytes left", n, len(r.B))
+		return 0
+	}
+	return int(n)
+}
+
+// Str reads a string written by AppendString.
+func (r *Reader) Str() string {
+	n := r.Count()
+	if n == 0 {
+		return ""
+	}
+	s := string(r.B[:n])
+	r.B = r.B[n:]
+	return s
+}
+
+// Strings reads a list written by AppendStrings; nil when it is empty.
+func (r *Reader) Strings() []string {
+	n := r.Count()
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = r.Str()
+	}
+	return out
+}
+
+// Bool reads a byte written by AppendBool.
+func (r *Reader) Bool() bool {
+	switch c := r.Byte(); c {
+	case 0:
+		return false
+	case 1:
+		return true
+	default:
+		r.Fail("bool byte %d", c)
+		return false
+	}
+}
+
+// End fails unless every byte was read, and returns Err.
+func (r *Reader) End() error {
+	if r.Err == nil && len(r.B) > 0 {
+		r.Fail("%d bytes after the end", len(r.B))
+	}
+	return r.Err
+}
