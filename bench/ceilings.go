@@ -45,8 +45,9 @@ func serve(path string, h http.Handler) (addr string, stop func(), err error) {
 }
 
 // callRate calls call from perConn goroutines on each of conns callers for
-// d and returns calls per second.
-func callRate(ctx context.Context, d time.Duration, conns, perConn int,
+// d and returns calls per second. With rtts set, it also records each
+// call's round trip there (use it with one caller and one goroutine).
+func callRate(ctx context.Context, d time.Duration, conns, perConn int, rtts *[]time.Duration,
 	newCaller func() (rpcapi.Caller, error), call func(context.Context, rpcapi.Caller) error) (float64, error) {
 	callers := make([]rpcapi.Caller, conns)
 	for i := range callers {
@@ -72,10 +73,13 @@ func callRate(ctx context.Context, d time.Duration, conns, perConn int,
 		for range perConn {
 			wg.Go(func() {
 				n := int64(0)
-				for time.Now().Before(deadline) && ctx.Err() == nil {
+				for t0 := time.Now(); t0.Before(deadline) && ctx.Err() == nil; t0 = time.Now() {
 					if err := call(ctx, c); err != nil {
 						once.Do(func() { firstErr = err; cancel() })
 						break
+					}
+					if rtts != nil {
+						*rtts = append(*rtts, time.Since(t0))
 					}
 					n++
 				}
@@ -106,10 +110,12 @@ func measureCeilings(ctx context.Context, cfg *Config, e *E2E) error {
 	noop := func(ctx context.Context, c rpcapi.Caller) error {
 		return c.Call(ctx, "Noop.Call", &rpcapi.Empty{}, &rpcapi.Empty{})
 	}
-	if e.RPCSeqCallsPerS, err = callRate(ctx, cfg.CeilingTime, 1, 1, gob, noop); err != nil {
+	var rtts []time.Duration
+	if e.RPCSeqCallsPerS, err = callRate(ctx, cfg.CeilingTime, 1, 1, &rtts, gob, noop); err != nil {
 		return err
 	}
-	if e.RPCParCallsPerS, err = callRate(ctx, cfg.CeilingTime, 4, 16, gob, noop); err != nil {
+	e.RPCSeqP50us = micros(percentile(rtts, 0.50))
+	if e.RPCParCallsPerS, err = callRate(ctx, cfg.CeilingTime, 4, 16, nil, gob, noop); err != nil {
 		return err
 	}
 
@@ -122,10 +128,10 @@ func measureCeilings(ctx context.Context, cfg *Config, e *E2E) error {
 	status := func(ctx context.Context, c rpcapi.Caller) error {
 		return c.Call(ctx, rpcapi.MasterStatus, &rpcapi.Empty{}, &rpcapi.StatusReply{})
 	}
-	if e.XMLRPCCallsPerS, err = callRate(ctx, cfg.CeilingTime, 1, 1, xml, status); err != nil {
+	if e.XMLRPCCallsPerS, err = callRate(ctx, cfg.CeilingTime, 1, 1, nil, xml, status); err != nil {
 		return err
 	}
-	if e.XMLRPCParCallsPerS, err = callRate(ctx, cfg.CeilingTime, 4, 16, xml, status); err != nil {
+	if e.XMLRPCParCallsPerS, err = callRate(ctx, cfg.CeilingTime, 4, 16, nil, xml, status); err != nil {
 		return err
 	}
 	return nil

@@ -90,6 +90,9 @@ func runE2E(ctx context.Context, cfg *Config, r *Result) error {
 	e.RatioRPCSeq = ratio(e.RPCSeqCallsPerS)
 	e.RatioRPCPar = ratio(e.RPCParCallsPerS)
 	e.RatioXMLRPC = ratio(e.XMLRPCCallsPerS)
+	if e.RPCSeqP50us > 0 {
+		e.LatencyPerRPC = e.LatencyP50us / e.RPCSeqP50us
+	}
 	return e.check(cfg.Jobs)
 }
 

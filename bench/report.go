@@ -59,7 +59,11 @@ type E2E struct {
 	LatencyP99us float64 `json:"latency_p99_us"`
 	LatencyMaxus float64 `json:"latency_max_us"`
 
-	RPCSeqCallsPerS    float64 `json:"rpc_seq_calls_per_s"`
+	RPCSeqCallsPerS float64 `json:"rpc_seq_calls_per_s"`
+	// RPCSeqP50us is the round trip p50 of the 1-in-flight ceiling, and
+	// LatencyPerRPC the job latency p50 over it.
+	RPCSeqP50us        float64 `json:"rpc_seq_p50_us"`
+	LatencyPerRPC      float64 `json:"latency_p50_per_rpc_p50"`
 	RPCParCallsPerS    float64 `json:"rpc_par_calls_per_s"`
 	XMLRPCCallsPerS    float64 `json:"xmlrpc_calls_per_s"`
 	XMLRPCParCallsPerS float64 `json:"xmlrpc_par_calls_per_s"`
@@ -157,7 +161,7 @@ func (r *Result) tidy() {
 			*p = round(*p, 1)
 		}
 		for _, p := range []*float64{&e.E2ESeconds, &e.SubmitSeconds, &e.TailSeconds, &e.RatioRPCSeq, &e.RatioRPCPar,
-			&e.RatioXMLRPC, &e.MasterCPUSeconds, &e.MasterCPUTotal, &e.WorkersCPUSeconds, &e.BenchCPUSeconds, &e.OtherCPUSeconds} {
+			&e.RatioXMLRPC, &e.LatencyPerRPC, &e.MasterCPUSeconds, &e.MasterCPUTotal, &e.WorkersCPUSeconds, &e.BenchCPUSeconds, &e.OtherCPUSeconds} {
 			*p = round(*p, 4)
 		}
 	}
@@ -208,7 +212,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if e := r.E2E; e != nil {
 		row("end-to-end", rate(e.E2EJobsPerS, "jobs/s"), fmt.Sprintf("%.2fs first submit to last outcome; %.2fs of it after the last submit", e.E2ESeconds, e.TailSeconds))
 		row("submit only", rate(e.SubmitJobsPerS, "jobs/s"), fmt.Sprintf("%.2fs", e.SubmitSeconds))
-		row("latency p50", fmt.Sprintf("%.0f µs", e.LatencyP50us), fmt.Sprintf("one job on the idle cluster, submit to Wait's answer (%d samples)", p.LatencySamples))
+		row("latency p50", fmt.Sprintf("%.0f µs", e.LatencyP50us), fmt.Sprintf("one job on the idle cluster, submit to Wait's answer (%d samples); %.1f x the net/rpc round trip p50 (%.0f µs)",
+			p.LatencySamples, e.LatencyPerRPC, e.RPCSeqP50us))
 		row("latency p99", fmt.Sprintf("%.0f µs", e.LatencyP99us), fmt.Sprintf("max %.0f µs", e.LatencyMaxus))
 		row("net/rpc no-op, 1 in flight", rate(e.RPCSeqCallsPerS, "calls/s"), fmt.Sprintf("drover e2e jobs/s = %.3f x this", e.RatioRPCSeq))
 		row("net/rpc no-op, 64 in flight", rate(e.RPCParCallsPerS, "calls/s"), fmt.Sprintf("drover e2e jobs/s = %.3f x this", e.RatioRPCPar))
