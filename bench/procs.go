@@ -150,7 +150,7 @@ func masterRole(args []string, stdout io.Writer) error {
 		defer os.RemoveAll(dir)
 	}
 	m, err := master.New(master.Config{Listen: "127.0.0.1:0", Store: *store, DataDir: dir,
-		HeartbeatInterval: *heartbeat, Logger: log})
+		HeartbeatInterval: *heartbeat, Logger: log, GCPercent: master.BinaryGC(0)})
 	if err != nil {
 		return err
 	}

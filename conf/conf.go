@@ -61,7 +61,7 @@ type Master struct {
 
 var masterKeys = []string{
 	"listen", "data_dir", "store", "heartbeat_interval", "dead_after",
-	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "max_xml_depth", "max_submit", "max_args_bytes",
+	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "max_xml_depth", "max_submit", "max_args_bytes", "gc_percent",
 	"max_result_bytes", "max_connections", "limits", "default_limit", "type_limits", "notify", "jobs_file",
 	"log_level", "log_format", "token", "token_file", "tls_cert", "tls_key", "tls_ca",
 }
@@ -139,6 +139,8 @@ func ParseMaster(name string, data []byte) (*Master, error) {
 			c.MaxBackoff = d.duration(p, v)
 		case "assign_batch":
 			c.AssignBatch = d.integer(p, v, 0, math.MaxInt)
+		case "gc_percent":
+			c.GCPercent = d.integer(p, v, 0, 10000)
 		case "max_request_body":
 			c.MaxRequestBody = int64(d.integer(p, v, 0, math.MaxInt))
 		case "max_xml_depth":

@@ -80,6 +80,7 @@ dead_after = "2s"
 retry_backoff = "1.5s"
 max_backoff = "1m"
 assign_batch = 16
+gc_percent = 150
 jobs_file = "j.toml"
 log_level = "debug"
 log_format = "json"
@@ -89,7 +90,7 @@ log_format = "json"
 	}
 	wantM := master.Config{Listen: ":7000", DataDir: "/var/lib/drover", Store: "memory",
 		HeartbeatInterval: 500 * time.Millisecond, DeadAfter: 2 * time.Second,
-		RetryBackoff: 1500 * time.Millisecond, MaxBackoff: time.Minute, AssignBatch: 16}
+		RetryBackoff: 1500 * time.Millisecond, MaxBackoff: time.Minute, AssignBatch: 16, GCPercent: 150}
 	if !reflect.DeepEqual(m.Config, wantM) || m.JobsFile != "j.toml" || m.LogLevel != "debug" || m.LogFormat != "json" {
 		t.Errorf("ParseMaster: %+v", m)
 	}

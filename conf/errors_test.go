@@ -43,6 +43,7 @@ func TestErrors(t *testing.T) {
 		{"master.toml", "assign_batch = \"64\"\n", `master.toml:1: assign_batch: want an integer, got string`},
 		{"master.toml", "assign_batch = 1.5\n", `master.toml:1: assign_batch: want an integer, got float`},
 		{"master.toml", "assign_batch = -1\n", `master.toml:1: assign_batch: must not be negative, got -1`},
+		{"master.toml", "gc_percent = 20000\n", `master.toml:1: gc_percent: 20000 is out of range 0..10000`},
 		{"master.toml", "retry_backoff = 5\n", `master.toml:1: retry_backoff: want a duration string such as "30s", got integer`},
 		{"master.toml", "max_backoff = \"-1s\"\n", `master.toml:1: max_backoff: must not be negative, got "-1s"`},
 		{"master.toml", "listen = 7070\n", `master.toml:1: listen: want a string, got integer`},

@@ -3,6 +3,7 @@ package master
 import (
 	"crypto/tls"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -71,6 +72,12 @@ type Config struct {
 	// MaxConnections bounds open connections to the listener; one more is
 	// answered HTTP 503 and closed. Default 10000.
 	MaxConnections int
+	// GCPercent, when not zero, is set as the process's garbage-collection
+	// target at Start (runtime/debug.SetGCPercent, 10 to 10000). A master
+	// holds every job and allocates for each one it runs: a higher target
+	// spends memory to save CPU. Zero leaves the process's setting (Go's
+	// 100, or $GOGC); the drover master command uses BinaryGC.
+	GCPercent int
 	// Limits bound the jobs of each limit key (Spec.LimitKey): how many run
 	// at once fleet-wide and how fast they are dispatched.
 	Limits map[string]Limit
@@ -89,6 +96,25 @@ type Config struct {
 	// StoreImpl, when set, is used instead of opening Store in DataDir. The
 	// master closes it on Close.
 	StoreImpl jobs.Store
+}
+
+// BinaryGCPercent is the garbage-collection target of a master process
+// (the drover master command, and the bench's master) unless its file or
+// $GOGC sets one: in the end-to-end bench it cut the master's CPU per job
+// by a fifth for 8 % more memory (20 % more with a million jobs pending).
+const BinaryGCPercent = 200
+
+// BinaryGC returns the GCPercent a master process uses: configured if
+// set, else BinaryGCPercent, or zero (the process's own setting) when
+// $GOGC is set.
+func BinaryGC(configured int) int {
+	switch {
+	case configured != 0:
+		return configured
+	case os.Getenv("GOGC") != "":
+		return 0
+	}
+	return BinaryGCPercent
 }
 
 // DefaultListen is the master's default address.
@@ -159,6 +185,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("master: a max_* limit is negative")
 	case c.AssignBatch < 0:
 		return fmt.Errorf("master: assign_batch %d is negative", c.AssignBatch)
+	case c.GCPercent != 0 && (c.GCPercent < 10 || c.GCPercent > 10000):
+		return fmt.Errorf("master: gc_percent %d: want 10 to 10000, or 0 for the process's setting", c.GCPercent)
 	}
 	for name, l := range c.Limits {
 		if err := l.check(); err != nil {

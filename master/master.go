@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -139,6 +140,9 @@ func New(cfg Config) (*Master, error) {
 // (a locked data dir, a port in use) synchronously.
 func (m *Master) Start() error {
 	m.start = time.Now()
+	if m.cfg.GCPercent != 0 {
+		debug.SetGCPercent(m.cfg.GCPercent)
+	}
 	st := m.cfg.StoreImpl
 	if st == nil {
 		switch m.cfg.Store {
