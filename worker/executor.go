@@ -100,7 +100,7 @@ func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
 		ctx, cancel = context.WithCancel(context.Background())
 	}
 	r := &run{ref: rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt}, typ: t.Type, cancel: cancel, started: time.Now(),
-		task: t, handler: h, cmd: cmd, ctx: ctx, worker: w.id}
+		task: t, handler: h, cmd: cmd, ctx: ctx, worker: w.id, okObs: w.metrics.observer(t.Type, jobs.OK)}
 	w.running[t.JobID] = r
 	w.jobsWG.Add(1)
 	switch {
@@ -199,7 +199,11 @@ func (w *Worker) finish(r *run, ctx context.Context, res jobs.Result, err error)
 	}
 	w.mu.Unlock()
 	took := time.Since(r.started)
-	w.metrics.observe(r.typ, rep.Outcome, took.Seconds())
+	if rep.Outcome == jobs.OK {
+		r.okObs.Observe(took.Seconds())
+	} else {
+		w.metrics.observe(r.typ, rep.Outcome, took.Seconds())
+	}
 	if r.drop || rep.Outcome != jobs.OK || w.debug {
 		e := w.log.WithFields(r.fields()).WithFields(logrus.Fields{"outcome": rep.Outcome, "took": took.Round(time.Millisecond)})
 		switch {

@@ -28,15 +28,20 @@ type durationKey struct {
 
 // observe records the run time of a job of typ that ended with outcome.
 func (x *metrics) observe(typ string, outcome jobs.Outcome, seconds float64) {
+	x.observer(typ, outcome).Observe(seconds)
+}
+
+// observer returns the run-time histogram of typ and outcome.
+func (x *metrics) observer(typ string, outcome jobs.Outcome) prometheus.Observer {
 	k := durationKey{typ, outcome}
 	x.mu.Lock()
+	defer x.mu.Unlock()
 	o := x.obs[k]
 	if o == nil {
 		o = x.duration.WithLabelValues(typ, string(outcome))
 		x.obs[k] = o
 	}
-	x.mu.Unlock()
-	o.Observe(seconds)
+	return o
 }
 
 func newMetrics(w *Worker) *metrics {

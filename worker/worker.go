@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/jobs"
@@ -86,7 +87,8 @@ type run struct {
 	handler HandlerFunc
 	cmd     *Command
 	ctx     context.Context
-	worker  string // the worker's ID when it started
+	worker  string              // the worker's ID when it started
+	okObs   prometheus.Observer // its type's run time when it ends ok
 }
 
 // New validates cfg and returns a worker that is not yet started.
