@@ -73,6 +73,9 @@ type Config struct {
 	// Trace is a file the master writes an execution trace (go tool
 	// trace) of the same phase to.
 	Trace string
+	// GCPercent is the master's garbage-collection target
+	// (master.Config.GCPercent). Default 0: Go's, or $GOGC.
+	GCPercent int
 	// Timeout bounds the whole run. Default 15m.
 	Timeout time.Duration
 	// LogLevel is the children's log level. Default "error".
@@ -218,6 +221,9 @@ func (c *cluster) masterArgs() []string {
 	}
 	if c.cfg.Trace != "" {
 		a = append(a, "--trace", c.cfg.Trace)
+	}
+	if c.cfg.GCPercent != 0 {
+		a = append(a, "--gc-percent", strconv.Itoa(c.cfg.GCPercent))
 	}
 	return a
 }

@@ -135,6 +135,7 @@ func masterRole(args []string, stdout io.Writer) error {
 	traceFile := fs.String("trace", "", "execution trace file, written between the same commands")
 	level := fs.String("log-level", "error", "log level")
 	heartbeat := fs.Duration("heartbeat", 0, "heartbeat interval (0: default)")
+	gcPercent := fs.Int("gc-percent", 0, "the master's GCPercent (0: the process's setting)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -150,7 +151,7 @@ func masterRole(args []string, stdout io.Writer) error {
 		defer os.RemoveAll(dir)
 	}
 	m, err := master.New(master.Config{Listen: "127.0.0.1:0", Store: *store, DataDir: dir,
-		HeartbeatInterval: *heartbeat, Logger: log, GCPercent: master.BinaryGC(0)})
+		HeartbeatInterval: *heartbeat, Logger: log, GCPercent: *gcPercent})
 	if err != nil {
 		return err
 	}

@@ -39,11 +39,15 @@ type Params struct {
 	Retries         int    `json:"retries"`
 	LatencySamples  int    `json:"latency_samples"`
 	KillWorkerEvery string `json:"kill_worker_every"`
-	Window          string `json:"window,omitempty"`
-	GoVersion       string `json:"go_version"`
-	GOMAXPROCS      int    `json:"gomaxprocs"`
-	NumCPU          int    `json:"num_cpu"`
-	CPUModel        string `json:"cpu_model"`
+	// GCPercent is the master's gc_percent; 0 means Go's default (or the
+	// GOGC the processes were started with, in GOGC).
+	GCPercent  int    `json:"gc_percent"`
+	GOGC       string `json:"gogc,omitempty"`
+	Window     string `json:"window,omitempty"`
+	GoVersion  string `json:"go_version"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	NumCPU     int    `json:"num_cpu"`
+	CPUModel   string `json:"cpu_model"`
 }
 
 // E2E is the e2e scenario's numbers.
@@ -104,8 +108,8 @@ func newResult(cfg *Config) *Result {
 	p := Params{Scenario: cfg.Scenario, Jobs: cfg.Jobs, Workers: cfg.Workers, Clients: cfg.Clients,
 		Batch: cfg.Batch, Store: cfg.Store, Transport: cfg.Transport, Slots: cfg.Slots,
 		Work: cfg.Work.String(), Retries: cfg.Retries, LatencySamples: cfg.LatencySamples,
-		KillWorkerEvery: cfg.KillWorkerEvery.String(),
-		GoVersion:       runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
+		KillWorkerEvery: cfg.KillWorkerEvery.String(), GCPercent: cfg.GCPercent, GOGC: os.Getenv("GOGC"),
+		GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
 		CPUModel: cpuModel()}
 	if cfg.Scenario == ScenarioHeartbeats {
 		p.Window = cfg.Window.String()
@@ -202,6 +206,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 		if p.KillWorkerEvery != "0s" {
 			fmt.Fprintf(w, "  kill -9 a random worker every %s and start another\n", p.KillWorkerEvery)
 		}
+	}
+	if p.GCPercent != 0 || p.GOGC != "" {
+		fmt.Fprintf(w, "  master gc_percent %d, GOGC %q\n", p.GCPercent, p.GOGC)
 	}
 	fmt.Fprintf(w, "  %s, %d CPUs, GOMAXPROCS %d, %s\n\n", p.CPUModel, p.NumCPU, p.GOMAXPROCS, p.GoVersion)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -3,7 +3,6 @@ package master
 import (
 	"crypto/tls"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -75,8 +74,8 @@ type Config struct {
 	// GCPercent, when not zero, is set as the process's garbage-collection
 	// target at Start (runtime/debug.SetGCPercent, 10 to 10000). A master
 	// holds every job and allocates for each one it runs: a higher target
-	// spends memory to save CPU. Zero leaves the process's setting (Go's
-	// 100, or $GOGC); the drover master command uses BinaryGC.
+	// spends memory to save CPU (BENCHMARKS.md measures 200). Zero leaves
+	// the process's setting: Go's 100, or $GOGC.
 	GCPercent int
 	// Limits bound the jobs of each limit key (Spec.LimitKey): how many run
 	// at once fleet-wide and how fast they are dispatched.
@@ -96,25 +95,6 @@ type Config struct {
 	// StoreImpl, when set, is used instead of opening Store in DataDir. The
 	// master closes it on Close.
 	StoreImpl jobs.Store
-}
-
-// BinaryGCPercent is the garbage-collection target of a master process
-// (the drover master command, and the bench's master) unless its file or
-// $GOGC sets one: in the end-to-end bench it cut the master's CPU per job
-// by a fifth for 8 % more memory (20 % more with a million jobs pending).
-const BinaryGCPercent = 200
-
-// BinaryGC returns the GCPercent a master process uses: configured if
-// set, else BinaryGCPercent, or zero (the process's own setting) when
-// $GOGC is set.
-func BinaryGC(configured int) int {
-	switch {
-	case configured != 0:
-		return configured
-	case os.Getenv("GOGC") != "":
-		return 0
-	}
-	return BinaryGCPercent
 }
 
 // DefaultListen is the master's default address.

@@ -35,6 +35,7 @@ func runBench(args []string, stdout io.Writer) error {
 	fs.DurationVar(&cfg.KillWorkerEvery, "kill-worker-every", 0, "kill -9 a random worker this often during the run and start another")
 	fs.DurationVar(&cfg.Window, "window", 0, "heartbeats: measurement window (default 10s)")
 	fs.StringVar(&cfg.Profile, "profile", "", "the master writes a CPU profile of the measured phase to this `file`")
+	fs.IntVar(&cfg.GCPercent, "gc-percent", 0, "the master's garbage-collection target (gc_percent; 0: Go's 100, or $GOGC)")
 	fs.StringVar(&cfg.Trace, "trace", "", "the master writes an execution trace (go tool trace) of the measured phase to this `file`")
 	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound on the whole run (default 15m)")
 	fs.StringVar(&cfg.LogLevel, "log-level", "error", "log level of the master and workers")

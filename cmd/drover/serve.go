@@ -39,7 +39,6 @@ func runMaster(args []string, _ io.Writer) error {
 		return err
 	}
 	cfg.Logger = log
-	cfg.GCPercent = master.BinaryGC(cfg.GCPercent)
 	m, err := master.New(cfg)
 	if err != nil {
 		return err
