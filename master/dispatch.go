@@ -55,6 +55,10 @@ type candidate struct {
 func (m *Master) dispatch(now time.Time) time.Time {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.writeHeld(now, false) // also run by the reaper, for an idle master
+	if now.Before(m.graceUntil) {
+		return m.graceUntil
+	}
 	next := m.queue.Promote(now)
 	woken := m.woken[:0]
 	for {

@@ -72,7 +72,11 @@ type Master struct {
 	sched   *scheduler // set in Start before its goroutines, then read-only
 
 	woken []*workerRec // dispatch's scratch list, reused
-	held  []heldLease  // fresh leases not yet written, in due order
+	// graceUntil holds dispatch back after a crash (see recoveryGrace);
+	// recovered says the master came back from one.
+	graceUntil time.Time
+	recovered  bool
+	held       []heldLease // fresh leases not yet written, in due order
 
 	kickc  chan struct{}
 	ln     *rpcapi.TrackingListener
@@ -85,12 +89,14 @@ type Master struct {
 }
 
 // leaseWriteDelay is how long a fresh lease waits before its record is
-// written. A job that ends sooner costs two writes (submitted, final)
-// instead of three. Nothing durable depends on the lease record: a master
-// that restarts without it finds the job pending, and the worker running
-// it re-registers with the attempt, which the master adopts; if that
-// worker is gone, the job runs again under the same attempt number.
-const leaseWriteDelay = time.Second
+// written (dispatch and the reaper write the due ones). A job that ends
+// sooner costs two writes (submitted, final) instead of three. Nothing
+// durable depends on the lease record: a master that restarts without it
+// finds the job pending, and the worker running it re-registers with the
+// attempt, which the master adopts; if that worker is gone, or the job is
+// dispatched again before it re-registers, the job runs again (its outcome
+// is still recorded once). Short, so that a crash leaves few such leases.
+const leaseWriteDelay = 100 * time.Millisecond
 
 // heldLease is a fresh lease whose record waits for leaseWriteDelay.
 type heldLease struct {
@@ -159,6 +165,10 @@ func (m *Master) Start() error {
 	m.store = st
 	m.commit = newCommitter(st, m.log)
 	if err := m.load(); err != nil {
+		st.Close()
+		return err
+	}
+	if err := m.checkCleanStop(); err != nil {
 		st.Close()
 		return err
 	}
@@ -281,7 +291,55 @@ func (m *Master) shutdown() error {
 		}
 	}
 	m.mu.Unlock()
+	// Every change is committed: the next start need not wait for the
+	// workers (a failure here only costs that wait).
+	if ms, ok := m.store.(jobs.MetaStore); ok {
+		if err := ms.SaveMeta(masterBucket, cleanStopKey, []byte("1")); err != nil {
+			m.log.WithError(err).Warn("could not mark the store as stopped cleanly")
+		}
+	}
 	return m.store.Close()
+}
+
+// The meta record a master writes at a clean stop and removes at start.
+const (
+	masterBucket = "master"
+	cleanStopKey = "clean_stop"
+)
+
+// recoveryGrace is how long a master that comes back from a crash holds
+// dispatch, in heartbeat intervals. A lease younger than leaseWriteDelay
+// was not on disk, so its job looks pending; the worker running it
+// re-registers at its next beat (answered "unknown") and the master adopts
+// the attempt. Dispatching before that would run the job a second time.
+const recoveryGrace = 2
+
+// checkCleanStop arms the recovery grace unless the last master stopped
+// cleanly (or the store is empty), and removes the mark, so that a crash
+// from now on is seen at the next start.
+func (m *Master) checkCleanStop() error {
+	ms, ok := m.store.(jobs.MetaStore)
+	if !ok {
+		return nil
+	}
+	clean := false
+	err := ms.LoadMeta(masterBucket, func(key string, _ []byte) error {
+		clean = clean || key == cleanStopKey
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("master: load: %w", err)
+	}
+	if clean {
+		return ms.SaveMeta(masterBucket, cleanStopKey, nil)
+	}
+	m.recovered = m.njobs > 0
+	if m.counts.of(jobs.Pending) > 0 {
+		m.graceUntil = time.Now().Add(recoveryGrace * m.cfg.HeartbeatInterval)
+		m.log.WithField("until", m.graceUntil.Format(time.RFC3339Nano)).
+			Warn("the last master did not stop cleanly: holding dispatch so that workers reclaim the jobs they run")
+	}
+	return nil
 }
 
 // load rebuilds the in-memory state from the store. Running jobs keep their

@@ -242,6 +242,17 @@ func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 			r.Dropped++
 			continue
 		}
+		if m.recovered && j.State == jobs.Pending && j.Attempt+1 == rep.Attempt && !j.Spec.Broadcast {
+			// A report sent to the master that crashed, for a lease that
+			// had not reached the disk: the attempt was never given to
+			// anyone else, so it is adopted and recorded, as Register
+			// adopts it from a worker that comes back first.
+			m.queue.Remove(j.ID)
+			if _, err := j.Lease(a.WorkerID, now); err == nil {
+				j.Note(now, "adopted from a report by "+a.WorkerID+": its lease had not reached the disk before the master stopped")
+				m.touch(j, jobs.Pending)
+			}
+		}
 		if j.State == jobs.Running && j.Attempt == rep.Attempt && j.Worker == a.WorkerID {
 			if n := len(rep.Output) + len(rep.Data); n > m.cfg.MaxResultBytes {
 				rep = rpcapi.Report{JobID: rep.JobID, Attempt: rep.Attempt, Outcome: jobs.Error, ExitCode: rep.ExitCode,
@@ -357,6 +368,10 @@ func (m *Master) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.Job
 func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
 	if j.State != jobs.Pending {
 		return ""
+	}
+	if now.Before(m.graceUntil) {
+		return fmt.Sprintf("the master came back from a crash: dispatch waits until %s for workers to reclaim the jobs they run",
+			m.graceUntil.Format(time.RFC3339))
 	}
 	if j.NotBefore.After(now) {
 		what := "retry backoff"
