@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -131,7 +130,6 @@ func (q *jobQuery) match(j *jobs.Job) bool {
 func (m *Master) queryJobs(q jobQuery) ([]apiJob, string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	all := m.sortedJobs()
 	out := []apiJob{}
 	var last uint64
 	take := func(j *jobs.Job) bool {
@@ -145,22 +143,20 @@ func (m *Master) queryJobs(q jobQuery) ([]apiJob, string) {
 		last = j.Seq
 		return true
 	}
-	more := false
+	// Job Seq n is at bySeq[n-1]; nil where no job took the Seq.
+	all, more := m.bySeq, false
 	if q.Asc {
-		i := 0
-		if q.After > 0 {
-			i = sort.Search(len(all), func(i int) bool { return all[i].Seq > q.After })
-		}
+		i := int(min(q.After, uint64(len(all))))
 		for ; i < len(all) && !more; i++ {
-			more = !take(all[i])
+			more = all[i] != nil && !take(all[i])
 		}
 	} else {
 		i := len(all)
 		if q.After > 0 {
-			i = sort.Search(len(all), func(i int) bool { return all[i].Seq >= q.After })
+			i = int(min(q.After-1, uint64(len(all))))
 		}
 		for i--; i >= 0 && !more; i-- {
-			more = !take(all[i])
+			more = all[i] != nil && !take(all[i])
 		}
 	}
 	if !more {

@@ -112,7 +112,7 @@ func (m *Master) abandonPinned(name string, now time.Time) {
 	}
 	// Copies waiting out a retry backoff are in the delayed heap; find
 	// them through their parents.
-	for _, j := range m.order {
+	for j := range m.allJobs() {
 		if j.Pin == name && j.State == jobs.Pending {
 			m.queue.Remove(j.ID)
 			if j.Abandon(now, fmt.Sprintf("worker %s, its broadcast target, left", name)) == nil {

@@ -131,7 +131,7 @@ func firedJobs(m *Master, name string) []*jobs.Job {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []*jobs.Job
-	for _, j := range m.sortedJobs() {
+	for j := range m.allJobs() {
 		if strings.HasPrefix(j.Spec.Key, schedKeyPrefix+name+"@") {
 			out = append(out, j.Clone())
 		}

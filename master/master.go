@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -36,8 +37,6 @@ type Master struct {
 	mu        sync.Mutex  // guards everything below
 	bySeq     []*jobs.Job // every job, at its Seq-1 (an ID is its Seq in decimal); nil where no job took the Seq
 	njobs     int
-	order     []*jobs.Job // by Seq
-	sorted    bool        // order is sorted by Seq
 	keys      map[string]string
 	groups    map[string][]string
 	queue     *jobs.Queue
@@ -133,7 +132,6 @@ func New(cfg Config) (*Master, error) {
 		byType:      make(map[string]map[string]*workerRec),
 		kickc:       make(chan struct{}, 1),
 		stopc:       make(chan struct{}),
-		sorted:      true,
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.metrics = newMetrics(m)
@@ -410,10 +408,6 @@ func (m *Master) index(j *jobs.Job) {
 // insert adds a job to the indexes. The caller holds mu (or owns m).
 func (m *Master) insert(j *jobs.Job) {
 	m.index(j)
-	if n := len(m.order); n > 0 && m.order[n-1].Seq > j.Seq {
-		m.sorted = false
-	}
-	m.order = append(m.order, j)
 	if j.Spec.Key != "" {
 		m.keys[j.Spec.Key] = j.ID
 	}
@@ -451,21 +445,15 @@ func (c *stateCounts) add(s jobs.State, d int) { c[stateIndex(s)] += d }
 // of returns the number of jobs in state s.
 func (c *stateCounts) of(s jobs.State) int { return c[stateIndex(s)] }
 
-// sortedJobs returns every job in Seq order. The caller holds mu.
-func (m *Master) sortedJobs() []*jobs.Job {
-	if !m.sorted {
-		slices.SortFunc(m.order, func(a, b *jobs.Job) int {
-			switch {
-			case a.Seq < b.Seq:
-				return -1
-			case a.Seq > b.Seq:
-				return 1
+// allJobs yields every job in Seq order. The caller holds mu.
+func (m *Master) allJobs() iter.Seq[*jobs.Job] {
+	return func(yield func(*jobs.Job) bool) {
+		for _, j := range m.bySeq {
+			if j != nil && !yield(j) {
+				return
 			}
-			return 0
-		})
-		m.sorted = true
+		}
 	}
-	return m.order
 }
 
 // touch records that j changed from state before: counts, waiters, and a

@@ -436,14 +436,17 @@ func (m *Master) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	src := m.sortedJobs()
+	src := m.allJobs()
 	if a.Group != "" {
-		src = src[:0:0]
-		for _, id := range m.groups[a.Group] {
-			src = append(src, m.job(id))
+		src = func(yield func(*jobs.Job) bool) {
+			for _, id := range m.groups[a.Group] {
+				if !yield(m.job(id)) {
+					return
+				}
+			}
 		}
 	}
-	for _, j := range src {
+	for j := range src {
 		if (a.State != "" && j.State != a.State) || (a.Type != "" && j.Spec.Type != a.Type) {
 			continue
 		}

@@ -125,7 +125,7 @@ func (m *Master) liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
 		st.Workers.Slots += w.slots
 		st.Workers.Busy += len(w.leases)
 	}
-	for _, j := range m.order {
+	for j := range m.allJobs() {
 		if j.State.Final() && !j.Updated.Before(start) {
 			b := &st.Throughput.Buckets[min(int(j.Updated.Sub(start)/bucketWidth), throughputBuckets-1)]
 			switch j.State {
