@@ -41,7 +41,7 @@ type workerRec struct {
 
 // lease is one running attempt held by a worker.
 type lease struct {
-	job       *jobs.Job // as in Master.jobs
+	job       *jobs.Job // the job leased (as Master.job finds it)
 	attempt   int
 	acked     time.Time // when the worker accepted it; zero while the Assign is in flight
 	deadline  time.Time // master-side timeout backstop; zero for none
@@ -158,19 +158,11 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 	stale := 0
 	for _, ref := range a.Running {
 		j := m.job(ref.JobID)
-		if j != nil && j.State == jobs.Pending && j.Attempt+1 == ref.Attempt {
-			// Leases are handed out before they reach the disk; a master
-			// that stopped in between comes back with the job pending. The
-			// worker runs exactly the attempt the master would lease next,
-			// so it is adopted: no other worker can hold that number.
-			m.queue.Remove(j.ID)
-			if _, err := j.Lease(w.id, now); err == nil {
-				j.Log(now, "adopted by %s (%s): its lease had not reached the disk before the master stopped", w.id, w.name)
-				w.leases[j.ID] = &lease{job: j, attempt: j.Attempt, acked: now, deadline: m.deadline(j, now)}
-				last = m.touch(j, jobs.Pending)
-				m.jobLog(j).Info("job adopted")
-				continue
-			}
+		if m.adoptUnwritten(j, ref.Attempt, w.id, w.id+" ("+w.name+")", now) {
+			w.leases[j.ID] = &lease{job: j, attempt: j.Attempt, acked: now, deadline: m.deadline(j, now)}
+			last = m.touch(j, jobs.Pending)
+			m.jobLog(j).Info("job adopted")
+			continue
 		}
 		if j == nil || j.State != jobs.Running || j.Attempt != ref.Attempt {
 			r.Cancel = append(r.Cancel, ref)
@@ -215,6 +207,24 @@ func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 	}
 	m.kick()
 	return nil
+}
+
+// adoptUnwritten leases the pending job j to workerID as attempt when that
+// is the attempt the master would lease next, and reports whether it did.
+// Leases reach the disk after leaseWriteDelay: a master that stopped in
+// between comes back with the job pending, and the worker that holds the
+// attempt (who names it) is the only one that can: no other worker was
+// given that number. The caller holds mu and touches j.
+func (m *Master) adoptUnwritten(j *jobs.Job, attempt int, workerID, who string, now time.Time) bool {
+	if j == nil || j.State != jobs.Pending || j.Attempt+1 != attempt {
+		return false
+	}
+	m.queue.Remove(j.ID)
+	if _, err := j.Lease(workerID, now); err != nil {
+		return false
+	}
+	j.Note(now, "adopted by "+who+": its lease had not reached the disk before the master stopped")
+	return true
 }
 
 // staleRef reports whether an attempt a worker holds is one the master has

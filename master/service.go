@@ -78,15 +78,14 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 	var reserved []string
 	// The jobs are built before the lock is taken, in one allocation: only
 	// their Seq, their ID and the keys they take need the lock.
-	slab := make([]jobs.Job, len(a.Specs)-len(scheds))
-	built := slab[:0]
+	slab := make([]jobs.Job, 0, len(a.Specs)-len(scheds))
 	for i := range a.Specs {
 		s := &a.Specs[i]
 		if s.Schedule != "" {
 			continue
 		}
-		built = built[:len(built)+1]
-		j := &built[len(built)-1]
+		slab = slab[:len(slab)+1]
+		j := &slab[len(slab)-1]
 		j.Spec, j.State, j.Submitted, j.Updated = *s, jobs.Pending, now, now
 		j.Spec.Args = cloneArgs(s.Args)
 		j.Spec.Tags = slices.Clone(s.Tags)
@@ -242,16 +241,11 @@ func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 			r.Dropped++
 			continue
 		}
-		if m.recovered && j.State == jobs.Pending && j.Attempt+1 == rep.Attempt && !j.Spec.Broadcast {
-			// A report sent to the master that crashed, for a lease that
-			// had not reached the disk: the attempt was never given to
-			// anyone else, so it is adopted and recorded, as Register
-			// adopts it from a worker that comes back first.
-			m.queue.Remove(j.ID)
-			if _, err := j.Lease(a.WorkerID, now); err == nil {
-				j.Note(now, "adopted from a report by "+a.WorkerID+": its lease had not reached the disk before the master stopped")
-				m.touch(j, jobs.Pending)
-			}
+		// A report sent to the master that crashed, for a lease that had
+		// not reached the disk, is adopted and recorded, as Register
+		// adopts the attempt from a worker that comes back first.
+		if m.recovered && m.adoptUnwritten(j, rep.Attempt, a.WorkerID, a.WorkerID+" (its report)", now) {
+			m.touch(j, jobs.Pending)
 		}
 		if j.State == jobs.Running && j.Attempt == rep.Attempt && j.Worker == a.WorkerID {
 			if n := len(rep.Output) + len(rep.Data); n > m.cfg.MaxResultBytes {
