@@ -175,16 +175,8 @@ func (w *Worker) reportLoop() {
 			case <-w.ctx.Done():
 				return
 			}
-			w.mu.Lock()
-			id := w.id
-			key, batch := w.takeBatch()
-			w.mu.Unlock()
-			if len(batch) == 0 || id == "" {
-				if len(batch) > 0 {
-					w.mu.Lock()
-					w.unsend(key)
-					w.mu.Unlock()
-				}
+			id, key, batch := w.nextBatch()
+			if len(batch) == 0 {
 				<-sem
 				break
 			}
@@ -216,9 +208,6 @@ func (w *Worker) sendDone(err error) {
 		w.retry = 0
 	default:
 		w.retry = min(max(2*w.retry, 50*time.Millisecond), time.Second)
-		if errors.Is(err, rpcapi.ErrUnknownWorker) {
-			w.signal(w.regc)
-		}
 		if w.ctx.Err() == nil {
 			w.log.WithError(err).Debug("complete failed; results kept for a retry")
 		}
@@ -228,20 +217,24 @@ func (w *Worker) sendDone(err error) {
 	if waiting {
 		w.signal(w.reportc)
 	}
+	w.signal(w.sentc)
 }
 
-// takeBatch moves up to maxReports results from the queue to a new batch
-// in flight and returns its key. The caller holds mu.
-func (w *Worker) takeBatch() (int, []rpcapi.Report) {
+// nextBatch moves up to maxReports results from the queue to a new batch
+// in flight and returns it with its key and the worker ID to send it
+// under; nothing while the worker is not registered.
+func (w *Worker) nextBatch() (id string, key int, batch []rpcapi.Report) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	n := min(len(w.results), maxReports)
-	if n == 0 {
-		return 0, nil
+	if n == 0 || w.id == "" {
+		return "", 0, nil
 	}
-	batch := slices.Clone(w.results[:n])
+	batch = slices.Clone(w.results[:n])
 	w.results = slices.Delete(w.results, 0, n)
 	w.sendSeq++
 	w.sending[w.sendSeq] = batch
-	return w.sendSeq, batch
+	return w.id, w.sendSeq, batch
 }
 
 // unsend puts what is left of a batch in flight back in front of the
@@ -253,7 +246,7 @@ func (w *Worker) unsend(key int) {
 	delete(w.sending, key)
 }
 
-// send delivers one batch taken by takeBatch: on success the batch is
+// send delivers one batch taken by nextBatch: on success the batch is
 // forgotten, on failure it goes back to the queue.
 func (w *Worker) send(ctx context.Context, id string, key int, batch []rpcapi.Report) error {
 	reply, err := w.master.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: id, Reports: batch})
@@ -278,18 +271,9 @@ func (w *Worker) send(ctx context.Context, id string, key int, batch []rpcapi.Re
 // the batches the reporter has in flight. Shutdown calls it last.
 func (w *Worker) flush(ctx context.Context) error {
 	for {
-		w.mu.Lock()
-		id := w.id
-		key, batch := w.takeBatch()
-		if len(batch) > 0 && id == "" {
-			w.unsend(key)
-		}
-		w.mu.Unlock()
+		id, key, batch := w.nextBatch()
 		if len(batch) == 0 {
 			break
-		}
-		if id == "" {
-			return errors.New("worker: not registered")
 		}
 		if err := w.send(ctx, id, key, batch); err != nil {
 			return err
@@ -297,15 +281,20 @@ func (w *Worker) flush(ctx context.Context) error {
 	}
 	for {
 		w.mu.Lock()
-		n := len(w.sending) + len(w.results)
+		inFlight, queued := len(w.sending), len(w.results)
+		registered := w.id != ""
 		w.mu.Unlock()
-		if n == 0 {
+		n := inFlight + queued
+		switch {
+		case n == 0:
 			return nil
+		case inFlight == 0 && !registered:
+			return fmt.Errorf("worker: not registered; %d results not sent", n)
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("worker: %d results not acknowledged: %w", n, ctx.Err())
-		case <-time.After(5 * time.Millisecond):
+		case <-w.sentc:
 		}
 	}
 }

@@ -56,6 +56,7 @@ type Worker struct {
 	beatc   chan struct{} // asks the heartbeat loop to beat now
 	fetchc  chan struct{} // pull mode: a slot freed or the worker registered
 	reportc chan struct{} // wakes the reporter
+	sentc   chan struct{} // a Complete call of the reporter ended
 	ready   chan struct{} // closed at the first registration
 	readyMu sync.Once
 
@@ -116,6 +117,7 @@ func New(cfg Config) (*Worker, error) {
 		beatc:    make(chan struct{}, 1),
 		fetchc:   make(chan struct{}, 1),
 		reportc:  make(chan struct{}, 1),
+		sentc:    make(chan struct{}, 1),
 		ready:    make(chan struct{}),
 	}
 	w.master = rpcapi.MasterClient{C: w.mc}
