@@ -95,7 +95,7 @@ func (s *BoltStore) replay() error {
 	}
 	var recs []Record
 	for _, num := range nums {
-		if _, err := readSegment(s.logDir, num, func(seq uint64, data []byte) { recs = append(recs, Record{seq, data}) }); err != nil {
+		if err := readSegment(s.logDir, num, func(seq uint64, data []byte) { recs = append(recs, Record{seq, data}) }); err != nil {
 			return err
 		}
 		s.nextNum = num + 1
@@ -193,11 +193,19 @@ func (s *BoltStore) rotate(need int) error {
 	} else {
 		s.spare = nil
 	}
-	s.seg.f.Close()
-	s.frozen = append(s.frozen, &generation{recs: s.mem, num: s.seg.num})
-	s.seg, s.mem = next, make([]Record, 0, len(s.mem))
+	n := len(s.mem)
+	s.seal()
+	s.seg, s.mem = next, make([]Record, 0, n)
 	s.signal()
 	return nil
+}
+
+// seal closes the current segment and queues its records for a
+// checkpoint. The caller holds mu.
+func (s *BoltStore) seal() {
+	s.seg.f.Close()
+	s.frozen = append(s.frozen, &generation{recs: s.mem, num: s.seg.num})
+	s.seg, s.mem = nil, nil
 }
 
 func (s *BoltStore) signal() {
@@ -265,9 +273,7 @@ func (s *BoltStore) checkpoint(all bool) error {
 	if all {
 		s.mu.Lock()
 		if s.seg != nil {
-			s.seg.f.Close()
-			s.frozen = append(s.frozen, &generation{recs: s.mem, num: s.seg.num})
-			s.seg, s.mem = nil, nil
+			s.seal()
 		}
 		s.mu.Unlock()
 	}

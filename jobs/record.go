@@ -72,11 +72,7 @@ func (j *Job) AppendRecord(b []byte) []byte {
 
 func appendSpec(b []byte, s *Spec) []byte {
 	b = binenc.AppendString(b, s.Type)
-	b = binary.AppendUvarint(b, uint64(len(s.Args)))
-	for k, v := range s.Args {
-		b = binenc.AppendString(b, k)
-		b = binenc.AppendString(b, v)
-	}
+	b = binenc.AppendMap(b, s.Args)
 	b = binary.AppendVarint(b, int64(s.Priority))
 	b = binary.AppendVarint(b, int64(s.Retries))
 	b = binary.AppendVarint(b, int64(s.Timeout))
@@ -164,11 +160,8 @@ func DecodeRecord(data []byte) (*Job, error) {
 	j.Children = d.Strings()
 	j.Parent = d.Str()
 	j.Pin = d.Str()
-	if d.Err == nil && len(d.B) > 0 {
-		d.Fail("%d bytes after the record", len(d.B))
-	}
-	if d.Err != nil {
-		return nil, d.Err
+	if err := d.End(); err != nil {
+		return nil, err
 	}
 	return j, nil
 }
@@ -216,20 +209,8 @@ func (d *decoder) outcome() Outcome {
 // spec reads a Spec; depth counts Then nesting, which a record never has
 // more than one level of.
 func (d *decoder) spec(s *Spec, depth int) {
-	if n, k := binary.Uvarint(d.B); k > 0 && d.lastType != "" && n == uint64(len(d.lastType)) &&
-		uint64(len(d.B)-k) >= n && string(d.B[k:k+int(n)]) == d.lastType {
-		s.Type = d.lastType
-		d.B = d.B[k+int(n):]
-	} else {
-		s.Type = d.Str()
-	}
-	if n := d.Count(); n > 0 {
-		s.Args = make(map[string]string, n)
-		for range n {
-			k := d.Str()
-			s.Args[k] = d.Str()
-		}
-	}
+	s.Type = d.StrAs(d.lastType)
+	s.Args = d.Map()
 	s.Priority = d.Int()
 	s.Retries = d.Int()
 	s.Timeout = d.duration()

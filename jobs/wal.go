@@ -93,9 +93,9 @@ func createSegment(dir string, num uint64, size int64) (*segment, error) {
 	return &segment{num: num, f: f, off: int64(walHeaderSize), size: size}, nil
 }
 
-// appendFrame writes body as one frame and syncs it. hdr is the frame's
-// first frameHeader bytes, which the caller leaves free at the front of
-// body's buffer so the frame is written in one call.
+// appendFrame fills in the header of frame (its first frameHeader bytes,
+// left free by the caller) for the body after it, writes the frame in one
+// call and syncs it.
 func (s *segment) appendFrame(frame []byte) error {
 	body := frame[frameHeader:]
 	binary.LittleEndian.PutUint32(frame[0:], uint32(len(body)))
@@ -139,26 +139,25 @@ func listSegments(dir string) ([]uint64, error) {
 }
 
 // readSegment calls fn for every record of every whole frame of segment
-// num, in order, and returns how many frames it read. data is a slice of
+// num, in order. data is a slice of
 // the segment's contents, which fn may keep. A cut-off frame ends the
 // segment; a bad header is an error.
-func readSegment(dir string, num uint64, fn func(seq uint64, data []byte)) (int, error) {
+func readSegment(dir string, num uint64, fn func(seq uint64, data []byte)) error {
 	path := filepath.Join(dir, segmentName(num))
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, fmt.Errorf("jobs: log: %w", err)
+		return fmt.Errorf("jobs: log: %w", err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(f)
 	if err != nil {
-		return 0, fmt.Errorf("jobs: log %s: %w", path, err)
+		return fmt.Errorf("jobs: log %s: %w", path, err)
 	}
 	if len(b) < walHeaderSize || string(b[:len(walMagic)]) != walMagic ||
 		binary.LittleEndian.Uint64(b[len(walMagic):]) != num {
-		return 0, fmt.Errorf("jobs: log %s: not a drover log segment", path)
+		return fmt.Errorf("jobs: log %s: not a drover log segment", path)
 	}
-	frames := 0
-	for off := walHeaderSize; off+frameHeader <= len(b); frames++ {
+	for off := walHeaderSize; off+frameHeader <= len(b); {
 		n := int(binary.LittleEndian.Uint32(b[off:]))
 		sum := binary.LittleEndian.Uint32(b[off+4:])
 		if n == 0 || n > len(b)-off-frameHeader {
@@ -169,11 +168,11 @@ func readSegment(dir string, num uint64, fn func(seq uint64, data []byte)) (int,
 			break
 		}
 		if err := decodeFrame(body, fn); err != nil {
-			return frames, fmt.Errorf("jobs: log %s at %d: %w", path, off, err)
+			return fmt.Errorf("jobs: log %s at %d: %w", path, off, err)
 		}
 		off += frameHeader + n
 	}
-	return frames, nil
+	return nil
 }
 
 // appendFrameBody appends a frame's body for batch to b.
@@ -209,11 +208,8 @@ func decodeFrame(body []byte, fn func(seq uint64, data []byte)) error {
 		recs = append(recs, rec{seq, r.B[:l:l]})
 		r.B = r.B[l:]
 	}
-	if r.Err == nil && len(r.B) != 0 {
-		r.Fail("%d bytes after the frame's records", len(r.B))
-	}
-	if r.Err != nil {
-		return r.Err
+	if err := r.End(); err != nil {
+		return err
 	}
 	for _, x := range recs {
 		fn(x.seq, x.data)

@@ -88,11 +88,7 @@ func (a *AssignArgs) GobEncode() ([]byte, error) {
 		b = binenc.AppendString(b, t.JobID)
 		b = binary.AppendVarint(b, int64(t.Attempt))
 		b = binenc.AppendString(b, t.Type)
-		b = binary.AppendUvarint(b, uint64(len(t.Args)))
-		for k, v := range t.Args {
-			b = binenc.AppendString(b, k)
-			b = binenc.AppendString(b, v)
-		}
+		b = binenc.AppendMap(b, t.Args)
 		b = binary.AppendVarint(b, int64(t.Timeout))
 		b = binenc.AppendString(b, t.Input)
 	}
@@ -114,13 +110,7 @@ func (a *AssignArgs) GobDecode(data []byte) error {
 		t.JobID = r.Str()
 		t.Attempt = r.Int()
 		t.Type = r.Str()
-		if na := r.Count(); na > 0 {
-			t.Args = make(map[string]string, na)
-			for range na {
-				k := r.Str()
-				t.Args[k] = r.Str()
-			}
-		}
+		t.Args = r.Map()
 		t.Timeout = time.Duration(r.Int())
 		t.Input = r.Str()
 		if r.Err != nil {
@@ -192,7 +182,7 @@ func (a *CompleteArgs) GobDecode(data []byte) error {
 		rep := &a.Reports[i]
 		rep.JobID = r.Str()
 		rep.Attempt = r.Int()
-		rep.Outcome = r.outcome()
+		rep.Outcome = jobs.Outcome(r.StrAs(knownOutcomes...)) // unknown ones pass: the master refuses them
 		rep.ExitCode = r.Int()
 		rep.Error = r.Str()
 		rep.Output = r.Str()
@@ -205,22 +195,8 @@ func (a *CompleteArgs) GobDecode(data []byte) error {
 	return r.End()
 }
 
-var knownOutcomes = []jobs.Outcome{jobs.OK, jobs.Error, jobs.Timeout, jobs.Lost, jobs.OutcomeCanceled}
-
-// outcome reads an outcome without allocating when it is a known one.
-// Unknown ones pass through: the master refuses them.
-func (r *binReader) outcome() jobs.Outcome {
-	n := r.Count()
-	for _, o := range knownOutcomes {
-		if string(r.B[:n]) == string(o) {
-			r.B = r.B[n:]
-			return o
-		}
-	}
-	o := jobs.Outcome(r.B[:n])
-	r.B = r.B[n:]
-	return o
-}
+// knownOutcomes are read without allocating.
+var knownOutcomes = []string{string(jobs.OK), string(jobs.Error), string(jobs.Timeout), string(jobs.Lost), string(jobs.OutcomeCanceled)}
 
 func appendRefs(b []byte, refs []JobRef) []byte {
 	b = binary.AppendUvarint(b, uint64(len(refs)))

@@ -24,6 +24,16 @@ func AppendStrings(b []byte, ss []string) []byte {
 	return b
 }
 
+// AppendMap appends the count of m, then each key and value.
+func AppendMap(b []byte, m map[string]string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(m)))
+	for k, v := range m {
+		b = AppendString(b, k)
+		b = AppendString(b, v)
+	}
+	return b
+}
+
 // AppendBool appends v as one byte, 0 or 1.
 func AppendBool(b []byte, v bool) []byte {
 	if v {
@@ -115,6 +125,38 @@ func (r *Reader) Str() string {
 	s := string(r.B[:n])
 	r.B = r.B[n:]
 	return s
+}
+
+// StrAs reads a string written by AppendString and, when it equals one
+// of known, returns that one, sharing its memory instead of allocating.
+func (r *Reader) StrAs(known ...string) string {
+	n := r.Count()
+	for _, k := range known {
+		if len(k) == n && string(r.B[:n]) == k {
+			r.B = r.B[n:]
+			return k
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	s := string(r.B[:n])
+	r.B = r.B[n:]
+	return s
+}
+
+// Map reads a map written by AppendMap; nil when it is empty.
+func (r *Reader) Map() map[string]string {
+	n := r.Count()
+	if n == 0 {
+		return nil
+	}
+	m := make(map[string]string, n)
+	for range n {
+		k := r.Str()
+		m[k] = r.Str()
+	}
+	return m
 }
 
 // Strings reads a list written by AppendStrings; nil when it is empty.

@@ -3,9 +3,11 @@ package binenc
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
 	"math"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 var errKind = errors.New("test kind")
@@ -63,5 +65,37 @@ func TestFirstErrorSticks(t *testing.T) {
 	}
 	if r = NewReader([]byte{1, 2}, errKind); r.Byte() != 1 || r.End() == nil {
 		t.Error("End with a byte left is not an error")
+	}
+}
+
+func TestMapAndStrAs(t *testing.T) {
+	m := map[string]string{"url": "http://127.0.0.1/", "": "empty key"}
+	b := AppendMap(nil, m)
+	b = AppendMap(b, nil)
+	b = AppendString(b, "ok")
+	b = AppendString(b, "other")
+	r := NewReader(b, errKind)
+	if got := r.Map(); !maps.Equal(got, m) {
+		t.Errorf("Map = %q", got)
+	}
+	if got := r.Map(); got != nil {
+		t.Errorf("empty Map = %q, want nil", got)
+	}
+	known := "ok"
+	if s := r.StrAs("error", known); s != "ok" || unsafe.StringData(s) != unsafe.StringData(known) {
+		t.Errorf("StrAs = %q, not the known string itself", s)
+	}
+	if s := r.StrAs(known); s != "other" {
+		t.Errorf("StrAs of an unknown string = %q", s)
+	}
+	if err := r.End(); err != nil {
+		t.Fatalf("End = %v", err)
+	}
+	enc := AppendString(nil, known)
+	if n := testing.AllocsPerRun(100, func() { r := NewReader(enc, errKind); r.StrAs(known) }); n != 0 {
+		t.Errorf("StrAs of a known string allocates %.0f times", n)
+	}
+	if r = NewReader([]byte{2, 'k'}, errKind); r.Map() != nil || r.Err == nil {
+		t.Error("Map with a count past the data is not an error")
 	}
 }
