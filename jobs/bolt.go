@@ -1,12 +1,10 @@
 package jobs
 
 import (
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -73,7 +71,9 @@ func (s *boltDB) load(fn func(seq uint64, data []byte) error) error {
 	return err
 }
 
-// save writes batch in one transaction.
+// save writes batch, sorted by Seq with one record per Seq (as
+// latestRecords leaves it), in one transaction. Keys in order keep each
+// leaf page hot while it is written.
 func (s *boltDB) save(batch []Record) error {
 	if len(batch) == 0 {
 		if err := s.db.View(func(*bolt.Tx) error { return nil }); errors.Is(err, bolt.ErrDatabaseNotOpen) {
@@ -81,9 +81,6 @@ func (s *boltDB) save(batch []Record) error {
 		}
 		return nil
 	}
-	// Keys in order keep each leaf page hot while it is written. Stable, so
-	// the last record of a Seq still wins.
-	slices.SortStableFunc(batch, func(a, b Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(jobsBucket)
 		// Keys (Seq) mostly grow: fill pages before splitting them,

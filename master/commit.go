@@ -20,10 +20,12 @@ type committer struct {
 	store jobs.Store
 	log   logrus.FieldLogger
 
-	mu    sync.Mutex // guards cur and spare
-	cur   *batch
-	spare *batch // a committed batch whose buffers the next one reuses
-	kick  chan struct{}
+	mu  sync.Mutex // guards cur and the spares
+	cur *batch
+	// The buffers of a committed batch, for the next one to reuse.
+	spareBuf  []byte
+	spareRecs []jobs.Record
+	kick      chan struct{}
 }
 
 // batch is one group commit.
@@ -43,11 +45,9 @@ type batch struct {
 const maxKeptBuffer = 16 << 20
 
 func (c *committer) newBatch() *batch {
-	b := &batch{index: make(map[uint64]int), fresh: make(map[uint64]bool), done: make(chan struct{})}
-	if s := c.spare; s != nil {
-		b.buf, b.recs = s.buf[:0], s.recs[:0]
-		c.spare = nil
-	}
+	b := &batch{buf: c.spareBuf, recs: c.spareRecs,
+		index: make(map[uint64]int), fresh: make(map[uint64]bool), done: make(chan struct{})}
+	c.spareBuf, c.spareRecs = nil, nil
 	return b
 }
 
@@ -78,7 +78,6 @@ func (c *committer) add(j *jobs.Job) *batch {
 	n := len(b.buf)
 	b.buf = j.AppendRecord(b.buf)
 	b.put(jobs.Record{Seq: j.Seq, Data: b.buf[n:len(b.buf):len(b.buf)]})
-	delete(b.fresh, j.Seq) // acknowledged now: retried if the commit fails
 	c.mu.Unlock()
 	c.signal()
 	return b
@@ -91,9 +90,11 @@ func (c *committer) pending() *batch {
 	return c.cur
 }
 
-// addFresh queues the records of new jobs that nobody else can reach yet.
-// If their commit fails they are dropped, not retried: the Submit that made
-// them fails too, so they must never reach the disk later.
+// addFresh queues the records of new jobs that nobody else can reach yet
+// (the master inserts them once their commit succeeds, so no add of the
+// same Seq joins them). If their commit fails they are dropped, not
+// retried: the Submit that made them fails too, so they must never reach
+// the disk later.
 func (c *committer) addFresh(recs []jobs.Record) *batch {
 	c.mu.Lock()
 	b := c.cur
@@ -169,7 +170,7 @@ func (c *committer) flush() error {
 	c.mu.Lock()
 	if cap(b.buf) <= maxKeptBuffer {
 		clear(b.recs)
-		c.spare = &batch{buf: b.buf[:0], recs: b.recs[:0]}
+		c.spareBuf, c.spareRecs = b.buf[:0], b.recs[:0]
 	}
 	c.mu.Unlock()
 	return b.err
