@@ -184,11 +184,7 @@ func xmlDecodeCall(r io.Reader, lim xmlLimits) (method string, params []any, err
 	}
 	p.data = p.in.Bytes()
 	p.lim = lim.withDefaults()
-	method, params, err = p.call()
-	if err != nil {
-		return "", nil, err
-	}
-	return method, params, nil
+	return p.call()
 }
 
 // xmlParserPool keeps parsers, with their buffers, from one call to the
@@ -859,9 +855,6 @@ func xmlDoubleOK(s []byte) bool {
 	}
 	return i == len(s)
 }
-
-// xmlSpace holds the XML whitespace characters.
-const xmlSpace = " \t\r\n"
 
 // xmlTrimSpace returns b without its leading and trailing XML whitespace.
 func xmlTrimSpace(b []byte) []byte {

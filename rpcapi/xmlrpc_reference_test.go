@@ -18,6 +18,9 @@ import (
 	"strings"
 )
 
+// xmlSpace holds the XML whitespace characters.
+const xmlSpace = " \t\r\n"
+
 // xmlReadTracker remembers the last error, other than io.EOF, of the reader
 // it wraps. encoding/xml reports such errors in several shapes; the tracker
 // lets the decoder tell a failing body (a client gone, a body too large)

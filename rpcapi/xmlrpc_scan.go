@@ -951,7 +951,7 @@ func (p *xmlParser) appendSpan(dst []byte, s xmlSpan) []byte {
 				i++
 			}
 		case c == '&' && !s.cdata:
-			r, n := xmlDecodeRef(raw[i:])
+			r, n, _ := p.scanRef(s.start + i) // checked when it was scanned
 			dst = utf8.AppendRune(dst, r)
 			i += n
 		default:
@@ -964,40 +964,4 @@ func (p *xmlParser) appendSpan(dst []byte, s xmlSpan) []byte {
 		}
 	}
 	return dst
-}
-
-// xmlDecodeRef returns the character that the reference at the start of b,
-// already checked by scanRef, stands for, and its length.
-func xmlDecodeRef(b []byte) (rune, int) {
-	end := bytes.IndexByte(b, ';')
-	ref := b[1:end]
-	if ref[0] != '#' {
-		switch string(ref) {
-		case "lt":
-			return '<', end + 1
-		case "gt":
-			return '>', end + 1
-		case "amp":
-			return '&', end + 1
-		case "apos":
-			return '\'', end + 1
-		}
-		return '"', end + 1
-	}
-	base, digits := rune(10), ref[1:]
-	if digits[0] == 'x' {
-		base, digits = 16, digits[1:]
-	}
-	var r rune
-	for _, c := range digits {
-		switch {
-		case c <= '9':
-			r = r*base + rune(c-'0')
-		case c >= 'a':
-			r = r*base + rune(c-'a') + 10
-		default:
-			r = r*base + rune(c-'A') + 10
-		}
-	}
-	return r, end + 1
 }
