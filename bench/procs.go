@@ -191,30 +191,20 @@ loop:
 			if !ok {
 				break loop
 			}
-			if l == "profile start" && *traceFile != "" && tr == nil {
-				if f, err := os.Create(*traceFile); err != nil {
-					log.WithError(err).Error("trace")
-				} else if err := trace.Start(f); err != nil {
-					f.Close()
-					log.WithError(err).Error("trace")
-				} else {
-					tr = f
+			switch l {
+			case "profile start":
+				var err error
+				if *profile != "" && prof == nil {
+					if prof, err = startRecording(*profile, pprof.StartCPUProfile); err != nil {
+						log.WithError(err).Error("profile")
+					}
 				}
-			}
-			switch {
-			case l == "profile start" && *profile != "" && prof == nil:
-				f, err := os.Create(*profile)
-				if err != nil {
-					log.WithError(err).Error("profile")
-					continue
+				if *traceFile != "" && tr == nil {
+					if tr, err = startRecording(*traceFile, trace.Start); err != nil {
+						log.WithError(err).Error("trace")
+					}
 				}
-				if err := pprof.StartCPUProfile(f); err != nil {
-					f.Close()
-					log.WithError(err).Error("profile")
-					continue
-				}
-				prof = f
-			case l == "profile stop":
+			case "profile stop":
 				if err := stopProfile(); err != nil {
 					log.WithError(err).Error("profile")
 				}
@@ -225,11 +215,25 @@ loop:
 	return errors.Join(m.Close(), perr)
 }
 
+// startRecording creates path and starts a recorder (a CPU profile, an
+// execution trace) writing to it.
+func startRecording(path string, start func(io.Writer) error) (*os.File, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 func workerRole(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench worker", flag.ContinueOnError)
 	addr := fs.String("master", "", "master address")
 	transport := fs.String("transport", "gob", "gob or xmlrpc")
-	slots := fs.Int("slots", 64, "slots")
+	slots := fs.Int("slots", 256, "slots")
 	work := fs.Duration("work", 0, "busy-wait per job")
 	name := fs.String("name", "", "worker name")
 	level := fs.String("log-level", "error", "log level")
