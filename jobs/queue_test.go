@@ -461,7 +461,13 @@ func queueRandomized(t *testing.T, seed uint64, pushes int) {
 		case op < 9: // pop one of a random type
 			typ := types[r.IntN(len(types))]
 			want := m.head(typ)
-			got, ok := pop(t, q, typ)
+			var got string
+			var ok bool
+			if r.IntN(2) == 0 {
+				got, ok = pop(t, q, typ) // Head, then Remove
+			} else if j, jok := q.Pop(typ); jok {
+				got, ok = j.ID, true
+			}
 			if want == nil {
 				if ok {
 					t.Fatalf("popped %q from %s, model has nothing ready", got, typ)
