@@ -340,26 +340,34 @@ func TestMemStoreLen(t *testing.T) {
 	}
 }
 
+// BenchmarkBoltSave saves batches of new jobs (fresh Seqs: a submit) and
+// of the same jobs again (a master updating live jobs).
 func BenchmarkBoltSave(b *testing.B) {
-	for _, n := range []int{1, 100, 1000} {
-		b.Run(fmt.Sprint("batch=", n), func(b *testing.B) {
-			s := openBolt(b, b.TempDir())
-			js := make([]*Job, n)
-			for i := range js {
-				js[i] = storeJob(uint64(i + 1))
-			}
-			batch := Records(js...)
-			saved := 0
-			for b.Loop() {
-				// Each round rewrites the same Seqs: the steady state of a
-				// master updating live jobs.
-				if err := s.Save(batch); err != nil {
-					b.Fatal(err)
+	for _, mode := range []string{"new", "rewrite"} {
+		for _, n := range []int{1, 100, 1000} {
+			b.Run(fmt.Sprintf("%s/batch=%d", mode, n), func(b *testing.B) {
+				s := openBolt(b, b.TempDir())
+				js := make([]*Job, n)
+				for i := range js {
+					js[i] = storeJob(uint64(i + 1))
 				}
-				saved += n
-			}
-			b.ReportMetric(float64(saved)/b.Elapsed().Seconds(), "jobs/s")
-		})
+				batch := Records(js...)
+				saved := 0
+				for b.Loop() {
+					if mode == "new" {
+						for _, j := range js {
+							j.Seq += uint64(n)
+						}
+						batch = Records(js...)
+					}
+					if err := s.Save(batch); err != nil {
+						b.Fatal(err)
+					}
+					saved += n
+				}
+				b.ReportMetric(float64(saved)/b.Elapsed().Seconds(), "jobs/s")
+			})
+		}
 	}
 }
 

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -212,28 +211,5 @@ func TestLogEmptyRecordRefused(t *testing.T) {
 	}
 	if got := loadAll(t, s); len(got) != 0 {
 		t.Fatalf("%d jobs stored after a refused Save", len(got))
-	}
-}
-
-func BenchmarkBoltStoreSave(b *testing.B) {
-	for _, n := range []int{64, 256, 1024} {
-		b.Run(fmt.Sprint("batch=", n), func(b *testing.B) {
-			s := openBolt(b, b.TempDir())
-			js := make([]*Job, n)
-			for i := range js {
-				js[i] = storeJob(uint64(i + 1))
-			}
-			saved := 0
-			for b.Loop() {
-				for _, j := range js {
-					j.Seq += uint64(n)
-				}
-				if err := s.Save(Records(js...)); err != nil {
-					b.Fatal(err)
-				}
-				saved += n
-			}
-			b.ReportMetric(float64(saved)/b.Elapsed().Seconds(), "records/s")
-		})
 	}
 }
