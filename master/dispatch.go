@@ -182,7 +182,7 @@ func (m *Master) sendLoop(ctx context.Context, w *workerRec) {
 				return
 			}
 			m.mu.Lock()
-			out := w.takeOutbox(m.cfg.AssignBatch, nil)
+			out := w.takeOutbox(m.cfg.AssignBatch)
 			cancels := w.cancelbox
 			w.cancelbox = nil
 			m.mu.Unlock()

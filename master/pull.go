@@ -52,7 +52,7 @@ func (m *Master) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.Fetch
 		if a.Max > 0 {
 			n = min(n, a.Max)
 		}
-		out := w.takeOutbox(n, nil)
+		out := w.takeOutbox(n)
 		r.Cancel = append(r.Cancel[:0], w.cancelbox...)
 		w.cancelbox = nil
 		if n > 0 || len(r.Cancel) > 0 {

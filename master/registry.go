@@ -51,15 +51,15 @@ type lease struct {
 
 func (w *workerRec) free() int { return w.slots - len(w.leases) }
 
-// takeOutbox moves up to n tasks from the front of the outbox to dst. The
-// caller holds Master.mu.
-func (w *workerRec) takeOutbox(n int, dst []rpcapi.Task) []rpcapi.Task {
+// takeOutbox removes up to n tasks from the front of the outbox and
+// returns them in a new slice. The caller holds Master.mu.
+func (w *workerRec) takeOutbox(n int) []rpcapi.Task {
 	n = min(n, len(w.outbox))
-	dst = append(dst, w.outbox[:n]...)
+	out := slices.Clone(w.outbox[:n])
 	left := copy(w.outbox, w.outbox[n:])
 	clear(w.outbox[left:])
 	w.outbox = w.outbox[:left]
-	return dst
+	return out
 }
 
 func (w *workerRec) info() rpcapi.WorkerInfo {
