@@ -151,7 +151,7 @@ func (w *Worker) execute(r *run) {
 			err = Permanent(fmt.Errorf("worker: result data of %d bytes is over max_result_bytes %d", n, w.cfg.MaxResultBytes))
 		}
 	}
-	w.finish(r, r.ctx, res, err)
+	w.finish(r, res, err)
 }
 
 // fields are the log fields of a run.
@@ -171,7 +171,7 @@ func callHandler(ctx context.Context, h HandlerFunc, j *jobs.Job) (res jobs.Resu
 }
 
 // finish records the end of a run and queues its report.
-func (w *Worker) finish(r *run, ctx context.Context, res jobs.Result, err error) {
+func (w *Worker) finish(r *run, res jobs.Result, err error) {
 	rep := rpcapi.Report{JobID: r.ref.JobID, Attempt: r.ref.Attempt, ExitCode: res.ExitCode,
 		Output: res.Output, Data: res.Data, Outcome: jobs.OK}
 	w.mu.Lock()
@@ -179,7 +179,7 @@ func (w *Worker) finish(r *run, ctx context.Context, res jobs.Result, err error)
 	case err == nil:
 	case r.cancelled:
 		rep.Outcome, rep.Error = jobs.OutcomeCanceled, "cancelled by the master"
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(r.ctx.Err(), context.DeadlineExceeded):
 		rep.Outcome, rep.Error = jobs.Timeout, "timed out: "+err.Error()
 	default:
 		rep.Outcome, rep.Error, rep.Permanent = jobs.Error, err.Error(), IsPermanent(err)
