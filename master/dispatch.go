@@ -65,8 +65,14 @@ func (m *Master) dispatch(now time.Time) time.Time {
 		var best, second candidate
 		for _, name := range m.queue.ReadyTypes() {
 			l := m.lanes[name]
-			w, eligible := m.pickWorker(l, now)
+			w, eligible, held := m.pickWorker(l, now)
 			if w == nil {
+				// A worker held back after a failed or refused Assign
+				// gets the lane's jobs when its hold ends, not when
+				// something unrelated wakes dispatch.
+				if !held.IsZero() && (next.IsZero() || held.Before(next)) {
+					next = held
+				}
 				continue
 			}
 			if why, wake := m.blocked(l, now); why != "" {
@@ -139,14 +145,18 @@ func (m *Master) lease(j *jobs.Job, w *workerRec, now time.Time) {
 }
 
 // pickWorker returns the live worker with the lane's type and tags and the
-// most free slots, or nil, and how many such workers have a free slot. The
-// caller holds mu.
-func (m *Master) pickWorker(l *lane, now time.Time) (*workerRec, int) {
-	var best *workerRec
-	n := 0
+// most free slots, or nil, and how many such workers have a free slot. When
+// it returns nil because every such worker is held back (backoffUntil), held
+// is the earliest end of those holds. The caller holds mu.
+func (m *Master) pickWorker(l *lane, now time.Time) (best *workerRec, n int, held time.Time) {
 	for _, w := range m.byType[l.typ] {
-		if w.state != rpcapi.WorkerAlive || w.free() <= 0 || now.Before(w.backoffUntil) || !w.hasTags(l.tags) ||
-			(l.pin != "" && w.name != l.pin) {
+		if w.state != rpcapi.WorkerAlive || w.free() <= 0 || !w.hasTags(l.tags) || (l.pin != "" && w.name != l.pin) {
+			continue
+		}
+		if now.Before(w.backoffUntil) {
+			if held.IsZero() || w.backoffUntil.Before(held) {
+				held = w.backoffUntil
+			}
 			continue
 		}
 		n++
@@ -154,7 +164,10 @@ func (m *Master) pickWorker(l *lane, now time.Time) (*workerRec, int) {
 			best = w
 		}
 	}
-	return best, n
+	if best != nil {
+		held = time.Time{}
+	}
+	return best, n, held
 }
 
 // maxAssigning bounds the Assign (and Cancel) calls in flight to one

@@ -222,16 +222,19 @@ func cloneArgs(a map[string]string) map[string]string {
 // matches the job's live lease (same worker, same attempt); anything else is
 // dropped and counted. It returns once the recorded outcomes are durable.
 func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) error {
+	if err := checkReports(a.Reports); err != nil {
+		return err
+	}
 	now := time.Now()
 	var last *batch
 	m.mu.Lock()
 	w := m.workers[a.WorkerID]
 	for _, rep := range a.Reports {
 		var j *jobs.Job
+		var held bool // the report names this worker's live lease
 		if w != nil {
 			if l := w.leases[rep.JobID]; l != nil && l.attempt == rep.Attempt {
-				delete(w.leases, rep.JobID)
-				j = l.job
+				j, held = l.job, true
 			}
 		}
 		if j == nil {
@@ -259,6 +262,9 @@ func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 				r.Dropped++
 				m.jobLog(j).WithError(err).Warn("report rejected")
 				continue
+			}
+			if held {
+				delete(w.leases, rep.JobID)
 			}
 			r.Accepted++
 			m.metrics.observeFinish(j)
@@ -295,6 +301,25 @@ func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 	if last != nil {
 		if err := last.wait(); err != nil {
 			return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+		}
+	}
+	return nil
+}
+
+// checkReports refuses a task_complete with a report the master could
+// never record (an unknown outcome, no job ID, an attempt below 1): the
+// whole call fails with ErrBadRequest and changes nothing, so a worker's
+// bug shows instead of its job being parked.
+func checkReports(reps []rpcapi.Report) error {
+	for i, rep := range reps {
+		switch {
+		case rep.JobID == "":
+			return fmt.Errorf("%w: report %d has no job_id", rpcapi.ErrBadRequest, i)
+		case rep.Attempt < 1:
+			return fmt.Errorf("%w: report %d (job %s) has attempt %d; attempts start at 1", rpcapi.ErrBadRequest, i, rep.JobID, rep.Attempt)
+		case !rep.Outcome.Valid():
+			return fmt.Errorf("%w: report %d (job %s attempt %d) has outcome %q; want one of ok, error, timeout, lost, cancelled",
+				rpcapi.ErrBadRequest, i, rep.JobID, rep.Attempt, rep.Outcome)
 		}
 	}
 	return nil
