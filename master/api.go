@@ -143,21 +143,15 @@ func (m *Master) queryJobs(q jobQuery) ([]apiJob, string) {
 		last = j.Seq
 		return true
 	}
-	// Job Seq n is at bySeq[n-1]; nil where no job took the Seq.
-	all, more := m.bySeq, false
+	more := false
+	visit := func(j *jobs.Job) bool {
+		more = !take(j)
+		return !more
+	}
 	if q.Asc {
-		i := int(min(q.After, uint64(len(all))))
-		for ; i < len(all) && !more; i++ {
-			more = all[i] != nil && !take(all[i])
-		}
+		m.byseq.ascend(q.After, visit)
 	} else {
-		i := len(all)
-		if q.After > 0 {
-			i = int(min(q.After-1, uint64(len(all))))
-		}
-		for i--; i >= 0 && !more; i-- {
-			more = all[i] != nil && !take(all[i])
-		}
+		m.byseq.descend(q.After, visit)
 	}
 	if !more {
 		return out, ""

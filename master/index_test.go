@@ -14,8 +14,8 @@ func TestJobIndex(t *testing.T) {
 	for _, seq := range []uint64{1, 2, 7, 1000} {
 		m.index(&jobs.Job{ID: strconv.FormatUint(seq, 10), Seq: seq})
 	}
-	if m.njobs != 4 {
-		t.Fatalf("njobs %d, want 4", m.njobs)
+	if m.byseq.len() != 4 {
+		t.Fatalf("njobs %d, want 4", m.byseq.len())
 	}
 	for _, id := range []string{"1", "2", "7", "1000"} {
 		if j := m.job(id); j == nil || j.ID != id {
@@ -28,7 +28,7 @@ func TestJobIndex(t *testing.T) {
 		}
 	}
 	m.index(&jobs.Job{ID: "7", Seq: 7}) // replacing keeps the count
-	if m.njobs != 4 {
-		t.Fatalf("njobs %d after re-indexing, want 4", m.njobs)
+	if m.byseq.len() != 4 {
+		t.Fatalf("njobs %d after re-indexing, want 4", m.byseq.len())
 	}
 }

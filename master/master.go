@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -34,9 +33,8 @@ type Master struct {
 	boot   string // distinguishes worker IDs across restarts
 	start  time.Time
 
-	mu        sync.Mutex  // guards everything below
-	bySeq     []*jobs.Job // every job, at its Seq-1 (an ID is its Seq in decimal); nil where no job took the Seq
-	njobs     int
+	mu        sync.Mutex // guards everything below
+	byseq     seqIndex   // the jobs in memory (live ones and finished ones not yet retired), by Seq
 	keys      map[string]string
 	groups    map[string][]string
 	queue     *jobs.Queue
@@ -331,7 +329,7 @@ func (m *Master) checkCleanStop() error {
 	if clean {
 		return ms.SaveMeta(masterBucket, cleanStopKey, nil)
 	}
-	m.recovered = m.njobs > 0
+	m.recovered = m.byseq.len() > 0
 	if m.counts.of(jobs.Pending) > 0 {
 		m.graceUntil = time.Now().Add(recoveryGrace * m.cfg.HeartbeatInterval)
 		m.log.WithField("until", m.graceUntil.Format(time.RFC3339Nano)).
@@ -345,16 +343,17 @@ func (m *Master) checkCleanStop() error {
 // reports them (adoption) or dead_after passes (lost).
 func (m *Master) load() error {
 	now := time.Now()
-	restored := 0
+	restored, loaded := 0, 0
 	err := jobs.LoadJobs(m.store, func(j *jobs.Job) error {
 		if j.Seq == 0 || j.ID != strconv.FormatUint(j.Seq, 10) || !j.State.Valid() {
 			return fmt.Errorf("master: stored job seq %d is corrupt (id %q, state %q)", j.Seq, j.ID, j.State)
 		}
 		// Seqs are dense (a failed submit leaves a gap): one far beyond
 		// the jobs loaded so far is corruption, not a job to index.
-		if j.Seq > uint64(m.njobs)*2+1<<20 {
-			return fmt.Errorf("master: stored job seq %d is far beyond the %d jobs before it (corrupt store?)", j.Seq, m.njobs)
+		if j.Seq > uint64(loaded)*2+1<<20 {
+			return fmt.Errorf("master: stored job seq %d is far beyond the %d jobs before it (corrupt store?)", j.Seq, loaded)
 		}
+		loaded++
 		m.insert(j)
 		m.seq = max(m.seq, j.Seq)
 		switch j.State {
@@ -378,32 +377,16 @@ func (m *Master) load() error {
 	if err != nil {
 		return fmt.Errorf("master: load: %w", err)
 	}
-	m.log.WithFields(logrus.Fields{"jobs": m.njobs, "running": restored}).Info("store loaded")
+	m.log.WithFields(logrus.Fields{"jobs": loaded, "running": restored}).Info("store loaded")
 	return nil
 }
 
-// job returns the job with the given ID, or nil. The caller holds mu.
-func (m *Master) job(id string) *jobs.Job {
-	seq, err := strconv.ParseUint(id, 10, 64)
-	if err != nil || seq == 0 || seq > uint64(len(m.bySeq)) {
-		return nil
-	}
-	if j := m.bySeq[seq-1]; j != nil && j.ID == id { // "007" is not job 7
-		return j
-	}
-	return nil
-}
+// job returns the job in memory with the given ID, or nil. The caller
+// holds mu.
+func (m *Master) job(id string) *jobs.Job { return m.byseq.byID(id) }
 
-// index puts j in bySeq. The caller holds mu (or owns m).
-func (m *Master) index(j *jobs.Job) {
-	if n := j.Seq; n > uint64(len(m.bySeq)) {
-		m.bySeq = slices.Grow(m.bySeq, int(n)-len(m.bySeq))[:n]
-	}
-	if m.bySeq[j.Seq-1] == nil {
-		m.njobs++
-	}
-	m.bySeq[j.Seq-1] = j
-}
+// index puts j in byseq. The caller holds mu (or owns m).
+func (m *Master) index(j *jobs.Job) { m.byseq.put(j) }
 
 // insert adds a job to the indexes. The caller holds mu (or owns m).
 func (m *Master) insert(j *jobs.Job) {
@@ -445,15 +428,9 @@ func (c *stateCounts) add(s jobs.State, d int) { c[stateIndex(s)] += d }
 // of returns the number of jobs in state s.
 func (c *stateCounts) of(s jobs.State) int { return c[stateIndex(s)] }
 
-// allJobs yields every job in Seq order. The caller holds mu.
+// allJobs yields every job in memory in Seq order. The caller holds mu.
 func (m *Master) allJobs() iter.Seq[*jobs.Job] {
-	return func(yield func(*jobs.Job) bool) {
-		for _, j := range m.bySeq {
-			if j != nil && !yield(j) {
-				return
-			}
-		}
-	}
+	return func(yield func(*jobs.Job) bool) { m.byseq.ascend(0, yield) }
 }
 
 // touch records that j changed from state before: counts, waiters, and a
