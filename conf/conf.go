@@ -21,6 +21,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/drover/drover/master"
 )
@@ -62,7 +63,8 @@ type Master struct {
 var masterKeys = []string{
 	"listen", "data_dir", "store", "heartbeat_interval", "dead_after",
 	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "max_xml_depth", "max_submit", "max_args_bytes", "gc_percent",
-	"max_result_bytes", "max_connections", "limits", "default_limit", "type_limits", "notify", "jobs_file",
+	"max_result_bytes", "max_connections", "max_reply_bytes", "retain", "retain_jobs", "history", "history_jobs",
+	"metric_types", "limits", "default_limit", "type_limits", "notify", "jobs_file",
 	"log_level", "log_format", "token", "token_file", "tls_cert", "tls_key", "tls_ca",
 }
 
@@ -153,6 +155,18 @@ func ParseMaster(name string, data []byte) (*Master, error) {
 			c.MaxResultBytes = d.integer(p, v, 0, math.MaxInt)
 		case "max_connections":
 			c.MaxConnections = d.integer(p, v, 0, math.MaxInt)
+		case "max_reply_bytes":
+			c.MaxReplyBytes = d.integer(p, v, 0, math.MaxInt)
+		case "retain":
+			c.Retain = d.duration(p, v)
+		case "retain_jobs":
+			c.RetainJobs = d.integer(p, v, 0, math.MaxInt)
+		case "history":
+			c.History = d.duration(p, v)
+		case "history_jobs":
+			c.HistoryJobs = d.integer(p, v, 0, math.MaxInt)
+		case "metric_types":
+			c.MetricTypes = d.integer(p, v, 0, math.MaxInt)
 		case "limits":
 			c.Limits = d.limits(p, v)
 		case "type_limits":
@@ -201,6 +215,13 @@ func ParseMaster(name string, data []byte) (*Master, error) {
 	// from them (dead_after from heartbeat_interval).
 	check := m.Config
 	if err := check.Validate(); err != nil {
+		// A field of its own (a floor, or two keys that do not agree):
+		// point at the key's line.
+		var fe *master.ConfigError
+		if errors.As(err, &fe) {
+			p := path(strings.Split(fe.Key, "."))
+			return nil, &Error{File: name, Line: d.line(p), Key: p.String(), Msg: fe.Msg, Err: err}
+		}
 		return nil, &Error{File: name, Msg: err.Error(), Err: err}
 	}
 	return m, nil

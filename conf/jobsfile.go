@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/master"
 )
 
 // KeyPrefix starts the Key of every spec loaded from a jobs file.
@@ -172,6 +173,12 @@ func (d *decoder) job(p path, t map[string]any) (s jobs.Spec, ok bool) {
 	if len(d.errs) == before {
 		if err := s.Validate(); err != nil {
 			d.wrap(p, err)
+		} else if s.Schedule != "" {
+			// The master's own check (the cron syntax, and the floor of
+			// "@every"), here so that the error names this file and line.
+			if err := master.CheckSchedule(s.Schedule, s.Timezone); err != nil {
+				d.wrap(p.key("schedule"), err)
+			}
 		}
 	}
 	return s, ok

@@ -121,6 +121,9 @@ func ParseWorker(name string, data []byte) (*Worker, error) {
 			d.unknown(p, workerKeys)
 		}
 	}
+	if c.ReportDelay > worker.MaxReportDelay {
+		d.errorf(path{"report_delay"}, "%s is above the maximum of %s", c.ReportDelay, worker.MaxReportDelay)
+	}
 	if err := d.err(); err != nil {
 		return nil, err
 	}

@@ -3,8 +3,10 @@ package master
 import (
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/jobs"
@@ -29,14 +31,15 @@ type Config struct {
 	// Store is "bolt" (default) or "memory" (nothing on disk).
 	Store string
 	// HeartbeatInterval is how often workers beat; the master hands it to
-	// them at registration. Default 1s.
+	// them at registration. Default 1s; at least MinHeartbeatInterval.
 	HeartbeatInterval time.Duration
 	// DeadAfter is how long a worker may stay silent before it is reaped
 	// and its running jobs requeued as lost. Default 3 heartbeat intervals;
 	// it must be more than one interval.
 	DeadAfter time.Duration
 	// RetryBackoff is the delay before the first retry; it doubles per
-	// failure up to MaxBackoff, with jitter. Default 1s.
+	// failure up to MaxBackoff, with jitter. Default 1s, or MaxBackoff
+	// when that is shorter; it must not be more than MaxBackoff.
 	RetryBackoff time.Duration
 	// MaxBackoff caps the retry delay. Default 5m.
 	MaxBackoff time.Duration
@@ -71,6 +74,30 @@ type Config struct {
 	// MaxConnections bounds open connections to the listener; one more is
 	// answered HTTP 503 and closed. Default 10000.
 	MaxConnections int
+	// MaxReplyBytes bounds every reply the master builds; a listing that
+	// would be bigger ends its page early and returns a cursor for the
+	// rest. Default 16 MiB; at least MinMaxReplyBytes.
+	MaxReplyBytes int
+	// Retain is how long a finished job (succeeded, failed or cancelled)
+	// stays in the master's memory after it finished. Default 1h; at least
+	// MinRetain.
+	Retain time.Duration
+	// RetainJobs bounds the finished jobs kept in memory; past it, the
+	// jobs that finished first leave first. Default 100000; at least
+	// MinRetainJobs.
+	RetainJobs int
+	// History is how long a finished job stays in the store, readable from
+	// the API and the CLI, after it finished. Default 720h (30 days), or
+	// Retain when that is longer; it must not be less than Retain.
+	History time.Duration
+	// HistoryJobs bounds the finished jobs kept in the store; past it, the
+	// jobs that finished first leave first. Default 1000000, or RetainJobs
+	// when that is more; it must not be less than RetainJobs.
+	HistoryJobs int
+	// MetricTypes bounds the job types that get metric series of their
+	// own; jobs of further types share the series with type="other".
+	// Default 1000; at least MinMetricTypes.
+	MetricTypes int
 	// GCPercent, when not zero, is set as the process's garbage-collection
 	// target at Start (runtime/debug.SetGCPercent, 10 to 10000). A master
 	// holds every job and allocates for each one it runs: a higher target
@@ -100,6 +127,82 @@ type Config struct {
 // DefaultListen is the master's default address.
 const DefaultListen = "127.0.0.1:7070"
 
+// The floors of Config's fields (and of the keys of master.toml). Validate
+// refuses a smaller value that is not zero (zero means the default).
+const (
+	// MinHeartbeatInterval is the shortest HeartbeatInterval: every beat is
+	// a call to the master from every worker, and the master looks for
+	// silent workers four times per interval.
+	MinHeartbeatInterval = 50 * time.Millisecond
+	// MinEvery is the shortest interval of an "@every" schedule:
+	// robfig/cron counts whole seconds (it would run "@every 1ns" every
+	// second and "@every 1500ms" every second).
+	MinEvery = time.Second
+	// MinRetain is the shortest Retain: a finished job must stay long
+	// enough for a client waiting on it to read its outcome.
+	MinRetain = time.Second
+	// MinRetainJobs is the fewest RetainJobs: one submit's worth of
+	// finished jobs must not push each other out before they are read.
+	MinRetainJobs = 100
+	// MinMaxReplyBytes is the smallest MaxReplyBytes: one job with args at
+	// the default MaxArgsBytes (64 KiB) must fit in a reply.
+	MinMaxReplyBytes = 64 << 10
+	// MinMetricTypes is the fewest MetricTypes.
+	MinMetricTypes = 1
+)
+
+// ConfigError is a Config field that Validate refuses. It names the Go
+// field and the key of master.toml, so that conf can point at the line.
+type ConfigError struct {
+	// Field is the Go field: "HeartbeatInterval", "Notify.RetryBackoff".
+	Field string
+	// Key is the dotted key of master.toml: "heartbeat_interval",
+	// "notify.retry_backoff".
+	Key string
+	// Msg says what is wrong with the value, in the terms of master.toml:
+	// "1ns is below the minimum of 50ms".
+	Msg string
+}
+
+func (e *ConfigError) Error() string {
+	return "master: " + e.Field + " (" + e.Key + "): " + e.Msg
+}
+
+func fieldErr(field, key, format string, args ...any) error {
+	return &ConfigError{Field: field, Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// CheckSchedule reports whether expr, a cron expression in time zone tz
+// (UTC when empty), is one the master accepts: it parses, it fires at
+// least once in the coming five years, and an "@every" interval is a
+// whole number of seconds no shorter than MinEvery.
+func CheckSchedule(expr, tz string) error {
+	s, err := parseSchedule(expr, tz)
+	if err != nil {
+		return err
+	}
+	expr = strings.TrimSpace(expr)
+	if d, ok := s.(cron.ConstantDelaySchedule); ok {
+		// robfig/cron rounds the written interval: read it as written.
+		const every = "@every "
+		written := d.Delay
+		if w, err := time.ParseDuration(strings.TrimPrefix(expr, every)); err == nil && strings.HasPrefix(expr, every) {
+			written = w
+		}
+		switch {
+		case written < MinEvery:
+			return fmt.Errorf("schedule %q: the interval %s is below the minimum of %s", expr, written, MinEvery)
+		case written%time.Second != 0:
+			return fmt.Errorf("schedule %q: the interval %s is not a whole number of seconds (it would run every %s)", expr, written, d.Delay)
+		}
+		return nil
+	}
+	if s.Next(time.Now()).IsZero() {
+		return fmt.Errorf("schedule %q never fires", expr)
+	}
+	return nil
+}
+
 func (c *Config) setDefaults() {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
@@ -116,11 +219,14 @@ func (c *Config) setDefaults() {
 	if c.DeadAfter == 0 {
 		c.DeadAfter = 3 * c.HeartbeatInterval
 	}
-	if c.RetryBackoff == 0 {
-		c.RetryBackoff = time.Second
-	}
 	if c.MaxBackoff == 0 {
 		c.MaxBackoff = 5 * time.Minute
+	}
+	if c.RetryBackoff == 0 {
+		c.RetryBackoff = time.Second
+		if c.MaxBackoff > 0 {
+			c.RetryBackoff = min(c.RetryBackoff, c.MaxBackoff)
+		}
 	}
 	if c.AssignBatch == 0 {
 		c.AssignBatch = 64
@@ -143,30 +249,35 @@ func (c *Config) setDefaults() {
 	if c.MaxConnections == 0 {
 		c.MaxConnections = 10000
 	}
+	if c.MaxReplyBytes == 0 {
+		c.MaxReplyBytes = 16 << 20
+	}
+	if c.Retain == 0 {
+		c.Retain = time.Hour
+	}
+	if c.RetainJobs == 0 {
+		c.RetainJobs = 100000
+	}
+	if c.History == 0 {
+		c.History = max(720*time.Hour, c.Retain)
+	}
+	if c.HistoryJobs == 0 {
+		c.HistoryJobs = max(1000000, c.RetainJobs)
+	}
+	if c.MetricTypes == 0 {
+		c.MetricTypes = 1000
+	}
 	if c.Logger == nil {
 		c.Logger = logrus.StandardLogger()
 	}
 }
 
-// Validate fills defaults and reports the first invalid field.
+// Validate fills defaults and reports the first invalid field. An invalid
+// field of its own is a *ConfigError.
 func (c *Config) Validate() error {
 	c.setDefaults()
-	switch {
-	case c.Store != StoreBolt && c.Store != StoreMemory:
-		return fmt.Errorf("master: store %q: want %q or %q", c.Store, StoreBolt, StoreMemory)
-	case c.HeartbeatInterval < 0:
-		return fmt.Errorf("master: heartbeat_interval %s is negative", c.HeartbeatInterval)
-	case c.DeadAfter <= c.HeartbeatInterval:
-		return fmt.Errorf("master: dead_after %s must be more than heartbeat_interval %s", c.DeadAfter, c.HeartbeatInterval)
-	case c.RetryBackoff < 0 || c.MaxBackoff < 0:
-		return fmt.Errorf("master: negative retry backoff")
-	case c.MaxRequestBody < 0 || c.MaxXMLDepth < 0 || c.MaxSubmit < 0 || c.MaxArgsBytes < 0 ||
-		c.MaxResultBytes < 0 || c.MaxConnections < 0:
-		return fmt.Errorf("master: a max_* limit is negative")
-	case c.AssignBatch < 0:
-		return fmt.Errorf("master: assign_batch %d is negative", c.AssignBatch)
-	case c.GCPercent != 0 && (c.GCPercent < 10 || c.GCPercent > 10000):
-		return fmt.Errorf("master: gc_percent %d: want 10 to 10000, or 0 for the process's setting", c.GCPercent)
+	if err := c.checkFields(); err != nil {
+		return err
 	}
 	for name, l := range c.Limits {
 		if err := l.check(); err != nil {
@@ -192,6 +303,79 @@ func (c *Config) Validate() error {
 		if s.Key == "" {
 			return fmt.Errorf("master: initial job %d (type %q) has no key", i+1, s.Type)
 		}
+		if s.Schedule != "" {
+			if err := CheckSchedule(s.Schedule, s.Timezone); err != nil {
+				return fmt.Errorf("master: initial job %d (schedule %q): %w", i+1, s.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkFields checks the fields of c, defaults filled in, one by one and
+// against each other.
+func (c *Config) checkFields() error {
+	negInt := func(field, key string, n int64) error {
+		if n < 0 {
+			return fieldErr(field, key, "must not be negative, got %d", n)
+		}
+		return nil
+	}
+	negDur := func(field, key string, d time.Duration) error {
+		if d < 0 {
+			return fieldErr(field, key, "must not be negative, got %s", d)
+		}
+		return nil
+	}
+	for _, err := range []error{
+		negDur("HeartbeatInterval", "heartbeat_interval", c.HeartbeatInterval),
+		negDur("DeadAfter", "dead_after", c.DeadAfter),
+		negDur("MaxBackoff", "max_backoff", c.MaxBackoff),
+		negDur("RetryBackoff", "retry_backoff", c.RetryBackoff),
+		negDur("Retain", "retain", c.Retain),
+		negDur("History", "history", c.History),
+		negInt("AssignBatch", "assign_batch", int64(c.AssignBatch)),
+		negInt("MaxRequestBody", "max_request_body", c.MaxRequestBody),
+		negInt("MaxXMLDepth", "max_xml_depth", int64(c.MaxXMLDepth)),
+		negInt("MaxSubmit", "max_submit", int64(c.MaxSubmit)),
+		negInt("MaxArgsBytes", "max_args_bytes", int64(c.MaxArgsBytes)),
+		negInt("MaxResultBytes", "max_result_bytes", int64(c.MaxResultBytes)),
+		negInt("MaxConnections", "max_connections", int64(c.MaxConnections)),
+		negInt("MaxReplyBytes", "max_reply_bytes", int64(c.MaxReplyBytes)),
+		negInt("RetainJobs", "retain_jobs", int64(c.RetainJobs)),
+		negInt("HistoryJobs", "history_jobs", int64(c.HistoryJobs)),
+		negInt("MetricTypes", "metric_types", int64(c.MetricTypes)),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	n := &c.Notify
+	switch {
+	case c.Store != StoreBolt && c.Store != StoreMemory:
+		return fieldErr("Store", "store", "invalid value %q (want %q or %q)", c.Store, StoreBolt, StoreMemory)
+	case c.HeartbeatInterval < MinHeartbeatInterval:
+		return fieldErr("HeartbeatInterval", "heartbeat_interval", "%s is below the minimum of %s", c.HeartbeatInterval, MinHeartbeatInterval)
+	case c.DeadAfter <= c.HeartbeatInterval:
+		return fieldErr("DeadAfter", "dead_after", "%s must be more than heartbeat_interval (%s)", c.DeadAfter, c.HeartbeatInterval)
+	case c.RetryBackoff > c.MaxBackoff:
+		return fieldErr("RetryBackoff", "retry_backoff", "%s is more than max_backoff (%s)", c.RetryBackoff, c.MaxBackoff)
+	case n.RetryBackoff > 0 && n.MaxBackoff > 0 && n.RetryBackoff > n.MaxBackoff:
+		return fieldErr("Notify.RetryBackoff", "notify.retry_backoff", "%s is more than notify.max_backoff (%s)", n.RetryBackoff, n.MaxBackoff)
+	case c.GCPercent != 0 && (c.GCPercent < 10 || c.GCPercent > 10000):
+		return fieldErr("GCPercent", "gc_percent", "%d: want 10 to 10000, or 0 for the process's setting", c.GCPercent)
+	case c.MaxReplyBytes < MinMaxReplyBytes:
+		return fieldErr("MaxReplyBytes", "max_reply_bytes", "%d is below the minimum of %d (64 KiB)", c.MaxReplyBytes, MinMaxReplyBytes)
+	case c.Retain < MinRetain:
+		return fieldErr("Retain", "retain", "%s is below the minimum of %s", c.Retain, MinRetain)
+	case c.RetainJobs < MinRetainJobs:
+		return fieldErr("RetainJobs", "retain_jobs", "%d is below the minimum of %d", c.RetainJobs, MinRetainJobs)
+	case c.History < c.Retain:
+		return fieldErr("History", "history", "%s is less than retain (%s): a finished job leaves the store before it leaves memory", c.History, c.Retain)
+	case c.HistoryJobs < c.RetainJobs:
+		return fieldErr("HistoryJobs", "history_jobs", "%d is less than retain_jobs (%d): the store would keep fewer finished jobs than memory", c.HistoryJobs, c.RetainJobs)
+	case c.MetricTypes < MinMetricTypes:
+		return fieldErr("MetricTypes", "metric_types", "%d is below the minimum of %d", c.MetricTypes, MinMetricTypes)
 	}
 	return nil
 }

@@ -82,7 +82,7 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// ReportDelay is how long finished results wait to be sent together
 	// in one Complete call while another call is in flight (with none in
-	// flight they go at once). Default 500µs.
+	// flight they go at once). Default 500µs; at most MaxReportDelay.
 	ReportDelay time.Duration
 	// Logger receives the worker's logs. Default: logrus's standard logger.
 	Logger logrus.FieldLogger
@@ -90,6 +90,11 @@ type Config struct {
 
 // DefaultMaster is where a worker looks for its master by default.
 const DefaultMaster = "127.0.0.1:7070"
+
+// MaxReportDelay is the longest ReportDelay: results held longer delay
+// every job's end as the master sees it, and the master gives up on an
+// attempt with a timeout 10s (plus dead_after) past that timeout.
+const MaxReportDelay = time.Second
 
 var typeName = regexp.MustCompile(`^[A-Za-z0-9_.:/-]+$`)
 
@@ -140,10 +145,18 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("worker: mode %q: want %q or %q", c.Mode, rpcapi.ModePush, rpcapi.ModePull)
 	case c.Slots < 0:
 		return fmt.Errorf("worker: slots %d is negative", c.Slots)
-	case c.OutputLimit < 0 || c.MaxResultBytes < 0:
-		return fmt.Errorf("worker: output_limit or max_result_bytes is negative")
-	case c.KillGrace < 0 || c.ShutdownGrace < 0 || c.ReportDelay < 0:
-		return fmt.Errorf("worker: negative duration")
+	case c.OutputLimit < 0:
+		return fmt.Errorf("worker: OutputLimit (output_limit) %d is negative", c.OutputLimit)
+	case c.MaxResultBytes < 0:
+		return fmt.Errorf("worker: MaxResultBytes (max_result_bytes) %d is negative", c.MaxResultBytes)
+	case c.KillGrace < 0:
+		return fmt.Errorf("worker: KillGrace (kill_grace) %s is negative", c.KillGrace)
+	case c.ShutdownGrace < 0:
+		return fmt.Errorf("worker: ShutdownGrace (shutdown_grace) %s is negative", c.ShutdownGrace)
+	case c.ReportDelay < 0:
+		return fmt.Errorf("worker: ReportDelay (report_delay) %s is negative", c.ReportDelay)
+	case c.ReportDelay > MaxReportDelay:
+		return fmt.Errorf("worker: ReportDelay (report_delay) %s is above the maximum of %s", c.ReportDelay, MaxReportDelay)
 	}
 	for name, cmd := range c.Commands {
 		if !typeName.MatchString(name) {
