@@ -20,8 +20,9 @@ type committer struct {
 	store jobs.Store
 	log   logrus.FieldLogger
 
-	mu  sync.Mutex // guards cur and the spares
-	cur *batch
+	mu       sync.Mutex // guards cur, flushing and the spares
+	cur      *batch
+	flushing *batch // being written; nil between commits
 	// The buffers of a committed batch, for the next one to reuse.
 	spareBuf  []byte
 	spareRecs []jobs.Record
@@ -80,6 +81,24 @@ func (c *committer) add(j *jobs.Job) *batch {
 	b.put(jobs.Record{Seq: j.Seq, Data: b.buf[n:len(b.buf):len(b.buf)]})
 	c.mu.Unlock()
 	c.signal()
+	return b
+}
+
+// settled returns a batch that is done once every change added so far is
+// committed: the next one if it has changes, else the one being written,
+// else one that is done already.
+func (c *committer) settled() *batch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case len(c.cur.recs) > 0:
+		c.signal()
+		return c.cur
+	case c.flushing != nil:
+		return c.flushing
+	}
+	b := &batch{done: make(chan struct{})}
+	close(b.done)
 	return b
 }
 
@@ -150,6 +169,7 @@ func (c *committer) flush() error {
 		return nil
 	}
 	c.cur = c.newBatch()
+	c.flushing = b
 	c.mu.Unlock()
 
 	b.err = c.store.Save(b.recs)
@@ -166,6 +186,9 @@ func (c *committer) flush() error {
 		}
 		c.mu.Unlock()
 	}
+	c.mu.Lock()
+	c.flushing = nil
+	c.mu.Unlock()
 	close(b.done)
 	c.mu.Lock()
 	if cap(b.buf) <= maxKeptBuffer {

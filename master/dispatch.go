@@ -65,6 +65,10 @@ func (m *Master) dispatch(now time.Time) time.Time {
 		var best, second candidate
 		for _, name := range m.queue.ReadyTypes() {
 			l := m.lanes[name]
+			if l == nil { // swept while its jobs waited out a delay
+				id, _, _, _ := m.queue.Head(name)
+				l = m.laneOf(m.job(id))
+			}
 			w, eligible, held := m.pickWorker(l, now)
 			if w == nil {
 				// A worker held back after a failed or refused Assign

@@ -122,6 +122,7 @@ type hooks struct {
 	fired  map[string]bool          // groups whose on_done is queued, running or done
 	cursor map[string]int           // groups not fired yet: members before the cursor were final
 	recs   map[string]*onDoneRecord // each group's latest record, for the API
+	busy   map[string]bool          // jobs whose job_failed notice is queued or running (they stay in memory)
 
 	qmu   sync.Mutex // guards queue
 	queue []hookTask
@@ -152,7 +153,8 @@ func (m *Master) startHooks() error {
 	log := m.log.WithField("part", "on_done")
 	h := &hooks{m: m, nf: newNotifier(m.cfg.Notify, log), log: log,
 		sem: make(chan struct{}, maxHookTasks), wake: make(chan struct{}, 1),
-		fired: make(map[string]bool), cursor: make(map[string]int), recs: make(map[string]*onDoneRecord)}
+		fired: make(map[string]bool), cursor: make(map[string]int), recs: make(map[string]*onDoneRecord),
+		busy: make(map[string]bool)}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.failed = h.nf.wantsAny(EventJobFailed)
 
@@ -217,9 +219,21 @@ func (m *Master) startHooks() error {
 				h.recs[g] = &onDoneRecord{State: onDonePending, Since: time.Now()}
 			}
 		}
+		if h.fired[g] {
+			m.groupClosed(g, time.Now())
+		}
+	}
+	// Records of groups whose jobs have all left the store (history).
+	var gone []string
+	for g := range h.recs {
+		if len(m.groups[g]) == 0 {
+			gone = append(gone, g)
+			delete(h.recs, g)
+		}
 	}
 	for id, r := range jobRecs {
 		if j := m.job(id); j != nil && j.State == jobs.Failed && j.Attempt == r.Attempt {
+			h.busy[id] = true
 			h.queue = append(h.queue, hookTask{event: EventJobFailed, job: id, attempt: r.Attempt, rec: r})
 		} else {
 			stale = append(stale, id)
@@ -239,6 +253,11 @@ func (m *Master) startHooks() error {
 		}
 		for _, id := range stale {
 			if err := h.meta.SaveMeta(metaNotify, "job/"+id, nil); err != nil {
+				return fmt.Errorf("on_done records: %w", err)
+			}
+		}
+		for _, g := range gone {
+			if err := h.meta.SaveMeta(metaGroups, g, nil); err != nil {
 				return fmt.Errorf("on_done records: %w", err)
 			}
 		}
@@ -269,6 +288,7 @@ func (m *Master) groupFinal(j *jobs.Job) {
 		return
 	}
 	if j.State == jobs.Failed && h.failed {
+		h.busy[j.ID] = true
 		h.push(hookTask{event: EventJobFailed, job: j.ID, attempt: j.Attempt})
 	}
 	g := j.Spec.Group
@@ -276,6 +296,7 @@ func (m *Master) groupFinal(j *jobs.Job) {
 		return
 	}
 	h.fired[g] = true
+	m.groupClosed(g, j.Updated)
 	if h.recs[g] == nil { // a pending record from a run before keeps its progress
 		h.recs[g] = &onDoneRecord{State: onDonePending, Since: time.Now()}
 	}
@@ -493,6 +514,11 @@ func (h *hooks) runJobFailed(t hookTask) {
 	m := h.m
 	key := "job/" + t.job
 	log := h.log.WithFields(logrus.Fields{"job": t.job, "attempt": t.attempt})
+	defer func() {
+		m.mu.Lock()
+		delete(h.busy, t.job)
+		m.mu.Unlock()
+	}()
 	if !h.durable(t.job) {
 		return
 	}

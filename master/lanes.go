@@ -76,6 +76,16 @@ func (b *bucket) ready(r Rate, now time.Time) (bool, time.Time) {
 	return false, now.Add(time.Duration((1 - b.tokens) * per))
 }
 
+// full reports whether the bucket has refilled to its burst by now, so
+// that dropping it changes nothing.
+func (b *bucket) full(r Rate, now time.Time) bool {
+	if b.last.IsZero() || r.N <= 0 {
+		return true
+	}
+	per := float64(r.Per) / float64(r.N)
+	return b.tokens+float64(now.Sub(b.last))/per >= float64(r.N)
+}
+
 // lane is a set of pending jobs that share every dispatch constraint.
 type lane struct {
 	name string
@@ -195,6 +205,9 @@ func (m *Master) account(j *jobs.Job, before jobs.State) {
 	}
 	if len(m.cfg.TypeLimits) > 0 { // only type limits read runningType
 		m.runningType[j.Spec.Type] += d
+		if m.runningType[j.Spec.Type] == 0 {
+			delete(m.runningType, j.Spec.Type)
+		}
 	}
 	if j.Spec.LimitKey != "" {
 		m.runningKey[j.Spec.LimitKey] += d

@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,17 +35,22 @@ type Master struct {
 	boot   string // distinguishes worker IDs across restarts
 	start  time.Time
 
-	mu        sync.Mutex // guards everything below
-	byseq     seqIndex   // the jobs in memory (live ones and finished ones not yet retired), by Seq
-	keys      map[string]string
-	groups    map[string][]string
-	queue     *jobs.Queue
-	counts    stateCounts
-	workers   map[string]*workerRec
-	byType    map[string]map[string]*workerRec // alive workers by job type
-	seq       uint64
-	workerSeq int
-	unique    map[string]string // unique_key → the latest job with it
+	mu    sync.Mutex // guards everything below
+	byseq seqIndex   // the jobs in memory (live ones and finished ones not yet retired), by Seq
+	// finishedMem counts the final jobs in byseq; retiring lists them
+	// (and closed groups) in the order they finished (retain.go).
+	finishedMem int
+	retiring    retireQueue
+	retired     int64 // jobs that left memory
+	keys        map[string]string
+	groups      map[string][]string
+	queue       *jobs.Queue
+	counts      stateCounts
+	workers     map[string]*workerRec
+	byType      map[string]map[string]*workerRec // alive workers by job type
+	seq         uint64
+	workerSeq   int
+	unique      map[string]string // unique_key → the latest job with it
 	// unique keys of jobs in a submit that is not committed yet
 	pendingUnique map[string]string
 	lanes         map[string]*lane
@@ -226,6 +233,7 @@ func (m *Master) Start() error {
 	})
 	m.wg.Go(m.dispatchLoop)
 	m.wg.Go(m.reapLoop)
+	m.wg.Go(m.historyLoop)
 	m.log.WithFields(logrus.Fields{"addr": m.Addr(), "store": m.cfg.Store, "data_dir": m.cfg.DataDir,
 		"auth": m.cfg.Token != ""}).Info("master listening")
 	if m.cfg.Token == "" && !isLoopback(ln.Addr()) {
@@ -344,6 +352,7 @@ func (m *Master) checkCleanStop() error {
 func (m *Master) load() error {
 	now := time.Now()
 	restored, loaded := 0, 0
+	var finals []retireEntry
 	err := jobs.LoadJobs(m.store, func(j *jobs.Job) error {
 		if j.Seq == 0 || j.ID != strconv.FormatUint(j.Seq, 10) || !j.State.Valid() {
 			return fmt.Errorf("master: stored job seq %d is corrupt (id %q, state %q)", j.Seq, j.ID, j.State)
@@ -354,8 +363,21 @@ func (m *Master) load() error {
 			return fmt.Errorf("master: stored job seq %d is far beyond the %d jobs before it (corrupt store?)", j.Seq, loaded)
 		}
 		loaded++
-		m.insert(j)
 		m.seq = max(m.seq, j.Seq)
+		if m.leftMemory(j, now) {
+			m.counts.add(j.State, 1)
+			if k := j.Spec.Key; strings.HasPrefix(k, jobsFileKeyPrefix) {
+				m.keys[k] = j.ID
+			}
+			return nil
+		}
+		m.insert(j)
+		if j.State.Final() {
+			m.finishedMem++
+			if j.Spec.Group == "" {
+				finals = append(finals, retireEntry{seq: j.Seq, at: j.Updated})
+			}
+		}
 		switch j.State {
 		case jobs.Pending:
 			m.enqueue(j)
@@ -377,7 +399,11 @@ func (m *Master) load() error {
 	if err != nil {
 		return fmt.Errorf("master: load: %w", err)
 	}
-	m.log.WithFields(logrus.Fields{"jobs": loaded, "running": restored}).Info("store loaded")
+	slices.SortFunc(finals, func(a, b retireEntry) int { return a.at.Compare(b.at) })
+	for _, e := range finals {
+		m.retiring.push(e)
+	}
+	m.log.WithFields(logrus.Fields{"jobs": loaded, "in_memory": m.byseq.len(), "running": restored}).Info("store loaded")
 	return nil
 }
 
@@ -441,6 +467,12 @@ func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
 	if before != j.State {
 		m.counts.add(before, -1)
 		m.counts.add(j.State, 1)
+		if before.Final() && !j.State.Final() {
+			m.unfinished(j)
+		}
+		if j.State.Final() && !before.Final() {
+			m.finished(j, j.Updated)
+		}
 		if j.State.Final() {
 			if j.Parent != "" {
 				m.childFinal(j)

@@ -25,6 +25,10 @@ var ErrConflict = errors.New("master: conflict")
 // unknown job, ErrConflict for a job in any other state, and
 // rpcapi.ErrUnavailable when the master is closing or the store fails.
 func (m *Master) Retry(ctx context.Context, id string) error {
+	old, live, err := m.findJob(id)
+	if err != nil {
+		return err
+	}
 	now := time.Now()
 	m.mu.Lock()
 	if m.closed {
@@ -32,6 +36,9 @@ func (m *Master) Retry(ctx context.Context, id string) error {
 		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 	}
 	j := m.job(id)
+	if j == nil && !live {
+		j = m.readmit(old) // it had left memory: it comes back to run again
+	}
 	if j == nil {
 		m.mu.Unlock()
 		return fmt.Errorf("%w: job %q", rpcapi.ErrNotFound, id)

@@ -385,7 +385,9 @@ func (m *Master) reapLoop() {
 		case <-m.ctx.Done():
 			return
 		case <-t.C:
-			m.reap(time.Now())
+			now := time.Now()
+			m.reap(now)
+			m.retireJobs(now)
 		}
 	}
 }

@@ -372,13 +372,18 @@ func (m *Master) ListWorkers(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.Lis
 // GetJob implements rpcapi.MasterAPI.
 func (m *Master) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.JobInfo) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	j := m.job(a.ID)
-	if j == nil {
-		return fmt.Errorf("%w: job %q", rpcapi.ErrNotFound, a.ID)
+	if j := m.job(a.ID); j != nil {
+		r.Job = *j.Clone()
+		r.Waiting = m.whyWaiting(j, time.Now())
+		m.mu.Unlock()
+		return nil
 	}
-	r.Job = *j.Clone()
-	r.Waiting = m.whyWaiting(j, time.Now())
+	m.mu.Unlock()
+	j, _, err := m.findJob(a.ID) // a job that left memory is final: nothing to explain
+	if err != nil {
+		return err
+	}
+	r.Job = *j
 	return nil
 }
 
@@ -546,6 +551,7 @@ func (m *Master) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitRep
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
+	past := make(map[string]jobs.State) // final jobs that left memory: read once from history
 	for {
 		m.mu.Lock()
 		ids := a.IDs
@@ -553,11 +559,19 @@ func (m *Master) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitRep
 			ids = append(slices.Clone(ids), m.groups[a.Group]...)
 		}
 		*r = rpcapi.WaitReply{Done: true, Counts: make(map[jobs.State]int)}
+		var missing []string
 		for _, id := range ids {
 			j := m.job(id)
 			if j == nil {
-				m.mu.Unlock()
-				return fmt.Errorf("%w: job %q", rpcapi.ErrNotFound, id)
+				if s, ok := past[id]; ok {
+					r.Counts[s]++
+					if s != jobs.Succeeded {
+						r.Failed = append(r.Failed, id)
+					}
+				} else {
+					missing = append(missing, id)
+				}
+				continue
 			}
 			r.Counts[j.State]++
 			if !j.State.Final() {
@@ -568,7 +582,20 @@ func (m *Master) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitRep
 		}
 		if a.Group != "" && len(m.groups[a.Group]) == 0 {
 			m.mu.Unlock()
-			return fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, a.Group)
+			return fmt.Errorf("%w: group %q has no jobs in memory (a group leaves memory with its last job: see retain)", rpcapi.ErrNotFound, a.Group)
+		}
+		if len(missing) > 0 {
+			m.mu.Unlock()
+			for _, id := range missing {
+				j, live, err := m.findJob(id)
+				if err != nil {
+					return err
+				}
+				if !live { // in history, so final for good
+					past[id] = j.State
+				}
+			}
+			continue
 		}
 		if m.changed == nil {
 			m.changed = make(chan struct{})

@@ -1,0 +1,299 @@
+package master
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// History: jobs that left memory (retain.go) are read from the store, one
+// record at a time, without the master's lock.
+
+// fromHistory returns the job with the given ID as the store keeps it, or
+// nil when the store has no such job (or cannot read single records). It
+// must be called without mu: it reads the disk.
+func (m *Master) fromHistory(id string) (*jobs.Job, error) {
+	hs, ok := m.store.(jobs.HistoryStore)
+	if !ok {
+		return nil, nil
+	}
+	seq, err := strconv.ParseUint(id, 10, 64)
+	if err != nil || seq == 0 || strconv.FormatUint(seq, 10) != id {
+		return nil, nil
+	}
+	data, err := hs.Get(seq)
+	if err != nil {
+		return nil, fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+	}
+	if data == nil {
+		return nil, nil
+	}
+	j, err := jobs.DecodeRecord(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: job %s: stored record: %v", rpcapi.ErrInternal, id, err)
+	}
+	return j, nil
+}
+
+// findJob returns a copy of the job with the given ID, from memory or
+// from history, and whether it came from memory (only a job in memory can
+// be waiting). It takes mu itself.
+func (m *Master) findJob(id string) (j *jobs.Job, live bool, err error) {
+	m.mu.Lock()
+	if mj := m.job(id); mj != nil {
+		j = mj.Clone()
+	}
+	m.mu.Unlock()
+	if j != nil {
+		return j, true, nil
+	}
+	j, err = m.fromHistory(id)
+	if err == nil && j == nil {
+		err = fmt.Errorf("%w: job %q", rpcapi.ErrNotFound, id)
+	}
+	return j, false, err
+}
+
+// readmit brings the final job j, read from history, back into memory (a
+// retry of a job that had left it). It returns the job now in memory:
+// j, or the one another call brought back first. The caller holds mu.
+func (m *Master) readmit(j *jobs.Job) *jobs.Job {
+	if cur := m.job(j.ID); cur != nil {
+		return cur
+	}
+	m.insert(j)
+	m.counts.add(j.State, -1) // counted already, as a job in the store
+	m.finished(j, j.Updated)
+	if g := j.Spec.Group; g != "" && m.hooks != nil && len(m.groups[g]) == 1 {
+		m.hooks.fired[g] = true // its on_done ran before it left memory
+		m.groupClosed(g, j.Updated)
+	}
+	return j
+}
+
+// historyEvery is how often the master deletes finished jobs past history.
+var historyEvery = time.Minute
+
+// historyBatch bounds the records one delete commits.
+const historyBatch = 10000
+
+// historyLoop deletes finished jobs from the store once they are older
+// than History, or beyond HistoryJobs, every historyEvery.
+func (m *Master) historyLoop() {
+	t := time.NewTicker(historyEvery)
+	defer t.Stop()
+	for {
+		if n, err := m.sweepHistory(time.Now()); err != nil {
+			m.log.WithError(err).Warn("history: finished jobs not deleted; will retry")
+		} else if n > 0 {
+			m.log.WithField("jobs", n).Info("history: finished jobs deleted from the store")
+		}
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweepHistory deletes from the store the finished jobs that finished
+// before now - History, and the oldest ones beyond HistoryJobs, oldest Seq
+// first, stopping at the first finished job that must stay (so a young job
+// with an old Seq holds back older ones after it until it is due itself).
+// Jobs in memory, and jobs from a jobs file, stay. It returns how many
+// jobs it deleted.
+func (m *Master) sweepHistory(now time.Time) (int, error) {
+	hs, ok := m.store.(jobs.HistoryStore)
+	if !ok {
+		return 0, nil
+	}
+	cutoff := now.Add(-m.cfg.History)
+	total := 0
+	for {
+		m.mu.Lock()
+		over := m.counts.of(jobs.Succeeded) + m.counts.of(jobs.Failed) + m.counts.of(jobs.Cancelled) - m.cfg.HistoryJobs
+		m.mu.Unlock()
+		var del []uint64
+		var states []jobs.State
+		err := hs.Ascend(0, func(seq uint64, data []byte) bool {
+			j, err := jobs.DecodeRecord(data)
+			if err != nil || !j.State.Final() || strings.HasPrefix(j.Spec.Key, jobsFileKeyPrefix) {
+				return true
+			}
+			if over <= 0 && !j.Updated.Before(cutoff) {
+				return false
+			}
+			del, states = append(del, seq), append(states, j.State)
+			over--
+			return len(del) < historyBatch
+		})
+		if err != nil {
+			return total, err
+		}
+		n, err := m.deleteStored(hs, del, states)
+		total += n
+		if err != nil || len(del) < historyBatch {
+			return total, err
+		}
+	}
+}
+
+// deleteStored deletes the records of seqs (whose jobs are in states)
+// from the store, leaving out jobs that are in memory, and takes them off
+// the counts.
+func (m *Master) deleteStored(hs jobs.HistoryStore, seqs []uint64, states []jobs.State) (int, error) {
+	m.mu.Lock()
+	n := 0
+	for i, q := range seqs {
+		if m.byseq.get(q) == nil {
+			seqs[n], states[n] = q, states[i]
+			n++
+		}
+	}
+	seqs, states = seqs[:n], states[:n]
+	m.mu.Unlock()
+	if len(seqs) == 0 {
+		return 0, nil
+	}
+	if err := hs.Delete(seqs); err != nil {
+		return 0, fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+	}
+	m.mu.Lock()
+	for _, s := range states {
+		m.counts.add(s, -1)
+	}
+	m.bump()
+	m.mu.Unlock()
+	return len(seqs), nil
+}
+
+// PurgeFilter selects finished jobs for Purge. Empty fields match every
+// finished job; Before, when set, keeps jobs that finished at or after it.
+type PurgeFilter struct {
+	State  jobs.State // succeeded, failed or cancelled
+	Type   string
+	Group  string
+	Before time.Time
+}
+
+func (f *PurgeFilter) match(j *jobs.Job) bool {
+	return j.State.Final() && (f.State == "" || j.State == f.State) && (f.Type == "" || j.Spec.Type == f.Type) &&
+		(f.Group == "" || j.Spec.Group == f.Group) && (f.Before.IsZero() || j.Updated.Before(f.Before))
+}
+
+// Purge deletes the finished jobs that f selects, from memory and from the
+// store, now, and returns how many it deleted. Live jobs are never
+// touched. A job of a group whose on_done has not finished yet stays.
+func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
+	if f.State != "" && !f.State.Final() {
+		return 0, fmt.Errorf("%w: purge state %q: want succeeded, failed or cancelled", rpcapi.ErrBadRequest, f.State)
+	}
+	hs, _ := m.store.(jobs.HistoryStore)
+	// Jobs in memory first: out of memory, then (once their last commit
+	// is on disk) out of the store.
+	var seqs []uint64
+	var states []jobs.State
+	m.mu.Lock()
+	m.byseq.ascend(0, func(j *jobs.Job) bool {
+		if f.match(j) && m.purgeable(j) {
+			seqs, states = append(seqs, j.Seq), append(states, j.State)
+		}
+		return true
+	})
+	for _, q := range seqs {
+		m.unlink(m.byseq.get(q))
+	}
+	b := m.commit.settled()
+	m.mu.Unlock()
+	if err := b.wait(); err != nil {
+		return 0, fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+	}
+	total := 0
+	if hs == nil {
+		m.mu.Lock()
+		for _, s := range states {
+			m.counts.add(s, -1)
+		}
+		m.mu.Unlock()
+		return len(seqs), nil
+	}
+	for len(seqs) > 0 {
+		k := min(len(seqs), historyBatch)
+		n, err := m.deleteStored(hs, seqs[:k], states[:k])
+		total += n
+		if err != nil {
+			return total, err
+		}
+		seqs, states = seqs[k:], states[k:]
+	}
+	// Then the store, for jobs that had left memory.
+	for after := uint64(0); ; {
+		var del []uint64
+		var dstates []jobs.State
+		err := hs.Ascend(after, func(seq uint64, data []byte) bool {
+			after = seq
+			if j, err := jobs.DecodeRecord(data); err == nil && f.match(j) {
+				del, dstates = append(del, seq), append(dstates, j.State)
+			}
+			return len(del) < historyBatch && ctx.Err() == nil
+		})
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			return total, err
+		}
+		n, err := m.deleteStored(hs, del, dstates)
+		total += n
+		if err != nil || len(del) < historyBatch {
+			return total, err
+		}
+	}
+}
+
+// purgeable reports whether the final job j may leave memory now: not
+// while its group's on_done runs, nor while its job_failed notice waits.
+// The caller holds mu.
+func (m *Master) purgeable(j *jobs.Job) bool {
+	h := m.hooks
+	if h == nil {
+		return true
+	}
+	if h.busy[j.ID] {
+		return false
+	}
+	if g := j.Spec.Group; g != "" {
+		if r := h.recs[g]; !h.fired[g] || (r != nil && r.State != onDoneDone) {
+			return false
+		}
+	}
+	return true
+}
+
+// unlink drops the final job j from memory and from its group's list
+// (the group goes when its list is empty). The caller holds mu.
+func (m *Master) unlink(j *jobs.Job) {
+	if g := j.Spec.Group; g != "" {
+		ids := slices.DeleteFunc(m.groups[g], func(id string) bool { return id == j.ID })
+		if len(ids) == 0 {
+			delete(m.groups, g)
+			if h := m.hooks; h != nil {
+				delete(h.fired, g)
+				delete(h.cursor, g)
+				delete(h.recs, g)
+			}
+		} else {
+			m.groups[g] = ids
+			if h := m.hooks; h != nil {
+				delete(h.cursor, g) // positions moved
+			}
+		}
+	}
+	m.drop(j)
+}

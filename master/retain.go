@@ -1,0 +1,256 @@
+package master
+
+import (
+	"strings"
+	"time"
+
+	"github.com/drover/drover/jobs"
+)
+
+// Retention: a finished job leaves the master's memory Retain after it
+// finished, or sooner when more than RetainJobs finished jobs are in
+// memory (the oldest-finished leave first). Its record stays on disk
+// (until History). What only that job needed leaves with it: its unique
+// key, its idempotency key, its group once the whole group has left, lanes
+// and rate buckets nobody uses, per-type metric series.
+//
+// A job of a group leaves with its group, once every job of the group is
+// final and the group's on_done has finished (on_done reads the members'
+// outputs). A succeeded job with a unique_key stays while unique_for
+// holds. A job whose job_failed notice is not sent yet stays until it is.
+// Jobs loaded from a jobs file keep their key known (the file is read at
+// every start).
+
+// retireEntry is a finished job, or a group whose jobs are all finished,
+// waiting out Retain.
+type retireEntry struct {
+	seq   uint64 // the job's Seq; 0 for a group
+	group string
+	at    time.Time // when it finished
+}
+
+// retireQueue is a FIFO of retireEntry in the order jobs finished.
+type retireQueue struct {
+	q    []retireEntry
+	head int
+}
+
+func (r *retireQueue) push(e retireEntry) { r.q = append(r.q, e) }
+
+func (r *retireQueue) len() int { return len(r.q) - r.head }
+
+func (r *retireQueue) front() *retireEntry { return &r.q[r.head] }
+
+func (r *retireQueue) pop() retireEntry {
+	e := r.q[r.head]
+	r.q[r.head] = retireEntry{}
+	r.head++
+	if r.head > 1024 && r.head*2 > len(r.q) {
+		n := copy(r.q, r.q[r.head:])
+		clear(r.q[n:])
+		r.q = r.q[:n]
+		r.head = 0
+	}
+	return e
+}
+
+// jobsFileKeyPrefix starts the key of every job loaded from a jobs file
+// (conf.KeyPrefix): those keys stay known for as long as the master runs.
+const jobsFileKeyPrefix = "file:"
+
+// retireBudget bounds the entries one retire pass looks at, so that the
+// lock is held for a few milliseconds at most; the reaper runs a pass
+// every quarter heartbeat interval, and repeats while there is work.
+const retireBudget = 20000
+
+// finished notes that j has just become final (or was loaded final). The
+// caller holds mu.
+func (m *Master) finished(j *jobs.Job, at time.Time) {
+	m.finishedMem++
+	if j.Spec.Group == "" {
+		m.retiring.push(retireEntry{seq: j.Seq, at: at})
+	}
+}
+
+// groupClosed notes that every job of group g is final. The caller holds
+// mu.
+func (m *Master) groupClosed(g string, at time.Time) {
+	m.retiring.push(retireEntry{group: g, at: at})
+}
+
+// unfinished notes that the final job j became live again (a retry). Its
+// retire entry is skipped when it comes up. The caller holds mu.
+func (m *Master) unfinished(j *jobs.Job) { m.finishedMem-- }
+
+// leftMemory reports whether the final job j, loaded at start, would have
+// left memory by now: it is not kept in memory at all (its record stays on
+// disk). Jobs of groups are loaded, and leave with their group. The caller
+// owns m.
+func (m *Master) leftMemory(j *jobs.Job, now time.Time) bool {
+	if !j.State.Final() || j.Spec.Group != "" || now.Before(j.Updated.Add(m.cfg.Retain)) {
+		return false
+	}
+	if j.Spec.UniqueKey != "" && j.State == jobs.Succeeded && now.Before(j.Updated.Add(j.Spec.UniqueFor)) {
+		return false
+	}
+	return true
+}
+
+// retireJobs runs retire passes until nothing is due, releasing the lock
+// between passes. It returns the number of jobs that left memory.
+func (m *Master) retireJobs(now time.Time) int {
+	total := 0
+	for {
+		m.mu.Lock()
+		n, more := m.retirePass(now)
+		if n > 0 || more {
+			m.sweepLanes(now)
+		}
+		m.mu.Unlock()
+		total += n
+		if !more {
+			return total
+		}
+	}
+}
+
+// retirePass takes due entries off the retire queue, at most retireBudget
+// of them, and drops their jobs from memory. more says the budget ran out
+// with entries still due. The caller holds mu.
+func (m *Master) retirePass(now time.Time) (n int, more bool) {
+	var again []retireEntry
+	defer func() {
+		for _, e := range again {
+			m.retiring.push(e)
+		}
+	}()
+	for seen := 0; m.retiring.len() > 0; seen++ {
+		if seen == retireBudget {
+			return n, true
+		}
+		e := m.retiring.front()
+		if m.finishedMem <= m.cfg.RetainJobs && now.Before(e.at.Add(m.cfg.Retain)) {
+			return n, false
+		}
+		ent := m.retiring.pop()
+		if ent.group != "" {
+			k, wait := m.retireGroup(ent.group, now)
+			n += k
+			if wait {
+				again = append(again, retireEntry{group: ent.group, at: now})
+			}
+			continue
+		}
+		j := m.byseq.get(ent.seq)
+		if j == nil || !j.State.Final() || j.Spec.Group != "" {
+			continue // gone already, retried, or retires with its group
+		}
+		if until := m.retireHold(j, now); !until.IsZero() {
+			again = append(again, retireEntry{seq: j.Seq, at: until.Add(-m.cfg.Retain)})
+			continue
+		}
+		m.drop(j)
+		n++
+	}
+	return n, false
+}
+
+// retireHold returns until when j must stay in memory though it is due to
+// leave (zero: it may leave now). The caller holds mu.
+func (m *Master) retireHold(j *jobs.Job, now time.Time) time.Time {
+	if u := j.Spec.UniqueKey; u != "" && j.State == jobs.Succeeded && m.unique[u] == j.ID {
+		if until := j.Updated.Add(j.Spec.UniqueFor); now.Before(until) {
+			return until
+		}
+	}
+	if h := m.hooks; h != nil && h.busy[j.ID] {
+		return now.Add(time.Second)
+	}
+	return time.Time{}
+}
+
+// retireGroup drops group g's jobs from memory if the group is still
+// closed and its on_done has finished. wait says the group must be looked
+// at again later (on_done still runs, or a member is held). The caller
+// holds mu.
+func (m *Master) retireGroup(g string, now time.Time) (n int, wait bool) {
+	ids := m.groups[g]
+	if len(ids) == 0 {
+		return 0, false
+	}
+	if h := m.hooks; h != nil {
+		if !h.fired[g] {
+			return 0, false // a member was retried: the group closes again later
+		}
+		if r := h.recs[g]; r != nil && r.State != onDoneDone {
+			return 0, true
+		}
+	}
+	for _, id := range ids {
+		j := m.job(id)
+		if j == nil {
+			continue
+		}
+		if !j.State.Final() {
+			return 0, false
+		}
+		if !m.retireHold(j, now).IsZero() {
+			return 0, true
+		}
+	}
+	for _, id := range ids {
+		if j := m.job(id); j != nil {
+			m.drop(j)
+			n++
+		}
+	}
+	delete(m.groups, g)
+	if h := m.hooks; h != nil {
+		delete(h.fired, g)
+		delete(h.cursor, g)
+		delete(h.recs, g)
+	}
+	return n, false
+}
+
+// drop removes the final job j from memory, with what only it needed.
+// The caller holds mu.
+func (m *Master) drop(j *jobs.Job) {
+	m.byseq.remove(j.Seq)
+	m.finishedMem--
+	m.retired++
+	if k := j.Spec.Key; k != "" && !strings.HasPrefix(k, jobsFileKeyPrefix) && m.keys[k] == j.ID {
+		delete(m.keys, k)
+	}
+	if u := j.Spec.UniqueKey; u != "" && m.unique[u] == j.ID {
+		delete(m.unique, u)
+	}
+}
+
+// sweepLanes drops lanes that hold no ready job and rate buckets that are
+// full again, so that a hundred thousand limit keys used once cost nothing
+// once their jobs are done. A lane is made again when a job needs it
+// (laneOf, and dispatch for a lane whose jobs come back from a delay).
+// The caller holds mu.
+func (m *Master) sweepLanes(now time.Time) {
+	if len(m.lanes) > 2*len(m.queue.ReadyTypes())+64 {
+		for name, l := range m.lanes {
+			if m.queue.Ready(name) == 0 {
+				delete(m.lanes, name)
+				if m.plainLanes[l.typ] == l {
+					delete(m.plainLanes, l.typ)
+				}
+			}
+		}
+	}
+	for key, b := range m.keyBuckets {
+		if r := m.keyLimit(key).Rate; r.N == 0 || b.full(r, now) {
+			delete(m.keyBuckets, key)
+		}
+	}
+	for typ, b := range m.typeBuckets {
+		if r := m.cfg.TypeLimits[typ].Rate; r.N == 0 || b.full(r, now) {
+			delete(m.typeBuckets, typ)
+		}
+	}
+}

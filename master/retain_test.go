@@ -1,0 +1,228 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+	"github.com/drover/drover/worker"
+)
+
+// retainCluster starts a master with cfg (memory store unless set) and one
+// worker with 8 slots that runs type "ok" and returns at once.
+func retainCluster(t *testing.T, cfg Config) (*Master, rpcapi.MasterClient) {
+	t.Helper()
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	cfg.Listen = "127.0.0.1:0"
+	if cfg.Store == "" && cfg.DataDir == "" {
+		cfg.Store = StoreMemory
+	}
+	cfg.HeartbeatInterval = 50 * time.Millisecond
+	cfg.Logger = quiet
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "w", Slots: 8, Listen: "127.0.0.1:0", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Handle("ok", func(ctx context.Context, j *jobs.Job) (jobs.Result, error) { return jobs.Result{Output: "x"}, nil })
+	w.Handle("fail", func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+		return jobs.Result{}, worker.Permanent(errors.New("no"))
+	})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Crash() })
+	c := rpcapi.NewClient(m.Addr())
+	t.Cleanup(func() { c.Close() })
+	return m, rpcapi.MasterClient{C: c}
+}
+
+func runAll(t *testing.T, mc rpcapi.MasterClient, specs []jobs.Spec) []string {
+	t.Helper()
+	r, err := mc.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: specs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		w, err := mc.Wait(context.Background(), &rpcapi.WaitArgs{IDs: r.IDs, Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Done {
+			return r.IDs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("jobs not final: %v", w.Counts)
+		}
+	}
+}
+
+// eventually polls cond under the master's lock until it holds or 10 s
+// pass.
+func eventually(t *testing.T, m *Master, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m.mu.Lock()
+		ok := cond()
+		m.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10s: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRetainReleasesEverything: a thousand finished jobs with distinct
+// limit keys (each with a rate), groups and unique keys leave memory after
+// Retain, with their lanes, buckets, groups and keys; jobs whose
+// unique_for still holds stay, and still answer a submit with their key.
+// The counts of jobs by state keep the jobs that left.
+func TestRetainReleasesEverything(t *testing.T) {
+	m, mc := retainCluster(t, Config{Retain: time.Second, RetainJobs: 100000,
+		DefaultLimit: Limit{Concurrency: 2, Rate: Rate{N: 50, Per: time.Second}}})
+	var specs []jobs.Spec
+	for i := range 1000 {
+		s := jobs.Spec{Type: "ok", LimitKey: fmt.Sprintf("site-%d.example", i)}
+		switch {
+		case i%10 == 0:
+			s.Group = fmt.Sprintf("g%d", i%4)
+		case i%7 == 0:
+			s.UniqueKey = fmt.Sprintf("u%d", i)
+		}
+		specs = append(specs, s)
+	}
+	held := jobs.Spec{Type: "ok", UniqueKey: "held", UniqueFor: time.Hour}
+	specs = append(specs, held)
+	ids := runAll(t, mc, specs)
+
+	eventually(t, m, "every job but the one unique_for holds leaves memory", func() bool {
+		return m.byseq.len() == 1 && m.finishedMem == 1
+	})
+	eventually(t, m, "lanes, buckets, groups and keys released", func() bool {
+		return len(m.lanes) <= 64 && len(m.keyBuckets) == 0 && len(m.groups) == 0 &&
+			len(m.unique) == 1 && len(m.runningKey) == 0 && len(m.hooks.recs) == 0
+	})
+	m.mu.Lock()
+	if n := m.counts.of(jobs.Succeeded); n != len(ids) {
+		t.Errorf("succeeded count %d, want %d (jobs that left memory still count)", n, len(ids))
+	}
+	m.mu.Unlock()
+	r, err := mc.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{held}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.IDs[0] != ids[len(ids)-1] {
+		t.Errorf("unique_for broken after retention: submit gave %s, want %s", r.IDs[0], ids[len(ids)-1])
+	}
+}
+
+// TestRetainJobsCap: with Retain long, RetainJobs bounds the finished jobs
+// in memory, the oldest-finished leaving first.
+func TestRetainJobsCap(t *testing.T) {
+	m, mc := retainCluster(t, Config{Retain: time.Hour, RetainJobs: 100})
+	specs := make([]jobs.Spec, 1000)
+	for i := range specs {
+		specs[i] = jobs.Spec{Type: "ok"}
+	}
+	ids := runAll(t, mc, specs)
+	eventually(t, m, "at most 100 finished jobs in memory", func() bool {
+		return m.finishedMem <= 100 && m.byseq.len() <= 100
+	})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.job(ids[len(ids)-1]) == nil {
+		t.Errorf("the newest job left memory before older ones")
+	}
+	if m.job(ids[0]) != nil {
+		t.Errorf("the oldest job is still in memory")
+	}
+}
+
+// TestHistory: jobs that left memory are read from the store (a job's
+// page, Wait); the store keeps at most HistoryJobs finished jobs; Purge
+// deletes by filter from memory and store; a retry of a job that left
+// memory brings it back and runs it.
+func TestHistory(t *testing.T) {
+	st := jobs.NewMemStore()
+	m, mc := retainCluster(t, Config{Retain: time.Second, RetainJobs: 100, HistoryJobs: 300, StoreImpl: st})
+	specs := make([]jobs.Spec, 600)
+	for i := range specs {
+		specs[i] = jobs.Spec{Type: "ok"}
+		if i%6 == 0 {
+			specs[i] = jobs.Spec{Type: "fail"}
+		}
+	}
+	ids := runAll(t, mc, specs)
+	eventually(t, m, "jobs leave memory", func() bool { return m.byseq.len() == 0 })
+
+	ctx := context.Background()
+	info, err := mc.GetJob(ctx, ids[1])
+	if err != nil || info.Job.State != jobs.Succeeded || len(info.Job.Attempts) != 1 || info.Job.Attempts[0].Output != "x" {
+		t.Fatalf("job %s from history: %+v, %v", ids[1], info, err)
+	}
+	if w, err := mc.Wait(ctx, &rpcapi.WaitArgs{IDs: ids[:12], Timeout: time.Second}); err != nil || !w.Done || len(w.Failed) != 2 {
+		t.Fatalf("wait on jobs in history: %+v, %v", w, err)
+	}
+
+	n, err := m.sweepHistory(time.Now())
+	if err != nil || n != 300 || st.Len() != 300 {
+		t.Fatalf("history sweep deleted %d (%v); store holds %d, want 300", n, err, st.Len())
+	}
+	if _, err := mc.GetJob(ctx, ids[0]); !errors.Is(err, rpcapi.ErrNotFound) {
+		t.Fatalf("job %s past history: %v, want not found", ids[0], err)
+	}
+	m.mu.Lock()
+	total := m.counts.of(jobs.Succeeded) + m.counts.of(jobs.Failed)
+	m.mu.Unlock()
+	if total != 300 {
+		t.Fatalf("counts after the sweep: %d finished, want 300", total)
+	}
+
+	// The last 300 jobs hold 50 failed ones; retry one that left memory.
+	last := ids[len(ids)-6]
+	if err := m.Retry(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := mc.Wait(ctx, &rpcapi.WaitArgs{IDs: []string{last}, Timeout: 5 * time.Second}); err != nil || !w.Done {
+		t.Fatalf("retried job: %+v, %v", w, err)
+	}
+	info, err = mc.GetJob(ctx, last)
+	if err != nil || len(info.Job.Attempts) != 2 {
+		t.Fatalf("retried job %s: %+v, %v", last, info, err)
+	}
+
+	n, err = m.Purge(ctx, PurgeFilter{State: jobs.Failed})
+	if err != nil || n != 50 {
+		t.Fatalf("purge failed: %d, %v; want 50", n, err)
+	}
+	if st.Len() != 250 {
+		t.Fatalf("store holds %d after purge, want 250", st.Len())
+	}
+	if _, err := m.Purge(ctx, PurgeFilter{State: jobs.Running}); !errors.Is(err, rpcapi.ErrBadRequest) {
+		t.Fatalf("purge of running jobs: %v, want bad request", err)
+	}
+	n, err = m.Purge(ctx, PurgeFilter{Before: time.Now()})
+	if err != nil || n != 250 || st.Len() != 0 {
+		t.Fatalf("purge of everything finished: %d, %v; store holds %d", n, err, st.Len())
+	}
+}
