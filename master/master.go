@@ -42,15 +42,20 @@ type Master struct {
 	finishedMem int
 	retiring    retireQueue
 	retired     int64 // jobs that left memory
-	keys        map[string]string
-	groups      map[string][]string
-	queue       *jobs.Queue
-	counts      stateCounts
-	workers     map[string]*workerRec
-	byType      map[string]map[string]*workerRec // alive workers by job type
-	seq         uint64
-	workerSeq   int
-	unique      map[string]string // unique_key → the latest job with it
+	// The live view's counters (sse.go): finished jobs per minute, and
+	// the latest changes in a ring.
+	thru      [throughputBuckets]thruMinute
+	recent    []change
+	recentAt  int
+	keys      map[string]string
+	groups    map[string][]string
+	queue     *jobs.Queue
+	counts    stateCounts
+	workers   map[string]*workerRec
+	byType    map[string]map[string]*workerRec // alive workers by job type
+	seq       uint64
+	workerSeq int
+	unique    map[string]string // unique_key → the latest job with it
 	// unique keys of jobs in a submit that is not committed yet
 	pendingUnique map[string]string
 	lanes         map[string]*lane
@@ -463,6 +468,7 @@ func (m *Master) allJobs() iter.Seq[*jobs.Job] {
 // snapshot for the store. It returns the commit batch. The caller holds mu.
 func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
 	m.bump()
+	m.noteChange(j, before)
 	m.account(j, before)
 	if before != j.State {
 		m.counts.add(before, -1)

@@ -3,8 +3,11 @@ package master
 import (
 	"context"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/drover/drover/jobs"
@@ -27,7 +30,15 @@ type metrics struct {
 	registered prometheus.Counter
 
 	runObs map[runKey]prometheus.Observer // runTime's children, guarded by Master.mu
+	// types are the job types with series of their own, and when each was
+	// last observed; at most maxTypes, the rest share otherType. Guarded
+	// by Master.mu.
+	types    map[string]time.Time
+	maxTypes int
 }
+
+// otherType labels the series of the job types beyond metric_types.
+const otherType = "other"
 
 type runKey struct {
 	typ     string
@@ -36,8 +47,10 @@ type runKey struct {
 
 func newMetrics(m *Master) *metrics {
 	x := &metrics{
-		reg:    prometheus.NewRegistry(),
-		runObs: make(map[runKey]prometheus.Observer),
+		reg:      prometheus.NewRegistry(),
+		runObs:   make(map[runKey]prometheus.Observer),
+		types:    make(map[string]time.Time),
+		maxTypes: m.cfg.MetricTypes,
 		submitted: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_jobs_submitted_total",
 			Help: "Jobs created by submits and jobs files."}),
 		finished: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "drover_jobs_finished_total",
@@ -62,7 +75,8 @@ func newMetrics(m *Master) *metrics {
 			Help: "Worker registrations, re-registrations included."}),
 	}
 	x.reg.MustRegister(x.submitted, x.finished, x.retried, x.lost, x.reaped, x.dropped, x.rpcErrors,
-		x.dispatch, x.runTime, x.registered, &stateCollector{m: m})
+		x.dispatch, x.runTime, x.registered, &stateCollector{m: m},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, s := range []jobs.State{jobs.Succeeded, jobs.Failed, jobs.Cancelled} {
 		x.finished.WithLabelValues(string(s))
 	}
@@ -78,7 +92,7 @@ func (x *metrics) handler() http.Handler {
 func (x *metrics) observeFinish(j *jobs.Job) {
 	a := j.Attempts[len(j.Attempts)-1]
 	if !a.Ended.IsZero() {
-		k := runKey{j.Spec.Type, a.Outcome}
+		k := runKey{x.typeLabel(j.Spec.Type, a.Ended), a.Outcome}
 		o := x.runObs[k]
 		if o == nil {
 			o = x.runTime.WithLabelValues(k.typ, string(k.outcome))
@@ -91,6 +105,33 @@ func (x *metrics) observeFinish(j *jobs.Job) {
 	}
 	if j.State == jobs.Pending {
 		x.retried.Inc()
+	}
+}
+
+// typeLabel returns the label of job type typ in per-type series: typ
+// itself while fewer than maxTypes types have series (or typ has one),
+// otherType beyond. The caller holds Master.mu.
+func (x *metrics) typeLabel(typ string, now time.Time) string {
+	if _, ok := x.types[typ]; !ok && len(x.types) >= x.maxTypes {
+		typ = otherType
+	}
+	x.types[typ] = now
+	return typ
+}
+
+// release drops the series of the job types not observed since before,
+// so types that are done with leave /metrics. The caller holds Master.mu.
+func (x *metrics) release(before time.Time) {
+	for typ, at := range x.types {
+		if at.Before(before) {
+			delete(x.types, typ)
+			for k := range x.runObs {
+				if k.typ == typ {
+					x.runTime.DeleteLabelValues(k.typ, string(k.outcome))
+					delete(x.runObs, k)
+				}
+			}
+		}
 	}
 }
 
@@ -116,10 +157,18 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ready := 0
-	for _, t := range m.queue.ReadyTypes() {
-		n := m.queue.Ready(t)
+	byType := make(map[string]int)
+	for _, name := range m.queue.ReadyTypes() {
+		n := m.queue.Ready(name)
 		ready += n
-		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(n), t)
+		typ, _, _ := strings.Cut(name, "\x00") // a lane's name starts with its type
+		if _, ok := byType[typ]; !ok && len(byType) >= m.cfg.MetricTypes {
+			typ = otherType
+		}
+		byType[typ] += n
+	}
+	for typ, n := range byType {
+		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(n), typ)
 	}
 	for _, s := range jobs.States {
 		ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(m.counts.of(s)), string(s))

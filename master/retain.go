@@ -105,6 +105,7 @@ func (m *Master) retireJobs(now time.Time) int {
 		n, more := m.retirePass(now)
 		if n > 0 || more {
 			m.sweepLanes(now)
+			m.metrics.release(now.Add(-m.cfg.Retain))
 		}
 		m.mu.Unlock()
 		total += n

@@ -226,3 +226,69 @@ func TestHistory(t *testing.T) {
 		t.Fatalf("purge of everything finished: %d, %v; store holds %d", n, err, st.Len())
 	}
 }
+
+// TestMetricTypesBounded: per-type series stop at MetricTypes (the rest
+// share type="other") and leave once their types have been idle for
+// Retain; /metrics carries the Go runtime and process metrics.
+func TestMetricTypesBounded(t *testing.T) {
+	m, mc := retainCluster(t, Config{Retain: time.Second, MetricTypes: 5})
+	specs := make([]jobs.Spec, 40)
+	for i := range specs {
+		specs[i] = jobs.Spec{Type: fmt.Sprintf("t%d", i)}
+	}
+	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "many", Slots: 4, Listen: "127.0.0.1:0", Logger: m.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range specs {
+		w.Handle(specs[i].Type, func(ctx context.Context, j *jobs.Job) (jobs.Result, error) { return jobs.Result{}, nil })
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Crash() })
+	runAll(t, mc, specs)
+	typesIn := func() map[string]bool {
+		fams, err := m.metrics.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, f := range fams {
+			if f.GetName() == "drover_job_run_seconds" {
+				for _, mt := range f.GetMetric() {
+					for _, l := range mt.GetLabel() {
+						if l.GetName() == "type" {
+							seen[l.GetValue()] = true
+						}
+					}
+				}
+			}
+		}
+		return seen
+	}
+	seen := typesIn()
+	if len(seen) != 6 || !seen[otherType] {
+		t.Fatalf("run-time series for types %v: want 5 types and %q", seen, otherType)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(typesIn()) > 0 { // Gather takes the master's lock: not under eventually
+		if time.Now().After(deadline) {
+			t.Fatalf("per-type series not released: %v", typesIn())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fams, err := m.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, f := range fams {
+		have[f.GetName()] = true
+	}
+	for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_open_fds", "process_resident_memory_bytes"} {
+		if !have[name] {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+}

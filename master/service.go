@@ -178,6 +178,10 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 			m.enqueue(j)
 		}
 	}
+	for _, j := range fresh[max(0, len(fresh)-recentChanges):] {
+		m.noteChange(j, j.State)
+	}
+	m.bump()
 	m.metrics.submitted.Add(float64(len(fresh)))
 	m.mu.Unlock()
 	m.log.WithField("jobs", len(fresh)).Debug("jobs submitted")

@@ -87,6 +87,49 @@ const (
 	keepaliveEvery = 15 * time.Second
 )
 
+// thruMinute counts the jobs that became final in one minute.
+type thruMinute struct {
+	minute                       int64 // Unix minutes; 0: unused
+	succeeded, failed, cancelled int
+}
+
+// change is a job that changed, and when.
+type change struct {
+	j  *jobs.Job
+	at time.Time
+}
+
+// recentChanges is how many of the latest changes the master keeps for
+// the live view (a ring): the view shows at most maxChanges of them.
+const recentChanges = 4 * maxChanges
+
+// noteChange keeps the live view's counters as j changes from state
+// before: the throughput of the current minute, and the ring of recent
+// changes. O(1): the live view never walks the jobs. The caller holds mu.
+func (m *Master) noteChange(j *jobs.Job, before jobs.State) {
+	if m.recent == nil {
+		m.recent = make([]change, recentChanges)
+	}
+	m.recent[m.recentAt] = change{j: j, at: j.Updated}
+	m.recentAt = (m.recentAt + 1) % recentChanges
+	if !j.State.Final() || before.Final() {
+		return
+	}
+	min := j.Updated.Unix() / 60
+	r := &m.thru[min%throughputBuckets]
+	if r.minute != min {
+		*r = thruMinute{minute: min}
+	}
+	switch j.State {
+	case jobs.Succeeded:
+		r.succeeded++
+	case jobs.Failed:
+		r.failed++
+	default:
+		r.cancelled++
+	}
+}
+
 // liveView takes the live view in one pass under mu. With full, it also
 // lists the workers and the jobs changed after since (zero: the latest).
 // It reports whether anything ages on screen (live workers, running jobs).
@@ -125,20 +168,17 @@ func (m *Master) liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
 		st.Workers.Slots += w.slots
 		st.Workers.Busy += len(w.leases)
 	}
-	for j := range m.allJobs() {
-		if j.State.Final() && !j.Updated.Before(start) {
-			b := &st.Throughput.Buckets[min(int(j.Updated.Sub(start)/bucketWidth), throughputBuckets-1)]
-			switch j.State {
-			case jobs.Succeeded:
-				b.Succeeded++
-			case jobs.Failed:
-				b.Failed++
-			default:
-				b.Cancelled++
-			}
+	for _, r := range m.thru {
+		if t := time.Unix(r.minute*60, 0); !t.Before(start) && r.minute != 0 {
+			b := &st.Throughput.Buckets[min(int(t.Sub(start)/bucketWidth), throughputBuckets-1)]
+			b.Succeeded, b.Failed, b.Cancelled = r.succeeded, r.failed, r.cancelled
 		}
-		if full && (since.IsZero() || j.Updated.After(after)) {
-			top = insertNewest(top, j)
+	}
+	if full {
+		for _, c := range m.recent {
+			if c.j != nil && (since.IsZero() || c.at.After(after)) && !slices.Contains(top, c.j) {
+				top = insertNewest(top, c.j)
+			}
 		}
 	}
 	ageing = st.Workers.Alive+st.Workers.Draining > 0 || st.Counts[jobs.Running] > 0
