@@ -280,53 +280,60 @@ func (c *cluster) verify(ctx context.Context, r *run, e *E2E) error {
 		return err
 	}
 	e.StaleDropped, e.Reaped = st.Dropped, st.Reaped
-	lr, err := c.ctl.ListJobs(ctx, &rpcapi.ListJobsArgs{})
-	if err != nil {
-		return fmt.Errorf("bench: list jobs: %w", err)
-	}
 	want := make(map[string]bool, len(r.ids))
 	for _, id := range r.ids {
 		want[id] = true
 	}
 	seen := 0
-	for i := range lr.Jobs {
-		j := &lr.Jobs[i]
-		if !want[j.ID] {
-			continue
+	err = c.ctl.AllJobs(ctx, rpcapi.ListJobsArgs{Limit: rpcapi.MaxPageSize}, func(page []jobs.Job) error {
+		for i := range page {
+			c.verifyJob(&page[i], want, &seen, r, e)
 		}
-		delete(want, j.ID)
-		seen++
-		switch j.State {
-		case jobs.Succeeded:
-			e.Succeeded++
-		case jobs.Failed:
-			e.Failed++
-		case jobs.Cancelled:
-			e.Cancelled++
-		}
-		ok := 0
-		for _, a := range j.Attempts {
-			switch a.Outcome {
-			case jobs.OK:
-				ok++
-			case jobs.Lost:
-				e.AttemptsLost++
-			}
-		}
-		e.Attempts += len(j.Attempts)
-		if ok != 1 || j.State != jobs.Succeeded {
-			e.BadJobs++
-		}
-		if ok > 1 {
-			e.DupJobs++
-		}
-		if j.Updated.After(r.last) {
-			r.last = j.Updated
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bench: list jobs: %w", err)
 	}
 	e.BadJobs += len(want) // submitted but not listed
 	if seen == 0 {
 		return errors.New("bench: none of the submitted jobs is listed")
 	}
 	return nil
+}
+
+// verifyJob counts one listed job into e: its state, attempts, and
+// whether it is one of want (the run's jobs) with exactly one ok attempt.
+func (c *cluster) verifyJob(j *jobs.Job, want map[string]bool, seen *int, r *run, e *E2E) {
+	if !want[j.ID] {
+		return
+	}
+	delete(want, j.ID)
+	*seen++
+	switch j.State {
+	case jobs.Succeeded:
+		e.Succeeded++
+	case jobs.Failed:
+		e.Failed++
+	case jobs.Cancelled:
+		e.Cancelled++
+	}
+	ok := 0
+	for _, a := range j.Attempts {
+		switch a.Outcome {
+		case jobs.OK:
+			ok++
+		case jobs.Lost:
+			e.AttemptsLost++
+		}
+	}
+	e.Attempts += len(j.Attempts)
+	if ok != 1 || j.State != jobs.Succeeded {
+		e.BadJobs++
+	}
+	if ok > 1 {
+		e.DupJobs++
+	}
+	if j.Updated.After(r.last) {
+		r.last = j.Updated
+	}
 }

@@ -211,11 +211,11 @@ func listAll(t *testing.T, c *drovertest.Cluster) []jobs.Job {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r, err := c.Client().ListJobs(ctx, &rpcapi.ListJobsArgs{})
+	all, err := c.Client().ListAllJobs(ctx, rpcapi.ListJobsArgs{Limit: rpcapi.MaxPageSize})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r.Jobs
+	return all
 }
 
 // TestPartition: cut one worker off the master (both directions) for

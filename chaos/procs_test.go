@@ -355,11 +355,11 @@ func (c *procCluster) jobs() []jobs.Job {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r, err := c.mc.ListJobs(ctx, &rpcapi.ListJobsArgs{})
+	all, err := c.mc.ListAllJobs(ctx, rpcapi.ListJobsArgs{Limit: rpcapi.MaxPageSize})
 	if err != nil {
 		c.t.Fatalf("list jobs: %v", err)
 	}
-	return r.Jobs
+	return all
 }
 
 // metric reads one metric from the master's /metrics page.

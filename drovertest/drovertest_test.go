@@ -218,14 +218,14 @@ func TestRestartMaster(t *testing.T) {
 	if r.Counts[jobs.Succeeded] != len(ids) {
 		t.Fatalf("counts %v", r.Counts)
 	}
-	ls, err := c.Client().ListJobs(context.Background(), &rpcapi.ListJobsArgs{})
+	ls, err := c.Client().ListAllJobs(context.Background(), rpcapi.ListJobsArgs{Limit: rpcapi.MaxPageSize})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ls.Jobs) != len(ids) {
-		t.Fatalf("%d jobs after the restart, want %d", len(ls.Jobs), len(ids))
+	if len(ls) != len(ids) {
+		t.Fatalf("%d jobs after the restart, want %d", len(ls), len(ids))
 	}
-	for _, j := range ls.Jobs {
+	for _, j := range ls {
 		oks := 0
 		for _, a := range j.Attempts {
 			if a.Outcome == jobs.OK {

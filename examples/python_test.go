@@ -200,6 +200,10 @@ argv = ["echo", "{text}"]
 			"fault two params -32602",
 			"fault heartbeat ok unknown",
 			"fault fetch unknown 1",
+			"paged 5 4 3 2 1 asc 1 2 3",
+			"fault bad cursor 3",
+			"fault limit over max 3",
+			"workers page 0 ''",
 		} {
 			if !strings.Contains(out, want+"\n") {
 				t.Errorf("output lacks line %q:\n%s", want, out)
@@ -282,6 +286,18 @@ fault("bogus member", lambda: p.get_job({"id": "1", "bogus": 1}))
 fault("two params", lambda: p.get_job({"id": "1"}, {"id": "2"}))
 print("fault heartbeat ok", p.heartbeat({"worker_id": "w404"})["status"])
 fault("fetch unknown", lambda: p.fetch_tasks({"worker_id": "w404", "timeout": 0.1}))
+p.submit_jobs({"specs": [{"type": "py.none"}] * 5})
+page, seen = p.list_jobs({"limit": 2}), []
+while True:  # follow next_cursor to the end
+    seen += [j["id"] for j in page["jobs"]]
+    if not page["next_cursor"]:
+        break
+    page = p.list_jobs({"limit": 2, "cursor": page["next_cursor"]})
+print("paged", " ".join(seen), "asc", " ".join(j["id"] for j in p.list_jobs({"limit": 3, "order": "asc"})["jobs"]))
+fault("bad cursor", lambda: p.list_jobs({"cursor": "nope"}))
+fault("limit over max", lambda: p.list_jobs({"limit": 1001}))
+w = p.list_workers({"limit": 1})
+print("workers page", len(w["workers"]), repr(w["next_cursor"]))
 `
 
 // pyEnv is what the subtests share: the python3 and drover binaries and

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"maps"
@@ -91,6 +92,35 @@ func viewJobDetail(info *rpcapi.JobInfo) apiJobDetail {
 	return d
 }
 
+// Listing bounds. Every listing (jobs, workers, groups; JSON API and RPC
+// alike) returns one page and a cursor to the next. A page ends when it has
+// its limit, when the next item would bring the page's estimated size past
+// maxReplyBytes (a first item bigger than that is still returned, alone),
+// or when the call has examined maxExamined jobs that the filters skip.
+const (
+	// maxExamined bounds the jobs one listing call looks at under the
+	// lock, matched or not.
+	maxExamined = 100_000
+	// The estimated encoded size of a job in a reply is the length of its
+	// strings plus these overheads: XML-RPC's tags around each member are
+	// the largest encoding.
+	jobOverhead     = 2048 // the job's and its spec's fixed members
+	attemptOverhead = 512
+	eventOverhead   = 160
+	itemOverhead    = 64 // an arg, tag or child
+	// The same allowances for a worker and a group.
+	workerOverhead = 1024
+	groupOverhead  = 512
+)
+
+// maxReplyBytes bounds the estimated size of one listing page.
+func (m *Master) maxReplyBytes() int {
+	if n := m.cfg.MaxReplyBytes; n > 0 {
+		return n
+	}
+	return 16 << 20
+}
+
 // jobQuery selects a page of jobs. Empty fields match everything.
 type jobQuery struct {
 	State  jobs.State
@@ -99,8 +129,14 @@ type jobQuery struct {
 	Worker string // any attempt ran (or runs) on this worker ID
 	Text   string // lower case; a substring of some "key=value" of the args
 	Asc    bool   // oldest first; default newest first
-	After  uint64 // the cursor: continue past this Seq
-	Limit  int
+	Cursor string // the next_cursor of the previous page; "" for the first
+	Limit  int    // jobs per page, at least 1
+	// MaxBytes bounds the page's estimated size, Size of each job
+	// (jobReplyBytes when nil); 0: no bound.
+	MaxBytes int
+	Size     func(*jobs.Job) int
+	// Examine bounds the jobs examined; 0: maxExamined.
+	Examine int
 }
 
 func (q *jobQuery) match(j *jobs.Job) bool {
@@ -125,54 +161,256 @@ func (q *jobQuery) match(j *jobs.Job) bool {
 	return true
 }
 
-// queryJobs returns one page of the jobs q selects, in Seq order (newest
-// first unless q.Asc), and the cursor of the next page ("" on the last).
-func (m *Master) queryJobs(q jobQuery) ([]apiJob, string) {
+// pageArgs checks the paging arguments common to every listing: limit (0
+// is DefaultPageSize) and order ("", "desc" or "asc"). It returns the page
+// size and whether the order is ascending.
+func pageArgs(limit int, order string) (int, bool, error) {
+	var asc bool
+	switch order {
+	case "", rpcapi.OrderDesc:
+	case rpcapi.OrderAsc:
+		asc = true
+	default:
+		return 0, false, fmt.Errorf("%w: order %q: want asc or desc", rpcapi.ErrBadRequest, order)
+	}
+	switch {
+	case limit == 0:
+		limit = DefaultPageSize
+	case limit < 0 || limit > MaxPageSize:
+		return 0, false, fmt.Errorf("%w: limit %d: want 1..%d (0: %d)", rpcapi.ErrBadRequest, limit, MaxPageSize, DefaultPageSize)
+	}
+	return limit, asc, nil
+}
+
+// jobReplyBytes estimates the encoded size of j in a reply: the length of
+// its strings plus fixed overheads. It encodes nothing.
+func jobReplyBytes(j *jobs.Job) int {
+	n := jobOverhead + len(j.ID) + specBytes(&j.Spec) + len(j.Worker) + len(j.Parent) + len(j.Pin)
+	if t := j.Spec.Then; t != nil {
+		n += jobOverhead + specBytes(t)
+	}
+	for i := range j.Attempts {
+		a := &j.Attempts[i]
+		n += attemptOverhead + len(a.Worker) + len(a.Error) + len(a.Output) + len(a.Data)
+	}
+	for i := range j.Events {
+		n += eventOverhead + len(j.Events[i].Text)
+	}
+	for _, c := range j.Children {
+		n += itemOverhead + len(c)
+	}
+	return n
+}
+
+func specBytes(s *jobs.Spec) int {
+	n := len(s.Type) + len(s.Group) + len(s.Key) + len(s.LimitKey) + len(s.UniqueKey) + len(s.Input) +
+		len(s.Name) + len(s.Schedule)
+	for k, v := range s.Args {
+		n += itemOverhead + len(k) + len(v)
+	}
+	for _, t := range s.Tags {
+		n += itemOverhead + len(t)
+	}
+	return n
+}
+
+// pageJobs is the one walk behind every job listing (GET /api/v1/jobs and
+// list_jobs over both transports). Under mu, it walks the jobs in memory
+// from q's cursor in q's order and calls take with each job of the page
+// (take runs under mu and must copy what it keeps); it returns the cursor
+// of the next page, "" when the walk reached the end.
+//
+// Without a group filter it walks the Seq index; with one, the group's
+// jobs in the order the master recorded them (submission order). A cursor
+// is a position in that order, so a walk never repeats a job, and lists
+// every job that was in memory when it started (and stays there); a job
+// submitted meanwhile comes at most once (in desc order, jobs submitted
+// after the first page never do). The page ends early, with a cursor:
+//   - before a job that would bring the page's estimated size
+//     (jobReplyBytes) past q.MaxBytes, unless the page is empty: a job
+//     bigger than that alone is returned alone;
+//   - after q.Examine jobs examined (matched or not): the cursor is at the
+//     last one examined, so a page may be short, or empty, and still have
+//     a cursor.
+func (m *Master) pageJobs(q *jobQuery, take func(*jobs.Job)) (string, error) {
+	budget := q.Examine
+	if budget <= 0 {
+		budget = maxExamined
+	}
+	size := q.Size
+	if size == nil {
+		size = jobReplyBytes
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := []apiJob{}
-	var last uint64
-	take := func(j *jobs.Job) bool {
-		if !q.match(j) {
-			return true
+	var (
+		taken, bytes, seen int
+		more               bool // stopped before the end
+		// Where the walk stands: the Seq (and, in a group, the index)
+		// of the last job examined.
+		lastSeq uint64
+		lastIdx = -1
+	)
+	visit := func(j *jobs.Job, seq uint64, idx int) bool {
+		if seen == budget {
+			more = true
+			return false
 		}
-		if len(out) == q.Limit {
-			return false // one more exists: there is a next page
+		seen++
+		if j != nil && q.match(j) {
+			n := size(j)
+			if taken == q.Limit || (taken > 0 && q.MaxBytes > 0 && bytes+n > q.MaxBytes) {
+				more = true
+				return false
+			}
+			take(j)
+			taken++
+			bytes += n
 		}
-		out = append(out, viewJob(j))
-		last = j.Seq
+		lastSeq, lastIdx = seq, idx
 		return true
 	}
-	more := false
-	visit := func(j *jobs.Job) bool {
-		more = !take(j)
-		return !more
+	if q.Group != "" {
+		ids := m.groups[q.Group]
+		from := len(ids) - 1 // the index to start at
+		if q.Asc {
+			from = 0
+		}
+		if q.Cursor != "" {
+			at, err := groupCursorAt(ids, q.Cursor)
+			if err != nil {
+				return "", err
+			}
+			from = at - 1
+			if q.Asc {
+				from = at + 1
+			}
+		}
+		step := -1
+		if q.Asc {
+			step = 1
+		}
+		for i := from; i >= 0 && i < len(ids); i += step {
+			j := m.job(ids[i])
+			var seq uint64
+			if j != nil {
+				seq = j.Seq
+			} else {
+				seq, _ = strconv.ParseUint(ids[i], 10, 64)
+			}
+			if !visit(j, seq, i) {
+				break
+			}
+		}
+		if !more {
+			return "", nil
+		}
+		return encodeCursor(cursorGroupJobs, uint64(lastIdx), lastSeq), nil
 	}
+	var after uint64
+	if q.Cursor != "" {
+		seq, err := decodeCursor(cursorJobs, q.Cursor)
+		if err != nil {
+			return "", err
+		}
+		after = seq[0]
+	}
+	walk := m.byseq.descend
 	if q.Asc {
-		m.byseq.ascend(q.After, visit)
-	} else {
-		m.byseq.descend(q.After, visit)
+		walk = m.byseq.ascend
 	}
+	walk(after, func(j *jobs.Job) bool { return visit(j, j.Seq, -1) })
 	if !more {
-		return out, ""
+		return "", nil
 	}
-	return out, encodeCursor(last)
+	return encodeCursor(cursorJobs, lastSeq), nil
 }
 
-// A cursor is opaque to clients: "j" and a Seq, in unpadded URL-safe
-// base64.
-func encodeCursor(seq uint64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("j" + strconv.FormatUint(seq, 10)))
+// groupCursorAt returns the index in a group's IDs of the job a group walk's
+// cursor stopped at; -1 when the group has no jobs left in memory.
+func groupCursorAt(ids []string, cursor string) (int, error) {
+	v, err := decodeCursor(cursorGroupJobs, cursor)
+	if err != nil {
+		return 0, err
+	}
+	if len(ids) == 0 {
+		return -1, nil
+	}
+	i, seq := v[0], v[1]
+	if i >= uint64(len(ids)) || ids[i] != strconv.FormatUint(seq, 10) {
+		return 0, fmt.Errorf("%w: cursor %q does not belong to this group's listing: start again without it", rpcapi.ErrBadRequest, cursor)
+	}
+	return int(i), nil
 }
 
-func decodeCursor(s string) (uint64, error) {
+// viewBytes estimates the encoded size of j in a JSON listing (viewJob).
+func viewBytes(j *jobs.Job) int {
+	n := jobOverhead/2 + len(j.ID) + len(j.Spec.Type) + len(j.Spec.Group) + len(j.Worker)
+	for k, v := range j.Spec.Args {
+		n += itemOverhead + len(k) + len(v)
+	}
+	if k := len(j.Attempts); k > 0 {
+		n += min(len(j.Attempts[k-1].Error), maxListError+4)
+	}
+	return n
+}
+
+// queryJobs returns one page of the jobs q selects as the JSON API shows
+// them, and the cursor of the next page ("" on the last).
+func (m *Master) queryJobs(q jobQuery) ([]apiJob, string, error) {
+	out := []apiJob{}
+	q.MaxBytes, q.Size = m.maxReplyBytes(), viewBytes
+	next, err := m.pageJobs(&q, func(j *jobs.Job) { out = append(out, viewJob(j)) })
+	return out, next, err
+}
+
+// Cursor kinds: each listing's cursors start with their own letter, so a
+// cursor given to another listing is refused instead of misread.
+const (
+	cursorJobs      = 'j' // the Seq of the last job examined
+	cursorGroupJobs = 'i' // the index in the group's IDs and the Seq there
+	cursorWorkers   = 'w' // the registration number of the last worker
+	cursorGroups    = 'g' // the Seq of the last group's first job
+)
+
+// A cursor is opaque to clients: its kind and one or more numbers
+// separated by dots, in unpadded URL-safe base64 ("j42").
+func encodeCursor(kind byte, ns ...uint64) string {
+	b := []byte{kind}
+	for i, n := range ns {
+		if i > 0 {
+			b = append(b, '.')
+		}
+		b = strconv.AppendUint(b, n, 10)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor returns the numbers of a cursor of the given kind: one, or
+// two for cursorGroupJobs. The first must be above 0 except in
+// cursorGroupJobs (an index).
+func decodeCursor(kind byte, s string) ([]uint64, error) {
+	want := 1
+	if kind == cursorGroupJobs {
+		want = 2
+	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil && len(b) > 1 && b[0] == 'j' {
-		if seq, err := strconv.ParseUint(string(b[1:]), 10, 64); err == nil && seq > 0 {
-			return seq, nil
+	if err == nil && len(b) > 1 && b[0] == kind {
+		parts := strings.Split(string(b[1:]), ".")
+		ns := make([]uint64, 0, len(parts))
+		for _, p := range parts {
+			n, err := strconv.ParseUint(p, 10, 64)
+			if err != nil {
+				break
+			}
+			ns = append(ns, n)
+		}
+		if len(ns) == want && len(parts) == want && (kind == cursorGroupJobs || ns[0] > 0) {
+			return ns, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: bad cursor %q: pass the next_cursor of a previous page", rpcapi.ErrBadRequest, s)
+	return nil, fmt.Errorf("%w: bad cursor %q: pass the next_cursor of a previous page of the same listing, with the same filters and order",
+		rpcapi.ErrBadRequest, s)
 }
 
 // apiWorker is a worker as the API shows it: WorkerInfo with each held job's
@@ -201,48 +439,138 @@ type apiWorkerJob struct {
 	State   jobs.State `json:"state"`
 }
 
+// viewWorker is wi as the API shows it. The caller holds mu.
+func (m *Master) viewWorker(wi rpcapi.WorkerInfo) apiWorker {
+	v := apiWorker{ID: wi.ID, Name: wi.Name, Addr: wi.Addr, State: wi.State, Slots: wi.Slots,
+		Running: wi.Running, Types: wi.Types, Tags: []string{}, Registered: wi.Registered,
+		LastHeartbeat: wi.LastHeartbeat, Died: wi.Died, Jobs: make([]apiWorkerJob, 0, len(wi.Jobs))}
+	if v.Types == nil {
+		v.Types = []string{}
+	}
+	for _, ref := range wi.Jobs {
+		wj := apiWorkerJob{ID: ref.JobID, Attempt: ref.Attempt}
+		if j := m.job(ref.JobID); j != nil {
+			wj.Type, wj.State = j.Spec.Type, j.State
+		}
+		v.Jobs = append(v.Jobs, wj)
+	}
+	return v
+}
+
 // workerViews lists the workers, live first. The caller holds mu.
 func (m *Master) workerViews() []apiWorker {
 	infos := m.workerInfos()
 	out := make([]apiWorker, 0, len(infos))
 	for _, wi := range infos {
-		v := apiWorker{ID: wi.ID, Name: wi.Name, Addr: wi.Addr, State: wi.State, Slots: wi.Slots,
-			Running: wi.Running, Types: wi.Types, Tags: []string{}, Registered: wi.Registered,
-			LastHeartbeat: wi.LastHeartbeat, Died: wi.Died, Jobs: make([]apiWorkerJob, 0, len(wi.Jobs))}
-		if v.Types == nil {
-			v.Types = []string{}
-		}
-		for _, ref := range wi.Jobs {
-			wj := apiWorkerJob{ID: ref.JobID, Attempt: ref.Attempt}
-			if j := m.job(ref.JobID); j != nil {
-				wj.Type, wj.State = j.Spec.Type, j.State
-			}
-			v.Jobs = append(v.Jobs, wj)
-		}
-		out = append(out, v)
+		out = append(out, m.viewWorker(wi))
 	}
 	return out
 }
 
-// listWorkers returns the workers in state (all when empty), live first.
-func (m *Master) listWorkers(state string) []apiWorker {
-	m.mu.Lock()
-	all := m.workerViews()
-	m.mu.Unlock()
-	if state == "" {
-		return all
+// workerQuery selects a page of workers.
+type workerQuery struct {
+	State  string // "" for all
+	Asc    bool   // the first registered first; default the latest first
+	Cursor string
+	Limit  int
+}
+
+// workerNum is the registration number in a worker ID ("w12-3fa9": 12).
+// Every worker the master lists registered with it since it started, so
+// the numbers order them by registration.
+func workerNum(id string) uint64 {
+	num, _, _ := strings.Cut(strings.TrimPrefix(id, "w"), "-")
+	n, _ := strconv.ParseUint(num, 10, 64)
+	return n
+}
+
+// workerReplyBytes estimates the encoded size of wi in a reply.
+func workerReplyBytes(wi *rpcapi.WorkerInfo) int {
+	n := workerOverhead + len(wi.ID) + len(wi.Name) + len(wi.Addr)
+	for _, t := range wi.Types {
+		n += itemOverhead + len(t)
 	}
-	return slices.DeleteFunc(all, func(w apiWorker) bool { return w.State != state })
+	for _, t := range wi.Tags {
+		n += itemOverhead + len(t)
+	}
+	return n + len(wi.Jobs)*(itemOverhead+32)
+}
+
+// pageWorkers is the one walk behind every worker listing (GET
+// /api/v1/workers and list_workers): it calls take, under mu, with each
+// worker of the page q selects, ordered by registration (the latest
+// first unless q.Asc), and returns the cursor of the next page. A page
+// ends early, with a cursor, before a worker that would bring its
+// estimated size past maxReplyBytes (a first one bigger than that is
+// still returned alone). Workers are few (the live ones and the latest
+// dead ones), so it sorts them.
+func (m *Master) pageWorkers(q workerQuery, take func(rpcapi.WorkerInfo)) (string, error) {
+	var after uint64
+	if q.Cursor != "" {
+		v, err := decodeCursor(cursorWorkers, q.Cursor)
+		if err != nil {
+			return "", err
+		}
+		after = v[0]
+	}
+	order := byOrder(q.Asc)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	type entry struct {
+		num uint64
+		w   *workerRec
+	}
+	var ws []entry
+	for _, w := range m.workers {
+		if w.restored || (q.State != "" && w.state != q.State) {
+			continue
+		}
+		n := workerNum(w.id)
+		if after != 0 && order(after, n) >= 0 {
+			continue
+		}
+		ws = append(ws, entry{n, w})
+	}
+	slices.SortFunc(ws, func(a, b entry) int { return order(a.num, b.num) })
+	size, limit := 0, m.maxReplyBytes()
+	for i, e := range ws {
+		wi := e.w.info()
+		n := workerReplyBytes(&wi)
+		if i == q.Limit || (i > 0 && size+n > limit) {
+			return encodeCursor(cursorWorkers, ws[i-1].num), nil
+		}
+		take(wi)
+		size += n
+	}
+	return "", nil
+}
+
+// byOrder compares two positions in a listing's order: ascending, or
+// descending (newest first).
+func byOrder(asc bool) func(a, b uint64) int {
+	if asc {
+		return cmp.Compare[uint64]
+	}
+	return func(a, b uint64) int { return cmp.Compare(b, a) }
+}
+
+// listWorkers returns one page of the workers q selects as the API shows
+// them, and the cursor of the next page.
+func (m *Master) listWorkers(q workerQuery) ([]apiWorker, string, error) {
+	out := []apiWorker{}
+	next, err := m.pageWorkers(q, func(wi rpcapi.WorkerInfo) { out = append(out, m.viewWorker(wi)) })
+	return out, next, err
 }
 
 // getWorker returns one worker.
 func (m *Master) getWorker(id string) (apiWorker, error) {
-	for _, w := range m.listWorkers("") {
-		if w.ID == id {
-			return w, nil
-		}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w := m.workers[id]
+	if w == nil || w.restored {
+		return apiWorker{}, fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, id)
 	}
-	return apiWorker{}, fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, id)
+	return m.viewWorker(w.info()), nil
 }
 
 // apiGroup is a group's progress, computed from its jobs.
@@ -303,21 +631,77 @@ func (m *Master) groupView(name string, ids []string, detail bool) apiGroup {
 	return g
 }
 
-// listGroups returns every group, the most recently submitted first.
-func (m *Master) listGroups() []apiGroup {
-	m.mu.Lock()
-	out := make([]apiGroup, 0, len(m.groups))
-	for name, ids := range m.groups {
-		out = append(out, m.groupView(name, ids, false))
-	}
-	m.mu.Unlock()
-	slices.SortFunc(out, func(a, b apiGroup) int {
-		if c := b.Submitted.Compare(a.Submitted); c != 0 {
-			return c
+// groupQuery selects a page of groups.
+type groupQuery struct {
+	Asc    bool // the first submitted first; default the latest first
+	Cursor string
+	Limit  int
+	// Examine bounds the jobs counted for the page's groups; 0:
+	// maxExamined.
+	Examine int
+}
+
+// listGroups returns one page of the groups, ordered by their first job
+// (the most recently started group first unless q.Asc), and the cursor of
+// the next page. Computing a group's progress reads each of its jobs: the
+// page ends early, with a cursor, after the group that brings the jobs
+// read to q.Examine, or before one that would bring the page's estimated
+// size past maxReplyBytes; either way it has one group at least.
+func (m *Master) listGroups(q groupQuery) ([]apiGroup, string, error) {
+	var after uint64
+	if q.Cursor != "" {
+		v, err := decodeCursor(cursorGroups, q.Cursor)
+		if err != nil {
+			return nil, "", err
 		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	return out
+		after = v[0]
+	}
+	budget := q.Examine
+	if budget <= 0 {
+		budget = maxExamined
+	}
+	order := byOrder(q.Asc)
+	type entry struct {
+		first uint64 // the Seq of the group's first job: its place
+		name  string
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// The first Limit+1 groups past the cursor, in order: sel is kept
+	// sorted and short, so this costs one pass over the group names.
+	k := q.Limit + 1
+	sel := make([]entry, 0, k)
+	for name, ids := range m.groups {
+		if len(ids) == 0 {
+			continue
+		}
+		first, err := strconv.ParseUint(ids[0], 10, 64)
+		if err != nil || (after != 0 && order(after, first) >= 0) {
+			continue
+		}
+		e := entry{first, name}
+		i, _ := slices.BinarySearchFunc(sel, e, func(a, b entry) int { return order(a.first, b.first) })
+		if i == k {
+			continue
+		}
+		if len(sel) == k {
+			sel = sel[:k-1]
+		}
+		sel = slices.Insert(sel, i, e)
+	}
+	out := []apiGroup{}
+	size, read, limit := 0, 0, m.maxReplyBytes()
+	for i, e := range sel {
+		ids := m.groups[e.name]
+		n := groupOverhead + len(e.name)
+		if i == q.Limit || (i > 0 && (size+n > limit || read >= budget)) {
+			return out, encodeCursor(cursorGroups, sel[i-1].first), nil
+		}
+		out = append(out, m.groupView(e.name, ids, false))
+		size += n
+		read += len(ids)
+	}
+	return out, "", nil
 }
 
 // getGroup returns one group with its unsuccessful jobs.

@@ -21,10 +21,12 @@ import (
 // APIPrefix is where the JSON API lives on the master's listener.
 const APIPrefix = "/api/v1/"
 
-// Paging of GET /api/v1/jobs.
+// Paging of every listing (GET /api/v1/jobs, /workers, /groups, and
+// list_jobs and list_workers over RPC): the page size when none is given,
+// and the largest.
 const (
-	DefaultPageSize = 100
-	MaxPageSize     = 1000
+	DefaultPageSize = rpcapi.DefaultPageSize
+	MaxPageSize     = rpcapi.MaxPageSize
 )
 
 //go:embed web
@@ -203,37 +205,37 @@ type jobPage struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// paging reads the paging parameters every listing takes: order (desc or
+// asc), limit (1 to MaxPageSize, default DefaultPageSize) and cursor.
+func paging(p url.Values) (limit int, asc bool, cursor string, err error) {
+	if s := p.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return 0, false, "", fmt.Errorf("%w: limit %q: want 1..%d", rpcapi.ErrBadRequest, s, MaxPageSize)
+		}
+		limit = n
+	}
+	limit, asc, err = pageArgs(limit, p.Get("order"))
+	return limit, asc, p.Get("cursor"), err
+}
+
 func (m *Master) apiListJobs(w http.ResponseWriter, r *http.Request) error {
 	p, err := queryParams(r, "state", "type", "group", "worker", "q", "order", "cursor", "limit")
 	if err != nil {
 		return err
 	}
 	q := jobQuery{State: jobs.State(p.Get("state")), Type: p.Get("type"), Group: p.Get("group"),
-		Worker: p.Get("worker"), Text: strings.ToLower(p.Get("q")), Limit: DefaultPageSize}
+		Worker: p.Get("worker"), Text: strings.ToLower(p.Get("q"))}
 	if q.State != "" && !q.State.Valid() {
 		return fmt.Errorf("%w: unknown state %q (want one of %v)", rpcapi.ErrBadRequest, q.State, jobs.States)
 	}
-	switch p.Get("order") {
-	case "", "desc":
-	case "asc":
-		q.Asc = true
-	default:
-		return fmt.Errorf("%w: order %q: want asc or desc", rpcapi.ErrBadRequest, p.Get("order"))
-	}
-	if s := p.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxPageSize {
-			return fmt.Errorf("%w: limit %q: want 1..%d", rpcapi.ErrBadRequest, s, MaxPageSize)
-		}
-		q.Limit = n
-	}
-	if s := p.Get("cursor"); s != "" {
-		if q.After, err = decodeCursor(s); err != nil {
-			return err
-		}
+	if q.Limit, q.Asc, q.Cursor, err = paging(p); err != nil {
+		return err
 	}
 	page := jobPage{}
-	page.Jobs, page.NextCursor = m.queryJobs(q)
+	if page.Jobs, page.NextCursor, err = m.queryJobs(q); err != nil {
+		return err
+	}
 	return writeJSON(w, http.StatusOK, page)
 }
 
@@ -399,20 +401,36 @@ func (m *Master) replyJob(w http.ResponseWriter, r *http.Request, id string) err
 	return writeJSON(w, http.StatusOK, d)
 }
 
+// checkWorkerState refuses a worker state filter that is not "" or a
+// state.
+func checkWorkerState(state string) error {
+	switch state {
+	case "", rpcapi.WorkerAlive, rpcapi.WorkerDraining, rpcapi.WorkerDead:
+		return nil
+	}
+	return fmt.Errorf("%w: unknown worker state %q (want alive, draining or dead)", rpcapi.ErrBadRequest, state)
+}
+
 func (m *Master) apiListWorkers(w http.ResponseWriter, r *http.Request) error {
-	p, err := queryParams(r, "state")
+	p, err := queryParams(r, "state", "order", "cursor", "limit")
 	if err != nil {
 		return err
 	}
-	state := p.Get("state")
-	switch state {
-	case "", rpcapi.WorkerAlive, rpcapi.WorkerDraining, rpcapi.WorkerDead:
-	default:
-		return fmt.Errorf("%w: unknown worker state %q (want alive, draining or dead)", rpcapi.ErrBadRequest, state)
+	q := workerQuery{State: p.Get("state")}
+	if err := checkWorkerState(q.State); err != nil {
+		return err
 	}
-	return writeJSON(w, http.StatusOK, struct {
-		Workers []apiWorker `json:"workers"`
-	}{m.listWorkers(state)})
+	if q.Limit, q.Asc, q.Cursor, err = paging(p); err != nil {
+		return err
+	}
+	var page struct {
+		Workers    []apiWorker `json:"workers"`
+		NextCursor string      `json:"next_cursor,omitempty"`
+	}
+	if page.Workers, page.NextCursor, err = m.listWorkers(q); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, page)
 }
 
 func (m *Master) apiGetWorker(w http.ResponseWriter, r *http.Request) error {
@@ -439,12 +457,22 @@ func (m *Master) apiDrain(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Master) apiListGroups(w http.ResponseWriter, r *http.Request) error {
-	if _, err := queryParams(r); err != nil {
+	p, err := queryParams(r, "order", "cursor", "limit")
+	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, struct {
-		Groups []apiGroup `json:"groups"`
-	}{m.listGroups()})
+	var q groupQuery
+	if q.Limit, q.Asc, q.Cursor, err = paging(p); err != nil {
+		return err
+	}
+	var page struct {
+		Groups     []apiGroup `json:"groups"`
+		NextCursor string     `json:"next_cursor,omitempty"`
+	}
+	if page.Groups, page.NextCursor, err = m.listGroups(q); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, page)
 }
 
 func (m *Master) apiGetGroup(w http.ResponseWriter, r *http.Request) error {

@@ -222,7 +222,7 @@ func (c countingAPI) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi
 func (c countingAPI) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi.ListJobsReply) error {
 	return c.count("list_jobs", c.m.ListJobs(ctx, a, r))
 }
-func (c countingAPI) ListWorkers(ctx context.Context, a *rpcapi.Empty, r *rpcapi.ListWorkersReply) error {
+func (c countingAPI) ListWorkers(ctx context.Context, a *rpcapi.ListWorkersArgs, r *rpcapi.ListWorkersReply) error {
 	return c.count("list_workers", c.m.ListWorkers(ctx, a, r))
 }
 func (c countingAPI) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.CancelReply) error {

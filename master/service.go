@@ -365,12 +365,20 @@ func (m *Master) workerInfos() []rpcapi.WorkerInfo {
 	return out
 }
 
-// ListWorkers implements rpcapi.MasterAPI.
-func (m *Master) ListWorkers(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.ListWorkersReply) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r.Workers = m.workerInfos()
-	return nil
+// ListWorkers implements rpcapi.MasterAPI: one page of workers, by
+// registration (pageWorkers).
+func (m *Master) ListWorkers(ctx context.Context, a *rpcapi.ListWorkersArgs, r *rpcapi.ListWorkersReply) error {
+	if err := checkWorkerState(a.State); err != nil {
+		return err
+	}
+	q := workerQuery{State: a.State, Cursor: a.Cursor}
+	var err error
+	if q.Limit, q.Asc, err = pageArgs(a.Limit, a.Order); err != nil {
+		return err
+	}
+	r.Workers = []rpcapi.WorkerInfo{}
+	r.NextCursor, err = m.pageWorkers(q, func(wi rpcapi.WorkerInfo) { r.Workers = append(r.Workers, wi) })
+	return err
 }
 
 // GetJob implements rpcapi.MasterAPI.
@@ -457,33 +465,20 @@ func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
 	return fmt.Sprintf("ready; %d live workers with type %q%s have %d free slots", alive, typ, with, slots-used)
 }
 
-// ListJobs implements rpcapi.MasterAPI.
+// ListJobs implements rpcapi.MasterAPI: one page of jobs (pageJobs),
+// bounded by max_reply_bytes.
 func (m *Master) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi.ListJobsReply) error {
 	if a.State != "" && !a.State.Valid() {
 		return fmt.Errorf("%w: unknown state %q (want one of %v)", rpcapi.ErrBadRequest, a.State, jobs.States)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	src := m.allJobs()
-	if a.Group != "" {
-		src = func(yield func(*jobs.Job) bool) {
-			for _, id := range m.groups[a.Group] {
-				if !yield(m.job(id)) {
-					return
-				}
-			}
-		}
+	q := jobQuery{State: a.State, Type: a.Type, Group: a.Group, Cursor: a.Cursor, MaxBytes: m.maxReplyBytes()}
+	var err error
+	if q.Limit, q.Asc, err = pageArgs(a.Limit, a.Order); err != nil {
+		return err
 	}
-	for j := range src {
-		if (a.State != "" && j.State != a.State) || (a.Type != "" && j.Spec.Type != a.Type) {
-			continue
-		}
-		r.Jobs = append(r.Jobs, *j.Clone())
-		if a.Limit > 0 && len(r.Jobs) >= a.Limit {
-			break
-		}
-	}
-	return nil
+	r.Jobs = []jobs.Job{}
+	r.NextCursor, err = m.pageJobs(&q, func(j *jobs.Job) { r.Jobs = append(r.Jobs, *j.Clone()) })
+	return err
 }
 
 // Cancel implements rpcapi.MasterAPI. A pending job is cancelled at once; a

@@ -14,7 +14,7 @@ type MasterAPI interface {
 	Submit(ctx context.Context, args *SubmitArgs, reply *SubmitReply) error
 	GetJob(ctx context.Context, args *GetJobArgs, reply *JobInfo) error
 	ListJobs(ctx context.Context, args *ListJobsArgs, reply *ListJobsReply) error
-	ListWorkers(ctx context.Context, args *Empty, reply *ListWorkersReply) error
+	ListWorkers(ctx context.Context, args *ListWorkersArgs, reply *ListWorkersReply) error
 	Cancel(ctx context.Context, args *CancelArgs, reply *CancelReply) error
 	Wait(ctx context.Context, args *WaitArgs, reply *WaitReply) error
 	Fetch(ctx context.Context, args *FetchArgs, reply *FetchReply) error

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/drover/drover/jobs"
 )
 
 // Caller is what both transports offer: one call, bounded by ctx. A call
@@ -235,14 +237,66 @@ func (m MasterClient) GetJob(ctx context.Context, id string) (*JobInfo, error) {
 	r := new(JobInfo)
 	return r, m.C.Call(ctx, MasterGetJob, &GetJobArgs{ID: id}, r)
 }
+
+// ListJobs returns one page of jobs: a.Limit of them at most (0: the
+// master's default page size), and the cursor of the next page. See
+// AllJobs to list them all.
 func (m MasterClient) ListJobs(ctx context.Context, a *ListJobsArgs) (*ListJobsReply, error) {
 	r := new(ListJobsReply)
 	return r, m.C.Call(ctx, MasterListJobs, a, r)
 }
-func (m MasterClient) ListWorkers(ctx context.Context) (*ListWorkersReply, error) {
-	r := new(ListWorkersReply)
-	return r, m.C.Call(ctx, MasterListWorkers, &Empty{}, r)
+
+// AllJobs calls fn with each page of the jobs a selects, from a.Cursor to
+// the last page, one ListJobs call a page, until fn returns an error. The
+// master bounds each reply; the client holds one page at a time.
+func (m MasterClient) AllJobs(ctx context.Context, a ListJobsArgs, fn func([]jobs.Job) error) error {
+	for {
+		r, err := m.ListJobs(ctx, &a)
+		if err != nil {
+			return err
+		}
+		if err := fn(r.Jobs); err != nil {
+			return err
+		}
+		if r.NextCursor == "" {
+			return nil
+		}
+		a.Cursor = r.NextCursor
+	}
 }
+
+// ListAllJobs returns every job a selects, walking every page.
+func (m MasterClient) ListAllJobs(ctx context.Context, a ListJobsArgs) ([]jobs.Job, error) {
+	var out []jobs.Job
+	err := m.AllJobs(ctx, a, func(page []jobs.Job) error { out = append(out, page...); return nil })
+	return out, err
+}
+
+// ListWorkersPage returns one page of workers and the cursor of the next.
+func (m MasterClient) ListWorkersPage(ctx context.Context, a *ListWorkersArgs) (*ListWorkersReply, error) {
+	r := new(ListWorkersReply)
+	return r, m.C.Call(ctx, MasterListWorkers, a, r)
+}
+
+// ListWorkers returns every worker the master lists (live ones and the
+// latest dead ones), the latest registered first, walking every page. Its
+// first call has no args, as a master from before paging expects.
+func (m MasterClient) ListWorkers(ctx context.Context) (*ListWorkersReply, error) {
+	all := new(ListWorkersReply)
+	var a ListWorkersArgs
+	for {
+		r, err := m.ListWorkersPage(ctx, &a)
+		if err != nil {
+			return all, err
+		}
+		all.Workers = append(all.Workers, r.Workers...)
+		if r.NextCursor == "" {
+			return all, nil
+		}
+		a.Cursor = r.NextCursor
+	}
+}
+
 func (m MasterClient) Cancel(ctx context.Context, a *CancelArgs) (*CancelReply, error) {
 	r := new(CancelReply)
 	return r, m.C.Call(ctx, MasterCancel, a, r)

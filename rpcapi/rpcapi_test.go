@@ -115,7 +115,7 @@ func (f *fakeMaster) ListJobs(_ context.Context, a *ListJobsArgs, r *ListJobsRep
 	return nil
 }
 
-func (f *fakeMaster) ListWorkers(_ context.Context, _ *Empty, r *ListWorkersReply) error {
+func (f *fakeMaster) ListWorkers(_ context.Context, _ *ListWorkersArgs, r *ListWorkersReply) error {
 	r.Workers = []WorkerInfo{{ID: "w1", State: WorkerAlive}}
 	return nil
 }

@@ -146,18 +146,40 @@ type JobInfo struct {
 	Waiting string `xmlrpc:"waiting"`
 }
 
-// ListJobsArgs filters a job listing. Empty fields match everything.
+// Paging of list_jobs and list_workers: a call returns one page, newest
+// first unless Order is OrderAsc, and NextCursor, which the next call passes
+// as Cursor to continue; an empty NextCursor is the end.
+const (
+	DefaultPageSize = 100  // a Limit of 0
+	MaxPageSize     = 1000 // a larger Limit is ErrBadRequest
+	OrderDesc       = "desc"
+	OrderAsc        = "asc"
+)
+
+// ListJobsArgs selects a page of jobs. Empty fields match everything.
 type ListJobsArgs struct {
 	State jobs.State `xmlrpc:"state"`
 	Type  string     `xmlrpc:"type"`
 	Group string     `xmlrpc:"group"`
-	// Limit bounds the result; zero means all.
+	// Limit is the page size: 0 means DefaultPageSize; at most
+	// MaxPageSize.
 	Limit int `xmlrpc:"limit"`
+	// Cursor is the NextCursor of the previous page; "" starts at the
+	// newest (or, in OrderAsc, the oldest) job.
+	Cursor string `xmlrpc:"cursor"`
+	// Order is OrderDesc (newest first; also "") or OrderAsc (submission
+	// order).
+	Order string `xmlrpc:"order"`
 }
 
-// ListJobsReply is a listing in submission order.
+// ListJobsReply is one page of jobs. A page may hold fewer than Limit jobs,
+// none even, and still have a NextCursor: the master stops a page early when
+// its reply would pass max_reply_bytes, or after examining a bounded number
+// of jobs that the filters skip.
 type ListJobsReply struct {
 	Jobs []jobs.Job `xmlrpc:"jobs"`
+	// NextCursor continues the listing; "" on the last page.
+	NextCursor string `xmlrpc:"next_cursor"`
 }
 
 // Worker states as the master sees them.
@@ -185,9 +207,22 @@ type WorkerInfo struct {
 	Jobs []JobRef  `xmlrpc:"jobs"`
 }
 
-// ListWorkersReply lists known workers, live first.
+// ListWorkersArgs selects a page of workers, ordered by registration:
+// the latest registered first unless Order is OrderAsc. Paging is as for
+// ListJobsArgs.
+type ListWorkersArgs struct {
+	// State is WorkerAlive, WorkerDraining, WorkerDead, or "" for all.
+	State  string `xmlrpc:"state"`
+	Limit  int    `xmlrpc:"limit"`
+	Cursor string `xmlrpc:"cursor"`
+	Order  string `xmlrpc:"order"`
+}
+
+// ListWorkersReply is one page of workers.
 type ListWorkersReply struct {
 	Workers []WorkerInfo `xmlrpc:"workers"`
+	// NextCursor continues the listing; "" on the last page.
+	NextCursor string `xmlrpc:"next_cursor"`
 }
 
 // StatusReply is the master at a glance.

@@ -25,7 +25,7 @@ var wireAllTypes = []any{
 	&ScheduleInfo{}, &ListSchedulesReply{}, &ScheduleArgs{},
 	&Report{}, &CompleteArgs{}, &CompleteReply{}, &LogoutArgs{}, &Empty{},
 	&SubmitArgs{}, &SubmitReply{}, &GetJobArgs{}, &JobInfo{}, &ListJobsArgs{},
-	&ListJobsReply{}, &WorkerInfo{}, &ListWorkersReply{}, &StatusReply{}, &CancelArgs{},
+	&ListJobsReply{}, &WorkerInfo{}, &ListWorkersArgs{}, &ListWorkersReply{}, &StatusReply{}, &CancelArgs{},
 	&CancelReply{}, &WaitArgs{}, &WaitReply{}, &FetchArgs{}, &FetchReply{},
 	&Task{}, &AssignArgs{}, &AssignReply{}, &Rejection{}, &WorkerCancelArgs{},
 	&PingReply{},

@@ -191,38 +191,156 @@ func fmtArgs(a map[string]string) string {
 	return strings.Join(parts, " ")
 }
 
+// pageFlags are the paging flags of a listing command.
+type pageFlags struct {
+	limit         *int
+	order, cursor *string
+	all           *bool
+}
+
+func addPageFlags(fs *flag.FlagSet, what string) pageFlags {
+	return pageFlags{
+		limit: fs.Int("limit", 0, fmt.Sprintf("`N` %s a page, 1 to %d (default %d; with --all, %d a request)",
+			what, rpcapi.MaxPageSize, rpcapi.DefaultPageSize, rpcapi.MaxPageSize)),
+		order:  fs.String("order", rpcapi.OrderDesc, "desc (newest first) or asc (oldest first)"),
+		cursor: fs.String("cursor", "", "start at this `cursor`, which the previous page printed"),
+		all:    fs.Bool("all", false, "list every page, not only the first"),
+	}
+}
+
+// orderArg is --order as the call takes it: "" for the default, so that a
+// master from before paging, which knows no order, takes the call.
+func (p pageFlags) orderArg() string {
+	if *p.order == rpcapi.OrderDesc {
+		return ""
+	}
+	return *p.order
+}
+
+// size returns the page size to ask for.
+func (p pageFlags) size() (int, error) {
+	switch n := *p.limit; {
+	case n < 0 || n > rpcapi.MaxPageSize:
+		return 0, fmt.Errorf("--limit %d: want 1 to %d", n, rpcapi.MaxPageSize)
+	case n == 0 && *p.all:
+		return rpcapi.MaxPageSize, nil
+	default:
+		return n, nil
+	}
+}
+
+// walk calls fetch for the first page from --cursor on, or for every page
+// with --all, each call with a fresh timeout; fetch prints one page and
+// returns the cursor of the next. Without --all, when there is more, walk
+// says on stderr, in one line, how to get it.
+func (p pageFlags) walk(what string, fetch func(ctx context.Context, cursor string) (string, error)) error {
+	cursor := *p.cursor
+	for {
+		c, cancel := ctx()
+		next, err := fetch(c, cursor)
+		cancel()
+		if err != nil || next == "" {
+			return err
+		}
+		if !*p.all {
+			fmt.Fprintf(os.Stderr, "more %s than this page: add --cursor %s for the next page, or --all for every page\n", what, next)
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// pagePrinter prints a listing page by page: a table, or with --json one
+// JSON array, written as the pages come so that a long listing is never
+// held whole.
+type pagePrinter[T any] struct {
+	w      io.Writer
+	json   bool
+	header string
+	row    func(io.Writer, *T)
+	tw     *tabwriter.Writer
+	n      int
+}
+
+func (p *pagePrinter[T]) page(items []T) error {
+	if !p.json && p.tw == nil {
+		p.tw = tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(p.tw, p.header)
+	}
+	for i := range items {
+		if !p.json {
+			p.row(p.tw, &items[i])
+			continue
+		}
+		b, err := json.MarshalIndent(&items[i], "  ", "  ")
+		if err != nil {
+			return err
+		}
+		sep := ",\n  "
+		if p.n == 0 {
+			sep = "[\n  "
+		}
+		if _, err := io.WriteString(p.w, sep); err != nil {
+			return err
+		}
+		if _, err := p.w.Write(b); err != nil {
+			return err
+		}
+		p.n++
+	}
+	if p.tw != nil {
+		return p.tw.Flush()
+	}
+	return nil
+}
+
+// end finishes the output after the last page; after an error, a JSON
+// array is left open, so that a script cannot take a part for the whole.
+func (p *pagePrinter[T]) end(err error) error {
+	switch {
+	case err != nil || !p.json:
+	case p.n == 0:
+		_, err = io.WriteString(p.w, "[]\n")
+	default:
+		_, err = io.WriteString(p.w, "\n]\n")
+	}
+	return err
+}
+
 func runJobs(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("jobs", flag.ContinueOnError)
 	dial := clientFlags(fs)
 	state := fs.String("state", "", "only jobs in `state` (pending, running, succeeded, failed, cancelled)")
 	typ := fs.String("type", "", "only jobs of `type`")
 	group := fs.String("group", "", "only jobs of `group`")
-	limit := fs.Int("limit", 0, "at most N jobs (0: all)")
+	pf := addPageFlags(fs, "jobs")
 	asJSON := fs.Bool("json", false, "print a JSON array")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	mc := dial()
-	defer mc.C.Close()
-	c, cancel := ctx()
-	defer cancel()
-	r, err := mc.ListJobs(c, &rpcapi.ListJobsArgs{State: jobs.State(*state), Type: *typ, Group: *group, Limit: *limit})
+	limit, err := pf.size()
 	if err != nil {
 		return err
 	}
-	views := make([]jobView, len(r.Jobs))
-	for i := range r.Jobs {
-		views[i] = viewJob(&r.Jobs[i])
-	}
-	if *asJSON {
-		return printJSON(stdout, views)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTYPE\tSTATE\tATTEMPTS\tWORKER\tGROUP\tARGS")
-	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.ID, v.Type, v.State, v.Attempts, dash(v.Worker), dash(v.Group), fmtArgs(v.Args))
-	}
-	return tw.Flush()
+	mc := dial()
+	defer mc.C.Close()
+	a := rpcapi.ListJobsArgs{State: jobs.State(*state), Type: *typ, Group: *group, Limit: limit, Order: pf.orderArg()}
+	out := &pagePrinter[jobView]{w: stdout, json: *asJSON, header: "ID\tTYPE\tSTATE\tATTEMPTS\tWORKER\tGROUP\tARGS",
+		row: func(w io.Writer, v *jobView) {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.ID, v.Type, v.State, v.Attempts, dash(v.Worker), dash(v.Group), fmtArgs(v.Args))
+		}}
+	return out.end(pf.walk("jobs", func(c context.Context, cursor string) (string, error) {
+		a.Cursor = cursor
+		r, err := mc.ListJobs(c, &a)
+		if err != nil {
+			return "", err
+		}
+		views := make([]jobView, len(r.Jobs))
+		for i := range r.Jobs {
+			views[i] = viewJob(&r.Jobs[i])
+		}
+		return r.NextCursor, out.page(views)
+	}))
 }
 
 func dash(s string) string {
@@ -334,18 +452,24 @@ func viewWorkers(ws []rpcapi.WorkerInfo) []workerView {
 	return out
 }
 
+const workerHeader = "ID\tNAME\tADDR\tSTATE\tRUNNING/SLOTS\tLAST HEARTBEAT\tTYPES\tJOBS"
+
+func workerRow(w io.Writer, v *workerView) {
+	ago := time.Since(v.LastHeartbeat).Round(100 * time.Millisecond)
+	jobs := v.Jobs
+	more := ""
+	if len(jobs) > 8 {
+		jobs, more = jobs[:8], fmt.Sprintf(" +%d", len(v.Jobs)-8)
+	}
+	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d/%d\t%s ago\t%s\t%s\n", v.ID, v.Name, dash(v.Addr), v.State, v.Running, v.Slots, ago,
+		strings.Join(v.Types, ","), dash(strings.Join(jobs, " ")+more))
+}
+
 func printWorkers(w io.Writer, views []workerView) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tADDR\tSTATE\tRUNNING/SLOTS\tLAST HEARTBEAT\tTYPES\tJOBS")
-	for _, v := range views {
-		ago := time.Since(v.LastHeartbeat).Round(100 * time.Millisecond)
-		jobs := v.Jobs
-		more := ""
-		if len(jobs) > 8 {
-			jobs, more = jobs[:8], fmt.Sprintf(" +%d", len(v.Jobs)-8)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s ago\t%s\t%s\n", v.ID, v.Name, dash(v.Addr), v.State, v.Running, v.Slots, ago,
-			strings.Join(v.Types, ","), dash(strings.Join(jobs, " ")+more))
+	fmt.Fprintln(tw, workerHeader)
+	for i := range views {
+		workerRow(tw, &views[i])
 	}
 	return tw.Flush()
 }
@@ -353,23 +477,28 @@ func printWorkers(w io.Writer, views []workerView) error {
 func runWorkers(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("workers", flag.ContinueOnError)
 	dial := clientFlags(fs)
+	state := fs.String("state", "", "only workers in `state` (alive, draining, dead)")
+	pf := addPageFlags(fs, "workers")
 	asJSON := fs.Bool("json", false, "print a JSON array")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	mc := dial()
-	defer mc.C.Close()
-	c, cancel := ctx()
-	defer cancel()
-	r, err := mc.ListWorkers(c)
+	limit, err := pf.size()
 	if err != nil {
 		return err
 	}
-	views := viewWorkers(r.Workers)
-	if *asJSON {
-		return printJSON(stdout, views)
-	}
-	return printWorkers(stdout, views)
+	mc := dial()
+	defer mc.C.Close()
+	a := rpcapi.ListWorkersArgs{State: *state, Limit: limit, Order: pf.orderArg()}
+	out := &pagePrinter[workerView]{w: stdout, json: *asJSON, header: workerHeader, row: workerRow}
+	return out.end(pf.walk("workers", func(c context.Context, cursor string) (string, error) {
+		a.Cursor = cursor
+		r, err := mc.ListWorkersPage(c, &a)
+		if err != nil {
+			return "", err
+		}
+		return r.NextCursor, out.page(viewWorkers(r.Workers))
+	}))
 }
 
 func runStatus(args []string, stdout io.Writer) error {

@@ -172,7 +172,7 @@ func runDemo(args []string, stdout io.Writer) error {
 	}
 	say("group demo done: %d succeeded, %d failed", wr.Counts[jobs.Succeeded], wr.Counts[jobs.Failed]+wr.Counts[jobs.Cancelled])
 
-	list, err := mc.ListJobs(ctx, &rpcapi.ListJobsArgs{Group: "demo"})
+	list, err := mc.ListAllJobs(ctx, rpcapi.ListJobsArgs{Group: "demo", Order: rpcapi.OrderAsc, Limit: rpcapi.MaxPageSize})
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,7 @@ func runDemo(args []string, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tTYPE\tSTATE\tATTEMPTS (worker: outcome)\tRESULT")
 	moved, retried := 0, 0
-	for _, j := range list.Jobs {
+	for _, j := range list {
 		var parts []string
 		for _, a := range j.Attempts {
 			parts = append(parts, a.Worker+": "+string(a.Outcome))
@@ -203,7 +203,7 @@ func runDemo(args []string, stdout io.Writer) error {
 	if len(wr.Failed) > 0 {
 		return fmt.Errorf("%d jobs did not succeed: %v", len(wr.Failed), wr.Failed)
 	}
-	say("all %d jobs succeeded. Next: the README's \"master and two workers\" walkthrough.", len(list.Jobs))
+	say("all %d jobs succeeded. Next: the README's \"master and two workers\" walkthrough.", len(list))
 	return nil
 }
 

@@ -30,11 +30,11 @@ func runGroup(args []string, stdout io.Writer) error {
 	defer mc.C.Close()
 	c, cancel := ctx()
 	defer cancel()
-	r, err := mc.ListJobs(c, &rpcapi.ListJobsArgs{Group: pos[0]})
+	all, err := mc.ListAllJobs(c, rpcapi.ListJobsArgs{Group: pos[0], Order: rpcapi.OrderAsc, Limit: rpcapi.MaxPageSize})
 	if err != nil {
 		return err
 	}
-	if len(r.Jobs) == 0 {
+	if len(all) == 0 {
 		return &exitError{code: 1, err: fmt.Errorf("group %q has no jobs", pos[0])}
 	}
 	counts := map[jobs.State]int{}
@@ -45,8 +45,8 @@ func runGroup(args []string, stdout io.Writer) error {
 		Data   string     `json:"data,omitempty"`
 		Error  string     `json:"error,omitempty"`
 	}
-	results := make([]result, 0, len(r.Jobs))
-	for _, j := range r.Jobs {
+	results := make([]result, 0, len(all))
+	for _, j := range all {
 		counts[j.State]++
 		res := result{ID: j.ID, State: j.State}
 		if n := len(j.Attempts); n > 0 {
@@ -57,7 +57,7 @@ func runGroup(args []string, stdout io.Writer) error {
 	}
 	final := finalCount(counts)
 	state := "running"
-	if final == len(r.Jobs) {
+	if final == len(all) {
 		state = "succeeded"
 		if counts[jobs.Succeeded] != final {
 			state = "failed"
@@ -65,10 +65,10 @@ func runGroup(args []string, stdout io.Writer) error {
 	}
 	if *asJSON {
 		return printJSON(stdout, map[string]any{"group": pos[0], "state": state, "counts": counts,
-			"jobs": len(r.Jobs), "final": final, "results": results})
+			"jobs": len(all), "final": final, "results": results})
 	}
-	fmt.Fprintf(stdout, "group %s: %s, %d of %d jobs final (%d%%)\n%s\n\n", pos[0], state, final, len(r.Jobs),
-		100*final/len(r.Jobs), countsLine(counts))
+	fmt.Fprintf(stdout, "group %s: %s, %d of %d jobs final (%d%%)\n%s\n\n", pos[0], state, final, len(all),
+		100*final/len(all), countsLine(counts))
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTATE\tRESULT")
 	for _, res := range results {
