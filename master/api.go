@@ -242,6 +242,12 @@ func (m *Master) pageJobs(q *jobQuery, take func(*jobs.Job)) (string, error) {
 		size = jobReplyBytes
 	}
 	m.mu.Lock()
+	if q.Group == "" || len(m.groups[q.Group]) == 0 {
+		if hs := m.historyStore(); hs != nil {
+			m.mu.Unlock()
+			return m.pageStored(hs, q, size, budget, take)
+		}
+	}
 	defer m.mu.Unlock()
 	var (
 		taken, bytes, seen int
@@ -324,6 +330,90 @@ func (m *Master) pageJobs(q *jobQuery, take func(*jobs.Job)) (string, error) {
 		return "", nil
 	}
 	return encodeCursor(cursorJobs, lastSeq), nil
+}
+
+// pageStored is pageJobs over the store, for a master some of whose
+// jobs have left memory (retain): it walks the store's records by Seq
+// from q's cursor, without mu, and takes a job's copy in memory (under mu,
+// fresher) where there is one, else the stored record. A group filter
+// matches there like any other, with a Seq cursor.
+func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.Job) int, budget int,
+	take func(*jobs.Job)) (string, error) {
+	var after uint64
+	if q.Cursor != "" {
+		seq, err := decodeCursor(cursorJobs, q.Cursor)
+		if err != nil {
+			return "", err
+		}
+		after = seq[0]
+	}
+	var (
+		taken, bytes, seen int
+		more               bool
+		lastSeq            uint64
+		derr               error
+	)
+	// visit examines one job; it runs under mu for a job in memory.
+	visit := func(j *jobs.Job) bool {
+		if q.match(j) {
+			n := size(j)
+			if taken == q.Limit || (taken > 0 && q.MaxBytes > 0 && bytes+n > q.MaxBytes) {
+				more = true
+				return false
+			}
+			take(j)
+			taken++
+			bytes += n
+		}
+		lastSeq = j.Seq
+		return true
+	}
+	fn := func(seq uint64, data []byte) bool {
+		if seen == budget {
+			more = true
+			return false
+		}
+		seen++
+		m.mu.Lock()
+		if j := m.byseq.get(seq); j != nil {
+			ok := visit(j)
+			m.mu.Unlock()
+			return ok
+		}
+		m.mu.Unlock()
+		j, err := jobs.DecodeRecord(data)
+		if err != nil {
+			derr = fmt.Errorf("%w: stored job seq %d: %v", rpcapi.ErrInternal, seq, err)
+			return false
+		}
+		return visit(j)
+	}
+	var err error
+	if q.Asc {
+		err = hs.Ascend(after, fn)
+	} else {
+		err = hs.Descend(after, fn)
+	}
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+	case derr != nil:
+		return "", derr
+	case !more:
+		return "", nil
+	}
+	return encodeCursor(cursorJobs, lastSeq), nil
+}
+
+// historyStore returns the store to read jobs that left memory from, or
+// nil when every job is in memory (or the store cannot read records one
+// by one). The caller holds mu.
+func (m *Master) historyStore() jobs.HistoryStore {
+	if !m.outside {
+		return nil
+	}
+	hs, _ := m.store.(jobs.HistoryStore)
+	return hs
 }
 
 // groupCursorAt returns the index in a group's IDs of the job a group walk's

@@ -42,6 +42,7 @@ type Master struct {
 	finishedMem int
 	retiring    retireQueue
 	retired     int64 // jobs that left memory
+	outside     bool  // some stored job is not in memory: listings read the store
 	// The live view's counters (sse.go): finished jobs per minute, and
 	// the latest changes in a ring.
 	thru      [throughputBuckets]thruMinute
@@ -370,6 +371,7 @@ func (m *Master) load() error {
 		loaded++
 		m.seq = max(m.seq, j.Seq)
 		if m.leftMemory(j, now) {
+			m.outside = true
 			m.counts.add(j.State, 1)
 			if k := j.Spec.Key; strings.HasPrefix(k, jobsFileKeyPrefix) {
 				m.keys[k] = j.ID

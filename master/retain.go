@@ -220,6 +220,7 @@ func (m *Master) drop(j *jobs.Job) {
 	m.byseq.remove(j.Seq)
 	m.finishedMem--
 	m.retired++
+	m.outside = true
 	if k := j.Spec.Key; k != "" && !strings.HasPrefix(k, jobsFileKeyPrefix) && m.keys[k] == j.ID {
 		delete(m.keys, k)
 	}

@@ -184,6 +184,19 @@ func TestHistory(t *testing.T) {
 		t.Fatalf("wait on jobs in history: %+v, %v", w, err)
 	}
 
+	all, err := mc.ListAllJobs(ctx, rpcapi.ListJobsArgs{Limit: 70})
+	if err != nil || len(all) != len(ids) || all[0].ID != ids[len(ids)-1] || all[len(all)-1].ID != ids[0] {
+		t.Fatalf("listing jobs from history: %d jobs (%v), want %d newest first", len(all), err, len(ids))
+	}
+	failed, err := mc.ListAllJobs(ctx, rpcapi.ListJobsArgs{State: jobs.Failed, Order: rpcapi.OrderAsc})
+	if err != nil || len(failed) != 100 || failed[0].ID != ids[0] {
+		t.Fatalf("failed jobs from history: %d (%v), want 100 oldest first", len(failed), err)
+	}
+	grp, err := mc.ListJobs(ctx, &rpcapi.ListJobsArgs{Group: "none"})
+	if err != nil || len(grp.Jobs) != 0 || grp.NextCursor != "" {
+		t.Fatalf("a group with no jobs: %+v, %v", grp, err)
+	}
+
 	n, err := m.sweepHistory(time.Now())
 	if err != nil || n != 300 || st.Len() != 300 {
 		t.Fatalf("history sweep deleted %d (%v); store holds %d, want 300", n, err, st.Len())
