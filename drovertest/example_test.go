@@ -3,6 +3,7 @@ package drovertest_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,15 @@ func Example() {
 	ids := c.Submit(jobs.Spec{Type: "crawl", Args: map[string]string{"url": "https://example.com/"}, Retries: 2})
 
 	fmt.Println("started attempt", <-started)
+	// Kill the worker once the master knows it took the job (a worker
+	// killed before its answer reached the master never had the lease:
+	// the job goes back without an attempt).
+	taken := func(e jobs.Event) bool { return strings.HasPrefix(e.Text, "started on") }
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if slices.ContainsFunc(c.Job(ids[0]).Events, taken) {
+			break
+		}
+	}
 	running := c.Job(ids[0]).Worker
 	for i := range c.Workers() {
 		if c.Worker(i).ID() == running {
