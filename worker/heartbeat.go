@@ -120,8 +120,14 @@ func (w *Worker) register() (time.Duration, error) {
 	if reply.HeartbeatInterval <= 0 {
 		return time.Second, nil
 	}
-	return reply.HeartbeatInterval, nil
+	// A master's interval below its own floor (a bug, or not a drover
+	// master) must not make the worker beat in a tight loop.
+	return max(reply.HeartbeatInterval, minHeartbeatInterval), nil
 }
+
+// minHeartbeatInterval is the shortest interval the worker beats at,
+// whatever the master says: master.MinHeartbeatInterval.
+const minHeartbeatInterval = 50 * time.Millisecond
 
 // maxReports bounds the reports in one Complete call.
 const maxReports = 1000
