@@ -558,6 +558,9 @@ func (m *Master) upsertSchedules(specs []jobs.Spec) ([]bool, error) {
 			return nil, fmt.Errorf("%w: schedule %q appears twice", rpcapi.ErrBadRequest, sp.Name)
 		}
 		seen[sp.Name] = true
+		if err := CheckSchedule(sp.Schedule, sp.Timezone); err != nil {
+			return nil, fmt.Errorf("%w: schedule %q: %v", rpcapi.ErrBadRequest, sp.Name, err)
+		}
 		c, err := parseSchedule(sp.Schedule, sp.Timezone)
 		if err != nil {
 			return nil, fmt.Errorf("%w: schedule %q: %v", rpcapi.ErrBadRequest, sp.Name, err)

@@ -753,3 +753,30 @@ func TestScheduleSkipRealWorker(t *testing.T) {
 	}
 	t.Logf("%d runs in %d jobs", len(runs), len(js))
 }
+
+// TestSubmitScheduleFloor: a schedule submitted over the wire below the
+// @every floor (or in fractions of a second) is refused with bad request
+// and creates nothing.
+func TestSubmitScheduleFloor(t *testing.T) {
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	m, err := New(Config{Store: StoreMemory, Listen: "127.0.0.1:0", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, expr := range []string{"@every 1ns", "@every 500ms", "@every 1500ms"} {
+		var r rpcapi.SubmitReply
+		err := m.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "t", Name: "n", Schedule: expr}}}, &r)
+		if !errors.Is(err, rpcapi.ErrBadRequest) {
+			t.Errorf("%s: %v, want bad request", expr, err)
+		}
+	}
+	var ls rpcapi.ListSchedulesReply
+	if err := m.ListSchedules(context.Background(), &rpcapi.Empty{}, &ls); err != nil || len(ls.Schedules) != 0 {
+		t.Fatalf("schedules after refused submits: %+v, %v", ls.Schedules, err)
+	}
+}
