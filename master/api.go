@@ -250,8 +250,9 @@ func (m *Master) pageJobs(q *jobQuery, take func(*jobs.Job)) (string, error) {
 	}
 	defer m.mu.Unlock()
 	var (
-		taken, bytes, seen int
-		more               bool // stopped before the end
+		pg   = pager{q: q, size: size, take: take}
+		seen int
+		more bool // stopped before the end
 		// Where the walk stands: the Seq (and, in a group, the index)
 		// of the last job examined.
 		lastSeq uint64
@@ -263,15 +264,9 @@ func (m *Master) pageJobs(q *jobQuery, take func(*jobs.Job)) (string, error) {
 			return false
 		}
 		seen++
-		if j != nil && q.match(j) {
-			n := size(j)
-			if taken == q.Limit || (taken > 0 && q.MaxBytes > 0 && bytes+n > q.MaxBytes) {
-				more = true
-				return false
-			}
-			take(j)
-			taken++
-			bytes += n
+		if j != nil && !pg.offer(j) {
+			more = true
+			return false
 		}
 		lastSeq, lastIdx = seq, idx
 		return true
@@ -332,6 +327,31 @@ func (m *Master) pageJobs(q *jobQuery, take func(*jobs.Job)) (string, error) {
 	return encodeCursor(cursorJobs, lastSeq), nil
 }
 
+// pager fills one page of jobs for pageJobs and pageStored.
+type pager struct {
+	q            *jobQuery
+	size         func(*jobs.Job) int
+	take         func(*jobs.Job)
+	taken, bytes int
+}
+
+// offer takes j into the page if it matches; it returns false when the
+// page is full (q.Limit, or j would bring it past q.MaxBytes): j is left
+// for the next page.
+func (p *pager) offer(j *jobs.Job) bool {
+	if !p.q.match(j) {
+		return true
+	}
+	n := p.size(j)
+	if p.taken == p.q.Limit || (p.taken > 0 && p.q.MaxBytes > 0 && p.bytes+n > p.q.MaxBytes) {
+		return false
+	}
+	p.take(j)
+	p.taken++
+	p.bytes += n
+	return true
+}
+
 // pageStored is pageJobs over the store, for a master some of whose
 // jobs have left memory (retain): it walks the store's records by Seq
 // from q's cursor, without mu, and takes a job's copy in memory (under mu,
@@ -348,22 +368,17 @@ func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.J
 		after = seq[0]
 	}
 	var (
-		taken, bytes, seen int
-		more               bool
-		lastSeq            uint64
-		derr               error
+		pg      = pager{q: q, size: size, take: take}
+		seen    int
+		more    bool
+		lastSeq uint64
+		derr    error
 	)
 	// visit examines one job; it runs under mu for a job in memory.
 	visit := func(j *jobs.Job) bool {
-		if q.match(j) {
-			n := size(j)
-			if taken == q.Limit || (taken > 0 && q.MaxBytes > 0 && bytes+n > q.MaxBytes) {
-				more = true
-				return false
-			}
-			take(j)
-			taken++
-			bytes += n
+		if !pg.offer(j) {
+			more = true
+			return false
 		}
 		lastSeq = j.Seq
 		return true
