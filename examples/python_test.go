@@ -25,8 +25,8 @@ import (
 // worker and client of docs/protocol.md against real master processes over
 // XML-RPC: a push worker and a pull worker with client.py, a worker killed
 // with SIGKILL mid-job, a fleet mixing Go workers (gob and XML-RPC) with a
-// Python one, and XML-RPC introspection from Python. Each subtest has a
-// master of its own and they run in parallel.
+// Python one, and XML-RPC introspection (and purge_jobs) from Python. Each
+// subtest has a master of its own and they run in parallel.
 func TestPython(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds drover and runs Python processes")
@@ -188,7 +188,7 @@ argv = ["echo", "{text}"]
 		out := env.python(t, 10*time.Second, "-c", pyIntrospect, addr)
 		for _, want := range []string{
 			"methods cancel_jobs fetch_tasks get_job get_master_status heartbeat list_jobs list_schedules list_workers " +
-				"logout_worker pause_schedule register_worker resume_schedule submit_jobs system.listMethods " +
+				"logout_worker pause_schedule purge_jobs register_worker resume_schedule submit_jobs system.listMethods " +
 				"system.methodHelp system.methodSignature task_complete wait_jobs",
 			"help Submit a batch: {specs: [{type, args, priority, retries, timeout, group, key}]}. Returns {ids, existing}.",
 			"sig [['struct'], ['struct', 'struct']]",
@@ -204,6 +204,12 @@ argv = ["echo", "{text}"]
 			"fault bad cursor 3",
 			"fault limit over max 3",
 			"workers page 0 ''",
+			"purge 1 0",
+			"fault purge gone 2",
+			"purge live pending",
+			"fault purge no filter 3",
+			"fault purge running 3",
+			"fault purge negative -32602",
 		} {
 			if !strings.Contains(out, want+"\n") {
 				t.Errorf("output lacks line %q:\n%s", want, out)
@@ -298,6 +304,14 @@ fault("bad cursor", lambda: p.list_jobs({"cursor": "nope"}))
 fault("limit over max", lambda: p.list_jobs({"limit": 1001}))
 w = p.list_workers({"limit": 1})
 print("workers page", len(w["workers"]), repr(w["next_cursor"]))
+ids = p.submit_jobs({"specs": [{"type": "py.none"}] * 2})["ids"]
+p.cancel_jobs({"ids": ids[:1]})
+print("purge", p.purge_jobs({"state": "cancelled"})["purged"], p.purge_jobs({"state": "cancelled"})["purged"])
+fault("purge gone", lambda: p.get_job({"id": ids[0]}))
+print("purge live", p.get_job({"id": ids[1]})["job"]["state"])
+fault("purge no filter", lambda: p.purge_jobs({}))
+fault("purge running", lambda: p.purge_jobs({"state": "running"}))
+fault("purge negative", lambda: p.purge_jobs({"older_than": -1}))
 `
 
 // pyEnv is what the subtests share: the python3 and drover binaries and

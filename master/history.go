@@ -182,14 +182,18 @@ type PurgeFilter struct {
 	Before time.Time
 }
 
+// match reports whether f selects j. A job from a jobs file never
+// matches: its key must stay known, or the next start would submit it
+// again.
 func (f *PurgeFilter) match(j *jobs.Job) bool {
-	return j.State.Final() && (f.State == "" || j.State == f.State) && (f.Type == "" || j.Spec.Type == f.Type) &&
+	return j.State.Final() && !strings.HasPrefix(j.Spec.Key, jobsFileKeyPrefix) && (f.State == "" || j.State == f.State) && (f.Type == "" || j.Spec.Type == f.Type) &&
 		(f.Group == "" || j.Spec.Group == f.Group) && (f.Before.IsZero() || j.Updated.Before(f.Before))
 }
 
 // Purge deletes the finished jobs that f selects, from memory and from the
 // store, now, and returns how many it deleted. Live jobs are never
-// touched. A job of a group whose on_done has not finished yet stays.
+// touched, nor jobs from a jobs file. A job of a group whose on_done has
+// not finished yet stays.
 func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
 	if f.State != "" && !f.State.Final() {
 		return 0, fmt.Errorf("%w: purge state %q: want succeeded, failed or cancelled", rpcapi.ErrBadRequest, f.State)

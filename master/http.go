@@ -46,6 +46,7 @@ func (m *Master) mountHTTP(mux *http.ServeMux) {
 		{"GET /api/v1/jobs/{id}", m.apiGetJob},
 		{"POST /api/v1/jobs/{id}/cancel", m.apiCancel},
 		{"POST /api/v1/jobs/{id}/retry", m.apiRetry},
+		{"POST /api/v1/purge", m.apiPurge},
 		{"GET /api/v1/workers", m.apiListWorkers},
 		{"GET /api/v1/workers/{id}", m.apiGetWorker},
 		{"POST /api/v1/workers/{id}/drain", m.apiDrain},
@@ -390,6 +391,54 @@ func (m *Master) apiRetry(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return m.replyJob(w, r, id)
+}
+
+// purgeBody is the body of POST /api/v1/purge: rpcapi.PurgeArgs with
+// older_than as a Go duration ("24h").
+type purgeBody struct {
+	State     jobs.State `json:"state"`
+	Type      string     `json:"type"`
+	Group     string     `json:"group"`
+	OlderThan string     `json:"older_than"`
+	All       bool       `json:"all"`
+}
+
+// apiPurge deletes the finished jobs the body selects, as purge_jobs.
+func (m *Master) apiPurge(w http.ResponseWriter, r *http.Request) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, m.cfg.MaxRequestBody))
+	dec.DisallowUnknownFields()
+	var body purgeBody
+	if err := dec.Decode(&body); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: empty body: want a filter as JSON, such as {\"state\": \"failed\", \"older_than\": \"24h\"}", rpcapi.ErrBadRequest)
+		}
+		return badJSON(err)
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err == nil {
+			err = errors.New("more than one JSON value")
+		}
+		return badJSON(err)
+	}
+	a := &rpcapi.PurgeArgs{State: body.State, Type: body.Type, Group: body.Group, All: body.All}
+	if body.OlderThan != "" {
+		d, err := time.ParseDuration(body.OlderThan)
+		if err != nil {
+			return fmt.Errorf("%w: older_than %q: want a duration such as \"24h\" or \"30m\"", rpcapi.ErrBadRequest, body.OlderThan)
+		}
+		a.OlderThan = d
+	}
+	var reply rpcapi.PurgeReply
+	if err := m.PurgeJobs(r.Context(), a, &reply); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, struct {
+		Purged int `json:"purged"`
+	}{reply.Purged})
 }
 
 // replyJob answers with the job's detail as it is now.

@@ -228,6 +228,9 @@ func (c countingAPI) ListWorkers(ctx context.Context, a *rpcapi.ListWorkersArgs,
 func (c countingAPI) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.CancelReply) error {
 	return c.count("cancel", c.m.Cancel(ctx, a, r))
 }
+func (c countingAPI) PurgeJobs(ctx context.Context, a *rpcapi.PurgeArgs, r *rpcapi.PurgeReply) error {
+	return c.count("purge_jobs", c.m.PurgeJobs(ctx, a, r))
+}
 func (c countingAPI) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitReply) error {
 	return c.count("wait", c.m.Wait(ctx, a, r))
 }

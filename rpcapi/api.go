@@ -16,6 +16,9 @@ type MasterAPI interface {
 	ListJobs(ctx context.Context, args *ListJobsArgs, reply *ListJobsReply) error
 	ListWorkers(ctx context.Context, args *ListWorkersArgs, reply *ListWorkersReply) error
 	Cancel(ctx context.Context, args *CancelArgs, reply *CancelReply) error
+	// PurgeJobs deletes finished jobs now (purge_jobs). It is not named
+	// Purge: (*master.Master).Purge is the in-process call it wraps.
+	PurgeJobs(ctx context.Context, args *PurgeArgs, reply *PurgeReply) error
 	Wait(ctx context.Context, args *WaitArgs, reply *WaitReply) error
 	Fetch(ctx context.Context, args *FetchArgs, reply *FetchReply) error
 	ListSchedules(ctx context.Context, args *Empty, reply *ListSchedulesReply) error

@@ -301,6 +301,13 @@ func (m MasterClient) Cancel(ctx context.Context, a *CancelArgs) (*CancelReply, 
 	r := new(CancelReply)
 	return r, m.C.Call(ctx, MasterCancel, a, r)
 }
+
+// Purge deletes the finished jobs a selects (purge_jobs) and says how
+// many it deleted.
+func (m MasterClient) Purge(ctx context.Context, a *PurgeArgs) (*PurgeReply, error) {
+	r := new(PurgeReply)
+	return r, m.C.Call(ctx, MasterPurge, a, r)
+}
 func (m MasterClient) Wait(ctx context.Context, a *WaitArgs) (*WaitReply, error) {
 	r := new(WaitReply)
 	return r, m.C.Call(ctx, MasterWait, a, r)

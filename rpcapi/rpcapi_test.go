@@ -125,6 +125,11 @@ func (f *fakeMaster) Cancel(_ context.Context, a *CancelArgs, r *CancelReply) er
 	return nil
 }
 
+func (f *fakeMaster) PurgeJobs(_ context.Context, _ *PurgeArgs, r *PurgeReply) error {
+	r.Purged = 3
+	return nil
+}
+
 func (f *fakeMaster) Wait(_ context.Context, a *WaitArgs, r *WaitReply) error {
 	if a.Group == "block" {
 		f.waiting <- struct{}{}

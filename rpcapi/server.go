@@ -92,6 +92,7 @@ func masterGoMethods(m MasterAPI) map[string]goMethod {
 		MasterSchedules:   goBind(m.ListSchedules, inline),
 		MasterPause:       goBind(m.PauseSchedule, waits), // writes the store
 		MasterResume:      goBind(m.ResumeSchedule, waits),
+		MasterPurge:       goBind(m.PurgeJobs, waits), // deletes from the store
 	}
 }
 

@@ -23,6 +23,7 @@ const (
 	MasterSchedules   = "Master.ListSchedules"
 	MasterPause       = "Master.PauseSchedule"
 	MasterResume      = "Master.ResumeSchedule"
+	MasterPurge       = "Master.PurgeJobs"
 
 	WorkerAssign = "Worker.Assign"
 	WorkerCancel = "Worker.Cancel"
@@ -247,6 +248,29 @@ type CancelArgs struct {
 type CancelReply struct {
 	Cancelled []string `xmlrpc:"cancelled"`
 	Errors    []string `xmlrpc:"errors"` // "ID: reason"
+}
+
+// PurgeArgs selects finished jobs (succeeded, failed or cancelled) to
+// delete now, from the master's memory and from its store. Every field
+// set must match. At least one of State, Type, Group and OlderThan must be
+// set, or All alone (every finished job). Live jobs are never deleted,
+// nor are finished jobs of a group that still has live ones or whose
+// on_done has not finished.
+type PurgeArgs struct {
+	// State is succeeded, failed, cancelled, or "" for any of them.
+	State jobs.State `xmlrpc:"state"`
+	Type  string     `xmlrpc:"type"`
+	Group string     `xmlrpc:"group"`
+	// OlderThan keeps the jobs that finished less than this long ago;
+	// 0 sets no age filter, and negative is ErrBadRequest.
+	OlderThan time.Duration `xmlrpc:"older_than"`
+	// All purges every finished job; it excludes the other fields.
+	All bool `xmlrpc:"all"`
+}
+
+// PurgeReply says how many jobs were deleted.
+type PurgeReply struct {
+	Purged int `xmlrpc:"purged"`
 }
 
 // WaitArgs blocks until the named jobs (or the group's jobs) are final, or

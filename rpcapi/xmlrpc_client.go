@@ -31,6 +31,7 @@ var xmlNames = map[string]string{
 	MasterSchedules:   "list_schedules",
 	MasterPause:       "pause_schedule",
 	MasterResume:      "resume_schedule",
+	MasterPurge:       "purge_jobs",
 	WorkerAssign:      "assign_task",
 	WorkerCancel:      "cancel_task",
 	WorkerPing:        "ping",

@@ -26,7 +26,7 @@ var wireAllTypes = []any{
 	&Report{}, &CompleteArgs{}, &CompleteReply{}, &LogoutArgs{}, &Empty{},
 	&SubmitArgs{}, &SubmitReply{}, &GetJobArgs{}, &JobInfo{}, &ListJobsArgs{},
 	&ListJobsReply{}, &WorkerInfo{}, &ListWorkersArgs{}, &ListWorkersReply{}, &StatusReply{}, &CancelArgs{},
-	&CancelReply{}, &WaitArgs{}, &WaitReply{}, &FetchArgs{}, &FetchReply{},
+	&CancelReply{}, &PurgeArgs{}, &PurgeReply{}, &WaitArgs{}, &WaitReply{}, &FetchArgs{}, &FetchReply{},
 	&Task{}, &AssignArgs{}, &AssignReply{}, &Rejection{}, &WorkerCancelArgs{},
 	&PingReply{},
 	&jobs.Spec{}, &jobs.Job{}, &jobs.Attempt{}, &jobs.Event{}, &jobs.Result{},

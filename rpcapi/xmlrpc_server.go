@@ -96,6 +96,7 @@ func masterMethods(m MasterAPI) []xmlMethod {
 		bind("list_jobs", "One page of jobs, newest first: {state, type, group, limit, cursor, order: desc|asc} (all optional). Returns {jobs, next_cursor}; pass next_cursor as cursor for the next page, \"\" is the end.", m.ListJobs),
 		bind("list_workers", "One page of workers, latest registered first: {state, limit, cursor, order: desc|asc} (all optional). Returns {workers, next_cursor}.", m.ListWorkers),
 		bind("cancel_jobs", "Cancel jobs: {ids}. Returns {cancelled, errors}.", m.Cancel),
+		bind("purge_jobs", "Delete finished jobs now: {state: succeeded|failed|cancelled, type, group, older_than} (at least one), or {all: true}. Returns {purged}.", m.PurgeJobs),
 		bind("wait_jobs", "Block until jobs are final or timeout: {ids, group, timeout}. Returns {done, counts, failed}.", m.Wait),
 		bind("fetch_tasks", "Pull mode: long-poll for tasks: {worker_id, max, timeout}. Returns {tasks, cancel}.", m.Fetch),
 		bind("list_schedules", "Cron schedules: no params. Returns {schedules: [{name, schedule, timezone, overlap, catch_up, paused, next, last_fire, last_job, spec}]}.", m.ListSchedules),

@@ -41,6 +41,7 @@ func init() {
 		{"workers", "[--state S] [--limit N] [--order desc|asc] [--cursor C] [--all] [--json]", "list workers, latest registered first: one page (100), or every page with --all", runWorkers},
 		{"status", "[--json]", "counts by state and workers", runStatus},
 		{"cancel", "[--group G] [ID...] [--json]", "cancel jobs", runCancel},
+		{"purge", "[--state S] [--type T] [--group G] [--older-than D] [--all] [--json]", "delete finished jobs now, from memory and disk (at least one filter, or --all)", runPurge},
 		{"group", "G [--json]", "one group: state, counts, progress and each job's result", runGroup},
 		{"schedules", "[--json]", "list cron schedules with their next fire time", runSchedules},
 		{"schedule", "pause|resume NAME [--json]", "pause or resume a cron schedule", runSchedule},
