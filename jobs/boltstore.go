@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"maps"
 	"os"
 	"path/filepath"
@@ -29,20 +30,34 @@ const maxFrozen = 4
 // one transaction, and then deletes the segment: a job submitted and
 // finished within one segment reaches the file once. OpenBolt replays the
 // segments a crash left behind; Close checkpoints everything.
+//
+// OpenBolt checks the data dir first and refuses one that lost anything
+// acknowledged, with an error wrapping ErrCorrupt (see CorruptError); the
+// one damage a crash leaves, a torn last frame, it drops and reports in
+// Recovery. The store keeps a high-water mark, the highest Seq ever saved
+// (HighWater), in the log's frames, in the bbolt file and in the file
+// wal/highwater, so that a master never hands out a job ID twice.
 type BoltStore struct {
-	db     *boltDB
-	logDir string
+	db       *boltDB
+	logDir   string
+	recovery Recovery
 
 	mu      sync.Mutex // guards the fields below; Save holds it while it writes
 	seg     *segment
 	mem     []Record      // the records in seg, in the order saved
 	frozen  []*generation // sealed segments waiting for a checkpoint, oldest first
 	spare   *segment      // the next segment, made ahead by the checkpointer
+	making  bool          // the checkpointer is making the spare
 	nextNum uint64        // the number of the next segment to make
+	lsn     uint64        // the LSN of the last frame written
+	hw      uint64        // the highest Seq ever saved
 	ckErr   error         // the last checkpoint's error, nil after a success
 	closed  bool
-	// caughtUp is signalled when a checkpoint ends (and at Close).
+	// caughtUp is signalled when a checkpoint ends, when a spare is made,
+	// and at Close.
 	caughtUp sync.Cond
+
+	hwFile uint64 // what wal/highwater holds; the checkpointer's alone
 
 	kick chan struct{} // wakes the checkpointer
 	stop chan struct{}
@@ -51,66 +66,335 @@ type BoltStore struct {
 
 // generation is the content of one sealed segment.
 type generation struct {
-	recs []Record // in the order saved
-	num  uint64
+	recs    []Record // in the order saved
+	num     uint64
+	lsn, hw uint64 // of its last frame (0 if it has none)
+}
+
+// BoltOptions are OpenBoltWith's options.
+type BoltOptions struct {
+	// Logf, if set, gets a line for each thing OpenBolt recovered from
+	// (a torn tail dropped, a log replayed, a torn bbolt meta page); the
+	// same facts are in Recovery. logrus's Warnf fits.
+	Logf func(format string, args ...any)
 }
 
 // OpenBolt opens (creating if needed) the store in dir, replaying a log a
 // crash left. It fails after one second if another process holds the
-// store.
-func OpenBolt(dir string) (*BoltStore, error) {
+// store, and with an error wrapping ErrCorrupt if the data dir is damaged.
+func OpenBolt(dir string) (*BoltStore, error) { return OpenBoltWith(dir, BoltOptions{}) }
+
+// HighWaterFile is the name of the file in the log directory that keeps a
+// copy of the high-water mark, for when drover.db is lost.
+const HighWaterFile = "highwater"
+
+// OpenBoltWith is OpenBolt with options. Before it lets bbolt at
+// drover.db it checks the file's pages (bbolt would panic on a damaged
+// one, or write over live pages with a damaged free list), then it reads
+// the log. A torn tail (the last frame written, cut short by a crash: it
+// was never acknowledged) is dropped and reported; any other damage makes
+// it return a *CorruptError, wrapping ErrCorrupt, that names the file, the
+// offset and what is lost, without changing anything.
+func OpenBoltWith(dir string, o BoltOptions) (*BoltStore, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("jobs: data dir: %w", err)
 	}
+	logDir := filepath.Join(dir, LogDir)
+	dbPath := filepath.Join(dir, BoltFile)
+	hadLog := isDir(logDir)
+	var rec Recovery
+	hwf, hwfOK, hwfErr := readHighWaterFile(logDir)
+	if hwfErr != nil {
+		rec.Notes = append(rec.Notes, hwfErr.Error())
+	}
+	notes, fresh, err := checkBoltFile(dir, logDir, dbPath, hwf)
+	if err != nil {
+		return nil, err
+	}
+	rec.Notes = append(rec.Notes, notes...)
 	db, err := openBoltDB(dir) // holds the lock on dir from here on
 	if err != nil {
 		return nil, err
 	}
-	s := &BoltStore{db: db, logDir: filepath.Join(dir, LogDir),
+	fail := func(err error) (*BoltStore, error) {
+		db.close()
+		return nil, err
+	}
+	if fresh {
+		// drover.db is there before wal/ is: a wal/ beside a missing or
+		// empty drover.db means it was lost.
+		if err := syncDir(dir); err != nil {
+			return fail(fmt.Errorf("jobs: data dir: %w", err))
+		}
+	}
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return fail(fmt.Errorf("jobs: log dir: %w", err))
+	}
+	if !hadLog {
+		if err := syncDir(dir); err != nil { // the log dir's entry, before frames go in it
+			return fail(fmt.Errorf("jobs: data dir: %w", err))
+		}
+	}
+	st, haveState, err := db.state()
+	if err != nil {
+		return fail(err)
+	}
+	ls, err := scanLog(logDir, logState{known: haveState, lsn: st.lsn, hw: st.hw, closed: st.closed}, true)
+	if err != nil {
+		return fail(err)
+	}
+	last, err := db.lastSeq()
+	if err != nil {
+		return fail(err)
+	}
+	hw := max(st.hw, last, hwf, ls.hw)
+	if len(ls.damage) > 0 {
+		return fail(&CorruptError{Dir: dir, Damage: ls.damage, HighWater: hw})
+	}
+	lsn := max(st.lsn, ls.lsn)
+	// A torn tail is cleared before anything is written after it, so that
+	// it is never found behind newer frames.
+	for _, t := range ls.tornAt {
+		if err := clearTorn(t); err != nil {
+			return fail(err)
+		}
+	}
+	rec.Torn = ls.torn
+	rec.Notes = append(rec.Notes, ls.notes...)
+	rec.CleanClose = haveState && st.closed
+	for _, seg := range ls.segs {
+		if len(seg.frames) > 0 {
+			rec.Segments++
+		}
+	}
+	rec.Frames = len(ls.frames)
+	rec.HighWater, rec.LSN = hw, lsn
+
+	s := &BoltStore{db: db, logDir: logDir, lsn: lsn, hw: hw,
 		kick: make(chan struct{}, 1), stop: make(chan struct{})}
 	s.caughtUp.L = &s.mu
-	if err := s.replay(); err != nil {
-		db.close()
-		return nil, err
+	// The new segment comes first, then the replay, then the old segments
+	// go, oldest first: at every step the log is a run of segments without
+	// a gap and drover.db plus the log hold everything.
+	num := uint64(0)
+	if n := len(ls.segs); n > 0 {
+		num = ls.segs[n-1].num + 1
 	}
-	if s.seg, err = createSegment(s.logDir, s.nextNum, walSegmentSize); err != nil {
-		db.close()
-		return nil, err
+	if s.seg, err = createSegment(logDir, num, walSegmentSize); err != nil {
+		return fail(err)
 	}
-	s.nextNum++
+	s.nextNum = num + 1
+	recs := latestRecords(ls.records())
+	rec.Records = len(recs)
+	if err := db.save(recs, &storeState{hw: hw, lsn: lsn}); err != nil {
+		s.seg.f.Close()
+		return fail(fmt.Errorf("jobs: replaying the log: %w", err))
+	}
+	s.hwFile = hwf
+	if !hwfOK {
+		s.hwFile = 0
+	}
+	if err := s.raiseHighWaterFile(hw); err != nil {
+		s.seg.f.Close()
+		return fail(err)
+	}
+	for _, seg := range ls.segs {
+		if err := os.Remove(seg.path); err != nil {
+			s.seg.f.Close()
+			return fail(fmt.Errorf("jobs: log: %w", err))
+		}
+		if err := syncDir(logDir); err != nil {
+			s.seg.f.Close()
+			return fail(fmt.Errorf("jobs: log: %w", err))
+		}
+	}
+	s.recovery = rec
+	if o.Logf != nil {
+		for _, d := range rec.Torn {
+			o.Logf("store: dropped a torn tail (a frame cut short by a crash, never acknowledged): %s", d)
+		}
+		for _, n := range rec.Notes {
+			o.Logf("store: %s", n)
+		}
+		if rec.Frames > 0 {
+			o.Logf("store: replayed %d records from %d log frames in %d segments (high-water mark %d, LSN %d)",
+				rec.Records, rec.Frames, rec.Segments, rec.HighWater, rec.LSN)
+		}
+	}
 	s.wg.Go(s.checkpointLoop)
 	s.signal()
 	return s, nil
 }
 
-// replay writes the records of the segments in the log directory to the
-// bbolt file (later ones win) and deletes the segments.
-func (s *BoltStore) replay() error {
-	if err := os.MkdirAll(s.logDir, 0o755); err != nil {
-		return fmt.Errorf("jobs: log dir: %w", err)
+// checkBoltFile checks drover.db before bbolt opens it. fresh reports a
+// file bbolt is to create (missing or empty in a dir never used).
+func checkBoltFile(dir, logDir, dbPath string, hw uint64) (notes []string, fresh bool, err error) {
+	used := isDir(logDir)
+	corrupt := func(d Damage) error { return &CorruptError{Dir: dir, Damage: []Damage{d}, HighWater: hw} }
+	lost := "every job checkpointed into it"
+	if hw > 0 {
+		lost += fmt.Sprintf(" (job IDs up to %d were handed out)", hw)
 	}
-	nums, err := listSegments(s.logDir)
+	fi, err := os.Stat(dbPath)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if used {
+			return nil, false, corrupt(Damage{File: dbPath, Offset: -1, Kind: DamageBoltFile,
+				Problem: "is missing, but the data dir has been used (it has a wal/ directory)", Lost: lost})
+		}
+		return nil, true, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("jobs: open %s: %w", dbPath, err)
+	case !fi.Mode().IsRegular():
+		return nil, false, fmt.Errorf("jobs: open %s: not a regular file", dbPath)
+	case fi.Size() == 0:
+		if used {
+			return nil, false, corrupt(Damage{File: dbPath, Offset: 0, Kind: DamageBoltFile,
+				Problem: "is empty (0 bytes), but the data dir has been used (it has a wal/ directory)", Lost: lost})
+		}
+		return nil, true, nil
+	}
+	ro, err := probeBolt(dbPath)
+	if errors.Is(err, errLocked) {
+		return nil, false, err
+	}
+	if ro != nil {
+		defer ro.Close()
+	}
+	bp, dmg, err := openBoltPages(dbPath)
 	if err != nil {
+		return nil, false, fmt.Errorf("jobs: open %s: %w", dbPath, err)
+	}
+	defer bp.close()
+	if dmg != nil {
+		if !used && fi.Size() < 4*int64(os.Getpagesize()) && dmg.Kind == DamageBoltMeta {
+			// A crash during bbolt's very first write of a new file, before
+			// the log directory was made: it never held anything.
+			if err := os.Truncate(dbPath, 0); err != nil {
+				return nil, false, fmt.Errorf("jobs: open %s: %w", dbPath, err)
+			}
+			return []string{fmt.Sprintf("%s was a half-made new file (%d bytes, no valid meta page, no log yet): made anew", dbPath, fi.Size())}, true, nil
+		}
+		return nil, false, corrupt(*dmg)
+	}
+	w := walkBolt(bp, nil)
+	if len(w.damage) > 0 {
+		e := &CorruptError{Dir: dir, Damage: w.damage, HighWater: max(hw, w.maxSeq)}
+		if w.stateOK {
+			e.HighWater = max(e.HighWater, w.state.hw)
+		}
+		return nil, false, e
+	}
+	return bp.notes, false, nil
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+// clearTorn zeroes a torn tail, and syncs it.
+func clearTorn(t tornSpot) error {
+	path, off := t.seg.path, t.sp.off
+	end := min(t.sp.end, t.seg.lastNZ+1)
+	if end <= off {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("jobs: log: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(make([]byte, end-off), off); err != nil {
+		return fmt.Errorf("jobs: log: clearing the torn tail of %s: %w", path, err)
+	}
+	if err := fdatasync(f); err != nil {
+		return fmt.Errorf("jobs: log: clearing the torn tail of %s: %w", path, err)
+	}
+	return nil
+}
+
+// Recovery returns what OpenBolt found and did.
+func (s *BoltStore) Recovery() Recovery { return s.recovery }
+
+// HighWater implements HighWaterer: the highest Seq ever saved in this
+// data dir, including jobs whose records were lost.
+func (s *BoltStore) HighWater() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hw
+}
+
+// The high-water file: hwMagic, the mark (uint64, little-endian), and the
+// CRC-32C of both.
+const (
+	hwMagic    = "DRHW0001"
+	hwFileSize = len(hwMagic) + 8 + 4
+)
+
+// readHighWaterFile reads dir/highwater. A missing file is no error.
+func readHighWaterFile(logDir string) (hw uint64, ok bool, err error) {
+	path := filepath.Join(logDir, HighWaterFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("%s: %v", path, err)
+	}
+	if len(b) != hwFileSize || string(b[:len(hwMagic)]) != hwMagic ||
+		binary.LittleEndian.Uint32(b[len(hwMagic)+8:]) != crc32.Checksum(b[:len(hwMagic)+8], crcTable) {
+		return 0, false, fmt.Errorf("%s is damaged: ignored, and written again when the mark is next saved", path)
+	}
+	return binary.LittleEndian.Uint64(b[len(hwMagic):]), true, nil
+}
+
+// writeHighWaterFile writes dir/highwater durably (temporary file,
+// rename).
+func writeHighWaterFile(logDir string, hw uint64) error {
+	b := make([]byte, 0, hwFileSize)
+	b = append(b, hwMagic...)
+	b = binary.LittleEndian.AppendUint64(b, hw)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+	path := filepath.Join(logDir, HighWaterFile)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("jobs: high-water file: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(logDir)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("jobs: high-water file: %w", err)
+	}
+	return nil
+}
+
+// raiseHighWaterFile writes hw to the high-water file if it is above what
+// the file holds. The checkpointer calls it after a checkpoint and before
+// the segment goes, so that the file and the log cover every Seq the
+// bbolt file holds.
+func (s *BoltStore) raiseHighWaterFile(hw uint64) error {
+	if hw <= s.hwFile {
+		return nil
+	}
+	if err := writeHighWaterFile(s.logDir, hw); err != nil {
 		return err
 	}
-	var recs []Record
-	for _, num := range nums {
-		if err := readSegment(s.logDir, num, func(seq uint64, data []byte) { recs = append(recs, Record{seq, data}) }); err != nil {
-			return err
-		}
-		s.nextNum = num + 1
-	}
-	if len(recs) > 0 {
-		if err := s.db.save(latestRecords(recs)); err != nil {
-			return fmt.Errorf("jobs: replaying the log: %w", err)
-		}
-	}
-	for _, num := range nums {
-		if err := os.Remove(filepath.Join(s.logDir, segmentName(num))); err != nil {
-			return fmt.Errorf("jobs: log: %w", err)
-		}
-	}
-	return syncDir(s.logDir)
+	s.hwFile = hw
+	return nil
 }
 
 // latestRecords sorts recs (in the order saved) by Seq in place and keeps
@@ -130,12 +414,14 @@ func latestRecords(recs []Record) []Record {
 
 // Save implements Store.
 func (s *BoltStore) Save(batch []Record) error {
-	n := frameHeader + 10
+	n := frameHeader + frameMeta + 10
+	var top uint64
 	for _, r := range batch {
 		if len(r.Data) == 0 {
 			return fmt.Errorf("%w: seq %d", ErrEmptyRecord, r.Seq)
 		}
 		n += len(r.Data) + 20
+		top = max(top, r.Seq)
 	}
 	// A new buffer each time: the records in it stay in mem until their
 	// checkpoint.
@@ -160,14 +446,22 @@ func (s *BoltStore) Save(batch []Record) error {
 			return err
 		}
 	}
+	// The LSN counts frames written; one that fails does not count (a
+	// retry takes its LSN). The high-water mark only grows.
+	s.hw = max(s.hw, top)
+	binary.LittleEndian.PutUint64(frame[frameHeader:], s.lsn+1)
+	binary.LittleEndian.PutUint64(frame[frameHeader+8:], s.hw)
 	if err := s.seg.appendFrame(frame); err != nil {
-		// The frame may be on disk, whole or in part: unmark it (if the
-		// disk still takes writes) and write nothing after it.
-		s.seg.f.WriteAt(make([]byte, frameHeader), s.seg.off)
+		// The frame may be on disk, whole or in part: zero it (if the
+		// disk still takes writes), so that the segment ends cleanly, and
+		// write nothing after it.
+		s.seg.f.WriteAt(make([]byte, len(frame)), s.seg.off)
+		fdatasync(s.seg.f)
 		s.seg.size = s.seg.off
 		return fmt.Errorf("jobs: save: log: %w", err)
 	}
-	body := frame[frameHeader:]
+	s.lsn++
+	body := frame[frameHeader+frameMeta:]
 	_, k := binary.Uvarint(body)
 	for _, r := range batch {
 		_, a := binary.Uvarint(body[k:])
@@ -181,18 +475,33 @@ func (s *BoltStore) Save(batch []Record) error {
 
 // rotate seals the current segment for the checkpointer and starts the
 // next one, big enough for a frame of need bytes. The caller holds mu.
+// Segments are used in the order of their numbers: rotate waits for a
+// spare being made, and makes a bigger one under the spare's number.
 func (s *BoltStore) rotate(need int) error {
+	for s.spare == nil && s.making && !s.closed {
+		s.caughtUp.Wait()
+	}
+	if s.closed {
+		return ErrClosed
+	}
 	size := max(walSegmentSize, int64(walHeaderSize+need))
 	next := s.spare
-	if next == nil || next.size < size {
+	switch {
+	case next == nil:
 		var err error
 		if next, err = createSegment(s.logDir, s.nextNum, size); err != nil {
 			return err
 		}
 		s.nextNum++
-	} else {
-		s.spare = nil
+	case next.size < size:
+		big, err := createSegment(s.logDir, next.num, size) // replaces the spare's file
+		if err != nil {
+			return err
+		}
+		next.f.Close()
+		next = big
 	}
+	s.spare = nil
 	n := len(s.mem)
 	s.seal()
 	s.seg, s.mem = next, make([]Record, 0, n)
@@ -204,7 +513,7 @@ func (s *BoltStore) rotate(need int) error {
 // checkpoint. The caller holds mu.
 func (s *BoltStore) seal() {
 	s.seg.f.Close()
-	s.frozen = append(s.frozen, &generation{recs: s.mem, num: s.seg.num})
+	s.frozen = append(s.frozen, &generation{recs: s.mem, num: s.seg.num, lsn: s.seg.lastLSN, hw: s.seg.hw})
 	s.seg, s.mem = nil, nil
 }
 
@@ -245,30 +554,38 @@ func (s *BoltStore) checkpointLoop() {
 // while it writes the zeros.
 func (s *BoltStore) makeSpare() {
 	s.mu.Lock()
-	if s.spare != nil || s.closed {
+	if s.spare != nil || s.making || s.closed {
 		s.mu.Unlock()
 		return
 	}
 	num := s.nextNum
 	s.nextNum++
+	s.making = true
 	s.mu.Unlock()
 	seg, err := createSegment(s.logDir, num, walSegmentSize)
-	if err != nil {
-		return // rotate makes one itself
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.spare != nil || s.closed {
-		seg.f.Close()
-		os.Remove(filepath.Join(s.logDir, segmentName(num)))
-		return
+	s.making = false
+	s.caughtUp.Broadcast()
+	if err != nil || s.closed {
+		if err == nil {
+			seg.f.Close()
+			os.Remove(filepath.Join(s.logDir, segmentName(num)))
+		}
+		// Nothing took a number meanwhile (rotate waits for the spare):
+		// give it back, so that the numbers stay without a gap.
+		if s.nextNum == num+1 {
+			s.nextNum = num
+		}
+		return // rotate makes one itself
 	}
 	s.spare = seg
 }
 
 // checkpoint writes the sealed generations to the bbolt file, oldest
 // first, and deletes their segments. With all set, it first seals the
-// current segment too (Close).
+// current segment too, and the last transaction marks the store closed
+// (Close).
 func (s *BoltStore) checkpoint(all bool) error {
 	if all {
 		s.mu.Lock()
@@ -284,12 +601,28 @@ func (s *BoltStore) checkpoint(all bool) error {
 			return nil
 		}
 		g := s.frozen[0]
+		closing := all && len(s.frozen) == 1
 		recs := slices.Clone(g.recs) // sorted below, while Load may read g
 		s.mu.Unlock()
 
-		err := s.db.save(latestRecords(recs))
+		var st *storeState
+		if len(recs) > 0 || closing {
+			st = &storeState{hw: g.hw, lsn: g.lsn, closed: closing}
+		}
+		err := s.db.save(latestRecords(recs), st)
+		if err == nil {
+			err = s.raiseHighWaterFile(g.hw)
+		}
 		if err == nil {
 			err = os.Remove(filepath.Join(s.logDir, segmentName(g.num)))
+			if errors.Is(err, os.ErrNotExist) {
+				err = nil // gone at an earlier try
+			}
+		}
+		if err == nil {
+			// Segments go oldest first, each for good before the next:
+			// what is left is always the newest ones.
+			err = syncDir(s.logDir)
 		}
 		s.mu.Lock()
 		s.ckErr = err

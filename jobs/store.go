@@ -11,6 +11,28 @@ import (
 // ErrClosed is returned by a Store used after Close.
 var ErrClosed = errors.New("jobs: store closed")
 
+// ErrCorrupt is wrapped by every error that reports a damaged data dir:
+// a log frame or segment lost, a damaged bbolt page or record. Such an
+// error names the file, the byte offset and what is lost (see
+// CorruptError); "drover store check" and "drover store salvage" take it
+// from there.
+var ErrCorrupt = errors.New("jobs: data dir damaged")
+
+// HighWaterer is implemented by stores that remember the highest Seq ever
+// saved, even when the record holding it is lost. A master numbers new
+// jobs above it, so that no job ID is handed out twice.
+type HighWaterer interface {
+	HighWater() uint64
+}
+
+// HighWater returns s's high-water mark, or 0 if s keeps none.
+func HighWater(s Store) uint64 {
+	if h, ok := s.(HighWaterer); ok {
+		return h.HighWater()
+	}
+	return 0
+}
+
 // Store keeps jobs durably, as records (AppendRecord) keyed by Seq. The
 // master is its only user; it calls Save from one goroutine at a time, with
 // many jobs per call (group commit), and Load once at start.
@@ -67,9 +89,10 @@ func Records(js ...*Job) []Record {
 // MemStore is a Store that keeps records in memory, for tests and
 // throwaway runs. It is safe for concurrent use.
 type MemStore struct {
-	mu     sync.Mutex // guards recs, meta and closed
+	mu     sync.Mutex // guards recs, meta, hw and closed
 	recs   map[uint64][]byte
 	meta   map[string]map[string][]byte
+	hw     uint64 // the highest Seq saved
 	closed bool
 }
 
@@ -111,8 +134,16 @@ func (m *MemStore) Save(batch []Record) error {
 	}
 	for _, r := range batch {
 		m.recs[r.Seq] = slices.Clone(r.Data)
+		m.hw = max(m.hw, r.Seq)
 	}
 	return nil
+}
+
+// HighWater implements HighWaterer: the highest Seq saved.
+func (m *MemStore) HighWater() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.hw
 }
 
 // Close implements Store.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,23 +15,41 @@ import (
 )
 
 // The write-ahead log is a directory of segment files. A segment is
-// created at its full size and filled with zeros, so appending to it
-// changes no file metadata and an fdatasync writes only the new bytes.
-// It starts with a header (walMagic, then the segment's number) and holds
-// frames back to back:
+// created at its full size and filled with zeros, under a temporary name,
+// synced and renamed, so a segment under its real name always has its
+// full size and header, and appending to it changes no file metadata: an
+// fdatasync writes only the new bytes. Segments are numbered in the order
+// they are written, without gaps (a spare made ahead of need is the next
+// number, and a bigger one made in its place takes its number).
+//
+// A segment starts with a header (walMagic, then the segment's number) and
+// holds frames back to back:
 //
 //	uint32 length of body (little-endian; 0 marks the end)
 //	uint32 CRC-32C of body
-//	body: uvarint count, then count × (uvarint seq, uvarint len, data)
+//	body: uint64 LSN, uint64 high-water mark (both little-endian), then
+//	      uvarint count, then count × (uvarint seq, uvarint len, data)
 //
-// A frame is one Save: it is acknowledged only after its fdatasync, so a
-// frame cut short by a crash (a bad CRC, a length past the end) was never
-// acknowledged, and reading stops there.
+// A frame is one Save: it is acknowledged only after its fdatasync. The
+// LSN counts frames, one more for each frame written (across segments and
+// restarts: the bbolt file keeps the last one it holds); the high-water
+// mark is the highest Seq saved so far, this frame's included. Segments of
+// the first format (walMagicV1) have bodies without the two uint64s; they
+// are still read, so a log left by an older drover replays.
+//
+// A crash can cut short only the last frame written, and only in the last
+// segment written to: the frame's bytes reach the disk in sectors, some and
+// not others, over the zeros the segment was made with. Anything else — a
+// bad frame followed by a good one, bytes where the log must hold zeros, a
+// gap in the LSNs or in segment numbers, a bad header — is damage, and
+// OpenBolt refuses to start on it (see damage.go).
 
 const (
-	walMagic      = "DRWAL001"
+	walMagic      = "DRWAL002"
+	walMagicV1    = "DRWAL001"
 	walHeaderSize = len(walMagic) + 8
 	frameHeader   = 8
+	frameMeta     = 16 // LSN and high-water mark, at the start of a body
 	walExt        = ".wal"
 )
 
@@ -48,13 +65,16 @@ type segment struct {
 	f    *os.File
 	off  int64 // where the next frame goes
 	size int64
+	// hw and lastLSN are those of the last frame appended (0 before one).
+	hw, lastLSN uint64
 }
 
 func segmentName(num uint64) string { return fmt.Sprintf("%016x%s", num, walExt) }
 
 // createSegment makes segment num in dir, zero-filled to size bytes and
 // synced, with its header written. It writes to a temporary name and
-// renames, so a crash never leaves a half-made segment under a real name.
+// renames, so a crash never leaves a half-made segment under a real name
+// (and a segment num already there, an unused spare, is replaced whole).
 func createSegment(dir string, num uint64, size int64) (*segment, error) {
 	final := filepath.Join(dir, segmentName(num))
 	tmp := final + ".tmp"
@@ -94,8 +114,9 @@ func createSegment(dir string, num uint64, size int64) (*segment, error) {
 }
 
 // appendFrame fills in the header of frame (its first frameHeader bytes,
-// left free by the caller) for the body after it, writes the frame in one
-// call and syncs it.
+// left free by the caller, followed by the body with its LSN and
+// high-water mark set) for the body after it, writes the frame in one call
+// and syncs it.
 func (s *segment) appendFrame(frame []byte) error {
 	body := frame[frameHeader:]
 	binary.LittleEndian.PutUint32(frame[0:], uint32(len(body)))
@@ -107,6 +128,8 @@ func (s *segment) appendFrame(frame []byte) error {
 		return err
 	}
 	s.off += int64(len(frame))
+	s.lastLSN = binary.LittleEndian.Uint64(body)
+	s.hw = binary.LittleEndian.Uint64(body[8:])
 	return nil
 }
 
@@ -115,20 +138,30 @@ func (s *segment) room(n int) bool { return s.off+int64(n) <= s.size }
 
 // listSegments returns the numbers of the segments in dir, in order, and
 // removes leftover temporary files.
-func listSegments(dir string) ([]uint64, error) {
+func listSegments(dir string) ([]uint64, error) { return segmentFiles(dir, true) }
+
+// segmentFiles returns the numbers of the segments in dir, in order. With
+// clean set it removes leftover temporary files; else a missing dir holds
+// none.
+func segmentFiles(dir string, clean bool) ([]uint64, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && !clean {
+			return nil, nil
+		}
 		return nil, fmt.Errorf("jobs: log dir: %w", err)
 	}
 	var nums []uint64
 	for _, e := range ents {
 		name := e.Name()
 		switch {
-		case strings.HasSuffix(name, walExt+".tmp"):
-			os.Remove(filepath.Join(dir, name))
+		case strings.HasSuffix(name, ".tmp"):
+			if clean {
+				os.Remove(filepath.Join(dir, name))
+			}
 		case strings.HasSuffix(name, walExt):
 			n, err := strconv.ParseUint(strings.TrimSuffix(name, walExt), 16, 64)
-			if err != nil {
+			if err != nil || segmentName(n) != name {
 				return nil, fmt.Errorf("jobs: log dir %s: unexpected file %s", dir, name)
 			}
 			nums = append(nums, n)
@@ -138,45 +171,10 @@ func listSegments(dir string) ([]uint64, error) {
 	return nums, nil
 }
 
-// readSegment calls fn for every record of every whole frame of segment
-// num, in order. data is a slice of
-// the segment's contents, which fn may keep. A cut-off frame ends the
-// segment; a bad header is an error.
-func readSegment(dir string, num uint64, fn func(seq uint64, data []byte)) error {
-	path := filepath.Join(dir, segmentName(num))
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("jobs: log: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return fmt.Errorf("jobs: log %s: %w", path, err)
-	}
-	if len(b) < walHeaderSize || string(b[:len(walMagic)]) != walMagic ||
-		binary.LittleEndian.Uint64(b[len(walMagic):]) != num {
-		return fmt.Errorf("jobs: log %s: not a drover log segment", path)
-	}
-	for off := walHeaderSize; off+frameHeader <= len(b); {
-		n := int(binary.LittleEndian.Uint32(b[off:]))
-		sum := binary.LittleEndian.Uint32(b[off+4:])
-		if n == 0 || n > len(b)-off-frameHeader {
-			break
-		}
-		body := b[off+frameHeader : off+frameHeader+n]
-		if crc32.Checksum(body, crcTable) != sum {
-			break
-		}
-		if err := decodeFrame(body, fn); err != nil {
-			return fmt.Errorf("jobs: log %s at %d: %w", path, off, err)
-		}
-		off += frameHeader + n
-	}
-	return nil
-}
-
-// appendFrameBody appends a frame's body for batch to b.
+// appendFrameBody appends a frame's body for batch to b, leaving its LSN
+// and high-water mark zero for Save to fill in.
 func appendFrameBody(b []byte, batch []Record) []byte {
+	b = append(b, make([]byte, frameMeta)...)
 	b = binary.AppendUvarint(b, uint64(len(batch)))
 	for _, r := range batch {
 		b = binary.AppendUvarint(b, r.Seq)
@@ -186,8 +184,17 @@ func appendFrameBody(b []byte, batch []Record) []byte {
 	return b
 }
 
-// decodeFrame calls fn for each record of a frame's body.
-func decodeFrame(body []byte, fn func(seq uint64, data []byte)) error {
+// decodeFrame calls fn for each record of a frame's body, after its LSN
+// and high-water mark (for a body of version 2).
+func decodeFrame(body []byte, version int, fn func(seq uint64, data []byte)) (lsn, hw uint64, err error) {
+	if version >= 2 {
+		if len(body) < frameMeta {
+			return 0, 0, fmt.Errorf("%w: frame of %d bytes", ErrRecord, len(body))
+		}
+		lsn = binary.LittleEndian.Uint64(body)
+		hw = binary.LittleEndian.Uint64(body[8:])
+		body = body[frameMeta:]
+	}
 	r := binenc.NewReader(body, ErrRecord)
 	n := r.Count()
 	type rec struct {
@@ -209,12 +216,12 @@ func decodeFrame(body []byte, fn func(seq uint64, data []byte)) error {
 		r.B = r.B[l:]
 	}
 	if err := r.End(); err != nil {
-		return err
+		return 0, 0, err
 	}
 	for _, x := range recs {
 		fn(x.seq, x.data)
 	}
-	return nil
+	return lsn, hw, nil
 }
 
 func syncDir(dir string) error {

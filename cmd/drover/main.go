@@ -49,6 +49,7 @@ func init() {
 		{"top", "[--interval D] [--count N]", "a refreshing view of workers and throughput", runTop},
 		{"demo", "[--workers N] [--jobs N]", "run a master and workers in this process on a small batch", runDemo},
 		{"bench", "[--jobs N] [--workers W] [--clients C] [--store bolt|memory] [--transport gob|xmlrpc] [--json] ...", "measure throughput and latency on loopback", runBench},
+		{"store", "check --data-dir DIR [--json] | salvage --data-dir DIR --to NEWDIR [--json]", "check a stopped master's data dir, or copy what reads of a damaged one into a new one: exit 0 sound, 1 could not run, 3 damage found", runStore},
 	}
 }
 

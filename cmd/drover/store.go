@@ -1,0 +1,245 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/drover/drover/jobs"
+)
+
+// Exit codes of "drover store": 0 the data dir is sound (salvage: and
+// nothing was lost), 1 the command could not run (the data dir is locked
+// by a running master, unreadable, the salvage could not be written),
+// 2 usage, 3 damage was found (salvage: it kept what it could).
+const exitDamage = 3
+
+const storeUsage = "usage: drover store check --data-dir DIR [--json] | drover store salvage --data-dir DIR --to NEWDIR [--json]"
+
+// runStore is "drover store check|salvage": a master's data dir,
+// offline.
+func runStore(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return &exitError{code: 2, err: errors.New(storeUsage)}
+	}
+	switch args[0] {
+	case "check":
+		return runStoreCheck(args[1:], stdout)
+	case "salvage":
+		return runStoreSalvage(args[1:], stdout)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, storeUsage)
+		fmt.Fprintln(stdout, "exit codes: 0 sound, 1 could not run (a master holds the data dir?), 2 usage, 3 damage found")
+		return nil
+	}
+	return &exitError{code: 2, err: fmt.Errorf("unknown subcommand %q; %s", args[0], storeUsage)}
+}
+
+func runStoreCheck(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("store check", flag.ContinueOnError)
+	dir := fs.String("data-dir", "", "the master's data dir (its data_dir)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *dir == "" || len(pos) > 0 {
+		return &exitError{code: 2, err: errors.New(storeUsage)}
+	}
+	r, err := jobs.CheckDataDir(*dir)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := storeJSON(stdout, r); err != nil {
+			return err
+		}
+	} else {
+		printCheck(stdout, r)
+	}
+	if !r.Sound() {
+		return &exitError{code: exitDamage}
+	}
+	return nil
+}
+
+func runStoreSalvage(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("store salvage", flag.ContinueOnError)
+	dir := fs.String("data-dir", "", "the damaged data dir (read only)")
+	to := fs.String("to", "", "the new data dir to write (must not exist, or be empty)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *dir == "" || *to == "" || len(pos) > 0 {
+		return &exitError{code: 2, err: errors.New(storeUsage)}
+	}
+	r, err := jobs.Salvage(*dir, *to)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := storeJSON(stdout, r); err != nil {
+			return err
+		}
+	} else {
+		printSalvage(stdout, r)
+	}
+	if !r.Complete() {
+		return &exitError{code: exitDamage}
+	}
+	return nil
+}
+
+func storeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// storeRel shortens path to be relative to dir when it is inside it.
+func storeRel(dir, path string) string {
+	if r, err := filepath.Rel(dir, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}
+
+func printCheck(w io.Writer, r *jobs.CheckReport) {
+	state := "sound"
+	if !r.Sound() {
+		state = fmt.Sprintf("DAMAGED (%d problem%s)", len(r.Damage), storePlural(len(r.Damage)))
+	}
+	fmt.Fprintf(w, "data dir %s: %s\n", r.Dir, state)
+	b := r.Bolt
+	switch {
+	case !b.Exists:
+		fmt.Fprintf(w, "  %s: missing\n", jobs.BoltFile)
+	default:
+		fmt.Fprintf(w, "  %s: %d bytes", jobs.BoltFile, b.Size)
+		if b.Pages > 0 {
+			fmt.Fprintf(w, ", %d pages of %d bytes (%d free), transaction %d", b.Pages, b.PageSize, b.FreePages, b.TxID)
+		}
+		fmt.Fprintf(w, "\n    %d jobs, highest ID %d, high-water mark %d, checkpointed through LSN %d", b.Records, b.HighestSeq, b.HighWater, b.LSN)
+		if b.Checked {
+			fmt.Fprint(w, "; bbolt's check ran")
+		}
+		fmt.Fprintln(w)
+	}
+	l := r.Log
+	fmt.Fprintf(w, "  %s/: %d segment%s, %d frames, %d records", jobs.LogDir, len(l.Segments), storePlural(len(l.Segments)), l.Frames, l.Records)
+	if l.FirstLSN > 0 {
+		fmt.Fprintf(w, ", LSN %d..%d", l.FirstLSN, l.LastLSN)
+	}
+	if l.HighWaterFileOK {
+		fmt.Fprintf(w, "; %s: %d", jobs.HighWaterFile, l.HighWaterFile)
+	}
+	fmt.Fprintln(w)
+	for _, s := range l.Segments {
+		fmt.Fprintf(w, "    %s: %d bytes, format %d, %d frames, %d records", storeRel(r.Dir, s.Path), s.Size, s.Format, s.Frames, s.Records)
+		if s.Frames > 0 {
+			fmt.Fprintf(w, ", LSN %d..%d, data to offset %d", s.FirstLSN, s.LastLSN, s.End)
+		}
+		fmt.Fprintln(w)
+	}
+	switch r.Closed {
+	case "closed":
+		fmt.Fprint(w, "  the store was closed cleanly")
+	case "open":
+		fmt.Fprint(w, "  the store was not closed (a crash, or a master is running): a master replays the log at start")
+	default:
+		fmt.Fprint(w, "  the store's state is not recorded (a data dir of an older drover)")
+	}
+	if r.CleanStopMark {
+		fmt.Fprint(w, "; the master's clean-stop mark is set")
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  %d jobs would load, highest ID %d; high-water mark %d: new jobs get IDs from %d\n",
+		r.Records, r.HighestSeq, r.HighWater, r.HighWater+1)
+	for _, d := range r.Torn {
+		fmt.Fprintf(w, "  torn tail (dropped at start, never acknowledged): %s\n", d)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	if r.Sound() {
+		return
+	}
+	fmt.Fprintln(w, "damage:")
+	for _, d := range r.Damage {
+		fmt.Fprintf(w, "  - [%s] %s\n", d.Kind, d)
+	}
+	printStoreLost(w, r.Lost)
+	fmt.Fprintf(w, "a master refuses this data dir; copy what reads into a new one with\n  drover store salvage --data-dir %s --to NEWDIR\n", r.Dir)
+}
+
+func printStoreLost(w io.Writer, l jobs.LostJobs) {
+	if len(l.IDs) > 0 {
+		fmt.Fprintf(w, "jobs lost (no version reads): %s\n", storeIDList(l.IDs))
+	}
+	if len(l.Stale) > 0 {
+		fmt.Fprintf(w, "jobs kept as they were before a lost update: %s\n", storeIDList(l.Stale))
+	}
+	if len(l.Ranges) > 0 {
+		var rs []string
+		for _, r := range l.Ranges {
+			rs = append(rs, r.String())
+		}
+		fmt.Fprintf(w, "IDs the damaged parts may have held (none of them kept): %s\n", strings.Join(rs, ", "))
+	}
+}
+
+func storeIDList(ids []uint64) string {
+	var parts []string
+	for i := 0; i < len(ids); {
+		j := i
+		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
+			j++
+		}
+		if j == i {
+			parts = append(parts, fmt.Sprint(ids[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d..%d", ids[i], ids[j]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
+}
+
+func printSalvage(w io.Writer, r *jobs.SalvageReport) {
+	fmt.Fprintf(w, "salvaged %s into %s: %d jobs (%d from %s, %d from the log), %d other entries; high-water mark %d\n",
+		r.From, r.To, r.Kept, r.FromBolt, jobs.BoltFile, r.FromLog, r.Meta, r.HighWater)
+	for _, d := range r.Torn {
+		fmt.Fprintf(w, "  torn tail dropped (never acknowledged): %s\n", d)
+	}
+	if r.Complete() {
+		fmt.Fprintln(w, "nothing was lost")
+		return
+	}
+	fmt.Fprintln(w, "damage:")
+	for _, d := range r.Damage {
+		fmt.Fprintf(w, "  - [%s] %s\n", d.Kind, d)
+	}
+	fmt.Fprintln(w, "skipped:")
+	for _, s := range r.Skipped {
+		if s.From < 0 {
+			fmt.Fprintf(w, "  %s (all of it)\n", s.File)
+			continue
+		}
+		fmt.Fprintf(w, "  %s bytes %d..%d\n", s.File, s.From, s.To)
+	}
+	printStoreLost(w, r.Lost)
+	fmt.Fprintf(w, "start the master on %s (data_dir); keep %s until you no longer need it\n", r.To, r.From)
+}
+
+func storePlural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

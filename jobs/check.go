@@ -1,0 +1,516 @@
+package jobs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// CheckReport is what CheckDataDir found in a data dir.
+type CheckReport struct {
+	Dir  string     `json:"dir"`
+	Bolt BoltReport `json:"bolt"`
+	Log  LogReport  `json:"log"`
+	// Records is the number of jobs a master would load (drover.db with
+	// the log replayed over it, what reads of both); HighestSeq the
+	// highest of their Seqs.
+	Records    int    `json:"records"`
+	HighestSeq uint64 `json:"highest_seq"`
+	// HighWater is the highest Seq the data dir shows was ever saved (in
+	// any record, frame, drover.db's state or wal/highwater): a master
+	// numbers new jobs above it.
+	HighWater uint64 `json:"high_water"`
+	// Closed is "closed" when the store was closed cleanly (Close ran:
+	// nothing to replay), "open" when it was not (a crash, or a master is
+	// running), "unknown" for a data dir written before drover kept it.
+	Closed string `json:"store_state"`
+	// CleanStopMark is set when the master's clean-stop mark is in
+	// drover.db (the master then starts without the recovery grace).
+	CleanStopMark bool `json:"clean_stop_mark"`
+	// Damage is every damaged or missing part: the data dir is sound
+	// without any. Torn is a torn tail, which is not damage: a master
+	// drops it at start.
+	Damage []Damage `json:"damage,omitempty"`
+	Torn   []Damage `json:"torn_tail,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
+	// Lost is what the damage lost, as far as it can tell.
+	Lost LostJobs `json:"lost"`
+
+	kept []keptRec // the jobs that read, in Seq order
+}
+
+// Sound reports whether the data dir has no damage (a torn tail is no
+// damage).
+func (r *CheckReport) Sound() bool { return len(r.Damage) == 0 }
+
+// BoltReport describes drover.db.
+type BoltReport struct {
+	Path       string `json:"path"`
+	Exists     bool   `json:"exists"`
+	Size       int64  `json:"size"`
+	PageSize   int64  `json:"page_size,omitempty"`
+	Pages      uint64 `json:"pages,omitempty"`
+	FreePages  int    `json:"free_pages,omitempty"`
+	Leaked     int    `json:"leaked_pages,omitempty"`
+	TxID       uint64 `json:"txid,omitempty"`
+	MetaPage   int    `json:"meta_page"`
+	Records    int    `json:"records"`
+	HighestSeq uint64 `json:"highest_seq"`
+	// HighWater and LSN are from the store's state record.
+	HighWater uint64         `json:"high_water"`
+	LSN       uint64         `json:"lsn"`
+	Buckets   map[string]int `json:"buckets,omitempty"`
+	// Checked is set when bbolt's own consistency check (Tx.Check) ran:
+	// only on a file whose pages passed ours.
+	Checked bool `json:"bbolt_check_ran"`
+}
+
+// LogReport describes the write-ahead log.
+type LogReport struct {
+	Dir      string          `json:"dir"`
+	Segments []SegmentReport `json:"segments"`
+	Frames   int             `json:"frames"`
+	Records  int             `json:"records"`
+	FirstLSN uint64          `json:"first_lsn,omitempty"`
+	LastLSN  uint64          `json:"last_lsn,omitempty"`
+	// HighWater is the highest Seq or high-water mark of its frames.
+	HighWater uint64 `json:"high_water"`
+	// HighWaterFile is what wal/highwater holds (HighWaterFileOK: it
+	// exists and reads).
+	HighWaterFile   uint64 `json:"high_water_file"`
+	HighWaterFileOK bool   `json:"high_water_file_ok"`
+}
+
+// SegmentReport describes one log segment.
+type SegmentReport struct {
+	Path     string `json:"path"`
+	Num      uint64 `json:"num"`
+	Size     int64  `json:"size"`
+	Format   int    `json:"format"`
+	Frames   int    `json:"frames"`
+	Records  int    `json:"records"`
+	FirstLSN uint64 `json:"first_lsn,omitempty"`
+	LastLSN  uint64 `json:"last_lsn,omitempty"`
+	MaxSeq   uint64 `json:"max_seq,omitempty"`
+	// End is the offset just past its last valid frame.
+	End int64 `json:"end"`
+}
+
+// LostJobs says which jobs a damaged data dir lost, as far as it can tell.
+type LostJobs struct {
+	// IDs are jobs known to have been saved of which no version reads.
+	IDs []uint64 `json:"ids,omitempty"`
+	// Stale are jobs of which a version reads, but a later one was in a
+	// damaged part: they come back as they were before it.
+	Stale []uint64 `json:"stale,omitempty"`
+	// Ranges are ranges of IDs that damaged parts may have held (a
+	// damaged bbolt page's key range; the new jobs of lost log frames),
+	// less the IDs kept.
+	Ranges []IDRange `json:"ranges,omitempty"`
+}
+
+// IDRange is the job IDs From..To, both included.
+type IDRange struct {
+	From uint64 `json:"from"`
+	To   uint64 `json:"to"`
+}
+
+func (r IDRange) String() string {
+	if r.From == r.To {
+		return fmt.Sprint(r.From)
+	}
+	return fmt.Sprintf("%d..%d", r.From, r.To)
+}
+
+// keptRec is a record that reads, with where it came from.
+type keptRec struct {
+	Record
+	order int // 0: drover.db; i+1: the log's i-th valid frame
+}
+
+// dirScan is everything read from a data dir, for CheckDataDir and
+// Salvage.
+type dirScan struct {
+	dir, dbPath, logDir string
+	used                bool
+	ro                  *bolt.DB
+	bp                  *boltPages
+	walk                *boltWalk
+	boltJobs            []boltEntry            // the jobs bucket's entries that read, in Seq order
+	other               map[string][]boltEntry // other buckets' entries
+	log                 *logScan
+	state               logState
+	cleanStop           bool
+}
+
+func (ds *dirScan) close() {
+	if ds.bp != nil {
+		ds.bp.close()
+	}
+	if ds.ro != nil {
+		ds.ro.Close()
+	}
+}
+
+// masterBucket and cleanStopKey are where a master keeps its clean-stop
+// mark (package master), read here only to report it.
+const (
+	masterMetaBucket = "meta/master"
+	cleanStopKey     = "clean_stop"
+)
+
+// scanDir reads the data dir dir without changing anything. It holds a
+// shared lock on drover.db (when bbolt can open it) until close, and
+// fails if a master holds it.
+func scanDir(dir string, r *CheckReport) (*dirScan, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: data dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("jobs: data dir %s: not a directory", dir)
+	}
+	ds := &dirScan{dir: dir, dbPath: filepath.Join(dir, BoltFile), logDir: filepath.Join(dir, LogDir),
+		other: make(map[string][]boltEntry)}
+	if fi, err := os.Stat(ds.logDir); err == nil && fi.IsDir() {
+		ds.used = true
+	}
+	r.Dir = dir
+	r.Closed = "unknown"
+	r.Bolt.Path = ds.dbPath
+	r.Log.Dir = ds.logDir
+	dbi, err := os.Stat(ds.dbPath)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if !ds.used {
+			return nil, fmt.Errorf("jobs: %s is not a drover data dir: it has neither %s nor %s", dir, BoltFile, LogDir)
+		}
+		r.Damage = append(r.Damage, Damage{File: ds.dbPath, Offset: -1, Kind: DamageBoltFile,
+			Problem: "is missing, but the data dir has been used (it has a wal/ directory)", Lost: "every job checkpointed into it"})
+	case err != nil:
+		return nil, fmt.Errorf("jobs: %w", err)
+	case dbi.Size() == 0:
+		r.Bolt.Exists = true
+		if ds.used {
+			r.Damage = append(r.Damage, Damage{File: ds.dbPath, Offset: 0, Kind: DamageBoltFile,
+				Problem: "is empty (0 bytes), but the data dir has been used (it has a wal/ directory)", Lost: "every job checkpointed into it"})
+		}
+	default:
+		r.Bolt.Exists, r.Bolt.Size = true, dbi.Size()
+		ds.ro, err = probeBolt(ds.dbPath)
+		if errors.Is(err, errLocked) {
+			return nil, err
+		}
+		if err != nil {
+			r.Notes = append(r.Notes, fmt.Sprintf("bbolt cannot open %s: %v", ds.dbPath, err))
+		}
+		bp, dmg, err := openBoltPages(ds.dbPath)
+		if err != nil {
+			ds.close()
+			return nil, fmt.Errorf("jobs: %s: %w", ds.dbPath, err)
+		}
+		ds.bp = bp
+		r.Notes = append(r.Notes, bp.notes...)
+		r.Bolt.PageSize = bp.ps
+		if dmg != nil {
+			r.Damage = append(r.Damage, *dmg)
+			break
+		}
+		r.Bolt.Pages, r.Bolt.TxID, r.Bolt.MetaPage = bp.meta.pgid, bp.meta.txid, bp.used
+		ds.walk = walkBolt(bp, func(e boltEntry) {
+			if e.bucket == string(jobsBucket) {
+				ds.boltJobs = append(ds.boltJobs, e)
+				return
+			}
+			ds.other[e.bucket] = append(ds.other[e.bucket], e)
+			if e.bucket == masterMetaBucket && string(e.key) == cleanStopKey {
+				ds.cleanStop = true
+			}
+		})
+		w := ds.walk
+		r.Damage = append(r.Damage, w.damage...)
+		r.Bolt.FreePages, r.Bolt.Leaked, r.Bolt.Buckets = w.free, w.leaked, w.buckets
+		r.Bolt.Records, r.Bolt.HighestSeq = w.records, w.maxSeq
+		if w.stateOK {
+			ds.state = logState{known: true, lsn: w.state.lsn, hw: w.state.hw, closed: w.state.closed}
+			r.Bolt.HighWater, r.Bolt.LSN = w.state.hw, w.state.lsn
+		}
+		if w.leaked > 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s: %d pages are neither in use nor free (space lost, no data)", ds.dbPath, w.leaked))
+		}
+		if len(w.damage) == 0 && ds.ro != nil {
+			r.Bolt.Checked = true
+			ds.ro.View(func(tx *bolt.Tx) error {
+				for err := range tx.Check() {
+					msg := err.Error()
+					if strings.Contains(msg, "unreachable unfreed") {
+						continue // counted above
+					}
+					d := Damage{File: ds.dbPath, Offset: -1, Kind: DamageBoltPage, Problem: "bbolt's check: " + msg,
+						Lost: "unknown"}
+					var id uint64
+					if _, err := fmt.Sscanf(msg, "page %d", &id); err == nil {
+						d.Offset = int64(id) * bp.ps
+					}
+					r.Damage = append(r.Damage, d)
+				}
+				return nil
+			})
+		}
+	}
+	switch {
+	case !ds.state.known:
+	case ds.state.closed:
+		r.Closed = "closed"
+	default:
+		r.Closed = "open"
+	}
+	r.CleanStopMark = ds.cleanStop
+	hwf, ok, err := readHighWaterFile(ds.logDir)
+	if err != nil {
+		r.Notes = append(r.Notes, err.Error())
+	}
+	r.Log.HighWaterFile, r.Log.HighWaterFileOK = hwf, ok
+	ds.log, err = scanLog(ds.logDir, ds.state, false)
+	if err != nil {
+		ds.close()
+		return nil, err
+	}
+	ls := ds.log
+	r.Damage = append(r.Damage, ls.damage...)
+	r.Torn = ls.torn
+	r.Notes = append(r.Notes, ls.notes...)
+	for _, seg := range ls.segs {
+		sr := SegmentReport{Path: seg.path, Num: seg.num, Size: int64(len(seg.data)), Format: seg.version, End: int64(walHeaderSize)}
+		for _, k := range seg.frames {
+			f := ls.frames[k]
+			sr.Frames++
+			sr.Records += len(f.recs)
+			if sr.FirstLSN == 0 {
+				sr.FirstLSN = f.lsn
+			}
+			sr.LastLSN, sr.MaxSeq, sr.End = f.lsn, max(sr.MaxSeq, f.maxSeq), f.off+f.size
+		}
+		r.Log.Segments = append(r.Log.Segments, sr)
+		r.Log.Frames += sr.Frames
+		r.Log.Records += sr.Records
+		if r.Log.FirstLSN == 0 {
+			r.Log.FirstLSN = sr.FirstLSN
+		}
+		r.Log.LastLSN = max(r.Log.LastLSN, sr.LastLSN)
+	}
+	r.Log.HighWater = ls.hw
+	if ds.state.known && ds.state.closed && r.Log.Frames > 0 {
+		r.Notes = append(r.Notes, "the store was closed, but log frames are left (a crash while the last checkpoint's segment was being removed): they are replayed again, which is harmless")
+	}
+	return ds, nil
+}
+
+// merge combines drover.db's jobs with the log replayed over them, each
+// record checked to decode as the job of its Seq; a record that does not
+// is damage. It fills in r's counts, high-water mark and lost jobs.
+func (ds *dirScan) merge(r *CheckReport) {
+	kept := make(map[uint64]keptRec)
+	bad := func(file string, off int64, seq uint64, err error) {
+		r.Damage = append(r.Damage, Damage{File: file, Offset: off, Kind: DamageBoltRecord,
+			Problem: fmt.Sprintf("job %d does not decode: %v", seq, err), Lost: fmt.Sprintf("job %d", seq),
+			Records: 1, Seqs: []uint64{seq}})
+	}
+	valid := func(seq uint64, data []byte) error {
+		j, err := DecodeRecord(data)
+		if err == nil && j.Seq != seq {
+			err = fmt.Errorf("%w: it says seq %d", ErrRecord, j.Seq)
+		}
+		return err
+	}
+	hw := max(r.Bolt.HighWater, r.Bolt.HighestSeq, r.Log.HighWater, r.Log.HighWaterFile)
+	for _, e := range ds.boltJobs {
+		seq := binary.BigEndian.Uint64(e.key)
+		if err := valid(seq, e.val); err != nil {
+			bad(ds.dbPath, e.off, seq, err)
+			continue
+		}
+		kept[seq] = keptRec{Record{seq, e.val}, 0}
+	}
+	// The log's frames in the order written: by LSN, older-format frames
+	// first (in segment order).
+	ls := ds.log
+	order := make([]int, len(ls.frames))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		fa, fb := &ls.frames[a], &ls.frames[b]
+		if fa.version != fb.version {
+			return fa.version - fb.version
+		}
+		if fa.version < 2 || fa.lsn == fb.lsn {
+			return 0
+		}
+		if fa.lsn < fb.lsn {
+			return -1
+		}
+		return 1
+	})
+	rank := make([]int, len(ls.frames)) // frame index -> its place in order, from 1
+	for i, k := range order {
+		rank[k] = i + 1
+		f := &ls.frames[k]
+		for _, rec := range f.recs {
+			if err := valid(rec.Seq, rec.Data); err != nil {
+				bad(ls.segs[f.seg].path, f.off, rec.Seq, err)
+				continue
+			}
+			kept[rec.Seq] = keptRec{rec, i + 1}
+		}
+	}
+	r.kept = make([]keptRec, 0, len(kept))
+	for _, k := range slices.Sorted(maps.Keys(kept)) {
+		r.kept = append(r.kept, kept[k])
+	}
+	r.Records = len(r.kept)
+	if n := len(r.kept); n > 0 {
+		r.HighestSeq = r.kept[n-1].Seq
+	}
+	hw = max(hw, r.HighestSeq)
+	// What the damage lost.
+	lost, stale := map[uint64]bool{}, map[uint64]bool{}
+	var ranges []IDRange
+	for _, d := range r.Damage {
+		hw = max(hw, d.NewTo)
+		for _, q := range d.Seqs {
+			hw = max(hw, q)
+		}
+	}
+	for _, d := range r.Damage {
+		// The place of the damage among the log's frames: a kept version
+		// from a frame after it is newer than what it lost.
+		place := 0
+		if !strings.HasPrefix(d.Kind, "bolt") {
+			place = len(ls.frames) + 1
+			for k := range ls.frames {
+				f := &ls.frames[k]
+				if ls.segs[f.seg].path == d.File && f.off > d.Offset && rank[k] < place {
+					place = rank[k]
+				}
+			}
+			for k := range ls.frames {
+				f := &ls.frames[k]
+				if d.LSNTo > 0 && f.version >= 2 && f.lsn == d.LSNTo+1 && rank[k] < place {
+					place = rank[k]
+				}
+			}
+		}
+		for _, q := range d.Seqs {
+			k, ok := kept[q]
+			switch {
+			case !ok:
+				lost[q] = true
+			case k.order < place:
+				stale[q] = true
+			}
+		}
+		if d.NewTo > 0 && d.NewTo >= d.NewFrom {
+			ranges = append(ranges, IDRange{d.NewFrom, d.NewTo})
+		}
+	}
+	if ds.walk != nil {
+		for _, lr := range ds.walk.lost {
+			if lr.bucket != string(jobsBucket) {
+				continue
+			}
+			from, to := uint64(1), hw
+			if len(lr.from) >= 8 {
+				from = max(1, binary.BigEndian.Uint64(lr.from[:8]))
+				if len(lr.from) > 8 {
+					from++
+				}
+			}
+			if len(lr.to) == 8 {
+				to = min(to, binary.BigEndian.Uint64(lr.to)-1)
+			}
+			if to >= from {
+				ranges = append(ranges, IDRange{from, to})
+			}
+		}
+	}
+	for _, d := range r.Damage {
+		if d.Kind == DamageBoltFile || d.Kind == DamageBoltMeta {
+			if hw > 0 {
+				ranges = append(ranges, IDRange{1, hw})
+			}
+		}
+	}
+	r.HighWater = hw
+	r.Lost.IDs = slices.Sorted(maps.Keys(lost))
+	r.Lost.Stale = slices.Sorted(maps.Keys(stale))
+	r.Lost.Ranges = subtractKept(ranges, kept, lost)
+}
+
+// subtractKept merges ranges and removes from them the IDs kept or listed
+// as lost already.
+func subtractKept(ranges []IDRange, kept map[uint64]keptRec, lost map[uint64]bool) []IDRange {
+	slices.SortFunc(ranges, func(a, b IDRange) int {
+		switch {
+		case a.From < b.From:
+			return -1
+		case a.From > b.From:
+			return 1
+		}
+		return 0
+	})
+	var merged []IDRange
+	for _, r := range ranges {
+		if n := len(merged); n > 0 && r.From <= merged[n-1].To+1 {
+			merged[n-1].To = max(merged[n-1].To, r.To)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	skip := make([]uint64, 0, len(kept)+len(lost))
+	for q := range kept {
+		skip = append(skip, q)
+	}
+	for q := range lost {
+		skip = append(skip, q)
+	}
+	slices.Sort(skip)
+	var out []IDRange
+	for _, r := range merged {
+		from := r.From
+		i, _ := slices.BinarySearch(skip, from)
+		for ; i < len(skip) && skip[i] <= r.To; i++ {
+			if skip[i] > from {
+				out = append(out, IDRange{from, skip[i] - 1})
+			}
+			from = skip[i] + 1
+		}
+		if from <= r.To {
+			out = append(out, IDRange{from, r.To})
+		}
+	}
+	return out
+}
+
+// CheckDataDir reports what the data dir dir holds and everything
+// damaged in it: drover.db's pages (and bbolt's own check of them), every
+// log segment's frames, the high-water marks. It changes nothing, and
+// refuses (an error) a data dir a running master holds. The error is for
+// a check that could not run; damage is in the report (see Sound).
+func CheckDataDir(dir string) (*CheckReport, error) {
+	r := &CheckReport{}
+	ds, err := scanDir(dir, r)
+	if err != nil {
+		return nil, err
+	}
+	defer ds.close()
+	ds.merge(r)
+	return r, nil
+}

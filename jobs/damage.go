@@ -1,0 +1,779 @@
+package jobs
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
+)
+
+// Damage is one damaged or missing part of a data dir: where it is and
+// what it cost.
+type Damage struct {
+	// File is the damaged file (or the missing one).
+	File string `json:"file"`
+	// Offset is the byte offset in File where the damage starts; -1 when
+	// the whole file is missing or unusable.
+	Offset int64 `json:"offset"`
+	// End is where readable data resumes after the damage (exclusive),
+	// when it does; 0 otherwise.
+	End int64 `json:"end,omitempty"`
+	// Kind is one of the Damage* constants.
+	Kind string `json:"kind"`
+	// Problem says what is wrong.
+	Problem string `json:"problem"`
+	// Lost says, in words, what the damage cost.
+	Lost string `json:"lost"`
+	// Frames is the number of log frames lost, when known (at least that
+	// many when AtLeast).
+	Frames int `json:"frames_lost,omitempty"`
+	// Records is a lower bound of the records lost, when known.
+	Records int `json:"records_lost,omitempty"`
+	// LSNFrom and LSNTo are the LSNs of the frames lost, when known.
+	LSNFrom uint64 `json:"lsn_from,omitempty"`
+	LSNTo   uint64 `json:"lsn_to,omitempty"`
+	// Seqs are the Seqs (job IDs) of records known to be in the lost
+	// part (read from it without a valid checksum, or from a damaged page
+	// of drover.db).
+	Seqs []uint64 `json:"seqs,omitempty"`
+	// NewFrom and NewTo bound the Seqs of jobs first saved in the lost
+	// part, when the high-water marks around it tell.
+	NewFrom uint64 `json:"new_seqs_from,omitempty"`
+	NewTo   uint64 `json:"new_seqs_to,omitempty"`
+}
+
+// The kinds of Damage.
+const (
+	// DamageTornTail is the last frame of the log cut short by a crash: it
+	// was never acknowledged, and is dropped. It is the one kind that is
+	// not corruption.
+	DamageTornTail = "torn-tail"
+	// DamageBadFrame is a log frame that does not read (bad checksum,
+	// length, or content) where a crash cannot have left one.
+	DamageBadFrame = "bad-frame"
+	// DamageLogGap is a gap or regression in the LSNs of the frames.
+	DamageLogGap = "log-gap"
+	// DamageMissingSegment is a gap in the segment numbers.
+	DamageMissingSegment = "missing-segment"
+	// DamageBadSegment is a segment whose header is not what it must be,
+	// or that cannot be read.
+	DamageBadSegment = "bad-segment"
+	// DamageLogMissing is a log directory without segments while
+	// drover.db says its store was not closed.
+	DamageLogMissing = "log-missing"
+	// DamageBoltFile is a drover.db that is missing, empty or not a bbolt
+	// file where the data dir shows it was used.
+	DamageBoltFile = "bolt-file"
+	// DamageBoltMeta is a drover.db without a valid meta page.
+	DamageBoltMeta = "bolt-meta"
+	// DamageBoltPage is a damaged page of drover.db (or a damaged
+	// element of one).
+	DamageBoltPage = "bolt-page"
+	// DamageBoltRecord is a record of drover.db whose checksum does not
+	// match, or that is not a job.
+	DamageBoltRecord = "bolt-record"
+	// DamageBoltFreelist is a damaged free-page list of drover.db; bbolt
+	// would overwrite live pages with it.
+	DamageBoltFreelist = "bolt-freelist"
+)
+
+func (d Damage) String() string {
+	var b strings.Builder
+	b.WriteString(d.File)
+	if d.Offset >= 0 {
+		fmt.Fprintf(&b, " at offset %d", d.Offset)
+	}
+	b.WriteString(": ")
+	b.WriteString(d.Problem)
+	if d.Lost != "" {
+		b.WriteString("; lost: ")
+		b.WriteString(d.Lost)
+	}
+	return b.String()
+}
+
+// describeLost fills in d.Lost from the counts and Seqs in d.
+func (d *Damage) describeLost(atLeast bool, extra string) {
+	var parts []string
+	if d.Frames > 0 {
+		s := fmt.Sprintf("%d frame%s", d.Frames, plural(d.Frames))
+		if atLeast {
+			s = "at least " + s
+		}
+		if d.LSNFrom > 0 {
+			if d.LSNFrom == d.LSNTo {
+				s += fmt.Sprintf(" (LSN %d)", d.LSNFrom)
+			} else {
+				s += fmt.Sprintf(" (LSNs %d..%d)", d.LSNFrom, d.LSNTo)
+			}
+		}
+		parts = append(parts, s)
+	} else if atLeast {
+		parts = append(parts, "at least 1 frame")
+	}
+	if d.Records > 0 {
+		parts = append(parts, fmt.Sprintf("at least %d record%s", d.Records, plural(d.Records)))
+	}
+	if len(d.Seqs) > 0 {
+		parts = append(parts, "job IDs "+seqList(d.Seqs))
+	}
+	if d.NewTo > 0 && d.NewTo >= d.NewFrom {
+		parts = append(parts, fmt.Sprintf("any job first saved in it has an ID in %d..%d", d.NewFrom, d.NewTo))
+	}
+	if extra != "" {
+		parts = append(parts, extra)
+	}
+	d.Lost = strings.Join(parts, ", ")
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// seqList writes seqs (sorted) compactly, as ranges, at most 20 of them.
+func seqList(seqs []uint64) string {
+	s := slices.Clone(seqs)
+	slices.Sort(s)
+	s = slices.Compact(s)
+	var parts []string
+	for i := 0; i < len(s); {
+		j := i
+		for j+1 < len(s) && s[j+1] == s[j]+1 {
+			j++
+		}
+		if j == i {
+			parts = append(parts, fmt.Sprint(s[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d..%d", s[i], s[j]))
+		}
+		i = j + 1
+		if len(parts) == 20 && i < len(s) {
+			parts = append(parts, fmt.Sprintf("and %d more", len(s)-i))
+			break
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// CorruptError is the error OpenBolt returns for a damaged data dir. It
+// wraps ErrCorrupt. OpenBolt changes nothing in a dir it refuses.
+type CorruptError struct {
+	Dir    string
+	Damage []Damage
+	// HighWater is the highest Seq the dir shows was ever saved.
+	HighWater uint64
+}
+
+func (e *CorruptError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "jobs: data dir %s is damaged: ", e.Dir)
+	for i, d := range e.Damage {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(d.String())
+	}
+	fmt.Fprintf(&b, " (nothing was changed; run \"drover store check --data-dir %s\", then \"drover store salvage\" into a new dir)", e.Dir)
+	return b.String()
+}
+
+func (e *CorruptError) Unwrap() error { return ErrCorrupt }
+
+// Recovery is what OpenBolt found and did: a master logs it.
+type Recovery struct {
+	// CleanClose is set when the store was closed (Close) the last time,
+	// so the log held nothing to replay.
+	CleanClose bool `json:"clean_close"`
+	// Segments, Frames and Records count what was replayed from the log.
+	Segments int `json:"segments"`
+	Frames   int `json:"frames"`
+	Records  int `json:"records"`
+	// Torn is the torn tail dropped (a frame a crash cut short, never
+	// acknowledged), if there was one.
+	Torn []Damage `json:"torn,omitempty"`
+	// Notes are other facts worth a log line.
+	Notes []string `json:"notes,omitempty"`
+	// HighWater is the highest Seq ever saved; LSN the last frame's.
+	HighWater uint64 `json:"high_water"`
+	LSN       uint64 `json:"lsn"`
+}
+
+// guard runs fn, turning a panic (bbolt panics on damaged pages) or a
+// memory fault (a page reference past the mapped file) into an error
+// wrapping ErrCorrupt that names file.
+func guard(file string, fn func() error) (err error) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			err = &CorruptError{Dir: filepath.Dir(file), Damage: []Damage{{
+				File: file, Offset: -1, Kind: DamageBoltPage,
+				Problem: fmt.Sprintf("bbolt failed reading it: %v", r),
+				Lost:    "unknown: run \"drover store check\"",
+			}}}
+		}
+	}()
+	return fn()
+}
+
+// The write-ahead log as read from disk.
+
+// frameScan is one valid frame.
+type frameScan struct {
+	seg     int // index in logScan.segs
+	off     int64
+	size    int64
+	version int
+	lsn, hw uint64
+	recs    []Record
+	maxSeq  uint64
+}
+
+// badSpot is a stretch of a segment where frames do not read.
+type badSpot struct {
+	off, end int64 // end: where the next valid frame starts, or the size
+	n        uint32
+	why      string
+	follows  bool // a valid frame follows in the segment
+}
+
+// segScan is one segment as read.
+type segScan struct {
+	num       uint64
+	path      string
+	data      []byte
+	version   int
+	headerErr string
+	readErr   error
+	frames    []int // indexes in logScan.frames
+	bad       []badSpot
+	lastNZ    int64 // offset of the last non-zero byte after the header, -1 if none
+}
+
+// tornSpot is where a torn tail is.
+type tornSpot struct {
+	seg *segScan
+	sp  *badSpot
+}
+
+// logState is what drover.db says about the log.
+type logState struct {
+	known  bool   // drover.db holds a store state (written by this version)
+	lsn    uint64 // the last LSN it holds
+	hw     uint64
+	closed bool // the store was closed by Close
+}
+
+// logScan is the whole log as read, with its damage classified.
+type logScan struct {
+	dir    string
+	segs   []*segScan
+	frames []frameScan // in the order written
+	damage []Damage    // corruption
+	torn   []Damage    // torn tails (at most one)
+	tornAt []tornSpot  // where they are, for OpenBolt to clear
+	notes  []string
+	hw     uint64 // the highest Seq and high-water mark of the frames
+	lsn    uint64 // the last LSN of the frames
+}
+
+// scanLog reads every segment in dir and classifies what does not read.
+// With clean set, it removes leftover temporary files (OpenBolt).
+func scanLog(dir string, st logState, clean bool) (*logScan, error) {
+	nums, err := segmentFiles(dir, clean)
+	if err != nil {
+		return nil, err
+	}
+	ls := &logScan{dir: dir}
+	for _, num := range nums {
+		seg := &segScan{num: num, path: filepath.Join(dir, segmentName(num))}
+		seg.data, seg.readErr = os.ReadFile(seg.path)
+		ls.segs = append(ls.segs, seg)
+		if seg.readErr == nil {
+			ls.scanSegment(len(ls.segs) - 1)
+		}
+	}
+	ls.classify(st)
+	for _, f := range ls.frames {
+		ls.hw = max(ls.hw, f.hw, f.maxSeq)
+		ls.lsn = max(ls.lsn, f.lsn)
+	}
+	return ls, nil
+}
+
+// records returns the records of the frames in the order written.
+func (ls *logScan) records() []Record {
+	var recs []Record
+	for _, f := range ls.frames {
+		recs = append(recs, f.recs...)
+	}
+	return recs
+}
+
+// lastNonZero returns the offset of the last non-zero byte of b at or
+// after from, or -1.
+func lastNonZero(b []byte, from int) int64 {
+	i := len(b)
+	for i-8 >= from && binary.LittleEndian.Uint64(b[i-8:]) == 0 {
+		i -= 8
+	}
+	for i > from && b[i-1] == 0 {
+		i--
+	}
+	if i <= from {
+		return -1
+	}
+	return int64(i - 1)
+}
+
+func (ls *logScan) scanSegment(idx int) {
+	seg := ls.segs[idx]
+	b := seg.data
+	seg.version = 2
+	switch {
+	case len(b) < walHeaderSize:
+		seg.headerErr = fmt.Sprintf("%d bytes, too short for a segment header", len(b))
+	case string(b[:len(walMagic)]) == walMagic:
+	case string(b[:len(walMagic)]) == walMagicV1:
+		seg.version = 1
+	default:
+		seg.headerErr = fmt.Sprintf("not a drover log segment (starts %q)", b[:len(walMagic)])
+		if hamming(b[:len(walMagic)], walMagicV1) < hamming(b[:len(walMagic)], walMagic) {
+			seg.version = 1
+		}
+	}
+	if seg.headerErr == "" {
+		if n := binary.LittleEndian.Uint64(b[len(walMagic):]); n != seg.num {
+			seg.headerErr = fmt.Sprintf("its header says segment %d", n)
+		}
+	}
+	if len(b) < walHeaderSize {
+		seg.lastNZ = lastNonZero(b, 0)
+		return
+	}
+	seg.lastNZ = lastNonZero(b, walHeaderSize)
+	prevLSN := uint64(0)
+	if n := len(ls.frames); n > 0 {
+		prevLSN = ls.frames[n-1].lsn
+	}
+	for off := int64(walHeaderSize); off < int64(len(b)); {
+		f, why, n := parseFrame(b, off, seg.version, seg.lastNZ)
+		if why == "" {
+			f.seg = idx
+			seg.frames = append(seg.frames, len(ls.frames))
+			ls.frames = append(ls.frames, f)
+			prevLSN = max(prevLSN, f.lsn)
+			off += f.size
+			continue
+		}
+		if why == whyEnd {
+			break
+		}
+		spot := badSpot{off: off, end: int64(len(b)), n: n, why: why}
+		next := resync(b, off+1, seg.version, prevLSN, seg.lastNZ)
+		if next >= 0 {
+			spot.end, spot.follows = next, true
+		}
+		seg.bad = append(seg.bad, spot)
+		if next < 0 {
+			break
+		}
+		off = next
+	}
+}
+
+func hamming(a []byte, b string) int {
+	n := 0
+	for i := range a {
+		if a[i] != b[i] {
+			n++
+		}
+	}
+	return n
+}
+
+const whyEnd = "end"
+
+// parseFrame reads the frame at off. why is "" for a valid frame, whyEnd
+// where the log ends (zeros to the end of the segment), else the problem.
+func parseFrame(b []byte, off int64, version int, lastNZ int64) (f frameScan, why string, n uint32) {
+	if off > lastNZ {
+		return f, whyEnd, 0
+	}
+	rest := int64(len(b)) - off
+	if rest < frameHeader {
+		return f, fmt.Sprintf("%d bytes after the last frame, too few for a frame", rest), 0
+	}
+	n = binary.LittleEndian.Uint32(b[off:])
+	sum := binary.LittleEndian.Uint32(b[off+4:])
+	switch {
+	case n == 0:
+		return f, "a frame of length 0 (the end of the log), but data follows", n
+	case int64(n) > rest-frameHeader:
+		return f, fmt.Sprintf("a frame of %d bytes runs past the end of the file (%d bytes)", int64(n)+frameHeader, len(b)), n
+	}
+	body := b[off+frameHeader : off+frameHeader+int64(n)]
+	if crc32.Checksum(body, crcTable) != sum {
+		return f, fmt.Sprintf("checksum mismatch in a frame of %d bytes", int64(n)+frameHeader), n
+	}
+	f = frameScan{off: off, size: frameHeader + int64(n), version: version}
+	lsn, hw, err := decodeFrame(body, version, func(seq uint64, data []byte) {
+		f.recs = append(f.recs, Record{Seq: seq, Data: data})
+		f.maxSeq = max(f.maxSeq, seq)
+	})
+	if err != nil {
+		return frameScan{}, fmt.Sprintf("a frame of %d bytes whose checksum matches does not decode: %v", int64(n)+frameHeader, err), n
+	}
+	if version >= 2 && lsn == 0 {
+		return frameScan{}, fmt.Sprintf("a frame of %d bytes whose checksum matches has LSN 0", int64(n)+frameHeader), n
+	}
+	f.lsn, f.hw = lsn, hw
+	return f, "", n
+}
+
+// resync returns the offset of the first valid frame at or after from,
+// or -1. For a version 2 segment the frame's LSN must come after prevLSN.
+func resync(b []byte, from int64, version int, prevLSN uint64, lastNZ int64) int64 {
+	size := int64(len(b))
+	for p := from; p+frameHeader <= size && p <= lastNZ; p++ {
+		n := int64(binary.LittleEndian.Uint32(b[p:]))
+		if n == 0 || n > size-p-frameHeader {
+			continue
+		}
+		if version >= 2 {
+			if n <= frameMeta {
+				continue
+			}
+			lsn := binary.LittleEndian.Uint64(b[p+frameHeader:])
+			if lsn <= prevLSN || lsn-prevLSN > 1<<32 {
+				continue
+			}
+		}
+		if _, why, _ := parseFrame(b, p, version, lastNZ); why == "" {
+			return p
+		}
+	}
+	return -1
+}
+
+// sectorSize is the unit in which a crash may tear a write: the bytes of a
+// sector are all written or none. 512 is the smallest there is; a bigger
+// real sector only makes fewer shapes possible.
+const sectorSize = 512
+
+// tornShape reports whether the bad spot sp, the last thing in the last
+// segment written, with no valid frame after it, has a shape a crash can
+// leave: the frame's sectors written or not, over zeros. prevLSN and
+// prevHW are those of the last valid frame before it.
+func tornShape(b []byte, sp *badSpot, version int, prevLSN, prevHW uint64, lastNZ int64) (bool, string) {
+	off := sp.off
+	size := int64(len(b))
+	if size-off < frameHeader {
+		return false, "no frame fits there"
+	}
+	// The length field lies in one sector unless it straddles two; then a
+	// torn write can leave only some of its bytes, and it reads smaller
+	// than it is. Otherwise it is all there (the frame's true length) or
+	// all zero (its sector never written).
+	straddles := off%sectorSize > sectorSize-4
+	n := int64(sp.n)
+	switch {
+	case n == 0:
+		end := min(size, (off/sectorSize+1)*sectorSize)
+		if !straddles && lastNonZero(b[:end], int(off)) >= 0 {
+			return false, "its length is zero while the rest of its sector is not"
+		}
+	case n > size-off-frameHeader:
+		// A torn length is never larger than the true one, which fits.
+		return false, "its length runs past the end of the file, which no crash can do"
+	case !straddles && lastNZ >= off+frameHeader+n:
+		return false, fmt.Sprintf("non-zero bytes follow its end (offset %d), up to offset %d", off+frameHeader+n, lastNZ)
+	}
+	if version >= 2 {
+		if p := laterFrame(b, off+frameHeader+1, prevLSN, prevHW, lastNZ); p >= 0 {
+			return false, fmt.Sprintf("the body of a later frame (LSN %d) is at offset %d", binary.LittleEndian.Uint64(b[p:]), p)
+		}
+	}
+	return true, ""
+}
+
+// laterFrame looks for the start of a version 2 body (LSN, high-water
+// mark) of a frame written after the torn one (whose LSN is prevLSN+1),
+// as the remains of frames whose headers were lost: the sign of damage,
+// not of a crash.
+func laterFrame(b []byte, from int64, prevLSN, prevHW uint64, lastNZ int64) int64 {
+	for p := from; p+frameMeta <= int64(len(b)) && p <= lastNZ; p++ {
+		lsn := binary.LittleEndian.Uint64(b[p:])
+		if lsn < prevLSN+2 || lsn > prevLSN+64 {
+			continue
+		}
+		hw := binary.LittleEndian.Uint64(b[p+8:])
+		if hw < prevHW || hw > prevHW+1<<20 || hw == 0 {
+			continue
+		}
+		// Then a record count and a first record of a Seq at most hw.
+		rest := b[p+frameMeta:]
+		count, k := binary.Uvarint(rest)
+		if k <= 0 || count == 0 || count > 1<<20 {
+			continue
+		}
+		if seq, m := binary.Uvarint(rest[k:]); m > 0 && seq > 0 && seq <= hw {
+			return p
+		}
+	}
+	return -1
+}
+
+// guessLost reads what it can of the frames in b[from:to] without
+// trusting their checksums, to say what a bad stretch held: the frames
+// whose lengths fit, and the Seqs of the records it can make out, up to
+// where the bytes stop making sense.
+func guessLost(b []byte, from, to int64, version int) (frames, recs int, seqs []uint64, maxHW uint64) {
+	for off := from; off+frameHeader <= to; {
+		n := int64(binary.LittleEndian.Uint32(b[off:]))
+		if n == 0 {
+			break
+		}
+		frames++
+		avail := min(n, to-off-frameHeader)
+		got, hw, whole := lenientFrame(b[off+frameHeader:off+frameHeader+avail], version)
+		recs += len(got)
+		seqs = append(seqs, got...)
+		if whole {
+			maxHW = max(maxHW, hw)
+		}
+		if !whole || avail < n {
+			break
+		}
+		off += frameHeader + n
+	}
+	return
+}
+
+// lenientFrame reads the Seqs of the records of a frame body, as many as
+// its bytes hold; whole reports that the body decoded to its end.
+func lenientFrame(body []byte, version int) (seqs []uint64, hw uint64, whole bool) {
+	if version >= 2 {
+		if len(body) < frameMeta {
+			return nil, 0, false
+		}
+		hw = binary.LittleEndian.Uint64(body[8:])
+		body = body[frameMeta:]
+	}
+	count, k := binary.Uvarint(body)
+	if k <= 0 {
+		return nil, 0, false
+	}
+	body = body[k:]
+	var i uint64
+	for ; i < count && len(body) > 0; i++ {
+		seq, k := binary.Uvarint(body)
+		if k <= 0 {
+			break
+		}
+		seqs = append(seqs, seq)
+		l, m := binary.Uvarint(body[k:])
+		if m <= 0 || l > uint64(len(body)-k-m) {
+			body = nil
+			break
+		}
+		body = body[k+m+int(l):]
+	}
+	return seqs, hw, i == count && len(body) == 0
+}
+
+// plausible keeps the Seqs, read without a checksum, that can be real:
+// at most prevHW plus one for each record (a frame's new jobs come right
+// after the high-water mark).
+func plausible(seqs []uint64, prevHW uint64) []uint64 {
+	var out []uint64
+	for _, q := range seqs {
+		if q > 0 && q <= prevHW+uint64(len(seqs)) {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// hwHint reads the high-water mark in the body of the bad frame at sp,
+// without a checksum to trust it: 0 unless it is above prevHW by no more
+// new jobs than the frame's bytes can hold.
+func hwHint(b []byte, sp *badSpot, version int, prevHW uint64) uint64 {
+	at := sp.off + frameHeader + 8
+	if version < 2 || at+8 > int64(len(b)) {
+		return 0
+	}
+	hw := binary.LittleEndian.Uint64(b[at:])
+	room := uint64(max(int64(sp.n), sp.end-sp.off)) / 3
+	if hw <= prevHW || hw-prevHW > room {
+		return 0
+	}
+	return hw
+}
+
+// classify turns the bad spots, segment gaps and LSN gaps into Damage.
+func (ls *logScan) classify(st logState) {
+	// The last segment written to: the last with anything after its
+	// header. Only there can a crash have left a torn frame.
+	last := -1
+	for i, seg := range ls.segs {
+		if seg.readErr != nil || seg.headerErr != "" || seg.lastNZ >= 0 {
+			last = i
+		}
+	}
+	var pending []int // damage since the last valid frame
+	var prev *frameScan
+	prevLSN, prevHW := st.lsn, st.hw
+	lsnKnown := st.known
+	addPending := func(d Damage) {
+		ls.damage = append(ls.damage, d)
+		pending = append(pending, len(ls.damage)-1)
+	}
+	for i, seg := range ls.segs {
+		if i > 0 && seg.num != ls.segs[i-1].num+1 {
+			from, to := ls.segs[i-1].num+1, seg.num-1
+			p := fmt.Sprintf("log segment %s is missing", segmentName(from))
+			if to > from {
+				p = fmt.Sprintf("log segments %s..%s are missing", segmentName(from), segmentName(to))
+			}
+			addPending(Damage{File: filepath.Join(ls.dir, segmentName(from)), Offset: -1, Kind: DamageMissingSegment,
+				Problem: p + fmt.Sprintf(" between %s and %s", segmentName(from-1), segmentName(to+1))})
+		}
+		if seg.readErr != nil {
+			addPending(Damage{File: seg.path, Offset: -1, Kind: DamageBadSegment, Problem: fmt.Sprintf("cannot be read: %v", seg.readErr)})
+			continue
+		}
+		if seg.headerErr != "" {
+			addPending(Damage{File: seg.path, Offset: 0, Kind: DamageBadSegment, Problem: "bad segment header: " + seg.headerErr})
+		}
+		fi, bi := 0, 0
+		for fi < len(seg.frames) || bi < len(seg.bad) {
+			if bi < len(seg.bad) && (fi == len(seg.frames) || seg.bad[bi].off < ls.frames[seg.frames[fi]].off) {
+				sp := &seg.bad[bi]
+				bi++
+				why := sp.why
+				if i == last && bi == len(seg.bad) && !sp.follows && seg.headerErr == "" {
+					ok, not := tornShape(seg.data, sp, seg.version, prevLSN, prevHW, seg.lastNZ)
+					if ok {
+						d := Damage{File: seg.path, Offset: sp.off, Kind: DamageTornTail,
+							Problem: "torn tail (the last frame written, cut short by a crash): " + why}
+						fr, recs, seqs, _ := guessLost(seg.data, sp.off, sp.end, seg.version)
+						d.Frames, d.Records, d.Seqs = max(fr, 1), recs, plausible(seqs, prevHW)
+						if lsnKnown {
+							d.LSNFrom, d.LSNTo = prevLSN+1, prevLSN+1
+						}
+						d.describeLost(false, "never acknowledged")
+						ls.torn = append(ls.torn, d)
+						ls.tornAt = append(ls.tornAt, tornSpot{seg, sp})
+						continue
+					}
+					why += ", and it is not a torn tail: " + not
+				} else if sp.follows {
+					why += fmt.Sprintf(", and a valid frame follows at offset %d", sp.end)
+				} else if i != last {
+					why += ", in a segment that is not the last one written"
+				}
+				d := Damage{File: seg.path, Offset: sp.off, Kind: DamageBadFrame, Problem: why}
+				if sp.follows {
+					d.End = sp.end
+				}
+				fr, recs, seqs, ghw := guessLost(seg.data, sp.off, sp.end, seg.version)
+				d.Frames, d.Records, d.Seqs = max(fr, 1), recs, plausible(seqs, prevHW)
+				// The high-water mark of the first frame lost, if its
+				// body's start reads and is plausible (a new job takes a
+				// few bytes of a frame), bounds the IDs it handed out.
+				if h := max(ghw, hwHint(seg.data, sp, seg.version, prevHW)); h > prevHW {
+					d.NewFrom, d.NewTo = prevHW+1, h
+				}
+				addPending(d)
+				continue
+			}
+			f := &ls.frames[seg.frames[fi]]
+			fi++
+			if f.version >= 2 {
+				switch {
+				case prev == nil && lsnKnown && f.lsn > prevLSN+1,
+					prev != nil && f.lsn > prevLSN+1:
+					if len(pending) == 0 {
+						p := fmt.Sprintf("frames with LSN %d..%d are missing before this frame (LSN %d)", prevLSN+1, f.lsn-1, f.lsn)
+						if prev == nil {
+							p = fmt.Sprintf("the log starts at LSN %d, but drover.db holds frames up to LSN %d only: the oldest log segment(s) are gone", f.lsn, prevLSN)
+						}
+						addPending(Damage{File: seg.path, Offset: f.off, Kind: DamageLogGap, Problem: p})
+					}
+					for _, k := range pending {
+						d := &ls.damage[k]
+						d.LSNFrom, d.LSNTo = prevLSN+1, f.lsn-1
+						d.Frames = int(min(f.lsn-1-prevLSN, 1<<30))
+						if f.hw > prevHW {
+							d.NewFrom, d.NewTo = prevHW+1, f.hw
+						}
+						d.describeLost(false, "")
+					}
+					pending = nil
+				case prev != nil && f.lsn == prevLSN && len(pending) == 0 && fi == 1 &&
+					prev.seg != f.seg && prev.off+prev.size == lastFrameEnd(ls, prev.seg):
+					ls.notes = append(ls.notes, fmt.Sprintf("%s: the frame at offset %d repeats LSN %d of the last frame of %s, a write that failed and was retried",
+						seg.path, f.off, f.lsn, ls.segs[prev.seg].path))
+				case prev != nil && f.lsn <= prevLSN:
+					addPending(Damage{File: seg.path, Offset: f.off, Kind: DamageLogGap,
+						Problem: fmt.Sprintf("the frame's LSN %d does not follow the previous frame's (LSN %d)", f.lsn, prevLSN),
+						Lost:    "unknown: the frames are out of order, the log after it cannot be trusted"})
+				case (prev != nil || lsnKnown) && f.lsn == prevLSN+1:
+					for _, k := range pending {
+						d := &ls.damage[k]
+						d.Frames, d.Records = 0, 0
+						d.describeLost(false, "")
+						if d.Lost != "" {
+							d.Lost = "no acknowledged frame (the LSNs on both sides of it follow each other), but it held " + d.Lost
+						} else {
+							d.Lost = "no acknowledged frame (the LSNs on both sides of it follow each other)"
+						}
+					}
+				}
+				if prev == nil || f.lsn > prevLSN {
+					prevLSN = f.lsn
+				}
+				lsnKnown = true
+			}
+			prevHW = max(prevHW, f.hw, f.maxSeq)
+			for _, k := range pending {
+				if ls.damage[k].Lost == "" {
+					ls.damage[k].describeLost(true, "")
+				}
+			}
+			pending = nil
+			prev = f
+		}
+	}
+	for _, k := range pending {
+		d := &ls.damage[k]
+		extra := ""
+		if lsnKnown {
+			extra = fmt.Sprintf("every frame after LSN %d", prevLSN)
+		}
+		d.describeLost(d.Frames > 0 || d.Kind != DamageMissingSegment, extra)
+	}
+	if len(ls.segs) == 0 && st.known && !st.closed {
+		ls.damage = append(ls.damage, Damage{File: ls.dir, Offset: -1, Kind: DamageLogMissing,
+			Problem: "holds no log segment, but drover.db says the store was not closed (a running store always has one)",
+			Lost:    fmt.Sprintf("every frame after LSN %d, if there were any", st.lsn)})
+	}
+}
+
+// lastFrameEnd returns where the last valid frame of segment i ends.
+func lastFrameEnd(ls *logScan, i int) int64 {
+	fs := ls.segs[i].frames
+	if len(fs) == 0 {
+		return 0
+	}
+	f := ls.frames[fs[len(fs)-1]]
+	return f.off + f.size
+}
