@@ -264,6 +264,12 @@ func (s *boltDB) save(batch []Record, st *storeState) error {
 			var k [8]byte
 			for _, r := range batch {
 				binary.BigEndian.PutUint64(k[:], r.Seq)
+				if isTombstone(r.Data) {
+					if err := b.Delete(k[:]); err != nil {
+						return err
+					}
+					continue
+				}
 				i := len(vals)
 				vals = appendEnvelope(vals, r.Seq, r.Data)
 				if err := b.Put(k[:], vals[i:len(vals):len(vals)]); err != nil {

@@ -638,7 +638,13 @@ func (s *BoltStore) checkpoint(all bool) error {
 }
 
 // Load implements Store.
-func (s *BoltStore) Load(fn func(seq uint64, data []byte) error) error {
+func (s *BoltStore) Load(each func(seq uint64, data []byte) error) error {
+	fn := func(seq uint64, data []byte) error {
+		if isTombstone(data) { // deleted after its record reached the file
+			return nil
+		}
+		return each(seq, data)
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -364,6 +364,10 @@ func (ds *dirScan) merge(r *CheckReport) {
 		rank[k] = i + 1
 		f := &ls.frames[k]
 		for _, rec := range f.recs {
+			if isTombstone(rec.Data) { // deleted: history or purge
+				delete(kept, rec.Seq)
+				continue
+			}
 			if err := valid(rec.Seq, rec.Data); err != nil {
 				bad(ls.segs[f.seg].path, f.off, rec.Seq, err)
 				continue

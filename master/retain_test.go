@@ -164,8 +164,23 @@ func TestRetainJobsCap(t *testing.T) {
 // deletes by filter from memory and store; a retry of a job that left
 // memory brings it back and runs it.
 func TestHistory(t *testing.T) {
-	st := jobs.NewMemStore()
-	m, mc := retainCluster(t, Config{Retain: time.Second, RetainJobs: 100, HistoryJobs: 300, StoreImpl: st})
+	t.Run("memory", func(t *testing.T) { testHistory(t, Config{StoreImpl: jobs.NewMemStore()}) })
+	t.Run("bolt", func(t *testing.T) { testHistory(t, Config{DataDir: t.TempDir()}) })
+}
+
+// storeLen counts the records in m's store.
+type storeLen struct{ m *Master }
+
+func (s storeLen) Len() int {
+	n := 0
+	s.m.store.(jobs.HistoryStore).Ascend(0, func(uint64, []byte) bool { n++; return true })
+	return n
+}
+
+func testHistory(t *testing.T, cfg Config) {
+	cfg.Retain, cfg.RetainJobs, cfg.HistoryJobs = time.Second, 100, 300
+	m, mc := retainCluster(t, cfg)
+	st := storeLen{m}
 	specs := make([]jobs.Spec, 600)
 	for i := range specs {
 		specs[i] = jobs.Spec{Type: "ok"}
@@ -238,6 +253,31 @@ func TestHistory(t *testing.T) {
 	n, err = m.Purge(ctx, PurgeFilter{Before: time.Now()})
 	if err != nil || n != 250 || st.Len() != 0 {
 		t.Fatalf("purge of everything finished: %d, %v; store holds %d", n, err, st.Len())
+	}
+	if cfg.DataDir == "" {
+		return
+	}
+	// A restart on the emptied store: nothing comes back, and job IDs go
+	// on above every ID ever handed out.
+	m.Close()
+	m2, err := New(Config{DataDir: cfg.DataDir, Listen: "127.0.0.1:0", Logger: m.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	var r rpcapi.SubmitReply
+	if err := m2.Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "ok"}}}, &r); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprint(len(ids) + 1); r.IDs[0] != want {
+		t.Fatalf("first job after a restart on an emptied store: ID %s, want %s", r.IDs[0], want)
+	}
+	var ls rpcapi.ListJobsReply
+	if err := m2.ListJobs(ctx, &rpcapi.ListJobsArgs{}, &ls); err != nil || len(ls.Jobs) != 1 {
+		t.Fatalf("jobs after the restart: %d, %v; want the 1 new", len(ls.Jobs), err)
 	}
 }
 

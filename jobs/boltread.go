@@ -1,0 +1,230 @@
+package jobs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Reading and deleting single records while the store runs (HistoryStore).
+// A record is in the log (the current segment's records, and sealed ones
+// waiting for their checkpoint: the overlay) or in the bbolt file; the
+// log's is the newer. A Delete is a Save of tombstones: the log keeps it
+// like any record, so a crash replays it, and the checkpoint deletes the
+// key from the bbolt file.
+
+// tombstone is the record Delete saves for a Seq: one zero byte, which no
+// job record (binary or JSON) is.
+var tombstone = []byte{0}
+
+// isTombstone reports whether a record's data is a Delete's tombstone.
+func isTombstone(data []byte) bool { return len(data) == 1 && data[0] == 0 }
+
+// overlay returns the records in the log, the newest of each Seq, and
+// their Seqs sorted. The slices are never written again.
+func (s *BoltStore) overlay() (map[uint64][]byte, []uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, nil, ErrClosed
+	}
+	over := make(map[uint64][]byte)
+	for _, g := range s.frozen {
+		for _, r := range g.recs {
+			over[r.Seq] = r.Data
+		}
+	}
+	for _, r := range s.mem {
+		over[r.Seq] = r.Data
+	}
+	return over, slices.Sorted(maps.Keys(over)), nil
+}
+
+// Get implements HistoryStore.
+func (s *BoltStore) Get(seq uint64) ([]byte, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	var found []byte
+	for i := len(s.mem) - 1; i >= 0 && found == nil; i-- {
+		if s.mem[i].Seq == seq {
+			found = s.mem[i].Data
+		}
+	}
+	for i := len(s.frozen) - 1; i >= 0 && found == nil; i-- {
+		recs := s.frozen[i].recs
+		for k := len(recs) - 1; k >= 0; k-- {
+			if recs[k].Seq == seq {
+				found = recs[k].Data
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	if found != nil {
+		if isTombstone(found) {
+			return nil, nil
+		}
+		return slices.Clone(found), nil
+	}
+	var out []byte
+	err := s.db.view(func(b *bolt.Bucket) error {
+		if b == nil {
+			return nil
+		}
+		k := seqKey(seq)
+		v := b.Get(k)
+		if v == nil {
+			return nil
+		}
+		data, ok := openEnvelope(k, v)
+		if !ok {
+			return s.db.corrupt(fmt.Sprintf("the checksum of job %d does not match: the job is lost", seq))
+		}
+		out = slices.Clone(data)
+		return nil
+	})
+	return out, err
+}
+
+// Descend implements HistoryStore.
+func (s *BoltStore) Descend(before uint64, fn func(seq uint64, data []byte) bool) error {
+	return s.walk(before, true, fn)
+}
+
+// Ascend implements HistoryStore.
+func (s *BoltStore) Ascend(after uint64, fn func(seq uint64, data []byte) bool) error {
+	return s.walk(after, false, fn)
+}
+
+// walk merges the bbolt file's records with the overlay's, by Seq, from
+// the bound (exclusive; 0 with desc: from the top), the overlay's winning.
+func (s *BoltStore) walk(bound uint64, desc bool, fn func(seq uint64, data []byte) bool) error {
+	over, keys, err := s.overlay()
+	if err != nil {
+		return err
+	}
+	in := func(q uint64) bool { return q > bound }
+	if desc {
+		in = func(q uint64) bool { return bound == 0 || q < bound }
+		slices.Reverse(keys)
+	}
+	keys = slices.DeleteFunc(keys, func(q uint64) bool { return !in(q) })
+	// before reports whether a comes before b in the walk's order.
+	before := func(a, b uint64) bool {
+		if desc {
+			return a > b
+		}
+		return a < b
+	}
+	stop := errors.New("stop")
+	i := 0
+	emit := func(q uint64, data []byte) error {
+		if isTombstone(data) {
+			return nil
+		}
+		if !fn(q, data) {
+			return stop
+		}
+		return nil
+	}
+	err = s.db.view(func(b *bolt.Bucket) error {
+		var c *bolt.Cursor
+		var k, v []byte
+		if b != nil {
+			c = b.Cursor()
+		}
+		switch {
+		case c == nil:
+		case !desc:
+			k, v = c.Seek(seqKey(bound + 1))
+			if bound == ^uint64(0) {
+				k = nil
+			}
+		case bound == 0:
+			k, v = c.Last()
+		default:
+			k, v = c.Seek(seqKey(bound))
+			if k == nil {
+				k, v = c.Last()
+			}
+			for k != nil && binary.BigEndian.Uint64(k) >= bound {
+				k, v = c.Prev()
+			}
+		}
+		for ; k != nil; k, v = step(c, desc) {
+			if len(k) != 8 {
+				return s.db.corrupt(fmt.Sprintf("stored key %x is not a seq", k))
+			}
+			q := binary.BigEndian.Uint64(k)
+			for ; i < len(keys) && before(keys[i], q); i++ {
+				if err := emit(keys[i], over[keys[i]]); err != nil {
+					return err
+				}
+			}
+			if i < len(keys) && keys[i] == q {
+				i++
+				if err := emit(q, over[q]); err != nil {
+					return err
+				}
+				continue
+			}
+			data, ok := openEnvelope(k, v)
+			if !ok {
+				return s.db.corrupt(fmt.Sprintf("the checksum of job %d does not match: the job is lost", q))
+			}
+			if err := emit(q, data); err != nil {
+				return err
+			}
+		}
+		for ; i < len(keys); i++ {
+			if err := emit(keys[i], over[keys[i]]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, stop) {
+		return nil
+	}
+	return err
+}
+
+func step(c *bolt.Cursor, desc bool) ([]byte, []byte) {
+	if desc {
+		return c.Prev()
+	}
+	return c.Next()
+}
+
+// Delete implements HistoryStore: one log frame of tombstones.
+func (s *BoltStore) Delete(seqs []uint64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	batch := make([]Record, len(seqs))
+	for i, q := range seqs {
+		batch[i] = Record{Seq: q, Data: tombstone}
+	}
+	return s.Save(batch)
+}
+
+// view runs fn in a read transaction on the jobs bucket (nil if the file
+// has none), guarded against a damaged file.
+func (s *boltDB) view(fn func(b *bolt.Bucket) error) error {
+	err := guard(s.path, func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			return fn(tx.Bucket(jobsBucket)) // nil when the file has no job yet
+		})
+	})
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
