@@ -235,10 +235,13 @@ func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 	w := m.workers[a.WorkerID]
 	for _, rep := range a.Reports {
 		var j *jobs.Job
-		var held bool // the report names this worker's live lease
 		if w != nil {
+			// The worker says the attempt ended: its slot is free, whatever
+			// becomes of the report (checkReports refused any the master
+			// could not record, before anything changed).
 			if l := w.leases[rep.JobID]; l != nil && l.attempt == rep.Attempt {
-				j, held = l.job, true
+				delete(w.leases, rep.JobID)
+				j = l.job
 			}
 		}
 		if j == nil {
@@ -266,9 +269,6 @@ func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 				r.Dropped++
 				m.jobLog(j).WithError(err).Warn("report rejected")
 				continue
-			}
-			if held {
-				delete(w.leases, rep.JobID)
 			}
 			r.Accepted++
 			m.metrics.observeFinish(j)
