@@ -51,6 +51,15 @@ type lease struct {
 
 func (w *workerRec) free() int { return w.slots - len(w.leases) }
 
+// unqueue removes the task of (jobID, attempt) from the outbox and reports
+// whether it was there (leased, not yet sent or fetched). The caller holds
+// Master.mu.
+func (w *workerRec) unqueue(jobID string, attempt int) bool {
+	n := len(w.outbox)
+	w.outbox = slices.DeleteFunc(w.outbox, func(t rpcapi.Task) bool { return t.JobID == jobID && t.Attempt == attempt })
+	return len(w.outbox) < n
+}
+
 // takeOutbox removes up to n tasks from the front of the outbox and
 // returns them in a new slice. The caller holds Master.mu.
 func (w *workerRec) takeOutbox(n int) []rpcapi.Task {
@@ -257,12 +266,14 @@ func (m *Master) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpca
 		w.state = rpcapi.WorkerDraining
 		m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "running": len(w.leases)}).Info("worker draining")
 	}
-	var held map[string]int
+	// The attempts the beat lists (a job may appear twice: a stale
+	// attempt still stopping beside its live one).
+	var held map[rpcapi.JobRef]bool
 	if len(a.Running) > 0 {
-		held = make(map[string]int, len(a.Running))
+		held = make(map[rpcapi.JobRef]bool, len(a.Running))
 	}
 	for _, ref := range a.Running {
-		held[ref.JobID] = ref.Attempt
+		held[ref] = true
 		l := w.leases[ref.JobID]
 		if l == nil || l.attempt != ref.Attempt || l.cancelled {
 			r.Cancel = append(r.Cancel, ref)
@@ -273,7 +284,7 @@ func (m *Master) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpca
 		}
 	}
 	for id, l := range w.leases {
-		if att, ok := held[id]; ok && att == l.attempt {
+		if held[rpcapi.JobRef{JobID: id, Attempt: l.attempt}] {
 			continue
 		}
 		// Accepted before the previous beat was answered, so this beat's
@@ -283,6 +294,7 @@ func (m *Master) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpca
 		}
 		delete(w.leases, id)
 		m.lose(id, l.attempt, now, fmt.Sprintf("worker %s no longer reports it", w.id))
+		m.kick() // a slot is free, and the job may be pending again
 	}
 	r.Status = rpcapi.BeatOK
 	if w.state == rpcapi.WorkerDraining {
@@ -305,6 +317,7 @@ func (m *Master) lose(jobID string, attempt int, now time.Time, why string) {
 	m.touch(j, jobs.Running)
 	if j.State == jobs.Pending {
 		m.enqueue(j)
+		m.kick()
 	}
 	m.jobLog(j).WithField("state", j.State).Warn("attempt lost: " + why)
 }

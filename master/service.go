@@ -514,9 +514,16 @@ func (m *Master) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Can
 		m.queue.Remove(id)
 		if w := m.workers[worker]; before == jobs.Running && w != nil {
 			if l := w.leases[id]; l != nil && l.attempt == attempt {
-				l.cancelled = true
-				w.cancelbox = append(w.cancelbox, rpcapi.JobRef{JobID: id, Attempt: attempt})
-				w.poke()
+				if w.unqueue(id, attempt) {
+					// Never sent (or fetched): the worker never had it,
+					// and its slot is free now.
+					delete(w.leases, id)
+					m.kick()
+				} else {
+					l.cancelled = true
+					w.cancelbox = append(w.cancelbox, rpcapi.JobRef{JobID: id, Attempt: attempt})
+					w.poke()
+				}
 			}
 		}
 		last = m.touch(j, before)
