@@ -314,22 +314,9 @@ func (m *Master) apiSubmit(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, m.cfg.MaxRequestBody))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
 	var body submitBody
-	if err := dec.Decode(&body); err != nil {
-		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: empty body: want a job spec as JSON, such as {\"type\": \"echo\"}", rpcapi.ErrBadRequest)
-		}
-		return badJSON(err)
-	}
-	var extra json.RawMessage
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		if err == nil {
-			err = errors.New("more than one JSON value")
-		}
-		return badJSON(err)
+	if err := m.decodeBody(w, r, &body, true, `a job spec as JSON, such as {"type": "echo"}`); err != nil {
+		return err
 	}
 	specs := body.Jobs
 	single := body.Jobs == nil
@@ -356,6 +343,31 @@ func (m *Master) apiSubmit(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Location", APIPrefix+"jobs/"+reply.IDs[0])
 	}
 	return writeJSON(w, http.StatusCreated, submitReply{IDs: reply.IDs, Existing: reply.Existing})
+}
+
+// decodeBody decodes a request's body, at most max_request_body, into v:
+// exactly one JSON value, no unknown members (numbers as json.Number with
+// numbers). want says what an empty body should have held.
+func (m *Master) decodeBody(w http.ResponseWriter, r *http.Request, v any, numbers bool, want string) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, m.cfg.MaxRequestBody))
+	dec.DisallowUnknownFields()
+	if numbers {
+		dec.UseNumber()
+	}
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: empty body: want %s", rpcapi.ErrBadRequest, want)
+		}
+		return badJSON(err)
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err == nil {
+			err = errors.New("more than one JSON value")
+		}
+		return badJSON(err)
+	}
+	return nil
 }
 
 func badJSON(err error) error {
@@ -408,21 +420,9 @@ func (m *Master) apiPurge(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, m.cfg.MaxRequestBody))
-	dec.DisallowUnknownFields()
 	var body purgeBody
-	if err := dec.Decode(&body); err != nil {
-		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: empty body: want a filter as JSON, such as {\"state\": \"failed\", \"older_than\": \"24h\"}", rpcapi.ErrBadRequest)
-		}
-		return badJSON(err)
-	}
-	var extra json.RawMessage
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		if err == nil {
-			err = errors.New("more than one JSON value")
-		}
-		return badJSON(err)
+	if err := m.decodeBody(w, r, &body, false, `a filter as JSON, such as {"state": "failed", "older_than": "24h"}`); err != nil {
+		return err
 	}
 	a := &rpcapi.PurgeArgs{State: body.State, Type: body.Type, Group: body.Group, All: body.All}
 	if body.OlderThan != "" {
