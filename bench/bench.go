@@ -3,8 +3,11 @@
 // master's CPU time and peak RSS can be read from /proc), clients in this
 // process. Run runs one scenario and returns a Result: "e2e" (throughput,
 // latency and the raw RPC ceilings of the same machine), "heartbeats" (a
-// fleet of simulated workers beating) or "queue" (a big pending queue and
-// a master restart).
+// fleet of simulated workers beating), "queue" (a big pending queue and
+// a master restart), "soak" (jobs streamed through a master with short
+// retention for a long time, its memory and store sampled, then a kill -9
+// and a restart) or "reads" (every listing and status call against a big
+// history while a fleet beats).
 package bench
 
 import (
@@ -28,18 +31,23 @@ const (
 	ScenarioE2E        = "e2e"
 	ScenarioHeartbeats = "heartbeats"
 	ScenarioQueue      = "queue"
+	ScenarioSoak       = "soak"
+	ScenarioReads      = "reads"
 )
 
 // Config is one bench run. Zero values mean the documented defaults.
 type Config struct {
-	// Scenario is "e2e" (default), "heartbeats" or "queue".
+	// Scenario is "e2e" (default), "heartbeats", "queue", "soak" or
+	// "reads".
 	Scenario string
-	// Jobs to submit. Default 100,000 (e2e), 1,000,000 (queue).
+	// Jobs to submit. Default 100,000 (e2e), 1,000,000 (queue); in the
+	// soak, 0 (run for Duration) or the jobs to run before it stops.
 	Jobs int
-	// Workers is the number of worker processes (e2e, default 4) or of
-	// simulated workers (heartbeats, default 1000).
+	// Workers is the number of worker processes (e2e and soak, default 4)
+	// or of simulated workers (heartbeats and reads, default 1000).
 	Workers int
-	// Clients is the number of client connections submitting. Default 4.
+	// Clients is the number of client connections submitting (reads: and
+	// then reading). Default 4.
 	Clients int
 	// Batch is the number of specs per Submit call. Default 1000.
 	Batch int
@@ -48,9 +56,10 @@ type Config struct {
 	// Transport is "gob" (default) or "xmlrpc": clients, workers and the
 	// master's calls to workers all use it.
 	Transport string
-	// Slots per worker. Default 256: no-op jobs take no time, so the jobs
-	// in flight (workers x slots) are what bound the rate, by Little's law
-	// (rate = in flight / round trip); BENCHMARKS.md shows the effect.
+	// Slots per worker (reads: per simulated worker). Default 256: no-op
+	// jobs take no time, so the jobs in flight (workers x slots) are what
+	// bound the rate, by Little's law (rate = in flight / round trip);
+	// BENCHMARKS.md shows the effect.
 	Slots int
 	// Work is a busy-wait per job in the workers. Default none.
 	Work time.Duration
@@ -65,7 +74,8 @@ type Config struct {
 	// KillWorkerEvery, when set, kills a random worker process with SIGKILL
 	// that often during the e2e run and starts a new one.
 	KillWorkerEvery time.Duration
-	// Window is the heartbeats scenario's measurement window. Default 10s.
+	// Window is the heartbeats scenario's measurement window, and the
+	// reads scenario's heartbeats alone before it reads. Default 10s.
 	Window time.Duration
 	// Profile is a file the master writes a CPU profile of the e2e run (or
 	// the heartbeat window, or the queue submit) to.
@@ -76,7 +86,23 @@ type Config struct {
 	// GCPercent is the master's garbage-collection target
 	// (master.Config.GCPercent). Default 0: Go's, or $GOGC.
 	GCPercent int
-	// Timeout bounds the whole run. Default 15m.
+	// Duration is how long the soak streams jobs (default 10m when Jobs
+	// is 0) and how long the reads scenario reads (default 1m).
+	Duration time.Duration
+	// Sample is how often the soak samples the master. Default 5s.
+	Sample time.Duration
+	// Retain, RetainJobs, History and HistoryJobs are the master's
+	// retention (master.Config). Zero is the master's default, except in
+	// the soak: 10s, 10000, 30s and 100000.
+	Retain      time.Duration
+	RetainJobs  int
+	History     time.Duration
+	HistoryJobs int
+	// Fill is how many finished jobs the reads scenario puts in the
+	// master's history before it reads. Default 1,000,000.
+	Fill int
+	// Timeout bounds the whole run. Default 15m (soak and reads: 30m
+	// more than Duration).
 	Timeout time.Duration
 	// LogLevel is the children's log level. Default "error".
 	LogLevel string
@@ -92,7 +118,8 @@ func (c *Config) setDefaults() {
 	if c.Scenario == "" {
 		c.Scenario = ScenarioE2E
 	}
-	if c.Jobs == 0 {
+	lifetime := c.Scenario == ScenarioSoak || c.Scenario == ScenarioReads
+	if c.Jobs == 0 && !lifetime {
 		c.Jobs = 100000
 		if c.Scenario == ScenarioQueue {
 			c.Jobs = 1000000
@@ -100,9 +127,26 @@ func (c *Config) setDefaults() {
 	}
 	if c.Workers == 0 {
 		c.Workers = 4
-		if c.Scenario == ScenarioHeartbeats {
+		if c.Scenario == ScenarioHeartbeats || c.Scenario == ScenarioReads {
 			c.Workers = 1000
 		}
+	}
+	switch c.Scenario {
+	case ScenarioSoak:
+		if c.Jobs == 0 {
+			setDur(&c.Duration, 10*time.Minute)
+		}
+		setDur(&c.Sample, 5*time.Second)
+		setDur(&c.Retain, 10*time.Second)
+		setInt(&c.RetainJobs, 10000)
+		setDur(&c.History, 30*time.Second)
+		setInt(&c.HistoryJobs, 100000)
+	case ScenarioReads:
+		setDur(&c.Duration, time.Minute)
+		setInt(&c.Fill, 1000000)
+	}
+	if lifetime {
+		setDur(&c.Timeout, c.Duration+30*time.Minute)
 	}
 	setInt(&c.Clients, 4)
 	setInt(&c.Batch, 1000)
@@ -147,18 +191,23 @@ func setDur(p *time.Duration, d time.Duration) {
 func (c *Config) Validate() error {
 	c.setDefaults()
 	switch {
-	case c.Scenario != ScenarioE2E && c.Scenario != ScenarioHeartbeats && c.Scenario != ScenarioQueue:
-		return fmt.Errorf("bench: scenario %q: want e2e, heartbeats or queue", c.Scenario)
+	case c.Scenario != ScenarioE2E && c.Scenario != ScenarioHeartbeats && c.Scenario != ScenarioQueue &&
+		c.Scenario != ScenarioSoak && c.Scenario != ScenarioReads:
+		return fmt.Errorf("bench: scenario %q: want e2e, heartbeats, queue, soak or reads", c.Scenario)
 	case c.Store != master.StoreBolt && c.Store != master.StoreMemory:
 		return fmt.Errorf("bench: store %q: want bolt or memory", c.Store)
 	case c.Transport != rpcapi.TransportGob && c.Transport != rpcapi.TransportXMLRPC:
 		return fmt.Errorf("bench: transport %q: want gob or xmlrpc", c.Transport)
-	case c.Jobs < 0 || c.Workers < 0 || c.Clients < 0 || c.Batch < 0 || c.Slots < 0 || c.LatencySamples < 0:
+	case c.Jobs < 0 || c.Workers < 0 || c.Clients < 0 || c.Batch < 0 || c.Slots < 0 || c.LatencySamples < 0 ||
+		c.RetainJobs < 0 || c.HistoryJobs < 0 || c.Fill < 0:
 		return errors.New("bench: negative count")
 	case c.Batch > master.MaxSubmit:
 		return fmt.Errorf("bench: batch %d over the master's limit %d", c.Batch, master.MaxSubmit)
-	case c.Work < 0 || c.KillWorkerEvery < 0 || c.Window < 0 || c.CeilingTime < 0:
+	case c.Work < 0 || c.KillWorkerEvery < 0 || c.Window < 0 || c.CeilingTime < 0 || c.Duration < 0 ||
+		c.Sample < 0 || c.Retain < 0 || c.History < 0:
 		return errors.New("bench: negative duration")
+	case c.Scenario == ScenarioSoak && c.Sample < 10*time.Millisecond:
+		return fmt.Errorf("bench: sample %s: want at least 10ms", c.Sample)
 	case c.Retries < 0 || c.Retries > jobs.MaxRetries:
 		return fmt.Errorf("bench: retries %d out of range 0..%d", c.Retries, jobs.MaxRetries)
 	}
@@ -190,6 +239,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		err = runHeartbeats(ctx, &cfg, r)
 	case ScenarioQueue:
 		err = runQueue(ctx, &cfg, r)
+	case ScenarioSoak:
+		err = runSoak(ctx, &cfg, r)
+	case ScenarioReads:
+		err = runReads(ctx, &cfg, r)
 	}
 	if err != nil && !errors.Is(err, ErrCheck) {
 		return nil, err
@@ -205,6 +258,10 @@ type cluster struct {
 	addr    string
 	dataDir string
 	ctl     rpcapi.MasterClient // gob, for status polls and checks
+
+	// extra are more arguments for every master process (after the
+	// config's: a flag given twice takes the last value).
+	extra []string
 
 	mu      sync.Mutex // guards workers and wseq
 	workers []*proc
@@ -225,13 +282,25 @@ func (c *cluster) masterArgs() []string {
 	if c.cfg.GCPercent != 0 {
 		a = append(a, "--gc-percent", strconv.Itoa(c.cfg.GCPercent))
 	}
-	return a
+	if c.cfg.Retain != 0 {
+		a = append(a, "--retain", c.cfg.Retain.String())
+	}
+	if c.cfg.RetainJobs != 0 {
+		a = append(a, "--retain-jobs", strconv.Itoa(c.cfg.RetainJobs))
+	}
+	if c.cfg.History != 0 {
+		a = append(a, "--history", c.cfg.History.String())
+	}
+	if c.cfg.HistoryJobs != 0 {
+		a = append(a, "--history-jobs", strconv.Itoa(c.cfg.HistoryJobs))
+	}
+	return append(a, c.extra...)
 }
 
-// startCluster starts a master and nWorkers worker processes and waits until
-// the master lists them all alive.
-func startCluster(ctx context.Context, cfg *Config, nWorkers int) (*cluster, error) {
-	c := &cluster{cfg: cfg}
+// startCluster starts a master (with extra arguments, if any) and nWorkers
+// worker processes and waits until the master lists them all alive.
+func startCluster(ctx context.Context, cfg *Config, nWorkers int, extra ...string) (*cluster, error) {
+	c := &cluster{cfg: cfg, extra: extra}
 	if cfg.Store == master.StoreBolt {
 		dir, err := os.MkdirTemp("", "drover-bench-")
 		if err != nil {

@@ -175,3 +175,91 @@ func BenchmarkE2E(b *testing.B) {
 		})
 	}
 }
+
+func TestSoakSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := Config{Scenario: ScenarioSoak, Jobs: 4000, Workers: 2, Slots: 2, Clients: 2, Batch: 100,
+		Sample: 50 * time.Millisecond, Retain: time.Second, RetainJobs: 500, History: 2 * time.Second, HistoryJobs: 1000,
+		Launch: Reexec(), Stderr: logWriter{t}}
+	r, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.Soak
+	if s == nil || r.E2E != nil || r.Reads != nil {
+		t.Fatalf("scenario blocks: %+v", r)
+	}
+	if s.SoakJobs != 4000 || s.SoakFailed != 0 || s.SoakReaped != 0 {
+		t.Errorf("jobs %d, not succeeded %d, reaped %d; want 4000, 0, 0", s.SoakJobs, s.SoakFailed, s.SoakReaped)
+	}
+	if len(s.SoakSamples) < 3 || s.SoakFitSamples < 2 {
+		t.Fatalf("%d samples, %d after the warm-up; want at least 3 and 2", len(s.SoakSamples), s.SoakFitSamples)
+	}
+	last := s.SoakSamples[len(s.SoakSamples)-1]
+	if last.Jobs != 4000 || last.RSS <= 0 || last.RSSAnon <= 0 || last.Heap <= 0 || last.Goroutines <= 0 || last.FDs <= 0 || last.Dir <= 0 || last.DirBlks <= 0 {
+		t.Errorf("last sample incomplete: %+v", last)
+	}
+	if s.SoakRSSSlope == 0 || s.SoakHeapSlope == 0 || s.SoakFirstTenthPerS <= 0 || s.SoakLastTenthPerS <= 0 {
+		t.Errorf("slopes RSS %v heap %v, throughput tenths %v %v: not computed", s.SoakRSSSlope, s.SoakHeapSlope, s.SoakFirstTenthPerS, s.SoakLastTenthPerS)
+	}
+	if s.SoakSweeps < 1 || s.SoakRestartS <= 0 || s.SoakRestartStartS <= 0 || s.SoakRestartFinal < 1000 || s.SoakRestartRSS <= 0 {
+		t.Errorf("sweeps %d, restart %vs (start %vs), %d final jobs after it, RSS %d: not measured",
+			s.SoakSweeps, s.SoakRestartS, s.SoakRestartStartS, s.SoakRestartFinal, s.SoakRestartRSS)
+	}
+	checkReport(t, r, "soak_samples", "soak_rss_bytes_per_mjob", "soak_restart_ready_s", "history sweeps", "restart after kill -9")
+}
+
+func TestReadsSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := Config{Scenario: ScenarioReads, Fill: 3000, Workers: 20, Slots: 1, Clients: 2, Batch: 250,
+		Duration: 2 * time.Second, Window: time.Second, Launch: Reexec(), Stderr: logWriter{t}}
+	r, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := r.Reads
+	if x == nil || r.Soak != nil {
+		t.Fatalf("scenario blocks: %+v", r)
+	}
+	if x.RDReaped != 0 || x.RDFinal != 3000+readsRare || x.RDWalkJobs != x.RDFinal {
+		t.Errorf("reaped %d, final %d, walked %d; want 0, %d, %d", x.RDReaped, x.RDFinal, x.RDWalkJobs, 3000+readsRare, 3000+readsRare)
+	}
+	if x.RDBefore.N == 0 || x.RDDuring.N == 0 || x.RDDuring.P50us <= 0 {
+		t.Errorf("heartbeats before %+v during %+v: not measured", x.RDBefore, x.RDDuring)
+	}
+	if len(x.RDOps) < 20 {
+		t.Errorf("%d reads, want every listing and status", len(x.RDOps))
+	}
+	for _, o := range x.RDOps {
+		if o.Calls == 0 || o.Errors != 0 || o.P50us <= 0 {
+			t.Errorf("%s: %d calls, %d errors (%s), p50 %v", o.Name, o.Calls, o.Errors, o.FirstErr, o.P50us)
+		}
+	}
+	checkReport(t, r, "reads_ops", "reads_hb_during", "reads_workers_reaped", "heartbeat RTT during", "GET /api/v1/events")
+}
+
+// checkReport checks that r's JSON and table have the given keys and words.
+func checkReport(t *testing.T, r *Result, words ...string) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := r.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range words {
+		if !strings.Contains(buf.String(), w) {
+			t.Errorf("report has no %q", w)
+		}
+	}
+	t.Logf("\n%s", buf.String())
+}

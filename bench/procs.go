@@ -136,6 +136,10 @@ func masterRole(args []string, stdout io.Writer) error {
 	level := fs.String("log-level", "error", "log level")
 	heartbeat := fs.Duration("heartbeat", 0, "heartbeat interval (0: default)")
 	gcPercent := fs.Int("gc-percent", 0, "the master's GCPercent (0: the process's setting)")
+	retain := fs.Duration("retain", 0, "the master's Retain (0: default)")
+	retainJobs := fs.Int("retain-jobs", 0, "the master's RetainJobs (0: default)")
+	history := fs.Duration("history", 0, "the master's History (0: default)")
+	historyJobs := fs.Int("history-jobs", 0, "the master's HistoryJobs (0: default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -151,7 +155,8 @@ func masterRole(args []string, stdout io.Writer) error {
 		defer os.RemoveAll(dir)
 	}
 	m, err := master.New(master.Config{Listen: "127.0.0.1:0", Store: *store, DataDir: dir,
-		HeartbeatInterval: *heartbeat, Logger: log, GCPercent: *gcPercent})
+		HeartbeatInterval: *heartbeat, Logger: log, GCPercent: *gcPercent,
+		Retain: *retain, RetainJobs: *retainJobs, History: *history, HistoryJobs: *historyJobs})
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,8 @@ type Result struct {
 	*E2E
 	*Heartbeats
 	*Queue
+	*Soak
+	*Reads
 }
 
 // Params are the run's parameters and the machine.
@@ -200,6 +202,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "  %d simulated workers, transport %s, window %s\n", p.Workers, p.Transport, p.Window)
 	case ScenarioQueue:
 		fmt.Fprintf(w, "  %d jobs, %d clients, batch %d, store %s, transport %s\n", p.Jobs, p.Clients, p.Batch, p.Store, p.Transport)
+	case ScenarioSoak, ScenarioReads:
+		r.lifetimeHeader(w)
 	default:
 		fmt.Fprintf(w, "  %d jobs, %d workers x %d slots, %d clients, batch %d, store %s, transport %s, work %s, retries %d\n",
 			p.Jobs, p.Workers, p.Slots, p.Clients, p.Batch, p.Store, p.Transport, p.Work, p.Retries)
@@ -246,7 +250,16 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if q := r.Queue; q != nil {
 		q.table(row)
 	}
+	if s := r.Soak; s != nil {
+		s.table(row)
+	}
+	if x := r.Reads; x != nil {
+		x.table(row)
+	}
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := r.lifetimeTables(w); err != nil {
 		return err
 	}
 	for _, n := range notes {

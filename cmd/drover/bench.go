@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/drover/drover/bench"
 )
@@ -20,28 +24,38 @@ func runBench(args []string, stdout io.Writer) error {
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var cfg bench.Config
-	fs.StringVar(&cfg.Scenario, "scenario", "e2e", "e2e, heartbeats (a fleet of simulated workers beating) or queue (a big pending queue and a restart)")
-	fs.IntVar(&cfg.Jobs, "jobs", 0, "jobs to submit (default 100000; queue: 1000000)")
-	fs.IntVar(&cfg.Workers, "workers", 0, "worker processes (default 4; heartbeats: simulated workers, default 1000)")
-	fs.IntVar(&cfg.Clients, "clients", 4, "client connections submitting")
+	fs.StringVar(&cfg.Scenario, "scenario", "e2e", "e2e, heartbeats (a fleet of simulated workers beating), queue (a big pending queue and a restart), "+
+		"soak (jobs streamed through a master with short retention, sampled, then a kill -9 and a restart) or reads (every listing against a big history while a fleet beats)")
+	fs.IntVar(&cfg.Jobs, "jobs", 0, "jobs to submit (default 100000; queue: 1000000; soak: stop after this many, default none)")
+	fs.IntVar(&cfg.Workers, "workers", 0, "worker processes (default 4; heartbeats and reads: simulated workers, default 1000)")
+	fs.IntVar(&cfg.Clients, "clients", 4, "client connections submitting (reads: and then reading)")
 	fs.IntVar(&cfg.Batch, "batch", 1000, "job specs per Submit call")
 	fs.StringVar(&cfg.Store, "store", "bolt", "master store: bolt (in a temp dir) or memory")
 	fs.StringVar(&cfg.Transport, "transport", "gob", "gob or xmlrpc: clients, workers and the master's calls to workers")
-	fs.IntVar(&cfg.Slots, "slots", 256, "slots per worker")
+	fs.IntVar(&cfg.Slots, "slots", 256, "slots per worker (reads: per simulated worker)")
 	fs.DurationVar(&cfg.Work, "work", 0, "busy-wait per job in the workers (e.g. 100us)")
 	fs.IntVar(&cfg.Retries, "retries", 0, "retries per job (default 0; 20 with --kill-worker-every)")
 	fs.IntVar(&cfg.LatencySamples, "latency-samples", 200, "single jobs timed on the idle cluster")
 	fs.DurationVar(&cfg.CeilingTime, "ceiling-time", 0, "how long each raw RPC ceiling is measured (default 2s)")
 	fs.DurationVar(&cfg.KillWorkerEvery, "kill-worker-every", 0, "kill -9 a random worker this often during the run and start another")
-	fs.DurationVar(&cfg.Window, "window", 0, "heartbeats: measurement window (default 10s)")
+	fs.DurationVar(&cfg.Window, "window", 0, "heartbeats: measurement window; reads: heartbeats alone before the reads (default 10s)")
 	fs.StringVar(&cfg.Profile, "profile", "", "the master writes a CPU profile of the measured phase to this `file`")
 	fs.IntVar(&cfg.GCPercent, "gc-percent", 0, "the master's garbage-collection target (gc_percent; 0: Go's 100, or $GOGC)")
 	fs.StringVar(&cfg.Trace, "trace", "", "the master writes an execution trace (go tool trace) of the measured phase to this `file`")
-	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound on the whole run (default 15m)")
+	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound on the whole run (default 15m; soak and reads: 30m more than --duration)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "soak: how long to stream jobs (default 10m unless --jobs); reads: how long to read (default 1m)")
+	fs.DurationVar(&cfg.Sample, "sample", 0, "soak: how often to sample the master (default 5s)")
+	fs.DurationVar(&cfg.Retain, "retain", 0, "the master's retain (soak default 10s, else the master's)")
+	fs.IntVar(&cfg.RetainJobs, "retain-jobs", 0, "the master's retain_jobs (soak default 10000, else the master's)")
+	history := fs.String("history", "", "soak: the master's history, a duration (default 30s); reads: the finished jobs to fill the history with (default 1000000)")
+	fs.IntVar(&cfg.HistoryJobs, "history-jobs", 0, "the master's history_jobs (soak default 100000; reads: at least the history)")
 	fs.StringVar(&cfg.LogLevel, "log-level", "error", "log level of the master and workers")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if err := historyFlag(&cfg, *history); err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	cfg.Launch = bench.Reexec("bench", "--role")
 	cfg.Stderr = os.Stderr
@@ -60,4 +74,26 @@ func runBench(args []string, stdout io.Writer) error {
 		}
 	}
 	return err
+}
+
+// historyFlag reads --history: the finished jobs of history to fill in the
+// reads scenario, and the master's history (a duration) in the others.
+func historyFlag(cfg *bench.Config, v string) error {
+	if v == "" {
+		return nil
+	}
+	if cfg.Scenario == bench.ScenarioReads {
+		n, err := strconv.Atoi(strings.ReplaceAll(v, "_", ""))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("bench: --history %q: the reads scenario wants a number of jobs", v)
+		}
+		cfg.Fill = n
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("bench: --history %q: want a duration (the master's history)", v)
+	}
+	cfg.History = d
+	return nil
 }
