@@ -116,6 +116,9 @@ func (m *Master) sweepHistory(now time.Time) (int, error) {
 	cutoff := now.Add(-m.cfg.History)
 	total := 0
 	for {
+		if m.ctx.Err() != nil { // the master stops: the next start goes on
+			return total, nil
+		}
 		m.mu.Lock()
 		over := m.counts.of(jobs.Succeeded) + m.counts.of(jobs.Failed) + m.counts.of(jobs.Cancelled) - m.cfg.HistoryJobs
 		m.mu.Unlock()
@@ -140,6 +143,9 @@ func (m *Master) sweepHistory(now time.Time) (int, error) {
 		total += n
 		if err != nil || len(del) < historyBatch {
 			return total, err
+		}
+		if total%(10*historyBatch) == 0 {
+			m.log.WithField("jobs", total).Info("history: deleting finished jobs from the store")
 		}
 	}
 }
