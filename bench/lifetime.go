@@ -330,10 +330,11 @@ func (f *fleet) beat(ctx context.Context, mc rpcapi.MasterClient, rr *rpcapi.Reg
 }
 
 // window records the beats in phase for d (or while during runs) and
-// returns the master's CPU over it, in % of one core.
-func (f *fleet) window(c *cluster, phase int32, d time.Duration, during func()) float64 {
-	before := c.masterStats()
-	t := time.Now()
+// returns the master's CPU over it and the rest of the machine's (host
+// busy time less the master, the workers and this process: a noise
+// gauge), both in % of one core.
+func (f *fleet) window(c *cluster, phase int32, d time.Duration, during func()) (master, other float64) {
+	cpu := startCPU(c)
 	f.phase.Store(phase)
 	if during != nil {
 		during()
@@ -341,7 +342,29 @@ func (f *fleet) window(c *cluster, phase int32, d time.Duration, during func()) 
 		time.Sleep(d)
 	}
 	f.phase.Store(0)
-	return 100 * (c.masterStats().CPU - before.CPU).Seconds() / time.Since(t).Seconds()
+	return cpu.pct()
+}
+
+// cpuMark is where the CPU clocks of a run's processes and of the host
+// stood at its start.
+type cpuMark struct {
+	c                           *cluster
+	t                           time.Time
+	master, workers, self, host time.Duration
+}
+
+func startCPU(c *cluster) cpuMark {
+	return cpuMark{c: c, t: time.Now(), master: c.masterStats().CPU, workers: c.workersCPU(), self: selfCPU(), host: hostBusy()}
+}
+
+// pct returns the master's CPU since the mark and the rest of the
+// machine's (host busy time less the master, the workers and this
+// process), in % of one core.
+func (m cpuMark) pct() (master, other float64) {
+	wall := time.Since(m.t).Seconds()
+	dm := m.c.masterStats().CPU - m.master
+	do := (hostBusy() - m.host) - dm - (m.c.workersCPU() - m.workers) - (selfCPU() - m.self)
+	return 100 * dm.Seconds() / wall, max(100*do.Seconds()/wall, 0)
 }
 
 // stop ends every simulated worker's beats (they do not log out).
@@ -366,3 +389,53 @@ func (f *fleet) summary(phase int) beats {
 	b.P50us, b.P99us, b.Maxus = micros(percentile(all, 0.5)), micros(percentile(all, 0.99)), micros(percentile(all, 1))
 	return b
 }
+
+// httpGet GETs url and reads the body (with stream, only up to the end of
+// the first server-sent event), returning its size.
+func httpGet(ctx context.Context, hc *http.Client, url string, stream bool) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%s", resp.Status)
+	}
+	if !stream {
+		n, err := io.Copy(io.Discard, resp.Body)
+		return int(n), err
+	}
+	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	n, data := 0, false
+	for {
+		l, err := br.ReadString('\n')
+		n += len(l)
+		if err != nil {
+			return n, fmt.Errorf("event stream ended before its first event: %w", err)
+		}
+		data = data || strings.HasPrefix(l, "data:")
+		if data && strings.TrimSpace(l) == "" {
+			return n, nil
+		}
+	}
+}
+
+// waitAll waits until the jobs of ids are final.
+func waitAll(ctx context.Context, mc rpcapi.MasterClient, ids []string) error {
+	for {
+		wr, err := mc.Wait(ctx, &rpcapi.WaitArgs{IDs: ids, Timeout: rpcapi.MaxWait})
+		if err != nil {
+			return fmt.Errorf("bench: wait: %w", err)
+		}
+		if wr.Done {
+			return nil
+		}
+	}
+}
+
+// ms formats microseconds as milliseconds.
+func ms(us float64) string { return fmt.Sprintf("%.2f ms", us/1000) }

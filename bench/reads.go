@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -41,10 +40,13 @@ type Reads struct {
 	RDReaped int64 `json:"reads_workers_reaped"`
 	// The master's CPU over the window before the loop and over the loop,
 	// in % of one core.
-	RDCPUBefore float64  `json:"reads_master_cpu_before_pct"`
-	RDCPUDuring float64  `json:"reads_master_cpu_during_pct"`
-	RDPeakRSS   int64    `json:"reads_master_peak_rss_bytes"`
-	RDOps       []ReadOp `json:"reads_ops"`
+	RDCPUBefore float64 `json:"reads_master_cpu_before_pct"`
+	RDCPUDuring float64 `json:"reads_master_cpu_during_pct"`
+	// The rest of the machine's CPU over the same windows (a noise gauge).
+	RDOtherBefore float64  `json:"reads_host_other_cpu_before_pct"`
+	RDOtherDuring float64  `json:"reads_host_other_cpu_during_pct"`
+	RDPeakRSS     int64    `json:"reads_master_peak_rss_bytes"`
+	RDOps         []ReadOp `json:"reads_ops"`
 }
 
 // beats summarizes heartbeat round trips.
@@ -128,7 +130,7 @@ func runReads(ctx context.Context, cfg *Config, r *Result) error {
 	x.RDRegisterS, x.RDIntervalS = time.Since(t).Seconds(), fl.interval.Seconds()
 	time.Sleep(2 * fl.interval) // every simulated worker beats at least once
 	cfg.note("reads: heartbeats alone for %s, then %d readers for %s", cfg.Window, cfg.Clients, cfg.Duration)
-	x.RDCPUBefore = fl.window(c, 1, cfg.Window, nil)
+	x.RDCPUBefore, x.RDOtherBefore = fl.window(c, 1, cfg.Window, nil)
 	loop := func() {
 		if cfg.Profile != "" || cfg.Trace != "" {
 			c.master.send("profile start")
@@ -136,7 +138,7 @@ func runReads(ctx context.Context, cfg *Config, r *Result) error {
 		}
 		x.RDOps = x.readLoop(ctx, cfg, c, h)
 	}
-	x.RDCPUDuring = fl.window(c, 2, cfg.Duration, loop)
+	x.RDCPUDuring, x.RDOtherDuring = fl.window(c, 2, cfg.Duration, loop)
 	fl.stop()
 	x.RDBefore, x.RDDuring = fl.summary(1), fl.summary(2)
 	if st, err = c.ctl.Status(ctx); err != nil {
@@ -181,48 +183,22 @@ func (x *Reads) fill(ctx context.Context, cfg *Config, c *cluster) (*history, er
 	}
 	h := &history{cursors: make(map[string]string)}
 	nb := (cfg.Fill + cfg.Batch - 1) / cfg.Batch
-	group := func(b int) string {
-		if b%readsGroupEvery != 0 {
-			return ""
-		}
-		return "bench.g" + strconv.Itoa(b)
-	}
-	h.oldGroup, h.newGroup = group(0), group((nb-1)/readsGroupEvery*readsGroupEvery)
+	h.oldGroup, h.newGroup = fillGroup(0), fillGroup((nb-1)/readsGroupEvery*readsGroupEvery)
 	var next atomic.Int64
 	var mu sync.Mutex
 	errc := make(chan error, cfg.Clients)
 	for range cfg.Clients {
 		go func() {
-			errc <- func() error {
-				caller, err := rpcapi.NewCaller(c.addr, cfg.Transport)
-				if err != nil {
-					return err
+			errc <- fillClient(ctx, cfg, c.addr, nb, &next, func(b int, ids []string) {
+				mu.Lock()
+				defer mu.Unlock()
+				if b < 5 {
+					h.oldIDs = append(h.oldIDs, ids...)
 				}
-				defer caller.Close()
-				mc := rpcapi.MasterClient{C: caller}
-				for b := int(next.Add(1) - 1); b < nb && ctx.Err() == nil; b = int(next.Add(1) - 1) {
-					specs := make([]jobs.Spec, min(cfg.Batch, cfg.Fill-b*cfg.Batch))
-					for i := range specs {
-						specs[i] = jobs.Spec{Type: NoopType, Group: group(b)}
-					}
-					rep, err := mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: specs})
-					if err != nil {
-						return fmt.Errorf("bench: fill submit: %w", err)
-					}
-					if err := waitAll(ctx, mc, rep.IDs); err != nil {
-						return err
-					}
-					mu.Lock()
-					if b < 5 {
-						h.oldIDs = append(h.oldIDs, rep.IDs...)
-					}
-					if b >= nb-5 {
-						h.newIDs = append(h.newIDs, rep.IDs...)
-					}
-					mu.Unlock()
+				if b >= nb-5 {
+					h.newIDs = append(h.newIDs, ids...)
 				}
-				return nil
-			}()
+			})
 		}()
 	}
 	for range cfg.Clients {
@@ -248,6 +224,42 @@ func (x *Reads) fill(ctx context.Context, cfg *Config, c *cluster) (*history, er
 	x.RDFillS = time.Since(t).Seconds()
 	x.RDFillRSS = c.masterStats().RSS
 	return h, nil
+}
+
+// fillGroup is the group of the fill's batch b: every readsGroupEvery-th
+// batch is one.
+func fillGroup(b int) string {
+	if b%readsGroupEvery != 0 {
+		return ""
+	}
+	return "bench.g" + strconv.Itoa(b)
+}
+
+// fillClient submits the fill's batches, taking the next batch number from
+// next until nb, and waits for each before the next; got sees each
+// batch's IDs.
+func fillClient(ctx context.Context, cfg *Config, addr string, nb int, next *atomic.Int64, got func(b int, ids []string)) error {
+	caller, err := rpcapi.NewCaller(addr, cfg.Transport)
+	if err != nil {
+		return err
+	}
+	defer caller.Close()
+	mc := rpcapi.MasterClient{C: caller}
+	for b := int(next.Add(1) - 1); b < nb && ctx.Err() == nil; b = int(next.Add(1) - 1) {
+		specs := make([]jobs.Spec, min(cfg.Batch, cfg.Fill-b*cfg.Batch))
+		for i := range specs {
+			specs[i] = jobs.Spec{Type: NoopType, Group: fillGroup(b)}
+		}
+		rep, err := mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: specs})
+		if err != nil {
+			return fmt.Errorf("bench: fill submit: %w", err)
+		}
+		if err := waitAll(ctx, mc, rep.IDs); err != nil {
+			return err
+		}
+		got(b, rep.IDs)
+	}
+	return nil
 }
 
 // walk lists every job, newest first, 1000 a page, and keeps the cursors
@@ -284,19 +296,6 @@ func (x *Reads) walk(ctx context.Context, c *cluster, h *history) error {
 		}
 	}
 	return nil
-}
-
-// waitAll waits until the jobs of ids are final.
-func waitAll(ctx context.Context, mc rpcapi.MasterClient, ids []string) error {
-	for {
-		wr, err := mc.Wait(ctx, &rpcapi.WaitArgs{IDs: ids, Timeout: rpcapi.MaxWait})
-		if err != nil {
-			return fmt.Errorf("bench: wait: %w", err)
-		}
-		if wr.Done {
-			return nil
-		}
-	}
 }
 
 // readOp is one read: it returns how many items (jobs, workers) and bytes
@@ -375,40 +374,6 @@ func readOps(addr string, hc *http.Client, h *history) []readOp {
 	return ops
 }
 
-// httpGet GETs url and reads the body (with stream, only up to the end of
-// the first server-sent event), returning its size.
-func httpGet(ctx context.Context, hc *http.Client, url string, stream bool) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("%s", resp.Status)
-	}
-	if !stream {
-		n, err := io.Copy(io.Discard, resp.Body)
-		return int(n), err
-	}
-	br := bufio.NewReaderSize(resp.Body, 64<<10)
-	n, data := 0, false
-	for {
-		l, err := br.ReadString('\n')
-		n += len(l)
-		if err != nil {
-			return n, fmt.Errorf("event stream ended before its first event: %w", err)
-		}
-		data = data || strings.HasPrefix(l, "data:")
-		if data && strings.TrimSpace(l) == "" {
-			return n, nil
-		}
-	}
-}
-
 // opRecord is one reader's record of one read.
 type opRecord struct {
 	lat          []time.Duration
@@ -484,8 +449,8 @@ func (x *Reads) table(row func(k, v string, note ...string)) {
 	row("history", strconv.Itoa(x.RDFinal), fmt.Sprintf("final jobs, filled in %.1fs (%d cancelled of type %s first, the oldest); master RSS after it %s",
 		x.RDFillS, x.RDRare, RareType, mib(x.RDFillRSS)))
 	row("walk of every page", fmt.Sprintf("%.2f s", x.RDWalkS), fmt.Sprintf("list_jobs, newest first, %d jobs in %d pages of up to 1000", x.RDWalkJobs, x.RDWalkPages))
-	row("heartbeat RTT before", x.RDBefore.String(), fmt.Sprintf("the fleet alone for %gs; master CPU %.1f%%", x.RDWindowS, x.RDCPUBefore))
-	row("heartbeat RTT during", x.RDDuring.String(), fmt.Sprintf("%d readers for %.0fs; master CPU %.1f%%", x.RDReaders, x.RDLoopS, x.RDCPUDuring))
+	row("heartbeat RTT before", x.RDBefore.String(), fmt.Sprintf("the fleet alone for %gs; master CPU %.1f%%, other processes %.1f%%", x.RDWindowS, x.RDCPUBefore, x.RDOtherBefore))
+	row("heartbeat RTT during", x.RDDuring.String(), fmt.Sprintf("%d readers for %.0fs; master CPU %.1f%%, other processes %.1f%%", x.RDReaders, x.RDLoopS, x.RDCPUDuring, x.RDOtherDuring))
 	row("workers reaped", strconv.FormatInt(x.RDReaped, 10), fmt.Sprintf("heartbeat errors %d, not ok %d; registered in %.2fs; master peak RSS %s",
 		x.RDBefore.Errors+x.RDDuring.Errors, x.RDBefore.Unknown+x.RDDuring.Unknown, x.RDRegisterS, mib(x.RDPeakRSS)))
 }
@@ -508,6 +473,3 @@ func (x *Reads) writeOps(w io.Writer) error {
 	}
 	return tw.Flush()
 }
-
-// ms formats microseconds as milliseconds.
-func ms(us float64) string { return fmt.Sprintf("%.2f ms", us/1000) }

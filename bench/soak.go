@@ -44,6 +44,9 @@ type Soak struct {
 	SoakMasterCPUS     float64 `json:"soak_master_cpu_s"`
 	SoakMasterPeakRSS  int64   `json:"soak_master_peak_rss_bytes"`
 	SoakReaped         int64   `json:"soak_workers_reaped"`
+	// SoakOtherCPU is the rest of the machine's CPU during the stream, in
+	// % of one core (a noise gauge).
+	SoakOtherCPU float64 `json:"soak_host_other_cpu_pct"`
 
 	SoakSamples []SoakSample `json:"soak_samples"`
 	// Least-squares slopes, in bytes per million jobs, over the
@@ -202,6 +205,8 @@ func (s *Soak) stream(ctx context.Context, cfg *Config, c *cluster, smp *sampler
 		c.master.send("profile start")
 		defer stopProfile(c)
 	}
+	cpu := startCPU(c)
+	defer func() { _, s.SoakOtherCPU = cpu.pct() }()
 	errc := make(chan error, cfg.Clients)
 	for range cfg.Clients {
 		go func() { errc <- submitWait(ctx, cfg, c.addr, take, &done, &failed, &lost) }()
@@ -465,7 +470,8 @@ func jobsAt(ss []SoakSample, t float64) float64 {
 func (s *Soak) table(row func(k, v string, note ...string)) {
 	row("jobs", fmt.Sprintf("%d", s.SoakJobs), fmt.Sprintf("in %.0fs, %.0f jobs/s; at most %d in flight; not succeeded %d; not found by their wait %d",
 		s.SoakSeconds, s.SoakJobsPerS, s.SoakWindow, s.SoakFailed, s.SoakWaitLost))
-	row("throughput first / last tenth", fmt.Sprintf("%.0f / %.0f jobs/s", s.SoakFirstTenthPerS, s.SoakLastTenthPerS), fmt.Sprintf("last/first %.2f", ratioOf(s.SoakLastTenthPerS, s.SoakFirstTenthPerS)))
+	row("throughput first / last tenth", fmt.Sprintf("%.0f / %.0f jobs/s", s.SoakFirstTenthPerS, s.SoakLastTenthPerS),
+		fmt.Sprintf("last/first %.2f; other processes on the host used %.0f%% of a core meanwhile", ratioOf(s.SoakLastTenthPerS, s.SoakFirstTenthPerS), s.SoakOtherCPU))
 	note := fmt.Sprintf("least squares over the %d samples after the first 20%% of the jobs", s.SoakFitSamples)
 	row("RSS slope", mibPerM(s.SoakRSSSlope), note)
 	row("RSS anon slope", mibPerM(s.SoakAnonSlope), "RssAnon: heap and stacks, without the mapped store file")
@@ -484,7 +490,7 @@ func (s *Soak) table(row func(k, v string, note ...string)) {
 	row("history sweeps", fmt.Sprintf("%d", s.SoakSweeps), fmt.Sprintf("at the master's start, then every %s; %d of them deleted jobs (%d in all, from the master's log)",
 		masterHistoryEvery, s.SoakSweepsLogged, s.SoakSwept))
 	if s.SoakSweeps < 4 {
-		row("", "", fmt.Sprintf("only %d sweeps ran: a run this short does not show the store's steady state", s.SoakSweeps))
+		row("", "", fmt.Sprintf("only %d sweep(s) ran: a run this short does not show the store's steady state", s.SoakSweeps))
 	}
 	if s.SoakRestartNote != "" {
 		row("restart", "", s.SoakRestartNote)
