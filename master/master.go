@@ -476,7 +476,7 @@ func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
 		m.counts.add(before, -1)
 		m.counts.add(j.State, 1)
 		if before.Final() && !j.State.Final() {
-			m.unfinished(j)
+			m.unfinished()
 		}
 		if j.State.Final() && !before.Final() {
 			m.finished(j, j.Updated)

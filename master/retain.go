@@ -78,9 +78,9 @@ func (m *Master) groupClosed(g string, at time.Time) {
 	m.retiring.push(retireEntry{group: g, at: at})
 }
 
-// unfinished notes that the final job j became live again (a retry). Its
+// unfinished notes that a final job became live again (a retry). Its
 // retire entry is skipped when it comes up. The caller holds mu.
-func (m *Master) unfinished(j *jobs.Job) { m.finishedMem-- }
+func (m *Master) unfinished() { m.finishedMem-- }
 
 // leftMemory reports whether the final job j, loaded at start, would have
 // left memory by now: it is not kept in memory at all (its record stays on

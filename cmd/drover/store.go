@@ -54,14 +54,20 @@ func runStoreCheck(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	return storeReport(stdout, *asJSON, r, func() { printCheck(stdout, r) }, r.Sound())
+}
+
+// storeReport prints a check or salvage report r (as JSON, or by text)
+// and returns the exit for damage when it is not ok.
+func storeReport(stdout io.Writer, asJSON bool, r any, text func(), ok bool) error {
+	if asJSON {
 		if err := storeJSON(stdout, r); err != nil {
 			return err
 		}
 	} else {
-		printCheck(stdout, r)
+		text()
 	}
-	if !r.Sound() {
+	if !ok {
 		return &exitError{code: exitDamage}
 	}
 	return nil
@@ -83,17 +89,7 @@ func runStoreSalvage(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		if err := storeJSON(stdout, r); err != nil {
-			return err
-		}
-	} else {
-		printSalvage(stdout, r)
-	}
-	if !r.Complete() {
-		return &exitError{code: exitDamage}
-	}
-	return nil
+	return storeReport(stdout, *asJSON, r, func() { printSalvage(stdout, r) }, r.Complete())
 }
 
 func storeJSON(w io.Writer, v any) error {
