@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,49 +23,16 @@ var tombstone = []byte{0}
 // isTombstone reports whether a record's data is a Delete's tombstone.
 func isTombstone(data []byte) bool { return len(data) == 1 && data[0] == 0 }
 
-// overlay returns the records in the log, the newest of each Seq, and
-// their Seqs sorted. The slices are never written again.
-func (s *BoltStore) overlay() (map[uint64][]byte, []uint64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, nil, ErrClosed
-	}
-	over := make(map[uint64][]byte)
-	for _, g := range s.frozen {
-		for _, r := range g.recs {
-			over[r.Seq] = r.Data
-		}
-	}
-	for _, r := range s.mem {
-		over[r.Seq] = r.Data
-	}
-	return over, slices.Sorted(maps.Keys(over)), nil
-}
-
 // Get implements HistoryStore.
 func (s *BoltStore) Get(seq uint64) ([]byte, error) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil, ErrClosed
+	runs, err := s.logRuns()
+	if err != nil {
+		return nil, err
 	}
 	var found []byte
-	for i := len(s.mem) - 1; i >= 0 && found == nil; i-- {
-		if s.mem[i].Seq == seq {
-			found = s.mem[i].Data
-		}
+	for i := len(runs) - 1; i >= 0 && found == nil; i-- {
+		found, _ = runs[i].find(seq)
 	}
-	for i := len(s.frozen) - 1; i >= 0 && found == nil; i-- {
-		recs := s.frozen[i].recs
-		for k := len(recs) - 1; k >= 0; k-- {
-			if recs[k].Seq == seq {
-				found = recs[k].Data
-				break
-			}
-		}
-	}
-	s.mu.Unlock()
 	if found != nil {
 		if isTombstone(found) {
 			return nil, nil
@@ -74,7 +40,7 @@ func (s *BoltStore) Get(seq uint64) ([]byte, error) {
 		return slices.Clone(found), nil
 	}
 	var out []byte
-	err := s.db.view(func(b *bolt.Bucket) error {
+	err = s.db.view(func(b *bolt.Bucket) error {
 		if b == nil {
 			return nil
 		}
@@ -106,16 +72,11 @@ func (s *BoltStore) Ascend(after uint64, fn func(seq uint64, data []byte) bool) 
 // walk merges the bbolt file's records with the overlay's, by Seq, from
 // the bound (exclusive; 0 with desc: from the top), the overlay's winning.
 func (s *BoltStore) walk(bound uint64, desc bool, fn func(seq uint64, data []byte) bool) error {
-	over, keys, err := s.overlay()
+	runs, err := s.logRuns()
 	if err != nil {
 		return err
 	}
-	in := func(q uint64) bool { return q > bound }
-	if desc {
-		in = func(q uint64) bool { return bound == 0 || q < bound }
-		slices.Reverse(keys)
-	}
-	keys = slices.DeleteFunc(keys, func(q uint64) bool { return !in(q) })
+	over := newRunMerge(runs, bound, desc)
 	// before reports whether a comes before b in the walk's order.
 	before := func(a, b uint64) bool {
 		if desc {
@@ -124,7 +85,6 @@ func (s *BoltStore) walk(bound uint64, desc bool, fn func(seq uint64, data []byt
 		return a < b
 	}
 	stop := errors.New("stop")
-	i := 0
 	emit := func(q uint64, data []byte) error {
 		if isTombstone(data) {
 			return nil
@@ -163,14 +123,14 @@ func (s *BoltStore) walk(bound uint64, desc bool, fn func(seq uint64, data []byt
 				return s.db.corrupt(fmt.Sprintf("stored key %x is not a seq", k))
 			}
 			q := binary.BigEndian.Uint64(k)
-			for ; i < len(keys) && before(keys[i], q); i++ {
-				if err := emit(keys[i], over[keys[i]]); err != nil {
+			o, ok := over.peek()
+			for ; ok && before(o, q); o, ok = over.peek() {
+				if err := emit(over.next()); err != nil {
 					return err
 				}
 			}
-			if i < len(keys) && keys[i] == q {
-				i++
-				if err := emit(q, over[q]); err != nil {
+			if ok && o == q {
+				if err := emit(over.next()); err != nil {
 					return err
 				}
 				continue
@@ -183,8 +143,8 @@ func (s *BoltStore) walk(bound uint64, desc bool, fn func(seq uint64, data []byt
 				return err
 			}
 		}
-		for ; i < len(keys); i++ {
-			if err := emit(keys[i], over[keys[i]]); err != nil {
+		for _, ok := over.peek(); ok; _, ok = over.peek() {
+			if err := emit(over.next()); err != nil {
 				return err
 			}
 		}

@@ -45,6 +45,7 @@ type BoltStore struct {
 	mu      sync.Mutex // guards the fields below; Save holds it while it writes
 	seg     *segment
 	mem     []Record      // the records in seg, in the order saved
+	memIx   logIndex      // mem's index for reads (overlay.go)
 	frozen  []*generation // sealed segments waiting for a checkpoint, oldest first
 	spare   *segment      // the next segment, made ahead by the checkpointer
 	making  bool          // the checkpointer is making the spare
@@ -67,6 +68,7 @@ type BoltStore struct {
 // generation is the content of one sealed segment.
 type generation struct {
 	recs    []Record // in the order saved
+	ix      logIndex // recs' index for reads (overlay.go)
 	num     uint64
 	lsn, hw uint64 // of its last frame (0 if it has none)
 }
@@ -513,8 +515,8 @@ func (s *BoltStore) rotate(need int) error {
 // checkpoint. The caller holds mu.
 func (s *BoltStore) seal() {
 	s.seg.f.Close()
-	s.frozen = append(s.frozen, &generation{recs: s.mem, num: s.seg.num, lsn: s.seg.lastLSN, hw: s.seg.hw})
-	s.seg, s.mem = nil, nil
+	s.frozen = append(s.frozen, &generation{recs: s.mem, ix: s.memIx, num: s.seg.num, lsn: s.seg.lastLSN, hw: s.seg.hw})
+	s.seg, s.mem, s.memIx = nil, nil, logIndex{}
 }
 
 func (s *BoltStore) signal() {
