@@ -1,12 +1,16 @@
 package bench
 
 import (
+	"bufio"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -226,7 +230,14 @@ type Queue struct {
 	QPeakRSS        int64   `json:"queue_master_peak_rss_bytes"`
 	// QRSSPerJob is (RSS after the submit - RSS before) / jobs.
 	QRSSPerJob float64 `json:"queue_master_rss_per_job_bytes"`
-	QDBBytes   int64   `json:"queue_db_file_bytes,omitempty"`
+	// QHeapInuse and QNextGC are the master's Go heap in use (live jobs
+	// and garbage not yet collected) and its next collection's target,
+	// from its /metrics, just after the RSS reading: RSS lands between
+	// the live heap and about the next-GC mark, wherever the submit ended
+	// in the collector's cycle.
+	QHeapInuse int64 `json:"queue_master_heap_inuse_bytes,omitempty"`
+	QNextGC    int64 `json:"queue_master_next_gc_bytes,omitempty"`
+	QDBBytes   int64 `json:"queue_db_file_bytes,omitempty"`
 	// QStopS is how long the master took to stop cleanly (Close).
 	QStopS float64 `json:"queue_stop_s,omitempty"`
 	// QRestartS is from starting the new master process to its first
@@ -270,6 +281,9 @@ func runQueue(ctx context.Context, cfg *Config, r *Result) error {
 	q.QMasterCPUS = (after.CPU - before.CPU).Seconds()
 	q.QRSS, q.QPeakRSS, q.QRSSFile = after.RSS, after.HWM, after.RSSFile
 	q.QRSSPerJob = float64(after.RSS-before.RSS) / float64(cfg.Jobs)
+	if q.QHeapInuse, q.QNextGC, err = queueGoHeap(ctx, c.addr); err != nil {
+		cfg.note("read the master's heap from /metrics: %v", err)
+	}
 	st, err := c.ctl.Status(ctx)
 	if err != nil {
 		return err
@@ -321,6 +335,10 @@ func (q *Queue) table(row func(k, v string, note ...string)) {
 	row("pending", strconv.Itoa(q.QPending))
 	row("master RSS", mib(q.QRSS), fmt.Sprintf("of it mapped files (bbolt) %s; before the submit %s; peak %s", mib(q.QRSSFile), mib(q.QRSSBefore), mib(q.QPeakRSS)))
 	row("master RSS per job", fmt.Sprintf("%.0f bytes", q.QRSSPerJob), "(RSS after - RSS before) / jobs")
+	if q.QHeapInuse > 0 && q.QPending > 0 {
+		row("master Go heap", mib(q.QHeapInuse), fmt.Sprintf("in use, garbage not yet collected included (%.0f bytes per job); next collection at %s",
+			float64(q.QHeapInuse)/float64(q.QPending), mib(q.QNextGC)))
+	}
 	if q.QRestartNote != "" {
 		row("restart", "", q.QRestartNote)
 		return
@@ -331,4 +349,47 @@ func (q *Queue) table(row func(k, v string, note ...string)) {
 	row("reload", fmt.Sprintf("%.2f s", q.QReloadS), "of which master.Start: open the store, load every job")
 	row("master RSS reloaded", mib(q.QReloadRSS), fmt.Sprintf("of it mapped files (bbolt) %s; peak %s; whole RSS / jobs = %.0f bytes",
 		mib(q.QReloadRSSFile), mib(q.QReloadPeakRSS), float64(q.QReloadRSS)/float64(q.QReloadPending)))
+}
+
+// queueGoHeap reads the master's Go heap in use and the heap size of its
+// next collection from its /metrics.
+func queueGoHeap(ctx context.Context, addr string) (inuse, nextGC int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, 0, fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok || (name != "go_memstats_heap_inuse_bytes" && name != "go_memstats_next_gc_bytes") {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/metrics: %s: %v", name, err)
+		}
+		if name == "go_memstats_heap_inuse_bytes" {
+			inuse = int64(f)
+		} else {
+			nextGC = int64(f)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, 0, err
+	}
+	if inuse == 0 || nextGC == 0 {
+		return 0, 0, errors.New("/metrics: no go_memstats_heap_inuse_bytes or go_memstats_next_gc_bytes")
+	}
+	return inuse, nextGC, nil
 }

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"cmp"
-	"container/heap"
 	"maps"
 	"math"
 	"slices"
@@ -19,41 +18,204 @@ import (
 // pushed in Seq order (the usual case: new jobs), which makes push and pop
 // O(1), plus a min-heap by Seq for jobs pushed back out of order (retries,
 // requeues). Removed jobs are marked and skipped when they reach a head.
+//
+// A queue of a million jobs is the master's biggest structure after the
+// jobs themselves, so a queued job costs little: a 24-byte item, its
+// pointer in its level's FIFO and its slot in a paged index by Seq (the
+// jobs whose ID is their Seq in decimal, as the master's are; other IDs go
+// in a map). A delayed job's lane and not-before time are in its heap
+// entry, not in the item.
 type Queue struct {
-	items   map[string]*qitem
-	lanes   map[string]*laneQ // lanes with ready jobs
-	names   []string          // sorted keys of lanes; nil when it must be rebuilt
-	delayed delayedHeap
+	pages map[uint64]*qpage // items of jobs whose ID is their Seq, by Seq/qpageLen
+	// The page used last: pushes and pops mostly walk Seqs in order.
+	lastPage *qpage
+	lastKey  uint64
+	other    map[string]*qitem // items of jobs whose ID is not their Seq
+	n        int               // queued jobs, ready and delayed
+	lanes    map[string]*laneQ // lanes with ready jobs
+	names    []string          // sorted keys of lanes; nil when it must be rebuilt
+	delayed  delayedHeap
 }
 
+// qitem is one push of a job. A new push makes a new item, so that the
+// FIFO slot of an earlier push, removed, is told from the current one.
 type qitem struct {
-	job       *Job
-	id        string
-	lane      string
-	prio      int
-	seq       uint64
-	notBefore int64 // Unix nanoseconds; 0: ready
-	index     int   // in the delayed heap
-	isReady   bool  // in a lane (else in the delayed heap)
-	removed   bool  // taken out of its lane; skipped at the head
+	job     *Job
+	lvl     *level // while ready: its level; nil while delayed
+	index   int32  // while delayed: its place in the delayed heap
+	removed bool   // taken out of its level; skipped at the head
+}
+
+// qpageLen is the slots of an index page: 255, so that a page and its
+// count fill exactly 2 KiB, a size class of Go's allocator.
+const qpageLen = 255
+
+type qpage struct {
+	items [qpageLen]*qitem
+	n     int
 }
 
 type laneQ struct {
+	name   string
 	levels []*level // by priority, highest first; none empty
 	n      int      // ready jobs not removed
 }
 
 type level struct {
 	prio int
-	fifo []*qitem // in Seq order from head
-	head int
-	late lateHeap // pushed with a Seq below the FIFO's tail
-	n    int      // jobs not removed
+	lane *laneQ
+	// The FIFO, in Seq order: a list of blocks, from the one at the
+	// head (its items before hi are gone) to the one at the tail.
+	head, tail *fifoBlock
+	hi         int
+	late       lateHeap // pushed with a Seq below the FIFO's tail
+	n          int      // jobs not removed
+}
+
+// fifoBlock is a piece of a level's FIFO. A FIFO grows by blocks, each
+// twice the size of the one before up to fifoMaxBlock items, so that a
+// deep queue is never copied to grow, and its head's blocks are freed as
+// they are passed.
+type fifoBlock struct {
+	items []*qitem // appended so far; cap is the block's size
+	next  *fifoBlock
+}
+
+// The sizes of FIFO blocks, in items.
+const (
+	fifoFirstBlock = 4
+	fifoMaxBlock   = 1024
+)
+
+// fifoTail returns the last job in the FIFO that is not yet past its
+// head, or nil.
+func (v *level) fifoTail() *qitem {
+	t := v.tail
+	if t == nil || len(t.items) == 0 || (t == v.head && v.hi == len(t.items)) {
+		return nil
+	}
+	return t.items[len(t.items)-1]
+}
+
+// fifoPush appends it to the FIFO.
+func (v *level) fifoPush(it *qitem) {
+	t := v.tail
+	switch {
+	case t == nil:
+		t = &fifoBlock{items: make([]*qitem, 0, fifoFirstBlock)}
+		v.head, v.tail, v.hi = t, t, 0
+	case len(t.items) == cap(t.items):
+		t.next = &fifoBlock{items: make([]*qitem, 0, min(2*cap(t.items), fifoMaxBlock))}
+		t = t.next
+		v.tail = t
+	}
+	t.items = append(t.items, it)
+}
+
+// fifoHead returns the first job in the FIFO not removed, or nil,
+// dropping removed ones and the blocks they leave empty.
+func (v *level) fifoHead() *qitem {
+	for h := v.head; h != nil; h = v.head {
+		for v.hi < len(h.items) {
+			if it := h.items[v.hi]; !it.removed {
+				return it
+			}
+			h.items[v.hi] = nil
+			v.hi++
+		}
+		if h.next == nil {
+			// The tail, all gone: start it over.
+			h.items, v.hi = h.items[:0], 0
+			return nil
+		}
+		v.head, v.hi = h.next, 0
+	}
+	return nil
 }
 
 // NewQueue returns an empty queue.
 func NewQueue() *Queue {
-	return &Queue{items: make(map[string]*qitem), lanes: make(map[string]*laneQ)}
+	return &Queue{pages: make(map[uint64]*qpage), lanes: make(map[string]*laneQ)}
+}
+
+// seqID returns the Seq whose decimal form id is (no sign, no leading
+// zero), if it is one.
+func seqID(id string) (uint64, bool) {
+	if len(id) == 0 || len(id) > 20 || id[0] == '0' {
+		return 0, false
+	}
+	var s uint64
+	for i := 0; i < len(id); i++ {
+		c := id[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		if s > (math.MaxUint64-uint64(c))/10 {
+			return 0, false
+		}
+		s = s*10 + uint64(c)
+	}
+	return s, true
+}
+
+// page returns the index page of key; when there is none, it makes one
+// if mk is set, else it returns nil.
+func (q *Queue) page(key uint64, mk bool) *qpage {
+	if q.lastPage != nil && q.lastKey == key {
+		return q.lastPage
+	}
+	p := q.pages[key]
+	if p == nil {
+		if !mk {
+			return nil
+		}
+		p = new(qpage)
+		q.pages[key] = p
+	}
+	q.lastPage, q.lastKey = p, key
+	return p
+}
+
+// item returns the queued item of id, or nil; with take, it also takes
+// it out of the index. A slot of a page holds only an item whose job's ID
+// was the slot's Seq in decimal when it was pushed.
+func (q *Queue) item(id string, take bool) *qitem {
+	if s, ok := seqID(id); ok {
+		key := s / qpageLen
+		if p := q.page(key, false); p != nil {
+			slot := &p.items[s%qpageLen]
+			if it := *slot; it != nil {
+				if take {
+					*slot = nil
+					if p.n--; p.n == 0 {
+						delete(q.pages, key)
+						q.lastPage = nil
+					}
+				}
+				return it
+			}
+		}
+	}
+	it := q.other[id]
+	if it != nil && take {
+		delete(q.other, id)
+	}
+	return it
+}
+
+// index files it under its job's ID.
+func (q *Queue) index(it *qitem) {
+	j := it.job
+	if s, ok := seqID(j.ID); ok && s == j.Seq {
+		p := q.page(s/qpageLen, true)
+		p.items[s%qpageLen] = it
+		p.n++
+		return
+	}
+	if q.other == nil {
+		q.other = make(map[string]*qitem)
+	}
+	q.other[j.ID] = it
 }
 
 // Push queues j (which must be pending) in the lane of its type. A job
@@ -61,35 +223,37 @@ func NewQueue() *Queue {
 func (q *Queue) Push(j *Job) { q.PushLane(j, j.Spec.Type) }
 
 // PushLane queues j in the named lane. Lanes are independent: a lane's
-// head is the best of its jobs only.
+// head is the best of its jobs only. A queued job's ID, Seq and priority
+// must not change.
 func (q *Queue) PushLane(j *Job, lane string) {
 	q.Remove(j.ID)
-	it := &qitem{job: j, id: j.ID, lane: lane, prio: j.Spec.Priority, seq: j.Seq, notBefore: unixNano(j.NotBefore)}
-	q.items[j.ID] = it
-	if it.notBefore == 0 {
-		q.pushReady(it)
+	it := &qitem{job: j}
+	q.index(it)
+	q.n++
+	if nb := unixNano(j.NotBefore); nb != 0 {
+		q.delayed.push(delayedItem{notBefore: nb, seq: j.Seq, prio: j.Spec.Priority, lane: lane, it: it})
 		return
 	}
-	heap.Push(&q.delayed, it)
+	q.pushReady(it, lane, j.Spec.Priority)
 }
 
-func (q *Queue) pushReady(it *qitem) {
-	l := q.lanes[it.lane]
+func (q *Queue) pushReady(it *qitem, lane string, prio int) {
+	l := q.lanes[lane]
 	if l == nil {
-		l = &laneQ{}
-		q.lanes[it.lane] = l
+		l = &laneQ{name: lane}
+		q.lanes[lane] = l
 		q.names = nil
 	}
-	i, found := slices.BinarySearchFunc(l.levels, it.prio, func(v *level, p int) int { return cmp.Compare(p, v.prio) })
+	i, found := slices.BinarySearchFunc(l.levels, prio, func(v *level, p int) int { return cmp.Compare(p, v.prio) })
 	if !found {
-		l.levels = slices.Insert(l.levels, i, &level{prio: it.prio})
+		l.levels = slices.Insert(l.levels, i, &level{prio: prio, lane: l})
 	}
 	v := l.levels[i]
-	it.isReady = true
-	if n := len(v.fifo); n > v.head && v.fifo[n-1].seq > it.seq {
-		v.late.push(lateItem{seq: it.seq, it: it})
+	it.lvl = v
+	if t := v.fifoTail(); t != nil && t.job.Seq > it.job.Seq {
+		v.late.push(lateItem{seq: it.job.Seq, it: it})
 	} else {
-		v.fifo = append(v.fifo, it)
+		v.fifoPush(it)
 	}
 	v.n++
 	l.n++
@@ -97,56 +261,39 @@ func (q *Queue) pushReady(it *qitem) {
 
 // Remove takes id out of the queue and reports whether it was there.
 func (q *Queue) Remove(id string) bool {
-	it, ok := q.items[id]
-	if !ok {
+	it := q.item(id, true)
+	if it == nil {
 		return false
 	}
-	delete(q.items, id)
-	if !it.isReady {
-		heap.Remove(&q.delayed, it.index)
+	q.n--
+	v := it.lvl
+	if v == nil {
+		q.delayed.remove(int(it.index))
 		return true
 	}
 	it.removed = true
-	l := q.lanes[it.lane]
+	l := v.lane
 	l.n--
 	if l.n == 0 {
-		delete(q.lanes, it.lane)
+		delete(q.lanes, l.name)
 		q.names = nil
 		return true
 	}
-	for i, v := range l.levels {
-		if v.prio == it.prio {
-			v.n--
-			if v.n == 0 {
-				l.levels = slices.Delete(l.levels, i, i+1)
-			}
-			break
-		}
+	v.n--
+	if v.n == 0 {
+		i := slices.Index(l.levels, v)
+		l.levels = slices.Delete(l.levels, i, i+1)
 	}
 	return true
 }
 
 // top returns the level's best job, dropping removed ones from the heads.
 func (v *level) top() *qitem {
-	for v.head < len(v.fifo) && v.fifo[v.head].removed {
-		v.fifo[v.head] = nil
-		v.head++
-	}
-	if v.head == len(v.fifo) {
-		v.fifo, v.head = v.fifo[:0], 0
-	} else if v.head > 1024 && v.head > len(v.fifo)/2 {
-		v.fifo = v.fifo[:copy(v.fifo, v.fifo[v.head:])]
-		clear(v.fifo[len(v.fifo):cap(v.fifo)])
-		v.head = 0
-	}
+	best := v.fifoHead()
 	for len(v.late) > 0 && v.late[0].it.removed {
 		v.late.pop()
 	}
-	var best *qitem
-	if v.head < len(v.fifo) {
-		best = v.fifo[v.head]
-	}
-	if len(v.late) > 0 && (best == nil || v.late[0].seq < best.seq) {
+	if len(v.late) > 0 && (best == nil || v.late[0].seq < best.job.Seq) {
 		best = v.late[0].it
 	}
 	return best
@@ -169,13 +316,13 @@ func unixNano(t time.Time) int64 {
 // Promote makes every delayed job whose time has come ready, and returns the
 // earliest not-before time still in the future (zero when none).
 func (q *Queue) Promote(now time.Time) time.Time {
-	for q.delayed.Len() > 0 {
-		it := q.delayed[0]
-		if it.notBefore > unixNano(now) {
-			return time.Unix(0, it.notBefore)
+	for len(q.delayed) > 0 {
+		d := q.delayed[0]
+		if d.notBefore > unixNano(now) {
+			return time.Unix(0, d.notBefore)
 		}
-		heap.Pop(&q.delayed)
-		q.pushReady(it)
+		q.delayed.remove(0)
+		q.pushReady(d.it, d.lane, d.prio)
 	}
 	return time.Time{}
 }
@@ -187,7 +334,7 @@ func (q *Queue) Head(lane string) (id string, prio int, seq uint64, ok bool) {
 		return "", 0, 0, false
 	}
 	it := l.levels[0].top()
-	return it.id, it.prio, it.seq, true
+	return it.job.ID, it.lvl.prio, it.job.Seq, true
 }
 
 // Pop removes and returns the best ready job of the lane.
@@ -197,7 +344,7 @@ func (q *Queue) Pop(lane string) (*Job, bool) {
 		return nil, false
 	}
 	it := l.levels[0].top()
-	q.Remove(it.id)
+	q.Remove(it.job.ID)
 	return it.job, true
 }
 
@@ -212,10 +359,10 @@ func (q *Queue) ReadyTypes() []string {
 }
 
 // Contains reports whether id is queued (ready or delayed).
-func (q *Queue) Contains(id string) bool { _, ok := q.items[id]; return ok }
+func (q *Queue) Contains(id string) bool { return q.item(id, false) != nil }
 
 // Len returns the number of queued jobs, ready and delayed.
-func (q *Queue) Len() int { return len(q.items) }
+func (q *Queue) Len() int { return q.n }
 
 // Ready returns the number of ready jobs in the lane.
 func (q *Queue) Ready(lane string) int {
@@ -278,26 +425,79 @@ func (h *lateHeap) pop() {
 	*h = s
 }
 
-type delayedHeap []*qitem
+// delayedHeap is the delayed jobs, a min-heap by not-before time, then
+// Seq. An entry keeps what the job needs to become ready: its lane and
+// priority as pushed.
+type delayedHeap []delayedItem
 
-func (h delayedHeap) Len() int { return len(h) }
-func (h delayedHeap) Less(i, j int) bool {
-	if h[i].notBefore != h[j].notBefore {
-		return h[i].notBefore < h[j].notBefore
+type delayedItem struct {
+	notBefore int64 // Unix nanoseconds
+	seq       uint64
+	prio      int
+	lane      string
+	it        *qitem
+}
+
+func (d *delayedItem) less(e *delayedItem) bool {
+	if d.notBefore != e.notBefore {
+		return d.notBefore < e.notBefore
 	}
-	return h[i].seq < h[j].seq
+	return d.seq < e.seq
 }
-func (h delayedHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
-func (h *delayedHeap) Push(x any) {
-	it := x.(*qitem)
-	it.index = len(*h)
-	it.isReady = false
-	*h = append(*h, it)
+
+func (h *delayedHeap) push(x delayedItem) {
+	*h = append(*h, x)
+	h.up(len(*h) - 1)
 }
-func (h *delayedHeap) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return it
+
+// remove takes out the entry at i.
+func (h *delayedHeap) remove(i int) {
+	s := *h
+	n := len(s) - 1
+	if i != n {
+		s[i] = s[n]
+		s[i].it.index = int32(i)
+	}
+	s[n] = delayedItem{}
+	*h = s[:n]
+	if i != n {
+		if !h.down(i) {
+			h.up(i)
+		}
+	}
+}
+
+func (h delayedHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h[i].less(&h[p]) {
+			break
+		}
+		h[p], h[i] = h[i], h[p]
+		h[i].it.index = int32(i)
+		i = p
+	}
+	h[i].it.index = int32(i)
+}
+
+// down sifts i down and reports whether it moved.
+func (h delayedHeap) down(i0 int) bool {
+	i, n := i0, len(h)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && h[c+1].less(&h[c]) {
+			c++
+		}
+		if !h[c].less(&h[i]) {
+			break
+		}
+		h[i], h[c] = h[c], h[i]
+		h[i].it.index = int32(i)
+		i = c
+	}
+	h[i].it.index = int32(i)
+	return i > i0
 }

@@ -6,8 +6,10 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // qjob makes a pending job for queue tests.
@@ -445,7 +447,19 @@ func queueRandomized(t *testing.T, seed uint64, pushes int) {
 		switch op := r.IntN(10); {
 		case op < 5: // push a new job
 			seq++
-			push(newItem(fmt.Sprint("j", seq), seq))
+			// IDs of three kinds: the Seq in decimal (the master's, in
+			// the queue's pages), other IDs, and other IDs that look
+			// like a Seq (in its map).
+			var id string
+			switch r.IntN(3) {
+			case 0:
+				id = strconv.FormatUint(seq, 10)
+			case 1:
+				id = fmt.Sprint("j", seq)
+			default:
+				id = strconv.FormatUint(seq+1<<40, 10)
+			}
+			push(newItem(id, seq))
 			step++
 		case op < 6 && len(m.items) > 0: // re-push a queued job: a move
 			old := m.items[r.IntN(len(m.items))]
@@ -515,6 +529,10 @@ func queueRandomized(t *testing.T, seed uint64, pushes int) {
 	if q.Len() != 0 {
 		t.Fatalf("Len = %d after draining everything", q.Len())
 	}
+	if len(q.pages) != 0 || len(q.other) != 0 || len(q.lanes) != 0 || len(q.delayed) != 0 {
+		t.Fatalf("drained, the queue holds %d index pages, %d other items, %d lanes, %d delayed",
+			len(q.pages), len(q.other), len(q.lanes), len(q.delayed))
+	}
 	t.Logf("%d pushes, %d moves, %d removes, %d pops (%d on empty), %d promotes, %d drained at the end",
 		pushes, moves, removes, len(popped), emptyPops, promotes, left)
 }
@@ -526,17 +544,14 @@ func BenchmarkQueuePushPop(b *testing.B) {
 		q.Push(qjob(fmt.Sprint("j", i), "t", i%7, uint64(i), time.Time{}))
 	}
 	seq := uint64(depth)
-	jobs := make([]*Job, 1024)
-	for i := range jobs {
-		jobs[i] = qjob(fmt.Sprint("n", i), "t", i%7, 0, time.Time{})
-	}
-	for i := 0; b.Loop(); i++ {
-		id, _, _, _ := q.Head("t")
-		q.Remove(id)
-		j := jobs[i%len(jobs)]
+	for b.Loop() {
+		// The popped job comes back as a new one (a job's ID and Seq do
+		// not change while it is queued).
+		j, _ := q.Pop("t")
 		seq++
 		j.Seq = seq
 		j.ID = fmt.Sprint("n", seq)
+		j.Spec.Priority = int(seq % 7)
 		q.Push(j)
 	}
 }
@@ -547,7 +562,8 @@ func BenchmarkQueueDeep(b *testing.B) {
 	const depth = 100000
 	js := make([]*Job, 2*depth)
 	for i := range js {
-		js[i] = qjob(fmt.Sprint("j", i), "t", 0, uint64(i), time.Time{})
+		// IDs as the master makes them: the Seq in decimal.
+		js[i] = qjob(strconv.Itoa(i+1), "t", 0, uint64(i+1), time.Time{})
 	}
 	q := NewQueue()
 	for _, j := range js[:depth] {
@@ -569,5 +585,75 @@ func BenchmarkQueueDeep(b *testing.B) {
 			next = depth
 			b.StartTimer()
 		}
+	}
+}
+
+// TestQueueDeepFIFO runs a FIFO through many of its blocks: pushes in Seq
+// order with the master's IDs, removals from the middle, pops, a drain to
+// empty and a refill, checking the order against the sorted survivors.
+func TestQueueDeepFIFO(t *testing.T) {
+	q := NewQueue()
+	live := map[uint64]bool{}
+	var seq uint64
+	push := func(n int) {
+		for range n {
+			seq++
+			q.Push(qjob(strconv.FormatUint(seq, 10), "t", 0, seq, time.Time{}))
+			live[seq] = true
+		}
+	}
+	popCheck := func(n int) {
+		t.Helper()
+		for range n {
+			want := uint64(0)
+			for s := range live {
+				if want == 0 || s < want {
+					want = s
+				}
+			}
+			j, ok := q.Pop("t")
+			if want == 0 {
+				if ok {
+					t.Fatalf("popped %s from an empty lane", j.ID)
+				}
+				return
+			}
+			if !ok || j.Seq != want {
+				t.Fatalf("popped %v (ok %v), want seq %d", j, ok, want)
+			}
+			delete(live, want)
+		}
+	}
+	for round := range 3 {
+		push(5000)
+		for s := range live {
+			if s%3 == uint64(round) {
+				if !q.Remove(strconv.FormatUint(s, 10)) {
+					t.Fatalf("Remove(%d) = false", s)
+				}
+				delete(live, s)
+			}
+		}
+		popCheck(1000)
+		if q.Len() != len(live) || q.Ready("t") != len(live) {
+			t.Fatalf("round %d: Len %d, Ready %d, want %d", round, q.Len(), q.Ready("t"), len(live))
+		}
+	}
+	popCheck(len(live) + 1)
+	if q.Len() != 0 || len(q.pages) != 0 || len(q.lanes) != 0 {
+		t.Fatalf("drained: Len %d, %d pages, %d lanes", q.Len(), len(q.pages), len(q.lanes))
+	}
+	push(3)
+	popCheck(4)
+}
+
+// TestQueueSizes keeps a queued job cheap: the item, and index pages that
+// fill a size class of Go's allocator exactly.
+func TestQueueSizes(t *testing.T) {
+	if n := unsafe.Sizeof(qitem{}); n != 24 {
+		t.Errorf("qitem is %d bytes, want 24", n)
+	}
+	if n := unsafe.Sizeof(qpage{}); n != 2048 {
+		t.Errorf("qpage is %d bytes, want 2048", n)
 	}
 }

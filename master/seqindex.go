@@ -6,37 +6,39 @@ import (
 	"github.com/drover/drover/jobs"
 )
 
-// seqPageBits sets the jobs per page of a seqIndex: 4096.
-const seqPageBits = 12
+// seqPageLen is the jobs per page of a seqIndex: 4095, so that a page and
+// its count fill exactly 32 KiB, the largest small-object size (with 4096
+// slots each page would be a large object of 40 KiB).
+const seqPageLen = 4095
 
 // seqIndex finds the jobs in memory by Seq. It is a sparse array cut into
-// pages of 4096 slots; a page is freed when its last job leaves, so a
+// pages of 4095 slots; a page is freed when its last job leaves, so a
 // master that has run ten million jobs and keeps a few thousand spends on
 // the index about what those few thousand pages need, not 80 MB of nil
 // pointers. Lookup is two slice reads. Not safe for concurrent use: the
 // master guards it with its lock.
 type seqIndex struct {
-	pages []*seqPage // pages[seq>>seqPageBits]; nil where no job is
+	pages []*seqPage // pages[seq/seqPageLen]; nil where no job is
 	n     int        // jobs indexed
 }
 
 type seqPage struct {
-	jobs [1 << seqPageBits]*jobs.Job
+	jobs [seqPageLen]*jobs.Job
 	n    int
 }
 
 // get returns the job with Seq seq, or nil.
 func (x *seqIndex) get(seq uint64) *jobs.Job {
-	p := seq >> seqPageBits
+	p := seq / seqPageLen
 	if p >= uint64(len(x.pages)) || x.pages[p] == nil {
 		return nil
 	}
-	return x.pages[p].jobs[seq&(1<<seqPageBits-1)]
+	return x.pages[p].jobs[seq%seqPageLen]
 }
 
 // put indexes j by its Seq, replacing any job there.
 func (x *seqIndex) put(j *jobs.Job) {
-	p := j.Seq >> seqPageBits
+	p := j.Seq / seqPageLen
 	if p >= uint64(len(x.pages)) {
 		x.pages = append(x.pages, make([]*seqPage, int(p)+1-len(x.pages))...)
 	}
@@ -45,7 +47,7 @@ func (x *seqIndex) put(j *jobs.Job) {
 		pg = new(seqPage)
 		x.pages[p] = pg
 	}
-	slot := &pg.jobs[j.Seq&(1<<seqPageBits-1)]
+	slot := &pg.jobs[j.Seq%seqPageLen]
 	if *slot == nil {
 		pg.n++
 		x.n++
@@ -56,12 +58,12 @@ func (x *seqIndex) put(j *jobs.Job) {
 // remove drops the job with Seq seq, freeing its page when it was the
 // page's last.
 func (x *seqIndex) remove(seq uint64) {
-	p := seq >> seqPageBits
+	p := seq / seqPageLen
 	if p >= uint64(len(x.pages)) || x.pages[p] == nil {
 		return
 	}
 	pg := x.pages[p]
-	slot := &pg.jobs[seq&(1<<seqPageBits-1)]
+	slot := &pg.jobs[seq%seqPageLen]
 	if *slot == nil {
 		return
 	}
@@ -90,16 +92,16 @@ func (x *seqIndex) max() uint64 {
 // until fn returns false. Empty pages cost nothing.
 func (x *seqIndex) ascend(after uint64, fn func(*jobs.Job) bool) {
 	start := after + 1
-	for p := start >> seqPageBits; p < uint64(len(x.pages)); p++ {
+	for p := start / seqPageLen; p < uint64(len(x.pages)); p++ {
 		pg := x.pages[p]
 		if pg == nil {
 			continue
 		}
 		i := uint64(0)
-		if p == start>>seqPageBits {
-			i = start & (1<<seqPageBits - 1)
+		if p == start/seqPageLen {
+			i = start % seqPageLen
 		}
-		for ; i < 1<<seqPageBits; i++ {
+		for ; i < seqPageLen; i++ {
 			if j := pg.jobs[i]; j != nil && !fn(j) {
 				return
 			}
@@ -113,21 +115,21 @@ func (x *seqIndex) descend(before uint64, fn func(*jobs.Job) bool) {
 	if len(x.pages) == 0 {
 		return
 	}
-	last := uint64(len(x.pages))<<seqPageBits - 1
+	last := uint64(len(x.pages))*seqPageLen - 1
 	if before != 0 {
 		if before == 1 {
 			return
 		}
 		last = min(last, before-1)
 	}
-	for p := int64(last >> seqPageBits); p >= 0; p-- {
+	for p := int64(last / seqPageLen); p >= 0; p-- {
 		pg := x.pages[p]
 		if pg == nil {
 			continue
 		}
-		i := int64(1<<seqPageBits - 1)
-		if uint64(p) == last>>seqPageBits {
-			i = int64(last & (1<<seqPageBits - 1))
+		i := int64(seqPageLen - 1)
+		if uint64(p) == last/seqPageLen {
+			i = int64(last % seqPageLen)
 		}
 		for ; i >= 0; i-- {
 			if j := pg.jobs[i]; j != nil && !fn(j) {

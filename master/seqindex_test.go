@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"unsafe"
 
 	"github.com/drover/drover/jobs"
 )
@@ -16,7 +17,7 @@ func TestSeqIndexModel(t *testing.T) {
 		r := rand.New(rand.NewPCG(seed, 1))
 		var x seqIndex
 		model := map[uint64]*jobs.Job{}
-		span := uint64(1 + r.IntN(5)<<seqPageBits)
+		span := uint64(1 + r.IntN(5)*seqPageLen)
 		for range 3000 {
 			seq := 1 + r.Uint64N(span)
 			if r.IntN(3) == 0 {
@@ -68,5 +69,13 @@ func TestSeqIndexModel(t *testing.T) {
 		if x.len() != 0 || len(x.pages) != 0 {
 			t.Fatalf("seed %d: emptied index keeps %d jobs, %d pages", seed, x.len(), len(x.pages))
 		}
+	}
+}
+
+// TestSeqPageSize: a page of the index is exactly the largest small-object
+// size; one byte more would make it a large object of 40 KiB.
+func TestSeqPageSize(t *testing.T) {
+	if n := unsafe.Sizeof(seqPage{}); n != 32768 {
+		t.Errorf("seqPage is %d bytes, want 32768", n)
 	}
 }
