@@ -11,9 +11,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -349,68 +347,6 @@ func (m *Master) checkCleanStop() error {
 		m.log.WithField("until", m.graceUntil.Format(time.RFC3339Nano)).
 			Warn("the last master did not stop cleanly: holding dispatch so that workers reclaim the jobs they run")
 	}
-	return nil
-}
-
-// load rebuilds the in-memory state from the store. Running jobs keep their
-// leases under placeholder workers until their worker re-registers and
-// reports them (adoption) or dead_after passes (lost).
-func (m *Master) load() error {
-	now := time.Now()
-	restored, loaded := 0, 0
-	var finals []retireEntry
-	err := jobs.LoadJobs(m.store, func(j *jobs.Job) error {
-		if j.Seq == 0 || j.ID != strconv.FormatUint(j.Seq, 10) || !j.State.Valid() {
-			return fmt.Errorf("master: stored job seq %d is corrupt (id %q, state %q)", j.Seq, j.ID, j.State)
-		}
-		// Seqs have gaps (a failed submit, jobs deleted after history):
-		// the store checks its records (jobs.ErrCorrupt) instead.
-		loaded++
-		m.seq = max(m.seq, j.Seq)
-		if m.leftMemory(j, now) {
-			m.outside = true
-			m.counts.add(j.State, 1)
-			if k := j.Spec.Key; strings.HasPrefix(k, jobsFileKeyPrefix) {
-				m.keys[k] = j.ID
-			}
-			return nil
-		}
-		m.insert(j)
-		if j.State.Final() {
-			m.finishedMem++
-			if j.Spec.Group == "" {
-				finals = append(finals, retireEntry{seq: j.Seq, at: j.Updated})
-			}
-		}
-		switch j.State {
-		case jobs.Pending:
-			m.enqueue(j)
-		case jobs.Running:
-			if j.Spec.Broadcast {
-				break // a broadcast job runs nothing itself
-			}
-			w := m.workers[j.Worker]
-			if w == nil {
-				w = &workerRec{id: j.Worker, name: "(before restart)", state: rpcapi.WorkerAlive,
-					restored: true, registered: now, lastBeat: now, leases: make(map[string]*lease)}
-				m.workers[w.id] = w
-			}
-			w.leases[j.ID] = &lease{job: j, attempt: j.Attempt, acked: now, deadline: m.deadline(j, now)}
-			restored++
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("master: load: %w", err)
-	}
-	// Job IDs are never handed out twice, even for jobs the store lost
-	// or deleted: the next is above the highest ever saved.
-	m.seq = max(m.seq, jobs.HighWater(m.store))
-	slices.SortFunc(finals, func(a, b retireEntry) int { return a.at.Compare(b.at) })
-	for _, e := range finals {
-		m.retiring.push(e)
-	}
-	m.log.WithFields(logrus.Fields{"jobs": loaded, "in_memory": m.byseq.len(), "running": restored}).Info("store loaded")
 	return nil
 }
 

@@ -20,6 +20,13 @@ import (
 // holds. A job whose job_failed notice is not sent yet stays until it is.
 // Jobs loaded from a jobs file keep their key known (the file is read at
 // every start).
+//
+// A restart keeps in memory what would be there had the master run on:
+// the same holds, and of the other finished jobs younger than Retain the
+// RetainJobs that finished last (load, stays). The key of a schedule's
+// newest fire job stays known across a restart even when the job stays
+// on disk only, so that the scheduler does not take the fire for one
+// never submitted.
 
 // retireEntry is a finished job, or a group whose jobs are all finished,
 // waiting out Retain.
@@ -82,18 +89,21 @@ func (m *Master) groupClosed(g string, at time.Time) {
 // retire entry is skipped when it comes up. The caller holds mu.
 func (m *Master) unfinished() { m.finishedMem-- }
 
-// leftMemory reports whether the final job j, loaded at start, would have
-// left memory by now: it is not kept in memory at all (its record stays on
-// disk). Jobs of groups are loaded, and leave with their group. The caller
-// owns m.
-func (m *Master) leftMemory(j *jobs.Job, now time.Time) bool {
-	if !j.State.Final() || j.Spec.Group != "" || now.Before(j.Updated.Add(m.cfg.Retain)) {
-		return false
+// stays reports whether the job whose record head is h, loaded at start,
+// stays in memory whatever its age and the count of finished jobs: it is
+// live, or of a group (it leaves with its group), or a succeeded job
+// whose unique_key still holds, or a failed job whose job_failed notice
+// is not sent yet (notice). Any other finished job stays only if it
+// finished less than Retain ago and is among the RetainJobs that finished
+// last (load); the rest stay on disk. The caller owns m.
+func (m *Master) stays(h *jobs.RecordHead, now time.Time, notice bool) bool {
+	switch {
+	case !h.State.Final() || len(h.Group) > 0:
+		return true
+	case len(h.UniqueKey) > 0 && h.State == jobs.Succeeded && now.Before(h.Updated.Add(h.UniqueFor)):
+		return true
 	}
-	if j.Spec.UniqueKey != "" && j.State == jobs.Succeeded && now.Before(j.Updated.Add(j.Spec.UniqueFor)) {
-		return false
-	}
-	return true
+	return notice && h.State == jobs.Failed
 }
 
 // retireJobs runs retire passes until nothing is due, releasing the lock

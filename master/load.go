@@ -1,0 +1,338 @@
+package master
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+	"github.com/sirupsen/logrus"
+)
+
+// load rebuilds the in-memory state from the store. Running jobs keep their
+// leases under placeholder workers until their worker re-registers and
+// reports them (adoption) or dead_after passes (lost).
+//
+// Every record is read, but only the jobs that stay in memory are decoded
+// (retain.go, stays): live jobs, jobs of groups, jobs held by their
+// unique_for or a job_failed notice not yet sent, and of the other
+// finished jobs that finished less than Retain ago the RetainJobs that
+// finished last. The rest are history: counted, their jobs-file keys and
+// their schedules' last fire keys kept, read from the store when asked
+// for (history.go). A restart so costs a peek per finished job on disk
+// (jobs.PeekRecord), not a decode.
+func (m *Master) load() error {
+	began := time.Now()
+	l := &loader{m: m, now: began, fires: make(map[string]fireRef)}
+	l.hs, _ = m.store.(jobs.HistoryStore)
+	if err := l.loadNotices(); err != nil {
+		return fmt.Errorf("master: load: %w", err)
+	}
+	if err := m.store.Load(l.record); err != nil {
+		return fmt.Errorf("master: load: %w", err)
+	}
+	if err := l.finish(); err != nil {
+		return fmt.Errorf("master: load: %w", err)
+	}
+	// Job IDs are never handed out twice, even for jobs the store lost
+	// or deleted: the next is above the highest ever saved.
+	m.seq = max(m.seq, jobs.HighWater(m.store))
+	m.log.WithFields(logrus.Fields{"jobs": l.loaded, "in_memory": m.byseq.len(), "history": l.history,
+		"running": l.restored, "took": time.Since(began).Round(time.Millisecond).String()}).Info("store loaded")
+	return nil
+}
+
+// loader is load's state while it reads the store.
+type loader struct {
+	m   *Master
+	now time.Time
+	// notices holds the IDs of failed jobs whose job_failed notice is
+	// not sent yet (groups.go): they stay in memory until it is.
+	notices map[string]bool
+	// recent holds the finished jobs younger than Retain that may stay
+	// in memory: the RetainJobs that finished last. They are decoded at
+	// the end, read again from the store (or from copies of their
+	// records, kept here, when it cannot read single records).
+	recent recentHeap
+	hs     jobs.HistoryStore
+	// fires holds, per schedule, the newest fire job that stays on disk
+	// only (the scheduler looks its last fire up by key).
+	fires    map[string]fireRef
+	finals   []retireEntry
+	loaded   int
+	history  int // jobs on disk only
+	restored int // running jobs, under placeholder workers
+	idBuf    [20]byte
+}
+
+// fireRef is a schedule's fire job: its Seq and key.
+type fireRef struct {
+	seq uint64
+	key string
+}
+
+// loadNotices reads which failed jobs wait for their job_failed notice.
+func (l *loader) loadNotices() error {
+	ms, ok := l.m.store.(jobs.MetaStore)
+	if !ok {
+		return nil
+	}
+	return ms.LoadMeta(metaNotify, func(k string, _ []byte) error {
+		if id, ok := strings.CutPrefix(k, "job/"); ok {
+			if l.notices == nil {
+				l.notices = make(map[string]bool)
+			}
+			l.notices[id] = true
+		}
+		return nil
+	})
+}
+
+// record takes one stored record, in Seq order. data is valid only until
+// it returns.
+func (l *loader) record(seq uint64, data []byte) error {
+	h, err := jobs.PeekRecord(data)
+	if err != nil {
+		return fmt.Errorf("jobs: stored job seq %d: %w", seq, err)
+	}
+	if h.Seq != seq {
+		return fmt.Errorf("jobs: stored job seq %d: %w: it says seq %d", seq, jobs.ErrRecord, h.Seq)
+	}
+	if h.Seq == 0 || !bytes.Equal(h.ID, strconv.AppendUint(l.idBuf[:0], h.Seq, 10)) || !h.State.Valid() {
+		return fmt.Errorf("master: stored job seq %d is corrupt (id %q, state %q)", h.Seq, h.ID, h.State)
+	}
+	// Seqs have gaps (a failed submit, jobs deleted after history):
+	// the store checks its records (jobs.ErrCorrupt) instead.
+	l.loaded++
+	l.m.seq = max(l.m.seq, h.Seq)
+	switch {
+	case l.m.stays(&h, l.now, l.notices[string(h.ID)]):
+		j, err := jobs.DecodeRecord(data)
+		if err != nil {
+			return fmt.Errorf("jobs: stored job seq %d: %w", seq, err)
+		}
+		l.add(j)
+	case !l.now.Before(h.Updated.Add(l.m.cfg.Retain)):
+		l.out(h.Seq, h.State, h.Key)
+	default:
+		l.recentJob(&h, data)
+	}
+	return nil
+}
+
+// recentJob offers a finished job younger than Retain to the ones that
+// stay in memory: the RetainJobs that finished last.
+func (l *loader) recentJob(h *jobs.RecordHead, data []byte) {
+	e := recentRec{seq: h.Seq, at: h.Updated, state: h.State}
+	r := &l.recent
+	if len(*r) >= l.m.cfg.RetainJobs {
+		if len(*r) == 0 || !(*r)[0].before(e) {
+			l.out(h.Seq, h.State, h.Key) // it finished before every one kept
+			return
+		}
+	}
+	if keptKey(h.Key) {
+		e.key = string(h.Key)
+	}
+	if l.hs == nil {
+		e.data = slices.Clone(data)
+	}
+	if len(*r) < l.m.cfg.RetainJobs {
+		r.push(e)
+		return
+	}
+	old := r.replaceMin(e)
+	l.out(old.seq, old.state, []byte(old.key))
+}
+
+// keptKey reports whether key stays known when its job stays on disk
+// only (out).
+func keptKey(key []byte) bool {
+	return bytes.HasPrefix(key, []byte(jobsFileKeyPrefix)) || bytes.HasPrefix(key, []byte(schedKeyPrefix))
+}
+
+// out counts a job that stays on disk only. What must stay known of it
+// does: a jobs file's key (the file is submitted again at every start),
+// and the key of a schedule's newest fire (its scheduler looks the fire
+// up, and would submit it again if it were not found).
+func (l *loader) out(seq uint64, state jobs.State, key []byte) {
+	m := l.m
+	m.outside = true
+	m.counts.add(state, 1)
+	l.history++
+	switch {
+	case bytes.HasPrefix(key, []byte(jobsFileKeyPrefix)):
+		m.keys[string(key)] = strconv.FormatUint(seq, 10)
+	case bytes.HasPrefix(key, []byte(schedKeyPrefix)):
+		name := key[len(schedKeyPrefix):]
+		if i := bytes.LastIndexByte(name, '@'); i >= 0 {
+			name = name[:i]
+		}
+		if f, ok := l.fires[string(name)]; !ok || f.seq < seq {
+			l.fires[string(name)] = fireRef{seq: seq, key: string(key)}
+		}
+	}
+}
+
+// add puts a decoded job in memory.
+func (l *loader) add(j *jobs.Job) {
+	m := l.m
+	m.insert(j)
+	if j.State.Final() {
+		m.finishedMem++
+		if j.Spec.Group == "" {
+			l.finals = append(l.finals, retireEntry{seq: j.Seq, at: j.Updated})
+		}
+	}
+	switch j.State {
+	case jobs.Pending:
+		m.enqueue(j)
+	case jobs.Running:
+		if j.Spec.Broadcast {
+			break // a broadcast job runs nothing itself
+		}
+		w := m.workers[j.Worker]
+		if w == nil {
+			w = &workerRec{id: j.Worker, name: "(before restart)", state: rpcapi.WorkerAlive,
+				restored: true, registered: l.now, lastBeat: l.now, leases: make(map[string]*lease)}
+			m.workers[w.id] = w
+		}
+		w.leases[j.ID] = &lease{job: j, attempt: j.Attempt, acked: l.now, deadline: m.deadline(j, l.now)}
+		l.restored++
+	}
+}
+
+// finish decodes the recent finished jobs that stay, in Seq order, and
+// queues every finished job in memory for retirement, in the order they
+// finished.
+func (l *loader) finish() error {
+	m := l.m
+	recent := []recentRec(l.recent)
+	l.recent = nil
+	slices.SortFunc(recent, func(a, b recentRec) int { return cmp.Compare(a.seq, b.seq) })
+	if err := l.readRecent(recent); err != nil {
+		return err
+	}
+	for _, f := range l.fires {
+		if _, ok := m.keys[f.key]; !ok {
+			m.keys[f.key] = strconv.FormatUint(f.seq, 10)
+		}
+	}
+	slices.SortFunc(l.finals, func(a, b retireEntry) int { return a.at.Compare(b.at) })
+	for _, e := range l.finals {
+		m.retiring.push(e)
+	}
+	return nil
+}
+
+// readRecent decodes and adds the recent jobs that stay, sorted by Seq:
+// from the copies of their records, or else read again from the store in
+// one walk from the first of them.
+func (l *loader) readRecent(recent []recentRec) error {
+	if len(recent) == 0 {
+		return nil
+	}
+	if l.hs == nil {
+		for i := range recent {
+			j, err := jobs.DecodeRecord(recent[i].data)
+			if err != nil {
+				return fmt.Errorf("jobs: stored job seq %d: %w", recent[i].seq, err)
+			}
+			recent[i].data = nil
+			l.add(j)
+		}
+		return nil
+	}
+	i := 0
+	var derr error
+	err := l.hs.Ascend(recent[0].seq-1, func(seq uint64, data []byte) bool {
+		if seq < recent[i].seq {
+			return true
+		}
+		if seq > recent[i].seq {
+			derr = fmt.Errorf("stored job seq %d is gone", recent[i].seq)
+			return false
+		}
+		j, err := jobs.DecodeRecord(data)
+		if err == nil && (j.Seq != seq || !j.State.Final()) {
+			err = fmt.Errorf("%w: it changed while the master loaded", jobs.ErrRecord)
+		}
+		if err != nil {
+			derr = fmt.Errorf("jobs: stored job seq %d: %w", seq, err)
+			return false
+		}
+		l.add(j)
+		i++
+		return i < len(recent)
+	})
+	if err == nil {
+		err = derr
+	}
+	if err == nil && i < len(recent) {
+		err = fmt.Errorf("stored job seq %d is gone", recent[i].seq)
+	}
+	return err
+}
+
+// recentRec is a finished job younger than Retain that load may keep in
+// memory.
+type recentRec struct {
+	seq   uint64
+	at    time.Time // when it finished
+	state jobs.State
+	key   string // its key, if it stays known when the job leaves (keptKey)
+	data  []byte // a copy of its record, when the store cannot read it again
+}
+
+// before reports whether r finished before o (the lower Seq first at
+// the same time): it leaves memory first.
+func (r recentRec) before(o recentRec) bool {
+	if c := r.at.Compare(o.at); c != 0 {
+		return c < 0
+	}
+	return r.seq < o.seq
+}
+
+// recentHeap is a min-heap of recentRec by finish time: its first is the
+// one to leave first.
+type recentHeap []recentRec
+
+func (h *recentHeap) push(e recentRec) {
+	*h = append(*h, e)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s[i].before(s[p]) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+// replaceMin puts e in place of the first and returns that one.
+func (h *recentHeap) replaceMin(e recentRec) recentRec {
+	s := *h
+	old := s[0]
+	s[0] = e
+	for i := 0; ; {
+		c := 2*i + 1
+		if c >= len(s) {
+			break
+		}
+		if c+1 < len(s) && s[c+1].before(s[c]) {
+			c++
+		}
+		if !s[c].before(s[i]) {
+			break
+		}
+		s[i], s[c] = s[c], s[i]
+		i = c
+	}
+	return old
+}
