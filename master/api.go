@@ -161,6 +161,20 @@ func (q *jobQuery) match(j *jobs.Job) bool {
 	return true
 }
 
+// mayMatch reports whether the stored record data may match q, by its
+// head alone (jobs.PeekRecord: a fraction of a decode's cost): false only
+// when it cannot.
+func (q *jobQuery) mayMatch(data []byte) bool {
+	if q.State == "" && q.Group == "" {
+		return true
+	}
+	h, err := jobs.PeekRecord(data)
+	if err != nil {
+		return true // the decode says what is wrong
+	}
+	return (q.State == "" || h.State == q.State) && (q.Group == "" || string(h.Group) == q.Group)
+}
+
 // pageArgs checks the paging arguments common to every listing: limit (0
 // is DefaultPageSize) and order ("", "desc" or "asc"). It returns the page
 // size and whether the order is ascending.
@@ -374,40 +388,76 @@ func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.J
 		lastSeq uint64
 		derr    error
 	)
-	// visit examines one job; it runs under mu for a job in memory.
-	visit := func(j *jobs.Job) bool {
-		if !pg.offer(j) {
-			more = true
-			return false
+	// The walk goes in chunks: decode a chunk's records without mu, then
+	// visit them under mu taken once, each as its copy in memory (the
+	// fresher) where there is one.
+	type rec struct {
+		seq uint64
+		j   *jobs.Job
+	}
+	var chunk []rec
+	flush := func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for _, r := range chunk {
+			j := r.j
+			if mj := m.byseq.get(r.seq); mj != nil {
+				j = mj
+			}
+			// j is nil for a record that cannot match, or that did not
+			// decode whose job has left memory since.
+			if j != nil && !pg.offer(j) {
+				more = true
+				return false
+			}
+			lastSeq = r.seq
 		}
-		lastSeq = j.Seq
+		chunk = chunk[:0]
 		return true
 	}
 	fn := func(seq uint64, data []byte) bool {
 		if seen == budget {
+			flush()
 			more = true
 			return false
 		}
 		seen++
-		m.mu.Lock()
-		if j := m.byseq.get(seq); j != nil {
-			ok := visit(j)
-			m.mu.Unlock()
-			return ok
+		if !q.mayMatch(data) {
+			chunk = append(chunk, rec{seq, nil})
+			if len(chunk) == storedChunk {
+				return flush()
+			}
+			return true
 		}
-		m.mu.Unlock()
 		j, err := jobs.DecodeRecord(data)
 		if err != nil {
-			derr = fmt.Errorf("%w: stored job seq %d: %v", rpcapi.ErrInternal, seq, err)
-			return false
+			m.mu.Lock()
+			inMem := m.byseq.get(seq) != nil
+			m.mu.Unlock()
+			if !inMem {
+				derr = fmt.Errorf("%w: stored job seq %d: %v", rpcapi.ErrInternal, seq, err)
+				return false
+			}
+			j = nil
 		}
-		return visit(j)
+		chunk = append(chunk, rec{seq, j})
+		if len(chunk) == storedChunk {
+			return flush()
+		}
+		return true
 	}
+	if err := m.gateReads(); err != nil {
+		return "", err
+	}
+	defer m.ungateReads()
 	var err error
 	if q.Asc {
 		err = hs.Ascend(after, fn)
 	} else {
 		err = hs.Descend(after, fn)
+	}
+	if err == nil && derr == nil && !more {
+		flush()
 	}
 	switch {
 	case err != nil:

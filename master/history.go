@@ -1,6 +1,7 @@
 package master
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -77,29 +78,63 @@ func (m *Master) readmit(j *jobs.Job) *jobs.Job {
 	return j
 }
 
-// historyEvery is how often the master deletes finished jobs past history.
-var historyEvery = time.Minute
+// historyEvery is how often the master deletes finished jobs past
+// history; historyCheck how often it looks whether the finished jobs are
+// more than HistoryJobs by a tenth (at least historyBatch), and sweeps
+// then without waiting: a fleet that finishes thousands of jobs a second
+// would otherwise pile a minute of them onto the disk between sweeps.
+var (
+	historyEvery = time.Minute
+	historyCheck = time.Second
+)
+
+var jobsFileKeyBytes = []byte(jobsFileKeyPrefix)
 
 // historyBatch bounds the records one delete commits.
 const historyBatch = 10000
 
 // historyLoop deletes finished jobs from the store once they are older
-// than History, or beyond HistoryJobs, every historyEvery.
+// than History, or beyond HistoryJobs.
 func (m *Master) historyLoop() {
-	t := time.NewTicker(historyEvery)
-	defer t.Stop()
+	check := time.NewTicker(historyCheck)
+	defer check.Stop()
+	last := time.Time{}
+	// early is false after a sweep for being over HistoryJobs deleted
+	// nothing (the jobs over it are in memory or from a jobs file): the
+	// next waits for historyEvery.
+	early := true
 	for {
-		if n, err := m.sweepHistory(time.Now()); err != nil {
-			m.log.WithError(err).Warn("history: finished jobs not deleted; will retry")
-		} else if n > 0 {
-			m.log.WithField("jobs", n).Info("history: finished jobs deleted from the store")
+		now := time.Now()
+		due := now.Sub(last) >= historyEvery
+		if due || (early && m.historyOver()) {
+			last = now
+			n, err := m.sweepHistory(now)
+			switch {
+			case err != nil:
+				m.log.WithError(err).Warn("history: finished jobs not deleted; will retry")
+			case n > 0:
+				m.log.WithField("jobs", n).Info("history: finished jobs deleted from the store")
+			}
+			early = due || n > 0
 		}
 		select {
 		case <-m.ctx.Done():
 			return
-		case <-t.C:
+		case <-check.C:
 		}
 	}
+}
+
+// historyOver reports whether the finished jobs exceed HistoryJobs by
+// enough to sweep before the next historyEvery.
+func (m *Master) historyOver() bool {
+	if _, ok := m.store.(jobs.HistoryStore); !ok {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	over := m.counts.of(jobs.Succeeded) + m.counts.of(jobs.Failed) + m.counts.of(jobs.Cancelled) - m.cfg.HistoryJobs
+	return over >= max(m.cfg.HistoryJobs/10, historyBatch)
 }
 
 // sweepHistory deletes from the store the finished jobs that finished
@@ -115,7 +150,7 @@ func (m *Master) sweepHistory(now time.Time) (int, error) {
 	}
 	cutoff := now.Add(-m.cfg.History)
 	total := 0
-	for {
+	for after := uint64(0); ; {
 		if m.ctx.Err() != nil { // the master stops: the next start goes on
 			return total, nil
 		}
@@ -124,15 +159,17 @@ func (m *Master) sweepHistory(now time.Time) (int, error) {
 		m.mu.Unlock()
 		var del []uint64
 		var states []jobs.State
-		err := hs.Ascend(0, func(seq uint64, data []byte) bool {
-			j, err := jobs.DecodeRecord(data)
-			if err != nil || !j.State.Final() || strings.HasPrefix(j.Spec.Key, jobsFileKeyPrefix) {
+		err := hs.Ascend(after, func(seq uint64, data []byte) bool {
+			h, err := jobs.PeekRecord(data)
+			if err != nil || !h.State.Final() || bytes.HasPrefix(h.Key, jobsFileKeyBytes) {
+				after = seq
 				return true
 			}
-			if over <= 0 && !j.Updated.Before(cutoff) {
+			if over <= 0 && !h.Updated.Before(cutoff) {
 				return false
 			}
-			del, states = append(del, seq), append(states, j.State)
+			after = seq
+			del, states = append(del, seq), append(states, h.State)
 			over--
 			return len(del) < historyBatch
 		})

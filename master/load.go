@@ -9,9 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
-	"github.com/sirupsen/logrus"
 )
 
 // load rebuilds the in-memory state from the store. Running jobs keep their

@@ -41,6 +41,8 @@ type Master struct {
 	retiring    retireQueue
 	retired     int64 // jobs that left memory
 	outside     bool  // some stored job is not in memory: listings read the store
+	// readGate bounds the walks of the store that run at once (readgate.go).
+	readGate chan struct{}
 	// The live view's counters (sse.go): finished jobs per minute, and
 	// the latest changes in a ring.
 	thru      [throughputBuckets]thruMinute
@@ -121,14 +123,15 @@ func New(cfg Config) (*Master, error) {
 	var b [2]byte
 	rand.Read(b[:])
 	m := &Master{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		boot:    hex.EncodeToString(b[:]),
-		keys:    make(map[string]string),
-		groups:  make(map[string][]string),
-		queue:   jobs.NewQueue(),
-		workers: make(map[string]*workerRec),
-		unique:  make(map[string]string),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		boot:     hex.EncodeToString(b[:]),
+		readGate: newReadGate(),
+		keys:     make(map[string]string),
+		groups:   make(map[string][]string),
+		queue:    jobs.NewQueue(),
+		workers:  make(map[string]*workerRec),
+		unique:   make(map[string]string),
 
 		pendingUnique: make(map[string]string),
 		lanes:         make(map[string]*lane),

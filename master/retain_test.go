@@ -346,3 +346,28 @@ func TestMetricTypesBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryEarlySweep: finished jobs more than history_jobs by 10,000
+// leave the disk within seconds, not at the next minute's sweep.
+func TestHistoryEarlySweep(t *testing.T) {
+	m, mc := retainCluster(t, Config{DataDir: t.TempDir(), Retain: time.Hour, RetainJobs: 100, HistoryJobs: 100})
+	st := storeLen{m}
+	specs := make([]jobs.Spec, 10200)
+	for i := range specs {
+		specs[i] = jobs.Spec{Type: "ok"}
+	}
+	start := time.Now()
+	runAll(t, mc, specs)
+	deadline := time.Now().Add(20 * time.Second)
+	// The sweep leaves history_jobs, give or take the jobs that finished
+	// while it ran.
+	for st.Len() > 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s after the jobs finished, the store holds %d jobs, want about history_jobs 100", time.Since(start), st.Len())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if waited := time.Since(start); waited >= historyEvery {
+		t.Fatalf("the sweep came after %s, not before the minute's", waited)
+	}
+}
