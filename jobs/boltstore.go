@@ -611,7 +611,7 @@ func (s *BoltStore) checkpoint(all bool) error {
 		if len(recs) > 0 || closing {
 			st = &storeState{hw: g.hw, lsn: g.lsn, closed: closing}
 		}
-		err := s.db.save(latestRecords(recs), st)
+		err := s.checkpointRecs(latestRecords(recs), st)
 		if err == nil {
 			err = s.raiseHighWaterFile(g.hw)
 		}
@@ -637,6 +637,36 @@ func (s *BoltStore) checkpoint(all bool) error {
 			return err
 		}
 	}
+}
+
+// checkpointChunk bounds the records one bbolt transaction of a
+// checkpoint writes: a transaction holds its values and dirty pages until
+// its commit, tens of MiB for a whole segment.
+var checkpointChunk = 16384
+
+// checkpointHook, when set (tests), runs after each chunk but the last;
+// an error from it fails the checkpoint there.
+var checkpointHook func() error
+
+// checkpointRecs writes a sealed segment's records, sorted, to the bbolt
+// file in chunks, st with the last. A checkpoint cut between two chunks
+// (a crash, an error) leaves the file with some of the segment's records
+// and its state from before: the segment stays and is written again, as a
+// whole, from the log (the records are the same), at the next try or the
+// next start.
+func (s *BoltStore) checkpointRecs(recs []Record, st *storeState) error {
+	for len(recs) > checkpointChunk {
+		if err := s.db.save(recs[:checkpointChunk], nil); err != nil {
+			return err
+		}
+		recs = recs[checkpointChunk:]
+		if checkpointHook != nil {
+			if err := checkpointHook(); err != nil {
+				return err
+			}
+		}
+	}
+	return s.db.save(recs, st)
 }
 
 // Load implements Store.
