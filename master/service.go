@@ -78,17 +78,21 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 	var reserved []string
 	// The jobs are built before the lock is taken, in one allocation: only
 	// their Seq, their ID and the keys they take need the lock.
+	// So are their first events.
 	slab := make([]jobs.Job, 0, len(a.Specs)-len(scheds))
+	evs := make([]jobs.Event, cap(slab))
 	for i := range a.Specs {
 		s := &a.Specs[i]
 		if s.Schedule != "" {
 			continue
 		}
-		slab = slab[:len(slab)+1]
-		j := &slab[len(slab)-1]
+		k := len(slab)
+		slab = slab[:k+1]
+		j := &slab[k]
 		j.Spec, j.State, j.Submitted, j.Updated = *s, jobs.Pending, now, now
 		j.Spec.Args = cloneArgs(s.Args)
 		j.Spec.Tags = slices.Clone(s.Tags)
+		j.Events = evs[k:k:k+1]
 		j.Note(now, "submitted")
 		if nb := now.Add(s.Delay); s.Delay > 0 || s.RunAt.After(now) {
 			if s.RunAt.After(nb) {
