@@ -16,7 +16,7 @@ func headOf(j *Job) RecordHead {
 		}
 		return []byte(s)
 	}
-	return RecordHead{Seq: j.Seq, ID: b(j.ID), State: j.State, Updated: j.Updated, Group: b(j.Spec.Group),
+	return RecordHead{Seq: j.Seq, ID: b(j.ID), State: j.State, Updated: j.Updated, Type: b(j.Spec.Type), Group: b(j.Spec.Group),
 		Key: b(j.Spec.Key), UniqueKey: b(j.Spec.UniqueKey), UniqueFor: j.Spec.UniqueFor}
 }
 
@@ -24,7 +24,7 @@ func headOf(j *Job) RecordHead {
 // head is built from strings).
 func sameHead(a, b RecordHead) bool {
 	return a.Seq == b.Seq && bytes.Equal(a.ID, b.ID) && a.State == b.State && a.Updated.Equal(b.Updated) &&
-		a.Updated.Location() == b.Updated.Location() && bytes.Equal(a.Group, b.Group) && bytes.Equal(a.Key, b.Key) &&
+		a.Updated.Location() == b.Updated.Location() && bytes.Equal(a.Type, b.Type) && bytes.Equal(a.Group, b.Group) && bytes.Equal(a.Key, b.Key) &&
 		bytes.Equal(a.UniqueKey, b.UniqueKey) && a.UniqueFor == b.UniqueFor
 }
 
@@ -51,6 +51,9 @@ func TestPeekRecord(t *testing.T) {
 			}
 			if want := headOf(j); !sameHead(h, want) {
 				t.Fatalf("head:\n got %+v\nwant %+v", h, want)
+			}
+			if hh, ok := PeekHead(rec); !ok || !sameHead(hh, headOf(j)) {
+				t.Fatalf("PeekHead: %v\n got %+v\nwant %+v", ok, hh, headOf(j))
 			}
 			js, _ := json.Marshal(j)
 			h, err = PeekRecord(js)
@@ -142,6 +145,12 @@ func BenchmarkPeekRecord(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			PeekRecord(rec)
+		}
+	})
+	b.Run("head", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			PeekHead(rec)
 		}
 	})
 	b.Run("decode", func(b *testing.B) {

@@ -162,17 +162,18 @@ func (q *jobQuery) match(j *jobs.Job) bool {
 }
 
 // mayMatch reports whether the stored record data may match q, by its
-// head alone (jobs.PeekRecord: a fraction of a decode's cost): false only
+// head alone (jobs.PeekHead: a twentieth of a decode's cost): false only
 // when it cannot.
 func (q *jobQuery) mayMatch(data []byte) bool {
-	if q.State == "" && q.Group == "" {
+	if q.State == "" && q.Type == "" && q.Group == "" {
 		return true
 	}
-	h, err := jobs.PeekRecord(data)
-	if err != nil {
+	h, ok := jobs.PeekHead(data)
+	if !ok {
 		return true // the decode says what is wrong
 	}
-	return (q.State == "" || h.State == q.State) && (q.Group == "" || string(h.Group) == q.Group)
+	return (q.State == "" || h.State == q.State) && (q.Type == "" || string(h.Type) == q.Type) &&
+		(q.Group == "" || string(h.Group) == q.Group)
 }
 
 // pageArgs checks the paging arguments common to every listing: limit (0

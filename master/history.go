@@ -160,8 +160,8 @@ func (m *Master) sweepHistory(now time.Time) (int, error) {
 		var del []uint64
 		var states []jobs.State
 		err := hs.Ascend(after, func(seq uint64, data []byte) bool {
-			h, err := jobs.PeekRecord(data)
-			if err != nil || !h.State.Final() || bytes.HasPrefix(h.Key, jobsFileKeyBytes) {
+			h, ok := jobs.PeekHead(data)
+			if !ok || !h.State.Final() || bytes.HasPrefix(h.Key, jobsFileKeyBytes) {
 				after = seq
 				return true
 			}
