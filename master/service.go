@@ -92,7 +92,7 @@ func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 		j.Spec, j.State, j.Submitted, j.Updated = *s, jobs.Pending, now, now
 		j.Spec.Args = cloneArgs(s.Args)
 		j.Spec.Tags = slices.Clone(s.Tags)
-		j.Events = evs[k:k:k+1]
+		j.Events = evs[k : k : k+1]
 		j.Note(now, "submitted")
 		if nb := now.Add(s.Delay); s.Delay > 0 || s.RunAt.After(now) {
 			if s.RunAt.After(nb) {
