@@ -233,6 +233,13 @@ func (f *PurgeFilter) match(j *jobs.Job) bool {
 		(f.Group == "" || j.Spec.Group == f.Group) && (f.Before.IsZero() || j.Updated.Before(f.Before))
 }
 
+// matchHead is match for a stored record's head.
+func (f *PurgeFilter) matchHead(h *jobs.RecordHead) bool {
+	return h.State.Final() && !bytes.HasPrefix(h.Key, jobsFileKeyBytes) && (f.State == "" || h.State == f.State) &&
+		(f.Type == "" || string(h.Type) == f.Type) && (f.Group == "" || string(h.Group) == f.Group) &&
+		(f.Before.IsZero() || h.Updated.Before(f.Before))
+}
+
 // Purge deletes the finished jobs that f selects, from memory and from the
 // store, now, and returns how many it deleted. Live jobs are never
 // touched, nor jobs from a jobs file. A job of a group whose on_done has
@@ -285,8 +292,8 @@ func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
 		var dstates []jobs.State
 		err := hs.Ascend(after, func(seq uint64, data []byte) bool {
 			after = seq
-			if j, err := jobs.DecodeRecord(data); err == nil && f.match(j) {
-				del, dstates = append(del, seq), append(dstates, j.State)
+			if h, ok := jobs.PeekHead(data); ok && f.matchHead(&h) {
+				del, dstates = append(del, seq), append(dstates, h.State)
 			}
 			return len(del) < historyBatch && ctx.Err() == nil
 		})

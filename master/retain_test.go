@@ -371,3 +371,41 @@ func TestHistoryEarlySweep(t *testing.T) {
 		t.Fatalf("the sweep came after %s, not before the minute's", waited)
 	}
 }
+
+// TestPurgeHistory: purge by type, group, state and age reaches jobs that
+// left memory (read from the store by their records' heads).
+func TestPurgeHistory(t *testing.T) {
+	for _, cfg := range []Config{{StoreImpl: jobs.NewMemStore()}, {DataDir: t.TempDir()}} {
+		cfg.Retain, cfg.RetainJobs = time.Hour, 100
+		m, mc := retainCluster(t, cfg)
+		st := storeLen{m}
+		specs := make([]jobs.Spec, 400)
+		for i := range specs {
+			specs[i] = jobs.Spec{Type: "ok"}
+			switch i % 4 {
+			case 1:
+				specs[i] = jobs.Spec{Type: "fail"}
+			case 2:
+				specs[i] = jobs.Spec{Type: "ok", Group: "g"}
+			}
+		}
+		runAll(t, mc, specs)
+		eventually(t, m, "jobs leave memory", func() bool { return m.finishedMem <= 100 })
+		ctx := context.Background()
+		if n, err := m.Purge(ctx, PurgeFilter{Type: "fail", Before: time.Now().Add(-time.Hour)}); err != nil || n != 0 {
+			t.Fatalf("purge of failed jobs older than an hour: %d, %v; want 0", n, err)
+		}
+		if n, err := m.Purge(ctx, PurgeFilter{Type: "fail", State: jobs.Succeeded}); err != nil || n != 0 {
+			t.Fatalf("purge of succeeded jobs of type fail: %d, %v; want 0", n, err)
+		}
+		if n, err := m.Purge(ctx, PurgeFilter{Type: "fail", Before: time.Now()}); err != nil || n != 100 {
+			t.Fatalf("purge of type fail: %d, %v; want 100", n, err)
+		}
+		if n, err := m.Purge(ctx, PurgeFilter{Group: "g"}); err != nil || n != 100 {
+			t.Fatalf("purge of group g: %d, %v; want 100", n, err)
+		}
+		if got := st.Len(); got != 200 {
+			t.Fatalf("the store holds %d jobs after the purges, want 200", got)
+		}
+	}
+}
