@@ -239,11 +239,11 @@ func TestReadsSmall(t *testing.T) {
 		t.Errorf("%d reads, want every listing and status", len(x.RDOps))
 	}
 	for _, o := range x.RDOps {
-		if o.Calls == 0 || o.Errors != 0 || o.P50us <= 0 {
-			t.Errorf("%s: %d calls, %d errors (%s), p50 %v", o.Name, o.Calls, o.Errors, o.FirstErr, o.P50us)
+		if o.Calls == 0 || o.Errors != 0 || o.P50us <= 0 || o.AloneP50us <= 0 {
+			t.Errorf("%s: %d calls, %d errors (%s), p50 %v, alone %v", o.Name, o.Calls, o.Errors, o.FirstErr, o.P50us, o.AloneP50us)
 		}
 	}
-	checkReport(t, r, "reads_ops", "reads_hb_during", "reads_workers_reaped", "heartbeat RTT during", "GET /api/v1/events")
+	checkReport(t, r, "reads_ops", "alone_p50_us", "reads_hb_during", "reads_workers_reaped", "heartbeat RTT during", "GET /api/v1/events")
 }
 
 // checkReport checks that r's JSON and table have the given keys and words.

@@ -66,13 +66,20 @@ type ReadOp struct {
 	Errors int    `json:"errors"`
 	// Items is the mean items (jobs, workers) per answer; Bytes the mean
 	// body size (HTTP only).
-	Items    float64 `json:"items"`
-	Bytes    float64 `json:"bytes,omitempty"`
-	P50us    float64 `json:"p50_us"`
-	P99us    float64 `json:"p99_us"`
-	Maxus    float64 `json:"max_us"`
-	FirstErr string  `json:"first_error,omitempty"`
+	Items float64 `json:"items"`
+	Bytes float64 `json:"bytes,omitempty"`
+	P50us float64 `json:"p50_us"`
+	P99us float64 `json:"p99_us"`
+	Maxus float64 `json:"max_us"`
+	// AloneP50us is the median of readsAlone calls made one at a time
+	// after the loop (the fleet still beating): the read's own cost,
+	// without waiting for other readers.
+	AloneP50us float64 `json:"alone_p50_us"`
+	FirstErr   string  `json:"first_error,omitempty"`
 }
+
+// readsAlone is how many times each read is timed alone.
+const readsAlone = 5
 
 // RareType is the job type of the reads scenario's rare jobs: no worker
 // has it.
@@ -139,6 +146,10 @@ func runReads(ctx context.Context, cfg *Config, r *Result) error {
 		x.RDOps = x.readLoop(ctx, cfg, c, h)
 	}
 	x.RDCPUDuring, x.RDOtherDuring = fl.window(c, 2, cfg.Duration, loop)
+	if err := x.readAlone(ctx, cfg, c, h); err != nil {
+		fl.stop()
+		return err
+	}
 	fl.stop()
 	x.RDBefore, x.RDDuring = fl.summary(1), fl.summary(2)
 	if st, err = c.ctl.Status(ctx); err != nil {
@@ -445,6 +456,33 @@ func (x *Reads) readLoop(ctx context.Context, cfg *Config, c *cluster, h *histor
 	return out
 }
 
+// readAlone times each read readsAlone times, one call at a time, and
+// keeps the medians in x.RDOps.
+func (x *Reads) readAlone(ctx context.Context, cfg *Config, c *cluster, h *history) error {
+	hc := &http.Client{Timeout: time.Minute}
+	defer hc.CloseIdleConnections()
+	caller, err := rpcapi.NewCaller(c.addr, cfg.Transport)
+	if err != nil {
+		return err
+	}
+	defer caller.Close()
+	mc := rpcapi.MasterClient{C: caller}
+	for k, op := range readOps(c.addr, hc, h) {
+		var lat []time.Duration
+		for range readsAlone {
+			t0 := time.Now()
+			if _, _, err := op.do(ctx, mc); err != nil {
+				return fmt.Errorf("reads: %s alone: %w", op.name, err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		if k < len(x.RDOps) {
+			x.RDOps[k].AloneP50us = micros(percentile(lat, 0.5))
+		}
+	}
+	return nil
+}
+
 func (x *Reads) table(row func(k, v string, note ...string)) {
 	row("history", strconv.Itoa(x.RDFinal), fmt.Sprintf("final jobs, filled in %.1fs (%d cancelled of type %s first, the oldest); master RSS after it %s",
 		x.RDFillS, x.RDRare, RareType, mib(x.RDFillRSS)))
@@ -461,15 +499,15 @@ func (b beats) String() string {
 
 // writeOps writes each read's latencies as a table.
 func (x *Reads) writeOps(w io.Writer) error {
-	fmt.Fprintf(w, "\nreads (latency over the loop; items: jobs or workers per answer)\n")
+	fmt.Fprintf(w, "\nreads (latency over the loop; alone: the median of %d calls made one at a time after it; items: jobs or workers per answer)\n", readsAlone)
 	tw := newTable(w)
-	fmt.Fprintf(tw, "  read\tcalls\terrors\tp50\tp99\tmax\titems\tbody KiB\n")
+	fmt.Fprintf(tw, "  read\tcalls\terrors\tp50\tp99\tmax\talone\titems\tbody KiB\n")
 	for _, o := range x.RDOps {
 		items, kib := fmt.Sprintf("%.0f", o.Items), "-"
 		if o.Bytes > 0 {
 			items, kib = "-", fmt.Sprintf("%.1f", o.Bytes/1024)
 		}
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", o.Name, o.Calls, o.Errors, ms(o.P50us), ms(o.P99us), ms(o.Maxus), items, kib)
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", o.Name, o.Calls, o.Errors, ms(o.P50us), ms(o.P99us), ms(o.Maxus), ms(o.AloneP50us), items, kib)
 	}
 	return tw.Flush()
 }
