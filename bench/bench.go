@@ -7,7 +7,9 @@
 // a master restart), "soak" (jobs streamed through a master with short
 // retention for a long time, its memory and store sampled, then a kill -9
 // and a restart) or "reads" (every listing and status call against a big
-// history while a fleet beats).
+// history while a fleet beats) or "churn" (many limit keys and job types
+// run through a master with short retention, which is then watched until
+// it has released them).
 package bench
 
 import (
@@ -33,6 +35,7 @@ const (
 	ScenarioQueue      = "queue"
 	ScenarioSoak       = "soak"
 	ScenarioReads      = "reads"
+	ScenarioChurn      = "churn"
 )
 
 // Config is one bench run. Zero values mean the documented defaults.
@@ -78,7 +81,7 @@ type Config struct {
 	// reads scenario's heartbeats alone before it reads. Default 10s.
 	Window time.Duration
 	// Profile is a file the master writes a CPU profile of the e2e run (or
-	// the heartbeat window, or the queue submit) to.
+	// the heartbeat window, the queue submit, the churn) to.
 	Profile string
 	// Trace is a file the master writes an execution trace (go tool
 	// trace) of the same phase to.
@@ -98,6 +101,15 @@ type Config struct {
 	RetainJobs  int
 	History     time.Duration
 	HistoryJobs int
+	// Types is the churn scenario's job types (default 10,000, at most
+	// 10,000); its Jobs (default 100,000) are its limit keys, and its
+	// Duration (default 3m) how long it waits for the release.
+	Types int
+	// HeapProfile, in the churn scenario, is a path prefix the master
+	// writes heap profiles to: PREFIX-start.pb.gz, -done.pb.gz (the last
+	// job finished) and -end.pb.gz (the release). Each forces a
+	// collection first, which changes what RSS the run shows.
+	HeapProfile string
 	// Fill is how many finished jobs the reads scenario puts in the
 	// master's history before it reads. Default 1,000,000.
 	Fill int
@@ -144,6 +156,12 @@ func (c *Config) setDefaults() {
 	case ScenarioReads:
 		setDur(&c.Duration, time.Minute)
 		setInt(&c.Fill, 1000000)
+	case ScenarioChurn:
+		setInt(&c.Types, 10000)
+		setDur(&c.Duration, 3*time.Minute)
+		setDur(&c.Sample, time.Second)
+		setDur(&c.Retain, 5*time.Second)
+		setInt(&c.RetainJobs, 1000)
 	}
 	if lifetime {
 		setDur(&c.Timeout, c.Duration+30*time.Minute)
@@ -192,8 +210,8 @@ func (c *Config) Validate() error {
 	c.setDefaults()
 	switch {
 	case c.Scenario != ScenarioE2E && c.Scenario != ScenarioHeartbeats && c.Scenario != ScenarioQueue &&
-		c.Scenario != ScenarioSoak && c.Scenario != ScenarioReads:
-		return fmt.Errorf("bench: scenario %q: want e2e, heartbeats, queue, soak or reads", c.Scenario)
+		c.Scenario != ScenarioSoak && c.Scenario != ScenarioReads && c.Scenario != ScenarioChurn:
+		return fmt.Errorf("bench: scenario %q: want e2e, heartbeats, queue, soak, reads or churn", c.Scenario)
 	case c.Store != master.StoreBolt && c.Store != master.StoreMemory:
 		return fmt.Errorf("bench: store %q: want bolt or memory", c.Store)
 	case c.Transport != rpcapi.TransportGob && c.Transport != rpcapi.TransportXMLRPC:
@@ -208,6 +226,8 @@ func (c *Config) Validate() error {
 		return errors.New("bench: negative duration")
 	case c.Scenario == ScenarioSoak && c.Sample < 10*time.Millisecond:
 		return fmt.Errorf("bench: sample %s: want at least 10ms", c.Sample)
+	case c.Scenario == ScenarioChurn && (c.Types < 1 || c.Types > maxWorkerTypes || c.Sample < 10*time.Millisecond):
+		return fmt.Errorf("bench: churn: types %d (want 1..%d), sample %s (want at least 10ms)", c.Types, maxWorkerTypes, c.Sample)
 	case c.Retries < 0 || c.Retries > jobs.MaxRetries:
 		return fmt.Errorf("bench: retries %d out of range 0..%d", c.Retries, jobs.MaxRetries)
 	}
@@ -243,6 +263,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		err = runSoak(ctx, &cfg, r)
 	case ScenarioReads:
 		err = runReads(ctx, &cfg, r)
+	case ScenarioChurn:
+		err = runChurn(ctx, &cfg, r)
 	}
 	if err != nil && !errors.Is(err, ErrCheck) {
 		return nil, err
@@ -352,7 +374,7 @@ func (c *cluster) addWorker() error {
 	c.mu.Unlock()
 	p, err := spawn(c.cfg.Launch, RoleWorker, []string{"--master", c.addr, "--transport", c.cfg.Transport,
 		"--slots", strconv.Itoa(c.cfg.Slots), "--work", c.cfg.Work.String(), "--name", name,
-		"--log-level", c.cfg.LogLevel}, c.cfg.Stderr, time.Minute)
+		"--log-level", c.cfg.LogLevel, "--types", strconv.Itoa(c.cfg.Types)}, c.cfg.Stderr, time.Minute)
 	if err != nil {
 		return err
 	}

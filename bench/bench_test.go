@@ -97,7 +97,8 @@ func TestBenchSmall(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	for _, c := range []Config{{Store: "sql"}, {Transport: "grpc"}, {Scenario: "x"}, {Jobs: -1}, {Batch: 200000}} {
+	for _, c := range []Config{{Store: "sql"}, {Transport: "grpc"}, {Scenario: "x"}, {Jobs: -1}, {Batch: 200000},
+		{Scenario: ScenarioChurn, Types: 10001}} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v: no error", c)
 		}
@@ -206,9 +207,9 @@ func TestSoakSmall(t *testing.T) {
 	if s.SoakRSSSlope == 0 || s.SoakHeapSlope == 0 || s.SoakFirstTenthPerS <= 0 || s.SoakLastTenthPerS <= 0 {
 		t.Errorf("slopes RSS %v heap %v, throughput tenths %v %v: not computed", s.SoakRSSSlope, s.SoakHeapSlope, s.SoakFirstTenthPerS, s.SoakLastTenthPerS)
 	}
-	if s.SoakSweeps < 1 || s.SoakRestartS <= 0 || s.SoakRestartStartS <= 0 || s.SoakRestartFinal < 1000 || s.SoakRestartRSS <= 0 {
-		t.Errorf("sweeps %d, restart %vs (start %vs), %d final jobs after it, RSS %d: not measured",
-			s.SoakSweeps, s.SoakRestartS, s.SoakRestartStartS, s.SoakRestartFinal, s.SoakRestartRSS)
+	if s.SoakRestartS <= 0 || s.SoakRestartStartS <= 0 || s.SoakRestartFinal < 1000 || s.SoakRestartRSS <= 0 {
+		t.Errorf("restart %vs (start %vs), %d final jobs after it, RSS %d: not measured",
+			s.SoakRestartS, s.SoakRestartStartS, s.SoakRestartFinal, s.SoakRestartRSS)
 	}
 	checkReport(t, r, "soak_samples", "soak_rss_bytes_per_mjob", "soak_restart_ready_s", "history sweeps", "restart after kill -9")
 }
@@ -262,4 +263,43 @@ func checkReport(t *testing.T, r *Result, words ...string) {
 		}
 	}
 	t.Logf("\n%s", buf.String())
+}
+
+func TestChurnSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := Config{Scenario: ScenarioChurn, Jobs: 600, Types: 50, Workers: 2, Slots: 8, Clients: 2, Batch: 100,
+		Sample: 100 * time.Millisecond, Retain: time.Second, RetainJobs: 100, Duration: 5 * time.Second,
+		HeapProfile: t.TempDir() + "/heap", Launch: Reexec(), Stderr: logWriter{t}}
+	r, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := r.Churn
+	if ch == nil || r.Soak != nil || r.E2E != nil {
+		t.Fatalf("scenario blocks: %+v", r)
+	}
+	if ch.ChurnKeys != 600 || ch.ChurnTypes != 50 || ch.ChurnFailed != 0 || ch.ChurnWaitLost != 0 || ch.ChurnReaped != 0 {
+		t.Errorf("keys %d, types %d, not succeeded %d, not found %d, reaped %d; want 600, 50, 0, 0, 0",
+			ch.ChurnKeys, ch.ChurnTypes, ch.ChurnFailed, ch.ChurnWaitLost, ch.ChurnReaped)
+	}
+	s, pk, e := ch.ChurnStart, ch.ChurnPeak, ch.ChurnEnd
+	if s.RSSAnon <= 0 || s.Lines <= 0 || e.RSSAnon <= 0 || pk.RSSAnon < s.RSSAnon || ch.ChurnStartFloor.RSSAnon <= 0 || ch.ChurnEndFloor.Heap <= 0 {
+		t.Errorf("start, peak, end or floors not measured: %+v %+v %+v %+v %+v", s, pk, e, ch.ChurnStartFloor, ch.ChurnEndFloor)
+	}
+	// 50 types each with a run-time series (15 lines) at the peak; none
+	// left once they were released.
+	if pk.Lines < s.Lines+50*15 || !ch.ChurnLinesMet || e.Jobs-s.Jobs != 600 {
+		t.Errorf("/metrics lines start %d peak %d end %d (met %v), jobs %d; want a peak of 750 more and the end under %d",
+			s.Lines, pk.Lines, e.Lines, ch.ChurnLinesMet, e.Jobs-s.Jobs, ChurnLinesTarget)
+	}
+	for _, n := range []string{"start", "done", "end"} {
+		if fi, err := os.Stat(cfg.HeapProfile + "-" + n + ".pb.gz"); err != nil || fi.Size() == 0 {
+			t.Errorf("heap profile %s: %v", n, err)
+		}
+	}
+	checkReport(t, r, "churn_start", "churn_rss_anon_end_vs_start_pct", "RSS end vs start %", "/metrics lines start/peak/end", "after FreeOSMemory")
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
 	"strings"
@@ -90,7 +92,8 @@ type hello struct {
 // RunRole runs one bench child role until its stdin reaches EOF or it gets
 // SIGTERM/SIGINT. The master role reads commands on stdin, one a line:
 // "profile start" and "profile stop" bracket a CPU profile written to the
-// --profile file.
+// --profile file; "heap FILE" writes a heap profile to FILE; "free" runs
+// debug.FreeOSMemory (a collection, then every free page back to the OS).
 func RunRole(role string, args []string, stdout io.Writer) error {
 	switch role {
 	case RoleMaster:
@@ -140,10 +143,15 @@ func masterRole(args []string, stdout io.Writer) error {
 	retainJobs := fs.Int("retain-jobs", 0, "the master's RetainJobs (0: default)")
 	history := fs.Duration("history", 0, "the master's History (0: default)")
 	historyJobs := fs.Int("history-jobs", 0, "the master's HistoryJobs (0: default)")
+	defaultLimit := fs.String("default-limit", "", "the master's DefaultLimit: CONCURRENCY, CONCURRENCY,RATE or ,RATE (e.g. 1,10/s)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log, err := logger(*level)
+	if err != nil {
+		return err
+	}
+	dl, err := parseLimit(*defaultLimit)
 	if err != nil {
 		return err
 	}
@@ -156,7 +164,7 @@ func masterRole(args []string, stdout io.Writer) error {
 	}
 	m, err := master.New(master.Config{Listen: "127.0.0.1:0", Store: *store, DataDir: dir,
 		HeartbeatInterval: *heartbeat, Logger: log, GCPercent: *gcPercent,
-		Retain: *retain, RetainJobs: *retainJobs, History: *history, HistoryJobs: *historyJobs})
+		Retain: *retain, RetainJobs: *retainJobs, History: *history, HistoryJobs: *historyJobs, DefaultLimit: dl})
 	if err != nil {
 		return err
 	}
@@ -213,11 +221,29 @@ loop:
 				if err := stopProfile(); err != nil {
 					log.WithError(err).Error("profile")
 				}
+			case "free":
+				debug.FreeOSMemory()
+			default:
+				if path, ok := strings.CutPrefix(l, "heap "); ok {
+					if err := writeHeapProfile(path); err != nil {
+						log.WithError(err).Error("heap profile")
+					}
+				}
 			}
 		}
 	}
 	perr := stopProfile()
 	return errors.Join(m.Close(), perr)
+}
+
+// writeHeapProfile collects garbage and writes the heap profile to path.
+func writeHeapProfile(path string) error {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(pprof.Lookup("heap").WriteTo(f, 0), f.Close())
 }
 
 // startRecording creates path and starts a recorder (a CPU profile, an
@@ -242,6 +268,7 @@ func workerRole(args []string, stdout io.Writer) error {
 	work := fs.Duration("work", 0, "busy-wait per job")
 	name := fs.String("name", "", "worker name")
 	level := fs.String("log-level", "error", "log level")
+	types := fs.Int("types", 0, "run this many job types (churnType) instead of "+NoopType+", as no-ops (a worker has at most 10000)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -255,12 +282,18 @@ func workerRole(args []string, stdout io.Writer) error {
 		return err
 	}
 	d := *work
-	w.Handle(NoopType, func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+	noop := func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 		if d > 0 {
 			busyWait(ctx, d)
 		}
 		return jobs.Result{}, nil
-	})
+	}
+	if *types == 0 {
+		w.Handle(NoopType, noop)
+	}
+	for i := range *types {
+		w.Handle(churnType(i), noop)
+	}
 	if err := w.Start(); err != nil {
 		return err
 	}

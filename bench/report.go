@@ -25,6 +25,7 @@ type Result struct {
 	*Queue
 	*Soak
 	*Reads
+	*Churn
 }
 
 // Params are the run's parameters and the machine.
@@ -204,6 +205,10 @@ func (r *Result) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "  %d jobs, %d clients, batch %d, store %s, transport %s\n", p.Jobs, p.Clients, p.Batch, p.Store, p.Transport)
 	case ScenarioSoak, ScenarioReads:
 		r.lifetimeHeader(w)
+	case ScenarioChurn:
+		if ch := r.Churn; ch != nil {
+			ch.header(w, p)
+		}
 	default:
 		fmt.Fprintf(w, "  %d jobs, %d workers x %d slots, %d clients, batch %d, store %s, transport %s, work %s, retries %d\n",
 			p.Jobs, p.Workers, p.Slots, p.Clients, p.Batch, p.Store, p.Transport, p.Work, p.Retries)
@@ -256,11 +261,19 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if x := r.Reads; x != nil {
 		x.table(row)
 	}
+	if ch := r.Churn; ch != nil {
+		ch.table(row)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if err := r.lifetimeTables(w); err != nil {
 		return err
+	}
+	if ch := r.Churn; ch != nil {
+		if err := ch.writeSamples(w); err != nil {
+			return err
+		}
 	}
 	for _, n := range notes {
 		fmt.Fprintf(w, "\n%s", n)

@@ -207,14 +207,50 @@ func (m *Master) account(j *jobs.Job, before jobs.State) {
 		m.runningType[j.Spec.Type] += d
 		if m.runningType[j.Spec.Type] == 0 {
 			delete(m.runningType, j.Spec.Type)
+			if len(m.runningType) == 0 {
+				m.runningType = make(map[string]int) // see releaseLanes
+			}
 		}
 	}
 	if j.Spec.LimitKey != "" {
 		m.runningKey[j.Spec.LimitKey] += d
 		if m.runningKey[j.Spec.LimitKey] == 0 {
 			delete(m.runningKey, j.Spec.LimitKey)
+			if len(m.runningKey) == 0 {
+				m.runningKey = make(map[string]int) // see releaseLanes
+			}
 		}
 	}
+}
+
+// releaseLanes drops the lanes that hold no ready job and the rate buckets
+// that are full again (sweepLanes), then rebuilds each of those maps that
+// lost more entries in the sweep than it kept: a Go map keeps the memory
+// of its deleted entries, so a map that once held a hundred thousand
+// limit keys would keep their room for good. A copy costs no more than
+// the deletes that made it due. (The running counts by key and type are
+// made anew in account when they empty.) The caller holds mu.
+func (m *Master) releaseLanes(now time.Time) {
+	lanes, keys, types := len(m.lanes), len(m.keyBuckets), len(m.typeBuckets)
+	m.sweepLanes(now)
+	if lanes-len(m.lanes) > len(m.lanes) {
+		m.lanes, m.plainLanes = copyMap(m.lanes), copyMap(m.plainLanes)
+	}
+	if keys-len(m.keyBuckets) > len(m.keyBuckets) {
+		m.keyBuckets = copyMap(m.keyBuckets)
+	}
+	if types-len(m.typeBuckets) > len(m.typeBuckets) {
+		m.typeBuckets = copyMap(m.typeBuckets)
+	}
+}
+
+// copyMap returns a new map with m's entries, sized for them.
+func copyMap[K comparable, V any](m map[K]V) map[K]V {
+	c := make(map[K]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
 }
 
 // hasTags reports whether w has every tag in want.

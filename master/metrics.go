@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -26,15 +27,22 @@ type metrics struct {
 	dropped    prometheus.Counter
 	rpcErrors  *prometheus.CounterVec // by method
 	dispatch   prometheus.Histogram
-	runTime    *prometheus.HistogramVec // by type and outcome
 	registered prometheus.Counter
 
-	runObs map[runKey]prometheus.Observer // runTime's children, guarded by Master.mu
-	// types are the job types with series of their own, and when each was
-	// last observed; at most maxTypes, the rest share otherType. Guarded
-	// by Master.mu.
-	types    map[string]time.Time
-	maxTypes int
+	// runs are drover_job_run_seconds by type and outcome (runCollector
+	// serves them). types are the job types with series of their own, and
+	// when each was last observed; at most maxTypes, the rest share
+	// otherType. Both are maps of the master's own rather than a
+	// HistogramVec (whose map never gives back what it held) so that
+	// release can rebuild them once most of their entries are gone: a Go
+	// map keeps the memory of deleted entries. runsPeak and typesPeak are
+	// their sizes at most since they were last rebuilt. Guarded by
+	// Master.mu.
+	runs      map[runKey]*runHist
+	types     map[string]time.Time
+	runsPeak  int
+	typesPeak int
+	maxTypes  int
 }
 
 // otherType labels the series of the job types beyond metric_types.
@@ -45,10 +53,31 @@ type runKey struct {
 	outcome jobs.Outcome
 }
 
+// runBuckets are the upper bounds of drover_job_run_seconds's buckets.
+var runBuckets = prometheus.ExponentialBuckets(0.001, 4, 12)
+
+// runHist is one series of drover_job_run_seconds: the observations in
+// each bucket (counts[i]: at most runBuckets[i] and above the bound
+// before; the last: above every bound), their count and their sum.
+type runHist struct {
+	counts [13]uint64
+	n      uint64
+	sum    float64
+}
+
+func (h *runHist) observe(v float64) {
+	h.counts[sort.SearchFloat64s(runBuckets, v)]++
+	h.n++
+	h.sum += v
+}
+
+var descRunTime = prometheus.NewDesc("drover_job_run_seconds", "Attempt run time, lease to report, by type and outcome.",
+	[]string{"type", "outcome"}, nil)
+
 func newMetrics(m *Master) *metrics {
 	x := &metrics{
 		reg:      prometheus.NewRegistry(),
-		runObs:   make(map[runKey]prometheus.Observer),
+		runs:     make(map[runKey]*runHist),
 		types:    make(map[string]time.Time),
 		maxTypes: m.cfg.MetricTypes,
 		submitted: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_jobs_submitted_total",
@@ -68,14 +97,11 @@ func newMetrics(m *Master) *metrics {
 		dispatch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "drover_dispatch_latency_seconds",
 			Help:    "Time from a job being ready to its lease.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 12)}),
-		runTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "drover_job_run_seconds",
-			Help:    "Attempt run time, lease to report, by type and outcome.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 4, 12)}, []string{"type", "outcome"}),
 		registered: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_workers_registered_total",
 			Help: "Worker registrations, re-registrations included."}),
 	}
 	x.reg.MustRegister(x.submitted, x.finished, x.retried, x.lost, x.reaped, x.dropped, x.rpcErrors,
-		x.dispatch, x.runTime, x.registered, &stateCollector{m: m},
+		x.dispatch, x.registered, &stateCollector{m: m}, &runCollector{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, s := range []jobs.State{jobs.Succeeded, jobs.Failed, jobs.Cancelled} {
 		x.finished.WithLabelValues(string(s))
@@ -93,12 +119,13 @@ func (x *metrics) observeFinish(j *jobs.Job) {
 	a := j.Attempts[len(j.Attempts)-1]
 	if !a.Ended.IsZero() {
 		k := runKey{x.typeLabel(j.Spec.Type, a.Ended), a.Outcome}
-		o := x.runObs[k]
-		if o == nil {
-			o = x.runTime.WithLabelValues(k.typ, string(k.outcome))
-			x.runObs[k] = o
+		h := x.runs[k]
+		if h == nil {
+			h = &runHist{}
+			x.runs[k] = h
+			x.runsPeak = max(x.runsPeak, len(x.runs))
 		}
-		o.Observe(a.Ended.Sub(a.Started).Seconds())
+		h.observe(a.Ended.Sub(a.Started).Seconds())
 	}
 	if a.Outcome == jobs.Lost {
 		x.lost.Inc()
@@ -116,22 +143,70 @@ func (x *metrics) typeLabel(typ string, now time.Time) string {
 		typ = otherType
 	}
 	x.types[typ] = now
+	x.typesPeak = max(x.typesPeak, len(x.types))
 	return typ
 }
 
 // release drops the series of the job types not observed since before,
-// so types that are done with leave /metrics. The caller holds Master.mu.
+// so types that are done with leave /metrics, and rebuilds the maps that
+// lost most of their entries. The caller holds Master.mu.
 func (x *metrics) release(before time.Time) {
+	gone := false
 	for typ, at := range x.types {
 		if at.Before(before) {
 			delete(x.types, typ)
-			for k := range x.runObs {
-				if k.typ == typ {
-					x.runTime.DeleteLabelValues(k.typ, string(k.outcome))
-					delete(x.runObs, k)
-				}
-			}
+			gone = true
 		}
+	}
+	if !gone {
+		return
+	}
+	for k := range x.runs {
+		if _, ok := x.types[k.typ]; !ok {
+			delete(x.runs, k)
+		}
+	}
+	x.types = compactMap(x.types, &x.typesPeak)
+	x.runs = compactMap(x.runs, &x.runsPeak)
+}
+
+// compactMap returns m, or a copy of it once it holds fewer than half the
+// entries it held at most (*peak), which it then resets: a Go map keeps
+// the memory of its deleted entries, a copy only needs what it holds. The
+// copies cost at most the deletes that made them due.
+func compactMap[K comparable, V any](m map[K]V, peak *int) map[K]V {
+	if 2*len(m) >= *peak {
+		return m
+	}
+	*peak = len(m)
+	return copyMap(m)
+}
+
+// runCollector serves drover_job_run_seconds from metrics.runs.
+type runCollector struct{ m *Master }
+
+func (c *runCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descRunTime }
+
+func (c *runCollector) Collect(ch chan<- prometheus.Metric) {
+	type series struct {
+		k runKey
+		h runHist
+	}
+	m := c.m
+	m.mu.Lock()
+	all := make([]series, 0, len(m.metrics.runs))
+	for k, h := range m.metrics.runs {
+		all = append(all, series{k, *h})
+	}
+	m.mu.Unlock()
+	for _, s := range all {
+		buckets := make(map[float64]uint64, len(runBuckets))
+		var cum uint64
+		for i, le := range runBuckets {
+			cum += s.h.counts[i]
+			buckets[le] = cum
+		}
+		ch <- prometheus.MustNewConstHistogram(descRunTime, s.h.n, s.h.sum, buckets, s.k.typ, string(s.k.outcome))
 	}
 }
 

@@ -114,7 +114,7 @@ func (m *Master) retireJobs(now time.Time) int {
 		m.mu.Lock()
 		n, more := m.retirePass(now)
 		if n > 0 || more {
-			m.sweepLanes(now)
+			m.releaseLanes(now)
 			m.metrics.release(now.Add(-m.cfg.Retain))
 		}
 		m.mu.Unlock()

@@ -25,8 +25,11 @@ func runBench(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var cfg bench.Config
 	fs.StringVar(&cfg.Scenario, "scenario", "e2e", "e2e, heartbeats (a fleet of simulated workers beating), queue (a big pending queue and a restart), "+
-		"soak (jobs streamed through a master with short retention, sampled, then a kill -9 and a restart) or reads (every listing against a big history while a fleet beats)")
-	fs.IntVar(&cfg.Jobs, "jobs", 0, "jobs to submit (default 100000; queue: 1000000; soak: stop after this many, default none)")
+		"soak (jobs streamed through a master with short retention, sampled, then a kill -9 and a restart), reads (every listing against a big history while a fleet beats) "+
+		"or churn (--jobs distinct limit keys over --types job types through a master with short retention, then watched until it released them)")
+	fs.IntVar(&cfg.Jobs, "jobs", 0, "jobs to submit (default 100000; queue: 1000000; soak: stop after this many, default none; churn: one limit key each)")
+	fs.IntVar(&cfg.Types, "types", 0, "churn: distinct job types (default 10000, at most 10000)")
+	fs.StringVar(&cfg.HeapProfile, "heap-profile", "", "churn: the master writes heap profiles to `PREFIX`-start.pb.gz, -done.pb.gz (the last job finished) and -end.pb.gz (the release)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "worker processes (default 4; heartbeats and reads: simulated workers, default 1000)")
 	fs.IntVar(&cfg.Clients, "clients", 4, "client connections submitting (reads: and then reading)")
 	fs.IntVar(&cfg.Batch, "batch", 1000, "job specs per Submit call")
@@ -43,10 +46,10 @@ func runBench(args []string, stdout io.Writer) error {
 	fs.IntVar(&cfg.GCPercent, "gc-percent", 0, "the master's garbage-collection target (gc_percent; 0: Go's 100, or $GOGC)")
 	fs.StringVar(&cfg.Trace, "trace", "", "the master writes an execution trace (go tool trace) of the measured phase to this `file`")
 	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound on the whole run (default 15m; soak and reads: 30m more than --duration)")
-	fs.DurationVar(&cfg.Duration, "duration", 0, "soak: how long to stream jobs (default 10m unless --jobs); reads: how long to read (default 1m)")
-	fs.DurationVar(&cfg.Sample, "sample", 0, "soak: how often to sample the master (default 5s)")
-	fs.DurationVar(&cfg.Retain, "retain", 0, "the master's retain (soak default 10s, else the master's)")
-	fs.IntVar(&cfg.RetainJobs, "retain-jobs", 0, "the master's retain_jobs (soak default 10000, else the master's)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "soak: how long to stream jobs (default 10m unless --jobs); reads: how long to read (default 1m); churn: how long to wait for the release (default 3m)")
+	fs.DurationVar(&cfg.Sample, "sample", 0, "soak and churn: how often to sample the master (default 5s; churn: 1s)")
+	fs.DurationVar(&cfg.Retain, "retain", 0, "the master's retain (soak default 10s, churn 5s, else the master's)")
+	fs.IntVar(&cfg.RetainJobs, "retain-jobs", 0, "the master's retain_jobs (soak default 10000, churn 1000, else the master's)")
 	history := fs.String("history", "", "soak: the master's history, a duration (default 30s); reads: the finished jobs to fill the history with (default 1000000)")
 	fs.IntVar(&cfg.HistoryJobs, "history-jobs", 0, "the master's history_jobs (soak default 100000; reads: at least the history)")
 	fs.StringVar(&cfg.LogLevel, "log-level", "error", "log level of the master and workers")
