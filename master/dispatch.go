@@ -1,6 +1,7 @@
 package master
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"slices"
@@ -52,6 +53,14 @@ type candidate struct {
 // lane (the lane's ready jobs over the workers that could take them), so
 // Assign calls carry many jobs while a short queue still spreads out. It
 // returns when the next delayed job becomes ready.
+//
+// The ready lanes are examined once a pass, into a heap of candidates by
+// their head job; a candidate is checked again when it comes out (the
+// leases before it may have filled its worker or reached its limits: a
+// lease never makes a lane eligible that was not), and goes back in while
+// its lane has ready jobs. A pass costs O(lanes + leases × log lanes), not
+// a scan of every lane for every lease: thousands of one-job lanes (one
+// limit key each) held the lock for seconds and got healthy workers reaped.
 func (m *Master) dispatch(now time.Time) time.Time {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -60,42 +69,56 @@ func (m *Master) dispatch(now time.Time) time.Time {
 		return m.graceUntil
 	}
 	next := m.queue.Promote(now)
-	woken := m.woken[:0]
-	for {
-		var best, second candidate
-		for _, name := range m.queue.ReadyTypes() {
-			l := m.lanes[name]
-			if l == nil { // swept while its jobs waited out a delay
-				id, _, _, _ := m.queue.Head(name)
-				l = m.laneOf(m.job(id))
-			}
-			w, eligible, held := m.pickWorker(l, now)
-			if w == nil {
-				// A worker held back after a failed or refused Assign
-				// gets the lane's jobs when its hold ends, not when
-				// something unrelated wakes dispatch.
-				if !held.IsZero() && (next.IsZero() || held.Before(next)) {
-					next = held
-				}
-				continue
-			}
-			if why, wake := m.blocked(l, now); why != "" {
-				if !wake.IsZero() && (next.IsZero() || wake.Before(next)) {
-					next = wake
-				}
-				continue
-			}
-			_, p, seq, _ := m.queue.Head(name)
-			c := candidate{lane: l, w: w, eligible: eligible, prio: p, seq: seq}
-			switch {
-			case best.w == nil || jobs.Before(p, seq, best.prio, best.seq):
-				best, second = c, best
-			case second.w == nil || jobs.Before(p, seq, second.prio, second.seq):
-				second = c
-			}
+	soonest := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
 		}
-		if best.w == nil {
-			break
+	}
+	// consider returns the lane's candidate, if it has one now.
+	consider := func(name string, l *lane) (candidate, bool) {
+		if l == nil { // swept while its jobs waited out a delay
+			id, _, _, _ := m.queue.Head(name)
+			l = m.laneOf(m.job(id))
+		}
+		w, eligible, held := m.pickWorker(l, now)
+		if w == nil {
+			// A worker held back after a failed or refused Assign gets
+			// the lane's jobs when its hold ends, not when something
+			// unrelated wakes dispatch.
+			soonest(held)
+			return candidate{}, false
+		}
+		if why, wake := m.blocked(l, now); why != "" {
+			soonest(wake)
+			return candidate{}, false
+		}
+		_, p, seq, ok := m.queue.Head(name)
+		return candidate{lane: l, w: w, eligible: eligible, prio: p, seq: seq}, ok
+	}
+	cands := m.cands[:0]
+	for _, name := range m.queue.ReadyTypes() {
+		if c, ok := consider(name, m.lanes[name]); ok {
+			cands = append(cands, c)
+		}
+	}
+	h := &candHeap{c: cands}
+	heap.Init(h)
+	woken := m.woken[:0]
+	for h.Len() > 0 {
+		best, ok := consider(h.c[0].lane.name, h.c[0].lane)
+		if !ok {
+			heap.Pop(h)
+			continue
+		}
+		if best.prio != h.c[0].prio || best.seq != h.c[0].seq { // not reached: only a pop changes a head
+			h.c[0] = best
+			heap.Fix(h, 0)
+			continue
+		}
+		heap.Pop(h)
+		var second candidate
+		if h.Len() > 0 {
+			second = h.c[0]
 		}
 		l, w := best.lane, best.w
 		run := min(w.free(), (m.queue.Ready(l.name)+best.eligible-1)/best.eligible)
@@ -117,13 +140,36 @@ func (m *Master) dispatch(now time.Time) time.Time {
 		if !slices.Contains(woken, w) {
 			woken = append(woken, w)
 		}
+		if m.queue.Ready(l.name) > 0 {
+			if c, ok := consider(l.name, l); ok {
+				heap.Push(h, c)
+			}
+		}
 	}
+	clear(h.c)
+	m.cands = h.c[:0]
 	for i, w := range woken {
 		w.poke()
 		woken[i] = nil
 	}
 	m.woken = woken[:0]
 	return next
+}
+
+// candHeap orders candidates by their lane's head job, the best first.
+type candHeap struct{ c []candidate }
+
+func (h *candHeap) Len() int { return len(h.c) }
+func (h *candHeap) Less(a, b int) bool {
+	return jobs.Before(h.c[a].prio, h.c[a].seq, h.c[b].prio, h.c[b].seq)
+}
+func (h *candHeap) Swap(a, b int) { h.c[a], h.c[b] = h.c[b], h.c[a] }
+func (h *candHeap) Push(x any)    { h.c = append(h.c, x.(candidate)) }
+func (h *candHeap) Pop() any {
+	c := h.c[len(h.c)-1]
+	h.c[len(h.c)-1] = candidate{}
+	h.c = h.c[:len(h.c)-1]
+	return c
 }
 
 // lease leases the pending job j to w and puts it in w's outbox. The

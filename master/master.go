@@ -82,6 +82,7 @@ type Master struct {
 	sched   *scheduler // set in Start before its goroutines, then read-only
 
 	woken []*workerRec // dispatch's scratch list, reused
+	cands []candidate  // dispatch's scratch heap, reused
 	// graceUntil holds dispatch back after a crash (see recoveryGrace);
 	// recovered says the master came back from one.
 	graceUntil time.Time
