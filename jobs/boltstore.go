@@ -42,18 +42,21 @@ type BoltStore struct {
 	logDir   string
 	recovery Recovery
 
-	mu      sync.Mutex // guards the fields below; Save holds it while it writes
-	seg     *segment
-	mem     []Record      // the records in seg, in the order saved
-	memIx   logIndex      // mem's index for reads (overlay.go)
-	frozen  []*generation // sealed segments waiting for a checkpoint, oldest first
-	spare   *segment      // the next segment, made ahead by the checkpointer
-	making  bool          // the checkpointer is making the spare
-	nextNum uint64        // the number of the next segment to make
-	lsn     uint64        // the LSN of the last frame written
-	hw      uint64        // the highest Seq ever saved
-	ckErr   error         // the last checkpoint's error, nil after a success
-	closed  bool
+	mu  sync.Mutex // guards the fields below; Save holds it while it writes
+	seg *segment
+	mem []Record // the records in seg, in the order saved
+	// lastSave is when the last Save wrote; flushIdle drops mem's records
+	// once the log has been idle for idleFlush.
+	lastSave time.Time
+	memIx    logIndex      // mem's index for reads (overlay.go)
+	frozen   []*generation // sealed segments waiting for a checkpoint, oldest first
+	spare    *segment      // the next segment, made ahead by the checkpointer
+	making   bool          // the checkpointer is making the spare
+	nextNum  uint64        // the number of the next segment to make
+	lsn      uint64        // the LSN of the last frame written
+	hw       uint64        // the highest Seq ever saved
+	ckErr    error         // the last checkpoint's error, nil after a success
+	closed   bool
 	// caughtUp is signalled when a checkpoint ends, when a spare is made,
 	// and at Close.
 	caughtUp sync.Cond
@@ -463,6 +466,7 @@ func (s *BoltStore) Save(batch []Record) error {
 		return fmt.Errorf("jobs: save: log: %w", err)
 	}
 	s.lsn++
+	s.lastSave = time.Now()
 	body := frame[frameHeader+frameMeta:]
 	_, k := binary.Uvarint(body)
 	for _, r := range batch {
@@ -530,11 +534,18 @@ func (s *BoltStore) signal() {
 // Close.
 func (s *BoltStore) checkpointLoop() {
 	retry := time.Duration(0)
+	idle := time.NewTicker(idleFlush / 2)
+	defer idle.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-s.kick:
+		case <-idle.C:
+			if err := s.flushIdle(); err != nil {
+				s.signal() // the checkpoint after it reports, and retries
+			}
+			continue
 		}
 		s.makeSpare()
 		err := s.checkpoint(false)
@@ -550,6 +561,37 @@ func (s *BoltStore) checkpointLoop() {
 			s.signal()
 		}
 	}
+}
+
+// idleFlush is how long the log must be idle before flushIdle writes the
+// current segment's records to the bbolt file.
+var idleFlush = 2 * time.Second
+
+// flushIdle writes the current segment's records to the bbolt file, and
+// drops them from memory, once no Save came for idleFlush and no sealed
+// segment waits for its checkpoint: an idle master holds none of its log
+// in memory (up to a segment's 32 MiB otherwise, for good). The segment
+// stays: when it fills, its checkpoint writes the records saved after
+// this (and a crash replays it whole, writing the same records again).
+// It runs in the checkpointer's goroutine, so that no checkpoint of an
+// older segment can land after it.
+func (s *BoltStore) flushIdle() error {
+	s.mu.Lock()
+	if s.closed || s.seg == nil || len(s.frozen) > 0 || len(s.mem) == 0 || time.Since(s.lastSave) < idleFlush {
+		s.mu.Unlock()
+		return nil
+	}
+	recs, seg := slices.Clone(s.mem), s.seg
+	s.mu.Unlock()
+	if err := s.checkpointRecs(latestRecords(recs), nil); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seg == seg { // else sealed meanwhile: its checkpoint writes them all
+		s.mem, s.memIx = slices.Clone(s.mem[len(recs):]), logIndex{}
+	}
+	return nil
 }
 
 // makeSpare makes the next segment ahead of need, without holding mu
@@ -608,7 +650,7 @@ func (s *BoltStore) checkpoint(all bool) error {
 		s.mu.Unlock()
 
 		var st *storeState
-		if len(recs) > 0 || closing {
+		if len(recs) > 0 || closing || g.lsn > 0 { // frames, even if flushIdle wrote their records
 			st = &storeState{hw: g.hw, lsn: g.lsn, closed: closing}
 		}
 		err := s.checkpointRecs(latestRecords(recs), st)

@@ -93,3 +93,116 @@ func TestCheckpointCutBetweenChunks(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestIdleFlush: an idle log's records go to the bbolt file and leave
+// memory; reads, a crash, a segment sealed with none of its records left
+// in memory, and a clean stop all keep every acknowledged record.
+func TestIdleFlush(t *testing.T) {
+	testSegments(t, 12<<10)
+	old := idleFlush
+	idleFlush = 50 * time.Millisecond
+	t.Cleanup(func() { idleFlush = old })
+	dir := t.TempDir()
+	s, err := OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	memLen := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.mem)
+	}
+	flushed := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for memLen() > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d records still in memory after the log was idle", what, memLen())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	h := &acked{}
+	seq := uint64(0)
+	batch := func(n int) {
+		var js []*Job
+		for range n {
+			seq++
+			js = append(js, storeJob(seq))
+		}
+		if seq > 5 {
+			u := storeJob(seq - 5)
+			u.Spec.Priority = int(seq)
+			js = append(js, u)
+		}
+		h.save(t, s, js...)
+	}
+	batch(5)
+	batch(5)
+	if err := s.Delete([]uint64{2}); err != nil {
+		t.Fatal(err)
+	}
+	flushed("first")
+	want := h.state(nil)
+	delete(want, 2)
+	if d := sameRecords(loadRecords(t, s), want); d != "" {
+		t.Fatalf("after the flush: %s", d)
+	}
+	for q := uint64(1); q <= seq; q++ {
+		got, err := s.Get(q)
+		if err != nil || (want[q] == nil) != (got == nil) {
+			t.Fatalf("get %d after the flush: %d bytes, %v", q, len(got), err)
+		}
+	}
+	// Fill the segment until it is sealed with nothing of it in memory
+	// but the last batch, then crash once its checkpoint is done.
+	for range 40 {
+		batch(3)
+		flushed("again")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		n, segs := len(s.frozen), s.seg.num
+		s.mu.Unlock()
+		if n == 0 && segs > 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint of a sealed segment: %d waiting, segment %d", n, segs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.crash()
+	want = h.state(nil)
+	delete(want, 2)
+	rep, err := CheckDataDir(dir)
+	if err != nil || len(rep.Damage) > 0 {
+		t.Fatalf("check after the crash: damage %v, %v", rep.Damage, err)
+	}
+	s, err = OpenBolt(dir)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	if d := sameRecords(loadRecords(t, s), want); d != "" {
+		t.Fatalf("after the crash: %s", d)
+	}
+	if hw := HighWater(s); hw != h.highest() {
+		t.Fatalf("high water %d, want %d", hw, h.highest())
+	}
+	batch(2)
+	flushed("after the restart")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenBolt(dir)
+	if err != nil {
+		t.Fatalf("reopen after close: %v", err)
+	}
+	defer s.Close()
+	want = h.state(nil)
+	delete(want, 2)
+	if d := sameRecords(loadRecords(t, s), want); d != "" {
+		t.Fatalf("after a clean stop: %s", d)
+	}
+}
