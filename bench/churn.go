@@ -480,9 +480,9 @@ func (p *churnProbe) waitGone(ctx context.Context, needle string, d time.Duratio
 	}
 }
 
-// promValues reads a Prometheus text page as scrape does: each series by
-// its name and labels as written, and each name alone with the sum of its
-// series.
+// promValues reads a Prometheus text page: each series by its name and
+// labels as written ("drover_jobs{state=\"pending\"}"), and each name
+// alone with the sum of its series.
 func promValues(body []byte) map[string]float64 {
 	out := make(map[string]float64)
 	sc := bufio.NewScanner(bytes.NewReader(body))

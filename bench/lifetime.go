@@ -108,9 +108,7 @@ func (m *sampler) take(ctx context.Context, t0 time.Time, prev *SoakSample) (Soa
 	return x, nil
 }
 
-// scrape reads a Prometheus text page: each series by its name and labels
-// as written ("drover_jobs{state=\"pending\"}"), and each name alone with
-// the sum of its series.
+// scrape reads the master's /metrics page at url (promValues).
 func scrape(ctx context.Context, hc *http.Client, url string) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -124,26 +122,11 @@ func scrape(ctx context.Context, hc *http.Client, url string) (map[string]float6
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("bench: scrape the master's metrics: %s", resp.Status)
 	}
-	out := make(map[string]float64)
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		i := strings.LastIndexByte(l, ' ')
-		if l == "" || l[0] == '#' || i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(l[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		series := l[:i]
-		out[series] = v
-		if name, _, ok := strings.Cut(series, "{"); ok {
-			out[name] += v
-		}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("bench: scrape the master's metrics: %w", err)
 	}
-	return out, sc.Err()
+	return promValues(body), nil
 }
 
 // dirSize sums the sizes and the allocated blocks of the files under dir.
