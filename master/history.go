@@ -149,6 +149,7 @@ func (m *Master) sweepHistory(now time.Time) (int, error) {
 		return 0, nil
 	}
 	cutoff := now.Add(-m.cfg.History)
+	keep := m.lastFires()
 	total := 0
 	for after := uint64(0); ; {
 		if m.ctx.Err() != nil { // the master stops: the next start goes on
@@ -161,7 +162,7 @@ func (m *Master) sweepHistory(now time.Time) (int, error) {
 		var states []jobs.State
 		err := hs.Ascend(after, func(seq uint64, data []byte) bool {
 			h, ok := jobs.PeekHead(data)
-			if !ok || !h.State.Final() || bytes.HasPrefix(h.Key, jobsFileKeyBytes) {
+			if !ok || !h.State.Final() || bytes.HasPrefix(h.Key, jobsFileKeyBytes) || keep[string(h.Key)] {
 				after = seq
 				return true
 			}
@@ -216,6 +217,24 @@ func (m *Master) deleteStored(hs jobs.HistoryStore, seqs []uint64, states []jobs
 	return len(seqs), nil
 }
 
+// lastFires returns the keys of the schedules' latest fire jobs. Those
+// jobs stay in the store (history, purge): a restarted scheduler looks its
+// last fire's job up by key, and would submit it again if it were gone. It
+// must be called without mu.
+func (m *Master) lastFires() map[string]bool {
+	keys := make(map[string]bool)
+	if s := m.sched; s != nil {
+		s.do(func() {
+			for _, e := range s.entries {
+				if !e.LastFire.IsZero() {
+					keys[fireKey(e.name, e.LastFire)] = true
+				}
+			}
+		})
+	}
+	return keys
+}
+
 // PurgeFilter selects finished jobs for Purge. Empty fields match every
 // finished job; Before, when set, keeps jobs that finished at or after it.
 type PurgeFilter struct {
@@ -223,19 +242,21 @@ type PurgeFilter struct {
 	Type   string
 	Group  string
 	Before time.Time
+
+	keep map[string]bool // keys that stay (lastFires)
 }
 
 // match reports whether f selects j. A job from a jobs file never
 // matches: its key must stay known, or the next start would submit it
 // again.
 func (f *PurgeFilter) match(j *jobs.Job) bool {
-	return j.State.Final() && !strings.HasPrefix(j.Spec.Key, jobsFileKeyPrefix) && (f.State == "" || j.State == f.State) && (f.Type == "" || j.Spec.Type == f.Type) &&
+	return j.State.Final() && !strings.HasPrefix(j.Spec.Key, jobsFileKeyPrefix) && !f.keep[j.Spec.Key] && (f.State == "" || j.State == f.State) && (f.Type == "" || j.Spec.Type == f.Type) &&
 		(f.Group == "" || j.Spec.Group == f.Group) && (f.Before.IsZero() || j.Updated.Before(f.Before))
 }
 
 // matchHead is match for a stored record's head.
 func (f *PurgeFilter) matchHead(h *jobs.RecordHead) bool {
-	return h.State.Final() && !bytes.HasPrefix(h.Key, jobsFileKeyBytes) && (f.State == "" || h.State == f.State) &&
+	return h.State.Final() && !bytes.HasPrefix(h.Key, jobsFileKeyBytes) && !f.keep[string(h.Key)] && (f.State == "" || h.State == f.State) &&
 		(f.Type == "" || string(h.Type) == f.Type) && (f.Group == "" || string(h.Group) == f.Group) &&
 		(f.Before.IsZero() || h.Updated.Before(f.Before))
 }
@@ -249,6 +270,7 @@ func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
 		return 0, fmt.Errorf("%w: purge state %q: want succeeded, failed or cancelled", rpcapi.ErrBadRequest, f.State)
 	}
 	hs, _ := m.store.(jobs.HistoryStore)
+	f.keep = m.lastFires()
 	// Jobs in memory first: out of memory, then (once their last commit
 	// is on disk) out of the store.
 	var seqs []uint64

@@ -173,7 +173,7 @@ func TestRestartKeepsRetainJobs(t *testing.T) {
 // memory (by retain_jobs, or by retain); a restart does not take the fire
 // for one whose job was never submitted, and submits nothing.
 func TestRestartScheduleFireKept(t *testing.T) {
-	for _, by := range []string{"retain_jobs", "retain"} {
+	for _, by := range []string{"retain_jobs", "retain", "purge"} {
 		t.Run(by, func(t *testing.T) {
 			fc := newFakeClock(t0)
 			cfg := Config{DataDir: t.TempDir(), Retain: time.Hour, RetainJobs: 100}
@@ -192,7 +192,7 @@ func TestRestartScheduleFireKept(t *testing.T) {
 			m.mu.Lock()
 			fired = m.job(fire).Updated
 			m.mu.Unlock()
-			if by == "retain_jobs" {
+			if by == "retain_jobs" || by == "purge" {
 				// 150 jobs that finish after it.
 				specs := make([]jobs.Spec, 150)
 				for i := range specs {
@@ -208,6 +208,17 @@ func TestRestartScheduleFireKept(t *testing.T) {
 					return time.Since(fired) > 2*cfg.Retain
 				})
 			}
+			if by == "purge" {
+				// Purge every finished job: all but the fire's go.
+				eventually(t, m, "jobs leave memory", func() bool { return m.finishedMem <= cfg.RetainJobs })
+				n, err := m.Purge(context.Background(), PurgeFilter{})
+				if err != nil || n != 150 {
+					t.Fatalf("purge: %d, %v; want the 150 jobs that are not the fire's", n, err)
+				}
+				if n, err := m.sweepHistory(time.Now().Add(365 * 24 * time.Hour)); err != nil || n != 0 {
+					t.Fatalf("history sweep a year on: %d deleted, %v; want the fire's job kept", n, err)
+				}
+			}
 			var st rpcapi.StatusReply
 			if err := m.Status(context.Background(), nil, &st); err != nil {
 				t.Fatal(err)
@@ -215,7 +226,7 @@ func TestRestartScheduleFireKept(t *testing.T) {
 			m.Close()
 
 			m = startCronMaster(t, cfg, fc)
-			if m.job(fire) != nil {
+			if by != "purge" && m.job(fire) != nil {
 				t.Fatalf("the fire's job %s is in memory after the restart: the test does not test", fire)
 			}
 			settle(t, m)
