@@ -19,23 +19,14 @@ import (
 // worker with 8 slots that runs type "ok" and returns at once.
 func retainCluster(t *testing.T, cfg Config) (*Master, rpcapi.MasterClient) {
 	t.Helper()
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	cfg.Listen = "127.0.0.1:0"
 	if cfg.Store == "" && cfg.DataDir == "" {
 		cfg.Store = StoreMemory
 	}
-	cfg.HeartbeatInterval = 50 * time.Millisecond
-	cfg.DeadAfter = 10 * time.Second // a loaded machine must not reap the worker: every job must succeed
-	cfg.Logger = quiet
-	m, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	// dead_after 10s: a loaded machine must not reap the worker, every
+	// job must succeed.
+	m, mc := startOn(t, cfg)
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
 	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "w", Slots: 8, Listen: "127.0.0.1:0", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -48,9 +39,7 @@ func retainCluster(t *testing.T, cfg Config) (*Master, rpcapi.MasterClient) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Crash() })
-	c := rpcapi.NewClient(m.Addr())
-	t.Cleanup(func() { c.Close() })
-	return m, rpcapi.MasterClient{C: c}
+	return m, mc
 }
 
 func runAll(t *testing.T, mc rpcapi.MasterClient, specs []jobs.Spec) []string {
