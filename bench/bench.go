@@ -447,15 +447,7 @@ func (c *cluster) workersCPU() time.Duration {
 
 // close stops the workers, then the master, and removes the data dir.
 func (c *cluster) close() {
-	c.mu.Lock()
-	ws := c.workers
-	c.workers = nil
-	c.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, p := range ws {
-		wg.Go(func() { p.stop(15 * time.Second) })
-	}
-	wg.Wait()
+	c.stopWorkers()
 	if c.master != nil {
 		if !c.master.stop(time.Minute) {
 			c.cfg.note("master did not stop within a minute; killed")

@@ -373,3 +373,133 @@ func (m *Master) unlink(j *jobs.Job) {
 	}
 	m.drop(j)
 }
+
+// mayMatch reports whether the stored record data may match q, by its
+// head alone (jobs.PeekHead: a twentieth of a decode's cost): false only
+// when it cannot.
+func (q *jobQuery) mayMatch(data []byte) bool {
+	if q.State == "" && q.Type == "" && q.Group == "" {
+		return true
+	}
+	h, ok := jobs.PeekHead(data)
+	if !ok {
+		return true // the decode says what is wrong
+	}
+	return (q.State == "" || h.State == q.State) && (q.Type == "" || string(h.Type) == q.Type) &&
+		(q.Group == "" || string(h.Group) == q.Group)
+}
+
+// pageStored is pageJobs over the store, for a master some of whose
+// jobs have left memory (retain): it walks the store's records by Seq
+// from q's cursor, without mu, and takes a job's copy in memory (under mu,
+// fresher) where there is one, else the stored record. A group filter
+// matches there like any other, with a Seq cursor.
+func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.Job) int, budget int,
+	take func(*jobs.Job)) (string, error) {
+	var after uint64
+	if q.Cursor != "" {
+		seq, err := decodeCursor(cursorJobs, q.Cursor)
+		if err != nil {
+			return "", err
+		}
+		after = seq[0]
+	}
+	var (
+		pg      = pager{q: q, size: size, take: take}
+		seen    int
+		more    bool
+		lastSeq uint64
+		derr    error
+	)
+	// The walk goes in chunks: decode a chunk's records without mu, then
+	// visit them under mu taken once, each as its copy in memory (the
+	// fresher) where there is one.
+	type rec struct {
+		seq uint64
+		j   *jobs.Job
+	}
+	var chunk []rec
+	flush := func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for _, r := range chunk {
+			j := r.j
+			if mj := m.byseq.get(r.seq); mj != nil {
+				j = mj
+			}
+			// j is nil for a record that cannot match, or that did not
+			// decode whose job has left memory since.
+			if j != nil && !pg.offer(j) {
+				more = true
+				return false
+			}
+			lastSeq = r.seq
+		}
+		chunk = chunk[:0]
+		return true
+	}
+	fn := func(seq uint64, data []byte) bool {
+		if seen == budget {
+			flush()
+			more = true
+			return false
+		}
+		seen++
+		if !q.mayMatch(data) {
+			chunk = append(chunk, rec{seq, nil})
+			if len(chunk) == storedChunk {
+				return flush()
+			}
+			return true
+		}
+		j, err := jobs.DecodeRecord(data)
+		if err != nil {
+			m.mu.Lock()
+			inMem := m.byseq.get(seq) != nil
+			m.mu.Unlock()
+			if !inMem {
+				derr = fmt.Errorf("%w: stored job seq %d: %v", rpcapi.ErrInternal, seq, err)
+				return false
+			}
+			j = nil
+		}
+		chunk = append(chunk, rec{seq, j})
+		if len(chunk) == storedChunk {
+			return flush()
+		}
+		return true
+	}
+	if err := m.gateReads(); err != nil {
+		return "", err
+	}
+	defer m.ungateReads()
+	var err error
+	if q.Asc {
+		err = hs.Ascend(after, fn)
+	} else {
+		err = hs.Descend(after, fn)
+	}
+	if err == nil && derr == nil && !more {
+		flush()
+	}
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+	case derr != nil:
+		return "", derr
+	case !more:
+		return "", nil
+	}
+	return encodeCursor(cursorJobs, lastSeq), nil
+}
+
+// historyStore returns the store to read jobs that left memory from, or
+// nil when every job is in memory (or the store cannot read records one
+// by one). The caller holds mu.
+func (m *Master) historyStore() jobs.HistoryStore {
+	if !m.outside {
+		return nil
+	}
+	hs, _ := m.store.(jobs.HistoryStore)
+	return hs
+}

@@ -1,0 +1,169 @@
+package master
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// viewWorker is wi as the API shows it. The caller holds mu.
+func (m *Master) viewWorker(wi rpcapi.WorkerInfo) apiWorker {
+	v := apiWorker{ID: wi.ID, Name: wi.Name, Addr: wi.Addr, State: wi.State, Slots: wi.Slots,
+		Running: wi.Running, Types: wi.Types, Tags: []string{}, Registered: wi.Registered,
+		LastHeartbeat: wi.LastHeartbeat, Died: wi.Died, Jobs: make([]apiWorkerJob, 0, len(wi.Jobs))}
+	if v.Types == nil {
+		v.Types = []string{}
+	}
+	for _, ref := range wi.Jobs {
+		wj := apiWorkerJob{ID: ref.JobID, Attempt: ref.Attempt}
+		if j := m.job(ref.JobID); j != nil {
+			wj.Type, wj.State = j.Spec.Type, j.State
+		}
+		v.Jobs = append(v.Jobs, wj)
+	}
+	return v
+}
+
+// workerViews lists the workers, live first. The caller holds mu.
+func (m *Master) workerViews() []apiWorker {
+	infos := m.workerInfos()
+	out := make([]apiWorker, 0, len(infos))
+	for _, wi := range infos {
+		out = append(out, m.viewWorker(wi))
+	}
+	return out
+}
+
+// workerQuery selects a page of workers.
+type workerQuery struct {
+	State  string // "" for all
+	Asc    bool   // the first registered first; default the latest first
+	Cursor string
+	Limit  int
+}
+
+// workerNum is the registration number in a worker ID ("w12-3fa9": 12).
+// Every worker the master lists registered with it since it started, so
+// the numbers order them by registration.
+func workerNum(id string) uint64 {
+	num, _, _ := strings.Cut(strings.TrimPrefix(id, "w"), "-")
+	n, _ := strconv.ParseUint(num, 10, 64)
+	return n
+}
+
+// workerReplyBytes estimates the encoded size of wi in a reply.
+func workerReplyBytes(wi *rpcapi.WorkerInfo) int {
+	n := workerOverhead + len(wi.ID) + len(wi.Name) + len(wi.Addr)
+	for _, t := range wi.Types {
+		n += itemOverhead + len(t)
+	}
+	for _, t := range wi.Tags {
+		n += itemOverhead + len(t)
+	}
+	return n + len(wi.Jobs)*(itemOverhead+32)
+}
+
+// pageWorkers is the one walk behind every worker listing (GET
+// /api/v1/workers and list_workers): it calls take, under mu, with each
+// worker of the page q selects, ordered by registration (the latest
+// first unless q.Asc), and returns the cursor of the next page. A page
+// ends early, with a cursor, before a worker that would bring its
+// estimated size past maxReplyBytes (a first one bigger than that is
+// still returned alone). Workers are few (the live ones and the latest
+// dead ones), so it sorts them.
+func (m *Master) pageWorkers(q workerQuery, take func(rpcapi.WorkerInfo)) (string, error) {
+	var after uint64
+	if q.Cursor != "" {
+		v, err := decodeCursor(cursorWorkers, q.Cursor)
+		if err != nil {
+			return "", err
+		}
+		after = v[0]
+	}
+	order := byOrder(q.Asc)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	type entry struct {
+		num uint64
+		w   *workerRec
+	}
+	var ws []entry
+	for _, w := range m.workers {
+		if w.restored || (q.State != "" && w.state != q.State) {
+			continue
+		}
+		n := workerNum(w.id)
+		if after != 0 && order(after, n) >= 0 {
+			continue
+		}
+		ws = append(ws, entry{n, w})
+	}
+	slices.SortFunc(ws, func(a, b entry) int { return order(a.num, b.num) })
+	size, limit := 0, m.maxReplyBytes()
+	for i, e := range ws {
+		wi := e.w.info()
+		n := workerReplyBytes(&wi)
+		if i == q.Limit || (i > 0 && size+n > limit) {
+			return encodeCursor(cursorWorkers, ws[i-1].num), nil
+		}
+		take(wi)
+		size += n
+	}
+	return "", nil
+}
+
+// byOrder compares two positions in a listing's order: ascending, or
+// descending (newest first).
+func byOrder(asc bool) func(a, b uint64) int {
+	if asc {
+		return cmp.Compare[uint64]
+	}
+	return func(a, b uint64) int { return cmp.Compare(b, a) }
+}
+
+// listWorkers returns one page of the workers q selects as the API shows
+// them, and the cursor of the next page.
+func (m *Master) listWorkers(q workerQuery) ([]apiWorker, string, error) {
+	out := []apiWorker{}
+	next, err := m.pageWorkers(q, func(wi rpcapi.WorkerInfo) { out = append(out, m.viewWorker(wi)) })
+	return out, next, err
+}
+
+// getWorker returns one worker.
+func (m *Master) getWorker(id string) (apiWorker, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w := m.workers[id]
+	if w == nil || w.restored {
+		return apiWorker{}, fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, id)
+	}
+	return m.viewWorker(w.info()), nil
+}
+
+// apiGroup is a group's progress, computed from its jobs.
+type apiGroup struct {
+	Name   string             `json:"name"`
+	Total  int                `json:"total"`
+	Counts map[jobs.State]int `json:"counts"`
+	// Done counts the final jobs; the group is Final when all are.
+	Done  int  `json:"done"`
+	Final bool `json:"final"`
+	// Progress is Done / Total, from 0 to 1.
+	Progress  float64   `json:"progress"`
+	Submitted time.Time `json:"submitted"` // the first job's
+	Updated   time.Time `json:"updated"`   // the latest change to any job
+	// Unsuccessful lists the IDs of failed and cancelled jobs (detail only,
+	// at most maxUnsuccessful).
+	Unsuccessful []string `json:"unsuccessful,omitzero"`
+	// OnDone is the progress of the group's on_done (follow-up job and
+	// notifiers) once it has fired (detail only).
+	OnDone *onDoneRecord `json:"on_done,omitempty"`
+}
+
+const maxUnsuccessful = 100
