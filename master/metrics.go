@@ -54,13 +54,16 @@ type runKey struct {
 }
 
 // runBuckets are the upper bounds of drover_job_run_seconds's buckets.
-var runBuckets = prometheus.ExponentialBuckets(0.001, 4, 12)
+var runBuckets = prometheus.ExponentialBuckets(0.001, 4, runBucketCount)
+
+// runBucketCount is how many bounds runBuckets has.
+const runBucketCount = 12
 
 // runHist is one series of drover_job_run_seconds: the observations in
 // each bucket (counts[i]: at most runBuckets[i] and above the bound
 // before; the last: above every bound), their count and their sum.
 type runHist struct {
-	counts [13]uint64
+	counts [runBucketCount + 1]uint64
 	n      uint64
 	sum    float64
 }
