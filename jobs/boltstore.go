@@ -540,3 +540,14 @@ func (s *BoltStore) LoadMeta(bucket string, fn func(key string, val []byte) erro
 func (s *BoltStore) SaveMeta(bucket, key string, val []byte) error {
 	return s.db.saveMeta(bucket, key, val)
 }
+
+// GetMeta implements MetaStore.
+func (s *BoltStore) GetMeta(bucket, key string) ([]byte, error) { return s.db.getMeta(bucket, key) }
+
+// SaveMetas implements MetaStore.
+func (s *BoltStore) SaveMetas(recs []MetaRecord) error { return s.db.saveMetas(recs) }
+
+// RangeMeta implements MetaStore.
+func (s *BoltStore) RangeMeta(bucket, from string, desc bool, fn func(key string, val []byte) bool) error {
+	return s.db.rangeMeta(bucket, from, desc, fn)
+}

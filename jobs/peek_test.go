@@ -16,14 +16,14 @@ func headOf(j *Job) RecordHead {
 		}
 		return []byte(s)
 	}
-	return RecordHead{Seq: j.Seq, ID: b(j.ID), State: j.State, Updated: j.Updated, Type: b(j.Spec.Type), Group: b(j.Spec.Group),
+	return RecordHead{Seq: j.Seq, ID: b(j.ID), State: j.State, Submitted: j.Submitted, Updated: j.Updated, Type: b(j.Spec.Type), Group: b(j.Spec.Group),
 		Key: b(j.Spec.Key), UniqueKey: b(j.Spec.UniqueKey), UniqueFor: j.Spec.UniqueFor}
 }
 
 // sameHead compares heads, taking an empty slice as nil (a JSON record's
 // head is built from strings).
 func sameHead(a, b RecordHead) bool {
-	return a.Seq == b.Seq && bytes.Equal(a.ID, b.ID) && a.State == b.State && a.Updated.Equal(b.Updated) &&
+	return a.Seq == b.Seq && bytes.Equal(a.ID, b.ID) && a.State == b.State && a.Submitted.Equal(b.Submitted) && a.Updated.Equal(b.Updated) &&
 		a.Updated.Location() == b.Updated.Location() && bytes.Equal(a.Type, b.Type) && bytes.Equal(a.Group, b.Group) && bytes.Equal(a.Key, b.Key) &&
 		bytes.Equal(a.UniqueKey, b.UniqueKey) && a.UniqueFor == b.UniqueFor
 }

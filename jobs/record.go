@@ -270,6 +270,7 @@ type RecordHead struct {
 	Seq       uint64
 	ID        []byte
 	State     State
+	Submitted time.Time
 	Updated   time.Time
 	Type      []byte // Spec.Type
 	Group     []byte // Spec.Group
@@ -290,7 +291,7 @@ func PeekRecord(data []byte) (RecordHead, error) {
 		if err != nil {
 			return RecordHead{}, err
 		}
-		return RecordHead{Seq: j.Seq, ID: []byte(j.ID), State: j.State, Updated: j.Updated,
+		return RecordHead{Seq: j.Seq, ID: []byte(j.ID), State: j.State, Submitted: j.Submitted, Updated: j.Updated,
 			Type: []byte(j.Spec.Type), Group: []byte(j.Spec.Group), Key: []byte(j.Spec.Key), UniqueKey: []byte(j.Spec.UniqueKey),
 			UniqueFor: j.Spec.UniqueFor}, nil
 	}
@@ -360,7 +361,7 @@ func (p *peeker) head() (h RecordHead) {
 	p.int()  // Attempt
 	p.skip() // Worker
 	p.time() // NotBefore
-	p.time() // Submitted
+	h.Submitted = p.time()
 	h.Updated = p.time()
 	return h
 }

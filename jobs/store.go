@@ -169,6 +169,23 @@ type MetaStore interface {
 	LoadMeta(bucket string, fn func(key string, val []byte) error) error
 	// SaveMeta writes (or, with a nil val, deletes) one record durably.
 	SaveMeta(bucket, key string, val []byte) error
+	// SaveMetas writes (or, with a nil Val, deletes) every record of
+	// recs in one durable commit: all of them or, on error, none.
+	SaveMetas(recs []MetaRecord) error
+	// GetMeta returns one record of bucket (the caller's to keep), nil
+	// when there is none.
+	GetMeta(bucket, key string) ([]byte, error)
+	// RangeMeta calls fn for bucket's records in key order from the first
+	// key after from (with desc: in reverse order from the last key
+	// before from; "" starts at either end), until fn returns false. val
+	// is valid only until fn returns, and fn must not write to the store.
+	RangeMeta(bucket, from string, desc bool, fn func(key string, val []byte) bool) error
+}
+
+// MetaRecord is one named record of a MetaStore bucket.
+type MetaRecord struct {
+	Bucket, Key string
+	Val         []byte // nil: delete the record
 }
 
 // LoadMeta implements MetaStore.
@@ -204,6 +221,12 @@ func (m *MemStore) SaveMeta(bucket, key string, val []byte) error {
 	if m.closed {
 		return ErrClosed
 	}
+	m.putMeta(bucket, key, val)
+	return nil
+}
+
+// putMeta writes one meta record. The caller holds mu.
+func (m *MemStore) putMeta(bucket, key string, val []byte) {
 	if m.meta == nil {
 		m.meta = make(map[string]map[string][]byte)
 	}
@@ -212,8 +235,61 @@ func (m *MemStore) SaveMeta(bucket, key string, val []byte) error {
 	}
 	if val == nil {
 		delete(m.meta[bucket], key)
-		return nil
+		return
 	}
 	m.meta[bucket][key] = slices.Clone(val)
+}
+
+// SaveMetas implements MetaStore.
+func (m *MemStore) SaveMetas(recs []MetaRecord) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	for _, r := range recs {
+		m.putMeta(r.Bucket, r.Key, r.Val)
+	}
+	return nil
+}
+
+// GetMeta implements MetaStore.
+func (m *MemStore) GetMeta(bucket, key string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	return slices.Clone(m.meta[bucket][key]), nil
+}
+
+// RangeMeta implements MetaStore.
+func (m *MemStore) RangeMeta(bucket, from string, desc bool, fn func(key string, val []byte) bool) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return ErrClosed
+	}
+	b := m.meta[bucket]
+	keys := make([]string, 0, len(b))
+	for k := range b {
+		if from == "" || (!desc && k > from) || (desc && k < from) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	if desc {
+		slices.Reverse(keys)
+	}
+	vals := make([][]byte, len(keys))
+	for i, k := range keys {
+		vals[i] = b[k] // never changed in place: putMeta stores new slices
+	}
+	m.mu.Unlock()
+	for i, k := range keys {
+		if !fn(k, vals[i]) {
+			return nil
+		}
+	}
 	return nil
 }

@@ -136,6 +136,10 @@ type jobQuery struct {
 	Size     func(*jobs.Job) int
 	// Examine bounds the jobs examined; 0: maxExamined.
 	Examine int
+
+	// lo and hi bound the Seqs a walk of the store reads (0: no bound):
+	// the spans of a group that has left memory.
+	lo, hi uint64
 }
 
 func (q *jobQuery) match(j *jobs.Job) bool {
@@ -240,9 +244,22 @@ func (m *Master) pageJobs(q *jobQuery, take func(*jobs.Job)) (string, error) {
 	if size == nil {
 		size = jobReplyBytes
 	}
+	var left *leftGroup // the group's entry, if it has left memory
+	if q.Group != "" {
+		var err error
+		if left, err = m.leftEntry(q.Group); err != nil {
+			return "", err
+		}
+	}
 	m.mu.Lock()
-	if q.Group == "" || len(m.groups[q.Group]) == 0 {
+	if q.Group == "" || len(m.groups[q.Group]) == 0 || left != nil {
 		if hs := m.historyStore(); hs != nil {
+			if left != nil {
+				q.lo = left.first()
+				if len(m.groups[q.Group]) == 0 {
+					q.hi = left.last() // else its newer jobs are past it
+				}
+			}
 			m.mu.Unlock()
 			return m.pageStored(hs, q, size, budget, take)
 		}
@@ -462,126 +479,4 @@ type apiWorkerJob struct {
 	Attempt int        `json:"attempt"`
 	Type    string     `json:"type"`
 	State   jobs.State `json:"state"`
-}
-
-// groupView computes one group. The caller holds mu.
-func (m *Master) groupView(name string, ids []string, detail bool) apiGroup {
-	g := apiGroup{Name: name, Counts: make(map[jobs.State]int, len(jobs.States))}
-	for _, s := range jobs.States {
-		g.Counts[s] = 0
-	}
-	if detail {
-		g.Unsuccessful = []string{}
-	}
-	for _, id := range ids {
-		j := m.job(id)
-		if j == nil {
-			continue
-		}
-		g.Total++
-		g.Counts[j.State]++
-		if j.State.Final() {
-			g.Done++
-			if detail && j.State != jobs.Succeeded && len(g.Unsuccessful) < maxUnsuccessful {
-				g.Unsuccessful = append(g.Unsuccessful, j.ID)
-			}
-		}
-		if g.Submitted.IsZero() || j.Submitted.Before(g.Submitted) {
-			g.Submitted = j.Submitted
-		}
-		if j.Updated.After(g.Updated) {
-			g.Updated = j.Updated
-		}
-	}
-	g.Final = g.Total > 0 && g.Done == g.Total
-	if g.Total > 0 {
-		g.Progress = float64(g.Done) / float64(g.Total)
-	}
-	return g
-}
-
-// groupQuery selects a page of groups.
-type groupQuery struct {
-	Asc    bool // the first submitted first; default the latest first
-	Cursor string
-	Limit  int
-	// Examine bounds the jobs counted for the page's groups; 0:
-	// maxExamined.
-	Examine int
-}
-
-// listGroups returns one page of the groups, ordered by their first job
-// (the most recently started group first unless q.Asc), and the cursor of
-// the next page. Computing a group's progress reads each of its jobs: the
-// page ends early, with a cursor, after the group that brings the jobs
-// read to q.Examine, or before one that would bring the page's estimated
-// size past maxReplyBytes; either way it has one group at least.
-func (m *Master) listGroups(q groupQuery) ([]apiGroup, string, error) {
-	var after uint64
-	if q.Cursor != "" {
-		v, err := decodeCursor(cursorGroups, q.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		after = v[0]
-	}
-	budget := q.Examine
-	if budget <= 0 {
-		budget = maxExamined
-	}
-	order := byOrder(q.Asc)
-	type entry struct {
-		first uint64 // the Seq of the group's first job: its place
-		name  string
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	// The first Limit+1 groups past the cursor, in order: sel is kept
-	// sorted and short, so this costs one pass over the group names.
-	k := q.Limit + 1
-	sel := make([]entry, 0, k)
-	for name, ids := range m.groups {
-		if len(ids) == 0 {
-			continue
-		}
-		first, err := strconv.ParseUint(ids[0], 10, 64)
-		if err != nil || (after != 0 && order(after, first) >= 0) {
-			continue
-		}
-		e := entry{first, name}
-		i, _ := slices.BinarySearchFunc(sel, e, func(a, b entry) int { return order(a.first, b.first) })
-		if i == k {
-			continue
-		}
-		if len(sel) == k {
-			sel = sel[:k-1]
-		}
-		sel = slices.Insert(sel, i, e)
-	}
-	out := []apiGroup{}
-	size, read, limit := 0, 0, m.maxReplyBytes()
-	for i, e := range sel {
-		ids := m.groups[e.name]
-		n := groupOverhead + len(e.name)
-		if i == q.Limit || (i > 0 && (size+n > limit || read >= budget)) {
-			return out, encodeCursor(cursorGroups, sel[i-1].first), nil
-		}
-		out = append(out, m.groupView(e.name, ids, false))
-		size += n
-		read += len(ids)
-	}
-	return out, "", nil
-}
-
-// getGroup returns one group with its unsuccessful jobs.
-func (m *Master) getGroup(name string) (apiGroup, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ids, ok := m.groups[name]
-	if !ok || len(ids) == 0 {
-		return apiGroup{}, fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, name)
-	}
-	g := m.groupView(name, ids, true)
-	g.OnDone = m.onDoneStatus(name)
-	return g, nil
 }

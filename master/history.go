@@ -151,6 +151,7 @@ func (m *Master) sweepHistory(now time.Time) (int, error) {
 	cutoff := now.Add(-m.cfg.History)
 	keep := m.lastFires()
 	total := 0
+	touched := make(map[string]bool) // groups of the jobs deleted, per batch
 	for after := uint64(0); ; {
 		if m.ctx.Err() != nil { // the master stops: the next start goes on
 			return total, nil
@@ -171,6 +172,9 @@ func (m *Master) sweepHistory(now time.Time) (int, error) {
 			}
 			after = seq
 			del, states = append(del, seq), append(states, h.State)
+			if len(h.Group) > 0 {
+				touched[string(h.Group)] = true
+			}
 			over--
 			return len(del) < historyBatch
 		})
@@ -179,6 +183,8 @@ func (m *Master) sweepHistory(now time.Time) (int, error) {
 		}
 		n, err := m.deleteStored(hs, del, states)
 		total += n
+		m.pruneGroups(touched)
+		clear(touched)
 		if err != nil || len(del) < historyBatch {
 			return total, err
 		}
@@ -275,10 +281,14 @@ func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
 	// is on disk) out of the store.
 	var seqs []uint64
 	var states []jobs.State
+	touched := make(map[string]bool) // groups of the jobs deleted, per batch
 	m.mu.Lock()
 	m.byseq.ascend(0, func(j *jobs.Job) bool {
 		if f.match(j) && m.purgeable(j) {
 			seqs, states = append(seqs, j.Seq), append(states, j.State)
+			if g := j.Spec.Group; g != "" {
+				touched[g] = true
+			}
 		}
 		return true
 	})
@@ -308,6 +318,8 @@ func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
 		}
 		seqs, states = seqs[k:], states[k:]
 	}
+	m.pruneGroups(touched)
+	clear(touched)
 	// Then the store, for jobs that had left memory.
 	for after := uint64(0); ; {
 		var del []uint64
@@ -316,6 +328,9 @@ func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
 			after = seq
 			if h, ok := jobs.PeekHead(data); ok && f.matchHead(&h) {
 				del, dstates = append(del, seq), append(dstates, h.State)
+				if len(h.Group) > 0 {
+					touched[string(h.Group)] = true
+				}
 			}
 			return len(del) < historyBatch && ctx.Err() == nil
 		})
@@ -327,6 +342,8 @@ func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
 		}
 		n, err := m.deleteStored(hs, del, dstates)
 		total += n
+		m.pruneGroups(touched)
+		clear(touched)
 		if err != nil || len(del) < historyBatch {
 			return total, err
 		}
@@ -399,6 +416,13 @@ func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.J
 	var after uint64
 	if q.Cursor != "" {
 		seq, err := decodeCursor(cursorJobs, q.Cursor)
+		if err != nil && q.Group != "" {
+			// A group's walk in memory stopped there, and the group
+			// has left memory since: go on from the same job.
+			if v, gerr := decodeCursor(cursorGroupJobs, q.Cursor); gerr == nil && v[1] > 0 {
+				seq, err = v[1:], nil
+			}
+		}
 		if err != nil {
 			return "", err
 		}
@@ -439,6 +463,9 @@ func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.J
 		return true
 	}
 	fn := func(seq uint64, data []byte) bool {
+		if (q.lo != 0 && seq < q.lo) || (q.hi != 0 && seq > q.hi) {
+			return false // past the group's spans: the end
+		}
 		if seen == budget {
 			flush()
 			more = true
@@ -475,8 +502,14 @@ func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.J
 	defer m.ungateReads()
 	var err error
 	if q.Asc {
+		if q.lo != 0 {
+			after = max(after, q.lo-1)
+		}
 		err = hs.Ascend(after, fn)
 	} else {
+		if q.hi != 0 && (after == 0 || after > q.hi+1) {
+			after = q.hi + 1
+		}
 		err = hs.Descend(after, fn)
 	}
 	if err == nil && derr == nil && !more {

@@ -3,6 +3,8 @@ package master
 import (
 	"bytes"
 	"cmp"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -31,7 +33,7 @@ func (m *Master) load() error {
 	began := time.Now()
 	l := &loader{m: m, now: began, fires: make(map[string]fireRef)}
 	l.hs, _ = m.store.(jobs.HistoryStore)
-	if err := l.loadNotices(); err != nil {
+	if err := errors.Join(l.loadNotices(), l.loadLeft()); err != nil {
 		return fmt.Errorf("master: load: %w", err)
 	}
 	if err := m.store.Load(l.record); err != nil {
@@ -63,8 +65,10 @@ type loader struct {
 	hs     jobs.HistoryStore
 	// fires holds, per schedule, the newest fire job that stays on disk
 	// only (the scheduler looks its last fire up by key).
-	fires    map[string]fireRef
-	finals   []retireEntry
+	fires  map[string]fireRef
+	finals []retireEntry
+	// left holds the spans of each group that has left memory.
+	left     map[string][][2]uint64
 	loaded   int
 	history  int // jobs on disk only
 	restored int // running jobs, under placeholder workers
@@ -111,8 +115,12 @@ func (l *loader) record(seq uint64, data []byte) error {
 	// the store checks its records (jobs.ErrCorrupt) instead.
 	l.loaded++
 	l.m.seq = max(l.m.seq, h.Seq)
+	notice := l.notices[string(h.ID)]
 	switch {
-	case l.m.stays(&h, l.now, l.notices[string(h.ID)]):
+	case !notice && l.leftCovers(&h):
+		// Its group left memory with it (groupdisk.go).
+		l.out(h.Seq, h.State, h.Key)
+	case l.m.stays(&h, l.now, notice):
 		j, err := jobs.DecodeRecord(data)
 		if err != nil {
 			return fmt.Errorf("jobs: stored job seq %d: %w", seq, err)
@@ -124,6 +132,42 @@ func (l *loader) record(seq uint64, data []byte) error {
 		l.recentJob(&h, data)
 	}
 	return nil
+}
+
+// loadLeft reads the spans of the groups that have left memory (their
+// entries, groupdisk.go), before the records: the store's records are
+// read in one read transaction, which must not open another.
+func (l *loader) loadLeft() error {
+	ms, ok := l.m.store.(jobs.MetaStore)
+	if !ok {
+		return nil
+	}
+	return ms.LoadMeta(metaLeft, func(k string, v []byte) error {
+		var e leftGroup
+		if err := json.Unmarshal(v, &e); err != nil || len(e.Spans) == 0 {
+			return fmt.Errorf("group %q: entry on disk unreadable: %q", k, v)
+		}
+		if l.left == nil {
+			l.left = make(map[string][][2]uint64)
+		}
+		l.left[k] = e.Spans
+		return nil
+	})
+}
+
+// leftCovers reports whether the final job whose head is h lies in the
+// spans of its group's entry: the group left memory, and the job with
+// it.
+func (l *loader) leftCovers(h *jobs.RecordHead) bool {
+	if len(h.Group) == 0 || !h.State.Final() {
+		return false
+	}
+	for _, sp := range l.left[string(h.Group)] {
+		if sp[0] <= h.Seq && h.Seq <= sp[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // recentJob offers a finished job younger than Retain to the ones that

@@ -50,6 +50,7 @@ type Master struct {
 	recentAt  int
 	keys      map[string]string
 	groups    map[string][]string
+	left      map[string]*leftGroup // groups that left memory, their entries not written yet (groupdisk.go)
 	queue     *jobs.Queue
 	counts    stateCounts
 	workers   map[string]*workerRec
@@ -303,6 +304,9 @@ func (m *Master) shutdown() error {
 		}
 	}
 	m.mu.Unlock()
+	if err := m.writeLeft(); err != nil { // else they come back into memory at the next start
+		m.log.WithError(err).Warn("groups that left memory: not written")
+	}
 	// Every change is committed: the next start need not wait for the
 	// workers (a failure here only costs that wait).
 	if ms, ok := m.store.(jobs.MetaStore); ok {

@@ -120,6 +120,9 @@ func (m *Master) retireJobs(now time.Time) int {
 		m.mu.Unlock()
 		total += n
 		if !more {
+			if err := m.writeLeft(); err != nil {
+				m.log.WithError(err).Warn("groups that left memory: not written; will retry")
+			}
 			return total
 		}
 	}
@@ -209,11 +212,19 @@ func (m *Master) retireGroup(g string, now time.Time) (n int, wait bool) {
 			return 0, true
 		}
 	}
+	lo, hi := uint64(0), uint64(0)
 	for _, id := range ids {
 		if j := m.job(id); j != nil {
+			if lo == 0 || j.Seq < lo {
+				lo = j.Seq
+			}
+			hi = max(hi, j.Seq)
 			m.drop(j)
 			n++
 		}
+	}
+	if n > 0 {
+		m.groupLeft(g, lo, hi, m.onDoneStatus(g))
 	}
 	delete(m.groups, g)
 	if h := m.hooks; h != nil {

@@ -490,13 +490,14 @@ func (m *Master) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi
 func (m *Master) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.CancelReply) error {
 	now := time.Now()
 	var last *batch
+	if a.Group != "" {
+		if err := m.knownGroup(a.Group); err != nil {
+			return err
+		}
+	}
 	m.mu.Lock()
 	ids := slices.Clone(a.IDs)
 	if a.Group != "" {
-		if len(m.groups[a.Group]) == 0 {
-			m.mu.Unlock()
-			return fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, a.Group)
-		}
 		for _, id := range m.groups[a.Group] {
 			if !m.job(id).State.Final() {
 				ids = append(ids, id)
@@ -563,12 +564,33 @@ func (m *Master) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitRep
 	defer timer.Stop()
 	past := make(map[string]jobs.State) // final jobs that left memory: read once from history
 	for {
+		// The channel first: a change after it wakes the wait.
+		m.mu.Lock()
+		if m.changed == nil {
+			m.changed = make(chan struct{})
+		}
+		ch := m.changed
+		m.mu.Unlock()
+		*r = rpcapi.WaitReply{Done: true, Counts: make(map[jobs.State]int)}
+		if a.Group != "" {
+			// The group's jobs in memory and, if it left memory
+			// before, on disk (groupdisk.go).
+			g, bad, ok, err := m.readGroup(a.Group, 0)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, a.Group)
+			}
+			for s, n := range g.Counts {
+				if n > 0 {
+					r.Counts[s] = n
+				}
+			}
+			r.Failed, r.Done = bad, g.Final
+		}
 		m.mu.Lock()
 		ids := a.IDs
-		if a.Group != "" {
-			ids = append(slices.Clone(ids), m.groups[a.Group]...)
-		}
-		*r = rpcapi.WaitReply{Done: true, Counts: make(map[jobs.State]int)}
 		var missing []string
 		for _, id := range ids {
 			j := m.job(id)
@@ -590,10 +612,6 @@ func (m *Master) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitRep
 				r.Failed = append(r.Failed, id)
 			}
 		}
-		if a.Group != "" && len(m.groups[a.Group]) == 0 {
-			m.mu.Unlock()
-			return fmt.Errorf("%w: group %q has no jobs in memory (a group leaves memory with its last job: see retain)", rpcapi.ErrNotFound, a.Group)
-		}
 		if len(missing) > 0 {
 			m.mu.Unlock()
 			for _, id := range missing {
@@ -607,10 +625,6 @@ func (m *Master) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitRep
 			}
 			continue
 		}
-		if m.changed == nil {
-			m.changed = make(chan struct{})
-		}
-		ch := m.changed
 		closed := m.closed
 		m.mu.Unlock()
 		if r.Done || closed {

@@ -1,0 +1,507 @@
+package master
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// Groups on disk. A group leaves memory with its last job (retain.go,
+// retireGroup). The master then writes an entry for it in the store's
+// meta bucket metaLeft: the spans of Seqs its jobs lie in, and its
+// on_done record; and its place among the groups (its first job's Seq) in
+// metaLeftOrder. A group that has left memory is read from its records:
+// a walk of its spans, where records of other groups are skipped by their
+// heads. Its entry goes when history or purge deletes its last record
+// (pruneLeft). A group that gets jobs again (a new submit to its name, a
+// retry of one of its jobs) is its jobs in memory and its records on disk
+// together; when it leaves memory again its spans grow.
+const (
+	metaLeft      = "group-left"  // group name → leftGroup
+	metaLeftOrder = "group-order" // leftOrderKey(first Seq, name) → nothing
+)
+
+// maxSpans bounds a group's spans: past it the two nearest merge (the
+// walk then reads the records between them too).
+const maxSpans = 32
+
+// leftGroup is a group's entry on disk.
+type leftGroup struct {
+	Spans  [][2]uint64   `json:"spans"` // sorted, disjoint [first, last] Seqs
+	OnDone *onDoneRecord `json:"on_done,omitempty"`
+}
+
+func (g *leftGroup) first() uint64 { return g.Spans[0][0] }
+func (g *leftGroup) last() uint64  { return g.Spans[len(g.Spans)-1][1] }
+
+// add merges o's spans into g's; o's on_done record, when it has one,
+// replaces g's (it is the newer).
+func (g *leftGroup) add(o *leftGroup) {
+	if o.OnDone != nil {
+		g.OnDone = o.OnDone
+	}
+	s := append(slices.Clone(g.Spans), o.Spans...)
+	slices.SortFunc(s, func(a, b [2]uint64) int { return cmp.Compare(a[0], b[0]) })
+	out := s[:0]
+	for _, sp := range s {
+		if n := len(out); n > 0 && sp[0] <= out[n-1][1]+1 {
+			out[n-1][1] = max(out[n-1][1], sp[1])
+			continue
+		}
+		out = append(out, sp)
+	}
+	for len(out) > maxSpans {
+		at := 0 // the gap to close: after out[at]
+		for i := 1; i < len(out)-1; i++ {
+			if out[i+1][0]-out[i][1] < out[at+1][0]-out[at][1] {
+				at = i
+			}
+		}
+		out[at][1] = out[at+1][1]
+		out = slices.Delete(out, at+1, at+2)
+	}
+	g.Spans = out
+}
+
+// leftOrderKey is a group's key in metaLeftOrder: keys sort as Seqs.
+func leftOrderKey(first uint64, name string) string {
+	return fmt.Sprintf("%020d/%s", first, name)
+}
+
+// parseLeftOrderKey reverses leftOrderKey.
+func parseLeftOrderKey(k string) (uint64, string, bool) {
+	if len(k) < 21 || k[20] != '/' {
+		return 0, "", false
+	}
+	first, err := strconv.ParseUint(k[:20], 10, 64)
+	return first, k[21:], err == nil
+}
+
+// groupLeft notes that group g has left memory, its jobs lying between
+// Seqs lo and hi: its entry is written by the next writeLeft, and until
+// then read from m.left. The caller holds mu.
+func (m *Master) groupLeft(g string, lo, hi uint64, onDone *onDoneRecord) {
+	if _, ok := m.store.(jobs.MetaStore); !ok {
+		return
+	}
+	e := &leftGroup{Spans: [][2]uint64{{lo, hi}}, OnDone: onDone}
+	if old := m.left[g]; old != nil {
+		e.add(old) // a fresh value: writeLeft tells it from the one it wrote
+		e.OnDone = onDone
+	}
+	if m.left == nil {
+		m.left = make(map[string]*leftGroup)
+	}
+	m.left[g] = e
+}
+
+// writeLeft writes the entries of the groups that left memory since the
+// last call, each merged with the entry on disk, in one commit; the group
+// on_done records they replace go in the same commit. It must be called
+// without mu; a failed write is tried again by the next call.
+func (m *Master) writeLeft() error {
+	ms, ok := m.store.(jobs.MetaStore)
+	if !ok {
+		return nil
+	}
+	m.mu.Lock()
+	pend := make(map[string]*leftGroup, len(m.left))
+	for g, e := range m.left {
+		pend[g] = e
+	}
+	m.mu.Unlock()
+	if len(pend) == 0 {
+		return nil
+	}
+	var recs []jobs.MetaRecord
+	for g, e := range pend {
+		merged := &leftGroup{}
+		old, err := m.diskLeft(ms, g)
+		if err != nil {
+			return err
+		}
+		if old != nil {
+			merged.add(old)
+			if old.first() != min(old.first(), e.first()) {
+				recs = append(recs, jobs.MetaRecord{Bucket: metaLeftOrder, Key: leftOrderKey(old.first(), g)})
+			}
+		}
+		merged.add(e)
+		v, _ := json.Marshal(merged)
+		recs = append(recs,
+			jobs.MetaRecord{Bucket: metaLeft, Key: g, Val: v},
+			jobs.MetaRecord{Bucket: metaLeftOrder, Key: leftOrderKey(merged.first(), g), Val: []byte{}},
+			jobs.MetaRecord{Bucket: metaGroups, Key: g}) // its on_done record is in the entry now
+	}
+	if err := ms.SaveMetas(recs); err != nil {
+		return fmt.Errorf("groups that left memory: %w", err)
+	}
+	m.mu.Lock()
+	for g, e := range pend {
+		if m.left[g] == e {
+			delete(m.left, g)
+		}
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+// diskLeft reads group g's entry from ms: nil when it has none.
+func (m *Master) diskLeft(ms jobs.MetaStore, g string) (*leftGroup, error) {
+	v, err := ms.GetMeta(metaLeft, g)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	e := new(leftGroup)
+	if err := json.Unmarshal(v, e); err != nil || len(e.Spans) == 0 {
+		return nil, fmt.Errorf("%w: group %q: entry on disk unreadable: %q", rpcapi.ErrInternal, g, v)
+	}
+	return e, nil
+}
+
+// leftEntry returns group g's entry, written or not yet: nil when g has
+// never left memory (or its records have all left the disk). It must be
+// called without mu.
+func (m *Master) leftEntry(g string) (*leftGroup, error) {
+	ms, ok := m.store.(jobs.MetaStore)
+	if !ok {
+		return nil, nil
+	}
+	e, err := m.diskLeft(ms, g)
+	if err != nil {
+		return nil, fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+	}
+	m.mu.Lock()
+	if p := m.left[g]; p != nil {
+		if e == nil {
+			e = &leftGroup{}
+		}
+		e.add(p)
+	}
+	m.mu.Unlock()
+	return e, nil
+}
+
+// walkLeft calls fn with the head of every record of group g in e's
+// spans, by Seq, until fn returns false.
+func walkLeft(hs jobs.HistoryStore, e *leftGroup, g string, fn func(h *jobs.RecordHead) bool) error {
+	for _, sp := range e.Spans {
+		stop := false
+		err := hs.Ascend(sp[0]-1, func(seq uint64, data []byte) bool {
+			if seq > sp[1] {
+				return false
+			}
+			h, ok := jobs.PeekHead(data)
+			if ok && string(h.Group) == g && !fn(&h) {
+				stop = true
+				return false
+			}
+			return true
+		})
+		if err != nil {
+			return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+		}
+		if stop {
+			return nil
+		}
+	}
+	return nil
+}
+
+// groupAcc adds jobs up into a group's view.
+type groupAcc struct {
+	g      apiGroup
+	detail int      // the most unsuccessful jobs to list
+	bad    []uint64 // the unsuccessful jobs' Seqs
+}
+
+func newGroupAcc(name string, detail int) *groupAcc {
+	a := &groupAcc{g: apiGroup{Name: name, Counts: make(map[jobs.State]int, len(jobs.States))}, detail: detail}
+	for _, s := range jobs.States {
+		a.g.Counts[s] = 0
+	}
+	if detail > 0 {
+		a.g.Unsuccessful = []string{}
+	}
+	return a
+}
+
+// add counts one job.
+func (a *groupAcc) add(seq uint64, state jobs.State, submitted, updated time.Time) {
+	g := &a.g
+	g.Total++
+	g.Counts[state]++
+	if state.Final() {
+		g.Done++
+		if state != jobs.Succeeded {
+			a.bad = append(a.bad, seq)
+		}
+	}
+	if !submitted.IsZero() && (g.Submitted.IsZero() || submitted.Before(g.Submitted)) {
+		g.Submitted = submitted
+	}
+	if updated.After(g.Updated) {
+		g.Updated = updated
+	}
+}
+
+// done returns the view, and every unsuccessful job's ID in Seq order.
+func (a *groupAcc) done() (apiGroup, []string) {
+	g := a.g
+	g.Final = g.Total > 0 && g.Done == g.Total
+	if g.Total > 0 {
+		g.Progress = float64(g.Done) / float64(g.Total)
+	}
+	slices.Sort(a.bad)
+	bad := make([]string, len(a.bad))
+	for i, q := range a.bad {
+		bad[i] = strconv.FormatUint(q, 10)
+	}
+	if a.detail > 0 {
+		g.Unsuccessful = bad[:min(len(bad), a.detail)]
+	}
+	return g, bad
+}
+
+// readGroup computes group name's view from its jobs in memory and, for a
+// group that has left memory, its records on disk; detail bounds the
+// unsuccessful jobs listed (0: none). It also returns every unsuccessful
+// job's ID, and whether the group has any job at all. It must be called
+// without mu.
+func (m *Master) readGroup(name string, detail int) (apiGroup, []string, bool, error) {
+	e, err := m.leftEntry(name)
+	if err != nil {
+		return apiGroup{}, nil, false, err
+	}
+	a := newGroupAcc(name, detail)
+	m.mu.Lock()
+	inMem := make(map[uint64]bool)
+	for _, id := range m.groups[name] {
+		if j := m.job(id); j != nil {
+			inMem[j.Seq] = true
+			a.add(j.Seq, j.State, j.Submitted, j.Updated)
+		}
+	}
+	onDone := m.onDoneStatus(name)
+	hs, _ := m.store.(jobs.HistoryStore)
+	m.mu.Unlock()
+	if e != nil && hs != nil {
+		if err := m.gateReads(); err != nil {
+			return apiGroup{}, nil, false, err
+		}
+		err := walkLeft(hs, e, name, func(h *jobs.RecordHead) bool {
+			if !inMem[h.Seq] {
+				a.add(h.Seq, h.State, h.Submitted, h.Updated)
+			}
+			return true
+		})
+		m.ungateReads()
+		if err != nil {
+			return apiGroup{}, nil, false, err
+		}
+		if onDone == nil {
+			onDone = e.OnDone
+		}
+	}
+	g, bad := a.done()
+	g.OnDone = onDone
+	return g, bad, g.Total > 0, nil
+}
+
+// pruneLeft drops the entries of those groups of names none of whose
+// records is left on disk (history and purge call it with the groups of
+// the records they deleted). It must be called without mu.
+func (m *Master) pruneLeft(names map[string]bool) error {
+	ms, ok := m.store.(jobs.MetaStore)
+	hs, ok2 := m.store.(jobs.HistoryStore)
+	if !ok || !ok2 || len(names) == 0 {
+		return nil
+	}
+	var recs []jobs.MetaRecord
+	for g := range names {
+		e, err := m.diskLeft(ms, g)
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			continue
+		}
+		any := false
+		if err := walkLeft(hs, e, g, func(*jobs.RecordHead) bool { any = true; return false }); err != nil {
+			return err
+		}
+		if !any {
+			recs = append(recs, jobs.MetaRecord{Bucket: metaLeft, Key: g},
+				jobs.MetaRecord{Bucket: metaLeftOrder, Key: leftOrderKey(e.first(), g)})
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	return ms.SaveMetas(recs)
+}
+
+// knownGroup returns an error when group g has no jobs, in memory or on
+// disk. It must be called without mu.
+func (m *Master) knownGroup(g string) error {
+	m.mu.Lock()
+	inMem := len(m.groups[g]) > 0
+	m.mu.Unlock()
+	if inMem {
+		return nil
+	}
+	e, err := m.leftEntry(g)
+	if err != nil {
+		return err
+	}
+	if e == nil {
+		return fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, g)
+	}
+	return nil
+}
+
+// pruneGroups is pruneLeft for history and purge, which log its error: the
+// entries it could not drop stay until their groups' records are deleted
+// again, and read as groups without jobs meanwhile.
+func (m *Master) pruneGroups(names map[string]bool) {
+	if err := m.pruneLeft(names); err != nil {
+		m.log.WithError(err).Warn("groups that left memory: entries of deleted groups not dropped")
+	}
+}
+
+// groupQuery selects a page of groups.
+type groupQuery struct {
+	Asc    bool // the first submitted first; default the latest first
+	Cursor string
+	Limit  int
+	// Examine bounds the jobs counted for the page's groups; 0:
+	// maxExamined.
+	Examine int
+}
+
+// listGroups returns one page of the groups, those in memory and those
+// that left it (groupdisk.go), ordered by their first job (the most
+// recently started group first unless q.Asc), and the cursor of the next
+// page. Computing a group's progress reads each of its jobs: the page
+// ends early, with a cursor, after the group that brings the jobs read to
+// q.Examine, or before one that would bring the page's estimated size
+// past maxReplyBytes; either way it has one group at least.
+func (m *Master) listGroups(q groupQuery) ([]apiGroup, string, error) {
+	var after uint64
+	if q.Cursor != "" {
+		v, err := decodeCursor(cursorGroups, q.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		after = v[0]
+	}
+	budget := q.Examine
+	if budget <= 0 {
+		budget = maxExamined
+	}
+	order := byOrder(q.Asc)
+	type entry struct {
+		first uint64 // the Seq of the group's first job: its place
+		name  string
+	}
+	// The first Limit+1 groups past the cursor, in order, of those in
+	// memory and of those on disk: sel is kept sorted and short, so this
+	// costs one pass over the group names in memory.
+	k := q.Limit + 1
+	sel := make([]entry, 0, 2*k)
+	put := func(e entry) {
+		i, _ := slices.BinarySearchFunc(sel, e, func(a, b entry) int { return order(a.first, b.first) })
+		if i == k {
+			return
+		}
+		if len(sel) == k {
+			sel = sel[:k-1]
+		}
+		sel = slices.Insert(sel, i, e)
+	}
+	// A group in memory that has an entry on disk too (it left memory and
+	// got jobs again) has its place there: it is listed from there.
+	moved := make(map[string]bool)
+	for {
+		sel = sel[:0]
+		m.mu.Lock()
+		for name, ids := range m.groups {
+			if len(ids) == 0 || moved[name] {
+				continue
+			}
+			first, err := strconv.ParseUint(ids[0], 10, 64)
+			if err != nil || (after != 0 && order(after, first) >= 0) {
+				continue
+			}
+			put(entry{first, name})
+		}
+		m.mu.Unlock()
+		more := false
+		for _, e := range sel {
+			if le, err := m.leftEntry(e.name); err != nil {
+				return nil, "", err
+			} else if le != nil {
+				moved[e.name], more = true, true
+			}
+		}
+		if !more {
+			break
+		}
+	}
+	if ms, ok := m.store.(jobs.MetaStore); ok {
+		from := ""
+		if after != 0 {
+			from = fmt.Sprintf("%020d", after)
+			if q.Asc {
+				from += "\xff" // past every key of that Seq
+			}
+		}
+		var disk []entry
+		err := ms.RangeMeta(metaLeftOrder, from, !q.Asc, func(key string, _ []byte) bool {
+			if first, name, ok := parseLeftOrderKey(key); ok {
+				disk = append(disk, entry{first, name})
+			}
+			return len(disk) < 2*k
+		})
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+		}
+		for _, e := range disk {
+			put(e)
+		}
+	}
+	out := []apiGroup{}
+	size, read, limit := 0, 0, m.maxReplyBytes()
+	for i, e := range sel {
+		n := groupOverhead + len(e.name)
+		if i == q.Limit || (i > 0 && (size+n > limit || read >= budget)) {
+			return out, encodeCursor(cursorGroups, sel[i-1].first), nil
+		}
+		g, _, ok, err := m.readGroup(e.name, 0)
+		if err != nil {
+			return nil, "", err
+		}
+		if !ok {
+			continue // its jobs have all left, since
+		}
+		out = append(out, g)
+		size += n
+		read += g.Total
+	}
+	return out, "", nil
+}
+
+// getGroup returns one group with its unsuccessful jobs.
+func (m *Master) getGroup(name string) (apiGroup, error) {
+	g, _, ok, err := m.readGroup(name, maxUnsuccessful)
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, name)
+	}
+	return g, err
+}
