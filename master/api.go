@@ -100,16 +100,6 @@ const (
 	// maxExamined bounds the jobs one listing call looks at under the
 	// lock, matched or not.
 	maxExamined = 100_000
-	// The estimated encoded size of a job in a reply is the length of its
-	// strings plus these overheads: XML-RPC's tags around each member are
-	// the largest encoding.
-	jobOverhead     = 2048 // the job's and its spec's fixed members
-	attemptOverhead = 512
-	eventOverhead   = 160
-	itemOverhead    = 64 // an arg, tag or child
-	// The same allowances for a worker and a group.
-	workerOverhead = 1024
-	groupOverhead  = 512
 )
 
 // maxReplyBytes bounds the estimated size of one listing page.
@@ -183,38 +173,6 @@ func pageArgs(limit int, order string) (int, bool, error) {
 		return 0, false, fmt.Errorf("%w: limit %d: want 1..%d (0: %d)", rpcapi.ErrBadRequest, limit, MaxPageSize, DefaultPageSize)
 	}
 	return limit, asc, nil
-}
-
-// jobReplyBytes estimates the encoded size of j in a reply: the length of
-// its strings plus fixed overheads. It encodes nothing.
-func jobReplyBytes(j *jobs.Job) int {
-	n := jobOverhead + len(j.ID) + specBytes(&j.Spec) + len(j.Worker) + len(j.Parent) + len(j.Pin)
-	if t := j.Spec.Then; t != nil {
-		n += jobOverhead + specBytes(t)
-	}
-	for i := range j.Attempts {
-		a := &j.Attempts[i]
-		n += attemptOverhead + len(a.Worker) + len(a.Error) + len(a.Output) + len(a.Data)
-	}
-	for i := range j.Events {
-		n += eventOverhead + len(j.Events[i].Text)
-	}
-	for _, c := range j.Children {
-		n += itemOverhead + len(c)
-	}
-	return n
-}
-
-func specBytes(s *jobs.Spec) int {
-	n := len(s.Type) + len(s.Group) + len(s.Key) + len(s.LimitKey) + len(s.UniqueKey) + len(s.Input) +
-		len(s.Name) + len(s.Schedule)
-	for k, v := range s.Args {
-		n += itemOverhead + len(k) + len(v)
-	}
-	for _, t := range s.Tags {
-		n += itemOverhead + len(t)
-	}
-	return n
 }
 
 // pageJobs is the one walk behind every job listing (GET /api/v1/jobs and
@@ -359,6 +317,9 @@ func (p *pager) offer(j *jobs.Job) bool {
 		return true
 	}
 	n := p.size(j)
+	if p.taken == 0 {
+		p.bytes = pageOverhead
+	}
 	if p.taken == p.q.Limit || (p.taken > 0 && p.q.MaxBytes > 0 && p.bytes+n > p.q.MaxBytes) {
 		return false
 	}
@@ -383,18 +344,6 @@ func groupCursorAt(ids []string, cursor string) (int, error) {
 		return 0, fmt.Errorf("%w: cursor %q does not belong to this group's listing: start again without it", rpcapi.ErrBadRequest, cursor)
 	}
 	return int(i), nil
-}
-
-// viewBytes estimates the encoded size of j in a JSON listing (viewJob).
-func viewBytes(j *jobs.Job) int {
-	n := jobOverhead/2 + len(j.ID) + len(j.Spec.Type) + len(j.Spec.Group) + len(j.Worker)
-	for k, v := range j.Spec.Args {
-		n += itemOverhead + len(k) + len(v)
-	}
-	if k := len(j.Attempts); k > 0 {
-		n += min(len(j.Attempts[k-1].Error), maxListError+4)
-	}
-	return n
 }
 
 // queryJobs returns one page of the jobs q selects as the JSON API shows

@@ -57,18 +57,6 @@ func workerNum(id string) uint64 {
 	return n
 }
 
-// workerReplyBytes estimates the encoded size of wi in a reply.
-func workerReplyBytes(wi *rpcapi.WorkerInfo) int {
-	n := workerOverhead + len(wi.ID) + len(wi.Name) + len(wi.Addr)
-	for _, t := range wi.Types {
-		n += itemOverhead + len(t)
-	}
-	for _, t := range wi.Tags {
-		n += itemOverhead + len(t)
-	}
-	return n + len(wi.Jobs)*(itemOverhead+32)
-}
-
 // pageWorkers is the one walk behind every worker listing (GET
 // /api/v1/workers and list_workers): it calls take, under mu, with each
 // worker of the page q selects, ordered by registration (the latest

@@ -479,7 +479,7 @@ func (m *Master) listGroups(q groupQuery) ([]apiGroup, string, error) {
 	out := []apiGroup{}
 	size, read, limit := 0, 0, m.maxReplyBytes()
 	for i, e := range sel {
-		n := groupOverhead + len(e.name)
+		n := groupOverhead + textBytes(e.name)
 		if i == q.Limit || (i > 0 && (size+n > limit || read >= budget)) {
 			return out, encodeCursor(cursorGroups, sel[i-1].first), nil
 		}

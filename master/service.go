@@ -546,6 +546,9 @@ func (m *Master) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Can
 			return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 		}
 	}
+	half := (m.maxReplyBytes() - pageOverhead) / 2
+	r.Cancelled, r.CancelledMore = capIDs(r.Cancelled, half)
+	r.Errors, r.ErrorsMore = capIDs(r.Errors, half)
 	return nil
 }
 
@@ -627,17 +630,17 @@ func (m *Master) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitRep
 		}
 		closed := m.closed
 		m.mu.Unlock()
-		if r.Done || closed {
-			return nil
+		if !r.Done && !closed {
+			select {
+			case <-ch:
+				continue
+			case <-timer.C:
+			case <-ctx.Done():
+			case <-m.ctx.Done():
+			}
 		}
-		select {
-		case <-ch:
-		case <-timer.C:
-			return nil
-		case <-ctx.Done():
-			return nil
-		case <-m.ctx.Done():
-			return nil
-		}
+		slices.SortFunc(r.Failed, cmpIDs)
+		r.Failed, r.FailedMore = capIDs(r.Failed, m.maxReplyBytes()-pageOverhead)
+		return nil
 	}
 }

@@ -248,6 +248,11 @@ type CancelArgs struct {
 type CancelReply struct {
 	Cancelled []string `xmlrpc:"cancelled"`
 	Errors    []string `xmlrpc:"errors"` // "ID: reason"
+	// CancelledMore and ErrorsMore count the jobs cancelled and the
+	// errors left out of the lists above to keep the reply within the
+	// master's max_reply_bytes.
+	CancelledMore int `xmlrpc:"cancelled_more"`
+	ErrorsMore    int `xmlrpc:"errors_more"`
 }
 
 // PurgeArgs selects finished jobs (succeeded, failed or cancelled) to
@@ -288,8 +293,11 @@ const MaxWait = 30 * time.Second
 type WaitReply struct {
 	Done   bool               `xmlrpc:"done"` // every awaited job is final
 	Counts map[jobs.State]int `xmlrpc:"counts"`
-	// Failed lists the IDs that ended failed or cancelled.
-	Failed []string `xmlrpc:"failed"`
+	// Failed lists the IDs that ended failed or cancelled, lowest first;
+	// FailedMore counts those left out to keep the reply within the
+	// master's max_reply_bytes.
+	Failed     []string `xmlrpc:"failed"`
+	FailedMore int      `xmlrpc:"failed_more"`
 }
 
 // Transports and worker modes.

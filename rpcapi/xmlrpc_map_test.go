@@ -251,7 +251,7 @@ func TestWireFromGo(t *testing.T) {
 		{"named string keys and nil map", StatusReply{Counts: map[jobs.State]int{jobs.Pending: 3}},
 			map[string]any{"counts": map[string]any{"pending": int64(3)}, "workers": []any{}, "dropped": int64(0), "reaped": int64(0)}},
 		{"nil map empty", WaitReply{Done: true},
-			map[string]any{"done": true, "counts": map[string]any{}, "failed": []any{}}},
+			map[string]any{"done": true, "counts": map[string]any{}, "failed": []any{}, "failed_more": int64(0)}},
 		{"skipped field and named string", jobs.Job{ID: "j", Seq: 99, State: jobs.Running},
 			map[string]any{"id": "j", "spec": map[string]any{"type": "", "args": map[string]any{}, "priority": int64(0),
 				"retries": int64(0), "timeout": 0.0, "group": "", "key": "", "tags": []any{}, "limit_key": "",

@@ -567,8 +567,9 @@ func runCancel(args []string, stdout io.Writer) error {
 		if r.Errors == nil {
 			r.Errors = []string{}
 		}
-		printJSON(stdout, map[string]any{"cancelled": r.Cancelled, "errors": r.Errors})
-		if len(r.Errors) > 0 {
+		printJSON(stdout, map[string]any{"cancelled": r.Cancelled, "errors": r.Errors,
+			"cancelled_more": r.CancelledMore, "errors_more": r.ErrorsMore})
+		if len(r.Errors)+r.ErrorsMore > 0 {
 			return &exitError{code: 1}
 		}
 		return nil
@@ -576,8 +577,15 @@ func runCancel(args []string, stdout io.Writer) error {
 	for _, id := range r.Cancelled {
 		fmt.Fprintf(stdout, "%s cancelled\n", id)
 	}
-	if len(r.Errors) > 0 {
-		return &exitError{code: 1, err: errors.New(strings.Join(r.Errors, "; "))}
+	if r.CancelledMore > 0 {
+		fmt.Fprintf(stdout, "and %d more cancelled\n", r.CancelledMore)
+	}
+	if len(r.Errors)+r.ErrorsMore > 0 {
+		msg := strings.Join(r.Errors, "; ")
+		if r.ErrorsMore > 0 {
+			msg += fmt.Sprintf("; and %d more", r.ErrorsMore)
+		}
+		return &exitError{code: 1, err: errors.New(msg)}
 	}
 	return nil
 }

@@ -115,10 +115,14 @@ func runWait(args []string, stdout io.Writer) error {
 				if r.Failed == nil {
 					r.Failed = []string{}
 				}
-				printJSON(stdout, map[string]any{"done": true, "counts": r.Counts, "failed": r.Failed})
+				printJSON(stdout, map[string]any{"done": true, "counts": r.Counts, "failed": r.Failed, "failed_more": r.FailedMore})
 			}
-			if len(r.Failed) > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("%d jobs did not succeed: %s", len(r.Failed), strings.Join(r.Failed, " "))}
+			if n := len(r.Failed) + r.FailedMore; n > 0 {
+				more := ""
+				if r.FailedMore > 0 {
+					more = fmt.Sprintf(" and %d more", r.FailedMore)
+				}
+				return &exitError{code: 1, err: fmt.Errorf("%d jobs did not succeed: %s%s", n, strings.Join(r.Failed, " "), more)}
 			}
 			return nil
 		}

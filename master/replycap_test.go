@@ -1,0 +1,219 @@
+package master
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kolo/xmlrpc"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// hostileText returns n bytes of text chosen to grow in the replies'
+// encodings: XML's entities, JSON's \u escapes, invalid UTF-8 and
+// separators JSON escapes, among plain letters.
+func hostileText(rng *rand.Rand, n int) string {
+	pieces := []string{"a", "&", "<", ">", "\"", "'", "\\", "\r", "\n", "\t", "\x01", "\x7f", "\xff", "\u2028", "é", "\ufffe"}
+	var b strings.Builder
+	heavy := rng.IntN(3) == 0 // some texts are made of the worst bytes only
+	for b.Len() < n {
+		p := pieces[rng.IntN(len(pieces))]
+		if heavy {
+			p = pieces[1+rng.IntN(3)]
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// TestReplyCapHostile: jobs made of text that grows most when encoded
+// (seeded, random) come in listing pages that stay within max_reply_bytes
+// over XML-RPC (the raw reply), the JSON API and gob; only a job bigger
+// than the cap on its own comes alone. Every job is listed once.
+func TestReplyCapHostile(t *testing.T) {
+	const capBytes = MinMaxReplyBytes // 64 KiB
+	m := pgMaster(t, Config{MaxReplyBytes: capBytes})
+	gobc := pgGob(t, m)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(11, 12))
+	size := func() int { return []int{0, 10, 300, 3000, 12000}[rng.IntN(5)] }
+	var specs []jobs.Spec
+	for i := range 120 {
+		s := jobs.Spec{Type: "h", Group: hostileText(rng, rng.IntN(40)), Key: fmt.Sprint(i, hostileText(rng, rng.IntN(40))),
+			Args: map[string]string{}}
+		for k := range rng.IntN(30) {
+			s.Args[fmt.Sprintf("k%d%s", k, hostileText(rng, rng.IntN(8)))] = hostileText(rng, size()/4)
+		}
+		specs = append(specs, s)
+	}
+	// And plain small jobs, so that pages of many jobs test the fixed
+	// overheads: some run, some never do.
+	for range 300 {
+		specs = append(specs, jobs.Spec{Type: "h"})
+	}
+	ids := pgSubmit(t, gobc, specs...)
+	ids = append(ids, pgSubmit(t, gobc, pgSpecs(300, jobs.Spec{Type: "never"})...)...)
+	running := len(specs)
+	reg, err := gobc.Register(ctx, &rpcapi.RegisterArgs{Name: "puller", Types: []string{"h"}, Slots: running, Mode: rpcapi.ModePull})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for done := 0; done < running; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d jobs run after a minute", done, running)
+		}
+		f, err := gobc.Fetch(ctx, &rpcapi.FetchArgs{WorkerID: reg.WorkerID, Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reps []rpcapi.Report
+		for _, task := range f.Tasks {
+			r := rpcapi.Report{JobID: task.JobID, Attempt: task.Attempt, Outcome: jobs.OK,
+				Output: hostileText(rng, size()), Data: hostileText(rng, size())}
+			if rng.IntN(3) == 0 {
+				r.Outcome, r.Error = jobs.Error, hostileText(rng, size())
+			}
+			reps = append(reps, r)
+		}
+		cr, err := gobc.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: reg.WorkerID, Reports: reps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cr.Accepted != len(reps) {
+			t.Fatalf("%d of %d reports accepted: %+v", cr.Accepted, len(reps), cr)
+		}
+		done += len(reps)
+	}
+
+	most := map[string]int{} // the most jobs on a page, per transport
+	check := func(name string, page int, n int, bytes int) {
+		t.Helper()
+		most[name] = max(most[name], n)
+		if n > 1 && bytes > capBytes {
+			t.Errorf("%s: page %d of %d jobs is %d bytes, over max_reply_bytes %d", name, page, n, bytes, capBytes)
+		}
+	}
+	seen := func(name string, got map[string]int) {
+		t.Helper()
+		for _, id := range ids {
+			if got[id] != 1 {
+				t.Errorf("%s: job %s listed %d times", name, id, got[id])
+			}
+		}
+	}
+
+	// XML-RPC, the raw reply bodies.
+	got := map[string]int{}
+	for cursor, page := "", 1; ; page++ {
+		args := map[string]any{"limit": 1000}
+		if cursor != "" {
+			args["cursor"] = cursor
+		}
+		body := pgRawXML(t, m, "list_jobs", args)
+		var p struct {
+			Jobs []struct {
+				ID string `xmlrpc:"id"`
+			} `xmlrpc:"jobs"`
+			NextCursor string `xmlrpc:"next_cursor"`
+		}
+		if err := xmlrpc.Response(body).Unmarshal(&p); err != nil {
+			t.Fatal(err)
+		}
+		check("xmlrpc", page, len(p.Jobs), len(body))
+		for _, j := range p.Jobs {
+			got[j.ID]++
+		}
+		if cursor = p.NextCursor; cursor == "" {
+			break
+		}
+	}
+	seen("xmlrpc", got)
+
+	// The JSON API, the raw bodies.
+	got = map[string]int{}
+	for cursor, page := "", 1; ; page++ {
+		res, err := http.Get("http://" + m.Addr() + APIPrefix + "jobs?limit=1000&cursor=" + cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		var p jobPage
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Fatalf("json page %d: %v", page, err)
+		}
+		check("json", page, len(p.Jobs), len(body))
+		for _, j := range p.Jobs {
+			got[j.ID]++
+		}
+		if cursor = p.NextCursor; cursor == "" {
+			break
+		}
+	}
+	seen("json", got)
+
+	// gob: the pages as gob encodes them.
+	got = map[string]int{}
+	page := 0
+	err = gobc.AllJobs(ctx, rpcapi.ListJobsArgs{Limit: 1000}, func(js []jobs.Job) error {
+		page++
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(&rpcapi.ListJobsReply{Jobs: js}); err != nil {
+			return err
+		}
+		check("gob", page, len(js), buf.Len())
+		for _, j := range js {
+			got[j.ID]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen("gob", got)
+	t.Logf("the most jobs on a page: %v", most)
+}
+
+// TestReplyCapIDLists: cancel_jobs and wait_jobs over a group of 20,000
+// jobs list as many IDs as fit within max_reply_bytes and count the rest.
+func TestReplyCapIDLists(t *testing.T) {
+	const capBytes = MinMaxReplyBytes
+	m := pgMaster(t, Config{MaxReplyBytes: capBytes})
+	gobc := pgGob(t, m)
+	const n = 20000
+	ids := pgSubmit(t, gobc, pgSpecs(n, jobs.Spec{Type: "never", Group: "big"})...)
+	for _, call := range []struct {
+		method string
+		args   map[string]any
+		list   string
+		more   string
+	}{
+		{"cancel_jobs", map[string]any{"group": "big"}, "cancelled", "cancelled_more"},
+		{"wait_jobs", map[string]any{"group": "big", "timeout": 1.0}, "failed", "failed_more"},
+	} {
+		body := pgRawXML(t, m, call.method, call.args)
+		var r map[string]any
+		if err := xmlrpc.Response(body).Unmarshal(&r); err != nil {
+			t.Fatalf("%s: %v", call.method, err)
+		}
+		list, _ := r[call.list].([]any)
+		more, _ := r[call.more].(int64)
+		if len(body) > capBytes || len(list) == 0 || len(list)+int(more) != n {
+			t.Fatalf("%s: %d bytes (cap %d), %d listed + %d more, want %d in all", call.method, len(body), capBytes, len(list), more, n)
+		}
+		if list[0] != ids[0] {
+			t.Errorf("%s: lists %v first, want the lowest ID %s", call.method, list[0], ids[0])
+		}
+	}
+}
