@@ -178,7 +178,7 @@ func (r *Result) tidy() {
 		}
 	}
 	if q := r.Queue; q != nil {
-		for _, p := range []*float64{&q.QSubmitJobsPerS, &q.QSubmitS, &q.QMasterCPUS, &q.QRSSPerJob, &q.QStopS, &q.QRestartS, &q.QReloadS} {
+		for _, p := range []*float64{&q.QSubmitJobsPerS, &q.QSubmitS, &q.QMasterCPUS, &q.QRSSPerJob, &q.QIdleRSSPerJob, &q.QStopS, &q.QRestartS, &q.QReloadS} {
 			*p = round(*p, 3)
 		}
 	}

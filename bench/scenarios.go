@@ -230,6 +230,10 @@ type Queue struct {
 	QPeakRSS        int64   `json:"queue_master_peak_rss_bytes"`
 	// QRSSPerJob is (RSS after the submit - RSS before) / jobs.
 	QRSSPerJob float64 `json:"queue_master_rss_per_job_bytes"`
+	// QIdleRSS is the master's RSS queueSettle after the submit, and
+	// QIdleRSSPerJob the same per job.
+	QIdleRSS       int64   `json:"queue_master_idle_rss_bytes"`
+	QIdleRSSPerJob float64 `json:"queue_master_idle_rss_per_job_bytes"`
 	// QHeapInuse and QNextGC are the master's Go heap in use (live jobs
 	// and garbage not yet collected) and its next collection's target,
 	// from its /metrics, just after the RSS reading: RSS lands between
@@ -254,6 +258,10 @@ type Queue struct {
 
 // runQueue submits cfg.Jobs jobs no worker can run, measures the master
 // holding them, then restarts it on the same store and times the reload.
+// queueSettle is how long the queue scenario lets the master sit idle
+// after the submit before it reads its RSS again.
+const queueSettle = 5 * time.Second
+
 func runQueue(ctx context.Context, cfg *Config, r *Result) error {
 	q := &Queue{}
 	r.Queue = q
@@ -284,6 +292,15 @@ func runQueue(ctx context.Context, cfg *Config, r *Result) error {
 	if q.QHeapInuse, q.QNextGC, err = queueGoHeap(ctx, c.addr); err != nil {
 		cfg.note("read the master's heap from /metrics: %v", err)
 	}
+	// And once the master has been idle a while: it returns what the
+	// submit's garbage held to the system (master/idlemem.go).
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(queueSettle):
+	}
+	idle := c.masterStats()
+	q.QIdleRSS, q.QIdleRSSPerJob = idle.RSS, float64(idle.RSS-before.RSS)/float64(cfg.Jobs)
 	st, err := c.ctl.Status(ctx)
 	if err != nil {
 		return err
@@ -335,6 +352,7 @@ func (q *Queue) table(row func(k, v string, note ...string)) {
 	row("pending", strconv.Itoa(q.QPending))
 	row("master RSS", mib(q.QRSS), fmt.Sprintf("of it mapped files (bbolt) %s; before the submit %s; peak %s", mib(q.QRSSFile), mib(q.QRSSBefore), mib(q.QPeakRSS)))
 	row("master RSS per job", fmt.Sprintf("%.0f bytes", q.QRSSPerJob), "(RSS after - RSS before) / jobs")
+	row("master RSS per job, idle", fmt.Sprintf("%.0f bytes", q.QIdleRSSPerJob), fmt.Sprintf("%s after the submit: RSS %s", queueSettle, mib(q.QIdleRSS)))
 	if q.QHeapInuse > 0 && q.QPending > 0 {
 		row("master Go heap", mib(q.QHeapInuse), fmt.Sprintf("in use, garbage not yet collected included (%.0f bytes per job); next collection at %s",
 			float64(q.QHeapInuse)/float64(q.QPending), mib(q.QNextGC)))

@@ -243,6 +243,7 @@ func (m *Master) Start() error {
 	m.wg.Go(m.dispatchLoop)
 	m.wg.Go(m.reapLoop)
 	m.wg.Go(m.historyLoop)
+	m.wg.Go(m.idleMemLoop)
 	m.log.WithFields(logrus.Fields{"addr": m.Addr(), "store": m.cfg.Store, "data_dir": m.cfg.DataDir,
 		"auth": m.cfg.Token != ""}).Info("master listening")
 	if m.cfg.Token == "" && !isLoopback(ln.Addr()) {
