@@ -34,8 +34,10 @@ const maxFrozen = 4
 // acknowledged, with an error wrapping ErrCorrupt (see CorruptError); the
 // one damage a crash leaves, a torn last frame, it drops and reports in
 // Recovery. The store keeps a high-water mark, the highest Seq ever saved
-// (HighWater), in the log's frames, in the bbolt file and in the file
-// wal/highwater, so that a master never hands out a job ID twice.
+// (HighWater), in the log's frames and in the bbolt file, and in the file
+// wal/highwater a reservation at or above every Seq ever acknowledged
+// (written before the frame that needs it, see reserve), so that a master
+// never hands out a job ID twice, even when log frames are lost.
 type BoltStore struct {
 	db       *boltDB
 	logDir   string
@@ -53,14 +55,13 @@ type BoltStore struct {
 	making   bool          // the checkpointer is making the spare
 	nextNum  uint64        // the number of the next segment to make
 	lsn      uint64        // the LSN of the last frame written
-	hw       uint64        // the highest Seq ever saved
+	hw       uint64        // the highest Seq ever saved (after a crash: the reservation)
+	reserved uint64        // what wal/highwater holds: at or above hw, and above every Seq in a frame
 	ckErr    error         // the last checkpoint's error, nil after a success
 	closed   bool
 	// caughtUp is signalled when a checkpoint ends, when a spare is made,
 	// and at Close.
 	caughtUp sync.Cond
-
-	hwFile uint64 // what wal/highwater holds; the checkpointer's alone
 
 	kick chan struct{} // wakes the checkpointer
 	stop chan struct{}
@@ -194,9 +195,8 @@ func OpenBoltWith(dir string, o BoltOptions) (*BoltStore, error) {
 		s.seg.f.Close()
 		return fail(fmt.Errorf("jobs: replaying the log: %w", err))
 	}
-	s.hwFile = hwf
-	if !hwfOK {
-		s.hwFile = 0
+	if hwfOK {
+		s.reserved = hwf
 	}
 	if err := s.raiseHighWaterFile(hw); err != nil {
 		s.seg.f.Close()
@@ -237,7 +237,7 @@ func checkBoltFile(dir, logDir, dbPath string, hw uint64) (notes []string, fresh
 	corrupt := func(d Damage) error { return &CorruptError{Dir: dir, Damage: []Damage{d}, HighWater: hw} }
 	lost := "every job checkpointed into it"
 	if hw > 0 {
-		lost += fmt.Sprintf(" (job IDs up to %d were handed out)", hw)
+		lost += fmt.Sprintf(" (job IDs up to %d may have been handed out)", hw)
 	}
 	fi, err := os.Stat(dbPath)
 	switch {
@@ -322,7 +322,11 @@ func clearTorn(t tornSpot) error {
 func (s *BoltStore) Recovery() Recovery { return s.recovery }
 
 // HighWater implements HighWaterer: the highest Seq ever saved in this
-// data dir, including jobs whose records were lost.
+// data dir, including jobs whose records were lost. After a stop that was
+// not a clean Close it is the reservation wal/highwater holds (above
+// every Seq acknowledged, even of log frames since lost), so that new
+// jobs are numbered above it; while the store runs, it is the highest Seq
+// saved.
 func (s *BoltStore) HighWater() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -377,6 +381,11 @@ func (s *BoltStore) Save(batch []Record) error {
 		if err := s.rotate(len(frame)); err != nil {
 			return err
 		}
+	}
+	// No frame holds a Seq wal/highwater does not cover: a frame lost
+	// later does not take the mark with it.
+	if err := s.reserve(top, len(batch)); err != nil {
+		return err
 	}
 	// The LSN counts frames written; one that fails does not count (a
 	// retry takes its LSN). The high-water mark only grows.
@@ -521,6 +530,9 @@ func (s *BoltStore) Close() error {
 	close(s.stop)
 	s.wg.Wait()
 	err := s.checkpoint(true)
+	if err == nil {
+		s.lowerHighWaterFile()
+	}
 	s.mu.Lock()
 	if s.spare != nil {
 		s.spare.f.Close()

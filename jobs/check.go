@@ -23,13 +23,17 @@ type CheckReport struct {
 	// highest of their Seqs.
 	Records    int    `json:"records"`
 	HighestSeq uint64 `json:"highest_seq"`
-	// HighWater is the highest Seq the data dir shows was ever saved (in
-	// any record, frame, drover.db's state or wal/highwater): a master
+	// HighWater is at or above every Seq the data dir ever saved: the
+	// highest of any record, frame and drover.db's state, and of the
+	// reservation in wal/highwater (after a crash it is above the highest
+	// Seq saved, so that Seqs of lost frames are covered): a master
 	// numbers new jobs above it.
 	HighWater uint64 `json:"high_water"`
 	// Closed is "closed" when the store was closed cleanly (Close ran:
 	// nothing to replay), "open" when it was not (a crash, or a master is
-	// running), "unknown" for a data dir written before drover kept it.
+	// running), "unknown" for a data dir written before drover kept it,
+	// "unreadable" when drover.db, or the part of it that held the state,
+	// is missing or damaged.
 	Closed string `json:"store_state"`
 	// CleanStopMark is set when the master's clean-stop mark is in
 	// drover.db (the master then starts without the recovery grace).
@@ -67,6 +71,11 @@ type BoltReport struct {
 	HighWater uint64         `json:"high_water"`
 	LSN       uint64         `json:"lsn"`
 	Buckets   map[string]int `json:"buckets,omitempty"`
+	// Orphans is the number of jobs read from leaf pages of the jobs
+	// bucket that no sound branch reaches (see orphan.go), for the key
+	// ranges damaged pages held; OrphanPages the number of those pages.
+	Orphans     int `json:"orphan_records,omitempty"`
+	OrphanPages int `json:"orphan_pages,omitempty"`
 	// Checked is set when bbolt's own consistency check (Tx.Check) ran:
 	// only on a file whose pages passed ours.
 	Checked bool `json:"bbolt_check_ran"`
@@ -83,7 +92,9 @@ type LogReport struct {
 	// HighWater is the highest Seq or high-water mark of its frames.
 	HighWater uint64 `json:"high_water"`
 	// HighWaterFile is what wal/highwater holds (HighWaterFileOK: it
-	// exists and reads).
+	// exists and reads): a reservation at or above every Seq saved,
+	// written before the frame that first holds a Seq above it; after a
+	// clean Close, the high-water mark itself.
 	HighWaterFile   uint64 `json:"high_water_file"`
 	HighWaterFileOK bool   `json:"high_water_file_ok"`
 }
@@ -110,6 +121,11 @@ type LostJobs struct {
 	// Stale are jobs of which a version reads, but a later one was in a
 	// damaged part: they come back as they were before it.
 	Stale []uint64 `json:"stale,omitempty"`
+	// MaybeOlder are jobs kept in the version of a freed page of
+	// drover.db (the page that held their last version is damaged or cut
+	// off): it may be older than the one lost, or the job may have been
+	// deleted since.
+	MaybeOlder []uint64 `json:"maybe_older,omitempty"`
 	// Ranges are ranges of IDs that damaged parts may have held (a
 	// damaged bbolt page's key range; the new jobs of lost log frames),
 	// less the IDs kept.
@@ -132,7 +148,8 @@ func (r IDRange) String() string {
 // keptRec is a record that reads, with where it came from.
 type keptRec struct {
 	Record
-	order int // 0: drover.db; i+1: the log's i-th valid frame
+	order  int // 0: drover.db; i+1: the log's i-th valid frame
+	orphan int // for drover.db: 0, the tree; else the kind of orphan page (orphanCutOff, ...)
 }
 
 // dirScan is everything read from a data dir, for CheckDataDir and
@@ -148,6 +165,7 @@ type dirScan struct {
 	log                 *logScan
 	state               logState
 	cleanStop           bool
+	orphans             *orphanScan // jobs on pages no sound branch reaches, if drover.db's tree is damaged
 }
 
 func (ds *dirScan) close() {
@@ -186,12 +204,16 @@ func scanDir(dir string, r *CheckReport) (*dirScan, error) {
 	r.Closed = "unknown"
 	r.Bolt.Path = ds.dbPath
 	r.Log.Dir = ds.logDir
+	// unreadable: the store's state may be in a part of drover.db that
+	// does not read.
+	unreadable := false
 	dbi, err := os.Stat(ds.dbPath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if !ds.used {
 			return nil, fmt.Errorf("jobs: %s is not a drover data dir: it has neither %s nor %s", dir, BoltFile, LogDir)
 		}
+		unreadable = true
 		r.Damage = append(r.Damage, Damage{File: ds.dbPath, Offset: -1, Kind: DamageBoltFile,
 			Problem: "is missing, but the data dir has been used (it has a wal/ directory)", Lost: "every job checkpointed into it"})
 	case err != nil:
@@ -199,6 +221,7 @@ func scanDir(dir string, r *CheckReport) (*dirScan, error) {
 	case dbi.Size() == 0:
 		r.Bolt.Exists = true
 		if ds.used {
+			unreadable = true
 			r.Damage = append(r.Damage, Damage{File: ds.dbPath, Offset: 0, Kind: DamageBoltFile,
 				Problem: "is empty (0 bytes), but the data dir has been used (it has a wal/ directory)", Lost: "every job checkpointed into it"})
 		}
@@ -221,6 +244,7 @@ func scanDir(dir string, r *CheckReport) (*dirScan, error) {
 		r.Bolt.PageSize = bp.ps
 		if dmg != nil {
 			r.Damage = append(r.Damage, *dmg)
+			unreadable = true
 			break
 		}
 		r.Bolt.Pages, r.Bolt.TxID, r.Bolt.MetaPage = bp.meta.pgid, bp.meta.txid, bp.used
@@ -235,6 +259,14 @@ func scanDir(dir string, r *CheckReport) (*dirScan, error) {
 			}
 		})
 		w := ds.walk
+		for _, lr := range w.lost {
+			unreadable = unreadable || lr.bucket == "" || lr.bucket == string(storeBucket)
+		}
+		ds.readOrphans()
+		if o := ds.orphans; o != nil && o.pages > 0 {
+			r.Bolt.Orphans, r.Bolt.OrphanPages = len(o.recs), o.pages
+			r.Notes = append(r.Notes, o.note(ds.dbPath))
+		}
 		r.Damage = append(r.Damage, w.damage...)
 		r.Bolt.FreePages, r.Bolt.Leaked, r.Bolt.Buckets = w.free, w.leaked, w.buckets
 		r.Bolt.Records, r.Bolt.HighestSeq = w.records, w.maxSeq
@@ -242,7 +274,13 @@ func scanDir(dir string, r *CheckReport) (*dirScan, error) {
 			ds.state = logState{known: true, lsn: w.state.lsn, hw: w.state.hw, closed: w.state.closed}
 			r.Bolt.HighWater, r.Bolt.LSN = w.state.hw, w.state.lsn
 		}
-		if w.leaked > 0 {
+		switch {
+		case w.leaked > 0 && ds.orphans != nil && ds.orphans.cutOff > 0:
+			r.Notes = append(r.Notes, fmt.Sprintf("%s: %d pages are neither in use nor free: %d of them are leaf pages of jobs cut off from the tree by the damage, read as said above",
+				ds.dbPath, w.leaked, ds.orphans.cutOff))
+		case w.leaked > 0 && len(w.damage) > 0:
+			r.Notes = append(r.Notes, fmt.Sprintf("%s: %d pages are neither in use nor free (none of them holds a job record that reads)", ds.dbPath, w.leaked))
+		case w.leaked > 0:
 			r.Notes = append(r.Notes, fmt.Sprintf("%s: %d pages are neither in use nor free (space lost, no data)", ds.dbPath, w.leaked))
 		}
 		if len(w.damage) == 0 && ds.ro != nil {
@@ -266,6 +304,9 @@ func scanDir(dir string, r *CheckReport) (*dirScan, error) {
 		}
 	}
 	switch {
+	case !ds.state.known && unreadable:
+		r.Closed = "unreadable"
+		r.Notes = append(r.Notes, fmt.Sprintf("whether the store was closed cleanly is not known: its state is kept in %s, which does not read", ds.dbPath))
 	case !ds.state.known:
 	case ds.state.closed:
 		r.Closed = "closed"
@@ -337,7 +378,16 @@ func (ds *dirScan) merge(r *CheckReport) {
 			bad(ds.dbPath, e.off, seq, err)
 			continue
 		}
-		kept[seq] = keptRec{Record{seq, e.val}, 0}
+		kept[seq] = keptRec{Record{seq, e.val}, 0, 0}
+	}
+	// Jobs on pages no sound branch reaches, where the tree has none
+	// that reads.
+	if ds.orphans != nil {
+		for q, o := range ds.orphans.recs {
+			if _, ok := kept[q]; !ok {
+				kept[q] = keptRec{o.Record, 0, o.kind}
+			}
+		}
 	}
 	// The log's frames in the order written: by LSN, older-format frames
 	// first (in segment order).
@@ -372,7 +422,7 @@ func (ds *dirScan) merge(r *CheckReport) {
 				bad(ls.segs[f.seg].path, f.off, rec.Seq, err)
 				continue
 			}
-			kept[rec.Seq] = keptRec{rec, i + 1}
+			kept[rec.Seq] = keptRec{rec, i + 1, 0}
 		}
 	}
 	r.kept = make([]keptRec, 0, len(kept))
@@ -380,6 +430,15 @@ func (ds *dirScan) merge(r *CheckReport) {
 		r.kept = append(r.kept, kept[k])
 	}
 	r.Records = len(r.kept)
+	for _, k := range r.kept {
+		if k.order == 0 && k.orphan > orphanCutOff {
+			r.Lost.MaybeOlder = append(r.Lost.MaybeOlder, k.Seq)
+		}
+	}
+	if n := len(r.Lost.MaybeOlder); n > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("jobs kept in the version of a freed page of %s (possibly older than the one lost, or deleted since): %s",
+			BoltFile, seqList(r.Lost.MaybeOlder)))
+	}
 	if n := len(r.kept); n > 0 {
 		r.HighestSeq = r.kept[n-1].Seq
 	}

@@ -108,6 +108,24 @@ var damages = []struct {
 		writeAt(t, db, int64(pages[len(pages)/2])*ps, g)
 		return damaged{dir, h, nil, db}
 	}},
+	{"garbage over the jobs' branch page", func(t *testing.T) damaged {
+		// The leaf pages under it read: every job is kept, in its last
+		// version (freed pages hold older ones).
+		dir, h := closedDir(t, 300)
+		s := openBolt(t, dir)
+		var js []*Job
+		for q := uint64(1); q <= 300; q += 3 {
+			j := storeJob(q)
+			j.Spec.Priority = 9
+			js = append(js, j)
+		}
+		h.save(t, s, js...)
+		s.Close()
+		root, _ := jobsRoot(t, dir)
+		db := filepath.Join(dir, BoltFile)
+		writeAt(t, db, int64(root)*boltPageSize(t, dir)+pageHeaderSize, bytes.Repeat([]byte{0x5A}, 64))
+		return damaged{dir, h, h.state(nil), db}
+	}},
 	{"garbage pages in drover.db and a log", func(t *testing.T) damaged {
 		// Jobs checkpointed into drover.db, then updated in the log: the
 		// log's versions cover part of what the pages lost.
@@ -206,7 +224,7 @@ func TestCheckAndSalvage(t *testing.T) {
 				case bytes.Equal(data, last[q]):
 				case !slices.ContainsFunc(vers[q], func(v []byte) bool { return bytes.Equal(v, data) }):
 					t.Fatalf("job %d kept in a version never acknowledged", q)
-				case d.want == nil && !slices.Contains(rep.Lost.Stale, q):
+				case d.want == nil && !slices.Contains(rep.Lost.Stale, q) && !slices.Contains(rep.Lost.MaybeOlder, q):
 					t.Fatalf("job %d kept in an older version, not reported stale", q)
 				}
 			}
@@ -239,7 +257,8 @@ func TestCheckSound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.Sound() || r.Records != len(h.state(nil)) || r.HighWater != h.highest() || r.Closed != "open" || r.Log.Frames != 6 {
+	if !r.Sound() || r.Records != len(h.state(nil)) || r.HighWater < h.highest() || r.HighWater != r.Log.HighWaterFile ||
+		r.Closed != "open" || r.Log.Frames != 6 {
 		t.Fatalf("report %+v", r)
 	}
 	s := openBolt(t, dir)
@@ -486,5 +505,72 @@ func TestFuzzBase(t *testing.T) {
 	s := openBolt(t, base)
 	if diff := sameRecords(loadRecords(t, s), h.state(nil)); diff != "" {
 		t.Fatal(diff)
+	}
+}
+
+// TestCheckStoreState: with drover.db empty after a clean stop, the check
+// does not say the data dir is an older drover's: the store's state is
+// unreadable, not unrecorded.
+func TestCheckStoreState(t *testing.T) {
+	dir, _ := closedDir(t, 100)
+	if err := os.Truncate(filepath.Join(dir, BoltFile), 0); err != nil {
+		t.Fatal(err)
+	}
+	r, err := CheckDataDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Closed != "unreadable" {
+		t.Fatalf("store state %q, want unreadable", r.Closed)
+	}
+}
+
+// TestSkipEndCutFile: a segment cut short inside its last frame, where
+// the frame's last bytes left are zeros (as an outside tester cut one):
+// the bytes skipped run to the end of the file, not to its last non-zero
+// byte. A bad frame followed by the log's zeros ends at its last non-zero
+// byte.
+func TestSkipEndCutFile(t *testing.T) {
+	dir, _ := crashedDir(t, 0, 12, 5, false)
+	seg := segPath(dir, 0)
+	fs := frames(t, seg)
+	last := fs[len(fs)-1]
+	b := readAll(t, seg)
+	cut := int64(-1)
+	for p := last.off + last.size - 1; p > last.off+frameHeader+frameMeta; p-- {
+		if b[p-1] == 0 && b[p-2] == 0 && b[p-3] != 0 {
+			cut = p
+			break
+		}
+	}
+	if cut < 0 {
+		t.Skip("no zeros in the last frame")
+	}
+	if err := os.Truncate(seg, cut); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := scanLog(filepath.Join(dir, LogDir), logState{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ls.segs[0]
+	if len(s.bad) != 1 || s.bad[0].off != last.off {
+		t.Fatalf("bad spots %+v", s.bad)
+	}
+	if e := skipEnd(s, &s.bad[0]); e != cut {
+		t.Fatalf("skipped to %d, want the end of the file, %d (its last non-zero byte is at %d)", e, cut, s.lastNZ)
+	}
+
+	dir, _ = crashedDir(t, 0, 12, 5, false)
+	seg = segPath(dir, 0)
+	f := frames(t, seg)[4]
+	writeAt(t, seg, f.off+f.size/2, []byte{readAll(t, seg)[f.off+f.size/2] ^ 0x10})
+	ls, err = scanLog(filepath.Join(dir, LogDir), logState{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = ls.segs[0]
+	if len(s.bad) != 1 || skipEnd(s, &s.bad[0]) != f.off+f.size {
+		t.Fatalf("a flipped byte: bad spots %+v, skipped to %d, want %d", s.bad, skipEnd(s, &s.bad[0]), f.off+f.size)
 	}
 }

@@ -77,8 +77,8 @@ func TestCheckpointCutBetweenChunks(t *testing.T) {
 		if d := sameRecords(loadRecords(t, s), want); d != "" {
 			t.Fatalf("cut %d: after the crash: %s", cut, d)
 		}
-		if hw := HighWater(s); hw != h.highest() {
-			t.Fatalf("cut %d: high water %d, want %d", cut, hw, h.highest())
+		if hw := HighWater(s); hw < h.highest() {
+			t.Fatalf("cut %d: high water %d, want at least %d", cut, hw, h.highest())
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
@@ -187,8 +187,8 @@ func TestIdleFlush(t *testing.T) {
 	if d := sameRecords(loadRecords(t, s), want); d != "" {
 		t.Fatalf("after the crash: %s", d)
 	}
-	if hw := HighWater(s); hw != h.highest() {
-		t.Fatalf("high water %d, want %d", hw, h.highest())
+	if hw := HighWater(s); hw < h.highest() {
+		t.Fatalf("high water %d, want at least %d", hw, h.highest())
 	}
 	batch(2)
 	flushed("after the restart")

@@ -167,7 +167,8 @@ func seqList(seqs []uint64) string {
 type CorruptError struct {
 	Dir    string
 	Damage []Damage
-	// HighWater is the highest Seq the dir shows was ever saved.
+	// HighWater is at or above every Seq the dir shows was ever saved
+	// (wal/highwater's reservation included).
 	HighWater uint64
 }
 
@@ -200,7 +201,9 @@ type Recovery struct {
 	Torn []Damage `json:"torn,omitempty"`
 	// Notes are other facts worth a log line.
 	Notes []string `json:"notes,omitempty"`
-	// HighWater is the highest Seq ever saved; LSN the last frame's.
+	// HighWater is what the store numbers above: the highest Seq ever
+	// saved, or after a crash wal/highwater's reservation; LSN the last
+	// frame's.
 	HighWater uint64 `json:"high_water"`
 	LSN       uint64 `json:"lsn"`
 }
@@ -558,7 +561,14 @@ func guessLost(b []byte, from, to int64, version int) (frames, recs int, seqs []
 }
 
 // lenientFrame reads the Seqs of the records of a frame body, as many as
-// its bytes hold; whole reports that the body decoded to its end.
+// its bytes hold; whole reports that the body decoded to its end. Without
+// a checksum to trust, a Seq counts only where the record's own bytes
+// bear it out: a record that decodes as the job of that Seq (or a
+// tombstone), or one whose bytes are cut short or damaged but begin as a
+// job record of that Seq. The reading stops at the first record that is
+// neither: past it, the bytes may be anything (a frame cut short,
+// shifted, or overwritten), and a Seq read from them would name a job
+// that was never there.
 func lenientFrame(body []byte, version int) (seqs []uint64, hw uint64, whole bool) {
 	if version >= 2 {
 		if len(body) < frameMeta {
@@ -578,15 +588,48 @@ func lenientFrame(body []byte, version int) (seqs []uint64, hw uint64, whole boo
 		if k <= 0 {
 			break
 		}
-		seqs = append(seqs, seq)
 		l, m := binary.Uvarint(body[k:])
-		if m <= 0 || l > uint64(len(body)-k-m) {
-			body = nil
+		if m <= 0 {
 			break
 		}
+		data := body[k+m:]
+		cut := l > uint64(len(data))
+		if !cut {
+			data = data[:l]
+		}
+		switch {
+		case !cut && (isTombstone(data) || recordOf(data, seq)):
+		case l > 1 && recordStarts(data, seq):
+			// Damaged inside, or cut short: its start bears the Seq
+			// out. Its length is read on, as far as the records after
+			// it bear it out too.
+			if cut {
+				return append(seqs, seq), hw, false
+			}
+		default:
+			return seqs, hw, false
+		}
+		seqs = append(seqs, seq)
 		body = body[k+m+int(l):]
 	}
 	return seqs, hw, i == count && len(body) == 0
+}
+
+// recordOf reports whether data decodes as the job record of seq.
+func recordOf(data []byte, seq uint64) bool {
+	h, err := PeekRecord(data)
+	return err == nil && h.Seq == seq
+}
+
+// recordStarts reports whether data begins as a binary job record of seq
+// (its version byte, then seq): the start of a record whose rest is cut
+// off or damaged.
+func recordStarts(data []byte, seq uint64) bool {
+	if len(data) < 2 || data[0] != recordV1 {
+		return false
+	}
+	q, k := binary.Uvarint(data[1:])
+	return k > 0 && q == seq
 }
 
 // plausible keeps the Seqs, read without a checksum, that can be real:
@@ -776,4 +819,20 @@ func lastFrameEnd(ls *logScan, i int) int64 {
 	}
 	f := ls.frames[fs[len(fs)-1]]
 	return f.off + f.size
+}
+
+// skipEnd returns where the unreadable bytes of the bad spot sp of seg
+// end (exclusive), for salvage's skipped ranges: at its last non-zero
+// byte before the next valid frame (the zeros after it are the log's
+// unused end, not data); but when the frame's length runs past the end of
+// the file and the file's data reaches its last sector, the file was cut
+// short inside that frame, and every byte to the end of the file is the
+// frame's, trailing zeros included.
+func skipEnd(seg *segScan, sp *badSpot) int64 {
+	end := max(seg.lastNZ+1, sp.off+1)
+	size := int64(len(seg.data))
+	if sp.n > 0 && sp.off+frameHeader+int64(sp.n) > size && size-end < sectorSize {
+		end = size
+	}
+	return min(sp.end, end)
 }

@@ -203,9 +203,9 @@ func skippedRanges(ds *dirScan, r *CheckReport) []Skipped {
 				if seg.path != d.File {
 					continue
 				}
-				for _, sp := range seg.bad {
-					if sp.off == d.Offset {
-						s.To = min(sp.end, max(seg.lastNZ+1, sp.off+1))
+				for i := range seg.bad {
+					if sp := &seg.bad[i]; sp.off == d.Offset {
+						s.To = skipEnd(seg, sp)
 					}
 				}
 			}

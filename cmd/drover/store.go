@@ -148,6 +148,8 @@ func printCheck(w io.Writer, r *jobs.CheckReport) {
 		fmt.Fprint(w, "  the store was closed cleanly")
 	case "open":
 		fmt.Fprint(w, "  the store was not closed (a crash, or a master is running): a master replays the log at start")
+	case "unreadable":
+		fmt.Fprint(w, "  the store's state is not known: it is kept in drover.db, which does not read")
 	default:
 		fmt.Fprint(w, "  the store's state is not recorded (a data dir of an older drover)")
 	}
@@ -221,7 +223,9 @@ func printSalvage(w io.Writer, r *jobs.SalvageReport) {
 	for _, d := range r.Damage {
 		fmt.Fprintf(w, "  - [%s] %s\n", d.Kind, d)
 	}
-	fmt.Fprintln(w, "skipped:")
+	if len(r.Skipped) > 0 {
+		fmt.Fprintln(w, "skipped:")
+	}
 	for _, s := range r.Skipped {
 		if s.From < 0 {
 			fmt.Fprintf(w, "  %s (all of it)\n", s.File)
