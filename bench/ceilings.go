@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
 )
 
@@ -138,9 +137,9 @@ func measureCeilings(ctx context.Context, cfg *Config, e *E2E) error {
 }
 
 // stubMaster is the XML-RPC ceiling's server: its Status returns at once.
-// The nil *master.Master only supplies the rest of the MasterAPI method
-// set (which the ceiling never calls), so the stub follows the interface.
-type stubMaster struct{ *master.Master }
+// The nil interface only supplies the rest of the MasterAPI method set
+// (which the ceiling never calls).
+type stubMaster struct{ rpcapi.MasterAPI }
 
 // Status implements rpcapi.MasterAPI.
 func (stubMaster) Status(context.Context, *rpcapi.Empty, *rpcapi.StatusReply) error { return nil }

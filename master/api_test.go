@@ -192,10 +192,8 @@ func TestRetry(t *testing.T) {
 	if err := m.Retry(ctx, ids[1]); !errors.Is(err, master.ErrConflict) {
 		t.Fatalf("retry of pending job: %v", err)
 	}
-	var st rpcapi.StatusReply
-	m.Status(ctx, &rpcapi.Empty{}, &st)
-	if st.Counts[jobs.Failed] != 1 || st.Counts[jobs.Pending] != 1 {
-		t.Fatalf("counts before retry %v", st.Counts)
+	if c := m.Counts(); c[jobs.Failed] != 1 || c[jobs.Pending] != 1 {
+		t.Fatalf("counts before retry %v", c)
 	}
 	if err := m.Retry(ctx, ids[0]); err != nil {
 		t.Fatal(err)
@@ -211,9 +209,8 @@ func TestRetry(t *testing.T) {
 	if !slices.ContainsFunc(j.Events, func(e jobs.Event) bool { return e.Text == "retried by request" }) {
 		t.Fatalf("no retry event in %+v", j.Events)
 	}
-	m.Status(ctx, &rpcapi.Empty{}, &st)
-	if st.Counts[jobs.Failed] != 0 || st.Counts[jobs.Succeeded] != 1 || st.Counts[jobs.Pending] != 1 {
-		t.Fatalf("counts after retry %v", st.Counts)
+	if c := m.Counts(); c[jobs.Failed] != 0 || c[jobs.Succeeded] != 1 || c[jobs.Pending] != 1 {
+		t.Fatalf("counts after retry %v", c)
 	}
 	if err := m.Retry(ctx, ids[0]); !errors.Is(err, master.ErrConflict) {
 		t.Fatalf("retry of succeeded job: %v", err)

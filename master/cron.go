@@ -394,7 +394,7 @@ func (m *Master) submitFire(name string, spec jobs.Spec, at time.Time) (string, 
 	js := jobSpec(spec)
 	js.Key = fireKey(name, at)
 	var r rpcapi.SubmitReply
-	if err := m.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{js}}, &r); err != nil {
+	if err := m.rpc().Submit(context.Background(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{js}}, &r); err != nil {
 		return "", err
 	}
 	return r.IDs[0], nil
@@ -507,7 +507,8 @@ func (s *scheduler) setPaused(name string, paused bool, r *rpcapi.ScheduleInfo) 
 }
 
 // ListSchedules implements rpcapi.MasterAPI: the schedules by name.
-func (m *Master) ListSchedules(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.ListSchedulesReply) error {
+func (api wire) ListSchedules(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.ListSchedulesReply) error {
+	m := api.m
 	s := m.sched
 	if s == nil {
 		return nil
@@ -523,7 +524,8 @@ func (m *Master) ListSchedules(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.L
 // PauseSchedule implements rpcapi.MasterAPI. A paused schedule does not
 // fire (a queued fire is dropped) until it is resumed; the pause is
 // stored, so it outlasts a restart and a reload of the jobs file.
-func (m *Master) PauseSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
+func (api wire) PauseSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
+	m := api.m
 	if m.sched == nil {
 		return fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, a.Name)
 	}
@@ -532,7 +534,8 @@ func (m *Master) PauseSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *r
 
 // ResumeSchedule implements rpcapi.MasterAPI. The schedule fires again
 // from its next instant after now.
-func (m *Master) ResumeSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
+func (api wire) ResumeSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
+	m := api.m
 	if m.sched == nil {
 		return fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, a.Name)
 	}

@@ -684,7 +684,7 @@ func (h *hooks) submitThen(s *groupSnap) (string, error) {
 	b := jobs.Backoff{Base: 100 * time.Millisecond, Max: 10 * time.Second}
 	for try := 1; ; try++ {
 		var r rpcapi.SubmitReply
-		err := m.Submit(h.ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{spec}}, &r)
+		err := m.rpc().Submit(h.ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{spec}}, &r)
 		if err == nil {
 			return r.IDs[0], nil
 		}

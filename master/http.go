@@ -242,7 +242,7 @@ func (m *Master) apiListJobs(w http.ResponseWriter, r *http.Request) error {
 
 func (m *Master) jobDetail(r *http.Request, id string) (apiJobDetail, error) {
 	var info rpcapi.JobInfo
-	if err := m.GetJob(r.Context(), &rpcapi.GetJobArgs{ID: id}, &info); err != nil {
+	if err := m.rpc().GetJob(r.Context(), &rpcapi.GetJobArgs{ID: id}, &info); err != nil {
 		return apiJobDetail{}, err
 	}
 	return viewJobDetail(&info), nil
@@ -336,7 +336,7 @@ func (m *Master) apiSubmit(w http.ResponseWriter, r *http.Request) error {
 		a.Specs[i] = sp
 	}
 	var reply rpcapi.SubmitReply
-	if err := m.Submit(r.Context(), a, &reply); err != nil {
+	if err := m.rpc().Submit(r.Context(), a, &reply); err != nil {
 		return err
 	}
 	if single {
@@ -384,7 +384,7 @@ func (m *Master) apiCancel(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var reply rpcapi.CancelReply
-	if err := m.Cancel(r.Context(), &rpcapi.CancelArgs{IDs: []string{id}}, &reply); err != nil {
+	if err := m.rpc().Cancel(r.Context(), &rpcapi.CancelArgs{IDs: []string{id}}, &reply); err != nil {
 		return err
 	}
 	if len(reply.Cancelled) == 0 {
@@ -433,7 +433,7 @@ func (m *Master) apiPurge(w http.ResponseWriter, r *http.Request) error {
 		a.OlderThan = d
 	}
 	var reply rpcapi.PurgeReply
-	if err := m.PurgeJobs(r.Context(), a, &reply); err != nil {
+	if err := m.rpc().PurgeJobs(r.Context(), a, &reply); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, struct {
@@ -541,7 +541,7 @@ func (m *Master) apiSchedules(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var rep rpcapi.ListSchedulesReply
-	if err := m.ListSchedules(r.Context(), &rpcapi.Empty{}, &rep); err != nil {
+	if err := m.rpc().ListSchedules(r.Context(), &rpcapi.Empty{}, &rep); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, struct {

@@ -195,7 +195,7 @@ func (m *Master) Start() error {
 	}
 	if len(m.cfg.Jobs) > 0 {
 		var reply rpcapi.SubmitReply
-		if err := m.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: m.cfg.Jobs}, &reply); err != nil {
+		if err := m.rpc().Submit(context.Background(), &rpcapi.SubmitArgs{Specs: m.cfg.Jobs}, &reply); err != nil {
 			m.shutdown()
 			return fmt.Errorf("master: initial jobs: %w", err)
 		}
@@ -217,7 +217,7 @@ func (m *Master) Start() error {
 		ln = tls.NewListener(ln, m.cfg.TLS)
 	}
 	m.ln = rpcapi.NewLimitedListener(ln, m.cfg.MaxConnections)
-	api := countingAPI{m}
+	api := countingAPI{wire{m}}
 	h, err := rpcapi.NewGoRPCHandler(api, nil)
 	if err != nil {
 		m.shutdown()

@@ -266,61 +266,61 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 // countingAPI counts the errors of every RPC method; both transports serve
 // it.
 type countingAPI struct {
-	m *Master
+	w wire
 }
 
 func (c countingAPI) count(method string, err error) error {
 	if err != nil {
-		c.m.metrics.rpcErrors.WithLabelValues(method).Inc()
+		c.w.m.metrics.rpcErrors.WithLabelValues(method).Inc()
 	}
 	return err
 }
 
 func (c countingAPI) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.RegisterReply) error {
-	return c.count("register", c.m.Register(ctx, a, r))
+	return c.count("register", c.w.Register(ctx, a, r))
 }
 func (c countingAPI) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcapi.HeartbeatReply) error {
-	return c.count("heartbeat", c.m.Heartbeat(ctx, a, r))
+	return c.count("heartbeat", c.w.Heartbeat(ctx, a, r))
 }
 func (c countingAPI) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) error {
-	return c.count("complete", c.m.Complete(ctx, a, r))
+	return c.count("complete", c.w.Complete(ctx, a, r))
 }
 func (c countingAPI) Logout(ctx context.Context, a *rpcapi.LogoutArgs, r *rpcapi.Empty) error {
-	return c.count("logout", c.m.Logout(ctx, a, r))
+	return c.count("logout", c.w.Logout(ctx, a, r))
 }
 func (c countingAPI) Status(ctx context.Context, a *rpcapi.Empty, r *rpcapi.StatusReply) error {
-	return c.count("status", c.m.Status(ctx, a, r))
+	return c.count("status", c.w.Status(ctx, a, r))
 }
 func (c countingAPI) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.SubmitReply) error {
-	return c.count("submit", c.m.Submit(ctx, a, r))
+	return c.count("submit", c.w.Submit(ctx, a, r))
 }
 func (c countingAPI) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.JobInfo) error {
-	return c.count("get_job", c.m.GetJob(ctx, a, r))
+	return c.count("get_job", c.w.GetJob(ctx, a, r))
 }
 func (c countingAPI) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi.ListJobsReply) error {
-	return c.count("list_jobs", c.m.ListJobs(ctx, a, r))
+	return c.count("list_jobs", c.w.ListJobs(ctx, a, r))
 }
 func (c countingAPI) ListWorkers(ctx context.Context, a *rpcapi.ListWorkersArgs, r *rpcapi.ListWorkersReply) error {
-	return c.count("list_workers", c.m.ListWorkers(ctx, a, r))
+	return c.count("list_workers", c.w.ListWorkers(ctx, a, r))
 }
 func (c countingAPI) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.CancelReply) error {
-	return c.count("cancel", c.m.Cancel(ctx, a, r))
+	return c.count("cancel", c.w.Cancel(ctx, a, r))
 }
 func (c countingAPI) PurgeJobs(ctx context.Context, a *rpcapi.PurgeArgs, r *rpcapi.PurgeReply) error {
-	return c.count("purge_jobs", c.m.PurgeJobs(ctx, a, r))
+	return c.count("purge_jobs", c.w.PurgeJobs(ctx, a, r))
 }
 func (c countingAPI) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitReply) error {
-	return c.count("wait", c.m.Wait(ctx, a, r))
+	return c.count("wait", c.w.Wait(ctx, a, r))
 }
 func (c countingAPI) ListSchedules(ctx context.Context, a *rpcapi.Empty, r *rpcapi.ListSchedulesReply) error {
-	return c.count("list_schedules", c.m.ListSchedules(ctx, a, r))
+	return c.count("list_schedules", c.w.ListSchedules(ctx, a, r))
 }
 func (c countingAPI) PauseSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
-	return c.count("pause_schedule", c.m.PauseSchedule(ctx, a, r))
+	return c.count("pause_schedule", c.w.PauseSchedule(ctx, a, r))
 }
 func (c countingAPI) ResumeSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
-	return c.count("resume_schedule", c.m.ResumeSchedule(ctx, a, r))
+	return c.count("resume_schedule", c.w.ResumeSchedule(ctx, a, r))
 }
 func (c countingAPI) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchReply) error {
-	return c.count("fetch", c.m.Fetch(ctx, a, r))
+	return c.count("fetch", c.w.Fetch(ctx, a, r))
 }

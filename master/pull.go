@@ -15,7 +15,8 @@ import (
 // passes. A Fetch counts as a heartbeat for liveness, and it never blocks
 // longer than half of dead_after, so a worker waiting in Fetch is never
 // reaped.
-func (m *Master) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchReply) error {
+func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchReply) error {
+	m := api.m
 	if a.Max < 0 || a.Timeout < 0 {
 		return fmt.Errorf("%w: negative max or timeout", rpcapi.ErrBadRequest)
 	}

@@ -11,7 +11,8 @@ import (
 // PurgeJobs implements rpcapi.MasterAPI (purge_jobs, POST /api/v1/purge):
 // it deletes the finished jobs that a selects, from memory and from the
 // store, now, and says how many in r. Live jobs are never touched.
-func (m *Master) PurgeJobs(ctx context.Context, a *rpcapi.PurgeArgs, r *rpcapi.PurgeReply) error {
+func (api wire) PurgeJobs(ctx context.Context, a *rpcapi.PurgeArgs, r *rpcapi.PurgeReply) error {
+	m := api.m
 	f, err := purgeFilter(a, time.Now())
 	if err != nil {
 		return err

@@ -109,7 +109,8 @@ func (w *workerRec) poke() {
 }
 
 // Register implements rpcapi.MasterAPI.
-func (m *Master) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.RegisterReply) error {
+func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.RegisterReply) error {
+	m := api.m
 	pull := a.Mode == rpcapi.ModePull
 	switch {
 	case a.Mode != "" && a.Mode != rpcapi.ModePush && !pull:
@@ -250,7 +251,8 @@ func staleRef(j *jobs.Job, ref rpcapi.JobRef) bool {
 // Heartbeat implements rpcapi.MasterAPI. It also reconciles: held jobs the
 // master does not lease to this worker are to be cancelled there, and leases
 // the worker stopped reporting are requeued as lost.
-func (m *Master) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcapi.HeartbeatReply) error {
+func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcapi.HeartbeatReply) error {
+	m := api.m
 	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -324,7 +326,8 @@ func (m *Master) lose(jobID string, attempt int, now time.Time, why string) {
 
 // Logout implements rpcapi.MasterAPI. Jobs the worker still leases are
 // requeued as lost.
-func (m *Master) Logout(ctx context.Context, a *rpcapi.LogoutArgs, _ *rpcapi.Empty) error {
+func (api wire) Logout(ctx context.Context, a *rpcapi.LogoutArgs, _ *rpcapi.Empty) error {
+	m := api.m
 	m.mu.Lock()
 	w := m.workers[a.WorkerID]
 	if w == nil || w.state == rpcapi.WorkerDead {

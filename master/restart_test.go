@@ -200,7 +200,7 @@ func TestRestartScheduleFireKept(t *testing.T) {
 				}
 				r := submitSpecs(t, m, specs...)
 				var cr rpcapi.CancelReply
-				if err := m.Cancel(context.Background(), &rpcapi.CancelArgs{IDs: r.IDs}, &cr); err != nil || len(cr.Cancelled) != len(specs) {
+				if err := m.rpc().Cancel(context.Background(), &rpcapi.CancelArgs{IDs: r.IDs}, &cr); err != nil || len(cr.Cancelled) != len(specs) {
 					t.Fatalf("cancel: %d, %v", len(cr.Cancelled), err)
 				}
 			} else {
@@ -220,7 +220,7 @@ func TestRestartScheduleFireKept(t *testing.T) {
 				}
 			}
 			var st rpcapi.StatusReply
-			if err := m.Status(context.Background(), nil, &st); err != nil {
+			if err := m.rpc().Status(context.Background(), nil, &st); err != nil {
 				t.Fatal(err)
 			}
 			m.Close()
@@ -234,7 +234,7 @@ func TestRestartScheduleFireKept(t *testing.T) {
 				t.Fatalf("after the restart the schedule's last job is %q, want %s", info.LastJob, fire)
 			}
 			var st2 rpcapi.StatusReply
-			if err := m.Status(context.Background(), nil, &st2); err != nil {
+			if err := m.rpc().Status(context.Background(), nil, &st2); err != nil {
 				t.Fatal(err)
 			}
 			if !maps.Equal(st.Counts, st2.Counts) {

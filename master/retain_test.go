@@ -258,14 +258,14 @@ func testHistory(t *testing.T, cfg Config) {
 	}
 	defer m2.Close()
 	var r rpcapi.SubmitReply
-	if err := m2.Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "ok"}}}, &r); err != nil {
+	if err := m2.rpc().Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "ok"}}}, &r); err != nil {
 		t.Fatal(err)
 	}
 	if want := fmt.Sprint(len(ids) + 1); r.IDs[0] != want {
 		t.Fatalf("first job after a restart on an emptied store: ID %s, want %s", r.IDs[0], want)
 	}
 	var ls rpcapi.ListJobsReply
-	if err := m2.ListJobs(ctx, &rpcapi.ListJobsArgs{}, &ls); err != nil || len(ls.Jobs) != 1 {
+	if err := m2.rpc().ListJobs(ctx, &rpcapi.ListJobsArgs{}, &ls); err != nil || len(ls.Jobs) != 1 {
 		t.Fatalf("jobs after the restart: %d, %v; want the 1 new", len(ls.Jobs), err)
 	}
 }
@@ -379,7 +379,10 @@ func TestPurgeHistory(t *testing.T) {
 			}
 		}
 		runAll(t, mc, specs)
-		eventually(t, m, "jobs leave memory", func() bool { return m.finishedMem <= 100 })
+		eventually(t, m, "jobs leave memory, group g's on_done done", func() bool {
+			r := m.onDoneStatus("g")
+			return m.finishedMem <= 100 && (r == nil || r.State == onDoneDone)
+		})
 		ctx := context.Background()
 		if n, err := m.Purge(ctx, PurgeFilter{Type: "fail", Before: time.Now().Add(-time.Hour)}); err != nil || n != 0 {
 			t.Fatalf("purge of failed jobs older than an hour: %d, %v; want 0", n, err)

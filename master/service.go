@@ -17,12 +17,13 @@ import (
 // MaxSubmit is the default bound on the specs in one Submit call.
 const MaxSubmit = 100000
 
-var _ rpcapi.MasterAPI = (*Master)(nil)
+var _ rpcapi.MasterAPI = wire{}
 
 // Submit implements rpcapi.MasterAPI. The new jobs are durable when it
 // returns; a spec whose Key is already known returns the existing job's ID.
 // One invalid spec fails the whole batch and nothing is created.
-func (m *Master) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.SubmitReply) error {
+func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.SubmitReply) error {
+	m := api.m
 	if len(a.Specs) == 0 {
 		return fmt.Errorf("%w: submit of no jobs", rpcapi.ErrBadRequest)
 	}
@@ -229,7 +230,8 @@ func cloneArgs(a map[string]string) map[string]string {
 // Complete implements rpcapi.MasterAPI. A report is recorded only when it
 // matches the job's live lease (same worker, same attempt); anything else is
 // dropped and counted. It returns once the recorded outcomes are durable.
-func (m *Master) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) error {
+func (api wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) error {
+	m := api.m
 	if err := checkReports(a.Reports); err != nil {
 		return err
 	}
@@ -334,7 +336,8 @@ func checkReports(reps []rpcapi.Report) error {
 }
 
 // Status implements rpcapi.MasterAPI.
-func (m *Master) Status(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.StatusReply) error {
+func (api wire) Status(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.StatusReply) error {
+	m := api.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r.Counts = make(map[jobs.State]int, len(jobs.States))
@@ -371,7 +374,8 @@ func (m *Master) workerInfos() []rpcapi.WorkerInfo {
 
 // ListWorkers implements rpcapi.MasterAPI: one page of workers, by
 // registration (pageWorkers).
-func (m *Master) ListWorkers(ctx context.Context, a *rpcapi.ListWorkersArgs, r *rpcapi.ListWorkersReply) error {
+func (api wire) ListWorkers(ctx context.Context, a *rpcapi.ListWorkersArgs, r *rpcapi.ListWorkersReply) error {
+	m := api.m
 	if err := checkWorkerState(a.State); err != nil {
 		return err
 	}
@@ -386,7 +390,8 @@ func (m *Master) ListWorkers(ctx context.Context, a *rpcapi.ListWorkersArgs, r *
 }
 
 // GetJob implements rpcapi.MasterAPI.
-func (m *Master) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.JobInfo) error {
+func (api wire) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.JobInfo) error {
+	m := api.m
 	m.mu.Lock()
 	if j := m.job(a.ID); j != nil {
 		r.Job = *j.Clone()
@@ -471,7 +476,8 @@ func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
 
 // ListJobs implements rpcapi.MasterAPI: one page of jobs (pageJobs),
 // bounded by max_reply_bytes.
-func (m *Master) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi.ListJobsReply) error {
+func (api wire) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi.ListJobsReply) error {
+	m := api.m
 	if a.State != "" && !a.State.Valid() {
 		return fmt.Errorf("%w: unknown state %q (want one of %v)", rpcapi.ErrBadRequest, a.State, jobs.States)
 	}
@@ -487,7 +493,8 @@ func (m *Master) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi
 
 // Cancel implements rpcapi.MasterAPI. A pending job is cancelled at once; a
 // running one is cancelled and its worker told to stop it.
-func (m *Master) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.CancelReply) error {
+func (api wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.CancelReply) error {
+	m := api.m
 	now := time.Now()
 	var last *batch
 	if a.Group != "" {
@@ -555,7 +562,8 @@ func (m *Master) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Can
 // Wait implements rpcapi.MasterAPI: it blocks until every named job (and
 // every job of the group) is final, or the timeout (at most
 // rpcapi.MaxWait) passes.
-func (m *Master) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitReply) error {
+func (api wire) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitReply) error {
+	m := api.m
 	if len(a.IDs) == 0 && a.Group == "" {
 		return fmt.Errorf("%w: wait needs job IDs or a group", rpcapi.ErrBadRequest)
 	}

@@ -1,0 +1,150 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// The typed calls of a program that embeds a master: the same operations
+// as the wire's (wire.go), with Go signatures. Errors wrap the rpcapi
+// sentinels (rpcapi.ErrNotFound, rpcapi.ErrBadRequest, ...) and
+// ErrConflict, for errors.Is.
+
+// Submit submits specs and returns their job IDs, in order, once the jobs
+// are durable. A spec whose Key is already known gives that job's ID. One
+// invalid spec fails the call, and nothing is submitted.
+func (m *Master) Submit(ctx context.Context, specs ...jobs.Spec) ([]string, error) {
+	var r rpcapi.SubmitReply
+	if err := m.rpc().Submit(ctx, &rpcapi.SubmitArgs{Specs: specs}, &r); err != nil {
+		return nil, err
+	}
+	return r.IDs, nil
+}
+
+// Job returns a copy of job id, from memory or, for a job that has left
+// it, from the store.
+func (m *Master) Job(ctx context.Context, id string) (jobs.Job, error) {
+	j, _, err := m.findJob(id)
+	if err != nil {
+		return jobs.Job{}, err
+	}
+	return *j, nil
+}
+
+// JobQuery selects a page of jobs for Jobs. Empty fields match every job.
+type JobQuery struct {
+	State jobs.State
+	Type  string
+	Group string
+	// Oldest lists the oldest job first; the default is the newest
+	// first.
+	Oldest bool
+	// Limit is the most jobs on the page: 0 means DefaultPageSize, at
+	// most MaxPageSize.
+	Limit int
+	// Cursor is the next cursor of the previous page; "" for the first.
+	Cursor string
+}
+
+// Jobs returns one page of the jobs q selects and the cursor of the next
+// page ("" after the last). Pages are bounded as every listing's are
+// (max_reply_bytes, and the jobs one call examines), so a page may hold
+// fewer than q.Limit jobs and still have a next cursor.
+func (m *Master) Jobs(ctx context.Context, q JobQuery) ([]jobs.Job, string, error) {
+	order := rpcapi.OrderDesc
+	if q.Oldest {
+		order = rpcapi.OrderAsc
+	}
+	var r rpcapi.ListJobsReply
+	err := m.rpc().ListJobs(ctx, &rpcapi.ListJobsArgs{State: q.State, Type: q.Type, Group: q.Group,
+		Limit: q.Limit, Order: order, Cursor: q.Cursor}, &r)
+	return r.Jobs, r.NextCursor, err
+}
+
+// Cancel cancels the jobs ids (a running job's worker is told to stop it)
+// and returns those it cancelled. The error lists the others: IDs unknown
+// (rpcapi.ErrNotFound) or already final (ErrConflict).
+func (m *Master) Cancel(ctx context.Context, ids ...string) ([]string, error) {
+	return m.cancelCall(ctx, &rpcapi.CancelArgs{IDs: ids})
+}
+
+// CancelGroup cancels every live job of group g and returns the IDs it
+// cancelled; rpcapi.ErrNotFound when g has no jobs.
+func (m *Master) CancelGroup(ctx context.Context, g string) ([]string, error) {
+	return m.cancelCall(ctx, &rpcapi.CancelArgs{Group: g})
+}
+
+func (m *Master) cancelCall(ctx context.Context, a *rpcapi.CancelArgs) ([]string, error) {
+	var r rpcapi.CancelReply
+	if err := m.rpc().Cancel(ctx, a, &r); err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, e := range r.Errors {
+		kind := ErrConflict
+		if strings.HasSuffix(e, ": no such job") {
+			kind = rpcapi.ErrNotFound
+		}
+		errs = append(errs, fmt.Errorf("%w: %s", kind, e))
+	}
+	if r.ErrorsMore > 0 {
+		errs = append(errs, fmt.Errorf("%w: and %d more", ErrConflict, r.ErrorsMore))
+	}
+	return r.Cancelled, errors.Join(errs...)
+}
+
+// WaitResult is where the awaited jobs stand.
+type WaitResult struct {
+	Done   bool               // every awaited job is final
+	Counts map[jobs.State]int // jobs by state
+	// Failed lists the final jobs that did not succeed, lowest ID first;
+	// FailedMore counts those left out (max_reply_bytes).
+	Failed     []string
+	FailedMore int
+}
+
+// Wait blocks until every job of ids is final, or ctx ends; it then
+// returns where they stand (Done says which), with ctx's error in the
+// second case.
+func (m *Master) Wait(ctx context.Context, ids ...string) (WaitResult, error) {
+	return m.waitCall(ctx, &rpcapi.WaitArgs{IDs: ids})
+}
+
+// WaitGroup is Wait for every job of group g, in memory or on disk.
+func (m *Master) WaitGroup(ctx context.Context, g string) (WaitResult, error) {
+	return m.waitCall(ctx, &rpcapi.WaitArgs{Group: g})
+}
+
+func (m *Master) waitCall(ctx context.Context, a *rpcapi.WaitArgs) (WaitResult, error) {
+	a.Timeout = rpcapi.MaxWait
+	for {
+		var r rpcapi.WaitReply
+		if err := m.rpc().Wait(ctx, a, &r); err != nil {
+			return WaitResult{}, err
+		}
+		res := WaitResult{Done: r.Done, Counts: r.Counts, Failed: r.Failed, FailedMore: r.FailedMore}
+		if r.Done {
+			return res, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if m.ctx.Err() != nil {
+			return res, fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
+		}
+	}
+}
+
+// Counts returns how many jobs are in each state, those on disk only
+// included.
+func (m *Master) Counts() map[jobs.State]int {
+	var r rpcapi.StatusReply
+	m.rpc().Status(context.Background(), &rpcapi.Empty{}, &r)
+	return maps.Clone(r.Counts)
+}
