@@ -403,29 +403,3 @@ func decodeCursor(kind byte, s string) ([]uint64, error) {
 	return nil, fmt.Errorf("%w: bad cursor %q: pass the next_cursor of a previous page of the same listing, with the same filters and order",
 		rpcapi.ErrBadRequest, s)
 }
-
-// apiWorker is a worker as the API shows it: WorkerInfo with each held job's
-// type and state.
-type apiWorker struct {
-	ID      string   `json:"id"`
-	Name    string   `json:"name"`
-	Addr    string   `json:"addr"`
-	State   string   `json:"state"`
-	Slots   int      `json:"slots"`
-	Running int      `json:"running"`
-	Types   []string `json:"types"`
-	// Tags is always empty: workers have no tags yet.
-	Tags          []string       `json:"tags"`
-	Registered    time.Time      `json:"registered"`
-	LastHeartbeat time.Time      `json:"last_heartbeat"`
-	Died          time.Time      `json:"died,omitzero"`
-	Jobs          []apiWorkerJob `json:"jobs"`
-}
-
-// apiWorkerJob is one attempt a worker holds.
-type apiWorkerJob struct {
-	ID      string     `json:"id"`
-	Attempt int        `json:"attempt"`
-	Type    string     `json:"type"`
-	State   jobs.State `json:"state"`
-}

@@ -12,34 +12,6 @@ import (
 	"github.com/drover/drover/rpcapi"
 )
 
-// viewWorker is wi as the API shows it. The caller holds mu.
-func (m *Master) viewWorker(wi rpcapi.WorkerInfo) apiWorker {
-	v := apiWorker{ID: wi.ID, Name: wi.Name, Addr: wi.Addr, State: wi.State, Slots: wi.Slots,
-		Running: wi.Running, Types: wi.Types, Tags: []string{}, Registered: wi.Registered,
-		LastHeartbeat: wi.LastHeartbeat, Died: wi.Died, Jobs: make([]apiWorkerJob, 0, len(wi.Jobs))}
-	if v.Types == nil {
-		v.Types = []string{}
-	}
-	for _, ref := range wi.Jobs {
-		wj := apiWorkerJob{ID: ref.JobID, Attempt: ref.Attempt}
-		if j := m.job(ref.JobID); j != nil {
-			wj.Type, wj.State = j.Spec.Type, j.State
-		}
-		v.Jobs = append(v.Jobs, wj)
-	}
-	return v
-}
-
-// workerViews lists the workers, live first. The caller holds mu.
-func (m *Master) workerViews() []apiWorker {
-	infos := m.workerInfos()
-	out := make([]apiWorker, 0, len(infos))
-	for _, wi := range infos {
-		out = append(out, m.viewWorker(wi))
-	}
-	return out
-}
-
 // workerQuery selects a page of workers.
 type workerQuery struct {
 	State  string // "" for all
@@ -95,7 +67,7 @@ func (m *Master) pageWorkers(q workerQuery, take func(rpcapi.WorkerInfo)) (strin
 	slices.SortFunc(ws, func(a, b entry) int { return order(a.num, b.num) })
 	size, limit := 0, m.maxReplyBytes()
 	for i, e := range ws {
-		wi := e.w.info()
+		wi := m.workerInfo(e.w)
 		n := workerReplyBytes(&wi)
 		if i == q.Limit || (i > 0 && size+n > limit) {
 			return encodeCursor(cursorWorkers, ws[i-1].num), nil
@@ -117,21 +89,21 @@ func byOrder(asc bool) func(a, b uint64) int {
 
 // listWorkers returns one page of the workers q selects as the API shows
 // them, and the cursor of the next page.
-func (m *Master) listWorkers(q workerQuery) ([]apiWorker, string, error) {
-	out := []apiWorker{}
-	next, err := m.pageWorkers(q, func(wi rpcapi.WorkerInfo) { out = append(out, m.viewWorker(wi)) })
+func (m *Master) listWorkers(q workerQuery) ([]rpcapi.WorkerInfo, string, error) {
+	out := []rpcapi.WorkerInfo{}
+	next, err := m.pageWorkers(q, func(wi rpcapi.WorkerInfo) { out = append(out, wi) })
 	return out, next, err
 }
 
 // getWorker returns one worker.
-func (m *Master) getWorker(id string) (apiWorker, error) {
+func (m *Master) getWorker(id string) (rpcapi.WorkerInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	w := m.workers[id]
 	if w == nil || w.restored {
-		return apiWorker{}, fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, id)
+		return rpcapi.WorkerInfo{}, fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, id)
 	}
-	return m.viewWorker(w.info()), nil
+	return m.workerInfo(w), nil
 }
 
 // apiGroup is a group's progress, computed from its jobs.

@@ -473,8 +473,8 @@ func (m *Master) apiListWorkers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var page struct {
-		Workers    []apiWorker `json:"workers"`
-		NextCursor string      `json:"next_cursor,omitempty"`
+		Workers    []rpcapi.WorkerInfo `json:"workers"`
+		NextCursor string              `json:"next_cursor,omitempty"`
 	}
 	if page.Workers, page.NextCursor, err = m.listWorkers(q); err != nil {
 		return err

@@ -456,7 +456,7 @@ func (d *mdl) snapshot() *mdlSnap {
 	}
 	s.workers = d.workers()
 	s.consistent = maps.EqualFunc(s.before, s.workers, func(a, b rpcapi.WorkerInfo) bool {
-		return a.State == b.State && a.Running == b.Running && slices.Equal(sortedRefs(a.Jobs), sortedRefs(b.Jobs))
+		return a.State == b.State && a.Running == b.Running && slices.Equal(sortedRefs(refsOf(a.Jobs)), sortedRefs(refsOf(b.Jobs)))
 	})
 	return s
 }
@@ -597,18 +597,18 @@ func (d *mdl) checkWorkers(s *mdlSnap, start time.Time, v *viols) {
 			d.loggedOut[wid] && w.State != rpcapi.WorkerDead {
 			v.add(now, "list_workers: %s is %s, running %d, jobs %v, slots %d (logged out: %v)", wid, w.State, w.Running, w.Jobs, slots, d.loggedOut[wid])
 		}
-		if !s.consistent || slices.Equal(sortedRefs(w.Jobs), on[wid]) {
+		if !s.consistent || slices.Equal(sortedRefs(refsOf(w.Jobs)), on[wid]) {
 			continue
 		}
 		due, told, extra := settle, true, ""
-		for _, x := range w.Jobs {
+		for _, x := range refsOf(w.Jobs) {
 			if !slices.Contains(on[wid], x) {
 				g, ok := ghostDue(s, fakeOf[wid], x)
 				due, told, extra = later(due, g), told && ok, extra+" "+fingerprint(ptr(s.jobs, x.JobID))
 			}
 		}
 		if told || len(w.Jobs) <= len(on[wid]) {
-			v.add(due, "list_workers says %s holds %v, list_jobs says %v (not running:%s)", wid, sortedRefs(w.Jobs), on[wid], extra)
+			v.add(due, "list_workers says %s holds %v, list_jobs says %v (not running:%s)", wid, sortedRefs(refsOf(w.Jobs)), on[wid], extra)
 		}
 	}
 }

@@ -308,6 +308,15 @@ func cmpRef(a, b rpcapi.JobRef) int {
 	return cmp.Or(cmp.Compare(len(a.JobID), len(b.JobID)), strings.Compare(a.JobID, b.JobID), cmp.Compare(a.Attempt, b.Attempt))
 }
 
+// refsOf is the attempts a worker holds, as list_workers shows them.
+func refsOf(ws []rpcapi.WorkerJob) []rpcapi.JobRef {
+	out := make([]rpcapi.JobRef, len(ws))
+	for i, w := range ws {
+		out[i] = rpcapi.JobRef{JobID: w.JobID, Attempt: w.Attempt}
+	}
+	return out
+}
+
 func sortedRefs(refs []rpcapi.JobRef) []rpcapi.JobRef {
 	return slices.SortedFunc(slices.Values(refs), cmpRef)
 }
@@ -698,7 +707,7 @@ func (d *mdl) report(f *fakeW, id string, rep rpcapi.Report) string {
 		d.fail("%s: a report that changes nothing changed the job to %s", desc, fingerprint(j1))
 	case stable && j0 != nil && j0.State == jobs.Running && ws1[j0.Worker].State == rpcapi.WorkerAlive:
 		w0, w1 := ws0[j0.Worker], ws1[j0.Worker]
-		if w1.Running < w0.Running || !slices.Contains(w1.Jobs, rpcapi.JobRef{JobID: j0.ID, Attempt: j0.Attempt}) {
+		if w1.Running < w0.Running || !slices.Contains(refsOf(w1.Jobs), rpcapi.JobRef{JobID: j0.ID, Attempt: j0.Attempt}) {
 			d.fail("%s: the lease holder's running went %d %v → %d %v", desc, w0.Running, w0.Jobs, w1.Running, w1.Jobs)
 		}
 	}

@@ -550,8 +550,8 @@ func TestPagingWorkersAndGroups(t *testing.T) {
 		}
 		got := walkAll(t, func(t *testing.T, cursor string) ([]string, string) {
 			var p struct {
-				Workers    []apiWorker `json:"workers"`
-				NextCursor string      `json:"next_cursor"`
+				Workers    []rpcapi.WorkerInfo `json:"workers"`
+				NextCursor string              `json:"next_cursor"`
 			}
 			pgGetJSON(t, m, "workers?"+url.Values{"state": {tc.state}, "order": {tc.order}, "cursor": {cursor}, "limit": {"2"}}.Encode(), 200, &p)
 			var ids []string

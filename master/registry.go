@@ -71,24 +71,29 @@ func (w *workerRec) takeOutbox(n int) []rpcapi.Task {
 	return out
 }
 
-func (w *workerRec) info() rpcapi.WorkerInfo {
+// workerInfo is w as every view shows it, with the type and state of
+// each job it holds. The caller holds mu.
+func (m *Master) workerInfo(w *workerRec) rpcapi.WorkerInfo {
 	wi := rpcapi.WorkerInfo{
 		ID: w.id, Name: w.name, Addr: w.addr, State: w.state, Slots: w.slots,
 		Running: len(w.leases), Types: slices.Clone(w.types), Tags: slices.Clone(w.tags),
 		Registered: w.registered, LastHeartbeat: w.lastBeat, Died: w.died,
+		Jobs: make([]rpcapi.WorkerJob, 0, len(w.leases)),
+	}
+	if wi.Types == nil {
+		wi.Types = []string{}
+	}
+	if wi.Tags == nil {
+		wi.Tags = []string{}
 	}
 	for id, l := range w.leases {
-		wi.Jobs = append(wi.Jobs, rpcapi.JobRef{JobID: id, Attempt: l.attempt})
+		wj := rpcapi.WorkerJob{JobID: id, Attempt: l.attempt}
+		if j := m.job(id); j != nil {
+			wj.Type, wj.State = j.Spec.Type, j.State
+		}
+		wi.Jobs = append(wi.Jobs, wj)
 	}
-	slices.SortFunc(wi.Jobs, func(a, b rpcapi.JobRef) int {
-		if len(a.JobID) != len(b.JobID) {
-			return len(a.JobID) - len(b.JobID)
-		}
-		if a.JobID < b.JobID {
-			return -1
-		}
-		return 1
-	})
+	slices.SortFunc(wi.Jobs, func(a, b rpcapi.WorkerJob) int { return cmpIDs(a.JobID, b.JobID) })
 	return wi
 }
 

@@ -357,7 +357,7 @@ func (m *Master) workerInfos() []rpcapi.WorkerInfo {
 	var out []rpcapi.WorkerInfo
 	for _, w := range m.workers {
 		if !w.restored {
-			out = append(out, w.info())
+			out = append(out, m.workerInfo(w))
 		}
 	}
 	slices.SortFunc(out, func(a, b rpcapi.WorkerInfo) int {

@@ -62,8 +62,8 @@ const (
 // apiEvent is one server-sent event: the status, every worker, and the jobs
 // that changed since the previous event of the stream.
 type apiEvent struct {
-	Status  apiStatus   `json:"status"`
-	Workers []apiWorker `json:"workers"`
+	Status  apiStatus           `json:"status"`
+	Workers []rpcapi.WorkerInfo `json:"workers"`
 	// Changes lists jobs changed since the previous event (newest first, at
 	// most maxChanges; the first event of a stream has the latest ones). A
 	// job may appear in two events in a row.
@@ -185,7 +185,7 @@ func (m *Master) liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
 	if !full {
 		return ev, ageing
 	}
-	ev.Workers = m.workerViews()
+	ev.Workers = m.workerInfos()
 	ev.Changes = make([]apiJob, len(top))
 	for i, j := range top {
 		ev.Changes[i] = viewJob(j)

@@ -190,22 +190,33 @@ const (
 	WorkerDead     = "dead"
 )
 
-// WorkerInfo is a worker as clients see it.
+// WorkerInfo is a worker as every view shows it: list_workers over both
+// transports, the JSON API, the dashboard and "drover workers --json". The
+// master never sends nil slices.
 type WorkerInfo struct {
-	ID            string    `xmlrpc:"id"`
-	Name          string    `xmlrpc:"name"`
-	Addr          string    `xmlrpc:"addr"`
-	State         string    `xmlrpc:"state"`
-	Slots         int       `xmlrpc:"slots"`
-	Running       int       `xmlrpc:"running"`
-	Types         []string  `xmlrpc:"types"`
-	Tags          []string  `xmlrpc:"tags"`
-	Registered    time.Time `xmlrpc:"registered"`
-	LastHeartbeat time.Time `xmlrpc:"last_heartbeat"`
+	ID            string    `xmlrpc:"id" json:"id"`
+	Name          string    `xmlrpc:"name" json:"name"`
+	Addr          string    `xmlrpc:"addr" json:"addr"`
+	State         string    `xmlrpc:"state" json:"state"`
+	Slots         int       `xmlrpc:"slots" json:"slots"`
+	Running       int       `xmlrpc:"running" json:"running"`
+	Types         []string  `xmlrpc:"types" json:"types"`
+	Tags          []string  `xmlrpc:"tags" json:"tags"`
+	Registered    time.Time `xmlrpc:"registered" json:"registered"`
+	LastHeartbeat time.Time `xmlrpc:"last_heartbeat" json:"last_heartbeat"`
 	// Died is when the master declared the worker dead (reaped or logged
 	// out); zero while it lives.
-	Died time.Time `xmlrpc:"died"`
-	Jobs []JobRef  `xmlrpc:"jobs"`
+	Died time.Time   `xmlrpc:"died" json:"died,omitzero"`
+	Jobs []WorkerJob `xmlrpc:"jobs" json:"jobs"`
+}
+
+// WorkerJob is one attempt a worker holds: the job, the attempt, and the
+// job's type and state.
+type WorkerJob struct {
+	JobID   string     `xmlrpc:"job_id" json:"id"`
+	Attempt int        `xmlrpc:"attempt" json:"attempt"`
+	Type    string     `xmlrpc:"type" json:"type"`
+	State   jobs.State `xmlrpc:"state" json:"state"`
 }
 
 // ListWorkersArgs selects a page of workers, ordered by registration:

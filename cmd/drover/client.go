@@ -421,51 +421,41 @@ func runJob(args []string, stdout io.Writer) error {
 	return nil
 }
 
-// workerView is a worker as the CLI prints it in JSON.
-type workerView struct {
-	ID            string    `json:"id"`
-	Name          string    `json:"name"`
-	Addr          string    `json:"addr"`
-	State         string    `json:"state"`
-	Slots         int       `json:"slots"`
-	Running       int       `json:"running"`
-	Types         []string  `json:"types"`
-	LastHeartbeat time.Time `json:"last_heartbeat"`
-	Registered    time.Time `json:"registered"`
-	Died          time.Time `json:"died,omitzero"`
-	Jobs          []string  `json:"jobs"`
-}
-
-func viewWorkers(ws []rpcapi.WorkerInfo) []workerView {
-	out := make([]workerView, len(ws))
-	for i, w := range ws {
-		v := workerView{ID: w.ID, Name: w.Name, Addr: w.Addr, State: w.State, Slots: w.Slots, Running: w.Running,
-			Types: w.Types, LastHeartbeat: w.LastHeartbeat, Registered: w.Registered, Died: w.Died, Jobs: []string{}}
-		if v.Types == nil {
-			v.Types = []string{}
+// viewWorkers is ws as the CLI prints them: the master's view
+// (rpcapi.WorkerInfo, also the JSON API's), with no nil lists.
+func viewWorkers(ws []rpcapi.WorkerInfo) []rpcapi.WorkerInfo {
+	for i := range ws {
+		w := &ws[i]
+		if w.Types == nil {
+			w.Types = []string{}
 		}
-		for _, j := range w.Jobs {
-			v.Jobs = append(v.Jobs, j.JobID)
+		if w.Tags == nil {
+			w.Tags = []string{}
 		}
-		out[i] = v
+		if w.Jobs == nil {
+			w.Jobs = []rpcapi.WorkerJob{}
+		}
 	}
-	return out
+	return ws
 }
 
 const workerHeader = "ID\tNAME\tADDR\tSTATE\tRUNNING/SLOTS\tLAST HEARTBEAT\tTYPES\tJOBS"
 
-func workerRow(w io.Writer, v *workerView) {
+func workerRow(w io.Writer, v *rpcapi.WorkerInfo) {
 	ago := time.Since(v.LastHeartbeat).Round(100 * time.Millisecond)
-	jobs := v.Jobs
+	var ids []string
+	for _, j := range v.Jobs[:min(len(v.Jobs), 8)] {
+		ids = append(ids, j.JobID)
+	}
 	more := ""
-	if len(jobs) > 8 {
-		jobs, more = jobs[:8], fmt.Sprintf(" +%d", len(v.Jobs)-8)
+	if len(v.Jobs) > 8 {
+		more = fmt.Sprintf(" +%d", len(v.Jobs)-8)
 	}
 	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d/%d\t%s ago\t%s\t%s\n", v.ID, v.Name, dash(v.Addr), v.State, v.Running, v.Slots, ago,
-		strings.Join(v.Types, ","), dash(strings.Join(jobs, " ")+more))
+		strings.Join(v.Types, ","), dash(strings.Join(ids, " ")+more))
 }
 
-func printWorkers(w io.Writer, views []workerView) error {
+func printWorkers(w io.Writer, views []rpcapi.WorkerInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, workerHeader)
 	for i := range views {
@@ -490,7 +480,7 @@ func runWorkers(args []string, stdout io.Writer) error {
 	mc := dial()
 	defer mc.C.Close()
 	a := rpcapi.ListWorkersArgs{State: *state, Limit: limit, Order: pf.orderArg()}
-	out := &pagePrinter[workerView]{w: stdout, json: *asJSON, header: workerHeader, row: workerRow}
+	out := &pagePrinter[rpcapi.WorkerInfo]{w: stdout, json: *asJSON, header: workerHeader, row: workerRow}
 	return out.end(pf.walk("workers", func(c context.Context, cursor string) (string, error) {
 		a.Cursor = cursor
 		r, err := mc.ListWorkersPage(c, &a)
