@@ -217,3 +217,33 @@ func TestReplyCapIDLists(t *testing.T) {
 		}
 	}
 }
+
+// TestReplyCapStatus: get_master_status lists as many workers as fit in
+// max_reply_bytes and counts the rest.
+func TestReplyCapStatus(t *testing.T) {
+	const capBytes = MinMaxReplyBytes
+	m := pgMaster(t, Config{MaxReplyBytes: capBytes})
+	gobc := pgGob(t, m)
+	rng := rand.New(rand.NewPCG(3, 4))
+	const n = 300
+	for i := range n {
+		_, err := gobc.Register(context.Background(), &rpcapi.RegisterArgs{Name: fmt.Sprint("w", i, hostileText(rng, 60)),
+			Types: []string{"t" + hostileText(rng, 30)}, Slots: 1, Mode: rpcapi.ModePull})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := pgRawXML(t, m, "get_master_status", map[string]any{})
+	var r struct {
+		Workers     []map[string]any `xmlrpc:"workers"`
+		WorkersMore int              `xmlrpc:"workers_more"`
+		Alive       int              `xmlrpc:"alive"`
+	}
+	if err := xmlrpc.Response(body).Unmarshal(&r); err != nil {
+		t.Fatal(err)
+	}
+	if len(body) > capBytes || len(r.Workers) == 0 || len(r.Workers)+r.WorkersMore != n || r.Alive != n {
+		t.Fatalf("get_master_status: %d bytes (cap %d), %d workers listed + %d more, %d alive; want %d in all",
+			len(body), capBytes, len(r.Workers), r.WorkersMore, r.Alive, n)
+	}
+}

@@ -345,6 +345,18 @@ func (api wire) Status(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.StatusRep
 		r.Counts[s] = m.counts.of(s)
 	}
 	r.Workers = m.workerInfos()
+	for _, w := range r.Workers {
+		if w.State != rpcapi.WorkerDead {
+			r.Alive++
+		}
+	}
+	size := pageOverhead + len(jobs.States)*itemOverhead
+	for i := range r.Workers {
+		if size += workerReplyBytes(&r.Workers[i]); size > m.maxReplyBytes() && i > 0 {
+			r.Workers, r.WorkersMore = r.Workers[:i], len(r.Workers)-i
+			break
+		}
+	}
 	r.Started = m.start
 	r.Dropped = m.dropped.Load()
 	r.Reaped = m.reaped.Load()

@@ -239,9 +239,16 @@ type ListWorkersReply struct {
 
 // StatusReply is the master at a glance.
 type StatusReply struct {
-	Counts  map[jobs.State]int `xmlrpc:"counts"`
-	Workers []WorkerInfo       `xmlrpc:"workers"`
-	Started time.Time          `xmlrpc:"started"`
+	Counts map[jobs.State]int `xmlrpc:"counts"`
+	// Workers lists the workers, live first, as many as fit in the
+	// master's max_reply_bytes; WorkersMore counts the others
+	// (list_workers pages through them all).
+	Workers     []WorkerInfo `xmlrpc:"workers"`
+	WorkersMore int          `xmlrpc:"workers_more"`
+	// Alive counts the live workers (draining ones included), listed
+	// or not.
+	Alive   int       `xmlrpc:"alive"`
+	Started time.Time `xmlrpc:"started"`
 	// Dropped counts stale reports dropped by attempt fencing since start.
 	Dropped int64 `xmlrpc:"dropped"`
 	// Reaped counts workers declared dead since start.

@@ -512,9 +512,13 @@ func runStatus(args []string, stdout io.Writer) error {
 			alive++
 		}
 	}
+	if r.WorkersMore > 0 {
+		alive = r.Alive // the master's count: not every worker is listed
+	}
 	if *asJSON {
 		return printJSON(stdout, map[string]any{
 			"counts": r.Counts, "workers": viewWorkers(r.Workers), "workers_alive": alive,
+			"workers_more": r.WorkersMore,
 			"started": r.Started, "stale_reports_dropped": r.Dropped, "workers_reaped": r.Reaped,
 		})
 	}
@@ -525,7 +529,12 @@ func runStatus(args []string, stdout io.Writer) error {
 	}
 	if len(r.Workers) > 0 {
 		fmt.Fprintln(stdout)
-		return printWorkers(stdout, viewWorkers(r.Workers))
+		if err := printWorkers(stdout, viewWorkers(r.Workers)); err != nil {
+			return err
+		}
+	}
+	if r.WorkersMore > 0 {
+		fmt.Fprintf(stdout, "and %d more workers (drover workers --all lists them all)\n", r.WorkersMore)
 	}
 	return nil
 }
