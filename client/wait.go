@@ -1,0 +1,106 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// WaitResult is where awaited jobs stand.
+type WaitResult struct {
+	// Done says every awaited job is final.
+	Done bool
+	// Counts are the awaited jobs by state.
+	Counts map[jobs.State]int
+	// Failed lists the jobs that ended failed or cancelled, lowest ID
+	// first; FailedMore counts those left out of Failed to keep the
+	// master's reply within its size bound.
+	Failed     []string
+	FailedMore int
+}
+
+// OK reports whether every awaited job is final and succeeded.
+func (r WaitResult) OK() bool { return r.Done && r.NumFailed() == 0 }
+
+// NumFailed is how many awaited jobs ended failed or cancelled.
+func (r WaitResult) NumFailed() int { return len(r.Failed) + r.FailedMore }
+
+// retryDelay is the pause before a Wait calls an unreachable master again.
+const retryDelay = time.Second
+
+// Wait blocks until every job named by ids is final, or ctx ends. It calls
+// the master as often as it takes (each call blocks on the master up to the
+// wait poll, see WithWaitPoll), and rides out a master restart: while the
+// master is unreachable (ErrUnavailable) it calls again every second, so
+// give ctx a deadline. An unknown ID is ErrNotFound.
+//
+// When ctx ends first, Wait returns the last counts it had, with Done
+// false, and an error that matches ctx's (context.DeadlineExceeded or
+// context.Canceled). Jobs that failed are not an error: see
+// WaitResult.OK and Failed.
+func (c *Client) Wait(ctx context.Context, ids ...string) (WaitResult, error) {
+	if len(ids) == 0 {
+		return WaitResult{}, fmt.Errorf("%w: wait for no jobs", ErrBadRequest)
+	}
+	return c.wait(ctx, rpcapi.WaitArgs{IDs: ids})
+}
+
+// WaitGroup is Wait for every job of group: it returns when the group is
+// final (every job in it is), or ctx ends. A group with no jobs is
+// ErrNotFound.
+func (c *Client) WaitGroup(ctx context.Context, group string) (WaitResult, error) {
+	if group == "" {
+		return WaitResult{}, fmt.Errorf("%w: wait for an unnamed group", ErrBadRequest)
+	}
+	return c.wait(ctx, rpcapi.WaitArgs{Group: group})
+}
+
+func (c *Client) wait(ctx context.Context, a rpcapi.WaitArgs) (WaitResult, error) {
+	var res WaitResult
+	for {
+		a.Timeout = c.waitPoll
+		if dl, ok := ctx.Deadline(); ok {
+			a.Timeout = min(a.Timeout, time.Until(dl))
+		}
+		if a.Timeout <= 0 || ctx.Err() != nil {
+			return res, c.waitErr(ctx, a)
+		}
+		var r rpcapi.WaitReply
+		err := c.call(ctx, a.Timeout, rpcapi.MasterWait, &a, &r)
+		switch {
+		case err == nil:
+			res = WaitResult{Done: r.Done, Counts: r.Counts, Failed: r.Failed, FailedMore: r.FailedMore}
+			if r.Done {
+				return res, nil
+			}
+		case ctx.Err() != nil:
+			return res, c.waitErr(ctx, a)
+		case errors.Is(err, ErrUnavailable) && !c.closed.Load():
+			t := time.NewTimer(retryDelay)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		default:
+			return res, err
+		}
+	}
+}
+
+// waitErr is the error of a wait that ctx ended.
+func (c *Client) waitErr(ctx context.Context, a rpcapi.WaitArgs) error {
+	what := fmt.Sprintf("%d jobs", len(a.IDs))
+	if a.Group != "" {
+		what = fmt.Sprintf("group %q", a.Group)
+	}
+	err := ctx.Err()
+	if err == nil {
+		err = context.DeadlineExceeded // the deadline is here, ctx not yet done
+	}
+	return fmt.Errorf("client: wait for %s: not final: %w", what, err)
+}

@@ -1,0 +1,95 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/client"
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/master"
+	"github.com/drover/drover/worker"
+)
+
+// startMaster starts a master with a memory store on a free loopback port.
+// A real worker is pointed at a master that runs elsewhere.
+func startMaster() *master.Master {
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	m, err := master.New(master.Config{Listen: "127.0.0.1:0", Store: master.StoreMemory, Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := m.Start(); err != nil {
+		log.Fatal(err)
+	}
+	return m
+}
+
+// A worker program: a handler per job type, Start, and Shutdown when the
+// program is told to stop (here, once the jobs are done).
+func Example() {
+	m := startMaster()
+	defer m.Close()
+
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "upper-1", Slots: 4, Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	w.Handle("upper", func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+		text, ok := j.Spec.Args["text"]
+		if !ok {
+			// Retrying cannot fix a missing arg: fail the job at once.
+			return jobs.Result{}, worker.Permanent(errors.New("no text arg"))
+		}
+		return jobs.Result{Output: strings.ToUpper(text)}, nil
+	})
+	if err := w.Start(); err != nil {
+		log.Fatal(err)
+	}
+	<-w.Registered()
+
+	// Somewhere else, a program submits jobs of type "upper".
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := client.Dial(m.Addr())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ids, err := c.Submit(ctx,
+		jobs.Spec{Type: "upper", Args: map[string]string{"text": "drover"}, Retries: 3},
+		jobs.Spec{Type: "upper", Retries: 3})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := c.Wait(ctx, ids...); err != nil {
+		log.Fatal(err)
+	}
+	for _, id := range ids {
+		info, err := c.Job(ctx, id)
+		if err != nil {
+			log.Fatal(err)
+		}
+		j := info.Job
+		fmt.Printf("%s after %d attempt(s): %q %q\n", j.State, len(j.Attempts), j.Attempts[0].Output, j.Attempts[0].Error)
+	}
+
+	// Stop taking jobs, let running ones finish (up to 10 s), log out.
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if err := w.Shutdown(sctx); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// succeeded after 1 attempt(s): "DROVER" ""
+	// failed after 1 attempt(s): "" "no text arg"
+}
