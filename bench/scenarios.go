@@ -230,10 +230,12 @@ type Queue struct {
 	QPeakRSS        int64   `json:"queue_master_peak_rss_bytes"`
 	// QRSSPerJob is (RSS after the submit - RSS before) / jobs.
 	QRSSPerJob float64 `json:"queue_master_rss_per_job_bytes"`
-	// QIdleRSS is the master's RSS queueSettle after the submit, and
-	// QIdleRSSPerJob the same per job.
+	// QIdleRSS is the master's lowest RSS in the queueSettle after the
+	// submit, QIdleS when it was seen, and QIdleRSSPerJob the same per
+	// job.
 	QIdleRSS       int64   `json:"queue_master_idle_rss_bytes"`
 	QIdleRSSPerJob float64 `json:"queue_master_idle_rss_per_job_bytes"`
+	QIdleS         float64 `json:"queue_master_idle_after_s"`
 	// QHeapInuse and QNextGC are the master's Go heap in use (live jobs
 	// and garbage not yet collected) and its next collection's target,
 	// from its /metrics, just after the RSS reading: RSS lands between
@@ -258,9 +260,9 @@ type Queue struct {
 
 // runQueue submits cfg.Jobs jobs no worker can run, measures the master
 // holding them, then restarts it on the same store and times the reload.
-// queueSettle is how long the queue scenario lets the master sit idle
-// after the submit before it reads its RSS again.
-const queueSettle = 5 * time.Second
+// queueSettle is how long the queue scenario watches the master's RSS
+// after the submit, for the idle figure.
+const queueSettle = 30 * time.Second
 
 func runQueue(ctx context.Context, cfg *Config, r *Result) error {
 	q := &Queue{}
@@ -292,15 +294,21 @@ func runQueue(ctx context.Context, cfg *Config, r *Result) error {
 	if q.QHeapInuse, q.QNextGC, err = queueGoHeap(ctx, c.addr); err != nil {
 		cfg.note("read the master's heap from /metrics: %v", err)
 	}
-	// And once the master has been idle a while: it returns what the
-	// submit's garbage held to the system (master/idlemem.go).
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(queueSettle):
+	// And once the master has gone idle (its checkpoint done): it returns
+	// what the submit's garbage held to the system (master/idlemem.go).
+	// The lowest RSS of a second's samples over queueSettle.
+	q.QIdleRSS = after.RSS
+	for t := time.Now(); time.Since(t) < queueSettle; {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+		if s := c.masterStats(); s.RSS < q.QIdleRSS {
+			q.QIdleRSS, q.QIdleS = s.RSS, time.Since(run.submitEnd).Seconds()
+		}
 	}
-	idle := c.masterStats()
-	q.QIdleRSS, q.QIdleRSSPerJob = idle.RSS, float64(idle.RSS-before.RSS)/float64(cfg.Jobs)
+	q.QIdleRSSPerJob = float64(q.QIdleRSS-before.RSS) / float64(cfg.Jobs)
 	st, err := c.ctl.Status(ctx)
 	if err != nil {
 		return err
@@ -352,7 +360,7 @@ func (q *Queue) table(row func(k, v string, note ...string)) {
 	row("pending", strconv.Itoa(q.QPending))
 	row("master RSS", mib(q.QRSS), fmt.Sprintf("of it mapped files (bbolt) %s; before the submit %s; peak %s", mib(q.QRSSFile), mib(q.QRSSBefore), mib(q.QPeakRSS)))
 	row("master RSS per job", fmt.Sprintf("%.0f bytes", q.QRSSPerJob), "(RSS after - RSS before) / jobs")
-	row("master RSS per job, idle", fmt.Sprintf("%.0f bytes", q.QIdleRSSPerJob), fmt.Sprintf("%s after the submit: RSS %s", queueSettle, mib(q.QIdleRSS)))
+	row("master RSS per job, idle", fmt.Sprintf("%.0f bytes", q.QIdleRSSPerJob), fmt.Sprintf("the lowest in %s after the submit, %.0f s after it: RSS %s", queueSettle, q.QIdleS, mib(q.QIdleRSS)))
 	if q.QHeapInuse > 0 && q.QPending > 0 {
 		row("master Go heap", mib(q.QHeapInuse), fmt.Sprintf("in use, garbage not yet collected included (%.0f bytes per job); next collection at %s",
 			float64(q.QHeapInuse)/float64(q.QPending), mib(q.QNextGC)))
