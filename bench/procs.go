@@ -21,6 +21,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/worker"
@@ -335,16 +336,16 @@ func busyWait(ctx context.Context, d time.Duration) {
 	}
 }
 
-// proc is a bench child process.
+// proc is a bench child process: a testproc.Proc (which keeps its stdout,
+// the hello line) with a stdin to send commands on.
 type proc struct {
-	role  string
-	cmd   *exec.Cmd
+	*testproc.Proc
 	stdin io.WriteCloser
 	hello hello
-	done  chan struct{} // closed when the process has exited
 }
 
-// spawn starts role and waits for its hello line.
+// spawn starts role, its stderr to stderr, and waits up to timeout for its
+// hello line.
 func spawn(launch Launcher, role string, args []string, stderr io.Writer, timeout time.Duration) (*proc, error) {
 	cmd, err := launch(role, args)
 	if err != nil {
@@ -355,37 +356,24 @@ func spawn(launch Launcher, role string, args []string, stderr io.Writer, timeou
 	if err != nil {
 		return nil, err
 	}
-	out, err := cmd.StdoutPipe()
+	tp, err := testproc.Launch(role, cmd)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("bench: start %s: %w", role, err)
-	}
-	p := &proc{role: role, cmd: cmd, stdin: stdin, done: make(chan struct{})}
-	linec := make(chan string, 1)
-	go func() {
-		br := bufio.NewReader(out)
-		l, _ := br.ReadString('\n')
-		linec <- l
-		io.Copy(io.Discard, br)
-		cmd.Wait()
-		close(p.done)
-	}()
-	select {
-	case l := <-linec:
-		if err := json.Unmarshal([]byte(l), &p.hello); err != nil || (role == RoleMaster && p.hello.Addr == "") {
-			p.kill()
-			return nil, fmt.Errorf("bench: %s did not start (first line %q)", role, strings.TrimSpace(l))
-		}
-	case <-time.After(timeout):
+	p := &proc{Proc: tp, stdin: stdin}
+	l, err := tp.WaitLine(timeout, func(string) bool { return true })
+	switch {
+	case err != nil && !errors.Is(err, testproc.ErrExited):
 		p.kill()
 		return nil, fmt.Errorf("bench: %s not ready after %s", role, timeout)
+	case err != nil || json.Unmarshal([]byte(l), &p.hello) != nil || (role == RoleMaster && p.hello.Addr == ""):
+		p.kill()
+		return nil, fmt.Errorf("bench: %s did not start (first line %q)", role, strings.TrimSpace(l))
 	}
 	return p, nil
 }
 
-func (p *proc) pid() int { return p.cmd.Process.Pid }
+func (p *proc) pid() int { return p.PID() }
 
 // send writes one command line to the child's stdin.
 func (p *proc) send(line string) error {
@@ -397,17 +385,12 @@ func (p *proc) send(line string) error {
 // grace before killing it. It reports whether the child stopped by itself.
 func (p *proc) stop(grace time.Duration) bool {
 	p.stdin.Close()
-	select {
-	case <-p.done:
+	if p.WaitExit(grace) {
 		return true
-	case <-time.After(grace):
-		p.kill()
-		return false
 	}
+	p.kill()
+	return false
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (p *proc) kill() {
-	p.cmd.Process.Kill()
-	<-p.done
-}
+func (p *proc) kill() { p.Kill() }

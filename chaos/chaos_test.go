@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/drover/drover/drovertest"
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
@@ -20,14 +21,6 @@ func skipShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos scenario; skipped with -short")
 	}
-}
-
-// noJobProcsLeft waits until no job process of the cluster runs.
-func (c *procCluster) noJobProcsLeft() {
-	c.t.Helper()
-	drovertest.Eventually(c.t, 10*time.Second, "no job process left", func() bool {
-		return len(jobProcs(c.addr)) == 0
-	})
 }
 
 // TestKillWorkers: kill -9 a random worker every second or two while
@@ -46,18 +39,18 @@ func TestKillWorkers(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		time.Sleep(time.Second + rand.N(time.Second)) // the chaos: a kill every 1-2s
-		if m := c.counts(); m != nil && final(m) >= n {
+		if m := c.Counts(); m != nil && final(m) >= n {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("jobs not final after %d kills: counts %v", kills, c.counts())
+			t.Fatalf("jobs not final after %d kills: counts %v", kills, c.Counts())
 		}
-		i := rng.IntN(len(c.workers))
-		c.workers[i].kill9()
-		c.restartWorker(i)
+		i := rng.IntN(len(c.Workers))
+		c.Workers[i].Kill()
+		c.RestartWorker(i)
 		kills++
 		t.Logf("%s: killed and restarted worker-%d (kill %d), counts %v",
-			time.Since(start).Round(time.Millisecond), i, kills, c.counts())
+			time.Since(start).Round(time.Millisecond), i, kills, c.Counts())
 	}
 	c.waitFinal(n, time.Minute)
 	verify(t, "kill_workers", ids, c.jobs(), c.ranLog)
@@ -66,7 +59,7 @@ func TestKillWorkers(t *testing.T) {
 	if kills < 3 {
 		t.Errorf("only %d kills happened before the batch ended; want at least 3", kills)
 	}
-	c.noJobProcsLeft()
+	c.NoJobsLeft()
 }
 
 // TestSigstopWorker: SIGSTOP a worker that runs jobs for longer than
@@ -80,9 +73,9 @@ func TestSigstopWorker(t *testing.T) {
 	ids := c.submit("sigstop_worker", n, "0.3")
 
 	const name = "worker-0"
-	victim := c.workers[0]
+	victim := c.Workers[0]
 	var before rpcapi.WorkerInfo
-	drovertest.Eventually(t, 20*time.Second, name+" running jobs", func() bool {
+	testproc.Poll(t, 20*time.Second, name+" running jobs", func() bool {
 		wi, ok := c.workerInfo(name)
 		if !ok || wi.State != rpcapi.WorkerAlive || len(wi.Jobs) < 2 {
 			return false
@@ -91,7 +84,7 @@ func TestSigstopWorker(t *testing.T) {
 		// still in flight would only be read after SIGCONT).
 		started := c.started()
 		for _, ref := range wi.Jobs {
-			if !started[ref] {
+			if !started[rpcapi.JobRef{JobID: ref.JobID, Attempt: ref.Attempt}] {
 				return false
 			}
 		}
@@ -99,20 +92,20 @@ func TestSigstopWorker(t *testing.T) {
 		return true
 	})
 	stale0 := c.metric("drover_stale_reports_dropped_total")
-	victim.signal(syscall.SIGSTOP)
+	victim.Signal(syscall.SIGSTOP)
 	stopped := time.Now()
 	t.Logf("%s: SIGSTOP %s (%s) running %v", time.Since(start).Round(time.Millisecond), name, before.ID, before.Jobs)
 
-	drovertest.Eventually(t, 10*time.Second, name+" reaped", func() bool {
+	testproc.Poll(t, 10*time.Second, name+" reaped", func() bool {
 		wi, ok := c.workerInfo(name)
 		return ok && wi.ID == before.ID && wi.State == rpcapi.WorkerDead
 	})
 	// Its jobs run again elsewhere (those it finished before the stop
 	// are final already).
-	drovertest.Eventually(t, 20*time.Second, name+"'s jobs leased elsewhere", func() bool {
+	testproc.Poll(t, 20*time.Second, name+"'s jobs leased elsewhere", func() bool {
 		for _, ref := range before.Jobs {
 			ctx, cancel := ctx5()
-			info, err := c.mc.GetJob(ctx, ref.JobID)
+			info, err := c.MC.GetJob(ctx, ref.JobID)
 			cancel()
 			if err != nil || (info.Job.Attempt == ref.Attempt && !info.Job.State.Final()) {
 				return false
@@ -120,18 +113,13 @@ func TestSigstopWorker(t *testing.T) {
 		}
 		return true
 	})
-	victim.signal(syscall.SIGCONT)
+	victim.Signal(syscall.SIGCONT)
 	t.Logf("%s: SIGCONT after %s stopped (dead_after %s)", time.Since(start).Round(time.Millisecond),
 		time.Since(stopped).Round(time.Millisecond), deadAfter)
 
-	deadline := time.Now().Add(10 * time.Second)
-	for c.metric("drover_stale_reports_dropped_total") <= stale0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("drover_stale_reports_dropped_total still %v 10s after SIGCONT: the late results of %s "+
-				"were not counted (a worker that re-registers before reporting drops them silently)", stale0, name)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testproc.Poll(t, 10*time.Second, "drover_stale_reports_dropped_total to rise above "+fmt.Sprint(stale0)+
+		" after SIGCONT: the late results of "+name+" not counted? (a worker that re-registers before reporting "+
+		"drops them silently)", func() bool { return c.metric("drover_stale_reports_dropped_total") > stale0 })
 	c.waitFinal(n, time.Minute)
 	verify(t, "sigstop_worker", ids, c.jobs(), c.ranLog)
 	lostOnVictim := 0
@@ -148,7 +136,7 @@ func TestSigstopWorker(t *testing.T) {
 	if lostOnVictim == 0 {
 		t.Errorf("no attempt of %s ended lost", name)
 	}
-	c.noJobProcsLeft()
+	c.NoJobsLeft()
 }
 
 // TestKillMaster: kill -9 the master three times during a batch, each time
@@ -160,18 +148,18 @@ func TestKillMaster(t *testing.T) {
 	start := time.Now()
 	ids := c.submit("kill_master", n, "0.1")
 	for k := 1; k <= 3; k++ {
-		drovertest.Eventually(t, time.Minute, fmt.Sprintf("%d%% of the jobs final", 25*k), func() bool {
-			m := c.counts()
+		testproc.Poll(t, time.Minute, fmt.Sprintf("%d%% of the jobs final", 25*k), func() bool {
+			m := c.Counts()
 			return m != nil && final(m) >= k*n/4
 		})
-		c.killMaster()
+		c.RestartMaster()
 		t.Logf("%s: killed and restarted the master (kill %d), counts %v",
-			time.Since(start).Round(time.Millisecond), k, c.counts())
+			time.Since(start).Round(time.Millisecond), k, c.Counts())
 	}
 	c.waitFinal(n, 90*time.Second)
 	verify(t, "kill_master", ids, c.jobs(), c.ranLog)
 	t.Logf("took %s", time.Since(start).Round(time.Millisecond))
-	c.noJobProcsLeft()
+	c.NoJobsLeft()
 }
 
 // handlerCluster starts an in-process cluster whose workers run "append"
@@ -227,21 +215,21 @@ func TestPartition(t *testing.T) {
 	c := handlerCluster(t, 4, l, 50*time.Millisecond, nil)
 	start := time.Now()
 	ids := c.Submit(appendSpecs(n)...)
-	drovertest.Eventually(t, 30*time.Second, "a fifth of the jobs final", func() bool { return finalCount(c) >= n/5 })
+	testproc.Poll(t, 30*time.Second, "a fifth of the jobs final", func() bool { return finalCount(c) >= n/5 })
 
 	const victim = 1
 	old := c.Worker(victim).ID()
 	c.Partition(victim)
 	cut := time.Now()
 	t.Logf("%s: partitioned worker-%d (%s), %d final", time.Since(start).Round(time.Millisecond), victim, old, finalCount(c))
-	drovertest.Eventually(t, 10*time.Second, "the partitioned worker reaped", func() bool {
+	testproc.Poll(t, 10*time.Second, "the partitioned worker reaped", func() bool {
 		wi, ok := c.WorkerInfo(victim)
 		return ok && wi.ID == old && wi.State == rpcapi.WorkerDead
 	})
 	time.Sleep(300 * time.Millisecond) // the partition lasts a little past the reaping
 	c.Heal(victim)
 	t.Logf("%s: healed after %s", time.Since(start).Round(time.Millisecond), time.Since(cut).Round(time.Millisecond))
-	drovertest.Eventually(t, 10*time.Second, "the healed worker registered again", func() bool {
+	testproc.Poll(t, 10*time.Second, "the healed worker registered again", func() bool {
 		wi, ok := c.WorkerInfo(victim)
 		return ok && wi.ID != old && wi.State == rpcapi.WorkerAlive
 	})
@@ -268,7 +256,7 @@ func TestDiskFailure(t *testing.T) {
 	c := handlerCluster(t, 3, l, 20*time.Millisecond, store)
 	start := time.Now()
 	ids := c.Submit(appendSpecs(n / 2)...)
-	drovertest.Eventually(t, 30*time.Second, "a quarter of the first half final", func() bool { return finalCount(c) >= n/8 })
+	testproc.Poll(t, 30*time.Second, "a quarter of the first half final", func() bool { return finalCount(c) >= n/8 })
 
 	c.FailStore()
 	failed := time.Now()

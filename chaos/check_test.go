@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 )
 
@@ -20,7 +21,7 @@ const retries = 10
 // scaled returns n, or n/div under the race detector (for the in-process
 // scenarios, whose code all runs under it).
 func scaled(n, div int) int {
-	if raceEnabled {
+	if testproc.Race {
 		return n / div
 	}
 	return n

@@ -1,25 +1,36 @@
 package examples_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"path/filepath"
+	"os"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
+
+func TestMain(m *testing.M) { os.Exit(testproc.Main(m)) }
+
+// example returns the binary of the example command name, built once.
+func example(t *testing.T, name string) string {
+	t.Helper()
+	return testproc.Build(t, "github.com/drover/drover/examples/"+name)
+}
+
+// startExample starts example command name with args. At cleanup it gets
+// SIGTERM, then SIGKILL after 5s, and the test fails unless it exited 0 on
+// SIGTERM. Its output is logged when the test failed.
+func startExample(t *testing.T, name string, args ...string) *testproc.Proc {
+	t.Helper()
+	return testproc.Options{Grace: 5 * time.Second}.Start(t, example(t, name), args...)
+}
 
 // TestExamples builds the example binaries and runs them as a user would:
 // minimal-master, go-worker and a crawler worker as processes on loopback,
@@ -29,23 +40,25 @@ func TestExamples(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the example binaries")
 	}
-	bin := mustBuild(t, "minimal-master", "go-worker", "crawler")
-	addr := freeAddr(t)
-
-	master := mustStart(t, bin("minimal-master"), "-listen", addr, "-data-dir", t.TempDir())
+	master := startExample(t, "minimal-master", "-listen", "127.0.0.1:0", "-data-dir", t.TempDir())
+	addr := master.Addr()
 	mc := rpcapi.MasterClient{C: rpcapi.NewClient(addr)}
 	t.Cleanup(func() { mc.C.Close() })
-	eventually(t, 10*time.Second, "master answers", func(ctx context.Context) error {
-		if master.exited() {
-			return errStop
+	testproc.PollErr(t, 10*time.Second, "master answers", func() error {
+		if master.Exited() {
+			return fmt.Errorf("%w: minimal-master exited: %v", testproc.ErrStop, master.Err())
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
 		_, err := mc.Status(ctx)
 		return err
 	})
 
-	mustStart(t, bin("go-worker"), "-master", addr, "-slots", "2")
-	mustStart(t, bin("crawler"), "-mode", "worker", "-master", addr)
-	eventually(t, 10*time.Second, "both workers registered", func(ctx context.Context) error {
+	startExample(t, "go-worker", "-master", addr, "-slots", "2")
+	startExample(t, "crawler", "-mode", "worker", "-master", addr)
+	testproc.PollErr(t, 10*time.Second, "both workers registered", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
 		r, err := mc.ListWorkers(ctx)
 		if err != nil {
 			return err
@@ -105,7 +118,7 @@ func TestExamples(t *testing.T) {
 	t.Cleanup(web.Close)
 
 	t.Run("crawl with a 404", func(t *testing.T) {
-		out, code := runCrawl(t, bin("crawler"), addr, "with-404", web.URL+"/page", web.URL+"/missing")
+		out, code := runCrawl(t, addr, "with-404", web.URL+"/page", web.URL+"/missing")
 		if code != 1 {
 			t.Errorf("exit code %d, want 1 (one URL failed)\n%s", code, out)
 		}
@@ -114,7 +127,7 @@ func TestExamples(t *testing.T) {
 		}
 	})
 	t.Run("crawl all good", func(t *testing.T) {
-		out, code := runCrawl(t, bin("crawler"), addr, "all-good", web.URL+"/page")
+		out, code := runCrawl(t, addr, "all-good", web.URL+"/page")
 		if code != 0 {
 			t.Errorf("exit code %d, want 0\n%s", code, out)
 		}
@@ -126,24 +139,11 @@ func TestExamples(t *testing.T) {
 
 // runCrawl runs crawler -mode submit for urls in group and returns its
 // combined output and exit code.
-func runCrawl(t *testing.T, crawler, addr, group string, urls ...string) (string, int) {
+func runCrawl(t *testing.T, addr, group string, urls ...string) (string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
 	args := append([]string{"-mode", "submit", "-master", addr, "-group", group}, urls...)
-	out, err := exec.CommandContext(ctx, crawler, args...).CombinedOutput()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return string(out), 0
-	case ctx.Err() != nil:
-		t.Fatalf("crawler -mode submit did not finish in time:\n%s", out)
-	case errors.As(err, &ee):
-		return string(out), ee.ExitCode()
-	default:
-		t.Fatal(err)
-	}
-	return "", -1
+	r := testproc.Options{Timeout: 15 * time.Second}.Run(t, example(t, "crawler"), args...)
+	return r.Output, r.Code
 }
 
 func lastOutput(j jobs.Job) string {
@@ -151,129 +151,4 @@ func lastOutput(j jobs.Job) string {
 		return ""
 	}
 	return j.Attempts[len(j.Attempts)-1].Output
-}
-
-// mustBuild builds the example commands into a temporary directory and
-// returns a function from a command's name to its binary.
-func mustBuild(t *testing.T, names ...string) func(name string) string {
-	t.Helper()
-	dir := t.TempDir()
-	args := []string{"build", "-o", dir + string(filepath.Separator)}
-	for _, n := range names {
-		args = append(args, "./"+n)
-	}
-	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return func(name string) string { return filepath.Join(dir, name) }
-}
-
-// freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// errStop makes eventually give up at once.
-var errStop = errors.New("gave up")
-
-// eventually calls cond every 50ms until it returns nil, failing the test
-// when timeout passes or cond returns errStop. Each call gets a context that
-// ends at the deadline.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond(ctx)
-		if err == nil {
-			return
-		}
-		if errors.Is(err, errStop) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		case <-tick.C:
-		}
-	}
-}
-
-// proc is a running example binary.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  lockedBuffer
-	done chan struct{} // closed when the process has exited
-	err  error         // Wait's error, set before done closes
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// mustStart starts path with args. At cleanup it sends SIGTERM, then
-// SIGKILL after 5s, and fails the test unless the process exited 0 on
-// SIGTERM. Its output is logged when the test failed.
-func mustStart(t *testing.T, path string, args ...string) *proc {
-	t.Helper()
-	p := &proc{name: filepath.Base(path), cmd: exec.Command(path, args...), done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { // waited for by the cleanup below
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		if !p.exited() {
-			p.cmd.Process.Signal(syscall.SIGTERM)
-		}
-		select {
-		case <-p.done:
-		case <-time.After(5 * time.Second):
-			p.cmd.Process.Kill()
-			<-p.done
-			t.Errorf("%s ignored SIGTERM for 5s; killed", p.name)
-		}
-		if p.err != nil {
-			t.Errorf("%s %s: %v", p.name, strings.Join(args, " "), p.err)
-		}
-		if t.Failed() {
-			t.Logf("output of %s:\n%s", p.name, p.out.String())
-		}
-	})
-	return p
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

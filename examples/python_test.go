@@ -1,10 +1,7 @@
 package examples_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,11 +9,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -32,8 +28,7 @@ func TestPython(t *testing.T) {
 		t.Skip("builds drover and runs Python processes")
 	}
 	py := pyNeedPython(t)
-	drover := pyBuildDrover(t)
-	env := &pyEnv{py: py, drover: drover, dir: "python"}
+	env := &pyEnv{py: py, drover: testproc.Drover(t), dir: "python"}
 
 	t.Run("PushWorkerAndClient", func(t *testing.T) {
 		t.Parallel()
@@ -83,7 +78,7 @@ func TestPython(t *testing.T) {
 		// logs "started on" for push, "fetched by" for pull), then kill that
 		// worker's process outright.
 		var victim string
-		pyEventually(t, 10*time.Second, "the job to start on a worker", func() error {
+		testproc.PollErr(t, 10*time.Second, "the job to start on a worker", func() error {
 			j := pyJob(t, mc, ids[0])
 			if j.State != jobs.Running || owner(j.Worker) == nil {
 				return fmt.Errorf("job %s on %q", j.State, j.Worker)
@@ -97,13 +92,13 @@ func TestPython(t *testing.T) {
 			return fmt.Errorf("not taken yet: %+v", j.Events)
 		})
 		killed := owner(victim)
-		killed.kill(t)
+		killed.Kill()
 		survivor := push
 		if killed == push {
 			survivor = pull
 		}
 
-		pyEventually(t, 10*time.Second, "the master to declare "+victim+" dead", func() error {
+		testproc.PollErr(t, 10*time.Second, "the master to declare "+victim+" dead", func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			r, err := mc.ListWorkers(ctx)
@@ -253,7 +248,7 @@ argv = ["echo", "{text}"]
 		}
 
 		// Idle, it keeps itself alive past dead_after (1.2s).
-		pyEventually(t, 10*time.Second, "the minimal worker to stay alive past dead_after", func() error {
+		testproc.PollErr(t, 10*time.Second, "the minimal worker to stay alive past dead_after", func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			r, err := mc.ListWorkers(ctx)
@@ -329,22 +324,7 @@ heartbeat_interval = "300ms"
 dead_after = "1200ms"
 retry_backoff = "50ms"
 `)
-	m := pyStart(t, e.drover, "master", "--config", conf, "--listen", "127.0.0.1:0", "--store", "memory", "--log-format", "json")
-	var addr string
-	pyEventually(t, 10*time.Second, "the master to log its address", func() error {
-		if m.exited() {
-			return fmt.Errorf("%w: master exited: %v", pyErrStop, m.err)
-		}
-		for line := range strings.SplitSeq(m.stderr.String(), "\n") {
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "master listening" && rec.Addr != "" {
-				addr = rec.Addr
-				return nil
-			}
-		}
-		return errors.New("no \"master listening\" line yet")
-	})
-	return addr
+	return pyStart(t, e.drover, "master", "--config", conf, "--listen", "127.0.0.1:0", "--store", "memory", "--log-format", "json").Addr()
 }
 
 // worker starts examples/python/worker.py against addr.
@@ -369,26 +349,11 @@ func (e *pyEnv) python(t *testing.T, timeout time.Duration, args ...string) stri
 
 func (e *pyEnv) pythonExit(t *testing.T, timeout time.Duration, code int, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, e.py, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	got := 0
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("python3 %s: not done within %s\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), timeout, &stdout, &stderr)
-	case errors.As(err, &ee):
-		got = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
+	r := testproc.Options{Timeout: timeout}.Run(t, e.py, args...)
+	if r.Code != code {
+		t.Fatalf("python3 %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.Code, code, r.Stdout, r.Stderr)
 	}
-	if got != code {
-		t.Fatalf("python3 %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), got, code, &stdout, &stderr)
-	}
-	return stdout.String()
+	return r.Stdout
 }
 
 // pyCheckEcho checks client.py's lines for n py.echo jobs, all succeeded on
@@ -427,16 +392,6 @@ func pyNeedPython(t *testing.T) string {
 		t.Skip("python3 is not on PATH: skipping the Python examples")
 	}
 	return py
-}
-
-func pyBuildDrover(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "drover")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/drover/drover/cmd/drover").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ./cmd/drover: %v\n%s", err, out)
-	}
-	return bin
 }
 
 func pyWriteFile(t *testing.T, dir, name, content string) string {
@@ -524,24 +479,7 @@ func pyWaitFinal(t *testing.T, mc rpcapi.MasterClient, ids []string, timeout tim
 // pyWaitWorkers waits until n workers are alive.
 func pyWaitWorkers(t *testing.T, mc rpcapi.MasterClient, n int) {
 	t.Helper()
-	pyEventually(t, 10*time.Second, fmt.Sprintf("%d live workers", n), func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		r, err := mc.ListWorkers(ctx)
-		if err != nil {
-			return err
-		}
-		alive := 0
-		for _, w := range r.Workers {
-			if w.State == rpcapi.WorkerAlive {
-				alive++
-			}
-		}
-		if alive != n {
-			return fmt.Errorf("%d alive: %+v", alive, r.Workers)
-		}
-		return nil
-	})
+	testproc.Poll(t, 10*time.Second, fmt.Sprintf("%d live workers", n), func() bool { return testproc.Alive(mc) == n })
 }
 
 // pyWorkerNames returns the name of every listed worker (dead ones too) by
@@ -561,91 +499,19 @@ func pyWorkerNames(t *testing.T, mc rpcapi.MasterClient) map[string]string {
 	return names
 }
 
-// pyErrStop makes pyEventually give up at once.
-var pyErrStop = errors.New("gave up")
-
-// pyEventually calls cond every 20ms until it returns nil, failing the test
-// when timeout passes or cond returns an error wrapping pyErrStop.
-func pyEventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if errors.Is(err, pyErrStop) || time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// pyProc is a process started by a test: its stdout and stderr are kept.
-type pyProc struct {
-	name           string
-	cmd            *exec.Cmd
-	stdout, stderr pyBuffer
-	done           chan struct{} // closed when the process has exited
-	err            error         // Wait's error, set before done closes
-	killed         bool          // killed on purpose: any exit status is fine
-}
+// pyProc is a process started by a test; pyStart documents its cleanup.
+type pyProc struct{ *testproc.Proc }
 
 // pyStart starts path with args. At cleanup the process gets SIGTERM, then
 // SIGKILL after 5s; the test fails unless it exited 0 on SIGTERM (or was
-// killed on purpose). Its output is logged when the test failed.
+// killed on purpose with Kill). Its output is logged when the test failed.
 func pyStart(t *testing.T, path string, args ...string) *pyProc {
 	t.Helper()
-	p := &pyProc{name: filepath.Base(path), cmd: exec.Command(path, args...), done: make(chan struct{})}
+	name := filepath.Base(path)
 	if len(args) > 0 && strings.HasSuffix(args[0], ".py") {
-		p.name = filepath.Base(args[0])
+		name = filepath.Base(args[0])
 	}
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { // waited for by the cleanup below
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		if !p.exited() {
-			p.cmd.Process.Signal(syscall.SIGTERM)
-		}
-		select {
-		case <-p.done:
-		case <-time.After(5 * time.Second):
-			p.cmd.Process.Kill()
-			<-p.done
-			t.Errorf("%s ignored SIGTERM for 5s; killed", p.name)
-		}
-		if p.err != nil && !p.killed {
-			t.Errorf("%s %s: %v", p.name, strings.Join(args, " "), p.err)
-		}
-		if t.Failed() {
-			t.Logf("%s %s\nstdout:\n%s\nstderr:\n%s", p.name, strings.Join(args, " "), p.stdout.String(), p.stderr.String())
-		}
-	})
-	return p
-}
-
-func (p *pyProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// kill sends SIGKILL and waits for the process to end.
-func (p *pyProc) kill(t *testing.T) {
-	t.Helper()
-	p.killed = true
-	if err := p.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-p.done
+	return &pyProc{testproc.Options{Name: name, Grace: 5 * time.Second}.Start(t, path, args...)}
 }
 
 var pyRegistered = regexp.MustCompile(`(?m)^registered (\S+)$`)
@@ -654,7 +520,7 @@ var pyRegistered = regexp.MustCompile(`(?m)^registered (\S+)$`)
 // a worker that was reaped, or whose master restarted, registers again.
 func (p *pyProc) ids() []string {
 	var ids []string
-	for _, m := range pyRegistered.FindAllStringSubmatch(p.stdout.String(), -1) {
+	for _, m := range pyRegistered.FindAllStringSubmatch(p.Stdout(), -1) {
 		ids = append(ids, m[1])
 	}
 	return ids
@@ -664,34 +530,9 @@ func (p *pyProc) ids() []string {
 // returns the ID.
 func (p *pyProc) waitRegistered(t *testing.T) string {
 	t.Helper()
-	var id string
-	pyEventually(t, 10*time.Second, p.name+" to register", func() error {
-		if m := pyRegistered.FindStringSubmatch(p.stdout.String()); m != nil {
-			id = m[1]
-			return nil
-		}
-		if p.exited() {
-			return fmt.Errorf("%w: %s exited: %v\n%s", pyErrStop, p.name, p.err, p.stderr.String())
-		}
-		return errors.New("no \"registered\" line yet")
-	})
-	return id
-}
-
-// pyBuffer is a bytes.Buffer safe for concurrent use.
-type pyBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *pyBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *pyBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	line, err := p.WaitLine(10*time.Second, pyRegistered.MatchString)
+	if err != nil {
+		t.Fatalf("%s to register: %v\n%s", p.Name(), err, p.Stderr())
+	}
+	return pyRegistered.FindStringSubmatch(line)[1]
 }

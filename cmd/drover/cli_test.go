@@ -2,36 +2,29 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 )
 
-// drover runs the binary with DROVER_MASTER set and returns its stdout and
+// runDrover runs the drover binary with DROVER_MASTER=addr to its end.
+func runDrover(t testing.TB, addr string, args ...string) testproc.Result {
+	t.Helper()
+	return testproc.Options{Env: []string{"DROVER_MASTER=" + addr}}.Run(t, testproc.Drover(t), args...)
+}
+
+// drover runs the binary against the cluster and returns its stdout and
 // exit code.
 func (c *cluster) drover(args ...string) (string, int) {
 	c.t.Helper()
-	cmd := exec.Command(droverBin, args...)
-	cmd.Env = append(os.Environ(), "DROVER_MASTER="+c.addr)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return string(out), 0
-	case errors.As(err, &ee):
-		c.t.Logf("drover %v: exit %d: %s", args, ee.ExitCode(), stderr.String())
-		return string(out), ee.ExitCode()
-	default:
-		c.t.Fatalf("drover %v: %v", args, err)
-		return "", -1
+	r := runDrover(c.t, c.Addr, args...)
+	if r.Code != 0 {
+		c.t.Logf("drover %v: exit %d: %s", args, r.Code, r.Stderr)
 	}
+	return r.Stdout, r.Code
 }
 
 func (c *cluster) mustDrover(args ...string) string {
@@ -75,7 +68,7 @@ argv = ["sleep", "{seconds}"]
 		t.Fatalf("wait on a group with a failed job: exit %d, want 1", code)
 	}
 	slow := strings.TrimSpace(c.mustDrover("submit", "--type", "sleep", "--arg", "seconds=60"))
-	poll(t, 10*time.Second, "the sleep job running", func() bool { return c.job(slow).State == jobs.Running })
+	testproc.Poll(t, 10*time.Second, "the sleep job running", func() bool { return c.Job(slow).State == jobs.Running })
 	if _, code := c.drover("wait", "--timeout", "300ms", slow); code != 2 {
 		t.Fatalf("wait with a timeout: exit %d, want 2", code)
 	}
@@ -85,7 +78,7 @@ argv = ["sleep", "{seconds}"]
 	if _, code := c.drover("wait", slow); code != 1 {
 		t.Fatalf("wait on a cancelled job: exit %d, want 1", code)
 	}
-	poll(t, 5*time.Second, "no job process left", func() bool { return len(jobProcs(c.addr)) == 0 })
+	c.NoJobsLeft()
 	if _, code := c.drover("cancel", "9999"); code != 1 {
 		t.Fatalf("cancel of an unknown job: exit %d, want 1", code)
 	}
@@ -162,7 +155,7 @@ argv = ["sleep", "{seconds}"]
 	}
 	held := strings.TrimSpace(c.mustDrover("submit", "--type", "echo", "--arg", "text=later", "--delay", "1h", "--group", "g2",
 		"--tag", "never", "--limit-key", "k"))
-	if w := c.job(held); w.NotBefore.IsZero() || w.Spec.LimitKey != "k" || len(w.Spec.Tags) != 1 {
+	if w := c.Job(held); w.NotBefore.IsZero() || w.Spec.LimitKey != "k" || len(w.Spec.Tags) != 1 {
 		t.Errorf("held job %+v", w)
 	}
 	if out := c.mustDrover("cancel", "--group", "g2"); !strings.Contains(out, held+" cancelled") {

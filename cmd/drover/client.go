@@ -519,7 +519,7 @@ func runStatus(args []string, stdout io.Writer) error {
 		return printJSON(stdout, map[string]any{
 			"counts": r.Counts, "workers": viewWorkers(r.Workers), "workers_alive": alive,
 			"workers_more": r.WorkersMore,
-			"started": r.Started, "stale_reports_dropped": r.Dropped, "workers_reaped": r.Reaped,
+			"started":      r.Started, "stale_reports_dropped": r.Dropped, "workers_reaped": r.Reaped,
 		})
 	}
 	fmt.Fprintf(stdout, "master up %s; %d workers alive; %d reaped; %d stale reports dropped\n",

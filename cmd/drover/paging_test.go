@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -25,20 +22,8 @@ import (
 // and exit code.
 func pgRun(t *testing.T, addr string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(droverBin, args...)
-	cmd.Env = append(os.Environ(), "DROVER_MASTER="+addr)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return stdout.String(), stderr.String(), 0
-	case errors.As(err, &ee):
-		return stdout.String(), stderr.String(), ee.ExitCode()
-	}
-	t.Fatalf("drover %v: %v", args, err)
-	return "", "", -1
+	r := runDrover(t, addr, args...)
+	return r.Stdout, r.Stderr, r.Code
 }
 
 var pgHint = regexp.MustCompile(`^more (jobs|workers) than this page: add --cursor (\S+) for the next page, or --all for every page\n$`)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -40,12 +38,7 @@ argv = ["sh", "-c", "exit 1"]
 			t.Errorf("drover %v: exit %d, output %q; want exit 2 and no output", args, code, out)
 		}
 	}
-	cmd := exec.Command(droverBin, "purge")
-	cmd.Env = append(os.Environ(), "DROVER_MASTER="+c.addr)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	cmd.Run()
-	if msg := stderr.String(); !strings.Contains(msg, "--state, --type, --group or --older-than") || !strings.Contains(msg, "--all") {
+	if msg := runDrover(t, c.Addr, "purge").Stderr; !strings.Contains(msg, "--state, --type, --group or --older-than") || !strings.Contains(msg, "--all") {
 		t.Errorf("drover purge without a filter says %q; want the flags named", msg)
 	}
 	if out, code := c.drover("purge", "--state", "running"); code != 1 || out != "" {
@@ -56,16 +49,16 @@ argv = ["sh", "-c", "exit 1"]
 		t.Fatalf("drover purge --state failed printed %q, want %q", out, "purged 3 jobs\n")
 	}
 	for _, id := range bad {
-		if _, err := c.mc.GetJob(context.Background(), id); !errors.Is(err, rpcapi.ErrNotFound) {
+		if _, err := c.MC.GetJob(context.Background(), id); !errors.Is(err, rpcapi.ErrNotFound) {
 			t.Errorf("failed job %s after the purge: %v; want not found", id, err)
 		}
 	}
 	for _, id := range ok {
-		if j := c.job(id); j.State != jobs.Succeeded {
+		if j := c.Job(id); j.State != jobs.Succeeded {
 			t.Errorf("job %s after purging failed ones: %s", id, j.State)
 		}
 	}
-	if j := c.job(held); j.State != jobs.Pending {
+	if j := c.Job(held); j.State != jobs.Pending {
 		t.Errorf("pending job %s after the purge: %s", held, j.State)
 	}
 
