@@ -1,17 +1,19 @@
 package rpcapi
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/kolo/xmlrpc"
+	"github.com/drover/drover/internal/xmlrpc"
 )
 
 // xmlNames maps the contract's net/rpc method names to XML-RPC names.
@@ -74,39 +76,18 @@ func NewCaller(addr, transport string, opts ...Option) (Caller, error) {
 	return nil, fmt.Errorf("rpcapi: transport %q: want %q or %q", transport, TransportGob, TransportXMLRPC)
 }
 
-// XMLClient is an XML-RPC client for one node, built on kolo/xmlrpc. Each
-// call is one HTTP POST; concurrent calls use separate kolo clients from a
-// small pool, so a long-polling call does not hold up a heartbeat. It is
-// safe for concurrent use.
+// XMLClient is an XML-RPC client for one node. Each call is one HTTP POST
+// bound by its context; concurrent calls share a pool of connections, so
+// a long-polling call does not hold up a heartbeat. It is safe for
+// concurrent use.
 type XMLClient struct {
 	url   string
 	token string
-	base  http.RoundTripper
+	hc    *http.Client
+	own   *http.Transport // the client's own transport (for TLS), or nil
 
-	mu     sync.Mutex // guards idle and closed
-	idle   []*xmlConn
+	mu     sync.Mutex // guards closed
 	closed bool
-}
-
-// xmlConn is one kolo client with a transport whose context is set per
-// call, which makes its requests cancellable.
-type xmlConn struct {
-	rc *xmlrpc.Client
-	rt *ctxTransport
-}
-
-type ctxTransport struct {
-	ctx   context.Context
-	token string
-	base  http.RoundTripper
-}
-
-func (t *ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.WithContext(t.ctx)
-	if t.token != "" {
-		r.Header.Set("Authorization", "Bearer "+t.token)
-	}
-	return t.base.RoundTrip(r)
 }
 
 var xmlTransport = &http.Transport{
@@ -115,6 +96,12 @@ var xmlTransport = &http.Transport{
 	IdleConnTimeout:     90 * time.Second,
 	DisableCompression:  true,
 }
+
+// xmlReplyLimits bounds the decoding of a reply no more than the server
+// bounds the reply (max_reply_bytes): a reply nests as deep as the Go
+// values it maps (wireFromGo follows 1,000 levels), and holds as many
+// values as fit.
+var xmlReplyLimits = xmlrpc.Limits{MaxDepth: wireMaxDepth + 2, MaxValues: math.MaxInt}
 
 // NewXMLClient returns an XML-RPC client for addr (see XMLRPCURL).
 func NewXMLClient(addr string, opts ...Option) (*XMLClient, error) {
@@ -126,11 +113,11 @@ func NewXMLClient(addr string, opts ...Option) (*XMLClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &XMLClient{url: u, token: o.token, base: xmlTransport}
+	c := &XMLClient{url: u, token: o.token, hc: &http.Client{Transport: xmlTransport}}
 	if o.tls != nil {
-		t := xmlTransport.Clone()
-		t.TLSClientConfig = o.tls
-		c.base = t
+		c.own = xmlTransport.Clone()
+		c.own.TLSClientConfig = o.tls
+		c.hc = &http.Client{Transport: c.own}
 	}
 	return c, nil
 }
@@ -138,41 +125,11 @@ func NewXMLClient(addr string, opts ...Option) (*XMLClient, error) {
 // URL returns the endpoint the client posts to.
 func (c *XMLClient) URL() string { return c.url }
 
-func (c *XMLClient) get() (*xmlConn, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, fmt.Errorf("%w: client closed", ErrUnavailable)
-	}
-	if n := len(c.idle); n > 0 {
-		x := c.idle[n-1]
-		c.idle = c.idle[:n-1]
-		return x, nil
-	}
-	rt := &ctxTransport{base: c.base, token: c.token}
-	rc, err := xmlrpc.NewClient(c.url, rt)
-	if err != nil {
-		return nil, fmt.Errorf("rpcapi: %w", err)
-	}
-	return &xmlConn{rc: rc, rt: rt}, nil
-}
-
-func (c *XMLClient) put(x *xmlConn) {
-	x.rt.ctx = nil
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed || len(c.idle) >= 8 {
-		x.rc.Close()
-		return
-	}
-	c.idle = append(c.idle, x)
-}
-
-var faultRe = regexp.MustCompile(`^Fault\((-?\d+)\): ((?s).*)$`)
-
 // Call implements Caller: method is the contract's net/rpc name; args and
 // reply are the rpcapi types, mapped to XML-RPC structs by their xmlrpc
-// tags.
+// tags. A fault comes back as the sentinel of its code (errors.Is works);
+// HTTP 401 is ErrUnauthorized, HTTP 413 ErrBadRequest, and a failed
+// exchange ErrUnavailable.
 func (c *XMLClient) Call(ctx context.Context, method string, args, reply any) error {
 	name, ok := xmlNames[method]
 	if !ok {
@@ -182,33 +139,74 @@ func (c *XMLClient) Call(ctx context.Context, method string, args, reply any) er
 	if err != nil {
 		return fmt.Errorf("%w: encode %s args: %v", ErrBadRequest, name, err)
 	}
-	x, err := c.get()
-	if err != nil {
-		return err
+	var body bytes.Buffer
+	if err := xmlrpc.EncodeCall(&body, name, tree); err != nil {
+		return fmt.Errorf("%w: encode %s args: %v", ErrBadRequest, name, err)
 	}
-	x.rt.ctx = ctx
-	var raw any
-	err = x.rc.Call(name, tree, &raw)
-	c.put(x)
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return fmt.Errorf("%w: client closed", ErrUnavailable)
+	}
+	raw, err := c.post(ctx, &body)
 	if err != nil {
-		msg := err.Error()
-		switch m := faultRe.FindStringSubmatch(msg); {
-		case ctx.Err() != nil:
-			return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, name, c.url, ctx.Err())
-		case m != nil:
-			code, _ := strconv.Atoi(m[1])
-			return faultError(code, m[2])
-		case strings.Contains(msg, "bad status code - 401"):
-			return fmt.Errorf("%w: %s to %s refused the token (set the same token on both sides)", ErrUnauthorized, name, c.url)
-		case strings.Contains(msg, "bad status code - 413"):
-			return fmt.Errorf("%w: %s to %s: request body too large (HTTP 413)", ErrBadRequest, name, c.url)
-		}
-		return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, name, c.url, err)
+		return c.callError(ctx, name, err)
 	}
 	if err := wireToGo(raw, reply, "result"); err != nil {
 		return fmt.Errorf("%w: decode %s reply: %v", ErrInternal, name, err)
 	}
 	return nil
+}
+
+// xmlStatusError is an HTTP reply other than 2xx.
+type xmlStatusError struct {
+	code   int
+	status string
+}
+
+func (e *xmlStatusError) Error() string { return "HTTP " + e.status }
+
+// post sends the call in body and decodes the reply: the tree of its
+// result, or a *xmlrpc.Fault, an *xmlStatusError, or the error of the
+// exchange.
+func (c *XMLClient) post(ctx context.Context, body *bytes.Buffer) (any, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "text/xml")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the connection can serve again
+		return nil, &xmlStatusError{code: resp.StatusCode, status: resp.Status}
+	}
+	return xmlrpc.DecodeResponse(resp.Body, xmlReplyLimits)
+}
+
+// callError turns the error of post into the contract's: a fault into its
+// sentinel, some HTTP statuses into theirs, the rest into ErrUnavailable.
+func (c *XMLClient) callError(ctx context.Context, name string, err error) error {
+	var fault *xmlrpc.Fault
+	var status *xmlStatusError
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, name, c.url, ctx.Err())
+	case errors.As(err, &fault):
+		return faultError(fault.Code, fault.String)
+	case errors.As(err, &status) && status.code == http.StatusUnauthorized:
+		return fmt.Errorf("%w: %s to %s refused the token (set the same token on both sides)", ErrUnauthorized, name, c.url)
+	case errors.As(err, &status) && status.code == http.StatusRequestEntityTooLarge:
+		return fmt.Errorf("%w: %s to %s: request body too large (HTTP 413)", ErrBadRequest, name, c.url)
+	}
+	return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, name, c.url, err)
 }
 
 // faultError rebuilds a server fault as the matching sentinel.
@@ -227,14 +225,14 @@ func faultError(code int, msg string) error {
 	return &remoteError{sentinel: ErrInternal, msg: fmt.Sprintf("fault %d: %s", code, msg)}
 }
 
-// Close releases idle connections; later calls fail.
+// Close marks the client closed: later calls fail. It releases the idle
+// connections of a TLS client (the others share a pool).
 func (c *XMLClient) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
-	for _, x := range c.idle {
-		x.rc.Close()
+	if c.own != nil {
+		c.own.CloseIdleConnections()
 	}
-	c.idle = nil
 	return nil
 }

@@ -1,7 +1,9 @@
 package rpcapi
 
-// This file maps Go values (the wire types of types.go and jobs) to and
-// from the trees of xmlrpc_codec.go.
+// This file and xmlrpc_unmap.go map Go values (the wire types of types.go
+// and jobs) to and from the trees of internal/xmlrpc. The mapping works by
+// reflection on any Go type, but its rules are drover's wire contract
+// (docs/protocol.md), so it lives here, beside the types.
 //
 // Decisions:
 //
@@ -22,10 +24,10 @@ package rpcapi
 //     9999 in UTC.
 //   - Unsigned ints travel as decimal strings, since a uint64 may not fit
 //     in an int64; wireToGo also takes non-negative ints for them.
-//   - wireFromGo never puts nil in the tree (Go's kolo/xmlrpc cannot read
-//     <nil/>): nil slices and maps become empty ones, nil pointers and
-//     interfaces are left out of structs and maps, and are an error in a
-//     slice or at the top.
+//   - wireFromGo never puts nil in the tree (Go clients built on
+//     kolo/xmlrpc, as drover's own were, cannot read <nil/>): nil slices
+//     and maps become empty ones, nil pointers and interfaces are left out
+//     of structs and maps, and are an error in a slice or at the top.
 //   - wireToGo is strict: a member that matches no field is an error, an
 //     ID field (string) takes no int, an int field takes no double or
 //     string. It is friendly to Python where that costs nothing: nil (None)
@@ -44,7 +46,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/drover/drover/internal/xmlrpc"
 )
 
 // errWireInvalid is wrapped by every wireToGo error caused by the tree
@@ -203,99 +206,8 @@ func wireSnakeCase(s string) string {
 	return b.String()
 }
 
-// wirePathField returns the path of the member name of the value at path.
-// Names that are not plain identifiers are quoted: a["x y"].
-func wirePathField(path, name string) string {
-	plain := name != ""
-	for _, r := range name {
-		if !(r == '_' || r == '-' || r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r))) {
-			plain = false
-			break
-		}
-	}
-	if !plain {
-		return path + "[" + strconv.Quote(name) + "]"
-	}
-	if path == "" {
-		return name
-	}
-	return path + "." + name
-}
-
-// wirePathIndex returns the path of element i of the value at path.
-func wirePathIndex(path string, i int) string {
-	return path + "[" + strconv.Itoa(i) + "]"
-}
-
-// wirePath is the path of the value wireToGo is at: the root, then the
-// member names and indexes below it. It is kept as a stack while wireToGo
-// descends, and formatted only for an error.
-type wirePath struct {
-	root  string
-	steps []wireStep
-}
-
-// wireStep is a member name, or an index if index is not -1.
-type wireStep struct {
-	name  string
-	index int
-}
-
-// String formats the path as wirePathField and wirePathIndex do.
-func (p *wirePath) String() string {
-	s := p.root
-	for _, st := range p.steps {
-		if st.index >= 0 {
-			s = wirePathIndex(s, st.index)
-		} else {
-			s = wirePathField(s, st.name)
-		}
-	}
-	return s
-}
-
-// pushIndex extends the path with an index.
-func (p *wirePath) pushIndex(i int) {
-	p.steps = append(p.steps, wireStep{index: i})
-}
-
-// pushMember extends the path with a member name.
-func (p *wirePath) pushMember(name string) {
-	p.steps = append(p.steps, wireStep{name: name, index: -1})
-}
-
-// pop drops the last step of the path.
-func (p *wirePath) pop() {
-	p.steps = p.steps[:len(p.steps)-1]
-}
-
-// wireTypeName names the XML-RPC type of a tree value, for error messages.
-func wireTypeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "nil"
-	case bool:
-		return "boolean"
-	case int, int64:
-		return "int"
-	case float64:
-		return "double"
-	case string:
-		return "string"
-	case []byte:
-		return "base64"
-	case time.Time:
-		return "dateTime"
-	case map[string]any:
-		return "struct"
-	case []any:
-		return "array"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-// wireFromGo maps the Go value v to a tree for xmlEncodeResponse or
-// xmlEncodeCall, following the rules at the top of this file. The tree
+// wireFromGo maps the Go value v to a tree for xmlrpc.EncodeResponse or
+// xmlrpc.EncodeCall, following the rules at the top of this file. The tree
 // never holds nil. Errors name the offending value by path.
 func wireFromGo(v any) (any, error) { return wireFrom(v, false) }
 
@@ -338,15 +250,7 @@ func wireFromValue(v reflect.Value, path string, depth int, field, omitZero bool
 	case wireDurationType:
 		return time.Duration(v.Int()).Seconds(), true, nil
 	case wireTimeType:
-		tm := v.Interface().(time.Time)
-		if tm.IsZero() {
-			return "", !field, nil
-		}
-		tm = tm.UTC()
-		if tm.Year() < 0 || tm.Year() > 9999 {
-			return nil, false, wireFromErr(path, "time %s outside the years 0000 to 9999", tm)
-		}
-		return tm.Format(time.RFC3339Nano), true, nil
+		return wireFromTime(v.Interface().(time.Time), path, field)
 	}
 	switch t.Kind() {
 	case reflect.Bool:
@@ -364,69 +268,99 @@ func wireFromValue(v reflect.Value, path string, depth int, field, omitZero bool
 	case reflect.String:
 		return v.String(), true, nil
 	case reflect.Slice, reflect.Array:
-		if t.Elem().Kind() == reflect.Uint8 {
-			b := make([]byte, v.Len())
-			for i := range b {
-				b[i] = byte(v.Index(i).Uint())
-			}
-			return b, true, nil
-		}
-		a := make([]any, v.Len())
-		for i := range a {
-			ipath := wirePathIndex(path, i)
-			e, ok, err := wireFromValue(v.Index(i), ipath, depth+1, false, omitZero)
-			if err != nil {
-				return nil, false, err
-			}
-			if !ok {
-				return nil, false, wireFromErr(ipath, "cannot map a nil element of a slice")
-			}
-			a[i] = e
-		}
-		return a, true, nil
+		return wireFromSlice(v, path, depth, omitZero)
 	case reflect.Map:
-		if t.Key().Kind() != reflect.String {
-			return nil, false, wireFromErr(path, "cannot map %s: map keys must be strings", t)
-		}
-		m := make(map[string]any, v.Len())
-		for it := v.MapRange(); it.Next(); {
-			k := it.Key().String()
-			e, ok, err := wireFromValue(it.Value(), wirePathField(path, k), depth+1, false, omitZero)
-			if err != nil {
-				return nil, false, err
-			}
-			if ok {
-				m[k] = e
-			}
-		}
-		return m, true, nil
+		return wireFromMap(v, path, depth, omitZero)
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() {
 			return nil, false, nil
 		}
 		return wireFromValue(v.Elem(), path, depth, field, omitZero)
 	case reflect.Struct:
-		s, err := wireStructOf(t)
+		return wireFromStruct(v, path, depth, omitZero)
+	}
+	return nil, false, wireFromErr(path, "cannot map a %s to XML-RPC", t)
+}
+
+// wireFromTime maps a time to an RFC 3339 string in UTC. A zero time is ""
+// and, if field, left out.
+func wireFromTime(tm time.Time, path string, field bool) (any, bool, error) {
+	if tm.IsZero() {
+		return "", !field, nil
+	}
+	tm = tm.UTC()
+	if tm.Year() < 0 || tm.Year() > 9999 {
+		return nil, false, wireFromErr(path, "time %s outside the years 0000 to 9999", tm)
+	}
+	return tm.Format(time.RFC3339Nano), true, nil
+}
+
+// wireFromSlice maps a slice or an array: an array of its elements, or
+// base64 for bytes.
+func wireFromSlice(v reflect.Value, path string, depth int, omitZero bool) (any, bool, error) {
+	if v.Type().Elem().Kind() == reflect.Uint8 {
+		b := make([]byte, v.Len())
+		for i := range b {
+			b[i] = byte(v.Index(i).Uint())
+		}
+		return b, true, nil
+	}
+	a := make([]any, v.Len())
+	for i := range a {
+		ipath := xmlrpc.IndexPath(path, i)
+		e, ok, err := wireFromValue(v.Index(i), ipath, depth+1, false, omitZero)
 		if err != nil {
 			return nil, false, err
 		}
-		m := make(map[string]any, len(s.fields))
-		for _, f := range s.fields {
-			fv, ok := wireFieldGet(v, f.index)
-			if !ok || (omitZero && fv.IsZero()) {
-				continue // under a nil embedded pointer, or zero and left out
-			}
-			e, ok, err := wireFromValue(fv, wirePathField(path, f.name), depth+1, true, omitZero)
-			if err != nil {
-				return nil, false, err
-			}
-			if ok {
-				m[f.name] = e
-			}
+		if !ok {
+			return nil, false, wireFromErr(ipath, "cannot map a nil element of a slice")
 		}
-		return m, true, nil
+		a[i] = e
 	}
-	return nil, false, wireFromErr(path, "cannot map a %s to XML-RPC", t)
+	return a, true, nil
+}
+
+// wireFromMap maps a map with string keys to a struct, leaving out nil
+// values.
+func wireFromMap(v reflect.Value, path string, depth int, omitZero bool) (any, bool, error) {
+	if v.Type().Key().Kind() != reflect.String {
+		return nil, false, wireFromErr(path, "cannot map %s: map keys must be strings", v.Type())
+	}
+	m := make(map[string]any, v.Len())
+	for it := v.MapRange(); it.Next(); {
+		k := it.Key().String()
+		e, ok, err := wireFromValue(it.Value(), xmlrpc.FieldPath(path, k), depth+1, false, omitZero)
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
+			m[k] = e
+		}
+	}
+	return m, true, nil
+}
+
+// wireFromStruct maps a struct to a struct of its wire fields.
+func wireFromStruct(v reflect.Value, path string, depth int, omitZero bool) (any, bool, error) {
+	s, err := wireStructOf(v.Type())
+	if err != nil {
+		return nil, false, err
+	}
+	m := make(map[string]any, len(s.fields))
+	for _, f := range s.fields {
+		fv, ok := wireFieldGet(v, f.index)
+		if !ok || (omitZero && fv.IsZero()) {
+			continue // under a nil embedded pointer, or zero and left out
+		}
+		e, ok, err := wireFromValue(fv, xmlrpc.FieldPath(path, f.name), depth+1, true, omitZero)
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
+			m[f.name] = e
+		}
+	}
+	return m, true, nil
 }
 
 // wireFieldGet returns the field at index in the struct v, or false if it
@@ -442,386 +376,4 @@ func wireFieldGet(v reflect.Value, index []int) (reflect.Value, bool) {
 		v = v.Field(x)
 	}
 	return v, true
-}
-
-// wireFieldAlloc returns the field at index in the struct v, allocating
-// nil embedded pointers on the way.
-func wireFieldAlloc(v reflect.Value, index []int) reflect.Value {
-	for i, x := range index {
-		if i > 0 && v.Kind() == reflect.Pointer {
-			if v.IsNil() {
-				v.Set(reflect.New(v.Type().Elem()))
-			}
-			v = v.Elem()
-		}
-		v = v.Field(x)
-	}
-	return v
-}
-
-// wireToGo maps tree, as xmlDecodeCall produces it, into *dst, following
-// the rules at the top of this file. *dst is reset to its zero value
-// first; after an error it may be partly filled. path names tree in error
-// messages (the caller passes e.g. "params[0]"), giving errors like
-// `xmlrpc: params[0].specs[2].priority: want int, got string`. Errors due
-// to the tree wrap errWireInvalid; an unsupported destination type is a
-// programming error and does not. The work done is bounded by the size of
-// the tree.
-func wireToGo(tree any, dst any, path string) error {
-	rv := reflect.ValueOf(dst)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return fmt.Errorf("xmlrpc: wireToGo needs a non-nil pointer, got %T", dst)
-	}
-	v := rv.Elem()
-	v.SetZero()
-	return wireToValue(tree, v, &wirePath{root: path})
-}
-
-// wireMismatch returns the error for a tree value of the wrong type.
-func wireMismatch(path *wirePath, want string, got any) error {
-	return &wireError{path: path.String(), msg: "want " + want + ", got " + wireTypeName(got)}
-}
-
-// wireInvalid returns a wireError at path.
-func wireInvalid(path *wirePath, format string, args ...any) error {
-	return &wireError{path: path.String(), msg: fmt.Sprintf(format, args...)}
-}
-
-// wireToValue stores tree into v, which is settable and holds its zero
-// value (or a value being replaced).
-func wireToValue(tree any, v reflect.Value, path *wirePath) error {
-	if tree == nil {
-		v.SetZero()
-		return nil
-	}
-	t := v.Type()
-	switch t {
-	case wireDurationType:
-		d, err := wireDuration(tree, path)
-		if err != nil {
-			return err
-		}
-		v.SetInt(int64(d))
-		return nil
-	case wireTimeType:
-		tm, err := wireTime(tree, path)
-		if err != nil {
-			return err
-		}
-		v.Set(reflect.ValueOf(tm))
-		return nil
-	}
-	switch t.Kind() {
-	case reflect.Bool:
-		b, ok := tree.(bool)
-		if !ok {
-			return wireMismatch(path, "boolean", tree)
-		}
-		v.SetBool(b)
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n, ok := wireInt(tree)
-		if !ok {
-			return wireMismatch(path, "int", tree)
-		}
-		if v.OverflowInt(n) {
-			return wireInvalid(path, "%d out of range for %s", n, t.Kind())
-		}
-		v.SetInt(n)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		var u uint64
-		switch x := tree.(type) {
-		case string:
-			var err error
-			if u, err = strconv.ParseUint(x, 10, 64); err != nil {
-				return wireInvalid(path, "bad unsigned int %s", xmlQuoteShort(x))
-			}
-		default:
-			n, ok := wireInt(tree)
-			if !ok {
-				return wireMismatch(path, "unsigned int (decimal string or int)", tree)
-			}
-			if n < 0 {
-				return wireInvalid(path, "%d out of range for %s", n, t.Kind())
-			}
-			u = uint64(n)
-		}
-		if v.OverflowUint(u) {
-			return wireInvalid(path, "%d out of range for %s", u, t.Kind())
-		}
-		v.SetUint(u)
-	case reflect.Float32, reflect.Float64:
-		var f float64
-		switch x := tree.(type) {
-		case float64:
-			f = x
-		default:
-			n, ok := wireInt(tree)
-			if !ok {
-				return wireMismatch(path, "double", tree)
-			}
-			f = float64(n)
-		}
-		if math.IsNaN(f) || math.IsInf(f, 0) || v.OverflowFloat(f) {
-			return wireInvalid(path, "%v out of range for %s", f, t.Kind())
-		}
-		v.SetFloat(f)
-	case reflect.String:
-		s, ok := tree.(string)
-		if !ok {
-			return wireMismatch(path, "string", tree)
-		}
-		v.SetString(s)
-	case reflect.Slice:
-		if t.Elem().Kind() == reflect.Uint8 {
-			b, ok := wireBytes(tree)
-			if !ok {
-				return wireMismatch(path, "base64 or string", tree)
-			}
-			if len(b) == 0 {
-				v.SetZero()
-			} else {
-				v.SetBytes(b)
-			}
-			return nil
-		}
-		a, ok := tree.([]any)
-		if !ok {
-			return wireMismatch(path, "array", tree)
-		}
-		if len(a) == 0 {
-			v.SetZero()
-			return nil
-		}
-		s := reflect.MakeSlice(t, len(a), len(a))
-		for i, e := range a {
-			path.pushIndex(i)
-			if err := wireToValue(e, s.Index(i), path); err != nil {
-				return err
-			}
-			path.pop()
-		}
-		v.Set(s)
-	case reflect.Array:
-		if t.Elem().Kind() == reflect.Uint8 {
-			b, ok := wireBytes(tree)
-			if !ok {
-				return wireMismatch(path, "base64 or string", tree)
-			}
-			if len(b) != t.Len() {
-				return wireInvalid(path, "want %d bytes, got %d", t.Len(), len(b))
-			}
-			for i, c := range b {
-				v.Index(i).SetUint(uint64(c))
-			}
-			return nil
-		}
-		a, ok := tree.([]any)
-		if !ok {
-			return wireMismatch(path, "array", tree)
-		}
-		if len(a) != t.Len() {
-			return wireInvalid(path, "want %d elements, got %d", t.Len(), len(a))
-		}
-		for i, e := range a {
-			path.pushIndex(i)
-			if err := wireToValue(e, v.Index(i), path); err != nil {
-				return err
-			}
-			path.pop()
-		}
-	case reflect.Map:
-		if t.Key().Kind() != reflect.String {
-			return fmt.Errorf("xmlrpc: %s: cannot map into %s: map keys must be strings", path.String(), t)
-		}
-		m, ok := tree.(map[string]any)
-		if !ok {
-			return wireMismatch(path, "struct", tree)
-		}
-		if len(m) == 0 {
-			v.SetZero()
-			return nil
-		}
-		out := reflect.MakeMapWithSize(t, len(m))
-		for _, k := range wireSortedKeys(m) {
-			e := reflect.New(t.Elem()).Elem()
-			path.pushMember(k)
-			if err := wireToValue(m[k], e, path); err != nil {
-				return err
-			}
-			path.pop()
-			out.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), e)
-		}
-		v.Set(out)
-	case reflect.Pointer:
-		if v.IsNil() {
-			v.Set(reflect.New(t.Elem()))
-		}
-		return wireToValue(tree, v.Elem(), path)
-	case reflect.Interface:
-		if t.NumMethod() != 0 {
-			return fmt.Errorf("xmlrpc: %s: cannot map into the interface %s", path.String(), t)
-		}
-		v.Set(reflect.ValueOf(tree))
-	case reflect.Struct:
-		s, err := wireStructOf(t)
-		if err != nil {
-			return err
-		}
-		m, ok := tree.(map[string]any)
-		if !ok {
-			return wireMismatch(path, "struct", tree)
-		}
-		return wireToStruct(m, v, s, path)
-	default:
-		return fmt.Errorf("xmlrpc: %s: cannot map into a %s", path.String(), t)
-	}
-	return nil
-}
-
-// wireToStruct stores the members of m into the struct v of layout s, in
-// the order of their names, so that the first error reported does not
-// depend on map iteration order.
-func wireToStruct(m map[string]any, v reflect.Value, s *wireStruct, path *wirePath) error {
-	// When every member names a field, visit the fields in name order,
-	// without sorting the member names.
-	const most = 64 // bits in present
-	if len(s.sorted) <= most {
-		var values [most]any
-		var present uint64
-		known := true
-		for k, e := range m {
-			f := s.byName[k]
-			if f == nil {
-				known = false
-				break
-			}
-			values[f.order] = e
-			present |= 1 << f.order
-		}
-		if known {
-			for i, f := range s.sorted {
-				if present&(1<<i) == 0 {
-					continue
-				}
-				path.pushMember(f.name)
-				if err := wireToValue(values[i], wireFieldAlloc(v, f.index), path); err != nil {
-					return err
-				}
-				path.pop()
-			}
-			return nil
-		}
-	}
-	for _, k := range wireSortedKeys(m) {
-		f := s.byName[k]
-		if f == nil {
-			return wireInvalid(path, "unknown member %q", k)
-		}
-		path.pushMember(k)
-		if err := wireToValue(m[k], wireFieldAlloc(v, f.index), path); err != nil {
-			return err
-		}
-		path.pop()
-	}
-	return nil
-}
-
-// wireSortedKeys returns the keys of m in order, so that the first error
-// reported does not depend on map iteration order.
-func wireSortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-// wireInt returns tree as an int64 if it is an int.
-func wireInt(tree any) (int64, bool) {
-	switch x := tree.(type) {
-	case int64:
-		return x, true
-	case int:
-		return int64(x), true
-	}
-	return 0, false
-}
-
-// wireBytes returns tree as bytes if it is base64 or a string.
-func wireBytes(tree any) ([]byte, bool) {
-	switch x := tree.(type) {
-	case []byte:
-		return slices.Clone(x), true
-	case string:
-		return []byte(x), true
-	}
-	return nil, false
-}
-
-// wireDuration reads a duration: float or int seconds, or a string for
-// time.ParseDuration. It must be finite, non-negative and fit in a
-// time.Duration.
-func wireDuration(tree any, path *wirePath) (time.Duration, error) {
-	switch x := tree.(type) {
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return 0, wireInvalid(path, "bad duration %v", x)
-		}
-		if x < 0 {
-			return 0, wireInvalid(path, "negative duration %vs", x)
-		}
-		// time.Duration(math.MaxInt64) is about 9.22e9 seconds.
-		if x >= float64(math.MaxInt64)/1e9 {
-			return 0, wireInvalid(path, "duration %vs out of range", x)
-		}
-		sec := math.Trunc(x)
-		nsec := math.Round((x - sec) * 1e9)
-		return time.Duration(sec)*time.Second + time.Duration(nsec), nil
-	case string:
-		d, err := time.ParseDuration(x)
-		if err != nil {
-			return 0, wireInvalid(path, "bad duration %s: want seconds or a duration like \"1.5s\"", xmlQuoteShort(x))
-		}
-		if d < 0 {
-			return 0, wireInvalid(path, "negative duration %s", xmlQuoteShort(x))
-		}
-		return d, nil
-	}
-	n, ok := wireInt(tree)
-	if !ok {
-		return 0, wireMismatch(path, "duration (seconds or a string like \"1.5s\")", tree)
-	}
-	if n < 0 {
-		return 0, wireInvalid(path, "negative duration %ds", n)
-	}
-	if n > math.MaxInt64/int64(time.Second) {
-		return 0, wireInvalid(path, "duration %ds out of range", n)
-	}
-	return time.Duration(n) * time.Second, nil
-}
-
-// wireTime reads a time: a dateTime, or an RFC 3339 string ("" is the zero
-// time). The result is in UTC, in the years 0000 to 9999.
-func wireTime(tree any, path *wirePath) (time.Time, error) {
-	var tm time.Time
-	switch x := tree.(type) {
-	case time.Time:
-		tm = x
-	case string:
-		if x == "" {
-			return time.Time{}, nil
-		}
-		var err error
-		if tm, err = time.Parse(time.RFC3339Nano, x); err != nil {
-			return time.Time{}, wireInvalid(path, "bad time %s: want RFC 3339", xmlQuoteShort(x))
-		}
-	default:
-		return time.Time{}, wireMismatch(path, "dateTime or RFC 3339 string", tree)
-	}
-	tm = tm.UTC()
-	if tm.Year() < 0 || tm.Year() > 9999 {
-		return time.Time{}, wireInvalid(path, "time %s outside the years 0000 to 9999", tm)
-	}
-	return tm, nil
 }

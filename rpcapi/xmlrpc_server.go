@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+
+	"github.com/drover/drover/internal/xmlrpc"
 )
 
 // XMLRPCPath is where XML-RPC is served.
@@ -197,7 +199,7 @@ func (h *xmlHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 	body := http.MaxBytesReader(rw, req.Body, h.opts.MaxBody)
-	method, params, err := xmlDecodeCall(body, xmlLimits{MaxDepth: h.opts.MaxDepth})
+	method, params, err := xmlrpc.DecodeCall(body, xmlrpc.Limits{MaxDepth: h.opts.MaxDepth})
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -228,7 +230,7 @@ func (h *xmlHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	if err := xmlEncodeResponse(&buf, tree); err != nil {
+	if err := xmlrpc.EncodeResponse(&buf, tree); err != nil {
 		h.fault(rw, FaultInternal, "encode reply: "+err.Error())
 		return
 	}
@@ -238,7 +240,7 @@ func (h *xmlHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 
 func (h *xmlHandler) fault(rw http.ResponseWriter, code int, msg string) {
 	var buf bytes.Buffer
-	xmlEncodeFault(&buf, code, msg)
+	xmlrpc.EncodeFault(&buf, code, msg)
 	rw.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	rw.Write(buf.Bytes())
 }

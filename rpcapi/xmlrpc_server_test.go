@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/drover/drover/internal/xmlrpc"
 )
 
 // post sends body to the XML-RPC endpoint of srv and returns the status and
@@ -23,7 +25,7 @@ func post(t *testing.T, url, body string) (int, string) {
 
 func call(method string, params ...any) string {
 	var buf bytes.Buffer
-	if err := xmlEncodeCall(&buf, method, params...); err != nil {
+	if err := xmlrpc.EncodeCall(&buf, method, params...); err != nil {
 		panic(err)
 	}
 	return buf.String()

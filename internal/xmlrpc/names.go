@@ -1,7 +1,7 @@
-package rpcapi
+package xmlrpc
 
-// This file decides which byte strings are XML names, for the request
-// scanner of xmlrpc_scan.go.
+// This file decides which byte strings are XML names, for the scanner of
+// scan.go and tags.go.
 
 import (
 	"encoding/xml"
@@ -9,16 +9,16 @@ import (
 	"unicode/utf8"
 )
 
-// xmlIsNameByte reports whether the byte c may appear in a name the
+// isNameByte reports whether the byte c may appear in a name the
 // scanner reads: an ASCII name character, or any byte of a multi-byte
 // character (checked afterwards by isName).
-func xmlIsNameByte(c byte) bool {
+func isNameByte(c byte) bool {
 	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
 		c == '_' || c == ':' || c == '.' || c == '-' || c >= utf8.RuneSelf
 }
 
-// xmlNameStart reports whether the ASCII character c may start a name.
-func xmlNameStart(c byte) bool {
+// nameStart reports whether the ASCII character c may start a name.
+func nameStart(c byte) bool {
 	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || c == '_' || c == ':'
 }
 
@@ -29,7 +29,7 @@ func xmlNameStart(c byte) bool {
 // opens to it: an encoder refuses a processing instruction whose target
 // is not a name. The parser keeps that encoder, so a body full of such
 // names costs no encoder each.
-func (p *xmlParser) isName(b []byte) bool {
+func (p *parser) isName(b []byte) bool {
 	if len(b) == 0 {
 		return false
 	}
@@ -41,11 +41,11 @@ func (p *xmlParser) isName(b []byte) bool {
 		}
 	}
 	if ascii {
-		if !xmlNameStart(b[0]) {
+		if !nameStart(b[0]) {
 			return false
 		}
 		for _, c := range b[1:] {
-			if !xmlIsNameByte(c) {
+			if !isNameByte(c) {
 				return false
 			}
 		}

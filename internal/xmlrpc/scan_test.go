@@ -1,4 +1,4 @@
-package rpcapi
+package xmlrpc
 
 import (
 	"bytes"
@@ -16,9 +16,9 @@ import (
 	"unicode/utf8"
 )
 
-// xmlScanSeeds are documents aimed at the corners of the scanner:
+// scanSeeds are documents aimed at the corners of the scanner:
 // namespaces, declarations, comments, references, line ends, tag syntax.
-var xmlScanSeeds = []string{
+var scanSeeds = []string{
 	// Namespaces.
 	`<methodCall xmlns:p=""><p:methodName>a</p:methodName></methodCall>`,
 	`<methodCall xmlns="urn:x" xmlns=""><methodName>a</methodName></methodCall>`,
@@ -78,48 +78,48 @@ var xmlScanSeeds = []string{
 	`<!x "`,
 	`<!x <!-`,
 	// CDATA, references, line ends.
-	xmlTestCall("<string><![CDATA[a]]]]><![CDATA[>b]]></string>"),
-	xmlTestCall("<string>a\r\nb\rc\r\r\nd&#xD;&#xA;e&#xD;\n</string>"),
-	xmlTestCall("<string><![CDATA[\r\n&amp;<x>]]></string>"),
-	xmlTestCall("<string><![CDATA[]]></string>"),
-	xmlTestCall("<string><![CDATA[\x01]]></string>"),
-	xmlTestCall("<string><![cdata[x]]></string>"),
-	xmlTestCall("<string><![CDATA[x"),
-	xmlTestCall("<string>&#x10FFFF;&#1114111;</string>"),
-	xmlTestCall("<string>&#x110000;</string>"),
-	xmlTestCall("<string>&#xD800;</string>"),
-	xmlTestCall("<string>&#55296;</string>"),
-	xmlTestCall("<string>&#xFFFE;</string>"),
-	xmlTestCall("<string>&#x9;&#9;&#x20;</string>"),
-	xmlTestCall("<string>&#X41;</string>"),
-	xmlTestCall("<string>&#65</string>"),
-	xmlTestCall("<string>&#00000000000000000000000065;</string>"),
-	xmlTestCall("<string>&#x99999999999999999999;</string>"),
-	xmlTestCall("<string>&;</string>"),
-	xmlTestCall("<string>&#;</string>"),
-	xmlTestCall("<string>&#x;</string>"),
-	xmlTestCall("<string>&lt</string>"),
-	xmlTestCall("<string>&Lt;</string>"),
-	xmlTestCall("<string>&l\u00e9;</string>"),
-	xmlTestCall("<string>]]></string>"),
-	xmlTestCall("<string>]]&gt;]]<!---->></string>"),
-	xmlTestCall("<string>]</string>"),
-	xmlTestCall("<string>\uFFFE</string>"),
-	xmlTestCall("<string>\uFFFF</string>"),
-	xmlTestCall("<string>\xed\xa0\x80</string>"),
-	xmlTestCall("<string>\x7f\u0085\u2028\U0010FFFF</string>"),
-	xmlTestCall("<string>\xc3</string>"),
-	xmlTestCall("<string>\xc3<!---->\xa9</string>"),
+	testCall("<string><![CDATA[a]]]]><![CDATA[>b]]></string>"),
+	testCall("<string>a\r\nb\rc\r\r\nd&#xD;&#xA;e&#xD;\n</string>"),
+	testCall("<string><![CDATA[\r\n&amp;<x>]]></string>"),
+	testCall("<string><![CDATA[]]></string>"),
+	testCall("<string><![CDATA[\x01]]></string>"),
+	testCall("<string><![cdata[x]]></string>"),
+	testCall("<string><![CDATA[x"),
+	testCall("<string>&#x10FFFF;&#1114111;</string>"),
+	testCall("<string>&#x110000;</string>"),
+	testCall("<string>&#xD800;</string>"),
+	testCall("<string>&#55296;</string>"),
+	testCall("<string>&#xFFFE;</string>"),
+	testCall("<string>&#x9;&#9;&#x20;</string>"),
+	testCall("<string>&#X41;</string>"),
+	testCall("<string>&#65</string>"),
+	testCall("<string>&#00000000000000000000000065;</string>"),
+	testCall("<string>&#x99999999999999999999;</string>"),
+	testCall("<string>&;</string>"),
+	testCall("<string>&#;</string>"),
+	testCall("<string>&#x;</string>"),
+	testCall("<string>&lt</string>"),
+	testCall("<string>&Lt;</string>"),
+	testCall("<string>&l\u00e9;</string>"),
+	testCall("<string>]]></string>"),
+	testCall("<string>]]&gt;]]<!---->></string>"),
+	testCall("<string>]</string>"),
+	testCall("<string>\uFFFE</string>"),
+	testCall("<string>\uFFFF</string>"),
+	testCall("<string>\xed\xa0\x80</string>"),
+	testCall("<string>\x7f\u0085\u2028\U0010FFFF</string>"),
+	testCall("<string>\xc3</string>"),
+	testCall("<string>\xc3<!---->\xa9</string>"),
 	// Whitespace from references or CDATA where only whitespace may be.
 	`<methodCall>&#x20;<methodName>a</methodName>&#9;<params>&#xA;</params>&#xD;</methodCall>&#32;`,
 	`&#x20;<methodCall><methodName>a</methodName></methodCall>`,
 	`<methodCall><methodName>a</methodName><params><![CDATA[ ]]></params></methodCall>`,
 	`<methodCall><methodName>a</methodName><params>&amp;</params></methodCall>`,
-	xmlTestCall("&#x20;<int>1</int>"),
-	xmlTestCall("<![CDATA[ ]]><int>1</int>"),
-	xmlTestCall("<![CDATA[x]]><int>1</int>"),
-	xmlTestCall("a<!---->b"),
-	xmlTestCall("a&#xD;\r\n<![CDATA[\r]]>"),
+	testCall("&#x20;<int>1</int>"),
+	testCall("<![CDATA[ ]]><int>1</int>"),
+	testCall("<![CDATA[x]]><int>1</int>"),
+	testCall("a<!---->b"),
+	testCall("a&#xD;\r\n<![CDATA[\r]]>"),
 	// Tags.
 	"<methodCall ><methodName\n>a</methodName\t></methodCall >",
 	`<methodCall xmlns:a="1"xmlns:b="2"><methodName>a</methodName></methodCall>`,
@@ -148,32 +148,32 @@ var xmlScanSeeds = []string{
 	`<methodCall><methodName>a</methodName><params><param><value></value></param></params></methodCall></methodCall>`,
 	"\ufeff<methodCall><methodName>a</methodName></methodCall>",
 	// Grammar corners.
-	xmlTestCall("<nil> </nil>"),
-	xmlTestCall("<nil><!-- --></nil>"),
-	xmlTestCall("<int>\n-0\n</int>"),
-	xmlTestCall("<int>&#x31;2</int>"),
-	xmlTestCall("<int>99999999999999999999x</int>"),
-	xmlTestCall("<int>+</int>"),
-	xmlTestCall("<boolean>\r1\r</boolean>"),
-	xmlTestCall("<double>+.5e+1</double>"),
-	xmlTestCall("<double>1e-400</double>"),
-	xmlTestCall("<double>-1e400</double>"),
-	xmlTestCall("<double>1.e5</double>"),
-	xmlTestCall("<double>.e5</double>"),
-	xmlTestCall("<double>1e</double>"),
-	xmlTestCall("<double>" + strings.Repeat("1", 400) + ".5</double>"),
-	xmlTestCall("<base64>QQ==\r\n QQ==</base64>"),
-	xmlTestCall("<base64>Q Q = =</base64>"),
-	xmlTestCall("<base64>QQ=</base64>"),
-	xmlTestCall("<base64>&#x51;&#x51;==</base64>"),
-	xmlTestCall("<dateTime.iso8601>2026-11-23T08:43:45,5+0130</dateTime.iso8601>"),
-	xmlTestCall("<struct><member><name>a&amp;b</name><value>1</value></member><member><name>a&#38;b</name><value>2</value></member></struct>"),
-	xmlTestCall("<struct><member><name>x y</name><value><int>z</int></value></member></struct>"),
-	xmlTestCall("<struct><member><name></name><value><array><data><value><boolean>5</boolean></value></data></array></value></member></struct>"),
-	xmlTestCall("<struct><member><name>" + strings.Repeat("n", 30) + "</name><value>" + strings.Repeat("v", 30) + "</value></member></struct>"),
-	xmlTestCall("<array><data><value/><value></value><value> </value></data></array>"),
-	xmlTestCall("<array/>"),
-	xmlTestCall("<struct/>"),
+	testCall("<nil> </nil>"),
+	testCall("<nil><!-- --></nil>"),
+	testCall("<int>\n-0\n</int>"),
+	testCall("<int>&#x31;2</int>"),
+	testCall("<int>99999999999999999999x</int>"),
+	testCall("<int>+</int>"),
+	testCall("<boolean>\r1\r</boolean>"),
+	testCall("<double>+.5e+1</double>"),
+	testCall("<double>1e-400</double>"),
+	testCall("<double>-1e400</double>"),
+	testCall("<double>1.e5</double>"),
+	testCall("<double>.e5</double>"),
+	testCall("<double>1e</double>"),
+	testCall("<double>" + strings.Repeat("1", 400) + ".5</double>"),
+	testCall("<base64>QQ==\r\n QQ==</base64>"),
+	testCall("<base64>Q Q = =</base64>"),
+	testCall("<base64>QQ=</base64>"),
+	testCall("<base64>&#x51;&#x51;==</base64>"),
+	testCall("<dateTime.iso8601>2026-11-23T08:43:45,5+0130</dateTime.iso8601>"),
+	testCall("<struct><member><name>a&amp;b</name><value>1</value></member><member><name>a&#38;b</name><value>2</value></member></struct>"),
+	testCall("<struct><member><name>x y</name><value><int>z</int></value></member></struct>"),
+	testCall("<struct><member><name></name><value><array><data><value><boolean>5</boolean></value></data></array></value></member></struct>"),
+	testCall("<struct><member><name>" + strings.Repeat("n", 30) + "</name><value>" + strings.Repeat("v", 30) + "</value></member></struct>"),
+	testCall("<array><data><value/><value></value><value> </value></data></array>"),
+	testCall("<array/>"),
+	testCall("<struct/>"),
 	`<methodCall><methodName>a</methodName><params><param/></params></methodCall>`,
 	`<methodCall><methodName>a</methodName><params><param><value>1</value>x</param></params></methodCall>`,
 	`<methodCall><methodName>a</methodName>x</methodCall>`,
@@ -184,29 +184,29 @@ var xmlScanSeeds = []string{
 	`<methodCall><methodName><![CDATA[a]]></methodName></methodCall>`,
 }
 
-// xmlDiffLimits returns the limits a fuzz input picks.
-func xmlDiffLimits(depth, values uint8) xmlLimits {
-	return xmlLimits{MaxDepth: 1 + int(depth%12), MaxValues: 1 + int(values)*4}
+// diffLimits returns the limits a fuzz input picks.
+func diffLimits(depth, values uint8) Limits {
+	return Limits{MaxDepth: 1 + int(depth%12), MaxValues: 1 + int(values)*4}
 }
 
-// xmlErrorKind names the kind of a decoder error.
-func xmlErrorKind(err error) string {
+// errorKind names the kind of a decoder error.
+func errorKind(err error) string {
 	switch {
 	case err == nil:
 		return "none"
-	case errors.Is(err, errXMLParse) && errors.Is(err, errXMLLimit):
+	case errors.Is(err, ErrParse) && errors.Is(err, ErrLimit):
 		return "both"
-	case errors.Is(err, errXMLParse):
+	case errors.Is(err, ErrParse):
 		return "parse"
-	case errors.Is(err, errXMLLimit):
+	case errors.Is(err, ErrLimit):
 		return "limit"
 	}
 	return "other"
 }
 
-// xmlSameTree reports whether two trees are equal, telling -0.0 from 0.0
+// sameTree reports whether two trees are equal, telling -0.0 from 0.0
 // (which reflect.DeepEqual does not).
-func xmlSameTree(a, b any) bool {
+func sameTree(a, b any) bool {
 	switch x := a.(type) {
 	case float64:
 		y, ok := b.(float64)
@@ -218,7 +218,7 @@ func xmlSameTree(a, b any) bool {
 		}
 		for k, v := range x {
 			w, ok := y[k]
-			if !ok || !xmlSameTree(v, w) {
+			if !ok || !sameTree(v, w) {
 				return false
 			}
 		}
@@ -229,7 +229,7 @@ func xmlSameTree(a, b any) bool {
 			return false
 		}
 		for i := range x {
-			if !xmlSameTree(x[i], y[i]) {
+			if !sameTree(x[i], y[i]) {
 				return false
 			}
 		}
@@ -238,17 +238,17 @@ func xmlSameTree(a, b any) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-// xmlCheckSameDecode decodes data with xmlDecodeCall and with the reference
-// xmlDecodeCallStd and fails t unless both succeed with equal results, or
+// checkSameDecode decodes data with DecodeCall and with the reference
+// decodeCallStd and fails t unless both succeed with equal results, or
 // both fail with the same kind of error. For errors of the grammar (not
 // malformed XML) the whole message must be the same, position included;
 // for malformed XML, the path.
-func xmlCheckSameDecode(t *testing.T, data []byte, lim xmlLimits) {
+func checkSameDecode(t *testing.T, data []byte, lim Limits) {
 	t.Helper()
-	method, params, err := xmlDecodeCall(bytes.NewReader(data), lim)
-	smethod, sparams, serr := xmlDecodeCallStd(bytes.NewReader(data), lim)
+	method, params, err := DecodeCall(bytes.NewReader(data), lim)
+	smethod, sparams, serr := decodeCallStd(bytes.NewReader(data), lim)
 	if err != nil {
-		var xe *xmlError
+		var xe *Error
 		if !errors.As(err, &xe) || xe.line < 1 || xe.col < 1 {
 			t.Fatalf("error %v has no position", err)
 		}
@@ -262,18 +262,18 @@ func xmlCheckSameDecode(t *testing.T, data []byte, lim xmlLimits) {
 			return
 		}
 	}
-	if kind, skind := xmlErrorKind(err), xmlErrorKind(serr); kind != skind {
+	if kind, skind := errorKind(err), errorKind(serr); kind != skind {
 		t.Fatalf("input %q:\nerror %v (%s)\nreference %v (%s)", data, err, kind, serr, skind)
 	}
 	if err == nil {
-		if method != smethod || !xmlSameTree(params, sparams) {
+		if method != smethod || !sameTree(params, sparams) {
 			t.Fatalf("input %q:\ngot %q %#v\nreference %q %#v", data, method, params, smethod, sparams)
 		}
 		return
 	}
-	var xe, sxe *xmlError
+	var xe, sxe *Error
 	if !errors.As(err, &xe) || !errors.As(serr, &sxe) {
-		t.Fatalf("input %q: errors %v and %v are not both *xmlError", data, err, serr)
+		t.Fatalf("input %q: errors %v and %v are not both *Error", data, err, serr)
 	}
 	if strings.HasPrefix(sxe.msg, "malformed XML") {
 		if !strings.HasPrefix(xe.msg, "malformed XML") || xe.path != sxe.path {
@@ -286,49 +286,49 @@ func xmlCheckSameDecode(t *testing.T, data []byte, lim xmlLimits) {
 	}
 }
 
-// xmlDiffSeeds returns the seed documents of FuzzXMLDecodeCallDiff.
-func xmlDiffSeeds(tb testing.TB) [][]byte {
-	seeds := xmlFuzzSeeds(tb)
-	for _, tt := range xmlTypeCases {
-		seeds = append(seeds, []byte(xmlTestCall(tt.value)))
+// diffSeeds returns the seed documents of FuzzDecodeCallDiff.
+func diffSeeds(tb testing.TB) [][]byte {
+	seeds := fuzzSeeds(tb)
+	for _, tt := range typeCases {
+		seeds = append(seeds, []byte(testCall(tt.value)))
 	}
-	for _, tt := range xmlDocumentCases {
+	for _, tt := range documentCases {
 		seeds = append(seeds, []byte(tt.doc))
 	}
-	for _, tt := range xmlLimitCases {
+	for _, tt := range limitCases {
 		if len(tt.doc) < 10_000 {
 			seeds = append(seeds, []byte(tt.doc))
 		}
 	}
-	for _, s := range xmlScanSeeds {
+	for _, s := range scanSeeds {
 		seeds = append(seeds, []byte(s))
 	}
-	seeds = append(seeds, xmlBenchSubmitBody(tb, 3), xmlBenchCompleteBody(tb, 3))
+	seeds = append(seeds, benchSubmitBody(tb, 3), benchCompleteBody(tb, 3))
 	return seeds
 }
 
-func FuzzXMLDecodeCallDiff(f *testing.F) {
-	for _, s := range xmlDiffSeeds(f) {
+func FuzzDecodeCallDiff(f *testing.F) {
+	for _, s := range diffSeeds(f) {
 		f.Add(s, uint8(7), uint8(255))
 		f.Add(s, uint8(1), uint8(2))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, depth, values uint8) {
-		xmlCheckSameDecode(t, data, xmlDiffLimits(depth, values))
+		checkSameDecode(t, data, diffLimits(depth, values))
 	})
 }
 
-// TestXMLDecodeCallMatchesReferenceCut compares the decoders on every
+// TestDecodeCallMatchesReferenceCut compares the decoders on every
 // prefix of the seeds, and on the seeds with one byte changed: the places
 // where input ends or breaks are where scanners differ.
-func TestXMLDecodeCallMatchesReferenceCut(t *testing.T) {
+func TestDecodeCallMatchesReferenceCut(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	bytesOfInterest := []byte("<>/?!-[]&#;:=\"' \r\nx\x00\xff")
-	for _, s := range xmlDiffSeeds(t) {
+	for _, s := range diffSeeds(t) {
 		if len(s) > 2000 {
 			continue
 		}
 		for i := range len(s) + 1 {
-			xmlCheckSameDecode(t, s[:i], xmlLimits{})
+			checkSameDecode(t, s[:i], Limits{})
 		}
 		for range 20 {
 			if len(s) == 0 {
@@ -336,21 +336,21 @@ func TestXMLDecodeCallMatchesReferenceCut(t *testing.T) {
 			}
 			m := bytes.Clone(s)
 			m[r.IntN(len(m))] = bytesOfInterest[r.IntN(len(bytesOfInterest))]
-			xmlCheckSameDecode(t, m, xmlDiffLimits(uint8(r.IntN(256)), uint8(r.IntN(256))))
+			checkSameDecode(t, m, diffLimits(uint8(r.IntN(256)), uint8(r.IntN(256))))
 		}
 	}
 }
 
-func TestXMLDecodeCallSurrogateReference(t *testing.T) {
+func TestDecodeCallSurrogateReference(t *testing.T) {
 	for _, ref := range []string{"&#xD800;", "&#xdfff;", "&#55296;"} {
-		_, _, err := xmlDecodeCall(strings.NewReader(xmlTestCall("<string>"+ref+"</string>")), xmlLimits{})
-		if !errors.Is(err, errXMLParse) || !strings.Contains(err.Error(), "surrogate") {
-			t.Errorf("%s: error %v, want errXMLParse about a surrogate", ref, err)
+		_, _, err := DecodeCall(strings.NewReader(testCall("<string>"+ref+"</string>")), Limits{})
+		if !errors.Is(err, ErrParse) || !strings.Contains(err.Error(), "surrogate") {
+			t.Errorf("%s: error %v, want ErrParse about a surrogate", ref, err)
 		}
 	}
 }
 
-func TestXMLDecodeCallPositions(t *testing.T) {
+func TestDecodeCallPositions(t *testing.T) {
 	tests := []struct {
 		doc  string
 		want string // a substring of the error
@@ -362,20 +362,20 @@ func TestXMLDecodeCallPositions(t *testing.T) {
 		{"<methodCall>\n<methodName>a</methodName>\n<params>", "unexpected EOF (line 3, col 9)"},
 	}
 	for _, tt := range tests {
-		_, _, err := xmlDecodeCall(strings.NewReader(tt.doc), xmlLimits{})
+		_, _, err := DecodeCall(strings.NewReader(tt.doc), Limits{})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%q: error %v, want one containing %q", tt.doc, err, tt.want)
 		}
 	}
 }
 
-// TestXMLIsName checks the name classes against encoding/xml's, which its
+// TestIsName checks the name classes against encoding/xml's, which its
 // encoder applies to processing instruction targets.
-func TestXMLIsName(t *testing.T) {
+func TestIsName(t *testing.T) {
 	valid := func(name string) bool {
 		return xml.NewEncoder(io.Discard).EncodeToken(xml.ProcInst{Target: name}) == nil
 	}
-	p := new(xmlParser)
+	p := new(parser)
 	// The classes hold only characters of the Basic Multilingual Plane:
 	// check all of those, and a sample of the others.
 	for r := rune(0); r <= utf8.MaxRune; r++ {
@@ -403,9 +403,9 @@ func TestXMLIsName(t *testing.T) {
 	}
 }
 
-// TestXMLDoubleOK checks the double syntax against the pattern it
+// TestDoubleOK checks the double syntax against the pattern it
 // implements.
-func TestXMLDoubleOK(t *testing.T) {
+func TestDoubleOK(t *testing.T) {
 	re := regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
 	r := rand.New(rand.NewPCG(7, 8))
 	const alphabet = "0123456789.+-eEx "
@@ -415,8 +415,8 @@ func TestXMLDoubleOK(t *testing.T) {
 		for i := range b {
 			b[i] = alphabet[r.IntN(len(alphabet))]
 		}
-		if got, want := xmlDoubleOK(b), re.Match(b); got != want {
-			t.Fatalf("xmlDoubleOK(%q) = %v, want %v", b, got, want)
+		if got, want := doubleOK(b), re.Match(b); got != want {
+			t.Fatalf("doubleOK(%q) = %v, want %v", b, got, want)
 		}
 		if re.Match(b) {
 			checked++
@@ -427,42 +427,42 @@ func TestXMLDoubleOK(t *testing.T) {
 	}
 }
 
-// TestXMLDecodeCallPooled makes sure nothing of one call leaks into the
+// TestDecodeCallPooled makes sure nothing of one call leaks into the
 // next through the pooled parser, the interned strings included.
-func TestXMLDecodeCallPooled(t *testing.T) {
+func TestDecodeCallPooled(t *testing.T) {
 	docs := []string{
-		xmlTestCall("<struct><member><name>a</name><value>x</value></member></struct>"),
+		testCall("<struct><member><name>a</name><value>x</value></member></struct>"),
 		`<methodCall xmlns:p=""><methodName>b</methodName><params><param><value><p:string>y</p:string></value></param></params></methodCall>`,
-		xmlTestCall("<array><data><value>1</value><value>" + strings.Repeat("z", 100) + "</value></data></array>"),
-		xmlTestCall("<string>\xff</string>"),
-		xmlTestCall(xmlTestNest(5, "<struct><member><name>a</name><value>x</value></member>")),
+		testCall("<array><data><value>1</value><value>" + strings.Repeat("z", 100) + "</value></data></array>"),
+		testCall("<string>\xff</string>"),
+		testCall(testNest(5, "<struct><member><name>a</name><value>x</value></member>")),
 	}
 	for range 3 {
 		for _, doc := range docs {
-			method, params, err := xmlDecodeCall(strings.NewReader(doc), xmlLimits{})
-			smethod, sparams, serr := xmlDecodeCallStd(strings.NewReader(doc), xmlLimits{})
+			method, params, err := DecodeCall(strings.NewReader(doc), Limits{})
+			smethod, sparams, serr := decodeCallStd(strings.NewReader(doc), Limits{})
 			if method != smethod || !reflect.DeepEqual(params, sparams) || (err == nil) != (serr == nil) {
 				t.Fatalf("%q: got %q %#v %v, reference %q %#v %v", doc, method, params, err, smethod, sparams, serr)
 			}
 		}
 	}
 	// A tree handed out stays as it was while later calls run.
-	_, first, err := xmlDecodeCall(strings.NewReader(docs[0]), xmlLimits{})
+	_, first, err := DecodeCall(strings.NewReader(docs[0]), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 10 {
-		xmlDecodeCall(strings.NewReader(docs[2]), xmlLimits{})
+		DecodeCall(strings.NewReader(docs[2]), Limits{})
 	}
 	if want := []any{map[string]any{"a": "x"}}; !reflect.DeepEqual(first, want) {
 		t.Errorf("first tree became %#v", first)
 	}
 }
 
-// TestXMLDecodeCallManyNamespaces reads a request that declares many
+// TestDecodeCallManyNamespaces reads a request that declares many
 // namespace prefixes, then uses them: prefixes resolve through a map, as in
 // encoding/xml, not by a search through every declaration.
-func TestXMLDecodeCallManyNamespaces(t *testing.T) {
+func TestDecodeCallManyNamespaces(t *testing.T) {
 	const n = 20_000
 	var b strings.Builder
 	b.WriteString("<methodCall")
@@ -475,7 +475,7 @@ func TestXMLDecodeCallManyNamespaces(t *testing.T) {
 	}
 	b.WriteString("</data></array></value></param></params></methodCall>")
 	doc := []byte(b.String())
-	_, params, err := xmlDecodeCall(bytes.NewReader(doc), xmlLimits{})
+	_, params, err := DecodeCall(bytes.NewReader(doc), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,14 +483,14 @@ func TestXMLDecodeCallManyNamespaces(t *testing.T) {
 	if len(a) != 2*n || a[0] != nil || a[2*n-1] != int64(n-1) {
 		t.Fatalf("got %d values, first %v, last %v", len(a), a[0], a[len(a)-1])
 	}
-	xmlCheckSameDecode(t, doc, xmlLimits{})
+	checkSameDecode(t, doc, Limits{})
 }
 
-// TestXMLDecodeCallTimes checks that a decoded time is the same value
+// TestDecodeCallTimes checks that a decoded time is the same value
 // whichever decoder reads it (a time.Time compares by its fields).
-func TestXMLDecodeCallTimes(t *testing.T) {
-	doc := xmlTestCall("<dateTime.iso8601>20261123T08:43:45.123+01:00</dateTime.iso8601>")
-	_, params, err := xmlDecodeCall(strings.NewReader(doc), xmlLimits{})
+func TestDecodeCallTimes(t *testing.T) {
+	doc := testCall("<dateTime.iso8601>20261123T08:43:45.123+01:00</dateTime.iso8601>")
+	_, params, err := DecodeCall(strings.NewReader(doc), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,10 @@
 
 Each case is written as NAME.xml by xmlrpc.client.dumps(params, method,
 allow_none=True), exactly as xmlrpc.client.ServerProxy would send it. The Go
-test TestXMLDecodePythonCorpus decodes every file and checks the tree it
-expects; files named invalid_*.xml must be refused. The files are also seeds
-of FuzzXMLDecodeCall and FuzzWireToGo.
+test TestDecodePythonCorpus (internal/xmlrpc) decodes every file and checks
+the tree it expects; files named invalid_*.xml must be refused. The files are
+also seeds of FuzzDecodeCall, FuzzDecodeCallDiff and (in rpcapi)
+FuzzWireToGo.
 
 Usage: python3 gen.py [OUTDIR]   (default: the directory of this script)
 """
