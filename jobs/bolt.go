@@ -276,6 +276,9 @@ func (s *boltDB) save(batch []Record, st *storeState) error {
 					return err
 				}
 			}
+			if err := keepLive(tx, batch); err != nil {
+				return err
+			}
 			if st == nil {
 				return nil
 			}

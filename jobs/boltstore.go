@@ -189,6 +189,10 @@ func OpenBoltWith(dir string, o BoltOptions) (*BoltStore, error) {
 		return fail(err)
 	}
 	s.nextNum = num + 1
+	if err := db.ensureLive(); err != nil {
+		s.seg.f.Close()
+		return fail(err)
+	}
 	recs := latestRecords(ls.records())
 	rec.Records = len(recs)
 	if err := db.save(recs, &storeState{hw: hw, lsn: lsn}); err != nil {
@@ -468,6 +472,13 @@ func (s *BoltStore) signal() {
 
 // Load implements Store.
 func (s *BoltStore) Load(each func(seq uint64, data []byte) error) error {
+	return s.loadMerged(s.db.load, each)
+}
+
+// loadMerged calls each, in Seq order, for the records of the log (each
+// job's latest) merged with those fromDB reads of drover.db, the log's
+// winning; deleted jobs' tombstones are skipped.
+func (s *BoltStore) loadMerged(fromDB func(func(uint64, []byte) error) error, each func(seq uint64, data []byte) error) error {
 	fn := func(seq uint64, data []byte) error {
 		if isTombstone(data) { // deleted after its record reached the file
 			return nil
@@ -492,7 +503,7 @@ func (s *BoltStore) Load(each func(seq uint64, data []byte) error) error {
 	s.mu.Unlock()
 	keys := slices.Sorted(maps.Keys(overlay))
 	i := 0
-	err := s.db.load(func(seq uint64, data []byte) error {
+	err := fromDB(func(seq uint64, data []byte) error {
 		for ; i < len(keys) && keys[i] < seq; i++ {
 			if err := fn(keys[i], overlay[keys[i]]); err != nil {
 				return err

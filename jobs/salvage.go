@@ -108,7 +108,7 @@ func Salvage(src, dst string) (*SalvageReport, error) {
 	})
 	err = db.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range names {
-			if name == string(storeBucket) || name == "" {
+			if name == string(storeBucket) || name == string(liveBucket) || name == "" { // save keeps the live index
 				continue
 			}
 			b, err := tx.CreateBucketIfNotExists([]byte(name))

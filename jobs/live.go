@@ -1,0 +1,148 @@
+package jobs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The live index. drover.db keeps, beside the jobs, the Seqs of the jobs
+// that were live (pending or running) when their record was written there
+// (bucket "live"), so that a master can load its live jobs without
+// reading every finished one first (LoadLive), and serve while it reads
+// the rest. Every write of records to drover.db keeps the index (save); a
+// drover.db without the mark liveMark (an older drover's, or a salvaged
+// one) has it built when the store opens.
+
+var (
+	liveBucket = []byte("live")
+	liveMark   = []byte("live-index") // in storeBucket: the index is whole
+)
+
+// LiveLoader is implemented by stores that can read their live jobs apart
+// from the rest: a master loads those first and serves while it loads the
+// others.
+type LiveLoader interface {
+	// LoadLive calls fn, in Seq order, for a set of records that holds
+	// every live job's latest record (and may hold others: the caller
+	// tells them apart). data is valid only until fn returns.
+	LoadLive(fn func(seq uint64, data []byte) error) error
+}
+
+// keepLive updates the live index for the records of batch, in tx. A
+// record whose head does not read is taken as live: the load reads it
+// and says what is wrong.
+func keepLive(tx *bolt.Tx, batch []Record) error {
+	lb, err := tx.CreateBucketIfNotExists(liveBucket)
+	if err != nil {
+		return err
+	}
+	var k [8]byte
+	for _, r := range batch {
+		binary.BigEndian.PutUint64(k[:], r.Seq)
+		live := false
+		if !isTombstone(r.Data) {
+			h, ok := PeekHead(r.Data)
+			live = !ok || !h.State.Final()
+		}
+		if live {
+			err = lb.Put(k[:], []byte{})
+		} else {
+			err = lb.Delete(k[:])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureLive builds the live index from the jobs in drover.db when it is
+// not marked whole: once, for a drover.db of an older drover or one
+// salvage wrote.
+func (s *boltDB) ensureLive() error {
+	err := guard(s.path, func() error {
+		return s.db.Update(func(tx *bolt.Tx) error {
+			sb, err := tx.CreateBucketIfNotExists(storeBucket)
+			if err != nil {
+				return err
+			}
+			if sb.Get(liveMark) != nil {
+				return nil
+			}
+			if tx.Bucket(liveBucket) != nil {
+				if err := tx.DeleteBucket(liveBucket); err != nil {
+					return err
+				}
+			}
+			lb, err := tx.CreateBucket(liveBucket)
+			if err != nil {
+				return err
+			}
+			if b := tx.Bucket(jobsBucket); b != nil {
+				err := b.ForEach(func(k, v []byte) error {
+					data, ok := openEnvelope(k, v)
+					if !ok || len(k) != 8 {
+						return lb.Put(k, []byte{}) // the load reads it and says what is wrong
+					}
+					if h, ok := PeekHead(data); !ok || !h.State.Final() {
+						return lb.Put(k, []byte{})
+					}
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return sb.Put(liveMark, []byte{1})
+		})
+	})
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		return fmt.Errorf("jobs: live index: %w", err)
+	}
+	return err
+}
+
+// loadLive calls fn, in Seq order, for the record of every job in the
+// live index. A Seq without a record (deleted since) is skipped.
+func (s *boltDB) loadLive(fn func(seq uint64, data []byte) error) error {
+	err := guard(s.path, func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			lb, b := tx.Bucket(liveBucket), tx.Bucket(jobsBucket)
+			if lb == nil || b == nil {
+				return nil
+			}
+			return lb.ForEach(func(k, _ []byte) error {
+				v := b.Get(k)
+				if v == nil {
+					return nil
+				}
+				if len(k) != 8 {
+					return s.corrupt(fmt.Sprintf("live index key %x is not a seq", k))
+				}
+				seq := binary.BigEndian.Uint64(k)
+				data, ok := openEnvelope(k, v)
+				if !ok {
+					return s.corrupt(fmt.Sprintf("the checksum of job %d does not match: the job is lost", seq))
+				}
+				return fn(seq, data)
+			})
+		})
+	})
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+// LoadLive implements LiveLoader: the records of the log (each job's
+// latest), and those of drover.db in its live index, merged in Seq order,
+// the log's winning.
+func (s *BoltStore) LoadLive(each func(seq uint64, data []byte) error) error {
+	return s.loadMerged(s.db.loadLive, each)
+}
