@@ -59,6 +59,7 @@ func startMaster(t testing.TB, cfg master.Config) *master.Master {
 	if err := m.Start(); err != nil {
 		t.Fatal(err)
 	}
+	awaitReadyT(m)
 	t.Cleanup(func() { m.Close() })
 	return m
 }
@@ -256,5 +257,14 @@ func TestRetryThenFail(t *testing.T) {
 	}
 	if calls.Load() != 3 {
 		t.Errorf("bad ran %d times, want 3", calls.Load())
+	}
+}
+
+// awaitReadyT waits until m has loaded its whole store (or failed to:
+// the test's next call says so).
+func awaitReadyT(m *master.Master) {
+	select {
+	case <-m.Ready():
+	case <-m.Failed():
 	}
 }

@@ -106,6 +106,7 @@ func startCronMaster(t testing.TB, cfg Config, fc *fakeClock) *Master {
 	if err := m.Start(); err != nil {
 		t.Fatal(err)
 	}
+	awaitReadyT(m)
 	t.Cleanup(func() { m.Close() })
 	return m
 }
@@ -767,6 +768,7 @@ func TestSubmitScheduleFloor(t *testing.T) {
 	if err := m.Start(); err != nil {
 		t.Fatal(err)
 	}
+	awaitReadyT(m)
 	defer m.Close()
 	for _, expr := range []string{"@every 1ns", "@every 500ms", "@every 1500ms"} {
 		var r rpcapi.SubmitReply

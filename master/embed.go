@@ -20,6 +20,9 @@ import (
 // are durable. A spec whose Key is already known gives that job's ID. One
 // invalid spec fails the call, and nothing is submitted.
 func (m *Master) Submit(ctx context.Context, specs ...jobs.Spec) ([]string, error) {
+	if err := m.awaitReady(ctx); err != nil {
+		return nil, err
+	}
 	var r rpcapi.SubmitReply
 	if err := m.rpc().Submit(ctx, &rpcapi.SubmitArgs{Specs: specs}, &r); err != nil {
 		return nil, err
@@ -30,6 +33,9 @@ func (m *Master) Submit(ctx context.Context, specs ...jobs.Spec) ([]string, erro
 // Job returns a copy of job id, from memory or, for a job that has left
 // it, from the store.
 func (m *Master) Job(ctx context.Context, id string) (jobs.Job, error) {
+	if err := m.awaitReady(ctx); err != nil {
+		return jobs.Job{}, err
+	}
 	j, _, err := m.findJob(id)
 	if err != nil {
 		return jobs.Job{}, err
@@ -57,6 +63,9 @@ type JobQuery struct {
 // (max_reply_bytes, and the jobs one call examines), so a page may hold
 // fewer than q.Limit jobs and still have a next cursor.
 func (m *Master) Jobs(ctx context.Context, q JobQuery) ([]jobs.Job, string, error) {
+	if err := m.awaitReady(ctx); err != nil {
+		return nil, "", err
+	}
 	order := rpcapi.OrderDesc
 	if q.Oldest {
 		order = rpcapi.OrderAsc
@@ -81,6 +90,9 @@ func (m *Master) CancelGroup(ctx context.Context, g string) ([]string, error) {
 }
 
 func (m *Master) cancelCall(ctx context.Context, a *rpcapi.CancelArgs) ([]string, error) {
+	if err := m.awaitReady(ctx); err != nil {
+		return nil, err
+	}
 	var r rpcapi.CancelReply
 	if err := m.rpc().Cancel(ctx, a, &r); err != nil {
 		return nil, err
@@ -122,6 +134,9 @@ func (m *Master) WaitGroup(ctx context.Context, g string) (WaitResult, error) {
 }
 
 func (m *Master) waitCall(ctx context.Context, a *rpcapi.WaitArgs) (WaitResult, error) {
+	if err := m.awaitReady(ctx); err != nil {
+		return WaitResult{}, err
+	}
 	a.Timeout = rpcapi.MaxWait
 	for {
 		var r rpcapi.WaitReply
@@ -144,6 +159,10 @@ func (m *Master) waitCall(ctx context.Context, a *rpcapi.WaitArgs) (WaitResult, 
 // Counts returns how many jobs are in each state, those on disk only
 // included.
 func (m *Master) Counts() map[jobs.State]int {
+	select {
+	case <-m.ready:
+	case <-m.failed:
+	}
 	var r rpcapi.StatusReply
 	m.rpc().Status(context.Background(), &rpcapi.Empty{}, &r)
 	return maps.Clone(r.Counts)

@@ -96,6 +96,13 @@ const historyBatch = 10000
 // historyLoop deletes finished jobs from the store once they are older
 // than History, or beyond HistoryJobs.
 func (m *Master) historyLoop() {
+	select { // the counts it goes by are whole once the store is loaded
+	case <-m.ready:
+	case <-m.failed:
+		return
+	case <-m.ctx.Done():
+		return
+	}
 	check := time.NewTicker(historyCheck)
 	defer check.Stop()
 	last := time.Time{}
@@ -274,6 +281,9 @@ func (f *PurgeFilter) matchHead(h *jobs.RecordHead) bool {
 func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
 	if f.State != "" && !f.State.Final() {
 		return 0, fmt.Errorf("%w: purge state %q: want succeeded, failed or cancelled", rpcapi.ErrBadRequest, f.State)
+	}
+	if err := m.awaitReady(ctx); err != nil {
+		return 0, err
 	}
 	hs, _ := m.store.(jobs.HistoryStore)
 	f.keep = m.lastFires()

@@ -54,9 +54,15 @@ func (m *Master) mountHTTP(mux *http.ServeMux) {
 		{"GET /api/v1/groups/{name...}", m.apiGetGroup},
 		{"GET /api/v1/schedules", m.apiSchedules},
 	} {
-		api.Handle(r.pattern, apiHandler(r.h))
+		api.Handle(r.pattern, apiHandler(m.gated(r.h)))
 	}
-	api.HandleFunc("GET /api/v1/events", m.serveEvents)
+	api.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.awaitReady(r.Context()); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+			return
+		}
+		m.serveEvents(w, r)
+	})
 	api.HandleFunc(APIPrefix, func(w http.ResponseWriter, r *http.Request) {
 		// Nothing matched: a known path with another method, or nothing.
 		var allow []string

@@ -31,6 +31,7 @@ func BenchmarkLifecycle(b *testing.B) {
 			if err := m.Start(); err != nil {
 				b.Fatal(err)
 			}
+			awaitReadyT(m)
 			b.Cleanup(func() { m.Close() })
 			ctx := context.Background()
 			const batch = 1000

@@ -30,11 +30,54 @@ import (
 // for (history.go). A restart so costs a peek per finished job on disk
 // (jobs.PeekRecord), not a decode.
 func (m *Master) load() error {
-	began := time.Now()
-	l := &loader{m: m, now: began, fires: make(map[string]fireRef)}
+	l, err := m.loadLive()
+	if err != nil {
+		return err
+	}
+	return m.loadRest(l)
+}
+
+// loadLive is the first part of load: with a store that can read its live
+// jobs apart (jobs.LiveLoader), it loads those (pending and running jobs,
+// the running ones under placeholder workers), so that the master can
+// serve its workers; loadRest then reads every other record, while the
+// master serves. With any other store it does nothing: loadRest reads
+// everything.
+func (m *Master) loadLive() (*loader, error) {
+	l := &loader{m: m, now: time.Now(), fires: make(map[string]fireRef)}
 	l.hs, _ = m.store.(jobs.HistoryStore)
 	if err := errors.Join(l.loadNotices(), l.loadLeft()); err != nil {
-		return fmt.Errorf("master: load: %w", err)
+		return nil, fmt.Errorf("master: load: %w", err)
+	}
+	ll, ok := m.store.(jobs.LiveLoader)
+	if !ok {
+		return l, nil
+	}
+	l.first = make(map[uint64]bool)
+	if err := ll.LoadLive(l.liveRecord); err != nil {
+		return nil, fmt.Errorf("master: load: %w", err)
+	}
+	// Job IDs are never handed out twice, even for jobs the store lost
+	// or deleted: the next is above the highest ever saved.
+	m.seq = max(m.seq, jobs.HighWater(m.store))
+	l.upTo = m.seq
+	m.log.WithFields(logrus.Fields{"live": len(l.first), "running": l.restored,
+		"took": time.Since(l.now).Round(time.Millisecond).String()}).Info("store: live jobs loaded")
+	return l, nil
+}
+
+// loadRestHook, when set (tests), runs before loadRest reads the store
+// while the master serves.
+var loadRestHook func()
+
+// loadRest reads the store's records that loadLive did not (all of them
+// for a store that cannot tell live jobs apart). After loadLive the master
+// may be serving: it then takes mu for each change, and leaves alone the
+// jobs loadLive loaded and any job newer than the load.
+func (m *Master) loadRest(l *loader) error {
+	l.concurrent = l.first != nil
+	if l.concurrent && loadRestHook != nil {
+		loadRestHook()
 	}
 	if err := m.store.Load(l.record); err != nil {
 		return fmt.Errorf("master: load: %w", err)
@@ -42,11 +85,12 @@ func (m *Master) load() error {
 	if err := l.finish(); err != nil {
 		return fmt.Errorf("master: load: %w", err)
 	}
-	// Job IDs are never handed out twice, even for jobs the store lost
-	// or deleted: the next is above the highest ever saved.
+	l.lock()
 	m.seq = max(m.seq, jobs.HighWater(m.store))
-	m.log.WithFields(logrus.Fields{"jobs": l.loaded, "in_memory": m.byseq.len(), "history": l.history,
-		"running": l.restored, "took": time.Since(began).Round(time.Millisecond).String()}).Info("store loaded")
+	inMem := m.byseq.len()
+	l.unlock()
+	m.log.WithFields(logrus.Fields{"jobs": l.loaded, "in_memory": inMem, "history": l.history,
+		"running": l.restored, "took": time.Since(l.now).Round(time.Millisecond).String()}).Info("store loaded")
 	return nil
 }
 
@@ -68,11 +112,18 @@ type loader struct {
 	fires  map[string]fireRef
 	finals []retireEntry
 	// left holds the spans of each group that has left memory.
-	left     map[string][][2]uint64
-	loaded   int
-	history  int // jobs on disk only
-	restored int // running jobs, under placeholder workers
-	idBuf    [20]byte
+	left map[string][][2]uint64
+	// first holds the Seqs loadLive loaded (nil: it loaded none), and
+	// upTo the highest Seq when it ended: loadRest leaves those, and
+	// newer jobs, alone. concurrent says the master serves meanwhile:
+	// every change takes mu.
+	first      map[uint64]bool
+	upTo       uint64
+	concurrent bool
+	loaded     int
+	history    int // jobs on disk only
+	restored   int // running jobs, under placeholder workers
+	idBuf      [20]byte
 }
 
 // fireRef is a schedule's fire job: its Seq and key.
@@ -98,23 +149,65 @@ func (l *loader) loadNotices() error {
 	})
 }
 
-// record takes one stored record, in Seq order. data is valid only until
-// it returns.
-func (l *loader) record(seq uint64, data []byte) error {
+// lock takes mu when the master serves while the loader runs.
+func (l *loader) lock() {
+	if l.concurrent {
+		l.m.mu.Lock()
+	}
+}
+
+func (l *loader) unlock() {
+	if l.concurrent {
+		l.m.mu.Unlock()
+	}
+}
+
+// head reads and checks a stored record's head.
+func (l *loader) head(seq uint64, data []byte) (jobs.RecordHead, error) {
 	h, err := jobs.PeekRecord(data)
+	if err != nil {
+		return h, fmt.Errorf("jobs: stored job seq %d: %w", seq, err)
+	}
+	if h.Seq != seq {
+		return h, fmt.Errorf("jobs: stored job seq %d: %w: it says seq %d", seq, jobs.ErrRecord, h.Seq)
+	}
+	if h.Seq == 0 || !bytes.Equal(h.ID, strconv.AppendUint(l.idBuf[:0], h.Seq, 10)) || !h.State.Valid() {
+		return h, fmt.Errorf("master: stored job seq %d is corrupt (id %q, state %q)", h.Seq, h.ID, h.State)
+	}
+	return h, nil
+}
+
+// liveRecord takes one record of loadLive: a live job's is loaded, others
+// are left to loadRest.
+func (l *loader) liveRecord(seq uint64, data []byte) error {
+	h, err := l.head(seq, data)
+	if err != nil || h.State.Final() {
+		return err
+	}
+	j, err := jobs.DecodeRecord(data)
 	if err != nil {
 		return fmt.Errorf("jobs: stored job seq %d: %w", seq, err)
 	}
-	if h.Seq != seq {
-		return fmt.Errorf("jobs: stored job seq %d: %w: it says seq %d", seq, jobs.ErrRecord, h.Seq)
+	l.loaded++
+	l.m.seq = max(l.m.seq, h.Seq)
+	l.first[seq] = true
+	l.add(j)
+	return nil
+}
+
+// record takes one stored record, in Seq order. data is valid only until
+// it returns.
+func (l *loader) record(seq uint64, data []byte) error {
+	if l.first[seq] || (l.upTo != 0 && seq > l.upTo) {
+		return nil // loaded by loadLive, or newer than the load: in memory
 	}
-	if h.Seq == 0 || !bytes.Equal(h.ID, strconv.AppendUint(l.idBuf[:0], h.Seq, 10)) || !h.State.Valid() {
-		return fmt.Errorf("master: stored job seq %d is corrupt (id %q, state %q)", h.Seq, h.ID, h.State)
+	h, err := l.head(seq, data)
+	if err != nil {
+		return err
 	}
 	// Seqs have gaps (a failed submit, jobs deleted after history):
 	// the store checks its records (jobs.ErrCorrupt) instead.
 	l.loaded++
-	l.m.seq = max(l.m.seq, h.Seq)
 	notice := l.notices[string(h.ID)]
 	switch {
 	case !notice && l.leftCovers(&h):
@@ -207,6 +300,9 @@ func keptKey(key []byte) bool {
 // up, and would submit it again if it were not found).
 func (l *loader) out(seq uint64, state jobs.State, key []byte) {
 	m := l.m
+	l.lock()
+	defer l.unlock()
+	m.seq = max(m.seq, seq)
 	m.outside = true
 	m.counts.add(state, 1)
 	l.history++
@@ -227,6 +323,9 @@ func (l *loader) out(seq uint64, state jobs.State, key []byte) {
 // add puts a decoded job in memory.
 func (l *loader) add(j *jobs.Job) {
 	m := l.m
+	l.lock()
+	defer l.unlock()
+	m.seq = max(m.seq, j.Seq)
 	m.insert(j)
 	if j.State.Final() {
 		m.finishedMem++
@@ -263,6 +362,8 @@ func (l *loader) finish() error {
 	if err := l.readRecent(recent); err != nil {
 		return err
 	}
+	l.lock()
+	defer l.unlock()
 	for _, f := range l.fires {
 		if _, ok := m.keys[f.key]; !ok {
 			m.keys[f.key] = strconv.FormatUint(f.seq, 10)
@@ -271,6 +372,13 @@ func (l *loader) finish() error {
 	slices.SortFunc(l.finals, func(a, b retireEntry) int { return a.at.Compare(b.at) })
 	for _, e := range l.finals {
 		m.retiring.push(e)
+	}
+	if l.first != nil {
+		// loadLive put a group's live jobs first: back to submission
+		// order.
+		for _, ids := range m.groups {
+			slices.SortFunc(ids, cmpIDs)
+		}
 	}
 	return nil
 }

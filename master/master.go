@@ -45,19 +45,24 @@ type Master struct {
 	readGate chan struct{}
 	// The live view's counters (sse.go): finished jobs per minute, and
 	// the latest changes in a ring.
-	thru      [throughputBuckets]thruMinute
-	recent    []change
-	recentAt  int
-	keys      map[string]string
-	groups    map[string][]string
-	left      map[string]*leftGroup // groups that left memory, their entries not written yet (groupdisk.go)
-	queue     *jobs.Queue
-	counts    stateCounts
-	workers   map[string]*workerRec
-	byType    map[string]map[string]*workerRec // alive workers by job type
-	seq       uint64
-	workerSeq int
-	unique    map[string]string // unique_key → the latest job with it
+	thru     [throughputBuckets]thruMinute
+	recent   []change
+	recentAt int
+	keys     map[string]string
+	groups   map[string][]string
+	left     map[string]*leftGroup // groups that left memory, their entries not written yet (groupdisk.go)
+	// ready is closed once the whole store is loaded, failed (with
+	// loadErr) when that failed after Start returned; loadDone when the
+	// load ended either way (ready.go).
+	ready, failed, loadDone chan struct{}
+	loadErr                 error
+	queue                   *jobs.Queue
+	counts                  stateCounts
+	workers                 map[string]*workerRec
+	byType                  map[string]map[string]*workerRec // alive workers by job type
+	seq                     uint64
+	workerSeq               int
+	unique                  map[string]string // unique_key → the latest job with it
 	// unique keys of jobs in a submit that is not committed yet
 	pendingUnique map[string]string
 	lanes         map[string]*lane
@@ -176,42 +181,53 @@ func (m *Master) Start() error {
 	}
 	m.store = st
 	m.commit = newCommitter(st, m.log)
-	if err := m.load(); err != nil {
+	m.ready, m.failed, m.loadDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
+	l, err := m.loadLive()
+	if err != nil {
 		st.Close()
 		return err
+	}
+	early := l.first != nil // serve the workers while the rest loads (ready.go)
+	if !early {
+		if err := m.loadRest(l); err != nil {
+			st.Close()
+			return err
+		}
 	}
 	if err := m.checkCleanStop(); err != nil {
 		st.Close()
 		return err
 	}
-	m.wg.Go(func() { m.commit.run(m.stopc) })
-	if err := m.startScheduler(); err != nil {
-		m.shutdown()
-		return fmt.Errorf("master: schedules: %w", err)
-	}
-	if err := m.startHooks(); err != nil {
-		m.shutdown()
+	if err := m.cfg.Notify.Validate(); err != nil {
+		st.Close()
 		return fmt.Errorf("master: on_done: %w", err)
 	}
-	if len(m.cfg.Jobs) > 0 {
-		var reply rpcapi.SubmitReply
-		if err := m.rpc().Submit(context.Background(), &rpcapi.SubmitArgs{Specs: m.cfg.Jobs}, &reply); err != nil {
+	for i := range m.cfg.Jobs {
+		if err := m.cfg.Jobs[i].Validate(); err != nil {
+			st.Close()
+			return fmt.Errorf("master: initial jobs: job %d: %w", i+1, err)
+		}
+	}
+	m.wg.Go(func() { m.commit.run(m.stopc) })
+	if !early {
+		if err := m.startServices(); err != nil {
 			m.shutdown()
-			return fmt.Errorf("master: initial jobs: %w", err)
+			return err
 		}
-		n := 0
-		for _, e := range reply.Existing {
-			if !e {
-				n++
-			}
-		}
-		m.log.WithFields(logrus.Fields{"new": n, "known": len(reply.IDs) - n}).Info("initial jobs loaded")
+		close(m.ready)
+		close(m.loadDone)
 	}
 
+	fail := func(err error) error {
+		if early {
+			close(m.loadDone) // finishLoad never started
+		}
+		m.shutdown()
+		return err
+	}
 	ln, err := net.Listen("tcp", m.cfg.Listen)
 	if err != nil {
-		m.shutdown()
-		return fmt.Errorf("master: listen: %w", err)
+		return fail(fmt.Errorf("master: listen: %w", err))
 	}
 	if m.cfg.TLS != nil {
 		ln = tls.NewListener(ln, m.cfg.TLS)
@@ -220,8 +236,7 @@ func (m *Master) Start() error {
 	api := countingAPI{wire{m}}
 	h, err := rpcapi.NewGoRPCHandler(api, nil)
 	if err != nil {
-		m.shutdown()
-		return err
+		return fail(err)
 	}
 	mux := http.NewServeMux()
 	tok := m.cfg.Token
@@ -246,6 +261,9 @@ func (m *Master) Start() error {
 	m.wg.Go(m.idleMemLoop)
 	m.log.WithFields(logrus.Fields{"addr": m.Addr(), "store": m.cfg.Store, "data_dir": m.cfg.DataDir,
 		"auth": m.cfg.Token != ""}).Info("master listening")
+	if early {
+		go m.finishLoad(l)
+	}
 	if m.cfg.Token == "" && !isLoopback(ln.Addr()) {
 		m.log.WithField("addr", m.Addr()).Warn("NO TOKEN: the master listens beyond loopback without auth; " +
 			"anyone who reaches this port can submit jobs and register workers. Set token or token_file.")
@@ -289,7 +307,35 @@ func (m *Master) Close() error {
 	return err
 }
 
+// startServices starts what needs the whole store loaded: the scheduler,
+// the group callbacks, and the jobs file's submit.
+func (m *Master) startServices() error {
+	if err := m.startScheduler(); err != nil {
+		return fmt.Errorf("master: schedules: %w", err)
+	}
+	if err := m.startHooks(); err != nil {
+		return fmt.Errorf("master: on_done: %w", err)
+	}
+	if len(m.cfg.Jobs) > 0 {
+		var reply rpcapi.SubmitReply
+		if err := m.rpc().Submit(context.Background(), &rpcapi.SubmitArgs{Specs: m.cfg.Jobs}, &reply); err != nil {
+			return fmt.Errorf("master: initial jobs: %w", err)
+		}
+		n := 0
+		for _, e := range reply.Existing {
+			if !e {
+				n++
+			}
+		}
+		m.log.WithFields(logrus.Fields{"new": n, "known": len(reply.IDs) - n}).Info("initial jobs loaded")
+	}
+	return nil
+}
+
 func (m *Master) shutdown() error {
+	if m.loadDone != nil {
+		<-m.loadDone // the load reads the store: it ends first
+	}
 	m.stopHooks()
 	m.stopScheduler()
 	m.cancel()

@@ -269,6 +269,15 @@ type countingAPI struct {
 	w wire
 }
 
+// gated runs call once the master has loaded its whole store (ready.go):
+// every method but the workers'.
+func (c countingAPI) gated(ctx context.Context, call func() error) error {
+	if err := c.w.m.awaitReady(ctx); err != nil {
+		return err
+	}
+	return call()
+}
+
 func (c countingAPI) count(method string, err error) error {
 	if err != nil {
 		c.w.m.metrics.rpcErrors.WithLabelValues(method).Inc()
@@ -289,37 +298,37 @@ func (c countingAPI) Logout(ctx context.Context, a *rpcapi.LogoutArgs, r *rpcapi
 	return c.count("logout", c.w.Logout(ctx, a, r))
 }
 func (c countingAPI) Status(ctx context.Context, a *rpcapi.Empty, r *rpcapi.StatusReply) error {
-	return c.count("status", c.w.Status(ctx, a, r))
+	return c.count("status", c.gated(ctx, func() error { return c.w.Status(ctx, a, r) }))
 }
 func (c countingAPI) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.SubmitReply) error {
-	return c.count("submit", c.w.Submit(ctx, a, r))
+	return c.count("submit", c.gated(ctx, func() error { return c.w.Submit(ctx, a, r) }))
 }
 func (c countingAPI) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.JobInfo) error {
-	return c.count("get_job", c.w.GetJob(ctx, a, r))
+	return c.count("get_job", c.gated(ctx, func() error { return c.w.GetJob(ctx, a, r) }))
 }
 func (c countingAPI) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi.ListJobsReply) error {
-	return c.count("list_jobs", c.w.ListJobs(ctx, a, r))
+	return c.count("list_jobs", c.gated(ctx, func() error { return c.w.ListJobs(ctx, a, r) }))
 }
 func (c countingAPI) ListWorkers(ctx context.Context, a *rpcapi.ListWorkersArgs, r *rpcapi.ListWorkersReply) error {
-	return c.count("list_workers", c.w.ListWorkers(ctx, a, r))
+	return c.count("list_workers", c.gated(ctx, func() error { return c.w.ListWorkers(ctx, a, r) }))
 }
 func (c countingAPI) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.CancelReply) error {
-	return c.count("cancel", c.w.Cancel(ctx, a, r))
+	return c.count("cancel", c.gated(ctx, func() error { return c.w.Cancel(ctx, a, r) }))
 }
 func (c countingAPI) PurgeJobs(ctx context.Context, a *rpcapi.PurgeArgs, r *rpcapi.PurgeReply) error {
-	return c.count("purge_jobs", c.w.PurgeJobs(ctx, a, r))
+	return c.count("purge_jobs", c.gated(ctx, func() error { return c.w.PurgeJobs(ctx, a, r) }))
 }
 func (c countingAPI) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitReply) error {
-	return c.count("wait", c.w.Wait(ctx, a, r))
+	return c.count("wait", c.gated(ctx, func() error { return c.w.Wait(ctx, a, r) }))
 }
 func (c countingAPI) ListSchedules(ctx context.Context, a *rpcapi.Empty, r *rpcapi.ListSchedulesReply) error {
-	return c.count("list_schedules", c.w.ListSchedules(ctx, a, r))
+	return c.count("list_schedules", c.gated(ctx, func() error { return c.w.ListSchedules(ctx, a, r) }))
 }
 func (c countingAPI) PauseSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
-	return c.count("pause_schedule", c.w.PauseSchedule(ctx, a, r))
+	return c.count("pause_schedule", c.gated(ctx, func() error { return c.w.PauseSchedule(ctx, a, r) }))
 }
 func (c countingAPI) ResumeSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
-	return c.count("resume_schedule", c.w.ResumeSchedule(ctx, a, r))
+	return c.count("resume_schedule", c.gated(ctx, func() error { return c.w.ResumeSchedule(ctx, a, r) }))
 }
 func (c countingAPI) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchReply) error {
 	return c.count("fetch", c.w.Fetch(ctx, a, r))

@@ -25,6 +25,9 @@ var ErrConflict = errors.New("master: conflict")
 // unknown job, ErrConflict for a job in any other state, and
 // rpcapi.ErrUnavailable when the master is closing or the store fails.
 func (m *Master) Retry(ctx context.Context, id string) error {
+	if err := m.awaitReady(ctx); err != nil {
+		return err
+	}
 	old, live, err := m.findJob(id)
 	if err != nil {
 		return err

@@ -40,6 +40,7 @@ func pgMaster(t *testing.T, cfg Config) *Master {
 	if err := m.Start(); err != nil {
 		t.Fatal(err)
 	}
+	awaitReadyT(m)
 	t.Cleanup(func() { m.Close() })
 	return m
 }

@@ -47,6 +47,7 @@ func TestQueueMemory(t *testing.T) {
 			if err := m.Start(); err != nil {
 				t.Fatal(err)
 			}
+			awaitReadyT(m)
 			defer m.Close()
 			before := liveHeap()
 			rss0 := procRSS()

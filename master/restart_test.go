@@ -35,6 +35,7 @@ func startOn(t testing.TB, cfg Config) (*Master, rpcapi.MasterClient) {
 	if err := m.Start(); err != nil {
 		t.Fatal(err)
 	}
+	awaitReadyT(m)
 	t.Cleanup(func() { m.Close() })
 	c := rpcapi.NewClient(m.Addr())
 	t.Cleanup(func() { c.Close() })
@@ -346,4 +347,13 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(old+live), "ns/job")
+}
+
+// awaitReadyT waits until m has loaded its whole store (or failed to:
+// the test's next call says so).
+func awaitReadyT(m *Master) {
+	select {
+	case <-m.Ready():
+	case <-m.Failed():
+	}
 }

@@ -256,6 +256,7 @@ func testHistory(t *testing.T, cfg Config) {
 	if err := m2.Start(); err != nil {
 		t.Fatal(err)
 	}
+	awaitReadyT(m2)
 	defer m2.Close()
 	var r rpcapi.SubmitReply
 	if err := m2.rpc().Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "ok"}}}, &r); err != nil {

@@ -48,8 +48,13 @@ func runMaster(args []string, _ io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	<-ctx.Done()
-	log.Info("signal received; stopping")
+	select {
+	case <-ctx.Done():
+		log.Info("signal received; stopping")
+	case <-m.Failed(): // the store's load failed after the listener opened
+		m.Close()
+		return m.Err()
+	}
 	return m.Close()
 }
 

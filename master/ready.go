@@ -1,0 +1,84 @@
+package master
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/drover/drover/rpcapi"
+)
+
+// Serving before the history is read. With a store that reads its live
+// jobs apart (jobs.LiveLoader), Start loads those, opens the listener and
+// serves the workers at once: registration, heartbeats, reports, fetches,
+// dispatch and the reaper. The rest of the store (finished jobs, their
+// keys, groups, counts) is read meanwhile (finishLoad); every other call
+// (submits, listings, status, cancels, the JSON API) waits for it, as do
+// the scheduler, the group callbacks, the jobs file and the history
+// sweep. Restart readiness for the fleet so does not grow with history.
+
+// awaitReady blocks until the whole store is loaded, ctx ends, or the
+// load failed.
+func (m *Master) awaitReady(ctx context.Context) error {
+	select {
+	case <-m.ready:
+		return nil
+	default:
+	}
+	select {
+	case <-m.ready:
+		return nil
+	case <-m.failed:
+		return fmt.Errorf("%w: the master failed to load its store: %v", rpcapi.ErrUnavailable, m.loadErr)
+	case <-ctx.Done():
+		return fmt.Errorf("%w: the master is still loading its store: %v", rpcapi.ErrUnavailable, ctx.Err())
+	}
+}
+
+// Ready is closed once the master has loaded its whole store and serves
+// every call.
+func (m *Master) Ready() <-chan struct{} { return m.ready }
+
+// Failed is closed when loading the store failed after Start returned;
+// Err then says why. The master serves nothing more: Close it.
+func (m *Master) Failed() <-chan struct{} { return m.failed }
+
+// Err returns why loading the store failed, after Failed is closed.
+func (m *Master) Err() error {
+	select {
+	case <-m.failed:
+		return m.loadErr
+	default:
+		return nil
+	}
+}
+
+// finishLoad reads the rest of the store while the master serves, then
+// starts what needs it and opens every call (ready).
+func (m *Master) finishLoad(l *loader) {
+	defer close(m.loadDone)
+	err := m.loadRest(l)
+	if err == nil {
+		err = m.startServices()
+	}
+	if err != nil {
+		if m.ctx.Err() == nil {
+			m.log.WithError(err).Error("loading the store failed: the master serves nothing more")
+		}
+		m.loadErr = err
+		close(m.failed)
+		return
+	}
+	close(m.ready)
+	m.log.Info("master ready: the whole store is loaded")
+}
+
+// gated makes an API handler wait until the master is ready.
+func (m *Master) gated(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := m.awaitReady(r.Context()); err != nil {
+			return err
+		}
+		return h(w, r)
+	}
+}
