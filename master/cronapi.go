@@ -1,0 +1,157 @@
+package master
+
+// The master's side of its schedules (cron.go runs them): the wire's
+// schedule calls, upserting schedule specs from a submit, starting and
+// stopping the scheduler, and the JSON view of a schedule.
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+	"github.com/robfig/cron/v3"
+)
+
+// ListSchedules implements rpcapi.MasterAPI: the schedules by name.
+func (api wire) ListSchedules(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.ListSchedulesReply) error {
+	m := api.m
+	s := m.sched
+	if s == nil {
+		return nil
+	}
+	return s.do(func() {
+		r.Schedules = make([]rpcapi.ScheduleInfo, 0, len(s.entries))
+		for _, name := range slices.Sorted(maps.Keys(s.entries)) {
+			r.Schedules = append(r.Schedules, s.entries[name].info())
+		}
+	})
+}
+
+// PauseSchedule implements rpcapi.MasterAPI. A paused schedule does not
+// fire (a queued fire is dropped) until it is resumed; the pause is
+// stored, so it outlasts a restart and a reload of the jobs file.
+func (api wire) PauseSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
+	m := api.m
+	if m.sched == nil {
+		return fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, a.Name)
+	}
+	return m.sched.setPaused(a.Name, true, r)
+}
+
+// ResumeSchedule implements rpcapi.MasterAPI. The schedule fires again
+// from its next instant after now.
+func (api wire) ResumeSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
+	m := api.m
+	if m.sched == nil {
+		return fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, a.Name)
+	}
+	return m.sched.setPaused(a.Name, false, r)
+}
+
+// upsertSchedules creates or replaces the schedules of specs (each has a
+// Schedule and a Name) and reports, per spec, whether an identical
+// schedule already existed. It is called without mu held. A bad cron
+// expression is an rpcapi.ErrBadRequest naming the field, and then no
+// schedule of specs is changed.
+func (m *Master) upsertSchedules(specs []jobs.Spec) ([]bool, error) {
+	s := m.sched
+	if s == nil {
+		return nil, fmt.Errorf("%w: the scheduler is not running", rpcapi.ErrUnavailable)
+	}
+	now := s.now()
+	parsed := make([]cron.Schedule, len(specs))
+	seen := make(map[string]bool, len(specs))
+	for i := range specs {
+		sp := &specs[i]
+		if seen[sp.Name] {
+			return nil, fmt.Errorf("%w: schedule %q appears twice", rpcapi.ErrBadRequest, sp.Name)
+		}
+		seen[sp.Name] = true
+		if err := CheckSchedule(sp.Schedule, sp.Timezone); err != nil {
+			return nil, fmt.Errorf("%w: schedule %q: %v", rpcapi.ErrBadRequest, sp.Name, err)
+		}
+		c, err := parseSchedule(sp.Schedule, sp.Timezone)
+		if err != nil {
+			return nil, fmt.Errorf("%w: schedule %q: %v", rpcapi.ErrBadRequest, sp.Name, err)
+		}
+		if c.Next(now).IsZero() {
+			return nil, fmt.Errorf("%w: schedule %q: schedule %q never fires", rpcapi.ErrBadRequest, sp.Name, sp.Schedule)
+		}
+		parsed[i] = c
+	}
+	existing := make([]bool, len(specs))
+	var err error
+	if derr := s.do(func() { err = s.upsert(specs, parsed, existing) }); derr != nil {
+		return nil, derr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return existing, nil
+}
+
+// startScheduler starts firing the stored schedules; stopScheduler stops
+// it. Start calls the first after loading the store, Close the second
+// before closing the store. A test may set m.sched (with a fake clock)
+// before Start.
+func (m *Master) startScheduler() error {
+	if m.sched == nil {
+		m.sched = newScheduler(systemClock{})
+	}
+	return m.sched.start(m)
+}
+
+func (m *Master) stopScheduler() {
+	if m.sched != nil {
+		m.sched.stop()
+	}
+}
+
+// scheduleFinal is told when a job reaches a final state. The caller holds
+// mu; it must not block.
+func (m *Master) scheduleFinal(j *jobs.Job) {
+	if m.sched != nil && strings.HasPrefix(j.Spec.Key, schedKeyPrefix) {
+		m.sched.poke()
+	}
+}
+
+// ScheduleView is a schedule as JSON shows it: GET /api/v1/schedules and
+// `drover schedules --json`.
+type ScheduleView struct {
+	Name     string            `json:"name"`
+	Schedule string            `json:"schedule"`
+	Timezone string            `json:"timezone"`
+	Overlap  string            `json:"overlap"`
+	CatchUp  string            `json:"catch_up"`
+	Paused   bool              `json:"paused"`
+	Next     time.Time         `json:"next,omitzero"`
+	LastFire time.Time         `json:"last_fire,omitzero"`
+	LastJob  string            `json:"last_job,omitempty"`
+	Type     string            `json:"type"`
+	Args     map[string]string `json:"args"`
+	Group    string            `json:"group,omitempty"`
+}
+
+// ViewSchedule returns the JSON view of s.
+func ViewSchedule(s rpcapi.ScheduleInfo) ScheduleView {
+	v := ScheduleView{Name: s.Name, Schedule: s.Schedule, Timezone: s.Timezone, Overlap: s.Overlap,
+		CatchUp: s.CatchUp, Paused: s.Paused, Next: s.Next, LastFire: s.LastFire, LastJob: s.LastJob,
+		Type: s.Spec.Type, Args: s.Spec.Args, Group: s.Spec.Group}
+	if v.Args == nil {
+		v.Args = map[string]string{}
+	}
+	return v
+}
+
+func viewSchedules(in []rpcapi.ScheduleInfo) []ScheduleView {
+	out := make([]ScheduleView, 0, len(in))
+	for _, s := range in {
+		out = append(out, ViewSchedule(s))
+	}
+	return out
+}
