@@ -75,7 +75,7 @@ func (m *Master) childFinal(c *jobs.Job) {
 	if final < len(p.Children) {
 		return
 	}
-	now := time.Now()
+	now := m.now()
 	p.State = jobs.Succeeded
 	if ok < len(p.Children) {
 		p.State = jobs.Failed

@@ -122,6 +122,10 @@ type Config struct {
 	// StoreImpl, when set, is used instead of opening Store in DataDir. The
 	// master closes it on Close.
 	StoreImpl jobs.Store
+
+	// clock, when set (tests), is the master's clock instead of the
+	// system's.
+	clock clock
 }
 
 // DefaultListen is the master's default address.

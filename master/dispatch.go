@@ -18,21 +18,23 @@ const assignTimeout = 10 * time.Second
 // dispatchLoop leases ready jobs to free slots whenever something changes
 // (a submit, a result, a worker) and when a delayed job's time comes.
 func (m *Master) dispatchLoop() {
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	var due <-chan time.Time // nil: none until the first pass
+	stop := func() bool { return false }
+	defer func() { stop() }()
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
 		case <-m.kickc:
-		case <-timer.C:
+		case <-due:
 		}
-		next := m.dispatch(time.Now())
+		stop()
+		next := m.dispatch(m.now())
 		d := time.Hour
 		if !next.IsZero() {
-			d = max(time.Until(next), time.Millisecond)
+			d = max(next.Sub(m.now()), time.Millisecond)
 		}
-		timer.Reset(d)
+		due, stop = m.clock.Timer(d)
 	}
 }
 
@@ -278,7 +280,7 @@ func (m *Master) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerClien
 	actx, cancel := context.WithTimeout(ctx, assignTimeout)
 	reply, err := wc.Assign(actx, args)
 	cancel()
-	now := time.Now()
+	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err != nil {

@@ -215,7 +215,7 @@ func (m *Master) startHooks() error {
 			}
 		}
 		if h.fired[g] {
-			m.groupClosed(g, time.Now())
+			m.groupClosed(g, m.now())
 		}
 	}
 	// Records of groups whose jobs have all left the store (history).

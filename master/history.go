@@ -111,7 +111,7 @@ func (m *Master) historyLoop() {
 	// next waits for historyEvery.
 	early := true
 	for {
-		now := time.Now()
+		now := m.now()
 		due := now.Sub(last) >= historyEvery
 		if due || (early && m.historyOver()) {
 			last = now

@@ -44,7 +44,7 @@ func (m *Master) load() error {
 // master serves. With any other store it does nothing: loadRest reads
 // everything.
 func (m *Master) loadLive() (*loader, error) {
-	l := &loader{m: m, now: time.Now(), fires: make(map[string]fireRef)}
+	l := &loader{m: m, now: m.now(), began: time.Now(), fires: make(map[string]fireRef)}
 	l.hs, _ = m.store.(jobs.HistoryStore)
 	if err := errors.Join(l.loadNotices(), l.loadLeft()); err != nil {
 		return nil, fmt.Errorf("master: load: %w", err)
@@ -62,7 +62,7 @@ func (m *Master) loadLive() (*loader, error) {
 	m.seq = max(m.seq, jobs.HighWater(m.store))
 	l.upTo = m.seq
 	m.log.WithFields(logrus.Fields{"live": len(l.first), "running": l.restored,
-		"took": time.Since(l.now).Round(time.Millisecond).String()}).Info("store: live jobs loaded")
+		"took": time.Since(l.began).Round(time.Millisecond).String()}).Info("store: live jobs loaded")
 	return l, nil
 }
 
@@ -90,14 +90,15 @@ func (m *Master) loadRest(l *loader) error {
 	inMem := m.byseq.len()
 	l.unlock()
 	m.log.WithFields(logrus.Fields{"jobs": l.loaded, "in_memory": inMem, "history": l.history,
-		"running": l.restored, "took": time.Since(l.now).Round(time.Millisecond).String()}).Info("store loaded")
+		"running": l.restored, "took": time.Since(l.began).Round(time.Millisecond).String()}).Info("store loaded")
 	return nil
 }
 
 // loader is load's state while it reads the store.
 type loader struct {
-	m   *Master
-	now time.Time
+	m     *Master
+	now   time.Time // the master's time (clock)
+	began time.Time // when the load began, for its log lines
 	// notices holds the IDs of failed jobs whose job_failed notice is
 	// not sent yet (groups.go): they stay in memory until it is.
 	notices map[string]bool

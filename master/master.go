@@ -1,6 +1,7 @@
 package master
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -86,6 +87,9 @@ type Master struct {
 	debug   bool       // the logger logs debug lines
 	hooks   *hooks     // group on_done and notifiers (groups.go), set by Start
 	sched   *scheduler // set in Start before its goroutines, then read-only
+	// clock gives the time of every job and worker change, of dispatch
+	// and of the reaper (cron has its own); tests move a fake one.
+	clock clock
 
 	woken []*workerRec // dispatch's scratch list, reused
 	cands []candidate  // dispatch's scratch heap, reused
@@ -134,6 +138,7 @@ func New(cfg Config) (*Master, error) {
 		log:      cfg.Logger,
 		boot:     hex.EncodeToString(b[:]),
 		readGate: newReadGate(),
+		clock:    cmp.Or[clock](cfg.clock, systemClock{}),
 		keys:     make(map[string]string),
 		groups:   make(map[string][]string),
 		queue:    jobs.NewQueue(),
@@ -398,7 +403,7 @@ func (m *Master) checkCleanStop() error {
 	}
 	m.recovered = m.byseq.len() > 0
 	if m.counts.of(jobs.Pending) > 0 {
-		m.graceUntil = time.Now().Add(recoveryGrace * m.cfg.HeartbeatInterval)
+		m.graceUntil = m.now().Add(recoveryGrace * m.cfg.HeartbeatInterval)
 		m.log.WithField("until", m.graceUntil.Format(time.RFC3339Nano)).
 			Warn("the last master did not stop cleanly: holding dispatch so that workers reclaim the jobs they run")
 	}
@@ -569,3 +574,6 @@ func debugOn(l logrus.FieldLogger) bool {
 	}
 	return true
 }
+
+// now is the master's time (clock).
+func (m *Master) now() time.Time { return m.clock.Now() }

@@ -32,7 +32,7 @@ func (m *Master) Retry(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := m.now()
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()

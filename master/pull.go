@@ -28,7 +28,7 @@ func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchR
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
-		now := time.Now()
+		now := m.now()
 		m.mu.Lock()
 		w := m.workers[a.WorkerID]
 		if w == nil || w.state == rpcapi.WorkerDead || m.closed {
@@ -81,7 +81,7 @@ func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchR
 		case <-timer.C:
 			m.mu.Lock()
 			if w := m.workers[a.WorkerID]; w != nil && w.state != rpcapi.WorkerDead {
-				w.lastBeat = time.Now()
+				w.lastBeat = m.now()
 			}
 			m.mu.Unlock()
 			return nil

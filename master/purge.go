@@ -13,7 +13,7 @@ import (
 // store, now, and says how many in r. Live jobs are never touched.
 func (api wire) PurgeJobs(ctx context.Context, a *rpcapi.PurgeArgs, r *rpcapi.PurgeReply) error {
 	m := api.m
-	f, err := purgeFilter(a, time.Now())
+	f, err := purgeFilter(a, m.now())
 	if err != nil {
 		return err
 	}

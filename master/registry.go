@@ -143,7 +143,7 @@ func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.
 		}
 		client = c
 	}
-	now := time.Now()
+	now := m.now()
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -258,7 +258,7 @@ func staleRef(j *jobs.Job, ref rpcapi.JobRef) bool {
 // the worker stopped reporting are requeued as lost.
 func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcapi.HeartbeatReply) error {
 	m := api.m
-	now := time.Now()
+	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	w := m.workers[a.WorkerID]
@@ -340,7 +340,7 @@ func (api wire) Logout(ctx context.Context, a *rpcapi.LogoutArgs, _ *rpcapi.Empt
 		return fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, a.WorkerID)
 	}
 	n := len(w.leases)
-	m.retire(w, time.Now(), "logged out")
+	m.retire(w, m.now(), "logged out")
 	m.mu.Unlock()
 	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "requeued": n}).Info("worker logged out")
 	m.kick()
@@ -406,7 +406,7 @@ func (m *Master) reapLoop() {
 		case <-m.ctx.Done():
 			return
 		case <-t.C:
-			now := time.Now()
+			now := m.now()
 			m.reap(now)
 			m.retireJobs(now)
 		}

@@ -21,7 +21,7 @@ func (api wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.
 	if err := checkReports(a.Reports); err != nil {
 		return err
 	}
-	now := time.Now()
+	now := m.now()
 	var last *batch
 	m.mu.Lock()
 	w := m.workers[a.WorkerID]
@@ -193,7 +193,7 @@ func (api wire) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.JobI
 	m.mu.Lock()
 	if j := m.job(a.ID); j != nil {
 		r.Job = *j.Clone()
-		r.Waiting = m.whyWaiting(j, time.Now())
+		r.Waiting = m.whyWaiting(j, m.now())
 		m.mu.Unlock()
 		return nil
 	}
@@ -293,7 +293,7 @@ func (api wire) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi.
 // running one is cancelled and its worker told to stop it.
 func (api wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.CancelReply) error {
 	m := api.m
-	now := time.Now()
+	now := m.now()
 	var last *batch
 	if a.Group != "" {
 		if err := m.knownGroup(a.Group); err != nil {

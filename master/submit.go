@@ -71,7 +71,7 @@ func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Subm
 			r.IDs[i], r.Existing[i] = "schedule:"+a.Specs[i].Name, existing[k]
 		}
 	}
-	now := time.Now()
+	now := m.now()
 	var fresh []*jobs.Job
 	var reserved []string
 	// The jobs are built before the lock is taken, in one allocation: only
