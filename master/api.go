@@ -209,8 +209,11 @@ func (m *Master) pageJobs(q *jobQuery, take func(*jobs.Job)) (string, error) {
 			return "", err
 		}
 	}
+	// Every live job is in memory: a filter on a live state needs no
+	// walk of the store.
+	liveOnly := q.State != "" && !q.State.Final() && q.Group == ""
 	m.mu.Lock()
-	if q.Group == "" || len(m.groups[q.Group]) == 0 || left != nil {
+	if !liveOnly && (q.Group == "" || len(m.groups[q.Group]) == 0 || left != nil) {
 		if hs := m.historyStore(); hs != nil {
 			if left != nil {
 				q.lo = left.first()

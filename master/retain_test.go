@@ -402,3 +402,26 @@ func TestPurgeHistory(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveFilterFromMemory: every live job is in memory, so a listing
+// filtered on a live state reads no history: three pending jobs behind a
+// thousand that left memory come in one page, with no cursor, even when
+// the call may examine only ten jobs.
+func TestLiveFilterFromMemory(t *testing.T) {
+	m, mc := retainCluster(t, Config{DataDir: t.TempDir(), Retain: time.Second, RetainJobs: 100})
+	specs := make([]jobs.Spec, 1000)
+	for i := range specs {
+		specs[i] = jobs.Spec{Type: "ok"}
+	}
+	runAll(t, mc, specs)
+	pend, err := mc.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: pgSpecs(3, jobs.Spec{Type: "nobody-runs-this"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, m, "the finished jobs leave memory", func() bool { return m.byseq.len() == 3 })
+	var got []string
+	next, err := m.pageJobs(&jobQuery{State: jobs.Pending, Limit: 100, Examine: 10}, func(j *jobs.Job) { got = append(got, j.ID) })
+	if err != nil || next != "" || len(got) != 3 || got[0] != pend.IDs[2] {
+		t.Fatalf("pending jobs, examining at most 10: %v, next %q, %v; want %v newest first and no cursor", got, next, err, pend.IDs)
+	}
+}
