@@ -206,7 +206,9 @@ func (m *Master) retireGroup(g string, now time.Time) (n int, wait bool) {
 			continue
 		}
 		if !j.State.Final() {
-			return 0, false
+			// A member retried after the group closed (its on_done
+			// does not run again): looked at again once it is final.
+			return 0, true
 		}
 		if !m.retireHold(j, now).IsZero() {
 			return 0, true
