@@ -1,0 +1,592 @@
+package jobs
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+)
+
+// Reading a bbolt file's pages directly, without bbolt: bbolt trusts its
+// pages, and on a damaged one panics, faults, loops or, with a damaged
+// free list, overwrites live pages. boltPages checks every page of the
+// tree and the free list, bounded and without trusting anything, before
+// bbolt is let at the file, and reads what it can of a damaged file for
+// check and salvage. The layout is bbolt's (go.etcd.io/bbolt,
+// internal/common): a 16-byte page header (id, flags, count, overflow),
+// 16-byte elements, keys and values packed after them in element order.
+
+const (
+	pageHeaderSize     = 16
+	pageElemSize       = 16
+	branchPageFlag     = 0x01
+	leafPageFlag       = 0x02
+	freelistPageFlag   = 0x10
+	bucketLeafFlag     = 0x01
+	boltMagic          = 0xED0CDAED
+	boltVersion        = 2
+	boltMetaSize       = 64
+	boltNoFreelist     = ^uint64(0)
+	boltMaxDepth       = 64
+	bucketHeaderSize   = 16
+	boltMaxPageSize    = 1 << 24
+	boltLegacyJSON     = '{'
+	boltMinPageSize    = 512
+	boltMetaChecksumAt = 56
+)
+
+// boltMeta is a meta page's content.
+type boltMeta struct {
+	pageSize                   uint32
+	root, freelist, pgid, txid uint64
+	err                        string // why it is not valid; "" if it is
+}
+
+func parseMeta(b []byte) boltMeta {
+	if len(b) < pageHeaderSize+boltMetaSize {
+		return boltMeta{err: "too short"}
+	}
+	m := b[pageHeaderSize:]
+	h := fnv.New64a()
+	h.Write(m[:boltMetaChecksumAt])
+	switch {
+	case binary.LittleEndian.Uint32(m) != boltMagic:
+		return boltMeta{err: "bad magic"}
+	case binary.LittleEndian.Uint32(m[4:]) != boltVersion:
+		return boltMeta{err: "bad version"}
+	case binary.LittleEndian.Uint64(m[boltMetaChecksumAt:]) != h.Sum64():
+		return boltMeta{err: "checksum mismatch"}
+	}
+	return boltMeta{
+		pageSize: binary.LittleEndian.Uint32(m[8:]),
+		root:     binary.LittleEndian.Uint64(m[16:]),
+		freelist: binary.LittleEndian.Uint64(m[32:]),
+		pgid:     binary.LittleEndian.Uint64(m[40:]),
+		txid:     binary.LittleEndian.Uint64(m[48:]),
+	}
+}
+
+// boltPages reads a bbolt file's pages.
+type boltPages struct {
+	f     *os.File
+	path  string
+	size  int64
+	ps    int64
+	meta  boltMeta // the meta page in use (bbolt's choice)
+	metas [2]boltMeta
+	used  int // which of metas is meta
+	notes []string
+
+	chunks map[int64][]byte // the last chunks read, by index
+	order  []int64          // their indexes, oldest first
+}
+
+func (bp *boltPages) close() { bp.f.Close() }
+
+// boltChunk is the unit in which boltPages reads the file: pages are
+// mostly laid out in the order a walk visits them.
+const (
+	boltChunk  = 1 << 20
+	boltChunks = 4 // chunks kept
+)
+
+// readAt returns n bytes of the file at off. The slice may be shared: the
+// caller must not change it.
+func (bp *boltPages) readAt(off, n int64) ([]byte, error) {
+	if c := off / boltChunk; (off+n-1)/boltChunk == c && off+n <= bp.size {
+		b, ok := bp.chunks[c]
+		if !ok {
+			// A new buffer each time: slices of one dropped stay valid.
+			b = make([]byte, min(boltChunk, bp.size-c*boltChunk))
+			if k, err := bp.f.ReadAt(b, c*boltChunk); k < len(b) {
+				if err == nil || err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return nil, err
+			}
+			if bp.chunks == nil {
+				bp.chunks = make(map[int64][]byte)
+			}
+			if len(bp.order) == boltChunks {
+				delete(bp.chunks, bp.order[0])
+				bp.order = bp.order[1:]
+			}
+			bp.chunks[c] = b
+			bp.order = append(bp.order, c)
+		}
+		at := off - c*boltChunk
+		return b[at : at+n : at+n], nil
+	}
+	b := make([]byte, n)
+	k, err := bp.f.ReadAt(b, off)
+	if int64(k) == n {
+		return b, nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return nil, err
+}
+
+// openBoltPages opens path and picks its meta page as bbolt does (the
+// valid one with the higher transaction id). A damage is returned when no
+// meta page is valid or the file is shorter than its pages.
+func openBoltPages(path string) (*boltPages, *Damage, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	bp := &boltPages{f: f, path: path, size: fi.Size()}
+	first := make([]byte, min(bp.size, 0x1000))
+	f.ReadAt(first, 0)
+	bp.metas[0] = parseMeta(first)
+	ps := int64(os.Getpagesize())
+	if bp.metas[0].err == "" {
+		ps = int64(bp.metas[0].pageSize)
+	} else {
+		for i := range 15 {
+			pos := int64(1024) << i
+			if pos >= bp.size-1024 {
+				break
+			}
+			b := make([]byte, min(0x1000, bp.size-pos))
+			f.ReadAt(b, pos)
+			if m := parseMeta(b); m.err == "" {
+				ps = int64(m.pageSize)
+				break
+			}
+		}
+	}
+	bp.ps = ps
+	if ps < boltMinPageSize || ps > boltMaxPageSize || ps&(ps-1) != 0 {
+		return bp, &Damage{File: path, Offset: 0, Kind: DamageBoltMeta, Problem: fmt.Sprintf("page size %d in the meta page", ps),
+			Lost: "everything in drover.db"}, nil
+	}
+	if bp.size >= ps+pageHeaderSize+boltMetaSize {
+		b := make([]byte, pageHeaderSize+boltMetaSize)
+		f.ReadAt(b, ps)
+		bp.metas[1] = parseMeta(b)
+	} else {
+		bp.metas[1] = boltMeta{err: "past the end of the file"}
+	}
+	a, b := 0, 1
+	if bp.metas[1].txid > bp.metas[0].txid {
+		a, b = 1, 0
+	}
+	switch {
+	case bp.metas[a].err == "":
+		bp.used = a
+	case bp.metas[b].err == "":
+		bp.used = b
+	default:
+		return bp, &Damage{File: path, Offset: 0, Kind: DamageBoltMeta,
+			Problem: fmt.Sprintf("no valid meta page (page 0: %s; page 1: %s)", bp.metas[0].err, bp.metas[1].err),
+			Lost:    "everything in drover.db"}, nil
+	}
+	bp.meta = bp.metas[bp.used]
+	if other := 1 - bp.used; bp.metas[other].err != "" {
+		bp.notes = append(bp.notes, fmt.Sprintf("%s: meta page %d is not valid (%s); bbolt uses meta page %d (one torn meta write is what a crash during a commit leaves)",
+			path, other, bp.metas[other].err, bp.used))
+	}
+	m := bp.meta
+	switch {
+	case int64(m.pageSize) != ps:
+		return bp, &Damage{File: path, Offset: int64(bp.used) * ps, Kind: DamageBoltMeta,
+			Problem: fmt.Sprintf("meta page %d says page size %d, but it is at offset %d", bp.used, m.pageSize, int64(bp.used)*ps), Lost: "everything in drover.db"}, nil
+	case m.pgid < 3 || m.pgid > uint64(bp.size/ps):
+		return bp, &Damage{File: path, Offset: min(bp.size, int64(min(m.pgid, 1<<40))*ps), Kind: DamageBoltFile,
+			Problem: fmt.Sprintf("the file has %d bytes, but its meta page says it holds %d pages of %d bytes: it was cut short", bp.size, m.pgid, ps),
+			Lost:    "the records in the missing pages"}, nil
+	case m.root < 2 || m.root >= m.pgid:
+		return bp, &Damage{File: path, Offset: int64(bp.used) * ps, Kind: DamageBoltMeta,
+			Problem: fmt.Sprintf("meta page %d: root page %d out of range", bp.used, m.root), Lost: "everything in drover.db"}, nil
+	}
+	return bp, nil, nil
+}
+
+// boltEntry is a key/value of a bucket, as found by a walk.
+type boltEntry struct {
+	bucket   string
+	key, val []byte // copies
+	off      int64  // where the element is in the file
+}
+
+// lostRange is a key range of a bucket a damaged page held.
+type lostRange struct {
+	bucket   string
+	from, to []byte // to nil: no upper bound
+}
+
+// boltWalk walks the tree of the meta page in use and the free list,
+// checking every page.
+type boltWalk struct {
+	bp      *boltPages
+	reached []bool
+	damage  []Damage
+	lost    []lostRange
+	onEntry func(e boltEntry) // every non-bucket entry, if set
+	pages   int               // pages of the tree
+	free    int               // pages on the free list
+	leaked  int               // pages neither reached nor free
+	maxSeq  uint64            // the highest Seq in the jobs bucket
+	records int               // records of the jobs bucket that read
+	state   *storeState       // the store's state, if it reads
+	stateOK bool
+	buckets map[string]int // entries per bucket
+}
+
+// walkBolt checks the whole file. onEntry, if set, gets every entry that
+// reads.
+func walkBolt(bp *boltPages, onEntry func(e boltEntry)) *boltWalk {
+	w := &boltWalk{bp: bp, reached: make([]bool, bp.meta.pgid), onEntry: onEntry, buckets: make(map[string]int)}
+	w.reached[0], w.reached[1] = true, true
+	w.walkPage(nil, bp.meta.root, nil, nil, 0, int64(bp.used)*bp.ps)
+	w.walkFreelist()
+	for _, r := range w.reached {
+		if !r {
+			w.leaked++
+		}
+	}
+	w.leaked -= w.free
+	return w
+}
+
+func (w *boltWalk) pageDamage(kind string, id uint64, off int64, problem string, bucket []string, from, to []byte) {
+	d := Damage{File: w.bp.path, Offset: off, Kind: kind, Problem: problem}
+	name := bucketName(bucket)
+	switch {
+	case bucket == nil:
+		d.Lost = "the buckets the page held: possibly everything in drover.db"
+	case name == string(jobsBucket):
+		d.Lost = "the jobs " + keyRange(from, to) + " that were in drover.db"
+	default:
+		d.Lost = fmt.Sprintf("the entries of bucket %q %s", name, keyRangeRaw(from, to))
+	}
+	if id > 0 {
+		d.Problem = fmt.Sprintf("page %d: %s", id, problem)
+	}
+	w.damage = append(w.damage, d)
+	w.lost = append(w.lost, lostRange{bucket: name, from: bytes.Clone(from), to: bytes.Clone(to)})
+}
+
+func bucketName(path []string) string {
+	if len(path) == 0 {
+		return ""
+	}
+	s := path[0]
+	for _, p := range path[1:] {
+		s += "/" + p
+	}
+	return s
+}
+
+func keyRange(from, to []byte) string {
+	lo, hi := "1", "the highest"
+	if len(from) == 8 {
+		lo = fmt.Sprint(binary.BigEndian.Uint64(from))
+	}
+	if len(to) == 8 {
+		if v := binary.BigEndian.Uint64(to); v > 0 {
+			hi = fmt.Sprint(v - 1)
+		}
+	}
+	return fmt.Sprintf("with IDs from %s to %s", lo, hi)
+}
+
+func keyRangeRaw(from, to []byte) string {
+	if from == nil && to == nil {
+		return "(all of them)"
+	}
+	return fmt.Sprintf("from key %q to key %q", from, to)
+}
+
+// walkPage checks page id of the bucket at path, whose keys must be in
+// [lo, hi), and its subtree. It returns the subtree's largest key (a copy)
+// and whether the page read.
+func (w *boltWalk) walkPage(path []string, id uint64, lo, hi []byte, depth int, refOff int64) ([]byte, bool) {
+	ps := w.bp.ps
+	off := int64(id) * ps
+	fail := func(kind, problem string) ([]byte, bool) {
+		w.pageDamage(kind, id, off, problem, path, lo, hi)
+		return nil, false
+	}
+	switch {
+	case depth > boltMaxDepth:
+		return fail(DamageBoltPage, "the tree is deeper than any bbolt writes (a reference loop?)")
+	case id < 2 || id >= w.bp.meta.pgid:
+		off = refOff
+		return fail(DamageBoltPage, fmt.Sprintf("a reference to page %d, outside the file's pages 2..%d", id, w.bp.meta.pgid-1))
+	case w.reached[id]:
+		return fail(DamageBoltPage, "referenced twice")
+	}
+	hdr, err := w.bp.readAt(off, pageHeaderSize)
+	if err != nil {
+		return fail(DamageBoltPage, fmt.Sprintf("cannot be read: %v", err))
+	}
+	pid := binary.LittleEndian.Uint64(hdr)
+	flags := binary.LittleEndian.Uint16(hdr[8:])
+	over := uint64(binary.LittleEndian.Uint32(hdr[12:]))
+	switch {
+	case pid != id:
+		return fail(DamageBoltPage, fmt.Sprintf("its header says page %d", pid))
+	case flags != branchPageFlag && flags != leafPageFlag:
+		return fail(DamageBoltPage, fmt.Sprintf("not a branch or leaf page (flags %#x)", flags))
+	case over >= w.bp.meta.pgid-id:
+		return fail(DamageBoltPage, fmt.Sprintf("its %d overflow pages run past the file's pages", over))
+	}
+	for i := id; i <= id+over; i++ {
+		if w.reached[i] {
+			return fail(DamageBoltPage, fmt.Sprintf("its overflow page %d is also used elsewhere", i))
+		}
+	}
+	for i := id; i <= id+over; i++ {
+		w.reached[i] = true
+	}
+	w.pages += int(over) + 1
+	buf, err := w.bp.readAt(off, int64(over+1)*ps)
+	if err != nil {
+		return fail(DamageBoltPage, fmt.Sprintf("cannot be read: %v", err))
+	}
+	return w.walkNode(path, buf, flags == branchPageFlag, false, lo, hi, depth, id, off)
+}
+
+// walkNode checks the elements of a page (buf, at offset off in the file;
+// an inline bucket's page is in its parent's value) and walks on.
+func (w *boltWalk) walkNode(path []string, buf []byte, branch, inline bool, lo, hi []byte, depth int, id uint64, off int64) ([]byte, bool) {
+	count := int(binary.LittleEndian.Uint16(buf[10:]))
+	data := pageHeaderSize + count*pageElemSize
+	if data > len(buf) || (branch && count == 0) {
+		w.pageDamage(DamageBoltPage, id, off, fmt.Sprintf("%d elements do not fit the page", count), path, lo, hi)
+		return nil, false
+	}
+	var prevKey, maxKey []byte
+	running := lo
+	for i := range count {
+		e := pageHeaderSize + i*pageElemSize
+		el := buf[e : e+pageElemSize]
+		var pos, ksize, vsize int
+		var flags uint32
+		var child uint64
+		if branch {
+			pos, ksize = int(binary.LittleEndian.Uint32(el)), int(binary.LittleEndian.Uint32(el[4:]))
+			child = binary.LittleEndian.Uint64(el[8:])
+		} else {
+			flags = binary.LittleEndian.Uint32(el)
+			pos, ksize, vsize = int(binary.LittleEndian.Uint32(el[4:])), int(binary.LittleEndian.Uint32(el[8:])), int(binary.LittleEndian.Uint32(el[12:]))
+		}
+		problem := ""
+		switch {
+		case e+pos != data:
+			problem = fmt.Sprintf("element %d: its key is at %d, not at %d where bbolt puts it", i, e+pos, data)
+		case ksize == 0:
+			problem = fmt.Sprintf("element %d: empty key", i)
+		case ksize > len(buf)-data || vsize > len(buf)-data-ksize:
+			problem = fmt.Sprintf("element %d: %d+%d bytes of key and value run past the page", i, ksize, vsize)
+		case flags&^bucketLeafFlag != 0:
+			problem = fmt.Sprintf("element %d: flags %#x", i, flags)
+		}
+		var key, val []byte
+		if problem == "" {
+			key = buf[data : data+ksize]
+			val = buf[data+ksize : data+ksize+vsize]
+			switch {
+			case prevKey != nil && bytes.Compare(key, prevKey) <= 0:
+				problem = fmt.Sprintf("element %d: key %x does not follow key %x", i, key, prevKey)
+			case i == 0 && lo != nil && bytes.Compare(key, lo) < 0, branch && i > 0 && running != nil && bytes.Compare(key, running) <= 0:
+				problem = fmt.Sprintf("element %d: key %x is below the range its parent gives", i, key)
+			case hi != nil && bytes.Compare(key, hi) >= 0:
+				problem = fmt.Sprintf("element %d: key %x is above the range its parent gives", i, key)
+			}
+		}
+		if problem != "" {
+			from := lo
+			if prevKey != nil {
+				from = append(bytes.Clone(prevKey), 0)
+			}
+			w.pageDamage(DamageBoltPage, id, off+int64(e), problem, path, from, hi)
+			return maxKey, false
+		}
+		data += ksize + vsize
+		prevKey = key
+		if branch {
+			next := hi
+			if i+1 < count {
+				// The next element's key, if it reads; else the walk of
+				// the next element reports the page.
+				ne := buf[e+pageElemSize:]
+				np, nk := int(binary.LittleEndian.Uint32(ne)), int(binary.LittleEndian.Uint32(ne[4:]))
+				if a := e + pageElemSize + np; np >= 0 && a == data && nk > 0 && nk <= len(buf)-a {
+					next = buf[a : a+nk]
+				}
+			}
+			mk, _ := w.walkPage(path, child, key, next, depth+1, off+int64(e))
+			if mk != nil {
+				maxKey, running = mk, mk
+			} else {
+				running = key
+			}
+			continue
+		}
+		maxKey = key
+		w.leafEntry(path, key, val, flags&bucketLeafFlag != 0, depth, off+int64(e))
+	}
+	if inline && data != len(buf) {
+		w.pageDamage(DamageBoltPage, 0, off, fmt.Sprintf("an inline bucket of %d bytes whose elements end at %d", len(buf), data), path, lo, hi)
+		return maxKey, false
+	}
+	return bytes.Clone(maxKey), true
+}
+
+func (w *boltWalk) leafEntry(path []string, key, val []byte, isBucket bool, depth int, off int64) {
+	name := bucketName(path)
+	switch {
+	case isBucket:
+		if len(val) < bucketHeaderSize {
+			w.pageDamage(DamageBoltPage, 0, off, fmt.Sprintf("bucket %q: a header of %d bytes", key, len(val)), path, key, append(bytes.Clone(key), 0))
+			return
+		}
+		if name == string(jobsBucket) {
+			seq := binary.BigEndian.Uint64(append(make([]byte, 8-min(8, len(key))), key[:min(8, len(key))]...))
+			w.recordDamage(off, fmt.Sprintf("job %d is a bucket", seq), &seq)
+			return
+		}
+		sub := append(path[:len(path):len(path)], string(key))
+		if _, ok := w.buckets[bucketName(sub)]; !ok {
+			w.buckets[bucketName(sub)] = 0
+		}
+		root := binary.LittleEndian.Uint64(val)
+		if root != 0 {
+			w.walkPage(sub, root, nil, nil, depth+1, off)
+			return
+		}
+		page := val[bucketHeaderSize:]
+		if len(page) < pageHeaderSize || binary.LittleEndian.Uint16(page[8:]) != leafPageFlag {
+			w.pageDamage(DamageBoltPage, 0, off, fmt.Sprintf("bucket %q: a bad inline page", key), sub, nil, nil)
+			return
+		}
+		w.walkNode(sub, page, false, true, nil, nil, depth+1, 0, off)
+		return
+	case path == nil:
+		w.pageDamage(DamageBoltPage, 0, off, fmt.Sprintf("a value %q among the buckets", key), path, key, append(bytes.Clone(key), 0))
+		return
+	case name == string(jobsBucket):
+		if len(key) != 8 {
+			w.recordDamage(off, fmt.Sprintf("a key %x that is not a Seq", key), nil)
+			return
+		}
+		seq := binary.BigEndian.Uint64(key)
+		w.maxSeq = max(w.maxSeq, seq)
+		rec, ok := openEnvelope(key, val)
+		if !ok {
+			w.recordDamage(off, fmt.Sprintf("job %d: checksum mismatch", seq), &seq)
+			return
+		}
+		if len(val) == 0 || (val[0] != boltRecV2 && val[0] != recordV1 && val[0] != boltLegacyJSON) {
+			w.recordDamage(off, fmt.Sprintf("job %d: a value that is not a job record", seq), &seq)
+			return
+		}
+		w.records++
+		val = rec
+	case name == string(storeBucket) && string(key) == string(stateKey):
+		st, ok := decodeState(val)
+		if !ok {
+			w.recordDamage(off, "the store's state record is damaged", nil)
+			return
+		}
+		w.state, w.stateOK = &st, true
+	}
+	w.buckets[name]++
+	if w.onEntry != nil {
+		w.onEntry(boltEntry{bucket: name, key: bytes.Clone(key), val: bytes.Clone(val), off: off})
+	}
+}
+
+func (w *boltWalk) recordDamage(off int64, problem string, seq *uint64) {
+	d := Damage{File: w.bp.path, Offset: off, Kind: DamageBoltRecord, Problem: problem, Records: 1}
+	if seq != nil {
+		d.Seqs = []uint64{*seq}
+		d.Lost = fmt.Sprintf("job %d", *seq)
+	} else {
+		d.Lost = "the record"
+	}
+	w.damage = append(w.damage, d)
+}
+
+func (w *boltWalk) walkFreelist() {
+	m := w.bp.meta
+	if m.freelist == boltNoFreelist {
+		return
+	}
+	ps := w.bp.ps
+	id := m.freelist
+	off := int64(id) * ps
+	fail := func(problem string) {
+		w.damage = append(w.damage, Damage{File: w.bp.path, Offset: off, Kind: DamageBoltFreelist,
+			Problem: fmt.Sprintf("free list page %d: %s", id, problem),
+			Lost:    "nothing yet, but bbolt would write over pages in use"})
+	}
+	if id < 2 || id >= m.pgid {
+		off = int64(w.bp.used) * ps
+		fail("out of range")
+		return
+	}
+	hdr, err := w.bp.readAt(off, pageHeaderSize)
+	if err != nil {
+		fail(err.Error())
+		return
+	}
+	over := uint64(binary.LittleEndian.Uint32(hdr[12:]))
+	switch {
+	case binary.LittleEndian.Uint64(hdr) != id:
+		fail(fmt.Sprintf("its header says page %d", binary.LittleEndian.Uint64(hdr)))
+		return
+	case binary.LittleEndian.Uint16(hdr[8:]) != freelistPageFlag:
+		fail(fmt.Sprintf("not a free list page (flags %#x)", binary.LittleEndian.Uint16(hdr[8:])))
+		return
+	case over >= m.pgid-id:
+		fail("its overflow runs past the file's pages")
+		return
+	}
+	for i := id; i <= id+over; i++ {
+		if w.reached[i] {
+			fail(fmt.Sprintf("page %d is also in the tree", i))
+			return
+		}
+		w.reached[i] = true
+	}
+	buf, err := w.bp.readAt(off, int64(over+1)*ps)
+	if err != nil {
+		fail(err.Error())
+		return
+	}
+	count, start := uint64(binary.LittleEndian.Uint16(hdr[10:])), uint64(pageHeaderSize)
+	if count == 0xFFFF {
+		count = binary.LittleEndian.Uint64(buf[pageHeaderSize:])
+		start += 8
+	}
+	if count > (uint64(len(buf))-start)/8 {
+		fail(fmt.Sprintf("%d free pages do not fit the page", count))
+		return
+	}
+	seen := make(map[uint64]bool, count)
+	for i := range count {
+		p := binary.LittleEndian.Uint64(buf[start+8*i:])
+		switch {
+		case p < 2 || p >= m.pgid:
+			fail(fmt.Sprintf("free page %d out of range", p))
+			return
+		case w.reached[p] || seen[p]:
+			fail(fmt.Sprintf("page %d is free and in use", p))
+			return
+		}
+		seen[p] = true
+	}
+	w.free = len(seen)
+}
