@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -42,8 +43,9 @@ const (
 // boltDB is the bbolt file under a BoltStore: every save is one fsynced
 // transaction.
 type boltDB struct {
-	db   *bolt.DB
-	path string
+	db      *bolt.DB
+	path    string
+	indexed atomic.Bool // the index bucket is whole (index.go)
 }
 
 // errLocked is wrapped by the error for a data dir another process holds.
@@ -258,9 +260,20 @@ func (s *boltDB) save(batch []Record, st *storeState) error {
 			// Keys (Seq) mostly grow: fill pages before splitting them,
 			// instead of bbolt's half-full default.
 			b.FillPercent = 0.9
+			ib, err := tx.CreateBucketIfNotExists(indexBucket)
+			if err != nil {
+				return err
+			}
 			var k [8]byte
 			for _, r := range batch {
 				binary.BigEndian.PutUint64(k[:], r.Seq)
+				var old []byte
+				if v := b.Get(k[:]); v != nil {
+					old, _ = openEnvelope(k[:], v) // a damaged one has no keys to move
+				}
+				if err := keepIndex(ib, r.Seq, old, r.Data); err != nil {
+					return err
+				}
 				if isTombstone(r.Data) {
 					if err := b.Delete(k[:]); err != nil {
 						return err

@@ -231,6 +231,14 @@ func OpenBoltWith(dir string, o BoltOptions) (*BoltStore, error) {
 	}
 	s.wg.Go(s.checkpointLoop)
 	s.signal()
+	if !db.indexWhole() {
+		s.wg.Go(func() {
+			err := db.buildIndex(s.stop)
+			if err != nil && !errors.Is(err, ErrClosed) && o.Logf != nil {
+				o.Logf("store: %v; filtered listings read the whole history", err)
+			}
+		})
+	}
 	return s, nil
 }
 

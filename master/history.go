@@ -3,6 +3,7 @@ package master
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -330,11 +331,13 @@ func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
 	}
 	m.pruneGroups(touched)
 	clear(touched)
-	// Then the store, for jobs that had left memory.
+	// Then the store, for jobs that had left memory, over its index of
+	// the filter's most selective field where it has one.
+	sel := &jobQuery{State: f.State, Type: f.Type, Group: f.Group, Asc: true}
 	for after := uint64(0); ; {
 		var del []uint64
 		var dstates []jobs.State
-		err := hs.Ascend(after, func(seq uint64, data []byte) bool {
+		err := walkStored(hs, sel, after, func(seq uint64, data []byte) bool {
 			after = seq
 			if h, ok := jobs.PeekHead(data); ok && f.matchHead(&h) {
 				del, dstates = append(del, seq), append(dstates, h.State)
@@ -510,18 +513,14 @@ func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.J
 		return "", err
 	}
 	defer m.ungateReads()
-	var err error
 	if q.Asc {
 		if q.lo != 0 {
 			after = max(after, q.lo-1)
 		}
-		err = hs.Ascend(after, fn)
-	} else {
-		if q.hi != 0 && (after == 0 || after > q.hi+1) {
-			after = q.hi + 1
-		}
-		err = hs.Descend(after, fn)
+	} else if q.hi != 0 && (after == 0 || after > q.hi+1) {
+		after = q.hi + 1
 	}
+	err := walkStored(hs, q, after, fn)
 	if err == nil && derr == nil && !more {
 		flush()
 	}
@@ -534,6 +533,43 @@ func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.J
 		return "", nil
 	}
 	return encodeCursor(cursorJobs, lastSeq), nil
+}
+
+// walkStored walks the store's records for q from after (exclusive), in
+// q's order: over the store's index of q's most selective field where it
+// has one (jobs.IndexedHistory), else over every record. The index is of
+// stored records: a job in memory whose change to match q is not
+// committed yet is missed, as it would be by a read a moment earlier.
+func walkStored(hs jobs.HistoryStore, q *jobQuery, after uint64, fn func(uint64, []byte) bool) error {
+	if ix, ok := hs.(jobs.IndexedHistory); ok {
+		if k, ok := q.indexKey(); ok {
+			if err := ix.WalkIndex(k, after, !q.Asc, fn); !errors.Is(err, jobs.ErrNoIndex) {
+				return err
+			}
+		}
+	}
+	if q.Asc {
+		return hs.Ascend(after, fn)
+	}
+	return hs.Descend(after, fn)
+}
+
+// indexKey returns the store index key of q's most selective field, if
+// q has a field the store indexes.
+func (q *jobQuery) indexKey() (jobs.IndexKey, bool) {
+	switch {
+	case q.Group != "":
+		return jobs.ByGroup(q.Group), true
+	case q.Worker != "":
+		return jobs.ByWorker(q.Worker), true
+	case q.State.Final() && q.Type != "":
+		return jobs.ByStateType(q.State, q.Type), true
+	case q.Type != "":
+		return jobs.ByType(q.Type), true
+	case q.State.Final():
+		return jobs.ByState(q.State), true
+	}
+	return jobs.IndexKey{}, false
 }
 
 // historyStore returns the store to read jobs that left memory from, or
