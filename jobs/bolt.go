@@ -265,15 +265,14 @@ func (s *boltDB) save(batch []Record, st *storeState) error {
 				return err
 			}
 			var k [8]byte
+			var edits indexEdits
 			for _, r := range batch {
 				binary.BigEndian.PutUint64(k[:], r.Seq)
 				var old []byte
 				if v := b.Get(k[:]); v != nil {
 					old, _ = openEnvelope(k[:], v) // a damaged one has no keys to move
 				}
-				if err := keepIndex(ib, r.Seq, old, r.Data); err != nil {
-					return err
-				}
+				edits.add(r.Seq, old, r.Data)
 				if isTombstone(r.Data) {
 					if err := b.Delete(k[:]); err != nil {
 						return err
@@ -285,6 +284,9 @@ func (s *boltDB) save(batch []Record, st *storeState) error {
 				if err := b.Put(k[:], vals[i:len(vals):len(vals)]); err != nil {
 					return err
 				}
+			}
+			if err := edits.apply(ib); err != nil {
+				return err
 			}
 			if err := keepLive(tx, batch); err != nil {
 				return err
