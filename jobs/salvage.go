@@ -108,7 +108,9 @@ func Salvage(src, dst string) (*SalvageReport, error) {
 	})
 	err = db.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range names {
-			if name == string(storeBucket) || name == string(liveBucket) || name == "" { // save keeps the live index
+			// save keeps the live index; the history index is built anew
+			// when the salvaged store opens.
+			if name == string(storeBucket) || name == string(liveBucket) || name == string(indexBucket) || name == "" {
 				continue
 			}
 			b, err := tx.CreateBucketIfNotExists([]byte(name))
