@@ -24,22 +24,21 @@ func (c *Client) Submit(ctx context.Context, specs ...jobs.Spec) ([]string, erro
 	return r.IDs, nil
 }
 
-// JobInfo is one job with its history, as Job returns it.
-type JobInfo struct {
-	Job jobs.Job
-	// Waiting says why a pending job has not run yet ("no live worker has
-	// type \"ocr\"", "retry backoff: eligible in 3.2s"); empty otherwise.
-	Waiting string
-}
+// JobInfo is one job with its history, as Job returns it: Job is the
+// whole job, and Waiting says why a pending job has not run yet ("no live
+// worker has type \"ocr\"", "retry backoff: eligible in 3.2s"); empty
+// otherwise. Its View is the job as the JSON API and "drover job --json"
+// show it; rpcapi.ViewJob does the same for a job of a listing.
+type JobInfo = rpcapi.JobInfo
 
 // Job returns the job with ID id, its attempts and its timeline, or
 // ErrNotFound.
 func (c *Client) Job(ctx context.Context, id string) (JobInfo, error) {
-	var r rpcapi.JobInfo
+	var r JobInfo
 	if err := c.call(ctx, 0, rpcapi.MasterGetJob, &rpcapi.GetJobArgs{ID: id}, &r); err != nil {
 		return JobInfo{}, err
 	}
-	return JobInfo{Job: r.Job, Waiting: r.Waiting}, nil
+	return r, nil
 }
 
 // Order is the order of a listing.

@@ -3,93 +3,18 @@ package master
 import (
 	"encoding/base64"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
 
-// This file holds the JSON views of the HTTP API (/api/v1/) and the
-// read-only queries behind them. The queries read the master's state under
-// mu and copy what they return, so nothing handed to a handler is shared.
-
-// apiJob is a job in a listing. Its fields are those of `drover jobs --json`,
-// plus the attempt number, the retry time of a pending job and the latest
-// attempt's error.
-type apiJob struct {
-	ID        string            `json:"id"`
-	Type      string            `json:"type"`
-	State     jobs.State        `json:"state"`
-	Attempts  int               `json:"attempts"`
-	Attempt   int               `json:"attempt"`
-	Worker    string            `json:"worker"`
-	Args      map[string]string `json:"args"`
-	Group     string            `json:"group"`
-	Priority  int               `json:"priority"`
-	Retries   int               `json:"retries"`
-	Submitted time.Time         `json:"submitted"`
-	Updated   time.Time         `json:"updated"`
-	NotBefore time.Time         `json:"not_before,omitzero"`
-	Error     string            `json:"error,omitempty"`
-}
-
-// maxListError bounds the error text in a listing; the detail has it all.
-const maxListError = 200
-
-func viewJob(j *jobs.Job) apiJob {
-	v := apiJob{ID: j.ID, Type: j.Spec.Type, State: j.State, Attempts: len(j.Attempts), Attempt: j.Attempt,
-		Worker: j.Worker, Args: maps.Clone(j.Spec.Args), Group: j.Spec.Group, Priority: j.Spec.Priority,
-		Retries: j.Spec.Retries, Submitted: j.Submitted, Updated: j.Updated, NotBefore: j.NotBefore}
-	if v.Args == nil {
-		v.Args = map[string]string{}
-	}
-	if n := len(j.Attempts); n > 0 {
-		v.Error = j.Attempts[n-1].Error
-		if len(v.Error) > maxListError {
-			v.Error = v.Error[:maxListError] + "…"
-		}
-	}
-	return v
-}
-
-// apiJobDetail is one job with its spec, every attempt and its timeline.
-type apiJobDetail struct {
-	apiJob
-	Timeout string `json:"timeout,omitempty"`
-	Key     string `json:"key,omitempty"`
-	// Waiting explains why a pending job has not run yet.
-	Waiting string `json:"waiting,omitempty"`
-	// OutputTail is the output of the latest attempt that has one.
-	OutputTail string         `json:"output_tail"`
-	History    []jobs.Attempt `json:"history"`
-	Timeline   []jobs.Event   `json:"timeline"`
-}
-
-func viewJobDetail(info *rpcapi.JobInfo) apiJobDetail {
-	j := &info.Job
-	d := apiJobDetail{apiJob: viewJob(j), Key: j.Spec.Key, Waiting: info.Waiting,
-		History: j.Attempts, Timeline: j.Events}
-	if j.Spec.Timeout > 0 {
-		d.Timeout = j.Spec.Timeout.String()
-	}
-	for i := len(j.Attempts) - 1; i >= 0; i-- {
-		if j.Attempts[i].Output != "" {
-			d.OutputTail = j.Attempts[i].Output
-			break
-		}
-	}
-	if d.History == nil {
-		d.History = []jobs.Attempt{}
-	}
-	if d.Timeline == nil {
-		d.Timeline = []jobs.Event{}
-	}
-	return d
-}
+// This file holds the read-only queries behind the listings of the HTTP
+// API (/api/v1/) and of RPC; the views they return are rpcapi's (views.go
+// there). The queries read the master's state under mu and copy what they
+// return, so nothing handed to a handler is shared.
 
 // Listing bounds. Every listing (jobs, workers, groups; JSON API and RPC
 // alike) returns one page and a cursor to the next. A page ends when it has
@@ -351,10 +276,10 @@ func groupCursorAt(ids []string, cursor string) (int, error) {
 
 // queryJobs returns one page of the jobs q selects as the JSON API shows
 // them, and the cursor of the next page ("" on the last).
-func (m *Master) queryJobs(q jobQuery) ([]apiJob, string, error) {
-	out := []apiJob{}
+func (m *Master) queryJobs(q jobQuery) ([]rpcapi.JobView, string, error) {
+	out := []rpcapi.JobView{}
 	q.MaxBytes, q.Size = m.maxReplyBytes(), viewBytes
-	next, err := m.pageJobs(&q, func(j *jobs.Job) { out = append(out, viewJob(j)) })
+	next, err := m.pageJobs(&q, func(j *jobs.Job) { out = append(out, rpcapi.ViewJob(j)) })
 	return out, next, err
 }
 

@@ -207,7 +207,7 @@ func (m *Master) apiStatus(w http.ResponseWriter, r *http.Request) error {
 
 // jobPage is the reply of GET /api/v1/jobs.
 type jobPage struct {
-	Jobs []apiJob `json:"jobs"`
+	Jobs []rpcapi.JobView `json:"jobs"`
 	// NextCursor fetches the next page; empty on the last one.
 	NextCursor string `json:"next_cursor,omitempty"`
 }
@@ -246,12 +246,12 @@ func (m *Master) apiListJobs(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, page)
 }
 
-func (m *Master) jobDetail(r *http.Request, id string) (apiJobDetail, error) {
+func (m *Master) jobDetail(r *http.Request, id string) (rpcapi.JobDetail, error) {
 	var info rpcapi.JobInfo
 	if err := m.rpc().GetJob(r.Context(), &rpcapi.GetJobArgs{ID: id}, &info); err != nil {
-		return apiJobDetail{}, err
+		return rpcapi.JobDetail{}, err
 	}
-	return viewJobDetail(&info), nil
+	return info.View(), nil
 }
 
 func (m *Master) apiGetJob(w http.ResponseWriter, r *http.Request) error {

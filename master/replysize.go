@@ -90,7 +90,7 @@ func specBytes(s *jobs.Spec) int {
 	return n
 }
 
-// viewBytes bounds the encoded size of j in a JSON listing (viewJob).
+// viewBytes bounds the encoded size of j in a JSON listing (rpcapi.ViewJob).
 func viewBytes(j *jobs.Job) int {
 	n := jobOverhead/2 + len(j.ID) + textBytes(j.Spec.Type) + textBytes(j.Spec.Group) + textBytes(j.Worker)
 	for k, v := range j.Spec.Args {
@@ -98,7 +98,7 @@ func viewBytes(j *jobs.Job) int {
 	}
 	if k := len(j.Attempts); k > 0 {
 		e := j.Attempts[k-1].Error
-		n += textBytes(e[:min(len(e), maxListError)]) + 4
+		n += textBytes(e[:min(len(e), rpcapi.MaxListError)]) + 4
 	}
 	return n
 }

@@ -67,7 +67,7 @@ type apiEvent struct {
 	// Changes lists jobs changed since the previous event (newest first, at
 	// most maxChanges; the first event of a stream has the latest ones). A
 	// job may appear in two events in a row.
-	Changes []apiJob `json:"changes"`
+	Changes []rpcapi.JobView `json:"changes"`
 }
 
 const (
@@ -186,9 +186,9 @@ func (m *Master) liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
 		return ev, ageing
 	}
 	ev.Workers = m.workerInfos()
-	ev.Changes = make([]apiJob, len(top))
+	ev.Changes = make([]rpcapi.JobView, len(top))
 	for i, j := range top {
-		ev.Changes[i] = viewJob(j)
+		ev.Changes[i] = rpcapi.ViewJob(j)
 	}
 	return ev, ageing
 }

@@ -3,10 +3,15 @@ package master_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
+	droverclient "github.com/drover/drover/client"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -76,4 +81,112 @@ func TestWorkerViewsAgree(t *testing.T) {
 			t.Errorf("%s shows the worker as\n%v\nlist_workers over gob as\n%v", name, v, g)
 		}
 	}
+}
+
+// asJSONMap is v encoded as JSON and read back as a generic object: the
+// form in which two views are compared field by field.
+func asJSONMap(t testing.TB, v any) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// agree fails t for every view in views that differs from want.
+func agree(t testing.TB, what string, want map[string]any, views map[string]map[string]any) {
+	t.Helper()
+	for name, v := range views {
+		if !reflect.DeepEqual(want, v) {
+			t.Errorf("%s: %s shows\n%v\nthe JSON API shows\n%v", what, name, v, want)
+		}
+	}
+}
+
+// viewKeys fails t unless v has exactly the members keys.
+func viewKeys(t testing.TB, what string, v map[string]any, keys ...string) {
+	t.Helper()
+	got := slices.Sorted(maps.Keys(v))
+	slices.Sort(keys)
+	if !slices.Equal(got, keys) {
+		t.Errorf("%s has members %v, want %v (docs/api.md)", what, got, keys)
+	}
+}
+
+// TestJobViewsAgree: a job that failed twice, with every member of the
+// detail set, reads the same, field by field, from the JSON API's detail
+// and listing, from get_job and list_jobs over gob and XML-RPC, and from
+// the client package (each RPC reply through rpcapi's one mapping).
+func TestJobViewsAgree(t *testing.T) {
+	m := startAPIMaster(t, master.Config{RetryBackoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "views", Slots: 1, Tags: []string{"gpu"}},
+		map[string]worker.HandlerFunc{"flaky": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			return jobs.Result{ExitCode: 3, Output: fmt.Sprintf("attempt %d\n", j.Attempt)}, errors.New("boom")
+		}})
+	mc := client(t, m.Addr())
+	ids := submit(t, mc, jobs.Spec{Type: "flaky", Args: map[string]string{"a": "1"}, Group: "views", Priority: 3,
+		Retries: 1, Timeout: 30 * time.Second, Key: "views-1", Tags: []string{"gpu"}, LimitKey: "example.org"})
+	waitAll(t, mc, ids, 20*time.Second)
+	ctx := context.Background()
+	x, err := rpcapi.NewXMLClient(m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	xc := rpcapi.MasterClient{C: x}
+	cc, err := droverclient.Dial(m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	api := newHTTPAPI(t, m)
+
+	var detail map[string]any
+	api.get("jobs/"+ids[0], &detail)
+	viewKeys(t, "the job detail", detail, "id", "type", "state", "attempts", "attempt", "worker", "args", "group",
+		"priority", "retries", "submitted", "updated", "error", "timeout", "key", "tags", "limit_key",
+		"output_tail", "history", "timeline")
+	details := map[string]map[string]any{}
+	for name, mc := range map[string]rpcapi.MasterClient{"get_job over gob": mc, "get_job over XML-RPC": xc} {
+		info, err := mc.GetJob(ctx, ids[0])
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		details[name] = asJSONMap(t, info.View())
+	}
+	info, err := cc.Job(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	details["client.Job"] = asJSONMap(t, info.View())
+	agree(t, "job "+ids[0], detail, details)
+
+	var list struct {
+		Jobs []map[string]any `json:"jobs"`
+	}
+	api.get("jobs?group=views", &list)
+	if len(list.Jobs) != 1 {
+		t.Fatalf("GET jobs?group=views: %v", list.Jobs)
+	}
+	viewKeys(t, "a job in a listing", list.Jobs[0], "id", "type", "state", "attempts", "attempt", "worker", "args",
+		"group", "priority", "retries", "submitted", "updated", "error")
+	listed := map[string]map[string]any{}
+	for name, mc := range map[string]rpcapi.MasterClient{"list_jobs over gob": mc, "list_jobs over XML-RPC": xc} {
+		r, err := mc.ListJobs(ctx, &rpcapi.ListJobsArgs{Group: "views"})
+		if err != nil || len(r.Jobs) != 1 {
+			t.Fatalf("%s: %+v, %v", name, r, err)
+		}
+		listed[name] = asJSONMap(t, rpcapi.ViewJob(&r.Jobs[0]))
+	}
+	p, err := cc.JobsPage(ctx, droverclient.Query{Group: "views"})
+	if err != nil || len(p.Jobs) != 1 {
+		t.Fatalf("client.JobsPage: %+v, %v", p, err)
+	}
+	listed["client.JobsPage"] = asJSONMap(t, rpcapi.ViewJob(&p.Jobs[0]))
+	agree(t, "job "+ids[0]+" in a listing", list.Jobs[0], listed)
 }

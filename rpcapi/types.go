@@ -140,7 +140,8 @@ type GetJobArgs struct {
 	ID string `xmlrpc:"id"`
 }
 
-// JobInfo is a job as clients see it.
+// JobInfo is a job as get_job returns it, whole. Its View is the job as
+// the JSON API and "drover job --json" show it.
 type JobInfo struct {
 	Job jobs.Job `xmlrpc:"job"`
 	// Waiting explains why a pending job has not run yet; empty otherwise.

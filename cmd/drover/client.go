@@ -145,31 +145,6 @@ func runSubmit(args []string, stdout io.Writer) error {
 	return nil
 }
 
-// jobView is a job as the CLI prints it in JSON.
-type jobView struct {
-	ID        string            `json:"id"`
-	Type      string            `json:"type"`
-	State     jobs.State        `json:"state"`
-	Attempts  int               `json:"attempts"`
-	Worker    string            `json:"worker"`
-	Args      map[string]string `json:"args"`
-	Group     string            `json:"group"`
-	Priority  int               `json:"priority"`
-	Retries   int               `json:"retries"`
-	Submitted time.Time         `json:"submitted"`
-	Updated   time.Time         `json:"updated"`
-}
-
-func viewJob(j *jobs.Job) jobView {
-	args := j.Spec.Args
-	if args == nil {
-		args = map[string]string{}
-	}
-	return jobView{ID: j.ID, Type: j.Spec.Type, State: j.State, Attempts: len(j.Attempts), Worker: j.Worker,
-		Args: args, Group: j.Spec.Group, Priority: j.Spec.Priority, Retries: j.Spec.Retries,
-		Submitted: j.Submitted, Updated: j.Updated}
-}
-
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -325,8 +300,8 @@ func runJobs(args []string, stdout io.Writer) error {
 	mc := dial()
 	defer mc.C.Close()
 	a := rpcapi.ListJobsArgs{State: jobs.State(*state), Type: *typ, Group: *group, Limit: limit, Order: pf.orderArg()}
-	out := &pagePrinter[jobView]{w: stdout, json: *asJSON, header: "ID\tTYPE\tSTATE\tATTEMPTS\tWORKER\tGROUP\tARGS",
-		row: func(w io.Writer, v *jobView) {
+	out := &pagePrinter[rpcapi.JobView]{w: stdout, json: *asJSON, header: "ID\tTYPE\tSTATE\tATTEMPTS\tWORKER\tGROUP\tARGS",
+		row: func(w io.Writer, v *rpcapi.JobView) {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.ID, v.Type, v.State, v.Attempts, dash(v.Worker), dash(v.Group), fmtArgs(v.Args))
 		}}
 	return out.end(pf.walk("jobs", func(c context.Context, cursor string) (string, error) {
@@ -335,9 +310,9 @@ func runJobs(args []string, stdout io.Writer) error {
 		if err != nil {
 			return "", err
 		}
-		views := make([]jobView, len(r.Jobs))
+		views := make([]rpcapi.JobView, len(r.Jobs))
 		for i := range r.Jobs {
-			views[i] = viewJob(&r.Jobs[i])
+			views[i] = rpcapi.ViewJob(&r.Jobs[i])
 		}
 		return r.NextCursor, out.page(views)
 	}))
@@ -348,16 +323,6 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// jobDetail is one job with its history, as `drover job --json` prints it.
-type jobDetail struct {
-	jobView
-	Timeout  string         `json:"timeout,omitempty"`
-	Key      string         `json:"key,omitempty"`
-	Waiting  string         `json:"waiting,omitempty"`
-	History  []jobs.Attempt `json:"history"`
-	Timeline []jobs.Event   `json:"timeline"`
 }
 
 func runJob(args []string, stdout io.Writer) error {
@@ -379,15 +344,7 @@ func runJob(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	j := &info.Job
-	d := jobDetail{jobView: viewJob(j), Key: j.Spec.Key, Waiting: info.Waiting,
-		History: j.Attempts, Timeline: j.Events}
-	if j.Spec.Timeout > 0 {
-		d.Timeout = j.Spec.Timeout.String()
-	}
-	if d.History == nil {
-		d.History = []jobs.Attempt{}
-	}
+	j, d := &info.Job, info.View()
 	if *asJSON {
 		return printJSON(stdout, d)
 	}

@@ -1,0 +1,112 @@
+package rpcapi
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/drover/drover/jobs"
+)
+
+// This file holds the JSON views of a job: the one shape that the JSON API
+// (GET /api/v1/jobs, /api/v1/jobs/{id}, the event stream), the dashboard
+// and "drover jobs --json" / "drover job --json" show. Over both RPC
+// transports a job travels whole, as the jobs.Job of list_jobs and the
+// JobInfo of get_job; ViewJob and JobInfo.View are the one mapping from
+// those to the views, used by the master and by every client alike.
+
+// MaxListError bounds the latest attempt's error in a JobView (in bytes,
+// before the "…" that marks a cut); JobDetail's History has it whole.
+const MaxListError = 200
+
+// JobView is a job in a listing as every view shows it: GET /api/v1/jobs,
+// the changes of the event stream and "drover jobs --json". The maps and
+// lists are never nil.
+type JobView struct {
+	ID    string     `json:"id"`
+	Type  string     `json:"type"`
+	State jobs.State `json:"state"`
+	// Attempts counts the attempt records; Attempt is the number of the
+	// latest lease (a lease that never started leaves no record).
+	Attempts int `json:"attempts"`
+	Attempt  int `json:"attempt"`
+	// Worker holds the job while it runs; empty otherwise.
+	Worker    string            `json:"worker"`
+	Args      map[string]string `json:"args"`
+	Group     string            `json:"group"`
+	Priority  int               `json:"priority"`
+	Retries   int               `json:"retries"`
+	Submitted time.Time         `json:"submitted"`
+	Updated   time.Time         `json:"updated"`
+	// NotBefore is set while a pending job waits out its retry backoff.
+	NotBefore time.Time `json:"not_before,omitzero"`
+	// Error is the latest attempt's error, cut to MaxListError bytes.
+	Error string `json:"error,omitempty"`
+}
+
+// ViewJob returns j as a listing shows it. It copies what it keeps, so the
+// view shares nothing with j.
+func ViewJob(j *jobs.Job) JobView {
+	v := JobView{ID: j.ID, Type: j.Spec.Type, State: j.State, Attempts: len(j.Attempts), Attempt: j.Attempt,
+		Worker: j.Worker, Args: maps.Clone(j.Spec.Args), Group: j.Spec.Group, Priority: j.Spec.Priority,
+		Retries: j.Spec.Retries, Submitted: j.Submitted, Updated: j.Updated, NotBefore: j.NotBefore}
+	if v.Args == nil {
+		v.Args = map[string]string{}
+	}
+	if n := len(j.Attempts); n > 0 {
+		v.Error = j.Attempts[n-1].Error
+		if len(v.Error) > MaxListError {
+			v.Error = v.Error[:MaxListError] + "…"
+		}
+	}
+	return v
+}
+
+// JobDetail is one job as every view shows it: GET /api/v1/jobs/{id} (and
+// the replies of cancel and retry), the dashboard's job page and "drover
+// job --json". It is the listing's fields plus the rest of the spec that
+// matters to a reader, why a pending job waits, every attempt and the
+// timeline. The lists are never nil.
+type JobDetail struct {
+	JobView
+	// Timeout bounds one attempt, as a Go duration ("30s"); empty: none.
+	Timeout string `json:"timeout,omitempty"`
+	Key     string `json:"key,omitempty"`
+	// Tags are the tags a worker must have to get the job.
+	Tags []string `json:"tags"`
+	// LimitKey is counted against the master's [limits].
+	LimitKey string `json:"limit_key,omitempty"`
+	// Waiting explains why a pending job has not run yet.
+	Waiting string `json:"waiting,omitempty"`
+	// OutputTail is the output of the latest attempt that has any.
+	OutputTail string         `json:"output_tail"`
+	History    []jobs.Attempt `json:"history"`
+	Timeline   []jobs.Event   `json:"timeline"`
+}
+
+// View returns the job of info as its detail shows it. It copies what it
+// keeps, so the view shares nothing with info.
+func (info *JobInfo) View() JobDetail {
+	j := &info.Job
+	d := JobDetail{JobView: ViewJob(j), Key: j.Spec.Key, Tags: slices.Clone(j.Spec.Tags), LimitKey: j.Spec.LimitKey,
+		Waiting: info.Waiting, History: slices.Clone(j.Attempts), Timeline: slices.Clone(j.Events)}
+	if j.Spec.Timeout > 0 {
+		d.Timeout = j.Spec.Timeout.String()
+	}
+	for i := len(j.Attempts) - 1; i >= 0; i-- {
+		if j.Attempts[i].Output != "" {
+			d.OutputTail = j.Attempts[i].Output
+			break
+		}
+	}
+	if d.Tags == nil {
+		d.Tags = []string{}
+	}
+	if d.History == nil {
+		d.History = []jobs.Attempt{}
+	}
+	if d.Timeline == nil {
+		d.Timeline = []jobs.Event{}
+	}
+	return d
+}
