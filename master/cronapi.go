@@ -2,7 +2,7 @@ package master
 
 // The master's side of its schedules (cron.go runs them): the wire's
 // schedule calls, upserting schedule specs from a submit, starting and
-// stopping the scheduler, and the JSON view of a schedule.
+// stopping the scheduler.
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
@@ -118,40 +117,4 @@ func (m *Master) scheduleFinal(j *jobs.Job) {
 	if m.sched != nil && strings.HasPrefix(j.Spec.Key, schedKeyPrefix) {
 		m.sched.poke()
 	}
-}
-
-// ScheduleView is a schedule as JSON shows it: GET /api/v1/schedules and
-// `drover schedules --json`.
-type ScheduleView struct {
-	Name     string            `json:"name"`
-	Schedule string            `json:"schedule"`
-	Timezone string            `json:"timezone"`
-	Overlap  string            `json:"overlap"`
-	CatchUp  string            `json:"catch_up"`
-	Paused   bool              `json:"paused"`
-	Next     time.Time         `json:"next,omitzero"`
-	LastFire time.Time         `json:"last_fire,omitzero"`
-	LastJob  string            `json:"last_job,omitempty"`
-	Type     string            `json:"type"`
-	Args     map[string]string `json:"args"`
-	Group    string            `json:"group,omitempty"`
-}
-
-// ViewSchedule returns the JSON view of s.
-func ViewSchedule(s rpcapi.ScheduleInfo) ScheduleView {
-	v := ScheduleView{Name: s.Name, Schedule: s.Schedule, Timezone: s.Timezone, Overlap: s.Overlap,
-		CatchUp: s.CatchUp, Paused: s.Paused, Next: s.Next, LastFire: s.LastFire, LastJob: s.LastJob,
-		Type: s.Spec.Type, Args: s.Spec.Args, Group: s.Spec.Group}
-	if v.Args == nil {
-		v.Args = map[string]string{}
-	}
-	return v
-}
-
-func viewSchedules(in []rpcapi.ScheduleInfo) []ScheduleView {
-	out := make([]ScheduleView, 0, len(in))
-	for _, s := range in {
-		out = append(out, ViewSchedule(s))
-	}
-	return out
 }

@@ -550,9 +550,12 @@ func (m *Master) apiSchedules(w http.ResponseWriter, r *http.Request) error {
 	if err := m.rpc().ListSchedules(r.Context(), &rpcapi.Empty{}, &rep); err != nil {
 		return err
 	}
+	if rep.Schedules == nil {
+		rep.Schedules = []rpcapi.ScheduleInfo{}
+	}
 	return writeJSON(w, http.StatusOK, struct {
-		Schedules []ScheduleView `json:"schedules"`
-	}{viewSchedules(rep.Schedules)})
+		Schedules []rpcapi.ScheduleInfo `json:"schedules"`
+	}{rep.Schedules})
 }
 
 // dashboardHandler serves the embedded web page and its assets.

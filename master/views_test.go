@@ -190,3 +190,69 @@ func TestJobViewsAgree(t *testing.T) {
 	listed["client.JobsPage"] = asJSONMap(t, rpcapi.ViewJob(&p.Jobs[0]))
 	agree(t, "job "+ids[0]+" in a listing", list.Jobs[0], listed)
 }
+
+// TestScheduleViewsAgree: a schedule that has fired reads the same, field
+// by field, from GET /api/v1/schedules, from list_schedules over gob and
+// XML-RPC and from the client package; its spec, which JSON shows as its
+// type, args and group, comes whole over both transports.
+func TestScheduleViewsAgree(t *testing.T) {
+	m := startAPIMaster(t, master.Config{})
+	mc := client(t, m.Addr())
+	spec := jobs.Spec{Name: "views", Schedule: "@every 1s", Timezone: "Europe/Paris", Type: "noop",
+		Args: map[string]string{"site": "example.org"}, Group: "fired", Priority: 2, Retries: 1}
+	submit(t, mc, spec)
+	ctx := context.Background()
+	pollT(t, 10*time.Second, "the schedule's first fire", func() bool {
+		r, err := mc.ListSchedules(ctx)
+		return err == nil && len(r.Schedules) == 1 && r.Schedules[0].LastJob != ""
+	})
+	// A new timetable keeps the last fire, and the next is an hour away:
+	// the views stay still while the test reads them.
+	spec.Schedule = "@every 1h"
+	submit(t, mc, spec)
+	x, err := rpcapi.NewXMLClient(m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	cc, err := droverclient.Dial(m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	var list struct {
+		Schedules []map[string]any `json:"schedules"`
+	}
+	newHTTPAPI(t, m).get("schedules", &list)
+	if len(list.Schedules) != 1 {
+		t.Fatalf("GET schedules: %v", list.Schedules)
+	}
+	viewKeys(t, "a schedule", list.Schedules[0], "name", "schedule", "timezone", "overlap", "catch_up", "paused",
+		"next", "last_fire", "last_job", "type", "args", "group")
+	views := map[string]map[string]any{}
+	specs := map[string]jobs.Spec{}
+	for name, mc := range map[string]rpcapi.MasterClient{"list_schedules over gob": mc, "list_schedules over XML-RPC": {C: x}} {
+		r, err := mc.ListSchedules(ctx)
+		if err != nil || len(r.Schedules) != 1 {
+			t.Fatalf("%s: %+v, %v", name, r, err)
+		}
+		views[name], specs[name] = asJSONMap(t, r.Schedules[0]), r.Schedules[0].Spec
+	}
+	s, err := cc.Schedules(ctx)
+	if err != nil || len(s) != 1 {
+		t.Fatalf("client.Schedules: %+v, %v", s, err)
+	}
+	views["client.Schedules"] = asJSONMap(t, s[0])
+	agree(t, "schedule views", list.Schedules[0], views)
+	want := jobs.Spec{Type: "noop", Args: spec.Args, Group: "fired", Priority: 2, Retries: 1}
+	for name, got := range specs {
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: spec %+v, want %+v", name, got, want)
+		}
+	}
+	var back rpcapi.ScheduleInfo
+	if b, _ := json.Marshal(list.Schedules[0]); json.Unmarshal(b, &back) != nil ||
+		!reflect.DeepEqual(asJSONMap(t, back), list.Schedules[0]) {
+		t.Errorf("GET schedules read into rpcapi.ScheduleInfo and written again: %v", asJSONMap(t, back))
+	}
+}

@@ -384,20 +384,24 @@ type PingReply struct {
 	Slots   int    `xmlrpc:"slots"`
 }
 
-// ScheduleInfo is a cron schedule as clients see it.
+// ScheduleInfo is a cron schedule as every view shows it: list_schedules,
+// pause_schedule and resume_schedule over both transports, GET
+// /api/v1/schedules, the dashboard and "drover schedules --json". In JSON
+// (MarshalJSON) the spec shows as its type, args and group.
 type ScheduleInfo struct {
-	Name     string    `xmlrpc:"name"`
-	Schedule string    `xmlrpc:"schedule"`
-	Timezone string    `xmlrpc:"timezone"`
-	Overlap  string    `xmlrpc:"overlap"`
-	CatchUp  string    `xmlrpc:"catch_up"`
-	Paused   bool      `xmlrpc:"paused"`
-	Next     time.Time `xmlrpc:"next"` // next fire; zero while paused
-	LastFire time.Time `xmlrpc:"last_fire"`
+	Name     string `xmlrpc:"name" json:"name"`
+	Schedule string `xmlrpc:"schedule" json:"schedule"`
+	Timezone string `xmlrpc:"timezone" json:"timezone"`
+	Overlap  string `xmlrpc:"overlap" json:"overlap"`
+	CatchUp  string `xmlrpc:"catch_up" json:"catch_up"`
+	Paused   bool   `xmlrpc:"paused" json:"paused"`
+	// Next is the next fire; zero while paused.
+	Next     time.Time `xmlrpc:"next" json:"next,omitzero"`
+	LastFire time.Time `xmlrpc:"last_fire" json:"last_fire,omitzero"`
 	// LastJob is the ID of the job the last fire submitted, if any.
-	LastJob string `xmlrpc:"last_job"`
+	LastJob string `xmlrpc:"last_job" json:"last_job,omitempty"`
 	// Spec is the job each fire submits.
-	Spec jobs.Spec `xmlrpc:"spec"`
+	Spec jobs.Spec `xmlrpc:"spec" json:"-"`
 }
 
 // ListSchedulesReply lists the schedules by name.

@@ -1,6 +1,7 @@
 package rpcapi
 
 import (
+	"encoding/json"
 	"maps"
 	"slices"
 	"time"
@@ -8,12 +9,14 @@ import (
 	"github.com/drover/drover/jobs"
 )
 
-// This file holds the JSON views of a job: the one shape that the JSON API
-// (GET /api/v1/jobs, /api/v1/jobs/{id}, the event stream), the dashboard
-// and "drover jobs --json" / "drover job --json" show. Over both RPC
-// transports a job travels whole, as the jobs.Job of list_jobs and the
-// JobInfo of get_job; ViewJob and JobInfo.View are the one mapping from
-// those to the views, used by the master and by every client alike.
+// This file holds the JSON views of a job and of a schedule. A job has
+// one shape that the JSON API (GET /api/v1/jobs, /api/v1/jobs/{id}, the
+// event stream), the dashboard and "drover jobs --json" / "drover job
+// --json" show. Over both RPC transports a job travels whole, as the
+// jobs.Job of list_jobs and the JobInfo of get_job; ViewJob and
+// JobInfo.View are the one mapping from those to the views, used by the
+// master and by every client alike. A schedule is one type, ScheduleInfo,
+// on every path; only its JSON encoding flattens its spec.
 
 // MaxListError bounds the latest attempt's error in a JobView (in bytes,
 // before the "…" that marks a cut); JobDetail's History has it whole.
@@ -109,4 +112,38 @@ func (info *JobInfo) View() JobDetail {
 		d.Timeline = []jobs.Event{}
 	}
 	return d
+}
+
+// scheduleJSON is ScheduleInfo as JSON shows it: its own members, then
+// the type, args and group of its spec (the whole spec would show its
+// durations as nanoseconds, where the JSON API shows "30s").
+type scheduleJSON struct {
+	scheduleFields
+	Type  string            `json:"type"`
+	Args  map[string]string `json:"args"`
+	Group string            `json:"group,omitempty"`
+}
+
+// scheduleFields is ScheduleInfo without its JSON methods.
+type scheduleFields ScheduleInfo
+
+// MarshalJSON encodes s as the JSON API shows a schedule.
+func (s ScheduleInfo) MarshalJSON() ([]byte, error) {
+	args := s.Spec.Args
+	if args == nil {
+		args = map[string]string{}
+	}
+	return json.Marshal(scheduleJSON{scheduleFields(s), s.Spec.Type, args, s.Spec.Group})
+}
+
+// UnmarshalJSON reads a schedule as MarshalJSON writes it; of the spec,
+// only the type, args and group are there to read.
+func (s *ScheduleInfo) UnmarshalJSON(b []byte) error {
+	var v scheduleJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = ScheduleInfo(v.scheduleFields)
+	s.Spec = jobs.Spec{Type: v.Type, Args: v.Args, Group: v.Group}
+	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/drover/drover/master"
+	"github.com/drover/drover/rpcapi"
 )
 
 // when shows t in local time with how far it is from now: "2026-11-24
@@ -48,9 +48,9 @@ func runSchedules(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	views := make([]master.ScheduleView, len(r.Schedules))
-	for i, s := range r.Schedules {
-		views[i] = master.ViewSchedule(s)
+	views := r.Schedules
+	if views == nil {
+		views = []rpcapi.ScheduleInfo{}
 	}
 	if *asJSON {
 		return printJSON(stdout, views)
@@ -58,7 +58,7 @@ func runSchedules(args []string, stdout io.Writer) error {
 	return printSchedules(stdout, views, time.Now())
 }
 
-func printSchedules(w io.Writer, views []master.ScheduleView, now time.Time) error {
+func printSchedules(w io.Writer, views []rpcapi.ScheduleInfo, now time.Time) error {
 	if len(views) == 0 {
 		_, err := fmt.Fprintln(w, "no schedules")
 		return err
@@ -70,7 +70,7 @@ func printSchedules(w io.Writer, views []master.ScheduleView, now time.Time) err
 		if v.Paused {
 			state, next = "paused", "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.Schedule, v.Timezone, v.Type, v.Overlap,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.Schedule, v.Timezone, v.Spec.Type, v.Overlap,
 			v.CatchUp, state, next, when(v.LastFire, now), dash(v.LastJob))
 	}
 	return tw.Flush()
@@ -100,7 +100,7 @@ func runSchedule(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	v := master.ViewSchedule(*s)
+	v := s
 	if *asJSON {
 		return printJSON(stdout, v)
 	}
