@@ -165,6 +165,45 @@ func (c *Client) Workers(ctx context.Context) iter.Seq2[Worker, error] {
 	}
 }
 
+// Group is a group's progress as the master computes it from its jobs.
+type Group = rpcapi.GroupInfo
+
+// Group returns the group name with its failed and cancelled jobs (at most
+// rpcapi.MaxUnsuccessful of them), or ErrNotFound when it has no jobs.
+func (c *Client) Group(ctx context.Context, name string) (Group, error) {
+	var r Group
+	if err := c.call(ctx, 0, rpcapi.MasterGetGroup, &rpcapi.GetGroupArgs{Name: name}, &r); err != nil {
+		return Group{}, err
+	}
+	r.AsDetail()
+	return r, nil
+}
+
+// Groups returns an iterator over the master's groups (without their
+// Unsuccessful lists), the latest started first, one page a call, as Jobs
+// does.
+func (c *Client) Groups(ctx context.Context) iter.Seq2[Group, error] {
+	return func(yield func(Group, error) bool) {
+		var a rpcapi.ListGroupsArgs
+		for {
+			var r rpcapi.ListGroupsReply
+			if err := c.call(ctx, 0, rpcapi.MasterListGroups, &a, &r); err != nil {
+				yield(Group{}, err)
+				return
+			}
+			for _, g := range r.Groups {
+				if !yield(g, nil) {
+					return
+				}
+			}
+			if r.NextCursor == "" {
+				return
+			}
+			a.Cursor = r.NextCursor
+		}
+	}
+}
+
 // Status is the master at a glance.
 type Status struct {
 	// Counts are the master's jobs by state.

@@ -2,13 +2,12 @@ package master
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
 
@@ -106,24 +105,24 @@ func (m *Master) getWorker(id string) (rpcapi.WorkerInfo, error) {
 	return m.workerInfo(w), nil
 }
 
-// apiGroup is a group's progress, computed from its jobs.
-type apiGroup struct {
-	Name   string             `json:"name"`
-	Total  int                `json:"total"`
-	Counts map[jobs.State]int `json:"counts"`
-	// Done counts the final jobs; the group is Final when all are.
-	Done  int  `json:"done"`
-	Final bool `json:"final"`
-	// Progress is Done / Total, from 0 to 1.
-	Progress  float64   `json:"progress"`
-	Submitted time.Time `json:"submitted"` // the first job's
-	Updated   time.Time `json:"updated"`   // the latest change to any job
-	// Unsuccessful lists the IDs of failed and cancelled jobs (detail only,
-	// at most maxUnsuccessful).
-	Unsuccessful []string `json:"unsuccessful,omitzero"`
-	// OnDone is the progress of the group's on_done (follow-up job and
-	// notifiers) once it has fired (detail only).
-	OnDone *onDoneRecord `json:"on_done,omitempty"`
+// GetGroup implements rpcapi.MasterAPI: one group with its unsuccessful
+// jobs, as GET /api/v1/groups/{name} shows it.
+func (api wire) GetGroup(ctx context.Context, a *rpcapi.GetGroupArgs, r *rpcapi.GroupInfo) error {
+	g, err := api.m.getGroup(a.Name)
+	if err != nil {
+		return err
+	}
+	*r = g
+	return nil
 }
 
-const maxUnsuccessful = 100
+// ListGroups implements rpcapi.MasterAPI: one page of groups, as GET
+// /api/v1/groups shows it.
+func (api wire) ListGroups(ctx context.Context, a *rpcapi.ListGroupsArgs, r *rpcapi.ListGroupsReply) error {
+	limit, asc, err := pageArgs(a.Limit, a.Order)
+	if err != nil {
+		return err
+	}
+	r.Groups, r.NextCursor, err = api.m.listGroups(groupQuery{Asc: asc, Cursor: a.Cursor, Limit: limit})
+	return err
+}

@@ -216,13 +216,13 @@ func walkLeft(hs jobs.HistoryStore, e *leftGroup, g string, fn func(h *jobs.Reco
 
 // groupAcc adds jobs up into a group's view.
 type groupAcc struct {
-	g      apiGroup
+	g      rpcapi.GroupInfo
 	detail int      // the most unsuccessful jobs to list
 	bad    []uint64 // the unsuccessful jobs' Seqs
 }
 
 func newGroupAcc(name string, detail int) *groupAcc {
-	a := &groupAcc{g: apiGroup{Name: name, Counts: make(map[jobs.State]int, len(jobs.States))}, detail: detail}
+	a := &groupAcc{g: rpcapi.GroupInfo{Name: name, Counts: make(map[jobs.State]int, len(jobs.States))}, detail: detail}
 	for _, s := range jobs.States {
 		a.g.Counts[s] = 0
 	}
@@ -252,7 +252,7 @@ func (a *groupAcc) add(seq uint64, state jobs.State, submitted, updated time.Tim
 }
 
 // done returns the view, and every unsuccessful job's ID in Seq order.
-func (a *groupAcc) done() (apiGroup, []string) {
+func (a *groupAcc) done() (rpcapi.GroupInfo, []string) {
 	g := a.g
 	g.Final = g.Total > 0 && g.Done == g.Total
 	if g.Total > 0 {
@@ -274,10 +274,10 @@ func (a *groupAcc) done() (apiGroup, []string) {
 // unsuccessful jobs listed (0: none). It also returns every unsuccessful
 // job's ID, and whether the group has any job at all. It must be called
 // without mu.
-func (m *Master) readGroup(name string, detail int) (apiGroup, []string, bool, error) {
+func (m *Master) readGroup(name string, detail int) (rpcapi.GroupInfo, []string, bool, error) {
 	e, err := m.leftEntry(name)
 	if err != nil {
-		return apiGroup{}, nil, false, err
+		return rpcapi.GroupInfo{}, nil, false, err
 	}
 	a := newGroupAcc(name, detail)
 	m.mu.Lock()
@@ -293,7 +293,7 @@ func (m *Master) readGroup(name string, detail int) (apiGroup, []string, bool, e
 	m.mu.Unlock()
 	if e != nil && hs != nil {
 		if err := m.gateReads(); err != nil {
-			return apiGroup{}, nil, false, err
+			return rpcapi.GroupInfo{}, nil, false, err
 		}
 		err := walkLeft(hs, e, name, func(h *jobs.RecordHead) bool {
 			if !inMem[h.Seq] {
@@ -303,14 +303,14 @@ func (m *Master) readGroup(name string, detail int) (apiGroup, []string, bool, e
 		})
 		m.ungateReads()
 		if err != nil {
-			return apiGroup{}, nil, false, err
+			return rpcapi.GroupInfo{}, nil, false, err
 		}
 		if onDone == nil {
 			onDone = e.OnDone
 		}
 	}
 	g, bad := a.done()
-	g.OnDone = onDone
+	g.OnDone = onDone.view()
 	return g, bad, g.Total > 0, nil
 }
 
@@ -392,7 +392,7 @@ type groupQuery struct {
 // ends early, with a cursor, after the group that brings the jobs read to
 // q.Examine, or before one that would bring the page's estimated size
 // past maxReplyBytes; either way it has one group at least.
-func (m *Master) listGroups(q groupQuery) ([]apiGroup, string, error) {
+func (m *Master) listGroups(q groupQuery) ([]rpcapi.GroupInfo, string, error) {
 	var after uint64
 	if q.Cursor != "" {
 		v, err := decodeCursor(cursorGroups, q.Cursor)
@@ -476,7 +476,7 @@ func (m *Master) listGroups(q groupQuery) ([]apiGroup, string, error) {
 			put(e)
 		}
 	}
-	out := []apiGroup{}
+	out := []rpcapi.GroupInfo{}
 	size, read, limit := 0, 0, m.maxReplyBytes()
 	for i, e := range sel {
 		n := groupOverhead + textBytes(e.name)
@@ -498,8 +498,8 @@ func (m *Master) listGroups(q groupQuery) ([]apiGroup, string, error) {
 }
 
 // getGroup returns one group with its unsuccessful jobs.
-func (m *Master) getGroup(name string) (apiGroup, error) {
-	g, _, ok, err := m.readGroup(name, maxUnsuccessful)
+func (m *Master) getGroup(name string) (rpcapi.GroupInfo, error) {
+	g, _, ok, err := m.readGroup(name, rpcapi.MaxUnsuccessful)
 	if err == nil && !ok {
 		err = fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, name)
 	}

@@ -16,6 +16,10 @@ import (
 	"github.com/drover/drover/rpcapi"
 )
 
+// apiGroup is the group view the tests of this package read back (the
+// JSON API's groups), under a short name.
+type apiGroup = rpcapi.GroupInfo
+
 // groupReads is what a client reads of the groups, through the JSON API
 // and list_jobs / wait_jobs: each group's page, the groups' listing (one
 // group a page), each group's jobs and wait_jobs's reply.

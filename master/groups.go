@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
 )
 
 // A group's on_done actions run once, when the group is first final:
@@ -79,6 +80,15 @@ type onDoneRecord struct {
 	Errors []string `json:"errors,omitempty"`
 	// Attempt is the failed attempt of a job_failed record.
 	Attempt int `json:"attempt,omitempty"`
+}
+
+// view returns r as a group's view shows it; nil for nil.
+func (r *onDoneRecord) view() *rpcapi.GroupOnDone {
+	if r == nil {
+		return nil
+	}
+	return &rpcapi.GroupOnDone{State: r.State, Since: r.Since, Ended: r.Ended, Result: r.Result, Then: r.Then,
+		Done: slices.Clone(r.Done), Errors: slices.Clone(r.Errors)}
 }
 
 func (r *onDoneRecord) clone() *onDoneRecord {

@@ -83,7 +83,7 @@ func (s *groupSnap) notice(then string) *notice {
 	n := &notice{ID: EventGroupDone + "/" + url.PathEscape(s.name), Event: EventGroupDone, Group: s.name, State: s.state,
 		Counts: s.counts, Jobs: len(s.members), Failed: []string{}, Then: then, At: s.at}
 	for _, ms := range s.members {
-		if ms.state != jobs.Succeeded && len(n.Failed) < maxUnsuccessful {
+		if ms.state != jobs.Succeeded && len(n.Failed) < rpcapi.MaxUnsuccessful {
 			n.Failed = append(n.Failed, ms.id)
 		}
 	}

@@ -521,8 +521,8 @@ func (m *Master) apiListGroups(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var page struct {
-		Groups     []apiGroup `json:"groups"`
-		NextCursor string     `json:"next_cursor,omitempty"`
+		Groups     []rpcapi.GroupInfo `json:"groups"`
+		NextCursor string             `json:"next_cursor,omitempty"`
 	}
 	if page.Groups, page.NextCursor, err = m.listGroups(q); err != nil {
 		return err

@@ -330,6 +330,12 @@ func (c countingAPI) PauseSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, 
 func (c countingAPI) ResumeSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
 	return c.count("resume_schedule", c.gated(ctx, func() error { return c.w.ResumeSchedule(ctx, a, r) }))
 }
+func (c countingAPI) GetGroup(ctx context.Context, a *rpcapi.GetGroupArgs, r *rpcapi.GroupInfo) error {
+	return c.count("get_group", c.gated(ctx, func() error { return c.w.GetGroup(ctx, a, r) }))
+}
+func (c countingAPI) ListGroups(ctx context.Context, a *rpcapi.ListGroupsArgs, r *rpcapi.ListGroupsReply) error {
+	return c.count("list_groups", c.gated(ctx, func() error { return c.w.ListGroups(ctx, a, r) }))
+}
 func (c countingAPI) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchReply) error {
 	return c.count("fetch", c.w.Fetch(ctx, a, r))
 }

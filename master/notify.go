@@ -200,7 +200,7 @@ type notice struct {
 	// Jobs counts the group's jobs (1 for job_failed).
 	Jobs int `json:"jobs"`
 	// Failed lists the IDs of failed and cancelled jobs, at most
-	// maxUnsuccessful of them (Counts has the totals).
+	// rpcapi.MaxUnsuccessful of them (Counts has the totals).
 	Failed []string `json:"failed"`
 	// Then is the ID of the group's follow-up job, if it has one.
 	Then string     `json:"then,omitempty"`

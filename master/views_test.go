@@ -256,3 +256,88 @@ func TestScheduleViewsAgree(t *testing.T) {
 		t.Errorf("GET schedules read into rpcapi.ScheduleInfo and written again: %v", asJSONMap(t, back))
 	}
 }
+
+// TestGroupViewsAgree: a final group with a failed job and an on_done
+// that has run reads the same, field by field, from GET
+// /api/v1/groups/{name}, get_group over gob and XML-RPC and client.Group;
+// and in a listing from GET /api/v1/groups, list_groups over both
+// transports and client.Groups.
+func TestGroupViewsAgree(t *testing.T) {
+	m := startAPIMaster(t, master.Config{})
+	startWorker(t, m.Addr(), "views", 2, map[string]worker.HandlerFunc{
+		"echo": echo,
+		"fail": func(context.Context, *jobs.Job) (jobs.Result, error) { return jobs.Result{}, errors.New("no") },
+	})
+	mc := client(t, m.Addr())
+	ids := submit(t, mc, jobs.Spec{Type: "echo", Group: "views", Then: &jobs.Spec{Type: "merge"}},
+		jobs.Spec{Type: "fail", Group: "views"}, jobs.Spec{Type: "echo", Group: "other"})
+	waitAll(t, mc, ids, 20*time.Second)
+	waitOnDone(t, m, "views")
+	ctx := context.Background()
+	x, err := rpcapi.NewXMLClient(m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	xc := rpcapi.MasterClient{C: x}
+	cc, err := droverclient.Dial(m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	api := newHTTPAPI(t, m)
+
+	var detail map[string]any
+	api.get("groups/views", &detail)
+	viewKeys(t, "the group detail", detail, "name", "total", "counts", "done", "final", "progress", "submitted",
+		"updated", "unsuccessful", "on_done")
+	if od, _ := detail["on_done"].(map[string]any); len(od) == 0 || !reflect.DeepEqual(detail["unsuccessful"], []any{ids[1]}) {
+		t.Fatalf("the group detail lacks its on_done or its failed job: %v", detail)
+	}
+	details := map[string]map[string]any{}
+	for name, mc := range map[string]rpcapi.MasterClient{"get_group over gob": mc, "get_group over XML-RPC": xc} {
+		g, err := mc.GetGroup(ctx, "views")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		details[name] = asJSONMap(t, g)
+	}
+	g, err := cc.Group(ctx, "views")
+	if err != nil {
+		t.Fatal(err)
+	}
+	details["client.Group"] = asJSONMap(t, g)
+	agree(t, "group views", detail, details)
+	if _, err := xc.GetGroup(ctx, "nothing"); !errors.Is(err, rpcapi.ErrNotFound) {
+		t.Errorf("get_group of a group with no jobs: %v, want ErrNotFound", err)
+	}
+
+	var list struct {
+		Groups []map[string]any `json:"groups"`
+	}
+	api.get("groups", &list)
+	listed := map[string][]map[string]any{}
+	for name, mc := range map[string]rpcapi.MasterClient{"list_groups over gob": mc, "list_groups over XML-RPC": xc} {
+		r, err := mc.ListGroups(ctx, &rpcapi.ListGroupsArgs{})
+		if err != nil || r.NextCursor != "" {
+			t.Fatalf("%s: %+v, %v", name, r, err)
+		}
+		for _, g := range r.Groups {
+			listed[name] = append(listed[name], asJSONMap(t, g))
+		}
+	}
+	for g, err := range cc.Groups(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed["client.Groups"] = append(listed["client.Groups"], asJSONMap(t, g))
+	}
+	if len(list.Groups) != 2 || list.Groups[0]["name"] != "other" {
+		t.Fatalf("GET groups: %v", list.Groups)
+	}
+	for name, gs := range listed {
+		if !reflect.DeepEqual(gs, list.Groups) {
+			t.Errorf("group listing: %s shows\n%v\nthe JSON API shows\n%v", name, gs, list.Groups)
+		}
+	}
+}

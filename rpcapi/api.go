@@ -24,6 +24,8 @@ type MasterAPI interface {
 	ListSchedules(ctx context.Context, args *Empty, reply *ListSchedulesReply) error
 	PauseSchedule(ctx context.Context, args *ScheduleArgs, reply *ScheduleInfo) error
 	ResumeSchedule(ctx context.Context, args *ScheduleArgs, reply *ScheduleInfo) error
+	GetGroup(ctx context.Context, args *GetGroupArgs, reply *GroupInfo) error
+	ListGroups(ctx context.Context, args *ListGroupsArgs, reply *ListGroupsReply) error
 }
 
 // WorkerAPI is the worker's side of the contract: what the master calls.

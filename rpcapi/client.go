@@ -340,3 +340,20 @@ func (m MasterClient) ResumeSchedule(ctx context.Context, name string) (*Schedul
 	r := new(ScheduleInfo)
 	return r, m.C.Call(ctx, MasterResume, &ScheduleArgs{Name: name}, r)
 }
+
+// GetGroup returns one group with its unsuccessful jobs (a list, empty
+// when none failed), or ErrNotFound.
+func (m MasterClient) GetGroup(ctx context.Context, name string) (*GroupInfo, error) {
+	r := new(GroupInfo)
+	if err := m.C.Call(ctx, MasterGetGroup, &GetGroupArgs{Name: name}, r); err != nil {
+		return r, err
+	}
+	r.AsDetail()
+	return r, nil
+}
+
+// ListGroups returns one page of groups and the cursor of the next.
+func (m MasterClient) ListGroups(ctx context.Context, a *ListGroupsArgs) (*ListGroupsReply, error) {
+	r := new(ListGroupsReply)
+	return r, m.C.Call(ctx, MasterListGroups, a, r)
+}

@@ -152,6 +152,14 @@ func (f *fakeMaster) ResumeSchedule(_ context.Context, a *ScheduleArgs, r *Sched
 	r.Name = a.Name
 	return nil
 }
+func (f *fakeMaster) GetGroup(_ context.Context, a *GetGroupArgs, r *GroupInfo) error {
+	r.Name, r.Total = a.Name, 1
+	return nil
+}
+func (f *fakeMaster) ListGroups(_ context.Context, _ *ListGroupsArgs, r *ListGroupsReply) error {
+	r.Groups = []GroupInfo{{Name: "g", Total: 1}}
+	return nil
+}
 
 func (f *fakeMaster) Fetch(_ context.Context, a *FetchArgs, r *FetchReply) error {
 	r.Tasks = []Task{{JobID: "1", Attempt: 1, Type: "t"}}

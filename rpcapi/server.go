@@ -93,6 +93,8 @@ func masterGoMethods(m MasterAPI) map[string]goMethod {
 		MasterPause:       goBind(m.PauseSchedule, waits), // writes the store
 		MasterResume:      goBind(m.ResumeSchedule, waits),
 		MasterPurge:       goBind(m.PurgeJobs, waits), // deletes from the store
+		MasterGetGroup:    goBind(m.GetGroup, waits),  // may read the store
+		MasterListGroups:  goBind(m.ListGroups, waits),
 	}
 }
 

@@ -24,6 +24,8 @@ const (
 	MasterPause       = "Master.PauseSchedule"
 	MasterResume      = "Master.ResumeSchedule"
 	MasterPurge       = "Master.PurgeJobs"
+	MasterGetGroup    = "Master.GetGroup"
+	MasterListGroups  = "Master.ListGroups"
 
 	WorkerAssign = "Worker.Assign"
 	WorkerCancel = "Worker.Cancel"
@@ -402,6 +404,74 @@ type ScheduleInfo struct {
 	LastJob string `xmlrpc:"last_job" json:"last_job,omitempty"`
 	// Spec is the job each fire submits.
 	Spec jobs.Spec `xmlrpc:"spec" json:"-"`
+}
+
+// GroupInfo is a group as every view shows it: get_group and list_groups
+// over both transports, GET /api/v1/groups and /api/v1/groups/{name}, the
+// dashboard, "drover group --json" and the client package. It is computed
+// from the group's jobs, those in the master's memory and those that left
+// it.
+type GroupInfo struct {
+	Name   string             `xmlrpc:"name" json:"name"`
+	Total  int                `xmlrpc:"total" json:"total"`
+	Counts map[jobs.State]int `xmlrpc:"counts" json:"counts"`
+	// Done counts the final jobs; the group is Final when all are.
+	Done  int  `xmlrpc:"done" json:"done"`
+	Final bool `xmlrpc:"final" json:"final"`
+	// Progress is Done / Total, from 0 to 1.
+	Progress  float64   `xmlrpc:"progress" json:"progress"`
+	Submitted time.Time `xmlrpc:"submitted" json:"submitted"` // the first job's
+	Updated   time.Time `xmlrpc:"updated" json:"updated"`     // the latest change to any job
+	// Unsuccessful lists the IDs of the failed and cancelled jobs, lowest
+	// first, at most MaxUnsuccessful: a list in one group (get_group),
+	// nil in a listing.
+	Unsuccessful []string `xmlrpc:"unsuccessful" json:"unsuccessful,omitzero"`
+	// OnDone is the progress of the group's on_done (follow-up job and
+	// notices) once it has fired; nil before.
+	OnDone *GroupOnDone `xmlrpc:"on_done" json:"on_done,omitempty"`
+}
+
+// MaxUnsuccessful bounds GroupInfo.Unsuccessful.
+const MaxUnsuccessful = 100
+
+// GroupOnDone is the progress of a group's on_done: its follow-up job and
+// its notices.
+type GroupOnDone struct {
+	// State is "pending" until every action is done or given up, then
+	// "done".
+	State string    `xmlrpc:"state" json:"state"`
+	Since time.Time `xmlrpc:"since" json:"since"`
+	Ended time.Time `xmlrpc:"ended" json:"ended,omitzero"`
+	// Result is the group's state when on_done ran: succeeded or failed.
+	Result jobs.State `xmlrpc:"result" json:"result,omitempty"`
+	// Then is the ID of the follow-up job, if any.
+	Then string `xmlrpc:"then" json:"then,omitempty"`
+	// Done lists the finished actions ("then", "webhook HOST/HASH",
+	// "email"); Errors has one line per action given up on.
+	Done   []string `xmlrpc:"done" json:"done,omitempty"`
+	Errors []string `xmlrpc:"errors" json:"errors,omitempty"`
+}
+
+// GetGroupArgs names a group.
+type GetGroupArgs struct {
+	Name string `xmlrpc:"name"`
+}
+
+// ListGroupsArgs selects a page of groups, ordered by each group's first
+// job: the group started last first unless Order is OrderAsc. Paging is as
+// for ListJobsArgs.
+type ListGroupsArgs struct {
+	Limit  int    `xmlrpc:"limit"`
+	Cursor string `xmlrpc:"cursor"`
+	Order  string `xmlrpc:"order"`
+}
+
+// ListGroupsReply is one page of groups, without their Unsuccessful
+// (get_group has them).
+type ListGroupsReply struct {
+	Groups []GroupInfo `xmlrpc:"groups"`
+	// NextCursor continues the listing; "" on the last page.
+	NextCursor string `xmlrpc:"next_cursor"`
 }
 
 // ListSchedulesReply lists the schedules by name.

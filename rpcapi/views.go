@@ -147,3 +147,12 @@ func (s *ScheduleInfo) UnmarshalJSON(b []byte) error {
 	s.Spec = jobs.Spec{Type: v.Type, Args: v.Args, Group: v.Group}
 	return nil
 }
+
+// AsDetail makes g, as get_group returned it, show as one group does:
+// with an Unsuccessful list, empty when no job failed (gob sends an empty
+// list as none).
+func (g *GroupInfo) AsDetail() {
+	if g.Unsuccessful == nil {
+		g.Unsuccessful = []string{}
+	}
+}

@@ -34,6 +34,8 @@ var xmlNames = map[string]string{
 	MasterPause:       "pause_schedule",
 	MasterResume:      "resume_schedule",
 	MasterPurge:       "purge_jobs",
+	MasterGetGroup:    "get_group",
+	MasterListGroups:  "list_groups",
 	WorkerAssign:      "assign_task",
 	WorkerCancel:      "cancel_task",
 	WorkerPing:        "ping",

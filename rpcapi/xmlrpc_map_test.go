@@ -28,7 +28,7 @@ var wireAllTypes = []any{
 	&ListJobsReply{}, &WorkerInfo{}, &ListWorkersArgs{}, &ListWorkersReply{}, &StatusReply{}, &CancelArgs{},
 	&CancelReply{}, &PurgeArgs{}, &PurgeReply{}, &WaitArgs{}, &WaitReply{}, &FetchArgs{}, &FetchReply{},
 	&Task{}, &AssignArgs{}, &AssignReply{}, &Rejection{}, &WorkerCancelArgs{},
-	&PingReply{}, &WorkerJob{},
+	&PingReply{}, &WorkerJob{}, &GroupInfo{}, &GroupOnDone{}, &GetGroupArgs{}, &ListGroupsArgs{}, &ListGroupsReply{},
 	&jobs.Spec{}, &jobs.Job{}, &jobs.Attempt{}, &jobs.Event{}, &jobs.Result{},
 }
 

@@ -104,6 +104,8 @@ func masterMethods(m MasterAPI) []xmlMethod {
 		bind("list_schedules", "Cron schedules: no params. Returns {schedules: [{name, schedule, timezone, overlap, catch_up, paused, next, last_fire, last_job, spec}]}.", m.ListSchedules),
 		bind("pause_schedule", "Pause a schedule: {name}. Returns the schedule.", m.PauseSchedule),
 		bind("resume_schedule", "Resume a schedule: {name}. Returns the schedule.", m.ResumeSchedule),
+		bind("get_group", "One group's progress: {name}. Returns {name, total, counts, done, final, progress, submitted, updated, unsuccessful, on_done}.", m.GetGroup),
+		bind("list_groups", "One page of groups, the latest started first: {limit, cursor, order: desc|asc} (all optional). Returns {groups, next_cursor}.", m.ListGroups),
 	}
 }
 

@@ -9,12 +9,45 @@ import (
 	"text/tabwriter"
 
 	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
 )
 
-// runGroup shows one group: its state (running until every member is
-// final, then succeeded if all succeeded, else failed), counts by state
-// and each member's result.
+// groupReport is a group as `drover group --json` prints it: the group as
+// every view shows it (GET /api/v1/groups/{name}), its state and each
+// job's result, as a follow-up job's input has them.
+type groupReport struct {
+	rpcapi.GroupInfo
+	// State is running until every job is final, then succeeded if all
+	// succeeded, else failed.
+	State   jobs.State          `json:"state"`
+	Results []master.ThenResult `json:"results"`
+}
+
+// groupState is the state of group g: running until every job is final,
+// then succeeded if all succeeded, else failed.
+func groupState(g *rpcapi.GroupInfo) jobs.State {
+	switch {
+	case !g.Final:
+		return jobs.Running
+	case g.Counts[jobs.Succeeded] == g.Total:
+		return jobs.Succeeded
+	}
+	return jobs.Failed
+}
+
+// jobResult is j's result: its state and its latest attempt's.
+func jobResult(j *jobs.Job) master.ThenResult {
+	r := master.ThenResult{ID: j.ID, State: j.State}
+	if n := len(j.Attempts); n > 0 {
+		a := &j.Attempts[n-1]
+		r.ExitCode, r.Output, r.Data, r.Error = a.ExitCode, a.Output, a.Data, a.Error
+	}
+	return r
+}
+
+// runGroup shows one group: its state, counts by state and each member's
+// result.
 func runGroup(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("group", flag.ContinueOnError)
 	dial := clientFlags(fs)
@@ -30,48 +63,29 @@ func runGroup(args []string, stdout io.Writer) error {
 	defer mc.C.Close()
 	c, cancel := ctx()
 	defer cancel()
+	g, err := mc.GetGroup(c, pos[0])
+	if errors.Is(err, rpcapi.ErrNotFound) {
+		return &exitError{code: 1, err: fmt.Errorf("group %q has no jobs", pos[0])}
+	}
+	if err != nil {
+		return err
+	}
 	all, err := mc.ListAllJobs(c, rpcapi.ListJobsArgs{Group: pos[0], Order: rpcapi.OrderAsc, Limit: rpcapi.MaxPageSize})
 	if err != nil {
 		return err
 	}
-	if len(all) == 0 {
-		return &exitError{code: 1, err: fmt.Errorf("group %q has no jobs", pos[0])}
-	}
-	counts := map[jobs.State]int{}
-	type result struct {
-		ID     string     `json:"id"`
-		State  jobs.State `json:"state"`
-		Output string     `json:"output"`
-		Data   string     `json:"data,omitempty"`
-		Error  string     `json:"error,omitempty"`
-	}
-	results := make([]result, 0, len(all))
-	for _, j := range all {
-		counts[j.State]++
-		res := result{ID: j.ID, State: j.State}
-		if n := len(j.Attempts); n > 0 {
-			a := j.Attempts[n-1]
-			res.Output, res.Data, res.Error = a.Output, a.Data, a.Error
-		}
-		results = append(results, res)
-	}
-	final := finalCount(counts)
-	state := "running"
-	if final == len(all) {
-		state = "succeeded"
-		if counts[jobs.Succeeded] != final {
-			state = "failed"
-		}
+	rep := groupReport{GroupInfo: *g, State: groupState(g), Results: make([]master.ThenResult, 0, len(all))}
+	for i := range all {
+		rep.Results = append(rep.Results, jobResult(&all[i]))
 	}
 	if *asJSON {
-		return printJSON(stdout, map[string]any{"group": pos[0], "state": state, "counts": counts,
-			"jobs": len(all), "final": final, "results": results})
+		return printJSON(stdout, rep)
 	}
-	fmt.Fprintf(stdout, "group %s: %s, %d of %d jobs final (%d%%)\n%s\n\n", pos[0], state, final, len(all),
-		100*final/len(all), countsLine(counts))
+	fmt.Fprintf(stdout, "group %s: %s, %d of %d jobs final (%d%%)\n%s\n\n", g.Name, rep.State, g.Done, g.Total,
+		100*g.Done/max(g.Total, 1), countsLine(g.Counts))
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTATE\tRESULT")
-	for _, res := range results {
+	for _, res := range rep.Results {
 		out := strings.TrimSpace(res.Output)
 		if res.Error != "" {
 			out = res.Error
