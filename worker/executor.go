@@ -15,9 +15,9 @@ import (
 	"github.com/drover/drover/rpcapi"
 )
 
-// Assign implements rpcapi.WorkerAPI: it starts each task that fits a free
-// slot and rejects the rest. It never blocks on a job.
-func (w *Worker) Assign(ctx context.Context, a *rpcapi.AssignArgs, r *rpcapi.AssignReply) error {
+// assign starts each task that fits a free slot and rejects the rest. It
+// never blocks on a job.
+func (w *Worker) assign(a *rpcapi.AssignArgs, r *rpcapi.AssignReply) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, t := range a.Tasks {
@@ -64,9 +64,9 @@ func (w *Worker) lookup(typ string) (HandlerFunc, *Command, bool) {
 	return nil, nil, false
 }
 
-// Cancel implements rpcapi.WorkerAPI: each named attempt still running is
-// stopped and reported as cancelled.
-func (w *Worker) Cancel(ctx context.Context, a *rpcapi.WorkerCancelArgs, _ *rpcapi.Empty) error {
+// cancelTasks stops each named attempt still running; it is reported as
+// cancelled.
+func (w *Worker) cancelTasks(a *rpcapi.WorkerCancelArgs) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, ref := range a.Jobs {

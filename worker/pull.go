@@ -52,11 +52,11 @@ func (w *Worker) fetchLoop() {
 		}
 		retry = 0
 		if len(reply.Cancel) > 0 {
-			w.Cancel(w.ctx, &rpcapi.WorkerCancelArgs{Jobs: reply.Cancel}, &rpcapi.Empty{})
+			w.cancelTasks(&rpcapi.WorkerCancelArgs{Jobs: reply.Cancel})
 		}
 		if len(reply.Tasks) > 0 {
 			var ar rpcapi.AssignReply
-			w.Assign(w.ctx, &rpcapi.AssignArgs{WorkerID: id, Tasks: reply.Tasks}, &ar)
+			w.assign(&rpcapi.AssignArgs{WorkerID: id, Tasks: reply.Tasks}, &ar)
 			for _, rej := range ar.Rejected {
 				// The lease stays with us at the master; the next heartbeats
 				// do not report it, so it is requeued as lost.

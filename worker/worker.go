@@ -191,7 +191,7 @@ func (w *Worker) serve() error {
 		ln = tls.NewListener(ln, w.cfg.TLS)
 	}
 	w.ln = rpcapi.NewTrackingListener(ln)
-	h, err := rpcapi.NewGoRPCHandler(nil, w)
+	h, err := rpcapi.NewGoRPCHandler(nil, wire{w})
 	if err != nil {
 		ln.Close()
 		return err
@@ -199,7 +199,7 @@ func (w *Worker) serve() error {
 	mux := http.NewServeMux()
 	tok := w.cfg.Token
 	mux.Handle(rpcapi.GoRPCPath, rpcapi.RequireToken(tok, h))
-	mux.Handle(rpcapi.XMLRPCPath, rpcapi.RequireToken(tok, rpcapi.NewXMLRPCHandler(nil, w, rpcapi.XMLRPCOptions{})))
+	mux.Handle(rpcapi.XMLRPCPath, rpcapi.RequireToken(tok, rpcapi.NewXMLRPCHandler(nil, wire{w}, rpcapi.XMLRPCOptions{})))
 	mux.Handle("/metrics", rpcapi.RequireToken(tok, w.metrics.handler()))
 	w.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	w.loopWG.Go(func() {
@@ -337,16 +337,6 @@ func (w *Worker) stop() error {
 	w.runWG.Wait()
 	return w.mc.Close()
 }
-
-// Ping implements rpcapi.WorkerAPI.
-func (w *Worker) Ping(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.PingReply) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	r.Name, r.Running, r.Slots = w.cfg.Name, len(w.running), w.cfg.Slots
-	return nil
-}
-
-var _ rpcapi.WorkerAPI = (*Worker)(nil)
 
 // debugOn reports whether l logs at debug level, so hot paths can skip
 // building fields for lines nobody reads.
