@@ -21,26 +21,56 @@ var _ rpcapi.MasterAPI = wire{}
 // One invalid spec fails the whole batch and nothing is created.
 func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.SubmitReply) error {
 	m := api.m
-	if len(a.Specs) == 0 {
+	if err := m.checkSubmit(a.Specs); err != nil {
+		return err
+	}
+	r.IDs = make([]string, len(a.Specs))
+	r.Existing = make([]bool, len(a.Specs))
+	nsched, err := m.submitSchedules(a.Specs, r)
+	if err != nil {
+		return err
+	}
+	b := &submitBatch{specs: a.Specs, reply: r, now: m.now()}
+	b.build(len(a.Specs) - nsched)
+
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
+	}
+	if err := m.reserveBatch(b); err != nil {
+		for _, k := range b.reserved {
+			delete(m.keys, k)
+		}
+		for _, u := range b.uniq {
+			delete(m.pendingUnique, u)
+		}
+		m.mu.Unlock()
+		return err
+	}
+	m.mu.Unlock()
+	if len(b.fresh) == 0 {
+		return nil
+	}
+	return m.commitBatch(b)
+}
+
+// checkSubmit validates a batch of specs, their number and the size of
+// their arguments, and returns an ErrBadRequest for the first that fails.
+func (m *Master) checkSubmit(specs []jobs.Spec) error {
+	if len(specs) == 0 {
 		return fmt.Errorf("%w: submit of no jobs", rpcapi.ErrBadRequest)
 	}
-	if len(a.Specs) > m.cfg.MaxSubmit {
-		return fmt.Errorf("%w: %d jobs in one submit; at most %d (max_submit)", rpcapi.ErrBadRequest, len(a.Specs), m.cfg.MaxSubmit)
+	if len(specs) > m.cfg.MaxSubmit {
+		return fmt.Errorf("%w: %d jobs in one submit; at most %d (max_submit)", rpcapi.ErrBadRequest, len(specs), m.cfg.MaxSubmit)
 	}
-	for i := range a.Specs {
-		if err := a.Specs[i].Validate(); err != nil {
+	for i := range specs {
+		if err := specs[i].Validate(); err != nil {
 			return fmt.Errorf("%w: job %d: %v", rpcapi.ErrBadRequest, i+1, err)
 		}
-		n := len(a.Specs[i].Input)
-		for k, v := range a.Specs[i].Args {
-			n += len(k) + len(v)
-		}
-		if t := a.Specs[i].Then; t != nil {
-			tn := 0
-			for k, v := range t.Args {
-				tn += len(k) + len(v)
-			}
-			if tn > m.cfg.MaxArgsBytes {
+		n := len(specs[i].Input) + argsBytes(specs[i].Args)
+		if t := specs[i].Then; t != nil {
+			if tn := argsBytes(t.Args); tn > m.cfg.MaxArgsBytes {
 				return fmt.Errorf("%w: job %d: then: args of %d bytes; at most %d (max_args_bytes)", rpcapi.ErrBadRequest, i+1, tn, m.cfg.MaxArgsBytes)
 			}
 		}
@@ -48,45 +78,73 @@ func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Subm
 			return fmt.Errorf("%w: job %d: args of %d bytes; at most %d (max_args_bytes)", rpcapi.ErrBadRequest, i+1, n, m.cfg.MaxArgsBytes)
 		}
 	}
-	r.IDs = make([]string, len(a.Specs))
-	r.Existing = make([]bool, len(a.Specs))
-	// Specs with a schedule are schedules, not jobs: the scheduler keeps
-	// them (and answers with "schedule:NAME").
+	return nil
+}
+
+// argsBytes returns the bytes of the keys and values of args.
+func argsBytes(args map[string]string) int {
+	n := 0
+	for k, v := range args {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// submitSchedules hands the specs with a schedule to the scheduler, fills
+// their answers in r ("schedule:NAME") and returns how many there were.
+// Specs with a schedule are schedules, not jobs: the scheduler keeps them.
+func (m *Master) submitSchedules(specs []jobs.Spec, r *rpcapi.SubmitReply) (int, error) {
 	var scheds []int
-	for i := range a.Specs {
-		if a.Specs[i].Schedule != "" {
+	for i := range specs {
+		if specs[i].Schedule != "" {
 			scheds = append(scheds, i)
 		}
 	}
-	if len(scheds) > 0 {
-		specs := make([]jobs.Spec, len(scheds))
-		for k, i := range scheds {
-			specs[k] = a.Specs[i]
-		}
-		existing, err := m.upsertSchedules(specs)
-		if err != nil {
-			return err
-		}
-		for k, i := range scheds {
-			r.IDs[i], r.Existing[i] = "schedule:"+a.Specs[i].Name, existing[k]
-		}
+	if len(scheds) == 0 {
+		return 0, nil
 	}
-	now := m.now()
-	var fresh []*jobs.Job
-	var reserved []string
-	// The jobs are built before the lock is taken, in one allocation: only
-	// their Seq, their ID and the keys they take need the lock.
-	// So are their first events.
-	slab := make([]jobs.Job, 0, len(a.Specs)-len(scheds))
-	evs := make([]jobs.Event, cap(slab))
-	for i := range a.Specs {
-		s := &a.Specs[i]
+	ss := make([]jobs.Spec, len(scheds))
+	for k, i := range scheds {
+		ss[k] = specs[i]
+	}
+	existing, err := m.upsertSchedules(ss)
+	if err != nil {
+		return 0, err
+	}
+	for k, i := range scheds {
+		r.IDs[i], r.Existing[i] = "schedule:"+specs[i].Name, existing[k]
+	}
+	return len(scheds), nil
+}
+
+// submitBatch carries the jobs of one Submit from their building, outside
+// the lock, through the reservation of their IDs and keys to their commit.
+type submitBatch struct {
+	specs []jobs.Spec
+	reply *rpcapi.SubmitReply
+	now   time.Time
+
+	slab     []jobs.Job  // one job per spec without a schedule, in spec order
+	fresh    []*jobs.Job // the jobs to commit, broadcast copies included
+	reserved []string    // Keys reserved by this batch
+	uniq     []string    // unique keys taken by this batch
+}
+
+// build makes the batch's n jobs and their first events before the lock
+// is taken, in one allocation: only their Seq, their ID and the keys they
+// take need the lock.
+func (b *submitBatch) build(n int) {
+	now := b.now
+	b.slab = make([]jobs.Job, 0, n)
+	evs := make([]jobs.Event, cap(b.slab))
+	for i := range b.specs {
+		s := &b.specs[i]
 		if s.Schedule != "" {
 			continue
 		}
-		k := len(slab)
-		slab = slab[:k+1]
-		j := &slab[k]
+		k := len(b.slab)
+		b.slab = b.slab[:k+1]
+		j := &b.slab[k]
 		j.Spec, j.State, j.Submitted, j.Updated = *s, jobs.Pending, now, now
 		j.Spec.Args = cloneArgs(s.Args)
 		j.Spec.Tags = slices.Clone(s.Tags)
@@ -100,16 +158,16 @@ func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Subm
 			j.Log(now, "held until %s", nb.Format(time.RFC3339))
 		}
 	}
+}
 
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
-	}
-	var uniq []string // unique keys taken by this batch
-	var bErr error    // a broadcast nobody can run
+// reserveBatch gives each new job of b its Seq and ID, reserves its Key
+// and unique key, and answers with the existing job for a spec whose key
+// is taken. It returns an ErrBadRequest for a broadcast nobody can run;
+// the caller then releases b.reserved and b.uniq. The caller holds mu.
+func (m *Master) reserveBatch(b *submitBatch) error {
+	r := b.reply
 	k := -1
-	for i, s := range a.Specs {
+	for i, s := range b.specs {
 		if s.Schedule != "" {
 			continue
 		}
@@ -120,60 +178,61 @@ func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Subm
 				continue
 			}
 		}
-		if id := m.uniqueHolder(s.UniqueKey, now); id != "" {
+		if id := m.uniqueHolder(s.UniqueKey, b.now); id != "" {
 			r.IDs[i], r.Existing[i] = id, true
 			continue
 		}
 		m.seq++
-		j := &slab[k]
+		j := &b.slab[k]
 		j.ID, j.Seq = strconv.FormatUint(m.seq, 10), m.seq
 		if s.Key != "" {
 			m.keys[s.Key] = j.ID // reserved until committed
-			reserved = append(reserved, s.Key)
+			b.reserved = append(b.reserved, s.Key)
 		}
 		if s.UniqueKey != "" {
-			uniq = append(uniq, s.UniqueKey)
+			b.uniq = append(b.uniq, s.UniqueKey)
 			m.pendingUnique[s.UniqueKey] = j.ID // reserved until committed
 		}
 		r.IDs[i] = j.ID
-		fresh = append(fresh, j)
+		b.fresh = append(b.fresh, j)
 		if s.Broadcast {
 			targets := m.broadcastTargets(&j.Spec)
 			if len(targets) == 0 {
-				bErr = fmt.Errorf("%w: job %d: broadcast: no live worker has type %q with tags %v",
+				return fmt.Errorf("%w: job %d: broadcast: no live worker has type %q with tags %v",
 					rpcapi.ErrBadRequest, i+1, s.Type, s.Tags)
-				break
 			}
-			fresh = append(fresh, m.expandBroadcast(j, targets, now)...)
+			b.fresh = append(b.fresh, m.expandBroadcast(j, targets, b.now)...)
 		}
 	}
-	if bErr != nil {
-		for _, k := range reserved {
-			delete(m.keys, k)
-		}
-		for _, u := range uniq {
-			delete(m.pendingUnique, u)
-		}
-		m.mu.Unlock()
-		return bErr
-	}
-	m.mu.Unlock()
-	if len(fresh) == 0 {
-		return nil
-	}
+	return nil
+}
 
-	err := m.commit.addFresh(jobs.Records(fresh...)).wait()
+// commitBatch writes the reserved jobs of b to the store, waits until they
+// are durable, then releases the unique keys and adds the jobs to the
+// tables and queues; a failed write releases the Keys too.
+func (m *Master) commitBatch(b *submitBatch) error {
+	err := m.commit.addFresh(jobs.Records(b.fresh...)).wait()
 	m.mu.Lock()
-	for _, u := range uniq {
+	for _, u := range b.uniq {
 		delete(m.pendingUnique, u)
 	}
 	if err != nil {
-		for _, k := range reserved {
+		for _, k := range b.reserved {
 			delete(m.keys, k)
 		}
 		m.mu.Unlock()
 		return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 	}
+	m.admitSubmitted(b.fresh)
+	m.mu.Unlock()
+	m.log.WithField("jobs", len(b.fresh)).Debug("jobs submitted")
+	m.kick()
+	return nil
+}
+
+// admitSubmitted adds committed new jobs to the tables, queues the pending
+// ones and notes the change. The caller holds mu.
+func (m *Master) admitSubmitted(fresh []*jobs.Job) {
 	for _, j := range fresh {
 		m.insert(j)
 		if j.State == jobs.Pending {
@@ -185,10 +244,6 @@ func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Subm
 	}
 	m.bump()
 	m.metrics.submitted.Add(float64(len(fresh)))
-	m.mu.Unlock()
-	m.log.WithField("jobs", len(fresh)).Debug("jobs submitted")
-	m.kick()
-	return nil
 }
 
 // uniqueHolder returns the job that holds unique key u now: one in
