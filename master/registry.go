@@ -117,6 +117,50 @@ func (w *workerRec) poke() {
 func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.RegisterReply) error {
 	m := api.m
 	pull := a.Mode == rpcapi.ModePull
+	if err := checkRegister(a); err != nil {
+		return err
+	}
+	var client rpcapi.Caller
+	if !pull {
+		c, err := m.workerCaller(a)
+		if err != nil {
+			return err
+		}
+		client = c
+	}
+	now := m.now()
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
+	}
+	w := m.addWorker(a, client, now)
+	last, stale := m.adoptRunning(w, a.Running, r, now)
+	wctx, cancel := context.WithCancel(m.ctx)
+	w.stop = cancel
+	if !pull {
+		m.wg.Go(func() { m.sendLoop(wctx, w) })
+	}
+	m.mu.Unlock()
+
+	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "addr": w.addr, "mode": a.Mode, "transport": a.Transport, "slots": w.slots,
+		"types": w.types, "adopted": len(a.Running) - len(r.Cancel), "stale": stale}).Info("worker registered")
+	r.WorkerID = w.id
+	r.HeartbeatInterval = m.cfg.HeartbeatInterval
+	r.DeadAfter = m.cfg.DeadAfter
+	if last != nil {
+		if err := last.wait(); err != nil {
+			return fmt.Errorf("%w: %v", rpcapi.ErrUnavailable, err)
+		}
+	}
+	m.kick()
+	return nil
+}
+
+// checkRegister returns an ErrBadRequest when a registration's mode,
+// address, slots, types, tags or name are out of bounds.
+func checkRegister(a *rpcapi.RegisterArgs) error {
+	pull := a.Mode == rpcapi.ModePull
 	switch {
 	case a.Mode != "" && a.Mode != rpcapi.ModePush && !pull:
 		return fmt.Errorf("%w: mode %q: want %q or %q", rpcapi.ErrBadRequest, a.Mode, rpcapi.ModePush, rpcapi.ModePull)
@@ -131,30 +175,32 @@ func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.
 	case len(a.Name) > 256 || len(a.Addr) > 1024:
 		return fmt.Errorf("%w: name or addr too long", rpcapi.ErrBadRequest)
 	}
-	var client rpcapi.Caller
-	if !pull {
-		opts := []rpcapi.Option{rpcapi.WithToken(m.cfg.Token)}
-		if strings.HasPrefix(a.Addr, "https://") && m.cfg.ClientTLS != nil {
-			opts = append(opts, rpcapi.WithTLS(m.cfg.ClientTLS))
-		}
-		c, err := rpcapi.NewCaller(a.Addr, a.Transport, opts...)
-		if err != nil {
-			return fmt.Errorf("%w: %v", rpcapi.ErrBadRequest, err)
-		}
-		client = c
+	return nil
+}
+
+// workerCaller makes the client the master sends a push worker's jobs
+// through, with the master's token and, for https, its client TLS.
+func (m *Master) workerCaller(a *rpcapi.RegisterArgs) (rpcapi.Caller, error) {
+	opts := []rpcapi.Option{rpcapi.WithToken(m.cfg.Token)}
+	if strings.HasPrefix(a.Addr, "https://") && m.cfg.ClientTLS != nil {
+		opts = append(opts, rpcapi.WithTLS(m.cfg.ClientTLS))
 	}
-	now := m.now()
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
+	c, err := rpcapi.NewCaller(a.Addr, a.Transport, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", rpcapi.ErrBadRequest, err)
 	}
+	return c, nil
+}
+
+// addWorker records a newly registered worker under a fresh ID and indexes
+// it by the job types it runs. The caller holds mu.
+func (m *Master) addWorker(a *rpcapi.RegisterArgs, client rpcapi.Caller, now time.Time) *workerRec {
 	w := &workerRec{
 		id: m.nextWorkerID(), name: a.Name, addr: a.Addr, slots: a.Slots,
 		types: slices.Compact(slices.Sorted(slices.Values(a.Types))),
 		state: rpcapi.WorkerAlive, registered: now, lastBeat: now, beatAt: now,
 		leases: make(map[string]*lease), wake: make(chan struct{}, 1),
-		client: client, pull: pull,
+		client: client, pull: a.Mode == rpcapi.ModePull,
 		tags: slices.Compact(slices.Sorted(slices.Values(a.Tags))), tagSet: make(map[string]bool),
 	}
 	for _, t := range w.tags {
@@ -169,9 +215,15 @@ func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.
 		}
 		m.byType[t][w.id] = w
 	}
-	var last *batch
-	stale := 0
-	for _, ref := range a.Running {
+	return w
+}
+
+// adoptRunning gives w the leases of the jobs it says it is running, when
+// the master agrees they are that worker's current attempts, and adds the
+// others to r.Cancel. It returns the batch that writes the last adoption
+// (nil if none) and the number of stale results dropped. The caller holds mu.
+func (m *Master) adoptRunning(w *workerRec, running []rpcapi.JobRef, r *rpcapi.RegisterReply, now time.Time) (last *batch, stale int) {
+	for _, ref := range running {
 		j := m.job(ref.JobID)
 		if m.adoptUnwritten(j, ref.Attempt, w.id, w.id+" ("+w.name+")", now) {
 			w.leases[j.ID] = &lease{job: j, attempt: j.Attempt, acked: now, deadline: m.deadline(j, now)}
@@ -203,25 +255,7 @@ func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.
 		last = m.touch(j, jobs.Running)
 		m.jobLog(j).Info("job adopted")
 	}
-	wctx, cancel := context.WithCancel(m.ctx)
-	w.stop = cancel
-	if !pull {
-		m.wg.Go(func() { m.sendLoop(wctx, w) })
-	}
-	m.mu.Unlock()
-
-	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "addr": w.addr, "mode": a.Mode, "transport": a.Transport, "slots": w.slots,
-		"types": w.types, "adopted": len(a.Running) - len(r.Cancel), "stale": stale}).Info("worker registered")
-	r.WorkerID = w.id
-	r.HeartbeatInterval = m.cfg.HeartbeatInterval
-	r.DeadAfter = m.cfg.DeadAfter
-	if last != nil {
-		if err := last.wait(); err != nil {
-			return fmt.Errorf("%w: %v", rpcapi.ErrUnavailable, err)
-		}
-	}
-	m.kick()
-	return nil
+	return last, stale
 }
 
 // adoptUnwritten leases the pending job j to workerID as attempt when that
