@@ -156,49 +156,85 @@ func (m *Master) startHooks() error {
 		return err
 	}
 	log := m.log.WithField("part", "on_done")
+	h := newHooks(m, log)
+	jobRecs, initRec, err := h.loadRecords()
+	if err != nil {
+		return fmt.Errorf("on_done records: %w", err)
+	}
+
+	m.mu.Lock()
+	legacy := h.resumeGroups(initRec)
+	gone := h.dropGoneGroups()
+	stale := h.resumeJobFailures(jobRecs)
+	queued := len(h.queue)
+	m.hooks = h
+	m.mu.Unlock()
+
+	if err := h.saveStart(initRec == nil, legacy, stale, gone); err != nil {
+		return fmt.Errorf("on_done records: %w", err)
+	}
+	if queued > 0 || len(legacy) > 0 {
+		log.WithFields(logrus.Fields{"resumed": queued, "legacy_groups": len(legacy)}).Info("on_done records loaded")
+	}
+	h.wg.Go(h.loop)
+	h.signal()
+	return nil
+}
+
+// newHooks makes the on_done runner of m, with its notifier, not started.
+func newHooks(m *Master, log logrus.FieldLogger) *hooks {
 	h := &hooks{m: m, nf: newNotifier(m.cfg.Notify, log), log: log,
 		sem: make(chan struct{}, maxHookTasks), wake: make(chan struct{}, 1),
 		fired: make(map[string]bool), cursor: make(map[string]int), recs: make(map[string]*onDoneRecord),
 		busy: make(map[string]bool)}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.failed = h.nf.wantsAny(EventJobFailed)
+	return h
+}
 
+// loadRecords reads the on_done records of groups into h.recs, and returns
+// the job_failed records by job ID and the init record (nil if the store
+// has none). A store that keeps no meta has no records: h.meta stays nil.
+func (h *hooks) loadRecords() (map[string]*onDoneRecord, *initRecord, error) {
 	jobRecs := make(map[string]*onDoneRecord)
 	var initRec *initRecord
-	if ms, ok := m.store.(jobs.MetaStore); ok {
-		h.meta = ms
-		err := ms.LoadMeta(metaGroups, func(k string, v []byte) error {
-			var r onDoneRecord
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("group %q: %w", k, err)
+	ms, ok := h.m.store.(jobs.MetaStore)
+	if !ok {
+		return jobRecs, nil, nil
+	}
+	h.meta = ms
+	err := ms.LoadMeta(metaGroups, func(k string, v []byte) error {
+		var r onDoneRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("group %q: %w", k, err)
+		}
+		h.recs[k] = &r
+		return nil
+	})
+	if err == nil {
+		err = ms.LoadMeta(metaNotify, func(k string, v []byte) error {
+			if k == metaInit {
+				initRec = new(initRecord)
+				return json.Unmarshal(v, initRec)
 			}
-			h.recs[k] = &r
+			if id, ok := strings.CutPrefix(k, "job/"); ok {
+				var r onDoneRecord
+				if err := json.Unmarshal(v, &r); err != nil {
+					return fmt.Errorf("job %q: %w", id, err)
+				}
+				jobRecs[id] = &r
+			}
 			return nil
 		})
-		if err == nil {
-			err = ms.LoadMeta(metaNotify, func(k string, v []byte) error {
-				if k == metaInit {
-					initRec = new(initRecord)
-					return json.Unmarshal(v, initRec)
-				}
-				if id, ok := strings.CutPrefix(k, "job/"); ok {
-					var r onDoneRecord
-					if err := json.Unmarshal(v, &r); err != nil {
-						return fmt.Errorf("job %q: %w", id, err)
-					}
-					jobRecs[id] = &r
-				}
-				return nil
-			})
-		}
-		if err != nil {
-			return fmt.Errorf("on_done records: %w", err)
-		}
 	}
+	return jobRecs, initRec, err
+}
 
-	var legacy []string
-	var stale []string
-	m.mu.Lock()
+// resumeGroups marks the groups whose on_done has fired and queues those
+// that are final but not yet done. It returns the groups taken as done
+// because they were final before records were kept. The caller holds mu.
+func (h *hooks) resumeGroups(initRec *initRecord) (legacy []string) {
+	m := h.m
 	if initRec != nil {
 		for _, g := range initRec.Legacy {
 			h.fired[g] = true
@@ -228,50 +264,60 @@ func (m *Master) startHooks() error {
 			m.groupClosed(g, m.now())
 		}
 	}
-	// Records of groups whose jobs have all left the store (history).
-	var gone []string
+	return legacy
+}
+
+// dropGoneGroups forgets the records of groups whose jobs have all left
+// the store (history) and returns those groups. The caller holds mu.
+func (h *hooks) dropGoneGroups() (gone []string) {
 	for g := range h.recs {
-		if len(m.groups[g]) == 0 {
+		if len(h.m.groups[g]) == 0 {
 			gone = append(gone, g)
 			delete(h.recs, g)
 		}
 	}
+	return gone
+}
+
+// resumeJobFailures queues the job_failed notices of jobs still failed in
+// the recorded attempt, and returns the IDs of the other, stale, records.
+// The caller holds mu.
+func (h *hooks) resumeJobFailures(jobRecs map[string]*onDoneRecord) (stale []string) {
 	for id, r := range jobRecs {
-		if j := m.job(id); j != nil && j.State == jobs.Failed && j.Attempt == r.Attempt {
+		if j := h.m.job(id); j != nil && j.State == jobs.Failed && j.Attempt == r.Attempt {
 			h.busy[id] = true
 			h.queue = append(h.queue, hookTask{event: EventJobFailed, job: id, attempt: r.Attempt, rec: r})
 		} else {
 			stale = append(stale, id)
 		}
 	}
-	queued := len(h.queue)
-	m.hooks = h
-	m.mu.Unlock()
+	return stale
+}
 
-	if h.meta != nil {
-		if initRec == nil {
-			slices.Sort(legacy)
-			v, _ := json.Marshal(initRecord{Since: time.Now(), Legacy: legacy})
-			if err := h.meta.SaveMeta(metaNotify, metaInit, v); err != nil {
-				return fmt.Errorf("on_done records: %w", err)
-			}
-		}
-		for _, id := range stale {
-			if err := h.meta.SaveMeta(metaNotify, "job/"+id, nil); err != nil {
-				return fmt.Errorf("on_done records: %w", err)
-			}
-		}
-		for _, g := range gone {
-			if err := h.meta.SaveMeta(metaGroups, g, nil); err != nil {
-				return fmt.Errorf("on_done records: %w", err)
-			}
+// saveStart writes the init record on a first start (firstStart) with
+// the legacy groups, and deletes the stale job records and the records
+// of gone groups. It does nothing for a store that keeps no meta.
+func (h *hooks) saveStart(firstStart bool, legacy, stale, gone []string) error {
+	if h.meta == nil {
+		return nil
+	}
+	if firstStart {
+		slices.Sort(legacy)
+		v, _ := json.Marshal(initRecord{Since: time.Now(), Legacy: legacy})
+		if err := h.meta.SaveMeta(metaNotify, metaInit, v); err != nil {
+			return err
 		}
 	}
-	if queued > 0 || len(legacy) > 0 {
-		log.WithFields(logrus.Fields{"resumed": queued, "legacy_groups": len(legacy)}).Info("on_done records loaded")
+	for _, id := range stale {
+		if err := h.meta.SaveMeta(metaNotify, "job/"+id, nil); err != nil {
+			return err
+		}
 	}
-	h.wg.Go(h.loop)
-	h.signal()
+	for _, g := range gone {
+		if err := h.meta.SaveMeta(metaGroups, g, nil); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
