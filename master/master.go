@@ -4,14 +4,10 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"iter"
-	"net"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -161,162 +157,6 @@ func New(cfg Config) (*Master, error) {
 	m.metrics = newMetrics(m)
 	m.debug = debugOn(m.log)
 	return m, nil
-}
-
-// Start opens the store, reloads every job, submits the configured initial
-// jobs, binds the listener and starts serving. It returns the first error
-// (a locked data dir, a port in use) synchronously.
-func (m *Master) Start() error {
-	m.start = time.Now()
-	if m.cfg.GCPercent != 0 {
-		debug.SetGCPercent(m.cfg.GCPercent)
-	}
-	st, err := m.openStore()
-	if err != nil {
-		return err
-	}
-	m.store = st
-	m.commit = newCommitter(st, m.log)
-	m.ready, m.failed, m.loadDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
-	l, err := m.loadLive()
-	if err != nil {
-		st.Close()
-		return err
-	}
-	early := l.first != nil // serve the workers while the rest loads (ready.go)
-	if !early {
-		if err := m.loadRest(l); err != nil {
-			st.Close()
-			return err
-		}
-	}
-	if err := m.checkStart(); err != nil {
-		st.Close()
-		return err
-	}
-	m.wg.Go(func() { m.commit.run(m.stopc) })
-	if !early {
-		if err := m.startServices(); err != nil {
-			m.shutdown()
-			return err
-		}
-		close(m.ready)
-		close(m.loadDone)
-	}
-
-	fail := func(err error) error {
-		if early {
-			close(m.loadDone) // finishLoad never started
-		}
-		m.shutdown()
-		return err
-	}
-	ln, err := m.listen()
-	if err != nil {
-		return fail(err)
-	}
-	if err := m.startHTTP(); err != nil {
-		return fail(err)
-	}
-	m.wg.Go(m.dispatchLoop)
-	m.wg.Go(m.reapLoop)
-	m.wg.Go(m.historyLoop)
-	m.wg.Go(m.idleMemLoop)
-	m.log.WithFields(logrus.Fields{"addr": m.Addr(), "store": m.cfg.Store, "data_dir": m.cfg.DataDir,
-		"auth": m.cfg.Token != ""}).Info("master listening")
-	if early {
-		go m.finishLoad(l)
-	}
-	if m.cfg.Token == "" && !isLoopback(ln.Addr()) {
-		m.log.WithField("addr", m.Addr()).Warn("NO TOKEN: the master listens beyond loopback without auth; " +
-			"anyone who reaches this port can submit jobs and register workers. Set token or token_file.")
-	}
-	m.kick()
-	return nil
-}
-
-// openStore returns the configured job store: cfg.StoreImpl if set, else
-// a memory store or the bolt store in cfg.DataDir.
-func (m *Master) openStore() (jobs.Store, error) {
-	if st := m.cfg.StoreImpl; st != nil {
-		return st, nil
-	}
-	switch m.cfg.Store {
-	case StoreMemory:
-		return jobs.NewMemStore(), nil
-	default:
-		b, err := jobs.OpenBoltWith(m.cfg.DataDir, jobs.BoltOptions{Logf: m.log.Warnf})
-		if err != nil {
-			return nil, fmt.Errorf("master: %w", err)
-		}
-		return b, nil
-	}
-}
-
-// checkStart checks, once the store is loaded, that the last stop was
-// clean where that is required, and validates the on_done notifiers and
-// the initial jobs.
-func (m *Master) checkStart() error {
-	if err := m.checkCleanStop(); err != nil {
-		return err
-	}
-	if err := m.cfg.Notify.Validate(); err != nil {
-		return fmt.Errorf("master: on_done: %w", err)
-	}
-	for i := range m.cfg.Jobs {
-		if err := m.cfg.Jobs[i].Validate(); err != nil {
-			return fmt.Errorf("master: initial jobs: job %d: %w", i+1, err)
-		}
-	}
-	return nil
-}
-
-// listen binds cfg.Listen (with TLS if set), keeps the connection-limited
-// listener in m.ln and returns the bound one.
-func (m *Master) listen() (net.Listener, error) {
-	ln, err := net.Listen("tcp", m.cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("master: listen: %w", err)
-	}
-	if m.cfg.TLS != nil {
-		ln = tls.NewListener(ln, m.cfg.TLS)
-	}
-	m.ln = rpcapi.NewLimitedListener(ln, m.cfg.MaxConnections)
-	return ln, nil
-}
-
-// startHTTP builds the master's HTTP server (both RPC transports, metrics,
-// the web API) in m.srv and serves m.ln with it in a goroutine of m.wg.
-func (m *Master) startHTTP() error {
-	api := countingAPI{wire{m}}
-	h, err := rpcapi.NewGoRPCHandler(api, nil)
-	if err != nil {
-		return err
-	}
-	mux := http.NewServeMux()
-	tok := m.cfg.Token
-	mux.Handle(rpcapi.GoRPCPath, rpcapi.RequireToken(tok, h))
-	mux.Handle(rpcapi.XMLRPCPath, rpcapi.RequireToken(tok,
-		rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{MaxBody: m.cfg.MaxRequestBody, MaxDepth: m.cfg.MaxXMLDepth})))
-	mux.Handle("/metrics", rpcapi.RequireToken(tok, m.metrics.handler()))
-	m.mountHTTP(mux)
-	// Timeouts keep a slow client from pinning the master. net/rpc
-	// connections are hijacked and leave these behind; the write timeout
-	// covers the longest blocking call (Wait, Fetch: rpcapi.MaxWait).
-	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: rpcapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-	m.wg.Go(func() {
-		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			m.log.WithError(err).Error("serve")
-		}
-	})
-	return nil
-}
-
-// isLoopback reports whether a listener only accepts loopback traffic.
-func isLoopback(a net.Addr) bool {
-	ta, ok := a.(*net.TCPAddr)
-	return ok && ta.IP.IsLoopback()
 }
 
 // Addr returns the listener's address (the real port when Listen used port
