@@ -401,80 +401,115 @@ func (m *Master) listGroups(q groupQuery) ([]rpcapi.GroupInfo, string, error) {
 		}
 		after = v[0]
 	}
-	budget := q.Examine
-	if budget <= 0 {
-		budget = maxExamined
-	}
-	order := byOrder(q.Asc)
-	type entry struct {
-		first uint64 // the Seq of the group's first job: its place
-		name  string
-	}
 	// The first Limit+1 groups past the cursor, in order, of those in
-	// memory and of those on disk: sel is kept sorted and short, so this
-	// costs one pass over the group names in memory.
-	k := q.Limit + 1
-	sel := make([]entry, 0, 2*k)
-	put := func(e entry) {
-		i, _ := slices.BinarySearchFunc(sel, e, func(a, b entry) int { return order(a.first, b.first) })
-		if i == k {
-			return
-		}
-		if len(sel) == k {
-			sel = sel[:k-1]
-		}
-		sel = slices.Insert(sel, i, e)
+	// memory and of those on disk.
+	gs := &groupSelection{order: byOrder(q.Asc), after: after, k: q.Limit + 1}
+	gs.sel = make([]groupEntry, 0, 2*gs.k)
+	if err := m.selectMemoryGroups(gs); err != nil {
+		return nil, "", err
 	}
-	// A group in memory that has an entry on disk too (it left memory and
-	// got jobs again) has its place there: it is listed from there.
+	if ms, ok := m.store.(jobs.MetaStore); ok {
+		if err := gs.selectDiskGroups(ms, q.Asc); err != nil {
+			return nil, "", err
+		}
+	}
+	return m.groupPage(gs.sel, q)
+}
+
+// groupEntry is a group in a listing.
+type groupEntry struct {
+	first uint64 // the Seq of the group's first job: its place
+	name  string
+}
+
+// groupSelection keeps, of the groups offered to it, the first k past
+// the cursor in the listing's order: sel is kept sorted and short, so
+// this costs one pass over the group names in memory.
+type groupSelection struct {
+	order func(a, b uint64) int
+	after uint64 // the cursor's Seq; 0 before the first page
+	k     int
+	sel   []groupEntry
+}
+
+// put offers e to the selection.
+func (gs *groupSelection) put(e groupEntry) {
+	i, _ := slices.BinarySearchFunc(gs.sel, e, func(a, b groupEntry) int { return gs.order(a.first, b.first) })
+	if i == gs.k {
+		return
+	}
+	if len(gs.sel) == gs.k {
+		gs.sel = gs.sel[:gs.k-1]
+	}
+	gs.sel = slices.Insert(gs.sel, i, e)
+}
+
+// selectMemoryGroups offers the groups in memory past the cursor to gs. A
+// group in memory that has an entry on disk too (it left memory and got
+// jobs again) has its place there: it is listed from there, so a pass
+// that selected such a group starts again without it.
+func (m *Master) selectMemoryGroups(gs *groupSelection) error {
 	moved := make(map[string]bool)
 	for {
-		sel = sel[:0]
+		gs.sel = gs.sel[:0]
 		m.mu.Lock()
 		for name, ids := range m.groups {
 			if len(ids) == 0 || moved[name] {
 				continue
 			}
 			first, err := strconv.ParseUint(ids[0], 10, 64)
-			if err != nil || (after != 0 && order(after, first) >= 0) {
+			if err != nil || (gs.after != 0 && gs.order(gs.after, first) >= 0) {
 				continue
 			}
-			put(entry{first, name})
+			gs.put(groupEntry{first, name})
 		}
 		m.mu.Unlock()
 		more := false
-		for _, e := range sel {
+		for _, e := range gs.sel {
 			if le, err := m.leftEntry(e.name); err != nil {
-				return nil, "", err
+				return err
 			} else if le != nil {
 				moved[e.name], more = true, true
 			}
 		}
 		if !more {
-			break
+			return nil
 		}
 	}
-	if ms, ok := m.store.(jobs.MetaStore); ok {
-		from := ""
-		if after != 0 {
-			from = fmt.Sprintf("%020d", after)
-			if q.Asc {
-				from += "\xff" // past every key of that Seq
-			}
+}
+
+// selectDiskGroups offers to gs the first groups past the cursor of those
+// that left memory, from their order index in ms.
+func (gs *groupSelection) selectDiskGroups(ms jobs.MetaStore, asc bool) error {
+	from := ""
+	if gs.after != 0 {
+		from = fmt.Sprintf("%020d", gs.after)
+		if asc {
+			from += "\xff" // past every key of that Seq
 		}
-		var disk []entry
-		err := ms.RangeMeta(metaLeftOrder, from, !q.Asc, func(key string, _ []byte) bool {
-			if first, name, ok := parseLeftOrderKey(key); ok {
-				disk = append(disk, entry{first, name})
-			}
-			return len(disk) < 2*k
-		})
-		if err != nil {
-			return nil, "", fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+	}
+	var disk []groupEntry
+	err := ms.RangeMeta(metaLeftOrder, from, !asc, func(key string, _ []byte) bool {
+		if first, name, ok := parseLeftOrderKey(key); ok {
+			disk = append(disk, groupEntry{first, name})
 		}
-		for _, e := range disk {
-			put(e)
-		}
+		return len(disk) < 2*gs.k
+	})
+	if err != nil {
+		return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+	}
+	for _, e := range disk {
+		gs.put(e)
+	}
+	return nil
+}
+
+// groupPage reads the selected groups into a page, ending it early with a
+// cursor as listGroups says.
+func (m *Master) groupPage(sel []groupEntry, q groupQuery) ([]apiGroup, string, error) {
+	budget := q.Examine
+	if budget <= 0 {
+		budget = maxExamined
 	}
 	out := []rpcapi.GroupInfo{}
 	size, read, limit := 0, 0, m.maxReplyBytes()
