@@ -70,36 +70,10 @@ func (m *Master) dispatch(now time.Time) time.Time {
 	if now.Before(m.graceUntil) {
 		return m.graceUntil
 	}
-	next := m.queue.Promote(now)
-	soonest := func(t time.Time) {
-		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
-	}
-	// consider returns the lane's candidate, if it has one now.
-	consider := func(name string, l *lane) (candidate, bool) {
-		if l == nil { // swept while its jobs waited out a delay
-			id, _, _, _ := m.queue.Head(name)
-			l = m.laneOf(m.job(id))
-		}
-		w, eligible, held := m.pickWorker(l, now)
-		if w == nil {
-			// A worker held back after a failed or refused Assign gets
-			// the lane's jobs when its hold ends, not when something
-			// unrelated wakes dispatch.
-			soonest(held)
-			return candidate{}, false
-		}
-		if why, wake := m.blocked(l, now); why != "" {
-			soonest(wake)
-			return candidate{}, false
-		}
-		_, p, seq, ok := m.queue.Head(name)
-		return candidate{lane: l, w: w, eligible: eligible, prio: p, seq: seq}, ok
-	}
+	p := &dispatchPass{m: m, now: now, next: m.queue.Promote(now)}
 	cands := m.cands[:0]
 	for _, name := range m.queue.ReadyTypes() {
-		if c, ok := consider(name, m.lanes[name]); ok {
+		if c, ok := p.consider(name, m.lanes[name]); ok {
 			cands = append(cands, c)
 		}
 	}
@@ -107,7 +81,7 @@ func (m *Master) dispatch(now time.Time) time.Time {
 	heap.Init(h)
 	woken := m.woken[:0]
 	for h.Len() > 0 {
-		best, ok := consider(h.c[0].lane.name, h.c[0].lane)
+		best, ok := p.consider(h.c[0].lane.name, h.c[0].lane)
 		if !ok {
 			heap.Pop(h)
 			continue
@@ -123,27 +97,12 @@ func (m *Master) dispatch(now time.Time) time.Time {
 			second = h.c[0]
 		}
 		l, w := best.lane, best.w
-		run := min(w.free(), (m.queue.Ready(l.name)+best.eligible-1)/best.eligible)
-		for i := range run {
-			if i > 0 {
-				if why, _ := m.blocked(l, now); why != "" {
-					break
-				}
-				_, p, seq, ok := m.queue.Head(l.name)
-				if !ok || (second.w != nil && jobs.Before(second.prio, second.seq, p, seq)) {
-					break
-				}
-			}
-			m.took(l)
-			if j, _ := m.queue.Pop(l.name); j != nil && j.State == jobs.Pending {
-				m.lease(j, w, now)
-			}
-		}
+		m.leaseRun(best, second, now)
 		if !slices.Contains(woken, w) {
 			woken = append(woken, w)
 		}
 		if m.queue.Ready(l.name) > 0 {
-			if c, ok := consider(l.name, l); ok {
+			if c, ok := p.consider(l.name, l); ok {
 				heap.Push(h, c)
 			}
 		}
@@ -155,7 +114,69 @@ func (m *Master) dispatch(now time.Time) time.Time {
 		woken[i] = nil
 	}
 	m.woken = woken[:0]
-	return next
+	return p.next
+}
+
+// dispatchPass is one pass of dispatch: when it runs, and the soonest
+// time a lane held back now may have a candidate.
+type dispatchPass struct {
+	m    *Master
+	now  time.Time
+	next time.Time // zero: nothing waits
+}
+
+// soonest brings p.next forward to t, if t is set and sooner.
+func (p *dispatchPass) soonest(t time.Time) {
+	if !t.IsZero() && (p.next.IsZero() || t.Before(p.next)) {
+		p.next = t
+	}
+}
+
+// consider returns the lane's candidate, if it has one now. The caller
+// holds mu.
+func (p *dispatchPass) consider(name string, l *lane) (candidate, bool) {
+	m := p.m
+	if l == nil { // swept while its jobs waited out a delay
+		id, _, _, _ := m.queue.Head(name)
+		l = m.laneOf(m.job(id))
+	}
+	w, eligible, held := m.pickWorker(l, p.now)
+	if w == nil {
+		// A worker held back after a failed or refused Assign gets
+		// the lane's jobs when its hold ends, not when something
+		// unrelated wakes dispatch.
+		p.soonest(held)
+		return candidate{}, false
+	}
+	if why, wake := m.blocked(l, p.now); why != "" {
+		p.soonest(wake)
+		return candidate{}, false
+	}
+	_, prio, seq, ok := m.queue.Head(name)
+	return candidate{lane: l, w: w, eligible: eligible, prio: prio, seq: seq}, ok
+}
+
+// leaseRun leases the next jobs of best's lane to its worker while they
+// come before second's head job, up to the worker's free slots and its
+// share of the lane, and while the lane's limits allow. The caller holds mu.
+func (m *Master) leaseRun(best, second candidate, now time.Time) {
+	l, w := best.lane, best.w
+	run := min(w.free(), (m.queue.Ready(l.name)+best.eligible-1)/best.eligible)
+	for i := range run {
+		if i > 0 {
+			if why, _ := m.blocked(l, now); why != "" {
+				break
+			}
+			_, p, seq, ok := m.queue.Head(l.name)
+			if !ok || (second.w != nil && jobs.Before(second.prio, second.seq, p, seq)) {
+				break
+			}
+		}
+		m.took(l)
+		if j, _ := m.queue.Pop(l.name); j != nil && j.State == jobs.Pending {
+			m.lease(j, w, now)
+		}
+	}
 }
 
 // candHeap orders candidates by their lane's head job, the best first.
