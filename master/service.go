@@ -26,71 +26,13 @@ func (api wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.
 	m.mu.Lock()
 	w := m.workers[a.WorkerID]
 	for _, rep := range a.Reports {
-		var j *jobs.Job
-		if w != nil {
-			// The worker says the attempt ended: its slot is free, whatever
-			// becomes of the report (checkReports refused any the master
-			// could not record, before anything changed).
-			if l := w.leases[rep.JobID]; l != nil && l.attempt == rep.Attempt {
-				delete(w.leases, rep.JobID)
-				j = l.job
-			}
-		}
-		if j == nil {
-			j = m.job(rep.JobID)
-		}
-		if j == nil {
+		b, ok := m.completeReport(w, a.WorkerID, rep, now)
+		if !ok {
 			r.Dropped++
 			continue
 		}
-		// A report sent to the master that crashed, for a lease that had
-		// not reached the disk, is adopted and recorded, as Register
-		// adopts the attempt from a worker that comes back first.
-		if m.recovered && m.adoptUnwritten(j, rep.Attempt, a.WorkerID, a.WorkerID+" (its report)", now) {
-			m.touch(j, jobs.Pending)
-		}
-		if j.State == jobs.Running && j.Attempt == rep.Attempt && j.Worker == a.WorkerID {
-			if n := len(rep.Output) + len(rep.Data); n > m.cfg.MaxResultBytes {
-				rep = rpcapi.Report{JobID: rep.JobID, Attempt: rep.Attempt, Outcome: jobs.Error, ExitCode: rep.ExitCode,
-					Permanent: true, Error: fmt.Sprintf("result of %d bytes (output and data) is over the master's max_result_bytes %d", n, m.cfg.MaxResultBytes)}
-			}
-			err := j.Finish(jobs.Report{Attempt: rep.Attempt, Outcome: rep.Outcome, Error: rep.Error,
-				Permanent: rep.Permanent,
-				Result:    jobs.Result{ExitCode: rep.ExitCode, Output: rep.Output, Data: rep.Data}}, now, m.backoff())
-			if err != nil {
-				r.Dropped++
-				m.jobLog(j).WithError(err).Warn("report rejected")
-				continue
-			}
-			r.Accepted++
-			m.metrics.observeFinish(j)
-			last = m.touch(j, jobs.Running)
-			if j.State == jobs.Pending {
-				m.enqueue(j)
-			}
-			if rep.Outcome != jobs.OK || m.debug {
-				e := m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": a.WorkerID,
-					"outcome": rep.Outcome, "state": j.State})
-				if rep.Outcome == jobs.OK {
-					e.Debug("attempt finished")
-				} else {
-					e.WithField("error", rep.Error).Info("attempt finished")
-				}
-			}
-			continue
-		}
-		// A repeat of a report already recorded (its acknowledgement was
-		// lost) is accepted again; it changes nothing.
-		if c := j.Current(); c != nil && rep.Attempt == j.Attempt && c.Worker == a.WorkerID && c.Outcome == rep.Outcome {
-			r.Accepted++
-			last = m.commit.add(j)
-			continue
-		}
-		r.Dropped++
-		m.dropped.Add(1)
-		m.metrics.dropped.Inc()
-		m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": a.WorkerID,
-			"live_attempt": j.Attempt, "state": j.State}).Warn("stale report dropped")
+		r.Accepted++
+		last = b
 	}
 	m.mu.Unlock()
 	m.kick()
@@ -100,6 +42,88 @@ func (api wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.
 		}
 	}
 	return nil
+}
+
+// completeReport records one report from workerID (w, nil if it is not
+// registered) and reports whether it was accepted, with the batch that
+// writes what it changed. The caller holds mu.
+func (m *Master) completeReport(w *workerRec, workerID string, rep rpcapi.Report, now time.Time) (*batch, bool) {
+	j := m.reportedJob(w, rep)
+	if j == nil {
+		return nil, false
+	}
+	// A report sent to the master that crashed, for a lease that had
+	// not reached the disk, is adopted and recorded, as Register
+	// adopts the attempt from a worker that comes back first.
+	if m.recovered && m.adoptUnwritten(j, rep.Attempt, workerID, workerID+" (its report)", now) {
+		m.touch(j, jobs.Pending)
+	}
+	if j.State == jobs.Running && j.Attempt == rep.Attempt && j.Worker == workerID {
+		return m.finishAttempt(j, workerID, rep, now)
+	}
+	// A repeat of a report already recorded (its acknowledgement was
+	// lost) is accepted again; it changes nothing.
+	if c := j.Current(); c != nil && rep.Attempt == j.Attempt && c.Worker == workerID && c.Outcome == rep.Outcome {
+		return m.commit.add(j), true
+	}
+	m.dropped.Add(1)
+	m.metrics.dropped.Inc()
+	m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": workerID,
+		"live_attempt": j.Attempt, "state": j.State}).Warn("stale report dropped")
+	return nil, false
+}
+
+// reportedJob returns the job a report is about, or nil, and frees the
+// slot of its lease on w when the report names the leased attempt. The
+// caller holds mu.
+func (m *Master) reportedJob(w *workerRec, rep rpcapi.Report) *jobs.Job {
+	var j *jobs.Job
+	if w != nil {
+		// The worker says the attempt ended: its slot is free, whatever
+		// becomes of the report (checkReports refused any the master
+		// could not record, before anything changed).
+		if l := w.leases[rep.JobID]; l != nil && l.attempt == rep.Attempt {
+			delete(w.leases, rep.JobID)
+			j = l.job
+		}
+	}
+	if j == nil {
+		j = m.job(rep.JobID)
+	}
+	return j
+}
+
+// finishAttempt records the outcome of j's running attempt, turning a
+// result over max_result_bytes into a permanent error, requeues j if it
+// is to run again, and reports whether the job took the report, with the
+// batch that writes it. The caller holds mu.
+func (m *Master) finishAttempt(j *jobs.Job, workerID string, rep rpcapi.Report, now time.Time) (*batch, bool) {
+	if n := len(rep.Output) + len(rep.Data); n > m.cfg.MaxResultBytes {
+		rep = rpcapi.Report{JobID: rep.JobID, Attempt: rep.Attempt, Outcome: jobs.Error, ExitCode: rep.ExitCode,
+			Permanent: true, Error: fmt.Sprintf("result of %d bytes (output and data) is over the master's max_result_bytes %d", n, m.cfg.MaxResultBytes)}
+	}
+	err := j.Finish(jobs.Report{Attempt: rep.Attempt, Outcome: rep.Outcome, Error: rep.Error,
+		Permanent: rep.Permanent,
+		Result:    jobs.Result{ExitCode: rep.ExitCode, Output: rep.Output, Data: rep.Data}}, now, m.backoff())
+	if err != nil {
+		m.jobLog(j).WithError(err).Warn("report rejected")
+		return nil, false
+	}
+	m.metrics.observeFinish(j)
+	last := m.touch(j, jobs.Running)
+	if j.State == jobs.Pending {
+		m.enqueue(j)
+	}
+	if rep.Outcome != jobs.OK || m.debug {
+		e := m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": workerID,
+			"outcome": rep.Outcome, "state": j.State})
+		if rep.Outcome == jobs.OK {
+			e.Debug("attempt finished")
+		} else {
+			e.WithField("error", rep.Error).Info("attempt finished")
+		}
+	}
+	return last, true
 }
 
 // checkReports refuses a task_complete with a report the master could
@@ -382,55 +406,15 @@ func (api wire) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitRepl
 		m.mu.Unlock()
 		*r = rpcapi.WaitReply{Done: true, Counts: make(map[jobs.State]int)}
 		if a.Group != "" {
-			// The group's jobs in memory and, if it left memory
-			// before, on disk (groupdisk.go).
-			g, bad, ok, err := m.readGroup(a.Group, 0)
-			if err != nil {
+			if err := m.countWaitGroup(a.Group, r); err != nil {
 				return err
 			}
-			if !ok {
-				return fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, a.Group)
-			}
-			for s, n := range g.Counts {
-				if n > 0 {
-					r.Counts[s] = n
-				}
-			}
-			r.Failed, r.Done = bad, g.Final
 		}
 		m.mu.Lock()
-		ids := a.IDs
-		var missing []string
-		for _, id := range ids {
-			j := m.job(id)
-			if j == nil {
-				if s, ok := past[id]; ok {
-					r.Counts[s]++
-					if s != jobs.Succeeded {
-						r.Failed = append(r.Failed, id)
-					}
-				} else {
-					missing = append(missing, id)
-				}
-				continue
-			}
-			r.Counts[j.State]++
-			if !j.State.Final() {
-				r.Done = false
-			} else if j.State != jobs.Succeeded {
-				r.Failed = append(r.Failed, id)
-			}
-		}
-		if len(missing) > 0 {
+		if missing := m.countWaitJobs(a.IDs, past, r); len(missing) > 0 {
 			m.mu.Unlock()
-			for _, id := range missing {
-				j, live, err := m.findJob(id)
-				if err != nil {
-					return err
-				}
-				if !live { // in history, so final for good
-					past[id] = j.State
-				}
+			if err := m.readPast(missing, past); err != nil {
+				return err
 			}
 			continue
 		}
@@ -449,4 +433,66 @@ func (api wire) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitRepl
 		r.Failed, r.FailedMore = capIDs(r.Failed, m.maxReplyBytes()-pageOverhead)
 		return nil
 	}
+}
+
+// countWaitGroup counts the states of a group's jobs into r, those in
+// memory and, if the group left memory before, on disk (groupdisk.go),
+// and sets r.Failed and r.Done from them.
+func (m *Master) countWaitGroup(group string, r *rpcapi.WaitReply) error {
+	g, bad, ok, err := m.readGroup(group, 0)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, group)
+	}
+	for s, n := range g.Counts {
+		if n > 0 {
+			r.Counts[s] = n
+		}
+	}
+	r.Failed, r.Done = bad, g.Final
+	return nil
+}
+
+// countWaitJobs counts the states of the named jobs into r, from memory
+// or from past (jobs already read from history), clears r.Done if one is
+// not final, and returns the IDs found in neither. The caller holds mu.
+func (m *Master) countWaitJobs(ids []string, past map[string]jobs.State, r *rpcapi.WaitReply) (missing []string) {
+	for _, id := range ids {
+		j := m.job(id)
+		if j == nil {
+			if s, ok := past[id]; ok {
+				r.Counts[s]++
+				if s != jobs.Succeeded {
+					r.Failed = append(r.Failed, id)
+				}
+			} else {
+				missing = append(missing, id)
+			}
+			continue
+		}
+		r.Counts[j.State]++
+		if !j.State.Final() {
+			r.Done = false
+		} else if j.State != jobs.Succeeded {
+			r.Failed = append(r.Failed, id)
+		}
+	}
+	return missing
+}
+
+// readPast looks up jobs that are not in memory and adds the final state
+// of those in history to past; an unknown job fails with its error.
+func (m *Master) readPast(ids []string, past map[string]jobs.State) error {
+	for _, id := range ids {
+		j, live, err := m.findJob(id)
+		if err != nil {
+			return err
+		}
+		if !live { // in history, so final for good
+			past[id] = j.State
+		}
+	}
+	return nil
 }
