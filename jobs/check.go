@@ -201,105 +201,137 @@ func scanDir(dir string, r *CheckReport) (*dirScan, error) {
 	r.Closed = "unknown"
 	r.Bolt.Path = ds.dbPath
 	r.Log.Dir = ds.logDir
-	// unreadable: the store's state may be in a part of drover.db that
-	// does not read.
-	unreadable := false
+	unreadable, err := ds.scanBolt(r)
+	if err != nil {
+		return nil, err
+	}
+	ds.reportClosed(r, unreadable)
+	if err := ds.scanLogDir(r); err != nil {
+		ds.close()
+		return nil, err
+	}
+	return ds, nil
+}
+
+// scanBolt reads drover.db, if there is one, into ds and r, and reports
+// whether it is unreadable: the store's state may be in a part of it that
+// does not read. On an error ds is closed.
+func (ds *dirScan) scanBolt(r *CheckReport) (unreadable bool, err error) {
 	dbi, err := os.Stat(ds.dbPath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if !ds.used {
-			return nil, fmt.Errorf("jobs: %s is not a drover data dir: it has neither %s nor %s", dir, BoltFile, LogDir)
+			return false, fmt.Errorf("jobs: %s is not a drover data dir: it has neither %s nor %s", ds.dir, BoltFile, LogDir)
 		}
-		unreadable = true
 		r.Damage = append(r.Damage, Damage{File: ds.dbPath, Offset: -1, Kind: DamageBoltFile,
 			Problem: "is missing, but the data dir has been used (it has a wal/ directory)", Lost: "every job checkpointed into it"})
+		return true, nil
 	case err != nil:
-		return nil, fmt.Errorf("jobs: %w", err)
+		return false, fmt.Errorf("jobs: %w", err)
 	case dbi.Size() == 0:
 		r.Bolt.Exists = true
 		if ds.used {
-			unreadable = true
 			r.Damage = append(r.Damage, Damage{File: ds.dbPath, Offset: 0, Kind: DamageBoltFile,
 				Problem: "is empty (0 bytes), but the data dir has been used (it has a wal/ directory)", Lost: "every job checkpointed into it"})
+			return true, nil
 		}
-	default:
-		r.Bolt.Exists, r.Bolt.Size = true, dbi.Size()
-		ds.ro, err = probeBolt(ds.dbPath)
-		if errors.Is(err, errLocked) {
-			return nil, err
-		}
-		if err != nil {
-			r.Notes = append(r.Notes, fmt.Sprintf("bbolt cannot open %s: %v", ds.dbPath, err))
-		}
-		bp, dmg, err := openBoltPages(ds.dbPath)
-		if err != nil {
-			ds.close()
-			return nil, fmt.Errorf("jobs: %s: %w", ds.dbPath, err)
-		}
-		ds.bp = bp
-		r.Notes = append(r.Notes, bp.notes...)
-		r.Bolt.PageSize = bp.ps
-		if dmg != nil {
-			r.Damage = append(r.Damage, *dmg)
-			unreadable = true
-			break
-		}
-		r.Bolt.Pages, r.Bolt.TxID, r.Bolt.MetaPage = bp.meta.pgid, bp.meta.txid, bp.used
-		ds.walk = walkBolt(bp, func(e boltEntry) {
-			if e.bucket == string(jobsBucket) {
-				ds.boltJobs = append(ds.boltJobs, e)
-				return
-			}
-			ds.other[e.bucket] = append(ds.other[e.bucket], e)
-			if e.bucket == masterMetaBucket && string(e.key) == cleanStopKey {
-				ds.cleanStop = true
-			}
-		})
-		w := ds.walk
-		for _, lr := range w.lost {
-			unreadable = unreadable || lr.bucket == "" || lr.bucket == string(storeBucket)
-		}
-		ds.readOrphans()
-		if o := ds.orphans; o != nil && o.pages > 0 {
-			r.Bolt.Orphans, r.Bolt.OrphanPages = len(o.recs), o.pages
-			r.Notes = append(r.Notes, o.note(ds.dbPath))
-		}
-		r.Damage = append(r.Damage, w.damage...)
-		r.Bolt.FreePages, r.Bolt.Leaked, r.Bolt.Buckets = w.free, w.leaked, w.buckets
-		r.Bolt.Records, r.Bolt.HighestSeq = w.records, w.maxSeq
-		if w.stateOK {
-			ds.state = logState{known: true, lsn: w.state.lsn, hw: w.state.hw, closed: w.state.closed}
-			r.Bolt.HighWater, r.Bolt.LSN = w.state.hw, w.state.lsn
-		}
-		switch {
-		case w.leaked > 0 && ds.orphans != nil && ds.orphans.cutOff > 0:
-			r.Notes = append(r.Notes, fmt.Sprintf("%s: %d pages are neither in use nor free: %d of them are leaf pages of jobs cut off from the tree by the damage, read as said above",
-				ds.dbPath, w.leaked, ds.orphans.cutOff))
-		case w.leaked > 0 && len(w.damage) > 0:
-			r.Notes = append(r.Notes, fmt.Sprintf("%s: %d pages are neither in use nor free (none of them holds a job record that reads)", ds.dbPath, w.leaked))
-		case w.leaked > 0:
-			r.Notes = append(r.Notes, fmt.Sprintf("%s: %d pages are neither in use nor free (space lost, no data)", ds.dbPath, w.leaked))
-		}
-		if len(w.damage) == 0 && ds.ro != nil {
-			r.Bolt.Checked = true
-			ds.ro.View(func(tx *bolt.Tx) error {
-				for err := range tx.Check() {
-					msg := err.Error()
-					if strings.Contains(msg, "unreachable unfreed") {
-						continue // counted above
-					}
-					d := Damage{File: ds.dbPath, Offset: -1, Kind: DamageBoltPage, Problem: "bbolt's check: " + msg,
-						Lost: "unknown"}
-					var id uint64
-					if _, err := fmt.Sscanf(msg, "page %d", &id); err == nil {
-						d.Offset = int64(id) * bp.ps
-					}
-					r.Damage = append(r.Damage, d)
-				}
-				return nil
-			})
-		}
+		return false, nil
 	}
+	r.Bolt.Exists, r.Bolt.Size = true, dbi.Size()
+	ds.ro, err = probeBolt(ds.dbPath)
+	if errors.Is(err, errLocked) {
+		return false, err
+	}
+	if err != nil {
+		r.Notes = append(r.Notes, fmt.Sprintf("bbolt cannot open %s: %v", ds.dbPath, err))
+	}
+	bp, dmg, err := openBoltPages(ds.dbPath)
+	if err != nil {
+		ds.close()
+		return false, fmt.Errorf("jobs: %s: %w", ds.dbPath, err)
+	}
+	ds.bp = bp
+	r.Notes = append(r.Notes, bp.notes...)
+	r.Bolt.PageSize = bp.ps
+	if dmg != nil {
+		r.Damage = append(r.Damage, *dmg)
+		return true, nil
+	}
+	r.Bolt.Pages, r.Bolt.TxID, r.Bolt.MetaPage = bp.meta.pgid, bp.meta.txid, bp.used
+	unreadable = ds.walkBoltFile(r)
+	if len(ds.walk.damage) == 0 && ds.ro != nil {
+		ds.boltCheck(r)
+	}
+	return unreadable, nil
+}
+
+// walkBoltFile walks drover.db's tree and its orphan pages into ds and
+// reports what it found in r. It reports whether a part that may hold the
+// store's state does not read.
+func (ds *dirScan) walkBoltFile(r *CheckReport) (unreadable bool) {
+	ds.walk = walkBolt(ds.bp, func(e boltEntry) {
+		if e.bucket == string(jobsBucket) {
+			ds.boltJobs = append(ds.boltJobs, e)
+			return
+		}
+		ds.other[e.bucket] = append(ds.other[e.bucket], e)
+		if e.bucket == masterMetaBucket && string(e.key) == cleanStopKey {
+			ds.cleanStop = true
+		}
+	})
+	w := ds.walk
+	for _, lr := range w.lost {
+		unreadable = unreadable || lr.bucket == "" || lr.bucket == string(storeBucket)
+	}
+	ds.readOrphans()
+	if o := ds.orphans; o != nil && o.pages > 0 {
+		r.Bolt.Orphans, r.Bolt.OrphanPages = len(o.recs), o.pages
+		r.Notes = append(r.Notes, o.note(ds.dbPath))
+	}
+	r.Damage = append(r.Damage, w.damage...)
+	r.Bolt.FreePages, r.Bolt.Leaked, r.Bolt.Buckets = w.free, w.leaked, w.buckets
+	r.Bolt.Records, r.Bolt.HighestSeq = w.records, w.maxSeq
+	if w.stateOK {
+		ds.state = logState{known: true, lsn: w.state.lsn, hw: w.state.hw, closed: w.state.closed}
+		r.Bolt.HighWater, r.Bolt.LSN = w.state.hw, w.state.lsn
+	}
+	switch {
+	case w.leaked > 0 && ds.orphans != nil && ds.orphans.cutOff > 0:
+		r.Notes = append(r.Notes, fmt.Sprintf("%s: %d pages are neither in use nor free: %d of them are leaf pages of jobs cut off from the tree by the damage, read as said above",
+			ds.dbPath, w.leaked, ds.orphans.cutOff))
+	case w.leaked > 0 && len(w.damage) > 0:
+		r.Notes = append(r.Notes, fmt.Sprintf("%s: %d pages are neither in use nor free (none of them holds a job record that reads)", ds.dbPath, w.leaked))
+	case w.leaked > 0:
+		r.Notes = append(r.Notes, fmt.Sprintf("%s: %d pages are neither in use nor free (space lost, no data)", ds.dbPath, w.leaked))
+	}
+	return unreadable
+}
+
+// boltCheck adds what bbolt's own check finds in drover.db to r's damage,
+// but the unreachable pages walkBoltFile counted already.
+func (ds *dirScan) boltCheck(r *CheckReport) {
+	r.Bolt.Checked = true
+	ds.ro.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			msg := err.Error()
+			if strings.Contains(msg, "unreachable unfreed") {
+				continue // counted above
+			}
+			d := Damage{File: ds.dbPath, Offset: -1, Kind: DamageBoltPage, Problem: "bbolt's check: " + msg,
+				Lost: "unknown"}
+			var id uint64
+			if _, err := fmt.Sscanf(msg, "page %d", &id); err == nil {
+				d.Offset = int64(id) * ds.bp.ps
+			}
+			r.Damage = append(r.Damage, d)
+		}
+		return nil
+	})
+}
+
+// reportClosed reports in r whether the store was closed cleanly, as far
+// as drover.db tells.
+func (ds *dirScan) reportClosed(r *CheckReport, unreadable bool) {
 	switch {
 	case !ds.state.known && unreadable:
 		r.Closed = "unreadable"
@@ -311,6 +343,11 @@ func scanDir(dir string, r *CheckReport) (*dirScan, error) {
 		r.Closed = "open"
 	}
 	r.CleanStopMark = ds.cleanStop
+}
+
+// scanLogDir reads the high-water file and the log's segments into ds
+// and reports them in r.
+func (ds *dirScan) scanLogDir(r *CheckReport) error {
 	hwf, ok, err := readHighWaterFile(ds.logDir)
 	if err != nil {
 		r.Notes = append(r.Notes, err.Error())
@@ -318,24 +355,14 @@ func scanDir(dir string, r *CheckReport) (*dirScan, error) {
 	r.Log.HighWaterFile, r.Log.HighWaterFileOK = hwf, ok
 	ds.log, err = scanLog(ds.logDir, ds.state, false)
 	if err != nil {
-		ds.close()
-		return nil, err
+		return err
 	}
 	ls := ds.log
 	r.Damage = append(r.Damage, ls.damage...)
 	r.Torn = ls.torn
 	r.Notes = append(r.Notes, ls.notes...)
 	for _, seg := range ls.segs {
-		sr := SegmentReport{Path: seg.path, Num: seg.num, Size: int64(len(seg.data)), Format: seg.version, End: int64(walHeaderSize)}
-		for _, k := range seg.frames {
-			f := ls.frames[k]
-			sr.Frames++
-			sr.Records += len(f.recs)
-			if sr.FirstLSN == 0 {
-				sr.FirstLSN = f.lsn
-			}
-			sr.LastLSN, sr.MaxSeq, sr.End = f.lsn, max(sr.MaxSeq, f.maxSeq), f.off+f.size
-		}
+		sr := ls.segmentReport(seg)
 		r.Log.Segments = append(r.Log.Segments, sr)
 		r.Log.Frames += sr.Frames
 		r.Log.Records += sr.Records
@@ -348,7 +375,22 @@ func scanDir(dir string, r *CheckReport) (*dirScan, error) {
 	if ds.state.known && ds.state.closed && r.Log.Frames > 0 {
 		r.Notes = append(r.Notes, "the store was closed, but log frames are left (a crash while the last checkpoint's segment was being removed): they are replayed again, which is harmless")
 	}
-	return ds, nil
+	return nil
+}
+
+// segmentReport sums up the valid frames of one log segment.
+func (ls *logScan) segmentReport(seg *segScan) SegmentReport {
+	sr := SegmentReport{Path: seg.path, Num: seg.num, Size: int64(len(seg.data)), Format: seg.version, End: int64(walHeaderSize)}
+	for _, k := range seg.frames {
+		f := ls.frames[k]
+		sr.Frames++
+		sr.Records += len(f.recs)
+		if sr.FirstLSN == 0 {
+			sr.FirstLSN = f.lsn
+		}
+		sr.LastLSN, sr.MaxSeq, sr.End = f.lsn, max(sr.MaxSeq, f.maxSeq), f.off+f.size
+	}
+	return sr
 }
 
 // CheckDataDir reports what the data dir dir holds and everything
