@@ -167,151 +167,218 @@ func hwHint(b []byte, sp *badSpot, version int, prevHW uint64) uint64 {
 
 // classify turns the bad spots, segment gaps and LSN gaps into Damage.
 func (ls *logScan) classify(st logState) {
-	// The last segment written to: the last with anything after its
-	// header. Only there can a crash have left a torn frame.
+	c := &logClassifier{ls: ls, last: ls.lastWritten(), prevLSN: st.lsn, prevHW: st.hw, lsnKnown: st.known}
+	for i, seg := range ls.segs {
+		c.segment(i, seg)
+	}
+	c.finish()
+	if len(ls.segs) == 0 && st.known && !st.closed {
+		ls.damage = append(ls.damage, Damage{File: ls.dir, Offset: -1, Kind: DamageLogMissing,
+			Problem: "holds no log segment, but drover.db says the store was not closed (a running store always has one)",
+			Lost:    fmt.Sprintf("every frame after LSN %d, if there were any", st.lsn)})
+	}
+}
+
+// lastWritten returns the index of the last segment written to: the last
+// with anything after its header, or -1. Only there can a crash have
+// left a torn frame.
+func (ls *logScan) lastWritten() int {
 	last := -1
 	for i, seg := range ls.segs {
 		if seg.readErr != nil || seg.headerErr != "" || seg.lastNZ >= 0 {
 			last = i
 		}
 	}
-	var pending []int // damage since the last valid frame
-	var prev *frameScan
-	prevLSN, prevHW := st.lsn, st.hw
-	lsnKnown := st.known
-	addPending := func(d Damage) {
-		ls.damage = append(ls.damage, d)
-		pending = append(pending, len(ls.damage)-1)
-	}
-	for i, seg := range ls.segs {
-		if i > 0 && seg.num != ls.segs[i-1].num+1 {
-			from, to := ls.segs[i-1].num+1, seg.num-1
-			p := fmt.Sprintf("log segment %s is missing", segmentName(from))
-			if to > from {
-				p = fmt.Sprintf("log segments %s..%s are missing", segmentName(from), segmentName(to))
-			}
-			addPending(Damage{File: filepath.Join(ls.dir, segmentName(from)), Offset: -1, Kind: DamageMissingSegment,
-				Problem: p + fmt.Sprintf(" between %s and %s", segmentName(from-1), segmentName(to+1))})
+	return last
+}
+
+// logClassifier walks the log's segments, bad spots and valid frames in
+// the order written for classify, and keeps what one step tells the next.
+type logClassifier struct {
+	ls       *logScan
+	last     int        // the last segment written to (lastWritten)
+	pending  []int      // damage since the last valid frame: indexes in ls.damage
+	prev     *frameScan // the last valid frame, nil before the first
+	prevLSN  uint64     // the LSN reached
+	prevHW   uint64     // the high-water mark reached
+	lsnKnown bool       // whether prevLSN is known
+}
+
+// addPending adds d to the damage, as damage since the last valid frame.
+func (c *logClassifier) addPending(d Damage) {
+	c.ls.damage = append(c.ls.damage, d)
+	c.pending = append(c.pending, len(c.ls.damage)-1)
+}
+
+// segment classifies segment i (seg): the segments missing before it, a
+// segment that cannot be read or has a bad header, then its bad spots and
+// valid frames in the order of their offsets.
+func (c *logClassifier) segment(i int, seg *segScan) {
+	ls := c.ls
+	if i > 0 && seg.num != ls.segs[i-1].num+1 {
+		from, to := ls.segs[i-1].num+1, seg.num-1
+		p := fmt.Sprintf("log segment %s is missing", segmentName(from))
+		if to > from {
+			p = fmt.Sprintf("log segments %s..%s are missing", segmentName(from), segmentName(to))
 		}
-		if seg.readErr != nil {
-			addPending(Damage{File: seg.path, Offset: -1, Kind: DamageBadSegment, Problem: fmt.Sprintf("cannot be read: %v", seg.readErr)})
+		c.addPending(Damage{File: filepath.Join(ls.dir, segmentName(from)), Offset: -1, Kind: DamageMissingSegment,
+			Problem: p + fmt.Sprintf(" between %s and %s", segmentName(from-1), segmentName(to+1))})
+	}
+	if seg.readErr != nil {
+		c.addPending(Damage{File: seg.path, Offset: -1, Kind: DamageBadSegment, Problem: fmt.Sprintf("cannot be read: %v", seg.readErr)})
+		return
+	}
+	if seg.headerErr != "" {
+		c.addPending(Damage{File: seg.path, Offset: 0, Kind: DamageBadSegment, Problem: "bad segment header: " + seg.headerErr})
+	}
+	fi, bi := 0, 0
+	for fi < len(seg.frames) || bi < len(seg.bad) {
+		if bi < len(seg.bad) && (fi == len(seg.frames) || seg.bad[bi].off < ls.frames[seg.frames[fi]].off) {
+			sp := &seg.bad[bi]
+			bi++
+			c.badSpot(i, seg, sp, bi == len(seg.bad))
 			continue
 		}
-		if seg.headerErr != "" {
-			addPending(Damage{File: seg.path, Offset: 0, Kind: DamageBadSegment, Problem: "bad segment header: " + seg.headerErr})
+		f := &ls.frames[seg.frames[fi]]
+		fi++
+		c.frame(seg, f, fi == 1)
+	}
+}
+
+// badSpot classifies the bad spot sp of segment i (seg): a torn tail if
+// it is the last spot (lastSpot) of the last segment written and has the
+// shape of one, else a bad frame.
+func (c *logClassifier) badSpot(i int, seg *segScan, sp *badSpot, lastSpot bool) {
+	why := sp.why
+	if i == c.last && lastSpot && !sp.follows && seg.headerErr == "" {
+		ok, not := tornShape(seg.data, sp, seg.version, c.prevLSN, c.prevHW, seg.lastNZ)
+		if ok {
+			c.tornTail(seg, sp, why)
+			return
 		}
-		fi, bi := 0, 0
-		for fi < len(seg.frames) || bi < len(seg.bad) {
-			if bi < len(seg.bad) && (fi == len(seg.frames) || seg.bad[bi].off < ls.frames[seg.frames[fi]].off) {
-				sp := &seg.bad[bi]
-				bi++
-				why := sp.why
-				if i == last && bi == len(seg.bad) && !sp.follows && seg.headerErr == "" {
-					ok, not := tornShape(seg.data, sp, seg.version, prevLSN, prevHW, seg.lastNZ)
-					if ok {
-						d := Damage{File: seg.path, Offset: sp.off, Kind: DamageTornTail,
-							Problem: "torn tail (the last frame written, cut short by a crash): " + why}
-						fr, recs, seqs, _ := guessLost(seg.data, sp.off, sp.end, seg.version)
-						d.Frames, d.Records, d.Seqs = max(fr, 1), recs, plausible(seqs, prevHW)
-						if lsnKnown {
-							d.LSNFrom, d.LSNTo = prevLSN+1, prevLSN+1
-						}
-						d.describeLost(false, "never acknowledged")
-						ls.torn = append(ls.torn, d)
-						ls.tornAt = append(ls.tornAt, tornSpot{seg, sp})
-						continue
-					}
-					why += ", and it is not a torn tail: " + not
-				} else if sp.follows {
-					why += fmt.Sprintf(", and a valid frame follows at offset %d", sp.end)
-				} else if i != last {
-					why += ", in a segment that is not the last one written"
-				}
-				d := Damage{File: seg.path, Offset: sp.off, Kind: DamageBadFrame, Problem: why}
-				if sp.follows {
-					d.End = sp.end
-				}
-				fr, recs, seqs, ghw := guessLost(seg.data, sp.off, sp.end, seg.version)
-				d.Frames, d.Records, d.Seqs = max(fr, 1), recs, plausible(seqs, prevHW)
-				// The high-water mark of the first frame lost, if its
-				// body's start reads and is plausible (a new job takes a
-				// few bytes of a frame), bounds the IDs it handed out.
-				if h := max(ghw, hwHint(seg.data, sp, seg.version, prevHW)); h > prevHW {
-					d.NewFrom, d.NewTo = prevHW+1, h
-				}
-				addPending(d)
-				continue
-			}
-			f := &ls.frames[seg.frames[fi]]
-			fi++
-			if f.version >= 2 {
-				switch {
-				case prev == nil && lsnKnown && f.lsn > prevLSN+1,
-					prev != nil && f.lsn > prevLSN+1:
-					if len(pending) == 0 {
-						p := fmt.Sprintf("frames with LSN %d..%d are missing before this frame (LSN %d)", prevLSN+1, f.lsn-1, f.lsn)
-						if prev == nil {
-							p = fmt.Sprintf("the log starts at LSN %d, but drover.db holds frames up to LSN %d only: the oldest log segment(s) are gone", f.lsn, prevLSN)
-						}
-						addPending(Damage{File: seg.path, Offset: f.off, Kind: DamageLogGap, Problem: p})
-					}
-					for _, k := range pending {
-						d := &ls.damage[k]
-						d.LSNFrom, d.LSNTo = prevLSN+1, f.lsn-1
-						d.Frames = int(min(f.lsn-1-prevLSN, 1<<30))
-						if f.hw > prevHW {
-							d.NewFrom, d.NewTo = prevHW+1, f.hw
-						}
-						d.describeLost(false, "")
-					}
-					pending = nil
-				case prev != nil && f.lsn == prevLSN && len(pending) == 0 && fi == 1 &&
-					prev.seg != f.seg && prev.off+prev.size == lastFrameEnd(ls, prev.seg):
-					ls.notes = append(ls.notes, fmt.Sprintf("%s: the frame at offset %d repeats LSN %d of the last frame of %s, a write that failed and was retried",
-						seg.path, f.off, f.lsn, ls.segs[prev.seg].path))
-				case prev != nil && f.lsn <= prevLSN:
-					addPending(Damage{File: seg.path, Offset: f.off, Kind: DamageLogGap,
-						Problem: fmt.Sprintf("the frame's LSN %d does not follow the previous frame's (LSN %d)", f.lsn, prevLSN),
-						Lost:    "unknown: the frames are out of order, the log after it cannot be trusted"})
-				case (prev != nil || lsnKnown) && f.lsn == prevLSN+1:
-					for _, k := range pending {
-						d := &ls.damage[k]
-						d.Frames, d.Records = 0, 0
-						d.describeLost(false, "")
-						if d.Lost != "" {
-							d.Lost = "no acknowledged frame (the LSNs on both sides of it follow each other), but it held " + d.Lost
-						} else {
-							d.Lost = "no acknowledged frame (the LSNs on both sides of it follow each other)"
-						}
-					}
-				}
-				if prev == nil || f.lsn > prevLSN {
-					prevLSN = f.lsn
-				}
-				lsnKnown = true
-			}
-			prevHW = max(prevHW, f.hw, f.maxSeq)
-			for _, k := range pending {
-				if ls.damage[k].Lost == "" {
-					ls.damage[k].describeLost(true, "")
-				}
-			}
-			pending = nil
-			prev = f
+		why += ", and it is not a torn tail: " + not
+	} else if sp.follows {
+		why += fmt.Sprintf(", and a valid frame follows at offset %d", sp.end)
+	} else if i != c.last {
+		why += ", in a segment that is not the last one written"
+	}
+	d := Damage{File: seg.path, Offset: sp.off, Kind: DamageBadFrame, Problem: why}
+	if sp.follows {
+		d.End = sp.end
+	}
+	fr, recs, seqs, ghw := guessLost(seg.data, sp.off, sp.end, seg.version)
+	d.Frames, d.Records, d.Seqs = max(fr, 1), recs, plausible(seqs, c.prevHW)
+	// The high-water mark of the first frame lost, if its
+	// body's start reads and is plausible (a new job takes a
+	// few bytes of a frame), bounds the IDs it handed out.
+	if h := max(ghw, hwHint(seg.data, sp, seg.version, c.prevHW)); h > c.prevHW {
+		d.NewFrom, d.NewTo = c.prevHW+1, h
+	}
+	c.addPending(d)
+}
+
+// tornTail records the bad spot sp at the end of seg as a torn tail: the
+// last frame written, cut short by a crash (why).
+func (c *logClassifier) tornTail(seg *segScan, sp *badSpot, why string) {
+	d := Damage{File: seg.path, Offset: sp.off, Kind: DamageTornTail,
+		Problem: "torn tail (the last frame written, cut short by a crash): " + why}
+	fr, recs, seqs, _ := guessLost(seg.data, sp.off, sp.end, seg.version)
+	d.Frames, d.Records, d.Seqs = max(fr, 1), recs, plausible(seqs, c.prevHW)
+	if c.lsnKnown {
+		d.LSNFrom, d.LSNTo = c.prevLSN+1, c.prevLSN+1
+	}
+	d.describeLost(false, "never acknowledged")
+	c.ls.torn = append(c.ls.torn, d)
+	c.ls.tornAt = append(c.ls.tornAt, tornSpot{seg, sp})
+}
+
+// frame takes the valid frame f of seg (the segment's first if first):
+// checks its LSN against the last frame's, says what the damage since
+// that frame lost, and moves the LSN and high-water mark reached to it.
+func (c *logClassifier) frame(seg *segScan, f *frameScan, first bool) {
+	if f.version >= 2 {
+		c.frameLSN(seg, f, first)
+	}
+	c.prevHW = max(c.prevHW, f.hw, f.maxSeq)
+	for _, k := range c.pending {
+		if c.ls.damage[k].Lost == "" {
+			c.ls.damage[k].describeLost(true, "")
 		}
 	}
-	for _, k := range pending {
-		d := &ls.damage[k]
+	c.pending = nil
+	c.prev = f
+}
+
+// frameLSN compares the LSN of the version 2 frame f with the last one's:
+// a gap is lost frames (damage of its own if nothing pending explains
+// it), a repeat across segments a retried write, a step back damage, and
+// a next LSN means the damage since the last frame lost no frame.
+func (c *logClassifier) frameLSN(seg *segScan, f *frameScan, first bool) {
+	ls, prev, prevLSN := c.ls, c.prev, c.prevLSN
+	switch {
+	case prev == nil && c.lsnKnown && f.lsn > prevLSN+1,
+		prev != nil && f.lsn > prevLSN+1:
+		c.lsnGap(seg, f)
+	case prev != nil && f.lsn == prevLSN && len(c.pending) == 0 && first &&
+		prev.seg != f.seg && prev.off+prev.size == lastFrameEnd(ls, prev.seg):
+		ls.notes = append(ls.notes, fmt.Sprintf("%s: the frame at offset %d repeats LSN %d of the last frame of %s, a write that failed and was retried",
+			seg.path, f.off, f.lsn, ls.segs[prev.seg].path))
+	case prev != nil && f.lsn <= prevLSN:
+		c.addPending(Damage{File: seg.path, Offset: f.off, Kind: DamageLogGap,
+			Problem: fmt.Sprintf("the frame's LSN %d does not follow the previous frame's (LSN %d)", f.lsn, prevLSN),
+			Lost:    "unknown: the frames are out of order, the log after it cannot be trusted"})
+	case (prev != nil || c.lsnKnown) && f.lsn == prevLSN+1:
+		for _, k := range c.pending {
+			d := &ls.damage[k]
+			d.Frames, d.Records = 0, 0
+			d.describeLost(false, "")
+			if d.Lost != "" {
+				d.Lost = "no acknowledged frame (the LSNs on both sides of it follow each other), but it held " + d.Lost
+			} else {
+				d.Lost = "no acknowledged frame (the LSNs on both sides of it follow each other)"
+			}
+		}
+	}
+	if prev == nil || f.lsn > prevLSN {
+		c.prevLSN = f.lsn
+	}
+	c.lsnKnown = true
+}
+
+// lsnGap charges the frames missing before f (LSNs after the last one
+// reached) to the damage since the last frame, or to a gap of its own
+// when there is none.
+func (c *logClassifier) lsnGap(seg *segScan, f *frameScan) {
+	prevLSN, prevHW := c.prevLSN, c.prevHW
+	if len(c.pending) == 0 {
+		p := fmt.Sprintf("frames with LSN %d..%d are missing before this frame (LSN %d)", prevLSN+1, f.lsn-1, f.lsn)
+		if c.prev == nil {
+			p = fmt.Sprintf("the log starts at LSN %d, but drover.db holds frames up to LSN %d only: the oldest log segment(s) are gone", f.lsn, prevLSN)
+		}
+		c.addPending(Damage{File: seg.path, Offset: f.off, Kind: DamageLogGap, Problem: p})
+	}
+	for _, k := range c.pending {
+		d := &c.ls.damage[k]
+		d.LSNFrom, d.LSNTo = prevLSN+1, f.lsn-1
+		d.Frames = int(min(f.lsn-1-prevLSN, 1<<30))
+		if f.hw > prevHW {
+			d.NewFrom, d.NewTo = prevHW+1, f.hw
+		}
+		d.describeLost(false, "")
+	}
+	c.pending = nil
+}
+
+// finish says what the damage after the last valid frame lost: every
+// frame after the LSN reached.
+func (c *logClassifier) finish() {
+	for _, k := range c.pending {
+		d := &c.ls.damage[k]
 		extra := ""
-		if lsnKnown {
-			extra = fmt.Sprintf("every frame after LSN %d", prevLSN)
+		if c.lsnKnown {
+			extra = fmt.Sprintf("every frame after LSN %d", c.prevLSN)
 		}
 		d.describeLost(d.Frames > 0 || d.Kind != DamageMissingSegment, extra)
-	}
-	if len(ls.segs) == 0 && st.known && !st.closed {
-		ls.damage = append(ls.damage, Damage{File: ls.dir, Offset: -1, Kind: DamageLogMissing,
-			Problem: "holds no log segment, but drover.db says the store was not closed (a running store always has one)",
-			Lost:    fmt.Sprintf("every frame after LSN %d, if there were any", st.lsn)})
 	}
 }
 
