@@ -139,132 +139,182 @@ func freePages(bp *boltPages, w *boltWalk) (free map[uint64]bool, ok bool) {
 // reach, keeping for each Seq that want accepts the newest version (see
 // above). It reads at most twice the file's pages.
 func scanOrphans(bp *boltPages, w *boltWalk, want func(seq uint64) bool) *orphanScan {
-	sc := &orphanScan{recs: make(map[uint64]orphanRec)}
+	o := &orphanScanner{bp: bp, w: w, want: want, sc: &orphanScan{recs: make(map[uint64]orphanRec)}}
 	pgid := bp.meta.pgid
-	ps := bp.ps
-	free, freeOK := freePages(bp, w)
-	kindOf := func(id uint64) int {
-		switch {
-		case !freeOK:
-			return orphanUnknown
-		case free[id]:
-			return orphanFree
-		}
-		return orphanCutOff
-	}
-	consumed := make([]bool, pgid)
-	budget := 2 * int64(pgid) * ps
+	o.free, o.freeOK = freePages(bp, w)
+	o.consumed = make([]bool, pgid)
+	o.budget = 2 * int64(pgid) * bp.ps
 	for id := uint64(2); id < pgid; id++ {
-		if w.reached[id] || consumed[id] {
+		if w.reached[id] || o.consumed[id] {
 			continue
 		}
-		off := int64(id) * ps
-		hdr, err := bp.readAt(off, pageHeaderSize)
-		if err != nil {
+		pg, ok, eof := o.leafPage(id)
+		if eof {
 			break // past the end of the file: so are the pages after it
 		}
-		if binary.LittleEndian.Uint64(hdr) != id || binary.LittleEndian.Uint16(hdr[8:]) != leafPageFlag {
+		if !ok {
 			continue
 		}
-		over := uint64(binary.LittleEndian.Uint32(hdr[12:]))
-		count := int64(binary.LittleEndian.Uint16(hdr[10:]))
-		size := int64(over+1) * ps
-		if over >= pgid-id || count == 0 || pageHeaderSize+count*pageElemSize > size {
-			continue
-		}
-		kind := kindOf(id)
-		fits := true
-		for i := id + 1; i <= id+over && fits; i++ {
-			fits = !w.reached[i] && !consumed[i] && kindOf(i) == kind
-		}
-		if !fits {
-			continue
-		}
-		// The elements, checked before the page's bytes are read: each
-		// in place, an 8-byte key, the data within the page, and the page
-		// no longer than its data needs.
-		elems, err := bp.readAt(off, pageHeaderSize+count*pageElemSize)
-		if err != nil {
-			continue
-		}
-		data := pageHeaderSize + count*pageElemSize
-		for i := int64(0); i < count && fits; i++ {
-			e := pageHeaderSize + i*pageElemSize
-			el := elems[e : e+pageElemSize]
-			flags := binary.LittleEndian.Uint32(el)
-			pos := int64(binary.LittleEndian.Uint32(el[4:]))
-			ksize := int64(binary.LittleEndian.Uint32(el[8:]))
-			vsize := int64(binary.LittleEndian.Uint32(el[12:]))
-			fits = flags == 0 && e+pos == data && ksize == 8 && vsize > boltRecHeader && vsize <= size-data-ksize
-			data += ksize + vsize
-		}
-		if !fits || (over > 0 && data <= int64(over)*ps) {
-			continue
-		}
-		if budget -= size; budget < 0 {
-			sc.truncated = true
+		if o.budget -= pg.size; o.budget < 0 {
+			o.sc.truncated = true
 			break
 		}
-		buf, err := bp.readAt(off, size)
+		buf, err := bp.readAt(pg.off, pg.size)
 		if err != nil {
 			continue
 		}
-		var recs []orphanRec
-		var prev []byte
-		bad := 0
-		data = pageHeaderSize + count*pageElemSize
-		for i := int64(0); i < count && fits; i++ {
-			vsize := int64(binary.LittleEndian.Uint32(buf[pageHeaderSize+i*pageElemSize+12:]))
-			key, val := buf[data:data+8], buf[data+8:data+8+vsize]
-			at := data
-			data += 8 + vsize
-			if prev != nil && bytes.Compare(key, prev) <= 0 {
-				fits = false
-				break
-			}
-			prev = key
-			seq := binary.BigEndian.Uint64(key)
-			if val[0] != boltRecV2 {
-				fits = false // not a job record of this drover: not the jobs bucket
-				break
-			}
-			rec, ok := openEnvelope(key, val)
-			if !ok {
-				bad++
-				continue
-			}
-			j, err := DecodeRecord(rec)
-			if err != nil || j.Seq != seq {
-				bad++
-				continue
-			}
-			if !want(seq) {
-				continue
-			}
-			recs = append(recs, orphanRec{Record: Record{Seq: seq, Data: bytes.Clone(rec)}, page: id, kind: kind,
-				off: off + at, updated: j.Updated, attempt: j.Attempt})
-		}
-		if !fits || len(recs)+bad == 0 {
+		recs, bad, ok := o.pageRecords(pg, buf)
+		if !ok || len(recs)+bad == 0 {
 			continue
 		}
-		for i := id; i <= id+over; i++ {
-			consumed[i] = true
-		}
-		sc.badRecs += bad
-		if len(recs) == 0 {
-			continue
-		}
-		sc.pages++
-		if kind == orphanCutOff {
-			sc.cutOff++
-		}
-		for _, r := range recs {
-			if cur, ok := sc.recs[r.Seq]; !ok || newerOrphan(r, cur) {
-				sc.recs[r.Seq] = r
-			}
+		o.keep(pg, recs, bad)
+	}
+	return o.sc
+}
+
+// orphanScanner is the state of one scanOrphans.
+type orphanScanner struct {
+	bp       *boltPages
+	w        *boltWalk
+	want     func(seq uint64) bool
+	free     map[uint64]bool // the free list's pages, if freeOK
+	freeOK   bool
+	consumed []bool // pages read as part of an orphan page, by ID
+	budget   int64  // bytes of pages left to read
+	sc       *orphanScan
+}
+
+// orphanPage is an unreached page that has the shape of a leaf of jobs.
+type orphanPage struct {
+	id, over uint64 // its ID, and its overflow pages
+	off      int64  // its offset in the file
+	count    int64  // its elements
+	size     int64  // its bytes, overflow pages included
+	kind     int    // orphanCutOff, ...
+}
+
+// kindOf returns the kind of orphan page id is.
+func (o *orphanScanner) kindOf(id uint64) int {
+	switch {
+	case !o.freeOK:
+		return orphanUnknown
+	case o.free[id]:
+		return orphanFree
+	}
+	return orphanCutOff
+}
+
+// leafPage reads the header of page id and reports whether it is a leaf
+// page that can hold jobs: its own ID, the leaf flag, elements, overflow
+// pages within the file, unreached and of its kind, and elements that
+// check out. eof reports a page past the end of the file.
+func (o *orphanScanner) leafPage(id uint64) (pg orphanPage, ok, eof bool) {
+	bp, pgid, ps := o.bp, o.bp.meta.pgid, o.bp.ps
+	off := int64(id) * ps
+	hdr, err := bp.readAt(off, pageHeaderSize)
+	if err != nil {
+		return pg, false, true
+	}
+	if binary.LittleEndian.Uint64(hdr) != id || binary.LittleEndian.Uint16(hdr[8:]) != leafPageFlag {
+		return pg, false, false
+	}
+	over := uint64(binary.LittleEndian.Uint32(hdr[12:]))
+	count := int64(binary.LittleEndian.Uint16(hdr[10:]))
+	size := int64(over+1) * ps
+	if over >= pgid-id || count == 0 || pageHeaderSize+count*pageElemSize > size {
+		return pg, false, false
+	}
+	pg = orphanPage{id: id, over: over, off: off, count: count, size: size, kind: o.kindOf(id)}
+	for i := id + 1; i <= id+over; i++ {
+		if o.w.reached[i] || o.consumed[i] || o.kindOf(i) != pg.kind {
+			return pg, false, false
 		}
 	}
-	return sc
+	return pg, o.elemsFit(pg), false
+}
+
+// elemsFit checks pg's elements before the page's bytes are read: each
+// in place, an 8-byte key, the data within the page, and the page no
+// longer than its data needs.
+func (o *orphanScanner) elemsFit(pg orphanPage) bool {
+	elems, err := o.bp.readAt(pg.off, pageHeaderSize+pg.count*pageElemSize)
+	if err != nil {
+		return false
+	}
+	fits := true
+	data := pageHeaderSize + pg.count*pageElemSize
+	for i := int64(0); i < pg.count && fits; i++ {
+		e := pageHeaderSize + i*pageElemSize
+		el := elems[e : e+pageElemSize]
+		flags := binary.LittleEndian.Uint32(el)
+		pos := int64(binary.LittleEndian.Uint32(el[4:]))
+		ksize := int64(binary.LittleEndian.Uint32(el[8:]))
+		vsize := int64(binary.LittleEndian.Uint32(el[12:]))
+		fits = flags == 0 && e+pos == data && ksize == 8 && vsize > boltRecHeader && vsize <= pg.size-data-ksize
+		data += ksize + vsize
+	}
+	return fits && !(pg.over > 0 && data <= int64(pg.over)*o.bp.ps)
+}
+
+// pageRecords reads the job records in buf, the bytes of pg, that want
+// accepts, and counts those that do not read (bad). ok is false for a
+// page whose keys are out of order or whose values are not job records:
+// not a page of the jobs bucket.
+func (o *orphanScanner) pageRecords(pg orphanPage, buf []byte) (recs []orphanRec, bad int, ok bool) {
+	var prev []byte
+	data := pageHeaderSize + pg.count*pageElemSize
+	for i := int64(0); i < pg.count; i++ {
+		vsize := int64(binary.LittleEndian.Uint32(buf[pageHeaderSize+i*pageElemSize+12:]))
+		key, val := buf[data:data+8], buf[data+8:data+8+vsize]
+		at := data
+		data += 8 + vsize
+		if prev != nil && bytes.Compare(key, prev) <= 0 {
+			return nil, 0, false
+		}
+		prev = key
+		seq := binary.BigEndian.Uint64(key)
+		if val[0] != boltRecV2 {
+			return nil, 0, false // not a job record of this drover: not the jobs bucket
+		}
+		rec, ok := openEnvelope(key, val)
+		if !ok {
+			bad++
+			continue
+		}
+		j, err := DecodeRecord(rec)
+		if err != nil || j.Seq != seq {
+			bad++
+			continue
+		}
+		if !o.want(seq) {
+			continue
+		}
+		recs = append(recs, orphanRec{Record: Record{Seq: seq, Data: bytes.Clone(rec)}, page: pg.id, kind: pg.kind,
+			off: pg.off + at, updated: j.Updated, attempt: j.Attempt})
+	}
+	return recs, bad, true
+}
+
+// keep marks pg's pages consumed, counts its bad records and keeps its
+// records where they are newer than the versions kept so far.
+func (o *orphanScanner) keep(pg orphanPage, recs []orphanRec, bad int) {
+	sc := o.sc
+	for i := pg.id; i <= pg.id+pg.over; i++ {
+		o.consumed[i] = true
+	}
+	sc.badRecs += bad
+	if len(recs) == 0 {
+		return
+	}
+	sc.pages++
+	if pg.kind == orphanCutOff {
+		sc.cutOff++
+	}
+	for _, r := range recs {
+		if cur, ok := sc.recs[r.Seq]; !ok || newerOrphan(r, cur) {
+			sc.recs[r.Seq] = r
+		}
+	}
 }
 
 // newerOrphan reports whether a is to be kept over b, two orphan versions
