@@ -70,6 +70,22 @@ func Salvage(src, dst string) (*SalvageReport, error) {
 	}
 	defer ds.close()
 	ds.merge(r)
+	rep := newSalvageReport(src, dst, ds, r)
+	if err := writeSalvagedDB(dst, ds, r, rep); err != nil {
+		return nil, err
+	}
+	if err := makeSalvagedLog(dst, r.HighWater); err != nil {
+		return nil, err
+	}
+	if err := checkSalvaged(dst, rep); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// newSalvageReport reports what the scan ds of src (checked in r) found
+// and what salvage keeps of it in dst.
+func newSalvageReport(src, dst string, ds *dirScan, r *CheckReport) *SalvageReport {
 	rep := &SalvageReport{From: src, To: dst, Kept: len(r.kept), HighWater: r.HighWater,
 		Lost: r.Lost, Damage: r.Damage, Torn: r.Torn, Notes: r.Notes}
 	for _, k := range r.kept {
@@ -80,14 +96,37 @@ func Salvage(src, dst string) (*SalvageReport, error) {
 		}
 	}
 	rep.Skipped = skippedRanges(ds, r)
+	return rep
+}
 
+// writeSalvagedDB writes dst's drover.db: the jobs kept, closed at the
+// high-water mark, and the other buckets that read (rep.Meta counts
+// their entries).
+func writeSalvagedDB(dst string, ds *dirScan, r *CheckReport, rep *SalvageReport) error {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return nil, fmt.Errorf("jobs: salvage: %w", err)
+		return fmt.Errorf("jobs: salvage: %w", err)
 	}
 	db, err := openBoltDB(dst)
 	if err != nil {
-		return nil, fmt.Errorf("jobs: salvage: %w", err)
+		return fmt.Errorf("jobs: salvage: %w", err)
 	}
+	if err := saveKept(db, r); err != nil {
+		db.close()
+		return fmt.Errorf("jobs: salvage: writing %s: %w", db.path, err)
+	}
+	rep.Meta, err = copyMetaBuckets(db, ds)
+	if cerr := db.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("jobs: salvage: writing %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// saveKept saves the jobs kept in r to db, in transactions of 50,000
+// (one at least, which writes the state).
+func saveKept(db *boltDB, r *CheckReport) error {
 	const chunk = 50000
 	for i := 0; i < len(r.kept) || i == 0; i += chunk {
 		batch := make([]Record, 0, min(chunk, len(r.kept)-i))
@@ -95,10 +134,16 @@ func Salvage(src, dst string) (*SalvageReport, error) {
 			batch = append(batch, k.Record)
 		}
 		if err := db.save(batch, &storeState{hw: r.HighWater, closed: true}); err != nil {
-			db.close()
-			return nil, fmt.Errorf("jobs: salvage: writing %s: %w", db.path, err)
+			return err
 		}
 	}
+	return nil
+}
+
+// copyMetaBuckets copies the entries that read of ds's buckets other than
+// the jobs, the store's state and the indexes into db, and returns how
+// many it copied.
+func copyMetaBuckets(db *boltDB, ds *dirScan) (int, error) {
 	names := slices.Sorted(func(yield func(string) bool) {
 		for name := range ds.other {
 			if !yield(name) {
@@ -106,7 +151,8 @@ func Salvage(src, dst string) (*SalvageReport, error) {
 			}
 		}
 	})
-	err = db.db.Update(func(tx *bolt.Tx) error {
+	n := 0
+	err := db.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range names {
 			// save keeps the live index; the history index is built anew
 			// when the salvaged store opens.
@@ -121,41 +167,47 @@ func Salvage(src, dst string) (*SalvageReport, error) {
 				if err := b.Put(e.key, e.val); err != nil {
 					return err
 				}
-				rep.Meta++
+				n++
 			}
 		}
 		return nil
 	})
-	if cerr := db.close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("jobs: salvage: writing %s: %w", db.path, err)
-	}
+	return n, err
+}
+
+// makeSalvagedLog makes dst's empty log dir with the high-water mark hw
+// in wal/highwater, syncing dst before and after.
+func makeSalvagedLog(dst string, hw uint64) error {
 	logDir := filepath.Join(dst, LogDir)
 	if err := syncDir(dst); err != nil {
-		return nil, fmt.Errorf("jobs: salvage: %w", err)
+		return fmt.Errorf("jobs: salvage: %w", err)
 	}
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
-		return nil, fmt.Errorf("jobs: salvage: %w", err)
+		return fmt.Errorf("jobs: salvage: %w", err)
 	}
-	if err := writeHighWaterFile(logDir, r.HighWater); err != nil {
-		return nil, fmt.Errorf("jobs: salvage: %w", err)
+	if err := writeHighWaterFile(logDir, hw); err != nil {
+		return fmt.Errorf("jobs: salvage: %w", err)
 	}
 	if err := syncDir(dst); err != nil {
-		return nil, fmt.Errorf("jobs: salvage: %w", err)
+		return fmt.Errorf("jobs: salvage: %w", err)
 	}
+	return nil
+}
+
+// checkSalvaged checks dst as CheckDataDir does: sound, with the jobs
+// and the high-water mark rep says were written.
+func checkSalvaged(dst string, rep *SalvageReport) error {
 	chk, err := CheckDataDir(dst)
 	switch {
 	case err != nil:
-		return rep, fmt.Errorf("jobs: salvage: checking %s: %w", dst, err)
+		return fmt.Errorf("jobs: salvage: checking %s: %w", dst, err)
 	case !chk.Sound():
-		return rep, fmt.Errorf("jobs: salvage: %s is damaged after writing it: %s", dst, chk.Damage[0])
+		return fmt.Errorf("jobs: salvage: %s is damaged after writing it: %s", dst, chk.Damage[0])
 	case chk.Records != rep.Kept || chk.HighWater < rep.HighWater:
-		return rep, fmt.Errorf("jobs: salvage: %s holds %d jobs (high-water mark %d), not the %d written (high-water mark %d)",
+		return fmt.Errorf("jobs: salvage: %s holds %d jobs (high-water mark %d), not the %d written (high-water mark %d)",
 			dst, chk.Records, chk.HighWater, rep.Kept, rep.HighWater)
 	}
-	return rep, nil
+	return nil
 }
 
 // checkSalvageDst refuses a dst that is not new, or is src or inside it.
