@@ -76,86 +76,111 @@ func (s *BoltStore) walk(bound uint64, desc bool, fn func(seq uint64, data []byt
 	if err != nil {
 		return err
 	}
-	over := newRunMerge(runs, bound, desc)
-	// before reports whether a comes before b in the walk's order.
-	before := func(a, b uint64) bool {
-		if desc {
-			return a > b
-		}
-		return a < b
-	}
-	stop := errors.New("stop")
-	emit := func(q uint64, data []byte) error {
-		if isTombstone(data) {
-			return nil
-		}
-		if !fn(q, data) {
-			return stop
-		}
-		return nil
-	}
-	err = s.db.view(func(b *bolt.Bucket) error {
-		var c *bolt.Cursor
-		var k, v []byte
-		if b != nil {
-			c = b.Cursor()
-		}
-		switch {
-		case c == nil:
-		case !desc:
-			k, v = c.Seek(seqKey(bound + 1))
-			if bound == ^uint64(0) {
-				k = nil
-			}
-		case bound == 0:
-			k, v = c.Last()
-		default:
-			k, v = c.Seek(seqKey(bound))
-			if k == nil {
-				k, v = c.Last()
-			}
-			for k != nil && binary.BigEndian.Uint64(k) >= bound {
-				k, v = c.Prev()
-			}
-		}
-		for ; k != nil; k, v = step(c, desc) {
-			if len(k) != 8 {
-				return s.db.corrupt(fmt.Sprintf("stored key %x is not a seq", k))
-			}
-			q := binary.BigEndian.Uint64(k)
-			o, ok := over.peek()
-			for ; ok && before(o, q); o, ok = over.peek() {
-				if err := emit(over.next()); err != nil {
-					return err
-				}
-			}
-			if ok && o == q {
-				if err := emit(over.next()); err != nil {
-					return err
-				}
-				continue
-			}
-			data, ok := openEnvelope(k, v)
-			if !ok {
-				return s.db.corrupt(fmt.Sprintf("the checksum of job %d does not match: the job is lost", q))
-			}
-			if err := emit(q, data); err != nil {
-				return err
-			}
-		}
-		for _, ok := over.peek(); ok; _, ok = over.peek() {
-			if err := emit(over.next()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if errors.Is(err, stop) {
+	w := &historyWalk{db: s.db, over: newRunMerge(runs, bound, desc), desc: desc, fn: fn, stop: errors.New("stop")}
+	err = s.db.view(func(b *bolt.Bucket) error { return w.merge(b, bound) })
+	if errors.Is(err, w.stop) {
 		return nil
 	}
 	return err
 }
 
+// historyWalk is one walk: the overlay's records still to merge, the
+// order, and what it calls for each record.
+type historyWalk struct {
+	db   *boltDB
+	over *runMerge
+	desc bool
+	fn   func(seq uint64, data []byte) bool
+	stop error // returned when fn stops the walk
+}
+
+// before reports whether a comes before b in the walk's order.
+func (w *historyWalk) before(a, b uint64) bool {
+	if w.desc {
+		return a > b
+	}
+	return a < b
+}
+
+// emit calls fn for a record that is not a tombstone, and returns w.stop
+// when fn stops the walk.
+func (w *historyWalk) emit(q uint64, data []byte) error {
+	if isTombstone(data) {
+		return nil
+	}
+	if !w.fn(q, data) {
+		return w.stop
+	}
+	return nil
+}
+
+// merge walks the jobs bucket b (nil: none) from bound, and emits its
+// records and the overlay's in order, the overlay's in place of the
+// bucket's of the same Seq.
+func (w *historyWalk) merge(b *bolt.Bucket, bound uint64) error {
+	var c *bolt.Cursor
+	if b != nil {
+		c = b.Cursor()
+	}
+	k, v := seekBound(c, bound, w.desc)
+	for ; k != nil; k, v = step(c, w.desc) {
+		if len(k) != 8 {
+			return w.db.corrupt(fmt.Sprintf("stored key %x is not a seq", k))
+		}
+		q := binary.BigEndian.Uint64(k)
+		o, ok := w.over.peek()
+		for ; ok && w.before(o, q); o, ok = w.over.peek() {
+			if err := w.emit(w.over.next()); err != nil {
+				return err
+			}
+		}
+		if ok && o == q {
+			if err := w.emit(w.over.next()); err != nil {
+				return err
+			}
+			continue
+		}
+		data, ok := openEnvelope(k, v)
+		if !ok {
+			return w.db.corrupt(fmt.Sprintf("the checksum of job %d does not match: the job is lost", q))
+		}
+		if err := w.emit(q, data); err != nil {
+			return err
+		}
+	}
+	for _, ok := w.over.peek(); ok; _, ok = w.over.peek() {
+		if err := w.emit(w.over.next()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seekBound puts c (nil: no bucket, no record) on the first record past
+// bound in the walk's order and returns it, or nil keys.
+func seekBound(c *bolt.Cursor, bound uint64, desc bool) (k, v []byte) {
+	switch {
+	case c == nil:
+	case !desc:
+		k, v = c.Seek(seqKey(bound + 1))
+		if bound == ^uint64(0) {
+			k = nil
+		}
+	case bound == 0:
+		k, v = c.Last()
+	default:
+		k, v = c.Seek(seqKey(bound))
+		if k == nil {
+			k, v = c.Last()
+		}
+		for k != nil && binary.BigEndian.Uint64(k) >= bound {
+			k, v = c.Prev()
+		}
+	}
+	return k, v
+}
+
+// step moves c one record on in the walk's order.
 func step(c *bolt.Cursor, desc bool) ([]byte, []byte) {
 	if desc {
 		return c.Prev()
