@@ -366,82 +366,115 @@ func (w *boltWalk) walkNode(path []string, buf []byte, branch, inline bool, lo, 
 		w.pageDamage(DamageBoltPage, id, off, fmt.Sprintf("%d elements do not fit the page", count), path, lo, hi)
 		return nil, false
 	}
-	var prevKey, maxKey []byte
-	running := lo
+	ne := &nodeElems{buf: buf, branch: branch, lo: lo, hi: hi, data: data, running: lo}
+	var maxKey []byte
 	for i := range count {
-		e := pageHeaderSize + i*pageElemSize
-		el := buf[e : e+pageElemSize]
-		var pos, ksize, vsize int
-		var flags uint32
-		var child uint64
-		if branch {
-			pos, ksize = int(binary.LittleEndian.Uint32(el)), int(binary.LittleEndian.Uint32(el[4:]))
-			child = binary.LittleEndian.Uint64(el[8:])
-		} else {
-			flags = binary.LittleEndian.Uint32(el)
-			pos, ksize, vsize = int(binary.LittleEndian.Uint32(el[4:])), int(binary.LittleEndian.Uint32(el[8:])), int(binary.LittleEndian.Uint32(el[12:]))
-		}
-		problem := ""
-		switch {
-		case e+pos != data:
-			problem = fmt.Sprintf("element %d: its key is at %d, not at %d where bbolt puts it", i, e+pos, data)
-		case ksize == 0:
-			problem = fmt.Sprintf("element %d: empty key", i)
-		case ksize > len(buf)-data || vsize > len(buf)-data-ksize:
-			problem = fmt.Sprintf("element %d: %d+%d bytes of key and value run past the page", i, ksize, vsize)
-		case flags&^bucketLeafFlag != 0:
-			problem = fmt.Sprintf("element %d: flags %#x", i, flags)
-		}
-		var key, val []byte
-		if problem == "" {
-			key = buf[data : data+ksize]
-			val = buf[data+ksize : data+ksize+vsize]
-			switch {
-			case prevKey != nil && bytes.Compare(key, prevKey) <= 0:
-				problem = fmt.Sprintf("element %d: key %x does not follow key %x", i, key, prevKey)
-			case i == 0 && lo != nil && bytes.Compare(key, lo) < 0, branch && i > 0 && running != nil && bytes.Compare(key, running) <= 0:
-				problem = fmt.Sprintf("element %d: key %x is below the range its parent gives", i, key)
-			case hi != nil && bytes.Compare(key, hi) >= 0:
-				problem = fmt.Sprintf("element %d: key %x is above the range its parent gives", i, key)
-			}
-		}
+		e, el := ne.elem(i)
+		key, val, problem := ne.check(i, e, el)
 		if problem != "" {
 			from := lo
-			if prevKey != nil {
-				from = append(bytes.Clone(prevKey), 0)
+			if ne.prevKey != nil {
+				from = append(bytes.Clone(ne.prevKey), 0)
 			}
 			w.pageDamage(DamageBoltPage, id, off+int64(e), problem, path, from, hi)
 			return maxKey, false
 		}
-		data += ksize + vsize
-		prevKey = key
+		ne.data += el.ksize + el.vsize
+		ne.prevKey = key
 		if branch {
-			next := hi
-			if i+1 < count {
-				// The next element's key, if it reads; else the walk of
-				// the next element reports the page.
-				ne := buf[e+pageElemSize:]
-				np, nk := int(binary.LittleEndian.Uint32(ne)), int(binary.LittleEndian.Uint32(ne[4:]))
-				if a := e + pageElemSize + np; np >= 0 && a == data && nk > 0 && nk <= len(buf)-a {
-					next = buf[a : a+nk]
-				}
-			}
-			mk, _ := w.walkPage(path, child, key, next, depth+1, off+int64(e))
+			mk, _ := w.walkPage(path, el.child, key, ne.nextKey(i, e, count), depth+1, off+int64(e))
 			if mk != nil {
-				maxKey, running = mk, mk
+				maxKey, ne.running = mk, mk
 			} else {
-				running = key
+				ne.running = key
 			}
 			continue
 		}
 		maxKey = key
-		w.leafEntry(path, key, val, flags&bucketLeafFlag != 0, depth, off+int64(e))
+		w.leafEntry(path, key, val, el.flags&bucketLeafFlag != 0, depth, off+int64(e))
 	}
-	if inline && data != len(buf) {
-		w.pageDamage(DamageBoltPage, 0, off, fmt.Sprintf("an inline bucket of %d bytes whose elements end at %d", len(buf), data), path, lo, hi)
+	if inline && ne.data != len(buf) {
+		w.pageDamage(DamageBoltPage, 0, off, fmt.Sprintf("an inline bucket of %d bytes whose elements end at %d", len(buf), ne.data), path, lo, hi)
 		return maxKey, false
 	}
 	return bytes.Clone(maxKey), true
+}
+
+// nodeElems reads the elements of one page (or inline bucket) in order,
+// for walkNode, and checks each against the page and the one before.
+type nodeElems struct {
+	buf     []byte
+	branch  bool
+	lo, hi  []byte // the range of keys the parent gives (nil: unbounded)
+	data    int    // where the next element's key must start
+	prevKey []byte // the last element's key
+	running []byte // of a branch: the highest key reached under it so far
+}
+
+// pageElem is one element of a page, as its element header says.
+type pageElem struct {
+	pos, ksize, vsize int
+	flags             uint32 // of a leaf
+	child             uint64 // of a branch: the page it points to
+}
+
+// elem returns the offset and the header of element i.
+func (ne *nodeElems) elem(i int) (int, pageElem) {
+	e := pageHeaderSize + i*pageElemSize
+	el := ne.buf[e : e+pageElemSize]
+	var pe pageElem
+	if ne.branch {
+		pe.pos, pe.ksize = int(binary.LittleEndian.Uint32(el)), int(binary.LittleEndian.Uint32(el[4:]))
+		pe.child = binary.LittleEndian.Uint64(el[8:])
+	} else {
+		pe.flags = binary.LittleEndian.Uint32(el)
+		pe.pos, pe.ksize, pe.vsize = int(binary.LittleEndian.Uint32(el[4:])), int(binary.LittleEndian.Uint32(el[8:])), int(binary.LittleEndian.Uint32(el[12:]))
+	}
+	return e, pe
+}
+
+// check returns the key and value of element i (at offset e, header el),
+// or what is wrong with it: not where bbolt puts it, empty, past the
+// page, unknown flags, out of order or out of the parent's range.
+func (ne *nodeElems) check(i, e int, el pageElem) (key, val []byte, problem string) {
+	buf, data := ne.buf, ne.data
+	switch {
+	case e+el.pos != data:
+		return nil, nil, fmt.Sprintf("element %d: its key is at %d, not at %d where bbolt puts it", i, e+el.pos, data)
+	case el.ksize == 0:
+		return nil, nil, fmt.Sprintf("element %d: empty key", i)
+	case el.ksize > len(buf)-data || el.vsize > len(buf)-data-el.ksize:
+		return nil, nil, fmt.Sprintf("element %d: %d+%d bytes of key and value run past the page", i, el.ksize, el.vsize)
+	case el.flags&^bucketLeafFlag != 0:
+		return nil, nil, fmt.Sprintf("element %d: flags %#x", i, el.flags)
+	}
+	key = buf[data : data+el.ksize]
+	val = buf[data+el.ksize : data+el.ksize+el.vsize]
+	switch {
+	case ne.prevKey != nil && bytes.Compare(key, ne.prevKey) <= 0:
+		problem = fmt.Sprintf("element %d: key %x does not follow key %x", i, key, ne.prevKey)
+	case i == 0 && ne.lo != nil && bytes.Compare(key, ne.lo) < 0, ne.branch && i > 0 && ne.running != nil && bytes.Compare(key, ne.running) <= 0:
+		problem = fmt.Sprintf("element %d: key %x is below the range its parent gives", i, key)
+	case ne.hi != nil && bytes.Compare(key, ne.hi) >= 0:
+		problem = fmt.Sprintf("element %d: key %x is above the range its parent gives", i, key)
+	}
+	return key, val, problem
+}
+
+// nextKey returns the upper bound of the child of branch element i (at
+// offset e, of count): the next element's key, if it reads; else hi, and
+// the walk of the next element reports the page.
+func (ne *nodeElems) nextKey(i, e, count int) []byte {
+	if i+1 >= count {
+		return ne.hi
+	}
+	buf, data := ne.buf, ne.data
+	nx := buf[e+pageElemSize:]
+	np, nk := int(binary.LittleEndian.Uint32(nx)), int(binary.LittleEndian.Uint32(nx[4:]))
+	if a := e + pageElemSize + np; np >= 0 && a == data && nk > 0 && nk <= len(buf)-a {
+		return buf[a : a+nk]
+	}
+	return ne.hi
 }
 
 func (w *boltWalk) leafEntry(path []string, key, val []byte, isBucket bool, depth int, off int64) {
