@@ -253,39 +253,7 @@ func (s *boltDB) save(batch []Record, st *storeState) error {
 	vals := make([]byte, 0, n)
 	err := guard(s.path, func() error {
 		return s.db.Update(func(tx *bolt.Tx) error {
-			b, err := tx.CreateBucketIfNotExists(jobsBucket)
-			if err != nil {
-				return err
-			}
-			// Keys (Seq) mostly grow: fill pages before splitting them,
-			// instead of bbolt's half-full default.
-			b.FillPercent = 0.9
-			ib, err := tx.CreateBucketIfNotExists(indexBucket)
-			if err != nil {
-				return err
-			}
-			var k [8]byte
-			var edits indexEdits
-			for _, r := range batch {
-				binary.BigEndian.PutUint64(k[:], r.Seq)
-				var old []byte
-				if v := b.Get(k[:]); v != nil {
-					old, _ = openEnvelope(k[:], v) // a damaged one has no keys to move
-				}
-				edits.add(r.Seq, old, r.Data)
-				if isTombstone(r.Data) {
-					if err := b.Delete(k[:]); err != nil {
-						return err
-					}
-					continue
-				}
-				i := len(vals)
-				vals = appendEnvelope(vals, r.Seq, r.Data)
-				if err := b.Put(k[:], vals[i:len(vals):len(vals)]); err != nil {
-					return err
-				}
-			}
-			if err := edits.apply(ib); err != nil {
+			if err := writeRecords(tx, batch, vals); err != nil {
 				return err
 			}
 			if err := keepLive(tx, batch); err != nil {
@@ -294,16 +262,7 @@ func (s *boltDB) save(batch []Record, st *storeState) error {
 			if st == nil {
 				return nil
 			}
-			sb, err := tx.CreateBucketIfNotExists(storeBucket)
-			if err != nil {
-				return err
-			}
-			cur, _ := decodeState(sb.Get(stateKey))
-			next := storeState{hw: max(cur.hw, st.hw), lsn: max(cur.lsn, st.lsn), closed: st.closed}
-			if len(batch) > 0 {
-				next.hw = max(next.hw, batch[len(batch)-1].Seq)
-			}
-			return sb.Put(stateKey, next.encode())
+			return raiseState(tx, batch, st)
 		})
 	})
 	if err != nil {
@@ -316,6 +275,60 @@ func (s *boltDB) save(batch []Record, st *storeState) error {
 		return fmt.Errorf("jobs: save: %w", err)
 	}
 	return nil
+}
+
+// writeRecords puts batch's records in the jobs bucket (a tombstone
+// deletes its job), each in an envelope appended to vals, which must have
+// room for them all, and moves the jobs' history index keys.
+func writeRecords(tx *bolt.Tx, batch []Record, vals []byte) error {
+	b, err := tx.CreateBucketIfNotExists(jobsBucket)
+	if err != nil {
+		return err
+	}
+	// Keys (Seq) mostly grow: fill pages before splitting them,
+	// instead of bbolt's half-full default.
+	b.FillPercent = 0.9
+	ib, err := tx.CreateBucketIfNotExists(indexBucket)
+	if err != nil {
+		return err
+	}
+	var k [8]byte
+	var edits indexEdits
+	for _, r := range batch {
+		binary.BigEndian.PutUint64(k[:], r.Seq)
+		var old []byte
+		if v := b.Get(k[:]); v != nil {
+			old, _ = openEnvelope(k[:], v) // a damaged one has no keys to move
+		}
+		edits.add(r.Seq, old, r.Data)
+		if isTombstone(r.Data) {
+			if err := b.Delete(k[:]); err != nil {
+				return err
+			}
+			continue
+		}
+		i := len(vals)
+		vals = appendEnvelope(vals, r.Seq, r.Data)
+		if err := b.Put(k[:], vals[i:len(vals):len(vals)]); err != nil {
+			return err
+		}
+	}
+	return edits.apply(ib)
+}
+
+// raiseState raises the store's state to st, and its high-water mark to
+// the last Seq of batch, never lowering the LSN or the high-water mark.
+func raiseState(tx *bolt.Tx, batch []Record, st *storeState) error {
+	sb, err := tx.CreateBucketIfNotExists(storeBucket)
+	if err != nil {
+		return err
+	}
+	cur, _ := decodeState(sb.Get(stateKey))
+	next := storeState{hw: max(cur.hw, st.hw), lsn: max(cur.lsn, st.lsn), closed: st.closed}
+	if len(batch) > 0 {
+		next.hw = max(next.hw, batch[len(batch)-1].Seq)
+	}
+	return sb.Put(stateKey, next.encode())
 }
 
 func (s *boltDB) close() error {
