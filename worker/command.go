@@ -171,65 +171,11 @@ func runCommand(ctx context.Context, cmd Command, args map[string]string, env []
 		return res, stopped(ctx, "", "")
 	}
 	out := newTailBuffer(outputLimit)
-	c := exec.Command(argv[0], argv[1:]...)
-	c.Dir = dir
-	if stdin != "" {
-		c.Stdin = strings.NewReader(stdin)
-	}
-	c.Env = os.Environ()
-	if dir != "" {
-		// exec sets PWD only when Env is nil; keep it truthful for shells.
-		if abs, err := filepath.Abs(dir); err == nil {
-			c.Env = append(c.Env, "PWD="+abs)
-		}
-	}
-	c.Env = append(c.Env, env...)
-	c.Stdout, c.Stderr = out, out
-	c.SysProcAttr = sysProcAttr()
-	c.WaitDelay = waitDelay
+	c := commandFor(argv, dir, env, stdin, out)
 	if err := c.Start(); err != nil {
 		return res, fmt.Errorf("worker: cannot start %q: %w", argv[0], err)
 	}
-
-	// signal sends sig to the whole group (ignoring ESRCH: already empty)
-	// until the group is marked gone, after which its pgid may be reused.
-	var mu sync.Mutex
-	gone := false
-	signal := func(sig syscall.Signal, markGone bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if !gone {
-			_ = syscall.Kill(-c.Process.Pid, sig)
-			gone = markGone
-		}
-	}
-	done := make(chan error, 1)
-	go func() {
-		if waitExited(c.Process.Pid) == nil {
-			// The leader is an unreaped zombie: its pgid is still ours.
-			signal(syscall.SIGKILL, true)
-		}
-		err := c.Wait()
-		signal(syscall.SIGKILL, true) // a no-op unless waitExited failed
-		done <- err
-	}()
-	var werr error
-	var termed, killed bool // ctx ended the run: SIGTERM was sent, then SIGKILL
-	select {
-	case werr = <-done:
-	case <-ctx.Done():
-		termed = true
-		signal(syscall.SIGTERM, false)
-		t := time.NewTimer(max(killGrace, 0))
-		select {
-		case werr = <-done:
-		case <-t.C:
-			killed = true
-			signal(syscall.SIGKILL, false)
-			werr = <-done
-		}
-		t.Stop()
-	}
+	werr, termed, killed := waitOrStop(ctx, c, killGrace)
 
 	res.Output = out.String()
 	ps := c.ProcessState // set: Start succeeded
@@ -251,6 +197,80 @@ func runCommand(ctx context.Context, cmd Command, args map[string]string, env []
 		return res, nil
 	}
 	return res, &runError{msg: "worker: " + how, errs: []error{werr}}
+}
+
+// commandFor makes the command of argv in dir with the worker's
+// environment plus env, stdin as its input, its output and errors to out,
+// in a process group of its own.
+func commandFor(argv []string, dir string, env []string, stdin string, out *tailBuffer) *exec.Cmd {
+	c := exec.Command(argv[0], argv[1:]...)
+	c.Dir = dir
+	if stdin != "" {
+		c.Stdin = strings.NewReader(stdin)
+	}
+	c.Env = os.Environ()
+	if dir != "" {
+		// exec sets PWD only when Env is nil; keep it truthful for shells.
+		if abs, err := filepath.Abs(dir); err == nil {
+			c.Env = append(c.Env, "PWD="+abs)
+		}
+	}
+	c.Env = append(c.Env, env...)
+	c.Stdout, c.Stderr = out, out
+	c.SysProcAttr = sysProcAttr()
+	c.WaitDelay = waitDelay
+	return c
+}
+
+// processGroup is the process group of a started command.
+type processGroup struct {
+	pid  int
+	mu   sync.Mutex
+	gone bool
+}
+
+// signal sends sig to the whole group (ignoring ESRCH: already empty)
+// until the group is marked gone, after which its pgid may be reused.
+func (g *processGroup) signal(sig syscall.Signal, markGone bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.gone {
+		_ = syscall.Kill(-g.pid, sig)
+		g.gone = markGone
+	}
+}
+
+// waitOrStop waits for the started command c. If ctx ends first it sends
+// the group SIGTERM, then SIGKILL after killGrace. It returns c.Wait's
+// error, whether ctx ended the run (termed) and whether SIGKILL was sent.
+func waitOrStop(ctx context.Context, c *exec.Cmd, killGrace time.Duration) (werr error, termed, killed bool) {
+	g := &processGroup{pid: c.Process.Pid}
+	done := make(chan error, 1)
+	go func() {
+		if waitExited(c.Process.Pid) == nil {
+			// The leader is an unreaped zombie: its pgid is still ours.
+			g.signal(syscall.SIGKILL, true)
+		}
+		err := c.Wait()
+		g.signal(syscall.SIGKILL, true) // a no-op unless waitExited failed
+		done <- err
+	}()
+	select {
+	case werr = <-done:
+	case <-ctx.Done():
+		termed = true
+		g.signal(syscall.SIGTERM, false)
+		t := time.NewTimer(max(killGrace, 0))
+		select {
+		case werr = <-done:
+		case <-t.C:
+			killed = true
+			g.signal(syscall.SIGKILL, false)
+			werr = <-done
+		}
+		t.Stop()
+	}
+	return werr, termed, killed
 }
 
 // stopped returns the error of a run that ctx ended, or never started when
