@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/drover/drover/conf"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
@@ -42,10 +44,7 @@ func runDemo(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	start := time.Now()
-	say := func(format string, a ...any) {
-		fmt.Fprintf(stdout, "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
-	}
+	d := &demo{stdout: stdout, start: time.Now(), log: log, workers: map[string]*worker.Worker{}}
 
 	m, err := master.New(master.Config{Listen: "127.0.0.1:0", DataDir: dir,
 		HeartbeatInterval: 200 * time.Millisecond, DeadAfter: time.Second,
@@ -57,13 +56,80 @@ func runDemo(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	say("master listening on %s, bbolt store in %s", m.Addr(), dir)
+	d.m = m
+	d.say("master listening on %s, bbolt store in %s", m.Addr(), dir)
 
-	workers := map[string]*worker.Worker{}
-	var all []*worker.Worker
-	for i := range *nWorkers {
+	defer d.crashWorkers()
+	if err := d.startWorkers(*nWorkers); err != nil {
+		return err
+	}
+	d.say("%d workers registered, 3 slots each, types fetch, flaky, slow (Go) and wordcount (subprocess: wc -w {file})", len(d.all))
+
+	words := dir + "/words.txt"
+	if err := os.WriteFile(words, []byte("the quick brown fox jumps over the lazy dog\n"), 0o644); err != nil {
+		return err
+	}
+	d.mc = rpcapi.MasterClient{C: rpcapi.NewClient(m.Addr())}
+	defer d.mc.C.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	sub, err := d.mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: demoSpecs(*nJobs, words)})
+	if err != nil {
+		return err
+	}
+	d.say("submitted %d jobs in group \"demo\": 3 slow, %d fetch, 1 flaky (fails once), 2 wordcount", len(sub.IDs), *nJobs)
+
+	victimID, err := d.crashWorkerOf(ctx, sub.IDs[0])
+	if err != nil {
+		return err
+	}
+	crashed := time.Now()
+	if err := d.waitReaped(ctx, victimID); err != nil {
+		return err
+	}
+	d.say("master reaped %s %.1fs after the crash (dead_after 1s); its jobs went back to the queue as lost attempts", victimID, time.Since(crashed).Seconds())
+
+	wr, err := d.waitGroup(ctx)
+	if err != nil {
+		return err
+	}
+	d.say("group demo done: %d succeeded, %d failed", wr.Counts[jobs.Succeeded], wr.Counts[jobs.Failed]+wr.Counts[jobs.Cancelled])
+
+	list, err := d.mc.ListAllJobs(ctx, rpcapi.ListJobsArgs{Group: "demo", Order: rpcapi.OrderAsc, Limit: rpcapi.MaxPageSize})
+	if err != nil {
+		return err
+	}
+	moved, retried := d.printJobs(list)
+	d.say("%d attempts lost with the crashed worker and rerun elsewhere; %d failed attempts retried", moved, retried)
+	if len(wr.Failed) > 0 {
+		return fmt.Errorf("%d jobs did not succeed: %v", len(wr.Failed), wr.Failed)
+	}
+	d.say("all %d jobs succeeded. Next: the README's \"master and two workers\" walkthrough.", len(list))
+	return nil
+}
+
+// demo is one run of the demo: its master, its workers and its output.
+type demo struct {
+	stdout  io.Writer
+	start   time.Time
+	log     *logrus.Logger
+	m       *master.Master
+	mc      rpcapi.MasterClient
+	all     []*worker.Worker          // the workers started, in order
+	workers map[string]*worker.Worker // the registered ones, by ID
+}
+
+// say prints a line to stdout, stamped with the seconds since the start.
+func (d *demo) say(format string, a ...any) {
+	fmt.Fprintf(d.stdout, "[%5.1fs] %s\n", time.Since(d.start).Seconds(), fmt.Sprintf(format, a...))
+}
+
+// startWorkers starts n workers with the demo's handlers and commands,
+// and waits (at most 10s each) until they have registered.
+func (d *demo) startWorkers(n int) error {
+	for i := range n {
 		name := "worker-" + string(rune('a'+i%26))
-		w, err := worker.New(worker.Config{Master: m.Addr(), Name: name, Slots: 3, Logger: log,
+		w, err := worker.New(worker.Config{Master: d.m.Addr(), Name: name, Slots: 3, Logger: d.log,
 			KillGrace: time.Second,
 			Commands: map[string]worker.Command{
 				"wordcount": {Argv: []string{"wc", "-w", "{file}"}, Timeout: 10 * time.Second},
@@ -77,109 +143,107 @@ func runDemo(args []string, stdout io.Writer) error {
 		if err := w.Start(); err != nil {
 			return err
 		}
-		defer w.Crash()
-		all = append(all, w)
+		d.all = append(d.all, w)
 	}
-	for _, w := range all {
+	for _, w := range d.all {
 		select {
 		case <-w.Registered():
-			workers[w.ID()] = w
+			d.workers[w.ID()] = w
 		case <-time.After(10 * time.Second):
 			return errors.New("a worker did not register within 10s")
 		}
 	}
-	say("%d workers registered, 3 slots each, types fetch, flaky, slow (Go) and wordcount (subprocess: wc -w {file})", len(all))
+	return nil
+}
 
-	words := dir + "/words.txt"
-	if err := os.WriteFile(words, []byte("the quick brown fox jumps over the lazy dog\n"), 0o644); err != nil {
-		return err
+// crashWorkers crashes the workers started, the last first.
+func (d *demo) crashWorkers() {
+	for i := len(d.all) - 1; i >= 0; i-- {
+		d.all[i].Crash()
 	}
+}
+
+// demoSpecs returns the demo's batch: 3 slow jobs, nJobs fetch jobs, a
+// flaky one and two wordcount jobs (of words and /etc/hostname).
+func demoSpecs(nJobs int, words string) []jobs.Spec {
 	var specs []jobs.Spec
 	for i := range 3 {
 		specs = append(specs, jobs.Spec{Type: "slow", Priority: 10, Retries: 2, Group: "demo",
 			Args: map[string]string{"part": fmt.Sprint(i + 1)}})
 	}
-	for i := range *nJobs {
+	for i := range nJobs {
 		specs = append(specs, jobs.Spec{Type: "fetch", Retries: 2, Group: "demo",
 			Args: map[string]string{"url": fmt.Sprintf("https://example.com/page/%d", i+1)}})
 	}
-	specs = append(specs,
+	return append(specs,
 		jobs.Spec{Type: "flaky", Retries: 3, Group: "demo", Args: map[string]string{"url": "https://example.com/flaky"}},
 		jobs.Spec{Type: "wordcount", Retries: 1, Group: "demo", Args: map[string]string{"file": words}},
 		jobs.Spec{Type: "wordcount", Retries: 1, Group: "demo", Args: map[string]string{"file": "/etc/hostname"}},
 	)
-	mc := rpcapi.MasterClient{C: rpcapi.NewClient(m.Addr())}
-	defer mc.C.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
-	defer cancel()
-	sub, err := mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: specs})
-	if err != nil {
-		return err
-	}
-	say("submitted %d jobs in group \"demo\": 3 slow, %d fetch, 1 flaky (fails once), 2 wordcount", len(sub.IDs), *nJobs)
+}
 
-	// Crash the worker running the first slow job, as kill -9 would.
+// crashWorkerOf crashes the worker running job id once it runs, as kill
+// -9 would, and returns the worker's ID.
+func (d *demo) crashWorkerOf(ctx context.Context, id string) (string, error) {
 	var victim *worker.Worker
 	var victimID string
 	for victim == nil {
-		info, err := mc.GetJob(ctx, sub.IDs[0])
+		info, err := d.mc.GetJob(ctx, id)
 		if err != nil {
-			return err
+			return "", err
 		}
-		if w := workers[info.Job.Worker]; info.Job.State == jobs.Running && w != nil && w.Running() > 0 {
+		if w := d.workers[info.Job.Worker]; info.Job.State == jobs.Running && w != nil && w.Running() > 0 {
 			victimID, victim = info.Job.Worker, w
 		} else if info.Job.State.Final() {
-			return fmt.Errorf("slow job ended %s before the crash", info.Job.State)
+			return "", fmt.Errorf("slow job ended %s before the crash", info.Job.State)
 		} else {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	held := victim.Running()
 	victim.Crash()
-	crashed := time.Now()
-	say("crashed %s with %d jobs running, as kill -9 would: no logout, no reports, no heartbeats", victimID, held)
+	d.say("crashed %s with %d jobs running, as kill -9 would: no logout, no reports, no heartbeats", victimID, held)
+	return victimID, nil
+}
 
+// waitReaped waits until the master has found the worker id dead.
+func (d *demo) waitReaped(ctx context.Context, id string) error {
 	for {
-		r, err := mc.ListWorkers(ctx)
+		r, err := d.mc.ListWorkers(ctx)
 		if err != nil {
 			return err
 		}
-		reaped := false
 		for _, w := range r.Workers {
-			if w.ID == victimID && w.State == rpcapi.WorkerDead {
-				reaped = true
+			if w.ID == id && w.State == rpcapi.WorkerDead {
+				return nil
 			}
-		}
-		if reaped {
-			break
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	say("master reaped %s %.1fs after the crash (dead_after 1s); its jobs went back to the queue as lost attempts", victimID, time.Since(crashed).Seconds())
+}
 
-	var wr *rpcapi.WaitReply
+// waitGroup waits until every job of the group "demo" is final.
+func (d *demo) waitGroup(ctx context.Context) (*rpcapi.WaitReply, error) {
 	for {
-		wr, err = mc.Wait(ctx, &rpcapi.WaitArgs{Group: "demo", Timeout: 5 * time.Second})
+		wr, err := d.mc.Wait(ctx, &rpcapi.WaitArgs{Group: "demo", Timeout: 5 * time.Second})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if wr.Done {
-			break
+			return wr, nil
 		}
 	}
-	say("group demo done: %d succeeded, %d failed", wr.Counts[jobs.Succeeded], wr.Counts[jobs.Failed]+wr.Counts[jobs.Cancelled])
+}
 
-	list, err := mc.ListAllJobs(ctx, rpcapi.ListJobsArgs{Group: "demo", Order: rpcapi.OrderAsc, Limit: rpcapi.MaxPageSize})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout)
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+// printJobs prints a table of the jobs with their attempts, and returns
+// the attempts lost (moved to another worker) and failed (retried).
+func (d *demo) printJobs(list []jobs.Job) (moved, retried int) {
+	fmt.Fprintln(d.stdout)
+	tw := tabwriter.NewWriter(d.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tTYPE\tSTATE\tATTEMPTS (worker: outcome)\tRESULT")
-	moved, retried := 0, 0
 	for _, j := range list {
 		var parts []string
 		for _, a := range j.Attempts {
@@ -198,13 +262,8 @@ func runDemo(args []string, stdout io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.Spec.Type, j.State, strings.Join(parts, ", "), res)
 	}
 	tw.Flush()
-	fmt.Fprintln(stdout)
-	say("%d attempts lost with the crashed worker and rerun elsewhere; %d failed attempts retried", moved, retried)
-	if len(wr.Failed) > 0 {
-		return fmt.Errorf("%d jobs did not succeed: %v", len(wr.Failed), wr.Failed)
-	}
-	say("all %d jobs succeeded. Next: the README's \"master and two workers\" walkthrough.", len(list))
-	return nil
+	fmt.Fprintln(d.stdout)
+	return moved, retried
 }
 
 func demoFetch(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
