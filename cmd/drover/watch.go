@@ -65,9 +65,7 @@ func runWait(args []string, stdout io.Writer) error {
 	if tty {
 		poll = 300 * time.Millisecond
 	}
-	var bar *progressbar.ProgressBar
-	var last string
-	start, startFinal := time.Now(), -1
+	p := &waitProgress{stdout: stdout, asJSON: *asJSON, tty: tty, start: time.Now(), startFinal: -1}
 	for {
 		d := poll
 		if !deadline.IsZero() {
@@ -83,48 +81,9 @@ func runWait(args []string, stdout io.Writer) error {
 			}
 			return err
 		}
-		final, total := finalCount(r.Counts), totalCount(r.Counts)
-		if startFinal < 0 {
-			startFinal = final
-		}
-		switch {
-		case *asJSON:
-		case tty:
-			if bar == nil {
-				bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(stdout),
-					progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("jobs"),
-					progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30),
-					progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionOnCompletion(func() { fmt.Fprintln(stdout) }))
-			}
-			bar.ChangeMax(total)
-			bar.Describe(shortCounts(r.Counts))
-			bar.Set(final)
-		default:
-			line := countsLine(r.Counts)
-			if line != last {
-				rate := float64(final-startFinal) / time.Since(start).Seconds()
-				fmt.Fprintf(stdout, "%s  (%d/%d final, %.1f jobs/s)\n", line, final, total, rate)
-				last = line
-			}
-		}
+		p.show(r)
 		if r.Done {
-			if bar != nil {
-				bar.Finish()
-			}
-			if *asJSON {
-				if r.Failed == nil {
-					r.Failed = []string{}
-				}
-				printJSON(stdout, map[string]any{"done": true, "counts": r.Counts, "failed": r.Failed, "failed_more": r.FailedMore})
-			}
-			if n := len(r.Failed) + r.FailedMore; n > 0 {
-				more := ""
-				if r.FailedMore > 0 {
-					more = fmt.Sprintf(" and %d more", r.FailedMore)
-				}
-				return &exitError{code: 1, err: fmt.Errorf("%d jobs did not succeed: %s%s", n, strings.Join(r.Failed, " "), more)}
-			}
-			return nil
+			return p.done(r)
 		}
 		if !deadline.IsZero() && !time.Now().Before(deadline) {
 			if *asJSON {
@@ -133,6 +92,70 @@ func runWait(args []string, stdout io.Writer) error {
 			return &exitError{code: 2, err: fmt.Errorf("timed out after %s", *timeout)}
 		}
 	}
+}
+
+// waitProgress shows the progress of drover wait: a live bar on a
+// terminal, a line whenever the counts change otherwise, nothing but the
+// final counts with --json.
+type waitProgress struct {
+	stdout     io.Writer
+	asJSON     bool
+	tty        bool
+	bar        *progressbar.ProgressBar // on a terminal, from the first reply
+	last       string                   // the last line printed
+	start      time.Time
+	startFinal int // the final jobs at the first reply; -1 before it
+}
+
+// show shows the counts of one reply.
+func (p *waitProgress) show(r *rpcapi.WaitReply) {
+	final, total := finalCount(r.Counts), totalCount(r.Counts)
+	if p.startFinal < 0 {
+		p.startFinal = final
+	}
+	switch {
+	case p.asJSON:
+	case p.tty:
+		if p.bar == nil {
+			stdout := p.stdout
+			p.bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(stdout),
+				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("jobs"),
+				progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30),
+				progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionOnCompletion(func() { fmt.Fprintln(stdout) }))
+		}
+		p.bar.ChangeMax(total)
+		p.bar.Describe(shortCounts(r.Counts))
+		p.bar.Set(final)
+	default:
+		line := countsLine(r.Counts)
+		if line != p.last {
+			rate := float64(final-p.startFinal) / time.Since(p.start).Seconds()
+			fmt.Fprintf(p.stdout, "%s  (%d/%d final, %.1f jobs/s)\n", line, final, total, rate)
+			p.last = line
+		}
+	}
+}
+
+// done finishes the bar, prints the final counts with --json, and returns
+// an exit error (code 1) naming the jobs that did not succeed.
+func (p *waitProgress) done(r *rpcapi.WaitReply) error {
+	if p.bar != nil {
+		p.bar.Finish()
+	}
+	if p.asJSON {
+		if r.Failed == nil {
+			r.Failed = []string{}
+		}
+		printJSON(p.stdout, map[string]any{"done": true, "counts": r.Counts, "failed": r.Failed, "failed_more": r.FailedMore})
+	}
+	if n := len(r.Failed) + r.FailedMore; n > 0 {
+		more := ""
+		if r.FailedMore > 0 {
+			more = fmt.Sprintf(" and %d more", r.FailedMore)
+		}
+		return &exitError{code: 1, err: fmt.Errorf("%d jobs did not succeed: %s%s", n, strings.Join(r.Failed, " "), more)}
+	}
+	return nil
 }
 
 func shortCounts(c map[jobs.State]int) string {
