@@ -46,18 +46,10 @@ func runDemo(args []string, stdout io.Writer) error {
 	defer os.RemoveAll(dir)
 	d := &demo{stdout: stdout, start: time.Now(), log: log, workers: map[string]*worker.Worker{}}
 
-	m, err := master.New(master.Config{Listen: "127.0.0.1:0", DataDir: dir,
-		HeartbeatInterval: 200 * time.Millisecond, DeadAfter: time.Second,
-		RetryBackoff: 200 * time.Millisecond, Logger: log})
-	if err != nil {
+	if err := d.startMaster(dir); err != nil {
 		return err
 	}
-	if err := m.Start(); err != nil {
-		return err
-	}
-	defer m.Close()
-	d.m = m
-	d.say("master listening on %s, bbolt store in %s", m.Addr(), dir)
+	defer d.m.Close()
 
 	defer d.crashWorkers()
 	if err := d.startWorkers(*nWorkers); err != nil {
@@ -69,7 +61,7 @@ func runDemo(args []string, stdout io.Writer) error {
 	if err := os.WriteFile(words, []byte("the quick brown fox jumps over the lazy dog\n"), 0o644); err != nil {
 		return err
 	}
-	d.mc = rpcapi.MasterClient{C: rpcapi.NewClient(m.Addr())}
+	d.mc = rpcapi.MasterClient{C: rpcapi.NewClient(d.m.Addr())}
 	defer d.mc.C.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
@@ -122,6 +114,23 @@ type demo struct {
 // say prints a line to stdout, stamped with the seconds since the start.
 func (d *demo) say(format string, a ...any) {
 	fmt.Fprintf(d.stdout, "[%5.1fs] %s\n", time.Since(d.start).Seconds(), fmt.Sprintf(format, a...))
+}
+
+// startMaster starts the demo's master on a free loopback port, with its
+// bbolt store in dir and short heartbeat, reaping and retry times.
+func (d *demo) startMaster(dir string) error {
+	m, err := master.New(master.Config{Listen: "127.0.0.1:0", DataDir: dir,
+		HeartbeatInterval: 200 * time.Millisecond, DeadAfter: time.Second,
+		RetryBackoff: 200 * time.Millisecond, Logger: d.log})
+	if err != nil {
+		return err
+	}
+	if err := m.Start(); err != nil {
+		return err
+	}
+	d.m = m
+	d.say("master listening on %s, bbolt store in %s", m.Addr(), dir)
+	return nil
 }
 
 // startWorkers starts n workers with the demo's handlers and commands,
