@@ -506,7 +506,7 @@ func (gs *groupSelection) selectDiskGroups(ms jobs.MetaStore, asc bool) error {
 
 // groupPage reads the selected groups into a page, ending it early with a
 // cursor as listGroups says.
-func (m *Master) groupPage(sel []groupEntry, q groupQuery) ([]apiGroup, string, error) {
+func (m *Master) groupPage(sel []groupEntry, q groupQuery) ([]rpcapi.GroupInfo, string, error) {
 	budget := q.Examine
 	if budget <= 0 {
 		budget = maxExamined
