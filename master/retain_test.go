@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/jobs"
@@ -347,8 +348,27 @@ func TestHistoryEarlySweep(t *testing.T) {
 		specs[i] = jobs.Spec{Type: "ok"}
 	}
 	start := time.Now()
-	runAll(t, mc, specs)
-	deadline := time.Now().Add(20 * time.Second)
+	if _, err := mc.Submit(t.Context(), &rpcapi.SubmitArgs{Specs: specs}); err != nil {
+		t.Fatal(err)
+	}
+	// Counted, not waited for by ID: the sweep may delete a finished job
+	// before a wait_jobs call sees it, which then answers "not found".
+	succeeded := m.metrics.finished.WithLabelValues(string(jobs.Succeeded))
+	deadline := time.Now().Add(30 * time.Second)
+	count := func() float64 {
+		var pm dto.Metric
+		if err := succeeded.Write(&pm); err != nil {
+			t.Fatal(err)
+		}
+		return pm.GetCounter().GetValue()
+	}
+	for count() < float64(len(specs)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v of %d jobs succeeded after 30s", count(), len(specs))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	deadline = time.Now().Add(20 * time.Second)
 	// The sweep leaves history_jobs, give or take the jobs that finished
 	// while it ran.
 	for st.Len() > 200 {
