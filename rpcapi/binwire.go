@@ -80,44 +80,27 @@ func (a *SubmitArgs) GobDecode(data []byte) error {
 // GobEncode implements gob.GobEncoder.
 func (a *AssignArgs) GobEncode() ([]byte, error) {
 	b := make([]byte, 0, 16+len(a.Tasks)*32)
-	b = append(b, binwireV1)
-	b = binenc.AppendString(b, a.WorkerID)
-	b = binary.AppendUvarint(b, uint64(len(a.Tasks)))
-	for i := range a.Tasks {
-		t := &a.Tasks[i]
+	return appendBatch(b, a.WorkerID, a.Tasks, func(b []byte, t *Task) []byte {
 		b = binenc.AppendString(b, t.JobID)
 		b = binary.AppendVarint(b, int64(t.Attempt))
 		b = binenc.AppendString(b, t.Type)
 		b = binenc.AppendMap(b, t.Args)
 		b = binary.AppendVarint(b, int64(t.Timeout))
-		b = binenc.AppendString(b, t.Input)
-	}
-	return b, nil
+		return binenc.AppendString(b, t.Input)
+	}), nil
 }
 
 // GobDecode implements gob.GobDecoder.
-func (a *AssignArgs) GobDecode(data []byte) error {
-	r := newBinReader(data)
-	r.version("assign args")
-	a.WorkerID = r.Str()
-	n := r.Count()
-	if r.Err != nil {
-		return r.Err
-	}
-	a.Tasks = make([]Task, n)
-	for i := range a.Tasks {
-		t := &a.Tasks[i]
+func (a *AssignArgs) GobDecode(data []byte) (err error) {
+	a.Tasks, err = readBatch(data, "assign args", &a.WorkerID, func(r *binReader, t *Task) {
 		t.JobID = r.Str()
 		t.Attempt = r.Int()
 		t.Type = r.Str()
 		t.Args = r.Map()
 		t.Timeout = time.Duration(r.Int())
 		t.Input = r.Str()
-		if r.Err != nil {
-			return r.Err
-		}
-	}
-	return r.End()
+	})
+	return err
 }
 
 // GobEncode implements gob.GobEncoder.
@@ -151,11 +134,7 @@ func (a *AssignReply) GobDecode(data []byte) error {
 // GobEncode implements gob.GobEncoder.
 func (a *CompleteArgs) GobEncode() ([]byte, error) {
 	b := make([]byte, 0, 16+len(a.Reports)*16)
-	b = append(b, binwireV1)
-	b = binenc.AppendString(b, a.WorkerID)
-	b = binary.AppendUvarint(b, uint64(len(a.Reports)))
-	for i := range a.Reports {
-		rep := &a.Reports[i]
+	return appendBatch(b, a.WorkerID, a.Reports, func(b []byte, rep *Report) []byte {
 		b = binenc.AppendString(b, rep.JobID)
 		b = binary.AppendVarint(b, int64(rep.Attempt))
 		b = binenc.AppendString(b, string(rep.Outcome))
@@ -163,23 +142,13 @@ func (a *CompleteArgs) GobEncode() ([]byte, error) {
 		b = binenc.AppendString(b, rep.Error)
 		b = binenc.AppendString(b, rep.Output)
 		b = binenc.AppendString(b, rep.Data)
-		b = binenc.AppendBool(b, rep.Permanent)
-	}
-	return b, nil
+		return binenc.AppendBool(b, rep.Permanent)
+	}), nil
 }
 
 // GobDecode implements gob.GobDecoder.
-func (a *CompleteArgs) GobDecode(data []byte) error {
-	r := newBinReader(data)
-	r.version("complete args")
-	a.WorkerID = r.Str()
-	n := r.Count()
-	if r.Err != nil {
-		return r.Err
-	}
-	a.Reports = make([]Report, n)
-	for i := range a.Reports {
-		rep := &a.Reports[i]
+func (a *CompleteArgs) GobDecode(data []byte) (err error) {
+	a.Reports, err = readBatch(data, "complete args", &a.WorkerID, func(r *binReader, rep *Report) {
 		rep.JobID = r.Str()
 		rep.Attempt = r.Int()
 		rep.Outcome = jobs.Outcome(r.StrAs(knownOutcomes...)) // unknown ones pass: the master refuses them
@@ -188,11 +157,41 @@ func (a *CompleteArgs) GobDecode(data []byte) error {
 		rep.Output = r.Str()
 		rep.Data = r.Str()
 		rep.Permanent = r.Bool()
+	})
+	return err
+}
+
+// appendBatch appends the compact form of a worker's batch (AssignArgs,
+// CompleteArgs) to b: the version, the worker's id, the count of items,
+// then each item as item appends it.
+func appendBatch[T any](b []byte, workerID string, items []T, item func([]byte, *T) []byte) []byte {
+	b = append(b, binwireV1)
+	b = binenc.AppendString(b, workerID)
+	b = binary.AppendUvarint(b, uint64(len(items)))
+	for i := range items {
+		b = item(b, &items[i])
+	}
+	return b
+}
+
+// readBatch reads what appendBatch wrote (what names it in errors): it
+// sets *workerID and returns the items, each read by item.
+func readBatch[T any](data []byte, what string, workerID *string, item func(*binReader, *T)) ([]T, error) {
+	r := newBinReader(data)
+	r.version(what)
+	*workerID = r.Str()
+	n := r.Count()
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	items := make([]T, n)
+	for i := range items {
+		item(&r, &items[i])
 		if r.Err != nil {
-			return r.Err
+			return items, r.Err
 		}
 	}
-	return r.End()
+	return items, r.End()
 }
 
 // knownOutcomes are read without allocating.

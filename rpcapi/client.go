@@ -211,39 +211,32 @@ type MasterClient struct{ C Caller }
 type WorkerClient struct{ C Caller }
 
 func (m MasterClient) Register(ctx context.Context, a *RegisterArgs) (*RegisterReply, error) {
-	r := new(RegisterReply)
-	return r, m.C.Call(ctx, MasterRegister, a, r)
+	return invoke[RegisterReply](ctx, m.C, MasterRegister, a)
 }
 func (m MasterClient) Heartbeat(ctx context.Context, a *HeartbeatArgs) (*HeartbeatReply, error) {
-	r := new(HeartbeatReply)
-	return r, m.C.Call(ctx, MasterHeartbeat, a, r)
+	return invoke[HeartbeatReply](ctx, m.C, MasterHeartbeat, a)
 }
 func (m MasterClient) Complete(ctx context.Context, a *CompleteArgs) (*CompleteReply, error) {
-	r := new(CompleteReply)
-	return r, m.C.Call(ctx, MasterComplete, a, r)
+	return invoke[CompleteReply](ctx, m.C, MasterComplete, a)
 }
 func (m MasterClient) Logout(ctx context.Context, a *LogoutArgs) error {
 	return m.C.Call(ctx, MasterLogout, a, new(Empty))
 }
 func (m MasterClient) Status(ctx context.Context) (*StatusReply, error) {
-	r := new(StatusReply)
-	return r, m.C.Call(ctx, MasterStatus, &Empty{}, r)
+	return invoke[StatusReply](ctx, m.C, MasterStatus, &Empty{})
 }
 func (m MasterClient) Submit(ctx context.Context, a *SubmitArgs) (*SubmitReply, error) {
-	r := new(SubmitReply)
-	return r, m.C.Call(ctx, MasterSubmit, a, r)
+	return invoke[SubmitReply](ctx, m.C, MasterSubmit, a)
 }
 func (m MasterClient) GetJob(ctx context.Context, id string) (*JobInfo, error) {
-	r := new(JobInfo)
-	return r, m.C.Call(ctx, MasterGetJob, &GetJobArgs{ID: id}, r)
+	return invoke[JobInfo](ctx, m.C, MasterGetJob, &GetJobArgs{ID: id})
 }
 
 // ListJobs returns one page of jobs: a.Limit of them at most (0: the
 // master's default page size), and the cursor of the next page. See
 // AllJobs to list them all.
 func (m MasterClient) ListJobs(ctx context.Context, a *ListJobsArgs) (*ListJobsReply, error) {
-	r := new(ListJobsReply)
-	return r, m.C.Call(ctx, MasterListJobs, a, r)
+	return invoke[ListJobsReply](ctx, m.C, MasterListJobs, a)
 }
 
 // AllJobs calls fn with each page of the jobs a selects, from a.Cursor to
@@ -274,8 +267,7 @@ func (m MasterClient) ListAllJobs(ctx context.Context, a ListJobsArgs) ([]jobs.J
 
 // ListWorkersPage returns one page of workers and the cursor of the next.
 func (m MasterClient) ListWorkersPage(ctx context.Context, a *ListWorkersArgs) (*ListWorkersReply, error) {
-	r := new(ListWorkersReply)
-	return r, m.C.Call(ctx, MasterListWorkers, a, r)
+	return invoke[ListWorkersReply](ctx, m.C, MasterListWorkers, a)
 }
 
 // ListWorkers returns every worker the master lists (live ones and the
@@ -298,47 +290,45 @@ func (m MasterClient) ListWorkers(ctx context.Context) (*ListWorkersReply, error
 }
 
 func (m MasterClient) Cancel(ctx context.Context, a *CancelArgs) (*CancelReply, error) {
-	r := new(CancelReply)
-	return r, m.C.Call(ctx, MasterCancel, a, r)
+	return invoke[CancelReply](ctx, m.C, MasterCancel, a)
 }
 
 // Purge deletes the finished jobs a selects (purge_jobs) and says how
 // many it deleted.
 func (m MasterClient) Purge(ctx context.Context, a *PurgeArgs) (*PurgeReply, error) {
-	r := new(PurgeReply)
-	return r, m.C.Call(ctx, MasterPurge, a, r)
+	return invoke[PurgeReply](ctx, m.C, MasterPurge, a)
 }
 func (m MasterClient) Wait(ctx context.Context, a *WaitArgs) (*WaitReply, error) {
-	r := new(WaitReply)
-	return r, m.C.Call(ctx, MasterWait, a, r)
+	return invoke[WaitReply](ctx, m.C, MasterWait, a)
 }
 
 func (w WorkerClient) Assign(ctx context.Context, a *AssignArgs) (*AssignReply, error) {
-	r := new(AssignReply)
-	return r, w.C.Call(ctx, WorkerAssign, a, r)
+	return invoke[AssignReply](ctx, w.C, WorkerAssign, a)
 }
 func (w WorkerClient) Cancel(ctx context.Context, a *WorkerCancelArgs) error {
 	return w.C.Call(ctx, WorkerCancel, a, new(Empty))
 }
 func (w WorkerClient) Ping(ctx context.Context) (*PingReply, error) {
-	r := new(PingReply)
-	return r, w.C.Call(ctx, WorkerPing, &Empty{}, r)
+	return invoke[PingReply](ctx, w.C, WorkerPing, &Empty{})
 }
 func (m MasterClient) Fetch(ctx context.Context, a *FetchArgs) (*FetchReply, error) {
-	r := new(FetchReply)
-	return r, m.C.Call(ctx, MasterFetch, a, r)
+	return invoke[FetchReply](ctx, m.C, MasterFetch, a)
 }
 func (m MasterClient) ListSchedules(ctx context.Context) (*ListSchedulesReply, error) {
-	r := new(ListSchedulesReply)
-	return r, m.C.Call(ctx, MasterSchedules, &Empty{}, r)
+	return invoke[ListSchedulesReply](ctx, m.C, MasterSchedules, &Empty{})
 }
 func (m MasterClient) PauseSchedule(ctx context.Context, name string) (*ScheduleInfo, error) {
-	r := new(ScheduleInfo)
-	return r, m.C.Call(ctx, MasterPause, &ScheduleArgs{Name: name}, r)
+	return invoke[ScheduleInfo](ctx, m.C, MasterPause, &ScheduleArgs{Name: name})
 }
 func (m MasterClient) ResumeSchedule(ctx context.Context, name string) (*ScheduleInfo, error) {
-	r := new(ScheduleInfo)
-	return r, m.C.Call(ctx, MasterResume, &ScheduleArgs{Name: name}, r)
+	return invoke[ScheduleInfo](ctx, m.C, MasterResume, &ScheduleArgs{Name: name})
+}
+
+// invoke calls method with args on c and returns the reply. The reply is
+// returned even with an error, as net/rpc leaves it.
+func invoke[R any](ctx context.Context, c Caller, method string, args any) (*R, error) {
+	r := new(R)
+	return r, c.Call(ctx, method, args, r)
 }
 
 // GetGroup returns one group with its unsuccessful jobs (a list, empty
