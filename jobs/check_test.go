@@ -100,12 +100,7 @@ var damages = []struct {
 		ps := boltPageSize(t, dir)
 		pages := jobPages(t, dir)
 		db := filepath.Join(dir, BoltFile)
-		rng := rand.New(rand.NewPCG(3, 4))
-		g := make([]byte, 2*ps)
-		for i := range g {
-			g[i] = byte(rng.Uint32())
-		}
-		writeAt(t, db, int64(pages[len(pages)/2])*ps, g)
+		writeAt(t, db, int64(pages[len(pages)/2])*ps, randomBytes(rand.New(rand.NewPCG(3, 4)), 2*ps))
 		return damaged{dir, h, nil, db}
 	}},
 	{"garbage over the jobs' branch page", func(t *testing.T) damaged {
@@ -113,13 +108,7 @@ var damages = []struct {
 		// version (freed pages hold older ones).
 		dir, h := closedDir(t, 300)
 		s := openBolt(t, dir)
-		var js []*Job
-		for q := uint64(1); q <= 300; q += 3 {
-			j := storeJob(q)
-			j.Spec.Priority = 9
-			js = append(js, j)
-		}
-		h.save(t, s, js...)
+		h.save(t, s, reprioritized(1, 300, 3, 9)...)
 		s.Close()
 		root, _ := jobsRoot(t, dir)
 		db := filepath.Join(dir, BoltFile)
@@ -131,13 +120,7 @@ var damages = []struct {
 		// log's versions cover part of what the pages lost.
 		dir, h := closedDir(t, 600)
 		s := openBolt(t, dir)
-		var js []*Job
-		for q := uint64(200); q < 400; q += 7 {
-			j := storeJob(q)
-			j.Spec.Priority = 5
-			js = append(js, j)
-		}
-		h.save(t, s, js...)
+		h.save(t, s, reprioritized(200, 399, 7, 5)...)
 		s.crash()
 		ps := boltPageSize(t, dir)
 		pages := jobPages(t, dir)
@@ -457,17 +440,7 @@ func fuzzBase(tb testing.TB) (string, *acked, []fuzzFrame) {
 		h.save(tb, s, u, storeJob(uint64(61+i)))
 	}
 	s.crash()
-	// bbolt grows its file ahead of its pages: cut that off (bbolt grows
-	// it again), so that the copies the fuzzer makes are small.
-	bp, _, err := openBoltPages(filepath.Join(dir, BoltFile))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	size := int64(bp.meta.pgid) * bp.ps
-	bp.close()
-	if err := os.Truncate(filepath.Join(dir, BoltFile), size); err != nil {
-		tb.Fatal(err)
-	}
+	trimBolt(tb, dir) // so that the copies the fuzzer makes are small
 	nums, err := segmentFiles(filepath.Join(dir, LogDir), false)
 	if err != nil {
 		tb.Fatal(err)

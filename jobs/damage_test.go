@@ -171,6 +171,44 @@ func frames(tb testing.TB, path string) []frame {
 
 func segPath(dir string, num uint64) string { return filepath.Join(dir, LogDir, segmentName(num)) }
 
+// randomBytes returns n bytes drawn from rng.
+func randomBytes(rng *rand.Rand, n int64) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// reprioritized returns storeJob(q) for q from first to last, step apart,
+// each with priority p: new versions of jobs a store already holds.
+func reprioritized(first, last, step uint64, p int) []*Job {
+	var js []*Job
+	for q := first; q <= last; q += step {
+		j := storeJob(q)
+		j.Spec.Priority = p
+		js = append(js, j)
+	}
+	return js
+}
+
+// trimBolt cuts off what bbolt grew drover.db by ahead of its pages (bbolt
+// grows it again), so that copies of dir are small, and returns the size
+// left.
+func trimBolt(tb testing.TB, dir string) int64 {
+	tb.Helper()
+	bp, _, err := openBoltPages(filepath.Join(dir, BoltFile))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	size := int64(bp.meta.pgid) * bp.ps
+	bp.close()
+	if err := os.Truncate(filepath.Join(dir, BoltFile), size); err != nil {
+		tb.Fatal(err)
+	}
+	return size
+}
+
 func writeAt(tb testing.TB, path string, off int64, b []byte) {
 	tb.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -491,13 +529,7 @@ func jobPages(tb testing.TB, dir string) []uint64 {
 // of these).
 func TestDamageBoltPages(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	garbage := func(n int64) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		return b
-	}
+	garbage := func(n int64) []byte { return randomBytes(rng, n) }
 	t.Run("garbage", func(t *testing.T) {
 		dir, _ := closedDir(t, 600)
 		ps := boltPageSize(t, dir)
@@ -557,17 +589,7 @@ func TestDamageBoltPages(t *testing.T) {
 		base, h := closedDir(t, 300)
 		testSegments(t, 64<<10)
 		want := h.state(nil)
-		// bbolt grows the file ahead of its pages: cut that off, so that
-		// the copies are small.
-		bp, _, err := openBoltPages(filepath.Join(base, BoltFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		size := int64(bp.meta.pgid) * bp.ps
-		bp.close()
-		if err := os.Truncate(filepath.Join(base, BoltFile), size); err != nil {
-			t.Fatal(err)
-		}
+		size := trimBolt(t, base)
 		for i := range 120 {
 			dir := copyDir(t, base)
 			db := filepath.Join(dir, BoltFile)
@@ -888,13 +910,7 @@ func jobsRoot(tb testing.TB, dir string) (uint64, bool) {
 func TestDamageBranchPage(t *testing.T) {
 	dir, h := closedDir(t, 300)
 	s := openBolt(t, dir)
-	var js []*Job
-	for q := uint64(1); q <= 300; q += 2 {
-		j := storeJob(q)
-		j.Spec.Priority = 7
-		js = append(js, j)
-	}
-	h.save(t, s, js...)
+	h.save(t, s, reprioritized(1, 300, 2, 7)...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -904,12 +920,7 @@ func TestDamageBranchPage(t *testing.T) {
 	}
 	ps := boltPageSize(t, dir)
 	db := filepath.Join(dir, BoltFile)
-	rng := rand.New(rand.NewPCG(5, 6))
-	g := make([]byte, 64)
-	for i := range g {
-		g[i] = byte(rng.Uint32())
-	}
-	writeAt(t, db, int64(root)*ps+pageHeaderSize, g)
+	writeAt(t, db, int64(root)*ps+pageHeaderSize, randomBytes(rand.New(rand.NewPCG(5, 6)), 64))
 	r, err := CheckDataDir(dir)
 	if err != nil {
 		t.Fatal(err)
