@@ -186,15 +186,7 @@ func (c *Cluster) close() {
 		})
 	}
 	wg.Wait()
-	c.masterOp.Lock()
-	c.mu.Lock()
-	m := c.m
-	c.m = nil
-	c.mu.Unlock()
-	if m != nil {
-		m.Close()
-	}
-	c.masterOp.Unlock()
+	c.StopMaster()
 	for _, n := range nodes {
 		n.up.Close()
 		n.down.Close()
@@ -385,35 +377,27 @@ func (c *Cluster) Alive(i int) bool {
 // connections are closed, and new ones go into a black hole (accepted,
 // never answered) until Heal. The worker keeps running its jobs; the master
 // reaps it after DeadAfter.
-func (c *Cluster) Partition(i int) {
-	n := c.node(i)
-	n.up.Partition()
-	n.down.Partition()
-}
+func (c *Cluster) Partition(i int) { c.link(i, (*Proxy).Partition) }
 
 // Heal restores worker i's link after Partition or Pause.
-func (c *Cluster) Heal(i int) {
-	n := c.node(i)
-	n.up.Heal()
-	n.down.Heal()
-}
+func (c *Cluster) Heal(i int) { c.link(i, (*Proxy).Heal) }
 
 // Pause stalls worker i's link in both directions without closing
 // anything, as if the worker were stopped (SIGSTOP) while its jobs go on:
 // calls hang, and everything sent meanwhile is delivered late, in order,
 // after Resume. Pause it longer than DeadAfter and its late reports reach
 // a master that has reaped it and moved on.
-func (c *Cluster) Pause(i int) {
-	n := c.node(i)
-	n.up.Pause()
-	n.down.Pause()
-}
+func (c *Cluster) Pause(i int) { c.link(i, (*Proxy).Pause) }
 
 // Resume ends Pause (and Partition) of worker i.
-func (c *Cluster) Resume(i int) {
+func (c *Cluster) Resume(i int) { c.link(i, (*Proxy).Resume) }
+
+// link calls op on both proxies of worker i's link: the one to the master
+// and the one from it.
+func (c *Cluster) link(i int, op func(*Proxy)) {
 	n := c.node(i)
-	n.up.Resume()
-	n.down.Resume()
+	op(n.up)
+	op(n.down)
 }
 
 // StopMaster closes the master (master.Close: what it acknowledged is in

@@ -76,6 +76,26 @@ func runningOn(t *testing.T, c *drovertest.Cluster, id string) int {
 	return idx
 }
 
+// gatedJob starts two workers of one slot that run type "job" through a
+// gate, submits one such job (3 retries) and waits until it runs: it
+// returns the gate, the cluster, the job's ID (in a slice) and the index
+// of the worker that runs it.
+func gatedJob(t *testing.T) (*gate, *drovertest.Cluster, []string, int) {
+	t.Helper()
+	g := newGate()
+	c := drovertest.Start(t, drovertest.Options{Workers: 2, Slots: 1,
+		Handlers: map[string]worker.HandlerFunc{"job": g.handler}})
+	ids := c.Submit(jobs.Spec{Type: "job", Retries: 3})
+	return g, c, ids, runningOn(t, c, ids[0])
+}
+
+// waitState waits up to 10s until the master lists worker i in state
+// (what says so).
+func waitState(t *testing.T, c *drovertest.Cluster, i int, what, state string) {
+	t.Helper()
+	drovertest.Eventually(t, 10*time.Second, what, func() bool { return workerState(c, i) == state })
+}
+
 func workerState(c *drovertest.Cluster, i int) string {
 	wi, ok := c.WorkerInfo(i)
 	if !ok {
@@ -95,17 +115,11 @@ func outcomes(j jobs.Job) []jobs.Outcome {
 // TestPartitionReapHeal: a partitioned worker is reaped, its job reruns on
 // the other worker, and once healed it registers again and takes work.
 func TestPartitionReapHeal(t *testing.T) {
-	g := newGate()
-	c := drovertest.Start(t, drovertest.Options{Workers: 2, Slots: 1,
-		Handlers: map[string]worker.HandlerFunc{"job": g.handler}})
-	ids := c.Submit(jobs.Spec{Type: "job", Retries: 3})
-	victim := runningOn(t, c, ids[0])
+	g, c, ids, victim := gatedJob(t)
 	oldID := c.Worker(victim).ID()
 
 	c.Partition(victim)
-	drovertest.Eventually(t, 10*time.Second, "the partitioned worker reaped", func() bool {
-		return workerState(c, victim) == rpcapi.WorkerDead
-	})
+	waitState(t, c, victim, "the partitioned worker reaped", rpcapi.WorkerDead)
 	r := c.WaitAll(ids, 10*time.Second)
 	if r.Counts[jobs.Succeeded] != 1 {
 		t.Fatalf("counts %v", r.Counts)
@@ -145,17 +159,11 @@ func TestPartitionReapHeal(t *testing.T) {
 // reaped and its job reruns elsewhere; the report it sent while stalled
 // arrives late, is dropped, and is counted as stale.
 func TestPauseLateReport(t *testing.T) {
-	g := newGate()
-	c := drovertest.Start(t, drovertest.Options{Workers: 2, Slots: 1,
-		Handlers: map[string]worker.HandlerFunc{"job": g.handler}})
-	ids := c.Submit(jobs.Spec{Type: "job", Retries: 3})
-	victim := runningOn(t, c, ids[0])
+	g, c, ids, victim := gatedJob(t)
 	stale0 := c.Metric("drover_stale_reports_dropped_total")
 
 	c.Pause(victim)
-	drovertest.Eventually(t, 10*time.Second, "the stalled worker reaped", func() bool {
-		return workerState(c, victim) == rpcapi.WorkerDead
-	})
+	waitState(t, c, victim, "the stalled worker reaped", rpcapi.WorkerDead)
 	c.WaitAll(ids, 10*time.Second)
 	// The first attempt finishes now, behind the stalled link: its report
 	// waits in the proxy.
@@ -179,9 +187,7 @@ func TestPauseLateReport(t *testing.T) {
 	if got := g.runs(ids[0]); len(got) != 2 {
 		t.Errorf("attempts run %v, want [1 2]", got)
 	}
-	drovertest.Eventually(t, 10*time.Second, "the stalled worker back", func() bool {
-		return workerState(c, victim) == rpcapi.WorkerAlive
-	})
+	waitState(t, c, victim, "the stalled worker back", rpcapi.WorkerAlive)
 }
 
 // TestRestartMaster: a master restarted in the middle of a batch keeps
@@ -246,11 +252,7 @@ func TestRestartMaster(t *testing.T) {
 // TestKillRestartWorker: a killed worker's job reruns elsewhere; the
 // restarted worker registers under the same name.
 func TestKillRestartWorker(t *testing.T) {
-	g := newGate()
-	c := drovertest.Start(t, drovertest.Options{Workers: 2, Slots: 1,
-		Handlers: map[string]worker.HandlerFunc{"job": g.handler}})
-	ids := c.Submit(jobs.Spec{Type: "job", Retries: 3})
-	victim := runningOn(t, c, ids[0])
+	_, c, ids, victim := gatedJob(t)
 	c.KillWorker(victim)
 	if c.Alive(victim) {
 		t.Fatal("killed worker reported alive")
@@ -317,7 +319,7 @@ func TestXMLRPC(t *testing.T) {
 
 	old := c.Worker(0).ID()
 	c.Partition(0)
-	drovertest.Eventually(t, 10*time.Second, "worker 0 reaped", func() bool { return workerState(c, 0) == rpcapi.WorkerDead })
+	waitState(t, c, 0, "worker 0 reaped", rpcapi.WorkerDead)
 	c.Heal(0)
 	drovertest.Eventually(t, 10*time.Second, "worker 0 back", func() bool {
 		wi, ok := c.WorkerInfo(0)

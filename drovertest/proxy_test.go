@@ -43,6 +43,28 @@ func echoServer(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// newProxy starts a proxy to target, closed at the test's cleanup.
+func newProxy(t *testing.T, target string) *Proxy {
+	t.Helper()
+	p, err := NewProxy(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// dial connects to addr; the connection is closed at the test's cleanup.
+func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, bufio.NewReader(c)
+}
+
 // roundTrip writes a line and reads the echo, within d.
 func roundTrip(c net.Conn, r *bufio.Reader, line string, d time.Duration) (string, error) {
 	c.SetDeadline(time.Now().Add(d))
@@ -58,17 +80,8 @@ func roundTrip(c net.Conn, r *bufio.Reader, line string, d time.Duration) (strin
 }
 
 func TestProxyPauseResume(t *testing.T) {
-	p, err := NewProxy(echoServer(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	c, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	r := bufio.NewReader(c)
+	p := newProxy(t, echoServer(t))
+	c, r := dial(t, p.Addr())
 	if got, err := roundTrip(c, r, "one", 2*time.Second); err != nil || got != "one" {
 		t.Fatalf("before pause: %q, %v", got, err)
 	}
@@ -78,12 +91,7 @@ func TestProxyPauseResume(t *testing.T) {
 		t.Fatal("a paused link answered")
 	}
 	// A new connection is accepted but stalls too.
-	c2, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	r2 := bufio.NewReader(c2)
+	c2, r2 := dial(t, p.Addr())
 	if _, err := roundTrip(c2, r2, "new", 200*time.Millisecond); err == nil {
 		t.Fatal("a new connection through a paused link answered")
 	}
@@ -107,17 +115,8 @@ func TestProxyPauseResume(t *testing.T) {
 }
 
 func TestProxyPartitionHeal(t *testing.T) {
-	p, err := NewProxy(echoServer(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	c, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	r := bufio.NewReader(c)
+	p := newProxy(t, echoServer(t))
+	c, r := dial(t, p.Addr())
 	if got, err := roundTrip(c, r, "one", 2*time.Second); err != nil || got != "one" {
 		t.Fatalf("before partition: %q, %v", got, err)
 	}
@@ -132,12 +131,7 @@ func TestProxyPartitionHeal(t *testing.T) {
 		t.Fatalf("open connection not cut by the partition: %v", err)
 	}
 	// A new one is a black hole: accepted, never answered.
-	c2, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	r2 := bufio.NewReader(c2)
+	c2, r2 := dial(t, p.Addr())
 	if _, err := roundTrip(c2, r2, "lost", 200*time.Millisecond); !isTimeout(err) {
 		t.Fatalf("black-holed connection: %v; want a timeout", err)
 	}
@@ -148,31 +142,19 @@ func TestProxyPartitionHeal(t *testing.T) {
 	if _, err := r2.ReadString('\n'); err == nil || isTimeout(err) {
 		t.Fatalf("black-holed connection not closed by Heal: %v", err)
 	}
-	c3, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c3.Close()
-	if got, err := roundTrip(c3, bufio.NewReader(c3), "healed", 2*time.Second); err != nil || got != "healed" {
+	c3, r3 := dial(t, p.Addr())
+	if got, err := roundTrip(c3, r3, "healed", 2*time.Second); err != nil || got != "healed" {
 		t.Fatalf("after heal: %q, %v", got, err)
 	}
 }
 
 func TestProxyTargetLater(t *testing.T) {
-	p, err := NewProxy("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	c, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	p := newProxy(t, "")
+	c, r := dial(t, p.Addr())
 	io.WriteString(c, "early\n")
 	p.SetTarget(echoServer(t))
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	if got, err := bufio.NewReader(c).ReadString('\n'); err != nil || got != "early\n" {
+	if got, err := r.ReadString('\n'); err != nil || got != "early\n" {
 		t.Fatalf("%q, %v", got, err)
 	}
 }
