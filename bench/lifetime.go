@@ -221,8 +221,8 @@ func atLeastInfo(level string) string {
 func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
 
 // fleet is simulated pull-mode workers, each with a client of its own,
-// beating every heartbeat interval as in the heartbeats scenario; the
-// round trips are recorded by phase.
+// beating every heartbeat interval (the heartbeats, lifetime and reads
+// scenarios); the round trips are recorded by phase.
 type fleet struct {
 	interval time.Duration
 	phase    atomic.Int32 // 0: not recording; else the index into sims

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,13 +10,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
-	"github.com/drover/drover/rpcapi"
 )
 
 // Heartbeats is the heartbeats scenario's numbers.
@@ -67,92 +63,14 @@ func runHeartbeats(ctx context.Context, cfg *Config, r *Result) error {
 	defer c.close()
 	n := cfg.Workers
 	cfg.note("registering %d simulated workers", n)
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		measuring  atomic.Bool
-		registered atomic.Int64
-		regMu      sync.Mutex
-		regErr     error
-		interval   atomic.Int64
-		wg         sync.WaitGroup
-	)
-	sims := make([]sim, n)
-	sem := make(chan struct{}, 32)
 	regStart := time.Now()
-	for i := range n {
-		wg.Go(func() {
-			caller, err := rpcapi.NewCaller(c.addr, cfg.Transport)
-			if err != nil {
-				regMu.Lock()
-				regErr = cmp.Or(regErr, err)
-				regMu.Unlock()
-				return
-			}
-			defer caller.Close()
-			mc := rpcapi.MasterClient{C: caller}
-			sem <- struct{}{}
-			rr, err := mc.Register(sctx, &rpcapi.RegisterArgs{Name: "sim-" + strconv.Itoa(i), Types: []string{"bench.hb"},
-				Slots: 1, Mode: rpcapi.ModePull, Transport: cfg.Transport})
-			<-sem
-			if err != nil {
-				regMu.Lock()
-				regErr = cmp.Or(regErr, err)
-				regMu.Unlock()
-				return
-			}
-			iv := rr.HeartbeatInterval
-			interval.Store(int64(iv))
-			registered.Add(1)
-			// Spread the fleet's beats evenly over one interval.
-			select {
-			case <-sctx.Done():
-				return
-			case <-time.After(time.Duration(int64(iv) * int64(i) / int64(n))):
-			}
-			t := time.NewTicker(iv)
-			defer t.Stop()
-			s := &sims[i]
-			args := &rpcapi.HeartbeatArgs{WorkerID: rr.WorkerID, FreeSlots: 1}
-			for {
-				t0 := time.Now()
-				rep, err := mc.Heartbeat(sctx, args)
-				d := time.Since(t0)
-				if measuring.Load() {
-					switch {
-					case err != nil:
-						s.errs++
-					case rep.Status != rpcapi.BeatOK:
-						s.unknown++
-					default:
-						s.rtts = append(s.rtts, d)
-					}
-				}
-				select {
-				case <-sctx.Done():
-					return
-				case <-t.C:
-				}
-			}
-		})
+	fl, err := startFleet(ctx, c.addr, cfg.Transport, n, 1)
+	if err != nil {
+		return err
 	}
-	for registered.Load() < int64(n) {
-		regMu.Lock()
-		err := regErr
-		regMu.Unlock()
-		if err != nil {
-			cancel()
-			wg.Wait()
-			return fmt.Errorf("bench: register a simulated worker: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("bench: %d of %d simulated workers registered: %w", registered.Load(), n, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	defer fl.stop()
 	h.HBRegisterS = time.Since(regStart).Seconds()
-	iv := time.Duration(interval.Load())
+	iv := fl.interval
 	h.HBIntervalS = iv.Seconds()
 	cfg.note("registered in %.2fs; warming up %s, then measuring %s", h.HBRegisterS, 2*iv, cfg.Window)
 	time.Sleep(2 * iv) // every simulated worker beats at least once
@@ -164,9 +82,9 @@ func runHeartbeats(ctx context.Context, cfg *Config, r *Result) error {
 	if cfg.Profile != "" || cfg.Trace != "" {
 		c.master.send("profile start")
 	}
-	measuring.Store(true)
+	fl.phase.Store(1)
 	time.Sleep(cfg.Window)
-	measuring.Store(false)
+	fl.phase.Store(0)
 	wall := time.Since(t0)
 	after := c.masterStats()
 	self1 := selfCPU()
@@ -187,19 +105,11 @@ func runHeartbeats(ctx context.Context, cfg *Config, r *Result) error {
 	}
 	h.HBStatusus = micros(time.Since(ts))
 	h.HBReaped = st.Reaped
-	cancel()
-	wg.Wait()
-	var all []time.Duration
-	for i := range sims {
-		all = append(all, sims[i].rtts...)
-		h.HBErrors += sims[i].errs
-		h.HBUnknown += sims[i].unknown
-	}
-	h.HBBeats = len(all)
-	h.HBBeatsPerS = float64(len(all)) / wall.Seconds()
-	h.HBRTTP50us = micros(percentile(all, 0.5))
-	h.HBRTTP99us = micros(percentile(all, 0.99))
-	h.HBRTTMaxus = micros(percentile(all, 1))
+	fl.stop()
+	b := fl.summary(1)
+	h.HBBeats, h.HBErrors, h.HBUnknown = b.N, b.Errors, b.Unknown
+	h.HBBeatsPerS = float64(b.N) / wall.Seconds()
+	h.HBRTTP50us, h.HBRTTP99us, h.HBRTTMaxus = b.P50us, b.P99us, b.Maxus
 	if h.HBErrors > 0 || h.HBUnknown > 0 || h.HBReaped > 0 {
 		return fmt.Errorf("%w: heartbeats: %d errors, %d not ok, %d workers reaped", ErrCheck, h.HBErrors, h.HBUnknown, h.HBReaped)
 	}
