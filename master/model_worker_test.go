@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drover/drover/internal/testnet"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -63,7 +64,7 @@ type fakeW struct {
 	hb                    time.Duration
 	mc                    rpcapi.MasterClient
 	addr                  string // push: the endpoint
-	ln                    *cutListener
+	ln                    *testnet.Listener
 	srv                   *http.Server
 	bad                   func(format string, args ...any)
 	call                  sync.Mutex // serializes the fake's calls to the master
@@ -108,7 +109,7 @@ func (f *fakeW) start(masterAddr string) error {
 		if err != nil {
 			return err
 		}
-		f.ln, f.addr = &cutListener{Listener: ln}, ln.Addr().String()
+		f.ln, f.addr = &testnet.Listener{Listener: ln}, ln.Addr().String()
 		gob, _ := rpcapi.NewGoRPCHandler(nil, f)
 		mux := http.NewServeMux()
 		mux.Handle(rpcapi.GoRPCPath, gob)
@@ -148,33 +149,6 @@ func (f *fakeW) garbler(h http.Handler) http.Handler {
 	})
 }
 
-// cutListener can cut every connection it accepted (hijacked ones too)
-// and go on listening.
-type cutListener struct {
-	net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func (l *cutListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.mu.Lock()
-		l.conns = append(l.conns, c)
-		l.mu.Unlock()
-	}
-	return c, err
-}
-
-func (l *cutListener) cut() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range l.conns {
-		c.Close()
-	}
-	l.conns = nil
-}
-
 // close stops the fake: no more beats, hung calls released, endpoint shut.
 func (f *fakeW) close() {
 	close(f.stop) // once: the driver closes each fake at the end
@@ -182,7 +156,7 @@ func (f *fakeW) close() {
 	f.wg.Wait()
 	if f.srv != nil {
 		f.srv.Close()
-		f.ln.cut()
+		f.ln.Cut()
 	}
 	if f.mc.C != nil {
 		f.mc.C.Close()
@@ -239,7 +213,7 @@ func (f *fakeW) Assign(ctx context.Context, a *rpcapi.AssignArgs, r *rpcapi.Assi
 		}
 	}
 	f.failed() // close, garbage over gob, a released hang
-	f.ln.cut()
+	f.ln.Cut()
 	return errors.New("model: connection cut")
 }
 

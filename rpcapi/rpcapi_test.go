@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/testnet"
 	"github.com/drover/drover/jobs"
 )
 
@@ -196,45 +197,11 @@ func (f *fakeWorker) Ping(_ context.Context, _ *Empty, r *PingReply) error {
 	return nil
 }
 
-// trackingListener remembers every accepted connection so that kill can
-// close them all, hijacked ones included (http.Server.Close does not close
-// hijacked connections, and net/rpc hijacks).
-type trackingListener struct {
-	net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func (l *trackingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.mu.Lock()
-		l.conns = append(l.conns, c)
-		l.mu.Unlock()
-	}
-	return c, err
-}
-
-func (l *trackingListener) count() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.conns)
-}
-
-func (l *trackingListener) closeConns() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range l.conns {
-		c.Close()
-	}
-	l.conns = nil
-}
-
 // testServer is a node serving net/rpc at GoRPCPath.
 type testServer struct {
 	addr string
 	srv  *http.Server
-	ln   *trackingListener
+	ln   *testnet.Listener
 	once sync.Once
 	done chan struct{}
 }
@@ -250,7 +217,7 @@ func startServer(tb testing.TB, addr string, h http.Handler) *testServer {
 	s := &testServer{
 		addr: ln.Addr().String(),
 		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second},
-		ln:   &trackingListener{Listener: ln},
+		ln:   &testnet.Listener{Listener: ln},
 		done: make(chan struct{}),
 	}
 	go func() {
@@ -278,7 +245,7 @@ func startRPC(tb testing.TB, addr string, m MasterAPI, w WorkerAPI) *testServer 
 func (s *testServer) kill() {
 	s.once.Do(func() {
 		s.srv.Close()
-		s.ln.closeConns()
+		s.ln.Cut()
 		<-s.done
 	})
 }
@@ -686,13 +653,13 @@ func TestDialHandshakeHangs(t *testing.T) {
 }
 
 // hangingListener accepts connections and never answers them.
-func hangingListener(tb testing.TB) *trackingListener {
+func hangingListener(tb testing.TB) *testnet.Listener {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tl := &trackingListener{Listener: ln}
+	tl := &testnet.Listener{Listener: ln}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -705,7 +672,7 @@ func hangingListener(tb testing.TB) *trackingListener {
 	tb.Cleanup(func() {
 		ln.Close()
 		<-done
-		tl.closeConns()
+		tl.Cut()
 	})
 	return tl
 }
@@ -725,7 +692,7 @@ func TestConcurrentCallHonoursCtxDuringDial(t *testing.T) {
 	}()
 	// Wait until the first call is inside its dial: the listener has its
 	// connection.
-	waitFor(t, 5*time.Second, func() bool { return ln.count() > 0 })
+	waitFor(t, 5*time.Second, func() bool { return ln.Accepted() > 0 })
 
 	start := time.Now()
 	_, err := MasterClient{C: c}.Status(ctxT(t, 100*time.Millisecond))

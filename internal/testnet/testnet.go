@@ -1,0 +1,48 @@
+// Package testnet holds network helpers for drover's tests. It imports
+// nothing of drover's, so that any package's tests can use it.
+package testnet
+
+import (
+	"net"
+	"sync"
+)
+
+// Listener is a net.Listener that remembers every connection it accepts,
+// so that a test can cut them all, hijacked ones included
+// (http.Server.Close does not close hijacked connections, and net/rpc
+// hijacks), and go on listening. It is safe for concurrent use.
+type Listener struct {
+	net.Listener
+
+	mu    sync.Mutex // guards conns
+	conns []net.Conn
+}
+
+// Accept accepts a connection and remembers it.
+func (l *Listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.mu.Lock()
+		l.conns = append(l.conns, c)
+		l.mu.Unlock()
+	}
+	return c, err
+}
+
+// Accepted is the number of connections accepted since the last Cut.
+func (l *Listener) Accepted() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+// Cut closes every connection accepted since the last Cut. The listener
+// goes on accepting.
+func (l *Listener) Cut() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+	l.conns = nil
+}
