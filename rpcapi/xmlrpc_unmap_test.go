@@ -5,7 +5,6 @@ import (
 	"errors"
 	"maps"
 	"math"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/drover/drover/internal/xmlrpc"
+	"github.com/drover/drover/internal/xmlrpc/xmlrpctest"
 	"github.com/drover/drover/jobs"
 	kolo "github.com/kolo/xmlrpc"
 )
@@ -389,23 +389,10 @@ func BenchmarkWireToGo(b *testing.B) {
 }
 
 // wirePythonCorpus returns the requests Python's xmlrpc.client sends, as
-// internal/xmlrpc keeps them (see its testdata/python/gen.py), by base
-// name.
+// internal/xmlrpc keeps them, by base name.
 func wirePythonCorpus(tb testing.TB) map[string][]byte {
 	tb.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "internal", "xmlrpc", "testdata", "python", "*.xml"))
-	if err != nil || len(files) == 0 {
-		tb.Fatalf("no Python corpus in internal/xmlrpc/testdata/python (err %v)", err)
-	}
-	out := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out[strings.TrimSuffix(filepath.Base(f), ".xml")] = b
-	}
-	return out
+	return xmlrpctest.Corpus(tb, filepath.Join("..", "internal", "xmlrpc", xmlrpctest.PythonDir))
 }
 
 // wireFuzzSeeds returns the seed documents of FuzzWireToGo: the Python

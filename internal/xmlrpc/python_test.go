@@ -13,24 +13,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drover/drover/internal/xmlrpc/xmlrpctest"
 )
 
 // pythonCorpus returns the committed Python requests, by base name.
 func pythonCorpus(tb testing.TB) map[string][]byte {
 	tb.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "python", "*.xml"))
-	if err != nil || len(files) == 0 {
-		tb.Fatalf("no Python corpus in testdata/python (err %v)", err)
-	}
-	out := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out[strings.TrimSuffix(filepath.Base(f), ".xml")] = b
-	}
-	return out
+	return xmlrpctest.Corpus(tb, xmlrpctest.PythonDir)
 }
 
 // pythonCall is a call of the Python corpus, decoded.
