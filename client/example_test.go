@@ -4,56 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/drover/drover/client"
+	"github.com/drover/drover/internal/exampleenv"
 	"github.com/drover/drover/jobs"
-	"github.com/drover/drover/master"
-	"github.com/drover/drover/worker"
 )
-
-// startCluster starts a master with a memory store on a free loopback port
-// and one worker with a "greet" handler, and returns the master's address
-// and a function that stops both. A real program dials a master that runs
-// elsewhere.
-func startCluster() (addr string, stop func()) {
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	m, err := master.New(master.Config{Listen: "127.0.0.1:0", Store: master.StoreMemory, Logger: quiet})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		log.Fatal(err)
-	}
-	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "w1", Logger: quiet})
-	if err != nil {
-		log.Fatal(err)
-	}
-	w.Handle("greet", func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
-		if j.Spec.Args["name"] == "" {
-			return jobs.Result{}, worker.Permanent(errors.New("no name"))
-		}
-		return jobs.Result{Output: "hello, " + j.Spec.Args["name"]}, nil
-	})
-	if err := w.Start(); err != nil {
-		log.Fatal(err)
-	}
-	<-w.Registered()
-	return m.Addr(), func() {
-		w.Shutdown(context.Background())
-		m.Close()
-	}
-}
 
 // A program submits a batch as a group, waits for the group, and reads the
 // results back.
 func Example() {
-	addr, stop := startCluster()
+	addr, stop := exampleenv.Cluster()
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -94,7 +56,7 @@ func Example() {
 
 // Errors from the master match this package's sentinels with errors.Is.
 func ExampleClient_Job() {
-	addr, stop := startCluster()
+	addr, stop := exampleenv.Cluster()
 	defer stop()
 	ctx := context.Background()
 
@@ -117,7 +79,7 @@ func ExampleClient_Job() {
 // Jobs follows the master's pages as the loop asks for more; JobsPage
 // returns one page and the cursor of the next, for a UI.
 func ExampleClient_JobsPage() {
-	addr, stop := startCluster()
+	addr, stop := exampleenv.Cluster()
 	defer stop()
 	ctx := context.Background()
 

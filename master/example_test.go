@@ -4,43 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
+	"github.com/drover/drover/internal/exampleenv"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
 )
 
-// exampleMaster starts a master with a memory store on a free loopback
-// port, its logs discarded. A real program sets Listen and DataDir.
-func exampleMaster() *master.Master {
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	m, err := master.New(master.Config{Listen: "127.0.0.1:0", Store: master.StoreMemory, Logger: quiet})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		log.Fatal(err)
-	}
-	return m
-}
-
 // A program runs a master, submits a group of jobs through the typed calls,
 // waits for the group and reads the results. The worker here runs in the
 // same process; usually workers run elsewhere and dial m.Addr().
 func Example() {
-	m := exampleMaster()
+	m := exampleenv.Master()
 	defer m.Close()
 
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "w1", Logger: quiet})
+	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "w1", Logger: exampleenv.Quiet()})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -87,7 +68,7 @@ func Example() {
 
 // Jobs returns one page and the cursor of the next; "" after the last.
 func ExampleMaster_Jobs() {
-	m := exampleMaster()
+	m := exampleenv.Master()
 	defer m.Close()
 	ctx := context.Background()
 
@@ -124,7 +105,7 @@ func ExampleMaster_Jobs() {
 // Cancel returns the jobs it cancelled; its error lists the others, and
 // matches rpcapi.ErrNotFound for an unknown ID.
 func ExampleMaster_Cancel() {
-	m := exampleMaster()
+	m := exampleenv.Master()
 	defer m.Close()
 	ctx := context.Background()
 

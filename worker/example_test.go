@@ -4,43 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"strings"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/drover/drover/client"
+	"github.com/drover/drover/internal/exampleenv"
 	"github.com/drover/drover/jobs"
-	"github.com/drover/drover/master"
 	"github.com/drover/drover/worker"
 )
-
-// startMaster starts a master with a memory store on a free loopback port.
-// A real worker is pointed at a master that runs elsewhere.
-func startMaster() *master.Master {
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	m, err := master.New(master.Config{Listen: "127.0.0.1:0", Store: master.StoreMemory, Logger: quiet})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		log.Fatal(err)
-	}
-	return m
-}
 
 // A worker program: a handler per job type, Start, and Shutdown when the
 // program is told to stop (here, once the jobs are done).
 func Example() {
-	m := startMaster()
+	m := exampleenv.Master() // a real worker is pointed at a master that runs elsewhere
 	defer m.Close()
 
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "upper-1", Slots: 4, Logger: quiet})
+	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "upper-1", Slots: 4, Logger: exampleenv.Quiet()})
 	if err != nil {
 		log.Fatal(err)
 	}
