@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -144,13 +145,12 @@ func (c *httpAPI) job(id string) apiJob {
 func (c *httpAPI) waitState(id string, state jobs.State) apiJob {
 	c.t.Helper()
 	var j apiJob
-	deadline := time.Now().Add(20 * time.Second)
-	for j = c.job(id); j.State != state; j = c.job(id) {
-		if time.Now().After(deadline) {
-			c.t.Fatalf("job %s is %s, want %s: %+v", id, j.State, state, j.Timeline)
+	testproc.PollErr(c.t, 20*time.Second, fmt.Sprintf("job %s to be %s", id, state), func() error {
+		if j = c.job(id); j.State != state {
+			return fmt.Errorf("it is %s: %+v", j.State, j.Timeline)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	return j
 }
 

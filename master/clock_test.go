@@ -2,12 +2,10 @@ package master
 
 import (
 	"context"
-	"io"
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -18,32 +16,9 @@ import (
 func clockMaster(t *testing.T) (*Master, *fakeClock) {
 	t.Helper()
 	fc := newFakeClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	m, err := New(Config{Store: StoreMemory, Listen: "127.0.0.1:0", Logger: quiet, clock: fc,
+	m := startT(t, Config{Store: StoreMemory, Listen: "127.0.0.1:0", Logger: quietLog(), clock: fc,
 		HeartbeatInterval: 100 * time.Millisecond, DeadAfter: 10 * time.Second, RetryBackoff: time.Minute, MaxBackoff: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	awaitReadyT(m)
 	return m, fc
-}
-
-// within polls cond, in real time, for at most a second: a fake clock's
-// consequences take a reaper pass (25 ms of real time here).
-func within(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within a second of real time: %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // TestReapOnFakeClock: a worker silent past dead_after on the master's
@@ -71,7 +46,9 @@ func TestReapOnFakeClock(t *testing.T) {
 		t.Fatalf("9 s after its last heartbeat the job is %s, want still running", j.State)
 	}
 	fc.Advance(2 * time.Second)
-	within(t, "the silent worker reaped and its job pending again", func() bool {
+	// A fake clock's consequences take a reaper pass (25 ms of real
+	// time here): they come within a second of real time.
+	testproc.Poll(t, time.Second, "the silent worker reaped and its job pending again", func() bool {
 		j, _ := m.Job(ctx, ids[0])
 		return j.State == jobs.Pending && j.Attempt == 1
 	})

@@ -96,6 +96,24 @@ func startWorkerWith(t testing.TB, cfg worker.Config, handlers map[string]worker
 	return w
 }
 
+// runEcho calls the master at addr over transport with opts: it submits
+// an echo job and fails the test unless the job succeeds within 10s. It
+// returns the client, closed at the test's cleanup.
+func runEcho(t testing.TB, addr, transport string, opts ...rpcapi.Option) rpcapi.MasterClient {
+	t.Helper()
+	c, err := rpcapi.NewCaller(addr, transport, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	mc := rpcapi.MasterClient{C: c}
+	ids := submit(t, mc, jobs.Spec{Type: "echo", Args: map[string]string{"name": "x"}})
+	if r := waitAll(t, mc, ids, 10*time.Second); r.Counts[jobs.Succeeded] != 1 {
+		t.Fatalf("counts %v", r.Counts)
+	}
+	return mc
+}
+
 func client(t testing.TB, addr string) rpcapi.MasterClient {
 	c := rpcapi.NewClient(addr)
 	t.Cleanup(func() { c.Close() })

@@ -2,14 +2,12 @@ package master
 
 import (
 	"fmt"
-	"io"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/jobs"
 )
@@ -17,9 +15,7 @@ import (
 // newIdle returns a master that is not started (New only).
 func newIdle(t *testing.T, cfg Config) *Master {
 	t.Helper()
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	cfg.Store, cfg.Logger = StoreMemory, quiet
+	cfg.Store, cfg.Logger = StoreMemory, quietLog()
 	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

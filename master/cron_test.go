@@ -14,6 +14,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
@@ -397,23 +398,10 @@ func TestScheduleOverlapQueue(t *testing.T) {
 	wantTimes(t, m, "q", "2026-01-15T10:01:00Z", "2026-01-15T10:02:00Z")
 	// The run's end wakes the scheduler by itself (scheduleFinal).
 	cancelJob(t, m, firedJobs(m, "q")[1].ID)
-	pollUntil(t, "the queued fire", func() bool { return len(firedJobs(m, "q")) == 3 })
+	testproc.Poll(t, 10*time.Second, "the queued fire", func() bool { return len(firedJobs(m, "q")) == 3 })
 	wantTimes(t, m, "q", "2026-01-15T10:01:00Z", "2026-01-15T10:02:00Z", "2026-01-15T10:05:00Z")
 	if live() != 1 {
 		t.Fatalf("%d live runs", live())
-	}
-}
-
-// pollUntil waits for cond with a deadline, for what happens on other
-// goroutines without a clock involved.
-func pollUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -759,17 +747,7 @@ func TestScheduleSkipRealWorker(t *testing.T) {
 // @every floor (or in fractions of a second) is refused with bad request
 // and creates nothing.
 func TestSubmitScheduleFloor(t *testing.T) {
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	m, err := New(Config{Store: StoreMemory, Listen: "127.0.0.1:0", Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	awaitReadyT(m)
-	defer m.Close()
+	m := startT(t, Config{Store: StoreMemory, Listen: "127.0.0.1:0", Logger: quietLog()})
 	for _, expr := range []string{"@every 1ns", "@every 500ms", "@every 1500ms"} {
 		var r rpcapi.SubmitReply
 		err := m.rpc().Submit(context.Background(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "t", Name: "n", Schedule: expr}}}, &r)

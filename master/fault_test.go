@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -64,16 +65,8 @@ func serveFake(t *testing.T, f *fakeWorker) string {
 	return ln.Addr().String()
 }
 
-func pollT(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// pollT polls cond until it holds, failing the test after d.
+var pollT = testproc.Poll
 
 func getJob(t *testing.T, mc rpcapi.MasterClient, id string) *rpcapi.JobInfo {
 	t.Helper()
@@ -321,19 +314,10 @@ func TestToken(t *testing.T) {
 			m := startMaster(t, master.Config{Token: "tok"})
 			startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "w", Slots: 1, Token: "tok", Transport: transport},
 				map[string]worker.HandlerFunc{"echo": echo})
-			c, err := rpcapi.NewCaller(m.Addr(), transport, rpcapi.WithToken("tok"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			mc := rpcapi.MasterClient{C: c}
-			ids := submit(t, mc, jobs.Spec{Type: "echo", Args: map[string]string{"name": "x"}})
-			if r := waitAll(t, mc, ids, 10*time.Second); r.Counts[jobs.Succeeded] != 1 {
-				t.Fatalf("counts %v", r.Counts)
-			}
+			mc := runEcho(t, m.Addr(), transport, rpcapi.WithToken("tok"))
 			anon, _ := rpcapi.NewCaller(m.Addr(), transport)
 			defer anon.Close()
-			_, err = rpcapi.MasterClient{C: anon}.Register(context.Background(), &rpcapi.RegisterArgs{
+			_, err := rpcapi.MasterClient{C: anon}.Register(context.Background(), &rpcapi.RegisterArgs{
 				Name: "intruder", Addr: "127.0.0.1:1", Types: []string{"echo"}, Slots: 1})
 			if !errors.Is(err, rpcapi.ErrUnauthorized) {
 				t.Fatalf("register without the token: %v", err)

@@ -3,11 +3,8 @@ package master
 import (
 	"context"
 	"fmt"
-	"io"
 	"testing"
 	"time"
-
-	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
@@ -20,19 +17,8 @@ import (
 func BenchmarkLifecycle(b *testing.B) {
 	for _, store := range []string{StoreMemory, StoreBolt} {
 		b.Run("store="+store, func(b *testing.B) {
-			l := logrus.New()
-			l.SetOutput(io.Discard)
-			cfg := Config{Listen: "127.0.0.1:0", Store: store, DataDir: b.TempDir(), Logger: l,
-				HeartbeatInterval: time.Minute, DeadAfter: time.Hour}
-			m, err := New(cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := m.Start(); err != nil {
-				b.Fatal(err)
-			}
-			awaitReadyT(m)
-			b.Cleanup(func() { m.Close() })
+			m := startT(b, Config{Listen: "127.0.0.1:0", Store: store, DataDir: b.TempDir(), Logger: quietLog(),
+				HeartbeatInterval: time.Minute, DeadAfter: time.Hour})
 			ctx := context.Background()
 			const batch = 1000
 			var reg rpcapi.RegisterReply

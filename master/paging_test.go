@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/kolo/xmlrpc"
-	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
@@ -29,20 +28,9 @@ import (
 
 func pgMaster(t *testing.T, cfg Config) *Master {
 	t.Helper()
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	cfg.Listen, cfg.Store, cfg.Logger = "127.0.0.1:0", StoreMemory, quiet
+	cfg.Listen, cfg.Store, cfg.Logger = "127.0.0.1:0", StoreMemory, quietLog()
 	cfg.HeartbeatInterval, cfg.DeadAfter = 100*time.Millisecond, 30*time.Second
-	m, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	awaitReadyT(m)
-	t.Cleanup(func() { m.Close() })
-	return m
+	return startT(t, cfg)
 }
 
 func pgGob(t *testing.T, m *Master) rpcapi.MasterClient {

@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -12,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
@@ -38,17 +35,7 @@ func TestQueueMemory(t *testing.T) {
 	}
 	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
-			l := logrus.New()
-			l.SetOutput(io.Discard)
-			m, err := New(Config{Listen: "127.0.0.1:0", Store: store, DataDir: t.TempDir(), Logger: l})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := m.Start(); err != nil {
-				t.Fatal(err)
-			}
-			awaitReadyT(m)
-			defer m.Close()
+			m := startT(t, Config{Listen: "127.0.0.1:0", Store: store, DataDir: t.TempDir(), Logger: quietLog()})
 			before := liveHeap()
 			rss0 := procRSS()
 			var msb runtime.MemStats

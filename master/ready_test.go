@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
@@ -119,17 +121,13 @@ func TestServeWhileLoading(t *testing.T) {
 	if id != old+live+1 && id != old+live+2 {
 		t.Fatalf("submit once ready: ID %s, want %d or %d", r.IDs[0], old+live+1, old+live+2)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testproc.PollErr(t, 10*time.Second, "the jobs to succeed once ready", func() error {
 		c := m.Counts()
 		if n := c[jobs.Succeeded]; n >= id && n <= old+live+2 && c[jobs.Pending]+c[jobs.Running] == 0 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("counts once ready: %v, want %d to %d succeeded (the submit that gave up may land later)", c, id, old+live+2)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("counts %v, want %d to %d succeeded (the submit that gave up may land later)", c, id, old+live+2)
+	})
 	m.mu.Lock()
 	ids := m.groups["g"]
 	m.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -23,20 +24,10 @@ import (
 // worker, and returns it with a client.
 func startOn(t testing.TB, cfg Config) (*Master, rpcapi.MasterClient) {
 	t.Helper()
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
 	cfg.Listen = "127.0.0.1:0"
 	cfg.HeartbeatInterval, cfg.DeadAfter = 50*time.Millisecond, 10*time.Second
-	cfg.Logger = quiet
-	m, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	awaitReadyT(m)
-	t.Cleanup(func() { m.Close() })
+	cfg.Logger = quietLog()
+	m := startT(t, cfg)
 	c := rpcapi.NewClient(m.Addr())
 	t.Cleanup(func() { c.Close() })
 	return m, rpcapi.MasterClient{C: c}
@@ -72,14 +63,7 @@ func TestRestartKeepsRetainJobs(t *testing.T) {
 	// The oldest: a job from the jobs file and a job whose unique key
 	// holds for an hour, then 400 jobs, one in ten failing.
 	first := runAll(t, mc, []jobs.Spec{{Type: "ok", UniqueKey: "u", UniqueFor: time.Hour}})
-	specs := make([]jobs.Spec, 400)
-	for i := range specs {
-		specs[i] = jobs.Spec{Type: "ok"}
-		if i%10 == 0 {
-			specs[i] = jobs.Spec{Type: "fail"}
-		}
-	}
-	ids := runAll(t, mc, specs)
+	ids := runAll(t, mc, okAndFail(400, 10))
 	live, err := mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "nobody"}, {Type: "nobody"}, {Type: "nobody"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +189,7 @@ func TestRestartScheduleFireKept(t *testing.T) {
 					t.Fatalf("cancel: %d, %v", len(cr.Cancelled), err)
 				}
 			} else {
-				pollUntil(t, "the fire's job to be older than retain", func() bool {
+				testproc.Poll(t, 10*time.Second, "the fire's job to be older than retain", func() bool {
 					return time.Since(fired) > 2*cfg.Retain
 				})
 			}
@@ -347,13 +331,4 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(old+live), "ns/job")
-}
-
-// awaitReadyT waits until m has loaded its whole store (or failed to:
-// the test's next call says so).
-func awaitReadyT(m *Master) {
-	select {
-	case <-m.Ready():
-	case <-m.Failed():
-	}
 }

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
@@ -26,9 +25,7 @@ func retainCluster(t *testing.T, cfg Config) (*Master, rpcapi.MasterClient) {
 	// dead_after 10s: a loaded machine must not reap the worker, every
 	// job must succeed.
 	m, mc := startOn(t, cfg)
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "w", Slots: 8, Listen: "127.0.0.1:0", Logger: quiet})
+	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "w", Slots: 8, Listen: "127.0.0.1:0", Logger: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +38,20 @@ func retainCluster(t *testing.T, cfg Config) (*Master, rpcapi.MasterClient) {
 	}
 	t.Cleanup(func() { w.Crash() })
 	return m, mc
+}
+
+// okAndFail returns n specs of type "ok" (which succeeds at once on
+// retainCluster's worker) but for every every-th one, from the first, of
+// type "fail" (which fails for good).
+func okAndFail(n, every int) []jobs.Spec {
+	specs := make([]jobs.Spec, n)
+	for i := range specs {
+		specs[i] = jobs.Spec{Type: "ok"}
+		if i%every == 0 {
+			specs[i] = jobs.Spec{Type: "fail"}
+		}
+	}
+	return specs
 }
 
 func runAll(t *testing.T, mc rpcapi.MasterClient, specs []jobs.Spec) []string {
@@ -68,19 +79,11 @@ func runAll(t *testing.T, mc rpcapi.MasterClient, specs []jobs.Spec) []string {
 // pass.
 func eventually(t *testing.T, m *Master, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testproc.Poll(t, 10*time.Second, what, func() bool {
 		m.mu.Lock()
-		ok := cond()
-		m.mu.Unlock()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10s: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer m.mu.Unlock()
+		return cond()
+	})
 }
 
 // TestRetainReleasesEverything: a thousand finished jobs with distinct
@@ -171,14 +174,7 @@ func testHistory(t *testing.T, cfg Config) {
 	cfg.Retain, cfg.RetainJobs, cfg.HistoryJobs = time.Second, 100, 300
 	m, mc := retainCluster(t, cfg)
 	st := storeLen{m}
-	specs := make([]jobs.Spec, 600)
-	for i := range specs {
-		specs[i] = jobs.Spec{Type: "ok"}
-		if i%6 == 0 {
-			specs[i] = jobs.Spec{Type: "fail"}
-		}
-	}
-	ids := runAll(t, mc, specs)
+	ids := runAll(t, mc, okAndFail(600, 6))
 	eventually(t, m, "jobs leave memory", func() bool { return m.byseq.len() == 0 })
 
 	ctx := context.Background()
@@ -250,15 +246,7 @@ func testHistory(t *testing.T, cfg Config) {
 	// A restart on the emptied store: nothing comes back, and job IDs go
 	// on above every ID ever handed out.
 	m.Close()
-	m2, err := New(Config{DataDir: cfg.DataDir, Listen: "127.0.0.1:0", Logger: m.log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m2.Start(); err != nil {
-		t.Fatal(err)
-	}
-	awaitReadyT(m2)
-	defer m2.Close()
+	m2 := startT(t, Config{DataDir: cfg.DataDir, Listen: "127.0.0.1:0", Logger: m.log})
 	var r rpcapi.SubmitReply
 	if err := m2.rpc().Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "ok"}}}, &r); err != nil {
 		t.Fatal(err)
@@ -316,13 +304,13 @@ func TestMetricTypesBounded(t *testing.T) {
 	if len(seen) != 6 || !seen[otherType] {
 		t.Fatalf("run-time series for types %v: want 5 types and %q", seen, otherType)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(typesIn()) > 0 { // Gather takes the master's lock: not under eventually
-		if time.Now().After(deadline) {
-			t.Fatalf("per-type series not released: %v", typesIn())
+	// Gather takes the master's lock: not under eventually.
+	testproc.PollErr(t, 10*time.Second, "the per-type series released", func() error {
+		if seen := typesIn(); len(seen) > 0 {
+			return fmt.Errorf("series of %v", seen)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	fams, err := m.metrics.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -354,29 +342,24 @@ func TestHistoryEarlySweep(t *testing.T) {
 	// Counted, not waited for by ID: the sweep may delete a finished job
 	// before a wait_jobs call sees it, which then answers "not found".
 	succeeded := m.metrics.finished.WithLabelValues(string(jobs.Succeeded))
-	deadline := time.Now().Add(30 * time.Second)
-	count := func() float64 {
+	testproc.PollErr(t, 30*time.Second, "every job succeeded", func() error {
 		var pm dto.Metric
 		if err := succeeded.Write(&pm); err != nil {
-			t.Fatal(err)
+			return err
 		}
-		return pm.GetCounter().GetValue()
-	}
-	for count() < float64(len(specs)) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%v of %d jobs succeeded after 30s", count(), len(specs))
+		if n := pm.GetCounter().GetValue(); n < float64(len(specs)) {
+			return fmt.Errorf("%v of %d jobs succeeded", n, len(specs))
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	deadline = time.Now().Add(20 * time.Second)
+		return nil
+	})
 	// The sweep leaves history_jobs, give or take the jobs that finished
 	// while it ran.
-	for st.Len() > 200 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s after the jobs finished, the store holds %d jobs, want about history_jobs 100", time.Since(start), st.Len())
+	testproc.PollErr(t, 20*time.Second, "the store down to about history_jobs 100", func() error {
+		if n := st.Len(); n > 200 {
+			return fmt.Errorf("%s after the jobs finished, the store holds %d jobs", time.Since(start), n)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if waited := time.Since(start); waited >= historyEvery {
 		t.Fatalf("the sweep came after %s, not before the minute's", waited)
 	}

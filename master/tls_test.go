@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
@@ -69,16 +68,7 @@ func TestMutualTLS(t *testing.T) {
 			addr := "https://" + m.Addr()
 			startWorkerWith(t, worker.Config{Master: addr, Name: "w", Slots: 1, Transport: transport,
 				TLS: pki.server(), ClientTLS: pki.client()}, map[string]worker.HandlerFunc{"echo": echo})
-			c, err := rpcapi.NewCaller(addr, transport, rpcapi.WithTLS(pki.client()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			mc := rpcapi.MasterClient{C: c}
-			ids := submit(t, mc, jobs.Spec{Type: "echo", Args: map[string]string{"name": "tls"}})
-			if r := waitAll(t, mc, ids, 10*time.Second); r.Counts[jobs.Succeeded] != 1 {
-				t.Fatalf("counts %v", r.Counts)
-			}
+			mc := runEcho(t, addr, transport, rpcapi.WithTLS(pki.client()))
 			ws, _ := mc.ListWorkers(context.Background())
 			if len(ws.Workers) != 1 || ws.Workers[0].Addr[:8] != "https://" {
 				t.Fatalf("worker should advertise https: %+v", ws.Workers)

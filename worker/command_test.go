@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/drover/drover/internal/testproc"
 )
 
 func TestParseTemplate(t *testing.T) {
@@ -244,19 +246,18 @@ func waitGroupGone(t *testing.T, pidFile string) {
 	if len(pids) == 0 {
 		t.Fatal("empty pid file")
 	}
-	var live []int
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		live = liveInGroup(pids[0])
+	testproc.PollErr(t, 5*time.Second, "the job's processes to end", func() error {
+		live := liveInGroup(pids[0])
 		for _, pid := range pids {
 			if st, _, ok := procState(pid); ok && st != 'Z' && !slices.Contains(live, pid) {
 				live = append(live, pid)
 			}
 		}
-		if len(live) == 0 {
-			return
+		if len(live) > 0 {
+			return fmt.Errorf("still alive: %v", live)
 		}
-	}
-	t.Fatalf("processes of the job still alive after 5s: %v", live)
+		return nil
+	})
 }
 
 // Shell scripts used as command subjects. $1 is a file for their pids.
