@@ -61,6 +61,16 @@ type bucket struct {
 	last   time.Time
 }
 
+// bucketOf returns the bucket of k in bs, adding an empty one.
+func bucketOf(bs map[string]*bucket, k string) *bucket {
+	b := bs[k]
+	if b == nil {
+		b = &bucket{}
+		bs[k] = b
+	}
+	return b
+}
+
 // take reports whether a token is there now, and if not, when one will
 // be. It takes the token when there is one.
 func (b *bucket) ready(r Rate, now time.Time) (bool, time.Time) {
@@ -153,22 +163,12 @@ func (m *Master) blocked(l *lane, now time.Time) (string, time.Time) {
 		}
 	}
 	if tl.Rate.N > 0 {
-		b := m.typeBuckets[l.typ]
-		if b == nil {
-			b = &bucket{}
-			m.typeBuckets[l.typ] = b
-		}
-		if ok, next := b.ready(tl.Rate, now); !ok {
+		if ok, next := bucketOf(m.typeBuckets, l.typ).ready(tl.Rate, now); !ok {
 			return fmt.Sprintf("type %q is at its rate of %s", l.typ, tl.Rate), next
 		}
 	}
 	if kl.Rate.N > 0 {
-		b := m.keyBuckets[l.key]
-		if b == nil {
-			b = &bucket{}
-			m.keyBuckets[l.key] = b
-		}
-		if ok, next := b.ready(kl.Rate, now); !ok {
+		if ok, next := bucketOf(m.keyBuckets, l.key).ready(kl.Rate, now); !ok {
 			return fmt.Sprintf("limit key %q is at its rate of %s", l.key, kl.Rate), next
 		}
 	}
