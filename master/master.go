@@ -15,6 +15,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/logx"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -155,7 +156,7 @@ func New(cfg Config) (*Master, error) {
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.metrics = newMetrics(m)
-	m.debug = debugOn(m.log)
+	m.debug = logx.DebugOn(m.log)
 	return m, nil
 }
 
@@ -437,18 +438,6 @@ func (m *Master) jobLog(j *jobs.Job) *logrus.Entry {
 func (m *Master) nextWorkerID() string {
 	m.workerSeq++
 	return "w" + strconv.Itoa(m.workerSeq) + "-" + m.boot
-}
-
-// debugOn reports whether l logs at debug level, so hot paths can skip
-// building fields for lines nobody reads.
-func debugOn(l logrus.FieldLogger) bool {
-	switch x := l.(type) {
-	case *logrus.Logger:
-		return x.IsLevelEnabled(logrus.DebugLevel)
-	case *logrus.Entry:
-		return x.Logger.IsLevelEnabled(logrus.DebugLevel)
-	}
-	return true
 }
 
 // now is the master's time (clock).

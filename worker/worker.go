@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/logx"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -122,7 +123,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	w.master = rpcapi.MasterClient{C: w.mc}
 	w.metrics = newMetrics(w)
-	w.debug = debugOn(w.log)
+	w.debug = logx.DebugOn(w.log)
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	return w, nil
 }
@@ -338,14 +339,3 @@ func (w *Worker) stop() error {
 	return w.mc.Close()
 }
 
-// debugOn reports whether l logs at debug level, so hot paths can skip
-// building fields for lines nobody reads.
-func debugOn(l logrus.FieldLogger) bool {
-	switch x := l.(type) {
-	case *logrus.Logger:
-		return x.IsLevelEnabled(logrus.DebugLevel)
-	case *logrus.Entry:
-		return x.Logger.IsLevelEnabled(logrus.DebugLevel)
-	}
-	return true
-}
