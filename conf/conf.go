@@ -21,6 +21,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/drover/drover/master"
@@ -56,17 +57,15 @@ type Master struct {
 	LogFormat string
 
 	jobsFileLine int
-	tok          tokenSetting
-	tls          tlsSetting
+	node
 }
 
-var masterKeys = []string{
+var masterKeys = slices.Concat([]string{
 	"listen", "data_dir", "store", "heartbeat_interval", "dead_after",
 	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "max_xml_depth", "max_submit", "max_args_bytes", "gc_percent",
 	"max_result_bytes", "max_connections", "max_reply_bytes", "retain", "retain_jobs", "history", "history_jobs",
 	"metric_types", "limits", "default_limit", "type_limits", "notify", "jobs_file",
-	"log_level", "log_format", "token", "token_file", "tls_cert", "tls_key", "tls_ca",
-}
+}, nodeKeys)
 
 // LoadMaster reads the master's file at path, loads its jobs file if it
 // names one, and applies the environment (DROVER_LISTEN, DROVER_DATA_DIR).
@@ -99,12 +98,8 @@ func LoadMaster(path string) (*Master, error) {
 		}
 	}
 	if path != "" {
-		tok, err := m.tok.resolve(path)
-		if err != nil {
-			return nil, err
-		}
-		m.Config.Token = tok
-		if m.Config.TLS, m.Config.ClientTLS, err = m.tls.resolve(path); err != nil {
+		var err error
+		if m.Config.Token, m.Config.TLS, m.Config.ClientTLS, err = m.node.resolve(path); err != nil {
 			return nil, err
 		}
 	}
@@ -178,24 +173,10 @@ func ParseMaster(name string, data []byte) (*Master, error) {
 		case "jobs_file":
 			m.JobsFile = d.str(p, v)
 			m.jobsFileLine = d.line(p)
-		case "token":
-			m.tok.token = d.str(p, v)
-		case "token_file":
-			m.tok.file, m.tok.fileLine = d.str(p, v), d.line(p)
-		case "tls_cert", "tls_key", "tls_ca":
-			m.tls.set(k, d.str(p, v), d.line(p))
-		case "log_level", "log_format":
-			s := d.str(p, v)
-			if err := checkLog(k, s); err != nil {
-				d.errorf(p, "%v", err)
-			}
-			if k == "log_level" {
-				m.LogLevel = s
-			} else {
-				m.LogFormat = s
-			}
 		default:
-			d.unknown(p, masterKeys)
+			if !d.nodeKey(p, k, v, &m.node, &m.LogLevel, &m.LogFormat) {
+				d.unknown(p, masterKeys)
+			}
 		}
 	}
 	if c.DeadAfter != 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 
 	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
@@ -21,15 +22,13 @@ type Worker struct {
 	// LogFormat is log_format: "text", "json" or empty (text).
 	LogFormat string
 
-	tok tokenSetting
-	tls tlsSetting
+	node
 }
 
-var workerKeys = []string{
+var workerKeys = slices.Concat([]string{
 	"master", "listen", "advertise", "name", "slots", "commands", "transport", "mode", "tags",
 	"output_limit", "max_result_bytes", "kill_grace", "shutdown_grace", "report_delay",
-	"log_level", "log_format", "token", "token_file", "tls_cert", "tls_key", "tls_ca",
-}
+}, nodeKeys)
 
 var commandKeys = []string{"argv", "dir", "timeout"}
 
@@ -48,12 +47,8 @@ func LoadWorker(path string) (*Worker, error) {
 		}
 	}
 	if path != "" {
-		tok, err := w.tok.resolve(path)
-		if err != nil {
-			return nil, err
-		}
-		w.Config.Token = tok
-		if w.Config.TLS, w.Config.ClientTLS, err = w.tls.resolve(path); err != nil {
+		var err error
+		if w.Config.Token, w.Config.TLS, w.Config.ClientTLS, err = w.node.resolve(path); err != nil {
 			return nil, err
 		}
 	}
@@ -79,12 +74,6 @@ func ParseWorker(name string, data []byte) (*Worker, error) {
 			c.Listen = d.str(p, v)
 		case "advertise":
 			c.Advertise = d.str(p, v)
-		case "token":
-			w.tok.token = d.str(p, v)
-		case "token_file":
-			w.tok.file, w.tok.fileLine = d.str(p, v), d.line(p)
-		case "tls_cert", "tls_key", "tls_ca":
-			w.tls.set(k, d.str(p, v), d.line(p))
 		case "tags":
 			c.Tags = d.strList(p, v)
 		case "transport":
@@ -107,18 +96,10 @@ func ParseWorker(name string, data []byte) (*Worker, error) {
 			c.ReportDelay = d.duration(p, v)
 		case "commands":
 			c.Commands = d.commands(p, v)
-		case "log_level", "log_format":
-			s := d.str(p, v)
-			if err := checkLog(k, s); err != nil {
-				d.errorf(p, "%v", err)
-			}
-			if k == "log_level" {
-				w.LogLevel = s
-			} else {
-				w.LogFormat = s
-			}
 		default:
-			d.unknown(p, workerKeys)
+			if !d.nodeKey(p, k, v, &w.node, &w.LogLevel, &w.LogFormat) {
+				d.unknown(p, workerKeys)
+			}
 		}
 	}
 	if c.ReportDelay > worker.MaxReportDelay {
