@@ -21,20 +21,29 @@ func clockMaster(t *testing.T) (*Master, *fakeClock) {
 	return m, fc
 }
 
-// TestReapOnFakeClock: a worker silent past dead_after on the master's
-// clock is reaped and its job leased again, without waiting 10 s.
-func TestReapOnFakeClock(t *testing.T) {
+// clockJob starts a clockMaster, registers a pull worker called name for
+// type "t" with one slot, and submits a job of that type with 3 retries.
+func clockJob(t *testing.T, name string) (*Master, *fakeClock, rpcapi.RegisterReply, []string) {
+	t.Helper()
 	m, fc := clockMaster(t)
 	ctx := context.Background()
-	api := m.rpc()
 	var reg rpcapi.RegisterReply
-	if err := api.Register(ctx, &rpcapi.RegisterArgs{Name: "silent", Types: []string{"t"}, Slots: 1, Mode: rpcapi.ModePull}, &reg); err != nil {
+	if err := m.rpc().Register(ctx, &rpcapi.RegisterArgs{Name: name, Types: []string{"t"}, Slots: 1, Mode: rpcapi.ModePull}, &reg); err != nil {
 		t.Fatal(err)
 	}
 	ids, err := m.Submit(ctx, jobs.Spec{Type: "t", Retries: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, fc, reg, ids
+}
+
+// TestReapOnFakeClock: a worker silent past dead_after on the master's
+// clock is reaped and its job leased again, without waiting 10 s.
+func TestReapOnFakeClock(t *testing.T) {
+	m, fc, reg, ids := clockJob(t, "silent")
+	ctx := context.Background()
+	api := m.rpc()
 	var f rpcapi.FetchReply
 	if err := api.Fetch(ctx, &rpcapi.FetchArgs{WorkerID: reg.WorkerID, Timeout: time.Second}, &f); err != nil || len(f.Tasks) != 1 {
 		t.Fatalf("fetch: %+v, %v", f, err)
@@ -60,17 +69,9 @@ func TestReapOnFakeClock(t *testing.T) {
 // TestBackoffOnFakeClock: a failed attempt is retried after its backoff
 // on the master's clock: not before, and at once after.
 func TestBackoffOnFakeClock(t *testing.T) {
-	m, fc := clockMaster(t)
+	m, fc, reg, ids := clockJob(t, "w")
 	ctx := context.Background()
 	api := m.rpc()
-	var reg rpcapi.RegisterReply
-	if err := api.Register(ctx, &rpcapi.RegisterArgs{Name: "w", Types: []string{"t"}, Slots: 1, Mode: rpcapi.ModePull}, &reg); err != nil {
-		t.Fatal(err)
-	}
-	ids, err := m.Submit(ctx, jobs.Spec{Type: "t", Retries: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
 	fetch := func(wait time.Duration) []rpcapi.Task {
 		var f rpcapi.FetchReply
 		if err := api.Fetch(ctx, &rpcapi.FetchArgs{WorkerID: reg.WorkerID, Timeout: wait}, &f); err != nil {
@@ -83,7 +84,7 @@ func TestBackoffOnFakeClock(t *testing.T) {
 		t.Fatalf("first fetch: %+v", tasks)
 	}
 	var cr rpcapi.CompleteReply
-	err = api.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: reg.WorkerID, Reports: []rpcapi.Report{
+	err := api.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: reg.WorkerID, Reports: []rpcapi.Report{
 		{JobID: ids[0], Attempt: tasks[0].Attempt, Outcome: jobs.Error, Error: "boom"}}}, &cr)
 	if err != nil || cr.Accepted != 1 {
 		t.Fatalf("report: %+v, %v", cr, err)

@@ -95,6 +95,65 @@ func pgRawXML(t *testing.T, m *Master, method string, args any) []byte {
 	return b
 }
 
+// pgRawJobsPage calls list_jobs over raw XML-RPC for a page of at most
+// 1000 jobs from cursor, and returns the jobs' IDs, the next cursor and
+// the size of the reply body.
+func pgRawJobsPage(t *testing.T, m *Master, cursor string) (ids []string, next string, size int) {
+	t.Helper()
+	args := map[string]any{"limit": 1000}
+	if cursor != "" {
+		args["cursor"] = cursor
+	}
+	body := pgRawXML(t, m, "list_jobs", args)
+	var page struct {
+		Jobs []struct {
+			ID string `xmlrpc:"id"`
+		} `xmlrpc:"jobs"`
+		NextCursor string `xmlrpc:"next_cursor"`
+	}
+	if err := xmlrpc.Response(body).Unmarshal(&page); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range page.Jobs {
+		ids = append(ids, j.ID)
+	}
+	return ids, page.NextCursor, len(body)
+}
+
+// pgPull registers a pull worker of typ over gobc and runs n jobs by hand:
+// it fetches them, a slot each, and reports each task as report says,
+// until n reports were accepted, within a minute.
+func pgPull(t *testing.T, gobc rpcapi.MasterClient, typ string, n int, report func(rpcapi.Task) rpcapi.Report) {
+	t.Helper()
+	ctx := context.Background()
+	reg, err := gobc.Register(ctx, &rpcapi.RegisterArgs{Name: "puller", Types: []string{typ}, Slots: n, Mode: rpcapi.ModePull})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for done := 0; done < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d jobs run after a minute", done, n)
+		}
+		f, err := gobc.Fetch(ctx, &rpcapi.FetchArgs{WorkerID: reg.WorkerID, Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reps []rpcapi.Report
+		for _, task := range f.Tasks {
+			reps = append(reps, report(task))
+		}
+		cr, err := gobc.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: reg.WorkerID, Reports: reps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cr.Accepted != len(reps) {
+			t.Fatalf("%d of %d reports accepted: %+v", cr.Accepted, len(reps), cr)
+		}
+		done += len(reps)
+	}
+}
+
 // pgFault returns the fault code of a raw XML-RPC reply (0: none).
 func pgFault(t *testing.T, reply []byte) (int, string) {
 	t.Helper()
@@ -382,75 +441,39 @@ func TestPagingReplyCap(t *testing.T) {
 	ids := pgSubmit(t, gobc, pgSpecs(n, jobs.Spec{Type: "big"})...)
 	huge := pgSubmit(t, gobc, jobs.Spec{Type: "big"})[0] // 100 KiB of output
 	ids = append(ids, huge)
-	reg, err := gobc.Register(ctx, &rpcapi.RegisterArgs{Name: "puller", Types: []string{"big"}, Slots: n + 1, Mode: rpcapi.ModePull})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := 0
-	for done < len(ids) {
-		f, err := gobc.Fetch(ctx, &rpcapi.FetchArgs{WorkerID: reg.WorkerID, Timeout: time.Second})
-		if err != nil {
-			t.Fatal(err)
+	pgPull(t, gobc, "big", n+1, func(task rpcapi.Task) rpcapi.Report {
+		size := out
+		if task.JobID == huge {
+			size = 100 << 10
 		}
-		var reps []rpcapi.Report
-		for _, task := range f.Tasks {
-			size := out
-			if task.JobID == huge {
-				size = 100 << 10
-			}
-			reps = append(reps, rpcapi.Report{JobID: task.JobID, Attempt: task.Attempt, Outcome: jobs.OK,
-				Output: strings.Repeat("o", size)})
-		}
-		if _, err := gobc.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: reg.WorkerID, Reports: reps}); err != nil {
-			t.Fatal(err)
-		}
-		done += len(reps)
-	}
+		return rpcapi.Report{JobID: task.JobID, Attempt: task.Attempt, Outcome: jobs.OK, Output: strings.Repeat("o", size)}
+	})
 	slices.Reverse(ids)
 
 	// XML-RPC, raw: the reply bodies themselves.
 	var got []string
 	cursor, pages, biggest := "", 0, 0
 	for {
-		args := map[string]any{"limit": 1000}
-		if cursor != "" {
-			args["cursor"] = cursor
-		}
-		body := pgRawXML(t, m, "list_jobs", args)
-		var page struct {
-			Jobs []struct {
-				ID string `xmlrpc:"id"`
-			} `xmlrpc:"jobs"`
-			NextCursor string `xmlrpc:"next_cursor"`
-		}
-		if err := xmlrpc.Response(body).Unmarshal(&page); err != nil {
-			t.Fatal(err)
-		}
+		page, next, size := pgRawJobsPage(t, m, cursor)
 		pages++
 		switch {
-		case len(page.Jobs) == 1 && page.Jobs[0].ID == huge:
-			if len(body) < 100<<10 {
-				t.Errorf("the huge job's page is %d bytes", len(body))
+		case len(page) == 1 && page[0] == huge:
+			if size < 100<<10 {
+				t.Errorf("the huge job's page is %d bytes", size)
 			}
-		case len(page.Jobs) == 0 || len(body) > capBytes:
-			t.Errorf("page %d: %d jobs in %d bytes; want some, within %d", pages, len(page.Jobs), len(body), capBytes)
-		case slices.ContainsFunc(page.Jobs, func(j struct {
-			ID string `xmlrpc:"id"`
-		}) bool {
-			return j.ID == huge
-		}):
+		case len(page) == 0 || size > capBytes:
+			t.Errorf("page %d: %d jobs in %d bytes; want some, within %d", pages, len(page), size, capBytes)
+		case slices.Contains(page, huge):
 			t.Errorf("page %d: the huge job is not alone", pages)
 		}
-		for _, j := range page.Jobs {
-			got = append(got, j.ID)
+		got = append(got, page...)
+		if len(page) > 1 {
+			biggest = max(biggest, size)
 		}
-		if len(page.Jobs) > 1 {
-			biggest = max(biggest, len(body))
-		}
-		if page.NextCursor == "" {
+		if next == "" {
 			break
 		}
-		cursor = page.NextCursor
+		cursor = next
 	}
 	t.Logf("xmlrpc: %d pages, the biggest of several jobs %d bytes (cap %d)", pages, biggest, capBytes)
 	if !slices.Equal(got, ids) || pages < n*out/capBytes {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kolo/xmlrpc"
 
@@ -63,38 +62,14 @@ func TestReplyCapHostile(t *testing.T) {
 	}
 	ids := pgSubmit(t, gobc, specs...)
 	ids = append(ids, pgSubmit(t, gobc, pgSpecs(300, jobs.Spec{Type: "never"})...)...)
-	running := len(specs)
-	reg, err := gobc.Register(ctx, &rpcapi.RegisterArgs{Name: "puller", Types: []string{"h"}, Slots: running, Mode: rpcapi.ModePull})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(time.Minute)
-	for done := 0; done < running; {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d jobs run after a minute", done, running)
+	pgPull(t, gobc, "h", len(specs), func(task rpcapi.Task) rpcapi.Report {
+		r := rpcapi.Report{JobID: task.JobID, Attempt: task.Attempt, Outcome: jobs.OK,
+			Output: hostileText(rng, size()), Data: hostileText(rng, size())}
+		if rng.IntN(3) == 0 {
+			r.Outcome, r.Error = jobs.Error, hostileText(rng, size())
 		}
-		f, err := gobc.Fetch(ctx, &rpcapi.FetchArgs{WorkerID: reg.WorkerID, Timeout: time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var reps []rpcapi.Report
-		for _, task := range f.Tasks {
-			r := rpcapi.Report{JobID: task.JobID, Attempt: task.Attempt, Outcome: jobs.OK,
-				Output: hostileText(rng, size()), Data: hostileText(rng, size())}
-			if rng.IntN(3) == 0 {
-				r.Outcome, r.Error = jobs.Error, hostileText(rng, size())
-			}
-			reps = append(reps, r)
-		}
-		cr, err := gobc.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: reg.WorkerID, Reports: reps})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cr.Accepted != len(reps) {
-			t.Fatalf("%d of %d reports accepted: %+v", cr.Accepted, len(reps), cr)
-		}
-		done += len(reps)
-	}
+		return r
+	})
 
 	most := map[string]int{} // the most jobs on a page, per transport
 	check := func(name string, page int, n int, bytes int) {
@@ -116,25 +91,12 @@ func TestReplyCapHostile(t *testing.T) {
 	// XML-RPC, the raw reply bodies.
 	got := map[string]int{}
 	for cursor, page := "", 1; ; page++ {
-		args := map[string]any{"limit": 1000}
-		if cursor != "" {
-			args["cursor"] = cursor
+		pageIDs, next, size := pgRawJobsPage(t, m, cursor)
+		check("xmlrpc", page, len(pageIDs), size)
+		for _, id := range pageIDs {
+			got[id]++
 		}
-		body := pgRawXML(t, m, "list_jobs", args)
-		var p struct {
-			Jobs []struct {
-				ID string `xmlrpc:"id"`
-			} `xmlrpc:"jobs"`
-			NextCursor string `xmlrpc:"next_cursor"`
-		}
-		if err := xmlrpc.Response(body).Unmarshal(&p); err != nil {
-			t.Fatal(err)
-		}
-		check("xmlrpc", page, len(p.Jobs), len(body))
-		for _, j := range p.Jobs {
-			got[j.ID]++
-		}
-		if cursor = p.NextCursor; cursor == "" {
+		if cursor = next; cursor == "" {
 			break
 		}
 	}
@@ -166,7 +128,7 @@ func TestReplyCapHostile(t *testing.T) {
 	// gob: the pages as gob encodes them.
 	got = map[string]int{}
 	page := 0
-	err = gobc.AllJobs(ctx, rpcapi.ListJobsArgs{Limit: 1000}, func(js []jobs.Job) error {
+	err := gobc.AllJobs(ctx, rpcapi.ListJobsArgs{Limit: 1000}, func(js []jobs.Job) error {
 		page++
 		var buf bytes.Buffer
 		if err := gob.NewEncoder(&buf).Encode(&rpcapi.ListJobsReply{Jobs: js}); err != nil {
