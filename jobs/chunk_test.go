@@ -1,9 +1,12 @@
 package jobs
 
 import (
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/drover/drover/internal/poll"
 )
 
 // TestCheckpointCutBetweenChunks: a checkpoint written in chunks and cut
@@ -114,13 +117,12 @@ func TestIdleFlush(t *testing.T) {
 	}
 	flushed := func(what string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for memLen() > 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d records still in memory after the log was idle", what, memLen())
+		poll.UntilErr(t, 10*time.Second, what+": the records flushed from memory", func() error {
+			if n := memLen(); n > 0 {
+				return fmt.Errorf("%d records still in memory after the log was idle", n)
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	h := &acked{}
 	seq := uint64(0)
@@ -160,19 +162,15 @@ func TestIdleFlush(t *testing.T) {
 		batch(3)
 		flushed("again")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.UntilErr(t, 10*time.Second, "a checkpoint of a sealed segment", func() error {
 		s.mu.Lock()
 		n, segs := len(s.frozen), s.seg.num
 		s.mu.Unlock()
 		if n == 0 && segs > 1 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no checkpoint of a sealed segment: %d waiting, segment %d", n, segs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Errorf("%d waiting, segment %d", n, segs)
+	})
 	s.crash()
 	want = h.state(nil)
 	delete(want, 2)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/drover/drover/internal/poll"
 )
 
 // The high-water mark must survive the loss of log frames: before a data
@@ -113,17 +115,11 @@ func segmentedDir(t *testing.T) (string, *acked) {
 	for b := range batches {
 		h.save(t, s, batch(uint64(b*per+1))...)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	poll.Until(t, 10*time.Second, "a spare segment after segment 1", func() bool {
 		s.mu.Lock()
-		ready := s.spare != nil && s.seg.num == 1
-		s.mu.Unlock()
-		if ready {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no spare segment after segment 1")
-		}
-	}
+		defer s.mu.Unlock()
+		return s.spare != nil && s.seg.num == 1
+	})
 	s.crash()
 	nums := segments(t, dir)
 	if len(nums) != 3 || len(frames(t, segPath(dir, 1))) == 0 || len(frames(t, segPath(dir, 2))) != 0 {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/poll"
 	"github.com/drover/drover/internal/testnet"
 	"github.com/drover/drover/jobs"
 )
@@ -692,7 +693,7 @@ func TestConcurrentCallHonoursCtxDuringDial(t *testing.T) {
 	}()
 	// Wait until the first call is inside its dial: the listener has its
 	// connection.
-	waitFor(t, 5*time.Second, func() bool { return ln.Accepted() > 0 })
+	poll.Until(t, 5*time.Second, "the first call's connection", func() bool { return ln.Accepted() > 0 })
 
 	start := time.Now()
 	_, err := MasterClient{C: c}.Status(ctxT(t, 100*time.Millisecond))
@@ -701,21 +702,6 @@ func TestConcurrentCallHonoursCtxDuringDial(t *testing.T) {
 	wantUnavailable(t, <-firstDone)
 	if took > time.Second {
 		t.Errorf("a call with a 100ms ctx waited %v behind another caller's dial", took.Round(time.Millisecond))
-	}
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(tb testing.TB, timeout time.Duration, cond func() bool) {
-	tb.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			tb.Fatalf("condition not met within %v", timeout)
-		}
 	}
 }
 
