@@ -24,6 +24,17 @@ func example(t *testing.T, name string) string {
 	return testproc.Build(t, "github.com/drover/drover/examples/"+name)
 }
 
+// listWorkers lists the workers mc's master knows, within 2s.
+func listWorkers(mc rpcapi.MasterClient) ([]rpcapi.WorkerInfo, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r, err := mc.ListWorkers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Workers, nil
+}
+
 // startExample starts example command name with args. At cleanup it gets
 // SIGTERM, then SIGKILL after 5s, and the test fails unless it exited 0 on
 // SIGTERM. Its output is logged when the test failed.
@@ -57,14 +68,12 @@ func TestExamples(t *testing.T) {
 	startExample(t, "go-worker", "-master", addr, "-slots", "2")
 	startExample(t, "crawler", "-mode", "worker", "-master", addr)
 	testproc.PollErr(t, 10*time.Second, "both workers registered", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		r, err := mc.ListWorkers(ctx)
+		ws, err := listWorkers(mc)
 		if err != nil {
 			return err
 		}
 		var types []string
-		for _, w := range r.Workers {
+		for _, w := range ws {
 			if w.State == rpcapi.WorkerAlive {
 				types = append(types, w.Types...)
 			}

@@ -99,13 +99,11 @@ func TestPython(t *testing.T) {
 		}
 
 		testproc.PollErr(t, 10*time.Second, "the master to declare "+victim+" dead", func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			r, err := mc.ListWorkers(ctx)
+			ws, err := listWorkers(mc)
 			if err != nil {
 				return err
 			}
-			for _, w := range r.Workers {
+			for _, w := range ws {
 				if w.ID == victim {
 					if w.State != rpcapi.WorkerDead || w.Died.IsZero() {
 						return fmt.Errorf("%s is %s", victim, w.State)
@@ -249,18 +247,16 @@ argv = ["echo", "{text}"]
 
 		// Idle, it keeps itself alive past dead_after (1.2s).
 		testproc.PollErr(t, 10*time.Second, "the minimal worker to stay alive past dead_after", func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			r, err := mc.ListWorkers(ctx)
+			ws, err := listWorkers(mc)
 			if err != nil {
 				return err
 			}
-			for _, x := range r.Workers {
+			for _, x := range ws {
 				if x.State == rpcapi.WorkerAlive && slices.Contains(w.ids(), x.ID) && x.LastHeartbeat.Sub(x.Registered) > 1500*time.Millisecond {
 					return nil
 				}
 			}
-			return fmt.Errorf("no worker of %v alive for 1.5s: %+v", w.ids(), r.Workers)
+			return fmt.Errorf("no worker of %v alive for 1.5s: %+v", w.ids(), ws)
 		})
 	})
 }
