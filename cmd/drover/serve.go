@@ -10,6 +10,7 @@ import (
 	"github.com/drover/drover/conf"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/worker"
+	"github.com/sirupsen/logrus"
 )
 
 // runMaster runs a master until SIGINT or SIGTERM.
@@ -19,8 +20,7 @@ func runMaster(args []string, _ io.Writer) error {
 	listen := fs.String("listen", "", "listen `addr` (overrides the file and $DROVER_LISTEN)")
 	dataDir := fs.String("data-dir", "", "data `dir` (overrides the file and $DROVER_DATA_DIR)")
 	store := fs.String("store", "", "store: bolt or memory (overrides the file)")
-	level := fs.String("log-level", "", "log level: debug, info, warn, error (overrides the file)")
-	format := fs.String("log-format", "", "log format: text or json (overrides the file)")
+	logf := addLogFlags(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -32,9 +32,7 @@ func runMaster(args []string, _ io.Writer) error {
 	setIf(&cfg.Listen, *listen)
 	setIf(&cfg.DataDir, *dataDir)
 	setIf(&cfg.Store, *store)
-	setIf(&mf.LogLevel, *level)
-	setIf(&mf.LogFormat, *format)
-	log, err := conf.Logger(mf.LogLevel, mf.LogFormat)
+	log, err := logf.logger(&mf.LogLevel, &mf.LogFormat)
 	if err != nil {
 		return err
 	}
@@ -70,8 +68,7 @@ func runWorker(args []string, _ io.Writer) error {
 	mode := fs.String("mode", "", "push (the master calls us) or pull (we poll the master) (overrides the file)")
 	var tags listFlag
 	fs.Var(&tags, "tag", "a `tag` of this worker, e.g. region=eu (repeatable; replaces the file's tags)")
-	level := fs.String("log-level", "", "log level: debug, info, warn, error (overrides the file)")
-	format := fs.String("log-format", "", "log format: text or json (overrides the file)")
+	logf := addLogFlags(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -91,9 +88,7 @@ func runWorker(args []string, _ io.Writer) error {
 	if *slots != 0 {
 		cfg.Slots = *slots
 	}
-	setIf(&wf.LogLevel, *level)
-	setIf(&wf.LogFormat, *format)
-	log, err := conf.Logger(wf.LogLevel, wf.LogFormat)
+	log, err := logf.logger(&wf.LogLevel, &wf.LogFormat)
 	if err != nil {
 		return err
 	}
@@ -110,6 +105,25 @@ func runWorker(args []string, _ io.Writer) error {
 	stop() // a second signal kills at once
 	log.Info("signal received; draining")
 	return w.Shutdown(context.Background())
+}
+
+// logFlags are --log-level and --log-format, which override the conf
+// file's.
+type logFlags struct{ level, format *string }
+
+func addLogFlags(fs *flag.FlagSet) logFlags {
+	return logFlags{
+		level:  fs.String("log-level", "", "log level: debug, info, warn, error (overrides the file)"),
+		format: fs.String("log-format", "", "log format: text or json (overrides the file)"),
+	}
+}
+
+// logger sets *level and *format (the conf file's) to the flags given,
+// and returns their logger.
+func (f logFlags) logger(level, format *string) (*logrus.Logger, error) {
+	setIf(level, *f.level)
+	setIf(format, *f.format)
+	return conf.Logger(*level, *format)
 }
 
 func setIf(dst *string, v string) {
