@@ -25,6 +25,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -186,18 +187,17 @@ func (d *mdl) startMaster(listen string) {
 	if d.bolt {
 		cfg.Store, cfg.DataDir = master.StoreBolt, d.dir
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	// The address may still be held by the master before it (a restart).
+	testproc.PollErr(d.t, 5*time.Second, fmt.Sprintf("seed %d: start the master on %s", d.seed, listen), func() error {
 		m, err := master.New(cfg)
 		if err == nil {
 			err = m.Start()
 		}
 		if err == nil {
 			d.m, d.addr = m, m.Addr()
-			return
-		} else if time.Now().After(deadline) {
-			d.t.Fatalf("seed %d: start the master on %s: %v", d.seed, listen, err)
 		}
-	}
+		return err
+	})
 }
 
 func (d *mdl) close() {
