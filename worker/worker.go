@@ -338,4 +338,3 @@ func (w *Worker) stop() error {
 	w.runWG.Wait()
 	return w.mc.Close()
 }
-
