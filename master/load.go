@@ -359,6 +359,25 @@ func (l *loader) finish() error {
 	m := l.m
 	recent := []recentRec(l.recent)
 	l.recent = nil
+	// The finished jobs that stay for another reason (stays) count toward
+	// RetainJobs, as they do once the master runs (retirePass): of the
+	// rest, the ones that finished first leave now, not in the first
+	// retire pass.
+	l.lock()
+	held := m.finishedMem
+	l.unlock()
+	if over := min(len(recent), len(recent)+held-m.cfg.RetainJobs); over > 0 {
+		slices.SortFunc(recent, func(a, b recentRec) int {
+			if a.before(b) {
+				return -1
+			}
+			return 1
+		})
+		for _, e := range recent[:over] {
+			l.out(e.seq, e.state, []byte(e.key))
+		}
+		recent = recent[over:]
+	}
 	slices.SortFunc(recent, func(a, b recentRec) int { return cmp.Compare(a.seq, b.seq) })
 	if err := l.readRecent(recent); err != nil {
 		return err
