@@ -677,10 +677,12 @@ func TestAPIEvents(t *testing.T) {
 	}
 	close(stop)
 	<-burst
-	for i := 1; i < len(times); i++ {
-		if gap := times[i].Sub(times[i-1]); gap < 200*time.Millisecond {
-			t.Errorf("events %d and %d only %s apart", i-1, i, gap)
-		}
+	// Sent at least eventGap (250 ms) apart: six events span at least
+	// 1.25 s as sent. Measured where they arrive, one late event makes
+	// its gap to the next short, so the test bounds the span, not each
+	// gap: at most 4 events a second, with a quarter second to spare.
+	if span := times[len(times)-1].Sub(times[0]); span < time.Second {
+		t.Errorf("%d events in %s, want at least 1s between the first and the last", len(times), span)
 	}
 
 	// The handler ends when the client goes away.
