@@ -195,6 +195,9 @@ func dialGoRPC(ctx context.Context, addr, token string, tlsCfg *tls.Config) (*rp
 	}
 	if err == nil && resp.Status != "200 Connected to Go RPC" {
 		err = fmt.Errorf("unexpected HTTP response %q", resp.Status)
+		if msg := statusText(resp); msg != "" {
+			err = fmt.Errorf("unexpected HTTP response %q: %s", resp.Status, msg)
+		}
 	}
 	if err != nil {
 		conn.Close()

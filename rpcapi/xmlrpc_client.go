@@ -165,9 +165,15 @@ func (c *XMLClient) Call(ctx context.Context, method string, args, reply any) er
 type xmlStatusError struct {
 	code   int
 	status string
+	msg    string // the start of the body, when it is text
 }
 
-func (e *xmlStatusError) Error() string { return "HTTP " + e.status }
+func (e *xmlStatusError) Error() string {
+	if e.msg != "" {
+		return "HTTP " + e.status + ": " + e.msg
+	}
+	return "HTTP " + e.status
+}
 
 // post sends the call in body and decodes the reply: the tree of its
 // result, or a *xmlrpc.Fault, an *xmlStatusError, or the error of the
@@ -187,10 +193,21 @@ func (c *XMLClient) post(ctx context.Context, body *bytes.Buffer) (any, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		msg := statusText(resp)
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the connection can serve again
-		return nil, &xmlStatusError{code: resp.StatusCode, status: resp.Status}
+		return nil, &xmlStatusError{code: resp.StatusCode, status: resp.Status, msg: msg}
 	}
 	return xmlrpc.DecodeResponse(resp.Body, xmlReplyLimits)
+}
+
+// statusText returns the start of a refusal's body when it is plain text
+// (the server's reason: a refused Host or Origin), or "".
+func statusText(resp *http.Response) string {
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		return ""
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	return strings.TrimSpace(strings.ToValidUTF8(string(b), "?"))
 }
 
 // callError turns the error of post into the contract's: a fault into its

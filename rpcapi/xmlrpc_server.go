@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"slices"
 
@@ -200,6 +201,15 @@ func (h *xmlHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		http.Error(rw, "XML-RPC takes POST", http.StatusMethodNotAllowed)
 		return
 	}
+	if !xmlContentType(req.Header.Get("Content-Type")) {
+		// A form post or a no-cors fetch from a web page can only send
+		// text/plain, form or multipart bodies: refusing them keeps a page
+		// from calling this endpoint through a visitor's browser.
+		http.Error(rw, fmt.Sprintf("drover: XML-RPC takes Content-Type text/xml or application/xml, not %q "+
+			"(web pages cannot send those to another origin, so this refuses calls a browser was tricked into)",
+			req.Header.Get("Content-Type")), http.StatusUnsupportedMediaType)
+		return
+	}
 	body := http.MaxBytesReader(rw, req.Body, h.opts.MaxBody)
 	method, params, err := xmlrpc.DecodeCall(body, xmlrpc.Limits{MaxDepth: h.opts.MaxDepth})
 	var tooBig *http.MaxBytesError
@@ -238,6 +248,13 @@ func (h *xmlHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	}
 	rw.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	rw.Write(buf.Bytes())
+}
+
+// xmlContentType reports whether a Content-Type header is text/xml or
+// application/xml (with any parameters), what every XML-RPC client sends.
+func xmlContentType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "text/xml" || mt == "application/xml")
 }
 
 func (h *xmlHandler) fault(rw http.ResponseWriter, code int, msg string) {

@@ -82,3 +82,47 @@ func TestXMLRPCServerBadInput(t *testing.T) {
 		t.Errorf("listMethods: %d %s", code, body)
 	}
 }
+
+// TestXMLRPCContentType: a call reaches the API only with an XML
+// Content-Type (what Python's xmlrpc.client, kolo/xmlrpc and XMLClient
+// send); the types a web page's form post or no-cors fetch can send get
+// HTTP 415 with the reason.
+func TestXMLRPCContentType(t *testing.T) {
+	fm := newFakeMaster("x")
+	mux := http.NewServeMux()
+	mux.Handle(XMLRPCPath, NewXMLRPCHandler(fm, nil, XMLRPCOptions{}))
+	srv := startServer(t, "127.0.0.1:0", mux)
+	url := "http://" + srv.addr + XMLRPCPath
+	submit := call("submit_jobs", map[string]any{"specs": []any{map[string]any{"type": "echo"}}})
+	send := func(ct string) (int, string) {
+		req, err := http.NewRequest("POST", url, strings.NewReader(submit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, ct := range []string{"", "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+		"multipart/form-data; boundary=x", "application/json", "text/xmlx", "xml"} {
+		code, body := send(ct)
+		if code != http.StatusUnsupportedMediaType || !strings.Contains(body, "text/xml") {
+			t.Errorf("Content-Type %q: HTTP %d %s; want 415 naming text/xml", ct, code, body)
+		}
+	}
+	if n := fm.submits(); n != 0 {
+		t.Fatalf("%d submits got through without an XML Content-Type", n)
+	}
+	for _, ct := range []string{"text/xml", "text/xml; charset=utf-8", "Text/XML", "application/xml"} {
+		if code, body := send(ct); code != 200 || strings.Contains(body, "faultCode") {
+			t.Errorf("Content-Type %q: HTTP %d %s", ct, code, body)
+		}
+	}
+}
