@@ -9,6 +9,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/webguard"
 	"github.com/drover/drover/jobs"
 )
 
@@ -50,6 +51,14 @@ type Config struct {
 	// workers must have the same token. Empty: no auth (the master warns
 	// when it listens beyond loopback without one).
 	Token string
+	// AllowedHosts are host names, besides the default ones, that the
+	// listener answers to in the Host header; "*" allows any. By default
+	// it answers to IP addresses, "localhost" and names under .localhost,
+	// the machine's host name (os.Hostname) and the host name of Listen:
+	// another Host (a web page's own name rebound to this machine's
+	// address) gets HTTP 403. Add the names that clients, workers and a
+	// reverse proxy reach the master by.
+	AllowedHosts []string
 	// TLS, when set, makes the listener serve TLS with it. Set ClientCAs
 	// and ClientAuth for mutual TLS.
 	TLS *tls.Config
@@ -282,6 +291,9 @@ func (c *Config) Validate() error {
 	c.setDefaults()
 	if err := c.checkFields(); err != nil {
 		return err
+	}
+	if err := webguard.CheckAllowedHosts(c.AllowedHosts); err != nil {
+		return fieldErr("AllowedHosts", "allowed_hosts", "%v", err)
 	}
 	for name, l := range c.Limits {
 		if err := l.check(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drover/drover/internal/webguard"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -81,17 +82,28 @@ func (m *Master) mountHTTP(mux *http.ServeMux) {
 		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
 			fmt.Sprintf("%s %s: method not allowed (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", ")))
 	})
-	// A web page elsewhere must not make a visitor's browser submit or
-	// cancel jobs here; requests without browser headers (curl, Go) pass.
-	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusForbidden, "forbidden", "cross-origin request refused")
-	}))
 	// With a token, both need it, as Bearer or as the password of Basic
 	// auth: a browser asks for it once and sends it with every fetch and
 	// the event stream.
-	mux.Handle(APIPrefix, m.requireToken(cop.Handler(api)))
+	mux.Handle(APIPrefix, m.requireToken(api))
 	mux.Handle("/", rpcapi.RequireToken(m.cfg.Token, dashboardHandler()))
+}
+
+// guard wraps the listener's whole handler (every path: RPC, API, events,
+// dashboard, metrics) so that a web page cannot turn a visitor's browser
+// against the master: a Host that is not one of the master's names (DNS
+// rebinding) and an unsafe request from another origin get 403. Requests
+// without browser headers (curl, Python, Go, workers) pass.
+func (m *Master) guard(h http.Handler) http.Handler {
+	g := webguard.New(webguard.Config{Names: []string{m.cfg.Listen}, AllowedHosts: m.cfg.AllowedHosts,
+		Deny: func(w http.ResponseWriter, r *http.Request, status int, msg string) {
+			if strings.HasPrefix(r.URL.Path, APIPrefix) {
+				writeError(w, status, "forbidden", msg)
+				return
+			}
+			http.Error(w, "drover: "+msg, status)
+		}})
+	return g.Handler(h)
 }
 
 // requireToken is rpcapi.RequireToken with a JSON error.

@@ -155,7 +155,7 @@ func (m *Master) startHTTP() error {
 	// Timeouts keep a slow client from pinning the master. net/rpc
 	// connections are hijacked and leave these behind; the write timeout
 	// covers the longest blocking call (Wait, Fetch: rpcapi.MaxWait).
-	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+	m.srv = &http.Server{Handler: m.guard(mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: rpcapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	m.wg.Go(func() {
 		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
