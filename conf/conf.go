@@ -65,6 +65,7 @@ var masterKeys = slices.Concat([]string{
 	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "max_xml_depth", "max_submit", "max_args_bytes", "gc_percent",
 	"max_result_bytes", "max_connections", "max_reply_bytes", "retain", "retain_jobs", "history", "history_jobs",
 	"metric_types", "limits", "default_limit", "type_limits", "notify", "jobs_file",
+	"allowed_hosts",
 }, nodeKeys)
 
 // LoadMaster reads the master's file at path, loads its jobs file if it
@@ -173,6 +174,8 @@ func ParseMaster(name string, data []byte) (*Master, error) {
 		case "jobs_file":
 			m.JobsFile = d.str(p, v)
 			m.jobsFileLine = d.line(p)
+		case "allowed_hosts":
+			c.AllowedHosts = d.hosts(p, v)
 		default:
 			if !d.nodeKey(p, k, v, &m.node, &m.LogLevel, &m.LogFormat) {
 				d.unknown(p, masterKeys)

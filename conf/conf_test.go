@@ -84,13 +84,15 @@ gc_percent = 150
 jobs_file = "j.toml"
 log_level = "debug"
 log_format = "json"
+allowed_hosts = ["drover.example.com", "*"]
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantM := master.Config{Listen: ":7000", DataDir: "/var/lib/drover", Store: "memory",
 		HeartbeatInterval: 500 * time.Millisecond, DeadAfter: 2 * time.Second,
-		RetryBackoff: 1500 * time.Millisecond, MaxBackoff: time.Minute, AssignBatch: 16, GCPercent: 150}
+		RetryBackoff: 1500 * time.Millisecond, MaxBackoff: time.Minute, AssignBatch: 16, GCPercent: 150,
+		AllowedHosts: []string{"drover.example.com", "*"}}
 	if !reflect.DeepEqual(m.Config, wantM) || m.JobsFile != "j.toml" || m.LogLevel != "debug" || m.LogFormat != "json" {
 		t.Errorf("ParseMaster: %+v", m)
 	}
@@ -107,6 +109,7 @@ shutdown_grace = "1m"
 report_delay = "1ms"
 log_level = "warn"
 log_format = "text"
+allowed_hosts = ["w.example.com"]
 
 [commands.echo]
 argv = ["echo", "{msg}"]
@@ -123,7 +126,7 @@ timeout = "1m30s"
 		t.Fatal(err)
 	}
 	wantW := worker.Config{Master: "10.0.0.1:7070", Listen: "0.0.0.0:7071", Advertise: "10.0.0.2:7071",
-		Name: "w", Slots: 8, OutputLimit: 1024, KillGrace: 2 * time.Second, ShutdownGrace: time.Minute,
+		AllowedHosts: []string{"w.example.com"}, Name: "w", Slots: 8, OutputLimit: 1024, KillGrace: 2 * time.Second, ShutdownGrace: time.Minute,
 		ReportDelay: time.Millisecond, Commands: map[string]worker.Command{
 			"echo":      {Argv: []string{"echo", "{msg}"}, Dir: "/tmp/{sub}"},
 			"fetch.url": {Argv: []string{"curl", "{url}"}, Timeout: 90 * time.Second},

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/drover/drover/internal/webguard"
 )
 
 // The typed getters below check one value from the parsed document. On a
@@ -121,6 +123,17 @@ func (d *decoder) strList(p path, v any) []string {
 	out := make([]string, len(a))
 	for i, e := range a {
 		out[i] = d.str(p.index(i), e)
+	}
+	return out
+}
+
+// hosts decodes allowed_hosts: host names, or "*".
+func (d *decoder) hosts(p path, v any) []string {
+	out := d.strList(p, v)
+	for i, h := range out {
+		if err := webguard.CheckAllowedHosts([]string{h}); err != nil {
+			d.errorf(p.index(i), "%v", err)
+		}
 	}
 	return out
 }

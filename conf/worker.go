@@ -28,6 +28,7 @@ type Worker struct {
 var workerKeys = slices.Concat([]string{
 	"master", "listen", "advertise", "name", "slots", "commands", "transport", "mode", "tags",
 	"output_limit", "max_result_bytes", "kill_grace", "shutdown_grace", "report_delay",
+	"allowed_hosts",
 }, nodeKeys)
 
 var commandKeys = []string{"argv", "dir", "timeout"}
@@ -74,6 +75,8 @@ func ParseWorker(name string, data []byte) (*Worker, error) {
 			c.Listen = d.str(p, v)
 		case "advertise":
 			c.Advertise = d.str(p, v)
+		case "allowed_hosts":
+			c.AllowedHosts = d.hosts(p, v)
 		case "tags":
 			c.Tags = d.strList(p, v)
 		case "transport":

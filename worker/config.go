@@ -10,6 +10,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/webguard"
 	"github.com/drover/drover/rpcapi"
 )
 
@@ -38,6 +39,13 @@ type Config struct {
 	// it differs from the listener's (NAT, 0.0.0.0). Default: the
 	// listener's address.
 	Advertise string
+	// AllowedHosts are host names, besides the default ones, that the
+	// worker's endpoint answers to in the Host header; "*" allows any. By
+	// default it answers to IP addresses, "localhost" and names under
+	// .localhost, the machine's host name (os.Hostname) and the host names
+	// of Listen and Advertise: another Host (a web page's own name rebound
+	// to this machine's address) gets HTTP 403.
+	AllowedHosts []string
 	// Name identifies the worker to people. Default "HOSTNAME-PID".
 	Name string
 	// Transport is the protocol to the master, and the one the master uses
@@ -138,6 +146,9 @@ func (c *Config) setDefaults() {
 // Validate fills defaults and reports the first invalid field.
 func (c *Config) Validate() error {
 	c.setDefaults()
+	if err := webguard.CheckAllowedHosts(c.AllowedHosts); err != nil {
+		return fmt.Errorf("worker: AllowedHosts (allowed_hosts): %w", err)
+	}
 	switch {
 	case c.Transport != "" && c.Transport != rpcapi.TransportGob && c.Transport != rpcapi.TransportXMLRPC:
 		return fmt.Errorf("worker: transport %q: want %q or %q", c.Transport, rpcapi.TransportGob, rpcapi.TransportXMLRPC)

@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/internal/logx"
+	"github.com/drover/drover/internal/webguard"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -202,7 +203,11 @@ func (w *Worker) serve() error {
 	mux.Handle(rpcapi.GoRPCPath, rpcapi.RequireToken(tok, h))
 	mux.Handle(rpcapi.XMLRPCPath, rpcapi.RequireToken(tok, rpcapi.NewXMLRPCHandler(nil, wire{w}, rpcapi.XMLRPCOptions{})))
 	mux.Handle("/metrics", rpcapi.RequireToken(tok, w.metrics.handler()))
-	w.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// A web page must not turn a visitor's browser against the endpoint:
+	// a foreign Host (DNS rebinding) or a call from another origin gets
+	// 403; the master's calls carry no browser headers and pass.
+	g := webguard.New(webguard.Config{Names: []string{w.cfg.Listen, w.cfg.Advertise}, AllowedHosts: w.cfg.AllowedHosts})
+	w.srv = &http.Server{Handler: g.Handler(mux), ReadHeaderTimeout: 10 * time.Second}
 	w.loopWG.Go(func() {
 		if err := w.srv.Serve(w.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			w.log.WithError(err).Error("serve")
