@@ -3,14 +3,19 @@ package master_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/drover/drover/internal/xmlrpc"
+	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
@@ -118,4 +123,44 @@ func TestDNSRebinding(t *testing.T) {
 			t.Errorf("allowed %v: %d jobs on the master, want %d", allowed, len(page.Jobs), want)
 		}
 	}
+}
+
+// TestDefaultHostNames: clients that reach a master by the names it
+// answers to by default (an IP address, localhost) keep working over
+// both transports, and a Go client refused for its Host says why.
+func TestDefaultHostNames(t *testing.T) {
+	m := startMaster(t, master.Config{})
+	_, port, _ := net.SplitHostPort(m.Addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, addr := range []string{m.Addr(), "localhost:" + port} {
+		gc := rpcapi.NewClient(addr)
+		xc, err := rpcapi.NewXMLClient(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, c := range map[string]rpcapi.Caller{"gob": gc, "xmlrpc": xc} {
+			if _, err := (rpcapi.MasterClient{C: c}).Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "echo"}}}); err != nil {
+				t.Errorf("%s client of %s: %v", name, addr, err)
+			}
+		}
+		gc.Close()
+		xc.Close()
+	}
+	// A Host the master does not answer to, through a proxy that sets it.
+	proxy := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(&url.URL{Scheme: "http", Host: m.Addr()})
+		r.Out.Host = "rebind.example"
+	}})
+	defer proxy.Close()
+	xc, err := rpcapi.NewXMLClient(proxy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer xc.Close()
+	_, err = (rpcapi.MasterClient{C: xc}).Status(ctx)
+	if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "allowed_hosts") {
+		t.Errorf("XML-RPC through a foreign Host: %v; want the 403 and its reason", err)
+	}
+	t.Logf("refused: %v", err)
 }
