@@ -80,6 +80,7 @@ func TestConfigFloors(t *testing.T) {
 		{master.Config{HistoryJobs: 1000}, "HistoryJobs", "history_jobs", "1000 is less than retain_jobs (100000)"},
 		{master.Config{HistoryJobs: -1}, "HistoryJobs", "history_jobs", "must not be negative"},
 		{master.Config{MetricTypes: -1}, "MetricTypes", "metric_types", "must not be negative"},
+		{master.Config{AllowedHosts: []string{"ok", "drover.example.com:7070"}}, "AllowedHosts", "allowed_hosts", `"drover.example.com:7070": want a host name`},
 	} {
 		err := c.cfg.Validate()
 		var fe *master.ConfigError
