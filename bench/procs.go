@@ -21,6 +21,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/crash"
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
@@ -304,14 +305,14 @@ func workerRole(args []string, stdout io.Writer) error {
 	select {
 	case <-w.Registered():
 	case <-time.After(30 * time.Second):
-		w.Crash()
+		crash.Worker(w)
 		return errors.New("not registered with the master after 30s")
 	case <-ctx.Done():
-		w.Crash()
+		crash.Worker(w)
 		return nil
 	}
 	if err := json.NewEncoder(stdout).Encode(hello{Addr: w.Addr(), PID: os.Getpid()}); err != nil {
-		w.Crash()
+		crash.Worker(w)
 		return err
 	}
 	for {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/crash"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -181,7 +182,7 @@ func (c *Cluster) close() {
 			w := n.w
 			c.mu.Unlock()
 			if w != nil {
-				w.Crash()
+				crash.Worker(w)
 			}
 		})
 	}
@@ -325,7 +326,7 @@ func (c *Cluster) awaitRegistered(n *node) {
 	}
 }
 
-// KillWorker stops worker i abruptly, as kill -9 would (worker.Crash): its
+// KillWorker stops worker i abruptly, as kill -9 would: its
 // running jobs are stopped and not reported, it does not log out, and the
 // master finds out by reaping it after DeadAfter. Its proxies stay, so
 // RestartWorker brings a new worker up behind them. Killing a dead worker
@@ -340,7 +341,7 @@ func (c *Cluster) KillWorker(i int) {
 	n.dead = true
 	c.mu.Unlock()
 	if !dead && w != nil {
-		w.Crash()
+		crash.Worker(w)
 	}
 }
 
@@ -357,7 +358,7 @@ func (c *Cluster) RestartWorker(i int) {
 		w, dead := n.w, n.dead
 		c.mu.Unlock()
 		if !dead && w != nil {
-			w.Crash()
+			crash.Worker(w)
 		}
 		c.startWorker(n)
 	}()

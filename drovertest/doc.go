@@ -17,7 +17,7 @@
 //     whatever the worker sent meanwhile (a report) arrives after Resume(i),
 //     late: a master that reaped the worker drops it and counts it in
 //     drover_stale_reports_dropped_total.
-//   - KillWorker(i) is kill -9 (worker.Crash); RestartWorker(i) starts a new
+//   - KillWorker(i) is kill -9 (an in-process worker stopped abruptly); RestartWorker(i) starts a new
 //     worker of the same name behind the same proxies.
 //   - RestartMaster() closes the master and starts a new one on the same
 //     address and store; workers re-register and it adopts their jobs.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/crash"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -103,7 +104,7 @@ func TestBroadcastWorkerLeaves(t *testing.T) {
 	blocker := submit(t, mc, jobs.Spec{Type: "block"})[0]
 	pollT(t, 10*time.Second, "the leaver busy", func() bool { return leaver.Running() == 1 })
 	b := submit(t, mc, jobs.Spec{Type: "pull-code", Broadcast: true})[0]
-	leaver.Crash() // its copy is still pending (its one slot is taken)
+	crash.Worker(leaver) // its copy is still pending (its one slot is taken)
 	close(gate)
 	waitAll(t, mc, []string{b, blocker}, 15*time.Second)
 	p := getJob(t, mc, b).Job

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/crash"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -87,7 +88,7 @@ func startWorkerWith(t testing.TB, cfg worker.Config, handlers map[string]worker
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Crash() })
+	t.Cleanup(func() { crash.Worker(w) })
 	select {
 	case <-w.Registered():
 	case <-time.After(10 * time.Second):

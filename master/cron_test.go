@@ -14,6 +14,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/crash"
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
@@ -687,7 +688,7 @@ func TestScheduleSkipRealWorker(t *testing.T) {
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(w.Crash)
+	t.Cleanup(func() { crash.Worker(w) })
 	select {
 	case <-w.Registered():
 	case <-time.After(10 * time.Second):

@@ -9,6 +9,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/drover/drover/internal/crash"
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
@@ -36,7 +37,7 @@ func retainCluster(t *testing.T, cfg Config) (*Master, rpcapi.MasterClient) {
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Crash() })
+	t.Cleanup(func() { crash.Worker(w) })
 	return m, mc
 }
 
@@ -279,7 +280,7 @@ func TestMetricTypesBounded(t *testing.T) {
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Crash() })
+	t.Cleanup(func() { crash.Worker(w) })
 	runAll(t, mc, specs)
 	typesIn := func() map[string]bool {
 		fams, err := m.metrics.reg.Gather()

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/crash"
 	"github.com/drover/drover/internal/logx"
 	"github.com/drover/drover/internal/webguard"
 	"github.com/drover/drover/jobs"
@@ -309,10 +310,12 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Crash stops the worker abruptly, as kill -9 would: connections cut, jobs
-// killed, nothing reported, no logout. The master finds out by reaping. It
-// is for tests and demos.
-func (w *Worker) Crash() {
+func init() { crash.Worker = func(w any) { w.(*Worker).crash() } }
+
+// crash stops the worker abruptly, as kill -9 would: connections cut, jobs
+// killed, nothing reported, no logout. The master finds out by reaping
+// (internal/crash: for tests and the demo).
+func (w *Worker) crash() {
 	w.once.Do(func() {
 		w.mu.Lock()
 		w.draining = true

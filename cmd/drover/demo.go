@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/conf"
+	"github.com/drover/drover/internal/crash"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -168,7 +169,7 @@ func (d *demo) startWorkers(n int) error {
 // crashWorkers crashes the workers started, the last first.
 func (d *demo) crashWorkers() {
 	for i := len(d.all) - 1; i >= 0; i-- {
-		d.all[i].Crash()
+		crash.Worker(d.all[i])
 	}
 }
 
@@ -210,7 +211,7 @@ func (d *demo) crashWorkerOf(ctx context.Context, id string) (string, error) {
 		}
 	}
 	held := victim.Running()
-	victim.Crash()
+	crash.Worker(victim)
 	d.say("crashed %s with %d jobs running, as kill -9 would: no logout, no reports, no heartbeats", victimID, held)
 	return victimID, nil
 }

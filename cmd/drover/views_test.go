@@ -14,6 +14,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/crash"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -109,7 +110,7 @@ func startViews(t *testing.T) (addr, id string) {
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Crash() })
+	t.Cleanup(func() { crash.Worker(w) })
 
 	mc := rpcapi.MasterClient{C: rpcapi.NewClient(addr)}
 	t.Cleanup(func() { mc.C.Close() })
