@@ -93,7 +93,7 @@ func (m *Master) abandonPinned(name string, now time.Time) {
 			return
 		}
 	}
-	for _, l := range m.lanes {
+	for _, l := range m.lim.lanes {
 		if l.pin != name {
 			continue
 		}

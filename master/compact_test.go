@@ -64,32 +64,32 @@ func TestReleaseLanesRebuilds(t *testing.T) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := range 1000 {
-		l := m.laneOf(&jobs.Job{Spec: jobs.Spec{Type: "crawl", LimitKey: fmt.Sprintf("k%d.example", i)}})
-		if why, _ := m.blocked(l, now); why != "" {
+		l := m.lim.laneOf(&jobs.Job{Spec: jobs.Spec{Type: "crawl", LimitKey: fmt.Sprintf("k%d.example", i)}})
+		if why, _ := m.lim.blocked(l, now); why != "" {
 			t.Fatalf("lane %d blocked: %s", i, why)
 		}
-		m.took(l)
+		m.lim.took(l)
 	}
-	m.laneOf(&jobs.Job{Spec: jobs.Spec{Type: "crawl"}})
-	if len(m.lanes) != 1001 || len(m.keyBuckets) != 1000 || len(m.plainLanes) != 1 {
-		t.Fatalf("%d lanes, %d buckets, %d plain lanes; want 1001, 1000, 1", len(m.lanes), len(m.keyBuckets), len(m.plainLanes))
+	m.lim.laneOf(&jobs.Job{Spec: jobs.Spec{Type: "crawl"}})
+	if len(m.lim.lanes) != 1001 || len(m.lim.keyBuckets) != 1000 || len(m.lim.plainLanes) != 1 {
+		t.Fatalf("%d lanes, %d buckets, %d plain lanes; want 1001, 1000, 1", len(m.lim.lanes), len(m.lim.keyBuckets), len(m.lim.plainLanes))
 	}
-	lanes, buckets := m.lanes, m.keyBuckets
-	m.releaseLanes(now) // the buckets are not full yet; no lane is swept (none ready, but the sweep waits for 64)
-	if len(m.keyBuckets) != 1000 || !same(m.keyBuckets, buckets) {
-		t.Fatalf("buckets not yet full: %d left, copied %v", len(m.keyBuckets), !same(m.keyBuckets, buckets))
+	lanes, buckets := m.lim.lanes, m.lim.keyBuckets
+	m.lim.release(m.queue, now) // the buckets are not full yet; no lane is swept (none ready, but the sweep waits for 64)
+	if len(m.lim.keyBuckets) != 1000 || !same(m.lim.keyBuckets, buckets) {
+		t.Fatalf("buckets not yet full: %d left, copied %v", len(m.lim.keyBuckets), !same(m.lim.keyBuckets, buckets))
 	}
-	m.releaseLanes(now.Add(time.Minute))
-	if len(m.lanes) != 0 || len(m.plainLanes) != 0 || len(m.keyBuckets) != 0 {
-		t.Fatalf("after the sweep: %d lanes, %d plain lanes, %d buckets; want none", len(m.lanes), len(m.plainLanes), len(m.keyBuckets))
+	m.lim.release(m.queue, now.Add(time.Minute))
+	if len(m.lim.lanes) != 0 || len(m.lim.plainLanes) != 0 || len(m.lim.keyBuckets) != 0 {
+		t.Fatalf("after the sweep: %d lanes, %d plain lanes, %d buckets; want none", len(m.lim.lanes), len(m.lim.plainLanes), len(m.lim.keyBuckets))
 	}
-	if same(m.lanes, lanes) || same(m.keyBuckets, buckets) {
-		t.Errorf("emptied maps kept: lanes %v, buckets %v", same(m.lanes, lanes), same(m.keyBuckets, buckets))
+	if same(m.lim.lanes, lanes) || same(m.lim.keyBuckets, buckets) {
+		t.Errorf("emptied maps kept: lanes %v, buckets %v", same(m.lim.lanes, lanes), same(m.lim.keyBuckets, buckets))
 	}
 	// A lane made again after the rebuild works as before.
-	l := m.laneOf(&jobs.Job{Spec: jobs.Spec{Type: "crawl", LimitKey: "k1.example"}})
-	if why, _ := m.blocked(l, now.Add(time.Minute)); why != "" || m.lanes[l.name] != l || !l.limited {
-		t.Errorf("lane made after the rebuild: blocked %q, in lanes %v, limited %v", why, m.lanes[l.name] == l, l.limited)
+	l := m.lim.laneOf(&jobs.Job{Spec: jobs.Spec{Type: "crawl", LimitKey: "k1.example"}})
+	if why, _ := m.lim.blocked(l, now.Add(time.Minute)); why != "" || m.lim.lanes[l.name] != l || !l.limited {
+		t.Errorf("lane made after the rebuild: blocked %q, in lanes %v, limited %v", why, m.lim.lanes[l.name] == l, l.limited)
 	}
 }
 
@@ -102,23 +102,23 @@ func TestAccountRenewsEmptyCounts(t *testing.T) {
 	var js []*jobs.Job
 	for i := range 100 {
 		j := &jobs.Job{State: jobs.Running, Spec: jobs.Spec{Type: "crawl", LimitKey: fmt.Sprintf("k%d", i)}}
-		m.account(j, jobs.Pending)
+		m.lim.account(j, jobs.Pending)
 		js = append(js, j)
 	}
-	keys, types := m.runningKey, m.runningType
+	keys, types := m.lim.runningKey, m.lim.runningType
 	if len(keys) != 100 || types["crawl"] != 100 {
 		t.Fatalf("running: %d keys, %d of the type", len(keys), types["crawl"])
 	}
 	for i, j := range js {
 		j.State = jobs.Succeeded
-		m.account(j, jobs.Running)
-		if i < len(js)-1 && (!same(m.runningKey, keys) || !same(m.runningType, types)) {
+		m.lim.account(j, jobs.Running)
+		if i < len(js)-1 && (!same(m.lim.runningKey, keys) || !same(m.lim.runningType, types)) {
 			t.Fatalf("maps renewed with %d jobs still running", len(js)-1-i)
 		}
 	}
-	if len(m.runningKey) != 0 || len(m.runningType) != 0 || same(m.runningKey, keys) || same(m.runningType, types) {
-		t.Errorf("after the last job: %d keys, %d types, same maps %v %v", len(m.runningKey), len(m.runningType),
-			same(m.runningKey, keys), same(m.runningType, types))
+	if len(m.lim.runningKey) != 0 || len(m.lim.runningType) != 0 || same(m.lim.runningKey, keys) || same(m.lim.runningType, types) {
+		t.Errorf("after the last job: %d keys, %d types, same maps %v %v", len(m.lim.runningKey), len(m.lim.runningType),
+			same(m.lim.runningKey, keys), same(m.lim.runningType, types))
 	}
 }
 

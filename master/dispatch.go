@@ -73,7 +73,7 @@ func (m *Master) dispatch(now time.Time) time.Time {
 	p := &dispatchPass{m: m, now: now, next: m.queue.Promote(now)}
 	cands := m.cands[:0]
 	for _, name := range m.queue.ReadyTypes() {
-		if c, ok := p.consider(name, m.lanes[name]); ok {
+		if c, ok := p.consider(name, m.lim.lanes[name]); ok {
 			cands = append(cands, c)
 		}
 	}
@@ -138,7 +138,7 @@ func (p *dispatchPass) consider(name string, l *lane) (candidate, bool) {
 	m := p.m
 	if l == nil { // swept while its jobs waited out a delay
 		id, _, _, _ := m.queue.Head(name)
-		l = m.laneOf(m.job(id))
+		l = m.lim.laneOf(m.job(id))
 	}
 	w, eligible, held := m.pickWorker(l, p.now)
 	if w == nil {
@@ -148,7 +148,7 @@ func (p *dispatchPass) consider(name string, l *lane) (candidate, bool) {
 		p.soonest(held)
 		return candidate{}, false
 	}
-	if why, wake := m.blocked(l, p.now); why != "" {
+	if why, wake := m.lim.blocked(l, p.now); why != "" {
 		p.soonest(wake)
 		return candidate{}, false
 	}
@@ -164,7 +164,7 @@ func (m *Master) leaseRun(best, second candidate, now time.Time) {
 	run := min(w.free(), (m.queue.Ready(l.name)+best.eligible-1)/best.eligible)
 	for i := range run {
 		if i > 0 {
-			if why, _ := m.blocked(l, now); why != "" {
+			if why, _ := m.lim.blocked(l, now); why != "" {
 				break
 			}
 			_, p, seq, ok := m.queue.Head(l.name)
@@ -172,7 +172,7 @@ func (m *Master) leaseRun(best, second candidate, now time.Time) {
 				break
 			}
 		}
-		m.took(l)
+		m.lim.took(l)
 		if j, _ := m.queue.Pop(l.name); j != nil && j.State == jobs.Pending {
 			m.lease(j, w, now)
 		}

@@ -108,11 +108,44 @@ type lane struct {
 	limited bool
 }
 
-// laneOf returns the lane of j, creating it. The caller holds mu.
-func (m *Master) laneOf(j *jobs.Job) *lane {
+// limits holds the state of the dispatch limits (Config.Limits,
+// DefaultLimit, TypeLimits): the lanes pending jobs wait in, the running
+// counts by type and by limit key, and the rate buckets. Guarded by
+// Master.mu.
+type limits struct {
+	// The limits, from the Config (fixed at New).
+	typeLimits   map[string]Limit
+	keyLimits    map[string]Limit
+	defaultLimit Limit
+
+	lanes      map[string]*lane // by name
+	plainLanes map[string]*lane // the lanes of jobs without tags, limit key or pin, by type
+	// running jobs by type and by limit key, and rate buckets
+	runningType map[string]int
+	runningKey  map[string]int
+	typeBuckets map[string]*bucket
+	keyBuckets  map[string]*bucket
+}
+
+func newLimits(cfg *Config) limits {
+	return limits{
+		typeLimits:   cfg.TypeLimits,
+		keyLimits:    cfg.Limits,
+		defaultLimit: cfg.DefaultLimit,
+		lanes:        make(map[string]*lane),
+		plainLanes:   make(map[string]*lane),
+		runningType:  make(map[string]int),
+		runningKey:   make(map[string]int),
+		typeBuckets:  make(map[string]*bucket),
+		keyBuckets:   make(map[string]*bucket),
+	}
+}
+
+// laneOf returns the lane of j, creating it.
+func (lim *limits) laneOf(j *jobs.Job) *lane {
 	plain := len(j.Spec.Tags) == 0 && j.Spec.LimitKey == "" && j.Pin == ""
 	if plain {
-		if l := m.plainLanes[j.Spec.Type]; l != nil {
+		if l := lim.plainLanes[j.Spec.Type]; l != nil {
 			return l
 		}
 	}
@@ -120,55 +153,55 @@ func (m *Master) laneOf(j *jobs.Job) *lane {
 	slices.Sort(tags)
 	tags = slices.Compact(tags)
 	name := j.Spec.Type + "\x00" + strings.Join(tags, ",") + "\x00" + j.Spec.LimitKey + "\x00" + j.Pin
-	l := m.lanes[name]
+	l := lim.lanes[name]
 	if l == nil {
 		l = &lane{name: name, typ: j.Spec.Type, tags: tags, key: j.Spec.LimitKey, pin: j.Pin}
-		l.limited = !m.cfg.TypeLimits[l.typ].zero() || (l.key != "" && !m.keyLimit(l.key).zero())
-		m.lanes[name] = l
+		l.limited = !lim.typeLimits[l.typ].zero() || (l.key != "" && !lim.keyLimit(l.key).zero())
+		lim.lanes[name] = l
 	}
 	if plain {
-		m.plainLanes[j.Spec.Type] = l
+		lim.plainLanes[j.Spec.Type] = l
 	}
 	return l
 }
 
 // enqueue puts a pending job in its lane. The caller holds mu.
 func (m *Master) enqueue(j *jobs.Job) {
-	m.queue.PushLane(j, m.laneOf(j).name)
+	m.queue.PushLane(j, m.lim.laneOf(j).name)
 }
 
 // keyLimit is the limit of a limit key.
-func (m *Master) keyLimit(key string) Limit {
-	if l, ok := m.cfg.Limits[key]; ok {
+func (lim *limits) keyLimit(key string) Limit {
+	if l, ok := lim.keyLimits[key]; ok {
 		return l
 	}
-	return m.cfg.DefaultLimit
+	return lim.defaultLimit
 }
 
 // blocked says why a lane cannot take one more job now ("" if it can),
-// and when a rate limit lets it next. The caller holds mu.
-func (m *Master) blocked(l *lane, now time.Time) (string, time.Time) {
+// and when a rate limit lets it next.
+func (lim *limits) blocked(l *lane, now time.Time) (string, time.Time) {
 	if !l.limited {
 		return "", time.Time{}
 	}
-	tl := m.cfg.TypeLimits[l.typ]
-	if tl.Concurrency > 0 && m.runningType[l.typ] >= tl.Concurrency {
+	tl := lim.typeLimits[l.typ]
+	if tl.Concurrency > 0 && lim.runningType[l.typ] >= tl.Concurrency {
 		return fmt.Sprintf("type %q is at its limit of %d running", l.typ, tl.Concurrency), time.Time{}
 	}
 	var kl Limit
 	if l.key != "" {
-		kl = m.keyLimit(l.key)
-		if kl.Concurrency > 0 && m.runningKey[l.key] >= kl.Concurrency {
+		kl = lim.keyLimit(l.key)
+		if kl.Concurrency > 0 && lim.runningKey[l.key] >= kl.Concurrency {
 			return fmt.Sprintf("limit key %q is at its limit of %d running", l.key, kl.Concurrency), time.Time{}
 		}
 	}
 	if tl.Rate.N > 0 {
-		if ok, next := bucketOf(m.typeBuckets, l.typ).ready(tl.Rate, now); !ok {
+		if ok, next := bucketOf(lim.typeBuckets, l.typ).ready(tl.Rate, now); !ok {
 			return fmt.Sprintf("type %q is at its rate of %s", l.typ, tl.Rate), next
 		}
 	}
 	if kl.Rate.N > 0 {
-		if ok, next := bucketOf(m.keyBuckets, l.key).ready(kl.Rate, now); !ok {
+		if ok, next := bucketOf(lim.keyBuckets, l.key).ready(kl.Rate, now); !ok {
 			return fmt.Sprintf("limit key %q is at its rate of %s", l.key, kl.Rate), next
 		}
 	}
@@ -176,22 +209,22 @@ func (m *Master) blocked(l *lane, now time.Time) (string, time.Time) {
 }
 
 // took records a dispatch from lane l against its rate buckets. The caller
-// holds mu and has checked blocked.
-func (m *Master) took(l *lane) {
+// has checked blocked.
+func (lim *limits) took(l *lane) {
 	if !l.limited {
 		return
 	}
-	if b := m.typeBuckets[l.typ]; b != nil && m.cfg.TypeLimits[l.typ].Rate.N > 0 {
+	if b := lim.typeBuckets[l.typ]; b != nil && lim.typeLimits[l.typ].Rate.N > 0 {
 		b.tokens--
 	}
-	if b := m.keyBuckets[l.key]; b != nil && l.key != "" && m.keyLimit(l.key).Rate.N > 0 {
+	if b := lim.keyBuckets[l.key]; b != nil && l.key != "" && lim.keyLimit(l.key).Rate.N > 0 {
 		b.tokens--
 	}
 }
 
 // account keeps the running counts by type and limit key as a job moves
-// from state before to its current state. The caller holds mu.
-func (m *Master) account(j *jobs.Job, before jobs.State) {
+// from state before to its current state.
+func (lim *limits) account(j *jobs.Job, before jobs.State) {
 	if j.Spec.Broadcast {
 		return // runs nothing itself
 	}
@@ -203,44 +236,71 @@ func (m *Master) account(j *jobs.Job, before jobs.State) {
 	if was {
 		d = -1
 	}
-	if len(m.cfg.TypeLimits) > 0 { // only type limits read runningType
-		m.runningType[j.Spec.Type] += d
-		if m.runningType[j.Spec.Type] == 0 {
-			delete(m.runningType, j.Spec.Type)
-			if len(m.runningType) == 0 {
-				m.runningType = make(map[string]int) // see releaseLanes
+	if len(lim.typeLimits) > 0 { // only type limits read runningType
+		lim.runningType[j.Spec.Type] += d
+		if lim.runningType[j.Spec.Type] == 0 {
+			delete(lim.runningType, j.Spec.Type)
+			if len(lim.runningType) == 0 {
+				lim.runningType = make(map[string]int) // see release
 			}
 		}
 	}
 	if j.Spec.LimitKey != "" {
-		m.runningKey[j.Spec.LimitKey] += d
-		if m.runningKey[j.Spec.LimitKey] == 0 {
-			delete(m.runningKey, j.Spec.LimitKey)
-			if len(m.runningKey) == 0 {
-				m.runningKey = make(map[string]int) // see releaseLanes
+		lim.runningKey[j.Spec.LimitKey] += d
+		if lim.runningKey[j.Spec.LimitKey] == 0 {
+			delete(lim.runningKey, j.Spec.LimitKey)
+			if len(lim.runningKey) == 0 {
+				lim.runningKey = make(map[string]int) // see release
 			}
 		}
 	}
 }
 
-// releaseLanes drops the lanes that hold no ready job and the rate buckets
-// that are full again (sweepLanes), then rebuilds each of those maps that
+// release drops the lanes that hold no ready job in q and the rate buckets
+// that are full again (sweep), then rebuilds each of those maps that
 // lost more entries in the sweep than it kept: a Go map keeps the memory
 // of its deleted entries, so a map that once held a hundred thousand
 // limit keys would keep their room for good. A copy costs no more than
 // the deletes that made it due. (The running counts by key and type are
-// made anew in account when they empty.) The caller holds mu.
-func (m *Master) releaseLanes(now time.Time) {
-	lanes, keys, types := len(m.lanes), len(m.keyBuckets), len(m.typeBuckets)
-	m.sweepLanes(now)
-	if lanes-len(m.lanes) > len(m.lanes) {
-		m.lanes, m.plainLanes = copyMap(m.lanes), copyMap(m.plainLanes)
+// made anew in account when they empty.)
+func (lim *limits) release(q *jobs.Queue, now time.Time) {
+	lanes, keys, types := len(lim.lanes), len(lim.keyBuckets), len(lim.typeBuckets)
+	lim.sweep(q, now)
+	if lanes-len(lim.lanes) > len(lim.lanes) {
+		lim.lanes, lim.plainLanes = copyMap(lim.lanes), copyMap(lim.plainLanes)
 	}
-	if keys-len(m.keyBuckets) > len(m.keyBuckets) {
-		m.keyBuckets = copyMap(m.keyBuckets)
+	if keys-len(lim.keyBuckets) > len(lim.keyBuckets) {
+		lim.keyBuckets = copyMap(lim.keyBuckets)
 	}
-	if types-len(m.typeBuckets) > len(m.typeBuckets) {
-		m.typeBuckets = copyMap(m.typeBuckets)
+	if types-len(lim.typeBuckets) > len(lim.typeBuckets) {
+		lim.typeBuckets = copyMap(lim.typeBuckets)
+	}
+}
+
+// sweep drops lanes that hold no ready job in q and rate buckets that are
+// full again, so that a hundred thousand limit keys used once cost nothing
+// once their jobs are done. A lane is made again when a job needs it
+// (laneOf, and dispatch for a lane whose jobs come back from a delay).
+func (lim *limits) sweep(q *jobs.Queue, now time.Time) {
+	if len(lim.lanes) > 2*len(q.ReadyTypes())+64 {
+		for name, l := range lim.lanes {
+			if q.Ready(name) == 0 {
+				delete(lim.lanes, name)
+				if lim.plainLanes[l.typ] == l {
+					delete(lim.plainLanes, l.typ)
+				}
+			}
+		}
+	}
+	for key, b := range lim.keyBuckets {
+		if r := lim.keyLimit(key).Rate; r.N == 0 || b.full(r, now) {
+			delete(lim.keyBuckets, key)
+		}
+	}
+	for typ, b := range lim.typeBuckets {
+		if r := lim.typeLimits[typ].Rate; r.N == 0 || b.full(r, now) {
+			delete(lim.typeBuckets, typ)
+		}
 	}
 }
 

@@ -63,13 +63,7 @@ type Master struct {
 	unique                  map[string]string // unique_key → the latest job with it
 	// unique keys of jobs in a submit that is not committed yet
 	pendingUnique map[string]string
-	lanes         map[string]*lane
-	plainLanes    map[string]*lane // the lanes of jobs without tags, limit key or pin, by type
-	// running jobs by type and by limit key, and rate buckets, for limits
-	runningType map[string]int
-	runningKey  map[string]int
-	typeBuckets map[string]*bucket
-	keyBuckets  map[string]*bucket
+	lim           limits // lanes, running counts and rate buckets (lanes.go)
 	// changed is closed when any job becomes final, anyChange on any
 	// change to a job or worker; each is made when somebody waits on it
 	// and set to nil when closed, so a change nobody waits for costs
@@ -143,16 +137,10 @@ func New(cfg Config) (*Master, error) {
 		unique:   make(map[string]string),
 
 		pendingUnique: make(map[string]string),
-		lanes:         make(map[string]*lane),
-		plainLanes:    make(map[string]*lane),
-
-		runningType: make(map[string]int),
-		runningKey:  make(map[string]int),
-		typeBuckets: make(map[string]*bucket),
-		keyBuckets:  make(map[string]*bucket),
-		byType:      make(map[string]map[string]*workerRec),
-		kickc:       make(chan struct{}, 1),
-		stopc:       make(chan struct{}),
+		lim:           newLimits(&cfg),
+		byType:        make(map[string]map[string]*workerRec),
+		kickc:         make(chan struct{}, 1),
+		stopc:         make(chan struct{}),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.metrics = newMetrics(m)
@@ -309,7 +297,7 @@ func (m *Master) insert(j *jobs.Job) {
 		}
 	}
 	m.counts.add(j.State, 1)
-	m.account(j, jobs.Pending)
+	m.lim.account(j, jobs.Pending)
 }
 
 // stateCounts counts jobs by state.
@@ -344,7 +332,7 @@ func (m *Master) allJobs() iter.Seq[*jobs.Job] {
 func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
 	m.bump()
 	m.noteChange(j, before)
-	m.account(j, before)
+	m.lim.account(j, before)
 	if before != j.State {
 		m.counts.add(before, -1)
 		m.counts.add(j.State, 1)

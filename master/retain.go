@@ -114,7 +114,7 @@ func (m *Master) retireJobs(now time.Time) int {
 		m.mu.Lock()
 		n, more := m.retirePass(now)
 		if n > 0 || more {
-			m.releaseLanes(now)
+			m.lim.release(m.queue, now)
 			m.metrics.release(now.Add(-m.cfg.Retain))
 		}
 		m.mu.Unlock()
@@ -249,33 +249,5 @@ func (m *Master) drop(j *jobs.Job) {
 	}
 	if u := j.Spec.UniqueKey; u != "" && m.unique[u] == j.ID {
 		delete(m.unique, u)
-	}
-}
-
-// sweepLanes drops lanes that hold no ready job and rate buckets that are
-// full again, so that a hundred thousand limit keys used once cost nothing
-// once their jobs are done. A lane is made again when a job needs it
-// (laneOf, and dispatch for a lane whose jobs come back from a delay).
-// The caller holds mu.
-func (m *Master) sweepLanes(now time.Time) {
-	if len(m.lanes) > 2*len(m.queue.ReadyTypes())+64 {
-		for name, l := range m.lanes {
-			if m.queue.Ready(name) == 0 {
-				delete(m.lanes, name)
-				if m.plainLanes[l.typ] == l {
-					delete(m.plainLanes, l.typ)
-				}
-			}
-		}
-	}
-	for key, b := range m.keyBuckets {
-		if r := m.keyLimit(key).Rate; r.N == 0 || b.full(r, now) {
-			delete(m.keyBuckets, key)
-		}
-	}
-	for typ, b := range m.typeBuckets {
-		if r := m.cfg.TypeLimits[typ].Rate; r.N == 0 || b.full(r, now) {
-			delete(m.typeBuckets, typ)
-		}
 	}
 }

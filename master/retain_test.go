@@ -114,8 +114,8 @@ func TestRetainReleasesEverything(t *testing.T) {
 		return m.byseq.len() == 1 && m.finishedMem == 1
 	})
 	eventually(t, m, "lanes, buckets, groups and keys released", func() bool {
-		return len(m.lanes) <= 64 && len(m.keyBuckets) == 0 && len(m.groups) == 0 &&
-			len(m.unique) == 1 && len(m.runningKey) == 0 && len(m.hooks.recs) == 0
+		return len(m.lim.lanes) <= 64 && len(m.lim.keyBuckets) == 0 && len(m.groups) == 0 &&
+			len(m.unique) == 1 && len(m.lim.runningKey) == 0 && len(m.hooks.recs) == 0
 	})
 	m.mu.Lock()
 	if n := m.counts.of(jobs.Succeeded); n != len(ids) {

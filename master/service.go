@@ -248,7 +248,7 @@ func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
 		return fmt.Sprintf("%s: eligible in %s (at %s)", what,
 			j.NotBefore.Sub(now).Round(time.Millisecond), j.NotBefore.Format(time.RFC3339))
 	}
-	l := m.laneOf(j)
+	l := m.lim.laneOf(j)
 	typ := j.Spec.Type
 	if l.pin != "" {
 		alive := false
@@ -285,7 +285,7 @@ func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
 		}
 		return fmt.Sprintf("no live worker has type %q%s (live workers have: %s)", typ, with, strings.Join(have, ", "))
 	}
-	if why, _ := m.blocked(l, now); why != "" {
+	if why, _ := m.lim.blocked(l, now); why != "" {
 		return why
 	}
 	ahead := m.queue.Ready(l.name) - 1
