@@ -53,7 +53,7 @@ func (m *Master) pageWorkers(q workerQuery, take func(rpcapi.WorkerInfo)) (strin
 		w   *workerRec
 	}
 	var ws []entry
-	for _, w := range m.workers {
+	for _, w := range m.reg.workers {
 		if w.restored || (q.State != "" && w.state != q.State) {
 			continue
 		}
@@ -98,7 +98,7 @@ func (m *Master) listWorkers(q workerQuery) ([]rpcapi.WorkerInfo, string, error)
 func (m *Master) getWorker(id string) (rpcapi.WorkerInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	w := m.workers[id]
+	w := m.reg.workers[id]
 	if w == nil || w.restored {
 		return rpcapi.WorkerInfo{}, fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, id)
 	}

@@ -23,7 +23,7 @@ import (
 // spec, sorted. The caller holds mu.
 func (m *Master) broadcastTargets(s *jobs.Spec) []string {
 	var names []string
-	for _, w := range m.byType[s.Type] {
+	for _, w := range m.reg.byType[s.Type] {
 		if w.state == rpcapi.WorkerAlive && w.hasTags(s.Tags) && !slices.Contains(names, w.name) {
 			names = append(names, w.name)
 		}
@@ -88,7 +88,7 @@ func (m *Master) childFinal(c *jobs.Job) {
 // abandonPinned fails the pending copies pinned to a worker name that no
 // live worker has any more. The caller holds mu.
 func (m *Master) abandonPinned(name string, now time.Time) {
-	for _, w := range m.workers {
+	for _, w := range m.reg.workers {
 		if w.name == name && w.state != rpcapi.WorkerDead {
 			return
 		}

@@ -222,7 +222,7 @@ func (m *Master) lease(j *jobs.Job, w *workerRec, now time.Time) {
 // it returns nil because every such worker is held back (backoffUntil), held
 // is the earliest end of those holds. The caller holds mu.
 func (m *Master) pickWorker(l *lane, now time.Time) (best *workerRec, n int, held time.Time) {
-	for _, w := range m.byType[l.typ] {
+	for _, w := range m.reg.byType[l.typ] {
 		if w.state != rpcapi.WorkerAlive || w.free() <= 0 || !w.hasTags(l.tags) || (l.pin != "" && w.name != l.pin) {
 			continue
 		}

@@ -341,11 +341,11 @@ func (l *loader) add(j *jobs.Job) {
 		if j.Spec.Broadcast {
 			break // a broadcast job runs nothing itself
 		}
-		w := m.workers[j.Worker]
+		w := m.reg.workers[j.Worker]
 		if w == nil {
 			w = &workerRec{id: j.Worker, name: "(before restart)", state: rpcapi.WorkerAlive,
 				restored: true, registered: l.now, lastBeat: l.now, leases: make(map[string]*lease)}
-			m.workers[w.id] = w
+			m.reg.workers[w.id] = w
 		}
 		w.leases[j.ID] = &lease{job: j, attempt: j.Attempt, acked: l.now, deadline: m.deadline(j, l.now)}
 		l.restored++

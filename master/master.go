@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"iter"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +27,6 @@ type Master struct {
 	log    logrus.FieldLogger
 	store  jobs.Store
 	commit *committer
-	boot   string // distinguishes worker IDs across restarts
 	start  time.Time
 
 	mu    sync.Mutex // guards everything below
@@ -56,10 +54,8 @@ type Master struct {
 	loadErr                 error
 	queue                   *jobs.Queue
 	counts                  stateCounts
-	workers                 map[string]*workerRec
-	byType                  map[string]map[string]*workerRec // alive workers by job type
+	reg                     registry // the workers (registry.go)
 	seq                     uint64
-	workerSeq               int
 	unique                  map[string]string // unique_key → the latest job with it
 	// unique keys of jobs in a submit that is not committed yet
 	pendingUnique map[string]string
@@ -127,18 +123,16 @@ func New(cfg Config) (*Master, error) {
 	m := &Master{
 		cfg:      cfg,
 		log:      cfg.Logger,
-		boot:     hex.EncodeToString(b[:]),
 		readGate: newReadGate(),
 		clock:    cmp.Or[clock](cfg.clock, systemClock{}),
 		keys:     make(map[string]string),
 		groups:   make(map[string][]string),
 		queue:    jobs.NewQueue(),
-		workers:  make(map[string]*workerRec),
+		reg:      newRegistry(hex.EncodeToString(b[:])),
 		unique:   make(map[string]string),
 
 		pendingUnique: make(map[string]string),
 		lim:           newLimits(&cfg),
-		byType:        make(map[string]map[string]*workerRec),
 		kickc:         make(chan struct{}, 1),
 		stopc:         make(chan struct{}),
 	}
@@ -215,7 +209,7 @@ func (m *Master) shutdown() error {
 	close(m.stopc)
 	m.wg.Wait()
 	m.mu.Lock()
-	for _, w := range m.workers {
+	for _, w := range m.reg.workers {
 		if w.client != nil {
 			w.client.Close()
 		}
@@ -421,11 +415,6 @@ func (m *Master) kick() {
 
 func (m *Master) jobLog(j *jobs.Job) *logrus.Entry {
 	return m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": j.Attempt, "worker": j.Worker, "type": j.Spec.Type})
-}
-
-func (m *Master) nextWorkerID() string {
-	m.workerSeq++
-	return "w" + strconv.Itoa(m.workerSeq) + "-" + m.boot
 }
 
 // now is the master's time (clock).

@@ -252,7 +252,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(m.counts.of(s)), string(s))
 	}
 	byState := map[string]int{rpcapi.WorkerAlive: 0, rpcapi.WorkerDraining: 0, rpcapi.WorkerDead: 0}
-	for _, w := range m.workers {
+	for _, w := range m.reg.workers {
 		if !w.restored {
 			byState[w.state]++
 		}

@@ -75,7 +75,7 @@ func (m *Master) Retry(ctx context.Context, id string) error {
 func (m *Master) Drain(ctx context.Context, workerID string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	w := m.workers[workerID]
+	w := m.reg.workers[workerID]
 	if w == nil || w.restored {
 		return fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, workerID)
 	}

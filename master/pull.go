@@ -30,7 +30,7 @@ func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchR
 	for {
 		now := m.now()
 		m.mu.Lock()
-		w := m.workers[a.WorkerID]
+		w := m.reg.workers[a.WorkerID]
 		if w == nil || w.state == rpcapi.WorkerDead || m.closed {
 			m.mu.Unlock()
 			return fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, a.WorkerID)
@@ -80,7 +80,7 @@ func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchR
 		case <-ch:
 		case <-timer.C:
 			m.mu.Lock()
-			if w := m.workers[a.WorkerID]; w != nil && w.state != rpcapi.WorkerDead {
+			if w := m.reg.workers[a.WorkerID]; w != nil && w.state != rpcapi.WorkerDead {
 				w.lastBeat = m.now()
 			}
 			m.mu.Unlock()

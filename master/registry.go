@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +48,52 @@ type lease struct {
 	deadline  time.Time // master-side timeout backstop; zero for none
 	cancelled bool      // the job was cancelled; the worker is told to stop
 	handedOut bool      // pull: a Fetch returned it; accepted at the next Fetch or heartbeat
+}
+
+// registry holds the workers: every worker the master knows by ID (the
+// live ones, those restored from the store at start, and the last maxDead
+// dead ones) and the live ones by job type. Guarded by Master.mu.
+type registry struct {
+	boot    string // distinguishes worker IDs across restarts (set at New)
+	seq     int    // the number in the last worker ID given
+	workers map[string]*workerRec
+	byType  map[string]map[string]*workerRec // alive workers by job type
+}
+
+func newRegistry(boot string) registry {
+	return registry{
+		boot:    boot,
+		workers: make(map[string]*workerRec),
+		byType:  make(map[string]map[string]*workerRec),
+	}
+}
+
+// nextID returns a fresh worker ID.
+func (reg *registry) nextID() string {
+	reg.seq++
+	return "w" + strconv.Itoa(reg.seq) + "-" + reg.boot
+}
+
+// add records w under its ID and indexes it by the job types it runs.
+func (reg *registry) add(w *workerRec) {
+	reg.workers[w.id] = w
+	for _, t := range w.types {
+		if reg.byType[t] == nil {
+			reg.byType[t] = make(map[string]*workerRec)
+		}
+		reg.byType[t][w.id] = w
+	}
+}
+
+// unindex takes w out of the live workers by type (it died); it stays
+// listed by ID.
+func (reg *registry) unindex(w *workerRec) {
+	for _, t := range w.types {
+		delete(reg.byType[t], w.id)
+		if len(reg.byType[t]) == 0 {
+			delete(reg.byType, t)
+		}
+	}
 }
 
 func (w *workerRec) free() int { return w.slots - len(w.leases) }
@@ -196,7 +243,7 @@ func (m *Master) workerCaller(a *rpcapi.RegisterArgs) (rpcapi.Caller, error) {
 // it by the job types it runs. The caller holds mu.
 func (m *Master) addWorker(a *rpcapi.RegisterArgs, client rpcapi.Caller, now time.Time) *workerRec {
 	w := &workerRec{
-		id: m.nextWorkerID(), name: a.Name, addr: a.Addr, slots: a.Slots,
+		id: m.reg.nextID(), name: a.Name, addr: a.Addr, slots: a.Slots,
 		types: slices.Compact(slices.Sorted(slices.Values(a.Types))),
 		state: rpcapi.WorkerAlive, registered: now, lastBeat: now, beatAt: now,
 		leases: make(map[string]*lease), wake: make(chan struct{}, 1),
@@ -206,15 +253,9 @@ func (m *Master) addWorker(a *rpcapi.RegisterArgs, client rpcapi.Caller, now tim
 	for _, t := range w.tags {
 		w.tagSet[t] = true
 	}
-	m.workers[w.id] = w
+	m.reg.add(w)
 	m.metrics.registered.Inc()
 	m.bump()
-	for _, t := range w.types {
-		if m.byType[t] == nil {
-			m.byType[t] = make(map[string]*workerRec)
-		}
-		m.byType[t][w.id] = w
-	}
 	return w
 }
 
@@ -243,7 +284,7 @@ func (m *Master) adoptRunning(w *workerRec, running []rpcapi.JobRef, r *rpcapi.R
 			}
 			continue
 		}
-		if old := m.workers[j.Worker]; old != nil {
+		if old := m.reg.workers[j.Worker]; old != nil {
 			delete(old.leases, j.ID)
 		}
 		j.Worker = w.id
@@ -295,7 +336,7 @@ func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcap
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	w := m.workers[a.WorkerID]
+	w := m.reg.workers[a.WorkerID]
 	if w == nil || w.state == rpcapi.WorkerDead || w.restored || m.closed {
 		r.Status = rpcapi.BeatUnknown
 		return nil
@@ -368,7 +409,7 @@ func (m *Master) lose(jobID string, attempt int, now time.Time, why string) {
 func (api wire) Logout(ctx context.Context, a *rpcapi.LogoutArgs, _ *rpcapi.Empty) error {
 	m := api.m
 	m.mu.Lock()
-	w := m.workers[a.WorkerID]
+	w := m.reg.workers[a.WorkerID]
 	if w == nil || w.state == rpcapi.WorkerDead {
 		m.mu.Unlock()
 		return fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, a.WorkerID)
@@ -393,30 +434,27 @@ func (m *Master) retire(w *workerRec, now time.Time, why string) {
 	clear(w.leases)
 	w.outbox = nil
 	w.cancelbox = nil
-	for _, t := range w.types {
-		delete(m.byType[t], w.id)
-		if len(m.byType[t]) == 0 {
-			delete(m.byType, t)
-		}
-	}
+	m.reg.unindex(w)
 	if w.stop != nil {
 		w.stop()
 	}
 	w.poke()
 	if w.restored {
-		delete(m.workers, w.id)
+		delete(m.reg.workers, w.id)
 	} else {
 		m.abandonPinned(w.name, now)
 	}
-	m.pruneDead()
+	m.reg.pruneDead()
 }
 
 // maxDead bounds how many dead workers are kept for listing.
 const maxDead = 100
 
-func (m *Master) pruneDead() {
+// pruneDead forgets the dead workers last heard from longest ago, beyond
+// maxDead of them.
+func (reg *registry) pruneDead() {
 	var dead []*workerRec
-	for _, w := range m.workers {
+	for _, w := range reg.workers {
 		if w.state == rpcapi.WorkerDead {
 			dead = append(dead, w)
 		}
@@ -426,7 +464,7 @@ func (m *Master) pruneDead() {
 	}
 	slices.SortFunc(dead, func(a, b *workerRec) int { return a.lastBeat.Compare(b.lastBeat) })
 	for _, w := range dead[:len(dead)-maxDead] {
-		delete(m.workers, w.id)
+		delete(reg.workers, w.id)
 	}
 }
 
@@ -452,7 +490,7 @@ func (m *Master) reap(now time.Time) {
 	defer m.mu.Unlock()
 	m.writeHeld(now, false)
 	kicked := false
-	for _, w := range m.workers {
+	for _, w := range m.reg.workers {
 		if w.state == rpcapi.WorkerDead {
 			continue
 		}

@@ -24,7 +24,7 @@ func (api wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.
 	now := m.now()
 	var last *batch
 	m.mu.Lock()
-	w := m.workers[a.WorkerID]
+	w := m.reg.workers[a.WorkerID]
 	for _, rep := range a.Reports {
 		b, ok := m.completeReport(w, a.WorkerID, rep, now)
 		if !ok {
@@ -177,7 +177,7 @@ func (api wire) Status(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.StatusRep
 // holds mu.
 func (m *Master) workerInfos() []rpcapi.WorkerInfo {
 	var out []rpcapi.WorkerInfo
-	for _, w := range m.workers {
+	for _, w := range m.reg.workers {
 		if !w.restored {
 			out = append(out, m.workerInfo(w))
 		}
@@ -252,7 +252,7 @@ func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
 	typ := j.Spec.Type
 	if l.pin != "" {
 		alive := false
-		for _, w := range m.byType[typ] {
+		for _, w := range m.reg.byType[typ] {
 			alive = alive || (w.name == l.pin && w.state == rpcapi.WorkerAlive)
 		}
 		if !alive {
@@ -264,7 +264,7 @@ func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
 		with = " with tags " + strings.Join(l.tags, ",")
 	}
 	var alive, slots, used int
-	for _, w := range m.byType[typ] {
+	for _, w := range m.reg.byType[typ] {
 		if w.state == rpcapi.WorkerAlive && w.hasTags(l.tags) {
 			alive++
 			slots += w.slots
@@ -273,15 +273,15 @@ func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
 	}
 	if alive == 0 {
 		var have []string
-		for t := range m.byType {
+		for t := range m.reg.byType {
 			have = append(have, t)
 		}
 		slices.Sort(have)
 		switch {
 		case len(have) == 0:
 			return fmt.Sprintf("no live worker has type %q%s (no live workers at all)", typ, with)
-		case len(m.byType[typ]) > 0:
-			return fmt.Sprintf("no live worker has type %q%s (%d live workers have the type but not the tags)", typ, with, len(m.byType[typ]))
+		case len(m.reg.byType[typ]) > 0:
+			return fmt.Sprintf("no live worker has type %q%s (%d live workers have the type but not the tags)", typ, with, len(m.reg.byType[typ]))
 		}
 		return fmt.Sprintf("no live worker has type %q%s (live workers have: %s)", typ, with, strings.Join(have, ", "))
 	}
@@ -346,7 +346,7 @@ func (api wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Canc
 			continue
 		}
 		m.queue.Remove(id)
-		if w := m.workers[worker]; before == jobs.Running && w != nil {
+		if w := m.reg.workers[worker]; before == jobs.Running && w != nil {
 			if l := w.leases[id]; l != nil && l.attempt == attempt {
 				if w.unqueue(id, attempt) {
 					// Never sent (or fetched): the worker never had it,

@@ -153,7 +153,7 @@ func (m *Master) liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
 		st.Counts[s] = m.counts.of(s)
 		st.Total += m.counts.of(s)
 	}
-	for _, w := range m.workers {
+	for _, w := range m.reg.workers {
 		switch {
 		case w.restored:
 			continue
