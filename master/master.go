@@ -39,11 +39,7 @@ type Master struct {
 	outside     bool  // some stored job is not in memory: listings read the store
 	// readGate bounds the walks of the store that run at once (readgate.go).
 	readGate chan struct{}
-	// The live view's counters (sse.go): finished jobs per minute, and
-	// the latest changes in a ring.
-	thru     [throughputBuckets]thruMinute
-	recent   []change
-	recentAt int
+	live     liveCounters // the live view's throughput and latest changes (sse.go)
 	keys     map[string]string
 	groups   map[string][]string
 	left     map[string]*leftGroup // groups that left memory, their entries not written yet (groupdisk.go)
@@ -325,7 +321,7 @@ func (m *Master) allJobs() iter.Seq[*jobs.Job] {
 // snapshot for the store. It returns the commit batch. The caller holds mu.
 func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
 	m.bump()
-	m.noteChange(j, before)
+	m.live.note(j, before)
 	m.lim.account(j, before)
 	if before != j.State {
 		m.counts.add(before, -1)

@@ -103,20 +103,30 @@ type change struct {
 // the live view (a ring): the view shows at most maxChanges of them.
 const recentChanges = 4 * maxChanges
 
-// noteChange keeps the live view's counters as j changes from state
-// before: the throughput of the current minute, and the ring of recent
-// changes. O(1): the live view never walks the jobs. The caller holds mu.
-func (m *Master) noteChange(j *jobs.Job, before jobs.State) {
-	if m.recent == nil {
-		m.recent = make([]change, recentChanges)
+// liveCounters keeps what the live view shows that it cannot read from the
+// jobs without walking them: the jobs that became final in each of the
+// last throughputBuckets minutes, and a ring of the latest changes.
+// Guarded by Master.mu.
+type liveCounters struct {
+	thru     [throughputBuckets]thruMinute
+	recent   []change // made at the first change
+	recentAt int      // where the next change goes in recent
+}
+
+// note keeps the counters as j changes from state before: the throughput
+// of the current minute, and the ring of recent changes. O(1): the live
+// view never walks the jobs.
+func (lc *liveCounters) note(j *jobs.Job, before jobs.State) {
+	if lc.recent == nil {
+		lc.recent = make([]change, recentChanges)
 	}
-	m.recent[m.recentAt] = change{j: j, at: j.Updated}
-	m.recentAt = (m.recentAt + 1) % recentChanges
+	lc.recent[lc.recentAt] = change{j: j, at: j.Updated}
+	lc.recentAt = (lc.recentAt + 1) % recentChanges
 	if !j.State.Final() || before.Final() {
 		return
 	}
 	min := j.Updated.Unix() / 60
-	r := &m.thru[min%throughputBuckets]
+	r := &lc.thru[min%throughputBuckets]
 	if r.minute != min {
 		*r = thruMinute{minute: min}
 	}
@@ -128,6 +138,30 @@ func (m *Master) noteChange(j *jobs.Job, before jobs.State) {
 	default:
 		r.cancelled++
 	}
+}
+
+// throughput fills bs, the throughputBuckets minutes from start, with the
+// counts of the minutes it keeps.
+func (lc *liveCounters) throughput(bs []throughputBucket, start time.Time) {
+	for _, r := range lc.thru {
+		if t := time.Unix(r.minute*60, 0); !t.Before(start) && r.minute != 0 {
+			b := &bs[min(int(t.Sub(start)/bucketWidth), throughputBuckets-1)]
+			b.Succeeded, b.Failed, b.Cancelled = r.succeeded, r.failed, r.cancelled
+		}
+	}
+}
+
+// changedSince returns the jobs of the ring changed after since (zero:
+// any), newest first, at most maxChanges.
+func (lc *liveCounters) changedSince(since time.Time) []*jobs.Job {
+	var top []*jobs.Job // newest first, at most maxChanges
+	after := since.Add(-changeSlack)
+	for _, c := range lc.recent {
+		if c.j != nil && (since.IsZero() || c.at.After(after)) && !slices.Contains(top, c.j) {
+			top = insertNewest(top, c.j)
+		}
+	}
+	return top
 }
 
 // liveView takes the live view in one pass under mu. With full, it also
@@ -142,8 +176,6 @@ func (m *Master) liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
 		st.Throughput.Buckets[i].Start = start.Add(time.Duration(i) * bucketWidth)
 	}
 	st.Counts = make(map[jobs.State]int, len(jobs.States))
-	var top []*jobs.Job // newest first, at most maxChanges
-	after := since.Add(-changeSlack)
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -168,23 +200,12 @@ func (m *Master) liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
 		st.Workers.Slots += w.slots
 		st.Workers.Busy += len(w.leases)
 	}
-	for _, r := range m.thru {
-		if t := time.Unix(r.minute*60, 0); !t.Before(start) && r.minute != 0 {
-			b := &st.Throughput.Buckets[min(int(t.Sub(start)/bucketWidth), throughputBuckets-1)]
-			b.Succeeded, b.Failed, b.Cancelled = r.succeeded, r.failed, r.cancelled
-		}
-	}
-	if full {
-		for _, c := range m.recent {
-			if c.j != nil && (since.IsZero() || c.at.After(after)) && !slices.Contains(top, c.j) {
-				top = insertNewest(top, c.j)
-			}
-		}
-	}
+	m.live.throughput(st.Throughput.Buckets, start)
 	ageing = st.Workers.Alive+st.Workers.Draining > 0 || st.Counts[jobs.Running] > 0
 	if !full {
 		return ev, ageing
 	}
+	top := m.live.changedSince(since)
 	ev.Workers = m.workerInfos()
 	ev.Changes = make([]rpcapi.JobView, len(top))
 	for i, j := range top {

@@ -240,7 +240,7 @@ func (m *Master) admitSubmitted(fresh []*jobs.Job) {
 		}
 	}
 	for _, j := range fresh[max(0, len(fresh)-recentChanges):] {
-		m.noteChange(j, j.State)
+		m.live.note(j, j.State)
 	}
 	m.bump()
 	m.metrics.submitted.Add(float64(len(fresh)))
