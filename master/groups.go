@@ -261,7 +261,7 @@ func (h *hooks) resumeGroups(initRec *initRecord) (legacy []string) {
 			}
 		}
 		if h.fired[g] {
-			m.groupClosed(g, m.now())
+			m.ret.groupClosed(g, m.now())
 		}
 	}
 	return legacy
@@ -347,7 +347,7 @@ func (m *Master) groupFinal(j *jobs.Job) {
 		return
 	}
 	h.fired[g] = true
-	m.groupClosed(g, j.Updated)
+	m.ret.groupClosed(g, j.Updated)
 	if h.recs[g] == nil { // a pending record from a run before keeps its progress
 		h.recs[g] = &onDoneRecord{State: onDonePending, Since: time.Now()}
 	}

@@ -71,10 +71,10 @@ func (m *Master) readmit(j *jobs.Job) *jobs.Job {
 	}
 	m.insert(j)
 	m.counts.add(j.State, -1) // counted already, as a job in the store
-	m.finished(j, j.Updated)
+	m.ret.finished(j, j.Updated)
 	if g := j.Spec.Group; g != "" && m.hooks != nil && len(m.groups[g]) == 1 {
 		m.hooks.fired[g] = true // its on_done ran before it left memory
-		m.groupClosed(g, j.Updated)
+		m.ret.groupClosed(g, j.Updated)
 	}
 	return j
 }
@@ -576,7 +576,7 @@ func (q *jobQuery) indexKey() (jobs.IndexKey, bool) {
 // nil when every job is in memory (or the store cannot read records one
 // by one). The caller holds mu.
 func (m *Master) historyStore() jobs.HistoryStore {
-	if !m.outside {
+	if !m.ret.outside {
 		return nil
 	}
 	hs, _ := m.store.(jobs.HistoryStore)

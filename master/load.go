@@ -304,7 +304,7 @@ func (l *loader) out(seq uint64, state jobs.State, key []byte) {
 	l.lock()
 	defer l.unlock()
 	m.seq = max(m.seq, seq)
-	m.outside = true
+	m.ret.outside = true
 	m.counts.add(state, 1)
 	l.history++
 	switch {
@@ -329,7 +329,7 @@ func (l *loader) add(j *jobs.Job) {
 	m.seq = max(m.seq, j.Seq)
 	m.insert(j)
 	if j.State.Final() {
-		m.finishedMem++
+		m.ret.finishedMem++
 		if j.Spec.Group == "" {
 			l.finals = append(l.finals, retireEntry{seq: j.Seq, at: j.Updated})
 		}
@@ -364,7 +364,7 @@ func (l *loader) finish() error {
 	// rest, the ones that finished first leave now, not in the first
 	// retire pass.
 	l.lock()
-	held := m.finishedMem
+	held := m.ret.finishedMem
 	l.unlock()
 	if over := min(len(recent), len(recent)+held-m.cfg.RetainJobs); over > 0 {
 		slices.SortFunc(recent, func(a, b recentRec) int {
@@ -391,7 +391,7 @@ func (l *loader) finish() error {
 	}
 	slices.SortFunc(l.finals, func(a, b retireEntry) int { return a.at.Compare(b.at) })
 	for _, e := range l.finals {
-		m.retiring.push(e)
+		m.ret.retiring.push(e)
 	}
 	if l.first != nil {
 		// loadLive put a group's live jobs first: back to submission

@@ -31,12 +31,7 @@ type Master struct {
 
 	mu    sync.Mutex // guards everything below
 	byseq seqIndex   // the jobs in memory (live ones and finished ones not yet retired), by Seq
-	// finishedMem counts the final jobs in byseq; retiring lists them
-	// (and closed groups) in the order they finished (retain.go).
-	finishedMem int
-	retiring    retireQueue
-	retired     int64 // jobs that left memory
-	outside     bool  // some stored job is not in memory: listings read the store
+	ret   retention  // when finished jobs leave memory (retain.go)
 	// readGate bounds the walks of the store that run at once (readgate.go).
 	readGate chan struct{}
 	live     liveCounters // the live view's throughput and latest changes (sse.go)
@@ -327,10 +322,10 @@ func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
 		m.counts.add(before, -1)
 		m.counts.add(j.State, 1)
 		if before.Final() && !j.State.Final() {
-			m.unfinished()
+			m.ret.unfinished()
 		}
 		if j.State.Final() && !before.Final() {
-			m.finished(j, j.Updated)
+			m.ret.finished(j, j.Updated)
 		}
 		if j.State.Final() {
 			if j.Parent != "" {

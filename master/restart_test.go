@@ -111,13 +111,13 @@ func TestRestartKeepsRetainJobs(t *testing.T) {
 		}
 	}
 	m2.mu.Lock()
-	if m2.finishedMem != len(fin) || m2.counts.of(jobs.Pending) != 3 || m2.queue.Len() != 3 {
-		t.Errorf("finishedMem %d, pending %d, queued %d", m2.finishedMem, m2.counts.of(jobs.Pending), m2.queue.Len())
+	if m2.ret.finishedMem != len(fin) || m2.counts.of(jobs.Pending) != 3 || m2.queue.Len() != 3 {
+		t.Errorf("finishedMem %d, pending %d, queued %d", m2.ret.finishedMem, m2.counts.of(jobs.Pending), m2.queue.Len())
 	}
 	m2.mu.Unlock()
 	// The retire pass then holds memory at retain_jobs (the unique job
 	// stays, an older one leaves in its place).
-	eventually(t, m2, "finished jobs in memory at retain_jobs", func() bool { return m2.finishedMem <= keep })
+	eventually(t, m2, "finished jobs in memory at retain_jobs", func() bool { return m2.ret.finishedMem <= keep })
 
 	// Counts, the IDs, and the jobs from the disk.
 	after, err := mc2.Status(ctx)
@@ -200,7 +200,7 @@ func TestRestartScheduleFireKept(t *testing.T) {
 			}
 			if by == "purge" {
 				// Purge every finished job: all but the fire's go.
-				eventually(t, m, "jobs leave memory", func() bool { return m.finishedMem <= cfg.RetainJobs })
+				eventually(t, m, "jobs leave memory", func() bool { return m.ret.finishedMem <= cfg.RetainJobs })
 				n, err := m.Purge(context.Background(), PurgeFilter{})
 				if err != nil || n != 150 {
 					t.Fatalf("purge: %d, %v; want the 150 jobs that are not the fire's", n, err)
@@ -279,7 +279,7 @@ func TestRestartKeepsFailedNotice(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the job_failed notice was not sent after the restart")
 	}
-	eventually(t, m2, "the finished jobs in memory at retain_jobs", func() bool { return m2.finishedMem <= 100 })
+	eventually(t, m2, "the finished jobs in memory at retain_jobs", func() bool { return m2.ret.finishedMem <= 100 })
 }
 
 // BenchmarkLoad measures a master's load of a bolt store of finished jobs

@@ -70,24 +70,41 @@ const jobsFileKeyPrefix = "file:"
 // every quarter heartbeat interval, and repeats while there is work.
 const retireBudget = 20000
 
-// finished notes that j has just become final (or was loaded final). The
-// caller holds mu.
-func (m *Master) finished(j *jobs.Job, at time.Time) {
-	m.finishedMem++
+// retention keeps what decides when finished jobs leave memory: how many
+// are in memory, and the queue they (and closed groups) wait in. Guarded
+// by Master.mu.
+type retention struct {
+	// finishedMem counts the final jobs in Master.byseq; retiring lists
+	// them (and closed groups) in the order they finished.
+	finishedMem int
+	retiring    retireQueue
+	retired     int64 // jobs that left memory
+	outside     bool  // some stored job is not in memory: listings read the store
+}
+
+// finished notes that j has just become final (or was loaded final).
+func (rt *retention) finished(j *jobs.Job, at time.Time) {
+	rt.finishedMem++
 	if j.Spec.Group == "" {
-		m.retiring.push(retireEntry{seq: j.Seq, at: at})
+		rt.retiring.push(retireEntry{seq: j.Seq, at: at})
 	}
 }
 
-// groupClosed notes that every job of group g is final. The caller holds
-// mu.
-func (m *Master) groupClosed(g string, at time.Time) {
-	m.retiring.push(retireEntry{group: g, at: at})
+// groupClosed notes that every job of group g is final.
+func (rt *retention) groupClosed(g string, at time.Time) {
+	rt.retiring.push(retireEntry{group: g, at: at})
 }
 
 // unfinished notes that a final job became live again (a retry). Its
-// retire entry is skipped when it comes up. The caller holds mu.
-func (m *Master) unfinished() { m.finishedMem-- }
+// retire entry is skipped when it comes up.
+func (rt *retention) unfinished() { rt.finishedMem-- }
+
+// left notes that a final job left memory (its record stays on disk).
+func (rt *retention) left() {
+	rt.finishedMem--
+	rt.retired++
+	rt.outside = true
+}
 
 // stays reports whether the job whose record head is h, loaded at start,
 // stays in memory whatever its age and the count of finished jobs: it is
@@ -135,18 +152,18 @@ func (m *Master) retirePass(now time.Time) (n int, more bool) {
 	var again []retireEntry
 	defer func() {
 		for _, e := range again {
-			m.retiring.push(e)
+			m.ret.retiring.push(e)
 		}
 	}()
-	for seen := 0; m.retiring.len() > 0; seen++ {
+	for seen := 0; m.ret.retiring.len() > 0; seen++ {
 		if seen == retireBudget {
 			return n, true
 		}
-		e := m.retiring.front()
-		if m.finishedMem <= m.cfg.RetainJobs && now.Before(e.at.Add(m.cfg.Retain)) {
+		e := m.ret.retiring.front()
+		if m.ret.finishedMem <= m.cfg.RetainJobs && now.Before(e.at.Add(m.cfg.Retain)) {
 			return n, false
 		}
-		ent := m.retiring.pop()
+		ent := m.ret.retiring.pop()
 		if ent.group != "" {
 			k, wait := m.retireGroup(ent.group, now)
 			n += k
@@ -241,9 +258,7 @@ func (m *Master) retireGroup(g string, now time.Time) (n int, wait bool) {
 // The caller holds mu.
 func (m *Master) drop(j *jobs.Job) {
 	m.byseq.remove(j.Seq)
-	m.finishedMem--
-	m.retired++
-	m.outside = true
+	m.ret.left()
 	if k := j.Spec.Key; k != "" && !strings.HasPrefix(k, jobsFileKeyPrefix) && m.keys[k] == j.ID {
 		delete(m.keys, k)
 	}

@@ -111,7 +111,7 @@ func TestRetainReleasesEverything(t *testing.T) {
 	ids := runAll(t, mc, specs)
 
 	eventually(t, m, "every job but the one unique_for holds leaves memory", func() bool {
-		return m.byseq.len() == 1 && m.finishedMem == 1
+		return m.byseq.len() == 1 && m.ret.finishedMem == 1
 	})
 	eventually(t, m, "lanes, buckets, groups and keys released", func() bool {
 		return len(m.lim.lanes) <= 64 && len(m.lim.keyBuckets) == 0 && len(m.groups) == 0 &&
@@ -141,7 +141,7 @@ func TestRetainJobsCap(t *testing.T) {
 	}
 	ids := runAll(t, mc, specs)
 	eventually(t, m, "at most 100 finished jobs in memory", func() bool {
-		return m.finishedMem <= 100 && m.byseq.len() <= 100
+		return m.ret.finishedMem <= 100 && m.byseq.len() <= 100
 	})
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -386,7 +386,7 @@ func TestPurgeHistory(t *testing.T) {
 		runAll(t, mc, specs)
 		eventually(t, m, "jobs leave memory, group g's on_done done", func() bool {
 			r := m.onDoneStatus("g")
-			return m.finishedMem <= 100 && (r == nil || r.State == onDoneDone)
+			return m.ret.finishedMem <= 100 && (r == nil || r.State == onDoneDone)
 		})
 		ctx := context.Background()
 		if n, err := m.Purge(ctx, PurgeFilter{Type: "fail", Before: time.Now().Add(-time.Hour)}); err != nil || n != 0 {
