@@ -220,7 +220,7 @@ func (s *scheduler) start(m *Master) error {
 		e.cron = c
 		if !e.LastFire.IsZero() {
 			m.mu.Lock()
-			id, found := m.keys[fireKey(name, e.LastFire)]
+			id, found := m.keys.byKey[fireKey(name, e.LastFire)]
 			m.mu.Unlock()
 			e.lastJob, e.owed = id, !found
 			if e.owed {

@@ -309,7 +309,7 @@ func (l *loader) out(seq uint64, state jobs.State, key []byte) {
 	l.history++
 	switch {
 	case bytes.HasPrefix(key, []byte(jobsFileKeyPrefix)):
-		m.keys[string(key)] = strconv.FormatUint(seq, 10)
+		m.keys.byKey[string(key)] = strconv.FormatUint(seq, 10)
 	case bytes.HasPrefix(key, []byte(schedKeyPrefix)):
 		name := key[len(schedKeyPrefix):]
 		if i := bytes.LastIndexByte(name, '@'); i >= 0 {
@@ -385,8 +385,8 @@ func (l *loader) finish() error {
 	l.lock()
 	defer l.unlock()
 	for _, f := range l.fires {
-		if _, ok := m.keys[f.key]; !ok {
-			m.keys[f.key] = strconv.FormatUint(f.seq, 10)
+		if _, ok := m.keys.byKey[f.key]; !ok {
+			m.keys.byKey[f.key] = strconv.FormatUint(f.seq, 10)
 		}
 	}
 	slices.SortFunc(l.finals, func(a, b retireEntry) int { return a.at.Compare(b.at) })

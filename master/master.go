@@ -35,7 +35,7 @@ type Master struct {
 	// readGate bounds the walks of the store that run at once (readgate.go).
 	readGate chan struct{}
 	live     liveCounters // the live view's throughput and latest changes (sse.go)
-	keys     map[string]string
+	keys     keyIndex     // jobs by Key and unique_key (submit.go)
 	groups   map[string][]string
 	left     map[string]*leftGroup // groups that left memory, their entries not written yet (groupdisk.go)
 	// ready is closed once the whole store is loaded, failed (with
@@ -47,10 +47,7 @@ type Master struct {
 	counts                  stateCounts
 	reg                     registry // the workers (registry.go)
 	seq                     uint64
-	unique                  map[string]string // unique_key → the latest job with it
-	// unique keys of jobs in a submit that is not committed yet
-	pendingUnique map[string]string
-	lim           limits // lanes, running counts and rate buckets (lanes.go)
+	lim                     limits // lanes, running counts and rate buckets (lanes.go)
 	// changed is closed when any job becomes final, anyChange on any
 	// change to a job or worker; each is made when somebody waits on it
 	// and set to nil when closed, so a change nobody waits for costs
@@ -116,16 +113,14 @@ func New(cfg Config) (*Master, error) {
 		log:      cfg.Logger,
 		readGate: newReadGate(),
 		clock:    cmp.Or[clock](cfg.clock, systemClock{}),
-		keys:     make(map[string]string),
+		keys:     newKeyIndex(),
 		groups:   make(map[string][]string),
 		queue:    jobs.NewQueue(),
 		reg:      newRegistry(hex.EncodeToString(b[:])),
-		unique:   make(map[string]string),
 
-		pendingUnique: make(map[string]string),
-		lim:           newLimits(&cfg),
-		kickc:         make(chan struct{}, 1),
-		stopc:         make(chan struct{}),
+		lim:   newLimits(&cfg),
+		kickc: make(chan struct{}, 1),
+		stopc: make(chan struct{}),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.metrics = newMetrics(m)
@@ -271,14 +266,14 @@ func (m *Master) index(j *jobs.Job) { m.byseq.put(j) }
 func (m *Master) insert(j *jobs.Job) {
 	m.index(j)
 	if j.Spec.Key != "" {
-		m.keys[j.Spec.Key] = j.ID
+		m.keys.byKey[j.Spec.Key] = j.ID
 	}
 	if g := j.Spec.Group; g != "" {
 		m.groups[g] = append(m.groups[g], j.ID)
 	}
 	if u := j.Spec.UniqueKey; u != "" {
-		if old := m.job(m.unique[u]); old == nil || old.Seq <= j.Seq {
-			m.unique[u] = j.ID
+		if old := m.job(m.keys.unique[u]); old == nil || old.Seq <= j.Seq {
+			m.keys.unique[u] = j.ID
 		}
 	}
 	m.counts.add(j.State, 1)

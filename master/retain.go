@@ -1,7 +1,6 @@
 package master
 
 import (
-	"strings"
 	"time"
 
 	"github.com/drover/drover/jobs"
@@ -189,7 +188,7 @@ func (m *Master) retirePass(now time.Time) (n int, more bool) {
 // retireHold returns until when j must stay in memory though it is due to
 // leave (zero: it may leave now). The caller holds mu.
 func (m *Master) retireHold(j *jobs.Job, now time.Time) time.Time {
-	if u := j.Spec.UniqueKey; u != "" && j.State == jobs.Succeeded && m.unique[u] == j.ID {
+	if u := j.Spec.UniqueKey; u != "" && j.State == jobs.Succeeded && m.keys.unique[u] == j.ID {
 		if until := j.Updated.Add(j.Spec.UniqueFor); now.Before(until) {
 			return until
 		}
@@ -259,10 +258,5 @@ func (m *Master) retireGroup(g string, now time.Time) (n int, wait bool) {
 func (m *Master) drop(j *jobs.Job) {
 	m.byseq.remove(j.Seq)
 	m.ret.left()
-	if k := j.Spec.Key; k != "" && !strings.HasPrefix(k, jobsFileKeyPrefix) && m.keys[k] == j.ID {
-		delete(m.keys, k)
-	}
-	if u := j.Spec.UniqueKey; u != "" && m.unique[u] == j.ID {
-		delete(m.unique, u)
-	}
+	m.keys.forget(j)
 }

@@ -115,7 +115,7 @@ func TestRetainReleasesEverything(t *testing.T) {
 	})
 	eventually(t, m, "lanes, buckets, groups and keys released", func() bool {
 		return len(m.lim.lanes) <= 64 && len(m.lim.keyBuckets) == 0 && len(m.groups) == 0 &&
-			len(m.unique) == 1 && len(m.lim.runningKey) == 0 && len(m.hooks.recs) == 0
+			len(m.keys.unique) == 1 && len(m.lim.runningKey) == 0 && len(m.hooks.recs) == 0
 	})
 	m.mu.Lock()
 	if n := m.counts.of(jobs.Succeeded); n != len(ids) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/drover/drover/jobs"
@@ -39,12 +40,7 @@ func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Subm
 		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 	}
 	if err := m.reserveBatch(b); err != nil {
-		for _, k := range b.reserved {
-			delete(m.keys, k)
-		}
-		for _, u := range b.uniq {
-			delete(m.pendingUnique, u)
-		}
+		m.keys.release(b.reserved, b.uniq)
 		m.mu.Unlock()
 		return err
 	}
@@ -173,7 +169,7 @@ func (m *Master) reserveBatch(b *submitBatch) error {
 		}
 		k++
 		if s.Key != "" {
-			if id, ok := m.keys[s.Key]; ok {
+			if id, ok := m.keys.byKey[s.Key]; ok {
 				r.IDs[i], r.Existing[i] = id, true
 				continue
 			}
@@ -186,12 +182,12 @@ func (m *Master) reserveBatch(b *submitBatch) error {
 		j := &b.slab[k]
 		j.ID, j.Seq = strconv.FormatUint(m.seq, 10), m.seq
 		if s.Key != "" {
-			m.keys[s.Key] = j.ID // reserved until committed
+			m.keys.byKey[s.Key] = j.ID // reserved until committed
 			b.reserved = append(b.reserved, s.Key)
 		}
 		if s.UniqueKey != "" {
 			b.uniq = append(b.uniq, s.UniqueKey)
-			m.pendingUnique[s.UniqueKey] = j.ID // reserved until committed
+			m.keys.pending[s.UniqueKey] = j.ID // reserved until committed
 		}
 		r.IDs[i] = j.ID
 		b.fresh = append(b.fresh, j)
@@ -213,13 +209,9 @@ func (m *Master) reserveBatch(b *submitBatch) error {
 func (m *Master) commitBatch(b *submitBatch) error {
 	err := m.commit.addFresh(jobs.Records(b.fresh...)).wait()
 	m.mu.Lock()
-	for _, u := range b.uniq {
-		delete(m.pendingUnique, u)
-	}
+	m.keys.settle(b.uniq)
 	if err != nil {
-		for _, k := range b.reserved {
-			delete(m.keys, k)
-		}
+		m.keys.release(b.reserved, nil)
 		m.mu.Unlock()
 		return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 	}
@@ -253,10 +245,10 @@ func (m *Master) uniqueHolder(u string, now time.Time) string {
 	if u == "" {
 		return ""
 	}
-	if id, ok := m.pendingUnique[u]; ok {
+	if id, ok := m.keys.pending[u]; ok {
 		return id
 	}
-	j := m.job(m.unique[u])
+	j := m.job(m.keys.unique[u])
 	switch {
 	case j == nil:
 		return ""
@@ -266,6 +258,53 @@ func (m *Master) uniqueHolder(u string, now time.Time) string {
 		return j.ID
 	}
 	return ""
+}
+
+// keyIndex finds jobs by their Key and their unique_key. A submit reserves
+// the keys of its new jobs until they are committed. Guarded by Master.mu.
+type keyIndex struct {
+	// byKey holds the Key of every job in memory, of jobs on disk loaded
+	// from a jobs file or fired last by a schedule, and of jobs in a
+	// submit (reserved until committed, or released).
+	byKey   map[string]string
+	unique  map[string]string // unique_key → the latest job with it
+	pending map[string]string // unique keys of jobs in a submit that is not committed yet
+}
+
+func newKeyIndex() keyIndex {
+	return keyIndex{
+		byKey:   make(map[string]string),
+		unique:  make(map[string]string),
+		pending: make(map[string]string),
+	}
+}
+
+// release drops the reservations of keys and of unique keys uniq (the
+// submit failed).
+func (ki *keyIndex) release(keys, uniq []string) {
+	for _, k := range keys {
+		delete(ki.byKey, k)
+	}
+	ki.settle(uniq)
+}
+
+// settle drops the reservations of unique keys uniq: their jobs are
+// committed (and then hold them in unique), or failed.
+func (ki *keyIndex) settle(uniq []string) {
+	for _, u := range uniq {
+		delete(ki.pending, u)
+	}
+}
+
+// forget drops the keys that the final job j holds as it leaves memory,
+// but a jobs file's Key, which stays known while the master runs.
+func (ki *keyIndex) forget(j *jobs.Job) {
+	if k := j.Spec.Key; k != "" && !strings.HasPrefix(k, jobsFileKeyPrefix) && ki.byKey[k] == j.ID {
+		delete(ki.byKey, k)
+	}
+	if u := j.Spec.UniqueKey; u != "" && ki.unique[u] == j.ID {
+		delete(ki.unique, u)
+	}
 }
 
 func cloneArgs(a map[string]string) map[string]string {
