@@ -29,25 +29,22 @@ type Master struct {
 	commit *committer
 	start  time.Time
 
-	mu    sync.Mutex // guards everything below
-	byseq seqIndex   // the jobs in memory (live ones and finished ones not yet retired), by Seq
-	ret   retention  // when finished jobs leave memory (retain.go)
+	mu sync.Mutex // guards everything below
+
+	// The core: the jobs, and the signals of their load and changes.
+	byseq  seqIndex // the jobs in memory (live ones and finished ones not yet retired), by Seq
+	seq    uint64   // the last Seq given
+	queue  *jobs.Queue
+	counts stateCounts
+	groups map[string][]string
+	left   map[string]*leftGroup // groups that left memory, their entries not written yet (groupdisk.go)
 	// readGate bounds the walks of the store that run at once (readgate.go).
 	readGate chan struct{}
-	live     liveCounters // the live view's throughput and latest changes (sse.go)
-	keys     keyIndex     // jobs by Key and unique_key (submit.go)
-	groups   map[string][]string
-	left     map[string]*leftGroup // groups that left memory, their entries not written yet (groupdisk.go)
 	// ready is closed once the whole store is loaded, failed (with
 	// loadErr) when that failed after Start returned; loadDone when the
 	// load ended either way (ready.go).
 	ready, failed, loadDone chan struct{}
 	loadErr                 error
-	queue                   *jobs.Queue
-	counts                  stateCounts
-	reg                     registry // the workers (registry.go)
-	seq                     uint64
-	lim                     limits // lanes, running counts and rate buckets (lanes.go)
 	// changed is closed when any job becomes final, anyChange on any
 	// change to a job or worker; each is made when somebody waits on it
 	// and set to nil when closed, so a change nobody waits for costs
@@ -55,6 +52,13 @@ type Master struct {
 	changed   chan struct{}
 	anyChange chan struct{}
 	closed    bool
+
+	// The parts, each declared in the file of its concern.
+	reg  registry     // the workers (registry.go)
+	lim  limits       // lanes, running counts and rate buckets (lanes.go)
+	keys keyIndex     // jobs by Key and unique_key (submit.go)
+	ret  retention    // when finished jobs leave memory (retain.go)
+	live liveCounters // the live view's throughput and latest changes (sse.go)
 
 	dropped atomic.Int64
 	reaped  atomic.Int64
@@ -113,14 +117,13 @@ func New(cfg Config) (*Master, error) {
 		log:      cfg.Logger,
 		readGate: newReadGate(),
 		clock:    cmp.Or[clock](cfg.clock, systemClock{}),
-		keys:     newKeyIndex(),
 		groups:   make(map[string][]string),
 		queue:    jobs.NewQueue(),
 		reg:      newRegistry(hex.EncodeToString(b[:])),
-
-		lim:   newLimits(&cfg),
-		kickc: make(chan struct{}, 1),
-		stopc: make(chan struct{}),
+		lim:      newLimits(&cfg),
+		keys:     newKeyIndex(),
+		kickc:    make(chan struct{}, 1),
+		stopc:    make(chan struct{}),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.metrics = newMetrics(m)
