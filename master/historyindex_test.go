@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
 )
 
 // TestHistoryFiltersIndexed: a listing filtered by state, type, state and
@@ -92,5 +93,22 @@ func TestHistoryFiltersIndexed(t *testing.T) {
 	slices.Reverse(want)
 	if !slices.Equal(got, want) {
 		t.Fatalf("failed jobs oldest first, two a page: %v, want %v", got, want)
+	}
+}
+
+// TestCancelHistory: cancelling a job that has left memory says it is
+// final already, as for a job in memory; an ID no job ever had is no
+// such job.
+func TestCancelHistory(t *testing.T) {
+	m, mc := retainCluster(t, Config{DataDir: t.TempDir(), Retain: time.Second, RetainJobs: 100})
+	ids := runAll(t, mc, okAndFail(150, 7)) // the first fails, the last succeeds
+	eventually(t, m, "the finished jobs leave memory", func() bool { return m.byseq.len() == 0 })
+	r, err := mc.Cancel(t.Context(), &rpcapi.CancelArgs{IDs: []string{ids[0], "999999", ids[len(ids)-1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ids[0] + ": already failed", "999999: no such job", ids[len(ids)-1] + ": already succeeded"}
+	if len(r.Cancelled) != 0 || !slices.Equal(r.Errors, want) {
+		t.Fatalf("cancel of jobs in history: cancelled %v, errors %q; want none and %q", r.Cancelled, r.Errors, want)
 	}
 }

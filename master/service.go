@@ -333,11 +333,13 @@ func (api wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Canc
 			}
 		}
 	}
+	var gone []int // r.Errors of the IDs not in memory: looked up in history after
 	for n := 0; n < len(ids); n++ {
 		id := ids[n]
 		j := m.job(id)
 		if j == nil {
-			r.Errors = append(r.Errors, id+": no such job")
+			gone = append(gone, len(r.Errors))
+			r.Errors = append(r.Errors, id)
 			continue
 		}
 		before, worker, attempt := j.State, j.Worker, j.Attempt
@@ -375,9 +377,31 @@ func (api wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Canc
 			return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 		}
 	}
+	if err := m.cancelGone(r.Errors, gone); err != nil {
+		return err
+	}
 	half := (m.maxReplyBytes() - pageOverhead) / 2
 	r.Cancelled, r.CancelledMore = capIDs(r.Cancelled, half)
 	r.Errors, r.ErrorsMore = capIDs(r.Errors, half)
+	return nil
+}
+
+// cancelGone words the errors of a cancel's IDs that were not in memory
+// (errs[i] for i in gone holds the ID): a job in history is final
+// already, any other is no such job. It reads the store without mu.
+func (m *Master) cancelGone(errs []string, gone []int) error {
+	for _, i := range gone {
+		id := errs[i]
+		j, err := m.fromHistory(id)
+		switch {
+		case err != nil:
+			return err
+		case j != nil:
+			errs[i] = fmt.Sprintf("%s: already %s", id, j.State)
+		default:
+			errs[i] = id + ": no such job"
+		}
+	}
 	return nil
 }
 
