@@ -151,65 +151,75 @@ func (m *Master) pageJobs(q *jobQuery, take func(*jobs.Job)) (string, error) {
 		}
 	}
 	defer m.mu.Unlock()
-	var (
-		pg   = pager{q: q, size: size, take: take}
-		seen int
-		more bool // stopped before the end
-		// Where the walk stands: the Seq (and, in a group, the index)
-		// of the last job examined.
-		lastSeq uint64
-		lastIdx = -1
-	)
-	visit := func(j *jobs.Job, seq uint64, idx int) bool {
-		if seen == budget {
-			more = true
-			return false
-		}
-		seen++
-		if j != nil && !pg.offer(j) {
-			more = true
-			return false
-		}
-		lastSeq, lastIdx = seq, idx
-		return true
-	}
+	w := memWalk{pg: pager{q: q, size: size, take: take}, budget: budget, lastIdx: -1}
 	if q.Group != "" {
-		ids := m.groups[q.Group]
-		from := len(ids) - 1 // the index to start at
-		if q.Asc {
-			from = 0
-		}
-		if q.Cursor != "" {
-			at, err := groupCursorAt(ids, q.Cursor)
-			if err != nil {
-				return "", err
-			}
-			from = at - 1
-			if q.Asc {
-				from = at + 1
-			}
-		}
-		step := -1
-		if q.Asc {
-			step = 1
-		}
-		for i := from; i >= 0 && i < len(ids); i += step {
-			j := m.job(ids[i])
-			var seq uint64
-			if j != nil {
-				seq = j.Seq
-			} else {
-				seq, _ = strconv.ParseUint(ids[i], 10, 64)
-			}
-			if !visit(j, seq, i) {
-				break
-			}
-		}
-		if !more {
-			return "", nil
-		}
-		return encodeCursor(cursorGroupJobs, uint64(lastIdx), lastSeq), nil
+		return w.group(m, q)
 	}
+	return w.bySeq(m, q)
+}
+
+// memWalk is pageJobs' walk of the jobs in memory: the page, and where
+// the walk stands.
+type memWalk struct {
+	pg           pager
+	budget, seen int
+	more         bool // stopped before the end
+	// The Seq (and, in a group, the index) of the last job examined.
+	lastSeq uint64
+	lastIdx int
+}
+
+// visit offers job j (nil: not in memory) at seq, index idx of its group
+// (-1: no group walk) to the page; false ends the walk.
+func (w *memWalk) visit(j *jobs.Job, seq uint64, idx int) bool {
+	if w.seen == w.budget {
+		w.more = true
+		return false
+	}
+	w.seen++
+	if j != nil && !w.pg.offer(j) {
+		w.more = true
+		return false
+	}
+	w.lastSeq, w.lastIdx = seq, idx
+	return true
+}
+
+// group walks q's group's jobs in the order the master recorded them.
+// The caller holds mu.
+func (w *memWalk) group(m *Master, q *jobQuery) (string, error) {
+	ids := m.groups[q.Group]
+	from, step := len(ids)-1, -1 // the index to start at, and the way
+	if q.Asc {
+		from, step = 0, 1
+	}
+	if q.Cursor != "" {
+		at, err := groupCursorAt(ids, q.Cursor)
+		if err != nil {
+			return "", err
+		}
+		from = at + step
+	}
+	for i := from; i >= 0 && i < len(ids); i += step {
+		j := m.job(ids[i])
+		var seq uint64
+		if j != nil {
+			seq = j.Seq
+		} else {
+			seq, _ = strconv.ParseUint(ids[i], 10, 64)
+		}
+		if !w.visit(j, seq, i) {
+			break
+		}
+	}
+	if !w.more {
+		return "", nil
+	}
+	return encodeCursor(cursorGroupJobs, uint64(w.lastIdx), w.lastSeq), nil
+}
+
+// bySeq walks the jobs in memory by Seq. The caller holds mu.
+func (w *memWalk) bySeq(m *Master, q *jobQuery) (string, error) {
 	var after uint64
 	if q.Cursor != "" {
 		seq, err := decodeCursor(cursorJobs, q.Cursor)
@@ -222,11 +232,11 @@ func (m *Master) pageJobs(q *jobQuery, take func(*jobs.Job)) (string, error) {
 	if q.Asc {
 		walk = m.byseq.ascend
 	}
-	walk(after, func(j *jobs.Job) bool { return visit(j, j.Seq, -1) })
-	if !more {
+	walk(after, func(j *jobs.Job) bool { return w.visit(j, j.Seq, -1) })
+	if !w.more {
 		return "", nil
 	}
-	return encodeCursor(cursorJobs, lastSeq), nil
+	return encodeCursor(cursorJobs, w.lastSeq), nil
 }
 
 // pager fills one page of jobs for pageJobs and pageStored.

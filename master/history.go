@@ -2,12 +2,9 @@ package master
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/drover/drover/jobs"
@@ -249,161 +246,6 @@ func (m *Master) lastFires() map[string]bool {
 	return keys
 }
 
-// PurgeFilter selects finished jobs for Purge. Empty fields match every
-// finished job; Before, when set, keeps jobs that finished at or after it.
-type PurgeFilter struct {
-	State  jobs.State // succeeded, failed or cancelled
-	Type   string
-	Group  string
-	Before time.Time
-
-	keep map[string]bool // keys that stay (lastFires)
-}
-
-// match reports whether f selects j. A job from a jobs file never
-// matches: its key must stay known, or the next start would submit it
-// again.
-func (f *PurgeFilter) match(j *jobs.Job) bool {
-	return j.State.Final() && !strings.HasPrefix(j.Spec.Key, jobsFileKeyPrefix) && !f.keep[j.Spec.Key] && (f.State == "" || j.State == f.State) && (f.Type == "" || j.Spec.Type == f.Type) &&
-		(f.Group == "" || j.Spec.Group == f.Group) && (f.Before.IsZero() || j.Updated.Before(f.Before))
-}
-
-// matchHead is match for a stored record's head.
-func (f *PurgeFilter) matchHead(h *jobs.RecordHead) bool {
-	return h.State.Final() && !bytes.HasPrefix(h.Key, jobsFileKeyBytes) && !f.keep[string(h.Key)] && (f.State == "" || h.State == f.State) &&
-		(f.Type == "" || string(h.Type) == f.Type) && (f.Group == "" || string(h.Group) == f.Group) &&
-		(f.Before.IsZero() || h.Updated.Before(f.Before))
-}
-
-// Purge deletes the finished jobs that f selects, from memory and from the
-// store, now, and returns how many it deleted. Live jobs are never
-// touched, nor jobs from a jobs file. A job of a group whose on_done has
-// not finished yet stays.
-func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
-	if f.State != "" && !f.State.Final() {
-		return 0, fmt.Errorf("%w: purge state %q: want succeeded, failed or cancelled", rpcapi.ErrBadRequest, f.State)
-	}
-	if err := m.awaitReady(ctx); err != nil {
-		return 0, err
-	}
-	hs, _ := m.store.(jobs.HistoryStore)
-	f.keep = m.lastFires()
-	// Jobs in memory first: out of memory, then (once their last commit
-	// is on disk) out of the store.
-	var seqs []uint64
-	var states []jobs.State
-	touched := make(map[string]bool) // groups of the jobs deleted, per batch
-	m.mu.Lock()
-	m.byseq.ascend(0, func(j *jobs.Job) bool {
-		if f.match(j) && m.purgeable(j) {
-			seqs, states = append(seqs, j.Seq), append(states, j.State)
-			if g := j.Spec.Group; g != "" {
-				touched[g] = true
-			}
-		}
-		return true
-	})
-	for _, q := range seqs {
-		m.unlink(m.byseq.get(q))
-	}
-	b := m.commit.settled()
-	m.mu.Unlock()
-	if err := b.wait(); err != nil {
-		return 0, fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
-	}
-	total := 0
-	if hs == nil {
-		m.mu.Lock()
-		for _, s := range states {
-			m.counts.add(s, -1)
-		}
-		m.mu.Unlock()
-		return len(seqs), nil
-	}
-	for len(seqs) > 0 {
-		k := min(len(seqs), historyBatch)
-		n, err := m.deleteStored(hs, seqs[:k], states[:k])
-		total += n
-		if err != nil {
-			return total, err
-		}
-		seqs, states = seqs[k:], states[k:]
-	}
-	m.pruneGroups(touched)
-	clear(touched)
-	// Then the store, for jobs that had left memory, over its index of
-	// the filter's most selective field where it has one.
-	sel := &jobQuery{State: f.State, Type: f.Type, Group: f.Group, Asc: true}
-	for after := uint64(0); ; {
-		var del []uint64
-		var dstates []jobs.State
-		err := walkStored(hs, sel, after, func(seq uint64, data []byte) bool {
-			after = seq
-			if h, ok := jobs.PeekHead(data); ok && f.matchHead(&h) {
-				del, dstates = append(del, seq), append(dstates, h.State)
-				if len(h.Group) > 0 {
-					touched[string(h.Group)] = true
-				}
-			}
-			return len(del) < historyBatch && ctx.Err() == nil
-		})
-		if err == nil {
-			err = ctx.Err()
-		}
-		if err != nil {
-			return total, err
-		}
-		n, err := m.deleteStored(hs, del, dstates)
-		total += n
-		m.pruneGroups(touched)
-		clear(touched)
-		if err != nil || len(del) < historyBatch {
-			return total, err
-		}
-	}
-}
-
-// purgeable reports whether the final job j may leave memory now: not
-// while its group's on_done runs, nor while its job_failed notice waits.
-// The caller holds mu.
-func (m *Master) purgeable(j *jobs.Job) bool {
-	h := m.hooks
-	if h == nil {
-		return true
-	}
-	if h.busy[j.ID] {
-		return false
-	}
-	if g := j.Spec.Group; g != "" {
-		if r := h.recs[g]; !h.fired[g] || (r != nil && r.State != onDoneDone) {
-			return false
-		}
-	}
-	return true
-}
-
-// unlink drops the final job j from memory and from its group's list
-// (the group goes when its list is empty). The caller holds mu.
-func (m *Master) unlink(j *jobs.Job) {
-	if g := j.Spec.Group; g != "" {
-		ids := slices.DeleteFunc(m.groups[g], func(id string) bool { return id == j.ID })
-		if len(ids) == 0 {
-			delete(m.groups, g)
-			if h := m.hooks; h != nil {
-				delete(h.fired, g)
-				delete(h.cursor, g)
-				delete(h.recs, g)
-			}
-		} else {
-			m.groups[g] = ids
-			if h := m.hooks; h != nil {
-				delete(h.cursor, g) // positions moved
-			}
-		}
-	}
-	m.drop(j)
-}
-
 // mayMatch reports whether the stored record data may match q, by its
 // head alone (jobs.PeekHead: a twentieth of a decode's cost): false only
 // when it cannot.
@@ -441,74 +283,6 @@ func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.J
 		}
 		after = seq[0]
 	}
-	var (
-		pg      = pager{q: q, size: size, take: take}
-		seen    int
-		more    bool
-		lastSeq uint64
-		derr    error
-	)
-	// The walk goes in chunks: decode a chunk's records without mu, then
-	// visit them under mu taken once, each as its copy in memory (the
-	// fresher) where there is one.
-	type rec struct {
-		seq uint64
-		j   *jobs.Job
-	}
-	var chunk []rec
-	flush := func() bool {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		for _, r := range chunk {
-			j := r.j
-			if mj := m.byseq.get(r.seq); mj != nil {
-				j = mj
-			}
-			// j is nil for a record that cannot match, or that did not
-			// decode whose job has left memory since.
-			if j != nil && !pg.offer(j) {
-				more = true
-				return false
-			}
-			lastSeq = r.seq
-		}
-		chunk = chunk[:0]
-		return true
-	}
-	fn := func(seq uint64, data []byte) bool {
-		if (q.lo != 0 && seq < q.lo) || (q.hi != 0 && seq > q.hi) {
-			return false // past the group's spans: the end
-		}
-		if seen == budget {
-			flush()
-			more = true
-			return false
-		}
-		seen++
-		if !q.mayMatch(data) {
-			chunk = append(chunk, rec{seq, nil})
-			if len(chunk) == storedChunk {
-				return flush()
-			}
-			return true
-		}
-		j, err := jobs.DecodeRecord(data)
-		if err != nil {
-			m.mu.Lock()
-			inMem := m.byseq.get(seq) != nil
-			m.mu.Unlock()
-			if !inMem {
-				derr = fmt.Errorf("%w: stored job seq %d: %v", rpcapi.ErrInternal, seq, err)
-				return false
-			}
-			j = nil
-		}
-		chunk = append(chunk, rec{seq, j})
-		if len(chunk) == storedChunk {
-			return flush()
-		}
-		return true
-	}
 	if err := m.gateReads(); err != nil {
 		return "", err
 	}
@@ -520,19 +294,95 @@ func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.J
 	} else if q.hi != 0 && (after == 0 || after > q.hi+1) {
 		after = q.hi + 1
 	}
-	err := walkStored(hs, q, after, fn)
-	if err == nil && derr == nil && !more {
-		flush()
+	w := storedWalk{m: m, q: q, pg: pager{q: q, size: size, take: take}, budget: budget}
+	err := walkStored(hs, q, after, w.record)
+	if err == nil && w.derr == nil && !w.more {
+		w.flush()
 	}
 	switch {
 	case err != nil:
 		return "", fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
-	case derr != nil:
-		return "", derr
-	case !more:
+	case w.derr != nil:
+		return "", w.derr
+	case !w.more:
 		return "", nil
 	}
-	return encodeCursor(cursorJobs, lastSeq), nil
+	return encodeCursor(cursorJobs, w.lastSeq), nil
+}
+
+// storedWalk is pageStored's walk of the store. It goes in chunks: it
+// decodes a chunk's records without mu, then visits them under mu taken
+// once, each as its copy in memory (the fresher) where there is one.
+type storedWalk struct {
+	m            *Master
+	q            *jobQuery
+	pg           pager
+	budget, seen int
+	more         bool   // stopped before the end
+	lastSeq      uint64 // the last record visited
+	derr         error  // a record that does not decode, of a job not in memory
+	chunk        []storedRec
+}
+
+// storedRec is a record of a chunk: its job, or nil for one that cannot
+// match q.
+type storedRec struct {
+	seq uint64
+	j   *jobs.Job
+}
+
+// flush visits the chunk's records under mu; false ends the walk.
+func (w *storedWalk) flush() bool {
+	w.m.mu.Lock()
+	defer w.m.mu.Unlock()
+	for _, r := range w.chunk {
+		j := r.j
+		if mj := w.m.byseq.get(r.seq); mj != nil {
+			j = mj
+		}
+		// j is nil for a record that cannot match, or that did not
+		// decode whose job has left memory since.
+		if j != nil && !w.pg.offer(j) {
+			w.more = true
+			return false
+		}
+		w.lastSeq = r.seq
+	}
+	w.chunk = w.chunk[:0]
+	return true
+}
+
+// record takes one record of the walk; false ends it.
+func (w *storedWalk) record(seq uint64, data []byte) bool {
+	q := w.q
+	if (q.lo != 0 && seq < q.lo) || (q.hi != 0 && seq > q.hi) {
+		return false // past the group's spans: the end
+	}
+	if w.seen == w.budget {
+		w.flush()
+		w.more = true
+		return false
+	}
+	w.seen++
+	var j *jobs.Job
+	if q.mayMatch(data) {
+		var err error
+		if j, err = jobs.DecodeRecord(data); err != nil {
+			w.m.mu.Lock()
+			inMem := w.m.byseq.get(seq) != nil
+			w.m.mu.Unlock()
+			if !inMem {
+				w.derr = fmt.Errorf("%w: stored job seq %d: %v", rpcapi.ErrInternal, seq, err)
+				return false
+			}
+			j = nil
+		}
+	}
+	w.chunk = append(w.chunk, storedRec{seq, j})
+	if len(w.chunk) == storedChunk {
+		return w.flush()
+	}
+	return true
 }
 
 // walkStored walks the store's records for q from after (exclusive), in

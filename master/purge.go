@@ -1,10 +1,14 @@
 package master
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
 
@@ -45,4 +49,175 @@ func purgeFilter(a *rpcapi.PurgeArgs, now time.Time) (PurgeFilter, error) {
 		f.Before = now.Add(-a.OlderThan)
 	}
 	return f, nil
+}
+
+// PurgeFilter selects finished jobs for Purge. Empty fields match every
+// finished job; Before, when set, keeps jobs that finished at or after it.
+type PurgeFilter struct {
+	State  jobs.State // succeeded, failed or cancelled
+	Type   string
+	Group  string
+	Before time.Time
+
+	keep map[string]bool // keys that stay (lastFires)
+}
+
+// match reports whether f selects j. A job from a jobs file never
+// matches: its key must stay known, or the next start would submit it
+// again.
+func (f *PurgeFilter) match(j *jobs.Job) bool {
+	return j.State.Final() && !strings.HasPrefix(j.Spec.Key, jobsFileKeyPrefix) && !f.keep[j.Spec.Key] && (f.State == "" || j.State == f.State) && (f.Type == "" || j.Spec.Type == f.Type) &&
+		(f.Group == "" || j.Spec.Group == f.Group) && (f.Before.IsZero() || j.Updated.Before(f.Before))
+}
+
+// matchHead is match for a stored record's head.
+func (f *PurgeFilter) matchHead(h *jobs.RecordHead) bool {
+	return h.State.Final() && !bytes.HasPrefix(h.Key, jobsFileKeyBytes) && !f.keep[string(h.Key)] && (f.State == "" || h.State == f.State) &&
+		(f.Type == "" || string(h.Type) == f.Type) && (f.Group == "" || string(h.Group) == f.Group) &&
+		(f.Before.IsZero() || h.Updated.Before(f.Before))
+}
+
+// Purge deletes the finished jobs that f selects, from memory and from the
+// store, now, and returns how many it deleted. Live jobs are never
+// touched, nor jobs from a jobs file. A job of a group whose on_done has
+// not finished yet stays.
+func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
+	if f.State != "" && !f.State.Final() {
+		return 0, fmt.Errorf("%w: purge state %q: want succeeded, failed or cancelled", rpcapi.ErrBadRequest, f.State)
+	}
+	if err := m.awaitReady(ctx); err != nil {
+		return 0, err
+	}
+	hs, _ := m.store.(jobs.HistoryStore)
+	f.keep = m.lastFires()
+	total, err := m.purgeMemory(hs, &f)
+	if err != nil || hs == nil {
+		return total, err
+	}
+	n, err := m.purgeStored(ctx, hs, &f)
+	return total + n, err
+}
+
+// purgeMemory deletes the jobs in memory that f selects: out of memory,
+// then (once their last commit is on disk) out of the store, when there
+// is one (hs).
+func (m *Master) purgeMemory(hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
+	var seqs []uint64
+	var states []jobs.State
+	touched := make(map[string]bool) // groups of the jobs deleted
+	m.mu.Lock()
+	m.byseq.ascend(0, func(j *jobs.Job) bool {
+		if f.match(j) && m.purgeable(j) {
+			seqs, states = append(seqs, j.Seq), append(states, j.State)
+			if g := j.Spec.Group; g != "" {
+				touched[g] = true
+			}
+		}
+		return true
+	})
+	for _, q := range seqs {
+		m.unlink(m.byseq.get(q))
+	}
+	b := m.commit.settled()
+	m.mu.Unlock()
+	if err := b.wait(); err != nil {
+		return 0, fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+	}
+	if hs == nil {
+		m.mu.Lock()
+		for _, s := range states {
+			m.counts.add(s, -1)
+		}
+		m.mu.Unlock()
+		return len(seqs), nil
+	}
+	total := 0
+	for len(seqs) > 0 {
+		k := min(len(seqs), historyBatch)
+		n, err := m.deleteStored(hs, seqs[:k], states[:k])
+		total += n
+		if err != nil {
+			return total, err
+		}
+		seqs, states = seqs[k:], states[k:]
+	}
+	m.pruneGroups(touched)
+	return total, nil
+}
+
+// purgeStored deletes the jobs that f selects among those that had left
+// memory, a batch at a time, over the store's index of the filter's most
+// selective field where it has one.
+func (m *Master) purgeStored(ctx context.Context, hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
+	sel := &jobQuery{State: f.State, Type: f.Type, Group: f.Group, Asc: true}
+	touched := make(map[string]bool) // groups of the jobs deleted, per batch
+	total := 0
+	for after := uint64(0); ; {
+		var del []uint64
+		var dstates []jobs.State
+		err := walkStored(hs, sel, after, func(seq uint64, data []byte) bool {
+			after = seq
+			if h, ok := jobs.PeekHead(data); ok && f.matchHead(&h) {
+				del, dstates = append(del, seq), append(dstates, h.State)
+				if len(h.Group) > 0 {
+					touched[string(h.Group)] = true
+				}
+			}
+			return len(del) < historyBatch && ctx.Err() == nil
+		})
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			return total, err
+		}
+		n, err := m.deleteStored(hs, del, dstates)
+		total += n
+		m.pruneGroups(touched)
+		clear(touched)
+		if err != nil || len(del) < historyBatch {
+			return total, err
+		}
+	}
+}
+
+// purgeable reports whether the final job j may leave memory now: not
+// while its group's on_done runs, nor while its job_failed notice waits.
+// The caller holds mu.
+func (m *Master) purgeable(j *jobs.Job) bool {
+	h := m.hooks
+	if h == nil {
+		return true
+	}
+	if h.busy[j.ID] {
+		return false
+	}
+	if g := j.Spec.Group; g != "" {
+		if r := h.recs[g]; !h.fired[g] || (r != nil && r.State != onDoneDone) {
+			return false
+		}
+	}
+	return true
+}
+
+// unlink drops the final job j from memory and from its group's list
+// (the group goes when its list is empty). The caller holds mu.
+func (m *Master) unlink(j *jobs.Job) {
+	if g := j.Spec.Group; g != "" {
+		ids := slices.DeleteFunc(m.groups[g], func(id string) bool { return id == j.ID })
+		if len(ids) == 0 {
+			delete(m.groups, g)
+			if h := m.hooks; h != nil {
+				delete(h.fired, g)
+				delete(h.cursor, g)
+				delete(h.recs, g)
+			}
+		} else {
+			m.groups[g] = ids
+			if h := m.hooks; h != nil {
+				delete(h.cursor, g) // positions moved
+			}
+		}
+	}
+	m.drop(j)
 }
