@@ -117,98 +117,169 @@ func ParseMaster(name string, data []byte) (*Master, error) {
 		return nil, err
 	}
 	m := &Master{}
-	c := &m.Config
 	for k, v := range root {
 		p := path{k}
-		switch k {
-		case "listen":
-			c.Listen = d.str(p, v)
-		case "data_dir":
-			c.DataDir = d.str(p, v)
-		case "store":
-			c.Store = d.oneOf(p, v, master.StoreBolt, master.StoreMemory)
-		case "heartbeat_interval":
-			c.HeartbeatInterval = d.duration(p, v)
-		case "dead_after":
-			c.DeadAfter = d.duration(p, v)
-		case "retry_backoff":
-			c.RetryBackoff = d.duration(p, v)
-		case "max_backoff":
-			c.MaxBackoff = d.duration(p, v)
-		case "assign_batch":
-			c.AssignBatch = d.integer(p, v, 0, math.MaxInt)
-		case "gc_percent":
-			c.GCPercent = d.integer(p, v, 0, 10000)
-		case "max_request_body":
-			c.MaxRequestBody = int64(d.integer(p, v, 0, math.MaxInt))
-		case "max_xml_depth":
-			c.MaxXMLDepth = d.integer(p, v, 0, 1000)
-		case "max_submit":
-			c.MaxSubmit = d.integer(p, v, 0, math.MaxInt)
-		case "max_args_bytes":
-			c.MaxArgsBytes = d.integer(p, v, 0, math.MaxInt)
-		case "max_result_bytes":
-			c.MaxResultBytes = d.integer(p, v, 0, math.MaxInt)
-		case "max_connections":
-			c.MaxConnections = d.integer(p, v, 0, math.MaxInt)
-		case "max_reply_bytes":
-			c.MaxReplyBytes = d.integer(p, v, 0, math.MaxInt)
-		case "retain":
-			c.Retain = d.duration(p, v)
-		case "retain_jobs":
-			c.RetainJobs = d.integer(p, v, 0, math.MaxInt)
-		case "history":
-			c.History = d.duration(p, v)
-		case "history_jobs":
-			c.HistoryJobs = d.integer(p, v, 0, math.MaxInt)
-		case "metric_types":
-			c.MetricTypes = d.integer(p, v, 0, math.MaxInt)
-		case "limits":
-			c.Limits = d.limits(p, v)
-		case "type_limits":
-			c.TypeLimits = d.limits(p, v)
-		case "default_limit":
-			c.DefaultLimit = d.limit(p, v)
-		case "notify":
-			c.Notify = d.notify(p, v)
-		case "jobs_file":
-			m.JobsFile = d.str(p, v)
-			m.jobsFileLine = d.line(p)
-		case "allowed_hosts":
-			c.AllowedHosts = d.hosts(p, v)
-		default:
-			if !d.nodeKey(p, k, v, &m.node, &m.LogLevel, &m.LogFormat) {
-				d.unknown(p, masterKeys)
-			}
+		if !d.masterKey(p, k, v, m) {
+			d.unknown(p, masterKeys)
 		}
 	}
-	if c.DeadAfter != 0 {
-		// The heartbeat interval the master will use: the file's or the
-		// library's default, which Validate fills in.
-		hb := master.Config{HeartbeatInterval: c.HeartbeatInterval}
-		_ = hb.Validate()
-		if c.DeadAfter <= hb.HeartbeatInterval {
-			d.errorf(path{"dead_after"}, "%s must be more than heartbeat_interval (%s)", c.DeadAfter, hb.HeartbeatInterval)
-		}
-	}
+	d.checkDeadAfter(&m.Config)
 	if err := d.err(); err != nil {
 		return nil, err
 	}
+	if err := validateMaster(name, d, m.Config); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// masterKey decodes k at p, if it is one of masterKeys, into m, and
+// reports whether it was.
+func (d *decoder) masterKey(p path, k string, v any, m *Master) bool {
+	c := &m.Config
+	return d.masterServerKey(p, k, v, m) || d.masterDurationKey(p, k, v, c) || d.masterSizeKey(p, k, v, c) ||
+		d.masterRetentionKey(p, k, v, c) || d.masterLimitKey(p, k, v, c) ||
+		d.nodeKey(p, k, v, &m.node, &m.LogLevel, &m.LogFormat)
+}
+
+// masterServerKey decodes the keys of where the master listens, what it
+// stores where, whom it notifies and which jobs file it loads.
+func (d *decoder) masterServerKey(p path, k string, v any, m *Master) bool {
+	c := &m.Config
+	switch k {
+	case "listen":
+		c.Listen = d.str(p, v)
+	case "data_dir":
+		c.DataDir = d.str(p, v)
+	case "store":
+		c.Store = d.oneOf(p, v, master.StoreBolt, master.StoreMemory)
+	case "notify":
+		c.Notify = d.notify(p, v)
+	case "jobs_file":
+		m.JobsFile = d.str(p, v)
+		m.jobsFileLine = d.line(p)
+	case "allowed_hosts":
+		c.AllowedHosts = d.hosts(p, v)
+	default:
+		return false
+	}
+	return true
+}
+
+// masterDurationKey decodes the keys of the heartbeat and the retry
+// timing.
+func (d *decoder) masterDurationKey(p path, k string, v any, c *master.Config) bool {
+	switch k {
+	case "heartbeat_interval":
+		c.HeartbeatInterval = d.duration(p, v)
+	case "dead_after":
+		c.DeadAfter = d.duration(p, v)
+	case "retry_backoff":
+		c.RetryBackoff = d.duration(p, v)
+	case "max_backoff":
+		c.MaxBackoff = d.duration(p, v)
+	default:
+		return false
+	}
+	return true
+}
+
+// masterSizeKey decodes the keys that bound batches, requests, replies,
+// connections and the garbage collector.
+func (d *decoder) masterSizeKey(p path, k string, v any, c *master.Config) bool {
+	switch k {
+	case "assign_batch":
+		c.AssignBatch = d.integer(p, v, 0, math.MaxInt)
+	case "gc_percent":
+		c.GCPercent = d.integer(p, v, 0, 10000)
+	case "max_request_body":
+		c.MaxRequestBody = int64(d.integer(p, v, 0, math.MaxInt))
+	case "max_xml_depth":
+		c.MaxXMLDepth = d.integer(p, v, 0, 1000)
+	case "max_submit":
+		c.MaxSubmit = d.integer(p, v, 0, math.MaxInt)
+	case "max_args_bytes":
+		c.MaxArgsBytes = d.integer(p, v, 0, math.MaxInt)
+	case "max_result_bytes":
+		c.MaxResultBytes = d.integer(p, v, 0, math.MaxInt)
+	case "max_connections":
+		c.MaxConnections = d.integer(p, v, 0, math.MaxInt)
+	case "max_reply_bytes":
+		c.MaxReplyBytes = d.integer(p, v, 0, math.MaxInt)
+	default:
+		return false
+	}
+	return true
+}
+
+// masterRetentionKey decodes the keys of how long finished jobs stay in
+// memory and in history, and of how many job types get metrics.
+func (d *decoder) masterRetentionKey(p path, k string, v any, c *master.Config) bool {
+	switch k {
+	case "retain":
+		c.Retain = d.duration(p, v)
+	case "retain_jobs":
+		c.RetainJobs = d.integer(p, v, 0, math.MaxInt)
+	case "history":
+		c.History = d.duration(p, v)
+	case "history_jobs":
+		c.HistoryJobs = d.integer(p, v, 0, math.MaxInt)
+	case "metric_types":
+		c.MetricTypes = d.integer(p, v, 0, math.MaxInt)
+	default:
+		return false
+	}
+	return true
+}
+
+// masterLimitKey decodes the keys of the limits on jobs by key and by
+// type.
+func (d *decoder) masterLimitKey(p path, k string, v any, c *master.Config) bool {
+	switch k {
+	case "limits":
+		c.Limits = d.limits(p, v)
+	case "type_limits":
+		c.TypeLimits = d.limits(p, v)
+	case "default_limit":
+		c.DefaultLimit = d.limit(p, v)
+	default:
+		return false
+	}
+	return true
+}
+
+// checkDeadAfter records an error at dead_after when c sets it to no more
+// than the heartbeat interval the master will use.
+func (d *decoder) checkDeadAfter(c *master.Config) {
+	if c.DeadAfter == 0 {
+		return
+	}
+	// The heartbeat interval the master will use: the file's or the
+	// library's default, which Validate fills in.
+	hb := master.Config{HeartbeatInterval: c.HeartbeatInterval}
+	_ = hb.Validate()
+	if c.DeadAfter <= hb.HeartbeatInterval {
+		d.errorf(path{"dead_after"}, "%s must be more than heartbeat_interval (%s)", c.DeadAfter, hb.HeartbeatInterval)
+	}
+}
+
+// validateMaster validates check, a copy of the master's Config from the
+// file called name, and returns its error as an *Error at the key's line.
+func validateMaster(name string, d *decoder, check master.Config) error {
 	// Validate a copy: it fills in defaults, and the zero values must stay
 	// zero so that flags applied later still get the defaults that follow
 	// from them (dead_after from heartbeat_interval).
-	check := m.Config
 	if err := check.Validate(); err != nil {
 		// A field of its own (a floor, or two keys that do not agree):
 		// point at the key's line.
 		var fe *master.ConfigError
 		if errors.As(err, &fe) {
 			p := path(strings.Split(fe.Key, "."))
-			return nil, &Error{File: name, Line: d.line(p), Key: p.String(), Msg: fe.Msg, Err: err}
+			return &Error{File: name, Line: d.line(p), Key: p.String(), Msg: fe.Msg, Err: err}
 		}
-		return nil, &Error{File: name, Msg: err.Error(), Err: err}
+		return &Error{File: name, Msg: err.Error(), Err: err}
 	}
-	return m, nil
+	return nil
 }
 
 // ApplyMasterEnv sets c.Listen from DROVER_LISTEN, c.DataDir from
