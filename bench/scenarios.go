@@ -14,6 +14,7 @@ import (
 
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
+	"github.com/drover/drover/rpcapi"
 )
 
 // Heartbeats is the heartbeats scenario's numbers.
@@ -168,12 +169,12 @@ type Queue struct {
 	QRestartNote   string  `json:"queue_restart_note,omitempty"`
 }
 
-// runQueue submits cfg.Jobs jobs no worker can run, measures the master
-// holding them, then restarts it on the same store and times the reload.
 // queueSettle is how long the queue scenario watches the master's RSS
 // after the submit, for the idle figure.
 const queueSettle = 30 * time.Second
 
+// runQueue submits cfg.Jobs jobs no worker can run, measures the master
+// holding them, then restarts it on the same store and times the reload.
 func runQueue(ctx context.Context, cfg *Config, r *Result) error {
 	q := &Queue{}
 	r.Queue = q
@@ -184,41 +185,13 @@ func runQueue(ctx context.Context, cfg *Config, r *Result) error {
 	defer c.close()
 	before := c.masterStats()
 	q.QRSSBefore = before.RSS
-	cfg.note("submitting %d jobs from %d clients in batches of %d (no workers)", cfg.Jobs, cfg.Clients, cfg.Batch)
-	if cfg.Profile != "" || cfg.Trace != "" {
-		c.master.send("profile start")
-	}
-	run, err := submitAll(ctx, cfg, c.addr, cfg.Jobs)
-	if cfg.Profile != "" || cfg.Trace != "" {
-		c.master.send("profile stop")
-	}
+	submitEnd, err := q.submit(ctx, cfg, c, before)
 	if err != nil {
 		return err
 	}
-	q.QSubmitS = run.submitEnd.Sub(run.first).Seconds()
-	q.QSubmitJobsPerS = float64(cfg.Jobs) / q.QSubmitS
-	after := c.masterStats()
-	q.QMasterCPUS = (after.CPU - before.CPU).Seconds()
-	q.QRSS, q.QPeakRSS, q.QRSSFile = after.RSS, after.HWM, after.RSSFile
-	q.QRSSPerJob = float64(after.RSS-before.RSS) / float64(cfg.Jobs)
-	if q.QHeapInuse, q.QNextGC, err = queueGoHeap(ctx, c.addr); err != nil {
-		cfg.note("read the master's heap from /metrics: %v", err)
+	if err := q.settle(ctx, c, submitEnd, before.RSS, cfg.Jobs); err != nil {
+		return err
 	}
-	// And once the master has gone idle (its checkpoint done): it returns
-	// what the submit's garbage held to the system (master/idlemem.go).
-	// The lowest RSS of a second's samples over queueSettle.
-	q.QIdleRSS = after.RSS
-	for t := time.Now(); time.Since(t) < queueSettle; {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-		if s := c.masterStats(); s.RSS < q.QIdleRSS {
-			q.QIdleRSS, q.QIdleS = s.RSS, time.Since(run.submitEnd).Seconds()
-		}
-	}
-	q.QIdleRSSPerJob = float64(q.QIdleRSS-before.RSS) / float64(cfg.Jobs)
 	st, err := c.ctl.Status(ctx)
 	if err != nil {
 		return err
@@ -231,6 +204,61 @@ func runQueue(ctx context.Context, cfg *Config, r *Result) error {
 		q.QRestartNote = "restart skipped: the memory store keeps nothing across restarts"
 		return nil
 	}
+	return q.restart(ctx, cfg, c)
+}
+
+// submit submits cfg.Jobs jobs with no worker to run them, fills the
+// submit's figures (against the master's stats before it) and returns
+// when the last Submit call returned.
+func (q *Queue) submit(ctx context.Context, cfg *Config, c *cluster, before procStats) (time.Time, error) {
+	cfg.note("submitting %d jobs from %d clients in batches of %d (no workers)", cfg.Jobs, cfg.Clients, cfg.Batch)
+	if cfg.Profile != "" || cfg.Trace != "" {
+		c.master.send("profile start")
+	}
+	run, err := submitAll(ctx, cfg, c.addr, cfg.Jobs)
+	if cfg.Profile != "" || cfg.Trace != "" {
+		c.master.send("profile stop")
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	q.QSubmitS = run.submitEnd.Sub(run.first).Seconds()
+	q.QSubmitJobsPerS = float64(cfg.Jobs) / q.QSubmitS
+	after := c.masterStats()
+	q.QMasterCPUS = (after.CPU - before.CPU).Seconds()
+	q.QRSS, q.QPeakRSS, q.QRSSFile = after.RSS, after.HWM, after.RSSFile
+	q.QRSSPerJob = float64(after.RSS-before.RSS) / float64(cfg.Jobs)
+	if q.QHeapInuse, q.QNextGC, err = queueGoHeap(ctx, c.addr); err != nil {
+		cfg.note("read the master's heap from /metrics: %v", err)
+	}
+	return run.submitEnd, nil
+}
+
+// settle samples the master's RSS every second for queueSettle after the
+// submit (which ended at submitEnd) and keeps the lowest as the idle
+// figure, per job of n over rssBefore.
+func (q *Queue) settle(ctx context.Context, c *cluster, submitEnd time.Time, rssBefore int64, n int) error {
+	// Once the master has gone idle (its checkpoint done): it returns
+	// what the submit's garbage held to the system (master/idlemem.go).
+	// The lowest RSS of a second's samples over queueSettle.
+	q.QIdleRSS = q.QRSS
+	for t := time.Now(); time.Since(t) < queueSettle; {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+		if s := c.masterStats(); s.RSS < q.QIdleRSS {
+			q.QIdleRSS, q.QIdleS = s.RSS, time.Since(submitEnd).Seconds()
+		}
+	}
+	q.QIdleRSSPerJob = float64(q.QIdleRSS-rssBefore) / float64(n)
+	return nil
+}
+
+// restart stops the master, starts it again on the same store and times
+// until its cfg.Jobs jobs are pending again.
+func (q *Queue) restart(ctx context.Context, cfg *Config, c *cluster) error {
 	cfg.note("stopping the master and starting it again on the same store")
 	t := time.Now()
 	if !c.master.stop(5 * time.Minute) {
@@ -244,7 +272,9 @@ func runQueue(ctx context.Context, cfg *Config, r *Result) error {
 	if err := c.startMaster(); err != nil {
 		return err
 	}
+	var st *rpcapi.StatusReply
 	for {
+		var err error
 		st, err = c.ctl.Status(ctx)
 		if err != nil {
 			return err
