@@ -196,57 +196,14 @@ func (r *Result) WriteJSON(w io.Writer) error {
 // WriteTable writes r as an aligned table: the parameters, a table of
 // metric, value and note, then what the ceilings and the end time mean.
 func (r *Result) WriteTable(w io.Writer) error {
-	p := r.Params
-	fmt.Fprintf(w, "drover bench, scenario %s\n", p.Scenario)
-	switch p.Scenario {
-	case ScenarioHeartbeats:
-		fmt.Fprintf(w, "  %d simulated workers, transport %s, window %s\n", p.Workers, p.Transport, p.Window)
-	case ScenarioQueue:
-		fmt.Fprintf(w, "  %d jobs, %d clients, batch %d, store %s, transport %s\n", p.Jobs, p.Clients, p.Batch, p.Store, p.Transport)
-	case ScenarioSoak, ScenarioReads:
-		r.lifetimeHeader(w)
-	case ScenarioChurn:
-		if ch := r.Churn; ch != nil {
-			ch.header(w, p)
-		}
-	default:
-		fmt.Fprintf(w, "  %d jobs, %d workers x %d slots, %d clients, batch %d, store %s, transport %s, work %s, retries %d\n",
-			p.Jobs, p.Workers, p.Slots, p.Clients, p.Batch, p.Store, p.Transport, p.Work, p.Retries)
-		if p.KillWorkerEvery != "0s" {
-			fmt.Fprintf(w, "  kill -9 a random worker every %s and start another\n", p.KillWorkerEvery)
-		}
-	}
-	if p.GCPercent != 0 || p.GOGC != "" {
-		fmt.Fprintf(w, "  master gc_percent %d, GOGC %q\n", p.GCPercent, p.GOGC)
-	}
-	fmt.Fprintf(w, "  %s, %d CPUs, GOMAXPROCS %d, %s\n\n", p.CPUModel, p.NumCPU, p.GOMAXPROCS, p.GoVersion)
+	r.writeParams(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, v string, note ...string) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", k, v, strings.Join(note, " "))
 	}
 	var notes []string
 	if e := r.E2E; e != nil {
-		row("end-to-end", rate(e.E2EJobsPerS, "jobs/s"), fmt.Sprintf("%.2fs first submit to last outcome; %.2fs of it after the last submit", e.E2ESeconds, e.TailSeconds))
-		row("submit only", rate(e.SubmitJobsPerS, "jobs/s"), fmt.Sprintf("%.2fs", e.SubmitSeconds))
-		row("latency p50", fmt.Sprintf("%.0f µs", e.LatencyP50us), fmt.Sprintf("one job on the idle cluster, submit to Wait's answer (%d samples); %.1f x the net/rpc round trip p50 (%.0f µs)",
-			p.LatencySamples, e.LatencyPerRPC, e.RPCSeqP50us))
-		row("latency p99", fmt.Sprintf("%.0f µs", e.LatencyP99us), fmt.Sprintf("max %.0f µs", e.LatencyMaxus))
-		row("net/rpc no-op, 1 in flight", rate(e.RPCSeqCallsPerS, "calls/s"), fmt.Sprintf("drover e2e jobs/s = %.3f x this", e.RatioRPCSeq))
-		row("net/rpc no-op, 64 in flight", rate(e.RPCParCallsPerS, "calls/s"), fmt.Sprintf("drover e2e jobs/s = %.3f x this", e.RatioRPCPar))
-		row("XML-RPC no-op, 1 in flight", rate(e.XMLRPCCallsPerS, "calls/s"), fmt.Sprintf("drover e2e jobs/s = %.3f x this", e.RatioXMLRPC))
-		row("XML-RPC no-op, 64 in flight", rate(e.XMLRPCParCallsPerS, "calls/s"))
-		row("master CPU", fmt.Sprintf("%.2f s", e.MasterCPUSeconds), fmt.Sprintf("during the throughput run (%.0f%% of one core, %.1f µs/job); %.2f s since start",
-			100*e.MasterCPUSeconds/e.E2ESeconds, 1e6*e.MasterCPUSeconds/float64(p.Jobs), e.MasterCPUTotal))
-		row("master peak RSS", mib(e.MasterPeakRSS), "VmHWM; VmRSS now "+mib(e.MasterRSS))
-		if e.Kills == 0 {
-			row("workers CPU", fmt.Sprintf("%.2f s", e.WorkersCPUSeconds), "all workers, during the run")
-		}
-		row("bench process CPU", fmt.Sprintf("%.2f s", e.BenchCPUSeconds), "clients and status polls, during the run")
-		if e.Kills == 0 {
-			row("other processes CPU", fmt.Sprintf("%.2f s", e.OtherCPUSeconds), "the rest of the machine during the run (noise)")
-		}
-		row("check", fmt.Sprintf("%d/%d succeeded", e.Succeeded, p.Jobs), fmt.Sprintf("failed %d, cancelled %d; not exactly one ok attempt %d, of them more than one %d", e.Failed, e.Cancelled, e.BadJobs, e.DupJobs))
-		row("attempts", strconv.Itoa(e.Attempts), fmt.Sprintf("lost %d; workers killed %d, reaped %d; stale reports dropped %d", e.AttemptsLost, e.Kills, e.Reaped, e.StaleDropped))
+		e.table(row, r.Params)
 		notes = append(notes, "net/rpc ceiling: "+e.CeilingRPC, "XML-RPC ceiling: "+e.CeilingXMLRPC, "end of run: "+e.Completion)
 	}
 	if h := r.Heartbeats; h != nil {
@@ -282,6 +239,60 @@ func (r *Result) WriteTable(w io.Writer) error {
 		fmt.Fprintln(w)
 	}
 	return nil
+}
+
+// writeParams writes the scenario's name and parameters and the
+// machine's, ending with a blank line.
+func (r *Result) writeParams(w io.Writer) {
+	p := r.Params
+	fmt.Fprintf(w, "drover bench, scenario %s\n", p.Scenario)
+	switch p.Scenario {
+	case ScenarioHeartbeats:
+		fmt.Fprintf(w, "  %d simulated workers, transport %s, window %s\n", p.Workers, p.Transport, p.Window)
+	case ScenarioQueue:
+		fmt.Fprintf(w, "  %d jobs, %d clients, batch %d, store %s, transport %s\n", p.Jobs, p.Clients, p.Batch, p.Store, p.Transport)
+	case ScenarioSoak, ScenarioReads:
+		r.lifetimeHeader(w)
+	case ScenarioChurn:
+		if ch := r.Churn; ch != nil {
+			ch.header(w, p)
+		}
+	default:
+		fmt.Fprintf(w, "  %d jobs, %d workers x %d slots, %d clients, batch %d, store %s, transport %s, work %s, retries %d\n",
+			p.Jobs, p.Workers, p.Slots, p.Clients, p.Batch, p.Store, p.Transport, p.Work, p.Retries)
+		if p.KillWorkerEvery != "0s" {
+			fmt.Fprintf(w, "  kill -9 a random worker every %s and start another\n", p.KillWorkerEvery)
+		}
+	}
+	if p.GCPercent != 0 || p.GOGC != "" {
+		fmt.Fprintf(w, "  master gc_percent %d, GOGC %q\n", p.GCPercent, p.GOGC)
+	}
+	fmt.Fprintf(w, "  %s, %d CPUs, GOMAXPROCS %d, %s\n\n", p.CPUModel, p.NumCPU, p.GOMAXPROCS, p.GoVersion)
+}
+
+// table writes the end-to-end scenario's rows, of a run with parameters p.
+func (e *E2E) table(row func(k, v string, note ...string), p Params) {
+	row("end-to-end", rate(e.E2EJobsPerS, "jobs/s"), fmt.Sprintf("%.2fs first submit to last outcome; %.2fs of it after the last submit", e.E2ESeconds, e.TailSeconds))
+	row("submit only", rate(e.SubmitJobsPerS, "jobs/s"), fmt.Sprintf("%.2fs", e.SubmitSeconds))
+	row("latency p50", fmt.Sprintf("%.0f µs", e.LatencyP50us), fmt.Sprintf("one job on the idle cluster, submit to Wait's answer (%d samples); %.1f x the net/rpc round trip p50 (%.0f µs)",
+		p.LatencySamples, e.LatencyPerRPC, e.RPCSeqP50us))
+	row("latency p99", fmt.Sprintf("%.0f µs", e.LatencyP99us), fmt.Sprintf("max %.0f µs", e.LatencyMaxus))
+	row("net/rpc no-op, 1 in flight", rate(e.RPCSeqCallsPerS, "calls/s"), fmt.Sprintf("drover e2e jobs/s = %.3f x this", e.RatioRPCSeq))
+	row("net/rpc no-op, 64 in flight", rate(e.RPCParCallsPerS, "calls/s"), fmt.Sprintf("drover e2e jobs/s = %.3f x this", e.RatioRPCPar))
+	row("XML-RPC no-op, 1 in flight", rate(e.XMLRPCCallsPerS, "calls/s"), fmt.Sprintf("drover e2e jobs/s = %.3f x this", e.RatioXMLRPC))
+	row("XML-RPC no-op, 64 in flight", rate(e.XMLRPCParCallsPerS, "calls/s"))
+	row("master CPU", fmt.Sprintf("%.2f s", e.MasterCPUSeconds), fmt.Sprintf("during the throughput run (%.0f%% of one core, %.1f µs/job); %.2f s since start",
+		100*e.MasterCPUSeconds/e.E2ESeconds, 1e6*e.MasterCPUSeconds/float64(p.Jobs), e.MasterCPUTotal))
+	row("master peak RSS", mib(e.MasterPeakRSS), "VmHWM; VmRSS now "+mib(e.MasterRSS))
+	if e.Kills == 0 {
+		row("workers CPU", fmt.Sprintf("%.2f s", e.WorkersCPUSeconds), "all workers, during the run")
+	}
+	row("bench process CPU", fmt.Sprintf("%.2f s", e.BenchCPUSeconds), "clients and status polls, during the run")
+	if e.Kills == 0 {
+		row("other processes CPU", fmt.Sprintf("%.2f s", e.OtherCPUSeconds), "the rest of the machine during the run (noise)")
+	}
+	row("check", fmt.Sprintf("%d/%d succeeded", e.Succeeded, p.Jobs), fmt.Sprintf("failed %d, cancelled %d; not exactly one ok attempt %d, of them more than one %d", e.Failed, e.Cancelled, e.BadJobs, e.DupJobs))
+	row("attempts", strconv.Itoa(e.Attempts), fmt.Sprintf("lost %d; workers killed %d, reaped %d; stale reports dropped %d", e.AttemptsLost, e.Kills, e.Reaped, e.StaleDropped))
 }
 
 func rate(x float64, unit string) string {
