@@ -133,40 +133,26 @@ func stdinLines() <-chan string {
 }
 
 func masterRole(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("bench master", flag.ContinueOnError)
-	store := fs.String("store", master.StoreBolt, "bolt or memory")
-	dataDir := fs.String("data-dir", "", "data dir (default: a temp dir, removed at exit)")
-	profile := fs.String("profile", "", "CPU profile file, written between the profile start and stop commands")
-	traceFile := fs.String("trace", "", "execution trace file, written between the same commands")
-	level := fs.String("log-level", "error", "log level")
-	heartbeat := fs.Duration("heartbeat", 0, "heartbeat interval (0: default)")
-	gcPercent := fs.Int("gc-percent", 0, "the master's GCPercent (0: the process's setting)")
-	retain := fs.Duration("retain", 0, "the master's Retain (0: default)")
-	retainJobs := fs.Int("retain-jobs", 0, "the master's RetainJobs (0: default)")
-	history := fs.Duration("history", 0, "the master's History (0: default)")
-	historyJobs := fs.Int("history-jobs", 0, "the master's HistoryJobs (0: default)")
-	defaultLimit := fs.String("default-limit", "", "the master's DefaultLimit: CONCURRENCY, CONCURRENCY,RATE or ,RATE (e.g. 1,10/s)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	log, err := logger(*level)
+	f, err := parseMasterFlags(args)
 	if err != nil {
 		return err
 	}
-	dl, err := parseLimit(*defaultLimit)
+	log, err := logger(f.level)
 	if err != nil {
 		return err
 	}
-	dir := *dataDir
-	if dir == "" && *store == master.StoreBolt {
+	dl, err := parseLimit(f.defaultLimit)
+	if err != nil {
+		return err
+	}
+	dir := f.dataDir
+	if dir == "" && f.store == master.StoreBolt {
 		if dir, err = os.MkdirTemp("", "drover-bench-master-"); err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
 	}
-	m, err := master.New(master.Config{Listen: "127.0.0.1:0", Store: *store, DataDir: dir,
-		HeartbeatInterval: *heartbeat, Logger: log, GCPercent: *gcPercent,
-		Retain: *retain, RetainJobs: *retainJobs, History: *history, HistoryJobs: *historyJobs, DefaultLimit: dl})
+	m, err := master.New(f.config(dir, log, dl))
 	if err != nil {
 		return err
 	}
@@ -181,61 +167,126 @@ func masterRole(args []string, stdout io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	var prof, tr *os.File
-	stopProfile := func() error {
-		var errs []error
-		if prof != nil {
-			pprof.StopCPUProfile()
-			errs = append(errs, prof.Close())
-			prof = nil
-		}
-		if tr != nil {
-			trace.Stop()
-			errs = append(errs, tr.Close())
-			tr = nil
-		}
-		return errors.Join(errs...)
+	rec := &recorder{profile: f.profile, trace: f.trace, log: log}
+	rec.serve(ctx, stdinLines())
+	perr := rec.stop()
+	return errors.Join(m.Close(), perr)
+}
+
+// masterFlags is the master role's command line.
+type masterFlags struct {
+	store, dataDir, profile, trace, level, defaultLimit string
+	heartbeat, retain, history                          time.Duration
+	gcPercent, retainJobs, historyJobs                  int
+}
+
+// parseMasterFlags parses args, the master role's command line.
+func parseMasterFlags(args []string) (*masterFlags, error) {
+	f := &masterFlags{}
+	fs := flag.NewFlagSet("bench master", flag.ContinueOnError)
+	fs.StringVar(&f.store, "store", master.StoreBolt, "bolt or memory")
+	fs.StringVar(&f.dataDir, "data-dir", "", "data dir (default: a temp dir, removed at exit)")
+	fs.StringVar(&f.profile, "profile", "", "CPU profile file, written between the profile start and stop commands")
+	fs.StringVar(&f.trace, "trace", "", "execution trace file, written between the same commands")
+	fs.StringVar(&f.level, "log-level", "error", "log level")
+	fs.DurationVar(&f.heartbeat, "heartbeat", 0, "heartbeat interval (0: default)")
+	fs.IntVar(&f.gcPercent, "gc-percent", 0, "the master's GCPercent (0: the process's setting)")
+	fs.DurationVar(&f.retain, "retain", 0, "the master's Retain (0: default)")
+	fs.IntVar(&f.retainJobs, "retain-jobs", 0, "the master's RetainJobs (0: default)")
+	fs.DurationVar(&f.history, "history", 0, "the master's History (0: default)")
+	fs.IntVar(&f.historyJobs, "history-jobs", 0, "the master's HistoryJobs (0: default)")
+	fs.StringVar(&f.defaultLimit, "default-limit", "", "the master's DefaultLimit: CONCURRENCY, CONCURRENCY,RATE or ,RATE (e.g. 1,10/s)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
 	}
-	lines := stdinLines()
-loop:
+	return f, nil
+}
+
+// config is the master's configuration from f, with data dir dir, logger
+// log and default limit dl.
+func (f *masterFlags) config(dir string, log *logrus.Logger, dl master.Limit) master.Config {
+	return master.Config{Listen: "127.0.0.1:0", Store: f.store, DataDir: dir,
+		HeartbeatInterval: f.heartbeat, Logger: log, GCPercent: f.gcPercent,
+		Retain: f.retain, RetainJobs: f.retainJobs, History: f.history, HistoryJobs: f.historyJobs, DefaultLimit: dl}
+}
+
+// recorder is the master role's CPU profile and execution trace, each
+// written to its file (when named) between the profile start and stop
+// commands.
+type recorder struct {
+	profile, trace string   // the files; "" for none
+	prof, tr       *os.File // open while recording
+	log            *logrus.Logger
+}
+
+// serve carries out the commands read from lines until ctx is done or
+// lines is closed.
+func (r *recorder) serve(ctx context.Context, lines <-chan string) {
 	for {
 		select {
 		case <-ctx.Done():
-			break loop
+			return
 		case l, ok := <-lines:
 			if !ok {
-				break loop
+				return
 			}
-			switch l {
-			case "profile start":
-				var err error
-				if *profile != "" && prof == nil {
-					if prof, err = startRecording(*profile, pprof.StartCPUProfile); err != nil {
-						log.WithError(err).Error("profile")
-					}
-				}
-				if *traceFile != "" && tr == nil {
-					if tr, err = startRecording(*traceFile, trace.Start); err != nil {
-						log.WithError(err).Error("trace")
-					}
-				}
-			case "profile stop":
-				if err := stopProfile(); err != nil {
-					log.WithError(err).Error("profile")
-				}
-			case "free":
-				debug.FreeOSMemory()
-			default:
-				if path, ok := strings.CutPrefix(l, "heap "); ok {
-					if err := writeHeapProfile(path); err != nil {
-						log.WithError(err).Error("heap profile")
-					}
-				}
+			r.command(l)
+		}
+	}
+}
+
+// command carries out one command: profile start, profile stop, free or
+// heap PATH.
+func (r *recorder) command(l string) {
+	switch l {
+	case "profile start":
+		r.start()
+	case "profile stop":
+		if err := r.stop(); err != nil {
+			r.log.WithError(err).Error("profile")
+		}
+	case "free":
+		debug.FreeOSMemory()
+	default:
+		if path, ok := strings.CutPrefix(l, "heap "); ok {
+			if err := writeHeapProfile(path); err != nil {
+				r.log.WithError(err).Error("heap profile")
 			}
 		}
 	}
-	perr := stopProfile()
-	return errors.Join(m.Close(), perr)
+}
+
+// start starts the CPU profile and the trace that are named and not
+// already running.
+func (r *recorder) start() {
+	var err error
+	if r.profile != "" && r.prof == nil {
+		if r.prof, err = startRecording(r.profile, pprof.StartCPUProfile); err != nil {
+			r.log.WithError(err).Error("profile")
+		}
+	}
+	if r.trace != "" && r.tr == nil {
+		if r.tr, err = startRecording(r.trace, trace.Start); err != nil {
+			r.log.WithError(err).Error("trace")
+		}
+	}
+}
+
+// stop stops and closes whichever of the CPU profile and the trace is
+// running.
+func (r *recorder) stop() error {
+	var errs []error
+	if r.prof != nil {
+		pprof.StopCPUProfile()
+		errs = append(errs, r.prof.Close())
+		r.prof = nil
+	}
+	if r.tr != nil {
+		trace.Stop()
+		errs = append(errs, r.tr.Close())
+		r.tr = nil
+	}
+	return errors.Join(errs...)
 }
 
 // writeHeapProfile collects garbage and writes the heap profile to path.
