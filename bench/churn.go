@@ -149,68 +149,85 @@ func runChurn(ctx context.Context, cfg *Config, r *Result) error {
 	p := &churnProbe{pid: c.master.pid(), url: "http://" + c.addr + "/metrics", hc: &http.Client{Timeout: 30 * time.Second},
 		t0: time.Now()}
 	defer p.hc.CloseIdleConnections()
+	b := &churnBench{cfg: cfg, c: c, p: p, ch: ch}
+	if err := b.warmUp(ctx); err != nil {
+		return err
+	}
+	if err := b.churn(ctx); err != nil {
+		return err
+	}
+	if err := b.release(ctx); err != nil {
+		return err
+	}
+	return b.finish(ctx)
+}
 
-	// Warm up: jobs of one type without a limit key, then wait until
-	// they have left memory and their series /metrics.
+// churnBench is one run of the churn scenario: its cluster, the probe
+// that samples the master, and the numbers it fills in.
+type churnBench struct {
+	cfg *Config
+	c   *cluster
+	p   *churnProbe
+	ch  *Churn
+}
+
+// churnOutcome is what the churn's clients report when they are done.
+type churnOutcome struct {
+	failed, lost int64
+	err          error
+}
+
+// warmUp runs jobs of one type without a limit key, waits until they
+// have left memory and their series /metrics, then takes the start sample
+// and the start floor.
+func (b *churnBench) warmUp(ctx context.Context) error {
+	cfg, ch, p := b.cfg, b.ch, b.p
 	cfg.note("churn: warm-up, %d jobs of type %s", ch.ChurnWarmup, churnType(0))
 	tw := time.Now()
-	if _, _, err := churnRun(ctx, cfg, c.addr, ch.ChurnWarmup, func(int) jobs.Spec { return jobs.Spec{Type: churnType(0)} }); err != nil {
+	if _, _, err := churnRun(ctx, cfg, b.c.addr, ch.ChurnWarmup, func(int) jobs.Spec { return jobs.Spec{Type: churnType(0)} }); err != nil {
 		return err
 	}
 	if err := p.waitGone(ctx, `type="`+churnType(0)+`"`, cfg.Retain+time.Minute); err != nil {
 		return err
 	}
 	ch.ChurnWarmupS = time.Since(tw).Seconds()
-	ch.heapProfile(c, cfg, "start")
+	ch.heapProfile(b.c, cfg, "start")
 	start, err := p.take(ctx, "start")
 	if err != nil {
 		return err
 	}
 	ch.ChurnSamples = append(ch.ChurnSamples, start)
 	ch.ChurnStart = start
-	if ch.ChurnStartFloor, err = p.floor(ctx, c, "start floor"); err != nil {
+	if ch.ChurnStartFloor, err = p.floor(ctx, b.c, "start floor"); err != nil {
 		return err
 	}
 	cfg.note("churn: start: anon RSS %s, heap %s, /metrics %d lines (%d bytes); after FreeOSMemory: anon RSS %s, heap %s",
 		mib(start.RSSAnon), mib(start.Heap), start.Lines, start.Bytes, mib(ch.ChurnStartFloor.RSSAnon), mib(ch.ChurnStartFloor.Heap))
+	return nil
+}
 
-	// The churn.
+// churn runs cfg.Jobs jobs, job i with limit key i and type i mod
+// cfg.Types, sampling the master meanwhile, and fills the churn's
+// figures and its last sample.
+func (b *churnBench) churn(ctx context.Context) error {
+	cfg, ch, c := b.cfg, b.ch, b.c
 	cfg.note("churn: %d jobs, limit key i and type i mod %d, at most %d in flight", cfg.Jobs, cfg.Types, ch.ChurnWindow)
 	if cfg.Profile != "" || cfg.Trace != "" {
 		c.master.send("profile start")
 	}
 	cpu := startCPU(c)
 	t0 := time.Now()
-	type outcome struct {
-		failed, lost int64
-		err          error
-	}
-	done := make(chan outcome, 1)
+	done := make(chan churnOutcome, 1)
 	go func() {
 		f, l, err := churnRun(ctx, cfg, c.addr, cfg.Jobs, func(i int) jobs.Spec {
 			return jobs.Spec{Type: churnType(i % cfg.Types), LimitKey: churnKey(i)}
 		})
-		done <- outcome{f, l, err}
+		done <- churnOutcome{f, l, err}
 	}()
-	tick := time.NewTicker(cfg.Sample)
-	var res outcome
-	for running := true; running; {
-		select {
-		case res = <-done:
-			running = false
-		case <-tick.C:
-			x, err := p.take(ctx, "churn")
-			if err != nil {
-				tick.Stop()
-				<-done
-				return err
-			}
-			ch.ChurnSamples = append(ch.ChurnSamples, x)
-			cfg.note("churn: %.0fs, %d jobs, %d live, anon RSS %s, heap %s, /metrics %d lines", x.T, x.Jobs-start.Jobs, x.Live,
-				mib(x.RSSAnon), mib(x.Heap), x.Lines)
-		}
+	res, err := b.sampleUntil(ctx, done)
+	if err != nil {
+		return err
 	}
-	tick.Stop()
 	if res.err != nil {
 		return res.err
 	}
@@ -222,19 +239,49 @@ func runChurn(ctx context.Context, cfg *Config, r *Result) error {
 	ch.ChurnFailed, ch.ChurnWaitLost = res.failed, res.lost
 	ch.ChurnMasterCPU = (c.masterStats().CPU - cpu.master).Seconds()
 	_, ch.ChurnOtherCPU = cpu.pct()
-	last, err := p.take(ctx, "churn")
+	last, err := b.p.take(ctx, "churn")
 	if err != nil {
 		return err
 	}
 	ch.ChurnSamples = append(ch.ChurnSamples, last)
 	ch.heapProfile(c, cfg, "done")
+	return nil
+}
 
-	// The release.
+// sampleUntil takes a churn sample every cfg.Sample until done answers,
+// and returns its answer; when a sample fails, it waits for done and
+// returns the sample's error.
+func (b *churnBench) sampleUntil(ctx context.Context, done <-chan churnOutcome) (churnOutcome, error) {
+	cfg, ch := b.cfg, b.ch
+	tick := time.NewTicker(cfg.Sample)
+	defer tick.Stop()
+	for {
+		select {
+		case res := <-done:
+			return res, nil
+		case <-tick.C:
+			x, err := b.p.take(ctx, "churn")
+			if err != nil {
+				tick.Stop()
+				<-done
+				return churnOutcome{}, err
+			}
+			ch.ChurnSamples = append(ch.ChurnSamples, x)
+			cfg.note("churn: %.0fs, %d jobs, %d live, anon RSS %s, heap %s, /metrics %d lines", x.T, x.Jobs-ch.ChurnStart.Jobs, x.Live,
+				mib(x.RSSAnon), mib(x.Heap), x.Lines)
+		}
+	}
+}
+
+// release samples the master every cfg.Sample until a sample meets both
+// targets or cfg.Duration passed, keeping the last as the end.
+func (b *churnBench) release(ctx context.Context) error {
+	cfg, ch := b.cfg, b.ch
 	cfg.note("churn: all done; waiting up to %s for the release (anon RSS within %.0f%% of %s, /metrics under %d lines)",
-		cfg.Duration, ChurnRSSTarget, mib(start.RSSAnon), ChurnLinesTarget)
+		cfg.Duration, ChurnRSSTarget, mib(ch.ChurnStart.RSSAnon), ChurnLinesTarget)
 	tr := time.Now()
 	deadline := tr.Add(cfg.Duration)
-	tick = time.NewTicker(cfg.Sample)
+	tick := time.NewTicker(cfg.Sample)
 	defer tick.Stop()
 	for {
 		select {
@@ -242,7 +289,7 @@ func runChurn(ctx context.Context, cfg *Config, r *Result) error {
 			return ctx.Err()
 		case <-tick.C:
 		}
-		x, err := p.take(ctx, "release")
+		x, err := b.p.take(ctx, "release")
 		if err != nil {
 			return err
 		}
@@ -250,16 +297,23 @@ func runChurn(ctx context.Context, cfg *Config, r *Result) error {
 		ch.ChurnEnd, ch.ChurnReleaseS = x, time.Since(tr).Seconds()
 		if ch.met(x) {
 			ch.ChurnReleased = true
-			break
+			return nil
 		}
 		if !time.Now().Before(deadline) {
-			break
+			return nil
 		}
 		cfg.note("churn: release %.0fs: anon RSS %s (%+.1f%%), heap %s, /metrics %d lines", ch.ChurnReleaseS, mib(x.RSSAnon),
-			pctOver(x.RSSAnon, start.RSSAnon), mib(x.Heap), x.Lines)
+			pctOver(x.RSSAnon, ch.ChurnStart.RSSAnon), mib(x.Heap), x.Lines)
 	}
+}
+
+// finish takes the end floor, fills the peak and the end's figures, and
+// checks that every job succeeded and no worker was reaped.
+func (b *churnBench) finish(ctx context.Context) error {
+	cfg, ch, c := b.cfg, b.ch, b.c
 	ch.heapProfile(c, cfg, "end")
-	if ch.ChurnEndFloor, err = p.floor(ctx, c, "end floor"); err != nil {
+	var err error
+	if ch.ChurnEndFloor, err = b.p.floor(ctx, c, "end floor"); err != nil {
 		return err
 	}
 	ch.analyse()
