@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -105,5 +106,29 @@ func TestTokenOf(t *testing.T) {
 		if got := TokenOf(r); got != tc.want {
 			t.Errorf("TokenOf(%q) = %q, want %q", tc.header, got, tc.want)
 		}
+	}
+}
+
+// TestTokenMatches: only the same token matches; a prefix, an extension, a
+// different token of the same length and an empty one do not.
+func TestTokenMatches(t *testing.T) {
+	const want = "s3cret-token"
+	for _, tc := range []struct {
+		got  string
+		same bool
+	}{
+		{want, true},
+		{"s3cret-tokeN", false}, // same length
+		{"s3cret-toke", false},  // shorter: a prefix
+		{want + "n", false},     // longer: an extension
+		{"", false},             // none
+		{strings.Repeat(want, 100), false},
+	} {
+		if got := TokenMatches(tc.got, want); got != tc.same {
+			t.Errorf("TokenMatches(%q, %q) = %v, want %v", tc.got, want, got, tc.same)
+		}
+	}
+	if !TokenMatches("", "") {
+		t.Error(`TokenMatches("", "") = false, want true`)
 	}
 }
