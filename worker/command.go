@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,7 +140,8 @@ func validArgName(name string) bool {
 
 // runCommand runs cmd with args substituted (see expand) and returns its
 // exit code and the tail of its output. The program runs without a shell, in
-// dir, with the worker's environment plus env (later entries win), in its
+// dir, with the worker's environment minus every DROVER_* variable (see
+// jobEnviron) plus env (later entries win), in its
 // own process group, with stdout and stderr both captured into the last
 // outputLimit bytes (<= 0: 64 KiB).
 //
@@ -200,15 +202,16 @@ func runCommand(ctx context.Context, cmd Command, args map[string]string, env []
 }
 
 // commandFor makes the command of argv in dir with the worker's
-// environment plus env, stdin as its input, its output and errors to out,
-// in a process group of its own.
+// environment less its DROVER_* variables (see jobEnviron) plus env, stdin
+// as its input, its output and errors to out, in a process group of its
+// own.
 func commandFor(argv []string, dir string, env []string, stdin string, out *tailBuffer) *exec.Cmd {
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Dir = dir
 	if stdin != "" {
 		c.Stdin = strings.NewReader(stdin)
 	}
-	c.Env = os.Environ()
+	c.Env = jobEnviron(os.Environ())
 	if dir != "" {
 		// exec sets PWD only when Env is nil; keep it truthful for shells.
 		if abs, err := filepath.Abs(dir); err == nil {
@@ -220,6 +223,40 @@ func commandFor(argv []string, dir string, env []string, stdin string, out *tail
 	c.SysProcAttr = sysProcAttr()
 	c.WaitDelay = waitDelay
 	return c
+}
+
+// envPrefix starts the name of every environment variable drover reads or
+// sets: DROVER_TOKEN, DROVER_MASTER, DROVER_LISTEN, DROVER_DATA_DIR, and
+// those a job gets (DROVER_JOB_ID, DROVER_ATTEMPT, DROVER_MASTER).
+const envPrefix = "DROVER_"
+
+// jobEnviron returns environ, the worker's environment, without the
+// variables whose names start with envPrefix: a job must not see the
+// worker's DROVER_TOKEN, nor any other DROVER_* setting, which may hold a
+// secret. The worker adds the DROVER_* variables of the job itself.
+func jobEnviron(environ []string) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, envPrefix) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// redactUserinfo returns the master's address addr as a job sees it in
+// DROVER_MASTER: without the user name and password of a URL such as
+// http://drover:TOKEN@host:7070, which may be the token.
+func redactUserinfo(addr string) string {
+	u, err := url.Parse(addr)
+	if err != nil || u.User == nil {
+		if at := strings.LastIndexByte(addr, '@'); at >= 0 && !strings.Contains(addr, "://") {
+			return addr[at+1:] // host:port with credentials: url.Parse fails
+		}
+		return addr
+	}
+	u.User = nil
+	return u.String()
 }
 
 // processGroup is the process group of a started command.

@@ -438,3 +438,53 @@ func TestRunCommandContextDoneBeforeStart(t *testing.T) {
 		t.Fatal("the command ran")
 	}
 }
+
+// TestRunCommandEnv: a job's process gets the worker's environment without
+// any DROVER_* variable (DROVER_TOKEN above all), plus the env it is given,
+// and keeps the worker's ordinary variables.
+func TestRunCommandEnv(t *testing.T) {
+	const token = "tok-3b1f9c"
+	t.Setenv("DROVER_TOKEN", token)
+	t.Setenv("DROVER_TOKEN_FILE", "/etc/drover/"+token)
+	t.Setenv("DROVER_LISTEN", "127.0.0.1:0")
+	t.Setenv("DROVER_MASTER", "http://drover:"+token+"@127.0.0.1:7070")
+	t.Setenv("FOO", "bar")
+	t.Setenv("NOT_DROVER_X", "kept")
+	res, err := runCommand(t.Context(), Command{Argv: []string{"env"}}, nil,
+		[]string{"DROVER_JOB_ID=j-1", "DROVER_MASTER=127.0.0.1:7070"}, "", 0, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var drover []string
+	for line := range strings.Lines(res.Output) {
+		if strings.HasPrefix(line, "DROVER_") {
+			drover = append(drover, strings.TrimSpace(line))
+		}
+	}
+	if want := []string{"DROVER_JOB_ID=j-1", "DROVER_MASTER=127.0.0.1:7070"}; !slices.Equal(drover, want) {
+		t.Errorf("DROVER_* of the job = %q, want %q", drover, want)
+	}
+	if strings.Contains(res.Output, token) {
+		t.Error("the job's environment holds the token")
+	}
+	for _, kv := range []string{"FOO=bar", "NOT_DROVER_X=kept", "PATH=" + os.Getenv("PATH")} {
+		if !strings.Contains("\n"+res.Output, "\n"+kv+"\n") {
+			t.Errorf("the job's environment lacks %s", kv)
+		}
+	}
+}
+
+func TestRedactUserinfo(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"127.0.0.1:7070", "127.0.0.1:7070"},
+		{"localhost:7070", "localhost:7070"},
+		{"http://127.0.0.1:7070", "http://127.0.0.1:7070"},
+		{"https://drover:tok@m.example:7070/RPC2", "https://m.example:7070/RPC2"},
+		{"http://tok@m.example:7070", "http://m.example:7070"},
+		{"drover:tok@m.example:7070", "m.example:7070"},
+	} {
+		if got := redactUserinfo(tc.in); got != tc.want {
+			t.Errorf("redactUserinfo(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

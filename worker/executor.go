@@ -137,7 +137,7 @@ func (w *Worker) execute(r *run) {
 	var err error
 	if r.cmd != nil {
 		env := []string{"DROVER_JOB_ID=" + t.JobID, "DROVER_ATTEMPT=" + strconv.Itoa(t.Attempt),
-			"DROVER_MASTER=" + w.cfg.Master}
+			"DROVER_MASTER=" + redactUserinfo(w.cfg.Master)}
 		res, err = runCommand(r.ctx, *r.cmd, t.Args, env, t.Input, w.cfg.OutputLimit, w.cfg.KillGrace)
 	} else {
 		job := &jobs.Job{ID: t.JobID, Attempt: t.Attempt, State: jobs.Running, Worker: r.worker,
