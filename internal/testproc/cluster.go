@@ -30,6 +30,12 @@ type ClusterConfig struct {
 	Master string
 	// Worker is more TOML for every worker's conf: its [commands.*] tables.
 	Worker string
+	// Token is the master's token (its conf's token), which the cluster's
+	// client sends. Default none. The workers need it too: give it to them
+	// in Worker (token or token_file) or in WorkerEnv (DROVER_TOKEN).
+	Token string
+	// WorkerEnv is added to every worker process's environment.
+	WorkerEnv []string
 }
 
 // Cluster is a drover master process (bolt store in a temporary data dir)
@@ -37,8 +43,9 @@ type ClusterConfig struct {
 // master.
 type Cluster struct {
 	tb      TB
-	Dir     string // the cluster's temporary dir: confs, data dir
-	Addr    string // the master's address
+	env     []string // the workers' WorkerEnv
+	Dir     string   // the cluster's temporary dir: confs, data dir
+	Addr    string   // the master's address
 	Master  *Proc
 	Workers []*Proc
 	Confs   []string // the workers' conf files
@@ -64,7 +71,11 @@ func StartCluster(tb TB, cfg ClusterConfig) *Cluster {
 		cfg.DeadAfter = 1200 * time.Millisecond
 	}
 	dir := tb.TempDir()
-	c := &Cluster{tb: tb, Dir: dir}
+	c := &Cluster{tb: tb, Dir: dir, env: cfg.WorkerEnv}
+	token := ""
+	if cfg.Token != "" {
+		token = fmt.Sprintf("token = %q", cfg.Token)
+	}
 	c.writeFile("master.toml", fmt.Sprintf(`
 listen = "127.0.0.1:0"
 data_dir = %q
@@ -72,12 +83,13 @@ heartbeat_interval = "%s"
 dead_after = "%s"
 log_format = "json"
 %s
-`, filepath.Join(dir, "data"), cfg.Heartbeat, cfg.DeadAfter, cfg.Master))
+%s
+`, filepath.Join(dir, "data"), cfg.Heartbeat, cfg.DeadAfter, token, cfg.Master))
 	c.startMaster("127.0.0.1:0")
 	// Registered before the workers start, so it runs once their cleanups
 	// have killed them.
 	tb.Cleanup(c.NoJobsLeft)
-	cl, err := rpcapi.NewCaller(c.Addr, cfg.Transport)
+	cl, err := rpcapi.NewCaller(c.Addr, cfg.Transport, rpcapi.WithToken(cfg.Token))
 	if err != nil {
 		tb.Fatalf("testproc: %v", err)
 	}
@@ -142,7 +154,7 @@ func (c *Cluster) RestartMaster() {
 // the same name).
 func (c *Cluster) RestartWorker(i int) {
 	c.tb.Helper()
-	c.Workers[i] = Options{Name: fmt.Sprintf("worker-%d", i)}.Start(c.tb, Drover(c.tb), "worker", "--config", c.Confs[i])
+	c.Workers[i] = Options{Name: fmt.Sprintf("worker-%d", i), Env: c.env}.Start(c.tb, Drover(c.tb), "worker", "--config", c.Confs[i])
 }
 
 // ctx is the context of one call to the master.
