@@ -32,13 +32,25 @@ func (t tokenSetting) resolve(confPath string) (string, error) {
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(filepath.Dir(confPath), p)
 	}
-	data, err := os.ReadFile(p)
+	tok, err := ReadTokenFile(p)
 	if err != nil {
 		return "", &Error{File: confPath, Line: t.fileLine, Key: "token_file", Msg: err.Error(), Err: err}
 	}
+	return tok, nil
+}
+
+// ReadTokenFile returns the token in the file at path, without the
+// whitespace around it. The error of an unreadable file is os.ReadFile's,
+// which names path; an empty file (or one of whitespace only) is an error
+// "PATH is empty".
+func ReadTokenFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
 	tok := strings.TrimSpace(string(data))
 	if tok == "" {
-		return "", &Error{File: confPath, Line: t.fileLine, Key: "token_file", Msg: fmt.Sprintf("%s is empty", p)}
+		return "", fmt.Errorf("%s is empty", path)
 	}
 	return tok, nil
 }

@@ -28,12 +28,18 @@ func clientFlags(fs *flag.FlagSet) func() rpcapi.MasterClient {
 	}
 	addr := fs.String("master", def, "master `addr` ($DROVER_MASTER)")
 	transport := fs.String("transport", rpcapi.TransportGob, "protocol to the master: gob or xmlrpc")
-	token := fs.String("token", os.Getenv("DROVER_TOKEN"), "the master's `token` ($DROVER_TOKEN)")
+	token := fs.String("token", "", "the master's `token`; other users of this machine see it in ps: prefer --token-file or $DROVER_TOKEN")
+	tokenFile := fs.String("token-file", "", "read the master's token from `file` (surrounding whitespace ignored)")
 	ca := fs.String("tls-ca", "", "CA `file` (PEM) that signed the master's certificate")
 	cert := fs.String("tls-cert", "", "client certificate `file` (PEM) for mutual TLS")
 	key := fs.String("tls-key", "", "client key `file` (PEM) for mutual TLS")
 	return func() rpcapi.MasterClient {
-		opts := []rpcapi.Option{rpcapi.WithToken(*token)}
+		tok, err := clientToken(*token, *tokenFile, os.Getenv(conf.EnvToken))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "drover:", err)
+			os.Exit(2)
+		}
+		opts := []rpcapi.Option{rpcapi.WithToken(tok)}
 		_, tc, err := conf.TLSConfigs(*cert, *key, *ca)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "drover:", err)
@@ -49,6 +55,26 @@ func clientFlags(fs *flag.FlagSet) func() rpcapi.MasterClient {
 		}
 		return rpcapi.MasterClient{C: c}
 	}
+}
+
+// clientToken returns the token a client command sends: --token, else the
+// content of --token-file, else $DROVER_TOKEN (env), else none. Both flags
+// at once, or a token file that cannot be read or is empty, is an error
+// naming the file.
+func clientToken(flagToken, file, env string) (string, error) {
+	switch {
+	case flagToken != "" && file != "":
+		return "", errors.New("--token and --token-file exclude each other")
+	case flagToken != "":
+		return flagToken, nil
+	case file != "":
+		tok, err := conf.ReadTokenFile(file)
+		if err != nil {
+			return "", fmt.Errorf("--token-file: %w", err)
+		}
+		return tok, nil
+	}
+	return env, nil
 }
 
 func ctx() (context.Context, context.CancelFunc) {

@@ -61,6 +61,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n           %s\n", c.name, c.help, c.args)
 	}
 	fmt.Fprintln(w, "\nClient commands take --master ADDR (default $DROVER_MASTER, else 127.0.0.1:7070).")
+	fmt.Fprintln(w, "They send the token of --token-file F or $DROVER_TOKEN (--token T works too, but shows T in ps).")
 	fmt.Fprintln(w, "Run \"drover COMMAND -h\" for a command's flags.")
 }
 
