@@ -16,7 +16,9 @@ import (
 
 // Command is a named command template: a job whose type is the template's
 // name runs argv with each {name} replaced by the job's arg of that name,
-// inside one argv element, never through a shell.
+// inside one argv element, never through a shell. Its environment is the
+// worker's less every DROVER_* variable, plus DROVER_JOB_ID, DROVER_ATTEMPT
+// and DROVER_MASTER; a template has no environment of its own.
 type Command struct {
 	// Argv is the program and its arguments. Argv[0] is looked up in PATH.
 	Argv []string
