@@ -165,6 +165,53 @@ func (m *Master) diskLeft(ms jobs.MetaStore, g string) (*leftGroup, error) {
 	return e, nil
 }
 
+// leftOnDone reports whether group g has left memory before (its entry
+// is on disk, or waits to be written), with its on_done record then. The
+// caller holds mu; it reads the store's meta.
+func (m *Master) leftOnDone(g string) (*onDoneRecord, bool) {
+	var e *leftGroup
+	if ms, ok := m.store.(jobs.MetaStore); ok {
+		var err error
+		if e, err = m.diskLeft(ms, g); err != nil {
+			m.log.WithError(err).WithField("group", g).Warn("group: entry on disk unreadable")
+		}
+	}
+	if p := m.left[g]; p != nil {
+		if e == nil {
+			e = &leftGroup{}
+		}
+		e.add(p)
+	}
+	if e == nil {
+		return nil, false
+	}
+	if e.OnDone != nil {
+		return e.OnDone.clone(), true
+	}
+	return nil, true
+}
+
+// groupBack is called when group g, with no job in memory, gets one. A
+// group that left memory before was final then, and its on_done has run:
+// jobs added later are counted but do not run it again. It is marked
+// fired, with its record, and closed, to leave memory again once its
+// jobs are final. The caller holds mu.
+func (m *Master) groupBack(g string) {
+	h := m.hooks
+	if h == nil || h.fired[g] {
+		return // the load's groups: resumeGroups looks at them
+	}
+	rec, ok := m.leftOnDone(g)
+	if !ok {
+		return
+	}
+	h.fired[g] = true
+	if rec != nil && h.recs[g] == nil {
+		h.recs[g] = rec
+	}
+	m.ret.groupClosed(g, m.now())
+}
+
 // leftEntry returns group g's entry, written or not yet: nil when g has
 // never left memory (or its records have all left the disk). It must be
 // called without mu.

@@ -241,6 +241,16 @@ func (h *hooks) resumeGroups(initRec *initRecord) (legacy []string) {
 		}
 	}
 	for g := range m.groups {
+		if !h.fired[g] {
+			// Jobs added after the group left memory, its on_done run
+			// (groupBack).
+			if rec, ok := m.leftOnDone(g); ok {
+				h.fired[g] = true
+				if h.recs[g] == nil {
+					h.recs[g] = rec
+				}
+			}
+		}
 		r := h.recs[g]
 		switch {
 		case h.fired[g]:

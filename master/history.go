@@ -69,8 +69,10 @@ func (m *Master) readmit(j *jobs.Job) *jobs.Job {
 	m.insert(j)
 	m.counts.add(j.State, -1) // counted already, as a job in the store
 	m.ret.finished(j, j.Updated)
-	if g := j.Spec.Group; g != "" && m.hooks != nil && len(m.groups[g]) == 1 {
-		m.hooks.fired[g] = true // its on_done ran before it left memory
+	// Its group left memory with it, after its on_done ran: insert
+	// marked it so (groupBack), unless its entry was lost.
+	if g := j.Spec.Group; g != "" && m.hooks != nil && len(m.groups[g]) == 1 && !m.hooks.fired[g] {
+		m.hooks.fired[g] = true
 		m.ret.groupClosed(g, j.Updated)
 	}
 	return j

@@ -272,6 +272,9 @@ func (m *Master) insert(j *jobs.Job) {
 		m.keys.byKey[j.Spec.Key] = j.ID
 	}
 	if g := j.Spec.Group; g != "" {
+		if len(m.groups[g]) == 0 {
+			m.groupBack(g)
+		}
 		m.groups[g] = append(m.groups[g], j.ID)
 	}
 	if u := j.Spec.UniqueKey; u != "" {

@@ -26,7 +26,14 @@ func retainCluster(t *testing.T, cfg Config) (*Master, rpcapi.MasterClient) {
 	// dead_after 10s: a loaded machine must not reap the worker, every
 	// job must succeed.
 	m, mc := startOn(t, cfg)
-	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "w", Slots: 8, Listen: "127.0.0.1:0", Logger: quietLog()})
+	okWorker(t, m.Addr())
+	return m, mc
+}
+
+// okWorker starts retainCluster's worker, for the master at addr.
+func okWorker(t *testing.T, addr string) {
+	t.Helper()
+	w, err := worker.New(worker.Config{Master: addr, Name: "w", Slots: 8, Listen: "127.0.0.1:0", Logger: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +45,6 @@ func retainCluster(t *testing.T, cfg Config) (*Master, rpcapi.MasterClient) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { crash.Worker(w) })
-	return m, mc
 }
 
 // okAndFail returns n specs of type "ok" (which succeeds at once on
