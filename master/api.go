@@ -3,6 +3,7 @@ package master
 import (
 	"encoding/base64"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -194,7 +195,7 @@ func (w *memWalk) group(m *Master, q *jobQuery) (string, error) {
 		from, step = 0, 1
 	}
 	if q.Cursor != "" {
-		at, err := groupCursorAt(ids, q.Cursor)
+		at, err := groupCursorAt(ids, q.Group, q.Cursor)
 		if err != nil {
 			return "", err
 		}
@@ -215,7 +216,7 @@ func (w *memWalk) group(m *Master, q *jobQuery) (string, error) {
 	if !w.more {
 		return "", nil
 	}
-	return encodeCursor(cursorGroupJobs, uint64(w.lastIdx), w.lastSeq), nil
+	return encodeCursor(cursorGroupJobs, uint64(w.lastIdx), w.lastSeq, groupTag(q.Group)), nil
 }
 
 // bySeq walks the jobs in memory by Seq. The caller holds mu.
@@ -269,7 +270,7 @@ func (p *pager) offer(j *jobs.Job) bool {
 
 // groupCursorAt returns the index in a group's IDs of the job a group walk's
 // cursor stopped at; -1 when the group has no jobs left in memory.
-func groupCursorAt(ids []string, cursor string) (int, error) {
+func groupCursorAt(ids []string, g, cursor string) (int, error) {
 	v, err := decodeCursor(cursorGroupJobs, cursor)
 	if err != nil {
 		return 0, err
@@ -278,7 +279,7 @@ func groupCursorAt(ids []string, cursor string) (int, error) {
 		return -1, nil
 	}
 	i, seq := v[0], v[1]
-	if i >= uint64(len(ids)) || ids[i] != strconv.FormatUint(seq, 10) {
+	if i >= uint64(len(ids)) || ids[i] != strconv.FormatUint(seq, 10) || v[2] != groupTag(g) {
 		return 0, fmt.Errorf("%w: cursor %q does not belong to this group's listing: start again without it", rpcapi.ErrBadRequest, cursor)
 	}
 	return int(i), nil
@@ -297,10 +298,21 @@ func (m *Master) queryJobs(q jobQuery) ([]rpcapi.JobView, string, error) {
 // cursor given to another listing is refused instead of misread.
 const (
 	cursorJobs      = 'j' // the Seq of the last job examined
-	cursorGroupJobs = 'i' // the index in the group's IDs and the Seq there
+	cursorGroupJobs = 'i' // the index in the group's IDs, the Seq there and the group's tag
 	cursorWorkers   = 'w' // the registration number of the last worker
 	cursorGroups    = 'g' // the Seq of the last group's first job
+	// cursorStoredGroupJobs is a group's listing read from the store:
+	// the Seq of the last job examined and a hash of the group's name.
+	cursorStoredGroupJobs = 'k'
 )
+
+// groupTag is the hash of group g that its cursors carry, so that one
+// group's cursor is refused by another's listing.
+func groupTag(g string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(g))
+	return h.Sum64() >> 1 // a cursor's numbers are parsed as uint64: any fits
+}
 
 // A cursor is opaque to clients: its kind and one or more numbers
 // separated by dots, in unpadded URL-safe base64 ("j42").
@@ -316,12 +328,16 @@ func encodeCursor(kind byte, ns ...uint64) string {
 }
 
 // decodeCursor returns the numbers of a cursor of the given kind: one, or
-// two for cursorGroupJobs. The first must be above 0 except in
+// two for cursorStoredGroupJobs, three for cursorGroupJobs. The first
+// must be above 0 except in
 // cursorGroupJobs (an index).
 func decodeCursor(kind byte, s string) ([]uint64, error) {
 	want := 1
-	if kind == cursorGroupJobs {
+	switch kind {
+	case cursorStoredGroupJobs:
 		want = 2
+	case cursorGroupJobs:
+		want = 3
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err == nil && len(b) > 1 && b[0] == kind {

@@ -270,20 +270,9 @@ func (q *jobQuery) mayMatch(data []byte) bool {
 // matches there like any other, with a Seq cursor.
 func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.Job) int, budget int,
 	take func(*jobs.Job)) (string, error) {
-	var after uint64
-	if q.Cursor != "" {
-		seq, err := decodeCursor(cursorJobs, q.Cursor)
-		if err != nil && q.Group != "" {
-			// A group's walk in memory stopped there, and the group
-			// has left memory since: go on from the same job.
-			if v, gerr := decodeCursor(cursorGroupJobs, q.Cursor); gerr == nil && v[1] > 0 {
-				seq, err = v[1:], nil
-			}
-		}
-		if err != nil {
-			return "", err
-		}
-		after = seq[0]
+	after, err := storedCursor(q)
+	if err != nil {
+		return "", err
 	}
 	if err := m.gateReads(); err != nil {
 		return "", err
@@ -297,7 +286,7 @@ func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.J
 		after = q.hi + 1
 	}
 	w := storedWalk{m: m, q: q, pg: pager{q: q, size: size, take: take}, budget: budget}
-	err := walkStored(hs, q, after, w.record)
+	err = walkStored(hs, q, after, w.record)
 	if err == nil && w.derr == nil && !w.more {
 		w.flush()
 	}
@@ -309,7 +298,38 @@ func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.J
 	case !w.more:
 		return "", nil
 	}
+	if q.Group != "" {
+		return encodeCursor(cursorStoredGroupJobs, w.lastSeq, groupTag(q.Group)), nil
+	}
 	return encodeCursor(cursorJobs, w.lastSeq), nil
+}
+
+// storedCursor returns the Seq that q's cursor stands at in a walk of the
+// store (0: none). A group's listing takes its own cursors only: those
+// of its pages read from the store, and those of its walk in memory (the
+// group has left memory since: the walk goes on from the same job).
+func storedCursor(q *jobQuery) (uint64, error) {
+	if q.Cursor == "" {
+		return 0, nil
+	}
+	if q.Group == "" {
+		v, err := decodeCursor(cursorJobs, q.Cursor)
+		if err != nil {
+			return 0, err
+		}
+		return v[0], nil
+	}
+	if v, err := decodeCursor(cursorGroupJobs, q.Cursor); err == nil && v[1] > 0 && v[2] == groupTag(q.Group) {
+		return v[1], nil
+	}
+	v, err := decodeCursor(cursorStoredGroupJobs, q.Cursor)
+	if err != nil {
+		return 0, err
+	}
+	if v[0] == 0 || v[1] != groupTag(q.Group) {
+		return 0, fmt.Errorf("%w: cursor %q does not belong to this group's listing: start again without it", rpcapi.ErrBadRequest, q.Cursor)
+	}
+	return v[0], nil
 }
 
 // storedWalk is pageStored's walk of the store. It goes in chunks: it

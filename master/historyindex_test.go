@@ -1,6 +1,7 @@
 package master
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -111,4 +112,46 @@ func TestCancelHistory(t *testing.T) {
 	if len(r.Cancelled) != 0 || !slices.Equal(r.Errors, want) {
 		t.Fatalf("cancel of jobs in history: cancelled %v, errors %q; want none and %q", r.Cancelled, r.Errors, want)
 	}
+}
+
+// TestGroupCursorOfAnotherGroup: a cursor of one group's job listing, or
+// of the listing of all jobs, is refused by another group's listing
+// (docs/api.md, docs/protocol.md), both while the groups are in memory
+// and once they are read from the store; the group's own cursor goes on.
+func TestGroupCursorOfAnotherGroup(t *testing.T) {
+	m, mc := retainCluster(t, Config{DataDir: t.TempDir(), Retain: time.Second, RetainJobs: 100})
+	var specs []jobs.Spec
+	for i := range 20 {
+		specs = append(specs, jobs.Spec{Type: "ok", Group: []string{"g1", "g2"}[i%2]})
+	}
+	page := func(q jobQuery) ([]string, string, error) {
+		q.Limit = 3
+		var ids []string
+		next, err := m.pageJobs(&q, func(j *jobs.Job) { ids = append(ids, j.ID) })
+		return ids, next, err
+	}
+	try := func(where string) {
+		t.Helper()
+		_, c1, err := page(jobQuery{Group: "g1"})
+		if err != nil || c1 == "" {
+			t.Fatalf("%s: g1's first page: cursor %q, %v", where, c1, err)
+		}
+		_, all, err := page(jobQuery{})
+		if err != nil || all == "" {
+			t.Fatalf("%s: the first page of all jobs: cursor %q, %v", where, all, err)
+		}
+		for _, c := range []string{c1, all} {
+			if _, _, err := page(jobQuery{Group: "g2", Cursor: c}); !errors.Is(err, rpcapi.ErrBadRequest) {
+				t.Fatalf("%s: g2's listing with cursor %q: %v, want a bad request", where, c, err)
+			}
+		}
+		ids, _, err := page(jobQuery{Group: "g1", Cursor: c1})
+		if err != nil || len(ids) != 3 {
+			t.Fatalf("%s: g1's second page: %v, %v", where, ids, err)
+		}
+	}
+	runAll(t, mc, specs)
+	try("in memory")
+	eventually(t, m, "the groups leave memory", func() bool { return m.byseq.len() == 0 })
+	try("from the store")
 }
