@@ -41,7 +41,8 @@ type JobView struct {
 	Retries   int               `json:"retries"`
 	Submitted time.Time         `json:"submitted"`
 	Updated   time.Time         `json:"updated"`
-	// NotBefore is set while a pending job waits out its retry backoff.
+	// NotBefore is set while a pending job waits for its time: its delay
+	// or run_at, or a retry's backoff.
 	NotBefore time.Time `json:"not_before,omitzero"`
 	// Error is the latest attempt's error, cut to MaxListError bytes.
 	Error string `json:"error,omitempty"`
@@ -52,7 +53,10 @@ type JobView struct {
 func ViewJob(j *jobs.Job) JobView {
 	v := JobView{ID: j.ID, Type: j.Spec.Type, State: j.State, Attempts: len(j.Attempts), Attempt: j.Attempt,
 		Worker: j.Worker, Args: maps.Clone(j.Spec.Args), Group: j.Spec.Group, Priority: j.Spec.Priority,
-		Retries: j.Spec.Retries, Submitted: j.Submitted, Updated: j.Updated, NotBefore: j.NotBefore}
+		Retries: j.Spec.Retries, Submitted: j.Submitted, Updated: j.Updated}
+	if j.State == jobs.Pending {
+		v.NotBefore = j.NotBefore
+	}
 	if v.Args == nil {
 		v.Args = map[string]string{}
 	}
