@@ -33,8 +33,25 @@ const connected = "200 Connected to Go RPC"
 // long poll) get their own goroutine, as in net/rpc, so they hold up no
 // other call on the connection. A call's context ends when its connection
 // closes.
+//
+// The connection's messages and calls in flight are bounded by the
+// defaults of GoRPCOptions; NewGoRPCHandlerOptions sets them.
 func NewGoRPCHandler(m MasterAPI, w WorkerAPI) (http.Handler, error) {
-	s := &goServer{methods: make(map[string]goMethod)}
+	return NewGoRPCHandlerOptions(m, w, GoRPCOptions{})
+}
+
+// NewGoRPCHandlerOptions is NewGoRPCHandler with the bounds of opts.
+func NewGoRPCHandlerOptions(m MasterAPI, w WorkerAPI, opts GoRPCOptions) (http.Handler, error) {
+	if opts.MaxMessage <= 0 {
+		opts.MaxMessage = DefaultMaxBody
+	}
+	if opts.MaxCallsInFlight <= 0 {
+		opts.MaxCallsInFlight = DefaultMaxCallsInFlight
+	}
+	if opts.Stats == nil {
+		opts.Stats = new(GoRPCStats)
+	}
+	s := &goServer{methods: make(map[string]goMethod), opts: opts}
 	if m != nil {
 		for name, gm := range masterGoMethods(m) {
 			s.methods[name] = gm
@@ -109,6 +126,7 @@ func workerGoMethods(w WorkerAPI) map[string]goMethod {
 // goServer serves net/rpc's wire protocol from a method table.
 type goServer struct {
 	methods map[string]goMethod
+	opts    GoRPCOptions
 }
 
 // ServeHTTP answers the CONNECT and serves the connection, as net/rpc's
@@ -147,7 +165,10 @@ type noReply struct{}
 func (s *goServer) serveConn(conn net.Conn) {
 	buf := bufio.NewWriter(conn)
 	c := &goConn{conn: conn, enc: gob.NewEncoder(buf), buf: buf}
-	dec := gob.NewDecoder(bufio.NewReader(conn))
+	cr := &capReader{r: conn, max: uint64(s.opts.MaxMessage)}
+	dec := gob.NewDecoder(bufio.NewReader(cr))
+	// slots holds a token for each call running on a goroutine of its own.
+	slots := make(chan struct{}, s.opts.MaxCallsInFlight)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() {
 		cancel()
@@ -157,11 +178,13 @@ func (s *goServer) serveConn(conn net.Conn) {
 	for {
 		var req rpc.Request
 		if err := dec.Decode(&req); err != nil {
-			return // EOF, a broken connection, or a stream we cannot follow
+			s.oversize(conn, cr)
+			return // EOF, a broken connection, a message too large, or a stream we cannot follow
 		}
 		m, ok := s.methods[req.ServiceMethod]
 		if !ok {
 			if dec.DecodeValue(reflect.Value{}) != nil { // discards the args
+				s.oversize(conn, cr)
 				return
 			}
 			c.send(&req, noReply{}, fmt.Errorf("rpc: can't find method %s", req.ServiceMethod))
@@ -169,6 +192,9 @@ func (s *goServer) serveConn(conn net.Conn) {
 		}
 		call, err := m.read(dec)
 		if err != nil {
+			if s.oversize(conn, cr) {
+				return
+			}
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -182,11 +208,32 @@ func (s *goServer) serveConn(conn net.Conn) {
 			c.send(&req, reply, err)
 			continue
 		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			// MaxCallsInFlight calls run: read no more until one ends.
+			s.opts.Stats.HeldBack.Add(1)
+			slots <- struct{}{}
+		}
 		c.pending.Go(func() {
 			reply, err := call(ctx)
 			c.send(&req, reply, err)
+			<-slots
 		})
 	}
+}
+
+// oversize reports whether the connection's reading failed on a message
+// over MaxMessage, and if so counts and logs it.
+func (s *goServer) oversize(conn net.Conn, cr *capReader) bool {
+	if cr.err == nil {
+		return false
+	}
+	s.opts.Stats.Oversize.Add(1)
+	if s.opts.Log != nil {
+		s.opts.Log(conn.RemoteAddr().String(), cr.err)
+	}
+	return true
 }
 
 // send writes one response. A write that fails breaks the connection.

@@ -1,0 +1,127 @@
+package rpcapi
+
+import (
+	"bytes"
+	"encoding/gob"
+	"errors"
+	"io"
+	"net/http"
+	"net/rpc"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+)
+
+// TestCapReaderFraming passes a real gob stream (messages of 0 to 70,000
+// bytes, so lengths of one to three bytes) through capReader, a byte at a
+// time and in one piece: under a cap above the largest message it decodes
+// unchanged; under a cap below it the read of that message's length fails.
+func TestCapReaderFraming(t *testing.T) {
+	var stream bytes.Buffer
+	enc := gob.NewEncoder(&stream)
+	sizes := []int{0, 1, 100, 127, 128, 255, 256, 4000, 70000, 3}
+	for _, n := range sizes {
+		if err := enc.Encode(strings.Repeat("x", n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		max     uint64
+		wantErr bool
+	}{
+		{"above", 70100, false},
+		{"below", 60000, true},
+	} {
+		for _, oneByte := range []bool{false, true} {
+			var r io.Reader = bytes.NewReader(stream.Bytes())
+			if oneByte {
+				r = iotest.OneByteReader(r)
+			}
+			cr := &capReader{r: r, max: tc.max}
+			dec := gob.NewDecoder(cr)
+			var err error
+			got := 0
+			for range sizes {
+				var s string
+				if err = dec.Decode(&s); err != nil {
+					break
+				}
+				if len(s) != sizes[got] {
+					t.Fatalf("%s: message %d: %d bytes, want %d", tc.name, got, len(s), sizes[got])
+				}
+				got++
+			}
+			if tc.wantErr {
+				if !errors.Is(cr.err, ErrMessageTooLarge) || got != 8 {
+					t.Errorf("%s (one byte %v): decoded %d, capReader error %v; want 8 and ErrMessageTooLarge", tc.name, oneByte, got, cr.err)
+				}
+			} else if err != nil || got != len(sizes) {
+				t.Errorf("%s (one byte %v): decoded %d of %d: %v", tc.name, oneByte, got, len(sizes), err)
+			}
+		}
+	}
+}
+
+// TestCapReaderBadPrefix refuses a length prefix of more than 8 bytes.
+func TestCapReaderBadPrefix(t *testing.T) {
+	cr := &capReader{r: bytes.NewReader([]byte{0xf0, 1, 2, 3}), max: 1 << 20}
+	if _, err := cr.Read(make([]byte, 16)); !errors.Is(err, ErrMessageTooLarge) {
+		t.Fatalf("Read = %v, want ErrMessageTooLarge", err)
+	}
+}
+
+// TestGoRPCCallsInFlight pipelines five blocking calls on one connection
+// to a server that allows two at once: two run, the server holds the rest
+// back (no error), and all five are answered once the first ones end.
+func TestGoRPCCallsInFlight(t *testing.T) {
+	fm := newFakeMaster("g")
+	stats := new(GoRPCStats)
+	h, err := NewGoRPCHandlerOptions(fm, nil, GoRPCOptions{MaxCallsInFlight: 2, Stats: stats})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(GoRPCPath, h)
+	s := startServer(t, "127.0.0.1:0", mux)
+	cl, err := rpc.DialHTTPPath("tcp", s.addr, GoRPCPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	done := make(chan *rpc.Call, 5)
+	for range 5 {
+		cl.Go(MasterWait, &WaitArgs{Group: "block"}, new(WaitReply), done)
+	}
+	for range 2 {
+		select {
+		case <-fm.waiting:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the first two calls did not start")
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for stats.HeldBack.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if stats.HeldBack.Load() == 0 {
+		t.Fatal("the server did not hold the connection back")
+	}
+	select {
+	case <-fm.waiting:
+		t.Fatal("a third call ran while two were in flight")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(fm.release)
+	for range 5 {
+		select {
+		case c := <-done:
+			if c.Error != nil {
+				t.Errorf("call: %v", c.Error)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a held-back call was never answered")
+		}
+	}
+}
