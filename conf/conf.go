@@ -62,7 +62,7 @@ type Master struct {
 
 var masterKeys = slices.Concat([]string{
 	"listen", "data_dir", "store", "heartbeat_interval", "dead_after",
-	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "max_xml_depth", "max_submit", "max_args_bytes", "gc_percent",
+	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "max_xml_depth", "max_calls_in_flight", "max_submit", "max_args_bytes", "gc_percent",
 	"max_result_bytes", "max_connections", "max_reply_bytes", "retain", "retain_jobs", "history", "history_jobs",
 	"metric_types", "limits", "default_limit", "type_limits", "notify", "jobs_file",
 	"allowed_hosts",
@@ -194,6 +194,8 @@ func (d *decoder) masterSizeKey(p path, k string, v any, c *master.Config) bool 
 		c.GCPercent = d.integer(p, v, 0, 10000)
 	case "max_request_body":
 		c.MaxRequestBody = int64(d.integer(p, v, 0, math.MaxInt))
+	case "max_calls_in_flight":
+		c.MaxCallsInFlight = d.integer(p, v, 0, math.MaxInt)
 	case "max_xml_depth":
 		c.MaxXMLDepth = d.integer(p, v, 0, 1000)
 	case "max_submit":

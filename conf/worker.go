@@ -28,7 +28,7 @@ type Worker struct {
 var workerKeys = slices.Concat([]string{
 	"master", "listen", "advertise", "name", "slots", "commands", "transport", "mode", "tags",
 	"output_limit", "max_result_bytes", "kill_grace", "shutdown_grace", "report_delay",
-	"allowed_hosts",
+	"allowed_hosts", "max_request_body", "max_calls_in_flight",
 }, nodeKeys)
 
 var commandKeys = []string{"argv", "dir", "timeout"}
@@ -87,6 +87,10 @@ func ParseWorker(name string, data []byte) (*Worker, error) {
 			c.Name = d.str(p, v)
 		case "slots":
 			c.Slots = d.integer(p, v, 0, math.MaxInt)
+		case "max_request_body":
+			c.MaxRequestBody = int64(d.integer(p, v, 0, math.MaxInt))
+		case "max_calls_in_flight":
+			c.MaxCallsInFlight = d.integer(p, v, 0, math.MaxInt)
 		case "output_limit":
 			c.OutputLimit = d.integer(p, v, 0, math.MaxInt)
 		case "max_result_bytes":

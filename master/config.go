@@ -11,6 +11,7 @@ import (
 
 	"github.com/drover/drover/internal/webguard"
 	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
 )
 
 // Store kinds for Config.Store.
@@ -66,9 +67,15 @@ type Config struct {
 	// (RootCAs to verify them, Certificates for mutual TLS). Nil: the
 	// system's roots.
 	ClientTLS *tls.Config
-	// MaxRequestBody bounds an XML-RPC request body; bigger gets HTTP 413.
-	// Default 4 MiB.
+	// MaxRequestBody bounds an XML-RPC or JSON request body (bigger gets
+	// HTTP 413) and each gob message (one bigger closes the connection
+	// before it is read). Default 4 MiB.
 	MaxRequestBody int64
+	// MaxCallsInFlight bounds the calls that can wait (Wait, Fetch,
+	// Submit, ...) running at once for one gob connection; when that many
+	// run, the master reads nothing more from that connection until one
+	// ends. Default 256.
+	MaxCallsInFlight int
 	// MaxXMLDepth bounds the nesting of structs and arrays in an XML-RPC
 	// request. Default 32.
 	MaxXMLDepth int
@@ -250,6 +257,9 @@ func (c *Config) setDefaults() {
 	if c.MaxXMLDepth == 0 {
 		c.MaxXMLDepth = 32
 	}
+	if c.MaxCallsInFlight == 0 {
+		c.MaxCallsInFlight = rpcapi.DefaultMaxCallsInFlight
+	}
 	if c.MaxSubmit == 0 {
 		c.MaxSubmit = MaxSubmit
 	}
@@ -353,6 +363,7 @@ func (c *Config) checkFields() error {
 		negInt("AssignBatch", "assign_batch", int64(c.AssignBatch)),
 		negInt("MaxRequestBody", "max_request_body", c.MaxRequestBody),
 		negInt("MaxXMLDepth", "max_xml_depth", int64(c.MaxXMLDepth)),
+		negInt("MaxCallsInFlight", "max_calls_in_flight", int64(c.MaxCallsInFlight)),
 		negInt("MaxSubmit", "max_submit", int64(c.MaxSubmit)),
 		negInt("MaxArgsBytes", "max_args_bytes", int64(c.MaxArgsBytes)),
 		negInt("MaxResultBytes", "max_result_bytes", int64(c.MaxResultBytes)),

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/jobs"
@@ -141,7 +142,12 @@ func (m *Master) listen() (net.Listener, error) {
 // the web API) in m.srv and serves m.ln with it in a goroutine of m.wg.
 func (m *Master) startHTTP() error {
 	api := countingAPI{wire{m}}
-	h, err := rpcapi.NewGoRPCHandler(api, nil)
+	stats := new(rpcapi.GoRPCStats)
+	h, err := rpcapi.NewGoRPCHandlerOptions(api, nil, rpcapi.GoRPCOptions{
+		MaxMessage: m.cfg.MaxRequestBody, MaxCallsInFlight: m.cfg.MaxCallsInFlight, Stats: stats,
+		Log: func(remote string, err error) {
+			m.log.WithFields(logrus.Fields{"remote": remote, "max_request_body": m.cfg.MaxRequestBody}).WithError(err).Warn("gob connection closed: message too large")
+		}})
 	if err != nil {
 		return err
 	}
@@ -150,6 +156,7 @@ func (m *Master) startHTTP() error {
 	mux.Handle(rpcapi.GoRPCPath, rpcapi.RequireToken(tok, h))
 	mux.Handle(rpcapi.XMLRPCPath, rpcapi.RequireToken(tok,
 		rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{MaxBody: m.cfg.MaxRequestBody, MaxDepth: m.cfg.MaxXMLDepth})))
+	m.metrics.reg.MustRegister(goRPCCollectors(stats)...)
 	mux.Handle("/metrics", rpcapi.RequireToken(tok, m.metrics.handler()))
 	m.mountHTTP(mux)
 	// Timeouts keep a slow client from pinning the master. net/rpc
@@ -169,4 +176,16 @@ func (m *Master) startHTTP() error {
 func isLoopback(a net.Addr) bool {
 	ta, ok := a.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
+}
+
+// goRPCCollectors export what the gob path's caps did.
+func goRPCCollectors(s *rpcapi.GoRPCStats) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "drover_rpc_oversize_messages_total",
+			Help: "gob connections closed for a message over max_request_body."},
+			func() float64 { return float64(s.Oversize.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "drover_rpc_calls_held_back_total",
+			Help: "Times a gob connection's reading paused because max_calls_in_flight of its calls were running."},
+			func() float64 { return float64(s.HeldBack.Load()) }),
+	}
 }

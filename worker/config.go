@@ -84,6 +84,15 @@ type Config struct {
 	// fails the attempt without retries. A handler's Output is cut to its
 	// last OutputLimit bytes like a subprocess's. Default 1 MiB.
 	MaxResultBytes int
+	// MaxRequestBody bounds a request to the endpoint: an XML-RPC body
+	// (bigger gets HTTP 413) and each gob message (one bigger closes the
+	// connection before it is read). Default 4 MiB.
+	MaxRequestBody int64
+	// MaxCallsInFlight bounds the calls running at once for one gob
+	// connection to the endpoint (see rpcapi.GoRPCOptions); the worker's
+	// calls never wait, so they run one at a time and this is a backstop.
+	// Default 256.
+	MaxCallsInFlight int
 	// KillGrace is the wait between SIGTERM and SIGKILL to a job's process
 	// group. Default 5s.
 	KillGrace time.Duration
@@ -128,6 +137,12 @@ func (c *Config) setDefaults() {
 	if c.OutputLimit == 0 {
 		c.OutputLimit = 64 << 10
 	}
+	if c.MaxRequestBody == 0 {
+		c.MaxRequestBody = rpcapi.DefaultMaxBody
+	}
+	if c.MaxCallsInFlight == 0 {
+		c.MaxCallsInFlight = rpcapi.DefaultMaxCallsInFlight
+	}
 	if c.MaxResultBytes == 0 {
 		c.MaxResultBytes = 1 << 20
 	}
@@ -160,6 +175,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("worker: slots %d is negative", c.Slots)
 	case c.OutputLimit < 0:
 		return fmt.Errorf("worker: OutputLimit (output_limit) %d is negative", c.OutputLimit)
+	case c.MaxRequestBody < 0:
+		return fmt.Errorf("worker: MaxRequestBody (max_request_body) %d is negative", c.MaxRequestBody)
+	case c.MaxCallsInFlight < 0:
+		return fmt.Errorf("worker: MaxCallsInFlight (max_calls_in_flight) %d is negative", c.MaxCallsInFlight)
 	case c.MaxResultBytes < 0:
 		return fmt.Errorf("worker: MaxResultBytes (max_result_bytes) %d is negative", c.MaxResultBytes)
 	case c.KillGrace < 0:

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
 )
 
 // metrics are the worker's Prometheus metrics, on a registry of its own,
@@ -16,6 +17,7 @@ type metrics struct {
 	reg      *prometheus.Registry
 	duration *prometheus.HistogramVec // by type and outcome
 	stale    prometheus.Counter
+	gob      rpcapi.GoRPCStats // what the endpoint's gob caps did
 
 	mu  sync.Mutex // guards obs
 	obs map[durationKey]prometheus.Observer
@@ -55,6 +57,12 @@ func newMetrics(w *Worker) *metrics {
 			Help: "Reports the master dropped as stale."}),
 	}
 	x.reg.MustRegister(x.duration, x.stale,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "drover_rpc_oversize_messages_total",
+			Help: "gob connections to the endpoint closed for a message over max_request_body."},
+			func() float64 { return float64(x.gob.Oversize.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "drover_rpc_calls_held_back_total",
+			Help: "Times a gob connection's reading paused because max_calls_in_flight of its calls were running."},
+			func() float64 { return float64(x.gob.HeldBack.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "drover_worker_running", Help: "Jobs running now."},
 			func() float64 { return float64(w.Running()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "drover_worker_slots", Help: "Jobs this worker runs at once."},

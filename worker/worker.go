@@ -194,7 +194,11 @@ func (w *Worker) serve() error {
 		ln = tls.NewListener(ln, w.cfg.TLS)
 	}
 	w.ln = rpcapi.NewTrackingListener(ln)
-	h, err := rpcapi.NewGoRPCHandler(nil, wire{w})
+	h, err := rpcapi.NewGoRPCHandlerOptions(nil, wire{w}, rpcapi.GoRPCOptions{
+		MaxMessage: w.cfg.MaxRequestBody, MaxCallsInFlight: w.cfg.MaxCallsInFlight, Stats: &w.metrics.gob,
+		Log: func(remote string, err error) {
+			w.log.WithFields(logrus.Fields{"remote": remote, "max_request_body": w.cfg.MaxRequestBody}).WithError(err).Warn("gob connection closed: message too large")
+		}})
 	if err != nil {
 		ln.Close()
 		return err
@@ -202,7 +206,7 @@ func (w *Worker) serve() error {
 	mux := http.NewServeMux()
 	tok := w.cfg.Token
 	mux.Handle(rpcapi.GoRPCPath, rpcapi.RequireToken(tok, h))
-	mux.Handle(rpcapi.XMLRPCPath, rpcapi.RequireToken(tok, rpcapi.NewXMLRPCHandler(nil, wire{w}, rpcapi.XMLRPCOptions{})))
+	mux.Handle(rpcapi.XMLRPCPath, rpcapi.RequireToken(tok, rpcapi.NewXMLRPCHandler(nil, wire{w}, rpcapi.XMLRPCOptions{MaxBody: w.cfg.MaxRequestBody})))
 	mux.Handle("/metrics", rpcapi.RequireToken(tok, w.metrics.handler()))
 	// A web page must not turn a visitor's browser against the endpoint:
 	// a foreign Host (DNS rebinding) or a call from another origin gets

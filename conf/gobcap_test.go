@@ -1,0 +1,27 @@
+package conf
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCallsInFlightKeys reads max_calls_in_flight (both files) and the
+// worker's max_request_body, and refuses negative values.
+func TestCallsInFlightKeys(t *testing.T) {
+	m, err := ParseMaster("m.toml", []byte("max_calls_in_flight = 32\n"))
+	if err != nil || m.Config.MaxCallsInFlight != 32 {
+		t.Fatalf("master: %+v, %v", m, err)
+	}
+	w, err := ParseWorker("w.toml", []byte("max_calls_in_flight = 8\nmax_request_body = 1048576\n"))
+	if err != nil || w.Config.MaxCallsInFlight != 8 || w.Config.MaxRequestBody != 1<<20 {
+		t.Fatalf("worker: %+v, %v", w, err)
+	}
+	for _, src := range []string{"max_calls_in_flight = -1\n", "max_request_body = -1\n"} {
+		if _, err := ParseWorker("w.toml", []byte(src)); err == nil || !strings.Contains(err.Error(), strings.Fields(src)[0]) {
+			t.Errorf("worker %q: %v, want an error naming the key", src, err)
+		}
+	}
+	if _, err := ParseMaster("m.toml", []byte("max_calls_in_flight = -1\n")); err == nil {
+		t.Error("master: max_calls_in_flight = -1 accepted")
+	}
+}
