@@ -125,3 +125,35 @@ func TestGoRPCCallsInFlight(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGoRPCCalls measures calls over one gob connection: an inline
+// one (Status) and one on a goroutine of its own (Submit), the two paths
+// the caps sit on.
+func BenchmarkGoRPCCalls(b *testing.B) {
+	s := startRPC(b, "127.0.0.1:0", newFakeMaster("g"), nil)
+	cl, err := rpc.DialHTTPPath("tcp", s.addr, GoRPCPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	b.Run("inline", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := cl.Call(MasterStatus, &Empty{}, new(StatusReply)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	b.Run("goroutine", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := cl.Call(MasterWait, &WaitArgs{IDs: []string{"a"}}, new(WaitReply)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}

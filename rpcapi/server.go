@@ -157,6 +157,7 @@ type goConn struct {
 	buf     *bufio.Writer
 	broken  bool
 	pending sync.WaitGroup
+	slots   chan struct{} // a token for each call running on a goroutine of its own
 }
 
 // noReply is the body sent with an error, as net/rpc's invalidRequest.
@@ -164,11 +165,9 @@ type noReply struct{}
 
 func (s *goServer) serveConn(conn net.Conn) {
 	buf := bufio.NewWriter(conn)
-	c := &goConn{conn: conn, enc: gob.NewEncoder(buf), buf: buf}
+	c := &goConn{conn: conn, enc: gob.NewEncoder(buf), buf: buf, slots: make(chan struct{}, s.opts.MaxCallsInFlight)}
 	cr := &capReader{r: conn, max: uint64(s.opts.MaxMessage)}
 	dec := gob.NewDecoder(bufio.NewReader(cr))
-	// slots holds a token for each call running on a goroutine of its own.
-	slots := make(chan struct{}, s.opts.MaxCallsInFlight)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() {
 		cancel()
@@ -209,16 +208,16 @@ func (s *goServer) serveConn(conn net.Conn) {
 			continue
 		}
 		select {
-		case slots <- struct{}{}:
+		case c.slots <- struct{}{}:
 		default:
 			// MaxCallsInFlight calls run: read no more until one ends.
 			s.opts.Stats.HeldBack.Add(1)
-			slots <- struct{}{}
+			c.slots <- struct{}{}
 		}
 		c.pending.Go(func() {
 			reply, err := call(ctx)
 			c.send(&req, reply, err)
-			<-slots
+			<-c.slots
 		})
 	}
 }
