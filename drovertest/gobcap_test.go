@@ -198,3 +198,39 @@ func TestGobPipelinedWaits(t *testing.T) {
 	conn.Close()
 	wg.Wait()
 }
+
+// TestGobBigResultsBatch finishes 24 jobs at once, each with 512 KiB of
+// data: 12 MiB of results, more than max_request_body, reach the master
+// over gob because the worker splits them into Complete calls under the
+// cap.
+func TestGobBigResultsBatch(t *testing.T) {
+	gate := make(chan struct{})
+	data := strings.Repeat("d", 512<<10)
+	c := drovertest.Start(t, drovertest.Options{Slots: 24,
+		Handlers: map[string]worker.HandlerFunc{"big": func(ctx context.Context, _ *jobs.Job) (jobs.Result, error) {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return jobs.Result{}, ctx.Err()
+			}
+			return jobs.Result{Data: data}, nil
+		}}})
+	specs := make([]jobs.Spec, 24)
+	for i := range specs {
+		specs[i] = jobs.Spec{Type: "big"}
+	}
+	ids := c.Submit(specs...)
+	drovertest.Eventually(t, 10*time.Second, "all jobs running", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		st, err := c.Client().Status(ctx)
+		return err == nil && st.Counts[jobs.Running] == len(ids)
+	})
+	close(gate)
+	if r := c.WaitAll(ids, 20*time.Second); r.Counts[jobs.Succeeded] != len(ids) {
+		t.Fatalf("counts %v, want %d succeeded", r.Counts, len(ids))
+	}
+	if v := c.Metric("drover_rpc_oversize_messages_total"); v != 0 {
+		t.Errorf("drover_rpc_oversize_messages_total = %v, want 0", v)
+	}
+}

@@ -132,6 +132,12 @@ const minHeartbeatInterval = 50 * time.Millisecond
 // maxReports bounds the reports in one Complete call.
 const maxReports = 1000
 
+// maxBatchBytes bounds the outputs, data and errors of the reports in one
+// Complete call (a batch always takes at least one report), so that the
+// call stays under the master's max_request_body (default 4 MiB), which
+// caps a gob message as it does an XML-RPC body.
+const maxBatchBytes = 2 << 20
+
 // maxSending bounds the Complete calls in flight at once. The master
 // answers a Complete only once its outcomes are on disk; with several
 // calls in flight, results that finish meanwhile go out without waiting
@@ -235,6 +241,15 @@ func (w *Worker) nextBatch() (id string, key int, batch []rpcapi.Report) {
 	n := min(len(w.results), maxReports)
 	if n == 0 || w.id == "" {
 		return "", 0, nil
+	}
+	size := 0
+	for i := range n {
+		rep := &w.results[i]
+		size += len(rep.Output) + len(rep.Data) + len(rep.Error) + len(rep.JobID) + 16
+		if size > maxBatchBytes && i > 0 {
+			n = i
+			break
+		}
 	}
 	batch = slices.Clone(w.results[:n])
 	w.results = slices.Delete(w.results, 0, n)
