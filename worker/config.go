@@ -86,7 +86,9 @@ type Config struct {
 	MaxResultBytes int
 	// MaxRequestBody bounds a request to the endpoint: an XML-RPC body
 	// (bigger gets HTTP 413) and each gob message (one bigger closes the
-	// connection before it is read). Default 4 MiB.
+	// connection before it is read). Default 16 MiB: an Assign of the
+	// master's assign_batch (64) jobs at its max_args_bytes (64 KiB) each
+	// is 4 MiB before XML's escaping.
 	MaxRequestBody int64
 	// MaxCallsInFlight bounds the calls running at once for one gob
 	// connection to the endpoint (see rpcapi.GoRPCOptions); the worker's
@@ -138,7 +140,7 @@ func (c *Config) setDefaults() {
 		c.OutputLimit = 64 << 10
 	}
 	if c.MaxRequestBody == 0 {
-		c.MaxRequestBody = rpcapi.DefaultMaxBody
+		c.MaxRequestBody = 16 << 20
 	}
 	if c.MaxCallsInFlight == 0 {
 		c.MaxCallsInFlight = rpcapi.DefaultMaxCallsInFlight
