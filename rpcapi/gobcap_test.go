@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/drover/drover/jobs"
 )
 
 // TestCapReaderFraming passes a real gob stream (messages of 0 to 70,000
@@ -123,6 +125,42 @@ func TestGoRPCCallsInFlight(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("a held-back call was never answered")
 		}
+	}
+}
+
+// TestGoRPCOversizeArgs sends a Submit whose args are over MaxMessage:
+// the call fails with ErrBadRequest naming the cap, and the connection
+// is closed, counted once.
+func TestGoRPCOversizeArgs(t *testing.T) {
+	fm := newFakeMaster("g")
+	stats := new(GoRPCStats)
+	h, err := NewGoRPCHandlerOptions(fm, nil, GoRPCOptions{MaxMessage: 64 << 10, Stats: stats})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(GoRPCPath, h)
+	s := startServer(t, "127.0.0.1:0", mux)
+	m := MasterClient{C: newTestClient(t, s.addr)}
+	specs := make([]jobs.Spec, 100)
+	for i := range specs {
+		specs[i] = jobs.Spec{Type: "t", Input: strings.Repeat("i", 1000)}
+	}
+	_, err = m.Submit(ctxT(t, 10*time.Second), &SubmitArgs{Specs: specs})
+	if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "max_request_body") {
+		t.Fatalf("Submit of 100 KB = %v, want ErrBadRequest naming max_request_body", err)
+	}
+	if fm.submits() != 0 || stats.Oversize.Load() != 1 {
+		t.Errorf("submits %d, oversize %d; want 0 and 1", fm.submits(), stats.Oversize.Load())
+	}
+	// The client may learn that the connection is closed from its next
+	// call (ErrUnavailable); the one after dials again.
+	_, err = m.Submit(ctxT(t, 10*time.Second), &SubmitArgs{Specs: specs[:10]})
+	if errors.Is(err, ErrUnavailable) {
+		_, err = m.Submit(ctxT(t, 10*time.Second), &SubmitArgs{Specs: specs[:10]})
+	}
+	if err != nil {
+		t.Errorf("Submit of 10 KB after: %v", err)
 	}
 }
 

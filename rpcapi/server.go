@@ -12,6 +12,7 @@ import (
 	"net/rpc"
 	"reflect"
 	"sync"
+	"time"
 )
 
 // GoRPCPath is where net/rpc (gob) is served, over an HTTP CONNECT.
@@ -192,6 +193,11 @@ func (s *goServer) serveConn(conn net.Conn) {
 		call, err := m.read(dec)
 		if err != nil {
 			if s.oversize(conn, cr) {
+				// The header came whole: tell the caller why, then
+				// close. The deadline spares us a client that reads
+				// nothing.
+				conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				c.send(&req, noReply{}, encode(fmt.Errorf("%w: args of %s: %v", ErrBadRequest, req.ServiceMethod, cr.err)))
 				return
 			}
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
