@@ -130,7 +130,11 @@ func (d *decoder) strList(p path, v any) []string {
 // hosts decodes allowed_hosts: host names, or "*".
 func (d *decoder) hosts(p path, v any) []string {
 	out := d.strList(p, v)
+	raw, _ := v.([]any)
 	for i, h := range out {
+		if _, isStr := raw[i].(string); !isStr {
+			continue // strList said it is not a string
+		}
 		if err := webguard.CheckAllowedHosts([]string{h}); err != nil {
 			d.errorf(p.index(i), "%v", err)
 		}

@@ -55,6 +55,7 @@ func TestErrors(t *testing.T) {
 		{"master.toml", "listen = \"a\"\nlisten = \"b\"\n", `master.toml:2:1: Key 'listen' has already been defined.`},
 		{"master.toml", "data_dir = \"\xff\"\n", `master.toml:1:12: invalid UTF-8 byte: 0xff`},
 		{"master.toml", "allowed_hosts = \"x\"\n", `master.toml:1: allowed_hosts: want an array of strings, got string`},
+		{"master.toml", "allowed_hosts = [1]\n", `master.toml:1: allowed_hosts[1]: want a string, got integer`},
 		{"master.toml", "\nallowed_hosts = [\"ok\",\n  \"http://x:1\"]\n", `master.toml:3: allowed_hosts[2]: "http://x:1": want a host name`},
 		// Worker.
 		{"worker.toml", "allowed_hosts = [\"x:7071\"]\n", `worker.toml:1: allowed_hosts[1]: "x:7071": want a host name`},
