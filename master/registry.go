@@ -480,7 +480,14 @@ func (m *Master) reapLoop() {
 		case <-t.C:
 			now := m.now()
 			m.reap(now)
-			m.retireJobs(now)
+			select {
+			case <-m.ready:
+				m.retireJobs(now)
+			default:
+				// Which jobs must stay for their on_done or notice is
+				// known once the hooks run (startServices): nothing
+				// leaves memory before.
+			}
 		}
 	}
 }
