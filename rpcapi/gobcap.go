@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 )
 
 // DefaultMaxCallsInFlight is the default cap on the calls of one gob
@@ -27,6 +28,11 @@ type GoRPCOptions struct {
 	// run one at a time on the reading goroutine and are not counted.
 	// Default DefaultMaxCallsInFlight (256).
 	MaxCallsInFlight int
+	// IdleTimeout closes a connection on which no call has been in flight
+	// this long; each call resets it, and a call that waits (Wait, Fetch:
+	// up to MaxWait) keeps it open while it runs. Default
+	// DefaultGoRPCIdleTimeout (5 minutes).
+	IdleTimeout time.Duration
 	// Stats, if set, counts what the caps did; the caller exports it
 	// (drover_rpc_oversize_messages_total, drover_rpc_calls_held_back_total).
 	Stats *GoRPCStats
@@ -42,7 +48,12 @@ type GoRPCStats struct {
 	// HeldBack counts the times a connection's reading paused because
 	// MaxCallsInFlight calls were running.
 	HeldBack atomic.Uint64
+	// Idle counts connections closed after IdleTimeout with no call.
+	Idle atomic.Uint64
 }
+
+// DefaultGoRPCIdleTimeout is GoRPCOptions.IdleTimeout's default.
+const DefaultGoRPCIdleTimeout = 5 * time.Minute
 
 // ErrMessageTooLarge is the error of a gob message over
 // GoRPCOptions.MaxMessage.

@@ -195,3 +195,58 @@ func BenchmarkGoRPCCalls(b *testing.B) {
 		})
 	})
 }
+
+// TestGoRPCIdleTimeout: a Wait in flight for longer than IdleTimeout keeps
+// its connection open; once no call is in flight, the connection closes
+// after IdleTimeout, counted once.
+func TestGoRPCIdleTimeout(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	fm := newFakeMaster("g")
+	stats := new(GoRPCStats)
+	h, err := NewGoRPCHandlerOptions(fm, nil, GoRPCOptions{IdleTimeout: idle, Stats: stats})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(GoRPCPath, h)
+	s := startServer(t, "127.0.0.1:0", mux)
+	cl, err := rpc.DialHTTPPath("tcp", s.addr, GoRPCPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	done := make(chan *rpc.Call, 1)
+	cl.Go(MasterWait, &WaitArgs{Group: "block"}, new(WaitReply), done)
+	select {
+	case <-fm.waiting:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the Wait did not start")
+	}
+	select {
+	case c := <-done:
+		t.Fatalf("the Wait ended while blocked: %v", c.Error)
+	case <-time.After(4 * idle):
+	}
+	close(fm.release)
+	select {
+	case c := <-done:
+		if c.Error != nil {
+			t.Fatalf("Wait in flight for 4×IdleTimeout: %v", c.Error)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the Wait was never answered")
+	}
+	if stats.Idle.Load() != 0 {
+		t.Fatalf("idle closes %d while a call was in flight", stats.Idle.Load())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for stats.Idle.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := stats.Idle.Load(); n != 1 {
+		t.Fatalf("idle closes %d after the last call; want 1", n)
+	}
+	if err := cl.Call(MasterStatus, &Empty{}, new(StatusReply)); err == nil {
+		t.Error("a call on the idle-closed connection succeeded")
+	}
+}

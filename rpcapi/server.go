@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/rpc"
+	"os"
 	"reflect"
 	"sync"
 	"time"
@@ -48,6 +49,9 @@ func NewGoRPCHandlerOptions(m MasterAPI, w WorkerAPI, opts GoRPCOptions) (http.H
 	}
 	if opts.MaxCallsInFlight <= 0 {
 		opts.MaxCallsInFlight = DefaultMaxCallsInFlight
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultGoRPCIdleTimeout
 	}
 	if opts.Stats == nil {
 		opts.Stats = new(GoRPCStats)
@@ -159,6 +163,29 @@ type goConn struct {
 	broken  bool
 	pending sync.WaitGroup
 	slots   chan struct{} // a token for each call running on a goroutine of its own
+	idleMu  sync.Mutex    // guards busy and the read deadline
+	busy    int           // calls in flight
+	idle    time.Duration
+}
+
+// begin counts a call in flight: the connection is not idle.
+func (c *goConn) begin() {
+	c.idleMu.Lock()
+	c.busy++
+	if c.busy == 1 {
+		c.conn.SetReadDeadline(time.Time{})
+	}
+	c.idleMu.Unlock()
+}
+
+// end ends a call; with none left in flight the idle timeout starts.
+func (c *goConn) end() {
+	c.idleMu.Lock()
+	c.busy--
+	if c.busy == 0 {
+		c.conn.SetReadDeadline(time.Now().Add(c.idle))
+	}
+	c.idleMu.Unlock()
 }
 
 // noReply is the body sent with an error, as net/rpc's invalidRequest.
@@ -166,7 +193,8 @@ type noReply struct{}
 
 func (s *goServer) serveConn(conn net.Conn) {
 	buf := bufio.NewWriter(conn)
-	c := &goConn{conn: conn, enc: gob.NewEncoder(buf), buf: buf, slots: make(chan struct{}, s.opts.MaxCallsInFlight)}
+	c := &goConn{conn: conn, enc: gob.NewEncoder(buf), buf: buf, slots: make(chan struct{}, s.opts.MaxCallsInFlight), idle: s.opts.IdleTimeout}
+	conn.SetReadDeadline(time.Now().Add(c.idle))
 	cr := &capReader{r: conn, max: uint64(s.opts.MaxMessage)}
 	dec := gob.NewDecoder(bufio.NewReader(cr))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -178,8 +206,11 @@ func (s *goServer) serveConn(conn net.Conn) {
 	for {
 		var req rpc.Request
 		if err := dec.Decode(&req); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				s.opts.Stats.Idle.Add(1)
+			}
 			s.oversize(conn, cr)
-			return // EOF, a broken connection, a message too large, or a stream we cannot follow
+			return // idle, EOF, a broken connection, a message too large, or a stream we cannot follow
 		}
 		m, ok := s.methods[req.ServiceMethod]
 		if !ok {
@@ -208,9 +239,11 @@ func (s *goServer) serveConn(conn net.Conn) {
 			c.send(&req, noReply{}, encode(fmt.Errorf("%w: args of %s: %v", ErrBadRequest, req.ServiceMethod, err)))
 			continue
 		}
+		c.begin()
 		if m.inline {
 			reply, err := call(ctx)
 			c.send(&req, reply, err)
+			c.end()
 			continue
 		}
 		select {
@@ -223,6 +256,7 @@ func (s *goServer) serveConn(conn net.Conn) {
 		c.pending.Go(func() {
 			reply, err := call(ctx)
 			c.send(&req, reply, err)
+			c.end()
 			<-c.slots
 		})
 	}
