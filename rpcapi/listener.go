@@ -1,19 +1,61 @@
 package rpcapi
 
 import (
+	"container/list"
+	"context"
 	"io"
 	"net"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// Defaults of PreAuth.
+const (
+	// DefaultAnonymousConnections is how many connections may be open at
+	// once before their first authenticated request.
+	DefaultAnonymousConnections = 64
+	// DefaultPreAuthTimeout is how long a connection may stay open
+	// without an authenticated request.
+	DefaultPreAuthTimeout = 10 * time.Second
+)
+
+// PreAuth bounds the connections that have not yet authenticated (made a
+// request that passed the token check; see RequireToken).
+type PreAuth struct {
+	// Max is how many may be open at once; 0: DefaultAnonymousConnections.
+	// A new connection beyond them closes the oldest, so that a flood of
+	// connections that never authenticate cannot keep out one that does.
+	Max int
+	// Timeout closes one that has not authenticated this long after it
+	// was accepted; 0: DefaultPreAuthTimeout.
+	Timeout time.Duration
+}
+
+// ListenerStats counts what a TrackingListener's limits did.
+type ListenerStats struct {
+	// Refused counts connections answered 503 because max_connections
+	// authenticated ones were open.
+	Refused atomic.Uint64
+	// Evicted counts anonymous connections closed to make room for a new
+	// one when PreAuth.Max were open (the oldest goes).
+	Evicted atomic.Uint64
+	// PreAuthClosed counts connections closed for not authenticating
+	// within PreAuth.Timeout.
+	PreAuthClosed atomic.Uint64
+}
 
 // TrackingListener remembers accepted connections so CloseAll can cut the
 // hijacked net/rpc ones, which http.Server does not track.
 type TrackingListener struct {
 	net.Listener
-	max   int        // open connections allowed; 0: no limit
-	mu    sync.Mutex // guards conns
-	conns map[net.Conn]struct{}
+	max     int // open authenticated connections allowed; 0: no limit
+	preAuth *PreAuth
+	Stats   ListenerStats
+	mu      sync.Mutex // guards conns, anon and the conns' authed and elem
+	conns   map[net.Conn]struct{}
+	anon    list.List // the conns that have not authenticated, oldest first
 }
 
 // NewTrackingListener wraps l, with no limit on open connections.
@@ -25,6 +67,25 @@ func NewLimitedListener(l net.Listener, max int) *TrackingListener {
 	return &TrackingListener{Listener: l, max: max, conns: make(map[net.Conn]struct{})}
 }
 
+// NewPreAuthListener is NewLimitedListener where a connection starts
+// anonymous: it counts against p.Max, not max, until its first request
+// that passes the token check (Authenticate), and is closed if that has
+// not come p.Timeout after it was accepted. Serve it with an http.Server
+// whose ConnContext is ConnContext.
+func NewPreAuthListener(l net.Listener, max int, p PreAuth) *TrackingListener {
+	if p.Max <= 0 {
+		p.Max = DefaultAnonymousConnections
+	}
+	if p.Timeout <= 0 {
+		p.Timeout = DefaultPreAuthTimeout
+	}
+	tl := NewLimitedListener(l, max)
+	tl.preAuth = &p
+	return tl
+}
+
+const refusal = "HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\ndrover: too many open connections\n"
+
 // Accept implements net.Listener.
 func (l *TrackingListener) Accept() (net.Conn, error) {
 	for {
@@ -32,16 +93,30 @@ func (l *TrackingListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		tc := &trackedConn{Conn: c, l: l}
+		tc := &trackedConn{Conn: c, l: l, authed: l.preAuth == nil}
 		l.mu.Lock()
-		full := l.max > 0 && len(l.conns) >= l.max
+		full := l.max > 0 && len(l.conns)-l.anon.Len() >= l.max
+		var evict *trackedConn
 		if !full {
 			l.conns[tc] = struct{}{}
+			if !tc.authed {
+				if l.anon.Len() >= l.preAuth.Max {
+					evict = l.anon.Front().Value.(*trackedConn)
+					evict.drop()
+				}
+				tc.elem = l.anon.PushBack(tc)
+				tc.timer = time.AfterFunc(l.preAuth.Timeout, tc.expire)
+			}
 		}
 		l.mu.Unlock()
+		if evict != nil {
+			l.Stats.Evicted.Add(1)
+			evict.Conn.Close()
+		}
 		if full {
+			l.Stats.Refused.Add(1)
 			c.SetWriteDeadline(time.Now().Add(time.Second))
-			io.WriteString(c, "HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\ndrover: too many open connections\n")
+			io.WriteString(c, refusal)
 			c.Close()
 			continue
 		}
@@ -56,6 +131,13 @@ func (l *TrackingListener) Open() int {
 	return len(l.conns)
 }
 
+// Anonymous returns how many open connections have not authenticated.
+func (l *TrackingListener) Anonymous() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.anon.Len()
+}
+
 // CloseAll closes the listener and every connection it accepted.
 func (l *TrackingListener) CloseAll() {
 	l.Listener.Close()
@@ -65,19 +147,96 @@ func (l *TrackingListener) CloseAll() {
 		c.(*trackedConn).Conn.Close()
 	}
 	clear(l.conns)
+	for e := l.anon.Front(); e != nil; e = e.Next() {
+		e.Value.(*trackedConn).timer.Stop()
+	}
+	l.anon.Init()
 }
 
 type trackedConn struct {
 	net.Conn
-	l    *TrackingListener
-	once sync.Once
+	l      *TrackingListener
+	once   sync.Once
+	authed bool          // guarded by l.mu
+	timer  *time.Timer   // the pre-auth deadline, while anonymous
+	elem   *list.Element // in l.anon, while anonymous
+}
+
+// drop removes c from its listener's books; it reports whether c was still
+// there. Called with l.mu held.
+func (c *trackedConn) drop() bool {
+	if _, ok := c.l.conns[c]; !ok {
+		return false
+	}
+	delete(c.l.conns, c)
+	if !c.authed {
+		c.l.anon.Remove(c.elem)
+		c.timer.Stop()
+	}
+	return true
 }
 
 func (c *trackedConn) Close() error {
 	c.once.Do(func() {
 		c.l.mu.Lock()
-		delete(c.l.conns, c)
+		c.drop()
 		c.l.mu.Unlock()
 	})
 	return c.Conn.Close()
+}
+
+// expire closes c if it has not authenticated.
+func (c *trackedConn) expire() {
+	c.l.mu.Lock()
+	expired := !c.authed && c.drop()
+	c.l.mu.Unlock()
+	if expired {
+		c.l.Stats.PreAuthClosed.Add(1)
+		c.Conn.Close()
+	}
+}
+
+// authenticate moves c to the authenticated connections; it reports false
+// if max of those are already open (c stays anonymous).
+func (c *trackedConn) authenticate() bool {
+	l := c.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c.authed {
+		return true
+	}
+	if _, ok := l.conns[c]; !ok {
+		return true // closing anyway
+	}
+	if l.max > 0 && len(l.conns)-l.anon.Len() >= l.max {
+		return false
+	}
+	c.authed = true
+	l.anon.Remove(c.elem)
+	c.timer.Stop()
+	return true
+}
+
+type connKey struct{}
+
+// ConnContext, as an http.Server's ConnContext, lets Authenticate find the
+// connection a request came on.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// Authenticate marks the connection r came on as authenticated (see
+// NewPreAuthListener). It reports false, having answered 503 and asked
+// for the connection to close, if the listener's max authenticated
+// connections are already open; the caller must then not serve r.
+// Connections of other listeners always pass.
+func Authenticate(w http.ResponseWriter, r *http.Request) bool {
+	c, ok := r.Context().Value(connKey{}).(*trackedConn)
+	if !ok || c.authenticate() {
+		return true
+	}
+	c.l.Stats.Refused.Add(1)
+	w.Header().Set("Connection", "close")
+	http.Error(w, "drover: too many open connections", http.StatusServiceUnavailable)
+	return false
 }
