@@ -109,13 +109,13 @@ func (m *Master) guard(h http.Handler) http.Handler {
 // requireToken is rpcapi.RequireToken with a JSON error.
 func (m *Master) requireToken(h http.Handler) http.Handler {
 	tok := m.cfg.Token
-	if tok == "" {
-		return h
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !rpcapi.TokenMatches(rpcapi.TokenOf(r), tok) {
+		if tok != "" && !rpcapi.TokenMatches(rpcapi.TokenOf(r), tok) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="drover"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong token")
+			return
+		}
+		if !rpcapi.Authenticate(w, r) {
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -54,7 +55,7 @@ func TestLimits(t *testing.T) {
 		}
 	}
 
-	// Hold connections open until the listener refuses one with 503.
+	// Hold gob connections open until the listener refuses one with 503.
 	var conns []net.Conn
 	defer func() {
 		for _, c := range conns {
@@ -68,6 +69,9 @@ func TestLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 		conns = append(conns, c)
+		// A CONNECT authenticates the connection (no token is set):
+		// anonymous ones have a budget of their own.
+		io.WriteString(c, "CONNECT "+rpcapi.GoRPCPath+" HTTP/1.0\n\n")
 		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 		line, _ := bufio.NewReader(c).ReadString('\n')
 		if strings.Contains(line, "503") {

@@ -134,7 +134,7 @@ func (m *Master) listen() (net.Listener, error) {
 	if m.cfg.TLS != nil {
 		ln = tls.NewListener(ln, m.cfg.TLS)
 	}
-	m.ln = rpcapi.NewLimitedListener(ln, m.cfg.MaxConnections)
+	m.ln = rpcapi.NewPreAuthListener(ln, m.cfg.MaxConnections, rpcapi.PreAuth{})
 	return ln, nil
 }
 
@@ -157,13 +157,15 @@ func (m *Master) startHTTP() error {
 	mux.Handle(rpcapi.XMLRPCPath, rpcapi.RequireToken(tok,
 		rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{MaxBody: m.cfg.MaxRequestBody, MaxDepth: m.cfg.MaxXMLDepth})))
 	m.metrics.reg.MustRegister(goRPCCollectors(stats)...)
+	m.metrics.reg.MustRegister(listenerCollectors(m.ln)...)
 	mux.Handle("/metrics", rpcapi.RequireToken(tok, m.metrics.handler()))
 	m.mountHTTP(mux)
 	// Timeouts keep a slow client from pinning the master. net/rpc
 	// connections are hijacked and leave these behind; the write timeout
 	// covers the longest blocking call (Wait, Fetch: rpcapi.MaxWait).
 	m.srv = &http.Server{Handler: m.guard(mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: rpcapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+		WriteTimeout: rpcapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ConnContext: rpcapi.ConnContext}
 	m.wg.Go(func() {
 		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.log.WithError(err).Error("serve")
@@ -187,5 +189,26 @@ func goRPCCollectors(s *rpcapi.GoRPCStats) []prometheus.Collector {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "drover_rpc_calls_held_back_total",
 			Help: "Times a gob connection's reading paused because max_calls_in_flight of its calls were running."},
 			func() float64 { return float64(s.HeldBack.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "drover_rpc_idle_closed_total",
+			Help: "gob connections closed after 5 minutes with no call in flight."},
+			func() float64 { return float64(s.Idle.Load()) }),
+	}
+}
+
+// listenerCollectors export what the listener's connection limits did.
+func listenerCollectors(l *rpcapi.TrackingListener) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "drover_connections_anonymous",
+			Help: "Open connections that have not yet made an authenticated request."},
+			func() float64 { return float64(l.Anonymous()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "drover_connections_refused_total",
+			Help: "Connections answered 503 because max_connections authenticated connections were open."},
+			func() float64 { return float64(l.Stats.Refused.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "drover_connections_anonymous_evicted_total",
+			Help: "Anonymous connections closed, oldest first, to make room for a new one when 64 were open."},
+			func() float64 { return float64(l.Stats.Evicted.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "drover_connections_preauth_closed_total",
+			Help: "Connections closed for making no authenticated request within 10 s of being accepted."},
+			func() float64 { return float64(l.Stats.PreAuthClosed.Load()) }),
 	}
 }
