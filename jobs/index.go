@@ -47,14 +47,12 @@ type IndexKey struct {
 	prefix []byte
 }
 
-func indexKey(field byte, value []byte) IndexKey {
-	return IndexKey{appendIndexPrefix(nil, field, value)}
-}
-
-func appendIndexPrefix(b []byte, field byte, value []byte) []byte {
-	b = append(b, field)
-	b = binary.AppendUvarint(b, uint64(len(value)))
-	return append(b, value...)
+// indexKey is the key of the jobs whose field is the value made of the
+// parts: the same bytes a record's prefixSet holds for it.
+func indexKey(field byte, value ...[]byte) IndexKey {
+	var ps prefixSet
+	ps.add(field, value...)
+	return IndexKey{ps.buf}
 }
 
 // ByState selects the finished jobs in state s (succeeded, failed or
@@ -73,7 +71,7 @@ func ByWorker(w string) IndexKey { return indexKey(fieldWorker, []byte(w)) }
 
 // ByStateType selects the finished jobs of type t in state s.
 func ByStateType(s State, t string) IndexKey {
-	return indexKey(fieldStateType, append([]byte{stateCodes[s]}, t...))
+	return indexKey(fieldStateType, []byte{stateCodes[s]}, []byte(t))
 }
 
 // IndexedHistory is implemented by stores that keep secondary indexes of
@@ -85,19 +83,6 @@ type IndexedHistory interface {
 	// answers ErrNoIndex, having called fn for none, while the store's
 	// index is not whole.
 	WalkIndex(k IndexKey, bound uint64, desc bool, fn func(seq uint64, data []byte) bool) error
-}
-
-// indexPrefixes returns the index keys (without the Seq) of a record.
-// ok is false for a record it cannot read; such a record has no keys.
-func indexPrefixes(data []byte) (keys [][]byte, ok bool) {
-	var ps prefixSet
-	if !ps.of(data) {
-		return nil, false
-	}
-	for i := range ps.n() {
-		keys = append(keys, slices.Clone(ps.at(i)))
-	}
-	return keys, true
 }
 
 // prefixSet is the index key prefixes of one record, in buffers reused

@@ -275,3 +275,16 @@ func TestWalkIndexJSONRecords(t *testing.T) {
 		}
 	}
 }
+
+// indexPrefixes returns the index keys (without the Seq) of a record.
+// ok is false for a record it cannot read; such a record has no keys.
+func indexPrefixes(data []byte) (keys [][]byte, ok bool) {
+	var ps prefixSet
+	if !ps.of(data) {
+		return nil, false
+	}
+	for i := range ps.n() {
+		keys = append(keys, slices.Clone(ps.at(i)))
+	}
+	return keys, true
+}

@@ -133,17 +133,7 @@ func TestJobViewsAgree(t *testing.T) {
 		Retries: 1, Timeout: 30 * time.Second, Key: "views-1", Tags: []string{"gpu"}, LimitKey: "example.org"})
 	waitAll(t, mc, ids, 20*time.Second)
 	ctx := context.Background()
-	x, err := rpcapi.NewXMLClient(m.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	xc := rpcapi.MasterClient{C: x}
-	cc, err := droverclient.Dial(m.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	xc, cc := viewClients(t, m)
 	api := newHTTPAPI(t, m)
 
 	var detail map[string]any
@@ -210,16 +200,7 @@ func TestScheduleViewsAgree(t *testing.T) {
 	// the views stay still while the test reads them.
 	spec.Schedule = "@every 1h"
 	submit(t, mc, spec)
-	x, err := rpcapi.NewXMLClient(m.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	cc, err := droverclient.Dial(m.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	xc, cc := viewClients(t, m)
 	var list struct {
 		Schedules []map[string]any `json:"schedules"`
 	}
@@ -231,7 +212,7 @@ func TestScheduleViewsAgree(t *testing.T) {
 		"next", "last_fire", "last_job", "type", "args", "group")
 	views := map[string]map[string]any{}
 	specs := map[string]jobs.Spec{}
-	for name, mc := range map[string]rpcapi.MasterClient{"list_schedules over gob": mc, "list_schedules over XML-RPC": {C: x}} {
+	for name, mc := range map[string]rpcapi.MasterClient{"list_schedules over gob": mc, "list_schedules over XML-RPC": xc} {
 		r, err := mc.ListSchedules(ctx)
 		if err != nil || len(r.Schedules) != 1 {
 			t.Fatalf("%s: %+v, %v", name, r, err)
@@ -274,17 +255,7 @@ func TestGroupViewsAgree(t *testing.T) {
 	waitAll(t, mc, ids, 20*time.Second)
 	waitOnDone(t, m, "views")
 	ctx := context.Background()
-	x, err := rpcapi.NewXMLClient(m.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	xc := rpcapi.MasterClient{C: x}
-	cc, err := droverclient.Dial(m.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	xc, cc := viewClients(t, m)
 	api := newHTTPAPI(t, m)
 
 	var detail map[string]any
@@ -340,4 +311,21 @@ func TestGroupViewsAgree(t *testing.T) {
 			t.Errorf("group listing: %s shows\n%v\nthe JSON API shows\n%v", name, gs, list.Groups)
 		}
 	}
+}
+
+// viewClients dials m over XML-RPC and with the client package (gob),
+// closed when the test ends.
+func viewClients(t *testing.T, m *master.Master) (rpcapi.MasterClient, *droverclient.Client) {
+	t.Helper()
+	x, err := rpcapi.NewXMLClient(m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	cc, err := droverclient.Dial(m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return rpcapi.MasterClient{C: x}, cc
 }
