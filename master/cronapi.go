@@ -96,13 +96,19 @@ func (m *Master) upsertSchedules(specs []jobs.Spec) ([]bool, error) {
 
 // startScheduler starts firing the stored schedules; stopScheduler stops
 // it. Start calls the first after loading the store, Close the second
-// before closing the store. A test may set m.sched (with a fake clock)
-// before Start.
+// before closing the store. m.sched itself exists from the top of Start
+// (newMasterScheduler), since reports served while the store loads poke
+// it. A test may set m.sched (with a fake clock) before Start.
 func (m *Master) startScheduler() error {
+	return m.sched.start(m)
+}
+
+// newMasterScheduler gives the master its scheduler, not yet started,
+// unless a test set one.
+func (m *Master) newMasterScheduler() {
 	if m.sched == nil {
 		m.sched = newScheduler(systemClock{})
 	}
-	return m.sched.start(m)
 }
 
 func (m *Master) stopScheduler() {

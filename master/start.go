@@ -21,6 +21,7 @@ import (
 // (a locked data dir, a port in use) synchronously.
 func (m *Master) Start() error {
 	m.start = time.Now()
+	m.newMasterScheduler()
 	if m.cfg.GCPercent != 0 {
 		debug.SetGCPercent(m.cfg.GCPercent)
 	}
