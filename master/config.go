@@ -88,8 +88,26 @@ type Config struct {
 	// is recorded as a failed attempt saying so. Default 1 MiB.
 	MaxResultBytes int
 	// MaxConnections bounds open connections to the listener; one more is
-	// answered HTTP 503 and closed. Default 10000.
+	// answered HTTP 503 and closed. Default 10000. Connections count here
+	// once they have made an authenticated request; until then they are
+	// anonymous, with a budget of their own:
 	MaxConnections int
+	// MaxAnonymousConnections bounds the open connections that have not
+	// yet made an authenticated request; a new one beyond them closes the
+	// oldest. Default 64.
+	MaxAnonymousConnections int
+	// MaxAnonymousPerAddress bounds those from one source IP address; a
+	// new one beyond them closes that address's oldest, so a flood from
+	// one address churns only its own. Default 32 (at most
+	// MaxAnonymousConnections).
+	MaxAnonymousPerAddress int
+	// PreAuthTimeout closes a connection that has made no authenticated
+	// request this long after it was accepted. Default 10s.
+	PreAuthTimeout time.Duration
+	// MaxSubmitBytes bounds one submit after decoding: its jobs' text
+	// (type, args, input, keys, group, tags, and the then job's) plus 512
+	// bytes a job for what the master keeps of each. Default 64 MiB.
+	MaxSubmitBytes int
 	// MaxReplyBytes bounds every reply the master builds; a listing that
 	// would be bigger ends its page early and returns a cursor for the
 	// rest. Default 16 MiB; at least MinMaxReplyBytes.
@@ -272,6 +290,18 @@ func (c *Config) setDefaults() {
 	if c.MaxConnections == 0 {
 		c.MaxConnections = 10000
 	}
+	if c.MaxAnonymousConnections == 0 {
+		c.MaxAnonymousConnections = rpcapi.DefaultAnonymousConnections
+	}
+	if c.MaxAnonymousPerAddress == 0 {
+		c.MaxAnonymousPerAddress = min(rpcapi.DefaultAnonymousPerAddress, c.MaxAnonymousConnections)
+	}
+	if c.PreAuthTimeout == 0 {
+		c.PreAuthTimeout = rpcapi.DefaultPreAuthTimeout
+	}
+	if c.MaxSubmitBytes == 0 {
+		c.MaxSubmitBytes = 64 << 20
+	}
 	if c.MaxReplyBytes == 0 {
 		c.MaxReplyBytes = 16 << 20
 	}
@@ -368,6 +398,10 @@ func (c *Config) checkFields() error {
 		negInt("MaxArgsBytes", "max_args_bytes", int64(c.MaxArgsBytes)),
 		negInt("MaxResultBytes", "max_result_bytes", int64(c.MaxResultBytes)),
 		negInt("MaxConnections", "max_connections", int64(c.MaxConnections)),
+		negInt("MaxAnonymousConnections", "max_anonymous_connections", int64(c.MaxAnonymousConnections)),
+		negInt("MaxAnonymousPerAddress", "max_anonymous_per_address", int64(c.MaxAnonymousPerAddress)),
+		negDur("PreAuthTimeout", "preauth_timeout", c.PreAuthTimeout),
+		negInt("MaxSubmitBytes", "max_submit_bytes", int64(c.MaxSubmitBytes)),
 		negInt("MaxReplyBytes", "max_reply_bytes", int64(c.MaxReplyBytes)),
 		negInt("RetainJobs", "retain_jobs", int64(c.RetainJobs)),
 		negInt("HistoryJobs", "history_jobs", int64(c.HistoryJobs)),

@@ -93,3 +93,40 @@ func TestLimits(t *testing.T) {
 		return err == nil
 	})
 }
+
+// TestSubmitBytesCap: a submit whose jobs hold more than max_submit_bytes
+// after decoding is refused whole on every transport (gob, XML-RPC, the
+// JSON API) and creates nothing; one just under the cap goes in.
+func TestSubmitBytesCap(t *testing.T) {
+	m := startMaster(t, master.Config{MaxSubmitBytes: 100_000})
+	ctx := context.Background()
+	arg := strings.Repeat("a", 40_000)
+	spec := jobs.Spec{Type: "t", Args: map[string]string{"k": arg}}
+	over := []jobs.Spec{spec, spec, spec} // 3 × (40,001 + 1 + 512) bytes
+	for _, transport := range []string{rpcapi.TransportGob, rpcapi.TransportXMLRPC} {
+		c, err := rpcapi.NewCaller(m.Addr(), transport)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mc := rpcapi.MasterClient{C: c}
+		if _, err := mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: over}); !errors.Is(err, rpcapi.ErrBadRequest) ||
+			!strings.Contains(err.Error(), "max_submit_bytes") {
+			t.Errorf("%s: a submit of 3 jobs of 40,000 bytes at a 100,000-byte cap: %v; want bad_request naming max_submit_bytes", transport, err)
+		}
+		if cl, ok := c.(io.Closer); ok {
+			cl.Close()
+		}
+	}
+	api := newHTTPAPI(t, m)
+	body := `{"jobs": [` + strings.Repeat(`{"type": "t", "args": {"k": "`+arg+`"}},`, 2) + `{"type": "t", "args": {"k": "` + arg + `"}}]}`
+	if code, b := api.do("POST", "/jobs", body); code != 400 || !strings.Contains(string(b), "max_submit_bytes") {
+		t.Errorf("POST /api/v1/jobs of 3 jobs of 40,000 bytes: %d %s; want 400 naming max_submit_bytes", code, b)
+	}
+	mc := client(t, m.Addr())
+	if st, _ := mc.Status(ctx); st.Counts[jobs.Pending] != 0 {
+		t.Fatalf("refused submits created jobs: %v", st.Counts)
+	}
+	if ids := submit(t, mc, spec, spec); len(ids) != 2 {
+		t.Fatalf("a submit of 2 jobs of 40,000 bytes: %v", ids)
+	}
+}

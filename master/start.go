@@ -135,7 +135,8 @@ func (m *Master) listen() (net.Listener, error) {
 	if m.cfg.TLS != nil {
 		ln = tls.NewListener(ln, m.cfg.TLS)
 	}
-	m.ln = rpcapi.NewPreAuthListener(ln, m.cfg.MaxConnections, rpcapi.PreAuth{})
+	m.ln = rpcapi.NewPreAuthListener(ln, m.cfg.MaxConnections, rpcapi.PreAuth{
+		Max: m.cfg.MaxAnonymousConnections, PerAddress: m.cfg.MaxAnonymousPerAddress, Timeout: m.cfg.PreAuthTimeout})
 	return ln, nil
 }
 
@@ -206,10 +207,13 @@ func listenerCollectors(l *rpcapi.TrackingListener) []prometheus.Collector {
 			Help: "Connections answered 503 because max_connections authenticated connections were open."},
 			func() float64 { return float64(l.Stats.Refused.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "drover_connections_anonymous_evicted_total",
-			Help: "Anonymous connections closed, oldest first, to make room for a new one when 64 were open."},
+			Help: "Anonymous connections closed, oldest first, to make room for a new one (max_anonymous_connections or max_anonymous_per_address were open)."},
 			func() float64 { return float64(l.Stats.Evicted.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "drover_connections_anonymous_evicted_per_address_total",
+			Help: "Of the evicted anonymous connections, those closed for a new one from their own address (max_anonymous_per_address)."},
+			func() float64 { return float64(l.Stats.EvictedPerAddress.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "drover_connections_preauth_closed_total",
-			Help: "Connections closed for making no authenticated request within 10 s of being accepted."},
+			Help: "Connections closed for making no authenticated request within preauth_timeout of being accepted."},
 			func() float64 { return float64(l.Stats.PreAuthClosed.Load()) }),
 	}
 }

@@ -60,9 +60,14 @@ func (m *Master) checkSubmit(specs []jobs.Spec) error {
 	if len(specs) > m.cfg.MaxSubmit {
 		return fmt.Errorf("%w: %d jobs in one submit; at most %d (max_submit)", rpcapi.ErrBadRequest, len(specs), m.cfg.MaxSubmit)
 	}
+	total := 0
 	for i := range specs {
 		if err := specs[i].Validate(); err != nil {
 			return fmt.Errorf("%w: job %d: %v", rpcapi.ErrBadRequest, i+1, err)
+		}
+		if total += submitBytes(&specs[i]); total > m.cfg.MaxSubmitBytes {
+			return fmt.Errorf("%w: the submit holds more than %d bytes by its job %d of %d (max_submit_bytes; a job counts its text plus %d bytes)",
+				rpcapi.ErrBadRequest, m.cfg.MaxSubmitBytes, i+1, len(specs), jobKeepBytes)
 		}
 		n := len(specs[i].Input) + argsBytes(specs[i].Args)
 		if t := specs[i].Then; t != nil {
@@ -75,6 +80,24 @@ func (m *Master) checkSubmit(specs []jobs.Spec) error {
 		}
 	}
 	return nil
+}
+
+// jobKeepBytes is what max_submit_bytes counts for each job beyond its
+// text: about what the master keeps of a job (jobs.Job and its indexes).
+const jobKeepBytes = 512
+
+// submitBytes is what max_submit_bytes counts of s: its text, its then
+// job's, and jobKeepBytes.
+func submitBytes(s *jobs.Spec) int {
+	n := jobKeepBytes + len(s.Type) + len(s.Group) + len(s.Key) + len(s.LimitKey) + len(s.UniqueKey) +
+		len(s.Input) + len(s.Name) + len(s.Schedule) + len(s.Overlap) + len(s.Timezone) + len(s.CatchUp) + argsBytes(s.Args)
+	for _, t := range s.Tags {
+		n += len(t)
+	}
+	if s.Then != nil {
+		n += submitBytes(s.Then)
+	}
+	return n
 }
 
 // argsBytes returns the bytes of the keys and values of args.

@@ -19,6 +19,9 @@ const (
 	// DefaultPreAuthTimeout is how long a connection may stay open
 	// without an authenticated request.
 	DefaultPreAuthTimeout = 10 * time.Second
+	// DefaultAnonymousPerAddress is how many of the anonymous connections
+	// may come from one source address.
+	DefaultAnonymousPerAddress = 32
 )
 
 // PreAuth bounds the connections that have not yet authenticated (made a
@@ -31,6 +34,12 @@ type PreAuth struct {
 	// Timeout closes one that has not authenticated this long after it
 	// was accepted; 0: DefaultPreAuthTimeout.
 	Timeout time.Duration
+	// PerAddress is how many may come from one source IP address; a new
+	// one beyond them closes that address's oldest, so that a flood from
+	// one address churns only its own connections, not those of others
+	// still on their way to authenticating. 0: DefaultAnonymousPerAddress
+	// (never more than Max).
+	PerAddress int
 }
 
 // ListenerStats counts what a TrackingListener's limits did.
@@ -39,11 +48,15 @@ type ListenerStats struct {
 	// authenticated ones were open.
 	Refused atomic.Uint64
 	// Evicted counts anonymous connections closed to make room for a new
-	// one when PreAuth.Max were open (the oldest goes).
+	// one: when PreAuth.Max were open (the oldest goes), or PerAddress
+	// from the new one's address (that address's oldest goes).
 	Evicted atomic.Uint64
 	// PreAuthClosed counts connections closed for not authenticating
 	// within PreAuth.Timeout.
 	PreAuthClosed atomic.Uint64
+	// EvictedPerAddress counts those of Evicted closed for a new one
+	// from the same address, when PreAuth.PerAddress of its were open.
+	EvictedPerAddress atomic.Uint64
 }
 
 // TrackingListener remembers accepted connections so CloseAll can cut the
@@ -53,9 +66,10 @@ type TrackingListener struct {
 	max     int // open authenticated connections allowed; 0: no limit
 	preAuth *PreAuth
 	Stats   ListenerStats
-	mu      sync.Mutex // guards conns, anon and the conns' authed and elem
+	mu      sync.Mutex // guards conns, anon, anonBy and the conns' authed and elem
 	conns   map[net.Conn]struct{}
-	anon    list.List // the conns that have not authenticated, oldest first
+	anon    list.List      // the conns that have not authenticated, oldest first
+	anonBy  map[string]int // how many of anon come from each source address
 }
 
 // NewTrackingListener wraps l, with no limit on open connections.
@@ -79,8 +93,13 @@ func NewPreAuthListener(l net.Listener, max int, p PreAuth) *TrackingListener {
 	if p.Timeout <= 0 {
 		p.Timeout = DefaultPreAuthTimeout
 	}
+	if p.PerAddress <= 0 {
+		p.PerAddress = DefaultAnonymousPerAddress
+	}
+	p.PerAddress = min(p.PerAddress, p.Max)
 	tl := NewLimitedListener(l, max)
 	tl.preAuth = &p
+	tl.anonBy = make(map[string]int)
 	return tl
 }
 
@@ -93,24 +112,26 @@ func (l *TrackingListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		tc := &trackedConn{Conn: c, l: l, authed: l.preAuth == nil}
+		tc := &trackedConn{Conn: c, l: l, authed: l.preAuth == nil, from: sourceOf(c)}
 		l.mu.Lock()
 		full := l.max > 0 && len(l.conns)-l.anon.Len() >= l.max
 		var evict *trackedConn
+		var sameAddr bool
 		if !full {
 			l.conns[tc] = struct{}{}
 			if !tc.authed {
-				if l.anon.Len() >= l.preAuth.Max {
-					evict = l.anon.Front().Value.(*trackedConn)
-					evict.drop()
-				}
+				evict, sameAddr = l.makeRoom(tc.from)
 				tc.elem = l.anon.PushBack(tc)
+				l.anonBy[tc.from]++
 				tc.timer = time.AfterFunc(l.preAuth.Timeout, tc.expire)
 			}
 		}
 		l.mu.Unlock()
 		if evict != nil {
 			l.Stats.Evicted.Add(1)
+			if sameAddr {
+				l.Stats.EvictedPerAddress.Add(1)
+			}
 			evict.Conn.Close()
 		}
 		if full {
@@ -122,6 +143,37 @@ func (l *TrackingListener) Accept() (net.Conn, error) {
 		}
 		return tc, nil
 	}
+}
+
+// makeRoom picks the anonymous connection a new one from address from
+// replaces, if any: the oldest from the same address when PerAddress of
+// its are open (sameAddr), else the oldest of all when Max are. It drops
+// it from the books and returns it. Called with l.mu held.
+func (l *TrackingListener) makeRoom(from string) (c *trackedConn, sameAddr bool) {
+	if l.anonBy[from] >= l.preAuth.PerAddress {
+		for e := l.anon.Front(); e != nil; e = e.Next() {
+			if c := e.Value.(*trackedConn); c.from == from {
+				c.drop()
+				return c, true
+			}
+		}
+	}
+	if l.anon.Len() >= l.preAuth.Max {
+		c := l.anon.Front().Value.(*trackedConn)
+		c.drop()
+		return c, false
+	}
+	return nil, false
+}
+
+// sourceOf returns the IP address c comes from (its whole remote address
+// if that has no port).
+func sourceOf(c net.Conn) string {
+	a := c.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(a); err == nil {
+		return host
+	}
+	return a
 }
 
 // Open returns the number of open accepted connections.
@@ -151,12 +203,14 @@ func (l *TrackingListener) CloseAll() {
 		e.Value.(*trackedConn).timer.Stop()
 	}
 	l.anon.Init()
+	clear(l.anonBy)
 }
 
 type trackedConn struct {
 	net.Conn
 	l      *TrackingListener
 	once   sync.Once
+	from   string        // the source IP address
 	authed bool          // guarded by l.mu
 	timer  *time.Timer   // the pre-auth deadline, while anonymous
 	elem   *list.Element // in l.anon, while anonymous
@@ -170,8 +224,7 @@ func (c *trackedConn) drop() bool {
 	}
 	delete(c.l.conns, c)
 	if !c.authed {
-		c.l.anon.Remove(c.elem)
-		c.timer.Stop()
+		c.l.unanon(c)
 	}
 	return true
 }
@@ -212,9 +265,18 @@ func (c *trackedConn) authenticate() bool {
 		return false
 	}
 	c.authed = true
+	l.unanon(c)
+	return true
+}
+
+// unanon takes c out of the anonymous connections' books. Called with
+// l.mu held.
+func (l *TrackingListener) unanon(c *trackedConn) {
 	l.anon.Remove(c.elem)
 	c.timer.Stop()
-	return true
+	if l.anonBy[c.from]--; l.anonBy[c.from] <= 0 {
+		delete(l.anonBy, c.from)
+	}
 }
 
 type connKey struct{}
