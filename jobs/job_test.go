@@ -599,3 +599,69 @@ func TestBackoffDefaultRand(t *testing.T) {
 		}
 	}
 }
+
+func TestRetry(t *testing.T) {
+	j := newJob(t, 0)
+	n := lease(t, j, "w1", t0)
+	finish(t, j, n, Error, t0.Add(time.Second))
+	wantState(t, j, Failed)
+	if err := j.Retry(t0.Add(2 * time.Second)); err != nil {
+		t.Fatalf("Retry of a failed job: %v", err)
+	}
+	wantState(t, j, Pending)
+	if j.Worker != "" || !j.NotBefore.IsZero() || !j.Updated.Equal(t0.Add(2*time.Second)) {
+		t.Errorf("after Retry: worker %q, not before %v, updated %v", j.Worker, j.NotBefore, j.Updated)
+	}
+	if m := lease(t, j, "w2", t0.Add(3*time.Second)); m != n+1 || len(j.Attempts) != 2 {
+		t.Errorf("the lease after Retry is attempt %d with %d attempts; want %d and 2 (the failed one stays)", m, len(j.Attempts), n+1)
+	}
+	// Only a failed or cancelled job is retried; others change nothing.
+	unchanged(t, j, ErrState, func() error { return j.Retry(t0) })
+	for _, s := range []State{Pending, Succeeded} {
+		k := newJob(t, 0)
+		k.State = s
+		unchanged(t, k, ErrState, func() error { return k.Retry(t0) })
+	}
+	c := newJob(t, 0)
+	if err := c.Cancel(t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Retry(t0.Add(time.Second)); err != nil || c.State != Pending {
+		t.Errorf("Retry of a cancelled job: %v, state %s", err, c.State)
+	}
+}
+
+func TestAdopt(t *testing.T) {
+	j := newJob(t, 0)
+	n := lease(t, j, "w1", t0)
+	unchanged(t, j, ErrStale, func() error { return j.Adopt(n+1, "w2", t0, "adopted") })
+	if err := j.Adopt(n, "w2", t0.Add(time.Second), "adopted by w2"); err != nil {
+		t.Fatalf("Adopt: %v", err)
+	}
+	wantState(t, j, Running)
+	if j.Worker != "w2" || j.Current().Worker != "w2" || j.Attempt != n || len(j.Attempts) != 1 {
+		t.Errorf("after Adopt: worker %q, attempt's worker %q, attempt %d of %d; want w2, w2, %d of 1",
+			j.Worker, j.Current().Worker, j.Attempt, len(j.Attempts), n)
+	}
+	if e := j.Events[len(j.Events)-1]; e.Text != "adopted by w2" {
+		t.Errorf("last event %q, want the adoption's note", e.Text)
+	}
+	finish(t, j, n, OK, t0.Add(2*time.Second))
+	unchanged(t, j, ErrStale, func() error { return j.Adopt(n, "w3", t0, "late") })
+}
+
+func TestSettle(t *testing.T) {
+	for _, c := range []struct {
+		ok, n int
+		want  State
+	}{{3, 3, Succeeded}, {2, 3, Failed}, {0, 0, Succeeded}} {
+		j := newJob(t, 0)
+		j.State = Running
+		if err := j.Settle(c.ok, c.n, t0.Add(time.Second)); err != nil || j.State != c.want {
+			t.Errorf("Settle(%d, %d): %v, state %s; want %s", c.ok, c.n, err, j.State, c.want)
+		}
+		unchanged(t, j, ErrState, func() error { return j.Settle(c.n, c.n, t0) })
+	}
+	k := newJob(t, 0)
+	unchanged(t, k, ErrState, func() error { return k.Settle(1, 1, t0) })
+}

@@ -172,3 +172,48 @@ func (j *Job) Abandon(now time.Time, why string) error {
 	j.Log(now, "failed without running: %s", why)
 	return nil
 }
+
+// Retry makes a failed or cancelled job pending again, at once, by
+// request. Its attempts stay; the next is numbered after them.
+func (j *Job) Retry(now time.Time) error {
+	if j.State != Failed && j.State != Cancelled {
+		return fmt.Errorf("%w: job %s is %s; only a failed or cancelled job can be retried", ErrState, j.ID, j.State)
+	}
+	j.State = Pending
+	j.Worker = ""
+	j.NotBefore = time.Time{}
+	j.Updated = now
+	j.Log(now, "retried by request")
+	return nil
+}
+
+// Adopt moves the running attempt to worker (the worker that holds it
+// registered again under a new ID), noting why. Any other attempt returns
+// ErrStale.
+func (j *Job) Adopt(attempt int, worker string, now time.Time, why string) error {
+	if j.State != Running || j.Attempt != attempt {
+		return ErrStale
+	}
+	j.Worker = worker
+	if a := j.Current(); a != nil {
+		a.Worker = worker
+	}
+	j.Note(now, why)
+	return nil
+}
+
+// Settle ends a running job that is not run itself (a broadcast job, once
+// every copy is final): succeeded when ok of its n copies are all of them,
+// failed otherwise.
+func (j *Job) Settle(ok, n int, now time.Time) error {
+	if j.State != Running {
+		return fmt.Errorf("%w: settle of %s job %s", ErrState, j.State, j.ID)
+	}
+	j.State = Succeeded
+	if ok < n {
+		j.State = Failed
+	}
+	j.Updated = now
+	j.Log(now, "%d of %d copies succeeded; %s", ok, n, j.State)
+	return nil
+}

@@ -75,14 +75,7 @@ func (m *Master) childFinal(c *jobs.Job) {
 	if final < len(p.Children) {
 		return
 	}
-	now := m.now()
-	p.State = jobs.Succeeded
-	if ok < len(p.Children) {
-		p.State = jobs.Failed
-	}
-	p.Updated = now
-	p.Log(now, "%d of %d copies succeeded; %s", ok, len(p.Children), p.State)
-	m.touch(p, jobs.Running)
+	m.apply(jobChange{kind: changeSettle, job: p.ID, at: m.now(), ok: ok, n: len(p.Children)})
 }
 
 // abandonPinned fails the pending copies pinned to a worker name that no
@@ -103,21 +96,14 @@ func (m *Master) abandonPinned(name string, now time.Time) {
 				break
 			}
 			m.queue.Remove(id)
-			j := m.job(id)
-			if j == nil || j.Abandon(now, fmt.Sprintf("worker %s, its broadcast target, left", name)) != nil {
-				continue
-			}
-			m.touch(j, jobs.Pending)
+			m.apply(jobChange{kind: changeAbandon, job: id, at: now, why: fmt.Sprintf("worker %s, its broadcast target, left", name)})
 		}
 	}
 	// Copies waiting out a retry backoff are in the delayed heap; find
 	// them through their parents.
 	for j := range m.allJobs() {
 		if j.Pin == name && j.State == jobs.Pending {
-			m.queue.Remove(j.ID)
-			if j.Abandon(now, fmt.Sprintf("worker %s, its broadcast target, left", name)) == nil {
-				m.touch(j, jobs.Pending)
-			}
+			m.apply(jobChange{kind: changeAbandon, job: j.ID, at: now, why: fmt.Sprintf("worker %s, its broadcast target, left", name)})
 		}
 	}
 }

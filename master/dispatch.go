@@ -202,13 +202,12 @@ func (m *Master) lease(j *jobs.Job, w *workerRec, now time.Time) {
 	if j.NotBefore.After(ready) {
 		ready = j.NotBefore
 	}
-	att, err := j.Lease(w.id, now)
-	if err != nil {
+	if _, _, err := m.apply(jobChange{kind: changeLease, job: j.ID, worker: w.id, at: now}); err != nil {
 		return
 	}
+	att := j.Attempt
 	m.metrics.dispatch.Observe(now.Sub(ready).Seconds())
 	w.leases[j.ID] = &lease{job: j, attempt: att, deadline: m.deadline(j, now)}
-	m.touch(j, jobs.Pending)
 	w.outbox = append(w.outbox, rpcapi.Task{
 		JobID: j.ID, Attempt: att, Type: j.Spec.Type, Args: j.Spec.Args, Timeout: j.Spec.Timeout, Input: j.Spec.Input,
 	})
@@ -345,11 +344,9 @@ func (m *Master) revoke(w *workerRec, jobID string, attempt int, now time.Time, 
 	if l := w.leases[jobID]; l != nil && l.attempt == attempt {
 		delete(w.leases, jobID)
 	}
-	j := m.job(jobID)
-	if j == nil || j.Revoke(attempt, now, why) != nil {
+	j, _, err := m.apply(jobChange{kind: changeRevoke, job: jobID, attempt: attempt, at: now, why: why})
+	if err != nil {
 		return
 	}
-	m.touch(j, jobs.Running)
-	m.enqueue(j)
 	m.jobLog(j).Info("lease revoked: " + why)
 }

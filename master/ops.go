@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -51,13 +50,11 @@ func (m *Master) Retry(ctx context.Context, id string) error {
 		m.mu.Unlock()
 		return fmt.Errorf("%w: job %s is %s; only a failed or cancelled job can be retried", ErrConflict, id, before)
 	}
-	j.State = jobs.Pending
-	j.Worker = ""
-	j.NotBefore = time.Time{}
-	j.Updated = now
-	j.Log(now, "retried by request")
-	b := m.touch(j, before)
-	m.enqueue(j)
+	_, b, err := m.apply(jobChange{kind: changeRetry, job: id, at: now})
+	if err != nil {
+		m.mu.Unlock()
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	}
 	m.jobLog(j).WithField("was", before).Info("job retried by request")
 	m.mu.Unlock()
 	m.kick()

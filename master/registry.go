@@ -266,9 +266,9 @@ func (m *Master) addWorker(a *rpcapi.RegisterArgs, client rpcapi.Caller, now tim
 func (m *Master) adoptRunning(w *workerRec, running []rpcapi.JobRef, r *rpcapi.RegisterReply, now time.Time) (last *batch, stale int) {
 	for _, ref := range running {
 		j := m.job(ref.JobID)
-		if m.adoptUnwritten(j, ref.Attempt, w.id, w.id+" ("+w.name+")", now) {
+		if b, ok := m.adoptUnwritten(j, ref.Attempt, w.id, w.id+" ("+w.name+")", now); ok {
 			w.leases[j.ID] = &lease{job: j, attempt: j.Attempt, acked: now, deadline: m.deadline(j, now)}
-			last = m.touch(j, jobs.Pending)
+			last = b
 			m.jobLog(j).Info("job adopted")
 			continue
 		}
@@ -287,13 +287,13 @@ func (m *Master) adoptRunning(w *workerRec, running []rpcapi.JobRef, r *rpcapi.R
 		if old := m.reg.workers[j.Worker]; old != nil {
 			delete(old.leases, j.ID)
 		}
-		j.Worker = w.id
-		if c := j.Current(); c != nil {
-			c.Worker = w.id
+		_, b, err := m.apply(jobChange{kind: changeAdopt, job: j.ID, attempt: ref.Attempt, worker: w.id, at: now,
+			why: "adopted by " + w.id + " (" + w.name + ") after it re-registered"})
+		if err != nil {
+			continue
 		}
-		j.Log(now, "adopted by %s (%s) after it re-registered", w.id, w.name)
 		w.leases[j.ID] = &lease{job: j, attempt: j.Attempt, acked: now, deadline: m.deadline(j, now)}
-		last = m.touch(j, jobs.Running)
+		last = b
 		m.jobLog(j).Info("job adopted")
 	}
 	return last, stale
@@ -305,16 +305,13 @@ func (m *Master) adoptRunning(w *workerRec, running []rpcapi.JobRef, r *rpcapi.R
 // between comes back with the job pending, and the worker that holds the
 // attempt (who names it) is the only one that can: no other worker was
 // given that number. The caller holds mu and touches j.
-func (m *Master) adoptUnwritten(j *jobs.Job, attempt int, workerID, who string, now time.Time) bool {
+func (m *Master) adoptUnwritten(j *jobs.Job, attempt int, workerID, who string, now time.Time) (*batch, bool) {
 	if j == nil || j.State != jobs.Pending || j.Attempt+1 != attempt {
-		return false
-	}
-	m.queue.Remove(j.ID)
-	if _, err := j.Lease(workerID, now); err != nil {
-		return false
+		return nil, false
 	}
 	j.Note(now, "adopted by "+who+": its lease had not reached the disk before the master stopped")
-	return true
+	_, b, err := m.apply(jobChange{kind: changeLease, job: j.ID, worker: workerID, at: now})
+	return b, err == nil
 }
 
 // staleRef reports whether an attempt a worker holds is one the master has
@@ -388,18 +385,10 @@ func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcap
 // lose ends a running attempt as lost (requeue or fail). The caller holds mu
 // and has removed the lease.
 func (m *Master) lose(jobID string, attempt int, now time.Time, why string) {
-	j := m.job(jobID)
-	if j == nil || j.State != jobs.Running || j.Attempt != attempt {
+	j, _, err := m.apply(jobChange{kind: changeFinish, job: jobID, attempt: attempt, at: now,
+		report: jobs.Report{Outcome: jobs.Lost, Error: why}})
+	if err != nil {
 		return
-	}
-	if err := j.Finish(jobs.Report{Attempt: attempt, Outcome: jobs.Lost, Error: why}, now, m.backoff()); err != nil {
-		return
-	}
-	m.metrics.observeFinish(j)
-	m.touch(j, jobs.Running)
-	if j.State == jobs.Pending {
-		m.enqueue(j)
-		m.kick()
 	}
 	m.jobLog(j).WithField("state", j.State).Warn("attempt lost: " + why)
 }
@@ -528,15 +517,9 @@ func (m *Master) reap(now time.Time) {
 			}
 			w.cancelbox = append(w.cancelbox, rpcapi.JobRef{JobID: id, Attempt: l.attempt})
 			w.poke()
-			j.Finish(jobs.Report{Attempt: l.attempt, Outcome: jobs.Timeout,
-				Error: fmt.Sprintf("no report within timeout %s (master backstop)", j.Spec.Timeout)}, now, m.backoff())
-			m.metrics.observeFinish(j)
-			m.touch(j, jobs.Running)
-			if j.State == jobs.Pending {
-				m.enqueue(j)
-			}
+			m.apply(jobChange{kind: changeFinish, job: id, attempt: l.attempt, at: now, report: jobs.Report{Outcome: jobs.Timeout,
+				Error: fmt.Sprintf("no report within timeout %s (master backstop)", j.Spec.Timeout)}})
 			m.jobLog(j).Warn("attempt timed out at the master")
-			kicked = true
 		}
 	}
 	if kicked {

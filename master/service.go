@@ -55,8 +55,8 @@ func (m *Master) completeReport(w *workerRec, workerID string, rep rpcapi.Report
 	// A report sent to the master that crashed, for a lease that had
 	// not reached the disk, is adopted and recorded, as Register
 	// adopts the attempt from a worker that comes back first.
-	if m.recovered && m.adoptUnwritten(j, rep.Attempt, workerID, workerID+" (its report)", now) {
-		m.touch(j, jobs.Pending)
+	if m.recovered {
+		m.adoptUnwritten(j, rep.Attempt, workerID, workerID+" (its report)", now)
 	}
 	if j.State == jobs.Running && j.Attempt == rep.Attempt && j.Worker == workerID {
 		return m.finishAttempt(j, workerID, rep, now)
@@ -102,17 +102,12 @@ func (m *Master) finishAttempt(j *jobs.Job, workerID string, rep rpcapi.Report, 
 		rep = rpcapi.Report{JobID: rep.JobID, Attempt: rep.Attempt, Outcome: jobs.Error, ExitCode: rep.ExitCode,
 			Permanent: true, Error: fmt.Sprintf("result of %d bytes (output and data) is over the master's max_result_bytes %d", n, m.cfg.MaxResultBytes)}
 	}
-	err := j.Finish(jobs.Report{Attempt: rep.Attempt, Outcome: rep.Outcome, Error: rep.Error,
-		Permanent: rep.Permanent,
-		Result:    jobs.Result{ExitCode: rep.ExitCode, Output: rep.Output, Data: rep.Data}}, now, m.backoff())
+	_, last, err := m.apply(jobChange{kind: changeFinish, job: j.ID, attempt: rep.Attempt, at: now,
+		report: jobs.Report{Outcome: rep.Outcome, Error: rep.Error, Permanent: rep.Permanent,
+			Result: jobs.Result{ExitCode: rep.ExitCode, Output: rep.Output, Data: rep.Data}}})
 	if err != nil {
 		m.jobLog(j).WithError(err).Warn("report rejected")
 		return nil, false
-	}
-	m.metrics.observeFinish(j)
-	last := m.touch(j, jobs.Running)
-	if j.State == jobs.Pending {
-		m.enqueue(j)
 	}
 	if rep.Outcome != jobs.OK || m.debug {
 		e := m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": workerID,
@@ -343,11 +338,12 @@ func (api wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Canc
 			continue
 		}
 		before, worker, attempt := j.State, j.Worker, j.Attempt
-		if err := j.Cancel(now); err != nil {
+		_, b, err := m.apply(jobChange{kind: changeCancel, job: id, at: now})
+		if err != nil {
 			r.Errors = append(r.Errors, fmt.Sprintf("%s: already %s", id, j.State))
 			continue
 		}
-		m.queue.Remove(id)
+		last = b
 		if w := m.reg.workers[worker]; before == jobs.Running && w != nil {
 			if l := w.leases[id]; l != nil && l.attempt == attempt {
 				if w.unqueue(id, attempt) {
@@ -362,7 +358,6 @@ func (api wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Canc
 				}
 			}
 		}
-		last = m.touch(j, before)
 		r.Cancelled = append(r.Cancelled, id)
 		m.jobLog(j).Info("job cancelled")
 		for _, c := range j.Children { // a broadcast's copies go with it
