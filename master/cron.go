@@ -111,22 +111,6 @@ func lastBy(s cron.Schedule, after, now time.Time) time.Time {
 	}
 }
 
-// clock is the scheduler's source of time; tests use a fake one.
-type clock interface {
-	Now() time.Time
-	// Timer returns a channel that receives once d has passed (at once if
-	// d <= 0) and a func that stops the timer.
-	Timer(d time.Duration) (<-chan time.Time, func() bool)
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-func (systemClock) Timer(d time.Duration) (<-chan time.Time, func() bool) {
-	t := time.NewTimer(d)
-	return t.C, t.Stop
-}
-
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a

@@ -21,58 +21,6 @@ import (
 	"github.com/drover/drover/worker"
 )
 
-// fakeClock is a clock that moves only when the test advances it.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []fakeTimer
-}
-
-type fakeTimer struct {
-	at time.Time
-	c  chan time.Time
-}
-
-func newFakeClock(now time.Time) *fakeClock { return &fakeClock{now: now} }
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fakeClock) Timer(d time.Duration) (<-chan time.Time, func() bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := make(chan time.Time, 1)
-	if d <= 0 {
-		c <- f.now
-		return c, func() bool { return false }
-	}
-	f.timers = append(f.timers, fakeTimer{f.now.Add(d), c})
-	return c, func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		n := len(f.timers)
-		f.timers = slices.DeleteFunc(f.timers, func(t fakeTimer) bool { return t.c == c })
-		return len(f.timers) < n
-	}
-}
-
-// Advance moves the clock and fires the timers that are due.
-func (f *fakeClock) Advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
-	f.timers = slices.DeleteFunc(f.timers, func(t fakeTimer) bool {
-		if t.at.After(f.now) {
-			return false
-		}
-		t.c <- f.now
-		return true
-	})
-}
-
 type cronTestWriter struct{ t testing.TB }
 
 func (w cronTestWriter) Write(p []byte) (int, error) {

@@ -103,11 +103,11 @@ func (m *Master) startScheduler() error {
 	return m.sched.start(m)
 }
 
-// newMasterScheduler gives the master its scheduler, not yet started,
-// unless a test set one.
+// newMasterScheduler gives the master its scheduler on the master's
+// clock, not yet started, unless a test set one.
 func (m *Master) newMasterScheduler() {
 	if m.sched == nil {
-		m.sched = newScheduler(systemClock{})
+		m.sched = newScheduler(m.clock)
 	}
 }
 

@@ -183,7 +183,7 @@ func (m *Master) startHooks() error {
 
 // newHooks makes the on_done runner of m, with its notifier, not started.
 func newHooks(m *Master, log logrus.FieldLogger) *hooks {
-	h := &hooks{m: m, nf: newNotifier(m.cfg.Notify, log), log: log,
+	h := &hooks{m: m, nf: newNotifier(m.cfg.Notify, log, m.clock), log: log,
 		sem: make(chan struct{}, maxHookTasks), wake: make(chan struct{}, 1),
 		fired: make(map[string]bool), cursor: make(map[string]int), recs: make(map[string]*onDoneRecord),
 		busy: make(map[string]bool)}
@@ -267,7 +267,7 @@ func (h *hooks) resumeGroups(initRec *initRecord) (legacy []string) {
 			h.fired[g] = true
 			h.queue = append(h.queue, hookTask{event: EventGroupDone, group: g})
 			if r == nil {
-				h.recs[g] = &onDoneRecord{State: onDonePending, Since: time.Now()}
+				h.recs[g] = &onDoneRecord{State: onDonePending, Since: m.now()}
 			}
 		}
 		if h.fired[g] {
@@ -313,7 +313,7 @@ func (h *hooks) saveStart(firstStart bool, legacy, stale, gone []string) error {
 	}
 	if firstStart {
 		slices.Sort(legacy)
-		v, _ := json.Marshal(initRecord{Since: time.Now(), Legacy: legacy})
+		v, _ := json.Marshal(initRecord{Since: h.m.now(), Legacy: legacy})
 		if err := h.meta.SaveMeta(metaNotify, metaInit, v); err != nil {
 			return err
 		}
@@ -359,7 +359,7 @@ func (m *Master) groupFinal(j *jobs.Job) {
 	h.fired[g] = true
 	m.ret.groupClosed(g, j.Updated)
 	if h.recs[g] == nil { // a pending record from a run before keeps its progress
-		h.recs[g] = &onDoneRecord{State: onDonePending, Since: time.Now()}
+		h.recs[g] = &onDoneRecord{State: onDonePending, Since: m.now()}
 	}
 	h.push(hookTask{event: EventGroupDone, group: g, job: j.ID})
 }

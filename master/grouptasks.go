@@ -106,7 +106,7 @@ func (h *hooks) runGroupDone(t hookTask) {
 		m.mu.Unlock()
 		return
 	}
-	rec := &onDoneRecord{State: onDonePending, Since: time.Now()}
+	rec := &onDoneRecord{State: onDonePending, Since: m.now()}
 	if r := h.recs[g]; r != nil {
 		rec = r.clone()
 	}
@@ -140,7 +140,7 @@ func (h *hooks) runGroupDone(t hookTask) {
 	if !h.deliverAll(acts, s.notice(rec.Then), rec, save, log) {
 		return
 	}
-	rec.State, rec.Ended = onDoneDone, time.Now()
+	rec.State, rec.Ended = onDoneDone, m.now()
 	if save() {
 		log.WithFields(logrus.Fields{"state": s.state, "jobs": len(s.members), "errors": len(rec.Errors)}).Info("group on_done finished")
 	}
@@ -178,7 +178,7 @@ func (h *hooks) runJobFailed(t hookTask) {
 	m.mu.Unlock()
 	rec := t.rec
 	if rec == nil {
-		rec = &onDoneRecord{State: onDonePending, Since: time.Now(), Attempt: t.attempt}
+		rec = &onDoneRecord{State: onDonePending, Since: m.now(), Attempt: t.attempt}
 	}
 	save := func() bool { return h.save(metaNotify, key, rec, "") }
 	if !save() || !h.deliverAll(h.nf.actions(EventJobFailed), n, rec, save, log) {
@@ -284,7 +284,9 @@ func (h *hooks) save(bucket, key string, rec *onDoneRecord, group string) bool {
 	return true
 }
 
-// sleep waits d; it reports false when the hooks stop first.
+// sleep waits d; it reports false when the hooks stop first. Its callers
+// wait for a failing store to recover, which happens in real time: it
+// waits on the time package, not the master's clock.
 func (h *hooks) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()

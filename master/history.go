@@ -103,8 +103,8 @@ func (m *Master) historyLoop() {
 	case <-m.ctx.Done():
 		return
 	}
-	check := time.NewTicker(historyCheck)
-	defer check.Stop()
+	check, stop := m.clock.Ticker(historyCheck)
+	defer stop()
 	last := time.Time{}
 	// early is false after a sweep for being over HistoryJobs deleted
 	// nothing (the jobs over it are in memory or from a jobs file): the
@@ -127,7 +127,7 @@ func (m *Master) historyLoop() {
 		select {
 		case <-m.ctx.Done():
 			return
-		case <-check.C:
+		case <-check:
 		}
 	}
 }

@@ -66,8 +66,9 @@ type Master struct {
 	debug   bool       // the logger logs debug lines
 	hooks   *hooks     // group on_done and notifiers (groups.go), set by Start
 	sched   *scheduler // set in Start before its goroutines, then read-only
-	// clock gives the time of every job and worker change, of dispatch
-	// and of the reaper (cron has its own); tests move a fake one.
+	// clock gives the time of every job and worker change, of dispatch,
+	// the reaper, retries and notifications (clock.go); tests move a fake
+	// one. The scheduler reads it too, unless a test gave it its own.
 	clock clock
 
 	woken []*workerRec // dispatch's scratch list, reused

@@ -224,13 +224,14 @@ type noticeJob struct {
 type notifier struct {
 	cfg    Notify
 	log    logrus.FieldLogger
+	clock  clock // times the backoff between tries
 	client *http.Client
 }
 
-func newNotifier(cfg Notify, log logrus.FieldLogger) *notifier {
+func newNotifier(cfg Notify, log logrus.FieldLogger, c clock) *notifier {
 	cfg.setDefaults()
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	return &notifier{cfg: cfg, log: log, client: &http.Client{
+	return &notifier{cfg: cfg, log: log, clock: c, client: &http.Client{
 		Transport: tr,
 		// A redirect is an answer that is not 2xx: the webhook is
 		// misconfigured, and the signed body must not go elsewhere.
@@ -307,11 +308,11 @@ func (nf *notifier) deliver(ctx context.Context, a action, n *notice) error {
 		}
 		d := b.Delay(try)
 		log.WithError(err).WithFields(logrus.Fields{"try": try, "retry_in": d}).Warn("notification failed; will retry")
-		t := time.NewTimer(d)
+		due, stop := nf.clock.Timer(d)
 		select {
-		case <-t.C:
+		case <-due:
 		case <-ctx.Done():
-			t.Stop()
+			stop()
 			return ctx.Err()
 		}
 	}

@@ -458,15 +458,15 @@ func (reg *registry) pruneDead() {
 }
 
 // reapLoop declares silent workers dead and enforces the master-side job
-// timeout backstop.
+// timeout backstop. It ticks on the master's clock.
 func (m *Master) reapLoop() {
-	t := time.NewTicker(max(m.cfg.HeartbeatInterval/4, 10*time.Millisecond))
-	defer t.Stop()
+	tick, stop := m.clock.Ticker(max(m.cfg.HeartbeatInterval/4, 10*time.Millisecond))
+	defer stop()
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
-		case <-t.C:
+		case <-tick:
 			now := m.now()
 			m.reap(now)
 			select {
