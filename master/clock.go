@@ -17,6 +17,10 @@ type clock interface {
 	// Timer returns a channel that receives once d has passed (at once if
 	// d <= 0) and a func that stops the timer.
 	Timer(d time.Duration) (<-chan time.Time, func() bool)
+	// At is Timer for the time t: its channel receives once the clock
+	// reads t or later. A loop that waits for a time it computed uses it,
+	// so that time that passed meanwhile is not waited for again.
+	At(t time.Time) (<-chan time.Time, func() bool)
 	// Ticker returns a channel that receives every d (d > 0), dropping
 	// ticks a slow receiver misses as time.Ticker does, and a func that
 	// stops it.
@@ -31,6 +35,10 @@ func (systemClock) Now() time.Time { return time.Now() }
 func (systemClock) Timer(d time.Duration) (<-chan time.Time, func() bool) {
 	t := time.NewTimer(d)
 	return t.C, t.Stop
+}
+
+func (c systemClock) At(t time.Time) (<-chan time.Time, func() bool) {
+	return c.Timer(time.Until(t))
 }
 
 func (systemClock) Ticker(d time.Duration) (<-chan time.Time, func()) {

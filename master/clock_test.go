@@ -45,12 +45,23 @@ func (f *fakeClock) Now() time.Time {
 func (f *fakeClock) Timer(d time.Duration) (<-chan time.Time, func() bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.at(f.now.Add(d))
+}
+
+func (f *fakeClock) At(at time.Time) (<-chan time.Time, func() bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.at(at)
+}
+
+// at arms a timer for at. The caller holds mu.
+func (f *fakeClock) at(at time.Time) (<-chan time.Time, func() bool) {
 	c := make(chan time.Time, 1)
-	if d <= 0 {
+	if !at.After(f.now) {
 		c <- f.now
 		return c, func() bool { return false }
 	}
-	t := &fakeTimer{at: f.now.Add(d), c: c}
+	t := &fakeTimer{at: at, c: c}
 	f.timers = append(f.timers, t)
 	return c, func() bool { return f.remove(t) }
 }

@@ -272,7 +272,7 @@ func (s *scheduler) run() {
 		var tc <-chan time.Time
 		stop := func() bool { return false }
 		if !at.IsZero() {
-			tc, stop = s.clock.Timer(at.Sub(s.now()))
+			tc, stop = s.clock.At(at)
 		}
 		select {
 		case <-s.ctx.Done():

@@ -29,12 +29,12 @@ func (m *Master) dispatchLoop() {
 		case <-due:
 		}
 		stop()
-		next := m.dispatch(m.now())
-		d := time.Hour
-		if !next.IsZero() {
-			d = max(next.Sub(m.now()), time.Millisecond)
+		now := m.now()
+		next := m.dispatch(now)
+		if next.IsZero() {
+			next = now.Add(time.Hour)
 		}
-		due, stop = m.clock.Timer(d)
+		due, stop = m.clock.At(later(next, m.now().Add(time.Millisecond)))
 	}
 }
 
