@@ -222,8 +222,11 @@ func testClusterRunsJobs(t *testing.T, workers []worker.Config) {
 	}
 }
 
+// TestRetryThenFail: failed attempts are retried up to Retries times,
+// and a permanent failure is not retried. The master runs on a fake clock,
+// which the test moves through each retry's backoff.
 func TestRetryThenFail(t *testing.T) {
-	m := startMaster(t, master.Config{})
+	m, fc := startClockMaster(t, master.Config{})
 	var calls atomic.Int32
 	startWorker(t, m.Addr(), "a", 2, map[string]worker.HandlerFunc{
 		"flaky": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
@@ -250,7 +253,7 @@ func TestRetryThenFail(t *testing.T) {
 		jobs.Spec{Type: "panics", Retries: 1},
 		jobs.Spec{Type: "perm", Retries: 5},
 	)
-	waitAll(t, mc, ids, 20*time.Second)
+	driveRetries(t, mc, fc, ids, 20*time.Second)
 	want := []struct {
 		state    jobs.State
 		attempts int

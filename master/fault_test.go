@@ -79,9 +79,11 @@ func getJob(t *testing.T, mc rpcapi.MasterClient, id string) *rpcapi.JobInfo {
 
 // TestReapAndFencing: a worker that goes silent is reaped, its job is
 // leased again to a live worker as a new attempt, and the silent worker's
-// late report is dropped without touching the recorded outcome.
+// late report is dropped without touching the recorded outcome. The
+// master runs on a fake clock: the reaping and the retry's backoff take
+// no real time.
 func TestReapAndFencing(t *testing.T) {
-	m := startMaster(t, master.Config{})
+	m, fc := startClockMaster(t, master.Config{HeartbeatInterval: 10 * time.Second, DeadAfter: 30 * time.Second})
 	mc := client(t, m.Addr())
 	fake := &fakeWorker{}
 	reg, err := mc.Register(context.Background(), &rpcapi.RegisterArgs{Name: "silent", Addr: serveFake(t, fake),
@@ -94,8 +96,11 @@ func TestReapAndFencing(t *testing.T) {
 	if got := getJob(t, mc, id).Job.Worker; got != reg.WorkerID {
 		t.Fatalf("job leased to %q, want %q", got, reg.WorkerID)
 	}
-	// The fake never beats: it is reaped and the job goes to a real worker.
+	// The fake never beats: past dead_after it is reaped, and after the
+	// retry's backoff the job goes to a real worker.
+	fc.Advance(31 * time.Second)
 	startWorker(t, m.Addr(), "live", 1, map[string]worker.HandlerFunc{"echo": echo})
+	retryDue(t, mc, fc, id)
 	r := waitAll(t, mc, []string{id}, 10*time.Second)
 	if r.Counts[jobs.Succeeded] != 1 {
 		t.Fatalf("counts %v", r.Counts)

@@ -218,18 +218,20 @@ func newHookServer(t *testing.T) *hookServer {
 // TestGroupOnDoneAfterRestart: a master stops while a group's on_done is
 // pending (its follow-up submitted, its webhook failing). The next master
 // on the same bolt file delivers the webhook and submits no second
-// follow-up.
+// follow-up. The first master runs on a fake clock, which the test moves
+// through the webhook's first backoff.
 func TestGroupOnDoneAfterRestart(t *testing.T) {
 	dir := t.TempDir()
 	hook := newHookServer(t)
 	hook.failing.Store(true)
 	notify := master.Notify{Webhooks: []master.Webhook{{URL: hook.URL}}, Attempts: 1000,
-		RetryBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
-	m1 := startAPIMaster(t, master.Config{Store: master.StoreBolt, DataDir: dir, Notify: notify})
+		RetryBackoff: 10 * time.Second, MaxBackoff: 50 * time.Second}
+	m1, fc := startClockMaster(t, master.Config{Store: master.StoreBolt, DataDir: dir, Notify: notify})
 	// No worker runs "merge" under the first master.
 	startWorker(t, m1.Addr(), "a", 4, map[string]worker.HandlerFunc{"page": page})
 	mc1 := client(t, m1.Addr())
 	submit(t, mc1, pageSpecs("nightly", 5, &jobs.Spec{Type: "merge"})...)
+	nextTry(t, fc, &hook.tries, 1, 5*time.Second, 10*time.Second)
 	pollT(t, 20*time.Second, "a pending on_done with its follow-up submitted", func() bool {
 		g := getGroup(t, m1, "nightly")
 		return g.OnDone != nil && g.OnDone.State == "pending" && g.OnDone.Then != "" && hook.tries.Load() >= 2

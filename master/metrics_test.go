@@ -70,7 +70,7 @@ next:
 
 // TestMetrics: the counters at /metrics match what the test did.
 func TestMetrics(t *testing.T) {
-	m := startMaster(t, master.Config{})
+	m, fc := startClockMaster(t, master.Config{})
 	w := startWorker(t, m.Addr(), "w", 4, map[string]worker.HandlerFunc{
 		"echo": echo,
 		"bad": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
@@ -81,6 +81,7 @@ func TestMetrics(t *testing.T) {
 	ids := submit(t, mc, jobs.Spec{Type: "echo"}, jobs.Spec{Type: "echo"}, jobs.Spec{Type: "echo"},
 		jobs.Spec{Type: "bad", Retries: 1})
 	orphan := submit(t, mc, jobs.Spec{Type: "nobody"})[0]
+	retryDue(t, mc, fc, ids[3]) // the fake clock moves through the backoff
 	waitAll(t, mc, ids, 10*time.Second)
 	if _, err := mc.Cancel(context.Background(), &rpcapi.CancelArgs{IDs: []string{orphan}}); err != nil {
 		t.Fatal(err)

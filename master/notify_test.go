@@ -53,8 +53,23 @@ func workHandlers() map[string]worker.HandlerFunc {
 	}
 }
 
+// nextTry waits until a notifier has made n tries and waits out its
+// backoff on fc, which must end lo to hi from now; then it moves fc to the
+// end, and the notifier tries again.
+func nextTry(t *testing.T, fc *master.FakeClock, tries *atomic.Int32, n int32, lo, hi time.Duration) {
+	t.Helper()
+	pollT(t, 20*time.Second, fmt.Sprintf("try %d", n), func() bool { return tries.Load() >= n })
+	now := fc.Now()
+	at := fc.AwaitTimer(t, fmt.Sprintf("the backoff after try %d", n), now.Add(lo), now.Add(hi))
+	if got := tries.Load(); got != n {
+		t.Fatalf("%d tries before the backoff after try %d ended", got, n)
+	}
+	fc.AdvanceTo(at)
+}
+
 // TestWebhookSignedAndRetried: the first POST gets a 500, the second is
-// accepted; it carries a valid signature and the group's summary.
+// accepted after the backoff (on the master's fake clock); it carries a
+// valid signature and the group's summary.
 func TestWebhookSignedAndRetried(t *testing.T) {
 	const secret = "s3cret"
 	type post struct {
@@ -76,14 +91,15 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	m := startAPIMaster(t, master.Config{Notify: master.Notify{
+	m, fc := startClockMaster(t, master.Config{Notify: master.Notify{
 		Webhooks: []master.Webhook{{URL: srv.URL + "/hook", Secret: secret}},
-		Attempts: 3, RetryBackoff: 20 * time.Millisecond}})
+		Attempts: 3, RetryBackoff: 20 * time.Second}})
 	startWorker(t, m.Addr(), "a", 4, workHandlers())
 	mc := client(t, m.Addr())
 	specs := pageSpecs("signed", 5, nil)
 	specs[2].Type = "bad"
 	ids := submit(t, mc, specs...)
+	nextTry(t, fc, &tries, 1, 10*time.Second, 20*time.Second) // retry_backoff, half of it random
 
 	var p post
 	select {
@@ -112,16 +128,19 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	}
 }
 
-// TestWebhookGivesUp: a webhook that always fails is tried Attempts times;
-// the error is recorded (without the URL's path, which may be a token)
-// and on_done ends.
+// TestWebhookGivesUp: a webhook that always fails is tried Attempts times,
+// the backoff doubling between tries (on the master's fake clock); the
+// error is recorded (without the URL's path, which may be a token) and
+// on_done ends.
 func TestWebhookGivesUp(t *testing.T) {
 	hook := newHookServer(t)
 	hook.failing.Store(true)
-	m := startAPIMaster(t, master.Config{Notify: master.Notify{Webhooks: []master.Webhook{{URL: hook.URL + "/hook/TOKEN123"}},
-		Attempts: 3, RetryBackoff: 5 * time.Millisecond}})
+	m, fc := startClockMaster(t, master.Config{Notify: master.Notify{Webhooks: []master.Webhook{{URL: hook.URL + "/hook/TOKEN123"}},
+		Attempts: 3, RetryBackoff: 10 * time.Second}})
 	startWorker(t, m.Addr(), "a", 4, workHandlers())
 	submit(t, client(t, m.Addr()), pageSpecs("down", 2, nil)...)
+	nextTry(t, fc, &hook.tries, 1, 5*time.Second, 10*time.Second)
+	nextTry(t, fc, &hook.tries, 2, 10*time.Second, 20*time.Second)
 	g := waitOnDone(t, m, "down")
 	if len(g.OnDone.Errors) != 1 || !strings.Contains(g.OnDone.Errors[0], "gave up after 3 tries") ||
 		!strings.Contains(g.OnDone.Errors[0], "500") || hook.tries.Load() != 3 ||
@@ -135,10 +154,12 @@ func TestWebhookGivesUp(t *testing.T) {
 func TestJobFailedNotice(t *testing.T) {
 	failed, groups := newHookServer(t), newHookServer(t)
 	st := jobs.NewMemStore()
-	m := startAPIMaster(t, master.Config{StoreImpl: st, Notify: master.Notify{Webhooks: []master.Webhook{
+	m, fc := startClockMaster(t, master.Config{StoreImpl: st, Notify: master.Notify{Webhooks: []master.Webhook{
 		{URL: failed.URL, Events: []string{master.EventJobFailed}}, {URL: groups.URL}}}})
 	startWorker(t, m.Addr(), "a", 4, workHandlers())
-	ids := submit(t, client(t, m.Addr()), jobs.Spec{Type: "bad", Retries: 1, Group: "x"}, jobs.Spec{Type: "page", Group: "x"})
+	mc := client(t, m.Addr())
+	ids := submit(t, mc, jobs.Spec{Type: "bad", Retries: 1, Group: "x"}, jobs.Spec{Type: "page", Group: "x"})
+	retryDue(t, mc, fc, ids[0]) // the master's clock moves through the job's backoff
 
 	var b webhookBody
 	select {
@@ -265,17 +286,19 @@ func (s *smtpServer) serve(c net.Conn) {
 }
 
 // TestEmailNotice: the group's summary is mailed through a real SMTP
-// server, after one temporary failure.
+// server, after one temporary failure and the backoff (on the master's
+// fake clock).
 func TestEmailNotice(t *testing.T) {
 	smtpd := startSMTP(t)
 	smtpd.reject.Store(1)
 	hook := newHookServer(t)
-	m := startAPIMaster(t, master.Config{Notify: master.Notify{RetryBackoff: 10 * time.Millisecond,
+	m, fc := startClockMaster(t, master.Config{Notify: master.Notify{RetryBackoff: 10 * time.Second,
 		Webhooks: []master.Webhook{{URL: hook.URL}},
 		Email: &master.Email{Addr: smtpd.addr, From: "Drover <drover@example.com>",
 			To: []string{"ops@example.com", "Dev <dev@example.com>"}}}})
 	startWorker(t, m.Addr(), "a", 4, workHandlers())
 	submit(t, client(t, m.Addr()), pageSpecs("mail\r\nBcc: x@evil.example", 3, nil)...)
+	nextTry(t, fc, &smtpd.tries, 1, 5*time.Second, 10*time.Second)
 
 	var msg smtpMsg
 	select {

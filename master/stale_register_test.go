@@ -13,8 +13,9 @@ import (
 // TestReRegisterCountsStale: a reaped worker that comes back holding the
 // attempt it lost (its result unsent) is told to drop it, and the master
 // counts it as a stale report, as it would have counted the late report.
+// The master runs on a fake clock: the reaping takes no real time.
 func TestReRegisterCountsStale(t *testing.T) {
-	m := startMaster(t, master.Config{HeartbeatInterval: 50 * time.Millisecond, DeadAfter: 300 * time.Millisecond})
+	m, fc := startClockMaster(t, master.Config{HeartbeatInterval: 10 * time.Second, DeadAfter: 30 * time.Second})
 	mc := client(t, m.Addr())
 	fake := &fakeWorker{}
 	addr := serveFake(t, fake)
@@ -25,8 +26,10 @@ func TestReRegisterCountsStale(t *testing.T) {
 	}
 	id := submit(t, mc, jobs.Spec{Type: "echo", Retries: 2})[0]
 	pollT(t, 10*time.Second, "the job leased", func() bool { return len(fake.taskList()) == 1 })
-	// The fake never beats: it is reaped and the attempt is lost.
-	pollT(t, 10*time.Second, "the worker reaped", func() bool {
+	// The fake never beats: past dead_after it is reaped and the attempt
+	// is lost.
+	fc.Advance(31 * time.Second)
+	pollT(t, 5*time.Second, "the worker reaped", func() bool {
 		s, err := mc.Status(context.Background())
 		return err == nil && s.Reaped == 1
 	})

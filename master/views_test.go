@@ -121,9 +121,11 @@ func viewKeys(t testing.TB, what string, v map[string]any, keys ...string) {
 // TestJobViewsAgree: a job that failed twice, with every member of the
 // detail set, reads the same, field by field, from the JSON API's detail
 // and listing, from get_job and list_jobs over gob and XML-RPC, and from
-// the client package (each RPC reply through rpcapi's one mapping).
+// the client package (each RPC reply through rpcapi's one mapping). The
+// master runs on a fake clock, which the test moves through the retry's
+// backoff.
 func TestJobViewsAgree(t *testing.T) {
-	m := startAPIMaster(t, master.Config{RetryBackoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	m, fc := startClockMaster(t, master.Config{})
 	startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "views", Slots: 1, Tags: []string{"gpu"}},
 		map[string]worker.HandlerFunc{"flaky": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 			return jobs.Result{ExitCode: 3, Output: fmt.Sprintf("attempt %d\n", j.Attempt)}, errors.New("boom")
@@ -131,6 +133,7 @@ func TestJobViewsAgree(t *testing.T) {
 	mc := client(t, m.Addr())
 	ids := submit(t, mc, jobs.Spec{Type: "flaky", Args: map[string]string{"a": "1"}, Group: "views", Priority: 3,
 		Retries: 1, Timeout: 30 * time.Second, Key: "views-1", Tags: []string{"gpu"}, LimitKey: "example.org"})
+	retryDue(t, mc, fc, ids[0])
 	waitAll(t, mc, ids, 20*time.Second)
 	ctx := context.Background()
 	xc, cc := viewClients(t, m)
