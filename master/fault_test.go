@@ -22,11 +22,26 @@ import (
 type fakeWorker struct {
 	mu    sync.Mutex
 	tasks []rpcapi.Task
+	// refuse is how many Assign calls to refuse first: with reject, each
+	// of their tasks is rejected; without, the call fails. refused counts
+	// them.
+	refuse, refused int
+	reject          bool
 }
 
 func (f *fakeWorker) Assign(ctx context.Context, a *rpcapi.AssignArgs, r *rpcapi.AssignReply) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.refused < f.refuse {
+		f.refused++
+		if !f.reject {
+			return errors.New("not now")
+		}
+		for _, t := range a.Tasks {
+			r.Rejected = append(r.Rejected, rpcapi.Rejection{JobRef: rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt}, Reason: "not now"})
+		}
+		return nil
+	}
 	for _, t := range a.Tasks {
 		f.tasks = append(f.tasks, t)
 		r.Accepted = append(r.Accepted, rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt})
@@ -38,6 +53,12 @@ func (f *fakeWorker) Cancel(ctx context.Context, a *rpcapi.WorkerCancelArgs, _ *
 }
 func (f *fakeWorker) Ping(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.PingReply) error {
 	return nil
+}
+
+func (f *fakeWorker) refusals() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.refused
 }
 
 func (f *fakeWorker) taskList() []rpcapi.Task {
@@ -135,6 +156,43 @@ func TestReapAndFencing(t *testing.T) {
 	hb, err := mc.Heartbeat(context.Background(), &rpcapi.HeartbeatArgs{WorkerID: reg.WorkerID})
 	if err != nil || hb.Status != rpcapi.BeatUnknown {
 		t.Fatalf("heartbeat of a reaped worker: %+v %v", hb, err)
+	}
+}
+
+// TestAssignHoldBackOnFakeClock: a task a worker refused, or whose
+// assign_task failed, goes back to the queue at once; the master offers
+// that worker nothing more for a quarter of a heartbeat interval (at most
+// 250 ms) after a refusal and for one interval after a failure, then
+// offers it the job again with nothing else happening (docs/protocol.md).
+// The master runs on a fake clock: the hold-back takes no real time.
+func TestAssignHoldBackOnFakeClock(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		reject bool
+		hold   time.Duration
+	}{{"refused", true, 250 * time.Millisecond}, {"failed", false, 10 * time.Second}} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, fc := startClockMaster(t, master.Config{HeartbeatInterval: 10 * time.Second, DeadAfter: 30 * time.Second})
+			mc := client(t, m.Addr())
+			fake := &fakeWorker{refuse: 1, reject: tc.reject}
+			if _, err := mc.Register(context.Background(), &rpcapi.RegisterArgs{Name: "fussy", Addr: serveFake(t, fake),
+				Types: []string{"echo"}, Slots: 1}); err != nil {
+				t.Fatal(err)
+			}
+			id := submit(t, mc, jobs.Spec{Type: "echo"})[0]
+			pollT(t, 5*time.Second, "the job back in the queue", func() bool {
+				return fake.refusals() == 1 && jobOf(t, mc, id).State == jobs.Pending
+			})
+			at := fc.AwaitTimer(t, "the end of the hold-back", fc.Now().Add(tc.hold), fc.Now().Add(tc.hold+dispatchSlack))
+			if n := len(fake.taskList()); n != 0 {
+				t.Fatalf("%d tasks assigned during the hold-back", n)
+			}
+			fc.AdvanceTo(at)
+			pollT(t, 5*time.Second, "the job assigned again", func() bool { return len(fake.taskList()) == 1 })
+			if j := jobOf(t, mc, id); j.State != jobs.Running || len(j.Attempts) == 0 || j.Attempts[len(j.Attempts)-1].Outcome != "" {
+				t.Fatalf("job %s %+v; want running", j.State, j.Attempts)
+			}
+		})
 	}
 }
 

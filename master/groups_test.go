@@ -28,6 +28,8 @@ type groupOnDone struct {
 	Final  bool               `json:"final"`
 	OnDone *struct {
 		State  string     `json:"state"`
+		Since  time.Time  `json:"since"`
+		Ended  time.Time  `json:"ended"`
 		Result jobs.State `json:"result"`
 		Then   string     `json:"then"`
 		Done   []string   `json:"done"`

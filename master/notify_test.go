@@ -131,7 +131,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 // TestWebhookGivesUp: a webhook that always fails is tried Attempts times,
 // the backoff doubling between tries (on the master's fake clock); the
 // error is recorded (without the URL's path, which may be a token) and
-// on_done ends.
+// on_done ends, its times on the master's clock.
 func TestWebhookGivesUp(t *testing.T) {
 	hook := newHookServer(t)
 	hook.failing.Store(true)
@@ -139,9 +139,13 @@ func TestWebhookGivesUp(t *testing.T) {
 		Attempts: 3, RetryBackoff: 10 * time.Second}})
 	startWorker(t, m.Addr(), "a", 4, workHandlers())
 	submit(t, client(t, m.Addr()), pageSpecs("down", 2, nil)...)
+	start := fc.Now()
 	nextTry(t, fc, &hook.tries, 1, 5*time.Second, 10*time.Second)
 	nextTry(t, fc, &hook.tries, 2, 10*time.Second, 20*time.Second)
 	g := waitOnDone(t, m, "down")
+	if !g.OnDone.Since.Equal(start) || !g.OnDone.Ended.Equal(fc.Now()) {
+		t.Errorf("on_done since %s, ended %s; want %s and %s (the master's clock)", g.OnDone.Since, g.OnDone.Ended, start, fc.Now())
+	}
 	if len(g.OnDone.Errors) != 1 || !strings.Contains(g.OnDone.Errors[0], "gave up after 3 tries") ||
 		!strings.Contains(g.OnDone.Errors[0], "500") || hook.tries.Load() != 3 ||
 		strings.Contains(fmt.Sprint(g.OnDone), "TOKEN123") {
