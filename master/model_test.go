@@ -138,6 +138,7 @@ type mdl struct {
 	recorded  map[rpcapi.JobRef]jobs.Outcome   // accepted reports that ended an attempt
 	dups      []dupReport
 	loggedOut map[string]bool
+	clock     *master.FakeClock // the master's, if not the system's
 }
 
 type dupReport struct {
@@ -147,9 +148,14 @@ type dupReport struct {
 }
 
 func newModel(t testing.TB, seed int64, c *chooser, bolt bool, replay string) *mdl {
+	return newModelOn(t, seed, c, bolt, replay, nil)
+}
+
+// newModelOn is newModel with the master on fc (nil: the system clock).
+func newModelOn(t testing.TB, seed int64, c *chooser, bolt bool, replay string, fc *master.FakeClock) *mdl {
 	d := &mdl{t: t, seed: seed, c: c, bolt: bolt, dir: t.TempDir(), replay: replay, ids: map[string]jobs.Spec{},
 		keys: map[string]string{}, finals: map[string]string{}, sent: map[rpcapi.JobRef][]jobs.Outcome{},
-		recorded: map[rpcapi.JobRef]jobs.Outcome{}, loggedOut: map[string]bool{}}
+		recorded: map[rpcapi.JobRef]jobs.Outcome{}, loggedOut: map[string]bool{}, clock: fc}
 	d.startMaster("127.0.0.1:0")
 	cc, err := rpcapi.NewCaller(d.addr, mdlTransport(seed, 0))
 	if err != nil {
@@ -186,6 +192,9 @@ func (d *mdl) startMaster(listen string) {
 		RetryBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Logger: logger}
 	if d.bolt {
 		cfg.Store, cfg.DataDir = master.StoreBolt, d.dir
+	}
+	if d.clock != nil {
+		cfg = master.OnClock(cfg, d.clock)
 	}
 	// The address may still be held by the master before it (a restart).
 	testproc.PollErr(d.t, 5*time.Second, fmt.Sprintf("seed %d: start the master on %s", d.seed, listen), func() error {
@@ -722,14 +731,17 @@ func TestStuckInvalidOutcome(t *testing.T) {
 }
 
 // TestRejectedAssignReoffered: a job a push worker refused goes back at
-// once and is offered again; after a failed assign_task (an error, a
-// reply the master cannot read) the worker gets work again after one
-// heartbeat interval (+ slack).
+// once and is offered again after a quarter of a heartbeat interval; after
+// a failed assign_task (an error, a reply the master cannot read) the
+// worker gets work again after one heartbeat interval, and nothing before.
+// The master runs on a fake clock, which the test moves to the end of the
+// hold-back once the dispatcher waits for it.
 func TestRejectedAssignReoffered(t *testing.T) {
 	for _, tr := range []string{rpcapi.TransportGob, rpcapi.TransportXMLRPC} {
 		for _, mode := range []assignMode{amReject, amFault, amGarbage, amClose} {
 			t.Run(tr+"/"+string(mode), func(t *testing.T) {
-				d := newModel(t, 0, nil, false, "go test -run TestRejectedAssignReoffered ./master/")
+				fc := master.NewFakeClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+				d := newModelOn(t, 0, nil, false, "go test -run TestRejectedAssignReoffered ./master/", fc)
 				d.addFake(rpcapi.ModePush, tr, 1, []string{"a"})
 				f := d.fakes[0]
 				f.mu.Lock()
@@ -737,12 +749,16 @@ func TestRejectedAssignReoffered(t *testing.T) {
 				f.mu.Unlock()
 				id := d.submitOne(jobs.Spec{Type: "a"})
 				pollT(t, 5*time.Second, "the first assign_task", func() bool { return f.view().nextAccept })
-				bound := map[bool]time.Duration{true: mdlHB + mdlSlack, false: 2*mdlHB + mdlSlack}[mode == amReject]
-				for start := time.Now(); len(f.view().held) == 0; time.Sleep(5 * time.Millisecond) {
-					if time.Since(start) > bound {
-						t.Fatalf("job %s not offered again %s after a %s assign_task: %s", id, bound, mode, fingerprint(ptr(d.jobsMap(), id)))
-					}
+				hold := map[bool]time.Duration{true: mdlHB / 4, false: mdlHB}[mode == amReject]
+				now := fc.Now()
+				at := fc.AwaitTimer(t, "the end of the hold-back", now.Add(hold), now.Add(hold+dispatchSlack))
+				if len(f.view().held) != 0 {
+					t.Fatalf("job %s offered again during the hold-back after a %s assign_task", id, mode)
 				}
+				fc.AdvanceTo(at)
+				pollT(t, 5*time.Second, fmt.Sprintf("job %s offered again after a %s assign_task", id, mode), func() bool {
+					return len(f.view().held) > 0
+				})
 				d.check()
 			})
 		}
