@@ -18,13 +18,17 @@ import (
 // gain nothing from it: gob's compiled encoding of a small struct is as
 // cheap.) XML-RPC is not affected; it maps the same types field by field.
 //
-// The form: a version byte (binwireV1), then the fields in declaration
-// order; strings and counts are uvarint-prefixed, integers are varints,
+// The form: a version byte (binwireV1; binwireV2 for AssignArgs and
+// CompleteArgs, which carry the worker's secret since V2), then the fields
+// in declaration order; strings and counts are uvarint-prefixed, integers are varints,
 // booleans one byte, specs in the job record's encoding (jobs.AppendSpec).
 // Every count is checked against the bytes left before anything is
 // allocated for it.
 
-const binwireV1 = 1
+const (
+	binwireV1 = 1
+	binwireV2 = 2
+)
 
 // errBinwire wraps every decoding failure of the compact form.
 var errBinwire = errors.New("rpcapi: bad binary payload")
@@ -34,13 +38,13 @@ type binReader struct{ binenc.Reader }
 
 func newBinReader(b []byte) binReader { return binReader{binenc.NewReader(b, errBinwire)} }
 
-func (r *binReader) version(what string) {
+func (r *binReader) version(what string, want byte) {
 	if len(r.B) == 0 {
 		r.Fail("%s: empty", what)
 		return
 	}
-	if r.B[0] != binwireV1 {
-		r.Fail("%s: version %d (this build reads %d)", what, r.B[0], binwireV1)
+	if r.B[0] != want {
+		r.Fail("%s: version %d (this build reads %d)", what, r.B[0], want)
 		return
 	}
 	r.B = r.B[1:]
@@ -60,7 +64,7 @@ func (a *SubmitArgs) GobEncode() ([]byte, error) {
 // GobDecode implements gob.GobDecoder.
 func (a *SubmitArgs) GobDecode(data []byte) error {
 	r := newBinReader(data)
-	r.version("submit args")
+	r.version("submit args", binwireV1)
 	n := r.Count()
 	if r.Err != nil {
 		return r.Err
@@ -80,7 +84,7 @@ func (a *SubmitArgs) GobDecode(data []byte) error {
 // GobEncode implements gob.GobEncoder.
 func (a *AssignArgs) GobEncode() ([]byte, error) {
 	b := make([]byte, 0, 16+len(a.Tasks)*32)
-	return appendBatch(b, a.WorkerID, a.Tasks, func(b []byte, t *Task) []byte {
+	return appendBatch(b, a.WorkerID, a.Secret, a.Tasks, func(b []byte, t *Task) []byte {
 		b = binenc.AppendString(b, t.JobID)
 		b = binary.AppendVarint(b, int64(t.Attempt))
 		b = binenc.AppendString(b, t.Type)
@@ -92,7 +96,7 @@ func (a *AssignArgs) GobEncode() ([]byte, error) {
 
 // GobDecode implements gob.GobDecoder.
 func (a *AssignArgs) GobDecode(data []byte) (err error) {
-	a.Tasks, err = readBatch(data, "assign args", &a.WorkerID, func(r *binReader, t *Task) {
+	a.Tasks, err = readBatch(data, "assign args", &a.WorkerID, &a.Secret, func(r *binReader, t *Task) {
 		t.JobID = r.Str()
 		t.Attempt = r.Int()
 		t.Type = r.Str()
@@ -120,7 +124,7 @@ func (a *AssignReply) GobEncode() ([]byte, error) {
 // GobDecode implements gob.GobDecoder.
 func (a *AssignReply) GobDecode(data []byte) error {
 	r := newBinReader(data)
-	r.version("assign reply")
+	r.version("assign reply", binwireV1)
 	a.Accepted = r.refs()
 	if n := r.Count(); n > 0 {
 		a.Rejected = make([]Rejection, n)
@@ -134,7 +138,7 @@ func (a *AssignReply) GobDecode(data []byte) error {
 // GobEncode implements gob.GobEncoder.
 func (a *CompleteArgs) GobEncode() ([]byte, error) {
 	b := make([]byte, 0, 16+len(a.Reports)*16)
-	return appendBatch(b, a.WorkerID, a.Reports, func(b []byte, rep *Report) []byte {
+	return appendBatch(b, a.WorkerID, a.Secret, a.Reports, func(b []byte, rep *Report) []byte {
 		b = binenc.AppendString(b, rep.JobID)
 		b = binary.AppendVarint(b, int64(rep.Attempt))
 		b = binenc.AppendString(b, string(rep.Outcome))
@@ -148,7 +152,7 @@ func (a *CompleteArgs) GobEncode() ([]byte, error) {
 
 // GobDecode implements gob.GobDecoder.
 func (a *CompleteArgs) GobDecode(data []byte) (err error) {
-	a.Reports, err = readBatch(data, "complete args", &a.WorkerID, func(r *binReader, rep *Report) {
+	a.Reports, err = readBatch(data, "complete args", &a.WorkerID, &a.Secret, func(r *binReader, rep *Report) {
 		rep.JobID = r.Str()
 		rep.Attempt = r.Int()
 		rep.Outcome = jobs.Outcome(r.StrAs(knownOutcomes...)) // unknown ones pass: the master refuses them
@@ -162,11 +166,12 @@ func (a *CompleteArgs) GobDecode(data []byte) (err error) {
 }
 
 // appendBatch appends the compact form of a worker's batch (AssignArgs,
-// CompleteArgs) to b: the version, the worker's id, the count of items,
-// then each item as item appends it.
-func appendBatch[T any](b []byte, workerID string, items []T, item func([]byte, *T) []byte) []byte {
-	b = append(b, binwireV1)
+// CompleteArgs) to b: the version, the worker's id and secret, the count
+// of items, then each item as item appends it.
+func appendBatch[T any](b []byte, workerID, secret string, items []T, item func([]byte, *T) []byte) []byte {
+	b = append(b, binwireV2)
 	b = binenc.AppendString(b, workerID)
+	b = binenc.AppendString(b, secret)
 	b = binary.AppendUvarint(b, uint64(len(items)))
 	for i := range items {
 		b = item(b, &items[i])
@@ -175,11 +180,12 @@ func appendBatch[T any](b []byte, workerID string, items []T, item func([]byte, 
 }
 
 // readBatch reads what appendBatch wrote (what names it in errors): it
-// sets *workerID and returns the items, each read by item.
-func readBatch[T any](data []byte, what string, workerID *string, item func(*binReader, *T)) ([]T, error) {
+// sets *workerID and *secret and returns the items, each read by item.
+func readBatch[T any](data []byte, what string, workerID, secret *string, item func(*binReader, *T)) ([]T, error) {
 	r := newBinReader(data)
-	r.version(what)
+	r.version(what, binwireV2)
 	*workerID = r.Str()
+	*secret = r.Str()
 	n := r.Count()
 	if r.Err != nil {
 		return nil, r.Err

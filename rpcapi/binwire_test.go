@@ -26,13 +26,13 @@ func binwireSamples() []binwireType {
 			{Type: "noop"},
 			{Name: "nightly", Schedule: "@daily", Overlap: "skip", Timezone: "Europe/Paris", CatchUp: "one", Type: "t"},
 		}},
-		&AssignArgs{WorkerID: "w1-ab12", Tasks: []Task{
+		&AssignArgs{WorkerID: "w1-ab12", Secret: "5ec7e7", Tasks: []Task{
 			{JobID: "17", Attempt: 2, Type: "crawl", Args: map[string]string{"url": "u", "": "empty name"}, Timeout: 90 * time.Second, Input: "in"},
 			{JobID: "18", Attempt: 1, Type: "noop"},
 		}},
 		&AssignReply{Accepted: []JobRef{{JobID: "17", Attempt: 2}, {JobID: "19", Attempt: 1}},
 			Rejected: []Rejection{{JobRef: JobRef{JobID: "18", Attempt: 1}, Reason: "no free slot"}}},
-		&CompleteArgs{WorkerID: "w1-ab12", Reports: []Report{
+		&CompleteArgs{WorkerID: "w1-ab12", Secret: "5ec7e7", Reports: []Report{
 			{JobID: "17", Attempt: 2, Outcome: jobs.OK, ExitCode: 0, Output: "tail\n", Data: `{"n":1}`},
 			{JobID: "18", Attempt: 1, Outcome: jobs.Error, ExitCode: -1, Error: "boom", Permanent: true},
 			{JobID: "19", Attempt: 3, Outcome: "made-up"},

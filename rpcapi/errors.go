@@ -27,7 +27,9 @@ var (
 	// ErrUnavailable: the node is shutting down, its store is failing, or the
 	// connection to it broke. The call may be retried.
 	ErrUnavailable = &Error{"unavailable", "rpcapi: unavailable"}
-	// ErrUnauthorized: the call carried no token or a wrong one.
+	// ErrUnauthorized: the call carried no token or a wrong one, or a
+	// call for a worker did not carry that worker's registration secret
+	// (RegisterReply.Secret).
 	ErrUnauthorized = &Error{"unauthorized", "rpcapi: unauthorized"}
 	// ErrInternal: anything else.
 	ErrInternal = &Error{"internal", "rpcapi: internal error"}

@@ -27,6 +27,7 @@ var serverErrs = map[string]error{
 	"not-found":      fmt.Errorf("%w: %s", ErrNotFound, errDetail),
 	"bad-request":    fmt.Errorf("%w: %s", ErrBadRequest, errDetail),
 	"unavailable":    fmt.Errorf("%w: %s", ErrUnavailable, errDetail),
+	"unauthorized":   fmt.Errorf("%w: %s", ErrUnauthorized, errDetail),
 	"internal":       fmt.Errorf("%w: %s", ErrInternal, errDetail),
 	"bare-sentinel":  ErrNotFound,
 	"double-wrapped": fmt.Errorf("outer: %w", fmt.Errorf("%w: %s", ErrBadRequest, errDetail)),
@@ -281,7 +282,7 @@ func wantUnavailable(tb testing.TB, err error, parts ...string) {
 	}
 }
 
-var allSentinels = []*Error{ErrUnknownWorker, ErrNotFound, ErrBadRequest, ErrUnavailable, ErrInternal}
+var allSentinels = []*Error{ErrUnknownWorker, ErrNotFound, ErrBadRequest, ErrUnavailable, ErrUnauthorized, ErrInternal}
 
 func TestRoundTripReplies(t *testing.T) {
 	srv := startRPC(t, "127.0.0.1:0", newFakeMaster("gen1"), &fakeWorker{name: "worker-a"})

@@ -34,7 +34,7 @@ const connected = "200 Connected to Go RPC"
 // and a thread wake-up per call. Calls that can wait (a commit, a
 // long poll) get their own goroutine, as in net/rpc, so they hold up no
 // other call on the connection. A call's context ends when its connection
-// closes.
+// closes, and carries the connection's remote address (PeerAddr).
 //
 // The connection's messages and calls in flight are bounded by the
 // defaults of GoRPCOptions; NewGoRPCHandlerOptions sets them.
@@ -197,7 +197,7 @@ func (s *goServer) serveConn(conn net.Conn) {
 	conn.SetReadDeadline(time.Now().Add(c.idle))
 	cr := &capReader{r: conn, max: uint64(s.opts.MaxMessage)}
 	dec := gob.NewDecoder(bufio.NewReader(cr))
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(withPeer(context.Background(), conn.RemoteAddr().String()))
 	defer func() {
 		cancel()
 		c.pending.Wait()

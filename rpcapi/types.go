@@ -60,7 +60,14 @@ type RegisterArgs struct {
 
 // RegisterReply tells a worker who it is and how often to beat.
 type RegisterReply struct {
-	WorkerID          string        `xmlrpc:"worker_id"`
+	WorkerID string `xmlrpc:"worker_id"`
+	// Secret is this registration's secret (256 random bits, in hex).
+	// Every later call for WorkerID (Heartbeat, Fetch, Complete, Logout)
+	// must carry it, and the master sends it with every call to the
+	// worker's endpoint (Assign, Cancel), so that a worker speaks only for
+	// itself and runs only its master's work. It is good until WorkerID
+	// is: a new registration gets a new one.
+	Secret            string        `xmlrpc:"secret"`
 	HeartbeatInterval time.Duration `xmlrpc:"heartbeat_interval"`
 	DeadAfter         time.Duration `xmlrpc:"dead_after"`
 	// Cancel lists the held jobs the master did not adopt: the worker must
@@ -78,6 +85,7 @@ const (
 // HeartbeatArgs is a worker's periodic beat.
 type HeartbeatArgs struct {
 	WorkerID  string   `xmlrpc:"worker_id"`
+	Secret    string   `xmlrpc:"secret"` // the registration's (RegisterReply.Secret)
 	Running   []JobRef `xmlrpc:"running"`
 	FreeSlots int      `xmlrpc:"free_slots"`
 	// Draining says the worker is shutting down: the master sends it no
@@ -107,19 +115,23 @@ type Report struct {
 // CompleteArgs carries a batch of finished attempts.
 type CompleteArgs struct {
 	WorkerID string   `xmlrpc:"worker_id"`
+	Secret   string   `xmlrpc:"secret"` // the registration's (RegisterReply.Secret)
 	Reports  []Report `xmlrpc:"reports"`
 }
 
-// CompleteReply says how many reports were recorded and how many were
-// dropped as stale (attempt fencing).
+// CompleteReply says how many reports were recorded, how many were
+// dropped as stale (attempt fencing) and how many were refused because
+// their attempt is leased to another worker.
 type CompleteReply struct {
 	Accepted int `xmlrpc:"accepted"`
 	Dropped  int `xmlrpc:"dropped"`
+	Refused  int `xmlrpc:"refused"`
 }
 
 // LogoutArgs is a worker leaving cleanly.
 type LogoutArgs struct {
 	WorkerID string `xmlrpc:"worker_id"`
+	Secret   string `xmlrpc:"secret"` // the registration's (RegisterReply.Secret)
 }
 
 // Empty is the reply of calls that return nothing.
@@ -333,7 +345,8 @@ const (
 // tasks are leased to the worker or Timeout (at most MaxWait) passes.
 type FetchArgs struct {
 	WorkerID string        `xmlrpc:"worker_id"`
-	Max      int           `xmlrpc:"max"` // at most this many tasks; 0: the worker's free slots
+	Secret   string        `xmlrpc:"secret"` // the registration's (RegisterReply.Secret)
+	Max      int           `xmlrpc:"max"`    // at most this many tasks; 0: the worker's free slots
 	Timeout  time.Duration `xmlrpc:"timeout"`
 }
 
@@ -355,9 +368,12 @@ type Task struct {
 	Input string `xmlrpc:"input"`
 }
 
-// AssignArgs carries tasks for one worker.
+// AssignArgs carries tasks for one worker. Secret is the worker's
+// registration secret (RegisterReply.Secret): a worker refuses an Assign
+// without it.
 type AssignArgs struct {
 	WorkerID string `xmlrpc:"worker_id"`
+	Secret   string `xmlrpc:"secret"`
 	Tasks    []Task `xmlrpc:"tasks"`
 }
 
@@ -374,9 +390,11 @@ type Rejection struct {
 	Reason string `xmlrpc:"reason"`
 }
 
-// WorkerCancelArgs asks a worker to stop attempts.
+// WorkerCancelArgs asks a worker to stop attempts. Secret is the
+// worker's registration secret, as in AssignArgs.
 type WorkerCancelArgs struct {
-	Jobs []JobRef `xmlrpc:"jobs"`
+	Secret string   `xmlrpc:"secret"`
+	Jobs   []JobRef `xmlrpc:"jobs"`
 }
 
 // PingReply is the worker's self-description.

@@ -27,7 +27,7 @@ const (
 	FaultBadRequest     = 3
 	FaultUnavailable    = 4
 	FaultInternal       = 5
-	FaultUnauthorized   = 6      // not sent: a missing or wrong token gets HTTP 401 before any XML
+	FaultUnauthorized   = 6      // a missing or wrong worker secret (a missing or wrong token gets HTTP 401 before any XML)
 	FaultParse          = -32700 // the body is not a well-formed methodCall
 	FaultMethodNotFound = -32601
 	FaultInvalidParams  = -32602 // wrong number or types of params
@@ -89,10 +89,10 @@ func (e *paramsError) Error() string { return e.err.Error() }
 
 func masterMethods(m MasterAPI) []xmlMethod {
 	return []xmlMethod{
-		bind("register_worker", "Register a worker: {name, addr, types, slots, transport, mode, running}. Returns {worker_id, heartbeat_interval, dead_after, cancel}.", m.Register),
-		bind("heartbeat", "Beat: {worker_id, running, free_slots, draining}. Returns {status: ok|unknown|drain, cancel}.", m.Heartbeat),
-		bind("task_complete", "Report finished attempts: {worker_id, reports: [{job_id, attempt, outcome, exit_code, error, output, data, permanent}]}. Returns {accepted, dropped}.", m.Complete),
-		bind("logout_worker", "Leave cleanly: {worker_id}. Jobs still leased to the worker are requeued.", m.Logout),
+		bind("register_worker", "Register a worker: {name, addr, types, slots, transport, mode, running}. Returns {worker_id, secret, heartbeat_interval, dead_after, cancel}; send the secret with every later call for worker_id.", m.Register),
+		bind("heartbeat", "Beat: {worker_id, secret, running, free_slots, draining}. Returns {status: ok|unknown|drain, cancel}.", m.Heartbeat),
+		bind("task_complete", "Report finished attempts: {worker_id, secret, reports: [{job_id, attempt, outcome, exit_code, error, output, data, permanent}]}. Returns {accepted, dropped, refused}.", m.Complete),
+		bind("logout_worker", "Leave cleanly: {worker_id, secret}. Jobs still leased to the worker are requeued.", m.Logout),
 		bind("get_master_status", "Counts by state and workers: no params. Returns {counts, workers, started, dropped, reaped}.", m.Status),
 		bind("submit_jobs", "Submit a batch: {specs: [{type, args, priority, retries, timeout, group, key}]}. Returns {ids, existing}.", m.Submit),
 		bind("get_job", "One job with its attempts and timeline: {id}. Returns {job, waiting}.", m.GetJob),
@@ -101,7 +101,7 @@ func masterMethods(m MasterAPI) []xmlMethod {
 		bind("cancel_jobs", "Cancel jobs: {ids}. Returns {cancelled, errors}.", m.Cancel),
 		bind("purge_jobs", "Delete finished jobs now: {state: succeeded|failed|cancelled, type, group, older_than} (at least one), or {all: true}. Returns {purged}.", m.PurgeJobs),
 		bind("wait_jobs", "Block until jobs are final or timeout: {ids, group, timeout}. Returns {done, counts, failed}.", m.Wait),
-		bind("fetch_tasks", "Pull mode: long-poll for tasks: {worker_id, max, timeout}. Returns {tasks, cancel}.", m.Fetch),
+		bind("fetch_tasks", "Pull mode: long-poll for tasks: {worker_id, secret, max, timeout}. Returns {tasks, cancel}.", m.Fetch),
 		bind("list_schedules", "Cron schedules: no params. Returns {schedules: [{name, schedule, timezone, overlap, catch_up, paused, next, last_fire, last_job, spec}]}.", m.ListSchedules),
 		bind("pause_schedule", "Pause a schedule: {name}. Returns the schedule.", m.PauseSchedule),
 		bind("resume_schedule", "Resume a schedule: {name}. Returns the schedule.", m.ResumeSchedule),
@@ -112,8 +112,8 @@ func masterMethods(m MasterAPI) []xmlMethod {
 
 func workerMethods(w WorkerAPI) []xmlMethod {
 	return []xmlMethod{
-		bind("assign_task", "Take tasks: {worker_id, tasks: [{job_id, attempt, type, args, timeout}]}. Returns {accepted, rejected}.", w.Assign),
-		bind("cancel_task", "Stop attempts: {jobs: [{job_id, attempt}]}.", w.Cancel),
+		bind("assign_task", "Take tasks: {worker_id, secret, tasks: [{job_id, attempt, type, args, timeout, input}]}. Returns {accepted, rejected}.", w.Assign),
+		bind("cancel_task", "Stop attempts: {secret, jobs: [{job_id, attempt}]}.", w.Cancel),
 		bind("ping", "Self-description: no params. Returns {name, running, slots}.", w.Ping),
 	}
 }
@@ -127,7 +127,8 @@ type xmlHandler struct {
 
 // NewXMLRPCHandler returns an http.Handler serving the given APIs over
 // XML-RPC (mount it at XMLRPCPath). Either API may be nil. Errors become
-// faults with the documented codes; a body over opts.MaxBody gets 413.
+// faults with the documented codes; a body over opts.MaxBody gets 413. A
+// call's context is the request's, with its remote address (PeerAddr).
 func NewXMLRPCHandler(m MasterAPI, w WorkerAPI, opts XMLRPCOptions) http.Handler {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
@@ -226,7 +227,7 @@ func (h *xmlHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		h.fault(rw, FaultMethodNotFound, fmt.Sprintf("no method %q (system.listMethods lists them)", method))
 		return
 	}
-	reply, err := x.call(req.Context(), params)
+	reply, err := x.call(withPeer(req.Context(), req.RemoteAddr), params)
 	var pe *paramsError
 	switch {
 	case errors.As(err, &pe):
