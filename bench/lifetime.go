@@ -287,7 +287,7 @@ func (f *fleet) beat(ctx context.Context, mc rpcapi.MasterClient, rr *rpcapi.Reg
 	}
 	t := time.NewTicker(iv)
 	defer t.Stop()
-	args := &rpcapi.HeartbeatArgs{WorkerID: rr.WorkerID, FreeSlots: slots}
+	args := &rpcapi.HeartbeatArgs{WorkerID: rr.WorkerID, Secret: rr.Secret, FreeSlots: slots}
 	for {
 		t0 := time.Now()
 		rep, err := mc.Heartbeat(ctx, args)

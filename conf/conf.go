@@ -65,7 +65,7 @@ var masterKeys = slices.Concat([]string{
 	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "max_xml_depth", "max_calls_in_flight", "max_submit", "max_args_bytes", "gc_percent",
 	"max_result_bytes", "max_connections", "max_anonymous_connections", "max_anonymous_per_address", "preauth_timeout", "max_submit_bytes", "max_reply_bytes", "retain", "retain_jobs", "history", "history_jobs",
 	"metric_types", "limits", "default_limit", "type_limits", "notify", "jobs_file",
-	"allowed_hosts",
+	"allowed_hosts", "worker_hosts",
 }, nodeKeys)
 
 // LoadMaster reads the master's file at path, loads its jobs file if it
@@ -160,6 +160,8 @@ func (d *decoder) masterServerKey(p path, k string, v any, m *Master) bool {
 		m.jobsFileLine = d.line(p)
 	case "allowed_hosts":
 		c.AllowedHosts = d.hosts(p, v)
+	case "worker_hosts":
+		c.WorkerHosts = d.workerHosts(p, v)
 	default:
 		return false
 	}

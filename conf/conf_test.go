@@ -85,6 +85,7 @@ jobs_file = "j.toml"
 log_level = "debug"
 log_format = "json"
 allowed_hosts = ["drover.example.com", "*"]
+worker_hosts = ["10.0.0.5", "10.1.0.0/16", "crawler-*.internal", "fd00::7"]
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +93,8 @@ allowed_hosts = ["drover.example.com", "*"]
 	wantM := master.Config{Listen: ":7000", DataDir: "/var/lib/drover", Store: "memory",
 		HeartbeatInterval: 500 * time.Millisecond, DeadAfter: 2 * time.Second,
 		RetryBackoff: 1500 * time.Millisecond, MaxBackoff: time.Minute, AssignBatch: 16, GCPercent: 150,
-		AllowedHosts: []string{"drover.example.com", "*"}}
+		AllowedHosts: []string{"drover.example.com", "*"},
+		WorkerHosts:  []string{"10.0.0.5", "10.1.0.0/16", "crawler-*.internal", "fd00::7"}}
 	if !reflect.DeepEqual(m.Config, wantM) || m.JobsFile != "j.toml" || m.LogLevel != "debug" || m.LogFormat != "json" {
 		t.Errorf("ParseMaster: %+v", m)
 	}

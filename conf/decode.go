@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/drover/drover/internal/webguard"
+	"github.com/drover/drover/master"
 )
 
 // The typed getters below check one value from the parsed document. On a
@@ -136,6 +137,22 @@ func (d *decoder) hosts(p path, v any) []string {
 			continue // strList said it is not a string
 		}
 		if err := webguard.CheckAllowedHosts([]string{h}); err != nil {
+			d.errorf(p.index(i), "%v", err)
+		}
+	}
+	return out
+}
+
+// workerHosts decodes worker_hosts: IP addresses, CIDR prefixes, host
+// names (with "*" within a label), or "*".
+func (d *decoder) workerHosts(p path, v any) []string {
+	out := d.strList(p, v)
+	raw, _ := v.([]any)
+	for i, h := range out {
+		if _, isStr := raw[i].(string); !isStr {
+			continue // strList said it is not a string
+		}
+		if err := master.CheckWorkerHost(h); err != nil {
 			d.errorf(p.index(i), "%v", err)
 		}
 	}

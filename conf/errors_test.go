@@ -57,6 +57,11 @@ func TestErrors(t *testing.T) {
 		{"master.toml", "allowed_hosts = \"x\"\n", `master.toml:1: allowed_hosts: want an array of strings, got string`},
 		{"master.toml", "allowed_hosts = [1]\n", `master.toml:1: allowed_hosts[1]: want a string, got integer`},
 		{"master.toml", "\nallowed_hosts = [\"ok\",\n  \"http://x:1\"]\n", `master.toml:3: allowed_hosts[2]: "http://x:1": want a host name`},
+		{"master.toml", "worker_hosts = \"10.0.0.5\"\n", `master.toml:1: worker_hosts: want an array of strings, got string`},
+		{"master.toml", "\nworker_hosts = [\"10.0.0.5\",\n  \"http://10.0.0.6:7071/x\"]\n",
+			`master.toml:3: worker_hosts[2]: "http://10.0.0.6:7071/x": want "*", an IP address, a CIDR prefix`},
+		{"master.toml", "worker_hosts = [\"w1:7071\"]\n", `master.toml:1: worker_hosts[1]: "w1:7071": want "*", an IP address, a CIDR prefix`},
+		{"master.toml", "worker_hosts = [\"10.0.0.0/33\"]\n", `master.toml:1: worker_hosts[1]: "10.0.0.0/33": not a CIDR prefix`},
 		// Worker.
 		{"worker.toml", "allowed_hosts = [\"x:7071\"]\n", `worker.toml:1: allowed_hosts[1]: "x:7071": want a host name`},
 		{"worker.toml", strings.Replace(workerFile, "argv =", "argvv =", 1),

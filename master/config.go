@@ -60,6 +60,17 @@ type Config struct {
 	// address) gets HTTP 403. Add the names that clients, workers and a
 	// reverse proxy reach the master by.
 	AllowedHosts []string
+	// WorkerHosts are hosts that a push worker may name in its addr
+	// whatever address it registers from: IP addresses, CIDR prefixes
+	// ("10.0.0.0/8"), host names in which "*" matches any run of
+	// characters within one label ("crawler-*.internal"), or "*" for any
+	// host. Without them the master calls a worker only at the IP its
+	// register_worker call came from (or, for a call from loopback, at a
+	// loopback address or "localhost"), so that no caller can make the
+	// master send its token to a host of the caller's choosing. A worker
+	// that advertises a DNS name, or registers through a proxy or NAT
+	// other than the one it is reached at, needs its host here.
+	WorkerHosts []string
 	// TLS, when set, makes the listener serve TLS with it. Set ClientCAs
 	// and ClientAuth for mutual TLS.
 	TLS *tls.Config
@@ -334,6 +345,11 @@ func (c *Config) Validate() error {
 	}
 	if err := webguard.CheckAllowedHosts(c.AllowedHosts); err != nil {
 		return fieldErr("AllowedHosts", "allowed_hosts", "%v", err)
+	}
+	for i, h := range c.WorkerHosts {
+		if err := CheckWorkerHost(h); err != nil {
+			return fieldErr("WorkerHosts", "worker_hosts", "entry %d: %v", i+1, err)
+		}
 	}
 	for name, l := range c.Limits {
 		if err := l.check(); err != nil {

@@ -279,7 +279,7 @@ func (m *Master) sendLoop(ctx context.Context, w *workerRec) {
 				defer func() { <-sem }()
 				if len(cancels) > 0 {
 					cctx, cancel := context.WithTimeout(ctx, assignTimeout)
-					if err := wc.Cancel(cctx, &rpcapi.WorkerCancelArgs{Jobs: cancels}); err != nil {
+					if err := wc.Cancel(cctx, &rpcapi.WorkerCancelArgs{Secret: w.secret, Jobs: cancels}); err != nil {
 						m.log.WithError(err).WithField("worker", w.id).Warn("cancel call failed; the next heartbeat repeats it")
 					}
 					cancel()
@@ -296,7 +296,7 @@ func (m *Master) sendLoop(ctx context.Context, w *workerRec) {
 func (m *Master) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerClient, out []rpcapi.Task) {
 	// Leases are not awaited on disk: a master that stops before they get
 	// there adopts the attempts from the workers' re-registration.
-	args := &rpcapi.AssignArgs{WorkerID: w.id, Tasks: out}
+	args := &rpcapi.AssignArgs{WorkerID: w.id, Secret: w.secret, Tasks: out}
 	actx, cancel := context.WithTimeout(ctx, assignTimeout)
 	reply, err := wc.Assign(actx, args)
 	cancel()

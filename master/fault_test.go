@@ -136,7 +136,7 @@ func TestReapAndFencing(t *testing.T) {
 	}
 
 	// The late report of attempt 1 is dropped and counted.
-	cr, err := mc.Complete(context.Background(), &rpcapi.CompleteArgs{WorkerID: reg.WorkerID,
+	cr, err := mc.Complete(context.Background(), &rpcapi.CompleteArgs{WorkerID: reg.WorkerID, Secret: reg.Secret,
 		Reports: []rpcapi.Report{{JobID: id, Attempt: 1, Outcome: jobs.Error, Error: "late"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestReapAndFencing(t *testing.T) {
 		t.Errorf("dropped counter %d, want %d", st.Dropped, before.Dropped+1)
 	}
 	// Its heartbeat is answered unknown, so it would re-register.
-	hb, err := mc.Heartbeat(context.Background(), &rpcapi.HeartbeatArgs{WorkerID: reg.WorkerID})
+	hb, err := mc.Heartbeat(context.Background(), &rpcapi.HeartbeatArgs{WorkerID: reg.WorkerID, Secret: reg.Secret})
 	if err != nil || hb.Status != rpcapi.BeatUnknown {
 		t.Fatalf("heartbeat of a reaped worker: %+v %v", hb, err)
 	}

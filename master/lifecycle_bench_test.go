@@ -41,7 +41,7 @@ func BenchmarkLifecycle(b *testing.B) {
 					var tasks []rpcapi.Task
 					for len(tasks) < batch {
 						var fr rpcapi.FetchReply
-						if err := m.rpc().Fetch(ctx, &rpcapi.FetchArgs{WorkerID: reg.WorkerID, Timeout: time.Second}, &fr); err != nil {
+						if err := m.rpc().Fetch(ctx, &rpcapi.FetchArgs{WorkerID: reg.WorkerID, Secret: reg.Secret, Timeout: time.Second}, &fr); err != nil {
 							b.Fatal(err)
 						}
 						tasks = append(tasks, fr.Tasks...)
@@ -51,7 +51,7 @@ func BenchmarkLifecycle(b *testing.B) {
 						reps[i] = rpcapi.Report{JobID: t.JobID, Attempt: t.Attempt, Outcome: jobs.OK}
 					}
 					var cr rpcapi.CompleteReply
-					if err := m.rpc().Complete(ctx, &rpcapi.CompleteArgs{WorkerID: reg.WorkerID, Reports: reps}, &cr); err != nil {
+					if err := m.rpc().Complete(ctx, &rpcapi.CompleteArgs{WorkerID: reg.WorkerID, Secret: reg.Secret, Reports: reps}, &cr); err != nil {
 						b.Fatal(err)
 					}
 					if cr.Accepted != batch {

@@ -25,6 +25,8 @@ type metrics struct {
 	lost       prometheus.Counter
 	reaped     prometheus.Counter
 	dropped    prometheus.Counter
+	foreign    prometheus.Counter     // reports for an attempt leased to another worker
+	badSecret  prometheus.Counter     // worker calls without the registration's secret
 	rpcErrors  *prometheus.CounterVec // by method
 	dispatch   prometheus.Histogram
 	registered prometheus.Counter
@@ -95,6 +97,10 @@ func newMetrics(m *Master) *metrics {
 			Help: "Workers declared dead after dead_after without a heartbeat."}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_stale_reports_dropped_total",
 			Help: "Reports dropped by attempt fencing (late reports of reaped or superseded attempts)."}),
+		foreign: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_foreign_reports_refused_total",
+			Help: "Reports refused because their attempt is leased to another worker."}),
+		badSecret: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_worker_secret_refused_total",
+			Help: "Worker calls (heartbeat, fetch_tasks, task_complete, logout_worker) refused for a missing or wrong registration secret."}),
 		rpcErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "drover_rpc_errors_total",
 			Help: "RPC calls to the master that returned an error, by method."}, []string{"method"}),
 		dispatch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "drover_dispatch_latency_seconds",
@@ -103,7 +109,7 @@ func newMetrics(m *Master) *metrics {
 		registered: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_workers_registered_total",
 			Help: "Worker registrations, re-registrations included."}),
 	}
-	x.reg.MustRegister(x.submitted, x.finished, x.retried, x.lost, x.reaped, x.dropped, x.rpcErrors,
+	x.reg.MustRegister(x.submitted, x.finished, x.retried, x.lost, x.reaped, x.dropped, x.foreign, x.badSecret, x.rpcErrors,
 		x.dispatch, x.registered, &stateCollector{m: m}, &runCollector{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, s := range []jobs.State{jobs.Succeeded, jobs.Failed, jobs.Cancelled} {

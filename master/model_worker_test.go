@@ -72,6 +72,7 @@ type fakeW struct {
 	mu       sync.Mutex // guards the rest
 	id       string
 	ids      []string             // every worker ID it was given
+	secrets  map[string]string    // the secret of each of ids
 	contact  map[string]time.Time // per ID: the end of the last call that kept it alive
 	held     map[rpcapi.JobRef]bool
 	past     []rpcapi.JobRef // attempts reported or dropped
@@ -93,7 +94,7 @@ type fakeW struct {
 
 func newFake(name, mode, transport string, slots int, types []string, hb time.Duration, bad func(string, ...any)) *fakeW {
 	return &fakeW{name: name, mode: mode, transport: transport, slots: slots, types: types, hb: hb, bad: bad,
-		contact: map[string]time.Time{}, held: map[rpcapi.JobRef]bool{},
+		contact: map[string]time.Time{}, held: map[rpcapi.JobRef]bool{}, secrets: map[string]string{},
 		beating: true, beat: beatHonest, stop: make(chan struct{})}
 }
 
@@ -217,8 +218,19 @@ func (f *fakeW) Assign(ctx context.Context, a *rpcapi.AssignArgs, r *rpcapi.Assi
 	return errors.New("model: connection cut")
 }
 
+// secret returns the secret of the fake's worker ID id.
+func (f *fakeW) secret(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.secrets[id]
+}
+
 // checkAssign records what an assign_task breaks. The caller holds mu.
 func (f *fakeW) checkAssign(a *rpcapi.AssignArgs) {
+	// (A registration's first assign_task may come before its reply.)
+	if want, ok := f.secrets[a.WorkerID]; ok && a.Secret != want {
+		f.bad("%s got assign_task for %s without that registration's secret", f.name, a.WorkerID)
+	}
 	if len(a.Tasks) > f.slots {
 		f.bad("%s (%s) got %d tasks in one assign_task with %d slots", f.name, a.WorkerID, len(a.Tasks), f.slots)
 	}
@@ -262,6 +274,9 @@ func (f *fakeW) accept(a *rpcapi.AssignArgs, r *rpcapi.AssignReply) {
 // Cancel implements rpcapi.WorkerAPI.
 func (f *fakeW) Cancel(ctx context.Context, a *rpcapi.WorkerCancelArgs, _ *rpcapi.Empty) error {
 	f.mu.Lock()
+	if !slices.Contains(slices.Collect(maps.Values(f.secrets)), a.Secret) && f.regs == 0 {
+		f.bad("%s got cancel_task without a secret of its registrations", f.name)
+	}
 	f.drop(a.Jobs...)
 	f.mu.Unlock()
 	return nil
@@ -352,6 +367,7 @@ func (f *fakeW) register() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.id, f.ids = r.WorkerID, append(f.ids, r.WorkerID)
+	f.secrets[r.WorkerID] = r.Secret
 	f.contact[r.WorkerID], f.drainAck, f.changed = now, time.Time{}, now
 	f.drop(r.Cancel...)
 	return nil
@@ -382,7 +398,7 @@ func (f *fakeW) beatOnce(extra []rpcapi.JobRef) (string, []rpcapi.JobRef, *rpcap
 	}
 	ctx, cancel := callCtx()
 	defer cancel()
-	r, err := f.mc.Heartbeat(ctx, &rpcapi.HeartbeatArgs{WorkerID: id, Running: run, Draining: draining,
+	r, err := f.mc.Heartbeat(ctx, &rpcapi.HeartbeatArgs{WorkerID: id, Secret: f.secret(id), Running: run, Draining: draining,
 		FreeSlots: max(f.slots-len(run), 0)})
 	f.touch(id)
 	switch {
@@ -417,7 +433,7 @@ func (f *fakeW) fetch(max int) (*rpcapi.FetchReply, error) {
 	id := f.view().id
 	ctx, cancel := callCtx()
 	defer cancel()
-	r, err := f.mc.Fetch(ctx, &rpcapi.FetchArgs{WorkerID: id, Max: max, Timeout: 40 * time.Millisecond})
+	r, err := f.mc.Fetch(ctx, &rpcapi.FetchArgs{WorkerID: id, Secret: f.secret(id), Max: max, Timeout: 40 * time.Millisecond})
 	f.touch(id)
 	if errors.Is(err, rpcapi.ErrUnknownWorker) {
 		return nil, f.register()
@@ -448,7 +464,7 @@ func (f *fakeW) logout() (string, error) {
 	id := f.view().id
 	ctx, cancel := callCtx()
 	defer cancel()
-	err := f.mc.Logout(ctx, &rpcapi.LogoutArgs{WorkerID: id})
+	err := f.mc.Logout(ctx, &rpcapi.LogoutArgs{WorkerID: id, Secret: f.secret(id)})
 	f.mu.Lock()
 	f.gone, f.goneAt = true, time.Now()
 	f.drop(slices.Collect(maps.Keys(f.held))...)
@@ -657,17 +673,19 @@ func (d *mdl) report(f *fakeW, id string, rep rpcapi.Report) string {
 	d.sent[x] = append(d.sent[x], rep.Outcome)
 	ctx, cancel := callCtx()
 	defer cancel()
-	r, err := f.mc.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: id, Reports: []rpcapi.Report{rep}})
+	r, err := f.mc.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: id, Secret: f.secret(id), Reports: []rpcapi.Report{rep}})
 	js1, ws1 := d.jobsMap(), d.workers()
 	j1 := ptr(js1, rep.JobID)
 	stable = stable && (j0 == nil || j0.State != jobs.Running || ws1[j0.Worker].State == rpcapi.WorkerAlive)
 	desc := fmt.Sprintf("report %s as %s: %v %q permanent %v (job %s): %+v %v", f.name, id, x, rep.Outcome,
 		rep.Permanent, fingerprint(j0), r, err)
 	acc := err == nil && r.Accepted == 1
+	_, registered := ws0[id] // with this master (listed, live or dead)
 	switch {
 	case err != nil && (!rep.Outcome.Valid() || rep.Attempt < 1) && errors.Is(err, rpcapi.ErrBadRequest): // fault 3
-	case err != nil || r.Accepted+r.Dropped != 1:
-		d.fail("%s: want {accepted, dropped} summing to 1", desc)
+	case err != nil && !registered && errors.Is(err, rpcapi.ErrUnknownWorker): // fault 1: register again
+	case err != nil || r.Accepted+r.Dropped+r.Refused != 1:
+		d.fail("%s: want {accepted, dropped, refused} summing to 1", desc)
 	case acc && want == wantDrop:
 		d.fail("%s: the master took a report the contract drops; the job after: %s", desc, fingerprint(j1))
 	case !acc && want == wantAccept && stable && ws1[id].State == rpcapi.WorkerAlive:

@@ -135,7 +135,7 @@ func pgPull(t *testing.T, gobc rpcapi.MasterClient, typ string, n int, report fu
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d jobs run after a minute", done, n)
 		}
-		f, err := gobc.Fetch(ctx, &rpcapi.FetchArgs{WorkerID: reg.WorkerID, Timeout: time.Second})
+		f, err := gobc.Fetch(ctx, &rpcapi.FetchArgs{WorkerID: reg.WorkerID, Secret: reg.Secret, Timeout: time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +143,7 @@ func pgPull(t *testing.T, gobc rpcapi.MasterClient, typ string, n int, report fu
 		for _, task := range f.Tasks {
 			reps = append(reps, report(task))
 		}
-		cr, err := gobc.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: reg.WorkerID, Reports: reps})
+		cr, err := gobc.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: reg.WorkerID, Secret: reg.Secret, Reports: reps})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -517,16 +517,16 @@ func TestPagingWorkersAndGroups(t *testing.T) {
 	m := pgMaster(t, Config{})
 	gobc, xmlc := pgGob(t, m), pgXML(t, m)
 	ctx := context.Background()
-	var wids []string
+	var wids, secrets []string
 	for i := range 5 {
 		r, err := gobc.Register(ctx, &rpcapi.RegisterArgs{Name: fmt.Sprint("p", i), Types: []string{"t"}, Slots: 1, Mode: rpcapi.ModePull})
 		if err != nil {
 			t.Fatal(err)
 		}
-		wids = append(wids, r.WorkerID)
+		wids, secrets = append(wids, r.WorkerID), append(secrets, r.Secret)
 	}
-	for _, id := range wids[1:3] {
-		if err := gobc.Logout(ctx, &rpcapi.LogoutArgs{WorkerID: id}); err != nil {
+	for i, id := range wids[1:3] {
+		if err := gobc.Logout(ctx, &rpcapi.LogoutArgs{WorkerID: id, Secret: secrets[1+i]}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 // workerRec is the master's view of one worker. Guarded by Master.mu.
 type workerRec struct {
 	id, name, addr string
+	secret         string // the registration's (identity.go); set once, "" for a placeholder
 	types          []string
 	tags           []string
 	tagSet         map[string]bool
@@ -168,12 +169,16 @@ func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.
 		return err
 	}
 	var client rpcapi.Caller
+	addr := ""
 	if !pull {
-		c, err := m.workerCaller(a)
-		if err != nil {
+		var err error
+		if addr, err = m.workerEndpoint(a.Addr, a.Transport, rpcapi.PeerAddr(ctx)); err != nil {
+			m.log.WithError(err).WithFields(logrus.Fields{"name": a.Name, "remote": rpcapi.PeerAddr(ctx)}).Warn("registration refused")
 			return err
 		}
-		client = c
+		if client, err = m.workerCaller(addr, a.Transport); err != nil {
+			return err
+		}
 	}
 	now := m.now()
 	m.mu.Lock()
@@ -181,7 +186,7 @@ func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.
 		m.mu.Unlock()
 		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 	}
-	w := m.addWorker(a, client, now)
+	w := m.addWorker(a, addr, client, now)
 	last, stale := m.adoptRunning(w, a.Running, r, now)
 	wctx, cancel := context.WithCancel(m.ctx)
 	w.stop = cancel
@@ -192,7 +197,7 @@ func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.
 
 	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "addr": w.addr, "mode": a.Mode, "transport": a.Transport, "slots": w.slots,
 		"types": w.types, "adopted": len(a.Running) - len(r.Cancel), "stale": stale}).Info("worker registered")
-	r.WorkerID = w.id
+	r.WorkerID, r.Secret = w.id, w.secret
 	r.HeartbeatInterval = m.cfg.HeartbeatInterval
 	r.DeadAfter = m.cfg.DeadAfter
 	if last != nil {
@@ -213,6 +218,8 @@ func checkRegister(a *rpcapi.RegisterArgs) error {
 		return fmt.Errorf("%w: mode %q: want %q or %q", rpcapi.ErrBadRequest, a.Mode, rpcapi.ModePush, rpcapi.ModePull)
 	case !pull && a.Addr == "":
 		return fmt.Errorf("%w: a push worker must give the addr of its endpoint", rpcapi.ErrBadRequest)
+	case !pull && a.Transport != "" && a.Transport != rpcapi.TransportGob && a.Transport != rpcapi.TransportXMLRPC:
+		return fmt.Errorf("%w: transport %q: want %q or %q", rpcapi.ErrBadRequest, a.Transport, rpcapi.TransportGob, rpcapi.TransportXMLRPC)
 	case a.Slots < 1 || a.Slots > 100000:
 		return fmt.Errorf("%w: slots %d out of range 1..100000", rpcapi.ErrBadRequest, a.Slots)
 	case len(a.Types) == 0 || len(a.Types) > 10000:
@@ -226,24 +233,26 @@ func checkRegister(a *rpcapi.RegisterArgs) error {
 }
 
 // workerCaller makes the client the master sends a push worker's jobs
-// through, with the master's token and, for https, its client TLS.
-func (m *Master) workerCaller(a *rpcapi.RegisterArgs) (rpcapi.Caller, error) {
+// through, to addr (workerEndpoint's), with the master's token and, for
+// https, its client TLS.
+func (m *Master) workerCaller(addr, transport string) (rpcapi.Caller, error) {
 	opts := []rpcapi.Option{rpcapi.WithToken(m.cfg.Token)}
-	if strings.HasPrefix(a.Addr, "https://") && m.cfg.ClientTLS != nil {
+	if strings.HasPrefix(addr, "https://") && m.cfg.ClientTLS != nil {
 		opts = append(opts, rpcapi.WithTLS(m.cfg.ClientTLS))
 	}
-	c, err := rpcapi.NewCaller(a.Addr, a.Transport, opts...)
+	c, err := rpcapi.NewCaller(addr, transport, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", rpcapi.ErrBadRequest, err)
 	}
 	return c, nil
 }
 
-// addWorker records a newly registered worker under a fresh ID and indexes
-// it by the job types it runs. The caller holds mu.
-func (m *Master) addWorker(a *rpcapi.RegisterArgs, client rpcapi.Caller, now time.Time) *workerRec {
+// addWorker records a newly registered worker under a fresh ID and secret
+// and indexes it by the job types it runs; addr is where the master calls
+// it ("" in pull mode). The caller holds mu.
+func (m *Master) addWorker(a *rpcapi.RegisterArgs, addr string, client rpcapi.Caller, now time.Time) *workerRec {
 	w := &workerRec{
-		id: m.reg.nextID(), name: a.Name, addr: a.Addr, slots: a.Slots,
+		id: m.reg.nextID(), secret: newSecret(), name: a.Name, addr: addr, slots: a.Slots,
 		types: slices.Compact(slices.Sorted(slices.Values(a.Types))),
 		state: rpcapi.WorkerAlive, registered: now, lastBeat: now, beatAt: now,
 		leases: make(map[string]*lease), wake: make(chan struct{}, 1),
@@ -333,10 +342,13 @@ func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcap
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	w := m.reg.workers[a.WorkerID]
-	if w == nil || w.state == rpcapi.WorkerDead || w.restored || m.closed {
+	w := m.registered(a.WorkerID)
+	if w == nil || w.state == rpcapi.WorkerDead || m.closed {
 		r.Status = rpcapi.BeatUnknown
 		return nil
+	}
+	if err := m.checkSecret(ctx, w, a.Secret, "heartbeat"); err != nil {
+		return err
 	}
 	prev := w.beatAt
 	w.beatAt, w.lastBeat = now, now
@@ -398,10 +410,14 @@ func (m *Master) lose(jobID string, attempt int, now time.Time, why string) {
 func (api wire) Logout(ctx context.Context, a *rpcapi.LogoutArgs, _ *rpcapi.Empty) error {
 	m := api.m
 	m.mu.Lock()
-	w := m.reg.workers[a.WorkerID]
+	w := m.registered(a.WorkerID)
 	if w == nil || w.state == rpcapi.WorkerDead {
 		m.mu.Unlock()
 		return fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, a.WorkerID)
+	}
+	if err := m.checkSecret(ctx, w, a.Secret, "logout_worker"); err != nil {
+		m.mu.Unlock()
+		return err
 	}
 	n := len(w.leases)
 	m.retire(w, m.now(), "logged out")

@@ -4,7 +4,8 @@ package master
 // calls of workers and of remote clients, over both transports
 // (countingAPI counts their errors). It keeps no state of its own; its
 // methods, in the files of the parts they belong to (registry.go,
-// service.go, pull.go, purge.go, cron.go), work on the master they wrap.
+// service.go, report.go, pull.go, purge.go, cron.go), work on the master
+// they wrap.
 // Programs that embed a master call its typed methods (embed.go) instead.
 type wire struct{ m *Master }
 

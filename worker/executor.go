@@ -17,9 +17,15 @@ import (
 
 // assign starts each task that fits a free slot and rejects the rest. It
 // never blocks on a job.
-func (w *Worker) assign(a *rpcapi.AssignArgs, r *rpcapi.AssignReply) error {
+func (w *Worker) assign(a *rpcapi.AssignArgs, r *rpcapi.AssignReply) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.take(a, r)
+}
+
+// take starts each task that fits a free slot and rejects the rest. The
+// caller holds mu.
+func (w *Worker) take(a *rpcapi.AssignArgs, r *rpcapi.AssignReply) {
 	for _, t := range a.Tasks {
 		ref := rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt}
 		reject := func(why string) { r.Rejected = append(r.Rejected, rpcapi.Rejection{JobRef: ref, Reason: why}) }
@@ -51,7 +57,6 @@ func (w *Worker) assign(a *rpcapi.AssignArgs, r *rpcapi.AssignReply) error {
 		w.start(t, h, cmd)
 		r.Accepted = append(r.Accepted, ref)
 	}
-	return nil
 }
 
 func (w *Worker) lookup(typ string) (HandlerFunc, *Command, bool) {
@@ -65,17 +70,14 @@ func (w *Worker) lookup(typ string) (HandlerFunc, *Command, bool) {
 }
 
 // cancelTasks stops each named attempt still running; it is reported as
-// cancelled.
-func (w *Worker) cancelTasks(a *rpcapi.WorkerCancelArgs) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, ref := range a.Jobs {
+// cancelled. The caller holds mu.
+func (w *Worker) cancelTasks(refs []rpcapi.JobRef) {
+	for _, ref := range refs {
 		if r := w.running[ref.JobID]; r != nil && r.ref.Attempt == ref.Attempt {
 			r.cancelled = true
 			r.cancel()
 		}
 	}
-	return nil
 }
 
 // start queues one task for a runner goroutine. The caller holds mu.

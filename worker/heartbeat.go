@@ -48,7 +48,7 @@ func (w *Worker) heartbeatLoop() {
 			continue
 		}
 		w.mu.Lock()
-		args := &rpcapi.HeartbeatArgs{WorkerID: w.id, Running: w.held(), FreeSlots: w.cfg.Slots - len(w.running),
+		args := &rpcapi.HeartbeatArgs{WorkerID: w.id, Secret: w.secret, Running: w.held(), FreeSlots: w.cfg.Slots - len(w.running),
 			Draining: w.draining}
 		w.mu.Unlock()
 		ctx, cancel := context.WithTimeout(w.ctx, min(callTimeout, 2*interval))
@@ -95,7 +95,9 @@ func (w *Worker) register() (time.Duration, error) {
 		w.mu.Unlock()
 		return 0, errors.New("worker: draining")
 	}
-	w.id = ""
+	// Until the reply comes, the worker has no ID and no secret: it
+	// reports nothing and runs no assignment.
+	w.id, w.secret = "", ""
 	args := &rpcapi.RegisterArgs{Name: w.cfg.Name, Addr: w.advertise(), Types: w.Types(),
 		Slots: w.cfg.Slots, Running: w.held(), Transport: w.cfg.Transport, Mode: w.cfg.Mode, Tags: w.cfg.Tags}
 	w.mu.Unlock()
@@ -106,7 +108,7 @@ func (w *Worker) register() (time.Duration, error) {
 		return 0, err
 	}
 	w.mu.Lock()
-	w.id = reply.WorkerID
+	w.id, w.secret = reply.WorkerID, reply.Secret
 	w.dropRefs(reply.Cancel)
 	w.mu.Unlock()
 	w.readyMu.Do(func() { close(w.ready) })
@@ -187,7 +189,7 @@ func (w *Worker) reportLoop() {
 			case <-w.ctx.Done():
 				return
 			}
-			id, key, batch := w.nextBatch()
+			from, key, batch := w.nextBatch()
 			if len(batch) == 0 {
 				<-sem
 				break
@@ -195,7 +197,7 @@ func (w *Worker) reportLoop() {
 			calls.Go(func() {
 				defer func() { <-sem }()
 				ctx, cancel := context.WithTimeout(w.ctx, callTimeout)
-				err := w.send(ctx, id, key, batch)
+				err := w.send(ctx, from, key, batch)
 				cancel()
 				w.sendDone(err)
 			})
@@ -232,15 +234,18 @@ func (w *Worker) sendDone(err error) {
 	w.signal(w.sentc)
 }
 
+// registration is a worker ID and its secret.
+type registration struct{ id, secret string }
+
 // nextBatch moves up to maxReports results from the queue to a new batch
-// in flight and returns it with its key and the worker ID to send it
+// in flight and returns it with its key and the registration to send it
 // under; nothing while the worker is not registered.
-func (w *Worker) nextBatch() (id string, key int, batch []rpcapi.Report) {
+func (w *Worker) nextBatch() (from registration, key int, batch []rpcapi.Report) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := min(len(w.results), maxReports)
 	if n == 0 || w.id == "" {
-		return "", 0, nil
+		return registration{}, 0, nil
 	}
 	size := 0
 	for i := range n {
@@ -255,7 +260,7 @@ func (w *Worker) nextBatch() (id string, key int, batch []rpcapi.Report) {
 	w.results = slices.Delete(w.results, 0, n)
 	w.sendSeq++
 	w.sending[w.sendSeq] = batch
-	return w.id, w.sendSeq, batch
+	return registration{w.id, w.secret}, w.sendSeq, batch
 }
 
 // unsend puts what is left of a batch in flight back in front of the
@@ -268,9 +273,11 @@ func (w *Worker) unsend(key int) {
 }
 
 // send delivers one batch taken by nextBatch: on success the batch is
-// forgotten, on failure it goes back to the queue.
-func (w *Worker) send(ctx context.Context, id string, key int, batch []rpcapi.Report) error {
-	reply, err := w.master.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: id, Reports: batch})
+// forgotten, on failure it goes back to the queue. A master that does not
+// know the worker ID (it restarted) makes the worker register again,
+// naming the batch's attempts, which the master then adopts.
+func (w *Worker) send(ctx context.Context, from registration, key int, batch []rpcapi.Report) error {
+	reply, err := w.master.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: from.id, Secret: from.secret, Reports: batch})
 	w.mu.Lock()
 	if err != nil {
 		w.unsend(key)
@@ -278,12 +285,20 @@ func (w *Worker) send(ctx context.Context, id string, key int, batch []rpcapi.Re
 		delete(w.sending, key)
 	}
 	w.mu.Unlock()
+	if errors.Is(err, rpcapi.ErrUnknownWorker) {
+		w.signal(w.regc)
+	}
 	if err != nil {
 		return err
 	}
 	if reply.Dropped > 0 {
 		w.metrics.stale.Add(float64(reply.Dropped))
 		w.log.WithFields(logrus.Fields{"accepted": reply.Accepted, "dropped": reply.Dropped}).Warn("master dropped stale reports")
+	}
+	if reply.Refused > 0 {
+		w.metrics.stale.Add(float64(reply.Refused))
+		w.log.WithFields(logrus.Fields{"accepted": reply.Accepted, "refused": reply.Refused}).
+			Warn("master refused reports: their attempts are leased to another worker")
 	}
 	return nil
 }
@@ -292,11 +307,11 @@ func (w *Worker) send(ctx context.Context, id string, key int, batch []rpcapi.Re
 // the batches the reporter has in flight. Shutdown calls it last.
 func (w *Worker) flush(ctx context.Context) error {
 	for {
-		id, key, batch := w.nextBatch()
+		from, key, batch := w.nextBatch()
 		if len(batch) == 0 {
 			break
 		}
-		if err := w.send(ctx, id, key, batch); err != nil {
+		if err := w.send(ctx, from, key, batch); err != nil {
 			return err
 		}
 	}

@@ -17,7 +17,8 @@ type metrics struct {
 	reg      *prometheus.Registry
 	duration *prometheus.HistogramVec // by type and outcome
 	stale    prometheus.Counter
-	gob      rpcapi.GoRPCStats // what the endpoint's gob caps did
+	refused  prometheus.Counter // calls to the endpoint without the registration's secret
+	gob      rpcapi.GoRPCStats  // what the endpoint's gob caps did
 
 	mu  sync.Mutex // guards obs
 	obs map[durationKey]prometheus.Observer
@@ -54,9 +55,11 @@ func newMetrics(w *Worker) *metrics {
 			Help:    "Run time of jobs on this worker (handlers and subprocesses), by type and outcome.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 12)}, []string{"type", "outcome"}),
 		stale: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_worker_reports_dropped_total",
-			Help: "Reports the master dropped as stale."}),
+			Help: "Reports the master dropped as stale or refused (their attempt leased to another worker)."}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_worker_calls_refused_total",
+			Help: "Calls to this worker's endpoint (assign_task, cancel_task) refused for want of its registration's secret."}),
 	}
-	x.reg.MustRegister(x.duration, x.stale,
+	x.reg.MustRegister(x.duration, x.stale, x.refused,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "drover_rpc_oversize_messages_total",
 			Help: "gob connections to the endpoint closed for a message over max_request_body."},
 			func() float64 { return float64(x.gob.Oversize.Load()) }),

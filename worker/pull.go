@@ -18,7 +18,7 @@ func (w *Worker) fetchLoop() {
 	retry := time.Duration(0)
 	for {
 		w.mu.Lock()
-		id, free, draining := w.id, w.cfg.Slots-len(w.running), w.draining
+		id, secret, free, draining := w.id, w.secret, w.cfg.Slots-len(w.running), w.draining
 		w.mu.Unlock()
 		if draining {
 			return
@@ -32,7 +32,7 @@ func (w *Worker) fetchLoop() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(w.ctx, fetchWait+callTimeout)
-		reply, err := w.master.Fetch(ctx, &rpcapi.FetchArgs{WorkerID: id, Max: free, Timeout: fetchWait})
+		reply, err := w.master.Fetch(ctx, &rpcapi.FetchArgs{WorkerID: id, Secret: secret, Max: free, Timeout: fetchWait})
 		cancel()
 		if err != nil {
 			if w.ctx.Err() != nil {
@@ -52,7 +52,9 @@ func (w *Worker) fetchLoop() {
 		}
 		retry = 0
 		if len(reply.Cancel) > 0 {
-			w.cancelTasks(&rpcapi.WorkerCancelArgs{Jobs: reply.Cancel})
+			w.mu.Lock()
+			w.cancelTasks(reply.Cancel)
+			w.mu.Unlock()
 		}
 		if len(reply.Tasks) > 0 {
 			var ar rpcapi.AssignReply

@@ -42,6 +42,7 @@ type Worker struct {
 
 	mu       sync.Mutex // guards the fields below
 	id       string
+	secret   string // the registration's: sent to the master, required of it
 	running  map[string]*run
 	results  []rpcapi.Report         // finished, not yet sent
 	sending  map[int][]rpcapi.Report // sent in Complete calls not yet answered, by call
@@ -302,8 +303,11 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 		if ferr := w.flush(fctx); ferr != nil {
 			w.log.WithError(ferr).Warn("last results not delivered")
 		}
-		if id := w.ID(); id != "" {
-			if lerr := w.master.Logout(fctx, &rpcapi.LogoutArgs{WorkerID: id}); lerr != nil {
+		w.mu.Lock()
+		id, secret := w.id, w.secret
+		w.mu.Unlock()
+		if id != "" {
+			if lerr := w.master.Logout(fctx, &rpcapi.LogoutArgs{WorkerID: id, Secret: secret}); lerr != nil {
 				w.log.WithError(lerr).Warn("logout failed")
 			} else {
 				w.log.WithField("worker", id).Info("logged out")

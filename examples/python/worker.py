@@ -13,6 +13,10 @@ cancel_task, ping) and registers with transport "xmlrpc"; the master pushes
 tasks to it. Pull mode (--pull) opens no port: it registers with mode "pull"
 and long-polls fetch_tasks.
 
+Every call for the worker's ID carries the secret register_worker returned,
+and the endpoint refuses assign_task and cancel_task without it (fault 6):
+only the master the worker registered with can give it work.
+
 In both modes one thread talks to the master about liveness: it heartbeats
 every heartbeat_interval (from the register_worker reply) with the jobs the
 worker holds (running, plus results the master has not acknowledged), re-
@@ -32,6 +36,8 @@ stderr.
 """
 
 import argparse
+import hashlib
+import hmac
 import http.client
 import os
 import random
@@ -47,6 +53,7 @@ from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
 # Fault codes of the drover master (docs/protocol.md).
 FAULT_UNKNOWN_WORKER = 1
+FAULT_UNAUTHORIZED = 6
 
 SHUTDOWN_GRACE = 10.0  # seconds running jobs get to finish on SIGTERM
 FLUSH_GRACE = 5.0  # seconds to deliver the last results
@@ -147,6 +154,7 @@ class Worker:
         self.listen = listen
         self.mu = threading.Condition()  # guards everything below; notified on any change
         self.worker_id = ""
+        self.secret = ""  # the registration's: sent with every call, required of the master
         self.interval = 1.0
         self.running = {}  # job_id -> Run
         self.results = []  # reports not yet acknowledged
@@ -271,13 +279,29 @@ class Worker:
 
     # -- the worker's own endpoint (push mode) ------------------------------------
 
+    def from_master(self, args, method):
+        """Refuse a call without our registration's secret (fault 6): only
+        our master knows it. Caller holds mu."""
+        got = hashlib.sha256(str(args.get("secret") or "").encode()).digest()
+        want = hashlib.sha256(self.secret.encode()).digest()
+        if not self.secret or not hmac.compare_digest(got, want):
+            log("%s refused: it does not carry our registration's secret" % method)
+            raise xmlrpc.client.Fault(FAULT_UNAUTHORIZED, "%s without this worker's registration secret" % method)
+
     def assign_task(self, args):
         with self.mu:
-            accepted, rejected = self.take(args.get("tasks") or [], str(args.get("worker_id") or ""))
+            tasks = args.get("tasks") or []
+            if not self.secret:
+                # Registering: the master may call before its reply reaches us.
+                return {"accepted": [], "rejected": [
+                    {"job_id": str(t["job_id"]), "attempt": int(t["attempt"]), "reason": "not registered yet"} for t in tasks]}
+            self.from_master(args, "assign_task")
+            accepted, rejected = self.take(tasks, str(args.get("worker_id") or ""))
         return {"accepted": accepted, "rejected": rejected}
 
     def cancel_task(self, args):
         with self.mu:
+            self.from_master(args, "cancel_task")
             self.cancel_refs(args.get("jobs") or [])
         return {}
 
@@ -306,6 +330,9 @@ class Worker:
 
     def register(self, proxy):
         with self.mu:
+            # No ID and no secret until the reply: nothing is reported and
+            # no assignment runs meanwhile.
+            self.worker_id, self.secret = "", ""
             args = {"name": self.name, "types": sorted(HANDLERS), "slots": self.slots,
                     "running": self.held()}
             if self.pull:
@@ -314,7 +341,7 @@ class Worker:
                 args.update(mode="push", transport="xmlrpc", addr=self.addr)
         reply = proxy.register_worker(args)
         with self.mu:
-            self.worker_id = str(reply["worker_id"])
+            self.worker_id, self.secret = str(reply["worker_id"]), str(reply["secret"])
             self.interval = float(reply.get("heartbeat_interval") or 1.0)
             self.need_register = False
             self.drop_refs(reply.get("cancel") or [])
@@ -329,7 +356,7 @@ class Worker:
 
     def heartbeat(self, proxy):
         with self.mu:
-            args = {"worker_id": self.worker_id, "running": self.held(),
+            args = {"worker_id": self.worker_id, "secret": self.secret, "running": self.held(),
                     "free_slots": max(self.slots - len(self.running), 0), "draining": self.draining}
         reply = proxy.heartbeat(args)
         status = reply.get("status")
@@ -346,11 +373,11 @@ class Worker:
 
     def fetch(self, proxy, transport, free, wait):
         with self.mu:
-            worker_id = self.worker_id
+            worker_id, secret = self.worker_id, self.secret
             self.fetching = True
         transport.timeout = wait + 10
         try:
-            reply = proxy.fetch_tasks({"worker_id": worker_id, "max": free, "timeout": wait})
+            reply = proxy.fetch_tasks({"worker_id": worker_id, "secret": secret, "max": free, "timeout": wait})
         finally:
             transport.timeout = 10
             with self.mu:
@@ -432,12 +459,12 @@ class Worker:
             self.report_wake.clear()
             while not self.quit.is_set():
                 with self.mu:
-                    worker_id = self.worker_id
+                    worker_id, secret = self.worker_id, self.secret
                     batch = list(self.results[:MAX_REPORTS])
                 if not batch or not worker_id:
                     break
                 try:
-                    reply = proxy.task_complete({"worker_id": worker_id, "reports": batch})
+                    reply = proxy.task_complete({"worker_id": worker_id, "secret": secret, "reports": batch})
                 except xmlrpc.client.Fault as f:
                     if f.faultCode == FAULT_UNKNOWN_WORKER:
                         with self.mu:
@@ -457,6 +484,8 @@ class Worker:
                     self.mu.notify_all()
                 if reply.get("dropped"):
                     log("master dropped %d stale report(s)" % reply["dropped"])
+                if reply.get("refused"):
+                    log("master refused %d report(s): leased to another worker" % reply["refused"])
 
     # -- life ----------------------------------------------------------------------
 
@@ -497,7 +526,7 @@ class Worker:
             while self.results and time.monotonic() < deadline:
                 self.mu.wait(min(deadline - time.monotonic(), 0.2))
             left = len(self.results)
-            worker_id = self.worker_id
+            worker_id, secret = self.worker_id, self.secret
         if left:
             log("%d result(s) not delivered" % left)
         self.quit.set()
@@ -514,7 +543,7 @@ class Worker:
         if worker_id:
             proxy, _ = master_proxy(self.master, 5)
             try:
-                proxy.logout_worker({"worker_id": worker_id})
+                proxy.logout_worker({"worker_id": worker_id, "secret": secret})
                 log("logged out")
             except (xmlrpc.client.Fault, OSError, xmlrpc.client.ProtocolError, http.client.HTTPException) as e:
                 log("logout failed: %s" % e)

@@ -1,0 +1,71 @@
+package master
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/rpcapi"
+)
+
+// A worker speaks only for itself. register_worker hands out a secret of
+// the registration (rpcapi.RegisterReply.Secret); every later call for
+// that worker ID (heartbeat, fetch_tasks, task_complete, logout_worker)
+// must carry it, and the master sends it with every call to the worker's
+// endpoint (assign_task, cancel_task), which the worker refuses without
+// it. Worker IDs are public (list_workers shows them); secrets never
+// leave the registration's reply and the calls to the worker.
+
+// newSecret returns a fresh registration secret: 256 bits from
+// crypto/rand, in hex.
+func newSecret() string {
+	var b [32]byte
+	rand.Read(b[:]) // never fails (crypto/rand crashes the program instead)
+	return hex.EncodeToString(b[:])
+}
+
+// owns reports whether secret is w's registration secret. It compares
+// SHA-256 digests in constant time, so the time it takes tells nothing
+// about the secret, its length included. A record without a secret (a
+// placeholder for leases found in the store) owns none.
+func (w *workerRec) owns(secret string) bool {
+	if w.secret == "" {
+		return false
+	}
+	got, want := sha256.Sum256([]byte(secret)), sha256.Sum256([]byte(w.secret))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
+// checkSecret refuses a call for w (method, its XML-RPC name) that does
+// not carry w's registration secret, with rpcapi.ErrUnauthorized, and
+// counts and logs the refusal. The caller holds mu.
+func (m *Master) checkSecret(ctx context.Context, w *workerRec, secret, method string) error {
+	if w.owns(secret) {
+		return nil
+	}
+	m.metrics.badSecret.Inc()
+	what := "no secret"
+	if secret != "" {
+		what = "a wrong secret"
+	}
+	m.log.WithFields(logrus.Fields{"worker": w.id, "method": method, "remote": rpcapi.PeerAddr(ctx)}).
+		Warn("worker call refused: " + what)
+	return fmt.Errorf("%w: %s for worker %s with %s: send the secret that register_worker returned with this worker ID",
+		rpcapi.ErrUnauthorized, method, w.id, what)
+}
+
+// registered returns the worker registered with this master under id
+// (alive, draining or dead), or nil: never registered, forgotten, or a
+// placeholder for leases found in the store, which has no secret (the
+// worker that held them registers again). The caller holds mu.
+func (m *Master) registered(id string) *workerRec {
+	if w := m.reg.workers[id]; w != nil && !w.restored {
+		return w
+	}
+	return nil
+}

@@ -1,0 +1,186 @@
+package master
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// Complete implements rpcapi.MasterAPI. The call must come from a worker
+// registered with this master, with its secret. A report is recorded only
+// when it matches the job's live lease (same worker, same attempt); one
+// for an attempt leased to another worker is refused, anything else is
+// dropped; both are counted. It returns once the recorded outcomes are
+// durable.
+func (api wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) error {
+	m := api.m
+	if err := checkReports(a.Reports); err != nil {
+		return err
+	}
+	now := m.now()
+	var last *batch
+	m.mu.Lock()
+	w, err := m.reporter(ctx, a)
+	if err != nil {
+		m.mu.Unlock()
+		return err
+	}
+	for _, rep := range a.Reports {
+		b, v := m.completeReport(w, a.WorkerID, rep, now)
+		switch v {
+		case reportAccepted:
+			r.Accepted++
+			last = b
+		case reportRefused:
+			r.Refused++
+		default:
+			r.Dropped++
+		}
+	}
+	m.mu.Unlock()
+	m.kick()
+	if last != nil {
+		if err := last.wait(); err != nil {
+			return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+		}
+	}
+	return nil
+}
+
+// reporter returns the worker a task_complete comes from: one registered
+// with this master (dead ones included: their reports are stale), whose
+// secret the call carries. An ID the master has no registration for (it
+// restarted, or forgot a long-dead worker) is ErrUnknownWorker, so that
+// the worker registers again, naming the attempts it holds to have them
+// adopted, and reports them under its new ID. The caller holds mu.
+func (m *Master) reporter(ctx context.Context, a *rpcapi.CompleteArgs) (*workerRec, error) {
+	w := m.registered(a.WorkerID)
+	if w == nil {
+		return nil, fmt.Errorf("%w: %q: register again (with the attempts you hold in running) and report under the new ID",
+			rpcapi.ErrUnknownWorker, a.WorkerID)
+	}
+	return w, m.checkSecret(ctx, w, a.Secret, "task_complete")
+}
+
+// What became of one report.
+type reportVerdict int
+
+const (
+	reportDropped  reportVerdict = iota // stale (fencing) or of an unknown job
+	reportAccepted                      // recorded, or a repeat of what is
+	reportRefused                       // its attempt is leased to another worker
+)
+
+// completeReport records one report from w, registered as workerID, and
+// says what became of it, with the batch that writes what it changed. The
+// caller holds mu.
+func (m *Master) completeReport(w *workerRec, workerID string, rep rpcapi.Report, now time.Time) (*batch, reportVerdict) {
+	j := m.reportedJob(w, rep)
+	if j == nil {
+		return nil, reportDropped
+	}
+	// A report sent to the master that crashed, for a lease that had
+	// not reached the disk, is adopted and recorded, as Register
+	// adopts the attempt from a worker that comes back first.
+	if m.recovered {
+		m.adoptUnwritten(j, rep.Attempt, workerID, workerID+" (its report)", now)
+	}
+	if j.State == jobs.Running && j.Attempt == rep.Attempt && j.Worker == workerID {
+		if b, ok := m.finishAttempt(j, workerID, rep, now); ok {
+			return b, reportAccepted
+		}
+		return nil, reportDropped
+	}
+	if c := j.Current(); c != nil && rep.Attempt == j.Attempt {
+		switch {
+		case c.Worker != workerID:
+			// Not this worker's to report: a forgery, or the late word of
+			// an ID whose lease another registration adopted.
+			m.metrics.foreign.Inc()
+			m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": workerID,
+				"leased_to": c.Worker}).Warn("report refused: the attempt is leased to another worker")
+			return nil, reportRefused
+		case c.Outcome == rep.Outcome:
+			// A repeat of a report already recorded (its acknowledgement
+			// was lost) is accepted again; it changes nothing.
+			return m.commit.add(j), reportAccepted
+		}
+	}
+	m.dropped.Add(1)
+	m.metrics.dropped.Inc()
+	m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": workerID,
+		"live_attempt": j.Attempt, "state": j.State}).Warn("stale report dropped")
+	return nil, reportDropped
+}
+
+// reportedJob returns the job a report is about, or nil, and frees the
+// slot of its lease on w when the report names the leased attempt. The
+// caller holds mu.
+func (m *Master) reportedJob(w *workerRec, rep rpcapi.Report) *jobs.Job {
+	var j *jobs.Job
+	if w != nil {
+		// The worker says the attempt ended: its slot is free, whatever
+		// becomes of the report (checkReports refused any the master
+		// could not record, before anything changed).
+		if l := w.leases[rep.JobID]; l != nil && l.attempt == rep.Attempt {
+			delete(w.leases, rep.JobID)
+			j = l.job
+		}
+	}
+	if j == nil {
+		j = m.job(rep.JobID)
+	}
+	return j
+}
+
+// finishAttempt records the outcome of j's running attempt, turning a
+// result over max_result_bytes into a permanent error, requeues j if it
+// is to run again, and reports whether the job took the report, with the
+// batch that writes it. The caller holds mu.
+func (m *Master) finishAttempt(j *jobs.Job, workerID string, rep rpcapi.Report, now time.Time) (*batch, bool) {
+	if n := len(rep.Output) + len(rep.Data); n > m.cfg.MaxResultBytes {
+		rep = rpcapi.Report{JobID: rep.JobID, Attempt: rep.Attempt, Outcome: jobs.Error, ExitCode: rep.ExitCode,
+			Permanent: true, Error: fmt.Sprintf("result of %d bytes (output and data) is over the master's max_result_bytes %d", n, m.cfg.MaxResultBytes)}
+	}
+	_, last, err := m.apply(jobChange{kind: changeFinish, job: j.ID, attempt: rep.Attempt, at: now,
+		report: jobs.Report{Outcome: rep.Outcome, Error: rep.Error, Permanent: rep.Permanent,
+			Result: jobs.Result{ExitCode: rep.ExitCode, Output: rep.Output, Data: rep.Data}}})
+	if err != nil {
+		m.jobLog(j).WithError(err).Warn("report rejected")
+		return nil, false
+	}
+	if rep.Outcome != jobs.OK || m.debug {
+		e := m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": workerID,
+			"outcome": rep.Outcome, "state": j.State})
+		if rep.Outcome == jobs.OK {
+			e.Debug("attempt finished")
+		} else {
+			e.WithField("error", rep.Error).Info("attempt finished")
+		}
+	}
+	return last, true
+}
+
+// checkReports refuses a task_complete with a report the master could
+// never record (an unknown outcome, no job ID, an attempt below 1): the
+// whole call fails with ErrBadRequest and changes nothing, so a worker's
+// bug shows instead of its job being parked.
+func checkReports(reps []rpcapi.Report) error {
+	for i, rep := range reps {
+		switch {
+		case rep.JobID == "":
+			return fmt.Errorf("%w: report %d has no job_id", rpcapi.ErrBadRequest, i)
+		case rep.Attempt < 1:
+			return fmt.Errorf("%w: report %d (job %s) has attempt %d; attempts start at 1", rpcapi.ErrBadRequest, i, rep.JobID, rep.Attempt)
+		case !rep.Outcome.Valid():
+			return fmt.Errorf("%w: report %d (job %s attempt %d) has outcome %q; want one of ok, error, timeout, lost, cancelled",
+				rpcapi.ErrBadRequest, i, rep.JobID, rep.Attempt, rep.Outcome)
+		}
+	}
+	return nil
+}
