@@ -2,6 +2,7 @@ package examples_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,8 +22,9 @@ import (
 // worker and client of docs/protocol.md against real master processes over
 // XML-RPC: a push worker and a pull worker with client.py, a worker killed
 // with SIGKILL mid-job, a fleet mixing Go workers (gob and XML-RPC) with a
-// Python one, and XML-RPC introspection (and purge_jobs) from Python. Each
-// subtest has a master of its own and they run in parallel.
+// Python one, calls made straight to a Python worker without its
+// registration's secret, and XML-RPC introspection (and purge_jobs) from
+// Python. Each subtest has a master of its own and they run in parallel.
 func TestPython(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds drover and runs Python processes")
@@ -53,6 +55,54 @@ func TestPython(t *testing.T) {
 		if j := pyJob(t, mc, ids[0]); j.State != jobs.Failed || len(j.Attempts) != 1 ||
 			!strings.Contains(j.Attempts[0].Error, `missing arg "text"`) {
 			t.Errorf("py.echo without text: state %s, attempts %+v; want failed after 1 attempt naming the arg", j.State, j.Attempts)
+		}
+	})
+
+	// A call made straight to the push worker's endpoint, without the
+	// secret of its registration, is fault 6: it runs nothing and stops
+	// nothing; the master's own work goes on.
+	t.Run("DirectAssignRefused", func(t *testing.T) {
+		t.Parallel()
+		addr := env.master(t)
+		w := env.worker(t, addr, "--name", "py-direct")
+		wid := w.waitRegistered(t)
+		mc := pyXMLClient(t, addr)
+		id := pySubmit(t, mc, jobs.Spec{Type: "py.sleep", Args: map[string]string{"seconds": "1.5"}})[0]
+		var endpoint string
+		testproc.Poll(t, 10*time.Second, "the sleep job running on the Python worker", func() bool {
+			ws, err := listWorkers(mc)
+			for _, x := range ws {
+				if x.ID == wid && x.Running == 1 {
+					endpoint = x.Addr
+				}
+			}
+			return err == nil && endpoint != ""
+		})
+		c, err := rpcapi.NewXMLClient(endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		wc := rpcapi.WorkerClient{C: c}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, secret := range []string{"", strings.Repeat("0", 64)} {
+			_, err := wc.Assign(ctx, &rpcapi.AssignArgs{WorkerID: wid, Secret: secret,
+				Tasks: []rpcapi.Task{{JobID: "made-up", Attempt: 1, Type: "py.echo", Args: map[string]string{"text": "x"}}}})
+			if !errors.Is(err, rpcapi.ErrUnauthorized) {
+				t.Errorf("assign_task with secret %q: %v, want fault 6", secret, err)
+			}
+			err = wc.Cancel(ctx, &rpcapi.WorkerCancelArgs{Secret: secret, Jobs: []rpcapi.JobRef{{JobID: id, Attempt: 1}}})
+			if !errors.Is(err, rpcapi.ErrUnauthorized) {
+				t.Errorf("cancel_task with secret %q: %v, want fault 6", secret, err)
+			}
+		}
+		if p, err := wc.Ping(ctx); err != nil || p.Running != 1 {
+			t.Errorf("ping after refused calls: %+v %v, want the 1 job the master gave", p, err)
+		}
+		pyWaitFinal(t, mc, []string{id}, 10*time.Second)
+		if j := pyJob(t, mc, id); j.State != jobs.Succeeded || j.Attempts[0].Worker != wid {
+			t.Errorf("the master's job: %s, attempts %+v; want succeeded on %s", j.State, j.Attempts, wid)
 		}
 	})
 
