@@ -134,3 +134,46 @@ func TestAssignBeforeRegistration(t *testing.T) {
 		t.Fatalf("%d running, ran %v; want nothing", n, ran.list())
 	}
 }
+
+// TestReportAcrossMasterRestart: a result a Go worker sends under its ID
+// of before a master restart is refused with fault 1 (the new master
+// never gave that ID, and has no secret for it); the worker registers
+// again naming the result, the master adopts the attempt, and the result
+// is recorded once, under the new ID.
+func TestReportAcrossMasterRestart(t *testing.T) {
+	dir := t.TempDir()
+	// Beats far apart: the report, not a beat, finds the master changed.
+	cfg := master.Config{DataDir: dir, HeartbeatInterval: 5 * time.Second, DeadAfter: 15 * time.Second}
+	m1 := startMaster(t, cfg)
+	cfg.Listen = m1.Addr()
+	release := make(chan struct{})
+	var ran ranLog
+	w := startWorker(t, m1.Addr(), "w", 1, map[string]worker.HandlerFunc{
+		"block": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			ran.add(j.ID)
+			select {
+			case <-release:
+				return jobs.Result{Output: "done"}, nil
+			case <-ctx.Done():
+				return jobs.Result{}, ctx.Err()
+			}
+		},
+	})
+	before := w.ID()
+	id := submit(t, client(t, m1.Addr()), jobs.Spec{Type: "block"})[0]
+	pollT(t, 10*time.Second, "the job to run", func() bool { return w.Running() == 1 })
+	m1.Close()
+	m2 := startMaster(t, cfg)
+	mc := client(t, m2.Addr())
+	close(release)
+	// Sooner than the worker's next beat (4.5 s at the soonest after it
+	// registered): the refused report itself makes it register again.
+	waitAll(t, mc, []string{id}, 3*time.Second)
+	j := getJob(t, mc, id).Job
+	if j.State != jobs.Succeeded || len(j.Attempts) != 1 || j.Attempts[0].Output != "done" || j.Attempts[0].Worker == before {
+		t.Fatalf("job %s, attempts %+v; want succeeded once, under the worker's new ID (not %s)", j.State, j.Attempts, before)
+	}
+	if j.Attempts[0].Worker != w.ID() || len(ran.list()) != 1 {
+		t.Fatalf("recorded under %s, the worker is now %s and ran %v; want its new ID, one run", j.Attempts[0].Worker, w.ID(), ran.list())
+	}
+}

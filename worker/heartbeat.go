@@ -286,7 +286,12 @@ func (w *Worker) send(ctx context.Context, from registration, key int, batch []r
 	}
 	w.mu.Unlock()
 	if errors.Is(err, rpcapi.ErrUnknownWorker) {
-		w.signal(w.regc)
+		w.mu.Lock()
+		stale := w.id != from.id // registered again since: the batch goes under the new ID
+		w.mu.Unlock()
+		if !stale {
+			w.signal(w.regc)
+		}
 	}
 	if err != nil {
 		return err
