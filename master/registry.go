@@ -161,7 +161,9 @@ func (w *workerRec) poke() {
 	}
 }
 
-// Register implements rpcapi.MasterAPI.
+// Register implements rpcapi.MasterAPI: a new worker ID and its secret
+// (identity.go). A push worker's addr must name the host the call came
+// from (workerEndpoint), and the master calls the address it builds.
 func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.RegisterReply) error {
 	m := api.m
 	pull := a.Mode == rpcapi.ModePull
