@@ -161,8 +161,12 @@ func clockMaster(t *testing.T, cfg Config) (*Master, *fakeClock) {
 	return startT(t, cfg), fc
 }
 
+// pullSecrets holds the secret register_worker handed each pullWorker,
+// by worker ID (IDs are unique across masters: they carry a random tail).
+var pullSecrets sync.Map
+
 // pullWorker registers a pull worker called name for types with one slot
-// and returns its ID.
+// and returns its ID; secretOf returns its secret.
 func pullWorker(t *testing.T, m *Master, name string, types ...string) string {
 	t.Helper()
 	var reg rpcapi.RegisterReply
@@ -170,7 +174,13 @@ func pullWorker(t *testing.T, m *Master, name string, types ...string) string {
 		Mode: rpcapi.ModePull}, &reg); err != nil {
 		t.Fatal(err)
 	}
+	pullSecrets.Store(reg.WorkerID, reg.Secret)
 	return reg.WorkerID
+}
+
+func secretOf(wid string) string {
+	s, _ := pullSecrets.Load(wid)
+	return s.(string)
 }
 
 // fetchTask fetches (waiting up to a second of real time) and fails the
@@ -178,7 +188,7 @@ func pullWorker(t *testing.T, m *Master, name string, types ...string) string {
 func fetchTask(t *testing.T, m *Master, wid string) rpcapi.Task {
 	t.Helper()
 	var f rpcapi.FetchReply
-	if err := m.rpc().Fetch(context.Background(), &rpcapi.FetchArgs{WorkerID: wid, Timeout: time.Second}, &f); err != nil || len(f.Tasks) != 1 {
+	if err := m.rpc().Fetch(context.Background(), &rpcapi.FetchArgs{WorkerID: wid, Secret: secretOf(wid), Timeout: time.Second}, &f); err != nil || len(f.Tasks) != 1 {
 		t.Fatalf("fetch by %s: %+v, %v; want one task", wid, f, err)
 	}
 	return f.Tasks[0]
@@ -270,7 +280,7 @@ func TestBackoffOnFakeClock(t *testing.T) {
 	}
 	task := fetchTask(t, m, wid)
 	var cr rpcapi.CompleteReply
-	err = m.rpc().Complete(ctx, &rpcapi.CompleteArgs{WorkerID: wid, Reports: []rpcapi.Report{
+	err = m.rpc().Complete(ctx, &rpcapi.CompleteArgs{WorkerID: wid, Secret: secretOf(wid), Reports: []rpcapi.Report{
 		{JobID: ids[0], Attempt: task.Attempt, Outcome: jobs.Error, Error: "boom"}}}, &cr)
 	if err != nil || cr.Accepted != 1 {
 		t.Fatalf("report: %+v, %v", cr, err)
@@ -313,7 +323,7 @@ func TestLeaseBackstopOnFakeClock(t *testing.T) {
 	beat := func() {
 		t.Helper()
 		var r rpcapi.HeartbeatReply
-		err := m.rpc().Heartbeat(ctx, &rpcapi.HeartbeatArgs{WorkerID: wid,
+		err := m.rpc().Heartbeat(ctx, &rpcapi.HeartbeatArgs{WorkerID: wid, Secret: secretOf(wid),
 			Running: []rpcapi.JobRef{{JobID: task.JobID, Attempt: task.Attempt}}}, &r)
 		if err != nil || r.Status != rpcapi.BeatOK {
 			t.Fatalf("heartbeat: %+v, %v", r, err)
