@@ -30,6 +30,10 @@ var (
 	// ErrUnauthorized: the master wants a token and the call carried none
 	// or a wrong one (see WithToken).
 	ErrUnauthorized error = rpcapi.ErrUnauthorized
+	// ErrForbidden: the token is valid but its role may not make the call
+	// (a read token submitting, a client token purging); the call changed
+	// nothing.
+	ErrForbidden error = rpcapi.ErrForbidden
 	// ErrInternal: anything else the master reports.
 	ErrInternal error = rpcapi.ErrInternal
 )

@@ -61,16 +61,8 @@ func TokenMatches(got, want string) bool {
 // RequireToken wraps h so that every request must carry token (see
 // TokenOf); others get 401. An empty token lets everything through.
 // A request that passes marks its connection authenticated (Authenticate).
+// token is an admin token (see Auth.Require): the endpoint of a worker,
+// which knows one token, uses it.
 func RequireToken(token string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if token != "" && !TokenMatches(TokenOf(r), token) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="drover"`)
-			http.Error(w, "drover: missing or wrong token", http.StatusUnauthorized)
-			return
-		}
-		if !Authenticate(w, r) {
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
+	return NewAuth(SingleToken(token)).Require(h)
 }

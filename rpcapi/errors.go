@@ -31,6 +31,10 @@ var (
 	// call for a worker did not carry that worker's registration secret
 	// (RegisterReply.Secret).
 	ErrUnauthorized = &Error{"unauthorized", "rpcapi: unauthorized"}
+	// ErrForbidden: the call's token is valid but its role may not make
+	// the call (docs/security.md has the table). The call changed
+	// nothing.
+	ErrForbidden = &Error{"forbidden", "rpcapi: forbidden"}
 	// ErrInternal: anything else.
 	ErrInternal = &Error{"internal", "rpcapi: internal error"}
 )
@@ -38,7 +42,7 @@ var (
 var sentinels = map[string]*Error{}
 
 func init() {
-	for _, e := range []*Error{ErrUnknownWorker, ErrNotFound, ErrBadRequest, ErrUnavailable, ErrUnauthorized, ErrInternal} {
+	for _, e := range []*Error{ErrUnknownWorker, ErrNotFound, ErrBadRequest, ErrUnavailable, ErrUnauthorized, ErrForbidden, ErrInternal} {
 		sentinels[e.Code] = e
 	}
 }

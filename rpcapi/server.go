@@ -151,7 +151,7 @@ func (s *goServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		conn.Close()
 		return
 	}
-	s.serveConn(conn)
+	s.serveConn(req.Context(), conn)
 }
 
 // goConn is one served connection.
@@ -191,13 +191,15 @@ func (c *goConn) end() {
 // noReply is the body sent with an error, as net/rpc's invalidRequest.
 type noReply struct{}
 
-func (s *goServer) serveConn(conn net.Conn) {
+// serveConn serves conn; parent is the CONNECT's context, whose values
+// (the token's identity: Authorize) every call's context keeps.
+func (s *goServer) serveConn(parent context.Context, conn net.Conn) {
 	buf := bufio.NewWriter(conn)
 	c := &goConn{conn: conn, enc: gob.NewEncoder(buf), buf: buf, slots: make(chan struct{}, s.opts.MaxCallsInFlight), idle: s.opts.IdleTimeout}
 	conn.SetReadDeadline(time.Now().Add(c.idle))
 	cr := &capReader{r: conn, max: uint64(s.opts.MaxMessage)}
 	dec := gob.NewDecoder(bufio.NewReader(cr))
-	ctx, cancel := context.WithCancel(withPeer(context.Background(), conn.RemoteAddr().String()))
+	ctx, cancel := context.WithCancel(withPeer(context.WithoutCancel(parent), conn.RemoteAddr().String()))
 	defer func() {
 		cancel()
 		c.pending.Wait()
@@ -237,6 +239,10 @@ func (s *goServer) serveConn(conn net.Conn) {
 			// As net/rpc: the body did not decode into the args; answer
 			// and read on.
 			c.send(&req, noReply{}, encode(fmt.Errorf("%w: args of %s: %v", ErrBadRequest, req.ServiceMethod, err)))
+			continue
+		}
+		if err := Authorize(ctx, req.ServiceMethod); err != nil {
+			c.send(&req, noReply{}, encode(err))
 			continue
 		}
 		c.begin()

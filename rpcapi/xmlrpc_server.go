@@ -28,6 +28,7 @@ const (
 	FaultUnavailable    = 4
 	FaultInternal       = 5
 	FaultUnauthorized   = 6      // a missing or wrong worker secret (a missing or wrong token gets HTTP 401 before any XML)
+	FaultForbidden      = 7      // the token's role may not call the method
 	FaultParse          = -32700 // the body is not a well-formed methodCall
 	FaultMethodNotFound = -32601
 	FaultInvalidParams  = -32602 // wrong number or types of params
@@ -40,6 +41,7 @@ var faultCodes = map[string]int{
 	ErrUnavailable.Code:   FaultUnavailable,
 	ErrInternal.Code:      FaultInternal,
 	ErrUnauthorized.Code:  FaultUnauthorized,
+	ErrForbidden.Code:     FaultForbidden,
 }
 
 // XMLRPCOptions bounds what the XML-RPC handler accepts. Zero fields mean
@@ -225,6 +227,10 @@ func (h *xmlHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	x, ok := h.methods[method]
 	if !ok {
 		h.fault(rw, FaultMethodNotFound, fmt.Sprintf("no method %q (system.listMethods lists them)", method))
+		return
+	}
+	if err := Authorize(req.Context(), method); err != nil {
+		h.fault(rw, faultCodes[Code(err)], err.Error())
 		return
 	}
 	reply, err := x.call(withPeer(req.Context(), req.RemoteAddr), params)
