@@ -50,13 +50,18 @@ type Master struct {
 	// LoadMaster resolves a relative path against the directory of the
 	// master's file and leaves here the path it loaded.
 	JobsFile string
+	// TokensFile is the tokens_file setting, resolved as JobsFile is.
+	// LoadMaster loads it into Config.Tokens; drover master loads it again
+	// on SIGHUP.
+	TokensFile string
 	// LogLevel is log_level: "debug", "info", "warn", "error" or empty
 	// (info). Pass it to Logger.
 	LogLevel string
 	// LogFormat is log_format: "text", "json" or empty (text).
 	LogFormat string
 
-	jobsFileLine int
+	jobsFileLine   int
+	tokensFileLine int
 	node
 }
 
@@ -65,7 +70,7 @@ var masterKeys = slices.Concat([]string{
 	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "max_xml_depth", "max_calls_in_flight", "max_submit", "max_args_bytes", "gc_percent",
 	"max_result_bytes", "max_connections", "max_anonymous_connections", "max_anonymous_per_address", "preauth_timeout", "max_submit_bytes", "max_reply_bytes", "retain", "retain_jobs", "history", "history_jobs",
 	"metric_types", "limits", "default_limit", "type_limits", "notify", "jobs_file",
-	"allowed_hosts", "worker_hosts",
+	"allowed_hosts", "worker_hosts", "tokens_file",
 }, nodeKeys)
 
 // LoadMaster reads the master's file at path, loads its jobs file if it
@@ -103,9 +108,34 @@ func LoadMaster(path string) (*Master, error) {
 		if m.Config.Token, m.Config.TLS, m.Config.ClientTLS, err = m.node.resolve(path); err != nil {
 			return nil, err
 		}
+		if err := m.loadTokens(path); err != nil {
+			return nil, err
+		}
 	}
 	ApplyMasterEnv(&m.Config, os.LookupEnv)
 	return m, nil
+}
+
+// loadTokens loads the tokens file that the master's file at path names,
+// if any, into Config.Tokens, and leaves its resolved path in TokensFile.
+func (m *Master) loadTokens(path string) error {
+	if m.TokensFile == "" {
+		return nil
+	}
+	tf := m.TokensFile
+	if !filepath.IsAbs(tf) {
+		tf = filepath.Join(filepath.Dir(path), tf)
+	}
+	creds, err := LoadTokens(tf)
+	if err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			return err
+		}
+		return &Error{File: path, Line: m.tokensFileLine, Key: "tokens_file", Msg: err.Error(), Err: err}
+	}
+	m.TokensFile, m.Config.Tokens = tf, creds
+	return nil
 }
 
 // ParseMaster decodes data, the content of the master's file called name
@@ -162,6 +192,9 @@ func (d *decoder) masterServerKey(p path, k string, v any, m *Master) bool {
 		c.AllowedHosts = d.hosts(p, v)
 	case "worker_hosts":
 		c.WorkerHosts = d.workerHosts(p, v)
+	case "tokens_file":
+		m.TokensFile = d.str(p, v)
+		m.tokensFileLine = d.line(p)
 	default:
 		return false
 	}

@@ -47,11 +47,18 @@ type Config struct {
 	MaxBackoff time.Duration
 	// AssignBatch caps the jobs in one Assign call. Default 64.
 	AssignBatch int
-	// Token, when set, is required on every call to the master (net/rpc
-	// and XML-RPC) and is sent on every call the master makes to workers;
-	// workers must have the same token. Empty: no auth (the master warns
-	// when it listens beyond loopback without one).
+	// Token, when set, is an admin token (rpcapi.RoleAdmin: it may do
+	// everything) named "token". With Token or Tokens set, every request
+	// to the master (both RPC paths, the JSON API, the event stream,
+	// metrics, the dashboard) must carry one of them, and may do what its
+	// role allows. With neither: no auth, everything is allowed to anyone
+	// (the master warns when it listens beyond loopback so).
 	Token string
+	// Tokens are further tokens, each with a name and a role (a tokens
+	// file; see docs/security.md). SetTokens replaces them while the
+	// master runs. A push worker is called with the token it registered
+	// with.
+	Tokens []rpcapi.Credential
 	// AllowedHosts are host names, besides the default ones, that the
 	// listener answers to in the Host header; "*" allows any. By default
 	// it answers to IP addresses, "localhost" and names under .localhost,
@@ -342,6 +349,9 @@ func (c *Config) Validate() error {
 	c.setDefaults()
 	if err := c.checkFields(); err != nil {
 		return err
+	}
+	if _, err := c.keyring(c.Tokens); err != nil {
+		return fieldErr("Tokens", "tokens_file", "%v", err)
 	}
 	if err := webguard.CheckAllowedHosts(c.AllowedHosts); err != nil {
 		return fieldErr("AllowedHosts", "allowed_hosts", "%v", err)

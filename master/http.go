@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drover/drover/internal/webguard"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -32,95 +31,6 @@ const (
 
 //go:embed web
 var webFiles embed.FS
-
-// mountHTTP adds the JSON API (under APIPrefix) and the dashboard (at /)
-// to the master's mux. docs/api.md documents the API.
-func (m *Master) mountHTTP(mux *http.ServeMux) {
-	api := http.NewServeMux()
-	for _, r := range []struct {
-		pattern string
-		h       func(http.ResponseWriter, *http.Request) error
-	}{
-		{"GET /api/v1/status", m.apiStatus},
-		{"GET /api/v1/jobs", m.apiListJobs},
-		{"POST /api/v1/jobs", m.apiSubmit},
-		{"GET /api/v1/jobs/{id}", m.apiGetJob},
-		{"POST /api/v1/jobs/{id}/cancel", m.apiCancel},
-		{"POST /api/v1/jobs/{id}/retry", m.apiRetry},
-		{"POST /api/v1/purge", m.apiPurge},
-		{"GET /api/v1/workers", m.apiListWorkers},
-		{"GET /api/v1/workers/{id}", m.apiGetWorker},
-		{"POST /api/v1/workers/{id}/drain", m.apiDrain},
-		{"GET /api/v1/groups", m.apiListGroups},
-		{"GET /api/v1/groups/{name...}", m.apiGetGroup},
-		{"GET /api/v1/schedules", m.apiSchedules},
-	} {
-		api.Handle(r.pattern, apiHandler(m.gated(r.h)))
-	}
-	api.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) {
-		if err := m.awaitReady(r.Context()); err != nil {
-			writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
-			return
-		}
-		m.serveEvents(w, r)
-	})
-	api.HandleFunc(APIPrefix, func(w http.ResponseWriter, r *http.Request) {
-		// Nothing matched: a known path with another method, or nothing.
-		var allow []string
-		for _, method := range []string{http.MethodGet, http.MethodPost} {
-			probe := r.Clone(r.Context())
-			probe.Method = method
-			if _, p := api.Handler(probe); p != "" && p != APIPrefix {
-				allow = append(allow, method)
-			}
-		}
-		if len(allow) == 0 {
-			writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no API endpoint %s (see docs/api.md)", r.URL.Path))
-			return
-		}
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
-			fmt.Sprintf("%s %s: method not allowed (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", ")))
-	})
-	// With a token, both need it, as Bearer or as the password of Basic
-	// auth: a browser asks for it once and sends it with every fetch and
-	// the event stream.
-	mux.Handle(APIPrefix, m.requireToken(api))
-	mux.Handle("/", rpcapi.RequireToken(m.cfg.Token, dashboardHandler()))
-}
-
-// guard wraps the listener's whole handler (every path: RPC, API, events,
-// dashboard, metrics) so that a web page cannot turn a visitor's browser
-// against the master: a Host that is not one of the master's names (DNS
-// rebinding) and an unsafe request from another origin get 403. Requests
-// without browser headers (curl, Python, Go, workers) pass.
-func (m *Master) guard(h http.Handler) http.Handler {
-	g := webguard.New(webguard.Config{Names: []string{m.cfg.Listen}, AllowedHosts: m.cfg.AllowedHosts,
-		Deny: func(w http.ResponseWriter, r *http.Request, status int, msg string) {
-			if strings.HasPrefix(r.URL.Path, APIPrefix) {
-				writeError(w, status, "forbidden", msg)
-				return
-			}
-			http.Error(w, "drover: "+msg, status)
-		}})
-	return g.Handler(h)
-}
-
-// requireToken is rpcapi.RequireToken with a JSON error.
-func (m *Master) requireToken(h http.Handler) http.Handler {
-	tok := m.cfg.Token
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tok != "" && !rpcapi.TokenMatches(rpcapi.TokenOf(r), tok) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="drover"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong token")
-			return
-		}
-		if !rpcapi.Authenticate(w, r) {
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
 
 // apiHandler turns a handler's error into a JSON error reply.
 type apiHandler func(http.ResponseWriter, *http.Request) error
@@ -146,6 +56,10 @@ func errorStatus(err error) (int, string) {
 		return http.StatusBadRequest, "bad_request"
 	case errors.Is(err, rpcapi.ErrUnavailable):
 		return http.StatusServiceUnavailable, "unavailable"
+	case errors.Is(err, rpcapi.ErrForbidden):
+		return http.StatusForbidden, "forbidden"
+	case errors.Is(err, rpcapi.ErrUnauthorized):
+		return http.StatusUnauthorized, "unauthorized"
 	}
 	return http.StatusInternalServerError, "internal"
 }
@@ -154,7 +68,8 @@ func errorStatus(err error) (int, string) {
 // code already says.
 func errorMessage(err error) string {
 	msg := err.Error()
-	for _, s := range []error{ErrConflict, rpcapi.ErrNotFound, rpcapi.ErrUnknownWorker, rpcapi.ErrBadRequest, rpcapi.ErrUnavailable} {
+	for _, s := range []error{ErrConflict, rpcapi.ErrNotFound, rpcapi.ErrUnknownWorker, rpcapi.ErrBadRequest, rpcapi.ErrUnavailable,
+		rpcapi.ErrForbidden, rpcapi.ErrUnauthorized} {
 		if rest, ok := strings.CutPrefix(msg, s.Error()+": "); ok {
 			return rest
 		}

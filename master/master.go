@@ -80,6 +80,7 @@ type Master struct {
 	held       []heldLease // fresh leases not yet written, in due order
 
 	kickc  chan struct{}
+	auth   *rpcapi.Auth // the tokens every request is checked against (auth.go)
 	ln     *rpcapi.TrackingListener
 	srv    *http.Server
 	ctx    context.Context
@@ -111,6 +112,10 @@ func New(cfg Config) (*Master, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	k, err := cfg.keyring(cfg.Tokens)
+	if err != nil {
+		return nil, err // Validate checked it
+	}
 	var b [2]byte
 	rand.Read(b[:])
 	m := &Master{
@@ -125,6 +130,7 @@ func New(cfg Config) (*Master, error) {
 		keys:     newKeyIndex(),
 		kickc:    make(chan struct{}, 1),
 		stopc:    make(chan struct{}),
+		auth:     rpcapi.NewAuth(k),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.metrics = newMetrics(m)

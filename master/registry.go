@@ -178,7 +178,7 @@ func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.
 			m.log.WithError(err).WithFields(logrus.Fields{"name": a.Name, "remote": rpcapi.PeerAddr(ctx)}).Warn("registration refused")
 			return err
 		}
-		if client, err = m.workerCaller(addr, a.Transport); err != nil {
+		if client, err = m.workerCaller(ctx, addr, a.Transport); err != nil {
 			return err
 		}
 	}
@@ -235,10 +235,15 @@ func checkRegister(a *rpcapi.RegisterArgs) error {
 }
 
 // workerCaller makes the client the master sends a push worker's jobs
-// through, to addr (workerEndpoint's), with the master's token and, for
-// https, its client TLS.
-func (m *Master) workerCaller(addr, transport string) (rpcapi.Caller, error) {
-	opts := []rpcapi.Option{rpcapi.WithToken(m.cfg.Token)}
+// through, to addr (workerEndpoint's), with the token the worker
+// registered with (ctx's; the master's own when the call came through no
+// listener) and, for https, its client TLS.
+func (m *Master) workerCaller(ctx context.Context, addr, transport string) (rpcapi.Caller, error) {
+	tok, ok := rpcapi.TokenFrom(ctx)
+	if !ok {
+		tok = m.cfg.Token
+	}
+	opts := []rpcapi.Option{rpcapi.WithToken(tok)}
 	if strings.HasPrefix(addr, "https://") && m.cfg.ClientTLS != nil {
 		opts = append(opts, rpcapi.WithTLS(m.cfg.ClientTLS))
 	}

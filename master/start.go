@@ -77,13 +77,13 @@ func (m *Master) Start() error {
 	m.wg.Go(m.historyLoop)
 	m.wg.Go(m.idleMemLoop)
 	m.log.WithFields(logrus.Fields{"addr": m.Addr(), "store": m.cfg.Store, "data_dir": m.cfg.DataDir,
-		"auth": m.cfg.Token != ""}).Info("master listening")
+		"auth": !m.auth.Open(), "tokens": m.auth.Keyring().Len()}).Info("master listening")
 	if early {
 		go m.finishLoad(l)
 	}
-	if m.cfg.Token == "" && !isLoopback(ln.Addr()) {
+	if m.auth.Open() && !isLoopback(ln.Addr()) {
 		m.log.WithField("addr", m.Addr()).Warn("NO TOKEN: the master listens beyond loopback without auth; " +
-			"anyone who reaches this port can submit jobs and register workers. Set token or token_file.")
+			"anyone who reaches this port can submit jobs and register workers. Set token, token_file or tokens_file.")
 	}
 	m.kick()
 	return nil
@@ -154,13 +154,14 @@ func (m *Master) startHTTP() error {
 		return err
 	}
 	mux := http.NewServeMux()
-	tok := m.cfg.Token
-	mux.Handle(rpcapi.GoRPCPath, rpcapi.RequireToken(tok, h))
-	mux.Handle(rpcapi.XMLRPCPath, rpcapi.RequireToken(tok,
+	// Both RPC paths check each call's method against the token's role
+	// (rpcapi.Authorize); the other paths check theirs here.
+	mux.Handle(rpcapi.GoRPCPath, m.auth.Require(h))
+	mux.Handle(rpcapi.XMLRPCPath, m.auth.Require(
 		rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{MaxBody: m.cfg.MaxRequestBody, MaxDepth: m.cfg.MaxXMLDepth})))
 	m.metrics.reg.MustRegister(goRPCCollectors(stats)...)
 	m.metrics.reg.MustRegister(listenerCollectors(m.ln)...)
-	mux.Handle("/metrics", rpcapi.RequireToken(tok, m.metrics.handler()))
+	mux.Handle("/metrics", m.auth.Require(m.allow(rpcapi.ReadRoles, m.metrics.handler())))
 	m.mountHTTP(mux)
 	// Timeouts keep a slow client from pinning the master. net/rpc
 	// connections are hijacked and leave these behind; the write timeout

@@ -33,7 +33,7 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"master", "--config F [--listen ADDR] [--data-dir DIR] [--store bolt|memory]", "run a master", runMaster},
+		{"master", "--config F [--listen ADDR] [--data-dir DIR] [--store bolt|memory]", "run a master; SIGHUP reloads its tokens_file", runMaster},
 		{"worker", "--config F [--master ADDR] [--listen ADDR] [--name NAME] [--slots N]", "run a worker", runWorker},
 		{"submit", "--type T [--arg k=v]... [--priority N] [--retries N] [--timeout D] [--group G] [--tag T]... [--limit-key K] [--unique-key K] [--delay D] [--run-at T] | --file jobs.toml", "submit jobs; prints their IDs", runSubmit},
 		{"jobs", "[--state S] [--type T] [--group G] [--limit N] [--order desc|asc] [--cursor C] [--all] [--json]", "list jobs, newest first: one page (100), or every page with --all", runJobs},

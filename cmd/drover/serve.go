@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"io"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -41,19 +42,47 @@ func runMaster(args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Before Start, so that a signal sent once the master listens is
+	// never missed (a SIGHUP would kill the process).
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if err := m.Start(); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	select {
-	case <-ctx.Done():
-		log.Info("signal received; stopping")
-	case <-m.Failed(): // the store's load failed after the listener opened
-		m.Close()
-		return m.Err()
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("signal received; stopping")
+			return m.Close()
+		case <-hup:
+			reloadTokens(m, mf.TokensFile, log)
+		case <-m.Failed(): // the store's load failed after the listener opened
+			m.Close()
+			return m.Err()
+		}
 	}
-	return m.Close()
+}
+
+// reloadTokens loads the tokens file at path into m, on SIGHUP. A file
+// that does not load, or a set the master refuses, is logged and leaves
+// the tokens as they were.
+func reloadTokens(m *master.Master, path string, log logrus.FieldLogger) {
+	if path == "" {
+		log.Warn("SIGHUP: no tokens_file to reload; nothing changed")
+		return
+	}
+	creds, err := conf.LoadTokens(path)
+	if err == nil {
+		err = m.SetTokens(creds)
+	}
+	if err != nil {
+		log.WithError(err).WithField("tokens_file", path).Error("SIGHUP: tokens not reloaded; the previous tokens stay in force")
+		return
+	}
+	log.WithField("tokens_file", path).Info("SIGHUP: tokens reloaded")
 }
 
 // runWorker runs a worker until SIGINT or SIGTERM, then drains it.

@@ -18,7 +18,13 @@ const S = {
   loading: false,      // a fetch for the current view is in flight
   dirty: false,        // ...and another is wanted after it
   drawn: '',           // what the view shows now, to skip needless redraws
+  me: null,            // GET /api/v1/whoami: {name, role, auth, can}
 };
+
+// can reports whether the token's role may take an action (whoami's can:
+// submit, cancel, retry, drain, purge, pause_resume); the dashboard shows
+// only those.
+const can = action => !!(S.me && S.me.can && S.me.can[action]);
 
 // ---- helpers ----
 
@@ -321,7 +327,7 @@ function workersView() {
     td('Jobs', [w.jobs.length ? w.jobs.map(j => h('div', {},
       h('a', { href: '#/jobs/' + enc(j.id) }, '#' + j.id), ' ', h('code', {}, j.type))) : h('span', { class: 'muted' }, 'idle'),
       h('div', {}, h('a', { class: 'muted', href: '#/jobs?worker=' + enc(w.id) }, 'all its jobs'))]),
-    td('', w.state === 'alive' ? confirmButton('drain:' + w.id, 'Drain', 'Confirm drain', null,
+    td('', w.state === 'alive' && can('drain') ? confirmButton('drain:' + w.id, 'Drain', 'Confirm drain', null,
       () => act('workers/' + enc(w.id) + '/drain', 'Worker ' + w.name + ' draining')) : null)));
   return [
     h('h1', {}, 'Workers', h('span', { class: 'muted', style: { fontSize: '13px', fontWeight: 'normal' } },
@@ -360,7 +366,7 @@ function setupJobs(params) {
     history.replaceState(null, '', '#/jobs' + (qs ? '?' + qs : ''));
     refresh();
   }, 250));
-  show(h('h1', {}, 'Jobs'), submitForm(), filters,
+  show(h('h1', {}, 'Jobs'), can('submit') ? submitForm() : null, filters,
     h('div', { id: 'jobs-table' }, h('p', { class: 'muted' }, 'Loading…')), h('div', { class: 'pager', id: 'pager' }));
 }
 
@@ -433,9 +439,9 @@ function drawJob(j) {
   const open = new Set([...view.querySelectorAll('details[data-attempt][open]')].map(d => d.dataset.attempt));
   const id = enc(j.id);
   const actions = h('div', { class: 'actions-row' },
-    (j.state === 'pending' || j.state === 'running') ? confirmButton('cancel:' + j.id, 'Cancel', 'Confirm cancel', 'job-cancel',
+    (j.state === 'pending' || j.state === 'running') && can('cancel') ? confirmButton('cancel:' + j.id, 'Cancel', 'Confirm cancel', 'job-cancel',
       () => act('jobs/' + id + '/cancel', 'Job #' + j.id + ' cancelled')) : null,
-    (j.state === 'failed' || j.state === 'cancelled') ? h('button', {
+    (j.state === 'failed' || j.state === 'cancelled') && can('retry') ? h('button', {
       id: 'job-retry', type: 'button', class: 'primary',
       onclick: e => { e.target.disabled = true; act('jobs/' + id + '/retry', 'Job #' + j.id + ' back to pending'); },
     }, 'Retry') : null);
@@ -533,7 +539,7 @@ function drawSchedules(data) {
     td('Last job', s.last_job ? h('a', { href: '#/jobs/' + enc(s.last_job) }, '#' + s.last_job) : '—')));
   show(h('h1', {}, 'Schedules'), data.schedules.length
     ? [table(['Name', 'Schedule', 'Timezone', 'Job', 'Overlap', 'Next fire', 'Last fire', 'State', 'Last job'], rows, '', 'schedules'),
-      h('p', { class: 'muted' }, 'Pause or resume a schedule with ', h('code', {}, 'drover schedule pause|resume NAME'), '.')]
+      can('pause_resume') ? h('p', { class: 'muted' }, 'Pause or resume a schedule with ', h('code', {}, 'drover schedule pause|resume NAME'), '.') : null]
     : h('p', { class: 'note', id: 'no-schedules' }, 'No schedules. A job spec with a schedule (a cron expression such as "0 2 * * *" or "@every 5m"), in the jobs file or submitted, makes one; it is listed here with its next fire time.'));
 }
 
@@ -567,6 +573,25 @@ function connect() {
   };
 }
 
+// loadMe asks who the dashboard's token is, shows it in the header and
+// redraws the view with the actions its role may take.
+async function loadMe() {
+  try {
+    S.me = await api('GET', 'whoami');
+  } catch (e) {
+    S.me = null;
+  }
+  const who = document.getElementById('who');
+  if (S.me && S.me.auth) {
+    who.textContent = S.me.name + ' · ' + S.me.role;
+    who.title = 'Signed in with the token "' + S.me.name + '" of role ' + S.me.role;
+    who.hidden = false;
+  }
+  S.drawn = '';
+  render();
+}
+
 window.addEventListener('hashchange', render);
 render();
 connect();
+loadMe();

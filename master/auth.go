@@ -1,0 +1,117 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/rpcapi"
+)
+
+// keyring returns the keyring of tokens and of c.Token, which comes last,
+// so that an error's numbers are those of tokens.
+func (c *Config) keyring(tokens []rpcapi.Credential) (*rpcapi.Keyring, error) {
+	all := tokens
+	if c.Token != "" {
+		all = append(slices.Clip(tokens), rpcapi.Credential{Name: rpcapi.LegacyTokenName, Role: rpcapi.RoleAdmin, Token: c.Token})
+	}
+	return rpcapi.NewKeyring(all)
+}
+
+// SetTokens replaces Config.Tokens while the master runs; Config.Token
+// stays. A request checked after SetTokens returns is checked against
+// the new tokens, and so is every later call on a gob connection that
+// authenticated before: a connection whose token is gone gets
+// ErrUnauthorized on its next call, one whose token changed role has the
+// new role. An invalid set (see rpcapi.NewKeyring), or an empty one that
+// would leave a master that has tokens without any, is an error and
+// changes nothing. Safe for concurrent use.
+func (m *Master) SetTokens(tokens []rpcapi.Credential) error {
+	k, err := m.cfg.keyring(tokens)
+	if err != nil {
+		return fmt.Errorf("master: tokens: %w", err)
+	}
+	if k.Len() == 0 && !m.auth.Open() {
+		return errors.New("master: tokens: the new set is empty and there is no token: the master would accept anyone; keep at least one token")
+	}
+	m.auth.Set(k)
+	f := logrus.Fields{"tokens": k.Len()}
+	for r, n := range k.Count() {
+		f[string(r)] = n
+	}
+	m.log.WithFields(f).Info("tokens replaced")
+	return nil
+}
+
+// requireToken is Auth.Require with the API's JSON error.
+func (m *Master) requireToken(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, _, ok := m.auth.Identify(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Basic realm="drover"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong token")
+			return
+		}
+		if !rpcapi.Authenticate(w, r) {
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// allow wraps h, which a token checked by m.auth reaches, so that only
+// the roles of roles (admin implied) reach it: the others get 403, the
+// API's JSON error under APIPrefix and a text one elsewhere.
+func (m *Master) allow(roles []rpcapi.Role, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := rpcapi.IdentityFrom(r.Context())
+		if err == nil && !rpcapi.Allows(roles, id.Role) {
+			err = rpcapi.Forbidden(id, r.Method+" "+r.URL.Path, roles)
+		}
+		if err == nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		status, code := errorStatus(err)
+		if strings.HasPrefix(r.URL.Path, APIPrefix) {
+			writeError(w, status, code, errorMessage(err))
+			return
+		}
+		http.Error(w, "drover: "+errorMessage(err), status)
+	})
+}
+
+// whoami is the reply of GET /api/v1/whoami.
+type whoami struct {
+	// Name and Role are those of the request's token; a master without
+	// tokens answers role admin with no name.
+	rpcapi.Identity
+	// Auth says whether the master requires a token.
+	Auth bool `json:"auth"`
+	// Can says which of the dashboard's actions the role may take, by
+	// the action's name (see apiRoute.action; pause_resume: the RPC calls
+	// pause_schedule and resume_schedule).
+	Can map[string]bool `json:"can"`
+}
+
+func (m *Master) apiWhoami(w http.ResponseWriter, r *http.Request) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	id, err := rpcapi.IdentityFrom(r.Context())
+	if err != nil {
+		return err
+	}
+	me := whoami{Identity: id, Auth: !m.auth.Open(), Can: make(map[string]bool)}
+	for _, rt := range m.apiRoutes() {
+		if rt.action != "" {
+			me.Can[rt.action] = rpcapi.Allows(rt.roles, id.Role)
+		}
+	}
+	me.Can["pause_resume"] = rpcapi.Permits(id.Role, rpcapi.MasterPause) && rpcapi.Permits(id.Role, rpcapi.MasterResume)
+	return writeJSON(w, http.StatusOK, me)
+}

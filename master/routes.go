@@ -1,0 +1,98 @@
+package master
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/drover/drover/internal/webguard"
+	"github.com/drover/drover/rpcapi"
+)
+
+// apiRoute is one endpoint of the JSON API.
+type apiRoute struct {
+	pattern string
+	// roles may call it, admin implied (docs/security.md has the table).
+	roles []rpcapi.Role
+	// action names it among the dashboard's actions (whoami's "can"), or
+	// is empty.
+	action string
+	h      func(http.ResponseWriter, *http.Request) error
+}
+
+// apiRoutes lists the JSON API's endpoints; docs/api.md documents them.
+func (m *Master) apiRoutes() []apiRoute {
+	read, client, admin := rpcapi.ReadRoles, rpcapi.ClientRoles, rpcapi.AdminRoles
+	return []apiRoute{
+		{"GET /api/v1/status", read, "", m.apiStatus},
+		{"GET /api/v1/jobs", read, "", m.apiListJobs},
+		{"POST /api/v1/jobs", client, "submit", m.apiSubmit},
+		{"GET /api/v1/jobs/{id}", read, "", m.apiGetJob},
+		{"POST /api/v1/jobs/{id}/cancel", client, "cancel", m.apiCancel},
+		{"POST /api/v1/jobs/{id}/retry", admin, "retry", m.apiRetry},
+		{"POST /api/v1/purge", admin, "purge", m.apiPurge},
+		{"GET /api/v1/workers", read, "", m.apiListWorkers},
+		{"GET /api/v1/workers/{id}", read, "", m.apiGetWorker},
+		{"POST /api/v1/workers/{id}/drain", admin, "drain", m.apiDrain},
+		{"GET /api/v1/groups", read, "", m.apiListGroups},
+		{"GET /api/v1/groups/{name...}", read, "", m.apiGetGroup},
+		{"GET /api/v1/schedules", read, "", m.apiSchedules},
+		{"GET /api/v1/events", read, "", m.apiEvents},
+		{"GET /api/v1/whoami", rpcapi.AnyRole, "", m.apiWhoami},
+	}
+}
+
+// mountHTTP adds the JSON API (under APIPrefix) and the dashboard (at /)
+// to the master's mux. docs/api.md documents the API.
+func (m *Master) mountHTTP(mux *http.ServeMux) {
+	api := http.NewServeMux()
+	for _, r := range m.apiRoutes() {
+		api.Handle(r.pattern, m.allow(r.roles, apiHandler(m.gated(r.h))))
+	}
+	api.HandleFunc(APIPrefix, func(w http.ResponseWriter, r *http.Request) {
+		// Nothing matched: a known path with another method, or nothing.
+		var allow []string
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			probe := r.Clone(r.Context())
+			probe.Method = method
+			if _, p := api.Handler(probe); p != "" && p != APIPrefix {
+				allow = append(allow, method)
+			}
+		}
+		if len(allow) == 0 {
+			writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no API endpoint %s (see docs/api.md)", r.URL.Path))
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+			fmt.Sprintf("%s %s: method not allowed (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+	})
+	// With tokens, both need one, as Bearer or as the password of Basic
+	// auth: a browser asks for it once and sends it with every fetch and
+	// the event stream.
+	mux.Handle(APIPrefix, m.requireToken(api))
+	mux.Handle("/", m.auth.Require(m.allow(rpcapi.ReadRoles, dashboardHandler())))
+}
+
+// apiEvents serves the live view as server-sent events.
+func (m *Master) apiEvents(w http.ResponseWriter, r *http.Request) error {
+	m.serveEvents(w, r)
+	return nil
+}
+
+// guard wraps the listener's whole handler (every path: RPC, API, events,
+// dashboard, metrics) so that a web page cannot turn a visitor's browser
+// against the master: a Host that is not one of the master's names (DNS
+// rebinding) and an unsafe request from another origin get 403. Requests
+// without browser headers (curl, Python, Go, workers) pass.
+func (m *Master) guard(h http.Handler) http.Handler {
+	g := webguard.New(webguard.Config{Names: []string{m.cfg.Listen}, AllowedHosts: m.cfg.AllowedHosts,
+		Deny: func(w http.ResponseWriter, r *http.Request, status int, msg string) {
+			if strings.HasPrefix(r.URL.Path, APIPrefix) {
+				writeError(w, status, "forbidden", msg)
+				return
+			}
+			http.Error(w, "drover: "+msg, status)
+		}})
+	return g.Handler(h)
+}
