@@ -1,6 +1,7 @@
 package master
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -230,33 +231,15 @@ func insertNewest(top []*jobs.Job, j *jobs.Job) []*jobs.Job {
 // serveEvents streams the live view as server-sent events: one event at
 // once, then one after each change (at most one per eventGap), a repeat
 // every eventRefresh while something ages, and a keepalive comment after
-// keepaliveEvery of silence. It returns when the client goes away or the
-// master closes.
+// keepaliveEvery of silence. It returns when the client goes away, the
+// master closes, or the request's token may no longer read (the master's
+// tokens were replaced: the browser reconnects and is asked again).
 func (m *Master) serveEvents(w http.ResponseWriter, r *http.Request) {
-	if _, err := queryParams(r); err != nil {
-		status, code := errorStatus(err)
-		writeError(w, status, code, errorMessage(err))
+	rc, ok := startEvents(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodHead {
-		return
-	}
-	// The server's read and write timeouts are for requests, not for a
-	// stream that lasts as long as the page is open: lift them. (An
-	// expired read deadline would end the stream by cancelling ctx.)
-	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
-	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
-		return
-	}
-
 	refresh := time.NewTimer(eventRefresh)
 	defer refresh.Stop()
 	keepalive := time.NewTimer(keepaliveEvery)
@@ -265,6 +248,9 @@ func (m *Master) serveEvents(w http.ResponseWriter, r *http.Request) {
 	defer gap.Stop()
 	var since time.Time
 	for {
+		if !mayRead(ctx) {
+			return
+		}
 		changed := m.Changed()
 		ev, ageing := m.liveView(since, true)
 		since = ev.Status.Now
@@ -294,6 +280,9 @@ func (m *Master) serveEvents(w http.ResponseWriter, r *http.Request) {
 			case <-tick:
 				break wait
 			case <-keepalive.C:
+				if !mayRead(ctx) {
+					return
+				}
 				if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil || rc.Flush() != nil {
 					return
 				}
@@ -312,4 +301,40 @@ func (m *Master) serveEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// mayRead reports whether the token of ctx's request may still read, as
+// the master's tokens are now.
+func mayRead(ctx context.Context) bool {
+	id, err := rpcapi.IdentityFrom(ctx)
+	return err == nil && rpcapi.Allows(rpcapi.ReadRoles, id.Role)
+}
+
+// startEvents answers an event stream's request: an error for a bad
+// query, else the stream's headers and its retry line, with the server's
+// timeouts lifted. It reports whether events are to follow.
+func startEvents(w http.ResponseWriter, r *http.Request) (*http.ResponseController, bool) {
+	if _, err := queryParams(r); err != nil {
+		status, code := errorStatus(err)
+		writeError(w, status, code, errorMessage(err))
+		return nil, false
+	}
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return nil, false
+	}
+	// The server's read and write timeouts are for requests, not for a
+	// stream that lasts as long as the page is open: lift them. (An
+	// expired read deadline would end the stream by cancelling ctx.)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
+		return nil, false
+	}
+	return rc, true
 }

@@ -1,10 +1,14 @@
 package master_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
@@ -45,7 +49,8 @@ func TestWorkerTokenPush(t *testing.T) {
 }
 
 // TestSetTokens: replacing the tokens applies to the next request, on a
-// new connection and on a gob connection opened before; an invalid or an empty set is refused and changes nothing.
+// new connection, on a gob connection opened before and to an open event
+// stream; an invalid or an empty set is refused and changes nothing.
 func TestSetTokens(t *testing.T) {
 	m := startMaster(t, master.Config{Tokens: []rpcapi.Credential{{Name: "ci", Role: rpcapi.RoleClient, Token: "ci-token"}}})
 	open := rpcapi.MasterClient{C: rpcapi.NewClient(m.Addr(), rpcapi.WithToken("ci-token"))}
@@ -91,8 +96,17 @@ func TestSetTokens(t *testing.T) {
 		t.Errorf("submit with the new token: %v", err)
 	}
 
+	stream := openTokenEvents(t, m, "ci-token")
 	if err := m.SetTokens([]rpcapi.Credential{{Name: "new", Role: rpcapi.RoleClient, Token: "new-token"}}); err != nil {
 		t.Fatal(err)
+	}
+	if err := submit(fresh); err != nil { // a change: the stream's next event
+		t.Fatal(err)
+	}
+	select {
+	case <-stream:
+	case <-time.After(10 * time.Second):
+		t.Error("the event stream of the removed token is still open")
 	}
 	if err := status(open); !errors.Is(err, rpcapi.ErrUnauthorized) {
 		t.Errorf("status on the open connection after ci went: %v; want ErrUnauthorized", err)
@@ -102,6 +116,38 @@ func TestSetTokens(t *testing.T) {
 	if err := status(gone); !errors.Is(err, rpcapi.ErrUnauthorized) {
 		t.Errorf("status with the removed token: %v; want ErrUnauthorized", err)
 	}
+}
+
+// openTokenEvents opens the event stream with token, reads its first event,
+// and returns a channel closed when the stream ends.
+func openTokenEvents(t *testing.T, m *master.Master, token string) <-chan struct{} {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctxT(t, time.Minute), "GET", "http://"+m.Addr()+"/api/v1/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { res.Body.Close() })
+	br := bufio.NewReader(res.Body)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("event stream: %d %v", res.StatusCode, err)
+		}
+		if strings.HasPrefix(line, "data: ") {
+			break
+		}
+	}
+	done := make(chan struct{})
+	go func() { // ends with the stream, which the test's cleanup closes
+		defer close(done)
+		io.Copy(io.Discard, br)
+	}()
+	return done
 }
 
 // TestTokensConfig: a token in Tokens equal to the single Token, or two
