@@ -33,7 +33,7 @@ func TestDashboardRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	f := &roleFixture{t: t, admin: admin}
+	f := &roleFixture{t: t, admin: admin, secrets: make(map[string]string)}
 	pending := f.submit(jobs.Spec{Type: "nobody-runs-this"})
 	cancelled := f.submit(jobs.Spec{Type: "nobody-runs-this"})
 	f.call(rpcapi.MasterCancel, &rpcapi.CancelArgs{IDs: []string{cancelled}}, new(rpcapi.CancelReply))

@@ -118,7 +118,7 @@ func TestHTTPRolesMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	f := &roleFixture{t: t, admin: admin}
+	f := &roleFixture{t: t, admin: admin, secrets: make(map[string]string)}
 	f.submit(jobs.Spec{Type: "nobody-runs-this", Group: "base"}) // job 1
 	for _, row := range rows {
 		cell, ok := httpCells[row.cells[0]]

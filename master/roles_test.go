@@ -103,9 +103,10 @@ const rpcTableHeader = "| method | net/rpc | admin | client | worker | read |"
 // roleFixture makes, with an admin client, what a call of the role tests
 // acts on, and reads the master's state.
 type roleFixture struct {
-	t     *testing.T
-	admin rpcapi.Caller
-	n     int
+	t       *testing.T
+	admin   rpcapi.Caller
+	n       int
+	secrets map[string]string // by worker ID, from register_worker
 }
 
 func (f *roleFixture) call(method string, args, reply any) {
@@ -124,6 +125,7 @@ func (f *roleFixture) uniq(prefix string) string {
 func (f *roleFixture) register(typ string) string {
 	var r rpcapi.RegisterReply
 	f.call(rpcapi.MasterRegister, &rpcapi.RegisterArgs{Name: f.uniq("w"), Mode: rpcapi.ModePull, Types: []string{typ}, Slots: 1}, &r)
+	f.secrets[r.WorkerID] = r.Secret
 	return r.WorkerID
 }
 
@@ -210,24 +212,24 @@ var rpcCells = map[string]rpcCell{
 	},
 	rpcapi.MasterHeartbeat: func(f *roleFixture) (any, any, func() bool) {
 		id := f.register(f.uniq("t"))
-		return &rpcapi.HeartbeatArgs{WorkerID: id, Draining: true}, new(rpcapi.HeartbeatReply),
+		return &rpcapi.HeartbeatArgs{WorkerID: id, Secret: f.secrets[id], Draining: true}, new(rpcapi.HeartbeatReply),
 			func() bool { return f.workerState(id) == rpcapi.WorkerDraining }
 	},
 	rpcapi.MasterFetch: func(f *roleFixture) (any, any, func() bool) {
 		wid, jid := f.running()
-		return &rpcapi.FetchArgs{WorkerID: wid, Max: 1, Timeout: 5 * time.Second}, new(rpcapi.FetchReply), func() bool {
+		return &rpcapi.FetchArgs{WorkerID: wid, Secret: f.secrets[wid], Max: 1, Timeout: 5 * time.Second}, new(rpcapi.FetchReply), func() bool {
 			return slices.ContainsFunc(f.job(jid).Events, func(e jobs.Event) bool { return strings.HasPrefix(e.Text, "fetched by") })
 		}
 	},
 	rpcapi.MasterComplete: func(f *roleFixture) (any, any, func() bool) {
 		wid, jid := f.running()
-		f.call(rpcapi.MasterFetch, &rpcapi.FetchArgs{WorkerID: wid, Max: 1, Timeout: 5 * time.Second}, new(rpcapi.FetchReply))
-		return &rpcapi.CompleteArgs{WorkerID: wid, Reports: []rpcapi.Report{{JobID: jid, Attempt: 1, Outcome: jobs.OK}}},
+		f.call(rpcapi.MasterFetch, &rpcapi.FetchArgs{WorkerID: wid, Secret: f.secrets[wid], Max: 1, Timeout: 5 * time.Second}, new(rpcapi.FetchReply))
+		return &rpcapi.CompleteArgs{WorkerID: wid, Secret: f.secrets[wid], Reports: []rpcapi.Report{{JobID: jid, Attempt: 1, Outcome: jobs.OK}}},
 			new(rpcapi.CompleteReply), func() bool { return f.job(jid).State == jobs.Succeeded }
 	},
 	rpcapi.MasterLogout: func(f *roleFixture) (any, any, func() bool) {
 		id := f.register(f.uniq("t"))
-		return &rpcapi.LogoutArgs{WorkerID: id}, new(rpcapi.Empty), func() bool { return f.workerState(id) == rpcapi.WorkerDead }
+		return &rpcapi.LogoutArgs{WorkerID: id, Secret: f.secrets[id]}, new(rpcapi.Empty), func() bool { return f.workerState(id) == rpcapi.WorkerDead }
 	},
 	rpcapi.MasterSubmit: func(f *roleFixture) (any, any, func() bool) {
 		g := f.uniq("g")
@@ -297,7 +299,7 @@ func TestRPCRolesMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	f := &roleFixture{t: t, admin: admin}
+	f := &roleFixture{t: t, admin: admin, secrets: make(map[string]string)}
 	f.submit(jobs.Spec{Type: "nobody-runs-this", Group: "base"}) // job 1, for the reads
 	cells := 0
 	for _, transport := range []string{rpcapi.TransportGob, rpcapi.TransportXMLRPC} {
