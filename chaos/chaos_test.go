@@ -76,7 +76,7 @@ func TestSigstopWorker(t *testing.T) {
 	victim := c.Workers[0]
 	var before rpcapi.WorkerInfo
 	testproc.Poll(t, 20*time.Second, name+" running jobs", func() bool {
-		wi, ok := c.workerInfo(name)
+		wi, ok := c.WorkerInfo(name)
 		if !ok || wi.State != rpcapi.WorkerAlive || len(wi.Jobs) < 2 {
 			return false
 		}
@@ -97,7 +97,7 @@ func TestSigstopWorker(t *testing.T) {
 	t.Logf("%s: SIGSTOP %s (%s) running %v", time.Since(start).Round(time.Millisecond), name, before.ID, before.Jobs)
 
 	testproc.Poll(t, 10*time.Second, name+" reaped", func() bool {
-		wi, ok := c.workerInfo(name)
+		wi, ok := c.WorkerInfo(name)
 		return ok && wi.ID == before.ID && wi.State == rpcapi.WorkerDead
 	})
 	// Its jobs run again elsewhere (those it finished before the stop
@@ -130,7 +130,7 @@ func TestSigstopWorker(t *testing.T) {
 			}
 		}
 	}
-	wi, _ := c.workerInfo(name)
+	wi, _ := c.WorkerInfo(name)
 	t.Logf("stale reports dropped %v; %d attempts lost with %s; %s is now %s",
 		c.metric("drover_stale_reports_dropped_total")-stale0, lostOnVictim, name, name, wi.State)
 	if lostOnVictim == 0 {
@@ -186,24 +186,11 @@ func appendSpecs(n int) []jobs.Spec {
 }
 
 func finalCount(c *drovertest.Cluster) int {
-	ctx, cancel := ctx5()
-	defer cancel()
-	r, err := c.Client().Status(ctx)
-	if err != nil {
+	m := testproc.Counts(c.Client())
+	if m == nil {
 		return -1
 	}
-	return final(r.Counts)
-}
-
-func listAll(t *testing.T, c *drovertest.Cluster) []jobs.Job {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	all, err := c.Client().ListAllJobs(ctx, rpcapi.ListJobsArgs{Limit: rpcapi.MaxPageSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return all
+	return final(m)
 }
 
 // TestPartition: cut one worker off the master (both directions) for
@@ -234,7 +221,7 @@ func TestPartition(t *testing.T) {
 		return ok && wi.ID != old && wi.State == rpcapi.WorkerAlive
 	})
 	c.WaitAll(ids, time.Minute)
-	verify(t, "partition", ids, listAll(t, c), l.path)
+	verify(t, "partition", ids, listAll(t, c.Client()), l.path)
 	t.Logf("took %s; attempts lost %v, stale reports dropped %v", time.Since(start).Round(time.Millisecond),
 		c.Metric("drover_attempts_lost_total"), c.Metric("drover_stale_reports_dropped_total"))
 }
@@ -278,6 +265,6 @@ func TestDiskFailure(t *testing.T) {
 	ids = append(ids, c.Submit(appendSpecs(n-n/2)...)...)
 	c.WaitAll(ids, time.Minute)
 	c.RestartMaster()
-	verify(t, "disk_failure", ids, listAll(t, c), l.path)
+	verify(t, "disk_failure", ids, listAll(t, c.Client()), l.path)
 	t.Logf("took %s", time.Since(start).Round(time.Millisecond))
 }

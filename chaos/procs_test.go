@@ -55,24 +55,6 @@ func ctx5() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 5*time.Second)
 }
 
-// workerInfo returns the master's latest record of the worker named name.
-func (c *procCluster) workerInfo(name string) (rpcapi.WorkerInfo, bool) {
-	ctx, cancel := ctx5()
-	defer cancel()
-	r, err := c.MC.ListWorkers(ctx)
-	if err != nil {
-		return rpcapi.WorkerInfo{}, false
-	}
-	var best rpcapi.WorkerInfo
-	found := false
-	for _, w := range r.Workers {
-		if w.Name == name && (!found || w.Registered.After(best.Registered)) {
-			best, found = w, true
-		}
-	}
-	return best, found
-}
-
 func final(counts map[jobs.State]int) int {
 	return counts[jobs.Succeeded] + counts[jobs.Failed] + counts[jobs.Cancelled]
 }
@@ -85,13 +67,7 @@ func (c *procCluster) submit(group string, n int, sleep string) []string {
 		specs[i] = jobs.Spec{Type: "append", Retries: retries, Group: group,
 			Args: map[string]string{"log": c.ranLog, "sleep": sleep}}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	r, err := c.MC.Submit(ctx, &rpcapi.SubmitArgs{Specs: specs})
-	if err != nil {
-		c.t.Fatalf("submit: %v", err)
-	}
-	return r.IDs
+	return c.Submit(specs...)
 }
 
 // waitFinal waits until n jobs are final, riding out master restarts.
@@ -112,11 +88,17 @@ func (c *procCluster) waitFinal(n int, timeout time.Duration) {
 // jobs lists every job of the master.
 func (c *procCluster) jobs() []jobs.Job {
 	c.t.Helper()
+	return listAll(c.t, c.MC)
+}
+
+// listAll lists every job of the master behind mc.
+func listAll(t *testing.T, mc rpcapi.MasterClient) []jobs.Job {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	all, err := c.MC.ListAllJobs(ctx, rpcapi.ListJobsArgs{Limit: rpcapi.MaxPageSize})
+	all, err := mc.ListAllJobs(ctx, rpcapi.ListJobsArgs{Limit: rpcapi.MaxPageSize})
 	if err != nil {
-		c.t.Fatalf("list jobs: %v", err)
+		t.Fatalf("list jobs: %v", err)
 	}
 	return all
 }

@@ -1,8 +1,6 @@
 package drovertest
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,25 +17,13 @@ import (
 // Submit submits specs and returns their IDs, failing the test on error.
 func (c *Cluster) Submit(specs ...jobs.Spec) []string {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	r, err := c.mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: specs})
-	if err != nil {
-		c.t.Fatalf("drovertest: submit: %v", err)
-	}
-	return r.IDs
+	return testproc.Submit(c.t, c.mc, specs...)
 }
 
 // Job returns job id as the master has it, failing the test on error.
 func (c *Cluster) Job(id string) jobs.Job {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	info, err := c.mc.GetJob(ctx, id)
-	if err != nil {
-		c.t.Fatalf("drovertest: job %s: %v", id, err)
-	}
-	return info.Job
+	return testproc.Job(c.t, c.mc, id)
 }
 
 // WaitAll blocks until every job in ids is final (succeeded, failed or
@@ -45,30 +31,7 @@ func (c *Cluster) Job(id string) jobs.Job {
 // fails the test when timeout passes first.
 func (c *Cluster) WaitAll(ids []string, timeout time.Duration) rpcapi.WaitReply {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last rpcapi.WaitReply
-	var lastErr error
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			c.t.Fatalf("drovertest: %d jobs not final within %s: counts %v, last error %v",
-				len(ids), timeout, last.Counts, lastErr)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), left+5*time.Second)
-		r, err := c.mc.Wait(ctx, &rpcapi.WaitArgs{IDs: ids, Timeout: min(left, rpcapi.MaxWait)})
-		cancel()
-		switch {
-		case err == nil && r.Done:
-			return *r
-		case err == nil:
-			last = *r
-		case errors.Is(err, rpcapi.ErrUnavailable):
-			lastErr = err
-			time.Sleep(20 * time.Millisecond) // the master is restarting
-		default:
-			c.t.Fatalf("drovertest: wait: %v", err)
-		}
-	}
+	return testproc.WaitAll(c.t, c.mc, ids, timeout)
 }
 
 // WorkerInfo returns the master's record of worker i's latest
@@ -83,26 +46,7 @@ func (c *Cluster) WorkerInfo(i int) (rpcapi.WorkerInfo, bool) {
 	if w != nil {
 		id = w.ID()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	r, err := c.mc.ListWorkers(ctx)
-	if err != nil {
-		return rpcapi.WorkerInfo{}, false
-	}
-	var best rpcapi.WorkerInfo
-	found := false
-	for _, wi := range r.Workers {
-		if wi.Name != n.name {
-			continue
-		}
-		if id != "" && wi.ID == id {
-			return wi, true
-		}
-		if !found || wi.Registered.After(best.Registered) {
-			best, found = wi, true
-		}
-	}
-	return best, found
+	return testproc.WorkerInfo(c.mc, n.name, id)
 }
 
 // MetricsText returns the master's /metrics page (Prometheus text),

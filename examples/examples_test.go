@@ -85,36 +85,15 @@ func TestExamples(t *testing.T) {
 	})
 
 	t.Run("greet", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		sub, err := mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{
-			{Type: "greet", Args: map[string]string{"name": "drover"}},
-			{Type: "greet", Retries: 3}, // no name: fails at once, no retries
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			wr, err := mc.Wait(ctx, &rpcapi.WaitArgs{IDs: sub.IDs, Timeout: time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if wr.Done {
-				break
-			}
-		}
-		good, err := mc.GetJob(ctx, sub.IDs[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if j := good.Job; j.State != jobs.Succeeded || lastOutput(j) != "hello, drover" {
+		ids := testproc.Submit(t, mc,
+			jobs.Spec{Type: "greet", Args: map[string]string{"name": "drover"}},
+			jobs.Spec{Type: "greet", Retries: 3}, // no name: fails at once, no retries
+		)
+		testproc.WaitAll(t, mc, ids, 10*time.Second)
+		if j := testproc.Job(t, mc, ids[0]); j.State != jobs.Succeeded || lastOutput(j) != "hello, drover" {
 			t.Errorf("greet drover: state %s, output %q; want succeeded, %q", j.State, lastOutput(j), "hello, drover")
 		}
-		bad, err := mc.GetJob(ctx, sub.IDs[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if j := bad.Job; j.State != jobs.Failed || len(j.Attempts) != 1 {
+		if j := testproc.Job(t, mc, ids[1]); j.State != jobs.Failed || len(j.Attempts) != 1 {
 			t.Errorf("greet without a name: state %s after %d attempts; want failed after 1", j.State, len(j.Attempts))
 		}
 	})

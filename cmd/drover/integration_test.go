@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -73,12 +72,7 @@ timeout = "20s"
 	for i := range specs {
 		specs[i] = jobs.Spec{Type: "step", Args: map[string]string{"ranlog": ranLog}, Retries: 3}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	r, err := c.MC.Submit(ctx, &rpcapi.SubmitArgs{Specs: specs})
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := c.Submit(specs...)
 
 	testproc.Poll(t, 60*time.Second, "a third of the jobs", func() bool { return c.count(jobs.Succeeded) >= n/3 })
 	victim := c.Workers[0]
@@ -88,19 +82,9 @@ timeout = "20s"
 
 	var dead rpcapi.WorkerInfo
 	testproc.Poll(t, 10*time.Second, "worker-0 reported dead", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		r, err := c.MC.ListWorkers(ctx)
-		if err != nil {
-			return false
-		}
-		for _, w := range r.Workers {
-			if w.Name == "worker-0" && w.State == rpcapi.WorkerDead {
-				dead = w
-				return true
-			}
-		}
-		return false
+		wi, ok := c.WorkerInfo("worker-0")
+		dead = wi
+		return ok && wi.State == rpcapi.WorkerDead
 	})
 	silent := dead.Died.Sub(dead.LastHeartbeat)
 	t.Logf("worker-0 declared dead %s after its last heartbeat, %s after the kill", silent, dead.Died.Sub(killed))
@@ -124,7 +108,7 @@ timeout = "20s"
 		}
 	}
 	reruns := 0
-	for _, id := range r.IDs {
+	for _, id := range ids {
 		j := c.Job(id)
 		oks := 0
 		for _, a := range j.Attempts {
@@ -170,18 +154,13 @@ argv = ["sh", "-c", "exit 1"]
 argv = ["sh", "-c", "echo $$ > \"$0\"; sleep 60 & sleep 60 & wait", "{pidfile}"]
 `)
 	pidfile := filepath.Join(c.Dir, "hang.pid")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	r, err := c.MC.Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{
-		{Type: "fail", Retries: 2},
-		{Type: "hang", Args: map[string]string{"pidfile": pidfile}, Timeout: time.Second},
-	}})
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := c.Submit(
+		jobs.Spec{Type: "fail", Retries: 2},
+		jobs.Spec{Type: "hang", Args: map[string]string{"pidfile": pidfile}, Timeout: time.Second},
+	)
 	testproc.Poll(t, 30*time.Second, "both jobs final", func() bool { return c.count(jobs.Failed) == 2 })
 
-	fail := c.Job(r.IDs[0])
+	fail := c.Job(ids[0])
 	if len(fail.Attempts) != 3 {
 		t.Errorf("fail: %d attempts, want retries+1 = 3", len(fail.Attempts))
 	}
@@ -190,7 +169,7 @@ argv = ["sh", "-c", "echo $$ > \"$0\"; sleep 60 & sleep 60 & wait", "{pidfile}"]
 			t.Errorf("fail attempt %d: outcome %s exit %d", a.N, a.Outcome, a.ExitCode)
 		}
 	}
-	hang := c.Job(r.IDs[1])
+	hang := c.Job(ids[1])
 	if len(hang.Attempts) != 1 || hang.Attempts[0].Outcome != jobs.Timeout {
 		t.Fatalf("hang: attempts %+v, want one timeout", hang.Attempts)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
-	"github.com/drover/drover/rpcapi"
 )
 
 // testToken is the token of the clusters in this file: distinctive, so
@@ -45,13 +43,7 @@ argv = ["env"]
 // neither the token nor any other DROVER_* variable of the worker.
 func TestJobEnvHasNoToken(t *testing.T) {
 	c, _ := startTokenCluster(t, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	r, err := c.MC.Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "env"}}})
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := r.IDs[0]
+	id := c.Submit(jobs.Spec{Type: "env"})[0]
 	var j jobs.Job
 	testproc.Poll(t, 20*time.Second, "the env job to finish", func() bool { j = c.Job(id); return j.State.Final() })
 	if j.State != jobs.Succeeded || len(j.Attempts) != 1 {

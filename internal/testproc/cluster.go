@@ -186,24 +186,35 @@ func Alive(mc rpcapi.MasterClient) int {
 
 // Counts returns the master's job counts by state, nil when it does not
 // answer.
-func (c *Cluster) Counts() map[jobs.State]int {
+func (c *Cluster) Counts() map[jobs.State]int { return Counts(c.MC) }
+
+// Counts returns the job counts by state of the master behind mc, nil
+// when it does not answer within 5s.
+func Counts(mc rpcapi.MasterClient) map[jobs.State]int {
 	ctx, cancel := ctx()
 	defer cancel()
-	r, err := c.MC.Status(ctx)
+	r, err := mc.Status(ctx)
 	if err != nil {
 		return nil
 	}
 	return r.Counts
 }
 
+// Submit submits specs and returns their IDs, failing the test on error
+// (see Submit).
+func (c *Cluster) Submit(specs ...jobs.Spec) []string {
+	c.tb.Helper()
+	return Submit(c.tb, c.MC, specs...)
+}
+
 // Job returns job id, failing the test if the master does not.
 func (c *Cluster) Job(id string) jobs.Job {
 	c.tb.Helper()
-	ctx, cancel := ctx()
-	defer cancel()
-	info, err := c.MC.GetJob(ctx, id)
-	if err != nil {
-		c.tb.Fatalf("get job %s: %v", id, err)
-	}
-	return info.Job
+	return Job(c.tb, c.MC, id)
+}
+
+// WorkerInfo returns the master's record of the latest registration of
+// the worker named name, and false when it has none (see WorkerInfo).
+func (c *Cluster) WorkerInfo(name string) (rpcapi.WorkerInfo, bool) {
+	return WorkerInfo(c.MC, name, "")
 }

@@ -23,6 +23,9 @@
 //
 // StartCluster starts a whole drover cluster of processes (a master and
 // workers from TOML confs) the same way, for the end-to-end suites.
+// Submit, Job, WaitAll, WorkerInfo, Alive and Counts are the calls to a
+// master that the suites share, whichever way they run it (drovertest's
+// in-process cluster uses them too).
 //
 // The package does not import package testing: the test-side functions
 // take a TB, which *testing.T and *testing.B satisfy, so the drover binary

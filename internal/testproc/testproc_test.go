@@ -11,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -280,6 +283,20 @@ func TestCluster(t *testing.T) {
 	c := StartCluster(t, ClusterConfig{Workers: 1, Slots: 2, Worker: "[commands.echo]\nargv = [\"echo\", \"hi\"]"})
 	if n := c.Alive(); n != 1 {
 		t.Fatalf("Alive() = %d, want 1", n)
+	}
+	ids := c.Submit(jobs.Spec{Type: "echo"})
+	if r := WaitAll(t, c.MC, ids, 20*time.Second); r.Counts[jobs.Succeeded] != 1 {
+		t.Fatalf("WaitAll: counts %v, want one succeeded", r.Counts)
+	}
+	j := c.Job(ids[0])
+	if j.State != jobs.Succeeded || len(j.Attempts) != 1 || j.Attempts[0].Output != "hi\n" {
+		t.Fatalf("Job: %s, attempts %+v; want succeeded once, output hi", j.State, j.Attempts)
+	}
+	if wi, ok := c.WorkerInfo("worker-0"); !ok || wi.State != rpcapi.WorkerAlive || wi.ID != j.Attempts[0].Worker {
+		t.Fatalf("WorkerInfo(worker-0) = %+v, %v; want the alive worker that ran the job", wi, ok)
+	}
+	if _, ok := c.WorkerInfo("nobody"); ok {
+		t.Fatal("WorkerInfo(nobody) found a worker")
 	}
 	addr := c.Addr
 	c.RestartMaster()
