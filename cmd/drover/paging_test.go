@@ -4,17 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
+	"github.com/drover/drover/drovertest"
 	"github.com/drover/drover/jobs"
-	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
 )
 
@@ -76,28 +73,15 @@ func pgCount(from, to int) []string {
 // (also as one JSON array), --order asc starts at the oldest. The same for
 // `drover workers`. The master runs in process, on loopback.
 func TestCLIPaging(t *testing.T) {
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	m, err := master.New(master.Config{Listen: "127.0.0.1:0", Store: master.StoreMemory, Logger: quiet,
+	c := drovertest.Start(t, drovertest.Options{Workers: -1,
 		HeartbeatInterval: 100 * time.Millisecond, DeadAfter: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	addr := m.Addr()
-	mc := rpcapi.MasterClient{C: rpcapi.NewClient(addr)}
-	t.Cleanup(func() { mc.C.Close() })
+	addr, mc := c.Addr(), c.Client()
 	ctx := context.Background()
 	specs := make([]jobs.Spec, 250)
 	for i := range specs {
 		specs[i] = jobs.Spec{Type: "t", Args: map[string]string{"n": fmt.Sprint(i + 1)}}
 	}
-	if _, err := mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: specs}); err != nil {
-		t.Fatal(err)
-	}
+	c.Submit(specs...)
 
 	out, errOut, code := pgRun(t, addr, "jobs")
 	if code != 0 || !slices.Equal(pgIDs(t, out, false), pgCount(250, 151)) {

@@ -5,18 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
-	"github.com/drover/drover/internal/crash"
+	"github.com/drover/drover/drovertest"
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
-	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
 )
@@ -86,58 +83,34 @@ func apiGet(t *testing.T, addr, path string) any {
 // schedule, "tick", that has fired once and next fires in an hour.
 func startViews(t *testing.T) (addr, id string) {
 	t.Helper()
-	quiet := logrus.New()
-	quiet.SetOutput(io.Discard)
-	m, err := master.New(master.Config{Listen: "127.0.0.1:0", Store: master.StoreMemory, Logger: quiet,
+	c := drovertest.Start(t, drovertest.Options{Slots: 1,
 		HeartbeatInterval: 100 * time.Millisecond, DeadAfter: 30 * time.Second,
-		RetryBackoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	addr = m.Addr()
-	w, err := worker.New(worker.Config{Master: addr, Name: "views", Listen: "127.0.0.1:0", Slots: 1,
-		Tags: []string{"gpu"}, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Handle("flaky", func(_ context.Context, j *jobs.Job) (jobs.Result, error) {
-		return jobs.Result{ExitCode: 3, Output: fmt.Sprintf("attempt %d\n", j.Attempt)}, errors.New("boom")
+		RetryBackoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond,
+		Handlers: map[string]worker.HandlerFunc{"flaky": func(_ context.Context, j *jobs.Job) (jobs.Result, error) {
+			return jobs.Result{ExitCode: 3, Output: fmt.Sprintf("attempt %d\n", j.Attempt)}, errors.New("boom")
+		}},
+		ConfigureWorker: func(_ int, cfg *worker.Config) { cfg.Name, cfg.Tags = "views", []string{"gpu"} },
 	})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { crash.Worker(w) })
-
-	mc := rpcapi.MasterClient{C: rpcapi.NewClient(addr)}
-	t.Cleanup(func() { mc.C.Close() })
-	ctx := context.Background()
 	tick := jobs.Spec{Name: "tick", Schedule: "@every 1s", Type: "noop", Args: map[string]string{"n": "1"}, Group: "ticks"}
-	r, err := mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{
-		{Type: "flaky", Args: map[string]string{"a": "1"}, Group: "views", Priority: 3, Retries: 1,
-			Timeout: 30 * time.Second, Key: "views-1", Tags: []string{"gpu"}, LimitKey: "example.org"}, tick}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id = r.IDs[0]
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	id = c.Submit(jobs.Spec{Type: "flaky", Args: map[string]string{"a": "1"}, Group: "views", Priority: 3, Retries: 1,
+		Timeout: 30 * time.Second, Key: "views-1", Tags: []string{"gpu"}, LimitKey: "example.org"}, tick)[0]
+	mc := c.Client()
+	testproc.PollErr(t, 20*time.Second, "the job final and the schedule fired", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
 		info, err := mc.GetJob(ctx, id)
-		s, serr := mc.ListSchedules(ctx)
-		if err == nil && info.Job.State.Final() && serr == nil && len(s.Schedules) == 1 && s.Schedules[0].LastJob != "" {
-			break
+		if err != nil || !info.Job.State.Final() {
+			return fmt.Errorf("job %s: %+v, %v", id, info, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s not final, or the schedule not fired: %+v %v", id, info, err)
+		s, err := mc.ListSchedules(ctx)
+		if err != nil || len(s.Schedules) != 1 || s.Schedules[0].LastJob == "" {
+			return fmt.Errorf("schedules %+v, %v", s, err)
 		}
-	}
+		return nil
+	})
 	// Another timetable keeps the last fire and holds the next an hour
 	// away: the schedule stays still while the test reads it.
 	tick.Schedule = "@every 1h"
-	if _, err := mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{tick}}); err != nil {
-		t.Fatal(err)
-	}
-	return addr, id
+	c.Submit(tick)
+	return c.Addr(), id
 }
