@@ -3,15 +3,13 @@ package client
 import (
 	"context"
 	"errors"
-	"io"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
+	"github.com/drover/drover/drovertest"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -20,53 +18,23 @@ import (
 
 var transports = []Transport{Gob, XMLRPC}
 
-// mustStartMaster starts a master with a memory store on a free loopback
-// port and closes it when the test ends.
-func mustStartMaster(tb testing.TB, cfg master.Config) *master.Master {
+// startMaster starts a master in process (drovertest: a memory store, on
+// loopback) with no worker; configure, when not nil, edits its config.
+func startMaster(tb testing.TB, configure func(*master.Config)) *drovertest.Cluster {
 	tb.Helper()
-	cfg.Listen, cfg.Store, cfg.Logger = "127.0.0.1:0", master.StoreMemory, quiet()
-	m, err := master.New(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { m.Close() })
-	return m
+	return drovertest.Start(tb, drovertest.Options{Workers: -1, DeadAfter: 30 * time.Second, ConfigureMaster: configure})
 }
 
-// mustStartWorker starts a worker with handlers on m, waits until it has
-// registered, and shuts it down when the test ends.
-func mustStartWorker(tb testing.TB, m *master.Master, tr Transport, handlers map[string]worker.HandlerFunc) *worker.Worker {
+// startWithWorker starts a master in process and one worker, w1, of 8
+// slots, that talks tr and runs handlers.
+func startWithWorker(tb testing.TB, tr Transport, handlers map[string]worker.HandlerFunc) *drovertest.Cluster {
 	tb.Helper()
-	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "w1", Transport: string(tr), Slots: 8, Logger: quiet()})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for typ, h := range handlers {
-		w.Handle(typ, h)
-	}
-	if err := w.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { w.Shutdown(context.Background()) })
-	select {
-	case <-w.Registered():
-	case <-time.After(10 * time.Second):
-		tb.Fatal("the worker did not register")
-	}
-	return w
+	return drovertest.Start(tb, drovertest.Options{Slots: 8, Transport: string(tr), DeadAfter: 30 * time.Second,
+		Handlers: handlers, ConfigureWorker: func(_ int, cfg *worker.Config) { cfg.Name = "w1" }})
 }
 
-func quiet() *logrus.Logger {
-	l := logrus.New()
-	l.SetOutput(io.Discard)
-	return l
-}
-
-// mustDial dials m and closes the client when the test ends.
-func mustDial(tb testing.TB, m *master.Master, opts ...Option) *Client {
+// mustDial dials m's master and closes the client when the test ends.
+func mustDial(tb testing.TB, m *drovertest.Cluster, opts ...Option) *Client {
 	tb.Helper()
 	c, err := Dial(m.Addr(), opts...)
 	if err != nil {
@@ -117,8 +85,7 @@ func echo(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 func TestSubmitWaitList(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(string(tr), func(t *testing.T) {
-			m := mustStartMaster(t, master.Config{})
-			mustStartWorker(t, m, tr, map[string]worker.HandlerFunc{"echo": echo})
+			m := startWithWorker(t, tr, map[string]worker.HandlerFunc{"echo": echo})
 			c := mustDial(t, m, WithTransport(tr))
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -189,7 +156,7 @@ func TestSubmitWaitList(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	m := mustStartMaster(t, master.Config{})
+	m := startMaster(t, nil)
 	for _, tr := range transports {
 		t.Run(string(tr), func(t *testing.T) {
 			c := mustDial(t, m, WithTransport(tr))
@@ -220,7 +187,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestUnauthorized(t *testing.T) {
-	m := mustStartMaster(t, master.Config{Token: "s3cret"})
+	m := startMaster(t, func(cfg *master.Config) { cfg.Token = "s3cret" })
 	for _, tr := range transports {
 		t.Run(string(tr), func(t *testing.T) {
 			ctx := context.Background()
@@ -235,7 +202,7 @@ func TestUnauthorized(t *testing.T) {
 }
 
 func TestContextErrors(t *testing.T) {
-	m := mustStartMaster(t, master.Config{})
+	m := startMaster(t, nil)
 	c := mustDial(t, m)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -277,7 +244,7 @@ func TestDialErrors(t *testing.T) {
 }
 
 func TestJobsPages(t *testing.T) {
-	m := mustStartMaster(t, master.Config{})
+	m := startMaster(t, nil)
 	ctx := context.Background()
 	specs := make([]jobs.Spec, 25)
 	for i := range specs {
@@ -370,8 +337,7 @@ func TestWaitSpansCalls(t *testing.T) {
 					return jobs.Result{}, ctx.Err()
 				}
 			}
-			m := mustStartMaster(t, master.Config{})
-			mustStartWorker(t, m, tr, map[string]worker.HandlerFunc{"block": block})
+			m := startWithWorker(t, tr, map[string]worker.HandlerFunc{"block": block})
 			c := mustDial(t, m, WithTransport(tr), WithWaitPoll(50*time.Millisecond))
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -407,7 +373,7 @@ func TestWaitSpansCalls(t *testing.T) {
 }
 
 func TestSchedules(t *testing.T) {
-	m := mustStartMaster(t, master.Config{})
+	m := startMaster(t, nil)
 	c := mustDial(t, m)
 	ctx := context.Background()
 	ids, err := c.Submit(ctx, jobs.Spec{Type: "echo", Name: "nightly", Schedule: "@daily"})
@@ -431,7 +397,7 @@ func TestSchedules(t *testing.T) {
 func TestCloseEndsWait(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(string(tr), func(t *testing.T) {
-			m := mustStartMaster(t, master.Config{})
+			m := startMaster(t, nil)
 			c := mustDial(t, m, WithTransport(tr), WithWaitPoll(200*time.Millisecond))
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
