@@ -120,11 +120,25 @@ func (p *Proxy) Partition() {
 		return
 	}
 	p.setState(linkPartitioned)
+	p.cutConns()
+}
+
+// cutConns closes every forwarded connection. The caller holds mu.
+func (p *Proxy) cutConns() {
 	for c := range p.conns {
 		c.cut = true
 		c.close()
 	}
 	clear(p.conns)
+}
+
+// closeHeld closes the connections held in the black hole. The caller
+// holds mu.
+func (p *Proxy) closeHeld() {
+	for c := range p.held {
+		c.Close()
+	}
+	clear(p.held)
 }
 
 // Heal ends a partition or a pause: connections held in the black hole are
@@ -136,10 +150,7 @@ func (p *Proxy) Heal() {
 		return
 	}
 	p.setState(linkUp)
-	for c := range p.held {
-		c.Close()
-	}
-	clear(p.held)
+	p.closeHeld()
 }
 
 // Pause stalls the link without closing anything, as a stopped process or
@@ -184,15 +195,8 @@ func (p *Proxy) Close() error {
 	p.closed = true
 	p.setState(linkPartitioned)
 	err := p.ln.Close()
-	for c := range p.conns {
-		c.cut = true
-		c.close()
-	}
-	clear(p.conns)
-	for c := range p.held {
-		c.Close()
-	}
-	clear(p.held)
+	p.cutConns()
+	p.closeHeld()
 	close(p.targetSet)
 	p.targetSet = make(chan struct{})
 	p.mu.Unlock()
