@@ -159,6 +159,26 @@ func (s *boltDB) corrupt(problem string) error {
 		Problem: problem, Lost: "see \"drover store check\""}}}
 }
 
+// record returns the record in v, the stored value of job seq under key
+// k, or an error wrapping ErrCorrupt when its checksum does not match.
+func (s *boltDB) record(seq uint64, k, v []byte) ([]byte, error) {
+	data, ok := openEnvelope(k, v)
+	if !ok {
+		return nil, s.corrupt(fmt.Sprintf("the checksum of job %d does not match: the job is lost", seq))
+	}
+	return data, nil
+}
+
+// viewTx runs fn in a read transaction, guarded against a damaged file
+// (guard); a closed file is ErrClosed.
+func (s *boltDB) viewTx(fn func(tx *bolt.Tx) error) error {
+	err := guard(s.path, func() error { return s.db.View(fn) })
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
 // state reads the store's state; ok is false if there is none.
 func (s *boltDB) state() (st storeState, ok bool, err error) {
 	err = guard(s.path, func() error {
@@ -197,37 +217,30 @@ func (s *boltDB) lastSeq() (seq uint64, err error) {
 
 // load calls fn for every record, in Seq order.
 func (s *boltDB) load(fn func(seq uint64, data []byte) error) error {
-	err := guard(s.path, func() error {
-		return s.db.View(func(tx *bolt.Tx) error {
-			b := tx.Bucket(jobsBucket)
-			if b == nil {
-				return nil
+	return s.view(func(b *bolt.Bucket) error {
+		if b == nil {
+			return nil
+		}
+		var last []byte
+		return b.ForEach(func(k, v []byte) error {
+			if len(k) != 8 {
+				return s.corrupt(fmt.Sprintf("stored key %x is not a seq", k))
 			}
-			var last []byte
-			return b.ForEach(func(k, v []byte) error {
-				if len(k) != 8 {
-					return s.corrupt(fmt.Sprintf("stored key %x is not a seq", k))
-				}
-				if last != nil && bytes.Compare(k, last) <= 0 {
-					return s.corrupt(fmt.Sprintf("stored key %x follows key %x", k, last))
-				}
-				last = k
-				seq := binary.BigEndian.Uint64(k)
-				if v == nil {
-					return s.corrupt(fmt.Sprintf("job %d is a bucket", seq))
-				}
-				data, ok := openEnvelope(k, v)
-				if !ok {
-					return s.corrupt(fmt.Sprintf("the checksum of job %d does not match: the job is lost", seq))
-				}
-				return fn(seq, data)
-			})
+			if last != nil && bytes.Compare(k, last) <= 0 {
+				return s.corrupt(fmt.Sprintf("stored key %x follows key %x", k, last))
+			}
+			last = k
+			seq := binary.BigEndian.Uint64(k)
+			if v == nil {
+				return s.corrupt(fmt.Sprintf("job %d is a bucket", seq))
+			}
+			data, err := s.record(seq, k, v)
+			if err != nil {
+				return err
+			}
+			return fn(seq, data)
 		})
 	})
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
-		return ErrClosed
-	}
-	return err
 }
 
 // save writes batch, sorted by Seq with one record per Seq (as

@@ -13,36 +13,25 @@ import (
 func metaBucket(name string) []byte { return []byte("meta/" + name) }
 
 func (s *boltDB) loadMeta(bucket string, fn func(key string, val []byte) error) error {
-	err := guard(s.path, func() error {
-		return s.db.View(func(tx *bolt.Tx) error {
-			b := tx.Bucket(metaBucket(bucket))
-			if b == nil {
-				return nil
-			}
-			return b.ForEach(func(k, v []byte) error { return fn(string(k), append([]byte(nil), v...)) })
-		})
+	return s.viewTx(func(tx *bolt.Tx) error {
+		b := tx.Bucket(metaBucket(bucket))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error { return fn(string(k), append([]byte(nil), v...)) })
 	})
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
-		return ErrClosed
-	}
-	return err
 }
 
 func (s *boltDB) getMeta(bucket, key string) ([]byte, error) {
 	var out []byte
-	err := guard(s.path, func() error {
-		return s.db.View(func(tx *bolt.Tx) error {
-			if b := tx.Bucket(metaBucket(bucket)); b != nil {
-				if v := b.Get([]byte(key)); v != nil {
-					out = append([]byte{}, v...)
-				}
+	err := s.viewTx(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(metaBucket(bucket)); b != nil {
+			if v := b.Get([]byte(key)); v != nil {
+				out = append([]byte{}, v...)
 			}
-			return nil
-		})
+		}
+		return nil
 	})
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
-		return nil, ErrClosed
-	}
 	return out, err
 }
 
@@ -50,49 +39,43 @@ func (s *boltDB) getMeta(bucket, key string) ([]byte, error) {
 // desc; from the first or the last when from is ""), until fn returns
 // false. The walk holds a read transaction: fn must not write.
 func (s *boltDB) rangeMeta(bucket, from string, desc bool, fn func(key string, val []byte) bool) error {
-	err := guard(s.path, func() error {
-		return s.db.View(func(tx *bolt.Tx) error {
-			b := tx.Bucket(metaBucket(bucket))
-			if b == nil {
+	return s.viewTx(func(tx *bolt.Tx) error {
+		b := tx.Bucket(metaBucket(bucket))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		var k, v []byte
+		switch {
+		case from == "" && desc:
+			k, v = c.Last()
+		case from == "":
+			k, v = c.First()
+		default:
+			k, v = c.Seek([]byte(from))
+			if desc {
+				if k == nil {
+					k, v = c.Last()
+				}
+				for k != nil && string(k) >= from {
+					k, v = c.Prev()
+				}
+			} else if k != nil && string(k) == from {
+				k, v = c.Next()
+			}
+		}
+		for k != nil {
+			if !fn(string(k), v) {
 				return nil
 			}
-			c := b.Cursor()
-			var k, v []byte
-			switch {
-			case from == "" && desc:
-				k, v = c.Last()
-			case from == "":
-				k, v = c.First()
-			default:
-				k, v = c.Seek([]byte(from))
-				if desc {
-					if k == nil {
-						k, v = c.Last()
-					}
-					for k != nil && string(k) >= from {
-						k, v = c.Prev()
-					}
-				} else if k != nil && string(k) == from {
-					k, v = c.Next()
-				}
+			if desc {
+				k, v = c.Prev()
+			} else {
+				k, v = c.Next()
 			}
-			for k != nil {
-				if !fn(string(k), v) {
-					return nil
-				}
-				if desc {
-					k, v = c.Prev()
-				} else {
-					k, v = c.Next()
-				}
-			}
-			return nil
-		})
+		}
+		return nil
 	})
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
-		return ErrClosed
-	}
-	return err
 }
 
 // saveMetas writes recs in one transaction.

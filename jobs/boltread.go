@@ -49,12 +49,9 @@ func (s *BoltStore) Get(seq uint64) ([]byte, error) {
 		if v == nil {
 			return nil
 		}
-		data, ok := openEnvelope(k, v)
-		if !ok {
-			return s.db.corrupt(fmt.Sprintf("the checksum of job %d does not match: the job is lost", seq))
-		}
+		data, err := s.db.record(seq, k, v)
 		out = slices.Clone(data)
-		return nil
+		return err
 	})
 	return out, err
 }
@@ -140,9 +137,9 @@ func (w *historyWalk) merge(b *bolt.Bucket, bound uint64) error {
 			}
 			continue
 		}
-		data, ok := openEnvelope(k, v)
-		if !ok {
-			return w.db.corrupt(fmt.Sprintf("the checksum of job %d does not match: the job is lost", q))
+		data, err := w.db.record(q, k, v)
+		if err != nil {
+			return err
 		}
 		if err := w.emit(q, data); err != nil {
 			return err
@@ -203,13 +200,7 @@ func (s *BoltStore) Delete(seqs []uint64) error {
 // view runs fn in a read transaction on the jobs bucket (nil if the file
 // has none), guarded against a damaged file.
 func (s *boltDB) view(fn func(b *bolt.Bucket) error) error {
-	err := guard(s.path, func() error {
-		return s.db.View(func(tx *bolt.Tx) error {
-			return fn(tx.Bucket(jobsBucket)) // nil when the file has no job yet
-		})
+	return s.viewTx(func(tx *bolt.Tx) error {
+		return fn(tx.Bucket(jobsBucket)) // nil when the file has no job yet
 	})
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
-		return ErrClosed
-	}
-	return err
 }

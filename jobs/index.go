@@ -411,38 +411,33 @@ func (s *BoltStore) WalkIndex(k IndexKey, bound uint64, desc bool, fn func(seq u
 		}
 		return nil
 	}
-	err = guard(s.db.path, func() error {
-		return s.db.db.View(func(tx *bolt.Tx) error {
-			ib, b := tx.Bucket(indexBucket), tx.Bucket(jobsBucket)
-			if ib != nil && b != nil {
-				if err := s.walkKeys(ib.Cursor(), b, k.prefix, bound, desc, func(q uint64, v []byte) error {
-					o, ok := over.peek()
-					for ; ok && before(o, q); o, ok = over.peek() {
-						if err := emit(over.next()); err != nil {
-							return err
-						}
+	err = s.db.viewTx(func(tx *bolt.Tx) error {
+		ib, b := tx.Bucket(indexBucket), tx.Bucket(jobsBucket)
+		if ib != nil && b != nil {
+			if err := s.walkKeys(ib.Cursor(), b, k.prefix, bound, desc, func(q uint64, v []byte) error {
+				o, ok := over.peek()
+				for ; ok && before(o, q); o, ok = over.peek() {
+					if err := emit(over.next()); err != nil {
+						return err
 					}
-					if ok && o == q {
-						return emit(over.next())
-					}
-					return emit(q, v)
-				}); err != nil {
-					return err
 				}
-			}
-			for _, ok := over.peek(); ok; _, ok = over.peek() {
-				if err := emit(over.next()); err != nil {
-					return err
+				if ok && o == q {
+					return emit(over.next())
 				}
+				return emit(q, v)
+			}); err != nil {
+				return err
 			}
-			return nil
-		})
+		}
+		for _, ok := over.peek(); ok; _, ok = over.peek() {
+			if err := emit(over.next()); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if errors.Is(err, stop) {
 		return nil
-	}
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
-		return ErrClosed
 	}
 	return err
 }

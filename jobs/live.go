@@ -111,33 +111,27 @@ func (s *boltDB) ensureLive() error {
 // loadLive calls fn, in Seq order, for the record of every job in the
 // live index. A Seq without a record (deleted since) is skipped.
 func (s *boltDB) loadLive(fn func(seq uint64, data []byte) error) error {
-	err := guard(s.path, func() error {
-		return s.db.View(func(tx *bolt.Tx) error {
-			lb, b := tx.Bucket(liveBucket), tx.Bucket(jobsBucket)
-			if lb == nil || b == nil {
+	return s.viewTx(func(tx *bolt.Tx) error {
+		lb, b := tx.Bucket(liveBucket), tx.Bucket(jobsBucket)
+		if lb == nil || b == nil {
+			return nil
+		}
+		return lb.ForEach(func(k, _ []byte) error {
+			v := b.Get(k)
+			if v == nil {
 				return nil
 			}
-			return lb.ForEach(func(k, _ []byte) error {
-				v := b.Get(k)
-				if v == nil {
-					return nil
-				}
-				if len(k) != 8 {
-					return s.corrupt(fmt.Sprintf("live index key %x is not a seq", k))
-				}
-				seq := binary.BigEndian.Uint64(k)
-				data, ok := openEnvelope(k, v)
-				if !ok {
-					return s.corrupt(fmt.Sprintf("the checksum of job %d does not match: the job is lost", seq))
-				}
-				return fn(seq, data)
-			})
+			if len(k) != 8 {
+				return s.corrupt(fmt.Sprintf("live index key %x is not a seq", k))
+			}
+			seq := binary.BigEndian.Uint64(k)
+			data, err := s.record(seq, k, v)
+			if err != nil {
+				return err
+			}
+			return fn(seq, data)
 		})
 	})
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
-		return ErrClosed
-	}
-	return err
 }
 
 // LoadLive implements LiveLoader: the records of the log (each job's
