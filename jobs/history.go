@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"maps"
 	"slices"
 )
 
@@ -51,26 +50,10 @@ func (m *MemStore) Ascend(after uint64, fn func(seq uint64, data []byte) bool) e
 // with desc). It sorts the Seqs of every record: the memory store is for
 // tests and throwaway runs.
 func (m *MemStore) walk(in func(uint64) bool, desc bool, fn func(seq uint64, data []byte) bool) error {
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return ErrClosed
+	seqs, recs, err := snapshot(m, func() map[uint64][]byte { return m.recs }, in, desc)
+	if err != nil {
+		return err
 	}
-	var seqs []uint64
-	for q := range maps.Keys(m.recs) {
-		if in(q) {
-			seqs = append(seqs, q)
-		}
-	}
-	slices.Sort(seqs)
-	if desc {
-		slices.Reverse(seqs)
-	}
-	recs := make([][]byte, len(seqs))
-	for i, q := range seqs {
-		recs[i] = m.recs[q] // never changed in place: Save stores new slices
-	}
-	m.mu.Unlock()
 	for i, q := range seqs {
 		if !fn(q, recs[i]) {
 			return nil

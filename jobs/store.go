@@ -1,9 +1,9 @@
 package jobs
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 )
@@ -99,19 +99,42 @@ type MemStore struct {
 // NewMemStore returns an empty in-memory store.
 func NewMemStore() *MemStore { return &MemStore{recs: make(map[uint64][]byte)} }
 
+// snapshot returns the entries of the store's map that pick returns
+// (pick runs under mu) whose key in accepts (every one for a nil in), in
+// key order, reversed with desc; ErrClosed once the store is closed. The
+// values are the store's own: it never changes a stored slice in place
+// (Save and putMeta store new ones), so the caller may read them after
+// mu is released, but must not keep or change them.
+func snapshot[K cmp.Ordered](m *MemStore, pick func() map[K][]byte, in func(K) bool, desc bool) ([]K, [][]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, nil, ErrClosed
+	}
+	all := pick()
+	keys := make([]K, 0, len(all))
+	for k := range all {
+		if in == nil || in(k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	if desc {
+		slices.Reverse(keys)
+	}
+	vals := make([][]byte, len(keys))
+	for i, k := range keys {
+		vals[i] = all[k]
+	}
+	return keys, vals, nil
+}
+
 // Load implements Store.
 func (m *MemStore) Load(fn func(seq uint64, data []byte) error) error {
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return ErrClosed
+	seqs, recs, err := snapshot(m, func() map[uint64][]byte { return m.recs }, nil, false)
+	if err != nil {
+		return err
 	}
-	seqs := slices.Sorted(maps.Keys(m.recs))
-	recs := make([][]byte, len(seqs))
-	for i, q := range seqs {
-		recs[i] = m.recs[q] // never changed in place: Save stores new slices
-	}
-	m.mu.Unlock()
 	for i, q := range seqs {
 		if err := fn(q, recs[i]); err != nil {
 			return err
@@ -190,24 +213,12 @@ type MetaRecord struct {
 
 // LoadMeta implements MetaStore.
 func (m *MemStore) LoadMeta(bucket string, fn func(key string, val []byte) error) error {
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return ErrClosed
+	keys, vals, err := snapshot(m, func() map[string][]byte { return m.meta[bucket] }, nil, false)
+	if err != nil {
+		return err
 	}
-	b := m.meta[bucket]
-	keys := make([]string, 0, len(b))
-	for k := range b {
-		keys = append(keys, k)
-	}
-	vals := make([][]byte, len(keys))
-	slices.Sort(keys)
 	for i, k := range keys {
-		vals[i] = slices.Clone(b[k])
-	}
-	m.mu.Unlock()
-	for i, k := range keys {
-		if err := fn(k, vals[i]); err != nil {
+		if err := fn(k, slices.Clone(vals[i])); err != nil { // fn may keep it
 			return err
 		}
 	}
@@ -265,27 +276,11 @@ func (m *MemStore) GetMeta(bucket, key string) ([]byte, error) {
 
 // RangeMeta implements MetaStore.
 func (m *MemStore) RangeMeta(bucket, from string, desc bool, fn func(key string, val []byte) bool) error {
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return ErrClosed
+	in := func(k string) bool { return from == "" || (!desc && k > from) || (desc && k < from) }
+	keys, vals, err := snapshot(m, func() map[string][]byte { return m.meta[bucket] }, in, desc)
+	if err != nil {
+		return err
 	}
-	b := m.meta[bucket]
-	keys := make([]string, 0, len(b))
-	for k := range b {
-		if from == "" || (!desc && k > from) || (desc && k < from) {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	if desc {
-		slices.Reverse(keys)
-	}
-	vals := make([][]byte, len(keys))
-	for i, k := range keys {
-		vals[i] = b[k] // never changed in place: putMeta stores new slices
-	}
-	m.mu.Unlock()
 	for i, k := range keys {
 		if !fn(k, vals[i]) {
 			return nil
