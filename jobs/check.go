@@ -142,6 +142,21 @@ func (r IDRange) String() string {
 	return fmt.Sprintf("%d..%d", r.From, r.To)
 }
 
+// IDRanges returns ids, which must be sorted, as their runs of
+// consecutive IDs, in order: [1 2 3 7] is 1..3 and 7.
+func IDRanges(ids []uint64) []IDRange {
+	var rs []IDRange
+	for i := 0; i < len(ids); {
+		j := i
+		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
+			j++
+		}
+		rs = append(rs, IDRange{ids[i], ids[j]})
+		i = j + 1
+	}
+	return rs
+}
+
 // keptRec is a record that reads, with where it came from.
 type keptRec struct {
 	Record

@@ -547,3 +547,40 @@ func TestSkipEndCutFile(t *testing.T) {
 		t.Fatalf("a flipped byte: bad spots %+v, skipped to %d, want %d", s.bad, skipEnd(s, &s.bad[0]), f.off+f.size)
 	}
 }
+
+func TestIDRanges(t *testing.T) {
+	for _, tc := range []struct {
+		ids  []uint64
+		want string
+	}{
+		{nil, ""},
+		{[]uint64{7}, "7"},
+		{[]uint64{1, 2, 3, 7}, "1..3,7"},
+		{[]uint64{1, 3, 4, 5, 9, 10}, "1,3..5,9..10"},
+	} {
+		var got []string
+		for _, r := range IDRanges(tc.ids) {
+			got = append(got, r.String())
+		}
+		if s := strings.Join(got, ","); s != tc.want {
+			t.Errorf("IDRanges(%v) = %s, want %s", tc.ids, s, tc.want)
+		}
+	}
+}
+
+// TestSeqList: the damage report's list of Seqs is sorted, without
+// repeats, as ranges, and cut after 20 of them with how many Seqs are
+// left.
+func TestSeqList(t *testing.T) {
+	if got, want := seqList([]uint64{9, 3, 1, 2, 3, 10}), "1..3,9..10"; got != want {
+		t.Errorf("seqList = %q, want %q", got, want)
+	}
+	var seqs []uint64
+	for i := range uint64(25) {
+		seqs = append(seqs, 3*i, 3*i+1) // 25 ranges of two
+	}
+	got := seqList(seqs)
+	if want := "0..1,3..4,"; !strings.HasPrefix(got, want) || !strings.HasSuffix(got, ",57..58,and 10 more") {
+		t.Errorf("seqList of 25 ranges = %q, want 20 ranges then \"and 10 more\"", got)
+	}
+}

@@ -143,21 +143,14 @@ func seqList(seqs []uint64) string {
 	slices.Sort(s)
 	s = slices.Compact(s)
 	var parts []string
-	for i := 0; i < len(s); {
-		j := i
-		for j+1 < len(s) && s[j+1] == s[j]+1 {
-			j++
-		}
-		if j == i {
-			parts = append(parts, fmt.Sprint(s[i]))
-		} else {
-			parts = append(parts, fmt.Sprintf("%d..%d", s[i], s[j]))
-		}
-		i = j + 1
-		if len(parts) == 20 && i < len(s) {
-			parts = append(parts, fmt.Sprintf("and %d more", len(s)-i))
+	left := uint64(len(s))
+	for _, r := range IDRanges(s) {
+		if len(parts) == 20 {
+			parts = append(parts, fmt.Sprintf("and %d more", left))
 			break
 		}
+		parts = append(parts, r.String())
+		left -= r.To - r.From + 1
 	}
 	return strings.Join(parts, ",")
 }

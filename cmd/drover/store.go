@@ -184,27 +184,17 @@ func printStoreLost(w io.Writer, l jobs.LostJobs) {
 		fmt.Fprintf(w, "jobs kept as they were before a lost update: %s\n", storeIDList(l.Stale))
 	}
 	if len(l.Ranges) > 0 {
-		var rs []string
-		for _, r := range l.Ranges {
-			rs = append(rs, r.String())
-		}
-		fmt.Fprintf(w, "IDs the damaged parts may have held (none of them kept): %s\n", strings.Join(rs, ", "))
+		fmt.Fprintf(w, "IDs the damaged parts may have held (none of them kept): %s\n", storeRanges(l.Ranges))
 	}
 }
 
-func storeIDList(ids []uint64) string {
-	var parts []string
-	for i := 0; i < len(ids); {
-		j := i
-		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
-			j++
-		}
-		if j == i {
-			parts = append(parts, fmt.Sprint(ids[i]))
-		} else {
-			parts = append(parts, fmt.Sprintf("%d..%d", ids[i], ids[j]))
-		}
-		i = j + 1
+// storeIDList writes ids (sorted) as ranges: "1..3, 7".
+func storeIDList(ids []uint64) string { return storeRanges(jobs.IDRanges(ids)) }
+
+func storeRanges(rs []jobs.IDRange) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.String()
 	}
 	return strings.Join(parts, ", ")
 }
