@@ -88,16 +88,7 @@ func TestWalkIndexModel(t *testing.T) {
 				}
 				save(t, s, batch...)
 			case r < 8 && len(model) > 0:
-				var seqs []uint64
-				for seq := range model {
-					if rng.IntN(4) == 0 {
-						seqs = append(seqs, seq)
-						delete(model, seq)
-					}
-				}
-				if err := s.Delete(seqs); err != nil {
-					t.Fatal(err)
-				}
+				deleteSome(t, rng, s, model)
 			case r < 9:
 				s.crash()
 				s = openBolt(t, dir)

@@ -33,17 +33,8 @@ func TestLoadLiveModel(t *testing.T) {
 					states[seq] = j.State
 				}
 				save(t, s, batch...)
-			case r < 7 && len(states) > 0: // delete some
-				var seqs []uint64
-				for seq := range states {
-					if rng.IntN(4) == 0 {
-						seqs = append(seqs, seq)
-						delete(states, seq)
-					}
-				}
-				if err := s.Delete(seqs); err != nil {
-					t.Fatal(err)
-				}
+			case r < 7 && len(states) > 0:
+				deleteSome(t, rng, s, states)
 			case r < 8:
 				s.crash()
 				s = openBolt(t, dir)

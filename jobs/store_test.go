@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -95,6 +96,22 @@ func save(tb testing.TB, s Store, batch ...*Job) {
 	tb.Helper()
 	if err := s.Save(Records(batch...)); err != nil {
 		tb.Fatalf("Save: %v", err)
+	}
+}
+
+// deleteSome deletes about a quarter of model's jobs, picked with rng,
+// from s and from model.
+func deleteSome[V any](tb testing.TB, rng *rand.Rand, s *BoltStore, model map[uint64]V) {
+	tb.Helper()
+	var seqs []uint64
+	for seq := range model {
+		if rng.IntN(4) == 0 {
+			seqs = append(seqs, seq)
+			delete(model, seq)
+		}
+	}
+	if err := s.Delete(seqs); err != nil {
+		tb.Fatal(err)
 	}
 }
 
