@@ -76,23 +76,31 @@ func (r *Reader) Byte() byte {
 // Uvarint reads an unsigned varint.
 func (r *Reader) Uvarint() uint64 {
 	v, n := binary.Uvarint(r.B)
-	if n <= 0 {
-		r.Fail("bad uvarint")
+	if !r.advance(n, "uvarint") {
 		return 0
 	}
-	r.B = r.B[n:]
 	return v
 }
 
 // Varint reads a signed varint.
 func (r *Reader) Varint() int64 {
 	v, n := binary.Varint(r.B)
-	if n <= 0 {
-		r.Fail("bad varint")
+	if !r.advance(n, "varint") {
 		return 0
 	}
-	r.B = r.B[n:]
 	return v
+}
+
+// advance drops the n bytes that a varint of kind took, or fails when
+// its decoder read none (n <= 0: too short, or too long for 64 bits). It
+// reports whether it did not fail.
+func (r *Reader) advance(n int, kind string) bool {
+	if n <= 0 {
+		r.Fail("bad %s", kind)
+		return false
+	}
+	r.B = r.B[n:]
+	return true
 }
 
 // Int reads a varint that must fit an int.
@@ -117,8 +125,10 @@ func (r *Reader) Count() int {
 }
 
 // Str reads a string written by AppendString.
-func (r *Reader) Str() string {
-	n := r.Count()
+func (r *Reader) Str() string { return r.take(r.Count()) }
+
+// take reads the next n bytes as a string; n is at most len(B) (Count).
+func (r *Reader) take(n int) string {
 	if n == 0 {
 		return ""
 	}
@@ -137,12 +147,7 @@ func (r *Reader) StrAs(known ...string) string {
 			return k
 		}
 	}
-	if n == 0 {
-		return ""
-	}
-	s := string(r.B[:n])
-	r.B = r.B[n:]
-	return s
+	return r.take(n)
 }
 
 // Map reads a map written by AppendMap; nil when it is empty.
