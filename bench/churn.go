@@ -407,19 +407,8 @@ func churnRun(ctx context.Context, cfg *Config, addr string, n int, spec func(i 
 					if err != nil {
 						return fmt.Errorf("bench: churn submit: %w", err)
 					}
-					for {
-						wr, err := mc.Wait(ctx, &rpcapi.WaitArgs{IDs: rep.IDs, Timeout: rpcapi.MaxWait})
-						if errors.Is(err, rpcapi.ErrNotFound) {
-							nl.Add(int64(len(specs)))
-							break
-						}
-						if err != nil {
-							return fmt.Errorf("bench: churn wait: %w", err)
-						}
-						if wr.Done {
-							nf.Add(int64(len(wr.Failed)))
-							break
-						}
+					if err := waitBatch(ctx, mc, rep.IDs, &nf, &nl); err != nil {
+						return fmt.Errorf("bench: churn wait: %w", err)
 					}
 				}
 			}()

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -409,15 +410,39 @@ func httpGet(ctx context.Context, hc *http.Client, url string, stream bool) (int
 
 // waitAll waits until the jobs of ids are final.
 func waitAll(ctx context.Context, mc rpcapi.MasterClient, ids []string) error {
+	if _, err := waitDone(ctx, mc, ids); err != nil {
+		return fmt.Errorf("bench: wait: %w", err)
+	}
+	return nil
+}
+
+// waitDone waits until the jobs of ids are final and returns the last
+// reply.
+func waitDone(ctx context.Context, mc rpcapi.MasterClient, ids []string) (*rpcapi.WaitReply, error) {
 	for {
 		wr, err := mc.Wait(ctx, &rpcapi.WaitArgs{IDs: ids, Timeout: rpcapi.MaxWait})
-		if err != nil {
-			return fmt.Errorf("bench: wait: %w", err)
-		}
-		if wr.Done {
-			return nil
+		if err != nil || wr.Done {
+			return wr, err
 		}
 	}
+}
+
+// waitBatch waits until the jobs of a batch, ids, are final, and adds how
+// many failed to failed. When the master no longer finds some of them
+// (they left its memory before the wait came, and its store could not
+// read them back: rpcapi.ErrNotFound) it adds the whole batch to lost
+// instead.
+func waitBatch(ctx context.Context, mc rpcapi.MasterClient, ids []string, failed, lost *atomic.Int64) error {
+	wr, err := waitDone(ctx, mc, ids)
+	switch {
+	case errors.Is(err, rpcapi.ErrNotFound):
+		lost.Add(int64(len(ids)))
+		return nil
+	case err != nil:
+		return err
+	}
+	failed.Add(int64(len(wr.Failed)))
+	return nil
 }
 
 // ms formats microseconds as milliseconds.

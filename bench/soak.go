@@ -259,21 +259,8 @@ func submitWait(ctx context.Context, cfg *Config, addr string, take func() int, 
 		if err != nil {
 			return fmt.Errorf("bench: soak submit: %w", err)
 		}
-		for {
-			wr, err := mc.Wait(ctx, &rpcapi.WaitArgs{IDs: rep.IDs, Timeout: rpcapi.MaxWait})
-			if errors.Is(err, rpcapi.ErrNotFound) {
-				// Jobs of the batch left memory before the wait came,
-				// and the store could not read them back.
-				lost.Add(int64(n))
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("bench: soak wait: %w", err)
-			}
-			if wr.Done {
-				failed.Add(int64(len(wr.Failed)))
-				break
-			}
+		if err := waitBatch(ctx, mc, rep.IDs, failed, lost); err != nil {
+			return fmt.Errorf("bench: soak wait: %w", err)
 		}
 		done.Add(int64(n))
 	}
