@@ -20,8 +20,12 @@ import (
 
 const callTimeout = 30 * time.Second
 
-// clientFlags adds --master to fs and returns a function that dials it.
-func clientFlags(fs *flag.FlagSet) func() rpcapi.MasterClient {
+// dialer dials the master that a client command's flags name.
+type dialer func() rpcapi.MasterClient
+
+// clientFlags adds --master and how to reach it (transport, token, TLS) to
+// fs and returns a dialer of it.
+func clientFlags(fs *flag.FlagSet) dialer {
 	def := "127.0.0.1:7070"
 	if v := os.Getenv("DROVER_MASTER"); v != "" {
 		def = v
@@ -79,6 +83,41 @@ func clientToken(flagToken, file, env string) (string, error) {
 
 func ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), callTimeout)
+}
+
+// call dials the master and returns its client and a context for the
+// command's calls (callTimeout); done cancels the one and closes the
+// other.
+func (dial dialer) call() (mc rpcapi.MasterClient, c context.Context, done func()) {
+	mc = dial()
+	c, cancel := ctx()
+	return mc, c, func() {
+		cancel()
+		mc.C.Close()
+	}
+}
+
+// parseOne parses args, which must hold one argument, a what, and
+// returns it.
+func parseOne(fs *flag.FlagSet, args []string, what string) (string, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", errors.New("want one " + what)
+	}
+	return pos[0], nil
+}
+
+// parseJobs parses the args of a command on the jobs named by their IDs,
+// or by --group (group), and returns the IDs.
+func parseJobs(fs *flag.FlagSet, args []string, group *string) ([]string, error) {
+	ids, err := parse(fs, args)
+	if err == nil && len(ids) == 0 && *group == "" {
+		err = errors.New("want job IDs or --group")
+	}
+	return ids, err
 }
 
 // listFlag collects a repeated flag.
@@ -154,10 +193,8 @@ func runSubmit(args []string, stdout io.Writer) error {
 	default:
 		return errors.New("need --type or --file")
 	}
-	mc := dial()
-	defer mc.C.Close()
-	c, cancel := ctx()
-	defer cancel()
+	mc, c, done := dial.call()
+	defer done()
 	r, err := mc.Submit(c, &rpcapi.SubmitArgs{Specs: specs})
 	if err != nil {
 		return err
@@ -216,6 +253,15 @@ func (p pageFlags) orderArg() string {
 		return ""
 	}
 	return *p.order
+}
+
+// parse parses a listing command's args and returns the page size to ask
+// for.
+func (p pageFlags) parse(fs *flag.FlagSet, args []string) (int, error) {
+	if _, err := parse(fs, args); err != nil {
+		return 0, err
+	}
+	return p.size()
 }
 
 // size returns the page size to ask for.
@@ -316,10 +362,7 @@ func runJobs(args []string, stdout io.Writer) error {
 	group := fs.String("group", "", "only jobs of `group`")
 	pf := addPageFlags(fs, "jobs")
 	asJSON := fs.Bool("json", false, "print a JSON array")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	limit, err := pf.size()
+	limit, err := pf.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -355,18 +398,13 @@ func runJob(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("job", flag.ContinueOnError)
 	dial := clientFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args)
+	id, err := parseOne(fs, args, "job ID")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return errors.New("want one job ID")
-	}
-	mc := dial()
-	defer mc.C.Close()
-	c, cancel := ctx()
-	defer cancel()
-	info, err := mc.GetJob(c, pos[0])
+	mc, c, done := dial.call()
+	defer done()
+	info, err := mc.GetJob(c, id)
 	if err != nil {
 		return err
 	}
@@ -438,6 +476,19 @@ func workerRow(w io.Writer, v *rpcapi.WorkerInfo) {
 		strings.Join(v.Types, ","), dash(strings.Join(ids, " ")+more))
 }
 
+// aliveWorkers counts the alive workers of ws, and their slots, and how
+// many of those run a job.
+func aliveWorkers(ws []rpcapi.WorkerInfo) (alive, slots, busy int) {
+	for _, w := range ws {
+		if w.State == rpcapi.WorkerAlive {
+			alive++
+			slots += w.Slots
+			busy += w.Running
+		}
+	}
+	return alive, slots, busy
+}
+
 func printWorkers(w io.Writer, views []rpcapi.WorkerInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, workerHeader)
@@ -453,10 +504,7 @@ func runWorkers(args []string, stdout io.Writer) error {
 	state := fs.String("state", "", "only workers in `state` (alive, draining, dead)")
 	pf := addPageFlags(fs, "workers")
 	asJSON := fs.Bool("json", false, "print a JSON array")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	limit, err := pf.size()
+	limit, err := pf.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -481,20 +529,13 @@ func runStatus(args []string, stdout io.Writer) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	mc := dial()
-	defer mc.C.Close()
-	c, cancel := ctx()
-	defer cancel()
+	mc, c, done := dial.call()
+	defer done()
 	r, err := mc.Status(c)
 	if err != nil {
 		return err
 	}
-	alive := 0
-	for _, w := range r.Workers {
-		if w.State == rpcapi.WorkerAlive {
-			alive++
-		}
-	}
+	alive, _, _ := aliveWorkers(r.Workers)
 	if r.WorkersMore > 0 {
 		alive = r.Alive // the master's count: not every worker is listed
 	}
@@ -527,17 +568,12 @@ func runCancel(args []string, stdout io.Writer) error {
 	dial := clientFlags(fs)
 	asJSON := fs.Bool("json", false, "print {cancelled, errors} as JSON")
 	group := fs.String("group", "", "cancel every live job of `group`")
-	ids, err := parse(fs, args)
+	ids, err := parseJobs(fs, args, group)
 	if err != nil {
 		return err
 	}
-	if len(ids) == 0 && *group == "" {
-		return errors.New("want job IDs or --group")
-	}
-	mc := dial()
-	defer mc.C.Close()
-	c, cancel := ctx()
-	defer cancel()
+	mc, c, done := dial.call()
+	defer done()
 	r, err := mc.Cancel(c, &rpcapi.CancelArgs{IDs: ids, Group: *group})
 	if err != nil {
 		return err

@@ -52,25 +52,20 @@ func runGroup(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("group", flag.ContinueOnError)
 	dial := clientFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args)
+	name, err := parseOne(fs, args, "group name")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return errors.New("want one group name")
-	}
-	mc := dial()
-	defer mc.C.Close()
-	c, cancel := ctx()
-	defer cancel()
-	g, err := mc.GetGroup(c, pos[0])
+	mc, c, done := dial.call()
+	defer done()
+	g, err := mc.GetGroup(c, name)
 	if errors.Is(err, rpcapi.ErrNotFound) {
-		return &exitError{code: 1, err: fmt.Errorf("group %q has no jobs", pos[0])}
+		return &exitError{code: 1, err: fmt.Errorf("group %q has no jobs", name)}
 	}
 	if err != nil {
 		return err
 	}
-	all, err := mc.ListAllJobs(c, rpcapi.ListJobsArgs{Group: pos[0], Order: rpcapi.OrderAsc, Limit: rpcapi.MaxPageSize})
+	all, err := mc.ListAllJobs(c, rpcapi.ListJobsArgs{Group: name, Order: rpcapi.OrderAsc, Limit: rpcapi.MaxPageSize})
 	if err != nil {
 		return err
 	}

@@ -36,10 +36,8 @@ func runPurge(args []string, stdout io.Writer) error {
 	case !*all && !filtered:
 		return &exitError{code: 2, err: errors.New("needs a filter: --state, --type, --group or --older-than (or --all for every finished job)")}
 	}
-	mc := dial()
-	defer mc.C.Close()
-	c, cancel := ctx()
-	defer cancel()
+	mc, c, done := dial.call()
+	defer done()
 	r, err := mc.Purge(c, &rpcapi.PurgeArgs{State: jobs.State(*state), Type: *typ, Group: *group, OlderThan: *olderThan, All: *all})
 	if err != nil {
 		return err

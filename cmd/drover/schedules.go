@@ -40,10 +40,8 @@ func runSchedules(args []string, stdout io.Writer) error {
 	if len(pos) > 0 {
 		return &exitError{code: 2, err: errors.New("takes no arguments (see drover schedule pause|resume NAME)")}
 	}
-	mc := dial()
-	defer mc.C.Close()
-	c, cancel := ctx()
-	defer cancel()
+	mc, c, done := dial.call()
+	defer done()
 	r, err := mc.ListSchedules(c)
 	if err != nil {
 		return err
@@ -88,10 +86,8 @@ func runSchedule(args []string, stdout io.Writer) error {
 	if len(pos) != 2 || (pos[0] != "pause" && pos[0] != "resume") {
 		return &exitError{code: 2, err: errors.New("usage: drover schedule pause|resume NAME")}
 	}
-	mc := dial()
-	defer mc.C.Close()
-	c, cancel := ctx()
-	defer cancel()
+	mc, c, done := dial.call()
+	defer done()
 	call := mc.PauseSchedule
 	if pos[0] == "resume" {
 		call = mc.ResumeSchedule

@@ -47,12 +47,9 @@ func runWait(args []string, stdout io.Writer) error {
 	group := fs.String("group", "", "wait for every job of `group`")
 	timeout := fs.Duration("timeout", 0, "give up after this long (exit 2); 0 waits forever")
 	asJSON := fs.Bool("json", false, "print the final counts as JSON, nothing before")
-	ids, err := parse(fs, args)
+	ids, err := parseJobs(fs, args, group)
 	if err != nil {
 		return err
-	}
-	if len(ids) == 0 && *group == "" {
-		return errors.New("want job IDs or --group")
 	}
 	mc := dial()
 	defer mc.C.Close()
@@ -218,15 +215,7 @@ func runTop(args []string, stdout io.Writer) error {
 			}
 			return 0
 		}
-		alive := 0
-		slots, busy := 0, 0
-		for _, w := range st.Workers {
-			if w.State == rpcapi.WorkerAlive {
-				alive++
-				slots += w.Slots
-				busy += w.Running
-			}
-		}
+		alive, slots, busy := aliveWorkers(st.Workers)
 		var buf bytes.Buffer
 		if tty {
 			buf.WriteString("\033[H\033[2J")
