@@ -229,11 +229,11 @@ func fmtArgs(a map[string]string) string {
 	return strings.Join(parts, " ")
 }
 
-// pageFlags are the paging flags of a listing command.
+// pageFlags are the flags of a listing command: paging, and --json.
 type pageFlags struct {
 	limit         *int
 	order, cursor *string
-	all           *bool
+	all, json     *bool
 }
 
 func addPageFlags(fs *flag.FlagSet, what string) pageFlags {
@@ -243,6 +243,7 @@ func addPageFlags(fs *flag.FlagSet, what string) pageFlags {
 		order:  fs.String("order", rpcapi.OrderDesc, "desc (newest first) or asc (oldest first)"),
 		cursor: fs.String("cursor", "", "start at this `cursor`, which the previous page printed"),
 		all:    fs.Bool("all", false, "list every page, not only the first"),
+		json:   fs.Bool("json", false, "print a JSON array"),
 	}
 }
 
@@ -361,7 +362,6 @@ func runJobs(args []string, stdout io.Writer) error {
 	typ := fs.String("type", "", "only jobs of `type`")
 	group := fs.String("group", "", "only jobs of `group`")
 	pf := addPageFlags(fs, "jobs")
-	asJSON := fs.Bool("json", false, "print a JSON array")
 	limit, err := pf.parse(fs, args)
 	if err != nil {
 		return err
@@ -369,7 +369,7 @@ func runJobs(args []string, stdout io.Writer) error {
 	mc := dial()
 	defer mc.C.Close()
 	a := rpcapi.ListJobsArgs{State: jobs.State(*state), Type: *typ, Group: *group, Limit: limit, Order: pf.orderArg()}
-	out := &pagePrinter[rpcapi.JobView]{w: stdout, json: *asJSON, header: "ID\tTYPE\tSTATE\tATTEMPTS\tWORKER\tGROUP\tARGS",
+	out := &pagePrinter[rpcapi.JobView]{w: stdout, json: *pf.json, header: "ID\tTYPE\tSTATE\tATTEMPTS\tWORKER\tGROUP\tARGS",
 		row: func(w io.Writer, v *rpcapi.JobView) {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.ID, v.Type, v.State, v.Attempts, dash(v.Worker), dash(v.Group), fmtArgs(v.Args))
 		}}
@@ -503,7 +503,6 @@ func runWorkers(args []string, stdout io.Writer) error {
 	dial := clientFlags(fs)
 	state := fs.String("state", "", "only workers in `state` (alive, draining, dead)")
 	pf := addPageFlags(fs, "workers")
-	asJSON := fs.Bool("json", false, "print a JSON array")
 	limit, err := pf.parse(fs, args)
 	if err != nil {
 		return err
@@ -511,7 +510,7 @@ func runWorkers(args []string, stdout io.Writer) error {
 	mc := dial()
 	defer mc.C.Close()
 	a := rpcapi.ListWorkersArgs{State: *state, Limit: limit, Order: pf.orderArg()}
-	out := &pagePrinter[rpcapi.WorkerInfo]{w: stdout, json: *asJSON, header: workerHeader, row: workerRow}
+	out := &pagePrinter[rpcapi.WorkerInfo]{w: stdout, json: *pf.json, header: workerHeader, row: workerRow}
 	return out.end(pf.walk("workers", func(c context.Context, cursor string) (string, error) {
 		a.Cursor = cursor
 		r, err := mc.ListWorkersPage(c, &a)
