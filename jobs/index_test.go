@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/poll"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -122,13 +123,7 @@ func indexModelSeq(rng *rand.Rand) uint64 { return 37 * uint64(1+rng.IntN(300)) 
 // awaitIndex waits until s's index is whole.
 func awaitIndex(t *testing.T, s *BoltStore) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !s.db.indexed.Load() {
-		if time.Now().After(deadline) {
-			t.Fatal("the index was not built within 10 s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	poll.Until(t, 10*time.Second, "the index to be built", s.db.indexed.Load)
 }
 
 func checkWalkIndex(t *testing.T, rng *rand.Rand, s *BoltStore, model map[uint64]*Job, at string) {
