@@ -36,17 +36,21 @@ func (c *cluster) mustDrover(args ...string) string {
 	return out
 }
 
-// TestCLI drives a real master and worker through the command line: submit,
-// wait's exit codes, cancel, and the JSON shapes scripts rely on.
-func TestCLI(t *testing.T) {
-	c := startCluster(t, 1, `
+// cliCommands are the job types of the CLI tests' worker: echo prints
+// arg text, fail exits 1, sleep sleeps arg seconds.
+const cliCommands = `
 [commands.echo]
 argv = ["echo", "{text}"]
 [commands.fail]
 argv = ["sh", "-c", "exit 1"]
 [commands.sleep]
 argv = ["sleep", "{seconds}"]
-`)
+`
+
+// TestCLI drives a real master and worker through the command line: submit,
+// wait's exit codes, cancel, and the JSON shapes scripts rely on.
+func TestCLI(t *testing.T) {
+	c := startCluster(t, 1, cliCommands)
 	ok := strings.TrimSpace(c.mustDrover("submit", "--type", "echo", "--arg", "text=hi there; $(rm -rf /)", "--group", "g1"))
 	if _, code := c.drover("wait", ok); code != 0 {
 		t.Fatalf("wait on a succeeding job: exit %d", code)

@@ -16,12 +16,7 @@ import (
 // the rest stay, live jobs included; no filter is a usage error naming the
 // flags; --json and --transport xmlrpc work.
 func TestCLIPurge(t *testing.T) {
-	c := startCluster(t, 1, `
-[commands.echo]
-argv = ["echo", "{text}"]
-[commands.fail]
-argv = ["sh", "-c", "exit 1"]
-`)
+	c := startCluster(t, 1, cliCommands)
 	submit := func(typ string) string {
 		return strings.TrimSpace(c.mustDrover("submit", "--type", typ, "--arg", "text=x"))
 	}
