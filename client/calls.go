@@ -109,23 +109,38 @@ func (c *Client) JobsPage(ctx context.Context, q Query) (Page, error) {
 // with one (zero Job, err) pair. Each call has its own timeout; ctx bounds
 // the whole.
 func (c *Client) Jobs(ctx context.Context, q Query) iter.Seq2[jobs.Job, error] {
-	return func(yield func(jobs.Job, error) bool) {
+	return pages(q.Cursor, func(cursor string) ([]jobs.Job, string, error) {
 		a := q.args()
-		for {
-			var r rpcapi.ListJobsReply
-			if err := c.call(ctx, 0, rpcapi.MasterListJobs, a, &r); err != nil {
-				yield(jobs.Job{}, err)
+		a.Cursor = cursor
+		var r rpcapi.ListJobsReply
+		err := c.call(ctx, 0, rpcapi.MasterListJobs, a, &r)
+		return r.Jobs, r.NextCursor, err
+	})
+}
+
+// pages returns an iterator over the items of a listing, from cursor
+// first on, that calls fetch for one page at a time, as the loop reaches
+// it: fetch returns the page at cursor and the cursor of the next ("" on
+// the last page). A failed fetch ends the iteration with one (zero, err)
+// pair.
+func pages[T any](first string, fetch func(cursor string) ([]T, string, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		for cursor := first; ; {
+			items, next, err := fetch(cursor)
+			if err != nil {
+				var zero T
+				yield(zero, err)
 				return
 			}
-			for _, j := range r.Jobs {
-				if !yield(j, nil) {
+			for _, it := range items {
+				if !yield(it, nil) {
 					return
 				}
 			}
-			if r.NextCursor == "" {
+			if next == "" {
 				return
 			}
-			a.Cursor = r.NextCursor
+			cursor = next
 		}
 	}
 }
@@ -144,25 +159,11 @@ const (
 // and the latest dead ones), the latest registered first, one page a call,
 // as Jobs does.
 func (c *Client) Workers(ctx context.Context) iter.Seq2[Worker, error] {
-	return func(yield func(Worker, error) bool) {
-		var a rpcapi.ListWorkersArgs
-		for {
-			var r rpcapi.ListWorkersReply
-			if err := c.call(ctx, 0, rpcapi.MasterListWorkers, &a, &r); err != nil {
-				yield(Worker{}, err)
-				return
-			}
-			for _, w := range r.Workers {
-				if !yield(w, nil) {
-					return
-				}
-			}
-			if r.NextCursor == "" {
-				return
-			}
-			a.Cursor = r.NextCursor
-		}
-	}
+	return pages("", func(cursor string) ([]Worker, string, error) {
+		var r rpcapi.ListWorkersReply
+		err := c.call(ctx, 0, rpcapi.MasterListWorkers, &rpcapi.ListWorkersArgs{Cursor: cursor}, &r)
+		return r.Workers, r.NextCursor, err
+	})
 }
 
 // Group is a group's progress as the master computes it from its jobs.
@@ -183,25 +184,11 @@ func (c *Client) Group(ctx context.Context, name string) (Group, error) {
 // Unsuccessful lists), the latest started first, one page a call, as Jobs
 // does.
 func (c *Client) Groups(ctx context.Context) iter.Seq2[Group, error] {
-	return func(yield func(Group, error) bool) {
-		var a rpcapi.ListGroupsArgs
-		for {
-			var r rpcapi.ListGroupsReply
-			if err := c.call(ctx, 0, rpcapi.MasterListGroups, &a, &r); err != nil {
-				yield(Group{}, err)
-				return
-			}
-			for _, g := range r.Groups {
-				if !yield(g, nil) {
-					return
-				}
-			}
-			if r.NextCursor == "" {
-				return
-			}
-			a.Cursor = r.NextCursor
-		}
-	}
+	return pages("", func(cursor string) ([]Group, string, error) {
+		var r rpcapi.ListGroupsReply
+		err := c.call(ctx, 0, rpcapi.MasterListGroups, &rpcapi.ListGroupsArgs{Cursor: cursor}, &r)
+		return r.Groups, r.NextCursor, err
+	})
 }
 
 // Status is the master at a glance.

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -312,6 +313,59 @@ func TestJobsPages(t *testing.T) {
 			}
 			if !slices.Equal(got, ids[10:]) {
 				t.Errorf("Jobs from the cursor = %v; want %v", got, ids[10:])
+			}
+		})
+	}
+}
+
+// TestGroupsAndWorkersPages: Groups and Workers list every group and
+// worker, over as many calls as their pages take (the master's default
+// page is DefaultPageSize), the latest first.
+func TestGroupsAndWorkersPages(t *testing.T) {
+	const n = DefaultPageSize + 30
+	m := startMaster(t, func(cfg *master.Config) { cfg.DeadAfter = time.Minute })
+	ctx := context.Background()
+	var groups, workers []string
+	for i := range n {
+		groups = append(groups, fmt.Sprintf("g%03d", i))
+		workers = append(workers, fmt.Sprintf("w%03d", i))
+	}
+	specs := make([]jobs.Spec, n)
+	for i := range specs {
+		specs[i] = jobs.Spec{Type: "nobody", Group: groups[i]} // no worker has it: they stay pending
+	}
+	m.Submit(specs...)
+	for _, name := range workers {
+		_, err := m.Client().Register(ctx, &rpcapi.RegisterArgs{Name: name, Types: []string{"t"}, Slots: 1, Mode: rpcapi.ModePull})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Reverse(groups) // the latest first
+	slices.Reverse(workers)
+	for _, tr := range transports {
+		t.Run(string(tr), func(t *testing.T) {
+			c := mustDial(t, m, WithTransport(tr))
+			cc := count(c, nil)
+			var got []string
+			for g, err := range c.Groups(ctx) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, g.Name)
+			}
+			if !slices.Equal(got, groups) || cc.calls(rpcapi.MasterListGroups) != 2 {
+				t.Errorf("Groups = %v in %d calls; want %v in 2", got, cc.calls(rpcapi.MasterListGroups), groups)
+			}
+			got = got[:0]
+			for w, err := range c.Workers(ctx) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, w.Name)
+			}
+			if !slices.Equal(got, workers) || cc.calls(rpcapi.MasterListWorkers) != 2 {
+				t.Errorf("Workers = %v in %d calls; want %v in 2", got, cc.calls(rpcapi.MasterListWorkers), workers)
 			}
 		})
 	}
