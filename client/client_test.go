@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"sync"
@@ -347,28 +348,30 @@ func TestGroupsAndWorkersPages(t *testing.T) {
 		t.Run(string(tr), func(t *testing.T) {
 			c := mustDial(t, m, WithTransport(tr))
 			cc := count(c, nil)
-			var got []string
-			for g, err := range c.Groups(ctx) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, g.Name)
-			}
+			got := names(t, c.Groups(ctx), func(g Group) string { return g.Name })
 			if !slices.Equal(got, groups) || cc.calls(rpcapi.MasterListGroups) != 2 {
 				t.Errorf("Groups = %v in %d calls; want %v in 2", got, cc.calls(rpcapi.MasterListGroups), groups)
 			}
-			got = got[:0]
-			for w, err := range c.Workers(ctx) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, w.Name)
-			}
+			got = names(t, c.Workers(ctx), func(w Worker) string { return w.Name })
 			if !slices.Equal(got, workers) || cc.calls(rpcapi.MasterListWorkers) != 2 {
 				t.Errorf("Workers = %v in %d calls; want %v in 2", got, cc.calls(rpcapi.MasterListWorkers), workers)
 			}
 		})
 	}
+}
+
+// names returns the name of everything seq yields, failing the test at an
+// error.
+func names[T any](t *testing.T, seq iter.Seq2[T, error], name func(T) string) []string {
+	t.Helper()
+	var out []string
+	for v, err := range seq {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, name(v))
+	}
+	return out
 }
 
 func groupOf(specs []jobs.Spec, group string) []jobs.Spec {
