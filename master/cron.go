@@ -153,12 +153,22 @@ func (e *schedEntry) setNext() {
 	}
 }
 
+// schedCore is what the scheduler needs of the core: the job a fire
+// submitted, found by its key; whether a job is still pending or running;
+// and the submission of a fire's job. Each method takes the core's lock
+// itself: the scheduler never holds it. Master implements it.
+type schedCore interface {
+	jobOfKey(key string) (id string, found bool)
+	jobLive(id string) bool
+	submitFire(name string, spec jobs.Spec, at time.Time) (string, error)
+}
+
 // scheduler fires the master's schedules. One goroutine (run) owns the
 // entries; the API reaches them through do. Create it with newScheduler;
 // Master.startScheduler starts it and Master.stopScheduler stops it.
 type scheduler struct {
 	clock clock
-	m     *Master
+	core  schedCore
 	meta  jobs.MetaStore
 	log   logrus.FieldLogger
 
@@ -183,9 +193,9 @@ func (s *scheduler) now() time.Time { return s.clock.Now().UTC() }
 // start loads the stored schedules, decides what each missed while the
 // master was down, and starts the loop. It runs before the initial jobs
 // are submitted; the schedules among them then reach the running loop.
-func (s *scheduler) start(m *Master) error {
-	s.m, s.log = m, m.log.WithField("part", "scheduler")
-	meta, ok := m.store.(jobs.MetaStore)
+func (s *scheduler) start(core schedCore, store jobs.Store, log logrus.FieldLogger) error {
+	s.core, s.log = core, log.WithField("part", "scheduler")
+	meta, ok := store.(jobs.MetaStore)
 	if !ok {
 		s.log.Warn("the store keeps no records beside jobs: schedules are kept in memory only")
 		meta = jobs.NewMemStore()
@@ -203,9 +213,7 @@ func (s *scheduler) start(m *Master) error {
 		}
 		e.cron = c
 		if !e.LastFire.IsZero() {
-			m.mu.Lock()
-			id, found := m.keys.byKey[fireKey(name, e.LastFire)]
-			m.mu.Unlock()
+			id, found := s.core.jobOfKey(fireKey(name, e.LastFire))
 			e.lastJob, e.owed = id, !found
 			if e.owed {
 				s.log.WithFields(logrus.Fields{"schedule": name, "instant": e.LastFire}).
@@ -332,13 +340,7 @@ func (s *scheduler) live(e *schedEntry) bool {
 	if e.owed {
 		return true
 	}
-	if e.lastJob == "" {
-		return false
-	}
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
-	j := s.m.job(e.lastJob)
-	return j != nil && !j.State.Final()
+	return e.lastJob != "" && s.core.jobLive(e.lastJob)
 }
 
 // fire records instant t as e's last fire, then submits its job.
@@ -360,7 +362,7 @@ func (s *scheduler) fire(e *schedEntry, t time.Time) {
 
 // submit submits the job of e's last fire, retrying with backoff on error.
 func (s *scheduler) submit(e *schedEntry) {
-	id, err := s.m.submitFire(e.name, e.Spec, e.LastFire)
+	id, err := s.core.submitFire(e.name, e.Spec, e.LastFire)
 	log := s.log.WithFields(logrus.Fields{"schedule": e.name, "instant": e.LastFire})
 	if err != nil {
 		e.backoff = min(max(2*e.backoff, time.Second), time.Minute)
@@ -377,11 +379,7 @@ func (s *scheduler) submit(e *schedEntry) {
 func (m *Master) submitFire(name string, spec jobs.Spec, at time.Time) (string, error) {
 	js := jobSpec(spec)
 	js.Key = fireKey(name, at)
-	var r rpcapi.SubmitReply
-	if err := m.rpc().Submit(context.Background(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{js}}, &r); err != nil {
-		return "", err
-	}
-	return r.IDs[0], nil
+	return m.submit(context.Background(), js)
 }
 
 // jobSpec is the job a schedule's spec submits: the spec without its

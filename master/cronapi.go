@@ -100,7 +100,7 @@ func (m *Master) upsertSchedules(specs []jobs.Spec) ([]bool, error) {
 // (newMasterScheduler), since reports served while the store loads poke
 // it. A test may set m.sched (with a fake clock) before Start.
 func (m *Master) startScheduler() error {
-	return m.sched.start(m)
+	return m.sched.start(m, m.store, m.log)
 }
 
 // newMasterScheduler gives the master its scheduler on the master's

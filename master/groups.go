@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -113,7 +114,7 @@ type initRecord struct {
 // creates it (startHooks); shutdown stops it (stopHooks) before the
 // committer and the store.
 type hooks struct {
-	m      *Master
+	core   hookCore
 	nf     *notifier
 	failed bool           // a notifier takes job_failed
 	meta   jobs.MetaStore // nil: the store keeps no records
@@ -132,6 +133,25 @@ type hooks struct {
 	qmu   sync.Mutex // guards queue
 	queue []hookTask
 	wake  chan struct{} // one token: the queue has tasks
+}
+
+// hookCore is what the group callbacks and notices need of the core. lock
+// and unlock take and release the core's lock, which also guards the
+// hooks' own maps (fired, cursor, recs, busy); the methods marked
+// "locked" need it held, the others must be called without it. Master
+// implements it.
+type hookCore interface {
+	lock()
+	unlock()
+	job(id string) *jobs.Job                   // locked: the job in memory, or nil
+	groupJobs(g string) []string               // locked: the IDs of group g's jobs in memory, in submission order
+	groupNames() iter.Seq[string]              // locked: the groups with jobs in memory
+	leftOnDone(g string) (*onDoneRecord, bool) // locked: the on_done record of group g kept when it left memory
+	groupClosed(g string, at time.Time)        // locked: group g's on_done is done; it may leave memory after retain
+	persist(id string) *batch                  // locked: write job id's current state (nil: not in memory)
+	now() time.Time
+	maxArgsBytes() int
+	submit(ctx context.Context, spec jobs.Spec) (string, error)
 }
 
 // maxHookTasks bounds the on_done tasks that run at once.
@@ -157,7 +177,7 @@ func (m *Master) startHooks() error {
 	}
 	log := m.log.WithField("part", "on_done")
 	h := newHooks(m, log)
-	jobRecs, initRec, err := h.loadRecords()
+	jobRecs, initRec, err := h.loadRecords(m.store)
 	if err != nil {
 		return fmt.Errorf("on_done records: %w", err)
 	}
@@ -183,7 +203,7 @@ func (m *Master) startHooks() error {
 
 // newHooks makes the on_done runner of m, with its notifier, not started.
 func newHooks(m *Master, log logrus.FieldLogger) *hooks {
-	h := &hooks{m: m, nf: newNotifier(m.cfg.Notify, log, m.clock), log: log,
+	h := &hooks{core: m, nf: newNotifier(m.cfg.Notify, log, m.clock), log: log,
 		sem: make(chan struct{}, maxHookTasks), wake: make(chan struct{}, 1),
 		fired: make(map[string]bool), cursor: make(map[string]int), recs: make(map[string]*onDoneRecord),
 		busy: make(map[string]bool)}
@@ -195,10 +215,10 @@ func newHooks(m *Master, log logrus.FieldLogger) *hooks {
 // loadRecords reads the on_done records of groups into h.recs, and returns
 // the job_failed records by job ID and the init record (nil if the store
 // has none). A store that keeps no meta has no records: h.meta stays nil.
-func (h *hooks) loadRecords() (map[string]*onDoneRecord, *initRecord, error) {
+func (h *hooks) loadRecords(store jobs.Store) (map[string]*onDoneRecord, *initRecord, error) {
 	jobRecs := make(map[string]*onDoneRecord)
 	var initRec *initRecord
-	ms, ok := h.m.store.(jobs.MetaStore)
+	ms, ok := store.(jobs.MetaStore)
 	if !ok {
 		return jobRecs, nil, nil
 	}
@@ -234,17 +254,17 @@ func (h *hooks) loadRecords() (map[string]*onDoneRecord, *initRecord, error) {
 // that are final but not yet done. It returns the groups taken as done
 // because they were final before records were kept. The caller holds mu.
 func (h *hooks) resumeGroups(initRec *initRecord) (legacy []string) {
-	m := h.m
+	c := h.core
 	if initRec != nil {
 		for _, g := range initRec.Legacy {
 			h.fired[g] = true
 		}
 	}
-	for g := range m.groups {
+	for g := range c.groupNames() {
 		if !h.fired[g] {
 			// Jobs added after the group left memory, its on_done run
 			// (groupBack).
-			if rec, ok := m.leftOnDone(g); ok {
+			if rec, ok := c.leftOnDone(g); ok {
 				h.fired[g] = true
 				if h.recs[g] == nil {
 					h.recs[g] = rec
@@ -267,11 +287,11 @@ func (h *hooks) resumeGroups(initRec *initRecord) (legacy []string) {
 			h.fired[g] = true
 			h.queue = append(h.queue, hookTask{event: EventGroupDone, group: g})
 			if r == nil {
-				h.recs[g] = &onDoneRecord{State: onDonePending, Since: m.now()}
+				h.recs[g] = &onDoneRecord{State: onDonePending, Since: c.now()}
 			}
 		}
 		if h.fired[g] {
-			m.ret.groupClosed(g, m.now())
+			c.groupClosed(g, c.now())
 		}
 	}
 	return legacy
@@ -281,7 +301,7 @@ func (h *hooks) resumeGroups(initRec *initRecord) (legacy []string) {
 // the store (history) and returns those groups. The caller holds mu.
 func (h *hooks) dropGoneGroups() (gone []string) {
 	for g := range h.recs {
-		if len(h.m.groups[g]) == 0 {
+		if len(h.core.groupJobs(g)) == 0 {
 			gone = append(gone, g)
 			delete(h.recs, g)
 		}
@@ -294,7 +314,7 @@ func (h *hooks) dropGoneGroups() (gone []string) {
 // The caller holds mu.
 func (h *hooks) resumeJobFailures(jobRecs map[string]*onDoneRecord) (stale []string) {
 	for id, r := range jobRecs {
-		if j := h.m.job(id); j != nil && j.State == jobs.Failed && j.Attempt == r.Attempt {
+		if j := h.core.job(id); j != nil && j.State == jobs.Failed && j.Attempt == r.Attempt {
 			h.busy[id] = true
 			h.queue = append(h.queue, hookTask{event: EventJobFailed, job: id, attempt: r.Attempt, rec: r})
 		} else {
@@ -313,7 +333,7 @@ func (h *hooks) saveStart(firstStart bool, legacy, stale, gone []string) error {
 	}
 	if firstStart {
 		slices.Sort(legacy)
-		v, _ := json.Marshal(initRecord{Since: h.m.now(), Legacy: legacy})
+		v, _ := json.Marshal(initRecord{Since: h.core.now(), Legacy: legacy})
 		if err := h.meta.SaveMeta(metaNotify, metaInit, v); err != nil {
 			return err
 		}
@@ -378,13 +398,13 @@ func (m *Master) onDoneStatus(g string) *onDoneRecord {
 // looked at again (Retry makes a final job pending) only when the cursor
 // reaches the end, so a group of n jobs costs O(n) in all, not O(n²).
 func (h *hooks) final(g string) bool {
-	ids := h.m.groups[g]
+	ids := h.core.groupJobs(g)
 	i := h.cursor[g]
-	for i < len(ids) && h.m.job(ids[i]).State.Final() {
+	for i < len(ids) && h.core.job(ids[i]).State.Final() {
 		i++
 	}
 	if i == len(ids) {
-		i = slices.IndexFunc(ids, func(id string) bool { return !h.m.job(id).State.Final() })
+		i = slices.IndexFunc(ids, func(id string) bool { return !h.core.job(id).State.Final() })
 	}
 	if i >= 0 {
 		h.cursor[g] = i

@@ -44,8 +44,8 @@ func (h *hooks) snapshot(g string) *groupSnap {
 	s := &groupSnap{name: g, final: true, state: jobs.Succeeded,
 		counts: map[jobs.State]int{jobs.Succeeded: 0, jobs.Failed: 0, jobs.Cancelled: 0}}
 	var thenSeq uint64
-	for _, id := range h.m.groups[g] {
-		j := h.m.job(id)
+	for _, id := range h.core.groupJobs(g) {
+		j := h.core.job(id)
 		ms := memberSnap{id: j.ID, seq: j.Seq, state: j.State}
 		if a := j.Current(); a != nil {
 			ms.output, ms.data, ms.err, ms.exitCode = a.Output, a.Data, a.Error, a.ExitCode
@@ -93,24 +93,24 @@ func (s *groupSnap) notice(then string) *notice {
 // runGroupDone runs group t.group's on_done. It returns early, leaving the
 // record pending, when the hooks stop.
 func (h *hooks) runGroupDone(t hookTask) {
-	m, g := h.m, t.group
+	c, g := h.core, t.group
 	log := h.log.WithField("group", g)
 	if t.job != "" && !h.durable(t.job) {
 		return
 	}
-	m.mu.Lock()
+	c.lock()
 	s := h.snapshot(g)
 	if !s.final {
 		// A member was retried since: on_done waits for the group's end.
 		h.fired[g] = false
-		m.mu.Unlock()
+		c.unlock()
 		return
 	}
-	rec := &onDoneRecord{State: onDonePending, Since: m.now()}
+	rec := &onDoneRecord{State: onDonePending, Since: c.now()}
 	if r := h.recs[g]; r != nil {
 		rec = r.clone()
 	}
-	m.mu.Unlock()
+	c.unlock()
 	rec.State, rec.Result = onDonePending, s.state
 	save := func() bool { return h.save(metaGroups, g, rec, g) }
 
@@ -140,7 +140,7 @@ func (h *hooks) runGroupDone(t hookTask) {
 	if !h.deliverAll(acts, s.notice(rec.Then), rec, save, log) {
 		return
 	}
-	rec.State, rec.Ended = onDoneDone, m.now()
+	rec.State, rec.Ended = onDoneDone, c.now()
 	if save() {
 		log.WithFields(logrus.Fields{"state": s.state, "jobs": len(s.members), "errors": len(rec.Errors)}).Info("group on_done finished")
 	}
@@ -148,21 +148,21 @@ func (h *hooks) runGroupDone(t hookTask) {
 
 // runJobFailed sends the job_failed notice of job t.job.
 func (h *hooks) runJobFailed(t hookTask) {
-	m := h.m
+	c := h.core
 	key := "job/" + t.job
 	log := h.log.WithFields(logrus.Fields{"job": t.job, "attempt": t.attempt})
 	defer func() {
-		m.mu.Lock()
+		c.lock()
 		delete(h.busy, t.job)
-		m.mu.Unlock()
+		c.unlock()
 	}()
 	if !h.durable(t.job) {
 		return
 	}
-	m.mu.Lock()
-	j := m.job(t.job)
+	c.lock()
+	j := c.job(t.job)
 	if j == nil || j.State != jobs.Failed || j.Attempt != t.attempt {
-		m.mu.Unlock() // retried since: the next failure notifies
+		c.unlock() // retried since: the next failure notifies
 		if t.rec != nil {
 			h.save(metaNotify, key, nil, "")
 		}
@@ -175,10 +175,10 @@ func (h *hooks) runJobFailed(t hookTask) {
 	if a := j.Current(); a != nil {
 		n.Job.ExitCode, n.Job.Error = a.ExitCode, head(a.Error, maxNoticeError)
 	}
-	m.mu.Unlock()
+	c.unlock()
 	rec := t.rec
 	if rec == nil {
-		rec = &onDoneRecord{State: onDonePending, Since: m.now(), Attempt: t.attempt}
+		rec = &onDoneRecord{State: onDonePending, Since: c.now(), Attempt: t.attempt}
 	}
 	save := func() bool { return h.save(metaNotify, key, rec, "") }
 	if !save() || !h.deliverAll(h.nf.actions(EventJobFailed), n, rec, save, log) {
@@ -227,13 +227,9 @@ func (h *hooks) deliverAll(acts []action, n *notice, rec *onDoneRecord, save fun
 func (h *hooks) durable(id string) bool {
 	b := jobs.Backoff{Base: 50 * time.Millisecond, Max: 5 * time.Second}
 	for try := 1; ; try++ {
-		h.m.mu.Lock()
-		j := h.m.job(id)
-		var bt *batch
-		if j != nil {
-			bt = h.m.commit.add(j)
-		}
-		h.m.mu.Unlock()
+		h.core.lock()
+		bt := h.core.persist(id)
+		h.core.unlock()
 		if bt == nil {
 			return true
 		}
@@ -277,9 +273,9 @@ func (h *hooks) save(bucket, key string, rec *onDoneRecord, group string) bool {
 	}
 	if group != "" && rec != nil {
 		c := rec.clone()
-		h.m.mu.Lock()
+		h.core.lock()
 		h.recs[group] = c
-		h.m.mu.Unlock()
+		h.core.unlock()
 	}
 	return true
 }
@@ -305,13 +301,12 @@ func ThenKey(g string) string { return "then:" + g }
 // job's, when a run before submitted it). A spec the master refuses is
 // an error at once; an unavailable store is retried until the hooks stop.
 func (h *hooks) submitThen(s *groupSnap) (string, error) {
-	m := h.m
 	spec := *s.then
 	spec.Key = ThenKey(s.name)
 	if spec.Group == s.name {
 		spec.Group = ""
 	}
-	budget := m.cfg.MaxArgsBytes
+	budget := h.core.maxArgsBytes()
 	for k, v := range spec.Args {
 		budget -= len(k) + len(v)
 	}
@@ -322,10 +317,9 @@ func (h *hooks) submitThen(s *groupSnap) (string, error) {
 	spec.Input = in
 	b := jobs.Backoff{Base: 100 * time.Millisecond, Max: 10 * time.Second}
 	for try := 1; ; try++ {
-		var r rpcapi.SubmitReply
-		err := m.rpc().Submit(h.ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{spec}}, &r)
+		id, err := h.core.submit(h.ctx, spec)
 		if err == nil {
-			return r.IDs[0], nil
+			return id, nil
 		}
 		if errors.Is(err, rpcapi.ErrBadRequest) {
 			return "", err
