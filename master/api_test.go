@@ -629,7 +629,7 @@ func (r *sseReader) next(what string, ok func(apiEvent) bool) apiEvent {
 
 func eventStreams() int {
 	buf := make([]byte, 1<<20)
-	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "master.(*Master).serveEvents")
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "master.httpAPI.serveEvents")
 }
 
 // TestAPIEvents follows the event stream: workers joining, jobs moving, at

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
+	"github.com/sirupsen/logrus"
 )
 
 // APIPrefix is where the JSON API lives on the master's listener.
@@ -31,6 +33,52 @@ const (
 
 //go:embed web
 var webFiles embed.FS
+
+// httpAPI is the JSON API and the event stream. It reads the master only
+// through view, and changes it only through ops, the wire service's
+// contract (each endpoint makes the call a client would make over RPC),
+// and the operator's Retry and Drain. The dashboard is static files that
+// call it.
+type httpAPI struct {
+	view    readView
+	ops     rpcapi.MasterAPI
+	oper    operator
+	maxBody int64              // max_request_body
+	log     logrus.FieldLogger // the event stream's errors
+	stopped <-chan struct{}    // closed when the master stops: event streams end
+}
+
+// readView is the master as the HTTP side reads it: pages and views of
+// jobs, workers and groups, and the live view. Its methods change nothing
+// and take the core's lock themselves. Master implements it.
+type readView interface {
+	liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
+	// Changed is closed at the next change of the live view.
+	Changed() <-chan struct{}
+	queryJobs(q jobQuery) ([]rpcapi.JobView, string, error)
+	listWorkers(q workerQuery) ([]rpcapi.WorkerInfo, string, error)
+	getWorker(id string) (rpcapi.WorkerInfo, error)
+	listGroups(q groupQuery) ([]rpcapi.GroupInfo, string, error)
+	getGroup(name string) (rpcapi.GroupInfo, error)
+}
+
+// operator is what an admin does beyond the wire service's calls.
+// Master implements it.
+type operator interface {
+	Retry(ctx context.Context, id string) error
+	Drain(ctx context.Context, workerID string) error
+}
+
+var (
+	_ readView = (*Master)(nil)
+	_ operator = (*Master)(nil)
+)
+
+// httpAPI returns the master's HTTP side.
+func (m *Master) httpAPI() httpAPI {
+	return httpAPI{view: m, ops: m.rpc(), oper: m, maxBody: m.cfg.MaxRequestBody,
+		log: m.log, stopped: m.ctx.Done()}
+}
 
 // apiHandler turns a handler's error into a JSON error reply.
 type apiHandler func(http.ResponseWriter, *http.Request) error
@@ -124,11 +172,11 @@ func queryParams(r *http.Request, known ...string) (url.Values, error) {
 	return q, nil
 }
 
-func (m *Master) apiStatus(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiStatus(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	ev, _ := m.liveView(time.Time{}, false)
+	ev, _ := a.view.liveView(time.Time{}, false)
 	return writeJSON(w, http.StatusOK, ev.Status)
 }
 
@@ -153,7 +201,7 @@ func paging(p url.Values) (limit int, asc bool, cursor string, err error) {
 	return limit, asc, p.Get("cursor"), err
 }
 
-func (m *Master) apiListJobs(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiListJobs(w http.ResponseWriter, r *http.Request) error {
 	p, err := queryParams(r, "state", "type", "group", "worker", "q", "order", "cursor", "limit")
 	if err != nil {
 		return err
@@ -167,25 +215,25 @@ func (m *Master) apiListJobs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	page := jobPage{}
-	if page.Jobs, page.NextCursor, err = m.queryJobs(q); err != nil {
+	if page.Jobs, page.NextCursor, err = a.view.queryJobs(q); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, page)
 }
 
-func (m *Master) jobDetail(r *http.Request, id string) (rpcapi.JobDetail, error) {
+func (a httpAPI) jobDetail(r *http.Request, id string) (rpcapi.JobDetail, error) {
 	var info rpcapi.JobInfo
-	if err := m.rpc().GetJob(r.Context(), &rpcapi.GetJobArgs{ID: id}, &info); err != nil {
+	if err := a.ops.GetJob(r.Context(), &rpcapi.GetJobArgs{ID: id}, &info); err != nil {
 		return rpcapi.JobDetail{}, err
 	}
 	return info.View(), nil
 }
 
-func (m *Master) apiGetJob(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiGetJob(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	d, err := m.jobDetail(r, r.PathValue("id"))
+	d, err := a.jobDetail(r, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -243,12 +291,12 @@ type submitReply struct {
 	Existing []bool   `json:"existing"`
 }
 
-func (m *Master) apiSubmit(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiSubmit(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
 	var body submitBody
-	if err := m.decodeBody(w, r, &body, true, `a job spec as JSON, such as {"type": "echo"}`); err != nil {
+	if err := a.decodeBody(w, r, &body, true, `a job spec as JSON, such as {"type": "echo"}`); err != nil {
 		return err
 	}
 	specs := body.Jobs
@@ -260,16 +308,16 @@ func (m *Master) apiSubmit(w http.ResponseWriter, r *http.Request) error {
 		body.Priority != 0 || body.Retries != 0:
 		return fmt.Errorf("%w: give one job spec or {\"jobs\": [...]}, not both", rpcapi.ErrBadRequest)
 	}
-	a := &rpcapi.SubmitArgs{Specs: make([]jobs.Spec, len(specs))}
+	args := &rpcapi.SubmitArgs{Specs: make([]jobs.Spec, len(specs))}
 	for i := range specs {
 		sp, err := specs[i].spec(i + 1)
 		if err != nil {
 			return err
 		}
-		a.Specs[i] = sp
+		args.Specs[i] = sp
 	}
 	var reply rpcapi.SubmitReply
-	if err := m.rpc().Submit(r.Context(), a, &reply); err != nil {
+	if err := a.ops.Submit(r.Context(), args, &reply); err != nil {
 		return err
 	}
 	if single {
@@ -281,8 +329,8 @@ func (m *Master) apiSubmit(w http.ResponseWriter, r *http.Request) error {
 // decodeBody decodes a request's body, at most max_request_body, into v:
 // exactly one JSON value, no unknown members (numbers as json.Number with
 // numbers). want says what an empty body should have held.
-func (m *Master) decodeBody(w http.ResponseWriter, r *http.Request, v any, numbers bool, want string) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, m.cfg.MaxRequestBody))
+func (a httpAPI) decodeBody(w http.ResponseWriter, r *http.Request, v any, numbers bool, want string) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, a.maxBody))
 	dec.DisallowUnknownFields()
 	if numbers {
 		dec.UseNumber()
@@ -311,13 +359,13 @@ func badJSON(err error) error {
 	return fmt.Errorf("%w: malformed JSON body: %s", rpcapi.ErrBadRequest, strings.TrimPrefix(err.Error(), "json: "))
 }
 
-func (m *Master) apiCancel(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiCancel(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	if _, err := m.jobDetail(r, id); err != nil {
+	if _, err := a.jobDetail(r, id); err != nil {
 		return err
 	}
 	var reply rpcapi.CancelReply
-	if err := m.rpc().Cancel(r.Context(), &rpcapi.CancelArgs{IDs: []string{id}}, &reply); err != nil {
+	if err := a.ops.Cancel(r.Context(), &rpcapi.CancelArgs{IDs: []string{id}}, &reply); err != nil {
 		return err
 	}
 	if len(reply.Cancelled) == 0 {
@@ -327,15 +375,15 @@ func (m *Master) apiCancel(w http.ResponseWriter, r *http.Request) error {
 		}
 		return fmt.Errorf("%w: job %s: %s; only a pending or running job can be cancelled", ErrConflict, id, why)
 	}
-	return m.replyJob(w, r, id)
+	return a.replyJob(w, r, id)
 }
 
-func (m *Master) apiRetry(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiRetry(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	if err := m.Retry(r.Context(), id); err != nil {
+	if err := a.oper.Retry(r.Context(), id); err != nil {
 		return err
 	}
-	return m.replyJob(w, r, id)
+	return a.replyJob(w, r, id)
 }
 
 // purgeBody is the body of POST /api/v1/purge: rpcapi.PurgeArgs with
@@ -349,24 +397,24 @@ type purgeBody struct {
 }
 
 // apiPurge deletes the finished jobs the body selects, as purge_jobs.
-func (m *Master) apiPurge(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiPurge(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
 	var body purgeBody
-	if err := m.decodeBody(w, r, &body, false, `a filter as JSON, such as {"state": "failed", "older_than": "24h"}`); err != nil {
+	if err := a.decodeBody(w, r, &body, false, `a filter as JSON, such as {"state": "failed", "older_than": "24h"}`); err != nil {
 		return err
 	}
-	a := &rpcapi.PurgeArgs{State: body.State, Type: body.Type, Group: body.Group, All: body.All}
+	args := &rpcapi.PurgeArgs{State: body.State, Type: body.Type, Group: body.Group, All: body.All}
 	if body.OlderThan != "" {
 		d, err := time.ParseDuration(body.OlderThan)
 		if err != nil {
 			return fmt.Errorf("%w: older_than %q: want a duration such as \"24h\" or \"30m\"", rpcapi.ErrBadRequest, body.OlderThan)
 		}
-		a.OlderThan = d
+		args.OlderThan = d
 	}
 	var reply rpcapi.PurgeReply
-	if err := m.rpc().PurgeJobs(r.Context(), a, &reply); err != nil {
+	if err := a.ops.PurgeJobs(r.Context(), args, &reply); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, struct {
@@ -375,8 +423,8 @@ func (m *Master) apiPurge(w http.ResponseWriter, r *http.Request) error {
 }
 
 // replyJob answers with the job's detail as it is now.
-func (m *Master) replyJob(w http.ResponseWriter, r *http.Request, id string) error {
-	d, err := m.jobDetail(r, id)
+func (a httpAPI) replyJob(w http.ResponseWriter, r *http.Request, id string) error {
+	d, err := a.jobDetail(r, id)
 	if err != nil {
 		return err
 	}
@@ -393,7 +441,7 @@ func checkWorkerState(state string) error {
 	return fmt.Errorf("%w: unknown worker state %q (want alive, draining or dead)", rpcapi.ErrBadRequest, state)
 }
 
-func (m *Master) apiListWorkers(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiListWorkers(w http.ResponseWriter, r *http.Request) error {
 	p, err := queryParams(r, "state", "order", "cursor", "limit")
 	if err != nil {
 		return err
@@ -409,36 +457,36 @@ func (m *Master) apiListWorkers(w http.ResponseWriter, r *http.Request) error {
 		Workers    []rpcapi.WorkerInfo `json:"workers"`
 		NextCursor string              `json:"next_cursor,omitempty"`
 	}
-	if page.Workers, page.NextCursor, err = m.listWorkers(q); err != nil {
+	if page.Workers, page.NextCursor, err = a.view.listWorkers(q); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, page)
 }
 
-func (m *Master) apiGetWorker(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiGetWorker(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	wk, err := m.getWorker(r.PathValue("id"))
+	wk, err := a.view.getWorker(r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, wk)
 }
 
-func (m *Master) apiDrain(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiDrain(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	if err := m.Drain(r.Context(), id); err != nil {
+	if err := a.oper.Drain(r.Context(), id); err != nil {
 		return err
 	}
-	wk, err := m.getWorker(id)
+	wk, err := a.view.getWorker(id)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, wk)
 }
 
-func (m *Master) apiListGroups(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiListGroups(w http.ResponseWriter, r *http.Request) error {
 	p, err := queryParams(r, "order", "cursor", "limit")
 	if err != nil {
 		return err
@@ -451,17 +499,17 @@ func (m *Master) apiListGroups(w http.ResponseWriter, r *http.Request) error {
 		Groups     []rpcapi.GroupInfo `json:"groups"`
 		NextCursor string             `json:"next_cursor,omitempty"`
 	}
-	if page.Groups, page.NextCursor, err = m.listGroups(q); err != nil {
+	if page.Groups, page.NextCursor, err = a.view.listGroups(q); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, page)
 }
 
-func (m *Master) apiGetGroup(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiGetGroup(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	g, err := m.getGroup(r.PathValue("name"))
+	g, err := a.view.getGroup(r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -469,12 +517,12 @@ func (m *Master) apiGetGroup(w http.ResponseWriter, r *http.Request) error {
 }
 
 // apiSchedules lists the cron schedules by name, with their next fire.
-func (m *Master) apiSchedules(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiSchedules(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
 	var rep rpcapi.ListSchedulesReply
-	if err := m.rpc().ListSchedules(r.Context(), &rpcapi.Empty{}, &rep); err != nil {
+	if err := a.ops.ListSchedules(r.Context(), &rpcapi.Empty{}, &rep); err != nil {
 		return err
 	}
 	if rep.Schedules == nil {

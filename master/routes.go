@@ -23,21 +23,22 @@ type apiRoute struct {
 // apiRoutes lists the JSON API's endpoints; docs/api.md documents them.
 func (m *Master) apiRoutes() []apiRoute {
 	read, client, admin := rpcapi.ReadRoles, rpcapi.ClientRoles, rpcapi.AdminRoles
+	a := m.httpAPI()
 	return []apiRoute{
-		{"GET /api/v1/status", read, "", m.apiStatus},
-		{"GET /api/v1/jobs", read, "", m.apiListJobs},
-		{"POST /api/v1/jobs", client, "submit", m.apiSubmit},
-		{"GET /api/v1/jobs/{id}", read, "", m.apiGetJob},
-		{"POST /api/v1/jobs/{id}/cancel", client, "cancel", m.apiCancel},
-		{"POST /api/v1/jobs/{id}/retry", admin, "retry", m.apiRetry},
-		{"POST /api/v1/purge", admin, "purge", m.apiPurge},
-		{"GET /api/v1/workers", read, "", m.apiListWorkers},
-		{"GET /api/v1/workers/{id}", read, "", m.apiGetWorker},
-		{"POST /api/v1/workers/{id}/drain", admin, "drain", m.apiDrain},
-		{"GET /api/v1/groups", read, "", m.apiListGroups},
-		{"GET /api/v1/groups/{name...}", read, "", m.apiGetGroup},
-		{"GET /api/v1/schedules", read, "", m.apiSchedules},
-		{"GET /api/v1/events", read, "", m.apiEvents},
+		{"GET /api/v1/status", read, "", a.apiStatus},
+		{"GET /api/v1/jobs", read, "", a.apiListJobs},
+		{"POST /api/v1/jobs", client, "submit", a.apiSubmit},
+		{"GET /api/v1/jobs/{id}", read, "", a.apiGetJob},
+		{"POST /api/v1/jobs/{id}/cancel", client, "cancel", a.apiCancel},
+		{"POST /api/v1/jobs/{id}/retry", admin, "retry", a.apiRetry},
+		{"POST /api/v1/purge", admin, "purge", a.apiPurge},
+		{"GET /api/v1/workers", read, "", a.apiListWorkers},
+		{"GET /api/v1/workers/{id}", read, "", a.apiGetWorker},
+		{"POST /api/v1/workers/{id}/drain", admin, "drain", a.apiDrain},
+		{"GET /api/v1/groups", read, "", a.apiListGroups},
+		{"GET /api/v1/groups/{name...}", read, "", a.apiGetGroup},
+		{"GET /api/v1/schedules", read, "", a.apiSchedules},
+		{"GET /api/v1/events", read, "", a.apiEvents},
 		{"GET /api/v1/whoami", rpcapi.AnyRole, "", m.apiWhoami},
 	}
 }
@@ -75,8 +76,8 @@ func (m *Master) mountHTTP(mux *http.ServeMux) {
 }
 
 // apiEvents serves the live view as server-sent events.
-func (m *Master) apiEvents(w http.ResponseWriter, r *http.Request) error {
-	m.serveEvents(w, r)
+func (a httpAPI) apiEvents(w http.ResponseWriter, r *http.Request) error {
+	a.serveEvents(w, r)
 	return nil
 }
 

@@ -234,7 +234,7 @@ func insertNewest(top []*jobs.Job, j *jobs.Job) []*jobs.Job {
 // keepaliveEvery of silence. It returns when the client goes away, the
 // master closes, or the request's token may no longer read (the master's
 // tokens were replaced: the browser reconnects and is asked again).
-func (m *Master) serveEvents(w http.ResponseWriter, r *http.Request) {
+func (a httpAPI) serveEvents(w http.ResponseWriter, r *http.Request) {
 	rc, ok := startEvents(w, r)
 	if !ok {
 		return
@@ -251,12 +251,12 @@ func (m *Master) serveEvents(w http.ResponseWriter, r *http.Request) {
 		if !mayRead(ctx) {
 			return
 		}
-		changed := m.Changed()
-		ev, ageing := m.liveView(since, true)
+		changed := a.view.Changed()
+		ev, ageing := a.view.liveView(since, true)
 		since = ev.Status.Now
 		data, err := json.Marshal(ev)
 		if err != nil {
-			m.log.WithError(err).Error("events: encode")
+			a.log.WithError(err).Error("events: encode")
 			return
 		}
 		if _, err := fmt.Fprintf(w, "data: %s\n\n", data); err != nil {
@@ -289,7 +289,7 @@ func (m *Master) serveEvents(w http.ResponseWriter, r *http.Request) {
 				keepalive.Reset(keepaliveEvery)
 			case <-ctx.Done():
 				return
-			case <-m.ctx.Done():
+			case <-a.stopped:
 				return
 			}
 		}
@@ -297,7 +297,7 @@ func (m *Master) serveEvents(w http.ResponseWriter, r *http.Request) {
 		case <-gap.C:
 		case <-ctx.Done():
 			return
-		case <-m.ctx.Done():
+		case <-a.stopped:
 			return
 		}
 	}
