@@ -68,7 +68,7 @@ type Master struct {
 var masterKeys = slices.Concat([]string{
 	"listen", "data_dir", "store", "heartbeat_interval", "dead_after",
 	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "max_xml_depth", "max_calls_in_flight", "max_submit", "max_args_bytes", "gc_percent",
-	"max_result_bytes", "max_connections", "max_anonymous_connections", "max_anonymous_per_address", "preauth_timeout", "max_submit_bytes", "max_reply_bytes", "retain", "retain_jobs", "history", "history_jobs",
+	"max_result_bytes", "max_connections", "max_anonymous_connections", "max_anonymous_per_address", "preauth_timeout", "gob_idle_timeout", "max_submit_bytes", "max_reply_bytes", "retain", "retain_jobs", "history", "history_jobs",
 	"metric_types", "limits", "default_limit", "type_limits", "notify", "jobs_file",
 	"allowed_hosts", "worker_hosts", "tokens_file",
 }, nodeKeys)
@@ -247,6 +247,8 @@ func (d *decoder) masterSizeKey(p path, k string, v any, c *master.Config) bool 
 		c.MaxAnonymousPerAddress = d.integer(p, v, 0, math.MaxInt)
 	case "preauth_timeout":
 		c.PreAuthTimeout = d.duration(p, v)
+	case "gob_idle_timeout":
+		c.GobIdleTimeout = d.duration(p, v)
 	case "max_submit_bytes":
 		c.MaxSubmitBytes = d.integer(p, v, 0, math.MaxInt)
 	case "max_reply_bytes":

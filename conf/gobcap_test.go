@@ -31,15 +31,16 @@ func TestCallsInFlightKeys(t *testing.T) {
 // key.
 func TestConnectionBudgetKeys(t *testing.T) {
 	m, err := ParseMaster("m.toml", []byte("max_anonymous_connections = 100\nmax_anonymous_per_address = 5\n"+
-		"preauth_timeout = \"3s\"\nmax_submit_bytes = 1048576\n"))
+		"preauth_timeout = \"3s\"\nmax_submit_bytes = 1048576\ngob_idle_timeout = \"1m\"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := m.Config; c.MaxAnonymousConnections != 100 || c.MaxAnonymousPerAddress != 5 || c.PreAuthTimeout.String() != "3s" || c.MaxSubmitBytes != 1<<20 {
+	if c := m.Config; c.MaxAnonymousConnections != 100 || c.MaxAnonymousPerAddress != 5 || c.PreAuthTimeout.String() != "3s" || c.MaxSubmitBytes != 1<<20 ||
+		c.GobIdleTimeout.String() != "1m0s" {
 		t.Fatalf("parsed %+v", c)
 	}
 	for _, src := range []string{"max_anonymous_connections = -1\n", "max_anonymous_per_address = \"x\"\n",
-		"preauth_timeout = \"soon\"\n", "max_submit_bytes = -5\n"} {
+		"preauth_timeout = \"soon\"\n", "max_submit_bytes = -5\n", "gob_idle_timeout = \"-1s\"\n"} {
 		if _, err := ParseMaster("m.toml", []byte(src)); err == nil || !strings.Contains(err.Error(), strings.Fields(src)[0]) {
 			t.Errorf("master %q: %v, want an error naming the key", src, err)
 		}

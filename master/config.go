@@ -94,6 +94,9 @@ type Config struct {
 	// run, the master reads nothing more from that connection until one
 	// ends. Default 256.
 	MaxCallsInFlight int
+	// GobIdleTimeout closes a gob connection after its CONNECT once no
+	// call has been in flight on it this long. Default 5m.
+	GobIdleTimeout time.Duration
 	// MaxXMLDepth bounds the nesting of structs and arrays in an XML-RPC
 	// request. Default 32.
 	MaxXMLDepth int
@@ -293,6 +296,9 @@ func (c *Config) setDefaults() {
 	if c.MaxXMLDepth == 0 {
 		c.MaxXMLDepth = 32
 	}
+	if c.GobIdleTimeout == 0 {
+		c.GobIdleTimeout = rpcapi.DefaultGoRPCIdleTimeout
+	}
 	if c.MaxCallsInFlight == 0 {
 		c.MaxCallsInFlight = rpcapi.DefaultMaxCallsInFlight
 	}
@@ -427,6 +433,7 @@ func (c *Config) checkFields() error {
 		negInt("MaxAnonymousConnections", "max_anonymous_connections", int64(c.MaxAnonymousConnections)),
 		negInt("MaxAnonymousPerAddress", "max_anonymous_per_address", int64(c.MaxAnonymousPerAddress)),
 		negDur("PreAuthTimeout", "preauth_timeout", c.PreAuthTimeout),
+		negDur("GobIdleTimeout", "gob_idle_timeout", c.GobIdleTimeout),
 		negInt("MaxSubmitBytes", "max_submit_bytes", int64(c.MaxSubmitBytes)),
 		negInt("MaxReplyBytes", "max_reply_bytes", int64(c.MaxReplyBytes)),
 		negInt("RetainJobs", "retain_jobs", int64(c.RetainJobs)),

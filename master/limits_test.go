@@ -129,4 +129,34 @@ func TestSubmitBytesCap(t *testing.T) {
 	if ids := submit(t, mc, spec, spec); len(ids) != 2 {
 		t.Fatalf("a submit of 2 jobs of 40,000 bytes: %v", ids)
 	}
+	if n := metricT(t, m.Addr(), "", `drover_submits_refused_total{limit="max_submit_bytes"}`); n != 3 {
+		t.Errorf(`drover_submits_refused_total{limit="max_submit_bytes"} = %v after three refused submits, want 3`, n)
+	}
+}
+
+// TestGobIdleTimeoutConf: gob_idle_timeout closes a gob connection that
+// has had no call in flight that long (counted by
+// drover_rpc_idle_closed_total); one that keeps calling stays open.
+func TestGobIdleTimeoutConf(t *testing.T) {
+	m := startMaster(t, master.Config{GobIdleTimeout: 300 * time.Millisecond})
+	idle, busy := client(t, m.Addr()), client(t, m.Addr())
+	ctx := context.Background()
+	for _, mc := range []rpcapi.MasterClient{idle, busy} {
+		if _, err := mc.Status(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for metricT(t, m.Addr(), "", "drover_rpc_idle_closed_total") < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no gob connection closed for idling 300 ms within 10 s")
+		}
+		if _, err := busy.Status(ctx); err != nil {
+			t.Fatalf("the connection that kept calling every 50 ms: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // the busy client's pace, not a wait for the result
+	}
+	if n := metricT(t, m.Addr(), "", "drover_rpc_idle_closed_total"); n != 1 {
+		t.Errorf("drover_rpc_idle_closed_total = %v, want 1 (only the idle connection)", n)
+	}
 }

@@ -20,6 +20,7 @@ import (
 type metrics struct {
 	reg        *prometheus.Registry
 	submitted  prometheus.Counter
+	oversized  *prometheus.CounterVec // submits refused whole by a bound, by the bound's key
 	finished   *prometheus.CounterVec // by final state
 	retried    prometheus.Counter
 	lost       prometheus.Counter
@@ -87,6 +88,8 @@ func newMetrics(m *Master) *metrics {
 		maxTypes: m.cfg.MetricTypes,
 		submitted: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_jobs_submitted_total",
 			Help: "Jobs created by submits and jobs files."}),
+		oversized: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "drover_submits_refused_total",
+			Help: "Submits refused whole for being over a bound, by its conf key (max_submit, max_submit_bytes, max_args_bytes)."}, []string{"limit"}),
 		finished: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "drover_jobs_finished_total",
 			Help: "Jobs that reached a final state, by state (succeeded, failed, cancelled)."}, []string{"state"}),
 		retried: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_jobs_retried_total",
@@ -109,7 +112,7 @@ func newMetrics(m *Master) *metrics {
 		registered: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_workers_registered_total",
 			Help: "Worker registrations, re-registrations included."}),
 	}
-	x.reg.MustRegister(x.submitted, x.finished, x.retried, x.lost, x.reaped, x.dropped, x.foreign, x.badSecret, x.rpcErrors,
+	x.reg.MustRegister(x.submitted, x.oversized, x.finished, x.retried, x.lost, x.reaped, x.dropped, x.foreign, x.badSecret, x.rpcErrors,
 		x.dispatch, x.registered, &stateCollector{m: m}, &runCollector{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, s := range []jobs.State{jobs.Succeeded, jobs.Failed, jobs.Cancelled} {

@@ -146,7 +146,7 @@ func (m *Master) startHTTP() error {
 	api := countingAPI{wire{m}}
 	stats := new(rpcapi.GoRPCStats)
 	h, err := rpcapi.NewGoRPCHandlerOptions(api, nil, rpcapi.GoRPCOptions{
-		MaxMessage: m.cfg.MaxRequestBody, MaxCallsInFlight: m.cfg.MaxCallsInFlight, Stats: stats,
+		MaxMessage: m.cfg.MaxRequestBody, MaxCallsInFlight: m.cfg.MaxCallsInFlight, IdleTimeout: m.cfg.GobIdleTimeout, Stats: stats,
 		Log: func(remote string, err error) {
 			m.log.WithFields(logrus.Fields{"remote": remote, "max_request_body": m.cfg.MaxRequestBody}).WithError(err).Warn("gob connection closed: message too large")
 		}})

@@ -58,6 +58,7 @@ func (m *Master) checkSubmit(specs []jobs.Spec) error {
 		return fmt.Errorf("%w: submit of no jobs", rpcapi.ErrBadRequest)
 	}
 	if len(specs) > m.cfg.MaxSubmit {
+		m.metrics.oversized.WithLabelValues("max_submit").Inc()
 		return fmt.Errorf("%w: %d jobs in one submit; at most %d (max_submit)", rpcapi.ErrBadRequest, len(specs), m.cfg.MaxSubmit)
 	}
 	total := 0
@@ -66,16 +67,19 @@ func (m *Master) checkSubmit(specs []jobs.Spec) error {
 			return fmt.Errorf("%w: job %d: %v", rpcapi.ErrBadRequest, i+1, err)
 		}
 		if total += submitBytes(&specs[i]); total > m.cfg.MaxSubmitBytes {
+			m.metrics.oversized.WithLabelValues("max_submit_bytes").Inc()
 			return fmt.Errorf("%w: the submit holds more than %d bytes by its job %d of %d (max_submit_bytes; a job counts its text plus %d bytes)",
 				rpcapi.ErrBadRequest, m.cfg.MaxSubmitBytes, i+1, len(specs), jobKeepBytes)
 		}
 		n := len(specs[i].Input) + argsBytes(specs[i].Args)
 		if t := specs[i].Then; t != nil {
 			if tn := argsBytes(t.Args); tn > m.cfg.MaxArgsBytes {
+				m.metrics.oversized.WithLabelValues("max_args_bytes").Inc()
 				return fmt.Errorf("%w: job %d: then: args of %d bytes; at most %d (max_args_bytes)", rpcapi.ErrBadRequest, i+1, tn, m.cfg.MaxArgsBytes)
 			}
 		}
 		if n > m.cfg.MaxArgsBytes {
+			m.metrics.oversized.WithLabelValues("max_args_bytes").Inc()
 			return fmt.Errorf("%w: job %d: args of %d bytes; at most %d (max_args_bytes)", rpcapi.ErrBadRequest, i+1, n, m.cfg.MaxArgsBytes)
 		}
 	}
