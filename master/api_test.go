@@ -84,8 +84,9 @@ type (
 
 // httpAPI calls a master's JSON API.
 type httpAPI struct {
-	t    testing.TB
-	base string
+	t     testing.TB
+	base  string
+	token string // sent as a Bearer token when set
 }
 
 func newHTTPAPI(t testing.TB, m *master.Master) *httpAPI {
@@ -99,6 +100,9 @@ func (c *httpAPI) do(method, path, body string, hdr ...string) (int, []byte) {
 	req, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])

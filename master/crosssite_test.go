@@ -86,14 +86,24 @@ function form(a, i) {
 // send them across origins: the listeners under test must refuse them, not
 // merely never see them.
 type canary struct {
-	mu   sync.Mutex
-	seen map[string]int // "METHOD path" -> requests with an Origin
+	mu     sync.Mutex
+	seen   map[string]int // "METHOD path" -> requests with an Origin
+	authed int            // of those, the ones that carried credentials
 }
 
 func (c *canary) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/signin" && r.Header.Get("Authorization") == "" {
+		// Where the browser signs in, as to a master with a token.
+		w.Header().Set("WWW-Authenticate", `Basic realm="drover"`)
+		http.Error(w, "sign in", http.StatusUnauthorized)
+		return
+	}
 	if r.Header.Get("Origin") != "" {
 		c.mu.Lock()
 		c.seen[r.Method+" "+r.URL.Path]++
+		if r.Header.Get("Authorization") != "" {
+			c.authed++
+		}
 		c.mu.Unlock()
 	}
 	io.WriteString(w, "seen") // not 204: a form's frame loads only a page
@@ -102,6 +112,11 @@ func (c *canary) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (c *canary) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.count0()
+}
+
+// count0 is count with c.mu held.
+func (c *canary) count0() int {
 	n := 0
 	for _, v := range c.seen {
 		n += v
@@ -147,7 +162,16 @@ func xmlAttacks(t *testing.T, name, url, method string, param map[string]any) []
 // API shows the same one job and the same one worker as before, and the
 // worker ran nothing; a canary on a third origin got every request, so the
 // browser did send them.
-func TestCrossSiteBrowser(t *testing.T) {
+func TestCrossSiteBrowser(t *testing.T) { crossSiteBrowser(t, "") }
+
+// TestCrossSiteBrowserSignedIn: the same attacks against a master and a
+// worker with a token, from a browser signed in to the master's dashboard
+// (HTTP Basic auth, which the browser then sends with requests to it on
+// its own): nothing changes either. The canary, signed in the same way,
+// logs how many of the cross-origin requests carried the credentials.
+func TestCrossSiteBrowserSignedIn(t *testing.T) { crossSiteBrowser(t, "s3cret-token") }
+
+func crossSiteBrowser(t *testing.T, token string) {
 	path := findChromium()
 	if path == "" {
 		const msg = "no Chromium: looked for chromium, chromium-browser and google-chrome in PATH and for /usr/bin/chromium (apt-get install -y chromium)"
@@ -156,9 +180,9 @@ func TestCrossSiteBrowser(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	m := startMaster(t, master.Config{HeartbeatInterval: 200 * time.Millisecond, DeadAfter: 30 * time.Second})
+	m := startMaster(t, master.Config{HeartbeatInterval: 200 * time.Millisecond, DeadAfter: 30 * time.Second, Token: token})
 	var ran sync.Map // job ID -> true, for every job the worker ran
-	w := startWorker(t, m.Addr(), "victim", 2, map[string]worker.HandlerFunc{
+	w := startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "victim", Slots: 2, Token: token}, map[string]worker.HandlerFunc{
 		"evil": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 			ran.Store(j.ID, true)
 			return jobs.Result{Output: "pwned"}, nil
@@ -166,6 +190,7 @@ func TestCrossSiteBrowser(t *testing.T) {
 	})
 	wid := w.ID()
 	c := newHTTPAPI(t, m)
+	c.token = token
 	var sub struct{ IDs []string }
 	c.call("POST", "jobs", `{"type": "nobody-runs-this"}`, 201, &sub)
 	pending := sub.IDs[0]
@@ -211,6 +236,12 @@ func TestCrossSiteBrowser(t *testing.T) {
 	})
 
 	b := startBrowser(t, path, "")
+	if token != "" {
+		for _, base := range []string{"http://" + m.Addr() + "/", canaryURL + "/signin"} {
+			signed := strings.Replace(base, "http://", "http://drover:"+token+"@", 1)
+			b.do("sign in at "+base, chromedp.Navigate(signed))
+		}
+	}
 	for i, origin := range []string{serveOn(t, "127.0.0.1", page), serveOn(t, "127.0.0.2", page)} {
 		b.do("load the page at "+origin, chromedp.Navigate(origin+"/"))
 		for deadline := time.Now().Add(60 * time.Second); b.eval(`String(Array.isArray(window.done))`) != "true"; {
@@ -225,6 +256,11 @@ func TestCrossSiteBrowser(t *testing.T) {
 		}
 	}
 
+	if token != "" {
+		can.mu.Lock()
+		t.Logf("the signed-in browser sent its credentials with %d of the %d cross-origin requests to the canary", can.authed, can.count0())
+		can.mu.Unlock()
+	}
 	// Each effect on its own, so that a failure says which attack got
 	// through.
 	var jobsPage struct{ Jobs []apiJob }
