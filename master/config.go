@@ -1,6 +1,7 @@
 package master
 
 import (
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"strings"
@@ -263,87 +264,37 @@ func CheckSchedule(expr, tz string) error {
 }
 
 func (c *Config) setDefaults() {
-	if c.Listen == "" {
-		c.Listen = DefaultListen
-	}
-	if c.DataDir == "" {
-		c.DataDir = "./drover-data"
-	}
-	if c.Store == "" {
-		c.Store = StoreBolt
-	}
-	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = time.Second
-	}
-	if c.DeadAfter == 0 {
-		c.DeadAfter = 3 * c.HeartbeatInterval
-	}
-	if c.MaxBackoff == 0 {
-		c.MaxBackoff = 5 * time.Minute
-	}
+	c.Listen = cmp.Or(c.Listen, DefaultListen)
+	c.DataDir = cmp.Or(c.DataDir, "./drover-data")
+	c.Store = cmp.Or(c.Store, StoreBolt)
+	c.HeartbeatInterval = cmp.Or(c.HeartbeatInterval, time.Second)
+	c.DeadAfter = cmp.Or(c.DeadAfter, 3*c.HeartbeatInterval)
+	c.MaxBackoff = cmp.Or(c.MaxBackoff, 5*time.Minute)
 	if c.RetryBackoff == 0 {
 		c.RetryBackoff = time.Second
 		if c.MaxBackoff > 0 {
 			c.RetryBackoff = min(c.RetryBackoff, c.MaxBackoff)
 		}
 	}
-	if c.AssignBatch == 0 {
-		c.AssignBatch = 64
-	}
-	if c.MaxRequestBody == 0 {
-		c.MaxRequestBody = 4 << 20
-	}
-	if c.MaxXMLDepth == 0 {
-		c.MaxXMLDepth = 32
-	}
-	if c.GobIdleTimeout == 0 {
-		c.GobIdleTimeout = rpcapi.DefaultGoRPCIdleTimeout
-	}
-	if c.MaxCallsInFlight == 0 {
-		c.MaxCallsInFlight = rpcapi.DefaultMaxCallsInFlight
-	}
-	if c.MaxSubmit == 0 {
-		c.MaxSubmit = MaxSubmit
-	}
-	if c.MaxArgsBytes == 0 {
-		c.MaxArgsBytes = 64 << 10
-	}
-	if c.MaxResultBytes == 0 {
-		c.MaxResultBytes = 1 << 20
-	}
-	if c.MaxConnections == 0 {
-		c.MaxConnections = 10000
-	}
-	if c.MaxAnonymousConnections == 0 {
-		c.MaxAnonymousConnections = rpcapi.DefaultAnonymousConnections
-	}
-	if c.MaxAnonymousPerAddress == 0 {
-		c.MaxAnonymousPerAddress = min(rpcapi.DefaultAnonymousPerAddress, c.MaxAnonymousConnections)
-	}
-	if c.PreAuthTimeout == 0 {
-		c.PreAuthTimeout = rpcapi.DefaultPreAuthTimeout
-	}
-	if c.MaxSubmitBytes == 0 {
-		c.MaxSubmitBytes = 64 << 20
-	}
-	if c.MaxReplyBytes == 0 {
-		c.MaxReplyBytes = 16 << 20
-	}
-	if c.Retain == 0 {
-		c.Retain = time.Hour
-	}
-	if c.RetainJobs == 0 {
-		c.RetainJobs = 100000
-	}
-	if c.History == 0 {
-		c.History = max(720*time.Hour, c.Retain)
-	}
-	if c.HistoryJobs == 0 {
-		c.HistoryJobs = max(1000000, c.RetainJobs)
-	}
-	if c.MetricTypes == 0 {
-		c.MetricTypes = 1000
-	}
+	c.AssignBatch = cmp.Or(c.AssignBatch, 64)
+	c.MaxRequestBody = cmp.Or(c.MaxRequestBody, 4<<20)
+	c.MaxXMLDepth = cmp.Or(c.MaxXMLDepth, 32)
+	c.GobIdleTimeout = cmp.Or(c.GobIdleTimeout, rpcapi.DefaultGoRPCIdleTimeout)
+	c.MaxCallsInFlight = cmp.Or(c.MaxCallsInFlight, rpcapi.DefaultMaxCallsInFlight)
+	c.MaxSubmit = cmp.Or(c.MaxSubmit, MaxSubmit)
+	c.MaxSubmitBytes = cmp.Or(c.MaxSubmitBytes, 64<<20)
+	c.MaxArgsBytes = cmp.Or(c.MaxArgsBytes, 64<<10)
+	c.MaxResultBytes = cmp.Or(c.MaxResultBytes, 1<<20)
+	c.MaxConnections = cmp.Or(c.MaxConnections, 10000)
+	c.MaxAnonymousConnections = cmp.Or(c.MaxAnonymousConnections, rpcapi.DefaultAnonymousConnections)
+	c.MaxAnonymousPerAddress = cmp.Or(c.MaxAnonymousPerAddress, min(rpcapi.DefaultAnonymousPerAddress, c.MaxAnonymousConnections))
+	c.PreAuthTimeout = cmp.Or(c.PreAuthTimeout, rpcapi.DefaultPreAuthTimeout)
+	c.MaxReplyBytes = cmp.Or(c.MaxReplyBytes, 16<<20)
+	c.Retain = cmp.Or(c.Retain, time.Hour)
+	c.RetainJobs = cmp.Or(c.RetainJobs, 100000)
+	c.History = cmp.Or(c.History, max(720*time.Hour, c.Retain))
+	c.HistoryJobs = cmp.Or(c.HistoryJobs, max(1000000, c.RetainJobs))
+	c.MetricTypes = cmp.Or(c.MetricTypes, 1000)
 	if c.Logger == nil {
 		c.Logger = logrus.StandardLogger()
 	}
