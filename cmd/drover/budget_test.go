@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -241,12 +243,27 @@ func (h *healthy) end(t *testing.T) {
 
 const mib = 1 << 20
 
+// bound is how far, in MiB, an attack may take the master's RSS above
+// where it was: plain, or when the master is built with -race (which
+// takes several times the memory), race. Each bound is about three times
+// what the attack was measured to take, rounded up.
+type bound struct{ plain, race int64 }
+
+// bytes returns the bound that applies to this test run's master.
+func (b bound) bytes() int64 {
+	if testproc.Race {
+		return b.race * mib
+	}
+	return b.plain * mib
+}
+
 // attack measures the master's memory around attack, with the healthy
 // client calling throughout: it logs VmRSS before and after and the
 // peak, and fails the test if the peak or the memory after are more than
-// bound over the memory before.
-func (m *budgetMaster) attack(name string, bound int64, attack func(h *healthy)) {
+// limit over the memory before.
+func (m *budgetMaster) attack(name string, limit bound, attack func(h *healthy)) {
 	m.t.Helper()
+	bound := limit.bytes()
 	before := m.mem()
 	h := m.startHealthy()
 	attack(h)
@@ -277,9 +294,10 @@ func TestBudgetOversizeGobMessage(t *testing.T) {
 	m := startBudgetMaster(t, "")
 	var sent int64
 	var werr error
-	// Measured: the peak grows by under 1 MiB (-race: 1 MiB); without the
-	// cap (max_request_body = 1 GiB) by 1.3 GiB, and all 512 MiB are sent.
-	m.attack("a 512 MiB gob message", 16*mib, func(*healthy) {
+	// Measured: the peak grows by under 1 MiB (-race: 1 to 3 MiB), and
+	// 0.1 to 4 MiB are sent; without the cap (max_request_body = 1 GiB)
+	// all 512 MiB are sent and the peak grows by 1.3 GiB.
+	m.attack("a 512 MiB gob message", bound{16, 16}, func(*healthy) {
 		conn := m.dialGob()
 		// gob's length prefix: minus the count of big-endian bytes, then
 		// the bytes.
@@ -330,9 +348,10 @@ func TestBudgetPipelinedCalls(t *testing.T) {
 	ids := testproc.Submit(t, m.client(rpcapi.TransportGob), jobs.Spec{Type: "nobody-runs-this"})
 	var sent atomic.Int64
 	done := make(chan *rpc.Call, calls)
-	// Measured: the peak grows by 3 to 7 MiB (-race: 10 MiB); without the
-	// cap (max_calls_in_flight = 1000000) by 190 MiB (-race: 1.1 GiB).
-	m.attack("50,000 pipelined Wait calls", 32*mib, func(h *healthy) {
+	// Measured: the peak grows by 3 to 7 MiB (-race: 10 to 14 MiB);
+	// without the cap (max_calls_in_flight = 1000000) by 190 MiB (-race:
+	// 1.1 GiB).
+	m.attack("50,000 pipelined Wait calls", bound{32, 48}, func(h *healthy) {
 		cl := rpc.NewClient(m.dialGob())
 		defer cl.Close()
 		stopped := make(chan struct{})
@@ -373,4 +392,186 @@ func TestBudgetPipelinedCalls(t *testing.T) {
 		cl.Close()
 		<-stopped
 	})
+}
+
+// The master's budgets for a submit, at their defaults (README,
+// master.toml).
+const (
+	maxRequestBody = 4 * mib
+	maxSubmit      = 100000
+	maxArgsBytes   = 64 << 10
+	maxSubmitBytes = 64 * mib
+)
+
+// gobFit returns the most specs of the form spec(i), up to maxSubmit,
+// whose gob args stay a KiB under maxRequestBody.
+func gobFit(t *testing.T, spec func(i int) jobs.Spec) []jobs.Spec {
+	t.Helper()
+	specs := make([]jobs.Spec, 0, 1024)
+	size := 1 + 3 // the version and the count
+	for i := range maxSubmit {
+		s := spec(i)
+		n := len(jobs.AppendSpec(nil, &s))
+		if size+n > maxRequestBody-1024 {
+			break
+		}
+		specs, size = append(specs, s), size+n
+	}
+	b, err := (&rpcapi.SubmitArgs{Specs: specs}).GobEncode()
+	if err != nil || len(b) > maxRequestBody-1024 {
+		t.Fatalf("%d specs encode to %d bytes (%v); want at most %d", len(specs), len(b), err, maxRequestBody-1024)
+	}
+	t.Logf("%d jobs in a gob submit of %.2f MiB", len(specs), float64(len(b))/mib)
+	return specs
+}
+
+// xmlFit returns the body of an XML-RPC submit_jobs of as many jobs of
+// type "t" with the one arg "a" = value as fit under maxRequestBody, up
+// to maxSubmit, and their count.
+func xmlFit(t *testing.T, value string) ([]byte, int) {
+	t.Helper()
+	const head = `<?xml version="1.0"?><methodCall><methodName>submit_jobs</methodName><params><param><value><struct><member><name>specs</name><value><array><data>`
+	const tail = `</data></array></value></member></struct></value></param></params></methodCall>`
+	job := `<value><struct><member><name>type</name><value><string>t</string></value></member>`
+	if value != "" {
+		job += `<member><name>args</name><value><struct><member><name>a</name><value><string>` + value + `</string></value></member></struct></value></member>`
+	}
+	job += `</struct></value>`
+	n := min(maxSubmit, (maxRequestBody-len(head)-len(tail))/len(job))
+	body := head + strings.Repeat(job, n) + tail
+	t.Logf("%d jobs in an XML-RPC submit of %.2f MiB", n, float64(len(body))/mib)
+	return []byte(body), n
+}
+
+// postXML posts an XML-RPC body with the token and fails the test unless
+// it is answered without a fault.
+func (m *budgetMaster) postXML(body []byte) {
+	m.t.Helper()
+	req, err := http.NewRequest("POST", "http://"+m.addr+rpcapi.XMLRPCPath, bytes.NewReader(body))
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/xml")
+	req.Header.Set("Authorization", "Bearer "+budgetToken)
+	cl := http.Client{Timeout: 60 * time.Second}
+	resp, err := cl.Do(req)
+	if err != nil {
+		m.t.Fatalf("submit_jobs: %v", err)
+	}
+	defer resp.Body.Close()
+	reply, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK || bytes.Contains(reply, []byte("<fault>")) {
+		m.t.Fatalf("submit_jobs: %s %v: %.500s", resp.Status, err, reply)
+	}
+}
+
+// pending returns the count of pending jobs on the master.
+func (m *budgetMaster) pending() int {
+	m.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := m.client(rpcapi.TransportGob).Status(ctx)
+	if err != nil {
+		m.t.Fatalf("status: %v", err)
+	}
+	total := 0
+	for _, n := range r.Counts {
+		total += n
+	}
+	if total != r.Counts[jobs.Pending] {
+		m.t.Errorf("jobs by state %v; want only pending ones", r.Counts)
+	}
+	return total
+}
+
+// TestBudgetLargestSubmit submits the largest submits the defaults allow,
+// each to a master of its own: as many small jobs as fit under
+// max_request_body (max_submit of them over gob, whose binary form is
+// compact), and as many jobs with args of max_args_bytes, over gob and
+// XML-RPC. Every one is accepted whole, the master's RSS stays bounded,
+// and a client with the token is answered meanwhile.
+func TestBudgetLargestSubmit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("submits of up to 100,000 jobs")
+	}
+	largest := strings.Repeat("a", maxArgsBytes-1) // with the key "a": max_args_bytes
+	// The bounds hold the master's keeping of the jobs too. Measured, the
+	// peak grows by: 163 MiB (-race: 480 MiB) for gob's 100,000 small
+	// jobs, 76 MiB (-race: 261 MiB) for XML-RPC's 42,364, 36 MiB (-race:
+	// 90 to 97 MiB) for 63 jobs of the largest args on either transport.
+	for _, tc := range []struct {
+		name  string
+		bound bound
+		gob   func(i int) jobs.Spec // nil: XML-RPC
+		value string
+	}{
+		{name: "gob small jobs", bound: bound{512, 1472}, gob: func(i int) jobs.Spec {
+			return jobs.Spec{Type: "t", Input: fmt.Sprintf("%-19d", i)} // max_submit of them fit
+		}},
+		{name: "gob largest args", bound: bound{128, 320}, gob: func(int) jobs.Spec {
+			return jobs.Spec{Type: "t", Args: map[string]string{"a": largest}}
+		}},
+		{name: "xmlrpc small jobs", bound: bound{256, 832}},
+		{name: "xmlrpc largest args", bound: bound{128, 320}, value: largest},
+	} {
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			m := startBudgetMaster(t, "")
+			var n int
+			m.attack(tc.name, tc.bound, func(*healthy) {
+				if tc.gob == nil {
+					var body []byte
+					body, n = xmlFit(t, tc.value)
+					m.postXML(body)
+					return
+				}
+				specs := gobFit(t, tc.gob)
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				r, err := m.client(rpcapi.TransportGob).Submit(ctx, &rpcapi.SubmitArgs{Specs: specs})
+				if err != nil {
+					t.Fatalf("submit: %v", err)
+				}
+				if n = len(specs); len(r.IDs) != n {
+					t.Fatalf("submit of %d jobs: %d IDs", n, len(r.IDs))
+				}
+			})
+			if got := m.pending(); got != n {
+				t.Errorf("%d jobs on the master after a submit of %d", got, n)
+			}
+		})
+	}
+}
+
+// TestBudgetSubmitBytes submits, to a master whose max_request_body lets
+// it through, max_submit jobs whose text passes max_submit_bytes (64 MiB,
+// counting 512 bytes a job) by their last few thousand: the submit is
+// refused whole (bad_request naming max_submit_bytes), no job is created,
+// and the master's RSS stays bounded.
+func TestBudgetSubmitBytes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a submit of 100,000 jobs")
+	}
+	m := startBudgetMaster(t, "max_request_body = 134217728")
+	// 100,000 × (512 + 1 + 200 + 10) bytes: 69 MiB by max_submit_bytes'
+	// count, 22 MiB on the wire.
+	specs := make([]jobs.Spec, maxSubmit)
+	pad := strings.Repeat("p", 200)
+	for i := range specs {
+		specs[i] = jobs.Spec{Type: "t", Input: fmt.Sprintf("%s%010d", pad, i)}
+	}
+	var err error
+	// Measured: the peak grows by 77 MiB (-race: 276 MiB); without the
+	// budget (max_submit_bytes = 1 GiB) the jobs are made and it grows by
+	// 300 MiB.
+	m.attack("a submit over max_submit_bytes", bound{256, 832}, func(*healthy) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		_, err = m.client(rpcapi.TransportGob).Submit(ctx, &rpcapi.SubmitArgs{Specs: specs})
+	})
+	if !errors.Is(err, rpcapi.ErrBadRequest) || !strings.Contains(err.Error(), "max_submit_bytes") {
+		t.Errorf("a submit of %d jobs over max_submit_bytes: %v; want bad_request naming max_submit_bytes", len(specs), err)
+	}
+	if n := m.pending(); n != 0 {
+		t.Errorf("%d jobs on the master after a refused submit; want none", n)
+	}
 }
