@@ -254,19 +254,27 @@ func (p *parser) expectEnd(elem string) error {
 // returns it decoded, valid until the next token. Elements inside it are
 // an error.
 func (p *parser) text(elem string) ([]byte, error) {
+	if err := p.gatherText(); err != nil {
+		return nil, err
+	}
+	if p.tok == tokStart {
+		return nil, p.fail(ErrParse, "unexpected element %s in <%s>", p.tagOf(p.name), elem)
+	}
+	return p.gathered(), nil
+}
+
+// gatherText reads the text that comes next into a fresh p.acc and stops
+// at the first tag after it: p.tok says whether a start or an end tag.
+func (p *parser) gatherText() error {
 	p.acc = textAcc{}
 	for {
 		if err := p.next(false); err != nil {
-			return nil, err
+			return err
 		}
-		switch p.tok {
-		case tokText:
-			p.addText(p.span)
-		case tokStart:
-			return nil, p.fail(ErrParse, "unexpected element %s in <%s>", p.tagOf(p.name), elem)
-		default:
-			return p.gathered(), nil
+		if p.tok != tokText {
+			return nil
 		}
+		p.addText(p.span)
 	}
 }
 

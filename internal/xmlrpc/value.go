@@ -26,30 +26,23 @@ func (p *parser) value(depth int) (any, error) {
 	if p.values > p.lim.MaxValues {
 		return nil, p.fail(ErrLimit, "more than %d values (MaxValues)", p.lim.MaxValues)
 	}
-	p.acc = textAcc{}
-	for {
-		if err := p.next(false); err != nil {
-			return nil, err
-		}
-		switch p.tok {
-		case tokText:
-			p.addText(p.span)
-		case tokEnd:
-			return p.stringValue(p.gathered()), nil
-		case tokStart:
-			if p.acc.text {
-				return nil, p.fail(ErrParse, "text %s mixed with %s in <value>", QuoteShort(string(p.gathered())), p.tagOf(p.name))
-			}
-			v, err := p.typed(depth)
-			if err != nil {
-				return nil, err
-			}
-			if err := p.expectEnd("value"); err != nil {
-				return nil, err
-			}
-			return v, nil
-		}
+	if err := p.gatherText(); err != nil {
+		return nil, err
 	}
+	if p.tok == tokEnd {
+		return p.stringValue(p.gathered()), nil
+	}
+	if p.acc.text {
+		return nil, p.fail(ErrParse, "text %s mixed with %s in <value>", QuoteShort(string(p.gathered())), p.tagOf(p.name))
+	}
+	v, err := p.typed(depth)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.expectEnd("value"); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // typed parses a typed value element, after its start tag, up to its end
