@@ -5,7 +5,6 @@ import (
 	"encoding/gob"
 	"errors"
 	"io"
-	"net/http"
 	"net/rpc"
 	"strings"
 	"testing"
@@ -80,18 +79,8 @@ func TestCapReaderBadPrefix(t *testing.T) {
 func TestGoRPCCallsInFlight(t *testing.T) {
 	fm := newFakeMaster("g")
 	stats := new(GoRPCStats)
-	h, err := NewGoRPCHandlerOptions(fm, nil, GoRPCOptions{MaxCallsInFlight: 2, Stats: stats})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(GoRPCPath, h)
-	s := startServer(t, "127.0.0.1:0", mux)
-	cl, err := rpc.DialHTTPPath("tcp", s.addr, GoRPCPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	s := startGoRPC(t, "127.0.0.1:0", fm, nil, GoRPCOptions{MaxCallsInFlight: 2, Stats: stats})
+	cl := rawGoRPC(t, s.addr)
 	done := make(chan *rpc.Call, 5)
 	for range 5 {
 		cl.Go(MasterWait, &WaitArgs{Group: "block"}, new(WaitReply), done)
@@ -134,19 +123,13 @@ func TestGoRPCCallsInFlight(t *testing.T) {
 func TestGoRPCOversizeArgs(t *testing.T) {
 	fm := newFakeMaster("g")
 	stats := new(GoRPCStats)
-	h, err := NewGoRPCHandlerOptions(fm, nil, GoRPCOptions{MaxMessage: 64 << 10, Stats: stats})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(GoRPCPath, h)
-	s := startServer(t, "127.0.0.1:0", mux)
+	s := startGoRPC(t, "127.0.0.1:0", fm, nil, GoRPCOptions{MaxMessage: 64 << 10, Stats: stats})
 	m := MasterClient{C: newTestClient(t, s.addr)}
 	specs := make([]jobs.Spec, 100)
 	for i := range specs {
 		specs[i] = jobs.Spec{Type: "t", Input: strings.Repeat("i", 1000)}
 	}
-	_, err = m.Submit(ctxT(t, 10*time.Second), &SubmitArgs{Specs: specs})
+	_, err := m.Submit(ctxT(t, 10*time.Second), &SubmitArgs{Specs: specs})
 	if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "max_request_body") {
 		t.Fatalf("Submit of 100 KB = %v, want ErrBadRequest naming max_request_body", err)
 	}
@@ -169,11 +152,7 @@ func TestGoRPCOversizeArgs(t *testing.T) {
 // the caps sit on.
 func BenchmarkGoRPCCalls(b *testing.B) {
 	s := startRPC(b, "127.0.0.1:0", newFakeMaster("g"), nil)
-	cl, err := rpc.DialHTTPPath("tcp", s.addr, GoRPCPath)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
+	cl := rawGoRPC(b, s.addr)
 	b.Run("inline", func(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
@@ -203,18 +182,8 @@ func TestGoRPCIdleTimeout(t *testing.T) {
 	const idle = 300 * time.Millisecond
 	fm := newFakeMaster("g")
 	stats := new(GoRPCStats)
-	h, err := NewGoRPCHandlerOptions(fm, nil, GoRPCOptions{IdleTimeout: idle, Stats: stats})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(GoRPCPath, h)
-	s := startServer(t, "127.0.0.1:0", mux)
-	cl, err := rpc.DialHTTPPath("tcp", s.addr, GoRPCPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	s := startGoRPC(t, "127.0.0.1:0", fm, nil, GoRPCOptions{IdleTimeout: idle, Stats: stats})
+	cl := rawGoRPC(t, s.addr)
 	done := make(chan *rpc.Call, 1)
 	cl.Go(MasterWait, &WaitArgs{Group: "block"}, new(WaitReply), done)
 	select {

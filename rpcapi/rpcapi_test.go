@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/rpc"
 	"reflect"
 	"strings"
 	"sync"
@@ -233,13 +234,31 @@ func startServer(tb testing.TB, addr string, h http.Handler) *testServer {
 // startRPC serves the given APIs over net/rpc mounted on a ServeMux.
 func startRPC(tb testing.TB, addr string, m MasterAPI, w WorkerAPI) *testServer {
 	tb.Helper()
-	h, err := NewGoRPCHandler(m, w)
+	return startGoRPC(tb, addr, m, w, GoRPCOptions{})
+}
+
+// startGoRPC is startRPC with the bounds of opts.
+func startGoRPC(tb testing.TB, addr string, m MasterAPI, w WorkerAPI, opts GoRPCOptions) *testServer {
+	tb.Helper()
+	h, err := NewGoRPCHandlerOptions(m, w, opts)
 	if err != nil {
-		tb.Fatalf("NewGoRPCHandler: %v", err)
+		tb.Fatalf("NewGoRPCHandlerOptions: %v", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle(GoRPCPath, h)
 	return startServer(tb, addr, mux)
+}
+
+// rawGoRPC opens a bare net/rpc connection to the gob endpoint at addr,
+// closed when the test ends.
+func rawGoRPC(tb testing.TB, addr string) *rpc.Client {
+	tb.Helper()
+	cl, err := rpc.DialHTTPPath("tcp", addr, GoRPCPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cl.Close() })
+	return cl
 }
 
 // kill stops the server as a dying process would: listener and every
