@@ -114,8 +114,7 @@ func (a *AssignReply) GobEncode() ([]byte, error) {
 	b = appendRefs(b, a.Accepted)
 	b = binary.AppendUvarint(b, uint64(len(a.Rejected)))
 	for _, rej := range a.Rejected {
-		b = binenc.AppendString(b, rej.JobID)
-		b = binary.AppendVarint(b, int64(rej.Attempt))
+		b = appendRef(b, rej.JobRef)
 		b = binenc.AppendString(b, rej.Reason)
 	}
 	return b, nil
@@ -126,12 +125,7 @@ func (a *AssignReply) GobDecode(data []byte) error {
 	r := newBinReader(data)
 	r.version("assign reply", binwireV1)
 	a.Accepted = r.refs()
-	if n := r.Count(); n > 0 {
-		a.Rejected = make([]Rejection, n)
-		for i := range a.Rejected {
-			a.Rejected[i] = Rejection{JobRef: JobRef{JobID: r.Str(), Attempt: r.Int()}, Reason: r.Str()}
-		}
-	}
+	a.Rejected = binenc.List(&r.Reader, func() Rejection { return Rejection{JobRef: r.ref(), Reason: r.Str()} })
 	return r.End()
 }
 
@@ -206,20 +200,16 @@ var knownOutcomes = []string{string(jobs.OK), string(jobs.Error), string(jobs.Ti
 func appendRefs(b []byte, refs []JobRef) []byte {
 	b = binary.AppendUvarint(b, uint64(len(refs)))
 	for _, ref := range refs {
-		b = binenc.AppendString(b, ref.JobID)
-		b = binary.AppendVarint(b, int64(ref.Attempt))
+		b = appendRef(b, ref)
 	}
 	return b
 }
 
-func (r *binReader) refs() []JobRef {
-	n := r.Count()
-	if n == 0 {
-		return nil
-	}
-	out := make([]JobRef, n)
-	for i := range out {
-		out[i] = JobRef{JobID: r.Str(), Attempt: r.Int()}
-	}
-	return out
+func appendRef(b []byte, ref JobRef) []byte {
+	b = binenc.AppendString(b, ref.JobID)
+	return binary.AppendVarint(b, int64(ref.Attempt))
 }
+
+func (r *binReader) refs() []JobRef { return binenc.List(&r.Reader, r.ref) }
+
+func (r *binReader) ref() JobRef { return JobRef{JobID: r.Str(), Attempt: r.Int()} }

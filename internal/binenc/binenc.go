@@ -165,14 +165,19 @@ func (r *Reader) Map() map[string]string {
 }
 
 // Strings reads a list written by AppendStrings; nil when it is empty.
-func (r *Reader) Strings() []string {
+func (r *Reader) Strings() []string { return List(r, r.Str) }
+
+// List reads a list written as its length (AppendUvarint) and then its
+// elements, each read by elem; nil when it is empty. Every element must
+// take at least one byte (see Count).
+func List[T any](r *Reader, elem func() T) []T {
 	n := r.Count()
 	if n == 0 {
 		return nil
 	}
-	out := make([]string, n)
+	out := make([]T, n)
 	for i := range out {
-		out[i] = r.Str()
+		out[i] = elem()
 	}
 	return out
 }
