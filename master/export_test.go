@@ -14,3 +14,7 @@ func OnClock(cfg Config, c *FakeClock) Config {
 	cfg.clock = c
 	return cfg
 }
+
+// Notice is the JSON body of a webhook notice (notify.go), for the tests
+// outside the package to decode what their webhooks receive.
+type Notice = notice

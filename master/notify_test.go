@@ -25,23 +25,42 @@ import (
 	"github.com/drover/drover/worker"
 )
 
-// webhookBody is the JSON a webhook receives.
-type webhookBody struct {
-	ID     string             `json:"id"`
-	Event  string             `json:"event"`
-	Group  string             `json:"group"`
-	State  jobs.State         `json:"state"`
-	Counts map[jobs.State]int `json:"counts"`
-	Jobs   int                `json:"jobs"`
-	Failed []string           `json:"failed"`
-	Then   string             `json:"then"`
-	Job    *struct {
-		ID       string `json:"id"`
-		Type     string `json:"type"`
-		Attempts int    `json:"attempts"`
-		ExitCode int    `json:"exit_code"`
-		Error    string `json:"error"`
-	} `json:"job"`
+// noticeKeys are the keys of a webhook notice's JSON (README,
+// "notifications"), and noticeJobKeys those of its job object.
+var (
+	noticeKeys    = []string{"id", "event", "group", "state", "counts", "jobs", "failed", "then", "at", "job"}
+	noticeJobKeys = []string{"id", "type", "attempts", "exit_code", "error"}
+)
+
+// decodeNotice decodes the JSON a webhook received, failing the test on a
+// key that noticeKeys (or noticeJobKeys) does not name.
+func decodeNotice(t *testing.T, raw []byte) master.Notice {
+	t.Helper()
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &keys); err != nil {
+		t.Fatalf("notice %s: %v", raw, err)
+	}
+	var jobKeys map[string]json.RawMessage
+	if job, ok := keys["job"]; ok {
+		if err := json.Unmarshal(job, &jobKeys); err != nil {
+			t.Fatalf("notice's job %s: %v", job, err)
+		}
+	}
+	for k := range keys {
+		if !slices.Contains(noticeKeys, k) {
+			t.Fatalf("notice %s: key %q is not a notice's", raw, k)
+		}
+	}
+	for k := range jobKeys {
+		if !slices.Contains(noticeJobKeys, k) {
+			t.Fatalf("notice %s: key %q is not a notice job's", raw, k)
+		}
+	}
+	var n master.Notice
+	if err := json.Unmarshal(raw, &n); err != nil {
+		t.Fatalf("notice %s: %v", raw, err)
+	}
+	return n
 }
 
 func workHandlers() map[string]worker.HandlerFunc {
@@ -114,10 +133,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	if p.hdr.Get("X-Drover-Event") != "group_done" || p.hdr.Get("X-Drover-Delivery") != "group_done/signed" {
 		t.Fatalf("headers %v", p.hdr)
 	}
-	var b webhookBody
-	if err := json.Unmarshal(p.body, &b); err != nil {
-		t.Fatal(err)
-	}
+	b := decodeNotice(t, p.body)
 	if b.Event != "group_done" || b.Group != "signed" || b.State != jobs.Failed || b.Jobs != 5 ||
 		b.Counts[jobs.Succeeded] != 4 || b.Counts[jobs.Failed] != 1 || !slices.Equal(b.Failed, []string{ids[2]}) {
 		t.Fatalf("body %s", p.body)
@@ -165,12 +181,10 @@ func TestJobFailedNotice(t *testing.T) {
 	ids := submit(t, mc, jobs.Spec{Type: "bad", Retries: 1, Group: "x"}, jobs.Spec{Type: "page", Group: "x"})
 	retryDue(t, mc, fc, ids[0]) // the master's clock moves through the job's backoff
 
-	var b webhookBody
+	var b master.Notice
 	select {
 	case raw := <-failed.posts:
-		if err := json.Unmarshal(raw, &b); err != nil {
-			t.Fatal(err)
-		}
+		b = decodeNotice(t, raw)
 	case <-time.After(20 * time.Second):
 		t.Fatal("no job_failed notice")
 	}
@@ -180,7 +194,7 @@ func TestJobFailedNotice(t *testing.T) {
 	}
 	select {
 	case raw := <-groups.posts:
-		if err := json.Unmarshal(raw, &b); err != nil || b.Event != "group_done" || b.State != jobs.Failed {
+		if b := decodeNotice(t, raw); b.Event != "group_done" || b.State != jobs.Failed {
 			t.Fatalf("group notice %s", raw)
 		}
 	case <-time.After(20 * time.Second):
@@ -327,10 +341,9 @@ func TestEmailNotice(t *testing.T) {
 		t.Fatalf("body %q", body)
 	}
 	g := waitOnDone(t, m, "mail\r\nBcc: x@evil.example")
-	var b webhookBody
-	if err := json.Unmarshal(<-hook.posts, &b); err != nil || b.Group != "mail\r\nBcc: x@evil.example" ||
+	if b := decodeNotice(t, <-hook.posts); b.Group != "mail\r\nBcc: x@evil.example" ||
 		b.ID != "group_done/mail%0D%0ABcc:%20x@evil.example" {
-		t.Fatalf("webhook %+v (%v)", b, err)
+		t.Fatalf("webhook %+v", b)
 	}
 	if len(g.OnDone.Errors) != 0 || smtpd.tries.Load() != 2 {
 		t.Fatalf("on_done %+v after %d tries", g.OnDone, smtpd.tries.Load())
