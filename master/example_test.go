@@ -25,12 +25,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	w.Handle("greet", func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
-		if j.Spec.Args["name"] == "" {
-			return jobs.Result{}, worker.Permanent(errors.New("no name"))
-		}
-		return jobs.Result{Output: "hello, " + j.Spec.Args["name"]}, nil
-	})
+	w.Handle("greet", exampleenv.Greet) // "hello, NAME", or a permanent failure without a name
 	if err := w.Start(); err != nil {
 		log.Fatal(err)
 	}

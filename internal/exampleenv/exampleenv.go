@@ -38,8 +38,16 @@ func Master() *master.Master {
 	return m
 }
 
-// Cluster starts a Master and one worker, w1, whose "greet" jobs answer
-// "hello, NAME" (arg name), or fail for good without a name. It returns
+// Greet is the examples' handler of "greet" jobs: it answers "hello, NAME"
+// (arg name), or fails for good without a name.
+func Greet(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+	if j.Spec.Args["name"] == "" {
+		return jobs.Result{}, worker.Permanent(errors.New("no name"))
+	}
+	return jobs.Result{Output: "hello, " + j.Spec.Args["name"]}, nil
+}
+
+// Cluster starts a Master and one worker, w1, that runs Greet. It returns
 // the master's address once the worker has registered, and a function
 // that stops both.
 func Cluster() (addr string, stop func()) {
@@ -48,12 +56,7 @@ func Cluster() (addr string, stop func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	w.Handle("greet", func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
-		if j.Spec.Args["name"] == "" {
-			return jobs.Result{}, worker.Permanent(errors.New("no name"))
-		}
-		return jobs.Result{Output: "hello, " + j.Spec.Args["name"]}, nil
-	})
+	w.Handle("greet", Greet)
 	if err := w.Start(); err != nil {
 		log.Fatal(err)
 	}
