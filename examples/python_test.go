@@ -50,9 +50,9 @@ func TestPython(t *testing.T) {
 		pyCheckEcho(t, out, 12, w.ids())
 		// A job that fails for good: py.echo without a "text" arg.
 		mc := pyXMLClient(t, addr)
-		ids := pySubmit(t, mc, jobs.Spec{Type: "py.echo", Args: map[string]string{"other": "x"}, Retries: 3})
-		pyWaitFinal(t, mc, ids, 10*time.Second)
-		if j := pyJob(t, mc, ids[0]); j.State != jobs.Failed || len(j.Attempts) != 1 ||
+		ids := testproc.Submit(t, mc, jobs.Spec{Type: "py.echo", Args: map[string]string{"other": "x"}, Retries: 3})
+		testproc.WaitAll(t, mc, ids, 10*time.Second)
+		if j := testproc.Job(t, mc, ids[0]); j.State != jobs.Failed || len(j.Attempts) != 1 ||
 			!strings.Contains(j.Attempts[0].Error, `missing arg "text"`) {
 			t.Errorf("py.echo without text: state %s, attempts %+v; want failed after 1 attempt naming the arg", j.State, j.Attempts)
 		}
@@ -67,7 +67,7 @@ func TestPython(t *testing.T) {
 		w := env.worker(t, addr, "--name", "py-direct")
 		wid := w.waitRegistered(t)
 		mc := pyXMLClient(t, addr)
-		id := pySubmit(t, mc, jobs.Spec{Type: "py.sleep", Args: map[string]string{"seconds": "1.5"}})[0]
+		id := testproc.Submit(t, mc, jobs.Spec{Type: "py.sleep", Args: map[string]string{"seconds": "1.5"}})[0]
 		var endpoint string
 		testproc.Poll(t, 10*time.Second, "the sleep job running on the Python worker", func() bool {
 			ws, err := listWorkers(mc)
@@ -100,8 +100,8 @@ func TestPython(t *testing.T) {
 		if p, err := wc.Ping(ctx); err != nil || p.Running != 1 {
 			t.Errorf("ping after refused calls: %+v %v, want the 1 job the master gave", p, err)
 		}
-		pyWaitFinal(t, mc, []string{id}, 10*time.Second)
-		if j := pyJob(t, mc, id); j.State != jobs.Succeeded || j.Attempts[0].Worker != wid {
+		testproc.WaitAll(t, mc, []string{id}, 10*time.Second)
+		if j := testproc.Job(t, mc, id); j.State != jobs.Succeeded || j.Attempts[0].Worker != wid {
 			t.Errorf("the master's job: %s, attempts %+v; want succeeded on %s", j.State, j.Attempts, wid)
 		}
 	})
@@ -122,14 +122,14 @@ func TestPython(t *testing.T) {
 			return nil
 		}
 		mc := pyXMLClient(t, addr)
-		ids := pySubmit(t, mc, jobs.Spec{Type: "py.sleep", Args: map[string]string{"seconds": "2"}, Retries: 2})
+		ids := testproc.Submit(t, mc, jobs.Spec{Type: "py.sleep", Args: map[string]string{"seconds": "2"}, Retries: 2})
 
 		// Wait until the job runs on a worker that has taken it (the master
 		// logs "started on" for push, "fetched by" for pull), then kill that
 		// worker's process outright.
 		var victim string
 		testproc.PollErr(t, 10*time.Second, "the job to start on a worker", func() error {
-			j := pyJob(t, mc, ids[0])
+			j := testproc.Job(t, mc, ids[0])
 			if j.State != jobs.Running || owner(j.Worker) == nil {
 				return fmt.Errorf("job %s on %q", j.State, j.Worker)
 			}
@@ -163,8 +163,8 @@ func TestPython(t *testing.T) {
 			}
 			return fmt.Errorf("%s not listed", victim)
 		})
-		pyWaitFinal(t, mc, ids, 15*time.Second)
-		j := pyJob(t, mc, ids[0])
+		testproc.WaitAll(t, mc, ids, 15*time.Second)
+		j := testproc.Job(t, mc, ids[0])
 		if j.State != jobs.Succeeded || len(j.Attempts) != 2 {
 			t.Fatalf("job %s after %d attempts (%+v); want succeeded after 2", j.State, len(j.Attempts), j.Attempts)
 		}
@@ -204,11 +204,11 @@ argv = ["echo", "{text}"]
 				want[text] = map[string]string{"go-xmlrpc": "go-xmlrpc", "go-gob": "go-gob", "py.echo": "py-mixed"}[typ]
 			}
 		}
-		ids := pySubmit(t, mc, specs...)
-		pyWaitFinal(t, mc, ids, 15*time.Second)
+		ids := testproc.Submit(t, mc, specs...)
+		testproc.WaitAll(t, mc, ids, 15*time.Second)
 		names := pyWorkerNames(t, mc)
 		for i, id := range ids {
-			j := pyJob(t, mc, id)
+			j := testproc.Job(t, mc, id)
 			text := specs[i].Args["text"]
 			if j.State != jobs.Succeeded || len(j.Attempts) == 0 {
 				t.Errorf("job %s (%s): %s; want succeeded", id, text, j.State)
@@ -273,10 +273,10 @@ argv = ["echo", "{text}"]
 			specs = append(specs, jobs.Spec{Type: "py.upper", Args: map[string]string{"text": fmt.Sprintf("hello %d", i)}})
 		}
 		specs = append(specs, jobs.Spec{Type: "py.upper", Retries: 2}) // no text: fails for good
-		ids := pySubmit(t, mc, specs...)
-		pyWaitFinal(t, mc, ids, 10*time.Second)
+		ids := testproc.Submit(t, mc, specs...)
+		testproc.WaitAll(t, mc, ids, 10*time.Second)
 		for i, id := range ids {
-			j := pyJob(t, mc, id)
+			j := testproc.Job(t, mc, id)
 			if i == len(ids)-1 {
 				if j.State != jobs.Failed || len(j.Attempts) != 1 {
 					t.Errorf("job without text: %s after %d attempts; want failed after 1", j.State, len(j.Attempts))
@@ -482,46 +482,6 @@ func pyXMLClient(t *testing.T, addr string) rpcapi.MasterClient {
 	return rpcapi.MasterClient{C: c}
 }
 
-func pySubmit(t *testing.T, mc rpcapi.MasterClient, specs ...jobs.Spec) []string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	r, err := mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: specs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r.IDs
-}
-
-func pyJob(t *testing.T, mc rpcapi.MasterClient, id string) jobs.Job {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	info, err := mc.GetJob(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.Job
-}
-
-// pyWaitFinal waits (wait_jobs) until every job in ids is final.
-func pyWaitFinal(t *testing.T, mc rpcapi.MasterClient, ids []string, timeout time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	for {
-		r, err := mc.Wait(ctx, &rpcapi.WaitArgs{IDs: ids, Timeout: time.Second})
-		switch {
-		case ctx.Err() != nil:
-			t.Fatalf("jobs %v not final within %s", ids, timeout)
-		case err != nil:
-			t.Fatal(err)
-		case r.Done:
-			return
-		}
-	}
-}
-
 // pyWaitWorkers waits until n workers are alive.
 func pyWaitWorkers(t *testing.T, mc rpcapi.MasterClient, n int) {
 	t.Helper()
@@ -532,14 +492,12 @@ func pyWaitWorkers(t *testing.T, mc rpcapi.MasterClient, n int) {
 // ID.
 func pyWorkerNames(t *testing.T, mc rpcapi.MasterClient) map[string]string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	r, err := mc.ListWorkers(ctx)
+	ws, err := listWorkers(mc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	names := map[string]string{}
-	for _, w := range r.Workers {
+	for _, w := range ws {
 		names[w.ID] = w.Name
 	}
 	return names
