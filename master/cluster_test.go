@@ -4,38 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
-	"github.com/drover/drover/internal/crash"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
 )
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-func testLogger(t testing.TB, name string) logrus.FieldLogger {
-	l := logrus.New()
-	l.SetOutput(io.Discard)
-	if testing.Verbose() {
-		l.SetOutput(testWriter{t})
-	}
-	l.SetLevel(logrus.InfoLevel)
-	return l.WithField("node", name)
-}
 
 func startMaster(t testing.TB, cfg master.Config) *master.Master {
 	t.Helper()
@@ -52,7 +31,7 @@ func startMaster(t testing.TB, cfg master.Config) *master.Master {
 	if cfg.RetryBackoff == 0 {
 		cfg.RetryBackoff = 10 * time.Millisecond
 	}
-	cfg.Logger = testLogger(t, "master")
+	cfg.Logger = master.LogTo(t, "master")
 	m, err := master.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -67,34 +46,7 @@ func startMaster(t testing.TB, cfg master.Config) *master.Master {
 
 func startWorker(t testing.TB, masterAddr, name string, slots int, handlers map[string]worker.HandlerFunc) *worker.Worker {
 	t.Helper()
-	return startWorkerWith(t, worker.Config{Master: masterAddr, Name: name, Slots: slots}, handlers)
-}
-
-// startWorkerWith starts a worker from cfg (Listen, Logger and KillGrace
-// filled in) with handlers, and waits until it has registered.
-func startWorkerWith(t testing.TB, cfg worker.Config, handlers map[string]worker.HandlerFunc) *worker.Worker {
-	t.Helper()
-	name := cfg.Name
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Logger = testLogger(t, name)
-	cfg.KillGrace = 200 * time.Millisecond
-	w, err := worker.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for typ, h := range handlers {
-		w.Handle(typ, h)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { crash.Worker(w) })
-	select {
-	case <-w.Registered():
-	case <-time.After(10 * time.Second):
-		t.Fatalf("worker %s did not register", name)
-	}
-	return w
+	return master.StartTestWorker(t, worker.Config{Master: masterAddr, Name: name, Slots: slots}, handlers)
 }
 
 // runEcho calls the master at addr over transport with opts: it submits
@@ -181,7 +133,7 @@ func testClusterRunsJobs(t *testing.T, workers []worker.Config) {
 	}
 	for i, cfg := range workers {
 		cfg.Master, cfg.Name, cfg.Slots = m.Addr(), fmt.Sprint("w", i), 4
-		startWorkerWith(t, cfg, map[string]worker.HandlerFunc{"echo": h})
+		master.StartTestWorker(t, cfg, map[string]worker.HandlerFunc{"echo": h})
 	}
 	mc := client(t, m.Addr())
 	var specs []jobs.Spec

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,21 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
-	"github.com/drover/drover/internal/crash"
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
 )
-
-type cronTestWriter struct{ t testing.TB }
-
-func (w cronTestWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
 
 // startCronMaster starts a master on loopback whose scheduler runs on fc
 // (the system clock when fc is nil). Without a DataDir it keeps its jobs
@@ -40,12 +29,7 @@ func startCronMaster(t testing.TB, cfg Config, fc *fakeClock) *Master {
 	if cfg.HeartbeatInterval == 0 {
 		cfg.HeartbeatInterval, cfg.DeadAfter = 100*time.Millisecond, 3*time.Second
 	}
-	l := logrus.New()
-	l.SetOutput(io.Discard)
-	if testing.Verbose() {
-		l.SetOutput(cronTestWriter{t})
-	}
-	cfg.Logger = l.WithField("node", "master")
+	cfg.Logger = testLog(t, "master")
 	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -616,12 +600,7 @@ func TestScheduleSkipRealWorker(t *testing.T) {
 	type run struct{ start, end time.Time }
 	var mu sync.Mutex
 	var runs []run
-	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "w", Slots: 4, Listen: "127.0.0.1:0",
-		Logger: m.log.WithField("node", "worker"), KillGrace: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Handle("slow", func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+	slow := func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 		r := run{start: time.Now()}
 		select {
 		case <-time.After(3 * time.Second):
@@ -632,16 +611,8 @@ func TestScheduleSkipRealWorker(t *testing.T) {
 		runs = append(runs, r)
 		mu.Unlock()
 		return jobs.Result{}, nil
-	})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
 	}
-	t.Cleanup(func() { crash.Worker(w) })
-	select {
-	case <-w.Registered():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the worker did not register")
-	}
+	startTestWorker(t, worker.Config{Master: m.Addr(), Name: "w", Slots: 4}, map[string]worker.HandlerFunc{"slow": slow})
 	submitSpecs(t, m, jobs.Spec{Name: "every-second", Schedule: "@every 1s", Overlap: jobs.OverlapSkip, Type: "slow"})
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -1,6 +1,13 @@
 package master
 
-import "time"
+import (
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/worker"
+)
 
 // FakeClock is the package's test clock (clock_test.go), for the tests
 // outside the package: they run a master on it with OnClock.
@@ -18,3 +25,13 @@ func OnClock(cfg Config, c *FakeClock) Config {
 // Notice is the JSON body of a webhook notice (notify.go), for the tests
 // outside the package to decode what their webhooks receive.
 type Notice = notice
+
+// LogTo is testLog: a logger of node that writes to the test's log with -v.
+func LogTo(t testing.TB, node string) logrus.FieldLogger { return testLog(t, node) }
+
+// StartTestWorker is startTestWorker: a worker on loopback that has
+// registered, killed at the test's cleanup.
+func StartTestWorker(t testing.TB, cfg worker.Config, handlers map[string]worker.HandlerFunc) *worker.Worker {
+	t.Helper()
+	return startTestWorker(t, cfg, handlers)
+}

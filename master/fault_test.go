@@ -375,7 +375,7 @@ func TestToken(t *testing.T) {
 	for _, transport := range []string{rpcapi.TransportGob, rpcapi.TransportXMLRPC} {
 		t.Run(transport, func(t *testing.T) {
 			m := startMaster(t, master.Config{Token: "tok"})
-			startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "w", Slots: 1, Token: "tok", Transport: transport},
+			master.StartTestWorker(t, worker.Config{Master: m.Addr(), Name: "w", Slots: 1, Token: "tok", Transport: transport},
 				map[string]worker.HandlerFunc{"echo": echo})
 			mc := runEcho(t, m.Addr(), transport, rpcapi.WithToken("tok"))
 			anon, _ := rpcapi.NewCaller(m.Addr(), transport)

@@ -114,7 +114,7 @@ func TestAssignBeforeRegistration(t *testing.T) {
 	nobody := ln.Addr().String()
 	ln.Close() // nothing listens there: the worker keeps trying to register
 	var ran ranLog
-	w, err := worker.New(worker.Config{Master: nobody, Listen: "127.0.0.1:0", Name: "early", Logger: testLogger(t, "early")})
+	w, err := worker.New(worker.Config{Master: nobody, Listen: "127.0.0.1:0", Name: "early", Logger: master.LogTo(t, "early")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,7 +148,7 @@ func TestRoutingByTags(t *testing.T) {
 			return jobs.Result{}, nil
 		}
 	}
-	startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "us", Slots: 2, Tags: []string{"region=us"}},
+	master.StartTestWorker(t, worker.Config{Master: m.Addr(), Name: "us", Slots: 2, Tags: []string{"region=us"}},
 		map[string]worker.HandlerFunc{"crawl": h("us")})
 	mc := client(t, m.Addr())
 	ids := submit(t, mc,
@@ -159,7 +159,7 @@ func TestRoutingByTags(t *testing.T) {
 	if w := getJob(t, mc, ids[0]).Waiting; !strings.Contains(w, `no live worker has type "crawl" with tags region=eu`) {
 		t.Fatalf("waiting: %q", w)
 	}
-	startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "eu", Slots: 2, Tags: []string{"region=eu", "gpu"}},
+	master.StartTestWorker(t, worker.Config{Master: m.Addr(), Name: "eu", Slots: 2, Tags: []string{"region=eu", "gpu"}},
 		map[string]worker.HandlerFunc{"crawl": h("eu")})
 	waitAll(t, mc, ids, 10*time.Second)
 	mu.Lock()

@@ -19,7 +19,7 @@ import (
 // TestLimits: each limit gives a clear error and changes nothing.
 func TestLimits(t *testing.T) {
 	m := startMaster(t, master.Config{MaxSubmit: 10, MaxArgsBytes: 100, MaxResultBytes: 1000, MaxConnections: 6})
-	startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "w", Slots: 2, MaxResultBytes: 500},
+	master.StartTestWorker(t, worker.Config{Master: m.Addr(), Name: "w", Slots: 2, MaxResultBytes: 500},
 		map[string]worker.HandlerFunc{
 			"loud": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 				return jobs.Result{Output: strings.Repeat("x", 2000)}, nil

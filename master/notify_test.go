@@ -374,7 +374,7 @@ func TestNotifyValidate(t *testing.T) {
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	m, err := master.New(master.Config{Listen: "127.0.0.1:0", Store: master.StoreMemory, Logger: testLogger(t, "master"),
+	m, err := master.New(master.Config{Listen: "127.0.0.1:0", Store: master.StoreMemory, Logger: master.LogTo(t, "master"),
 		Notify: master.Notify{Events: []string{"nope"}}})
 	if err == nil {
 		err = m.Start() // Config.Validate may check notify; if not, Start must

@@ -12,7 +12,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/drover/drover/internal/crash"
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
@@ -68,15 +67,9 @@ func TestServeWhileLoading(t *testing.T) {
 		m.Close()
 	})
 	ran := make(chan string, live)
-	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "w", Slots: 2, Listen: "127.0.0.1:0", Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Handle("ok", func(ctx context.Context, j *jobs.Job) (jobs.Result, error) { ran <- j.ID; return jobs.Result{}, nil })
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { crash.Worker(w) })
+	startTestWorker(t, worker.Config{Master: m.Addr(), Name: "w", Slots: 2, Logger: quiet}, map[string]worker.HandlerFunc{
+		"ok": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) { ran <- j.ID; return jobs.Result{}, nil },
+	})
 	for range live {
 		select {
 		case <-ran:

@@ -88,7 +88,7 @@ func TestDNSRebinding(t *testing.T) {
 			hosts = []string{evil}
 		}
 		m := startMaster(t, master.Config{AllowedHosts: hosts})
-		w := startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "w", AllowedHosts: hosts}, map[string]worker.HandlerFunc{"echo": echo})
+		w := master.StartTestWorker(t, worker.Config{Master: m.Addr(), Name: "w", AllowedHosts: hosts}, map[string]worker.HandlerFunc{"echo": echo})
 		c := newHTTPAPI(t, m)
 		for _, host := range []string{evil, evil + ":80", "REBIND.example."} {
 			type check struct {

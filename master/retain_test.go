@@ -9,7 +9,6 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/drover/drover/internal/crash"
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
@@ -33,18 +32,12 @@ func retainCluster(t *testing.T, cfg Config) (*Master, rpcapi.MasterClient) {
 // okWorker starts retainCluster's worker, for the master at addr.
 func okWorker(t *testing.T, addr string) {
 	t.Helper()
-	w, err := worker.New(worker.Config{Master: addr, Name: "w", Slots: 8, Listen: "127.0.0.1:0", Logger: quietLog()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Handle("ok", func(ctx context.Context, j *jobs.Job) (jobs.Result, error) { return jobs.Result{Output: "x"}, nil })
-	w.Handle("fail", func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
-		return jobs.Result{}, worker.Permanent(errors.New("no"))
+	startTestWorker(t, worker.Config{Master: addr, Name: "w", Slots: 8, Logger: quietLog()}, map[string]worker.HandlerFunc{
+		"ok": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) { return jobs.Result{Output: "x"}, nil },
+		"fail": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			return jobs.Result{}, worker.Permanent(errors.New("no"))
+		},
 	})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { crash.Worker(w) })
 }
 
 // okAndFail returns n specs of type "ok" (which succeeds at once on
@@ -276,17 +269,11 @@ func TestMetricTypesBounded(t *testing.T) {
 	for i := range specs {
 		specs[i] = jobs.Spec{Type: fmt.Sprintf("t%d", i)}
 	}
-	w, err := worker.New(worker.Config{Master: m.Addr(), Name: "many", Slots: 4, Listen: "127.0.0.1:0", Logger: m.log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	handlers := map[string]worker.HandlerFunc{}
 	for i := range specs {
-		w.Handle(specs[i].Type, func(ctx context.Context, j *jobs.Job) (jobs.Result, error) { return jobs.Result{}, nil })
+		handlers[specs[i].Type] = func(ctx context.Context, j *jobs.Job) (jobs.Result, error) { return jobs.Result{}, nil }
 	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { crash.Worker(w) })
+	startTestWorker(t, worker.Config{Master: m.Addr(), Name: "many", Slots: 4, Logger: m.log}, handlers)
 	runAll(t, mc, specs)
 	typesIn := func() map[string]bool {
 		fams, err := m.metrics.reg.Gather()

@@ -66,7 +66,7 @@ func TestMutualTLS(t *testing.T) {
 		t.Run(transport, func(t *testing.T) {
 			m := startMaster(t, master.Config{TLS: pki.server(), ClientTLS: pki.client()})
 			addr := "https://" + m.Addr()
-			startWorkerWith(t, worker.Config{Master: addr, Name: "w", Slots: 1, Transport: transport,
+			master.StartTestWorker(t, worker.Config{Master: addr, Name: "w", Slots: 1, Transport: transport,
 				TLS: pki.server(), ClientTLS: pki.client()}, map[string]worker.HandlerFunc{"echo": echo})
 			mc := runEcho(t, addr, transport, rpcapi.WithTLS(pki.client()))
 			ws, _ := mc.ListWorkers(context.Background())

@@ -28,7 +28,7 @@ func TestWorkerTokenPush(t *testing.T) {
 				{Name: "fleet", Role: rpcapi.RoleWorker, Token: "fleet-token"},
 				{Name: "ci", Role: rpcapi.RoleClient, Token: "ci-token"},
 			}})
-			startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "w", Slots: 1, Token: "fleet-token", Transport: transport},
+			master.StartTestWorker(t, worker.Config{Master: m.Addr(), Name: "w", Slots: 1, Token: "fleet-token", Transport: transport},
 				map[string]worker.HandlerFunc{"echo": echo})
 			runEcho(t, m.Addr(), transport, rpcapi.WithToken("ci-token"))
 			mc := runEcho(t, m.Addr(), transport, rpcapi.WithToken("the-admin-token"))

@@ -25,7 +25,7 @@ func TestWorkerViewsAgree(t *testing.T) {
 	m := startAPIMaster(t, master.Config{})
 	release := make(chan struct{})
 	defer close(release)
-	w := startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "tagged", Slots: 2, Tags: []string{"region=eu", "gpu"}},
+	w := master.StartTestWorker(t, worker.Config{Master: m.Addr(), Name: "tagged", Slots: 2, Tags: []string{"region=eu", "gpu"}},
 		map[string]worker.HandlerFunc{"hold": func(ctx context.Context, _ *jobs.Job) (jobs.Result, error) {
 			select {
 			case <-ctx.Done():
@@ -126,7 +126,7 @@ func viewKeys(t testing.TB, what string, v map[string]any, keys ...string) {
 // backoff.
 func TestJobViewsAgree(t *testing.T) {
 	m, fc := startClockMaster(t, master.Config{})
-	startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "views", Slots: 1, Tags: []string{"gpu"}},
+	master.StartTestWorker(t, worker.Config{Master: m.Addr(), Name: "views", Slots: 1, Tags: []string{"gpu"}},
 		map[string]worker.HandlerFunc{"flaky": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 			return jobs.Result{ExitCode: 3, Output: fmt.Sprintf("attempt %d\n", j.Attempt)}, errors.New("boom")
 		}})
