@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -172,17 +171,10 @@ func TestCrossSiteBrowser(t *testing.T) { crossSiteBrowser(t, "") }
 func TestCrossSiteBrowserSignedIn(t *testing.T) { crossSiteBrowser(t, "s3cret-token") }
 
 func crossSiteBrowser(t *testing.T, token string) {
-	path := findChromium()
-	if path == "" {
-		const msg = "no Chromium: looked for chromium, chromium-browser and google-chrome in PATH and for /usr/bin/chromium (apt-get install -y chromium)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	path := needChromium(t)
 	m := startMaster(t, master.Config{HeartbeatInterval: 200 * time.Millisecond, DeadAfter: 30 * time.Second, Token: token})
 	var ran sync.Map // job ID -> true, for every job the worker ran
-	w := startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "victim", Slots: 2, Token: token}, map[string]worker.HandlerFunc{
+	w := master.StartTestWorker(t, worker.Config{Master: m.Addr(), Name: "victim", Slots: 2, Token: token}, map[string]worker.HandlerFunc{
 		"evil": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 			ran.Store(j.ID, true)
 			return jobs.Result{Output: "pwned"}, nil

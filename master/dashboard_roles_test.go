@@ -2,7 +2,6 @@ package master_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -19,14 +18,7 @@ import (
 // submit and cancel; admin: also retry, drain and the schedule hint). A
 // worker token gets the dashboard's 403.
 func TestDashboardRoles(t *testing.T) {
-	path := findChromium()
-	if path == "" {
-		const msg = "no Chromium: looked for chromium, chromium-browser and google-chrome in PATH and for /usr/bin/chromium (apt-get install -y chromium)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	path := needChromium(t)
 	m := startRoleMaster(t)
 	admin, err := rpcapi.NewCaller(m.Addr(), rpcapi.TransportGob, rpcapi.WithToken(roleToken(rpcapi.RoleAdmin)))
 	if err != nil {

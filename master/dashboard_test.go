@@ -19,8 +19,10 @@ import (
 	"github.com/drover/drover/worker"
 )
 
-// findChromium returns the path of a Chromium or Chrome binary, or "".
-func findChromium() string {
+// needChromium returns the path of a Chromium or Chrome binary. Without
+// one it skips the test, or fails it in CI.
+func needChromium(t *testing.T) string {
+	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
@@ -29,6 +31,11 @@ func findChromium() string {
 	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
 		return "/usr/bin/chromium"
 	}
+	const msg = "no Chromium: looked for chromium, chromium-browser and google-chrome in PATH and for /usr/bin/chromium (apt-get install -y chromium)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 	return ""
 }
 
@@ -147,14 +154,7 @@ func (b *browser) consoleErrors() []string {
 // overview screenshot there (docs/dashboard.png); DROVER_SCREENSHOT_DIR=dir
 // keeps every screenshot.
 func TestDashboard(t *testing.T) {
-	path := findChromium()
-	if path == "" {
-		const msg = "no Chromium: looked for chromium, chromium-browser and google-chrome in PATH and for /usr/bin/chromium (apt-get install -y chromium)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	path := needChromium(t)
 	start := time.Now()
 	// A long dead_after: a loaded CI machine must not reap a worker midway.
 	m := startMaster(t, master.Config{HeartbeatInterval: 200 * time.Millisecond, DeadAfter: 30 * time.Second})
