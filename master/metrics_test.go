@@ -90,12 +90,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("GetJob of a missing job: %v", err)
 	}
 
-	f := scrape(t, m.Addr())
-	for _, c := range []struct {
-		name   string
-		labels map[string]string
-		want   float64
-	}{
+	wantSamples(t, "master", scrape(t, m.Addr()), []sample{
 		{"drover_jobs_submitted_total", nil, 5},
 		{"drover_jobs_finished_total", map[string]string{"state": "succeeded"}, 3},
 		{"drover_jobs_finished_total", map[string]string{"state": "failed"}, 1},
@@ -110,25 +105,30 @@ func TestMetrics(t *testing.T) {
 		{"drover_job_run_seconds", map[string]string{"type": "bad", "outcome": "error"}, 2},
 		{"drover_stale_reports_dropped_total", nil, 0},
 		{"drover_workers_reaped_total", nil, 0},
-	} {
-		if got := value(t, f, c.name, c.labels); got != c.want {
-			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
-		}
-	}
-
-	wf := scrape(t, w.Addr())
-	for _, c := range []struct {
-		name   string
-		labels map[string]string
-		want   float64
-	}{
+	})
+	wantSamples(t, "worker", scrape(t, w.Addr()), []sample{
 		{"drover_worker_slots", nil, 4},
 		{"drover_worker_running", nil, 0},
 		{"drover_worker_job_seconds", map[string]string{"type": "echo", "outcome": "ok"}, 3},
 		{"drover_worker_job_seconds", map[string]string{"type": "bad", "outcome": "error"}, 2},
-	} {
-		if got := value(t, wf, c.name, c.labels); got != c.want {
-			t.Errorf("worker %s%v = %v, want %v", c.name, c.labels, got, c.want)
+	})
+}
+
+// sample is the value a metric's sample (of family name, with labels)
+// should have.
+type sample struct {
+	name   string
+	labels map[string]string
+	want   float64
+}
+
+// wantSamples fails the test (not at once) for every sample of want whose
+// value in fams, scraped from node, is another.
+func wantSamples(t *testing.T, node string, fams map[string]*dto.MetricFamily, want []sample) {
+	t.Helper()
+	for _, c := range want {
+		if got := value(t, fams, c.name, c.labels); got != c.want {
+			t.Errorf("%s %s%v = %v, want %v", node, c.name, c.labels, got, c.want)
 		}
 	}
 }
