@@ -32,16 +32,7 @@ func startMaster(t testing.TB, cfg master.Config) *master.Master {
 		cfg.RetryBackoff = 10 * time.Millisecond
 	}
 	cfg.Logger = master.LogTo(t, "master")
-	m, err := master.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(); err != nil {
-		t.Fatal(err)
-	}
-	awaitReadyT(m)
-	t.Cleanup(func() { m.Close() })
-	return m
+	return master.StartTestMaster(t, cfg)
 }
 
 func startWorker(t testing.TB, masterAddr, name string, slots int, handlers map[string]worker.HandlerFunc) *worker.Worker {
@@ -231,14 +222,5 @@ func TestRetryThenFail(t *testing.T) {
 	}
 	if calls.Load() != 3 {
 		t.Errorf("bad ran %d times, want 3", calls.Load())
-	}
-}
-
-// awaitReadyT waits until m has loaded its whole store (or failed to:
-// the test's next call says so).
-func awaitReadyT(m *master.Master) {
-	select {
-	case <-m.Ready():
-	case <-m.Failed():
 	}
 }

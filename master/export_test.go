@@ -35,3 +35,10 @@ func StartTestWorker(t testing.TB, cfg worker.Config, handlers map[string]worker
 	t.Helper()
 	return startTestWorker(t, cfg, handlers)
 }
+
+// StartTestMaster is startT: a master started on cfg and ready, closed at
+// the test's cleanup.
+func StartTestMaster(t testing.TB, cfg Config) *Master {
+	t.Helper()
+	return startT(t, cfg)
+}
