@@ -320,7 +320,7 @@ func (w *boltWalk) leafEntry(path []string, key, val []byte, isBucket bool, dept
 			w.recordDamage(off, fmt.Sprintf("job %d: checksum mismatch", seq), &seq)
 			return
 		}
-		if len(val) == 0 || (val[0] != boltRecV2 && val[0] != recordV1 && val[0] != boltLegacyJSON) {
+		if len(val) == 0 || (val[0] != boltRecV2 && !recordVersion(val[0]) && val[0] != boltLegacyJSON) {
 			w.recordDamage(off, fmt.Sprintf("job %d: a value that is not a job record", seq), &seq)
 			return
 		}

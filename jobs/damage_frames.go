@@ -129,7 +129,7 @@ func recordOf(data []byte, seq uint64) bool {
 // (its version byte, then seq): the start of a record whose rest is cut
 // off or damaged.
 func recordStarts(data []byte, seq uint64) bool {
-	if len(data) < 2 || data[0] != recordV1 {
+	if len(data) < 2 || !recordVersion(data[0]) {
 		return false
 	}
 	q, k := binary.Uvarint(data[1:])

@@ -168,7 +168,7 @@ func (ps *prefixSet) of(data []byte) bool {
 // indexHead reads a binary record's head and the workers of its job and
 // of each attempt.
 func (p *peeker) indexHead(workers [][]byte) (h RecordHead, _ [][]byte) {
-	if p.byte() != recordV1 {
+	if p.v = p.byte(); !recordVersion(p.v) {
 		p.fail()
 		return h, workers
 	}
@@ -191,6 +191,7 @@ func (p *peeker) indexHead(workers [][]byte) (h RecordHead, _ [][]byte) {
 		p.skip()   // Error
 		p.skip()   // Output
 		p.skip()   // Data
+		p.attemptV2()
 	}
 	return h, workers
 }

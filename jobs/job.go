@@ -199,6 +199,9 @@ type Result struct {
 	ExitCode int    `json:"exit_code" xmlrpc:"exit_code"`
 	Output   string `json:"output,omitempty" xmlrpc:"output"`
 	Data     string `json:"data,omitempty" xmlrpc:"data"`
+	// Stats are figures the job reports about itself, such as a Scrapy
+	// crawl's closing stats ("item_scraped_count": "30", ...); nil: none.
+	Stats map[string]string `json:"stats,omitempty" xmlrpc:"stats"`
 }
 
 // Attempt is the record of one lease of a job to a worker.
@@ -212,6 +215,16 @@ type Attempt struct {
 	Error    string    `json:"error,omitempty" xmlrpc:"error"`
 	Output   string    `json:"output,omitempty" xmlrpc:"output"`
 	Data     string    `json:"data,omitempty" xmlrpc:"data"`
+	// Stats are the figures the attempt reported about itself, such as a
+	// Scrapy crawl's closing stats (Result.Stats); nil: none.
+	Stats map[string]string `json:"stats,omitempty" xmlrpc:"stats"`
+	// Timeout is the bound the worker applied to the attempt, as a Go
+	// duration ("1m0s"), and TimeoutFrom where it came from: "job" (the
+	// job's timeout) or "template" (its command template's, shorter than
+	// the job's or the only one). Empty: no bound, or a worker that does
+	// not say.
+	Timeout     string `json:"timeout,omitempty" xmlrpc:"timeout"`
+	TimeoutFrom string `json:"timeout_from,omitempty" xmlrpc:"timeout_from"`
 }
 
 // Event is one line of a job's timeline.

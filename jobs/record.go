@@ -15,14 +15,23 @@ import (
 // and cheaper than JSON, and encoding it allocates nothing, so the master
 // can encode a changed job straight into a commit buffer.
 //
-// Layout: the byte recordV1, then every field of the Job in declaration
+// Layout: the byte recordV2, then every field of the Job in declaration
 // order. Strings and byte counts are uvarint-length-prefixed, integers are
 // varints, times are a uvarint (0 for the zero time, else nanoseconds<<1|1)
 // followed by a varint of Unix seconds, and states and outcomes are one
 // byte. A new field gets a new version byte; DecodeRecord refuses versions
 // it does not know. Records that start with '{' are JSON, as stores written
 // before the binary record hold, and decode too.
-const recordV1 = 0x01
+//
+// recordV2 added each attempt's Stats, Timeout and TimeoutFrom, after its
+// Data; a recordV1 record (written before) decodes with them empty.
+const (
+	recordV1 = 0x01
+	recordV2 = 0x02
+)
+
+// recordVersion reports whether v is a binary record's version byte.
+func recordVersion(v byte) bool { return v == recordV1 || v == recordV2 }
 
 // ErrRecord wraps every DecodeRecord failure.
 var ErrRecord = errors.New("jobs: bad record")
@@ -36,7 +45,7 @@ var (
 
 // AppendRecord appends j's record to b and returns the extended slice.
 func (j *Job) AppendRecord(b []byte) []byte {
-	b = append(b, recordV1)
+	b = append(b, recordV2)
 	b = binary.AppendUvarint(b, j.Seq)
 	b = binenc.AppendString(b, j.ID)
 	b = appendSpec(b, &j.Spec)
@@ -58,6 +67,9 @@ func (j *Job) AppendRecord(b []byte) []byte {
 		b = binenc.AppendString(b, a.Error)
 		b = binenc.AppendString(b, a.Output)
 		b = binenc.AppendString(b, a.Data)
+		b = binenc.AppendMap(b, a.Stats)
+		b = binenc.AppendString(b, a.Timeout)
+		b = binenc.AppendString(b, a.TimeoutFrom)
 	}
 	b = binary.AppendUvarint(b, uint64(len(j.Events)))
 	for i := range j.Events {
@@ -119,11 +131,12 @@ func DecodeRecord(data []byte) (*Job, error) {
 		return j, nil
 	}
 	d := decoder{Reader: binenc.NewReader(data, ErrRecord)}
-	if v := d.Byte(); v != recordV1 {
+	v := d.Byte()
+	if !recordVersion(v) {
 		if d.Err != nil {
 			return nil, d.Err
 		}
-		return nil, fmt.Errorf("%w: version %d (this build reads %d)", ErrRecord, v, recordV1)
+		return nil, fmt.Errorf("%w: version %d (this build reads %d and %d)", ErrRecord, v, recordV1, recordV2)
 	}
 	j := new(Job)
 	j.Seq = d.Uvarint()
@@ -148,6 +161,11 @@ func DecodeRecord(data []byte) (*Job, error) {
 			a.Error = d.Str()
 			a.Output = d.Str()
 			a.Data = d.Str()
+			if v >= recordV2 {
+				a.Stats = d.Map()
+				a.Timeout = d.Str()
+				a.TimeoutFrom = d.Str()
+			}
 		}
 	}
 	if n := d.Count(); n > 0 {
@@ -315,6 +333,21 @@ type peeker struct {
 	b   []byte
 	i   int
 	bad bool
+	v   byte // the record's version
+}
+
+// attemptV2 steps over what recordV2 added to an attempt (Stats,
+// Timeout, TimeoutFrom), when the record has it.
+func (p *peeker) attemptV2() {
+	if p.v < recordV2 {
+		return
+	}
+	for n := p.count(); n > 0 && !p.bad; n-- { // Stats
+		p.skip()
+		p.skip()
+	}
+	p.skip() // Timeout
+	p.skip() // TimeoutFrom
 }
 
 func (p *peeker) record() (h RecordHead, ok bool) {
@@ -334,6 +367,7 @@ func (p *peeker) record() (h RecordHead, ok bool) {
 		p.skip() // Error
 		p.skip() // Output
 		p.skip() // Data
+		p.attemptV2()
 	}
 	for n := p.count(); n > 0 && !p.bad; n-- { // Events
 		p.time()
@@ -350,7 +384,7 @@ func (p *peeker) record() (h RecordHead, ok bool) {
 
 // head reads a record up to its Updated time.
 func (p *peeker) head() (h RecordHead) {
-	if p.byte() != recordV1 {
+	if p.v = p.byte(); !recordVersion(p.v) {
 		p.fail()
 		return h
 	}

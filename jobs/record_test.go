@@ -2,11 +2,16 @@ package jobs
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -212,4 +217,83 @@ func BenchmarkRecord(b *testing.B) {
 			DecodeRecord(rec)
 		}
 	})
+}
+
+// TestRecordV1StillReads: a record written before attempts had stats and
+// a timeout (recordV1, made by the release before, kept in testdata)
+// decodes with those empty and everything else intact, PeekRecord and
+// the index read it, and writing it again gives a record that decodes
+// to the same job.
+func TestRecordV1StillReads(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "record_v1.hex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec[0] != recordV1 {
+		t.Fatalf("testdata record has version %d, want %d", rec[0], recordV1)
+	}
+	j, err := DecodeRecord(rec)
+	if err != nil {
+		t.Fatalf("DecodeRecord(v1): %v", err)
+	}
+	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	want := &Job{ID: "42", Seq: 42, Spec: Spec{Type: "crawl", Args: map[string]string{"urls": "http://a"}, Retries: 2, Timeout: time.Minute},
+		State: Failed, Attempt: 2, Submitted: at, Updated: at.Add(time.Minute),
+		Attempts: []Attempt{
+			{N: 1, Worker: "w1", Started: at, Ended: at.Add(time.Second), Outcome: Error, ExitCode: 1, Error: "worker: exit status 1", Output: "boom"},
+			{N: 2, Worker: "w2", Started: at.Add(2 * time.Second), Ended: at.Add(time.Minute), Outcome: Timeout, ExitCode: -1, Error: "timed out", Data: "d"},
+		},
+		Events: []Event{{At: at, Text: "submitted"}}}
+	if !reflect.DeepEqual(j, want) {
+		t.Fatalf("v1 record:\n got %+v\nwant %+v", j, want)
+	}
+	if h, err := PeekRecord(rec); err != nil || h.Seq != 42 || string(h.ID) != "42" || h.State != Failed {
+		t.Fatalf("PeekRecord(v1) = %+v, %v", h, err)
+	}
+	var ps prefixSet
+	if !ps.of(rec) {
+		t.Fatal("the index cannot read a v1 record")
+	}
+	again := j.AppendRecord(nil)
+	if again[0] != recordV2 {
+		t.Fatalf("AppendRecord writes version %d, want %d", again[0], recordV2)
+	}
+	if back, err := DecodeRecord(again); err != nil || !reflect.DeepEqual(back, want) {
+		t.Fatalf("v1 job written as v2 and read back: %+v, %v", back, err)
+	}
+}
+
+// TestRecordAttemptStats: an attempt's stats and timeout survive the
+// record, and PeekRecord and the index step over them.
+func TestRecordAttemptStats(t *testing.T) {
+	j := &Job{ID: "7", Seq: 7, State: Succeeded, Spec: Spec{Type: "crawl"}, Attempt: 1,
+		Attempts: []Attempt{{N: 1, Worker: "w", Outcome: OK,
+			Stats:   map[string]string{"item_scraped_count": "30", "finish_reason": "finished", "log_count/ERROR": "0"},
+			Timeout: "1m0s", TimeoutFrom: "template"}}}
+	rec := j.AppendRecord(nil)
+	got, err := DecodeRecord(rec)
+	if err != nil || !reflect.DeepEqual(got, j) {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	if h, err := PeekRecord(rec); err != nil || h.Seq != 7 {
+		t.Fatalf("PeekRecord = %+v, %v", h, err)
+	}
+	var ps prefixSet
+	if !ps.of(rec) {
+		t.Fatal("the index cannot read the record")
+	}
+	// A v1 version byte on a record with stats: the stats are bytes a v1
+	// reader does not expect, so it is refused, never misread.
+	bad := slices.Clone(rec)
+	bad[0] = recordV1
+	if _, err := DecodeRecord(bad); !errors.Is(err, ErrRecord) {
+		t.Fatalf("v2 body under a v1 byte: err = %v, want ErrRecord", err)
+	}
+	if _, err := PeekRecord(bad); !errors.Is(err, ErrRecord) {
+		t.Fatalf("PeekRecord of a v2 body under a v1 byte: err = %v", err)
+	}
 }

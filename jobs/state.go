@@ -3,6 +3,7 @@ package jobs
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -63,6 +64,10 @@ type Report struct {
 	// Permanent marks a failure that retrying cannot fix (a missing arg, an
 	// unknown type): the job fails at once whatever its retries.
 	Permanent bool
+	// Timeout is the bound the worker applied to the attempt, and
+	// TimeoutFrom where it came from ("job" or "template"); zero: none.
+	Timeout     time.Duration
+	TimeoutFrom string
 }
 
 // Backoff computes the retry delay after n failures: base doubled per failure
@@ -115,6 +120,11 @@ func (j *Job) Finish(r Report, now time.Time, b Backoff) error {
 	a.Error = r.Error
 	a.Output = r.Result.Output
 	a.Data = r.Result.Data
+	a.Stats = maps.Clone(r.Result.Stats)
+	a.Timeout, a.TimeoutFrom = "", r.TimeoutFrom
+	if r.Timeout > 0 {
+		a.Timeout = r.Timeout.String()
+	}
 	worker := j.Worker
 	j.Worker = ""
 	j.Updated = now
