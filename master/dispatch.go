@@ -210,6 +210,7 @@ func (m *Master) lease(j *jobs.Job, w *workerRec, now time.Time) {
 	w.leases[j.ID] = &lease{job: j, attempt: att, deadline: m.deadline(j, now)}
 	w.outbox = append(w.outbox, rpcapi.Task{
 		JobID: j.ID, Attempt: att, Type: j.Spec.Type, Args: j.Spec.Args, Timeout: j.Spec.Timeout, Input: j.Spec.Input,
+		Group: j.Spec.Group,
 	})
 	if m.debug {
 		m.jobLog(j).Debug("job dispatched")

@@ -68,6 +68,9 @@ func jobReplyBytes(j *jobs.Job) int {
 	for i := range j.Attempts {
 		a := &j.Attempts[i]
 		n += attemptOverhead + textBytes(a.Worker) + textBytes(a.Error) + textBytes(a.Output) + textBytes(a.Data)
+		for k, v := range a.Stats {
+			n += itemOverhead + textBytes(k) + textBytes(v)
+		}
 	}
 	for i := range j.Events {
 		n += eventOverhead + textBytes(j.Events[i].Text)

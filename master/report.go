@@ -143,13 +143,14 @@ func (m *Master) reportedJob(w *workerRec, rep rpcapi.Report) *jobs.Job {
 // is to run again, and reports whether the job took the report, with the
 // batch that writes it. The caller holds mu.
 func (m *Master) finishAttempt(j *jobs.Job, workerID string, rep rpcapi.Report, now time.Time) (*batch, bool) {
-	if n := len(rep.Output) + len(rep.Data); n > m.cfg.MaxResultBytes {
+	if n := len(rep.Output) + len(rep.Data) + statsBytes(rep.Stats); n > m.cfg.MaxResultBytes {
 		rep = rpcapi.Report{JobID: rep.JobID, Attempt: rep.Attempt, Outcome: jobs.Error, ExitCode: rep.ExitCode,
-			Permanent: true, Error: fmt.Sprintf("result of %d bytes (output and data) is over the master's max_result_bytes %d", n, m.cfg.MaxResultBytes)}
+			Permanent: true, Error: fmt.Sprintf("result of %d bytes (output, data and stats) is over the master's max_result_bytes %d", n, m.cfg.MaxResultBytes)}
 	}
 	_, last, err := m.apply(jobChange{kind: changeFinish, job: j.ID, attempt: rep.Attempt, at: now,
 		report: jobs.Report{Outcome: rep.Outcome, Error: rep.Error, Permanent: rep.Permanent,
-			Result: jobs.Result{ExitCode: rep.ExitCode, Output: rep.Output, Data: rep.Data}}})
+			Timeout: rep.Timeout, TimeoutFrom: rep.TimeoutFrom,
+			Result: jobs.Result{ExitCode: rep.ExitCode, Output: rep.Output, Data: rep.Data, Stats: rep.Stats}}})
 	if err != nil {
 		m.jobLog(j).WithError(err).Warn("report rejected")
 		return nil, false
@@ -164,6 +165,15 @@ func (m *Master) finishAttempt(j *jobs.Job, workerID string, rep rpcapi.Report, 
 		}
 	}
 	return last, true
+}
+
+// statsBytes is the size of a report's stats: its keys and values.
+func statsBytes(stats map[string]string) int {
+	n := 0
+	for k, v := range stats {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // checkReports refuses a task_complete with a report the master could

@@ -18,8 +18,9 @@ import (
 // gain nothing from it: gob's compiled encoding of a small struct is as
 // cheap.) XML-RPC is not affected; it maps the same types field by field.
 //
-// The form: a version byte (binwireV1; binwireV2 for AssignArgs and
-// CompleteArgs, which carry the worker's secret since V2), then the fields
+// The form: a version byte (binwireV1; binwireV3 for AssignArgs and
+// CompleteArgs, which carry the worker's secret since V2 and a task's
+// group, a report's stats and timeout since V3; V2 is still read), then the fields
 // in declaration order; strings and counts are uvarint-prefixed, integers are varints,
 // booleans one byte, specs in the job record's encoding (jobs.AppendSpec).
 // Every count is checked against the bytes left before anything is
@@ -28,15 +29,19 @@ import (
 const (
 	binwireV1 = 1
 	binwireV2 = 2
+	binwireV3 = 3
 )
 
 // errBinwire wraps every decoding failure of the compact form.
 var errBinwire = errors.New("rpcapi: bad binary payload")
 
-// binReader reads the compact form.
-type binReader struct{ binenc.Reader }
+// binReader reads the compact form; v is the version read.
+type binReader struct {
+	binenc.Reader
+	v byte
+}
 
-func newBinReader(b []byte) binReader { return binReader{binenc.NewReader(b, errBinwire)} }
+func newBinReader(b []byte) binReader { return binReader{Reader: binenc.NewReader(b, errBinwire)} }
 
 func (r *binReader) version(what string, want byte) {
 	if len(r.B) == 0 {
@@ -47,6 +52,7 @@ func (r *binReader) version(what string, want byte) {
 		r.Fail("%s: version %d (this build reads %d)", what, r.B[0], want)
 		return
 	}
+	r.v = want
 	r.B = r.B[1:]
 }
 
@@ -90,7 +96,8 @@ func (a *AssignArgs) GobEncode() ([]byte, error) {
 		b = binenc.AppendString(b, t.Type)
 		b = binenc.AppendMap(b, t.Args)
 		b = binary.AppendVarint(b, int64(t.Timeout))
-		return binenc.AppendString(b, t.Input)
+		b = binenc.AppendString(b, t.Input)
+		return binenc.AppendString(b, t.Group)
 	}), nil
 }
 
@@ -103,6 +110,9 @@ func (a *AssignArgs) GobDecode(data []byte) (err error) {
 		t.Args = r.Map()
 		t.Timeout = time.Duration(r.Int())
 		t.Input = r.Str()
+		if r.v >= binwireV3 {
+			t.Group = r.Str()
+		}
 	})
 	return err
 }
@@ -140,7 +150,10 @@ func (a *CompleteArgs) GobEncode() ([]byte, error) {
 		b = binenc.AppendString(b, rep.Error)
 		b = binenc.AppendString(b, rep.Output)
 		b = binenc.AppendString(b, rep.Data)
-		return binenc.AppendBool(b, rep.Permanent)
+		b = binenc.AppendBool(b, rep.Permanent)
+		b = binenc.AppendMap(b, rep.Stats)
+		b = binary.AppendVarint(b, int64(rep.Timeout))
+		return binenc.AppendString(b, rep.TimeoutFrom)
 	}), nil
 }
 
@@ -155,6 +168,11 @@ func (a *CompleteArgs) GobDecode(data []byte) (err error) {
 		rep.Output = r.Str()
 		rep.Data = r.Str()
 		rep.Permanent = r.Bool()
+		if r.v >= binwireV3 {
+			rep.Stats = r.Map()
+			rep.Timeout = time.Duration(r.Varint())
+			rep.TimeoutFrom = r.Str()
+		}
 	})
 	return err
 }
@@ -163,7 +181,7 @@ func (a *CompleteArgs) GobDecode(data []byte) (err error) {
 // CompleteArgs) to b: the version, the worker's id and secret, the count
 // of items, then each item as item appends it.
 func appendBatch[T any](b []byte, workerID, secret string, items []T, item func([]byte, *T) []byte) []byte {
-	b = append(b, binwireV2)
+	b = append(b, binwireV3)
 	b = binenc.AppendString(b, workerID)
 	b = binenc.AppendString(b, secret)
 	b = binary.AppendUvarint(b, uint64(len(items)))
@@ -177,7 +195,11 @@ func appendBatch[T any](b []byte, workerID, secret string, items []T, item func(
 // sets *workerID and *secret and returns the items, each read by item.
 func readBatch[T any](data []byte, what string, workerID, secret *string, item func(*binReader, *T)) ([]T, error) {
 	r := newBinReader(data)
-	r.version(what, binwireV2)
+	if len(data) > 0 && data[0] == binwireV2 {
+		r.version(what, binwireV2) // a worker or master of the release before
+	} else {
+		r.version(what, binwireV3)
+	}
 	*workerID = r.Str()
 	*secret = r.Str()
 	n := r.Count()

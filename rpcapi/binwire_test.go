@@ -2,6 +2,7 @@ package rpcapi
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/binenc"
 	"github.com/drover/drover/jobs"
 )
 
@@ -27,13 +29,14 @@ func binwireSamples() []binwireType {
 			{Name: "nightly", Schedule: "@daily", Overlap: "skip", Timezone: "Europe/Paris", CatchUp: "one", Type: "t"},
 		}},
 		&AssignArgs{WorkerID: "w1-ab12", Secret: "5ec7e7", Tasks: []Task{
-			{JobID: "17", Attempt: 2, Type: "crawl", Args: map[string]string{"url": "u", "": "empty name"}, Timeout: 90 * time.Second, Input: "in"},
+			{JobID: "17", Attempt: 2, Type: "crawl", Args: map[string]string{"url": "u", "": "empty name"}, Timeout: 90 * time.Second, Input: "in", Group: "nightly"},
 			{JobID: "18", Attempt: 1, Type: "noop"},
 		}},
 		&AssignReply{Accepted: []JobRef{{JobID: "17", Attempt: 2}, {JobID: "19", Attempt: 1}},
 			Rejected: []Rejection{{JobRef: JobRef{JobID: "18", Attempt: 1}, Reason: "no free slot"}}},
 		&CompleteArgs{WorkerID: "w1-ab12", Secret: "5ec7e7", Reports: []Report{
-			{JobID: "17", Attempt: 2, Outcome: jobs.OK, ExitCode: 0, Output: "tail\n", Data: `{"n":1}`},
+			{JobID: "17", Attempt: 2, Outcome: jobs.OK, ExitCode: 0, Output: "tail\n", Data: `{"n":1}`,
+				Stats: map[string]string{"item_scraped_count": "30"}, Timeout: time.Minute, TimeoutFrom: "template"},
 			{JobID: "18", Attempt: 1, Outcome: jobs.Error, ExitCode: -1, Error: "boom", Permanent: true},
 			{JobID: "19", Attempt: 3, Outcome: "made-up"},
 		}},
@@ -62,6 +65,48 @@ func TestBinwireRoundTrip(t *testing.T) {
 				t.Fatalf("round trip:\n got %+v\nwant %+v", got, v)
 			}
 		})
+	}
+}
+
+// TestBinwireV2StillReads: a batch of the release before (binwireV2: no
+// task group, no report stats or timeout) decodes, with those empty.
+func TestBinwireV2StillReads(t *testing.T) {
+	b := []byte{binwireV2}
+	b = binenc.AppendString(b, "w1")
+	b = binenc.AppendString(b, "sec")
+	b = binary.AppendUvarint(b, 1)
+	b = binenc.AppendString(b, "17")
+	b = binary.AppendVarint(b, 2)
+	b = binenc.AppendString(b, string(jobs.OK))
+	b = binary.AppendVarint(b, 0)
+	b = binenc.AppendString(b, "")
+	b = binenc.AppendString(b, "out")
+	b = binenc.AppendString(b, "")
+	b = binenc.AppendBool(b, false)
+	var c CompleteArgs
+	if err := c.GobDecode(b); err != nil {
+		t.Fatal(err)
+	}
+	want := CompleteArgs{WorkerID: "w1", Secret: "sec", Reports: []Report{{JobID: "17", Attempt: 2, Outcome: jobs.OK, Output: "out"}}}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("v2 complete args: got %+v, want %+v", c, want)
+	}
+	b = []byte{binwireV2}
+	b = binenc.AppendString(b, "w1")
+	b = binenc.AppendString(b, "sec")
+	b = binary.AppendUvarint(b, 1)
+	b = binenc.AppendString(b, "17")
+	b = binary.AppendVarint(b, 2)
+	b = binenc.AppendString(b, "crawl")
+	b = binenc.AppendMap(b, nil)
+	b = binary.AppendVarint(b, int64(time.Second))
+	b = binenc.AppendString(b, "")
+	var a AssignArgs
+	if err := a.GobDecode(b); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Tasks) != 1 || a.Tasks[0].Type != "crawl" || a.Tasks[0].Timeout != time.Second || a.Tasks[0].Group != "" {
+		t.Fatalf("v2 assign args: %+v", a)
 	}
 }
 

@@ -110,6 +110,16 @@ type Report struct {
 	Output    string       `xmlrpc:"output"`
 	Data      string       `xmlrpc:"data"`
 	Permanent bool         `xmlrpc:"permanent"`
+	// Stats are figures the job reported about itself, such as a Scrapy
+	// crawl's closing stats (item_scraped_count, finish_reason, ...);
+	// empty: none.
+	Stats map[string]string `xmlrpc:"stats"`
+	// Timeout is the bound the worker applied to the attempt, and
+	// TimeoutFrom where it came from: "job" (the job's timeout) or
+	// "template" (the command template's, shorter than the job's or the
+	// only one). Zero and empty: no bound.
+	Timeout     time.Duration `xmlrpc:"timeout"`
+	TimeoutFrom string        `xmlrpc:"timeout_from"`
 }
 
 // CompleteArgs carries a batch of finished attempts.
@@ -366,6 +376,8 @@ type Task struct {
 	// Input is the job's input data (a group's follow-up gets the group's
 	// results); subprocesses read it on stdin.
 	Input string `xmlrpc:"input"`
+	// Group is the job's group (Spec.Group); empty: none.
+	Group string `xmlrpc:"group"`
 }
 
 // AssignArgs carries tasks for one worker. Secret is the worker's
