@@ -123,6 +123,16 @@ argv = [
   "{url}",
 ]
 timeout = "1m30s"
+
+[commands.crawl]
+argv = ["scrapy", "crawl", "{spider}", "-a", "allow={allow:}", "-s", "DEPTH_LIMIT={depth:2}"]
+kind = "scrapy"
+min_items = 5
+max_errors = 3
+fail_if = ["Traceback", "^ERROR:"]
+permanent_exit_codes = [2]
+retry_exit_codes = [1, 3]
+env = { SCRAPY_FEED = "out/{job_id}-{attempt}.jl", LANG = "C.UTF-8" }
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +142,10 @@ timeout = "1m30s"
 		ReportDelay: time.Millisecond, Commands: map[string]worker.Command{
 			"echo":      {Argv: []string{"echo", "{msg}"}, Dir: "/tmp/{sub}"},
 			"fetch.url": {Argv: []string{"curl", "{url}"}, Timeout: 90 * time.Second},
+			"crawl": {Argv: []string{"scrapy", "crawl", "{spider}", "-a", "allow={allow:}", "-s", "DEPTH_LIMIT={depth:2}"},
+				Kind: worker.KindScrapy, MinItems: 5, MaxErrors: 3, FailIf: []string{"Traceback", "^ERROR:"},
+				PermanentExitCodes: []int{2}, RetryExitCodes: []int{1, 3},
+				Env: map[string]string{"SCRAPY_FEED": "out/{job_id}-{attempt}.jl", "LANG": "C.UTF-8"}},
 		}}
 	if !reflect.DeepEqual(w.Config, wantW) || w.LogLevel != "warn" || w.LogFormat != "text" {
 		t.Errorf("ParseWorker: %+v", w)

@@ -31,7 +31,8 @@ var workerKeys = slices.Concat([]string{
 	"allowed_hosts", "max_request_body", "max_calls_in_flight",
 }, nodeKeys)
 
-var commandKeys = []string{"argv", "dir", "timeout"}
+var commandKeys = []string{"argv", "dir", "env", "timeout", "fail_if", "permanent_exit_codes", "retry_exit_codes",
+	"kind", "min_items", "max_errors"}
 
 // LoadWorker reads the worker's file at path and applies the environment
 // (DROVER_MASTER, DROVER_LISTEN). An empty path means no file: the
@@ -139,22 +140,7 @@ func (d *decoder) commands(p path, v any) map[string]worker.Command {
 		before := len(d.errs)
 		var cmd worker.Command
 		for k, v := range ct {
-			kp := cp.key(k)
-			switch k {
-			case "argv":
-				cmd.Argv = d.strList(kp, v)
-				if a, ok := v.([]any); ok && len(a) == 0 {
-					d.errorf(kp, "must not be empty: give the program and its arguments")
-				} else if ok && a[0] == "" {
-					d.errorf(kp.index(0), "empty program name")
-				}
-			case "dir":
-				cmd.Dir = d.str(kp, v)
-			case "timeout":
-				cmd.Timeout = d.duration(kp, v)
-			default:
-				d.unknown(kp, commandKeys)
-			}
+			d.commandKey(cp.key(k), k, v, &cmd)
 		}
 		if _, ok := ct["argv"]; !ok && len(d.errs) == before {
 			d.errorf(cp.key("argv"), `missing: give the program and its arguments, e.g. argv = ["sleep", "{seconds}"]`)
@@ -168,6 +154,58 @@ func (d *decoder) commands(p path, v any) map[string]worker.Command {
 			}
 		}
 		out[name] = cmd
+	}
+	return out
+}
+
+// commandKey decodes key k of a [commands.NAME] table into cmd.
+func (d *decoder) commandKey(p path, k string, v any, cmd *worker.Command) {
+	switch k {
+	case "argv":
+		cmd.Argv = d.strList(p, v)
+		if a, ok := v.([]any); ok && len(a) == 0 {
+			d.errorf(p, "must not be empty: give the program and its arguments")
+		} else if ok && a[0] == "" {
+			d.errorf(p.index(0), "empty program name")
+		}
+	case "dir":
+		cmd.Dir = d.str(p, v)
+	case "env":
+		if t := d.table(p, v); t != nil {
+			cmd.Env = make(map[string]string, len(t))
+			for name, e := range t {
+				cmd.Env[name] = d.str(p.key(name), e)
+			}
+		}
+	case "timeout":
+		cmd.Timeout = d.duration(p, v)
+	case "fail_if":
+		cmd.FailIf = d.strList(p, v)
+	case "permanent_exit_codes":
+		cmd.PermanentExitCodes = d.exitCodes(p, v)
+	case "retry_exit_codes":
+		cmd.RetryExitCodes = d.exitCodes(p, v)
+	case "kind":
+		cmd.Kind = d.oneOf(p, v, worker.KindScrapy)
+	case "min_items":
+		cmd.MinItems = d.integer(p, v, 0, math.MaxInt)
+	case "max_errors":
+		cmd.MaxErrors = d.integer(p, v, 0, math.MaxInt)
+	default:
+		d.unknown(p, commandKeys)
+	}
+}
+
+// exitCodes returns v as a list of exit codes, 1..255.
+func (d *decoder) exitCodes(p path, v any) []int {
+	a, ok := v.([]any)
+	if !ok {
+		d.errorf(p, "want an array of exit codes, got %s", typeName(v))
+		return nil
+	}
+	out := make([]int, len(a))
+	for i, e := range a {
+		out[i] = d.integer(p.index(i), e, 1, 255)
 	}
 	return out
 }

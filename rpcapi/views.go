@@ -86,9 +86,18 @@ type JobDetail struct {
 	// Waiting explains why a pending job has not run yet.
 	Waiting string `json:"waiting,omitempty"`
 	// OutputTail is the output of the latest attempt that has any.
-	OutputTail string         `json:"output_tail"`
-	History    []jobs.Attempt `json:"history"`
-	Timeline   []jobs.Event   `json:"timeline"`
+	OutputTail string `json:"output_tail"`
+	// Stats are the stats of the latest attempt that has any (a Scrapy
+	// crawl's closing stats); StatsAttempt is that attempt's number.
+	Stats        map[string]string `json:"stats,omitempty"`
+	StatsAttempt int               `json:"stats_attempt,omitempty"`
+	// TimeoutApplied is the bound the worker applied to the latest
+	// attempt that says, as a Go duration ("1m0s"), and TimeoutFrom where
+	// it came from: "job" or "template" (see jobs.Attempt).
+	TimeoutApplied string         `json:"timeout_applied,omitempty"`
+	TimeoutFrom    string         `json:"timeout_from,omitempty"`
+	History        []jobs.Attempt `json:"history"`
+	Timeline       []jobs.Event   `json:"timeline"`
 }
 
 // View returns the job of info as its detail shows it. It copies what it
@@ -105,6 +114,21 @@ func (info *JobInfo) View() JobDetail {
 			d.OutputTail = j.Attempts[i].Output
 			break
 		}
+	}
+	for i := len(j.Attempts) - 1; i >= 0; i-- {
+		if a := &j.Attempts[i]; len(a.Stats) > 0 {
+			d.Stats, d.StatsAttempt = maps.Clone(a.Stats), a.N
+			break
+		}
+	}
+	for i := len(j.Attempts) - 1; i >= 0; i-- {
+		if a := &j.Attempts[i]; a.Timeout != "" {
+			d.TimeoutApplied, d.TimeoutFrom = a.Timeout, a.TimeoutFrom
+			break
+		}
+	}
+	for i := range d.History {
+		d.History[i].Stats = maps.Clone(d.History[i].Stats)
 	}
 	if d.Tags == nil {
 		d.Tags = []string{}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -22,40 +24,102 @@ import (
 // process has exited, in case a process that escaped its group holds them.
 const waitDelay = time.Second
 
-// parseTemplate checks the template syntax of a command's argv and dir and
-// returns the sorted, unique names of the args they use. A placeholder is
-// {name} with name matching [A-Za-z_][A-Za-z0-9_]*; "{{" and "}}" are
-// literal braces; any other brace is an error naming the element, such as
+// builtinNames are the placeholders a template has whatever the job's
+// args: {attempt}, {group}, {job_id} and {worker} (see jobVars). A job
+// arg of one of these names is refused when the template uses the name.
+var builtinNames = []string{"attempt", "group", "job_id", "worker"}
+
+// parseTemplate checks the template syntax of a command's argv, dir and
+// env values, and the names of its env, and returns the sorted, unique
+// names its placeholders use. A placeholder is {name} or {name:default},
+// with name matching [A-Za-z_][A-Za-z0-9_]* and a default of any text
+// without braces (empty too); "{{" and "}}" are literal braces; any other
+// brace is an error naming the element, such as
 // `argv[2] "x{a b}": bad placeholder "{a b}": ...`. The error has no
 // "worker: " prefix because Config.Validate wraps it with one.
-func parseTemplate(argv []string, dir string) ([]string, error) {
+func parseTemplate(cmd Command) ([]string, error) {
 	var names []string
-	note := func(name string) string { names = append(names, name); return "" }
-	for i, s := range argv {
+	note := func(name, _ string, _ bool) string { names = append(names, name); return "" }
+	for i, s := range cmd.Argv {
 		if _, err := fill(s, note); err != nil {
 			return nil, fmt.Errorf("argv[%d] %q: %w", i, s, err)
 		}
 	}
-	if _, err := fill(dir, note); err != nil {
-		return nil, fmt.Errorf("dir %q: %w", dir, err)
+	if _, err := fill(cmd.Dir, note); err != nil {
+		return nil, fmt.Errorf("dir %q: %w", cmd.Dir, err)
+	}
+	for _, k := range slices.Sorted(maps.Keys(cmd.Env)) {
+		if err := checkEnvName(k); err != nil {
+			return nil, err
+		}
+		if _, err := fill(cmd.Env[k], note); err != nil {
+			return nil, fmt.Errorf("env %s %q: %w", k, cmd.Env[k], err)
+		}
 	}
 	slices.Sort(names)
 	return slices.Compact(names), nil
 }
 
-// expand returns cmd's argv and dir with each {name} replaced by args[name].
-// A value is substituted inside its one element as is: it is never split,
-// never becomes a new element, never goes through a shell, and braces in it
-// are not expanded again. Args the template does not use are ignored. Every
-// error is Permanent: missing args (all of them are listed, sorted), a value
-// with a NUL byte (no program can receive it), or bad template syntax.
-func expand(cmd Command, args map[string]string) (argv []string, dir string, err error) {
+// checkEnvName refuses a name a template's env may not set: an empty one,
+// one with "=" or a NUL byte, and the DROVER_* names, which are the
+// worker's to set for the job (DROVER_JOB_ID, DROVER_ATTEMPT, ...).
+func checkEnvName(k string) error {
+	switch {
+	case k == "" || strings.ContainsAny(k, "=\x00"):
+		return fmt.Errorf("env name %q: want a name without \"=\" or NUL", k)
+	case strings.HasPrefix(k, envPrefix):
+		return fmt.Errorf("env name %q: %s* variables are set by the worker, not by a template", k, envPrefix)
+	}
+	return nil
+}
+
+// jobVars returns the values of a template's placeholders for attempt
+// attempt of job id (of group group, empty when none) on the worker called
+// worker: the job's args, plus the built-ins {job_id}, {attempt},
+// {group} and {worker}. A job arg named like a built-in the template uses
+// is a Permanent error: the job cannot choose those values.
+func jobVars(cmd Command, args map[string]string, id string, attempt int, group, worker string) (map[string]string, error) {
+	names, err := parseTemplate(cmd)
+	if err != nil {
+		return nil, Permanent(fmt.Errorf("worker: command template: %w", err))
+	}
+	out := make(map[string]string, len(args)+len(builtinNames))
+	for k, v := range args {
+		if slices.Contains(builtinNames, k) {
+			if _, used := slices.BinarySearch(names, k); used {
+				return nil, Permanent(fmt.Errorf("worker: arg %q is not the job's to give: the command template's {%s} is set by the worker", k, k))
+			}
+			continue
+		}
+		out[k] = v
+	}
+	out["job_id"], out["attempt"], out["worker"] = id, strconv.Itoa(attempt), worker
+	if group != "" {
+		out["group"] = group // {group:default} takes its default otherwise
+	}
+	return out, nil
+}
+
+// expand returns cmd's argv, dir and env (as sorted "NAME=value" entries)
+// with each {name} replaced by args[name], or by its default when args
+// has no such name ({allow:} is empty then, {depth:2} is "2"); a built-in
+// name missing from args ({group} of a job without a group) is empty
+// unless it has a default. A value is substituted inside its one element
+// as is: it is never split, never becomes a new element, never goes
+// through a shell, and braces in it are not expanded again. Args the
+// template does not use are ignored. Every error is Permanent: missing
+// args (all of them are listed, sorted), a value with a NUL byte (no
+// program can receive it), or bad template syntax.
+func expand(cmd Command, args map[string]string) (argv []string, dir string, env []string, err error) {
 	var missing, nul []string
-	value := func(name string) string {
+	value := func(name, def string, hasDef bool) string {
 		v, ok := args[name]
-		if !ok {
+		switch {
+		case !ok && hasDef:
+			return def
+		case !ok && !slices.Contains(builtinNames, name):
 			missing = append(missing, name)
-		} else if strings.IndexByte(v, 0) >= 0 {
+		case strings.IndexByte(v, 0) >= 0:
 			nul = append(nul, name)
 		}
 		return v
@@ -63,11 +127,21 @@ func expand(cmd Command, args map[string]string) (argv []string, dir string, err
 	argv = make([]string, len(cmd.Argv))
 	for i, s := range cmd.Argv {
 		if argv[i], err = fill(s, value); err != nil {
-			return nil, "", Permanent(fmt.Errorf("worker: command template argv[%d] %q: %w", i, s, err))
+			return nil, "", nil, Permanent(fmt.Errorf("worker: command template argv[%d] %q: %w", i, s, err))
 		}
 	}
 	if dir, err = fill(cmd.Dir, value); err != nil {
-		return nil, "", Permanent(fmt.Errorf("worker: command template dir %q: %w", cmd.Dir, err))
+		return nil, "", nil, Permanent(fmt.Errorf("worker: command template dir %q: %w", cmd.Dir, err))
+	}
+	for _, k := range slices.Sorted(maps.Keys(cmd.Env)) {
+		if err := checkEnvName(k); err != nil {
+			return nil, "", nil, Permanent(fmt.Errorf("worker: command template: %w", err))
+		}
+		v, err := fill(cmd.Env[k], value)
+		if err != nil {
+			return nil, "", nil, Permanent(fmt.Errorf("worker: command template env %s %q: %w", k, cmd.Env[k], err))
+		}
+		env = append(env, k+"="+v)
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
@@ -77,20 +151,20 @@ func expand(cmd Command, args map[string]string) (argv []string, dir string, err
 			quoted, braced = append(quoted, strconv.Quote(name)), append(braced, "{"+name+"}")
 		}
 		plural := map[bool]string{true: "s"}[len(missing) > 1]
-		return nil, "", Permanent(fmt.Errorf("worker: missing arg%s %s (the command template uses %s)",
+		return nil, "", nil, Permanent(fmt.Errorf("worker: missing arg%s %s (the command template uses %s)",
 			plural, strings.Join(quoted, ", "), strings.Join(braced, ", ")))
 	}
 	if len(nul) > 0 {
 		slices.Sort(nul)
-		return nil, "", Permanent(fmt.Errorf("worker: arg %q contains a NUL byte", nul[0]))
+		return nil, "", nil, Permanent(fmt.Errorf("worker: arg %q contains a NUL byte", nul[0]))
 	}
-	return argv, dir, nil
+	return argv, dir, env, nil
 }
 
-// fill scans template s and returns it with each placeholder {name}
-// replaced by value(name) and each "{{" or "}}" by one brace, or the first
-// syntax error.
-func fill(s string, value func(name string) string) (string, error) {
+// fill scans template s and returns it with each placeholder {name} or
+// {name:default} replaced by value(name, default, whether it has one)
+// and each "{{" or "}}" by one brace, or the first syntax error.
+func fill(s string, value func(name, def string, hasDef bool) string) (string, error) {
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		switch s[i] {
@@ -104,11 +178,14 @@ func fill(s string, value func(name string) string) (string, error) {
 			if j < 0 {
 				return "", fmt.Errorf(`bad placeholder: unterminated "{" at byte %d (write "{{" for a literal brace)`, i)
 			}
-			if name := s[i+1 : i+j]; validArgName(name) {
-				b.WriteString(value(name))
-			} else {
-				return "", fmt.Errorf("bad placeholder %q: want {name}, name of letters, digits and _ not starting with a digit", s[i:i+j+1])
+			name, def, hasDef := strings.Cut(s[i+1:i+j], ":")
+			switch {
+			case !validArgName(name):
+				return "", fmt.Errorf("bad placeholder %q: want {name} or {name:default}, name of letters, digits and _ not starting with a digit", s[i:i+j+1])
+			case strings.IndexByte(def, '{') >= 0:
+				return "", fmt.Errorf("bad placeholder %q: a default cannot hold a brace", s[i:i+j+1])
 			}
+			b.WriteString(value(name, def, hasDef))
 			i += j + 1
 		case '}':
 			if !strings.HasPrefix(s[i:], "}}") {
@@ -141,9 +218,10 @@ func validArgName(name string) bool {
 // runCommand runs cmd with args substituted (see expand) and returns its
 // exit code and the tail of its output. The program runs without a shell, in
 // dir, with the worker's environment minus every DROVER_* variable (see
-// jobEnviron) plus env (later entries win), in its
+// jobEnviron) plus cmd's Env, plus env (later entries win), in its
 // own process group, with stdout and stderr both captured into the last
-// outputLimit bytes (<= 0: 64 KiB).
+// outputLimit bytes (<= 0: 64 KiB) and, when watch is not nil, written to
+// watch as well.
 //
 // When ctx is done before the process exits, the whole group gets SIGTERM,
 // then SIGKILL after killGrace (<= 0: at once). Whenever the process exits,
@@ -160,12 +238,13 @@ func validArgName(name string) bool {
 // tell context.DeadlineExceeded from context.Canceled. Argument errors from
 // expand are Permanent; a start failure names argv[0].
 func runCommand(ctx context.Context, cmd Command, args map[string]string, env []string, stdin string,
-	outputLimit int, killGrace time.Duration) (jobs.Result, error) {
+	outputLimit int, killGrace time.Duration, watch io.Writer) (jobs.Result, error) {
 	res := jobs.Result{ExitCode: -1}
-	argv, dir, err := expand(cmd, args)
+	argv, dir, cmdEnv, err := expand(cmd, args)
 	if err != nil {
 		return res, err
 	}
+	env = append(cmdEnv, env...)
 	if len(argv) == 0 || argv[0] == "" {
 		return res, Permanent(errors.New("worker: command has an empty program name"))
 	}
@@ -173,7 +252,11 @@ func runCommand(ctx context.Context, cmd Command, args map[string]string, env []
 		return res, stopped(ctx, "", "")
 	}
 	out := newTailBuffer(outputLimit)
-	c := commandFor(argv, dir, env, stdin, out)
+	var w io.Writer = out
+	if watch != nil {
+		w = io.MultiWriter(out, watch)
+	}
+	c := commandFor(argv, dir, env, stdin, w)
 	if err := c.Start(); err != nil {
 		return res, fmt.Errorf("worker: cannot start %q: %w", argv[0], err)
 	}
@@ -205,7 +288,7 @@ func runCommand(ctx context.Context, cmd Command, args map[string]string, env []
 // environment less its DROVER_* variables (see jobEnviron) plus env, stdin
 // as its input, its output and errors to out, in a process group of its
 // own.
-func commandFor(argv []string, dir string, env []string, stdin string, out *tailBuffer) *exec.Cmd {
+func commandFor(argv []string, dir string, env []string, stdin string, out io.Writer) *exec.Cmd {
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Dir = dir
 	if stdin != "" {

@@ -21,7 +21,7 @@ func FuzzExpand(f *testing.F) {
 		if len(argv) == 0 {
 			argv = []string{"prog"}
 		}
-		names, err := parseTemplate(argv, dir)
+		names, err := parseTemplate(Command{Argv: argv, Dir: dir})
 		if err != nil {
 			return
 		}
@@ -29,7 +29,7 @@ func FuzzExpand(f *testing.F) {
 		for _, n := range names {
 			args[n] = value
 		}
-		out, outDir, err := expand(Command{Argv: argv, Dir: dir}, args)
+		out, outDir, _, err := expand(Command{Argv: argv, Dir: dir}, args)
 		if err != nil {
 			if !IsPermanent(err) {
 				t.Fatalf("expand error is not permanent: %v", err)

@@ -43,7 +43,7 @@ func TestParseTemplate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseTemplate(tt.argv, tt.dir)
+			got, err := parseTemplate(Command{Argv: tt.argv, Dir: tt.dir})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
@@ -96,7 +96,7 @@ func TestExpand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			argv, dir, err := expand(tt.cmd, tt.args)
+			argv, dir, _, err := expand(tt.cmd, tt.args)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr && !strings.HasPrefix(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -336,7 +336,7 @@ func TestRunCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := runCommand(t.Context(), tt.cmd, tt.args, tt.env, "", tt.limit, time.Second)
+			res, err := runCommand(t.Context(), tt.cmd, tt.args, tt.env, "", tt.limit, time.Second, nil)
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
@@ -399,7 +399,7 @@ func TestRunCommandStopsTheGroup(t *testing.T) {
 			ctx, cancel := tt.ctx(t.Context())
 			defer cancel()
 			cmd := Command{Argv: []string{"sh", "-c", tt.script, "sh", "{pidfile}"}}
-			res, err := runCommand(ctx, cmd, map[string]string{"pidfile": pidFile}, nil, "", 0, 300*time.Millisecond)
+			res, err := runCommand(ctx, cmd, map[string]string{"pidfile": pidFile}, nil, "", 0, 300*time.Millisecond, nil)
 			elapsed := time.Since(start)
 			waitGroupGone(t, pidFile)
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr) {
@@ -430,7 +430,7 @@ func TestRunCommandContextDoneBeforeStart(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	marker := filepath.Join(t.TempDir(), "marker")
-	res, err := runCommand(ctx, Command{Argv: []string{"touch", marker}}, nil, nil, "", 0, time.Second)
+	res, err := runCommand(ctx, Command{Argv: []string{"touch", marker}}, nil, nil, "", 0, time.Second, nil)
 	if !errors.Is(err, context.Canceled) || res.ExitCode != -1 || err.Error() != "worker: not started: cancel" {
 		t.Fatalf("res %+v err %v", res, err)
 	}
@@ -451,7 +451,7 @@ func TestRunCommandEnv(t *testing.T) {
 	t.Setenv("FOO", "bar")
 	t.Setenv("NOT_DROVER_X", "kept")
 	res, err := runCommand(t.Context(), Command{Argv: []string{"env"}}, nil,
-		[]string{"DROVER_JOB_ID=j-1", "DROVER_MASTER=127.0.0.1:7070"}, "", 0, time.Second)
+		[]string{"DROVER_JOB_ID=j-1", "DROVER_MASTER=127.0.0.1:7070"}, "", 0, time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,19 +15,49 @@ import (
 )
 
 // Command is a named command template: a job whose type is the template's
-// name runs argv with each {name} replaced by the job's arg of that name,
-// inside one argv element, never through a shell. Its environment is the
-// worker's less every DROVER_* variable, plus DROVER_JOB_ID, DROVER_ATTEMPT
-// and DROVER_MASTER; a template has no environment of its own.
+// name runs argv with each {name} replaced by the job's arg of that name
+// (or {name:default}'s default when the job has no such arg), inside one
+// argv element, never through a shell. {job_id}, {attempt}, {group} and
+// {worker} (the worker's Name) are set by the worker. Its environment is
+// the worker's less every DROVER_* variable, plus Env, plus DROVER_JOB_ID,
+// DROVER_ATTEMPT and DROVER_MASTER.
 type Command struct {
 	// Argv is the program and its arguments. Argv[0] is looked up in PATH.
 	Argv []string
 	// Dir is the working directory (templated like Argv). Empty: the
 	// worker's own.
 	Dir string
+	// Env sets environment variables of the job (values templated like
+	// Argv), over the worker's own. Names starting with DROVER_ are
+	// refused: those are the worker's to set.
+	Env map[string]string
 	// Timeout bounds one run; the job's own timeout wins when it is
 	// shorter. Zero: none beyond the job's.
 	Timeout time.Duration
+
+	// The success rules: what fails a run beyond a non-zero exit code
+	// (see judge).
+
+	// FailIf are regular expressions (Go syntax) matched against each line
+	// of the output: a run that exits 0 fails (and is retried) when one
+	// matches.
+	FailIf []string
+	// PermanentExitCodes are exit codes that fail the job at once, without
+	// retries. RetryExitCodes, when not empty, are the only exit codes that
+	// are retried: any other non-zero one fails the job at once. A code
+	// cannot be in both. Codes are 1..255.
+	PermanentExitCodes []int
+	RetryExitCodes     []int
+	// Kind is "" or KindScrapy ("scrapy"): a Scrapy crawl, judged by its
+	// closing stats, which the attempt records and the worker counts in
+	// its metrics (see scrapyStats.judge).
+	Kind string
+	// MinItems (scrapy) fails a crawl that scraped fewer items. Zero: no
+	// bound.
+	MinItems int
+	// MaxErrors (scrapy) fails a crawl that logged more errors. Zero: no
+	// bound (a crawl that logged errors and scraped no item fails anyway).
+	MaxErrors int
 }
 
 // Config configures a Worker. Zero values mean the documented defaults.
@@ -202,7 +232,10 @@ func (c *Config) Validate() error {
 		if cmd.Timeout < 0 {
 			return fmt.Errorf("worker: command %q has a negative timeout", name)
 		}
-		if _, err := parseTemplate(cmd.Argv, cmd.Dir); err != nil {
+		if _, err := parseTemplate(cmd); err != nil {
+			return fmt.Errorf("worker: command %q: %w", name, err)
+		}
+		if err := checkRules(cmd); err != nil {
 			return fmt.Errorf("worker: command %q: %w", name, err)
 		}
 	}

@@ -87,10 +87,8 @@ func (w *Worker) cancelTasks(refs []rpcapi.JobRef) {
 // that replaces one still stopping), so a job costs neither a new
 // goroutine nor growing a fresh stack.
 func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
-	timeout := t.Timeout
-	if cmd != nil && cmd.Timeout > 0 && (timeout <= 0 || cmd.Timeout < timeout) {
-		timeout = cmd.Timeout
-	}
+	limit := effectiveTimeout(t.Timeout, cmd)
+	timeout := limit.d
 	// Not derived from w.ctx: every path that stops the worker cancels its
 	// runs one by one first, and a child of w.ctx would cost a lock on it
 	// per job.
@@ -102,7 +100,7 @@ func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
 		ctx, cancel = context.WithCancel(context.Background())
 	}
 	r := &run{ref: rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt}, typ: t.Type, cancel: cancel, started: time.Now(),
-		task: t, handler: h, cmd: cmd, ctx: ctx, worker: w.id, okObs: w.metrics.observer(t.Type, jobs.OK)}
+		task: t, handler: h, cmd: cmd, ctx: ctx, worker: w.id, okObs: w.metrics.observer(t.Type, jobs.OK), timeout: limit}
 	w.running[t.JobID] = r
 	w.jobsWG.Add(1)
 	switch {
@@ -140,7 +138,7 @@ func (w *Worker) execute(r *run) {
 	if r.cmd != nil {
 		env := []string{"DROVER_JOB_ID=" + t.JobID, "DROVER_ATTEMPT=" + strconv.Itoa(t.Attempt),
 			"DROVER_MASTER=" + redactUserinfo(w.cfg.Master)}
-		res, err = runCommand(r.ctx, *r.cmd, t.Args, env, t.Input, w.cfg.OutputLimit, w.cfg.KillGrace)
+		res, err = w.runTemplate(r, env)
 	} else {
 		job := &jobs.Job{ID: t.JobID, Attempt: t.Attempt, State: jobs.Running, Worker: r.worker,
 			Spec: jobs.Spec{Type: t.Type, Args: t.Args, Timeout: t.Timeout, Input: t.Input}}
@@ -175,14 +173,15 @@ func callHandler(ctx context.Context, h HandlerFunc, j *jobs.Job) (res jobs.Resu
 // finish records the end of a run and queues its report.
 func (w *Worker) finish(r *run, res jobs.Result, err error) {
 	rep := rpcapi.Report{JobID: r.ref.JobID, Attempt: r.ref.Attempt, ExitCode: res.ExitCode,
-		Output: res.Output, Data: res.Data, Outcome: jobs.OK}
+		Output: res.Output, Data: res.Data, Outcome: jobs.OK, Stats: res.Stats,
+		Timeout: r.timeout.d, TimeoutFrom: r.timeout.from}
 	w.mu.Lock()
 	switch {
 	case err == nil:
 	case r.cancelled:
 		rep.Outcome, rep.Error = jobs.OutcomeCanceled, "cancelled by the master"
 	case errors.Is(r.ctx.Err(), context.DeadlineExceeded):
-		rep.Outcome, rep.Error = jobs.Timeout, "timed out: "+err.Error()
+		rep.Outcome, rep.Error = jobs.Timeout, "timed out after "+r.timeout.String()+": "+err.Error()
 	default:
 		rep.Outcome, rep.Error, rep.Permanent = jobs.Error, err.Error(), IsPermanent(err)
 	}

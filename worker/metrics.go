@@ -19,6 +19,7 @@ type metrics struct {
 	stale    prometheus.Counter
 	refused  prometheus.Counter // calls to the endpoint without the registration's secret
 	gob      rpcapi.GoRPCStats  // what the endpoint's gob caps did
+	scrapy   *scrapyMetrics
 
 	mu  sync.Mutex // guards obs
 	obs map[durationKey]prometheus.Observer
@@ -59,6 +60,7 @@ func newMetrics(w *Worker) *metrics {
 		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_worker_calls_refused_total",
 			Help: "Calls to this worker's endpoint (assign_task, cancel_task) refused for want of its registration's secret."}),
 	}
+	x.scrapy = newScrapyMetrics(x.reg)
 	x.reg.MustRegister(x.duration, x.stale, x.refused,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "drover_rpc_oversize_messages_total",
 			Help: "gob connections to the endpoint closed for a message over max_request_body."},

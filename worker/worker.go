@@ -94,6 +94,7 @@ type run struct {
 	ctx     context.Context
 	worker  string              // the worker's ID when it started
 	okObs   prometheus.Observer // its type's run time when it ends ok
+	timeout attemptTimeout      // its bound and where it came from
 }
 
 // New validates cfg and returns a worker that is not yet started.

@@ -305,6 +305,7 @@ func runJob(args []string, stdout io.Writer) error {
 				dash(string(a.Outcome)), a.ExitCode, dash(a.Error))
 		}
 		tw.Flush()
+		printRunFacts(stdout, &d)
 		if last := j.Attempts[len(j.Attempts)-1]; last.Output != "" {
 			fmt.Fprintf(stdout, "\noutput of attempt %d (tail):\n%s\n", last.N, strings.TrimRight(last.Output, "\n"))
 		}

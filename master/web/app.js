@@ -455,6 +455,8 @@ function drawJob(j) {
     ['Submitted', agoEl(j.submitted)], ['Updated', agoEl(j.updated)],
   ];
   if (j.not_before) dl.push(['Not before', agoEl(j.not_before)]);
+  if (j.timeout_applied) dl.push(['Timeout applied', j.timeout_applied + ' (' + (j.timeout_from === 'template' ? "the command template's" : "the job's") + ')']);
+  const stats = j.stats ? Object.keys(j.stats).sort().map(k => h('tr', {}, td('Stat', h('code', {}, k)), td('Value', j.stats[k]))) : [];
   const attempts = j.history.map(a => h('tr', {},
     td('#', a.n, { class: 'num' }),
     td('Worker', h('code', {}, a.worker)),
@@ -474,6 +476,7 @@ function drawJob(j) {
         j.timeline.map(ev => h('li', {}, agoEl(ev.at), ' ', ev.text))))),
     h('h2', {}, 'Attempts (' + j.history.length + ')'),
     table(['#', 'Worker', 'Started', 'Took', 'Outcome', 'Exit', 'Error'], attempts, 'No attempt yet.'),
+    stats.length ? [h('h2', { id: 'job-stats' }, 'Stats of attempt ' + j.stats_attempt), table(['Stat', 'Value'], stats, '')] : null,
     h('h2', {}, 'Output tail'),
     j.output_tail ? h('pre', { id: 'output-tail' }, j.output_tail) : h('p', { class: 'muted' }, 'No output.'),
     outputs.length > 1 ? [h('h2', {}, 'Output by attempt'), outputs] : null);
