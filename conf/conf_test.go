@@ -109,6 +109,9 @@ output_limit = 1024
 kill_grace = "2s"
 shutdown_grace = "1m"
 report_delay = "1ms"
+log_dir = "/var/log/drover-jobs"
+log_max_bytes = 2048
+log_max_age = "48h"
 log_level = "warn"
 log_format = "text"
 allowed_hosts = ["w.example.com"]
@@ -139,7 +142,8 @@ env = { SCRAPY_FEED = "out/{job_id}-{attempt}.jl", LANG = "C.UTF-8" }
 	}
 	wantW := worker.Config{Master: "10.0.0.1:7070", Listen: "0.0.0.0:7071", Advertise: "10.0.0.2:7071",
 		AllowedHosts: []string{"w.example.com"}, Name: "w", Slots: 8, OutputLimit: 1024, KillGrace: 2 * time.Second, ShutdownGrace: time.Minute,
-		ReportDelay: time.Millisecond, Commands: map[string]worker.Command{
+		ReportDelay: time.Millisecond, LogDir: "/var/log/drover-jobs", LogMaxBytes: 2048, LogMaxAge: 48 * time.Hour,
+		Commands: map[string]worker.Command{
 			"echo":      {Argv: []string{"echo", "{msg}"}, Dir: "/tmp/{sub}"},
 			"fetch.url": {Argv: []string{"curl", "{url}"}, Timeout: 90 * time.Second},
 			"crawl": {Argv: []string{"scrapy", "crawl", "{spider}", "-a", "allow={allow:}", "-s", "DEPTH_LIMIT={depth:2}"},

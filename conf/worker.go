@@ -28,7 +28,7 @@ type Worker struct {
 var workerKeys = slices.Concat([]string{
 	"master", "listen", "advertise", "name", "slots", "commands", "transport", "mode", "tags",
 	"output_limit", "max_result_bytes", "kill_grace", "shutdown_grace", "report_delay",
-	"allowed_hosts", "max_request_body", "max_calls_in_flight",
+	"allowed_hosts", "max_request_body", "max_calls_in_flight", "log_dir", "log_max_bytes", "log_max_age",
 }, nodeKeys)
 
 var commandKeys = []string{"argv", "dir", "env", "timeout", "fail_if", "permanent_exit_codes", "retry_exit_codes",
@@ -102,6 +102,12 @@ func ParseWorker(name string, data []byte) (*Worker, error) {
 			c.ShutdownGrace = d.duration(p, v)
 		case "report_delay":
 			c.ReportDelay = d.duration(p, v)
+		case "log_dir":
+			c.LogDir = d.str(p, v)
+		case "log_max_bytes":
+			c.LogMaxBytes = int64(d.integer(p, v, 0, math.MaxInt))
+		case "log_max_age":
+			c.LogMaxAge = d.duration(p, v)
 		case "commands":
 			c.Commands = d.commands(p, v)
 		default:

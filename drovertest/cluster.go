@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,6 +84,7 @@ type Cluster struct {
 	logger *logrus.Logger
 	sink   *logSink
 	addr   string // the master's address, kept across restarts
+	logDir string // the workers' log dirs are in it, one per node
 	client rpcapi.Caller
 	mc     rpcapi.MasterClient
 
@@ -137,7 +139,8 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if st == nil {
 		st = jobs.NewMemStore()
 	}
-	c := &Cluster{t: t, opts: opts, store: &clusterStore{s: st}, sink: &logSink{t: t}}
+	c := &Cluster{t: t, opts: opts, store: &clusterStore{s: st}, sink: &logSink{t: t},
+		logDir: t.TempDir()}
 	c.logger = logrus.New()
 	c.logger.SetLevel(logrus.InfoLevel)
 	c.logger.SetOutput(io.Discard)
@@ -286,6 +289,7 @@ func (c *Cluster) startWorker(n *node) {
 		Commands:      c.opts.Commands,
 		KillGrace:     200 * time.Millisecond,
 		ShutdownGrace: 5 * time.Second,
+		LogDir:        filepath.Join(c.logDir, n.name),
 		Logger:        c.logger.WithField("node", n.name),
 	}
 	if c.opts.ConfigureWorker != nil {

@@ -54,6 +54,9 @@ func (f *fakeWorker) Cancel(ctx context.Context, a *rpcapi.WorkerCancelArgs, _ *
 func (f *fakeWorker) Ping(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.PingReply) error {
 	return nil
 }
+func (f *fakeWorker) ReadLog(ctx context.Context, _ *rpcapi.ReadLogArgs, r *rpcapi.ReadLogReply) error {
+	return nil
+}
 
 func (f *fakeWorker) refusals() int {
 	f.mu.Lock()

@@ -290,6 +290,11 @@ func (f *fakeW) Ping(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.PingReply) 
 	return nil
 }
 
+// ReadLog implements rpcapi.WorkerAPI: this worker keeps no logs.
+func (f *fakeW) ReadLog(ctx context.Context, _ *rpcapi.ReadLogArgs, _ *rpcapi.ReadLogReply) error {
+	return fmt.Errorf("%w: no logs kept", rpcapi.ErrNotFound)
+}
+
 func ref(t rpcapi.Task) rpcapi.JobRef { return rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt} }
 
 // cmpRef orders attempts by job ID (numerically) and attempt.

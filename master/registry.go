@@ -202,6 +202,7 @@ func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.
 	r.WorkerID, r.Secret = w.id, w.secret
 	r.HeartbeatInterval = m.cfg.HeartbeatInterval
 	r.DeadAfter = m.cfg.DeadAfter
+	r.MaxResultBytes = m.cfg.MaxResultBytes
 	if last != nil {
 		if err := last.wait(); err != nil {
 			return fmt.Errorf("%w: %v", rpcapi.ErrUnavailable, err)

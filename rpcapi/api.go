@@ -35,4 +35,5 @@ type WorkerAPI interface {
 	Assign(ctx context.Context, args *AssignArgs, reply *AssignReply) error
 	Cancel(ctx context.Context, args *WorkerCancelArgs, reply *Empty) error
 	Ping(ctx context.Context, args *Empty, reply *PingReply) error
+	ReadLog(ctx context.Context, args *ReadLogArgs, reply *ReadLogReply) error
 }

@@ -86,6 +86,9 @@ var methodRoles = map[string][]Role{
 	WorkerAssign: AdminRoles,
 	WorkerCancel: AdminRoles,
 	WorkerPing:   AdminRoles,
+	// The master proxies it for GET /api/v1/jobs/{id}/attempts/{n}/log,
+	// which the read roles may call.
+	WorkerReadLog: AdminRoles,
 
 	"system.listMethods":     AnyRole,
 	"system.methodHelp":      AnyRole,

@@ -194,6 +194,11 @@ func (f *fakeWorker) Cancel(_ context.Context, a *WorkerCancelArgs, _ *Empty) er
 	return nil
 }
 
+func (f *fakeWorker) ReadLog(_ context.Context, a *ReadLogArgs, r *ReadLogReply) error {
+	r.Data, r.Size, r.Done = []byte(a.Stream+" of "+a.JobID), int64(len(a.Stream+" of "+a.JobID)), true
+	return nil
+}
+
 func (f *fakeWorker) Ping(_ context.Context, _ *Empty, r *PingReply) error {
 	r.Name = f.name
 	r.Slots = 4

@@ -125,6 +125,8 @@ func workerGoMethods(w WorkerAPI) map[string]goMethod {
 		WorkerAssign: goBind(w.Assign, inline), // WorkerAPI: never blocks on a job
 		WorkerCancel: goBind(w.Cancel, inline),
 		WorkerPing:   goBind(w.Ping, inline),
+		// It reads a file: not on the connection's reading goroutine.
+		WorkerReadLog: goBind(w.ReadLog, waits),
 	}
 }
 

@@ -39,6 +39,7 @@ var xmlNames = map[string]string{
 	WorkerAssign:      "assign_task",
 	WorkerCancel:      "cancel_task",
 	WorkerPing:        "ping",
+	WorkerReadLog:     "read_log",
 }
 
 // XMLRPCURL turns a node address (host:port, or an http:// URL with or

@@ -91,7 +91,7 @@ func (e *paramsError) Error() string { return e.err.Error() }
 
 func masterMethods(m MasterAPI) []xmlMethod {
 	return []xmlMethod{
-		bind("register_worker", "Register a worker: {name, addr, types, slots, transport, mode, running}. Returns {worker_id, secret, heartbeat_interval, dead_after, cancel}; send the secret with every later call for worker_id.", m.Register),
+		bind("register_worker", "Register a worker: {name, addr, types, slots, transport, mode, running}. Returns {worker_id, secret, heartbeat_interval, dead_after, max_result_bytes, cancel}; send the secret with every later call for worker_id.", m.Register),
 		bind("heartbeat", "Beat: {worker_id, secret, running, free_slots, draining}. Returns {status: ok|unknown|drain, cancel}.", m.Heartbeat),
 		bind("task_complete", "Report finished attempts: {worker_id, secret, reports: [{job_id, attempt, outcome, exit_code, error, output, data, permanent}]}. Returns {accepted, dropped, refused}.", m.Complete),
 		bind("logout_worker", "Leave cleanly: {worker_id, secret}. Jobs still leased to the worker are requeued.", m.Logout),
@@ -114,9 +114,10 @@ func masterMethods(m MasterAPI) []xmlMethod {
 
 func workerMethods(w WorkerAPI) []xmlMethod {
 	return []xmlMethod{
-		bind("assign_task", "Take tasks: {worker_id, secret, tasks: [{job_id, attempt, type, args, timeout, input}]}. Returns {accepted, rejected}.", w.Assign),
+		bind("assign_task", "Take tasks: {worker_id, secret, tasks: [{job_id, attempt, type, args, timeout, input, group}]}. Returns {accepted, rejected}.", w.Assign),
 		bind("cancel_task", "Stop attempts: {secret, jobs: [{job_id, attempt}]}.", w.Cancel),
 		bind("ping", "Self-description: no params. Returns {name, running, slots}.", w.Ping),
+		bind("read_log", "Read an attempt's full log: {secret, job_id, attempt, stream: stdout|stderr, offset, max}. Returns {data (base64), size, done}.", w.ReadLog),
 	}
 }
 

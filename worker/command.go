@@ -239,6 +239,15 @@ func validArgName(name string) bool {
 // expand are Permanent; a start failure names argv[0].
 func runCommand(ctx context.Context, cmd Command, args map[string]string, env []string, stdin string,
 	outputLimit int, killGrace time.Duration, watch io.Writer) (jobs.Result, error) {
+	return runCommandTo(ctx, cmd, args, env, stdin, outputLimit, killGrace, watch, nil, nil)
+}
+
+// runCommandTo is runCommand that also copies the command's stdout to
+// stdout and its stderr to stderr when they are not nil (the attempt's
+// full log, logs.go). Writers that must never fail the job never return
+// an error.
+func runCommandTo(ctx context.Context, cmd Command, args map[string]string, env []string, stdin string,
+	outputLimit int, killGrace time.Duration, watch, stdout, stderr io.Writer) (jobs.Result, error) {
 	res := jobs.Result{ExitCode: -1}
 	argv, dir, cmdEnv, err := expand(cmd, args)
 	if err != nil {
@@ -257,6 +266,12 @@ func runCommand(ctx context.Context, cmd Command, args map[string]string, env []
 		w = io.MultiWriter(out, watch)
 	}
 	c := commandFor(argv, dir, env, stdin, w)
+	if stdout != nil {
+		c.Stdout = io.MultiWriter(w, stdout)
+	}
+	if stderr != nil {
+		c.Stderr = io.MultiWriter(w, stderr)
+	}
 	if err := c.Start(); err != nil {
 		return res, fmt.Errorf("worker: cannot start %q: %w", argv[0], err)
 	}
@@ -310,7 +325,8 @@ func commandFor(argv []string, dir string, env []string, stdin string, out io.Wr
 
 // envPrefix starts the name of every environment variable drover reads or
 // sets: DROVER_TOKEN, DROVER_MASTER, DROVER_LISTEN, DROVER_DATA_DIR, and
-// those a job gets (DROVER_JOB_ID, DROVER_ATTEMPT, DROVER_MASTER).
+// those a job gets (DROVER_JOB_ID, DROVER_ATTEMPT, DROVER_GROUP,
+// DROVER_MASTER, DROVER_RESULT).
 const envPrefix = "DROVER_"
 
 // jobEnviron returns environ, the worker's environment, without the

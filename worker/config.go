@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"time"
@@ -20,7 +21,8 @@ import (
 // argv element, never through a shell. {job_id}, {attempt}, {group} and
 // {worker} (the worker's Name) are set by the worker. Its environment is
 // the worker's less every DROVER_* variable, plus Env, plus DROVER_JOB_ID,
-// DROVER_ATTEMPT and DROVER_MASTER.
+// DROVER_ATTEMPT, DROVER_GROUP, DROVER_MASTER and DROVER_RESULT (a file
+// whose content, up to MaxResultBytes, becomes the job's data).
 type Command struct {
 	// Argv is the program and its arguments. Argv[0] is looked up in PATH.
 	Argv []string
@@ -110,10 +112,27 @@ type Config struct {
 	// OutputLimit caps the captured output of a job (the tail is kept).
 	// Default 64 KiB.
 	OutputLimit int
-	// MaxResultBytes bounds the data a handler returns (Result.Data); more
-	// fails the attempt without retries. A handler's Output is cut to its
-	// last OutputLimit bytes like a subprocess's. Default 1 MiB.
+	// MaxResultBytes bounds the data a handler returns (Result.Data) or a
+	// command writes to $DROVER_RESULT, and so does the master's
+	// max_result_bytes when it is lower; more fails the attempt without
+	// retries, and the data is not kept. A handler's Output is cut to its
+	// last OutputLimit bytes like a subprocess's, and any output is cut
+	// further when it and the data would pass the master's
+	// max_result_bytes. Default 1 MiB.
 	MaxResultBytes int
+	// LogDir keeps the full log of every command attempt: its stdout and
+	// its stderr, in LogDir/JOB.ATTEMPT/. Default: drover-logs-UID in the
+	// system's temporary directory (os.TempDir). Workers that share a
+	// LogDir share its bounds.
+	LogDir string
+	// LogMaxBytes bounds the logs in LogDir: when an attempt ends (and when
+	// the worker starts) the oldest logs of ended attempts are removed
+	// until the rest take this much at most; one attempt's log stops
+	// growing at it. Default 1 GiB.
+	LogMaxBytes int64
+	// LogMaxAge removes the logs of attempts that ended longer ago than
+	// this, at the same moments. Default 7 days.
+	LogMaxAge time.Duration
 	// MaxRequestBody bounds a request to the endpoint: an XML-RPC body
 	// (bigger gets HTTP 413) and each gob message (one bigger closes the
 	// connection before it is read). Default 16 MiB: an Assign of the
@@ -138,6 +157,12 @@ type Config struct {
 	// Logger receives the worker's logs. Default: logrus's standard logger.
 	Logger logrus.FieldLogger
 }
+
+// The defaults of Config.LogMaxBytes and Config.LogMaxAge.
+const (
+	DefaultLogMaxBytes = 1 << 30
+	DefaultLogMaxAge   = 7 * 24 * time.Hour
+)
 
 // DefaultMaster is where a worker looks for its master by default.
 const DefaultMaster = "127.0.0.1:7070"
@@ -178,6 +203,15 @@ func (c *Config) setDefaults() {
 	if c.MaxResultBytes == 0 {
 		c.MaxResultBytes = 1 << 20
 	}
+	if c.LogDir == "" {
+		c.LogDir = filepath.Join(os.TempDir(), "drover-logs-"+strconv.Itoa(os.Getuid()))
+	}
+	if c.LogMaxBytes == 0 {
+		c.LogMaxBytes = DefaultLogMaxBytes
+	}
+	if c.LogMaxAge == 0 {
+		c.LogMaxAge = DefaultLogMaxAge
+	}
 	if c.KillGrace == 0 {
 		c.KillGrace = 5 * time.Second
 	}
@@ -213,6 +247,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("worker: MaxCallsInFlight (max_calls_in_flight) %d is negative", c.MaxCallsInFlight)
 	case c.MaxResultBytes < 0:
 		return fmt.Errorf("worker: MaxResultBytes (max_result_bytes) %d is negative", c.MaxResultBytes)
+	case c.LogMaxBytes < 0:
+		return fmt.Errorf("worker: LogMaxBytes (log_max_bytes) %d is negative", c.LogMaxBytes)
+	case c.LogMaxAge < 0:
+		return fmt.Errorf("worker: LogMaxAge (log_max_age) %s is negative", c.LogMaxAge)
 	case c.KillGrace < 0:
 		return fmt.Errorf("worker: KillGrace (kill_grace) %s is negative", c.KillGrace)
 	case c.ShutdownGrace < 0:

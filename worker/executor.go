@@ -135,23 +135,38 @@ func (w *Worker) execute(r *run) {
 	}
 	var res jobs.Result
 	var err error
+	limits := w.limits()
 	if r.cmd != nil {
-		env := []string{"DROVER_JOB_ID=" + t.JobID, "DROVER_ATTEMPT=" + strconv.Itoa(t.Attempt),
-			"DROVER_MASTER=" + redactUserinfo(w.cfg.Master)}
-		res, err = w.runTemplate(r, env)
+		res, err = w.runCommandJob(r, limits)
 	} else {
 		job := &jobs.Job{ID: t.JobID, Attempt: t.Attempt, State: jobs.Running, Worker: r.worker,
-			Spec: jobs.Spec{Type: t.Type, Args: t.Args, Timeout: t.Timeout, Input: t.Input}}
+			Spec: jobs.Spec{Type: t.Type, Args: t.Args, Timeout: t.Timeout, Input: t.Input, Group: t.Group}}
 		res, err = callHandler(r.ctx, r.handler, job)
 		if n := len(res.Output); n > w.cfg.OutputLimit {
 			res.Output = fmt.Sprintf("...[truncated %d bytes]\n", n-w.cfg.OutputLimit) + res.Output[n-w.cfg.OutputLimit:]
 		}
-		if n := len(res.Data); n > w.cfg.MaxResultBytes {
-			res.Data = ""
-			err = Permanent(fmt.Errorf("worker: result data of %d bytes is over max_result_bytes %d", n, w.cfg.MaxResultBytes))
-		}
 	}
+	err = limits.fit(&res, err)
 	w.finish(r, res, err)
+}
+
+// runCommandJob runs a command job with its environment (DROVER_JOB_ID,
+// DROVER_ATTEMPT, DROVER_GROUP, DROVER_MASTER, DROVER_RESULT), its full
+// log kept (logs.go), and what it wrote to $DROVER_RESULT as its data.
+func (w *Worker) runCommandJob(r *run, limits resultLimits) (jobs.Result, error) {
+	t := r.task
+	rf, err := newResultFile()
+	if err != nil {
+		return jobs.Result{ExitCode: -1}, err
+	}
+	env := []string{"DROVER_JOB_ID=" + t.JobID, "DROVER_ATTEMPT=" + strconv.Itoa(t.Attempt),
+		"DROVER_GROUP=" + t.Group, "DROVER_MASTER=" + redactUserinfo(w.cfg.Master), "DROVER_RESULT=" + rf.path}
+	lg := w.logs.open(r.ref)
+	res, err := w.runTemplate(r, env, lg.writer(rpcapi.StreamStdout), lg.writer(rpcapi.StreamStderr))
+	w.logs.finish(lg)
+	data, derr := rf.collect(limits.data)
+	res.Data = data
+	return res, alsoFailed(err, derr)
 }
 
 // fields are the log fields of a run.

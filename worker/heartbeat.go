@@ -109,6 +109,7 @@ func (w *Worker) register() (time.Duration, error) {
 	}
 	w.mu.Lock()
 	w.id, w.secret = reply.WorkerID, reply.Secret
+	w.masterMaxResult = reply.MaxResultBytes
 	w.dropRefs(reply.Cancel)
 	w.mu.Unlock()
 	w.readyMu.Do(func() { close(w.ready) })

@@ -39,18 +39,22 @@ type Worker struct {
 	master   rpcapi.MasterClient
 	metrics  *metrics
 	debug    bool
+	logs     *logStore // the full logs of command attempts
 
-	mu       sync.Mutex // guards the fields below
-	id       string
-	secret   string // the registration's: sent to the master, required of it
-	running  map[string]*run
-	results  []rpcapi.Report         // finished, not yet sent
-	sending  map[int][]rpcapi.Report // sent in Complete calls not yet answered, by call
-	sendSeq  int                     // the last key of sending
-	retry    time.Duration           // backoff after failed Complete calls
-	draining bool
-	started  bool
-	idle     chan struct{} // closed when running becomes empty while draining
+	mu     sync.Mutex // guards the fields below
+	id     string
+	secret string // the registration's: sent to the master, required of it
+	// masterMaxResult is the master's max_result_bytes (its register
+	// reply), 0 until it says.
+	masterMaxResult int
+	running         map[string]*run
+	results         []rpcapi.Report         // finished, not yet sent
+	sending         map[int][]rpcapi.Report // sent in Complete calls not yet answered, by call
+	sendSeq         int                     // the last key of sending
+	retry           time.Duration           // backoff after failed Complete calls
+	draining        bool
+	started         bool
+	idle            chan struct{} // closed when running becomes empty while draining
 
 	runq        chan *run // jobs for the runners
 	idleRunners int       // runners waiting on runq with no job promised to them
@@ -127,6 +131,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	w.master = rpcapi.MasterClient{C: w.mc}
 	w.metrics = newMetrics(w)
+	w.logs = newLogStore(&w.cfg)
 	w.debug = logx.DebugOn(w.log)
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	return w, nil
@@ -174,6 +179,7 @@ func (w *Worker) Start() error {
 	if len(w.Types()) == 0 {
 		return errors.New("worker: no handlers and no commands: nothing to run")
 	}
+	w.logs.prune(time.Now())
 	if w.cfg.Mode == rpcapi.ModePull {
 		w.loopWG.Go(w.fetchLoop)
 	} else if err := w.serve(); err != nil {

@@ -1,0 +1,319 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/rpcapi"
+)
+
+// The full logs of command jobs: every attempt's standard output and
+// standard error, each in a file of its own, in a directory of its own
+// under Config.LogDir:
+//
+//	LOG_DIR/JOB.ATTEMPT/stdout
+//	LOG_DIR/JOB.ATTEMPT/stderr
+//
+// (JOB is the job ID when it is made of letters, digits, '_', '-' and
+// '.', not starting with '.'; otherwise "x" and its hex). The master
+// reads them through read_log while the worker lives.
+
+// logStreams are the files of an attempt's log directory.
+var logStreams = []string{rpcapi.StreamStdout, rpcapi.StreamStderr}
+
+var (
+	safeJobID = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]*$`)
+	// logDirName matches the names logDirOf makes; pruning touches
+	// nothing else in the directory.
+	logDirName = regexp.MustCompile(`^(?:[A-Za-z0-9_-][A-Za-z0-9_.-]*)\.[0-9]+$`)
+)
+
+// logDirOf is the name of an attempt's log directory.
+func logDirOf(ref rpcapi.JobRef) string {
+	id := ref.JobID
+	if !safeJobID.MatchString(id) {
+		id = fmt.Sprintf("x%x", id)
+	}
+	return id + "." + strconv.Itoa(ref.Attempt)
+}
+
+// logStore keeps the attempts' logs on disk, bounded by size and age: when
+// an attempt ends (and when the worker starts) the logs older than maxAge
+// are removed, then the oldest until all of them take maxBytes at most.
+// An attempt's own log stops growing at maxBytes. The logs of running
+// attempts are never removed.
+type logStore struct {
+	dir      string
+	maxBytes int64
+	maxAge   time.Duration
+	log      logrus.FieldLogger
+
+	mu     sync.Mutex
+	active map[rpcapi.JobRef]*attemptLog
+}
+
+func newLogStore(cfg *Config) *logStore {
+	return &logStore{dir: cfg.LogDir, maxBytes: cfg.LogMaxBytes, maxAge: cfg.LogMaxAge, log: cfg.Logger,
+		active: make(map[rpcapi.JobRef]*attemptLog)}
+}
+
+// attemptLog is the log of one running attempt.
+type attemptLog struct {
+	ref    rpcapi.JobRef
+	budget int64 // bytes it may still write, both streams together
+	mu     sync.Mutex
+	files  map[string]*os.File
+	cut    bool
+}
+
+// open starts the log of an attempt, replacing any earlier log of the same
+// attempt (one the master gave again after a restart). When the files
+// cannot be made the attempt runs without a log: a warning says why.
+func (s *logStore) open(ref rpcapi.JobRef) *attemptLog {
+	a := &attemptLog{ref: ref, budget: s.maxBytes, files: make(map[string]*os.File)}
+	s.mu.Lock()
+	s.active[ref] = a // before the files exist, so prune leaves them
+	s.mu.Unlock()
+	if err := a.create(filepath.Join(s.dir, logDirOf(ref))); err != nil {
+		s.log.WithError(err).WithFields(logrus.Fields{"job": ref.JobID, "attempt": ref.Attempt}).
+			Warn("cannot keep this attempt's log; it runs without one")
+		a.closeFiles()
+	}
+	return a
+}
+
+func (a *attemptLog) create(dir string) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	for _, name := range logStreams {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		a.files[name] = f
+	}
+	return nil
+}
+
+// writer is the io.Writer of one stream. It never fails, so a full disk
+// never fails the job: what cannot be written is dropped.
+func (a *attemptLog) writer(stream string) io.Writer { return streamWriter{a, stream} }
+
+type streamWriter struct {
+	a      *attemptLog
+	stream string
+}
+
+func (w streamWriter) Write(p []byte) (int, error) {
+	a := w.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	f := a.files[w.stream]
+	if f == nil {
+		return len(p), nil
+	}
+	q := p
+	if int64(len(q)) > a.budget {
+		q, a.cut = q[:a.budget], true
+	}
+	n, err := f.Write(q)
+	a.budget -= int64(n)
+	if err != nil {
+		f.Close()
+		a.files[w.stream] = nil
+	}
+	return len(p), nil
+}
+
+// closeFiles ends the log: a note closes a log cut at the budget.
+func (a *attemptLog) closeFiles() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for name, f := range a.files {
+		if f == nil {
+			continue
+		}
+		if a.cut {
+			fmt.Fprintf(f, "\n[drover: this attempt's log reached log_max_bytes; the rest was not kept]\n")
+		}
+		f.Close()
+		a.files[name] = nil
+	}
+}
+
+// finish ends an attempt's log, then applies the bounds.
+func (s *logStore) finish(a *attemptLog) {
+	a.closeFiles()
+	s.mu.Lock()
+	if s.active[a.ref] == a {
+		delete(s.active, a.ref)
+	}
+	s.mu.Unlock()
+	s.prune(time.Now())
+}
+
+// logEntry is one attempt's log directory on disk.
+type logEntry struct {
+	name string
+	size int64
+	mod  time.Time // its latest write
+}
+
+// prune removes the logs older than maxAge, then the oldest until the
+// rest take maxBytes at most, never a running attempt's.
+func (s *logStore) prune(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock() // no log starts meanwhile: open waits
+	des, err := os.ReadDir(s.dir)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.log.WithError(err).Warn("cannot list the log directory to apply log_max_bytes and log_max_age")
+		}
+		return
+	}
+	running := make(map[string]bool, len(s.active))
+	for ref := range s.active {
+		running[logDirOf(ref)] = true
+	}
+	var total int64
+	var old []logEntry
+	for _, de := range des {
+		e, ok := s.entry(de)
+		if !ok {
+			continue
+		}
+		total += e.size
+		if !running[e.name] {
+			old = append(old, e)
+		}
+	}
+	slices.SortFunc(old, func(a, b logEntry) int { return a.mod.Compare(b.mod) })
+	for _, e := range old {
+		if now.Sub(e.mod) <= s.maxAge && total <= s.maxBytes {
+			break
+		}
+		if err := os.RemoveAll(filepath.Join(s.dir, e.name)); err != nil {
+			s.log.WithError(err).WithField("log", e.name).Warn("cannot remove an old log")
+			continue
+		}
+		total -= e.size
+	}
+}
+
+// entry describes a log directory of this store: a directory named as
+// logDirOf names them, holding only the stream files.
+func (s *logStore) entry(de fs.DirEntry) (logEntry, bool) {
+	e := logEntry{name: de.Name()}
+	if !de.IsDir() || !logDirName.MatchString(e.name) {
+		return e, false
+	}
+	files, err := os.ReadDir(filepath.Join(s.dir, e.name))
+	if err != nil {
+		return e, false
+	}
+	for _, f := range files {
+		info, err := f.Info()
+		if err != nil || !info.Mode().IsRegular() || !slices.Contains(logStreams, f.Name()) {
+			return e, false
+		}
+		e.size += info.Size()
+		if info.ModTime().After(e.mod) {
+			e.mod = info.ModTime()
+		}
+	}
+	return e, true
+}
+
+// read returns up to max bytes of a stream of an attempt's log from off,
+// the stream's size and whether the attempt has ended.
+func (s *logStore) read(a *rpcapi.ReadLogArgs) (*rpcapi.ReadLogReply, error) {
+	if err := checkReadLog(a); err != nil {
+		return nil, err
+	}
+	ref := rpcapi.JobRef{JobID: a.JobID, Attempt: a.Attempt}
+	s.mu.Lock()
+	done := s.active[ref] == nil
+	s.mu.Unlock()
+	f, err := os.Open(filepath.Join(s.dir, logDirOf(ref), a.Stream))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: no log of job %s attempt %d on this worker: it did not run the attempt as a command, "+
+			"or the log was removed (log_max_bytes, log_max_age)", rpcapi.ErrNotFound, a.JobID, a.Attempt)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("worker: log of job %s attempt %d: %w", a.JobID, a.Attempt, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("worker: log of job %s attempt %d: %w", a.JobID, a.Attempt, err)
+	}
+	r := &rpcapi.ReadLogReply{Size: info.Size(), Done: done}
+	max := a.Max
+	if max == 0 {
+		max = rpcapi.MaxReadLog
+	}
+	if n := min(int64(max), r.Size-a.Offset); n > 0 {
+		r.Data = make([]byte, n)
+		k, err := f.ReadAt(r.Data, a.Offset)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("worker: log of job %s attempt %d: %w", a.JobID, a.Attempt, err)
+		}
+		r.Data = r.Data[:k]
+	}
+	return r, nil
+}
+
+// checkReadLog refuses read_log args out of bounds with ErrBadRequest.
+func checkReadLog(a *rpcapi.ReadLogArgs) error {
+	switch {
+	case a.JobID == "":
+		return fmt.Errorf("%w: read_log without a job_id", rpcapi.ErrBadRequest)
+	case a.Attempt < 1:
+		return fmt.Errorf("%w: read_log: attempt %d; attempts start at 1", rpcapi.ErrBadRequest, a.Attempt)
+	case !slices.Contains(logStreams, a.Stream):
+		return fmt.Errorf("%w: read_log: stream %q: want %q or %q", rpcapi.ErrBadRequest, a.Stream, rpcapi.StreamStdout, rpcapi.StreamStderr)
+	case a.Offset < 0:
+		return fmt.Errorf("%w: read_log: offset %d is negative", rpcapi.ErrBadRequest, a.Offset)
+	case a.Max < 0 || a.Max > rpcapi.MaxReadLog:
+		return fmt.Errorf("%w: read_log: max %d: want 0..%d", rpcapi.ErrBadRequest, a.Max, rpcapi.MaxReadLog)
+	}
+	return nil
+}
+
+// ReadLog reads bytes of the full log of an attempt this worker ran as a
+// command. Without this registration's secret it reads nothing and
+// returns rpcapi.ErrUnauthorized.
+func (x wire) ReadLog(ctx context.Context, a *rpcapi.ReadLogArgs, r *rpcapi.ReadLogReply) error {
+	w := x.w
+	w.mu.Lock()
+	err := w.fromMaster(ctx, a.Secret, "read_log")
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	got, err := w.logs.read(a)
+	if err != nil {
+		return err
+	}
+	*r = *got
+	return nil
+}

@@ -1,0 +1,130 @@
+package worker
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/rpcapi"
+)
+
+func testLogStore(t *testing.T, maxBytes int64, maxAge time.Duration) *logStore {
+	l := logrus.New()
+	l.SetOutput(testWriter{t})
+	return newLogStore(&Config{LogDir: t.TempDir(), LogMaxBytes: maxBytes, LogMaxAge: maxAge, Logger: l})
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// writeAttempt runs an attempt's log through the store: it writes out and
+// errOut, ends the attempt, and dates its files at ended.
+func writeAttempt(t *testing.T, s *logStore, ref rpcapi.JobRef, out, errOut string, ended time.Time) {
+	t.Helper()
+	a := s.open(ref)
+	a.writer(rpcapi.StreamStdout).Write([]byte(out))
+	a.writer(rpcapi.StreamStderr).Write([]byte(errOut))
+	a.closeFiles()
+	for _, name := range logStreams {
+		if err := os.Chtimes(filepath.Join(s.dir, logDirOf(ref), name), ended, ended); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.finish(a)
+}
+
+func readAll(t *testing.T, s *logStore, ref rpcapi.JobRef, stream string) (string, bool, error) {
+	t.Helper()
+	r, err := s.read(&rpcapi.ReadLogArgs{JobID: ref.JobID, Attempt: ref.Attempt, Stream: stream})
+	if err != nil {
+		return "", false, err
+	}
+	return string(r.Data), r.Done, nil
+}
+
+// TestLogStreamsApart: an attempt's stdout and stderr are read apart, with
+// offsets, and the log says when the attempt has ended.
+func TestLogStreamsApart(t *testing.T) {
+	s := testLogStore(t, 1<<20, time.Hour)
+	ref := rpcapi.JobRef{JobID: "7", Attempt: 2}
+	a := s.open(ref)
+	a.writer(rpcapi.StreamStdout).Write([]byte("item 1\n"))
+	a.writer(rpcapi.StreamStderr).Write([]byte("INFO: crawled\n"))
+	a.writer(rpcapi.StreamStdout).Write([]byte("item 2\n"))
+	if got, done, err := readAll(t, s, ref, rpcapi.StreamStdout); err != nil || got != "item 1\nitem 2\n" || done {
+		t.Errorf("stdout while running: %q done=%v %v; want both items, not done", got, done, err)
+	}
+	s.finish(a)
+	if got, done, err := readAll(t, s, ref, rpcapi.StreamStderr); err != nil || got != "INFO: crawled\n" || !done {
+		t.Errorf("stderr after the end: %q done=%v %v; want the one line, done", got, done, err)
+	}
+	r, err := s.read(&rpcapi.ReadLogArgs{JobID: "7", Attempt: 2, Stream: rpcapi.StreamStdout, Offset: 5, Max: 4})
+	if err != nil || string(r.Data) != "1\nit" || r.Size != 14 {
+		t.Errorf("stdout at 5, 4 bytes: %q of %d, %v; want \"1\\nit\" of 14", r.Data, r.Size, err)
+	}
+	for _, bad := range []rpcapi.ReadLogArgs{
+		{JobID: "7", Attempt: 2, Stream: "both"}, {JobID: "7", Attempt: 0, Stream: "stdout"},
+		{JobID: "7", Attempt: 2, Stream: "stdout", Offset: -1}, {JobID: "7", Attempt: 2, Stream: "stdout", Max: rpcapi.MaxReadLog + 1},
+	} {
+		if _, err := s.read(&bad); !errors.Is(err, rpcapi.ErrBadRequest) {
+			t.Errorf("read %+v: %v; want a bad request", bad, err)
+		}
+	}
+	if _, err := s.read(&rpcapi.ReadLogArgs{JobID: "7", Attempt: 3, Stream: "stdout"}); !errors.Is(err, rpcapi.ErrNotFound) {
+		t.Errorf("read of an attempt never run: %v; want not found", err)
+	}
+}
+
+// TestLogRetention: logs of ended attempts go when older than the age
+// bound, then oldest first until the rest fit the size bound; a running
+// attempt's log and files that are not logs stay.
+func TestLogRetention(t *testing.T) {
+	s := testLogStore(t, 100, time.Hour)
+	now := time.Now()
+	foreign := filepath.Join(s.dir, "notes.txt")
+	if err := os.WriteFile(foreign, []byte(strings.Repeat("x", 500)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	running := s.open(rpcapi.JobRef{JobID: "run", Attempt: 1})
+	running.writer(rpcapi.StreamStdout).Write([]byte(strings.Repeat("r", 30)))
+	defer s.finish(running)
+	ref := func(id string) rpcapi.JobRef { return rpcapi.JobRef{JobID: id, Attempt: 1} }
+	writeAttempt(t, s, ref("ancient"), "a", "", now.Add(-2*time.Hour)) // over the age
+	writeAttempt(t, s, ref("old"), strings.Repeat("o", 20), strings.Repeat("e", 20), now.Add(-30*time.Minute))
+	writeAttempt(t, s, ref("mid"), strings.Repeat("m", 20), "", now.Add(-20*time.Minute))
+	writeAttempt(t, s, ref("new"), strings.Repeat("n", 20), "", now.Add(-10*time.Minute))
+	// 30 running + 40 old + 20 mid + 20 new = 110 > 100: old goes.
+	for id, want := range map[string]bool{"ancient": false, "old": false, "mid": true, "new": true, "run": true} {
+		_, _, err := readAll(t, s, ref(id), rpcapi.StreamStdout)
+		if got := err == nil; got != want {
+			t.Errorf("log of %s kept: %v (%v); want %v", id, got, err, want)
+		}
+	}
+	if _, err := os.Stat(foreign); err != nil {
+		t.Errorf("a file that is not a log was touched: %v", err)
+	}
+}
+
+// TestLogBudget: one attempt's log stops at log_max_bytes, with a note.
+func TestLogBudget(t *testing.T) {
+	s := testLogStore(t, 10, time.Hour)
+	ref := rpcapi.JobRef{JobID: "big", Attempt: 1}
+	a := s.open(ref)
+	if n, err := a.writer(rpcapi.StreamStdout).Write([]byte("0123456789abcdef")); n != 16 || err != nil {
+		t.Fatalf("write past the budget: %d, %v; want all taken, no error", n, err)
+	}
+	a.closeFiles()
+	got, _, err := readAll(t, s, ref, rpcapi.StreamStdout)
+	if err != nil || !strings.HasPrefix(got, "0123456789\n[drover: this attempt's log reached log_max_bytes") {
+		t.Errorf("log %q, %v; want 10 bytes then the note", got, err)
+	}
+}

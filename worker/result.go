@@ -1,0 +1,148 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/drover/drover/jobs"
+)
+
+// resultFile is where a command job writes its data: the file named by
+// $DROVER_RESULT, in a temporary directory of its own that the worker
+// removes after the attempt.
+type resultFile struct {
+	dir, path string
+}
+
+// newResultFile makes the attempt's temporary directory and an empty
+// result file in it, readable and writable by the worker's user alone.
+func newResultFile() (*resultFile, error) {
+	dir, err := os.MkdirTemp("", "drover-result-")
+	if err != nil {
+		return nil, fmt.Errorf("worker: cannot make the directory of $DROVER_RESULT: %w", err)
+	}
+	r := &resultFile{dir: dir, path: filepath.Join(dir, "result")}
+	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("worker: cannot make the file of $DROVER_RESULT: %w", err)
+	}
+	return r, f.Close()
+}
+
+// collect reads what the job wrote, at most limit bytes, and removes the
+// directory. A file over limit is not cut: its data is dropped and the
+// error (Permanent) says how big it was. A job that removed the file
+// returns no data.
+func (r *resultFile) collect(limit int) (string, error) {
+	defer os.RemoveAll(r.dir)
+	f, err := os.Open(r.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("worker: cannot read $DROVER_RESULT: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return "", fmt.Errorf("worker: cannot read $DROVER_RESULT: %w", err)
+	}
+	if len(b) > limit {
+		size := int64(len(b))
+		if info, err := f.Stat(); err == nil {
+			size = info.Size()
+		}
+		return "", Permanent(fmt.Errorf("worker: the result file ($DROVER_RESULT) holds %d bytes, over max_result_bytes %d: "+
+			"no data kept (write less, or raise max_result_bytes on the master and the worker)", size, limit))
+	}
+	return string(b), nil
+}
+
+// resultLimits are the bounds of what a worker reports for an attempt.
+type resultLimits struct {
+	// data bounds Result.Data: the worker's max_result_bytes, and the
+	// master's when it is lower.
+	data int
+	// report bounds Output and Data together: the master's
+	// max_result_bytes; 0 when the master did not say.
+	report int
+}
+
+// limits returns the bounds of a report as they stand. The caller must
+// not hold mu.
+func (w *Worker) limits() resultLimits {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := resultLimits{data: w.cfg.MaxResultBytes, report: w.masterMaxResult}
+	if l.report > 0 {
+		l.data = min(l.data, l.report)
+	}
+	return l
+}
+
+// fit makes a finished attempt's result fit what the master takes, so
+// that output never fails a job that succeeded: data over l.data is
+// dropped (never cut) and fails the attempt without retries, with an
+// error saying so (added to err when the attempt failed already); then the
+// output is cut from the front to what l.report leaves beside the data.
+func (l resultLimits) fit(res *jobs.Result, err error) error {
+	if n := len(res.Data); n > l.data {
+		res.Data = ""
+		err = alsoFailed(err, Permanent(fmt.Errorf("worker: result data of %d bytes is over max_result_bytes %d: no data kept", n, l.data)))
+	}
+	if l.report > 0 {
+		res.Output = cutOutput(res.Output, l.report-len(res.Data))
+	}
+	return err
+}
+
+// truncatedNote is the head of an output whose front was cut.
+var truncatedNote = regexp.MustCompile(`^\.\.\.\[truncated ([0-9]+) bytes\]\n`)
+
+// cutOutput returns the end of out in at most limit bytes, the note
+// "...[truncated N bytes]\n" included, N counting every byte cut since the
+// output began (a note out carries already is counted in). It never
+// starts inside a UTF-8 sequence. A limit too small for the note gives "".
+func cutOutput(out string, limit int) string {
+	if len(out) <= limit {
+		return out
+	}
+	var dropped int64
+	if m := truncatedNote.FindStringSubmatch(out); m != nil {
+		dropped, _ = strconv.ParseInt(m[1], 10, 64)
+		out = out[len(m[0]):]
+	}
+	// The note's count can only shrink once the cut is known.
+	note := "...[truncated " + strconv.FormatInt(dropped+int64(len(out)), 10) + " bytes]\n"
+	keep := limit - len(note)
+	if keep <= 0 {
+		return ""
+	}
+	cut := len(out) - keep
+	for cut < len(out) && !utf8.RuneStart(out[cut]) {
+		cut++
+	}
+	return "...[truncated " + strconv.FormatInt(dropped+int64(cut), 10) + " bytes]\n" + out[cut:]
+}
+
+// alsoFailed returns the error of an attempt that failed with err (nil:
+// it had not) and then also with more (nil: it did not): more alone, or
+// err with more's text added, still matching what err matches (a failed
+// run stays retryable or not as it was).
+func alsoFailed(err, more error) error {
+	switch {
+	case more == nil:
+		return err
+	case err == nil:
+		return more
+	}
+	return &runError{msg: err.Error() + "; and " + more.Error(), errs: []error{err}}
+}
