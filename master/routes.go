@@ -31,6 +31,7 @@ func (m *Master) apiRoutes() []apiRoute {
 		{"GET /api/v1/jobs/{id}", read, "", a.apiGetJob},
 		{"POST /api/v1/jobs/{id}/cancel", client, "cancel", a.apiCancel},
 		{"POST /api/v1/jobs/{id}/retry", admin, "retry", a.apiRetry},
+		{"GET /api/v1/jobs/{id}/attempts/{n}/log", read, "", m.apiJobLog},
 		{"POST /api/v1/purge", admin, "purge", a.apiPurge},
 		{"GET /api/v1/workers", read, "", a.apiListWorkers},
 		{"GET /api/v1/workers/{id}", read, "", a.apiGetWorker},

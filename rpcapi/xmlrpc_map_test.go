@@ -244,7 +244,7 @@ func TestWireFromGo(t *testing.T) {
 		{"embedded struct flattened", Rejection{JobRef: JobRef{JobID: "j1", Attempt: 2}, Reason: "full"},
 			map[string]any{"job_id": "j1", "attempt": int64(2), "reason": "full"}},
 		{"durations as seconds, nil slices empty", &RegisterReply{WorkerID: "w", Secret: "5e", HeartbeatInterval: 1500 * time.Millisecond},
-			map[string]any{"worker_id": "w", "secret": "5e", "heartbeat_interval": 1.5, "dead_after": 0.0, "cancel": []any{}}},
+			map[string]any{"worker_id": "w", "secret": "5e", "heartbeat_interval": 1.5, "dead_after": 0.0, "max_result_bytes": int64(0), "cancel": []any{}}},
 		{"zero times omitted", WorkerInfo{ID: "w", Registered: when},
 			map[string]any{"id": "w", "name": "", "addr": "", "state": "", "slots": int64(0), "running": int64(0),
 				"types": []any{}, "tags": []any{}, "registered": "2026-11-23T08:43:45.123456789Z", "jobs": []any{}}},
