@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -25,41 +24,7 @@ type dialer func() rpcapi.MasterClient
 
 // clientFlags adds --master and how to reach it (transport, token, TLS) to
 // fs and returns a dialer of it.
-func clientFlags(fs *flag.FlagSet) dialer {
-	def := "127.0.0.1:7070"
-	if v := os.Getenv("DROVER_MASTER"); v != "" {
-		def = v
-	}
-	addr := fs.String("master", def, "master `addr` ($DROVER_MASTER)")
-	transport := fs.String("transport", rpcapi.TransportGob, "protocol to the master: gob or xmlrpc")
-	token := fs.String("token", "", "the master's `token`; other users of this machine see it in ps: prefer --token-file or $DROVER_TOKEN")
-	tokenFile := fs.String("token-file", "", "read the master's token from `file` (surrounding whitespace ignored)")
-	ca := fs.String("tls-ca", "", "CA `file` (PEM) that signed the master's certificate")
-	cert := fs.String("tls-cert", "", "client certificate `file` (PEM) for mutual TLS")
-	key := fs.String("tls-key", "", "client key `file` (PEM) for mutual TLS")
-	return func() rpcapi.MasterClient {
-		tok, err := clientToken(*token, *tokenFile, os.Getenv(conf.EnvToken))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "drover:", err)
-			os.Exit(2)
-		}
-		opts := []rpcapi.Option{rpcapi.WithToken(tok)}
-		_, tc, err := conf.TLSConfigs(*cert, *key, *ca)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "drover:", err)
-			os.Exit(2)
-		}
-		if tc != nil {
-			opts = append(opts, rpcapi.WithTLS(tc))
-		}
-		c, err := rpcapi.NewCaller(*addr, *transport, opts...)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "drover:", err)
-			os.Exit(2)
-		}
-		return rpcapi.MasterClient{C: c}
-	}
-}
+func clientFlags(fs *flag.FlagSet) dialer { return addConnFlags(fs).dial }
 
 // clientToken returns the token a client command sends: --token, else the
 // content of --token-file, else $DROVER_TOKEN (env), else none. Both flags

@@ -38,6 +38,7 @@ func init() {
 		{"submit", "--type T [--arg k=v]... [--priority N] [--retries N] [--timeout D] [--group G] [--tag T]... [--limit-key K] [--unique-key K] [--delay D] [--run-at T] | --file jobs.toml", "submit jobs; prints their IDs", runSubmit},
 		{"jobs", "[--state S] [--type T] [--group G] [--limit N] [--order desc|asc] [--cursor C] [--all] [--json]", "list jobs, newest first: one page (100), or every page with --all", runJobs},
 		{"job", "ID [--json]", "show one job: attempts, timeline, why it waits", runJob},
+		{"logs", "ID [--attempt N] [--stream stdout|stderr] [-f]", "print an attempt's full log (stdout to stdout, stderr to stderr); -f follows it until the attempt ends", runLogs},
 		{"workers", "[--state S] [--limit N] [--order desc|asc] [--cursor C] [--all] [--json]", "list workers, latest registered first: one page (100), or every page with --all", runWorkers},
 		{"status", "[--json]", "counts by state and workers", runStatus},
 		{"cancel", "[--group G] [ID...] [--json]", "cancel jobs", runCancel},

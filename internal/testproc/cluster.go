@@ -105,8 +105,9 @@ slots = %d
 kill_grace = "300ms"
 log_format = "json"
 transport = %q
+log_dir = %q
 %s
-`, c.Addr, name, cfg.Slots, cfg.Transport, cfg.Worker)))
+`, c.Addr, name, cfg.Slots, cfg.Transport, filepath.Join(dir, "logs", name), cfg.Worker)))
 		c.Workers = append(c.Workers, nil)
 		c.RestartWorker(i)
 	}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/drover/drover/rpcapi"
+)
+
+// logsStderr is where "drover logs" prints a job's stderr (a variable
+// for tests).
+var logsStderr io.Writer = os.Stderr
+
+// runLogs prints the full log of an attempt of a job, which the master
+// reads from the worker that ran it (GET
+// /api/v1/jobs/{id}/attempts/{n}/log): its stdout to stdout and its stderr
+// to stderr, or one of them to stdout with --stream; with -f, as it grows
+// until the attempt ends.
+func runLogs(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
+	conn := addConnFlags(fs)
+	attempt := fs.Int("attempt", 0, "the attempt `N` (default: the job's latest)")
+	stream := fs.String("stream", "", "print only `S`, stdout or stderr, to stdout (default: both, each to its own)")
+	follow := fs.Bool("f", false, "follow: print the log as it grows, until the attempt ends")
+	id, err := parseOne(fs, args, "job ID")
+	if err != nil {
+		return err
+	}
+	if *attempt < 0 {
+		return fmt.Errorf("--attempt %d: want a number from 1", *attempt)
+	}
+	outs := map[string]io.Writer{rpcapi.StreamStdout: stdout, rpcapi.StreamStderr: logsStderr}
+	switch *stream {
+	case "":
+	case rpcapi.StreamStdout, rpcapi.StreamStderr:
+		outs = map[string]io.Writer{*stream: stdout}
+	default:
+		return fmt.Errorf("--stream %q: want stdout or stderr", *stream)
+	}
+	if *attempt == 0 {
+		mc, c, done := dialer(conn.dial).call()
+		info, err := mc.GetJob(c, id)
+		done()
+		if err != nil {
+			return err
+		}
+		if *attempt = info.Job.Attempt; *attempt == 0 {
+			return fmt.Errorf("job %s has not run yet: no log", id)
+		}
+	}
+	lc := newLogClient(conn)
+	path := fmt.Sprintf("/api/v1/jobs/%s/attempts/%d/log", url.PathEscape(id), *attempt)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	// Both streams at once when following, so each shows as it comes.
+	var wg sync.WaitGroup
+	errs := make([]error, 0, 2)
+	var mu sync.Mutex
+	for _, s := range []string{rpcapi.StreamStdout, rpcapi.StreamStderr} {
+		w, ok := outs[s]
+		if !ok {
+			continue
+		}
+		get := func() {
+			if err := lc.copy(ctx, path, s, *follow, w); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}
+		if *follow {
+			wg.Go(get)
+		} else {
+			get()
+		}
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil // interrupted while following: not an error
+	}
+	return errors.Join(errs...)
+}
+
+// logClient gets logs from the master's JSON API, with the token and TLS
+// of the command's flags.
+type logClient struct {
+	base  string // http://host:port or https://host:port
+	token string
+	hc    *http.Client
+}
+
+func newLogClient(f *connFlags) *logClient {
+	tok, tc := f.secrets()
+	scheme := "http://"
+	if tc != nil || strings.HasPrefix(*f.addr, "https://") {
+		scheme = "https://"
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	return &logClient{base: scheme + rpcapi.HostPort(*f.addr), token: tok, hc: &http.Client{Transport: tr}}
+}
+
+// copy writes one stream of the log at path to w, following it if asked.
+func (lc *logClient) copy(ctx context.Context, path, stream string, follow bool, w io.Writer) error {
+	q := url.Values{"stream": {stream}}
+	if follow {
+		q.Set("follow", "1")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, lc.base+path+"?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	if lc.token != "" {
+		req.Header.Set("Authorization", "Bearer "+lc.token)
+	}
+	res, err := lc.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		var e struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
+			return fmt.Errorf("%s: %s", stream, e.Error.Message)
+		}
+		return fmt.Errorf("%s: %s: %s", stream, res.Status, strings.TrimSpace(string(b)))
+	}
+	if _, err := io.Copy(w, res.Body); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("%s: %w", stream, err)
+	}
+	return nil
+}

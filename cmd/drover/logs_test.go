@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drover/drover/internal/testproc"
+	"github.com/drover/drover/jobs"
+)
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *lockedBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// TestLogsFollow: "drover logs ID -f" against a master and worker
+// processes prints a running job's stdout to stdout and its stderr to
+// stderr as the job writes them, and returns when the attempt ends; the
+// log stays readable after, one stream with --stream.
+func TestLogsFollow(t *testing.T) {
+	c := startCluster(t, 1, `
+[commands.gated]
+argv = ["sh", "-c", "echo out1; echo err1 >&2; while [ ! -e \"$0\" ]; do sleep 0.02; done; echo out2; echo err2 >&2", "{gate}"]
+`)
+	gate := filepath.Join(t.TempDir(), "gate")
+	id := c.Submit(jobs.Spec{Type: "gated", Args: map[string]string{"gate": gate}})[0]
+	testproc.Poll(t, 10*time.Second, "the job running", func() bool { return c.Job(id).State == jobs.Running })
+
+	errOut := &lockedBuffer{}
+	logsStderr = errOut
+	t.Cleanup(func() { logsStderr = os.Stderr })
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := runLogs([]string{"--master", c.Addr, id, "-f"}, pw)
+		pw.Close()
+		done <- err
+	}()
+	rd := bufio.NewReader(pr)
+	if line, err := rd.ReadString('\n'); line != "out1\n" || err != nil {
+		t.Fatalf("drover logs -f: first line %q, %v; want out1", line, err)
+	}
+	testproc.Poll(t, 10*time.Second, "stderr's first line on stderr", func() bool { return errOut.String() == "err1\n" })
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(rd)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("drover logs -f: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("drover logs -f did not return when the attempt ended")
+	}
+	if string(rest) != "out2\n" || errOut.String() != "err1\nerr2\n" {
+		t.Errorf("drover logs -f: then stdout %q, stderr %q; want out2, and err1 err2", rest, errOut.String())
+	}
+
+	var out bytes.Buffer
+	if err := runLogs([]string{"--master", c.Addr, id, "--stream", "stderr", "--attempt", "1"}, &out); err != nil || out.String() != "err1\nerr2\n" {
+		t.Errorf("drover logs --stream stderr: %q, %v; want err1 err2", out.String(), err)
+	}
+	err := runLogs([]string{"--master", c.Addr, id, "--attempt", "4"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "no attempt 4") {
+		t.Errorf("drover logs --attempt 4 of a job with one: %v; want an error naming the attempt", err)
+	}
+}
