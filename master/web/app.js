@@ -479,7 +479,8 @@ function drawJob(j) {
     stats.length ? [h('h2', { id: 'job-stats' }, 'Stats of attempt ' + j.stats_attempt), table(['Stat', 'Value'], stats, '')] : null,
     h('h2', {}, 'Output tail'),
     j.output_tail ? h('pre', { id: 'output-tail' }, j.output_tail) : h('p', { class: 'muted' }, 'No output.'),
-    outputs.length > 1 ? [h('h2', {}, 'Output by attempt'), outputs] : null);
+    outputs.length > 1 ? [h('h2', {}, 'Output by attempt'), outputs] : null,
+    logPanel(j));
 }
 
 // ---- groups and schedules ----
