@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -139,8 +140,14 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if st == nil {
 		st = jobs.NewMemStore()
 	}
+	// Not t.TempDir: a TB of the caller's (an example's) may not have it.
+	logDir, err := os.MkdirTemp("", "drovertest-logs-")
+	if err != nil {
+		t.Fatalf("drovertest: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(logDir) })
 	c := &Cluster{t: t, opts: opts, store: &clusterStore{s: st}, sink: &logSink{t: t},
-		logDir: t.TempDir()}
+		logDir: logDir}
 	c.logger = logrus.New()
 	c.logger.SetLevel(logrus.InfoLevel)
 	c.logger.SetOutput(io.Discard)

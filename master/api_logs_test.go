@@ -51,7 +51,7 @@ var gatedJob = worker.Command{Argv: []string{"sh", "-c",
 // until the attempt ends.
 func TestJobLogAPI(t *testing.T) {
 	m := startMaster(t, master.Config{})
-	startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "logger", Slots: 1, LogDir: t.TempDir(),
+	master.StartTestWorker(t, worker.Config{Master: m.Addr(), Name: "logger", Slots: 1, LogDir: t.TempDir(),
 		Commands: map[string]worker.Command{"gated": gatedJob}}, nil)
 	gate := filepath.Join(t.TempDir(), "gate")
 	ids := submit(t, client(t, m.Addr()), jobs.Spec{Type: "gated", Args: map[string]string{"gate": gate}})
@@ -125,7 +125,7 @@ func TestJobLogAPI(t *testing.T) {
 // out of the master's reach: 409, saying why.
 func TestJobLogPullWorker(t *testing.T) {
 	m := startMaster(t, master.Config{})
-	startWorkerWith(t, worker.Config{Master: m.Addr(), Name: "puller", Mode: rpcapi.ModePull, LogDir: t.TempDir(),
+	master.StartTestWorker(t, worker.Config{Master: m.Addr(), Name: "puller", Mode: rpcapi.ModePull, LogDir: t.TempDir(),
 		Commands: map[string]worker.Command{"hi": {Argv: []string{"echo", "hi"}}}}, nil)
 	mc := client(t, m.Addr())
 	ids := submit(t, mc, jobs.Spec{Type: "hi"})

@@ -48,6 +48,9 @@ func startTestWorker(t testing.TB, cfg worker.Config, handlers map[string]worker
 	if cfg.KillGrace == 0 {
 		cfg.KillGrace = 200 * time.Millisecond
 	}
+	if cfg.LogDir == "" {
+		cfg.LogDir = t.TempDir()
+	}
 	w, err := worker.New(cfg)
 	if err != nil {
 		t.Fatal(err)

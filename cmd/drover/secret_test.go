@@ -60,7 +60,7 @@ func TestJobEnvHasNoToken(t *testing.T) {
 		}
 	}
 	slices.Sort(drover)
-	if want := "DROVER_ATTEMPT DROVER_JOB_ID DROVER_MASTER"; strings.Join(drover, " ") != want {
+	if want := "DROVER_ATTEMPT DROVER_GROUP DROVER_JOB_ID DROVER_MASTER DROVER_RESULT"; strings.Join(drover, " ") != want {
 		t.Errorf("the job's DROVER_* variables are %v, want %s", drover, want)
 	}
 	if !strings.Contains("\n"+out, "\nFOO=bar\n") {
