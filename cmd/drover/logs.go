@@ -61,9 +61,12 @@ func runLogs(args []string, stdout io.Writer) error {
 	}
 	lc := newLogClient(conn)
 	path := fmt.Sprintf("/api/v1/jobs/%s/attempts/%d/log", url.PathEscape(id), *attempt)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	sig, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	// Both streams at once when following, so each shows as it comes.
+	// Both streams at once when following, so each shows as it comes; a
+	// failure of one ends the other.
+	ctx, cancel := context.WithCancel(sig)
+	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, 0, 2)
 	var mu sync.Mutex
@@ -77,6 +80,9 @@ func runLogs(args []string, stdout io.Writer) error {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
+				if *follow {
+					cancel()
+				}
 			}
 		}
 		if *follow {
@@ -86,7 +92,7 @@ func runLogs(args []string, stdout io.Writer) error {
 		}
 	}
 	wg.Wait()
-	if ctx.Err() != nil {
+	if sig.Err() != nil {
 		return nil // interrupted while following: not an error
 	}
 	return errors.Join(errs...)

@@ -39,7 +39,10 @@ argv = ["sh", "-c", "echo out1; echo err1 >&2; while [ ! -e \"$0\" ]; do sleep 0
 `)
 	gate := filepath.Join(t.TempDir(), "gate")
 	id := c.Submit(jobs.Spec{Type: "gated", Args: map[string]string{"gate": gate}})[0]
-	testproc.Poll(t, 10*time.Second, "the job running", func() bool { return c.Job(id).State == jobs.Running })
+	testproc.Poll(t, 10*time.Second, "the job's first line in its log", func() bool {
+		var out bytes.Buffer
+		return runLogs([]string{"--master", c.Addr, id, "--stream", "stdout"}, &out) == nil && out.String() == "out1\n"
+	})
 
 	errOut := &lockedBuffer{}
 	logsStderr = errOut
