@@ -370,7 +370,13 @@ func (d *mdl) stepLogout() string {
 	if err != nil && !errors.Is(err, rpcapi.ErrUnknownWorker) { // fault 1: it was reaped
 		d.fail("logout %s: %v", id, err)
 	}
-	d.loggedOut[id] = true
+	if err == nil {
+		// Fault 1 logs nothing out: the master reaped that ID, or (after
+		// its restart) holds it only from the store, without the secret
+		// of its registration; its jobs go back after dead_after, as a
+		// silent worker's (checkWorkers).
+		d.loggedOut[id] = true
+	}
 	if d.c.intn(2) == 0 {
 		ctx, cancel := callCtx()
 		defer cancel()
