@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/drover/drover/internal/listen"
 	"github.com/drover/drover/rpcapi"
 )
 
@@ -34,7 +35,7 @@ func serve(path string, h http.Handler) (addr string, stop func(), err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	tl := rpcapi.NewTrackingListener(ln)
+	tl := listen.NewTrackingListener(ln)
 	mux := http.NewServeMux()
 	mux.Handle(path, h)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

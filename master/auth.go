@@ -9,6 +9,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/listen"
 	"github.com/drover/drover/rpcapi"
 )
 
@@ -56,7 +57,7 @@ func (m *Master) requireToken(h http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong token")
 			return
 		}
-		if !rpcapi.Authenticate(w, r) {
+		if !listen.Authenticate(w, r) {
 			return
 		}
 		h.ServeHTTP(w, r)

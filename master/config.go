@@ -10,6 +10,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/listen"
 	"github.com/drover/drover/internal/webguard"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
@@ -286,9 +287,9 @@ func (c *Config) setDefaults() {
 	c.MaxArgsBytes = cmp.Or(c.MaxArgsBytes, 64<<10)
 	c.MaxResultBytes = cmp.Or(c.MaxResultBytes, 1<<20)
 	c.MaxConnections = cmp.Or(c.MaxConnections, 10000)
-	c.MaxAnonymousConnections = cmp.Or(c.MaxAnonymousConnections, rpcapi.DefaultAnonymousConnections)
-	c.MaxAnonymousPerAddress = cmp.Or(c.MaxAnonymousPerAddress, min(rpcapi.DefaultAnonymousPerAddress, c.MaxAnonymousConnections))
-	c.PreAuthTimeout = cmp.Or(c.PreAuthTimeout, rpcapi.DefaultPreAuthTimeout)
+	c.MaxAnonymousConnections = cmp.Or(c.MaxAnonymousConnections, listen.DefaultAnonymousConnections)
+	c.MaxAnonymousPerAddress = cmp.Or(c.MaxAnonymousPerAddress, min(listen.DefaultAnonymousPerAddress, c.MaxAnonymousConnections))
+	c.PreAuthTimeout = cmp.Or(c.PreAuthTimeout, listen.DefaultPreAuthTimeout)
 	c.MaxReplyBytes = cmp.Or(c.MaxReplyBytes, 16<<20)
 	c.Retain = cmp.Or(c.Retain, time.Hour)
 	c.RetainJobs = cmp.Or(c.RetainJobs, 100000)

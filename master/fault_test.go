@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/listen"
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
@@ -80,7 +81,7 @@ func serveFake(t *testing.T, f *fakeWorker) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl := rpcapi.NewTrackingListener(ln)
+	tl := listen.NewTrackingListener(ln)
 	mux := http.NewServeMux()
 	mux.Handle(rpcapi.GoRPCPath, h)
 	srv := &http.Server{Handler: mux}

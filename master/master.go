@@ -14,6 +14,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/listen"
 	"github.com/drover/drover/internal/logx"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
@@ -81,7 +82,7 @@ type Master struct {
 
 	kickc  chan struct{}
 	auth   *rpcapi.Auth // the tokens every request is checked against (auth.go)
-	ln     *rpcapi.TrackingListener
+	ln     *listen.TrackingListener
 	srv    *http.Server
 	ctx    context.Context
 	cancel context.CancelFunc

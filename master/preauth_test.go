@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/listen"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
 )
@@ -108,17 +109,17 @@ func TestPreAuthFlood(t *testing.T) {
 		}
 	}
 
-	if n := metricT(t, addr, tok, "drover_connections_anonymous_evicted_total"); n < flood-rpcapi.DefaultAnonymousConnections {
-		t.Errorf("drover_connections_anonymous_evicted_total %v; want at least %d", n, flood-rpcapi.DefaultAnonymousConnections)
+	if n := metricT(t, addr, tok, "drover_connections_anonymous_evicted_total"); n < flood-listen.DefaultAnonymousConnections {
+		t.Errorf("drover_connections_anonymous_evicted_total %v; want at least %d", n, flood-listen.DefaultAnonymousConnections)
 	}
 	// The anonymous connections the listener kept are closed after the
 	// pre-auth deadline: every one of ours reads EOF (or the 503).
-	deadline := time.Now().Add(rpcapi.DefaultPreAuthTimeout + 10*time.Second)
+	deadline := time.Now().Add(listen.DefaultPreAuthTimeout + 10*time.Second)
 	for i, c := range conns {
 		c.SetReadDeadline(deadline)
 		b, err := io.ReadAll(bufio.NewReader(c))
 		if err != nil {
-			t.Fatalf("connection %d still open %v after the flood: %v (read %q)", i+1, rpcapi.DefaultPreAuthTimeout+10*time.Second, err, b)
+			t.Fatalf("connection %d still open %v after the flood: %v (read %q)", i+1, listen.DefaultPreAuthTimeout+10*time.Second, err, b)
 		}
 	}
 	pollT(t, 10*time.Second, "no anonymous connection", func() bool {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/listen"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -135,7 +136,7 @@ func (m *Master) listen() (net.Listener, error) {
 	if m.cfg.TLS != nil {
 		ln = tls.NewListener(ln, m.cfg.TLS)
 	}
-	m.ln = rpcapi.NewPreAuthListener(ln, m.cfg.MaxConnections, rpcapi.PreAuth{
+	m.ln = listen.NewPreAuthListener(ln, m.cfg.MaxConnections, listen.PreAuth{
 		Max: m.cfg.MaxAnonymousConnections, PerAddress: m.cfg.MaxAnonymousPerAddress, Timeout: m.cfg.PreAuthTimeout})
 	return ln, nil
 }
@@ -168,7 +169,7 @@ func (m *Master) startHTTP() error {
 	// covers the longest blocking call (Wait, Fetch: rpcapi.MaxWait).
 	m.srv = &http.Server{Handler: m.guard(mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: rpcapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-		ConnContext: rpcapi.ConnContext}
+		ConnContext: listen.ConnContext}
 	m.wg.Go(func() {
 		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.log.WithError(err).Error("serve")
@@ -199,7 +200,7 @@ func goRPCCollectors(s *rpcapi.GoRPCStats) []prometheus.Collector {
 }
 
 // listenerCollectors export what the listener's connection limits did.
-func listenerCollectors(l *rpcapi.TrackingListener) []prometheus.Collector {
+func listenerCollectors(l *listen.TrackingListener) []prometheus.Collector {
 	return []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "drover_connections_anonymous",
 			Help: "Open connections that have not yet made an authenticated request."},

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
+
+	"github.com/drover/drover/internal/listen"
 )
 
 // Credential is one token a master accepts and who holds it.
@@ -205,7 +207,7 @@ func (a *Auth) Require(h http.Handler) http.Handler {
 			http.Error(w, "drover: missing or wrong token", http.StatusUnauthorized)
 			return
 		}
-		if !Authenticate(w, r) {
+		if !listen.Authenticate(w, r) {
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/internal/crash"
+	"github.com/drover/drover/internal/listen"
 	"github.com/drover/drover/internal/logx"
 	"github.com/drover/drover/internal/webguard"
 	"github.com/drover/drover/jobs"
@@ -68,7 +69,7 @@ type Worker struct {
 	ready   chan struct{} // closed at the first registration
 	readyMu sync.Once
 
-	ln     *rpcapi.TrackingListener
+	ln     *listen.TrackingListener
 	srv    *http.Server
 	ctx    context.Context // ends when the worker stops for good
 	cancel context.CancelFunc
@@ -201,7 +202,7 @@ func (w *Worker) serve() error {
 	if w.cfg.TLS != nil {
 		ln = tls.NewListener(ln, w.cfg.TLS)
 	}
-	w.ln = rpcapi.NewTrackingListener(ln)
+	w.ln = listen.NewTrackingListener(ln)
 	h, err := rpcapi.NewGoRPCHandlerOptions(nil, wire{w}, rpcapi.GoRPCOptions{
 		MaxMessage: w.cfg.MaxRequestBody, MaxCallsInFlight: w.cfg.MaxCallsInFlight, Stats: &w.metrics.gob,
 		Log: func(remote string, err error) {

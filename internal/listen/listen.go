@@ -1,4 +1,10 @@
-package rpcapi
+// Package listen is the listener both drover nodes serve on: it tracks
+// the connections it accepted (so a stop can cut the hijacked gob ones),
+// answers 503 beyond max_connections, and keeps connections that have not
+// yet authenticated apart, with a budget of their own, a share per source
+// address and a deadline (NewPreAuthListener; RequireToken and Auth in
+// rpcapi mark a connection authenticated through Authenticate).
+package listen
 
 import (
 	"container/list"
@@ -42,8 +48,8 @@ type PreAuth struct {
 	PerAddress int
 }
 
-// ListenerStats counts what a TrackingListener's limits did.
-type ListenerStats struct {
+// Stats counts what a TrackingListener's limits did.
+type Stats struct {
 	// Refused counts connections answered 503 because max_connections
 	// authenticated ones were open.
 	Refused atomic.Uint64
@@ -65,7 +71,7 @@ type TrackingListener struct {
 	net.Listener
 	max     int // open authenticated connections allowed; 0: no limit
 	preAuth *PreAuth
-	Stats   ListenerStats
+	Stats   Stats
 	mu      sync.Mutex // guards conns, anon, anonBy and the conns' authed and elem
 	conns   map[net.Conn]struct{}
 	anon    list.List      // the conns that have not authenticated, oldest first
