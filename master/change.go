@@ -86,8 +86,8 @@ func (m *Master) apply(c jobChange) (*jobs.Job, *batch, error) {
 	if err := m.transition(j, c); err != nil {
 		return j, nil, err
 	}
-	if !before.Final() && before != j.State && (before == jobs.Pending || j.State.Final()) {
-		m.queue.Remove(j.ID) // leased, cancelled or abandoned while queued
+	if before == jobs.Pending && j.State != jobs.Pending {
+		m.queue.Remove(j.ID) // leased, cancelled or abandoned: only pending jobs are queued
 	}
 	if c.kind == changeFinish {
 		m.metrics.observeFinish(j)
