@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -266,16 +267,31 @@ func runCommandTo(ctx context.Context, cmd Command, args map[string]string, env 
 		w = io.MultiWriter(out, watch)
 	}
 	c := commandFor(argv, dir, env, stdin, w)
-	if stdout != nil {
-		c.Stdout = io.MultiWriter(w, stdout)
-	}
-	if stderr != nil {
-		c.Stderr = io.MultiWriter(w, stderr)
+	var lines []*wholeLines
+	if stdout != nil || stderr != nil {
+		// Two pipes, read at once: each stream reaches the watch a whole
+		// line at a time, so a partial line of one never joins the other's.
+		split := func(log io.Writer) io.Writer {
+			ws := []io.Writer{out}
+			if watch != nil {
+				l := &wholeLines{w: watch}
+				lines = append(lines, l)
+				ws = append(ws, l)
+			}
+			if log != nil {
+				ws = append(ws, log)
+			}
+			return io.MultiWriter(ws...)
+		}
+		c.Stdout, c.Stderr = split(stdout), split(stderr)
 	}
 	if err := c.Start(); err != nil {
 		return res, fmt.Errorf("worker: cannot start %q: %w", argv[0], err)
 	}
 	werr, termed, killed := waitOrStop(ctx, c, killGrace)
+	for _, l := range lines {
+		l.flush()
+	}
 
 	res.Output = out.String()
 	ps := c.ProcessState // set: Start succeeded
@@ -435,3 +451,33 @@ type runError struct {
 
 func (e *runError) Error() string   { return e.msg }
 func (e *runError) Unwrap() []error { return e.errs }
+
+// wholeLines passes what is written to it on to w a line at a time,
+// keeping a partial line until its end (or flush); one per stream. A line
+// longer than maxWatchLine goes on in pieces (the watch cuts it anyway).
+type wholeLines struct {
+	w    io.Writer
+	part []byte
+}
+
+func (l *wholeLines) Write(p []byte) (int, error) {
+	n := len(p)
+	if i := bytes.LastIndexByte(p, '\n'); i >= 0 {
+		l.part = append(l.part, p[:i+1]...)
+		l.flush()
+		p = p[i+1:]
+	}
+	l.part = append(l.part, p...)
+	if len(l.part) >= maxWatchLine {
+		l.flush()
+	}
+	return n, nil
+}
+
+// flush passes on what is held.
+func (l *wholeLines) flush() {
+	if len(l.part) > 0 {
+		l.w.Write(l.part)
+		l.part = l.part[:0]
+	}
+}

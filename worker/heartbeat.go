@@ -252,6 +252,9 @@ func (w *Worker) nextBatch() (from registration, key int, batch []rpcapi.Report)
 	for i := range n {
 		rep := &w.results[i]
 		size += len(rep.Output) + len(rep.Data) + len(rep.Error) + len(rep.JobID) + 16
+		for k, v := range rep.Stats {
+			size += len(k) + len(v) + 4
+		}
 		if size > maxBatchBytes && i > 0 {
 			n = i
 			break

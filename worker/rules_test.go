@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"io"
 	"os/exec"
 	"slices"
 	"strings"
@@ -190,5 +191,20 @@ func TestOutputWatchLongLines(t *testing.T) {
 	w.close()
 	if w.pattern != "" || len(w.line) != 0 {
 		t.Fatalf("past maxWatchLine: matched %q, line of %d kept", w.pattern, len(w.line))
+	}
+}
+
+// TestWatchStreamsApart: with the full log's two pipes, a partial line on
+// stdout never joins a line on stderr before the fail_if watch sees it.
+func TestWatchStreamsApart(t *testing.T) {
+	cmd := Command{Argv: []string{"sh", "-c", `printf ab; sleep 0.1; printf 'ERROR: x\n' >&2; sleep 0.1; printf 'cd\n'`},
+		FailIf: []string{"^ERROR: x$", "^abcd$"}}
+	watch := newOutputWatch(cmd)
+	if _, err := runCommandTo(context.Background(), cmd, nil, nil, "", 1<<10, time.Second, watch, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	watch.close()
+	if watch.pattern != "^ERROR: x$" || watch.matched != "ERROR: x" {
+		t.Errorf("first match %q on %q; want the stderr line whole, not joined to stdout's partial line", watch.pattern, watch.matched)
 	}
 }
