@@ -30,11 +30,12 @@ const (
 //go:embed web
 var webFiles embed.FS
 
-// httpAPI is the JSON API and the event stream. It reads the master only
-// through view, and changes it only through ops, the wire service's
-// contract (each endpoint makes the call a client would make over RPC),
-// and the operator's Retry and Drain. The dashboard is static files that
-// call it.
+// httpAPI is the JSON API's endpoints of jobs, workers, groups and
+// schedules, and the event stream. It reads the master only through view,
+// and changes it only through ops, the wire service's contract (each
+// endpoint makes the call a client would make over RPC), and the
+// operator's Retry and Drain. (whoami and the attempt-log proxy, routes.go,
+// are Master's own.) The dashboard is static files that call it.
 type httpAPI struct {
 	view    readView
 	ops     rpcapi.MasterAPI

@@ -194,7 +194,7 @@ func goRPCCollectors(s *rpcapi.GoRPCStats) []prometheus.Collector {
 			Help: "Times a gob connection's reading paused because max_calls_in_flight of its calls were running."},
 			func() float64 { return float64(s.HeldBack.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "drover_rpc_idle_closed_total",
-			Help: "gob connections closed after 5 minutes with no call in flight."},
+			Help: "gob connections closed after gob_idle_timeout with no call in flight."},
 			func() float64 { return float64(s.Idle.Load()) }),
 	}
 }

@@ -140,9 +140,9 @@ type Config struct {
 	// is 4 MiB before XML's escaping.
 	MaxRequestBody int64
 	// MaxCallsInFlight bounds the calls running at once for one gob
-	// connection to the endpoint (see rpcapi.GoRPCOptions); the worker's
-	// calls never wait, so they run one at a time and this is a backstop.
-	// Default 256.
+	// connection to the endpoint (see rpcapi.GoRPCOptions): read_log
+	// calls, which run at once; the other calls never wait and run one at
+	// a time. Default 256.
 	MaxCallsInFlight int
 	// KillGrace is the wait between SIGTERM and SIGKILL to a job's process
 	// group. Default 5s.
