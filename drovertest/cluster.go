@@ -445,7 +445,7 @@ func (c *Cluster) StartMaster() {
 		cfg := master.Config{
 			Listen:            c.addr,
 			Store:             master.StoreMemory,
-			StoreImpl:         c.store,
+			StoreImpl:         c.store.forMaster(),
 			HeartbeatInterval: c.opts.HeartbeatInterval,
 			DeadAfter:         c.opts.DeadAfter,
 			RetryBackoff:      c.opts.RetryBackoff,

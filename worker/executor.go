@@ -266,24 +266,60 @@ func (w *Worker) held() []rpcapi.JobRef {
 }
 
 // dropRefs stops and forgets attempts the master does not lease to this
-// worker. The caller holds mu.
+// worker, and warns of those it still held, by job ID. A ref it no longer
+// holds (its report was acknowledged meanwhile) is passed over. The caller
+// holds mu.
 func (w *Worker) dropRefs(refs []rpcapi.JobRef) {
 	if len(refs) == 0 {
 		return
 	}
 	drop := make(map[rpcapi.JobRef]bool, len(refs))
+	var ids []string
 	for _, ref := range refs {
 		drop[ref] = true
-		if r := w.running[ref.JobID]; r != nil && r.ref == ref {
+		if r := w.running[ref.JobID]; r != nil && r.ref == ref && !r.drop {
 			r.drop = true
 			r.cancel()
+			ids = append(ids, ref.JobID)
 		}
 	}
-	dropped := func(rep rpcapi.Report) bool { return drop[rpcapi.JobRef{JobID: rep.JobID, Attempt: rep.Attempt}] }
+	dropped := func(rep rpcapi.Report) bool {
+		if drop[rpcapi.JobRef{JobID: rep.JobID, Attempt: rep.Attempt}] {
+			ids = append(ids, rep.JobID)
+			return true
+		}
+		return false
+	}
 	w.results = slices.DeleteFunc(w.results, dropped)
 	for key, batch := range w.sending {
 		// A new slice: a Complete call may be encoding the old one.
 		w.sending[key] = slices.DeleteFunc(slices.Clone(batch), dropped)
 	}
-	w.log.WithField("jobs", len(refs)).Warn("master does not lease these jobs to us; dropped them")
+	if len(ids) > 0 {
+		const most = 20
+		e := w.log.WithField("jobs", len(ids))
+		if len(ids) > most {
+			e = e.WithField("first", ids[:most])
+		} else {
+			e = e.WithField("ids", ids)
+		}
+		e.Warn("master does not lease these jobs to us; dropped them")
+	}
+}
+
+// unsent leaves out of refs the attempts whose reports are in a Complete
+// call not yet answered. A heartbeat answered meanwhile names them when the
+// master took the report before the beat; the call's own answer settles
+// them either way. The caller holds mu.
+func (w *Worker) unsent(refs []rpcapi.JobRef) []rpcapi.JobRef {
+	if len(refs) == 0 || len(w.sending) == 0 {
+		return refs
+	}
+	inFlight := make(map[rpcapi.JobRef]bool)
+	for _, batch := range w.sending {
+		for _, rep := range batch {
+			inFlight[rpcapi.JobRef{JobID: rep.JobID, Attempt: rep.Attempt}] = true
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(refs), func(ref rpcapi.JobRef) bool { return inFlight[ref] })
 }

@@ -71,7 +71,7 @@ func (w *Worker) heartbeatLoop() {
 			}
 			failing = false
 			w.mu.Lock()
-			w.dropRefs(reply.Cancel)
+			w.dropRefs(w.unsent(reply.Cancel))
 			if reply.Status == rpcapi.BeatDrain && !w.draining {
 				w.draining = true // the master drains us: take no new jobs
 				w.log.Info("master asked us to drain; taking no new jobs")
