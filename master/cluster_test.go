@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -64,32 +65,11 @@ func client(t testing.TB, addr string) rpcapi.MasterClient {
 	return rpcapi.MasterClient{C: c}
 }
 
-// waitAll waits for ids to be final and returns the reply.
-func waitAll(t testing.TB, mc rpcapi.MasterClient, ids []string, d time.Duration) *rpcapi.WaitReply {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		r, err := mc.Wait(context.Background(), &rpcapi.WaitArgs{IDs: ids, Timeout: time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Done {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("jobs not final after %s: %v", d, r.Counts)
-		}
-	}
-}
-
-func submit(t testing.TB, mc rpcapi.MasterClient, specs ...jobs.Spec) []string {
-	t.Helper()
-	r, err := mc.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: specs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r.IDs
-}
+// The calls the suites share (internal/testproc).
+var (
+	submit  = testproc.Submit
+	waitAll = testproc.WaitAll
+)
 
 func echo(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 	return jobs.Result{Output: "hello " + j.Spec.Args["name"]}, nil
