@@ -262,6 +262,14 @@ type Job struct {
 	Parent string `json:"parent,omitempty" xmlrpc:"parent"`
 	// Pin is the name of the only worker that may run this copy.
 	Pin string `json:"pin,omitempty" xmlrpc:"pin"`
+	// Submitter names who submitted the job: the name of the token of
+	// the submit ("token" for a master's single token; empty on a master
+	// without tokens and for a job submitted in code). A schedule's fire
+	// has "schedule:" and the schedule's name, a group's follow-up job the
+	// submitter of the group's job that carried the follow-up, a
+	// broadcast's copy its broadcast job's. A master's client_cancel
+	// "own" lets a client token cancel only the jobs it submitted.
+	Submitter string `json:"submitter,omitempty" xmlrpc:"submitter"`
 }
 
 // Clone returns a deep copy of j.

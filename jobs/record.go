@@ -15,7 +15,7 @@ import (
 // and cheaper than JSON, and encoding it allocates nothing, so the master
 // can encode a changed job straight into a commit buffer.
 //
-// Layout: the byte recordV2, then every field of the Job in declaration
+// Layout: the byte recordV3, then every field of the Job in declaration
 // order. Strings and byte counts are uvarint-length-prefixed, integers are
 // varints, times are a uvarint (0 for the zero time, else nanoseconds<<1|1)
 // followed by a varint of Unix seconds, and states and outcomes are one
@@ -25,13 +25,16 @@ import (
 //
 // recordV2 added each attempt's Stats, Timeout and TimeoutFrom, after its
 // Data; a recordV1 record (written before) decodes with them empty.
+// recordV3 added the job's Submitter, after its Pin; a recordV1 or
+// recordV2 record decodes with it empty.
 const (
 	recordV1 = 0x01
 	recordV2 = 0x02
+	recordV3 = 0x03
 )
 
 // recordVersion reports whether v is a binary record's version byte.
-func recordVersion(v byte) bool { return v == recordV1 || v == recordV2 }
+func recordVersion(v byte) bool { return v >= recordV1 && v <= recordV3 }
 
 // ErrRecord wraps every DecodeRecord failure.
 var ErrRecord = errors.New("jobs: bad record")
@@ -45,7 +48,7 @@ var (
 
 // AppendRecord appends j's record to b and returns the extended slice.
 func (j *Job) AppendRecord(b []byte) []byte {
-	b = append(b, recordV2)
+	b = append(b, recordV3)
 	b = binary.AppendUvarint(b, j.Seq)
 	b = binenc.AppendString(b, j.ID)
 	b = appendSpec(b, &j.Spec)
@@ -79,6 +82,7 @@ func (j *Job) AppendRecord(b []byte) []byte {
 	b = binenc.AppendStrings(b, j.Children)
 	b = binenc.AppendString(b, j.Parent)
 	b = binenc.AppendString(b, j.Pin)
+	b = binenc.AppendString(b, j.Submitter)
 	return b
 }
 
@@ -136,7 +140,7 @@ func DecodeRecord(data []byte) (*Job, error) {
 		if d.Err != nil {
 			return nil, d.Err
 		}
-		return nil, fmt.Errorf("%w: version %d (this build reads %d and %d)", ErrRecord, v, recordV1, recordV2)
+		return nil, fmt.Errorf("%w: version %d (this build reads %d to %d)", ErrRecord, v, recordV1, recordV3)
 	}
 	j := new(Job)
 	j.Seq = d.Uvarint()
@@ -178,6 +182,9 @@ func DecodeRecord(data []byte) (*Job, error) {
 	j.Children = d.Strings()
 	j.Parent = d.Str()
 	j.Pin = d.Str()
+	if v >= recordV3 {
+		j.Submitter = d.Str()
+	}
 	if err := d.End(); err != nil {
 		return nil, err
 	}
@@ -376,6 +383,9 @@ func (p *peeker) record() (h RecordHead, ok bool) {
 	p.skipList() // Children
 	p.skip()     // Parent
 	p.skip()     // Pin
+	if p.v >= recordV3 {
+		p.skip() // Submitter
+	}
 	if p.bad || p.i != len(p.b) {
 		return RecordHead{}, false
 	}

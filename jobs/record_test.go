@@ -174,6 +174,18 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(fullJob().AppendRecord(nil))
 	f.Add(storeJob(2).AppendRecord(nil))
 	f.Add((&Job{ID: "1", State: Pending}).AppendRecord(nil))
+	f.Add((&Job{ID: "2", State: Running, Worker: "w", Submitter: "ci"}).AppendRecord(nil)) // recordV3
+	for _, name := range []string{"record_v1.hex", "record_v2.hex"} {
+		raw, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		rec, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(rec)
+	}
 	js, _ := json.Marshal(storeJob(3))
 	f.Add(js)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -259,11 +271,94 @@ func TestRecordV1StillReads(t *testing.T) {
 		t.Fatal("the index cannot read a v1 record")
 	}
 	again := j.AppendRecord(nil)
-	if again[0] != recordV2 {
-		t.Fatalf("AppendRecord writes version %d, want %d", again[0], recordV2)
+	if again[0] != recordV3 {
+		t.Fatalf("AppendRecord writes version %d, want %d", again[0], recordV3)
 	}
 	if back, err := DecodeRecord(again); err != nil || !reflect.DeepEqual(back, want) {
-		t.Fatalf("v1 job written as v2 and read back: %+v, %v", back, err)
+		t.Fatalf("v1 job written as v3 and read back: %+v, %v", back, err)
+	}
+}
+
+// TestRecordV2StillReads: a record written before jobs kept their
+// submitter (recordV2, made by the release before, kept in testdata)
+// decodes with an empty Submitter and everything else intact, attempt
+// stats included; PeekRecord and the index read it; written again it is
+// a recordV3 that decodes to the same job.
+func TestRecordV2StillReads(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "record_v2.hex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec[0] != recordV2 {
+		t.Fatalf("testdata record has version %d, want %d", rec[0], recordV2)
+	}
+	j, err := DecodeRecord(rec)
+	if err != nil {
+		t.Fatalf("DecodeRecord(v2): %v", err)
+	}
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	want := &Job{ID: "43", Seq: 43, Spec: Spec{Type: "crawl", Args: map[string]string{"spider": "news"}, Group: "g1"},
+		State: Succeeded, Attempt: 1, Submitted: at, Updated: at.Add(time.Minute),
+		Attempts: []Attempt{{N: 1, Worker: "w1", Started: at, Ended: at.Add(time.Minute), Outcome: OK, Output: "done",
+			Stats: map[string]string{"item_scraped_count": "30"}, Timeout: "1m0s", TimeoutFrom: "template"}},
+		Events: []Event{{At: at, Text: "submitted"}}, Parent: "40", Pin: "w1"}
+	if !reflect.DeepEqual(j, want) {
+		t.Fatalf("v2 record:\n got %+v\nwant %+v", j, want)
+	}
+	if h, err := PeekRecord(rec); err != nil || h.Seq != 43 || string(h.Group) != "g1" || h.State != Succeeded {
+		t.Fatalf("PeekRecord(v2) = %+v, %v", h, err)
+	}
+	var ps prefixSet
+	if !ps.of(rec) {
+		t.Fatal("the index cannot read a v2 record")
+	}
+	again := j.AppendRecord(nil)
+	if again[0] != recordV3 {
+		t.Fatalf("AppendRecord writes version %d, want %d", again[0], recordV3)
+	}
+	if back, err := DecodeRecord(again); err != nil || !reflect.DeepEqual(back, want) {
+		t.Fatalf("v2 job written as v3 and read back: %+v, %v", back, err)
+	}
+}
+
+// TestRecordSubmitter: a job's submitter survives the record, PeekRecord
+// and the index step over it, and a v3 body under an older version byte
+// is refused, never misread.
+func TestRecordSubmitter(t *testing.T) {
+	j := &Job{ID: "9", Seq: 9, State: Pending, Spec: Spec{Type: "crawl"}, Submitter: "ci"}
+	rec := j.AppendRecord(nil)
+	got, err := DecodeRecord(rec)
+	if err != nil || !reflect.DeepEqual(got, j) {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	if h, err := PeekRecord(rec); err != nil || h.Seq != 9 {
+		t.Fatalf("PeekRecord = %+v, %v", h, err)
+	}
+	if h, ok := PeekHead(rec); !ok || h.Seq != 9 {
+		t.Fatalf("PeekHead = %+v, %v", h, ok)
+	}
+	var ps prefixSet
+	if !ps.of(rec) {
+		t.Fatal("the index cannot read the record")
+	}
+	for _, v := range []byte{recordV1, recordV2} {
+		bad := slices.Clone(rec)
+		bad[0] = v
+		if _, err := DecodeRecord(bad); !errors.Is(err, ErrRecord) {
+			t.Errorf("v3 body under version %d: err = %v, want ErrRecord", v, err)
+		}
+		if _, err := PeekRecord(bad); !errors.Is(err, ErrRecord) {
+			t.Errorf("PeekRecord of a v3 body under version %d: err = %v, want ErrRecord", v, err)
+		}
+	}
+	bad := slices.Clone(rec)
+	bad[0] = recordV3 + 1
+	if _, err := DecodeRecord(bad); !errors.Is(err, ErrRecord) {
+		t.Errorf("version %d: err = %v, want ErrRecord", bad[0], err)
 	}
 }
 
