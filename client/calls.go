@@ -222,17 +222,25 @@ type Cancelled struct {
 	// no such job"); ErrorsMore counts those left out.
 	Errors     []string
 	ErrorsMore int
+	// Skipped counts the live jobs of the group that a client token on a
+	// master with client_cancel "own" left alone: other tokens submitted
+	// them.
+	Skipped int
 }
 
 // Cancel cancels the jobs named by ids: a pending job never runs, and a
 // running job's worker is told to stop it. A job that is already final, or
 // unknown, is not an error of the call: it is listed in Cancelled.Errors.
+// A client token on a master with client_cancel "own" that names a live
+// job another token submitted gets ErrForbidden, and nothing is cancelled.
 func (c *Client) Cancel(ctx context.Context, ids ...string) (Cancelled, error) {
 	return c.cancel(ctx, &rpcapi.CancelArgs{IDs: ids})
 }
 
 // CancelGroup cancels every live job of group, or returns ErrNotFound if
-// the group has no jobs.
+// the group has no jobs. A client token on a master with client_cancel
+// "own" cancels only the group's jobs it submitted (Cancelled.Skipped
+// counts the others), and gets ErrForbidden when none of them is its own.
 func (c *Client) CancelGroup(ctx context.Context, group string) (Cancelled, error) {
 	return c.cancel(ctx, &rpcapi.CancelArgs{Group: group})
 }
@@ -242,7 +250,7 @@ func (c *Client) cancel(ctx context.Context, a *rpcapi.CancelArgs) (Cancelled, e
 	if err := c.call(ctx, 0, rpcapi.MasterCancel, a, &r); err != nil {
 		return Cancelled{}, err
 	}
-	return Cancelled{IDs: r.Cancelled, More: r.CancelledMore, Errors: r.Errors, ErrorsMore: r.ErrorsMore}, nil
+	return Cancelled{IDs: r.Cancelled, More: r.CancelledMore, Errors: r.Errors, ErrorsMore: r.ErrorsMore, Skipped: r.Skipped}, nil
 }
 
 // PurgeFilter selects finished jobs (succeeded, failed or cancelled) for

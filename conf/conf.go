@@ -70,7 +70,7 @@ var masterKeys = slices.Concat([]string{
 	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "max_xml_depth", "max_calls_in_flight", "max_submit", "max_args_bytes", "gc_percent",
 	"max_result_bytes", "max_connections", "max_anonymous_connections", "max_anonymous_per_address", "preauth_timeout", "gob_idle_timeout", "max_submit_bytes", "max_reply_bytes", "retain", "retain_jobs", "history", "history_jobs",
 	"metric_types", "limits", "default_limit", "type_limits", "notify", "jobs_file",
-	"allowed_hosts", "worker_hosts", "tokens_file",
+	"allowed_hosts", "worker_hosts", "tokens_file", "client_cancel",
 }, nodeKeys)
 
 // LoadMaster reads the master's file at path, loads its jobs file if it
@@ -195,6 +195,8 @@ func (d *decoder) masterServerKey(p path, k string, v any, m *Master) bool {
 	case "tokens_file":
 		m.TokensFile = d.str(p, v)
 		m.tokensFileLine = d.line(p)
+	case "client_cancel":
+		c.ClientCancel = d.oneOf(p, v, master.ClientCancelOwn, master.ClientCancelAny)
 	default:
 		return false
 	}

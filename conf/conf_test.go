@@ -86,6 +86,7 @@ log_level = "debug"
 log_format = "json"
 allowed_hosts = ["drover.example.com", "*"]
 worker_hosts = ["10.0.0.5", "10.1.0.0/16", "crawler-*.internal", "fd00::7"]
+client_cancel = "own"
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +95,7 @@ worker_hosts = ["10.0.0.5", "10.1.0.0/16", "crawler-*.internal", "fd00::7"]
 		HeartbeatInterval: 500 * time.Millisecond, DeadAfter: 2 * time.Second,
 		RetryBackoff: 1500 * time.Millisecond, MaxBackoff: time.Minute, AssignBatch: 16, GCPercent: 150,
 		AllowedHosts: []string{"drover.example.com", "*"},
-		WorkerHosts:  []string{"10.0.0.5", "10.1.0.0/16", "crawler-*.internal", "fd00::7"}}
+		WorkerHosts:  []string{"10.0.0.5", "10.1.0.0/16", "crawler-*.internal", "fd00::7"}, ClientCancel: master.ClientCancelOwn}
 	if !reflect.DeepEqual(m.Config, wantM) || m.JobsFile != "j.toml" || m.LogLevel != "debug" || m.LogFormat != "json" {
 		t.Errorf("ParseMaster: %+v", m)
 	}

@@ -38,6 +38,7 @@ func TestErrors(t *testing.T) {
 		{"master.toml", "LISTEN = \"x\"\n", `master.toml:1: LISTEN: unknown key (did you mean "listen"?)`},
 		{"master.toml", "\n[server]\nport = 1\n", `master.toml:2: server: unknown key`},
 		{"master.toml", "store = \"sqlite\"\n", `master.toml:1: store: invalid value "sqlite" (want "bolt" or "memory")`},
+		{"master.toml", "\nclient_cancel = \"mine\"\n", `master.toml:2: client_cancel: invalid value "mine" (want "own" or "any")`},
 		{"master.toml", "\nlog_level = \"verbose\"\n", `master.toml:2: log_level: invalid value "verbose" (want "debug", "info", "warn" or "error")`},
 		{"master.toml", "log_format = \"xml\"\n", `master.toml:1: log_format: invalid value "xml" (want "text" or "json")`},
 		{"master.toml", "assign_batch = \"64\"\n", `master.toml:1: assign_batch: want an integer, got string`},

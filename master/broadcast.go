@@ -44,7 +44,7 @@ func (m *Master) expandBroadcast(p *jobs.Job, targets []string, now time.Time) [
 		s.Args = cloneArgs(p.Spec.Args)
 		s.Tags = slices.Clone(p.Spec.Tags)
 		c := &jobs.Job{ID: strconv.FormatUint(m.seq, 10), Seq: m.seq, Spec: s, State: jobs.Pending,
-			Submitted: now, Updated: now, NotBefore: p.NotBefore, Parent: p.ID, Pin: name}
+			Submitted: now, Updated: now, NotBefore: p.NotBefore, Parent: p.ID, Pin: name, Submitter: p.Submitter}
 		c.Log(now, "copy %d of broadcast job %s, for worker %s", len(copies)+1, p.ID, name)
 		p.Children = append(p.Children, c.ID)
 		copies = append(copies, c)

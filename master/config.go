@@ -22,6 +22,12 @@ const (
 	StoreMemory = "memory"
 )
 
+// Values of Config.ClientCancel.
+const (
+	ClientCancelAny = "any" // a client token cancels any job
+	ClientCancelOwn = "own" // a client token cancels only the jobs it submitted
+)
+
 // Config configures a Master. The zero value of every field means its
 // documented default, so Config{} is a working master on 127.0.0.1:7070
 // with a bbolt store in ./drover-data.
@@ -61,6 +67,15 @@ type Config struct {
 	// master runs. A push worker is called with the token it registered
 	// with.
 	Tokens []rpcapi.Credential
+	// ClientCancel says which jobs a client token (rpcapi.RoleClient)
+	// may cancel: ClientCancelAny (the default, also ""), every job, or
+	// ClientCancelOwn, only the jobs it submitted (jobs.Job.Submitter is
+	// its name). Under ClientCancelOwn a cancel naming a job of another
+	// submitter is refused with rpcapi.ErrForbidden and cancels nothing,
+	// and a cancel of a group cancels the token's own live jobs of the
+	// group and counts the others in CancelReply.Skipped. Admin tokens
+	// cancel any job.
+	ClientCancel string
 	// AllowedHosts are host names, besides the default ones, that the
 	// listener answers to in the Host header; "*" allows any. By default
 	// it answers to IP addresses, "localhost" and names under .localhost,
@@ -268,6 +283,7 @@ func (c *Config) setDefaults() {
 	c.Listen = cmp.Or(c.Listen, DefaultListen)
 	c.DataDir = cmp.Or(c.DataDir, "./drover-data")
 	c.Store = cmp.Or(c.Store, StoreBolt)
+	c.ClientCancel = cmp.Or(c.ClientCancel, ClientCancelAny)
 	c.HeartbeatInterval = cmp.Or(c.HeartbeatInterval, time.Second)
 	c.DeadAfter = cmp.Or(c.DeadAfter, 3*c.HeartbeatInterval)
 	c.MaxBackoff = cmp.Or(c.MaxBackoff, 5*time.Minute)
@@ -398,6 +414,8 @@ func (c *Config) checkFields() error {
 	}
 	n := &c.Notify
 	switch {
+	case c.ClientCancel != ClientCancelAny && c.ClientCancel != ClientCancelOwn:
+		return fieldErr("ClientCancel", "client_cancel", "invalid value %q (want %q or %q)", c.ClientCancel, ClientCancelOwn, ClientCancelAny)
 	case c.Store != StoreBolt && c.Store != StoreMemory:
 		return fieldErr("Store", "store", "invalid value %q (want %q or %q)", c.Store, StoreBolt, StoreMemory)
 	case c.HeartbeatInterval < MinHeartbeatInterval:

@@ -18,9 +18,9 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Retain != time.Hour || c.RetainJobs != 100000 || c.History != 720*time.Hour || c.HistoryJobs != 1000000 ||
-		c.MaxReplyBytes != 16<<20 || c.MetricTypes != 1000 {
-		t.Errorf("defaults: retain %s, retain_jobs %d, history %s, history_jobs %d, max_reply_bytes %d, metric_types %d",
-			c.Retain, c.RetainJobs, c.History, c.HistoryJobs, c.MaxReplyBytes, c.MetricTypes)
+		c.MaxReplyBytes != 16<<20 || c.MetricTypes != 1000 || c.ClientCancel != master.ClientCancelAny {
+		t.Errorf("defaults: retain %s, retain_jobs %d, history %s, history_jobs %d, max_reply_bytes %d, metric_types %d, client_cancel %q",
+			c.Retain, c.RetainJobs, c.History, c.HistoryJobs, c.MaxReplyBytes, c.MetricTypes, c.ClientCancel)
 	}
 	if c.HeartbeatInterval != time.Second || c.DeadAfter != 3*time.Second || c.RetryBackoff != time.Second || c.MaxBackoff != 5*time.Minute {
 		t.Errorf("defaults: heartbeat %s, dead_after %s, backoff %s..%s", c.HeartbeatInterval, c.DeadAfter, c.RetryBackoff, c.MaxBackoff)
@@ -66,6 +66,7 @@ func TestConfigFloors(t *testing.T) {
 		{master.Config{Notify: master.Notify{RetryBackoff: time.Hour, MaxBackoff: time.Minute}},
 			"Notify.RetryBackoff", "notify.retry_backoff", "1h0m0s is more than notify.max_backoff (1m0s)"},
 		{master.Config{Store: "sqlite"}, "Store", "store", `invalid value "sqlite"`},
+		{master.Config{ClientCancel: "mine"}, "ClientCancel", "client_cancel", `invalid value "mine" (want "own" or "any")`},
 		{master.Config{GCPercent: 5}, "GCPercent", "gc_percent", "want 10 to 10000"},
 		{master.Config{MaxResultBytes: -1}, "MaxResultBytes", "max_result_bytes", "must not be negative, got -1"},
 		{master.Config{MaxConnections: -1}, "MaxConnections", "max_connections", "must not be negative"},

@@ -379,7 +379,7 @@ func (s *scheduler) submit(e *schedEntry) {
 func (m *Master) submitFire(name string, spec jobs.Spec, at time.Time) (string, error) {
 	js := jobSpec(spec)
 	js.Key = fireKey(name, at)
-	return m.submit(context.Background(), js)
+	return m.submit(withSubmitter(context.Background(), fireSubmitter(name)), js)
 }
 
 // jobSpec is the job a schedule's spec submits: the spec without its

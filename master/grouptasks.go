@@ -36,6 +36,7 @@ type groupSnap struct {
 	counts  map[jobs.State]int
 	members []memberSnap // by Seq
 	then    *jobs.Spec   // of the first member that has one
+	thenBy  string       // that member's Submitter, the follow-up job's
 	at      time.Time    // the latest change to a member
 }
 
@@ -64,7 +65,7 @@ func (h *hooks) snapshot(g string) *groupSnap {
 		if t := j.Spec.Then; t != nil && (s.then == nil || j.Seq < thenSeq) {
 			c := *t
 			c.Args, c.Tags = maps.Clone(t.Args), slices.Clone(t.Tags)
-			s.then, thenSeq = &c, j.Seq
+			s.then, s.thenBy, thenSeq = &c, j.Submitter, j.Seq
 		}
 	}
 	slices.SortFunc(s.members, func(a, b memberSnap) int {
@@ -317,7 +318,7 @@ func (h *hooks) submitThen(s *groupSnap) (string, error) {
 	spec.Input = in
 	b := jobs.Backoff{Base: 100 * time.Millisecond, Max: 10 * time.Second}
 	for try := 1; ; try++ {
-		id, err := h.core.submit(h.ctx, spec)
+		id, err := h.core.submit(withSubmitter(h.ctx, s.thenBy), spec)
 		if err == nil {
 			return id, nil
 		}

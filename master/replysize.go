@@ -61,7 +61,7 @@ func textBytes(s string) int {
 // jobReplyBytes bounds the encoded size of j in a reply (list_jobs): the
 // encoded size of its strings plus fixed overheads. It encodes nothing.
 func jobReplyBytes(j *jobs.Job) int {
-	n := jobOverhead + len(j.ID) + specBytes(&j.Spec) + textBytes(j.Worker) + textBytes(j.Parent) + textBytes(j.Pin)
+	n := jobOverhead + len(j.ID) + specBytes(&j.Spec) + textBytes(j.Worker) + textBytes(j.Parent) + textBytes(j.Pin) + textBytes(j.Submitter)
 	if t := j.Spec.Then; t != nil {
 		n += jobOverhead + specBytes(t)
 	}

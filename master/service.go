@@ -190,14 +190,15 @@ func (api wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Canc
 			return err
 		}
 	}
+	owner, err := m.cancelOwnerOf(ctx)
+	if err != nil {
+		return err
+	}
 	m.mu.Lock()
-	ids := slices.Clone(a.IDs)
-	if a.Group != "" {
-		for _, id := range m.groups[a.Group] {
-			if !m.job(id).State.Final() {
-				ids = append(ids, id)
-			}
-		}
+	ids, err := m.cancelIDs(a, owner, r)
+	if err != nil {
+		m.mu.Unlock()
+		return err
 	}
 	var gone []int // r.Errors of the IDs not in memory: looked up in history after
 	for n := 0; n < len(ids); n++ {
@@ -250,6 +251,35 @@ func (api wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Canc
 	r.Cancelled, r.CancelledMore = capIDs(r.Cancelled, half)
 	r.Errors, r.ErrorsMore = capIDs(r.Errors, half)
 	return nil
+}
+
+// cancelIDs returns the jobs a cancels: its IDs, then the live jobs of
+// its group. For an owner bound to its own jobs, a named live job of
+// another submitter refuses the whole cancel, and the group's jobs of
+// others are left out and counted in r.Skipped. The caller holds mu.
+func (m *Master) cancelIDs(a *rpcapi.CancelArgs, owner *cancelOwner, r *rpcapi.CancelReply) ([]string, error) {
+	if owner != nil {
+		if err := owner.refuseForeign(m, a.IDs); err != nil {
+			return nil, err
+		}
+	}
+	ids := slices.Clone(a.IDs)
+	if a.Group == "" {
+		return ids, nil
+	}
+	var live []string
+	for _, id := range m.groups[a.Group] {
+		if !m.job(id).State.Final() {
+			live = append(live, id)
+		}
+	}
+	if owner != nil {
+		var err error
+		if live, r.Skipped, err = owner.filterGroup(m, a.Group, live); err != nil {
+			return nil, err
+		}
+	}
+	return append(ids, live...), nil
 }
 
 // cancelGone words the errors of a cancel's IDs that were not in memory

@@ -27,11 +27,15 @@ func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Subm
 	}
 	r.IDs = make([]string, len(a.Specs))
 	r.Existing = make([]bool, len(a.Specs))
+	by, err := submitterOf(ctx)
+	if err != nil {
+		return err
+	}
 	nsched, err := m.submitSchedules(a.Specs, r)
 	if err != nil {
 		return err
 	}
-	b := &submitBatch{specs: a.Specs, reply: r, now: m.now()}
+	b := &submitBatch{specs: a.Specs, reply: r, now: m.now(), by: by}
 	b.build(len(a.Specs) - nsched)
 
 	m.mu.Lock()
@@ -146,6 +150,7 @@ type submitBatch struct {
 	specs []jobs.Spec
 	reply *rpcapi.SubmitReply
 	now   time.Time
+	by    string // the jobs' Submitter
 
 	slab     []jobs.Job  // one job per spec without a schedule, in spec order
 	fresh    []*jobs.Job // the jobs to commit, broadcast copies included
@@ -168,7 +173,7 @@ func (b *submitBatch) build(n int) {
 		k := len(b.slab)
 		b.slab = b.slab[:k+1]
 		j := &b.slab[k]
-		j.Spec, j.State, j.Submitted, j.Updated = *s, jobs.Pending, now, now
+		j.Spec, j.State, j.Submitted, j.Updated, j.Submitter = *s, jobs.Pending, now, now, b.by
 		j.Spec.Args = cloneArgs(s.Args)
 		j.Spec.Tags = slices.Clone(s.Tags)
 		j.Events = evs[k : k : k+1]

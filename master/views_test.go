@@ -143,7 +143,7 @@ func TestJobViewsAgree(t *testing.T) {
 	api.get("jobs/"+ids[0], &detail)
 	viewKeys(t, "the job detail", detail, "id", "type", "state", "attempts", "attempt", "worker", "args", "group",
 		"priority", "retries", "submitted", "updated", "error", "timeout", "key", "tags", "limit_key",
-		"output_tail", "history", "timeline", "timeout_applied", "timeout_from")
+		"output_tail", "history", "timeline", "timeout_applied", "timeout_from", "submitter")
 	details := map[string]map[string]any{}
 	for name, mc := range map[string]rpcapi.MasterClient{"get_job over gob": mc, "get_job over XML-RPC": xc} {
 		info, err := mc.GetJob(ctx, ids[0])

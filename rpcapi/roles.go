@@ -17,7 +17,8 @@ const (
 	// retry, purge, pause and resume schedules. The single token of a
 	// master's conf is an admin token.
 	RoleAdmin Role = "admin"
-	// RoleClient submits, reads, waits for and cancels jobs (any job).
+	// RoleClient submits, reads, waits for and cancels jobs: any job, or
+	// only the jobs it submitted on a master with client_cancel "own".
 	RoleClient Role = "client"
 	// RoleWorker registers a worker, beats, fetches, reports and logs out.
 	RoleWorker Role = "worker"

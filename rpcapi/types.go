@@ -300,6 +300,10 @@ type CancelReply struct {
 	// master's max_reply_bytes.
 	CancelledMore int `xmlrpc:"cancelled_more"`
 	ErrorsMore    int `xmlrpc:"errors_more"`
+	// Skipped counts the live jobs of the group that were not cancelled
+	// because another token submitted them: a client token on a master
+	// with client_cancel "own" cancels only its own.
+	Skipped int `xmlrpc:"skipped"`
 }
 
 // PurgeArgs selects finished jobs (succeeded, failed or cancelled) to

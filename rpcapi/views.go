@@ -76,6 +76,10 @@ func ViewJob(j *jobs.Job) JobView {
 // timeline. The lists are never nil.
 type JobDetail struct {
 	JobView
+	// Submitter names who submitted the job (jobs.Job.Submitter): a
+	// token's name, "schedule:NAME" for a schedule's fire; empty for a
+	// master without tokens.
+	Submitter string `json:"submitter"`
 	// Timeout bounds one attempt, as a Go duration ("30s"); empty: none.
 	Timeout string `json:"timeout,omitempty"`
 	Key     string `json:"key,omitempty"`
@@ -104,7 +108,7 @@ type JobDetail struct {
 // keeps, so the view shares nothing with info.
 func (info *JobInfo) View() JobDetail {
 	j := &info.Job
-	d := JobDetail{JobView: ViewJob(j), Key: j.Spec.Key, Tags: slices.Clone(j.Spec.Tags), LimitKey: j.Spec.LimitKey,
+	d := JobDetail{JobView: ViewJob(j), Submitter: j.Submitter, Key: j.Spec.Key, Tags: slices.Clone(j.Spec.Tags), LimitKey: j.Spec.LimitKey,
 		Waiting: info.Waiting, History: slices.Clone(j.Attempts), Timeline: slices.Clone(j.Events)}
 	if j.Spec.Timeout > 0 {
 		d.Timeout = j.Spec.Timeout.String()

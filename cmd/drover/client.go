@@ -254,6 +254,7 @@ func runJob(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "job %s  type %s  state %s\n", j.ID, j.Spec.Type, j.State)
 	fmt.Fprintf(stdout, "args: %s\n", dash(fmtArgs(j.Spec.Args)))
 	fmt.Fprintf(stdout, "priority %d  retries %d  timeout %s  group %s\n", j.Spec.Priority, j.Spec.Retries, dash(d.Timeout), dash(j.Spec.Group))
+	fmt.Fprintf(stdout, "submitted by %s\n", dash(j.Submitter))
 	if info.Waiting != "" {
 		fmt.Fprintf(stdout, "waiting: %s\n", info.Waiting)
 	}
@@ -425,7 +426,7 @@ func runCancel(args []string, stdout io.Writer) error {
 			r.Errors = []string{}
 		}
 		printJSON(stdout, map[string]any{"cancelled": r.Cancelled, "errors": r.Errors,
-			"cancelled_more": r.CancelledMore, "errors_more": r.ErrorsMore})
+			"cancelled_more": r.CancelledMore, "errors_more": r.ErrorsMore, "skipped": r.Skipped})
 		if len(r.Errors)+r.ErrorsMore > 0 {
 			return &exitError{code: 1}
 		}
@@ -436,6 +437,9 @@ func runCancel(args []string, stdout io.Writer) error {
 	}
 	if r.CancelledMore > 0 {
 		fmt.Fprintf(stdout, "and %d more cancelled\n", r.CancelledMore)
+	}
+	if r.Skipped > 0 {
+		fmt.Fprintf(stdout, "%d live jobs of group %s skipped: submitted by other tokens (client_cancel = \"own\")\n", r.Skipped, *group)
 	}
 	if len(r.Errors)+r.ErrorsMore > 0 {
 		msg := strings.Join(r.Errors, "; ")
