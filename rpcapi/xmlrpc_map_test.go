@@ -258,7 +258,7 @@ func TestWireFromGo(t *testing.T) {
 				"unique_key": "", "unique_for": 0.0, "delay": 0.0, "input": "", "name": "", "schedule": "",
 				"overlap": "", "timezone": "", "catch_up": "", "broadcast": false},
 				"state": "running", "attempt": int64(0), "worker": "", "attempts": []any{}, "events": []any{},
-				"children": []any{}, "parent": "", "pin": ""}},
+				"children": []any{}, "parent": "", "pin": "", "submitter": ""}},
 		{"time alone", when, "2026-11-23T08:43:45.123456789Z"},
 		{"zero time alone", time.Time{}, ""},
 		{"times in a slice", []time.Time{{}, when}, []any{"", "2026-11-23T08:43:45.123456789Z"}},
