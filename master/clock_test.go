@@ -293,7 +293,7 @@ func TestBackoffOnFakeClock(t *testing.T) {
 	fc.AwaitTimer(t, "the retry", j.NotBefore, j.NotBefore)
 
 	fc.Advance(wait - time.Millisecond)
-	m.dispatch(m.now()) // what the dispatcher would do now
+	m.disp.pass(m.now()) // what the dispatcher would do now
 	if j := jobNow(t, m, ids[0]); j.State != jobs.Pending || j.Attempt != 1 {
 		t.Fatalf("a millisecond before the backoff ends the job is %s (attempt %d), want pending", j.State, j.Attempt)
 	}

@@ -10,14 +10,17 @@ import (
 	"github.com/drover/drover/rpcapi"
 )
 
-// The core as its parts see it. The scheduler (cron.go) and the group
-// callbacks and notices (groups.go, grouptasks.go) hold no *Master: they
-// reach the core through the narrow interfaces schedCore and hookCore,
-// which Master implements here.
+// The core as its parts see it. The scheduler (cron.go), the group
+// callbacks and notices (groups.go, grouptasks.go) and the dispatcher
+// (dispatch.go, send.go) hold no *Master: they reach the core through the
+// narrow interfaces schedCore, hookCore and dispatchCore, which Master
+// implements here (and with its own methods job, apply, deadline and
+// writeHeld).
 
 var (
-	_ schedCore = (*Master)(nil)
-	_ hookCore  = (*Master)(nil)
+	_ schedCore    = (*Master)(nil)
+	_ hookCore     = (*Master)(nil)
+	_ dispatchCore = (*Master)(nil)
 )
 
 // jobOfKey implements schedCore: the ID of the job with key, if any.
@@ -70,4 +73,20 @@ func (m *Master) submit(ctx context.Context, spec jobs.Spec) (string, error) {
 		return "", err
 	}
 	return r.IDs[0], nil
+}
+
+// graceEnd implements dispatchCore: until when dispatch is held after a
+// crash (see recoveryGrace; zero when it is not). The caller holds mu.
+func (m *Master) graceEnd() time.Time { return m.graceUntil }
+
+// pendingQueue implements dispatchCore. The caller holds mu.
+func (m *Master) pendingQueue() *jobs.Queue { return m.queue }
+
+// laneLimits implements dispatchCore. The caller holds mu.
+func (m *Master) laneLimits() *limits { return &m.lim }
+
+// pickWorker implements dispatchCore: the registry's choice of a worker
+// for lane l. The caller holds mu.
+func (m *Master) pickWorker(l *lane, now time.Time) (*workerRec, int, time.Time) {
+	return m.reg.pickWorker(l, now)
 }

@@ -3,38 +3,109 @@ package master
 import (
 	"container/heap"
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/internal/logx"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
 
-// assignTimeout bounds one Assign or Cancel call to a worker.
-const assignTimeout = 10 * time.Second
+// This file holds the dispatcher: the loop that leases ready jobs to free
+// slots (a pass over the lanes' candidates, in a heap by their head job),
+// and the leases it makes. The per-worker send loops that deliver them are
+// in send.go. The dispatcher owns its loop, the send loops and its scratch
+// heap; it reaches the jobs, the queue, the lanes and the workers through
+// dispatchCore, which Master implements (core.go), under the core's one
+// lock, which also guards a worker's leases and outbox.
 
-// dispatchLoop leases ready jobs to free slots whenever something changes
-// (a submit, a result, a worker) and when a delayed job's time comes.
-func (m *Master) dispatchLoop() {
+// dispatchCore is what the dispatcher needs of the core. lock and unlock
+// take and release the core's lock; the methods marked "locked" need it
+// held.
+type dispatchCore interface {
+	lock()
+	unlock()
+	job(id string) *jobs.Job                      // locked: the job in memory, or nil
+	apply(c jobChange) (*jobs.Job, *batch, error) // locked: make a lease or revoke change
+	deadline(j *jobs.Job, started time.Time) time.Time
+	writeHeld(now time.Time, all bool) // locked: write the fresh leases due by now
+	graceEnd() time.Time               // locked: until when dispatch is held after a crash
+	pendingQueue() *jobs.Queue         // locked: the pending jobs by lane, ready and delayed
+	laneLimits() *limits               // locked: the lanes, running counts and rate buckets
+	// pickWorker is the registry's choice of a worker for lane l (locked).
+	pickWorker(l *lane, now time.Time) (w *workerRec, eligible int, held time.Time)
+}
+
+// dispatcher leases ready jobs to free slots and sends them to the
+// workers. Create it with newDispatcher; Master.Start starts it and
+// Master.shutdown stops it.
+type dispatcher struct {
+	core    dispatchCore
+	clock   clock
+	log     logrus.FieldLogger
+	debug   bool                // the logger logs debug lines
+	latency prometheus.Observer // from ready to leased
+	batch   int                 // the most jobs in one Assign call
+	beat    time.Duration       // the heartbeat interval: a failed Assign's hold
+
+	kickc chan struct{}
+	woken []*workerRec // a pass's scratch list, reused; guarded by the core's lock
+	cands []candidate  // a pass's scratch heap, reused; guarded by the core's lock
+
+	ctx    context.Context // cancelled by stop: the loop and every send loop end
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newDispatcher(core dispatchCore, c clock, log logrus.FieldLogger, latency prometheus.Observer, cfg *Config) *dispatcher {
+	d := &dispatcher{core: core, clock: c, log: log, debug: logx.DebugOn(log), latency: latency,
+		batch: cfg.AssignBatch, beat: cfg.HeartbeatInterval, kickc: make(chan struct{}, 1)}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	return d
+}
+
+// start starts the dispatch loop.
+func (d *dispatcher) start() { d.wg.Go(d.loop) }
+
+// stop ends the dispatch loop and the send loops and waits for them. It
+// is safe to call more than once, and before start.
+func (d *dispatcher) stop() {
+	d.cancel()
+	d.wg.Wait()
+}
+
+// kick wakes the dispatch loop for a pass. It never blocks.
+func (d *dispatcher) kick() {
+	select {
+	case d.kickc <- struct{}{}:
+	default:
+	}
+}
+
+// loop leases ready jobs to free slots whenever something changes (a
+// submit, a result, a worker) and when a delayed job's time comes.
+func (d *dispatcher) loop() {
 	var due <-chan time.Time // nil: none until the first pass
 	stop := func() bool { return false }
 	defer func() { stop() }()
 	for {
 		select {
-		case <-m.ctx.Done():
+		case <-d.ctx.Done():
 			return
-		case <-m.kickc:
+		case <-d.kickc:
 		case <-due:
 		}
 		stop()
-		now := m.now()
-		next := m.dispatch(now)
+		now := d.clock.Now()
+		next := d.pass(now)
 		if next.IsZero() {
 			next = now.Add(time.Hour)
 		}
-		due, stop = m.clock.At(later(next, m.now().Add(time.Millisecond)))
+		due, stop = d.clock.At(later(next, d.clock.Now().Add(time.Millisecond)))
 	}
 }
 
@@ -48,7 +119,7 @@ type candidate struct {
 	seq      uint64
 }
 
-// dispatch leases as many ready jobs as there are free slots for them: the
+// pass leases as many ready jobs as there are free slots for them: the
 // best job first (priority, then FIFO), to the capable worker with the most
 // free slots. Jobs go out in runs: a worker gets the next jobs of a lane
 // while they still come first, up to its free slots and its share of the
@@ -63,23 +134,24 @@ type candidate struct {
 // its lane has ready jobs. A pass costs O(lanes + leases × log lanes), not
 // a scan of every lane for every lease: thousands of one-job lanes (one
 // limit key each) held the lock for seconds and got healthy workers reaped.
-func (m *Master) dispatch(now time.Time) time.Time {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.writeHeld(now, false) // also run by the reaper, for an idle master
-	if now.Before(m.graceUntil) {
-		return m.graceUntil
+func (d *dispatcher) pass(now time.Time) time.Time {
+	d.core.lock()
+	defer d.core.unlock()
+	d.core.writeHeld(now, false) // also run by the reaper, for an idle master
+	if grace := d.core.graceEnd(); now.Before(grace) {
+		return grace
 	}
-	p := &dispatchPass{m: m, now: now, next: m.queue.Promote(now)}
-	cands := m.cands[:0]
-	for _, name := range m.queue.ReadyTypes() {
-		if c, ok := p.consider(name, m.lim.lanes[name]); ok {
+	q, lim := d.core.pendingQueue(), d.core.laneLimits()
+	p := &dispatchPass{d: d, q: q, lim: lim, now: now, next: q.Promote(now)}
+	cands := d.cands[:0]
+	for _, name := range q.ReadyTypes() {
+		if c, ok := p.consider(name, lim.lanes[name]); ok {
 			cands = append(cands, c)
 		}
 	}
 	h := &candHeap{c: cands}
 	heap.Init(h)
-	woken := m.woken[:0]
+	woken := d.woken[:0]
 	for h.Len() > 0 {
 		best, ok := p.consider(h.c[0].lane.name, h.c[0].lane)
 		if !ok {
@@ -97,30 +169,32 @@ func (m *Master) dispatch(now time.Time) time.Time {
 			second = h.c[0]
 		}
 		l, w := best.lane, best.w
-		m.leaseRun(best, second, now)
+		p.leaseRun(best, second)
 		if !slices.Contains(woken, w) {
 			woken = append(woken, w)
 		}
-		if m.queue.Ready(l.name) > 0 {
+		if q.Ready(l.name) > 0 {
 			if c, ok := p.consider(l.name, l); ok {
 				heap.Push(h, c)
 			}
 		}
 	}
 	clear(h.c)
-	m.cands = h.c[:0]
+	d.cands = h.c[:0]
 	for i, w := range woken {
 		w.poke()
 		woken[i] = nil
 	}
-	m.woken = woken[:0]
+	d.woken = woken[:0]
 	return p.next
 }
 
 // dispatchPass is one pass of dispatch: when it runs, and the soonest
 // time a lane held back now may have a candidate.
 type dispatchPass struct {
-	m    *Master
+	d    *dispatcher
+	q    *jobs.Queue
+	lim  *limits
 	now  time.Time
 	next time.Time // zero: nothing waits
 }
@@ -133,14 +207,14 @@ func (p *dispatchPass) soonest(t time.Time) {
 }
 
 // consider returns the lane's candidate, if it has one now. The caller
-// holds mu.
+// holds the core's lock.
 func (p *dispatchPass) consider(name string, l *lane) (candidate, bool) {
-	m := p.m
+	core := p.d.core
 	if l == nil { // swept while its jobs waited out a delay
-		id, _, _, _ := m.queue.Head(name)
-		l = m.lim.laneOf(m.job(id))
+		id, _, _, _ := p.q.Head(name)
+		l = p.lim.laneOf(core.job(id))
 	}
-	w, eligible, held := m.pickWorker(l, p.now)
+	w, eligible, held := core.pickWorker(l, p.now)
 	if w == nil {
 		// A worker held back after a failed or refused Assign gets
 		// the lane's jobs when its hold ends, not when something
@@ -148,33 +222,34 @@ func (p *dispatchPass) consider(name string, l *lane) (candidate, bool) {
 		p.soonest(held)
 		return candidate{}, false
 	}
-	if why, wake := m.lim.blocked(l, p.now); why != "" {
+	if why, wake := p.lim.blocked(l, p.now); why != "" {
 		p.soonest(wake)
 		return candidate{}, false
 	}
-	_, prio, seq, ok := m.queue.Head(name)
+	_, prio, seq, ok := p.q.Head(name)
 	return candidate{lane: l, w: w, eligible: eligible, prio: prio, seq: seq}, ok
 }
 
 // leaseRun leases the next jobs of best's lane to its worker while they
 // come before second's head job, up to the worker's free slots and its
-// share of the lane, and while the lane's limits allow. The caller holds mu.
-func (m *Master) leaseRun(best, second candidate, now time.Time) {
+// share of the lane, and while the lane's limits allow. The caller holds
+// the core's lock.
+func (p *dispatchPass) leaseRun(best, second candidate) {
 	l, w := best.lane, best.w
-	run := min(w.free(), (m.queue.Ready(l.name)+best.eligible-1)/best.eligible)
+	run := min(w.free(), (p.q.Ready(l.name)+best.eligible-1)/best.eligible)
 	for i := range run {
 		if i > 0 {
-			if why, _ := m.lim.blocked(l, now); why != "" {
+			if why, _ := p.lim.blocked(l, p.now); why != "" {
 				break
 			}
-			_, p, seq, ok := m.queue.Head(l.name)
-			if !ok || (second.w != nil && jobs.Before(second.prio, second.seq, p, seq)) {
+			_, prio, seq, ok := p.q.Head(l.name)
+			if !ok || (second.w != nil && jobs.Before(second.prio, second.seq, prio, seq)) {
 				break
 			}
 		}
-		m.lim.took(l)
-		if j, _ := m.queue.Pop(l.name); j != nil && j.State == jobs.Pending {
-			m.lease(j, w, now)
+		p.lim.took(l)
+		if j, _ := p.q.Pop(l.name); j != nil && j.State == jobs.Pending {
+			p.d.lease(j, w, p.now)
 		}
 	}
 }
@@ -196,158 +271,23 @@ func (h *candHeap) Pop() any {
 }
 
 // lease leases the pending job j to w and puts it in w's outbox. The
-// caller holds mu.
-func (m *Master) lease(j *jobs.Job, w *workerRec, now time.Time) {
+// caller holds the core's lock.
+func (d *dispatcher) lease(j *jobs.Job, w *workerRec, now time.Time) {
 	ready := j.Updated
 	if j.NotBefore.After(ready) {
 		ready = j.NotBefore
 	}
-	if _, _, err := m.apply(jobChange{kind: changeLease, job: j.ID, worker: w.id, at: now}); err != nil {
+	if _, _, err := d.core.apply(jobChange{kind: changeLease, job: j.ID, worker: w.id, at: now}); err != nil {
 		return
 	}
 	att := j.Attempt
-	m.metrics.dispatch.Observe(now.Sub(ready).Seconds())
-	w.leases[j.ID] = &lease{job: j, attempt: att, deadline: m.deadline(j, now)}
+	d.latency.Observe(now.Sub(ready).Seconds())
+	w.leases[j.ID] = &lease{job: j, attempt: att, deadline: d.core.deadline(j, now)}
 	w.outbox = append(w.outbox, rpcapi.Task{
 		JobID: j.ID, Attempt: att, Type: j.Spec.Type, Args: j.Spec.Args, Timeout: j.Spec.Timeout, Input: j.Spec.Input,
 		Group: j.Spec.Group,
 	})
-	if m.debug {
-		m.jobLog(j).Debug("job dispatched")
+	if d.debug {
+		jobEntry(d.log, j).Debug("job dispatched")
 	}
-}
-
-// pickWorker returns the live worker with the lane's type and tags and the
-// most free slots, or nil, and how many such workers have a free slot. When
-// it returns nil because every such worker is held back (backoffUntil), held
-// is the earliest end of those holds. The caller holds mu.
-func (m *Master) pickWorker(l *lane, now time.Time) (best *workerRec, n int, held time.Time) {
-	for _, w := range m.reg.byType[l.typ] {
-		if w.state != rpcapi.WorkerAlive || w.free() <= 0 || !w.hasTags(l.tags) || (l.pin != "" && w.name != l.pin) {
-			continue
-		}
-		if now.Before(w.backoffUntil) {
-			if held.IsZero() || w.backoffUntil.Before(held) {
-				held = w.backoffUntil
-			}
-			continue
-		}
-		n++
-		if best == nil || w.free() > best.free() || (w.free() == best.free() && w.id < best.id) {
-			best = w
-		}
-	}
-	if best != nil {
-		held = time.Time{}
-	}
-	return best, n, held
-}
-
-// maxAssigning bounds the Assign (and Cancel) calls in flight to one
-// worker. With two, jobs leased while one call is on the wire go out
-// without waiting for its answer.
-const maxAssigning = 2
-
-// sendLoop delivers one worker's outbox (Assign) and cancel box (Cancel). It
-// runs until the worker is retired or the master stops.
-func (m *Master) sendLoop(ctx context.Context, w *workerRec) {
-	wc := rpcapi.WorkerClient{C: w.client}
-	var calls sync.WaitGroup
-	defer calls.Wait()
-	sem := make(chan struct{}, maxAssigning)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-w.wake:
-		}
-		for {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			m.mu.Lock()
-			out := w.takeOutbox(m.cfg.AssignBatch)
-			cancels := w.cancelbox
-			w.cancelbox = nil
-			m.mu.Unlock()
-			if len(out) == 0 && len(cancels) == 0 {
-				<-sem
-				break
-			}
-			calls.Go(func() {
-				defer func() { <-sem }()
-				if len(cancels) > 0 {
-					cctx, cancel := context.WithTimeout(ctx, assignTimeout)
-					if err := wc.Cancel(cctx, &rpcapi.WorkerCancelArgs{Secret: w.secret, Jobs: cancels}); err != nil {
-						m.log.WithError(err).WithField("worker", w.id).Warn("cancel call failed; the next heartbeat repeats it")
-					}
-					cancel()
-				}
-				if len(out) > 0 {
-					m.assign(ctx, w, wc, out)
-				}
-			})
-		}
-	}
-}
-
-// assign sends one Assign call.
-func (m *Master) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerClient, out []rpcapi.Task) {
-	// Leases are not awaited on disk: a master that stops before they get
-	// there adopts the attempts from the workers' re-registration.
-	args := &rpcapi.AssignArgs{WorkerID: w.id, Secret: w.secret, Tasks: out}
-	actx, cancel := context.WithTimeout(ctx, assignTimeout)
-	reply, err := wc.Assign(actx, args)
-	cancel()
-	now := m.now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err != nil {
-		if ctx.Err() != nil {
-			// The master is stopping (or the worker was retired, which
-			// requeued its leases already). The call may have reached the
-			// worker, so the leases stay: a restarted master adopts them
-			// when the worker registers again, or loses them after
-			// dead_after.
-			return
-		}
-		m.log.WithError(err).WithField("worker", w.id).Warn("assign failed; jobs requeued")
-		w.backoffUntil = now.Add(m.cfg.HeartbeatInterval)
-		for _, t := range args.Tasks {
-			m.revoke(w, t.JobID, t.Attempt, now, fmt.Sprintf("assign to %s failed: %v", w.id, err))
-		}
-		m.kick()
-		return
-	}
-	for _, ref := range reply.Accepted {
-		if l := w.leases[ref.JobID]; l != nil && l.attempt == ref.Attempt && l.acked.IsZero() {
-			l.acked = now
-			if j := l.job; j.State == jobs.Running && j.Attempt == ref.Attempt {
-				j.Note(now, "started on "+w.id+" ("+w.name+")")
-			}
-		}
-	}
-	for _, rej := range reply.Rejected {
-		m.revoke(w, rej.JobID, rej.Attempt, now, fmt.Sprintf("%s refused it: %s", w.id, rej.Reason))
-	}
-	if len(reply.Rejected) > 0 {
-		// Give the worker a moment (a run still stopping holds its slot)
-		// instead of a tight assign-and-refuse loop.
-		w.backoffUntil = now.Add(min(m.cfg.HeartbeatInterval/4, 250*time.Millisecond))
-		m.kick()
-	}
-}
-
-// revoke takes back a lease that never started. The caller holds mu.
-func (m *Master) revoke(w *workerRec, jobID string, attempt int, now time.Time, why string) {
-	if l := w.leases[jobID]; l != nil && l.attempt == attempt {
-		delete(w.leases, jobID)
-	}
-	j, _, err := m.apply(jobChange{kind: changeRevoke, job: jobID, attempt: attempt, at: now, why: why})
-	if err != nil {
-		return
-	}
-	m.jobLog(j).Info("lease revoked: " + why)
 }

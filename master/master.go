@@ -64,23 +64,21 @@ type Master struct {
 	dropped atomic.Int64
 	reaped  atomic.Int64
 	metrics *metrics
-	debug   bool       // the logger logs debug lines
-	hooks   *hooks     // group on_done and notifiers (groups.go), set by Start
-	sched   *scheduler // set in Start before its goroutines, then read-only
+	debug   bool        // the logger logs debug lines
+	hooks   *hooks      // group on_done and notifiers (groups.go), set by Start
+	sched   *scheduler  // set in Start before its goroutines, then read-only
+	disp    *dispatcher // leases jobs to workers and sends them (dispatch.go, send.go)
 	// clock gives the time of every job and worker change, of dispatch,
 	// the reaper, retries and notifications (clock.go); tests move a fake
 	// one. The scheduler reads it too, unless a test gave it its own.
 	clock clock
 
-	woken []*workerRec // dispatch's scratch list, reused
-	cands []candidate  // dispatch's scratch heap, reused
 	// graceUntil holds dispatch back after a crash (see recoveryGrace);
 	// recovered says the master came back from one.
 	graceUntil time.Time
 	recovered  bool
 	held       []heldLease // fresh leases not yet written, in due order
 
-	kickc  chan struct{}
 	auth   *rpcapi.Auth // the tokens every request is checked against (auth.go)
 	ln     *listen.TrackingListener
 	srv    *http.Server
@@ -129,13 +127,13 @@ func New(cfg Config) (*Master, error) {
 		reg:      newRegistry(hex.EncodeToString(b[:])),
 		lim:      newLimits(&cfg),
 		keys:     newKeyIndex(),
-		kickc:    make(chan struct{}, 1),
 		stopc:    make(chan struct{}),
 		auth:     rpcapi.NewAuth(k),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.metrics = newMetrics(m)
 	m.debug = logx.DebugOn(m.log)
+	m.disp = newDispatcher(m, m.clock, m.log, m.metrics.dispatch, &m.cfg)
 	return m, nil
 }
 
@@ -200,6 +198,7 @@ func (m *Master) shutdown() error {
 	m.stopHooks()
 	m.stopScheduler()
 	m.cancel()
+	m.disp.stop()
 	m.mu.Lock()
 	m.writeHeld(time.Time{}, true)
 	m.mu.Unlock()
@@ -406,15 +405,14 @@ func (m *Master) deadline(j *jobs.Job, started time.Time) time.Time {
 	return started.Add(j.Spec.Timeout + m.cfg.DeadAfter + 10*time.Second)
 }
 
-func (m *Master) kick() {
-	select {
-	case m.kickc <- struct{}{}:
-	default:
-	}
-}
+// kick wakes the dispatcher for a pass. It never blocks.
+func (m *Master) kick() { m.disp.kick() }
 
-func (m *Master) jobLog(j *jobs.Job) *logrus.Entry {
-	return m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": j.Attempt, "worker": j.Worker, "type": j.Spec.Type})
+func (m *Master) jobLog(j *jobs.Job) *logrus.Entry { return jobEntry(m.log, j) }
+
+// jobEntry is log with the fields that name j's current attempt.
+func jobEntry(log logrus.FieldLogger, j *jobs.Job) *logrus.Entry {
+	return log.WithFields(logrus.Fields{"job": j.ID, "attempt": j.Attempt, "worker": j.Worker, "type": j.Spec.Type})
 }
 
 // now is the master's time (clock).

@@ -42,11 +42,7 @@ func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.
 	}
 	w := m.addWorker(a, addr, client, now)
 	last, stale := m.adoptRunning(w, a.Running, r, now)
-	wctx, cancel := context.WithCancel(m.ctx)
-	w.stop = cancel
-	if !pull {
-		m.wg.Go(func() { m.sendLoop(wctx, w) })
-	}
+	m.disp.attach(w)
 	m.mu.Unlock()
 
 	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "addr": w.addr, "mode": a.Mode, "transport": a.Transport, "slots": w.slots,

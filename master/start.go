@@ -73,7 +73,7 @@ func (m *Master) Start() error {
 	if err := m.startHTTP(); err != nil {
 		return fail(err)
 	}
-	m.wg.Go(m.dispatchLoop)
+	m.disp.start()
 	m.wg.Go(m.reapLoop)
 	m.wg.Go(m.historyLoop)
 	m.wg.Go(m.idleMemLoop)

@@ -96,6 +96,32 @@ func (reg *registry) unindex(w *workerRec) {
 	}
 }
 
+// pickWorker returns the live worker with the lane's type and tags and the
+// most free slots, or nil, and how many such workers have a free slot. When
+// it returns nil because every such worker is held back (backoffUntil), held
+// is the earliest end of those holds. The caller holds Master.mu.
+func (reg *registry) pickWorker(l *lane, now time.Time) (best *workerRec, n int, held time.Time) {
+	for _, w := range reg.byType[l.typ] {
+		if w.state != rpcapi.WorkerAlive || w.free() <= 0 || !w.hasTags(l.tags) || (l.pin != "" && w.name != l.pin) {
+			continue
+		}
+		if now.Before(w.backoffUntil) {
+			if held.IsZero() || w.backoffUntil.Before(held) {
+				held = w.backoffUntil
+			}
+			continue
+		}
+		n++
+		if best == nil || w.free() > best.free() || (w.free() == best.free() && w.id < best.id) {
+			best = w
+		}
+	}
+	if best != nil {
+		held = time.Time{}
+	}
+	return best, n, held
+}
+
 func (w *workerRec) free() int { return w.slots - len(w.leases) }
 
 // unqueue removes the task of (jobID, attempt) from the outbox and reports

@@ -1,0 +1,142 @@
+package master
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// This file holds the dispatcher's send loops: one per push worker, which
+// delivers the worker's outbox (Assign calls) and cancel box (Cancel
+// calls), and takes back the leases a worker refused or never got. Pull
+// workers take their outbox themselves (Fetch, pull.go). Like the rest of
+// the dispatcher, they reach the core through dispatchCore.
+
+// assignTimeout bounds one Assign or Cancel call to a worker.
+const assignTimeout = 10 * time.Second
+
+// maxAssigning bounds the Assign (and Cancel) calls in flight to one
+// worker. With two, jobs leased while one call is on the wire go out
+// without waiting for its answer.
+const maxAssigning = 2
+
+// attach starts the send loop of a newly registered push worker and sets
+// w.stop, which ends it (the registry calls it when w is retired). A pull
+// worker has none. The caller holds the core's lock.
+func (d *dispatcher) attach(w *workerRec) {
+	if w.pull {
+		return
+	}
+	ctx, cancel := context.WithCancel(d.ctx)
+	w.stop = cancel
+	d.wg.Go(func() { d.sendLoop(ctx, w) })
+}
+
+// sendLoop delivers one worker's outbox (Assign) and cancel box (Cancel). It
+// runs until the worker is retired or the dispatcher stops.
+func (d *dispatcher) sendLoop(ctx context.Context, w *workerRec) {
+	wc := rpcapi.WorkerClient{C: w.client}
+	var calls sync.WaitGroup
+	defer calls.Wait()
+	sem := make(chan struct{}, maxAssigning)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		}
+		for {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			d.core.lock()
+			out := w.takeOutbox(d.batch)
+			cancels := w.cancelbox
+			w.cancelbox = nil
+			d.core.unlock()
+			if len(out) == 0 && len(cancels) == 0 {
+				<-sem
+				break
+			}
+			calls.Go(func() {
+				defer func() { <-sem }()
+				if len(cancels) > 0 {
+					cctx, cancel := context.WithTimeout(ctx, assignTimeout)
+					if err := wc.Cancel(cctx, &rpcapi.WorkerCancelArgs{Secret: w.secret, Jobs: cancels}); err != nil {
+						d.log.WithError(err).WithField("worker", w.id).Warn("cancel call failed; the next heartbeat repeats it")
+					}
+					cancel()
+				}
+				if len(out) > 0 {
+					d.assign(ctx, w, wc, out)
+				}
+			})
+		}
+	}
+}
+
+// assign sends one Assign call.
+func (d *dispatcher) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerClient, out []rpcapi.Task) {
+	// Leases are not awaited on disk: a master that stops before they get
+	// there adopts the attempts from the workers' re-registration.
+	args := &rpcapi.AssignArgs{WorkerID: w.id, Secret: w.secret, Tasks: out}
+	actx, cancel := context.WithTimeout(ctx, assignTimeout)
+	reply, err := wc.Assign(actx, args)
+	cancel()
+	now := d.clock.Now()
+	d.core.lock()
+	defer d.core.unlock()
+	if err != nil {
+		if ctx.Err() != nil {
+			// The master is stopping (or the worker was retired, which
+			// requeued its leases already). The call may have reached the
+			// worker, so the leases stay: a restarted master adopts them
+			// when the worker registers again, or loses them after
+			// dead_after.
+			return
+		}
+		d.log.WithError(err).WithField("worker", w.id).Warn("assign failed; jobs requeued")
+		w.backoffUntil = now.Add(d.beat)
+		for _, t := range args.Tasks {
+			d.revoke(w, t.JobID, t.Attempt, now, fmt.Sprintf("assign to %s failed: %v", w.id, err))
+		}
+		d.kick()
+		return
+	}
+	for _, ref := range reply.Accepted {
+		if l := w.leases[ref.JobID]; l != nil && l.attempt == ref.Attempt && l.acked.IsZero() {
+			l.acked = now
+			if j := l.job; j.State == jobs.Running && j.Attempt == ref.Attempt {
+				j.Note(now, "started on "+w.id+" ("+w.name+")")
+			}
+		}
+	}
+	for _, rej := range reply.Rejected {
+		d.revoke(w, rej.JobID, rej.Attempt, now, fmt.Sprintf("%s refused it: %s", w.id, rej.Reason))
+	}
+	if len(reply.Rejected) > 0 {
+		// Give the worker a moment (a run still stopping holds its slot)
+		// instead of a tight assign-and-refuse loop.
+		w.backoffUntil = now.Add(min(d.beat/4, 250*time.Millisecond))
+		d.kick()
+	}
+}
+
+// revoke takes back a lease that never started. The caller holds the
+// core's lock.
+func (d *dispatcher) revoke(w *workerRec, jobID string, attempt int, now time.Time, why string) {
+	if l := w.leases[jobID]; l != nil && l.attempt == attempt {
+		delete(w.leases, jobID)
+	}
+	j, _, err := d.core.apply(jobChange{kind: changeRevoke, job: jobID, attempt: attempt, at: now, why: why})
+	if err != nil {
+		return
+	}
+	jobEntry(d.log, j).Info("lease revoked: " + why)
+}
