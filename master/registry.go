@@ -330,9 +330,10 @@ func (reg *registry) pruneDead() {
 }
 
 // reapLoop declares silent workers dead and enforces the master-side job
-// timeout backstop. It ticks on the master's clock.
-func (m *Master) reapLoop() {
-	tick, stop := m.clock.Ticker(max(m.cfg.HeartbeatInterval/4, 10*time.Millisecond))
+// timeout backstop at every tick of tick, which Start arms on the master's
+// clock (so that the ticks fall at fixed times from the start, whenever
+// this goroutine first runs); it stops the ticker when the master stops.
+func (m *Master) reapLoop(tick <-chan time.Time, stop func()) {
 	defer stop()
 	for {
 		select {
