@@ -66,7 +66,7 @@ func (m *Master) pageWorkers(q workerQuery, take func(rpcapi.WorkerInfo)) (strin
 	slices.SortFunc(ws, func(a, b entry) int { return order(a.num, b.num) })
 	size, limit := 0, m.maxReplyBytes()
 	for i, e := range ws {
-		wi := m.workerInfo(e.w)
+		wi := m.reg.workerInfo(e.w)
 		n := workerReplyBytes(&wi)
 		if i == q.Limit || (i > 0 && size+n > limit) {
 			return encodeCursor(cursorWorkers, ws[i-1].num), nil
@@ -102,7 +102,7 @@ func (m *Master) getWorker(id string) (rpcapi.WorkerInfo, error) {
 	if w == nil || w.restored {
 		return rpcapi.WorkerInfo{}, fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, id)
 	}
-	return m.workerInfo(w), nil
+	return m.reg.workerInfo(w), nil
 }
 
 // GetGroup implements rpcapi.MasterAPI: one group with its unsuccessful

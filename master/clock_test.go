@@ -337,7 +337,7 @@ func TestLeaseBackstopOnFakeClock(t *testing.T) {
 	}
 	fc.Advance(19 * time.Second)
 	beat()
-	m.reap(m.now()) // the reaper's pass at 59 s, done for sure
+	m.reg.reap(m.now()) // the reaper's pass at 59 s, done for sure
 	if j := jobNow(t, m, ids[0]); j.State != jobs.Running {
 		t.Fatalf("59 s after the lease the job is %s, want running", j.State)
 	}

@@ -11,16 +11,18 @@ import (
 )
 
 // The core as its parts see it. The scheduler (cron.go), the group
-// callbacks and notices (groups.go, grouptasks.go) and the dispatcher
-// (dispatch.go, send.go) hold no *Master: they reach the core through the
-// narrow interfaces schedCore, hookCore and dispatchCore, which Master
-// implements here (and with its own methods job, apply, deadline and
-// writeHeld).
+// callbacks and notices (groups.go, grouptasks.go), the dispatcher
+// (dispatch.go, send.go) and the registry and reaper (registry.go) hold no
+// *Master: they reach the core through the narrow interfaces schedCore,
+// hookCore, dispatchCore and registryCore, which Master implements here
+// (and with its own methods job, apply, deadline, bump, writeHeld,
+// abandonPinned and kick).
 
 var (
 	_ schedCore    = (*Master)(nil)
 	_ hookCore     = (*Master)(nil)
 	_ dispatchCore = (*Master)(nil)
+	_ registryCore = (*Master)(nil)
 )
 
 // jobOfKey implements schedCore: the ID of the job with key, if any.

@@ -43,29 +43,18 @@ func (w *workerRec) owns(secret string) bool {
 
 // checkSecret refuses a call for w (method, its XML-RPC name) that does
 // not carry w's registration secret, with rpcapi.ErrUnauthorized, and
-// counts and logs the refusal. The caller holds mu.
-func (m *Master) checkSecret(ctx context.Context, w *workerRec, secret, method string) error {
+// counts and logs the refusal. The caller holds the core's lock.
+func (reg *registry) checkSecret(ctx context.Context, w *workerRec, secret, method string) error {
 	if w.owns(secret) {
 		return nil
 	}
-	m.metrics.badSecret.Inc()
+	reg.metrics.badSecret.Inc()
 	what := "no secret"
 	if secret != "" {
 		what = "a wrong secret"
 	}
-	m.log.WithFields(logrus.Fields{"worker": w.id, "method": method, "remote": rpcapi.PeerAddr(ctx)}).
+	reg.log.WithFields(logrus.Fields{"worker": w.id, "method": method, "remote": rpcapi.PeerAddr(ctx)}).
 		Warn("worker call refused: " + what)
 	return fmt.Errorf("%w: %s for worker %s with %s: send the secret that register_worker returned with this worker ID",
 		rpcapi.ErrUnauthorized, method, w.id, what)
-}
-
-// registered returns the worker registered with this master under id
-// (alive, draining or dead), or nil: never registered, forgotten, or a
-// placeholder for leases found in the store, which has no secret (the
-// worker that held them registers again). The caller holds mu.
-func (m *Master) registered(id string) *workerRec {
-	if w := m.reg.workers[id]; w != nil && !w.restored {
-		return w
-	}
-	return nil
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/jobs"
-	"github.com/drover/drover/rpcapi"
 )
 
 // load rebuilds the in-memory state from the store. Running jobs keep their
@@ -341,12 +340,7 @@ func (l *loader) add(j *jobs.Job) {
 		if j.Spec.Broadcast {
 			break // a broadcast job runs nothing itself
 		}
-		w := m.reg.workers[j.Worker]
-		if w == nil {
-			w = &workerRec{id: j.Worker, name: "(before restart)", state: rpcapi.WorkerAlive,
-				restored: true, registered: l.now, lastBeat: l.now, leases: make(map[string]*lease)}
-			m.reg.workers[w.id] = w
-		}
+		w := m.reg.placeholder(j.Worker, l.now)
 		w.leases[j.ID] = &lease{job: j, attempt: j.Attempt, acked: l.now, deadline: m.deadline(j, l.now)}
 		l.restored++
 	}

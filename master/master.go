@@ -55,14 +55,13 @@ type Master struct {
 	closed    bool
 
 	// The parts, each declared in the file of its concern.
-	reg  registry     // the workers (registry.go)
+	reg  *registry    // the workers, their lifecycle and the reaper (workers.go, registry.go)
 	lim  limits       // lanes, running counts and rate buckets (lanes.go)
 	keys keyIndex     // jobs by Key and unique_key (submit.go)
 	ret  retention    // when finished jobs leave memory (retain.go)
 	live liveCounters // the live view's throughput and latest changes (sse.go)
 
 	dropped atomic.Int64
-	reaped  atomic.Int64
 	metrics *metrics
 	debug   bool        // the logger logs debug lines
 	hooks   *hooks      // group on_done and notifiers (groups.go), set by Start
@@ -124,7 +123,6 @@ func New(cfg Config) (*Master, error) {
 		clock:    cmp.Or[clock](cfg.clock, systemClock{}),
 		groups:   make(map[string][]string),
 		queue:    jobs.NewQueue(),
-		reg:      newRegistry(hex.EncodeToString(b[:])),
 		lim:      newLimits(&cfg),
 		keys:     newKeyIndex(),
 		stopc:    make(chan struct{}),
@@ -133,6 +131,7 @@ func New(cfg Config) (*Master, error) {
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.metrics = newMetrics(m)
 	m.debug = logx.DebugOn(m.log)
+	m.reg = newRegistry(m, m.clock, m.log, m.metrics, &m.cfg, hex.EncodeToString(b[:]))
 	m.disp = newDispatcher(m, m.clock, m.log, m.metrics.dispatch, &m.cfg)
 	return m, nil
 }
@@ -199,17 +198,14 @@ func (m *Master) shutdown() error {
 	m.stopScheduler()
 	m.cancel()
 	m.disp.stop()
+	m.reg.stop()
 	m.mu.Lock()
 	m.writeHeld(time.Time{}, true)
 	m.mu.Unlock()
 	close(m.stopc)
 	m.wg.Wait()
 	m.mu.Lock()
-	for _, w := range m.reg.workers {
-		if w.client != nil {
-			w.client.Close()
-		}
-	}
+	m.reg.closeClients()
 	m.mu.Unlock()
 	if err := m.writeLeft(); err != nil { // else they come back into memory at the next start
 		m.log.WithError(err).Warn("groups that left memory: not written")

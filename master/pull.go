@@ -30,12 +30,12 @@ func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchR
 	for {
 		now := m.now()
 		m.mu.Lock()
-		w := m.registered(a.WorkerID)
+		w := m.reg.registered(a.WorkerID)
 		if w == nil || w.state == rpcapi.WorkerDead || m.closed {
 			m.mu.Unlock()
 			return fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, a.WorkerID)
 		}
-		if err := m.checkSecret(ctx, w, a.Secret, "fetch_tasks"); err != nil {
+		if err := m.reg.checkSecret(ctx, w, a.Secret, "fetch_tasks"); err != nil {
 			m.mu.Unlock()
 			return err
 		}

@@ -59,12 +59,12 @@ func (api wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.
 // the worker registers again, naming the attempts it holds to have them
 // adopted, and reports them under its new ID. The caller holds mu.
 func (m *Master) reporter(ctx context.Context, a *rpcapi.CompleteArgs) (*workerRec, error) {
-	w := m.registered(a.WorkerID)
+	w := m.reg.registered(a.WorkerID)
 	if w == nil {
 		return nil, fmt.Errorf("%w: %q: register again (with the attempts you hold in running) and report under the new ID",
 			rpcapi.ErrUnknownWorker, a.WorkerID)
 	}
-	return w, m.checkSecret(ctx, w, a.Secret, "task_complete")
+	return w, m.reg.checkSecret(ctx, w, a.Secret, "task_complete")
 }
 
 // What became of one report.
@@ -88,7 +88,7 @@ func (m *Master) completeReport(w *workerRec, workerID string, rep rpcapi.Report
 	// not reached the disk, is adopted and recorded, as Register
 	// adopts the attempt from a worker that comes back first.
 	if m.recovered {
-		m.adoptUnwritten(j, rep.Attempt, workerID, workerID+" (its report)", now)
+		m.reg.adoptUnwritten(j, rep.Attempt, workerID, workerID+" (its report)", now)
 	}
 	if j.State == jobs.Running && j.Attempt == rep.Attempt && j.Worker == workerID {
 		if b, ok := m.finishAttempt(j, workerID, rep, now); ok {

@@ -122,6 +122,29 @@ func (m *Master) stays(h *jobs.RecordHead, now time.Time, notice bool) bool {
 	return notice && h.State == jobs.Failed
 }
 
+// retainLoop takes finished jobs out of memory once they are due
+// (retireJobs), at every tick of tick, which Start arms on the master's
+// clock at the reaper's pace (a quarter of the heartbeat interval); it
+// stops the ticker when the master stops.
+func (m *Master) retainLoop(tick <-chan time.Time, stop func()) {
+	defer stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-tick:
+			select {
+			case <-m.ready:
+				m.retireJobs(m.now())
+			default:
+				// Which jobs must stay for their on_done or notice is
+				// known once the hooks run (startServices): nothing
+				// leaves memory before.
+			}
+		}
+	}
+}
+
 // retireJobs runs retire passes until nothing is due, releasing the lock
 // between passes. It returns the number of jobs that left memory.
 func (m *Master) retireJobs(now time.Time) int {

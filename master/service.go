@@ -20,7 +20,7 @@ func (api wire) Status(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.StatusRep
 	for _, s := range jobs.States {
 		r.Counts[s] = m.counts.of(s)
 	}
-	r.Workers = m.workerInfos()
+	r.Workers = m.reg.workerInfos()
 	for _, w := range r.Workers {
 		if w.State != rpcapi.WorkerDead {
 			r.Alive++
@@ -35,29 +35,8 @@ func (api wire) Status(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.StatusRep
 	}
 	r.Started = m.start
 	r.Dropped = m.dropped.Load()
-	r.Reaped = m.reaped.Load()
+	r.Reaped = m.reg.reaped.Load()
 	return nil
-}
-
-// workerInfos lists workers, live first then by registration. The caller
-// holds mu.
-func (m *Master) workerInfos() []rpcapi.WorkerInfo {
-	var out []rpcapi.WorkerInfo
-	for _, w := range m.reg.workers {
-		if !w.restored {
-			out = append(out, m.workerInfo(w))
-		}
-	}
-	slices.SortFunc(out, func(a, b rpcapi.WorkerInfo) int {
-		if (a.State == rpcapi.WorkerDead) != (b.State == rpcapi.WorkerDead) {
-			if a.State == rpcapi.WorkerDead {
-				return 1
-			}
-			return -1
-		}
-		return a.Registered.Compare(b.Registered)
-	})
-	return out
 }
 
 // ListWorkers implements rpcapi.MasterAPI: one page of workers, by

@@ -181,7 +181,7 @@ func (m *Master) liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st.Now, st.Started = now, m.start
-	st.Dropped, st.Reaped = m.dropped.Load(), m.reaped.Load()
+	st.Dropped, st.Reaped = m.dropped.Load(), m.reg.reaped.Load()
 	for _, s := range jobs.States {
 		st.Counts[s] = m.counts.of(s)
 		st.Total += m.counts.of(s)
@@ -207,7 +207,7 @@ func (m *Master) liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
 		return ev, ageing
 	}
 	top := m.live.changedSince(since)
-	ev.Workers = m.workerInfos()
+	ev.Workers = m.reg.workerInfos()
 	ev.Changes = make([]rpcapi.JobView, len(top))
 	for i, j := range top {
 		ev.Changes[i] = rpcapi.ViewJob(j)

@@ -74,8 +74,9 @@ func (m *Master) Start() error {
 		return fail(err)
 	}
 	m.disp.start()
+	m.reg.start()
 	tick, stop := m.clock.Ticker(max(m.cfg.HeartbeatInterval/4, 10*time.Millisecond))
-	m.wg.Go(func() { m.reapLoop(tick, stop) })
+	m.wg.Go(func() { m.retainLoop(tick, stop) })
 	m.wg.Go(m.historyLoop)
 	m.wg.Go(m.idleMemLoop)
 	m.log.WithFields(logrus.Fields{"addr": m.Addr(), "store": m.cfg.Store, "data_dir": m.cfg.DataDir,

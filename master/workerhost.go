@@ -26,7 +26,7 @@ import (
 // stands for the peer's IP. Any other host must be the peer's IP, a
 // loopback address or "localhost" when the peer is loopback, or a host
 // allowed by WorkerHosts. Errors are rpcapi.ErrBadRequest.
-func (m *Master) workerEndpoint(addr, transport, peer string) (string, error) {
+func (reg *registry) workerEndpoint(addr, transport, peer string) (string, error) {
 	scheme, host, port, err := splitWorkerAddr(addr, transport)
 	if err != nil {
 		return "", fmt.Errorf("%w: addr %q: %v", rpcapi.ErrBadRequest, addr, err)
@@ -46,7 +46,7 @@ func (m *Master) workerEndpoint(addr, transport, peer string) (string, error) {
 			return "", fmt.Errorf("%w: addr %q has no host, and the address the call came from is unknown", rpcapi.ErrBadRequest, addr)
 		}
 		host = from.String()
-	case m.workerHostAllowed(host, ip, isIP):
+	case reg.workerHostAllowed(host, ip, isIP):
 	case isIP && from.IsValid() && ip == from:
 	case from.IsValid() && from.IsLoopback() && (isIP && ip.IsLoopback() || strings.EqualFold(strings.TrimSuffix(host, "."), "localhost")):
 	default:
@@ -155,8 +155,8 @@ func CheckWorkerHost(h string) error {
 // workerHostAllowed reports whether host (ip when isIP) matches one of
 // WorkerHosts. Names match names only, without case or trailing dot; an
 // IP matches an equal address or a prefix that holds it.
-func (m *Master) workerHostAllowed(host string, ip netip.Addr, isIP bool) bool {
-	for _, p := range m.cfg.WorkerHosts {
+func (reg *registry) workerHostAllowed(host string, ip netip.Addr, isIP bool) bool {
+	for _, p := range reg.hosts {
 		if p == "*" {
 			return true
 		}

@@ -79,8 +79,8 @@ func TestWorkerEndpoint(t *testing.T) {
 		{"10.0.0.5", gob, "10.0.0.5:40000", nil, ""},
 		{"a b:7071", gob, "10.0.0.5:40000", []string{"*"}, ""},
 	} {
-		m := &Master{cfg: Config{WorkerHosts: c.workerHosts}}
-		got, err := m.workerEndpoint(c.addr, c.transport, c.peer)
+		reg := &registry{hosts: c.workerHosts}
+		got, err := reg.workerEndpoint(c.addr, c.transport, c.peer)
 		switch {
 		case c.want == "" && !errors.Is(err, rpcapi.ErrBadRequest):
 			t.Errorf("%s %q from %q (worker_hosts %q): %q, %v; want fault 3", c.transport, c.addr, c.peer, c.workerHosts, got, err)

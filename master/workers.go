@@ -2,16 +2,23 @@ package master
 
 import (
 	"context"
+	"crypto/tls"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
 
 // The registry's books: a worker as the master keeps it (workerRec), its
-// leases, and the registry that indexes the workers by ID and job type.
+// leases, and the registry that indexes the workers by ID and job type,
+// picks one for a lane and lists them for the views. The worker lifecycle
+// and the reaper are in registry.go.
 
 // workerRec is the master's view of one worker. Guarded by Master.mu.
 type workerRec struct {
@@ -52,20 +59,43 @@ type lease struct {
 
 // registry holds the workers: every worker the master knows by ID (the
 // live ones, those restored from the store at start, and the last maxDead
-// dead ones) and the live ones by job type. Guarded by Master.mu.
+// dead ones) and the live ones by job type. It is also the worker
+// lifecycle and the reaper (registry.go). Create it with newRegistry.
 type registry struct {
+	core    registryCore
+	clock   clock
+	log     logrus.FieldLogger
+	metrics *metrics
+	// From the Config (fixed at New).
+	deadAfter time.Duration // silence after which a worker is reaped
+	beat      time.Duration // the heartbeat interval: the reaper ticks at a quarter of it
+	token     string        // the token the master calls workers with, unless they registered with another
+	clientTLS *tls.Config   // for workers that serve https
+	hosts     []string      // WorkerHosts
+
+	reaped atomic.Int64 // workers declared dead for their silence
+
+	// Guarded by the core's lock:
 	boot    string // distinguishes worker IDs across restarts (set at New)
 	seq     int    // the number in the last worker ID given
 	workers map[string]*workerRec
 	byType  map[string]map[string]*workerRec // alive workers by job type
+
+	ctx    context.Context // cancelled by stop: the reaper ends
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
-func newRegistry(boot string) registry {
-	return registry{
+func newRegistry(core registryCore, c clock, log logrus.FieldLogger, x *metrics, cfg *Config, boot string) *registry {
+	reg := &registry{
+		core: core, clock: c, log: log, metrics: x,
+		deadAfter: cfg.DeadAfter, beat: cfg.HeartbeatInterval, token: cfg.Token, clientTLS: cfg.ClientTLS, hosts: cfg.WorkerHosts,
 		boot:    boot,
 		workers: make(map[string]*workerRec),
 		byType:  make(map[string]map[string]*workerRec),
 	}
+	reg.ctx, reg.cancel = context.WithCancel(context.Background())
+	return reg
 }
 
 // nextID returns a fresh worker ID.
@@ -96,10 +126,35 @@ func (reg *registry) unindex(w *workerRec) {
 	}
 }
 
+// placeholder returns the worker record that holds the leases of worker
+// id found in the store at start, adding one (restored: no secret, never
+// registered) if there is none. The caller holds the core's lock (or owns
+// the master).
+func (reg *registry) placeholder(id string, now time.Time) *workerRec {
+	w := reg.workers[id]
+	if w == nil {
+		w = &workerRec{id: id, name: "(before restart)", state: rpcapi.WorkerAlive,
+			restored: true, registered: now, lastBeat: now, leases: make(map[string]*lease)}
+		reg.workers[w.id] = w
+	}
+	return w
+}
+
+// registered returns the worker registered with this master under id
+// (alive, draining or dead), or nil: never registered, forgotten, or a
+// placeholder for leases found in the store, which has no secret (the
+// worker that held them registers again). The caller holds the core's lock.
+func (reg *registry) registered(id string) *workerRec {
+	if w := reg.workers[id]; w != nil && !w.restored {
+		return w
+	}
+	return nil
+}
+
 // pickWorker returns the live worker with the lane's type and tags and the
 // most free slots, or nil, and how many such workers have a free slot. When
 // it returns nil because every such worker is held back (backoffUntil), held
-// is the earliest end of those holds. The caller holds Master.mu.
+// is the earliest end of those holds. The caller holds the core's lock.
 func (reg *registry) pickWorker(l *lane, now time.Time) (best *workerRec, n int, held time.Time) {
 	for _, w := range reg.byType[l.typ] {
 		if w.state != rpcapi.WorkerAlive || w.free() <= 0 || !w.hasTags(l.tags) || (l.pin != "" && w.name != l.pin) {
@@ -145,8 +200,8 @@ func (w *workerRec) takeOutbox(n int) []rpcapi.Task {
 }
 
 // workerInfo is w as every view shows it, with the type and state of
-// each job it holds. The caller holds mu.
-func (m *Master) workerInfo(w *workerRec) rpcapi.WorkerInfo {
+// each job it holds. The caller holds the core's lock.
+func (reg *registry) workerInfo(w *workerRec) rpcapi.WorkerInfo {
 	wi := rpcapi.WorkerInfo{
 		ID: w.id, Name: w.name, Addr: w.addr, State: w.state, Slots: w.slots,
 		Running: len(w.leases), Types: slices.Clone(w.types), Tags: slices.Clone(w.tags),
@@ -161,13 +216,34 @@ func (m *Master) workerInfo(w *workerRec) rpcapi.WorkerInfo {
 	}
 	for id, l := range w.leases {
 		wj := rpcapi.WorkerJob{JobID: id, Attempt: l.attempt}
-		if j := m.job(id); j != nil {
+		if j := reg.core.job(id); j != nil {
 			wj.Type, wj.State = j.Spec.Type, j.State
 		}
 		wi.Jobs = append(wi.Jobs, wj)
 	}
 	slices.SortFunc(wi.Jobs, func(a, b rpcapi.WorkerJob) int { return cmpIDs(a.JobID, b.JobID) })
 	return wi
+}
+
+// workerInfos lists workers, live first then by registration. The caller
+// holds the core's lock.
+func (reg *registry) workerInfos() []rpcapi.WorkerInfo {
+	var out []rpcapi.WorkerInfo
+	for _, w := range reg.workers {
+		if !w.restored {
+			out = append(out, reg.workerInfo(w))
+		}
+	}
+	slices.SortFunc(out, func(a, b rpcapi.WorkerInfo) int {
+		if (a.State == rpcapi.WorkerDead) != (b.State == rpcapi.WorkerDead) {
+			if a.State == rpcapi.WorkerDead {
+				return 1
+			}
+			return -1
+		}
+		return a.Registered.Compare(b.Registered)
+	})
+	return out
 }
 
 // poke tells the worker's sender (push) or its waiting Fetch calls (pull)

@@ -1,0 +1,172 @@
+package master
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/rpcapi"
+)
+
+// This file holds the wire service's worker calls that make and end a
+// registration: register_worker, heartbeat (which also reconciles the
+// attempts a worker holds with its leases) and logout_worker. The worker
+// lifecycle they drive is the registry's (registry.go); the send loop of
+// a push worker is the dispatcher's (send.go).
+
+// Register implements rpcapi.MasterAPI: a new worker ID and its secret
+// (identity.go). A push worker's addr must name the host the call came
+// from (workerEndpoint), and the master calls the address it builds.
+func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.RegisterReply) error {
+	m := api.m
+	pull := a.Mode == rpcapi.ModePull
+	if err := checkRegister(a); err != nil {
+		return err
+	}
+	var client rpcapi.Caller
+	addr := ""
+	if !pull {
+		var err error
+		if addr, err = m.reg.workerEndpoint(a.Addr, a.Transport, rpcapi.PeerAddr(ctx)); err != nil {
+			m.log.WithError(err).WithFields(logrus.Fields{"name": a.Name, "remote": rpcapi.PeerAddr(ctx)}).Warn("registration refused")
+			return err
+		}
+		if client, err = m.reg.workerCaller(ctx, addr, a.Transport); err != nil {
+			return err
+		}
+	}
+	now := m.now()
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
+	}
+	w := m.reg.addWorker(a, addr, client, now)
+	last, stale := m.reg.adoptRunning(w, a.Running, r, now)
+	if stale > 0 {
+		m.dropped.Add(int64(stale))
+		m.metrics.dropped.Add(float64(stale))
+	}
+	m.disp.attach(w)
+	m.mu.Unlock()
+
+	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "addr": w.addr, "mode": a.Mode, "transport": a.Transport, "slots": w.slots,
+		"types": w.types, "adopted": len(a.Running) - len(r.Cancel), "stale": stale}).Info("worker registered")
+	r.WorkerID, r.Secret = w.id, w.secret
+	r.HeartbeatInterval = m.cfg.HeartbeatInterval
+	r.DeadAfter = m.cfg.DeadAfter
+	r.MaxResultBytes = m.cfg.MaxResultBytes
+	if last != nil {
+		if err := last.wait(); err != nil {
+			return fmt.Errorf("%w: %v", rpcapi.ErrUnavailable, err)
+		}
+	}
+	m.kick()
+	return nil
+}
+
+// checkRegister returns an ErrBadRequest when a registration's mode,
+// address, slots, types, tags or name are out of bounds.
+func checkRegister(a *rpcapi.RegisterArgs) error {
+	pull := a.Mode == rpcapi.ModePull
+	switch {
+	case a.Mode != "" && a.Mode != rpcapi.ModePush && !pull:
+		return fmt.Errorf("%w: mode %q: want %q or %q", rpcapi.ErrBadRequest, a.Mode, rpcapi.ModePush, rpcapi.ModePull)
+	case !pull && a.Addr == "":
+		return fmt.Errorf("%w: a push worker must give the addr of its endpoint", rpcapi.ErrBadRequest)
+	case !pull && a.Transport != "" && a.Transport != rpcapi.TransportGob && a.Transport != rpcapi.TransportXMLRPC:
+		return fmt.Errorf("%w: transport %q: want %q or %q", rpcapi.ErrBadRequest, a.Transport, rpcapi.TransportGob, rpcapi.TransportXMLRPC)
+	case a.Slots < 1 || a.Slots > 100000:
+		return fmt.Errorf("%w: slots %d out of range 1..100000", rpcapi.ErrBadRequest, a.Slots)
+	case len(a.Types) == 0 || len(a.Types) > 10000:
+		return fmt.Errorf("%w: a worker needs 1..10000 job types, got %d", rpcapi.ErrBadRequest, len(a.Types))
+	case len(a.Tags) > 256:
+		return fmt.Errorf("%w: %d tags; at most 256", rpcapi.ErrBadRequest, len(a.Tags))
+	case len(a.Name) > 256 || len(a.Addr) > 1024:
+		return fmt.Errorf("%w: name or addr too long", rpcapi.ErrBadRequest)
+	}
+	return nil
+}
+
+// Heartbeat implements rpcapi.MasterAPI. It also reconciles: held jobs the
+// master does not lease to this worker are to be cancelled there, and leases
+// the worker stopped reporting are requeued as lost.
+func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcapi.HeartbeatReply) error {
+	m := api.m
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w := m.reg.registered(a.WorkerID)
+	if w == nil || w.state == rpcapi.WorkerDead || m.closed {
+		r.Status = rpcapi.BeatUnknown
+		return nil
+	}
+	if err := m.reg.checkSecret(ctx, w, a.Secret, "heartbeat"); err != nil {
+		return err
+	}
+	prev := w.beatAt
+	w.beatAt, w.lastBeat = now, now
+	if a.Draining && w.state == rpcapi.WorkerAlive {
+		m.bump()
+		w.state = rpcapi.WorkerDraining
+		m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "running": len(w.leases)}).Info("worker draining")
+	}
+	// The attempts the beat lists (a job may appear twice: a stale
+	// attempt still stopping beside its live one).
+	var held map[rpcapi.JobRef]bool
+	if len(a.Running) > 0 {
+		held = make(map[rpcapi.JobRef]bool, len(a.Running))
+	}
+	for _, ref := range a.Running {
+		held[ref] = true
+		l := w.leases[ref.JobID]
+		if l == nil || l.attempt != ref.Attempt || l.cancelled {
+			r.Cancel = append(r.Cancel, ref)
+			continue
+		}
+		if l.acked.IsZero() {
+			l.acked = now
+		}
+	}
+	for id, l := range w.leases {
+		if held[rpcapi.JobRef{JobID: id, Attempt: l.attempt}] {
+			continue
+		}
+		// Accepted before the previous beat was answered, so this beat's
+		// report was taken after the worker held it: it no longer does.
+		if l.acked.IsZero() || !l.acked.Before(prev) {
+			continue
+		}
+		delete(w.leases, id)
+		m.reg.lose(id, l.attempt, now, fmt.Sprintf("worker %s no longer reports it", w.id))
+		m.kick() // a slot is free, and the job may be pending again
+	}
+	r.Status = rpcapi.BeatOK
+	if w.state == rpcapi.WorkerDraining {
+		r.Status = rpcapi.BeatDrain
+	}
+	return nil
+}
+
+// Logout implements rpcapi.MasterAPI. Jobs the worker still leases are
+// requeued as lost.
+func (api wire) Logout(ctx context.Context, a *rpcapi.LogoutArgs, _ *rpcapi.Empty) error {
+	m := api.m
+	m.mu.Lock()
+	w := m.reg.registered(a.WorkerID)
+	if w == nil || w.state == rpcapi.WorkerDead {
+		m.mu.Unlock()
+		return fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, a.WorkerID)
+	}
+	if err := m.reg.checkSecret(ctx, w, a.Secret, "logout_worker"); err != nil {
+		m.mu.Unlock()
+		return err
+	}
+	n := len(w.leases)
+	m.reg.retire(w, m.now(), "logged out")
+	m.mu.Unlock()
+	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "requeued": n}).Info("worker logged out")
+	m.kick()
+	return nil
+}
