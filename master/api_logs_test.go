@@ -56,9 +56,12 @@ func TestJobLogAPI(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "gate")
 	ids := submit(t, client(t, m.Addr()), jobs.Spec{Type: "gated", Args: map[string]string{"gate": gate}})
 	base := "/api/v1/jobs/" + ids[0] + "/attempts/1/log"
-	poll.Until(t, 10*time.Second, "stdout's first line through the master", func() bool {
-		status, _, body := logGet(t, m, base)
-		return status == 200 && body == "out1\n"
+	// The two streams are written by one shell but read by two pipes:
+	// wait for the first line of each.
+	poll.Until(t, 10*time.Second, "stdout's and stderr's first lines through the master", func() bool {
+		status, _, out := logGet(t, m, base)
+		_, _, errs := logGet(t, m, base+"?stream=stderr")
+		return status == 200 && out == "out1\n" && errs != ""
 	})
 	if _, h, body := logGet(t, m, base+"?stream=stderr"); body != "err1\n" || h.Get("Drover-Log-Done") != "false" {
 		t.Errorf("stderr while running: %q, done %q; want err1 alone, not done", body, h.Get("Drover-Log-Done"))
