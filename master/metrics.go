@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/drover/drover/internal/buildinfo"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -112,7 +113,11 @@ func newMetrics(m *Master) *metrics {
 		registered: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_workers_registered_total",
 			Help: "Worker registrations, re-registrations included."}),
 	}
-	x.reg.MustRegister(x.submitted, x.oversized, x.finished, x.retried, x.lost, x.reaped, x.dropped, x.foreign, x.badSecret, x.rpcErrors,
+	b := buildinfo.Get()
+	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "drover_build_info", Help: "Always 1: what the master was built from.",
+		ConstLabels: prometheus.Labels{"version": b.Version, "commit": b.Commit, "goversion": b.GoVersion}})
+	build.Set(1)
+	x.reg.MustRegister(build, x.submitted, x.oversized, x.finished, x.retried, x.lost, x.reaped, x.dropped, x.foreign, x.badSecret, x.rpcErrors,
 		x.dispatch, x.registered, &stateCollector{m: m}, &runCollector{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, s := range []jobs.State{jobs.Succeeded, jobs.Failed, jobs.Cancelled} {

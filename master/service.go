@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drover/drover/internal/buildinfo"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -36,6 +37,7 @@ func (api wire) Status(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.StatusRep
 	r.Started = m.start
 	r.Dropped = m.dropped.Load()
 	r.Reaped = m.reg.reaped.Load()
+	r.Version = buildinfo.Get()
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/drover/drover/internal/buildinfo"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -28,6 +29,7 @@ type apiStatus struct {
 	Dropped    int64              `json:"dropped"`
 	Reaped     int64              `json:"reaped"`
 	Throughput throughput         `json:"throughput"`
+	Version    rpcapi.BuildInfo   `json:"version"`
 }
 
 // workerCounts counts workers by state, and the slots of the live ones
@@ -180,7 +182,7 @@ func (m *Master) liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st.Now, st.Started = now, m.start
+	st.Now, st.Started, st.Version = now, m.start, buildinfo.Get()
 	st.Dropped, st.Reaped = m.dropped.Load(), m.reg.reaped.Load()
 	for _, s := range jobs.States {
 		st.Counts[s] = m.counts.of(s)

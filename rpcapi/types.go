@@ -282,6 +282,19 @@ type StatusReply struct {
 	Dropped int64 `xmlrpc:"dropped"`
 	// Reaped counts workers declared dead since start.
 	Reaped int64 `xmlrpc:"reaped"`
+	// Version is what the master's binary was built from.
+	Version BuildInfo `xmlrpc:"version"`
+}
+
+// BuildInfo is what a drover binary was built from: the drover module's
+// version ("(devel)" for an untagged build of its own tree, "unknown"
+// without build information), the VCS commit with "+dirty" for a
+// modified tree ("unknown" when the build did not record it), and the Go
+// version.
+type BuildInfo struct {
+	Version   string `xmlrpc:"version" json:"version"`
+	Commit    string `xmlrpc:"commit" json:"commit"`
+	GoVersion string `xmlrpc:"go_version" json:"go_version"`
 }
 
 // CancelArgs names jobs to cancel.
