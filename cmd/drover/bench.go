@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,17 +11,18 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/drover/drover/bench"
 )
 
-// runBench measures drover on loopback (see package bench). With a hidden
-// first argument "--role master|worker" it is instead one of the bench's
-// child processes, which it starts by re-executing this binary.
-func runBench(args []string, stdout io.Writer) error {
-	if len(args) >= 2 && args[0] == "--role" {
-		return bench.RunRole(args[1], args[2:], stdout)
-	}
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+// benchRole is the hidden first argument of drover bench that makes it
+// one of the bench's child processes ("drover bench --role master|worker
+// ARGS"), which the bench starts by re-executing this binary.
+const benchRole = "--role"
+
+// benchCmd measures drover on loopback (see package bench).
+func benchCmd(fs *pflag.FlagSet) runFunc {
 	var cfg bench.Config
 	fs.StringVar(&cfg.Scenario, "scenario", "e2e", "e2e, heartbeats (a fleet of simulated workers beating), queue (a big pending queue and a restart), "+
 		"soak (jobs streamed through a master with short retention, sampled, then a kill -9 and a restart), reads (every listing against a big history while a fleet beats) "+
@@ -54,29 +54,31 @@ func runBench(args []string, stdout io.Writer) error {
 	fs.IntVar(&cfg.HistoryJobs, "history-jobs", 0, "the master's history_jobs (soak default 100000; reads: at least the history)")
 	fs.StringVar(&cfg.LogLevel, "log-level", "error", "log level of the master and workers")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
-	if _, err := parse(fs, args); err != nil {
+	return func(pos []string, stdout io.Writer) error {
+		if err := noArgs(pos); err != nil {
+			return err
+		}
+		if err := historyFlag(&cfg, *history); err != nil {
+			return usageError(err)
+		}
+		cfg.Launch = bench.Reexec("bench", benchRole)
+		cfg.Stderr = os.Stderr
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		r, err := bench.Run(ctx, cfg)
+		if r != nil {
+			var werr error
+			if *asJSON {
+				werr = r.WriteJSON(stdout)
+			} else {
+				werr = r.WriteTable(stdout)
+			}
+			if err == nil {
+				err = werr
+			}
+		}
 		return err
 	}
-	if err := historyFlag(&cfg, *history); err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	cfg.Launch = bench.Reexec("bench", "--role")
-	cfg.Stderr = os.Stderr
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	r, err := bench.Run(ctx, cfg)
-	if r != nil {
-		var werr error
-		if *asJSON {
-			werr = r.WriteJSON(stdout)
-		} else {
-			werr = r.WriteTable(stdout)
-		}
-		if err == nil {
-			err = werr
-		}
-	}
-	return err
 }
 
 // historyFlag reads --history: the finished jobs of history to fill in the

@@ -73,8 +73,8 @@ func TestCLI(t *testing.T) {
 	}
 	slow := strings.TrimSpace(c.mustDrover("submit", "--type", "sleep", "--arg", "seconds=60"))
 	testproc.Poll(t, 10*time.Second, "the sleep job running", func() bool { return c.Job(slow).State == jobs.Running })
-	if _, code := c.drover("wait", "--timeout", "300ms", slow); code != 2 {
-		t.Fatalf("wait with a timeout: exit %d, want 2", code)
+	if _, code := c.drover("wait", "--timeout", "300ms", slow); code != 3 {
+		t.Fatalf("wait with a timeout: exit %d, want 3", code)
 	}
 	if out := c.mustDrover("cancel", slow); !strings.Contains(out, slow+" cancelled") {
 		t.Fatalf("cancel output %q", out)

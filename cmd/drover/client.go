@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -12,19 +11,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/drover/drover/conf"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
 
 const callTimeout = 30 * time.Second
-
-// dialer dials the master that a client command's flags name.
-type dialer func() rpcapi.MasterClient
-
-// clientFlags adds --master and how to reach it (transport, token, TLS) to
-// fs and returns a dialer of it.
-func clientFlags(fs *flag.FlagSet) dialer { return addConnFlags(fs).dial }
 
 // clientToken returns the token a client command sends: --token, else the
 // content of --token-file, else $DROVER_TOKEN (env), else none. Both flags
@@ -50,39 +44,20 @@ func ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), callTimeout)
 }
 
-// call dials the master and returns its client and a context for the
-// command's calls (callTimeout); done cancels the one and closes the
-// other.
-func (dial dialer) call() (mc rpcapi.MasterClient, c context.Context, done func()) {
-	mc = dial()
-	c, cancel := ctx()
-	return mc, c, func() {
-		cancel()
-		mc.C.Close()
-	}
-}
-
-// parseOne parses args, which must hold one argument, a what, and
-// returns it.
-func parseOne(fs *flag.FlagSet, args []string, what string) (string, error) {
-	pos, err := parse(fs, args)
-	if err != nil {
-		return "", err
-	}
+// oneArg returns the one positional argument pos must hold, a what.
+func oneArg(pos []string, what string) (string, error) {
 	if len(pos) != 1 {
-		return "", errors.New("want one " + what)
+		return "", usagef("want one %s, got %d arguments", what, len(pos))
 	}
 	return pos[0], nil
 }
 
-// parseJobs parses the args of a command on the jobs named by their IDs,
-// or by --group (group), and returns the IDs.
-func parseJobs(fs *flag.FlagSet, args []string, group *string) ([]string, error) {
-	ids, err := parse(fs, args)
-	if err == nil && len(ids) == 0 && *group == "" {
-		err = errors.New("want job IDs or --group")
+// noArgs refuses positional arguments.
+func noArgs(pos []string) error {
+	if len(pos) > 0 {
+		return usagef("takes no arguments, got %q", pos)
 	}
-	return ids, err
+	return nil
 }
 
 // listFlag collects a repeated flag.
@@ -90,11 +65,13 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+func (l *listFlag) Type() string       { return "string" }
 
 // argFlag collects repeated --arg k=v.
 type argFlag map[string]string
 
 func (a argFlag) String() string { return "" }
+func (a argFlag) Type() string   { return "name=value" }
 func (a argFlag) Set(s string) error {
 	k, v, ok := strings.Cut(s, "=")
 	if !ok || k == "" {
@@ -104,9 +81,8 @@ func (a argFlag) Set(s string) error {
 	return nil
 }
 
-func runSubmit(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
-	dial := clientFlags(fs)
+func submitCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
 	typ := fs.String("type", "", "job `type`")
 	jargs := argFlag{}
 	fs.Var(jargs, "arg", "job arg `name=value` (repeatable)")
@@ -125,52 +101,57 @@ func runSubmit(args []string, stdout io.Writer) error {
 	broadcast := fs.Bool("broadcast", false, "run one copy on every live worker that has the type (and tags)")
 	file := fs.String("file", "", "submit every job of a jobs `file` (TOML)")
 	asJSON := fs.Bool("json", false, `print {"ids": [...]} instead of one ID a line`)
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	var specs []jobs.Spec
-	switch {
-	case *file != "" && *typ != "":
-		return errors.New("--file and --type exclude each other")
-	case *file != "":
-		s, err := conf.LoadJobs(*file)
+	return func(pos []string, stdout io.Writer) error {
+		if err := noArgs(pos); err != nil {
+			return err
+		}
+		var specs []jobs.Spec
+		switch {
+		case *file != "" && *typ != "":
+			return usagef("--file and --type exclude each other")
+		case *file != "":
+			s, err := conf.LoadJobs(*file)
+			if err != nil {
+				return err
+			}
+			// The file's keys make the master's jobs_file idempotent; a
+			// submit from the command line always makes new jobs.
+			for i := range s {
+				s[i].Key = ""
+			}
+			specs = s
+		case *typ != "":
+			s := jobs.Spec{Type: *typ, Args: jargs, Priority: *prio, Retries: *retries, Timeout: *timeout,
+				Group: *group, Key: *key, Tags: tags, LimitKey: *limitKey, UniqueKey: *uniqueKey,
+				UniqueFor: *uniqueFor, Delay: *delay, Broadcast: *broadcast}
+			if *runAt != "" {
+				t, err := time.Parse(time.RFC3339, *runAt)
+				if err != nil {
+					return usagef("--run-at: %v", err)
+				}
+				s.RunAt = t
+			}
+			specs = []jobs.Spec{s}
+		default:
+			return usagef("need --type or --file")
+		}
+		mc, c, done, err := conn.call()
 		if err != nil {
 			return err
 		}
-		// The file's keys make the master's jobs_file idempotent; a
-		// submit from the command line always makes new jobs.
-		for i := range s {
-			s[i].Key = ""
+		defer done()
+		r, err := mc.Submit(c, &rpcapi.SubmitArgs{Specs: specs})
+		if err != nil {
+			return err
 		}
-		specs = s
-	case *typ != "":
-		s := jobs.Spec{Type: *typ, Args: jargs, Priority: *prio, Retries: *retries, Timeout: *timeout,
-			Group: *group, Key: *key, Tags: tags, LimitKey: *limitKey, UniqueKey: *uniqueKey,
-			UniqueFor: *uniqueFor, Delay: *delay, Broadcast: *broadcast}
-		if *runAt != "" {
-			t, err := time.Parse(time.RFC3339, *runAt)
-			if err != nil {
-				return fmt.Errorf("--run-at: %v", err)
-			}
-			s.RunAt = t
+		if *asJSON {
+			return printJSON(stdout, map[string]any{"ids": r.IDs, "existing": r.Existing})
 		}
-		specs = []jobs.Spec{s}
-	default:
-		return errors.New("need --type or --file")
+		for _, id := range r.IDs {
+			fmt.Fprintln(stdout, id)
+		}
+		return nil
 	}
-	mc, c, done := dial.call()
-	defer done()
-	r, err := mc.Submit(c, &rpcapi.SubmitArgs{Specs: specs})
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(stdout, map[string]any{"ids": r.IDs, "existing": r.Existing})
-	}
-	for _, id := range r.IDs {
-		fmt.Fprintln(stdout, id)
-	}
-	return nil
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -194,36 +175,40 @@ func fmtArgs(a map[string]string) string {
 	return strings.Join(parts, " ")
 }
 
-func runJobs(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("jobs", flag.ContinueOnError)
-	dial := clientFlags(fs)
+func jobsCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
 	state := fs.String("state", "", "only jobs in `state` (pending, running, succeeded, failed, cancelled)")
 	typ := fs.String("type", "", "only jobs of `type`")
 	group := fs.String("group", "", "only jobs of `group`")
 	pf := addPageFlags(fs, "jobs")
-	limit, err := pf.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	mc := dial()
-	defer mc.C.Close()
-	a := rpcapi.ListJobsArgs{State: jobs.State(*state), Type: *typ, Group: *group, Limit: limit, Order: pf.orderArg()}
-	out := &pagePrinter[rpcapi.JobView]{w: stdout, json: *pf.json, header: "ID\tTYPE\tSTATE\tATTEMPTS\tWORKER\tGROUP\tARGS",
-		row: func(w io.Writer, v *rpcapi.JobView) {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.ID, v.Type, v.State, v.Attempts, dash(v.Worker), dash(v.Group), fmtArgs(v.Args))
-		}}
-	return out.end(pf.walk("jobs", func(c context.Context, cursor string) (string, error) {
-		a.Cursor = cursor
-		r, err := mc.ListJobs(c, &a)
+	return func(pos []string, stdout io.Writer) error {
+		limit, order, err := pf.parse(pos)
 		if err != nil {
-			return "", err
+			return err
 		}
-		views := make([]rpcapi.JobView, len(r.Jobs))
-		for i := range r.Jobs {
-			views[i] = rpcapi.ViewJob(&r.Jobs[i])
+		mc, err := conn.dial()
+		if err != nil {
+			return err
 		}
-		return r.NextCursor, out.page(views)
-	}))
+		defer mc.C.Close()
+		a := rpcapi.ListJobsArgs{State: jobs.State(*state), Type: *typ, Group: *group, Limit: limit, Order: order}
+		out := &pagePrinter[rpcapi.JobView]{w: stdout, json: *pf.json, header: "ID\tTYPE\tSTATE\tATTEMPTS\tWORKER\tGROUP\tARGS",
+			row: func(w io.Writer, v *rpcapi.JobView) {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.ID, v.Type, v.State, v.Attempts, dash(v.Worker), dash(v.Group), fmtArgs(v.Args))
+			}}
+		return out.end(pf.walk("jobs", func(c context.Context, cursor string) (string, error) {
+			a.Cursor = cursor
+			r, err := mc.ListJobs(c, &a)
+			if err != nil {
+				return "", err
+			}
+			views := make([]rpcapi.JobView, len(r.Jobs))
+			for i := range r.Jobs {
+				views[i] = rpcapi.ViewJob(&r.Jobs[i])
+			}
+			return r.NextCursor, out.page(views)
+		}))
+	}
 }
 
 func dash(s string) string {
@@ -233,59 +218,66 @@ func dash(s string) string {
 	return s
 }
 
-func runJob(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("job", flag.ContinueOnError)
-	dial := clientFlags(fs)
+func jobCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	id, err := parseOne(fs, args, "job ID")
-	if err != nil {
-		return err
-	}
-	mc, c, done := dial.call()
-	defer done()
-	info, err := mc.GetJob(c, id)
-	if err != nil {
-		return err
-	}
-	j, d := &info.Job, info.View()
-	if *asJSON {
-		return printJSON(stdout, d)
-	}
-	fmt.Fprintf(stdout, "job %s  type %s  state %s\n", j.ID, j.Spec.Type, j.State)
-	fmt.Fprintf(stdout, "args: %s\n", dash(fmtArgs(j.Spec.Args)))
-	fmt.Fprintf(stdout, "priority %d  retries %d  timeout %s  group %s\n", j.Spec.Priority, j.Spec.Retries, dash(d.Timeout), dash(j.Spec.Group))
-	fmt.Fprintf(stdout, "submitted by %s\n", dash(j.Submitter))
-	if info.Waiting != "" {
-		fmt.Fprintf(stdout, "waiting: %s\n", info.Waiting)
-	}
-	if len(j.Attempts) > 0 {
-		fmt.Fprintln(stdout, "\nattempts:")
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  #\tWORKER\tSTARTED\tTOOK\tOUTCOME\tEXIT\tERROR")
-		for _, a := range j.Attempts {
-			took := "-"
-			if !a.Ended.IsZero() {
-				took = a.Ended.Sub(a.Started).Round(time.Millisecond).String()
+	return func(pos []string, stdout io.Writer) error {
+		id, err := oneArg(pos, "job ID")
+		if err != nil {
+			return err
+		}
+		mc, c, done, err := conn.call()
+		if err != nil {
+			return err
+		}
+		defer done()
+		info, err := mc.GetJob(c, id)
+		if err != nil {
+			return err
+		}
+		j, d := &info.Job, info.View()
+		if *asJSON {
+			return printJSON(stdout, d)
+		}
+		fmt.Fprintf(stdout, "job %s  type %s  state %s\n", j.ID, j.Spec.Type, j.State)
+		fmt.Fprintf(stdout, "args: %s\n", dash(fmtArgs(j.Spec.Args)))
+		fmt.Fprintf(stdout, "priority %d  retries %d  timeout %s  group %s\n", j.Spec.Priority, j.Spec.Retries, dash(d.Timeout), dash(j.Spec.Group))
+		fmt.Fprintf(stdout, "submitted by %s\n", dash(j.Submitter))
+		if info.Waiting != "" {
+			fmt.Fprintf(stdout, "waiting: %s\n", info.Waiting)
+		}
+		if len(j.Attempts) > 0 {
+			fmt.Fprintln(stdout, "\nattempts:")
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "  #\tWORKER\tSTARTED\tTOOK\tOUTCOME\tEXIT\tERROR")
+			for _, a := range j.Attempts {
+				took := "-"
+				if !a.Ended.IsZero() {
+					took = a.Ended.Sub(a.Started).Round(time.Millisecond).String()
+				}
+				fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%d\t%s\n", a.N, a.Worker, a.Started.Format("15:04:05.000"), took,
+					dash(string(a.Outcome)), a.ExitCode, dash(a.Error))
 			}
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%d\t%s\n", a.N, a.Worker, a.Started.Format("15:04:05.000"), took,
-				dash(string(a.Outcome)), a.ExitCode, dash(a.Error))
+			tw.Flush()
+			printRunFacts(stdout, &d)
+			if last := j.Attempts[len(j.Attempts)-1]; last.Output != "" {
+				fmt.Fprintf(stdout, "\noutput of attempt %d (tail):\n%s\n", last.N, strings.TrimRight(last.Output, "\n"))
+			}
 		}
-		tw.Flush()
-		printRunFacts(stdout, &d)
-		if last := j.Attempts[len(j.Attempts)-1]; last.Output != "" {
-			fmt.Fprintf(stdout, "\noutput of attempt %d (tail):\n%s\n", last.N, strings.TrimRight(last.Output, "\n"))
+		fmt.Fprintln(stdout, "\ntimeline:")
+		for _, e := range j.Events {
+			fmt.Fprintf(stdout, "  %s  %s\n", e.At.Format("15:04:05.000"), e.Text)
 		}
+		return nil
 	}
-	fmt.Fprintln(stdout, "\ntimeline:")
-	for _, e := range j.Events {
-		fmt.Fprintf(stdout, "  %s  %s\n", e.At.Format("15:04:05.000"), e.Text)
-	}
-	return nil
 }
 
 // viewWorkers is ws as the CLI prints them: the master's view
 // (rpcapi.WorkerInfo, also the JSON API's), with no nil lists.
 func viewWorkers(ws []rpcapi.WorkerInfo) []rpcapi.WorkerInfo {
+	if ws == nil {
+		ws = []rpcapi.WorkerInfo{}
+	}
 	for i := range ws {
 		w := &ws[i]
 		if w.Types == nil {
@@ -339,116 +331,126 @@ func printWorkers(w io.Writer, views []rpcapi.WorkerInfo) error {
 	return tw.Flush()
 }
 
-func runWorkers(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("workers", flag.ContinueOnError)
-	dial := clientFlags(fs)
+func workersCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
 	state := fs.String("state", "", "only workers in `state` (alive, draining, dead)")
 	pf := addPageFlags(fs, "workers")
-	limit, err := pf.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	mc := dial()
-	defer mc.C.Close()
-	a := rpcapi.ListWorkersArgs{State: *state, Limit: limit, Order: pf.orderArg()}
-	out := &pagePrinter[rpcapi.WorkerInfo]{w: stdout, json: *pf.json, header: workerHeader, row: workerRow}
-	return out.end(pf.walk("workers", func(c context.Context, cursor string) (string, error) {
-		a.Cursor = cursor
-		r, err := mc.ListWorkersPage(c, &a)
+	return func(pos []string, stdout io.Writer) error {
+		limit, order, err := pf.parse(pos)
 		if err != nil {
-			return "", err
-		}
-		return r.NextCursor, out.page(viewWorkers(r.Workers))
-	}))
-}
-
-func runStatus(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	dial := clientFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	mc, c, done := dial.call()
-	defer done()
-	r, err := mc.Status(c)
-	if err != nil {
-		return err
-	}
-	alive, _, _ := aliveWorkers(r.Workers)
-	if r.WorkersMore > 0 {
-		alive = r.Alive // the master's count: not every worker is listed
-	}
-	if *asJSON {
-		return printJSON(stdout, map[string]any{
-			"counts": r.Counts, "workers": viewWorkers(r.Workers), "workers_alive": alive,
-			"workers_more": r.WorkersMore,
-			"started":      r.Started, "stale_reports_dropped": r.Dropped, "workers_reaped": r.Reaped,
-		})
-	}
-	fmt.Fprintf(stdout, "master up %s; %d workers alive; %d reaped; %d stale reports dropped\n",
-		time.Since(r.Started).Round(time.Second), alive, r.Reaped, r.Dropped)
-	for _, s := range jobs.States {
-		fmt.Fprintf(stdout, "  %-10s %d\n", s, r.Counts[s])
-	}
-	if len(r.Workers) > 0 {
-		fmt.Fprintln(stdout)
-		if err := printWorkers(stdout, viewWorkers(r.Workers)); err != nil {
 			return err
 		}
+		mc, err := conn.dial()
+		if err != nil {
+			return err
+		}
+		defer mc.C.Close()
+		a := rpcapi.ListWorkersArgs{State: *state, Limit: limit, Order: order}
+		out := &pagePrinter[rpcapi.WorkerInfo]{w: stdout, json: *pf.json, header: workerHeader, row: workerRow}
+		return out.end(pf.walk("workers", func(c context.Context, cursor string) (string, error) {
+			a.Cursor = cursor
+			r, err := mc.ListWorkersPage(c, &a)
+			if err != nil {
+				return "", err
+			}
+			return r.NextCursor, out.page(viewWorkers(r.Workers))
+		}))
 	}
-	if r.WorkersMore > 0 {
-		fmt.Fprintf(stdout, "and %d more workers (drover workers --all lists them all)\n", r.WorkersMore)
-	}
-	return nil
 }
 
-func runCancel(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("cancel", flag.ContinueOnError)
-	dial := clientFlags(fs)
-	asJSON := fs.Bool("json", false, "print {cancelled, errors} as JSON")
-	group := fs.String("group", "", "cancel every live job of `group`")
-	ids, err := parseJobs(fs, args, group)
-	if err != nil {
-		return err
-	}
-	mc, c, done := dial.call()
-	defer done()
-	r, err := mc.Cancel(c, &rpcapi.CancelArgs{IDs: ids, Group: *group})
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		if r.Cancelled == nil {
-			r.Cancelled = []string{}
+func statusCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	return func(pos []string, stdout io.Writer) error {
+		if err := noArgs(pos); err != nil {
+			return err
 		}
-		if r.Errors == nil {
-			r.Errors = []string{}
+		mc, c, done, err := conn.call()
+		if err != nil {
+			return err
 		}
-		printJSON(stdout, map[string]any{"cancelled": r.Cancelled, "errors": r.Errors,
-			"cancelled_more": r.CancelledMore, "errors_more": r.ErrorsMore, "skipped": r.Skipped})
-		if len(r.Errors)+r.ErrorsMore > 0 {
-			return &exitError{code: 1}
+		defer done()
+		r, err := mc.Status(c)
+		if err != nil {
+			return err
+		}
+		alive, _, _ := aliveWorkers(r.Workers)
+		if r.WorkersMore > 0 {
+			alive = r.Alive // the master's count: not every worker is listed
+		}
+		if *asJSON {
+			return printJSON(stdout, map[string]any{
+				"counts": r.Counts, "workers": viewWorkers(r.Workers), "workers_alive": alive,
+				"workers_more": r.WorkersMore,
+				"started":      r.Started, "stale_reports_dropped": r.Dropped, "workers_reaped": r.Reaped,
+				"version": r.Version,
+			})
+		}
+		fmt.Fprintf(stdout, "master up %s; %d workers alive; %d reaped; %d stale reports dropped\n",
+			time.Since(r.Started).Round(time.Second), alive, r.Reaped, r.Dropped)
+		fmt.Fprintf(stdout, "master %s\n", versionLine(r.Version))
+		for _, s := range jobs.States {
+			fmt.Fprintf(stdout, "  %-10s %d\n", s, r.Counts[s])
+		}
+		if len(r.Workers) > 0 {
+			fmt.Fprintln(stdout)
+			if err := printWorkers(stdout, viewWorkers(r.Workers)); err != nil {
+				return err
+			}
+		}
+		if r.WorkersMore > 0 {
+			fmt.Fprintf(stdout, "and %d more workers (drover workers --all lists them all)\n", r.WorkersMore)
 		}
 		return nil
 	}
-	for _, id := range r.Cancelled {
-		fmt.Fprintf(stdout, "%s cancelled\n", id)
-	}
-	if r.CancelledMore > 0 {
-		fmt.Fprintf(stdout, "and %d more cancelled\n", r.CancelledMore)
-	}
-	if r.Skipped > 0 {
-		fmt.Fprintf(stdout, "%d live jobs of group %s skipped: submitted by other tokens (client_cancel = \"own\")\n", r.Skipped, *group)
-	}
-	if len(r.Errors)+r.ErrorsMore > 0 {
-		msg := strings.Join(r.Errors, "; ")
-		if r.ErrorsMore > 0 {
-			msg += fmt.Sprintf("; and %d more", r.ErrorsMore)
+}
+
+func cancelCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
+	asJSON := fs.Bool("json", false, "print {cancelled, errors} as JSON")
+	group := fs.String("group", "", "cancel every live job of `group`")
+	return func(ids []string, stdout io.Writer) error {
+		if len(ids) == 0 && *group == "" {
+			return usagef("want job IDs or --group")
 		}
-		return &exitError{code: 1, err: errors.New(msg)}
+		mc, c, done, err := conn.call()
+		if err != nil {
+			return err
+		}
+		defer done()
+		r, err := mc.Cancel(c, &rpcapi.CancelArgs{IDs: ids, Group: *group})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			if r.Cancelled == nil {
+				r.Cancelled = []string{}
+			}
+			if r.Errors == nil {
+				r.Errors = []string{}
+			}
+			printJSON(stdout, map[string]any{"cancelled": r.Cancelled, "errors": r.Errors,
+				"cancelled_more": r.CancelledMore, "errors_more": r.ErrorsMore})
+			if len(r.Errors)+r.ErrorsMore > 0 {
+				return &exitError{code: 1}
+			}
+			return nil
+		}
+		for _, id := range r.Cancelled {
+			fmt.Fprintf(stdout, "%s cancelled\n", id)
+		}
+		if r.CancelledMore > 0 {
+			fmt.Fprintf(stdout, "and %d more cancelled\n", r.CancelledMore)
+		}
+		if len(r.Errors)+r.ErrorsMore > 0 {
+			msg := strings.Join(r.Errors, "; ")
+			if r.ErrorsMore > 0 {
+				msg += fmt.Sprintf("; and %d more", r.ErrorsMore)
+			}
+			return &exitError{code: 1, err: errors.New(msg)}
+		}
+		return nil
 	}
-	return nil
 }
 
 func countsLine(c map[jobs.State]int) string {

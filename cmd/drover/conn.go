@@ -1,28 +1,37 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
-	"flag"
+	"errors"
 	"fmt"
 	"os"
+
+	"github.com/spf13/pflag"
 
 	"github.com/drover/drover/conf"
 	"github.com/drover/drover/rpcapi"
 )
 
+// defaultMaster is the master's address when neither --master nor
+// $DROVER_MASTER names one.
+const defaultMaster = "127.0.0.1:7070"
+
 // connFlags are a client command's flags that say how to reach the master.
 type connFlags struct {
+	fs                                               *pflag.FlagSet
 	addr, transport, token, tokenFile, ca, cert, key *string
 }
 
 // addConnFlags adds --master and how to reach it to fs.
-func addConnFlags(fs *flag.FlagSet) *connFlags {
-	def := "127.0.0.1:7070"
+func addConnFlags(fs *pflag.FlagSet) *connFlags {
+	def := defaultMaster
 	if v := os.Getenv("DROVER_MASTER"); v != "" {
 		def = v
 	}
 	return &connFlags{
-		addr:      fs.String("master", def, "master `addr` ($DROVER_MASTER)"),
+		fs:        fs,
+		addr:      fs.String("master", def, "master `addr` ($DROVER_MASTER, else "+defaultMaster+")"),
 		transport: fs.String("transport", rpcapi.TransportGob, "protocol to the master: gob or xmlrpc"),
 		token:     fs.String("token", "", "the master's `token`; other users of this machine see it in ps: prefer --token-file or $DROVER_TOKEN"),
 		tokenFile: fs.String("token-file", "", "read the master's token from `file` (surrounding whitespace ignored)"),
@@ -32,33 +41,85 @@ func addConnFlags(fs *flag.FlagSet) *connFlags {
 	}
 }
 
+// where names the master the flags reach and where its address came
+// from: "127.0.0.1:7070 (the default)".
+func (f *connFlags) where() string {
+	from := "the default"
+	switch {
+	case f.fs.Changed("master"):
+		from = "--master"
+	case os.Getenv("DROVER_MASTER") != "":
+		from = "$DROVER_MASTER"
+	}
+	return fmt.Sprintf("%s (from %s)", *f.addr, from)
+}
+
 // secrets returns the token and the client TLS config (nil: none) the
-// flags name, exiting with status 2 when they cannot be read.
-func (f *connFlags) secrets() (string, *tls.Config) {
+// flags name; a file that cannot be read is a usage error.
+func (f *connFlags) secrets() (string, *tls.Config, error) {
 	tok, err := clientToken(*f.token, *f.tokenFile, os.Getenv(conf.EnvToken))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "drover:", err)
-		os.Exit(2)
+		return "", nil, usageError(err)
 	}
 	_, tc, err := conf.TLSConfigs(*f.cert, *f.key, *f.ca)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "drover:", err)
-		os.Exit(2)
+		return "", nil, usageError(err)
 	}
-	return tok, tc
+	return tok, tc, nil
 }
 
-// dial returns a client of the master the flags name.
-func (f *connFlags) dial() rpcapi.MasterClient {
-	tok, tc := f.secrets()
+// dial returns a client of the master the flags name, whose errors say
+// which master could not be reached, or refused the call.
+func (f *connFlags) dial() (rpcapi.MasterClient, error) {
+	tok, tc, err := f.secrets()
+	if err != nil {
+		return rpcapi.MasterClient{}, err
+	}
 	opts := []rpcapi.Option{rpcapi.WithToken(tok)}
 	if tc != nil {
 		opts = append(opts, rpcapi.WithTLS(tc))
 	}
 	c, err := rpcapi.NewCaller(*f.addr, *f.transport, opts...)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "drover:", err)
-		os.Exit(2)
+		return rpcapi.MasterClient{}, usageError(err)
 	}
-	return rpcapi.MasterClient{C: c}
+	return rpcapi.MasterClient{C: masterCaller{Caller: c, f: f}}, nil
+}
+
+// call dials the master and returns its client and a context for the
+// command's calls (callTimeout); done cancels the one and closes the
+// other.
+func (f *connFlags) call() (mc rpcapi.MasterClient, c context.Context, done func(), err error) {
+	mc, err = f.dial()
+	if err != nil {
+		return mc, nil, nil, err
+	}
+	c, cancel := ctx()
+	return mc, c, func() {
+		cancel()
+		mc.C.Close()
+	}, nil
+}
+
+// masterCaller is a client of the master whose errors name it (see
+// annotate).
+type masterCaller struct {
+	rpcapi.Caller
+	f *connFlags
+}
+
+func (c masterCaller) Call(ctx context.Context, method string, args, reply any) error {
+	return c.f.annotate(c.Caller.Call(ctx, method, args, reply))
+}
+
+// annotate adds the master's address, and where it came from, to an
+// error that says the master could not be reached or refused the call.
+func (f *connFlags) annotate(err error) error {
+	switch {
+	case errors.Is(err, rpcapi.ErrUnavailable):
+		return fmt.Errorf("cannot reach the master at %s: %w", f.where(), err)
+	case errors.Is(err, rpcapi.ErrUnauthorized), errors.Is(err, rpcapi.ErrForbidden):
+		return fmt.Errorf("the master at %s refused the call: %w", f.where(), err)
+	}
+	return err
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/sirupsen/logrus"
 
@@ -22,21 +23,28 @@ import (
 	"github.com/drover/drover/worker"
 )
 
-// runDemo starts a master and workers in this process, runs a small batch
-// that shows Go handler jobs, subprocess jobs, a retry and a worker dying
-// mid-run, and prints what happened.
-func runDemo(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+// demoCmd is drover demo.
+func demoCmd(fs *pflag.FlagSet) runFunc {
 	nWorkers := fs.Int("workers", 3, "workers to start (at least 2)")
 	nJobs := fs.Int("jobs", 12, "Go handler jobs in the batch")
 	level := fs.String("log-level", "error", "log level of the master and workers")
-	if _, err := parse(fs, args); err != nil {
-		return err
+	return func(pos []string, stdout io.Writer) error {
+		if err := noArgs(pos); err != nil {
+			return err
+		}
+		if *nWorkers < 2 || *nJobs < 1 {
+			return usagef("want --workers >= 2 and --jobs >= 1")
+		}
+		return runDemo(*nWorkers, *nJobs, *level, stdout)
 	}
-	if *nWorkers < 2 || *nJobs < 1 {
-		return errors.New("want --workers >= 2 and --jobs >= 1")
-	}
-	log, err := conf.Logger(*level, "")
+}
+
+// runDemo starts a master and nWorkers workers in this process, runs a
+// small batch (nJobs Go handler jobs and more) that shows Go handler
+// jobs, subprocess jobs, a retry and a worker dying mid-run, and prints
+// what happened; the master and workers log at level.
+func runDemo(nWorkers, nJobs int, level string, stdout io.Writer) error {
+	log, err := conf.Logger(level, "")
 	if err != nil {
 		return err
 	}
@@ -53,7 +61,7 @@ func runDemo(args []string, stdout io.Writer) error {
 	defer d.m.Close()
 
 	defer d.crashWorkers()
-	if err := d.startWorkers(*nWorkers); err != nil {
+	if err := d.startWorkers(nWorkers); err != nil {
 		return err
 	}
 	d.say("%d workers registered, 3 slots each, types fetch, flaky, slow (Go) and wordcount (subprocess: wc -w {file})", len(d.all))
@@ -66,11 +74,11 @@ func runDemo(args []string, stdout io.Writer) error {
 	defer d.mc.C.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
-	sub, err := d.mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: demoSpecs(*nJobs, words)})
+	sub, err := d.mc.Submit(ctx, &rpcapi.SubmitArgs{Specs: demoSpecs(nJobs, words)})
 	if err != nil {
 		return err
 	}
-	d.say("submitted %d jobs in group \"demo\": 3 slow, %d fetch, 1 flaky (fails once), 2 wordcount", len(sub.IDs), *nJobs)
+	d.say("submitted %d jobs in group \"demo\": 3 slow, %d fetch, 1 flaky (fails once), 2 wordcount", len(sub.IDs), nJobs)
 
 	victimID, err := d.crashWorkerOf(ctx, sub.IDs[0])
 	if err != nil {

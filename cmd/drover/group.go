@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
@@ -48,47 +51,82 @@ func jobResult(j *jobs.Job) master.ThenResult {
 
 // runGroup shows one group: its state, counts by state and each member's
 // result.
-func runGroup(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("group", flag.ContinueOnError)
-	dial := clientFlags(fs)
+func groupCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	name, err := parseOne(fs, args, "group name")
-	if err != nil {
-		return err
-	}
-	mc, c, done := dial.call()
-	defer done()
-	g, err := mc.GetGroup(c, name)
-	if errors.Is(err, rpcapi.ErrNotFound) {
-		return &exitError{code: 1, err: fmt.Errorf("group %q has no jobs", name)}
-	}
-	if err != nil {
-		return err
-	}
-	all, err := mc.ListAllJobs(c, rpcapi.ListJobsArgs{Group: name, Order: rpcapi.OrderAsc, Limit: rpcapi.MaxPageSize})
-	if err != nil {
-		return err
-	}
-	rep := groupReport{GroupInfo: *g, State: groupState(g), Results: make([]master.ThenResult, 0, len(all))}
-	for i := range all {
-		rep.Results = append(rep.Results, jobResult(&all[i]))
-	}
-	if *asJSON {
-		return printJSON(stdout, rep)
-	}
-	fmt.Fprintf(stdout, "group %s: %s, %d of %d jobs final (%d%%)\n%s\n\n", g.Name, rep.State, g.Done, g.Total,
-		100*g.Done/max(g.Total, 1), countsLine(g.Counts))
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tSTATE\tRESULT")
-	for _, res := range rep.Results {
-		out := strings.TrimSpace(res.Output)
-		if res.Error != "" {
-			out = res.Error
+	return func(pos []string, stdout io.Writer) error {
+		name, err := oneArg(pos, "group name")
+		if err != nil {
+			return err
 		}
-		if i := strings.IndexByte(out, '\n'); i >= 0 {
-			out = out[:i] + " ..."
+		mc, c, done, err := conn.call()
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", res.ID, res.State, dash(out))
+		defer done()
+		g, err := mc.GetGroup(c, name)
+		if errors.Is(err, rpcapi.ErrNotFound) {
+			return &exitError{code: exitNotFound, err: fmt.Errorf("group %q has no jobs", name)}
+		}
+		if err != nil {
+			return err
+		}
+		all, err := mc.ListAllJobs(c, rpcapi.ListJobsArgs{Group: name, Order: rpcapi.OrderAsc, Limit: rpcapi.MaxPageSize})
+		if err != nil {
+			return err
+		}
+		rep := groupReport{GroupInfo: *g, State: groupState(g), Results: make([]master.ThenResult, 0, len(all))}
+		for i := range all {
+			rep.Results = append(rep.Results, jobResult(&all[i]))
+		}
+		if *asJSON {
+			return printJSON(stdout, rep)
+		}
+		fmt.Fprintf(stdout, "group %s: %s, %d of %d jobs final (%d%%)\n%s\n\n", g.Name, rep.State, g.Done, g.Total,
+			100*g.Done/max(g.Total, 1), countsLine(g.Counts))
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "JOB\tSTATE\tRESULT")
+		for _, res := range rep.Results {
+			out := strings.TrimSpace(res.Output)
+			if res.Error != "" {
+				out = res.Error
+			}
+			if i := strings.IndexByte(out, '\n'); i >= 0 {
+				out = out[:i] + " ..."
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", res.ID, res.State, dash(out))
+		}
+		return tw.Flush()
 	}
-	return tw.Flush()
+}
+
+// groupsCmd lists the groups, the group started last first.
+func groupsCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
+	pf := addPageFlags(fs, "groups")
+	return func(pos []string, stdout io.Writer) error {
+		limit, order, err := pf.parse(pos)
+		if err != nil {
+			return err
+		}
+		mc, err := conn.dial()
+		if err != nil {
+			return err
+		}
+		defer mc.C.Close()
+		a := rpcapi.ListGroupsArgs{Limit: limit, Order: order}
+		out := &pagePrinter[rpcapi.GroupInfo]{w: stdout, json: *pf.json, header: "GROUP\tSTATE\tFINAL\tSUBMITTED\tUPDATED\tCOUNTS",
+			row: func(w io.Writer, g *rpcapi.GroupInfo) {
+				fmt.Fprintf(w, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", g.Name, groupState(g), g.Done, g.Total,
+					g.Submitted.Local().Format(time.DateTime), g.Updated.Local().Format(time.DateTime), shortCounts(g.Counts))
+			}}
+		return out.end(pf.walk("groups", func(c context.Context, cursor string) (string, error) {
+			a.Cursor = cursor
+			r, err := mc.ListGroups(c, &a)
+			if err != nil {
+				return "", err
+			}
+			return r.NextCursor, out.page(r.Groups)
+		}))
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/spf13/pflag"
 
 	"github.com/drover/drover/rpcapi"
 )
@@ -27,94 +28,105 @@ var logsStderr io.Writer = os.Stderr
 // /api/v1/jobs/{id}/attempts/{n}/log): its stdout to stdout and its stderr
 // to stderr, or one of them to stdout with --stream; with -f, as it grows
 // until the attempt ends.
-func runLogs(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
+func logsCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)
 	attempt := fs.Int("attempt", 0, "the attempt `N` (default: the job's latest)")
 	stream := fs.String("stream", "", "print only `S`, stdout or stderr, to stdout (default: both, each to its own)")
-	follow := fs.Bool("f", false, "follow: print the log as it grows, until the attempt ends")
-	id, err := parseOne(fs, args, "job ID")
-	if err != nil {
-		return err
-	}
-	if *attempt < 0 {
-		return fmt.Errorf("--attempt %d: want a number from 1", *attempt)
-	}
-	outs := map[string]io.Writer{rpcapi.StreamStdout: stdout, rpcapi.StreamStderr: logsStderr}
-	switch *stream {
-	case "":
-	case rpcapi.StreamStdout, rpcapi.StreamStderr:
-		outs = map[string]io.Writer{*stream: stdout}
-	default:
-		return fmt.Errorf("--stream %q: want stdout or stderr", *stream)
-	}
-	if *attempt == 0 {
-		mc, c, done := dialer(conn.dial).call()
-		info, err := mc.GetJob(c, id)
-		done()
+	follow := fs.BoolP("follow", "f", false, "follow: print the log as it grows, until the attempt ends")
+	return func(pos []string, stdout io.Writer) error {
+		id, err := oneArg(pos, "job ID")
 		if err != nil {
 			return err
 		}
-		if *attempt = info.Job.Attempt; *attempt == 0 {
-			return fmt.Errorf("job %s has not run yet: no log", id)
+		if *attempt < 0 {
+			return usagef("--attempt %d: want a number from 1", *attempt)
 		}
-	}
-	lc := newLogClient(conn)
-	path := fmt.Sprintf("/api/v1/jobs/%s/attempts/%d/log", url.PathEscape(id), *attempt)
-	sig, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	// Both streams at once when following, so each shows as it comes; a
-	// failure of one ends the other.
-	ctx, cancel := context.WithCancel(sig)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, 0, 2)
-	var mu sync.Mutex
-	for _, s := range []string{rpcapi.StreamStdout, rpcapi.StreamStderr} {
-		w, ok := outs[s]
-		if !ok {
-			continue
+		outs := map[string]io.Writer{rpcapi.StreamStdout: stdout, rpcapi.StreamStderr: logsStderr}
+		switch *stream {
+		case "":
+		case rpcapi.StreamStdout, rpcapi.StreamStderr:
+			outs = map[string]io.Writer{*stream: stdout}
+		default:
+			return usagef("--stream %q: want stdout or stderr", *stream)
 		}
-		get := func() {
-			if err := lc.copy(ctx, path, s, *follow, w); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-				if *follow {
-					cancel()
-				}
+		if *attempt == 0 {
+			mc, c, done, err := conn.call()
+			if err != nil {
+				return err
+			}
+			info, err := mc.GetJob(c, id)
+			done()
+			if err != nil {
+				return err
+			}
+			if *attempt = info.Job.Attempt; *attempt == 0 {
+				return fmt.Errorf("job %s has not run yet: no log", id)
 			}
 		}
-		if *follow {
-			wg.Go(get)
-		} else {
-			get()
+		lc, err := newLogClient(conn)
+		if err != nil {
+			return err
 		}
+		path := fmt.Sprintf("/api/v1/jobs/%s/attempts/%d/log", url.PathEscape(id), *attempt)
+		sig, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		// Both streams at once when following, so each shows as it comes; a
+		// failure of one ends the other.
+		ctx, cancel := context.WithCancel(sig)
+		defer cancel()
+		var wg sync.WaitGroup
+		errs := make([]error, 0, 2)
+		var mu sync.Mutex
+		for _, s := range []string{rpcapi.StreamStdout, rpcapi.StreamStderr} {
+			w, ok := outs[s]
+			if !ok {
+				continue
+			}
+			get := func() {
+				if err := lc.copy(ctx, path, s, *follow, w); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					if *follow {
+						cancel()
+					}
+				}
+			}
+			if *follow {
+				wg.Go(get)
+			} else {
+				get()
+			}
+		}
+		wg.Wait()
+		if sig.Err() != nil {
+			return nil // interrupted while following: not an error
+		}
+		return errors.Join(errs...)
 	}
-	wg.Wait()
-	if sig.Err() != nil {
-		return nil // interrupted while following: not an error
-	}
-	return errors.Join(errs...)
 }
 
 // logClient gets logs from the master's JSON API, with the token and TLS
 // of the command's flags.
 type logClient struct {
+	conn  *connFlags
 	base  string // http://host:port or https://host:port
 	token string
 	hc    *http.Client
 }
 
-func newLogClient(f *connFlags) *logClient {
-	tok, tc := f.secrets()
+func newLogClient(f *connFlags) (*logClient, error) {
+	tok, tc, err := f.secrets()
+	if err != nil {
+		return nil, err
+	}
 	scheme := "http://"
 	if tc != nil || strings.HasPrefix(*f.addr, "https://") {
 		scheme = "https://"
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tc
-	return &logClient{base: scheme + rpcapi.HostPort(*f.addr), token: tok, hc: &http.Client{Transport: tr}}
+	return &logClient{conn: f, base: scheme + rpcapi.HostPort(*f.addr), token: tok, hc: &http.Client{Transport: tr}}, nil
 }
 
 // copy writes one stream of the log at path to w, following it if asked.
@@ -132,7 +144,10 @@ func (lc *logClient) copy(ctx context.Context, path, stream string, follow bool,
 	}
 	res, err := lc.hc.Do(req)
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			return nil
+		}
+		return lc.conn.annotate(&httpError{sentinel: rpcapi.ErrUnavailable, msg: err.Error()})
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
@@ -140,13 +155,41 @@ func (lc *logClient) copy(ctx context.Context, path, stream string, follow bool,
 			Error struct{ Message string } `json:"error"`
 		}
 		b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		msg := fmt.Sprintf("%s: %s: %s", stream, res.Status, strings.TrimSpace(string(b)))
 		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
-			return fmt.Errorf("%s: %s", stream, e.Error.Message)
+			msg = fmt.Sprintf("%s: %s", stream, e.Error.Message)
 		}
-		return fmt.Errorf("%s: %s: %s", stream, res.Status, strings.TrimSpace(string(b)))
+		return lc.conn.annotate(&httpError{sentinel: statusError(res.StatusCode), msg: msg})
 	}
 	if _, err := io.Copy(w, res.Body); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("%s: %w", stream, err)
+	}
+	return nil
+}
+
+// httpError is an error of the master's JSON API, with the sentinel of
+// its status (errors.Is works as on an RPC's error).
+type httpError struct {
+	sentinel error // nil: none
+	msg      string
+}
+
+func (e *httpError) Error() string { return e.msg }
+func (e *httpError) Unwrap() error { return e.sentinel }
+
+// statusError is the rpcapi sentinel of an HTTP status, or nil.
+func statusError(status int) error {
+	switch status {
+	case http.StatusNotFound:
+		return rpcapi.ErrNotFound
+	case http.StatusBadRequest:
+		return rpcapi.ErrBadRequest
+	case http.StatusUnauthorized:
+		return rpcapi.ErrUnauthorized
+	case http.StatusForbidden:
+		return rpcapi.ErrForbidden
+	case http.StatusServiceUnavailable:
+		return rpcapi.ErrUnavailable
 	}
 	return nil
 }

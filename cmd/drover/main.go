@@ -5,122 +5,237 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/drover/drover/bench"
 )
-
-// exitError carries a process exit code.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
-	}
-	return e.err.Error()
-}
-
-type command struct {
-	name, args, help string
-	run              func(args []string, stdout io.Writer) error
-}
-
-var commands []command
-
-func init() {
-	commands = []command{
-		{"master", "--config F [--listen ADDR] [--data-dir DIR] [--store bolt|memory]", "run a master; SIGHUP reloads its tokens_file", runMaster},
-		{"worker", "--config F [--master ADDR] [--listen ADDR] [--name NAME] [--slots N]", "run a worker", runWorker},
-		{"submit", "--type T [--arg k=v]... [--priority N] [--retries N] [--timeout D] [--group G] [--tag T]... [--limit-key K] [--unique-key K] [--delay D] [--run-at T] | --file jobs.toml", "submit jobs; prints their IDs", runSubmit},
-		{"jobs", "[--state S] [--type T] [--group G] [--limit N] [--order desc|asc] [--cursor C] [--all] [--json]", "list jobs, newest first: one page (100), or every page with --all", runJobs},
-		{"job", "ID [--json]", "show one job: attempts, timeline, why it waits", runJob},
-		{"logs", "ID [--attempt N] [--stream stdout|stderr] [-f]", "print an attempt's full log (stdout to stdout, stderr to stderr); -f follows it until the attempt ends", runLogs},
-		{"workers", "[--state S] [--limit N] [--order desc|asc] [--cursor C] [--all] [--json]", "list workers, latest registered first: one page (100), or every page with --all", runWorkers},
-		{"status", "[--json]", "counts by state and workers", runStatus},
-		{"cancel", "[--group G] [ID...] [--json]", "cancel jobs", runCancel},
-		{"purge", "[--state S] [--type T] [--group G] [--older-than D] [--all] [--json]", "delete finished jobs now, from memory and disk (at least one filter, or --all)", runPurge},
-		{"group", "G [--json]", "one group: state, counts, progress and each job's result", runGroup},
-		{"schedules", "[--json]", "list cron schedules with their next fire time", runSchedules},
-		{"schedule", "pause|resume NAME [--json]", "pause or resume a cron schedule", runSchedule},
-		{"wait", "[--group G] [ID...] [--timeout D] [--json]", "wait for jobs (a progress bar on a terminal): exit 0 all succeeded, 1 some failed or cancelled, 2 timeout", runWait},
-		{"top", "[--interval D] [--count N]", "a refreshing view of workers and throughput", runTop},
-		{"demo", "[--workers N] [--jobs N]", "run a master and workers in this process on a small batch", runDemo},
-		{"bench", "[--jobs N] [--workers W] [--clients C] [--store bolt|memory] [--transport gob|xmlrpc] [--json] ...", "measure throughput and latency on loopback", runBench},
-		{"store", "check --data-dir DIR [--json] | salvage --data-dir DIR --to NEWDIR [--json]", "check a stopped master's data dir, or copy what reads of a damaged one into a new one: exit 0 sound, 1 could not run, 3 damage found", runStore},
-	}
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "drover runs jobs on a fleet of workers under one master.")
-	fmt.Fprintln(w, "\nUsage: drover COMMAND [flags]")
-	fmt.Fprintln(w, "\nCommands:")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n           %s\n", c.name, c.help, c.args)
-	}
-	fmt.Fprintln(w, "\nClient commands take --master ADDR (default $DROVER_MASTER, else 127.0.0.1:7070).")
-	fmt.Fprintln(w, "They send the token of --token-file F or $DROVER_TOKEN (--token T works too, but shows T in ps).")
-	fmt.Fprintln(w, "Run \"drover COMMAND -h\" for a command's flags.")
-}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run runs the command line args and returns the exit code; errors go to
+// stderr, as "drover CMD: error".
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(stdout)
-		return 0
-	}
-	for _, c := range commands {
-		if c.name != args[0] {
-			continue
+	if len(args) >= 3 && args[0] == "bench" && args[1] == benchRole {
+		if err := bench.RunRole(args[2], args[3:], stdout); err != nil {
+			fmt.Fprintln(stderr, "drover bench:", err)
+			return exitFailed
 		}
-		err := c.run(args[1:], stdout)
-		var ee *exitError
-		switch {
-		case err == nil:
-			return 0
-		case errors.Is(err, flag.ErrHelp):
-			return 0
-		case errors.As(err, &ee):
-			if ee.err != nil {
-				fmt.Fprintln(stderr, "drover "+c.name+": "+ee.err.Error())
-			}
-			return ee.code
-		default:
-			fmt.Fprintln(stderr, "drover "+c.name+": "+err.Error())
-			return 1
-		}
+		return exitOK
 	}
-	fmt.Fprintf(stderr, "drover: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return 2
+	cmd, err := execute(args, stdout, stderr)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.err != nil {
+		name := "drover"
+		if cmd != nil && cmd.HasParent() {
+			name = cmd.CommandPath()
+		}
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	}
+	return exitCode(err)
 }
 
-// parse parses flags that may come before, between or after positional
-// arguments, and returns the positionals.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	fs.SetOutput(os.Stderr)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, &exitError{code: 2, err: nil}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+// execute runs the command line args and returns the command that ran
+// (nil if none did) and its error.
+func execute(args []string, stdout, stderr io.Writer) (*cobra.Command, error) {
+	root := newRoot(stdout, stderr)
+	if err := checkCommand(root, args); err != nil {
+		return nil, err
 	}
+	root.SetArgs(normalizeArgs(root, args))
+	return root.ExecuteC()
+}
+
+// newRoot returns the drover command with every command under it, writing
+// to stdout and stderr.
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "drover",
+		Short: "drover runs jobs on a fleet of workers under one master",
+		Long: `drover runs jobs on a fleet of workers under one master.
+
+Client commands take --master ADDR (default $DROVER_MASTER, else 127.0.0.1:7070)
+and send the token of --token-file F or $DROVER_TOKEN (--token T works too,
+but shows T in ps). Flags may come before or after arguments.`,
+		Version:       versionLine(buildinfoGet()),
+		SilenceErrors: true,
+		// did-you-mean: a command this many edits away, or one the
+		// name begins
+		SuggestionsMinimumDistance: 2,
+		SilenceUsage:               true,
+		DisableAutoGenTag:          true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetVersionTemplate("drover {{.Version}}\n")
+	root.Flags().Bool("version", false, "print the version drover was built from")
+	root.SetUsageTemplate(root.UsageTemplate() + `{{if not .HasParent}}
+` + exitCodes + `
+{{end}}`)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.AddGroup(&cobra.Group{ID: groupClient, Title: "Client commands (talk to a master):"},
+		&cobra.Group{ID: groupServer, Title: "Servers:"}, &cobra.Group{ID: groupTool, Title: "Other commands:"})
+	root.SetHelpCommandGroupID(groupTool)
+	root.SetCompletionCommandGroupID(groupTool)
+	for _, c := range commands() {
+		root.AddCommand(c.cobra())
+	}
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	return root
+}
+
+// cobra returns c as a cobra command.
+func (c command) cobra() *cobra.Command {
+	use := c.name
+	if c.args != "" {
+		use += " " + c.args
+	}
+	cc := &cobra.Command{Use: use, Short: c.short, Long: c.long, Example: c.example, GroupID: c.group}
+	if cc.Long == "" {
+		cc.Long = strings.ToUpper(c.short[:1]) + c.short[1:] + "."
+	}
+	if c.setup != nil {
+		run := c.setup(cc.Flags())
+		onceFlags(cc.Flags())
+		cc.RunE = func(cmd *cobra.Command, pos []string) error { return run(pos, cmd.OutOrStdout()) }
+	}
+	for _, s := range c.subs {
+		cc.AddCommand(s.cobra())
+	}
+	if len(c.subs) > 0 {
+		cc.RunE = func(cmd *cobra.Command, pos []string) error {
+			if len(pos) == 0 {
+				return usagef("want a command: %s", subNames(cmd))
+			}
+			return usagef("unknown command %q: want %s", pos[0], subNames(cmd))
+		}
+	}
+	for name, values := range c.values {
+		if cc.Flags().Lookup(name) != nil {
+			cc.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+		}
+	}
+	return cc
+}
+
+// subNames lists the commands under cmd: "check or salvage".
+func subNames(cmd *cobra.Command) string {
+	var names []string
+	for _, s := range cmd.Commands() {
+		if s.IsAvailableCommand() {
+			names = append(names, s.Name())
+		}
+	}
+	return strings.Join(names, " or ")
+}
+
+// checkCommand refuses a command line whose first word is no command,
+// with the commands it may have meant.
+func checkCommand(root *cobra.Command, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return nil
+	}
+	name := args[0]
+	if name == cobra.ShellCompRequestCmd || name == cobra.ShellCompNoDescRequestCmd {
+		return nil
+	}
+	for _, c := range root.Commands() {
+		if c.Name() == name || c.HasAlias(name) {
+			return nil
+		}
+	}
+	msg := fmt.Sprintf("unknown command %q", name)
+	if s := root.SuggestionsFor(name); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return usageError(errors.New(msg + ` ("drover help" lists the commands)`))
+}
+
+// onceFlags makes every flag of fs that takes one value (not a bool, not
+// a repeatable one such as --tag) refuse to be given twice, which would
+// silently drop the first value.
+func onceFlags(fs *pflag.FlagSet) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		switch f.Value.(type) {
+		case *listFlag, argFlag:
+			return
+		}
+		if f.Value.Type() == "bool" {
+			return
+		}
+		f.Value = &onceValue{Value: f.Value, name: f.Name}
+		if f.DefValue == "0s" {
+			f.DefValue = "0" // a zero duration: help shows no default, as for other zero values
+		}
+	})
+}
+
+// onceValue is a flag's value that may be set once.
+type onceValue struct {
+	pflag.Value
+	name string
+	set  bool
+}
+
+func (v *onceValue) Set(s string) error {
+	if v.set {
+		return fmt.Errorf("given twice: --%s takes one value", v.name)
+	}
+	v.set = true
+	return v.Value.Set(s)
+}
+
+// normalizeArgs returns args with the single-dash long flags that Go's
+// flag package took (-master ADDR, -json) written with two dashes, as
+// the command's flags know them. Values of flags, and what follows "--",
+// are left as they are.
+func normalizeArgs(root *cobra.Command, args []string) []string {
+	cmd, rest, err := root.Find(args)
+	if err != nil || cmd == root {
+		return args
+	}
+	start := len(args) - len(rest) // the flags and arguments after the command's name
+	if start < 0 || start > len(args) {
+		return args
+	}
+	out := append([]string(nil), args...)
+	fs := cmd.Flags()
+	for i := start; i < len(out); i++ {
+		a := out[i]
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") || len(a) < 2 {
+			continue
+		}
+		long := strings.HasPrefix(a, "--")
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(name)
+		if f == nil || len(name) < 2 {
+			if !long && len(a) == 2 {
+				if s := fs.ShorthandLookup(a[1:]); s != nil && s.NoOptDefVal == "" {
+					i++ // a short flag's value
+				}
+			}
+			continue
+		}
+		if !long {
+			out[i] = "-" + a
+		}
+		if !hasValue && f.NoOptDefVal == "" {
+			i++ // skip the flag's value
+		}
+	}
+	return out
 }

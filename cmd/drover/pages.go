@@ -3,58 +3,71 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"text/tabwriter"
 
+	"github.com/spf13/pflag"
+
 	"github.com/drover/drover/rpcapi"
 )
 
-// The paging of the listing commands (drover jobs, drover workers).
+// The paging of the listing commands (drover jobs, workers, groups):
+// newest first, --reverse for oldest first.
 
-// pageFlags are the flags of a listing command: paging, and --json.
+// pageFlags are the flags of a listing command: paging, order, and --json.
 type pageFlags struct {
+	fs            *pflag.FlagSet
 	limit         *int
 	order, cursor *string
+	reverse       *bool
 	all, json     *bool
 }
 
-func addPageFlags(fs *flag.FlagSet, what string) pageFlags {
+func addPageFlags(fs *pflag.FlagSet, what string) pageFlags {
 	return pageFlags{
+		fs: fs,
 		limit: fs.Int("limit", 0, fmt.Sprintf("`N` %s a page, 1 to %d (default %d; with --all, %d a request)",
 			what, rpcapi.MaxPageSize, rpcapi.DefaultPageSize, rpcapi.MaxPageSize)),
-		order:  fs.String("order", rpcapi.OrderDesc, "desc (newest first) or asc (oldest first)"),
-		cursor: fs.String("cursor", "", "start at this `cursor`, which the previous page printed"),
-		all:    fs.Bool("all", false, "list every page, not only the first"),
-		json:   fs.Bool("json", false, "print a JSON array"),
+		reverse: fs.Bool("reverse", false, "oldest first (the default is newest first)"),
+		order:   fs.String("order", rpcapi.OrderDesc, "desc (newest first) or asc (oldest first, as --reverse)"),
+		cursor:  fs.String("cursor", "", "start at this `cursor`, which the previous page printed"),
+		all:     fs.Bool("all", false, "list every page, not only the first"),
+		json:    fs.Bool("json", false, "print a JSON array"),
 	}
 }
 
-// orderArg is --order as the call takes it: "" for the default, so that a
-// master from before paging, which knows no order, takes the call.
-func (p pageFlags) orderArg() string {
-	if *p.order == rpcapi.OrderDesc {
-		return ""
+// parse checks a listing command's positional arguments (none) and flags,
+// and returns the page size and the order to ask for: "" for newest
+// first, so that a master from before paging, which knows no order, takes
+// the call.
+func (p pageFlags) parse(pos []string) (limit int, order string, err error) {
+	if err := noArgs(pos); err != nil {
+		return 0, "", err
 	}
-	return *p.order
-}
-
-// parse parses a listing command's args and returns the page size to ask
-// for.
-func (p pageFlags) parse(fs *flag.FlagSet, args []string) (int, error) {
-	if _, err := parse(fs, args); err != nil {
-		return 0, err
+	switch *p.order {
+	case rpcapi.OrderDesc:
+	case rpcapi.OrderAsc:
+		order = rpcapi.OrderAsc
+	default:
+		return 0, "", usagef("--order %q: want desc or asc", *p.order)
 	}
-	return p.size()
+	if *p.reverse {
+		if p.fs.Changed("order") {
+			return 0, "", usagef("--reverse and --order: give one")
+		}
+		order = rpcapi.OrderAsc
+	}
+	limit, err = p.size()
+	return limit, order, err
 }
 
 // size returns the page size to ask for.
 func (p pageFlags) size() (int, error) {
 	switch n := *p.limit; {
 	case n < 0 || n > rpcapi.MaxPageSize:
-		return 0, fmt.Errorf("--limit %d: want 1 to %d", n, rpcapi.MaxPageSize)
+		return 0, usagef("--limit %d: want 1 to %d", n, rpcapi.MaxPageSize)
 	case n == 0 && *p.all:
 		return rpcapi.MaxPageSize, nil
 	default:

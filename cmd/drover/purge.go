@@ -1,10 +1,10 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
+
+	"github.com/spf13/pflag"
 
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
@@ -12,39 +12,39 @@ import (
 
 // runPurge deletes finished jobs now (purge_jobs): those that match every
 // filter given, or every finished one with --all.
-func runPurge(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("purge", flag.ContinueOnError)
-	dial := clientFlags(fs)
+func purgeCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
 	state := fs.String("state", "", "only jobs in this `state`: succeeded, failed or cancelled")
 	typ := fs.String("type", "", "only jobs of this `type`")
 	group := fs.String("group", "", "only jobs of this `group`")
 	olderThan := fs.Duration("older-than", 0, "only jobs that finished more than this long ago (e.g. 24h)")
 	all := fs.Bool("all", false, "every finished job (no other filter)")
 	asJSON := fs.Bool("json", false, `print {"purged": N}`)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+	return func(pos []string, stdout io.Writer) error {
+		filtered := *state != "" || *typ != "" || *group != "" || *olderThan != 0
+		switch {
+		case len(pos) > 0:
+			return usagef("takes no arguments, got %q (filter with --state, --type, --group, --older-than)", pos)
+		case *olderThan < 0:
+			return usagef("--older-than %s: want 0 or more", *olderThan)
+		case *all && filtered:
+			return usagef("--all takes no --state, --type, --group or --older-than")
+		case !*all && !filtered:
+			return usagef("needs a filter: --state, --type, --group or --older-than (or --all for every finished job)")
+		}
+		mc, c, done, err := conn.call()
+		if err != nil {
+			return err
+		}
+		defer done()
+		r, err := mc.Purge(c, &rpcapi.PurgeArgs{State: jobs.State(*state), Type: *typ, Group: *group, OlderThan: *olderThan, All: *all})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(stdout, map[string]int{"purged": r.Purged})
+		}
+		fmt.Fprintf(stdout, "purged %d jobs\n", r.Purged)
+		return nil
 	}
-	filtered := *state != "" || *typ != "" || *group != "" || *olderThan != 0
-	switch {
-	case len(pos) > 0:
-		return &exitError{code: 2, err: fmt.Errorf("takes no arguments, got %q (filter with --state, --type, --group, --older-than)", pos)}
-	case *olderThan < 0:
-		return &exitError{code: 2, err: fmt.Errorf("--older-than %s: want 0 or more", *olderThan)}
-	case *all && filtered:
-		return &exitError{code: 2, err: errors.New("--all takes no --state, --type, --group or --older-than")}
-	case !*all && !filtered:
-		return &exitError{code: 2, err: errors.New("needs a filter: --state, --type, --group or --older-than (or --all for every finished job)")}
-	}
-	mc, c, done := dial.call()
-	defer done()
-	r, err := mc.Purge(c, &rpcapi.PurgeArgs{State: jobs.State(*state), Type: *typ, Group: *group, OlderThan: *olderThan, All: *all})
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(stdout, map[string]int{"purged": r.Purged})
-	}
-	fmt.Fprintf(stdout, "purged %d jobs\n", r.Purged)
-	return nil
 }

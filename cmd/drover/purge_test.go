@@ -36,8 +36,8 @@ func TestCLIPurge(t *testing.T) {
 	if msg := runDrover(t, c.Addr, "purge").Stderr; !strings.Contains(msg, "--state, --type, --group or --older-than") || !strings.Contains(msg, "--all") {
 		t.Errorf("drover purge without a filter says %q; want the flags named", msg)
 	}
-	if out, code := c.drover("purge", "--state", "running"); code != 1 || out != "" {
-		t.Errorf("drover purge --state running: exit %d, output %q; want exit 1", code, out)
+	if out, code := c.drover("purge", "--state", "running"); code != 2 || out != "" {
+		t.Errorf("drover purge --state running: exit %d, output %q; want exit 2 (the master refuses the state)", code, out)
 	}
 
 	if out := c.mustDrover("purge", "--state", "failed"); out != "purged 3 jobs\n" {

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/drover/drover/rpcapi"
 )
@@ -29,31 +29,31 @@ func when(t, now time.Time) string {
 }
 
 // runSchedules lists the master's cron schedules with their next fire.
-func runSchedules(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("schedules", flag.ContinueOnError)
-	dial := clientFlags(fs)
+func schedulesCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
 	asJSON := fs.Bool("json", false, "print a JSON array")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+	return func(pos []string, stdout io.Writer) error {
+		if len(pos) > 0 {
+			return usagef("takes no arguments (see drover schedule pause|resume NAME)")
+		}
+		mc, c, done, err := conn.call()
+		if err != nil {
+			return err
+		}
+		defer done()
+		r, err := mc.ListSchedules(c)
+		if err != nil {
+			return err
+		}
+		views := r.Schedules
+		if views == nil {
+			views = []rpcapi.ScheduleInfo{}
+		}
+		if *asJSON {
+			return printJSON(stdout, views)
+		}
+		return printSchedules(stdout, views, time.Now())
 	}
-	if len(pos) > 0 {
-		return &exitError{code: 2, err: errors.New("takes no arguments (see drover schedule pause|resume NAME)")}
-	}
-	mc, c, done := dial.call()
-	defer done()
-	r, err := mc.ListSchedules(c)
-	if err != nil {
-		return err
-	}
-	views := r.Schedules
-	if views == nil {
-		views = []rpcapi.ScheduleInfo{}
-	}
-	if *asJSON {
-		return printJSON(stdout, views)
-	}
-	return printSchedules(stdout, views, time.Now())
 }
 
 func printSchedules(w io.Writer, views []rpcapi.ScheduleInfo, now time.Time) error {
@@ -75,35 +75,35 @@ func printSchedules(w io.Writer, views []rpcapi.ScheduleInfo, now time.Time) err
 }
 
 // runSchedule pauses or resumes one schedule.
-func runSchedule(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("schedule", flag.ContinueOnError)
-	dial := clientFlags(fs)
+func scheduleCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
 	asJSON := fs.Bool("json", false, "print the schedule as JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
+	return func(pos []string, stdout io.Writer) error {
+		if len(pos) != 2 || (pos[0] != "pause" && pos[0] != "resume") {
+			return usagef("usage: drover schedule pause|resume NAME")
+		}
+		mc, c, done, err := conn.call()
+		if err != nil {
+			return err
+		}
+		defer done()
+		call := mc.PauseSchedule
+		if pos[0] == "resume" {
+			call = mc.ResumeSchedule
+		}
+		s, err := call(c, pos[1])
+		if err != nil {
+			return err
+		}
+		v := s
+		if *asJSON {
+			return printJSON(stdout, v)
+		}
+		if v.Paused {
+			_, err = fmt.Fprintf(stdout, "schedule %s paused\n", v.Name)
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "schedule %s active; next fire %s\n", v.Name, when(v.Next, time.Now()))
 		return err
 	}
-	if len(pos) != 2 || (pos[0] != "pause" && pos[0] != "resume") {
-		return &exitError{code: 2, err: errors.New("usage: drover schedule pause|resume NAME")}
-	}
-	mc, c, done := dial.call()
-	defer done()
-	call := mc.PauseSchedule
-	if pos[0] == "resume" {
-		call = mc.ResumeSchedule
-	}
-	s, err := call(c, pos[1])
-	if err != nil {
-		return err
-	}
-	v := s
-	if *asJSON {
-		return printJSON(stdout, v)
-	}
-	if v.Paused {
-		_, err = fmt.Fprintf(stdout, "schedule %s paused\n", v.Name)
-		return err
-	}
-	_, err = fmt.Fprintf(stdout, "schedule %s active; next fire %s\n", v.Name, when(v.Next, time.Now()))
-	return err
 }

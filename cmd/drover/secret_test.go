@@ -70,7 +70,8 @@ func TestJobEnvHasNoToken(t *testing.T) {
 
 // TestCLITokenFile: client commands send the token of --token-file or
 // $DROVER_TOKEN; a missing or empty token file, or --token with
-// --token-file, is a usage error (exit 2) naming the problem.
+// --token-file, is a usage error (exit 2) naming the problem; no token is
+// refused by the master (exit 4).
 func TestCLITokenFile(t *testing.T) {
 	c, tokenFile := startTokenCluster(t, 0)
 	empty := filepath.Join(t.TempDir(), "empty")
@@ -88,7 +89,7 @@ func TestCLITokenFile(t *testing.T) {
 		{"token file", nil, []string{"--token-file", tokenFile}, 0, ""},
 		{"DROVER_TOKEN", []string{"DROVER_TOKEN=" + testToken}, nil, 0, ""},
 		{"token file over DROVER_TOKEN", []string{"DROVER_TOKEN=wrong"}, []string{"--token-file", tokenFile}, 0, ""},
-		{"no token", nil, nil, 1, "unauthorized"},
+		{"no token", nil, nil, 4, "unauthorized"},
 		{"missing token file", nil, []string{"--token-file", missing}, 2, "--token-file: open " + missing + ": no such file or directory"},
 		{"empty token file", nil, []string{"--token-file", empty}, 2, "--token-file: " + empty + " is empty"},
 		{"both", nil, []string{"--token", testToken, "--token-file", tokenFile}, 2, "--token and --token-file exclude each other"},

@@ -2,59 +2,38 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/drover/drover/jobs"
 )
 
 // Exit codes of "drover store": 0 the data dir is sound (salvage: and
-// nothing was lost), 1 the command could not run (the data dir is locked
-// by a running master, unreadable, the salvage could not be written),
-// 2 usage, 3 damage was found (salvage: it kept what it could).
-const exitDamage = 3
+// nothing was lost), 1 damage was found (salvage: it kept what it could;
+// the report says what), or the command could not run (the data dir is
+// locked by a running master, unreadable, the salvage could not be
+// written; then stderr says why, and nothing is on stdout), 2 usage.
+const exitDamage = exitFailed
 
-const storeUsage = "usage: drover store check --data-dir DIR [--json] | drover store salvage --data-dir DIR --to NEWDIR [--json]"
-
-// runStore is "drover store check|salvage": a master's data dir,
+// storeCheckCmd is "drover store check": a stopped master's data dir,
 // offline.
-func runStore(args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return &exitError{code: 2, err: errors.New(storeUsage)}
-	}
-	switch args[0] {
-	case "check":
-		return runStoreCheck(args[1:], stdout)
-	case "salvage":
-		return runStoreSalvage(args[1:], stdout)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, storeUsage)
-		fmt.Fprintln(stdout, "exit codes: 0 sound, 1 could not run (a master holds the data dir?), 2 usage, 3 damage found")
-		return nil
-	}
-	return &exitError{code: 2, err: fmt.Errorf("unknown subcommand %q; %s", args[0], storeUsage)}
-}
-
-func runStoreCheck(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("store check", flag.ContinueOnError)
-	dir := fs.String("data-dir", "", "the master's data dir (its data_dir)")
+func storeCheckCmd(fs *pflag.FlagSet) runFunc {
+	dir := fs.String("data-dir", "", "the master's data `dir` (its data_dir)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+	return func(pos []string, stdout io.Writer) error {
+		if *dir == "" || len(pos) > 0 {
+			return usagef("want --data-dir DIR and no arguments")
+		}
+		r, err := jobs.CheckDataDir(*dir)
+		if err != nil {
+			return err
+		}
+		return storeReport(stdout, *asJSON, r, func() { printCheck(stdout, r) }, r.Sound())
 	}
-	if *dir == "" || len(pos) > 0 {
-		return &exitError{code: 2, err: errors.New(storeUsage)}
-	}
-	r, err := jobs.CheckDataDir(*dir)
-	if err != nil {
-		return err
-	}
-	return storeReport(stdout, *asJSON, r, func() { printCheck(stdout, r) }, r.Sound())
 }
 
 // storeReport prints a check or salvage report r (as JSON, or by text)
@@ -73,23 +52,22 @@ func storeReport(stdout io.Writer, asJSON bool, r any, text func(), ok bool) err
 	return nil
 }
 
-func runStoreSalvage(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("store salvage", flag.ContinueOnError)
-	dir := fs.String("data-dir", "", "the damaged data dir (read only)")
-	to := fs.String("to", "", "the new data dir to write (must not exist, or be empty)")
+// storeSalvageCmd is "drover store salvage": what reads of a damaged
+// data dir, copied into a new one.
+func storeSalvageCmd(fs *pflag.FlagSet) runFunc {
+	dir := fs.String("data-dir", "", "the damaged data `dir` (read only)")
+	to := fs.String("to", "", "the new data `dir` to write (must not exist, or be empty)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+	return func(pos []string, stdout io.Writer) error {
+		if *dir == "" || *to == "" || len(pos) > 0 {
+			return usagef("want --data-dir DIR --to NEWDIR and no arguments")
+		}
+		r, err := jobs.Salvage(*dir, *to)
+		if err != nil {
+			return err
+		}
+		return storeReport(stdout, *asJSON, r, func() { printSalvage(stdout, r) }, r.Complete())
 	}
-	if *dir == "" || *to == "" || len(pos) > 0 {
-		return &exitError{code: 2, err: errors.New(storeUsage)}
-	}
-	r, err := jobs.Salvage(*dir, *to)
-	if err != nil {
-		return err
-	}
-	return storeReport(stdout, *asJSON, r, func() { printSalvage(stdout, r) }, r.Complete())
 }
 
 func storeJSON(w io.Writer, v any) error {

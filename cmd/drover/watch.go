@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -38,56 +40,107 @@ func totalCount(c map[jobs.State]int) int {
 	return n
 }
 
-// runWait blocks until the jobs are final. On a terminal it draws a live
+// waitCmd blocks until the jobs are final. On a terminal it draws a live
 // progress bar (counts by state, rate, ETA); otherwise it prints a line
-// whenever the counts change.
-func runWait(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("wait", flag.ContinueOnError)
-	dial := clientFlags(fs)
+// whenever the counts change. A master that cannot be reached is said at
+// once on stderr, and retried for --retry-for.
+func waitCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
 	group := fs.String("group", "", "wait for every job of `group`")
-	timeout := fs.Duration("timeout", 0, "give up after this long (exit 2); 0 waits forever")
+	timeout := fs.Duration("timeout", 0, "give up after this long (exit 3); 0 waits forever")
+	retryFor := fs.Duration("retry-for", 30*time.Second, "retry a master that cannot be reached for this long, then exit 4; 0: do not retry")
 	asJSON := fs.Bool("json", false, "print the final counts as JSON, nothing before")
-	ids, err := parseJobs(fs, args, group)
-	if err != nil {
-		return err
-	}
-	mc := dial()
-	defer mc.C.Close()
-	var deadline time.Time
-	if *timeout > 0 {
-		deadline = time.Now().Add(*timeout)
-	}
-	tty := !*asJSON && isTerminal(stdout)
-	poll := 2 * time.Second
-	if tty {
-		poll = 300 * time.Millisecond
-	}
-	p := &waitProgress{stdout: stdout, asJSON: *asJSON, tty: tty, start: time.Now(), startFinal: -1}
-	for {
-		d := poll
-		if !deadline.IsZero() {
-			d = max(min(d, time.Until(deadline)), time.Millisecond)
+	return func(ids []string, stdout io.Writer) error {
+		switch {
+		case len(ids) == 0 && *group == "":
+			return usagef("want job IDs or --group")
+		case *timeout < 0 || *retryFor < 0:
+			return usagef("--timeout and --retry-for want 0 or more")
 		}
-		c, cancel := context.WithTimeout(context.Background(), d+callTimeout)
-		r, err := mc.Wait(c, &rpcapi.WaitArgs{IDs: ids, Group: *group, Timeout: d})
-		cancel()
+		mc, err := conn.dial()
 		if err != nil {
-			if errors.Is(err, rpcapi.ErrUnavailable) && (deadline.IsZero() || time.Now().Before(deadline)) {
-				time.Sleep(time.Second) // the master may be restarting
-				continue
-			}
 			return err
 		}
-		p.show(r)
-		if r.Done {
-			return p.done(r)
+		defer mc.C.Close()
+		w := &waiter{mc: mc, args: rpcapi.WaitArgs{IDs: ids, Group: *group}, retryFor: *retryFor, stderr: waitStderr}
+		if *timeout > 0 {
+			w.deadline = time.Now().Add(*timeout)
 		}
-		if !deadline.IsZero() && !time.Now().Before(deadline) {
-			if *asJSON {
-				printJSON(stdout, map[string]any{"done": false, "counts": r.Counts})
+		tty := !*asJSON && isTerminal(stdout)
+		w.poll = 2 * time.Second
+		if tty {
+			w.poll = 300 * time.Millisecond
+		}
+		p := &waitProgress{stdout: stdout, asJSON: *asJSON, tty: tty, start: time.Now(), startFinal: -1}
+		for {
+			r, err := w.next()
+			if err != nil {
+				return err
 			}
-			return &exitError{code: 2, err: fmt.Errorf("timed out after %s", *timeout)}
+			p.show(r)
+			if r.Done {
+				return p.done(r)
+			}
+			if w.timedOut() {
+				if *asJSON {
+					printJSON(stdout, map[string]any{"done": false, "counts": r.Counts})
+				}
+				return &exitError{code: exitTimeout, err: fmt.Errorf("timed out after %s", *timeout)}
+			}
 		}
+	}
+}
+
+// waitStderr is where drover wait says that it retries the master (a
+// variable for tests).
+var waitStderr io.Writer = os.Stderr
+
+// waiter makes drover wait's calls: each waits up to poll, or to the
+// deadline; a master that cannot be reached is retried for retryFor.
+type waiter struct {
+	mc       rpcapi.MasterClient
+	args     rpcapi.WaitArgs
+	poll     time.Duration
+	deadline time.Time // zero: none
+	retryFor time.Duration
+	stderr   io.Writer
+	down     time.Time // when the master stopped answering; zero while it answers
+}
+
+func (w *waiter) timedOut() bool { return !w.deadline.IsZero() && !time.Now().Before(w.deadline) }
+
+// next returns the master's next answer, retrying a master that cannot be
+// reached (saying so on stderr at the first failure) until retryFor has
+// passed since it stopped answering, or the deadline.
+func (w *waiter) next() (*rpcapi.WaitReply, error) {
+	for {
+		d := w.poll
+		if !w.deadline.IsZero() {
+			d = max(min(d, time.Until(w.deadline)), time.Millisecond)
+		}
+		c, cancel := context.WithTimeout(context.Background(), d+callTimeout)
+		w.args.Timeout = d
+		r, err := w.mc.Wait(c, &w.args)
+		cancel()
+		if err == nil || !errors.Is(err, rpcapi.ErrUnavailable) {
+			w.down = time.Time{}
+			return r, err
+		}
+		now := time.Now()
+		if w.down.IsZero() {
+			w.down = now
+			if w.retryFor > 0 {
+				fmt.Fprintf(w.stderr, "drover wait: %v; retrying for %s (--retry-for)\n", err, w.retryFor)
+			}
+		}
+		giveUp := w.down.Add(w.retryFor)
+		if !w.deadline.IsZero() && w.deadline.Before(giveUp) {
+			giveUp = w.deadline
+		}
+		if !now.Before(giveUp) {
+			return nil, err
+		}
+		time.Sleep(min(time.Second, giveUp.Sub(now))) // the master may be restarting
 	}
 }
 
@@ -162,75 +215,128 @@ func shortCounts(c map[jobs.State]int) string {
 
 // runTop redraws the master's state every interval: counts, throughput
 // and the workers with their current jobs.
-func runTop(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("top", flag.ContinueOnError)
-	dial := clientFlags(fs)
+func topCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
 	interval := fs.Duration("interval", time.Second, "time between refreshes")
-	count := fs.Int("count", 0, "stop after N refreshes (0: until interrupted)")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if *interval < 100*time.Millisecond {
-		return errors.New("--interval must be at least 100ms")
-	}
-	mc := dial()
-	defer mc.C.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	tty := isTerminal(stdout)
-	type sample struct {
-		at    time.Time
-		final int
-	}
-	var hist []sample
-	tick := time.NewTicker(*interval)
-	defer tick.Stop()
-	for n := 0; *count == 0 || n < *count; n++ {
-		if n > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-tick.C:
-			}
+	count := fs.Int("count", 0, "stop after `N` refreshes (0: until interrupted)")
+	asJSON := fs.Bool("json", false, "print one JSON object a refresh, one a line")
+	return func(pos []string, stdout io.Writer) error {
+		if err := noArgs(pos); err != nil {
+			return err
 		}
-		c, cancel := context.WithTimeout(ctx, callTimeout)
-		st, err := mc.Status(c)
-		cancel()
+		switch {
+		case *interval < 100*time.Millisecond:
+			return usagef("--interval must be at least 100ms")
+		case *count < 0:
+			return usagef("--count %d: want 0 or more", *count)
+		}
+		mc, err := conn.dial()
 		if err != nil {
 			return err
 		}
-		now := time.Now()
-		hist = append(hist, sample{now, finalCount(st.Counts)})
-		for len(hist) > 1 && now.Sub(hist[0].at) > time.Minute {
-			hist = hist[1:]
-		}
-		rate := func(back int) float64 {
-			if len(hist) < 2 {
-				return 0
+		defer mc.C.Close()
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		v := &topView{w: stdout, json: *asJSON, tty: !*asJSON && isTerminal(stdout)}
+		tick := time.NewTicker(*interval)
+		defer tick.Stop()
+		for n := 0; *count == 0 || n < *count; n++ {
+			if n > 0 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-tick.C:
+				}
 			}
-			a := hist[max(len(hist)-1-back, 0)]
-			b := hist[len(hist)-1]
-			if dt := b.at.Sub(a.at).Seconds(); dt > 0 {
-				return float64(b.final-a.final) / dt
+			c, cancel := context.WithTimeout(ctx, callTimeout)
+			st, err := mc.Status(c)
+			cancel()
+			if err != nil {
+				return err
 			}
-			return 0
+			if err := v.show(st, time.Now()); err != nil {
+				return err
+			}
 		}
-		alive, slots, busy := aliveWorkers(st.Workers)
-		var buf bytes.Buffer
-		if tty {
-			buf.WriteString("\033[H\033[2J")
-		}
-		fmt.Fprintf(&buf, "drover top  %s  master up %s\n", now.Format("15:04:05"), now.Sub(st.Started).Round(time.Second))
-		fmt.Fprintf(&buf, "jobs     %s\n", countsLine(st.Counts))
-		fmt.Fprintf(&buf, "finished %.1f jobs/s now, %.1f jobs/s over %s\n", rate(1), rate(len(hist)),
-			now.Sub(hist[0].at).Round(time.Second))
-		fmt.Fprintf(&buf, "workers  %d alive, %d/%d slots busy, %d reaped, %d stale reports dropped\n\n",
-			alive, busy, slots, st.Reaped, st.Dropped)
-		printWorkers(&buf, viewWorkers(st.Workers))
-		if !tty {
-			buf.WriteString("\n")
-		}
-		stdout.Write(buf.Bytes())
+		return nil
 	}
-	return nil
+}
+
+// topView draws drover top's refreshes: a screen on a terminal, a block
+// of text otherwise, or one JSON object a line.
+type topView struct {
+	w         io.Writer
+	json, tty bool
+	hist      []topSample // the last minute's samples, oldest first
+}
+
+type topSample struct {
+	at    time.Time
+	final int
+}
+
+// topJSON is one refresh of drover top --json.
+type topJSON struct {
+	At      time.Time          `json:"at"`
+	Started time.Time          `json:"started"`
+	Counts  map[jobs.State]int `json:"counts"`
+	// RateNow is the jobs finished a second since the previous refresh,
+	// Rate over the last minute (Window seconds of it, so far).
+	RateNow float64             `json:"rate_now"`
+	Rate    float64             `json:"rate"`
+	Window  float64             `json:"window_seconds"`
+	Alive   int                 `json:"workers_alive"`
+	Slots   int                 `json:"slots"`
+	Busy    int                 `json:"busy"`
+	Reaped  int64               `json:"workers_reaped"`
+	Dropped int64               `json:"stale_reports_dropped"`
+	Workers []rpcapi.WorkerInfo `json:"workers"`
+}
+
+// rate is the jobs finished a second over the last back samples.
+func (v *topView) rate(back int) float64 {
+	h := v.hist
+	if len(h) < 2 {
+		return 0
+	}
+	a, b := h[max(len(h)-1-back, 0)], h[len(h)-1]
+	if dt := b.at.Sub(a.at).Seconds(); dt > 0 {
+		return float64(b.final-a.final) / dt
+	}
+	return 0
+}
+
+// show draws one refresh of the master's status st, taken at now.
+func (v *topView) show(st *rpcapi.StatusReply, now time.Time) error {
+	v.hist = append(v.hist, topSample{now, finalCount(st.Counts)})
+	for len(v.hist) > 1 && now.Sub(v.hist[0].at) > time.Minute {
+		v.hist = v.hist[1:]
+	}
+	alive, slots, busy := aliveWorkers(st.Workers)
+	window := now.Sub(v.hist[0].at)
+	if v.json {
+		b, err := json.Marshal(topJSON{At: now, Started: st.Started, Counts: st.Counts, RateNow: v.rate(1), Rate: v.rate(len(v.hist)),
+			Window: window.Seconds(), Alive: alive, Slots: slots, Busy: busy, Reaped: st.Reaped, Dropped: st.Dropped,
+			Workers: viewWorkers(st.Workers)})
+		if err != nil {
+			return err
+		}
+		_, err = v.w.Write(append(b, '\n'))
+		return err
+	}
+	var buf bytes.Buffer
+	if v.tty {
+		buf.WriteString("\033[H\033[2J")
+	}
+	fmt.Fprintf(&buf, "drover top  %s  master up %s\n", now.Format("15:04:05"), now.Sub(st.Started).Round(time.Second))
+	fmt.Fprintf(&buf, "jobs     %s\n", countsLine(st.Counts))
+	fmt.Fprintf(&buf, "finished %.1f jobs/s now, %.1f jobs/s over %s\n", v.rate(1), v.rate(len(v.hist)), window.Round(time.Second))
+	fmt.Fprintf(&buf, "workers  %d alive, %d/%d slots busy, %d reaped, %d stale reports dropped\n\n",
+		alive, busy, slots, st.Reaped, st.Dropped)
+	printWorkers(&buf, viewWorkers(st.Workers))
+	if !v.tty {
+		buf.WriteString("\n")
+	}
+	_, err := v.w.Write(buf.Bytes())
+	return err
 }
