@@ -140,9 +140,12 @@ func subNames(cmd *cobra.Command) string {
 	return strings.Join(names, " or ")
 }
 
-// checkCommand refuses a command line whose first word is no command,
-// with the commands it may have meant.
+// checkCommand refuses a command line whose first word is no command (or
+// "help" of no command), with the commands it may have meant.
 func checkCommand(root *cobra.Command, args []string) error {
+	if len(args) > 1 && args[0] == "help" {
+		args = args[1:]
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return nil
 	}
