@@ -91,10 +91,9 @@ func TestWaitDeadMaster(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dead := deadAddr(t)
+			dead, bin := deadAddr(t), testproc.Drover(t)
 			start := time.Now()
-			p := testproc.Options{Env: []string{"DROVER_MASTER=" + dead}}.Start(t, testproc.Drover(t),
-				append([]string{"wait", "1"}, tc.args...)...)
+			p := testproc.Options{Env: []string{"DROVER_MASTER=" + dead}}.Start(t, bin, append([]string{"wait", "1"}, tc.args...)...)
 			line := p.WaitFor("cannot reach the master at "+dead+" (from $DROVER_MASTER)", tc.bound/2)
 			if !strings.Contains(line, "retrying for "+tc.bound.String()) {
 				t.Errorf("the first line on stderr %q does not say how long wait retries", line)
