@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"maps"
 
 	"github.com/spf13/pflag"
 )
@@ -39,115 +40,118 @@ var (
 	stores       = []string{"bolt", "memory"}
 )
 
-// commands are drover's commands, in the order "drover help" lists them.
-func commands() []command {
-	client := map[string][]string{"transport": transports}
-	with := func(m map[string][]string) map[string][]string {
-		out := map[string][]string{"transport": transports}
-		for k, v := range m {
-			out[k] = v
-		}
-		return out
-	}
-	return []command{
-		{name: "submit", args: "--type T [--arg k=v]... | --file jobs.toml", group: groupClient, setup: submitCmd, values: client,
-			short: "submit jobs; prints their IDs, one a line",
-			example: `  drover submit --type echo --arg text=hello --group first
+// clientValues is the completion of a client command's flags' values.
+var clientValues = map[string][]string{"transport": transports}
+
+// with is the completion of a client command's flags' values and of m's.
+func with(m map[string][]string) map[string][]string {
+	out := map[string][]string{"transport": transports}
+	maps.Copy(out, m)
+	return out
+}
+
+// commands are drover's commands; "drover help" lists them by group,
+// sorted by name.
+func commands() []command { return commandList }
+
+var commandList = []command{
+	{name: "submit", args: "--type T [--arg k=v]... | --file jobs.toml", group: groupClient, setup: submitCmd, values: clientValues,
+		short: "submit jobs; prints their IDs, one a line",
+		example: `  drover submit --type echo --arg text=hello --group first
   drover submit --type crawl --arg site=example.org --retries 3 --timeout 10m --tag region=eu
   drover submit --type report --run-at 2026-12-24T06:00:00Z
   drover submit --file jobs.toml --json`},
-		{name: "jobs", group: groupClient, setup: jobsCmd, values: with(map[string][]string{"state": jobStates, "order": orders}),
-			short: "list jobs, newest first: one page (100), or every page with --all",
-			example: `  drover jobs --limit 3                 # the newest three
+	{name: "jobs", group: groupClient, setup: jobsCmd, values: with(map[string][]string{"state": jobStates, "order": orders}),
+		short: "list jobs, newest first: one page (100), or every page with --all",
+		example: `  drover jobs --limit 3                 # the newest three
   drover jobs --state failed --type crawl
   drover jobs --reverse --all --json    # every job, oldest first`},
-		{name: "job", args: "ID", group: groupClient, setup: jobCmd, values: client,
-			short: "show one job: attempts, timeline, why it waits",
-			example: `  drover job 42
+	{name: "job", args: "ID", group: groupClient, setup: jobCmd, values: clientValues,
+		short: "show one job: attempts, timeline, why it waits",
+		example: `  drover job 42
   drover job 42 --json | jq .state`},
-		{name: "logs", args: "ID", group: groupClient, setup: logsCmd, values: with(map[string][]string{"stream": {"stdout", "stderr"}}),
-			short: "print an attempt's full log (stdout to stdout, stderr to stderr); -f follows it",
-			example: `  drover logs 42
+	{name: "logs", args: "ID", group: groupClient, setup: logsCmd, values: with(map[string][]string{"stream": {"stdout", "stderr"}}),
+		short: "print an attempt's full log (stdout to stdout, stderr to stderr); -f follows it",
+		example: `  drover logs 42
   drover logs 42 --attempt 1 --stream stderr
   drover logs 42 -f`},
-		{name: "workers", group: groupClient, setup: workersCmd, values: with(map[string][]string{"state": workerStates, "order": orders}),
-			short: "list workers, latest registered first",
-			example: `  drover workers
+	{name: "workers", group: groupClient, setup: workersCmd, values: with(map[string][]string{"state": workerStates, "order": orders}),
+		short: "list workers, latest registered first",
+		example: `  drover workers
   drover workers --state dead --json`},
-		{name: "groups", group: groupClient, setup: groupsCmd, values: with(map[string][]string{"order": orders}),
-			short: "list groups, the group started last first",
-			example: `  drover groups --limit 10
+	{name: "groups", group: groupClient, setup: groupsCmd, values: with(map[string][]string{"order": orders}),
+		short: "list groups, the group started last first",
+		example: `  drover groups --limit 10
   drover groups --all --json`},
-		{name: "group", args: "G", group: groupClient, setup: groupCmd, values: client,
-			short: "one group: state, counts, progress and each job's result",
-			example: `  drover group nightly
+	{name: "group", args: "G", group: groupClient, setup: groupCmd, values: clientValues,
+		short: "one group: state, counts, progress and each job's result",
+		example: `  drover group nightly
   drover group nightly --json`},
-		{name: "status", group: groupClient, setup: statusCmd, values: client,
-			short: "counts by state, workers, and the master's version",
-			example: `  drover status
+	{name: "status", group: groupClient, setup: statusCmd, values: clientValues,
+		short: "counts by state, workers, and the master's version",
+		example: `  drover status
   drover status --json`},
-		{name: "wait", args: "[ID...]", group: groupClient, setup: waitCmd, values: client,
-			short: "wait for jobs to end: exit 0 all succeeded, 1 some failed or cancelled, 3 timed out, 4 master unreachable",
-			long: `Wait blocks until every job named (by ID, or every job of --group) is final,
+	{name: "wait", args: "[ID...]", group: groupClient, setup: waitCmd, values: clientValues,
+		short: "wait for jobs to end: exit 0 all succeeded, 1 some failed or cancelled, 3 timed out, 4 master unreachable",
+		long: `Wait blocks until every job named (by ID, or every job of --group) is final,
 drawing a progress bar on a terminal, else printing a line when the counts
 change. A master that cannot be reached is said at once on stderr and
 retried for --retry-for (30s by default), then wait exits 4.`,
-			example: `  drover wait --group first
+		example: `  drover wait --group first
   drover wait 41 42 --timeout 10m --json
   drover wait --group nightly --retry-for 5m   # through a master restart`},
-		{name: "cancel", args: "[ID...]", group: groupClient, setup: cancelCmd, values: client,
-			short: "cancel pending or running jobs, by ID or --group",
-			example: `  drover cancel 42 43
+	{name: "cancel", args: "[ID...]", group: groupClient, setup: cancelCmd, values: clientValues,
+		short: "cancel pending or running jobs, by ID or --group",
+		example: `  drover cancel 42 43
   drover cancel --group nightly`},
-		{name: "purge", group: groupClient, setup: purgeCmd, values: with(map[string][]string{"state": finalStates}),
-			short: "delete finished jobs now, from memory and disk (at least one filter, or --all)",
-			example: `  drover purge --state failed --older-than 24h
+	{name: "purge", group: groupClient, setup: purgeCmd, values: with(map[string][]string{"state": finalStates}),
+		short: "delete finished jobs now, from memory and disk (at least one filter, or --all)",
+		example: `  drover purge --state failed --older-than 24h
   drover purge --group nightly --json`},
-		{name: "schedules", group: groupClient, setup: schedulesCmd, values: client,
-			short:   "list cron schedules with their next fire time",
-			example: `  drover schedules`},
-		{name: "schedule", args: "pause|resume NAME", group: groupClient, setup: scheduleCmd, values: client,
-			short: "pause or resume a cron schedule",
-			example: `  drover schedule pause nightly
+	{name: "schedules", group: groupClient, setup: schedulesCmd, values: clientValues,
+		short:   "list cron schedules with their next fire time",
+		example: `  drover schedules`},
+	{name: "schedule", args: "pause|resume NAME", group: groupClient, setup: scheduleCmd, values: clientValues,
+		short: "pause or resume a cron schedule",
+		example: `  drover schedule pause nightly
   drover schedule resume nightly --json`},
-		{name: "top", group: groupClient, setup: topCmd, values: client,
-			short: "a refreshing view of workers and throughput",
-			example: `  drover top
+	{name: "top", group: groupClient, setup: topCmd, values: clientValues,
+		short: "a refreshing view of workers and throughput",
+		example: `  drover top
   drover top --json --interval 5s | jq -c .counts`},
-		{name: "master", group: groupServer, setup: masterCmd,
-			values: map[string][]string{"store": stores, "log-level": logLevels, "log-format": logFormats},
-			short:  "run a master; SIGHUP reloads its tokens_file",
-			example: `  drover master --config master.toml
+	{name: "master", group: groupServer, setup: masterCmd,
+		values: map[string][]string{"store": stores, "log-level": logLevels, "log-format": logFormats},
+		short:  "run a master; SIGHUP reloads its tokens_file",
+		example: `  drover master --config master.toml
   drover master --listen 127.0.0.1:7070 --data-dir ./data`},
-		{name: "worker", group: groupServer, setup: workerCmd,
-			values: map[string][]string{"transport": transports, "mode": {"push", "pull"}, "log-level": logLevels, "log-format": logFormats},
-			short:  "run a worker",
-			example: `  drover worker --config worker.toml --name worker-a
+	{name: "worker", group: groupServer, setup: workerCmd,
+		values: map[string][]string{"transport": transports, "mode": {"push", "pull"}, "log-level": logLevels, "log-format": logFormats},
+		short:  "run a worker",
+		example: `  drover worker --config worker.toml --name worker-a
   drover worker --config worker.toml --master 10.0.0.1:7070 --slots 8 --tag region=eu`},
-		{name: "demo", group: groupTool, setup: demoCmd, values: map[string][]string{"log-level": logLevels},
-			short:   "run a master and workers in this process on a small batch",
-			example: `  drover demo`},
-		{name: "bench", group: groupTool, setup: benchCmd,
-			values: map[string][]string{"store": stores, "transport": transports, "log-level": logLevels,
-				"scenario": {"e2e", "heartbeats", "queue", "soak", "reads", "churn"}},
-			short: "measure throughput and latency on loopback",
-			example: `  drover bench --jobs 100000 --workers 4
+	{name: "demo", group: groupTool, setup: demoCmd, values: map[string][]string{"log-level": logLevels},
+		short:   "run a master and workers in this process on a small batch",
+		example: `  drover demo`},
+	{name: "bench", group: groupTool, setup: benchCmd,
+		values: map[string][]string{"store": stores, "transport": transports, "log-level": logLevels,
+			"scenario": {"e2e", "heartbeats", "queue", "soak", "reads", "churn"}},
+		short: "measure throughput and latency on loopback",
+		example: `  drover bench --jobs 100000 --workers 4
   drover bench --scenario heartbeats --json`},
-		{name: "store", group: groupTool,
-			short: "check a stopped master's data dir, or copy what reads of a damaged one into a new one",
-			long: `Exit codes: 0 sound (salvage: nothing was lost), 1 damage found (salvage: it
+	{name: "store", group: groupTool,
+		short: "check a stopped master's data dir, or copy what reads of a damaged one into a new one",
+		long: `Exit codes: 0 sound (salvage: nothing was lost), 1 damage found (salvage: it
 kept what it could) or could not run (stderr says why), 2 usage.`,
-			subs: []command{
-				{name: "check", setup: storeCheckCmd,
-					short:   "report what a stopped master's data dir holds and what is damaged: exit 0 sound, 1 damage found",
-					example: `  drover store check --data-dir data --json`},
-				{name: "salvage", setup: storeSalvageCmd,
-					short:   "copy every valid job of a damaged data dir into a new one: exit 0 nothing lost, 1 something lost",
-					example: `  drover store salvage --data-dir data --to data.new`},
-			}},
-		{name: "version", group: groupTool, setup: versionCmd,
-			short: "print the module version, VCS commit and Go version drover was built from",
-			example: `  drover version
+		subs: []command{
+			{name: "check", setup: storeCheckCmd,
+				short:   "report what a stopped master's data dir holds and what is damaged: exit 0 sound, 1 damage found",
+				example: `  drover store check --data-dir data --json`},
+			{name: "salvage", setup: storeSalvageCmd,
+				short:   "copy every valid job of a damaged data dir into a new one: exit 0 nothing lost, 1 something lost",
+				example: `  drover store salvage --data-dir data --to data.new`},
+		}},
+	{name: "version", group: groupTool, setup: versionCmd,
+		short: "print the module version, VCS commit and Go version drover was built from",
+		example: `  drover version
   drover version --json`},
-	}
 }

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -219,4 +221,35 @@ func httpGet(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %s, %v", url, res.Status, err)
 	}
 	return string(b)
+}
+
+// TestREADMECLI: the README's CLI table has a row for every command, and
+// its exit-code table has the codes "drover help" lists, each once.
+func TestREADMECLI(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for _, c := range commands() {
+		if !strings.Contains(readme, "\n| `drover "+c.name+" ") && !strings.Contains(readme, "\n| `drover "+c.name+"`") {
+			t.Errorf("the README's CLI table has no row for drover %s", c.name)
+		}
+	}
+	_, table, ok := strings.Cut(readme, "| code | meaning |\n| --- | --- |\n")
+	if !ok {
+		t.Fatal("the README has no exit-code table")
+	}
+	table, _, _ = strings.Cut(table, "\n\n")
+	var codes []string
+	for _, row := range strings.Split(table, "\n") {
+		codes = append(codes, strings.TrimSpace(strings.Split(row, "|")[1]))
+	}
+	var help []string
+	for _, l := range strings.Split(exitCodes, "\n")[1:] {
+		help = append(help, strings.Fields(l)[0])
+	}
+	if !slices.Equal(codes, help) {
+		t.Errorf("the README's exit codes are %v, drover help's %v", codes, help)
+	}
 }
