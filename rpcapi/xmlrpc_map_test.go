@@ -28,7 +28,7 @@ var wireAllTypes = []any{
 	&ListJobsReply{}, &WorkerInfo{}, &ListWorkersArgs{}, &ListWorkersReply{}, &StatusReply{}, &CancelArgs{},
 	&CancelReply{}, &PurgeArgs{}, &PurgeReply{}, &WaitArgs{}, &WaitReply{}, &FetchArgs{}, &FetchReply{},
 	&Task{}, &AssignArgs{}, &AssignReply{}, &Rejection{}, &WorkerCancelArgs{},
-	&PingReply{}, &WorkerJob{}, &GroupInfo{}, &GroupOnDone{}, &GetGroupArgs{}, &ListGroupsArgs{}, &ListGroupsReply{},
+	&PingReply{}, &WorkerJob{}, &GroupInfo{}, &GroupOnDone{}, &GetGroupArgs{}, &ListGroupsArgs{}, &ListGroupsReply{}, &BuildInfo{},
 	&jobs.Spec{}, &jobs.Job{}, &jobs.Attempt{}, &jobs.Event{}, &jobs.Result{},
 }
 

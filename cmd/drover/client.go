@@ -81,6 +81,8 @@ func (a argFlag) Set(s string) error {
 	return nil
 }
 
+// submitCmd submits one job of the flags, or every job of a jobs file,
+// and prints their IDs.
 func submitCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)
 	typ := fs.String("type", "", "job `type`")
@@ -175,6 +177,7 @@ func fmtArgs(a map[string]string) string {
 	return strings.Join(parts, " ")
 }
 
+// jobsCmd lists jobs, newest first, a page or every page.
 func jobsCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)
 	state := fs.String("state", "", "only jobs in `state` (pending, running, succeeded, failed, cancelled)")
@@ -218,6 +221,7 @@ func dash(s string) string {
 	return s
 }
 
+// jobCmd shows one job: its attempts, why it waits, its timeline.
 func jobCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -331,6 +335,7 @@ func printWorkers(w io.Writer, views []rpcapi.WorkerInfo) error {
 	return tw.Flush()
 }
 
+// workersCmd lists workers, the latest registered first.
 func workersCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)
 	state := fs.String("state", "", "only workers in `state` (alive, draining, dead)")
@@ -358,6 +363,7 @@ func workersCmd(fs *pflag.FlagSet) runFunc {
 	}
 }
 
+// statusCmd shows the master at a glance: counts, workers, version.
 func statusCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -405,6 +411,7 @@ func statusCmd(fs *pflag.FlagSet) runFunc {
 	}
 }
 
+// cancelCmd cancels jobs by ID, or every live job of a group.
 func cancelCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)
 	asJSON := fs.Bool("json", false, "print {cancelled, errors} as JSON")

@@ -49,7 +49,7 @@ func jobResult(j *jobs.Job) master.ThenResult {
 	return r
 }
 
-// runGroup shows one group: its state, counts by state and each member's
+// groupCmd shows one group: its state, counts by state and each member's
 // result.
 func groupCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)

@@ -23,7 +23,7 @@ import (
 // for tests).
 var logsStderr io.Writer = os.Stderr
 
-// runLogs prints the full log of an attempt of a job, which the master
+// logsCmd prints the full log of an attempt of a job, which the master
 // reads from the worker that ran it (GET
 // /api/v1/jobs/{id}/attempts/{n}/log): its stdout to stdout and its stderr
 // to stderr, or one of them to stdout with --stream; with -f, as it grows

@@ -10,7 +10,7 @@ import (
 	"github.com/drover/drover/rpcapi"
 )
 
-// runPurge deletes finished jobs now (purge_jobs): those that match every
+// purgeCmd deletes finished jobs now (purge_jobs): those that match every
 // filter given, or every finished one with --all.
 func purgeCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)

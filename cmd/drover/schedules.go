@@ -28,7 +28,7 @@ func when(t, now time.Time) string {
 	return t.Local().Format("2006-01-02 15:04:05 MST") + " (" + rel + ")"
 }
 
-// runSchedules lists the master's cron schedules with their next fire.
+// schedulesCmd lists the master's cron schedules with their next fire.
 func schedulesCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)
 	asJSON := fs.Bool("json", false, "print a JSON array")
@@ -74,7 +74,7 @@ func printSchedules(w io.Writer, views []rpcapi.ScheduleInfo, now time.Time) err
 	return tw.Flush()
 }
 
-// runSchedule pauses or resumes one schedule.
+// scheduleCmd pauses or resumes one schedule.
 func scheduleCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)
 	asJSON := fs.Bool("json", false, "print the schedule as JSON")

@@ -213,7 +213,7 @@ func shortCounts(c map[jobs.State]int) string {
 		c[jobs.Succeeded], c[jobs.Failed], c[jobs.Cancelled])
 }
 
-// runTop redraws the master's state every interval: counts, throughput
+// topCmd redraws the master's state every interval: counts, throughput
 // and the workers with their current jobs.
 func topCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)
