@@ -297,6 +297,23 @@ func viewWorkers(ws []rpcapi.WorkerInfo) []rpcapi.WorkerInfo {
 	return ws
 }
 
+// newestWorkersFirst is ws (the master's status: the live workers first)
+// as drover status and top show them: the live first, each part the
+// latest registered first; as viewWorkers, with no nil lists.
+func newestWorkersFirst(ws []rpcapi.WorkerInfo) []rpcapi.WorkerInfo {
+	ws = viewWorkers(ws)
+	slices.SortStableFunc(ws, func(a, b rpcapi.WorkerInfo) int {
+		if da, db := a.State == rpcapi.WorkerDead, b.State == rpcapi.WorkerDead; da != db {
+			if da {
+				return 1
+			}
+			return -1
+		}
+		return b.Registered.Compare(a.Registered)
+	})
+	return ws
+}
+
 const workerHeader = "ID\tNAME\tADDR\tSTATE\tRUNNING/SLOTS\tLAST HEARTBEAT\tTYPES\tJOBS"
 
 func workerRow(w io.Writer, v *rpcapi.WorkerInfo) {
@@ -380,13 +397,14 @@ func statusCmd(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
+		r.Workers = newestWorkersFirst(r.Workers)
 		alive, _, _ := aliveWorkers(r.Workers)
 		if r.WorkersMore > 0 {
 			alive = r.Alive // the master's count: not every worker is listed
 		}
 		if *asJSON {
 			return printJSON(stdout, map[string]any{
-				"counts": r.Counts, "workers": viewWorkers(r.Workers), "workers_alive": alive,
+				"counts": r.Counts, "workers": r.Workers, "workers_alive": alive,
 				"workers_more": r.WorkersMore,
 				"started":      r.Started, "stale_reports_dropped": r.Dropped, "workers_reaped": r.Reaped,
 				"version": r.Version,
@@ -400,7 +418,7 @@ func statusCmd(fs *pflag.FlagSet) runFunc {
 		}
 		if len(r.Workers) > 0 {
 			fmt.Fprintln(stdout)
-			if err := printWorkers(stdout, viewWorkers(r.Workers)); err != nil {
+			if err := printWorkers(stdout, r.Workers); err != nil {
 				return err
 			}
 		}

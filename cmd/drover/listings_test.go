@@ -18,7 +18,8 @@ import (
 // first, --reverse the oldest first (so jobs --limit 3 is the newest
 // three); a long flag written with one dash, as Go's flag package took
 // it, still works; drover top --json prints one JSON object a refresh, one
-// a line. The master runs in process, on loopback.
+// a line; status and top list the latest registered worker first. The
+// master runs in process, on loopback.
 func TestListingsNewestFirst(t *testing.T) {
 	c := drovertest.Start(t, drovertest.Options{Workers: -1,
 		HeartbeatInterval: 100 * time.Millisecond, DeadAfter: 30 * time.Second})
@@ -85,8 +86,22 @@ func TestListingsNewestFirst(t *testing.T) {
 			Alive   *int                `json:"workers_alive"`
 			Workers []rpcapi.WorkerInfo `json:"workers"`
 		}
-		if err := json.Unmarshal([]byte(l), &v); err != nil || totalCount(v.Counts) != 5 || v.Alive == nil || *v.Alive != 3 || len(v.Workers) != 3 {
+		if err := json.Unmarshal([]byte(l), &v); err != nil || totalCount(v.Counts) != 5 || v.Alive == nil || *v.Alive != 3 ||
+			!slices.Equal(workerIDs(v.Workers), []string{wids[2], wids[1], wids[0]}) {
 			t.Errorf("a line of drover top --json: %v: %s", err, l)
 		}
 	}
+	var st struct{ Workers []rpcapi.WorkerInfo }
+	out, _, _ = pgRun(t, addr, "status", "--json")
+	if err := json.Unmarshal([]byte(out), &st); err != nil || !slices.Equal(workerIDs(st.Workers), []string{wids[2], wids[1], wids[0]}) {
+		t.Errorf("drover status --json: workers %v (%v), want the latest registered first", workerIDs(st.Workers), err)
+	}
+}
+
+func workerIDs(ws []rpcapi.WorkerInfo) []string {
+	var ids []string
+	for _, w := range ws {
+		ids = append(ids, w.ID)
+	}
+	return ids
 }

@@ -42,7 +42,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 	}
-	return exitCode(err)
+	code := exitCode(err)
+	if code == exitUsage && cmd != nil && cmd.HasParent() {
+		fmt.Fprintf(stderr, "Run \"drover help %s\" for its usage.\n", strings.TrimPrefix(cmd.CommandPath(), "drover "))
+	}
+	return code
 }
 
 // execute runs the command line args and returns the command that ran

@@ -308,6 +308,7 @@ func (v *topView) rate(back int) float64 {
 
 // show draws one refresh of the master's status st, taken at now.
 func (v *topView) show(st *rpcapi.StatusReply, now time.Time) error {
+	st.Workers = newestWorkersFirst(st.Workers)
 	v.hist = append(v.hist, topSample{now, finalCount(st.Counts)})
 	for len(v.hist) > 1 && now.Sub(v.hist[0].at) > time.Minute {
 		v.hist = v.hist[1:]
@@ -317,7 +318,7 @@ func (v *topView) show(st *rpcapi.StatusReply, now time.Time) error {
 	if v.json {
 		b, err := json.Marshal(topJSON{At: now, Started: st.Started, Counts: st.Counts, RateNow: v.rate(1), Rate: v.rate(len(v.hist)),
 			Window: window.Seconds(), Alive: alive, Slots: slots, Busy: busy, Reaped: st.Reaped, Dropped: st.Dropped,
-			Workers: viewWorkers(st.Workers)})
+			Workers: st.Workers})
 		if err != nil {
 			return err
 		}
@@ -333,7 +334,7 @@ func (v *topView) show(st *rpcapi.StatusReply, now time.Time) error {
 	fmt.Fprintf(&buf, "finished %.1f jobs/s now, %.1f jobs/s over %s\n", v.rate(1), v.rate(len(v.hist)), window.Round(time.Second))
 	fmt.Fprintf(&buf, "workers  %d alive, %d/%d slots busy, %d reaped, %d stale reports dropped\n\n",
 		alive, busy, slots, st.Reaped, st.Dropped)
-	printWorkers(&buf, viewWorkers(st.Workers))
+	printWorkers(&buf, st.Workers)
 	if !v.tty {
 		buf.WriteString("\n")
 	}
