@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/drover/drover/bench"
+	"github.com/drover/drover/internal/buildinfo"
 )
 
 func main() {
@@ -71,7 +72,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 Client commands take --master ADDR (default $DROVER_MASTER, else 127.0.0.1:7070)
 and send the token of --token-file F or $DROVER_TOKEN (--token T works too,
 but shows T in ps). Flags may come before or after arguments.`,
-		Version:       versionLine(buildinfoGet()),
+		Version:       versionLine(buildinfo.Get()),
 		SilenceErrors: true,
 		// did-you-mean: a command this many edits away, or one the
 		// name begins

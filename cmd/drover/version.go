@@ -10,9 +10,6 @@ import (
 	"github.com/drover/drover/rpcapi"
 )
 
-// buildinfoGet is what this binary was built from.
-var buildinfoGet = buildinfo.Get
-
 // versionLine shows b in one line: "version v1.2.0, commit
 // 1d2c6f0+dirty, go1.26.8"; of a master too old to say, "version
 // unknown".
@@ -31,9 +28,9 @@ func versionCmd(fs *pflag.FlagSet) runFunc {
 			return err
 		}
 		if *asJSON {
-			return printJSON(stdout, buildinfoGet())
+			return printJSON(stdout, buildinfo.Get())
 		}
-		_, err := fmt.Fprintf(stdout, "drover %s\n", versionLine(buildinfoGet()))
+		_, err := fmt.Fprintf(stdout, "drover %s\n", versionLine(buildinfo.Get()))
 		return err
 	}
 }
