@@ -455,7 +455,7 @@ func cancelCmd(fs *pflag.FlagSet) runFunc {
 				r.Errors = []string{}
 			}
 			printJSON(stdout, map[string]any{"cancelled": r.Cancelled, "errors": r.Errors,
-				"cancelled_more": r.CancelledMore, "errors_more": r.ErrorsMore})
+				"cancelled_more": r.CancelledMore, "errors_more": r.ErrorsMore, "skipped": r.Skipped})
 			if len(r.Errors)+r.ErrorsMore > 0 {
 				return &exitError{code: 1}
 			}
@@ -466,6 +466,9 @@ func cancelCmd(fs *pflag.FlagSet) runFunc {
 		}
 		if r.CancelledMore > 0 {
 			fmt.Fprintf(stdout, "and %d more cancelled\n", r.CancelledMore)
+		}
+		if r.Skipped > 0 {
+			fmt.Fprintf(stdout, "%d live jobs of group %s skipped: submitted by other tokens (client_cancel = \"own\")\n", r.Skipped, *group)
 		}
 		if len(r.Errors)+r.ErrorsMore > 0 {
 			msg := strings.Join(r.Errors, "; ")
