@@ -28,18 +28,28 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestBenchSmall(t *testing.T) {
+// runSmall runs cfg, a small run of one scenario, with this test binary
+// as its processes and their stderr in the test log, within timeout; it
+// fails t if the run fails, and skips it with -short.
+func runSmall(t *testing.T, timeout time.Duration, cfg Config) *Result {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cfg := Config{Jobs: 2000, Workers: 2, Batch: 250, LatencySamples: 20, CeilingTime: 200 * time.Millisecond,
-		Launch: Reexec(), Stderr: logWriter{t}, Profile: t.TempDir() + "/cpu.pprof", Trace: t.TempDir() + "/trace.out"}
+	cfg.Launch, cfg.Stderr = Reexec(), logWriter{t}
 	r, err := Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func TestBenchSmall(t *testing.T) {
+	cfg := Config{Jobs: 2000, Workers: 2, Batch: 250, LatencySamples: 20, CeilingTime: 200 * time.Millisecond,
+		Profile: t.TempDir() + "/cpu.pprof", Trace: t.TempDir() + "/trace.out"}
+	r := runSmall(t, time.Minute, cfg)
 	e := r.E2E
 	if e == nil || r.Heartbeats != nil || r.Queue != nil {
 		t.Fatalf("scenario blocks: %+v", r)
@@ -178,18 +188,9 @@ func BenchmarkE2E(b *testing.B) {
 }
 
 func TestSoakSmall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts processes")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	cfg := Config{Scenario: ScenarioSoak, Jobs: 4000, Workers: 2, Slots: 2, Clients: 2, Batch: 100,
-		Sample: 50 * time.Millisecond, Retain: time.Second, RetainJobs: 500, History: 2 * time.Second, HistoryJobs: 1000,
-		Launch: Reexec(), Stderr: logWriter{t}}
-	r, err := Run(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+		Sample: 50 * time.Millisecond, Retain: time.Second, RetainJobs: 500, History: 2 * time.Second, HistoryJobs: 1000}
+	r := runSmall(t, 2*time.Minute, cfg)
 	s := r.Soak
 	if s == nil || r.E2E != nil || r.Reads != nil {
 		t.Fatalf("scenario blocks: %+v", r)
@@ -215,17 +216,9 @@ func TestSoakSmall(t *testing.T) {
 }
 
 func TestReadsSmall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts processes")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	cfg := Config{Scenario: ScenarioReads, Fill: 3000, Workers: 20, Slots: 1, Clients: 2, Batch: 250,
-		Duration: 2 * time.Second, Window: time.Second, Launch: Reexec(), Stderr: logWriter{t}}
-	r, err := Run(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+		Duration: 2 * time.Second, Window: time.Second}
+	r := runSmall(t, 2*time.Minute, cfg)
 	x := r.Reads
 	if x == nil || r.Soak != nil {
 		t.Fatalf("scenario blocks: %+v", r)
@@ -266,18 +259,10 @@ func checkReport(t *testing.T, r *Result, words ...string) {
 }
 
 func TestChurnSmall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts processes")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	cfg := Config{Scenario: ScenarioChurn, Jobs: 600, Types: 50, Workers: 2, Slots: 8, Clients: 2, Batch: 100,
 		Sample: 100 * time.Millisecond, Retain: time.Second, RetainJobs: 100, Duration: 5 * time.Second,
-		HeapProfile: t.TempDir() + "/heap", Launch: Reexec(), Stderr: logWriter{t}}
-	r, err := Run(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+		HeapProfile: t.TempDir() + "/heap"}
+	r := runSmall(t, 2*time.Minute, cfg)
 	ch := r.Churn
 	if ch == nil || r.Soak != nil || r.E2E != nil {
 		t.Fatalf("scenario blocks: %+v", r)
