@@ -2,8 +2,11 @@ package conf
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/drover/drover/jobs"
 )
 
 var fuzzSeeds = []string{
@@ -34,16 +37,25 @@ func checkErr(t *testing.T, name string, err error) {
 	}
 }
 
-func FuzzParseJobs(f *testing.F) {
-	for _, s := range fuzzSeeds {
+// fuzzParse fuzzes parse, reading the file called name, from fuzzSeeds
+// and extra: what it refuses must get a good *Error (checkErr), and what
+// it accepts, from data, must pass check.
+func fuzzParse[T any](f *testing.F, name string, parse func(string, []byte) (T, error), check func(t *testing.T, data []byte, v T), extra ...string) {
+	for _, s := range append(slices.Clone(fuzzSeeds), extra...) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		specs, err := ParseJobs("j.toml", data)
+		v, err := parse(name, data)
 		if err != nil {
-			checkErr(t, "j.toml", err)
+			checkErr(t, name, err)
 			return
 		}
+		check(t, data, v)
+	})
+}
+
+func FuzzParseJobs(f *testing.F) {
+	fuzzParse(f, "j.toml", ParseJobs, func(t *testing.T, data []byte, specs []jobs.Spec) {
 		again, err := ParseJobs("j.toml", data)
 		if err != nil || len(again) != len(specs) {
 			t.Fatalf("second parse: %v", err)
@@ -65,36 +77,17 @@ func FuzzParseJobs(f *testing.F) {
 }
 
 func FuzzParseWorker(f *testing.F) {
-	for _, s := range fuzzSeeds {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		w, err := ParseWorker("w.toml", data)
-		if err != nil {
-			checkErr(t, "w.toml", err)
-			return
-		}
-		c := w.Config
-		if err := c.Validate(); err != nil {
+	fuzzParse(f, "w.toml", ParseWorker, func(t *testing.T, _ []byte, w *Worker) {
+		if err := w.Config.Validate(); err != nil {
 			t.Fatalf("accepted config does not validate: %v", err)
 		}
 	})
 }
 
 func FuzzParseMaster(f *testing.F) {
-	for _, s := range fuzzSeeds {
-		f.Add([]byte(s))
-	}
-	f.Add([]byte("listen = \":1\"\nheartbeat_interval = \"2s\"\ndead_after = \"3s\"\nstore = \"memory\"\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := ParseMaster("m.toml", data)
-		if err != nil {
-			checkErr(t, "m.toml", err)
-			return
-		}
-		c := m.Config
-		if err := c.Validate(); err != nil {
+	fuzzParse(f, "m.toml", ParseMaster, func(t *testing.T, _ []byte, m *Master) {
+		if err := m.Config.Validate(); err != nil {
 			t.Fatalf("accepted config does not validate: %v", err)
 		}
-	})
+	}, "listen = \":1\"\nheartbeat_interval = \"2s\"\ndead_after = \"3s\"\nstore = \"memory\"\n")
 }
