@@ -111,26 +111,38 @@ func (m *budgetMaster) mem() memStat {
 // metric returns the sum of metric name on the master's /metrics.
 func (m *budgetMaster) metric(name string) float64 {
 	m.t.Helper()
-	req, err := http.NewRequest("GET", "http://"+m.addr+"/metrics", nil)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+budgetToken)
-	cl := http.Client{Timeout: 10 * time.Second}
-	resp, err := cl.Do(req)
-	if err != nil {
-		m.t.Fatalf("metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		m.t.Fatalf("metrics: %s %v: %s", resp.Status, err, b)
-	}
+	b := m.request("GET", "/metrics", "", nil, 10*time.Second)
 	v, ok := drovertest.MetricValue(string(b), name)
 	if !ok {
 		m.t.Fatalf("no %s on /metrics", name)
 	}
 	return v
+}
+
+// request sends method path to the master with the token (and body, of
+// type ctype, when there is one), and returns the body of the answer; it
+// fails the test unless the answer is a 200 within timeout.
+func (m *budgetMaster) request(method, path, ctype string, body []byte, timeout time.Duration) []byte {
+	m.t.Helper()
+	req, err := http.NewRequest(method, "http://"+m.addr+path, bytes.NewReader(body))
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	req.Header.Set("Authorization", "Bearer "+budgetToken)
+	cl := http.Client{Timeout: timeout}
+	resp, err := cl.Do(req)
+	if err != nil {
+		m.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		m.t.Fatalf("%s %s: %s %v: %.500s", method, path, resp.Status, err, b)
+	}
+	return b
 }
 
 // dialGob opens a gob connection with the token: the CONNECT and its
@@ -495,21 +507,9 @@ func xmlFit(t *testing.T, value string) ([]byte, int) {
 // it is answered without a fault.
 func (m *budgetMaster) postXML(body []byte) {
 	m.t.Helper()
-	req, err := http.NewRequest("POST", "http://"+m.addr+rpcapi.XMLRPCPath, bytes.NewReader(body))
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "text/xml")
-	req.Header.Set("Authorization", "Bearer "+budgetToken)
-	cl := http.Client{Timeout: 60 * time.Second}
-	resp, err := cl.Do(req)
-	if err != nil {
-		m.t.Fatalf("submit_jobs: %v", err)
-	}
-	defer resp.Body.Close()
-	reply, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK || bytes.Contains(reply, []byte("<fault>")) {
-		m.t.Fatalf("submit_jobs: %s %v: %.500s", resp.Status, err, reply)
+	reply := m.request("POST", rpcapi.XMLRPCPath, "text/xml", body, 60*time.Second)
+	if bytes.Contains(reply, []byte("<fault>")) {
+		m.t.Fatalf("submit_jobs: %.500s", reply)
 	}
 }
 
