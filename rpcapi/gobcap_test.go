@@ -11,6 +11,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/drover/drover/internal/poll"
 	"github.com/drover/drover/jobs"
 )
 
@@ -92,13 +93,7 @@ func TestGoRPCCallsInFlight(t *testing.T) {
 			t.Fatal("the first two calls did not start")
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for stats.HeldBack.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if stats.HeldBack.Load() == 0 {
-		t.Fatal("the server did not hold the connection back")
-	}
+	poll.Until(t, 5*time.Second, "the server to hold the connection back", func() bool { return stats.HeldBack.Load() != 0 })
 	select {
 	case <-fm.waiting:
 		t.Fatal("a third call ran while two were in flight")
@@ -106,14 +101,21 @@ func TestGoRPCCallsInFlight(t *testing.T) {
 	}
 	close(fm.release)
 	for range 5 {
-		select {
-		case c := <-done:
-			if c.Error != nil {
-				t.Errorf("call: %v", c.Error)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("a held-back call was never answered")
+		answered(t, done, "a held-back call")
+	}
+}
+
+// answered waits up to 5s for a call to end on done and fails t unless it
+// ends without an error.
+func answered(t *testing.T, done <-chan *rpc.Call, what string) {
+	t.Helper()
+	select {
+	case c := <-done:
+		if c.Error != nil {
+			t.Fatalf("%s: %v", what, c.Error)
 		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s was never answered", what)
 	}
 }
 
@@ -197,21 +199,11 @@ func TestGoRPCIdleTimeout(t *testing.T) {
 	case <-time.After(4 * idle):
 	}
 	close(fm.release)
-	select {
-	case c := <-done:
-		if c.Error != nil {
-			t.Fatalf("Wait in flight for 4×IdleTimeout: %v", c.Error)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the Wait was never answered")
-	}
+	answered(t, done, "the Wait in flight for 4×IdleTimeout")
 	if stats.Idle.Load() != 0 {
 		t.Fatalf("idle closes %d while a call was in flight", stats.Idle.Load())
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for stats.Idle.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, 5*time.Second, "the idle connection closed", func() bool { return stats.Idle.Load() != 0 })
 	if n := stats.Idle.Load(); n != 1 {
 		t.Fatalf("idle closes %d after the last call; want 1", n)
 	}

@@ -36,12 +36,7 @@ func TestPeerAddr(t *testing.T) {
 	mux.Handle(GoRPCPath, gobH)
 	mux.Handle(XMLRPCPath, NewXMLRPCHandler(pm, nil, XMLRPCOptions{}))
 	srv := startServer(t, "127.0.0.1:0", mux)
-	xc, err := NewXMLClient(srv.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { xc.Close() })
-	for name, c := range map[string]Caller{"gob": newTestClient(t, srv.addr), "xmlrpc": xc} {
+	for name, c := range map[string]Caller{"gob": newTestClient(t, srv.addr), "xmlrpc": newTestXMLClient(t, srv.addr)} {
 		if _, err := (MasterClient{C: c}).Register(ctxT(t, 10*time.Second), &RegisterArgs{Name: "n"}); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

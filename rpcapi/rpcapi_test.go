@@ -284,6 +284,18 @@ func newTestClient(tb testing.TB, addr string) *Client {
 	return c
 }
 
+// newTestXMLClient returns an XMLClient for addr, closed when the test
+// ends.
+func newTestXMLClient(tb testing.TB, addr string) *XMLClient {
+	tb.Helper()
+	c, err := NewXMLClient(addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
 // ctxT returns a context bounded by d, cancelled when the test ends.
 func ctxT(tb testing.TB, d time.Duration) context.Context {
 	tb.Helper()

@@ -21,12 +21,7 @@ func startXML(t *testing.T, m MasterAPI, w WorkerAPI) *XMLClient {
 	mux := http.NewServeMux()
 	mux.Handle(XMLRPCPath, NewXMLRPCHandler(m, w, XMLRPCOptions{}))
 	srv := startServer(t, "127.0.0.1:0", mux)
-	c, err := NewXMLClient(srv.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return newTestXMLClient(t, srv.addr)
 }
 
 // TestXMLRoundTripErrors: over XML-RPC too, a server error comes back as
