@@ -46,10 +46,7 @@ func segments(t *testing.T, dir string) []uint64 {
 // from the log alone.
 func TestLogReplayAfterCrash(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenBolt(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openBolt(t, dir)
 	var want []*Job
 	for i := range 50 {
 		j := storeJob(uint64(i + 1))
@@ -83,10 +80,7 @@ func countBolt(s *BoltStore) (int, error) {
 // the log; the frames before it are replayed.
 func TestLogTornFrame(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenBolt(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openBolt(t, dir)
 	a, b := storeJob(1), storeJob(2)
 	save(t, s, a)
 	save(t, s, b)
@@ -132,10 +126,7 @@ func TestLogBadSegment(t *testing.T) {
 func TestLogRotateAndCheckpoint(t *testing.T) {
 	smallSegments(t, 16<<10)
 	dir := t.TempDir()
-	s, err := OpenBolt(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openBolt(t, dir)
 	want := make(map[uint64]*Job)
 	for round := range 4 {
 		for i := range 100 {
@@ -177,10 +168,7 @@ func TestLogRotateAndCheckpoint(t *testing.T) {
 func TestLogCheckpointFailing(t *testing.T) {
 	smallSegments(t, 4<<10)
 	dir := t.TempDir()
-	s, err := OpenBolt(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openBolt(t, dir)
 	s.db.db.Close() // every checkpoint fails from here on
 	var saveErr error
 	acked := 0
