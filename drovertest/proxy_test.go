@@ -79,12 +79,20 @@ func roundTrip(c net.Conn, r *bufio.Reader, line string, d time.Duration) (strin
 	return s, err
 }
 
-func TestProxyPauseResume(t *testing.T) {
+// echoLink starts a proxy to an echo server and dials it, and fails the
+// test unless a line makes the round trip.
+func echoLink(t *testing.T) (*Proxy, net.Conn, *bufio.Reader) {
+	t.Helper()
 	p := newProxy(t, echoServer(t))
 	c, r := dial(t, p.Addr())
 	if got, err := roundTrip(c, r, "one", 2*time.Second); err != nil || got != "one" {
-		t.Fatalf("before pause: %q, %v", got, err)
+		t.Fatalf("before any fault: %q, %v", got, err)
 	}
+	return p, c, r
+}
+
+func TestProxyPauseResume(t *testing.T) {
+	p, c, r := echoLink(t)
 
 	p.Pause()
 	if _, err := roundTrip(c, r, "two", 200*time.Millisecond); err == nil {
@@ -115,11 +123,7 @@ func TestProxyPauseResume(t *testing.T) {
 }
 
 func TestProxyPartitionHeal(t *testing.T) {
-	p := newProxy(t, echoServer(t))
-	c, r := dial(t, p.Addr())
-	if got, err := roundTrip(c, r, "one", 2*time.Second); err != nil || got != "one" {
-		t.Fatalf("before partition: %q, %v", got, err)
-	}
+	p, c, r := echoLink(t)
 
 	p.Partition()
 	if p.State() != "partitioned" {
