@@ -26,14 +26,11 @@ func skipShort(t *testing.T) {
 // TestKillWorkers: kill -9 a random worker every second or two while
 // 1,000 jobs run over 4 workers, and start it again after each kill.
 func TestKillWorkers(t *testing.T) {
-	skipShort(t)
 	const n = 1000
+	c := startScenario(t, "kill_workers", 4, 4, n, "0.2")
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 0))
 	t.Logf("seed %d", seed)
-	c := startProcCluster(t, 4, 4)
-	start := time.Now()
-	ids := c.submit("kill_workers", n, "0.2")
 
 	kills := 0
 	deadline := time.Now().Add(2 * time.Minute)
@@ -50,11 +47,10 @@ func TestKillWorkers(t *testing.T) {
 		c.RestartWorker(i)
 		kills++
 		t.Logf("%s: killed and restarted worker-%d (kill %d), counts %v",
-			time.Since(start).Round(time.Millisecond), i, kills, c.Counts())
+			c.elapsed(), i, kills, c.Counts())
 	}
-	c.waitFinal(n, time.Minute)
-	verify(t, "kill_workers", ids, c.jobs(), c.ranLog)
-	t.Logf("%d kills in %s; attempts lost %v, workers reaped %v", kills, time.Since(start).Round(time.Millisecond),
+	c.finish(time.Minute)
+	t.Logf("%d kills in %s; attempts lost %v, workers reaped %v", kills, c.elapsed(),
 		c.metric("drover_attempts_lost_total"), c.metric("drover_workers_reaped_total"))
 	if kills < 3 {
 		t.Errorf("only %d kills happened before the batch ended; want at least 3", kills)
@@ -66,11 +62,8 @@ func TestKillWorkers(t *testing.T) {
 // dead_after, then SIGCONT it: the master reaps it and reruns its jobs
 // elsewhere, and drops its late reports, counting them.
 func TestSigstopWorker(t *testing.T) {
-	skipShort(t)
 	const n = 300
-	c := startProcCluster(t, 3, 4)
-	start := time.Now()
-	ids := c.submit("sigstop_worker", n, "0.3")
+	c := startScenario(t, "sigstop_worker", 3, 4, n, "0.3")
 
 	const name = "worker-0"
 	victim := c.Workers[0]
@@ -94,7 +87,7 @@ func TestSigstopWorker(t *testing.T) {
 	stale0 := c.metric("drover_stale_reports_dropped_total")
 	victim.Signal(syscall.SIGSTOP)
 	stopped := time.Now()
-	t.Logf("%s: SIGSTOP %s (%s) running %v", time.Since(start).Round(time.Millisecond), name, before.ID, before.Jobs)
+	t.Logf("%s: SIGSTOP %s (%s) running %v", c.elapsed(), name, before.ID, before.Jobs)
 
 	testproc.Poll(t, 10*time.Second, name+" reaped", func() bool {
 		wi, ok := c.WorkerInfo(name)
@@ -114,14 +107,13 @@ func TestSigstopWorker(t *testing.T) {
 		return true
 	})
 	victim.Signal(syscall.SIGCONT)
-	t.Logf("%s: SIGCONT after %s stopped (dead_after %s)", time.Since(start).Round(time.Millisecond),
+	t.Logf("%s: SIGCONT after %s stopped (dead_after %s)", c.elapsed(),
 		time.Since(stopped).Round(time.Millisecond), deadAfter)
 
 	testproc.Poll(t, 10*time.Second, "drover_stale_reports_dropped_total to rise above "+fmt.Sprint(stale0)+
 		" after SIGCONT: the late results of "+name+" not counted? (a worker that re-registers before reporting "+
 		"drops them silently)", func() bool { return c.metric("drover_stale_reports_dropped_total") > stale0 })
-	c.waitFinal(n, time.Minute)
-	verify(t, "sigstop_worker", ids, c.jobs(), c.ranLog)
+	c.finish(time.Minute)
 	lostOnVictim := 0
 	for _, j := range c.jobs() {
 		for _, a := range j.Attempts {
@@ -142,11 +134,8 @@ func TestSigstopWorker(t *testing.T) {
 // TestKillMaster: kill -9 the master three times during a batch, each time
 // starting it again on the same data dir and address.
 func TestKillMaster(t *testing.T) {
-	skipShort(t)
 	const n = 1000
-	c := startProcCluster(t, 4, 4)
-	start := time.Now()
-	ids := c.submit("kill_master", n, "0.1")
+	c := startScenario(t, "kill_master", 4, 4, n, "0.1")
 	for k := 1; k <= 3; k++ {
 		testproc.Poll(t, time.Minute, fmt.Sprintf("%d%% of the jobs final", 25*k), func() bool {
 			m := c.Counts()
@@ -154,11 +143,10 @@ func TestKillMaster(t *testing.T) {
 		})
 		c.RestartMaster()
 		t.Logf("%s: killed and restarted the master (kill %d), counts %v",
-			time.Since(start).Round(time.Millisecond), k, c.Counts())
+			c.elapsed(), k, c.Counts())
 	}
-	c.waitFinal(n, 90*time.Second)
-	verify(t, "kill_master", ids, c.jobs(), c.ranLog)
-	t.Logf("took %s", time.Since(start).Round(time.Millisecond))
+	c.finish(90 * time.Second)
+	t.Logf("took %s", c.elapsed())
 	c.NoJobsLeft()
 }
 

@@ -51,6 +51,40 @@ func startProcCluster(t *testing.T, n, slots int) *procCluster {
 	return &procCluster{Cluster: c, t: t, ranLog: filepath.Join(c.Dir, "ran.log")}
 }
 
+// procScenario is a scenario's batch on a process cluster: its name (the
+// jobs' group), the ids of its jobs and when it was submitted.
+type procScenario struct {
+	*procCluster
+	name  string
+	ids   []string
+	start time.Time
+}
+
+// startScenario starts a process cluster of workers workers with slots
+// slots each and submits to it n jobs, in group name, that sleep sleep
+// seconds; with -short it skips the test.
+func startScenario(t *testing.T, name string, workers, slots, n int, sleep string) *procScenario {
+	t.Helper()
+	skipShort(t)
+	s := &procScenario{procCluster: startProcCluster(t, workers, slots), name: name}
+	s.start = time.Now()
+	s.ids = s.submit(name, n, sleep)
+	return s
+}
+
+// elapsed is the time since the batch was submitted, in milliseconds.
+func (s *procScenario) elapsed() time.Duration {
+	return time.Since(s.start).Round(time.Millisecond)
+}
+
+// finish waits up to timeout until every job of the batch is final (riding
+// out master restarts), then verifies the batch.
+func (s *procScenario) finish(timeout time.Duration) {
+	s.t.Helper()
+	s.waitFinal(len(s.ids), timeout)
+	verify(s.t, s.name, s.ids, s.jobs(), s.ranLog)
+}
+
 func ctx5() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 5*time.Second)
 }
