@@ -80,27 +80,17 @@ func TestWalkIndexModel(t *testing.T) {
 		for step := range 150 {
 			switch r := rng.IntN(12); {
 			case r < 7:
-				var batch []*Job
-				for range 1 + rng.IntN(20) {
-					seq := indexModelSeq(rng)
-					j := indexModelJob(rng, seq, step)
-					batch = append(batch, j)
-					model[seq] = j
+				for _, j := range saveSome(t, rng, s, func() *Job { return indexModelJob(rng, indexModelSeq(rng), step) }) {
+					model[j.Seq] = j
 				}
-				save(t, s, batch...)
 			case r < 8 && len(model) > 0:
 				deleteSome(t, rng, s, model)
 			case r < 9:
-				s.crash()
-				s = openBolt(t, dir)
+				s = reopen(t, s, dir, true, nil)
 			case r < 10:
-				s.Close()
-				checkIndexKeys(t, dir, model)
-				s = openBolt(t, dir)
+				s = reopen(t, s, dir, false, func() { checkIndexKeys(t, dir, model) })
 			case r < 11:
-				s.Close()
-				stripIndex(t, dir)
-				s = openBolt(t, dir)
+				s = reopen(t, s, dir, false, func() { stripIndex(t, dir) })
 				// Saves while the index is built.
 				j := indexModelJob(rng, indexModelSeq(rng), step)
 				model[j.Seq] = j

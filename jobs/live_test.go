@@ -23,24 +23,21 @@ func TestLoadLiveModel(t *testing.T) {
 		for step := 0; step < 120; step++ {
 			switch r := rng.IntN(10); {
 			case r < 6: // a batch of new or updated jobs
-				var batch []*Job
-				for range 1 + rng.IntN(20) {
-					seq := uint64(1 + rng.IntN(300))
-					j := storeJob(seq)
+				batch := saveSome(t, rng, s, func() *Job {
+					j := storeJob(uint64(1 + rng.IntN(300)))
 					j.State = []State{Pending, Running, Succeeded, Failed, Cancelled}[rng.IntN(5)]
 					j.Updated = at.Add(time.Duration(step) * time.Second)
-					batch = append(batch, j)
-					states[seq] = j.State
+					return j
+				})
+				for _, j := range batch {
+					states[j.Seq] = j.State
 				}
-				save(t, s, batch...)
 			case r < 7 && len(states) > 0:
 				deleteSome(t, rng, s, states)
 			case r < 8:
-				s.crash()
-				s = openBolt(t, dir)
+				s = reopen(t, s, dir, true, nil)
 			case r < 9:
-				s.Close()
-				s = openBolt(t, dir)
+				s = reopen(t, s, dir, false, nil)
 			default:
 				s.signal() // a checkpoint, now and then
 			}

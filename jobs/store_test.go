@@ -99,6 +99,33 @@ func save(tb testing.TB, s Store, batch ...*Job) {
 	}
 }
 
+// saveSome saves, in one Save, 1 to 20 jobs (as rng picks) that job
+// makes, and returns them.
+func saveSome(tb testing.TB, rng *rand.Rand, s Store, job func() *Job) []*Job {
+	tb.Helper()
+	batch := make([]*Job, 1+rng.IntN(20))
+	for i := range batch {
+		batch[i] = job()
+	}
+	save(tb, s, batch...)
+	return batch
+}
+
+// reopen stops s, by a crash if crash is set and else by Close, runs shut
+// (when not nil) while it is stopped, and opens the store in dir again.
+func reopen(tb testing.TB, s *BoltStore, dir string, crash bool, shut func()) *BoltStore {
+	tb.Helper()
+	if crash {
+		s.crash()
+	} else {
+		s.Close()
+	}
+	if shut != nil {
+		shut()
+	}
+	return openBolt(tb, dir)
+}
+
 // deleteSome deletes about a quarter of model's jobs, picked with rng,
 // from s and from model.
 func deleteSome[V any](tb testing.TB, rng *rand.Rand, s *BoltStore, model map[uint64]V) {
