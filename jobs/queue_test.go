@@ -17,6 +17,32 @@ func qjob(id, typ string, prio int, seq uint64, notBefore time.Time) *Job {
 	return &Job{ID: id, Seq: seq, Spec: Spec{Type: typ, Priority: prio}, State: Pending, NotBefore: notBefore}
 }
 
+// wantDrain drains typ's ready jobs from q and fails unless they come in
+// the order want.
+func wantDrain(tb testing.TB, q *Queue, typ string, want ...string) {
+	tb.Helper()
+	if got := drain(tb, q, typ); !slices.Equal(got, want) {
+		tb.Errorf("type %s drained %v, want %v", typ, got, want)
+	}
+}
+
+// wantEmpty fails unless q holds no job.
+func wantEmpty(tb testing.TB, q *Queue) {
+	tb.Helper()
+	if n := q.Len(); n != 0 {
+		tb.Errorf("Len = %d, want 0", n)
+	}
+}
+
+// queueOf makes a queue and pushes js into it, in order.
+func queueOf(js ...*Job) *Queue {
+	q := NewQueue()
+	for _, j := range js {
+		q.Push(j)
+	}
+	return q
+}
+
 // pop takes the head of typ's ready heap (there is no Pop: Head then Remove).
 func pop(tb testing.TB, q *Queue, typ string) (string, bool) {
 	tb.Helper()
@@ -70,9 +96,7 @@ func TestQueuePriorityThenFIFO(t *testing.T) {
 		}
 		q.Remove(id)
 	}
-	if q.Len() != 0 {
-		t.Errorf("Len = %d after draining", q.Len())
-	}
+	wantEmpty(t, q)
 	if _, _, _, ok := q.Head("t"); ok {
 		t.Error("Head of an empty queue reports ok")
 	}
@@ -85,11 +109,7 @@ func TestQueueFIFOBySeqNotPushOrder(t *testing.T) {
 	for _, seq := range []uint64{5, 3, 9, 1, 7} {
 		q.Push(qjob(fmt.Sprint("s", seq), "t", 0, seq, time.Time{}))
 	}
-	got := drain(t, q, "t")
-	want := []string{"s1", "s3", "s5", "s7", "s9"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("order = %v, want %v", got, want)
-	}
+	wantDrain(t, q, "t", "s1", "s3", "s5", "s7", "s9")
 }
 
 func TestBefore(t *testing.T) {
@@ -115,12 +135,13 @@ func TestBefore(t *testing.T) {
 }
 
 func TestQueuePerType(t *testing.T) {
-	q := NewQueue()
-	q.Push(qjob("a1", "a", 0, 1, time.Time{}))
-	q.Push(qjob("b1", "b", 9, 2, time.Time{}))
-	q.Push(qjob("a2", "a", 1, 3, time.Time{}))
-	q.Push(qjob("c1", "c", 0, 4, time.Time{}))
-	q.Push(qjob("b2", "b", 0, 5, time.Time{}))
+	q := queueOf(
+		qjob("a1", "a", 0, 1, time.Time{}),
+		qjob("b1", "b", 9, 2, time.Time{}),
+		qjob("a2", "a", 1, 3, time.Time{}),
+		qjob("c1", "c", 0, 4, time.Time{}),
+		qjob("b2", "b", 0, 5, time.Time{}),
+	)
 
 	if got, want := q.ReadyTypes(), []string{"a", "b", "c"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("ReadyTypes = %v, want %v", got, want)
@@ -130,16 +151,12 @@ func TestQueuePerType(t *testing.T) {
 			t.Errorf("Ready(%q) = %d, want %d", typ, got, want)
 		}
 	}
-	if got, want := drain(t, q, "a"), []string{"a2", "a1"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("type a order = %v, want %v", got, want)
-	}
+	wantDrain(t, q, "a", "a2", "a1")
 	// Draining a leaves b and c alone, and a is no longer a ready type.
 	if got, want := q.ReadyTypes(), []string{"b", "c"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("ReadyTypes = %v, want %v", got, want)
 	}
-	if got, want := drain(t, q, "b"), []string{"b1", "b2"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("type b order = %v, want %v", got, want)
-	}
+	wantDrain(t, q, "b", "b1", "b2")
 	if _, _, _, ok := q.Head("d"); ok {
 		t.Error("Head of unknown type reports ok")
 	}
@@ -167,12 +184,13 @@ func TestQueueReadyTypesSorted(t *testing.T) {
 }
 
 func TestQueueRemove(t *testing.T) {
-	q := NewQueue()
-	q.Push(qjob("r1", "t", 0, 1, time.Time{}))
-	q.Push(qjob("r2", "t", 0, 2, time.Time{}))
-	q.Push(qjob("r3", "t", 0, 3, time.Time{}))
-	q.Push(qjob("d1", "t", 0, 4, t0.Add(time.Minute)))
-	q.Push(qjob("d2", "t", 0, 5, t0.Add(2*time.Minute)))
+	q := queueOf(
+		qjob("r1", "t", 0, 1, time.Time{}),
+		qjob("r2", "t", 0, 2, time.Time{}),
+		qjob("r3", "t", 0, 3, time.Time{}),
+		qjob("d1", "t", 0, 4, t0.Add(time.Minute)),
+		qjob("d2", "t", 0, 5, t0.Add(2*time.Minute)),
+	)
 
 	tests := []struct {
 		id   string
@@ -197,26 +215,21 @@ func TestQueueRemove(t *testing.T) {
 			t.Errorf("%s: Contains(%q) after Remove", tt.desc, tt.id)
 		}
 	}
-	if got, want := drain(t, q, "t"), []string{"r1", "r3"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("ready after removals = %v, want %v", got, want)
-	}
+	wantDrain(t, q, "t", "r1", "r3")
 	// d1 was removed while delayed: promoting past its time must not bring it back.
 	if next := q.Promote(t0.Add(time.Hour)); !next.IsZero() {
 		t.Errorf("Promote = %v, want zero", next)
 	}
-	if got, want := drain(t, q, "t"), []string{"d2"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("promoted = %v, want %v", got, want)
-	}
-	if q.Len() != 0 {
-		t.Errorf("Len = %d, want 0", q.Len())
-	}
+	wantDrain(t, q, "t", "d2")
+	wantEmpty(t, q)
 }
 
 func TestQueuePushMoves(t *testing.T) {
-	q := NewQueue()
-	q.Push(qjob("a", "t", 0, 1, time.Time{}))
-	q.Push(qjob("b", "t", 0, 2, time.Time{}))
-	q.Push(qjob("c", "t", 0, 3, time.Time{}))
+	q := queueOf(
+		qjob("a", "t", 0, 1, time.Time{}),
+		qjob("b", "t", 0, 2, time.Time{}),
+		qjob("c", "t", 0, 3, time.Time{}),
+	)
 
 	// Same id again, higher priority: moves to the front, no duplicate.
 	q.Push(qjob("c", "t", 5, 3, time.Time{}))
@@ -251,24 +264,19 @@ func TestQueuePushMoves(t *testing.T) {
 		t.Fatalf("a promoted at its old time")
 	}
 	q.Promote(t0.Add(3 * time.Minute))
-	if got, want := drain(t, q, "t"), []string{"c", "a"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("type t = %v, want %v", got, want)
-	}
-	if got, want := drain(t, q, "u"), []string{"b"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("type u = %v, want %v", got, want)
-	}
-	if q.Len() != 0 {
-		t.Errorf("Len = %d", q.Len())
-	}
+	wantDrain(t, q, "t", "c", "a")
+	wantDrain(t, q, "u", "b")
+	wantEmpty(t, q)
 }
 
 func TestQueueDelayed(t *testing.T) {
-	q := NewQueue()
-	q.Push(qjob("now", "t", 0, 1, time.Time{}))
-	q.Push(qjob("later", "t", 9, 2, t0.Add(10*time.Second)))
-	q.Push(qjob("soon", "t", 1, 3, t0.Add(5*time.Second)))
-	q.Push(qjob("soon2", "t", 1, 4, t0.Add(5*time.Second)))
-	q.Push(qjob("other", "u", 0, 5, t0.Add(5*time.Second)))
+	q := queueOf(
+		qjob("now", "t", 0, 1, time.Time{}),
+		qjob("later", "t", 9, 2, t0.Add(10*time.Second)),
+		qjob("soon", "t", 1, 3, t0.Add(5*time.Second)),
+		qjob("soon2", "t", 1, 4, t0.Add(5*time.Second)),
+		qjob("other", "u", 0, 5, t0.Add(5*time.Second)),
+	)
 
 	if q.Len() != 5 || q.Ready("t") != 1 || !q.Contains("later") {
 		t.Fatalf("Len = %d, Ready = %d, Contains(later) = %v", q.Len(), q.Ready("t"), q.Contains("later"))
@@ -306,9 +314,7 @@ func TestQueueDelayed(t *testing.T) {
 		}
 	}
 	// Promoted jobs take their place by priority, not by promotion time.
-	if got, want := drain(t, q, "t"), []string{"later", "soon", "soon2", "now"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("order = %v, want %v", got, want)
-	}
+	wantDrain(t, q, "t", "later", "soon", "soon2", "now")
 	if q.Len() != 1 {
 		t.Errorf("Len = %d, want 1", q.Len())
 	}
