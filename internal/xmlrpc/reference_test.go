@@ -129,50 +129,51 @@ func (p *stdParser) token(path string, eofOK bool) (xml.Token, error) {
 	}
 }
 
-// child returns the next StartElement or EndElement inside the element
-// named parent, skipping whitespace. Other text is an error.
-func (p *stdParser) child(parent, path string) (xml.Token, error) {
+// child reads the next child of the element named parent, skipping
+// whitespace (other text is an error): its start tag, or ok false at
+// parent's end tag.
+func (p *stdParser) child(parent, path string) (xml.StartElement, bool, error) {
 	for {
 		tok, err := p.token(path, false)
 		if err != nil {
-			return nil, err
+			return xml.StartElement{}, false, err
 		}
-		if cd, ok := tok.(xml.CharData); ok {
-			if !isSpace(cd) {
-				return nil, p.fail(ErrParse, path, "unexpected text %s in <%s>", QuoteShort(string(cd)), parent)
+		switch t := tok.(type) {
+		case xml.CharData:
+			if !isSpace(t) {
+				return xml.StartElement{}, false, p.fail(ErrParse, path, "unexpected text %s in <%s>", QuoteShort(string(t)), parent)
 			}
-			continue
+		case xml.StartElement:
+			return t, true, nil
+		default:
+			return xml.StartElement{}, false, nil
 		}
-		return tok, nil
 	}
 }
 
 // expectStart reads the next child of parent, which must be the element
 // want.
 func (p *stdParser) expectStart(parent, want, path string) error {
-	tok, err := p.child(parent, path)
-	if err != nil {
+	t, ok, err := p.child(parent, path)
+	switch {
+	case err != nil:
 		return err
-	}
-	switch t := tok.(type) {
-	case xml.StartElement:
-		if local(t.Name) != want {
-			return p.fail(ErrParse, path, "unexpected element %s in <%s>, want <%s>", tag(t.Name), parent, want)
-		}
-		return nil
-	default:
+	case !ok:
 		return p.fail(ErrParse, path, "missing <%s> in <%s>", want, parent)
+	case local(t.Name) != want:
+		return p.fail(ErrParse, path, "unexpected element %s in <%s>, want <%s>", tag(t.Name), parent, want)
 	}
+	return nil
 }
 
 // expectEnd reads the next child of the element elem, which must be its
 // end tag.
 func (p *stdParser) expectEnd(elem, path string) error {
-	tok, err := p.child(elem, path)
+	t, ok, err := p.child(elem, path)
 	if err != nil {
 		return err
 	}
-	if t, ok := tok.(xml.StartElement); ok {
+	if ok {
 		return p.fail(ErrParse, path, "unexpected element %s in <%s>", tag(t.Name), elem)
 	}
 	return nil
@@ -238,11 +239,11 @@ func (p *stdParser) call() (string, []any, error) {
 	}
 
 	params := []any{}
-	tok, err := p.child("methodCall", "")
+	t, ok, err := p.child("methodCall", "")
 	if err != nil {
 		return "", nil, err
 	}
-	if t, ok := tok.(xml.StartElement); ok {
+	if ok {
 		if local(t.Name) != "params" {
 			return "", nil, p.fail(ErrParse, "", "unexpected element %s in <methodCall>", tag(t.Name))
 		}
@@ -278,11 +279,10 @@ func (p *stdParser) call() (string, []any, error) {
 func (p *stdParser) params() ([]any, error) {
 	params := []any{}
 	for {
-		tok, err := p.child("params", "params")
+		t, ok, err := p.child("params", "params")
 		if err != nil {
 			return nil, err
 		}
-		t, ok := tok.(xml.StartElement)
 		if !ok {
 			return params, nil
 		}

@@ -139,11 +139,10 @@ func (p *stdParser) scalar(name, s, path string) (any, error) {
 func (p *stdParser) structValue(path string, depth int) (map[string]any, error) {
 	m := map[string]any{}
 	for {
-		tok, err := p.child("struct", path)
+		t, ok, err := p.child("struct", path)
 		if err != nil {
 			return nil, err
 		}
-		t, ok := tok.(xml.StartElement)
 		if !ok {
 			return m, nil
 		}
@@ -182,11 +181,10 @@ func (p *stdParser) arrayValue(path string, depth int) ([]any, error) {
 	}
 	a := []any{}
 	for {
-		tok, err := p.child("data", path)
+		t, ok, err := p.child("data", path)
 		if err != nil {
 			return nil, err
 		}
-		t, ok := tok.(xml.StartElement)
 		if !ok {
 			break
 		}
