@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/rpc"
@@ -259,11 +260,18 @@ func startGoRPC(tb testing.TB, addr string, m MasterAPI, w WorkerAPI, opts GoRPC
 func rawGoRPC(tb testing.TB, addr string) *rpc.Client {
 	tb.Helper()
 	cl, err := rpc.DialHTTPPath("tcp", addr, GoRPCPath)
+	return closedAtEnd(tb, cl, err)
+}
+
+// closedAtEnd returns c, to be closed when the test ends; it fails the
+// test if err, the error of making c, is not nil.
+func closedAtEnd[C io.Closer](tb testing.TB, c C, err error) C {
+	tb.Helper()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { cl.Close() })
-	return cl
+	tb.Cleanup(func() { c.Close() })
+	return c
 }
 
 // kill stops the server as a dying process would: listener and every
@@ -279,9 +287,7 @@ func (s *testServer) kill() {
 // newTestClient returns a client for addr, closed when the test ends.
 func newTestClient(tb testing.TB, addr string) *Client {
 	tb.Helper()
-	c := NewClient(addr)
-	tb.Cleanup(func() { c.Close() })
-	return c
+	return closedAtEnd(tb, NewClient(addr), nil)
 }
 
 // newTestXMLClient returns an XMLClient for addr, closed when the test
@@ -289,11 +295,7 @@ func newTestClient(tb testing.TB, addr string) *Client {
 func newTestXMLClient(tb testing.TB, addr string) *XMLClient {
 	tb.Helper()
 	c, err := NewXMLClient(addr)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { c.Close() })
-	return c
+	return closedAtEnd(tb, c, err)
 }
 
 // ctxT returns a context bounded by d, cancelled when the test ends.
