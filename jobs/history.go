@@ -28,12 +28,9 @@ type HistoryStore interface {
 
 // Get implements HistoryStore.
 func (m *MemStore) Get(seq uint64) ([]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrClosed
-	}
-	return slices.Clone(m.recs[seq]), nil
+	var data []byte
+	err := m.ifOpen(func() { data = slices.Clone(m.recs[seq]) })
+	return data, err
 }
 
 // Descend implements HistoryStore.
@@ -50,27 +47,14 @@ func (m *MemStore) Ascend(after uint64, fn func(seq uint64, data []byte) bool) e
 // with desc). It sorts the Seqs of every record: the memory store is for
 // tests and throwaway runs.
 func (m *MemStore) walk(in func(uint64) bool, desc bool, fn func(seq uint64, data []byte) bool) error {
-	seqs, recs, err := snapshot(m, func() map[uint64][]byte { return m.recs }, in, desc)
-	if err != nil {
-		return err
-	}
-	for i, q := range seqs {
-		if !fn(q, recs[i]) {
-			return nil
-		}
-	}
-	return nil
+	return each(m, func() map[uint64][]byte { return m.recs }, in, desc, fn)
 }
 
 // Delete implements HistoryStore.
 func (m *MemStore) Delete(seqs []uint64) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return ErrClosed
-	}
-	for _, q := range seqs {
-		delete(m.recs, q)
-	}
-	return nil
+	return m.ifOpen(func() {
+		for _, q := range seqs {
+			delete(m.recs, q)
+		}
+	})
 }

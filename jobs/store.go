@@ -99,48 +99,67 @@ type MemStore struct {
 // NewMemStore returns an empty in-memory store.
 func NewMemStore() *MemStore { return &MemStore{recs: make(map[uint64][]byte)} }
 
-// snapshot returns the entries of the store's map that pick returns
-// (pick runs under mu) whose key in accepts (every one for a nil in), in
-// key order, reversed with desc; ErrClosed once the store is closed. The
-// values are the store's own: it never changes a stored slice in place
-// (Save and putMeta store new ones), so the caller may read them after
-// mu is released, but must not keep or change them.
-func snapshot[K cmp.Ordered](m *MemStore, pick func() map[K][]byte, in func(K) bool, desc bool) ([]K, [][]byte, error) {
+// each calls fn, until it returns false, with the entries of the store's
+// map that pick returns (pick runs under mu) whose key in accepts (every
+// one for a nil in), in key order, reversed with desc; ErrClosed once the
+// store is closed. fn runs after mu is released, on the store's own
+// values: the store never changes a stored slice in place (Save and
+// putMeta store new ones), but fn must not keep or change them.
+func each[K cmp.Ordered](m *MemStore, pick func() map[K][]byte, in func(K) bool, desc bool, fn func(K, []byte) bool) error {
+	keys, vals, err := snapshot(m, pick, in, desc)
+	if err != nil {
+		return err
+	}
+	for i, k := range keys {
+		if !fn(k, vals[i]) {
+			break
+		}
+	}
+	return nil
+}
+
+// snapshot returns the entries that each passes to fn.
+func snapshot[K cmp.Ordered](m *MemStore, pick func() map[K][]byte, in func(K) bool, desc bool) (keys []K, vals [][]byte, err error) {
+	err = m.ifOpen(func() {
+		all := pick()
+		keys = make([]K, 0, len(all))
+		for k := range all {
+			if in == nil || in(k) {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		if desc {
+			slices.Reverse(keys)
+		}
+		vals = make([][]byte, len(keys))
+		for i, k := range keys {
+			vals[i] = all[k]
+		}
+	})
+	return keys, vals, err
+}
+
+// ifOpen runs fn under mu, unless the store is closed: then it returns
+// ErrClosed.
+func (m *MemStore) ifOpen(fn func()) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil, nil, ErrClosed
+		return ErrClosed
 	}
-	all := pick()
-	keys := make([]K, 0, len(all))
-	for k := range all {
-		if in == nil || in(k) {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	if desc {
-		slices.Reverse(keys)
-	}
-	vals := make([][]byte, len(keys))
-	for i, k := range keys {
-		vals[i] = all[k]
-	}
-	return keys, vals, nil
+	fn()
+	return nil
 }
 
 // Load implements Store.
 func (m *MemStore) Load(fn func(seq uint64, data []byte) error) error {
-	seqs, recs, err := snapshot(m, func() map[uint64][]byte { return m.recs }, nil, false)
-	if err != nil {
-		return err
-	}
-	for i, q := range seqs {
-		if err := fn(q, recs[i]); err != nil {
-			return err
-		}
-	}
-	return nil
+	var ferr error
+	err := each(m, func() map[uint64][]byte { return m.recs }, nil, false, func(q uint64, rec []byte) bool {
+		ferr = fn(q, rec)
+		return ferr == nil
+	})
+	return cmp.Or(err, ferr)
 }
 
 // Save implements Store.
@@ -150,16 +169,12 @@ func (m *MemStore) Save(batch []Record) error {
 			return fmt.Errorf("%w: seq %d", ErrEmptyRecord, r.Seq)
 		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return ErrClosed
-	}
-	for _, r := range batch {
-		m.recs[r.Seq] = slices.Clone(r.Data)
-		m.hw = max(m.hw, r.Seq)
-	}
-	return nil
+	return m.ifOpen(func() {
+		for _, r := range batch {
+			m.recs[r.Seq] = slices.Clone(r.Data)
+			m.hw = max(m.hw, r.Seq)
+		}
+	})
 }
 
 // HighWater implements HighWaterer: the highest Seq saved.
@@ -213,27 +228,17 @@ type MetaRecord struct {
 
 // LoadMeta implements MetaStore.
 func (m *MemStore) LoadMeta(bucket string, fn func(key string, val []byte) error) error {
-	keys, vals, err := snapshot(m, func() map[string][]byte { return m.meta[bucket] }, nil, false)
-	if err != nil {
-		return err
-	}
-	for i, k := range keys {
-		if err := fn(k, slices.Clone(vals[i])); err != nil { // fn may keep it
-			return err
-		}
-	}
-	return nil
+	var ferr error
+	err := each(m, func() map[string][]byte { return m.meta[bucket] }, nil, false, func(k string, val []byte) bool {
+		ferr = fn(k, slices.Clone(val)) // fn may keep it
+		return ferr == nil
+	})
+	return cmp.Or(err, ferr)
 }
 
 // SaveMeta implements MetaStore.
 func (m *MemStore) SaveMeta(bucket, key string, val []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return ErrClosed
-	}
-	m.putMeta(bucket, key, val)
-	return nil
+	return m.ifOpen(func() { m.putMeta(bucket, key, val) })
 }
 
 // putMeta writes one meta record. The caller holds mu.
@@ -253,38 +258,22 @@ func (m *MemStore) putMeta(bucket, key string, val []byte) {
 
 // SaveMetas implements MetaStore.
 func (m *MemStore) SaveMetas(recs []MetaRecord) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return ErrClosed
-	}
-	for _, r := range recs {
-		m.putMeta(r.Bucket, r.Key, r.Val)
-	}
-	return nil
+	return m.ifOpen(func() {
+		for _, r := range recs {
+			m.putMeta(r.Bucket, r.Key, r.Val)
+		}
+	})
 }
 
 // GetMeta implements MetaStore.
 func (m *MemStore) GetMeta(bucket, key string) ([]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrClosed
-	}
-	return slices.Clone(m.meta[bucket][key]), nil
+	var val []byte
+	err := m.ifOpen(func() { val = slices.Clone(m.meta[bucket][key]) })
+	return val, err
 }
 
 // RangeMeta implements MetaStore.
 func (m *MemStore) RangeMeta(bucket, from string, desc bool, fn func(key string, val []byte) bool) error {
 	in := func(k string) bool { return from == "" || (!desc && k > from) || (desc && k < from) }
-	keys, vals, err := snapshot(m, func() map[string][]byte { return m.meta[bucket] }, in, desc)
-	if err != nil {
-		return err
-	}
-	for i, k := range keys {
-		if !fn(k, vals[i]) {
-			return nil
-		}
-	}
-	return nil
+	return each(m, func() map[string][]byte { return m.meta[bucket] }, in, desc, fn)
 }
