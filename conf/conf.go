@@ -18,11 +18,11 @@ package conf
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/drover/drover/master"
 )
@@ -79,28 +79,14 @@ var masterKeys = slices.Concat([]string{
 func LoadMaster(path string) (*Master, error) {
 	m := &Master{}
 	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("conf: %w", err)
-		}
-		if m, err = ParseMaster(path, data); err != nil {
+		var err error
+		if m, err = readFile(path, ParseMaster); err != nil {
 			return nil, err
 		}
 		if m.JobsFile != "" {
-			jf := m.JobsFile
-			if !filepath.IsAbs(jf) {
-				jf = filepath.Join(filepath.Dir(path), jf)
+			if m.JobsFile, m.Config.Jobs, err = loadNamed(path, m.JobsFile, "jobs_file", m.jobsFileLine, LoadJobs); err != nil {
+				return nil, err
 			}
-			specs, err := LoadJobs(jf)
-			if err != nil {
-				var ce *Error
-				if errors.As(err, &ce) {
-					return nil, err
-				}
-				return nil, &Error{File: path, Line: m.jobsFileLine, Key: "jobs_file", Msg: err.Error(), Err: err}
-			}
-			m.JobsFile = jf
-			m.Config.Jobs = specs
 		}
 	}
 	if path != "" {
@@ -122,20 +108,40 @@ func (m *Master) loadTokens(path string) error {
 	if m.TokensFile == "" {
 		return nil
 	}
-	tf := m.TokensFile
-	if !filepath.IsAbs(tf) {
-		tf = filepath.Join(filepath.Dir(path), tf)
-	}
-	creds, err := LoadTokens(tf)
+	tf, creds, err := loadNamed(path, m.TokensFile, "tokens_file", m.tokensFileLine, LoadTokens)
 	if err != nil {
-		var ce *Error
-		if errors.As(err, &ce) {
-			return err
-		}
-		return &Error{File: path, Line: m.tokensFileLine, Key: "tokens_file", Msg: err.Error(), Err: err}
+		return err
 	}
 	m.TokensFile, m.Config.Tokens = tf, creds
 	return nil
+}
+
+// readFile reads the file at path and decodes it with parse.
+func readFile[T any](path string, parse func(name string, data []byte) (T, error)) (T, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("conf: %w", err)
+	}
+	return parse(path, data)
+}
+
+// loadNamed loads, with load, the file called name that key (at line) of
+// the file at path names, relative to path's directory unless absolute,
+// and returns the path it loaded. An error of load's that is not already
+// an *Error (say, a missing file) becomes one at key.
+func loadNamed[T any](path, name, key string, line int, load func(string) (T, error)) (string, T, error) {
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(filepath.Dir(path), name)
+	}
+	v, err := load(name)
+	if err != nil {
+		var ce *Error
+		if !errors.As(err, &ce) {
+			err = &Error{File: path, Line: line, Key: key, Msg: err.Error(), Err: err}
+		}
+	}
+	return name, v, err
 }
 
 // ParseMaster decodes data, the content of the master's file called name
@@ -147,12 +153,9 @@ func ParseMaster(name string, data []byte) (*Master, error) {
 		return nil, err
 	}
 	m := &Master{}
-	for k, v := range root {
-		p := path{k}
-		if !d.masterKey(p, k, v, m) {
-			d.unknown(p, masterKeys)
-		}
-	}
+	d.keys(path{}, root, masterFields(&m.Config), masterKeys, func(p path, k string, v any) bool {
+		return d.masterKey(p, k, v, m)
+	})
 	d.checkDeadAfter(&m.Config)
 	if err := d.err(); err != nil {
 		return nil, err
@@ -163,128 +166,62 @@ func ParseMaster(name string, data []byte) (*Master, error) {
 	return m, nil
 }
 
-// masterKey decodes k at p, if it is one of masterKeys, into m, and
-// reports whether it was.
-func (d *decoder) masterKey(p path, k string, v any, m *Master) bool {
-	c := &m.Config
-	return d.masterServerKey(p, k, v, m) || d.masterDurationKey(p, k, v, c) || d.masterSizeKey(p, k, v, c) ||
-		d.masterRetentionKey(p, k, v, c) || d.masterLimitKey(p, k, v, c) ||
-		d.nodeKey(p, k, v, &m.node, &m.LogLevel, &m.LogFormat)
+// masterFields binds the plain keys of a master's file to c.
+func masterFields(c *master.Config) *fields {
+	return &fields{
+		strs: map[string]*string{"listen": &c.Listen, "data_dir": &c.DataDir},
+		durations: map[string]*time.Duration{
+			"heartbeat_interval": &c.HeartbeatInterval,
+			"dead_after":         &c.DeadAfter,
+			"retry_backoff":      &c.RetryBackoff,
+			"max_backoff":        &c.MaxBackoff,
+			"preauth_timeout":    &c.PreAuthTimeout,
+			"gob_idle_timeout":   &c.GobIdleTimeout,
+			"retain":             &c.Retain,
+			"history":            &c.History,
+		},
+		ints: map[string]*int{
+			"assign_batch":              &c.AssignBatch,
+			"max_calls_in_flight":       &c.MaxCallsInFlight,
+			"max_submit":                &c.MaxSubmit,
+			"max_args_bytes":            &c.MaxArgsBytes,
+			"max_result_bytes":          &c.MaxResultBytes,
+			"max_connections":           &c.MaxConnections,
+			"max_anonymous_connections": &c.MaxAnonymousConnections,
+			"max_anonymous_per_address": &c.MaxAnonymousPerAddress,
+			"max_submit_bytes":          &c.MaxSubmitBytes,
+			"max_reply_bytes":           &c.MaxReplyBytes,
+			"retain_jobs":               &c.RetainJobs,
+			"history_jobs":              &c.HistoryJobs,
+			"metric_types":              &c.MetricTypes,
+		},
+		int64s: map[string]*int64{"max_request_body": &c.MaxRequestBody},
+	}
 }
 
-// masterServerKey decodes the keys of where the master listens, what it
-// stores where, whom it notifies and which jobs file it loads.
-func (d *decoder) masterServerKey(p path, k string, v any, m *Master) bool {
+// masterKey decodes k at p, if it is one of masterKeys but for those of
+// masterFields, into m, and reports whether it was.
+func (d *decoder) masterKey(p path, k string, v any, m *Master) bool {
 	c := &m.Config
 	switch k {
-	case "listen":
-		c.Listen = d.str(p, v)
-	case "data_dir":
-		c.DataDir = d.str(p, v)
 	case "store":
 		c.Store = d.oneOf(p, v, master.StoreBolt, master.StoreMemory)
 	case "notify":
 		c.Notify = d.notify(p, v)
 	case "jobs_file":
-		m.JobsFile = d.str(p, v)
-		m.jobsFileLine = d.line(p)
+		m.JobsFile, m.jobsFileLine = d.str(p, v), d.line(p)
+	case "tokens_file":
+		m.TokensFile, m.tokensFileLine = d.str(p, v), d.line(p)
+	case "client_cancel":
+		c.ClientCancel = d.oneOf(p, v, master.ClientCancelOwn, master.ClientCancelAny)
 	case "allowed_hosts":
 		c.AllowedHosts = d.hosts(p, v)
 	case "worker_hosts":
 		c.WorkerHosts = d.workerHosts(p, v)
-	case "tokens_file":
-		m.TokensFile = d.str(p, v)
-		m.tokensFileLine = d.line(p)
-	case "client_cancel":
-		c.ClientCancel = d.oneOf(p, v, master.ClientCancelOwn, master.ClientCancelAny)
-	default:
-		return false
-	}
-	return true
-}
-
-// masterDurationKey decodes the keys of the heartbeat and the retry
-// timing.
-func (d *decoder) masterDurationKey(p path, k string, v any, c *master.Config) bool {
-	switch k {
-	case "heartbeat_interval":
-		c.HeartbeatInterval = d.duration(p, v)
-	case "dead_after":
-		c.DeadAfter = d.duration(p, v)
-	case "retry_backoff":
-		c.RetryBackoff = d.duration(p, v)
-	case "max_backoff":
-		c.MaxBackoff = d.duration(p, v)
-	default:
-		return false
-	}
-	return true
-}
-
-// masterSizeKey decodes the keys that bound batches, requests, replies,
-// connections and the garbage collector.
-func (d *decoder) masterSizeKey(p path, k string, v any, c *master.Config) bool {
-	switch k {
-	case "assign_batch":
-		c.AssignBatch = d.integer(p, v, 0, math.MaxInt)
 	case "gc_percent":
 		c.GCPercent = d.integer(p, v, 0, 10000)
-	case "max_request_body":
-		c.MaxRequestBody = int64(d.integer(p, v, 0, math.MaxInt))
-	case "max_calls_in_flight":
-		c.MaxCallsInFlight = d.integer(p, v, 0, math.MaxInt)
 	case "max_xml_depth":
 		c.MaxXMLDepth = d.integer(p, v, 0, 1000)
-	case "max_submit":
-		c.MaxSubmit = d.integer(p, v, 0, math.MaxInt)
-	case "max_args_bytes":
-		c.MaxArgsBytes = d.integer(p, v, 0, math.MaxInt)
-	case "max_result_bytes":
-		c.MaxResultBytes = d.integer(p, v, 0, math.MaxInt)
-	case "max_connections":
-		c.MaxConnections = d.integer(p, v, 0, math.MaxInt)
-	case "max_anonymous_connections":
-		c.MaxAnonymousConnections = d.integer(p, v, 0, math.MaxInt)
-	case "max_anonymous_per_address":
-		c.MaxAnonymousPerAddress = d.integer(p, v, 0, math.MaxInt)
-	case "preauth_timeout":
-		c.PreAuthTimeout = d.duration(p, v)
-	case "gob_idle_timeout":
-		c.GobIdleTimeout = d.duration(p, v)
-	case "max_submit_bytes":
-		c.MaxSubmitBytes = d.integer(p, v, 0, math.MaxInt)
-	case "max_reply_bytes":
-		c.MaxReplyBytes = d.integer(p, v, 0, math.MaxInt)
-	default:
-		return false
-	}
-	return true
-}
-
-// masterRetentionKey decodes the keys of how long finished jobs stay in
-// memory and in history, and of how many job types get metrics.
-func (d *decoder) masterRetentionKey(p path, k string, v any, c *master.Config) bool {
-	switch k {
-	case "retain":
-		c.Retain = d.duration(p, v)
-	case "retain_jobs":
-		c.RetainJobs = d.integer(p, v, 0, math.MaxInt)
-	case "history":
-		c.History = d.duration(p, v)
-	case "history_jobs":
-		c.HistoryJobs = d.integer(p, v, 0, math.MaxInt)
-	case "metric_types":
-		c.MetricTypes = d.integer(p, v, 0, math.MaxInt)
-	default:
-		return false
-	}
-	return true
-}
-
-// masterLimitKey decodes the keys of the limits on jobs by key and by
-// type.
-func (d *decoder) masterLimitKey(p path, k string, v any, c *master.Config) bool {
-	switch k {
 	case "limits":
 		c.Limits = d.limits(p, v)
 	case "type_limits":
@@ -292,7 +229,7 @@ func (d *decoder) masterLimitKey(p path, k string, v any, c *master.Config) bool
 	case "default_limit":
 		c.DefaultLimit = d.limit(p, v)
 	default:
-		return false
+		return d.nodeKey(p, k, v, &m.node, &m.LogLevel, &m.LogFormat)
 	}
 	return true
 }

@@ -114,49 +114,49 @@ func (d *decoder) duration(p path, v any) time.Duration {
 	return 0
 }
 
-// strList returns v as a list of strings.
-func (d *decoder) strList(p path, v any) []string {
+// list returns v as an array of what (for errors: "strings"), each
+// element decoded with elem.
+func list[T any](d *decoder, p path, v any, what string, elem func(path, any) T) []T {
 	a, ok := v.([]any)
 	if !ok {
-		d.errorf(p, "want an array of strings, got %s", typeName(v))
+		d.errorf(p, "want an array of %s, got %s", what, typeName(v))
 		return nil
 	}
-	out := make([]string, len(a))
+	out := make([]T, len(a))
 	for i, e := range a {
-		out[i] = d.str(p.index(i), e)
+		out[i] = elem(p.index(i), e)
 	}
 	return out
 }
 
+// strList returns v as a list of strings.
+func (d *decoder) strList(p path, v any) []string {
+	return list(d, p, v, "strings", d.str)
+}
+
+// checkedList returns v as a list of strings, each of which check accepts.
+func (d *decoder) checkedList(p path, v any, check func(string) error) []string {
+	return list(d, p, v, "strings", func(p path, e any) string {
+		s, ok := e.(string)
+		if !ok {
+			return d.str(p, e)
+		}
+		if err := check(s); err != nil {
+			d.errorf(p, "%v", err)
+		}
+		return s
+	})
+}
+
 // hosts decodes allowed_hosts: host names, or "*".
 func (d *decoder) hosts(p path, v any) []string {
-	out := d.strList(p, v)
-	raw, _ := v.([]any)
-	for i, h := range out {
-		if _, isStr := raw[i].(string); !isStr {
-			continue // strList said it is not a string
-		}
-		if err := webguard.CheckAllowedHosts([]string{h}); err != nil {
-			d.errorf(p.index(i), "%v", err)
-		}
-	}
-	return out
+	return d.checkedList(p, v, func(h string) error { return webguard.CheckAllowedHosts([]string{h}) })
 }
 
 // workerHosts decodes worker_hosts: IP addresses, CIDR prefixes, host
 // names (with "*" within a label), or "*".
 func (d *decoder) workerHosts(p path, v any) []string {
-	out := d.strList(p, v)
-	raw, _ := v.([]any)
-	for i, h := range out {
-		if _, isStr := raw[i].(string); !isStr {
-			continue // strList said it is not a string
-		}
-		if err := master.CheckWorkerHost(h); err != nil {
-			d.errorf(p.index(i), "%v", err)
-		}
-	}
-	return out
+	return d.checkedList(p, v, master.CheckWorkerHost)
 }
 
 // table returns v as a table, or nil.

@@ -7,7 +7,6 @@ import (
 	"hash"
 	"maps"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -25,11 +24,7 @@ var jobKeys = []string{"type", "args", "priority", "retries", "timeout", "group"
 
 // LoadJobs reads the jobs file at path. See ParseJobs.
 func LoadJobs(path string) ([]jobs.Spec, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("conf: %w", err)
-	}
-	return ParseJobs(path, data)
+	return readFile(path, ParseJobs)
 }
 
 // ParseJobs decodes data, the content of a jobs file called name (used in
@@ -108,54 +103,43 @@ func ParseJobs(name string, data []byte) ([]jobs.Spec, error) {
 // returned in the spec's Key without its prefix.
 func (d *decoder) job(p path, t map[string]any) (s jobs.Spec, ok bool) {
 	before := len(d.errs)
-	for k, v := range t {
-		kp := p.key(k)
+	fs := &fields{
+		strs: map[string]*string{
+			"type":       &s.Type,
+			"group":      &s.Group,
+			"limit_key":  &s.LimitKey,
+			"unique_key": &s.UniqueKey,
+			"input":      &s.Input,
+			"name":       &s.Name,
+			"schedule":   &s.Schedule,
+			"timezone":   &s.Timezone,
+		},
+		lists:     map[string]*[]string{"tags": &s.Tags},
+		durations: map[string]*time.Duration{"timeout": &s.Timeout, "unique_for": &s.UniqueFor, "delay": &s.Delay},
+	}
+	d.keys(p, t, fs, jobKeys, func(kp path, k string, v any) bool {
 		switch k {
-		case "type":
-			s.Type = d.str(kp, v)
 		case "args":
 			s.Args = d.args(kp, v)
 		case "priority":
 			s.Priority = d.integer(kp, v, math.MinInt, math.MaxInt)
 		case "retries":
 			s.Retries = d.integer(kp, v, 0, jobs.MaxRetries)
-		case "timeout":
-			s.Timeout = d.duration(kp, v)
-		case "group":
-			s.Group = d.str(kp, v)
-		case "tags":
-			s.Tags = d.strList(kp, v)
-		case "limit_key":
-			s.LimitKey = d.str(kp, v)
-		case "unique_key":
-			s.UniqueKey = d.str(kp, v)
-		case "unique_for":
-			s.UniqueFor = d.duration(kp, v)
 		case "run_at":
 			s.RunAt = d.timestamp(kp, v)
-		case "delay":
-			s.Delay = d.duration(kp, v)
 		case "broadcast":
 			b, ok := v.(bool)
 			if !ok {
 				d.errorf(kp, "want true or false, got %s", typeName(v))
 			}
 			s.Broadcast = b
-		case "input":
-			s.Input = d.str(kp, v)
 		case "then":
 			if t := d.table(kp, v); t != nil {
 				then, _ := d.job(kp, t)
 				s.Then = &then
 			}
-		case "name":
-			s.Name = d.str(kp, v)
-		case "schedule":
-			s.Schedule = d.str(kp, v)
 		case "overlap":
 			s.Overlap = d.oneOf(kp, v, jobs.OverlapSkip, jobs.OverlapAllow, jobs.OverlapQueue)
-		case "timezone":
-			s.Timezone = d.str(kp, v)
 		case "catch_up":
 			s.CatchUp = d.oneOf(kp, v, jobs.CatchUpNone, jobs.CatchUpOne)
 		case "key":
@@ -164,9 +148,10 @@ func (d *decoder) job(p path, t map[string]any) (s jobs.Spec, ok bool) {
 				d.errorf(kp, "must not be empty (leave it out for a key made from the job's content)")
 			}
 		default:
-			d.unknown(kp, jobKeys)
+			return false
 		}
-	}
+		return true
+	})
 	if _, has := t["type"]; !has && len(d.errs) == before {
 		d.errorf(p.key("type"), "missing: every job needs a type")
 	}

@@ -7,15 +7,7 @@ var limitKeys = []string{"concurrency", "rate"}
 // limits decodes a table of limits by name: [limits] "example.com" = 2,
 // or "api.example.com" = { concurrency = 4, rate = "10/s" }.
 func (d *decoder) limits(p path, v any) map[string]master.Limit {
-	t := d.table(p, v)
-	if t == nil {
-		return nil
-	}
-	out := make(map[string]master.Limit, len(t))
-	for name, lv := range t {
-		out[name] = d.limit(p.key(name), lv)
-	}
-	return out
+	return named(d, p, v, func(lp path, _ string, lv any) (master.Limit, bool) { return d.limit(lp, lv), true })
 }
 
 // limit decodes one limit: an integer (the concurrency) or a table with
@@ -30,8 +22,7 @@ func (d *decoder) limit(p path, v any) master.Limit {
 		return master.Limit{}
 	}
 	var l master.Limit
-	for k, kv := range t {
-		kp := p.key(k)
+	d.keys(p, t, nil, limitKeys, func(kp path, k string, kv any) bool {
 		switch k {
 		case "concurrency":
 			l.Concurrency = d.integer(kp, kv, 0, 1<<30)
@@ -42,8 +33,9 @@ func (d *decoder) limit(p path, v any) master.Limit {
 			}
 			l.Rate = r
 		default:
-			d.unknown(kp, limitKeys)
+			return false
 		}
-	}
+		return true
+	})
 	return l
 }

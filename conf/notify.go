@@ -3,6 +3,7 @@ package conf
 import (
 	"net"
 	"net/mail"
+	"time"
 
 	"github.com/drover/drover/master"
 )
@@ -42,8 +43,9 @@ func (d *decoder) notify(p path, v any) master.Notify {
 	}
 	secret := ""
 	var own []bool // per webhook: has a secret of its own
-	for k, kv := range t {
-		kp := p.key(k)
+	fs := &fields{durations: map[string]*time.Duration{
+		"retry_backoff": &n.RetryBackoff, "max_backoff": &n.MaxBackoff, "timeout": &n.Timeout}}
+	d.keys(p, t, fs, notifyKeys, func(kp path, k string, kv any) bool {
 		switch k {
 		case "events":
 			n.Events = d.events(kp, kv)
@@ -55,16 +57,11 @@ func (d *decoder) notify(p path, v any) master.Notify {
 			n.Email = d.email(kp, kv)
 		case "attempts":
 			n.Attempts = d.integer(kp, kv, 0, 1000)
-		case "retry_backoff":
-			n.RetryBackoff = d.duration(kp, kv)
-		case "max_backoff":
-			n.MaxBackoff = d.duration(kp, kv)
-		case "timeout":
-			n.Timeout = d.duration(kp, kv)
 		default:
-			d.unknown(kp, notifyKeys)
+			return false
 		}
-	}
+		return true
+	})
 	for i := range n.Webhooks {
 		if !own[i] {
 			n.Webhooks[i].Secret = secret
@@ -127,8 +124,7 @@ func (d *decoder) webhooks(p path, v any) (hooks []master.Webhook, own []bool) {
 			if _, ok := e["url"]; !ok {
 				d.errorf(ep, "a webhook needs a url")
 			}
-			for k, kv := range e {
-				kp := ep.key(k)
+			d.keys(ep, e, nil, webhookKeys, func(kp path, k string, kv any) bool {
 				switch k {
 				case "url":
 					w.URL = d.str(kp, kv)
@@ -137,9 +133,10 @@ func (d *decoder) webhooks(p path, v any) (hooks []master.Webhook, own []bool) {
 				case "events":
 					w.Events = d.events(kp, kv)
 				default:
-					d.unknown(kp, webhookKeys)
+					return false
 				}
-			}
+				return true
+			})
 		default:
 			d.errorf(ep, "want a URL or a table { url = \"...\" }, got %s", typeName(e))
 			continue
@@ -163,8 +160,8 @@ func (d *decoder) email(p path, v any) *master.Email {
 		return nil
 	}
 	e := &master.Email{}
-	for k, kv := range t {
-		kp := p.key(k)
+	fs := &fields{strs: map[string]*string{"username": &e.Username, "password": &e.Password}}
+	d.keys(p, t, fs, emailKeys, func(kp path, k string, kv any) bool {
 		switch k {
 		case "addr":
 			e.Addr = d.str(kp, kv)
@@ -187,16 +184,13 @@ func (d *decoder) email(p path, v any) *master.Email {
 			for i, s := range e.To {
 				d.address(kp.index(i), s)
 			}
-		case "username":
-			e.Username = d.str(kp, kv)
-		case "password":
-			e.Password = d.str(kp, kv)
 		case "events":
 			e.Events = d.events(kp, kv)
 		default:
-			d.unknown(kp, emailKeys)
+			return false
 		}
-	}
+		return true
+	})
 	for _, k := range []string{"addr", "from", "to"} {
 		if _, ok := t[k]; !ok {
 			d.errorf(p, "%s is required", k)

@@ -27,11 +27,7 @@ func LoadTokens(path string) ([]rpcapi.Credential, error) {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("mode %04o: a tokens file must not be readable or writable by other users, "+
 			"nor writable by its group (chmod 600 %s)", mode, path)}
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("conf: %w", err)
-	}
-	return ParseTokens(path, data)
+	return readFile(path, ParseTokens)
 }
 
 // ParseTokens decodes data, the content of a tokens file called name

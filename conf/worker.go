@@ -1,10 +1,9 @@
 package conf
 
 import (
-	"fmt"
-	"math"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
@@ -40,11 +39,8 @@ var commandKeys = []string{"argv", "dir", "env", "timeout", "fail_if", "permanen
 func LoadWorker(path string) (*Worker, error) {
 	w := &Worker{}
 	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("conf: %w", err)
-		}
-		if w, err = ParseWorker(path, data); err != nil {
+		var err error
+		if w, err = readFile(path, ParseWorker); err != nil {
 			return nil, err
 		}
 	}
@@ -67,55 +63,21 @@ func ParseWorker(name string, data []byte) (*Worker, error) {
 	}
 	w := &Worker{}
 	c := &w.Config
-	for k, v := range root {
-		p := path{k}
+	d.keys(path{}, root, workerFields(c), workerKeys, func(p path, k string, v any) bool {
 		switch k {
-		case "master":
-			c.Master = d.str(p, v)
-		case "listen":
-			c.Listen = d.str(p, v)
-		case "advertise":
-			c.Advertise = d.str(p, v)
 		case "allowed_hosts":
 			c.AllowedHosts = d.hosts(p, v)
-		case "tags":
-			c.Tags = d.strList(p, v)
 		case "transport":
 			c.Transport = d.oneOf(p, v, rpcapi.TransportGob, rpcapi.TransportXMLRPC)
 		case "mode":
 			c.Mode = d.oneOf(p, v, rpcapi.ModePush, rpcapi.ModePull)
-		case "name":
-			c.Name = d.str(p, v)
-		case "slots":
-			c.Slots = d.integer(p, v, 0, math.MaxInt)
-		case "max_request_body":
-			c.MaxRequestBody = int64(d.integer(p, v, 0, math.MaxInt))
-		case "max_calls_in_flight":
-			c.MaxCallsInFlight = d.integer(p, v, 0, math.MaxInt)
-		case "output_limit":
-			c.OutputLimit = d.integer(p, v, 0, math.MaxInt)
-		case "max_result_bytes":
-			c.MaxResultBytes = d.integer(p, v, 0, math.MaxInt)
-		case "kill_grace":
-			c.KillGrace = d.duration(p, v)
-		case "shutdown_grace":
-			c.ShutdownGrace = d.duration(p, v)
-		case "report_delay":
-			c.ReportDelay = d.duration(p, v)
-		case "log_dir":
-			c.LogDir = d.str(p, v)
-		case "log_max_bytes":
-			c.LogMaxBytes = int64(d.integer(p, v, 0, math.MaxInt))
-		case "log_max_age":
-			c.LogMaxAge = d.duration(p, v)
 		case "commands":
 			c.Commands = d.commands(p, v)
 		default:
-			if !d.nodeKey(p, k, v, &w.node, &w.LogLevel, &w.LogFormat) {
-				d.unknown(p, workerKeys)
-			}
+			return d.nodeKey(p, k, v, &w.node, &w.LogLevel, &w.LogFormat)
 		}
-	}
+		return true
+	})
 	if c.ReportDelay > worker.MaxReportDelay {
 		d.errorf(path{"report_delay"}, "%s is above the maximum of %s", c.ReportDelay, worker.MaxReportDelay)
 	}
@@ -130,42 +92,71 @@ func ParseWorker(name string, data []byte) (*Worker, error) {
 	return w, nil
 }
 
-// commands decodes the [commands] table: one table per command name.
-func (d *decoder) commands(p path, v any) map[string]worker.Command {
-	t := d.table(p, v)
-	if t == nil {
-		return nil
+// workerFields binds the plain keys of a worker's file to c.
+func workerFields(c *worker.Config) *fields {
+	return &fields{
+		strs: map[string]*string{
+			"master":    &c.Master,
+			"listen":    &c.Listen,
+			"advertise": &c.Advertise,
+			"name":      &c.Name,
+			"log_dir":   &c.LogDir,
+		},
+		lists: map[string]*[]string{"tags": &c.Tags},
+		durations: map[string]*time.Duration{
+			"kill_grace":     &c.KillGrace,
+			"shutdown_grace": &c.ShutdownGrace,
+			"report_delay":   &c.ReportDelay,
+			"log_max_age":    &c.LogMaxAge,
+		},
+		ints: map[string]*int{
+			"slots":               &c.Slots,
+			"max_calls_in_flight": &c.MaxCallsInFlight,
+			"output_limit":        &c.OutputLimit,
+			"max_result_bytes":    &c.MaxResultBytes,
+		},
+		int64s: map[string]*int64{"max_request_body": &c.MaxRequestBody, "log_max_bytes": &c.LogMaxBytes},
 	}
-	out := make(map[string]worker.Command, len(t))
-	for name, v := range t {
-		cp := p.key(name)
-		ct := d.table(cp, v)
-		if ct == nil {
-			continue
-		}
-		before := len(d.errs)
-		var cmd worker.Command
-		for k, v := range ct {
-			d.commandKey(cp.key(k), k, v, &cmd)
-		}
-		if _, ok := ct["argv"]; !ok && len(d.errs) == before {
-			d.errorf(cp.key("argv"), `missing: give the program and its arguments, e.g. argv = ["sleep", "{seconds}"]`)
-		}
-		if len(d.errs) == before {
-			// The worker's own checks (name, templates), on this command
-			// alone so that an error gets this command's line.
-			one := worker.Config{Commands: map[string]worker.Command{name: cmd}}
-			if err := one.Validate(); err != nil {
-				d.wrap(cp, err)
-			}
-		}
-		out[name] = cmd
-	}
-	return out
 }
 
-// commandKey decodes key k of a [commands.NAME] table into cmd.
-func (d *decoder) commandKey(p path, k string, v any, cmd *worker.Command) {
+// commands decodes the [commands] table: one table per command name.
+func (d *decoder) commands(p path, v any) map[string]worker.Command {
+	return named(d, p, v, d.command)
+}
+
+// command decodes the table of the command called name, at cp, and
+// reports whether it is a table.
+func (d *decoder) command(cp path, name string, v any) (cmd worker.Command, ok bool) {
+	ct := d.table(cp, v)
+	if ct == nil {
+		return cmd, false
+	}
+	before := len(d.errs)
+	fs := &fields{
+		strs:      map[string]*string{"dir": &cmd.Dir},
+		lists:     map[string]*[]string{"fail_if": &cmd.FailIf},
+		durations: map[string]*time.Duration{"timeout": &cmd.Timeout},
+		ints:      map[string]*int{"min_items": &cmd.MinItems, "max_errors": &cmd.MaxErrors},
+	}
+	d.keys(cp, ct, fs, commandKeys, func(p path, k string, v any) bool { return d.commandKey(p, k, v, &cmd) })
+	if _, ok := ct["argv"]; !ok && len(d.errs) == before {
+		d.errorf(cp.key("argv"), `missing: give the program and its arguments, e.g. argv = ["sleep", "{seconds}"]`)
+	}
+	if len(d.errs) == before {
+		// The worker's own checks (name, templates), on this command
+		// alone so that an error gets this command's line.
+		one := worker.Config{Commands: map[string]worker.Command{name: cmd}}
+		if err := one.Validate(); err != nil {
+			d.wrap(cp, err)
+		}
+	}
+	return cmd, true
+}
+
+// commandKey decodes key k of a [commands.NAME] table into cmd, if it is
+// one of commandKeys but for the plain ones (dir, fail_if, timeout,
+// min_items, max_errors) that commands decodes, and reports whether it was.
+func (d *decoder) commandKey(p path, k string, v any, cmd *worker.Command) bool {
 	switch k {
 	case "argv":
 		cmd.Argv = d.strList(p, v)
@@ -174,8 +165,6 @@ func (d *decoder) commandKey(p path, k string, v any, cmd *worker.Command) {
 		} else if ok && a[0] == "" {
 			d.errorf(p.index(0), "empty program name")
 		}
-	case "dir":
-		cmd.Dir = d.str(p, v)
 	case "env":
 		if t := d.table(p, v); t != nil {
 			cmd.Env = make(map[string]string, len(t))
@@ -183,37 +172,21 @@ func (d *decoder) commandKey(p path, k string, v any, cmd *worker.Command) {
 				cmd.Env[name] = d.str(p.key(name), e)
 			}
 		}
-	case "timeout":
-		cmd.Timeout = d.duration(p, v)
-	case "fail_if":
-		cmd.FailIf = d.strList(p, v)
 	case "permanent_exit_codes":
 		cmd.PermanentExitCodes = d.exitCodes(p, v)
 	case "retry_exit_codes":
 		cmd.RetryExitCodes = d.exitCodes(p, v)
 	case "kind":
 		cmd.Kind = d.oneOf(p, v, worker.KindScrapy)
-	case "min_items":
-		cmd.MinItems = d.integer(p, v, 0, math.MaxInt)
-	case "max_errors":
-		cmd.MaxErrors = d.integer(p, v, 0, math.MaxInt)
 	default:
-		d.unknown(p, commandKeys)
+		return false
 	}
+	return true
 }
 
 // exitCodes returns v as a list of exit codes, 1..255.
 func (d *decoder) exitCodes(p path, v any) []int {
-	a, ok := v.([]any)
-	if !ok {
-		d.errorf(p, "want an array of exit codes, got %s", typeName(v))
-		return nil
-	}
-	out := make([]int, len(a))
-	for i, e := range a {
-		out[i] = d.integer(p.index(i), e, 1, 255)
-	}
-	return out
+	return list(d, p, v, "exit codes", func(p path, e any) int { return d.integer(p, e, 1, 255) })
 }
 
 // ApplyWorkerEnv sets c.Master from DROVER_MASTER, c.Listen from
