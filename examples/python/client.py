@@ -19,26 +19,12 @@ the master could not be reached), 2 on timeout.
 import argparse
 import http.client
 import os
+import socket
 import sys
 import time
 import xmlrpc.client
 
 WAIT_PER_CALL = 10.0  # seconds; the master caps one wait_jobs call at 30
-
-
-class TimeoutTransport(xmlrpc.client.Transport):
-    """An xmlrpc.client transport whose socket operations time out."""
-
-    def __init__(self, timeout):
-        super().__init__()
-        self.timeout = timeout
-
-    def make_connection(self, host):
-        conn = super().make_connection(host)
-        conn.timeout = self.timeout
-        if conn.sock is not None:
-            conn.sock.settimeout(self.timeout)
-        return conn
 
 
 def main():
@@ -61,8 +47,11 @@ def main():
         extra[k] = v
     group = a.group or "py-client-%d-%d" % (os.getpid(), int(time.time()))
 
-    master = xmlrpc.client.ServerProxy("http://%s/RPC2" % a.master, allow_none=True,
-                                       transport=TimeoutTransport(WAIT_PER_CALL + 20))
+    # Every call times out: this process talks to the master alone, so the
+    # default timeout of its sockets serves (a wait_jobs call takes up to
+    # WAIT_PER_CALL).
+    socket.setdefaulttimeout(WAIT_PER_CALL + 20)
+    master = xmlrpc.client.ServerProxy("http://%s/RPC2" % a.master, allow_none=True)
     try:
         specs = []
         for i in range(1, a.count + 1):
