@@ -86,10 +86,8 @@ func wireToValue(tree any, v reflect.Value, path *xmlrpc.Path) error {
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
 		reflect.Float32, reflect.Float64, reflect.String:
 		return wireToScalar(tree, v, path)
-	case reflect.Slice:
-		return wireToSlice(tree, v, path)
-	case reflect.Array:
-		return wireToArray(tree, v, path)
+	case reflect.Slice, reflect.Array:
+		return wireToList(tree, v, path)
 	case reflect.Map:
 		return wireToMap(tree, v, path)
 	case reflect.Pointer:
@@ -196,66 +194,53 @@ func wireToFloat(tree any, v reflect.Value, path *xmlrpc.Path) error {
 	return nil
 }
 
-// wireToSlice stores tree, an array (or base64 or a string for bytes),
-// into the slice v. An empty one leaves v nil.
-func wireToSlice(tree any, v reflect.Value, path *xmlrpc.Path) error {
+// wireToList stores tree, an array (or base64 or a string for bytes),
+// into v: a slice, which an empty one leaves nil, or a Go array of the
+// same length.
+func wireToList(tree any, v reflect.Value, path *xmlrpc.Path) error {
 	t := v.Type()
+	array := t.Kind() == reflect.Array
 	if t.Elem().Kind() == reflect.Uint8 {
 		b, ok := wireBytes(tree)
-		if !ok {
+		switch {
+		case !ok:
 			return wireMismatch(path, "base64 or string", tree)
-		}
-		if len(b) == 0 {
+		case array && len(b) != t.Len():
+			return wireInvalid(path, "want %d bytes, got %d", t.Len(), len(b))
+		case array:
+			for i, c := range b {
+				v.Index(i).SetUint(uint64(c))
+			}
+		case len(b) == 0:
 			v.SetZero()
-		} else {
+		default:
 			v.SetBytes(b)
 		}
 		return nil
 	}
 	a, ok := tree.([]any)
-	if !ok {
+	switch {
+	case !ok:
 		return wireMismatch(path, "array", tree)
-	}
-	if len(a) == 0 {
+	case array && len(a) != t.Len():
+		return wireInvalid(path, "want %d elements, got %d", t.Len(), len(a))
+	case array:
+		return wireToElems(a, v, path)
+	case len(a) == 0:
 		v.SetZero()
 		return nil
 	}
 	s := reflect.MakeSlice(t, len(a), len(a))
-	for i, e := range a {
-		path.PushIndex(i)
-		if err := wireToValue(e, s.Index(i), path); err != nil {
-			return err
-		}
-		path.Pop()
+	if err := wireToElems(a, s, path); err != nil {
+		return err
 	}
 	v.Set(s)
 	return nil
 }
 
-// wireToArray stores tree, an array (or base64 or a string for bytes) of
-// the right length, into the Go array v.
-func wireToArray(tree any, v reflect.Value, path *xmlrpc.Path) error {
-	t := v.Type()
-	if t.Elem().Kind() == reflect.Uint8 {
-		b, ok := wireBytes(tree)
-		if !ok {
-			return wireMismatch(path, "base64 or string", tree)
-		}
-		if len(b) != t.Len() {
-			return wireInvalid(path, "want %d bytes, got %d", t.Len(), len(b))
-		}
-		for i, c := range b {
-			v.Index(i).SetUint(uint64(c))
-		}
-		return nil
-	}
-	a, ok := tree.([]any)
-	if !ok {
-		return wireMismatch(path, "array", tree)
-	}
-	if len(a) != t.Len() {
-		return wireInvalid(path, "want %d elements, got %d", t.Len(), len(a))
-	}
+// wireToElems stores the elements of a into those of v, a slice or an
+// array as long as a.
+func wireToElems(a []any, v reflect.Value, path *xmlrpc.Path) error {
 	for i, e := range a {
 		path.PushIndex(i)
 		if err := wireToValue(e, v.Index(i), path); err != nil {
