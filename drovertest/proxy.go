@@ -113,15 +113,7 @@ func (p *Proxy) SetTarget(addr string) {
 // Partition cuts the link: every forwarded connection is closed, and new
 // connections are accepted but never answered (a black hole: the dialler
 // waits for its own timeout, as across a real partition) until Heal.
-func (p *Proxy) Partition() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return
-	}
-	p.setState(linkPartitioned)
-	p.cutConns()
-}
+func (p *Proxy) Partition() { p.change(linkPartitioned, p.cutConns) }
 
 // cutConns closes every forwarded connection. The caller holds mu.
 func (p *Proxy) cutConns() {
@@ -143,28 +135,13 @@ func (p *Proxy) closeHeld() {
 
 // Heal ends a partition or a pause: connections held in the black hole are
 // closed (their diallers see a reset and dial again) and traffic flows.
-func (p *Proxy) Heal() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return
-	}
-	p.setState(linkUp)
-	p.closeHeld()
-}
+func (p *Proxy) Heal() { p.change(linkUp, p.closeHeld) }
 
 // Pause stalls the link without closing anything, as a stopped process or
 // a congested network would: bytes already read wait in the proxy, new
 // connections are accepted and wait too, until Resume. Paused traffic is
 // delivered late, in order, on the same connections.
-func (p *Proxy) Pause() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed || p.state == linkPartitioned {
-		return
-	}
-	p.setState(linkPaused)
-}
+func (p *Proxy) Pause() { p.change(linkPaused, nil) }
 
 // Resume ends a pause (or a partition, as Heal does).
 func (p *Proxy) Resume() { p.Heal() }
@@ -174,6 +151,20 @@ func (p *Proxy) State() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.state.String()
+}
+
+// change moves the link to state s and then, if not nil, runs then (both
+// under mu), unless the proxy is closed; a partitioned link is not paused.
+func (p *Proxy) change(s linkState, then func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || (s == linkPaused && p.state == linkPartitioned) {
+		return
+	}
+	p.setState(s)
+	if then != nil {
+		then()
+	}
 }
 
 // setState changes the state and wakes everyone waiting on the gate. The
