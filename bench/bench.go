@@ -209,8 +209,7 @@ func setDur(p *time.Duration, d time.Duration) {
 func (c *Config) Validate() error {
 	c.setDefaults()
 	switch {
-	case c.Scenario != ScenarioE2E && c.Scenario != ScenarioHeartbeats && c.Scenario != ScenarioQueue &&
-		c.Scenario != ScenarioSoak && c.Scenario != ScenarioReads && c.Scenario != ScenarioChurn:
+	case scenarios[c.Scenario] == nil:
 		return fmt.Errorf("bench: scenario %q: want e2e, heartbeats, queue, soak, reads or churn", c.Scenario)
 	case c.Store != master.StoreBolt && c.Store != master.StoreMemory:
 		return fmt.Errorf("bench: store %q: want bolt or memory", c.Store)
@@ -238,6 +237,16 @@ func (c *Config) note(format string, a ...any) {
 	fmt.Fprintf(c.Stderr, "bench: "+format+"\n", a...)
 }
 
+// scenarios runs each scenario, by name.
+var scenarios = map[string]func(context.Context, *Config, *Result) error{
+	ScenarioE2E:        runE2E,
+	ScenarioHeartbeats: runHeartbeats,
+	ScenarioQueue:      runQueue,
+	ScenarioSoak:       runSoak,
+	ScenarioReads:      runReads,
+	ScenarioChurn:      runChurn,
+}
+
 // ErrCheck marks a run that completed but whose correctness check failed.
 var ErrCheck = errors.New("bench: correctness check failed")
 
@@ -251,21 +260,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	r := newResult(&cfg)
-	var err error
-	switch cfg.Scenario {
-	case ScenarioE2E:
-		err = runE2E(ctx, &cfg, r)
-	case ScenarioHeartbeats:
-		err = runHeartbeats(ctx, &cfg, r)
-	case ScenarioQueue:
-		err = runQueue(ctx, &cfg, r)
-	case ScenarioSoak:
-		err = runSoak(ctx, &cfg, r)
-	case ScenarioReads:
-		err = runReads(ctx, &cfg, r)
-	case ScenarioChurn:
-		err = runChurn(ctx, &cfg, r)
-	}
+	err := scenarios[cfg.Scenario](ctx, &cfg, r)
 	if err != nil && !errors.Is(err, ErrCheck) {
 		return nil, err
 	}
