@@ -327,21 +327,10 @@ func (s *boltDB) buildIndex(stop <-chan struct{}) error {
 		done := false
 		err := guard(s.path, func() error {
 			return s.db.Update(func(tx *bolt.Tx) error {
-				sb, err := tx.CreateBucketIfNotExists(storeBucket)
-				if err != nil {
-					return err
-				}
-				if sb.Get(indexMark) != nil {
-					done = true
-					return nil
-				}
-				if start && tx.Bucket(indexBucket) != nil { // a build cut short: anew
-					if err := tx.DeleteBucket(indexBucket); err != nil {
-						return err
-					}
-				}
-				ib, err := tx.CreateBucketIfNotExists(indexBucket)
-				if err != nil {
+				// At the start, a build cut short begins anew.
+				sb, ib, err := buildBucket(tx, indexMark, indexBucket, start)
+				if err != nil || ib == nil {
+					done = err == nil
 					return err
 				}
 				b := tx.Bucket(jobsBucket)

@@ -59,26 +59,31 @@ func keepLive(tx *bolt.Tx, batch []Record) error {
 	return nil
 }
 
+// buildBucket returns, for a build of the bucket name that ends by
+// setting mark in the store bucket, the store bucket and the bucket,
+// emptied first if fresh; or a nil bucket when mark is set (the build is
+// done).
+func buildBucket(tx *bolt.Tx, mark, name []byte, fresh bool) (sb, b *bolt.Bucket, err error) {
+	if sb, err = tx.CreateBucketIfNotExists(storeBucket); err != nil || sb.Get(mark) != nil {
+		return sb, nil, err
+	}
+	if fresh && tx.Bucket(name) != nil {
+		if err := tx.DeleteBucket(name); err != nil {
+			return nil, nil, err
+		}
+	}
+	b, err = tx.CreateBucketIfNotExists(name)
+	return sb, b, err
+}
+
 // ensureLive builds the live index from the jobs in drover.db when it is
 // not marked whole: once, for a drover.db of an older drover or one
 // salvage wrote.
 func (s *boltDB) ensureLive() error {
 	err := guard(s.path, func() error {
 		return s.db.Update(func(tx *bolt.Tx) error {
-			sb, err := tx.CreateBucketIfNotExists(storeBucket)
-			if err != nil {
-				return err
-			}
-			if sb.Get(liveMark) != nil {
-				return nil
-			}
-			if tx.Bucket(liveBucket) != nil {
-				if err := tx.DeleteBucket(liveBucket); err != nil {
-					return err
-				}
-			}
-			lb, err := tx.CreateBucket(liveBucket)
-			if err != nil {
+			sb, lb, err := buildBucket(tx, liveMark, liveBucket, true)
+			if err != nil || lb == nil {
 				return err
 			}
 			if b := tx.Bucket(jobsBucket); b != nil {
