@@ -143,14 +143,8 @@ func (p *parser) params() ([]any, error) {
 		if !p.is("param") {
 			return nil, p.fail(ErrParse, "unexpected element %s in <params>", p.tagOf(p.name))
 		}
-		if err := p.expectStart("param", "value"); err != nil {
-			return nil, err
-		}
-		v, err := p.value(0)
+		v, err := p.valueIn("param", 0)
 		if err != nil {
-			return nil, err
-		}
-		if err := p.expectEnd("param"); err != nil {
 			return nil, err
 		}
 		p.path.Pop()
@@ -213,14 +207,8 @@ func (p *parser) responseParams() (any, error) {
 // fault parses the content of <fault>, after its start tag, up to its end
 // tag: a struct of faultCode and faultString.
 func (p *parser) fault() (*Fault, error) {
-	if err := p.expectStart("fault", "value"); err != nil {
-		return nil, err
-	}
-	v, err := p.value(0)
+	v, err := p.valueIn("fault", 0)
 	if err != nil {
-		return nil, err
-	}
-	if err := p.expectEnd("fault"); err != nil {
 		return nil, err
 	}
 	m, ok := v.(map[string]any)

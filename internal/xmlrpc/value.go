@@ -218,14 +218,8 @@ func (p *parser) structValue(depth int) (map[string]any, error) {
 			return nil, p.fail(ErrParse, "duplicate member %q", name)
 		}
 		p.path.PushMember(name)
-		if err := p.expectStart("member", "value"); err != nil {
-			return nil, err
-		}
-		v, err := p.value(depth)
+		v, err := p.valueIn("member", depth)
 		if err != nil {
-			return nil, err
-		}
-		if err := p.expectEnd("member"); err != nil {
 			return nil, err
 		}
 		p.path.Pop()
@@ -284,4 +278,21 @@ func (p *parser) arrayValue(depth int) ([]any, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// valueIn parses the <value> that is the content of elem (a param, a
+// member or a fault), depth structs and arrays deep, and then elem's end
+// tag.
+func (p *parser) valueIn(elem string, depth int) (any, error) {
+	if err := p.expectStart(elem, "value"); err != nil {
+		return nil, err
+	}
+	v, err := p.value(depth)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.expectEnd(elem); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
