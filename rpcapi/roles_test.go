@@ -3,12 +3,12 @@ package rpcapi
 import (
 	"bytes"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/testnet"
 	"github.com/drover/drover/internal/xmlrpc"
 	"github.com/drover/drover/jobs"
 )
@@ -195,16 +195,11 @@ func TestForbiddenFaultCode(t *testing.T) {
 		}
 		req.Header.Set("Content-Type", "text/xml")
 		req.SetBasicAuth("drover", token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		code, b := testnet.Do(t, req)
+		if code != http.StatusOK {
+			t.Fatalf("%s: HTTP %d %s", method, code, b)
 		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b, _ := io.ReadAll(resp.Body)
-			t.Fatalf("%s: HTTP %d %s", method, resp.StatusCode, b)
-		}
-		return xmlrpc.DecodeResponse(resp.Body, xmlrpc.Limits{})
+		return xmlrpc.DecodeResponse(bytes.NewReader(b), xmlrpc.Limits{})
 	}
 	_, err := post("secret-read", "purge_jobs")
 	var f *xmlrpc.Fault

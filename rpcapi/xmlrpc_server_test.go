@@ -2,25 +2,33 @@ package rpcapi
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/drover/drover/internal/testnet"
 	"github.com/drover/drover/internal/xmlrpc"
 )
 
-// post sends body to the XML-RPC endpoint of srv and returns the status and
-// the decoded response (a fault as a map).
+// post sends body to the XML-RPC endpoint at url and returns the status
+// and the body of the answer.
 func post(t *testing.T, url, body string) (int, string) {
 	t.Helper()
-	resp, err := http.Post(url, "text/xml", strings.NewReader(body))
+	return postType(t, url, "text/xml", body)
+}
+
+// postType is post with the Content-Type ctype (none if empty).
+func postType(t *testing.T, url, ctype, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	code, b := testnet.Do(t, req)
+	return code, string(b)
 }
 
 func call(method string, params ...any) string {
@@ -94,22 +102,7 @@ func TestXMLRPCContentType(t *testing.T) {
 	srv := startServer(t, "127.0.0.1:0", mux)
 	url := "http://" + srv.addr + XMLRPCPath
 	submit := call("submit_jobs", map[string]any{"specs": []any{map[string]any{"type": "echo"}}})
-	send := func(ct string) (int, string) {
-		req, err := http.NewRequest("POST", url, strings.NewReader(submit))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ct != "" {
-			req.Header.Set("Content-Type", ct)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	send := func(ct string) (int, string) { return postType(t, url, ct, submit) }
 	for _, ct := range []string{"", "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
 		"multipart/form-data; boundary=x", "application/json", "text/xmlx", "xml"} {
 		code, body := send(ct)

@@ -3,7 +3,9 @@
 package testnet
 
 import (
+	"io"
 	"net"
+	"net/http"
 	"sync"
 )
 
@@ -45,4 +47,27 @@ func (l *Listener) Cut() {
 		c.Close()
 	}
 	l.conns = nil
+}
+
+// TB is the part of testing.TB that Do uses.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// Do sends req with http.DefaultClient and returns the status code and
+// the body of the answer; it fails the test when there is no answer.
+func Do(tb TB, req *http.Request) (int, []byte) {
+	tb.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", req.Method, req.URL, err)
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("%s %s: reading the answer: %v", req.Method, req.URL, err)
+	}
+	return resp.StatusCode, b
 }
