@@ -172,50 +172,42 @@ func (s *scanner) value(p path) {
 	case '"', '\'':
 		s.str()
 	case '[':
-		s.pos++
-		for i := 0; ; {
-			start := s.pos
-			s.space()
-			switch s.peek() {
-			case 0:
-				return
-			case ']':
-				s.pos++
-				return
-			case ',':
-				s.pos++
-			default:
-				s.record(p.index(i))
-				s.value(p.index(i))
-				i++
-			}
-			if s.pos == start {
-				s.next()
-			}
-		}
+		i := 0
+		s.items(']', func() {
+			s.record(p.index(i))
+			s.value(p.index(i))
+			i++
+		})
 	case '{':
-		s.pos++
-		for {
-			start := s.pos
-			s.space()
-			switch s.peek() {
-			case 0:
-				return
-			case '}':
-				s.pos++
-				return
-			case ',':
-				s.pos++
-			default:
-				s.keyValue(p)
-			}
-			if s.pos == start {
-				s.next()
-			}
-		}
+		s.items('}', func() { s.keyValue(p) })
 	default:
 		for s.pos < len(s.src) && !strings.ContainsRune(",]}#\r\n", rune(s.src[s.pos])) {
 			s.pos++
+		}
+	}
+}
+
+// items reads the items of an array or an inline table, from its opening
+// bracket to end, its closing one (or the end of the source), each with
+// item.
+func (s *scanner) items(end byte, item func()) {
+	s.pos++
+	for {
+		start := s.pos
+		s.space()
+		switch s.peek() {
+		case 0:
+			return
+		case end:
+			s.pos++
+			return
+		case ',':
+			s.pos++
+		default:
+			item()
+		}
+		if s.pos == start {
+			s.next()
 		}
 	}
 }
