@@ -206,7 +206,9 @@ func TestGobPipelinedWaits(t *testing.T) {
 func TestGobBigResultsBatch(t *testing.T) {
 	gate := make(chan struct{})
 	data := strings.Repeat("d", 512<<10)
-	c := drovertest.Start(t, drovertest.Options{Slots: 24,
+	// DeadAfter well above the time 12 MiB of reports take under -race:
+	// this test is about their size, not about reaping.
+	c := drovertest.Start(t, drovertest.Options{Slots: 24, DeadAfter: 10 * time.Second,
 		Handlers: map[string]worker.HandlerFunc{"big": func(ctx context.Context, _ *jobs.Job) (jobs.Result, error) {
 			select {
 			case <-gate:

@@ -16,6 +16,13 @@ import (
 
 const callTimeout = 10 * time.Second
 
+// beatTimeout bounds one heartbeat call: two intervals, but at least a
+// second (a busy master or a big report ahead on the connection is not a
+// failed beat) and at most callTimeout.
+func beatTimeout(interval time.Duration) time.Duration {
+	return min(callTimeout, max(2*interval, time.Second))
+}
+
 // heartbeatLoop registers, then beats every interval the master gave,
 // re-registering when the master answers unknown.
 func (w *Worker) heartbeatLoop() {
@@ -51,7 +58,7 @@ func (w *Worker) heartbeatLoop() {
 		args := &rpcapi.HeartbeatArgs{WorkerID: w.id, Secret: w.secret, Running: w.held(), FreeSlots: w.cfg.Slots - len(w.running),
 			Draining: w.draining}
 		w.mu.Unlock()
-		ctx, cancel := context.WithTimeout(w.ctx, min(callTimeout, 2*interval))
+		ctx, cancel := context.WithTimeout(w.ctx, beatTimeout(interval))
 		reply, err := w.master.Heartbeat(ctx, args)
 		cancel()
 		switch {
