@@ -27,8 +27,8 @@ import (
 //	LOG_DIR/JOB.ATTEMPT/stderr
 //
 // (JOB is the job ID when it is made of letters, digits, '_', '-' and
-// '.', not starting with '.'; otherwise "x" and its hex). The master
-// reads them through read_log while the worker lives.
+// '.', not starting with '.'; otherwise "~" and its hex, which no such ID
+// can be). The master reads them through read_log while the worker lives.
 
 // logStreams are the files of an attempt's log directory.
 var logStreams = []string{rpcapi.StreamStdout, rpcapi.StreamStderr}
@@ -37,14 +37,14 @@ var (
 	safeJobID = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]*$`)
 	// logDirName matches the names logDirOf makes; pruning touches
 	// nothing else in the directory.
-	logDirName = regexp.MustCompile(`^(?:[A-Za-z0-9_-][A-Za-z0-9_.-]*)\.[0-9]+$`)
+	logDirName = regexp.MustCompile(`^(?:[A-Za-z0-9_-][A-Za-z0-9_.-]*|~[0-9a-f]+)\.[0-9]+$`)
 )
 
 // logDirOf is the name of an attempt's log directory.
 func logDirOf(ref rpcapi.JobRef) string {
 	id := ref.JobID
 	if !safeJobID.MatchString(id) {
-		id = fmt.Sprintf("x%x", id)
+		id = fmt.Sprintf("~%x", id)
 	}
 	return id + "." + strconv.Itoa(ref.Attempt)
 }
@@ -53,7 +53,12 @@ func logDirOf(ref rpcapi.JobRef) string {
 // an attempt ends (and when the worker starts) the logs older than maxAge
 // are removed, then the oldest until all of them take maxBytes at most.
 // An attempt's own log stops growing at maxBytes. The logs of running
-// attempts are never removed.
+// attempts are never removed, this worker's or, on a directory shared by
+// several, another's (a running attempt holds a lock on its stdout file).
+//
+// The store scans the directory once, when the worker starts; after that
+// it knows the logs from the attempts that end, so ending one costs a
+// stat of its two files, not a walk of the directory.
 type logStore struct {
 	dir      string
 	maxBytes int64
@@ -62,16 +67,20 @@ type logStore struct {
 
 	mu     sync.Mutex
 	active map[rpcapi.JobRef]*attemptLog
+	ended  map[string]logEntry // the logs of ended attempts, by name
+	order  []logEntry          // the same, oldest first; an entry no longer in ended is skipped
+	total  int64               // the bytes of ended
 }
 
 func newLogStore(cfg *Config) *logStore {
 	return &logStore{dir: cfg.LogDir, maxBytes: cfg.LogMaxBytes, maxAge: cfg.LogMaxAge, log: cfg.Logger,
-		active: make(map[rpcapi.JobRef]*attemptLog)}
+		active: make(map[rpcapi.JobRef]*attemptLog), ended: make(map[string]logEntry)}
 }
 
 // attemptLog is the log of one running attempt.
 type attemptLog struct {
 	ref    rpcapi.JobRef
+	max    int64 // log_max_bytes
 	budget int64 // bytes it may still write, both streams together
 	mu     sync.Mutex
 	files  map[string]*os.File
@@ -82,9 +91,10 @@ type attemptLog struct {
 // attempt (one the master gave again after a restart). When the files
 // cannot be made the attempt runs without a log: a warning says why.
 func (s *logStore) open(ref rpcapi.JobRef) *attemptLog {
-	a := &attemptLog{ref: ref, budget: s.maxBytes, files: make(map[string]*os.File)}
+	a := &attemptLog{ref: ref, max: s.maxBytes, budget: s.maxBytes, files: make(map[string]*os.File)}
 	s.mu.Lock()
 	s.active[ref] = a // before the files exist, so prune leaves them
+	s.forget(logDirOf(ref))
 	s.mu.Unlock()
 	if err := a.create(filepath.Join(s.dir, logDirOf(ref))); err != nil {
 		s.log.WithError(err).WithFields(logrus.Fields{"job": ref.JobID, "attempt": ref.Attempt}).
@@ -111,6 +121,7 @@ func (a *attemptLog) create(dir string) error {
 		}
 		a.files[name] = f
 	}
+	holdLog(a.files[rpcapi.StreamStdout]) // released when the file closes
 	return nil
 }
 
@@ -144,6 +155,13 @@ func (w streamWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// written is how many bytes the attempt's log holds so far.
+func (a *attemptLog) written() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.max - a.budget
+}
+
 // closeFiles ends the log: a note closes a log cut at the budget.
 func (a *attemptLog) closeFiles() {
 	a.mu.Lock()
@@ -163,12 +181,18 @@ func (a *attemptLog) closeFiles() {
 // finish ends an attempt's log, then applies the bounds.
 func (s *logStore) finish(a *attemptLog) {
 	a.closeFiles()
+	name := logDirOf(a.ref)
+	e, ok := s.entry(name)
 	s.mu.Lock()
-	if s.active[a.ref] == a {
-		delete(s.active, a.ref)
+	defer s.mu.Unlock()
+	if s.active[a.ref] != a {
+		return // a later run of the same attempt has the directory now
 	}
-	s.mu.Unlock()
-	s.prune(time.Now())
+	delete(s.active, a.ref)
+	if ok {
+		s.remember(e)
+	}
+	s.applyBounds(time.Now())
 }
 
 // logEntry is one attempt's log directory on disk.
@@ -178,55 +202,88 @@ type logEntry struct {
 	mod  time.Time // its latest write
 }
 
-// prune removes the logs older than maxAge, then the oldest until the
-// rest take maxBytes at most, never a running attempt's.
-func (s *logStore) prune(now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock() // no log starts meanwhile: open waits
-	des, err := os.ReadDir(s.dir)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			s.log.WithError(err).Warn("cannot list the log directory to apply log_max_bytes and log_max_age")
-		}
-		return
-	}
-	running := make(map[string]bool, len(s.active))
-	for ref := range s.active {
-		running[logDirOf(ref)] = true
-	}
-	var total int64
-	var old []logEntry
-	for _, de := range des {
-		e, ok := s.entry(de)
-		if !ok {
-			continue
-		}
-		total += e.size
-		if !running[e.name] {
-			old = append(old, e)
-		}
-	}
-	slices.SortFunc(old, func(a, b logEntry) int { return a.mod.Compare(b.mod) })
-	for _, e := range old {
-		if now.Sub(e.mod) <= s.maxAge && total <= s.maxBytes {
-			break
-		}
-		if err := os.RemoveAll(filepath.Join(s.dir, e.name)); err != nil {
-			s.log.WithError(err).WithField("log", e.name).Warn("cannot remove an old log")
-			continue
-		}
-		total -= e.size
+// remember adds the log of an ended attempt, forgetting any earlier one
+// of the same name. The caller holds mu.
+func (s *logStore) remember(e logEntry) {
+	s.forget(e.name)
+	s.ended[e.name] = e
+	s.total += e.size
+	i, _ := slices.BinarySearchFunc(s.order, e, func(x, y logEntry) int { return x.mod.Compare(y.mod) })
+	s.order = slices.Insert(s.order, i, e)
+}
+
+// forget drops the ended log called name from the accounts (its place in
+// order goes when applyBounds meets it). The caller holds mu.
+func (s *logStore) forget(name string) {
+	if old, ok := s.ended[name]; ok {
+		delete(s.ended, name)
+		s.total -= old.size
 	}
 }
 
-// entry describes a log directory of this store: a directory named as
-// logDirOf names them, holding only the stream files.
-func (s *logStore) entry(de fs.DirEntry) (logEntry, bool) {
-	e := logEntry{name: de.Name()}
-	if !de.IsDir() || !logDirName.MatchString(e.name) {
-		return e, false
+// prune reads the directory, then applies the bounds: the worker calls it
+// once, when it starts.
+func (s *logStore) prune(now time.Time) {
+	des, err := os.ReadDir(s.dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.WithError(err).Warn("cannot list the log directory to apply log_max_bytes and log_max_age")
 	}
-	files, err := os.ReadDir(filepath.Join(s.dir, e.name))
+	var found []logEntry
+	for _, de := range des {
+		if !de.IsDir() || !logDirName.MatchString(de.Name()) {
+			continue
+		}
+		if e, ok := s.entry(de.Name()); ok {
+			found = append(found, e)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range found {
+		s.remember(e)
+	}
+	s.applyBounds(now)
+}
+
+// applyBounds removes the logs older than maxAge, then the oldest until
+// the rest, running attempts' included, take maxBytes at most. A log
+// another worker's running attempt holds is passed over. The caller holds
+// mu (no log starts meanwhile: open waits).
+func (s *logStore) applyBounds(now time.Time) {
+	total := s.total
+	for _, a := range s.active {
+		total += a.written()
+	}
+	keep := s.order[:0:0]
+	for i, e := range s.order {
+		if cur, ok := s.ended[e.name]; !ok || cur.mod != e.mod {
+			continue // forgotten, or a later log of that name stands elsewhere in order
+		}
+		if now.Sub(e.mod) <= s.maxAge && total <= s.maxBytes {
+			keep = append(keep, s.order[i:]...)
+			break
+		}
+		dir := filepath.Join(s.dir, e.name)
+		if logHeld(filepath.Join(dir, rpcapi.StreamStdout)) {
+			keep = append(keep, e)
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			s.log.WithError(err).WithField("log", e.name).Warn("cannot remove an old log")
+			keep = append(keep, e)
+			continue
+		}
+		s.forget(e.name)
+		total -= e.size
+	}
+	s.order = keep
+}
+
+// entry describes the log directory called name: one of this store's when
+// it holds only the stream files.
+func (s *logStore) entry(name string) (logEntry, bool) {
+	e := logEntry{name: name}
+	files, err := os.ReadDir(filepath.Join(s.dir, name))
 	if err != nil {
 		return e, false
 	}

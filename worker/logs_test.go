@@ -128,3 +128,39 @@ func TestLogBudget(t *testing.T) {
 		t.Errorf("log %q, %v; want 10 bytes then the note", got, err)
 	}
 }
+
+// TestLogSharedDir: a worker applying its bounds to a log_dir it shares
+// leaves the log of another worker's running attempt, and removes it once
+// that attempt has ended.
+func TestLogSharedDir(t *testing.T) {
+	mine := testLogStore(t, 10, time.Hour)
+	theirs := newLogStore(&Config{LogDir: mine.dir, LogMaxBytes: 1 << 20, LogMaxAge: time.Hour, Logger: mine.log})
+	ref := rpcapi.JobRef{JobID: "b", Attempt: 1}
+	running := theirs.open(ref)
+	running.writer(rpcapi.StreamStdout).Write([]byte(strings.Repeat("b", 50)))
+	mine.prune(time.Now()) // 50 bytes over a bound of 10
+	if got, _, err := readAll(t, theirs, ref, rpcapi.StreamStdout); err != nil || len(got) != 50 {
+		t.Fatalf("the other worker's running log after my prune: %d bytes, %v; want all 50", len(got), err)
+	}
+	theirs.finish(running)
+	mine.prune(time.Now())
+	if _, _, err := readAll(t, theirs, ref, rpcapi.StreamStdout); !errors.Is(err, rpcapi.ErrNotFound) {
+		t.Errorf("the other worker's log once ended, after my prune: %v; want it removed", err)
+	}
+}
+
+// TestLogDirNames: IDs that cannot be directory names as they are get a
+// name no other ID gets.
+func TestLogDirNames(t *testing.T) {
+	seen := map[string]string{}
+	for _, id := range []string{"x2f", "/", "~2f", "7", "a.b", ".x", "x2e78"} {
+		name := logDirOf(rpcapi.JobRef{JobID: id, Attempt: 1})
+		if other, dup := seen[name]; dup {
+			t.Errorf("jobs %q and %q share the log directory %q", other, id, name)
+		}
+		seen[name] = id
+		if !logDirName.MatchString(name) {
+			t.Errorf("job %q: directory %q is not one prune recognises", id, name)
+		}
+	}
+}
