@@ -29,8 +29,8 @@ const (
 )
 
 // maxReplyBytes bounds the estimated size of one listing page.
-func (m *Master) maxReplyBytes() int {
-	if n := m.cfg.MaxReplyBytes; n > 0 {
+func (c *core) maxReplyBytes() int {
+	if n := c.cfg.MaxReplyBytes; n > 0 {
 		return n
 	}
 	return 16 << 20
@@ -119,7 +119,7 @@ func pageArgs(limit int, order string) (int, bool, error) {
 //   - after q.Examine jobs examined (matched or not): the cursor is at the
 //     last one examined, so a page may be short, or empty, and still have
 //     a cursor.
-func (m *Master) pageJobs(q *jobQuery, take func(*jobs.Job)) (string, error) {
+func (c *core) pageJobs(q *jobQuery, take func(*jobs.Job)) (string, error) {
 	budget := q.Examine
 	if budget <= 0 {
 		budget = maxExamined
@@ -131,32 +131,32 @@ func (m *Master) pageJobs(q *jobQuery, take func(*jobs.Job)) (string, error) {
 	var left *leftGroup // the group's entry, if it has left memory
 	if q.Group != "" {
 		var err error
-		if left, err = m.leftEntry(q.Group); err != nil {
+		if left, err = c.leftEntry(q.Group); err != nil {
 			return "", err
 		}
 	}
 	// Every live job is in memory: a filter on a live state needs no
 	// walk of the store.
 	liveOnly := q.State != "" && !q.State.Final() && q.Group == ""
-	m.mu.Lock()
-	if !liveOnly && (q.Group == "" || len(m.groups[q.Group]) == 0 || left != nil) {
-		if hs := m.historyStore(); hs != nil {
+	c.mu.Lock()
+	if !liveOnly && (q.Group == "" || len(c.groups[q.Group]) == 0 || left != nil) {
+		if hs := c.historyStore(); hs != nil {
 			if left != nil {
 				q.lo = left.first()
-				if len(m.groups[q.Group]) == 0 {
+				if len(c.groups[q.Group]) == 0 {
 					q.hi = left.last() // else its newer jobs are past it
 				}
 			}
-			m.mu.Unlock()
-			return m.pageStored(hs, q, size, budget, take)
+			c.mu.Unlock()
+			return c.pageStored(hs, q, size, budget, take)
 		}
 	}
-	defer m.mu.Unlock()
+	defer c.mu.Unlock()
 	w := memWalk{pg: pager{q: q, size: size, take: take}, budget: budget, lastIdx: -1}
 	if q.Group != "" {
-		return w.group(m, q)
+		return w.group(c, q)
 	}
-	return w.bySeq(m, q)
+	return w.bySeq(c, q)
 }
 
 // memWalk is pageJobs' walk of the jobs in memory: the page, and where
@@ -188,8 +188,8 @@ func (w *memWalk) visit(j *jobs.Job, seq uint64, idx int) bool {
 
 // group walks q's group's jobs in the order the master recorded them.
 // The caller holds mu.
-func (w *memWalk) group(m *Master, q *jobQuery) (string, error) {
-	ids := m.groups[q.Group]
+func (w *memWalk) group(c *core, q *jobQuery) (string, error) {
+	ids := c.groups[q.Group]
 	from, step := len(ids)-1, -1 // the index to start at, and the way
 	if q.Asc {
 		from, step = 0, 1
@@ -202,7 +202,7 @@ func (w *memWalk) group(m *Master, q *jobQuery) (string, error) {
 		from = at + step
 	}
 	for i := from; i >= 0 && i < len(ids); i += step {
-		j := m.job(ids[i])
+		j := c.job(ids[i])
 		var seq uint64
 		if j != nil {
 			seq = j.Seq
@@ -220,7 +220,7 @@ func (w *memWalk) group(m *Master, q *jobQuery) (string, error) {
 }
 
 // bySeq walks the jobs in memory by Seq. The caller holds mu.
-func (w *memWalk) bySeq(m *Master, q *jobQuery) (string, error) {
+func (w *memWalk) bySeq(c *core, q *jobQuery) (string, error) {
 	var after uint64
 	if q.Cursor != "" {
 		seq, err := decodeCursor(cursorJobs, q.Cursor)
@@ -229,9 +229,9 @@ func (w *memWalk) bySeq(m *Master, q *jobQuery) (string, error) {
 		}
 		after = seq[0]
 	}
-	walk := m.byseq.descend
+	walk := c.byseq.descend
 	if q.Asc {
-		walk = m.byseq.ascend
+		walk = c.byseq.ascend
 	}
 	walk(after, func(j *jobs.Job) bool { return w.visit(j, j.Seq, -1) })
 	if !w.more {
@@ -287,10 +287,10 @@ func groupCursorAt(ids []string, g, cursor string) (int, error) {
 
 // queryJobs returns one page of the jobs q selects as the JSON API shows
 // them, and the cursor of the next page ("" on the last).
-func (m *Master) queryJobs(q jobQuery) ([]rpcapi.JobView, string, error) {
+func (c *core) queryJobs(q jobQuery) ([]rpcapi.JobView, string, error) {
 	out := []rpcapi.JobView{}
-	q.MaxBytes, q.Size = m.maxReplyBytes(), viewBytes
-	next, err := m.pageJobs(&q, func(j *jobs.Job) { out = append(out, rpcapi.ViewJob(j)) })
+	q.MaxBytes, q.Size = c.maxReplyBytes(), viewBytes
+	next, err := c.pageJobs(&q, func(j *jobs.Job) { out = append(out, rpcapi.ViewJob(j)) })
 	return out, next, err
 }
 

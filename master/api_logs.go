@@ -93,8 +93,8 @@ func (m *Master) attemptLog(ctx context.Context, id string, n int, stream string
 
 // sameWorker returns a live worker with dead's name and address, or nil.
 // The caller holds mu.
-func (m *Master) sameWorker(dead *workerRec) *workerRec {
-	for _, w := range m.reg.workers {
+func (c *core) sameWorker(dead *workerRec) *workerRec {
+	for _, w := range c.reg.workers {
 		if w.state != rpcapi.WorkerDead && !w.restored && w.name == dead.name && w.addr == dead.addr {
 			return w
 		}

@@ -36,7 +36,7 @@ func workerNum(id string) uint64 {
 // estimated size past maxReplyBytes (a first one bigger than that is
 // still returned alone). Workers are few (the live ones and the latest
 // dead ones), so it sorts them.
-func (m *Master) pageWorkers(q workerQuery, take func(rpcapi.WorkerInfo)) (string, error) {
+func (c *core) pageWorkers(q workerQuery, take func(rpcapi.WorkerInfo)) (string, error) {
 	var after uint64
 	if q.Cursor != "" {
 		v, err := decodeCursor(cursorWorkers, q.Cursor)
@@ -46,14 +46,14 @@ func (m *Master) pageWorkers(q workerQuery, take func(rpcapi.WorkerInfo)) (strin
 		after = v[0]
 	}
 	order := byOrder(q.Asc)
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	type entry struct {
 		num uint64
 		w   *workerRec
 	}
 	var ws []entry
-	for _, w := range m.reg.workers {
+	for _, w := range c.reg.workers {
 		if w.restored || (q.State != "" && w.state != q.State) {
 			continue
 		}
@@ -64,9 +64,9 @@ func (m *Master) pageWorkers(q workerQuery, take func(rpcapi.WorkerInfo)) (strin
 		ws = append(ws, entry{n, w})
 	}
 	slices.SortFunc(ws, func(a, b entry) int { return order(a.num, b.num) })
-	size, limit := 0, m.maxReplyBytes()
+	size, limit := 0, c.maxReplyBytes()
 	for i, e := range ws {
-		wi := m.reg.workerInfo(e.w)
+		wi := c.reg.workerInfo(e.w)
 		n := workerReplyBytes(&wi)
 		if i == q.Limit || (i > 0 && size+n > limit) {
 			return encodeCursor(cursorWorkers, ws[i-1].num), nil
@@ -88,21 +88,21 @@ func byOrder(asc bool) func(a, b uint64) int {
 
 // listWorkers returns one page of the workers q selects as the API shows
 // them, and the cursor of the next page.
-func (m *Master) listWorkers(q workerQuery) ([]rpcapi.WorkerInfo, string, error) {
+func (c *core) listWorkers(q workerQuery) ([]rpcapi.WorkerInfo, string, error) {
 	out := []rpcapi.WorkerInfo{}
-	next, err := m.pageWorkers(q, func(wi rpcapi.WorkerInfo) { out = append(out, wi) })
+	next, err := c.pageWorkers(q, func(wi rpcapi.WorkerInfo) { out = append(out, wi) })
 	return out, next, err
 }
 
 // getWorker returns one worker.
-func (m *Master) getWorker(id string) (rpcapi.WorkerInfo, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	w := m.reg.workers[id]
+func (c *core) getWorker(id string) (rpcapi.WorkerInfo, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.reg.workers[id]
 	if w == nil || w.restored {
 		return rpcapi.WorkerInfo{}, fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, id)
 	}
-	return m.reg.workerInfo(w), nil
+	return c.reg.workerInfo(w), nil
 }
 
 // GetGroup implements rpcapi.MasterAPI: one group with its unsuccessful

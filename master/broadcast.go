@@ -21,9 +21,9 @@ import (
 
 // broadcastTargets returns the names of the live workers that can run
 // spec, sorted. The caller holds mu.
-func (m *Master) broadcastTargets(s *jobs.Spec) []string {
+func (c *core) broadcastTargets(s *jobs.Spec) []string {
 	var names []string
-	for _, w := range m.reg.byType[s.Type] {
+	for _, w := range c.reg.byType[s.Type] {
 		if w.state == rpcapi.WorkerAlive && w.hasTags(s.Tags) && !slices.Contains(names, w.name) {
 			names = append(names, w.name)
 		}
@@ -35,19 +35,19 @@ func (m *Master) broadcastTargets(s *jobs.Spec) []string {
 // expandBroadcast makes the copies of the broadcast job p (new, not yet
 // committed), one per target worker, and marks p running. The caller holds
 // mu and allocates sequence numbers through m.seq.
-func (m *Master) expandBroadcast(p *jobs.Job, targets []string, now time.Time) []*jobs.Job {
+func (c *core) expandBroadcast(p *jobs.Job, targets []string, now time.Time) []*jobs.Job {
 	copies := make([]*jobs.Job, 0, len(targets))
 	for _, name := range targets {
-		m.seq++
+		c.seq++
 		s := p.Spec
 		s.Broadcast, s.Group, s.Key, s.UniqueKey, s.UniqueFor, s.Then = false, "", "", "", 0, nil
 		s.Args = cloneArgs(p.Spec.Args)
 		s.Tags = slices.Clone(p.Spec.Tags)
-		c := &jobs.Job{ID: strconv.FormatUint(m.seq, 10), Seq: m.seq, Spec: s, State: jobs.Pending,
+		cp := &jobs.Job{ID: strconv.FormatUint(c.seq, 10), Seq: c.seq, Spec: s, State: jobs.Pending,
 			Submitted: now, Updated: now, NotBefore: p.NotBefore, Parent: p.ID, Pin: name, Submitter: p.Submitter}
-		c.Log(now, "copy %d of broadcast job %s, for worker %s", len(copies)+1, p.ID, name)
-		p.Children = append(p.Children, c.ID)
-		copies = append(copies, c)
+		cp.Log(now, "copy %d of broadcast job %s, for worker %s", len(copies)+1, p.ID, name)
+		p.Children = append(p.Children, cp.ID)
+		copies = append(copies, cp)
 	}
 	p.State = jobs.Running
 	p.Log(now, "broadcast to %d workers: %s", len(targets), strings.Join(targets, ", "))
@@ -56,14 +56,14 @@ func (m *Master) expandBroadcast(p *jobs.Job, targets []string, now time.Time) [
 
 // childFinal settles the broadcast job of copy c once every copy is final.
 // The caller holds mu.
-func (m *Master) childFinal(c *jobs.Job) {
-	p := m.job(c.Parent)
+func (c *core) childFinal(cp *jobs.Job) {
+	p := c.job(cp.Parent)
 	if p == nil || p.State.Final() {
 		return
 	}
 	ok, final := 0, 0
 	for _, id := range p.Children {
-		switch k := m.job(id); {
+		switch k := c.job(id); {
 		case k == nil:
 		case k.State == jobs.Succeeded:
 			ok++
@@ -75,35 +75,35 @@ func (m *Master) childFinal(c *jobs.Job) {
 	if final < len(p.Children) {
 		return
 	}
-	m.apply(jobChange{kind: changeSettle, job: p.ID, at: m.now(), ok: ok, n: len(p.Children)})
+	c.apply(jobChange{kind: changeSettle, job: p.ID, at: c.now(), ok: ok, n: len(p.Children)})
 }
 
 // abandonPinned fails the pending copies pinned to a worker name that no
 // live worker has any more. The caller holds mu.
-func (m *Master) abandonPinned(name string, now time.Time) {
-	for _, w := range m.reg.workers {
+func (c *core) abandonPinned(name string, now time.Time) {
+	for _, w := range c.reg.workers {
 		if w.name == name && w.state != rpcapi.WorkerDead {
 			return
 		}
 	}
-	for _, l := range m.lim.lanes {
+	for _, l := range c.lim.lanes {
 		if l.pin != name {
 			continue
 		}
 		for {
-			id, _, _, ok := m.queue.Head(l.name)
+			id, _, _, ok := c.queue.Head(l.name)
 			if !ok {
 				break
 			}
-			m.queue.Remove(id)
-			m.apply(jobChange{kind: changeAbandon, job: id, at: now, why: fmt.Sprintf("worker %s, its broadcast target, left", name)})
+			c.queue.Remove(id)
+			c.apply(jobChange{kind: changeAbandon, job: id, at: now, why: fmt.Sprintf("worker %s, its broadcast target, left", name)})
 		}
 	}
 	// Copies waiting out a retry backoff are in the delayed heap; find
 	// them through their parents.
-	for j := range m.allJobs() {
+	for j := range c.allJobs() {
 		if j.Pin == name && j.State == jobs.Pending {
-			m.apply(jobChange{kind: changeAbandon, job: j.ID, at: now, why: fmt.Sprintf("worker %s, its broadcast target, left", name)})
+			c.apply(jobChange{kind: changeAbandon, job: j.ID, at: now, why: fmt.Sprintf("worker %s, its broadcast target, left", name)})
 		}
 	}
 }

@@ -77,51 +77,51 @@ type jobChange struct {
 // nothing. A job pending after c (revoked, retried, to be retried) is
 // queued for dispatch, and the dispatcher is woken for it. The caller
 // holds mu.
-func (m *Master) apply(c jobChange) (*jobs.Job, *batch, error) {
-	j := m.job(c.job)
+func (c *core) apply(ch jobChange) (*jobs.Job, *batch, error) {
+	j := c.job(ch.job)
 	if j == nil {
-		return nil, nil, fmt.Errorf("%w: job %q is not in memory", rpcapi.ErrNotFound, c.job)
+		return nil, nil, fmt.Errorf("%w: job %q is not in memory", rpcapi.ErrNotFound, ch.job)
 	}
 	before := j.State
-	if err := m.transition(j, c); err != nil {
+	if err := c.transition(j, ch); err != nil {
 		return j, nil, err
 	}
 	if before == jobs.Pending && j.State != jobs.Pending {
-		m.queue.Remove(j.ID) // leased, cancelled or abandoned: only pending jobs are queued
+		c.queue.Remove(j.ID) // leased, cancelled or abandoned: only pending jobs are queued
 	}
-	if c.kind == changeFinish {
-		m.metrics.observeFinish(j)
+	if ch.kind == changeFinish {
+		c.metrics.observeFinish(j)
 	}
-	b := m.touch(j, before)
+	b := c.touch(j, before)
 	if j.State == jobs.Pending && before != jobs.Pending {
-		m.enqueue(j)
-		m.kick()
+		c.enqueue(j)
+		c.kick()
 	}
 	return j, b, nil
 }
 
 // transition is c's own transition of the job j.
-func (m *Master) transition(j *jobs.Job, c jobChange) error {
-	switch c.kind {
+func (c *core) transition(j *jobs.Job, ch jobChange) error {
+	switch ch.kind {
 	case changeLease:
-		_, err := j.Lease(c.worker, c.at)
+		_, err := j.Lease(ch.worker, ch.at)
 		return err
 	case changeRevoke:
-		return j.Revoke(c.attempt, c.at, c.why)
+		return j.Revoke(ch.attempt, ch.at, ch.why)
 	case changeFinish:
-		r := c.report
-		r.Attempt = c.attempt
-		return j.Finish(r, c.at, m.backoff())
+		r := ch.report
+		r.Attempt = ch.attempt
+		return j.Finish(r, ch.at, c.backoff())
 	case changeCancel:
-		return j.Cancel(c.at)
+		return j.Cancel(ch.at)
 	case changeAbandon:
-		return j.Abandon(c.at, c.why)
+		return j.Abandon(ch.at, ch.why)
 	case changeAdopt:
-		return j.Adopt(c.attempt, c.worker, c.at, c.why)
+		return j.Adopt(ch.attempt, ch.worker, ch.at, ch.why)
 	case changeRetry:
-		return j.Retry(c.at)
+		return j.Retry(ch.at)
 	case changeSettle:
-		return j.Settle(c.ok, c.n, c.at)
+		return j.Settle(ch.ok, ch.n, ch.at)
 	}
-	return fmt.Errorf("master: unknown change %s", c.kind)
+	return fmt.Errorf("master: unknown change %s", ch.kind)
 }

@@ -1,94 +1,189 @@
 package master
 
 import (
+	"cmp"
 	"context"
 	"iter"
 	"maps"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/drover/drover/internal/logx"
 	"github.com/drover/drover/jobs"
-	"github.com/drover/drover/rpcapi"
+	"github.com/sirupsen/logrus"
 )
 
-// The core as its parts see it. The scheduler (cron.go), the group
-// callbacks and notices (groups.go, grouptasks.go), the dispatcher
-// (dispatch.go, send.go) and the registry and reaper (registry.go) hold no
-// *Master: they reach the core through the narrow interfaces schedCore,
-// hookCore, dispatchCore and registryCore, which Master implements here
-// (and with its own methods job, apply, deadline, bump, writeHeld,
-// abandonPinned and kick).
+// The core: the jobs in memory, their leases and the workers, under one
+// lock, and the vocabulary that changes them. A job changes only through
+// the core's methods: it is admitted by a submit (submit.go) or the load
+// (load.go), then every change of its state is a jobChange made by apply
+// (change.go), which keeps the books that hang on it (touch): the counts,
+// the dispatch queue, the lanes, the groups in memory (groups.go,
+// groupdisk.go), the waiters, and the commit batch that writes it
+// (commit.go). The core also knows when its load is done (ready.go) and
+// when finished jobs leave memory (retain.go).
+//
+// The parts hold no *Master and no *core: the scheduler (cron.go), the
+// group callbacks and notices (groups.go, grouptasks.go), the dispatcher
+// (dispatch.go, send.go), the registry and reaper (registry.go) and the
+// HTTP side (http.go) reach the core through the narrow interfaces
+// schedCore, hookCore, dispatchCore, registryCore and readView, which core
+// implements. The core reaches the parts it must tell of a change through
+// the fields set by New: wake (the dispatcher), fires (the scheduler) and
+// submitSpec (the wire service's submit). The registry's worker records
+// and the group callbacks' books are guarded by the core's lock, and the
+// core reads them under it (reg, hooks).
+type core struct {
+	cfg     *Config
+	log     logrus.FieldLogger
+	debug   bool  // the logger logs debug lines
+	clock   clock // the time of every job and worker change (clock.go)
+	metrics *metrics
+	store   jobs.Store
+	commit  *committer
+	start   time.Time // when the master started
+	// ctx is cancelled when the master stops: the core's loops end.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu sync.Mutex // guards everything below
+
+	byseq  seqIndex // the jobs in memory (live ones and finished ones not yet retired), by Seq
+	seq    uint64   // the last Seq given
+	queue  *jobs.Queue
+	counts stateCounts
+	groups map[string][]string
+	left   map[string]*leftGroup // groups that left memory, their entries not written yet (groupdisk.go)
+	lim    limits                // lanes, running counts and rate buckets (lanes.go)
+	keys   keyIndex              // jobs by Key and unique_key (submit.go)
+	ret    retention             // when finished jobs leave memory (retain.go)
+	live   liveCounters          // the live view's throughput and latest changes (sse.go)
+	// readGate bounds the walks of the store that run at once (readgate.go).
+	readGate chan struct{}
+	// ready is closed once the whole store is loaded, failed (with
+	// loadErr) when that failed after Start returned; loadDone when the
+	// load ended either way (ready.go).
+	ready, failed, loadDone chan struct{}
+	loadErr                 error
+	// changed is closed when any job becomes final, anyChange on any
+	// change to a job or worker; each is made when somebody waits on it
+	// and set to nil when closed, so a change nobody waits for costs
+	// nothing.
+	changed   chan struct{}
+	anyChange chan struct{}
+	closed    bool
+	// graceUntil holds dispatch back after a crash (see recoveryGrace);
+	// recovered says the master came back from one.
+	graceUntil time.Time
+	recovered  bool
+	held       []heldLease // fresh leases not yet written, in due order
+
+	reg   *registry // the workers: their records are guarded by mu (workers.go)
+	hooks *hooks    // group on_done and notifiers (groups.go), set by Start; its books are guarded by mu
+
+	dropped atomic.Int64 // stale reports dropped
+
+	// The parts the core tells of a change, set by New (or Start).
+	wake       func()                                                    // wake the dispatcher
+	fires      fireBook                                                  // the scheduler, once made (nil before)
+	submitSpec func(ctx context.Context, spec jobs.Spec) (string, error) // one submit through the wire service
+}
+
+// fireBook is what the core needs of the scheduler.
+type fireBook interface {
+	// poke wakes the scheduler: a fire job may have ended. It never blocks.
+	poke()
+	// lastFireKeys returns the keys of the schedules' latest fire jobs. It
+	// must be called without the core's lock.
+	lastFireKeys() map[string]bool
+}
+
+// newCore returns the core of a master with configuration cfg, empty.
+func newCore(cfg *Config, log logrus.FieldLogger) *core {
+	c := &core{
+		cfg:      cfg,
+		log:      log,
+		debug:    logx.DebugOn(log),
+		clock:    cmp.Or[clock](cfg.clock, systemClock{}),
+		readGate: newReadGate(),
+		groups:   make(map[string][]string),
+		queue:    jobs.NewQueue(),
+		lim:      newLimits(cfg),
+		keys:     newKeyIndex(),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c
+}
 
 var (
-	_ schedCore    = (*Master)(nil)
-	_ hookCore     = (*Master)(nil)
-	_ dispatchCore = (*Master)(nil)
-	_ registryCore = (*Master)(nil)
+	_ schedCore    = (*core)(nil)
+	_ hookCore     = (*core)(nil)
+	_ dispatchCore = (*core)(nil)
+	_ registryCore = (*core)(nil)
+	_ readView     = (*core)(nil)
 )
 
 // jobOfKey implements schedCore: the ID of the job with key, if any.
-func (m *Master) jobOfKey(key string) (string, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	id, ok := m.keys.byKey[key]
+func (c *core) jobOfKey(key string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id, ok := c.keys.byKey[key]
 	return id, ok
 }
 
 // jobLive implements schedCore: whether job id is in memory and not final.
-func (m *Master) jobLive(id string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	j := m.job(id)
+func (c *core) jobLive(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	j := c.job(id)
 	return j != nil && !j.State.Final()
 }
 
-func (m *Master) lock()   { m.mu.Lock() }
-func (m *Master) unlock() { m.mu.Unlock() }
+func (c *core) lock()   { c.mu.Lock() }
+func (c *core) unlock() { c.mu.Unlock() }
 
 // groupJobs implements hookCore. The caller holds mu.
-func (m *Master) groupJobs(g string) []string { return m.groups[g] }
+func (c *core) groupJobs(g string) []string { return c.groups[g] }
 
 // groupNames implements hookCore. The caller holds mu.
-func (m *Master) groupNames() iter.Seq[string] { return maps.Keys(m.groups) }
+func (c *core) groupNames() iter.Seq[string] { return maps.Keys(c.groups) }
 
 // groupClosed implements hookCore. The caller holds mu.
-func (m *Master) groupClosed(g string, at time.Time) { m.ret.groupClosed(g, at) }
+func (c *core) groupClosed(g string, at time.Time) { c.ret.groupClosed(g, at) }
 
 // persist implements hookCore: a fresh snapshot of job id for the next
 // commit, whose batch it returns (nil if the job is not in memory). The
 // caller holds mu.
-func (m *Master) persist(id string) *batch {
-	if j := m.job(id); j != nil {
-		return m.commit.add(j)
+func (c *core) persist(id string) *batch {
+	if j := c.job(id); j != nil {
+		return c.commit.add(j)
 	}
 	return nil
 }
 
 // maxArgsBytes implements hookCore.
-func (m *Master) maxArgsBytes() int { return m.cfg.MaxArgsBytes }
+func (c *core) maxArgsBytes() int { return c.cfg.MaxArgsBytes }
 
 // submit implements hookCore: one job through the wire service's Submit,
 // with its checks; it returns the job's ID (the existing one for a known
 // key).
-func (m *Master) submit(ctx context.Context, spec jobs.Spec) (string, error) {
-	var r rpcapi.SubmitReply
-	if err := m.rpc().Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{spec}}, &r); err != nil {
-		return "", err
-	}
-	return r.IDs[0], nil
+func (c *core) submit(ctx context.Context, spec jobs.Spec) (string, error) {
+	return c.submitSpec(ctx, spec)
 }
 
 // graceEnd implements dispatchCore: until when dispatch is held after a
 // crash (see recoveryGrace; zero when it is not). The caller holds mu.
-func (m *Master) graceEnd() time.Time { return m.graceUntil }
+func (c *core) graceEnd() time.Time { return c.graceUntil }
 
 // pendingQueue implements dispatchCore. The caller holds mu.
-func (m *Master) pendingQueue() *jobs.Queue { return m.queue }
+func (c *core) pendingQueue() *jobs.Queue { return c.queue }
 
 // laneLimits implements dispatchCore. The caller holds mu.
-func (m *Master) laneLimits() *limits { return &m.lim }
+func (c *core) laneLimits() *limits { return &c.lim }
 
 // pickWorker implements dispatchCore: the registry's choice of a worker
 // for lane l. The caller holds mu.
-func (m *Master) pickWorker(l *lane, now time.Time) (*workerRec, int, time.Time) {
-	return m.reg.pickWorker(l, now)
+func (c *core) pickWorker(l *lane, now time.Time) (*workerRec, int, time.Time) {
+	return c.reg.pickWorker(l, now)
 }

@@ -376,10 +376,24 @@ func (s *scheduler) submit(e *schedEntry) {
 
 // submitFire submits the job of schedule name's fire at instant at, and
 // returns its ID (the existing job's, if one has the fire's key).
-func (m *Master) submitFire(name string, spec jobs.Spec, at time.Time) (string, error) {
+func (c *core) submitFire(name string, spec jobs.Spec, at time.Time) (string, error) {
 	js := jobSpec(spec)
 	js.Key = fireKey(name, at)
-	return m.submit(withSubmitter(context.Background(), fireSubmitter(name)), js)
+	return c.submit(withSubmitter(context.Background(), fireSubmitter(name)), js)
+}
+
+// lastFireKeys returns the keys of the schedules' latest fire jobs (see
+// core.lastFires).
+func (s *scheduler) lastFireKeys() map[string]bool {
+	keys := make(map[string]bool)
+	s.do(func() {
+		for _, e := range s.entries {
+			if !e.LastFire.IsZero() {
+				keys[fireKey(e.name, e.LastFire)] = true
+			}
+		}
+	})
+	return keys
 }
 
 // jobSpec is the job a schedule's spec submits: the spec without its

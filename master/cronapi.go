@@ -100,7 +100,7 @@ func (m *Master) upsertSchedules(specs []jobs.Spec) ([]bool, error) {
 // (newMasterScheduler), since reports served while the store loads poke
 // it. A test may set m.sched (with a fake clock) before Start.
 func (m *Master) startScheduler() error {
-	return m.sched.start(m, m.store, m.log)
+	return m.sched.start(m.core, m.store, m.log)
 }
 
 // newMasterScheduler gives the master its scheduler on the master's
@@ -109,6 +109,9 @@ func (m *Master) newMasterScheduler() {
 	if m.sched == nil {
 		m.sched = newScheduler(m.clock)
 	}
+	m.mu.Lock()
+	m.core.fires = m.sched
+	m.mu.Unlock()
 }
 
 func (m *Master) stopScheduler() {
@@ -119,8 +122,8 @@ func (m *Master) stopScheduler() {
 
 // scheduleFinal is told when a job reaches a final state. The caller holds
 // mu; it must not block.
-func (m *Master) scheduleFinal(j *jobs.Job) {
-	if m.sched != nil && strings.HasPrefix(j.Spec.Key, schedKeyPrefix) {
-		m.sched.poke()
+func (c *core) scheduleFinal(j *jobs.Job) {
+	if c.fires != nil && strings.HasPrefix(j.Spec.Key, schedKeyPrefix) {
+		c.fires.poke()
 	}
 }

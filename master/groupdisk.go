@@ -86,43 +86,43 @@ func parseLeftOrderKey(k string) (uint64, string, bool) {
 // groupLeft notes that group g has left memory, its jobs lying between
 // Seqs lo and hi: its entry is written by the next writeLeft, and until
 // then read from m.left. The caller holds mu.
-func (m *Master) groupLeft(g string, lo, hi uint64, onDone *onDoneRecord) {
-	if _, ok := m.store.(jobs.MetaStore); !ok {
+func (c *core) groupLeft(g string, lo, hi uint64, onDone *onDoneRecord) {
+	if _, ok := c.store.(jobs.MetaStore); !ok {
 		return
 	}
 	e := &leftGroup{Spans: [][2]uint64{{lo, hi}}, OnDone: onDone}
-	if old := m.left[g]; old != nil {
+	if old := c.left[g]; old != nil {
 		e.add(old) // a fresh value: writeLeft tells it from the one it wrote
 		e.OnDone = onDone
 	}
-	if m.left == nil {
-		m.left = make(map[string]*leftGroup)
+	if c.left == nil {
+		c.left = make(map[string]*leftGroup)
 	}
-	m.left[g] = e
+	c.left[g] = e
 }
 
 // writeLeft writes the entries of the groups that left memory since the
 // last call, each merged with the entry on disk, in one commit; the group
 // on_done records they replace go in the same commit. It must be called
 // without mu; a failed write is tried again by the next call.
-func (m *Master) writeLeft() error {
-	ms, ok := m.store.(jobs.MetaStore)
+func (c *core) writeLeft() error {
+	ms, ok := c.store.(jobs.MetaStore)
 	if !ok {
 		return nil
 	}
-	m.mu.Lock()
-	pend := make(map[string]*leftGroup, len(m.left))
-	for g, e := range m.left {
+	c.mu.Lock()
+	pend := make(map[string]*leftGroup, len(c.left))
+	for g, e := range c.left {
 		pend[g] = e
 	}
-	m.mu.Unlock()
+	c.mu.Unlock()
 	if len(pend) == 0 {
 		return nil
 	}
 	var recs []jobs.MetaRecord
 	for g, e := range pend {
 		merged := &leftGroup{}
-		old, err := m.diskLeft(ms, g)
+		old, err := c.diskLeft(ms, g)
 		if err != nil {
 			return err
 		}
@@ -142,18 +142,18 @@ func (m *Master) writeLeft() error {
 	if err := ms.SaveMetas(recs); err != nil {
 		return fmt.Errorf("groups that left memory: %w", err)
 	}
-	m.mu.Lock()
+	c.mu.Lock()
 	for g, e := range pend {
-		if m.left[g] == e {
-			delete(m.left, g)
+		if c.left[g] == e {
+			delete(c.left, g)
 		}
 	}
-	m.mu.Unlock()
+	c.mu.Unlock()
 	return nil
 }
 
 // diskLeft reads group g's entry from ms: nil when it has none.
-func (m *Master) diskLeft(ms jobs.MetaStore, g string) (*leftGroup, error) {
+func (c *core) diskLeft(ms jobs.MetaStore, g string) (*leftGroup, error) {
 	v, err := ms.GetMeta(metaLeft, g)
 	if err != nil || v == nil {
 		return nil, err
@@ -168,15 +168,15 @@ func (m *Master) diskLeft(ms jobs.MetaStore, g string) (*leftGroup, error) {
 // leftOnDone reports whether group g has left memory before (its entry
 // is on disk, or waits to be written), with its on_done record then. The
 // caller holds mu; it reads the store's meta.
-func (m *Master) leftOnDone(g string) (*onDoneRecord, bool) {
+func (c *core) leftOnDone(g string) (*onDoneRecord, bool) {
 	var e *leftGroup
-	if ms, ok := m.store.(jobs.MetaStore); ok {
+	if ms, ok := c.store.(jobs.MetaStore); ok {
 		var err error
-		if e, err = m.diskLeft(ms, g); err != nil {
-			m.log.WithError(err).WithField("group", g).Warn("group: entry on disk unreadable")
+		if e, err = c.diskLeft(ms, g); err != nil {
+			c.log.WithError(err).WithField("group", g).Warn("group: entry on disk unreadable")
 		}
 	}
-	if p := m.left[g]; p != nil {
+	if p := c.left[g]; p != nil {
 		if e == nil {
 			e = &leftGroup{}
 		}
@@ -196,12 +196,12 @@ func (m *Master) leftOnDone(g string) (*onDoneRecord, bool) {
 // jobs added later are counted but do not run it again. It is marked
 // fired, with its record, and closed, to leave memory again once its
 // jobs are final. The caller holds mu.
-func (m *Master) groupBack(g string) {
-	h := m.hooks
+func (c *core) groupBack(g string) {
+	h := c.hooks
 	if h == nil || h.fired[g] {
 		return // the load's groups: resumeGroups looks at them
 	}
-	rec, ok := m.leftOnDone(g)
+	rec, ok := c.leftOnDone(g)
 	if !ok {
 		return
 	}
@@ -209,29 +209,29 @@ func (m *Master) groupBack(g string) {
 	if rec != nil && h.recs[g] == nil {
 		h.recs[g] = rec
 	}
-	m.ret.groupClosed(g, m.now())
+	c.ret.groupClosed(g, c.now())
 }
 
 // leftEntry returns group g's entry, written or not yet: nil when g has
 // never left memory (or its records have all left the disk). It must be
 // called without mu.
-func (m *Master) leftEntry(g string) (*leftGroup, error) {
-	ms, ok := m.store.(jobs.MetaStore)
+func (c *core) leftEntry(g string) (*leftGroup, error) {
+	ms, ok := c.store.(jobs.MetaStore)
 	if !ok {
 		return nil, nil
 	}
-	e, err := m.diskLeft(ms, g)
+	e, err := c.diskLeft(ms, g)
 	if err != nil {
 		return nil, fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 	}
-	m.mu.Lock()
-	if p := m.left[g]; p != nil {
+	c.mu.Lock()
+	if p := c.left[g]; p != nil {
 		if e == nil {
 			e = &leftGroup{}
 		}
 		e.add(p)
 	}
-	m.mu.Unlock()
+	c.mu.Unlock()
 	return e, nil
 }
 
@@ -321,25 +321,25 @@ func (a *groupAcc) done() (rpcapi.GroupInfo, []string) {
 // unsuccessful jobs listed (0: none). It also returns every unsuccessful
 // job's ID, and whether the group has any job at all. It must be called
 // without mu.
-func (m *Master) readGroup(name string, detail int) (rpcapi.GroupInfo, []string, bool, error) {
-	e, err := m.leftEntry(name)
+func (c *core) readGroup(name string, detail int) (rpcapi.GroupInfo, []string, bool, error) {
+	e, err := c.leftEntry(name)
 	if err != nil {
 		return rpcapi.GroupInfo{}, nil, false, err
 	}
 	a := newGroupAcc(name, detail)
-	m.mu.Lock()
+	c.mu.Lock()
 	inMem := make(map[uint64]bool)
-	for _, id := range m.groups[name] {
-		if j := m.job(id); j != nil {
+	for _, id := range c.groups[name] {
+		if j := c.job(id); j != nil {
 			inMem[j.Seq] = true
 			a.add(j.Seq, j.State, j.Submitted, j.Updated)
 		}
 	}
-	onDone := m.onDoneStatus(name)
-	hs, _ := m.store.(jobs.HistoryStore)
-	m.mu.Unlock()
+	onDone := c.onDoneStatus(name)
+	hs, _ := c.store.(jobs.HistoryStore)
+	c.mu.Unlock()
 	if e != nil && hs != nil {
-		if err := m.gateReads(); err != nil {
+		if err := c.gateReads(); err != nil {
 			return rpcapi.GroupInfo{}, nil, false, err
 		}
 		err := walkLeft(hs, e, name, func(h *jobs.RecordHead) bool {
@@ -348,7 +348,7 @@ func (m *Master) readGroup(name string, detail int) (rpcapi.GroupInfo, []string,
 			}
 			return true
 		})
-		m.ungateReads()
+		c.ungateReads()
 		if err != nil {
 			return rpcapi.GroupInfo{}, nil, false, err
 		}
@@ -364,15 +364,15 @@ func (m *Master) readGroup(name string, detail int) (rpcapi.GroupInfo, []string,
 // pruneLeft drops the entries of those groups of names none of whose
 // records is left on disk (history and purge call it with the groups of
 // the records they deleted). It must be called without mu.
-func (m *Master) pruneLeft(names map[string]bool) error {
-	ms, ok := m.store.(jobs.MetaStore)
-	hs, ok2 := m.store.(jobs.HistoryStore)
+func (c *core) pruneLeft(names map[string]bool) error {
+	ms, ok := c.store.(jobs.MetaStore)
+	hs, ok2 := c.store.(jobs.HistoryStore)
 	if !ok || !ok2 || len(names) == 0 {
 		return nil
 	}
 	var recs []jobs.MetaRecord
 	for g := range names {
-		e, err := m.diskLeft(ms, g)
+		e, err := c.diskLeft(ms, g)
 		if err != nil {
 			return err
 		}
@@ -396,14 +396,14 @@ func (m *Master) pruneLeft(names map[string]bool) error {
 
 // knownGroup returns an error when group g has no jobs, in memory or on
 // disk. It must be called without mu.
-func (m *Master) knownGroup(g string) error {
-	m.mu.Lock()
-	inMem := len(m.groups[g]) > 0
-	m.mu.Unlock()
+func (c *core) knownGroup(g string) error {
+	c.mu.Lock()
+	inMem := len(c.groups[g]) > 0
+	c.mu.Unlock()
 	if inMem {
 		return nil
 	}
-	e, err := m.leftEntry(g)
+	e, err := c.leftEntry(g)
 	if err != nil {
 		return err
 	}
@@ -416,8 +416,8 @@ func (m *Master) knownGroup(g string) error {
 // pruneGroups is pruneLeft for history and purge, which log its error: the
 // entries it could not drop stay until their groups' records are deleted
 // again, and read as groups without jobs meanwhile.
-func (m *Master) pruneGroups(names map[string]bool) {
-	if err := m.pruneLeft(names); err != nil {
-		m.log.WithError(err).Warn("groups that left memory: entries of deleted groups not dropped")
+func (c *core) pruneGroups(names map[string]bool) {
+	if err := c.pruneLeft(names); err != nil {
+		c.log.WithError(err).Warn("groups that left memory: entries of deleted groups not dropped")
 	}
 }

@@ -176,7 +176,7 @@ func (m *Master) startHooks() error {
 		return err
 	}
 	log := m.log.WithField("part", "on_done")
-	h := newHooks(m, log)
+	h := newHooks(m.core, log)
 	jobRecs, initRec, err := h.loadRecords(m.store)
 	if err != nil {
 		return fmt.Errorf("on_done records: %w", err)
@@ -202,8 +202,8 @@ func (m *Master) startHooks() error {
 }
 
 // newHooks makes the on_done runner of m, with its notifier, not started.
-func newHooks(m *Master, log logrus.FieldLogger) *hooks {
-	h := &hooks{core: m, nf: newNotifier(m.cfg.Notify, log, m.clock), log: log,
+func newHooks(c *core, log logrus.FieldLogger) *hooks {
+	h := &hooks{core: c, nf: newNotifier(c.cfg.Notify, log, c.clock), log: log,
 		sem: make(chan struct{}, maxHookTasks), wake: make(chan struct{}, 1),
 		fired: make(map[string]bool), cursor: make(map[string]int), recs: make(map[string]*onDoneRecord),
 		busy: make(map[string]bool)}
@@ -363,8 +363,8 @@ func (m *Master) stopHooks() {
 // groupFinal is told when a job reaches a final state. The caller holds
 // mu; it does not block: it queues the job's job_failed notice, and the
 // group's on_done when this job was the group's last one to be final.
-func (m *Master) groupFinal(j *jobs.Job) {
-	h := m.hooks
+func (c *core) groupFinal(j *jobs.Job) {
+	h := c.hooks
 	if h == nil {
 		return
 	}
@@ -377,20 +377,20 @@ func (m *Master) groupFinal(j *jobs.Job) {
 		return
 	}
 	h.fired[g] = true
-	m.ret.groupClosed(g, j.Updated)
+	c.ret.groupClosed(g, j.Updated)
 	if h.recs[g] == nil { // a pending record from a run before keeps its progress
-		h.recs[g] = &onDoneRecord{State: onDonePending, Since: m.now()}
+		h.recs[g] = &onDoneRecord{State: onDonePending, Since: c.now()}
 	}
 	h.push(hookTask{event: EventGroupDone, group: g, job: j.ID})
 }
 
 // onDoneStatus returns a copy of group g's on_done record, or nil when
 // on_done has not fired. The caller holds mu.
-func (m *Master) onDoneStatus(g string) *onDoneRecord {
-	if m.hooks == nil || m.hooks.recs[g] == nil {
+func (c *core) onDoneStatus(g string) *onDoneRecord {
+	if c.hooks == nil || c.hooks.recs[g] == nil {
 		return nil
 	}
-	return m.hooks.recs[g].clone()
+	return c.hooks.recs[g].clone()
 }
 
 // final reports whether every job of group g is final. The caller holds

@@ -30,7 +30,7 @@ type groupQuery struct {
 // ends early, with a cursor, after the group that brings the jobs read to
 // q.Examine, or before one that would bring the page's estimated size
 // past maxReplyBytes; either way it has one group at least.
-func (m *Master) listGroups(q groupQuery) ([]rpcapi.GroupInfo, string, error) {
+func (c *core) listGroups(q groupQuery) ([]rpcapi.GroupInfo, string, error) {
 	var after uint64
 	if q.Cursor != "" {
 		v, err := decodeCursor(cursorGroups, q.Cursor)
@@ -43,15 +43,15 @@ func (m *Master) listGroups(q groupQuery) ([]rpcapi.GroupInfo, string, error) {
 	// memory and of those on disk.
 	gs := &groupSelection{order: byOrder(q.Asc), after: after, k: q.Limit + 1}
 	gs.sel = make([]groupEntry, 0, 2*gs.k)
-	if err := m.selectMemoryGroups(gs); err != nil {
+	if err := c.selectMemoryGroups(gs); err != nil {
 		return nil, "", err
 	}
-	if ms, ok := m.store.(jobs.MetaStore); ok {
+	if ms, ok := c.store.(jobs.MetaStore); ok {
 		if err := gs.selectDiskGroups(ms, q.Asc); err != nil {
 			return nil, "", err
 		}
 	}
-	return m.groupPage(gs.sel, q)
+	return c.groupPage(gs.sel, q)
 }
 
 // groupEntry is a group in a listing.
@@ -86,12 +86,12 @@ func (gs *groupSelection) put(e groupEntry) {
 // group in memory that has an entry on disk too (it left memory and got
 // jobs again) has its place there: it is listed from there, so a pass
 // that selected such a group starts again without it.
-func (m *Master) selectMemoryGroups(gs *groupSelection) error {
+func (c *core) selectMemoryGroups(gs *groupSelection) error {
 	moved := make(map[string]bool)
 	for {
 		gs.sel = gs.sel[:0]
-		m.mu.Lock()
-		for name, ids := range m.groups {
+		c.mu.Lock()
+		for name, ids := range c.groups {
 			if len(ids) == 0 || moved[name] {
 				continue
 			}
@@ -101,10 +101,10 @@ func (m *Master) selectMemoryGroups(gs *groupSelection) error {
 			}
 			gs.put(groupEntry{first, name})
 		}
-		m.mu.Unlock()
+		c.mu.Unlock()
 		more := false
 		for _, e := range gs.sel {
-			if le, err := m.leftEntry(e.name); err != nil {
+			if le, err := c.leftEntry(e.name); err != nil {
 				return err
 			} else if le != nil {
 				moved[e.name], more = true, true
@@ -144,19 +144,19 @@ func (gs *groupSelection) selectDiskGroups(ms jobs.MetaStore, asc bool) error {
 
 // groupPage reads the selected groups into a page, ending it early with a
 // cursor as listGroups says.
-func (m *Master) groupPage(sel []groupEntry, q groupQuery) ([]rpcapi.GroupInfo, string, error) {
+func (c *core) groupPage(sel []groupEntry, q groupQuery) ([]rpcapi.GroupInfo, string, error) {
 	budget := q.Examine
 	if budget <= 0 {
 		budget = maxExamined
 	}
 	out := []rpcapi.GroupInfo{}
-	size, read, limit := 0, 0, m.maxReplyBytes()
+	size, read, limit := 0, 0, c.maxReplyBytes()
 	for i, e := range sel {
 		n := groupOverhead + textBytes(e.name)
 		if i == q.Limit || (i > 0 && (size+n > limit || read >= budget)) {
 			return out, encodeCursor(cursorGroups, sel[i-1].first), nil
 		}
-		g, _, ok, err := m.readGroup(e.name, 0)
+		g, _, ok, err := c.readGroup(e.name, 0)
 		if err != nil {
 			return nil, "", err
 		}
@@ -171,8 +171,8 @@ func (m *Master) groupPage(sel []groupEntry, q groupQuery) ([]rpcapi.GroupInfo, 
 }
 
 // getGroup returns one group with its unsuccessful jobs.
-func (m *Master) getGroup(name string) (rpcapi.GroupInfo, error) {
-	g, _, ok, err := m.readGroup(name, rpcapi.MaxUnsuccessful)
+func (c *core) getGroup(name string) (rpcapi.GroupInfo, error) {
+	g, _, ok, err := c.readGroup(name, rpcapi.MaxUnsuccessful)
 	if err == nil && !ok {
 		err = fmt.Errorf("%w: group %q has no jobs", rpcapi.ErrNotFound, name)
 	}

@@ -17,8 +17,8 @@ import (
 // fromHistory returns the job with the given ID as the store keeps it, or
 // nil when the store has no such job (or cannot read single records). It
 // must be called without mu: it reads the disk.
-func (m *Master) fromHistory(id string) (*jobs.Job, error) {
-	hs, ok := m.store.(jobs.HistoryStore)
+func (c *core) fromHistory(id string) (*jobs.Job, error) {
+	hs, ok := c.store.(jobs.HistoryStore)
 	if !ok {
 		return nil, nil
 	}
@@ -43,16 +43,16 @@ func (m *Master) fromHistory(id string) (*jobs.Job, error) {
 // findJob returns a copy of the job with the given ID, from memory or
 // from history, and whether it came from memory (only a job in memory can
 // be waiting). It takes mu itself.
-func (m *Master) findJob(id string) (j *jobs.Job, live bool, err error) {
-	m.mu.Lock()
-	if mj := m.job(id); mj != nil {
+func (c *core) findJob(id string) (j *jobs.Job, live bool, err error) {
+	c.mu.Lock()
+	if mj := c.job(id); mj != nil {
 		j = mj.Clone()
 	}
-	m.mu.Unlock()
+	c.mu.Unlock()
 	if j != nil {
 		return j, true, nil
 	}
-	j, err = m.fromHistory(id)
+	j, err = c.fromHistory(id)
 	if err == nil && j == nil {
 		err = fmt.Errorf("%w: job %q", rpcapi.ErrNotFound, id)
 	}
@@ -62,18 +62,18 @@ func (m *Master) findJob(id string) (j *jobs.Job, live bool, err error) {
 // readmit brings the final job j, read from history, back into memory (a
 // retry of a job that had left it). It returns the job now in memory:
 // j, or the one another call brought back first. The caller holds mu.
-func (m *Master) readmit(j *jobs.Job) *jobs.Job {
-	if cur := m.job(j.ID); cur != nil {
+func (c *core) readmit(j *jobs.Job) *jobs.Job {
+	if cur := c.job(j.ID); cur != nil {
 		return cur
 	}
-	m.insert(j)
-	m.counts.add(j.State, -1) // counted already, as a job in the store
-	m.ret.finished(j, j.Updated)
+	c.insert(j)
+	c.counts.add(j.State, -1) // counted already, as a job in the store
+	c.ret.finished(j, j.Updated)
 	// Its group left memory with it, after its on_done ran: insert
 	// marked it so (groupBack), unless its entry was lost.
-	if g := j.Spec.Group; g != "" && m.hooks != nil && len(m.groups[g]) == 1 && !m.hooks.fired[g] {
-		m.hooks.fired[g] = true
-		m.ret.groupClosed(g, j.Updated)
+	if g := j.Spec.Group; g != "" && c.hooks != nil && len(c.groups[g]) == 1 && !c.hooks.fired[g] {
+		c.hooks.fired[g] = true
+		c.ret.groupClosed(g, j.Updated)
 	}
 	return j
 }
@@ -95,15 +95,15 @@ const historyBatch = 10000
 
 // historyLoop deletes finished jobs from the store once they are older
 // than History, or beyond HistoryJobs.
-func (m *Master) historyLoop() {
+func (c *core) historyLoop() {
 	select { // the counts it goes by are whole once the store is loaded
-	case <-m.ready:
-	case <-m.failed:
+	case <-c.ready:
+	case <-c.failed:
 		return
-	case <-m.ctx.Done():
+	case <-c.ctx.Done():
 		return
 	}
-	check, stop := m.clock.Ticker(historyCheck)
+	check, stop := c.clock.Ticker(historyCheck)
 	defer stop()
 	last := time.Time{}
 	// early is false after a sweep for being over HistoryJobs deleted
@@ -111,21 +111,21 @@ func (m *Master) historyLoop() {
 	// next waits for historyEvery.
 	early := true
 	for {
-		now := m.now()
+		now := c.now()
 		due := now.Sub(last) >= historyEvery
-		if due || (early && m.historyOver()) {
+		if due || (early && c.historyOver()) {
 			last = now
-			n, err := m.sweepHistory(now)
+			n, err := c.sweepHistory(now)
 			switch {
 			case err != nil:
-				m.log.WithError(err).Warn("history: finished jobs not deleted; will retry")
+				c.log.WithError(err).Warn("history: finished jobs not deleted; will retry")
 			case n > 0:
-				m.log.WithField("jobs", n).Info("history: finished jobs deleted from the store")
+				c.log.WithField("jobs", n).Info("history: finished jobs deleted from the store")
 			}
 			early = due || n > 0
 		}
 		select {
-		case <-m.ctx.Done():
+		case <-c.ctx.Done():
 			return
 		case <-check:
 		}
@@ -134,14 +134,14 @@ func (m *Master) historyLoop() {
 
 // historyOver reports whether the finished jobs exceed HistoryJobs by
 // enough to sweep before the next historyEvery.
-func (m *Master) historyOver() bool {
-	if _, ok := m.store.(jobs.HistoryStore); !ok {
+func (c *core) historyOver() bool {
+	if _, ok := c.store.(jobs.HistoryStore); !ok {
 		return false
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	over := m.counts.of(jobs.Succeeded) + m.counts.of(jobs.Failed) + m.counts.of(jobs.Cancelled) - m.cfg.HistoryJobs
-	return over >= max(m.cfg.HistoryJobs/10, historyBatch)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	over := c.counts.of(jobs.Succeeded) + c.counts.of(jobs.Failed) + c.counts.of(jobs.Cancelled) - c.cfg.HistoryJobs
+	return over >= max(c.cfg.HistoryJobs/10, historyBatch)
 }
 
 // sweepHistory deletes from the store the finished jobs that finished
@@ -150,22 +150,22 @@ func (m *Master) historyOver() bool {
 // with an old Seq holds back older ones after it until it is due itself).
 // Jobs in memory, and jobs from a jobs file, stay. It returns how many
 // jobs it deleted.
-func (m *Master) sweepHistory(now time.Time) (int, error) {
-	hs, ok := m.store.(jobs.HistoryStore)
+func (c *core) sweepHistory(now time.Time) (int, error) {
+	hs, ok := c.store.(jobs.HistoryStore)
 	if !ok {
 		return 0, nil
 	}
-	cutoff := now.Add(-m.cfg.History)
-	keep := m.lastFires()
+	cutoff := now.Add(-c.cfg.History)
+	keep := c.lastFires()
 	total := 0
 	touched := make(map[string]bool) // groups of the jobs deleted, per batch
 	for after := uint64(0); ; {
-		if m.ctx.Err() != nil { // the master stops: the next start goes on
+		if c.ctx.Err() != nil { // the master stops: the next start goes on
 			return total, nil
 		}
-		m.mu.Lock()
-		over := m.counts.of(jobs.Succeeded) + m.counts.of(jobs.Failed) + m.counts.of(jobs.Cancelled) - m.cfg.HistoryJobs
-		m.mu.Unlock()
+		c.mu.Lock()
+		over := c.counts.of(jobs.Succeeded) + c.counts.of(jobs.Failed) + c.counts.of(jobs.Cancelled) - c.cfg.HistoryJobs
+		c.mu.Unlock()
 		var del []uint64
 		var states []jobs.State
 		err := hs.Ascend(after, func(seq uint64, data []byte) bool {
@@ -188,15 +188,15 @@ func (m *Master) sweepHistory(now time.Time) (int, error) {
 		if err != nil {
 			return total, err
 		}
-		n, err := m.deleteStored(hs, del, states)
+		n, err := c.deleteStored(hs, del, states)
 		total += n
-		m.pruneGroups(touched)
+		c.pruneGroups(touched)
 		clear(touched)
 		if err != nil || len(del) < historyBatch {
 			return total, err
 		}
 		if total%(10*historyBatch) == 0 {
-			m.log.WithField("jobs", total).Info("history: deleting finished jobs from the store")
+			c.log.WithField("jobs", total).Info("history: deleting finished jobs from the store")
 		}
 	}
 }
@@ -204,29 +204,29 @@ func (m *Master) sweepHistory(now time.Time) (int, error) {
 // deleteStored deletes the records of seqs (whose jobs are in states)
 // from the store, leaving out jobs that are in memory, and takes them off
 // the counts.
-func (m *Master) deleteStored(hs jobs.HistoryStore, seqs []uint64, states []jobs.State) (int, error) {
-	m.mu.Lock()
+func (c *core) deleteStored(hs jobs.HistoryStore, seqs []uint64, states []jobs.State) (int, error) {
+	c.mu.Lock()
 	n := 0
 	for i, q := range seqs {
-		if m.byseq.get(q) == nil {
+		if c.byseq.get(q) == nil {
 			seqs[n], states[n] = q, states[i]
 			n++
 		}
 	}
 	seqs, states = seqs[:n], states[:n]
-	m.mu.Unlock()
+	c.mu.Unlock()
 	if len(seqs) == 0 {
 		return 0, nil
 	}
 	if err := hs.Delete(seqs); err != nil {
 		return 0, fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 	}
-	m.mu.Lock()
+	c.mu.Lock()
 	for _, s := range states {
-		m.counts.add(s, -1)
+		c.counts.add(s, -1)
 	}
-	m.bump()
-	m.mu.Unlock()
+	c.bump()
+	c.mu.Unlock()
 	return len(seqs), nil
 }
 
@@ -234,18 +234,14 @@ func (m *Master) deleteStored(hs jobs.HistoryStore, seqs []uint64, states []jobs
 // jobs stay in the store (history, purge): a restarted scheduler looks its
 // last fire's job up by key, and would submit it again if it were gone. It
 // must be called without mu.
-func (m *Master) lastFires() map[string]bool {
-	keys := make(map[string]bool)
-	if s := m.sched; s != nil {
-		s.do(func() {
-			for _, e := range s.entries {
-				if !e.LastFire.IsZero() {
-					keys[fireKey(e.name, e.LastFire)] = true
-				}
-			}
-		})
+func (c *core) lastFires() map[string]bool {
+	c.mu.Lock()
+	f := c.fires
+	c.mu.Unlock()
+	if f == nil {
+		return make(map[string]bool)
 	}
-	return keys
+	return f.lastFireKeys()
 }
 
 // mayMatch reports whether the stored record data may match q, by its
@@ -268,16 +264,16 @@ func (q *jobQuery) mayMatch(data []byte) bool {
 // from q's cursor, without mu, and takes a job's copy in memory (under mu,
 // fresher) where there is one, else the stored record. A group filter
 // matches there like any other, with a Seq cursor.
-func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.Job) int, budget int,
+func (c *core) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.Job) int, budget int,
 	take func(*jobs.Job)) (string, error) {
 	after, err := storedCursor(q)
 	if err != nil {
 		return "", err
 	}
-	if err := m.gateReads(); err != nil {
+	if err := c.gateReads(); err != nil {
 		return "", err
 	}
-	defer m.ungateReads()
+	defer c.ungateReads()
 	if q.Asc {
 		if q.lo != 0 {
 			after = max(after, q.lo-1)
@@ -285,7 +281,7 @@ func (m *Master) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.J
 	} else if q.hi != 0 && (after == 0 || after > q.hi+1) {
 		after = q.hi + 1
 	}
-	w := storedWalk{m: m, q: q, pg: pager{q: q, size: size, take: take}, budget: budget}
+	w := storedWalk{core: c, q: q, pg: pager{q: q, size: size, take: take}, budget: budget}
 	err = walkStored(hs, q, after, w.record)
 	if err == nil && w.derr == nil && !w.more {
 		w.flush()
@@ -336,7 +332,7 @@ func storedCursor(q *jobQuery) (uint64, error) {
 // decodes a chunk's records without mu, then visits them under mu taken
 // once, each as its copy in memory (the fresher) where there is one.
 type storedWalk struct {
-	m            *Master
+	core         *core
 	q            *jobQuery
 	pg           pager
 	budget, seen int
@@ -355,11 +351,11 @@ type storedRec struct {
 
 // flush visits the chunk's records under mu; false ends the walk.
 func (w *storedWalk) flush() bool {
-	w.m.mu.Lock()
-	defer w.m.mu.Unlock()
+	w.core.mu.Lock()
+	defer w.core.mu.Unlock()
 	for _, r := range w.chunk {
 		j := r.j
-		if mj := w.m.byseq.get(r.seq); mj != nil {
+		if mj := w.core.byseq.get(r.seq); mj != nil {
 			j = mj
 		}
 		// j is nil for a record that cannot match, or that did not
@@ -390,9 +386,9 @@ func (w *storedWalk) record(seq uint64, data []byte) bool {
 	if q.mayMatch(data) {
 		var err error
 		if j, err = jobs.DecodeRecord(data); err != nil {
-			w.m.mu.Lock()
-			inMem := w.m.byseq.get(seq) != nil
-			w.m.mu.Unlock()
+			w.core.mu.Lock()
+			inMem := w.core.byseq.get(seq) != nil
+			w.core.mu.Unlock()
 			if !inMem {
 				w.derr = fmt.Errorf("%w: stored job seq %d: %v", rpcapi.ErrInternal, seq, err)
 				return false
@@ -447,10 +443,10 @@ func (q *jobQuery) indexKey() (jobs.IndexKey, bool) {
 // historyStore returns the store to read jobs that left memory from, or
 // nil when every job is in memory (or the store cannot read records one
 // by one). The caller holds mu.
-func (m *Master) historyStore() jobs.HistoryStore {
-	if !m.ret.outside {
+func (c *core) historyStore() jobs.HistoryStore {
+	if !c.ret.outside {
 		return nil
 	}
-	hs, _ := m.store.(jobs.HistoryStore)
+	hs, _ := c.store.(jobs.HistoryStore)
 	return hs
 }

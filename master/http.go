@@ -66,14 +66,11 @@ type operator interface {
 	Drain(ctx context.Context, workerID string) error
 }
 
-var (
-	_ readView = (*Master)(nil)
-	_ operator = (*Master)(nil)
-)
+var _ operator = (*Master)(nil)
 
 // httpAPI returns the master's HTTP side.
 func (m *Master) httpAPI() httpAPI {
-	return httpAPI{view: m, ops: m.rpc(), oper: m, maxBody: m.cfg.MaxRequestBody,
+	return httpAPI{view: m.core, ops: m.rpc(), oper: m, maxBody: m.cfg.MaxRequestBody,
 		log: m.log, stopped: m.ctx.Done()}
 }
 

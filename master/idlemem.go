@@ -56,7 +56,7 @@ func idleRelease(idleFrom, now heapSample, idleFor time.Duration) bool {
 
 // idleMemLoop returns memory to the system once the master goes idle
 // after a burst.
-func (m *Master) idleMemLoop() {
+func (c *core) idleMemLoop() {
 	t := time.NewTicker(idleMemTick)
 	defer t.Stop()
 	s := make([]rtmetrics.Sample, len(heapMetrics))
@@ -68,7 +68,7 @@ func (m *Master) idleMemLoop() {
 	window := make([]heapSample, 0, n+1)
 	for {
 		select {
-		case <-m.ctx.Done():
+		case <-c.ctx.Done():
 			return
 		case <-t.C:
 		}
@@ -80,7 +80,7 @@ func (m *Master) idleMemLoop() {
 		window = window[1:]
 		if idleRelease(window[0], now, idleMemAfter) {
 			debug.FreeOSMemory()
-			m.log.WithField("live_mib", now.live>>20).WithField("held_mib", now.held>>20).Debug("idle: heap returned to the system")
+			c.log.WithField("live_mib", now.live>>20).WithField("held_mib", now.held>>20).Debug("idle: heap returned to the system")
 			window = window[:0]
 		}
 	}

@@ -10,7 +10,7 @@ import (
 // TestJobIndex: a job is found by its ID (its Seq in decimal) and nothing
 // else finds it.
 func TestJobIndex(t *testing.T) {
-	m := &Master{}
+	m := &core{}
 	for _, seq := range []uint64{1, 2, 7, 1000} {
 		m.index(&jobs.Job{ID: strconv.FormatUint(seq, 10), Seq: seq})
 	}

@@ -166,8 +166,8 @@ func (lim *limits) laneOf(j *jobs.Job) *lane {
 }
 
 // enqueue puts a pending job in its lane. The caller holds mu.
-func (m *Master) enqueue(j *jobs.Job) {
-	m.queue.PushLane(j, m.lim.laneOf(j).name)
+func (c *core) enqueue(j *jobs.Job) {
+	c.queue.PushLane(j, c.lim.laneOf(j).name)
 }
 
 // keyLimit is the limit of a limit key.

@@ -28,12 +28,12 @@ import (
 // their schedules' last fire keys kept, read from the store when asked
 // for (history.go). A restart so costs a peek per finished job on disk
 // (jobs.PeekRecord), not a decode.
-func (m *Master) load() error {
-	l, err := m.loadLive()
+func (c *core) load() error {
+	l, err := c.loadLive()
 	if err != nil {
 		return err
 	}
-	return m.loadRest(l)
+	return c.loadRest(l)
 }
 
 // loadLive is the first part of load: with a store that can read its live
@@ -42,13 +42,13 @@ func (m *Master) load() error {
 // serve its workers; loadRest then reads every other record, while the
 // master serves. With any other store it does nothing: loadRest reads
 // everything.
-func (m *Master) loadLive() (*loader, error) {
-	l := &loader{m: m, now: m.now(), began: time.Now(), fires: make(map[string]fireRef)}
-	l.hs, _ = m.store.(jobs.HistoryStore)
+func (c *core) loadLive() (*loader, error) {
+	l := &loader{core: c, now: c.now(), began: time.Now(), fires: make(map[string]fireRef)}
+	l.hs, _ = c.store.(jobs.HistoryStore)
 	if err := errors.Join(l.loadNotices(), l.loadLeft()); err != nil {
 		return nil, fmt.Errorf("master: load: %w", err)
 	}
-	ll, ok := m.store.(jobs.LiveLoader)
+	ll, ok := c.store.(jobs.LiveLoader)
 	if !ok {
 		return l, nil
 	}
@@ -58,9 +58,9 @@ func (m *Master) loadLive() (*loader, error) {
 	}
 	// Job IDs are never handed out twice, even for jobs the store lost
 	// or deleted: the next is above the highest ever saved.
-	m.seq = max(m.seq, jobs.HighWater(m.store))
-	l.upTo = m.seq
-	m.log.WithFields(logrus.Fields{"live": len(l.first), "running": l.restored,
+	c.seq = max(c.seq, jobs.HighWater(c.store))
+	l.upTo = c.seq
+	c.log.WithFields(logrus.Fields{"live": len(l.first), "running": l.restored,
 		"took": time.Since(l.began).Round(time.Millisecond).String()}).Info("store: live jobs loaded")
 	return l, nil
 }
@@ -73,29 +73,29 @@ var loadRestHook func()
 // for a store that cannot tell live jobs apart). After loadLive the master
 // may be serving: it then takes mu for each change, and leaves alone the
 // jobs loadLive loaded and any job newer than the load.
-func (m *Master) loadRest(l *loader) error {
+func (c *core) loadRest(l *loader) error {
 	l.concurrent = l.first != nil
 	if l.concurrent && loadRestHook != nil {
 		loadRestHook()
 	}
-	if err := m.store.Load(l.record); err != nil {
+	if err := c.store.Load(l.record); err != nil {
 		return fmt.Errorf("master: load: %w", err)
 	}
 	if err := l.finish(); err != nil {
 		return fmt.Errorf("master: load: %w", err)
 	}
 	l.lock()
-	m.seq = max(m.seq, jobs.HighWater(m.store))
-	inMem := m.byseq.len()
+	c.seq = max(c.seq, jobs.HighWater(c.store))
+	inMem := c.byseq.len()
 	l.unlock()
-	m.log.WithFields(logrus.Fields{"jobs": l.loaded, "in_memory": inMem, "history": l.history,
+	c.log.WithFields(logrus.Fields{"jobs": l.loaded, "in_memory": inMem, "history": l.history,
 		"running": l.restored, "took": time.Since(l.began).Round(time.Millisecond).String()}).Info("store loaded")
 	return nil
 }
 
 // loader is load's state while it reads the store.
 type loader struct {
-	m     *Master
+	core  *core
 	now   time.Time // the master's time (clock)
 	began time.Time // when the load began, for its log lines
 	// notices holds the IDs of failed jobs whose job_failed notice is
@@ -134,7 +134,7 @@ type fireRef struct {
 
 // loadNotices reads which failed jobs wait for their job_failed notice.
 func (l *loader) loadNotices() error {
-	ms, ok := l.m.store.(jobs.MetaStore)
+	ms, ok := l.core.store.(jobs.MetaStore)
 	if !ok {
 		return nil
 	}
@@ -152,13 +152,13 @@ func (l *loader) loadNotices() error {
 // lock takes mu when the master serves while the loader runs.
 func (l *loader) lock() {
 	if l.concurrent {
-		l.m.mu.Lock()
+		l.core.mu.Lock()
 	}
 }
 
 func (l *loader) unlock() {
 	if l.concurrent {
-		l.m.mu.Unlock()
+		l.core.mu.Unlock()
 	}
 }
 
@@ -189,7 +189,7 @@ func (l *loader) liveRecord(seq uint64, data []byte) error {
 		return fmt.Errorf("jobs: stored job seq %d: %w", seq, err)
 	}
 	l.loaded++
-	l.m.seq = max(l.m.seq, h.Seq)
+	l.core.seq = max(l.core.seq, h.Seq)
 	l.first[seq] = true
 	l.add(j)
 	return nil
@@ -213,13 +213,13 @@ func (l *loader) record(seq uint64, data []byte) error {
 	case !notice && l.leftCovers(&h):
 		// Its group left memory with it (groupdisk.go).
 		l.out(h.Seq, h.State, h.Key)
-	case l.m.stays(&h, l.now, notice):
+	case l.core.stays(&h, l.now, notice):
 		j, err := jobs.DecodeRecord(data)
 		if err != nil {
 			return fmt.Errorf("jobs: stored job seq %d: %w", seq, err)
 		}
 		l.add(j)
-	case !l.now.Before(h.Updated.Add(l.m.cfg.Retain)):
+	case !l.now.Before(h.Updated.Add(l.core.cfg.Retain)):
 		l.out(h.Seq, h.State, h.Key)
 	default:
 		l.recentJob(&h, data)
@@ -231,7 +231,7 @@ func (l *loader) record(seq uint64, data []byte) error {
 // entries, groupdisk.go), before the records: the store's records are
 // read in one read transaction, which must not open another.
 func (l *loader) loadLeft() error {
-	ms, ok := l.m.store.(jobs.MetaStore)
+	ms, ok := l.core.store.(jobs.MetaStore)
 	if !ok {
 		return nil
 	}
@@ -268,7 +268,7 @@ func (l *loader) leftCovers(h *jobs.RecordHead) bool {
 func (l *loader) recentJob(h *jobs.RecordHead, data []byte) {
 	e := recentRec{seq: h.Seq, at: h.Updated, state: h.State}
 	r := &l.recent
-	if len(*r) >= l.m.cfg.RetainJobs {
+	if len(*r) >= l.core.cfg.RetainJobs {
 		if len(*r) == 0 || !(*r)[0].before(e) {
 			l.out(h.Seq, h.State, h.Key) // it finished before every one kept
 			return
@@ -280,7 +280,7 @@ func (l *loader) recentJob(h *jobs.RecordHead, data []byte) {
 	if l.hs == nil {
 		e.data = slices.Clone(data)
 	}
-	if len(*r) < l.m.cfg.RetainJobs {
+	if len(*r) < l.core.cfg.RetainJobs {
 		r.push(e)
 		return
 	}
@@ -299,16 +299,16 @@ func keptKey(key []byte) bool {
 // and the key of a schedule's newest fire (its scheduler looks the fire
 // up, and would submit it again if it were not found).
 func (l *loader) out(seq uint64, state jobs.State, key []byte) {
-	m := l.m
+	c := l.core
 	l.lock()
 	defer l.unlock()
-	m.seq = max(m.seq, seq)
-	m.ret.outside = true
-	m.counts.add(state, 1)
+	c.seq = max(c.seq, seq)
+	c.ret.outside = true
+	c.counts.add(state, 1)
 	l.history++
 	switch {
 	case bytes.HasPrefix(key, []byte(jobsFileKeyPrefix)):
-		m.keys.byKey[string(key)] = strconv.FormatUint(seq, 10)
+		c.keys.byKey[string(key)] = strconv.FormatUint(seq, 10)
 	case bytes.HasPrefix(key, []byte(schedKeyPrefix)):
 		name := key[len(schedKeyPrefix):]
 		if i := bytes.LastIndexByte(name, '@'); i >= 0 {
@@ -322,26 +322,26 @@ func (l *loader) out(seq uint64, state jobs.State, key []byte) {
 
 // add puts a decoded job in memory.
 func (l *loader) add(j *jobs.Job) {
-	m := l.m
+	c := l.core
 	l.lock()
 	defer l.unlock()
-	m.seq = max(m.seq, j.Seq)
-	m.insert(j)
+	c.seq = max(c.seq, j.Seq)
+	c.insert(j)
 	if j.State.Final() {
-		m.ret.finishedMem++
+		c.ret.finishedMem++
 		if j.Spec.Group == "" {
 			l.finals = append(l.finals, retireEntry{seq: j.Seq, at: j.Updated})
 		}
 	}
 	switch j.State {
 	case jobs.Pending:
-		m.enqueue(j)
+		c.enqueue(j)
 	case jobs.Running:
 		if j.Spec.Broadcast {
 			break // a broadcast job runs nothing itself
 		}
-		w := m.reg.placeholder(j.Worker, l.now)
-		w.leases[j.ID] = &lease{job: j, attempt: j.Attempt, acked: l.now, deadline: m.deadline(j, l.now)}
+		w := c.reg.placeholder(j.Worker, l.now)
+		w.leases[j.ID] = &lease{job: j, attempt: j.Attempt, acked: l.now, deadline: c.deadline(j, l.now)}
 		l.restored++
 	}
 }
@@ -350,7 +350,7 @@ func (l *loader) add(j *jobs.Job) {
 // queues every finished job in memory for retirement, in the order they
 // finished.
 func (l *loader) finish() error {
-	m := l.m
+	c := l.core
 	recent := []recentRec(l.recent)
 	l.recent = nil
 	// The finished jobs that stay for another reason (stays) count toward
@@ -358,9 +358,9 @@ func (l *loader) finish() error {
 	// rest, the ones that finished first leave now, not in the first
 	// retire pass.
 	l.lock()
-	held := m.ret.finishedMem
+	held := c.ret.finishedMem
 	l.unlock()
-	if over := min(len(recent), len(recent)+held-m.cfg.RetainJobs); over > 0 {
+	if over := min(len(recent), len(recent)+held-c.cfg.RetainJobs); over > 0 {
 		slices.SortFunc(recent, func(a, b recentRec) int {
 			if a.before(b) {
 				return -1
@@ -379,18 +379,18 @@ func (l *loader) finish() error {
 	l.lock()
 	defer l.unlock()
 	for _, f := range l.fires {
-		if _, ok := m.keys.byKey[f.key]; !ok {
-			m.keys.byKey[f.key] = strconv.FormatUint(f.seq, 10)
+		if _, ok := c.keys.byKey[f.key]; !ok {
+			c.keys.byKey[f.key] = strconv.FormatUint(f.seq, 10)
 		}
 	}
 	slices.SortFunc(l.finals, func(a, b retireEntry) int { return a.at.Compare(b.at) })
 	for _, e := range l.finals {
-		m.ret.retiring.push(e)
+		c.ret.retiring.push(e)
 	}
 	if l.first != nil {
 		// loadLive put a group's live jobs first: back to submission
 		// order.
-		for _, ids := range m.groups {
+		for _, ids := range c.groups {
 			slices.SortFunc(ids, cmpIDs)
 		}
 	}

@@ -1,7 +1,6 @@
 package master
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,83 +8,37 @@ import (
 	"iter"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/internal/listen"
-	"github.com/drover/drover/internal/logx"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
 
-// Master holds the queue and the truth about every job. It loads jobs,
-// accepts workers, pushes jobs to them, records results and reaps silent
-// workers. Create it with New, then Start; stop it with Close.
+// Master is the composition of the core and its parts, and their
+// lifecycle. It holds the queue and the truth about every job through its
+// core (core.go); around it, the registry and reaper, the dispatcher, the
+// scheduler, the group callbacks, the wire service and the HTTP side each
+// own one concern. Create it with New, then Start; stop it with Close.
 type Master struct {
-	cfg    Config
-	log    logrus.FieldLogger
-	store  jobs.Store
-	commit *committer
-	start  time.Time
+	*core // the jobs, leases and workers under one lock (core.go)
 
-	mu sync.Mutex // guards everything below
-
-	// The core: the jobs, and the signals of their load and changes.
-	byseq  seqIndex // the jobs in memory (live ones and finished ones not yet retired), by Seq
-	seq    uint64   // the last Seq given
-	queue  *jobs.Queue
-	counts stateCounts
-	groups map[string][]string
-	left   map[string]*leftGroup // groups that left memory, their entries not written yet (groupdisk.go)
-	// readGate bounds the walks of the store that run at once (readgate.go).
-	readGate chan struct{}
-	// ready is closed once the whole store is loaded, failed (with
-	// loadErr) when that failed after Start returned; loadDone when the
-	// load ended either way (ready.go).
-	ready, failed, loadDone chan struct{}
-	loadErr                 error
-	// changed is closed when any job becomes final, anyChange on any
-	// change to a job or worker; each is made when somebody waits on it
-	// and set to nil when closed, so a change nobody waits for costs
-	// nothing.
-	changed   chan struct{}
-	anyChange chan struct{}
-	closed    bool
+	cfg Config
+	log logrus.FieldLogger
 
 	// The parts, each declared in the file of its concern.
-	reg  *registry    // the workers, their lifecycle and the reaper (workers.go, registry.go)
-	lim  limits       // lanes, running counts and rate buckets (lanes.go)
-	keys keyIndex     // jobs by Key and unique_key (submit.go)
-	ret  retention    // when finished jobs leave memory (retain.go)
-	live liveCounters // the live view's throughput and latest changes (sse.go)
+	reg   *registry   // the workers, their lifecycle and the reaper (workers.go, registry.go)
+	disp  *dispatcher // leases jobs to workers and sends them (dispatch.go, send.go)
+	sched *scheduler  // set in Start before its goroutines, then read-only (cron.go)
 
-	dropped atomic.Int64
-	metrics *metrics
-	debug   bool        // the logger logs debug lines
-	hooks   *hooks      // group on_done and notifiers (groups.go), set by Start
-	sched   *scheduler  // set in Start before its goroutines, then read-only
-	disp    *dispatcher // leases jobs to workers and sends them (dispatch.go, send.go)
-	// clock gives the time of every job and worker change, of dispatch,
-	// the reaper, retries and notifications (clock.go); tests move a fake
-	// one. The scheduler reads it too, unless a test gave it its own.
-	clock clock
-
-	// graceUntil holds dispatch back after a crash (see recoveryGrace);
-	// recovered says the master came back from one.
-	graceUntil time.Time
-	recovered  bool
-	held       []heldLease // fresh leases not yet written, in due order
-
-	auth   *rpcapi.Auth // the tokens every request is checked against (auth.go)
-	ln     *listen.TrackingListener
-	srv    *http.Server
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	stopc  chan struct{}
-	once   sync.Once
+	auth  *rpcapi.Auth // the tokens every request is checked against (auth.go)
+	ln    *listen.TrackingListener
+	srv   *http.Server
+	wg    sync.WaitGroup
+	stopc chan struct{}
+	once  sync.Once
 }
 
 // leaseWriteDelay is how long a fresh lease waits before its record is
@@ -116,23 +69,20 @@ func New(cfg Config) (*Master, error) {
 	}
 	var b [2]byte
 	rand.Read(b[:])
-	m := &Master{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		readGate: newReadGate(),
-		clock:    cmp.Or[clock](cfg.clock, systemClock{}),
-		groups:   make(map[string][]string),
-		queue:    jobs.NewQueue(),
-		lim:      newLimits(&cfg),
-		keys:     newKeyIndex(),
-		stopc:    make(chan struct{}),
-		auth:     rpcapi.NewAuth(k),
+	m := &Master{cfg: cfg, log: cfg.Logger, stopc: make(chan struct{}), auth: rpcapi.NewAuth(k)}
+	c := newCore(&m.cfg, m.log)
+	m.core = c
+	c.metrics = newMetrics(c)
+	m.reg = newRegistry(c, c.clock, m.log, c.metrics, &m.cfg, hex.EncodeToString(b[:]))
+	m.disp = newDispatcher(c, c.clock, m.log, c.metrics.dispatch, &m.cfg)
+	c.reg, c.wake = m.reg, m.disp.kick
+	c.submitSpec = func(ctx context.Context, spec jobs.Spec) (string, error) {
+		var r rpcapi.SubmitReply
+		if err := m.rpc().Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{spec}}, &r); err != nil {
+			return "", err
+		}
+		return r.IDs[0], nil
 	}
-	m.ctx, m.cancel = context.WithCancel(context.Background())
-	m.metrics = newMetrics(m)
-	m.debug = logx.DebugOn(m.log)
-	m.reg = newRegistry(m, m.clock, m.log, m.metrics, &m.cfg, hex.EncodeToString(b[:]))
-	m.disp = newDispatcher(m, m.clock, m.log, m.metrics.dispatch, &m.cfg)
 	return m, nil
 }
 
@@ -236,8 +186,8 @@ const recoveryGrace = 2
 // checkCleanStop arms the recovery grace unless the last master stopped
 // cleanly (or the store is empty), and removes the mark, so that a crash
 // from now on is seen at the next start.
-func (m *Master) checkCleanStop() error {
-	ms, ok := m.store.(jobs.MetaStore)
+func (c *core) checkCleanStop() error {
+	ms, ok := c.store.(jobs.MetaStore)
 	if !ok {
 		return nil
 	}
@@ -252,10 +202,10 @@ func (m *Master) checkCleanStop() error {
 	if clean {
 		return ms.SaveMeta(masterBucket, cleanStopKey, nil)
 	}
-	m.recovered = m.byseq.len() > 0
-	if m.counts.of(jobs.Pending) > 0 {
-		m.graceUntil = m.now().Add(recoveryGrace * m.cfg.HeartbeatInterval)
-		m.log.WithField("until", m.graceUntil.Format(time.RFC3339Nano)).
+	c.recovered = c.byseq.len() > 0
+	if c.counts.of(jobs.Pending) > 0 {
+		c.graceUntil = c.now().Add(recoveryGrace * c.cfg.HeartbeatInterval)
+		c.log.WithField("until", c.graceUntil.Format(time.RFC3339Nano)).
 			Warn("the last master did not stop cleanly: holding dispatch so that workers reclaim the jobs they run")
 	}
 	return nil
@@ -263,30 +213,30 @@ func (m *Master) checkCleanStop() error {
 
 // job returns the job in memory with the given ID, or nil. The caller
 // holds mu.
-func (m *Master) job(id string) *jobs.Job { return m.byseq.byID(id) }
+func (c *core) job(id string) *jobs.Job { return c.byseq.byID(id) }
 
 // index puts j in byseq. The caller holds mu (or owns m).
-func (m *Master) index(j *jobs.Job) { m.byseq.put(j) }
+func (c *core) index(j *jobs.Job) { c.byseq.put(j) }
 
 // insert adds a job to the indexes. The caller holds mu (or owns m).
-func (m *Master) insert(j *jobs.Job) {
-	m.index(j)
+func (c *core) insert(j *jobs.Job) {
+	c.index(j)
 	if j.Spec.Key != "" {
-		m.keys.byKey[j.Spec.Key] = j.ID
+		c.keys.byKey[j.Spec.Key] = j.ID
 	}
 	if g := j.Spec.Group; g != "" {
-		if len(m.groups[g]) == 0 {
-			m.groupBack(g)
+		if len(c.groups[g]) == 0 {
+			c.groupBack(g)
 		}
-		m.groups[g] = append(m.groups[g], j.ID)
+		c.groups[g] = append(c.groups[g], j.ID)
 	}
 	if u := j.Spec.UniqueKey; u != "" {
-		if old := m.job(m.keys.unique[u]); old == nil || old.Seq <= j.Seq {
-			m.keys.unique[u] = j.ID
+		if old := c.job(c.keys.unique[u]); old == nil || old.Seq <= j.Seq {
+			c.keys.unique[u] = j.ID
 		}
 	}
-	m.counts.add(j.State, 1)
-	m.lim.account(j, jobs.Pending)
+	c.counts.add(j.State, 1)
+	c.lim.account(j, jobs.Pending)
 }
 
 // stateCounts counts jobs by state.
@@ -312,99 +262,99 @@ func (c *stateCounts) add(s jobs.State, d int) { c[stateIndex(s)] += d }
 func (c *stateCounts) of(s jobs.State) int { return c[stateIndex(s)] }
 
 // allJobs yields every job in memory in Seq order. The caller holds mu.
-func (m *Master) allJobs() iter.Seq[*jobs.Job] {
-	return func(yield func(*jobs.Job) bool) { m.byseq.ascend(0, yield) }
+func (c *core) allJobs() iter.Seq[*jobs.Job] {
+	return func(yield func(*jobs.Job) bool) { c.byseq.ascend(0, yield) }
 }
 
 // touch records that j changed from state before: counts, waiters, and a
 // snapshot for the store. It returns the commit batch. The caller holds mu.
-func (m *Master) touch(j *jobs.Job, before jobs.State) *batch {
-	m.bump()
-	m.live.note(j, before)
-	m.lim.account(j, before)
+func (c *core) touch(j *jobs.Job, before jobs.State) *batch {
+	c.bump()
+	c.live.note(j, before)
+	c.lim.account(j, before)
 	if before != j.State {
-		m.counts.add(before, -1)
-		m.counts.add(j.State, 1)
+		c.counts.add(before, -1)
+		c.counts.add(j.State, 1)
 		if before.Final() && !j.State.Final() {
-			m.ret.unfinished()
+			c.ret.unfinished()
 		}
 		if j.State.Final() && !before.Final() {
-			m.ret.finished(j, j.Updated)
+			c.ret.finished(j, j.Updated)
 		}
 		if j.State.Final() {
 			if j.Parent != "" {
-				m.childFinal(j)
+				c.childFinal(j)
 			}
-			m.groupFinal(j)
-			m.scheduleFinal(j)
-			m.metrics.finished.WithLabelValues(string(j.State)).Inc()
-			if m.changed != nil {
-				close(m.changed)
-				m.changed = nil
+			c.groupFinal(j)
+			c.scheduleFinal(j)
+			c.metrics.finished.WithLabelValues(string(j.State)).Inc()
+			if c.changed != nil {
+				close(c.changed)
+				c.changed = nil
 			}
 		}
 	}
 	if before == jobs.Pending && j.State == jobs.Running {
-		m.held = append(m.held, heldLease{j: j, attempt: j.Attempt, due: j.Updated.Add(leaseWriteDelay)})
-		return m.commit.pending()
+		c.held = append(c.held, heldLease{j: j, attempt: j.Attempt, due: j.Updated.Add(leaseWriteDelay)})
+		return c.commit.pending()
 	}
-	return m.commit.add(j)
+	return c.commit.add(j)
 }
 
 // writeHeld writes the held leases that are due (all of them when all is
 // set) and still running. The caller holds mu.
-func (m *Master) writeHeld(now time.Time, all bool) {
+func (c *core) writeHeld(now time.Time, all bool) {
 	n := 0
-	for _, h := range m.held {
+	for _, h := range c.held {
 		if !all && h.due.After(now) {
 			break
 		}
 		if h.j.State == jobs.Running && h.j.Attempt == h.attempt {
-			m.commit.add(h.j)
+			c.commit.add(h.j)
 		}
 		n++
 	}
-	left := copy(m.held, m.held[n:])
-	clear(m.held[left:])
-	m.held = m.held[:left]
+	left := copy(c.held, c.held[n:])
+	clear(c.held[left:])
+	c.held = c.held[:left]
 }
 
 // bump wakes everyone waiting on Changed. The caller holds mu.
-func (m *Master) bump() {
-	if m.anyChange != nil {
-		close(m.anyChange)
-		m.anyChange = nil
+func (c *core) bump() {
+	if c.anyChange != nil {
+		close(c.anyChange)
+		c.anyChange = nil
 	}
 }
 
 // Changed returns a channel that is closed at the next change to any job
 // or worker (for live views: take it, read the state, wait on it, repeat).
-func (m *Master) Changed() <-chan struct{} {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.anyChange == nil {
-		m.anyChange = make(chan struct{})
+func (c *core) Changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.anyChange == nil {
+		c.anyChange = make(chan struct{})
 	}
-	return m.anyChange
+	return c.anyChange
 }
 
-func (m *Master) backoff() jobs.Backoff {
-	return jobs.Backoff{Base: m.cfg.RetryBackoff, Max: m.cfg.MaxBackoff}
+func (c *core) backoff() jobs.Backoff {
+	return jobs.Backoff{Base: c.cfg.RetryBackoff, Max: c.cfg.MaxBackoff}
 }
 
 // deadline is when the master gives up on a running attempt that has a
 // timeout: the worker enforces the timeout itself; this is the backstop.
-func (m *Master) deadline(j *jobs.Job, started time.Time) time.Time {
+func (c *core) deadline(j *jobs.Job, started time.Time) time.Time {
 	if j.Spec.Timeout <= 0 {
 		return time.Time{}
 	}
-	return started.Add(j.Spec.Timeout + m.cfg.DeadAfter + 10*time.Second)
+	return started.Add(j.Spec.Timeout + c.cfg.DeadAfter + 10*time.Second)
 }
 
 // kick wakes the dispatcher for a pass. It never blocks.
-func (m *Master) kick() { m.disp.kick() }
+func (c *core) kick() { c.wake() }
 
-func (m *Master) jobLog(j *jobs.Job) *logrus.Entry { return jobEntry(m.log, j) }
+func (c *core) jobLog(j *jobs.Job) *logrus.Entry { return jobEntry(c.log, j) }
 
 // jobEntry is log with the fields that name j's current attempt.
 func jobEntry(log logrus.FieldLogger, j *jobs.Job) *logrus.Entry {
@@ -412,4 +362,4 @@ func jobEntry(log logrus.FieldLogger, j *jobs.Job) *logrus.Entry {
 }
 
 // now is the master's time (clock).
-func (m *Master) now() time.Time { return m.clock.Now() }
+func (c *core) now() time.Time { return c.clock.Now() }

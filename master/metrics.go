@@ -81,12 +81,12 @@ func (h *runHist) observe(v float64) {
 var descRunTime = prometheus.NewDesc("drover_job_run_seconds", "Attempt run time, lease to report, by type and outcome.",
 	[]string{"type", "outcome"}, nil)
 
-func newMetrics(m *Master) *metrics {
+func newMetrics(c *core) *metrics {
 	x := &metrics{
 		reg:      prometheus.NewRegistry(),
 		runs:     make(map[runKey]*runHist),
 		types:    make(map[string]time.Time),
-		maxTypes: m.cfg.MetricTypes,
+		maxTypes: c.cfg.MetricTypes,
 		submitted: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_jobs_submitted_total",
 			Help: "Jobs created by submits and jobs files."}),
 		oversized: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "drover_submits_refused_total",
@@ -118,7 +118,7 @@ func newMetrics(m *Master) *metrics {
 		ConstLabels: prometheus.Labels{"version": b.Version, "commit": b.Commit, "goversion": b.GoVersion}})
 	build.Set(1)
 	x.reg.MustRegister(build, x.submitted, x.oversized, x.finished, x.retried, x.lost, x.reaped, x.dropped, x.foreign, x.badSecret, x.rpcErrors,
-		x.dispatch, x.registered, &stateCollector{m: m}, &runCollector{m: m},
+		x.dispatch, x.registered, &stateCollector{core: c}, &runCollector{core: c},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, s := range []jobs.State{jobs.Succeeded, jobs.Failed, jobs.Cancelled} {
 		x.finished.WithLabelValues(string(s))
@@ -200,22 +200,22 @@ func compactMap[K comparable, V any](m map[K]V, peak *int) map[K]V {
 }
 
 // runCollector serves drover_job_run_seconds from metrics.runs.
-type runCollector struct{ m *Master }
+type runCollector struct{ core *core }
 
-func (c *runCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descRunTime }
+func (x *runCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descRunTime }
 
-func (c *runCollector) Collect(ch chan<- prometheus.Metric) {
+func (x *runCollector) Collect(ch chan<- prometheus.Metric) {
 	type series struct {
 		k runKey
 		h runHist
 	}
-	m := c.m
-	m.mu.Lock()
-	all := make([]series, 0, len(m.metrics.runs))
-	for k, h := range m.metrics.runs {
+	c := x.core
+	c.mu.Lock()
+	all := make([]series, 0, len(c.metrics.runs))
+	for k, h := range c.metrics.runs {
 		all = append(all, series{k, *h})
 	}
-	m.mu.Unlock()
+	c.mu.Unlock()
 	for _, s := range all {
 		buckets := make(map[float64]uint64, len(runBuckets))
 		var cum uint64
@@ -235,26 +235,26 @@ var (
 )
 
 // stateCollector reads gauges from the master's state at scrape time.
-type stateCollector struct{ m *Master }
+type stateCollector struct{ core *core }
 
-func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+func (x *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descQueue
 	ch <- descJobs
 	ch <- descWorkers
 	ch <- descDelayed
 }
 
-func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	m := c.m
-	m.mu.Lock()
-	defer m.mu.Unlock()
+func (x *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	c := x.core
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	ready := 0
 	byType := make(map[string]int)
-	for _, name := range m.queue.ReadyTypes() {
-		n := m.queue.Ready(name)
+	for _, name := range c.queue.ReadyTypes() {
+		n := c.queue.Ready(name)
 		ready += n
 		typ, _, _ := strings.Cut(name, "\x00") // a lane's name starts with its type
-		if _, ok := byType[typ]; !ok && len(byType) >= m.cfg.MetricTypes {
+		if _, ok := byType[typ]; !ok && len(byType) >= c.cfg.MetricTypes {
 			typ = otherType
 		}
 		byType[typ] += n
@@ -263,10 +263,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(n), typ)
 	}
 	for _, s := range jobs.States {
-		ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(m.counts.of(s)), string(s))
+		ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(c.counts.of(s)), string(s))
 	}
 	byState := map[string]int{rpcapi.WorkerAlive: 0, rpcapi.WorkerDraining: 0, rpcapi.WorkerDead: 0}
-	for _, w := range m.reg.workers {
+	for _, w := range c.reg.workers {
 		if !w.restored {
 			byState[w.state]++
 		}
@@ -274,7 +274,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for s, n := range byState {
 		ch <- prometheus.MustNewConstMetric(descWorkers, prometheus.GaugeValue, float64(n), s)
 	}
-	ch <- prometheus.MustNewConstMetric(descDelayed, prometheus.GaugeValue, float64(m.queue.Len()-ready))
+	ch <- prometheus.MustNewConstMetric(descDelayed, prometheus.GaugeValue, float64(c.queue.Len()-ready))
 }
 
 // countingAPI counts the errors of every RPC method; both transports serve

@@ -49,12 +49,12 @@ type cancelOwner struct {
 
 // cancelOwnerOf returns the owner a cancel made with ctx is bound to, or
 // nil when it may cancel any job (an admin, or client_cancel "any").
-func (m *Master) cancelOwnerOf(ctx context.Context) (*cancelOwner, error) {
+func (c *core) cancelOwnerOf(ctx context.Context) (*cancelOwner, error) {
 	id, err := rpcapi.IdentityFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if id.Role != rpcapi.RoleClient || m.cfg.ClientCancel != ClientCancelOwn {
+	if id.Role != rpcapi.RoleClient || c.cfg.ClientCancel != ClientCancelOwn {
 		return nil, nil
 	}
 	return &cancelOwner{id: id}, nil
@@ -63,10 +63,10 @@ func (m *Master) cancelOwnerOf(ctx context.Context) (*cancelOwner, error) {
 // refuseForeign returns the refusal of a cancel that names the live jobs
 // foreign, submitted by others; nil when there are none. The caller holds
 // mu.
-func (o *cancelOwner) refuseForeign(m *Master, ids []string) error {
+func (o *cancelOwner) refuseForeign(c *core, ids []string) error {
 	var foreign []string
 	for _, id := range ids {
-		if j := m.job(id); j != nil && !j.State.Final() && j.Submitter != o.id.Name {
+		if j := c.job(id); j != nil && !j.State.Final() && j.Submitter != o.id.Name {
 			foreign = append(foreign, fmt.Sprintf("%s (submitted by %q)", id, j.Submitter))
 		}
 	}
@@ -85,10 +85,10 @@ func (o *cancelOwner) refuseForeign(m *Master, ids []string) error {
 // filterGroup returns the jobs of live, the live jobs of group g, that
 // the owner submitted and the number of the others. It refuses a cancel
 // that would leave every one of them. The caller holds mu.
-func (o *cancelOwner) filterGroup(m *Master, g string, live []string) ([]string, int, error) {
+func (o *cancelOwner) filterGroup(c *core, g string, live []string) ([]string, int, error) {
 	var own []string
 	for _, id := range live {
-		if m.job(id).Submitter == o.id.Name {
+		if c.job(id).Submitter == o.id.Name {
 			own = append(own, id)
 		}
 	}

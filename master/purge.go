@@ -101,13 +101,13 @@ func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
 // purgeMemory deletes the jobs in memory that f selects: out of memory,
 // then (once their last commit is on disk) out of the store, when there
 // is one (hs).
-func (m *Master) purgeMemory(hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
+func (c *core) purgeMemory(hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
 	var seqs []uint64
 	var states []jobs.State
 	touched := make(map[string]bool) // groups of the jobs deleted
-	m.mu.Lock()
-	m.byseq.ascend(0, func(j *jobs.Job) bool {
-		if f.match(j) && m.purgeable(j) {
+	c.mu.Lock()
+	c.byseq.ascend(0, func(j *jobs.Job) bool {
+		if f.match(j) && c.purgeable(j) {
 			seqs, states = append(seqs, j.Seq), append(states, j.State)
 			if g := j.Spec.Group; g != "" {
 				touched[g] = true
@@ -116,39 +116,39 @@ func (m *Master) purgeMemory(hs jobs.HistoryStore, f *PurgeFilter) (int, error) 
 		return true
 	})
 	for _, q := range seqs {
-		m.unlink(m.byseq.get(q))
+		c.unlink(c.byseq.get(q))
 	}
-	b := m.commit.settled()
-	m.mu.Unlock()
+	b := c.commit.settled()
+	c.mu.Unlock()
 	if err := b.wait(); err != nil {
 		return 0, fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 	}
 	if hs == nil {
-		m.mu.Lock()
+		c.mu.Lock()
 		for _, s := range states {
-			m.counts.add(s, -1)
+			c.counts.add(s, -1)
 		}
-		m.mu.Unlock()
+		c.mu.Unlock()
 		return len(seqs), nil
 	}
 	total := 0
 	for len(seqs) > 0 {
 		k := min(len(seqs), historyBatch)
-		n, err := m.deleteStored(hs, seqs[:k], states[:k])
+		n, err := c.deleteStored(hs, seqs[:k], states[:k])
 		total += n
 		if err != nil {
 			return total, err
 		}
 		seqs, states = seqs[k:], states[k:]
 	}
-	m.pruneGroups(touched)
+	c.pruneGroups(touched)
 	return total, nil
 }
 
 // purgeStored deletes the jobs that f selects among those that had left
 // memory, a batch at a time, over the store's index of the filter's most
 // selective field where it has one.
-func (m *Master) purgeStored(ctx context.Context, hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
+func (c *core) purgeStored(ctx context.Context, hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
 	sel := &jobQuery{State: f.State, Type: f.Type, Group: f.Group, Asc: true}
 	touched := make(map[string]bool) // groups of the jobs deleted, per batch
 	total := 0
@@ -171,9 +171,9 @@ func (m *Master) purgeStored(ctx context.Context, hs jobs.HistoryStore, f *Purge
 		if err != nil {
 			return total, err
 		}
-		n, err := m.deleteStored(hs, del, dstates)
+		n, err := c.deleteStored(hs, del, dstates)
 		total += n
-		m.pruneGroups(touched)
+		c.pruneGroups(touched)
 		clear(touched)
 		if err != nil || len(del) < historyBatch {
 			return total, err
@@ -184,8 +184,8 @@ func (m *Master) purgeStored(ctx context.Context, hs jobs.HistoryStore, f *Purge
 // purgeable reports whether the final job j may leave memory now: not
 // while its group's on_done runs, nor while its job_failed notice waits.
 // The caller holds mu.
-func (m *Master) purgeable(j *jobs.Job) bool {
-	h := m.hooks
+func (c *core) purgeable(j *jobs.Job) bool {
+	h := c.hooks
 	if h == nil {
 		return true
 	}
@@ -202,22 +202,22 @@ func (m *Master) purgeable(j *jobs.Job) bool {
 
 // unlink drops the final job j from memory and from its group's list
 // (the group goes when its list is empty). The caller holds mu.
-func (m *Master) unlink(j *jobs.Job) {
+func (c *core) unlink(j *jobs.Job) {
 	if g := j.Spec.Group; g != "" {
-		ids := slices.DeleteFunc(m.groups[g], func(id string) bool { return id == j.ID })
+		ids := slices.DeleteFunc(c.groups[g], func(id string) bool { return id == j.ID })
 		if len(ids) == 0 {
-			delete(m.groups, g)
-			if h := m.hooks; h != nil {
+			delete(c.groups, g)
+			if h := c.hooks; h != nil {
 				delete(h.fired, g)
 				delete(h.cursor, g)
 				delete(h.recs, g)
 			}
 		} else {
-			m.groups[g] = ids
-			if h := m.hooks; h != nil {
+			c.groups[g] = ids
+			if h := c.hooks; h != nil {
 				delete(h.cursor, g) // positions moved
 			}
 		}
 	}
-	m.drop(j)
+	c.drop(j)
 }

@@ -20,13 +20,13 @@ func newReadGate() chan struct{} {
 }
 
 // gateReads waits for a walk's turn; ungateReads ends it.
-func (m *Master) gateReads() error {
+func (c *core) gateReads() error {
 	select {
-	case m.readGate <- struct{}{}:
+	case c.readGate <- struct{}{}:
 		return nil
-	case <-m.ctx.Done():
+	case <-c.ctx.Done():
 		return fmt.Errorf("%w: the master is stopping", rpcapi.ErrUnavailable)
 	}
 }
 
-func (m *Master) ungateReads() { <-m.readGate }
+func (c *core) ungateReads() { <-c.readGate }

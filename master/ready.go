@@ -19,17 +19,17 @@ import (
 
 // awaitReady blocks until the whole store is loaded, ctx ends, or the
 // load failed.
-func (m *Master) awaitReady(ctx context.Context) error {
+func (c *core) awaitReady(ctx context.Context) error {
 	select {
-	case <-m.ready:
+	case <-c.ready:
 		return nil
 	default:
 	}
 	select {
-	case <-m.ready:
+	case <-c.ready:
 		return nil
-	case <-m.failed:
-		return fmt.Errorf("%w: the master failed to load its store: %v", rpcapi.ErrUnavailable, m.loadErr)
+	case <-c.failed:
+		return fmt.Errorf("%w: the master failed to load its store: %v", rpcapi.ErrUnavailable, c.loadErr)
 	case <-ctx.Done():
 		return fmt.Errorf("%w: the master is still loading its store: %v", rpcapi.ErrUnavailable, ctx.Err())
 	}
@@ -37,17 +37,17 @@ func (m *Master) awaitReady(ctx context.Context) error {
 
 // Ready is closed once the master has loaded its whole store and serves
 // every call.
-func (m *Master) Ready() <-chan struct{} { return m.ready }
+func (c *core) Ready() <-chan struct{} { return c.ready }
 
 // Failed is closed when loading the store failed after Start returned;
 // Err then says why. The master serves nothing more: Close it.
-func (m *Master) Failed() <-chan struct{} { return m.failed }
+func (c *core) Failed() <-chan struct{} { return c.failed }
 
 // Err returns why loading the store failed, after Failed is closed.
-func (m *Master) Err() error {
+func (c *core) Err() error {
 	select {
-	case <-m.failed:
-		return m.loadErr
+	case <-c.failed:
+		return c.loadErr
 	default:
 		return nil
 	}
@@ -74,9 +74,9 @@ func (m *Master) finishLoad(l *loader) {
 }
 
 // gated makes an API handler wait until the master is ready.
-func (m *Master) gated(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+func (c *core) gated(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := m.awaitReady(r.Context()); err != nil {
+		if err := c.awaitReady(r.Context()); err != nil {
 			return err
 		}
 		return h(w, r)

@@ -58,13 +58,13 @@ func (api wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.
 // restarted, or forgot a long-dead worker) is ErrUnknownWorker, so that
 // the worker registers again, naming the attempts it holds to have them
 // adopted, and reports them under its new ID. The caller holds mu.
-func (m *Master) reporter(ctx context.Context, a *rpcapi.CompleteArgs) (*workerRec, error) {
-	w := m.reg.registered(a.WorkerID)
+func (c *core) reporter(ctx context.Context, a *rpcapi.CompleteArgs) (*workerRec, error) {
+	w := c.reg.registered(a.WorkerID)
 	if w == nil {
 		return nil, fmt.Errorf("%w: %q: register again (with the attempts you hold in running) and report under the new ID",
 			rpcapi.ErrUnknownWorker, a.WorkerID)
 	}
-	return w, m.reg.checkSecret(ctx, w, a.Secret, "task_complete")
+	return w, c.reg.checkSecret(ctx, w, a.Secret, "task_complete")
 }
 
 // What became of one report.
@@ -79,41 +79,41 @@ const (
 // completeReport records one report from w, registered as workerID, and
 // says what became of it, with the batch that writes what it changed. The
 // caller holds mu.
-func (m *Master) completeReport(w *workerRec, workerID string, rep rpcapi.Report, now time.Time) (*batch, reportVerdict) {
-	j := m.reportedJob(w, rep)
+func (c *core) completeReport(w *workerRec, workerID string, rep rpcapi.Report, now time.Time) (*batch, reportVerdict) {
+	j := c.reportedJob(w, rep)
 	if j == nil {
 		return nil, reportDropped
 	}
 	// A report sent to the master that crashed, for a lease that had
 	// not reached the disk, is adopted and recorded, as Register
 	// adopts the attempt from a worker that comes back first.
-	if m.recovered {
-		m.reg.adoptUnwritten(j, rep.Attempt, workerID, workerID+" (its report)", now)
+	if c.recovered {
+		c.reg.adoptUnwritten(j, rep.Attempt, workerID, workerID+" (its report)", now)
 	}
 	if j.State == jobs.Running && j.Attempt == rep.Attempt && j.Worker == workerID {
-		if b, ok := m.finishAttempt(j, workerID, rep, now); ok {
+		if b, ok := c.finishAttempt(j, workerID, rep, now); ok {
 			return b, reportAccepted
 		}
 		return nil, reportDropped
 	}
-	if c := j.Current(); c != nil && rep.Attempt == j.Attempt {
+	if cur := j.Current(); cur != nil && rep.Attempt == j.Attempt {
 		switch {
-		case c.Worker != workerID:
+		case cur.Worker != workerID:
 			// Not this worker's to report: a forgery, or the late word of
 			// an ID whose lease another registration adopted.
-			m.metrics.foreign.Inc()
-			m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": workerID,
-				"leased_to": c.Worker}).Warn("report refused: the attempt is leased to another worker")
+			c.metrics.foreign.Inc()
+			c.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": workerID,
+				"leased_to": cur.Worker}).Warn("report refused: the attempt is leased to another worker")
 			return nil, reportRefused
-		case c.Outcome == rep.Outcome:
+		case cur.Outcome == rep.Outcome:
 			// A repeat of a report already recorded (its acknowledgement
 			// was lost) is accepted again; it changes nothing.
-			return m.commit.add(j), reportAccepted
+			return c.commit.add(j), reportAccepted
 		}
 	}
-	m.dropped.Add(1)
-	m.metrics.dropped.Inc()
-	m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": workerID,
+	c.dropped.Add(1)
+	c.metrics.dropped.Inc()
+	c.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": workerID,
 		"live_attempt": j.Attempt, "state": j.State}).Warn("stale report dropped")
 	return nil, reportDropped
 }
@@ -121,7 +121,7 @@ func (m *Master) completeReport(w *workerRec, workerID string, rep rpcapi.Report
 // reportedJob returns the job a report is about, or nil, and frees the
 // slot of its lease on w when the report names the leased attempt. The
 // caller holds mu.
-func (m *Master) reportedJob(w *workerRec, rep rpcapi.Report) *jobs.Job {
+func (c *core) reportedJob(w *workerRec, rep rpcapi.Report) *jobs.Job {
 	var j *jobs.Job
 	if w != nil {
 		// The worker says the attempt ended: its slot is free, whatever
@@ -133,7 +133,7 @@ func (m *Master) reportedJob(w *workerRec, rep rpcapi.Report) *jobs.Job {
 		}
 	}
 	if j == nil {
-		j = m.job(rep.JobID)
+		j = c.job(rep.JobID)
 	}
 	return j
 }
@@ -142,21 +142,21 @@ func (m *Master) reportedJob(w *workerRec, rep rpcapi.Report) *jobs.Job {
 // result over max_result_bytes into a permanent error, requeues j if it
 // is to run again, and reports whether the job took the report, with the
 // batch that writes it. The caller holds mu.
-func (m *Master) finishAttempt(j *jobs.Job, workerID string, rep rpcapi.Report, now time.Time) (*batch, bool) {
-	if n := len(rep.Output) + len(rep.Data) + statsBytes(rep.Stats); n > m.cfg.MaxResultBytes {
+func (c *core) finishAttempt(j *jobs.Job, workerID string, rep rpcapi.Report, now time.Time) (*batch, bool) {
+	if n := len(rep.Output) + len(rep.Data) + statsBytes(rep.Stats); n > c.cfg.MaxResultBytes {
 		rep = rpcapi.Report{JobID: rep.JobID, Attempt: rep.Attempt, Outcome: jobs.Error, ExitCode: rep.ExitCode,
-			Permanent: true, Error: fmt.Sprintf("result of %d bytes (output, data and stats) is over the master's max_result_bytes %d", n, m.cfg.MaxResultBytes)}
+			Permanent: true, Error: fmt.Sprintf("result of %d bytes (output, data and stats) is over the master's max_result_bytes %d", n, c.cfg.MaxResultBytes)}
 	}
-	_, last, err := m.apply(jobChange{kind: changeFinish, job: j.ID, attempt: rep.Attempt, at: now,
+	_, last, err := c.apply(jobChange{kind: changeFinish, job: j.ID, attempt: rep.Attempt, at: now,
 		report: jobs.Report{Outcome: rep.Outcome, Error: rep.Error, Permanent: rep.Permanent,
 			Timeout: rep.Timeout, TimeoutFrom: rep.TimeoutFrom,
 			Result: jobs.Result{ExitCode: rep.ExitCode, Output: rep.Output, Data: rep.Data, Stats: rep.Stats}}})
 	if err != nil {
-		m.jobLog(j).WithError(err).Warn("report rejected")
+		c.jobLog(j).WithError(err).Warn("report rejected")
 		return nil, false
 	}
-	if rep.Outcome != jobs.OK || m.debug {
-		e := m.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": workerID,
+	if rep.Outcome != jobs.OK || c.debug {
+		e := c.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": workerID,
 			"outcome": rep.Outcome, "state": j.State})
 		if rep.Outcome == jobs.OK {
 			e.Debug("attempt finished")

@@ -112,7 +112,7 @@ func (rt *retention) left() {
 // is not sent yet (notice). Any other finished job stays only if it
 // finished less than Retain ago and is among the RetainJobs that finished
 // last (load); the rest stay on disk. The caller owns m.
-func (m *Master) stays(h *jobs.RecordHead, now time.Time, notice bool) bool {
+func (c *core) stays(h *jobs.RecordHead, now time.Time, notice bool) bool {
 	switch {
 	case !h.State.Final() || len(h.Group) > 0:
 		return true
@@ -126,16 +126,16 @@ func (m *Master) stays(h *jobs.RecordHead, now time.Time, notice bool) bool {
 // (retireJobs), at every tick of tick, which Start arms on the master's
 // clock at the reaper's pace (a quarter of the heartbeat interval); it
 // stops the ticker when the master stops.
-func (m *Master) retainLoop(tick <-chan time.Time, stop func()) {
+func (c *core) retainLoop(tick <-chan time.Time, stop func()) {
 	defer stop()
 	for {
 		select {
-		case <-m.ctx.Done():
+		case <-c.ctx.Done():
 			return
 		case <-tick:
 			select {
-			case <-m.ready:
-				m.retireJobs(m.now())
+			case <-c.ready:
+				c.retireJobs(c.now())
 			default:
 				// Which jobs must stay for their on_done or notice is
 				// known once the hooks run (startServices): nothing
@@ -147,20 +147,20 @@ func (m *Master) retainLoop(tick <-chan time.Time, stop func()) {
 
 // retireJobs runs retire passes until nothing is due, releasing the lock
 // between passes. It returns the number of jobs that left memory.
-func (m *Master) retireJobs(now time.Time) int {
+func (c *core) retireJobs(now time.Time) int {
 	total := 0
 	for {
-		m.mu.Lock()
-		n, more := m.retirePass(now)
+		c.mu.Lock()
+		n, more := c.retirePass(now)
 		if n > 0 || more {
-			m.lim.release(m.queue, now)
-			m.metrics.release(now.Add(-m.cfg.Retain))
+			c.lim.release(c.queue, now)
+			c.metrics.release(now.Add(-c.cfg.Retain))
 		}
-		m.mu.Unlock()
+		c.mu.Unlock()
 		total += n
 		if !more {
-			if err := m.writeLeft(); err != nil {
-				m.log.WithError(err).Warn("groups that left memory: not written; will retry")
+			if err := c.writeLeft(); err != nil {
+				c.log.WithError(err).Warn("groups that left memory: not written; will retry")
 			}
 			return total
 		}
@@ -170,39 +170,39 @@ func (m *Master) retireJobs(now time.Time) int {
 // retirePass takes due entries off the retire queue, at most retireBudget
 // of them, and drops their jobs from memory. more says the budget ran out
 // with entries still due. The caller holds mu.
-func (m *Master) retirePass(now time.Time) (n int, more bool) {
+func (c *core) retirePass(now time.Time) (n int, more bool) {
 	var again []retireEntry
 	defer func() {
 		for _, e := range again {
-			m.ret.retiring.push(e)
+			c.ret.retiring.push(e)
 		}
 	}()
-	for seen := 0; m.ret.retiring.len() > 0; seen++ {
+	for seen := 0; c.ret.retiring.len() > 0; seen++ {
 		if seen == retireBudget {
 			return n, true
 		}
-		e := m.ret.retiring.front()
-		if m.ret.finishedMem <= m.cfg.RetainJobs && now.Before(e.at.Add(m.cfg.Retain)) {
+		e := c.ret.retiring.front()
+		if c.ret.finishedMem <= c.cfg.RetainJobs && now.Before(e.at.Add(c.cfg.Retain)) {
 			return n, false
 		}
-		ent := m.ret.retiring.pop()
+		ent := c.ret.retiring.pop()
 		if ent.group != "" {
-			k, wait := m.retireGroup(ent.group, now)
+			k, wait := c.retireGroup(ent.group, now)
 			n += k
 			if wait {
 				again = append(again, retireEntry{group: ent.group, at: now})
 			}
 			continue
 		}
-		j := m.byseq.get(ent.seq)
+		j := c.byseq.get(ent.seq)
 		if j == nil || !j.State.Final() || j.Spec.Group != "" {
 			continue // gone already, retried, or retires with its group
 		}
-		if until := m.retireHold(j, now); !until.IsZero() {
-			again = append(again, retireEntry{seq: j.Seq, at: until.Add(-m.cfg.Retain)})
+		if until := c.retireHold(j, now); !until.IsZero() {
+			again = append(again, retireEntry{seq: j.Seq, at: until.Add(-c.cfg.Retain)})
 			continue
 		}
-		m.drop(j)
+		c.drop(j)
 		n++
 	}
 	return n, false
@@ -210,13 +210,13 @@ func (m *Master) retirePass(now time.Time) (n int, more bool) {
 
 // retireHold returns until when j must stay in memory though it is due to
 // leave (zero: it may leave now). The caller holds mu.
-func (m *Master) retireHold(j *jobs.Job, now time.Time) time.Time {
-	if u := j.Spec.UniqueKey; u != "" && j.State == jobs.Succeeded && m.keys.unique[u] == j.ID {
+func (c *core) retireHold(j *jobs.Job, now time.Time) time.Time {
+	if u := j.Spec.UniqueKey; u != "" && j.State == jobs.Succeeded && c.keys.unique[u] == j.ID {
 		if until := j.Updated.Add(j.Spec.UniqueFor); now.Before(until) {
 			return until
 		}
 	}
-	if h := m.hooks; h != nil && h.busy[j.ID] {
+	if h := c.hooks; h != nil && h.busy[j.ID] {
 		return now.Add(time.Second)
 	}
 	return time.Time{}
@@ -226,12 +226,12 @@ func (m *Master) retireHold(j *jobs.Job, now time.Time) time.Time {
 // closed and its on_done has finished. wait says the group must be looked
 // at again later (on_done still runs, or a member is held). The caller
 // holds mu.
-func (m *Master) retireGroup(g string, now time.Time) (n int, wait bool) {
-	ids := m.groups[g]
+func (c *core) retireGroup(g string, now time.Time) (n int, wait bool) {
+	ids := c.groups[g]
 	if len(ids) == 0 {
 		return 0, false
 	}
-	if h := m.hooks; h != nil {
+	if h := c.hooks; h != nil {
 		if !h.fired[g] {
 			return 0, false // a member was retried: the group closes again later
 		}
@@ -240,7 +240,7 @@ func (m *Master) retireGroup(g string, now time.Time) (n int, wait bool) {
 		}
 	}
 	for _, id := range ids {
-		j := m.job(id)
+		j := c.job(id)
 		if j == nil {
 			continue
 		}
@@ -249,26 +249,26 @@ func (m *Master) retireGroup(g string, now time.Time) (n int, wait bool) {
 			// does not run again): looked at again once it is final.
 			return 0, true
 		}
-		if !m.retireHold(j, now).IsZero() {
+		if !c.retireHold(j, now).IsZero() {
 			return 0, true
 		}
 	}
 	lo, hi := uint64(0), uint64(0)
 	for _, id := range ids {
-		if j := m.job(id); j != nil {
+		if j := c.job(id); j != nil {
 			if lo == 0 || j.Seq < lo {
 				lo = j.Seq
 			}
 			hi = max(hi, j.Seq)
-			m.drop(j)
+			c.drop(j)
 			n++
 		}
 	}
 	if n > 0 {
-		m.groupLeft(g, lo, hi, m.onDoneStatus(g))
+		c.groupLeft(g, lo, hi, c.onDoneStatus(g))
 	}
-	delete(m.groups, g)
-	if h := m.hooks; h != nil {
+	delete(c.groups, g)
+	if h := c.hooks; h != nil {
 		delete(h.fired, g)
 		delete(h.cursor, g)
 		delete(h.recs, g)
@@ -278,8 +278,8 @@ func (m *Master) retireGroup(g string, now time.Time) (n int, wait bool) {
 
 // drop removes the final job j from memory, with what only it needed.
 // The caller holds mu.
-func (m *Master) drop(j *jobs.Job) {
-	m.byseq.remove(j.Seq)
-	m.ret.left()
-	m.keys.forget(j)
+func (c *core) drop(j *jobs.Job) {
+	c.byseq.remove(j.Seq)
+	c.ret.left()
+	c.keys.forget(j)
 }

@@ -79,13 +79,13 @@ func (api wire) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.JobI
 
 // whyWaiting explains why a pending job has not been dispatched. The caller
 // holds mu.
-func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
+func (c *core) whyWaiting(j *jobs.Job, now time.Time) string {
 	if j.State != jobs.Pending {
 		return ""
 	}
-	if now.Before(m.graceUntil) {
+	if now.Before(c.graceUntil) {
 		return fmt.Sprintf("the master came back from a crash: dispatch waits until %s for workers to reclaim the jobs they run",
-			m.graceUntil.Format(time.RFC3339))
+			c.graceUntil.Format(time.RFC3339))
 	}
 	if j.NotBefore.After(now) {
 		what := "retry backoff"
@@ -95,11 +95,11 @@ func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
 		return fmt.Sprintf("%s: eligible in %s (at %s)", what,
 			j.NotBefore.Sub(now).Round(time.Millisecond), j.NotBefore.Format(time.RFC3339))
 	}
-	l := m.lim.laneOf(j)
+	l := c.lim.laneOf(j)
 	typ := j.Spec.Type
 	if l.pin != "" {
 		alive := false
-		for _, w := range m.reg.byType[typ] {
+		for _, w := range c.reg.byType[typ] {
 			alive = alive || (w.name == l.pin && w.state == rpcapi.WorkerAlive)
 		}
 		if !alive {
@@ -111,7 +111,7 @@ func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
 		with = " with tags " + strings.Join(l.tags, ",")
 	}
 	var alive, slots, used int
-	for _, w := range m.reg.byType[typ] {
+	for _, w := range c.reg.byType[typ] {
 		if w.state == rpcapi.WorkerAlive && w.hasTags(l.tags) {
 			alive++
 			slots += w.slots
@@ -120,22 +120,22 @@ func (m *Master) whyWaiting(j *jobs.Job, now time.Time) string {
 	}
 	if alive == 0 {
 		var have []string
-		for t := range m.reg.byType {
+		for t := range c.reg.byType {
 			have = append(have, t)
 		}
 		slices.Sort(have)
 		switch {
 		case len(have) == 0:
 			return fmt.Sprintf("no live worker has type %q%s (no live workers at all)", typ, with)
-		case len(m.reg.byType[typ]) > 0:
-			return fmt.Sprintf("no live worker has type %q%s (%d live workers have the type but not the tags)", typ, with, len(m.reg.byType[typ]))
+		case len(c.reg.byType[typ]) > 0:
+			return fmt.Sprintf("no live worker has type %q%s (%d live workers have the type but not the tags)", typ, with, len(c.reg.byType[typ]))
 		}
 		return fmt.Sprintf("no live worker has type %q%s (live workers have: %s)", typ, with, strings.Join(have, ", "))
 	}
-	if why, _ := m.lim.blocked(l, now); why != "" {
+	if why, _ := c.lim.blocked(l, now); why != "" {
 		return why
 	}
-	ahead := m.queue.Ready(l.name) - 1
+	ahead := c.queue.Ready(l.name) - 1
 	if used >= slots {
 		return fmt.Sprintf("all %d slots of the %d live workers with type %q%s are busy; %d other jobs ready in its lane",
 			slots, alive, typ, with, max(ahead, 0))
@@ -238,9 +238,9 @@ func (api wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Canc
 // its group. For an owner bound to its own jobs, a named live job of
 // another submitter refuses the whole cancel, and the group's jobs of
 // others are left out and counted in r.Skipped. The caller holds mu.
-func (m *Master) cancelIDs(a *rpcapi.CancelArgs, owner *cancelOwner, r *rpcapi.CancelReply) ([]string, error) {
+func (c *core) cancelIDs(a *rpcapi.CancelArgs, owner *cancelOwner, r *rpcapi.CancelReply) ([]string, error) {
 	if owner != nil {
-		if err := owner.refuseForeign(m, a.IDs); err != nil {
+		if err := owner.refuseForeign(c, a.IDs); err != nil {
 			return nil, err
 		}
 	}
@@ -249,14 +249,14 @@ func (m *Master) cancelIDs(a *rpcapi.CancelArgs, owner *cancelOwner, r *rpcapi.C
 		return ids, nil
 	}
 	var live []string
-	for _, id := range m.groups[a.Group] {
-		if !m.job(id).State.Final() {
+	for _, id := range c.groups[a.Group] {
+		if !c.job(id).State.Final() {
 			live = append(live, id)
 		}
 	}
 	if owner != nil {
 		var err error
-		if live, r.Skipped, err = owner.filterGroup(m, a.Group, live); err != nil {
+		if live, r.Skipped, err = owner.filterGroup(c, a.Group, live); err != nil {
 			return nil, err
 		}
 	}
@@ -266,10 +266,10 @@ func (m *Master) cancelIDs(a *rpcapi.CancelArgs, owner *cancelOwner, r *rpcapi.C
 // cancelGone words the errors of a cancel's IDs that were not in memory
 // (errs[i] for i in gone holds the ID): a job in history is final
 // already, any other is no such job. It reads the store without mu.
-func (m *Master) cancelGone(errs []string, gone []int) error {
+func (c *core) cancelGone(errs []string, gone []int) error {
 	for _, i := range gone {
 		id := errs[i]
-		j, err := m.fromHistory(id)
+		j, err := c.fromHistory(id)
 		switch {
 		case err != nil:
 			return err
@@ -339,8 +339,8 @@ func (api wire) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitRepl
 // countWaitGroup counts the states of a group's jobs into r, those in
 // memory and, if the group left memory before, on disk (groupdisk.go),
 // and sets r.Failed and r.Done from them.
-func (m *Master) countWaitGroup(group string, r *rpcapi.WaitReply) error {
-	g, bad, ok, err := m.readGroup(group, 0)
+func (c *core) countWaitGroup(group string, r *rpcapi.WaitReply) error {
+	g, bad, ok, err := c.readGroup(group, 0)
 	if err != nil {
 		return err
 	}
@@ -359,9 +359,9 @@ func (m *Master) countWaitGroup(group string, r *rpcapi.WaitReply) error {
 // countWaitJobs counts the states of the named jobs into r, from memory
 // or from past (jobs already read from history), clears r.Done if one is
 // not final, and returns the IDs found in neither. The caller holds mu.
-func (m *Master) countWaitJobs(ids []string, past map[string]jobs.State, r *rpcapi.WaitReply) (missing []string) {
+func (c *core) countWaitJobs(ids []string, past map[string]jobs.State, r *rpcapi.WaitReply) (missing []string) {
 	for _, id := range ids {
-		j := m.job(id)
+		j := c.job(id)
 		if j == nil {
 			if s, ok := past[id]; ok {
 				r.Counts[s]++
@@ -385,9 +385,9 @@ func (m *Master) countWaitJobs(ids []string, past map[string]jobs.State, r *rpca
 
 // readPast looks up jobs that are not in memory and adds the final state
 // of those in history to past; an unknown job fails with its error.
-func (m *Master) readPast(ids []string, past map[string]jobs.State) error {
+func (c *core) readPast(ids []string, past map[string]jobs.State) error {
 	for _, id := range ids {
-		j, live, err := m.findJob(id)
+		j, live, err := c.findJob(id)
 		if err != nil {
 			return err
 		}

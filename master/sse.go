@@ -170,7 +170,7 @@ func (lc *liveCounters) changedSince(since time.Time) []*jobs.Job {
 // liveView takes the live view in one pass under mu. With full, it also
 // lists the workers and the jobs changed after since (zero: the latest).
 // It reports whether anything ages on screen (live workers, running jobs).
-func (m *Master) liveView(since time.Time, full bool) (ev apiEvent, ageing bool) {
+func (c *core) liveView(since time.Time, full bool) (ev apiEvent, ageing bool) {
 	now := time.Now()
 	st := &ev.Status
 	start := now.Truncate(bucketWidth).Add(-(throughputBuckets - 1) * bucketWidth)
@@ -180,15 +180,15 @@ func (m *Master) liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
 	}
 	st.Counts = make(map[jobs.State]int, len(jobs.States))
 
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	st.Now, st.Started, st.Version = now, m.start, buildinfo.Get()
-	st.Dropped, st.Reaped = m.dropped.Load(), m.reg.reaped.Load()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st.Now, st.Started, st.Version = now, c.start, buildinfo.Get()
+	st.Dropped, st.Reaped = c.dropped.Load(), c.reg.reaped.Load()
 	for _, s := range jobs.States {
-		st.Counts[s] = m.counts.of(s)
-		st.Total += m.counts.of(s)
+		st.Counts[s] = c.counts.of(s)
+		st.Total += c.counts.of(s)
 	}
-	for _, w := range m.reg.workers {
+	for _, w := range c.reg.workers {
 		switch {
 		case w.restored:
 			continue
@@ -203,13 +203,13 @@ func (m *Master) liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
 		st.Workers.Slots += w.slots
 		st.Workers.Busy += len(w.leases)
 	}
-	m.live.throughput(st.Throughput.Buckets, start)
+	c.live.throughput(st.Throughput.Buckets, start)
 	ageing = st.Workers.Alive+st.Workers.Draining > 0 || st.Counts[jobs.Running] > 0
 	if !full {
 		return ev, ageing
 	}
-	top := m.live.changedSince(since)
-	ev.Workers = m.reg.workerInfos()
+	top := c.live.changedSince(since)
+	ev.Workers = c.reg.workerInfos()
 	ev.Changes = make([]rpcapi.JobView, len(top))
 	for i, j := range top {
 		ev.Changes[i] = rpcapi.ViewJob(j)

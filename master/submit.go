@@ -57,34 +57,34 @@ func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Subm
 
 // checkSubmit validates a batch of specs, their number and the size of
 // their arguments, and returns an ErrBadRequest for the first that fails.
-func (m *Master) checkSubmit(specs []jobs.Spec) error {
+func (c *core) checkSubmit(specs []jobs.Spec) error {
 	if len(specs) == 0 {
 		return fmt.Errorf("%w: submit of no jobs", rpcapi.ErrBadRequest)
 	}
-	if len(specs) > m.cfg.MaxSubmit {
-		m.metrics.oversized.WithLabelValues("max_submit").Inc()
-		return fmt.Errorf("%w: %d jobs in one submit; at most %d (max_submit)", rpcapi.ErrBadRequest, len(specs), m.cfg.MaxSubmit)
+	if len(specs) > c.cfg.MaxSubmit {
+		c.metrics.oversized.WithLabelValues("max_submit").Inc()
+		return fmt.Errorf("%w: %d jobs in one submit; at most %d (max_submit)", rpcapi.ErrBadRequest, len(specs), c.cfg.MaxSubmit)
 	}
 	total := 0
 	for i := range specs {
 		if err := specs[i].Validate(); err != nil {
 			return fmt.Errorf("%w: job %d: %v", rpcapi.ErrBadRequest, i+1, err)
 		}
-		if total += submitBytes(&specs[i]); total > m.cfg.MaxSubmitBytes {
-			m.metrics.oversized.WithLabelValues("max_submit_bytes").Inc()
+		if total += submitBytes(&specs[i]); total > c.cfg.MaxSubmitBytes {
+			c.metrics.oversized.WithLabelValues("max_submit_bytes").Inc()
 			return fmt.Errorf("%w: the submit holds more than %d bytes by its job %d of %d (max_submit_bytes; a job counts its text plus %d bytes)",
-				rpcapi.ErrBadRequest, m.cfg.MaxSubmitBytes, i+1, len(specs), jobKeepBytes)
+				rpcapi.ErrBadRequest, c.cfg.MaxSubmitBytes, i+1, len(specs), jobKeepBytes)
 		}
 		n := len(specs[i].Input) + argsBytes(specs[i].Args)
 		if t := specs[i].Then; t != nil {
-			if tn := argsBytes(t.Args); tn > m.cfg.MaxArgsBytes {
-				m.metrics.oversized.WithLabelValues("max_args_bytes").Inc()
-				return fmt.Errorf("%w: job %d: then: args of %d bytes; at most %d (max_args_bytes)", rpcapi.ErrBadRequest, i+1, tn, m.cfg.MaxArgsBytes)
+			if tn := argsBytes(t.Args); tn > c.cfg.MaxArgsBytes {
+				c.metrics.oversized.WithLabelValues("max_args_bytes").Inc()
+				return fmt.Errorf("%w: job %d: then: args of %d bytes; at most %d (max_args_bytes)", rpcapi.ErrBadRequest, i+1, tn, c.cfg.MaxArgsBytes)
 			}
 		}
-		if n > m.cfg.MaxArgsBytes {
-			m.metrics.oversized.WithLabelValues("max_args_bytes").Inc()
-			return fmt.Errorf("%w: job %d: args of %d bytes; at most %d (max_args_bytes)", rpcapi.ErrBadRequest, i+1, n, m.cfg.MaxArgsBytes)
+		if n > c.cfg.MaxArgsBytes {
+			c.metrics.oversized.WithLabelValues("max_args_bytes").Inc()
+			return fmt.Errorf("%w: job %d: args of %d bytes; at most %d (max_args_bytes)", rpcapi.ErrBadRequest, i+1, n, c.cfg.MaxArgsBytes)
 		}
 	}
 	return nil
@@ -192,7 +192,7 @@ func (b *submitBatch) build(n int) {
 // and unique key, and answers with the existing job for a spec whose key
 // is taken. It returns an ErrBadRequest for a broadcast nobody can run;
 // the caller then releases b.reserved and b.uniq. The caller holds mu.
-func (m *Master) reserveBatch(b *submitBatch) error {
+func (c *core) reserveBatch(b *submitBatch) error {
 	r := b.reply
 	k := -1
 	for i, s := range b.specs {
@@ -201,35 +201,35 @@ func (m *Master) reserveBatch(b *submitBatch) error {
 		}
 		k++
 		if s.Key != "" {
-			if id, ok := m.keys.byKey[s.Key]; ok {
+			if id, ok := c.keys.byKey[s.Key]; ok {
 				r.IDs[i], r.Existing[i] = id, true
 				continue
 			}
 		}
-		if id := m.uniqueHolder(s.UniqueKey, b.now); id != "" {
+		if id := c.uniqueHolder(s.UniqueKey, b.now); id != "" {
 			r.IDs[i], r.Existing[i] = id, true
 			continue
 		}
-		m.seq++
+		c.seq++
 		j := &b.slab[k]
-		j.ID, j.Seq = strconv.FormatUint(m.seq, 10), m.seq
+		j.ID, j.Seq = strconv.FormatUint(c.seq, 10), c.seq
 		if s.Key != "" {
-			m.keys.byKey[s.Key] = j.ID // reserved until committed
+			c.keys.byKey[s.Key] = j.ID // reserved until committed
 			b.reserved = append(b.reserved, s.Key)
 		}
 		if s.UniqueKey != "" {
 			b.uniq = append(b.uniq, s.UniqueKey)
-			m.keys.pending[s.UniqueKey] = j.ID // reserved until committed
+			c.keys.pending[s.UniqueKey] = j.ID // reserved until committed
 		}
 		r.IDs[i] = j.ID
 		b.fresh = append(b.fresh, j)
 		if s.Broadcast {
-			targets := m.broadcastTargets(&j.Spec)
+			targets := c.broadcastTargets(&j.Spec)
 			if len(targets) == 0 {
 				return fmt.Errorf("%w: job %d: broadcast: no live worker has type %q with tags %v",
 					rpcapi.ErrBadRequest, i+1, s.Type, s.Tags)
 			}
-			b.fresh = append(b.fresh, m.expandBroadcast(j, targets, b.now)...)
+			b.fresh = append(b.fresh, c.expandBroadcast(j, targets, b.now)...)
 		}
 	}
 	return nil
@@ -238,49 +238,49 @@ func (m *Master) reserveBatch(b *submitBatch) error {
 // commitBatch writes the reserved jobs of b to the store, waits until they
 // are durable, then releases the unique keys and adds the jobs to the
 // tables and queues; a failed write releases the Keys too.
-func (m *Master) commitBatch(b *submitBatch) error {
-	err := m.commit.addFresh(jobs.Records(b.fresh...)).wait()
-	m.mu.Lock()
-	m.keys.settle(b.uniq)
+func (c *core) commitBatch(b *submitBatch) error {
+	err := c.commit.addFresh(jobs.Records(b.fresh...)).wait()
+	c.mu.Lock()
+	c.keys.settle(b.uniq)
 	if err != nil {
-		m.keys.release(b.reserved, nil)
-		m.mu.Unlock()
+		c.keys.release(b.reserved, nil)
+		c.mu.Unlock()
 		return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 	}
-	m.admitSubmitted(b.fresh)
-	m.mu.Unlock()
-	m.log.WithField("jobs", len(b.fresh)).Debug("jobs submitted")
-	m.kick()
+	c.admitSubmitted(b.fresh)
+	c.mu.Unlock()
+	c.log.WithField("jobs", len(b.fresh)).Debug("jobs submitted")
+	c.kick()
 	return nil
 }
 
 // admitSubmitted adds committed new jobs to the tables, queues the pending
 // ones and notes the change. The caller holds mu.
-func (m *Master) admitSubmitted(fresh []*jobs.Job) {
+func (c *core) admitSubmitted(fresh []*jobs.Job) {
 	for _, j := range fresh {
-		m.insert(j)
+		c.insert(j)
 		if j.State == jobs.Pending {
-			m.enqueue(j)
+			c.enqueue(j)
 		}
 	}
 	for _, j := range fresh[max(0, len(fresh)-recentChanges):] {
-		m.live.note(j, j.State)
+		c.live.note(j, j.State)
 	}
-	m.bump()
-	m.metrics.submitted.Add(float64(len(fresh)))
+	c.bump()
+	c.metrics.submitted.Add(float64(len(fresh)))
 }
 
 // uniqueHolder returns the job that holds unique key u now: one in
 // flight in a submit, pending or running, or succeeded less than its
 // unique_for ago. The caller holds mu.
-func (m *Master) uniqueHolder(u string, now time.Time) string {
+func (c *core) uniqueHolder(u string, now time.Time) string {
 	if u == "" {
 		return ""
 	}
-	if id, ok := m.keys.pending[u]; ok {
+	if id, ok := c.keys.pending[u]; ok {
 		return id
 	}
-	j := m.job(m.keys.unique[u])
+	j := c.job(c.keys.unique[u])
 	switch {
 	case j == nil:
 		return ""
