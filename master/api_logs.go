@@ -64,6 +64,7 @@ func (s *logSource) read(ctx context.Context, off int64, max int) (*rpcapi.ReadL
 // that one is dead, a live worker of the same name and address (the same
 // worker registered again, after the master lost it).
 func (m *Master) attemptLog(ctx context.Context, id string, n int, stream string) (*logSource, error) {
+	c := m.core
 	var info rpcapi.JobInfo
 	if err := m.rpc().GetJob(ctx, &rpcapi.GetJobArgs{ID: id}, &info); err != nil {
 		return nil, err
@@ -73,11 +74,11 @@ func (m *Master) attemptLog(ctx context.Context, id string, n int, stream string
 		return nil, fmt.Errorf("%w: job %s has no attempt %d (attempts so far: %d)", rpcapi.ErrNotFound, id, n, info.Job.Attempt)
 	}
 	wid := info.Job.Attempts[i].Worker
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	w := m.reg.workers[wid]
 	if w != nil && (w.state == rpcapi.WorkerDead || w.restored) {
-		w = m.sameWorker(w)
+		w = c.sameWorker(w)
 	}
 	switch {
 	case w == nil || !w.pull && w.client == nil:
@@ -263,7 +264,7 @@ func (m *Master) followLog(w http.ResponseWriter, r *http.Request, src *logSourc
 			case <-r.Context().Done():
 				t.Stop()
 				return
-			case <-m.ctx.Done():
+			case <-m.core.ctx.Done():
 				t.Stop()
 				return
 			}

@@ -108,7 +108,7 @@ func (c *core) getWorker(id string) (rpcapi.WorkerInfo, error) {
 // GetGroup implements rpcapi.MasterAPI: one group with its unsuccessful
 // jobs, as GET /api/v1/groups/{name} shows it.
 func (api wire) GetGroup(ctx context.Context, a *rpcapi.GetGroupArgs, r *rpcapi.GroupInfo) error {
-	g, err := api.m.getGroup(a.Name)
+	g, err := api.m.core.getGroup(a.Name)
 	if err != nil {
 		return err
 	}
@@ -123,6 +123,6 @@ func (api wire) ListGroups(ctx context.Context, a *rpcapi.ListGroupsArgs, r *rpc
 	if err != nil {
 		return err
 	}
-	r.Groups, r.NextCursor, err = api.m.listGroups(groupQuery{Asc: asc, Cursor: a.Cursor, Limit: limit})
+	r.Groups, r.NextCursor, err = api.m.core.listGroups(groupQuery{Asc: asc, Cursor: a.Cursor, Limit: limit})
 	return err
 }

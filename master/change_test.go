@@ -115,16 +115,16 @@ func TestApplyModel(t *testing.T) {
 			worker: "w" + string(rune('1'+rng.IntN(3))), attempt: mj.attempt + rng.IntN(3) - 1, why: "test",
 			report: jobs.Report{Outcome: outcomes[rng.IntN(len(outcomes))], Permanent: rng.IntN(4) == 0, Error: "e"},
 			ok:     rng.IntN(3), n: 2}
-		m.mu.Lock()
+		m.core.mu.Lock()
 		bad := applyStep(m, c, mj, ids, retries)
-		m.mu.Unlock()
+		m.core.mu.Unlock()
 		if bad != "" {
 			t.Fatalf("step %d: %s", i, bad)
 		}
 	}
-	m.mu.Lock()
-	_, _, err = m.apply(jobChange{kind: changeCancel, job: "no-such-job", at: now})
-	m.mu.Unlock()
+	m.core.mu.Lock()
+	_, _, err = m.core.apply(jobChange{kind: changeCancel, job: "no-such-job", at: now})
+	m.core.mu.Unlock()
 	if !errors.Is(err, rpcapi.ErrNotFound) {
 		t.Errorf("a change of a job not in memory: %v, want not found", err)
 	}
@@ -133,18 +133,18 @@ func TestApplyModel(t *testing.T) {
 // applyStep applies c to m and to the model mj, and says what is wrong
 // ("" if nothing). The caller holds m.mu.
 func applyStep(m *Master, c jobChange, mj *modelJob, ids []string, retries int) string {
-	j := m.job(c.job)
-	rec, counts := j.AppendRecord(nil), m.counts
+	j := m.core.job(c.job)
+	rec, counts := j.AppendRecord(nil), m.core.counts
 	want := *mj
 	takes := want.step(c, retries)
-	_, b, err := m.apply(c)
+	_, b, err := m.core.apply(c)
 	switch {
 	case takes && err != nil:
 		return fmt.Sprintf("%s %+v of a job %s attempt %d: refused (%v); the model takes it", c.kind, c, mj.state, mj.attempt, err)
 	case !takes && err == nil:
 		return fmt.Sprintf("%s %+v of a job %s attempt %d: taken; the model refuses it", c.kind, c, mj.state, mj.attempt)
-	case !takes && (b != nil || !bytes.Equal(rec, j.AppendRecord(nil)) || counts != m.counts):
-		return fmt.Sprintf("refused %s changed something: batch %v, counts %v -> %v", c.kind, b != nil, counts, m.counts)
+	case !takes && (b != nil || !bytes.Equal(rec, j.AppendRecord(nil)) || counts != m.core.counts):
+		return fmt.Sprintf("refused %s changed something: batch %v, counts %v -> %v", c.kind, b != nil, counts, m.core.counts)
 	case takes && (j.State != want.state || j.Attempt != want.attempt || j.Failures() != want.failures):
 		return fmt.Sprintf("%s: job %s attempt %d failures %d; the model says %s %d %d",
 			c.kind, j.State, j.Attempt, j.Failures(), want.state, want.attempt, want.failures)
@@ -152,14 +152,14 @@ func applyStep(m *Master, c jobChange, mj *modelJob, ids []string, retries int) 
 	*mj = want
 	var tally stateCounts
 	for _, id := range ids {
-		k := m.job(id)
+		k := m.core.job(id)
 		tally.add(k.State, 1)
-		if q := m.queue.Contains(id); q != (k.State == jobs.Pending) {
+		if q := m.core.queue.Contains(id); q != (k.State == jobs.Pending) {
 			return fmt.Sprintf("%s: job %s is %s and queued=%v", c.kind, id, k.State, q)
 		}
 	}
-	if tally != m.counts {
-		return fmt.Sprintf("%s: counts %v, the jobs say %v", c.kind, m.counts, tally)
+	if tally != m.core.counts {
+		return fmt.Sprintf("%s: counts %v, the jobs say %v", c.kind, m.core.counts, tally)
 	}
 	return ""
 }

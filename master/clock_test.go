@@ -293,7 +293,7 @@ func TestBackoffOnFakeClock(t *testing.T) {
 	fc.AwaitTimer(t, "the retry", j.NotBefore, j.NotBefore)
 
 	fc.Advance(wait - time.Millisecond)
-	m.disp.pass(m.now()) // what the dispatcher would do now
+	m.disp.pass(m.core.now()) // what the dispatcher would do now
 	if j := jobNow(t, m, ids[0]); j.State != jobs.Pending || j.Attempt != 1 {
 		t.Fatalf("a millisecond before the backoff ends the job is %s (attempt %d), want pending", j.State, j.Attempt)
 	}
@@ -337,7 +337,7 @@ func TestLeaseBackstopOnFakeClock(t *testing.T) {
 	}
 	fc.Advance(19 * time.Second)
 	beat()
-	m.reg.reap(m.now()) // the reaper's pass at 59 s, done for sure
+	m.reg.reap(m.core.now()) // the reaper's pass at 59 s, done for sure
 	if j := jobNow(t, m, ids[0]); j.State != jobs.Running {
 		t.Fatalf("59 s after the lease the job is %s, want running", j.State)
 	}

@@ -61,35 +61,35 @@ func TestCompactMap(t *testing.T) {
 func TestReleaseLanesRebuilds(t *testing.T) {
 	m := newIdle(t, Config{DefaultLimit: Limit{Concurrency: 1, Rate: Rate{N: 10, Per: time.Second}}})
 	now := time.Now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.core.mu.Lock()
+	defer m.core.mu.Unlock()
 	for i := range 1000 {
-		l := m.lim.laneOf(&jobs.Job{Spec: jobs.Spec{Type: "crawl", LimitKey: fmt.Sprintf("k%d.example", i)}})
-		if why, _ := m.lim.blocked(l, now); why != "" {
+		l := m.core.lim.laneOf(&jobs.Job{Spec: jobs.Spec{Type: "crawl", LimitKey: fmt.Sprintf("k%d.example", i)}})
+		if why, _ := m.core.lim.blocked(l, now); why != "" {
 			t.Fatalf("lane %d blocked: %s", i, why)
 		}
-		m.lim.took(l)
+		m.core.lim.took(l)
 	}
-	m.lim.laneOf(&jobs.Job{Spec: jobs.Spec{Type: "crawl"}})
-	if len(m.lim.lanes) != 1001 || len(m.lim.keyBuckets) != 1000 || len(m.lim.plainLanes) != 1 {
-		t.Fatalf("%d lanes, %d buckets, %d plain lanes; want 1001, 1000, 1", len(m.lim.lanes), len(m.lim.keyBuckets), len(m.lim.plainLanes))
+	m.core.lim.laneOf(&jobs.Job{Spec: jobs.Spec{Type: "crawl"}})
+	if len(m.core.lim.lanes) != 1001 || len(m.core.lim.keyBuckets) != 1000 || len(m.core.lim.plainLanes) != 1 {
+		t.Fatalf("%d lanes, %d buckets, %d plain lanes; want 1001, 1000, 1", len(m.core.lim.lanes), len(m.core.lim.keyBuckets), len(m.core.lim.plainLanes))
 	}
-	lanes, buckets := m.lim.lanes, m.lim.keyBuckets
-	m.lim.release(m.queue, now) // the buckets are not full yet; no lane is swept (none ready, but the sweep waits for 64)
-	if len(m.lim.keyBuckets) != 1000 || !same(m.lim.keyBuckets, buckets) {
-		t.Fatalf("buckets not yet full: %d left, copied %v", len(m.lim.keyBuckets), !same(m.lim.keyBuckets, buckets))
+	lanes, buckets := m.core.lim.lanes, m.core.lim.keyBuckets
+	m.core.lim.release(m.core.queue, now) // the buckets are not full yet; no lane is swept (none ready, but the sweep waits for 64)
+	if len(m.core.lim.keyBuckets) != 1000 || !same(m.core.lim.keyBuckets, buckets) {
+		t.Fatalf("buckets not yet full: %d left, copied %v", len(m.core.lim.keyBuckets), !same(m.core.lim.keyBuckets, buckets))
 	}
-	m.lim.release(m.queue, now.Add(time.Minute))
-	if len(m.lim.lanes) != 0 || len(m.lim.plainLanes) != 0 || len(m.lim.keyBuckets) != 0 {
-		t.Fatalf("after the sweep: %d lanes, %d plain lanes, %d buckets; want none", len(m.lim.lanes), len(m.lim.plainLanes), len(m.lim.keyBuckets))
+	m.core.lim.release(m.core.queue, now.Add(time.Minute))
+	if len(m.core.lim.lanes) != 0 || len(m.core.lim.plainLanes) != 0 || len(m.core.lim.keyBuckets) != 0 {
+		t.Fatalf("after the sweep: %d lanes, %d plain lanes, %d buckets; want none", len(m.core.lim.lanes), len(m.core.lim.plainLanes), len(m.core.lim.keyBuckets))
 	}
-	if same(m.lim.lanes, lanes) || same(m.lim.keyBuckets, buckets) {
-		t.Errorf("emptied maps kept: lanes %v, buckets %v", same(m.lim.lanes, lanes), same(m.lim.keyBuckets, buckets))
+	if same(m.core.lim.lanes, lanes) || same(m.core.lim.keyBuckets, buckets) {
+		t.Errorf("emptied maps kept: lanes %v, buckets %v", same(m.core.lim.lanes, lanes), same(m.core.lim.keyBuckets, buckets))
 	}
 	// A lane made again after the rebuild works as before.
-	l := m.lim.laneOf(&jobs.Job{Spec: jobs.Spec{Type: "crawl", LimitKey: "k1.example"}})
-	if why, _ := m.lim.blocked(l, now.Add(time.Minute)); why != "" || m.lim.lanes[l.name] != l || !l.limited {
-		t.Errorf("lane made after the rebuild: blocked %q, in lanes %v, limited %v", why, m.lim.lanes[l.name] == l, l.limited)
+	l := m.core.lim.laneOf(&jobs.Job{Spec: jobs.Spec{Type: "crawl", LimitKey: "k1.example"}})
+	if why, _ := m.core.lim.blocked(l, now.Add(time.Minute)); why != "" || m.core.lim.lanes[l.name] != l || !l.limited {
+		t.Errorf("lane made after the rebuild: blocked %q, in lanes %v, limited %v", why, m.core.lim.lanes[l.name] == l, l.limited)
 	}
 }
 
@@ -97,28 +97,28 @@ func TestReleaseLanesRebuilds(t *testing.T) {
 // new maps once their last running job ends.
 func TestAccountRenewsEmptyCounts(t *testing.T) {
 	m := newIdle(t, Config{TypeLimits: map[string]Limit{"crawl": {Concurrency: 100}}})
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.core.mu.Lock()
+	defer m.core.mu.Unlock()
 	var js []*jobs.Job
 	for i := range 100 {
 		j := &jobs.Job{State: jobs.Running, Spec: jobs.Spec{Type: "crawl", LimitKey: fmt.Sprintf("k%d", i)}}
-		m.lim.account(j, jobs.Pending)
+		m.core.lim.account(j, jobs.Pending)
 		js = append(js, j)
 	}
-	keys, types := m.lim.runningKey, m.lim.runningType
+	keys, types := m.core.lim.runningKey, m.core.lim.runningType
 	if len(keys) != 100 || types["crawl"] != 100 {
 		t.Fatalf("running: %d keys, %d of the type", len(keys), types["crawl"])
 	}
 	for i, j := range js {
 		j.State = jobs.Succeeded
-		m.lim.account(j, jobs.Running)
-		if i < len(js)-1 && (!same(m.lim.runningKey, keys) || !same(m.lim.runningType, types)) {
+		m.core.lim.account(j, jobs.Running)
+		if i < len(js)-1 && (!same(m.core.lim.runningKey, keys) || !same(m.core.lim.runningType, types)) {
 			t.Fatalf("maps renewed with %d jobs still running", len(js)-1-i)
 		}
 	}
-	if len(m.lim.runningKey) != 0 || len(m.lim.runningType) != 0 || same(m.lim.runningKey, keys) || same(m.lim.runningType, types) {
-		t.Errorf("after the last job: %d keys, %d types, same maps %v %v", len(m.lim.runningKey), len(m.lim.runningType),
-			same(m.lim.runningKey, keys), same(m.lim.runningType, types))
+	if len(m.core.lim.runningKey) != 0 || len(m.core.lim.runningType) != 0 || same(m.core.lim.runningKey, keys) || same(m.core.lim.runningType, types) {
+		t.Errorf("after the last job: %d keys, %d types, same maps %v %v", len(m.core.lim.runningKey), len(m.core.lim.runningType),
+			same(m.core.lim.runningKey, keys), same(m.core.lim.runningType, types))
 	}
 }
 
@@ -129,23 +129,23 @@ func TestRunTimeHistogram(t *testing.T) {
 	m := newIdle(t, Config{})
 	ref := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ref", Buckets: runBuckets})
 	start := time.Now()
-	m.mu.Lock()
+	m.core.mu.Lock()
 	for i, d := range []time.Duration{500 * time.Microsecond, time.Millisecond, 2 * time.Millisecond, 3 * time.Second,
 		100 * time.Second, 2 * time.Hour} {
 		j := &jobs.Job{State: jobs.Succeeded, Spec: jobs.Spec{Type: "crawl"},
 			Attempts: []jobs.Attempt{{N: 1, Started: start, Ended: start.Add(d), Outcome: jobs.OK}}}
-		m.metrics.observeFinish(j)
+		m.core.metrics.observeFinish(j)
 		ref.Observe(d.Seconds())
 		if i == 0 {
 			for k := range 40 {
 				j := &jobs.Job{State: jobs.Failed, Spec: jobs.Spec{Type: fmt.Sprintf("t%d", k)},
 					Attempts: []jobs.Attempt{{N: 1, Started: start, Ended: start, Outcome: jobs.Error}}}
-				m.metrics.observeFinish(j)
+				m.core.metrics.observeFinish(j)
 			}
 		}
 	}
-	m.mu.Unlock()
-	fams, err := m.metrics.reg.Gather()
+	m.core.mu.Unlock()
+	fams, err := m.core.metrics.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,9 +185,9 @@ func TestRunTimeHistogram(t *testing.T) {
 		}
 	}
 
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	x := m.metrics
+	m.core.mu.Lock()
+	defer m.core.mu.Unlock()
+	x := m.core.metrics
 	runs, types := x.runs, x.types
 	x.types["crawl"] = start.Add(time.Hour) // observed later: stays
 	x.release(start.Add(time.Minute))

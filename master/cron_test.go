@@ -63,10 +63,10 @@ func advance(t testing.TB, m *Master, fc *fakeClock, d time.Duration) {
 
 // firedJobs returns the jobs schedule name has submitted, oldest first.
 func firedJobs(m *Master, name string) []*jobs.Job {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.core.mu.Lock()
+	defer m.core.mu.Unlock()
 	var out []*jobs.Job
-	for j := range m.allJobs() {
+	for j := range m.core.allJobs() {
 		if strings.HasPrefix(j.Spec.Key, schedKeyPrefix+name+"@") {
 			out = append(out, j.Clone())
 		}

@@ -100,18 +100,19 @@ func (m *Master) upsertSchedules(specs []jobs.Spec) ([]bool, error) {
 // (newMasterScheduler), since reports served while the store loads poke
 // it. A test may set m.sched (with a fake clock) before Start.
 func (m *Master) startScheduler() error {
-	return m.sched.start(m.core, m.store, m.log)
+	return m.sched.start(m.core, m.core.store, m.log)
 }
 
 // newMasterScheduler gives the master its scheduler on the master's
 // clock, not yet started, unless a test set one.
 func (m *Master) newMasterScheduler() {
+	c := m.core
 	if m.sched == nil {
-		m.sched = newScheduler(m.clock)
+		m.sched = newScheduler(c.clock)
 	}
-	m.mu.Lock()
-	m.core.fires = m.sched
-	m.mu.Unlock()
+	c.mu.Lock()
+	c.fires = m.sched
+	c.mu.Unlock()
 }
 
 func (m *Master) stopScheduler() {

@@ -20,7 +20,7 @@ import (
 // are durable. A spec whose Key is already known gives that job's ID. One
 // invalid spec fails the call, and nothing is submitted.
 func (m *Master) Submit(ctx context.Context, specs ...jobs.Spec) ([]string, error) {
-	if err := m.awaitReady(ctx); err != nil {
+	if err := m.core.awaitReady(ctx); err != nil {
 		return nil, err
 	}
 	var r rpcapi.SubmitReply
@@ -33,10 +33,10 @@ func (m *Master) Submit(ctx context.Context, specs ...jobs.Spec) ([]string, erro
 // Job returns a copy of job id, from memory or, for a job that has left
 // it, from the store.
 func (m *Master) Job(ctx context.Context, id string) (jobs.Job, error) {
-	if err := m.awaitReady(ctx); err != nil {
+	if err := m.core.awaitReady(ctx); err != nil {
 		return jobs.Job{}, err
 	}
-	j, _, err := m.findJob(id)
+	j, _, err := m.core.findJob(id)
 	if err != nil {
 		return jobs.Job{}, err
 	}
@@ -63,7 +63,7 @@ type JobQuery struct {
 // (max_reply_bytes, and the jobs one call examines), so a page may hold
 // fewer than q.Limit jobs and still have a next cursor.
 func (m *Master) Jobs(ctx context.Context, q JobQuery) ([]jobs.Job, string, error) {
-	if err := m.awaitReady(ctx); err != nil {
+	if err := m.core.awaitReady(ctx); err != nil {
 		return nil, "", err
 	}
 	order := rpcapi.OrderDesc
@@ -90,7 +90,7 @@ func (m *Master) CancelGroup(ctx context.Context, g string) ([]string, error) {
 }
 
 func (m *Master) cancelCall(ctx context.Context, a *rpcapi.CancelArgs) ([]string, error) {
-	if err := m.awaitReady(ctx); err != nil {
+	if err := m.core.awaitReady(ctx); err != nil {
 		return nil, err
 	}
 	var r rpcapi.CancelReply
@@ -134,7 +134,7 @@ func (m *Master) WaitGroup(ctx context.Context, g string) (WaitResult, error) {
 }
 
 func (m *Master) waitCall(ctx context.Context, a *rpcapi.WaitArgs) (WaitResult, error) {
-	if err := m.awaitReady(ctx); err != nil {
+	if err := m.core.awaitReady(ctx); err != nil {
 		return WaitResult{}, err
 	}
 	a.Timeout = rpcapi.MaxWait
@@ -150,7 +150,7 @@ func (m *Master) waitCall(ctx context.Context, a *rpcapi.WaitArgs) (WaitResult, 
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		if m.ctx.Err() != nil {
+		if m.core.ctx.Err() != nil {
 			return res, fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 		}
 	}
@@ -160,8 +160,8 @@ func (m *Master) waitCall(ctx context.Context, a *rpcapi.WaitArgs) (WaitResult, 
 // included.
 func (m *Master) Counts() map[jobs.State]int {
 	select {
-	case <-m.ready:
-	case <-m.failed:
+	case <-m.core.ready:
+	case <-m.core.failed:
 	}
 	var r rpcapi.StatusReply
 	m.rpc().Status(context.Background(), &rpcapi.Empty{}, &r)

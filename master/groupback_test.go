@@ -32,17 +32,17 @@ func TestGroupOnDoneOnceAfterMemory(t *testing.T) {
 	runAll(t, mc, []jobs.Spec{{Type: "ok", Group: "g", Then: &jobs.Spec{Type: "ok"}}})
 	left := func(m *Master) {
 		t.Helper()
-		eventually(t, m, "group g leaves memory", func() bool { return len(m.groups["g"]) == 0 })
+		eventually(t, m, "group g leaves memory", func() bool { return len(m.core.groups["g"]) == 0 })
 	}
 	left(m)
-	first, err := m.getGroup("g")
+	first, err := m.core.getGroup("g")
 	if err != nil || first.OnDone == nil || first.OnDone.Then == "" || posts.Load() != 1 {
 		t.Fatalf("group g after its on_done: %+v, %v; %d posts", first.OnDone, err, posts.Load())
 	}
 	check := func(m *Master, total int) {
 		t.Helper()
 		left(m) // a second on_done would hold the group in memory until done
-		g, err := m.getGroup("g")
+		g, err := m.core.getGroup("g")
 		switch {
 		case err != nil:
 			t.Fatal(err)

@@ -120,14 +120,14 @@ func testGroupsAfterMemory(t *testing.T, cfg Config) {
 	gone := func() {
 		t.Helper()
 		eventually(t, m, "the groups leave memory and their entries are written", func() bool {
-			return len(m.groups) == 0 && len(m.left) == 0 && m.byseq.len() == 0
+			return len(m.core.groups) == 0 && len(m.core.left) == 0 && m.core.byseq.len() == 0
 		})
 	}
 	settled := func(gs ...string) { // on_done ran: the group's page shows it done
 		t.Helper()
 		eventually(t, m, "on_done of "+fmt.Sprint(gs)+" done", func() bool {
 			for _, g := range gs {
-				if r := m.onDoneStatus(g); r == nil || r.State != onDoneDone {
+				if r := m.core.onDoneStatus(g); r == nil || r.State != onDoneDone {
 					return false
 				}
 			}
@@ -160,9 +160,9 @@ func testGroupsAfterMemory(t *testing.T, cfg Config) {
 	if cfg.DataDir != "" { // a restart leaves them on disk, reading the same
 		m.Close()
 		m, mc = retainCluster(t, cfg)
-		m.mu.Lock()
-		inMem := m.byseq.len()
-		m.mu.Unlock()
+		m.core.mu.Lock()
+		inMem := m.core.byseq.len()
+		m.core.mu.Unlock()
 		if inMem != 0 {
 			t.Fatalf("after a restart %d jobs are in memory, want 0 (their groups had left it)", inMem)
 		}
@@ -208,14 +208,14 @@ func testGroupsAfterMemory(t *testing.T, cfg Config) {
 	if code := apiGetJSON(t, m, "groups/b", new(any)); code != http.StatusNotFound {
 		t.Fatalf("GET groups/b after its purge: %d, want 404", code)
 	}
-	ms := m.store.(jobs.MetaStore)
+	ms := m.core.store.(jobs.MetaStore)
 	if v, err := ms.GetMeta(metaLeft, "b"); v != nil || err != nil {
 		t.Fatalf("group b's entry after its purge: %q, %v", v, err)
 	}
 	// History (history_jobs 100) deletes the oldest: group a's first 15.
 	runAll(t, mc, specs(80, ""))
-	eventually(t, m, "the ungrouped jobs leave memory", func() bool { return m.byseq.len() == 0 })
-	if _, err := m.sweepHistory(time.Now()); err != nil {
+	eventually(t, m, "the ungrouped jobs leave memory", func() bool { return m.core.byseq.len() == 0 })
+	if _, err := m.core.sweepHistory(time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	var v map[string]any

@@ -172,23 +172,24 @@ type hookTask struct {
 // what a restart left unfinished, and starts the hooks goroutines. Start
 // calls it after load, with the committer running.
 func (m *Master) startHooks() error {
+	c := m.core
 	if err := m.cfg.Notify.Validate(); err != nil {
 		return err
 	}
 	log := m.log.WithField("part", "on_done")
 	h := newHooks(m.core, log)
-	jobRecs, initRec, err := h.loadRecords(m.store)
+	jobRecs, initRec, err := h.loadRecords(c.store)
 	if err != nil {
 		return fmt.Errorf("on_done records: %w", err)
 	}
 
-	m.mu.Lock()
+	c.mu.Lock()
 	legacy := h.resumeGroups(initRec)
 	gone := h.dropGoneGroups()
 	stale := h.resumeJobFailures(jobRecs)
 	queued := len(h.queue)
-	m.hooks = h
-	m.mu.Unlock()
+	c.hooks = h
+	c.mu.Unlock()
 
 	if err := h.saveStart(initRec == nil, legacy, stale, gone); err != nil {
 		return fmt.Errorf("on_done records: %w", err)
@@ -354,7 +355,7 @@ func (h *hooks) saveStart(firstStart bool, legacy, stale, gone []string) error {
 // stopHooks cancels the running tasks (a task that is cut short keeps its
 // record pending, and runs again after a restart) and waits for them.
 func (m *Master) stopHooks() {
-	if h := m.hooks; h != nil {
+	if h := m.core.hooks; h != nil {
 		h.cancel()
 		h.wg.Wait()
 	}

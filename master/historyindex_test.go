@@ -31,7 +31,7 @@ func TestHistoryFiltersIndexed(t *testing.T) {
 		specs = append(specs, s)
 	}
 	ids := runAll(t, mc, specs)
-	eventually(t, m, "the finished jobs leave memory", func() bool { return m.byseq.len() == 0 })
+	eventually(t, m, "the finished jobs leave memory", func() bool { return m.core.byseq.len() == 0 })
 	var failed, grouped []string
 	for i, s := range specs {
 		if s.Type == "fail" {
@@ -63,7 +63,7 @@ func TestHistoryFiltersIndexed(t *testing.T) {
 	} {
 		c.q.Limit, c.q.Examine = 100, 10
 		var got []string
-		next, err := m.pageJobs(&c.q, func(j *jobs.Job) { got = append(got, j.ID) })
+		next, err := m.core.pageJobs(&c.q, func(j *jobs.Job) { got = append(got, j.ID) })
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -81,7 +81,7 @@ func TestHistoryFiltersIndexed(t *testing.T) {
 	q := jobQuery{State: jobs.Failed, Asc: true, Limit: 2, Examine: 10}
 	var got []string
 	for pages := 0; pages < 10; pages++ {
-		next, err := m.pageJobs(&q, func(j *jobs.Job) { got = append(got, j.ID) })
+		next, err := m.core.pageJobs(&q, func(j *jobs.Job) { got = append(got, j.ID) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +103,7 @@ func TestHistoryFiltersIndexed(t *testing.T) {
 func TestCancelHistory(t *testing.T) {
 	m, mc := retainCluster(t, Config{DataDir: t.TempDir(), Retain: time.Second, RetainJobs: 100})
 	ids := runAll(t, mc, okAndFail(150, 7)) // the first fails, the last succeeds
-	eventually(t, m, "the finished jobs leave memory", func() bool { return m.byseq.len() == 0 })
+	eventually(t, m, "the finished jobs leave memory", func() bool { return m.core.byseq.len() == 0 })
 	r, err := mc.Cancel(t.Context(), &rpcapi.CancelArgs{IDs: []string{ids[0], "999999", ids[len(ids)-1]}})
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func TestGroupCursorOfAnotherGroup(t *testing.T) {
 	page := func(q jobQuery) ([]string, string, error) {
 		q.Limit = 3
 		var ids []string
-		next, err := m.pageJobs(&q, func(j *jobs.Job) { ids = append(ids, j.ID) })
+		next, err := m.core.pageJobs(&q, func(j *jobs.Job) { ids = append(ids, j.ID) })
 		return ids, next, err
 	}
 	try := func(where string) {
@@ -152,6 +152,6 @@ func TestGroupCursorOfAnotherGroup(t *testing.T) {
 	}
 	runAll(t, mc, specs)
 	try("in memory")
-	eventually(t, m, "the groups leave memory", func() bool { return m.byseq.len() == 0 })
+	eventually(t, m, "the groups leave memory", func() bool { return m.core.byseq.len() == 0 })
 	try("from the store")
 }

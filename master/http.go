@@ -71,7 +71,7 @@ var _ operator = (*Master)(nil)
 // httpAPI returns the master's HTTP side.
 func (m *Master) httpAPI() httpAPI {
 	return httpAPI{view: m.core, ops: m.rpc(), oper: m, maxBody: m.cfg.MaxRequestBody,
-		log: m.log, stopped: m.ctx.Done()}
+		log: m.log, stopped: m.core.ctx.Done()}
 }
 
 func (a httpAPI) apiStatus(w http.ResponseWriter, r *http.Request) error {

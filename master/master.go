@@ -23,7 +23,7 @@ import (
 // scheduler, the group callbacks, the wire service and the HTTP side each
 // own one concern. Create it with New, then Start; stop it with Close.
 type Master struct {
-	*core // the jobs, leases and workers under one lock (core.go)
+	core *core // the jobs, leases and workers under one lock (core.go)
 
 	cfg Config
 	log logrus.FieldLogger
@@ -98,11 +98,12 @@ func (m *Master) Addr() string {
 // Close stops the master: the listener and every connection first, then the
 // loops, then a last commit and the store. It is safe to call more than once.
 func (m *Master) Close() error {
+	c := m.core
 	var err error
 	m.once.Do(func() {
-		m.mu.Lock()
-		m.closed = true
-		m.mu.Unlock()
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
 		if m.srv != nil {
 			m.srv.Close()
 		}
@@ -141,33 +142,34 @@ func (m *Master) startServices() error {
 }
 
 func (m *Master) shutdown() error {
-	if m.loadDone != nil {
-		<-m.loadDone // the load reads the store: it ends first
+	c := m.core
+	if c.loadDone != nil {
+		<-c.loadDone // the load reads the store: it ends first
 	}
 	m.stopHooks()
 	m.stopScheduler()
-	m.cancel()
+	c.cancel()
 	m.disp.stop()
 	m.reg.stop()
-	m.mu.Lock()
-	m.writeHeld(time.Time{}, true)
-	m.mu.Unlock()
+	c.mu.Lock()
+	c.writeHeld(time.Time{}, true)
+	c.mu.Unlock()
 	close(m.stopc)
 	m.wg.Wait()
-	m.mu.Lock()
+	c.mu.Lock()
 	m.reg.closeClients()
-	m.mu.Unlock()
-	if err := m.writeLeft(); err != nil { // else they come back into memory at the next start
+	c.mu.Unlock()
+	if err := c.writeLeft(); err != nil { // else they come back into memory at the next start
 		m.log.WithError(err).Warn("groups that left memory: not written")
 	}
 	// Every change is committed: the next start need not wait for the
 	// workers (a failure here only costs that wait).
-	if ms, ok := m.store.(jobs.MetaStore); ok {
+	if ms, ok := c.store.(jobs.MetaStore); ok {
 		if err := ms.SaveMeta(masterBucket, cleanStopKey, []byte("1")); err != nil {
 			m.log.WithError(err).Warn("could not mark the store as stopped cleanly")
 		}
 	}
-	return m.store.Close()
+	return c.store.Close()
 }
 
 // The meta record a master writes at a clean stop and removes at start.
@@ -329,6 +331,9 @@ func (c *core) bump() {
 
 // Changed returns a channel that is closed at the next change to any job
 // or worker (for live views: take it, read the state, wait on it, repeat).
+func (m *Master) Changed() <-chan struct{} { return m.core.Changed() }
+
+// Changed implements readView (see Master.Changed).
 func (c *core) Changed() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()

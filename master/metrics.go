@@ -286,7 +286,7 @@ type countingAPI struct {
 // gated runs call once the master has loaded its whole store (ready.go):
 // every method but the workers'.
 func (c countingAPI) gated(ctx context.Context, call func() error) error {
-	if err := c.w.m.awaitReady(ctx); err != nil {
+	if err := c.w.m.core.awaitReady(ctx); err != nil {
 		return err
 	}
 	return call()
@@ -294,7 +294,7 @@ func (c countingAPI) gated(ctx context.Context, call func() error) error {
 
 func (c countingAPI) count(method string, err error) error {
 	if err != nil {
-		c.w.m.metrics.rpcErrors.WithLabelValues(method).Inc()
+		c.w.m.core.metrics.rpcErrors.WithLabelValues(method).Inc()
 	}
 	return err
 }

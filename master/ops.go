@@ -24,40 +24,41 @@ var ErrConflict = errors.New("master: conflict")
 // unknown job, ErrConflict for a job in any other state, and
 // rpcapi.ErrUnavailable when the master is closing or the store fails.
 func (m *Master) Retry(ctx context.Context, id string) error {
-	if err := m.awaitReady(ctx); err != nil {
+	c := m.core
+	if err := c.awaitReady(ctx); err != nil {
 		return err
 	}
-	old, live, err := m.findJob(id)
+	old, live, err := c.findJob(id)
 	if err != nil {
 		return err
 	}
-	now := m.now()
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
+	now := c.now()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 	}
-	j := m.job(id)
+	j := c.job(id)
 	if j == nil && !live {
-		j = m.readmit(old) // it had left memory: it comes back to run again
+		j = c.readmit(old) // it had left memory: it comes back to run again
 	}
 	if j == nil {
-		m.mu.Unlock()
+		c.mu.Unlock()
 		return fmt.Errorf("%w: job %q", rpcapi.ErrNotFound, id)
 	}
 	before := j.State
 	if before != jobs.Failed && before != jobs.Cancelled {
-		m.mu.Unlock()
+		c.mu.Unlock()
 		return fmt.Errorf("%w: job %s is %s; only a failed or cancelled job can be retried", ErrConflict, id, before)
 	}
-	_, b, err := m.apply(jobChange{kind: changeRetry, job: id, at: now})
+	_, b, err := c.apply(jobChange{kind: changeRetry, job: id, at: now})
 	if err != nil {
-		m.mu.Unlock()
+		c.mu.Unlock()
 		return fmt.Errorf("%w: %v", ErrConflict, err)
 	}
-	m.jobLog(j).WithField("was", before).Info("job retried by request")
-	m.mu.Unlock()
-	m.kick()
+	c.jobLog(j).WithField("was", before).Info("job retried by request")
+	c.mu.Unlock()
+	c.kick()
 	if err := b.wait(); err != nil {
 		return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 	}
@@ -70,8 +71,9 @@ func (m *Master) Retry(ctx context.Context, id string) error {
 // Errors: rpcapi.ErrUnknownWorker for an unknown worker, ErrConflict for a
 // dead one.
 func (m *Master) Drain(ctx context.Context, workerID string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	c := m.core
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	w := m.reg.workers[workerID]
 	if w == nil || w.restored {
 		return fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, workerID)
@@ -83,7 +85,7 @@ func (m *Master) Drain(ctx context.Context, workerID string) error {
 		return nil
 	}
 	w.state = rpcapi.WorkerDraining
-	m.bump()
+	c.bump()
 	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "running": len(w.leases)}).Info("worker draining by request")
 	return nil
 }

@@ -340,7 +340,7 @@ func TestPagingExamineBound(t *testing.T) {
 				t.Fatal("no end")
 			}
 			var page []string
-			next, err := m.pageJobs(&q, func(j *jobs.Job) { page = append(page, j.ID) })
+			next, err := m.core.pageJobs(&q, func(j *jobs.Job) { page = append(page, j.ID) })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -613,7 +613,7 @@ func TestPagingWorkersAndGroups(t *testing.T) {
 	}
 	// A page of groups ends after the group that brings the jobs read to
 	// the bound.
-	page, next, err := m.listGroups(groupQuery{Limit: 100, Examine: 5})
+	page, next, err := m.core.listGroups(groupQuery{Limit: 100, Examine: 5})
 	if err != nil || len(page) != 1 || page[0].Name != "g4" || next == "" {
 		t.Errorf("groups with a bound of 5 jobs: %+v %q %v", page, next, err)
 	}

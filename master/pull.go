@@ -17,6 +17,7 @@ import (
 // reaped.
 func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchReply) error {
 	m := api.m
+	c := m.core
 	if a.Max < 0 || a.Timeout < 0 {
 		return fmt.Errorf("%w: negative max or timeout", rpcapi.ErrBadRequest)
 	}
@@ -28,19 +29,19 @@ func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchR
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
-		now := m.now()
-		m.mu.Lock()
+		now := c.now()
+		c.mu.Lock()
 		w := m.reg.registered(a.WorkerID)
-		if w == nil || w.state == rpcapi.WorkerDead || m.closed {
-			m.mu.Unlock()
+		if w == nil || w.state == rpcapi.WorkerDead || c.closed {
+			c.mu.Unlock()
 			return fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, a.WorkerID)
 		}
 		if err := m.reg.checkSecret(ctx, w, a.Secret, "fetch_tasks"); err != nil {
-			m.mu.Unlock()
+			c.mu.Unlock()
 			return err
 		}
 		if !w.pull {
-			m.mu.Unlock()
+			c.mu.Unlock()
 			return fmt.Errorf("%w: worker %s registered in push mode", rpcapi.ErrBadRequest, a.WorkerID)
 		}
 		w.lastBeat = now
@@ -64,7 +65,7 @@ func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchR
 			r.Tasks = make([]rpcapi.Task, 0, n)
 			for _, t := range out {
 				l := w.leases[t.JobID]
-				j := m.job(t.JobID)
+				j := c.job(t.JobID)
 				if l == nil || l.attempt != t.Attempt || j == nil || j.State != jobs.Running || j.Attempt != t.Attempt {
 					continue // cancelled or reaped while queued
 				}
@@ -72,26 +73,26 @@ func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchR
 				j.Note(now, "fetched by "+w.id+" ("+w.name+")")
 				r.Tasks = append(r.Tasks, t)
 			}
-			m.mu.Unlock()
+			c.mu.Unlock()
 			return nil
 		}
 		if w.notify == nil {
 			w.notify = make(chan struct{})
 		}
 		ch := w.notify
-		m.mu.Unlock()
+		c.mu.Unlock()
 		select {
 		case <-ch:
 		case <-timer.C:
-			m.mu.Lock()
+			c.mu.Lock()
 			if w := m.reg.workers[a.WorkerID]; w != nil && w.state != rpcapi.WorkerDead {
-				w.lastBeat = m.now()
+				w.lastBeat = c.now()
 			}
-			m.mu.Unlock()
+			c.mu.Unlock()
 			return nil
 		case <-ctx.Done():
 			return nil
-		case <-m.ctx.Done():
+		case <-c.ctx.Done():
 			return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 		}
 	}

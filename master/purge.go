@@ -17,7 +17,7 @@ import (
 // store, now, and says how many in r. Live jobs are never touched.
 func (api wire) PurgeJobs(ctx context.Context, a *rpcapi.PurgeArgs, r *rpcapi.PurgeReply) error {
 	m := api.m
-	f, err := purgeFilter(a, m.now())
+	f, err := purgeFilter(a, m.core.now())
 	if err != nil {
 		return err
 	}
@@ -82,19 +82,20 @@ func (f *PurgeFilter) matchHead(h *jobs.RecordHead) bool {
 // touched, nor jobs from a jobs file. A job of a group whose on_done has
 // not finished yet stays.
 func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
+	c := m.core
 	if f.State != "" && !f.State.Final() {
 		return 0, fmt.Errorf("%w: purge state %q: want succeeded, failed or cancelled", rpcapi.ErrBadRequest, f.State)
 	}
-	if err := m.awaitReady(ctx); err != nil {
+	if err := c.awaitReady(ctx); err != nil {
 		return 0, err
 	}
-	hs, _ := m.store.(jobs.HistoryStore)
-	f.keep = m.lastFires()
-	total, err := m.purgeMemory(hs, &f)
+	hs, _ := c.store.(jobs.HistoryStore)
+	f.keep = c.lastFires()
+	total, err := c.purgeMemory(hs, &f)
 	if err != nil || hs == nil {
 		return total, err
 	}
-	n, err := m.purgeStored(ctx, hs, &f)
+	n, err := c.purgeStored(ctx, hs, &f)
 	return total + n, err
 }
 

@@ -82,9 +82,9 @@ func TestQueueMemory(t *testing.T) {
 			var ms0 runtime.MemStats
 			runtime.ReadMemStats(&ms0)
 			after := liveHeap()
-			m.mu.Lock()
-			pending := m.queue.Len()
-			m.mu.Unlock()
+			m.core.mu.Lock()
+			pending := m.core.queue.Len()
+			m.core.mu.Unlock()
 			if pending != n {
 				t.Fatalf("%d jobs queued, want %d", pending, n)
 			}

@@ -37,17 +37,17 @@ func (c *core) awaitReady(ctx context.Context) error {
 
 // Ready is closed once the master has loaded its whole store and serves
 // every call.
-func (c *core) Ready() <-chan struct{} { return c.ready }
+func (m *Master) Ready() <-chan struct{} { return m.core.ready }
 
 // Failed is closed when loading the store failed after Start returned;
 // Err then says why. The master serves nothing more: Close it.
-func (c *core) Failed() <-chan struct{} { return c.failed }
+func (m *Master) Failed() <-chan struct{} { return m.core.failed }
 
 // Err returns why loading the store failed, after Failed is closed.
-func (c *core) Err() error {
+func (m *Master) Err() error {
 	select {
-	case <-c.failed:
-		return c.loadErr
+	case <-m.core.failed:
+		return m.core.loadErr
 	default:
 		return nil
 	}
@@ -56,20 +56,21 @@ func (c *core) Err() error {
 // finishLoad reads the rest of the store while the master serves, then
 // starts what needs it and opens every call (ready).
 func (m *Master) finishLoad(l *loader) {
-	defer close(m.loadDone)
-	err := m.loadRest(l)
+	c := m.core
+	defer close(c.loadDone)
+	err := c.loadRest(l)
 	if err == nil {
 		err = m.startServices()
 	}
 	if err != nil {
-		if m.ctx.Err() == nil {
+		if c.ctx.Err() == nil {
 			m.log.WithError(err).Error("loading the store failed: the master serves nothing more")
 		}
-		m.loadErr = err
-		close(m.failed)
+		c.loadErr = err
+		close(c.failed)
 		return
 	}
-	close(m.ready)
+	close(c.ready)
 	m.log.Info("master ready: the whole store is loaded")
 }
 

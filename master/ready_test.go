@@ -122,9 +122,9 @@ func TestServeWhileLoading(t *testing.T) {
 		}
 		return fmt.Errorf("counts %v, want %d to %d succeeded (the submit that gave up may land later)", c, id, old+live+2)
 	})
-	m.mu.Lock()
-	ids := m.groups["g"]
-	m.mu.Unlock()
+	m.core.mu.Lock()
+	ids := m.core.groups["g"]
+	m.core.mu.Unlock()
 	for i := 1; i < len(ids); i++ {
 		if cmpIDs(ids[i-1], ids[i]) >= 0 {
 			t.Fatalf("group g's jobs out of submission order at %d: %s, %s", i, ids[i-1], ids[i])

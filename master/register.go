@@ -20,6 +20,7 @@ import (
 // from (workerEndpoint), and the master calls the address it builds.
 func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.RegisterReply) error {
 	m := api.m
+	c := m.core
 	pull := a.Mode == rpcapi.ModePull
 	if err := checkRegister(a); err != nil {
 		return err
@@ -36,20 +37,20 @@ func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.
 			return err
 		}
 	}
-	now := m.now()
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
+	now := c.now()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 	}
 	w := m.reg.addWorker(a, addr, client, now)
 	last, stale := m.reg.adoptRunning(w, a.Running, r, now)
 	if stale > 0 {
-		m.dropped.Add(int64(stale))
-		m.metrics.dropped.Add(float64(stale))
+		c.dropped.Add(int64(stale))
+		c.metrics.dropped.Add(float64(stale))
 	}
 	m.disp.attach(w)
-	m.mu.Unlock()
+	c.mu.Unlock()
 
 	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "addr": w.addr, "mode": a.Mode, "transport": a.Transport, "slots": w.slots,
 		"types": w.types, "adopted": len(a.Running) - len(r.Cancel), "stale": stale}).Info("worker registered")
@@ -62,7 +63,7 @@ func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.
 			return fmt.Errorf("%w: %v", rpcapi.ErrUnavailable, err)
 		}
 	}
-	m.kick()
+	c.kick()
 	return nil
 }
 
@@ -94,11 +95,12 @@ func checkRegister(a *rpcapi.RegisterArgs) error {
 // the worker stopped reporting are requeued as lost.
 func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcapi.HeartbeatReply) error {
 	m := api.m
-	now := m.now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	c := m.core
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	w := m.reg.registered(a.WorkerID)
-	if w == nil || w.state == rpcapi.WorkerDead || m.closed {
+	if w == nil || w.state == rpcapi.WorkerDead || c.closed {
 		r.Status = rpcapi.BeatUnknown
 		return nil
 	}
@@ -108,7 +110,7 @@ func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcap
 	prev := w.beatAt
 	w.beatAt, w.lastBeat = now, now
 	if a.Draining && w.state == rpcapi.WorkerAlive {
-		m.bump()
+		c.bump()
 		w.state = rpcapi.WorkerDraining
 		m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "running": len(w.leases)}).Info("worker draining")
 	}
@@ -140,7 +142,7 @@ func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcap
 		}
 		delete(w.leases, id)
 		m.reg.lose(id, l.attempt, now, fmt.Sprintf("worker %s no longer reports it", w.id))
-		m.kick() // a slot is free, and the job may be pending again
+		c.kick() // a slot is free, and the job may be pending again
 	}
 	r.Status = rpcapi.BeatOK
 	if w.state == rpcapi.WorkerDraining {
@@ -153,20 +155,21 @@ func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcap
 // requeued as lost.
 func (api wire) Logout(ctx context.Context, a *rpcapi.LogoutArgs, _ *rpcapi.Empty) error {
 	m := api.m
-	m.mu.Lock()
+	c := m.core
+	c.mu.Lock()
 	w := m.reg.registered(a.WorkerID)
 	if w == nil || w.state == rpcapi.WorkerDead {
-		m.mu.Unlock()
+		c.mu.Unlock()
 		return fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, a.WorkerID)
 	}
 	if err := m.reg.checkSecret(ctx, w, a.Secret, "logout_worker"); err != nil {
-		m.mu.Unlock()
+		c.mu.Unlock()
 		return err
 	}
 	n := len(w.leases)
-	m.reg.retire(w, m.now(), "logged out")
-	m.mu.Unlock()
+	m.reg.retire(w, c.now(), "logged out")
+	c.mu.Unlock()
 	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "requeued": n}).Info("worker logged out")
-	m.kick()
+	c.kick()
 	return nil
 }

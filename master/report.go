@@ -18,20 +18,20 @@ import (
 // dropped; both are counted. It returns once the recorded outcomes are
 // durable.
 func (api wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) error {
-	m := api.m
+	c := api.m.core
 	if err := checkReports(a.Reports); err != nil {
 		return err
 	}
-	now := m.now()
+	now := c.now()
 	var last *batch
-	m.mu.Lock()
-	w, err := m.reporter(ctx, a)
+	c.mu.Lock()
+	w, err := c.reporter(ctx, a)
 	if err != nil {
-		m.mu.Unlock()
+		c.mu.Unlock()
 		return err
 	}
 	for _, rep := range a.Reports {
-		b, v := m.completeReport(w, a.WorkerID, rep, now)
+		b, v := c.completeReport(w, a.WorkerID, rep, now)
 		switch v {
 		case reportAccepted:
 			r.Accepted++
@@ -42,8 +42,8 @@ func (api wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.
 			r.Dropped++
 		}
 	}
-	m.mu.Unlock()
-	m.kick()
+	c.mu.Unlock()
+	c.kick()
 	if last != nil {
 		if err := last.wait(); err != nil {
 			return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)

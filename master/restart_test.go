@@ -35,10 +35,10 @@ func startOn(t testing.TB, cfg Config) (*Master, rpcapi.MasterClient) {
 
 // finishedInMemory returns the finished jobs in m's memory. It takes mu.
 func finishedInMemory(m *Master) []*jobs.Job {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.core.mu.Lock()
+	defer m.core.mu.Unlock()
 	var out []*jobs.Job
-	for j := range m.allJobs() {
+	for j := range m.core.allJobs() {
 		if j.State.Final() {
 			out = append(out, j)
 		}
@@ -91,7 +91,7 @@ func TestRestartKeepsRetainJobs(t *testing.T) {
 	if len(fin) != keep {
 		t.Fatalf("%d finished jobs in memory after the restart, want %d (retain_jobs, the unique job among them)", len(fin), keep)
 	}
-	if n := m2.retireJobs(m2.now()); n != 0 {
+	if n := m2.core.retireJobs(m2.core.now()); n != 0 {
 		t.Fatalf("a retire pass right after the load took %d jobs out of memory", n)
 	}
 	in := make(map[string]bool)
@@ -110,14 +110,14 @@ func TestRestartKeepsRetainJobs(t *testing.T) {
 			t.Fatalf("job %s (finished %s) left memory, but job finished at %s stayed", j.ID, j.Updated, oldestIn)
 		}
 	}
-	m2.mu.Lock()
-	if m2.ret.finishedMem != len(fin) || m2.counts.of(jobs.Pending) != 3 || m2.queue.Len() != 3 {
-		t.Errorf("finishedMem %d, pending %d, queued %d", m2.ret.finishedMem, m2.counts.of(jobs.Pending), m2.queue.Len())
+	m2.core.mu.Lock()
+	if m2.core.ret.finishedMem != len(fin) || m2.core.counts.of(jobs.Pending) != 3 || m2.core.queue.Len() != 3 {
+		t.Errorf("finishedMem %d, pending %d, queued %d", m2.core.ret.finishedMem, m2.core.counts.of(jobs.Pending), m2.core.queue.Len())
 	}
-	m2.mu.Unlock()
+	m2.core.mu.Unlock()
 	// The retire pass then holds memory at retain_jobs (the unique job
 	// stays, an older one leaves in its place).
-	eventually(t, m2, "finished jobs in memory at retain_jobs", func() bool { return m2.ret.finishedMem <= keep })
+	eventually(t, m2, "finished jobs in memory at retain_jobs", func() bool { return m2.core.ret.finishedMem <= keep })
 
 	// Counts, the IDs, and the jobs from the disk.
 	after, err := mc2.Status(ctx)
@@ -179,9 +179,9 @@ func TestRestartScheduleFireKept(t *testing.T) {
 			}
 			cancelJob(t, m, fire)
 			var fired time.Time
-			m.mu.Lock()
-			fired = m.job(fire).Updated
-			m.mu.Unlock()
+			m.core.mu.Lock()
+			fired = m.core.job(fire).Updated
+			m.core.mu.Unlock()
 			if by == "retain_jobs" || by == "purge" {
 				// 150 jobs that finish after it.
 				specs := make([]jobs.Spec, 150)
@@ -200,12 +200,12 @@ func TestRestartScheduleFireKept(t *testing.T) {
 			}
 			if by == "purge" {
 				// Purge every finished job: all but the fire's go.
-				eventually(t, m, "jobs leave memory", func() bool { return m.ret.finishedMem <= cfg.RetainJobs })
+				eventually(t, m, "jobs leave memory", func() bool { return m.core.ret.finishedMem <= cfg.RetainJobs })
 				n, err := m.Purge(context.Background(), PurgeFilter{})
 				if err != nil || n != 150 {
 					t.Fatalf("purge: %d, %v; want the 150 jobs that are not the fire's", n, err)
 				}
-				if n, err := m.sweepHistory(time.Now().Add(365 * 24 * time.Hour)); err != nil || n != 0 {
+				if n, err := m.core.sweepHistory(time.Now().Add(365 * 24 * time.Hour)); err != nil || n != 0 {
 					t.Fatalf("history sweep a year on: %d deleted, %v; want the fire's job kept", n, err)
 				}
 			}
@@ -216,7 +216,7 @@ func TestRestartScheduleFireKept(t *testing.T) {
 			m.Close()
 
 			m = startCronMaster(t, cfg, fc)
-			if by != "purge" && m.job(fire) != nil {
+			if by != "purge" && m.core.job(fire) != nil {
 				t.Fatalf("the fire's job %s is in memory after the restart: the test does not test", fire)
 			}
 			settle(t, m)
@@ -279,7 +279,7 @@ func TestRestartKeepsFailedNotice(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the job_failed notice was not sent after the restart")
 	}
-	eventually(t, m2, "the finished jobs in memory at retain_jobs", func() bool { return m2.ret.finishedMem <= 100 })
+	eventually(t, m2, "the finished jobs in memory at retain_jobs", func() bool { return m2.core.ret.finishedMem <= 100 })
 }
 
 // BenchmarkLoad measures a master's load of a bolt store of finished jobs
@@ -327,12 +327,12 @@ func BenchmarkLoad(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		m.store = s
-		if err := m.load(); err != nil {
+		m.core.store = s
+		if err := m.core.load(); err != nil {
 			b.Fatal(err)
 		}
-		if m.byseq.len() != live {
-			b.Fatalf("%d jobs in memory, want %d", m.byseq.len(), live)
+		if m.core.byseq.len() != live {
+			b.Fatalf("%d jobs in memory, want %d", m.core.byseq.len(), live)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(old+live), "ns/job")

@@ -80,8 +80,8 @@ func runAll(t *testing.T, mc rpcapi.MasterClient, specs []jobs.Spec) []string {
 func eventually(t *testing.T, m *Master, what string, cond func() bool) {
 	t.Helper()
 	testproc.Poll(t, 10*time.Second, what, func() bool {
-		m.mu.Lock()
-		defer m.mu.Unlock()
+		m.core.mu.Lock()
+		defer m.core.mu.Unlock()
 		return cond()
 	})
 }
@@ -110,17 +110,17 @@ func TestRetainReleasesEverything(t *testing.T) {
 	ids := runAll(t, mc, specs)
 
 	eventually(t, m, "every job but the one unique_for holds leaves memory", func() bool {
-		return m.byseq.len() == 1 && m.ret.finishedMem == 1
+		return m.core.byseq.len() == 1 && m.core.ret.finishedMem == 1
 	})
 	eventually(t, m, "lanes, buckets, groups and keys released", func() bool {
-		return len(m.lim.lanes) <= 64 && len(m.lim.keyBuckets) == 0 && len(m.groups) == 0 &&
-			len(m.keys.unique) == 1 && len(m.lim.runningKey) == 0 && len(m.hooks.recs) == 0
+		return len(m.core.lim.lanes) <= 64 && len(m.core.lim.keyBuckets) == 0 && len(m.core.groups) == 0 &&
+			len(m.core.keys.unique) == 1 && len(m.core.lim.runningKey) == 0 && len(m.core.hooks.recs) == 0
 	})
-	m.mu.Lock()
-	if n := m.counts.of(jobs.Succeeded); n != len(ids) {
-		t.Errorf("succeeded count %d, want %d (jobs that left memory still count); counts %v", n, len(ids), m.counts)
+	m.core.mu.Lock()
+	if n := m.core.counts.of(jobs.Succeeded); n != len(ids) {
+		t.Errorf("succeeded count %d, want %d (jobs that left memory still count); counts %v", n, len(ids), m.core.counts)
 	}
-	m.mu.Unlock()
+	m.core.mu.Unlock()
 	r, err := mc.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{held}})
 	if err != nil {
 		t.Fatal(err)
@@ -140,14 +140,14 @@ func TestRetainJobsCap(t *testing.T) {
 	}
 	ids := runAll(t, mc, specs)
 	eventually(t, m, "at most 100 finished jobs in memory", func() bool {
-		return m.ret.finishedMem <= 100 && m.byseq.len() <= 100
+		return m.core.ret.finishedMem <= 100 && m.core.byseq.len() <= 100
 	})
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.job(ids[len(ids)-1]) == nil {
+	m.core.mu.Lock()
+	defer m.core.mu.Unlock()
+	if m.core.job(ids[len(ids)-1]) == nil {
 		t.Errorf("the newest job left memory before older ones")
 	}
-	if m.job(ids[0]) != nil {
+	if m.core.job(ids[0]) != nil {
 		t.Errorf("the oldest job is still in memory")
 	}
 }
@@ -166,7 +166,7 @@ type storeLen struct{ m *Master }
 
 func (s storeLen) Len() int {
 	n := 0
-	s.m.store.(jobs.HistoryStore).Ascend(0, func(uint64, []byte) bool { n++; return true })
+	s.m.core.store.(jobs.HistoryStore).Ascend(0, func(uint64, []byte) bool { n++; return true })
 	return n
 }
 
@@ -175,7 +175,7 @@ func testHistory(t *testing.T, cfg Config) {
 	m, mc := retainCluster(t, cfg)
 	st := storeLen{m}
 	ids := runAll(t, mc, okAndFail(600, 6))
-	eventually(t, m, "jobs leave memory", func() bool { return m.byseq.len() == 0 })
+	eventually(t, m, "jobs leave memory", func() bool { return m.core.byseq.len() == 0 })
 
 	ctx := context.Background()
 	info, err := mc.GetJob(ctx, ids[1])
@@ -199,16 +199,16 @@ func testHistory(t *testing.T, cfg Config) {
 		t.Fatalf("a group with no jobs: %+v, %v", grp, err)
 	}
 
-	n, err := m.sweepHistory(time.Now())
+	n, err := m.core.sweepHistory(time.Now())
 	if err != nil || n != 300 || st.Len() != 300 {
 		t.Fatalf("history sweep deleted %d (%v); store holds %d, want 300", n, err, st.Len())
 	}
 	if _, err := mc.GetJob(ctx, ids[0]); !errors.Is(err, rpcapi.ErrNotFound) {
 		t.Fatalf("job %s past history: %v, want not found", ids[0], err)
 	}
-	m.mu.Lock()
-	total := m.counts.of(jobs.Succeeded) + m.counts.of(jobs.Failed)
-	m.mu.Unlock()
+	m.core.mu.Lock()
+	total := m.core.counts.of(jobs.Succeeded) + m.core.counts.of(jobs.Failed)
+	m.core.mu.Unlock()
 	if total != 300 {
 		t.Fatalf("counts after the sweep: %d finished, want 300", total)
 	}
@@ -276,7 +276,7 @@ func TestMetricTypesBounded(t *testing.T) {
 	startTestWorker(t, worker.Config{Master: m.Addr(), Name: "many", Slots: 4, Logger: m.log}, handlers)
 	runAll(t, mc, specs)
 	typesIn := func() map[string]bool {
-		fams, err := m.metrics.reg.Gather()
+		fams, err := m.core.metrics.reg.Gather()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,7 +305,7 @@ func TestMetricTypesBounded(t *testing.T) {
 		}
 		return nil
 	})
-	fams, err := m.metrics.reg.Gather()
+	fams, err := m.core.metrics.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +335,7 @@ func TestHistoryEarlySweep(t *testing.T) {
 	}
 	// Counted, not waited for by ID: the sweep may delete a finished job
 	// before a wait_jobs call sees it, which then answers "not found".
-	succeeded := m.metrics.finished.WithLabelValues(string(jobs.Succeeded))
+	succeeded := m.core.metrics.finished.WithLabelValues(string(jobs.Succeeded))
 	testproc.PollErr(t, 30*time.Second, "every job succeeded", func() error {
 		var pm dto.Metric
 		if err := succeeded.Write(&pm); err != nil {
@@ -378,8 +378,8 @@ func TestPurgeHistory(t *testing.T) {
 		}
 		runAll(t, mc, specs)
 		eventually(t, m, "jobs leave memory, group g's on_done done", func() bool {
-			r := m.onDoneStatus("g")
-			return m.ret.finishedMem <= 100 && (r == nil || r.State == onDoneDone)
+			r := m.core.onDoneStatus("g")
+			return m.core.ret.finishedMem <= 100 && (r == nil || r.State == onDoneDone)
 		})
 		ctx := context.Background()
 		if n, err := m.Purge(ctx, PurgeFilter{Type: "fail", Before: time.Now().Add(-time.Hour)}); err != nil || n != 0 {
@@ -415,9 +415,9 @@ func TestLiveFilterFromMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, m, "the finished jobs leave memory", func() bool { return m.byseq.len() == 3 })
+	eventually(t, m, "the finished jobs leave memory", func() bool { return m.core.byseq.len() == 3 })
 	var got []string
-	next, err := m.pageJobs(&jobQuery{State: jobs.Pending, Limit: 100, Examine: 10}, func(j *jobs.Job) { got = append(got, j.ID) })
+	next, err := m.core.pageJobs(&jobQuery{State: jobs.Pending, Limit: 100, Examine: 10}, func(j *jobs.Job) { got = append(got, j.ID) })
 	if err != nil || next != "" || len(got) != 3 || got[0] != pend.IDs[2] {
 		t.Fatalf("pending jobs, examining at most 10: %v, next %q, %v; want %v newest first and no cursor", got, next, err, pend.IDs)
 	}

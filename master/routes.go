@@ -49,7 +49,7 @@ func (m *Master) apiRoutes() []apiRoute {
 func (m *Master) mountHTTP(mux *http.ServeMux) {
 	api := http.NewServeMux()
 	for _, r := range m.apiRoutes() {
-		api.Handle(r.pattern, m.allow(r.roles, apiHandler(m.gated(r.h))))
+		api.Handle(r.pattern, m.allow(r.roles, apiHandler(m.core.gated(r.h))))
 	}
 	api.HandleFunc(APIPrefix, func(w http.ResponseWriter, r *http.Request) {
 		// Nothing matched: a known path with another method, or nothing.

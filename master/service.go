@@ -15,11 +15,12 @@ import (
 // Status implements rpcapi.MasterAPI.
 func (api wire) Status(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.StatusReply) error {
 	m := api.m
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	c := m.core
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	r.Counts = make(map[jobs.State]int, len(jobs.States))
 	for _, s := range jobs.States {
-		r.Counts[s] = m.counts.of(s)
+		r.Counts[s] = c.counts.of(s)
 	}
 	r.Workers = m.reg.workerInfos()
 	for _, w := range r.Workers {
@@ -29,13 +30,13 @@ func (api wire) Status(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.StatusRep
 	}
 	size := pageOverhead + len(jobs.States)*itemOverhead
 	for i := range r.Workers {
-		if size += workerReplyBytes(&r.Workers[i]); size > m.maxReplyBytes() && i > 0 {
+		if size += workerReplyBytes(&r.Workers[i]); size > c.maxReplyBytes() && i > 0 {
 			r.Workers, r.WorkersMore = r.Workers[:i], len(r.Workers)-i
 			break
 		}
 	}
-	r.Started = m.start
-	r.Dropped = m.dropped.Load()
+	r.Started = c.start
+	r.Dropped = c.dropped.Load()
 	r.Reaped = m.reg.reaped.Load()
 	r.Version = buildinfo.Get()
 	return nil
@@ -54,22 +55,22 @@ func (api wire) ListWorkers(ctx context.Context, a *rpcapi.ListWorkersArgs, r *r
 		return err
 	}
 	r.Workers = []rpcapi.WorkerInfo{}
-	r.NextCursor, err = m.pageWorkers(q, func(wi rpcapi.WorkerInfo) { r.Workers = append(r.Workers, wi) })
+	r.NextCursor, err = m.core.pageWorkers(q, func(wi rpcapi.WorkerInfo) { r.Workers = append(r.Workers, wi) })
 	return err
 }
 
 // GetJob implements rpcapi.MasterAPI.
 func (api wire) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.JobInfo) error {
-	m := api.m
-	m.mu.Lock()
-	if j := m.job(a.ID); j != nil {
+	c := api.m.core
+	c.mu.Lock()
+	if j := c.job(a.ID); j != nil {
 		r.Job = *j.Clone()
-		r.Waiting = m.whyWaiting(j, m.now())
-		m.mu.Unlock()
+		r.Waiting = c.whyWaiting(j, c.now())
+		c.mu.Unlock()
 		return nil
 	}
-	m.mu.Unlock()
-	j, _, err := m.findJob(a.ID) // a job that left memory is final: nothing to explain
+	c.mu.Unlock()
+	j, _, err := c.findJob(a.ID) // a job that left memory is final: nothing to explain
 	if err != nil {
 		return err
 	}
@@ -150,13 +151,13 @@ func (api wire) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi.
 	if a.State != "" && !a.State.Valid() {
 		return fmt.Errorf("%w: unknown state %q (want one of %v)", rpcapi.ErrBadRequest, a.State, jobs.States)
 	}
-	q := jobQuery{State: a.State, Type: a.Type, Group: a.Group, Cursor: a.Cursor, MaxBytes: m.maxReplyBytes()}
+	q := jobQuery{State: a.State, Type: a.Type, Group: a.Group, Cursor: a.Cursor, MaxBytes: m.core.maxReplyBytes()}
 	var err error
 	if q.Limit, q.Asc, err = pageArgs(a.Limit, a.Order); err != nil {
 		return err
 	}
 	r.Jobs = []jobs.Job{}
-	r.NextCursor, err = m.pageJobs(&q, func(j *jobs.Job) { r.Jobs = append(r.Jobs, *j.Clone()) })
+	r.NextCursor, err = m.core.pageJobs(&q, func(j *jobs.Job) { r.Jobs = append(r.Jobs, *j.Clone()) })
 	return err
 }
 
@@ -164,34 +165,34 @@ func (api wire) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi.
 // running one is cancelled and its worker told to stop it.
 func (api wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.CancelReply) error {
 	m := api.m
-	now := m.now()
+	now := m.core.now()
 	var last *batch
 	if a.Group != "" {
-		if err := m.knownGroup(a.Group); err != nil {
+		if err := m.core.knownGroup(a.Group); err != nil {
 			return err
 		}
 	}
-	owner, err := m.cancelOwnerOf(ctx)
+	owner, err := m.core.cancelOwnerOf(ctx)
 	if err != nil {
 		return err
 	}
-	m.mu.Lock()
-	ids, err := m.cancelIDs(a, owner, r)
+	m.core.mu.Lock()
+	ids, err := m.core.cancelIDs(a, owner, r)
 	if err != nil {
-		m.mu.Unlock()
+		m.core.mu.Unlock()
 		return err
 	}
 	var gone []int // r.Errors of the IDs not in memory: looked up in history after
 	for n := 0; n < len(ids); n++ {
 		id := ids[n]
-		j := m.job(id)
+		j := m.core.job(id)
 		if j == nil {
 			gone = append(gone, len(r.Errors))
 			r.Errors = append(r.Errors, id)
 			continue
 		}
 		before, worker, attempt := j.State, j.Worker, j.Attempt
-		_, b, err := m.apply(jobChange{kind: changeCancel, job: id, at: now})
+		_, b, err := m.core.apply(jobChange{kind: changeCancel, job: id, at: now})
 		if err != nil {
 			r.Errors = append(r.Errors, fmt.Sprintf("%s: already %s", id, j.State))
 			continue
@@ -203,7 +204,7 @@ func (api wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Canc
 					// Never sent (or fetched): the worker never had it,
 					// and its slot is free now.
 					delete(w.leases, id)
-					m.kick()
+					m.core.kick()
 				} else {
 					l.cancelled = true
 					w.cancelbox = append(w.cancelbox, rpcapi.JobRef{JobID: id, Attempt: attempt})
@@ -212,23 +213,23 @@ func (api wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Canc
 			}
 		}
 		r.Cancelled = append(r.Cancelled, id)
-		m.jobLog(j).Info("job cancelled")
+		m.core.jobLog(j).Info("job cancelled")
 		for _, c := range j.Children { // a broadcast's copies go with it
-			if k := m.job(c); k != nil && !k.State.Final() {
+			if k := m.core.job(c); k != nil && !k.State.Final() {
 				ids = append(ids, c)
 			}
 		}
 	}
-	m.mu.Unlock()
+	m.core.mu.Unlock()
 	if last != nil {
 		if err := last.wait(); err != nil {
 			return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 		}
 	}
-	if err := m.cancelGone(r.Errors, gone); err != nil {
+	if err := m.core.cancelGone(r.Errors, gone); err != nil {
 		return err
 	}
-	half := (m.maxReplyBytes() - pageOverhead) / 2
+	half := (m.core.maxReplyBytes() - pageOverhead) / 2
 	r.Cancelled, r.CancelledMore = capIDs(r.Cancelled, half)
 	r.Errors, r.ErrorsMore = capIDs(r.Errors, half)
 	return nil
@@ -286,7 +287,7 @@ func (c *core) cancelGone(errs []string, gone []int) error {
 // every job of the group) is final, or the timeout (at most
 // rpcapi.MaxWait) passes.
 func (api wire) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitReply) error {
-	m := api.m
+	c := api.m.core
 	if len(a.IDs) == 0 && a.Group == "" {
 		return fmt.Errorf("%w: wait needs job IDs or a group", rpcapi.ErrBadRequest)
 	}
@@ -299,39 +300,39 @@ func (api wire) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitRepl
 	past := make(map[string]jobs.State) // final jobs that left memory: read once from history
 	for {
 		// The channel first: a change after it wakes the wait.
-		m.mu.Lock()
-		if m.changed == nil {
-			m.changed = make(chan struct{})
+		c.mu.Lock()
+		if c.changed == nil {
+			c.changed = make(chan struct{})
 		}
-		ch := m.changed
-		m.mu.Unlock()
+		ch := c.changed
+		c.mu.Unlock()
 		*r = rpcapi.WaitReply{Done: true, Counts: make(map[jobs.State]int)}
 		if a.Group != "" {
-			if err := m.countWaitGroup(a.Group, r); err != nil {
+			if err := c.countWaitGroup(a.Group, r); err != nil {
 				return err
 			}
 		}
-		m.mu.Lock()
-		if missing := m.countWaitJobs(a.IDs, past, r); len(missing) > 0 {
-			m.mu.Unlock()
-			if err := m.readPast(missing, past); err != nil {
+		c.mu.Lock()
+		if missing := c.countWaitJobs(a.IDs, past, r); len(missing) > 0 {
+			c.mu.Unlock()
+			if err := c.readPast(missing, past); err != nil {
 				return err
 			}
 			continue
 		}
-		closed := m.closed
-		m.mu.Unlock()
+		closed := c.closed
+		c.mu.Unlock()
 		if !r.Done && !closed {
 			select {
 			case <-ch:
 				continue
 			case <-timer.C:
 			case <-ctx.Done():
-			case <-m.ctx.Done():
+			case <-c.ctx.Done():
 			}
 		}
 		slices.SortFunc(r.Failed, cmpIDs)
-		r.Failed, r.FailedMore = capIDs(r.Failed, m.maxReplyBytes()-pageOverhead)
+		r.Failed, r.FailedMore = capIDs(r.Failed, c.maxReplyBytes()-pageOverhead)
 		return nil
 	}
 }

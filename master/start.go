@@ -21,7 +21,8 @@ import (
 // jobs, binds the listener and starts serving. It returns the first error
 // (a locked data dir, a port in use) synchronously.
 func (m *Master) Start() error {
-	m.start = time.Now()
+	c := m.core
+	c.start = time.Now()
 	m.newMasterScheduler()
 	if m.cfg.GCPercent != 0 {
 		debug.SetGCPercent(m.cfg.GCPercent)
@@ -30,17 +31,17 @@ func (m *Master) Start() error {
 	if err != nil {
 		return err
 	}
-	m.store = st
-	m.commit = newCommitter(st, m.log)
-	m.ready, m.failed, m.loadDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
-	l, err := m.loadLive()
+	c.store = st
+	c.commit = newCommitter(st, m.log)
+	c.ready, c.failed, c.loadDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
+	l, err := c.loadLive()
 	if err != nil {
 		st.Close()
 		return err
 	}
 	early := l.first != nil // serve the workers while the rest loads (ready.go)
 	if !early {
-		if err := m.loadRest(l); err != nil {
+		if err := c.loadRest(l); err != nil {
 			st.Close()
 			return err
 		}
@@ -49,19 +50,19 @@ func (m *Master) Start() error {
 		st.Close()
 		return err
 	}
-	m.wg.Go(func() { m.commit.run(m.stopc) })
+	m.wg.Go(func() { c.commit.run(m.stopc) })
 	if !early {
 		if err := m.startServices(); err != nil {
 			m.shutdown()
 			return err
 		}
-		close(m.ready)
-		close(m.loadDone)
+		close(c.ready)
+		close(c.loadDone)
 	}
 
 	fail := func(err error) error {
 		if early {
-			close(m.loadDone) // finishLoad never started
+			close(c.loadDone) // finishLoad never started
 		}
 		m.shutdown()
 		return err
@@ -75,10 +76,10 @@ func (m *Master) Start() error {
 	}
 	m.disp.start()
 	m.reg.start()
-	tick, stop := m.clock.Ticker(max(m.cfg.HeartbeatInterval/4, 10*time.Millisecond))
-	m.wg.Go(func() { m.retainLoop(tick, stop) })
-	m.wg.Go(m.historyLoop)
-	m.wg.Go(m.idleMemLoop)
+	tick, stop := c.clock.Ticker(max(m.cfg.HeartbeatInterval/4, 10*time.Millisecond))
+	m.wg.Go(func() { c.retainLoop(tick, stop) })
+	m.wg.Go(c.historyLoop)
+	m.wg.Go(c.idleMemLoop)
 	m.log.WithFields(logrus.Fields{"addr": m.Addr(), "store": m.cfg.Store, "data_dir": m.cfg.DataDir,
 		"auth": !m.auth.Open(), "tokens": m.auth.Keyring().Len()}).Info("master listening")
 	if early {
@@ -88,7 +89,7 @@ func (m *Master) Start() error {
 		m.log.WithField("addr", m.Addr()).Warn("NO TOKEN: the master listens beyond loopback without auth; " +
 			"anyone who reaches this port can submit jobs and register workers. Set token, token_file or tokens_file.")
 	}
-	m.kick()
+	c.kick()
 	return nil
 }
 
@@ -114,7 +115,7 @@ func (m *Master) openStore() (jobs.Store, error) {
 // clean where that is required, and validates the on_done notifiers and
 // the initial jobs.
 func (m *Master) checkStart() error {
-	if err := m.checkCleanStop(); err != nil {
+	if err := m.core.checkCleanStop(); err != nil {
 		return err
 	}
 	if err := m.cfg.Notify.Validate(); err != nil {
@@ -146,6 +147,7 @@ func (m *Master) listen() (net.Listener, error) {
 // startHTTP builds the master's HTTP server (both RPC transports, metrics,
 // the web API) in m.srv and serves m.ln with it in a goroutine of m.wg.
 func (m *Master) startHTTP() error {
+	c := m.core
 	api := countingAPI{wire{m}}
 	stats := new(rpcapi.GoRPCStats)
 	h, err := rpcapi.NewGoRPCHandlerOptions(api, nil, rpcapi.GoRPCOptions{
@@ -162,9 +164,9 @@ func (m *Master) startHTTP() error {
 	mux.Handle(rpcapi.GoRPCPath, m.auth.Require(h))
 	mux.Handle(rpcapi.XMLRPCPath, m.auth.Require(
 		rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{MaxBody: m.cfg.MaxRequestBody, MaxDepth: m.cfg.MaxXMLDepth})))
-	m.metrics.reg.MustRegister(goRPCCollectors(stats)...)
-	m.metrics.reg.MustRegister(listenerCollectors(m.ln)...)
-	mux.Handle("/metrics", m.auth.Require(m.allow(rpcapi.ReadRoles, m.metrics.handler())))
+	c.metrics.reg.MustRegister(goRPCCollectors(stats)...)
+	c.metrics.reg.MustRegister(listenerCollectors(m.ln)...)
+	mux.Handle("/metrics", m.auth.Require(m.allow(rpcapi.ReadRoles, c.metrics.handler())))
 	m.mountHTTP(mux)
 	// Timeouts keep a slow client from pinning the master. net/rpc
 	// connections are hijacked and leave these behind; the write timeout

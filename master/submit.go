@@ -22,7 +22,8 @@ var _ rpcapi.MasterAPI = wire{}
 // One invalid spec fails the whole batch and nothing is created.
 func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.SubmitReply) error {
 	m := api.m
-	if err := m.checkSubmit(a.Specs); err != nil {
+	c := m.core
+	if err := c.checkSubmit(a.Specs); err != nil {
 		return err
 	}
 	r.IDs = make([]string, len(a.Specs))
@@ -35,24 +36,24 @@ func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Subm
 	if err != nil {
 		return err
 	}
-	b := &submitBatch{specs: a.Specs, reply: r, now: m.now(), by: by}
+	b := &submitBatch{specs: a.Specs, reply: r, now: c.now(), by: by}
 	b.build(len(a.Specs) - nsched)
 
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 	}
-	if err := m.reserveBatch(b); err != nil {
-		m.keys.release(b.reserved, b.uniq)
-		m.mu.Unlock()
+	if err := c.reserveBatch(b); err != nil {
+		c.keys.release(b.reserved, b.uniq)
+		c.mu.Unlock()
 		return err
 	}
-	m.mu.Unlock()
+	c.mu.Unlock()
 	if len(b.fresh) == 0 {
 		return nil
 	}
-	return m.commitBatch(b)
+	return c.commitBatch(b)
 }
 
 // checkSubmit validates a batch of specs, their number and the size of
