@@ -124,6 +124,176 @@ var (
 	_ readView     = (*core)(nil)
 )
 
+// leaseWriteDelay is how long a fresh lease waits before its record is
+// written (dispatch and the reaper write the due ones). A job that ends
+// sooner costs two writes (submitted, final) instead of three. Nothing
+// durable depends on the lease record: a master that restarts without it
+// finds the job pending, and the worker running it re-registers with the
+// attempt, which the master adopts; if that worker is gone, or the job is
+// dispatched again before it re-registers, the job runs again (its outcome
+// is still recorded once). Short, so that a crash leaves few such leases.
+const leaseWriteDelay = 100 * time.Millisecond
+
+// heldLease is a fresh lease whose record waits for leaseWriteDelay.
+type heldLease struct {
+	j       *jobs.Job
+	attempt int
+	due     time.Time
+}
+
+// job returns the job in memory with the given ID, or nil. The caller
+// holds mu.
+func (c *core) job(id string) *jobs.Job { return c.byseq.byID(id) }
+
+// index puts j in byseq. The caller holds mu (or owns c).
+func (c *core) index(j *jobs.Job) { c.byseq.put(j) }
+
+// insert adds a job to the indexes. The caller holds mu (or owns c).
+func (c *core) insert(j *jobs.Job) {
+	c.index(j)
+	if j.Spec.Key != "" {
+		c.keys.byKey[j.Spec.Key] = j.ID
+	}
+	if g := j.Spec.Group; g != "" {
+		if len(c.groups[g]) == 0 {
+			c.groupBack(g)
+		}
+		c.groups[g] = append(c.groups[g], j.ID)
+	}
+	if u := j.Spec.UniqueKey; u != "" {
+		if old := c.job(c.keys.unique[u]); old == nil || old.Seq <= j.Seq {
+			c.keys.unique[u] = j.ID
+		}
+	}
+	c.counts.add(j.State, 1)
+	c.lim.account(j, jobs.Pending)
+}
+
+// stateCounts counts jobs by state.
+type stateCounts [5]int
+
+func stateIndex(s jobs.State) int {
+	switch s {
+	case jobs.Pending:
+		return 0
+	case jobs.Running:
+		return 1
+	case jobs.Succeeded:
+		return 2
+	case jobs.Failed:
+		return 3
+	}
+	return 4
+}
+
+func (c *stateCounts) add(s jobs.State, d int) { c[stateIndex(s)] += d }
+
+// of returns the number of jobs in state s.
+func (c *stateCounts) of(s jobs.State) int { return c[stateIndex(s)] }
+
+// allJobs yields every job in memory in Seq order. The caller holds mu.
+func (c *core) allJobs() iter.Seq[*jobs.Job] {
+	return func(yield func(*jobs.Job) bool) { c.byseq.ascend(0, yield) }
+}
+
+// touch records that j changed from state before: counts, waiters, and a
+// snapshot for the store. It returns the commit batch. The caller holds mu.
+func (c *core) touch(j *jobs.Job, before jobs.State) *batch {
+	c.bump()
+	c.live.note(j, before)
+	c.lim.account(j, before)
+	if before != j.State {
+		c.counts.add(before, -1)
+		c.counts.add(j.State, 1)
+		if before.Final() && !j.State.Final() {
+			c.ret.unfinished()
+		}
+		if j.State.Final() && !before.Final() {
+			c.ret.finished(j, j.Updated)
+		}
+		if j.State.Final() {
+			if j.Parent != "" {
+				c.childFinal(j)
+			}
+			c.groupFinal(j)
+			c.scheduleFinal(j)
+			c.metrics.finished.WithLabelValues(string(j.State)).Inc()
+			if c.changed != nil {
+				close(c.changed)
+				c.changed = nil
+			}
+		}
+	}
+	if before == jobs.Pending && j.State == jobs.Running {
+		c.held = append(c.held, heldLease{j: j, attempt: j.Attempt, due: j.Updated.Add(leaseWriteDelay)})
+		return c.commit.pending()
+	}
+	return c.commit.add(j)
+}
+
+// writeHeld writes the held leases that are due (all of them when all is
+// set) and still running. The caller holds mu.
+func (c *core) writeHeld(now time.Time, all bool) {
+	n := 0
+	for _, h := range c.held {
+		if !all && h.due.After(now) {
+			break
+		}
+		if h.j.State == jobs.Running && h.j.Attempt == h.attempt {
+			c.commit.add(h.j)
+		}
+		n++
+	}
+	left := copy(c.held, c.held[n:])
+	clear(c.held[left:])
+	c.held = c.held[:left]
+}
+
+// bump wakes everyone waiting on Changed. The caller holds mu.
+func (c *core) bump() {
+	if c.anyChange != nil {
+		close(c.anyChange)
+		c.anyChange = nil
+	}
+}
+
+// Changed implements readView: a channel closed at the next change to any
+// job or worker (see Master.Changed).
+func (c *core) Changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.anyChange == nil {
+		c.anyChange = make(chan struct{})
+	}
+	return c.anyChange
+}
+
+func (c *core) backoff() jobs.Backoff {
+	return jobs.Backoff{Base: c.cfg.RetryBackoff, Max: c.cfg.MaxBackoff}
+}
+
+// deadline is when the master gives up on a running attempt that has a
+// timeout: the worker enforces the timeout itself; this is the backstop.
+func (c *core) deadline(j *jobs.Job, started time.Time) time.Time {
+	if j.Spec.Timeout <= 0 {
+		return time.Time{}
+	}
+	return started.Add(j.Spec.Timeout + c.cfg.DeadAfter + 10*time.Second)
+}
+
+// kick wakes the dispatcher for a pass. It never blocks.
+func (c *core) kick() { c.wake() }
+
+func (c *core) jobLog(j *jobs.Job) *logrus.Entry { return jobEntry(c.log, j) }
+
+// jobEntry is log with the fields that name j's current attempt.
+func jobEntry(log logrus.FieldLogger, j *jobs.Job) *logrus.Entry {
+	return log.WithFields(logrus.Fields{"job": j.ID, "attempt": j.Attempt, "worker": j.Worker, "type": j.Spec.Type})
+}
+
+// now is the master's time (clock).
+func (c *core) now() time.Time { return c.clock.Now() }
+
 // jobOfKey implements schedCore: the ID of the job with key, if any.
 func (c *core) jobOfKey(key string) (string, bool) {
 	c.mu.Lock()

@@ -156,7 +156,7 @@ func (e *schedEntry) setNext() {
 // schedCore is what the scheduler needs of the core: the job a fire
 // submitted, found by its key; whether a job is still pending or running;
 // and the submission of a fire's job. Each method takes the core's lock
-// itself: the scheduler never holds it. Master implements it.
+// itself: the scheduler never holds it. The core implements it (core.go).
 type schedCore interface {
 	jobOfKey(key string) (id string, found bool)
 	jobLive(id string) bool

@@ -20,7 +20,7 @@ import (
 // and the leases it makes. The per-worker send loops that deliver them are
 // in send.go. The dispatcher owns its loop, the send loops and its scratch
 // heap; it reaches the jobs, the queue, the lanes and the workers through
-// dispatchCore, which Master implements (core.go), under the core's one
+// dispatchCore, which the core implements (core.go), under the core's one
 // lock, which also guards a worker's leases and outbox.
 
 // dispatchCore is what the dispatcher needs of the core. lock and unlock

@@ -138,8 +138,8 @@ type hooks struct {
 // hookCore is what the group callbacks and notices need of the core. lock
 // and unlock take and release the core's lock, which also guards the
 // hooks' own maps (fired, cursor, recs, busy); the methods marked
-// "locked" need it held, the others must be called without it. Master
-// implements it.
+// "locked" need it held, the others must be called without it. The core
+// implements it (core.go).
 type hookCore interface {
 	lock()
 	unlock()

@@ -45,9 +45,9 @@ type httpAPI struct {
 	stopped <-chan struct{}    // closed when the master stops: event streams end
 }
 
-// readView is the master as the HTTP side reads it: pages and views of
+// readView is the core as the HTTP side reads it: pages and views of
 // jobs, workers and groups, and the live view. Its methods change nothing
-// and take the core's lock themselves. Master implements it.
+// and take the core's lock themselves. The core implements it (core.go).
 type readView interface {
 	liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
 	// Changed is closed at the next change of the live view.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
+	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
 
@@ -82,4 +84,45 @@ func (c *core) gated(h func(http.ResponseWriter, *http.Request) error) func(http
 		}
 		return h(w, r)
 	}
+}
+
+// The meta record a master writes at a clean stop and removes at start.
+const (
+	masterBucket = "master"
+	cleanStopKey = "clean_stop"
+)
+
+// recoveryGrace is how long a master that comes back from a crash holds
+// dispatch, in heartbeat intervals. A lease younger than leaseWriteDelay
+// was not on disk, so its job looks pending; the worker running it
+// re-registers at its next beat (answered "unknown") and the master adopts
+// the attempt. Dispatching before that would run the job a second time.
+const recoveryGrace = 2
+
+// checkCleanStop arms the recovery grace unless the last master stopped
+// cleanly (or the store is empty), and removes the mark, so that a crash
+// from now on is seen at the next start.
+func (c *core) checkCleanStop() error {
+	ms, ok := c.store.(jobs.MetaStore)
+	if !ok {
+		return nil
+	}
+	clean := false
+	err := ms.LoadMeta(masterBucket, func(key string, _ []byte) error {
+		clean = clean || key == cleanStopKey
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("master: load: %w", err)
+	}
+	if clean {
+		return ms.SaveMeta(masterBucket, cleanStopKey, nil)
+	}
+	c.recovered = c.byseq.len() > 0
+	if c.counts.of(jobs.Pending) > 0 {
+		c.graceUntil = c.now().Add(recoveryGrace * c.cfg.HeartbeatInterval)
+		c.log.WithField("until", c.graceUntil.Format(time.RFC3339Nano)).
+			Warn("the last master did not stop cleanly: holding dispatch so that workers reclaim the jobs they run")
+	}
+	return nil
 }

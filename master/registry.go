@@ -18,7 +18,7 @@ import (
 // a lease lost, a worker retired (logged out or reaped), and the reap loop
 // that declares silent workers dead and ends attempts past the master's
 // timeout backstop. The registry owns the worker records (workers.go) and
-// the reap loop; it reaches the jobs through registryCore, which Master
+// the reap loop; it reaches the jobs through registryCore, which the core
 // implements (core.go), under the core's one lock, which also guards the
 // registry's books. The wire's worker calls (register.go, report.go,
 // pull.go) drive it; the dispatcher picks workers from it through

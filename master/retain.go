@@ -111,7 +111,7 @@ func (rt *retention) left() {
 // whose unique_key still holds, or a failed job whose job_failed notice
 // is not sent yet (notice). Any other finished job stays only if it
 // finished less than Retain ago and is among the RetainJobs that finished
-// last (load); the rest stay on disk. The caller owns m.
+// last (load); the rest stay on disk. The caller owns c.
 func (c *core) stays(h *jobs.RecordHead, now time.Time, notice bool) bool {
 	switch {
 	case !h.State.Final() || len(h.Group) > 0:
