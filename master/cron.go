@@ -382,20 +382,6 @@ func (c *core) submitFire(name string, spec jobs.Spec, at time.Time) (string, er
 	return c.submit(withSubmitter(context.Background(), fireSubmitter(name)), js)
 }
 
-// lastFireKeys returns the keys of the schedules' latest fire jobs (see
-// core.lastFires).
-func (s *scheduler) lastFireKeys() map[string]bool {
-	keys := make(map[string]bool)
-	s.do(func() {
-		for _, e := range s.entries {
-			if !e.LastFire.IsZero() {
-				keys[fireKey(e.name, e.LastFire)] = true
-			}
-		}
-	})
-	return keys
-}
-
 // jobSpec is the job a schedule's spec submits: the spec without its
 // schedule fields and key.
 func jobSpec(s jobs.Spec) jobs.Spec {

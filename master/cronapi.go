@@ -128,3 +128,17 @@ func (c *core) scheduleFinal(j *jobs.Job) {
 		c.fires.poke()
 	}
 }
+
+// lastFireKeys returns the keys of the schedules' latest fire jobs (see
+// core.lastFires).
+func (s *scheduler) lastFireKeys() map[string]bool {
+	keys := make(map[string]bool)
+	s.do(func() {
+		for _, e := range s.entries {
+			if !e.LastFire.IsZero() {
+				keys[fireKey(e.name, e.LastFire)] = true
+			}
+		}
+	})
+	return keys
+}

@@ -16,8 +16,7 @@ import (
 // longer than half of dead_after, so a worker waiting in Fetch is never
 // reaped.
 func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchReply) error {
-	m := api.m
-	c := m.core
+	m, c := api.m, api.m.core
 	if a.Max < 0 || a.Timeout < 0 {
 		return fmt.Errorf("%w: negative max or timeout", rpcapi.ErrBadRequest)
 	}
