@@ -21,11 +21,11 @@ import (
 // dispatcher, the scheduler and the wire's submit through fields set
 // here, never through a *Master); Start (start.go) loads the store into
 // the core, starts the parts and binds the listener; Close stops them in
-// order: the listener first, then the store's load, the hooks, the scheduler, the
-// core's loops, the dispatcher and the reaper, a last write of the held
-// leases and the groups that left memory, and the store. Master keeps
-// only that lifecycle, the typed calls of embed.go and the operator's
-// calls that touch several parts (ops.go, purge.go).
+// order: the listener first, then the store's load, the hooks, the
+// scheduler, the core's loops, the dispatcher and the reaper, a last
+// write of the held leases and the groups that left memory, and the
+// store. Master keeps only that lifecycle, the typed calls of embed.go
+// and the operator's calls that touch several parts (ops.go, purge.go).
 
 // Master is the composition of the core and its parts, and their
 // lifecycle. It holds the queue and the truth about every job through its
