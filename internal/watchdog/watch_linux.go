@@ -1,0 +1,215 @@
+//go:build linux
+
+package watchdog
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func init() {
+	if v, ok := os.LookupEnv(Env); ok {
+		// syscall.Exit, not os.Exit: nothing is left to flush, and a race
+		// build's os.Exit waits a second.
+		syscall.Exit(watchMain(v))
+	}
+}
+
+// watchConf is what a watchdog is told in Env.
+type watchConf struct {
+	grace time.Duration
+	fd    int
+	life  string
+}
+
+func parseWatchConf(v string) (watchConf, error) {
+	f := strings.Split(v, ",")
+	if len(f) != 3 || f[2] == "" {
+		return watchConf{}, fmt.Errorf("%s=%q: want GRACE,FD,LIFE", Env, v)
+	}
+	grace, err1 := strconv.ParseInt(f[0], 10, 64)
+	fd, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || grace < 0 || fd < 3 {
+		return watchConf{}, fmt.Errorf("%s=%q: want GRACE (ns) >= 0 and FD >= 3", Env, v)
+	}
+	return watchConf{grace: time.Duration(grace), fd: fd, life: f[2]}, nil
+}
+
+// record is one record from the worker; eof: the pipe closed.
+type record struct {
+	op  byte
+	val uint64
+	eof bool
+}
+
+// watchMain is a watchdog's whole life (see the package doc); it returns
+// the exit code.
+func watchMain(v string) int {
+	conf, err := parseWatchConf(v)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "drover: bad watchdog invocation: %v\n", err)
+		return 2
+	}
+	// The worker's terminal and its process group are not ours.
+	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE)
+	recs := make(chan record, 64)
+	go readRecords(os.NewFile(uintptr(conf.fd), "watchdog"), recs)
+	w := &watch{conf: conf, term: map[uint64]bool{}, kill: map[uint64]int{}}
+	w.run(recs)
+	return 0
+}
+
+// readRecords sends each record of f on recs, then one with eof set.
+func readRecords(f *os.File, recs chan<- record) {
+	var b [9]byte
+	for {
+		if _, err := io.ReadFull(f, b[:]); err != nil {
+			recs <- record{eof: true}
+			return
+		}
+		recs <- record{op: b[0], val: binary.BigEndian.Uint64(b[1:])}
+	}
+}
+
+// killRounds is how many scans in a row a job's processes are SIGKILLed
+// for, while any is found (one may fork while the scan runs).
+const killRounds = 20
+
+// watch is the state of a watchdog's loop.
+type watch struct {
+	conf     watchConf
+	scan     scanner
+	deadline int64           // the fence deadline, CLOCK_BOOTTIME ns; 0: none
+	term     map[uint64]bool // jobs to SIGTERM at the next scan
+	kill     map[uint64]int  // jobs to SIGKILL, with the scans left
+	fenced   []uint64        // jobs SIGTERMed at the deadline
+	killAt   int64           // when the fenced jobs get SIGKILL (BOOTTIME ns)
+	next     time.Time       // no scan before
+}
+
+// run serves records until the worker is gone, then ends every process of
+// its life.
+func (w *watch) run(recs <-chan record) {
+	tick := time.NewTicker(ScanGap)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-recs:
+			if r.eof {
+				w.endLife()
+				return
+			}
+			w.note(r)
+		case <-tick.C:
+		}
+		now := BootNow()
+		if w.deadline > 0 && now >= w.deadline {
+			w.deadline = 0
+			w.fence(now)
+		}
+		if w.killAt > 0 && now >= w.killAt {
+			for _, seq := range w.fenced {
+				w.kill[seq] = killRounds
+			}
+			w.fenced, w.killAt = nil, 0
+		}
+		if (len(w.term) > 0 || len(w.kill) > 0) && !time.Now().Before(w.next) {
+			w.signalJobs()
+		}
+	}
+}
+
+// note takes one record in.
+func (w *watch) note(r record) {
+	switch r.op {
+	case opDeadline:
+		w.deadline = int64(r.val)
+	case opTerm:
+		w.term[r.val] = true
+	case opEnd:
+		w.kill[r.val] = killRounds
+		delete(w.term, r.val)
+	}
+}
+
+// signalJobs scans once: SIGKILL to the processes of the jobs in kill,
+// SIGTERM to those in term.
+func (w *watch) signalJobs() {
+	start := time.Now()
+	found := map[uint64]bool{}
+	w.scan.marked(w.conf.life, func(pid int, mark string) {
+		seq, err := strconv.ParseUint(mark[len(w.conf.life):], 10, 64)
+		switch {
+		case err != nil:
+		case w.kill[seq] > 0:
+			found[seq] = true
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		case w.term[seq]:
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+		}
+	})
+	clear(w.term)
+	for seq, left := range w.kill {
+		if !found[seq] || left <= 1 {
+			delete(w.kill, seq)
+		} else {
+			w.kill[seq] = left - 1
+		}
+	}
+	took := time.Since(start)
+	w.next = time.Now().Add(max(ScanGap, 10*took))
+}
+
+// fence SIGTERMs every process of the life at the fence deadline; they
+// get SIGKILL after the grace.
+func (w *watch) fence(now int64) {
+	seen := map[uint64]bool{}
+	w.scan.marked(w.conf.life, func(pid int, mark string) {
+		if seq, err := strconv.ParseUint(mark[len(w.conf.life):], 10, 64); err == nil {
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+			if !seen[seq] {
+				seen[seq] = true
+				w.fenced = append(w.fenced, seq)
+			}
+		}
+	})
+	if len(w.fenced) > 0 {
+		w.killAt = now + int64(w.conf.grace)
+	}
+}
+
+// endLife ends every process of the life, the worker being gone: SIGTERM,
+// then SIGKILL after the grace to those left, until none is left (or ten
+// seconds of trying).
+func (w *watch) endLife() {
+	signalLife := func(sig syscall.Signal) int {
+		n := 0
+		w.scan.marked(w.conf.life, func(pid int, _ string) {
+			if syscall.Kill(pid, sig) == nil {
+				n++
+			}
+		})
+		return n
+	}
+	if signalLife(syscall.SIGTERM) == 0 {
+		return
+	}
+	end := time.Now().Add(w.conf.grace)
+	for time.Now().Before(end) {
+		time.Sleep(min(ScanGap, time.Until(end)))
+		if signalLife(0) == 0 {
+			return
+		}
+	}
+	end = time.Now().Add(10 * time.Second)
+	for signalLife(syscall.SIGKILL) > 0 && time.Now().Before(end) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
