@@ -113,6 +113,8 @@ report_delay = "1ms"
 log_dir = "/var/log/drover-jobs"
 log_max_bytes = 2048
 log_max_age = "48h"
+fence = false
+identity = "crawler-1"
 log_level = "warn"
 log_format = "text"
 allowed_hosts = ["w.example.com"]
@@ -144,6 +146,7 @@ env = { SCRAPY_FEED = "out/{job_id}-{attempt}.jl", LANG = "C.UTF-8" }
 	wantW := worker.Config{Master: "10.0.0.1:7070", Listen: "0.0.0.0:7071", Advertise: "10.0.0.2:7071",
 		AllowedHosts: []string{"w.example.com"}, Name: "w", Slots: 8, OutputLimit: 1024, KillGrace: 2 * time.Second, ShutdownGrace: time.Minute,
 		ReportDelay: time.Millisecond, LogDir: "/var/log/drover-jobs", LogMaxBytes: 2048, LogMaxAge: 48 * time.Hour,
+		NoFence: true, Identity: "crawler-1",
 		Commands: map[string]worker.Command{
 			"echo":      {Argv: []string{"echo", "{msg}"}, Dir: "/tmp/{sub}"},
 			"fetch.url": {Argv: []string{"curl", "{url}"}, Timeout: 90 * time.Second},

@@ -48,6 +48,15 @@ func (d *decoder) str(p path, v any) string {
 	return s
 }
 
+// boolean returns v, which must be true or false.
+func (d *decoder) boolean(p path, v any) bool {
+	b, ok := v.(bool)
+	if !ok {
+		d.errorf(p, "want true or false, got %s", typeName(v))
+	}
+	return b
+}
+
 // oneOf returns v as a string that is empty (the default) or one of
 // choices.
 func (d *decoder) oneOf(p path, v any, choices ...string) string {

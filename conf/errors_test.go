@@ -71,6 +71,7 @@ func TestErrors(t *testing.T) {
 		{"worker.toml", "\nslots = -2\n", `worker.toml:2: slots: must not be negative, got -2`},
 		{"worker.toml", "output_limit = -1\n", `worker.toml:1: output_limit: must not be negative`},
 		{"worker.toml", "kill_grace = \"5\"\n", `worker.toml:1: kill_grace: invalid duration "5"`},
+		{"worker.toml", "fence = \"no\"\n", `worker.toml:1: fence: want true or false, got string`},
 		{"worker.toml", "log_level = \"trace\"\n", `worker.toml:1: log_level: invalid value "trace"`},
 		{"worker.toml", "[commands.sleep]\nargv = []\n", `worker.toml:2: commands.sleep.argv: must not be empty`},
 		{"worker.toml", "[commands.sleep]\nargv = [\"\", \"x\"]\n", `worker.toml:2: commands.sleep.argv[1]: empty program name`},

@@ -28,6 +28,7 @@ var workerKeys = slices.Concat([]string{
 	"master", "listen", "advertise", "name", "slots", "commands", "transport", "mode", "tags",
 	"output_limit", "max_result_bytes", "kill_grace", "shutdown_grace", "report_delay",
 	"allowed_hosts", "max_request_body", "max_calls_in_flight", "log_dir", "log_max_bytes", "log_max_age",
+	"fence", "identity",
 }, nodeKeys)
 
 var commandKeys = []string{"argv", "dir", "env", "timeout", "fail_if", "permanent_exit_codes", "retry_exit_codes",
@@ -71,6 +72,8 @@ func ParseWorker(name string, data []byte) (*Worker, error) {
 			c.Transport = d.oneOf(p, v, rpcapi.TransportGob, rpcapi.TransportXMLRPC)
 		case "mode":
 			c.Mode = d.oneOf(p, v, rpcapi.ModePush, rpcapi.ModePull)
+		case "fence":
+			c.NoFence = !d.boolean(p, v)
 		case "commands":
 			c.Commands = d.commands(p, v)
 		default:
@@ -101,6 +104,7 @@ func workerFields(c *worker.Config) *fields {
 			"advertise": &c.Advertise,
 			"name":      &c.Name,
 			"log_dir":   &c.LogDir,
+			"identity":  &c.Identity,
 		},
 		lists: map[string]*[]string{"tags": &c.Tags},
 		durations: map[string]*time.Duration{

@@ -86,6 +86,8 @@ func checkRegister(a *rpcapi.RegisterArgs) error {
 		return fmt.Errorf("%w: %d tags; at most 256", rpcapi.ErrBadRequest, len(a.Tags))
 	case len(a.Name) > 256 || len(a.Addr) > 1024:
 		return fmt.Errorf("%w: name or addr too long", rpcapi.ErrBadRequest)
+	case a.FenceGrace < 0 || a.FenceGrace > rpcapi.MaxFenceGrace:
+		return fmt.Errorf("%w: fence_grace %s out of range 0..%s", rpcapi.ErrBadRequest, a.FenceGrace, rpcapi.MaxFenceGrace)
 	}
 	return nil
 }

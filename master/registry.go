@@ -91,7 +91,7 @@ func (reg *registry) addWorker(a *rpcapi.RegisterArgs, addr string, client rpcap
 	w := &workerRec{
 		id: reg.nextID(), secret: newSecret(), name: a.Name, addr: addr, slots: a.Slots,
 		types: slices.Compact(slices.Sorted(slices.Values(a.Types))),
-		state: rpcapi.WorkerAlive, registered: now, lastBeat: now, beatAt: now,
+		state: rpcapi.WorkerAlive, registered: now, lastBeat: now, beatAt: now, fenceGrace: a.FenceGrace,
 		leases: make(map[string]*lease), wake: make(chan struct{}, 1),
 		client: client, pull: a.Mode == rpcapi.ModePull,
 		tags: slices.Compact(slices.Sorted(slices.Values(a.Tags))), tagSet: make(map[string]bool),
@@ -247,12 +247,13 @@ func (reg *registry) reap(now time.Time) {
 	reg.core.lock()
 	defer reg.core.unlock()
 	reg.core.writeHeld(now, false)
-	kicked := false
+	kicked := reg.releaseFenced(now)
 	for _, w := range reg.workers {
 		if w.state == rpcapi.WorkerDead {
 			continue
 		}
 		if now.Sub(w.lastBeat) > reg.deadAfter {
+			held := reg.holdFenced(w) // until the worker's fence ends
 			n := len(w.leases)
 			reg.retire(w, now, fmt.Sprintf("silent for %s", now.Sub(w.lastBeat).Round(time.Millisecond)))
 			if !w.restored {
@@ -261,7 +262,7 @@ func (reg *registry) reap(now time.Time) {
 			}
 			kicked = true
 			if !w.restored {
-				reg.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "requeued": n,
+				reg.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "requeued": n, "held_for_fence": held,
 					"last_heartbeat": w.lastBeat.Format(time.RFC3339Nano)}).Warn("worker reaped")
 			} else if n > 0 {
 				reg.log.WithField("requeued", n).Warn("jobs running before the restart were not reclaimed by any worker")

@@ -35,6 +35,7 @@ type workerRec struct {
 	beatAt         time.Time // last Heartbeat (or registration), for reconciliation
 	died           time.Time
 	leases         map[string]*lease
+	fenceGrace     time.Duration // the worker fences itself (RegisterArgs.FenceGrace); zero: not
 
 	client    rpcapi.Caller // nil for pull workers
 	pull      bool
@@ -80,6 +81,7 @@ type registry struct {
 	seq     int    // the number in the last worker ID given
 	workers map[string]*workerRec
 	byType  map[string]map[string]*workerRec // alive workers by job type
+	fenced  []fencedLease                    // leases of reaped workers held until their fence ends (fence.go)
 
 	ctx    context.Context // cancelled by stop: the reaper ends
 	cancel context.CancelFunc

@@ -56,7 +56,17 @@ type RegisterArgs struct {
 	// Running lists what the worker already holds (after a master restart):
 	// jobs running and results not yet acknowledged.
 	Running []JobRef `xmlrpc:"running"`
+	// FenceGrace, when above zero, says the worker fences itself: once it
+	// has had no heartbeat answered for dead_after it stops its running
+	// jobs, and they are gone within FenceGrace after that. The master
+	// then holds a reaped worker's jobs that long (plus a drift margin)
+	// before it requeues them. Zero: the worker does not fence; its jobs
+	// are requeued when it is reaped. At most MaxFenceGrace.
+	FenceGrace time.Duration `xmlrpc:"fence_grace"`
 }
+
+// MaxFenceGrace bounds RegisterArgs.FenceGrace.
+const MaxFenceGrace = time.Hour
 
 // RegisterReply tells a worker who it is and how often to beat.
 type RegisterReply struct {

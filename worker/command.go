@@ -240,15 +240,24 @@ func validArgName(name string) bool {
 // expand are Permanent; a start failure names argv[0].
 func runCommand(ctx context.Context, cmd Command, args map[string]string, env []string, stdin string,
 	outputLimit int, killGrace time.Duration, watch io.Writer) (jobs.Result, error) {
-	return runCommandTo(ctx, cmd, args, env, stdin, outputLimit, killGrace, watch, nil, nil)
+	return runCommandTo(ctx, cmd, args, env, stdin, outputLimit, killGrace, watch, nil, nil, nil)
+}
+
+// jobProcs reaches the processes of a command job that may have left its
+// process group (setsid daemons): the worker's watchdog finds them by the
+// job's mark. Neither method blocks for long.
+type jobProcs interface {
+	term() // SIGTERM them: the job is being stopped
+	end()  // SIGKILL them: the job's first process has exited
 }
 
 // runCommandTo is runCommand that also copies the command's stdout to
 // stdout and its stderr to stderr when they are not nil (the attempt's
-// full log, logs.go). Writers that must never fail the job never return
-// an error.
+// full log, logs.go), and, when procs is not nil, stops with the group
+// the job's processes outside it, and ends them when the job ends.
+// Writers that must never fail the job never return an error.
 func runCommandTo(ctx context.Context, cmd Command, args map[string]string, env []string, stdin string,
-	outputLimit int, killGrace time.Duration, watch, stdout, stderr io.Writer) (jobs.Result, error) {
+	outputLimit int, killGrace time.Duration, watch, stdout, stderr io.Writer, procs jobProcs) (jobs.Result, error) {
 	res := jobs.Result{ExitCode: -1}
 	argv, dir, cmdEnv, err := expand(cmd, args)
 	if err != nil {
@@ -288,7 +297,10 @@ func runCommandTo(ctx context.Context, cmd Command, args map[string]string, env 
 	if err := c.Start(); err != nil {
 		return res, fmt.Errorf("worker: cannot start %q: %w", argv[0], err)
 	}
-	werr, termed, killed := waitOrStop(ctx, c, killGrace)
+	werr, termed, killed := waitOrStop(ctx, c, killGrace, procs)
+	if procs != nil {
+		procs.end()
+	}
 	for _, l := range lines {
 		l.flush()
 	}
@@ -393,9 +405,10 @@ func (g *processGroup) signal(sig syscall.Signal, markGone bool) {
 }
 
 // waitOrStop waits for the started command c. If ctx ends first it sends
-// the group SIGTERM, then SIGKILL after killGrace. It returns c.Wait's
-// error, whether ctx ended the run (termed) and whether SIGKILL was sent.
-func waitOrStop(ctx context.Context, c *exec.Cmd, killGrace time.Duration) (werr error, termed, killed bool) {
+// the group SIGTERM (and procs, when not nil), then SIGKILL after
+// killGrace. It returns c.Wait's error, whether ctx ended the run (termed)
+// and whether SIGKILL was sent.
+func waitOrStop(ctx context.Context, c *exec.Cmd, killGrace time.Duration, procs jobProcs) (werr error, termed, killed bool) {
 	g := &processGroup{pid: c.Process.Pid}
 	done := make(chan error, 1)
 	go func() {
@@ -412,6 +425,9 @@ func waitOrStop(ctx context.Context, c *exec.Cmd, killGrace time.Duration) (werr
 	case <-ctx.Done():
 		termed = true
 		g.signal(syscall.SIGTERM, false)
+		if procs != nil {
+			procs.term()
+		}
 		t := time.NewTimer(max(killGrace, 0))
 		select {
 		case werr = <-done:

@@ -22,7 +22,8 @@ import (
 // {worker} (the worker's Name) are set by the worker. Its environment is
 // the worker's less every DROVER_* variable, plus Env, plus DROVER_JOB_ID,
 // DROVER_ATTEMPT, DROVER_GROUP, DROVER_MASTER and DROVER_RESULT (a file
-// whose content, up to MaxResultBytes, becomes the job's data).
+// whose content, up to MaxResultBytes, becomes the job's data), and on
+// Linux DROVER_JOB_MARK (see Config.Identity).
 type Command struct {
 	// Argv is the program and its arguments. Argv[0] is looked up in PATH.
 	Argv []string
@@ -144,9 +145,24 @@ type Config struct {
 	// calls, which run at once; the other calls never wait and run one at
 	// a time. Default 256.
 	MaxCallsInFlight int
-	// KillGrace is the wait between SIGTERM and SIGKILL to a job's process
-	// group. Default 5s.
+	// KillGrace is the wait between SIGTERM and SIGKILL to a job's
+	// processes. Default 5s.
 	KillGrace time.Duration
+	// NoFence turns fencing off (worker.toml: fence = false): a worker that
+	// has had no heartbeat answered for the master's dead_after then lets
+	// its jobs run on (at least once: the master may start them elsewhere
+	// meanwhile). By default the worker stops them (see fence.go), so
+	// that a job never runs on two workers at once.
+	NoFence bool
+	// Identity is what this worker is across restarts on this machine:
+	// every process of a command job carries it (hashed, in
+	// DROVER_JOB_MARK), and a starting worker kills the processes that
+	// the dead earlier lives of its identity left, and no one else's.
+	// Default: "name NAME listen LISTEN" when Name is set, else
+	// "log_dir LOGDIR listen LISTEN" (the default Name holds the pid,
+	// which a restart changes). Workers that share an identity end each
+	// other's leftovers when one of them starts.
+	Identity string
 	// ShutdownGrace is how long Shutdown lets running jobs finish when its
 	// context has no deadline. Default 30s.
 	ShutdownGrace time.Duration
@@ -175,6 +191,7 @@ const MaxReportDelay = time.Second
 var typeName = regexp.MustCompile(`^[A-Za-z0-9_.:/-]+$`)
 
 func (c *Config) setDefaults() {
+	named := c.Name != ""
 	if c.Master == "" {
 		c.Master = DefaultMaster
 	}
@@ -223,6 +240,11 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = logrus.StandardLogger()
+	}
+	if c.Identity == "" && named {
+		c.Identity = "name " + c.Name + " listen " + c.Listen
+	} else if c.Identity == "" {
+		c.Identity = "log_dir " + c.LogDir + " listen " + c.Listen
 	}
 }
 

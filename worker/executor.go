@@ -11,6 +11,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/watchdog"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -32,6 +33,9 @@ func (w *Worker) take(a *rpcapi.AssignArgs, r *rpcapi.AssignReply) {
 		switch {
 		case w.draining:
 			reject("worker is shutting down")
+			continue
+		case w.fenced():
+			reject("fenced: no heartbeat answered within the master's dead_after")
 			continue
 		case w.id != "" && a.WorkerID != w.id:
 			reject(fmt.Sprintf("assigned to worker %q, this is %q", a.WorkerID, w.id))
@@ -161,12 +165,34 @@ func (w *Worker) runCommandJob(r *run, limits resultLimits) (jobs.Result, error)
 	}
 	env := []string{"DROVER_JOB_ID=" + t.JobID, "DROVER_ATTEMPT=" + strconv.Itoa(t.Attempt),
 		"DROVER_GROUP=" + t.Group, "DROVER_MASTER=" + redactUserinfo(w.cfg.Master), "DROVER_RESULT=" + rf.path}
+	var procs jobProcs
+	if w.wd != nil {
+		mark, seq := w.wd.Mark()
+		env = append(env, watchdog.MarkEnv+"="+mark)
+		procs = watchedJob{w, seq}
+	}
 	lg := w.logs.open(r.ref)
-	res, err := w.runTemplate(r, env, lg.writer(rpcapi.StreamStdout), lg.writer(rpcapi.StreamStderr))
+	res, err := w.runTemplate(r, env, lg.writer(rpcapi.StreamStdout), lg.writer(rpcapi.StreamStderr), procs)
 	w.logs.finish(lg)
 	data, derr := rf.collect(limits.data)
 	res.Data = data
 	return res, alsoFailed(err, derr)
+}
+
+// watchedJob is a command job's processes as the watchdog finds them.
+type watchedJob struct {
+	w   *Worker
+	seq uint64
+}
+
+func (j watchedJob) term() { j.w.tellWatchdog(j.w.wd.Term(j.seq)) }
+func (j watchedJob) end()  { j.w.tellWatchdog(j.w.wd.End(j.seq)) }
+
+// tellWatchdog logs the error of a record the watchdog did not get.
+func (w *Worker) tellWatchdog(err error) {
+	if err != nil {
+		w.log.WithError(err).Warn("watchdog: a job's processes outside its process group may outlive it")
+	}
 }
 
 // fields are the log fields of a run.
@@ -202,6 +228,9 @@ func (w *Worker) finish(r *run, res jobs.Result, err error) {
 	}
 	if w.running[r.ref.JobID] == r {
 		delete(w.running, r.ref.JobID)
+	}
+	if !w.cfg.NoFence && w.fence.lapsedSince(r.started, time.Now()) {
+		r.drop = true // stopped at the fence deadline, or past it: not ours to report
 	}
 	if !r.drop {
 		w.results = append(w.results, rep)

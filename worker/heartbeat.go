@@ -59,6 +59,7 @@ func (w *Worker) heartbeatLoop() {
 			Draining: w.draining}
 		w.mu.Unlock()
 		ctx, cancel := context.WithTimeout(w.ctx, beatTimeout(interval))
+		sent := time.Now()
 		reply, err := w.master.Heartbeat(ctx, args)
 		cancel()
 		switch {
@@ -77,6 +78,7 @@ func (w *Worker) heartbeatLoop() {
 				w.log.Info("master reachable again")
 			}
 			failing = false
+			w.renewFence(sent)
 			w.mu.Lock()
 			w.dropRefs(w.unsent(reply.Cancel))
 			if reply.Status == rpcapi.BeatDrain && !w.draining {
@@ -107,13 +109,21 @@ func (w *Worker) register() (time.Duration, error) {
 	w.id, w.secret = "", ""
 	args := &rpcapi.RegisterArgs{Name: w.cfg.Name, Addr: w.advertise(), Types: w.Types(),
 		Slots: w.cfg.Slots, Running: w.held(), Transport: w.cfg.Transport, Mode: w.cfg.Mode, Tags: w.cfg.Tags}
+	if !w.cfg.NoFence {
+		args.FenceGrace = w.cfg.KillGrace + fenceSlack
+	}
 	w.mu.Unlock()
 	ctx, cancel := context.WithTimeout(w.ctx, callTimeout)
 	defer cancel()
+	sent := time.Now()
 	reply, err := w.master.Register(ctx, args)
 	if err != nil {
 		return 0, err
 	}
+	w.mu.Lock()
+	w.deadAfter = reply.DeadAfter
+	w.mu.Unlock()
+	w.renewFence(sent)
 	w.mu.Lock()
 	w.id, w.secret = reply.WorkerID, reply.Secret
 	w.masterMaxResult = reply.MaxResultBytes

@@ -240,7 +240,7 @@ func judge(ctx context.Context, cmd Command, watch *outputWatch, res jobs.Result
 // runTemplate runs task r with its command template: the placeholders
 // filled (jobVars), env added to the job's environment, and the result
 // judged by the template's success rules.
-func (w *Worker) runTemplate(r *run, env []string, stdout, stderr io.Writer) (jobs.Result, error) {
+func (w *Worker) runTemplate(r *run, env []string, stdout, stderr io.Writer, procs jobProcs) (jobs.Result, error) {
 	t, cmd := r.task, *r.cmd
 	vars, err := jobVars(cmd, t.Args, t.JobID, t.Attempt, t.Group, w.cfg.Name)
 	if err != nil {
@@ -249,9 +249,9 @@ func (w *Worker) runTemplate(r *run, env []string, stdout, stderr io.Writer) (jo
 	watch := newOutputWatch(cmd)
 	var res jobs.Result
 	if watch != nil { // not a nil *outputWatch in a non-nil io.Writer
-		res, err = runCommandTo(r.ctx, cmd, vars, env, t.Input, w.cfg.OutputLimit, w.cfg.KillGrace, watch, stdout, stderr)
+		res, err = runCommandTo(r.ctx, cmd, vars, env, t.Input, w.cfg.OutputLimit, w.cfg.KillGrace, watch, stdout, stderr, procs)
 	} else {
-		res, err = runCommandTo(r.ctx, cmd, vars, env, t.Input, w.cfg.OutputLimit, w.cfg.KillGrace, nil, stdout, stderr)
+		res, err = runCommandTo(r.ctx, cmd, vars, env, t.Input, w.cfg.OutputLimit, w.cfg.KillGrace, nil, stdout, stderr, procs)
 	}
 	res, err = judge(r.ctx, cmd, watch, res, err)
 	if cmd.Kind == KindScrapy {

@@ -200,7 +200,7 @@ func TestWatchStreamsApart(t *testing.T) {
 	cmd := Command{Argv: []string{"sh", "-c", `printf ab; sleep 0.1; printf 'ERROR: x\n' >&2; sleep 0.1; printf 'cd\n'`},
 		FailIf: []string{"^ERROR: x$", "^abcd$"}}
 	watch := newOutputWatch(cmd)
-	if _, err := runCommandTo(context.Background(), cmd, nil, nil, "", 1<<10, time.Second, watch, io.Discard, io.Discard); err != nil {
+	if _, err := runCommandTo(context.Background(), cmd, nil, nil, "", 1<<10, time.Second, watch, io.Discard, io.Discard, nil); err != nil {
 		t.Fatal(err)
 	}
 	watch.close()

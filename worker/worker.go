@@ -18,6 +18,7 @@ import (
 	"github.com/drover/drover/internal/crash"
 	"github.com/drover/drover/internal/listen"
 	"github.com/drover/drover/internal/logx"
+	"github.com/drover/drover/internal/watchdog"
 	"github.com/drover/drover/internal/webguard"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
@@ -41,6 +42,11 @@ type Worker struct {
 	metrics  *metrics
 	debug    bool
 	logs     *logStore // the full logs of command attempts
+	fence    *fence    // the fence deadline (fence.go)
+	// wd ends what command jobs leave behind (internal/watchdog); nil
+	// without commands, on systems other than Linux, or when it could not
+	// start.
+	wd *watchdog.Watchdog
 
 	mu     sync.Mutex // guards the fields below
 	id     string
@@ -48,14 +54,17 @@ type Worker struct {
 	// masterMaxResult is the master's max_result_bytes (its register
 	// reply), 0 until it says.
 	masterMaxResult int
-	running         map[string]*run
-	results         []rpcapi.Report         // finished, not yet sent
-	sending         map[int][]rpcapi.Report // sent in Complete calls not yet answered, by call
-	sendSeq         int                     // the last key of sending
-	retry           time.Duration           // backoff after failed Complete calls
-	draining        bool
-	started         bool
-	idle            chan struct{} // closed when running becomes empty while draining
+	// deadAfter is the master's dead_after (its register reply); zero:
+	// unknown, no fencing.
+	deadAfter time.Duration
+	running   map[string]*run
+	results   []rpcapi.Report         // finished, not yet sent
+	sending   map[int][]rpcapi.Report // sent in Complete calls not yet answered, by call
+	sendSeq   int                     // the last key of sending
+	retry     time.Duration           // backoff after failed Complete calls
+	draining  bool
+	started   bool
+	idle      chan struct{} // closed when running becomes empty while draining
 
 	runq        chan *run // jobs for the runners
 	idleRunners int       // runners waiting on runq with no job promised to them
@@ -129,6 +138,7 @@ func New(cfg Config) (*Worker, error) {
 		reportc:  make(chan struct{}, 1),
 		sentc:    make(chan struct{}, 1),
 		ready:    make(chan struct{}),
+		fence:    newFence(),
 	}
 	w.master = rpcapi.MasterClient{C: w.mc}
 	w.metrics = newMetrics(w)
@@ -181,6 +191,9 @@ func (w *Worker) Start() error {
 		return errors.New("worker: no handlers and no commands: nothing to run")
 	}
 	w.logs.prune(time.Now())
+	if len(w.cfg.Commands) > 0 {
+		w.startWatchdog()
+	}
 	if w.cfg.Mode == rpcapi.ModePull {
 		w.loopWG.Go(w.fetchLoop)
 	} else if err := w.serve(); err != nil {
@@ -188,6 +201,9 @@ func (w *Worker) Start() error {
 	}
 	w.loopWG.Go(w.heartbeatLoop)
 	w.loopWG.Go(w.reportLoop)
+	if !w.cfg.NoFence {
+		w.loopWG.Go(func() { w.fence.loop(w.ctx, w.fenceRuns) })
+	}
 	w.log.WithFields(logrus.Fields{"addr": w.Addr(), "advertise": w.advertise(), "master": w.cfg.Master,
 		"transport": w.cfg.Transport, "mode": w.cfg.Mode, "slots": w.cfg.Slots, "types": w.Types()}).Info("worker started")
 	return nil
@@ -360,5 +376,28 @@ func (w *Worker) stop() error {
 	}
 	w.loopWG.Wait()
 	w.runWG.Wait()
+	if w.wd != nil {
+		if err := w.wd.Close(); err != nil {
+			w.log.WithError(err).Warn("watchdog")
+		}
+	}
 	return w.mc.Close()
+}
+
+// startWatchdog ends what command jobs of this worker's earlier lives
+// left (a worker killed together with its watchdog), then starts this
+// life's watchdog. Without one (not Linux, or it cannot start), a job's
+// processes are ended through its process group only.
+func (w *Worker) startWatchdog() {
+	if n := watchdog.KillDead(w.cfg.Identity); n > 0 {
+		w.log.WithField("killed", n).Warn("killed processes left by command jobs of an earlier life of this worker")
+	}
+	wd, err := watchdog.Start(w.cfg.Identity, w.cfg.KillGrace)
+	if err != nil {
+		if !errors.Is(err, errors.ErrUnsupported) {
+			w.log.WithError(err).Warn("no watchdog: a command job's processes outside its process group may outlive it")
+		}
+		return
+	}
+	w.wd = wd
 }
