@@ -60,10 +60,12 @@ func TestKillWorkers(t *testing.T) {
 
 // TestSigstopWorker: SIGSTOP a worker that runs jobs for longer than
 // dead_after, then SIGCONT it: the master reaps it and reruns its jobs
-// elsewhere, and drops its late reports, counting them.
+// elsewhere, and drops its late reports, counting them. The workers do not
+// fence themselves (fence = false), so the stopped worker's jobs run on
+// and report late.
 func TestSigstopWorker(t *testing.T) {
 	const n = 300
-	c := startScenario(t, "sigstop_worker", 3, 4, n, "0.3")
+	c := startScenarioConf(t, "sigstop_worker", "fence = false", 3, 4, n, "0.3")
 
 	const name = "worker-0"
 	victim := c.Workers[0]

@@ -46,8 +46,15 @@ type procCluster struct {
 // and n workers of slots slots each, and waits until they have registered.
 func startProcCluster(t *testing.T, n, slots int) *procCluster {
 	t.Helper()
+	return startProcClusterConf(t, n, slots, "")
+}
+
+// startProcClusterConf is startProcCluster with more TOML for every
+// worker's conf (top-level keys).
+func startProcClusterConf(t *testing.T, n, slots int, workerConf string) *procCluster {
+	t.Helper()
 	c := testproc.StartCluster(t, testproc.ClusterConfig{Workers: n, Slots: slots, Heartbeat: beat, DeadAfter: deadAfter,
-		Master: "retry_backoff = \"20ms\"\nmax_backoff = \"200ms\"", Worker: appendCommand})
+		Master: "retry_backoff = \"20ms\"\nmax_backoff = \"200ms\"", Worker: workerConf + "\n" + appendCommand})
 	return &procCluster{Cluster: c, t: t, ranLog: filepath.Join(c.Dir, "ran.log")}
 }
 
@@ -65,8 +72,15 @@ type procScenario struct {
 // seconds; with -short it skips the test.
 func startScenario(t *testing.T, name string, workers, slots, n int, sleep string) *procScenario {
 	t.Helper()
+	return startScenarioConf(t, name, "", workers, slots, n, sleep)
+}
+
+// startScenarioConf is startScenario with more TOML for every worker's
+// conf (top-level keys).
+func startScenarioConf(t *testing.T, name, workerConf string, workers, slots, n int, sleep string) *procScenario {
+	t.Helper()
 	skipShort(t)
-	s := &procScenario{procCluster: startProcCluster(t, workers, slots), name: name}
+	s := &procScenario{procCluster: startProcClusterConf(t, workers, slots, workerConf), name: name}
 	s.start = time.Now()
 	s.ids = s.submit(name, n, sleep)
 	return s

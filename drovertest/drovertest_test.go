@@ -79,12 +79,15 @@ func runningOn(t *testing.T, c *drovertest.Cluster, id string) int {
 // gatedJob starts two workers of one slot that run type "job" through a
 // gate, submits one such job (3 retries) and waits until it runs: it
 // returns the gate, the cluster, the job's ID (in a slice) and the index
-// of the worker that runs it.
+// of the worker that runs it. The workers do not fence themselves
+// (fence = false): the tests follow a stalled worker's attempt running on
+// and reporting late, the at-least-once path.
 func gatedJob(t *testing.T) (*gate, *drovertest.Cluster, []string, int) {
 	t.Helper()
 	g := newGate()
 	c := drovertest.Start(t, drovertest.Options{Workers: 2, Slots: 1,
-		Handlers: map[string]worker.HandlerFunc{"job": g.handler}})
+		Handlers:        map[string]worker.HandlerFunc{"job": g.handler},
+		ConfigureWorker: func(_ int, cfg *worker.Config) { cfg.NoFence = true }})
 	ids := c.Submit(jobs.Spec{Type: "job", Retries: 3})
 	return g, c, ids, runningOn(t, c, ids[0])
 }

@@ -36,6 +36,8 @@ type ClusterConfig struct {
 	Token string
 	// WorkerEnv is added to every worker process's environment.
 	WorkerEnv []string
+	// KillGrace is every worker's kill_grace. Default 300ms.
+	KillGrace time.Duration
 }
 
 // Cluster is a drover master process (bolt store in a temporary data dir)
@@ -70,6 +72,9 @@ func StartCluster(tb TB, cfg ClusterConfig) *Cluster {
 	if cfg.DeadAfter == 0 {
 		cfg.DeadAfter = 1200 * time.Millisecond
 	}
+	if cfg.KillGrace == 0 {
+		cfg.KillGrace = 300 * time.Millisecond
+	}
 	dir := tb.TempDir()
 	c := &Cluster{tb: tb, Dir: dir, env: cfg.WorkerEnv}
 	token := ""
@@ -102,12 +107,12 @@ master = %q
 listen = "127.0.0.1:0"
 name = %q
 slots = %d
-kill_grace = "300ms"
+kill_grace = "%s"
 log_format = "json"
 transport = %q
 log_dir = %q
 %s
-`, c.Addr, name, cfg.Slots, cfg.Transport, filepath.Join(dir, "logs", name), cfg.Worker)))
+`, c.Addr, name, cfg.Slots, cfg.KillGrace, cfg.Transport, filepath.Join(dir, "logs", name), cfg.Worker)))
 		c.Workers = append(c.Workers, nil)
 		c.RestartWorker(i)
 	}
