@@ -19,7 +19,8 @@
 //     jobs run over 4 workers, restarting it after each kill;
 //   - sigstop_worker: SIGSTOP a worker past dead_after, then SIGCONT: it is
 //     reaped, its jobs rerun elsewhere and its late reports are dropped
-//     (drover_stale_reports_dropped_total rises);
+//     (drover_stale_reports_dropped_total rises); its workers run with
+//     fence = false, the at-least-once path;
 //   - kill_master: kill -9 the master three times during a batch, restarting
 //     it on the same data dir.
 //

@@ -35,5 +35,14 @@
 // connections. Either way the worker speaks gob or XML-RPC
 // (Config.Transport) and carries the master's token (Config.Token).
 //
+// A worker fences itself: once no heartbeat has been answered for the
+// master's dead_after it stops its running jobs, unreported, and takes
+// none, so that a job never runs here and on another worker at once
+// (Config.NoFence turns this off). On Linux a worker with command
+// templates runs a watchdog, a second process of its own binary
+// (internal/watchdog), that ends every process a command job started,
+// setsid daemons included, when the job ends, is stopped or passes the
+// fence deadline, and when the worker dies.
+//
 // Programs that only submit jobs and follow them use package client.
 package worker
