@@ -47,6 +47,12 @@ argv = ["sh", "-c", '''` + orphanScript + `''', "sh", "{tag}"]
 argv = ["sh", "-c", '''` + leaverScript + `''', "sh", "{tag}"]
 `
 
+// uniqueTag returns an ORPHAN_TAG value for name that no other run of the
+// test (on this machine, now or before) uses.
+func uniqueTag(name string) string {
+	return fmt.Sprintf("%s-%d-%d", name, os.Getpid(), time.Now().UnixNano())
+}
+
 // startOrphans submits an orphans job tagged tag (with timeout, if not
 // zero) and waits until its processes run: the main shell, the
 // grandchild, the daemon and the shell that ignores SIGTERM.
@@ -95,36 +101,40 @@ func liveTagged(tag string) []string {
 func TestNoOrphans(t *testing.T) {
 	c := startCluster(t, 1, orphanCommand)
 	t.Run("worker killed", func(t *testing.T) {
-		startOrphans(t, c, "kill9", 0)
+		tag := uniqueTag("kill9")
+		startOrphans(t, c, tag, 0)
 		c.Workers[0].Signal(syscall.SIGKILL)
-		noneLeft(t, "kill9", orphanGrace+time.Second)
-		c.RestartWorker(0)
+		defer c.RestartWorker(0)
+		noneLeft(t, tag, orphanGrace+time.Second)
 	})
 	t.Run("cancel", func(t *testing.T) {
-		id := startOrphans(t, c, "cancel", 0)
+		tag := uniqueTag("cancel")
+		id := startOrphans(t, c, tag, 0)
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		if _, err := c.MC.Cancel(ctx, &rpcapi.CancelArgs{IDs: []string{id}}); err != nil {
 			t.Fatal(err)
 		}
-		noneLeft(t, "cancel", orphanGrace+time.Second)
+		noneLeft(t, tag, orphanGrace+time.Second)
 	})
 	t.Run("timeout", func(t *testing.T) {
 		const timeout = 3 * time.Second
+		tag := uniqueTag("timeout")
 		start := time.Now()
-		startOrphans(t, c, "timeout", timeout)
-		noneLeft(t, "timeout", time.Until(start.Add(timeout+orphanGrace+time.Second)))
+		startOrphans(t, c, tag, timeout)
+		noneLeft(t, tag, time.Until(start.Add(timeout+orphanGrace+time.Second)))
 	})
 	t.Run("job ends", func(t *testing.T) {
+		tag := uniqueTag("ends")
 		start := time.Now()
-		id := c.Submit(jobs.Spec{Type: "leaver", Args: map[string]string{"tag": "ends"}})[0]
+		id := c.Submit(jobs.Spec{Type: "leaver", Args: map[string]string{"tag": tag}})[0]
 		if r := testproc.WaitAll(t, c.MC, []string{id}, 20*time.Second); r.Counts[jobs.Succeeded] != 1 {
 			t.Fatalf("the job did not succeed: %v", r.Counts)
 		}
 		if took := time.Since(start); took > 10*time.Second {
 			t.Fatalf("the job took %s", took)
 		}
-		noneLeft(t, "ends", orphanGrace+time.Second)
+		noneLeft(t, tag, orphanGrace+time.Second)
 	})
 }
 
@@ -160,8 +170,9 @@ func watchdogOf(pid int) int {
 func TestRestartedWorkerEndsOrphans(t *testing.T) {
 	c := &cluster{testproc.StartCluster(t, testproc.ClusterConfig{Workers: 2, Slots: 1, Heartbeat: testBeat,
 		DeadAfter: testDead, Master: `retry_backoff = "50ms"`, Worker: orphanCommand}), t}
-	a := startOrphans(t, c, "restart-a", 0)
-	b := startOrphans(t, c, "restart-b", 0)
+	tagA, tagB := uniqueTag("restart-a"), uniqueTag("restart-b")
+	a := startOrphans(t, c, tagA, 0)
+	b := startOrphans(t, c, tagB, 0)
 	wa, wb := c.runningWorker(a), c.runningWorker(b)
 	if wa == wb {
 		t.Fatalf("both jobs run on worker %d", wa)
@@ -181,18 +192,18 @@ func TestRestartedWorkerEndsOrphans(t *testing.T) {
 	t.Cleanup(func() { syscall.Kill(dogB, syscall.SIGCONT) })
 	// Without the restart they live on.
 	time.Sleep(orphanGrace + time.Second)
-	if len(liveTagged("restart-a")) == 0 || len(liveTagged("restart-b")) == 0 {
+	if len(liveTagged(tagA)) == 0 || len(liveTagged(tagB)) == 0 {
 		t.Fatal("nothing left to end: the test does not test the restart")
 	}
 	c.RestartWorker(wa)
-	noneLeft(t, "restart-a", 10*time.Second)
+	noneLeft(t, tagA, 10*time.Second)
 	testproc.Poll(t, 10*time.Second, "the restarted worker to register", func() bool { return c.Alive() == 1 })
-	if len(liveTagged("restart-b")) == 0 {
+	if len(liveTagged(tagB)) == 0 {
 		t.Error("the restarted worker ended what another dead worker left")
 	}
 	// That worker's watchdog, running again, ends them.
 	syscall.Kill(dogB, syscall.SIGCONT)
-	noneLeft(t, "restart-b", orphanGrace+time.Second)
+	noneLeft(t, tagB, orphanGrace+time.Second)
 }
 
 // runningWorker returns the index of the worker that runs job id.
