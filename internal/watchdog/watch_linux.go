@@ -89,9 +89,15 @@ type watch struct {
 	deadline int64           // the fence deadline, CLOCK_BOOTTIME ns; 0: none
 	term     map[uint64]bool // jobs to SIGTERM at the next scan
 	kill     map[uint64]int  // jobs to SIGKILL, with the scans left
-	fenced   []uint64        // jobs SIGTERMed at the deadline
-	killAt   int64           // when the fenced jobs get SIGKILL (BOOTTIME ns)
+	fenced   []fencedJobs    // jobs SIGTERMed at a deadline, to SIGKILL after the grace
 	next     time.Time       // no scan before
+}
+
+// fencedJobs are the jobs stopped at one fence deadline, and when they
+// get SIGKILL (CLOCK_BOOTTIME ns).
+type fencedJobs struct {
+	killAt int64
+	seqs   []uint64
 }
 
 // run serves records until the worker is gone, then ends every process of
@@ -114,11 +120,11 @@ func (w *watch) run(recs <-chan record) {
 			w.deadline = 0
 			w.fence(now)
 		}
-		if w.killAt > 0 && now >= w.killAt {
-			for _, seq := range w.fenced {
+		for len(w.fenced) > 0 && now >= w.fenced[0].killAt {
+			for _, seq := range w.fenced[0].seqs {
 				w.kill[seq] = killRounds
 			}
-			w.fenced, w.killAt = nil, 0
+			w.fenced = w.fenced[1:]
 		}
 		if (len(w.term) > 0 || len(w.kill) > 0) && !time.Now().Before(w.next) {
 			w.signalJobs()
@@ -170,18 +176,19 @@ func (w *watch) signalJobs() {
 // fence SIGTERMs every process of the life at the fence deadline; they
 // get SIGKILL after the grace.
 func (w *watch) fence(now int64) {
+	f := fencedJobs{killAt: now + int64(w.conf.grace)}
 	seen := map[uint64]bool{}
 	w.scan.marked(w.conf.life, func(pid int, mark string) {
 		if seq, err := strconv.ParseUint(mark[len(w.conf.life):], 10, 64); err == nil {
 			_ = syscall.Kill(pid, syscall.SIGTERM)
 			if !seen[seq] {
 				seen[seq] = true
-				w.fenced = append(w.fenced, seq)
+				f.seqs = append(f.seqs, seq)
 			}
 		}
 	})
-	if len(w.fenced) > 0 {
-		w.killAt = now + int64(w.conf.grace)
+	if len(f.seqs) > 0 {
+		w.fenced = append(w.fenced, f) // in deadline order: the grace is the same
 	}
 }
 
