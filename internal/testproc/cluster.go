@@ -111,8 +111,9 @@ kill_grace = "%s"
 log_format = "json"
 transport = %q
 log_dir = %q
+identity = %q
 %s
-`, c.Addr, name, cfg.Slots, cfg.KillGrace, cfg.Transport, filepath.Join(dir, "logs", name), cfg.Worker)))
+`, c.Addr, name, cfg.Slots, cfg.KillGrace, cfg.Transport, filepath.Join(dir, "logs", name), filepath.Join(dir, name), cfg.Worker)))
 		c.Workers = append(c.Workers, nil)
 		c.RestartWorker(i)
 	}
