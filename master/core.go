@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/drover/drover/internal/logx"
 	"github.com/drover/drover/jobs"
 	"github.com/sirupsen/logrus"
 )
@@ -37,7 +36,6 @@ import (
 type core struct {
 	cfg     *Config
 	log     logrus.FieldLogger
-	debug   bool  // the logger logs debug lines
 	clock   clock // the time of every job and worker change (clock.go)
 	metrics *metrics
 	store   jobs.Store
@@ -104,7 +102,6 @@ func newCore(cfg *Config, log logrus.FieldLogger) *core {
 	c := &core{
 		cfg:      cfg,
 		log:      log,
-		debug:    logx.DebugOn(log),
 		clock:    cmp.Or[clock](cfg.clock, systemClock{}),
 		readGate: newReadGate(),
 		groups:   make(map[string][]string),

@@ -47,7 +47,6 @@ type dispatcher struct {
 	core    dispatchCore
 	clock   clock
 	log     logrus.FieldLogger
-	debug   bool                // the logger logs debug lines
 	latency prometheus.Observer // from ready to leased
 	batch   int                 // the most jobs in one Assign call
 	beat    time.Duration       // the heartbeat interval: a failed Assign's hold
@@ -62,7 +61,7 @@ type dispatcher struct {
 }
 
 func newDispatcher(core dispatchCore, c clock, log logrus.FieldLogger, latency prometheus.Observer, cfg *Config) *dispatcher {
-	d := &dispatcher{core: core, clock: c, log: log, debug: logx.DebugOn(log), latency: latency,
+	d := &dispatcher{core: core, clock: c, log: log, latency: latency,
 		batch: cfg.AssignBatch, beat: cfg.HeartbeatInterval, kickc: make(chan struct{}, 1)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	return d
@@ -287,7 +286,7 @@ func (d *dispatcher) lease(j *jobs.Job, w *workerRec, now time.Time) {
 		JobID: j.ID, Attempt: att, Type: j.Spec.Type, Args: j.Spec.Args, Timeout: j.Spec.Timeout, Input: j.Spec.Input,
 		Group: j.Spec.Group,
 	})
-	if d.debug {
+	if logx.DebugOn(d.log) { // read each time: SIGHUP may change the level
 		jobEntry(d.log, j).Debug("job dispatched")
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/logx"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -155,7 +156,7 @@ func (c *core) finishAttempt(j *jobs.Job, workerID string, rep rpcapi.Report, no
 		c.jobLog(j).WithError(err).Warn("report rejected")
 		return nil, false
 	}
-	if rep.Outcome != jobs.OK || c.debug {
+	if rep.Outcome != jobs.OK || logx.DebugOn(c.log) {
 		e := c.log.WithFields(logrus.Fields{"job": j.ID, "attempt": rep.Attempt, "worker": workerID,
 			"outcome": rep.Outcome, "state": j.State})
 		if rep.Outcome == jobs.OK {

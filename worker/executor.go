@@ -11,6 +11,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/logx"
 	"github.com/drover/drover/internal/watchdog"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
@@ -134,7 +135,7 @@ func (w *Worker) execute(r *run) {
 	defer w.jobsWG.Done()
 	defer r.cancel()
 	t := r.task
-	if w.debug {
+	if logx.DebugOn(w.log) { // read each time: SIGHUP may change the level
 		w.log.WithFields(r.fields()).Debug("job started")
 	}
 	var res jobs.Result
@@ -249,7 +250,7 @@ func (w *Worker) finish(r *run, res jobs.Result, err error) {
 	} else {
 		w.metrics.observe(r.typ, rep.Outcome, took.Seconds())
 	}
-	if r.drop || rep.Outcome != jobs.OK || w.debug {
+	if r.drop || rep.Outcome != jobs.OK || logx.DebugOn(w.log) {
 		e := w.log.WithFields(r.fields()).WithFields(logrus.Fields{"outcome": rep.Outcome, "took": took.Round(time.Millisecond)})
 		switch {
 		case r.drop:

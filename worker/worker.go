@@ -17,7 +17,6 @@ import (
 
 	"github.com/drover/drover/internal/crash"
 	"github.com/drover/drover/internal/listen"
-	"github.com/drover/drover/internal/logx"
 	"github.com/drover/drover/internal/watchdog"
 	"github.com/drover/drover/internal/webguard"
 	"github.com/drover/drover/jobs"
@@ -40,7 +39,6 @@ type Worker struct {
 	mc       rpcapi.Caller
 	master   rpcapi.MasterClient
 	metrics  *metrics
-	debug    bool
 	logs     *logStore // the full logs of command attempts
 	fence    *fence    // the fence deadline (fence.go)
 	// wd ends what command jobs leave behind (internal/watchdog); nil
@@ -143,7 +141,6 @@ func New(cfg Config) (*Worker, error) {
 	w.master = rpcapi.MasterClient{C: w.mc}
 	w.metrics = newMetrics(w)
 	w.logs = newLogStore(&w.cfg)
-	w.debug = logx.DebugOn(w.log)
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	return w, nil
 }
