@@ -103,7 +103,7 @@ type lane struct {
 	tags []string
 	key  string
 	pin  string // a broadcast copy's worker name
-	// limited: a type or key limit applies (limits are fixed at New), so
+	// limited: a type or key limit applies (set here and by SetLimits), so
 	// blocked and took have work to do.
 	limited bool
 }
@@ -113,7 +113,7 @@ type lane struct {
 // counts by type and by limit key, and the rate buckets. Guarded by
 // Master.mu.
 type limits struct {
-	// The limits, from the Config (fixed at New).
+	// The limits, from the Config (New) or SetLimits.
 	typeLimits   map[string]Limit
 	keyLimits    map[string]Limit
 	defaultLimit Limit

@@ -119,17 +119,11 @@ func (m *Master) startServices() error {
 		return fmt.Errorf("master: on_done: %w", err)
 	}
 	if len(m.cfg.Jobs) > 0 {
-		var reply rpcapi.SubmitReply
-		if err := m.rpc().Submit(context.Background(), &rpcapi.SubmitArgs{Specs: m.cfg.Jobs}, &reply); err != nil {
-			return fmt.Errorf("master: initial jobs: %w", err)
+		added, known, err := m.submitJobsFile(context.Background(), m.cfg.Jobs)
+		if err != nil {
+			return err
 		}
-		n := 0
-		for _, e := range reply.Existing {
-			if !e {
-				n++
-			}
-		}
-		m.log.WithFields(logrus.Fields{"new": n, "known": len(reply.IDs) - n}).Info("initial jobs loaded")
+		m.log.WithFields(logrus.Fields{"new": added, "known": known}).Info("initial jobs loaded")
 	}
 	return nil
 }
