@@ -27,19 +27,6 @@ import (
 	"github.com/drover/drover/master"
 )
 
-// The environment variables that override the files.
-const (
-	// EnvMaster overrides the worker's master address.
-	EnvMaster = "DROVER_MASTER"
-	// EnvListen overrides the listen address of the master or the worker.
-	EnvListen = "DROVER_LISTEN"
-	// EnvDataDir overrides the master's data directory.
-	EnvDataDir = "DROVER_DATA_DIR"
-)
-
-// LookupFunc finds an environment variable; os.LookupEnv is one.
-type LookupFunc func(key string) (value string, ok bool)
-
 // Master is a master's configuration file, decoded.
 type Master struct {
 	// Config is the master's library configuration. Fields the file leaves
@@ -63,6 +50,7 @@ type Master struct {
 	jobsFileLine   int
 	tokensFileLine int
 	node
+	sources
 }
 
 var masterKeys = slices.Concat([]string{
@@ -73,9 +61,10 @@ var masterKeys = slices.Concat([]string{
 	"allowed_hosts", "worker_hosts", "tokens_file", "client_cancel",
 }, nodeKeys)
 
-// LoadMaster reads the master's file at path, loads its jobs file if it
-// names one, and applies the environment (DROVER_LISTEN, DROVER_DATA_DIR).
-// An empty path means no file: the defaults, with the environment applied.
+// LoadMaster reads the master's file at path, loads its jobs file and
+// tokens file if it names them, and applies the environment
+// (ApplyMasterEnv). An empty path means no file: the defaults, with the
+// environment applied.
 func LoadMaster(path string) (*Master, error) {
 	m := &Master{}
 	if path != "" {
@@ -98,7 +87,7 @@ func LoadMaster(path string) (*Master, error) {
 			return nil, err
 		}
 	}
-	ApplyMasterEnv(&m.Config, os.LookupEnv)
+	m.env = ApplyMasterEnv(&m.Config, os.LookupEnv)
 	return m, nil
 }
 
@@ -157,6 +146,7 @@ func ParseMaster(name string, data []byte) (*Master, error) {
 		return d.masterKey(p, k, v, m)
 	})
 	d.checkDeadAfter(&m.Config)
+	m.keep(d)
 	if err := d.err(); err != nil {
 		return nil, err
 	}
@@ -266,19 +256,4 @@ func validateMaster(name string, d *decoder, check master.Config) error {
 		return &Error{File: name, Msg: err.Error(), Err: err}
 	}
 	return nil
-}
-
-// ApplyMasterEnv sets c.Listen from DROVER_LISTEN, c.DataDir from
-// DROVER_DATA_DIR and c.Token from DROVER_TOKEN when lookup finds them set
-// and not empty.
-func ApplyMasterEnv(c *master.Config, lookup LookupFunc) {
-	setFromEnv(&c.Listen, EnvListen, lookup)
-	setFromEnv(&c.DataDir, EnvDataDir, lookup)
-	setFromEnv(&c.Token, EnvToken, lookup)
-}
-
-func setFromEnv(dst *string, name string, lookup LookupFunc) {
-	if v, ok := lookup(name); ok && v != "" {
-		*dst = v
-	}
 }

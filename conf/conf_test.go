@@ -20,7 +20,8 @@ var hashKey = regexp.MustCompile(`^file:[0-9a-f]{64}#[0-9]+$`)
 
 // clearEnv makes the DROVER_* variables empty, which Load* ignore.
 func clearEnv(t *testing.T) {
-	for _, k := range []string{EnvMaster, EnvListen, EnvDataDir} {
+	for _, k := range []string{EnvMaster, EnvListen, EnvDataDir, EnvToken, EnvMasterListen, EnvMasterDataDir, EnvMasterToken,
+		EnvWorkerListen, EnvWorkerToken} {
 		t.Setenv(k, "")
 	}
 }
@@ -44,6 +45,7 @@ func TestLoadExamples(t *testing.T) {
 		},
 		JobsFile: filepath.Join("testdata", "jobs.toml"), LogLevel: "info", LogFormat: "text",
 		jobsFileLine: 6,
+		sources:      sources{file: "testdata/master.toml", lines: map[string]int{"listen": 2, "data_dir": 3}},
 	}
 	if !reflect.DeepEqual(m, want) {
 		t.Errorf("LoadMaster:\n got %+v\nwant %+v", m, want)
@@ -56,7 +58,7 @@ func TestLoadExamples(t *testing.T) {
 	wantW := &Worker{Config: worker.Config{
 		Master: "127.0.0.1:7070", Listen: "127.0.0.1:0", Name: "worker-a", Slots: 4,
 		Commands: map[string]worker.Command{"sleep": {Argv: []string{"sleep", "{seconds}"}, Timeout: 30 * time.Second}},
-	}}
+	}, sources: sources{file: "testdata/worker.toml", lines: map[string]int{"master": 2, "listen": 3}}}
 	if !reflect.DeepEqual(w, wantW) {
 		t.Errorf("LoadWorker:\n got %+v\nwant %+v", w, wantW)
 	}
@@ -332,42 +334,6 @@ func TestJobsFileRelative(t *testing.T) {
 
 	if _, err = LoadMaster(filepath.Join(dir, "none.toml")); err == nil {
 		t.Error("missing master file: no error")
-	}
-}
-
-func TestEnv(t *testing.T) {
-	env := map[string]string{EnvListen: ":9000", EnvDataDir: "/data", EnvMaster: "m:1"}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-
-	mc := master.Config{Listen: "file", DataDir: "file"}
-	ApplyMasterEnv(&mc, lookup)
-	if mc.Listen != ":9000" || mc.DataDir != "/data" {
-		t.Errorf("ApplyMasterEnv: %+v", mc)
-	}
-	wc := worker.Config{Master: "file", Listen: "file"}
-	ApplyWorkerEnv(&wc, lookup)
-	if wc.Master != "m:1" || wc.Listen != ":9000" {
-		t.Errorf("ApplyWorkerEnv: %+v", wc)
-	}
-	mc = master.Config{Listen: "file"}
-	ApplyMasterEnv(&mc, func(string) (string, bool) { return "", true })
-	if mc.Listen != "file" {
-		t.Errorf("an empty variable overrode the file: %+v", mc)
-	}
-
-	t.Setenv(EnvListen, ":9001")
-	t.Setenv(EnvDataDir, "/env-data")
-	t.Setenv(EnvMaster, "env-master:7070")
-	m, err := LoadMaster("testdata/master.toml")
-	if err != nil || m.Config.Listen != ":9001" || m.Config.DataDir != "/env-data" {
-		t.Errorf("LoadMaster with env: %v %+v", err, m)
-	}
-	w, err := LoadWorker("testdata/worker.toml")
-	if err != nil || w.Config.Listen != ":9001" || w.Config.Master != "env-master:7070" {
-		t.Errorf("LoadWorker with env: %v %+v", err, w)
-	}
-	if m, err = LoadMaster(""); err != nil || !reflect.DeepEqual(m, &Master{Config: master.Config{Listen: ":9001", DataDir: "/env-data"}}) {
-		t.Errorf("LoadMaster(\"\") with env: %v %+v", err, m)
 	}
 }
 

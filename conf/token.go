@@ -7,7 +7,9 @@ import (
 	"strings"
 )
 
-// EnvToken overrides the token of the master, the worker and the CLI.
+// EnvToken is the token the CLI sends. The master and the worker read it
+// when their own (EnvMasterToken, EnvWorkerToken) is unset. Deprecated
+// for them: set theirs.
 const EnvToken = "DROVER_TOKEN"
 
 // tokenSetting is the token or token_file of a master or worker file.

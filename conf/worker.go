@@ -22,6 +22,7 @@ type Worker struct {
 	LogFormat string
 
 	node
+	sources
 }
 
 var workerKeys = slices.Concat([]string{
@@ -35,8 +36,8 @@ var commandKeys = []string{"argv", "dir", "env", "timeout", "fail_if", "permanen
 	"kind", "min_items", "max_errors"}
 
 // LoadWorker reads the worker's file at path and applies the environment
-// (DROVER_MASTER, DROVER_LISTEN). An empty path means no file: the
-// defaults, with the environment applied.
+// (ApplyWorkerEnv). An empty path means no file: the defaults, with the
+// environment applied.
 func LoadWorker(path string) (*Worker, error) {
 	w := &Worker{}
 	if path != "" {
@@ -51,7 +52,7 @@ func LoadWorker(path string) (*Worker, error) {
 			return nil, err
 		}
 	}
-	ApplyWorkerEnv(&w.Config, os.LookupEnv)
+	w.env = ApplyWorkerEnv(&w.Config, os.LookupEnv)
 	return w, nil
 }
 
@@ -81,6 +82,7 @@ func ParseWorker(name string, data []byte) (*Worker, error) {
 		}
 		return true
 	})
+	w.keep(d)
 	if c.ReportDelay > worker.MaxReportDelay {
 		d.errorf(path{"report_delay"}, "%s is above the maximum of %s", c.ReportDelay, worker.MaxReportDelay)
 	}
@@ -191,13 +193,4 @@ func (d *decoder) commandKey(p path, k string, v any, cmd *worker.Command) bool 
 // exitCodes returns v as a list of exit codes, 1..255.
 func (d *decoder) exitCodes(p path, v any) []int {
 	return list(d, p, v, "exit codes", func(p path, e any) int { return d.integer(p, e, 1, 255) })
-}
-
-// ApplyWorkerEnv sets c.Master from DROVER_MASTER, c.Listen from
-// DROVER_LISTEN and c.Token from DROVER_TOKEN when lookup finds them set
-// and not empty.
-func ApplyWorkerEnv(c *worker.Config, lookup LookupFunc) {
-	setFromEnv(&c.Master, EnvMaster, lookup)
-	setFromEnv(&c.Listen, EnvListen, lookup)
-	setFromEnv(&c.Token, EnvToken, lookup)
 }

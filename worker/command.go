@@ -352,7 +352,8 @@ func commandFor(argv []string, dir string, env []string, stdin string, out io.Wr
 }
 
 // envPrefix starts the name of every environment variable drover reads or
-// sets: DROVER_TOKEN, DROVER_MASTER, DROVER_LISTEN, DROVER_DATA_DIR, and
+// sets: DROVER_MASTER, DROVER_TOKEN, the roles' own (DROVER_WORKER_TOKEN,
+// DROVER_MASTER_LISTEN, ...; README, "Environment variables"), and
 // those a job gets (DROVER_JOB_ID, DROVER_ATTEMPT, DROVER_GROUP,
 // DROVER_MASTER, DROVER_RESULT).
 const envPrefix = "DROVER_"

@@ -16,11 +16,12 @@ import (
 	"github.com/drover/drover/worker"
 )
 
-// masterCmd runs a master until SIGINT or SIGTERM.
+// masterCmd runs a master until SIGINT or SIGTERM; SIGHUP reloads its
+// conf file (masterReloader).
 func masterCmd(fs *pflag.FlagSet) runFunc {
 	config := fs.String("config", "", "master conf `file` (TOML); none means defaults")
-	listen := fs.String("listen", "", "listen `addr` (overrides the file and $DROVER_LISTEN)")
-	dataDir := fs.String("data-dir", "", "data `dir` (overrides the file and $DROVER_DATA_DIR)")
+	listen := fs.String("listen", "", "listen `addr` (overrides the file and $DROVER_MASTER_LISTEN)")
+	dataDir := fs.String("data-dir", "", "data `dir` (overrides the file and $DROVER_MASTER_DATA_DIR)")
 	store := fs.String("store", "", "store: bolt or memory (overrides the file)")
 	logf := addLogFlags(fs)
 	return func(pos []string, _ io.Writer) error {
@@ -31,14 +32,18 @@ func masterCmd(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		cfg := mf.Config
-		setIf(&cfg.Listen, *listen)
-		setIf(&cfg.DataDir, *dataDir)
-		setIf(&cfg.Store, *store)
-		log, err := logf.logger(&mf.LogLevel, &mf.LogFormat)
+		flags := func(f *conf.Master) {
+			setIf(&f.Config.Listen, *listen)
+			setIf(&f.Config.DataDir, *dataDir)
+			setIf(&f.Config.Store, *store)
+			logf.apply(&f.LogLevel, &f.LogFormat)
+		}
+		flags(mf)
+		log, err := newLogger(mf.LogLevel, mf.LogFormat, mf.EnvNotices())
 		if err != nil {
 			return err
 		}
+		cfg := mf.Config
 		cfg.Logger = log
 		m, err := master.New(cfg)
 		if err != nil {
@@ -52,15 +57,16 @@ func masterCmd(fs *pflag.FlagSet) runFunc {
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
 		if err := m.Start(); err != nil {
-			return err
+			return withSource(err, flagOr(*listen, "--listen", mf.Source("listen")))
 		}
+		r := &masterReloader{path: *config, m: m, log: log, cur: mf, flags: flags}
 		for {
 			select {
 			case <-ctx.Done():
 				log.Info("signal received; stopping")
 				return m.Close()
 			case <-hup:
-				reloadTokens(m, mf.TokensFile, log)
+				r.reload()
 			case <-m.Failed(): // the store's load failed after the listener opened
 				m.Close()
 				return m.Err()
@@ -69,30 +75,12 @@ func masterCmd(fs *pflag.FlagSet) runFunc {
 	}
 }
 
-// reloadTokens loads the tokens file at path into m, on SIGHUP. A file
-// that does not load, or a set the master refuses, is logged and leaves
-// the tokens as they were.
-func reloadTokens(m *master.Master, path string, log logrus.FieldLogger) {
-	if path == "" {
-		log.Warn("SIGHUP: no tokens_file to reload; nothing changed")
-		return
-	}
-	creds, err := conf.LoadTokens(path)
-	if err == nil {
-		err = m.SetTokens(creds)
-	}
-	if err != nil {
-		log.WithError(err).WithField("tokens_file", path).Error("SIGHUP: tokens not reloaded; the previous tokens stay in force")
-		return
-	}
-	log.WithField("tokens_file", path).Info("SIGHUP: tokens reloaded")
-}
-
-// workerCmd runs a worker until SIGINT or SIGTERM, then drains it.
+// workerCmd runs a worker until SIGINT or SIGTERM, then drains it; SIGHUP
+// reloads its conf file's log settings (workerReloader).
 func workerCmd(fs *pflag.FlagSet) runFunc {
 	config := fs.String("config", "", "worker conf `file` (TOML)")
 	masterAddr := fs.String("master", "", "master `addr` (overrides the file and $DROVER_MASTER)")
-	listen := fs.String("listen", "", "listen `addr` (overrides the file and $DROVER_LISTEN)")
+	listen := fs.String("listen", "", "listen `addr` (overrides the file and $DROVER_WORKER_LISTEN)")
 	name := fs.String("name", "", "worker `name` (overrides the file)")
 	slots := fs.Int("slots", 0, "jobs run at once (overrides the file)")
 	transport := fs.String("transport", "", "protocol to the master: gob or xmlrpc (overrides the file)")
@@ -108,36 +96,73 @@ func workerCmd(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		cfg := wf.Config
-		setIf(&cfg.Master, *masterAddr)
-		setIf(&cfg.Listen, *listen)
-		setIf(&cfg.Name, *name)
-		setIf(&cfg.Transport, *transport)
-		setIf(&cfg.Mode, *mode)
-		if len(tags) > 0 {
-			cfg.Tags = tags
+		flags := func(f *conf.Worker) {
+			c := &f.Config
+			setIf(&c.Master, *masterAddr)
+			setIf(&c.Listen, *listen)
+			setIf(&c.Name, *name)
+			setIf(&c.Transport, *transport)
+			setIf(&c.Mode, *mode)
+			if len(tags) > 0 {
+				c.Tags = tags
+			}
+			if *slots != 0 {
+				c.Slots = *slots
+			}
+			logf.apply(&f.LogLevel, &f.LogFormat)
 		}
-		if *slots != 0 {
-			cfg.Slots = *slots
-		}
-		log, err := logf.logger(&wf.LogLevel, &wf.LogFormat)
+		flags(wf)
+		log, err := newLogger(wf.LogLevel, wf.LogFormat, wf.EnvNotices())
 		if err != nil {
 			return err
 		}
+		cfg := wf.Config
 		cfg.Logger = log
 		w, err := worker.New(cfg)
 		if err != nil {
 			return err
 		}
-		if err := w.Start(); err != nil {
-			return err
-		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-		<-ctx.Done()
-		stop() // a second signal kills at once
-		log.Info("signal received; draining")
-		return w.Shutdown(context.Background())
+		defer stop()
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		if err := w.Start(); err != nil {
+			return withSource(err, flagOr(*listen, "--listen", wf.Source("listen")))
+		}
+		r := &workerReloader{path: *config, log: log, cur: wf, flags: flags}
+		for {
+			select {
+			case <-ctx.Done():
+				stop() // a second signal kills at once
+				log.Info("signal received; draining")
+				return w.Shutdown(context.Background())
+			case <-hup:
+				r.reload()
+			}
+		}
 	}
+}
+
+// newLogger returns the logger of level and format, having logged
+// notices (about the environment) as warnings.
+func newLogger(level, format string, notices []string) (*logrus.Logger, error) {
+	log, err := conf.Logger(level, format)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range notices {
+		log.Warn(n)
+	}
+	return log, nil
+}
+
+// flagOr returns flag when value (a flag's) is set, else from.
+func flagOr(value, flag, from string) string {
+	if value != "" {
+		return flag
+	}
+	return from
 }
 
 // logFlags are --log-level and --log-format, which override the conf
@@ -151,12 +176,10 @@ func addLogFlags(fs *pflag.FlagSet) logFlags {
 	}
 }
 
-// logger sets *level and *format (the conf file's) to the flags given,
-// and returns their logger.
-func (f logFlags) logger(level, format *string) (*logrus.Logger, error) {
+// apply sets *level and *format (a conf file's) to the flags given.
+func (f logFlags) apply(level, format *string) {
 	setIf(level, *f.level)
 	setIf(format, *f.format)
-	return conf.Logger(*level, *format)
 }
 
 func setIf(dst *string, v string) {

@@ -97,7 +97,7 @@ func TestSIGHUPReloadsTokens(t *testing.T) {
 		write(bad.content, bad.mode)
 		p.Signal(syscall.SIGHUP)
 		testproc.Poll(t, 10*time.Second, "the refused reload to be logged", func() bool {
-			return strings.Count(p.Output(), "SIGHUP: tokens not reloaded; the previous tokens stay in force") == i+1
+			return strings.Count(p.Output(), "SIGHUP: conf not reloaded; nothing changed") == i+1
 		})
 		if line := p.WaitFor(bad.logged, time.Second); !strings.Contains(line, `"level":"error"`) {
 			t.Errorf("the refused reload is not logged as an error: %s", line)
@@ -117,13 +117,13 @@ func TestSIGHUPReloadsTokens(t *testing.T) {
 	}
 }
 
-// TestSIGHUPWithoutTokensFile: a master without tokens_file logs that a
+// TestSIGHUPWithoutConfFile: a master without a conf file logs that a
 // SIGHUP changes nothing, and keeps serving.
-func TestSIGHUPWithoutTokensFile(t *testing.T) {
+func TestSIGHUPWithoutConfFile(t *testing.T) {
 	p := testproc.Options{Name: "master"}.Start(t, testproc.Drover(t), "master", "--listen", "127.0.0.1:0", "--store", "memory")
 	c := tokenCalls{t: t, addr: p.Addr()}
 	p.Signal(syscall.SIGHUP)
-	p.WaitFor("SIGHUP: no tokens_file to reload; nothing changed", 10*time.Second)
+	p.WaitFor("SIGHUP: no conf file (--config) to reload; nothing changed", 10*time.Second)
 	if err := c.submit(""); err != nil {
 		t.Errorf("submit after SIGHUP: %v", err)
 	}
