@@ -85,13 +85,13 @@ func (r *masterReloader) reload() {
 			r.log.WithError(err).Error("SIGHUP: limits not changed")
 		} else {
 			r.log.WithField("keys", strings.Join(filter(changed, "limits", "type_limits", "default_limit"), ", ")).Info("SIGHUP: limits changed")
+			cur := &r.cur.Config
+			cur.Limits, cur.TypeLimits, cur.DefaultLimit = c.Limits, c.TypeLimits, c.DefaultLimit
 		}
 	}
 	r.cur.LogLevel, r.cur.LogFormat = nf.LogLevel, nf.LogFormat
 	r.cur.JobsFile, r.cur.Config.Jobs = nf.JobsFile, nf.Config.Jobs
 	r.cur.TokensFile, r.cur.Config.Tokens = nf.TokensFile, nf.Config.Tokens
-	c := &r.cur.Config
-	c.Limits, c.TypeLimits, c.DefaultLimit = nf.Config.Limits, nf.Config.TypeLimits, nf.Config.DefaultLimit
 	logRestart(r.log, changed, masterReloadable)
 }
 
