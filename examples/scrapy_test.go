@@ -2,7 +2,9 @@ package examples_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 	"github.com/drover/drover/conf"
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
 )
 
 // needScrapy returns the scrapy program. Without it the test skips, or,
@@ -215,6 +218,7 @@ func TestScrapyExample(t *testing.T) {
 				LimitKey: s.host, Retries: 1, Group: "sites"})
 		}
 	}
+	specs[0].Then = &jobs.Spec{Type: "merge"} // once the six crawls are final
 	specs = append(specs, jobs.Spec{Type: "crawl", Args: map[string]string{"urls": "http://" + down + "/", "depth": "1"},
 		LimitKey: down, Retries: 1})
 	ids := c.Submit(specs...)
@@ -233,7 +237,18 @@ func TestScrapyExample(t *testing.T) {
 		if n := countLines(t, filepath.Join(project, "out", id+"-1.jl")); n != items {
 			t.Errorf("crawl %s: %d items in its out file, want %d", id, n, items)
 		}
+		// The same items came back as the job's data ($DROVER_RESULT).
+		if n := strings.Count(j.Attempts[0].Data, "\n"); n != items || !strings.Contains(j.Attempts[0].Data, `"site": "`+j.Spec.LimitKey+`"`) {
+			t.Errorf("crawl %s: data %q, want %d item lines of site %s", id, j.Attempts[0].Data, items, j.Spec.LimitKey)
+		}
+		// Its full log is on the worker, readable through the master.
+		if log := attemptLog(t, c.Addr, id, "stderr"); !strings.Contains(log, "Dumping Scrapy stats") {
+			t.Errorf("crawl %s: its stderr log through the master has no closing stats: %q", id, log)
+		}
 	}
+	checkMerge(t, c, 6*items)
+	// Every process of the finished crawls is gone, the workers still up.
+	testproc.Poll(t, 10*time.Second, "no crawl process left", func() bool { return len(testproc.JobProcs(c.Addr)) == 0 })
 	for _, s := range []*site{a, b} {
 		if o := s.overlaps(); len(o) > 0 {
 			t.Errorf("site %s saw crawls at once (limit 1): %q", s.host, o)
@@ -251,5 +266,49 @@ func TestScrapyExample(t *testing.T) {
 			att.Stats["log_count/ERROR"] == "" || att.Stats["item_scraped_count"] != "" {
 			t.Errorf("down site, attempt %d: outcome %s exit %d error %q stats %v", att.N, att.Outcome, att.ExitCode, att.Error, att.Stats)
 		}
+	}
+}
+
+// attemptLog returns a stream of attempt 1's full log of job id, from the
+// master's API.
+func attemptLog(t *testing.T, addr, id, stream string) string {
+	t.Helper()
+	res, err := http.Get("http://" + addr + "/api/v1/jobs/" + id + "/attempts/1/log?stream=" + stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("log of job %s: HTTP %d, %v: %s", id, res.StatusCode, err, b)
+	}
+	return string(b)
+}
+
+// checkMerge waits for the group's follow-up (merge.py) and checks that it
+// got every crawl's items through their data: its own data is the summary.
+func checkMerge(t *testing.T, c *testproc.Cluster, items int) {
+	t.Helper()
+	var merge jobs.Job
+	testproc.Poll(t, time.Minute, "the merge follow-up to finish", func() bool {
+		r, err := c.MC.ListJobs(t.Context(), &rpcapi.ListJobsArgs{Type: "merge"})
+		if err != nil || len(r.Jobs) != 1 {
+			return false
+		}
+		merge = r.Jobs[0]
+		return merge.State.Final()
+	})
+	if merge.State != jobs.Succeeded || len(merge.Attempts) == 0 {
+		t.Fatalf("merge: state %s, attempts %+v", merge.State, merge.Attempts)
+	}
+	var sum struct {
+		Crawls, Items int
+		Sites         []string
+	}
+	if err := json.Unmarshal([]byte(merge.Attempts[len(merge.Attempts)-1].Data), &sum); err != nil {
+		t.Fatalf("merge: data %q: %v", merge.Attempts[len(merge.Attempts)-1].Data, err)
+	}
+	if sum.Crawls != 6 || sum.Items != items || len(sum.Sites) != 2 {
+		t.Errorf("merge summary %+v, want 6 crawls, %d items, 2 sites", sum, items)
 	}
 }

@@ -16,3 +16,5 @@ DOWNLOAD_TIMEOUT = 10
 LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
+# Every item also goes back to drover as the job's data ($DROVER_RESULT).
+ITEM_PIPELINES = {"sitecrawl.pipelines.DroverResult": 300}
