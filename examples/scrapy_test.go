@@ -144,8 +144,9 @@ func countLines(t *testing.T, path string) int {
 	return n
 }
 
-// TestScrapyExampleConfs: the example's master.toml, worker.toml and
-// jobs.toml are valid, and the jobs file has the nightly schedules.
+// TestScrapyExampleConfs: the example's master.toml, worker.toml,
+// jobs.toml and crawls.toml are valid, the jobs file has the nightly
+// schedules and crawls.toml a group with the merge follow-up.
 func TestScrapyExampleConfs(t *testing.T) {
 	read := func(name string) []byte {
 		data, err := os.ReadFile(filepath.Join("scrapy", name))
@@ -172,6 +173,16 @@ func TestScrapyExampleConfs(t *testing.T) {
 		if s.Schedule != "0 2 * * *" || s.LimitKey == "" || s.Type != "crawl" {
 			t.Errorf("jobs.toml: %+v, want nightly crawls with a limit_key", s)
 		}
+	}
+	if m := w.Config.Commands["merge"]; len(m.Argv) == 0 {
+		t.Error("worker.toml: no merge template for the follow-up of crawls.toml")
+	}
+	crawls, err := conf.ParseJobs("crawls.toml", read("crawls.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(crawls) != 2 || crawls[0].Then == nil || crawls[0].Then.Type != "merge" || crawls[1].Group != crawls[0].Group {
+		t.Errorf("crawls.toml: %+v, want two crawls of one group, the first with a merge follow-up", crawls)
 	}
 }
 
