@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
@@ -43,6 +44,10 @@ type jobQuery struct {
 	Group  string
 	Worker string // any attempt ran (or runs) on this worker ID
 	Text   string // lower case; a substring of some "key=value" of the args
+	Error  string // lower case; a substring of the latest attempt's error
+	// Before, when set, selects the jobs last changed before it (a
+	// finished job: that finished before it).
+	Before time.Time
 	Asc    bool   // oldest first; default newest first
 	Cursor string // the next_cursor of the previous page; "" for the first
 	Limit  int    // jobs per page, at least 1
@@ -62,7 +67,9 @@ func (q *jobQuery) match(j *jobs.Job) bool {
 	switch {
 	case q.State != "" && j.State != q.State,
 		q.Type != "" && j.Spec.Type != q.Type,
-		q.Group != "" && j.Spec.Group != q.Group:
+		q.Group != "" && j.Spec.Group != q.Group,
+		q.Error != "" && !strings.Contains(strings.ToLower(lastError(j)), q.Error),
+		!q.Before.IsZero() && !j.Updated.Before(q.Before):
 		return false
 	}
 	if q.Worker != "" && j.Worker != q.Worker &&

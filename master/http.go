@@ -90,14 +90,14 @@ type jobPage struct {
 }
 
 func (a httpAPI) apiListJobs(w http.ResponseWriter, r *http.Request) error {
-	p, err := queryParams(r, "state", "type", "group", "worker", "q", "order", "cursor", "limit")
+	p, err := queryParams(r, append(filterParams, "order", "cursor", "limit")...)
 	if err != nil {
 		return err
 	}
-	q := jobQuery{State: jobs.State(p.Get("state")), Type: p.Get("type"), Group: p.Get("group"),
-		Worker: p.Get("worker"), Text: strings.ToLower(p.Get("q"))}
-	if q.State != "" && !q.State.Valid() {
-		return fmt.Errorf("%w: unknown state %q (want one of %v)", rpcapi.ErrBadRequest, q.State, jobs.States)
+	f := filterOf(p)
+	q, err := f.query(time.Now())
+	if err != nil {
+		return err
 	}
 	if q.Limit, q.Asc, q.Cursor, err = paging(p); err != nil {
 		return err

@@ -58,6 +58,10 @@ type PurgeFilter struct {
 	Type   string
 	Group  string
 	Before time.Time
+	// Worker, Error and Text match as the jobs listing's filters of
+	// those names do (a worker of any attempt; a substring of the latest
+	// attempt's error, of some key=value of the args).
+	Worker, Error, Text string
 
 	keep map[string]bool // keys that stay (lastFires)
 }
@@ -67,7 +71,7 @@ type PurgeFilter struct {
 // again.
 func (f *PurgeFilter) match(j *jobs.Job) bool {
 	return j.State.Final() && !strings.HasPrefix(j.Spec.Key, jobsFileKeyPrefix) && !f.keep[j.Spec.Key] && (f.State == "" || j.State == f.State) && (f.Type == "" || j.Spec.Type == f.Type) &&
-		(f.Group == "" || j.Spec.Group == f.Group) && (f.Before.IsZero() || j.Updated.Before(f.Before))
+		(f.Group == "" || j.Spec.Group == f.Group) && (f.Before.IsZero() || j.Updated.Before(f.Before)) && f.rest(j)
 }
 
 // matchHead is match for a stored record's head.
@@ -150,7 +154,7 @@ func (c *core) purgeMemory(hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
 // memory, a batch at a time, over the store's index of the filter's most
 // selective field where it has one.
 func (c *core) purgeStored(ctx context.Context, hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
-	sel := &jobQuery{State: f.State, Type: f.Type, Group: f.Group, Asc: true}
+	sel := &jobQuery{State: f.State, Type: f.Type, Group: f.Group, Worker: f.Worker, Asc: true}
 	touched := make(map[string]bool) // groups of the jobs deleted, per batch
 	total := 0
 	for after := uint64(0); ; {
@@ -158,7 +162,7 @@ func (c *core) purgeStored(ctx context.Context, hs jobs.HistoryStore, f *PurgeFi
 		var dstates []jobs.State
 		err := walkStored(hs, sel, after, func(seq uint64, data []byte) bool {
 			after = seq
-			if h, ok := jobs.PeekHead(data); ok && f.matchHead(&h) {
+			if h, ok := jobs.PeekHead(data); ok && f.matchHead(&h) && f.matchRecord(data) {
 				del, dstates = append(del, seq), append(dstates, h.State)
 				if len(h.Group) > 0 {
 					touched[string(h.Group)] = true

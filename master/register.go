@@ -111,6 +111,7 @@ func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcap
 	}
 	prev := w.beatAt
 	w.beatAt, w.lastBeat = now, now
+	w.selfDrain = w.selfDrain || a.Draining
 	if a.Draining && w.state == rpcapi.WorkerAlive {
 		c.bump()
 		w.state = rpcapi.WorkerDraining

@@ -29,6 +29,7 @@ type workerRec struct {
 	tagSet         map[string]bool
 	slots          int
 	state          string
+	selfDrain      bool // the worker said it drains (shutting down): an undrain cannot stop that
 	restored       bool // placeholder for leases found in the store at start
 	registered     time.Time
 	lastBeat       time.Time // last sign of life: heartbeat, registration or fetch

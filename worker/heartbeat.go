@@ -56,7 +56,7 @@ func (w *Worker) heartbeatLoop() {
 		}
 		w.mu.Lock()
 		args := &rpcapi.HeartbeatArgs{WorkerID: w.id, Secret: w.secret, Running: w.held(), FreeSlots: w.cfg.Slots - len(w.running),
-			Draining: w.draining}
+			Draining: w.draining && !w.masterDrain}
 		w.mu.Unlock()
 		ctx, cancel := context.WithTimeout(w.ctx, beatTimeout(interval))
 		sent := time.Now()
@@ -81,9 +81,14 @@ func (w *Worker) heartbeatLoop() {
 			w.renewFence(sent)
 			w.mu.Lock()
 			w.dropRefs(w.unsent(reply.Cancel))
-			if reply.Status == rpcapi.BeatDrain && !w.draining {
-				w.draining = true // the master drains us: take no new jobs
+			switch {
+			case reply.Status == rpcapi.BeatDrain && !w.draining:
+				w.draining, w.masterDrain = true, true // the master drains us: take no new jobs
 				w.log.Info("master asked us to drain; taking no new jobs")
+			case reply.Status == rpcapi.BeatOK && w.masterDrain:
+				w.draining, w.masterDrain = false, false // the master undrained us
+				w.log.Info("master undrained us; taking jobs again")
+				w.signal(w.fetchc)
 			}
 			w.mu.Unlock()
 		}
@@ -100,7 +105,7 @@ func jitter(d time.Duration) time.Duration {
 // heartbeat interval.
 func (w *Worker) register() (time.Duration, error) {
 	w.mu.Lock()
-	if w.draining {
+	if w.draining && !w.masterDrain {
 		w.mu.Unlock()
 		return 0, errors.New("worker: draining")
 	}
@@ -126,6 +131,9 @@ func (w *Worker) register() (time.Duration, error) {
 	w.renewFence(sent)
 	w.mu.Lock()
 	w.id, w.secret = reply.WorkerID, reply.Secret
+	if w.masterDrain { // a new registration is alive: the drain was the last master's
+		w.draining, w.masterDrain = false, false
+	}
 	w.masterMaxResult = reply.MaxResultBytes
 	w.dropRefs(reply.Cancel)
 	w.mu.Unlock()

@@ -19,11 +19,12 @@ func (w *Worker) fetchLoop() {
 	for {
 		w.mu.Lock()
 		id, secret, free, draining := w.id, w.secret, w.cfg.Slots-len(w.running), w.draining
+		master := w.masterDrain // an undrain resumes fetching
 		w.mu.Unlock()
-		if draining {
+		if draining && !master {
 			return
 		}
-		if id == "" || free <= 0 {
+		if id == "" || free <= 0 || draining {
 			select {
 			case <-w.ctx.Done():
 				return

@@ -54,15 +54,16 @@ type Worker struct {
 	masterMaxResult int
 	// deadAfter is the master's dead_after (its register reply); zero:
 	// unknown, no fencing.
-	deadAfter time.Duration
-	running   map[string]*run
-	results   []rpcapi.Report         // finished, not yet sent
-	sending   map[int][]rpcapi.Report // sent in Complete calls not yet answered, by call
-	sendSeq   int                     // the last key of sending
-	retry     time.Duration           // backoff after failed Complete calls
-	draining  bool
-	started   bool
-	idle      chan struct{} // closed when running becomes empty while draining
+	deadAfter   time.Duration
+	running     map[string]*run
+	results     []rpcapi.Report         // finished, not yet sent
+	sending     map[int][]rpcapi.Report // sent in Complete calls not yet answered, by call
+	sendSeq     int                     // the last key of sending
+	retry       time.Duration           // backoff after failed Complete calls
+	draining    bool
+	masterDrain bool // draining because the master said so: its undrain (a beat with status ok) ends it
+	started     bool
+	idle        chan struct{} // closed when running becomes empty while draining
 
 	runq        chan *run // jobs for the runners
 	idleRunners int       // runners waiting on runq with no job promised to them
@@ -293,7 +294,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 			defer cancel()
 		}
 		w.mu.Lock()
-		w.draining = true
+		w.draining, w.masterDrain = true, false
 		n := len(w.running)
 		w.idle = make(chan struct{})
 		if n == 0 {
@@ -347,7 +348,7 @@ func init() { crash.Worker = func(w any) { w.(*Worker).crash() } }
 func (w *Worker) crash() {
 	w.once.Do(func() {
 		w.mu.Lock()
-		w.draining = true
+		w.draining, w.masterDrain = true, false
 		for _, r := range w.running {
 			r.drop = true
 			r.cancel()
