@@ -122,7 +122,7 @@ func TestHTTPRolesMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	f := &roleFixture{t: t, admin: admin, secrets: make(map[string]string)}
+	f := &roleFixture{t: t, m: m, admin: admin, secrets: make(map[string]string)}
 	f.submit(jobs.Spec{Type: "nobody-runs-this", Group: "base"}) // job 1
 	for _, row := range rows {
 		cell, ok := httpCells[row.cells[0]]
@@ -211,7 +211,7 @@ func checkHTTPTableCoversAPIDoc(t *testing.T, rows []docRow) {
 // admin, without auth.
 func TestWhoami(t *testing.T) {
 	m := startRoleMaster(t)
-	all := []string{"cancel", "drain", "pause_resume", "purge", "retry", "submit"}
+	all := []string{"cancel", "delete_schedule", "drain", "pause_resume", "purge", "retry", "run_schedule", "submit"}
 	for _, tc := range []struct {
 		role rpcapi.Role
 		can  []string

@@ -104,6 +104,7 @@ const rpcTableHeader = "| method | net/rpc | admin | client | worker | read |"
 // acts on, and reads the master's state.
 type roleFixture struct {
 	t       *testing.T
+	m       *master.Master // the master, for the HTTP tests
 	admin   rpcapi.Caller
 	n       int
 	secrets map[string]string // by worker ID, from register_worker
