@@ -207,22 +207,49 @@ func (m *Master) retryJobs(ctx context.Context, q jobQuery, dry bool) (int, erro
 }
 
 // retryPage retries the jobs of page that are still failed or cancelled,
-// under one hold of mu, and returns once the changes are durable.
+// under one hold of mu, and returns once the changes are durable. A job
+// that left memory since the walk read it is read again from the store.
 func (m *Master) retryPage(page []bulkItem) (int, error) {
+	n, missed, err := m.retryLocked(page)
+	if err != nil || len(missed) == 0 {
+		return n, err
+	}
+	again := make([]bulkItem, 0, len(missed))
+	for _, id := range missed {
+		j, err := m.fromHistory(id)
+		if err != nil {
+			return n, err
+		}
+		if j != nil {
+			again = append(again, bulkItem{id: id, stored: j})
+		}
+	}
+	k, _, err := m.retryLocked(again)
+	return n + k, err
+}
+
+// retryLocked is retryPage's work under mu. It returns the IDs of the
+// jobs it found neither in memory nor in page.
+func (m *Master) retryLocked(page []bulkItem) (int, []string, error) {
 	now := m.core.now()
 	m.core.mu.Lock()
 	if m.core.closed {
 		m.core.mu.Unlock()
-		return 0, fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
+		return 0, nil, fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 	}
 	var last *batch
+	var missed []string
 	n := 0
 	for _, it := range page {
 		j := m.core.job(it.id)
 		if j == nil && it.stored != nil {
 			j = m.core.readmit(it.stored) // it had left memory: it comes back to run again
 		}
-		if j == nil || (j.State != jobs.Failed && j.State != jobs.Cancelled) {
+		if j == nil {
+			missed = append(missed, it.id)
+			continue
+		}
+		if j.State != jobs.Failed && j.State != jobs.Cancelled {
 			continue // changed since the walk read it
 		}
 		if _, b, err := m.core.apply(jobChange{kind: changeRetry, job: j.ID, at: now}); err == nil {
@@ -234,10 +261,10 @@ func (m *Master) retryPage(page []bulkItem) (int, error) {
 	if last != nil {
 		m.core.kick()
 		if err := last.wait(); err != nil {
-			return n, fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+			return n, nil, fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 		}
 	}
-	return n, nil
+	return n, missed, nil
 }
 
 // cancelJobs cancels every pending or running job q selects, as cancel
