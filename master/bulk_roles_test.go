@@ -83,4 +83,3 @@ func (f *roleFixture) schedule(name string) *rpcapi.ScheduleInfo {
 	}
 	return nil
 }
-
