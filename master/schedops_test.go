@@ -1,0 +1,113 @@
+package master_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/master"
+	"github.com/drover/drover/rpcapi"
+)
+
+// schedOp posts to /api/v1/schedules/{name}/op and returns the status and
+// the body.
+func schedOp(t *testing.T, m *master.Master, name, op string) (int, string) {
+	t.Helper()
+	status, _, body := httpDo(t, m, "", "POST", "/api/v1/schedules/"+name+"/"+op, "")
+	return status, body
+}
+
+// schedules returns GET /api/v1/schedules by name.
+func schedules(t *testing.T, m *master.Master) map[string]rpcapi.ScheduleInfo {
+	t.Helper()
+	status, _, body := httpDo(t, m, "", "GET", "/api/v1/schedules", "")
+	var r struct{ Schedules []rpcapi.ScheduleInfo }
+	if err := json.Unmarshal([]byte(body), &r); status != 200 || err != nil {
+		t.Fatalf("GET /api/v1/schedules: %d %s", status, body)
+	}
+	out := make(map[string]rpcapi.ScheduleInfo)
+	for _, s := range r.Schedules {
+		out[s.Name] = s
+	}
+	return out
+}
+
+// TestScheduleOps: pause, resume, run now and delete over the JSON API,
+// with run's overlap policy and delete's refusal of a jobs file's
+// schedule.
+func TestScheduleOps(t *testing.T) {
+	m := startAPIMaster(t, master.Config{Jobs: []jobs.Spec{
+		{Name: "filed", Schedule: "@every 1h", Type: "nobody", Key: "file:filed"}}})
+	mc := client(t, m.Addr())
+	submit(t, mc,
+		jobs.Spec{Name: "hourly", Schedule: "@every 1h", Type: "nobody"},
+		jobs.Spec{Name: "many", Schedule: "@every 1h", Type: "nobody", Overlap: jobs.OverlapAllow},
+		jobs.Spec{Name: "queued", Schedule: "@every 1h", Type: "nobody", Overlap: jobs.OverlapQueue})
+
+	if status, body := schedOp(t, m, "hourly", "pause"); status != 200 || !strings.Contains(body, `"paused":true`) {
+		t.Fatalf("pause: %d %s", status, body)
+	}
+	if !schedules(t, m)["hourly"].Paused {
+		t.Fatal("hourly is not listed paused")
+	}
+	// Run now fires a paused schedule, once, and leaves it paused.
+	status, body := schedOp(t, m, "hourly", "run")
+	var run struct {
+		Schedule rpcapi.ScheduleInfo `json:"schedule"`
+		Job      string              `json:"job"`
+		Queued   bool                `json:"queued"`
+	}
+	if err := json.Unmarshal([]byte(body), &run); status != 200 || err != nil || run.Job == "" || !run.Schedule.Paused {
+		t.Fatalf("run: %d %s", status, body)
+	}
+	j := getJob(t, mc, run.Job).Job
+	if j.Spec.Type != "nobody" || !strings.HasPrefix(j.Spec.Key, "sched:hourly@") || j.State != jobs.Pending {
+		t.Fatalf("the fired job: %+v", j)
+	}
+	// Its job is pending: overlap skip refuses another run; allow fires;
+	// queue queues.
+	if status, body := schedOp(t, m, "hourly", "run"); status != 409 || !strings.Contains(body, "overlap is skip") {
+		t.Fatalf("run of skip with its last run pending: %d %s", status, body)
+	}
+	if status, body := schedOp(t, m, "many", "run"); status != 200 || !strings.Contains(body, `"job"`) {
+		t.Fatalf("run of allow: %d %s", status, body)
+	}
+	if status, body := schedOp(t, m, "queued", "run"); status != 200 || !strings.Contains(body, `"job"`) {
+		t.Fatalf("first run of queue: %d %s", status, body)
+	}
+	if status, body := schedOp(t, m, "queued", "run"); status != 200 || !strings.Contains(body, `"queued":true`) {
+		t.Fatalf("second run of queue: %d %s", status, body)
+	}
+	if status, body := schedOp(t, m, "hourly", "resume"); status != 200 || !strings.Contains(body, `"paused":false`) {
+		t.Fatalf("resume: %d %s", status, body)
+	}
+
+	// Delete: gone from the list; its fired job stays; a second delete
+	// and any other call are 404s.
+	if status, body := schedOp(t, m, "hourly", "delete"); status != 200 || !strings.Contains(body, `"deleted":"hourly"`) {
+		t.Fatalf("delete: %d %s", status, body)
+	}
+	if _, ok := schedules(t, m)["hourly"]; ok {
+		t.Fatal("hourly is still listed after its delete")
+	}
+	if getJob(t, mc, run.Job).Job.State != jobs.Pending {
+		t.Fatal("the deleted schedule's job changed")
+	}
+	for _, op := range []string{"delete", "run", "pause", "resume"} {
+		if status, body := schedOp(t, m, "hourly", op); status != 404 {
+			t.Errorf("%s of a deleted schedule: %d %s; want 404", op, status, body)
+		}
+	}
+	// A jobs file's schedule is not deleted: the next start would bring
+	// it back.
+	if status, body := schedOp(t, m, "filed", "delete"); status != 409 || !strings.Contains(body, "jobs file") {
+		t.Fatalf("delete of a jobs file's schedule: %d %s", status, body)
+	}
+	if _, ok := schedules(t, m)["filed"]; !ok {
+		t.Fatal("the jobs file's schedule is gone after a refused delete")
+	}
+	if status, _, body := httpDo(t, m, "", "POST", "/api/v1/schedules/filed/run?now=1", ""); status != 400 {
+		t.Fatalf("run with a query parameter: %d %s", status, body)
+	}
+}
