@@ -434,9 +434,16 @@ func cancelCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)
 	asJSON := fs.Bool("json", false, "print {cancelled, errors} as JSON")
 	group := fs.String("group", "", "cancel every live job of `group`")
+	bf := addBulkFlags(fs, "pending or running", group)
 	return func(ids []string, stdout io.Writer) error {
+		if bf.filtered() || *bf.dryRun {
+			if len(ids) > 0 {
+				return usagef("give job IDs or a filter, not both")
+			}
+			return bf.run(conn, "cancel", "cancelled", *asJSON, stdout)
+		}
 		if len(ids) == 0 && *group == "" {
-			return usagef("want job IDs or --group")
+			return usagef("want job IDs, --group or a filter (--state, --type, --worker, --error, --q, --older-than, --all)")
 		}
 		mc, c, done, err := conn.call()
 		if err != nil {

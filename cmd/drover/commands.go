@@ -100,10 +100,30 @@ retried for --retry-for (30s by default), then wait exits 4.`,
 		example: `  drover wait --group first
   drover wait 41 42 --timeout 10m --json
   drover wait --group nightly --retry-for 5m   # through a master restart`},
-	{name: "cancel", args: "[ID...]", group: groupClient, setup: cancelCmd, values: clientValues,
-		short: "cancel pending or running jobs, by ID or --group",
+	{name: "cancel", args: "[ID...]", group: groupClient, setup: cancelCmd, values: with(map[string][]string{"state": {"pending", "running"}}),
+		short: "cancel pending or running jobs, by ID, --group or a filter",
+		long: `With a filter other than --group alone (--state, --type, --worker, --error,
+--q, --older-than, --all), cancel acts on every live job the filter selects
+and prints how many; on a terminal it first says how many and asks, unless
+--yes. --dry-run only counts them.`,
 		example: `  drover cancel 42 43
-  drover cancel --group nightly`},
+  drover cancel --group nightly
+  drover cancel --type crawl --state pending --yes`},
+	{name: "retry", args: "[ID...]", group: groupClient, setup: retryCmd, values: with(map[string][]string{"state": {"failed", "cancelled"}}),
+		short: "retry failed or cancelled jobs, by ID or every one a filter selects",
+		long: `With a filter (--state, --type, --group, --worker, --error, --q, --older-than,
+or --all), retry acts on every failed or cancelled job it selects and prints
+how many; on a terminal it first says how many and asks, unless --yes.
+--dry-run only counts them. Needs an admin token.`,
+		example: `  drover retry 42
+  drover retry --state failed --type crawl --dry-run
+  drover retry --error "connection refused" --older-than 1h --yes`},
+	{name: "drain", args: "WORKER", group: groupClient, setup: workerOpCmd("drain"), values: clientValues,
+		short:   "stop giving a worker jobs, and tell it to drain (finish what it runs)",
+		example: `  drover drain w3-fdbe`},
+	{name: "undrain", args: "WORKER", group: groupClient, setup: workerOpCmd("undrain"), values: clientValues,
+		short:   "give a worker the master drained jobs again",
+		example: `  drover undrain w3-fdbe`},
 	{name: "purge", group: groupClient, setup: purgeCmd, values: with(map[string][]string{"state": finalStates}),
 		short: "delete finished jobs now, from memory and disk (at least one filter, or --all)",
 		example: `  drover purge --state failed --older-than 24h
@@ -111,10 +131,15 @@ retried for --retry-for (30s by default), then wait exits 4.`,
 	{name: "schedules", group: groupClient, setup: schedulesCmd, values: clientValues,
 		short:   "list cron schedules with their next fire time",
 		example: `  drover schedules`},
-	{name: "schedule", args: "pause|resume NAME", group: groupClient, setup: scheduleCmd, values: clientValues,
-		short: "pause or resume a cron schedule",
+	{name: "schedule", args: "pause|resume|run|delete NAME", group: groupClient, setup: scheduleCmd, values: clientValues,
+		short: "pause, resume, run now or delete a cron schedule",
+		long: `run fires the schedule once now (its overlap policy applies: skip refuses while
+its last run is live, queue queues the fire). delete removes it from the
+master's store; a schedule of the master's jobs file is refused.`,
 		example: `  drover schedule pause nightly
-  drover schedule resume nightly --json`},
+  drover schedule resume nightly --json
+  drover schedule run nightly
+  drover schedule delete nightly`},
 	{name: "top", group: groupClient, setup: topCmd, values: clientValues,
 		short: "a refreshing view of workers and throughput",
 		example: `  drover top

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -34,7 +35,7 @@ func schedulesCmd(fs *pflag.FlagSet) runFunc {
 	asJSON := fs.Bool("json", false, "print a JSON array")
 	return func(pos []string, stdout io.Writer) error {
 		if len(pos) > 0 {
-			return usagef("takes no arguments (see drover schedule pause|resume NAME)")
+			return usagef("takes no arguments (see drover schedule pause|resume|run|delete NAME)")
 		}
 		mc, c, done, err := conn.call()
 		if err != nil {
@@ -79,8 +80,11 @@ func scheduleCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)
 	asJSON := fs.Bool("json", false, "print the schedule as JSON")
 	return func(pos []string, stdout io.Writer) error {
-		if len(pos) != 2 || (pos[0] != "pause" && pos[0] != "resume") {
-			return usagef("usage: drover schedule pause|resume NAME")
+		if len(pos) != 2 || !slices.Contains([]string{"pause", "resume", "run", "delete"}, pos[0]) {
+			return usagef("usage: drover schedule pause|resume|run|delete NAME")
+		}
+		if pos[0] == "run" || pos[0] == "delete" {
+			return scheduleAPI(conn, pos[0], pos[1], *asJSON, stdout)
 		}
 		mc, c, done, err := conn.call()
 		if err != nil {
