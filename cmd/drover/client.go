@@ -443,7 +443,7 @@ func cancelCmd(fs *pflag.FlagSet) runFunc {
 			return bf.run(conn, "cancel", "cancelled", *asJSON, stdout)
 		}
 		if len(ids) == 0 && *group == "" {
-			return usagef("want job IDs, --group or a filter (--state, --type, --worker, --error, --q, --older-than, --all)")
+			return usagef("want job IDs or --group, or a filter (--state, --type, --worker, --error, --q, --older-than, --all)")
 		}
 		mc, c, done, err := conn.call()
 		if err != nil {
