@@ -15,7 +15,8 @@ import (
 // headless Chromium, as a browser does after its Basic auth prompt, with a
 // token of each role: the header names the token and its role, and the
 // pages show only the actions the role may take (read: none; client:
-// submit and cancel; admin: also retry, drain and the schedule hint). A
+// submit and cancel, one job's and by filter; admin: also retry, drain,
+// bulk retry and the schedule's buttons). A
 // worker token gets the dashboard's 403.
 func TestDashboardRoles(t *testing.T) {
 	path := needChromium(t)
@@ -58,10 +59,18 @@ func TestDashboardRoles(t *testing.T) {
 			shown("retry", "#/jobs/"+cancelled, `document.querySelector('#job-state')?.textContent === 'cancelled'`, `#job-retry`, tc.retry)
 			shown("drain", "#/workers", `document.querySelectorAll('tr[data-worker-id]').length === 1`,
 				`tr[data-worker-id] button`, tc.drain)
-			b.eval(`location.hash = '#/schedules'`)
-			b.until("the schedules page", `document.querySelector('tr[data-schedule="nightly"]') !== null`)
-			if got := strings.Contains(b.eval(`document.body.innerText`), "Pause or resume a schedule"); got != tc.pauseOK {
-				t.Errorf("as %s, the pause hint shown: %v, want %v", tc.role, got, tc.pauseOK)
+			// The jobs list's bulk buttons, once counted.
+			ready := `document.querySelectorAll('tr[data-job-id]').length === 1`
+			if tc.cancel {
+				ready += ` && document.querySelector('#bulk button') !== null`
+			}
+			shown("bulk cancel", "#/jobs?state=pending&type=nobody-runs-this", ready, `#bulk-cancel`, tc.cancel)
+			if got := b.eval(`String(document.querySelector('#bulk-retry') !== null)`) == "true"; got != tc.retry {
+				t.Errorf("as %s, bulk retry shown: %v, want %v", tc.role, got, tc.retry)
+			}
+			for _, sel := range []string{".sched-pause", ".sched-run", "button.danger"} {
+				shown("the schedule's "+sel, "#/schedules", `document.querySelector('tr[data-schedule="nightly"]') !== null`,
+					`tr[data-schedule="nightly"] `+sel, tc.pauseOK)
 			}
 			if errs := b.consoleErrors(); len(errs) > 0 {
 				t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))

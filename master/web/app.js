@@ -4,7 +4,7 @@
 'use strict';
 
 const STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
-const FILTERS = ['state', 'type', 'group', 'worker', 'q'];
+const FILTERS = ['state', 'type', 'group', 'worker', 'error', 'older_than', 'q'];
 const view = document.getElementById('view');
 const live = document.getElementById('live');
 
@@ -22,7 +22,8 @@ const S = {
 };
 
 // can reports whether the token's role may take an action (whoami's can:
-// submit, cancel, retry, drain, purge, pause_resume); the dashboard shows
+// submit, cancel, retry, drain, purge, pause_resume, run_schedule,
+// delete_schedule); the dashboard shows
 // only those.
 const can = action => !!(S.me && S.me.can && S.me.can[action]);
 
@@ -327,8 +328,7 @@ function workersView() {
     td('Jobs', [w.jobs.length ? w.jobs.map(j => h('div', {},
       h('a', { href: '#/jobs/' + enc(j.id) }, '#' + j.id), ' ', h('code', {}, j.type))) : h('span', { class: 'muted' }, 'idle'),
       h('div', {}, h('a', { class: 'muted', href: '#/jobs?worker=' + enc(w.id) }, 'all its jobs'))]),
-    td('', w.state === 'alive' && can('drain') ? confirmButton('drain:' + w.id, 'Drain', 'Confirm drain', null,
-      () => act('workers/' + enc(w.id) + '/drain', 'Worker ' + w.name + ' draining')) : null)));
+    td('', workerAction(w))));
   return [
     h('h1', {}, 'Workers', h('span', { class: 'muted', style: { fontSize: '13px', fontWeight: 'normal' } },
       S.snap.status.workers.alive + ' alive')),
@@ -350,11 +350,12 @@ function setupJobs(params) {
   const f = {};
   for (const k of FILTERS) f[k] = params.get(k) || '';
   S.jobs = { filter: f, cursor: '', stack: [], next: '' };
-  const placeholder = { type: 'type', group: 'group', worker: 'worker ID', q: 'text in args' };
+  const placeholder = { type: 'type', group: 'group', worker: 'worker ID', error: 'text in error',
+    older_than: 'older than', q: 'text in args' };
   const filters = h('form', { class: 'filters', id: 'filters', onsubmit: e => e.preventDefault() },
     h('select', { name: 'state', 'aria-label': 'state' }, h('option', { value: '' }, 'any state'),
       STATES.map(s => h('option', { value: s, selected: f.state === s }, s))),
-    ['type', 'group', 'worker', 'q'].map(k => h('input', {
+    FILTERS.slice(1).map(k => h('input', {
       name: k, type: 'search', value: f[k], placeholder: placeholder[k], 'aria-label': placeholder[k],
     })));
   filters.addEventListener('input', debounce(() => {
@@ -365,9 +366,11 @@ function setupJobs(params) {
     const qs = new URLSearchParams(Object.entries(nf).filter(([, v]) => v)).toString();
     history.replaceState(null, '', '#/jobs' + (qs ? '?' + qs : ''));
     refresh();
+    drawBulk();
   }, 250));
-  show(h('h1', {}, 'Jobs'), can('submit') ? submitForm() : null, filters,
+  show(h('h1', {}, 'Jobs'), can('submit') ? submitForm() : null, filters, h('div', { class: 'actions-row', id: 'bulk' }),
     h('div', { id: 'jobs-table' }, h('p', { class: 'muted' }, 'Loading…')), h('div', { class: 'pager', id: 'pager' }));
+  drawBulk();
 }
 
 function drawJobs(page) {
@@ -540,10 +543,10 @@ function drawSchedules(data) {
     td('Next fire', s.paused ? '—' : untilEl(s.next)),
     td('Last fire', s.last_fire ? agoEl(s.last_fire) : 'never'),
     td('State', h('span', { class: 'badge ' + (s.paused ? 's-draining' : 's-alive') }, s.paused ? 'paused' : 'active')),
-    td('Last job', s.last_job ? h('a', { href: '#/jobs/' + enc(s.last_job) }, '#' + s.last_job) : '—')));
+    td('Last job', s.last_job ? h('a', { href: '#/jobs/' + enc(s.last_job) }, '#' + s.last_job) : '—'),
+    td('', scheduleActions(s))));
   show(h('h1', {}, 'Schedules'), data.schedules.length
-    ? [table(['Name', 'Schedule', 'Timezone', 'Job', 'Overlap', 'Next fire', 'Last fire', 'State', 'Last job'], rows, '', 'schedules'),
-      can('pause_resume') ? h('p', { class: 'muted' }, 'Pause or resume a schedule with ', h('code', {}, 'drover schedule pause|resume NAME'), '.') : null]
+    ? table(['Name', 'Schedule', 'Timezone', 'Job', 'Overlap', 'Next fire', 'Last fire', 'State', 'Last job', ''], rows, '', 'schedules')
     : h('p', { class: 'note', id: 'no-schedules' }, 'No schedules. A job spec with a schedule (a cron expression such as "0 2 * * *" or "@every 5m"), in the jobs file or submitted, makes one; it is listed here with its next fire time.'));
 }
 

@@ -1,0 +1,128 @@
+package master_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/drover/drover/internal/testproc"
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/master"
+	"github.com/drover/drover/rpcapi"
+	"github.com/drover/drover/worker"
+)
+
+// TestDashboardActOnMany drives the dashboard in headless Chromium: 1,000
+// failed jobs of a type retried from the jobs list (the count shown, a
+// confirm, then they run again and succeed, while the failed jobs of
+// another type stay failed); a schedule paused, run now and deleted from
+// the schedules page; a worker drained and undrained from the workers
+// page. Screenshots go to DROVER_SCREENSHOT_DIR when set.
+func TestDashboardActOnMany(t *testing.T) {
+	path := needChromium(t)
+	m := startMaster(t, master.Config{HeartbeatInterval: 200 * time.Millisecond, DeadAfter: 30 * time.Second})
+	failFirst := func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+		if j.Attempt == 1 || j.Spec.Type == "other" {
+			return jobs.Result{}, worker.Permanent(errors.New("upstream refused"))
+		}
+		return jobs.Result{Output: "ok"}, nil
+	}
+	wk := startWorker(t, m.Addr(), "crawler-1", 16, map[string]worker.HandlerFunc{"crawl": failFirst, "other": failFirst})
+	mc := client(t, m.Addr())
+	specs := make([]jobs.Spec, 0, 1005)
+	for i := range 1000 {
+		specs = append(specs, jobs.Spec{Type: "crawl", Args: map[string]string{"page": fmt.Sprint(i)}})
+	}
+	for range 5 {
+		specs = append(specs, jobs.Spec{Type: "other"})
+	}
+	ids := submit(t, mc, specs...)
+	waitAll(t, mc, ids, 60*time.Second)
+	if c := m.Counts(); c[jobs.Failed] != 1005 {
+		t.Fatalf("counts %v; want 1005 failed", c)
+	}
+	dir := os.Getenv("DROVER_SCREENSHOT_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+
+	b := startBrowser(t, path, "http://"+m.Addr()+"/")
+	b.do("load the failed crawls", chromedp.Navigate(b.base+"#/jobs?state=failed&type=crawl"))
+	b.until("Retry 1000", `document.querySelector('#bulk-retry')?.textContent === 'Retry 1000' &&
+		document.querySelector('#bulk-cancel')?.disabled && document.querySelector('#bulk-purge')?.dataset.count === '1000'`)
+	b.shot(dir, "bulk-jobs", true)
+	b.do("click Retry 1000", chromedp.Click(chromedp.CSS(`#bulk-retry`)))
+	b.until("the question", `document.querySelector('#bulk-question')?.textContent.includes('Retry 1000 jobs that match state=failed type=crawl')`)
+	b.shot(dir, "bulk-confirm", false)
+	if c := m.Counts(); c[jobs.Failed] != 1005 {
+		t.Fatalf("counts before the confirm %v; want 1005 failed", c)
+	}
+	b.do("confirm", chromedp.Click(chromedp.CSS(`#bulk-yes`)))
+	b.until("the flash", `document.querySelector('#flash')?.textContent === '1000 jobs retried'`)
+	testproc.Poll(t, 60*time.Second, "the 1000 retried jobs to succeed", func() bool {
+		c := m.Counts()
+		return c[jobs.Succeeded] == 1000 && c[jobs.Failed] == 5
+	})
+	b.until("nothing left to retry in the list", `document.querySelector('#bulk-retry')?.textContent === 'Retry 0'`)
+
+	// Schedules: pause, run now, delete.
+	submit(t, mc, jobs.Spec{Name: "nightly", Schedule: "@every 1h", Type: "nobody"})
+	row := `document.querySelector('tr[data-schedule="nightly"]')`
+	b.eval(`location.hash = '#/schedules'`)
+	b.until("the schedule, active", row+`?.textContent.includes('active')`)
+	b.do("pause", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] .sched-pause`)))
+	b.until("the schedule paused", row+`?.textContent.includes('paused') && `+row+`.querySelector('.sched-resume') !== null`)
+	if s := scheduleNamed(t, mc, "nightly"); s == nil || !s.Paused {
+		t.Fatalf("after pause: %+v", s)
+	}
+	b.do("run now", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] .sched-run`)))
+	b.until("the fire", `document.querySelector('#flash')?.textContent.startsWith('Schedule nightly fired job #')`)
+	s := scheduleNamed(t, mc, "nightly")
+	if s == nil || s.LastJob == "" || !s.Paused {
+		t.Fatalf("after run now: %+v", s)
+	}
+	b.until("its last job on the page", row+fmt.Sprintf(`?.textContent.includes('#%s')`, s.LastJob))
+	b.shot(dir, "schedules", true)
+	b.do("delete", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] button.danger`)))
+	b.until("the confirm", row+`?.querySelector('button.confirm')?.textContent === 'Confirm delete'`)
+	b.do("confirm delete", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] button.confirm`)))
+	b.until("no schedules", `document.querySelector('#no-schedules') !== null`)
+	if s := scheduleNamed(t, mc, "nightly"); s != nil {
+		t.Fatalf("after delete: %+v", s)
+	}
+
+	// Workers: drain, then undrain.
+	wrow := fmt.Sprintf(`document.querySelector('tr[data-worker-id=%q]')`, wk.ID())
+	b.eval(`location.hash = '#/workers'`)
+	b.until("the worker, alive", wrow+`?.textContent.includes('alive')`)
+	b.do("drain", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-worker-id=%q] button.danger`, wk.ID()))))
+	b.do("confirm drain", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-worker-id=%q] button.confirm`, wk.ID()))))
+	b.until("the worker draining", wrow+`?.textContent.includes('draining') && `+wrow+`.querySelector('.undrain') !== null`)
+	b.do("undrain", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-worker-id=%q] .undrain`, wk.ID()))))
+	b.until("the worker alive again", wrow+`?.textContent.includes('alive') && `+wrow+`.querySelector('.undrain') === null`)
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+	t.Logf("screenshots in %s", dir)
+}
+
+// scheduleNamed returns list_schedules' schedule name, or nil.
+func scheduleNamed(t *testing.T, mc rpcapi.MasterClient, name string) *rpcapi.ScheduleInfo {
+	t.Helper()
+	r, err := mc.ListSchedules(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.Schedules {
+		if s.Name == name {
+			return &s
+		}
+	}
+	return nil
+}
