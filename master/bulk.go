@@ -180,7 +180,7 @@ func (m *Master) bulkWalk(ctx context.Context, q jobQuery, states []jobs.State, 
 	return nil
 }
 
-// RetryJobs retries every failed or cancelled job q selects, as Retry
+// retryJobs retries every failed or cancelled job q selects, as Retry
 // does one, and returns how many; with dry, it only counts them.
 func (m *Master) retryJobs(ctx context.Context, q jobQuery, dry bool) (int, error) {
 	if err := m.core.awaitReady(ctx); err != nil {
