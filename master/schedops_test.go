@@ -107,6 +107,11 @@ func TestScheduleOps(t *testing.T) {
 	if _, ok := schedules(t, m)["filed"]; !ok {
 		t.Fatal("the jobs file's schedule is gone after a refused delete")
 	}
+	// A name with a slash, escaped in the path.
+	submit(t, mc, jobs.Spec{Name: "team/nightly", Schedule: "@every 1h", Type: "nobody"})
+	if status, body := schedOp(t, m, "team%2Fnightly", "pause"); status != 200 || !schedules(t, m)["team/nightly"].Paused {
+		t.Fatalf("pause of team/nightly: %d %s", status, body)
+	}
 	if status, _, body := httpDo(t, m, "", "POST", "/api/v1/schedules/filed/run?now=1", ""); status != 400 {
 		t.Fatalf("run with a query parameter: %d %s", status, body)
 	}
