@@ -216,7 +216,7 @@ func (m *Master) retryPage(page []bulkItem) (int, error) {
 	}
 	again := make([]bulkItem, 0, len(missed))
 	for _, id := range missed {
-		j, err := m.fromHistory(id)
+		j, err := m.core.fromHistory(id)
 		if err != nil {
 			return n, err
 		}

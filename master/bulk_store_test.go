@@ -20,7 +20,7 @@ func TestBulkOverStore(t *testing.T) {
 	}
 	ids := runAll(t, mc, specs)
 	eventually(t, m, "at most 100 finished jobs in memory", func() bool {
-		return m.ret.finishedMem <= 100 && m.byseq.len() <= 100
+		return m.core.ret.finishedMem <= 100 && m.core.byseq.len() <= 100
 	})
 	ctx := t.Context()
 	q := jobQuery{State: jobs.Failed, Error: "no"}
@@ -33,9 +33,9 @@ func TestBulkOverStore(t *testing.T) {
 	// Each fails again, at its second attempt.
 	testproc.Poll(t, 30*time.Second, "the 1500 jobs failed again", func() bool {
 		n, err := m.retryJobs(ctx, jobQuery{State: jobs.Failed}, true)
-		m.mu.Lock()
-		live := m.counts.of(jobs.Pending) + m.counts.of(jobs.Running)
-		m.mu.Unlock()
+		m.core.mu.Lock()
+		live := m.core.counts.of(jobs.Pending) + m.core.counts.of(jobs.Running)
+		m.core.mu.Unlock()
 		return err == nil && n == 1500 && live == 0
 	})
 	for _, id := range []string{ids[0], ids[len(ids)-1]} {
