@@ -30,12 +30,18 @@ func (m *Master) Changed(old *Master) []string {
 		"tokens_file":   {old.TokensFile, m.TokensFile},
 		"tokens":        {o.Tokens, n.Tokens},
 	} {
-		if !reflect.DeepEqual(pair[0], pair[1]) {
-			keys = append(keys, k)
-		}
+		keys = appendIfChanged(keys, k, pair)
 	}
 	keys = append(keys, nodeChanged(&old.node, &m.node, old.LogLevel != m.LogLevel, old.LogFormat != m.LogFormat, o.Token != n.Token)...)
 	slices.Sort(keys)
+	return keys
+}
+
+// appendIfChanged appends k to keys when the two values of pair differ.
+func appendIfChanged(keys []string, k string, pair [2]any) []string {
+	if !reflect.DeepEqual(pair[0], pair[1]) {
+		keys = append(keys, k)
+	}
 	return keys
 }
 
@@ -51,9 +57,7 @@ func (w *Worker) Changed(old *Worker) []string {
 		"mode":          {o.Mode, n.Mode},
 		"commands":      {o.Commands, n.Commands},
 	} {
-		if !reflect.DeepEqual(pair[0], pair[1]) {
-			keys = append(keys, k)
-		}
+		keys = appendIfChanged(keys, k, pair)
 	}
 	keys = append(keys, nodeChanged(&old.node, &w.node, old.LogLevel != w.LogLevel, old.LogFormat != w.LogFormat, o.Token != n.Token)...)
 	slices.Sort(keys)

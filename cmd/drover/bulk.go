@@ -40,16 +40,9 @@ func (lc *logClient) post(ctx context.Context, path string, body, reply any) err
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, lc.base+path, rd)
+	res, err := lc.do(ctx, http.MethodPost, path, rd)
 	if err != nil {
 		return err
-	}
-	if lc.token != "" {
-		req.Header.Set("Authorization", "Bearer "+lc.token)
-	}
-	res, err := lc.hc.Do(req)
-	if err != nil {
-		return lc.conn.annotate(&httpError{sentinel: rpcapi.ErrUnavailable, msg: err.Error()})
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
@@ -57,14 +50,7 @@ func (lc *logClient) post(ctx context.Context, path string, body, reply any) err
 		return lc.conn.annotate(&httpError{sentinel: rpcapi.ErrUnavailable, msg: err.Error()})
 	}
 	if res.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct{ Message string } `json:"error"`
-		}
-		msg := fmt.Sprintf("%s: %s", res.Status, strings.TrimSpace(string(b)))
-		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
-			msg = e.Error.Message
-		}
-		return lc.conn.annotate(&httpError{sentinel: statusError(res.StatusCode), msg: msg})
+		return lc.refusal(res, b, "")
 	}
 	return json.Unmarshal(b, reply)
 }

@@ -185,32 +185,21 @@ func jobsCmd(fs *pflag.FlagSet) runFunc {
 	group := fs.String("group", "", "only jobs of `group`")
 	pf := addPageFlags(fs, "jobs")
 	return func(pos []string, stdout io.Writer) error {
-		limit, order, err := pf.parse(pos)
-		if err != nil {
-			return err
-		}
-		mc, err := conn.dial()
-		if err != nil {
-			return err
-		}
-		defer mc.C.Close()
-		a := rpcapi.ListJobsArgs{State: jobs.State(*state), Type: *typ, Group: *group, Limit: limit, Order: order}
-		out := &pagePrinter[rpcapi.JobView]{w: stdout, json: *pf.json, header: "ID\tTYPE\tSTATE\tATTEMPTS\tWORKER\tGROUP\tARGS",
+		out := &pagePrinter[rpcapi.JobView]{w: stdout, header: "ID\tTYPE\tSTATE\tATTEMPTS\tWORKER\tGROUP\tARGS",
 			row: func(w io.Writer, v *rpcapi.JobView) {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.ID, v.Type, v.State, v.Attempts, dash(v.Worker), dash(v.Group), fmtArgs(v.Args))
 			}}
-		return out.end(pf.walk("jobs", func(c context.Context, cursor string) (string, error) {
-			a.Cursor = cursor
-			r, err := mc.ListJobs(c, &a)
+		return listing(pos, conn, pf, "jobs", out, func(c context.Context, mc rpcapi.MasterClient, limit int, order, cursor string) ([]rpcapi.JobView, string, error) {
+			r, err := mc.ListJobs(c, &rpcapi.ListJobsArgs{State: jobs.State(*state), Type: *typ, Group: *group, Limit: limit, Order: order, Cursor: cursor})
 			if err != nil {
-				return "", err
+				return nil, "", err
 			}
 			views := make([]rpcapi.JobView, len(r.Jobs))
 			for i := range r.Jobs {
 				views[i] = rpcapi.ViewJob(&r.Jobs[i])
 			}
-			return r.NextCursor, out.page(views)
-		}))
+			return views, r.NextCursor, nil
+		})
 	}
 }
 
@@ -358,25 +347,14 @@ func workersCmd(fs *pflag.FlagSet) runFunc {
 	state := fs.String("state", "", "only workers in `state` (alive, draining, dead)")
 	pf := addPageFlags(fs, "workers")
 	return func(pos []string, stdout io.Writer) error {
-		limit, order, err := pf.parse(pos)
-		if err != nil {
-			return err
-		}
-		mc, err := conn.dial()
-		if err != nil {
-			return err
-		}
-		defer mc.C.Close()
-		a := rpcapi.ListWorkersArgs{State: *state, Limit: limit, Order: order}
-		out := &pagePrinter[rpcapi.WorkerInfo]{w: stdout, json: *pf.json, header: workerHeader, row: workerRow}
-		return out.end(pf.walk("workers", func(c context.Context, cursor string) (string, error) {
-			a.Cursor = cursor
-			r, err := mc.ListWorkersPage(c, &a)
+		out := &pagePrinter[rpcapi.WorkerInfo]{w: stdout, header: workerHeader, row: workerRow}
+		return listing(pos, conn, pf, "workers", out, func(c context.Context, mc rpcapi.MasterClient, limit int, order, cursor string) ([]rpcapi.WorkerInfo, string, error) {
+			r, err := mc.ListWorkersPage(c, &rpcapi.ListWorkersArgs{State: *state, Limit: limit, Order: order, Cursor: cursor})
 			if err != nil {
-				return "", err
+				return nil, "", err
 			}
-			return r.NextCursor, out.page(viewWorkers(r.Workers))
-		}))
+			return viewWorkers(r.Workers), r.NextCursor, nil
+		})
 	}
 }
 

@@ -105,28 +105,17 @@ func groupsCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)
 	pf := addPageFlags(fs, "groups")
 	return func(pos []string, stdout io.Writer) error {
-		limit, order, err := pf.parse(pos)
-		if err != nil {
-			return err
-		}
-		mc, err := conn.dial()
-		if err != nil {
-			return err
-		}
-		defer mc.C.Close()
-		a := rpcapi.ListGroupsArgs{Limit: limit, Order: order}
-		out := &pagePrinter[rpcapi.GroupInfo]{w: stdout, json: *pf.json, header: "GROUP\tSTATE\tFINAL\tSUBMITTED\tUPDATED\tCOUNTS",
+		out := &pagePrinter[rpcapi.GroupInfo]{w: stdout, header: "GROUP\tSTATE\tFINAL\tSUBMITTED\tUPDATED\tCOUNTS",
 			row: func(w io.Writer, g *rpcapi.GroupInfo) {
 				fmt.Fprintf(w, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", g.Name, groupState(g), g.Done, g.Total,
 					g.Submitted.Local().Format(time.DateTime), g.Updated.Local().Format(time.DateTime), shortCounts(g.Counts))
 			}}
-		return out.end(pf.walk("groups", func(c context.Context, cursor string) (string, error) {
-			a.Cursor = cursor
-			r, err := mc.ListGroups(c, &a)
+		return listing(pos, conn, pf, "groups", out, func(c context.Context, mc rpcapi.MasterClient, limit int, order, cursor string) ([]rpcapi.GroupInfo, string, error) {
+			r, err := mc.ListGroups(c, &rpcapi.ListGroupsArgs{Limit: limit, Order: order, Cursor: cursor})
 			if err != nil {
-				return "", err
+				return nil, "", err
 			}
-			return r.NextCursor, out.page(r.Groups)
-		}))
+			return r.Groups, r.NextCursor, nil
+		})
 	}
 }

@@ -135,36 +135,52 @@ func (lc *logClient) copy(ctx context.Context, path, stream string, follow bool,
 	if follow {
 		q.Set("follow", "1")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, lc.base+path+"?"+q.Encode(), nil)
+	res, err := lc.do(ctx, http.MethodGet, path+"?"+q.Encode(), nil)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		return lc.refusal(res, b, stream+": ")
+	}
+	if _, err := io.Copy(w, res.Body); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("%s: %w", stream, err)
+	}
+	return nil
+}
+
+// do sends a request to the master's JSON API at path, with the token.
+func (lc *logClient) do(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, lc.base+path, body)
+	if err != nil {
+		return nil, err
 	}
 	if lc.token != "" {
 		req.Header.Set("Authorization", "Bearer "+lc.token)
 	}
 	res, err := lc.hc.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return lc.conn.annotate(&httpError{sentinel: rpcapi.ErrUnavailable, msg: err.Error()})
+		return nil, lc.conn.annotate(&httpError{sentinel: rpcapi.ErrUnavailable, msg: err.Error()})
 	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct{ Message string } `json:"error"`
-		}
-		b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-		msg := fmt.Sprintf("%s: %s: %s", stream, res.Status, strings.TrimSpace(string(b)))
-		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
-			msg = fmt.Sprintf("%s: %s", stream, e.Error.Message)
-		}
-		return lc.conn.annotate(&httpError{sentinel: statusError(res.StatusCode), msg: msg})
+	return res, nil
+}
+
+// refusal is the error of a reply that is not 200 OK, whose body b
+// begins: the API's message, else the status and the body; prefix goes
+// first.
+func (lc *logClient) refusal(res *http.Response, b []byte, prefix string) error {
+	var e struct {
+		Error struct{ Message string } `json:"error"`
 	}
-	if _, err := io.Copy(w, res.Body); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("%s: %w", stream, err)
+	msg := fmt.Sprintf("%s%s: %s", prefix, res.Status, strings.TrimSpace(string(b)))
+	if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
+		msg = prefix + e.Error.Message
 	}
-	return nil
+	return lc.conn.annotate(&httpError{sentinel: statusError(res.StatusCode), msg: msg})
 }
 
 // httpError is an error of the master's JSON API, with the sentinel of

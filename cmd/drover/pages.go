@@ -96,6 +96,30 @@ func (p pageFlags) walk(what string, fetch func(ctx context.Context, cursor stri
 	}
 }
 
+// listing runs a listing command: it checks its flags, dials the master,
+// and prints the pages fetch returns (a page's items and the next cursor),
+// asking for limit items in order from cursor.
+func listing[T any](pos []string, conn *connFlags, p pageFlags, what string, out *pagePrinter[T],
+	fetch func(c context.Context, mc rpcapi.MasterClient, limit int, order, cursor string) ([]T, string, error)) error {
+	limit, order, err := p.parse(pos)
+	if err != nil {
+		return err
+	}
+	mc, err := conn.dial()
+	if err != nil {
+		return err
+	}
+	defer mc.C.Close()
+	out.json = *p.json
+	return out.end(p.walk(what, func(c context.Context, cursor string) (string, error) {
+		items, next, err := fetch(c, mc, limit, order, cursor)
+		if err != nil {
+			return "", err
+		}
+		return next, out.page(items)
+	}))
+}
+
 // pagePrinter prints a listing page by page: a table, or with --json one
 // JSON array, written as the pages come so that a long listing is never
 // held whole.

@@ -49,23 +49,18 @@ func masterCmd(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		// Before Start, so that a signal sent once the master listens is
-		// never missed (a SIGHUP would kill the process).
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-		defer stop()
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
+		sig := daemonSignals()
+		defer sig.close()
 		if err := m.Start(); err != nil {
 			return withSource(err, flagOr(*listen, "--listen", mf.Source("listen")))
 		}
 		r := &masterReloader{path: *config, m: m, log: log, cur: mf, flags: flags}
 		for {
 			select {
-			case <-ctx.Done():
+			case <-sig.ctx.Done():
 				log.Info("signal received; stopping")
 				return m.Close()
-			case <-hup:
+			case <-sig.hup:
 				r.reload()
 			case <-m.Failed(): // the store's load failed after the listener opened
 				m.Close()
@@ -122,22 +117,19 @@ func workerCmd(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-		defer stop()
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
+		sig := daemonSignals()
+		defer sig.close()
 		if err := w.Start(); err != nil {
 			return withSource(err, flagOr(*listen, "--listen", wf.Source("listen")))
 		}
 		r := &workerReloader{path: *config, log: log, cur: wf, flags: flags}
 		for {
 			select {
-			case <-ctx.Done():
-				stop() // a second signal kills at once
+			case <-sig.ctx.Done():
+				sig.cancel() // a second signal kills at once
 				log.Info("signal received; draining")
 				return w.Shutdown(context.Background())
-			case <-hup:
+			case <-sig.hup:
 				r.reload()
 			}
 		}
@@ -186,4 +178,29 @@ func setIf(dst *string, v string) {
 	if v != "" {
 		*dst = v
 	}
+}
+
+// signals are what a master or worker process acts on: ctx ends at
+// SIGINT or SIGTERM (cancel undoes that, so that a second one kills at
+// once), and hup receives SIGHUPs.
+type signals struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	hup    chan os.Signal
+}
+
+// daemonSignals starts catching the signals; called before Start, so that
+// a signal sent once the process listens is never missed (a SIGHUP would
+// kill it).
+func daemonSignals() signals {
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	s := signals{ctx: ctx, cancel: cancel, hup: make(chan os.Signal, 1)}
+	signal.Notify(s.hup, syscall.SIGHUP)
+	return s
+}
+
+// close stops catching them.
+func (s signals) close() {
+	s.cancel()
+	signal.Stop(s.hup)
 }
