@@ -133,6 +133,9 @@ func TestCLI(t *testing.T) {
 	if status.Counts["succeeded"] != 1 || status.Counts["failed"] != 1 || status.Counts["cancelled"] != 1 {
 		t.Errorf("status counts %v", status.Counts)
 	}
+	if out := c.mustDrover("status"); !strings.Contains(out, "; 1 worker alive;") {
+		t.Errorf("status of a master with one worker:\n%s", out)
+	}
 	if out := c.mustDrover("job", bad); !strings.Contains(out, "failed after 2 attempts") {
 		t.Errorf("job text lacks the timeline:\n%s", out)
 	}

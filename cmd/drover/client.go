@@ -388,8 +388,8 @@ func statusCmd(fs *pflag.FlagSet) runFunc {
 				"version": r.Version,
 			})
 		}
-		fmt.Fprintf(stdout, "master up %s; %d workers alive; %d reaped; %d stale reports dropped\n",
-			time.Since(r.Started).Round(time.Second), alive, r.Reaped, r.Dropped)
+		fmt.Fprintf(stdout, "master up %s; %s alive; %d reaped; %s dropped\n",
+			time.Since(r.Started).Round(time.Second), plural(alive, "worker"), r.Reaped, plural(int(r.Dropped), "stale report"))
 		fmt.Fprintf(stdout, "master %s\n", versionLine(r.Version))
 		for _, s := range jobs.States {
 			fmt.Fprintf(stdout, "  %-10s %d\n", s, r.Counts[s])
@@ -472,4 +472,12 @@ func countsLine(c map[jobs.State]int) string {
 		parts = append(parts, fmt.Sprintf("%s %d", s, c[s]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// plural is n and noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -382,7 +382,7 @@ function drawJobs(page) {
     td('Args', argsText(j.args) || '—', { class: 'args mono', title: argsText(j.args) }),
     td('Group', j.group ? h('a', { href: '#/groups/' + enc(j.group) }, j.group) : '—'),
     td('Worker', j.worker ? h('code', {}, j.worker) : '—', { class: 'lbl' }),
-    td('Attempts', j.attempts + (j.retries ? ' of ' + (j.retries + 1) : ''), { class: 'num lbl' }),
+    td('Attempts', j.attempts + (j.retries && j.attempts <= j.retries + 1 ? ' of ' + (j.retries + 1) : ''), { class: 'num lbl' }),
     td('Updated', agoEl(j.updated))));
   document.getElementById('jobs-table').replaceChildren(
     table(['ID', 'State', 'Type', 'Args', 'Group', 'Worker', 'Attempts', 'Updated'], rows, 'No jobs match.', 'compact'));
