@@ -227,6 +227,12 @@ type Attempt struct {
 	TimeoutFrom string `json:"timeout_from,omitempty" xmlrpc:"timeout_from"`
 }
 
+// Exited reports whether the attempt ended with an exit code of its own:
+// it finished ok or with an error. A lost, cancelled or timed-out attempt
+// has none (its ExitCode is 0, or what the killed program gave), nor has
+// one still running.
+func (a *Attempt) Exited() bool { return a.Outcome == OK || a.Outcome == Error }
+
 // Event is one line of a job's timeline.
 type Event struct {
 	At   time.Time `json:"at" xmlrpc:"at"`

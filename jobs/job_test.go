@@ -665,3 +665,13 @@ func TestSettle(t *testing.T) {
 	k := newJob(t, 0)
 	unchanged(t, k, ErrState, func() error { return k.Settle(1, 1, t0) })
 }
+
+// TestAttemptExited: only an attempt that finished ok or with an error has
+// an exit code of its own.
+func TestAttemptExited(t *testing.T) {
+	for o, want := range map[Outcome]bool{OK: true, Error: true, Timeout: false, Lost: false, OutcomeCanceled: false, "": false} {
+		if got := (&Attempt{Outcome: o, ExitCode: 3}).Exited(); got != want {
+			t.Errorf("outcome %q: Exited %v, want %v", o, got, want)
+		}
+	}
+}

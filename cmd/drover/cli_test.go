@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,10 @@ func TestCLI(t *testing.T) {
 	}
 	if _, code := c.drover("wait", slow); code != 1 {
 		t.Fatalf("wait on a cancelled job: exit %d, want 1", code)
+	}
+	// A cancelled attempt had no exit of its own: its EXIT is "-".
+	if out := c.mustDrover("job", slow); !regexp.MustCompile(`(?m)^\s+1\s.*\scancelled\s+-\s`).MatchString(out) {
+		t.Errorf("job %s, cancelled while running: the attempt's row should show exit -:\n%s", slow, out)
 	}
 	c.NoJobsLeft()
 	if _, code := c.drover("cancel", "9999"); code != 1 {

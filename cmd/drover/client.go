@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -248,8 +249,12 @@ func jobCmd(fs *pflag.FlagSet) runFunc {
 				if !a.Ended.IsZero() {
 					took = a.Ended.Sub(a.Started).Round(time.Millisecond).String()
 				}
-				fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%d\t%s\n", a.N, a.Worker, a.Started.Format("15:04:05.000"), took,
-					dash(string(a.Outcome)), a.ExitCode, dash(a.Error))
+				exit := "-"
+				if a.Exited() {
+					exit = strconv.Itoa(a.ExitCode)
+				}
+				fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.N, a.Worker, a.Started.Format("15:04:05.000"), took,
+					dash(string(a.Outcome)), exit, dash(a.Error))
 			}
 			tw.Flush()
 			printRunFacts(stdout, &d)

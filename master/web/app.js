@@ -466,7 +466,7 @@ function drawJob(j) {
     td('Started', agoEl(a.started)),
     td('Took', a.ended ? dur((Date.parse(a.ended) - Date.parse(a.started)) / 1000) : 'running'),
     td('Outcome', a.outcome ? badge(a.outcome) : badge('running')),
-    td('Exit', a.outcome ? a.exit_code : '', { class: 'num' }),
+    td('Exit', a.outcome === 'ok' || a.outcome === 'error' ? a.exit_code : '-', { class: 'num' }),
     td('Error', a.error || '')));
   const outputs = j.history.filter(a => a.output).map(a => h('details', { 'data-attempt': a.n, open: open.has(String(a.n)) },
     h('summary', {}, 'Output of attempt ' + a.n), h('pre', {}, a.output)));
