@@ -323,6 +323,15 @@ func (j *Job) Failures() int {
 	return n
 }
 
+// LastError is the error of the job's latest attempt record ("" for
+// none).
+func (j *Job) LastError() string {
+	if n := len(j.Attempts); n > 0 {
+		return j.Attempts[n-1].Error
+	}
+	return ""
+}
+
 // Current returns the record of the job's latest attempt, or nil.
 func (j *Job) Current() *Attempt {
 	if len(j.Attempts) == 0 {

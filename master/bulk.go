@@ -26,14 +26,6 @@ import (
 // under the lock.
 const bulkBatch = 1000
 
-// lastError is the error of j's latest attempt ("" for none).
-func lastError(j *jobs.Job) string {
-	if n := len(j.Attempts); n > 0 {
-		return j.Attempts[n-1].Error
-	}
-	return ""
-}
-
 // jobFilter is the filter of the jobs listing and of the bulk actions:
 // the listing's query parameters and the bulk actions' body members,
 // under the same names.

@@ -60,11 +60,8 @@ func ViewJob(j *jobs.Job) JobView {
 	if v.Args == nil {
 		v.Args = map[string]string{}
 	}
-	if n := len(j.Attempts); n > 0 {
-		v.Error = j.Attempts[n-1].Error
-		if len(v.Error) > MaxListError {
-			v.Error = v.Error[:MaxListError] + "…"
-		}
+	if v.Error = j.LastError(); len(v.Error) > MaxListError {
+		v.Error = v.Error[:MaxListError] + "…"
 	}
 	return v
 }
