@@ -254,29 +254,34 @@ func (s *logStore) applyBounds(now time.Time) {
 	for _, a := range s.active {
 		total += a.written()
 	}
-	keep := s.order[:0:0]
-	for i, e := range s.order {
+	var held []logEntry // older logs that stay: another worker's running attempt, or not removable
+	i := 0
+	for ; i < len(s.order); i++ {
+		e := s.order[i]
 		if cur, ok := s.ended[e.name]; !ok || cur.mod != e.mod {
 			continue // forgotten, or a later log of that name stands elsewhere in order
 		}
 		if now.Sub(e.mod) <= s.maxAge && total <= s.maxBytes {
-			keep = append(keep, s.order[i:]...)
 			break
 		}
 		dir := filepath.Join(s.dir, e.name)
 		if logHeld(filepath.Join(dir, rpcapi.StreamStdout)) {
-			keep = append(keep, e)
+			held = append(held, e)
 			continue
 		}
 		if err := os.RemoveAll(dir); err != nil {
 			s.log.WithError(err).WithField("log", e.name).Warn("cannot remove an old log")
-			keep = append(keep, e)
+			held = append(held, e)
 			continue
 		}
 		s.forget(e.name)
 		total -= e.size
 	}
-	s.order = keep
+	// Within the bounds at once (the common case), order stays as it is.
+	s.order = s.order[i:]
+	if len(held) > 0 {
+		s.order = append(held, s.order...)
+	}
 }
 
 // entry describes the log directory called name: one of this store's when
