@@ -465,10 +465,25 @@ func cancelCmd(fs *pflag.FlagSet) runFunc {
 			if r.ErrorsMore > 0 {
 				msg += fmt.Sprintf("; and %d more", r.ErrorsMore)
 			}
-			return &exitError{code: 1, err: errors.New(msg)}
+			return &exitError{code: cancelExit(r), err: errors.New(msg)}
 		}
 		return nil
 	}
+}
+
+// cancelExit is the exit code of a cancel that did not cancel all it was
+// asked to: 5 (not found) when it cancelled nothing and every error is an
+// unknown ID, else 1.
+func cancelExit(r *rpcapi.CancelReply) int {
+	if len(r.Cancelled)+r.CancelledMore > 0 || r.ErrorsMore > 0 {
+		return 1
+	}
+	for _, e := range r.Errors {
+		if !strings.HasSuffix(e, ": no such job") {
+			return 1
+		}
+	}
+	return exitNotFound
 }
 
 func countsLine(c map[jobs.State]int) string {

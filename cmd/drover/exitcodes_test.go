@@ -64,6 +64,8 @@ func TestExitCodes(t *testing.T) {
 		{4, dead, []string{"wait", "--retry-for", "0", ok}, "cannot reach the master at " + dead},
 		{5, "", []string{"job", "999999"}, `job "999999"`},
 		{5, "", []string{"wait", "999999"}, `job "999999"`},
+		{5, "", []string{"cancel", "999999"}, "999999: no such job"},
+		{1, "", []string{"cancel", "999999", ok}, "already succeeded"},
 		{5, "", []string{"group", "no-such-group"}, `group "no-such-group" has no jobs`},
 		{5, "", []string{"schedule", "pause", "no-such-schedule"}, "no-such-schedule"},
 		{5, "", []string{"logs", ok, "--attempt", "7"}, "no attempt 7"},
