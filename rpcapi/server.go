@@ -14,6 +14,8 @@ import (
 	"reflect"
 	"sync"
 	"time"
+
+	"github.com/drover/drover/internal/gopool"
 )
 
 // GoRPCPath is where net/rpc (gob) is served, over an HTTP CONNECT.
@@ -163,7 +165,7 @@ type goConn struct {
 	enc     *gob.Encoder
 	buf     *bufio.Writer
 	broken  bool
-	pending sync.WaitGroup
+	pending *gopool.Pool  // runs the calls that are not inline
 	slots   chan struct{} // a token for each call running on a goroutine of its own
 	idleMu  sync.Mutex    // guards busy and the read deadline
 	busy    int           // calls in flight
@@ -197,7 +199,8 @@ type noReply struct{}
 // (the token's identity: Authorize) every call's context keeps.
 func (s *goServer) serveConn(parent context.Context, conn net.Conn) {
 	buf := bufio.NewWriter(conn)
-	c := &goConn{conn: conn, enc: gob.NewEncoder(buf), buf: buf, slots: make(chan struct{}, s.opts.MaxCallsInFlight), idle: s.opts.IdleTimeout}
+	c := &goConn{conn: conn, enc: gob.NewEncoder(buf), buf: buf, slots: make(chan struct{}, s.opts.MaxCallsInFlight),
+		pending: gopool.New(), idle: s.opts.IdleTimeout}
 	conn.SetReadDeadline(time.Now().Add(c.idle))
 	cr := &capReader{r: conn, max: uint64(s.opts.MaxMessage)}
 	dec := gob.NewDecoder(bufio.NewReader(cr))

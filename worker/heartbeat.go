@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/internal/gopool"
 	"github.com/drover/drover/rpcapi"
 )
 
@@ -179,7 +179,7 @@ const maxSending = 4
 // A batch that fails goes back to the front of the queue and is retried
 // after a backoff.
 func (w *Worker) reportLoop() {
-	var calls sync.WaitGroup
+	calls := gopool.New() // goroutines that keep their stacks from call to call
 	defer calls.Wait()
 	sem := make(chan struct{}, maxSending)
 	for {
