@@ -26,14 +26,18 @@ package rpcapi
 //     in an int64; wireToGo also takes non-negative ints for them.
 //   - wireFromGo never puts nil in the tree (Go clients built on
 //     kolo/xmlrpc, as drover's own were, cannot read <nil/>): nil slices
-//     and maps become empty ones, nil pointers and interfaces are left out
-//     of structs and maps, and are an error in a slice or at the top.
+//     and maps become empty ones, a nil pointer to a struct in a struct
+//     field becomes an empty struct (a spec's then when it has none), so a
+//     reply has every member; other nil pointers and interfaces are left
+//     out of structs and maps, and are an error in a slice or at the top.
+//     wireFromGoCompact leaves the nil pointer out instead.
 //   - wireToGo is strict: a member that matches no field is an error, an
 //     ID field (string) takes no int, an int field takes no double or
 //     string. It is friendly to Python where that costs nothing: nil (None)
 //     leaves the zero value, float fields take ints, []byte takes a string.
 //   - wireToGo decodes an empty array, struct or base64 into a nil slice or
-//     map, as gob does, so zero values survive a round trip.
+//     map, as gob does, and an empty struct into a nil pointer to a
+//     struct, so zero values survive a round trip.
 
 import (
 	"errors"
@@ -358,9 +362,19 @@ func wireFromStruct(v reflect.Value, path string, depth int, omitZero bool) (any
 		}
 		if ok {
 			m[f.name] = e
+		} else if wireNilStruct(fv) {
+			m[f.name] = map[string]any{}
 		}
 	}
 	return m, true, nil
+}
+
+// wireNilStruct reports whether v is a nil pointer to a struct other than
+// time.Time: a struct member with no value, which a reply carries as an
+// empty struct and wireToGo reads back as nil.
+func wireNilStruct(v reflect.Value) bool {
+	return v.Kind() == reflect.Pointer && v.IsNil() && v.Type().Elem().Kind() == reflect.Struct &&
+		v.Type().Elem() != wireTimeType
 }
 
 // wireFieldGet returns the field at index in the struct v, or false if it

@@ -251,12 +251,13 @@ func TestWireFromGo(t *testing.T) {
 		{"named string keys and nil slice", wireTestCounts{Counts: map[jobs.State]int{jobs.Pending: 3}},
 			map[string]any{"counts": map[string]any{"pending": int64(3)}, "workers": []any{}}},
 		{"nil map empty", WaitReply{Done: true},
-			map[string]any{"done": true, "counts": map[string]any{}, "failed": []any{}, "failed_more": int64(0)}},
+			map[string]any{"done": true, "counts": map[string]any{}, "failed": []any{}, "failed_more": int64(0),
+				"then": "", "then_state": "", "then_error": ""}},
 		{"skipped field and named string", jobs.Job{ID: "j", Seq: 99, State: jobs.Running},
 			map[string]any{"id": "j", "spec": map[string]any{"type": "", "args": map[string]any{}, "priority": int64(0),
 				"retries": int64(0), "timeout": 0.0, "group": "", "key": "", "tags": []any{}, "limit_key": "",
 				"unique_key": "", "unique_for": 0.0, "delay": 0.0, "input": "", "name": "", "schedule": "",
-				"overlap": "", "timezone": "", "catch_up": "", "broadcast": false},
+				"overlap": "", "timezone": "", "catch_up": "", "broadcast": false, "then": map[string]any{}},
 				"state": "running", "attempt": int64(0), "worker": "", "attempts": []any{}, "events": []any{},
 				"children": []any{}, "parent": "", "pin": "", "submitter": ""}},
 		{"time alone", when, "2026-11-23T08:43:45.123456789Z"},
@@ -276,6 +277,10 @@ func TestWireFromGo(t *testing.T) {
 		{"embedded pointer", wireTestEmbedPtr{Event: &jobs.Event{At: when, Text: "t"}, N: 1},
 			map[string]any{"at": "2026-11-23T08:43:45.123456789Z", "text": "t", "n": int64(1)}},
 		{"nil embedded pointer", wireTestEmbedPtr{N: 1}, map[string]any{"n": int64(1)}},
+		{"nil struct pointer an empty struct", GroupInfo{Name: "g"},
+			map[string]any{"name": "g", "total": int64(0), "counts": map[string]any{}, "done": int64(0), "final": false,
+				"progress": 0.0, "unsuccessful": []any{}, "on_done": map[string]any{}}},
+		{"set struct pointer", jobs.Spec{Type: "a", Then: &jobs.Spec{Type: "b"}}, wireTestSpecTree("a", wireTestSpecTree("b", map[string]any{}))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -399,4 +404,13 @@ func TestWireFromGoCompact(t *testing.T) {
 	if !reflect.DeepEqual(&back, args) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", back, *args)
 	}
+}
+
+// wireTestSpecTree is the tree of a spec of type typ whose other fields
+// are zero, with then as its then.
+func wireTestSpecTree(typ string, then map[string]any) map[string]any {
+	return map[string]any{"type": typ, "args": map[string]any{}, "priority": int64(0),
+		"retries": int64(0), "timeout": 0.0, "group": "", "key": "", "tags": []any{}, "limit_key": "",
+		"unique_key": "", "unique_for": 0.0, "delay": 0.0, "input": "", "name": "", "schedule": "",
+		"overlap": "", "timezone": "", "catch_up": "", "broadcast": false, "then": then}
 }

@@ -91,6 +91,10 @@ func wireToValue(tree any, v reflect.Value, path *xmlrpc.Path) error {
 	case reflect.Map:
 		return wireToMap(tree, v, path)
 	case reflect.Pointer:
+		if m, ok := tree.(map[string]any); ok && len(m) == 0 && t.Elem().Kind() == reflect.Struct && t.Elem() != wireTimeType {
+			v.SetZero() // an empty struct is no value (wireNilStruct)
+			return nil
+		}
 		if v.IsNil() {
 			v.Set(reflect.New(t.Elem()))
 		}

@@ -238,6 +238,9 @@ func TestWireToGoFriendly(t *testing.T) {
 		{"embedded pointer allocated", map[string]any{"text": "t", "n": int64(2)}, new(wireTestEmbedPtr),
 			&wireTestEmbedPtr{Event: &jobs.Event{Text: "t"}, N: 2}},
 		{"int takes int", map[string]any{"slots": 4}, new(RegisterArgs), &RegisterArgs{Slots: 4}},
+		{"empty struct is no then", map[string]any{"type": "a", "then": map[string]any{}}, new(jobs.Spec), &jobs.Spec{Type: "a"}},
+		{"then", map[string]any{"type": "a", "then": map[string]any{"type": "b"}}, new(jobs.Spec),
+			&jobs.Spec{Type: "a", Then: &jobs.Spec{Type: "b"}}},
 		{"nil root", nil, new(RegisterArgs), &RegisterArgs{}},
 	}
 	for _, tt := range tests {
