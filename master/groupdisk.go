@@ -358,7 +358,32 @@ func (c *core) readGroup(name string, detail int) (rpcapi.GroupInfo, []string, b
 	}
 	g, bad := a.done()
 	g.OnDone = onDone.view()
+	if g.OnDone != nil && g.OnDone.Then != "" {
+		st, err := c.jobState(g.OnDone.Then)
+		if err != nil {
+			return rpcapi.GroupInfo{}, nil, false, err
+		}
+		g.OnDone.ThenState = st
+	}
 	return g, bad, g.Total > 0, nil
+}
+
+// jobState returns the state of job id, in memory or in history; "" for a
+// job the master no longer has (purged, or gone after history). It must be
+// called without mu.
+func (c *core) jobState(id string) (jobs.State, error) {
+	c.mu.Lock()
+	if j := c.job(id); j != nil {
+		st := j.State
+		c.mu.Unlock()
+		return st, nil
+	}
+	c.mu.Unlock()
+	j, err := c.fromHistory(id)
+	if j == nil || err != nil {
+		return "", err
+	}
+	return j.State, nil
 }
 
 // pruneLeft drops the entries of those groups of names none of whose

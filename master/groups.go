@@ -148,6 +148,7 @@ type hookCore interface {
 	groupNames() iter.Seq[string]              // locked: the groups with jobs in memory
 	leftOnDone(g string) (*onDoneRecord, bool) // locked: the on_done record of group g kept when it left memory
 	groupClosed(g string, at time.Time)        // locked: group g's on_done is done; it may leave memory after retain
+	wakeWaiters()                              // locked: a group's on_done record changed: Wait looks again
 	persist(id string) *batch                  // locked: write job id's current state (nil: not in memory)
 	now() time.Time
 	maxArgsBytes() int

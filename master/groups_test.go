@@ -32,8 +32,10 @@ type groupOnDone struct {
 		Ended  time.Time  `json:"ended"`
 		Result jobs.State `json:"result"`
 		Then   string     `json:"then"`
-		Done   []string   `json:"done"`
-		Errors []string   `json:"errors"`
+		// ThenState is the follow-up's state.
+		ThenState jobs.State `json:"then_state"`
+		Done      []string   `json:"done"`
+		Errors    []string   `json:"errors"`
 	} `json:"on_done"`
 }
 

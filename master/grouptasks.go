@@ -276,6 +276,7 @@ func (h *hooks) save(bucket, key string, rec *onDoneRecord, group string) bool {
 		c := rec.clone()
 		h.core.lock()
 		h.recs[group] = c
+		h.core.wakeWaiters()
 		h.core.unlock()
 	}
 	return true

@@ -354,6 +354,7 @@ func (c *core) countWaitGroup(group string, r *rpcapi.WaitReply) error {
 		}
 	}
 	r.Failed, r.Done = bad, g.Final
+	c.waitThen(group, &g, r)
 	return nil
 }
 

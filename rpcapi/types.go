@@ -363,7 +363,9 @@ type WaitArgs struct {
 // MaxWait caps one Wait call; clients loop for longer waits.
 const MaxWait = 30 * time.Second
 
-// WaitReply reports where the awaited jobs stand.
+// WaitReply reports where the awaited jobs stand. A wait for a group
+// awaits the group's follow-up job (Spec.Then) too: the group's jobs,
+// then the follow-up once the group is final.
 type WaitReply struct {
 	Done   bool               `xmlrpc:"done"` // every awaited job is final
 	Counts map[jobs.State]int `xmlrpc:"counts"`
@@ -372,6 +374,14 @@ type WaitReply struct {
 	// master's max_reply_bytes.
 	Failed     []string `xmlrpc:"failed"`
 	FailedMore int      `xmlrpc:"failed_more"`
+	// Then is the ID of the group's follow-up job once the master has
+	// made it ("" before, and for a group without one); ThenState is its
+	// state. Counts and Failed count it with the group's jobs.
+	Then      string     `xmlrpc:"then"`
+	ThenState jobs.State `xmlrpc:"then_state"`
+	// ThenError says why the group's follow-up job could not be made
+	// (the spec was refused); "" otherwise.
+	ThenError string `xmlrpc:"then_error"`
 }
 
 // Transports and worker modes.
@@ -505,8 +515,10 @@ type GroupOnDone struct {
 	Ended time.Time `xmlrpc:"ended" json:"ended,omitzero"`
 	// Result is the group's state when on_done ran: succeeded or failed.
 	Result jobs.State `xmlrpc:"result" json:"result,omitempty"`
-	// Then is the ID of the follow-up job, if any.
-	Then string `xmlrpc:"then" json:"then,omitempty"`
+	// Then is the ID of the follow-up job, if any, and ThenState its
+	// state.
+	Then      string     `xmlrpc:"then" json:"then,omitempty"`
+	ThenState jobs.State `xmlrpc:"then_state" json:"then_state,omitempty"`
 	// Done lists the finished actions ("then", "webhook HOST/HASH",
 	// "email"); Errors has one line per action given up on.
 	Done   []string `xmlrpc:"done" json:"done,omitempty"`
