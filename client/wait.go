@@ -21,10 +21,18 @@ type WaitResult struct {
 	// master's reply within its size bound.
 	Failed     []string
 	FailedMore int
+	// Then is the ID of the group's follow-up job (a wait for a group
+	// awaits it too) once the master has made it, and ThenState its
+	// state; ThenError says why the master could not make it. All are
+	// empty for a group without a follow-up and for a wait for IDs.
+	Then      string
+	ThenState jobs.State
+	ThenError string
 }
 
-// OK reports whether every awaited job is final and succeeded.
-func (r WaitResult) OK() bool { return r.Done && r.NumFailed() == 0 }
+// OK reports whether every awaited job is final and succeeded, and a
+// group's follow-up job, if it has one, was made.
+func (r WaitResult) OK() bool { return r.Done && r.NumFailed() == 0 && r.ThenError == "" }
 
 // NumFailed is how many awaited jobs ended failed or cancelled.
 func (r WaitResult) NumFailed() int { return len(r.Failed) + r.FailedMore }
@@ -49,8 +57,9 @@ func (c *Client) Wait(ctx context.Context, ids ...string) (WaitResult, error) {
 	return c.wait(ctx, rpcapi.WaitArgs{IDs: ids})
 }
 
-// WaitGroup is Wait for every job of group: it returns when the group is
-// final (every job in it is), or ctx ends. A group with no jobs is
+// WaitGroup is Wait for every job of group and its follow-up job (a
+// spec's Then): it returns when the group is final (every job in it is)
+// and so is its follow-up, or ctx ends. A group with no jobs is
 // ErrNotFound.
 func (c *Client) WaitGroup(ctx context.Context, group string) (WaitResult, error) {
 	if group == "" {
@@ -73,7 +82,8 @@ func (c *Client) wait(ctx context.Context, a rpcapi.WaitArgs) (WaitResult, error
 		err := c.call(ctx, a.Timeout, rpcapi.MasterWait, &a, &r)
 		switch {
 		case err == nil:
-			res = WaitResult{Done: r.Done, Counts: r.Counts, Failed: r.Failed, FailedMore: r.FailedMore}
+			res = WaitResult{Done: r.Done, Counts: r.Counts, Failed: r.Failed, FailedMore: r.FailedMore,
+				Then: r.Then, ThenState: r.ThenState, ThenError: r.ThenError}
 			if r.Done {
 				return res, nil
 			}

@@ -119,6 +119,12 @@ type WaitResult struct {
 	// FailedMore counts those left out (max_reply_bytes).
 	Failed     []string
 	FailedMore int
+	// Then is the ID of the group's follow-up job (WaitGroup awaits it
+	// too) once made, and ThenState its state; ThenError says why it
+	// could not be made.
+	Then      string
+	ThenState jobs.State
+	ThenError string
 }
 
 // Wait blocks until every job of ids is final, or ctx ends; it then
@@ -128,7 +134,8 @@ func (m *Master) Wait(ctx context.Context, ids ...string) (WaitResult, error) {
 	return m.waitCall(ctx, &rpcapi.WaitArgs{IDs: ids})
 }
 
-// WaitGroup is Wait for every job of group g, in memory or on disk.
+// WaitGroup is Wait for every job of group g, in memory or on disk, and
+// for its follow-up job (a spec's Then).
 func (m *Master) WaitGroup(ctx context.Context, g string) (WaitResult, error) {
 	return m.waitCall(ctx, &rpcapi.WaitArgs{Group: g})
 }
@@ -143,7 +150,8 @@ func (m *Master) waitCall(ctx context.Context, a *rpcapi.WaitArgs) (WaitResult, 
 		if err := m.rpc().Wait(ctx, a, &r); err != nil {
 			return WaitResult{}, err
 		}
-		res := WaitResult{Done: r.Done, Counts: r.Counts, Failed: r.Failed, FailedMore: r.FailedMore}
+		res := WaitResult{Done: r.Done, Counts: r.Counts, Failed: r.Failed, FailedMore: r.FailedMore,
+			Then: r.Then, ThenState: r.ThenState, ThenError: r.ThenError}
 		if r.Done {
 			return res, nil
 		}

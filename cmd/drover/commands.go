@@ -93,8 +93,8 @@ var commandList = []command{
   drover status --json`},
 	{name: "wait", args: "[ID...]", group: groupClient, setup: waitCmd, values: clientValues,
 		short: "wait for jobs to end: exit 0 all succeeded, 1 some failed or cancelled, 3 timed out, 4 master unreachable",
-		long: `Wait blocks until every job named (by ID, or every job of --group) is final,
-drawing a progress bar on a terminal, else printing a line when the counts
+		long: `Wait blocks until every job named (by ID, or every job of --group and the
+group's follow-up job) is final, drawing a progress bar on a terminal, else printing a line when the counts
 change. A master that cannot be reached is said at once on stderr and
 retried for --retry-for (30s by default), then wait exits 4.`,
 		example: `  drover wait --group first

@@ -82,8 +82,12 @@ func groupCmd(fs *pflag.FlagSet) runFunc {
 		if *asJSON {
 			return printJSON(stdout, rep)
 		}
-		fmt.Fprintf(stdout, "group %s: %s, %d of %d jobs final (%d%%)\n%s\n\n", g.Name, rep.State, g.Done, g.Total,
+		fmt.Fprintf(stdout, "group %s: %s, %d of %d jobs final (%d%%)\n%s\n", g.Name, rep.State, g.Done, g.Total,
 			100*g.Done/max(g.Total, 1), countsLine(g.Counts))
+		if od := g.OnDone; od != nil && od.Then != "" {
+			fmt.Fprintf(stdout, "follow-up job %s %s\n", od.Then, dash(string(od.ThenState)))
+		}
+		fmt.Fprintln(stdout)
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "JOB\tSTATE\tRESULT")
 		for _, res := range rep.Results {

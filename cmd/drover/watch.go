@@ -46,7 +46,7 @@ func totalCount(c map[jobs.State]int) int {
 // once on stderr, and retried for --retry-for.
 func waitCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)
-	group := fs.String("group", "", "wait for every job of `group`")
+	group := fs.String("group", "", "wait for every job of `group`, and for its follow-up job (then)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (exit 3); 0 waits forever")
 	retryFor := fs.Duration("retry-for", 30*time.Second, "retry a master that cannot be reached for this long, then exit 4; 0: do not retry")
 	asJSON := fs.Bool("json", false, "print the final counts as JSON, nothing before")
@@ -186,8 +186,10 @@ func (p *waitProgress) show(r *rpcapi.WaitReply) {
 	}
 }
 
-// done finishes the bar, prints the final counts with --json, and returns
-// an exit error (code 1) naming the jobs that did not succeed.
+// done finishes the bar, prints the final counts with --json, says how
+// a group's follow-up job ended, and returns an exit error (code 1)
+// naming the jobs that did not succeed (the follow-up counts among them),
+// or saying that the follow-up could not be made.
 func (p *waitProgress) done(r *rpcapi.WaitReply) error {
 	if p.bar != nil {
 		p.bar.Finish()
@@ -196,7 +198,10 @@ func (p *waitProgress) done(r *rpcapi.WaitReply) error {
 		if r.Failed == nil {
 			r.Failed = []string{}
 		}
-		printJSON(p.stdout, map[string]any{"done": true, "counts": r.Counts, "failed": r.Failed, "failed_more": r.FailedMore})
+		printJSON(p.stdout, map[string]any{"done": true, "counts": r.Counts, "failed": r.Failed, "failed_more": r.FailedMore,
+			"then": r.Then, "then_state": r.ThenState, "then_error": r.ThenError})
+	} else if r.Then != "" {
+		fmt.Fprintf(p.stdout, "follow-up job %s %s\n", r.Then, r.ThenState)
 	}
 	if n := len(r.Failed) + r.FailedMore; n > 0 {
 		more := ""
@@ -204,6 +209,9 @@ func (p *waitProgress) done(r *rpcapi.WaitReply) error {
 			more = fmt.Sprintf(" and %d more", r.FailedMore)
 		}
 		return &exitError{code: 1, err: fmt.Errorf("%d jobs did not succeed: %s%s", n, strings.Join(r.Failed, " "), more)}
+	}
+	if r.ThenError != "" {
+		return &exitError{code: 1, err: fmt.Errorf("the group's follow-up job was not submitted: %s", r.ThenError)}
 	}
 	return nil
 }
