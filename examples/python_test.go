@@ -233,7 +233,7 @@ argv = ["echo", "{text}"]
 			"methods cancel_jobs fetch_tasks get_group get_job get_master_status heartbeat list_groups list_jobs list_schedules list_workers " +
 				"logout_worker pause_schedule purge_jobs register_worker resume_schedule submit_jobs system.listMethods " +
 				"system.methodHelp system.methodSignature task_complete wait_jobs",
-			"help Submit a batch: {specs: [{type, args, priority, retries, timeout, group, key}]}. Returns {ids, existing}.",
+			"help Submit a batch of jobs; one invalid spec fails the whole call. Params {specs: [Spec]}. Result {ids: [string], existing: [boolean]}.",
 			"sig [['struct'], ['struct', 'struct']]",
 			"sig listMethods [['array']]",
 			"status counts=cancelled,failed,pending,running,succeeded workers=0",
@@ -316,7 +316,8 @@ const pyIntrospect = `
 import sys, xmlrpc.client
 p = xmlrpc.client.ServerProxy("http://%s/RPC2" % sys.argv[1], allow_none=True)
 print("methods", " ".join(p.system.listMethods()))
-print("help", p.system.methodHelp("submit_jobs"))
+h = p.system.methodHelp("submit_jobs")
+print("help", h[:h.index(" Spec: {")])
 print("sig", p.system.methodSignature("submit_jobs"))
 print("sig listMethods", p.system.methodSignature("system.listMethods"))
 st = p.get_master_status()

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/drover/drover/internal/xmlrpc"
 )
@@ -63,8 +65,10 @@ type xmlMethod struct {
 	call func(ctx context.Context, params []any) (any, error)
 }
 
-// bind makes the method for a contract call with args A and reply R.
-func bind[A, R any](name, help string, fn func(context.Context, *A, *R) error) xmlMethod {
+// bind makes the method for a contract call with args A and reply R. Its
+// help is desc followed by the members of A and R (methodHelp).
+func bind[A, R any](name, desc string, fn func(context.Context, *A, *R) error) xmlMethod {
+	help := methodHelp(desc, reflect.TypeFor[A](), reflect.TypeFor[R]())
 	return xmlMethod{name: name, help: help, call: func(ctx context.Context, params []any) (any, error) {
 		args := new(A)
 		switch len(params) {
@@ -91,33 +95,33 @@ func (e *paramsError) Error() string { return e.err.Error() }
 
 func masterMethods(m MasterAPI) []xmlMethod {
 	return []xmlMethod{
-		bind("register_worker", "Register a worker: {name, addr, types, slots, transport, mode, running}. Returns {worker_id, secret, heartbeat_interval, dead_after, max_result_bytes, cancel}; send the secret with every later call for worker_id.", m.Register),
-		bind("heartbeat", "Beat: {worker_id, secret, running, free_slots, draining}. Returns {status: ok|unknown|drain, cancel}.", m.Heartbeat),
-		bind("task_complete", "Report finished attempts: {worker_id, secret, reports: [{job_id, attempt, outcome, exit_code, error, output, data, permanent}]}. Returns {accepted, dropped, refused}.", m.Complete),
-		bind("logout_worker", "Leave cleanly: {worker_id, secret}. Jobs still leased to the worker are requeued.", m.Logout),
-		bind("get_master_status", "Counts by state and workers: no params. Returns {counts, workers, started, dropped, reaped}.", m.Status),
-		bind("submit_jobs", "Submit a batch: {specs: [{type, args, priority, retries, timeout, group, key}]}. Returns {ids, existing}.", m.Submit),
-		bind("get_job", "One job with its attempts and timeline: {id}. Returns {job, waiting}.", m.GetJob),
-		bind("list_jobs", "One page of jobs, newest first: {state, type, group, limit, cursor, order: desc|asc} (all optional). Returns {jobs, next_cursor}; pass next_cursor as cursor for the next page, \"\" is the end.", m.ListJobs),
-		bind("list_workers", "One page of workers, latest registered first: {state, limit, cursor, order: desc|asc} (all optional). Returns {workers, next_cursor}.", m.ListWorkers),
-		bind("cancel_jobs", "Cancel jobs: {ids}. Returns {cancelled, errors}.", m.Cancel),
-		bind("purge_jobs", "Delete finished jobs now: {state: succeeded|failed|cancelled, type, group, older_than} (at least one), or {all: true}. Returns {purged}.", m.PurgeJobs),
-		bind("wait_jobs", "Block until jobs are final or timeout: {ids, group, timeout}. Returns {done, counts, failed}.", m.Wait),
-		bind("fetch_tasks", "Pull mode: long-poll for tasks: {worker_id, secret, max, timeout}. Returns {tasks, cancel}.", m.Fetch),
-		bind("list_schedules", "Cron schedules: no params. Returns {schedules: [{name, schedule, timezone, overlap, catch_up, paused, next, last_fire, last_job, spec}]}.", m.ListSchedules),
-		bind("pause_schedule", "Pause a schedule: {name}. Returns the schedule.", m.PauseSchedule),
-		bind("resume_schedule", "Resume a schedule: {name}. Returns the schedule.", m.ResumeSchedule),
-		bind("get_group", "One group's progress: {name}. Returns {name, total, counts, done, final, progress, submitted, updated, unsuccessful, on_done}.", m.GetGroup),
-		bind("list_groups", "One page of groups, the latest started first: {limit, cursor, order: desc|asc} (all optional). Returns {groups, next_cursor}.", m.ListGroups),
+		bind("register_worker", "Register a worker; send the result's secret with every later call for its worker_id.", m.Register),
+		bind("heartbeat", "Beat: status is ok, unknown (register again) or drain; stop and drop what cancel lists.", m.Heartbeat),
+		bind("task_complete", "Report finished attempts.", m.Complete),
+		bind("logout_worker", "Leave cleanly; jobs still leased to the worker are requeued.", m.Logout),
+		bind("get_master_status", "Counts by state, workers and the master's version.", m.Status),
+		bind("submit_jobs", "Submit a batch of jobs; one invalid spec fails the whole call.", m.Submit),
+		bind("get_job", "One job with its attempts and timeline, and why a pending one waits.", m.GetJob),
+		bind("list_jobs", "One page of jobs, newest first (order asc: oldest first); every param is optional. Pass next_cursor as cursor for the next page; \"\" is the end.", m.ListJobs),
+		bind("list_workers", "One page of workers, latest registered first; every param is optional.", m.ListWorkers),
+		bind("cancel_jobs", "Cancel jobs by ID, or every live job of a group.", m.Cancel),
+		bind("purge_jobs", "Delete finished jobs now: state (succeeded, failed, cancelled), type, group, older_than (at least one), or all alone.", m.PurgeJobs),
+		bind("wait_jobs", "Block until the jobs (and a group's jobs and its follow-up job) are final, or timeout.", m.Wait),
+		bind("fetch_tasks", "Pull mode: long-poll for tasks.", m.Fetch),
+		bind("list_schedules", "The cron schedules.", m.ListSchedules),
+		bind("pause_schedule", "Pause a schedule; the result is the schedule.", m.PauseSchedule),
+		bind("resume_schedule", "Resume a schedule; the result is the schedule.", m.ResumeSchedule),
+		bind("get_group", "One group's progress, its on_done and its follow-up job.", m.GetGroup),
+		bind("list_groups", "One page of groups, the latest started first; every param is optional.", m.ListGroups),
 	}
 }
 
 func workerMethods(w WorkerAPI) []xmlMethod {
 	return []xmlMethod{
-		bind("assign_task", "Take tasks: {worker_id, secret, tasks: [{job_id, attempt, type, args, timeout, input, group}]}. Returns {accepted, rejected}.", w.Assign),
-		bind("cancel_task", "Stop attempts: {secret, jobs: [{job_id, attempt}]}.", w.Cancel),
-		bind("ping", "Self-description: no params. Returns {name, running, slots}.", w.Ping),
-		bind("read_log", "Read an attempt's full log: {secret, job_id, attempt, stream: stdout|stderr, offset, max}. Returns {data (base64), size, done}.", w.ReadLog),
+		bind("assign_task", "Take tasks: start each that fits and list it in accepted, list the others in rejected.", w.Assign),
+		bind("cancel_task", "Stop these attempts if they run.", w.Cancel),
+		bind("ping", "Self-description.", w.Ping),
+		bind("read_log", "Read an attempt's full log (stream stdout or stderr).", w.ReadLog),
 	}
 }
 
@@ -156,19 +160,23 @@ func NewXMLRPCHandler(m MasterAPI, w WorkerAPI, opts XMLRPCOptions) http.Handler
 func (h *xmlHandler) introspection() []xmlMethod {
 	nameArg := func(params []any) (string, error) {
 		if len(params) != 1 {
-			return "", &paramsError{fmt.Errorf("want one string param (a method name), got %d params", len(params))}
+			return "", &paramsError{fmt.Errorf("takes one string param (a method name), got %d params", len(params))}
 		}
 		s, ok := params[0].(string)
 		if !ok {
-			return "", &paramsError{fmt.Errorf("params[0]: want string, got %T", params[0])}
+			typ, article := xmlrpc.TypeName(params[0]), "a"
+			if strings.ContainsRune("aeiou", rune(typ[0])) {
+				article = "an"
+			}
+			return "", &paramsError{fmt.Errorf("takes one string param (a method name), got %s %s", article, typ)}
 		}
 		return s, nil
 	}
 	return []xmlMethod{
-		{name: "system.listMethods", help: "The names of every method.", call: func(ctx context.Context, params []any) (any, error) {
+		{name: "system.listMethods", help: "The names of every method, sorted. Params none. Result [string].", call: func(ctx context.Context, params []any) (any, error) {
 			return h.names, nil
 		}},
-		{name: "system.methodHelp", help: "A method's help text.", call: func(ctx context.Context, params []any) (any, error) {
+		{name: "system.methodHelp", help: "A method's help: what it does, its params and its result with every member. Params a string, the method's name. Result string.", call: func(ctx context.Context, params []any) (any, error) {
 			n, err := nameArg(params)
 			if err != nil {
 				return nil, err
@@ -178,7 +186,7 @@ func (h *xmlHandler) introspection() []xmlMethod {
 			}
 			return nil, fmt.Errorf("%w: no method %q", ErrNotFound, n)
 		}},
-		{name: "system.methodSignature", help: "A method's signatures: [[result type, param types...]].", call: func(ctx context.Context, params []any) (any, error) {
+		{name: "system.methodSignature", help: "A method's signatures: [[result type, param types...]]. Params a string, the method's name. Result [[string]].", call: func(ctx context.Context, params []any) (any, error) {
 			n, err := nameArg(params)
 			if err != nil {
 				return nil, err
