@@ -78,7 +78,7 @@ func bind[A, R any](name, desc string, fn func(context.Context, *A, *R) error) x
 				return nil, &paramsError{err}
 			}
 		default:
-			return nil, &paramsError{fmt.Errorf("%s takes one struct param, got %d params", name, len(params))}
+			return nil, &paramsError{fmt.Errorf("takes one struct param, got %d params", len(params))}
 		}
 		reply := new(R)
 		if err := fn(ctx, args, reply); err != nil {
