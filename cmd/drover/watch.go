@@ -83,7 +83,7 @@ func waitCmd(fs *pflag.FlagSet) runFunc {
 			}
 			if w.timedOut() {
 				if *asJSON {
-					printJSON(stdout, map[string]any{"done": false, "counts": r.Counts})
+					printJSON(stdout, map[string]any{"done": false, "counts": r.Counts, "then": r.Then, "then_state": r.ThenState})
 				}
 				return &exitError{code: exitTimeout, err: fmt.Errorf("timed out after %s", *timeout)}
 			}
