@@ -368,9 +368,10 @@ func (c *core) readGroup(name string, detail int) (rpcapi.GroupInfo, []string, b
 	return g, bad, g.Total > 0, nil
 }
 
-// jobState returns the state of job id, in memory or in history; "" for a
-// job the master no longer has (purged, or gone after history). It must be
-// called without mu.
+// jobState returns the state of job id, in memory or in history (from the
+// head of its record: a group listing may ask for many); "" for a job the
+// master no longer has (purged, or gone after history). It must be called
+// without mu.
 func (c *core) jobState(id string) (jobs.State, error) {
 	c.mu.Lock()
 	if j := c.job(id); j != nil {
@@ -379,11 +380,23 @@ func (c *core) jobState(id string) (jobs.State, error) {
 		return st, nil
 	}
 	c.mu.Unlock()
-	j, err := c.fromHistory(id)
-	if j == nil || err != nil {
-		return "", err
+	hs, ok := c.store.(jobs.HistoryStore)
+	seq, err := strconv.ParseUint(id, 10, 64)
+	if !ok || err != nil {
+		return "", nil
 	}
-	return j.State, nil
+	data, err := hs.Get(seq)
+	if err != nil {
+		return "", fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+	}
+	if data == nil {
+		return "", nil
+	}
+	h, ok := jobs.PeekHead(data)
+	if !ok {
+		return "", fmt.Errorf("%w: job %s: stored record unreadable", rpcapi.ErrInternal, id)
+	}
+	return h.State, nil
 }
 
 // pruneLeft drops the entries of those groups of names none of whose
