@@ -259,27 +259,24 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("worker: transport %q: want %q or %q", c.Transport, rpcapi.TransportGob, rpcapi.TransportXMLRPC)
 	case c.Mode != "" && c.Mode != rpcapi.ModePush && c.Mode != rpcapi.ModePull:
 		return fmt.Errorf("worker: mode %q: want %q or %q", c.Mode, rpcapi.ModePush, rpcapi.ModePull)
-	case c.Slots < 0:
-		return fmt.Errorf("worker: slots %d is negative", c.Slots)
-	case c.OutputLimit < 0:
-		return fmt.Errorf("worker: OutputLimit (output_limit) %d is negative", c.OutputLimit)
-	case c.MaxRequestBody < 0:
-		return fmt.Errorf("worker: MaxRequestBody (max_request_body) %d is negative", c.MaxRequestBody)
-	case c.MaxCallsInFlight < 0:
-		return fmt.Errorf("worker: MaxCallsInFlight (max_calls_in_flight) %d is negative", c.MaxCallsInFlight)
-	case c.MaxResultBytes < 0:
-		return fmt.Errorf("worker: MaxResultBytes (max_result_bytes) %d is negative", c.MaxResultBytes)
-	case c.LogMaxBytes < 0:
-		return fmt.Errorf("worker: LogMaxBytes (log_max_bytes) %d is negative", c.LogMaxBytes)
-	case c.LogMaxAge < 0:
-		return fmt.Errorf("worker: LogMaxAge (log_max_age) %s is negative", c.LogMaxAge)
-	case c.KillGrace < 0:
-		return fmt.Errorf("worker: KillGrace (kill_grace) %s is negative", c.KillGrace)
-	case c.ShutdownGrace < 0:
-		return fmt.Errorf("worker: ShutdownGrace (shutdown_grace) %s is negative", c.ShutdownGrace)
-	case c.ReportDelay < 0:
-		return fmt.Errorf("worker: ReportDelay (report_delay) %s is negative", c.ReportDelay)
-	case c.ReportDelay > MaxReportDelay:
+	}
+	for _, err := range []error{
+		negative("slots", c.Slots),
+		negative("OutputLimit (output_limit)", c.OutputLimit),
+		negative("MaxRequestBody (max_request_body)", c.MaxRequestBody),
+		negative("MaxCallsInFlight (max_calls_in_flight)", c.MaxCallsInFlight),
+		negative("MaxResultBytes (max_result_bytes)", c.MaxResultBytes),
+		negative("LogMaxBytes (log_max_bytes)", c.LogMaxBytes),
+		negative("LogMaxAge (log_max_age)", c.LogMaxAge),
+		negative("KillGrace (kill_grace)", c.KillGrace),
+		negative("ShutdownGrace (shutdown_grace)", c.ShutdownGrace),
+		negative("ReportDelay (report_delay)", c.ReportDelay),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if c.ReportDelay > MaxReportDelay {
 		return fmt.Errorf("worker: ReportDelay (report_delay) %s is above the maximum of %s", c.ReportDelay, MaxReportDelay)
 	}
 	for name, cmd := range c.Commands {
@@ -298,6 +295,16 @@ func (c *Config) Validate() error {
 		if err := checkRules(cmd); err != nil {
 			return fmt.Errorf("worker: command %q: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// negative returns the error for the field named name (its Go name and
+// conf key) when its value v is below zero, and nil otherwise. A duration
+// prints as time.Duration does ("-1s").
+func negative[T ~int | ~int64](name string, v T) error {
+	if v < 0 {
+		return fmt.Errorf("worker: %s %v is negative", name, v)
 	}
 	return nil
 }

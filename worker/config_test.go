@@ -3,6 +3,7 @@ package worker
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigAllowedHosts(t *testing.T) {
@@ -35,5 +36,41 @@ func TestConfigIdentity(t *testing.T) {
 		if cfg.Identity != c.want {
 			t.Errorf("%+v: identity %q, want %q", c.cfg, cfg.Identity, c.want)
 		}
+	}
+}
+
+// TestConfigNegative: each size, count and duration of Config that is
+// negative is refused with an error naming the field (and its conf key)
+// and its value; with several bad fields, the first in Validate's order
+// is the one named; positive values pass.
+func TestConfigNegative(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Slots: -1}, "worker: slots -1 is negative"},
+		{Config{OutputLimit: -2}, "worker: OutputLimit (output_limit) -2 is negative"},
+		{Config{MaxRequestBody: -3}, "worker: MaxRequestBody (max_request_body) -3 is negative"},
+		{Config{MaxCallsInFlight: -4}, "worker: MaxCallsInFlight (max_calls_in_flight) -4 is negative"},
+		{Config{MaxResultBytes: -5}, "worker: MaxResultBytes (max_result_bytes) -5 is negative"},
+		{Config{LogMaxBytes: -6}, "worker: LogMaxBytes (log_max_bytes) -6 is negative"},
+		{Config{LogMaxAge: -time.Hour}, "worker: LogMaxAge (log_max_age) -1h0m0s is negative"},
+		{Config{KillGrace: -time.Second}, "worker: KillGrace (kill_grace) -1s is negative"},
+		{Config{ShutdownGrace: -time.Minute}, "worker: ShutdownGrace (shutdown_grace) -1m0s is negative"},
+		{Config{ReportDelay: -time.Millisecond}, "worker: ReportDelay (report_delay) -1ms is negative"},
+		{Config{ReportDelay: MaxReportDelay + 1}, "worker: ReportDelay (report_delay) " + (MaxReportDelay + 1).String() + " is above the maximum of " + MaxReportDelay.String()},
+		{Config{Mode: "poll", Slots: -1}, `worker: mode "poll": want "push" or "pull"`},
+		{Config{Slots: -1, ReportDelay: -1}, "worker: slots -1 is negative"},
+		{Config{KillGrace: -1, LogMaxBytes: -1}, "worker: LogMaxBytes (log_max_bytes) -1 is negative"},
+	} {
+		cfg := tc.cfg
+		if err := cfg.Validate(); err == nil || err.Error() != tc.want {
+			t.Errorf("%+v: Validate() = %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+	ok := Config{Slots: 1, OutputLimit: 1, MaxRequestBody: 1, MaxCallsInFlight: 1, MaxResultBytes: 1,
+		LogMaxBytes: 1, LogMaxAge: 1, KillGrace: 1, ShutdownGrace: 1, ReportDelay: MaxReportDelay}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("positive values: %v", err)
 	}
 }
