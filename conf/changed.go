@@ -12,9 +12,8 @@ import (
 // The content of the jobs file and of the tokens file are "jobs" and
 // "tokens". TLS files are compared by name, not content.
 func (m *Master) Changed(old *Master) []string {
-	keys := plainChanged(masterFields(&old.Config), masterFields(&m.Config))
 	o, n := &old.Config, &m.Config
-	for k, pair := range map[string][2]any{
+	return changed(masterFields(o), masterFields(n), map[string][2]any{
 		"store":         {o.Store, n.Store},
 		"notify":        {o.Notify, n.Notify},
 		"client_cancel": {o.ClientCancel, n.ClientCancel},
@@ -29,55 +28,58 @@ func (m *Master) Changed(old *Master) []string {
 		"jobs":          {o.Jobs, n.Jobs},
 		"tokens_file":   {old.TokensFile, m.TokensFile},
 		"tokens":        {o.Tokens, n.Tokens},
-	} {
-		keys = appendIfChanged(keys, k, pair)
-	}
-	keys = append(keys, nodeChanged(&old.node, &m.node, old.LogLevel != m.LogLevel, old.LogFormat != m.LogFormat, o.Token != n.Token)...)
-	slices.Sort(keys)
-	return keys
-}
-
-// appendIfChanged appends k to keys when the two values of pair differ.
-func appendIfChanged(keys []string, k string, pair [2]any) []string {
-	if !reflect.DeepEqual(pair[0], pair[1]) {
-		keys = append(keys, k)
-	}
-	return keys
+	}, nodeValues{&old.node, old.LogLevel, old.LogFormat, o.Token}, nodeValues{&m.node, m.LogLevel, m.LogFormat, n.Token})
 }
 
 // Changed returns the keys of the worker's file whose values differ
-// between old and m, sorted, as Master.Changed does; the [commands]
+// between old and w, sorted, as Master.Changed does; the [commands]
 // tables are "commands".
 func (w *Worker) Changed(old *Worker) []string {
-	keys := plainChanged(workerFields(&old.Config), workerFields(&w.Config))
 	o, n := &old.Config, &w.Config
-	for k, pair := range map[string][2]any{
+	return changed(workerFields(o), workerFields(n), map[string][2]any{
 		"allowed_hosts": {o.AllowedHosts, n.AllowedHosts},
 		"transport":     {o.Transport, n.Transport},
 		"mode":          {o.Mode, n.Mode},
 		"commands":      {o.Commands, n.Commands},
-	} {
-		keys = appendIfChanged(keys, k, pair)
+	}, nodeValues{&old.node, old.LogLevel, old.LogFormat, o.Token}, nodeValues{&w.node, w.LogLevel, w.LogFormat, n.Token})
+}
+
+// nodeValues are the values of a loaded file behind its nodeKeys: the
+// node, log_level, log_format and the token in use.
+type nodeValues struct {
+	node                 *node
+	level, format, token string
+}
+
+// changed returns, sorted, the keys whose values differ between two loads
+// of a file: the plain keys bound in a and b, each key of other whose two
+// values (old, new) differ, and the nodeKeys (see nodeChanged).
+func changed(a, b *fields, other map[string][2]any, old, n nodeValues) []string {
+	keys := plainChanged(a, b)
+	for k, pair := range other {
+		if !reflect.DeepEqual(pair[0], pair[1]) {
+			keys = append(keys, k)
+		}
 	}
-	keys = append(keys, nodeChanged(&old.node, &w.node, old.LogLevel != w.LogLevel, old.LogFormat != w.LogFormat, o.Token != n.Token)...)
+	keys = append(keys, nodeChanged(old, n)...)
 	slices.Sort(keys)
 	return keys
 }
 
 // nodeChanged returns the keys of nodeKeys that differ: log_level,
 // log_format, token (the token in use) and tls.
-func nodeChanged(old, n *node, level, format, token bool) []string {
+func nodeChanged(old, n nodeValues) []string {
 	var keys []string
-	if level {
+	if old.level != n.level {
 		keys = append(keys, "log_level")
 	}
-	if format {
+	if old.format != n.format {
 		keys = append(keys, "log_format")
 	}
-	if token {
+	if old.token != n.token {
 		keys = append(keys, "token")
 	}
-	if o, t := old.tls, n.tls; o.cert != t.cert || o.key != t.key || o.ca != t.ca {
+	if o, t := old.node.tls, n.node.tls; o.cert != t.cert || o.key != t.key || o.ca != t.ca {
 		keys = append(keys, "tls")
 	}
 	return keys

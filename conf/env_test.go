@@ -139,4 +139,11 @@ func TestChanged(t *testing.T) {
 	if got, want := pw(we).Changed(pw(wb)), []string{"commands", "log_format", "slots"}; !slices.Equal(got, want) {
 		t.Errorf("worker: Changed %q; want %q", got, want)
 	}
+	wt := "tls_ca = \"ca.pem\"\ntransport = \"xmlrpc\"\n" + wb
+	if got, want := pw(wt).Changed(pw(wb)), []string{"tls", "transport"}; !slices.Equal(got, want) {
+		t.Errorf("worker: Changed %q; want %q", got, want)
+	}
+	if got := pw(wt).Changed(pw(wt)); len(got) != 0 {
+		t.Errorf("the same worker file: Changed %q; want none", got)
+	}
 }
