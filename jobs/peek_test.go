@@ -159,4 +159,11 @@ func BenchmarkPeekRecord(b *testing.B) {
 			DecodeRecord(rec)
 		}
 	})
+	b.Run("index", func(b *testing.B) { // the index keys of a record (build, live index)
+		b.ReportAllocs()
+		var ps prefixSet
+		for b.Loop() {
+			ps.of(rec)
+		}
+	})
 }
