@@ -182,16 +182,7 @@ func (p *peeker) indexHead(workers [][]byte) (h RecordHead, _ [][]byte) {
 	p.time() // Submitted
 	p.time() // Updated
 	for n := p.count(); n > 0 && !p.bad; n-- {
-		p.int() // N
-		workers = append(workers, p.str())
-		p.time()   // Started
-		p.time()   // Ended
-		p.byte()   // Outcome
-		p.varint() // ExitCode
-		p.skip()   // Error
-		p.skip()   // Output
-		p.skip()   // Data
-		p.attemptV2()
+		workers = append(workers, p.attempt())
 	}
 	return h, workers
 }

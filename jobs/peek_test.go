@@ -83,6 +83,10 @@ func TestPeekRecordCorrupt(t *testing.T) {
 			if perr != nil && !errors.Is(perr, ErrRecord) {
 				t.Fatalf("%s: PeekRecord err %v does not wrap ErrRecord", what, perr)
 			}
+			var ps prefixSet
+			if derr == nil && !ps.of(data) {
+				t.Fatalf("%s: the record decodes but has no index keys", what)
+			}
 			if perr == nil {
 				if h, _ := PeekRecord(data); !sameHead(h, headOf(dj)) {
 					t.Fatalf("%s: head %+v, decoded %+v", what, h, headOf(dj))

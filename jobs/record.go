@@ -343,18 +343,32 @@ type peeker struct {
 	v   byte // the record's version
 }
 
+// attempt steps over an Attempt and returns its Worker.
+func (p *peeker) attempt() (worker []byte) {
+	p.int() // N
+	worker = p.str()
+	p.time() // Started
+	p.time() // Ended
+	if c := p.byte(); int(c) >= len(outcomeByCod) {
+		p.bad = true
+	}
+	p.int()  // ExitCode
+	p.skip() // Error
+	p.skip() // Output
+	p.skip() // Data
+	p.attemptV2()
+	return worker
+}
+
 // attemptV2 steps over what recordV2 added to an attempt (Stats,
 // Timeout, TimeoutFrom), when the record has it.
 func (p *peeker) attemptV2() {
 	if p.v < recordV2 {
 		return
 	}
-	for n := p.count(); n > 0 && !p.bad; n-- { // Stats
-		p.skip()
-		p.skip()
-	}
-	p.skip() // Timeout
-	p.skip() // TimeoutFrom
+	p.skipMap() // Stats
+	p.skip()    // Timeout
+	p.skip()    // TimeoutFrom
 }
 
 func (p *peeker) record() (h RecordHead, ok bool) {
@@ -363,18 +377,7 @@ func (p *peeker) record() (h RecordHead, ok bool) {
 		return h, false
 	}
 	for n := p.count(); n > 0 && !p.bad; n-- { // Attempts
-		p.int()
-		p.skip() // Worker
-		p.time()
-		p.time()
-		if c := p.byte(); int(c) >= len(outcomeByCod) {
-			p.bad = true
-		}
-		p.int()
-		p.skip() // Error
-		p.skip() // Output
-		p.skip() // Data
-		p.attemptV2()
+		p.attempt()
 	}
 	for n := p.count(); n > 0 && !p.bad; n-- { // Events
 		p.time()
@@ -429,13 +432,10 @@ func PeekHead(data []byte) (RecordHead, bool) {
 // depth counts Then nesting, as in decoder.spec.
 func (p *peeker) spec(h *RecordHead, depth int) {
 	typ := p.str()
-	for n := p.count(); n > 0 && !p.bad; n-- { // Args
-		p.skip()
-		p.skip()
-	}
-	p.int()    // Priority
-	p.int()    // Retries
-	p.varint() // Timeout
+	p.skipMap() // Args
+	p.int()     // Priority
+	p.int()     // Retries
+	p.varint()  // Timeout
 	group := p.str()
 	key := p.str()
 	p.skipList() // Tags
@@ -544,6 +544,13 @@ func (p *peeker) skip() { p.i += p.count() }
 func (p *peeker) skipList() {
 	for n := p.count(); n > 0 && !p.bad; n-- {
 		p.skip()
+	}
+}
+
+func (p *peeker) skipMap() {
+	for n := p.count(); n > 0 && !p.bad; n-- {
+		p.skip() // key
+		p.skip() // value
 	}
 }
 
