@@ -213,24 +213,43 @@ type MasterClient struct{ C Caller }
 // WorkerClient calls a worker through any Caller.
 type WorkerClient struct{ C Caller }
 
+// Register announces a worker (register_worker) and returns its ID, its
+// secret and the master's timings.
 func (m MasterClient) Register(ctx context.Context, a *RegisterArgs) (*RegisterReply, error) {
 	return invoke[RegisterReply](ctx, m.C, MasterRegister, a)
 }
+
+// Heartbeat reports a worker alive with what it holds (heartbeat); the
+// reply lists the attempts it must stop.
 func (m MasterClient) Heartbeat(ctx context.Context, a *HeartbeatArgs) (*HeartbeatReply, error) {
 	return invoke[HeartbeatReply](ctx, m.C, MasterHeartbeat, a)
 }
+
+// Complete records finished attempts (task_complete) and counts those
+// accepted, dropped and refused.
 func (m MasterClient) Complete(ctx context.Context, a *CompleteArgs) (*CompleteReply, error) {
 	return invoke[CompleteReply](ctx, m.C, MasterComplete, a)
 }
+
+// Logout makes a worker dead (logout_worker); the master requeues what it
+// still held.
 func (m MasterClient) Logout(ctx context.Context, a *LogoutArgs) error {
 	return m.C.Call(ctx, MasterLogout, a, new(Empty))
 }
+
+// Status returns the master's counts by state, its workers and its
+// version (get_master_status).
 func (m MasterClient) Status(ctx context.Context) (*StatusReply, error) {
 	return invoke[StatusReply](ctx, m.C, MasterStatus, &Empty{})
 }
+
+// Submit creates a job for each spec of a, all or none (submit_jobs), and
+// returns their IDs in order.
 func (m MasterClient) Submit(ctx context.Context, a *SubmitArgs) (*SubmitReply, error) {
 	return invoke[SubmitReply](ctx, m.C, MasterSubmit, a)
 }
+
+// GetJob returns job id and why it waits (get_job), or ErrNotFound.
 func (m MasterClient) GetJob(ctx context.Context, id string) (*JobInfo, error) {
 	return invoke[JobInfo](ctx, m.C, MasterGetJob, &GetJobArgs{ID: id})
 }
@@ -292,6 +311,7 @@ func (m MasterClient) ListWorkers(ctx context.Context) (*ListWorkersReply, error
 	}
 }
 
+// Cancel cancels the jobs a names, or its group's (cancel_jobs).
 func (m MasterClient) Cancel(ctx context.Context, a *CancelArgs) (*CancelReply, error) {
 	return invoke[CancelReply](ctx, m.C, MasterCancel, a)
 }
@@ -301,30 +321,49 @@ func (m MasterClient) Cancel(ctx context.Context, a *CancelArgs) (*CancelReply, 
 func (m MasterClient) Purge(ctx context.Context, a *PurgeArgs) (*PurgeReply, error) {
 	return invoke[PurgeReply](ctx, m.C, MasterPurge, a)
 }
+
+// Wait blocks until the jobs a names are final or its timeout (at most
+// 30 s) passes (wait_jobs); loop for longer waits.
 func (m MasterClient) Wait(ctx context.Context, a *WaitArgs) (*WaitReply, error) {
 	return invoke[WaitReply](ctx, m.C, MasterWait, a)
 }
 
-func (w WorkerClient) Assign(ctx context.Context, a *AssignArgs) (*AssignReply, error) {
-	return invoke[AssignReply](ctx, w.C, WorkerAssign, a)
-}
-func (w WorkerClient) Cancel(ctx context.Context, a *WorkerCancelArgs) error {
-	return w.C.Call(ctx, WorkerCancel, a, new(Empty))
-}
-func (w WorkerClient) Ping(ctx context.Context) (*PingReply, error) {
-	return invoke[PingReply](ctx, w.C, WorkerPing, &Empty{})
-}
+// Fetch long-polls for a pull worker's tasks and cancels (fetch_tasks).
 func (m MasterClient) Fetch(ctx context.Context, a *FetchArgs) (*FetchReply, error) {
 	return invoke[FetchReply](ctx, m.C, MasterFetch, a)
 }
+
+// ListSchedules returns the master's schedules (list_schedules).
 func (m MasterClient) ListSchedules(ctx context.Context) (*ListSchedulesReply, error) {
 	return invoke[ListSchedulesReply](ctx, m.C, MasterSchedules, &Empty{})
 }
+
+// PauseSchedule pauses schedule name (pause_schedule) and returns it, or
+// ErrNotFound.
 func (m MasterClient) PauseSchedule(ctx context.Context, name string) (*ScheduleInfo, error) {
 	return invoke[ScheduleInfo](ctx, m.C, MasterPause, &ScheduleArgs{Name: name})
 }
+
+// ResumeSchedule resumes schedule name (resume_schedule) and returns it,
+// or ErrNotFound.
 func (m MasterClient) ResumeSchedule(ctx context.Context, name string) (*ScheduleInfo, error) {
 	return invoke[ScheduleInfo](ctx, m.C, MasterResume, &ScheduleArgs{Name: name})
+}
+
+// Assign hands tasks to a push worker (assign_task), which says at once
+// which it accepted.
+func (w WorkerClient) Assign(ctx context.Context, a *AssignArgs) (*AssignReply, error) {
+	return invoke[AssignReply](ctx, w.C, WorkerAssign, a)
+}
+
+// Cancel tells a push worker to stop these attempts (cancel_task).
+func (w WorkerClient) Cancel(ctx context.Context, a *WorkerCancelArgs) error {
+	return w.C.Call(ctx, WorkerCancel, a, new(Empty))
+}
+
+// Ping returns a worker's name, running count and slots (ping).
+func (w WorkerClient) Ping(ctx context.Context) (*PingReply, error) {
+	return invoke[PingReply](ctx, w.C, WorkerPing, &Empty{})
 }
 
 // invoke calls method with args on c and returns the reply. The reply is
@@ -347,6 +386,5 @@ func (m MasterClient) GetGroup(ctx context.Context, name string) (*GroupInfo, er
 
 // ListGroups returns one page of groups and the cursor of the next.
 func (m MasterClient) ListGroups(ctx context.Context, a *ListGroupsArgs) (*ListGroupsReply, error) {
-	r := new(ListGroupsReply)
-	return r, m.C.Call(ctx, MasterListGroups, a, r)
+	return invoke[ListGroupsReply](ctx, m.C, MasterListGroups, a)
 }
