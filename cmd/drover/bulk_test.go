@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,14 +19,8 @@ import (
 // errors; a retry by ID keeps its exit codes.
 func TestCLIRetryByFilter(t *testing.T) {
 	c := startCluster(t, 1, cliCommands)
-	submit := func(typ string) string {
-		return strings.TrimSpace(c.mustDrover("submit", "--type", typ, "--arg", "text=x"))
-	}
-	ok := submit("echo")
-	bad := []string{submit("fail"), submit("fail"), submit("fail")}
-	if _, code := c.drover(append([]string{"wait", ok}, bad...)...); code != 1 {
-		t.Fatalf("wait: exit %d, want 1 (some failed)", code)
-	}
+	oks, bad := c.finished(1, 3)
+	ok := oks[0]
 	for _, args := range [][]string{{"retry"}, {"retry", bad[0], "--state", "failed"}, {"retry", "--all", "--type", "fail"},
 		{"retry", "--state", "running"}, {"retry", "--older-than", "-1h", "--type", "fail"}, {"cancel", "7", "--type", "x"}} {
 		if out, code := c.drover(args...); code != 2 || out != "" {
@@ -61,7 +54,7 @@ func TestCLIRetryByFilter(t *testing.T) {
 		t.Errorf("retry of no such job: exit %d, want 5", code)
 	}
 
-	held := []string{submit("nobody"), submit("nobody")}
+	held := []string{c.submit("--type", "nobody"), c.submit("--type", "nobody")}
 	var r struct {
 		Count  *int `json:"count"`
 		DryRun bool `json:"dry_run"`

@@ -37,6 +37,29 @@ func (c *cluster) mustDrover(args ...string) string {
 	return out
 }
 
+// submit runs drover submit with args and returns the new job's ID.
+func (c *cluster) submit(args ...string) string {
+	c.t.Helper()
+	return strings.TrimSpace(c.mustDrover(append([]string{"submit"}, args...)...))
+}
+
+// finished submits nOK echo jobs and nFail fail jobs (of cliCommands) and
+// waits for them all with drover wait, which must exit 1 (some failed); it
+// returns their IDs.
+func (c *cluster) finished(nOK, nFail int) (ok, failed []string) {
+	c.t.Helper()
+	for range nOK {
+		ok = append(ok, c.submit("--type", "echo", "--arg", "text=x"))
+	}
+	for range nFail {
+		failed = append(failed, c.submit("--type", "fail"))
+	}
+	if _, code := c.drover(append(append([]string{"wait"}, ok...), failed...)...); code != 1 {
+		c.t.Fatalf("wait: exit %d, want 1 (some failed)", code)
+	}
+	return ok, failed
+}
+
 // cliCommands are the job types of the CLI tests' worker: echo prints
 // arg text, fail exits 1, sleep sleeps arg seconds.
 const cliCommands = `
@@ -52,7 +75,7 @@ argv = ["sleep", "{seconds}"]
 // wait's exit codes, cancel, and the JSON shapes scripts rely on.
 func TestCLI(t *testing.T) {
 	c := startCluster(t, 1, cliCommands)
-	ok := strings.TrimSpace(c.mustDrover("submit", "--type", "echo", "--arg", "text=hi there; $(rm -rf /)", "--group", "g1"))
+	ok := c.submit("--type", "echo", "--arg", "text=hi there; $(rm -rf /)", "--group", "g1")
 	if _, code := c.drover("wait", ok); code != 0 {
 		t.Fatalf("wait on a succeeding job: exit %d", code)
 	}
@@ -68,11 +91,11 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("job detail %+v", detail)
 	}
 
-	bad := strings.TrimSpace(c.mustDrover("submit", "--type", "fail", "--retries", "1", "--group", "g1"))
+	bad := c.submit("--type", "fail", "--retries", "1", "--group", "g1")
 	if _, code := c.drover("wait", "--group", "g1"); code != 1 {
 		t.Fatalf("wait on a group with a failed job: exit %d, want 1", code)
 	}
-	slow := strings.TrimSpace(c.mustDrover("submit", "--type", "sleep", "--arg", "seconds=60"))
+	slow := c.submit("--type", "sleep", "--arg", "seconds=60")
 	testproc.Poll(t, 10*time.Second, "the sleep job running", func() bool { return c.Job(slow).State == jobs.Running })
 	if _, code := c.drover("wait", "--timeout", "300ms", slow); code != 3 {
 		t.Fatalf("wait with a timeout: exit %d, want 3", code)
@@ -165,8 +188,7 @@ func TestCLI(t *testing.T) {
 	if !strings.Contains(grp, "group g1: failed, 2 of 2 jobs final (100%)") || !strings.Contains(grp, "hi there") {
 		t.Errorf("group output:\n%s", grp)
 	}
-	held := strings.TrimSpace(c.mustDrover("submit", "--type", "echo", "--arg", "text=later", "--delay", "1h", "--group", "g2",
-		"--tag", "never", "--limit-key", "k"))
+	held := c.submit("--type", "echo", "--arg", "text=later", "--delay", "1h", "--group", "g2", "--tag", "never", "--limit-key", "k")
 	if w := c.Job(held); w.NotBefore.IsZero() || w.Spec.LimitKey != "k" || len(w.Spec.Tags) != 1 {
 		t.Errorf("held job %+v", w)
 	}

@@ -36,9 +36,9 @@ func deadAddr(t *testing.T) string {
 // where nothing listens), and checks what stderr says.
 func TestExitCodes(t *testing.T) {
 	c := startCluster(t, 1, cliCommands)
-	ok := strings.TrimSpace(c.mustDrover("submit", "--type", "echo", "--arg", "text=hi"))
-	bad := strings.TrimSpace(c.mustDrover("submit", "--type", "fail"))
-	slow := strings.TrimSpace(c.mustDrover("submit", "--type", "sleep", "--arg", "seconds=60"))
+	ok := c.submit("--type", "echo", "--arg", "text=hi")
+	bad := c.submit("--type", "fail")
+	slow := c.submit("--type", "sleep", "--arg", "seconds=60")
 	t.Cleanup(func() { c.drover("cancel", slow) })
 	testproc.Poll(t, 10*time.Second, "the sleep job running", func() bool { return c.Job(slow).State == jobs.Running })
 	dead := deadAddr(t)

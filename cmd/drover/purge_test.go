@@ -17,15 +17,8 @@ import (
 // flags; --json and --transport xmlrpc work.
 func TestCLIPurge(t *testing.T) {
 	c := startCluster(t, 1, cliCommands)
-	submit := func(typ string) string {
-		return strings.TrimSpace(c.mustDrover("submit", "--type", typ, "--arg", "text=x"))
-	}
-	ok := []string{submit("echo"), submit("echo")}
-	bad := []string{submit("fail"), submit("fail"), submit("fail")}
-	if _, code := c.drover(append([]string{"wait"}, append(ok, bad...)...)...); code != 1 {
-		t.Fatalf("wait: exit %d, want 1 (some failed)", code)
-	}
-	held := submit("nobody") // no worker has it: stays pending
+	ok, bad := c.finished(2, 3)
+	held := c.submit("--type", "nobody") // no worker has it: stays pending
 
 	for _, args := range [][]string{{"purge"}, {"purge", "--json"}, {"purge", "--all", "--state", "failed"}, {"purge", "7"}} {
 		out, code := c.drover(args...)
