@@ -648,20 +648,8 @@ func TestReconnectSilentRestart(t *testing.T) {
 	}
 }
 
-// freeAddr returns a 127.0.0.1 address that nothing listens on.
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func TestDialNothingListening(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testnet.DeadAddr(t)
 	c := newTestClient(t, addr)
 	start := time.Now()
 	_, err := MasterClient{C: c}.Status(ctxT(t, 10*time.Second))
@@ -695,10 +683,7 @@ func TestDialHandshakeHangs(t *testing.T) {
 // hangingListener accepts connections and never answers them.
 func hangingListener(tb testing.TB) *testnet.Listener {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	ln := testnet.Listen(tb)
 	tl := &testnet.Listener{Listener: ln}
 	done := make(chan struct{})
 	go func() {

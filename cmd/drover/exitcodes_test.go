@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,23 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/testnet"
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
-
-// deadAddr returns an address on 127.0.0.1 where nothing listens: a port
-// the kernel gave out and that was closed again.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
 
 // TestExitCodes provokes every exit code the README documents from the
 // real binary, against a real master and worker (or, for 4, an address
@@ -41,7 +28,7 @@ func TestExitCodes(t *testing.T) {
 	slow := c.submit("--type", "sleep", "--arg", "seconds=60")
 	t.Cleanup(func() { c.drover("cancel", slow) })
 	testproc.Poll(t, 10*time.Second, "the sleep job running", func() bool { return c.Job(slow).State == jobs.Running })
-	dead := deadAddr(t)
+	dead := testnet.DeadAddr(t)
 	for _, tc := range []struct {
 		code     int
 		env      string // DROVER_MASTER; "" for the cluster's
@@ -95,7 +82,7 @@ func TestWaitDeadMaster(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dead, bin := deadAddr(t), testproc.Drover(t)
+			dead, bin := testnet.DeadAddr(t), testproc.Drover(t)
 			start := time.Now()
 			p := testproc.Options{Env: []string{"DROVER_MASTER=" + dead}}.Start(t, bin, append([]string{"wait", "1"}, tc.args...)...)
 			// At once: well before the bound (a slow start under -race on a

@@ -4,8 +4,8 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -74,21 +74,9 @@ func (s *siteLog) overlap() error {
 func startSite(t *testing.T) (*siteLog, string) {
 	t.Helper()
 	site := &siteLog{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: site}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return site, ln.Addr().String()
+	srv := httptest.NewServer(site)
+	t.Cleanup(srv.Close)
+	return site, srv.Listener.Addr().String()
 }
 
 // crawlArgv is a crawl of the site {site}: 100 requests with the attempt

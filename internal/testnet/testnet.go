@@ -49,7 +49,7 @@ func (l *Listener) Cut() {
 	l.conns = nil
 }
 
-// TB is the part of testing.TB that Do uses.
+// TB is the part of testing.TB that Do, Listen and DeadAddr use.
 type TB interface {
 	Helper()
 	Fatalf(format string, args ...any)
@@ -70,4 +70,26 @@ func Do(tb TB, req *http.Request) (int, []byte) {
 		tb.Fatalf("%s %s: reading the answer: %v", req.Method, req.URL, err)
 	}
 	return resp.StatusCode, b
+}
+
+// Listen listens on a port of 127.0.0.1 that the kernel picks, failing
+// the test if it cannot. The caller closes the listener.
+func Listen(tb TB) net.Listener {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen on 127.0.0.1: %v", err)
+		return nil
+	}
+	return ln
+}
+
+// DeadAddr returns an address of 127.0.0.1 where nothing listens: a port
+// the kernel gave out and that was closed again.
+func DeadAddr(tb TB) string {
+	tb.Helper()
+	ln := Listen(tb)
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }
