@@ -276,48 +276,31 @@ type cluster struct {
 	dataDir string
 	ctl     rpcapi.MasterClient // gob, for status polls and checks
 
-	// extra are more arguments for every master process (after the
-	// config's: a flag given twice takes the last value).
-	extra []string
+	// setMaster change the masterSpec of every master process, the
+	// scenario's settings over the config's.
+	setMaster []func(*masterSpec)
 
 	mu      sync.Mutex // guards workers and wseq
 	workers []*proc
 	wseq    int
 }
 
-func (c *cluster) masterArgs() []string {
-	a := []string{"--store", c.cfg.Store, "--log-level", c.cfg.LogLevel}
-	if c.dataDir != "" {
-		a = append(a, "--data-dir", c.dataDir)
+// masterSpec is how the cluster's master process is set up.
+func (c *cluster) masterSpec() masterSpec {
+	s := masterSpec{Store: c.cfg.Store, DataDir: c.dataDir, Profile: c.cfg.Profile, Trace: c.cfg.Trace,
+		LogLevel: c.cfg.LogLevel, GCPercent: c.cfg.GCPercent, Retain: c.cfg.Retain, RetainJobs: c.cfg.RetainJobs,
+		History: c.cfg.History, HistoryJobs: c.cfg.HistoryJobs}
+	for _, set := range c.setMaster {
+		set(&s)
 	}
-	if c.cfg.Profile != "" {
-		a = append(a, "--profile", c.cfg.Profile)
-	}
-	if c.cfg.Trace != "" {
-		a = append(a, "--trace", c.cfg.Trace)
-	}
-	if c.cfg.GCPercent != 0 {
-		a = append(a, "--gc-percent", strconv.Itoa(c.cfg.GCPercent))
-	}
-	if c.cfg.Retain != 0 {
-		a = append(a, "--retain", c.cfg.Retain.String())
-	}
-	if c.cfg.RetainJobs != 0 {
-		a = append(a, "--retain-jobs", strconv.Itoa(c.cfg.RetainJobs))
-	}
-	if c.cfg.History != 0 {
-		a = append(a, "--history", c.cfg.History.String())
-	}
-	if c.cfg.HistoryJobs != 0 {
-		a = append(a, "--history-jobs", strconv.Itoa(c.cfg.HistoryJobs))
-	}
-	return append(a, c.extra...)
+	return s
 }
 
-// startCluster starts a master (with extra arguments, if any) and nWorkers
-// worker processes and waits until the master lists them all alive.
-func startCluster(ctx context.Context, cfg *Config, nWorkers int, extra ...string) (*cluster, error) {
-	c := &cluster{cfg: cfg, extra: extra}
+// startCluster starts a master (its masterSpec changed by setMaster, if
+// any) and nWorkers worker processes and waits until the master lists them
+// all alive.
+func startCluster(ctx context.Context, cfg *Config, nWorkers int, setMaster ...func(*masterSpec)) (*cluster, error) {
+	c := &cluster{cfg: cfg, setMaster: setMaster}
 	if cfg.Store == master.StoreBolt {
 		dir, err := os.MkdirTemp("", "drover-bench-")
 		if err != nil {
@@ -349,7 +332,7 @@ func startCluster(ctx context.Context, cfg *Config, nWorkers int, extra ...strin
 }
 
 func (c *cluster) startMaster() error {
-	m, err := spawn(c.cfg.Launch, RoleMaster, c.masterArgs(), c.cfg.Stderr, 5*time.Minute)
+	m, err := spawn(c.cfg.Launch, RoleMaster, c.masterSpec(), c.cfg.Stderr, 5*time.Minute)
 	if err != nil {
 		return err
 	}
@@ -367,9 +350,8 @@ func (c *cluster) addWorker() error {
 	c.wseq++
 	name := "bench-w" + strconv.Itoa(c.wseq)
 	c.mu.Unlock()
-	p, err := spawn(c.cfg.Launch, RoleWorker, []string{"--master", c.addr, "--transport", c.cfg.Transport,
-		"--slots", strconv.Itoa(c.cfg.Slots), "--work", c.cfg.Work.String(), "--name", name,
-		"--log-level", c.cfg.LogLevel, "--types", strconv.Itoa(c.cfg.Types)}, c.cfg.Stderr, time.Minute)
+	p, err := spawn(c.cfg.Launch, RoleWorker, workerSpec{Master: c.addr, Transport: c.cfg.Transport, Slots: c.cfg.Slots,
+		Work: c.cfg.Work, Name: name, LogLevel: c.cfg.LogLevel, Types: c.cfg.Types}, c.cfg.Stderr, time.Minute)
 	if err != nil {
 		return err
 	}

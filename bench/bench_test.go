@@ -157,6 +157,32 @@ func TestRunRoleUnknown(t *testing.T) {
 	}
 }
 
+// TestRunRoleBadSettings: a role whose argument is not one JSON object of
+// its settings fails at once, saying why, and starts nothing (no hello
+// line).
+func TestRunRoleBadSettings(t *testing.T) {
+	for _, tc := range []struct {
+		role string
+		args []string
+		want string
+	}{
+		{RoleMaster, nil, "want one argument"},
+		{RoleMaster, []string{"--store", "memory"}, "want one argument"},
+		{RoleWorker, []string{"--master=127.0.0.1:1"}, "invalid character"},
+		{RoleMaster, []string{`{"Store":"memory","Heartbeat":"1s"}`}, "unknown field"},
+		{RoleWorker, []string{`{"Slots":"four"}`}, "Slots"},
+	} {
+		var out strings.Builder
+		err := RunRole(tc.role, tc.args, &out)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bench "+tc.role) {
+			t.Errorf("RunRole(%s, %q) = %v; want an error of bench %s saying %q", tc.role, tc.args, err, tc.role, tc.want)
+		}
+		if out.Len() > 0 {
+			t.Errorf("RunRole(%s, %q) printed %q", tc.role, tc.args, out.String())
+		}
+	}
+}
+
 // BenchmarkE2E pushes b.N no-op jobs through a master and two workers
 // (separate processes) and reports jobs/s and the master's CPU per job.
 func BenchmarkE2E(b *testing.B) {

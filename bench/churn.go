@@ -42,7 +42,7 @@ const maxWorkerTypes = 10000
 const churnDefaultLimit = "1,10/s"
 
 // churnType is the name of the churn scenario's job type i. Bench workers
-// started with --types N run churnType(0) to churnType(N-1).
+// whose workerSpec has Types N run churnType(0) to churnType(N-1).
 func churnType(i int) string { return fmt.Sprintf("bench.churn.t%05d", i) }
 
 // churnKey is the churn scenario's limit key i.
@@ -141,7 +141,7 @@ func runChurn(ctx context.Context, cfg *Config, r *Result) error {
 	r.Churn = ch
 	cfg.note("churn: a master (%s store; retain %s or %d jobs; default_limit %s) and %d workers x %d slots, each running %d job types",
 		cfg.Store, cfg.Retain, cfg.RetainJobs, churnDefaultLimit, cfg.Workers, cfg.Slots, cfg.Types)
-	c, err := startCluster(ctx, cfg, cfg.Workers, "--default-limit", churnDefaultLimit)
+	c, err := startCluster(ctx, cfg, cfg.Workers, func(s *masterSpec) { s.DefaultLimit = churnDefaultLimit })
 	if err != nil {
 		return err
 	}
@@ -486,7 +486,7 @@ func fileSize(path string) (int64, bool) {
 	return fi.Size(), true
 }
 
-// parseLimit parses the master role's --default-limit: "", "C", "C,RATE"
+// parseLimit parses the master role's DefaultLimit: "", "C", "C,RATE"
 // or ",RATE" (RATE as in master.ParseRate).
 func parseLimit(s string) (master.Limit, error) {
 	var l master.Limit

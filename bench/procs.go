@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -92,10 +91,12 @@ type hello struct {
 }
 
 // RunRole runs one bench child role until its stdin reaches EOF or it gets
-// SIGTERM/SIGINT. The master role reads commands on stdin, one a line:
-// "profile start" and "profile stop" bracket a CPU profile written to the
-// --profile file; "heap FILE" writes a heap profile to FILE; "free" runs
-// debug.FreeOSMemory (a collection, then every free page back to the OS).
+// SIGTERM/SIGINT. args is one argument: the role's settings in JSON, as
+// the bench writes them. The master role reads commands on stdin, one a
+// line: "profile start" and "profile stop" bracket the CPU profile and the
+// execution trace its settings name; "heap FILE" writes a heap profile to
+// FILE; "free" runs debug.FreeOSMemory (a collection, then every free page
+// back to the OS).
 func RunRole(role string, args []string, stdout io.Writer) error {
 	switch role {
 	case RoleMaster:
@@ -133,20 +134,20 @@ func stdinLines() <-chan string {
 }
 
 func masterRole(args []string, stdout io.Writer) error {
-	f, err := parseMasterFlags(args)
+	var f masterSpec
+	if err := decodeSpec(RoleMaster, args, &f); err != nil {
+		return err
+	}
+	log, err := logger(f.LogLevel)
 	if err != nil {
 		return err
 	}
-	log, err := logger(f.level)
+	dl, err := parseLimit(f.DefaultLimit)
 	if err != nil {
 		return err
 	}
-	dl, err := parseLimit(f.defaultLimit)
-	if err != nil {
-		return err
-	}
-	dir := f.dataDir
-	if dir == "" && f.store == master.StoreBolt {
+	dir := f.DataDir
+	if dir == "" && f.Store == master.StoreBolt {
 		if dir, err = os.MkdirTemp("", "drover-bench-master-"); err != nil {
 			return err
 		}
@@ -167,47 +168,59 @@ func masterRole(args []string, stdout io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	rec := &recorder{profile: f.profile, trace: f.trace, log: log}
+	rec := &recorder{profile: f.Profile, trace: f.Trace, log: log}
 	rec.serve(ctx, stdinLines())
 	perr := rec.stop()
 	return errors.Join(m.Close(), perr)
 }
 
-// masterFlags is the master role's command line.
-type masterFlags struct {
-	store, dataDir, profile, trace, level, defaultLimit string
-	heartbeat, retain, history                          time.Duration
-	gcPercent, retainJobs, historyJobs                  int
-}
-
-// parseMasterFlags parses args, the master role's command line.
-func parseMasterFlags(args []string) (*masterFlags, error) {
-	f := &masterFlags{}
-	fs := flag.NewFlagSet("bench master", flag.ContinueOnError)
-	fs.StringVar(&f.store, "store", master.StoreBolt, "bolt or memory")
-	fs.StringVar(&f.dataDir, "data-dir", "", "data dir (default: a temp dir, removed at exit)")
-	fs.StringVar(&f.profile, "profile", "", "CPU profile file, written between the profile start and stop commands")
-	fs.StringVar(&f.trace, "trace", "", "execution trace file, written between the same commands")
-	fs.StringVar(&f.level, "log-level", "error", "log level")
-	fs.DurationVar(&f.heartbeat, "heartbeat", 0, "heartbeat interval (0: default)")
-	fs.IntVar(&f.gcPercent, "gc-percent", 0, "the master's GCPercent (0: the process's setting)")
-	fs.DurationVar(&f.retain, "retain", 0, "the master's Retain (0: default)")
-	fs.IntVar(&f.retainJobs, "retain-jobs", 0, "the master's RetainJobs (0: default)")
-	fs.DurationVar(&f.history, "history", 0, "the master's History (0: default)")
-	fs.IntVar(&f.historyJobs, "history-jobs", 0, "the master's HistoryJobs (0: default)")
-	fs.StringVar(&f.defaultLimit, "default-limit", "", "the master's DefaultLimit: CONCURRENCY, CONCURRENCY,RATE or ,RATE (e.g. 1,10/s)")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	return f, nil
+// masterSpec is how the bench sets up a master role: the child's one
+// argument, in JSON (see spawn).
+type masterSpec struct {
+	Store   string // bolt or memory
+	DataDir string // "": a temp dir, removed at exit
+	// Profile and Trace name the files of the CPU profile and the
+	// execution trace written between the profile start and stop commands
+	// ("": none).
+	Profile, Trace string
+	LogLevel       string
+	// DefaultLimit is the master's default_limit: CONCURRENCY,
+	// CONCURRENCY,RATE or ,RATE (e.g. 1,10/s); "" for none.
+	DefaultLimit string
+	// The master's settings of the same names; zero for their defaults
+	// (GCPercent: the process's setting).
+	GCPercent, RetainJobs, HistoryJobs int
+	Retain, History                    time.Duration
 }
 
 // config is the master's configuration from f, with data dir dir, logger
 // log and default limit dl.
-func (f *masterFlags) config(dir string, log *logrus.Logger, dl master.Limit) master.Config {
-	return master.Config{Listen: "127.0.0.1:0", Store: f.store, DataDir: dir,
-		HeartbeatInterval: f.heartbeat, Logger: log, GCPercent: f.gcPercent,
-		Retain: f.retain, RetainJobs: f.retainJobs, History: f.history, HistoryJobs: f.historyJobs, DefaultLimit: dl}
+func (f *masterSpec) config(dir string, log *logrus.Logger, dl master.Limit) master.Config {
+	return master.Config{Listen: "127.0.0.1:0", Store: f.Store, DataDir: dir, Logger: log, GCPercent: f.GCPercent,
+		Retain: f.Retain, RetainJobs: f.RetainJobs, History: f.History, HistoryJobs: f.HistoryJobs, DefaultLimit: dl}
+}
+
+// workerSpec is how the bench sets up a worker role, as masterSpec.
+type workerSpec struct {
+	Master, Transport, Name, LogLevel string
+	Slots                             int
+	Work                              time.Duration // busy-wait per job
+	// Types, when above zero, makes the worker run that many job types
+	// (churnType) instead of NoopType, as no-ops (at most 10000).
+	Types int
+}
+
+// decodeSpec reads a role's one argument, the JSON of its spec, into v.
+func decodeSpec(role string, args []string, v any) error {
+	if len(args) != 1 {
+		return fmt.Errorf("bench %s: want one argument (its settings in JSON), got %d", role, len(args))
+	}
+	d := json.NewDecoder(strings.NewReader(args[0]))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("bench %s: settings %q: %w", role, args[0], err)
+	}
+	return nil
 }
 
 // recorder is the master role's CPU profile and execution trace, each
@@ -314,37 +327,30 @@ func startRecording(path string, start func(io.Writer) error) (*os.File, error) 
 }
 
 func workerRole(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("bench worker", flag.ContinueOnError)
-	addr := fs.String("master", "", "master address")
-	transport := fs.String("transport", "gob", "gob or xmlrpc")
-	slots := fs.Int("slots", 256, "slots")
-	work := fs.Duration("work", 0, "busy-wait per job")
-	name := fs.String("name", "", "worker name")
-	level := fs.String("log-level", "error", "log level")
-	types := fs.Int("types", 0, "run this many job types (churnType) instead of "+NoopType+", as no-ops (a worker has at most 10000)")
-	if err := fs.Parse(args); err != nil {
+	var f workerSpec
+	if err := decodeSpec(RoleWorker, args, &f); err != nil {
 		return err
 	}
-	log, err := logger(*level)
+	log, err := logger(f.LogLevel)
 	if err != nil {
 		return err
 	}
-	w, err := worker.New(worker.Config{Master: *addr, Transport: *transport, Slots: *slots,
-		Name: *name, Logger: log, ShutdownGrace: 10 * time.Second})
+	w, err := worker.New(worker.Config{Master: f.Master, Transport: f.Transport, Slots: f.Slots,
+		Name: f.Name, Logger: log, ShutdownGrace: 10 * time.Second})
 	if err != nil {
 		return err
 	}
-	d := *work
+	d := f.Work
 	noop := func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 		if d > 0 {
 			busyWait(ctx, d)
 		}
 		return jobs.Result{}, nil
 	}
-	if *types == 0 {
+	if f.Types == 0 {
 		w.Handle(NoopType, noop)
 	}
-	for i := range *types {
+	for i := range f.Types {
 		w.Handle(churnType(i), noop)
 	}
 	if err := w.Start(); err != nil {
@@ -396,10 +402,14 @@ type proc struct {
 	hello hello
 }
 
-// spawn starts role, its stderr to stderr, and waits up to timeout for its
-// hello line.
-func spawn(launch Launcher, role string, args []string, stderr io.Writer, timeout time.Duration) (*proc, error) {
-	cmd, err := launch(role, args)
+// spawn starts role with spec (a masterSpec or workerSpec), its stderr to
+// stderr, and waits up to timeout for its hello line.
+func spawn(launch Launcher, role string, spec any, stderr io.Writer, timeout time.Duration) (*proc, error) {
+	js, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	cmd, err := launch(role, []string{string(js)})
 	if err != nil {
 		return nil, err
 	}

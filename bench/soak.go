@@ -121,7 +121,7 @@ func runSoak(ctx context.Context, cfg *Config, r *Result) error {
 	scfg.Stderr = sl
 	cfg.note("soak: a master (%s store; retain %s or %d jobs, history %s or %d jobs) and %d workers x %d slots; %s",
 		cfg.Store, cfg.Retain, cfg.RetainJobs, cfg.History, cfg.HistoryJobs, cfg.Workers, cfg.Slots, soakBound(cfg))
-	c, err := startCluster(ctx, &scfg, cfg.Workers, "--log-level", atLeastInfo(cfg.LogLevel))
+	c, err := startCluster(ctx, &scfg, cfg.Workers, func(s *masterSpec) { s.LogLevel = atLeastInfo(cfg.LogLevel) })
 	if err != nil {
 		return err
 	}
@@ -283,7 +283,7 @@ func (s *Soak) restart(ctx context.Context, c *cluster) error {
 	c.stopWorkers()
 	c.master.kill()
 	t := time.Now()
-	m, err := spawn(c.cfg.Launch, RoleMaster, c.masterArgs(), c.cfg.Stderr, restartTimeout)
+	m, err := spawn(c.cfg.Launch, RoleMaster, c.masterSpec(), c.cfg.Stderr, restartTimeout)
 	if err != nil {
 		s.SoakRestartS = time.Since(t).Seconds()
 		s.SoakRestartNote = fmt.Sprintf("the master was not ready %.0fs after its restart: %v", s.SoakRestartS, err)

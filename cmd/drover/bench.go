@@ -18,7 +18,8 @@ import (
 
 // benchRole is the hidden first argument of drover bench that makes it
 // one of the bench's child processes ("drover bench --role master|worker
-// ARGS"), which the bench starts by re-executing this binary.
+// SETTINGS", SETTINGS in JSON), which the bench starts by re-executing
+// this binary.
 const benchRole = "--role"
 
 // benchCmd measures drover on loopback (see package bench).
