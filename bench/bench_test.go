@@ -171,6 +171,7 @@ func TestRunRoleBadSettings(t *testing.T) {
 		{RoleWorker, []string{"--master=127.0.0.1:1"}, "invalid character"},
 		{RoleMaster, []string{`{"Store":"memory","Heartbeat":"1s"}`}, "unknown field"},
 		{RoleWorker, []string{`{"Slots":"four"}`}, "Slots"},
+		{RoleWorker, []string{`{"LogLevel":"loud"}`}, "log level"},
 	} {
 		var out strings.Builder
 		err := RunRole(tc.role, tc.args, &out)

@@ -135,10 +135,7 @@ func stdinLines() <-chan string {
 
 func masterRole(args []string, stdout io.Writer) error {
 	var f masterSpec
-	if err := decodeSpec(RoleMaster, args, &f); err != nil {
-		return err
-	}
-	log, err := logger(f.LogLevel)
+	log, err := decodeSpec(RoleMaster, args, &f)
 	if err != nil {
 		return err
 	}
@@ -210,17 +207,25 @@ type workerSpec struct {
 	Types int
 }
 
-// decodeSpec reads a role's one argument, the JSON of its spec, into v.
-func decodeSpec(role string, args []string, v any) error {
+func (f *masterSpec) logLevel() string { return f.LogLevel }
+func (f *workerSpec) logLevel() string { return f.LogLevel }
+
+// decodeSpec reads a role's one argument, the JSON of its spec, into v,
+// and returns a logger to stderr at v's log level.
+func decodeSpec(role string, args []string, v interface{ logLevel() string }) (*logrus.Logger, error) {
 	if len(args) != 1 {
-		return fmt.Errorf("bench %s: want one argument (its settings in JSON), got %d", role, len(args))
+		return nil, fmt.Errorf("bench %s: want one argument (its settings in JSON), got %d", role, len(args))
 	}
 	d := json.NewDecoder(strings.NewReader(args[0]))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
-		return fmt.Errorf("bench %s: settings %q: %w", role, args[0], err)
+		return nil, fmt.Errorf("bench %s: settings %q: %w", role, args[0], err)
 	}
-	return nil
+	log, err := logger(v.logLevel())
+	if err != nil {
+		return nil, fmt.Errorf("bench %s: log level: %w", role, err)
+	}
+	return log, nil
 }
 
 // recorder is the master role's CPU profile and execution trace, each
@@ -328,10 +333,7 @@ func startRecording(path string, start func(io.Writer) error) (*os.File, error) 
 
 func workerRole(args []string, stdout io.Writer) error {
 	var f workerSpec
-	if err := decodeSpec(RoleWorker, args, &f); err != nil {
-		return err
-	}
-	log, err := logger(f.LogLevel)
+	log, err := decodeSpec(RoleWorker, args, &f)
 	if err != nil {
 		return err
 	}
