@@ -243,8 +243,9 @@ func (m MasterClient) Status(ctx context.Context) (*StatusReply, error) {
 	return invoke[StatusReply](ctx, m.C, MasterStatus, &Empty{})
 }
 
-// Submit creates a job for each spec of a, all or none (submit_jobs), and
-// returns their IDs in order.
+// Submit submits the specs of a, all or none (submit_jobs), and returns
+// one job ID per spec, in order: a spec whose key is known gets that
+// job's ID, and no new job.
 func (m MasterClient) Submit(ctx context.Context, a *SubmitArgs) (*SubmitReply, error) {
 	return invoke[SubmitReply](ctx, m.C, MasterSubmit, a)
 }
