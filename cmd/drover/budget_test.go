@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/rpc"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,13 +44,7 @@ type budgetMaster struct {
 // and the extra master.toml lines conf.
 func startBudgetMaster(t *testing.T, conf string) *budgetMaster {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "master.toml")
-	body := fmt.Sprintf("listen = \"127.0.0.1:0\"\nstore = \"memory\"\ntoken = %q\n%s\n", budgetToken, conf)
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := testproc.Options{Name: "master"}.Start(t, testproc.Drover(t), "master", "--config", path, "--log-format", "json")
+	p, _ := startMaster(t, fmt.Sprintf("token = %q\n%s\n", budgetToken, conf), nil, "--log-format", "json")
 	m := &budgetMaster{t: t, p: p, addr: p.Addr()}
 	mc := m.client(rpcapi.TransportGob)
 	testproc.PollErr(t, 10*time.Second, "the master to answer", func() error {

@@ -39,6 +39,29 @@ func startClusterOver(t testing.TB, transport string, nWorkers int, commands str
 		Heartbeat: testBeat, DeadAfter: testDead, Master: `retry_backoff = "50ms"`, Worker: commands}), t}
 }
 
+// writeFile writes content to path (mode 0600), failing the test on error.
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startMaster starts "drover master --config master.toml" with args
+// after, master.toml being an in-memory store listening on a port of
+// 127.0.0.1 and the lines conf, in a new temp dir with files (name:
+// content) beside it. It returns the process and the dir.
+func startMaster(t testing.TB, conf string, files map[string]string, args ...string) (*testproc.Proc, string) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		writeFile(t, filepath.Join(dir, name), content)
+	}
+	path := filepath.Join(dir, "master.toml")
+	writeFile(t, path, "listen = \"127.0.0.1:0\"\nstore = \"memory\"\n"+conf)
+	return testproc.Options{Name: "master"}.Start(t, testproc.Drover(t), append([]string{"master", "--config", path}, args...)...), dir
+}
+
 // count returns the number of jobs in state s, -1 when the master does not
 // answer.
 func (c *cluster) count(s jobs.State) int {

@@ -59,9 +59,7 @@ argv = ["sh", "-c", "echo out1; echo err1 >&2; while [ ! -e \"$0\" ]; do sleep 0
 		t.Fatalf("drover logs -f: first line %q, %v; want out1", line, err)
 	}
 	testproc.Poll(t, 10*time.Second, "stderr's first line on stderr", func() bool { return errOut.String() == "err1\n" })
-	if err := os.WriteFile(gate, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, gate, "")
 	rest, _ := io.ReadAll(rd)
 	select {
 	case err := <-done:

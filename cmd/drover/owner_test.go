@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,16 +13,8 @@ import (
 // pending; his "cancel --group" cancels his own job of the group and says
 // how many of alice's it skipped; alice cancels hers.
 func TestCLICancelOwn(t *testing.T) {
-	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	if err := os.WriteFile(tokens, []byte("alice client tok-alice-61d0e2\nbob client tok-bob-7f3a94\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "master.toml")
-	if err := os.WriteFile(conf, []byte("listen = \"127.0.0.1:0\"\nstore = \"memory\"\ntokens_file = \"tokens\"\nclient_cancel = \"own\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := testproc.Options{Name: "master"}.Start(t, testproc.Drover(t), "master", "--config", conf)
+	p, _ := startMaster(t, "tokens_file = \"tokens\"\nclient_cancel = \"own\"\n",
+		map[string]string{"tokens": "alice client tok-alice-61d0e2\nbob client tok-bob-7f3a94\n"})
 	as := func(token string, args ...string) testproc.Result {
 		t.Helper()
 		return testproc.Options{Env: []string{"DROVER_MASTER=" + p.Addr(), "DROVER_TOKEN=" + token}}.Run(t, testproc.Drover(t), args...)

@@ -15,14 +15,6 @@ import (
 	"github.com/drover/drover/rpcapi"
 )
 
-// writeFile writes content to path, failing the test on error.
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // listType lists the jobs of type typ, nil when the master does not
 // answer.
 func listType(mc rpcapi.MasterClient, typ string) []jobs.Job {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -25,9 +24,7 @@ const testToken = "drover-test-token-7f3a9c51"
 func startTokenCluster(t *testing.T, workers int) (*testproc.Cluster, string) {
 	t.Helper()
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, tokenFile, testToken+"\n")
 	c := testproc.StartCluster(t, testproc.ClusterConfig{Workers: workers, Token: testToken,
 		WorkerEnv: []string{"DROVER_TOKEN=" + testToken, "DROVER_TOKEN_FILE=" + tokenFile, "FOO=bar"},
 		Worker: fmt.Sprintf(`
@@ -80,9 +77,7 @@ func TestJobEnvHasNoToken(t *testing.T) {
 func TestCLITokenFile(t *testing.T) {
 	c, tokenFile := startTokenCluster(t, 0)
 	empty := filepath.Join(t.TempDir(), "empty")
-	if err := os.WriteFile(empty, []byte(" \n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, empty, " \n")
 	missing := filepath.Join(t.TempDir(), "no-such-token")
 	for _, tc := range []struct {
 		name     string

@@ -50,23 +50,16 @@ func (c tokenCalls) submit(token string) error {
 // mode others can read) is logged, naming the line or the mode, and
 // leaves the tokens as they were; the master keeps running throughout.
 func TestSIGHUPReloadsTokens(t *testing.T) {
-	dir := t.TempDir()
+	p, dir := startMaster(t, "tokens_file = \"tokens\"\n", map[string]string{"tokens": "# monitoring\ngrafana read tok-read-5a1f\n"},
+		"--log-format", "json")
 	tokens := filepath.Join(dir, "tokens")
 	write := func(content string, mode os.FileMode) {
 		t.Helper()
-		if err := os.WriteFile(tokens, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, tokens, content)
 		if err := os.Chmod(tokens, mode); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write("# monitoring\ngrafana read tok-read-5a1f\n", 0o600)
-	conf := filepath.Join(dir, "master.toml")
-	if err := os.WriteFile(conf, []byte("listen = \"127.0.0.1:0\"\nstore = \"memory\"\ntokens_file = \"tokens\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := testproc.Options{Name: "master"}.Start(t, testproc.Drover(t), "master", "--config", conf, "--log-format", "json")
 	c := tokenCalls{t: t, addr: p.Addr()}
 	if err := c.status("tok-read-5a1f"); err != nil {
 		t.Fatalf("status with the read token: %v", err)
