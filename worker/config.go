@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"os"
@@ -192,12 +193,8 @@ var typeName = regexp.MustCompile(`^[A-Za-z0-9_.:/-]+$`)
 
 func (c *Config) setDefaults() {
 	named := c.Name != ""
-	if c.Master == "" {
-		c.Master = DefaultMaster
-	}
-	if c.Listen == "" {
-		c.Listen = "127.0.0.1:0"
-	}
+	c.Master = cmp.Or(c.Master, DefaultMaster)
+	c.Listen = cmp.Or(c.Listen, "127.0.0.1:0")
 	if c.Name == "" {
 		h, _ := os.Hostname()
 		if h == "" {
@@ -205,39 +202,19 @@ func (c *Config) setDefaults() {
 		}
 		c.Name = h + "-" + strconv.Itoa(os.Getpid())
 	}
-	if c.Slots == 0 {
-		c.Slots = 4
-	}
-	if c.OutputLimit == 0 {
-		c.OutputLimit = 64 << 10
-	}
-	if c.MaxRequestBody == 0 {
-		c.MaxRequestBody = 16 << 20
-	}
-	if c.MaxCallsInFlight == 0 {
-		c.MaxCallsInFlight = rpcapi.DefaultMaxCallsInFlight
-	}
-	if c.MaxResultBytes == 0 {
-		c.MaxResultBytes = 1 << 20
-	}
+	c.Slots = cmp.Or(c.Slots, 4)
+	c.OutputLimit = cmp.Or(c.OutputLimit, 64<<10)
+	c.MaxRequestBody = cmp.Or(c.MaxRequestBody, 16<<20)
+	c.MaxCallsInFlight = cmp.Or(c.MaxCallsInFlight, rpcapi.DefaultMaxCallsInFlight)
+	c.MaxResultBytes = cmp.Or(c.MaxResultBytes, 1<<20)
 	if c.LogDir == "" {
 		c.LogDir = filepath.Join(os.TempDir(), "drover-logs-"+strconv.Itoa(os.Getuid()))
 	}
-	if c.LogMaxBytes == 0 {
-		c.LogMaxBytes = DefaultLogMaxBytes
-	}
-	if c.LogMaxAge == 0 {
-		c.LogMaxAge = DefaultLogMaxAge
-	}
-	if c.KillGrace == 0 {
-		c.KillGrace = 5 * time.Second
-	}
-	if c.ShutdownGrace == 0 {
-		c.ShutdownGrace = 30 * time.Second
-	}
-	if c.ReportDelay == 0 {
-		c.ReportDelay = 500 * time.Microsecond
-	}
+	c.LogMaxBytes = cmp.Or(c.LogMaxBytes, DefaultLogMaxBytes)
+	c.LogMaxAge = cmp.Or(c.LogMaxAge, DefaultLogMaxAge)
+	c.KillGrace = cmp.Or(c.KillGrace, 5*time.Second)
+	c.ShutdownGrace = cmp.Or(c.ShutdownGrace, 30*time.Second)
+	c.ReportDelay = cmp.Or(c.ReportDelay, 500*time.Microsecond)
 	if c.Logger == nil {
 		c.Logger = logrus.StandardLogger()
 	}

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -72,5 +73,36 @@ func TestConfigNegative(t *testing.T) {
 		LogMaxBytes: 1, LogMaxAge: 1, KillGrace: 1, ShutdownGrace: 1, ReportDelay: MaxReportDelay}
 	if err := ok.Validate(); err != nil {
 		t.Errorf("positive values: %v", err)
+	}
+}
+
+// TestConfigDefaults: Validate fills each zero field of Config with the
+// default its comment documents, and keeps each field that is set.
+func TestConfigDefaults(t *testing.T) {
+	var c Config
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Master: "127.0.0.1:7070", Listen: "127.0.0.1:0", Slots: 4, OutputLimit: 64 << 10, MaxResultBytes: 1 << 20,
+		LogMaxBytes: 1 << 30, LogMaxAge: 7 * 24 * time.Hour, MaxRequestBody: 16 << 20, MaxCallsInFlight: 256,
+		KillGrace: 5 * time.Second, ShutdownGrace: 30 * time.Second, ReportDelay: 500 * time.Microsecond}
+	got := Config{Master: c.Master, Listen: c.Listen, Slots: c.Slots, OutputLimit: c.OutputLimit, MaxResultBytes: c.MaxResultBytes,
+		LogMaxBytes: c.LogMaxBytes, LogMaxAge: c.LogMaxAge, MaxRequestBody: c.MaxRequestBody, MaxCallsInFlight: c.MaxCallsInFlight,
+		KillGrace: c.KillGrace, ShutdownGrace: c.ShutdownGrace, ReportDelay: c.ReportDelay}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
+	}
+	if c.Name == "" || c.LogDir == "" || c.Logger == nil {
+		t.Errorf("defaults: Name %q, LogDir %q, Logger %v; want all set", c.Name, c.LogDir, c.Logger)
+	}
+	set := Config{Master: "10.0.0.1:7070", Listen: "10.0.0.2:0", Name: "w", Slots: 1, OutputLimit: 2, MaxResultBytes: 3, LogDir: "/l",
+		LogMaxBytes: 4, LogMaxAge: 5, MaxRequestBody: 6, MaxCallsInFlight: 7, KillGrace: 8, ShutdownGrace: 9, ReportDelay: 10, Identity: "i"}
+	c = set
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c.Logger = nil
+	if !reflect.DeepEqual(c, set) {
+		t.Errorf("set fields changed:\n got %+v\nwant %+v", c, set)
 	}
 }
