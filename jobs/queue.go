@@ -35,6 +35,9 @@ type Queue struct {
 	lanes    map[string]*laneQ // lanes with ready jobs
 	names    []string          // sorted keys of lanes; nil when it must be rebuilt
 	delayed  delayedHeap
+	// delayedIn counts the delayed jobs by lane (lanes with none have no
+	// entry), so a lane's delayed jobs are counted without a walk.
+	delayedIn map[string]int
 }
 
 // qitem is one push of a job. A new push makes a new item, so that the
@@ -232,6 +235,7 @@ func (q *Queue) PushLane(j *Job, lane string) {
 	q.n++
 	if nb := unixNano(j.NotBefore); nb != 0 {
 		q.delayed.push(delayedItem{notBefore: nb, seq: j.Seq, prio: j.Spec.Priority, lane: lane, it: it})
+		q.countDelayed(lane, 1)
 		return
 	}
 	q.pushReady(it, lane, j.Spec.Priority)
@@ -268,6 +272,7 @@ func (q *Queue) Remove(id string) bool {
 	q.n--
 	v := it.lvl
 	if v == nil {
+		q.countDelayed(q.delayed[it.index].lane, -1)
 		q.delayed.remove(int(it.index))
 		return true
 	}
@@ -322,6 +327,7 @@ func (q *Queue) Promote(now time.Time) time.Time {
 			return time.Unix(0, d.notBefore)
 		}
 		q.delayed.remove(0)
+		q.countDelayed(d.lane, -1)
 		q.pushReady(d.it, d.lane, d.prio)
 	}
 	return time.Time{}

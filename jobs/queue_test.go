@@ -420,6 +420,7 @@ func queueRandomized(t *testing.T, seed uint64, pushes int) {
 			if q.Ready(typ) != n {
 				t.Fatalf("step %d: Ready(%s) = %d, model %d", step, typ, q.Ready(typ), n)
 			}
+			checkLane(t, step, q, m, typ)
 			if n > 0 {
 				wantTypes = append(wantTypes, typ)
 			}
@@ -535,9 +536,9 @@ func queueRandomized(t *testing.T, seed uint64, pushes int) {
 	if q.Len() != 0 {
 		t.Fatalf("Len = %d after draining everything", q.Len())
 	}
-	if len(q.pages) != 0 || len(q.other) != 0 || len(q.lanes) != 0 || len(q.delayed) != 0 {
-		t.Fatalf("drained, the queue holds %d index pages, %d other items, %d lanes, %d delayed",
-			len(q.pages), len(q.other), len(q.lanes), len(q.delayed))
+	if len(q.pages) != 0 || len(q.other) != 0 || len(q.lanes) != 0 || len(q.delayed) != 0 || q.delayedIn != nil {
+		t.Fatalf("drained, the queue holds %d index pages, %d other items, %d lanes, %d delayed, delayed counts %v",
+			len(q.pages), len(q.other), len(q.lanes), len(q.delayed), q.delayedIn)
 	}
 	t.Logf("%d pushes, %d moves, %d removes, %d pops (%d on empty), %d promotes, %d drained at the end",
 		pushes, moves, removes, len(popped), emptyPops, promotes, left)
