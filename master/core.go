@@ -57,6 +57,9 @@ type core struct {
 	keys   keyIndex              // jobs by Key and unique_key (submit.go)
 	ret    retention             // when finished jobs leave memory (retain.go)
 	live   liveCounters          // the live view's throughput and latest changes (sse.go)
+	// fireFails are the schedules whose latest fires failed, by name
+	// (queues_attention.go).
+	fireFails map[string]*fireStreak
 	// readGate bounds the walks of the store that run at once (readgate.go).
 	readGate chan struct{}
 	// ready is closed once the whole store is loaded, failed (with
@@ -164,6 +167,9 @@ func (c *core) insert(j *jobs.Job) {
 	}
 	c.counts.add(j.State, 1)
 	c.lim.account(j, jobs.Pending)
+	if j.State == jobs.Running {
+		c.lim.noteBook(j, jobs.Pending)
+	}
 }
 
 // stateCounts counts jobs by state.
@@ -199,6 +205,7 @@ func (c *core) touch(j *jobs.Job, before jobs.State) *batch {
 	c.bump()
 	c.live.note(j, before)
 	c.lim.account(j, before)
+	c.lim.noteBook(j, before)
 	if before != j.State {
 		c.counts.add(before, -1)
 		c.counts.add(j.State, 1)

@@ -161,6 +161,7 @@ type schedCore interface {
 	jobOfKey(key string) (id string, found bool)
 	jobLive(id string) bool
 	submitFire(name string, spec jobs.Spec, at time.Time) (string, error)
+	forgetFires(name string) // the schedule was deleted: forget how its fires ended
 }
 
 // scheduler fires the master's schedules. One goroutine (run) owns the

@@ -124,8 +124,11 @@ func (m *Master) stopScheduler() {
 // scheduleFinal is told when a job reaches a final state. The caller holds
 // mu; it must not block.
 func (c *core) scheduleFinal(j *jobs.Job) {
-	if c.fires != nil && strings.HasPrefix(j.Spec.Key, schedKeyPrefix) {
-		c.fires.poke()
+	if strings.HasPrefix(j.Spec.Key, schedKeyPrefix) {
+		c.noteFire(j)
+		if c.fires != nil {
+			c.fires.poke()
+		}
 	}
 }
 

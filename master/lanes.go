@@ -125,6 +125,10 @@ type limits struct {
 	runningKey  map[string]int
 	typeBuckets map[string]*bucket
 	keyBuckets  map[string]*bucket
+	// books keeps, by lane name, what the queues view shows of a lane
+	// beside the queue's counts: its running jobs and its throughput
+	// (queues.go).
+	books map[string]*laneBook
 }
 
 func newLimits(cfg *Config) limits {
@@ -138,6 +142,7 @@ func newLimits(cfg *Config) limits {
 		runningKey:   make(map[string]int),
 		typeBuckets:  make(map[string]*bucket),
 		keyBuckets:   make(map[string]*bucket),
+		books:        make(map[string]*laneBook),
 	}
 }
 
@@ -149,15 +154,11 @@ func (lim *limits) laneOf(j *jobs.Job) *lane {
 			return l
 		}
 	}
-	tags := slices.Clone(j.Spec.Tags)
-	slices.Sort(tags)
-	tags = slices.Compact(tags)
-	name := j.Spec.Type + "\x00" + strings.Join(tags, ",") + "\x00" + j.Spec.LimitKey + "\x00" + j.Pin
-	l := lim.lanes[name]
+	var buf [laneNameBuf]byte
+	name := appendLaneName(buf[:0], j)
+	l := lim.lanes[string(name)]
 	if l == nil {
-		l = &lane{name: name, typ: j.Spec.Type, tags: tags, key: j.Spec.LimitKey, pin: j.Pin}
-		l.limited = !lim.typeLimits[l.typ].zero() || (l.key != "" && !lim.keyLimit(l.key).zero())
-		lim.lanes[name] = l
+		l = lim.newLane(string(name), j.Spec.Type, laneTags(j.Spec.Tags), j.Spec.LimitKey, j.Pin)
 	}
 	if plain {
 		lim.plainLanes[j.Spec.Type] = l
@@ -165,9 +166,60 @@ func (lim *limits) laneOf(j *jobs.Job) *lane {
 	return l
 }
 
+// newLane makes the lane of that name and adds it to lanes.
+func (lim *limits) newLane(name, typ string, tags []string, key, pin string) *lane {
+	l := &lane{name: name, typ: typ, tags: tags, key: key, pin: pin}
+	l.limited = !lim.typeLimits[l.typ].zero() || (l.key != "" && !lim.keyLimit(l.key).zero())
+	lim.lanes[name] = l
+	return l
+}
+
+// laneNameBuf is the room on the stack for a lane's name while it is
+// looked up; a longer name takes the heap.
+const laneNameBuf = 256
+
+// appendLaneName appends to b the name of j's lane: its type, its tags
+// sorted without repeats and joined by commas, its limit key and its pin,
+// joined by NULs.
+func appendLaneName(b []byte, j *jobs.Job) []byte {
+	b = append(append(b, j.Spec.Type...), 0)
+	tags := j.Spec.Tags
+	if !sortedSet(tags) {
+		tags = laneTags(tags)
+	}
+	for i, t := range tags {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, t...)
+	}
+	b = append(append(b, 0), j.Spec.LimitKey...)
+	return append(append(b, 0), j.Pin...)
+}
+
+// laneTags returns a sorted copy of tags without repeats, as a lane keeps
+// them.
+func laneTags(tags []string) []string {
+	t := slices.Clone(tags)
+	slices.Sort(t)
+	return slices.Compact(t)
+}
+
+// sortedSet reports whether tags are sorted without repeats.
+func sortedSet(tags []string) bool {
+	for i := 1; i < len(tags); i++ {
+		if tags[i-1] >= tags[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // enqueue puts a pending job in its lane. The caller holds mu.
 func (c *core) enqueue(j *jobs.Job) {
-	c.queue.PushLane(j, c.lim.laneOf(j).name)
+	l := c.lim.laneOf(j)
+	c.queue.PushLane(j, l.name)
+	c.lim.bookOf(l)
 }
 
 // keyLimit is the limit of a limit key.
@@ -264,8 +316,12 @@ func (lim *limits) account(j *jobs.Job, before jobs.State) {
 // the deletes that made it due. (The running counts by key and type are
 // made anew in account when they empty.)
 func (lim *limits) release(q *jobs.Queue, now time.Time) {
-	lanes, keys, types := len(lim.lanes), len(lim.keyBuckets), len(lim.typeBuckets)
+	lanes, keys, types, books := len(lim.lanes), len(lim.keyBuckets), len(lim.typeBuckets), len(lim.books)
 	lim.sweep(q, now)
+	lim.sweepBooks(q, now)
+	if books-len(lim.books) > len(lim.books) {
+		lim.books = copyMap(lim.books)
+	}
 	if lanes-len(lim.lanes) > len(lim.lanes) {
 		lim.lanes, lim.plainLanes = copyMap(lim.lanes), copyMap(lim.plainLanes)
 	}

@@ -232,6 +232,8 @@ var (
 	descJobs    = prometheus.NewDesc("drover_jobs", "Jobs by state.", []string{"state"}, nil)
 	descWorkers = prometheus.NewDesc("drover_workers", "Workers by state (alive, draining, dead ones still listed).", []string{"state"}, nil)
 	descDelayed = prometheus.NewDesc("drover_jobs_delayed", "Pending jobs waiting out a retry backoff.", nil, nil)
+	descOldest  = prometheus.NewDesc("drover_queue_oldest_pending_seconds",
+		"How long the ready job that has waited longest has waited since it became ready, by type.", []string{"type"}, nil)
 )
 
 // stateCollector reads gauges from the master's state at scrape time.
@@ -242,6 +244,7 @@ func (x *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descJobs
 	ch <- descWorkers
 	ch <- descDelayed
+	ch <- descOldest
 }
 
 func (x *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -250,6 +253,7 @@ func (x *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	defer c.mu.Unlock()
 	ready := 0
 	byType := make(map[string]int)
+	oldest := make(map[string]time.Time) // by type label: when the ready job waiting longest became ready
 	for _, name := range c.queue.ReadyTypes() {
 		n := c.queue.Ready(name)
 		ready += n
@@ -258,9 +262,16 @@ func (x *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			typ = otherType
 		}
 		byType[typ] += n
+		c.queue.Heads(name, func(j *jobs.Job) {
+			if since, ok := oldest[typ]; !ok || readySince(j).Before(since) {
+				oldest[typ] = readySince(j)
+			}
+		})
 	}
+	now := c.now()
 	for typ, n := range byType {
 		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(n), typ)
+		ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, max(now.Sub(oldest[typ]), 0).Seconds(), typ)
 	}
 	for _, s := range jobs.States {
 		ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(c.counts.of(s)), string(s))

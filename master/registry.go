@@ -100,6 +100,7 @@ func (reg *registry) addWorker(a *rpcapi.RegisterArgs, addr string, client rpcap
 		w.tagSet[t] = true
 	}
 	reg.add(w)
+	reg.flaps.registered(w.name, now)
 	reg.metrics.registered.Inc()
 	reg.core.bump()
 	return w
@@ -185,6 +186,9 @@ func (reg *registry) lose(jobID string, attempt int, now time.Time, why string) 
 // holds the core's lock.
 func (reg *registry) retire(w *workerRec, now time.Time, why string) {
 	reg.core.bump()
+	if !w.restored {
+		reg.flaps.died(w.name)
+	}
 	w.state = rpcapi.WorkerDead
 	w.died = now
 	for id, l := range w.leases {

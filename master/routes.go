@@ -26,6 +26,7 @@ func (m *Master) apiRoutes() []apiRoute {
 	a := m.httpAPI()
 	return []apiRoute{
 		{"GET /api/v1/status", read, "", a.apiStatus},
+		{"GET /api/v1/queues", read, "", m.apiQueues},
 		{"GET /api/v1/jobs", read, "", a.apiListJobs},
 		{"POST /api/v1/jobs", client, "submit", a.apiSubmit},
 		{"POST /api/v1/jobs/retry", admin, "retry", m.apiBulkRetry},

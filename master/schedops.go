@@ -103,6 +103,9 @@ func (s *scheduler) remove(name string) error {
 		delete(s.entries, name)
 		s.log.WithField("schedule", name).Info("schedule deleted by request")
 	})
+	if derr == nil && err == nil {
+		s.core.forgetFires(name)
+	}
 	return cmp.Or(derr, err)
 }
 

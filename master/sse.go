@@ -30,6 +30,9 @@ type apiStatus struct {
 	Reaped     int64              `json:"reaped"`
 	Throughput throughput         `json:"throughput"`
 	Version    rpcapi.BuildInfo   `json:"version"`
+	// Attention lists what needs a person, most pressing first
+	// (queues_attention.go); never nil.
+	Attention []rpcapi.Attention `json:"attention"`
 }
 
 // workerCounts counts workers by state, and the slots of the live ones
@@ -204,6 +207,7 @@ func (c *core) liveView(since time.Time, full bool) (ev apiEvent, ageing bool) {
 		st.Workers.Busy += len(w.leases)
 	}
 	c.live.throughput(st.Throughput.Buckets, start)
+	st.Attention = c.attention(c.now())
 	ageing = st.Workers.Alive+st.Workers.Draining > 0 || st.Counts[jobs.Running] > 0
 	if !full {
 		return ev, ageing

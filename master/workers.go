@@ -83,6 +83,7 @@ type registry struct {
 	workers map[string]*workerRec
 	byType  map[string]map[string]*workerRec // alive workers by job type
 	fenced  []fencedLease                    // leases of reaped workers held until their fence ends (fence.go)
+	flaps   flapBook                         // registrations again, by worker name (queues_attention.go)
 
 	ctx    context.Context // cancelled by stop: the reaper ends
 	cancel context.CancelFunc

@@ -185,3 +185,69 @@ func (g *GroupInfo) AsDetail() {
 		g.Unsuccessful = []string{}
 	}
 }
+
+// QueueView is one lane of work as every view shows it: GET
+// /api/v1/queues, "drover queues --json" and the dashboard's queues page.
+// A lane is the pending jobs that share every dispatch constraint: type,
+// tags, limit key, and for a broadcast's copy its worker. The lists are
+// never nil.
+type QueueView struct {
+	Type     string   `json:"type"`
+	Tags     []string `json:"tags"`
+	LimitKey string   `json:"limit_key"`
+	// Pin is the worker name a broadcast's copies wait for; empty for
+	// other lanes.
+	Pin string `json:"pin,omitempty"`
+	// Pending is Ready plus Delayed: Ready jobs may be dispatched now,
+	// Delayed ones wait for their not_before time (a retry's backoff,
+	// run_at or delay).
+	Pending int `json:"pending"`
+	Ready   int `json:"ready"`
+	Delayed int `json:"delayed"`
+	Running int `json:"running"`
+	// OldestPendingSeconds is how long the ready job that has waited
+	// longest has waited, by the master's clock, since it became ready
+	// (submitted or requeued, or its not_before passed); 0 with no ready
+	// job. OldestPendingSince is when that was.
+	OldestPendingSeconds float64   `json:"oldest_pending_seconds"`
+	OldestPendingSince   time.Time `json:"oldest_pending_since,omitzero"`
+	// Finished counts the lane's jobs that became final in the last
+	// ThroughputMinutes minutes (the current one included), Failed those
+	// of them that failed; PerMinute is Finished over ThroughputMinutes.
+	Finished  int     `json:"finished"`
+	Failed    int     `json:"failed"`
+	PerMinute float64 `json:"per_minute"`
+	// Waiting counts the pending jobs by why they wait: the same words a
+	// job's own "waiting" gives.
+	Waiting []WaitCount `json:"waiting"`
+}
+
+// ThroughputMinutes is the window of QueueView's Finished and PerMinute.
+const ThroughputMinutes = 5
+
+// WaitCount is a reason pending jobs wait and how many do.
+type WaitCount struct {
+	Reason string `json:"reason"`
+	Count  int    `json:"count"`
+}
+
+// The kinds of Attention.
+const (
+	// AttentionNoWorker: pending jobs that no live worker can run.
+	AttentionNoWorker = "no_worker"
+	// AttentionScheduleFailing: a schedule whose latest fires all failed.
+	AttentionScheduleFailing = "schedule_failing"
+	// AttentionWorkerFlapping: a worker that keeps registering again.
+	AttentionWorkerFlapping = "worker_flapping"
+)
+
+// Attention is one thing that needs a person, at the top of the status
+// (GET /api/v1/status, "drover status" and the dashboard's overview):
+// what kind, a sentence, how many (jobs, failed fires or registrations)
+// and the dashboard page that shows it.
+type Attention struct {
+	Kind  string `json:"kind"`
+	Text  string `json:"text"`
+	Count int    `json:"count"`
+	Link  string `json:"link"`
+}

@@ -1,0 +1,209 @@
+package master
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// The queues view: one row per lane (type, tags, limit key, pin) with its
+// pending jobs (ready and delayed, from the queue's counts), its running
+// jobs and its throughput (from the lane's book, kept as jobs change), the
+// age of its oldest ready job (from the queue's heads) and why its jobs
+// wait (laneWaiting, the words of a job's own reason). A view costs
+// O(lanes), never a walk of the jobs.
+
+// laneBook is what the queues view shows of a lane beyond the queue's
+// counts. Guarded by the core's lock.
+type laneBook struct {
+	typ  string
+	tags []string
+	key  string
+	pin  string
+	// running counts the lane's jobs that run (a broadcast job, which
+	// runs nothing itself, is not counted; its copies are).
+	running int
+	// thru counts the jobs that became final in each of the last
+	// minutes, a ring by Unix minute.
+	thru [rpcapi.ThroughputMinutes]laneMinute
+}
+
+type laneMinute struct {
+	minute           int64 // Unix minutes; 0: unused
+	finished, failed int32
+}
+
+// bookOf returns the book of lane l, adding one. The caller holds mu.
+func (lim *limits) bookOf(l *lane) *laneBook {
+	b := lim.books[l.name]
+	if b == nil {
+		b = &laneBook{typ: l.typ, tags: l.tags, key: l.key, pin: l.pin}
+		lim.books[l.name] = b
+	}
+	return b
+}
+
+// noteBook keeps the books as j changes from state before: its lane's
+// running count and throughput. It costs a lookup by the lane's name, on
+// the stack, and only for a change to or from running or to a final
+// state. The caller holds mu.
+func (lim *limits) noteBook(j *jobs.Job, before jobs.State) {
+	was, is := before == jobs.Running, j.State == jobs.Running
+	done := j.State.Final() && !before.Final()
+	if j.Spec.Broadcast || (was == is && !done) {
+		return
+	}
+	var buf [laneNameBuf]byte
+	name := appendLaneName(buf[:0], j)
+	b := lim.books[string(name)]
+	if b == nil {
+		if !is && !done {
+			return
+		}
+		b = &laneBook{typ: j.Spec.Type, tags: laneTags(j.Spec.Tags), key: j.Spec.LimitKey, pin: j.Pin}
+		lim.books[string(name)] = b
+	}
+	switch {
+	case is && !was:
+		b.running++
+	case was && !is && b.running > 0:
+		b.running--
+	}
+	if done {
+		min := j.Updated.Unix() / 60
+		m := &b.thru[min%rpcapi.ThroughputMinutes]
+		if m.minute != min {
+			*m = laneMinute{minute: min}
+		}
+		m.finished++
+		if j.State == jobs.Failed {
+			m.failed++
+		}
+	}
+}
+
+// window returns the jobs of the lane that became final in the
+// ThroughputMinutes minutes up to now (the current one included), and
+// how many of them failed.
+func (b *laneBook) window(now time.Time) (finished, failed int) {
+	cur := now.Unix() / 60
+	for _, m := range b.thru {
+		if m.minute != 0 && m.minute > cur-rpcapi.ThroughputMinutes && m.minute <= cur {
+			finished += int(m.finished)
+			failed += int(m.failed)
+		}
+	}
+	return finished, failed
+}
+
+// sweepBooks drops the books of lanes with no pending or running job and
+// no job finished in the window, so a hundred thousand limit keys used
+// once cost nothing once their jobs are done. The caller holds mu.
+func (lim *limits) sweepBooks(q *jobs.Queue, now time.Time) {
+	for name, b := range lim.books {
+		if b.running > 0 || q.Ready(name) > 0 || q.Delayed(name) > 0 {
+			continue
+		}
+		if n, _ := b.window(now); n == 0 {
+			delete(lim.books, name)
+		}
+	}
+}
+
+// laneNamed returns the lane of book b, named name, creating it as laneOf
+// would. The caller holds mu.
+func (lim *limits) laneNamed(name string, b *laneBook) *lane {
+	if l := lim.lanes[name]; l != nil {
+		return l
+	}
+	return lim.newLane(name, b.typ, b.tags, b.key, b.pin)
+}
+
+// queueQuery selects and orders the rows of the queues view.
+type queueQuery struct {
+	Type  string // only lanes of this type; "" all
+	Limit int    // at most this many rows
+	Asc   bool   // smallest first (default: biggest first)
+}
+
+// queueRows returns the queues view: the lanes with pending or running
+// jobs or with jobs finished in the window, biggest first (pending, then
+// running, then the oldest wait), at most q.Limit of them, and how many
+// more there are. It takes the core's lock for O(lanes).
+func (c *core) queueRows(q queueQuery) (rows []rpcapi.QueueView, more int) {
+	c.mu.Lock()
+	now := c.now()
+	caps := make(capacityMemo)
+	rows = make([]rpcapi.QueueView, 0, min(len(c.lim.books), q.Limit))
+	for name, b := range c.lim.books {
+		if q.Type != "" && b.typ != q.Type {
+			continue
+		}
+		v := c.queueRow(name, b, now, caps)
+		if v.Pending+v.Running+v.Finished > 0 {
+			rows = append(rows, v)
+		}
+	}
+	c.mu.Unlock()
+	slices.SortFunc(rows, func(a, b rpcapi.QueueView) int {
+		d := cmp.Or(cmp.Compare(b.Pending, a.Pending), cmp.Compare(b.Running, a.Running),
+			cmp.Compare(b.OldestPendingSeconds, a.OldestPendingSeconds), cmp.Compare(a.Type, b.Type),
+			slices.Compare(a.Tags, b.Tags), cmp.Compare(a.LimitKey, b.LimitKey), cmp.Compare(a.Pin, b.Pin))
+		if q.Asc {
+			return -d
+		}
+		return d
+	})
+	if len(rows) > q.Limit {
+		more = len(rows) - q.Limit
+		clear(rows[q.Limit:])
+		rows = rows[:q.Limit]
+	}
+	return rows, more
+}
+
+// queueRow is the row of lane name, whose book is b. The caller holds mu.
+func (c *core) queueRow(name string, b *laneBook, now time.Time, caps capacityMemo) rpcapi.QueueView {
+	v := rpcapi.QueueView{Type: b.typ, Tags: slices.Clone(b.tags), LimitKey: b.key, Pin: b.pin,
+		Ready: c.queue.Ready(name), Delayed: c.queue.Delayed(name), Running: b.running, Waiting: []rpcapi.WaitCount{}}
+	if v.Tags == nil {
+		v.Tags = []string{}
+	}
+	v.Pending = v.Ready + v.Delayed
+	v.Finished, v.Failed = b.window(now)
+	v.PerMinute = float64(v.Finished) / rpcapi.ThroughputMinutes
+	c.queue.Heads(name, func(j *jobs.Job) {
+		if since := readySince(j); v.OldestPendingSince.IsZero() || since.Before(v.OldestPendingSince) {
+			v.OldestPendingSince = since
+		}
+	})
+	if !v.OldestPendingSince.IsZero() {
+		v.OldestPendingSeconds = max(now.Sub(v.OldestPendingSince), 0).Seconds()
+	}
+	if v.Pending == 0 {
+		return v
+	}
+	if now.Before(c.graceUntil) {
+		v.Waiting = append(v.Waiting, rpcapi.WaitCount{Reason: c.graceReason(), Count: v.Pending})
+		return v
+	}
+	if v.Ready > 0 {
+		w := c.laneWaiting(c.lim.laneNamed(name, b), now, caps)
+		v.Waiting = append(v.Waiting, rpcapi.WaitCount{Reason: w.text, Count: v.Ready})
+	}
+	if v.Delayed > 0 {
+		v.Waiting = append(v.Waiting, rpcapi.WaitCount{Reason: delayedReason, Count: v.Delayed})
+	}
+	return v
+}
+
+// readySince is when the ready job j became ready: its last change (its
+// submission, a requeue), or its not_before time if later.
+func readySince(j *jobs.Job) time.Time { return later(j.Updated, j.NotBefore) }
+
+// delayedReason is why a lane's delayed jobs wait; each job's own reason
+// says which of these and when.
+const delayedReason = "retry backoff or held by run_at/delay: eligible at its not_before time"
