@@ -3,6 +3,7 @@ package master
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/drover/drover/jobs"
@@ -132,46 +133,70 @@ type queueQuery struct {
 // queueRows returns the queues view: the lanes with pending or running
 // jobs or with jobs finished in the window, biggest first (pending, then
 // running, then the oldest wait), at most q.Limit of them, and how many
-// more there are. It takes the core's lock for O(lanes).
+// more there are. It holds the core's lock for O(lanes) map lookups and
+// a sort, and words the reasons of the rows it returns only.
 func (c *core) queueRows(q queueQuery) (rows []rpcapi.QueueView, more int) {
+	type cand struct {
+		name string
+		b    *laneBook
+		v    rpcapi.QueueView
+	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	now := c.now()
-	caps := make(capacityMemo)
-	rows = make([]rpcapi.QueueView, 0, min(len(c.lim.books), q.Limit))
+	all := make([]cand, 0, len(c.lim.books))
 	for name, b := range c.lim.books {
 		if q.Type != "" && b.typ != q.Type {
 			continue
 		}
-		v := c.queueRow(name, b, now, caps)
-		if v.Pending+v.Running+v.Finished > 0 {
-			rows = append(rows, v)
+		if v := c.queueCounts(name, b, now); v.Pending+v.Running+v.Finished > 0 {
+			all = append(all, cand{name, b, v})
 		}
 	}
-	c.mu.Unlock()
-	slices.SortFunc(rows, func(a, b rpcapi.QueueView) int {
-		d := cmp.Or(cmp.Compare(b.Pending, a.Pending), cmp.Compare(b.Running, a.Running),
-			cmp.Compare(b.OldestPendingSeconds, a.OldestPendingSeconds), cmp.Compare(a.Type, b.Type),
-			slices.Compare(a.Tags, b.Tags), cmp.Compare(a.LimitKey, b.LimitKey), cmp.Compare(a.Pin, b.Pin))
+	cands := make([]*cand, len(all)) // sorted by pointer: a row is big to swap
+	for i := range all {
+		cands[i] = &all[i]
+	}
+	slices.SortFunc(cands, func(x, y *cand) int {
+		d := bigger(&y.v, &x.v)
+		if d == 0 {
+			d = strings.Compare(x.name, y.name) // lanes differ by name
+		}
 		if q.Asc {
 			return -d
 		}
 		return d
 	})
-	if len(rows) > q.Limit {
-		more = len(rows) - q.Limit
-		clear(rows[q.Limit:])
-		rows = rows[:q.Limit]
+	if len(cands) > q.Limit {
+		more = len(cands) - q.Limit
+		cands = cands[:q.Limit]
+	}
+	caps := make(capacityMemo)
+	rows = make([]rpcapi.QueueView, len(cands))
+	for i := range cands {
+		rows[i] = cands[i].v
+		c.queueWaits(&rows[i], cands[i].name, cands[i].b, now, caps)
 	}
 	return rows, more
 }
 
-// queueRow is the row of lane name, whose book is b. The caller holds mu.
-func (c *core) queueRow(name string, b *laneBook, now time.Time, caps capacityMemo) rpcapi.QueueView {
-	v := rpcapi.QueueView{Type: b.typ, Tags: slices.Clone(b.tags), LimitKey: b.key, Pin: b.pin,
-		Ready: c.queue.Ready(name), Delayed: c.queue.Delayed(name), Running: b.running, Waiting: []rpcapi.WaitCount{}}
-	if v.Tags == nil {
-		v.Tags = []string{}
+// bigger orders rows by pending, then running, then the oldest wait:
+// positive when a comes before b biggest first, 0 when they tie.
+func bigger(a, b *rpcapi.QueueView) int {
+	if a.Pending != b.Pending {
+		return cmp.Compare(a.Pending, b.Pending)
 	}
+	if a.Running != b.Running {
+		return cmp.Compare(a.Running, b.Running)
+	}
+	return cmp.Compare(a.OldestPendingSeconds, b.OldestPendingSeconds)
+}
+
+// queueCounts is the row of lane name, whose book is b, but for its tags
+// and reasons (queueWaits). The caller holds mu.
+func (c *core) queueCounts(name string, b *laneBook, now time.Time) rpcapi.QueueView {
+	v := rpcapi.QueueView{Type: b.typ, LimitKey: b.key, Pin: b.pin,
+		Ready: c.queue.Ready(name), Delayed: c.queue.Delayed(name), Running: b.running}
 	v.Pending = v.Ready + v.Delayed
 	v.Finished, v.Failed = b.window(now)
 	v.PerMinute = float64(v.Finished) / rpcapi.ThroughputMinutes
@@ -183,12 +208,24 @@ func (c *core) queueRow(name string, b *laneBook, now time.Time, caps capacityMe
 	if !v.OldestPendingSince.IsZero() {
 		v.OldestPendingSeconds = max(now.Sub(v.OldestPendingSince), 0).Seconds()
 	}
-	if v.Pending == 0 {
-		return v
+	return v
+}
+
+// queueWaits fills v's tags and why its pending jobs wait: the crash
+// grace for all of them, else the lane's reason for the ready ones and
+// delayedReason for the delayed ones. The caller holds mu.
+func (c *core) queueWaits(v *rpcapi.QueueView, name string, b *laneBook, now time.Time, caps capacityMemo) {
+	v.Tags = slices.Clone(b.tags)
+	if v.Tags == nil {
+		v.Tags = []string{}
 	}
-	if now.Before(c.graceUntil) {
+	v.Waiting = []rpcapi.WaitCount{}
+	switch {
+	case v.Pending == 0:
+		return
+	case now.Before(c.graceUntil):
 		v.Waiting = append(v.Waiting, rpcapi.WaitCount{Reason: c.graceReason(), Count: v.Pending})
-		return v
+		return
 	}
 	if v.Ready > 0 {
 		w := c.laneWaiting(c.lim.laneNamed(name, b), now, caps)
@@ -197,7 +234,6 @@ func (c *core) queueRow(name string, b *laneBook, now time.Time, caps capacityMe
 	if v.Delayed > 0 {
 		v.Waiting = append(v.Waiting, rpcapi.WaitCount{Reason: delayedReason, Count: v.Delayed})
 	}
-	return v
 }
 
 // readySince is when the ready job j became ready: its last change (its

@@ -128,6 +128,9 @@ func TestQueuesStuckType(t *testing.T) {
 	if row.Pending != 1999 || len(row.Waiting) != 1 || row.Waiting[0].Reason != want || row.Waiting[0].Count != 1999 {
 		t.Fatalf("row %+v, want 1999 pending waiting %q", row, want)
 	}
+	if got := api.job(ids[1234]).Waiting; got != want {
+		t.Fatalf("job %s waits %q; its lane says %q", ids[1234], got, want)
+	}
 	if att := attentionOf(api, rpcapi.AttentionNoWorker); len(att) != 0 {
 		t.Fatalf("attention %q with a worker for the type", att)
 	}
