@@ -380,6 +380,10 @@ func statusCmd(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
+		att, err := statusAttention(conn)
+		if err != nil {
+			return err
+		}
 		r.Workers = newestWorkersFirst(r.Workers)
 		alive, _, _ := aliveWorkers(r.Workers)
 		if r.WorkersMore > 0 {
@@ -390,9 +394,10 @@ func statusCmd(fs *pflag.FlagSet) runFunc {
 				"counts": r.Counts, "workers": r.Workers, "workers_alive": alive,
 				"workers_more": r.WorkersMore,
 				"started":      r.Started, "stale_reports_dropped": r.Dropped, "workers_reaped": r.Reaped,
-				"version": r.Version,
+				"version": r.Version, "attention": att,
 			})
 		}
+		printAttention(stdout, att)
 		fmt.Fprintf(stdout, "master up %s; %s alive; %d reaped; %s dropped\n",
 			time.Since(r.Started).Round(time.Second), plural(alive, "worker"), r.Reaped, plural(int(r.Dropped), "stale report"))
 		fmt.Fprintf(stdout, "master %s\n", versionLine(r.Version))

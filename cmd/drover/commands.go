@@ -88,7 +88,7 @@ var commandList = []command{
 		example: `  drover group nightly
   drover group nightly --json`},
 	{name: "status", group: groupClient, setup: statusCmd, values: clientValues,
-		short: "counts by state, workers, and the master's version",
+		short: "what needs attention, counts by state, workers, and the master's version",
 		example: `  drover status
   drover status --json`},
 	{name: "wait", args: "[ID...]", group: groupClient, setup: waitCmd, values: clientValues,
@@ -140,6 +140,11 @@ master's store; a schedule of the master's jobs file is refused.`,
   drover schedule resume nightly --json
   drover schedule run nightly
   drover schedule delete nightly`},
+	{name: "queues", group: groupClient, setup: queuesCmd, values: clientValues,
+		short: "list the lanes of pending work, biggest first: pending, running, oldest wait, rate, why they wait",
+		example: `  drover queues
+  drover queues --type ocr --json
+  drover queues --reverse --limit 10`},
 	{name: "top", group: groupClient, setup: topCmd, values: clientValues,
 		short: "a refreshing view of workers and throughput",
 		example: `  drover top
