@@ -181,6 +181,7 @@ function parseRoute() {
     case 'jobs': return parts[1] ? { view: 'job', id: parts[1] } : { view: 'jobs', params: new URLSearchParams(qs || '') };
     case 'groups': return parts[1] ? { view: 'group', name: parts.slice(1).join('/') } : { view: 'groups' };
     case 'schedules': return { view: 'schedules' };
+    case 'queues': return { view: 'queues', params: new URLSearchParams(qs || '') };
   }
   return { view: 'notfound' };
 }
@@ -210,7 +211,7 @@ function update() {
 
 function paint(fn) {
   if (!S.snap) return;
-  const key = JSON.stringify([S.route.view, S.snap.workers, S.snap.status.counts, S.snap.status.throughput,
+  const key = JSON.stringify([S.route.view, S.snap.workers, S.snap.status.counts, S.snap.status.throughput, S.snap.status.attention,
     [...S.recent.values()].map(j => j.id + j.updated)]);
   if (key === S.drawn) return;
   S.drawn = key;
@@ -254,6 +255,7 @@ async function load(r) {
     case 'groups': data = await api('GET', 'groups'); draw = drawGroups; break;
     case 'group': data = await api('GET', 'groups/' + enc(r.name)); draw = drawGroup; break;
     case 'schedules': data = await api('GET', 'schedules'); draw = drawSchedules; break;
+    case 'queues': data = await api('GET', queuesPath(r)); draw = drawQueues; break;
     default: return;
   }
   if (r !== S.route) return;
@@ -282,7 +284,7 @@ function overview() {
   return [
     h('h1', {}, 'Overview', h('span', { class: 'muted', style: { fontSize: '13px', fontWeight: 'normal' } },
       'master started ', agoEl(st.started))),
-    cards, h('h2', {}, 'Workers'), wcards,
+    attentionPanel(st.attention), cards, h('h2', {}, 'Workers'), wcards,
     h('div', { class: 'grid2', style: { marginTop: '16px' } },
       h('div', { class: 'panel' }, h('h2', {}, 'Throughput'), chart(st.throughput)),
       h('div', { class: 'panel' }, h('h2', {}, 'Recent changes'),
