@@ -33,6 +33,7 @@ func getCell(path string) httpCell {
 // docs/security.md, by its first cell.
 var httpCells = map[string]httpCell{
 	"GET /api/v1/status":    getCell("/api/v1/status"),
+	"GET /api/v1/queues":    getCell("/api/v1/queues"),
 	"GET /api/v1/jobs":      getCell("/api/v1/jobs"),
 	"GET /api/v1/jobs/{id}": getCell("/api/v1/jobs/1"),
 	// Job 1 never ran: an allowed read gets as far as the missing attempt.
