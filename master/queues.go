@@ -136,32 +136,20 @@ type queueQuery struct {
 // more there are. It holds the core's lock for O(lanes) map lookups and
 // a sort, and words the reasons of the rows it returns only.
 func (c *core) queueRows(q queueQuery) (rows []rpcapi.QueueView, more int) {
-	type cand struct {
-		name string
-		b    *laneBook
-		v    rpcapi.QueueView
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
-	all := make([]cand, 0, len(c.lim.books))
+	cands := make([]laneSize, 0, len(c.lim.books))
 	for name, b := range c.lim.books {
 		if q.Type != "" && b.typ != q.Type {
 			continue
 		}
-		if v := c.queueCounts(name, b, now); v.Pending+v.Running+v.Finished > 0 {
-			all = append(all, cand{name, b, v})
+		if z := c.laneSizeOf(name, b, now); z.pending+z.running+z.finished > 0 {
+			cands = append(cands, z)
 		}
 	}
-	cands := make([]*cand, len(all)) // sorted by pointer: a row is big to swap
-	for i := range all {
-		cands[i] = &all[i]
-	}
-	slices.SortFunc(cands, func(x, y *cand) int {
-		d := bigger(&y.v, &x.v)
-		if d == 0 {
-			d = strings.Compare(x.name, y.name) // lanes differ by name
-		}
+	slices.SortFunc(cands, func(x, y laneSize) int {
+		d := y.compare(&x)
 		if q.Asc {
 			return -d
 		}
@@ -173,23 +161,50 @@ func (c *core) queueRows(q queueQuery) (rows []rpcapi.QueueView, more int) {
 	}
 	caps := make(capacityMemo)
 	rows = make([]rpcapi.QueueView, len(cands))
-	for i := range cands {
-		rows[i] = cands[i].v
-		c.queueWaits(&rows[i], cands[i].name, cands[i].b, now, caps)
+	for i, z := range cands {
+		rows[i] = c.queueCounts(z.name, z.b, now)
+		c.queueWaits(&rows[i], z.name, z.b, now, caps)
 	}
 	return rows, more
 }
 
-// bigger orders rows by pending, then running, then the oldest wait:
-// positive when a comes before b biggest first, 0 when they tie.
-func bigger(a, b *rpcapi.QueueView) int {
-	if a.Pending != b.Pending {
-		return cmp.Compare(a.Pending, b.Pending)
+// laneSize is what the queues view sorts a lane by.
+type laneSize struct {
+	name                       string
+	b                          *laneBook
+	pending, running, finished int
+	since                      time.Time // when its oldest ready job became ready; zero: none
+}
+
+// laneSizeOf sizes lane name, whose book is b. The caller holds mu.
+func (c *core) laneSizeOf(name string, b *laneBook, now time.Time) laneSize {
+	z := laneSize{name: name, b: b, pending: c.queue.Ready(name) + c.queue.Delayed(name), running: b.running}
+	z.finished, _ = b.window(now)
+	c.queue.Heads(name, func(j *jobs.Job) {
+		if t := readySince(j); z.since.IsZero() || t.Before(z.since) {
+			z.since = t
+		}
+	})
+	return z
+}
+
+// compare orders lanes by pending, then running, then the oldest wait,
+// then name: positive when z comes before o biggest first.
+func (z *laneSize) compare(o *laneSize) int {
+	switch {
+	case z.pending != o.pending:
+		return cmp.Compare(z.pending, o.pending)
+	case z.running != o.running:
+		return cmp.Compare(z.running, o.running)
+	case z.since.IsZero() != o.since.IsZero(): // no ready job: no wait
+		if z.since.IsZero() {
+			return -1
+		}
+		return 1
+	case !z.since.Equal(o.since):
+		return o.since.Compare(z.since) // the earlier, the longer the wait
 	}
-	if a.Running != b.Running {
-		return cmp.Compare(a.Running, b.Running)
-	}
-	return cmp.Compare(a.OldestPendingSeconds, b.OldestPendingSeconds)
+	return strings.Compare(o.name, z.name) // lanes differ by name; the first name comes first
 }
 
 // queueCounts is the row of lane name, whose book is b, but for its tags
