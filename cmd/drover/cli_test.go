@@ -111,8 +111,8 @@ func TestCLI(t *testing.T) {
 		t.Errorf("job %s, cancelled while running: the attempt's row should show exit -:\n%s", slow, out)
 	}
 	c.NoJobsLeft()
-	if _, code := c.drover("cancel", "9999"); code != 1 {
-		t.Fatalf("cancel of an unknown job: exit %d, want 1", code)
+	if _, code := c.drover("cancel", "9999"); code != exitNotFound {
+		t.Fatalf("cancel of an unknown job: exit %d, want %d (not found)", code, exitNotFound)
 	}
 
 	var list []map[string]any
