@@ -298,7 +298,26 @@ func (c *core) queryJobs(q jobQuery) ([]rpcapi.JobView, string, error) {
 	out := []rpcapi.JobView{}
 	q.MaxBytes, q.Size = c.maxReplyBytes(), viewBytes
 	next, err := c.pageJobs(&q, func(j *jobs.Job) { out = append(out, rpcapi.ViewJob(j)) })
-	return out, next, err
+	if err != nil {
+		return nil, "", err
+	}
+	c.explainPending(out)
+	return out, next, nil
+}
+
+// explainPending sets Waiting on the pending jobs of a page, as they are
+// now: the page's walk may have read them from the store.
+func (c *core) explainPending(page []rpcapi.JobView) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range page {
+		if v := &page[i]; v.State == jobs.Pending {
+			if j := c.job(v.ID); j != nil {
+				v.Waiting = c.whyWaiting(j, now)
+			}
+		}
+	}
 }
 
 // Cursor kinds: each listing's cursors start with their own letter, so a

@@ -331,7 +331,15 @@ func TestAPIJobs(t *testing.T) {
 	if !slices.Equal(all, want) {
 		t.Fatalf("paged ids %v", all)
 	}
+	// A listing says why each pending job waits, as the job's page does.
 	var p apiPage
+	c.get("jobs?type=b", &p)
+	for _, lj := range p.Jobs {
+		if !strings.Contains(lj.Waiting, `no live worker has type "b"`) {
+			t.Fatalf("listed pending job %s: waiting %q, want why it waits", lj.ID, lj.Waiting)
+		}
+	}
+	p = apiPage{}
 	c.get("jobs?order=asc&limit=3", &p)
 	if !slices.Equal(pageIDs(p), []string{"1", "2", "3"}) || p.NextCursor == "" {
 		t.Fatalf("asc page %v %q", pageIDs(p), p.NextCursor)
@@ -371,6 +379,11 @@ func TestAPIJobs(t *testing.T) {
 	c.get("jobs?worker="+w.ID(), &p)
 	if len(p.Jobs) != 25 {
 		t.Fatalf("worker filter: %d jobs", len(p.Jobs))
+	}
+	for _, lj := range p.Jobs {
+		if lj.Waiting != "" {
+			t.Fatalf("listed job %s, %s: waiting %q, want none", lj.ID, lj.State, lj.Waiting)
+		}
 	}
 
 	var groups struct{ Groups []apiGroup }

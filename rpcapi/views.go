@@ -46,6 +46,9 @@ type JobView struct {
 	NotBefore time.Time `json:"not_before,omitzero"`
 	// Error is the latest attempt's error, cut to MaxListError bytes.
 	Error string `json:"error,omitempty"`
+	// Waiting explains why a pending job has not run yet (the master's
+	// listing and job page set it for the pending jobs it holds).
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // ViewJob returns j as a listing shows it. It copies what it keeps, so the
@@ -84,8 +87,6 @@ type JobDetail struct {
 	Tags []string `json:"tags"`
 	// LimitKey is counted against the master's [limits].
 	LimitKey string `json:"limit_key,omitempty"`
-	// Waiting explains why a pending job has not run yet.
-	Waiting string `json:"waiting,omitempty"`
 	// OutputTail is the output of the latest attempt that has any.
 	OutputTail string `json:"output_tail"`
 	// Stats are the stats of the latest attempt that has any (a Scrapy
@@ -106,7 +107,8 @@ type JobDetail struct {
 func (info *JobInfo) View() JobDetail {
 	j := &info.Job
 	d := JobDetail{JobView: ViewJob(j), Submitter: j.Submitter, Key: j.Spec.Key, Tags: slices.Clone(j.Spec.Tags), LimitKey: j.Spec.LimitKey,
-		Waiting: info.Waiting, History: slices.Clone(j.Attempts), Timeline: slices.Clone(j.Events)}
+		History: slices.Clone(j.Attempts), Timeline: slices.Clone(j.Events)}
+	d.Waiting = info.Waiting
 	if j.Spec.Timeout > 0 {
 		d.Timeout = j.Spec.Timeout.String()
 	}
