@@ -178,6 +178,23 @@ func fmtArgs(a map[string]string) string {
 	return strings.Join(parts, " ")
 }
 
+// listErrorWidth bounds the ERROR column of drover jobs (in runes, "…"
+// marks a cut); drover job ID shows the whole error.
+const listErrorWidth = 60
+
+// listError is the first line of a job's latest error, cut to
+// listErrorWidth.
+func listError(e string) string {
+	line, _, more := strings.Cut(e, "\n")
+	if r := []rune(line); len(r) > listErrorWidth {
+		line, more = string(r[:listErrorWidth-1]), true
+	}
+	if more {
+		line += "…"
+	}
+	return line
+}
+
 // jobsCmd lists jobs, newest first, a page or every page.
 func jobsCmd(fs *pflag.FlagSet) runFunc {
 	conn := addConnFlags(fs)
@@ -186,9 +203,10 @@ func jobsCmd(fs *pflag.FlagSet) runFunc {
 	group := fs.String("group", "", "only jobs of `group`")
 	pf := addPageFlags(fs, "jobs")
 	return func(pos []string, stdout io.Writer) error {
-		out := &pagePrinter[rpcapi.JobView]{w: stdout, header: "ID\tTYPE\tSTATE\tATTEMPTS\tWORKER\tGROUP\tARGS",
+		out := &pagePrinter[rpcapi.JobView]{w: stdout, header: "ID\tTYPE\tSTATE\tATTEMPTS\tWORKER\tGROUP\tARGS\tERROR",
 			row: func(w io.Writer, v *rpcapi.JobView) {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", v.ID, v.Type, v.State, v.Attempts, dash(v.Worker), dash(v.Group), fmtArgs(v.Args))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", v.ID, v.Type, v.State, v.Attempts, dash(v.Worker), dash(v.Group),
+					fmtArgs(v.Args), dash(listError(v.Error)))
 			}}
 		return listing(pos, conn, pf, "jobs", out, func(c context.Context, mc rpcapi.MasterClient, limit int, order, cursor string) ([]rpcapi.JobView, string, error) {
 			r, err := mc.ListJobs(c, &rpcapi.ListJobsArgs{State: jobs.State(*state), Type: *typ, Group: *group, Limit: limit, Order: order, Cursor: cursor})

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,12 @@ func TestCLIViewsAgree(t *testing.T) {
 				t.Errorf("drover %v prints\n%v\nthe JSON API shows\n%v", args, got, c.api)
 			}
 		}
+	}
+	// The table shows a failed job's error, as the API's listing has it.
+	apiErr := member(apiGet(t, addr, "jobs/"+id), "error").(string)
+	res := runDrover(t, addr, "jobs", "--group", "views")
+	if apiErr == "" || !strings.Contains(res.Stdout, listError(apiErr)) || !strings.Contains(res.Stdout, "ERROR") {
+		t.Errorf("drover jobs does not show the failed job's error %q:\n%s", apiErr, res.Stdout)
 	}
 }
 
