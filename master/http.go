@@ -49,7 +49,7 @@ type httpAPI struct {
 // jobs, workers and groups, and the live view. Its methods change nothing
 // and take the core's lock themselves. The core implements it (core.go).
 type readView interface {
-	liveView(since time.Time, full bool) (ev apiEvent, ageing bool)
+	liveView(since time.Time, full bool) (ev liveSnap, live bool)
 	// Changed is closed at the next change of the live view.
 	Changed() <-chan struct{}
 	queryJobs(q jobQuery) ([]rpcapi.JobView, string, error)

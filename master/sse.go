@@ -1,10 +1,6 @@
 package master
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"slices"
 	"sort"
 	"time"
@@ -65,15 +61,17 @@ const (
 	bucketWidth       = time.Minute
 )
 
-// apiEvent is one server-sent event: the status, every worker, and the jobs
-// that changed since the previous event of the stream.
-type apiEvent struct {
-	Status  apiStatus           `json:"status"`
-	Workers []rpcapi.WorkerInfo `json:"workers"`
-	// Changes lists jobs changed since the previous event (newest first, at
-	// most maxChanges; the first event of a stream has the latest ones). A
-	// job may appear in two events in a row.
-	Changes []rpcapi.JobView `json:"changes"`
+// liveSnap is the live view at one moment: the status, every worker, and
+// the jobs that changed since a time (events.go sends what of it changed).
+type liveSnap struct {
+	Status  apiStatus
+	Workers []rpcapi.WorkerInfo
+	// Changes lists jobs changed since the time asked (newest first, at
+	// most maxChanges; from the zero time, the latest ones). A job may
+	// appear in two snapshots in a row.
+	Changes []rpcapi.JobView
+	// Truncated says that more jobs changed than Changes lists.
+	Truncated bool
 }
 
 const (
@@ -85,8 +83,8 @@ const (
 	// eventGap is the least time between two events of a stream, so a
 	// burst of changes makes at most 4 events a second.
 	eventGap = 250 * time.Millisecond
-	// eventRefresh is how often a stream repeats the view while workers
-	// are live or jobs run, so heartbeat ages and run times stay current.
+	// eventRefresh is how often a stream that asked for heartbeats sends
+	// the workers again while one is live, so their ages stay current.
 	eventRefresh = 2 * time.Second
 	// keepaliveEvery is the most a stream stays silent: a comment line
 	// keeps proxies and the browser from dropping an idle connection.
@@ -158,22 +156,33 @@ func (lc *liveCounters) throughput(bs []throughputBucket, start time.Time) {
 }
 
 // changedSince returns the jobs of the ring changed after since (zero:
-// any), newest first, at most maxChanges.
-func (lc *liveCounters) changedSince(since time.Time) []*jobs.Job {
-	var top []*jobs.Job // newest first, at most maxChanges
+// any), newest first, at most maxChanges. With a since, more says that
+// some jobs changed after it are not in top: left out for the bound, or
+// gone from the ring already.
+func (lc *liveCounters) changedSince(since time.Time) (top []*jobs.Job, more bool) {
 	after := since.Add(-changeSlack)
 	for _, c := range lc.recent {
-		if c.j != nil && (since.IsZero() || c.at.After(after)) && !slices.Contains(top, c.j) {
-			top = insertNewest(top, c.j)
+		if c.j == nil || (!since.IsZero() && !c.at.After(after)) || slices.Contains(top, c.j) {
+			continue
 		}
+		if len(top) == maxChanges {
+			more = true
+		}
+		top = insertNewest(top, c.j)
 	}
-	return top
+	if len(lc.recent) > 0 {
+		// The oldest change kept is after since: older ones, overwritten,
+		// may have been too.
+		oldest := lc.recent[lc.recentAt]
+		more = more || (oldest.j != nil && oldest.at.After(after))
+	}
+	return top, more && !since.IsZero()
 }
 
 // liveView takes the live view in one pass under mu. With full, it also
 // lists the workers and the jobs changed after since (zero: the latest).
-// It reports whether anything ages on screen (live workers, running jobs).
-func (c *core) liveView(since time.Time, full bool) (ev apiEvent, ageing bool) {
+// It reports whether a worker is live.
+func (c *core) liveView(since time.Time, full bool) (ev liveSnap, live bool) {
 	now := time.Now()
 	st := &ev.Status
 	start := now.Truncate(bucketWidth).Add(-(throughputBuckets - 1) * bucketWidth)
@@ -208,17 +217,18 @@ func (c *core) liveView(since time.Time, full bool) (ev apiEvent, ageing bool) {
 	}
 	c.live.throughput(st.Throughput.Buckets, start)
 	st.Attention = c.attention(c.now())
-	ageing = st.Workers.Alive+st.Workers.Draining > 0 || st.Counts[jobs.Running] > 0
+	live = st.Workers.Alive+st.Workers.Draining > 0
 	if !full {
-		return ev, ageing
+		return ev, live
 	}
-	top := c.live.changedSince(since)
+	top, more := c.live.changedSince(since)
+	ev.Truncated = more
 	ev.Workers = c.reg.workerInfos()
 	ev.Changes = make([]rpcapi.JobView, len(top))
 	for i, j := range top {
 		ev.Changes[i] = rpcapi.ViewJob(j)
 	}
-	return ev, ageing
+	return ev, live
 }
 
 // insertNewest adds j to top (newest first) if it is among the maxChanges
@@ -232,115 +242,4 @@ func insertNewest(top []*jobs.Job, j *jobs.Job) []*jobs.Job {
 		top = top[:len(top)-1]
 	}
 	return slices.Insert(top, i, j)
-}
-
-// serveEvents streams the live view as server-sent events: one event at
-// once, then one after each change (at most one per eventGap), a repeat
-// every eventRefresh while something ages, and a keepalive comment after
-// keepaliveEvery of silence. It returns when the client goes away, the
-// master closes, or the request's token may no longer read (the master's
-// tokens were replaced: the browser reconnects and is asked again).
-func (a httpAPI) serveEvents(w http.ResponseWriter, r *http.Request) {
-	rc, ok := startEvents(w, r)
-	if !ok {
-		return
-	}
-	ctx := r.Context()
-	refresh := time.NewTimer(eventRefresh)
-	defer refresh.Stop()
-	keepalive := time.NewTimer(keepaliveEvery)
-	defer keepalive.Stop()
-	gap := time.NewTimer(0)
-	defer gap.Stop()
-	var since time.Time
-	for {
-		if !mayRead(ctx) {
-			return
-		}
-		changed := a.view.Changed()
-		ev, ageing := a.view.liveView(since, true)
-		since = ev.Status.Now
-		data, err := json.Marshal(ev)
-		if err != nil {
-			a.log.WithError(err).Error("events: encode")
-			return
-		}
-		if _, err := fmt.Fprintf(w, "data: %s\n\n", data); err != nil {
-			return
-		}
-		if rc.Flush() != nil {
-			return
-		}
-		gap.Reset(eventGap)
-		keepalive.Reset(keepaliveEvery)
-		refresh.Reset(eventRefresh)
-		tick := refresh.C
-		if !ageing {
-			tick = nil
-		}
-	wait:
-		for {
-			select {
-			case <-changed:
-				break wait
-			case <-tick:
-				break wait
-			case <-keepalive.C:
-				if !mayRead(ctx) {
-					return
-				}
-				if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil || rc.Flush() != nil {
-					return
-				}
-				keepalive.Reset(keepaliveEvery)
-			case <-ctx.Done():
-				return
-			case <-a.stopped:
-				return
-			}
-		}
-		select {
-		case <-gap.C:
-		case <-ctx.Done():
-			return
-		case <-a.stopped:
-			return
-		}
-	}
-}
-
-// mayRead reports whether the token of ctx's request may still read, as
-// the master's tokens are now.
-func mayRead(ctx context.Context) bool {
-	id, err := rpcapi.IdentityFrom(ctx)
-	return err == nil && rpcapi.Allows(rpcapi.ReadRoles, id.Role)
-}
-
-// startEvents answers an event stream's request: an error for a bad
-// query, else the stream's headers and its retry line, with the server's
-// timeouts lifted. It reports whether events are to follow.
-func startEvents(w http.ResponseWriter, r *http.Request) (*http.ResponseController, bool) {
-	if _, err := queryParams(r); err != nil {
-		status, code := errorStatus(err)
-		writeError(w, status, code, errorMessage(err))
-		return nil, false
-	}
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodHead {
-		return nil, false
-	}
-	// The server's read and write timeouts are for requests, not for a
-	// stream that lasts as long as the page is open: lift them. (An
-	// expired read deadline would end the stream by cancelling ctx.)
-	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
-	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
-		return nil, false
-	}
-	return rc, true
 }

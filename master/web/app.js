@@ -1,6 +1,8 @@
 // drover dashboard: plain JavaScript, no framework, no build step.
 // It reads the JSON API under /api/v1/ and follows /api/v1/events
 // (server-sent events) to update itself as jobs move and workers come and go.
+// An event carries only what changed; a page fetches again only when an
+// event concerns what it shows (concerns), so an idle tab costs little.
 'use strict';
 
 const STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
@@ -9,11 +11,14 @@ const view = document.getElementById('view');
 const live = document.getElementById('live');
 
 const S = {
-  snap: null,          // the latest event: {status, workers, changes}
+  snap: null,          // the live view, from the events: {status, workers}
+  es: null,            // the event stream, and whether it asked for heartbeats
+  esBeats: false,
   skew: 0,             // the master's clock minus ours, in ms
   recent: new Map(),   // job id -> job, from the events' changes
   route: { view: 'overview' },
-  jobs: { filter: {}, cursor: '', stack: [], next: '' },
+  jobs: { filter: {}, cursor: '', stack: [], next: '', ids: new Set() },
+  schedTypes: new Set(), // the job types the schedules shown fire
   confirm: null,       // an armed two-step button: {key, until}
   loading: false,      // a fetch for the current view is in flight
   dirty: false,        // ...and another is wanted after it
@@ -63,7 +68,9 @@ async function api(method, path, body) {
   let data = null;
   try { data = await res.json(); } catch (e) { /* not JSON */ }
   if (!res.ok) {
-    throw new Error((data && data.error && data.error.message) || res.status + ' ' + res.statusText);
+    const err = new Error((data && data.error && data.error.message) || res.status + ' ' + res.statusText);
+    err.status = res.status;
+    throw err;
   }
   return data;
 }
@@ -193,20 +200,25 @@ function render() {
   S.drawn = '';
   const nav = { job: 'jobs', group: 'groups' }[S.route.view] || S.route.view;
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === nav);
+  if (S.es && S.esBeats !== wantBeats()) connect();
   if (S.route.view === 'jobs') setupJobs(S.route.params);
+  else if (S.route.view === 'groups') setupGroups();
   else show(h('p', { class: 'muted' }, 'Loading…'));
   update();
 }
 
-// update redraws the current view: from the latest event for the overview
-// and workers, from a fresh fetch for the others.
-function update() {
+// update redraws the current view: from the live view for the overview
+// and workers, from a fetch for the others. ev is the event that asks for
+// it: the view is fetched again only if ev concerns it (the groups list
+// fetches the rows it concerns); without ev, it is fetched again.
+function update(ev) {
   switch (S.route.view) {
     case 'overview': return paint(overview);
     case 'workers': return paint(workersView);
+    case 'groups': return ev ? groupsChanged(ev) : drawGroupRows();
     case 'notfound': return show(h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/' }, 'Back to the overview')));
   }
-  refresh();
+  if (!ev || concerns(S.route, ev)) refresh();
 }
 
 function paint(fn) {
@@ -252,7 +264,6 @@ async function load(r) {
   switch (r.view) {
     case 'jobs': data = await api('GET', 'jobs?' + jobsQuery()); draw = drawJobs; break;
     case 'job': data = await api('GET', 'jobs/' + enc(r.id)); draw = drawJob; break;
-    case 'groups': data = await api('GET', 'groups'); draw = drawGroups; break;
     case 'group': data = await api('GET', 'groups/' + enc(r.name)); draw = drawGroup; break;
     case 'schedules': data = await api('GET', 'schedules'); draw = drawSchedules; break;
     case 'queues': data = await api('GET', queuesPath(r)); draw = drawQueues; break;
@@ -351,7 +362,7 @@ function jobsQuery() {
 function setupJobs(params) {
   const f = {};
   for (const k of FILTERS) f[k] = params.get(k) || '';
-  S.jobs = { filter: f, cursor: '', stack: [], next: '' };
+  S.jobs = { filter: f, cursor: '', stack: [], next: '', ids: new Set() };
   const placeholder = { type: 'type', group: 'group', worker: 'worker ID', error: 'text in error',
     older_than: 'older than', q: 'text in args' };
   const filters = h('form', { class: 'filters', id: 'filters', onsubmit: e => e.preventDefault() },
@@ -364,7 +375,7 @@ function setupJobs(params) {
     const fd = new FormData(filters);
     const nf = {};
     for (const k of FILTERS) nf[k] = (fd.get(k) || '').trim();
-    S.jobs = { filter: nf, cursor: '', stack: [], next: '' };
+    S.jobs = { filter: nf, cursor: '', stack: [], next: '', ids: new Set() };
     const qs = new URLSearchParams(Object.entries(nf).filter(([, v]) => v)).toString();
     history.replaceState(null, '', '#/jobs' + (qs ? '?' + qs : ''));
     refresh();
@@ -377,6 +388,10 @@ function setupJobs(params) {
 
 function drawJobs(page) {
   S.jobs.next = page.next_cursor || '';
+  S.jobs.ids = new Set(page.jobs.map(j => j.id));
+  const ns = page.jobs.map(j => Number(j.id));
+  S.jobs.lo = Math.min(...ns);
+  S.jobs.hi = Math.max(...ns);
   const rows = page.jobs.map(j => h('tr', { 'data-job-id': j.id },
     td('ID', h('a', { href: '#/jobs/' + enc(j.id) }, '#' + j.id)),
     td('State', badge(j.state)),
@@ -488,35 +503,7 @@ function drawJob(j) {
     logPanel(j));
 }
 
-// ---- groups and schedules ----
-
-function groupSummary(g) {
-  const bad = g.counts.failed + g.counts.cancelled;
-  return g.done + ' / ' + g.total + ' done' + (bad ? ' · ' + g.counts.failed + ' failed, ' + g.counts.cancelled + ' cancelled' : '') +
-    (g.counts.running ? ' · ' + g.counts.running + ' running' : '');
-}
-
-function drawGroups(data) {
-  show(h('h1', {}, 'Groups'), data.groups.length ? data.groups.map(g => h('div', { class: 'panel group', 'data-group': g.name },
-    h('div', { class: 'head' }, h('a', { href: '#/groups/' + enc(g.name) }, h('strong', {}, g.name)),
-      badge(g.final ? 'done' : 'running'), h('span', { class: 'muted' }, groupSummary(g))),
-    progressBar(g.counts, g.total)))
-    : h('p', { class: 'note' }, 'No groups yet. A job joins a group through its group field.'));
-}
-
-function drawGroup(g) {
-  show(
-    h('h1', {}, 'Group ' + g.name, badge(g.final ? 'done' : 'running')),
-    h('div', { class: 'panel' }, h('p', { style: { marginTop: 0 } }, groupSummary(g) + ' · ' + Math.floor(g.progress * 100) + '%'),
-      progressBar(g.counts, g.total, true)),
-    h('div', { class: 'cards', style: { marginTop: '12px' } }, STATES.map(s => h('a', {
-      class: 'card c-' + s, href: '#/jobs?group=' + enc(g.name) + '&state=' + s,
-    }, h('div', { class: 'n' }, g.counts[s]), h('div', { class: 'l' }, s)))),
-    h('p', {}, h('a', { href: '#/jobs?group=' + enc(g.name) }, 'All ' + g.total + ' jobs of the group'),
-      ' · submitted ', agoEl(g.submitted), ' · last change ', agoEl(g.updated)),
-    g.unsuccessful && g.unsuccessful.length ? [h('h2', {}, 'Failed or cancelled'),
-      h('p', {}, g.unsuccessful.map(id => [h('a', { href: '#/jobs/' + enc(id) }, '#' + id), ' ']))] : null);
-}
+// ---- schedules (groups: groups.js) ----
 
 // untilEl shows a future time as "in 4m 10s" that ticks; the title has the date.
 function untilEl(ts) {
@@ -536,6 +523,7 @@ setInterval(() => {
 }, 1000);
 
 function drawSchedules(data) {
+  S.schedTypes = new Set(data.schedules.map(s => s.type));
   const rows = data.schedules.map(s => h('tr', { 'data-schedule': s.name },
     td('Name', h('strong', {}, s.name)),
     td('Schedule', h('code', {}, s.schedule)),
@@ -550,36 +538,6 @@ function drawSchedules(data) {
   show(h('h1', {}, 'Schedules'), data.schedules.length
     ? table(['Name', 'Schedule', 'Timezone', 'Job', 'Overlap', 'Next fire', 'Last fire', 'State', 'Last job', ''], rows, '', 'schedules')
     : h('p', { class: 'note', id: 'no-schedules' }, 'No schedules. A job spec with a schedule (a cron expression such as "0 2 * * *" or "@every 5m"), in the jobs file or submitted, makes one; it is listed here with its next fire time.'));
-}
-
-// ---- live updates ----
-
-function setLive(state, text) {
-  live.dataset.state = state;
-  live.textContent = text;
-}
-
-function connect() {
-  const es = new EventSource('api/v1/events');
-  es.onopen = () => setLive('open', 'live');
-  es.onerror = () => {
-    if (es.readyState === EventSource.CLOSED) {
-      setLive('error', 'disconnected; retrying');
-      setTimeout(connect, 5000);
-    } else {
-      setLive('connecting', 'reconnecting…');
-    }
-  };
-  es.onmessage = e => {
-    let ev;
-    try { ev = JSON.parse(e.data); } catch (err) { return; }
-    S.snap = ev;
-    S.skew = Date.parse(ev.status.now) - Date.now();
-    for (const j of ev.changes) { S.recent.delete(j.id); S.recent.set(j.id, j); }
-    const newest = [...S.recent.values()].sort((a, b) => Date.parse(b.updated) - Date.parse(a.updated)).slice(0, 30);
-    S.recent = new Map(newest.map(j => [j.id, j]));
-    update();
-  };
 }
 
 // loadMe asks who the dashboard's token is, shows it in the header and
