@@ -99,7 +99,7 @@ function drawGroupRows() {
 function groupRow(g, i) {
   return h('div', { class: 'panel group vrow', 'data-group': g.name, style: { top: i * GROUP_ROW + 'px' } },
     h('div', { class: 'head' }, h('a', { href: '#/groups/' + enc(g.name), title: g.name }, h('strong', {}, g.name)),
-      badge(g.final ? 'done' : 'running'), h('span', { class: 'muted' }, groupSummary(g))),
+      badge(g.final ? 'done' : 'running'), h('span', { class: 'muted', title: groupSummary(g) }, groupSummary(g))),
     progressBar(g.counts, g.total));
 }
 
