@@ -11,6 +11,7 @@ const GROUP_ROW = 76;     // px a row takes, its margin included
 const GROUP_MARGIN = 10;  // rows drawn above and below the view
 const GROUP_PAGE = 200;   // groups a fetch of the list asks for
 const GROUP_FRESHEN = 20; // rows one refresh fetches at most
+const GROUP_EVERY = 500;  // ms between two refreshes an event asks for
 
 // G is the groups list: the rows loaded (newest group first), and what
 // is being done to them. setupGroups replaces it; a fetch that finds
@@ -24,6 +25,8 @@ function newGroups() {
     fetching: false,           // a page of the list is being read
     stale: new Set(),          // names of rows an event changed
     freshening: false, again: false,
+    wantHead: false, heading: false, headAgain: false,
+    timer: 0, last: 0,         // the refresh events asked for: when, and the last
     window: [0, 0],            // the rows drawn
     version: 0, drawn: '',
   };
@@ -111,24 +114,31 @@ function onGroupsScroll() {
 window.addEventListener('scroll', onGroupsScroll, { passive: true });
 window.addEventListener('resize', onGroupsScroll);
 
-// groupsChanged marks the rows an event changed, fetches those in view,
+// groupsChanged marks the rows an event changed, to fetch those in view,
 // and the head of the list when a change may belong to a group that
-// started after the newest one listed.
+// started after the newest one listed; at most once every GROUP_EVERY, so
+// a burst of events makes few fetches.
 function groupsChanged(ev) {
   const st = G;
-  let head = false;
   if (ev.truncated) {
     for (const name of st.index.keys()) st.stale.add(name);
-    head = true;
+    st.wantHead = true;
   }
   const newest = st.rows.length ? Date.parse(st.rows[0].submitted) : -Infinity;
   for (const j of ev.changes || []) {
     if (!j.group) continue;
     if (st.index.has(j.group)) st.stale.add(j.group);
-    else if (Date.parse(j.submitted) >= newest) head = true;
+    else if (Date.parse(j.submitted) >= newest) st.wantHead = true;
   }
-  if (head && (st.rows.length || st.done)) groupsHead(st);
-  freshenGroups();
+  if (st.timer || (!st.wantHead && !st.stale.size)) return;
+  st.timer = setTimeout(() => {
+    st.timer = 0;
+    if (st !== G) return;
+    st.last = Date.now();
+    if (st.wantHead && (st.rows.length || st.done)) groupsHead(st);
+    st.wantHead = false;
+    freshenGroups();
+  }, Math.max(0, st.last + GROUP_EVERY - Date.now()));
 }
 
 // groupsHead reads the first page of the list again and puts the groups
@@ -153,6 +163,9 @@ async function groupsHead(st) {
       if (k < 0) { st.next = page.next_cursor || ''; st.done = !st.next; }
       reindexGroups(st);
       drawGroupRows();
+      // Rows put above the view move it down as much: what is read stays.
+      const list = document.getElementById('groups-list');
+      if (fresh.length && list && list.getBoundingClientRect().top < 0) window.scrollBy(0, fresh.length * GROUP_ROW);
     } while (st.headAgain);
   } catch (e) {
     // The rows stay as they are; the next change tries again.

@@ -15,18 +15,22 @@ function setLive(state, text) {
 function wantBeats() { return S.route.view === 'workers'; }
 
 // connect opens the event stream (again: the page now wants heartbeats,
-// or no more). An event carries what changed: the status, the workers,
-// the jobs changed; S.snap keeps the latest of each.
-function connect() {
+// or no more, or the stream broke). An event carries what changed: the
+// status, the workers, the jobs changed; S.snap keeps the latest of each.
+// After a break (missed), events may have been lost: the first event
+// then counts as truncated, so the page fetches what it shows again.
+function connect(missed) {
   if (S.es) S.es.close();
   S.esBeats = wantBeats();
   const es = S.es = new EventSource('api/v1/events' + (S.esBeats ? '?heartbeats=true' : ''));
+  es.missed = !!missed;
   es.onopen = () => setLive('open', 'live');
   es.onerror = () => {
     if (es !== S.es) return;
+    es.missed = true;
     if (es.readyState === EventSource.CLOSED) {
       setLive('error', 'disconnected; retrying');
-      setTimeout(() => { if (es === S.es) connect(); }, 5000);
+      setTimeout(() => { if (es === S.es) connect(true); }, 5000);
     } else {
       setLive('connecting', 'reconnecting…');
     }
@@ -34,6 +38,8 @@ function connect() {
   es.onmessage = e => {
     let ev;
     try { ev = JSON.parse(e.data); } catch (err) { return; }
+    if (es.missed) ev.truncated = true;
+    es.missed = false;
     S.snap = S.snap || { status: null, workers: [] };
     if (ev.status) {
       S.snap.status = ev.status;
