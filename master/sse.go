@@ -10,8 +10,8 @@ import (
 	"github.com/drover/drover/rpcapi"
 )
 
-// The live view: /api/v1/status and the server-sent events of
-// /api/v1/events, which the dashboard renders.
+// The live view: /api/v1/status, and what the server-sent events of
+// /api/v1/events (events.go) send of it; the dashboard renders both.
 
 // apiStatus is the master at a glance.
 type apiStatus struct {
