@@ -29,11 +29,13 @@ const (
 )
 
 // countingProxy forwards each connection it accepts on 127.0.0.1 to a
-// target and counts the bytes each way.
+// target and counts the bytes each way. A test can break the link: cut
+// closes the connections, and while down it closes new ones at once.
 type countingProxy struct {
 	ln       net.Listener
 	target   string
 	down, up atomic.Int64 // target to client, client to target
+	broken   atomic.Bool
 
 	mu    sync.Mutex
 	conns []net.Conn
@@ -67,6 +69,10 @@ func (p *countingProxy) accept() {
 		c, err := p.ln.Accept()
 		if err != nil {
 			return
+		}
+		if p.broken.Load() {
+			c.Close()
+			continue
 		}
 		s, err := net.Dial("tcp", p.target)
 		if err != nil {
@@ -102,6 +108,20 @@ func (p *countingProxy) copy(dst, src net.Conn, n *atomic.Int64) {
 }
 
 func (p *countingProxy) addr() string { return p.ln.Addr().String() }
+
+// cut breaks the link until mend: the connections open are closed, and new
+// ones too.
+func (p *countingProxy) cut() {
+	p.broken.Store(true)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *countingProxy) mend() { p.broken.Store(false) }
 
 // idleCost lets the tab sit for idleWindow and returns the bytes it
 // received meanwhile, failing the test if they pass idleBudget.

@@ -169,3 +169,46 @@ func TestDashboardManyGroups(t *testing.T) {
 		t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
 	}
 }
+
+// TestDashboardAfterABreak breaks the link between the browser and the
+// master while a job's page is open; meanwhile the job ends and 60 other
+// jobs change, so the job is not among the changes the new stream's first
+// event lists. Once the link is back, the page shows the job's end.
+func TestDashboardAfterABreak(t *testing.T) {
+	path := needChromium(t)
+	m := startMaster(t, master.Config{HeartbeatInterval: 200 * time.Millisecond, DeadAfter: 30 * time.Second})
+	gate := make(chan struct{})
+	startWorker(t, m.Addr(), "w1", 2, map[string]worker.HandlerFunc{
+		"gate": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			select {
+			case <-gate:
+				return jobs.Result{Output: "open"}, nil
+			case <-ctx.Done():
+				return jobs.Result{}, ctx.Err()
+			}
+		},
+	})
+	c := newHTTPAPI(t, m)
+	var sub struct{ IDs []string }
+	c.call("POST", "jobs", `{"type": "gate"}`, 201, &sub)
+	id := sub.IDs[0]
+	c.waitState(id, jobs.Running)
+
+	p := startCountingProxy(t, m.Addr())
+	b := startBrowser(t, path, "http://"+p.addr()+"/")
+	b.do("load the job's page", chromedp.Navigate(b.base+"#/jobs/"+id))
+	b.until("the job running, live", `document.querySelector('#job-state')?.textContent === 'running' &&
+		document.querySelector('#live').dataset.state === 'open'`)
+	p.cut()
+	b.until("the page to see the break", `document.querySelector('#live').dataset.state !== 'open'`)
+	close(gate)
+	c.waitState(id, jobs.Succeeded)
+	others := make([]string, 60)
+	for i := range others {
+		others[i] = `{"type": "nobody-runs-this"}`
+	}
+	c.call("POST", "jobs", `{"jobs": [`+strings.Join(others, ",")+`]}`, 201, nil)
+	p.mend()
+	b.until("the job's end on its page", `document.querySelector('#live').dataset.state === 'open' &&
+		document.querySelector('#job-state')?.textContent === 'succeeded'`)
+}
