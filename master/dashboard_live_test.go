@@ -212,3 +212,21 @@ func TestDashboardAfterABreak(t *testing.T) {
 	b.until("the job's end on its page", `document.querySelector('#live').dataset.state === 'open' &&
 		document.querySelector('#job-state')?.textContent === 'succeeded'`)
 }
+
+// TestDashboardWaitingReason keeps a pending job's page open while a
+// worker that has its type, but not its tags, registers: no job changes,
+// and the page says why the job still waits within 2 s.
+func TestDashboardWaitingReason(t *testing.T) {
+	path := needChromium(t)
+	m := startMaster(t, master.Config{HeartbeatInterval: 200 * time.Millisecond, DeadAfter: 30 * time.Second})
+	ids := submit(t, client(t, m.Addr()), jobs.Spec{Type: "ocr", Tags: []string{"gpu"}})
+	b := startBrowser(t, path, "http://"+m.Addr()+"/")
+	b.do("load the job's page", chromedp.Navigate(b.base+"#/jobs/"+ids[0]))
+	b.until("no live workers at all", `document.querySelector('#live').dataset.state === 'open' &&
+		document.body.innerText.includes('(no live workers at all)')`)
+	start := time.Now()
+	startWorker(t, m.Addr(), "no-gpu", 1, map[string]worker.HandlerFunc{"ocr": echo})
+	within(t, start, "the page saying why the job still waits", func() {
+		b.until("the new reason", `document.body.innerText.includes('(1 live workers have the type but not the tags)')`)
+	})
+}

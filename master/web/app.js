@@ -19,6 +19,7 @@ const S = {
   route: { view: 'overview' },
   jobs: { filter: {}, cursor: '', stack: [], next: '', ids: new Set() },
   schedTypes: new Set(), // the job types the schedules shown fire
+  jobPending: false,   // the job page shows a pending job
   confirm: null,       // an armed two-step button: {key, until}
   loading: false,      // a fetch for the current view is in flight
   dirty: false,        // ...and another is wanted after it
@@ -456,6 +457,7 @@ function submitForm() {
 // ---- one job ----
 
 function drawJob(j) {
+  S.jobPending = j.state === 'pending';
   const open = new Set([...view.querySelectorAll('details[data-attempt][open]')].map(d => d.dataset.attempt));
   const id = enc(j.id);
   const actions = h('div', { class: 'actions-row' },

@@ -59,7 +59,8 @@ function concerns(r, ev) {
   const cs = ev.changes || [];
   if (ev.truncated) return true;
   switch (r.view) {
-    case 'job': return cs.some(j => j.id === r.id);
+    // A pending job: why it waits may change with the workers.
+    case 'job': return cs.some(j => j.id === r.id) || (!!ev.workers && S.jobPending);
     case 'group': return cs.some(j => j.group === r.name);
     case 'jobs': return cs.some(jobsPageConcerned);
     case 'schedules': return cs.some(j => S.schedTypes.has(j.type));
