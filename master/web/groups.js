@@ -120,9 +120,10 @@ window.addEventListener('resize', onGroupsScroll);
 // a burst of events makes few fetches.
 function groupsChanged(ev) {
   const st = G;
-  if (ev.truncated) {
+  if (ev.truncated) { // a burst, or the stream broke: every row may have changed
     for (const name of st.index.keys()) st.stale.add(name);
     st.wantHead = true;
+    st.error = ''; // and the list may be read again
   }
   const newest = st.rows.length ? Date.parse(st.rows[0].submitted) : -Infinity;
   for (const j of ev.changes || []) {
