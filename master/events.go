@@ -22,9 +22,12 @@ type apiEvent struct {
 	// Status is sent when a member other than now changed.
 	Status *apiStatus `json:"status,omitempty"`
 	// Workers (every worker) is sent when one came, went or changed its
-	// state, slots or jobs; a heartbeat alone changes them only for a
-	// stream that asked for heartbeats.
+	// state, slots or jobs; a heartbeat alone does not change them.
 	Workers []rpcapi.WorkerInfo `json:"workers,omitzero"`
+	// Heartbeats maps the workers whose last heartbeat changed, and no
+	// other, to its time; only to a stream that asked for heartbeats, and
+	// only when Workers is not sent.
+	Heartbeats map[string]time.Time `json:"heartbeats,omitempty"`
 	// Changes lists the jobs changed since the previous event, each change
 	// once (newest first, at most maxChanges; the first event has the
 	// latest ones).
@@ -37,10 +40,11 @@ type apiEvent struct {
 // eventStream is what one stream has sent, so that its next event carries
 // only what changed.
 type eventStream struct {
-	heartbeats bool   // the client shows heartbeat ages: send them
-	started    bool   // the first event is sent
-	status     []byte // the status last sent, without its now
-	workers    []byte // the workers last sent (heartbeats: without them)
+	heartbeats bool                 // the client shows heartbeat ages: send them
+	started    bool                 // the first event is sent
+	status     []byte               // the status last sent, without its now
+	workers    []byte               // the workers last sent, without their heartbeats
+	beats      map[string]time.Time // the heartbeats last sent, by worker ID
 	// sent maps the jobs sent in changes to the time of the change sent,
 	// while a later snapshot may list that change again (changeSlack).
 	sent map[string]time.Time
@@ -59,23 +63,8 @@ func (s *eventStream) next(snap liveSnap, since time.Time) (*apiEvent, error) {
 	if !s.started || !bytes.Equal(status, s.status) {
 		ev.Status, s.status = &snap.Status, status
 	}
-	ws := snap.Workers
-	if !s.heartbeats {
-		ws = make([]rpcapi.WorkerInfo, len(snap.Workers))
-		for i, w := range snap.Workers {
-			w.LastHeartbeat = time.Time{}
-			ws[i] = w
-		}
-	}
-	workers, err := json.Marshal(ws)
-	if err != nil {
+	if err := s.nextWorkers(ev, snap.Workers); err != nil {
 		return nil, err
-	}
-	if !s.started || !bytes.Equal(workers, s.workers) {
-		ev.Workers, s.workers = snap.Workers, workers
-		if ev.Workers == nil {
-			ev.Workers = []rpcapi.WorkerInfo{}
-		}
 	}
 	ev.Changes = s.newChanges(snap.Changes, since)
 	if !s.started {
@@ -85,10 +74,46 @@ func (s *eventStream) next(snap liveSnap, since time.Time) (*apiEvent, error) {
 		}
 		return ev, nil
 	}
-	if ev.Status == nil && ev.Workers == nil && ev.Changes == nil && !ev.Truncated {
+	if ev.Status == nil && ev.Workers == nil && ev.Heartbeats == nil && ev.Changes == nil && !ev.Truncated {
 		return nil, nil
 	}
 	return ev, nil
+}
+
+// nextWorkers sets ev's workers when they changed, else, to a stream that
+// asked for heartbeats, the heartbeats that changed.
+func (s *eventStream) nextWorkers(ev *apiEvent, workers []rpcapi.WorkerInfo) error {
+	ws := make([]rpcapi.WorkerInfo, len(workers))
+	beats := make(map[string]time.Time, len(workers))
+	for i, w := range workers {
+		beats[w.ID] = w.LastHeartbeat
+		w.LastHeartbeat = time.Time{}
+		ws[i] = w
+	}
+	data, err := json.Marshal(ws)
+	if err != nil {
+		return err
+	}
+	if !s.started || !bytes.Equal(data, s.workers) {
+		ev.Workers, s.workers, s.beats = workers, data, beats
+		if ev.Workers == nil {
+			ev.Workers = []rpcapi.WorkerInfo{}
+		}
+		return nil
+	}
+	if !s.heartbeats {
+		return nil
+	}
+	for id, at := range beats {
+		if !at.Equal(s.beats[id]) {
+			if ev.Heartbeats == nil {
+				ev.Heartbeats = make(map[string]time.Time)
+			}
+			ev.Heartbeats[id] = at
+			s.beats[id] = at
+		}
+	}
+	return nil
 }
 
 // newChanges returns the changes of cs not sent yet, and forgets those that

@@ -16,7 +16,8 @@ function wantBeats() { return S.route.view === 'workers'; }
 
 // connect opens the event stream (again: the page now wants heartbeats,
 // or no more, or the stream broke). An event carries what changed: the
-// status, the workers, the jobs changed; S.snap keeps the latest of each.
+// status, the workers (or only their new heartbeats), the jobs changed;
+// S.snap keeps the latest of each.
 // After a break (missed), events may have been lost: the first event
 // then counts as truncated, so the page fetches what it shows again.
 function connect(missed) {
@@ -46,6 +47,9 @@ function connect(missed) {
       S.skew = Date.parse(ev.status.now) - Date.now();
     }
     if (ev.workers) S.snap.workers = ev.workers;
+    for (const w of ev.heartbeats ? S.snap.workers : []) {
+      if (ev.heartbeats[w.id]) w.last_heartbeat = ev.heartbeats[w.id];
+    }
     for (const j of ev.changes || []) { S.recent.delete(j.id); S.recent.set(j.id, j); }
     const newest = [...S.recent.values()].sort((a, b) => Date.parse(b.updated) - Date.parse(a.updated)).slice(0, 30);
     S.recent = new Map(newest.map(j => [j.id, j]));
