@@ -2,6 +2,7 @@ package master_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -229,4 +230,17 @@ func TestDashboardWaitingReason(t *testing.T) {
 	within(t, start, "the page saying why the job still waits", func() {
 		b.until("the new reason", `document.body.innerText.includes('(1 live workers have the type but not the tags)')`)
 	})
+
+	// The jobs list says the same in its Why column, and a failed job's
+	// error there.
+	failed := submit(t, client(t, m.Addr()), jobs.Spec{Type: "fail"})
+	startWorker(t, m.Addr(), "failer", 1, map[string]worker.HandlerFunc{"fail": func(context.Context, *jobs.Job) (jobs.Result, error) {
+		return jobs.Result{}, errors.New("the site answered 503")
+	}})
+	b.do("load the jobs list", chromedp.Navigate(b.base+"#/jobs"))
+	b.until("the list's Why column", `(() => {
+		const why = id => { const r = document.querySelector('tr[data-job-id="' + id + '"] td.why'); return r ? r.textContent : ''; };
+		return why('`+ids[0]+`').includes('(1 live workers have the type but not the tags)') &&
+			why('`+failed[0]+`').includes('the site answered 503');
+	})()`)
 }

@@ -387,6 +387,10 @@ function setupJobs(params) {
   drawBulk();
 }
 
+// whyText is what a listed job says of itself: why it waits while
+// pending, else its latest attempt's error.
+function whyText(j) { return j.state === 'pending' ? (j.waiting || '') : (j.error || ''); }
+
 function drawJobs(page) {
   S.jobs.next = page.next_cursor || '';
   S.jobs.ids = new Set(page.jobs.map(j => j.id));
@@ -401,9 +405,11 @@ function drawJobs(page) {
     td('Group', j.group ? h('a', { href: '#/groups/' + enc(j.group) }, j.group) : '—'),
     td('Worker', j.worker ? h('code', {}, j.worker) : '—', { class: 'lbl' }),
     td('Attempts', j.attempts + (j.retries && j.attempts <= j.retries + 1 ? ' of ' + (j.retries + 1) : ''), { class: 'num lbl' }),
+    td('Why', whyText(j) || '—', { class: 'why', title: whyText(j) }),
     td('Updated', agoEl(j.updated))));
+  S.jobs.anyPending = page.jobs.some(j => j.state === 'pending');
   document.getElementById('jobs-table').replaceChildren(
-    table(['ID', 'State', 'Type', 'Args', 'Group', 'Worker', 'Attempts', 'Updated'], rows, 'No jobs match.', 'compact'));
+    table(['ID', 'State', 'Type', 'Args', 'Group', 'Worker', 'Attempts', 'Why', 'Updated'], rows, 'No jobs match.', 'compact'));
   const go = (cursor, stack) => { S.jobs.cursor = cursor; S.jobs.stack = stack; refresh(); };
   document.getElementById('pager').replaceChildren(
     h('button', { type: 'button', disabled: !S.jobs.stack.length, onclick: () => go(S.jobs.stack.at(-1), S.jobs.stack.slice(0, -1)) }, '← Newer'),

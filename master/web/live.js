@@ -66,7 +66,10 @@ function concerns(r, ev) {
     // A pending job: why it waits may change with the workers.
     case 'job': return cs.some(j => j.id === r.id) || (!!ev.workers && S.jobPending);
     case 'group': return cs.some(j => j.group === r.name);
-    case 'jobs': return cs.some(jobsPageConcerned);
+    // A pending job's reason (the Why column) may change with the workers.
+    case 'jobs': return cs.some(jobsPageConcerned) || (!!ev.workers && S.jobs.anyPending);
+    // Why lanes wait changes with the workers too.
+    case 'queues': return cs.length > 0 || !!ev.status || !!ev.workers;
     case 'schedules': return cs.some(j => S.schedTypes.has(j.type));
   }
   return cs.length > 0 || !!ev.status;
