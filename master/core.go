@@ -60,6 +60,9 @@ type core struct {
 	// fireFails are the schedules whose latest fires failed, by name
 	// (queues_attention.go).
 	fireFails map[string]*fireStreak
+	// schedRev counts the changes of schedules (the live view's
+	// schedules_rev).
+	schedRev uint64
 	// readGate bounds the walks of the store that run at once (readgate.go).
 	readGate chan struct{}
 	// ready is closed once the whole store is loaded, failed (with

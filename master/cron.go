@@ -162,6 +162,7 @@ type schedCore interface {
 	jobLive(id string) bool
 	submitFire(name string, spec jobs.Spec, at time.Time) (string, error)
 	forgetFires(name string) // the schedule was deleted: forget how its fires ended
+	schedulesChanged()       // a schedule was made, changed, paused, resumed, run or deleted
 }
 
 // scheduler fires the master's schedules. One goroutine (run) owns the
@@ -454,6 +455,7 @@ func (s *scheduler) upsert(specs []jobs.Spec, parsed []cron.Schedule, existing [
 			what = "schedule updated"
 		}
 		s.log.WithFields(logrus.Fields{"schedule": sp.Name, "cron": sp.Schedule, "next": e.next}).Info(what)
+		s.core.schedulesChanged()
 	}
 	return nil
 }
@@ -483,6 +485,7 @@ func (s *scheduler) setPaused(name string, paused bool, r *rpcapi.ScheduleInfo) 
 			e.setNext()
 			s.entries[name] = &e
 			s.log.WithFields(logrus.Fields{"schedule": name, "paused": paused}).Info("schedule paused or resumed")
+			s.core.schedulesChanged()
 		}
 		*r = s.entries[name].info()
 	})

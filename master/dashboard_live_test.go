@@ -99,6 +99,27 @@ func TestDashboardLiveUpdates(t *testing.T) {
 		b.until("the new job", fmt.Sprintf(`document.querySelector('tr[data-job-id=%q]')?.textContent.includes('succeeded')`, id))
 	})
 
+	// The schedules page follows a schedule made over RPC, paused and deleted
+	// through the API, which change no job.
+	b.eval(`location.hash = '#/schedules'`)
+	b.until("the empty schedules page", `!!document.querySelector('#no-schedules')`)
+	sched := func(name string) string { return fmt.Sprintf(`document.querySelector('tr[data-schedule=%q]')`, name) }
+	start = time.Now()
+	submit(t, client(t, m.Addr()), jobs.Spec{Type: "echo", Name: "nightly", Schedule: "0 3 * * *"})
+	within(t, start, "a schedule made over RPC on the page", func() {
+		b.until("the new schedule", sched("nightly")+`?.textContent.includes('active')`)
+	})
+	start = time.Now()
+	c.call("POST", "schedules/nightly/pause", "", 200, nil)
+	within(t, start, "a pause through the API on the page", func() {
+		b.until("paused", sched("nightly")+`?.textContent.includes('paused')`)
+	})
+	start = time.Now()
+	c.call("POST", "schedules/nightly/delete", "", 200, nil)
+	within(t, start, "a delete through the API on the page", func() {
+		b.until("gone", sched("nightly")+` === null`)
+	})
+
 	// The workers page asks for heartbeats: the age shown keeps up.
 	b.eval(`location.hash = '#/workers'`)
 	beat := fmt.Sprintf(`document.querySelector('tr[data-worker-id=%q] td[data-label="Last heartbeat"] .ago')?.dataset.ts`, wk.ID())

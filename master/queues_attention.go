@@ -66,6 +66,15 @@ func (c *core) noteFire(j *jobs.Job) {
 	}
 }
 
+// schedulesChanged implements schedCore: the live view's schedules_rev
+// moves, and its watchers wake.
+func (c *core) schedulesChanged() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.schedRev++
+	c.bump()
+}
+
 // forgetFires implements schedCore: schedule name was deleted.
 func (c *core) forgetFires(name string) {
 	c.mu.Lock()

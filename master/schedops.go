@@ -75,6 +75,7 @@ func (s *scheduler) runNow(name string) (runResult, error) {
 			res.Job = e.lastJob
 		}
 		s.log.WithFields(logrus.Fields{"schedule": name, "job": res.Job, "queued": res.Queued}).Info("schedule run by request")
+		s.core.schedulesChanged()
 		res.Schedule = e.info()
 	})
 	return res, cmp.Or(derr, err)
@@ -105,6 +106,7 @@ func (s *scheduler) remove(name string) error {
 	})
 	if derr == nil && err == nil {
 		s.core.forgetFires(name)
+		s.core.schedulesChanged()
 	}
 	return cmp.Or(derr, err)
 }

@@ -29,6 +29,10 @@ type apiStatus struct {
 	// Attention lists what needs a person, most pressing first
 	// (queues_attention.go); never nil.
 	Attention []rpcapi.Attention `json:"attention"`
+	// SchedulesRev counts the changes of schedules since the master
+	// started (made, changed, paused, resumed, run now, deleted): a page
+	// that shows them fetches them again when it moves.
+	SchedulesRev uint64 `json:"schedules_rev"`
 }
 
 // workerCounts counts workers by state, and the slots of the live ones
@@ -217,6 +221,7 @@ func (c *core) liveView(since time.Time, full bool) (ev liveSnap, live bool) {
 	}
 	c.live.throughput(st.Throughput.Buckets, start)
 	st.Attention = c.attention(c.now())
+	st.SchedulesRev = c.schedRev
 	live = st.Workers.Alive+st.Workers.Draining > 0
 	if !full {
 		return ev, live

@@ -532,6 +532,7 @@ setInterval(() => {
 
 function drawSchedules(data) {
   S.schedTypes = new Set(data.schedules.map(s => s.type));
+  if (S.snap && S.snap.status) S.schedRev = S.snap.status.schedules_rev;
   const rows = data.schedules.map(s => h('tr', { 'data-schedule': s.name },
     td('Name', h('strong', {}, s.name)),
     td('Schedule', h('code', {}, s.schedule)),
