@@ -224,10 +224,8 @@ func (m *Master) retryPage(page []bulkItem) (int, error) {
 // jobs it found neither in memory nor in page.
 func (m *Master) retryLocked(page []bulkItem) (int, []string, error) {
 	now := m.core.now()
-	m.core.mu.Lock()
-	if m.core.closed {
-		m.core.mu.Unlock()
-		return 0, nil, fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
+	if err := m.core.lockOpen(); err != nil {
+		return 0, nil, err
 	}
 	var last *batch
 	var missed []string

@@ -3,6 +3,7 @@ package master
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"iter"
 	"maps"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
 	"github.com/sirupsen/logrus"
 )
 
@@ -300,6 +302,17 @@ func jobEntry(log logrus.FieldLogger, j *jobs.Job) *logrus.Entry {
 
 // now is the master's time (clock).
 func (c *core) now() time.Time { return c.clock.Now() }
+
+// lockOpen locks c.mu, unless the master is shutting down: then it leaves
+// c.mu unlocked and returns ErrUnavailable.
+func (c *core) lockOpen() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
+	}
+	return nil
+}
 
 // jobOfKey implements schedCore: the ID of the job with key, if any.
 func (c *core) jobOfKey(key string) (string, bool) {

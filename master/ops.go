@@ -33,10 +33,8 @@ func (m *Master) Retry(ctx context.Context, id string) error {
 		return err
 	}
 	now := c.now()
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
+	if err := c.lockOpen(); err != nil {
+		return err
 	}
 	j := c.job(id)
 	if j == nil && !live {

@@ -38,10 +38,8 @@ func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.
 		}
 	}
 	now := c.now()
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
+	if err := c.lockOpen(); err != nil {
+		return err
 	}
 	w := m.reg.addWorker(a, addr, client, now)
 	last, stale := m.reg.adoptRunning(w, a.Running, r, now)
