@@ -463,13 +463,7 @@ func (s *scheduler) upsert(specs []jobs.Spec, parsed []cron.Schedule, existing [
 // setPaused pauses or resumes a schedule on the loop. A resumed schedule
 // does not fire the instants that passed while it was paused.
 func (s *scheduler) setPaused(name string, paused bool, r *rpcapi.ScheduleInfo) error {
-	var err error
-	derr := s.do(func() {
-		old := s.entries[name]
-		if old == nil {
-			err = fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, name)
-			return
-		}
+	return s.onEntry(name, func(old *schedEntry) error {
 		if old.Paused != paused {
 			e := *old
 			e.Paused = paused
@@ -478,9 +472,8 @@ func (s *scheduler) setPaused(name string, paused bool, r *rpcapi.ScheduleInfo) 
 			} else {
 				e.Through = later(e.Through, s.now())
 			}
-			if err = s.save(&e); err != nil {
-				err = fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
-				return
+			if err := s.save(&e); err != nil {
+				return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 			}
 			e.setNext()
 			s.entries[name] = &e
@@ -488,6 +481,22 @@ func (s *scheduler) setPaused(name string, paused bool, r *rpcapi.ScheduleInfo) 
 			s.core.schedulesChanged()
 		}
 		*r = s.entries[name].info()
+		return nil
+	})
+}
+
+// onEntry runs fn on the loop with schedule name's entry and returns its
+// error: ErrNotFound, without running fn, when there is no such
+// schedule; ErrUnavailable when the master shuts down first.
+func (s *scheduler) onEntry(name string, fn func(e *schedEntry) error) error {
+	var err error
+	derr := s.do(func() {
+		e := s.entries[name]
+		if e == nil {
+			err = fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, name)
+			return
+		}
+		err = fn(e)
 	})
 	return cmp.Or(derr, err)
 }

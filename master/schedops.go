@@ -33,82 +33,65 @@ type runResult struct {
 // stays paused.
 func (s *scheduler) runNow(name string) (runResult, error) {
 	var res runResult
-	var err error
-	derr := s.do(func() {
-		e := s.entries[name]
-		if e == nil {
-			err = fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, name)
-			return
-		}
+	err := s.onEntry(name, func(e *schedEntry) error {
 		now := s.now().Truncate(time.Second) // a fire's key is to the second
 		if s.live(e) {
 			switch e.overlap() {
 			case jobs.OverlapSkip:
-				err = fmt.Errorf("%w: schedule %q: its last run (job %s) is still pending or running and its overlap is skip; not fired",
+				return fmt.Errorf("%w: schedule %q: its last run (job %s) is still pending or running and its overlap is skip; not fired",
 					ErrConflict, name, cmp.Or(e.lastJob, "being submitted"))
-				return
 			case jobs.OverlapQueue:
 				if e.Queued.IsZero() {
 					e.Queued = now
 				}
-				if err = s.save(e); err != nil {
-					err = fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
-					return
+				if err := s.save(e); err != nil {
+					return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 				}
 				res.Queued = true
 			}
 		}
 		if !res.Queued {
 			if !now.After(e.LastFire) {
-				err = fmt.Errorf("%w: schedule %q fired at %s already; try again in a second", ErrConflict, name, e.LastFire.Format(time.RFC3339))
-				return
+				return fmt.Errorf("%w: schedule %q fired at %s already; try again in a second", ErrConflict, name, e.LastFire.Format(time.RFC3339))
 			}
 			s.fire(e, now)
 			if !e.LastFire.Equal(now) {
-				err = fmt.Errorf("%w: schedule %q: the store failed; not fired", rpcapi.ErrUnavailable, name)
-				return
+				return fmt.Errorf("%w: schedule %q: the store failed; not fired", rpcapi.ErrUnavailable, name)
 			}
 			if e.owed {
-				err = fmt.Errorf("%w: schedule %q: the fire's job was not submitted yet; it is retried", rpcapi.ErrUnavailable, name)
-				return
+				return fmt.Errorf("%w: schedule %q: the fire's job was not submitted yet; it is retried", rpcapi.ErrUnavailable, name)
 			}
 			res.Job = e.lastJob
 		}
 		s.log.WithFields(logrus.Fields{"schedule": name, "job": res.Job, "queued": res.Queued}).Info("schedule run by request")
 		s.core.schedulesChanged()
 		res.Schedule = e.info()
+		return nil
 	})
-	return res, cmp.Or(derr, err)
+	return res, err
 }
 
 // remove deletes schedule name from the store: it fires no more. The
 // jobs it fired stay. A schedule from the jobs file is refused
 // (ErrConflict): the next start would create it again.
 func (s *scheduler) remove(name string) error {
-	var err error
-	derr := s.do(func() {
-		e := s.entries[name]
-		if e == nil {
-			err = fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, name)
-			return
-		}
+	err := s.onEntry(name, func(e *schedEntry) error {
 		if strings.HasPrefix(e.Spec.Key, jobsFileKeyPrefix) {
-			err = fmt.Errorf("%w: schedule %q comes from the jobs file, and the next start would create it again: remove it there, or pause it",
+			return fmt.Errorf("%w: schedule %q comes from the jobs file, and the next start would create it again: remove it there, or pause it",
 				ErrConflict, name)
-			return
 		}
-		if err = s.meta.SaveMeta(schedBucket, name, nil); err != nil {
-			err = fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
-			return
+		if err := s.meta.SaveMeta(schedBucket, name, nil); err != nil {
+			return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 		}
 		delete(s.entries, name)
 		s.log.WithField("schedule", name).Info("schedule deleted by request")
+		return nil
 	})
-	if derr == nil && err == nil {
+	if err == nil {
 		s.core.forgetFires(name)
 		s.core.schedulesChanged()
 	}
-	return cmp.Or(derr, err)
+	return err
 }
 
 // scheduleOp is one of the schedule endpoints: pause, resume, run or
