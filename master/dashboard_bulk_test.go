@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
-	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
 )
@@ -26,7 +24,7 @@ import (
 // page. Screenshots go to DROVER_SCREENSHOT_DIR when set.
 func TestDashboardActOnMany(t *testing.T) {
 	path := needChromium(t)
-	m := startMaster(t, master.Config{HeartbeatInterval: 200 * time.Millisecond, DeadAfter: 30 * time.Second})
+	m := startMaster(t, browserMasterConfig())
 	failFirst := func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 		if j.Attempt == 1 || j.Spec.Type == "other" {
 			return jobs.Result{}, worker.Permanent(errors.New("upstream refused"))
@@ -106,9 +104,7 @@ func TestDashboardActOnMany(t *testing.T) {
 	b.until("the worker draining", wrow+`?.textContent.includes('draining') && `+wrow+`.querySelector('.undrain') !== null`)
 	b.do("undrain", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-worker-id=%q] .undrain`, wk.ID()))))
 	b.until("the worker alive again", wrow+`?.textContent.includes('alive') && `+wrow+`.querySelector('.undrain') === null`)
-	if errs := b.consoleErrors(); len(errs) > 0 {
-		t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
-	}
+	b.noConsoleErrors()
 	t.Logf("screenshots in %s", dir)
 }
 

@@ -2,7 +2,6 @@ package master_test
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -72,9 +71,7 @@ func TestDashboardRoles(t *testing.T) {
 				shown("the schedule's "+sel, "#/schedules", `document.querySelector('tr[data-schedule="nightly"]') !== null`,
 					`tr[data-schedule="nightly"] `+sel, tc.pauseOK)
 			}
-			if errs := b.consoleErrors(); len(errs) > 0 {
-				t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
-			}
+			b.noConsoleErrors()
 		})
 	}
 	t.Run("worker", func(t *testing.T) {

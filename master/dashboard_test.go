@@ -49,6 +49,13 @@ type browser struct {
 	errors []string // console errors and uncaught exceptions
 }
 
+// browserMasterConfig is the config of a master a browser test drives:
+// a short heartbeat, and a long dead_after, as a loaded CI machine must
+// not reap a worker midway.
+func browserMasterConfig() master.Config {
+	return master.Config{HeartbeatInterval: 200 * time.Millisecond, DeadAfter: 30 * time.Second}
+}
+
 func startBrowser(t *testing.T, path, base string) *browser {
 	t.Helper()
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
@@ -146,6 +153,15 @@ func (b *browser) consoleErrors() []string {
 	return append([]string(nil), b.errors...)
 }
 
+// noConsoleErrors fails the test if the page logged a console error or
+// threw an uncaught exception.
+func (b *browser) noConsoleErrors() {
+	b.t.Helper()
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		b.t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
 // TestDashboard loads the dashboard of a real master with real workers in
 // headless Chromium: a worker that starts later shows up without a reload,
 // a job submitted from the page's form reaches succeeded on the page, a
@@ -156,8 +172,7 @@ func (b *browser) consoleErrors() []string {
 func TestDashboard(t *testing.T) {
 	path := needChromium(t)
 	start := time.Now()
-	// A long dead_after: a loaded CI machine must not reap a worker midway.
-	m := startMaster(t, master.Config{HeartbeatInterval: 200 * time.Millisecond, DeadAfter: 30 * time.Second})
+	m := startMaster(t, browserMasterConfig())
 	handlers := map[string]worker.HandlerFunc{
 		"echo": echo,
 		"sleep": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
@@ -282,9 +297,7 @@ func TestDashboard(t *testing.T) {
 		b.until(p.name+" fitting a phone's width", `document.documentElement.scrollWidth <= window.innerWidth`)
 		b.shot(dir, "phone-"+p.name, false)
 	}
-	if errs := b.consoleErrors(); len(errs) > 0 {
-		t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
-	}
+	b.noConsoleErrors()
 	if dst := os.Getenv("DROVER_SCREENSHOT"); dst != "" {
 		png, err := os.ReadFile(overview)
 		if err != nil {

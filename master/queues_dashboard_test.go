@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/drover/drover/jobs"
-	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
 )
@@ -24,7 +22,7 @@ import (
 // pending jobs. Screenshots go to DROVER_SCREENSHOT_DIR when set.
 func TestDashboardQueues(t *testing.T) {
 	path := needChromium(t)
-	m := startMaster(t, master.Config{HeartbeatInterval: 200 * time.Millisecond, DeadAfter: 30 * time.Second})
+	m := startMaster(t, browserMasterConfig())
 	mc := client(t, m.Addr())
 	startWorker(t, m.Addr(), "echoer", 2, map[string]worker.HandlerFunc{"echo": echo})
 	specs := make([]jobs.Spec, 2000)
@@ -82,9 +80,7 @@ func TestDashboardQueues(t *testing.T) {
 	b.until("the queues page on a phone", `document.querySelector('tr[data-queue-type="ocr"]') !== null`)
 	b.until("the queues page fitting a phone's width", `document.documentElement.scrollWidth <= window.innerWidth`)
 	b.shot(dir, "phone-queues", false)
-	if errs := b.consoleErrors(); len(errs) > 0 {
-		t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
-	}
+	b.noConsoleErrors()
 	t.Logf("screenshots in %s", dir)
 }
 
