@@ -90,6 +90,22 @@ func serveFake(t *testing.T, f *fakeWorker) string {
 	return ln.Addr().String()
 }
 
+// leaseThenReap submits an echo job (2 retries) to a master whose only
+// worker is fake, waits until fake holds it, then moves fc past a
+// dead_after of 30 s and waits until the master reaped fake, which never
+// beats. It returns the job's ID.
+func leaseThenReap(t *testing.T, mc rpcapi.MasterClient, fc *master.FakeClock, fake *fakeWorker) string {
+	t.Helper()
+	id := submit(t, mc, jobs.Spec{Type: "echo", Retries: 2})[0]
+	pollT(t, 10*time.Second, "the job leased", func() bool { return len(fake.taskList()) == 1 })
+	fc.Advance(31 * time.Second)
+	pollT(t, 5*time.Second, "the worker reaped", func() bool {
+		s, err := mc.Status(context.Background())
+		return err == nil && s.Reaped == 1
+	})
+	return id
+}
+
 // pollT polls cond until it holds, failing the test after d.
 var pollT = testproc.Poll
 

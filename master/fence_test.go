@@ -30,13 +30,7 @@ func TestReapedFencingWorkerHoldsItsJobs(t *testing.T) {
 			Types: []string{"echo"}, Slots: 1, FenceGrace: fenceGrace}); err != nil {
 			t.Fatal(err)
 		}
-		id := submit(t, mc, jobs.Spec{Type: "echo", Retries: 2})[0]
-		pollT(t, 10*time.Second, "the job leased", func() bool { return len(fake.taskList()) == 1 })
-		fc.Advance(31 * time.Second)
-		pollT(t, 5*time.Second, "the worker reaped", func() bool {
-			s, err := mc.Status(context.Background())
-			return err == nil && s.Reaped == 1
-		})
+		id := leaseThenReap(t, mc, fc, fake)
 		j := jobOf(t, mc, id)
 		if fenceGrace == 0 {
 			if j.State == jobs.Running {

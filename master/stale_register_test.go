@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
 )
@@ -24,15 +23,9 @@ func TestReRegisterCountsStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := submit(t, mc, jobs.Spec{Type: "echo", Retries: 2})[0]
-	pollT(t, 10*time.Second, "the job leased", func() bool { return len(fake.taskList()) == 1 })
 	// The fake never beats: past dead_after it is reaped and the attempt
 	// is lost.
-	fc.Advance(31 * time.Second)
-	pollT(t, 5*time.Second, "the worker reaped", func() bool {
-		s, err := mc.Status(context.Background())
-		return err == nil && s.Reaped == 1
-	})
+	id := leaseThenReap(t, mc, fc, fake)
 	rr, err := mc.Register(context.Background(), &rpcapi.RegisterArgs{Name: "stalled", Addr: addr,
 		Types: []string{"nothing"}, Slots: 1, Running: []rpcapi.JobRef{{JobID: id, Attempt: 1}}})
 	if err != nil {
