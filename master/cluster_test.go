@@ -75,6 +75,18 @@ func echo(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 	return jobs.Result{Output: "hello " + j.Spec.Args["name"]}, nil
 }
 
+// holdUntil is a handler that holds its job until release is closed or
+// the job is cancelled, then returns an empty result.
+func holdUntil(release <-chan struct{}) worker.HandlerFunc {
+	return func(ctx context.Context, _ *jobs.Job) (jobs.Result, error) {
+		select {
+		case <-ctx.Done():
+		case <-release:
+		}
+		return jobs.Result{}, nil
+	}
+}
+
 // TestClusterRunsJobs runs a batch over workers of every transport and
 // mode, alone and mixed on one master.
 func TestClusterRunsJobs(t *testing.T) {

@@ -95,13 +95,7 @@ func startPurgeMaster(t *testing.T) (*master.Master, rpcapi.MasterClient) {
 		"fail": func(context.Context, *jobs.Job) (jobs.Result, error) {
 			return jobs.Result{}, worker.Permanent(errors.New("no"))
 		},
-		"block": func(ctx context.Context, _ *jobs.Job) (jobs.Result, error) {
-			select {
-			case <-ctx.Done():
-			case <-release:
-			}
-			return jobs.Result{}, nil
-		},
+		"block": holdUntil(release),
 	})
 	t.Cleanup(func() { close(release) }) // before the worker's crash
 	return m, client(t, m.Addr())

@@ -19,13 +19,7 @@ func TestSetLimits(t *testing.T) {
 	m := startMaster(t, master.Config{})
 	release := make(chan struct{})
 	startWorker(t, m.Addr(), "w", 4, map[string]worker.HandlerFunc{
-		"x": func(ctx context.Context, _ *jobs.Job) (jobs.Result, error) {
-			select {
-			case <-release:
-			case <-ctx.Done():
-			}
-			return jobs.Result{}, nil
-		},
+		"x": holdUntil(release),
 	})
 	mc := client(t, m.Addr())
 	running := func(n int) func() bool {

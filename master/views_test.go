@@ -26,13 +26,7 @@ func TestWorkerViewsAgree(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	w := master.StartTestWorker(t, worker.Config{Master: m.Addr(), Name: "tagged", Slots: 2, Tags: []string{"region=eu", "gpu"}},
-		map[string]worker.HandlerFunc{"hold": func(ctx context.Context, _ *jobs.Job) (jobs.Result, error) {
-			select {
-			case <-ctx.Done():
-			case <-release:
-			}
-			return jobs.Result{}, nil
-		}})
+		map[string]worker.HandlerFunc{"hold": holdUntil(release)})
 	_ = w
 	mc := client(t, m.Addr())
 	ids := submit(t, mc, jobs.Spec{Type: "hold", Tags: []string{"gpu"}})
