@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/drover/drover/internal/poll"
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -28,15 +29,7 @@ func logGet(t *testing.T, m *master.Master, path string, h ...string) (int, http
 	for i := 0; i+1 < len(h); i += 2 {
 		req.Header.Set(h[i], h[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, b := testproc.HTTPDo(t, req)
 	return res.StatusCode, res.Header, string(b)
 }
 

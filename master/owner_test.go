@@ -250,23 +250,16 @@ func TestClientCancelOwnHTTP(t *testing.T) {
 	m := startAPIMaster(t, master.Config{Tokens: ownerCreds(), ClientCancel: master.ClientCancelOwn})
 	c := dialOwners(t, m.Addr(), rpcapi.TransportGob)
 	id := submitAs(t, c.alice, jobs.Spec{Type: "nobody-runs-this"})[0]
+	api := newHTTPAPI(t, m)
 	do := func(method, path, token string) (int, map[string]any) {
 		t.Helper()
-		req, err := http.NewRequest(method, "http://"+m.Addr()+master.APIPrefix+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
+		api.token = token
+		code, b := api.do(method, path, "")
 		var body map[string]any
-		if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		if err := json.Unmarshal(b, &body); err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)
 		}
-		return res.StatusCode, body
+		return code, body
 	}
 	if code, body := do("GET", "jobs/"+id, bobToken); code != http.StatusOK || body["submitter"] != "alice" {
 		t.Fatalf("GET job: %d %v; want submitter alice", code, body)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kolo/xmlrpc"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
@@ -83,15 +84,12 @@ func pgRawXML(t *testing.T, m *Master, method string, args any) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := http.Post("http://"+m.Addr()+rpcapi.XMLRPCPath, "text/xml", bytes.NewReader(body))
+	req, err := http.NewRequest("POST", "http://"+m.Addr()+rpcapi.XMLRPCPath, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	req.Header.Set("Content-Type", "text/xml")
+	_, b := testproc.HTTPDo(t, req)
 	return b
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/internal/xmlrpc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
@@ -43,12 +44,7 @@ func sendHost(t testing.TB, method, addr, path, host, contentType, body string) 
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
+	res, b := testproc.HTTPDo(t, req)
 	return res.StatusCode, string(b)
 }
 

@@ -25,7 +25,8 @@
 // workers from TOML confs) the same way, for the end-to-end suites.
 // Submit, Job, WaitAll, WorkerInfo, Alive and Counts are the calls to a
 // master that the suites share, whichever way they run it (drovertest's
-// in-process cluster uses them too).
+// in-process cluster uses them too). HTTPDo sends one HTTP request and
+// reads its whole reply, for the tests of a master's HTTP endpoints.
 //
 // The package does not import package testing: the test-side functions
 // take a TB, which *testing.T and *testing.B satisfy, so the drover binary
