@@ -81,7 +81,7 @@ var httpCells = map[string]httpCell{
 	},
 }
 
-// httpGet sends a request with token and returns its status, its
+// httpDo sends a request with token and returns its status, its
 // Content-Type and the start of its body (the first event of a stream).
 func httpDo(t *testing.T, m *master.Master, token, method, path, body string) (int, string, string) {
 	t.Helper()

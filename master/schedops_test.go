@@ -10,11 +10,11 @@ import (
 	"github.com/drover/drover/rpcapi"
 )
 
-// schedOp posts to /api/v1/schedules/{name}/op and returns the status and
-// the body.
-func schedOp(t *testing.T, m *master.Master, name, op string) (int, string) {
+// apiOp posts to /api/v1/{what}/{name}/{op} (what: schedules or
+// workers) and returns the status and the body.
+func apiOp(t *testing.T, m *master.Master, what, name, op string) (int, string) {
 	t.Helper()
-	status, _, body := httpDo(t, m, "", "POST", "/api/v1/schedules/"+name+"/"+op, "")
+	status, _, body := httpDo(t, m, "", "POST", "/api/v1/"+what+"/"+name+"/"+op, "")
 	return status, body
 }
 
@@ -45,14 +45,14 @@ func TestScheduleOps(t *testing.T) {
 		jobs.Spec{Name: "many", Schedule: "@every 1h", Type: "nobody", Overlap: jobs.OverlapAllow},
 		jobs.Spec{Name: "queued", Schedule: "@every 1h", Type: "nobody", Overlap: jobs.OverlapQueue})
 
-	if status, body := schedOp(t, m, "hourly", "pause"); status != 200 || !strings.Contains(body, `"paused":true`) {
+	if status, body := apiOp(t, m, "schedules", "hourly", "pause"); status != 200 || !strings.Contains(body, `"paused":true`) {
 		t.Fatalf("pause: %d %s", status, body)
 	}
 	if !schedules(t, m)["hourly"].Paused {
 		t.Fatal("hourly is not listed paused")
 	}
 	// Run now fires a paused schedule, once, and leaves it paused.
-	status, body := schedOp(t, m, "hourly", "run")
+	status, body := apiOp(t, m, "schedules", "hourly", "run")
 	var run struct {
 		Schedule rpcapi.ScheduleInfo `json:"schedule"`
 		Job      string              `json:"job"`
@@ -67,25 +67,25 @@ func TestScheduleOps(t *testing.T) {
 	}
 	// Its job is pending: overlap skip refuses another run; allow fires;
 	// queue queues.
-	if status, body := schedOp(t, m, "hourly", "run"); status != 409 || !strings.Contains(body, "overlap is skip") {
+	if status, body := apiOp(t, m, "schedules", "hourly", "run"); status != 409 || !strings.Contains(body, "overlap is skip") {
 		t.Fatalf("run of skip with its last run pending: %d %s", status, body)
 	}
-	if status, body := schedOp(t, m, "many", "run"); status != 200 || !strings.Contains(body, `"job"`) {
+	if status, body := apiOp(t, m, "schedules", "many", "run"); status != 200 || !strings.Contains(body, `"job"`) {
 		t.Fatalf("run of allow: %d %s", status, body)
 	}
-	if status, body := schedOp(t, m, "queued", "run"); status != 200 || !strings.Contains(body, `"job"`) {
+	if status, body := apiOp(t, m, "schedules", "queued", "run"); status != 200 || !strings.Contains(body, `"job"`) {
 		t.Fatalf("first run of queue: %d %s", status, body)
 	}
-	if status, body := schedOp(t, m, "queued", "run"); status != 200 || !strings.Contains(body, `"queued":true`) {
+	if status, body := apiOp(t, m, "schedules", "queued", "run"); status != 200 || !strings.Contains(body, `"queued":true`) {
 		t.Fatalf("second run of queue: %d %s", status, body)
 	}
-	if status, body := schedOp(t, m, "hourly", "resume"); status != 200 || !strings.Contains(body, `"paused":false`) {
+	if status, body := apiOp(t, m, "schedules", "hourly", "resume"); status != 200 || !strings.Contains(body, `"paused":false`) {
 		t.Fatalf("resume: %d %s", status, body)
 	}
 
 	// Delete: gone from the list; its fired job stays; a second delete
 	// and any other call are 404s.
-	if status, body := schedOp(t, m, "hourly", "delete"); status != 200 || !strings.Contains(body, `"deleted":"hourly"`) {
+	if status, body := apiOp(t, m, "schedules", "hourly", "delete"); status != 200 || !strings.Contains(body, `"deleted":"hourly"`) {
 		t.Fatalf("delete: %d %s", status, body)
 	}
 	if _, ok := schedules(t, m)["hourly"]; ok {
@@ -95,13 +95,13 @@ func TestScheduleOps(t *testing.T) {
 		t.Fatal("the deleted schedule's job changed")
 	}
 	for _, op := range []string{"delete", "run", "pause", "resume"} {
-		if status, body := schedOp(t, m, "hourly", op); status != 404 {
+		if status, body := apiOp(t, m, "schedules", "hourly", op); status != 404 {
 			t.Errorf("%s of a deleted schedule: %d %s; want 404", op, status, body)
 		}
 	}
 	// A jobs file's schedule is not deleted: the next start would bring
 	// it back.
-	if status, body := schedOp(t, m, "filed", "delete"); status != 409 || !strings.Contains(body, "jobs file") {
+	if status, body := apiOp(t, m, "schedules", "filed", "delete"); status != 409 || !strings.Contains(body, "jobs file") {
 		t.Fatalf("delete of a jobs file's schedule: %d %s", status, body)
 	}
 	if _, ok := schedules(t, m)["filed"]; !ok {
@@ -109,7 +109,7 @@ func TestScheduleOps(t *testing.T) {
 	}
 	// A name with a slash, escaped in the path.
 	submit(t, mc, jobs.Spec{Name: "team/nightly", Schedule: "@every 1h", Type: "nobody"})
-	if status, body := schedOp(t, m, "team%2Fnightly", "pause"); status != 200 || !schedules(t, m)["team/nightly"].Paused {
+	if status, body := apiOp(t, m, "schedules", "team%2Fnightly", "pause"); status != 200 || !schedules(t, m)["team/nightly"].Paused {
 		t.Fatalf("pause of team/nightly: %d %s", status, body)
 	}
 	if status, _, body := httpDo(t, m, "", "POST", "/api/v1/schedules/filed/run?now=1", ""); status != 400 {

@@ -22,7 +22,7 @@ import (
 // the worker's state in the reply.
 func workerCall(t *testing.T, m *master.Master, id, op string) (int, string) {
 	t.Helper()
-	status, _, body := httpDo(t, m, "", "POST", "/api/v1/workers/"+id+"/"+op, "")
+	status, body := apiOp(t, m, "workers", id, op)
 	var w apiWorker
 	if status == 200 {
 		if err := json.Unmarshal([]byte(body), &w); err != nil || w.ID != id {
