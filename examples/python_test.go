@@ -26,11 +26,7 @@ import (
 // registration's secret, and XML-RPC introspection (and purge_jobs) from
 // Python. Each subtest has a master of its own and they run in parallel.
 func TestPython(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds drover and runs Python processes")
-	}
-	py := pyNeedPython(t)
-	env := &pyEnv{py: py, drover: testproc.Drover(t), dir: "python"}
+	env := newPyEnv(t)
 
 	t.Run("PushWorkerAndClient", func(t *testing.T) {
 		t.Parallel()
@@ -360,6 +356,17 @@ fault("purge negative", lambda: p.purge_jobs({"older_than": -1}))
 // the directory of the Python examples.
 type pyEnv struct {
 	py, drover, dir string
+}
+
+// newPyEnv is the environment of a test of the Python examples. It skips
+// the test with -short, or without python3 (see pyNeedPython), and builds
+// drover.
+func newPyEnv(t *testing.T) *pyEnv {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds drover and runs Python processes")
+	}
+	return &pyEnv{py: pyNeedPython(t), drover: testproc.Drover(t), dir: "python"}
 }
 
 // master starts a drover master with an in-memory store and fast beats and
