@@ -46,6 +46,17 @@ func mustDial(tb testing.TB, m *drovertest.Cluster, opts ...Option) *Client {
 	return c
 }
 
+// echoClient starts a master and a worker running echo (startWithWorker)
+// that talk tr, and returns a client of tr and a context that ends after
+// 30 s or with the test.
+func echoClient(t *testing.T, tr Transport) (*Client, context.Context) {
+	t.Helper()
+	m := startWithWorker(t, tr, map[string]worker.HandlerFunc{"echo": echo})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return mustDial(t, m, WithTransport(tr)), ctx
+}
+
 // countingCaller counts the calls by method and runs a hook before each.
 type countingCaller struct {
 	rpcapi.Caller
@@ -87,10 +98,7 @@ func echo(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 func TestSubmitWaitList(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(string(tr), func(t *testing.T) {
-			m := startWithWorker(t, tr, map[string]worker.HandlerFunc{"echo": echo})
-			c := mustDial(t, m, WithTransport(tr))
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
+			c, ctx := echoClient(t, tr)
 
 			ids, err := c.Submit(ctx,
 				jobs.Spec{Type: "echo", Args: map[string]string{"text": "one"}, Group: "g"},

@@ -1,13 +1,10 @@
 package client
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/drover/drover/jobs"
-	"github.com/drover/drover/worker"
 )
 
 // TestWaitGroupFollowUp: WaitGroup returns once the group's follow-up job
@@ -17,10 +14,7 @@ import (
 func TestWaitGroupFollowUp(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(string(tr), func(t *testing.T) {
-			m := startWithWorker(t, tr, map[string]worker.HandlerFunc{"echo": echo})
-			c := mustDial(t, m, WithTransport(tr))
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
+			c, ctx := echoClient(t, tr)
 			group := func(g string, then jobs.Spec) []jobs.Spec {
 				return []jobs.Spec{{Type: "echo", Group: g, Then: &then}, {Type: "echo", Group: g}}
 			}
