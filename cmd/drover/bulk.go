@@ -29,8 +29,7 @@ import (
 const bulkTimeout = 10 * time.Minute
 
 // post sends body (nil: none) as JSON to the API path and decodes the
-// 200 reply into reply. An error reply comes back as an error whose
-// sentinel is that of its status (so its exit code follows).
+// 200 reply (16 MiB at most) into reply.
 func (lc *logClient) post(ctx context.Context, path string, body, reply any) error {
 	var rd io.Reader
 	if body != nil {
@@ -40,12 +39,20 @@ func (lc *logClient) post(ctx context.Context, path string, body, reply any) err
 		}
 		rd = bytes.NewReader(b)
 	}
-	res, err := lc.do(ctx, http.MethodPost, path, rd)
+	return lc.exchange(ctx, http.MethodPost, path, rd, 16<<20, reply)
+}
+
+// exchange sends a request of method to the API path and decodes the
+// 200 reply, read up to limit bytes, into reply. An error reply comes
+// back as an error whose sentinel is that of its status (so its exit
+// code follows).
+func (lc *logClient) exchange(ctx context.Context, method, path string, body io.Reader, limit int64, reply any) error {
+	res, err := lc.do(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	b, err := io.ReadAll(io.LimitReader(res.Body, limit))
 	if err != nil {
 		return lc.conn.annotate(&httpError{sentinel: rpcapi.ErrUnavailable, msg: err.Error()})
 	}
@@ -53,6 +60,22 @@ func (lc *logClient) post(ctx context.Context, path string, body, reply any) err
 		return lc.refusal(res, b, "")
 	}
 	return json.Unmarshal(b, reply)
+}
+
+// callAPI makes one call of the JSON API with conn's token and TLS: a
+// GET of path, or a POST with no body, whose reply it decodes into reply
+// (see get and post).
+func callAPI(conn *connFlags, method, path string, reply any) error {
+	lc, err := newLogClient(conn)
+	if err != nil {
+		return err
+	}
+	c, cancel := ctx()
+	defer cancel()
+	if method == http.MethodGet {
+		return lc.get(c, path, reply)
+	}
+	return lc.post(c, path, nil, reply)
 }
 
 // bulkFlags are the filter of a bulk action (the jobs listing's), and
@@ -139,12 +162,8 @@ func (b *bulkFlags) run(conn *connFlags, action, done string, asJSON bool, stdou
 	path := "/api/v1/jobs/" + action
 	ask := !*b.dryRun && !*b.yes && term.IsTerminal(int(os.Stdin.Fd())) && !asJSON
 	if *b.dryRun || ask {
-		body, err := b.body(true)
+		r, err := b.send(ctx, lc, path, true)
 		if err != nil {
-			return err
-		}
-		var r bulkReply
-		if err := lc.post(ctx, path, body, &r); err != nil {
 			return err
 		}
 		if *b.dryRun {
@@ -154,15 +173,22 @@ func (b *bulkFlags) run(conn *connFlags, action, done string, asJSON bool, stdou
 			return &exitError{code: exitFailed, err: fmt.Errorf("not confirmed: nothing was done")}
 		}
 	}
-	body, err := b.body(false)
+	r, err := b.send(ctx, lc, path, false)
 	if err != nil {
 		return err
 	}
-	var r bulkReply
-	if err := lc.post(ctx, path, body, &r); err != nil {
-		return err
-	}
 	return printBulk(stdout, r, asJSON, done)
+}
+
+// send posts the filter to the bulk action's path, as a dry run if dry.
+func (b *bulkFlags) send(ctx context.Context, lc *logClient, path string, dry bool) (bulkReply, error) {
+	var r bulkReply
+	body, err := b.body(dry)
+	if err != nil {
+		return r, err
+	}
+	err = lc.post(ctx, path, body, &r)
+	return r, err
 }
 
 // confirm asks question on the terminal and reports whether the answer
@@ -225,50 +251,33 @@ func retryCmd(fs *pflag.FlagSet) runFunc {
 // workerOpCmd drains or undrains one worker.
 func workerOpCmd(op string) func(fs *pflag.FlagSet) runFunc {
 	return func(fs *pflag.FlagSet) runFunc {
-		conn := addConnFlags(fs)
-		asJSON := fs.Bool("json", false, "print the worker as JSON")
-		return func(pos []string, stdout io.Writer) error {
-			id, err := oneArg(pos, "worker ID")
-			if err != nil {
-				return err
-			}
-			lc, err := newLogClient(conn)
-			if err != nil {
-				return err
-			}
-			c, cancel := ctx()
-			defer cancel()
+		return oneArgCmd(fs, "worker ID", "print the worker as JSON", func(conn *connFlags, id string, asJSON bool, stdout io.Writer) error {
 			var w rpcapi.WorkerInfo
-			if err := lc.post(c, "/api/v1/workers/"+url.PathEscape(id)+"/"+op, nil, &w); err != nil {
+			if err := callAPI(conn, http.MethodPost, "/api/v1/workers/"+url.PathEscape(id)+"/"+op, &w); err != nil {
 				return err
 			}
-			if *asJSON {
+			if asJSON {
 				return printJSON(stdout, w)
 			}
-			_, err = fmt.Fprintf(stdout, "worker %s (%s) %s\n", w.ID, w.Name, w.State)
+			_, err := fmt.Fprintf(stdout, "worker %s (%s) %s\n", w.ID, w.Name, w.State)
 			return err
-		}
+		})
 	}
 }
 
 // scheduleAPI runs or deletes schedule name over the JSON API and prints
 // what it did.
 func scheduleAPI(conn *connFlags, op, name string, asJSON bool, stdout io.Writer) error {
-	lc, err := newLogClient(conn)
-	if err != nil {
-		return err
-	}
-	c, cancel := ctx()
-	defer cancel()
 	var r struct {
 		Schedule *rpcapi.ScheduleInfo `json:"schedule,omitempty"`
 		Job      string               `json:"job,omitempty"`
 		Queued   bool                 `json:"queued,omitempty"`
 		Deleted  string               `json:"deleted,omitempty"`
 	}
-	if err := lc.post(c, "/api/v1/schedules/"+url.PathEscape(name)+"/"+op, nil, &r); err != nil {
+	if err := callAPI(conn, http.MethodPost, "/api/v1/schedules/"+url.PathEscape(name)+"/"+op, &r); err != nil {
 		return err
 	}
+	var err error
 	switch {
 	case asJSON:
 		return printJSON(stdout, r)

@@ -53,6 +53,20 @@ func oneArg(pos []string, what string) (string, error) {
 	return pos[0], nil
 }
 
+// oneArgCmd is a command on one thing named by its one argument (a
+// what), with the connection flags and --json (jsonHelp): act does it.
+func oneArgCmd(fs *pflag.FlagSet, what, jsonHelp string, act func(conn *connFlags, arg string, asJSON bool, stdout io.Writer) error) runFunc {
+	conn := addConnFlags(fs)
+	asJSON := fs.Bool("json", false, jsonHelp)
+	return func(pos []string, stdout io.Writer) error {
+		arg, err := oneArg(pos, what)
+		if err != nil {
+			return err
+		}
+		return act(conn, arg, *asJSON, stdout)
+	}
+}
+
 // noArgs refuses positional arguments.
 func noArgs(pos []string) error {
 	if len(pos) > 0 {
@@ -231,61 +245,53 @@ func dash(s string) string {
 
 // jobCmd shows one job: its attempts, why it waits, its timeline.
 func jobCmd(fs *pflag.FlagSet) runFunc {
-	conn := addConnFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
-	return func(pos []string, stdout io.Writer) error {
-		id, err := oneArg(pos, "job ID")
-		if err != nil {
-			return err
-		}
-		mc, c, done, err := conn.call()
-		if err != nil {
-			return err
-		}
-		defer done()
-		info, err := mc.GetJob(c, id)
-		if err != nil {
-			return err
-		}
-		j, d := &info.Job, info.View()
-		if *asJSON {
-			return printJSON(stdout, d)
-		}
-		fmt.Fprintf(stdout, "job %s  type %s  state %s\n", j.ID, j.Spec.Type, j.State)
-		fmt.Fprintf(stdout, "args: %s\n", dash(fmtArgs(j.Spec.Args)))
-		fmt.Fprintf(stdout, "priority %d  retries %d  timeout %s  group %s\n", j.Spec.Priority, j.Spec.Retries, dash(d.Timeout), dash(j.Spec.Group))
-		fmt.Fprintf(stdout, "submitted by %s\n", dash(j.Submitter))
-		if info.Waiting != "" {
-			fmt.Fprintf(stdout, "waiting: %s\n", info.Waiting)
-		}
-		if len(j.Attempts) > 0 {
-			fmt.Fprintln(stdout, "\nattempts:")
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "  #\tWORKER\tSTARTED\tTOOK\tOUTCOME\tEXIT\tERROR")
-			for _, a := range j.Attempts {
-				took := "-"
-				if !a.Ended.IsZero() {
-					took = a.Ended.Sub(a.Started).Round(time.Millisecond).String()
-				}
-				exit := "-"
-				if a.Exited() {
-					exit = strconv.Itoa(a.ExitCode)
-				}
-				fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.N, a.Worker, a.Started.Format("15:04:05.000"), took,
-					dash(string(a.Outcome)), exit, dash(a.Error))
-			}
-			tw.Flush()
-			printRunFacts(stdout, &d)
-			if last := j.Attempts[len(j.Attempts)-1]; last.Output != "" {
-				fmt.Fprintf(stdout, "\noutput of attempt %d (tail):\n%s\n", last.N, strings.TrimRight(last.Output, "\n"))
-			}
-		}
-		fmt.Fprintln(stdout, "\ntimeline:")
-		for _, e := range j.Events {
-			fmt.Fprintf(stdout, "  %s  %s\n", e.At.Format("15:04:05.000"), e.Text)
-		}
-		return nil
+	return oneArgCmd(fs, "job ID", "print JSON", showJob)
+}
+
+// showJob prints job id, as text or JSON.
+func showJob(conn *connFlags, id string, asJSON bool, stdout io.Writer) error {
+	info, err := fetchArg(conn, rpcapi.MasterClient.GetJob, id)
+	if err != nil {
+		return err
 	}
+	j, d := &info.Job, info.View()
+	if asJSON {
+		return printJSON(stdout, d)
+	}
+	fmt.Fprintf(stdout, "job %s  type %s  state %s\n", j.ID, j.Spec.Type, j.State)
+	fmt.Fprintf(stdout, "args: %s\n", dash(fmtArgs(j.Spec.Args)))
+	fmt.Fprintf(stdout, "priority %d  retries %d  timeout %s  group %s\n", j.Spec.Priority, j.Spec.Retries, dash(d.Timeout), dash(j.Spec.Group))
+	fmt.Fprintf(stdout, "submitted by %s\n", dash(j.Submitter))
+	if info.Waiting != "" {
+		fmt.Fprintf(stdout, "waiting: %s\n", info.Waiting)
+	}
+	if len(j.Attempts) > 0 {
+		fmt.Fprintln(stdout, "\nattempts:")
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  #\tWORKER\tSTARTED\tTOOK\tOUTCOME\tEXIT\tERROR")
+		for _, a := range j.Attempts {
+			took := "-"
+			if !a.Ended.IsZero() {
+				took = a.Ended.Sub(a.Started).Round(time.Millisecond).String()
+			}
+			exit := "-"
+			if a.Exited() {
+				exit = strconv.Itoa(a.ExitCode)
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.N, a.Worker, a.Started.Format("15:04:05.000"), took,
+				dash(string(a.Outcome)), exit, dash(a.Error))
+		}
+		tw.Flush()
+		printRunFacts(stdout, &d)
+		if last := j.Attempts[len(j.Attempts)-1]; last.Output != "" {
+			fmt.Fprintf(stdout, "\noutput of attempt %d (tail):\n%s\n", last.N, strings.TrimRight(last.Output, "\n"))
+		}
+	}
+	fmt.Fprintln(stdout, "\ntimeline:")
+	for _, e := range j.Events {
+		fmt.Fprintf(stdout, "  %s  %s\n", e.At.Format("15:04:05.000"), e.Text)
+	}
+	return nil
 }
 
 // viewWorkers is ws as the CLI prints them: the master's view
@@ -389,12 +395,7 @@ func statusCmd(fs *pflag.FlagSet) runFunc {
 		if err := noArgs(pos); err != nil {
 			return err
 		}
-		mc, c, done, err := conn.call()
-		if err != nil {
-			return err
-		}
-		defer done()
-		r, err := mc.Status(c)
+		r, err := fetch(conn, rpcapi.MasterClient.Status)
 		if err != nil {
 			return err
 		}
@@ -451,12 +452,7 @@ func cancelCmd(fs *pflag.FlagSet) runFunc {
 		if len(ids) == 0 && *group == "" {
 			return usagef("want job IDs or --group, or a filter (--state, --type, --worker, --error, --q, --older-than, --all)")
 		}
-		mc, c, done, err := conn.call()
-		if err != nil {
-			return err
-		}
-		defer done()
-		r, err := mc.Cancel(c, &rpcapi.CancelArgs{IDs: ids, Group: *group})
+		r, err := fetchArg(conn, rpcapi.MasterClient.Cancel, &rpcapi.CancelArgs{IDs: ids, Group: *group})
 		if err != nil {
 			return err
 		}

@@ -101,6 +101,23 @@ func (f *connFlags) call() (mc rpcapi.MasterClient, c context.Context, done func
 	}, nil
 }
 
+// fetch dials the master, makes the one call of a command (callTimeout)
+// and closes the connection.
+func fetch[R any](f *connFlags, call func(rpcapi.MasterClient, context.Context) (R, error)) (R, error) {
+	mc, c, done, err := f.call()
+	if err != nil {
+		var zero R
+		return zero, err
+	}
+	defer done()
+	return call(mc, c)
+}
+
+// fetchArg is fetch of a call that takes an argument, a.
+func fetchArg[A, R any](f *connFlags, call func(rpcapi.MasterClient, context.Context, A) (R, error), a A) (R, error) {
+	return fetch(f, func(mc rpcapi.MasterClient, c context.Context) (R, error) { return call(mc, c, a) })
+}
+
 // masterCaller is a client of the master whose errors name it (see
 // annotate).
 type masterCaller struct {

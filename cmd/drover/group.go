@@ -52,56 +52,53 @@ func jobResult(j *jobs.Job) master.ThenResult {
 // groupCmd shows one group: its state, counts by state and each member's
 // result.
 func groupCmd(fs *pflag.FlagSet) runFunc {
-	conn := addConnFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
-	return func(pos []string, stdout io.Writer) error {
-		name, err := oneArg(pos, "group name")
-		if err != nil {
-			return err
-		}
-		mc, c, done, err := conn.call()
-		if err != nil {
-			return err
-		}
-		defer done()
-		g, err := mc.GetGroup(c, name)
-		if errors.Is(err, rpcapi.ErrNotFound) {
-			return &exitError{code: exitNotFound, err: fmt.Errorf("group %q has no jobs", name)}
-		}
-		if err != nil {
-			return err
-		}
-		all, err := mc.ListAllJobs(c, rpcapi.ListJobsArgs{Group: name, Order: rpcapi.OrderAsc, Limit: rpcapi.MaxPageSize})
-		if err != nil {
-			return err
-		}
-		rep := groupReport{GroupInfo: *g, State: groupState(g), Results: make([]master.ThenResult, 0, len(all))}
-		for i := range all {
-			rep.Results = append(rep.Results, jobResult(&all[i]))
-		}
-		if *asJSON {
-			return printJSON(stdout, rep)
-		}
-		fmt.Fprintf(stdout, "group %s: %s, %d of %d jobs final (%d%%)\n%s\n", g.Name, rep.State, g.Done, g.Total,
-			100*g.Done/max(g.Total, 1), countsLine(g.Counts))
-		if od := g.OnDone; od != nil && od.Then != "" {
-			fmt.Fprintf(stdout, "follow-up job %s %s\n", od.Then, dash(string(od.ThenState)))
-		}
-		fmt.Fprintln(stdout)
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "JOB\tSTATE\tRESULT")
-		for _, res := range rep.Results {
-			out := strings.TrimSpace(res.Output)
-			if res.Error != "" {
-				out = res.Error
-			}
-			if i := strings.IndexByte(out, '\n'); i >= 0 {
-				out = out[:i] + " ..."
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", res.ID, res.State, dash(out))
-		}
-		return tw.Flush()
+	return oneArgCmd(fs, "group name", "print JSON", showGroup)
+}
+
+// showGroup prints group name, as text or JSON.
+func showGroup(conn *connFlags, name string, asJSON bool, stdout io.Writer) error {
+	mc, c, done, err := conn.call()
+	if err != nil {
+		return err
 	}
+	defer done()
+	g, err := mc.GetGroup(c, name)
+	if errors.Is(err, rpcapi.ErrNotFound) {
+		return &exitError{code: exitNotFound, err: fmt.Errorf("group %q has no jobs", name)}
+	}
+	if err != nil {
+		return err
+	}
+	all, err := mc.ListAllJobs(c, rpcapi.ListJobsArgs{Group: name, Order: rpcapi.OrderAsc, Limit: rpcapi.MaxPageSize})
+	if err != nil {
+		return err
+	}
+	rep := groupReport{GroupInfo: *g, State: groupState(g), Results: make([]master.ThenResult, 0, len(all))}
+	for i := range all {
+		rep.Results = append(rep.Results, jobResult(&all[i]))
+	}
+	if asJSON {
+		return printJSON(stdout, rep)
+	}
+	fmt.Fprintf(stdout, "group %s: %s, %d of %d jobs final (%d%%)\n%s\n", g.Name, rep.State, g.Done, g.Total,
+		100*g.Done/max(g.Total, 1), countsLine(g.Counts))
+	if od := g.OnDone; od != nil && od.Then != "" {
+		fmt.Fprintf(stdout, "follow-up job %s %s\n", od.Then, dash(string(od.ThenState)))
+	}
+	fmt.Fprintln(stdout)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSTATE\tRESULT")
+	for _, res := range rep.Results {
+		out := strings.TrimSpace(res.Output)
+		if res.Error != "" {
+			out = res.Error
+		}
+		if i := strings.IndexByte(out, '\n'); i >= 0 {
+			out = out[:i] + " ..."
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", res.ID, res.State, dash(out))
+	}
+	return tw.Flush()
 }
 
 // groupsCmd lists the groups, the group started last first.

@@ -50,12 +50,7 @@ func logsCmd(fs *pflag.FlagSet) runFunc {
 			return usagef("--stream %q: want stdout or stderr", *stream)
 		}
 		if *attempt == 0 {
-			mc, c, done, err := conn.call()
-			if err != nil {
-				return err
-			}
-			info, err := mc.GetJob(c, id)
-			done()
+			info, err := fetchArg(conn, rpcapi.MasterClient.GetJob, id)
 			if err != nil {
 				return err
 			}

@@ -32,12 +32,7 @@ func purgeCmd(fs *pflag.FlagSet) runFunc {
 		case !*all && !filtered:
 			return usagef("needs a filter: --state, --type, --group or --older-than (or --all for every finished job)")
 		}
-		mc, c, done, err := conn.call()
-		if err != nil {
-			return err
-		}
-		defer done()
-		r, err := mc.Purge(c, &rpcapi.PurgeArgs{State: jobs.State(*state), Type: *typ, Group: *group, OlderThan: *olderThan, All: *all})
+		r, err := fetchArg(conn, rpcapi.MasterClient.Purge, &rpcapi.PurgeArgs{State: jobs.State(*state), Type: *typ, Group: *group, OlderThan: *olderThan, All: *all})
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,23 +19,10 @@ import (
 // master's JSON API (GET /api/v1/queues and GET /api/v1/status,
 // docs/api.md), with the token and TLS of the command's flags.
 
-// get fetches the API path and decodes its 200 reply into reply. An error
-// reply comes back as an error whose sentinel is that of its status (so
-// its exit code follows).
+// get fetches the API path and decodes its 200 reply (64 MiB at most)
+// into reply.
 func (lc *logClient) get(ctx context.Context, path string, reply any) error {
-	res, err := lc.do(ctx, http.MethodGet, path, nil)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
-	if err != nil {
-		return lc.conn.annotate(&httpError{sentinel: rpcapi.ErrUnavailable, msg: err.Error()})
-	}
-	if res.StatusCode != http.StatusOK {
-		return lc.refusal(res, b, "")
-	}
-	return json.Unmarshal(b, reply)
+	return lc.exchange(ctx, http.MethodGet, path, nil, 64<<20, reply)
 }
 
 // queuesReply is the reply of GET /api/v1/queues.
@@ -71,14 +57,8 @@ func queuesCmd(fs *pflag.FlagSet) runFunc {
 		if *reverse {
 			q.Set("order", rpcapi.OrderAsc)
 		}
-		lc, err := newLogClient(conn)
-		if err != nil {
-			return err
-		}
-		c, cancel := ctx()
-		defer cancel()
 		var r queuesReply
-		if err := lc.get(c, "/api/v1/queues?"+q.Encode(), &r); err != nil {
+		if err := callAPI(conn, http.MethodGet, "/api/v1/queues?"+q.Encode(), &r); err != nil {
 			return err
 		}
 		if *asJSON {
@@ -131,16 +111,10 @@ func or(s, def string) string {
 
 // statusAttention fetches what needs a person from GET /api/v1/status.
 func statusAttention(conn *connFlags) ([]rpcapi.Attention, error) {
-	lc, err := newLogClient(conn)
-	if err != nil {
-		return nil, err
-	}
-	c, cancel := ctx()
-	defer cancel()
 	var st struct {
 		Attention []rpcapi.Attention `json:"attention"`
 	}
-	if err := lc.get(c, "/api/v1/status", &st); err != nil {
+	if err := callAPI(conn, http.MethodGet, "/api/v1/status", &st); err != nil {
 		return nil, err
 	}
 	if st.Attention == nil {

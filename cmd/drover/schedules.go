@@ -37,12 +37,7 @@ func schedulesCmd(fs *pflag.FlagSet) runFunc {
 		if len(pos) > 0 {
 			return usagef("takes no arguments (see drover schedule pause|resume|run|delete NAME)")
 		}
-		mc, c, done, err := conn.call()
-		if err != nil {
-			return err
-		}
-		defer done()
-		r, err := mc.ListSchedules(c)
+		r, err := fetch(conn, rpcapi.MasterClient.ListSchedules)
 		if err != nil {
 			return err
 		}
@@ -86,16 +81,11 @@ func scheduleCmd(fs *pflag.FlagSet) runFunc {
 		if pos[0] == "run" || pos[0] == "delete" {
 			return scheduleAPI(conn, pos[0], pos[1], *asJSON, stdout)
 		}
-		mc, c, done, err := conn.call()
-		if err != nil {
-			return err
-		}
-		defer done()
-		call := mc.PauseSchedule
+		call := rpcapi.MasterClient.PauseSchedule
 		if pos[0] == "resume" {
-			call = mc.ResumeSchedule
+			call = rpcapi.MasterClient.ResumeSchedule
 		}
-		s, err := call(c, pos[1])
+		s, err := fetchArg(conn, call, pos[1])
 		if err != nil {
 			return err
 		}
