@@ -57,6 +57,13 @@ function connect(missed) {
   };
 }
 
+// schedulesMoved reports whether ev's status says the schedules changed
+// since the page last drew them (S.schedRev: the status's schedules_rev
+// then).
+function schedulesMoved(ev) {
+  return !!ev.status && ev.status.schedules_rev !== S.schedRev;
+}
+
 // concerns reports whether event ev may change what view r shows. A view
 // not named here is fetched again at any change of a job or the status.
 function concerns(r, ev) {
@@ -70,7 +77,7 @@ function concerns(r, ev) {
     case 'jobs': return cs.some(jobsPageConcerned) || (!!ev.workers && S.jobs.anyPending);
     // Why lanes wait changes with the workers too.
     case 'queues': return cs.length > 0 || !!ev.status || !!ev.workers;
-    case 'schedules': return cs.some(j => S.schedTypes.has(j.type));
+    case 'schedules': return cs.some(j => S.schedTypes.has(j.type)) || schedulesMoved(ev);
   }
   return cs.length > 0 || !!ev.status;
 }
