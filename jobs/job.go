@@ -276,6 +276,10 @@ type Job struct {
 	// broadcast's copy its broadcast job's. A master's client_cancel
 	// "own" lets a client token cancel only the jobs it submitted.
 	Submitter string `json:"submitter,omitempty" xmlrpc:"submitter"`
+	// ThenID is the ID the master reserved for the group's follow-up job
+	// when it accepted this job's Then as the one that counts (the first
+	// of its group's); the follow-up is made with it when the group ends.
+	ThenID string `json:"then_id,omitempty" xmlrpc:"-"`
 }
 
 // Clone returns a deep copy of j.

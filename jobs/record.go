@@ -26,15 +26,17 @@ import (
 // recordV2 added each attempt's Stats, Timeout and TimeoutFrom, after its
 // Data; a recordV1 record (written before) decodes with them empty.
 // recordV3 added the job's Submitter, after its Pin; a recordV1 or
-// recordV2 record decodes with it empty.
+// recordV2 record decodes with it empty. recordV4 added the job's
+// ThenID, after its Submitter; an older record decodes with it empty.
 const (
 	recordV1 = 0x01
 	recordV2 = 0x02
 	recordV3 = 0x03
+	recordV4 = 0x04
 )
 
 // recordVersion reports whether v is a binary record's version byte.
-func recordVersion(v byte) bool { return v >= recordV1 && v <= recordV3 }
+func recordVersion(v byte) bool { return v >= recordV1 && v <= recordV4 }
 
 // ErrRecord wraps every DecodeRecord failure.
 var ErrRecord = errors.New("jobs: bad record")
@@ -48,7 +50,7 @@ var (
 
 // AppendRecord appends j's record to b and returns the extended slice.
 func (j *Job) AppendRecord(b []byte) []byte {
-	b = append(b, recordV3)
+	b = append(b, recordV4)
 	b = binary.AppendUvarint(b, j.Seq)
 	b = binenc.AppendString(b, j.ID)
 	b = appendSpec(b, &j.Spec)
@@ -83,6 +85,7 @@ func (j *Job) AppendRecord(b []byte) []byte {
 	b = binenc.AppendString(b, j.Parent)
 	b = binenc.AppendString(b, j.Pin)
 	b = binenc.AppendString(b, j.Submitter)
+	b = binenc.AppendString(b, j.ThenID)
 	return b
 }
 
@@ -140,7 +143,7 @@ func DecodeRecord(data []byte) (*Job, error) {
 		if d.Err != nil {
 			return nil, d.Err
 		}
-		return nil, fmt.Errorf("%w: version %d (this build reads %d to %d)", ErrRecord, v, recordV1, recordV3)
+		return nil, fmt.Errorf("%w: version %d (this build reads %d to %d)", ErrRecord, v, recordV1, recordV4)
 	}
 	j := new(Job)
 	j.Seq = d.Uvarint()
@@ -184,6 +187,9 @@ func DecodeRecord(data []byte) (*Job, error) {
 	j.Pin = d.Str()
 	if v >= recordV3 {
 		j.Submitter = d.Str()
+	}
+	if v >= recordV4 {
+		j.ThenID = d.Str()
 	}
 	if err := d.End(); err != nil {
 		return nil, err
@@ -388,6 +394,9 @@ func (p *peeker) record() (h RecordHead, ok bool) {
 	p.skip()     // Pin
 	if p.v >= recordV3 {
 		p.skip() // Submitter
+	}
+	if p.v >= recordV4 {
+		p.skip() // ThenID
 	}
 	if p.bad || p.i != len(p.b) {
 		return RecordHead{}, false

@@ -271,11 +271,11 @@ func TestRecordV1StillReads(t *testing.T) {
 		t.Fatal("the index cannot read a v1 record")
 	}
 	again := j.AppendRecord(nil)
-	if again[0] != recordV3 {
-		t.Fatalf("AppendRecord writes version %d, want %d", again[0], recordV3)
+	if again[0] != recordV4 {
+		t.Fatalf("AppendRecord writes version %d, want %d", again[0], recordV4)
 	}
 	if back, err := DecodeRecord(again); err != nil || !reflect.DeepEqual(back, want) {
-		t.Fatalf("v1 job written as v3 and read back: %+v, %v", back, err)
+		t.Fatalf("v1 job written as v4 and read back: %+v, %v", back, err)
 	}
 }
 
@@ -317,11 +317,11 @@ func TestRecordV2StillReads(t *testing.T) {
 		t.Fatal("the index cannot read a v2 record")
 	}
 	again := j.AppendRecord(nil)
-	if again[0] != recordV3 {
-		t.Fatalf("AppendRecord writes version %d, want %d", again[0], recordV3)
+	if again[0] != recordV4 {
+		t.Fatalf("AppendRecord writes version %d, want %d", again[0], recordV4)
 	}
 	if back, err := DecodeRecord(again); err != nil || !reflect.DeepEqual(back, want) {
-		t.Fatalf("v2 job written as v3 and read back: %+v, %v", back, err)
+		t.Fatalf("v2 job written as v4 and read back: %+v, %v", back, err)
 	}
 }
 
@@ -356,9 +356,53 @@ func TestRecordSubmitter(t *testing.T) {
 		}
 	}
 	bad := slices.Clone(rec)
-	bad[0] = recordV3 + 1
+	bad[0] = recordV4 + 1
 	if _, err := DecodeRecord(bad); !errors.Is(err, ErrRecord) {
 		t.Errorf("version %d: err = %v, want ErrRecord", bad[0], err)
+	}
+}
+
+// TestRecordThenID: the ID reserved for a group's follow-up survives the
+// record, PeekRecord, PeekHead and the index step over it, a record
+// written before it (recordV3) decodes with it empty, and a v4 body under
+// version 3 is refused, never misread.
+func TestRecordThenID(t *testing.T) {
+	j := &Job{ID: "9", Seq: 9, State: Pending, Spec: Spec{Type: "crawl", Group: "g", Then: &Spec{Type: "sum"}},
+		Submitter: "ci", ThenID: "8"}
+	rec := j.AppendRecord(nil)
+	got, err := DecodeRecord(rec)
+	if err != nil || !reflect.DeepEqual(got, j) {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	if h, err := PeekRecord(rec); err != nil || h.Seq != 9 || string(h.Group) != "g" {
+		t.Fatalf("PeekRecord = %+v, %v", h, err)
+	}
+	if h, ok := PeekHead(rec); !ok || h.Seq != 9 {
+		t.Fatalf("PeekHead = %+v, %v", h, ok)
+	}
+	var ps prefixSet
+	if !ps.of(rec) {
+		t.Fatal("the index cannot read the record")
+	}
+	bad := slices.Clone(rec)
+	bad[0] = recordV3
+	if _, err := DecodeRecord(bad); !errors.Is(err, ErrRecord) {
+		t.Errorf("v4 body under version 3: err = %v, want ErrRecord", err)
+	}
+	if _, err := PeekRecord(bad); !errors.Is(err, ErrRecord) {
+		t.Errorf("PeekRecord of a v4 body under version 3: err = %v, want ErrRecord", err)
+	}
+	// A v3 record is a v4 one without the ThenID at its end.
+	old := *j
+	old.ThenID = ""
+	v3 := old.AppendRecord(nil)
+	v3 = v3[:len(v3)-1]
+	v3[0] = recordV3
+	if got, err := DecodeRecord(v3); err != nil || !reflect.DeepEqual(got, &old) {
+		t.Fatalf("v3 record: %+v, %v", got, err)
+	}
+	if h, err := PeekRecord(v3); err != nil || h.Seq != 9 {
+		t.Fatalf("PeekRecord(v3) = %+v, %v", h, err)
 	}
 }
 
