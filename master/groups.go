@@ -125,10 +125,12 @@ type hooks struct {
 	sem    chan struct{}
 
 	// Guarded by Master.mu:
-	fired  map[string]bool          // groups whose on_done is queued, running or done
-	cursor map[string]int           // groups not fired yet: members before the cursor were final
-	recs   map[string]*onDoneRecord // each group's latest record, for the API
-	busy   map[string]bool          // jobs whose job_failed notice is queued or running (they stay in memory)
+	fired   map[string]bool          // groups whose on_done is queued, running or done
+	cursor  map[string]int           // groups not fired yet: members before the cursor were final
+	recs    map[string]*onDoneRecord // each group's latest record, for the API
+	busy    map[string]bool          // jobs whose job_failed notice is queued or running (they stay in memory)
+	thenOf  map[string]string        // groups with a job that has a Then, until on_done made the follow-up → its reserved ID ("" for none)
+	thenRes map[string]string        // IDs reserved for follow-ups not made → their group (groupthen.go)
 
 	qmu   sync.Mutex // guards queue
 	queue []hookTask
@@ -186,6 +188,7 @@ func (m *Master) startHooks() error {
 
 	c.mu.Lock()
 	legacy := h.resumeGroups(initRec)
+	h.loadThens()
 	gone := h.dropGoneGroups()
 	stale := h.resumeJobFailures(jobRecs)
 	queued := len(h.queue)
@@ -208,7 +211,7 @@ func newHooks(c *core, log logrus.FieldLogger) *hooks {
 	h := &hooks{core: c, nf: newNotifier(c.cfg.Notify, log, c.clock), log: log,
 		sem: make(chan struct{}, maxHookTasks), wake: make(chan struct{}, 1),
 		fired: make(map[string]bool), cursor: make(map[string]int), recs: make(map[string]*onDoneRecord),
-		busy: make(map[string]bool)}
+		busy: make(map[string]bool), thenOf: make(map[string]string), thenRes: make(map[string]string)}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.failed = h.nf.wantsAny(EventJobFailed)
 	return h

@@ -37,6 +37,7 @@ type groupSnap struct {
 	members []memberSnap // by Seq
 	then    *jobs.Spec   // of the first member that has one
 	thenBy  string       // that member's Submitter, the follow-up job's
+	thenID  string       // the ID that member reserved for the follow-up ("" for none)
 	at      time.Time    // the latest change to a member
 }
 
@@ -65,7 +66,7 @@ func (h *hooks) snapshot(g string) *groupSnap {
 		if t := j.Spec.Then; t != nil && (s.then == nil || j.Seq < thenSeq) {
 			c := *t
 			c.Args, c.Tags = maps.Clone(t.Args), slices.Clone(t.Tags)
-			s.then, s.thenBy, thenSeq = &c, j.Submitter, j.Seq
+			s.then, s.thenBy, s.thenID, thenSeq = &c, j.Submitter, j.ThenID, j.Seq
 		}
 	}
 	slices.SortFunc(s.members, func(a, b memberSnap) int {
@@ -134,6 +135,9 @@ func (h *hooks) runGroupDone(t hookTask) {
 			log.WithField("job", id).Info("group follow-up submitted")
 		}
 		rec.Done = append(rec.Done, "then")
+		c.lock()
+		h.thenDone(g, rec.Then)
+		c.unlock()
 		if !save() {
 			return
 		}
@@ -319,7 +323,7 @@ func (h *hooks) submitThen(s *groupSnap) (string, error) {
 	spec.Input = in
 	b := jobs.Backoff{Base: 100 * time.Millisecond, Max: 10 * time.Second}
 	for try := 1; ; try++ {
-		id, err := h.core.submit(withSubmitter(h.ctx, s.thenBy), spec)
+		id, err := h.core.submit(withThenID(withSubmitter(h.ctx, s.thenBy), s.thenID), spec)
 		if err == nil {
 			return id, nil
 		}

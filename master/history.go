@@ -54,7 +54,7 @@ func (c *core) findJob(id string) (j *jobs.Job, live bool, err error) {
 	}
 	j, err = c.fromHistory(id)
 	if err == nil && j == nil {
-		err = fmt.Errorf("%w: job %q", rpcapi.ErrNotFound, id)
+		err = c.notFound(id)
 	}
 	return j, false, err
 }

@@ -175,8 +175,9 @@ type submitBody struct {
 
 // submitReply is the reply of POST /api/v1/jobs, as rpcapi.SubmitReply.
 type submitReply struct {
-	IDs      []string `json:"ids"`
-	Existing []bool   `json:"existing"`
+	IDs      []string          `json:"ids"`
+	Existing []bool            `json:"existing"`
+	ThenIDs  []rpcapi.FollowUp `json:"then_ids"`
 }
 
 func (a httpAPI) apiSubmit(w http.ResponseWriter, r *http.Request) error {
@@ -211,7 +212,7 @@ func (a httpAPI) apiSubmit(w http.ResponseWriter, r *http.Request) error {
 	if single {
 		w.Header().Set("Location", APIPrefix+"jobs/"+reply.IDs[0])
 	}
-	return writeJSON(w, http.StatusCreated, submitReply{IDs: reply.IDs, Existing: reply.Existing})
+	return writeJSON(w, http.StatusCreated, submitReply{IDs: reply.IDs, Existing: reply.Existing, ThenIDs: reply.ThenIDs})
 }
 
 func (a httpAPI) apiCancel(w http.ResponseWriter, r *http.Request) error {

@@ -28,6 +28,7 @@ func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Subm
 	}
 	r.IDs = make([]string, len(a.Specs))
 	r.Existing = make([]bool, len(a.Specs))
+	r.ThenIDs = []rpcapi.FollowUp{}
 	by, err := submitterOf(ctx)
 	if err != nil {
 		return err
@@ -44,8 +45,9 @@ func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Subm
 		c.mu.Unlock()
 		return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 	}
-	if err := c.reserveBatch(b); err != nil {
+	if err := c.reserveBatch(b, reservedSeq(ctx)); err != nil {
 		c.keys.release(b.reserved, b.uniq)
+		c.releaseThens(b)
 		c.mu.Unlock()
 		return err
 	}
@@ -191,9 +193,11 @@ func (b *submitBatch) build(n int) {
 
 // reserveBatch gives each new job of b its Seq and ID, reserves its Key
 // and unique key, and answers with the existing job for a spec whose key
-// is taken. It returns an ErrBadRequest for a broadcast nobody can run;
-// the caller then releases b.reserved and b.uniq. The caller holds mu.
-func (c *core) reserveBatch(b *submitBatch) error {
+// is taken. A group's follow-up job is made with reserved, the Seq kept
+// for it (0: a new one). It returns an ErrBadRequest for a broadcast
+// nobody can run; the caller then releases b.reserved, b.uniq and the
+// reserved follow-up IDs. The caller holds mu.
+func (c *core) reserveBatch(b *submitBatch, reserved uint64) error {
 	r := b.reply
 	k := -1
 	for i, s := range b.specs {
@@ -211,9 +215,19 @@ func (c *core) reserveBatch(b *submitBatch) error {
 			r.IDs[i], r.Existing[i] = id, true
 			continue
 		}
-		c.seq++
 		j := &b.slab[k]
-		j.ID, j.Seq = strconv.FormatUint(c.seq, 10), c.seq
+		if reserved != 0 {
+			if old := c.byseq.get(reserved); old != nil {
+				r.IDs[i], r.Existing[i] = old.ID, true
+				continue
+			}
+			j.Seq = reserved
+		} else {
+			j.ThenID = c.reserveThen(b, &j.Spec)
+			c.seq++
+			j.Seq = c.seq
+		}
+		j.ID = strconv.FormatUint(j.Seq, 10)
 		if s.Key != "" {
 			c.keys.byKey[s.Key] = j.ID // reserved until committed
 			b.reserved = append(b.reserved, s.Key)
@@ -245,6 +259,7 @@ func (c *core) commitBatch(b *submitBatch) error {
 	c.keys.settle(b.uniq)
 	if err != nil {
 		c.keys.release(b.reserved, nil)
+		c.releaseThens(b)
 		c.mu.Unlock()
 		return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 	}

@@ -167,10 +167,21 @@ type SubmitArgs struct {
 }
 
 // SubmitReply returns one ID per spec, in order. Existing[i] is true when
-// spec i carried a key already known, so no new job was made.
+// spec i carried a key already known, so no new job was made. ThenIDs has
+// one entry per group whose follow-up job this call reserved an ID for
+// (the call submitted the group's first job with a Then); it is empty,
+// never nil, when there is none.
 type SubmitReply struct {
-	IDs      []string `xmlrpc:"ids"`
-	Existing []bool   `xmlrpc:"existing"`
+	IDs      []string   `xmlrpc:"ids"`
+	Existing []bool     `xmlrpc:"existing"`
+	ThenIDs  []FollowUp `xmlrpc:"then_ids"`
+}
+
+// FollowUp names the job ID reserved for a group's follow-up job: the
+// follow-up is made with it when every job of the group is final.
+type FollowUp struct {
+	Group string `xmlrpc:"group" json:"group"`
+	ID    string `xmlrpc:"id" json:"id"`
 }
 
 // GetJobArgs names a job.

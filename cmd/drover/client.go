@@ -162,10 +162,17 @@ func submitCmd(fs *pflag.FlagSet) runFunc {
 			return err
 		}
 		if *asJSON {
-			return printJSON(stdout, map[string]any{"ids": r.IDs, "existing": r.Existing})
+			thens := r.ThenIDs
+			if thens == nil {
+				thens = []rpcapi.FollowUp{}
+			}
+			return printJSON(stdout, map[string]any{"ids": r.IDs, "existing": r.Existing, "then_ids": thens})
 		}
 		for _, id := range r.IDs {
 			fmt.Fprintln(stdout, id)
+		}
+		for _, f := range r.ThenIDs {
+			fmt.Fprintf(stdout, "follow-up of group %s: %s\n", f.Group, f.ID)
 		}
 		return nil
 	}
