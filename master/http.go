@@ -138,6 +138,7 @@ type apiSpec struct {
 	Timeout  string         `json:"timeout"`
 	Group    string         `json:"group"`
 	Key      string         `json:"key"`
+	Then     *apiSpec       `json:"then"`
 }
 
 func (s *apiSpec) spec(n int) (jobs.Spec, error) {
@@ -163,6 +164,13 @@ func (s *apiSpec) spec(n int) (jobs.Spec, error) {
 		default:
 			return sp, fmt.Errorf("%w: job %d: arg %q: want a string, number or boolean", rpcapi.ErrBadRequest, n, k)
 		}
+	}
+	if s.Then != nil {
+		t, err := s.Then.spec(n)
+		if err != nil {
+			return sp, err
+		}
+		sp.Then = &t
 	}
 	return sp, nil
 }
@@ -194,7 +202,7 @@ func (a httpAPI) apiSubmit(w http.ResponseWriter, r *http.Request) error {
 	case single:
 		specs = []apiSpec{body.apiSpec}
 	case body.Type != "" || body.Args != nil || body.Timeout != "" || body.Group != "" || body.Key != "" ||
-		body.Priority != 0 || body.Retries != 0:
+		body.Priority != 0 || body.Retries != 0 || body.Then != nil:
 		return fmt.Errorf("%w: give one job spec or {\"jobs\": [...]}, not both", rpcapi.ErrBadRequest)
 	}
 	args := &rpcapi.SubmitArgs{Specs: make([]jobs.Spec, len(specs))}
