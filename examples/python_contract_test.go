@@ -11,8 +11,9 @@ import (
 
 // TestPythonContract runs pyContract, a client and pull worker in
 // Python's standard library written from docs/protocol.md alone, against
-// a real master: a group with a follow-up job followed to its end with
-// wait_jobs and get_group, the members a reply always has, and the faults
+// a real master: a group with a follow-up job, whose ID the submit
+// reserves (then_ids), followed to its end with wait_jobs and get_group,
+// the members a reply always has, and the faults
 // (codes and strings) of the Faults section and of the methods' pages.
 func TestPythonContract(t *testing.T) {
 	if testing.Short() {
@@ -23,13 +24,15 @@ func TestPythonContract(t *testing.T) {
 	out := env.python(t, 30*time.Second, "-c", pyContract, addr)
 	for _, want := range []string{
 		// Follow-up flow (wait_jobs, get_group, Spec's then).
+		`then_ids [('chord', True)]`,
+		`reserved follow-up before the group ends 2 rpcapi: not found: job "ID" is the follow-up of group "chord", not made yet: it is made when every job of the group is final`,
 		`part then {}`,
 		`wait before the follow-up ran: done False`,
 		`merge input group chord results 2`,
 		`wait done True then=merge then_state succeeded counts {'succeeded': 3} failed []`,
 		`group on_done then=merge then_state succeeded`,
 		`follow-up spec then {} group ''`,
-		`resubmitted a part's spec: existing False`,
+		`resubmitted a part's spec: existing False then_ids []`,
 		`group without then: done True then '' then_state '' then_error ''`,
 		// Faults: code and faultString.
 		`fault get_job unknown 2 rpcapi: not found: job "999"`,
@@ -77,9 +80,15 @@ def run(n):  # fetch and report n tasks, all ok; returns them
     return done
 
 # A group of two with a follow-up job.
-ids = p.submit_jobs({"specs": [
+sub = p.submit_jobs({"specs": [
     {"type": "py.part", "group": "chord", "then": {"type": "py.merge", "args": {"out": "all"}}},
-    {"type": "py.part", "group": "chord"}]})["ids"]
+    {"type": "py.part", "group": "chord"}]})
+ids, reserved = sub["ids"], sub["then_ids"][0]["id"]
+print("then_ids", [(f["group"], f["id"] not in ids) for f in sub["then_ids"]])
+try:
+    p.get_job({"id": reserved})
+except xmlrpc.client.Fault as f:
+    print("reserved follow-up before the group ends", f.faultCode, f.faultString.replace(reserved, "ID"))
 print("part then", p.get_job({"id": ids[1]})["job"]["spec"]["then"])
 run(2)
 w = p.wait_jobs({"group": "chord", "timeout": 0.2})
@@ -88,14 +97,15 @@ merge = run(1)[0]
 inp = json.loads(merge["input"])
 print("merge input group", inp["group"], "results", len(inp["results"]))
 w = p.wait_jobs({"group": "chord", "timeout": 10})
-then = "merge" if w["then"] == merge["job_id"] else w["then"]
+then = "merge" if w["then"] == merge["job_id"] == reserved else w["then"]
 print("wait done", w["done"], "then=%s then_state %s counts %s failed %s" % (then, w["then_state"], w["counts"], w["failed"]))
 od = p.get_group({"name": "chord"})["on_done"]
 print("group on_done then=%s then_state %s" % ("merge" if od["then"] == merge["job_id"] else od["then"], od["then_state"]))
 spec = p.get_job({"id": merge["job_id"]})["job"]["spec"]
 print("follow-up spec then", spec["then"], "group", repr(spec["group"]))
 part = p.get_job({"id": ids[1]})["job"]["spec"]
-print("resubmitted a part's spec: existing", p.submit_jobs({"specs": [dict(part, group="again")]})["existing"][0])
+again = p.submit_jobs({"specs": [dict(part, group="again")]})
+print("resubmitted a part's spec: existing", again["existing"][0], "then_ids", again["then_ids"])
 run(1)
 w = p.wait_jobs({"group": "again", "timeout": 10})
 print("group without then: done", w["done"], "then", repr(w["then"]), "then_state", repr(w["then_state"]), "then_error", repr(w["then_error"]))
