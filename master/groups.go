@@ -155,6 +155,7 @@ type hookCore interface {
 	now() time.Time
 	maxArgsBytes() int
 	submit(ctx context.Context, spec jobs.Spec) (string, error)
+	made(id string) bool // job id is in memory or in the store
 }
 
 // maxHookTasks bounds the on_done tasks that run at once.

@@ -321,6 +321,9 @@ func (h *hooks) submitThen(s *groupSnap) (string, error) {
 		return "", err
 	}
 	spec.Input = in
+	if s.thenID != "" && h.core.made(s.thenID) {
+		return s.thenID, nil // made by a run before; its record is never replaced
+	}
 	b := jobs.Backoff{Base: 100 * time.Millisecond, Max: 10 * time.Second}
 	for try := 1; ; try++ {
 		id, err := h.core.submit(withThenID(withSubmitter(h.ctx, s.thenBy), s.thenID), spec)

@@ -67,6 +67,20 @@ func (c *core) reserveThen(b *submitBatch, s *jobs.Spec) string {
 	return id
 }
 
+// thenUnreserved notes that the group of s, a follow-up job being made
+// with its reserved ID, has a job with a Then when s has one: its own
+// follow-up gets no reserved ID (one taken now would sort after s), and no
+// later job of the group reserves one. The caller holds mu.
+func (c *core) thenUnreserved(s *jobs.Spec) {
+	h := c.hooks
+	if h == nil || s.Then == nil || s.Group == "" {
+		return
+	}
+	if _, taken := h.thenOf[s.Group]; !taken {
+		h.thenOf[s.Group] = ""
+	}
+}
+
 // releaseThens drops the reservations of b, whose submit failed. The
 // caller holds mu.
 func (c *core) releaseThens(b *submitBatch) {
@@ -108,6 +122,14 @@ func (h *hooks) thenDone(g, made string) {
 	if made != "" {
 		delete(h.thenRes, made)
 	}
+}
+
+// made implements hookCore: whether job id is in memory or in the store
+// (a follow-up made before a restart, which has left memory since). It
+// must be called without mu.
+func (c *core) made(id string) bool {
+	j, _, err := c.findJob(id)
+	return err == nil && j != nil
 }
 
 // notFound is the error of a lookup of job id that is neither in memory

@@ -222,6 +222,7 @@ func (c *core) reserveBatch(b *submitBatch, reserved uint64) error {
 				continue
 			}
 			j.Seq = reserved
+			c.thenUnreserved(&j.Spec)
 		} else {
 			j.ThenID = c.reserveThen(b, &j.Spec)
 			c.seq++

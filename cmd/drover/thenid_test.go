@@ -70,7 +70,8 @@ args = {text = "b"}
 		t.Helper()
 		r := runDrover(t, c.Addr, "job", then)
 		if r.Code != 5 || !strings.Contains(r.Stderr, `follow-up of group "held", not made yet`) {
-			t.Fatalf("drover job %s %s: exit %d, want 5\nstderr: %s", then, when, r.Code, r.Stderr)
+			t.Fatalf("drover job %s %s: exit %d, want 5 saying it is the follow-up of group held, not made yet\nstderr: %s",
+				then, when, r.Code, r.Stderr)
 		}
 	}
 	notMade("before the restart")
