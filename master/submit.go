@@ -193,8 +193,8 @@ func (b *submitBatch) build(n int) {
 
 // reserveBatch gives each new job of b its Seq and ID, reserves its Key
 // and unique key, and answers with the existing job for a spec whose key
-// is taken. A group's follow-up job is made with reserved, the Seq kept
-// for it (0: a new one). It returns an ErrBadRequest for a broadcast
+// is taken. A group's follow-up job, the first new job of b, is made with
+// reserved, the Seq kept for it (0: none). It returns an ErrBadRequest for a broadcast
 // nobody can run; the caller then releases b.reserved, b.uniq and the
 // reserved follow-up IDs. The caller holds mu.
 func (c *core) reserveBatch(b *submitBatch, reserved uint64) error {
@@ -221,7 +221,7 @@ func (c *core) reserveBatch(b *submitBatch, reserved uint64) error {
 				r.IDs[i], r.Existing[i] = old.ID, true
 				continue
 			}
-			j.Seq = reserved
+			j.Seq, reserved = reserved, 0
 			c.thenUnreserved(&j.Spec)
 		} else {
 			j.ThenID = c.reserveThen(b, &j.Spec)
