@@ -229,7 +229,7 @@ argv = ["echo", "{text}"]
 			"methods cancel_jobs fetch_tasks get_group get_job get_master_status heartbeat list_groups list_jobs list_schedules list_workers " +
 				"logout_worker pause_schedule purge_jobs register_worker resume_schedule submit_jobs system.listMethods " +
 				"system.methodHelp system.methodSignature task_complete wait_jobs",
-			"help Submit a batch of jobs; one invalid spec fails the whole call. Params {specs: [Spec]}. Result {ids: [string], existing: [boolean]}.",
+			"help Submit a batch of jobs; one invalid spec fails the whole call. Params {specs: [Spec]}. Result {ids: [string], existing: [boolean], then_ids: [FollowUp]}.",
 			"sig [['struct'], ['struct', 'struct']]",
 			"sig listMethods [['array']]",
 			"status counts=cancelled,failed,pending,running,succeeded workers=0",

@@ -24,7 +24,7 @@ var wireAllTypes = []any{
 	&JobRef{}, &RegisterArgs{}, &RegisterReply{}, &HeartbeatArgs{}, &HeartbeatReply{},
 	&ScheduleInfo{}, &ListSchedulesReply{}, &ScheduleArgs{},
 	&Report{}, &CompleteArgs{}, &CompleteReply{}, &LogoutArgs{}, &Empty{},
-	&SubmitArgs{}, &SubmitReply{}, &GetJobArgs{}, &JobInfo{}, &ListJobsArgs{},
+	&SubmitArgs{}, &SubmitReply{}, &FollowUp{}, &GetJobArgs{}, &JobInfo{}, &ListJobsArgs{},
 	&ListJobsReply{}, &WorkerInfo{}, &ListWorkersArgs{}, &ListWorkersReply{}, &StatusReply{}, &CancelArgs{},
 	&CancelReply{}, &PurgeArgs{}, &PurgeReply{}, &WaitArgs{}, &WaitReply{}, &FetchArgs{}, &FetchReply{},
 	&Task{}, &AssignArgs{}, &AssignReply{}, &Rejection{}, &WorkerCancelArgs{},
