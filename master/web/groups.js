@@ -120,7 +120,9 @@ window.addEventListener('resize', onGroupsScroll);
 // a burst of events makes few fetches.
 function groupsChanged(ev) {
   const st = G;
-  if (ev.truncated) { // a burst, or the stream broke: every row may have changed
+  // A burst, or the stream broke: every row may have changed. (The first
+  // event of a stream is truncated too; the list was read for the page.)
+  if (ev.truncated && (ev.resync || !ev.opening)) {
     for (const name of st.index.keys()) st.stale.add(name);
     st.wantHead = true;
     st.error = ''; // and the list may be read again
@@ -128,7 +130,11 @@ function groupsChanged(ev) {
   const newest = st.rows.length ? Date.parse(st.rows[0].submitted) : -Infinity;
   for (const j of ev.changes || []) {
     if (!j.group) continue;
-    if (st.index.has(j.group)) st.stale.add(j.group);
+    if (st.index.has(j.group)) {
+      // A row read after the change has it already.
+      const row = st.rows[st.index.get(j.group)];
+      if (!row || Date.parse(j.updated) > Date.parse(row.updated)) st.stale.add(j.group);
+    }
     else if (Date.parse(j.submitted) >= newest) st.wantHead = true;
   }
   if (st.timer || (!st.wantHead && !st.stale.size)) return;

@@ -39,6 +39,11 @@ function connect(missed) {
   es.onmessage = e => {
     let ev;
     try { ev = JSON.parse(e.data); } catch (err) { return; }
+    // The first event of a stream has the latest changes, whatever their
+    // age; after a break (missed) it stands for the events lost.
+    ev.opening = !es.opened;
+    ev.resync = es.missed;
+    es.opened = true;
     if (es.missed) ev.truncated = true;
     es.missed = false;
     S.snap = S.snap || { status: null, workers: [] };
