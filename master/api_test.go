@@ -579,22 +579,35 @@ func TestAPIBadInput(t *testing.T) {
 type sseReader struct {
 	t      testing.TB
 	cancel context.CancelFunc
-	events chan apiEvent
-	done   chan error
+	events <-chan apiEvent
+	done   <-chan error
 }
 
 func openEvents(t testing.TB, m *master.Master) *sseReader {
 	t.Helper()
+	r := &sseReader{t: t}
+	r.cancel, r.events, r.done = readEvents[apiEvent](t, m, "")
+	return r
+}
+
+// readEvents opens /api/v1/events with query on m, wants a 200 of
+// text/event-stream, and decodes the data of each event as a T into
+// events until the stream ends, then sends why to done. cancel (also
+// called at cleanup) closes the stream.
+func readEvents[T any](t testing.TB, m *master.Master, query string) (cancel context.CancelFunc, events <-chan T, done <-chan error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+m.Addr()+"/api/v1/events", nil)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+m.Addr()+"/api/v1/events"+query, nil)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ct := res.Header.Get("Content-Type"); res.StatusCode != 200 || ct != "text/event-stream" {
-		t.Fatalf("events: %d %q", res.StatusCode, ct)
+		res.Body.Close()
+		t.Fatalf("events%s: %d %q", query, res.StatusCode, ct)
 	}
-	r := &sseReader{t: t, cancel: cancel, events: make(chan apiEvent, 1000), done: make(chan error, 1)}
+	evs, errs := make(chan T, 1000), make(chan error, 1)
 	go func() {
 		defer res.Body.Close()
 		sc := bufio.NewScanner(res.Body)
@@ -604,17 +617,16 @@ func openEvents(t testing.TB, m *master.Master) *sseReader {
 			if !ok {
 				continue
 			}
-			var ev apiEvent
+			var ev T
 			if err := json.Unmarshal([]byte(data), &ev); err != nil {
-				r.done <- err
+				errs <- err
 				return
 			}
-			r.events <- ev
+			evs <- ev
 		}
-		r.done <- sc.Err()
+		errs <- sc.Err()
 	}()
-	t.Cleanup(cancel)
-	return r
+	return cancel, evs, errs
 }
 
 // next returns the next event that satisfies ok.

@@ -1,11 +1,8 @@
 package master_test
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -19,41 +16,14 @@ import (
 // sees which members an event has.
 type rawEvents struct {
 	t      *testing.T
-	events chan map[string]json.RawMessage
-	done   chan error
+	events <-chan map[string]json.RawMessage
+	done   <-chan error
 }
 
 func openRawEvents(t *testing.T, m *master.Master, query string) *rawEvents {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+m.Addr()+"/api/v1/events"+query, nil)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.StatusCode != 200 {
-		t.Fatalf("events%s: %d", query, res.StatusCode)
-	}
-	r := &rawEvents{t: t, events: make(chan map[string]json.RawMessage, 1000), done: make(chan error, 1)}
-	go func() {
-		defer res.Body.Close()
-		sc := bufio.NewScanner(res.Body)
-		sc.Buffer(nil, 16<<20)
-		for sc.Scan() {
-			data, ok := strings.CutPrefix(sc.Text(), "data: ")
-			if !ok {
-				continue
-			}
-			var ev map[string]json.RawMessage
-			if err := json.Unmarshal([]byte(data), &ev); err != nil {
-				r.done <- err
-				return
-			}
-			r.events <- ev
-		}
-		r.done <- sc.Err()
-	}()
+	r := &rawEvents{t: t}
+	_, r.events, r.done = readEvents[map[string]json.RawMessage](t, m, query)
 	return r
 }
 
