@@ -158,7 +158,7 @@ func (c *core) sweepHistory(now time.Time) (int, error) {
 	cutoff := now.Add(-c.cfg.History)
 	keep := c.lastFires()
 	total := 0
-	touched := make(map[string]bool) // groups of the jobs deleted, per batch
+	b := newStoredBatch()
 	for after := uint64(0); ; {
 		if c.ctx.Err() != nil { // the master stops: the next start goes on
 			return total, nil
@@ -166,8 +166,6 @@ func (c *core) sweepHistory(now time.Time) (int, error) {
 		c.mu.Lock()
 		over := c.counts.of(jobs.Succeeded) + c.counts.of(jobs.Failed) + c.counts.of(jobs.Cancelled) - c.cfg.HistoryJobs
 		c.mu.Unlock()
-		var del []uint64
-		var states []jobs.State
 		err := hs.Ascend(after, func(seq uint64, data []byte) bool {
 			h, ok := jobs.PeekHead(data)
 			if !ok || !h.State.Final() || bytes.HasPrefix(h.Key, jobsFileKeyBytes) || keep[string(h.Key)] {
@@ -178,27 +176,59 @@ func (c *core) sweepHistory(now time.Time) (int, error) {
 				return false
 			}
 			after = seq
-			del, states = append(del, seq), append(states, h.State)
-			if len(h.Group) > 0 {
-				touched[string(h.Group)] = true
-			}
+			b.add(seq, &h)
 			over--
-			return len(del) < historyBatch
+			return !b.full()
 		})
 		if err != nil {
 			return total, err
 		}
-		n, err := c.deleteStored(hs, del, states)
+		n, more, err := c.deleteBatch(hs, b)
 		total += n
-		c.pruneGroups(touched)
-		clear(touched)
-		if err != nil || len(del) < historyBatch {
+		if !more {
 			return total, err
 		}
 		if total%(10*historyBatch) == 0 {
 			c.log.WithField("jobs", total).Info("history: deleting finished jobs from the store")
 		}
 	}
+}
+
+// storedBatch is a batch of stored jobs to delete (history, purge): their
+// Seqs, their states and the groups they were in.
+type storedBatch struct {
+	seqs   []uint64
+	states []jobs.State
+	groups map[string]bool
+}
+
+func newStoredBatch() *storedBatch {
+	return &storedBatch{groups: make(map[string]bool)}
+}
+
+// add puts the stored job of seq, whose record's head is h, in b.
+func (b *storedBatch) add(seq uint64, h *jobs.RecordHead) {
+	b.seqs, b.states = append(b.seqs, seq), append(b.states, h.State)
+	if len(h.Group) > 0 {
+		b.groups[string(h.Group)] = true
+	}
+}
+
+// full reports whether b holds historyBatch jobs, as many as one delete
+// commits.
+func (b *storedBatch) full() bool { return len(b.seqs) >= historyBatch }
+
+// deleteBatch deletes b's jobs from the store (deleteStored), drops the
+// entries of their groups left without jobs (pruneGroups) and empties b.
+// more reports whether b was full and deleted without error: the caller
+// reads on for the next batch.
+func (c *core) deleteBatch(hs jobs.HistoryStore, b *storedBatch) (n int, more bool, err error) {
+	more = b.full()
+	n, err = c.deleteStored(hs, b.seqs, b.states)
+	c.pruneGroups(b.groups)
+	b.seqs, b.states = nil, nil
+	clear(b.groups)
+	return n, more && err == nil, err
 }
 
 // deleteStored deletes the records of seqs (whose jobs are in states)

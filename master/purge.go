@@ -155,20 +155,15 @@ func (c *core) purgeMemory(hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
 // selective field where it has one.
 func (c *core) purgeStored(ctx context.Context, hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
 	sel := &jobQuery{State: f.State, Type: f.Type, Group: f.Group, Worker: f.Worker, Asc: true}
-	touched := make(map[string]bool) // groups of the jobs deleted, per batch
+	b := newStoredBatch()
 	total := 0
 	for after := uint64(0); ; {
-		var del []uint64
-		var dstates []jobs.State
 		err := walkStored(hs, sel, after, func(seq uint64, data []byte) bool {
 			after = seq
 			if h, ok := jobs.PeekHead(data); ok && f.matchHead(&h) && f.matchRecord(data) {
-				del, dstates = append(del, seq), append(dstates, h.State)
-				if len(h.Group) > 0 {
-					touched[string(h.Group)] = true
-				}
+				b.add(seq, &h)
 			}
-			return len(del) < historyBatch && ctx.Err() == nil
+			return !b.full() && ctx.Err() == nil
 		})
 		if err == nil {
 			err = ctx.Err()
@@ -176,11 +171,9 @@ func (c *core) purgeStored(ctx context.Context, hs jobs.HistoryStore, f *PurgeFi
 		if err != nil {
 			return total, err
 		}
-		n, err := c.deleteStored(hs, del, dstates)
+		n, more, err := c.deleteBatch(hs, b)
 		total += n
-		c.pruneGroups(touched)
-		clear(touched)
-		if err != nil || len(del) < historyBatch {
+		if !more {
 			return total, err
 		}
 	}
