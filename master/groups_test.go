@@ -367,10 +367,7 @@ func TestGroupLateMembers(t *testing.T) {
 // TestGroupThenRefusedFollowUp: a follow-up the master refuses (args over
 // max_args_bytes) is an error recorded on the group, and on_done ends.
 func TestGroupThenRefusedFollowUp(t *testing.T) {
-	m := startAPIMaster(t, master.Config{MaxArgsBytes: 100})
-	startWorker(t, m.Addr(), "a", 4, map[string]worker.HandlerFunc{"page": page})
-	mc := client(t, m.Addr())
-	submit(t, mc, pageSpecs("g", 2, &jobs.Spec{Type: "merge", Args: map[string]string{"x": strings.Repeat("y", 99)}})...)
+	m, _ := refusedFollowUp(t)
 	g := waitOnDone(t, m, "g")
 	if g.OnDone.Then != "" || len(g.OnDone.Errors) != 1 || !strings.HasPrefix(g.OnDone.Errors[0], "then: ") ||
 		!slices.Contains(g.OnDone.Done, "then") {

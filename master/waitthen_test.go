@@ -23,6 +23,30 @@ func waitGroup(t *testing.T, mc rpcapi.MasterClient, g string, d time.Duration) 
 	return r
 }
 
+// waitGroupDone makes wait_jobs calls for group g until one says done,
+// and returns that reply.
+func waitGroupDone(t *testing.T, mc rpcapi.MasterClient, g string) *rpcapi.WaitReply {
+	t.Helper()
+	var r *rpcapi.WaitReply
+	pollT(t, 20*time.Second, "the wait to be done", func() bool {
+		r = waitGroup(t, mc, g, time.Second)
+		return r.Done
+	})
+	return r
+}
+
+// refusedFollowUp starts a master whose max_args_bytes is below the args
+// of group "g"'s follow-up, a worker of pages, and submits the group:
+// two pages and the follow-up the master will refuse.
+func refusedFollowUp(t *testing.T) (*master.Master, rpcapi.MasterClient) {
+	t.Helper()
+	m := startAPIMaster(t, master.Config{MaxArgsBytes: 100})
+	startWorker(t, m.Addr(), "a", 4, map[string]worker.HandlerFunc{"page": page})
+	mc := client(t, m.Addr())
+	submit(t, mc, pageSpecs("g", 2, &jobs.Spec{Type: "merge", Args: map[string]string{"x": strings.Repeat("y", 99)}})...)
+	return m, mc
+}
+
 // TestWaitGroupFollowUp: wait_jobs on a group with a follow-up (then) is
 // not done when the group's jobs are, but when the follow-up is; it names
 // the follow-up, counts it, and the group's view shows its ID and state
@@ -88,11 +112,7 @@ func TestWaitGroupFollowUpFails(t *testing.T) {
 	})
 	mc := client(t, m.Addr())
 	submit(t, mc, pageSpecs("g", 2, &jobs.Spec{Type: "merge"})...)
-	var r *rpcapi.WaitReply
-	pollT(t, 20*time.Second, "the wait to be done", func() bool {
-		r = waitGroup(t, mc, "g", time.Second)
-		return r.Done
-	})
+	r := waitGroupDone(t, mc, "g")
 	if r.Then == "" || r.ThenState != jobs.Failed || len(r.Failed) != 1 || r.Failed[0] != r.Then ||
 		r.Counts[jobs.Succeeded] != 2 || r.Counts[jobs.Failed] != 1 {
 		t.Fatalf("wait: %+v", r)
@@ -102,15 +122,8 @@ func TestWaitGroupFollowUpFails(t *testing.T) {
 // TestWaitGroupFollowUpRefused: a follow-up the master refuses ends the
 // wait, with the reason in then_error.
 func TestWaitGroupFollowUpRefused(t *testing.T) {
-	m := startAPIMaster(t, master.Config{MaxArgsBytes: 100})
-	startWorker(t, m.Addr(), "a", 4, map[string]worker.HandlerFunc{"page": page})
-	mc := client(t, m.Addr())
-	submit(t, mc, pageSpecs("g", 2, &jobs.Spec{Type: "merge", Args: map[string]string{"x": strings.Repeat("y", 99)}})...)
-	var r *rpcapi.WaitReply
-	pollT(t, 20*time.Second, "the wait to be done", func() bool {
-		r = waitGroup(t, mc, "g", time.Second)
-		return r.Done
-	})
+	_, mc := refusedFollowUp(t)
+	r := waitGroupDone(t, mc, "g")
 	if r.Then != "" || r.ThenState != "" || !strings.Contains(r.ThenError, "max_args_bytes") || r.Counts[jobs.Succeeded] != 2 {
 		t.Fatalf("wait: %+v", r)
 	}
@@ -123,11 +136,7 @@ func TestWaitGroupWithoutFollowUp(t *testing.T) {
 	startWorker(t, m.Addr(), "a", 4, map[string]worker.HandlerFunc{"page": page})
 	mc := client(t, m.Addr())
 	submit(t, mc, pageSpecs("g", 3, nil)...)
-	var r *rpcapi.WaitReply
-	pollT(t, 20*time.Second, "the wait to be done", func() bool {
-		r = waitGroup(t, mc, "g", time.Second)
-		return r.Done
-	})
+	r := waitGroupDone(t, mc, "g")
 	if r.Then != "" || r.ThenState != "" || r.ThenError != "" || r.Counts[jobs.Succeeded] != 3 || len(r.Counts) != 1 {
 		t.Fatalf("wait: %+v", r)
 	}
