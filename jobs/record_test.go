@@ -176,15 +176,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add((&Job{ID: "1", State: Pending}).AppendRecord(nil))
 	f.Add((&Job{ID: "2", State: Running, Worker: "w", Submitter: "ci"}).AppendRecord(nil)) // recordV3
 	for _, name := range []string{"record_v1.hex", "record_v2.hex"} {
-		raw, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		rec, err := hex.DecodeString(strings.TrimSpace(string(raw)))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(rec)
+		f.Add(testdataRecord(f, name))
 	}
 	js, _ := json.Marshal(storeJob(3))
 	f.Add(js)
@@ -231,13 +223,10 @@ func BenchmarkRecord(b *testing.B) {
 	})
 }
 
-// TestRecordV1StillReads: a record written before attempts had stats and
-// a timeout (recordV1, made by the release before, kept in testdata)
-// decodes with those empty and everything else intact, PeekRecord and
-// the index read it, and writing it again gives a record that decodes
-// to the same job.
-func TestRecordV1StillReads(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("testdata", "record_v1.hex"))
+// testdataRecord reads testdata/name, a record in hex.
+func testdataRecord(t testing.TB, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,13 +234,48 @@ func TestRecordV1StillReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec[0] != recordV1 {
-		t.Fatalf("testdata record has version %d, want %d", rec[0], recordV1)
+	return rec
+}
+
+// checkOldRecord checks that the record testdata/name, written by an
+// older release with version v, decodes to want, that PeekRecord reads it
+// (peek checks its head) and so does the index, and that written again
+// it is a recordV4 that decodes to want.
+func checkOldRecord(t *testing.T, name string, v byte, want *Job, peek func(RecordHead) bool) {
+	t.Helper()
+	rec := testdataRecord(t, name)
+	if rec[0] != v {
+		t.Fatalf("testdata record has version %d, want %d", rec[0], v)
 	}
 	j, err := DecodeRecord(rec)
 	if err != nil {
-		t.Fatalf("DecodeRecord(v1): %v", err)
+		t.Fatalf("DecodeRecord(v%d): %v", v, err)
 	}
+	if !reflect.DeepEqual(j, want) {
+		t.Fatalf("v%d record:\n got %+v\nwant %+v", v, j, want)
+	}
+	if h, err := PeekRecord(rec); err != nil || !peek(h) {
+		t.Fatalf("PeekRecord(v%d) = %+v, %v", v, h, err)
+	}
+	var ps prefixSet
+	if !ps.of(rec) {
+		t.Fatalf("the index cannot read a v%d record", v)
+	}
+	again := j.AppendRecord(nil)
+	if again[0] != recordV4 {
+		t.Fatalf("AppendRecord writes version %d, want %d", again[0], recordV4)
+	}
+	if back, err := DecodeRecord(again); err != nil || !reflect.DeepEqual(back, want) {
+		t.Fatalf("v%d job written as v4 and read back: %+v, %v", v, back, err)
+	}
+}
+
+// TestRecordV1StillReads: a record written before attempts had stats and
+// a timeout (recordV1, made by the release before, kept in testdata)
+// decodes with those empty and everything else intact, PeekRecord and
+// the index read it, and writing it again gives a record that decodes
+// to the same job.
+func TestRecordV1StillReads(t *testing.T) {
 	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	want := &Job{ID: "42", Seq: 42, Spec: Spec{Type: "crawl", Args: map[string]string{"urls": "http://a"}, Retries: 2, Timeout: time.Minute},
 		State: Failed, Attempt: 2, Submitted: at, Updated: at.Add(time.Minute),
@@ -260,69 +284,26 @@ func TestRecordV1StillReads(t *testing.T) {
 			{N: 2, Worker: "w2", Started: at.Add(2 * time.Second), Ended: at.Add(time.Minute), Outcome: Timeout, ExitCode: -1, Error: "timed out", Data: "d"},
 		},
 		Events: []Event{{At: at, Text: "submitted"}}}
-	if !reflect.DeepEqual(j, want) {
-		t.Fatalf("v1 record:\n got %+v\nwant %+v", j, want)
-	}
-	if h, err := PeekRecord(rec); err != nil || h.Seq != 42 || string(h.ID) != "42" || h.State != Failed {
-		t.Fatalf("PeekRecord(v1) = %+v, %v", h, err)
-	}
-	var ps prefixSet
-	if !ps.of(rec) {
-		t.Fatal("the index cannot read a v1 record")
-	}
-	again := j.AppendRecord(nil)
-	if again[0] != recordV4 {
-		t.Fatalf("AppendRecord writes version %d, want %d", again[0], recordV4)
-	}
-	if back, err := DecodeRecord(again); err != nil || !reflect.DeepEqual(back, want) {
-		t.Fatalf("v1 job written as v4 and read back: %+v, %v", back, err)
-	}
+	checkOldRecord(t, "record_v1.hex", recordV1, want, func(h RecordHead) bool {
+		return h.Seq == 42 && string(h.ID) == "42" && h.State == Failed
+	})
 }
 
 // TestRecordV2StillReads: a record written before jobs kept their
 // submitter (recordV2, made by the release before, kept in testdata)
 // decodes with an empty Submitter and everything else intact, attempt
 // stats included; PeekRecord and the index read it; written again it is
-// a recordV3 that decodes to the same job.
+// a recordV4 that decodes to the same job.
 func TestRecordV2StillReads(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("testdata", "record_v2.hex"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := hex.DecodeString(strings.TrimSpace(string(raw)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec[0] != recordV2 {
-		t.Fatalf("testdata record has version %d, want %d", rec[0], recordV2)
-	}
-	j, err := DecodeRecord(rec)
-	if err != nil {
-		t.Fatalf("DecodeRecord(v2): %v", err)
-	}
 	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	want := &Job{ID: "43", Seq: 43, Spec: Spec{Type: "crawl", Args: map[string]string{"spider": "news"}, Group: "g1"},
 		State: Succeeded, Attempt: 1, Submitted: at, Updated: at.Add(time.Minute),
 		Attempts: []Attempt{{N: 1, Worker: "w1", Started: at, Ended: at.Add(time.Minute), Outcome: OK, Output: "done",
 			Stats: map[string]string{"item_scraped_count": "30"}, Timeout: "1m0s", TimeoutFrom: "template"}},
 		Events: []Event{{At: at, Text: "submitted"}}, Parent: "40", Pin: "w1"}
-	if !reflect.DeepEqual(j, want) {
-		t.Fatalf("v2 record:\n got %+v\nwant %+v", j, want)
-	}
-	if h, err := PeekRecord(rec); err != nil || h.Seq != 43 || string(h.Group) != "g1" || h.State != Succeeded {
-		t.Fatalf("PeekRecord(v2) = %+v, %v", h, err)
-	}
-	var ps prefixSet
-	if !ps.of(rec) {
-		t.Fatal("the index cannot read a v2 record")
-	}
-	again := j.AppendRecord(nil)
-	if again[0] != recordV4 {
-		t.Fatalf("AppendRecord writes version %d, want %d", again[0], recordV4)
-	}
-	if back, err := DecodeRecord(again); err != nil || !reflect.DeepEqual(back, want) {
-		t.Fatalf("v2 job written as v4 and read back: %+v, %v", back, err)
-	}
+	checkOldRecord(t, "record_v2.hex", recordV2, want, func(h RecordHead) bool {
+		return h.Seq == 43 && string(h.Group) == "g1" && h.State == Succeeded
+	})
 }
 
 // TestRecordSubmitter: a job's submitter survives the record, PeekRecord
