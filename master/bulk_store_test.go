@@ -14,10 +14,7 @@ import (
 // match (error text) deletes them from the store.
 func TestBulkOverStore(t *testing.T) {
 	m, mc := retainCluster(t, Config{DataDir: t.TempDir(), Retain: time.Hour, RetainJobs: 100})
-	specs := make([]jobs.Spec, 1500)
-	for i := range specs {
-		specs[i] = jobs.Spec{Type: "fail"}
-	}
+	specs := specsOf(1500, jobs.Spec{Type: "fail"})
 	ids := runAll(t, mc, specs)
 	eventually(t, m, "at most 100 finished jobs in memory", func() bool {
 		return m.core.ret.finishedMem <= 100 && m.core.byseq.len() <= 100

@@ -59,12 +59,9 @@ func pgSubmit(t *testing.T, mc rpcapi.MasterClient, specs ...jobs.Spec) []string
 	return r.IDs
 }
 
-func pgSpecs(n int, s jobs.Spec) []jobs.Spec {
-	specs := make([]jobs.Spec, n)
-	for i := range specs {
-		specs[i] = s
-	}
-	return specs
+// specsOf returns n copies of s.
+func specsOf(n int, s jobs.Spec) []jobs.Spec {
+	return slices.Repeat([]jobs.Spec{s}, n)
 }
 
 func pgSeq(t *testing.T, id string) uint64 {
@@ -258,7 +255,7 @@ func TestPagingWhileSubmitting(t *testing.T) {
 	gobc, xmlc := pgGob(t, m), pgXML(t, m)
 	const before = 260
 	for range 4 {
-		pgSubmit(t, gobc, pgSpecs(before/4, jobs.Spec{Type: "t", Group: "g"})...)
+		pgSubmit(t, gobc, specsOf(before/4, jobs.Spec{Type: "t", Group: "g"})...)
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -272,7 +269,7 @@ func TestPagingWhileSubmitting(t *testing.T) {
 					return
 				default:
 				}
-				pgSubmit(t, gobc, pgSpecs(3, jobs.Spec{Type: "t", Group: "g"})...)
+				pgSubmit(t, gobc, specsOf(3, jobs.Spec{Type: "t", Group: "g"})...)
 			}
 		}()
 	}
@@ -325,7 +322,7 @@ func TestPagingExamineBound(t *testing.T) {
 	mc := pgGob(t, m)
 	var want []string
 	for range 10 {
-		pgSubmit(t, mc, pgSpecs(30, jobs.Spec{Type: "common"})...)
+		pgSubmit(t, mc, specsOf(30, jobs.Spec{Type: "common"})...)
 		want = append(want, pgSubmit(t, mc, jobs.Spec{Type: "rare"})...)
 	}
 	slices.Reverse(want)
@@ -369,8 +366,8 @@ func TestPagingExamineBound(t *testing.T) {
 func TestPagingBadArgs(t *testing.T) {
 	m := pgMaster(t, Config{})
 	gobc := pgGob(t, m)
-	pgSubmit(t, gobc, pgSpecs(5, jobs.Spec{Type: "t", Group: "g"})...)
-	pgSubmit(t, gobc, pgSpecs(5, jobs.Spec{Type: "t", Group: "h"})...)
+	pgSubmit(t, gobc, specsOf(5, jobs.Spec{Type: "t", Group: "g"})...)
+	pgSubmit(t, gobc, specsOf(5, jobs.Spec{Type: "t", Group: "h"})...)
 	r, err := gobc.ListJobs(context.Background(), &rpcapi.ListJobsArgs{Limit: 2, Group: "g"})
 	if err != nil || r.NextCursor == "" {
 		t.Fatal(r, err)
@@ -421,7 +418,7 @@ func TestPagingBadArgs(t *testing.T) {
 		}
 	}
 	// An absent or zero limit is the default page size, over RPC.
-	pgSubmit(t, gobc, pgSpecs(200, jobs.Spec{Type: "t"})...)
+	pgSubmit(t, gobc, specsOf(200, jobs.Spec{Type: "t"})...)
 	if r, err := gobc.ListJobs(context.Background(), &rpcapi.ListJobsArgs{}); err != nil || len(r.Jobs) != DefaultPageSize || r.NextCursor == "" {
 		t.Errorf("list_jobs without a limit: %d jobs, next %q, %v", len(r.Jobs), r.NextCursor, err)
 	}
@@ -436,7 +433,7 @@ func TestPagingReplyCap(t *testing.T) {
 	gobc, xmlc := pgGob(t, m), pgXML(t, m)
 	ctx := context.Background()
 	const n, out = 40, 20 << 10
-	ids := pgSubmit(t, gobc, pgSpecs(n, jobs.Spec{Type: "big"})...)
+	ids := pgSubmit(t, gobc, specsOf(n, jobs.Spec{Type: "big"})...)
 	huge := pgSubmit(t, gobc, jobs.Spec{Type: "big"})[0] // 100 KiB of output
 	ids = append(ids, huge)
 	pgPull(t, gobc, "big", n+1, func(task rpcapi.Task) rpcapi.Report {
@@ -582,7 +579,7 @@ func TestPagingWorkersAndGroups(t *testing.T) {
 	for i := range 5 {
 		g := fmt.Sprint("g", i)
 		groups = append(groups, g)
-		pgSubmit(t, gobc, pgSpecs(i+1, jobs.Spec{Type: "t", Group: g})...)
+		pgSubmit(t, gobc, specsOf(i+1, jobs.Spec{Type: "t", Group: g})...)
 	}
 	pgSubmit(t, gobc, jobs.Spec{Type: "t", Group: "g0"}) // a later job does not move its group
 	walkGroups := func(order string) []string {

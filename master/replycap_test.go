@@ -61,7 +61,7 @@ func TestReplyCapHostile(t *testing.T) {
 		specs = append(specs, jobs.Spec{Type: "h"})
 	}
 	ids := pgSubmit(t, gobc, specs...)
-	ids = append(ids, pgSubmit(t, gobc, pgSpecs(300, jobs.Spec{Type: "never"})...)...)
+	ids = append(ids, pgSubmit(t, gobc, specsOf(300, jobs.Spec{Type: "never"})...)...)
 	pgPull(t, gobc, "h", len(specs), func(task rpcapi.Task) rpcapi.Report {
 		r := rpcapi.Report{JobID: task.JobID, Attempt: task.Attempt, Outcome: jobs.OK,
 			Output: hostileText(rng, size()), Data: hostileText(rng, size())}
@@ -154,7 +154,7 @@ func TestReplyCapIDLists(t *testing.T) {
 	m := pgMaster(t, Config{MaxReplyBytes: capBytes})
 	gobc := pgGob(t, m)
 	const n = 20000
-	ids := pgSubmit(t, gobc, pgSpecs(n, jobs.Spec{Type: "never", Group: "big"})...)
+	ids := pgSubmit(t, gobc, specsOf(n, jobs.Spec{Type: "never", Group: "big"})...)
 	for _, call := range []struct {
 		method string
 		args   map[string]any

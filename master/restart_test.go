@@ -184,10 +184,7 @@ func TestRestartScheduleFireKept(t *testing.T) {
 			m.core.mu.Unlock()
 			if by == "retain_jobs" || by == "purge" {
 				// 150 jobs that finish after it.
-				specs := make([]jobs.Spec, 150)
-				for i := range specs {
-					specs[i] = jobs.Spec{Type: "x"}
-				}
+				specs := specsOf(150, jobs.Spec{Type: "x"})
 				r := submitSpecs(t, m, specs...)
 				var cr rpcapi.CancelReply
 				if err := m.rpc().Cancel(context.Background(), &rpcapi.CancelArgs{IDs: r.IDs}, &cr); err != nil || len(cr.Cancelled) != len(specs) {
@@ -242,10 +239,7 @@ func TestRestartKeepsFailedNotice(t *testing.T) {
 	cfg := Config{DataDir: dir, Retain: time.Hour, RetainJobs: 100}
 	m, mc := retainCluster(t, cfg)
 	failed := runAll(t, mc, []jobs.Spec{{Type: "fail"}})
-	specs := make([]jobs.Spec, 150)
-	for i := range specs {
-		specs[i] = jobs.Spec{Type: "ok"}
-	}
+	specs := specsOf(150, jobs.Spec{Type: "ok"})
 	runAll(t, mc, specs)
 	m.Close()
 

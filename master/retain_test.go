@@ -134,10 +134,7 @@ func TestRetainReleasesEverything(t *testing.T) {
 // in memory, the oldest-finished leaving first.
 func TestRetainJobsCap(t *testing.T) {
 	m, mc := retainCluster(t, Config{Retain: time.Hour, RetainJobs: 100})
-	specs := make([]jobs.Spec, 1000)
-	for i := range specs {
-		specs[i] = jobs.Spec{Type: "ok"}
-	}
+	specs := specsOf(1000, jobs.Spec{Type: "ok"})
 	ids := runAll(t, mc, specs)
 	eventually(t, m, "at most 100 finished jobs in memory", func() bool {
 		return m.core.ret.finishedMem <= 100 && m.core.byseq.len() <= 100
@@ -325,10 +322,7 @@ func TestMetricTypesBounded(t *testing.T) {
 func TestHistoryEarlySweep(t *testing.T) {
 	m, mc := retainCluster(t, Config{DataDir: t.TempDir(), Retain: time.Hour, RetainJobs: 100, HistoryJobs: 100})
 	st := storeLen{m}
-	specs := make([]jobs.Spec, 10200)
-	for i := range specs {
-		specs[i] = jobs.Spec{Type: "ok"}
-	}
+	specs := specsOf(10200, jobs.Spec{Type: "ok"})
 	start := time.Now()
 	if _, err := mc.Submit(t.Context(), &rpcapi.SubmitArgs{Specs: specs}); err != nil {
 		t.Fatal(err)
@@ -406,12 +400,9 @@ func TestPurgeHistory(t *testing.T) {
 // the call may examine only ten jobs.
 func TestLiveFilterFromMemory(t *testing.T) {
 	m, mc := retainCluster(t, Config{DataDir: t.TempDir(), Retain: time.Second, RetainJobs: 100})
-	specs := make([]jobs.Spec, 1000)
-	for i := range specs {
-		specs[i] = jobs.Spec{Type: "ok"}
-	}
+	specs := specsOf(1000, jobs.Spec{Type: "ok"})
 	runAll(t, mc, specs)
-	pend, err := mc.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: pgSpecs(3, jobs.Spec{Type: "nobody-runs-this"})})
+	pend, err := mc.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: specsOf(3, jobs.Spec{Type: "nobody-runs-this"})})
 	if err != nil {
 		t.Fatal(err)
 	}
