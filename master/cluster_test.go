@@ -87,6 +87,21 @@ func holdUntil(release <-chan struct{}) worker.HandlerFunc {
 	}
 }
 
+// blockUntil is a handler that tells seen of each job it starts, then
+// holds the job until release is closed (its Output is then out) or the
+// job is cancelled (its error is then the context's).
+func blockUntil(release <-chan struct{}, out string, seen func(*jobs.Job)) worker.HandlerFunc {
+	return func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+		seen(j)
+		select {
+		case <-release:
+			return jobs.Result{Output: out}, nil
+		case <-ctx.Done():
+			return jobs.Result{}, ctx.Err()
+		}
+	}
+}
+
 // TestClusterRunsJobs runs a batch over workers of every transport and
 // mode, alone and mixed on one master.
 func TestClusterRunsJobs(t *testing.T) {

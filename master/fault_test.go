@@ -226,15 +226,7 @@ func TestMasterRestartAdoptsRunningJobs(t *testing.T) {
 	release := make(chan struct{})
 	var runs sync.Map
 	w := startWorker(t, addr, "w", 2, map[string]worker.HandlerFunc{
-		"block": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
-			runs.Store(j.ID+"/"+string(rune('0'+j.Attempt)), true)
-			select {
-			case <-release:
-				return jobs.Result{Output: "done"}, nil
-			case <-ctx.Done():
-				return jobs.Result{}, ctx.Err()
-			}
-		},
+		"block": blockUntil(release, "done", func(j *jobs.Job) { runs.Store(j.ID+"/"+string(rune('0'+j.Attempt)), true) }),
 	})
 	mc1 := client(t, addr)
 	id := submit(t, mc1, jobs.Spec{Type: "block", Retries: 2})[0]

@@ -59,15 +59,7 @@ func TestDirectAssignRunsNothing(t *testing.T) {
 			ran.add(j.ID)
 			return jobs.Result{Output: "ran " + j.ID}, nil
 		},
-		"block": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
-			ran.add(j.ID)
-			select {
-			case <-release:
-				return jobs.Result{Output: "released"}, nil
-			case <-ctx.Done():
-				return jobs.Result{}, ctx.Err()
-			}
-		},
+		"block": blockUntil(release, "released", func(j *jobs.Job) { ran.add(j.ID) }),
 	})
 	mc := client(t, m.Addr())
 	blocked := submit(t, mc, jobs.Spec{Type: "block"})[0]
@@ -149,15 +141,7 @@ func TestReportAcrossMasterRestart(t *testing.T) {
 	release := make(chan struct{})
 	var ran ranLog
 	w := startWorker(t, m1.Addr(), "w", 1, map[string]worker.HandlerFunc{
-		"block": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
-			ran.add(j.ID)
-			select {
-			case <-release:
-				return jobs.Result{Output: "done"}, nil
-			case <-ctx.Done():
-				return jobs.Result{}, ctx.Err()
-			}
-		},
+		"block": blockUntil(release, "done", func(j *jobs.Job) { ran.add(j.ID) }),
 	})
 	before := w.ID()
 	id := submit(t, client(t, m1.Addr()), jobs.Spec{Type: "block"})[0]
