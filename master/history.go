@@ -157,11 +157,10 @@ func (c *core) sweepHistory(now time.Time) (int, error) {
 	}
 	cutoff := now.Add(-c.cfg.History)
 	keep := c.lastFires()
-	total := 0
 	b := newStoredBatch()
 	for after := uint64(0); ; {
 		if c.ctx.Err() != nil { // the master stops: the next start goes on
-			return total, nil
+			return b.deleted, nil
 		}
 		c.mu.Lock()
 		over := c.counts.of(jobs.Succeeded) + c.counts.of(jobs.Failed) + c.counts.of(jobs.Cancelled) - c.cfg.HistoryJobs
@@ -181,25 +180,25 @@ func (c *core) sweepHistory(now time.Time) (int, error) {
 			return !b.full()
 		})
 		if err != nil {
-			return total, err
+			return b.deleted, err
 		}
-		n, more, err := c.deleteBatch(hs, b)
-		total += n
-		if !more {
-			return total, err
+		if more, err := c.deleteBatch(hs, b); !more {
+			return b.deleted, err
 		}
-		if total%(10*historyBatch) == 0 {
-			c.log.WithField("jobs", total).Info("history: deleting finished jobs from the store")
+		if b.deleted%(10*historyBatch) == 0 {
+			c.log.WithField("jobs", b.deleted).Info("history: deleting finished jobs from the store")
 		}
 	}
 }
 
 // storedBatch is a batch of stored jobs to delete (history, purge): their
-// Seqs, their states and the groups they were in.
+// Seqs, their states and the groups they were in; deleted counts the jobs
+// that the batches before deleted.
 type storedBatch struct {
-	seqs   []uint64
-	states []jobs.State
-	groups map[string]bool
+	seqs    []uint64
+	states  []jobs.State
+	groups  map[string]bool
+	deleted int
 }
 
 func newStoredBatch() *storedBatch {
@@ -218,17 +217,18 @@ func (b *storedBatch) add(seq uint64, h *jobs.RecordHead) {
 // commits.
 func (b *storedBatch) full() bool { return len(b.seqs) >= historyBatch }
 
-// deleteBatch deletes b's jobs from the store (deleteStored), drops the
-// entries of their groups left without jobs (pruneGroups) and empties b.
-// more reports whether b was full and deleted without error: the caller
-// reads on for the next batch.
-func (c *core) deleteBatch(hs jobs.HistoryStore, b *storedBatch) (n int, more bool, err error) {
+// deleteBatch deletes b's jobs from the store (deleteStored), counts them
+// in b.deleted, drops the entries of their groups left without jobs
+// (pruneGroups) and empties b. more reports whether b was full and
+// deleted without error: the caller reads on for the next batch.
+func (c *core) deleteBatch(hs jobs.HistoryStore, b *storedBatch) (more bool, err error) {
 	more = b.full()
-	n, err = c.deleteStored(hs, b.seqs, b.states)
+	n, err := c.deleteStored(hs, b.seqs, b.states)
+	b.deleted += n
 	c.pruneGroups(b.groups)
 	b.seqs, b.states = nil, nil
 	clear(b.groups)
-	return n, more && err == nil, err
+	return more && err == nil, err
 }
 
 // deleteStored deletes the records of seqs (whose jobs are in states)

@@ -156,7 +156,6 @@ func (c *core) purgeMemory(hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
 func (c *core) purgeStored(ctx context.Context, hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
 	sel := &jobQuery{State: f.State, Type: f.Type, Group: f.Group, Worker: f.Worker, Asc: true}
 	b := newStoredBatch()
-	total := 0
 	for after := uint64(0); ; {
 		err := walkStored(hs, sel, after, func(seq uint64, data []byte) bool {
 			after = seq
@@ -169,12 +168,10 @@ func (c *core) purgeStored(ctx context.Context, hs jobs.HistoryStore, f *PurgeFi
 			err = ctx.Err()
 		}
 		if err != nil {
-			return total, err
+			return b.deleted, err
 		}
-		n, more, err := c.deleteBatch(hs, b)
-		total += n
-		if !more {
-			return total, err
+		if more, err := c.deleteBatch(hs, b); !more {
+			return b.deleted, err
 		}
 	}
 }
