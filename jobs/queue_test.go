@@ -664,3 +664,37 @@ func TestQueueSizes(t *testing.T) {
 		t.Errorf("qpage is %d bytes, want 2048", n)
 	}
 }
+
+// TestQueueDelayedJobs: DelayedJobs gives a lane's delayed jobs and no
+// other (not its ready ones, not another lane's), and none once they are
+// promoted or removed.
+func TestQueueDelayedJobs(t *testing.T) {
+	q := queueOf(
+		qjob("ready", "t", 0, 1, time.Time{}),
+		qjob("t-soon", "t", 0, 2, t0.Add(5*time.Second)),
+		qjob("t-later", "t", 0, 3, t0.Add(10*time.Second)),
+		qjob("u-soon", "u", 0, 4, t0.Add(5*time.Second)),
+	)
+	ids := func(lane string) []string {
+		var out []string
+		for _, j := range q.DelayedJobs(lane) {
+			out = append(out, j.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := ids("t"); !slices.Equal(got, []string{"t-later", "t-soon"}) {
+		t.Fatalf("DelayedJobs(t) = %v", got)
+	}
+	if got := ids("u"); !slices.Equal(got, []string{"u-soon"}) {
+		t.Fatalf("DelayedJobs(u) = %v", got)
+	}
+	if got := ids("none"); got != nil {
+		t.Fatalf("DelayedJobs(none) = %v", got)
+	}
+	q.Remove("t-later")
+	q.Promote(t0.Add(5 * time.Second))
+	if got := ids("t"); got != nil {
+		t.Fatalf("DelayedJobs(t) after the promotion and the removal = %v", got)
+	}
+}

@@ -44,3 +44,18 @@ func (q *Queue) Heads(lane string, f func(*Job)) {
 		}
 	}
 }
+
+// DelayedJobs returns the delayed jobs of the lane, in no order: none at
+// once when it has none, else a walk of the delayed jobs (of every lane).
+func (q *Queue) DelayedJobs(lane string) []*Job {
+	if q.delayedIn[lane] == 0 {
+		return nil
+	}
+	var out []*Job
+	for _, d := range q.delayed {
+		if d.lane == lane {
+			out = append(out, d.it.job)
+		}
+	}
+	return out
+}

@@ -86,6 +86,7 @@ func (c *core) abandonPinned(name string, now time.Time) {
 			return
 		}
 	}
+	why := fmt.Sprintf("worker %s, its broadcast target, left", name)
 	for _, l := range c.lim.lanes {
 		if l.pin != name {
 			continue
@@ -96,14 +97,15 @@ func (c *core) abandonPinned(name string, now time.Time) {
 				break
 			}
 			c.queue.Remove(id)
-			c.apply(jobChange{kind: changeAbandon, job: id, at: now, why: fmt.Sprintf("worker %s, its broadcast target, left", name)})
+			c.apply(jobChange{kind: changeAbandon, job: id, at: now, why: why})
 		}
-	}
-	// Copies waiting out a retry backoff are in the delayed heap; find
-	// them through their parents.
-	for j := range c.allJobs() {
-		if j.Pin == name && j.State == jobs.Pending {
-			c.apply(jobChange{kind: changeAbandon, job: j.ID, at: now, why: fmt.Sprintf("worker %s, its broadcast target, left", name)})
+		// Copies waiting out a retry backoff are delayed in the lane: a
+		// walk of the delayed jobs, not of every job, and none when the
+		// lane has no delayed copy.
+		for _, j := range c.queue.DelayedJobs(l.name) {
+			if j.Pin == name && j.State == jobs.Pending {
+				c.apply(jobChange{kind: changeAbandon, job: j.ID, at: now, why: why})
+			}
 		}
 	}
 }

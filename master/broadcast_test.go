@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -117,5 +118,39 @@ func TestBroadcastWorkerLeaves(t *testing.T) {
 	}
 	if states[jobs.Succeeded] != 1 || states[jobs.Failed] != 1 {
 		t.Fatalf("copies %v", states)
+	}
+}
+
+// TestBroadcastWorkerLeavesDuringBackoff: a copy waiting out its retry
+// backoff when its worker leaves fails at once, and so does the broadcast
+// job, instead of waiting for a worker that is gone.
+func TestBroadcastWorkerLeavesDuringBackoff(t *testing.T) {
+	m := startMaster(t, master.Config{RetryBackoff: time.Hour, MaxBackoff: time.Hour})
+	startWorker(t, m.Addr(), "stays", 1, map[string]worker.HandlerFunc{"pull-code": echo})
+	leaver := startWorker(t, m.Addr(), "leaves", 1, map[string]worker.HandlerFunc{
+		"pull-code": func(context.Context, *jobs.Job) (jobs.Result, error) {
+			return jobs.Result{}, errors.New("the repository is busy")
+		},
+	})
+	mc := client(t, m.Addr())
+	b := submit(t, mc, jobs.Spec{Type: "pull-code", Broadcast: true, Retries: 3})[0]
+	var copyID string
+	pollT(t, 10*time.Second, "the leaver's copy waiting out its backoff", func() bool {
+		for _, c := range getJob(t, mc, b).Job.Children {
+			if j := getJob(t, mc, c).Job; j.Pin == "leaves" && j.State == jobs.Pending && len(j.Attempts) == 1 {
+				copyID = c
+				return true
+			}
+		}
+		return false
+	})
+	crash.Worker(leaver)
+	waitAll(t, mc, []string{b}, 15*time.Second)
+	if p := getJob(t, mc, b).Job; p.State != jobs.Failed {
+		t.Fatalf("broadcast ended %s, want failed", p.State)
+	}
+	c := getJob(t, mc, copyID).Job
+	if last := c.Events[len(c.Events)-1].Text; c.State != jobs.Failed || !strings.Contains(last, "its broadcast target, left") {
+		t.Fatalf("the leaver's copy: %s, last event %q; want failed as its worker left", c.State, last)
 	}
 }
