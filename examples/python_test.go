@@ -226,7 +226,7 @@ argv = ["echo", "{text}"]
 		addr := env.master(t)
 		out := env.python(t, 10*time.Second, "-c", pyIntrospect, addr)
 		for _, want := range []string{
-			"methods cancel_jobs fetch_tasks get_group get_job get_master_status heartbeat list_groups list_jobs list_schedules list_workers " +
+			"methods cancel_jobs fetch_tasks get_group get_job get_master_status heartbeat list_groups list_jobs list_queues list_schedules list_workers " +
 				"logout_worker pause_schedule purge_jobs register_worker resume_schedule submit_jobs system.listMethods " +
 				"system.methodHelp system.methodSignature task_complete wait_jobs",
 			"help Submit a batch of jobs; one invalid spec fails the whole call. Params {specs: [Spec]}. Result {ids: [string], existing: [boolean], then_ids: [FollowUp]}.",

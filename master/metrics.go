@@ -361,6 +361,9 @@ func (c countingAPI) GetGroup(ctx context.Context, a *rpcapi.GetGroupArgs, r *rp
 func (c countingAPI) ListGroups(ctx context.Context, a *rpcapi.ListGroupsArgs, r *rpcapi.ListGroupsReply) error {
 	return c.count("list_groups", c.gated(ctx, func() error { return c.w.ListGroups(ctx, a, r) }))
 }
+func (c countingAPI) ListQueues(ctx context.Context, a *rpcapi.ListQueuesArgs, r *rpcapi.ListQueuesReply) error {
+	return c.count("list_queues", c.gated(ctx, func() error { return c.w.ListQueues(ctx, a, r) }))
+}
 func (c countingAPI) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchReply) error {
 	return c.count("fetch", c.w.Fetch(ctx, a, r))
 }

@@ -2,6 +2,7 @@ package master
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"strings"
 	"time"
@@ -128,6 +129,26 @@ type queueQuery struct {
 	Type  string // only lanes of this type; "" all
 	Limit int    // at most this many rows
 	Asc   bool   // smallest first (default: biggest first)
+}
+
+// ListQueues implements rpcapi.MasterAPI: the queues view (queuesView),
+// as GET /api/v1/queues has it; a limit of 0 is the default page size.
+func (api wire) ListQueues(ctx context.Context, a *rpcapi.ListQueuesArgs, r *rpcapi.ListQueuesReply) error {
+	q := queueQuery{Type: a.Type}
+	var err error
+	if q.Limit, q.Asc, err = pageArgs(a.Limit, a.Order); err != nil {
+		return err
+	}
+	r.Queues, r.More = api.m.core.queuesView(q)
+	return nil
+}
+
+// queuesView is the queues view as every reply has it (list_queues over
+// both transports, GET /api/v1/queues): the rows of queueRows that fit in
+// max_reply_bytes (the first one always), the others counted in more.
+func (c *core) queuesView(q queueQuery) (rows []rpcapi.QueueView, more int) {
+	rows, more = c.queueRows(q)
+	return capQueues(rows, more, c.maxReplyBytes())
 }
 
 // queueRows returns the queues view: the lanes with pending or running

@@ -21,7 +21,7 @@ type queuesPage struct {
 
 // apiQueues serves the queues view (queues.go): a row per lane, biggest
 // first (order=asc: smallest first), at most limit rows, of one type if
-// asked.
+// asked, as many as fit in max_reply_bytes.
 func (m *Master) apiQueues(w http.ResponseWriter, r *http.Request) error {
 	p, err := queryParams(r, "type", "order", "limit")
 	if err != nil {
@@ -32,6 +32,6 @@ func (m *Master) apiQueues(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	page := queuesPage{Now: m.core.now(), ThroughputMinutes: rpcapi.ThroughputMinutes}
-	page.Queues, page.More = m.core.queueRows(q)
+	page.Queues, page.More = m.core.queuesView(q)
 	return writeJSON(w, http.StatusOK, page)
 }

@@ -209,3 +209,75 @@ func TestReplyCapStatus(t *testing.T) {
 			len(body), capBytes, len(r.Workers), r.WorkersMore, r.Alive, n)
 	}
 }
+
+// TestReplyCapQueues: list_queues (XML-RPC, the raw reply, and GET
+// /api/v1/queues, the raw body) lists as many lanes as fit in
+// max_reply_bytes and counts the rest in more, and get_master_status
+// lists as many attention items as fit in half of it and counts the rest
+// in attention_more: with reasons made long by hostile worker types, and
+// with a thousand small lanes that test the fixed overheads.
+func TestReplyCapQueues(t *testing.T) {
+	const capBytes = MinMaxReplyBytes
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct {
+		name           string
+		workers, lanes int
+	}{{"long reasons", 40, 60}, {"small lanes", 0, 1000}} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := pgMaster(t, Config{MaxReplyBytes: capBytes})
+			gobc := pgGob(t, m)
+			for i := range tc.workers {
+				_, err := gobc.Register(context.Background(), &rpcapi.RegisterArgs{Name: fmt.Sprint("w", i),
+					Types: []string{"t" + hostileText(rng, 30)}, Slots: 1, Mode: rpcapi.ModePull})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			specs := make([]jobs.Spec, tc.lanes)
+			for i := range specs {
+				specs[i] = jobs.Spec{Type: fmt.Sprint("s", i)}
+				if tc.workers > 0 {
+					specs[i].Type += hostileText(rng, 20)
+				}
+			}
+			pgSubmit(t, gobc, specs...)
+
+			body := pgRawXML(t, m, "list_queues", map[string]any{"limit": 1000})
+			var q struct {
+				Queues []map[string]any `xmlrpc:"queues"`
+				More   int              `xmlrpc:"more"`
+			}
+			if err := xmlrpc.Response(body).Unmarshal(&q); err != nil {
+				t.Fatal(err)
+			}
+			if len(body) > capBytes || len(q.Queues) < 2 || len(q.Queues)+q.More != tc.lanes {
+				t.Errorf("list_queues: %d bytes (cap %d), %d lanes + %d more; want at least 2 and %d in all",
+					len(body), capBytes, len(q.Queues), q.More, tc.lanes)
+			}
+			res, err := http.Get("http://" + m.Addr() + APIPrefix + "queues?limit=1000")
+			if err != nil {
+				t.Fatal(err)
+			}
+			jbody, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			var jq queuesPage
+			if err := json.Unmarshal(jbody, &jq); err != nil || len(jbody) > capBytes || len(jq.Queues)+jq.More != tc.lanes {
+				t.Errorf("GET queues: %d bytes (cap %d), %d lanes + %d more, %v; want %d in all",
+					len(jbody), capBytes, len(jq.Queues), jq.More, err, tc.lanes)
+			}
+
+			body = pgRawXML(t, m, "get_master_status", map[string]any{})
+			var st struct {
+				Attention     []map[string]any `xmlrpc:"attention"`
+				AttentionMore int              `xmlrpc:"attention_more"`
+			}
+			if err := xmlrpc.Response(body).Unmarshal(&st); err != nil {
+				t.Fatal(err)
+			}
+			if len(body) > capBytes || len(st.Attention) < 2 || len(st.Attention)+st.AttentionMore != tc.lanes {
+				t.Errorf("get_master_status: %d bytes (cap %d), %d attention items + %d more; want at least 2 and %d in all",
+					len(body), capBytes, len(st.Attention), st.AttentionMore, tc.lanes)
+			}
+		})
+	}
+}

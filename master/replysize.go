@@ -21,9 +21,12 @@ const (
 	attemptOverhead = 768
 	eventOverhead   = 192
 	itemOverhead    = 64 // an arg, tag or child
-	// The same allowances for a worker and a group.
-	workerOverhead = 1024
-	groupOverhead  = 512
+	// The same allowances for a worker, a group, a lane of the queues
+	// view (and each of its reasons: eventOverhead) and an attention item.
+	workerOverhead    = 1024
+	groupOverhead     = 512
+	queueOverhead     = 1536
+	attentionOverhead = 384
 )
 
 // textBytes bounds the bytes s takes once encoded in a reply by any
@@ -116,6 +119,46 @@ func workerReplyBytes(wi *rpcapi.WorkerInfo) int {
 		n += itemOverhead + textBytes(t)
 	}
 	return n + len(wi.Jobs)*(itemOverhead+32)
+}
+
+// capAttention keeps the first items of att that fit in max bytes of a
+// reply (the first one always), and returns how many it left out and the
+// size of those it kept.
+func capAttention(att []rpcapi.Attention, max int) (kept []rpcapi.Attention, more, size int) {
+	for i := range att {
+		a := &att[i]
+		n := attentionOverhead + textBytes(a.Kind) + textBytes(a.Text) + textBytes(a.Link)
+		if size+n > max && i > 0 {
+			return att[:i], len(att) - i, size
+		}
+		size += n
+	}
+	return att, 0, size
+}
+
+// queueReplyBytes bounds the encoded size of v in a reply (list_queues,
+// GET /api/v1/queues).
+func queueReplyBytes(v *rpcapi.QueueView) int {
+	n := queueOverhead + textBytes(v.Type) + textBytes(v.LimitKey) + textBytes(v.Pin)
+	for _, t := range v.Tags {
+		n += itemOverhead + textBytes(t)
+	}
+	for _, w := range v.Waiting {
+		n += eventOverhead + textBytes(w.Reason)
+	}
+	return n
+}
+
+// capQueues keeps the first rows of the queues view that fit in max bytes
+// (the first one always), and counts the others in more.
+func capQueues(rows []rpcapi.QueueView, more, max int) ([]rpcapi.QueueView, int) {
+	n := pageOverhead
+	for i := range rows {
+		if n += queueReplyBytes(&rows[i]); n > max && i > 0 {
+			return rows[:i], more + len(rows) - i
+		}
+	}
+	return rows, more
 }
 
 // capIDs keeps the first strings of list that fit in max bytes of a

@@ -281,6 +281,9 @@ var rpcCells = map[string]rpcCell{
 	rpcapi.MasterListGroups: func(f *roleFixture) (any, any, func() bool) {
 		return &rpcapi.ListGroupsArgs{}, new(rpcapi.ListGroupsReply), nil
 	},
+	rpcapi.MasterListQueues: func(f *roleFixture) (any, any, func() bool) {
+		return &rpcapi.ListQueuesArgs{}, new(rpcapi.ListQueuesReply), nil
+	},
 }
 
 // TestRPCRolesMatrix calls every method of the table of docs/security.md

@@ -27,7 +27,12 @@ func (api wire) Status(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.StatusRep
 			r.Alive++
 		}
 	}
-	size := pageOverhead + len(jobs.States)*itemOverhead
+	// What needs a person comes first: it takes up to half the reply, the
+	// workers the rest.
+	budget := c.maxReplyBytes() - pageOverhead - len(jobs.States)*itemOverhead
+	var att int
+	r.Attention, r.AttentionMore, att = capAttention(c.attention(c.now()), budget/2)
+	size := pageOverhead + len(jobs.States)*itemOverhead + att
 	for i := range r.Workers {
 		if size += workerReplyBytes(&r.Workers[i]); size > c.maxReplyBytes() && i > 0 {
 			r.Workers, r.WorkersMore = r.Workers[:i], len(r.Workers)-i

@@ -26,6 +26,7 @@ type MasterAPI interface {
 	ResumeSchedule(ctx context.Context, args *ScheduleArgs, reply *ScheduleInfo) error
 	GetGroup(ctx context.Context, args *GetGroupArgs, reply *GroupInfo) error
 	ListGroups(ctx context.Context, args *ListGroupsArgs, reply *ListGroupsReply) error
+	ListQueues(ctx context.Context, args *ListQueuesArgs, reply *ListQueuesReply) error
 }
 
 // WorkerAPI is the worker's side of the contract: what the master calls.

@@ -389,3 +389,15 @@ func (m MasterClient) GetGroup(ctx context.Context, name string) (*GroupInfo, er
 func (m MasterClient) ListGroups(ctx context.Context, a *ListGroupsArgs) (*ListGroupsReply, error) {
 	return invoke[ListGroupsReply](ctx, m.C, MasterListGroups, a)
 }
+
+// ListQueues returns the queues view (list_queues): the lanes a selects,
+// biggest first, and how many the limit left out. Its lists are never
+// nil (AsView).
+func (m MasterClient) ListQueues(ctx context.Context, a *ListQueuesArgs) (*ListQueuesReply, error) {
+	r := new(ListQueuesReply)
+	if err := m.C.Call(ctx, MasterListQueues, a, r); err != nil {
+		return r, err
+	}
+	r.AsView()
+	return r, nil
+}

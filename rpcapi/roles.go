@@ -22,8 +22,8 @@ const (
 	RoleClient Role = "client"
 	// RoleWorker registers a worker, beats, fetches, reports and logs out.
 	RoleWorker Role = "worker"
-	// RoleRead reads: status, jobs, workers, groups, schedules, the event
-	// stream, metrics and the dashboard.
+	// RoleRead reads: status, queues, jobs, workers, groups, schedules,
+	// the event stream, metrics and the dashboard.
 	RoleRead Role = "read"
 )
 
@@ -77,6 +77,7 @@ var methodRoles = map[string][]Role{
 	MasterSchedules:   ReadRoles,
 	MasterGetGroup:    ReadRoles,
 	MasterListGroups:  ReadRoles,
+	MasterListQueues:  ReadRoles,
 
 	MasterPause:  AdminRoles,
 	MasterResume: AdminRoles,

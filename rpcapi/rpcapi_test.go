@@ -166,6 +166,11 @@ func (f *fakeMaster) ListGroups(_ context.Context, _ *ListGroupsArgs, r *ListGro
 	return nil
 }
 
+func (f *fakeMaster) ListQueues(_ context.Context, _ *ListQueuesArgs, r *ListQueuesReply) error {
+	r.Queues = []QueueView{{Type: "t", Pending: 1}}
+	return nil
+}
+
 func (f *fakeMaster) Fetch(_ context.Context, a *FetchArgs, r *FetchReply) error {
 	r.Tasks = []Task{{JobID: "1", Attempt: 1, Type: "t"}}
 	return nil

@@ -119,6 +119,7 @@ func masterGoMethods(m MasterAPI) map[string]goMethod {
 		MasterPurge:       goBind(m.PurgeJobs, waits), // deletes from the store
 		MasterGetGroup:    goBind(m.GetGroup, waits),  // may read the store
 		MasterListGroups:  goBind(m.ListGroups, waits),
+		MasterListQueues:  goBind(m.ListQueues, inline), // O(lanes) under the lock, as a status
 	}
 }
 

@@ -26,6 +26,7 @@ const (
 	MasterPurge       = "Master.PurgeJobs"
 	MasterGetGroup    = "Master.GetGroup"
 	MasterListGroups  = "Master.ListGroups"
+	MasterListQueues  = "Master.ListQueues"
 
 	WorkerAssign = "Worker.Assign"
 	WorkerCancel = "Worker.Cancel"
@@ -305,6 +306,12 @@ type StatusReply struct {
 	Reaped int64 `xmlrpc:"reaped"`
 	// Version is what the master's binary was built from.
 	Version BuildInfo `xmlrpc:"version"`
+	// Attention lists what needs a person, most pressing first, as GET
+	// /api/v1/status has it, as many items as fit in half the master's
+	// max_reply_bytes; AttentionMore counts the others. The master sends
+	// an empty list when nothing needs a person (gob delivers it as nil).
+	Attention     []Attention `xmlrpc:"attention"`
+	AttentionMore int         `xmlrpc:"attention_more"`
 }
 
 // BuildInfo is what a drover binary was built from: the drover module's
@@ -561,6 +568,23 @@ type ListGroupsReply struct {
 // ListSchedulesReply lists the schedules by name.
 type ListSchedulesReply struct {
 	Schedules []ScheduleInfo `xmlrpc:"schedules"`
+}
+
+// ListQueuesArgs selects the rows of the queues view (QueueView): the
+// lanes of Type ("" for every type), biggest first unless Order is
+// OrderAsc, at most Limit of them (0 means DefaultPageSize; at most
+// MaxPageSize). The view is one page: there is no cursor.
+type ListQueuesArgs struct {
+	Type  string `xmlrpc:"type"`
+	Order string `xmlrpc:"order"`
+	Limit int    `xmlrpc:"limit"`
+}
+
+// ListQueuesReply is the queues view: a row per lane, and how many rows
+// the limit left out.
+type ListQueuesReply struct {
+	Queues []QueueView `xmlrpc:"queues"`
+	More   int         `xmlrpc:"more"`
 }
 
 // ScheduleArgs names a schedule.

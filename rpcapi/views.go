@@ -189,39 +189,40 @@ func (g *GroupInfo) AsDetail() {
 }
 
 // QueueView is one lane of work as every view shows it: GET
-// /api/v1/queues, "drover queues --json" and the dashboard's queues page.
+// /api/v1/queues, list_queues over both transports, "drover queues
+// --json" and the dashboard's queues page.
 // A lane is the pending jobs that share every dispatch constraint: type,
 // tags, limit key, and for a broadcast's copy its worker. The lists are
 // never nil.
 type QueueView struct {
-	Type     string   `json:"type"`
-	Tags     []string `json:"tags"`
-	LimitKey string   `json:"limit_key"`
+	Type     string   `xmlrpc:"type" json:"type"`
+	Tags     []string `xmlrpc:"tags" json:"tags"`
+	LimitKey string   `xmlrpc:"limit_key" json:"limit_key"`
 	// Pin is the worker name a broadcast's copies wait for; empty for
 	// other lanes.
-	Pin string `json:"pin,omitempty"`
+	Pin string `xmlrpc:"pin" json:"pin,omitempty"`
 	// Pending is Ready plus Delayed: Ready jobs may be dispatched now,
 	// Delayed ones wait for their not_before time (a retry's backoff,
 	// run_at or delay).
-	Pending int `json:"pending"`
-	Ready   int `json:"ready"`
-	Delayed int `json:"delayed"`
-	Running int `json:"running"`
+	Pending int `xmlrpc:"pending" json:"pending"`
+	Ready   int `xmlrpc:"ready" json:"ready"`
+	Delayed int `xmlrpc:"delayed" json:"delayed"`
+	Running int `xmlrpc:"running" json:"running"`
 	// OldestPendingSeconds is how long the ready job that has waited
 	// longest has waited, by the master's clock, since it became ready
 	// (submitted or requeued, or its not_before passed); 0 with no ready
 	// job. OldestPendingSince is when that was.
-	OldestPendingSeconds float64   `json:"oldest_pending_seconds"`
-	OldestPendingSince   time.Time `json:"oldest_pending_since,omitzero"`
+	OldestPendingSeconds float64   `xmlrpc:"oldest_pending_seconds" json:"oldest_pending_seconds"`
+	OldestPendingSince   time.Time `xmlrpc:"oldest_pending_since" json:"oldest_pending_since,omitzero"`
 	// Finished counts the lane's jobs that became final in the last
 	// ThroughputMinutes minutes (the current one included), Failed those
 	// of them that failed; PerMinute is Finished over ThroughputMinutes.
-	Finished  int     `json:"finished"`
-	Failed    int     `json:"failed"`
-	PerMinute float64 `json:"per_minute"`
+	Finished  int     `xmlrpc:"finished" json:"finished"`
+	Failed    int     `xmlrpc:"failed" json:"failed"`
+	PerMinute float64 `xmlrpc:"per_minute" json:"per_minute"`
 	// Waiting counts the pending jobs by why they wait: the same words a
 	// job's own "waiting" gives.
-	Waiting []WaitCount `json:"waiting"`
+	Waiting []WaitCount `xmlrpc:"waiting" json:"waiting"`
 }
 
 // ThroughputMinutes is the window of QueueView's Finished and PerMinute.
@@ -229,8 +230,8 @@ const ThroughputMinutes = 5
 
 // WaitCount is a reason pending jobs wait and how many do.
 type WaitCount struct {
-	Reason string `json:"reason"`
-	Count  int    `json:"count"`
+	Reason string `xmlrpc:"reason" json:"reason"`
+	Count  int    `xmlrpc:"count" json:"count"`
 }
 
 // The kinds of Attention.
@@ -244,12 +245,31 @@ const (
 )
 
 // Attention is one thing that needs a person, at the top of the status
-// (GET /api/v1/status, "drover status" and the dashboard's overview):
-// what kind, a sentence, how many (jobs, failed fires or registrations)
-// and the dashboard page that shows it.
+// (GET /api/v1/status, get_master_status over both transports, "drover
+// status" and the dashboard's overview): what kind, a sentence, how many
+// (jobs, failed fires or registrations) and the dashboard page that
+// shows it.
 type Attention struct {
-	Kind  string `json:"kind"`
-	Text  string `json:"text"`
-	Count int    `json:"count"`
-	Link  string `json:"link"`
+	Kind  string `xmlrpc:"kind" json:"kind"`
+	Text  string `xmlrpc:"text" json:"text"`
+	Count int    `xmlrpc:"count" json:"count"`
+	Link  string `xmlrpc:"link" json:"link"`
+}
+
+// AsView makes r, as list_queues returned it, show as the JSON API does:
+// with lists, empty when there is nothing in them (gob sends an empty
+// list as none).
+func (r *ListQueuesReply) AsView() {
+	if r.Queues == nil {
+		r.Queues = []QueueView{}
+	}
+	for i := range r.Queues {
+		v := &r.Queues[i]
+		if v.Tags == nil {
+			v.Tags = []string{}
+		}
+		if v.Waiting == nil {
+			v.Waiting = []WaitCount{}
+		}
+	}
 }

@@ -36,6 +36,7 @@ var xmlNames = map[string]string{
 	MasterPurge:       "purge_jobs",
 	MasterGetGroup:    "get_group",
 	MasterListGroups:  "list_groups",
+	MasterListQueues:  "list_queues",
 	WorkerAssign:      "assign_task",
 	WorkerCancel:      "cancel_task",
 	WorkerPing:        "ping",

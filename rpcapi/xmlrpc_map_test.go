@@ -29,6 +29,7 @@ var wireAllTypes = []any{
 	&CancelReply{}, &PurgeArgs{}, &PurgeReply{}, &WaitArgs{}, &WaitReply{}, &FetchArgs{}, &FetchReply{},
 	&Task{}, &AssignArgs{}, &AssignReply{}, &Rejection{}, &WorkerCancelArgs{},
 	&PingReply{}, &WorkerJob{}, &GroupInfo{}, &GroupOnDone{}, &GetGroupArgs{}, &ListGroupsArgs{}, &ListGroupsReply{}, &BuildInfo{},
+	&ListQueuesArgs{}, &ListQueuesReply{}, &QueueView{}, &WaitCount{}, &Attention{},
 	&jobs.Spec{}, &jobs.Job{}, &jobs.Attempt{}, &jobs.Event{}, &jobs.Result{},
 }
 

@@ -99,7 +99,7 @@ func masterMethods(m MasterAPI) []xmlMethod {
 		bind("heartbeat", "Beat: status is ok, unknown (register again) or drain; stop and drop what cancel lists.", m.Heartbeat),
 		bind("task_complete", "Report finished attempts.", m.Complete),
 		bind("logout_worker", "Leave cleanly; jobs still leased to the worker are requeued.", m.Logout),
-		bind("get_master_status", "Counts by state, workers and the master's version.", m.Status),
+		bind("get_master_status", "Counts by state, workers, the master's version, and what needs attention.", m.Status),
 		bind("submit_jobs", "Submit a batch of jobs; one invalid spec fails the whole call.", m.Submit),
 		bind("get_job", "One job with its attempts and timeline, and why a pending one waits.", m.GetJob),
 		bind("list_jobs", "One page of jobs, newest first (order asc: oldest first); every param is optional. Pass next_cursor as cursor for the next page; \"\" is the end.", m.ListJobs),
@@ -113,6 +113,7 @@ func masterMethods(m MasterAPI) []xmlMethod {
 		bind("resume_schedule", "Resume a schedule; the result is the schedule.", m.ResumeSchedule),
 		bind("get_group", "One group's progress, its on_done and its follow-up job.", m.GetGroup),
 		bind("list_groups", "One page of groups, the latest started first; every param is optional.", m.ListGroups),
+		bind("list_queues", "The lanes of pending work (type, tags, limit key), the most pending first (order asc: the fewest first), with why their jobs wait; every param is optional.", m.ListQueues),
 	}
 }
 
