@@ -63,18 +63,15 @@ func (lc *logClient) exchange(ctx context.Context, method, path string, body io.
 }
 
 // callAPI makes one call of the JSON API with conn's token and TLS: a
-// GET of path, or a POST with no body, whose reply it decodes into reply
-// (see get and post).
-func callAPI(conn *connFlags, method, path string, reply any) error {
+// POST of path with no body, whose reply it decodes into reply (see
+// post).
+func callAPI(conn *connFlags, path string, reply any) error {
 	lc, err := newLogClient(conn)
 	if err != nil {
 		return err
 	}
 	c, cancel := ctx()
 	defer cancel()
-	if method == http.MethodGet {
-		return lc.get(c, path, reply)
-	}
 	return lc.post(c, path, nil, reply)
 }
 
@@ -253,7 +250,7 @@ func workerOpCmd(op string) func(fs *pflag.FlagSet) runFunc {
 	return func(fs *pflag.FlagSet) runFunc {
 		return oneArgCmd(fs, "worker ID", "print the worker as JSON", func(conn *connFlags, id string, asJSON bool, stdout io.Writer) error {
 			var w rpcapi.WorkerInfo
-			if err := callAPI(conn, http.MethodPost, "/api/v1/workers/"+url.PathEscape(id)+"/"+op, &w); err != nil {
+			if err := callAPI(conn, "/api/v1/workers/"+url.PathEscape(id)+"/"+op, &w); err != nil {
 				return err
 			}
 			if asJSON {
@@ -274,7 +271,7 @@ func scheduleAPI(conn *connFlags, op, name string, asJSON bool, stdout io.Writer
 		Queued   bool                 `json:"queued,omitempty"`
 		Deleted  string               `json:"deleted,omitempty"`
 	}
-	if err := callAPI(conn, http.MethodPost, "/api/v1/schedules/"+url.PathEscape(name)+"/"+op, &r); err != nil {
+	if err := callAPI(conn, "/api/v1/schedules/"+url.PathEscape(name)+"/"+op, &r); err != nil {
 		return err
 	}
 	var err error

@@ -406,10 +406,7 @@ func statusCmd(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		att, err := statusAttention(conn)
-		if err != nil {
-			return err
-		}
+		att := viewAttention(r.Attention)
 		r.Workers = newestWorkersFirst(r.Workers)
 		alive, _, _ := aliveWorkers(r.Workers)
 		if r.WorkersMore > 0 {
@@ -423,7 +420,7 @@ func statusCmd(fs *pflag.FlagSet) runFunc {
 				"version": r.Version, "attention": att,
 			})
 		}
-		printAttention(stdout, att)
+		printAttention(stdout, att, r.AttentionMore)
 		fmt.Fprintf(stdout, "master up %s; %s alive; %d reaped; %s dropped\n",
 			time.Since(r.Started).Round(time.Second), plural(alive, "worker"), r.Reaped, plural(int(r.Dropped), "stale report"))
 		fmt.Fprintf(stdout, "master %s\n", versionLine(r.Version))

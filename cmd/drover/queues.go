@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,22 +12,10 @@ import (
 	"github.com/drover/drover/rpcapi"
 )
 
-// "drover queues" and the attention lines of "drover status" read the
-// master's JSON API (GET /api/v1/queues and GET /api/v1/status,
-// docs/api.md), with the token and TLS of the command's flags.
-
-// get fetches the API path and decodes its 200 reply (64 MiB at most)
-// into reply.
-func (lc *logClient) get(ctx context.Context, path string, reply any) error {
-	return lc.exchange(ctx, http.MethodGet, path, nil, 64<<20, reply)
-}
-
-// queuesReply is the reply of GET /api/v1/queues.
-type queuesReply struct {
-	Queues            []rpcapi.QueueView `json:"queues"`
-	More              int                `json:"more"`
-	ThroughputMinutes int                `json:"throughput_minutes"`
-}
+// "drover queues" and the attention lines of "drover status" call the
+// master's list_queues and get_master_status (docs/protocol.md) over the
+// command's --transport, and print the views GET /api/v1/queues and GET
+// /api/v1/status show (docs/api.md).
 
 // queuesCmd prints the queues view: a line per lane (type, tags, limit
 // key), the biggest first, with why its jobs wait.
@@ -47,18 +32,12 @@ func queuesCmd(fs *pflag.FlagSet) runFunc {
 		if *limit < 0 || *limit > rpcapi.MaxPageSize {
 			return usagef("--limit %d: want 1 to %d", *limit, rpcapi.MaxPageSize)
 		}
-		q := url.Values{}
-		if *typ != "" {
-			q.Set("type", *typ)
-		}
-		if *limit > 0 {
-			q.Set("limit", fmt.Sprint(*limit))
-		}
+		a := &rpcapi.ListQueuesArgs{Type: *typ, Limit: *limit}
 		if *reverse {
-			q.Set("order", rpcapi.OrderAsc)
+			a.Order = rpcapi.OrderAsc
 		}
-		var r queuesReply
-		if err := callAPI(conn, http.MethodGet, "/api/v1/queues?"+q.Encode(), &r); err != nil {
+		r, err := fetchArg(conn, rpcapi.MasterClient.ListQueues, a)
+		if err != nil {
 			return err
 		}
 		if *asJSON {
@@ -69,7 +48,7 @@ func queuesCmd(fs *pflag.FlagSet) runFunc {
 }
 
 // printQueues prints the lanes as a table, then how many more there are.
-func printQueues(w io.Writer, r queuesReply) error {
+func printQueues(w io.Writer, r *rpcapi.ListQueuesReply) error {
 	if len(r.Queues) == 0 {
 		fmt.Fprintln(w, "no lane has pending or running jobs, or jobs finished in the last minutes")
 		return nil
@@ -109,27 +88,26 @@ func or(s, def string) string {
 	return s
 }
 
-// statusAttention fetches what needs a person from GET /api/v1/status.
-func statusAttention(conn *connFlags) ([]rpcapi.Attention, error) {
-	var st struct {
-		Attention []rpcapi.Attention `json:"attention"`
+// viewAttention is att, from get_master_status, as the status shows it:
+// a list, empty when nothing needs a person (gob sends it as none).
+func viewAttention(att []rpcapi.Attention) []rpcapi.Attention {
+	if att == nil {
+		return []rpcapi.Attention{}
 	}
-	if err := callAPI(conn, http.MethodGet, "/api/v1/status", &st); err != nil {
-		return nil, err
-	}
-	if st.Attention == nil {
-		st.Attention = []rpcapi.Attention{}
-	}
-	return st.Attention, nil
+	return att
 }
 
-// printAttention prints the attention lines at the top of "drover status".
-func printAttention(w io.Writer, att []rpcapi.Attention) {
+// printAttention prints the attention lines at the top of "drover
+// status", and how many more the master left out of its reply.
+func printAttention(w io.Writer, att []rpcapi.Attention, more int) {
 	if len(att) == 0 {
 		return
 	}
 	fmt.Fprintf(w, "needs attention:\n")
 	for _, a := range att {
 		fmt.Fprintf(w, "  ! %s\n", a.Text)
+	}
+	if more > 0 {
+		fmt.Fprintf(w, "  ! and %d more (the dashboard's overview lists them all)\n", more)
 	}
 }
