@@ -136,3 +136,83 @@ spec = re.search(r" Spec: \{(.*?)\}\.", h).group(1)
 print("spec members in submit_jobs help:", " ".join(sorted(m.split(":")[0] for m in spec.split(", "))))
 p.logout_worker(me)
 `
+
+// TestPythonQueues runs pyQueues, a client in Python's standard library
+// written from docs/protocol.md, against a real master with 20 pending
+// jobs of a type no worker has (the one worker, a pull worker of the
+// script, has another) and 2 of a third: list_queues shows their lanes,
+// the biggest first, with the reason and count, its params select and
+// fault as the page says, and get_master_status has the attention
+// entries (an empty list before).
+func TestPythonQueues(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds drover and runs Python processes")
+	}
+	env := &pyEnv{py: pyNeedPython(t), drover: testproc.Drover(t), dir: "python"}
+	addr := env.master(t)
+	out := env.python(t, 30*time.Second, "-c", pyQueues, addr)
+	reason := `no live worker has type "py.ocr" (live workers have: py.echo)`
+	for _, want := range []string{
+		"attention before []",
+		"methods has list_queues True",
+		"help list_queues Params {type: string, order: string, limit: int}. Result {queues: [QueueView], more: int}.",
+		"lanes 2 more 0",
+		"lane py.ocr pending 20 ready 20 delayed 0 running 0 tags [] limit_key '' pin '' waiting [('" + reason + "', 20)]",
+		"lane members delayed failed finished limit_key oldest_pending_seconds oldest_pending_since pending per_minute pin " +
+			"ready running tags type waiting",
+		"oldest wait ok True",
+		"echo lanes 0",
+		"pdf lanes py.pdf 2",
+		"asc limit 1 lanes py.pdf more 1",
+		"attention no_worker 20 20 pending jobs of type \"py.ocr\": " + reason + " #/jobs?state=pending&type=py.ocr",
+		"attention no_worker 2 2 pending jobs of type \"py.pdf\": " + strings.ReplaceAll(reason, "ocr", "pdf") + " #/jobs?state=pending&type=py.pdf",
+		"fault list_queues order 3 rpcapi: bad request: order \"sideways\": want asc or desc",
+		"fault list_queues limit -1 3 rpcapi: bad request: limit -1: want 1..1000 (0: 100)",
+		"fault list_queues limit 1001 3 rpcapi: bad request: limit 1001: want 1..1000 (0: 100)",
+		"fault list_queues unknown member -32602 list_queues: xmlrpc: params[0]: unknown member \"cursor\"",
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("output lacks line %q:\n%s", want, out)
+		}
+	}
+}
+
+// pyQueues is run as python3 -c pyQueues HOST:PORT.
+const pyQueues = `
+import sys, xmlrpc.client
+p = xmlrpc.client.ServerProxy("http://%s/RPC2" % sys.argv[1], allow_none=True)
+print("attention before", p.get_master_status()["attention"])
+print("methods has list_queues", "list_queues" in p.system.listMethods())
+h = p.system.methodHelp("list_queues")
+print("help list_queues", h[h.index("Params"):h.index(" QueueView:")])
+
+reg = p.register_worker({"name": "queues", "types": ["py.echo"], "slots": 1, "mode": "pull"})
+p.submit_jobs({"specs": [{"type": "py.ocr", "args": {"page": str(i)}} for i in range(20)] + [{"type": "py.pdf"}] * 2})
+
+r = p.list_queues({})
+print("lanes", len(r["queues"]), "more", r["more"])
+q = r["queues"][0]
+print("lane", q["type"], "pending", q["pending"], "ready", q["ready"], "delayed", q["delayed"], "running", q["running"],
+      "tags", q["tags"], "limit_key", repr(q["limit_key"]), "pin", repr(q["pin"]),
+      "waiting", [(w["reason"], w["count"]) for w in q["waiting"]])
+print("lane members", " ".join(sorted(q)))
+print("oldest wait ok", q["oldest_pending_seconds"] >= 0 and q["oldest_pending_since"].endswith("Z"))
+print("echo lanes", len(p.list_queues({"type": "py.echo"})["queues"]))
+print("pdf lanes", *[(q["type"], q["pending"]) for q in p.list_queues({"type": "py.pdf"})["queues"]][0])
+r = p.list_queues({"order": "asc", "limit": 1})
+print("asc limit 1 lanes", *[q["type"] for q in r["queues"]], "more", r["more"])
+for a in p.get_master_status()["attention"]:
+    print("attention", a["kind"], a["count"], a["text"], a["link"])
+
+def fault(label, call):
+    try:
+        call()
+        print("fault", label, "none")
+    except xmlrpc.client.Fault as f:
+        print("fault", label, f.faultCode, f.faultString)
+fault("list_queues order", lambda: p.list_queues({"order": "sideways"}))
+fault("list_queues limit -1", lambda: p.list_queues({"limit": -1}))
+fault("list_queues limit 1001", lambda: p.list_queues({"limit": 1001}))
+fault("list_queues unknown member", lambda: p.list_queues({"cursor": "x"}))
+p.logout_worker({"worker_id": reg["worker_id"], "secret": reg["secret"]})
+`

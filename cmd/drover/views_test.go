@@ -19,11 +19,13 @@ import (
 	"github.com/drover/drover/worker"
 )
 
-// TestCLIViewsAgree: what `drover job|jobs|group|schedules --json` prints,
-// over gob and over XML-RPC, is what the JSON API answers, field by field:
-// a job that failed twice (its detail and its place in a listing), its
-// group and a schedule that has fired. The master and a worker run in
-// process, on loopback.
+// TestCLIViewsAgree: what `drover job|jobs|group|schedules|queues --json`
+// and the attention of `drover status --json` print, over gob and over
+// XML-RPC, is what the JSON API answers, field by field: a job that failed
+// twice (its detail and its place in a listing), its group, a schedule
+// that has fired, the lanes of both (the failed job's, and the schedule's
+// fire that no worker can run) and that fire's attention entry. The master
+// and a worker run in process, on loopback.
 func TestCLIViewsAgree(t *testing.T) {
 	addr, id := startViews(t)
 	member := func(v any, name string) any { return v.(map[string]any)[name] }
@@ -36,6 +38,18 @@ func TestCLIViewsAgree(t *testing.T) {
 		delete(g, "results")
 		return g
 	}
+	// A lane's oldest_pending_seconds grows between two reads.
+	lanes := func(v any) any {
+		for _, q := range v.([]any) {
+			delete(q.(map[string]any), "oldest_pending_seconds")
+		}
+		return v
+	}
+	apiLanes := lanes(member(apiGet(t, addr, "queues"), "queues"))
+	attention := member(apiGet(t, addr, "status"), "attention")
+	if len(apiLanes.([]any)) != 2 || len(attention.([]any)) != 1 {
+		t.Fatalf("the JSON API shows lanes %v and attention %v; want the flaky and noop lanes, and noop's attention", apiLanes, attention)
+	}
 	for _, c := range []struct {
 		args []string
 		api  any
@@ -45,6 +59,8 @@ func TestCLIViewsAgree(t *testing.T) {
 		{[]string{"jobs", "--group", "views"}, member(apiGet(t, addr, "jobs?group=views"), "jobs"), nil},
 		{[]string{"group", "views"}, apiGet(t, addr, "groups/views"), groupCLI},
 		{[]string{"schedules"}, member(apiGet(t, addr, "schedules"), "schedules"), nil},
+		{[]string{"queues"}, apiLanes, lanes},
+		{[]string{"status"}, attention, func(v any) any { return member(v, "attention") }},
 	} {
 		for _, transport := range []string{rpcapi.TransportGob, rpcapi.TransportXMLRPC} {
 			args := append(slices.Clone(c.args), "--json", "--transport", transport)
