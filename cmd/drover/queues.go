@@ -75,7 +75,7 @@ func printQueues(w io.Writer, r *rpcapi.ListQueuesReply) error {
 		return err
 	}
 	if r.More > 0 {
-		fmt.Fprintf(w, "and %d more lanes (--limit)\n", r.More)
+		fmt.Fprintf(w, "and %d more lanes (past --limit, or past the master's max_reply_bytes: narrow with --type)\n", r.More)
 	}
 	return nil
 }
