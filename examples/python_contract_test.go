@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/drover/drover/internal/testproc"
 )
 
 // TestPythonContract runs pyContract, a client and pull worker in
@@ -16,10 +14,7 @@ import (
 // the members a reply always has, and the faults
 // (codes and strings) of the Faults section and of the methods' pages.
 func TestPythonContract(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds drover and runs Python processes")
-	}
-	env := &pyEnv{py: pyNeedPython(t), drover: testproc.Drover(t), dir: "python"}
+	env := newPyEnv(t)
 	addr := env.master(t)
 	out := env.python(t, 30*time.Second, "-c", pyContract, addr)
 	for _, want := range []string{
@@ -145,10 +140,7 @@ p.logout_worker(me)
 // fault as the page says, and get_master_status has the attention
 // entries (an empty list before).
 func TestPythonQueues(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds drover and runs Python processes")
-	}
-	env := &pyEnv{py: pyNeedPython(t), drover: testproc.Drover(t), dir: "python"}
+	env := newPyEnv(t)
 	addr := env.master(t)
 	out := env.python(t, 30*time.Second, "-c", pyQueues, addr)
 	reason := `no live worker has type "py.ocr" (live workers have: py.echo)`

@@ -307,35 +307,16 @@ func TestRecordV2StillReads(t *testing.T) {
 }
 
 // TestRecordSubmitter: a job's submitter survives the record, PeekRecord
-// and the index step over it, and a v3 body under an older version byte
-// is refused, never misread.
+// and the index step over it, and the body under a version byte from
+// before submitters (v1, v2) or an unknown one is refused, never misread.
 func TestRecordSubmitter(t *testing.T) {
 	j := &Job{ID: "9", Seq: 9, State: Pending, Spec: Spec{Type: "crawl"}, Submitter: "ci"}
-	rec := j.AppendRecord(nil)
-	got, err := DecodeRecord(rec)
-	if err != nil || !reflect.DeepEqual(got, j) {
-		t.Fatalf("round trip: %+v, %v", got, err)
-	}
-	if h, err := PeekRecord(rec); err != nil || h.Seq != 9 {
-		t.Fatalf("PeekRecord = %+v, %v", h, err)
-	}
+	rec := readsBack(t, j)
 	if h, ok := PeekHead(rec); !ok || h.Seq != 9 {
 		t.Fatalf("PeekHead = %+v, %v", h, ok)
 	}
-	var ps prefixSet
-	if !ps.of(rec) {
-		t.Fatal("the index cannot read the record")
-	}
-	for _, v := range []byte{recordV1, recordV2} {
-		bad := slices.Clone(rec)
-		bad[0] = v
-		if _, err := DecodeRecord(bad); !errors.Is(err, ErrRecord) {
-			t.Errorf("v3 body under version %d: err = %v, want ErrRecord", v, err)
-		}
-		if _, err := PeekRecord(bad); !errors.Is(err, ErrRecord) {
-			t.Errorf("PeekRecord of a v3 body under version %d: err = %v, want ErrRecord", v, err)
-		}
-	}
+	refusedUnder(t, rec, recordV1)
+	refusedUnder(t, rec, recordV2)
 	bad := slices.Clone(rec)
 	bad[0] = recordV4 + 1
 	if _, err := DecodeRecord(bad); !errors.Is(err, ErrRecord) {
@@ -350,29 +331,14 @@ func TestRecordSubmitter(t *testing.T) {
 func TestRecordThenID(t *testing.T) {
 	j := &Job{ID: "9", Seq: 9, State: Pending, Spec: Spec{Type: "crawl", Group: "g", Then: &Spec{Type: "sum"}},
 		Submitter: "ci", ThenID: "8"}
-	rec := j.AppendRecord(nil)
-	got, err := DecodeRecord(rec)
-	if err != nil || !reflect.DeepEqual(got, j) {
-		t.Fatalf("round trip: %+v, %v", got, err)
-	}
-	if h, err := PeekRecord(rec); err != nil || h.Seq != 9 || string(h.Group) != "g" {
+	rec := readsBack(t, j)
+	if h, err := PeekRecord(rec); err != nil || string(h.Group) != "g" {
 		t.Fatalf("PeekRecord = %+v, %v", h, err)
 	}
 	if h, ok := PeekHead(rec); !ok || h.Seq != 9 {
 		t.Fatalf("PeekHead = %+v, %v", h, ok)
 	}
-	var ps prefixSet
-	if !ps.of(rec) {
-		t.Fatal("the index cannot read the record")
-	}
-	bad := slices.Clone(rec)
-	bad[0] = recordV3
-	if _, err := DecodeRecord(bad); !errors.Is(err, ErrRecord) {
-		t.Errorf("v4 body under version 3: err = %v, want ErrRecord", err)
-	}
-	if _, err := PeekRecord(bad); !errors.Is(err, ErrRecord) {
-		t.Errorf("PeekRecord of a v4 body under version 3: err = %v, want ErrRecord", err)
-	}
+	refusedUnder(t, rec, recordV3)
 	// A v3 record is a v4 one without the ThenID at its end.
 	old := *j
 	old.ThenID = ""
@@ -394,26 +360,41 @@ func TestRecordAttemptStats(t *testing.T) {
 		Attempts: []Attempt{{N: 1, Worker: "w", Outcome: OK,
 			Stats:   map[string]string{"item_scraped_count": "30", "finish_reason": "finished", "log_count/ERROR": "0"},
 			Timeout: "1m0s", TimeoutFrom: "template"}}}
+	rec := readsBack(t, j)
+	// A v1 version byte on a record with stats: the stats are bytes a v1
+	// reader does not expect, so it is refused, never misread.
+	refusedUnder(t, rec, recordV1)
+}
+
+// readsBack writes j's record and checks that it decodes to j, and that
+// PeekRecord and the index read it; it returns the record.
+func readsBack(t *testing.T, j *Job) []byte {
+	t.Helper()
 	rec := j.AppendRecord(nil)
 	got, err := DecodeRecord(rec)
 	if err != nil || !reflect.DeepEqual(got, j) {
 		t.Fatalf("round trip: %+v, %v", got, err)
 	}
-	if h, err := PeekRecord(rec); err != nil || h.Seq != 7 {
+	if h, err := PeekRecord(rec); err != nil || h.Seq != j.Seq {
 		t.Fatalf("PeekRecord = %+v, %v", h, err)
 	}
 	var ps prefixSet
 	if !ps.of(rec) {
 		t.Fatal("the index cannot read the record")
 	}
-	// A v1 version byte on a record with stats: the stats are bytes a v1
-	// reader does not expect, so it is refused, never misread.
+	return rec
+}
+
+// refusedUnder checks that rec with an older version byte is refused by
+// DecodeRecord and PeekRecord, never misread.
+func refusedUnder(t *testing.T, rec []byte, version byte) {
+	t.Helper()
 	bad := slices.Clone(rec)
-	bad[0] = recordV1
+	bad[0] = version
 	if _, err := DecodeRecord(bad); !errors.Is(err, ErrRecord) {
-		t.Fatalf("v2 body under a v1 byte: err = %v, want ErrRecord", err)
+		t.Errorf("version %d byte on a version %d body: err = %v, want ErrRecord", version, rec[0], err)
 	}
 	if _, err := PeekRecord(bad); !errors.Is(err, ErrRecord) {
-		t.Fatalf("PeekRecord of a v2 body under a v1 byte: err = %v", err)
+		t.Errorf("PeekRecord, version %d byte on a version %d body: err = %v, want ErrRecord", version, rec[0], err)
 	}
 }
