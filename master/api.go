@@ -308,13 +308,13 @@ func (c *core) queryJobs(q jobQuery) ([]rpcapi.JobView, string, error) {
 // explainPending sets Waiting on the pending jobs of a page, as they are
 // now: the page's walk may have read them from the store.
 func (c *core) explainPending(page []rpcapi.JobView) {
-	now := c.now()
+	now, memo := c.now(), make(capacityMemo)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := range page {
 		if v := &page[i]; v.State == jobs.Pending {
 			if j := c.job(v.ID); j != nil {
-				v.Waiting = c.whyWaiting(j, now)
+				v.Waiting = c.whyWaiting(j, now, memo)
 			}
 		}
 	}

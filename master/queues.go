@@ -183,7 +183,7 @@ func (c *core) queueRows(q queueQuery) (rows []rpcapi.QueueView, more int) {
 	caps := make(capacityMemo)
 	rows = make([]rpcapi.QueueView, len(cands))
 	for i, z := range cands {
-		rows[i] = c.queueCounts(z.name, z.b, now)
+		rows[i] = c.queueCounts(&z, now)
 		c.queueWaits(&rows[i], z.name, z.b, now, caps)
 	}
 	return rows, more
@@ -228,19 +228,15 @@ func (z *laneSize) compare(o *laneSize) int {
 	return strings.Compare(o.name, z.name) // lanes differ by name; the first name comes first
 }
 
-// queueCounts is the row of lane name, whose book is b, but for its tags
-// and reasons (queueWaits). The caller holds mu.
-func (c *core) queueCounts(name string, b *laneBook, now time.Time) rpcapi.QueueView {
+// queueCounts is the row of the lane z sized, but for its tags and
+// reasons (queueWaits). The caller holds mu.
+func (c *core) queueCounts(z *laneSize, now time.Time) rpcapi.QueueView {
+	b := z.b
 	v := rpcapi.QueueView{Type: b.typ, LimitKey: b.key, Pin: b.pin,
-		Ready: c.queue.Ready(name), Delayed: c.queue.Delayed(name), Running: b.running}
-	v.Pending = v.Ready + v.Delayed
+		Ready: c.queue.Ready(z.name), Delayed: c.queue.Delayed(z.name), Running: b.running,
+		Pending: z.pending, OldestPendingSince: z.since}
 	v.Finished, v.Failed = b.window(now)
 	v.PerMinute = float64(v.Finished) / rpcapi.ThroughputMinutes
-	c.queue.Heads(name, func(j *jobs.Job) {
-		if since := readySince(j); v.OldestPendingSince.IsZero() || since.Before(v.OldestPendingSince) {
-			v.OldestPendingSince = since
-		}
-	})
 	if !v.OldestPendingSince.IsZero() {
 		v.OldestPendingSeconds = max(now.Sub(v.OldestPendingSince), 0).Seconds()
 	}

@@ -163,7 +163,7 @@ func (c *core) attention(now time.Time) []rpcapi.Attention {
 	for name, s := range c.fireFails {
 		if s.failed >= fireFailStreak {
 			more = append(more, rpcapi.Attention{Kind: rpcapi.AttentionScheduleFailing, Count: s.failed, Link: "#/schedules",
-				Text: fmt.Sprintf("schedule %q: its last %d fires failed (latest job %s: %s)", name, s.failed, s.lastJob, cutText(s.lastError))})
+				Text: fmt.Sprintf("schedule %q: its last %d fires failed (latest job %s: %s)", name, s.failed, s.lastJob, rpcapi.CutListError(s.lastError))})
 		}
 	}
 	for name, r := range c.reg.flaps.names {
@@ -222,12 +222,4 @@ func (c *core) stuckAttention(now time.Time) []rpcapi.Attention {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Text, b.Text))
 	})
 	return out
-}
-
-// cutText cuts s to rpcapi.MaxListError bytes, marking the cut.
-func cutText(s string) string {
-	if len(s) > rpcapi.MaxListError {
-		return s[:rpcapi.MaxListError] + "…"
-	}
-	return s
 }

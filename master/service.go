@@ -69,7 +69,7 @@ func (api wire) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.JobI
 	c.mu.Lock()
 	if j := c.job(a.ID); j != nil {
 		r.Job = *j.Clone()
-		r.Waiting = c.whyWaiting(j, c.now())
+		r.Waiting = c.whyWaiting(j, c.now(), nil)
 		c.mu.Unlock()
 		return nil
 	}
@@ -84,9 +84,10 @@ func (api wire) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.JobI
 
 // whyWaiting explains why a pending job has not been dispatched: the
 // crash grace, its own not_before time, or else why its lane's ready jobs
-// wait (laneWaiting, which the queues view counts by lane). The caller
-// holds mu.
-func (c *core) whyWaiting(j *jobs.Job, now time.Time) string {
+// wait (laneWaiting, which the queues view counts by lane). memo (may be
+// nil) keeps the live capacity of each type across the jobs of a page.
+// The caller holds mu.
+func (c *core) whyWaiting(j *jobs.Job, now time.Time, memo capacityMemo) string {
 	if j.State != jobs.Pending {
 		return ""
 	}
@@ -101,7 +102,7 @@ func (c *core) whyWaiting(j *jobs.Job, now time.Time) string {
 		return fmt.Sprintf("%s: eligible in %s (at %s)", what,
 			j.NotBefore.Sub(now).Round(time.Millisecond), j.NotBefore.Format(time.RFC3339))
 	}
-	return c.laneWaiting(c.lim.laneOf(j), now, nil).text
+	return c.laneWaiting(c.lim.laneOf(j), now, memo).text
 }
 
 // ListJobs implements rpcapi.MasterAPI: one page of jobs (pageJobs),

@@ -22,6 +22,15 @@ import (
 // before the "…" that marks a cut); JobDetail's History has it whole.
 const MaxListError = 200
 
+// CutListError cuts an error to MaxListError bytes, marking the cut, as a
+// listing shows it.
+func CutListError(s string) string {
+	if len(s) > MaxListError {
+		return s[:MaxListError] + "…"
+	}
+	return s
+}
+
 // JobView is a job in a listing as every view shows it: GET /api/v1/jobs,
 // the changes of the event stream and "drover jobs --json". The maps and
 // lists are never nil.
@@ -63,9 +72,7 @@ func ViewJob(j *jobs.Job) JobView {
 	if v.Args == nil {
 		v.Args = map[string]string{}
 	}
-	if v.Error = j.LastError(); len(v.Error) > MaxListError {
-		v.Error = v.Error[:MaxListError] + "…"
-	}
+	v.Error = CutListError(j.LastError())
 	return v
 }
 
