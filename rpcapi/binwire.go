@@ -19,8 +19,9 @@ import (
 // cheap.) XML-RPC is not affected; it maps the same types field by field.
 //
 // The form: a version byte (binwireV1; binwireV3 for AssignArgs and
-// CompleteArgs, which carry the worker's secret since V2 and a task's
-// group, a report's stats and timeout since V3; V2 is still read), then the fields
+// binwireV4 for CompleteArgs, which carry the worker's secret since V2, a
+// task's group, a report's stats and timeout since V3, and the Want of a
+// Complete since V4; V2 and V3 are still read), then the fields
 // in declaration order; strings and counts are uvarint-prefixed, integers are varints,
 // booleans one byte, specs in the job record's encoding (jobs.AppendSpec).
 // Every count is checked against the bytes left before anything is
@@ -30,6 +31,7 @@ const (
 	binwireV1 = 1
 	binwireV2 = 2
 	binwireV3 = 3
+	binwireV4 = 4 // CompleteArgs: the worker's Want after the reports
 )
 
 // errBinwire wraps every decoding failure of the compact form.
@@ -90,7 +92,7 @@ func (a *SubmitArgs) GobDecode(data []byte) error {
 // GobEncode implements gob.GobEncoder.
 func (a *AssignArgs) GobEncode() ([]byte, error) {
 	b := make([]byte, 0, 16+len(a.Tasks)*32)
-	return appendBatch(b, a.WorkerID, a.Secret, a.Tasks, func(b []byte, t *Task) []byte {
+	return appendBatch(b, binwireV3, a.WorkerID, a.Secret, a.Tasks, func(b []byte, t *Task) []byte {
 		b = binenc.AppendString(b, t.JobID)
 		b = binary.AppendVarint(b, int64(t.Attempt))
 		b = binenc.AppendString(b, t.Type)
@@ -103,7 +105,8 @@ func (a *AssignArgs) GobEncode() ([]byte, error) {
 
 // GobDecode implements gob.GobDecoder.
 func (a *AssignArgs) GobDecode(data []byte) (err error) {
-	a.Tasks, err = readBatch(data, "assign args", &a.WorkerID, &a.Secret, func(r *binReader, t *Task) {
+	var r binReader
+	a.Tasks, r, err = readBatch(data, "assign args", binwireV3, &a.WorkerID, &a.Secret, func(r *binReader, t *Task) {
 		t.JobID = r.Str()
 		t.Attempt = r.Int()
 		t.Type = r.Str()
@@ -114,7 +117,10 @@ func (a *AssignArgs) GobDecode(data []byte) (err error) {
 			t.Group = r.Str()
 		}
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return r.End()
 }
 
 // GobEncode implements gob.GobEncoder.
@@ -142,7 +148,7 @@ func (a *AssignReply) GobDecode(data []byte) error {
 // GobEncode implements gob.GobEncoder.
 func (a *CompleteArgs) GobEncode() ([]byte, error) {
 	b := make([]byte, 0, 16+len(a.Reports)*16)
-	return appendBatch(b, a.WorkerID, a.Secret, a.Reports, func(b []byte, rep *Report) []byte {
+	b = appendBatch(b, binwireV4, a.WorkerID, a.Secret, a.Reports, func(b []byte, rep *Report) []byte {
 		b = binenc.AppendString(b, rep.JobID)
 		b = binary.AppendVarint(b, int64(rep.Attempt))
 		b = binenc.AppendString(b, string(rep.Outcome))
@@ -154,12 +160,14 @@ func (a *CompleteArgs) GobEncode() ([]byte, error) {
 		b = binenc.AppendMap(b, rep.Stats)
 		b = binary.AppendVarint(b, int64(rep.Timeout))
 		return binenc.AppendString(b, rep.TimeoutFrom)
-	}), nil
+	})
+	return binary.AppendVarint(b, int64(a.Want)), nil
 }
 
 // GobDecode implements gob.GobDecoder.
 func (a *CompleteArgs) GobDecode(data []byte) (err error) {
-	a.Reports, err = readBatch(data, "complete args", &a.WorkerID, &a.Secret, func(r *binReader, rep *Report) {
+	var r binReader
+	a.Reports, r, err = readBatch(data, "complete args", binwireV4, &a.WorkerID, &a.Secret, func(r *binReader, rep *Report) {
 		rep.JobID = r.Str()
 		rep.Attempt = r.Int()
 		rep.Outcome = jobs.Outcome(r.StrAs(knownOutcomes...)) // unknown ones pass: the master refuses them
@@ -174,14 +182,18 @@ func (a *CompleteArgs) GobDecode(data []byte) (err error) {
 			rep.TimeoutFrom = r.Str()
 		}
 	})
-	return err
+	if err != nil || r.v < binwireV4 {
+		return err
+	}
+	a.Want = r.Int()
+	return r.End()
 }
 
 // appendBatch appends the compact form of a worker's batch (AssignArgs,
-// CompleteArgs) to b: the version, the worker's id and secret, the count
+// CompleteArgs) to b: the version v, the worker's id and secret, the count
 // of items, then each item as item appends it.
-func appendBatch[T any](b []byte, workerID, secret string, items []T, item func([]byte, *T) []byte) []byte {
-	b = append(b, binwireV3)
+func appendBatch[T any](b []byte, v byte, workerID, secret string, items []T, item func([]byte, *T) []byte) []byte {
+	b = append(b, v)
 	b = binenc.AppendString(b, workerID)
 	b = binenc.AppendString(b, secret)
 	b = binary.AppendUvarint(b, uint64(len(items)))
@@ -191,29 +203,35 @@ func appendBatch[T any](b []byte, workerID, secret string, items []T, item func(
 	return b
 }
 
-// readBatch reads what appendBatch wrote (what names it in errors): it
-// sets *workerID and *secret and returns the items, each read by item.
-func readBatch[T any](data []byte, what string, workerID, secret *string, item func(*binReader, *T)) ([]T, error) {
+// readBatch reads what appendBatch wrote (what names it in errors), of a
+// version from binwireV2 to last: it sets *workerID and *secret and
+// returns the items, each read by item. Below last it checks that nothing
+// follows the items; at last it returns the reader, for the fields after
+// them, and the caller ends it.
+func readBatch[T any](data []byte, what string, last byte, workerID, secret *string, item func(*binReader, *T)) ([]T, binReader, error) {
 	r := newBinReader(data)
-	if len(data) > 0 && data[0] == binwireV2 {
-		r.version(what, binwireV2) // a worker or master of the release before
-	} else {
-		r.version(what, binwireV3)
+	v := last
+	if len(data) > 0 && data[0] >= binwireV2 && data[0] < last {
+		v = data[0] // a worker or master of a release before
 	}
+	r.version(what, v)
 	*workerID = r.Str()
 	*secret = r.Str()
 	n := r.Count()
 	if r.Err != nil {
-		return nil, r.Err
+		return nil, r, r.Err
 	}
 	items := make([]T, n)
 	for i := range items {
 		item(&r, &items[i])
 		if r.Err != nil {
-			return items, r.Err
+			return items, r, r.Err
 		}
 	}
-	return items, r.End()
+	if v < last {
+		return items, r, r.End()
+	}
+	return items, r, r.Err
 }
 
 // knownOutcomes are read without allocating.

@@ -39,7 +39,7 @@ func binwireSamples() []binwireType {
 				Stats: map[string]string{"item_scraped_count": "30"}, Timeout: time.Minute, TimeoutFrom: "template"},
 			{JobID: "18", Attempt: 1, Outcome: jobs.Error, ExitCode: -1, Error: "boom", Permanent: true},
 			{JobID: "19", Attempt: 3, Outcome: "made-up"},
-		}},
+		}, Want: 3},
 	}
 }
 
@@ -107,6 +107,25 @@ func TestBinwireV2StillReads(t *testing.T) {
 	}
 	if len(a.Tasks) != 1 || a.Tasks[0].Type != "crawl" || a.Tasks[0].Timeout != time.Second || a.Tasks[0].Group != "" {
 		t.Fatalf("v2 assign args: %+v", a)
+	}
+}
+
+// TestBinwireV3StillReads: CompleteArgs of the release before (binwireV3:
+// no Want) decode with Want 0; a V3 payload with a Want after the reports
+// is refused, not read as one.
+func TestBinwireV3StillReads(t *testing.T) {
+	v4, _ := (&CompleteArgs{WorkerID: "w1", Secret: "sec", Reports: []Report{{JobID: "17", Attempt: 2, Outcome: jobs.OK}}, Want: 2}).GobEncode()
+	v3 := append([]byte{binwireV3}, v4[1:len(v4)-1]...) // the same without the Want
+	var c CompleteArgs
+	if err := c.GobDecode(v3); err != nil {
+		t.Fatal(err)
+	}
+	want := CompleteArgs{WorkerID: "w1", Secret: "sec", Reports: []Report{{JobID: "17", Attempt: 2, Outcome: jobs.OK}}}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("v3 complete args: got %+v, want %+v", c, want)
+	}
+	if err := new(CompleteArgs).GobDecode(append([]byte{binwireV3}, v4[1:]...)); !errors.Is(err, errBinwire) {
+		t.Fatalf("v3 with a trailing want: %v, want errBinwire", err)
 	}
 }
 

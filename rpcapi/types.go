@@ -137,20 +137,33 @@ type Report struct {
 	TimeoutFrom string        `xmlrpc:"timeout_from"`
 }
 
-// CompleteArgs carries a batch of finished attempts.
+// CompleteArgs carries a batch of finished attempts. Want asks a push
+// worker's next tasks in the reply: up to that many (its free slots), so
+// that a busy slot gets its next job without an assign_task call; 0 asks
+// none.
 type CompleteArgs struct {
 	WorkerID string   `xmlrpc:"worker_id"`
 	Secret   string   `xmlrpc:"secret"` // the registration's (RegisterReply.Secret)
 	Reports  []Report `xmlrpc:"reports"`
+	Want     int      `xmlrpc:"want"`
 }
 
 // CompleteReply says how many reports were recorded, how many were
 // dropped as stale (attempt fencing) and how many were refused because
 // their attempt is leased to another worker.
+//
+// Tasks are leased to the worker for the Want of the call. A reply that
+// carries tasks may come before the accepted reports are on disk: then
+// Commit is nonzero, and the reports are durable once a reply to this
+// registration has Durable ≥ Commit. Every reply carries Durable; Commit
+// is 0 when the reports were on disk before the reply.
 type CompleteReply struct {
-	Accepted int `xmlrpc:"accepted"`
-	Dropped  int `xmlrpc:"dropped"`
-	Refused  int `xmlrpc:"refused"`
+	Accepted int    `xmlrpc:"accepted"`
+	Dropped  int    `xmlrpc:"dropped"`
+	Refused  int    `xmlrpc:"refused"`
+	Tasks    []Task `xmlrpc:"tasks"`
+	Commit   int64  `xmlrpc:"commit"`
+	Durable  int64  `xmlrpc:"durable"`
 }
 
 // LogoutArgs is a worker leaving cleanly.
