@@ -293,7 +293,9 @@ func TestBackoffOnFakeClock(t *testing.T) {
 	fc.AwaitTimer(t, "the retry", j.NotBefore, j.NotBefore)
 
 	fc.Advance(wait - time.Millisecond)
+	m.core.lock()
 	m.disp.pass(m.core.now()) // what the dispatcher would do now
+	m.core.unlock()
 	if j := jobNow(t, m, ids[0]); j.State != jobs.Pending || j.Attempt != 1 {
 		t.Fatalf("a millisecond before the backoff ends the job is %s (attempt %d), want pending", j.State, j.Attempt)
 	}

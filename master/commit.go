@@ -20,9 +20,14 @@ type committer struct {
 	store jobs.Store
 	log   logrus.FieldLogger
 
-	mu       sync.Mutex // guards cur, flushing and the spares
+	mu       sync.Mutex // guards cur, flushing, seq, durable and the spares
 	cur      *batch
 	flushing *batch // being written; nil between commits
+	seq      int64  // the last batch's number: batches are numbered from 1 as they are made
+	// durable is the number of the last batch committed: every record
+	// added to it or to a batch before it is on disk (a failed batch's
+	// records are carried to a later one, so durable never passes them).
+	durable int64
 	// The buffers of a committed batch, for the next one to reuse.
 	spareBuf  []byte
 	spareRecs []jobs.Record
@@ -31,6 +36,7 @@ type committer struct {
 
 // batch is one group commit.
 type batch struct {
+	seq   int64          // its number (committer.seq)
 	buf   []byte         // the encoded records, back to back
 	recs  []jobs.Record  // into buf, or owned copies
 	index map[uint64]int // Seq → its record in recs
@@ -46,7 +52,8 @@ type batch struct {
 const maxKeptBuffer = 16 << 20
 
 func (c *committer) newBatch() *batch {
-	b := &batch{buf: c.spareBuf, recs: c.spareRecs,
+	c.seq++
+	b := &batch{seq: c.seq, buf: c.spareBuf, recs: c.spareRecs,
 		index: make(map[uint64]int), fresh: make(map[uint64]bool), done: make(chan struct{})}
 	c.spareBuf, c.spareRecs = nil, nil
 	return b
@@ -100,6 +107,14 @@ func (c *committer) settled() *batch {
 	b := &batch{done: make(chan struct{})}
 	close(b.done)
 	return b
+}
+
+// durableSeq returns the number of the last batch committed: every
+// record added to it or to an earlier batch is on disk.
+func (c *committer) durableSeq() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.durable
 }
 
 // pending returns the batch that the next commit writes.
@@ -188,6 +203,9 @@ func (c *committer) flush() error {
 	}
 	c.mu.Lock()
 	c.flushing = nil
+	if b.err == nil {
+		c.durable = b.seq
+	}
 	c.mu.Unlock()
 	close(b.done)
 	c.mu.Lock()

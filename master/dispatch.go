@@ -54,6 +54,11 @@ type dispatcher struct {
 	kickc chan struct{}
 	woken []*workerRec // a pass's scratch list, reused; guarded by the core's lock
 	cands []candidate  // a pass's scratch heap, reused; guarded by the core's lock
+	// Guarded by the core's lock: when the loop's next pass is due (zero:
+	// only when kicked), and the worker whose report runs a pass (fill),
+	// whose sender that pass does not wake.
+	due    time.Time
+	inline *workerRec
 
 	ctx    context.Context // cancelled by stop: the loop and every send loop end
 	cancel context.CancelFunc
@@ -100,7 +105,10 @@ func (d *dispatcher) loop() {
 		}
 		stop()
 		now := d.clock.Now()
+		d.core.lock()
 		next := d.pass(now)
+		d.due = next
+		d.core.unlock()
 		if next.IsZero() {
 			next = now.Add(time.Hour)
 		}
@@ -124,7 +132,8 @@ type candidate struct {
 // while they still come first, up to its free slots and its share of the
 // lane (the lane's ready jobs over the workers that could take them), so
 // Assign calls carry many jobs while a short queue still spreads out. It
-// returns when the next delayed job becomes ready.
+// returns when the next delayed job becomes ready. The caller holds the
+// core's lock.
 //
 // The ready lanes are examined once a pass, into a heap of candidates by
 // their head job; a candidate is checked again when it comes out (the
@@ -134,8 +143,6 @@ type candidate struct {
 // a scan of every lane for every lease: thousands of one-job lanes (one
 // limit key each) held the lock for seconds and got healthy workers reaped.
 func (d *dispatcher) pass(now time.Time) time.Time {
-	d.core.lock()
-	defer d.core.unlock()
 	d.core.writeHeld(now, false) // also run by the reaper, for an idle master
 	if grace := d.core.graceEnd(); now.Before(grace) {
 		return grace
@@ -181,11 +188,32 @@ func (d *dispatcher) pass(now time.Time) time.Time {
 	clear(h.c)
 	d.cands = h.c[:0]
 	for i, w := range woken {
-		w.poke()
+		if w != d.inline {
+			w.poke()
+		}
 		woken[i] = nil
 	}
 	d.woken = woken[:0]
 	return p.next
+}
+
+// fill runs a pass for a report from w that asked for its next tasks
+// (CompleteArgs.Want) and returns up to want of w's leased tasks, which
+// the reply carries instead of an Assign call. w's sender is not woken
+// for them, and the loop only when the pass found a delayed job due
+// before its next pass. The caller holds the core's lock.
+func (d *dispatcher) fill(w *workerRec, want int, now time.Time) []rpcapi.Task {
+	d.inline = w
+	next := d.pass(now)
+	d.inline = nil
+	if !next.IsZero() && (d.due.IsZero() || next.Before(d.due)) {
+		d.kick()
+	}
+	out := w.takeOutbox(want)
+	if len(w.outbox) > 0 {
+		w.poke()
+	}
+	return out
 }
 
 // dispatchPass is one pass of dispatch: when it runs, and the soonest

@@ -61,17 +61,7 @@ func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchR
 		r.Cancel = append(r.Cancel[:0], w.cancelbox...)
 		w.cancelbox = nil
 		if n > 0 || len(r.Cancel) > 0 {
-			r.Tasks = make([]rpcapi.Task, 0, n)
-			for _, t := range out {
-				l := w.leases[t.JobID]
-				j := c.job(t.JobID)
-				if l == nil || l.attempt != t.Attempt || j == nil || j.State != jobs.Running || j.Attempt != t.Attempt {
-					continue // cancelled or reaped while queued
-				}
-				l.handedOut = true
-				j.Note(now, "fetched by "+w.id+" ("+w.name+")")
-				r.Tasks = append(r.Tasks, t)
-			}
+			r.Tasks = c.handOut(w, out, "fetched by", now)
 			c.mu.Unlock()
 			return nil
 		}
@@ -95,4 +85,23 @@ func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchR
 			return fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 		}
 	}
+}
+
+// handOut returns the tasks of out whose leases still stand (none was
+// cancelled or reaped while queued), marked as handed out to w in a reply
+// (a Fetch, or a Complete's Want) and noted on their jobs with how ("sent
+// to", "fetched by"). The caller holds mu.
+func (c *core) handOut(w *workerRec, out []rpcapi.Task, how string, now time.Time) []rpcapi.Task {
+	tasks := make([]rpcapi.Task, 0, len(out))
+	for _, t := range out {
+		l := w.leases[t.JobID]
+		j := c.job(t.JobID)
+		if l == nil || l.attempt != t.Attempt || j == nil || j.State != jobs.Running || j.Attempt != t.Attempt {
+			continue // cancelled or reaped while queued
+		}
+		l.handedOut = true
+		j.Note(now, how+" "+w.id+" ("+w.name+")")
+		tasks = append(tasks, t)
+	}
+	return tasks
 }

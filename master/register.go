@@ -138,8 +138,20 @@ func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcap
 		}
 		// Accepted before the previous beat was answered, so this beat's
 		// report was taken after the worker held it: it no longer does.
-		if l.acked.IsZero() || !l.acked.Before(prev) {
-			continue
+		// One handed out in a reply and never accepted (the reply was
+		// lost, or the worker refused it) is missing from two beats in a
+		// row: one of them was built after the reply arrived.
+		switch {
+		case !l.acked.IsZero():
+			if !l.acked.Before(prev) {
+				continue
+			}
+		case !l.handedOut:
+			continue // its Assign is in flight
+		default:
+			if l.missed++; l.missed < 2 {
+				continue
+			}
 		}
 		delete(w.leases, id)
 		m.reg.lose(id, l.attempt, now, fmt.Sprintf("worker %s no longer reports it", w.id))

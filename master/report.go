@@ -17,11 +17,16 @@ import (
 // when it matches the job's live lease (same worker, same attempt); one
 // for an attempt leased to another worker is refused, anything else is
 // dropped; both are counted. It returns once the recorded outcomes are
-// durable.
+// durable, unless it hands out tasks for the call's Want: then at once,
+// with the commit that makes the outcomes durable (CompleteReply.Commit).
+// A call with no reports waits for everything recorded so far.
 func (api wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) error {
 	c := api.m.core
 	if err := checkReports(a.Reports); err != nil {
 		return err
+	}
+	if a.Want < 0 {
+		return fmt.Errorf("%w: want %d is negative", rpcapi.ErrBadRequest, a.Want)
 	}
 	now := c.now()
 	var last *batch
@@ -43,13 +48,26 @@ func (api wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.
 			r.Dropped++
 		}
 	}
-	c.mu.Unlock()
-	c.kick()
-	if last != nil {
-		if err := last.wait(); err != nil {
-			return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+	if a.Want > 0 && w.state == rpcapi.WorkerAlive && !w.pull && !c.closed {
+		if out := api.m.disp.fill(w, a.Want, now); len(out) > 0 {
+			r.Tasks = c.handOut(w, out, "sent to", now)
 		}
+	} else {
+		defer c.kick()
 	}
+	c.mu.Unlock()
+	switch {
+	case last != nil && len(r.Tasks) > 0:
+		r.Commit = last.seq
+	case last != nil:
+		err = last.wait()
+	case len(a.Reports) == 0 && len(r.Tasks) == 0:
+		err = c.commit.settled().wait()
+	}
+	if err != nil {
+		return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+	}
+	r.Durable = c.commit.durableSeq()
 	return nil
 }
 

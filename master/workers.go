@@ -56,7 +56,8 @@ type lease struct {
 	acked     time.Time // when the worker accepted it; zero while the Assign is in flight
 	deadline  time.Time // master-side timeout backstop; zero for none
 	cancelled bool      // the job was cancelled; the worker is told to stop
-	handedOut bool      // pull: a Fetch returned it; accepted at the next Fetch or heartbeat
+	handedOut bool      // a reply (Fetch, or Complete's Want) carried it; accepted at the next Fetch or heartbeat
+	missed    int       // handed out, not accepted: the heartbeats since that did not list it
 }
 
 // registry holds the workers: every worker the master knows by ID (the
