@@ -110,7 +110,7 @@ func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
 	w.jobsWG.Add(1)
 	switch {
 	case w.runClosed || len(w.runq) == cap(w.runq):
-		w.runWG.Go(func() { w.execute(r) }) // a replacing attempt beyond the slots
+		w.runWG.Go(func() { w.execute(r, false) }) // a replacing attempt beyond the slots
 		return
 	case w.idleRunners > 0:
 		w.idleRunners--
@@ -120,18 +120,31 @@ func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
 	w.runq <- r
 }
 
-// runner runs queued jobs until the queue is closed.
+// runner runs queued jobs until the queue is closed. When no Complete
+// call is in flight, it sends its job's report itself, and the task the
+// reply carries comes back to it: a slot's cycle then costs one call and
+// no hand-off between goroutines but net/rpc's reader.
 func (w *Worker) runner() {
 	for r := range w.runq {
-		w.execute(r)
+		direct := w.execute(r, true)
 		w.mu.Lock()
-		w.idleRunners++
+		w.idleRunners++ // before the call: the reply's task is queued for this runner
 		w.mu.Unlock()
+		if !direct {
+			continue
+		}
+		if c := w.nextBatch(); c.key != 0 {
+			ctx, cancel := context.WithTimeout(w.ctx, callTimeout)
+			err := w.send(ctx, c)
+			cancel()
+			w.sendDone(err)
+		}
 	}
 }
 
-// execute runs one job and queues its report.
-func (w *Worker) execute(r *run) {
+// execute runs one job and queues its report. With canReport, it returns
+// whether the caller is to send the report (finish).
+func (w *Worker) execute(r *run, canReport bool) (direct bool) {
 	defer w.jobsWG.Done()
 	defer r.cancel()
 	t := r.task
@@ -152,7 +165,7 @@ func (w *Worker) execute(r *run) {
 		}
 	}
 	err = limits.fit(&res, err)
-	w.finish(r, res, err)
+	return w.finish(r, res, err, canReport)
 }
 
 // runCommandJob runs a command job with its environment (DROVER_JOB_ID,
@@ -213,7 +226,7 @@ func callHandler(ctx context.Context, h HandlerFunc, j *jobs.Job) (res jobs.Resu
 }
 
 // finish records the end of a run and queues its report.
-func (w *Worker) finish(r *run, res jobs.Result, err error) {
+func (w *Worker) finish(r *run, res jobs.Result, err error, canReport bool) (direct bool) {
 	rep := rpcapi.Report{JobID: r.ref.JobID, Attempt: r.ref.Attempt, ExitCode: res.ExitCode,
 		Output: res.Output, Data: res.Data, Outcome: jobs.OK, Stats: res.Stats,
 		Timeout: r.timeout.d, TimeoutFrom: r.timeout.from}
@@ -235,6 +248,7 @@ func (w *Worker) finish(r *run, res jobs.Result, err error) {
 	}
 	if !r.drop {
 		w.results = append(w.results, rep)
+		direct = canReport && w.reportHere()
 	}
 	if w.draining && len(w.running) == 0 && w.idle != nil {
 		select {
@@ -261,10 +275,19 @@ func (w *Worker) finish(r *run, res jobs.Result, err error) {
 			e.WithField("error", rep.Error).Info("job finished")
 		}
 	}
-	if !r.drop {
+	if !r.drop && !direct {
 		w.signal(w.reportc)
 	}
 	w.signal(w.fetchc)
+	return direct
+}
+
+// reportHere reports whether a runner with a result just queued sends it
+// itself rather than waking the reporter: the worker is registered in
+// push mode and not backing off, and no call with results is in flight
+// (else the result waits to join the next batch). The caller holds mu.
+func (w *Worker) reportHere() bool {
+	return w.id != "" && w.cfg.Mode != rpcapi.ModePull && w.retry == 0 && !w.wanting && len(w.sending) == len(w.tickets)
 }
 
 // signal wakes a loop waiting on ch without blocking.

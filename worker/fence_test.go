@@ -100,7 +100,7 @@ func TestFencedRunsAreNotReported(t *testing.T) {
 			r := &run{ref: rpcapi.JobRef{JobID: c.id, Attempt: 1}, typ: "x", started: c.started, ctx: context.Background(),
 				cancel: func() {}, okObs: w.metrics.observer("x", jobs.OK)}
 			w.running[c.id] = r
-			w.finish(r, jobs.Result{}, nil)
+			w.finish(r, jobs.Result{}, nil, false)
 		}
 		var got []string
 		for _, rep := range w.results {

@@ -135,6 +135,9 @@ func (w *Worker) register() (time.Duration, error) {
 		w.draining, w.masterDrain = false, false
 	}
 	w.masterMaxResult = reply.MaxResultBytes
+	for key := range w.tickets {
+		w.unsend(key) // not confirmed durable by the last registration's master: they go again
+	}
 	w.dropRefs(reply.Cancel)
 	w.mu.Unlock()
 	w.readyMu.Do(func() { close(w.ready) })
@@ -177,7 +180,8 @@ const maxSending = 4
 // ReportDelay so more can join. It sends a
 // batch without waiting for the answer (up to maxSending calls in flight).
 // A batch that fails goes back to the front of the queue and is retried
-// after a backoff.
+// after a backoff. With nothing left to send or run, it asks the master to
+// confirm the reports it answered before they were durable.
 func (w *Worker) reportLoop() {
 	calls := gopool.New() // goroutines that keep their stacks from call to call
 	defer calls.Wait()
@@ -199,7 +203,7 @@ func (w *Worker) reportLoop() {
 			// are out, more results join for ReportDelay, or until a
 			// quarter of the slots' worth is waiting.
 			w.mu.Lock()
-			n, busy := len(w.results), len(w.sending) > 0
+			n, busy := len(w.results), len(w.sending) > len(w.tickets)
 			w.mu.Unlock()
 			if busy && n > 0 && n < max(1, min(maxReports, w.cfg.Slots)/4) {
 				select {
@@ -215,15 +219,15 @@ func (w *Worker) reportLoop() {
 			case <-w.ctx.Done():
 				return
 			}
-			from, key, batch := w.nextBatch()
-			if len(batch) == 0 {
+			c := w.nextBatch()
+			if c.key == 0 {
 				<-sem
 				break
 			}
 			calls.Go(func() {
 				defer func() { <-sem }()
 				ctx, cancel := context.WithTimeout(w.ctx, callTimeout)
-				err := w.send(ctx, from, key, batch)
+				err := w.send(ctx, c)
 				cancel()
 				w.sendDone(err)
 			})
@@ -240,7 +244,7 @@ func (w *Worker) retryAfter() time.Duration {
 }
 
 // sendDone notes how a Complete call ended, for the backoff, and wakes the
-// reporter if results are waiting.
+// reporter if results are waiting, or reports to confirm.
 func (w *Worker) sendDone(err error) {
 	w.mu.Lock()
 	switch {
@@ -252,7 +256,7 @@ func (w *Worker) sendDone(err error) {
 			w.log.WithError(err).Debug("complete failed; results kept for a retry")
 		}
 	}
-	waiting := len(w.results) > 0
+	waiting := len(w.results) > 0 || w.confirmDue()
 	w.mu.Unlock()
 	if waiting {
 		w.signal(w.reportc)
@@ -260,18 +264,37 @@ func (w *Worker) sendDone(err error) {
 	w.signal(w.sentc)
 }
 
+// confirmDue reports whether the reporter should ask the master to confirm
+// the reports it answered before they were durable: there are some, and
+// no result, run or other call would bring the confirmation. The caller
+// holds mu.
+func (w *Worker) confirmDue() bool {
+	return len(w.tickets) > 0 && len(w.results) == 0 && len(w.running) == 0 && len(w.sending) == len(w.tickets)
+}
+
 // registration is a worker ID and its secret.
 type registration struct{ id, secret string }
 
+// completeCall is one Complete call to make: under which registration,
+// its key in sending, its reports (none: a call that confirms the reports
+// answered before they were durable) and its Want.
+type completeCall struct {
+	from  registration
+	key   int // 0: no call
+	batch []rpcapi.Report
+	want  int
+}
+
 // nextBatch moves up to maxReports results from the queue to a new batch
-// in flight and returns it with its key and the registration to send it
-// under; nothing while the worker is not registered.
-func (w *Worker) nextBatch() (from registration, key int, batch []rpcapi.Report) {
+// in flight and returns the call that sends it, asking for the free slots'
+// tasks unless another call does already; or a call that confirms
+// (confirmDue); or no call (key 0), as while the worker is not registered.
+func (w *Worker) nextBatch() completeCall {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := min(len(w.results), maxReports)
-	if n == 0 || w.id == "" {
-		return registration{}, 0, nil
+	if w.id == "" || (n == 0 && !w.confirmDue()) {
+		return completeCall{}
 	}
 	size := 0
 	for i := range n {
@@ -285,11 +308,16 @@ func (w *Worker) nextBatch() (from registration, key int, batch []rpcapi.Report)
 			break
 		}
 	}
-	batch = slices.Clone(w.results[:n])
+	c := completeCall{from: registration{w.id, w.secret}, batch: slices.Clone(w.results[:n])}
 	w.results = slices.Delete(w.results, 0, n)
+	if n > 0 && !w.wanting && !w.draining && w.cfg.Mode != rpcapi.ModePull {
+		c.want = max(0, w.cfg.Slots-len(w.running))
+		w.wanting = c.want > 0
+	}
 	w.sendSeq++
-	w.sending[w.sendSeq] = batch
-	return registration{w.id, w.secret}, w.sendSeq, batch
+	c.key = w.sendSeq
+	w.sending[c.key] = c.batch
+	return c
 }
 
 // unsend puts what is left of a batch in flight back in front of the
@@ -299,24 +327,40 @@ func (w *Worker) unsend(key int) {
 		w.results = slices.Concat(left, w.results)
 	}
 	delete(w.sending, key)
+	delete(w.tickets, key)
 }
 
-// send delivers one batch taken by nextBatch: on success the batch is
-// forgotten, on failure it goes back to the queue. A master that does not
-// know the worker ID (it restarted) makes the worker register again,
-// naming the batch's attempts, which the master then adopts.
-func (w *Worker) send(ctx context.Context, from registration, key int, batch []rpcapi.Report) error {
-	reply, err := w.master.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: from.id, Secret: from.secret, Reports: batch})
+// send makes one call taken by nextBatch: on success the batch is
+// forgotten once durable, on failure it goes back to the queue. A master
+// that does not know the worker ID (it restarted) makes the worker
+// register again, naming the batch's attempts, which the master then
+// adopts. Tasks the reply carries start as an Assign's would.
+func (w *Worker) send(ctx context.Context, c completeCall) error {
+	reply, err := w.master.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: c.from.id, Secret: c.from.secret, Reports: c.batch, Want: c.want})
 	w.mu.Lock()
-	if err != nil {
-		w.unsend(key)
-	} else {
-		delete(w.sending, key)
+	if c.want > 0 {
+		w.wanting = false
+	}
+	switch {
+	case err != nil:
+		w.unsend(c.key)
+	case reply.Commit > 0 && w.id == c.from.id:
+		w.tickets[c.key] = reply.Commit
+	default:
+		delete(w.sending, c.key)
+	}
+	if err == nil && w.id == c.from.id {
+		for key, commit := range w.tickets {
+			if commit <= reply.Durable {
+				delete(w.sending, key)
+				delete(w.tickets, key)
+			}
+		}
 	}
 	w.mu.Unlock()
 	if errors.Is(err, rpcapi.ErrUnknownWorker) {
 		w.mu.Lock()
-		stale := w.id != from.id // registered again since: the batch goes under the new ID
+		stale := w.id != c.from.id // registered again since: the batch goes under the new ID
 		w.mu.Unlock()
 		if !stale {
 			w.signal(w.regc)
@@ -324,6 +368,15 @@ func (w *Worker) send(ctx context.Context, from registration, key int, batch []r
 	}
 	if err != nil {
 		return err
+	}
+	if len(reply.Tasks) > 0 {
+		var ar rpcapi.AssignReply
+		w.assign(&rpcapi.AssignArgs{WorkerID: c.from.id, Tasks: reply.Tasks}, &ar)
+		for _, rej := range ar.Rejected {
+			// The lease stays with us at the master until two heartbeats
+			// have not named it; then it is requeued as lost.
+			w.log.WithField("job", rej.JobID).WithField("attempt", rej.Attempt).Warn("task in a report's reply refused: " + rej.Reason)
+		}
 	}
 	if reply.Dropped > 0 {
 		w.metrics.stale.Add(float64(reply.Dropped))
@@ -338,21 +391,26 @@ func (w *Worker) send(ctx context.Context, from registration, key int, batch []r
 }
 
 // flush sends every queued result, one batch at a time, then waits for
-// the batches the reporter has in flight. Shutdown calls it last.
+// the batches the reporter has in flight, and for the confirmation of
+// those the master answered before they were durable. Shutdown calls it
+// last.
 func (w *Worker) flush(ctx context.Context) error {
 	for {
-		from, key, batch := w.nextBatch()
-		if len(batch) == 0 {
+		c := w.nextBatch()
+		if c.key == 0 {
 			break
 		}
-		if err := w.send(ctx, from, key, batch); err != nil {
+		if err := w.send(ctx, c); err != nil {
 			return err
+		}
+		if len(c.batch) == 0 {
+			break // a confirmation; the loop below asks for another if due
 		}
 	}
 	for {
 		w.mu.Lock()
 		inFlight, queued := len(w.sending), len(w.results)
-		registered := w.id != ""
+		registered, confirm := w.id != "", w.confirmDue()
 		w.mu.Unlock()
 		n := inFlight + queued
 		switch {
@@ -360,6 +418,13 @@ func (w *Worker) flush(ctx context.Context) error {
 			return nil
 		case inFlight == 0 && !registered:
 			return fmt.Errorf("worker: not registered; %d results not sent", n)
+		case confirm:
+			if c := w.nextBatch(); c.key != 0 {
+				if err := w.send(ctx, c); err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		select {
 		case <-ctx.Done():

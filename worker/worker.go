@@ -54,12 +54,17 @@ type Worker struct {
 	masterMaxResult int
 	// deadAfter is the master's dead_after (its register reply); zero:
 	// unknown, no fencing.
-	deadAfter   time.Duration
-	running     map[string]*run
-	results     []rpcapi.Report         // finished, not yet sent
-	sending     map[int][]rpcapi.Report // sent in Complete calls not yet answered, by call
-	sendSeq     int                     // the last key of sending
-	retry       time.Duration           // backoff after failed Complete calls
+	deadAfter time.Duration
+	running   map[string]*run
+	results   []rpcapi.Report         // finished, not yet sent
+	sending   map[int][]rpcapi.Report // sent in Complete calls not yet answered or not yet durable, by call
+	sendSeq   int                     // the last key of sending
+	// tickets are the calls of sending that the master answered before
+	// their reports were on disk, with the commit that makes them durable
+	// (CompleteReply.Commit); they go again if the worker registers anew.
+	tickets     map[int]int64
+	wanting     bool          // a Complete call asking for tasks (Want) is in flight
+	retry       time.Duration // backoff after failed Complete calls
 	draining    bool
 	masterDrain bool // draining because the master said so: its undrain (a beat with status ok) ends it
 	started     bool
@@ -130,6 +135,7 @@ func New(cfg Config) (*Worker, error) {
 		mc:       mc,
 		running:  make(map[string]*run),
 		sending:  make(map[int][]rpcapi.Report),
+		tickets:  make(map[int]int64),
 		runq:     make(chan *run, cfg.Slots),
 		regc:     make(chan struct{}, 1),
 		beatc:    make(chan struct{}, 1),
