@@ -60,23 +60,27 @@ func (s *logSource) read(ctx context.Context, off int64, max int) (*rpcapi.ReadL
 }
 
 // attemptLog finds the worker that ran attempt n of job id and returns a
-// source for stream of its log. The worker is the attempt's own, or, when
-// that one is dead, a live worker of the same name and address (the same
-// worker registered again, after the master lost it).
-func (m *Master) attemptLog(ctx context.Context, id string, n int, stream string) (*logSource, error) {
-	c := m.core
+// source for stream of its log (readView.attemptSource).
+func (a httpAPI) attemptLog(ctx context.Context, id string, n int, stream string) (*logSource, error) {
 	var info rpcapi.JobInfo
-	if err := m.rpc().GetJob(ctx, &rpcapi.GetJobArgs{ID: id}, &info); err != nil {
+	if err := a.ops.GetJob(ctx, &rpcapi.GetJobArgs{ID: id}, &info); err != nil {
 		return nil, err
 	}
 	i := slices.IndexFunc(info.Job.Attempts, func(a jobs.Attempt) bool { return a.N == n })
 	if i < 0 {
 		return nil, fmt.Errorf("%w: job %s has no attempt %d (attempts so far: %d)", rpcapi.ErrNotFound, id, n, info.Job.Attempt)
 	}
-	wid := info.Job.Attempts[i].Worker
+	return a.view.attemptSource(info.Job.Attempts[i].Worker, id, n, stream)
+}
+
+// attemptSource implements readView: the source of stream of the log of
+// attempt n of job id, read from worker wid, which ran it, or, when that
+// one is dead, from a live worker of the same name and address (the same
+// worker registered again, after the master lost it).
+func (c *core) attemptSource(wid, id string, n int, stream string) (*logSource, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	w := m.reg.workers[wid]
+	w := c.reg.workers[wid]
 	if w != nil && (w.state == rpcapi.WorkerDead || w.restored) {
 		w = c.sameWorker(w)
 	}
@@ -148,12 +152,12 @@ func parseLogQuery(r *http.Request) (logQuery, error) {
 // apiJobLog serves an attempt's log: all of it from offset, a byte range
 // (Range), or, with follow, what there is and then what comes until the
 // attempt ends.
-func (m *Master) apiJobLog(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiJobLog(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseLogQuery(r)
 	if err != nil {
 		return err
 	}
-	src, err := m.attemptLog(r.Context(), q.id, q.n, q.stream)
+	src, err := a.attemptLog(r.Context(), q.id, q.n, q.stream)
 	if err != nil {
 		return err
 	}
@@ -170,7 +174,7 @@ func (m *Master) apiJobLog(w http.ResponseWriter, r *http.Request) error {
 	h.Set(headerLogDone, strconv.FormatBool(first.Done))
 	switch {
 	case q.follow:
-		m.followLog(w, r, src, q.offset, first)
+		a.followLog(w, r, src, q.offset, first)
 		return nil
 	case q.rng != "":
 		return serveLogRange(w, r, src, q.rng, first)
@@ -242,7 +246,7 @@ func serveLogRange(w http.ResponseWriter, r *http.Request, src *logSource, rng s
 
 // followLog streams the log from off as it grows, until the attempt has
 // ended and all of it is sent, the client leaves or the master stops.
-func (m *Master) followLog(w http.ResponseWriter, r *http.Request, src *logSource, off int64, rep *rpcapi.ReadLogReply) {
+func (a httpAPI) followLog(w http.ResponseWriter, r *http.Request, src *logSource, off int64, rep *rpcapi.ReadLogReply) {
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
@@ -264,14 +268,14 @@ func (m *Master) followLog(w http.ResponseWriter, r *http.Request, src *logSourc
 			case <-r.Context().Done():
 				t.Stop()
 				return
-			case <-m.core.ctx.Done():
+			case <-a.stopped:
 				t.Stop()
 				return
 			}
 		}
 		var err error
 		if rep, err = src.read(r.Context(), off, logChunk); err != nil {
-			m.log.WithError(err).WithField("job", src.args.JobID).Debug("log follow ended")
+			a.log.WithError(err).WithField("job", src.args.JobID).Debug("log follow ended")
 			return
 		}
 	}

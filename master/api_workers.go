@@ -3,7 +3,6 @@ package master
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,17 +97,17 @@ func (c *core) listWorkers(q workerQuery) ([]rpcapi.WorkerInfo, string, error) {
 func (c *core) getWorker(id string) (rpcapi.WorkerInfo, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	w := c.reg.workers[id]
-	if w == nil || w.restored {
-		return rpcapi.WorkerInfo{}, fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, id)
+	w, err := c.reg.known(id)
+	if err != nil {
+		return rpcapi.WorkerInfo{}, err
 	}
 	return c.reg.workerInfo(w), nil
 }
 
 // GetGroup implements rpcapi.MasterAPI: one group with its unsuccessful
 // jobs, as GET /api/v1/groups/{name} shows it.
-func (api wire) GetGroup(ctx context.Context, a *rpcapi.GetGroupArgs, r *rpcapi.GroupInfo) error {
-	g, err := api.m.core.getGroup(a.Name)
+func (api *wire) GetGroup(ctx context.Context, a *rpcapi.GetGroupArgs, r *rpcapi.GroupInfo) error {
+	g, err := api.core.getGroup(a.Name)
 	if err != nil {
 		return err
 	}
@@ -118,11 +117,11 @@ func (api wire) GetGroup(ctx context.Context, a *rpcapi.GetGroupArgs, r *rpcapi.
 
 // ListGroups implements rpcapi.MasterAPI: one page of groups, as GET
 // /api/v1/groups shows it.
-func (api wire) ListGroups(ctx context.Context, a *rpcapi.ListGroupsArgs, r *rpcapi.ListGroupsReply) error {
+func (api *wire) ListGroups(ctx context.Context, a *rpcapi.ListGroupsArgs, r *rpcapi.ListGroupsReply) error {
 	limit, asc, err := pageArgs(a.Limit, a.Order)
 	if err != nil {
 		return err
 	}
-	r.Groups, r.NextCursor, err = api.m.core.listGroups(groupQuery{Asc: asc, Cursor: a.Cursor, Limit: limit})
+	r.Groups, r.NextCursor, err = api.core.listGroups(groupQuery{Asc: asc, Cursor: a.Cursor, Limit: limit})
 	return err
 }

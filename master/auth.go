@@ -49,9 +49,9 @@ func (m *Master) SetTokens(tokens []rpcapi.Credential) error {
 }
 
 // requireToken is Auth.Require with the API's JSON error.
-func (m *Master) requireToken(h http.Handler) http.Handler {
+func (a httpAPI) requireToken(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r, _, ok := m.auth.Identify(r)
+		r, _, ok := a.auth.Identify(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="drover"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong token")
@@ -64,10 +64,11 @@ func (m *Master) requireToken(h http.Handler) http.Handler {
 	})
 }
 
-// allow wraps h, which a token checked by m.auth reaches, so that only
-// the roles of roles (admin implied) reach it: the others get 403, the
-// API's JSON error under APIPrefix and a text one elsewhere.
-func (m *Master) allow(roles []rpcapi.Role, h http.Handler) http.Handler {
+// allow wraps h, which a token checked by the master's rpcapi.Auth
+// reaches, so that only the roles of roles (admin implied) reach it: the
+// others get 403, the API's JSON error under APIPrefix and a text one
+// elsewhere.
+func allow(roles []rpcapi.Role, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := rpcapi.IdentityFrom(r.Context())
 		if err == nil && !rpcapi.Allows(roles, id.Role) {
@@ -99,7 +100,7 @@ type whoami struct {
 	Can map[string]bool `json:"can"`
 }
 
-func (m *Master) apiWhoami(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiWhoami(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
@@ -107,8 +108,8 @@ func (m *Master) apiWhoami(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	me := whoami{Identity: id, Auth: !m.auth.Open(), Can: make(map[string]bool)}
-	for _, rt := range m.apiRoutes() {
+	me := whoami{Identity: id, Auth: !a.auth.Open(), Can: make(map[string]bool)}
+	for _, rt := range a.routes() {
 		if rt.action != "" {
 			me.Can[rt.action] = rpcapi.Allows(rt.roles, id.Role)
 		}

@@ -89,12 +89,12 @@ type bulkReply struct {
 // bulkQuery decodes a bulk action's body. It refuses an empty filter
 // without all, all with a filter, and a state outside states (the ones
 // the action applies to).
-func (m *Master) bulkQuery(w http.ResponseWriter, r *http.Request, action string, states ...jobs.State) (jobQuery, bool, error) {
+func (a httpAPI) bulkQuery(w http.ResponseWriter, r *http.Request, action string, states ...jobs.State) (jobQuery, bool, error) {
 	if _, err := queryParams(r); err != nil {
 		return jobQuery{}, false, err
 	}
 	var b bulkBody
-	if err := m.httpAPI().decodeBody(w, r, &b, false, `a filter as JSON, such as {"state": "failed", "type": "crawl"}, or {"all": true}`); err != nil {
+	if err := a.decodeBody(w, r, &b, false, `a filter as JSON, such as {"state": "failed", "type": "crawl"}, or {"all": true}`); err != nil {
 		return jobQuery{}, false, err
 	}
 	switch {
@@ -105,7 +105,7 @@ func (m *Master) bulkQuery(w http.ResponseWriter, r *http.Request, action string
 	case b.State != "" && b.State.Valid() && !slices.Contains(states, b.State):
 		return jobQuery{}, false, fmt.Errorf("%w: %s: state %q: want %s", rpcapi.ErrBadRequest, action, b.State, orStates(states))
 	}
-	q, err := b.query(m.core.now())
+	q, err := b.query(a.view.now())
 	return q, b.DryRun, err
 }
 
@@ -132,7 +132,7 @@ type bulkItem struct {
 // keeps), a page of at most bulkBatch at a time, oldest first, in each
 // of states in turn (q's own state when states is empty). fn runs
 // without mu.
-func (m *Master) bulkWalk(ctx context.Context, q jobQuery, states []jobs.State, keep func(*jobs.Job) bool, fn func([]bulkItem) error) error {
+func (o *operator) bulkWalk(ctx context.Context, q jobQuery, states []jobs.State, keep func(*jobs.Job) bool, fn func([]bulkItem) error) error {
 	if len(states) == 0 {
 		states = []jobs.State{q.State}
 	}
@@ -142,12 +142,12 @@ func (m *Master) bulkWalk(ctx context.Context, q jobQuery, states []jobs.State, 
 		q.State, q.Cursor = s, ""
 		for {
 			var page []bulkItem
-			next, err := m.core.pageJobs(&q, func(j *jobs.Job) { // under mu
+			next, err := o.core.pageJobs(&q, func(j *jobs.Job) { // under mu
 				if keep != nil && !keep(j) {
 					return
 				}
 				it := bulkItem{id: j.ID, submitter: j.Submitter}
-				if m.core.job(j.ID) != j {
+				if o.core.job(j.ID) != j {
 					it.stored = j // decoded from the store: nobody else has it
 				}
 				page = append(page, it)
@@ -174,8 +174,8 @@ func (m *Master) bulkWalk(ctx context.Context, q jobQuery, states []jobs.State, 
 
 // retryJobs retries every failed or cancelled job q selects, as Retry
 // does one, and returns how many; with dry, it only counts them.
-func (m *Master) retryJobs(ctx context.Context, q jobQuery, dry bool) (int, error) {
-	if err := m.core.awaitReady(ctx); err != nil {
+func (o *operator) retryJobs(ctx context.Context, q jobQuery, dry bool) (int, error) {
+	if err := o.core.awaitReady(ctx); err != nil {
 		return 0, err
 	}
 	states := []jobs.State{jobs.Failed, jobs.Cancelled}
@@ -183,17 +183,17 @@ func (m *Master) retryJobs(ctx context.Context, q jobQuery, dry bool) (int, erro
 		states = nil
 	}
 	n := 0
-	err := m.bulkWalk(ctx, q, states, nil, func(page []bulkItem) error {
+	err := o.bulkWalk(ctx, q, states, nil, func(page []bulkItem) error {
 		if dry {
 			n += len(page)
 			return nil
 		}
-		k, err := m.retryPage(page)
+		k, err := o.retryPage(page)
 		n += k
 		return err
 	})
 	if !dry && n > 0 {
-		m.log.WithFields(logrus.Fields{"jobs": n}).Info("jobs retried by request")
+		o.log.WithFields(logrus.Fields{"jobs": n}).Info("jobs retried by request")
 	}
 	return n, err
 }
@@ -201,14 +201,14 @@ func (m *Master) retryJobs(ctx context.Context, q jobQuery, dry bool) (int, erro
 // retryPage retries the jobs of page that are still failed or cancelled,
 // under one hold of mu, and returns once the changes are durable. A job
 // that left memory since the walk read it is read again from the store.
-func (m *Master) retryPage(page []bulkItem) (int, error) {
-	n, missed, err := m.retryLocked(page)
+func (o *operator) retryPage(page []bulkItem) (int, error) {
+	n, missed, err := o.retryLocked(page)
 	if err != nil || len(missed) == 0 {
 		return n, err
 	}
 	again := make([]bulkItem, 0, len(missed))
 	for _, id := range missed {
-		j, err := m.core.fromHistory(id)
+		j, err := o.core.fromHistory(id)
 		if err != nil {
 			return n, err
 		}
@@ -216,24 +216,24 @@ func (m *Master) retryPage(page []bulkItem) (int, error) {
 			again = append(again, bulkItem{id: id, stored: j})
 		}
 	}
-	k, _, err := m.retryLocked(again)
+	k, _, err := o.retryLocked(again)
 	return n + k, err
 }
 
 // retryLocked is retryPage's work under mu. It returns the IDs of the
 // jobs it found neither in memory nor in page.
-func (m *Master) retryLocked(page []bulkItem) (int, []string, error) {
-	now := m.core.now()
-	if err := m.core.lockOpen(); err != nil {
+func (o *operator) retryLocked(page []bulkItem) (int, []string, error) {
+	now := o.core.now()
+	if err := o.core.lockOpen(); err != nil {
 		return 0, nil, err
 	}
 	var last *batch
 	var missed []string
 	n := 0
 	for _, it := range page {
-		j := m.core.job(it.id)
+		j := o.core.job(it.id)
 		if j == nil && it.stored != nil {
-			j = m.core.readmit(it.stored) // it had left memory: it comes back to run again
+			j = o.core.readmit(it.stored) // it had left memory: it comes back to run again
 		}
 		if j == nil {
 			missed = append(missed, it.id)
@@ -242,14 +242,14 @@ func (m *Master) retryLocked(page []bulkItem) (int, []string, error) {
 		if j.State != jobs.Failed && j.State != jobs.Cancelled {
 			continue // changed since the walk read it
 		}
-		if _, b, err := m.core.apply(jobChange{kind: changeRetry, job: j.ID, at: now}); err == nil {
+		if _, b, err := o.core.apply(jobChange{kind: changeRetry, job: j.ID, at: now}); err == nil {
 			last = b
 			n++
 		}
 	}
-	m.core.mu.Unlock()
+	o.core.unlock()
 	if last != nil {
-		m.core.kick()
+		o.core.kick()
 		if err := last.wait(); err != nil {
 			return n, nil, fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 		}
@@ -261,11 +261,11 @@ func (m *Master) retryLocked(page []bulkItem) (int, []string, error) {
 // does, and returns how many, and how many it skipped: a client token
 // bound to its own jobs (client_cancel = "own") leaves the others', and
 // is refused when they are all others'. With dry, it only counts.
-func (m *Master) cancelJobs(ctx context.Context, q jobQuery, dry bool) (n, skipped int, err error) {
-	if err := m.core.awaitReady(ctx); err != nil {
+func (o *operator) cancelJobs(ctx context.Context, q jobQuery, dry bool) (n, skipped int, err error) {
+	if err := o.core.awaitReady(ctx); err != nil {
 		return 0, 0, err
 	}
-	owner, err := m.core.cancelOwnerOf(ctx)
+	owner, err := o.core.cancelOwnerOf(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -273,7 +273,7 @@ func (m *Master) cancelJobs(ctx context.Context, q jobQuery, dry bool) (n, skipp
 	if q.State != "" {
 		states = nil
 	}
-	err = m.bulkWalk(ctx, q, states, nil, func(page []bulkItem) error {
+	err = o.bulkWalk(ctx, q, states, nil, func(page []bulkItem) error {
 		ids := make([]string, 0, len(page))
 		for _, it := range page {
 			if owner != nil && it.submitter != owner.id.Name {
@@ -287,7 +287,7 @@ func (m *Master) cancelJobs(ctx context.Context, q jobQuery, dry bool) (n, skipp
 			return nil
 		}
 		var r rpcapi.CancelReply
-		err := m.rpc().Cancel(ctx, &rpcapi.CancelArgs{IDs: ids}, &r)
+		err := o.cancel(ctx, &rpcapi.CancelArgs{IDs: ids}, &r)
 		n += len(r.Cancelled) + r.CancelledMore
 		return err
 	})
@@ -300,17 +300,17 @@ func (m *Master) cancelJobs(ctx context.Context, q jobQuery, dry bool) (n, skipp
 
 // purgeJobs deletes the finished jobs q selects, as Purge does, and
 // returns how many; with dry, it only counts them.
-func (m *Master) purgeJobs(ctx context.Context, q jobQuery, dry bool) (int, error) {
+func (o *operator) purgeJobs(ctx context.Context, q jobQuery, dry bool) (int, error) {
 	f := PurgeFilter{State: q.State, Type: q.Type, Group: q.Group, Worker: q.Worker, Error: q.Error, Text: q.Text, Before: q.Before}
 	if !dry {
-		return m.Purge(ctx, f)
+		return o.core.purge(ctx, f)
 	}
-	if err := m.core.awaitReady(ctx); err != nil {
+	if err := o.core.awaitReady(ctx); err != nil {
 		return 0, err
 	}
-	f.keep = m.core.lastFires()
+	f.keep = o.core.lastFires()
 	n := 0
-	err := m.bulkWalk(ctx, q, nil, f.match, func(page []bulkItem) error {
+	err := o.bulkWalk(ctx, q, nil, f.match, func(page []bulkItem) error {
 		n += len(page)
 		return nil
 	})
@@ -338,12 +338,12 @@ func (f *PurgeFilter) matchRecord(data []byte) bool {
 }
 
 // apiBulkRetry is POST /api/v1/jobs/retry.
-func (m *Master) apiBulkRetry(w http.ResponseWriter, r *http.Request) error {
-	q, dry, err := m.bulkQuery(w, r, "retry", jobs.Failed, jobs.Cancelled)
+func (a httpAPI) apiBulkRetry(w http.ResponseWriter, r *http.Request) error {
+	q, dry, err := a.bulkQuery(w, r, "retry", jobs.Failed, jobs.Cancelled)
 	if err != nil {
 		return err
 	}
-	n, err := m.retryJobs(r.Context(), q, dry)
+	n, err := a.oper.retryJobs(r.Context(), q, dry)
 	if err != nil {
 		return err
 	}
@@ -351,12 +351,12 @@ func (m *Master) apiBulkRetry(w http.ResponseWriter, r *http.Request) error {
 }
 
 // apiBulkCancel is POST /api/v1/jobs/cancel.
-func (m *Master) apiBulkCancel(w http.ResponseWriter, r *http.Request) error {
-	q, dry, err := m.bulkQuery(w, r, "cancel", jobs.Pending, jobs.Running)
+func (a httpAPI) apiBulkCancel(w http.ResponseWriter, r *http.Request) error {
+	q, dry, err := a.bulkQuery(w, r, "cancel", jobs.Pending, jobs.Running)
 	if err != nil {
 		return err
 	}
-	n, skipped, err := m.cancelJobs(r.Context(), q, dry)
+	n, skipped, err := a.oper.cancelJobs(r.Context(), q, dry)
 	if err != nil {
 		return err
 	}
@@ -364,12 +364,12 @@ func (m *Master) apiBulkCancel(w http.ResponseWriter, r *http.Request) error {
 }
 
 // apiBulkPurge is POST /api/v1/jobs/purge.
-func (m *Master) apiBulkPurge(w http.ResponseWriter, r *http.Request) error {
-	q, dry, err := m.bulkQuery(w, r, "purge", jobs.Succeeded, jobs.Failed, jobs.Cancelled)
+func (a httpAPI) apiBulkPurge(w http.ResponseWriter, r *http.Request) error {
+	q, dry, err := a.bulkQuery(w, r, "purge", jobs.Succeeded, jobs.Failed, jobs.Cancelled)
 	if err != nil {
 		return err
 	}
-	n, err := m.purgeJobs(r.Context(), q, dry)
+	n, err := a.oper.purgeJobs(r.Context(), q, dry)
 	if err != nil {
 		return err
 	}

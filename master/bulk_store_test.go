@@ -21,15 +21,15 @@ func TestBulkOverStore(t *testing.T) {
 	})
 	ctx := t.Context()
 	q := jobQuery{State: jobs.Failed, Error: "no"}
-	if n, err := m.retryJobs(ctx, q, true); err != nil || n != 1500 {
+	if n, err := m.ops.retryJobs(ctx, q, true); err != nil || n != 1500 {
 		t.Fatalf("retry dry run: %d, %v; want 1500", n, err)
 	}
-	if n, err := m.retryJobs(ctx, q, false); err != nil || n != 1500 {
+	if n, err := m.ops.retryJobs(ctx, q, false); err != nil || n != 1500 {
 		t.Fatalf("retry: %d, %v; want 1500", n, err)
 	}
 	// Each fails again, at its second attempt.
 	testproc.Poll(t, 30*time.Second, "the 1500 jobs failed again", func() bool {
-		n, err := m.retryJobs(ctx, jobQuery{State: jobs.Failed}, true)
+		n, err := m.ops.retryJobs(ctx, jobQuery{State: jobs.Failed}, true)
 		m.core.mu.Lock()
 		live := m.core.counts.of(jobs.Pending) + m.core.counts.of(jobs.Running)
 		m.core.mu.Unlock()
@@ -41,13 +41,13 @@ func TestBulkOverStore(t *testing.T) {
 		}
 	}
 	st := storeLen{m}
-	if n, err := m.purgeJobs(ctx, jobQuery{Error: "nothing like it"}, false); err != nil || n != 0 {
+	if n, err := m.ops.purgeJobs(ctx, jobQuery{Error: "nothing like it"}, false); err != nil || n != 0 {
 		t.Fatalf("purge of no match: %d, %v", n, err)
 	}
-	if n, err := m.purgeJobs(ctx, jobQuery{Error: "no"}, true); err != nil || n != 1500 {
+	if n, err := m.ops.purgeJobs(ctx, jobQuery{Error: "no"}, true); err != nil || n != 1500 {
 		t.Fatalf("purge dry run: %d, %v; want 1500", n, err)
 	}
-	if n, err := m.purgeJobs(ctx, jobQuery{Error: "no"}, false); err != nil || n != 1500 {
+	if n, err := m.ops.purgeJobs(ctx, jobQuery{Error: "no"}, false); err != nil || n != 1500 {
 		t.Fatalf("purge: %d, %v; want 1500", n, err)
 	}
 	if n := st.Len(); n != 0 {

@@ -170,7 +170,7 @@ var pullSecrets sync.Map
 func pullWorker(t *testing.T, m *Master, name string, types ...string) string {
 	t.Helper()
 	var reg rpcapi.RegisterReply
-	if err := m.rpc().Register(context.Background(), &rpcapi.RegisterArgs{Name: name, Types: types, Slots: 1,
+	if err := m.wire.Register(context.Background(), &rpcapi.RegisterArgs{Name: name, Types: types, Slots: 1,
 		Mode: rpcapi.ModePull}, &reg); err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func secretOf(wid string) string {
 func fetchTask(t *testing.T, m *Master, wid string) rpcapi.Task {
 	t.Helper()
 	var f rpcapi.FetchReply
-	if err := m.rpc().Fetch(context.Background(), &rpcapi.FetchArgs{WorkerID: wid, Secret: secretOf(wid), Timeout: time.Second}, &f); err != nil || len(f.Tasks) != 1 {
+	if err := m.wire.Fetch(context.Background(), &rpcapi.FetchArgs{WorkerID: wid, Secret: secretOf(wid), Timeout: time.Second}, &f); err != nil || len(f.Tasks) != 1 {
 		t.Fatalf("fetch by %s: %+v, %v; want one task", wid, f, err)
 	}
 	return f.Tasks[0]
@@ -198,7 +198,7 @@ func fetchTask(t *testing.T, m *Master, wid string) rpcapi.Task {
 func workerState(t *testing.T, m *Master, id string) string {
 	t.Helper()
 	var r rpcapi.ListWorkersReply
-	if err := m.rpc().ListWorkers(context.Background(), &rpcapi.ListWorkersArgs{}, &r); err != nil {
+	if err := m.wire.ListWorkers(context.Background(), &rpcapi.ListWorkersArgs{}, &r); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range r.Workers {
@@ -280,7 +280,7 @@ func TestBackoffOnFakeClock(t *testing.T) {
 	}
 	task := fetchTask(t, m, wid)
 	var cr rpcapi.CompleteReply
-	err = m.rpc().Complete(ctx, &rpcapi.CompleteArgs{WorkerID: wid, Secret: secretOf(wid), Reports: []rpcapi.Report{
+	err = m.wire.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: wid, Secret: secretOf(wid), Reports: []rpcapi.Report{
 		{JobID: ids[0], Attempt: task.Attempt, Outcome: jobs.Error, Error: "boom"}}}, &cr)
 	if err != nil || cr.Accepted != 1 {
 		t.Fatalf("report: %+v, %v", cr, err)
@@ -325,7 +325,7 @@ func TestLeaseBackstopOnFakeClock(t *testing.T) {
 	beat := func() {
 		t.Helper()
 		var r rpcapi.HeartbeatReply
-		err := m.rpc().Heartbeat(ctx, &rpcapi.HeartbeatArgs{WorkerID: wid, Secret: secretOf(wid),
+		err := m.wire.Heartbeat(ctx, &rpcapi.HeartbeatArgs{WorkerID: wid, Secret: secretOf(wid),
 			Running: []rpcapi.JobRef{{JobID: task.JobID, Attempt: task.Attempt}}}, &r)
 		if err != nil || r.Status != rpcapi.BeatOK {
 			t.Fatalf("heartbeat: %+v, %v", r, err)

@@ -25,14 +25,16 @@ import (
 // (commit.go). The core also knows when its load is done (ready.go) and
 // when finished jobs leave memory (retain.go).
 //
-// The parts hold no *Master and no *core: the scheduler (cron.go), the
-// group callbacks and notices (groups.go, grouptasks.go), the dispatcher
-// (dispatch.go, send.go), the registry and reaper (registry.go) and the
-// HTTP side (http.go) reach the core through the narrow interfaces
-// schedCore, hookCore, dispatchCore, registryCore and readView, which core
-// implements. The core reaches the parts it must tell of a change through
-// the fields set by New: wake (the dispatcher), fires (the scheduler) and
-// submitSpec (the wire service's submit). The registry's worker records
+// The parts hold no *Master. The scheduler (cron.go), the group callbacks
+// and notices (groups.go, grouptasks.go), the dispatcher (dispatch.go,
+// send.go), the registry and reaper (registry.go), the operator (ops.go)
+// and the HTTP side (http.go) hold no *core either: they reach it through
+// the narrow interfaces schedCore, hookCore, dispatchCore, registryCore,
+// opsCore and readView, which core implements. The wire service (wire.go)
+// holds the core: it is where the changes come in from outside, and its
+// calls work under the core's lock. The core reaches the parts it must
+// tell of a change through the fields set by New: wake (the dispatcher),
+// fires (the scheduler) and submitSpec (the wire service's submit). The registry's worker records
 // and the group callbacks' books are guarded by the core's lock, and the
 // core reads them under it (reg, hooks).
 type core struct {
@@ -127,6 +129,7 @@ var (
 	_ dispatchCore = (*core)(nil)
 	_ registryCore = (*core)(nil)
 	_ readView     = (*core)(nil)
+	_ opsCore      = (*core)(nil)
 )
 
 // leaseWriteDelay is how long a fresh lease waits before its record is

@@ -87,7 +87,7 @@ func fireTimes(t testing.TB, m *Master, name string) []string {
 func submitSpecs(t testing.TB, m *Master, specs ...jobs.Spec) *rpcapi.SubmitReply {
 	t.Helper()
 	var r rpcapi.SubmitReply
-	if err := m.rpc().Submit(context.Background(), &rpcapi.SubmitArgs{Specs: specs}, &r); err != nil {
+	if err := m.wire.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: specs}, &r); err != nil {
 		t.Fatal(err)
 	}
 	return &r
@@ -96,7 +96,7 @@ func submitSpecs(t testing.TB, m *Master, specs ...jobs.Spec) *rpcapi.SubmitRepl
 func scheduleInfo(t testing.TB, m *Master, name string) rpcapi.ScheduleInfo {
 	t.Helper()
 	var r rpcapi.ListSchedulesReply
-	if err := m.rpc().ListSchedules(context.Background(), &rpcapi.Empty{}, &r); err != nil {
+	if err := m.wire.ListSchedules(context.Background(), &rpcapi.Empty{}, &r); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range r.Schedules {
@@ -111,7 +111,7 @@ func scheduleInfo(t testing.TB, m *Master, name string) rpcapi.ScheduleInfo {
 func cancelJob(t testing.TB, m *Master, id string) {
 	t.Helper()
 	var r rpcapi.CancelReply
-	if err := m.rpc().Cancel(context.Background(), &rpcapi.CancelArgs{IDs: []string{id}}, &r); err != nil || len(r.Errors) > 0 {
+	if err := m.wire.Cancel(context.Background(), &rpcapi.CancelArgs{IDs: []string{id}}, &r); err != nil || len(r.Errors) > 0 {
 		t.Fatalf("cancel %s: %v %v", id, err, r.Errors)
 	}
 }
@@ -440,7 +440,7 @@ func TestSchedulePauseResume(t *testing.T) {
 	}}
 	m := startCronMaster(t, cfg, fc)
 	var info rpcapi.ScheduleInfo
-	if err := m.rpc().PauseSchedule(context.Background(), &rpcapi.ScheduleArgs{Name: "p"}, &info); err != nil {
+	if err := m.wire.PauseSchedule(context.Background(), &rpcapi.ScheduleArgs{Name: "p"}, &info); err != nil {
 		t.Fatal(err)
 	}
 	if !info.Paused || !info.Next.IsZero() {
@@ -458,7 +458,7 @@ func TestSchedulePauseResume(t *testing.T) {
 		t.Fatalf("after restart: %+v", info)
 	}
 	// Resuming does not fire what passed while paused.
-	if err := m.rpc().ResumeSchedule(context.Background(), &rpcapi.ScheduleArgs{Name: "p"}, &info); err != nil {
+	if err := m.wire.ResumeSchedule(context.Background(), &rpcapi.ScheduleArgs{Name: "p"}, &info); err != nil {
 		t.Fatal(err)
 	}
 	if info.Paused || !info.Next.Equal(utc("2026-01-15T10:15:00Z")) {
@@ -469,10 +469,10 @@ func TestSchedulePauseResume(t *testing.T) {
 	advance(t, m, fc, 3*time.Minute)
 	wantTimes(t, m, "p", "2026-01-15T10:15:00Z")
 	// Resuming a running schedule changes nothing.
-	if err := m.rpc().ResumeSchedule(context.Background(), &rpcapi.ScheduleArgs{Name: "p"}, &info); err != nil || info.Paused {
+	if err := m.wire.ResumeSchedule(context.Background(), &rpcapi.ScheduleArgs{Name: "p"}, &info); err != nil || info.Paused {
 		t.Fatalf("resume again: %v %+v", err, info)
 	}
-	err := m.rpc().PauseSchedule(context.Background(), &rpcapi.ScheduleArgs{Name: "nope"}, &info)
+	err := m.wire.PauseSchedule(context.Background(), &rpcapi.ScheduleArgs{Name: "nope"}, &info)
 	if !errors.Is(err, rpcapi.ErrNotFound) || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("pause of an unknown schedule: %v", err)
 	}
@@ -523,13 +523,13 @@ func TestScheduleBadSpecs(t *testing.T) {
 		{good, `schedule "good" appears twice`},
 	} {
 		var r rpcapi.SubmitReply
-		err := m.rpc().Submit(context.Background(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{good, tc.spec}}, &r)
+		err := m.wire.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{good, tc.spec}}, &r)
 		if !errors.Is(err, rpcapi.ErrBadRequest) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want bad request with %q", tc.spec, err, tc.want)
 		}
 	}
 	var l rpcapi.ListSchedulesReply
-	if err := m.rpc().ListSchedules(context.Background(), &rpcapi.Empty{}, &l); err != nil || len(l.Schedules) != 0 {
+	if err := m.wire.ListSchedules(context.Background(), &rpcapi.Empty{}, &l); err != nil || len(l.Schedules) != 0 {
 		t.Fatalf("a failed submit left schedules: %v %+v", err, l.Schedules)
 	}
 	// The code survives the wire.
@@ -631,7 +631,7 @@ func TestScheduleSkipRealWorker(t *testing.T) {
 		}
 	}
 	var info rpcapi.ScheduleInfo
-	if err := m.rpc().PauseSchedule(context.Background(), &rpcapi.ScheduleArgs{Name: "every-second"}, &info); err != nil {
+	if err := m.wire.PauseSchedule(context.Background(), &rpcapi.ScheduleArgs{Name: "every-second"}, &info); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
@@ -639,7 +639,7 @@ func TestScheduleSkipRealWorker(t *testing.T) {
 		ids = append(ids, j.ID)
 	}
 	var wr rpcapi.WaitReply
-	if err := m.rpc().Wait(context.Background(), &rpcapi.WaitArgs{IDs: ids, Timeout: 20 * time.Second}, &wr); err != nil || !wr.Done {
+	if err := m.wire.Wait(context.Background(), &rpcapi.WaitArgs{IDs: ids, Timeout: 20 * time.Second}, &wr); err != nil || !wr.Done {
 		t.Fatalf("wait: %v %+v", err, wr)
 	}
 	js := firedJobs(m, "every-second")
@@ -670,13 +670,13 @@ func TestSubmitScheduleFloor(t *testing.T) {
 	m := startT(t, Config{Store: StoreMemory, Listen: "127.0.0.1:0", Logger: quietLog()})
 	for _, expr := range []string{"@every 1ns", "@every 500ms", "@every 1500ms"} {
 		var r rpcapi.SubmitReply
-		err := m.rpc().Submit(context.Background(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "t", Name: "n", Schedule: expr}}}, &r)
+		err := m.wire.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "t", Name: "n", Schedule: expr}}}, &r)
 		if !errors.Is(err, rpcapi.ErrBadRequest) {
 			t.Errorf("%s: %v, want bad request", expr, err)
 		}
 	}
 	var ls rpcapi.ListSchedulesReply
-	if err := m.rpc().ListSchedules(context.Background(), &rpcapi.Empty{}, &ls); err != nil || len(ls.Schedules) != 0 {
+	if err := m.wire.ListSchedules(context.Background(), &rpcapi.Empty{}, &ls); err != nil || len(ls.Schedules) != 0 {
 		t.Fatalf("schedules after refused submits: %+v, %v", ls.Schedules, err)
 	}
 }

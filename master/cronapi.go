@@ -17,9 +17,8 @@ import (
 )
 
 // ListSchedules implements rpcapi.MasterAPI: the schedules by name.
-func (api wire) ListSchedules(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.ListSchedulesReply) error {
-	m := api.m
-	s := m.sched
+func (api *wire) ListSchedules(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.ListSchedulesReply) error {
+	s := api.sched
 	if s == nil {
 		return nil
 	}
@@ -34,34 +33,28 @@ func (api wire) ListSchedules(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.Li
 // PauseSchedule implements rpcapi.MasterAPI. A paused schedule does not
 // fire (a queued fire is dropped) until it is resumed; the pause is
 // stored, so it outlasts a restart and a reload of the jobs file.
-func (api wire) PauseSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
-	m := api.m
-	if m.sched == nil {
+func (api *wire) PauseSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
+	if api.sched == nil {
 		return fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, a.Name)
 	}
-	return m.sched.setPaused(a.Name, true, r)
+	return api.sched.setPaused(a.Name, true, r)
 }
 
 // ResumeSchedule implements rpcapi.MasterAPI. The schedule fires again
 // from its next instant after now.
-func (api wire) ResumeSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
-	m := api.m
-	if m.sched == nil {
+func (api *wire) ResumeSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
+	if api.sched == nil {
 		return fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, a.Name)
 	}
-	return m.sched.setPaused(a.Name, false, r)
+	return api.sched.setPaused(a.Name, false, r)
 }
 
-// upsertSchedules creates or replaces the schedules of specs (each has a
+// upsertSpecs creates or replaces the schedules of specs (each has a
 // Schedule and a Name) and reports, per spec, whether an identical
-// schedule already existed. It is called without mu held. A bad cron
-// expression is an rpcapi.ErrBadRequest naming the field, and then no
-// schedule of specs is changed.
-func (m *Master) upsertSchedules(specs []jobs.Spec) ([]bool, error) {
-	s := m.sched
-	if s == nil {
-		return nil, fmt.Errorf("%w: the scheduler is not running", rpcapi.ErrUnavailable)
-	}
+// schedule already existed. It is called without the core's lock held. A
+// bad cron expression is an rpcapi.ErrBadRequest naming the field, and
+// then no schedule of specs is changed.
+func (s *scheduler) upsertSpecs(specs []jobs.Spec) ([]bool, error) {
 	now := s.now()
 	parsed := make([]cron.Schedule, len(specs))
 	seen := make(map[string]bool, len(specs))
@@ -104,12 +97,15 @@ func (m *Master) startScheduler() error {
 }
 
 // newMasterScheduler gives the master its scheduler on the master's
-// clock, not yet started, unless a test set one.
+// clock, not yet started, unless a test set one, and hands it to the
+// parts that call it: the wire service, the operator and the core.
 func (m *Master) newMasterScheduler() {
 	c := m.core
 	if m.sched == nil {
 		m.sched = newScheduler(c.clock)
 	}
+	m.wire.setScheduler(m.sched)
+	m.ops.setScheduler(m.sched)
 	c.mu.Lock()
 	c.fires = m.sched
 	c.mu.Unlock()

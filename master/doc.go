@@ -39,7 +39,7 @@
 // A program that embeds a master submits and reads through typed calls:
 // Submit, Job, Jobs (one page of a JobQuery), Wait and WaitGroup (block
 // until the jobs are final, or ctx ends), Cancel, CancelGroup and Counts,
-// and the operator's Retry, Drain and Purge. Their errors wrap the rpcapi
+// and the operator's Retry, Drain, Undrain and Purge. Their errors wrap the rpcapi
 // sentinels (rpcapi.ErrNotFound, rpcapi.ErrBadRequest, ...) and
 // ErrConflict, for errors.Is.
 //

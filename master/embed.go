@@ -12,9 +12,10 @@ import (
 )
 
 // The typed calls of a program that embeds a master: the same operations
-// as the wire's (wire.go), with Go signatures. Errors wrap the rpcapi
-// sentinels (rpcapi.ErrNotFound, rpcapi.ErrBadRequest, ...) and
-// ErrConflict, for errors.Is.
+// as the wire's (wire.go), with Go signatures, and the operator's (ops.go):
+// Retry, Drain, Undrain and Purge. Errors wrap the rpcapi sentinels
+// (rpcapi.ErrNotFound, rpcapi.ErrBadRequest, ...) and ErrConflict, for
+// errors.Is.
 
 // Submit submits specs and returns their job IDs, in order, once the jobs
 // are durable. A spec whose Key is already known gives that job's ID. One
@@ -24,7 +25,7 @@ func (m *Master) Submit(ctx context.Context, specs ...jobs.Spec) ([]string, erro
 		return nil, err
 	}
 	var r rpcapi.SubmitReply
-	if err := m.rpc().Submit(ctx, &rpcapi.SubmitArgs{Specs: specs}, &r); err != nil {
+	if err := m.wire.Submit(ctx, &rpcapi.SubmitArgs{Specs: specs}, &r); err != nil {
 		return nil, err
 	}
 	return r.IDs, nil
@@ -71,7 +72,7 @@ func (m *Master) Jobs(ctx context.Context, q JobQuery) ([]jobs.Job, string, erro
 		order = rpcapi.OrderAsc
 	}
 	var r rpcapi.ListJobsReply
-	err := m.rpc().ListJobs(ctx, &rpcapi.ListJobsArgs{State: q.State, Type: q.Type, Group: q.Group,
+	err := m.wire.ListJobs(ctx, &rpcapi.ListJobsArgs{State: q.State, Type: q.Type, Group: q.Group,
 		Limit: q.Limit, Order: order, Cursor: q.Cursor}, &r)
 	return r.Jobs, r.NextCursor, err
 }
@@ -94,7 +95,7 @@ func (m *Master) cancelCall(ctx context.Context, a *rpcapi.CancelArgs) ([]string
 		return nil, err
 	}
 	var r rpcapi.CancelReply
-	if err := m.rpc().Cancel(ctx, a, &r); err != nil {
+	if err := m.wire.Cancel(ctx, a, &r); err != nil {
 		return nil, err
 	}
 	var errs []error
@@ -147,7 +148,7 @@ func (m *Master) waitCall(ctx context.Context, a *rpcapi.WaitArgs) (WaitResult, 
 	a.Timeout = rpcapi.MaxWait
 	for {
 		var r rpcapi.WaitReply
-		if err := m.rpc().Wait(ctx, a, &r); err != nil {
+		if err := m.wire.Wait(ctx, a, &r); err != nil {
 			return WaitResult{}, err
 		}
 		res := WaitResult{Done: r.Done, Counts: r.Counts, Failed: r.Failed, FailedMore: r.FailedMore,
@@ -172,6 +173,38 @@ func (m *Master) Counts() map[jobs.State]int {
 	case <-m.core.failed:
 	}
 	var r rpcapi.StatusReply
-	m.rpc().Status(context.Background(), &rpcapi.Empty{}, &r)
+	m.wire.Status(context.Background(), &rpcapi.Empty{}, &r)
 	return maps.Clone(r.Counts)
 }
+
+// Retry puts a failed or cancelled job back to pending, to run again as a
+// new attempt; its earlier attempts stay in its history. The job's spec is
+// unchanged, so its retry budget is not renewed: a job that had used up its
+// retries gets one more attempt, and fails again if that attempt fails. It
+// returns once the change is durable. Errors: rpcapi.ErrNotFound for an
+// unknown job, ErrConflict for a job in any other state, and
+// rpcapi.ErrUnavailable when the master is closing or the store fails.
+func (m *Master) Retry(ctx context.Context, id string) error { return m.ops.Retry(ctx, id) }
+
+// Drain stops dispatch to a live worker: it is listed as draining, gets no
+// new jobs, and its next heartbeat reply tells it to drain (finish what it
+// runs, take nothing new). A worker already draining is left as it is.
+// Errors: rpcapi.ErrUnknownWorker for an unknown worker, ErrConflict for a
+// dead one.
+func (m *Master) Drain(ctx context.Context, workerID string) error { return m.ops.Drain(ctx, workerID) }
+
+// Undrain undoes Drain: the worker is listed as alive and gets jobs
+// again, and its next heartbeat reply (status ok) tells it to take jobs
+// again. A worker already alive is left as it is. Errors:
+// rpcapi.ErrUnknownWorker for an unknown worker; ErrConflict for a dead
+// one, and for one that drains itself (it said so in a heartbeat: it is
+// shutting down).
+func (m *Master) Undrain(ctx context.Context, workerID string) error {
+	return m.ops.Undrain(ctx, workerID)
+}
+
+// Purge deletes the finished jobs that f selects, from memory and from the
+// store, now, and returns how many it deleted. Live jobs are never
+// touched, nor jobs from a jobs file. A job of a group whose on_done has
+// not finished yet stays.
+func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) { return m.ops.Purge(ctx, f) }

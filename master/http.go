@@ -30,48 +30,66 @@ const (
 //go:embed web
 var webFiles embed.FS
 
-// httpAPI is the JSON API's endpoints of jobs, workers, groups and
-// schedules, and the event stream. It reads the master only through view,
-// and changes it only through ops, the wire service's contract (each
-// endpoint makes the call a client would make over RPC), and the
-// operator's Retry and Drain. (whoami and the attempt-log proxy, routes.go,
-// are Master's own.) The dashboard is static files that call it.
+// httpAPI is the JSON API's endpoints of jobs, workers, groups,
+// schedules and queues, the attempt-log proxy, whoami and the event
+// stream, with the API's mux and its token checks (routes.go, auth.go).
+// It reads the master only through view, and changes it only through
+// ops, the wire service's contract (each endpoint makes the call a client
+// would make over RPC), and oper, the operator's calls. The dashboard is
+// static files that call it. Create it with newHTTPAPI.
 type httpAPI struct {
 	view    readView
 	ops     rpcapi.MasterAPI
-	oper    operator
+	oper    adminOps
+	auth    *rpcapi.Auth       // the tokens every request is checked against
 	maxBody int64              // max_request_body
-	log     logrus.FieldLogger // the event stream's errors
-	stopped <-chan struct{}    // closed when the master stops: event streams end
+	log     logrus.FieldLogger // the event stream's and the log follow's errors
+	stopped <-chan struct{}    // closed when the master stops: event streams and log follows end
 }
 
 // readView is the core as the HTTP side reads it: pages and views of
-// jobs, workers and groups, and the live view. Its methods change nothing
-// and take the core's lock themselves. The core implements it (core.go).
+// jobs, workers, groups and queues, the live view, and where an attempt's
+// log is. Its methods change nothing and take the core's lock
+// themselves. The core implements it (core.go).
 type readView interface {
 	liveView(since time.Time, full bool) (ev liveSnap, live bool)
 	// Changed is closed at the next change of the live view.
 	Changed() <-chan struct{}
+	// awaitReady blocks until the whole store is loaded (ready.go).
+	awaitReady(ctx context.Context) error
+	now() time.Time
 	queryJobs(q jobQuery) ([]rpcapi.JobView, string, error)
 	listWorkers(q workerQuery) ([]rpcapi.WorkerInfo, string, error)
 	getWorker(id string) (rpcapi.WorkerInfo, error)
 	listGroups(q groupQuery) ([]rpcapi.GroupInfo, string, error)
 	getGroup(name string) (rpcapi.GroupInfo, error)
+	queuesView(q queueQuery) (rows []rpcapi.QueueView, more int)
+	// attemptSource returns the source of a stream of the log of attempt
+	// n of job id, which ran on worker wid (api_logs.go).
+	attemptSource(wid, id string, n int, stream string) (*logSource, error)
 }
 
-// operator is what an admin does beyond the wire service's calls.
-// Master implements it.
-type operator interface {
+// adminOps is what an admin does beyond the wire service's calls. The
+// operator implements it (ops.go).
+type adminOps interface {
 	Retry(ctx context.Context, id string) error
 	Drain(ctx context.Context, workerID string) error
+	Undrain(ctx context.Context, workerID string) error
+	retryJobs(ctx context.Context, q jobQuery, dry bool) (int, error)
+	cancelJobs(ctx context.Context, q jobQuery, dry bool) (n, skipped int, err error)
+	purgeJobs(ctx context.Context, q jobQuery, dry bool) (int, error)
+	runSchedule(name string) (runResult, error)
+	removeSchedule(name string) error
 }
 
-var _ operator = (*Master)(nil)
+var _ adminOps = (*operator)(nil)
 
-// httpAPI returns the master's HTTP side.
-func (m *Master) httpAPI() httpAPI {
-	return httpAPI{view: m.core, ops: m.rpc(), oper: m, maxBody: m.cfg.MaxRequestBody,
-		log: m.log, stopped: m.core.ctx.Done()}
+// newHTTPAPI returns the HTTP side of a master: view is its core, ops its
+// wire service and oper its operator; cfg gives max_request_body; stopped
+// is closed when the master stops.
+func newHTTPAPI(view readView, ops rpcapi.MasterAPI, oper adminOps, auth *rpcapi.Auth, cfg *Config,
+	log logrus.FieldLogger, stopped <-chan struct{}) httpAPI {
+	return httpAPI{view: view, ops: ops, oper: oper, auth: auth, maxBody: cfg.MaxRequestBody, log: log, stopped: stopped}
 }
 
 func (a httpAPI) apiStatus(w http.ResponseWriter, r *http.Request) error {
@@ -331,11 +349,7 @@ func (a httpAPI) apiGetWorker(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	wk, err := a.view.getWorker(r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, wk)
+	return a.replyWorker(w, r.PathValue("id"))
 }
 
 func (a httpAPI) apiDrain(w http.ResponseWriter, r *http.Request) error {
@@ -343,6 +357,11 @@ func (a httpAPI) apiDrain(w http.ResponseWriter, r *http.Request) error {
 	if err := a.oper.Drain(r.Context(), id); err != nil {
 		return err
 	}
+	return a.replyWorker(w, id)
+}
+
+// replyWorker answers with worker id as it is now.
+func (a httpAPI) replyWorker(w http.ResponseWriter, id string) error {
 	wk, err := a.view.getWorker(id)
 	if err != nil {
 		return err

@@ -22,7 +22,7 @@ func BenchmarkLifecycle(b *testing.B) {
 			ctx := context.Background()
 			const batch = 1000
 			var reg rpcapi.RegisterReply
-			if err := m.rpc().Register(ctx, &rpcapi.RegisterArgs{Name: "bench", Types: []string{"noop"}, Slots: batch,
+			if err := m.wire.Register(ctx, &rpcapi.RegisterArgs{Name: "bench", Types: []string{"noop"}, Slots: batch,
 				Mode: rpcapi.ModePull}, &reg); err != nil {
 				b.Fatal(err)
 			}
@@ -35,13 +35,13 @@ func BenchmarkLifecycle(b *testing.B) {
 			for b.Loop() {
 				if done%batch == 0 {
 					var sr rpcapi.SubmitReply
-					if err := m.rpc().Submit(ctx, &rpcapi.SubmitArgs{Specs: specs}, &sr); err != nil {
+					if err := m.wire.Submit(ctx, &rpcapi.SubmitArgs{Specs: specs}, &sr); err != nil {
 						b.Fatal(err)
 					}
 					var tasks []rpcapi.Task
 					for len(tasks) < batch {
 						var fr rpcapi.FetchReply
-						if err := m.rpc().Fetch(ctx, &rpcapi.FetchArgs{WorkerID: reg.WorkerID, Secret: reg.Secret, Timeout: time.Second}, &fr); err != nil {
+						if err := m.wire.Fetch(ctx, &rpcapi.FetchArgs{WorkerID: reg.WorkerID, Secret: reg.Secret, Timeout: time.Second}, &fr); err != nil {
 							b.Fatal(err)
 						}
 						tasks = append(tasks, fr.Tasks...)
@@ -51,7 +51,7 @@ func BenchmarkLifecycle(b *testing.B) {
 						reps[i] = rpcapi.Report{JobID: t.JobID, Attempt: t.Attempt, Outcome: jobs.OK}
 					}
 					var cr rpcapi.CompleteReply
-					if err := m.rpc().Complete(ctx, &rpcapi.CompleteArgs{WorkerID: reg.WorkerID, Secret: reg.Secret, Reports: reps}, &cr); err != nil {
+					if err := m.wire.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: reg.WorkerID, Secret: reg.Secret, Reports: reps}, &cr); err != nil {
 						b.Fatal(err)
 					}
 					if cr.Accepted != batch {

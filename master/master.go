@@ -19,19 +19,20 @@ import (
 // This file holds Master, the composition: New makes the core (core.go)
 // and the parts around it and wires them together (the core reaches the
 // dispatcher, the scheduler and the wire's submit through fields set
-// here, never through a *Master); Start (start.go) loads the store into
-// the core, starts the parts and binds the listener; Close stops them in
-// order: the listener first, then the store's load, the hooks, the
-// scheduler, the core's loops, the dispatcher and the reaper, a last
-// write of the held leases and the groups that left memory, and the
-// store. Master keeps only that lifecycle, the typed calls of embed.go
-// and the operator's calls that touch several parts (ops.go, purge.go).
+// here, never through a *Master; no part holds one); Start (start.go)
+// loads the store into the core, starts the parts and binds the
+// listener; Close stops them in order: the listener first, then the
+// store's load, the hooks, the scheduler, the core's loops, the
+// dispatcher and the reaper, a last write of the held leases and the
+// groups that left memory, and the store. Master keeps only that
+// lifecycle and the typed calls of embed.go, which hand each call to the
+// part that owns it: the wire service or the operator.
 
 // Master is the composition of the core and its parts, and their
 // lifecycle. It holds the queue and the truth about every job through its
 // core (core.go); around it, the registry and reaper, the dispatcher, the
-// scheduler, the group callbacks, the wire service and the HTTP side each
-// own one concern. Create it with New, then Start; stop it with Close.
+// scheduler, the group callbacks, the wire service, the operator and the
+// HTTP side each own one concern. Create it with New, then Start; stop it with Close.
 type Master struct {
 	core *core // the jobs, leases and workers under one lock (core.go)
 
@@ -42,6 +43,9 @@ type Master struct {
 	reg   *registry   // the workers, their lifecycle and the reaper (workers.go, registry.go)
 	disp  *dispatcher // leases jobs to workers and sends them (dispatch.go, send.go)
 	sched *scheduler  // set in Start before its goroutines, then read-only (cron.go)
+	wire  *wire       // the wire contract: workers' and clients' calls (wire.go)
+	ops   *operator   // what an admin does beyond the wire's calls (ops.go, bulk.go)
+	api   httpAPI     // the JSON API, SSE and the dashboard (http.go, routes.go)
 
 	auth  *rpcapi.Auth // the tokens every request is checked against (auth.go)
 	ln    *listen.TrackingListener
@@ -69,9 +73,13 @@ func New(cfg Config) (*Master, error) {
 	m.reg = newRegistry(c, c.clock, m.log, c.metrics, &m.cfg, hex.EncodeToString(b[:]))
 	m.disp = newDispatcher(c, c.clock, m.log, c.metrics.dispatch, &m.cfg)
 	c.reg, c.wake = m.reg, m.disp.kick
+	m.wire = newWire(c, m.reg, m.disp, &m.cfg, m.log)
+	m.ops = newOperator(c, m.reg, m.wire.Cancel, m.log)
+	m.api = newHTTPAPI(c, m.wire, m.ops, m.auth, &m.cfg, m.log, c.ctx.Done())
+	w := m.wire
 	c.submitSpec = func(ctx context.Context, spec jobs.Spec) (string, error) {
 		var r rpcapi.SubmitReply
-		if err := m.rpc().Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{spec}}, &r); err != nil {
+		if err := w.Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{spec}}, &r); err != nil {
 			return "", err
 		}
 		return r.IDs[0], nil

@@ -291,13 +291,13 @@ func (x *stateCollector) Collect(ch chan<- prometheus.Metric) {
 // countingAPI counts the errors of every RPC method; both transports serve
 // it.
 type countingAPI struct {
-	w wire
+	w *wire
 }
 
 // gated runs call once the master has loaded its whole store (ready.go):
 // every method but the workers'.
 func (c countingAPI) gated(ctx context.Context, call func() error) error {
-	if err := c.w.m.core.awaitReady(ctx); err != nil {
+	if err := c.w.core.awaitReady(ctx); err != nil {
 		return err
 	}
 	return call()
@@ -305,7 +305,7 @@ func (c countingAPI) gated(ctx context.Context, call func() error) error {
 
 func (c countingAPI) count(method string, err error) error {
 	if err != nil {
-		c.w.m.core.metrics.rpcErrors.WithLabelValues(method).Inc()
+		c.w.core.metrics.rpcErrors.WithLabelValues(method).Inc()
 	}
 	return err
 }

@@ -15,8 +15,8 @@ import (
 // passes. A Fetch counts as a heartbeat for liveness, and it never blocks
 // longer than half of dead_after, so a worker waiting in Fetch is never
 // reaped.
-func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchReply) error {
-	m, c := api.m, api.m.core
+func (api *wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchReply) error {
+	c := api.core
 	if a.Max < 0 || a.Timeout < 0 {
 		return fmt.Errorf("%w: negative max or timeout", rpcapi.ErrBadRequest)
 	}
@@ -24,18 +24,18 @@ func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchR
 	if d == 0 || d > rpcapi.MaxWait {
 		d = rpcapi.MaxWait
 	}
-	d = min(d, m.cfg.DeadAfter/2)
+	d = min(d, api.cfg.DeadAfter/2)
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
 		now := c.now()
 		c.mu.Lock()
-		w := m.reg.registered(a.WorkerID)
+		w := api.reg.registered(a.WorkerID)
 		if w == nil || w.state == rpcapi.WorkerDead || c.closed {
 			c.mu.Unlock()
 			return fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, a.WorkerID)
 		}
-		if err := m.reg.checkSecret(ctx, w, a.Secret, "fetch_tasks"); err != nil {
+		if err := api.reg.checkSecret(ctx, w, a.Secret, "fetch_tasks"); err != nil {
 			c.mu.Unlock()
 			return err
 		}
@@ -74,7 +74,7 @@ func (api wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchR
 		case <-ch:
 		case <-timer.C:
 			c.mu.Lock()
-			if w := m.reg.workers[a.WorkerID]; w != nil && w.state != rpcapi.WorkerDead {
+			if w := api.reg.workers[a.WorkerID]; w != nil && w.state != rpcapi.WorkerDead {
 				w.lastBeat = c.now()
 			}
 			c.mu.Unlock()

@@ -15,13 +15,12 @@ import (
 // PurgeJobs implements rpcapi.MasterAPI (purge_jobs, POST /api/v1/purge):
 // it deletes the finished jobs that a selects, from memory and from the
 // store, now, and says how many in r. Live jobs are never touched.
-func (api wire) PurgeJobs(ctx context.Context, a *rpcapi.PurgeArgs, r *rpcapi.PurgeReply) error {
-	m := api.m
-	f, err := purgeFilter(a, m.core.now())
+func (api *wire) PurgeJobs(ctx context.Context, a *rpcapi.PurgeArgs, r *rpcapi.PurgeReply) error {
+	f, err := purgeFilter(a, api.core.now())
 	if err != nil {
 		return err
 	}
-	n, err := m.Purge(ctx, f)
+	n, err := api.core.purge(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -81,12 +80,11 @@ func (f *PurgeFilter) matchHead(h *jobs.RecordHead) bool {
 		(f.Before.IsZero() || h.Updated.Before(f.Before))
 }
 
-// Purge deletes the finished jobs that f selects, from memory and from the
-// store, now, and returns how many it deleted. Live jobs are never
-// touched, nor jobs from a jobs file. A job of a group whose on_done has
-// not finished yet stays.
-func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
-	c := m.core
+// purge deletes the finished jobs that f selects, from memory and from the
+// store, now, and returns how many it deleted (Master.Purge, purge_jobs).
+// Live jobs are never touched, nor jobs from a jobs file. A job of a
+// group whose on_done has not finished yet stays.
+func (c *core) purge(ctx context.Context, f PurgeFilter) (int, error) {
 	if f.State != "" && !f.State.Final() {
 		return 0, fmt.Errorf("%w: purge state %q: want succeeded, failed or cancelled", rpcapi.ErrBadRequest, f.State)
 	}

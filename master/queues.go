@@ -133,13 +133,13 @@ type queueQuery struct {
 
 // ListQueues implements rpcapi.MasterAPI: the queues view (queuesView),
 // as GET /api/v1/queues has it; a limit of 0 is the default page size.
-func (api wire) ListQueues(ctx context.Context, a *rpcapi.ListQueuesArgs, r *rpcapi.ListQueuesReply) error {
+func (api *wire) ListQueues(ctx context.Context, a *rpcapi.ListQueuesArgs, r *rpcapi.ListQueuesReply) error {
 	q := queueQuery{Type: a.Type}
 	var err error
 	if q.Limit, q.Asc, err = pageArgs(a.Limit, a.Order); err != nil {
 		return err
 	}
-	r.Queues, r.More = api.m.core.queuesView(q)
+	r.Queues, r.More = api.core.queuesView(q)
 	return nil
 }
 

@@ -22,7 +22,7 @@ type queuesPage struct {
 // apiQueues serves the queues view (queues.go): a row per lane, biggest
 // first (order=asc: smallest first), at most limit rows, of one type if
 // asked, as many as fit in max_reply_bytes.
-func (m *Master) apiQueues(w http.ResponseWriter, r *http.Request) error {
+func (a httpAPI) apiQueues(w http.ResponseWriter, r *http.Request) error {
 	p, err := queryParams(r, "type", "order", "limit")
 	if err != nil {
 		return err
@@ -31,7 +31,7 @@ func (m *Master) apiQueues(w http.ResponseWriter, r *http.Request) error {
 	if q.Limit, q.Asc, _, err = paging(p); err != nil {
 		return err
 	}
-	page := queuesPage{Now: m.core.now(), ThroughputMinutes: rpcapi.ThroughputMinutes}
-	page.Queues, page.More = m.core.queuesView(q)
+	page := queuesPage{Now: a.view.now(), ThroughputMinutes: rpcapi.ThroughputMinutes}
+	page.Queues, page.More = a.view.queuesView(q)
 	return writeJSON(w, http.StatusOK, page)
 }

@@ -3,7 +3,6 @@ package master
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/drover/drover/jobs"
@@ -74,16 +73,6 @@ func (m *Master) finishLoad(l *loader) {
 	}
 	close(c.ready)
 	m.log.Info("master ready: the whole store is loaded")
-}
-
-// gated makes an API handler wait until the master is ready.
-func (c *core) gated(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := c.awaitReady(r.Context()); err != nil {
-			return err
-		}
-		return h(w, r)
-	}
 }
 
 // The meta record a master writes at a clean stop and removes at start.

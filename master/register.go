@@ -18,9 +18,8 @@ import (
 // Register implements rpcapi.MasterAPI: a new worker ID and its secret
 // (identity.go). A push worker's addr must name the host the call came
 // from (workerEndpoint), and the master calls the address it builds.
-func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.RegisterReply) error {
-	m := api.m
-	c := m.core
+func (api *wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.RegisterReply) error {
+	c := api.core
 	pull := a.Mode == rpcapi.ModePull
 	if err := checkRegister(a); err != nil {
 		return err
@@ -29,11 +28,11 @@ func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.
 	addr := ""
 	if !pull {
 		var err error
-		if addr, err = m.reg.workerEndpoint(a.Addr, a.Transport, rpcapi.PeerAddr(ctx)); err != nil {
-			m.log.WithError(err).WithFields(logrus.Fields{"name": a.Name, "remote": rpcapi.PeerAddr(ctx)}).Warn("registration refused")
+		if addr, err = api.reg.workerEndpoint(a.Addr, a.Transport, rpcapi.PeerAddr(ctx)); err != nil {
+			api.log.WithError(err).WithFields(logrus.Fields{"name": a.Name, "remote": rpcapi.PeerAddr(ctx)}).Warn("registration refused")
 			return err
 		}
-		if client, err = m.reg.workerCaller(ctx, addr, a.Transport); err != nil {
+		if client, err = api.reg.workerCaller(ctx, addr, a.Transport); err != nil {
 			return err
 		}
 	}
@@ -41,21 +40,21 @@ func (api wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.
 	if err := c.lockOpen(); err != nil {
 		return err
 	}
-	w := m.reg.addWorker(a, addr, client, now)
-	last, stale := m.reg.adoptRunning(w, a.Running, r, now)
+	w := api.reg.addWorker(a, addr, client, now)
+	last, stale := api.reg.adoptRunning(w, a.Running, r, now)
 	if stale > 0 {
 		c.dropped.Add(int64(stale))
 		c.metrics.dropped.Add(float64(stale))
 	}
-	m.disp.attach(w)
+	api.disp.attach(w)
 	c.mu.Unlock()
 
-	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "addr": w.addr, "mode": a.Mode, "transport": a.Transport, "slots": w.slots,
+	api.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "addr": w.addr, "mode": a.Mode, "transport": a.Transport, "slots": w.slots,
 		"types": w.types, "adopted": len(a.Running) - len(r.Cancel), "stale": stale}).Info("worker registered")
 	r.WorkerID, r.Secret = w.id, w.secret
-	r.HeartbeatInterval = m.cfg.HeartbeatInterval
-	r.DeadAfter = m.cfg.DeadAfter
-	r.MaxResultBytes = m.cfg.MaxResultBytes
+	r.HeartbeatInterval = api.cfg.HeartbeatInterval
+	r.DeadAfter = api.cfg.DeadAfter
+	r.MaxResultBytes = api.cfg.MaxResultBytes
 	if last != nil {
 		if err := last.wait(); err != nil {
 			return fmt.Errorf("%w: %v", rpcapi.ErrUnavailable, err)
@@ -93,18 +92,17 @@ func checkRegister(a *rpcapi.RegisterArgs) error {
 // Heartbeat implements rpcapi.MasterAPI. It also reconciles: held jobs the
 // master does not lease to this worker are to be cancelled there, and leases
 // the worker stopped reporting are requeued as lost.
-func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcapi.HeartbeatReply) error {
-	m := api.m
-	c := m.core
+func (api *wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcapi.HeartbeatReply) error {
+	c := api.core
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	w := m.reg.registered(a.WorkerID)
+	w := api.reg.registered(a.WorkerID)
 	if w == nil || w.state == rpcapi.WorkerDead || c.closed {
 		r.Status = rpcapi.BeatUnknown
 		return nil
 	}
-	if err := m.reg.checkSecret(ctx, w, a.Secret, "heartbeat"); err != nil {
+	if err := api.reg.checkSecret(ctx, w, a.Secret, "heartbeat"); err != nil {
 		return err
 	}
 	prev := w.beatAt
@@ -113,7 +111,7 @@ func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcap
 	if a.Draining && w.state == rpcapi.WorkerAlive {
 		c.bump()
 		w.state = rpcapi.WorkerDraining
-		m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "running": len(w.leases)}).Info("worker draining")
+		api.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "running": len(w.leases)}).Info("worker draining")
 	}
 	// The attempts the beat lists (a job may appear twice: a stale
 	// attempt still stopping beside its live one).
@@ -154,7 +152,7 @@ func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcap
 			}
 		}
 		delete(w.leases, id)
-		m.reg.lose(id, l.attempt, now, fmt.Sprintf("worker %s no longer reports it", w.id))
+		api.reg.lose(id, l.attempt, now, fmt.Sprintf("worker %s no longer reports it", w.id))
 		c.kick() // a slot is free, and the job may be pending again
 	}
 	r.Status = rpcapi.BeatOK
@@ -166,23 +164,22 @@ func (api wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcap
 
 // Logout implements rpcapi.MasterAPI. Jobs the worker still leases are
 // requeued as lost.
-func (api wire) Logout(ctx context.Context, a *rpcapi.LogoutArgs, _ *rpcapi.Empty) error {
-	m := api.m
-	c := m.core
+func (api *wire) Logout(ctx context.Context, a *rpcapi.LogoutArgs, _ *rpcapi.Empty) error {
+	c := api.core
 	c.mu.Lock()
-	w := m.reg.registered(a.WorkerID)
+	w := api.reg.registered(a.WorkerID)
 	if w == nil || w.state == rpcapi.WorkerDead {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, a.WorkerID)
 	}
-	if err := m.reg.checkSecret(ctx, w, a.Secret, "logout_worker"); err != nil {
+	if err := api.reg.checkSecret(ctx, w, a.Secret, "logout_worker"); err != nil {
 		c.mu.Unlock()
 		return err
 	}
 	n := len(w.leases)
-	m.reg.retire(w, c.now(), "logged out")
+	api.reg.retire(w, c.now(), "logged out")
 	c.mu.Unlock()
-	m.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "requeued": n}).Info("worker logged out")
+	api.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "requeued": n}).Info("worker logged out")
 	c.kick()
 	return nil
 }

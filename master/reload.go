@@ -58,7 +58,7 @@ func (m *Master) SubmitJobsFile(ctx context.Context, specs []jobs.Spec) (added, 
 // submitJobsFile is SubmitJobsFile once the store is loaded.
 func (m *Master) submitJobsFile(ctx context.Context, specs []jobs.Spec) (added, known int, err error) {
 	var reply rpcapi.SubmitReply
-	if err := m.rpc().Submit(ctx, &rpcapi.SubmitArgs{Specs: specs}, &reply); err != nil {
+	if err := m.wire.Submit(ctx, &rpcapi.SubmitArgs{Specs: specs}, &reply); err != nil {
 		return 0, 0, fmt.Errorf("master: jobs file: %w", err)
 	}
 	for _, e := range reply.Existing {

@@ -20,8 +20,8 @@ import (
 // durable, unless it hands out tasks for the call's Want: then at once,
 // with the commit that makes the outcomes durable (CompleteReply.Commit).
 // A call with no reports waits for everything recorded so far.
-func (api wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) error {
-	c := api.m.core
+func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) error {
+	c := api.core
 	if err := checkReports(a.Reports); err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (api wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.
 		}
 	}
 	if a.Want > 0 && w.state == rpcapi.WorkerAlive && !w.pull && !c.closed {
-		if out := api.m.disp.fill(w, a.Want, now); len(out) > 0 {
+		if out := api.disp.fill(w, a.Want, now); len(out) > 0 {
 			r.Tasks = c.handOut(w, out, "sent to", now)
 		}
 	} else {

@@ -187,7 +187,7 @@ func TestRestartScheduleFireKept(t *testing.T) {
 				specs := specsOf(150, jobs.Spec{Type: "x"})
 				r := submitSpecs(t, m, specs...)
 				var cr rpcapi.CancelReply
-				if err := m.rpc().Cancel(context.Background(), &rpcapi.CancelArgs{IDs: r.IDs}, &cr); err != nil || len(cr.Cancelled) != len(specs) {
+				if err := m.wire.Cancel(context.Background(), &rpcapi.CancelArgs{IDs: r.IDs}, &cr); err != nil || len(cr.Cancelled) != len(specs) {
 					t.Fatalf("cancel: %d, %v", len(cr.Cancelled), err)
 				}
 			} else {
@@ -207,7 +207,7 @@ func TestRestartScheduleFireKept(t *testing.T) {
 				}
 			}
 			var st rpcapi.StatusReply
-			if err := m.rpc().Status(context.Background(), nil, &st); err != nil {
+			if err := m.wire.Status(context.Background(), nil, &st); err != nil {
 				t.Fatal(err)
 			}
 			m.Close()
@@ -221,7 +221,7 @@ func TestRestartScheduleFireKept(t *testing.T) {
 				t.Fatalf("after the restart the schedule's last job is %q, want %s", info.LastJob, fire)
 			}
 			var st2 rpcapi.StatusReply
-			if err := m.rpc().Status(context.Background(), nil, &st2); err != nil {
+			if err := m.wire.Status(context.Background(), nil, &st2); err != nil {
 				t.Fatal(err)
 			}
 			if !maps.Equal(st.Counts, st2.Counts) {

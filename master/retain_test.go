@@ -245,14 +245,14 @@ func testHistory(t *testing.T, cfg Config) {
 	m.Close()
 	m2 := startT(t, Config{DataDir: cfg.DataDir, Listen: "127.0.0.1:0", Logger: m.log})
 	var r rpcapi.SubmitReply
-	if err := m2.rpc().Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "ok"}}}, &r); err != nil {
+	if err := m2.wire.Submit(ctx, &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "ok"}}}, &r); err != nil {
 		t.Fatal(err)
 	}
 	if want := fmt.Sprint(len(ids) + 1); r.IDs[0] != want {
 		t.Fatalf("first job after a restart on an emptied store: ID %s, want %s", r.IDs[0], want)
 	}
 	var ls rpcapi.ListJobsReply
-	if err := m2.rpc().ListJobs(ctx, &rpcapi.ListJobsArgs{}, &ls); err != nil || len(ls.Jobs) != 1 {
+	if err := m2.wire.ListJobs(ctx, &rpcapi.ListJobsArgs{}, &ls); err != nil || len(ls.Jobs) != 1 {
 		t.Fatalf("jobs after the restart: %d, %v; want the 1 new", len(ls.Jobs), err)
 	}
 }

@@ -40,7 +40,7 @@ func TestAPIRoutesInSecurityDoc(t *testing.T) {
 		t.Fatal(err)
 	}
 	routed := make(map[string]bool)
-	for _, r := range m.apiRoutes() {
+	for _, r := range m.api.routes() {
 		pattern := strings.ReplaceAll(r.pattern, "...}", "}")
 		routed[pattern] = true
 		want, ok := doc[pattern]

@@ -96,31 +96,27 @@ func (s *scheduler) remove(name string) error {
 
 // scheduleOp is one of the schedule endpoints: pause, resume, run or
 // delete the schedule named in the path.
-func (m *Master) scheduleOp(op string) func(http.ResponseWriter, *http.Request) error {
+func (a httpAPI) scheduleOp(op string) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if _, err := queryParams(r); err != nil {
 			return err
 		}
 		name := r.PathValue("name")
-		s := m.sched
-		if s == nil {
-			return fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, name)
-		}
 		var info rpcapi.ScheduleInfo
 		var err error
 		switch op {
 		case "pause":
-			err = m.rpc().PauseSchedule(r.Context(), &rpcapi.ScheduleArgs{Name: name}, &info)
+			err = a.ops.PauseSchedule(r.Context(), &rpcapi.ScheduleArgs{Name: name}, &info)
 		case "resume":
-			err = m.rpc().ResumeSchedule(r.Context(), &rpcapi.ScheduleArgs{Name: name}, &info)
+			err = a.ops.ResumeSchedule(r.Context(), &rpcapi.ScheduleArgs{Name: name}, &info)
 		case "run":
-			res, err := s.runNow(name)
+			res, err := a.oper.runSchedule(name)
 			if err != nil {
 				return err
 			}
 			return writeJSON(w, http.StatusOK, res)
 		case "delete":
-			if err := s.remove(name); err != nil {
+			if err := a.oper.removeSchedule(name); err != nil {
 				return err
 			}
 			return writeJSON(w, http.StatusOK, struct {

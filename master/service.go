@@ -12,16 +12,15 @@ import (
 )
 
 // Status implements rpcapi.MasterAPI.
-func (api wire) Status(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.StatusReply) error {
-	m := api.m
-	c := m.core
+func (api *wire) Status(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.StatusReply) error {
+	c := api.core
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r.Counts = make(map[jobs.State]int, len(jobs.States))
 	for _, s := range jobs.States {
 		r.Counts[s] = c.counts.of(s)
 	}
-	r.Workers = m.reg.workerInfos()
+	r.Workers = api.reg.workerInfos()
 	for _, w := range r.Workers {
 		if w.State != rpcapi.WorkerDead {
 			r.Alive++
@@ -41,15 +40,14 @@ func (api wire) Status(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.StatusRep
 	}
 	r.Started = c.start
 	r.Dropped = c.dropped.Load()
-	r.Reaped = m.reg.reaped.Load()
+	r.Reaped = api.reg.reaped.Load()
 	r.Version = buildinfo.Get()
 	return nil
 }
 
 // ListWorkers implements rpcapi.MasterAPI: one page of workers, by
 // registration (pageWorkers).
-func (api wire) ListWorkers(ctx context.Context, a *rpcapi.ListWorkersArgs, r *rpcapi.ListWorkersReply) error {
-	m := api.m
+func (api *wire) ListWorkers(ctx context.Context, a *rpcapi.ListWorkersArgs, r *rpcapi.ListWorkersReply) error {
 	if err := checkWorkerState(a.State); err != nil {
 		return err
 	}
@@ -59,13 +57,13 @@ func (api wire) ListWorkers(ctx context.Context, a *rpcapi.ListWorkersArgs, r *r
 		return err
 	}
 	r.Workers = []rpcapi.WorkerInfo{}
-	r.NextCursor, err = m.core.pageWorkers(q, func(wi rpcapi.WorkerInfo) { r.Workers = append(r.Workers, wi) })
+	r.NextCursor, err = api.core.pageWorkers(q, func(wi rpcapi.WorkerInfo) { r.Workers = append(r.Workers, wi) })
 	return err
 }
 
 // GetJob implements rpcapi.MasterAPI.
-func (api wire) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.JobInfo) error {
-	c := api.m.core
+func (api *wire) GetJob(ctx context.Context, a *rpcapi.GetJobArgs, r *rpcapi.JobInfo) error {
+	c := api.core
 	c.mu.Lock()
 	if j := c.job(a.ID); j != nil {
 		r.Job = *j.Clone()
@@ -107,65 +105,63 @@ func (c *core) whyWaiting(j *jobs.Job, now time.Time, memo capacityMemo) string 
 
 // ListJobs implements rpcapi.MasterAPI: one page of jobs (pageJobs),
 // bounded by max_reply_bytes.
-func (api wire) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi.ListJobsReply) error {
-	m := api.m
+func (api *wire) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi.ListJobsReply) error {
 	if a.State != "" && !a.State.Valid() {
 		return fmt.Errorf("%w: unknown state %q (want one of %v)", rpcapi.ErrBadRequest, a.State, jobs.States)
 	}
-	q := jobQuery{State: a.State, Type: a.Type, Group: a.Group, Cursor: a.Cursor, MaxBytes: m.core.maxReplyBytes()}
+	q := jobQuery{State: a.State, Type: a.Type, Group: a.Group, Cursor: a.Cursor, MaxBytes: api.core.maxReplyBytes()}
 	var err error
 	if q.Limit, q.Asc, err = pageArgs(a.Limit, a.Order); err != nil {
 		return err
 	}
 	r.Jobs = []jobs.Job{}
-	r.NextCursor, err = m.core.pageJobs(&q, func(j *jobs.Job) { r.Jobs = append(r.Jobs, *j.Clone()) })
+	r.NextCursor, err = api.core.pageJobs(&q, func(j *jobs.Job) { r.Jobs = append(r.Jobs, *j.Clone()) })
 	return err
 }
 
 // Cancel implements rpcapi.MasterAPI. A pending job is cancelled at once; a
 // running one is cancelled and its worker told to stop it.
-func (api wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.CancelReply) error {
-	m := api.m
-	now := m.core.now()
+func (api *wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.CancelReply) error {
+	now := api.core.now()
 	var last *batch
 	if a.Group != "" {
-		if err := m.core.knownGroup(a.Group); err != nil {
+		if err := api.core.knownGroup(a.Group); err != nil {
 			return err
 		}
 	}
-	owner, err := m.core.cancelOwnerOf(ctx)
+	owner, err := api.core.cancelOwnerOf(ctx)
 	if err != nil {
 		return err
 	}
-	m.core.mu.Lock()
-	ids, err := m.core.cancelIDs(a, owner, r)
+	api.core.mu.Lock()
+	ids, err := api.core.cancelIDs(a, owner, r)
 	if err != nil {
-		m.core.mu.Unlock()
+		api.core.mu.Unlock()
 		return err
 	}
 	var gone []int // r.Errors of the IDs not in memory: looked up in history after
 	for n := 0; n < len(ids); n++ {
 		id := ids[n]
-		j := m.core.job(id)
+		j := api.core.job(id)
 		if j == nil {
 			gone = append(gone, len(r.Errors))
 			r.Errors = append(r.Errors, id)
 			continue
 		}
 		before, worker, attempt := j.State, j.Worker, j.Attempt
-		_, b, err := m.core.apply(jobChange{kind: changeCancel, job: id, at: now})
+		_, b, err := api.core.apply(jobChange{kind: changeCancel, job: id, at: now})
 		if err != nil {
 			r.Errors = append(r.Errors, fmt.Sprintf("%s: already %s", id, j.State))
 			continue
 		}
 		last = b
-		if w := m.reg.workers[worker]; before == jobs.Running && w != nil {
+		if w := api.reg.workers[worker]; before == jobs.Running && w != nil {
 			if l := w.leases[id]; l != nil && l.attempt == attempt {
 				if w.unqueue(id, attempt) {
 					// Never sent (or fetched): the worker never had it,
 					// and its slot is free now.
 					delete(w.leases, id)
-					m.core.kick()
+					api.core.kick()
 				} else {
 					l.cancelled = true
 					w.cancelbox = append(w.cancelbox, rpcapi.JobRef{JobID: id, Attempt: attempt})
@@ -174,23 +170,23 @@ func (api wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Canc
 			}
 		}
 		r.Cancelled = append(r.Cancelled, id)
-		m.core.jobLog(j).Info("job cancelled")
+		api.core.jobLog(j).Info("job cancelled")
 		for _, c := range j.Children { // a broadcast's copies go with it
-			if k := m.core.job(c); k != nil && !k.State.Final() {
+			if k := api.core.job(c); k != nil && !k.State.Final() {
 				ids = append(ids, c)
 			}
 		}
 	}
-	m.core.mu.Unlock()
+	api.core.mu.Unlock()
 	if last != nil {
 		if err := last.wait(); err != nil {
 			return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 		}
 	}
-	if err := m.core.cancelGone(r.Errors, gone); err != nil {
+	if err := api.core.cancelGone(r.Errors, gone); err != nil {
 		return err
 	}
-	half := (m.core.maxReplyBytes() - pageOverhead) / 2
+	half := (api.core.maxReplyBytes() - pageOverhead) / 2
 	r.Cancelled, r.CancelledMore = capIDs(r.Cancelled, half)
 	r.Errors, r.ErrorsMore = capIDs(r.Errors, half)
 	return nil
@@ -247,8 +243,8 @@ func (c *core) cancelGone(errs []string, gone []int) error {
 // Wait implements rpcapi.MasterAPI: it blocks until every named job (and
 // every job of the group) is final, or the timeout (at most
 // rpcapi.MaxWait) passes.
-func (api wire) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitReply) error {
-	c := api.m.core
+func (api *wire) Wait(ctx context.Context, a *rpcapi.WaitArgs, r *rpcapi.WaitReply) error {
+	c := api.core
 	if len(a.IDs) == 0 && a.Group == "" {
 		return fmt.Errorf("%w: wait needs job IDs or a group", rpcapi.ErrBadRequest)
 	}

@@ -148,7 +148,7 @@ func (m *Master) listen() (net.Listener, error) {
 // the web API) in m.srv and serves m.ln with it in a goroutine of m.wg.
 func (m *Master) startHTTP() error {
 	c := m.core
-	api := countingAPI{wire{m}}
+	api := countingAPI{m.wire}
 	stats := new(rpcapi.GoRPCStats)
 	h, err := rpcapi.NewGoRPCHandlerOptions(api, nil, rpcapi.GoRPCOptions{
 		MaxMessage: m.cfg.MaxRequestBody, MaxCallsInFlight: m.cfg.MaxCallsInFlight, IdleTimeout: m.cfg.GobIdleTimeout, Stats: stats,
@@ -166,12 +166,12 @@ func (m *Master) startHTTP() error {
 		rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{MaxBody: m.cfg.MaxRequestBody, MaxDepth: m.cfg.MaxXMLDepth})))
 	c.metrics.reg.MustRegister(goRPCCollectors(stats)...)
 	c.metrics.reg.MustRegister(listenerCollectors(m.ln)...)
-	mux.Handle("/metrics", m.auth.Require(m.allow(rpcapi.ReadRoles, c.metrics.handler())))
-	m.mountHTTP(mux)
+	mux.Handle("/metrics", m.auth.Require(allow(rpcapi.ReadRoles, c.metrics.handler())))
+	m.api.mount(mux)
 	// Timeouts keep a slow client from pinning the master. net/rpc
 	// connections are hijacked and leave these behind; the write timeout
 	// covers the longest blocking call (Wait, Fetch: rpcapi.MaxWait).
-	m.srv = &http.Server{Handler: m.guard(mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+	m.srv = &http.Server{Handler: guard(&m.cfg, mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: rpcapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ConnContext: listen.ConnContext}
 	m.wg.Go(func() {

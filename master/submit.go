@@ -15,14 +15,13 @@ import (
 // MaxSubmit is the default bound on the specs in one Submit call.
 const MaxSubmit = 100000
 
-var _ rpcapi.MasterAPI = wire{}
+var _ rpcapi.MasterAPI = (*wire)(nil)
 
 // Submit implements rpcapi.MasterAPI. The new jobs are durable when it
 // returns; a spec whose Key is already known returns the existing job's ID.
 // One invalid spec fails the whole batch and nothing is created.
-func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.SubmitReply) error {
-	m := api.m
-	c := m.core
+func (api *wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.SubmitReply) error {
+	c := api.core
 	if err := c.checkSubmit(a.Specs); err != nil {
 		return err
 	}
@@ -33,7 +32,7 @@ func (api wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Subm
 	if err != nil {
 		return err
 	}
-	nsched, err := m.submitSchedules(a.Specs, r)
+	nsched, err := api.submitSchedules(a.Specs, r)
 	if err != nil {
 		return err
 	}
@@ -123,7 +122,7 @@ func argsBytes(args map[string]string) int {
 // submitSchedules hands the specs with a schedule to the scheduler, fills
 // their answers in r ("schedule:NAME") and returns how many there were.
 // Specs with a schedule are schedules, not jobs: the scheduler keeps them.
-func (m *Master) submitSchedules(specs []jobs.Spec, r *rpcapi.SubmitReply) (int, error) {
+func (api *wire) submitSchedules(specs []jobs.Spec, r *rpcapi.SubmitReply) (int, error) {
 	var scheds []int
 	for i := range specs {
 		if specs[i].Schedule != "" {
@@ -137,7 +136,10 @@ func (m *Master) submitSchedules(specs []jobs.Spec, r *rpcapi.SubmitReply) (int,
 	for k, i := range scheds {
 		ss[k] = specs[i]
 	}
-	existing, err := m.upsertSchedules(ss)
+	if api.sched == nil {
+		return 0, fmt.Errorf("%w: the scheduler is not running", rpcapi.ErrUnavailable)
+	}
+	existing, err := api.sched.upsertSpecs(ss)
 	if err != nil {
 		return 0, err
 	}
