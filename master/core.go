@@ -34,9 +34,9 @@ import (
 // holds the core: it is where the changes come in from outside, and its
 // calls work under the core's lock. The core reaches the parts it must
 // tell of a change through the fields set by New: wake (the dispatcher),
-// fires (the scheduler) and submitSpec (the wire service's submit). The registry's worker records
-// and the group callbacks' books are guarded by the core's lock, and the
-// core reads them under it (reg, hooks).
+// fires (the scheduler) and submitSpec (the wire service's submit). The
+// registry's worker records and the group callbacks' books are guarded by
+// the core's lock, and the core reads them under it (reg, hooks).
 type core struct {
 	cfg     *Config
 	log     logrus.FieldLogger
