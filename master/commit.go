@@ -45,7 +45,16 @@ type batch struct {
 	fresh map[uint64]bool
 	done  chan struct{}
 	err   error // set before done is closed
+	// Guarded by the committer's mu: when its first record came, and
+	// whether someone waits for it (wait), which ends its linger.
+	first  time.Time
+	urgent bool
+	c      *committer // nil for a batch made done
 }
+
+// commitLinger is how long a commit that nobody waits for gathers changes
+// after its first (see committer.linger).
+const commitLinger = time.Millisecond
 
 // maxKeptBuffer bounds the buffer a batch hands to the next one; a bigger
 // one (after a burst) is left to the garbage collector.
@@ -53,17 +62,31 @@ const maxKeptBuffer = 16 << 20
 
 func (c *committer) newBatch() *batch {
 	c.seq++
-	b := &batch{seq: c.seq, buf: c.spareBuf, recs: c.spareRecs,
+	b := &batch{seq: c.seq, buf: c.spareBuf, recs: c.spareRecs, c: c,
 		index: make(map[uint64]int), fresh: make(map[uint64]bool), done: make(chan struct{})}
 	c.spareBuf, c.spareRecs = nil, nil
 	return b
 }
 
-// wait blocks until the batch is committed and returns its error.
-func (b *batch) wait() error { <-b.done; return b.err }
+// wait blocks until the batch is committed and returns its error. The
+// batch is committed without lingering.
+func (b *batch) wait() error {
+	if c := b.c; c != nil {
+		c.mu.Lock()
+		b.urgent = true
+		c.mu.Unlock()
+		c.signal()
+	}
+	<-b.done
+	return b.err
+}
 
-// put adds a record, replacing an earlier one of the same Seq.
+// put adds a record, replacing an earlier one of the same Seq. The caller
+// holds the committer's mu.
 func (b *batch) put(r jobs.Record) {
+	if len(b.recs) == 0 {
+		b.first = time.Now()
+	}
 	if i, ok := b.index[r.Seq]; ok {
 		b.recs[i] = r
 		return
@@ -158,6 +181,7 @@ func (c *committer) run(stop <-chan struct{}) {
 			c.flush()
 			return
 		}
+		c.linger(stop)
 		if err := c.flush(); err != nil {
 			// Back off so a failing disk is not hammered; the failed
 			// records are retried with the next batch.
@@ -171,6 +195,40 @@ func (c *committer) run(stop <-chan struct{}) {
 			c.signal()
 		} else {
 			retry = 0
+		}
+	}
+}
+
+// linger holds the next commit until commitLinger after its first change
+// while nobody waits for it, so that the changes whose answers do not wait
+// for the disk (leases, and reports answered with their commit number)
+// share fewer fsyncs. A wait, or stop, ends it at once.
+func (c *committer) linger(stop <-chan struct{}) {
+	var t *time.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	for {
+		c.mu.Lock()
+		b := c.cur
+		d := commitLinger - time.Since(b.first)
+		now := len(b.recs) == 0 || b.urgent || d <= 0
+		c.mu.Unlock()
+		if now {
+			return
+		}
+		if t == nil {
+			t = time.NewTimer(d)
+		} else {
+			t.Reset(d)
+		}
+		select {
+		case <-t.C:
+		case <-c.kick:
+		case <-stop:
+			return
 		}
 	}
 }
