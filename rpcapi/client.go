@@ -166,6 +166,16 @@ func (c *Client) Close() error {
 }
 
 func dialGoRPC(ctx context.Context, addr, token string, tlsCfg *tls.Config) (*rpc.Client, error) {
+	conn, err := dialGoConn(ctx, addr, token, tlsCfg)
+	if err != nil {
+		return nil, err
+	}
+	return rpc.NewClient(conn), nil
+}
+
+// dialGoConn connects to a node's net/rpc endpoint: the CONNECT to
+// GoRPCPath, with the token.
+func dialGoConn(ctx context.Context, addr, token string, tlsCfg *tls.Config) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, DialTimeout)
 	defer cancel()
 	var conn net.Conn
@@ -204,7 +214,7 @@ func dialGoRPC(ctx context.Context, addr, token string, tlsCfg *tls.Config) (*rp
 		return nil, fmt.Errorf("%w: connect %s%s: %v", ErrUnavailable, addr, GoRPCPath, err)
 	}
 	conn.SetDeadline(time.Time{})
-	return rpc.NewClient(conn), nil
+	return conn, nil
 }
 
 // MasterClient calls a master through any Caller.

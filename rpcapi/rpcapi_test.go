@@ -289,6 +289,17 @@ func (s *testServer) kill() {
 	})
 }
 
+// forGobClients runs test with each gob client: Client and SerialClient,
+// each made for addr and closed when the test ends.
+func forGobClients(t *testing.T, test func(*testing.T, func(testing.TB, string) Caller)) {
+	t.Run("Client", func(t *testing.T) {
+		test(t, func(tb testing.TB, addr string) Caller { return newTestClient(tb, addr) })
+	})
+	t.Run("SerialClient", func(t *testing.T) {
+		test(t, func(tb testing.TB, addr string) Caller { return closedAtEnd(tb, NewSerialClient(addr), nil) })
+	})
+}
+
 // newTestClient returns a client for addr, closed when the test ends.
 func newTestClient(tb testing.TB, addr string) *Client {
 	tb.Helper()
@@ -327,9 +338,11 @@ func wantUnavailable(tb testing.TB, err error, parts ...string) {
 
 var allSentinels = []*Error{ErrUnknownWorker, ErrNotFound, ErrBadRequest, ErrUnavailable, ErrUnauthorized, ErrInternal}
 
-func TestRoundTripReplies(t *testing.T) {
+func TestRoundTripReplies(t *testing.T) { forGobClients(t, testRoundTripReplies) }
+
+func testRoundTripReplies(t *testing.T, newClient func(testing.TB, string) Caller) {
 	srv := startRPC(t, "127.0.0.1:0", newFakeMaster("gen1"), &fakeWorker{name: "worker-a"})
-	c := newTestClient(t, srv.addr)
+	c := newClient(t, srv.addr)
 	m, w := MasterClient{C: c}, WorkerClient{C: c}
 	ctx := ctxT(t, 10*time.Second)
 
@@ -399,9 +412,11 @@ func TestRoundTripReplies(t *testing.T) {
 	}
 }
 
-func TestRoundTripErrors(t *testing.T) {
+func TestRoundTripErrors(t *testing.T) { forGobClients(t, testRoundTripErrors) }
+
+func testRoundTripErrors(t *testing.T, newClient func(testing.TB, string) Caller) {
 	srv := startRPC(t, "127.0.0.1:0", newFakeMaster("gen1"), &fakeWorker{})
-	c := newTestClient(t, srv.addr)
+	c := newClient(t, srv.addr)
 	m, w := MasterClient{C: c}, WorkerClient{C: c}
 
 	tests := []struct {
@@ -518,7 +533,9 @@ func TestConcurrentCalls(t *testing.T) {
 	}
 }
 
-func TestCallCtxCancel(t *testing.T) {
+func TestCallCtxCancel(t *testing.T) { forGobClients(t, testCallCtxCancel) }
+
+func testCallCtxCancel(t *testing.T, newClient func(testing.TB, string) Caller) {
 	fm := newFakeMaster("gen1")
 	srv := startRPC(t, "127.0.0.1:0", fm, nil)
 	released := false
@@ -529,7 +546,7 @@ func TestCallCtxCancel(t *testing.T) {
 		}
 	}
 	t.Cleanup(release)
-	c := newTestClient(t, srv.addr)
+	c := newClient(t, srv.addr)
 	m := MasterClient{C: c}
 
 	// Connect first, so the timing below is the call's alone.
@@ -561,9 +578,11 @@ func TestCallCtxCancel(t *testing.T) {
 	}
 }
 
-func TestCallCtxAlreadyDone(t *testing.T) {
+func TestCallCtxAlreadyDone(t *testing.T) { forGobClients(t, testCallCtxAlreadyDone) }
+
+func testCallCtxAlreadyDone(t *testing.T, newClient func(testing.TB, string) Caller) {
 	srv := startRPC(t, "127.0.0.1:0", newFakeMaster("gen1"), nil)
-	c := newTestClient(t, srv.addr)
+	c := newClient(t, srv.addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	// Not connected yet: the dial itself must give up.
@@ -571,10 +590,12 @@ func TestCallCtxAlreadyDone(t *testing.T) {
 	wantUnavailable(t, err)
 }
 
-func TestReconnect(t *testing.T) {
+func TestReconnect(t *testing.T) { forGobClients(t, testReconnect) }
+
+func testReconnect(t *testing.T, newClient func(testing.TB, string) Caller) {
 	srv1 := startRPC(t, "127.0.0.1:0", nil, &fakeWorker{name: "gen1"})
 	addr := srv1.addr
-	c := newTestClient(t, addr)
+	c := newClient(t, addr)
 	w := WorkerClient{C: c}
 	ping := func() (string, error) {
 		p, err := w.Ping(ctxT(t, 5*time.Second))
@@ -633,9 +654,11 @@ func TestReconnect(t *testing.T) {
 // TestReconnectSilentRestart restarts the server between two calls, with no
 // failed call in between: the first call after the restart may fail, the
 // next must succeed.
-func TestReconnectSilentRestart(t *testing.T) {
+func TestReconnectSilentRestart(t *testing.T) { forGobClients(t, testReconnectSilentRestart) }
+
+func testReconnectSilentRestart(t *testing.T, newClient func(testing.TB, string) Caller) {
 	srv1 := startRPC(t, "127.0.0.1:0", nil, &fakeWorker{name: "gen1"})
-	c := newTestClient(t, srv1.addr)
+	c := newClient(t, srv1.addr)
 	w := WorkerClient{C: c}
 	if _, err := w.Ping(ctxT(t, 5*time.Second)); err != nil {
 		t.Fatal(err)
@@ -653,9 +676,11 @@ func TestReconnectSilentRestart(t *testing.T) {
 	}
 }
 
-func TestDialNothingListening(t *testing.T) {
+func TestDialNothingListening(t *testing.T) { forGobClients(t, testDialNothingListening) }
+
+func testDialNothingListening(t *testing.T, newClient func(testing.TB, string) Caller) {
 	addr := testnet.DeadAddr(t)
-	c := newTestClient(t, addr)
+	c := newClient(t, addr)
 	start := time.Now()
 	_, err := MasterClient{C: c}.Status(ctxT(t, 10*time.Second))
 	wantUnavailable(t, err, "dial", addr)
@@ -664,9 +689,11 @@ func TestDialNothingListening(t *testing.T) {
 	}
 }
 
-func TestDialNotGoRPC(t *testing.T) {
+func TestDialNotGoRPC(t *testing.T) { forGobClients(t, testDialNotGoRPC) }
+
+func testDialNotGoRPC(t *testing.T, newClient func(testing.TB, string) Caller) {
 	srv := startServer(t, "127.0.0.1:0", http.HandlerFunc(http.NotFound))
-	c := newTestClient(t, srv.addr)
+	c := newClient(t, srv.addr)
 	_, err := MasterClient{C: c}.Status(ctxT(t, 10*time.Second))
 	wantUnavailable(t, err, "connect", srv.addr+GoRPCPath, "unexpected HTTP response", "404")
 	t.Logf("error: %v", err)
@@ -674,9 +701,11 @@ func TestDialNotGoRPC(t *testing.T) {
 
 // TestDialHandshakeHangs checks that a node that accepts but never answers
 // the CONNECT does not hold a call past its ctx.
-func TestDialHandshakeHangs(t *testing.T) {
+func TestDialHandshakeHangs(t *testing.T) { forGobClients(t, testDialHandshakeHangs) }
+
+func testDialHandshakeHangs(t *testing.T, newClient func(testing.TB, string) Caller) {
 	ln := hangingListener(t)
-	c := newTestClient(t, ln.Addr().String())
+	c := newClient(t, ln.Addr().String())
 	start := time.Now()
 	_, err := MasterClient{C: c}.Status(ctxT(t, 200*time.Millisecond))
 	wantUnavailable(t, err, "connect")

@@ -75,13 +75,13 @@ func NewGoRPCHandlerOptions(m MasterAPI, w WorkerAPI, opts GoRPCOptions) (http.H
 // goMethod is one method of the table. read decodes the call's args from
 // the stream and returns the call itself.
 type goMethod struct {
-	inline bool
-	read   func(dec *gob.Decoder) (call func(ctx context.Context) (reply any, err error), err error)
+	mode callMode
+	read func(dec *gob.Decoder) (call func(ctx context.Context) (reply any, err error), err error)
 }
 
 // goBind makes a goMethod of an API method.
-func goBind[A, R any](fn func(context.Context, *A, *R) error, inline bool) goMethod {
-	return goMethod{inline: inline, read: func(dec *gob.Decoder) (func(context.Context) (any, error), error) {
+func goBind[A, R any](fn func(context.Context, *A, *R) error, mode callMode) goMethod {
+	return goMethod{mode: mode, read: func(dec *gob.Decoder) (func(context.Context) (any, error), error) {
 		a := new(A)
 		if err := dec.Decode(a); err != nil {
 			return nil, err
@@ -93,17 +93,67 @@ func goBind[A, R any](fn func(context.Context, *A, *R) error, inline bool) goMet
 	}}
 }
 
-// Inline marks the methods that never wait on I/O or on other calls.
+// callMode is how the gob server runs a method's calls.
+type callMode int
+
 const (
-	waits  = false
-	inline = true
+	// waits: on a goroutine of its own (of the connection's pool), so
+	// that the connection reads on while it waits on I/O or other calls.
+	waits callMode = iota
+	// inline: in the connection's reading goroutine; for the methods that
+	// never wait on I/O or on other calls.
+	inline
+	// defers: inline, but a call that has to wait hands the wait to a
+	// goroutine of the pool with Defer, which answers when it ends.
+	defers
 )
+
+// deferral is where a call run in the defers mode leaves its wait.
+type deferral struct {
+	fn   func() error
+	wrap func(error) error
+}
+
+type deferKey struct{}
+
+// Defer hands fn, the rest of a call, to another goroutine, which sends
+// the call's reply when fn returns, with fn's error: the method returns
+// at once (nil), and must not touch its reply after, except from fn. It
+// reports false, and does nothing, where the call cannot be deferred
+// (XML-RPC, or a method the gob server runs on its own goroutine): then
+// the method waits itself. The gob server runs task_complete so, and a
+// call that does not wait costs no hand-off between goroutines.
+func Defer(ctx context.Context, fn func() error) bool {
+	d, ok := ctx.Value(deferKey{}).(*deferral)
+	if ok {
+		d.fn = fn
+	}
+	return ok
+}
+
+// OnDeferred makes wrap see, and may change, the error of the call's
+// deferred rest (Defer) when it ends; for the layers around a method,
+// such as counting its errors.
+func OnDeferred(ctx context.Context, wrap func(error) error) {
+	if d, ok := ctx.Value(deferKey{}).(*deferral); ok {
+		d.wrap = wrap
+	}
+}
+
+// run runs the deferred rest of a call and returns its error, encoded.
+func (d *deferral) run() error {
+	err := d.fn()
+	if d.wrap != nil {
+		err = d.wrap(err)
+	}
+	return encode(err)
+}
 
 func masterGoMethods(m MasterAPI) map[string]goMethod {
 	return map[string]goMethod{
 		MasterRegister:    goBind(m.Register, waits), // an adoption waits for its commit
 		MasterHeartbeat:   goBind(m.Heartbeat, inline),
-		MasterComplete:    goBind(m.Complete, waits),
+		MasterComplete:    goBind(m.Complete, defers), // waits for its commit unless it hands out tasks
 		MasterLogout:      goBind(m.Logout, inline),
 		MasterStatus:      goBind(m.Status, inline),
 		MasterSubmit:      goBind(m.Submit, waits),
@@ -252,25 +302,46 @@ func (s *goServer) serveConn(parent context.Context, conn net.Conn) {
 			continue
 		}
 		c.begin()
-		if m.inline {
+		switch m.mode {
+		case inline:
 			reply, err := call(ctx)
 			c.send(&req, reply, err)
 			c.end()
-			continue
-		}
-		select {
-		case c.slots <- struct{}{}:
+		case defers:
+			d := new(deferral)
+			reply, err := call(context.WithValue(ctx, deferKey{}, d))
+			if d.fn == nil || err != nil {
+				c.send(&req, reply, err)
+				c.end()
+				continue
+			}
+			s.hold(c)
+			c.pending.Go(func() {
+				c.send(&req, reply, d.run())
+				c.end()
+				<-c.slots
+			})
 		default:
-			// MaxCallsInFlight calls run: read no more until one ends.
-			s.opts.Stats.HeldBack.Add(1)
-			c.slots <- struct{}{}
+			s.hold(c)
+			c.pending.Go(func() {
+				reply, err := call(ctx)
+				c.send(&req, reply, err)
+				c.end()
+				<-c.slots
+			})
 		}
-		c.pending.Go(func() {
-			reply, err := call(ctx)
-			c.send(&req, reply, err)
-			c.end()
-			<-c.slots
-		})
+	}
+}
+
+// hold takes one of c's slots for a call that runs on its own goroutine:
+// with MaxCallsInFlight calls running, the connection reads no more until
+// one ends.
+func (s *goServer) hold(c *goConn) {
+	select {
+	case c.slots <- struct{}{}:
+	default:
+		s.opts.Stats.HeldBack.Add(1)
+		c.slots <- struct{}{}
 	}
 }
 
