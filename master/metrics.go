@@ -317,6 +317,7 @@ func (c countingAPI) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *
 	return c.count("heartbeat", c.w.Heartbeat(ctx, a, r))
 }
 func (c countingAPI) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) error {
+	rpcapi.OnDeferred(ctx, func(err error) error { return c.count("complete", err) })
 	return c.count("complete", c.w.Complete(ctx, a, r))
 }
 func (c countingAPI) Logout(ctx context.Context, a *rpcapi.LogoutArgs, r *rpcapi.Empty) error {

@@ -56,19 +56,28 @@ func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 		defer c.kick()
 	}
 	c.mu.Unlock()
+	var wait *batch
 	switch {
 	case last != nil && len(r.Tasks) > 0:
 		r.Commit = last.seq
 	case last != nil:
-		err = last.wait()
+		wait = last
 	case len(a.Reports) == 0 && len(r.Tasks) == 0:
-		err = c.commit.settled().wait()
+		wait = c.commit.settled()
 	}
-	if err != nil {
-		return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+	answer := func() error {
+		if wait != nil {
+			if err := wait.wait(); err != nil {
+				return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+			}
+		}
+		r.Durable = c.commit.durableSeq()
+		return nil
 	}
-	r.Durable = c.commit.durableSeq()
-	return nil
+	if wait != nil && rpcapi.Defer(ctx, answer) {
+		return nil // the gob server answers once the commit is done
+	}
+	return answer()
 }
 
 // reporter returns the worker a task_complete comes from: one registered

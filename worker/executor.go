@@ -135,7 +135,7 @@ func (w *Worker) runner() {
 		}
 		if c := w.nextBatch(); c.key != 0 {
 			ctx, cancel := context.WithTimeout(w.ctx, callTimeout)
-			err := w.send(ctx, c)
+			err := w.send(ctx, c, w.direct)
 			cancel()
 			w.sendDone(err)
 		}

@@ -227,7 +227,7 @@ func (w *Worker) reportLoop() {
 			calls.Go(func() {
 				defer func() { <-sem }()
 				ctx, cancel := context.WithTimeout(w.ctx, callTimeout)
-				err := w.send(ctx, c)
+				err := w.send(ctx, c, w.master)
 				cancel()
 				w.sendDone(err)
 			})
@@ -334,9 +334,10 @@ func (w *Worker) unsend(key int) {
 // forgotten once durable, on failure it goes back to the queue. A master
 // that does not know the worker ID (it restarted) makes the worker
 // register again, naming the batch's attempts, which the master then
-// adopts. Tasks the reply carries start as an Assign's would.
-func (w *Worker) send(ctx context.Context, c completeCall) error {
-	reply, err := w.master.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: c.from.id, Secret: c.from.secret, Reports: c.batch, Want: c.want})
+// adopts. Tasks the reply carries start as an Assign's would. via is the
+// client to call with.
+func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClient) error {
+	reply, err := via.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: c.from.id, Secret: c.from.secret, Reports: c.batch, Want: c.want})
 	w.mu.Lock()
 	if c.want > 0 {
 		w.wanting = false
@@ -400,7 +401,7 @@ func (w *Worker) flush(ctx context.Context) error {
 		if c.key == 0 {
 			break
 		}
-		if err := w.send(ctx, c); err != nil {
+		if err := w.send(ctx, c, w.master); err != nil {
 			return err
 		}
 		if len(c.batch) == 0 {
@@ -420,7 +421,7 @@ func (w *Worker) flush(ctx context.Context) error {
 			return fmt.Errorf("worker: not registered; %d results not sent", n)
 		case confirm:
 			if c := w.nextBatch(); c.key != 0 {
-				if err := w.send(ctx, c); err != nil {
+				if err := w.send(ctx, c, w.master); err != nil {
 					return err
 				}
 				continue

@@ -38,6 +38,8 @@ type Worker struct {
 	handlers map[string]HandlerFunc
 	mc       rpcapi.Caller
 	master   rpcapi.MasterClient
+	direct   rpcapi.MasterClient // the runners' own reports (runner); master's Caller or dc
+	dc       rpcapi.Caller       // nil when direct is master
 	metrics  *metrics
 	logs     *logStore // the full logs of command attempts
 	fence    *fence    // the fence deadline (fence.go)
@@ -146,6 +148,13 @@ func New(cfg Config) (*Worker, error) {
 		fence:    newFence(),
 	}
 	w.master = rpcapi.MasterClient{C: w.mc}
+	w.direct = w.master
+	if cfg.Transport == "" || cfg.Transport == rpcapi.TransportGob {
+		// A runner's own reports go on a connection of their own, read
+		// in the runner (rpcapi.SerialClient).
+		w.dc = rpcapi.NewSerialClient(cfg.Master, opts...)
+		w.direct = rpcapi.MasterClient{C: w.dc}
+	}
 	w.metrics = newMetrics(w)
 	w.logs = newLogStore(&w.cfg)
 	w.ctx, w.cancel = context.WithCancel(context.Background())
@@ -384,6 +393,9 @@ func (w *Worker) stop() error {
 		if err := w.wd.Close(); err != nil {
 			w.log.WithError(err).Warn("watchdog")
 		}
+	}
+	if w.dc != nil {
+		w.dc.Close()
 	}
 	return w.mc.Close()
 }
