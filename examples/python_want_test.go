@@ -26,11 +26,17 @@ import (
 //     by the second, and runs again (attempt 2, by assign_task).
 //   - EmptyReportsConfirm: task_complete without reports returns a durable
 //     that reaches the commit seen before.
+//   - WantBelowFreeSlots: with 2 free slots and want 1, the reply carries
+//     one task and the other comes by assign_task at once.
+//   - ResendAfterReap: a worker reaped while a report of it was answered
+//     with a commit (on disk, not confirmed to it) registers again and
+//     sends the report again: accepted, as a repeat.
 //   - DurableAcrossKill: the master is killed with SIGKILL and started
-//     again on its data dir while a report is answered with a commit but
-//     not confirmed; the confirmed one is recorded, the other, sent again
-//     under the new registration, is accepted, and each job has one ok
-//     attempt.
+//     again on its data dir while a report answered with a commit is on
+//     disk (another registration's empty task_complete waited for it) but
+//     not confirmed to the worker; the confirmed report is recorded, the
+//     other, sent again under the new registration, is accepted, and each
+//     job has one ok attempt.
 func TestPythonWant(t *testing.T) {
 	env := newPyEnv(t)
 	for _, sc := range []struct {
@@ -77,6 +83,26 @@ func TestPythonWant(t *testing.T) {
 			"s3 assign_task carried ['job1:1', 'job2:2']",
 			"s3 job1 succeeded attempts [(1, 'ok', 'w0')]",
 			"s3 job2 succeeded attempts [(1, 'lost', 'w0'), (2, 'ok', 'w0')]",
+		}},
+		{"WantBelowFreeSlots", "s6", []string{
+			"s6 reply accepted 2 tasks ['job3:1'] commit set True",
+			"s6 by assign_task job4:1 within a heartbeat interval True",
+			"s6 assign_task carried ['job1:1', 'job2:1', 'job4:1']",
+			"s6 job1 succeeded attempts [(1, 'ok', 'w0')]",
+			"s6 job2 succeeded attempts [(1, 'ok', 'w0')]",
+			"s6 job3 succeeded attempts [(1, 'ok', 'w0')]",
+			"s6 job4 succeeded attempts [(1, 'ok', 'w0')]",
+		}},
+		{"ResendAfterReap", "s7", []string{
+			"s7 handed out ['job2:1'] commit set True; on disk True",
+			"s7 reaped: heartbeat unknown",
+			// job1 succeeded and job2's lease ended lost when w0 was reaped:
+			// neither attempt is live.
+			"s7 registered again cancel ['job1:1', 'job2:1']",
+			"s7 sent again accepted 1 dropped 0 refused 0 commit 0",
+			"s7 by assign_task job2:2 accepted 1",
+			"s7 job1 succeeded attempts [(1, 'ok', 'w0')]",
+			"s7 job2 succeeded attempts [(1, 'lost', 'w0'), (2, 'ok', 'w1')]",
 		}},
 		{"EmptyReportsConfirm", "s4", []string{
 			"s4 reply commit set True tasks ['job2:1']",
@@ -153,15 +179,29 @@ func wantScript(t *testing.T) string {
 	return pyWriteFile(t, t.TempDir(), "want.py", pyWant)
 }
 
-// wantOutput fails the test unless out is the lines of want, in order.
+// wantOutput fails the test unless out is the lines of want, in order,
+// naming each line that differs.
 func wantOutput(t *testing.T, out string, want []string) {
 	t.Helper()
-	if got := strings.TrimSuffix(out, "\n"); got != strings.Join(want, "\n") {
-		t.Errorf("pyWant printed:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	got := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	for i := range max(len(got), len(want)) {
+		g, w := "(none)", "(none)"
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if g != w {
+			t.Errorf("line %d:\n got  %s\n want %s", i+1, g, w)
+		}
+	}
+	if t.Failed() {
+		t.Logf("pyWant printed:\n%s", out)
 	}
 }
 
-// pyWant is run as python3 want.py HOST:PORT SCENARIO (s1 to s5). Job IDs
+// pyWant is run as python3 want.py HOST:PORT SCENARIO (s1 to s7). Job IDs
 // are printed as job1, job2, ... in the order of submission, worker IDs as
 // w0, w1, ... in the order of registration, tasks and reports as JOB:ATTEMPT.
 const pyWant = `
@@ -310,6 +350,13 @@ def show(tag, w, ids):
         j = p.get_job({"id": i})["job"]
         print(tag, LABELS[i], j["state"], "attempts", [(a["n"], a["outcome"], w.who(a["worker"])) for a in j["attempts"]])
 
+def flush():  # another registration's task_complete without reports: everything recorded is on disk
+    other = p.register_worker({"name": "want-flush", "types": ["py.none"], "slots": 1, "mode": "pull"})
+    me = {"worker_id": other["worker_id"], "secret": other["secret"]}
+    durable = p.task_complete(dict(me, reports=[]))["durable"]
+    p.logout_worker(me)
+    return durable
+
 def reply(tag, r):
     print(tag, "members", " ".join(sorted(r)))
     print(tag, "accepted %d dropped %d refused %d tasks %s" % (r["accepted"], r["dropped"], r["refused"], labs(r["tasks"])))
@@ -425,12 +472,8 @@ def s5():  # the master is killed (SIGKILL) with a report unconfirmed; the test 
     r = w.complete([run(t2)], want=1)
     t3 = r["tasks"][0]
     print("s5 commit set %s unconfirmed %s held %s" % (r["commit"] > 0, labs(v[0] for v in w.unconfirmed.values()), labs(w.running())))
-    # Another registration's task_complete without reports waits until everything recorded is on disk,
-    # job2's outcome included, and tells w nothing: job2's report is durable but not confirmed to w.
-    other = p.register_worker({"name": "want-s5-flush", "types": ["py.none"], "slots": 1, "mode": "pull"})
-    f = p.task_complete({"worker_id": other["worker_id"], "secret": other["secret"], "reports": []})
-    print("s5 flushed by another registration: durable reaches job2's commit %s" % (f["durable"] >= r["commit"]))
-    p.logout_worker({"worker_id": other["worker_id"], "secret": other["secret"]})
+    # Another registration's empty task_complete puts job2's outcome on disk and tells w nothing.
+    print("s5 flushed by another registration: durable reaches job2's commit %s" % (flush() >= r["commit"]))
     print("s5 kill the master", flush=True)
     def beat():
         try:
@@ -451,5 +494,40 @@ def s5():  # the master is killed (SIGKILL) with a report unconfirmed; the test 
         print("s5", LABELS[i], j["state"], "attempts", [(a["n"], a["outcome"], w.who(a["worker"]) != "other") for a in j["attempts"]])
     w.close()
 
-{"s1": s1, "s2": s2, "s3": s3, "s4": s4, "s5": s5}[sys.argv[2]]()
+def s6():  # 2 free slots and want 1: one task in the reply, the other by assign_task
+    w = Push("want-s6", slots=2)
+    w.register()
+    ids = submit(2)
+    until("two tasks", lambda: len(w.inbox) == 2, w.tick)
+    t1, t2 = w.inbox.pop(0), w.inbox.pop(0)
+    ids += submit(2)
+    r = w.complete([run(t1), run(t2)], want=1)
+    print("s6 reply accepted %d tasks %s commit set %s" % (r["accepted"], labs(r["tasks"]), r["commit"] > 0))
+    t0 = time.monotonic()
+    t = w.take("the fourth task")
+    print("s6 by assign_task %s within a heartbeat interval %s" % (lab(t), time.monotonic() - t0 < w.interval))
+    w.complete([run(t), run(r["tasks"][0])])
+    print("s6 assign_task carried", labs(w.by_assign))
+    show("s6", w, ids)
+    w.close()
+
+def s7():  # reaped with a report answered with a commit and not confirmed; it registers again and sends it
+    w = Push("want-s7")
+    w.register()
+    ids = submit(2, retries=2)
+    r = w.complete([run(w.take("the first task"))], want=1)
+    print("s7 handed out %s commit set %s; on disk %s" % (labs(r["tasks"]), r["commit"] > 0, flush() >= r["commit"]))
+    until("the master to reap w0", lambda: [x["state"] for x in p.list_workers({})["workers"] if x["id"] == w.ids[0]] == ["dead"],
+          lambda: time.sleep(0.05))
+    print("s7 reaped: heartbeat", w.beat()["status"])
+    reg = w.register()
+    print("s7 registered again cancel %s" % labs(reg["cancel"]))
+    r = w.complete([v[0] for v in w.unconfirmed.values()])
+    print("s7 sent again accepted %d dropped %d refused %d commit %d" % (r["accepted"], r["dropped"], r["refused"], r["commit"]))
+    t = w.take("job2 again")
+    print("s7 by assign_task", lab(t), "accepted", w.complete([run(t)])["accepted"])
+    show("s7", w, ids)
+    w.close()
+
+{"s1": s1, "s2": s2, "s3": s3, "s4": s4, "s5": s5, "s6": s6, "s7": s7}[sys.argv[2]]()
 `
