@@ -256,7 +256,7 @@ class Push:
         self.server.register_function(self.assign_task, "assign_task")
         self.server.register_function(self.cancel_task, "cancel_task")
         self.addr = "127.0.0.1:%d" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)  # a failed run exits
         self.thread.start()
 
     def assign_task(self, args):
