@@ -266,12 +266,22 @@ class Push:
                                                      for t in args["tasks"]]}
             if args.get("secret") != self.me["secret"]:
                 raise xmlrpc.client.Fault(6, "rpcapi: unauthorized: not my registration's secret")
+            accepted, rejected = [], []
             for t in args["tasks"]:
                 self.by_assign.append(t)
-                if self.held.get(key(t)) != "task":
+                ref = {"job_id": t["job_id"], "attempt": t["attempt"]}
+                if self.held.get(key(t)) == "task":  # a repeat while it runs
+                    accepted.append(ref)
+                elif self.free() > 0:
                     self.held[key(t)] = "task"
                     self.inbox.append(t)
-            return {"accepted": [{"job_id": t["job_id"], "attempt": t["attempt"]} for t in args["tasks"]], "rejected": []}
+                    accepted.append(ref)
+                else:
+                    rejected.append(dict(ref, reason="no free slot"))
+            return {"accepted": accepted, "rejected": rejected}
+
+    def free(self):  # the caller holds lock
+        return self.slots - sum(v == "task" for v in self.held.values())
 
     def cancel_task(self, args):
         with self.lock:
@@ -305,7 +315,9 @@ class Push:
         return "w%d" % self.ids.index(wid) if wid in self.ids else "other"
 
     def beat(self, draining=False):
-        r = p.heartbeat(dict(self.me, running=self.running(), free_slots=0, draining=draining))
+        with self.lock:
+            free = self.free()
+        r = p.heartbeat(dict(self.me, running=self.running(), free_slots=free, draining=draining))
         self.last_beat = time.monotonic()
         with self.lock:
             for c in r["cancel"]:
@@ -323,6 +335,9 @@ class Push:
             return self.inbox.pop(0)
 
     def complete(self, reports, want=0, start=True):
+        with self.lock:  # their slots are free: an assign_task may come before the reply
+            for rep in reports:
+                self.held[key(rep)] = "report"
         r = p.task_complete(dict(self.me, reports=reports, want=want))
         with self.lock:
             for k, (_, c) in list(self.unconfirmed.items()):  # a later reply's durable confirms
