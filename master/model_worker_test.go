@@ -678,7 +678,16 @@ func (d *mdl) report(f *fakeW, id string, rep rpcapi.Report) string {
 	d.sent[x] = append(d.sent[x], rep.Outcome)
 	ctx, cancel := callCtx()
 	defer cancel()
-	r, err := f.mc.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: id, Secret: f.secret(id), Reports: []rpcapi.Report{rep}})
+	// A push fake asks for its next tasks in some reports (want), taken
+	// from the state, so that the seeds' choices stay as they were.
+	ask := 0
+	if v := f.view(); f.mode == rpcapi.ModePush && id == v.id {
+		ask = len(d.sent) % (f.slots + 1)
+	}
+	r, err := f.mc.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: id, Secret: f.secret(id), Reports: []rpcapi.Report{rep}, Want: ask})
+	if err == nil && len(r.Tasks) > 0 {
+		d.tookTasks(f, id, ask, r)
+	}
 	js1, ws1 := d.jobsMap(), d.workers()
 	j1 := ptr(js1, rep.JobID)
 	stable = stable && (j0 == nil || j0.State != jobs.Running || ws1[j0.Worker].State == rpcapi.WorkerAlive)
@@ -714,6 +723,27 @@ func (d *mdl) report(f *fakeW, id string, rep rpcapi.Report) string {
 		f.mu.Unlock()
 	}
 	return desc
+}
+
+// tookTasks checks the tasks a report's reply handed out for its want (at
+// most want, of f's types, leased to id and listed by list_workers as its
+// jobs) and has f take them as it takes an assign_task's; those it cannot
+// take it just leaves out of its beats, as the contract says.
+func (d *mdl) tookTasks(f *fakeW, id string, want int, r *rpcapi.CompleteReply) {
+	if len(r.Tasks) > want {
+		d.fail("report from %s with want %d: the reply carries %d tasks", id, want, len(r.Tasks))
+	}
+	js := d.jobsMap()
+	for _, t := range r.Tasks {
+		if !slices.Contains(f.types, t.Type) {
+			d.fail("report from %s: the reply carries job %s of type %q; its types are %v", id, t.JobID, t.Type, f.types)
+		}
+		if j, ok := js[t.JobID]; ok && j.State == jobs.Running && j.Attempt == t.Attempt && j.Worker != id {
+			d.fail("report from %s: the reply carries job %s attempt %d, leased to %s", id, t.JobID, t.Attempt, j.Worker)
+		}
+	}
+	var ar rpcapi.AssignReply
+	f.accept(&rpcapi.AssignArgs{WorkerID: id, Tasks: r.Tasks}, &ar)
 }
 
 // tookReport checks the job after an accepted report ended its attempt:
