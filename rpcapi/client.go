@@ -39,24 +39,40 @@ func HostPort(addr string) string {
 // and again after the connection breaks, so it survives the other side
 // restarting. It is safe for concurrent use; calls share one connection.
 type Client struct {
-	addr  string
-	token string
-	tls   *tls.Config // nil: plain TCP
+	goTarget
 
 	mu     sync.Mutex // guards rc and closed
 	rc     *rpc.Client
 	closed bool
 }
 
+// goTarget is the node a gob client dials, and how.
+type goTarget struct {
+	addr  string
+	token string
+	tls   *tls.Config // nil: plain TCP
+}
+
+// newGoTarget returns the target of a gob client for addr (host:port, or
+// an http:// or https:// address) with opts.
+func newGoTarget(addr string, opts []Option) goTarget {
+	o := collect(opts)
+	t := goTarget{addr: HostPort(addr), token: o.token, tls: o.tls}
+	if t.tls == nil && strings.HasPrefix(addr, "https://") {
+		t.tls = &tls.Config{}
+	}
+	return t
+}
+
+// dial connects to the target's net/rpc endpoint.
+func (t goTarget) dial(ctx context.Context) (net.Conn, error) {
+	return dialGoConn(ctx, t.addr, t.token, t.tls)
+}
+
 // NewClient returns a client for the node at addr (host:port). It does not
 // connect until the first call.
 func NewClient(addr string, opts ...Option) *Client {
-	o := collect(opts)
-	c := &Client{addr: HostPort(addr), token: o.token, tls: o.tls}
-	if c.tls == nil && strings.HasPrefix(addr, "https://") {
-		c.tls = &tls.Config{}
-	}
-	return c
+	return &Client{goTarget: newGoTarget(addr, opts)}
 }
 
 // Addr returns the address the client dials.
@@ -74,10 +90,11 @@ func (c *Client) conn(ctx context.Context) (*rpc.Client, error) {
 	}
 	// Dial without the lock, so a hanging dial cannot hold other calls
 	// past their own deadlines.
-	rc, err := dialGoRPC(ctx, c.addr, c.token, c.tls)
+	conn, err := c.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
+	rc = rpc.NewClient(conn)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
@@ -163,14 +180,6 @@ func (c *Client) Close() error {
 		return err
 	}
 	return nil
-}
-
-func dialGoRPC(ctx context.Context, addr, token string, tlsCfg *tls.Config) (*rpc.Client, error) {
-	conn, err := dialGoConn(ctx, addr, token, tlsCfg)
-	if err != nil {
-		return nil, err
-	}
-	return rpc.NewClient(conn), nil
 }
 
 // dialGoConn connects to a node's net/rpc endpoint: the CONNECT to

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"cmp"
 	"context"
-	"crypto/tls"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"net/rpc"
 	"os"
 	"reflect"
-	"strings"
 	"sync"
 	"time"
 )
@@ -27,9 +25,7 @@ import (
 // once. It connects on first use and again after a failed call. It is
 // safe for concurrent use.
 type SerialClient struct {
-	addr  string
-	token string
-	tls   *tls.Config
+	goTarget
 
 	mu     sync.Mutex // held for a whole call; guards the rest
 	conn   net.Conn
@@ -50,12 +46,7 @@ const serialIdle = time.Minute
 // (host:port, or an http:// or https:// address). It does not connect
 // until the first call.
 func NewSerialClient(addr string, opts ...Option) *SerialClient {
-	o := collect(opts)
-	c := &SerialClient{addr: HostPort(addr), token: o.token, tls: o.tls}
-	if c.tls == nil && strings.HasPrefix(addr, "https://") {
-		c.tls = &tls.Config{}
-	}
-	return c
+	return &SerialClient{goTarget: newGoTarget(addr, opts)}
 }
 
 // Call implements Caller: server errors come back with their sentinel
@@ -71,7 +62,7 @@ func (c *SerialClient) Call(ctx context.Context, method string, args, reply any)
 		c.reset()
 	}
 	if c.conn == nil {
-		conn, err := dialGoConn(ctx, c.addr, c.token, c.tls)
+		conn, err := c.dial(ctx)
 		if err != nil {
 			return err
 		}
