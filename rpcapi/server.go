@@ -301,35 +301,41 @@ func (s *goServer) serveConn(parent context.Context, conn net.Conn) {
 			c.send(&req, noReply{}, encode(err))
 			continue
 		}
-		c.begin()
-		switch m.mode {
-		case inline:
-			reply, err := call(ctx)
-			c.send(&req, reply, err)
+		s.run(ctx, c, &req, m.mode, call)
+	}
+}
+
+// run makes one call read from c, as its method's mode says, and sends
+// its reply.
+func (s *goServer) run(ctx context.Context, c *goConn, req *rpc.Request, mode callMode, call func(context.Context) (any, error)) {
+	c.begin()
+	switch mode {
+	case inline:
+		reply, err := call(ctx)
+		c.send(req, reply, err)
+		c.end()
+	case defers:
+		d := new(deferral)
+		reply, err := call(context.WithValue(ctx, deferKey{}, d))
+		if d.fn == nil || err != nil {
+			c.send(req, reply, err)
 			c.end()
-		case defers:
-			d := new(deferral)
-			reply, err := call(context.WithValue(ctx, deferKey{}, d))
-			if d.fn == nil || err != nil {
-				c.send(&req, reply, err)
-				c.end()
-				continue
-			}
-			s.hold(c)
-			c.pending.Go(func() {
-				c.send(&req, reply, d.run())
-				c.end()
-				<-c.slots
-			})
-		default:
-			s.hold(c)
-			c.pending.Go(func() {
-				reply, err := call(ctx)
-				c.send(&req, reply, err)
-				c.end()
-				<-c.slots
-			})
+			return
 		}
+		s.hold(c)
+		c.pending.Go(func() {
+			c.send(req, reply, d.run())
+			c.end()
+			<-c.slots
+		})
+	default:
+		s.hold(c)
+		c.pending.Go(func() {
+			reply, err := call(ctx)
+			c.send(req, reply, err)
+			c.end()
+			<-c.slots
+		})
 	}
 }
 
