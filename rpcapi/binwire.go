@@ -19,9 +19,11 @@ import (
 // cheap.) XML-RPC is not affected; it maps the same types field by field.
 //
 // The form: a version byte (binwireV1; binwireV3 for AssignArgs and
-// binwireV4 for CompleteArgs, which carry the worker's secret since V2, a
-// task's group, a report's stats and timeout since V3, and the Want of a
-// Complete since V4; V2 and V3 are still read), then the fields
+// binwireV4 for CompleteArgs with a Want, which carry the worker's secret
+// since V2, a task's group, a report's stats and timeout since V3, and the
+// Want of a Complete since V4; CompleteArgs without a Want are written as
+// V3, as the release before wrote them; V2 and V3 are still read), then
+// the fields
 // in declaration order; strings and counts are uvarint-prefixed, integers are varints,
 // booleans one byte, specs in the job record's encoding (jobs.AppendSpec).
 // Every count is checked against the bytes left before anything is
@@ -147,8 +149,14 @@ func (a *AssignReply) GobDecode(data []byte) error {
 
 // GobEncode implements gob.GobEncoder.
 func (a *CompleteArgs) GobEncode() ([]byte, error) {
+	// Without a Want, the form of the release before (V3), which a
+	// master of that release reads.
+	v := byte(binwireV3)
+	if a.Want != 0 {
+		v = binwireV4
+	}
 	b := make([]byte, 0, 16+len(a.Reports)*16)
-	b = appendBatch(b, binwireV4, a.WorkerID, a.Secret, a.Reports, func(b []byte, rep *Report) []byte {
+	b = appendBatch(b, v, a.WorkerID, a.Secret, a.Reports, func(b []byte, rep *Report) []byte {
 		b = binenc.AppendString(b, rep.JobID)
 		b = binary.AppendVarint(b, int64(rep.Attempt))
 		b = binenc.AppendString(b, string(rep.Outcome))
@@ -161,6 +169,9 @@ func (a *CompleteArgs) GobEncode() ([]byte, error) {
 		b = binary.AppendVarint(b, int64(rep.Timeout))
 		return binenc.AppendString(b, rep.TimeoutFrom)
 	})
+	if v < binwireV4 {
+		return b, nil
+	}
 	return binary.AppendVarint(b, int64(a.Want)), nil
 }
 

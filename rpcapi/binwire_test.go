@@ -112,7 +112,8 @@ func TestBinwireV2StillReads(t *testing.T) {
 
 // TestBinwireV3StillReads: CompleteArgs of the release before (binwireV3:
 // no Want) decode with Want 0; a V3 payload with a Want after the reports
-// is refused, not read as one.
+// is refused, not read as one; CompleteArgs without a Want are written in
+// the V3 form.
 func TestBinwireV3StillReads(t *testing.T) {
 	v4, _ := (&CompleteArgs{WorkerID: "w1", Secret: "sec", Reports: []Report{{JobID: "17", Attempt: 2, Outcome: jobs.OK}}, Want: 2}).GobEncode()
 	v3 := append([]byte{binwireV3}, v4[1:len(v4)-1]...) // the same without the Want
@@ -126,6 +127,11 @@ func TestBinwireV3StillReads(t *testing.T) {
 	}
 	if err := new(CompleteArgs).GobDecode(append([]byte{binwireV3}, v4[1:]...)); !errors.Is(err, errBinwire) {
 		t.Fatalf("v3 with a trailing want: %v, want errBinwire", err)
+	}
+	// Without a Want it is written as V3, which a master of the release
+	// before reads.
+	if b, _ := want.GobEncode(); b[0] != binwireV3 || !bytes.Equal(b, v3) {
+		t.Fatalf("complete args without want: % x, want the v3 form % x", b, v3)
 	}
 }
 

@@ -135,6 +135,7 @@ func (w *Worker) register() (time.Duration, error) {
 		w.draining, w.masterDrain = false, false
 	}
 	w.masterMaxResult = reply.MaxResultBytes
+	w.noWant = false // a new registration may be with a newer master
 	for key := range w.tickets {
 		w.unsend(key) // not confirmed durable by the last registration's master: they go again
 	}
@@ -310,7 +311,7 @@ func (w *Worker) nextBatch() completeCall {
 	}
 	c := completeCall{from: registration{w.id, w.secret}, batch: slices.Clone(w.results[:n])}
 	w.results = slices.Delete(w.results, 0, n)
-	if n > 0 && !w.wanting && !w.draining && w.cfg.Mode != rpcapi.ModePull {
+	if n > 0 && !w.wanting && !w.noWant && !w.draining && w.cfg.Mode != rpcapi.ModePull {
 		c.want = max(0, w.cfg.Slots-len(w.running))
 		w.wanting = c.want > 0
 	}
@@ -341,6 +342,12 @@ func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClie
 	w.mu.Lock()
 	if c.want > 0 {
 		w.wanting = false
+		if errors.Is(err, rpcapi.ErrBadRequest) && !w.noWant && w.id == c.from.id {
+			// A master of an earlier release does not know want: the
+			// batch goes again without it, and tasks come by Assign.
+			w.noWant = true
+			w.log.WithError(err).Warn("the master refused want in task_complete (an older master?); next tasks come by assign_task")
+		}
 	}
 	switch {
 	case err != nil:

@@ -66,6 +66,7 @@ type Worker struct {
 	// (CompleteReply.Commit); they go again if the worker registers anew.
 	tickets     map[int]int64
 	wanting     bool          // a Complete call asking for tasks (Want) is in flight
+	noWant      bool          // the master refused a Want (a master of an earlier release): until the next registration
 	retry       time.Duration // backoff after failed Complete calls
 	draining    bool
 	masterDrain bool // draining because the master said so: its undrain (a beat with status ok) ends it
