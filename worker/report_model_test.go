@@ -130,10 +130,9 @@ type wmFake struct {
 	gen     int // registrations made
 	id      string
 	secret  string
-	addr    string // the worker's endpoint, from register_worker
-	beats   int    // heartbeats and registrations received
-	commit  int64  // this run's last commit number
-	durable int64  // this run's commits up to it are on disk
+	beats   int   // heartbeats and registrations received
+	commit  int64 // this run's last commit number
+	durable int64 // this run's commits up to it are on disk
 	pending map[string]wmPending
 	disk    map[string]rpcapi.Report
 	jobs    map[string]*wmJob
@@ -293,7 +292,6 @@ func (f *wmFake) Register(_ context.Context, a *rpcapi.RegisterArgs, r *rpcapi.R
 	}
 	f.gen++
 	f.id, f.secret = fmt.Sprintf("w%d-%d", f.run, f.gen), fmt.Sprintf("s%d", f.gen)
-	f.addr = a.Addr
 	r.WorkerID, r.Secret, r.HeartbeatInterval = f.id, f.secret, 50*time.Millisecond
 	return nil
 }
