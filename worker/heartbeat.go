@@ -341,7 +341,9 @@ func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClie
 	reply, err := via.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: c.from.id, Secret: c.from.secret, Reports: c.batch, Want: c.want})
 	w.mu.Lock()
 	if c.want > 0 {
-		w.wanting = false
+		if err != nil || len(reply.Tasks) == 0 {
+			w.wanting = false // else once its tasks are taken, below
+		}
 		if errors.Is(err, rpcapi.ErrBadRequest) && !w.noWant && w.id == c.from.id {
 			// A master of an earlier release does not know want: the
 			// batch goes again without it, and tasks come by Assign.
@@ -354,6 +356,11 @@ func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClie
 		w.unsend(c.key)
 	case reply.Commit > 0 && w.id == c.from.id:
 		w.tickets[c.key] = reply.Commit
+	case reply.Commit > 0:
+		// Answered before the commit by the master of the registration
+		// before (it may have restarted and lost them): they go again
+		// under the new one.
+		w.unsend(c.key)
 	default:
 		delete(w.sending, c.key)
 	}
@@ -379,7 +386,10 @@ func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClie
 	}
 	if len(reply.Tasks) > 0 {
 		var ar rpcapi.AssignReply
-		w.assign(&rpcapi.AssignArgs{WorkerID: c.from.id, Tasks: reply.Tasks}, &ar)
+		w.mu.Lock()
+		w.take(&rpcapi.AssignArgs{WorkerID: c.from.id, Tasks: reply.Tasks}, &ar)
+		w.wanting = false // after the tasks took their slots: the next want counts them
+		w.mu.Unlock()
 		for _, rej := range ar.Rejected {
 			// The lease stays with us at the master until two heartbeats
 			// have not named it; then it is requeued as lost.
