@@ -21,17 +21,12 @@ package worker
 // of the goroutines is the machine's); DROVER_WMODEL_SEEDS=200 runs more
 // (default 20); DROVER_WMODEL_LOG=1 logs the worker to stderr.
 //
-// Open bug, found by this test (seed 1 on both transports shows it on
-// every run; most seeds do): a task_complete answered early (commit > 0)
-// whose reply reaches the worker after it has registered again (the master
-// restarted meanwhile and lost the outcome) is forgotten as if durable.
-// (*Worker).send only keeps a batch as a ticket when w.id == c.from.id;
-// otherwise it takes the default branch, delete(w.sending, c.key), so the
-// report is neither kept nor sent again under the new worker ID, and the
-// next beats leave it out: the new master never records it and ends the
-// adopted lease as lost. The contract keeps such reports until durable
-// and sends them again after registering (docs/protocol.md,
-// "task_complete", "When the outcomes are on disk").
+// A bug it found (seed 1 on both transports): a task_complete answered
+// early (commit > 0) whose reply reached the worker after it had
+// registered again (the master restarted meanwhile and lost the outcome)
+// was forgotten as if durable, so the new master never recorded it and
+// ended the adopted lease as lost. send now sends such reports again
+// under the new registration.
 
 import (
 	"context"
