@@ -354,6 +354,9 @@ func (q *Queue) Pop(lane string) (*Job, bool) {
 	return it.job, true
 }
 
+// ReadyLanes returns how many lanes have ready jobs.
+func (q *Queue) ReadyLanes() int { return len(q.lanes) }
+
 // ReadyTypes returns the lanes that have ready jobs, sorted. The slice is
 // the queue's own: the caller must not change it, and it is valid until
 // the queue next changes.

@@ -197,17 +197,29 @@ func (d *dispatcher) pass(now time.Time) time.Time {
 	return p.next
 }
 
+// fillPassLanes is the most ready lanes for which a report that asks for
+// tasks runs a dispatch pass of its own (fill).
+const fillPassLanes = 64
+
 // fill runs a pass for a report from w that asked for its next tasks
 // (CompleteArgs.Want) and returns up to want of w's leased tasks, which
 // the reply carries instead of an Assign call. w's sender is not woken
 // for them, and the loop only when the pass found a delayed job due
-// before its next pass. The caller holds the core's lock.
+// before its next pass. With over fillPassLanes ready lanes it runs no
+// pass and wakes the loop instead. The caller holds the core's lock.
 func (d *dispatcher) fill(w *workerRec, want int, now time.Time) []rpcapi.Task {
-	d.inline = w
-	next := d.pass(now)
-	d.inline = nil
-	if !next.IsZero() && (d.due.IsZero() || next.Before(d.due)) {
+	if d.core.pendingQueue().ReadyLanes() > fillPassLanes {
+		// A pass costs O(ready lanes): with many, one per report would
+		// cost more than the calls it saves. The loop's passes, which
+		// coalesce, lease them; the reply takes what w has waiting.
 		d.kick()
+	} else {
+		d.inline = w
+		next := d.pass(now)
+		d.inline = nil
+		if !next.IsZero() && (d.due.IsZero() || next.Before(d.due)) {
+			d.kick()
+		}
 	}
 	out := w.takeOutbox(want)
 	if len(w.outbox) > 0 {
