@@ -6,6 +6,7 @@ package jobs
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -128,4 +129,21 @@ func (s *boltDB) saveMeta(bucket, key string, val []byte) error {
 		return fmt.Errorf("jobs: save meta %s/%s: %w", bucket, key, err)
 	}
 	return err
+}
+
+// metaBuckets names the meta buckets that hold records, in order.
+func (s *boltDB) metaBuckets() ([]string, error) {
+	var names []string
+	err := s.viewTx(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			if n, ok := strings.CutPrefix(string(name), "meta/"); ok {
+				if k, _ := b.Cursor().First(); k == nil {
+					return nil
+				}
+				names = append(names, n)
+			}
+			return nil
+		})
+	})
+	return names, err
 }

@@ -345,3 +345,6 @@ func (s *BoltStore) SaveMetas(recs []MetaRecord) error { return s.db.saveMetas(r
 func (s *BoltStore) RangeMeta(bucket, from string, desc bool, fn func(key string, val []byte) bool) error {
 	return s.db.rangeMeta(bucket, from, desc, fn)
 }
+
+// MetaBuckets implements MetaBucketLister.
+func (s *BoltStore) MetaBuckets() ([]string, error) { return s.db.metaBuckets() }

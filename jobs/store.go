@@ -277,3 +277,26 @@ func (m *MemStore) RangeMeta(bucket, from string, desc bool, fn func(key string,
 	in := func(k string) bool { return from == "" || (!desc && k > from) || (desc && k < from) }
 	return each(m, func() map[string][]byte { return m.meta[bucket] }, in, desc, fn)
 }
+
+// MetaBucketLister is implemented by MetaStores that can name their
+// buckets (a replica copies a whole store with it). Both stores here
+// implement it.
+type MetaBucketLister interface {
+	// MetaBuckets returns the names of the buckets that hold records, in
+	// order.
+	MetaBuckets() ([]string, error)
+}
+
+// MetaBuckets implements MetaBucketLister.
+func (m *MemStore) MetaBuckets() ([]string, error) {
+	var names []string
+	err := m.ifOpen(func() {
+		for name, b := range m.meta {
+			if len(b) > 0 {
+				names = append(names, name)
+			}
+		}
+	})
+	slices.Sort(names)
+	return names, err
+}

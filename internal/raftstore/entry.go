@@ -1,0 +1,102 @@
+package raftstore
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/drover/drover/internal/binenc"
+	"github.com/drover/drover/jobs"
+)
+
+// A raft entry is one write of the master's store, as its Store call made
+// it: a kind byte, then the call's arguments. An entry is applied whole or
+// not at all, like the call.
+const (
+	entrySave   byte = 1 // Store.Save: records
+	entryMetas  byte = 2 // MetaStore.SaveMetas (and SaveMeta): meta records
+	entryDelete byte = 3 // HistoryStore.Delete: Seqs
+)
+
+// ErrEntry wraps every error decoding an entry or a snapshot.
+var ErrEntry = errors.New("raftstore: bad entry")
+
+// appendSave encodes a Save of batch.
+func appendSave(b []byte, batch []jobs.Record) []byte {
+	b = append(b, entrySave)
+	b = binary.AppendUvarint(b, uint64(len(batch)))
+	for _, r := range batch {
+		b = binary.AppendUvarint(b, r.Seq)
+		b = binary.AppendUvarint(b, uint64(len(r.Data)))
+		b = append(b, r.Data...)
+	}
+	return b
+}
+
+// appendMetas encodes a SaveMetas of recs. A nil Val (a delete) and an
+// empty one stay apart.
+func appendMetas(b []byte, recs []jobs.MetaRecord) []byte {
+	b = append(b, entryMetas)
+	b = binary.AppendUvarint(b, uint64(len(recs)))
+	for _, r := range recs {
+		b = binenc.AppendString(b, r.Bucket)
+		b = binenc.AppendString(b, r.Key)
+		b = binenc.AppendBool(b, r.Val != nil)
+		if r.Val != nil {
+			b = binenc.AppendString(b, string(r.Val))
+		}
+	}
+	return b
+}
+
+// entry is a decoded entry.
+type entry struct {
+	kind  byte
+	recs  []jobs.Record // save; Data points into the entry
+	metas []jobs.MetaRecord
+	seqs  []uint64 // delete
+}
+
+// appendDelete encodes a Delete of seqs.
+func appendDelete(b []byte, seqs []uint64) []byte {
+	b = append(b, entryDelete)
+	b = binary.AppendUvarint(b, uint64(len(seqs)))
+	for _, q := range seqs {
+		b = binary.AppendUvarint(b, q)
+	}
+	return b
+}
+
+// decodeEntry decodes what appendSave, appendMetas or appendDelete wrote.
+func decodeEntry(data []byte) (entry, error) {
+	r := binenc.NewReader(data, ErrEntry)
+	e := entry{kind: r.Byte()}
+	switch e.kind {
+	case entrySave:
+		e.recs = binenc.List(&r, func() jobs.Record {
+			seq := r.Uvarint()
+			n := r.Count()
+			if r.Err != nil {
+				return jobs.Record{}
+			}
+			rec := jobs.Record{Seq: seq, Data: r.B[:n:n]}
+			r.B = r.B[n:]
+			return rec
+		})
+	case entryMetas:
+		e.metas = binenc.List(&r, func() jobs.MetaRecord { return readMeta(&r) })
+	case entryDelete:
+		e.seqs = binenc.List(&r, r.Uvarint)
+	default:
+		r.Fail("unknown kind %d", e.kind)
+	}
+	return e, r.End()
+}
+
+// readMeta reads one meta record of appendMetas.
+func readMeta(r *binenc.Reader) jobs.MetaRecord {
+	m := jobs.MetaRecord{Bucket: r.Str(), Key: r.Str()}
+	if r.Bool() {
+		m.Val = []byte(r.Str())
+	}
+	return m
+}

@@ -1,0 +1,316 @@
+package raftstore
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/internal/poll"
+	"github.com/drover/drover/internal/testnet"
+	"github.com/drover/drover/jobs"
+)
+
+var _ Local = (*jobs.BoltStore)(nil)
+
+// member is one in-process member of a test group.
+type member struct {
+	id    string
+	dir   string
+	local *jobs.BoltStore
+	node  *Node
+}
+
+func quiet() logrus.FieldLogger {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return l
+}
+
+func fast(c *raft.Config) {
+	c.HeartbeatTimeout = 200 * time.Millisecond
+	c.ElectionTimeout = 200 * time.Millisecond
+	c.LeaderLeaseTimeout = 100 * time.Millisecond
+	c.CommitTimeout = 5 * time.Millisecond
+	c.TrailingLogs = 4 // a snapshot leaves few entries: a member far behind takes the snapshot
+}
+
+// group starts n members on loopback.
+func group(t *testing.T, n int) ([]*member, []Member) {
+	t.Helper()
+	var ms []Member
+	for i := range n {
+		ms = append(ms, Member{ID: fmt.Sprintf("m%d", i+1), Raft: testnet.DeadAddr(t), RPC: fmt.Sprintf("127.0.0.1:%d", 7000+i)})
+	}
+	var out []*member
+	for _, m := range ms {
+		mb := &member{id: m.ID, dir: t.TempDir()}
+		mb.start(t, ms)
+		out = append(out, mb)
+	}
+	t.Cleanup(func() {
+		for _, mb := range out {
+			mb.stop()
+		}
+	})
+	return out, ms
+}
+
+func (mb *member) start(t *testing.T, ms []Member) {
+	t.Helper()
+	var err error
+	if mb.local, err = jobs.OpenBolt(filepath.Join(mb.dir, "data")); err != nil {
+		t.Fatal(err)
+	}
+	mb.node, err = Open(Config{ID: mb.id, Dir: filepath.Join(mb.dir, "raft"), Members: ms, Local: mb.local, Log: quiet(), Raft: fast})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (mb *member) stop() {
+	if mb.node != nil {
+		mb.node.Close()
+		mb.local.Close()
+		mb.node = nil
+	}
+}
+
+// leader waits for exactly one member to lead and returns it.
+func leader(t *testing.T, g []*member) *member {
+	t.Helper()
+	var l *member
+	poll.Until(t, 10*time.Second, "one leader", func() bool {
+		l = nil
+		for _, mb := range g {
+			if mb.node != nil && mb.node.IsLeader() {
+				if l != nil {
+					return false
+				}
+				l = mb
+			}
+		}
+		return l != nil
+	})
+	return l
+}
+
+func rec(seq uint64, s string) jobs.Record { return jobs.Record{Seq: seq, Data: []byte(s)} }
+
+// contents reads a local store's jobs and one meta bucket.
+func contents(t *testing.T, s Local) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := s.Load(func(seq uint64, data []byte) error { fmt.Fprintf(&b, "%d=%s ", seq, data); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LoadMeta("sched", func(k string, v []byte) error { fmt.Fprintf(&b, "%s:%s ", k, v); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestGroupReplicatesWrites(t *testing.T) {
+	g, _ := group(t, 3)
+	l := leader(t, g)
+	st := l.node.Store()
+	if err := st.Save([]jobs.Record{rec(1, "a"), rec(2, "b")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveMetas([]jobs.MetaRecord{{Bucket: "sched", Key: "k", Val: []byte("v")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save([]jobs.Record{rec(2, "b2"), rec(3, "c")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Delete([]uint64{1}); err != nil {
+		t.Fatal(err)
+	}
+	want := "2=b2 3=c k:v "
+	if got := contents(t, l.local); got != want {
+		t.Fatalf("leader's store: %q, want %q (a write returned before it was applied here)", got, want)
+	}
+	for _, mb := range g {
+		poll.Until(t, 5*time.Second, mb.id+" applies every entry", func() bool { return contents(t, mb.local) == want })
+		if hw := mb.local.HighWater(); hw < 3 {
+			t.Errorf("%s: high water %d, want >= 3", mb.id, hw)
+		}
+	}
+	// A follower refuses writes, and nothing it refuses is applied.
+	for _, mb := range g {
+		if mb == l {
+			continue
+		}
+		if err := mb.node.Store().Save([]jobs.Record{rec(9, "x")}); !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("%s (follower) Save: %v, want ErrNotLeader", mb.id, err)
+		}
+	}
+	if err := st.Save([]jobs.Record{{Seq: 5}}); !errors.Is(err, jobs.ErrEmptyRecord) {
+		t.Fatalf("empty record: %v", err)
+	}
+	for _, mb := range g {
+		if got := contents(t, mb.local); got != want {
+			t.Fatalf("%s after refused writes: %q, want %q", mb.id, got, want)
+		}
+	}
+}
+
+func TestNewLeaderHasEveryAcknowledgedWrite(t *testing.T) {
+	g, ms := group(t, 3)
+	var acked []uint64
+	for round := range 3 {
+		l := leader(t, g)
+		for i := range 20 {
+			seq := uint64(round*100 + i + 1)
+			if err := l.node.Store().Save([]jobs.Record{rec(seq, "r")}); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			acked = append(acked, seq)
+		}
+		l.stop() // the leader dies; the other two elect one of them
+		nl := leader(t, g)
+		if err := nl.node.Barrier(5 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		have := map[uint64]bool{}
+		nl.local.Load(func(seq uint64, _ []byte) error { have[seq] = true; return nil })
+		for _, q := range acked {
+			if !have[q] {
+				t.Fatalf("round %d: new leader %s lacks acknowledged seq %d", round, nl.id, q)
+			}
+		}
+		l.start(t, ms) // it comes back as a follower and catches up
+	}
+}
+
+func TestSnapshotRestoresAMemberThatLostItsDisk(t *testing.T) {
+	g, ms := group(t, 3)
+	l := leader(t, g)
+	for i := range 50 {
+		if err := l.node.Store().Save([]jobs.Record{rec(uint64(i+1), "r")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.node.Store().SaveMeta("sched", "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	for _, mb := range g {
+		if err := mb.node.raft.Snapshot().Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Compact the logs so a new member must take the snapshot.
+	var f *member
+	for _, mb := range g {
+		if mb != l {
+			f = mb
+		}
+	}
+	f.stop()
+	f.dir = t.TempDir() // its disk is gone
+	for i := range 30 {
+		if err := l.node.Store().Save([]jobs.Record{rec(uint64(100+i), "s")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.start(t, ms)
+	want := contents(t, l.local)
+	poll.Until(t, 10*time.Second, "the new member holds the leader's store", func() bool { return contents(t, f.local) == want })
+	if st := f.node.raft.Stats(); st["last_snapshot_index"] == "0" {
+		t.Fatalf("the new member caught up from the log, not from a snapshot: %v", st)
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	src, err := jobs.OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	src.Save([]jobs.Record{rec(1, "a"), rec(7, "b")})
+	src.Delete([]uint64{9}) // the high water passes every held record
+	src.SaveMetas([]jobs.MetaRecord{{Bucket: "sched", Key: "k", Val: []byte("v")}, {Bucket: "sched", Key: "e", Val: []byte{}}})
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	if err := export(src, w); err != nil || w.Flush() != nil {
+		t.Fatal(err)
+	}
+	dst, err := jobs.OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	dst.Save([]jobs.Record{rec(3, "stale")})
+	dst.SaveMetas([]jobs.MetaRecord{{Bucket: "old", Key: "x", Val: []byte("y")}})
+	if err := restore(dst, bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := contents(t, dst), "1=a 7=b e: k:v "; got != want {
+		t.Fatalf("restored %q, want %q", got, want)
+	}
+	if b, _ := dst.MetaBuckets(); len(b) != 1 || b[0] != "sched" {
+		t.Fatalf("buckets after restore: %v (a stale bucket or the restore mark is left)", b)
+	}
+	if hw := dst.HighWater(); hw < 9 {
+		t.Fatalf("high water %d, want >= 9", hw)
+	}
+	// A truncated or foreign stream fails and says so.
+	for _, bad := range [][]byte{buf.Bytes()[:buf.Len()-1], []byte("nope"), append([]byte(snapHeader), 'Z')} {
+		if err := restore(dst, bytes.NewReader(bad)); !errors.Is(err, ErrEntry) {
+			t.Fatalf("restore of %d damaged bytes: %v, want ErrEntry", len(bad), err)
+		}
+	}
+}
+
+func TestEntryRoundTrip(t *testing.T) {
+	recs := []jobs.Record{rec(1, "a"), rec(1<<40, string(make([]byte, 300)))}
+	e, err := decodeEntry(appendSave(nil, recs))
+	if err != nil || len(e.recs) != 2 || e.recs[1].Seq != 1<<40 || len(e.recs[1].Data) != 300 {
+		t.Fatalf("save: %+v %v", e, err)
+	}
+	metas := []jobs.MetaRecord{{Bucket: "b", Key: "del"}, {Bucket: "b", Key: "empty", Val: []byte{}}}
+	e, err = decodeEntry(appendMetas(nil, metas))
+	if err != nil || e.metas[0].Val != nil || e.metas[1].Val == nil {
+		t.Fatalf("metas: a delete and an empty value must stay apart: %+v %v", e.metas, err)
+	}
+	e, err = decodeEntry(appendDelete(nil, []uint64{4, 5}))
+	if err != nil || len(e.seqs) != 2 || e.seqs[1] != 5 {
+		t.Fatalf("delete: %+v %v", e, err)
+	}
+	for _, bad := range [][]byte{nil, {9}, {entrySave, 5}, append(appendSave(nil, recs), 0)} {
+		if _, err := decodeEntry(bad); !errors.Is(err, ErrEntry) {
+			t.Fatalf("decode %v: %v, want ErrEntry", bad, err)
+		}
+	}
+}
+
+func FuzzDecodeEntry(f *testing.F) {
+	f.Add(appendSave(nil, []jobs.Record{rec(1, "a")}))
+	f.Add(appendMetas(nil, []jobs.MetaRecord{{Bucket: "b", Key: "k", Val: []byte("v")}}))
+	f.Add(appendDelete(nil, []uint64{1, 2}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := decodeEntry(data)
+		if err != nil {
+			return
+		}
+		var again []byte
+		switch e.kind {
+		case entrySave:
+			again = appendSave(nil, e.recs)
+		case entryMetas:
+			again = appendMetas(nil, e.metas)
+		case entryDelete:
+			again = appendDelete(nil, e.seqs)
+		}
+		if _, err := decodeEntry(again); err != nil {
+			t.Fatalf("re-encoded entry does not decode: %v", err)
+		}
+	})
+}

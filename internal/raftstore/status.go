@@ -1,0 +1,108 @@
+package raftstore
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"github.com/sirupsen/logrus"
+)
+
+// Status is what a member knows of the group.
+type Status struct {
+	ID        string   `json:"id" xmlrpc:"id"`                 // this member
+	State     string   `json:"state" xmlrpc:"state"`           // Leader, Follower, Candidate or Shutdown
+	Leader    string   `json:"leader" xmlrpc:"leader"`         // the leader's ID, "" when none is known
+	LeaderRPC string   `json:"leader_rpc" xmlrpc:"leader_rpc"` // the leader's RPC address, "" when none is known
+	Term      uint64   `json:"term" xmlrpc:"term"`
+	Applied   uint64   `json:"applied_index" xmlrpc:"applied_index"` // the last entry applied to the local store
+	Commit    uint64   `json:"commit_index" xmlrpc:"commit_index"`
+	Members   []Member `json:"members" xmlrpc:"members"` // the group as raft has it now
+}
+
+// Status returns what this member knows now.
+func (n *Node) Status() Status {
+	_, leader := n.raft.LeaderWithID()
+	s := Status{ID: n.cfg.ID, State: n.raft.State().String(), Leader: string(leader),
+		Term: n.raft.CurrentTerm(), Applied: n.raft.AppliedIndex(), Commit: n.raft.CommitIndex()}
+	s.LeaderRPC = n.rpcOf(s.Leader)
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, srv := range f.Configuration().Servers {
+			s.Members = append(s.Members, Member{ID: string(srv.ID), Raft: string(srv.Address), RPC: n.rpcOf(string(srv.ID))})
+		}
+	}
+	return s
+}
+
+// LeaderRPC returns the leader's RPC address, "" when no leader is known.
+func (n *Node) LeaderRPC() string {
+	_, id := n.raft.LeaderWithID()
+	return n.rpcOf(string(id))
+}
+
+// Term returns the current raft term.
+func (n *Node) Term() uint64 { return n.raft.CurrentTerm() }
+
+// rpcOf returns a member's RPC address from the configured members.
+func (n *Node) rpcOf(id string) string {
+	for _, m := range n.cfg.Members {
+		if m.ID == id && id != "" {
+			return m.RPC
+		}
+	}
+	return ""
+}
+
+// PeersFile is the file an operator writes into a member's raft dir to
+// recover a group that lost its quorum for good (docs/ha.md): at the next
+// start the member takes the group in it as its own, and renames it.
+const PeersFile = "peers.json"
+
+// recoverPeers applies an operator's peers.json, hashicorp/raft's recovery
+// procedure, and renames it so that it is applied once.
+func (n *Node) recoverPeers(rc *raft.Config, snaps raft.SnapshotStore) error {
+	path := filepath.Join(n.cfg.Dir, PeersFile)
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		return nil
+	}
+	c, err := raft.ReadConfigJSON(path)
+	if err != nil {
+		return fmt.Errorf("raftstore: %s: %w", path, err)
+	}
+	n.cfg.Log.WithField("servers", len(c.Servers)).Warn("raft: recovering the group from " + path)
+	if err := raft.RecoverCluster(rc, n.fsm, n.logs, n.logs, snaps, n.trans, c); err != nil {
+		return fmt.Errorf("raftstore: recover from %s: %w", path, err)
+	}
+	return os.Rename(path, path+".done")
+}
+
+// hclogFor routes the library's log lines to log, at their own level.
+func hclogFor(log logrus.FieldLogger) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: hclogWriter{log}, DisableTime: true})
+}
+
+// hclogWriter takes hclog's formatted lines ("[WARN]  raft: ...").
+type hclogWriter struct{ log logrus.FieldLogger }
+
+func (w hclogWriter) Write(p []byte) (int, error) {
+	for line := range bytes.Lines(p) {
+		s := strings.TrimSpace(string(line))
+		switch {
+		case strings.HasPrefix(s, "[ERROR]"):
+			w.log.Error(strings.TrimSpace(strings.TrimPrefix(s, "[ERROR]")))
+		case strings.HasPrefix(s, "[WARN]"):
+			w.log.Warn(strings.TrimSpace(strings.TrimPrefix(s, "[WARN]")))
+		default:
+			s = strings.TrimPrefix(s, "[INFO]")
+			w.log.Info(strings.TrimSpace(s))
+		}
+	}
+	return len(p), nil
+}
+
+var _ io.Writer = hclogWriter{}
