@@ -46,6 +46,9 @@ type Master struct {
 	LogLevel string
 	// LogFormat is log_format: "text", "json" or empty (text).
 	LogFormat string
+	// Cluster is the [cluster] table, nil without one: the master is one
+	// member of a raft group (docs/ha.md).
+	Cluster *Cluster
 
 	jobsFileLine   int
 	tokensFileLine int
@@ -58,7 +61,7 @@ var masterKeys = slices.Concat([]string{
 	"retry_backoff", "max_backoff", "assign_batch", "max_request_body", "max_xml_depth", "max_calls_in_flight", "max_submit", "max_args_bytes", "gc_percent",
 	"max_result_bytes", "max_connections", "max_anonymous_connections", "max_anonymous_per_address", "preauth_timeout", "gob_idle_timeout", "max_submit_bytes", "max_reply_bytes", "retain", "retain_jobs", "history", "history_jobs",
 	"metric_types", "limits", "default_limit", "type_limits", "notify", "jobs_file",
-	"allowed_hosts", "worker_hosts", "tokens_file", "client_cancel",
+	"allowed_hosts", "worker_hosts", "tokens_file", "client_cancel", "cluster",
 }, nodeKeys)
 
 // LoadMaster reads the master's file at path, loads its jobs file and
@@ -218,6 +221,8 @@ func (d *decoder) masterKey(p path, k string, v any, m *Master) bool {
 		c.TypeLimits = d.limits(p, v)
 	case "default_limit":
 		c.DefaultLimit = d.limit(p, v)
+	case "cluster":
+		m.Cluster = d.cluster(p, v)
 	default:
 		return d.nodeKey(p, k, v, &m.node, &m.LogLevel, &m.LogFormat)
 	}

@@ -194,6 +194,10 @@ type Config struct {
 	// StoreImpl, when set, is used instead of opening Store in DataDir. The
 	// master closes it on Close.
 	StoreImpl jobs.Store
+	// ClusterStatus, when set, is what GET /api/v1/cluster answers: the
+	// master leads a raft group (package cluster sets it). Without it
+	// that endpoint answers 404.
+	ClusterStatus func() any
 
 	// clock, when set (tests), is the master's clock instead of the
 	// system's.

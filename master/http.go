@@ -45,6 +45,7 @@ type httpAPI struct {
 	maxBody int64              // max_request_body
 	log     logrus.FieldLogger // the event stream's and the log follow's errors
 	stopped <-chan struct{}    // closed when the master stops: event streams and log follows end
+	cluster func() any         // Config.ClusterStatus
 }
 
 // readView is the core as the HTTP side reads it: pages and views of
@@ -89,7 +90,8 @@ var _ adminOps = (*operator)(nil)
 // is closed when the master stops.
 func newHTTPAPI(view readView, ops rpcapi.MasterAPI, oper adminOps, auth *rpcapi.Auth, cfg *Config,
 	log logrus.FieldLogger, stopped <-chan struct{}) httpAPI {
-	return httpAPI{view: view, ops: ops, oper: oper, auth: auth, maxBody: cfg.MaxRequestBody, log: log, stopped: stopped}
+	return httpAPI{view: view, ops: ops, oper: oper, auth: auth, maxBody: cfg.MaxRequestBody, log: log, stopped: stopped,
+		cluster: cfg.ClusterStatus}
 }
 
 func (a httpAPI) apiStatus(w http.ResponseWriter, r *http.Request) error {

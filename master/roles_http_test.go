@@ -40,6 +40,10 @@ var httpCells = map[string]httpCell{
 	"GET /api/v1/jobs/{id}/attempts/{n}/log": func(*roleFixture) (string, string, string, int, func() bool) {
 		return "GET", "/api/v1/jobs/1/attempts/1/log", "", 404, nil
 	},
+	// A master that runs alone: an allowed read gets as far as "not a member".
+	"GET /api/v1/cluster": func(*roleFixture) (string, string, string, int, func() bool) {
+		return "GET", "/api/v1/cluster", "", 404, nil
+	},
 	"GET /api/v1/workers":       getCell("/api/v1/workers"),
 	"GET /api/v1/groups":        getCell("/api/v1/groups"),
 	"GET /api/v1/schedules":     getCell("/api/v1/schedules"),

@@ -49,6 +49,7 @@ func (a httpAPI) routes() []apiRoute {
 		{"POST /api/v1/schedules/{name}/delete", admin, "delete_schedule", a.scheduleOp("delete")},
 		{"GET /api/v1/events", read, "", a.apiEvents},
 		{"GET /api/v1/whoami", rpcapi.AnyRole, "", a.apiWhoami},
+		{"GET /api/v1/cluster", read, "", a.apiCluster},
 	}
 }
 

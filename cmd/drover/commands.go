@@ -168,6 +168,13 @@ master's store; a schedule of the master's jobs file is refused.`,
 		short: "measure throughput and latency on loopback",
 		example: `  drover bench --jobs 100000 --workers 4
   drover bench --scenario heartbeats --json`},
+	{name: "cluster", group: groupClient,
+		short: "a raft group of masters (docs/ha.md): who leads, terms, applied index, members",
+		subs: []command{
+			{name: "status", setup: clusterStatusCmd, values: clientValues,
+				short:   "ask each master of --master (a comma list) what it knows of the group; exit 1 if none answers",
+				example: `  drover cluster status --master 127.0.0.1:7070,127.0.0.1:7080,127.0.0.1:7090`},
+		}},
 	{name: "store", group: groupTool,
 		short: "check a stopped master's data dir, or copy what reads of a damaged one into a new one",
 		long: `Exit codes: 0 sound (salvage: nothing was lost), 1 damage found (salvage: it

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	drovercluster "github.com/drover/drover/cluster"
 	"github.com/drover/drover/conf"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/worker"
@@ -45,6 +46,9 @@ func masterCmd(fs *pflag.FlagSet) runFunc {
 		}
 		cfg := mf.Config
 		cfg.Logger = log
+		if mf.Cluster != nil {
+			return runMember(mf, cfg)
+		}
 		m, err := master.New(cfg)
 		if err != nil {
 			return err
@@ -66,6 +70,30 @@ func masterCmd(fs *pflag.FlagSet) runFunc {
 				m.Close()
 				return m.Err()
 			}
+		}
+	}
+}
+
+// runMember runs the master as a member of its file's [cluster] until
+// SIGINT or SIGTERM (docs/ha.md).
+func runMember(mf *conf.Master, cfg master.Config) error {
+	c := mf.Cluster
+	n, err := drovercluster.Start(drovercluster.Config{Master: cfg, ID: c.ID, RaftListen: c.RaftListen, Members: c.Members})
+	if err != nil {
+		return err
+	}
+	sig := daemonSignals()
+	defer sig.close()
+	for {
+		select {
+		case <-sig.ctx.Done():
+			cfg.Logger.Info("signal received; stopping")
+			return n.Close()
+		case <-sig.hup:
+			cfg.Logger.Warn("SIGHUP: a cluster member does not reload its file; restart it (the others keep the group running)")
+		case <-n.Done(): // its local store failed: exit so that it is restarted
+			n.Close()
+			return n.Err()
 		}
 	}
 }

@@ -1,0 +1,230 @@
+// Package cluster runs a master as one member of a group of three (or
+// five) on hashicorp/raft: standby masters that take over when the
+// leader's machine dies.
+//
+// Every member keeps the master's store in its own data dir; every write
+// the leader's master makes is a raft entry, acknowledged once a quorum
+// of members has it in its raft log and the leader has applied it (see
+// internal/raftstore). Only the leader runs a master (master.Master on
+// the replicated store), which dispatches, reaps and fires schedules. A
+// member that does not lead serves its RPC address with a standby that
+// answers every call with rpcapi.ErrNotLeader naming the leader (fault
+// 8), which clients and workers given several addresses follow; its
+// GET /api/v1/cluster tells who leads. When a member becomes the leader it
+// waits until it has applied every committed entry, then starts its
+// master on its store, as a master starts after a crash: workers
+// re-register with what they run and the master adopts it.
+//
+// docs/ha.md says how to run one and what is guaranteed.
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/internal/raftstore"
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/master"
+)
+
+// Member is one master of the group: its raft server ID, the address its
+// raft transport listens on, and its RPC address (master.Config.Listen as
+// clients reach it).
+type Member = raftstore.Member
+
+// Status is what a member knows of the group (GET /api/v1/cluster).
+type Status = raftstore.Status
+
+// Config is one member's setup.
+type Config struct {
+	// Master is this member's master. Its Listen is the member's RPC
+	// address, served by the master while it leads and by the standby
+	// otherwise; its DataDir holds the local store and, in raft/, the
+	// raft log and snapshots. The store must be bolt.
+	Master master.Config
+	// ID is this member's ID among Members.
+	ID string
+	// RaftListen is where its raft transport listens; default its
+	// Member.Raft.
+	RaftListen string
+	// Members is the group when it first forms, this member included.
+	// Later starts take the group from the raft log.
+	Members []Member
+	// Raft, if set, adjusts hashicorp/raft's config (tests shorten the
+	// timeouts with it).
+	Raft func(*raft.Config)
+}
+
+// Node is a running member.
+type Node struct {
+	cfg   Config
+	log   logrus.FieldLogger
+	local *jobs.BoltStore
+	rn    *raftstore.Node
+	sb    *standby
+
+	mu      sync.Mutex // guards m
+	m       *master.Master
+	stop    chan struct{}
+	done    chan struct{}
+	err     error // why run stopped, set before done closes
+	leading bool  // run's view: it has started its master
+}
+
+// Validate checks cfg.
+func (cfg *Config) Validate() error {
+	if len(cfg.Members) < 1 {
+		return errors.New("cluster: no members")
+	}
+	if cfg.Master.Store == master.StoreMemory || cfg.Master.StoreImpl != nil {
+		return errors.New("cluster: a member keeps its store on disk: store must be bolt")
+	}
+	return cfg.Master.Validate()
+}
+
+// Start opens this member's store and raft, serves its RPC address with
+// the standby and follows raft's leadership from then on.
+func Start(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Master.Logger.WithField("member", cfg.ID), stop: make(chan struct{}), done: make(chan struct{})}
+	var err error
+	if n.local, err = jobs.OpenBoltWith(cfg.Master.DataDir, jobs.BoltOptions{Logf: n.log.Warnf}); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	n.rn, err = raftstore.Open(raftstore.Config{ID: cfg.ID, Bind: cfg.RaftListen, Dir: filepath.Join(cfg.Master.DataDir, "raft"),
+		Members: cfg.Members, Local: n.local, Log: n.log.WithField("part", "raft"), Raft: cfg.Raft})
+	if err != nil {
+		n.local.Close()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	n.sb, err = newStandby(&n.cfg.Master, n.rn)
+	if err == nil {
+		err = n.sb.start()
+	}
+	if err != nil {
+		n.rn.Close()
+		n.local.Close()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	n.log.WithFields(logrus.Fields{"rpc": n.sb.addr(), "members": len(cfg.Members)}).Info("cluster member started; standby until elected")
+	go n.run()
+	return n, nil
+}
+
+// run follows raft's leadership until Close or a failed local store.
+func (n *Node) run() {
+	defer close(n.done)
+	for {
+		select {
+		case lead := <-n.rn.Leadership():
+			if lead && !n.leading {
+				n.lead()
+			} else if !lead && n.leading {
+				n.follow("this member is no longer the leader")
+			}
+		case err := <-n.rn.Failed():
+			n.err = err
+			n.follow("the local store failed")
+			return
+		case <-n.stop:
+			return
+		}
+	}
+}
+
+// lead starts the master once every committed entry is applied here. A
+// master that cannot start gives the leadership away.
+func (n *Node) lead() {
+	start := time.Now()
+	if err := n.rn.Barrier(n.cfg.Master.DeadAfter); err != nil {
+		n.log.WithError(err).Warn("elected, but the store did not catch up; staying standby")
+		return
+	}
+	n.sb.stop()
+	cfg := n.cfg.Master
+	cfg.StoreImpl = n.rn.Store()
+	cfg.ClusterStatus = func() any { return n.rn.Status() }
+	m, err := master.New(cfg)
+	if err == nil {
+		err = m.Start()
+	}
+	if err != nil {
+		n.log.WithError(err).Error("elected, but the master did not start; handing the leadership on")
+		n.restartStandby()
+		n.rn.GiveUp()
+		return
+	}
+	n.mu.Lock()
+	n.m, n.leading = m, true
+	n.mu.Unlock()
+	n.log.WithFields(logrus.Fields{"term": n.rn.Term(), "took": time.Since(start).Round(time.Millisecond)}).Info("elected: this member's master leads")
+}
+
+// follow stops the master, if one runs, and serves the standby again.
+func (n *Node) follow(why string) {
+	n.mu.Lock()
+	m := n.m
+	n.m, n.leading = nil, false
+	n.mu.Unlock()
+	if m != nil {
+		n.log.Warn(why + ": stopping its master")
+		m.Close()
+	}
+	n.restartStandby()
+}
+
+func (n *Node) restartStandby() {
+	if err := n.sb.start(); err != nil {
+		n.log.WithError(err).Error("standby: cannot serve the RPC address")
+	}
+}
+
+// Master returns the master while this member leads, else nil.
+func (n *Node) Master() *master.Master {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.m
+}
+
+// Status returns what this member knows of the group.
+func (n *Node) Status() Status { return n.rn.Status() }
+
+// Done is closed when the member stopped on its own (its local store
+// failed: Err says why); the process should exit and be restarted.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Err returns why the member stopped on its own, nil before.
+func (n *Node) Err() error {
+	select {
+	case <-n.done:
+		return n.err
+	default:
+		return nil
+	}
+}
+
+// Close stops the member: its master (whose last writes go through raft
+// while it still leads), the standby, raft and the local store.
+func (n *Node) Close() error {
+	select {
+	case <-n.stop:
+	default:
+		close(n.stop)
+	}
+	<-n.done
+	var errs []error
+	if m := n.Master(); m != nil {
+		errs = append(errs, m.Close())
+	}
+	n.sb.stop()
+	errs = append(errs, n.rn.Close(), n.local.Close())
+	return errors.Join(errs...)
+}

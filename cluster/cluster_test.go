@@ -1,0 +1,164 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/client"
+	"github.com/drover/drover/internal/poll"
+	"github.com/drover/drover/internal/testnet"
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/master"
+	"github.com/drover/drover/rpcapi"
+)
+
+// group is three members on loopback, each with its own data dir.
+type group struct {
+	t       *testing.T
+	members []Member
+	dirs    []string
+	nodes   []*Node
+}
+
+func fastRaft(c *raft.Config) {
+	c.HeartbeatTimeout = 300 * time.Millisecond
+	c.ElectionTimeout = 300 * time.Millisecond
+	c.LeaderLeaseTimeout = 150 * time.Millisecond
+	c.CommitTimeout = 5 * time.Millisecond
+}
+
+func newGroup(t *testing.T, n int) *group {
+	g := &group{t: t}
+	for i := range n {
+		g.members = append(g.members, Member{ID: fmt.Sprintf("m%d", i+1), Raft: testnet.DeadAddr(t), RPC: testnet.DeadAddr(t)})
+		g.dirs = append(g.dirs, t.TempDir())
+	}
+	g.nodes = make([]*Node, n)
+	for i := range n {
+		g.start(i)
+	}
+	t.Cleanup(func() {
+		for i := range g.nodes {
+			g.stop(i)
+		}
+	})
+	return g
+}
+
+func (g *group) start(i int) {
+	g.t.Helper()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	cfg := Config{ID: g.members[i].ID, Members: g.members, Raft: fastRaft,
+		Master: master.Config{Listen: g.members[i].RPC, DataDir: g.dirs[i], Logger: log,
+			HeartbeatInterval: 100 * time.Millisecond, DeadAfter: time.Second}}
+	n, err := Start(cfg)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.nodes[i] = n
+}
+
+func (g *group) stop(i int) {
+	if g.nodes[i] != nil {
+		g.nodes[i].Close()
+		g.nodes[i] = nil
+	}
+}
+
+// leader waits until one member's master runs and returns its index.
+func (g *group) leader() int {
+	g.t.Helper()
+	at := -1
+	poll.Until(g.t, 15*time.Second, "a leader's master", func() bool {
+		at = -1
+		for i, n := range g.nodes {
+			if n != nil && n.Master() != nil {
+				if at >= 0 {
+					return false
+				}
+				at = i
+			}
+		}
+		return at >= 0
+	})
+	return at
+}
+
+func dial(t *testing.T, addr string) *client.Client {
+	t.Helper()
+	c, err := client.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestStandbysAnswerNotLeaderAndNameTheLeader(t *testing.T) {
+	g := newGroup(t, 3)
+	l := g.leader()
+	lrpc := g.members[l].RPC
+	for i, m := range g.members {
+		if i == l {
+			continue
+		}
+		var err error
+		poll.Until(t, 5*time.Second, m.ID+" knows the leader", func() bool {
+			_, err = dial(t, m.RPC).Submit(context.Background(), jobs.Spec{Type: "echo"})
+			return err != nil && strings.Contains(err.Error(), "the leader is at "+lrpc)
+		})
+		resp, err := http.Get("http://" + m.RPC + master.APIPrefix + "cluster")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"leader_rpc":"`+lrpc+`"`) {
+			t.Fatalf("%s: GET /api/v1/cluster: %d %s", m.ID, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestTakeoverKeepsEveryAcknowledgedJob(t *testing.T) {
+	g := newGroup(t, 3)
+	var ids []string
+	for round := range 3 {
+		l := g.leader()
+		c := dial(t, g.members[l].RPC)
+		for range 10 {
+			got, err := c.Submit(context.Background(), jobs.Spec{Type: "echo", Args: map[string]string{"round": fmt.Sprint(round)}})
+			if err != nil {
+				t.Fatalf("round %d: submit to the leader: %v", round, err)
+			}
+			ids = append(ids, got...)
+		}
+		g.stop(l) // the leader goes; a standby takes over
+		nl := g.leader()
+		if nl == l {
+			t.Fatal("the stopped member leads")
+		}
+		nc := dial(t, g.members[nl].RPC)
+		for _, id := range ids {
+			var j client.JobInfo
+			var err error
+			poll.Until(t, 5*time.Second, "the new leader answers", func() bool {
+				j, err = nc.Job(context.Background(), id)
+				return err == nil || !errors.Is(err, rpcapi.ErrUnavailable)
+			})
+			if err != nil || j.Job.State != jobs.Pending {
+				t.Fatalf("round %d: job %s on the new leader %s: %+v %v", round, id, g.members[nl].ID, j.Job.State, err)
+			}
+		}
+		g.start(l) // back as a standby
+	}
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/pflag"
+
+	drovercluster "github.com/drover/drover/cluster"
+	"github.com/drover/drover/master"
+)
+
+// memberStatus is one master's answer to GET /api/v1/cluster, or why it
+// gave none.
+type memberStatus struct {
+	Addr   string                `json:"addr"`
+	Status *drovercluster.Status `json:"status,omitempty"`
+	Error  string                `json:"error,omitempty"`
+}
+
+// clusterStatusCmd asks every master of --master (a comma list) what it
+// knows of the group.
+func clusterStatusCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON: one object per master")
+	return func(pos []string, stdout io.Writer) error {
+		if err := noArgs(pos); err != nil {
+			return err
+		}
+		var out []memberStatus
+		ok := 0
+		for _, addr := range strings.Split(*conn.addr, ",") {
+			ms := memberStatus{Addr: strings.TrimSpace(addr)}
+			st, err := askMember(conn, ms.Addr)
+			if err != nil {
+				ms.Error = err.Error()
+			} else {
+				ms.Status = &st
+				ok++
+			}
+			out = append(out, ms)
+		}
+		if *asJSON {
+			if err := printJSON(stdout, out); err != nil {
+				return err
+			}
+		} else {
+			printMembers(stdout, out)
+		}
+		if ok == 0 {
+			return errors.New("no master answered")
+		}
+		return nil
+	}
+}
+
+// askMember reads GET /api/v1/cluster of the master at addr.
+func askMember(conn *connFlags, addr string) (drovercluster.Status, error) {
+	one := *conn
+	one.addr = &addr
+	lc, err := newLogClient(&one)
+	if err != nil {
+		return drovercluster.Status{}, err
+	}
+	c, cancel := ctx()
+	defer cancel()
+	var st drovercluster.Status
+	err = lc.exchange(c, http.MethodGet, master.APIPrefix+"cluster", nil, 1<<20, &st)
+	return st, err
+}
+
+// printMembers prints one line per master asked, then the group as the
+// first that answered knows it.
+func printMembers(w io.Writer, out []memberStatus) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ADDR\tID\tSTATE\tLEADER\tTERM\tAPPLIED\tCOMMIT")
+	var group []drovercluster.Member
+	for _, m := range out {
+		if m.Status == nil {
+			fmt.Fprintf(tw, "%s\t-\tunreachable\t-\t-\t-\t-\t(%s)\n", m.Addr, m.Error)
+			continue
+		}
+		s := m.Status
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", m.Addr, s.ID, s.State, orDash(s.Leader), s.Term, s.Applied, s.Commit)
+		if group == nil {
+			group = s.Members
+		}
+	}
+	tw.Flush()
+	if group != nil {
+		fmt.Fprintln(w, "\nmembers:")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tRAFT\tRPC")
+		for _, m := range group {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", m.ID, m.Raft, orDash(m.RPC))
+		}
+		tw.Flush()
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
