@@ -152,6 +152,7 @@ func (n *Node) lead() {
 	cfg := n.cfg.Master
 	cfg.StoreImpl = n.rn.Store()
 	cfg.ClusterStatus = func() any { return n.rn.Status() }
+	cfg.Leads = n.rn.IsLeader
 	m, err := master.New(cfg)
 	if err == nil {
 		err = m.Start()

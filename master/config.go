@@ -198,6 +198,13 @@ type Config struct {
 	// master leads a raft group (package cluster sets it). Without it
 	// that endpoint answers 404.
 	ClusterStatus func() any
+	// Leads, when set, reports whether this master still leads its raft
+	// group (package cluster sets it to raft's view, which turns false
+	// once the leader's lease lapses). It is checked before every side
+	// effect: a lease (and with it an assign or a task in a reply), a call
+	// to a worker (assign, cancel), a cancel in a heartbeat's reply and a
+	// notification. nil: the master always leads.
+	Leads func() bool
 
 	// clock, when set (tests), is the master's clock instead of the
 	// system's.
@@ -323,6 +330,9 @@ func (c *Config) setDefaults() {
 
 // Validate fills defaults and reports the first invalid field. An invalid
 // field of its own is a *ConfigError.
+// leads reports whether the master may act (see Leads).
+func (c *Config) leads() bool { return c.Leads == nil || c.Leads() }
+
 func (c *Config) Validate() error {
 	c.setDefaults()
 	if err := c.checkFields(); err != nil {

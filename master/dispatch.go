@@ -40,6 +40,10 @@ type dispatchCore interface {
 	pickWorker(l *lane, now time.Time) (w *workerRec, eligible int, held time.Time)
 }
 
+// notLeadingRetry is when a dispatch pass that found the master no longer
+// leading its group looks again.
+const notLeadingRetry = 100 * time.Millisecond
+
 // dispatcher leases ready jobs to free slots and sends them to the
 // workers. Create it with newDispatcher; Master.Start starts it and
 // Master.shutdown stops it.
@@ -50,6 +54,7 @@ type dispatcher struct {
 	latency prometheus.Observer // from ready to leased
 	batch   int                 // the most jobs in one Assign call
 	beat    time.Duration       // the heartbeat interval: a failed Assign's hold
+	leads   func() bool         // Config.leads: no lease, assign or cancel without it
 
 	kickc chan struct{}
 	woken []*workerRec // a pass's scratch list, reused; guarded by the core's lock
@@ -67,7 +72,7 @@ type dispatcher struct {
 
 func newDispatcher(core dispatchCore, c clock, log logrus.FieldLogger, latency prometheus.Observer, cfg *Config) *dispatcher {
 	d := &dispatcher{core: core, clock: c, log: log, latency: latency,
-		batch: cfg.AssignBatch, beat: cfg.HeartbeatInterval, kickc: make(chan struct{}, 1)}
+		batch: cfg.AssignBatch, beat: cfg.HeartbeatInterval, leads: cfg.leads, kickc: make(chan struct{}, 1)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	return d
 }
@@ -146,6 +151,9 @@ func (d *dispatcher) pass(now time.Time) time.Time {
 	d.core.writeHeld(now, false) // also run by the reaper, for an idle master
 	if grace := d.core.graceEnd(); now.Before(grace) {
 		return grace
+	}
+	if !d.leads() {
+		return now.Add(notLeadingRetry) // deposed: the master is being stopped
 	}
 	q, lim := d.core.pendingQueue(), d.core.laneLimits()
 	p := &dispatchPass{d: d, q: q, lim: lim, now: now, next: q.Promote(now)}

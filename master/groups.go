@@ -213,6 +213,7 @@ func newHooks(c *core, log logrus.FieldLogger) *hooks {
 		sem: make(chan struct{}, maxHookTasks), wake: make(chan struct{}, 1),
 		fired: make(map[string]bool), cursor: make(map[string]int), recs: make(map[string]*onDoneRecord),
 		busy: make(map[string]bool), thenOf: make(map[string]string), thenRes: make(map[string]string)}
+	h.nf.leads = c.cfg.leads
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.failed = h.nf.wantsAny(EventJobFailed)
 	return h

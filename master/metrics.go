@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -303,6 +304,15 @@ func (c countingAPI) gated(ctx context.Context, call func() error) error {
 	return call()
 }
 
+// deposed refuses a worker's call once the master no longer leads its
+// raft group (Config.Leads): nothing it answered could be acted on.
+func (c countingAPI) deposed() error {
+	if c.w.cfg.leads() {
+		return nil
+	}
+	return fmt.Errorf("%w: this master no longer leads its group", rpcapi.ErrUnavailable)
+}
+
 func (c countingAPI) count(method string, err error) error {
 	if err != nil {
 		c.w.core.metrics.rpcErrors.WithLabelValues(method).Inc()
@@ -311,12 +321,21 @@ func (c countingAPI) count(method string, err error) error {
 }
 
 func (c countingAPI) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.RegisterReply) error {
+	if err := c.deposed(); err != nil {
+		return c.count("register", err)
+	}
 	return c.count("register", c.w.Register(ctx, a, r))
 }
 func (c countingAPI) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcapi.HeartbeatReply) error {
+	if err := c.deposed(); err != nil {
+		return c.count("heartbeat", err)
+	}
 	return c.count("heartbeat", c.w.Heartbeat(ctx, a, r))
 }
 func (c countingAPI) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) error {
+	if err := c.deposed(); err != nil {
+		return c.count("complete", err)
+	}
 	rpcapi.OnDeferred(ctx, func(err error) error { return c.count("complete", err) })
 	return c.count("complete", c.w.Complete(ctx, a, r))
 }
@@ -366,5 +385,8 @@ func (c countingAPI) ListQueues(ctx context.Context, a *rpcapi.ListQueuesArgs, r
 	return c.count("list_queues", c.gated(ctx, func() error { return c.w.ListQueues(ctx, a, r) }))
 }
 func (c countingAPI) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchReply) error {
+	if err := c.deposed(); err != nil {
+		return c.count("fetch", err)
+	}
 	return c.count("fetch", c.w.Fetch(ctx, a, r))
 }

@@ -226,6 +226,7 @@ type notifier struct {
 	log    logrus.FieldLogger
 	clock  clock // times the backoff between tries
 	client *http.Client
+	leads  func() bool // Config.leads: a deposed master sends nothing
 }
 
 func newNotifier(cfg Notify, log logrus.FieldLogger, c clock) *notifier {
@@ -293,6 +294,12 @@ func (nf *notifier) deliver(ctx context.Context, a action, n *notice) error {
 	b := jobs.Backoff{Base: nf.cfg.RetryBackoff, Max: nf.cfg.MaxBackoff}
 	log := nf.log.WithFields(logrus.Fields{"notifier": a.name, "delivery": n.ID})
 	for try := 1; ; try++ {
+		if nf.leads != nil && !nf.leads() {
+			// Deposed: the delivery is neither done nor given up; the
+			// new leader makes it. Wait for the master to stop.
+			<-ctx.Done()
+			return ctx.Err()
+		}
 		tctx, cancel := context.WithTimeout(ctx, nf.cfg.Timeout)
 		err := a.do(tctx, n)
 		cancel()

@@ -92,6 +92,9 @@ func (api *wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.Fetch
 // (a Fetch, or a Complete's Want) and noted on their jobs with how ("sent
 // to", "fetched by"). The caller holds mu.
 func (c *core) handOut(w *workerRec, out []rpcapi.Task, how string, now time.Time) []rpcapi.Task {
+	if !c.cfg.leads() {
+		return nil // deposed: the leases stay for the new leader to adopt or lose
+	}
 	tasks := make([]rpcapi.Task, 0, len(out))
 	for _, t := range out {
 		l := w.leases[t.JobID]

@@ -65,6 +65,16 @@ func (d *dispatcher) sender(ctx context.Context, w *workerRec, wc rpcapi.WorkerC
 			w.poke()
 		}
 		d.core.unlock()
+		if (len(out) > 0 || len(cancels) > 0) && !d.leads() {
+			// Deposed: nothing more goes to the worker. Its leases stay
+			// for the new leader to adopt or lose.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(notLeadingRetry):
+				continue
+			}
+		}
 		if len(out) == 0 && len(cancels) == 0 {
 			select {
 			case <-ctx.Done():
