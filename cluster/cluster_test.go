@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +162,66 @@ func TestTakeoverKeepsEveryAcknowledgedJob(t *testing.T) {
 			}
 		}
 		g.start(l) // back as a standby
+	}
+}
+
+// Quorum lost for good: two of three members' disks are gone. The
+// operator writes peers.json (hashicorp/raft's recovery) into the
+// survivor's raft dir naming only itself; it starts, leads alone and has
+// every acknowledged job.
+func TestPeersJSONRecoversALostQuorum(t *testing.T) {
+	g := newGroup(t, 3)
+	l := g.leader()
+	c := dial(t, g.members[l].RPC)
+	var ids []string
+	for range 20 {
+		got, err := c.Submit(context.Background(), jobs.Spec{Type: "echo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, got...)
+	}
+	survivor := (l + 1) % 3 // a follower that has every acknowledged entry
+	commit := g.nodes[l].Status().Commit
+	poll.Until(t, 5*time.Second, "the survivor applies every entry", func() bool { return g.nodes[survivor].Status().Applied >= commit })
+	for i := range g.nodes {
+		g.stop(i)
+	}
+	// Alone, the survivor cannot elect itself: no quorum.
+	g.start(survivor)
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if g.nodes[survivor].Master() != nil {
+			t.Fatal("a member without a quorum leads")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	g.stop(survivor)
+
+	m := g.members[survivor]
+	peers := fmt.Sprintf(`[{"id": %q, "address": %q, "non_voter": false}]`, m.ID, m.Raft)
+	if err := os.WriteFile(filepath.Join(g.dirs[survivor], "raft", "peers.json"), []byte(peers), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.start(survivor)
+	if got := g.leader(); got != survivor {
+		t.Fatalf("leader %d, want the survivor %d", got, survivor)
+	}
+	sc := dial(t, m.RPC)
+	for _, id := range ids {
+		var err error
+		poll.Until(t, 5*time.Second, "the survivor's master answers", func() bool {
+			_, err = sc.Job(context.Background(), id)
+			return err == nil || !errors.Is(err, rpcapi.ErrUnavailable)
+		})
+		if err != nil {
+			t.Fatalf("job %s after recovery: %v", id, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(g.dirs[survivor], "raft", "peers.json.done")); err != nil {
+		t.Fatalf("peers.json is not marked done: %v", err)
+	}
+	if _, err := sc.Submit(context.Background(), jobs.Spec{Type: "echo"}); err != nil {
+		t.Fatalf("submit after recovery: %v", err)
 	}
 }

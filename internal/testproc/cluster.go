@@ -60,6 +60,34 @@ type Cluster struct {
 // processes to be gone (JobProcs), failing the test if any is left.
 func StartCluster(tb TB, cfg ClusterConfig) *Cluster {
 	tb.Helper()
+	cfg.defaults()
+	dir := tb.TempDir()
+	c := &Cluster{tb: tb, Dir: dir, env: cfg.WorkerEnv}
+	c.writeFile("master.toml", fmt.Sprintf(`
+listen = "127.0.0.1:0"
+data_dir = %q
+heartbeat_interval = "%s"
+dead_after = "%s"
+log_format = "json"
+%s
+%s
+`, filepath.Join(dir, "data"), cfg.Heartbeat, cfg.DeadAfter, tokenLine(cfg.Token), cfg.Master))
+	c.startMaster("127.0.0.1:0")
+	// Registered before the workers start, so it runs once their cleanups
+	// have killed them.
+	tb.Cleanup(c.NoJobsLeft)
+	cl, err := rpcapi.NewCaller(c.Addr, cfg.Transport, rpcapi.WithToken(cfg.Token))
+	if err != nil {
+		tb.Fatalf("testproc: %v", err)
+	}
+	tb.Cleanup(func() { cl.Close() })
+	c.MC = rpcapi.MasterClient{C: cl}
+	c.startWorkers(cfg)
+	return c
+}
+
+// defaults fills in the defaults of cfg's zero fields.
+func (cfg *ClusterConfig) defaults() {
 	if cfg.Slots == 0 {
 		cfg.Slots = 4
 	}
@@ -75,31 +103,14 @@ func StartCluster(tb TB, cfg ClusterConfig) *Cluster {
 	if cfg.KillGrace == 0 {
 		cfg.KillGrace = 300 * time.Millisecond
 	}
-	dir := tb.TempDir()
-	c := &Cluster{tb: tb, Dir: dir, env: cfg.WorkerEnv}
-	token := ""
-	if cfg.Token != "" {
-		token = fmt.Sprintf("token = %q", cfg.Token)
-	}
-	c.writeFile("master.toml", fmt.Sprintf(`
-listen = "127.0.0.1:0"
-data_dir = %q
-heartbeat_interval = "%s"
-dead_after = "%s"
-log_format = "json"
-%s
-%s
-`, filepath.Join(dir, "data"), cfg.Heartbeat, cfg.DeadAfter, token, cfg.Master))
-	c.startMaster("127.0.0.1:0")
-	// Registered before the workers start, so it runs once their cleanups
-	// have killed them.
-	tb.Cleanup(c.NoJobsLeft)
-	cl, err := rpcapi.NewCaller(c.Addr, cfg.Transport, rpcapi.WithToken(cfg.Token))
-	if err != nil {
-		tb.Fatalf("testproc: %v", err)
-	}
-	tb.Cleanup(func() { cl.Close() })
-	c.MC = rpcapi.MasterClient{C: cl}
+}
+
+// startWorkers writes the workers' confs (master: c.Addr) and starts
+// them, and waits up to 20s until they have registered.
+func (c *Cluster) startWorkers(cfg ClusterConfig) {
+	tb := c.tb
+	tb.Helper()
+	dir := c.Dir
 	for i := range cfg.Workers {
 		name := fmt.Sprintf("worker-%d", i)
 		c.Confs = append(c.Confs, c.writeFile(name+".toml", fmt.Sprintf(`
@@ -118,7 +129,14 @@ identity = %q
 		c.RestartWorker(i)
 	}
 	Poll(tb, 20*time.Second, "workers to register", func() bool { return c.Alive() == cfg.Workers })
-	return c
+}
+
+// tokenLine is the conf line of token, none if it is empty.
+func tokenLine(token string) string {
+	if token == "" {
+		return ""
+	}
+	return fmt.Sprintf("token = %q", token)
 }
 
 // NoJobsLeft waits up to 10s until no job process of the cluster runs

@@ -1,0 +1,153 @@
+package testproc
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/drover/drover/rpcapi"
+)
+
+// HACluster is a raft group of drover master processes on 127.0.0.1 (each
+// with its own data dir under Dir), worker processes given every master's
+// address, and a client that follows the leader (docs/ha.md).
+type HACluster struct {
+	*Cluster          // Master is unused; Addr is the comma list of the members' RPC addresses
+	Members  []*Proc  // nil while killed
+	RPC      []string // member i's RPC address
+	Raft     []string // member i's raft address
+	confs    []string // member i's conf file
+	ids      []string // member i's raft ID
+}
+
+// HAConfig says what StartHA starts: Masters members (3 or 5) and
+// the workers and conf of ClusterConfig (Master is more TOML for every
+// member's conf).
+type HAConfig struct {
+	ClusterConfig
+	Masters int
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr(tb TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("testproc: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// StartHA starts the members, waits up to 20s for one to lead, then
+// starts the workers and waits until they have registered with it.
+func StartHA(tb TB, cfg HAConfig) *HACluster {
+	tb.Helper()
+	cfg.ClusterConfig.defaults()
+	dir := tb.TempDir()
+	g := &HACluster{Cluster: &Cluster{tb: tb, Dir: dir, env: cfg.WorkerEnv}}
+	var members []string
+	for i := range cfg.Masters {
+		g.ids = append(g.ids, fmt.Sprintf("m%d", i+1))
+		g.RPC = append(g.RPC, freeAddr(tb))
+		g.Raft = append(g.Raft, freeAddr(tb))
+		members = append(members, fmt.Sprintf("{ id = %q, raft = %q, rpc = %q }", g.ids[i], g.Raft[i], g.RPC[i]))
+	}
+	g.Addr = strings.Join(g.RPC, ",")
+	for i := range cfg.Masters {
+		g.confs = append(g.confs, g.writeFile(g.ids[i]+".toml", fmt.Sprintf(`
+listen = %q
+data_dir = %q
+heartbeat_interval = "%s"
+dead_after = "%s"
+log_format = "json"
+%s
+%s
+[cluster]
+id = %q
+members = [%s]
+`, g.RPC[i], filepath.Join(dir, "data-"+g.ids[i]), cfg.Heartbeat, cfg.DeadAfter, tokenLine(cfg.Token), cfg.Master, g.ids[i], strings.Join(members, ", "))))
+		g.Members = append(g.Members, nil)
+		g.StartMember(i)
+	}
+	tb.Cleanup(g.NoJobsLeft)
+	cl, err := rpcapi.NewCaller(g.Addr, cfg.Transport, rpcapi.WithToken(cfg.Token))
+	if err != nil {
+		tb.Fatalf("testproc: %v", err)
+	}
+	tb.Cleanup(func() { cl.Close() })
+	g.MC = rpcapi.MasterClient{C: cl}
+	g.Leader(20 * time.Second)
+	g.startWorkers(cfg.ClusterConfig)
+	return g
+}
+
+// StartMember starts member i (again, after it was killed: same conf,
+// same data dir).
+func (g *HACluster) StartMember(i int) {
+	g.tb.Helper()
+	g.Members[i] = Options{Name: g.ids[i]}.Start(g.tb, Drover(g.tb), "master", "--config", g.confs[i])
+}
+
+// KillMember kills member i with SIGKILL and waits for it to be gone.
+func (g *HACluster) KillMember(i int) {
+	g.tb.Helper()
+	g.Members[i].Kill()
+}
+
+// Pause stops member i with SIGSTOP; Resume continues it.
+func (g *HACluster) Pause(i int)  { g.Members[i].Signal(syscall.SIGSTOP) }
+func (g *HACluster) Resume(i int) { g.Members[i].Signal(syscall.SIGCONT) }
+
+// MemberStatus is GET /api/v1/cluster of one member, as far as a test
+// needs it.
+type MemberStatus struct {
+	ID        string `json:"id"`
+	State     string `json:"state"`
+	Leader    string `json:"leader"`
+	LeaderRPC string `json:"leader_rpc"`
+	Term      uint64 `json:"term"`
+}
+
+// Status asks member i; ok is false when it does not answer.
+func (g *HACluster) Status(i int) (s MemberStatus, ok bool) {
+	c, cancel := ctx()
+	defer cancel()
+	req, _ := http.NewRequestWithContext(c, http.MethodGet, "http://"+g.RPC[i]+"/api/v1/cluster", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return s, false
+	}
+	defer res.Body.Close()
+	return s, res.StatusCode == http.StatusOK && json.NewDecoder(res.Body).Decode(&s) == nil
+}
+
+// Leader waits up to timeout until one member says it leads and its
+// master answers, and returns its index and term.
+func (g *HACluster) Leader(timeout time.Duration) (int, uint64) {
+	g.tb.Helper()
+	at, term := -1, uint64(0)
+	Poll(g.tb, timeout, "a leader whose master answers", func() bool {
+		at = -1
+		for i := range g.Members {
+			if g.Members[i] == nil {
+				continue
+			}
+			if s, ok := g.Status(i); ok && s.State == "Leader" {
+				at, term = i, s.Term
+			}
+		}
+		if at < 0 {
+			return false
+		}
+		cl := rpcapi.NewClient(g.RPC[at])
+		defer cl.Close()
+		return Counts(rpcapi.MasterClient{C: cl}) != nil
+	})
+	return at, term
+}
