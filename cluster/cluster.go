@@ -19,8 +19,10 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sync"
 	"time"
@@ -61,6 +63,10 @@ type Config struct {
 	Raft func(*raft.Config)
 }
 
+// The raft transport is mutual TLS with the master's certificate and CA
+// (Master.TLS, Master.ClientTLS: tls_cert, tls_key, tls_ca) when it has
+// them, else plain TCP.
+
 // Node is a running member.
 type Node struct {
 	cfg   Config
@@ -77,10 +83,22 @@ type Node struct {
 	leading bool  // run's view: it has started its master
 }
 
+// raftTLS is the raft transport's TLS: the master's, which must be
+// mutual (Validate), or none.
+func (cfg *Config) raftTLS() *raftstore.TLS {
+	if cfg.Master.TLS == nil {
+		return nil
+	}
+	return &raftstore.TLS{Server: cfg.Master.TLS, Client: cfg.Master.ClientTLS}
+}
+
 // Validate checks cfg.
 func (cfg *Config) Validate() error {
 	if len(cfg.Members) < 1 {
 		return errors.New("cluster: no members")
+	}
+	if t := cfg.Master.TLS; t != nil && (t.ClientAuth != tls.RequireAndVerifyClientCert || cfg.Master.ClientTLS == nil) {
+		return errors.New("cluster: with TLS the raft transport is mutual TLS: set tls_ca beside tls_cert and tls_key, so that members verify each other")
 	}
 	if cfg.Master.Store == master.StoreMemory || cfg.Master.StoreImpl != nil {
 		return errors.New("cluster: a member keeps its store on disk: store must be bolt")
@@ -100,7 +118,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	n.rn, err = raftstore.Open(raftstore.Config{ID: cfg.ID, Bind: cfg.RaftListen, Dir: filepath.Join(cfg.Master.DataDir, "raft"),
-		Members: cfg.Members, Local: n.local, Log: n.log.WithField("part", "raft"), Raft: cfg.Raft})
+		Members: cfg.Members, Local: n.local, Log: n.log.WithField("part", "raft"), Raft: cfg.Raft, TLS: cfg.raftTLS()})
 	if err != nil {
 		n.local.Close()
 		return nil, fmt.Errorf("cluster: %w", err)
@@ -114,7 +132,11 @@ func Start(cfg Config) (*Node, error) {
 		n.local.Close()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	n.log.WithFields(logrus.Fields{"rpc": n.sb.addr(), "members": len(cfg.Members)}).Info("cluster member started; standby until elected")
+	n.log.WithFields(logrus.Fields{"rpc": n.sb.addr(), "members": len(cfg.Members), "raft_tls": cfg.raftTLS() != nil}).Info("cluster member started; standby until elected")
+	if cfg.raftTLS() == nil && !allLoopback(cfg.Members) {
+		n.log.Warn("NO TLS on the raft transport: anyone who reaches a member's raft port can write its store. " +
+			"Set tls_cert, tls_key and tls_ca (the members then verify each other), or keep the raft ports on a network only the masters reach.")
+	}
 	go n.run()
 	return n, nil
 }
@@ -228,4 +250,15 @@ func (n *Node) Close() error {
 	n.sb.stop()
 	errs = append(errs, n.rn.Close(), n.local.Close())
 	return errors.Join(errs...)
+}
+
+// allLoopback reports whether every member's raft address is on loopback.
+func allLoopback(ms []Member) bool {
+	for _, m := range ms {
+		host, _, err := net.SplitHostPort(m.Raft)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return false
+		}
+	}
+	return true
 }

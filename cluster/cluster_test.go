@@ -26,20 +26,23 @@ import (
 // group is three members on loopback, each with its own data dir.
 type group struct {
 	t       *testing.T
+	adjust  func(*master.Config) // nil, or changes every member's master config
 	members []Member
 	dirs    []string
 	nodes   []*Node
 }
 
 func fastRaft(c *raft.Config) {
-	c.HeartbeatTimeout = 300 * time.Millisecond
-	c.ElectionTimeout = 300 * time.Millisecond
-	c.LeaderLeaseTimeout = 150 * time.Millisecond
+	c.HeartbeatTimeout = 500 * time.Millisecond
+	c.ElectionTimeout = 500 * time.Millisecond
+	c.LeaderLeaseTimeout = 300 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 }
 
-func newGroup(t *testing.T, n int) *group {
-	g := &group{t: t}
+func newGroup(t *testing.T, n int) *group { return newGroupWith(t, n, nil) }
+
+func newGroupWith(t *testing.T, n int, adjust func(*master.Config)) *group {
+	g := &group{t: t, adjust: adjust}
 	for i := range n {
 		g.members = append(g.members, Member{ID: fmt.Sprintf("m%d", i+1), Raft: testnet.DeadAddr(t), RPC: testnet.DeadAddr(t)})
 		g.dirs = append(g.dirs, t.TempDir())
@@ -60,9 +63,15 @@ func (g *group) start(i int) {
 	g.t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
+	if os.Getenv("CLUSTER_TEST_LOG") != "" {
+		log.SetOutput(os.Stderr)
+	}
 	cfg := Config{ID: g.members[i].ID, Members: g.members, Raft: fastRaft,
 		Master: master.Config{Listen: g.members[i].RPC, DataDir: g.dirs[i], Logger: log,
 			HeartbeatInterval: 100 * time.Millisecond, DeadAfter: time.Second}}
+	if g.adjust != nil {
+		g.adjust(&cfg.Master)
+	}
 	n, err := Start(cfg)
 	if err != nil {
 		g.t.Fatal(err)
@@ -136,14 +145,22 @@ func TestTakeoverKeepsEveryAcknowledgedJob(t *testing.T) {
 	var ids []string
 	for round := range 3 {
 		l := g.leader()
-		c := dial(t, g.members[l].RPC)
-		for range 10 {
-			got, err := c.Submit(context.Background(), jobs.Spec{Type: "echo", Args: map[string]string{"round": fmt.Sprint(round)}})
+		for i := range 10 {
+			// A key makes a submit safe to send again: an election on a
+			// loaded machine may end a call mid-way.
+			spec := jobs.Spec{Type: "echo", Key: fmt.Sprintf("r%d-%d", round, i)}
+			var got []string
+			var err error
+			poll.Until(t, 10*time.Second, "a submit the leader acknowledges", func() bool {
+				got, err = dial(t, g.members[g.leader()].RPC).Submit(context.Background(), spec)
+				return err == nil || !errors.Is(err, rpcapi.ErrUnavailable)
+			})
 			if err != nil {
 				t.Fatalf("round %d: submit to the leader: %v", round, err)
 			}
 			ids = append(ids, got...)
 		}
+		l = g.leader()
 		g.stop(l) // the leader goes; a standby takes over
 		nl := g.leader()
 		if nl == l {
@@ -223,5 +240,39 @@ func TestPeersJSONRecoversALostQuorum(t *testing.T) {
 	}
 	if _, err := sc.Submit(context.Background(), jobs.Spec{Type: "echo"}); err != nil {
 		t.Fatalf("submit after recovery: %v", err)
+	}
+}
+
+// With the master's mutual TLS the members verify each other on the raft
+// port and the standby serves TLS as the master does; TLS that is not
+// mutual is refused at start.
+func TestGroupOverMutualTLS(t *testing.T) {
+	pki := testnet.NewPKI(t)
+	g := newGroupWith(t, 3, func(c *master.Config) { c.TLS, c.ClientTLS = pki.Server(), pki.Client() })
+	l := g.leader()
+	c, err := client.Dial(g.members[l].RPC, client.WithTLS(pki.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Submit(context.Background(), jobs.Spec{Type: "echo"}); err != nil {
+		t.Fatalf("submit over TLS to the leader: %v", err)
+	}
+	standby := g.members[(l+1)%3].RPC
+	sc, err := client.Dial(standby, client.WithTLS(pki.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	if _, err := sc.Submit(context.Background(), jobs.Spec{Type: "echo"}); err == nil || !strings.Contains(err.Error(), "the leader is at "+g.members[l].RPC) {
+		t.Fatalf("submit over TLS to a standby: %v, want the leader named", err)
+	}
+
+	one := pki.Server()
+	one.ClientAuth, one.ClientCAs = 0, nil
+	_, err = Start(Config{ID: "x", Members: []Member{{ID: "x", Raft: testnet.DeadAddr(t), RPC: testnet.DeadAddr(t)}},
+		Master: master.Config{DataDir: t.TempDir(), TLS: one, ClientTLS: pki.Client()}})
+	if err == nil || !strings.Contains(err.Error(), "tls_ca") {
+		t.Fatalf("TLS without client certificates: %v, want a refusal naming tls_ca", err)
 	}
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,6 +94,9 @@ func (s *standby) start() error {
 		return fmt.Errorf("standby: listen: %w", err)
 	}
 	s.cfg.Listen = ln.Addr().String() // a port 0 stays the port bound first
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	}
 	srv := &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	s.mu.Lock()
 	s.srv = srv

@@ -45,6 +45,9 @@ type Config struct {
 	// Raft, if set, adjusts the library's config before use (tests make
 	// elections faster with it).
 	Raft func(*raft.Config)
+	// TLS, if set, makes the raft transport mutual TLS; else it is plain
+	// TCP, unauthenticated.
+	TLS *TLS
 }
 
 // ErrNotLeader is returned by a write on a member that is not the leader.
@@ -140,7 +143,13 @@ func (n *Node) open(self Member) error {
 	if bind == "" {
 		bind = self.Raft
 	}
-	if n.trans, err = raft.NewTCPTransportWithLogger(bind, adv, 3, 10*time.Second, hl); err != nil {
+	if cfg.TLS != nil {
+		st, err := newTLSStream(bind, adv, cfg.TLS)
+		if err != nil {
+			return fmt.Errorf("raftstore: raft transport: %w", err)
+		}
+		n.trans = raft.NewNetworkTransportWithLogger(st, 3, 10*time.Second, hl)
+	} else if n.trans, err = raft.NewTCPTransportWithLogger(bind, adv, 3, 10*time.Second, hl); err != nil {
 		return fmt.Errorf("raftstore: raft transport: %w", err)
 	}
 	if err := n.recoverPeers(rc, snaps); err != nil {

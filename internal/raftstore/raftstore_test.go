@@ -3,9 +3,11 @@ package raftstore
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ var _ Local = (*jobs.BoltStore)(nil)
 
 // member is one in-process member of a test group.
 type member struct {
+	tls   *TLS
 	id    string
 	dir   string
 	local *jobs.BoltStore
@@ -45,13 +48,19 @@ func fast(c *raft.Config) {
 // group starts n members on loopback.
 func group(t *testing.T, n int) ([]*member, []Member) {
 	t.Helper()
+	return groupTLS(t, n, nil)
+}
+
+// groupTLS starts n members whose raft transport is tls (nil: plain TCP).
+func groupTLS(t *testing.T, n int, tls *TLS) ([]*member, []Member) {
+	t.Helper()
 	var ms []Member
 	for i := range n {
 		ms = append(ms, Member{ID: fmt.Sprintf("m%d", i+1), Raft: testnet.DeadAddr(t), RPC: fmt.Sprintf("127.0.0.1:%d", 7000+i)})
 	}
 	var out []*member
 	for _, m := range ms {
-		mb := &member{id: m.ID, dir: t.TempDir()}
+		mb := &member{id: m.ID, dir: t.TempDir(), tls: tls}
 		mb.start(t, ms)
 		out = append(out, mb)
 	}
@@ -69,7 +78,7 @@ func (mb *member) start(t *testing.T, ms []Member) {
 	if mb.local, err = jobs.OpenBolt(filepath.Join(mb.dir, "data")); err != nil {
 		t.Fatal(err)
 	}
-	mb.node, err = Open(Config{ID: mb.id, Dir: filepath.Join(mb.dir, "raft"), Members: ms, Local: mb.local, Log: quiet(), Raft: fast})
+	mb.node, err = Open(Config{ID: mb.id, Dir: filepath.Join(mb.dir, "raft"), Members: ms, Local: mb.local, Log: quiet(), Raft: fast, TLS: mb.tls})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,4 +322,40 @@ func FuzzDecodeEntry(f *testing.F) {
 			t.Fatalf("re-encoded entry does not decode: %v", err)
 		}
 	})
+}
+
+// Over mutual TLS the group replicates as over TCP, and a peer without
+// a certificate of the group's CA cannot even finish a handshake.
+func TestGroupOverMutualTLS(t *testing.T) {
+	pki := testnet.NewPKI(t)
+	g, ms := groupTLS(t, 3, &TLS{Server: pki.Server(), Client: pki.Client()})
+	l := leader(t, g)
+	if err := l.node.Store().Save([]jobs.Record{rec(1, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, mb := range g {
+		poll.Until(t, 5*time.Second, mb.id+" applies the entry", func() bool { return contents(t, mb.local) == "1=a " })
+	}
+	other := testnet.NewPKI(t) // another CA
+	for _, tc := range []struct {
+		name string
+		cfg  *tls.Config
+	}{
+		{"a certificate of another CA", other.Client()},
+		{"no certificate", &tls.Config{RootCAs: pki.Pool}},
+	} {
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", ms[0].Raft, tc.cfg)
+		if err == nil {
+			// TLS 1.3 reports a refused client certificate at the first read.
+			conn.SetDeadline(time.Now().Add(2 * time.Second))
+			_, err = conn.Read(make([]byte, 1))
+			conn.Close()
+		}
+		if err == nil {
+			t.Fatalf("%s: the raft port took the connection", tc.name)
+		}
+	}
+	if _, err := newTLSStream(testnet.DeadAddr(t), nil, &TLS{Server: &tls.Config{}, Client: pki.Client()}); err == nil {
+		t.Fatal("a raft transport over TLS without client certificates was accepted")
+	}
 }
