@@ -58,6 +58,10 @@ type Config struct {
 	// Members is the group when it first forms, this member included.
 	// Later starts take the group from the raft log.
 	Members []Member
+	// Join: this member joins a group that runs already, which an admin
+	// then adds it to (drover cluster add), instead of forming one from
+	// Members. Members must name it and the leader.
+	Join bool
 	// Raft, if set, adjusts hashicorp/raft's config (tests shorten the
 	// timeouts with it).
 	Raft func(*raft.Config)
@@ -118,7 +122,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	n.rn, err = raftstore.Open(raftstore.Config{ID: cfg.ID, Bind: cfg.RaftListen, Dir: filepath.Join(cfg.Master.DataDir, "raft"),
-		Members: cfg.Members, Local: n.local, Log: n.log.WithField("part", "raft"), Raft: cfg.Raft, TLS: cfg.raftTLS()})
+		Members: cfg.Members, Local: n.local, Log: n.log.WithField("part", "raft"), Raft: cfg.Raft, TLS: cfg.raftTLS(), Join: cfg.Join})
 	if err != nil {
 		n.local.Close()
 		return nil, fmt.Errorf("cluster: %w", err)
@@ -173,7 +177,7 @@ func (n *Node) lead() {
 	n.sb.stop()
 	cfg := n.cfg.Master
 	cfg.StoreImpl = n.rn.Store()
-	cfg.ClusterStatus = func() any { return n.rn.Status() }
+	cfg.Cluster = control{n.rn}
 	cfg.Leads = n.rn.IsLeader
 	m, err := master.New(cfg)
 	if err == nil {

@@ -27,6 +27,7 @@ import (
 type group struct {
 	t       *testing.T
 	adjust  func(*master.Config) // nil, or changes every member's master config
+	join    map[int]bool         // members that join instead of forming the group
 	members []Member
 	dirs    []string
 	nodes   []*Node
@@ -66,7 +67,7 @@ func (g *group) start(i int) {
 	if os.Getenv("CLUSTER_TEST_LOG") != "" {
 		log.SetOutput(os.Stderr)
 	}
-	cfg := Config{ID: g.members[i].ID, Members: g.members, Raft: fastRaft,
+	cfg := Config{ID: g.members[i].ID, Members: g.members, Raft: fastRaft, Join: g.join[i],
 		Master: master.Config{Listen: g.members[i].RPC, DataDir: g.dirs[i], Logger: log,
 			HeartbeatInterval: 100 * time.Millisecond, DeadAfter: time.Second}}
 	if g.adjust != nil {
@@ -274,5 +275,72 @@ func TestGroupOverMutualTLS(t *testing.T) {
 		Master: master.Config{DataDir: t.TempDir(), TLS: one, ClientTLS: pki.Client()}})
 	if err == nil || !strings.Contains(err.Error(), "tls_ca") {
 		t.Fatalf("TLS without client certificates: %v, want a refusal naming tls_ca", err)
+	}
+}
+
+// post sends a JSON body to a member's API path and returns the status
+// and the body.
+func post(t *testing.T, addr, path, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post("http://"+addr+master.APIPrefix+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// A fourth member starts to join; an admin adds it on the leader; it
+// catches up with every job; it is removed again. Mistakes are refused.
+func TestMembersAddedAndRemoved(t *testing.T) {
+	g := newGroup(t, 3)
+	l := g.leader()
+	lrpc := g.members[l].RPC
+	c := dial(t, lrpc)
+	id, err := c.Submit(context.Background(), jobs.Spec{Type: "echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fourth member: its own list names it and the others; it joins.
+	m4 := Member{ID: "m4", Raft: testnet.DeadAddr(t), RPC: testnet.DeadAddr(t)}
+	g.members = append(g.members, m4)
+	g.dirs = append(g.dirs, t.TempDir())
+	g.nodes = append(g.nodes, nil)
+	g.join = map[int]bool{3: true}
+	g.start(3)
+
+	standby := g.members[(l+1)%3].RPC
+	body := fmt.Sprintf(`{"id": "m4", "raft": %q, "rpc": %q}`, m4.Raft, m4.RPC)
+	for _, tc := range []struct {
+		addr, path, body string
+		want             int
+	}{
+		{standby, "cluster/members", body, 503},
+		{lrpc, "cluster/members", fmt.Sprintf(`{"id": "m1", "raft": %q, "rpc": %q}`, m4.Raft, m4.RPC), 400},
+		{lrpc, "cluster/members", `{"id": "m5", "raft": "nohost", "rpc": "h:1"}`, 400},
+		{lrpc, "cluster/members", `{"id": "m5", "bogus": 1}`, 400},
+		{lrpc, "cluster/members/m9/remove", "", 404},
+	} {
+		if code, b := post(t, tc.addr, tc.path, tc.body); code != tc.want {
+			t.Fatalf("POST %s %s: %d %s, want %d", tc.path, tc.body, code, b, tc.want)
+		}
+	}
+	if code, b := post(t, lrpc, "cluster/members", body); code != 200 || !strings.Contains(b, `"m4"`) {
+		t.Fatalf("add m4: %d %s", code, b)
+	}
+	poll.Until(t, 10*time.Second, "m4 applies the group's log", func() bool {
+		st := g.nodes[3].Status()
+		return st.Leader == g.members[l].ID && len(st.Members) == 4 && st.Applied >= g.nodes[l].Status().Commit
+	})
+	if _, err := g.nodes[3].local.Get(1); err != nil {
+		t.Fatalf("m4's store lacks job %s: %v", id[0], err)
+	}
+	// A standby added later names the leader too.
+	if _, err := dial(t, m4.RPC).Submit(context.Background(), jobs.Spec{Type: "echo"}); err == nil || !strings.Contains(err.Error(), "the leader is at "+lrpc) {
+		t.Fatalf("submit to m4: %v, want the leader named", err)
+	}
+	if code, b := post(t, lrpc, "cluster/members/m4/remove", ""); code != 200 || strings.Contains(b, `"m4"`) {
+		t.Fatalf("remove m4: %d %s", code, b)
 	}
 }

@@ -12,10 +12,11 @@ type Cluster struct {
 	ID         string           // id: this member's ID among Members
 	RaftListen string           // raft_listen: where its raft transport listens (default its member's raft address)
 	Members    []cluster.Member // members: { id, raft, rpc } each
+	Join       bool             // join: join a running group (drover cluster add) instead of forming one
 }
 
 var (
-	clusterKeys = []string{"id", "raft_listen", "members"}
+	clusterKeys = []string{"id", "raft_listen", "members", "join"}
 	memberKeys  = []string{"id", "raft", "rpc"}
 )
 
@@ -34,6 +35,8 @@ func (d *decoder) cluster(p path, v any) *Cluster {
 			c.RaftListen = d.hostPort(kp, kv)
 		case "members":
 			c.Members = d.members(kp, kv)
+		case "join":
+			c.Join = d.boolean(kp, kv)
 		default:
 			return false
 		}

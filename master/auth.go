@@ -122,14 +122,3 @@ func (a httpAPI) apiWhoami(w http.ResponseWriter, r *http.Request) error {
 // checks them: a standby master of a group (package cluster) checks the
 // same.
 func (c *Config) Keyring() (*rpcapi.Keyring, error) { return c.keyring(c.Tokens) }
-
-// apiCluster answers the raft group's status when the master leads one.
-func (a httpAPI) apiCluster(w http.ResponseWriter, r *http.Request) error {
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	if a.cluster == nil {
-		return fmt.Errorf("%w: this master is not a member of a cluster", rpcapi.ErrNotFound)
-	}
-	return writeJSON(w, http.StatusOK, a.cluster())
-}

@@ -194,10 +194,11 @@ type Config struct {
 	// StoreImpl, when set, is used instead of opening Store in DataDir. The
 	// master closes it on Close.
 	StoreImpl jobs.Store
-	// ClusterStatus, when set, is what GET /api/v1/cluster answers: the
-	// master leads a raft group (package cluster sets it). Without it
-	// that endpoint answers 404.
-	ClusterStatus func() any
+	// Cluster, when set, is the raft group this master leads (package
+	// cluster sets it): GET /api/v1/cluster shows it and an admin adds
+	// and removes members through it. Without it those endpoints answer
+	// 404.
+	Cluster ClusterControl
 	// Leads, when set, reports whether this master still leads its raft
 	// group (package cluster sets it to raft's view, which turns false
 	// once the leader's lease lapses). It is checked before every side

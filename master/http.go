@@ -45,7 +45,7 @@ type httpAPI struct {
 	maxBody int64              // max_request_body
 	log     logrus.FieldLogger // the event stream's and the log follow's errors
 	stopped <-chan struct{}    // closed when the master stops: event streams and log follows end
-	cluster func() any         // Config.ClusterStatus
+	cluster ClusterControl     // Config.Cluster
 }
 
 // readView is the core as the HTTP side reads it: pages and views of
@@ -91,7 +91,7 @@ var _ adminOps = (*operator)(nil)
 func newHTTPAPI(view readView, ops rpcapi.MasterAPI, oper adminOps, auth *rpcapi.Auth, cfg *Config,
 	log logrus.FieldLogger, stopped <-chan struct{}) httpAPI {
 	return httpAPI{view: view, ops: ops, oper: oper, auth: auth, maxBody: cfg.MaxRequestBody, log: log, stopped: stopped,
-		cluster: cfg.ClusterStatus}
+		cluster: cfg.Cluster}
 }
 
 func (a httpAPI) apiStatus(w http.ResponseWriter, r *http.Request) error {

@@ -44,6 +44,12 @@ var httpCells = map[string]httpCell{
 	"GET /api/v1/cluster": func(*roleFixture) (string, string, string, int, func() bool) {
 		return "GET", "/api/v1/cluster", "", 404, nil
 	},
+	"POST /api/v1/cluster/members": func(*roleFixture) (string, string, string, int, func() bool) {
+		return "POST", "/api/v1/cluster/members", `{"id": "m4", "raft": "127.0.0.1:1", "rpc": "127.0.0.1:2"}`, 404, nil
+	},
+	"POST /api/v1/cluster/members/{id}/remove": func(*roleFixture) (string, string, string, int, func() bool) {
+		return "POST", "/api/v1/cluster/members/m4/remove", "", 404, nil
+	},
 	"GET /api/v1/workers":       getCell("/api/v1/workers"),
 	"GET /api/v1/groups":        getCell("/api/v1/groups"),
 	"GET /api/v1/schedules":     getCell("/api/v1/schedules"),

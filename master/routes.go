@@ -50,6 +50,8 @@ func (a httpAPI) routes() []apiRoute {
 		{"GET /api/v1/events", read, "", a.apiEvents},
 		{"GET /api/v1/whoami", rpcapi.AnyRole, "", a.apiWhoami},
 		{"GET /api/v1/cluster", read, "", a.apiCluster},
+		{"POST /api/v1/cluster/members", admin, "", a.apiAddMember},
+		{"POST /api/v1/cluster/members/{id}/remove", admin, "", a.apiRemoveMember},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 
@@ -12,6 +13,7 @@ import (
 
 	drovercluster "github.com/drover/drover/cluster"
 	"github.com/drover/drover/master"
+	"github.com/drover/drover/rpcapi"
 )
 
 // memberStatus is one master's answer to GET /api/v1/cluster, or why it
@@ -107,4 +109,67 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// clusterAddCmd adds a member that started with join = true.
+func clusterAddCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
+	id := fs.String("id", "", "the new member's `id`")
+	raftAddr := fs.String("raft", "", "its raft `host:port`")
+	rpc := fs.String("rpc", "", "its RPC `host:port` (its listen address as workers reach it)")
+	asJSON := fs.Bool("json", false, "print the group's status as JSON")
+	return func(pos []string, stdout io.Writer) error {
+		if err := noArgs(pos); err != nil {
+			return err
+		}
+		body := map[string]string{"id": *id, "raft": *raftAddr, "rpc": *rpc}
+		return changeMembers(conn, master.APIPrefix+"cluster/members", body, *asJSON, stdout)
+	}
+}
+
+// clusterRemoveCmd removes a member.
+func clusterRemoveCmd(fs *pflag.FlagSet) runFunc {
+	conn := addConnFlags(fs)
+	id := fs.String("id", "", "the `id` of the member to remove")
+	asJSON := fs.Bool("json", false, "print the group's status as JSON")
+	return func(pos []string, stdout io.Writer) error {
+		if err := noArgs(pos); err != nil {
+			return err
+		}
+		if *id == "" {
+			return usageError(errors.New("--id is required"))
+		}
+		return changeMembers(conn, master.APIPrefix+"cluster/members/"+url.PathEscape(*id)+"/remove", nil, *asJSON, stdout)
+	}
+}
+
+// changeMembers posts a membership change to the leader: to each master
+// of --master in turn while they answer that they do not lead (a
+// standby's 503), and prints the group as the leader has it after.
+func changeMembers(conn *connFlags, path string, body any, asJSON bool, stdout io.Writer) error {
+	var err error
+	for _, addr := range strings.Split(*conn.addr, ",") {
+		one := *conn
+		a := strings.TrimSpace(addr)
+		one.addr = &a
+		var lc *logClient
+		if lc, err = newLogClient(&one); err != nil {
+			return err
+		}
+		c, cancel := ctx()
+		var st drovercluster.Status
+		err = lc.post(c, path, body, &st)
+		cancel()
+		if err == nil {
+			if asJSON {
+				return printJSON(stdout, st)
+			}
+			printMembers(stdout, []memberStatus{{Addr: a, Status: &st}})
+			return nil
+		}
+		if !errors.Is(err, rpcapi.ErrUnavailable) {
+			return err // the leader refused it
+		}
+	}
+	return err
 }

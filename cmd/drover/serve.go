@@ -78,7 +78,7 @@ func masterCmd(fs *pflag.FlagSet) runFunc {
 // SIGINT or SIGTERM (docs/ha.md).
 func runMember(mf *conf.Master, cfg master.Config) error {
 	c := mf.Cluster
-	n, err := drovercluster.Start(drovercluster.Config{Master: cfg, ID: c.ID, RaftListen: c.RaftListen, Members: c.Members})
+	n, err := drovercluster.Start(drovercluster.Config{Master: cfg, ID: c.ID, RaftListen: c.RaftListen, Members: c.Members, Join: c.Join})
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,9 @@ type Config struct {
 	// TLS, if set, makes the raft transport mutual TLS; else it is plain
 	// TCP, unauthenticated.
 	TLS *TLS
+	// Join: this member joins a group that runs already (the leader adds
+	// it: AddMember) instead of forming one from Members.
+	Join bool
 }
 
 // ErrNotLeader is returned by a write on a member that is not the leader.
@@ -168,7 +171,7 @@ func (n *Node) open(self Member) error {
 // has no raft state yet. Every member does the same with the same list.
 func (n *Node) bootstrap(rc *raft.Config, snaps raft.SnapshotStore) error {
 	has, err := raft.HasExistingState(n.logs, n.logs, snaps)
-	if err != nil || has {
+	if err != nil || has || n.cfg.Join {
 		return err
 	}
 	var c raft.Configuration

@@ -2,11 +2,13 @@ package raftstore
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -48,14 +50,62 @@ func (n *Node) LeaderRPC() string {
 // Term returns the current raft term.
 func (n *Node) Term() uint64 { return n.raft.CurrentTerm() }
 
-// rpcOf returns a member's RPC address from the configured members.
+// membersBucket is the meta bucket of the members added since the group
+// formed: ID → RPC address. It is replicated like any write of the store.
+const membersBucket = "cluster_members"
+
+// rpcOf returns a member's RPC address: a member added since the group
+// formed (membersBucket), else a configured one.
 func (n *Node) rpcOf(id string) string {
+	if id == "" {
+		return ""
+	}
+	if v, err := n.cfg.Local.GetMeta(membersBucket, id); err == nil && v != nil {
+		return string(v)
+	}
 	for _, m := range n.cfg.Members {
-		if m.ID == id && id != "" {
+		if m.ID == id {
 			return m.RPC
 		}
 	}
 	return ""
+}
+
+// AddMember adds m to the group as a voter: its RPC address first, as a
+// write of the store, then the member itself (raft's AddVoter). m must
+// have started with Config.Join. Only the leader can.
+func (n *Node) AddMember(m Member) error {
+	if m.ID == "" || m.Raft == "" || m.RPC == "" {
+		return errors.New("raftstore: a member needs an id, a raft address and an rpc address")
+	}
+	for _, cur := range n.Status().Members {
+		if cur.ID == m.ID {
+			return fmt.Errorf("raftstore: member %q is in the group already (at %s)", m.ID, cur.Raft)
+		}
+	}
+	if err := n.store.SaveMeta(membersBucket, m.ID, []byte(m.RPC)); err != nil {
+		return err
+	}
+	if err := n.raft.AddVoter(raft.ServerID(m.ID), raft.ServerAddress(m.Raft), 0, 10*time.Second).Error(); err != nil {
+		return fmt.Errorf("raftstore: add %s: %w", m.ID, n.wrap(err))
+	}
+	return nil
+}
+
+// RemoveMember removes the member id from the group. Only the leader can;
+// removing itself hands the leadership on.
+func (n *Node) RemoveMember(id string) error {
+	found := false
+	for _, cur := range n.Status().Members {
+		found = found || cur.ID == id
+	}
+	if !found {
+		return fmt.Errorf("raftstore: no member %q in the group", id)
+	}
+	if err := n.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second).Error(); err != nil {
+		return fmt.Errorf("raftstore: remove %s: %w", id, n.wrap(err))
+	}
+	return nil
 }
 
 // PeersFile is the file an operator writes into a member's raft dir to

@@ -1,0 +1,57 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/drover/drover/internal/raftstore"
+	"github.com/drover/drover/master"
+	"github.com/drover/drover/rpcapi"
+)
+
+// control is the group as the leader's master shows and changes it
+// (master.ClusterControl).
+type control struct{ rn *raftstore.Node }
+
+var _ master.ClusterControl = control{}
+
+func (c control) Status() any { return c.rn.Status() }
+
+// AddMember checks the member's addresses and adds it.
+func (c control) AddMember(id, raftAddr, rpc string) error {
+	if id == "" {
+		return fmt.Errorf("%w: a member needs an id", rpcapi.ErrBadRequest)
+	}
+	for what, addr := range map[string]string{"raft": raftAddr, "rpc": rpc} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%w: %s: want host:port, got %q", rpcapi.ErrBadRequest, what, addr)
+		}
+	}
+	for _, m := range c.rn.Status().Members {
+		if m.ID == id {
+			return fmt.Errorf("%w: member %q is in the group already (raft %s)", rpcapi.ErrBadRequest, id, m.Raft)
+		}
+	}
+	return c.wrap(c.rn.AddMember(raftstore.Member{ID: id, Raft: raftAddr, RPC: rpc}))
+}
+
+// RemoveMember removes the member id.
+func (c control) RemoveMember(id string) error {
+	found := false
+	for _, m := range c.rn.Status().Members {
+		found = found || m.ID == id
+	}
+	if !found {
+		return fmt.Errorf("%w: no member %q in the group", rpcapi.ErrNotFound, id)
+	}
+	return c.wrap(c.rn.RemoveMember(id))
+}
+
+// wrap makes "not the leader" unavailable: the call may go to the leader.
+func (c control) wrap(err error) error {
+	if errors.Is(err, raftstore.ErrNotLeader) {
+		return fmt.Errorf("%w: %v", rpcapi.ErrUnavailable, err)
+	}
+	return err
+}
