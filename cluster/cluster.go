@@ -174,6 +174,7 @@ func (n *Node) lead() {
 		n.log.WithError(err).Warn("elected, but the store did not catch up; staying standby")
 		return
 	}
+	caughtUp := time.Since(start)
 	n.sb.stop()
 	cfg := n.cfg.Master
 	cfg.StoreImpl = n.rn.Store()
@@ -192,7 +193,8 @@ func (n *Node) lead() {
 	n.mu.Lock()
 	n.m, n.leading = m, true
 	n.mu.Unlock()
-	n.log.WithFields(logrus.Fields{"term": n.rn.Term(), "took": time.Since(start).Round(time.Millisecond)}).Info("elected: this member's master leads")
+	n.log.WithFields(logrus.Fields{"term": n.rn.Term(), "took": time.Since(start).Round(time.Millisecond),
+		"caught_up": caughtUp.Round(time.Millisecond)}).Info("elected: this member's master leads")
 }
 
 // follow stops the master, if one runs, and serves the standby again.
