@@ -170,9 +170,16 @@ func (n *Node) run() {
 // master that cannot start gives the leadership away.
 func (n *Node) lead() {
 	start := time.Now()
-	if err := n.rn.Barrier(n.cfg.Master.DeadAfter); err != nil {
-		n.log.WithError(err).Warn("elected, but the store did not catch up; staying standby")
-		return
+	for {
+		err := n.rn.Barrier(n.cfg.Master.DeadAfter)
+		if err == nil {
+			break
+		}
+		if !n.rn.IsLeader() {
+			n.log.WithError(err).Warn("elected, but lost the leadership before the store caught up")
+			return
+		}
+		n.log.WithError(err).Warn("elected, but the store has not caught up yet; waiting")
 	}
 	caughtUp := time.Since(start)
 	n.sb.stop()
@@ -252,6 +259,11 @@ func (n *Node) Close() error {
 	var errs []error
 	if m := n.Master(); m != nil {
 		errs = append(errs, m.Close())
+		// Its last writes are committed: hand the leadership on now
+		// rather than let the others wait out an election timeout.
+		if err := n.rn.GiveUp(); err != nil {
+			n.log.WithError(err).Warn("could not hand the leadership on; the others elect a leader after their timeout")
+		}
 	}
 	n.sb.stop()
 	errs = append(errs, n.rn.Close(), n.local.Close())
