@@ -154,6 +154,23 @@ func (c *Client) Call(ctx context.Context, method string, args, reply any) error
 	}
 }
 
+// NotSentError is a call that never reached the node: connecting to it
+// failed (refused, timed out, the CONNECT answered with something else),
+// so the node did nothing. Its text and errors.Is are those of Err (an
+// ErrUnavailable); NotSent finds it.
+type NotSentError struct{ Err error }
+
+func (e *NotSentError) Error() string { return e.Err.Error() }
+func (e *NotSentError) Unwrap() error { return e.Err }
+
+// NotSent reports whether err says that the call never reached the node
+// (a *NotSentError in its chain): another node may be called instead
+// without the call happening twice.
+func NotSent(err error) bool {
+	var ns *NotSentError
+	return errors.As(err, &ns)
+}
+
 // unsent reports whether call failed at once with rpc.ErrShutdown: net/rpc
 // refuses to send on a connection it already knows is broken, so the call
 // never left.
@@ -197,7 +214,7 @@ func dialGoConn(ctx context.Context, addr, token string, tlsCfg *tls.Config) (ne
 		conn, err = d.DialContext(ctx, "tcp", addr)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: dial %s: %v", ErrUnavailable, addr, err)
+		return nil, &NotSentError{fmt.Errorf("%w: dial %s: %v", ErrUnavailable, addr, err)}
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
@@ -220,7 +237,7 @@ func dialGoConn(ctx context.Context, addr, token string, tlsCfg *tls.Config) (ne
 	}
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("%w: connect %s%s: %v", ErrUnavailable, addr, GoRPCPath, err)
+		return nil, &NotSentError{fmt.Errorf("%w: connect %s%s: %v", ErrUnavailable, addr, GoRPCPath, err)}
 	}
 	conn.SetDeadline(time.Time{})
 	return conn, nil

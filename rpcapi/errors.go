@@ -35,6 +35,10 @@ var (
 	// the call (docs/security.md has the table). The call changed
 	// nothing.
 	ErrForbidden = &Error{"forbidden", "rpcapi: forbidden"}
+	// ErrNotLeader: this master is a standby: call the leader. The call
+	// changed nothing. Its message names the leader when the standby
+	// knows it (NewNotLeader; LeaderOf reads it back).
+	ErrNotLeader = &Error{"not_leader", "rpcapi: not leader"}
 	// ErrInternal: anything else.
 	ErrInternal = &Error{"internal", "rpcapi: internal error"}
 )
@@ -42,7 +46,7 @@ var (
 var sentinels = map[string]*Error{}
 
 func init() {
-	for _, e := range []*Error{ErrUnknownWorker, ErrNotFound, ErrBadRequest, ErrUnavailable, ErrUnauthorized, ErrForbidden, ErrInternal} {
+	for _, e := range []*Error{ErrUnknownWorker, ErrNotFound, ErrBadRequest, ErrUnavailable, ErrUnauthorized, ErrForbidden, ErrNotLeader, ErrInternal} {
 		sentinels[e.Code] = e
 	}
 }

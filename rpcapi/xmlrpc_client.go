@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -227,7 +228,17 @@ func (c *XMLClient) callError(ctx context.Context, name string, err error) error
 	case errors.As(err, &status) && status.code == http.StatusRequestEntityTooLarge:
 		return fmt.Errorf("%w: %s to %s: request body too large (HTTP 413)", ErrBadRequest, name, c.url)
 	}
+	if dialFailed(err) {
+		return &NotSentError{fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, name, c.url, err)}
+	}
 	return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, name, c.url, err)
+}
+
+// dialFailed reports whether err is a failure to connect: the request was
+// not sent.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // faultError rebuilds a server fault as the matching sentinel.

@@ -31,6 +31,7 @@ const (
 	FaultInternal       = 5
 	FaultUnauthorized   = 6      // a missing or wrong worker secret (a missing or wrong token gets HTTP 401 before any XML)
 	FaultForbidden      = 7      // the token's role may not call the method
+	FaultNotLeader      = 8      // a standby master: call the leader (the text may name it)
 	FaultParse          = -32700 // the body is not a well-formed methodCall
 	FaultMethodNotFound = -32601
 	FaultInvalidParams  = -32602 // wrong number or types of params
@@ -44,6 +45,7 @@ var faultCodes = map[string]int{
 	ErrInternal.Code:      FaultInternal,
 	ErrUnauthorized.Code:  FaultUnauthorized,
 	ErrForbidden.Code:     FaultForbidden,
+	ErrNotLeader.Code:     FaultNotLeader,
 }
 
 // XMLRPCOptions bounds what the XML-RPC handler accepts. Zero fields mean
