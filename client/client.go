@@ -34,6 +34,10 @@ var (
 	// (a read token submitting, a client token purging); the call changed
 	// nothing.
 	ErrForbidden error = rpcapi.ErrForbidden
+	// ErrNotLeader: every master the Client was given that answered is a
+	// standby, and none named a leader that answered before the call's
+	// context ended (see Dial).
+	ErrNotLeader error = rpcapi.ErrNotLeader
 	// ErrInternal: anything else the master reports.
 	ErrInternal error = rpcapi.ErrInternal
 )
@@ -115,6 +119,18 @@ type Client struct {
 // path, if any, replaces /RPC2). Dial does not connect: the first call
 // does, and reports an unreachable master as ErrUnavailable. Dial fails
 // only on a bad address, transport or TLS file.
+//
+// addr may list several masters separated by commas
+// ("10.0.0.1:7070,10.0.0.2:7070,10.0.0.3:7070"; spaces around the commas
+// are ignored, an empty element is an error), of which one, the leader,
+// serves and the others are standbys (docs/ha.md). The Client follows the
+// leader (docs/protocol.md, "Several masters"): a call goes to the master
+// that answered last; a standby's answer sends it to the leader the
+// standby names, or to the next master, and so does a master that cannot
+// be reached; after trying every master it pauses (50 ms, doubling up to
+// 1 s) and tries again until the call's context or timeout ends. A call
+// whose connection broke once sent is not sent again: it returns
+// ErrUnavailable, and the next call starts at the next master.
 func Dial(addr string, opts ...Option) (*Client, error) {
 	o := options{transport: Gob, timeout: DefaultTimeout, waitPoll: rpcapi.MaxWait}
 	for _, f := range opts {
@@ -137,7 +153,7 @@ func Dial(addr string, opts ...Option) (*Client, error) {
 	if o.tls != nil {
 		ro = append(ro, rpcapi.WithTLS(o.tls))
 	}
-	c, err := rpcapi.NewCaller(addr, string(o.transport), ro...)
+	c, err := rpcapi.NewMasterCaller(addr, string(o.transport), ro...)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}

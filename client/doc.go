@@ -5,6 +5,8 @@
 // Dial names the master and returns a Client; it does not connect. The
 // first call connects, and a connection that breaks (the master restarted)
 // is made again by the next call. A Client is safe for concurrent use.
+// Given several masters separated by commas (a leader and its standbys),
+// it follows the leader among them (see Dial).
 //
 //	c, err := client.Dial("127.0.0.1:7070", client.WithToken(token))
 //	if err != nil {

@@ -43,7 +43,7 @@ func Addrs(list string) ([]string, error) {
 // the call was not sent (NotSent: the master could not be reached) it
 // calls the next master. Once it has tried every master it pauses, 50 ms
 // at first, doubling to 1 s, and goes on until ctx ends, then returns the
-// last error. A call that was sent and broke (ErrUnavailable) is not made
+// last error (with the last standby's, which matches ErrNotLeader). A call that was sent and broke (ErrUnavailable) is not made
 // again, since it may have happened: it returns the error, and the next
 // call starts from the next master.
 func Follow(addrs []string, dial func(addr string) (Caller, error)) (Caller, error) {
@@ -96,7 +96,7 @@ func (f *follower) Call(ctx context.Context, method string, args, reply any) err
 	if err != nil {
 		return err
 	}
-	var prev error
+	var standby error // the last not_leader answer
 	first := i
 	round, named := i, false // the place in the round; whether i was named
 	steps, pause := 0, followPause
@@ -107,14 +107,16 @@ func (f *follower) Call(ctx context.Context, method string, args, reply any) err
 			f.settle(i)
 			return nil
 		case ctx.Err() != nil:
-			return lastError(err, prev)
+			return lastError(err, standby)
 		case !errors.Is(err, ErrNotLeader) && !NotSent(err):
 			if errors.Is(err, ErrUnavailable) && !isRemote(err) {
 				f.moveOn(first, i) // broke mid-call: not made again
 			}
 			return err
 		}
-		prev = err
+		if errors.Is(err, ErrNotLeader) {
+			standby = err
+		}
 		if l := f.leader(i, LeaderOf(err)); !named && l >= 0 && l != i {
 			i, named = l, true
 		} else {
@@ -122,7 +124,7 @@ func (f *follower) Call(ctx context.Context, method string, args, reply any) err
 			i = round
 			if steps++; steps >= f.size() { // tried every master: pause
 				if !sleep(ctx, pause) {
-					return prev
+					return lastError(err, standby)
 				}
 				steps, pause = 0, min(2*pause, followMaxPause)
 			}
@@ -145,14 +147,14 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// lastError is the error of a call that ctx ended: err, and the answer of
-// the master called before (prev), when there was one, so that a caller
-// learns that it was a standby.
-func lastError(err, prev error) error {
-	if prev == nil {
+// lastError is the error of a call that ctx ended: err, the last
+// master's, and the last standby's answer when err is not it, so that the
+// caller learns that masters answered, as standbys.
+func lastError(err, standby error) error {
+	if standby == nil || err == standby {
 		return err
 	}
-	return fmt.Errorf("%w; before that: %w", err, prev)
+	return fmt.Errorf("%w; before that: %w", err, standby)
 }
 
 // isRemote reports whether err is an error a node answered with, rather
