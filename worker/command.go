@@ -374,8 +374,21 @@ func jobEnviron(environ []string) []string {
 
 // redactUserinfo returns the master's address addr as a job sees it in
 // DROVER_MASTER: without the user name and password of a URL such as
-// http://drover:TOKEN@host:7070, which may be the token.
+// http://drover:TOKEN@host:7070, which may be the token, in each address
+// of a list separated by commas.
 func redactUserinfo(addr string) string {
+	if strings.Contains(addr, ",") {
+		parts := strings.Split(addr, ",")
+		for i, p := range parts {
+			parts[i] = redactOne(strings.TrimSpace(p))
+		}
+		return strings.Join(parts, ",")
+	}
+	return redactOne(addr)
+}
+
+// redactOne is redactUserinfo of one address.
+func redactOne(addr string) string {
 	u, err := url.Parse(addr)
 	if err != nil || u.User == nil {
 		if at := strings.LastIndexByte(addr, '@'); at >= 0 && !strings.Contains(addr, "://") {

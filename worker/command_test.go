@@ -482,6 +482,8 @@ func TestRedactUserinfo(t *testing.T) {
 		{"https://drover:tok@m.example:7070/RPC2", "https://m.example:7070/RPC2"},
 		{"http://tok@m.example:7070", "http://m.example:7070"},
 		{"drover:tok@m.example:7070", "m.example:7070"},
+		{"http://drover:tok@a:7070, https://tok@b:7070/RPC2,c:7070", "http://a:7070,https://b:7070/RPC2,c:7070"},
+		{"drover:tok@a:7070,drover:tok@b:7070", "a:7070,b:7070"},
 	} {
 		if got := redactUserinfo(tc.in); got != tc.want {
 			t.Errorf("redactUserinfo(%q) = %q, want %q", tc.in, got, tc.want)

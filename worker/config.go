@@ -66,7 +66,11 @@ type Command struct {
 
 // Config configures a Worker. Zero values mean the documented defaults.
 type Config struct {
-	// Master is the master's address. Default "127.0.0.1:7070".
+	// Master is the master's address. Default "127.0.0.1:7070". A list
+	// separated by commas names a leader and its standbys (spaces around
+	// the commas are ignored, an empty element is an error): the worker
+	// follows the leader among them (rpcapi.Follow) and registers again
+	// with what it runs when it reaches a new one.
 	Master string
 	// Listen is the worker's own endpoint. Default "127.0.0.1:0" (a free
 	// port on loopback).
@@ -230,6 +234,9 @@ func (c *Config) Validate() error {
 	c.setDefaults()
 	if err := webguard.CheckAllowedHosts(c.AllowedHosts); err != nil {
 		return fmt.Errorf("worker: AllowedHosts (allowed_hosts): %w", err)
+	}
+	if _, err := rpcapi.Addrs(c.Master); err != nil {
+		return fmt.Errorf("worker: Master (master): %w", err)
 	}
 	switch {
 	case c.Transport != "" && c.Transport != rpcapi.TransportGob && c.Transport != rpcapi.TransportXMLRPC:

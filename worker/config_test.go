@@ -106,3 +106,22 @@ func TestConfigDefaults(t *testing.T) {
 		t.Errorf("set fields changed:\n got %+v\nwant %+v", c, set)
 	}
 }
+
+// TestConfigMasterList: Master may list masters separated by commas,
+// spaces around them ignored; an empty element is refused, naming the
+// field.
+func TestConfigMasterList(t *testing.T) {
+	c := Config{Master: "127.0.0.1:7070, 127.0.0.1:7080 ,127.0.0.1:7090"}
+	if err := c.Validate(); err != nil {
+		t.Errorf("a list of three: %v", err)
+	}
+	for _, bad := range []string{"127.0.0.1:7070,", "127.0.0.1:7070,,127.0.0.1:7080", " ,127.0.0.1:7070"} {
+		c := Config{Master: bad}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "Master (master)") || !strings.Contains(err.Error(), "empty") {
+			t.Errorf("Master %q: %v; want an error naming the field and the empty element", bad, err)
+		}
+		if _, err := New(Config{Master: bad}); err == nil {
+			t.Errorf("New with Master %q succeeded", bad)
+		}
+	}
+}

@@ -127,7 +127,7 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.ClientTLS != nil {
 		opts = append(opts, rpcapi.WithTLS(cfg.ClientTLS))
 	}
-	mc, err := rpcapi.NewCaller(cfg.Master, cfg.Transport, opts...)
+	mc, err := rpcapi.NewMasterCaller(cfg.Master, cfg.Transport, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("worker: master: %w", err)
 	}
@@ -153,7 +153,8 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Transport == "" || cfg.Transport == rpcapi.TransportGob {
 		// A runner's own reports go on a connection of their own, read
 		// in the runner (rpcapi.SerialClient).
-		w.dc = rpcapi.NewSerialClient(cfg.Master, opts...)
+		addrs, _ := rpcapi.Addrs(cfg.Master) // Validate checked them
+		w.dc, _ = rpcapi.Follow(addrs, func(a string) (rpcapi.Caller, error) { return rpcapi.NewSerialClient(a, opts...), nil })
 		w.direct = rpcapi.MasterClient{C: w.dc}
 	}
 	w.metrics = newMetrics(w)
