@@ -35,7 +35,9 @@ func Addrs(list string) ([]string, error) {
 
 // Follow returns a Caller of the masters at addrs that follows the
 // leader, making each master's Caller with dial (which must not connect).
-// For a single address it returns that address's Caller itself.
+// For a single address it returns that address's Caller itself; for
+// several, a Caller whose Addr method returns the address of the master
+// that calls go to now.
 //
 // A call goes to the master that answered last (at first, addrs[0]). On
 // ErrNotLeader it calls the leader the error names (adding its address
@@ -162,6 +164,14 @@ func lastError(err, standby error) error {
 func isRemote(err error) bool {
 	var re *remoteError
 	return errors.As(err, &re)
+}
+
+// Addr returns the address of the master that calls go to now: the one
+// that answered last, as given to Follow or as a standby named it.
+func (f *follower) Addr() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.nodes[f.cur].addr
 }
 
 // at returns node i (-1: the current one) and its Caller.

@@ -107,7 +107,7 @@ func (m *model) deal(r *rand.Rand, listed []string) (reachable, broken bool) {
 // leader when one can be reached and no listed master breaks calls
 // (within two calls a master); end by ctx, bounded, only when nothing
 // answered; and start where the last call ended: on the master that
-// answered, or after the one that broke.
+// answered, or after the one that broke, which Addr names.
 func TestFollowModel(t *testing.T) {
 	for seed := range uint64(4) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
@@ -182,6 +182,9 @@ func followModel(t *testing.T, r *rand.Rand) {
 				t.Fatalf("%s: failed, but not on a master that broke the call", what)
 			}
 			start = dialed[(slices.Index(dialed, last)+1)%len(dialed)]
+		}
+		if now := f.(interface{ Addr() string }).Addr(); now != start {
+			t.Fatalf("%s: Addr %s, want %s (where the next call starts)", what, now, start)
 		}
 		if reachable && !broken && len(log) > 2*len(dialed) {
 			t.Fatalf("%s: %d calls to reach the leader among %d masters", what, len(log), len(dialed))

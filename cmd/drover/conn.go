@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -31,7 +32,7 @@ func addConnFlags(fs *pflag.FlagSet) *connFlags {
 	}
 	return &connFlags{
 		fs:        fs,
-		addr:      fs.String("master", def, "master `addr` ($DROVER_MASTER, else "+defaultMaster+")"),
+		addr:      fs.String("master", def, "master `addr`, or a comma list of masters whose leader is followed ($DROVER_MASTER, else "+defaultMaster+")"),
 		transport: fs.String("transport", rpcapi.TransportGob, "protocol to the master: gob or xmlrpc"),
 		token:     fs.String("token", "", "the master's `token`; other users of this machine see it in ps: prefer --token-file or $DROVER_TOKEN"),
 		tokenFile: fs.String("token-file", "", "read the master's token from `file` (surrounding whitespace ignored)"),
@@ -69,7 +70,9 @@ func (f *connFlags) secrets() (string, *tls.Config, error) {
 }
 
 // dial returns a client of the master the flags name, whose errors say
-// which master could not be reached, or refused the call.
+// which master could not be reached, or refused the call. Given a list
+// of masters (a leader and its standbys), it follows the leader among
+// them (rpcapi.Follow).
 func (f *connFlags) dial() (rpcapi.MasterClient, error) {
 	tok, tc, err := f.secrets()
 	if err != nil {
@@ -79,7 +82,7 @@ func (f *connFlags) dial() (rpcapi.MasterClient, error) {
 	if tc != nil {
 		opts = append(opts, rpcapi.WithTLS(tc))
 	}
-	c, err := rpcapi.NewCaller(*f.addr, *f.transport, opts...)
+	c, err := rpcapi.NewMasterCaller(*f.addr, *f.transport, opts...)
 	if err != nil {
 		return rpcapi.MasterClient{}, usageError(err)
 	}
@@ -139,4 +142,25 @@ func (f *connFlags) annotate(err error) error {
 		return fmt.Errorf("the master at %s refused the call: %w", f.where(), err)
 	}
 	return err
+}
+
+// leaderAddr returns the master's address for a command that calls the
+// JSON API: --master itself, or, when it lists several masters, the one
+// that answers get_master_status as the leader.
+func (f *connFlags) leaderAddr() (string, error) {
+	if !strings.Contains(*f.addr, ",") {
+		return *f.addr, nil
+	}
+	mc, c, done, err := f.call()
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	if _, err := mc.Status(c); err != nil {
+		return "", err
+	}
+	if a, ok := mc.C.(masterCaller).Caller.(interface{ Addr() string }); ok {
+		return a.Addr(), nil
+	}
+	return *f.addr, nil
 }

@@ -102,7 +102,7 @@ func logsCmd(fs *pflag.FlagSet) runFunc {
 }
 
 // logClient gets logs from the master's JSON API, with the token and TLS
-// of the command's flags.
+// of the command's flags; given several masters, from the leader.
 type logClient struct {
 	conn  *connFlags
 	base  string // http://host:port or https://host:port
@@ -115,13 +115,17 @@ func newLogClient(f *connFlags) (*logClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	addr, err := f.leaderAddr()
+	if err != nil {
+		return nil, err
+	}
 	scheme := "http://"
-	if tc != nil || strings.HasPrefix(*f.addr, "https://") {
+	if tc != nil || strings.HasPrefix(addr, "https://") {
 		scheme = "https://"
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tc
-	return &logClient{conn: f, base: scheme + rpcapi.HostPort(*f.addr), token: tok, hc: &http.Client{Transport: tr}}, nil
+	return &logClient{conn: f, base: scheme + rpcapi.HostPort(addr), token: tok, hc: &http.Client{Transport: tr}}, nil
 }
 
 // copy writes one stream of the log at path to w, following it if asked.
