@@ -34,9 +34,10 @@ var (
 	// (a read token submitting, a client token purging); the call changed
 	// nothing.
 	ErrForbidden error = rpcapi.ErrForbidden
-	// ErrNotLeader: every master the Client was given that answered is a
-	// standby, and none named a leader that answered before the call's
-	// context ended (see Dial).
+	// ErrNotLeader: the master is a standby (given one address), or,
+	// given several, every master that answered was a standby and none
+	// named a leader that answered before the call's context or timeout
+	// ended (see Dial). The call changed nothing.
 	ErrNotLeader error = rpcapi.ErrNotLeader
 	// ErrInternal: anything else the master reports.
 	ErrInternal error = rpcapi.ErrInternal
