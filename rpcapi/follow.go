@@ -119,7 +119,11 @@ func (f *follower) Call(ctx context.Context, method string, args, reply any) err
 		if errors.Is(err, ErrNotLeader) {
 			standby = err
 		}
-		if l := f.leader(i, LeaderOf(err)); !named && l >= 0 && l != i {
+		l := -1
+		if !named {
+			l = f.leader(i, LeaderOf(err))
+		}
+		if l >= 0 && l != i {
 			i, named = l, true
 		} else {
 			round, named = f.next(round), false
