@@ -36,7 +36,7 @@ func newStandby(cfg *master.Config, rn *raftstore.Node) (*standby, error) {
 		return nil, err
 	}
 	s := &standby{cfg: cfg, rn: rn}
-	api := notLeader{leader: rn.LeaderRPC}
+	api := &rpcapi.Standby{Leader: rn.LeaderRPC}
 	gob, err := rpcapi.NewGoRPCHandlerOptions(api, nil, rpcapi.GoRPCOptions{MaxMessage: cfg.MaxRequestBody})
 	if err != nil {
 		return nil, err
@@ -72,7 +72,7 @@ func (s *standby) elsewhere(w http.ResponseWriter, _ *http.Request) {
 		Leader string `json:"leader"`
 	}
 	body.Leader = s.rn.LeaderRPC()
-	body.Error.Code, body.Error.Message = "not_leader", notLeader{leader: func() string { return body.Leader }}.err().Error()
+	body.Error.Code, body.Error.Message = rpcapi.Code(rpcapi.ErrNotLeader), rpcapi.NewNotLeader(body.Leader).Error()
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusServiceUnavailable)

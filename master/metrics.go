@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -310,7 +309,7 @@ func (c countingAPI) deposed() error {
 	if c.w.cfg.leads() {
 		return nil
 	}
-	return fmt.Errorf("%w: this master no longer leads its group", rpcapi.ErrUnavailable)
+	return rpcapi.NewNotLeader("") // the caller goes on to the other masters
 }
 
 func (c countingAPI) count(method string, err error) error {

@@ -38,9 +38,9 @@ func quiet() logrus.FieldLogger {
 }
 
 func fast(c *raft.Config) {
-	c.HeartbeatTimeout = 200 * time.Millisecond
-	c.ElectionTimeout = 200 * time.Millisecond
-	c.LeaderLeaseTimeout = 100 * time.Millisecond
+	c.HeartbeatTimeout = 400 * time.Millisecond
+	c.ElectionTimeout = 400 * time.Millisecond
+	c.LeaderLeaseTimeout = 200 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 	c.TrailingLogs = 4 // a snapshot leaves few entries: a member far behind takes the snapshot
 }
@@ -111,6 +111,23 @@ func leader(t *testing.T, g []*member) *member {
 	return l
 }
 
+// write makes a write on the leader, again on the next leader while the
+// leadership moves (a loaded machine can depose one), and returns the
+// member whose write was committed. Every write here is idempotent.
+func write(t *testing.T, g []*member, w func(*Store) error) *member {
+	t.Helper()
+	var at *member
+	poll.UntilErr(t, 15*time.Second, "a write the leader commits", func() error {
+		at = leader(t, g)
+		err := w(at.node.Store())
+		if err != nil && !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("write: %v", err)
+		}
+		return err
+	})
+	return at
+}
+
 func rec(seq uint64, s string) jobs.Record { return jobs.Record{Seq: seq, Data: []byte(s)} }
 
 // contents reads a local store's jobs and one meta bucket.
@@ -128,20 +145,11 @@ func contents(t *testing.T, s Local) string {
 
 func TestGroupReplicatesWrites(t *testing.T) {
 	g, _ := group(t, 3)
-	l := leader(t, g)
+	write(t, g, func(st *Store) error { return st.Save([]jobs.Record{rec(1, "a"), rec(2, "b")}) })
+	write(t, g, func(st *Store) error { return st.SaveMetas([]jobs.MetaRecord{{Bucket: "sched", Key: "k", Val: []byte("v")}}) })
+	write(t, g, func(st *Store) error { return st.Save([]jobs.Record{rec(2, "b2"), rec(3, "c")}) })
+	l := write(t, g, func(st *Store) error { return st.Delete([]uint64{1}) })
 	st := l.node.Store()
-	if err := st.Save([]jobs.Record{rec(1, "a"), rec(2, "b")}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.SaveMetas([]jobs.MetaRecord{{Bucket: "sched", Key: "k", Val: []byte("v")}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Save([]jobs.Record{rec(2, "b2"), rec(3, "c")}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Delete([]uint64{1}); err != nil {
-		t.Fatal(err)
-	}
 	want := "2=b2 3=c k:v "
 	if got := contents(t, l.local); got != want {
 		t.Fatalf("leader's store: %q, want %q (a write returned before it was applied here)", got, want)
@@ -175,14 +183,12 @@ func TestNewLeaderHasEveryAcknowledgedWrite(t *testing.T) {
 	g, ms := group(t, 3)
 	var acked []uint64
 	for round := range 3 {
-		l := leader(t, g)
 		for i := range 20 {
 			seq := uint64(round*100 + i + 1)
-			if err := l.node.Store().Save([]jobs.Record{rec(seq, "r")}); err != nil {
-				t.Fatalf("round %d: %v", round, err)
-			}
+			write(t, g, func(st *Store) error { return st.Save([]jobs.Record{rec(seq, "r")}) })
 			acked = append(acked, seq)
 		}
+		l := leader(t, g)
 		l.stop() // the leader dies; the other two elect one of them
 		nl := leader(t, g)
 		if err := nl.node.Barrier(5 * time.Second); err != nil {
@@ -201,15 +207,10 @@ func TestNewLeaderHasEveryAcknowledgedWrite(t *testing.T) {
 
 func TestSnapshotRestoresAMemberThatLostItsDisk(t *testing.T) {
 	g, ms := group(t, 3)
-	l := leader(t, g)
 	for i := range 50 {
-		if err := l.node.Store().Save([]jobs.Record{rec(uint64(i+1), "r")}); err != nil {
-			t.Fatal(err)
-		}
+		write(t, g, func(st *Store) error { return st.Save([]jobs.Record{rec(uint64(i+1), "r")}) })
 	}
-	if err := l.node.Store().SaveMeta("sched", "k", []byte("v")); err != nil {
-		t.Fatal(err)
-	}
+	l := write(t, g, func(st *Store) error { return st.SaveMeta("sched", "k", []byte("v")) })
 	for _, mb := range g {
 		if err := mb.node.raft.Snapshot().Error(); err != nil {
 			t.Fatal(err)
@@ -225,9 +226,7 @@ func TestSnapshotRestoresAMemberThatLostItsDisk(t *testing.T) {
 	f.stop()
 	f.dir = t.TempDir() // its disk is gone
 	for i := range 30 {
-		if err := l.node.Store().Save([]jobs.Record{rec(uint64(100+i), "s")}); err != nil {
-			t.Fatal(err)
-		}
+		l = write(t, g, func(st *Store) error { return st.Save([]jobs.Record{rec(uint64(100+i), "s")}) })
 	}
 	f.start(t, ms)
 	want := contents(t, l.local)
@@ -329,10 +328,7 @@ func FuzzDecodeEntry(f *testing.F) {
 func TestGroupOverMutualTLS(t *testing.T) {
 	pki := testnet.NewPKI(t)
 	g, ms := groupTLS(t, 3, &TLS{Server: pki.Server(), Client: pki.Client()})
-	l := leader(t, g)
-	if err := l.node.Store().Save([]jobs.Record{rec(1, "a")}); err != nil {
-		t.Fatal(err)
-	}
+	write(t, g, func(st *Store) error { return st.Save([]jobs.Record{rec(1, "a")}) })
 	for _, mb := range g {
 		poll.Until(t, 5*time.Second, mb.id+" applies the entry", func() bool { return contents(t, mb.local) == "1=a " })
 	}

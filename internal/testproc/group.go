@@ -76,7 +76,7 @@ members = [%s]
 		g.StartMember(i)
 	}
 	tb.Cleanup(g.NoJobsLeft)
-	cl, err := rpcapi.NewCaller(g.Addr, cfg.Transport, rpcapi.WithToken(cfg.Token))
+	cl, err := rpcapi.NewMasterCaller(g.Addr, cfg.Transport, rpcapi.WithToken(cfg.Token))
 	if err != nil {
 		tb.Fatalf("testproc: %v", err)
 	}
