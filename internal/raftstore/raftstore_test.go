@@ -146,7 +146,9 @@ func contents(t *testing.T, s Local) string {
 func TestGroupReplicatesWrites(t *testing.T) {
 	g, _ := group(t, 3)
 	write(t, g, func(st *Store) error { return st.Save([]jobs.Record{rec(1, "a"), rec(2, "b")}) })
-	write(t, g, func(st *Store) error { return st.SaveMetas([]jobs.MetaRecord{{Bucket: "sched", Key: "k", Val: []byte("v")}}) })
+	write(t, g, func(st *Store) error {
+		return st.SaveMetas([]jobs.MetaRecord{{Bucket: "sched", Key: "k", Val: []byte("v")}})
+	})
 	write(t, g, func(st *Store) error { return st.Save([]jobs.Record{rec(2, "b2"), rec(3, "c")}) })
 	l := write(t, g, func(st *Store) error { return st.Delete([]uint64{1}) })
 	st := l.node.Store()
