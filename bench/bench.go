@@ -19,6 +19,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -56,6 +57,12 @@ type Config struct {
 	Batch int
 	// Store is "bolt" (default, in a temp dir) or "memory".
 	Store string
+	// Masters is how many master processes the e2e scenario runs: 1
+	// (default), or 3 or 5 as a raft group on loopback (cluster package),
+	// each with its own data dir (bolt store only); the workers and the
+	// clients are given the leader's address, and the leader is the
+	// master measured and profiled.
+	Masters int
 	// Transport is "gob" (default) or "xmlrpc": clients, workers and the
 	// master's calls to workers all use it.
 	Transport string
@@ -166,6 +173,7 @@ func (c *Config) setDefaults() {
 	if lifetime {
 		setDur(&c.Timeout, c.Duration+30*time.Minute)
 	}
+	setInt(&c.Masters, 1)
 	setInt(&c.Clients, 4)
 	setInt(&c.Batch, 1000)
 	setInt(&c.Slots, 256)
@@ -218,6 +226,12 @@ func (c *Config) Validate() error {
 	case c.Jobs < 0 || c.Workers < 0 || c.Clients < 0 || c.Batch < 0 || c.Slots < 0 || c.LatencySamples < 0 ||
 		c.RetainJobs < 0 || c.HistoryJobs < 0 || c.Fill < 0:
 		return errors.New("bench: negative count")
+	case !slices.Contains(mastersAllowed, c.Masters):
+		return fmt.Errorf("bench: masters %d: want 1, 3 or 5", c.Masters)
+	case c.Masters > 1 && c.Scenario != ScenarioE2E:
+		return fmt.Errorf("bench: masters %d: --masters applies to e2e only, not to %s", c.Masters, c.Scenario)
+	case c.Masters > 1 && c.Store != master.StoreBolt:
+		return fmt.Errorf("bench: masters %d with store %s: a raft group's masters keep their stores on disk: want bolt", c.Masters, c.Store)
 	case c.Batch > master.MaxSubmit:
 		return fmt.Errorf("bench: batch %d over the master's limit %d", c.Batch, master.MaxSubmit)
 	case c.Work < 0 || c.KillWorkerEvery < 0 || c.Window < 0 || c.CeilingTime < 0 || c.Duration < 0 ||
@@ -271,10 +285,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // cluster is a master process, worker processes and a gob control client.
 type cluster struct {
 	cfg     *Config
-	master  *proc
-	addr    string
+	master  *proc  // with several masters, the leader
+	addr    string // the master's RPC address
 	dataDir string
 	ctl     rpcapi.MasterClient // gob, for status polls and checks
+	group   *raftGroup          // with several masters, all of them
 
 	// setMaster change the masterSpec of every master process, the
 	// scenario's settings over the config's.
@@ -297,8 +312,8 @@ func (c *cluster) masterSpec() masterSpec {
 }
 
 // startCluster starts a master (its masterSpec changed by setMaster, if
-// any) and nWorkers worker processes and waits until the master lists them
-// all alive.
+// any), or cfg.Masters of them as a raft group, and nWorkers worker
+// processes and waits until the master (the leader) lists them all alive.
 func startCluster(ctx context.Context, cfg *Config, nWorkers int, setMaster ...func(*masterSpec)) (*cluster, error) {
 	c := &cluster{cfg: cfg, setMaster: setMaster}
 	if cfg.Store == master.StoreBolt {
@@ -308,7 +323,11 @@ func startCluster(ctx context.Context, cfg *Config, nWorkers int, setMaster ...f
 		}
 		c.dataDir = dir
 	}
-	if err := c.startMaster(); err != nil {
+	start := func() error { return c.startMaster() }
+	if cfg.Masters > 1 {
+		start = func() error { return c.startGroup(ctx) }
+	}
+	if err := start(); err != nil {
 		c.close()
 		return nil, err
 	}
@@ -422,10 +441,13 @@ func (c *cluster) workersCPU() time.Duration {
 	return d
 }
 
-// close stops the workers, then the master, and removes the data dir.
+// close stops the workers, then the master (or every member of the
+// group), and removes the data dir.
 func (c *cluster) close() {
 	c.stopWorkers()
-	if c.master != nil {
+	if c.group != nil {
+		c.group.stop(c.cfg)
+	} else if c.master != nil {
 		if !c.master.stop(time.Minute) {
 			c.cfg.note("master did not stop within a minute; killed")
 		}

@@ -26,12 +26,15 @@ func runE2E(ctx context.Context, cfg *Config, r *Result) error {
 	if err := measureCeilings(ctx, cfg, e); err != nil {
 		return err
 	}
-	cfg.note("starting a master (%s store) and %d workers (%s, %d slots)", cfg.Store, cfg.Workers, cfg.Transport, cfg.Slots)
+	cfg.note("starting %d master(s) (%s store) and %d workers (%s, %d slots)", cfg.Masters, cfg.Store, cfg.Workers, cfg.Transport, cfg.Slots)
 	c, err := startCluster(ctx, cfg, cfg.Workers)
 	if err != nil {
 		return err
 	}
 	defer c.close()
+	if g := c.group; g != nil {
+		e.LeaderRPC, e.Members = c.addr, g.seen
+	}
 
 	cfg.note("latency: %d single jobs on the idle cluster", cfg.LatencySamples)
 	lat, err := measureLatency(ctx, cfg, c.addr, cfg.LatencySamples)
@@ -45,6 +48,7 @@ func runE2E(ctx context.Context, cfg *Config, r *Result) error {
 	cfg.note("throughput: %d jobs from %d clients in batches of %d", cfg.Jobs, cfg.Clients, cfg.Batch)
 	before := c.masterStats()
 	wbefore := c.workersCPU()
+	sbefore := c.standbysCPU()
 	self0 := selfCPU()
 	host0 := hostBusy()
 	if cfg.Profile != "" || cfg.Trace != "" {
@@ -66,9 +70,10 @@ func runE2E(ctx context.Context, cfg *Config, r *Result) error {
 	if run.kills > 0 {
 		e.WorkersCPUSeconds = 0 // killed workers took their CPU time with them
 	}
+	e.StandbysCPUSeconds = (c.standbysCPU() - sbefore).Seconds()
 	e.BenchCPUSeconds = (selfCPU() - self0).Seconds()
 	if run.kills == 0 {
-		e.OtherCPUSeconds = max((hostBusy()-host0).Seconds()-e.MasterCPUSeconds-e.WorkersCPUSeconds-e.BenchCPUSeconds, 0)
+		e.OtherCPUSeconds = max((hostBusy()-host0).Seconds()-e.MasterCPUSeconds-e.WorkersCPUSeconds-e.StandbysCPUSeconds-e.BenchCPUSeconds, 0)
 	}
 	e.Kills = run.kills
 	e.SubmitSeconds = run.submitEnd.Sub(run.first).Seconds()

@@ -143,6 +143,9 @@ func masterRole(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if f.Cluster != nil {
+		return memberRole(&f, log, dl, stdout)
+	}
 	dir := f.DataDir
 	if dir == "" && f.Store == master.StoreBolt {
 		if dir, err = os.MkdirTemp("", "drover-bench-master-"); err != nil {
@@ -188,6 +191,9 @@ type masterSpec struct {
 	// (GCPercent: the process's setting).
 	GCPercent, RetainJobs, HistoryJobs int
 	Retain, History                    time.Duration
+	// Cluster, when set, makes the master a member of a raft group
+	// (DataDir must be set, Store bolt).
+	Cluster *memberSpec `json:",omitempty"`
 }
 
 // config is the master's configuration from f, with data dir dir, logger

@@ -30,12 +30,14 @@ type Result struct {
 
 // Params are the run's parameters and the machine.
 type Params struct {
-	Scenario        string `json:"scenario"`
-	Jobs            int    `json:"jobs"`
-	Workers         int    `json:"workers"`
-	Clients         int    `json:"clients"`
-	Batch           int    `json:"batch"`
-	Store           string `json:"store"`
+	Scenario string `json:"scenario"`
+	Jobs     int    `json:"jobs"`
+	Workers  int    `json:"workers"`
+	Clients  int    `json:"clients"`
+	Batch    int    `json:"batch"`
+	Store    string `json:"store"`
+	// Masters is how many master processes ran: 1, or a raft group.
+	Masters         int    `json:"masters"`
 	Transport       string `json:"transport"`
 	Slots           int    `json:"slots"`
 	Work            string `json:"work"`
@@ -89,7 +91,10 @@ type E2E struct {
 	// WorkersCPUSeconds sums the workers' CPU time during the run (0 when
 	// workers were killed); BenchCPUSeconds is this process's (the clients).
 	WorkersCPUSeconds float64 `json:"workers_cpu_s"`
-	BenchCPUSeconds   float64 `json:"bench_process_cpu_s"`
+	// StandbysCPUSeconds sums the CPU time of the group's masters other
+	// than the leader during the run (0 with one master).
+	StandbysCPUSeconds float64 `json:"standbys_cpu_s"`
+	BenchCPUSeconds    float64 `json:"bench_process_cpu_s"`
 	// OtherCPUSeconds is the CPU time the rest of the machine used during
 	// the run (host busy time minus the bench's processes): a noise gauge.
 	// Not measured when workers are killed.
@@ -105,11 +110,17 @@ type E2E struct {
 	Kills        int   `json:"worker_kills"`
 	StaleDropped int64 `json:"stale_reports_dropped"`
 	Reaped       int64 `json:"workers_reaped"`
+
+	// LeaderRPC and Members, with several masters: the leader's RPC
+	// address (the one the workers and clients were given) and every
+	// member as it answered GET /api/v1/cluster once it had a leader.
+	LeaderRPC string       `json:"leader_rpc,omitempty"`
+	Members   []MemberSeen `json:"members,omitempty"`
 }
 
 func newResult(cfg *Config) *Result {
 	p := Params{Scenario: cfg.Scenario, Jobs: cfg.Jobs, Workers: cfg.Workers, Clients: cfg.Clients,
-		Batch: cfg.Batch, Store: cfg.Store, Transport: cfg.Transport, Slots: cfg.Slots,
+		Batch: cfg.Batch, Store: cfg.Store, Masters: cfg.Masters, Transport: cfg.Transport, Slots: cfg.Slots,
 		Work: cfg.Work.String(), Retries: cfg.Retries, LatencySamples: cfg.LatencySamples,
 		KillWorkerEvery: cfg.KillWorkerEvery.String(), GCPercent: cfg.GCPercent, GOGC: os.Getenv("GOGC"),
 		GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
@@ -168,7 +179,7 @@ func (r *Result) tidy() {
 			*p = round(*p, 1)
 		}
 		for _, p := range []*float64{&e.E2ESeconds, &e.SubmitSeconds, &e.TailSeconds, &e.RatioRPCSeq, &e.RatioRPCPar,
-			&e.RatioXMLRPC, &e.LatencyPerRPC, &e.MasterCPUSeconds, &e.MasterCPUTotal, &e.WorkersCPUSeconds, &e.BenchCPUSeconds, &e.OtherCPUSeconds} {
+			&e.RatioXMLRPC, &e.LatencyPerRPC, &e.MasterCPUSeconds, &e.MasterCPUTotal, &e.WorkersCPUSeconds, &e.StandbysCPUSeconds, &e.BenchCPUSeconds, &e.OtherCPUSeconds} {
 			*p = round(*p, 4)
 		}
 	}
@@ -260,6 +271,9 @@ func (r *Result) writeParams(w io.Writer) {
 	default:
 		fmt.Fprintf(w, "  %d jobs, %d workers x %d slots, %d clients, batch %d, store %s, transport %s, work %s, retries %d\n",
 			p.Jobs, p.Workers, p.Slots, p.Clients, p.Batch, p.Store, p.Transport, p.Work, p.Retries)
+		if e := r.E2E; e != nil && len(e.Members) > 0 {
+			fmt.Fprint(w, mastersNote(e))
+		}
 		if p.KillWorkerEvery != "0s" {
 			fmt.Fprintf(w, "  kill -9 a random worker every %s and start another\n", p.KillWorkerEvery)
 		}
@@ -286,6 +300,9 @@ func (e *E2E) table(row func(k, v string, note ...string), p Params) {
 	row("master peak RSS", mib(e.MasterPeakRSS), "VmHWM; VmRSS now "+mib(e.MasterRSS))
 	if e.Kills == 0 {
 		row("workers CPU", fmt.Sprintf("%.2f s", e.WorkersCPUSeconds), "all workers, during the run")
+	}
+	if len(e.Members) > 0 {
+		row("standby masters CPU", fmt.Sprintf("%.2f s", e.StandbysCPUSeconds), fmt.Sprintf("the %d masters other than the leader, during the run", len(e.Members)-1))
 	}
 	row("bench process CPU", fmt.Sprintf("%.2f s", e.BenchCPUSeconds), "clients and status polls, during the run")
 	if e.Kills == 0 {

@@ -35,6 +35,8 @@ func benchCmd(fs *pflag.FlagSet) runFunc {
 	fs.IntVar(&cfg.Clients, "clients", 4, "client connections submitting (reads: and then reading)")
 	fs.IntVar(&cfg.Batch, "batch", 1000, "job specs per Submit call")
 	fs.StringVar(&cfg.Store, "store", "bolt", "master store: bolt (in a temp dir) or memory")
+	fs.IntVar(&cfg.Masters, "masters", 1, "e2e only: master processes, 1 or a raft group of 3 or 5 (bolt store, each its own data dir); "+
+		"workers and clients use the leader, which is the master measured and profiled")
 	fs.StringVar(&cfg.Transport, "transport", "gob", "gob or xmlrpc: clients, workers and the master's calls to workers")
 	fs.IntVar(&cfg.Slots, "slots", 256, "slots per worker (reads: per simulated worker)")
 	fs.DurationVar(&cfg.Work, "work", 0, "busy-wait per job in the workers (e.g. 100us)")
@@ -43,7 +45,7 @@ func benchCmd(fs *pflag.FlagSet) runFunc {
 	fs.DurationVar(&cfg.CeilingTime, "ceiling-time", 0, "how long each raw RPC ceiling is measured (default 2s)")
 	fs.DurationVar(&cfg.KillWorkerEvery, "kill-worker-every", 0, "kill -9 a random worker this often during the run and start another")
 	fs.DurationVar(&cfg.Window, "window", 0, "heartbeats: measurement window; reads: heartbeats alone before the reads (default 10s)")
-	fs.StringVar(&cfg.Profile, "profile", "", "the master writes a CPU profile of the measured phase to this `file`")
+	fs.StringVar(&cfg.Profile, "profile", "", "the master (with --masters, the leader) writes a CPU profile of the measured phase to this `file`")
 	fs.IntVar(&cfg.GCPercent, "gc-percent", 0, "the master's garbage-collection target (gc_percent; 0: Go's 100, or $GOGC)")
 	fs.StringVar(&cfg.Trace, "trace", "", "the master writes an execution trace (go tool trace) of the measured phase to this `file`")
 	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound on the whole run (default 15m; soak and reads: 30m more than --duration)")
@@ -64,6 +66,9 @@ func benchCmd(fs *pflag.FlagSet) runFunc {
 		}
 		cfg.Launch = bench.Reexec("bench", benchRole)
 		cfg.Stderr = os.Stderr
+		if err := cfg.Validate(); err != nil {
+			return usageError(err)
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		r, err := bench.Run(ctx, cfg)
