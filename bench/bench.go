@@ -223,15 +223,15 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("bench: store %q: want bolt or memory", c.Store)
 	case c.Transport != rpcapi.TransportGob && c.Transport != rpcapi.TransportXMLRPC:
 		return fmt.Errorf("bench: transport %q: want gob or xmlrpc", c.Transport)
-	case c.Jobs < 0 || c.Workers < 0 || c.Clients < 0 || c.Batch < 0 || c.Slots < 0 || c.LatencySamples < 0 ||
-		c.RetainJobs < 0 || c.HistoryJobs < 0 || c.Fill < 0:
-		return errors.New("bench: negative count")
 	case !slices.Contains(mastersAllowed, c.Masters):
 		return fmt.Errorf("bench: masters %d: want 1, 3 or 5", c.Masters)
 	case c.Masters > 1 && c.Scenario != ScenarioE2E:
 		return fmt.Errorf("bench: masters %d: --masters applies to e2e only, not to %s", c.Masters, c.Scenario)
 	case c.Masters > 1 && c.Store != master.StoreBolt:
 		return fmt.Errorf("bench: masters %d with store %s: a raft group's masters keep their stores on disk: want bolt", c.Masters, c.Store)
+	case c.Jobs < 0 || c.Workers < 0 || c.Clients < 0 || c.Batch < 0 || c.Slots < 0 || c.LatencySamples < 0 ||
+		c.RetainJobs < 0 || c.HistoryJobs < 0 || c.Fill < 0:
+		return errors.New("bench: negative count")
 	case c.Batch > master.MaxSubmit:
 		return fmt.Errorf("bench: batch %d over the master's limit %d", c.Batch, master.MaxSubmit)
 	case c.Work < 0 || c.KillWorkerEvery < 0 || c.Window < 0 || c.CeilingTime < 0 || c.Duration < 0 ||

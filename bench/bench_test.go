@@ -108,13 +108,30 @@ func TestBenchSmall(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	for _, c := range []Config{{Store: "sql"}, {Transport: "grpc"}, {Scenario: "x"}, {Jobs: -1}, {Batch: 200000},
-		{Scenario: ScenarioChurn, Types: 10001}} {
+		{Scenario: ScenarioChurn, Types: 10001}, {Masters: 2}, {Masters: -3}, {Masters: 7}} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v: no error", c)
 		}
 	}
+	for _, tc := range []struct {
+		c    Config
+		want string
+	}{
+		{Config{Masters: 3, Scenario: ScenarioSoak}, "--masters applies to e2e only"},
+		{Config{Masters: 3, Scenario: ScenarioHeartbeats}, "--masters applies to e2e only"},
+		{Config{Masters: 5, Store: "memory"}, "want bolt"},
+	} {
+		if err := tc.c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("masters %d, scenario %q, store %q: %v; want an error saying %q", tc.c.Masters, tc.c.Scenario, tc.c.Store, err, tc.want)
+		}
+	}
+	for _, n := range []int{3, 5} {
+		if c := (Config{Masters: n}); c.Validate() != nil {
+			t.Errorf("masters %d: %v", n, c.Validate())
+		}
+	}
 	c := Config{Scenario: ScenarioHeartbeats, KillWorkerEvery: time.Second}
-	if err := c.Validate(); err != nil || c.Workers != 1000 || c.Retries != 20 || c.Jobs != 100000 {
+	if err := c.Validate(); err != nil || c.Workers != 1000 || c.Retries != 20 || c.Jobs != 100000 || c.Masters != 1 {
 		t.Errorf("defaults: %v %+v", err, c)
 	}
 }
