@@ -47,6 +47,7 @@ func runE2E(ctx context.Context, cfg *Config, r *Result) error {
 
 	cfg.note("throughput: %d jobs from %d clients in batches of %d", cfg.Jobs, cfg.Clients, cfg.Batch)
 	before := c.masterStats()
+	io0 := c.masterIO()
 	wbefore := c.workersCPU()
 	sbefore := c.standbysCPU()
 	self0 := selfCPU()
@@ -62,6 +63,8 @@ func runE2E(ctx context.Context, cfg *Config, r *Result) error {
 		return err
 	}
 	after := c.masterStats()
+	io1 := c.masterIO()
+	e.MasterWritten, e.MasterDisk = io1.Written-io0.Written, io1.Disk-io0.Disk
 	e.MasterCPUSeconds = (after.CPU - before.CPU).Seconds()
 	e.MasterCPUTotal = after.CPU.Seconds()
 	e.MasterPeakRSS = after.HWM

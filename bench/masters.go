@@ -217,6 +217,15 @@ func (c *cluster) awaitMaster(ctx context.Context) error {
 	}
 }
 
+// masterIO reads the master process's write counters.
+func (c *cluster) masterIO() procIO {
+	s, err := readIO(c.master.pid())
+	if err != nil {
+		c.note("read master io: %v", err)
+	}
+	return s
+}
+
 // standbysCPU sums the CPU time of the group's members other than the
 // leader (0 without a group).
 func (c *cluster) standbysCPU() time.Duration {

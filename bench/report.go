@@ -88,6 +88,11 @@ type E2E struct {
 	MasterCPUTotal   float64 `json:"master_cpu_total_s"`
 	MasterPeakRSS    int64   `json:"master_peak_rss_bytes"`
 	MasterRSS        int64   `json:"master_rss_bytes"`
+	// MasterWritten and MasterDisk are what the master wrote during the
+	// throughput run: bytes passed to write calls (files and sockets:
+	// /proc/PID/io wchar) and bytes sent to storage (write_bytes).
+	MasterWritten int64 `json:"master_written_bytes"`
+	MasterDisk    int64 `json:"master_disk_write_bytes"`
 	// WorkersCPUSeconds sums the workers' CPU time during the run (0 when
 	// workers were killed); BenchCPUSeconds is this process's (the clients).
 	WorkersCPUSeconds float64 `json:"workers_cpu_s"`
@@ -298,6 +303,8 @@ func (e *E2E) table(row func(k, v string, note ...string), p Params) {
 	row("master CPU", fmt.Sprintf("%.2f s", e.MasterCPUSeconds), fmt.Sprintf("during the throughput run (%.0f%% of one core, %.1f µs/job); %.2f s since start",
 		100*e.MasterCPUSeconds/e.E2ESeconds, 1e6*e.MasterCPUSeconds/float64(p.Jobs), e.MasterCPUTotal))
 	row("master peak RSS", mib(e.MasterPeakRSS), "VmHWM; VmRSS now "+mib(e.MasterRSS))
+	row("master writes", mib(e.MasterDisk), fmt.Sprintf("to storage during the run (%.0f bytes/job); %s passed to write calls, files and sockets",
+		float64(e.MasterDisk)/float64(p.Jobs), mib(e.MasterWritten)))
 	if e.Kills == 0 {
 		row("workers CPU", fmt.Sprintf("%.2f s", e.WorkersCPUSeconds), "all workers, during the run")
 	}

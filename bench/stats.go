@@ -96,3 +96,35 @@ func readProc(pid int) (procStats, error) {
 	}
 	return s, nil
 }
+
+// procIO is what /proc/PID/io says a process wrote.
+type procIO struct {
+	Written int64 // wchar: bytes passed to write calls (files and sockets)
+	Disk    int64 // write_bytes: bytes it caused to be sent to storage
+}
+
+// readIO reads a process's write counters from /proc.
+func readIO(pid int) (procIO, error) {
+	var s procIO
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+	if err != nil {
+		return s, err
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		var dst *int64
+		switch k {
+		case "wchar":
+			dst = &s.Written
+		case "write_bytes":
+			dst = &s.Disk
+		}
+		if !ok || dst == nil {
+			continue
+		}
+		if *dst, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil {
+			return s, fmt.Errorf("bench: /proc io %s: %w", k, err)
+		}
+	}
+	return s, nil
+}
