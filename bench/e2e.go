@@ -46,12 +46,7 @@ func runE2E(ctx context.Context, cfg *Config, r *Result) error {
 	e.LatencyMaxus = micros(percentile(lat, 1))
 
 	cfg.note("throughput: %d jobs from %d clients in batches of %d", cfg.Jobs, cfg.Clients, cfg.Batch)
-	before := c.masterStats()
-	io0 := c.masterIO()
-	wbefore := c.workersCPU()
-	sbefore := c.standbysCPU()
-	self0 := selfCPU()
-	host0 := hostBusy()
+	u := c.usage()
 	if cfg.Profile != "" || cfg.Trace != "" {
 		c.master.send("profile start")
 	}
@@ -62,22 +57,7 @@ func runE2E(ctx context.Context, cfg *Config, r *Result) error {
 	if err != nil {
 		return err
 	}
-	after := c.masterStats()
-	io1 := c.masterIO()
-	e.MasterWritten, e.MasterDisk = io1.Written-io0.Written, io1.Disk-io0.Disk
-	e.MasterCPUSeconds = (after.CPU - before.CPU).Seconds()
-	e.MasterCPUTotal = after.CPU.Seconds()
-	e.MasterPeakRSS = after.HWM
-	e.MasterRSS = after.RSS
-	e.WorkersCPUSeconds = (c.workersCPU() - wbefore).Seconds()
-	if run.kills > 0 {
-		e.WorkersCPUSeconds = 0 // killed workers took their CPU time with them
-	}
-	e.StandbysCPUSeconds = (c.standbysCPU() - sbefore).Seconds()
-	e.BenchCPUSeconds = (selfCPU() - self0).Seconds()
-	if run.kills == 0 {
-		e.OtherCPUSeconds = max((hostBusy()-host0).Seconds()-e.MasterCPUSeconds-e.WorkersCPUSeconds-e.StandbysCPUSeconds-e.BenchCPUSeconds, 0)
-	}
+	c.usage().since(u, run.kills > 0, e)
 	e.Kills = run.kills
 	e.SubmitSeconds = run.submitEnd.Sub(run.first).Seconds()
 	e.SubmitJobsPerS = float64(cfg.Jobs) / e.SubmitSeconds
@@ -102,6 +82,38 @@ func runE2E(ctx context.Context, cfg *Config, r *Result) error {
 		e.LatencyPerRPC = e.LatencyP50us / e.RPCSeqP50us
 	}
 	return e.check(cfg.Jobs)
+}
+
+// usage is what the processes had used at one time.
+type usage struct {
+	master                  procStats
+	io                      procIO
+	workers, standbys, self time.Duration
+	host                    time.Duration
+}
+
+// usage reads what the cluster's processes, this one and the machine have
+// used so far.
+func (c *cluster) usage() usage {
+	return usage{master: c.masterStats(), io: c.masterIO(), workers: c.workersCPU(), standbys: c.standbysCPU(),
+		self: selfCPU(), host: hostBusy()}
+}
+
+// since sets e's resource figures: u's over before's. With workers
+// killed, the workers' CPU and the rest of the machine's are not known
+// (killed workers took their CPU time with them).
+func (u usage) since(before usage, killed bool, e *E2E) {
+	e.MasterWritten, e.MasterDisk = u.io.Written-before.io.Written, u.io.Disk-before.io.Disk
+	e.MasterCPUSeconds = (u.master.CPU - before.master.CPU).Seconds()
+	e.MasterCPUTotal = u.master.CPU.Seconds()
+	e.MasterPeakRSS = u.master.HWM
+	e.MasterRSS = u.master.RSS
+	e.StandbysCPUSeconds = (u.standbys - before.standbys).Seconds()
+	e.BenchCPUSeconds = (u.self - before.self).Seconds()
+	if !killed {
+		e.WorkersCPUSeconds = (u.workers - before.workers).Seconds()
+		e.OtherCPUSeconds = max((u.host-before.host).Seconds()-e.MasterCPUSeconds-e.WorkersCPUSeconds-e.StandbysCPUSeconds-e.BenchCPUSeconds, 0)
+	}
 }
 
 // check turns a failed correctness check into an error.

@@ -119,6 +119,9 @@ func (c *cluster) spawnGroup() error {
 		p, err := spawn(c.cfg.Launch, RoleMaster, spec, c.cfg.Stderr, 5*time.Minute)
 		if err != nil {
 			g.stop(c.cfg)
+			for _, m := range g.members { // a next try starts afresh, on other addresses
+				os.RemoveAll(filepath.Join(c.dataDir, m.ID))
+			}
 			return fmt.Errorf("member %s: %w", m.ID, err)
 		}
 		g.procs = append(g.procs, p)
