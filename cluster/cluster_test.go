@@ -344,3 +344,29 @@ func TestMembersAddedAndRemoved(t *testing.T) {
 		t.Fatalf("remove m4: %d %s", code, b)
 	}
 }
+
+// A gob connection made to a standby is closed when the member's master
+// takes the address over: the same client's next call reaches the
+// master, not the standby that served the connection.
+func TestStandbyConnectionsEndAtTakeover(t *testing.T) {
+	g := newGroup(t, 3)
+	l := g.leader()
+	s := (l + 1) % 3
+	gc := rpcapi.NewClient(g.members[s].RPC)
+	defer gc.Close()
+	mc := rpcapi.MasterClient{C: gc}
+	if _, err := mc.Status(context.Background()); !errors.Is(err, rpcapi.ErrNotLeader) {
+		t.Fatalf("status from the standby: %v, want not_leader", err)
+	}
+	for l != s { // move the leadership until s leads
+		g.stop(l)
+		nl := g.leader()
+		g.start(l)
+		l = nl
+	}
+	var err error
+	poll.Until(t, 10*time.Second, "the same client reaches the new leader's master", func() bool {
+		_, err = mc.Status(context.Background())
+		return err == nil
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drover/drover/internal/listen"
 	"github.com/drover/drover/internal/raftstore"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -25,8 +26,9 @@ type standby struct {
 	rn  *raftstore.Node
 	h   http.Handler
 
-	mu  sync.Mutex // guards srv
+	mu  sync.Mutex // guards srv and ln
 	srv *http.Server
+	ln  *listen.TrackingListener
 	wg  sync.WaitGroup
 }
 
@@ -97,12 +99,19 @@ func (s *standby) start() error {
 	if s.cfg.TLS != nil {
 		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
-	srv := &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	// The master's connection limits, and every connection tracked: a
+	// gob connection is hijacked, and one left open would go on
+	// answering "not the leader" from this standby after the member's
+	// master took the address over.
+	tl := listen.NewPreAuthListener(ln, s.cfg.MaxConnections, listen.PreAuth{Max: s.cfg.MaxAnonymousConnections,
+		PerAddress: s.cfg.MaxAnonymousPerAddress, Timeout: s.cfg.PreAuthTimeout})
+	srv := &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10, ConnContext: listen.ConnContext}
 	s.mu.Lock()
-	s.srv = srv
+	s.srv, s.ln = srv, tl
 	s.mu.Unlock()
 	s.wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(tl); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.cfg.Logger.WithError(err).Error("standby: serve")
 		}
 	})
@@ -112,11 +121,12 @@ func (s *standby) start() error {
 // stop closes the listener and every connection, and waits.
 func (s *standby) stop() {
 	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
+	srv, tl := s.srv, s.ln
+	s.srv, s.ln = nil, nil
 	s.mu.Unlock()
 	if srv != nil {
 		srv.Close()
+		tl.CloseAll() // the hijacked gob connections too
 	}
 	s.wg.Wait()
 }

@@ -53,6 +53,10 @@ type Config struct {
 	Join bool
 }
 
+// logCache is how many of the latest raft entries stay in memory. An
+// entry is a commit's batch, up to megabytes after a big submit.
+const logCache = 64
+
 // ErrNotLeader is returned by a write on a member that is not the leader.
 var ErrNotLeader = errors.New("raftstore: this member is not the leader")
 
@@ -161,7 +165,14 @@ func (n *Node) open(self Member) error {
 	if err := n.bootstrap(rc, snaps); err != nil {
 		return err
 	}
-	if n.raft, err = raft.NewRaft(rc, n.fsm, n.logs, n.logs, snaps, n.trans); err != nil {
+	// The latest entries stay decoded in memory: replication sends each
+	// to every follower, and reads its predecessor's term, from here
+	// instead of from raft-boltdb.
+	logs, err := raft.NewLogCache(logCache, n.logs)
+	if err != nil {
+		return fmt.Errorf("raftstore: %w", err)
+	}
+	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.logs, snaps, n.trans); err != nil {
 		return fmt.Errorf("raftstore: %w", err)
 	}
 	return nil
