@@ -296,7 +296,7 @@ function overview() {
   return [
     h('h1', {}, 'Overview', h('span', { class: 'muted', style: { fontSize: '13px', fontWeight: 'normal' } },
       'master started ', agoEl(st.started))),
-    attentionPanel(st.attention), cards, h('h2', {}, 'Workers'), wcards,
+    clusterLine(), attentionPanel(st.attention), cards, h('h2', {}, 'Workers'), wcards,
     h('div', { class: 'grid2', style: { marginTop: '16px' } },
       h('div', { class: 'panel' }, h('h2', {}, 'Throughput'), chart(st.throughput)),
       h('div', { class: 'panel' }, h('h2', {}, 'Recent changes'),
@@ -571,3 +571,4 @@ window.addEventListener('hashchange', render);
 render();
 connect();
 loadMe();
+loadCluster();

@@ -29,6 +29,7 @@ function connect(missed) {
   es.onerror = () => {
     if (es !== S.es) return;
     es.missed = true;
+    clusterEvent();
     if (es.readyState === EventSource.CLOSED) {
       setLive('error', 'disconnected; retrying');
       setTimeout(() => { if (es === S.es) connect(true); }, 5000);
@@ -59,6 +60,7 @@ function connect(missed) {
     const newest = [...S.recent.values()].sort((a, b) => Date.parse(b.updated) - Date.parse(a.updated)).slice(0, 30);
     S.recent = new Map(newest.map(j => [j.id, j]));
     if (S.snap.status) update(ev);
+    clusterEvent();
   };
 }
 

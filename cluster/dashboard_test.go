@@ -1,0 +1,323 @@
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/sirupsen/logrus"
+
+	"github.com/drover/drover/internal/poll"
+	"github.com/drover/drover/internal/testnet"
+	"github.com/drover/drover/master"
+)
+
+// The dashboard on a raft group (docs/ha.md, "Who leads"; docs/api.md,
+// "The dashboard"): the leader's overview shows the group, a standby's
+// pages say where the leader is.
+
+// getPage GETs url with client and returns the response and its body.
+func getPage(t *testing.T, c *http.Client, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body)
+}
+
+var leaderHref = regexp.MustCompile(`<a id="leader" href="([^"]*)">`)
+
+// getStandbyPage polls a standby's / until its page links to a leader and
+// returns the response, the body and the link's target (HTML-unescaped).
+func getStandbyPage(t *testing.T, c *http.Client, base string) (*http.Response, string, string) {
+	t.Helper()
+	var resp *http.Response
+	var body string
+	var m []string
+	poll.Until(t, 10*time.Second, base+" names the leader", func() bool {
+		resp, body = getPage(t, c, base)
+		m = leaderHref.FindStringSubmatch(body)
+		return m != nil
+	})
+	return resp, body, strings.ReplaceAll(m[1], "&amp;", "&")
+}
+
+// checkPageHeaders checks what a standby's page must say of itself: 503,
+// HTML, never stored, never sniffed, and a CSP that allows no script and
+// exactly the page's own style.
+func checkPageHeaders(t *testing.T, resp *http.Response, body string) {
+	t.Helper()
+	h := resp.Header
+	if resp.StatusCode != http.StatusServiceUnavailable || h.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("standby page: %d %q, want 503 text/html; charset=utf-8", resp.StatusCode, h.Get("Content-Type"))
+	}
+	if h.Get("Cache-Control") != "no-store" || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "no-referrer" {
+		t.Fatalf("standby page headers: %v", h)
+	}
+	csp := h.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Fatalf("standby page CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "script-src") || strings.Contains(body, "<script") {
+		t.Fatalf("standby page runs scripts: CSP %q, body:\n%s", csp, body)
+	}
+	style := regexp.MustCompile(`(?s)<style>(.*?)</style>`).FindStringSubmatch(body)
+	if style != nil {
+		sum := sha256.Sum256([]byte(style[1]))
+		if want := "style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(csp, want) {
+			t.Fatalf("standby page CSP %q does not allow its style (%s)", csp, want)
+		}
+	}
+}
+
+func TestStandbyPageLinksTheLeader(t *testing.T) {
+	g := newGroup(t, 3)
+	l := g.leader()
+	s := (l + 1) % 3
+	lrpc, base := g.members[l].RPC, "http://"+g.members[s].RPC
+	for _, path := range []string{"/", "/index.html", "/app.js", "/no/such/page"} {
+		resp, body, href := getStandbyPage(t, http.DefaultClient, base+path)
+		checkPageHeaders(t, resp, body)
+		if href != "http://"+lrpc+"/" {
+			t.Fatalf("GET %s on standby %s: the leader's link is %q, want http://%s/", path, g.members[s].ID, href, lrpc)
+		}
+		for _, want := range []string{"This master (" + g.members[s].ID + ") is a standby", "The leader is " + g.members[l].ID + " at",
+			`<meta http-equiv="refresh" content="5">`} {
+			if !strings.Contains(body, want) {
+				t.Fatalf("GET %s on standby: page lacks %q:\n%s", path, want, body)
+			}
+		}
+	}
+	// The JSON API keeps its 503 not_leader; its cluster status answers.
+	resp, body := getPage(t, http.DefaultClient, base+master.APIPrefix+"jobs")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") ||
+		!strings.Contains(body, `"code":"not_leader"`) || !strings.Contains(body, `"leader":"`+lrpc+`"`) {
+		t.Fatalf("GET /api/v1/jobs on a standby: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	if resp, body := getPage(t, http.DefaultClient, base+"/api"); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `"not_leader"`) {
+		t.Fatalf("GET /api on a standby: %d %s, want the JSON 503", resp.StatusCode, body)
+	}
+	if resp, body := getPage(t, http.DefaultClient, base+master.APIPrefix+"cluster"); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"leader_rpc":"`+lrpc+`"`) {
+		t.Fatalf("GET /api/v1/cluster on a standby: %d %s", resp.StatusCode, body)
+	}
+}
+
+// A member that serves TLS links to the leader with https.
+func TestStandbyPageLinksTheLeaderOverTLS(t *testing.T) {
+	pki := testnet.NewPKI(t)
+	g := newGroupWith(t, 3, func(c *master.Config) { c.TLS, c.ClientTLS = pki.Server(), pki.Client() })
+	l := g.leader()
+	s := (l + 1) % 3
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.Client()}}
+	resp, body, href := getStandbyPage(t, c, "https://"+g.members[s].RPC+"/")
+	checkPageHeaders(t, resp, body)
+	if want := "https://" + g.members[l].RPC + "/"; href != want {
+		t.Fatalf("standby over TLS: the leader's link is %q, want %q", href, want)
+	}
+}
+
+// hostileGroup starts a group of three whose member IDs and RPC addresses
+// (any string, as the config allows: an ID is any string, an address any
+// host:port) are HTML.
+func hostileGroup(t *testing.T) (members []Member, listen []string, nodes []*Node) {
+	for i := range 3 {
+		members = append(members, Member{ID: fmt.Sprintf(`m%d<script>alert("id")</script>&`, i+1), Raft: testnet.DeadAddr(t),
+			RPC: fmt.Sprintf(`x"><script>alert('rpc')</script><b>%d:70`, i+1)})
+		listen = append(listen, testnet.DeadAddr(t))
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	for i := range members {
+		n, err := Start(Config{ID: members[i].ID, Members: members, Raft: fastRaft,
+			Master: master.Config{Listen: listen[i], DataDir: t.TempDir(), Logger: log, HeartbeatInterval: 100 * time.Millisecond, DeadAfter: time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		nodes = append(nodes, n)
+	}
+	return members, listen, nodes
+}
+
+func TestStandbyPageEscapesTheGroup(t *testing.T) {
+	members, listen, nodes := hostileGroup(t)
+	l := -1
+	poll.Until(t, 15*time.Second, "a leader's master", func() bool {
+		for i, n := range nodes {
+			if n.Master() != nil {
+				l = i
+				return true
+			}
+		}
+		return false
+	})
+	s := (l + 1) % 3
+	resp, body, href := getStandbyPage(t, http.DefaultClient, "http://"+listen[s]+"/")
+	checkPageHeaders(t, resp, body) // no <script in the body
+	if target, err := url.PathUnescape(href); err != nil || target != "http://"+members[l].RPC+"/" {
+		t.Fatalf("the leader's link %q (%q, %v): want it to lead to http://%s/", href, target, err, members[l].RPC)
+	}
+	for _, m := range members {
+		if want := "m" + m.ID[1:2] + `&lt;script&gt;alert(&#34;id&#34;)&lt;/script&gt;&amp;`; !strings.Contains(body, want) {
+			t.Fatalf("the page lacks the member id %q as text (%s):\n%s", m.ID, want, body)
+		}
+	}
+	if !strings.Contains(body, `x&#34;&gt;&lt;script&gt;alert(&#39;rpc&#39;)&lt;/script&gt;&lt;b&gt;`) || strings.Contains(body, "<b>") {
+		t.Fatalf("the page does not show the RPC addresses as text:\n%s", body)
+	}
+}
+
+// needChromium returns the path of a Chromium or Chrome binary. Without
+// one it skips the test, or fails it in CI (as master's browser tests do).
+func needChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	const msg = "no Chromium: looked for chromium, chromium-browser and google-chrome in PATH (apt-get install -y chromium)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// tab is one headless Chromium tab, with the console errors it logged.
+type tab struct {
+	t      *testing.T
+	ctx    context.Context
+	mu     sync.Mutex
+	errors []string
+}
+
+func openTab(t *testing.T) *tab {
+	t.Helper()
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(needChromium(t)),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800))
+	ctx, cancel := chromedp.NewContext(actx)
+	b := &tab{t: t, ctx: ctx}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+		wg.Wait()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	messages := chromedp.Console(ctx)
+	wg.Go(func() {
+		for msg, err := range messages {
+			if err != nil {
+				return
+			}
+			if msg.IsException() || msg.Type == chromedp.ConsoleError {
+				b.mu.Lock()
+				b.errors = append(b.errors, fmt.Sprintf("%s:%d %s", msg.URL, msg.Line+1, msg.Text))
+				b.mu.Unlock()
+			}
+		}
+	})
+	return b
+}
+
+func (b *tab) navigate(url string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		b.t.Fatalf("navigate to %s: %v", url, err)
+	}
+}
+
+// until polls a JavaScript expression until it is truthy.
+func (b *tab) until(what, expr string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		b.t.Fatalf("waiting for %s (%s): %v\npage text:\n%s", what, expr, err, text)
+	}
+}
+
+// shot saves a PNG of the viewport in DROVER_SCREENSHOT_DIR (CI keeps
+// them in artifacts/screenshots), or in a temporary dir.
+func (b *tab) shot(name string) {
+	b.t.Helper()
+	dir := os.Getenv("DROVER_SCREENSHOT_DIR")
+	if dir == "" {
+		dir = b.t.TempDir()
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *tab) noConsoleErrors() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.errors) > 0 {
+		b.t.Fatalf("console errors:\n%s", strings.Join(b.errors, "\n"))
+	}
+}
+
+// TestDashboardShowsTheGroup loads the leader's overview in headless
+// Chromium: it shows the leader and the three members, each a link to
+// its dashboard; then a standby's page, whose link leads to the leader.
+func TestDashboardShowsTheGroup(t *testing.T) {
+	b := openTab(t)
+	g := newGroup(t, 3)
+	l := g.leader()
+	b.navigate("http://" + g.members[l].RPC + "/")
+	cond := fmt.Sprintf(`document.querySelector('#cluster-leader')?.textContent === %q`, g.members[l].ID)
+	for _, m := range g.members {
+		cond += fmt.Sprintf(` && document.querySelector('[data-member=%q] a')?.href === %q`, m.ID, "http://"+m.RPC+"/")
+	}
+	b.until("the leader's overview shows the group", cond+` && document.querySelector('#live').dataset.state === 'open'`)
+	b.shot("cluster-leader")
+	b.noConsoleErrors()
+
+	s := (l + 1) % 3
+	b.navigate("http://" + g.members[s].RPC + "/")
+	b.until("the standby's page links to the leader", fmt.Sprintf(`document.querySelector('a#leader')?.href === %q &&
+		document.querySelector('#standby').textContent.includes(%q)`, "http://"+g.members[l].RPC+"/", "This master ("+g.members[s].ID+") is a standby"))
+	b.shot("cluster-standby")
+}
