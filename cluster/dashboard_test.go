@@ -301,7 +301,8 @@ func (b *tab) noConsoleErrors() {
 
 // TestDashboardShowsTheGroup loads the leader's overview in headless
 // Chromium: it shows the leader and the three members, each a link to
-// its dashboard; then a standby's page, whose link leads to the leader.
+// its dashboard; once the leadership moves, it names the new leader; a
+// standby's page links to the leader.
 func TestDashboardShowsTheGroup(t *testing.T) {
 	b := openTab(t)
 	g := newGroup(t, 3)
@@ -314,6 +315,21 @@ func TestDashboardShowsTheGroup(t *testing.T) {
 	b.until("the leader's overview shows the group", cond+` && document.querySelector('#live').dataset.state === 'open'`)
 	b.shot("cluster-leader")
 	b.noConsoleErrors()
+
+	// The leadership moves: the old leader's tab, whose event stream
+	// breaks, says where the leader is now.
+	if err := g.nodes[l].rn.GiveUp(); err != nil {
+		t.Fatal(err)
+	}
+	nl := g.leader()
+	if nl == l {
+		t.Fatalf("%s still leads after handing the leadership on", g.members[l].ID)
+	}
+	b.until("the old leader's tab names the new one", fmt.Sprintf(`document.querySelector('#cluster')?.textContent.includes('no longer leads') &&
+		document.querySelector('#cluster-leader')?.textContent === %q && document.querySelector('#cluster-leader-link')?.href === %q`,
+		g.members[nl].ID, "http://"+g.members[nl].RPC+"/"))
+	b.shot("cluster-old-leader")
+	l = nl
 
 	s := (l + 1) % 3
 	b.navigate("http://" + g.members[s].RPC + "/")
