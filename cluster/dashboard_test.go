@@ -23,6 +23,7 @@ import (
 	"github.com/drover/drover/internal/poll"
 	"github.com/drover/drover/internal/testnet"
 	"github.com/drover/drover/master"
+	"github.com/drover/drover/rpcapi"
 )
 
 // The dashboard on a raft group (docs/ha.md, "Who leads"; docs/api.md,
@@ -134,6 +135,48 @@ func TestStandbyPageLinksTheLeaderOverTLS(t *testing.T) {
 	checkPageHeaders(t, resp, body)
 	if want := "https://" + g.members[l].RPC + "/"; href != want {
 		t.Fatalf("standby over TLS: the leader's link is %q, want %q", href, want)
+	}
+}
+
+// With tokens, the standby's page needs a token that may read, as the
+// master's dashboard does.
+func TestStandbyPageNeedsAReadToken(t *testing.T) {
+	const readTok, workerTok = "read-token-0123456789abcdef", "worker-token-0123456789abcdef"
+	g := newGroupWith(t, 3, func(c *master.Config) {
+		c.Tokens = []rpcapi.Credential{{Name: "viewer", Role: rpcapi.RoleRead, Token: readTok},
+			{Name: "fleet", Role: rpcapi.RoleWorker, Token: workerTok}}
+	})
+	l := g.leader()
+	page := "http://" + g.members[(l+1)%3].RPC + "/"
+	get := func(token string) (*http.Response, string) {
+		req, err := http.NewRequest("GET", page, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, string(body)
+	}
+	if resp, body := get(""); resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+		t.Fatalf("GET / without a token: %d %v %s, want 401 asking for one", resp.StatusCode, resp.Header, body)
+	}
+	if resp, body := get(workerTok); resp.StatusCode != http.StatusForbidden || strings.Contains(body, g.members[l].RPC) {
+		t.Fatalf("GET / with a worker token: %d %s, want 403", resp.StatusCode, body)
+	}
+	resp, body := get(readTok)
+	checkPageHeaders(t, resp, body)
+	if !strings.Contains(body, "This master ("+g.members[(l+1)%3].ID+") is a standby") {
+		t.Fatalf("GET / with a read token: %s", body)
 	}
 }
 
