@@ -151,3 +151,12 @@ func (g *HACluster) Leader(timeout time.Duration) (int, uint64) {
 	})
 	return at, term
 }
+
+// Member returns a client of member i alone (not following the leader),
+// closed at the test's end.
+func (g *HACluster) Member(i int) rpcapi.MasterClient {
+	g.tb.Helper()
+	cl := rpcapi.NewClient(g.RPC[i])
+	g.tb.Cleanup(func() { cl.Close() })
+	return rpcapi.MasterClient{C: cl}
+}

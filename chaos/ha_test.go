@@ -1,0 +1,187 @@
+package chaos
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover/drover/internal/testproc"
+	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/rpcapi"
+)
+
+// The raft group's timing: dead_after is what bounds a takeover (2 ×).
+const (
+	haBeat      = 300 * time.Millisecond
+	haDeadAfter = 2 * time.Second
+)
+
+// TestHAKillLeader: three master processes in a raft group and four
+// workers given all three addresses run 1,000 jobs and an "@every 1s"
+// schedule (catch_up "one") while the leader is killed with kill -9 three
+// times (started again each time) and then stopped with SIGSTOP past its
+// lease and continued. Every acknowledged job is recorded exactly once;
+// no fire is doubled; after each takeover the new leader dispatches
+// within 2 × dead_after of the kill.
+func TestHAKillLeader(t *testing.T) {
+	skipShort(t)
+	const n = 1000
+	g := testproc.StartHA(t, testproc.HAConfig{Masters: 3, ClusterConfig: testproc.ClusterConfig{Workers: 4, Slots: 4,
+		Heartbeat: haBeat, DeadAfter: haDeadAfter, Master: "retry_backoff = \"20ms\"\nmax_backoff = \"200ms\"", Worker: appendCommand}})
+	c := &procCluster{Cluster: g.Cluster, t: t, ranLog: filepath.Join(g.Dir, "ran.log")}
+	tickLog := filepath.Join(g.Dir, "ticks.log")
+	c.Submit(jobs.Spec{Type: "append", Name: "tick", Schedule: "@every 1s", CatchUp: jobs.CatchUpOne, Overlap: jobs.OverlapAllow,
+		Args: map[string]string{"log": tickLog, "sleep": "0"}})
+	start := time.Now()
+	ids := c.submit("ha_kill_leader", n, "0.1")
+
+	var takeovers []time.Duration
+	for k := 1; k <= 3; k++ {
+		testproc.Poll(t, 2*time.Minute, fmt.Sprintf("%d%% of the jobs final", 20*k), func() bool {
+			m := c.Counts()
+			return m != nil && final(m) >= k*n/5
+		})
+		l, term := g.Leader(10 * time.Second)
+		killed := time.Now()
+		g.KillMember(l)
+		nl, nterm := g.Leader(30 * time.Second)
+		takeovers = append(takeovers, firstDispatchAfter(t, g.Member(nl), killed))
+		t.Logf("%s: kill -9 of leader m%d (term %d); m%d leads (term %d); counts %v", since(start), l+1, term, nl+1, nterm, c.Counts())
+		g.StartMember(l)
+	}
+
+	// SIGSTOP the leader past its lease: the others elect a new one; when
+	// it continues it finds itself deposed and acts no more.
+	l, term := g.Leader(10 * time.Second)
+	g.Pause(l)
+	paused := time.Now()
+	nl, nterm := waitOtherLeader(t, g, l)
+	takeovers = append(takeovers, firstDispatchAfter(t, g.Member(nl), paused))
+	g.Resume(l)
+	testproc.Poll(t, 10*time.Second, "the resumed member follows", func() bool {
+		s, ok := g.Status(l)
+		return ok && s.State == "Follower" && s.Term >= nterm
+	})
+	t.Logf("%s: SIGSTOP of leader m%d (term %d); m%d leads (term %d)", since(start), l+1, term, nl+1, nterm)
+
+	var all []jobs.Job
+	testproc.Poll(t, 2*time.Minute, "every job of the batch final", func() bool {
+		all = c.jobs()
+		done := 0
+		for _, j := range all {
+			if j.Spec.Group == "ha_kill_leader" && j.State.Final() {
+				done++
+			}
+		}
+		return done >= n
+	})
+	var batch, fires []jobs.Job
+	for _, j := range all {
+		if strings.HasPrefix(j.Spec.Key, "sched:") {
+			fires = append(fires, j)
+		} else {
+			batch = append(batch, j)
+		}
+	}
+	verify(t, "ha_kill_leader", ids, batch, c.ranLog)
+	checkFires(t, fires, takeovers)
+	worst := slices.Max(takeovers)
+	line := fmt.Sprintf("scenario=ha_kill_leader takeovers=%v worst=%s bound=%s", roundAll(takeovers), worst.Round(time.Millisecond), 2*haDeadAfter)
+	t.Log(line)
+	fmt.Println(line)
+	if worst > 2*haDeadAfter {
+		t.Errorf("a takeover took %s, over 2 × dead_after (%s)", worst, 2*haDeadAfter)
+	}
+}
+
+// waitOtherLeader waits until a member other than old leads.
+func waitOtherLeader(t *testing.T, g *testproc.HACluster, old int) (int, uint64) {
+	t.Helper()
+	at, term := -1, uint64(0)
+	testproc.Poll(t, 30*time.Second, "another member to lead", func() bool {
+		for i := range g.Members {
+			if s, ok := g.Status(i); i != old && ok && s.State == "Leader" {
+				at, term = i, s.Term
+				return true
+			}
+		}
+		return false
+	})
+	return at, term
+}
+
+// firstDispatchAfter waits until some attempt of the jobs of the master
+// behind mc (the new leader) has started after t0 and returns how long
+// after t0 the first did.
+func firstDispatchAfter(t *testing.T, mc rpcapi.MasterClient, t0 time.Time) time.Duration {
+	t.Helper()
+	var first time.Time
+	testproc.Poll(t, 30*time.Second, "a dispatch by the new leader", func() bool {
+		for _, j := range listAll(t, mc) {
+			for _, a := range j.Attempts {
+				if a.Started.After(t0) && (first.IsZero() || a.Started.Before(first)) {
+					first = a.Started
+				}
+			}
+		}
+		return !first.IsZero()
+	})
+	return first.Sub(t0)
+}
+
+// checkFires checks the schedule's jobs: at most one per instant, each
+// run once, and instants no further apart than the longest takeover and
+// a second (catch_up "one" fires once for the instants a takeover
+// missed).
+func checkFires(t *testing.T, fires []jobs.Job, takeovers []time.Duration) {
+	t.Helper()
+	seen := map[string]int{}
+	var instants []time.Time
+	for _, j := range fires {
+		inst := j.Spec.Key[strings.LastIndexByte(j.Spec.Key, '@')+1:]
+		seen[inst]++
+		at, err := time.Parse(time.RFC3339, inst)
+		if err != nil {
+			t.Fatalf("fire key %q: %v", j.Spec.Key, err)
+		}
+		instants = append(instants, at)
+		if j.State.Final() && j.State != jobs.Succeeded {
+			t.Errorf("fire %s: %s", inst, j.State)
+		}
+	}
+	doubled := 0
+	for inst, k := range seen {
+		if k > 1 {
+			doubled++
+			t.Errorf("instant %s fired %d times", inst, k)
+		}
+	}
+	slices.SortFunc(instants, func(a, b time.Time) int { return a.Compare(b) })
+	var maxGap time.Duration
+	for i := 1; i < len(instants); i++ {
+		maxGap = max(maxGap, instants[i].Sub(instants[i-1]))
+	}
+	bound := slices.Max(takeovers) + 2*time.Second
+	line := fmt.Sprintf("scenario=ha_schedule fires=%d doubled=%d max_gap=%s", len(fires), doubled, maxGap)
+	t.Log(line)
+	fmt.Println(line)
+	if len(fires) < 10 {
+		t.Errorf("only %d fires", len(fires))
+	}
+	if maxGap > bound {
+		t.Errorf("instants %s apart: a takeover skipped fires that catch_up \"one\" should have caught up (bound %s)", maxGap, bound)
+	}
+}
+
+func since(t0 time.Time) time.Duration { return time.Since(t0).Round(time.Millisecond) }
+
+func roundAll(ds []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(time.Millisecond)
+	}
+	return out
+}
