@@ -45,9 +45,11 @@ func Addrs(list string) ([]string, error) {
 // the call was not sent (NotSent: the master could not be reached) it
 // calls the next master. Once it has tried every master it pauses, 50 ms
 // at first, doubling to 1 s, and goes on until ctx ends, then returns the
-// last error (with the last standby's, which matches ErrNotLeader). A call that was sent and broke (ErrUnavailable) is not made
-// again, since it may have happened: it returns the error, and the next
-// call starts from the next master.
+// last error (with the last standby's, which matches ErrNotLeader). A
+// call that was sent and broke (ErrUnavailable), or that ctx ended before
+// its master answered (a master stopped or cut off takes calls and never
+// answers), is not made again, since it may have happened: it returns the
+// error, and the next call starts from the next master.
 func Follow(addrs []string, dial func(addr string) (Caller, error)) (Caller, error) {
 	if len(addrs) == 0 {
 		return nil, errors.New("rpcapi: no master address")
@@ -109,6 +111,12 @@ func (f *follower) Call(ctx context.Context, method string, args, reply any) err
 			f.settle(i)
 			return nil
 		case ctx.Err() != nil:
+			if !NotSent(err) && !isRemote(err) && !errors.Is(err, ErrNotLeader) {
+				// The master took the call and did not answer before
+				// ctx ended: it may be stopped or cut off. The next
+				// call starts at the next master.
+				f.moveOn(first, i)
+			}
 			return lastError(err, standby)
 		case !errors.Is(err, ErrNotLeader) && !NotSent(err):
 			if errors.Is(err, ErrUnavailable) && !isRemote(err) {

@@ -231,3 +231,44 @@ func TestNotSent(t *testing.T) {
 		}
 	}
 }
+
+// hangCaller takes a call and never answers it (a master stopped with
+// SIGSTOP, or cut off): the call ends with its ctx.
+type hangCaller struct{ addr string }
+
+func (c hangCaller) Call(ctx context.Context, _ string, _, _ any) error {
+	<-ctx.Done()
+	return fmt.Errorf("%w: call to %s: %v", ErrUnavailable, c.addr, ctx.Err())
+}
+
+func (c hangCaller) Close() error { return nil }
+
+// A call whose master never answers ends with its ctx; the next call goes
+// to the next master instead of waiting on the silent one again.
+func TestFollowMovesOnFromASilentMaster(t *testing.T) {
+	m := &model{kind: map[string]int{"b:1": answers}}
+	f, err := Follow([]string{"a:1", "b:1"}, func(addr string) (Caller, error) {
+		if addr == "a:1" {
+			return hangCaller{addr}, nil
+		}
+		return m.dial(addr)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	var got string
+	err = f.Call(ctx, "m", nil, &got)
+	cancel()
+	if err == nil {
+		t.Fatal("a call to a silent master answered")
+	}
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := f.Call(ctx, "m", nil, &got)
+		cancel()
+		if err != nil || got != "b:1" {
+			t.Fatalf("call %d after the silent one: %q %v, want b:1", i+2, got, err)
+		}
+	}
+}
