@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/drovertest"
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
@@ -23,14 +24,27 @@ const (
 // TestHAKillLeader: three master processes in a raft group and four
 // workers given all three addresses run 1,000 jobs and an "@every 1s"
 // schedule (catch_up "one") while the leader is killed with kill -9 three
-// times (started again each time) and then stopped with SIGSTOP past its
-// lease and continued. Every acknowledged job is recorded exactly once;
+// times (started again each time), then stopped with SIGSTOP past its
+// lease and continued, then cut off the others' raft traffic through the
+// drovertest proxies and healed. Every acknowledged job is recorded exactly once;
 // no fire is doubled; after each takeover the new leader dispatches
 // within 2 × dead_after of the kill.
 func TestHAKillLeader(t *testing.T) {
 	skipShort(t)
 	const n = 1000
-	g := testproc.StartHA(t, testproc.HAConfig{Masters: 3, ClusterConfig: testproc.ClusterConfig{Workers: 4, Slots: 4,
+	// Every member's raft traffic comes in through a proxy, which can cut
+	// one member off the others.
+	var proxies []*drovertest.Proxy
+	via := func(i int, bind string) string {
+		p, err := drovertest.NewProxy(bind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		proxies = append(proxies, p)
+		return p.Addr()
+	}
+	g := testproc.StartHA(t, testproc.HAConfig{Masters: 3, RaftVia: via, ClusterConfig: testproc.ClusterConfig{Workers: 4, Slots: 4,
 		Heartbeat: haBeat, DeadAfter: haDeadAfter, Master: "retry_backoff = \"20ms\"\nmax_backoff = \"200ms\"", Worker: appendCommand}})
 	c := &procCluster{Cluster: g.Cluster, t: t, ranLog: filepath.Join(g.Dir, "ran.log")}
 	tickLog := filepath.Join(g.Dir, "ticks.log")
@@ -49,7 +63,7 @@ func TestHAKillLeader(t *testing.T) {
 		killed := time.Now()
 		g.KillMember(l)
 		nl, nterm := g.Leader(30 * time.Second)
-		takeovers = append(takeovers, firstDispatchAfter(t, g.Member(nl), killed))
+		takeovers = append(takeovers, firstDispatchAfter(t, c.MC, killed))
 		t.Logf("%s: kill -9 of leader m%d (term %d); m%d leads (term %d); counts %v", since(start), l+1, term, nl+1, nterm, c.Counts())
 		g.StartMember(l)
 	}
@@ -60,13 +74,31 @@ func TestHAKillLeader(t *testing.T) {
 	g.Pause(l)
 	paused := time.Now()
 	nl, nterm := waitOtherLeader(t, g, l)
-	takeovers = append(takeovers, firstDispatchAfter(t, g.Member(nl), paused))
+	takeovers = append(takeovers, firstDispatchAfter(t, c.MC, paused))
 	g.Resume(l)
 	testproc.Poll(t, 10*time.Second, "the resumed member follows", func() bool {
 		s, ok := g.Status(l)
 		return ok && s.State == "Follower" && s.Term >= nterm
 	})
 	t.Logf("%s: SIGSTOP of leader m%d (term %d); m%d leads (term %d)", since(start), l+1, term, nl+1, nterm)
+
+	// Cut the leader off the others: they elect another; its lease lapses
+	// and it steps down; healed, it follows.
+	l, term = g.Leader(10 * time.Second)
+	cutOff(proxies, l, true)
+	cut := time.Now()
+	nl, nterm = waitOtherLeader(t, g, l)
+	takeovers = append(takeovers, firstDispatchAfter(t, c.MC, cut))
+	testproc.Poll(t, 10*time.Second, "the cut-off leader to step down", func() bool {
+		s, ok := g.Status(l)
+		return ok && s.State != "Leader"
+	})
+	cutOff(proxies, l, false)
+	testproc.Poll(t, 15*time.Second, "the healed member follows", func() bool {
+		s, ok := g.Status(l)
+		return ok && s.State == "Follower" && s.Term >= nterm
+	})
+	t.Logf("%s: cut leader m%d (term %d) off; m%d leads (term %d); healed", since(start), l+1, term, nl+1, nterm)
 
 	var all []jobs.Job
 	testproc.Poll(t, 2*time.Minute, "every job of the batch final", func() bool {
@@ -101,9 +133,26 @@ func TestHAKillLeader(t *testing.T) {
 	}
 }
 
+// cutOff cuts member i's raft traffic to and from the others through
+// their proxies, or heals it.
+func cutOff(proxies []*drovertest.Proxy, i int, cut bool) {
+	for j, p := range proxies {
+		switch {
+		case j == i && cut:
+			p.Partition()
+		case j == i:
+			p.Heal()
+		case cut:
+			p.Block(testproc.RaftIP(i))
+		default:
+			p.Unblock(testproc.RaftIP(i))
+		}
+	}
+}
+
 // listOnce lists every job of the master behind mc.
 func listOnce(mc rpcapi.MasterClient) ([]jobs.Job, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return mc.ListAllJobs(ctx, rpcapi.ListJobsArgs{Limit: rpcapi.MaxPageSize})
 }
@@ -124,14 +173,18 @@ func waitOtherLeader(t *testing.T, g *testproc.HACluster, old int) (int, uint64)
 	return at, term
 }
 
-// firstDispatchAfter waits until some attempt of the jobs of the master
-// behind mc (the new leader) has started after t0 and returns how long
-// after t0 the first did.
+// firstDispatchAfter waits until some attempt of the jobs of the leader
+// (mc follows it) has started after t0 and returns how long after t0 the
+// first did.
 func firstDispatchAfter(t *testing.T, mc rpcapi.MasterClient, t0 time.Time) time.Duration {
 	t.Helper()
 	var first time.Time
 	testproc.Poll(t, 30*time.Second, "a dispatch by the new leader", func() bool {
-		for _, j := range listAll(t, mc) {
+		all, err := listOnce(mc)
+		if err != nil {
+			return false // the leadership moved under the call: ask again
+		}
+		for _, j := range all {
 			for _, a := range j.Attempts {
 				if a.Started.After(t0) && (first.IsZero() || a.Started.Before(first)) {
 					first = a.Started

@@ -29,6 +29,7 @@ type Proxy struct {
 	gate      chan struct{} // closed and replaced on every state change
 	conns     map[*proxyConn]struct{}
 	held      map[net.Conn]struct{} // accepted while partitioned: never answered
+	blocked   map[string]bool       // source IPs cut off (Block)
 	closed    bool
 
 	wg sync.WaitGroup
@@ -133,6 +134,48 @@ func (p *Proxy) closeHeld() {
 	clear(p.held)
 }
 
+// Block cuts the link for connections from the source IP ip alone, as a
+// partition does for all: the forwarded ones are closed, new ones are
+// black-holed, until Unblock. Nodes on distinct loopback addresses
+// (127.0.0.2, 127.0.0.3, ...) so share a proxy and one of them is cut off.
+func (p *Proxy) Block(ip string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.blocked == nil {
+		p.blocked = make(map[string]bool)
+	}
+	p.blocked[ip] = true
+	for c := range p.conns {
+		if sourceIP(c.client) == ip {
+			c.cut = true
+			c.close()
+			delete(p.conns, c)
+		}
+	}
+}
+
+// Unblock ends Block for ip: its black-holed connections are closed
+// (their diallers see a reset and dial again) and new ones are forwarded.
+func (p *Proxy) Unblock(ip string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.blocked, ip)
+	for c := range p.held {
+		if sourceIP(c) == ip && p.state != linkPartitioned {
+			c.Close()
+			delete(p.held, c)
+		}
+	}
+}
+
+// sourceIP is the IP address a connection came from.
+func sourceIP(c net.Conn) string {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return ""
+}
+
 // Heal ends a partition or a pause: connections held in the black hole are
 // closed (their diallers see a reset and dial again) and traffic flows.
 func (p *Proxy) Heal() { p.change(linkUp, p.closeHeld) }
@@ -209,7 +252,7 @@ func (p *Proxy) acceptLoop() {
 		switch {
 		case p.closed:
 			c.Close()
-		case p.state == linkPartitioned:
+		case p.state == linkPartitioned || p.blocked[sourceIP(c)]:
 			p.held[c] = struct{}{}
 			p.wg.Go(func() { p.drain(c) })
 		default:

@@ -150,15 +150,11 @@ func (n *Node) open(self Member) error {
 	if bind == "" {
 		bind = self.Raft
 	}
-	if cfg.TLS != nil {
-		st, err := newTLSStream(bind, adv, cfg.TLS)
-		if err != nil {
-			return fmt.Errorf("raftstore: raft transport: %w", err)
-		}
-		n.trans = raft.NewNetworkTransportWithLogger(st, 3, 10*time.Second, hl)
-	} else if n.trans, err = raft.NewTCPTransportWithLogger(bind, adv, 3, 10*time.Second, hl); err != nil {
+	st, err := newStream(bind, adv, cfg.TLS)
+	if err != nil {
 		return fmt.Errorf("raftstore: raft transport: %w", err)
 	}
+	n.trans = raft.NewNetworkTransportWithLogger(st, 3, 10*time.Second, hl)
 	if err := n.recoverPeers(rc, snaps); err != nil {
 		return err
 	}

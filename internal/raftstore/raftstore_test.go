@@ -353,7 +353,34 @@ func TestGroupOverMutualTLS(t *testing.T) {
 			t.Fatalf("%s: the raft port took the connection", tc.name)
 		}
 	}
-	if _, err := newTLSStream(testnet.DeadAddr(t), nil, &TLS{Server: &tls.Config{}, Client: pki.Client()}); err == nil {
+	if _, err := newStream(testnet.DeadAddr(t), nil, &TLS{Server: &tls.Config{}, Client: pki.Client()}); err == nil {
 		t.Fatal("a raft transport over TLS without client certificates was accepted")
+	}
+}
+
+// A member bound to one address dials its peers from that address.
+func TestStreamDialsFromItsBindAddress(t *testing.T) {
+	peer, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	s, err := newStream("127.0.0.2:0", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := s.Dial(raft.ServerAddress(peer.Addr().String()), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	in, err := peer.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if ip := in.RemoteAddr().(*net.TCPAddr).IP.String(); ip != "127.0.0.2" {
+		t.Fatalf("the connection came from %s, want 127.0.0.2", ip)
 	}
 }

@@ -18,35 +18,49 @@ type TLS struct {
 	Client *tls.Config
 }
 
-// tlsStream is a raft.StreamLayer over mutual TLS.
-type tlsStream struct {
-	net.Listener // a TLS listener
-	adv          net.Addr
-	client       *tls.Config
+// stream is the raft transport's raft.StreamLayer: TCP, or mutual TLS.
+// Its connections leave from the address it listens on when that is a
+// specific IP (a host with several addresses keeps raft on one of them).
+type stream struct {
+	net.Listener
+	adv    net.Addr
+	dialer net.Dialer
+	client *tls.Config // nil: plain TCP
 }
 
-func newTLSStream(bind string, adv net.Addr, t *TLS) (*tlsStream, error) {
-	if t.Server == nil || t.Client == nil || t.Server.ClientAuth != tls.RequireAndVerifyClientCert {
+func newStream(bind string, adv net.Addr, t *TLS) (*stream, error) {
+	if t != nil && (t.Server == nil || t.Client == nil || t.Server.ClientAuth != tls.RequireAndVerifyClientCert) {
 		return nil, errors.New("raftstore: raft over TLS needs a server config that requires client certificates and a client config")
 	}
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, err
 	}
-	return &tlsStream{Listener: tls.NewListener(ln, t.Server), adv: adv, client: t.Client}, nil
+	s := &stream{Listener: ln, adv: adv}
+	if ta, ok := ln.Addr().(*net.TCPAddr); ok && !ta.IP.IsUnspecified() {
+		s.dialer.LocalAddr = &net.TCPAddr{IP: ta.IP}
+	}
+	if t != nil {
+		s.Listener, s.client = tls.NewListener(ln, t.Server), t.Client
+	}
+	return s, nil
 }
 
 // Addr implements net.Listener: the advertised address.
-func (s *tlsStream) Addr() net.Addr { return s.adv }
+func (s *stream) Addr() net.Addr { return s.adv }
 
 // Dial implements raft.StreamLayer.
-func (s *tlsStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	d := &net.Dialer{Timeout: timeout}
+func (s *stream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	d := s.dialer
+	d.Timeout = timeout
+	if s.client == nil {
+		return d.Dial("tcp", string(address))
+	}
 	cfg := s.client.Clone()
 	if cfg.ServerName == "" {
 		if host, _, err := net.SplitHostPort(string(address)); err == nil {
 			cfg.ServerName = host
 		}
 	}
-	return tls.DialWithDialer(d, "tcp", string(address), cfg)
+	return tls.DialWithDialer(&d, "tcp", string(address), cfg)
 }

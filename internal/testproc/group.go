@@ -1,6 +1,7 @@
 package testproc
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -31,12 +32,21 @@ type HACluster struct {
 type HAConfig struct {
 	ClusterConfig
 	Masters int
+	// RaftVia, if set, puts something between the members' raft
+	// transports: member i listens for raft on 127.0.0.(11+i) (and dials
+	// its peers from there), and the group knows it at RaftVia(i, bind),
+	// e.g. a proxy to bind that a test can cut.
+	RaftVia func(i int, bind string) string
 }
 
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr(tb TB) string {
+// RaftIP is the loopback address member i binds its raft transport to
+// under HAConfig.RaftVia.
+func RaftIP(i int) string { return fmt.Sprintf("127.0.0.%d", 11+i) }
+
+// freeAddr returns an address of ip whose port was free a moment ago.
+func freeAddr(tb TB, ip string) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", ip+":0")
 	if err != nil {
 		tb.Fatalf("testproc: %v", err)
 	}
@@ -52,10 +62,16 @@ func StartHA(tb TB, cfg HAConfig) *HACluster {
 	dir := tb.TempDir()
 	g := &HACluster{Cluster: &Cluster{tb: tb, Dir: dir, env: cfg.WorkerEnv}}
 	var members []string
+	binds := make([]string, cfg.Masters)
 	for i := range cfg.Masters {
 		g.ids = append(g.ids, fmt.Sprintf("m%d", i+1))
-		g.RPC = append(g.RPC, freeAddr(tb))
-		g.Raft = append(g.Raft, freeAddr(tb))
+		g.RPC = append(g.RPC, freeAddr(tb, "127.0.0.1"))
+		if cfg.RaftVia != nil {
+			binds[i] = freeAddr(tb, RaftIP(i))
+			g.Raft = append(g.Raft, cfg.RaftVia(i, binds[i]))
+		} else {
+			g.Raft = append(g.Raft, freeAddr(tb, "127.0.0.1"))
+		}
 		members = append(members, fmt.Sprintf("{ id = %q, raft = %q, rpc = %q }", g.ids[i], g.Raft[i], g.RPC[i]))
 	}
 	g.Addr = strings.Join(g.RPC, ",")
@@ -70,8 +86,10 @@ log_format = "json"
 %s
 [cluster]
 id = %q
+raft_listen = %q
 members = [%s]
-`, g.RPC[i], filepath.Join(dir, "data-"+g.ids[i]), cfg.Heartbeat, cfg.DeadAfter, tokenLine(cfg.Token), cfg.Master, g.ids[i], strings.Join(members, ", "))))
+`, g.RPC[i], filepath.Join(dir, "data-"+g.ids[i]), cfg.Heartbeat, cfg.DeadAfter, tokenLine(cfg.Token), cfg.Master, g.ids[i],
+			cmp.Or(binds[i], g.Raft[i]), strings.Join(members, ", "))))
 		g.Members = append(g.Members, nil)
 		g.StartMember(i)
 	}
