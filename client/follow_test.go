@@ -3,14 +3,13 @@ package client
 import (
 	"context"
 	"errors"
-	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/drover/drover/drovertest"
 	"github.com/drover/drover/internal/testnet"
 	"github.com/drover/drover/jobs"
-	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
 )
 
@@ -26,29 +25,10 @@ func startStandby(t *testing.T, leader string) *standby {
 	t.Helper()
 	s := &standby{}
 	s.leader.Store(leader)
-	api := &rpcapi.Standby{Leader: func() string {
+	s.addr = drovertest.ServeStandby(t, func() string {
 		s.calls.Add(1)
 		return s.leader.Load().(string)
-	}}
-	h, err := rpcapi.NewGoRPCHandlerOptions(api, nil, rpcapi.GoRPCOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(rpcapi.GoRPCPath, h)
-	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{}))
-	ln := testnet.Listen(t)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
 	})
-	s.addr = ln.Addr().String()
 	return s
 }
 
@@ -119,9 +99,9 @@ func TestFollowNoLeader(t *testing.T) {
 			}
 			defer c.Close()
 			const timeout = 600 * time.Millisecond
+			t0 := time.Now() // before the ctx: its deadline is not before t0 + timeout
 			ctx, cancel := context.WithTimeout(t.Context(), timeout)
 			defer cancel()
-			t0 := time.Now()
 			_, err = c.Submit(ctx, jobs.Spec{Type: "echo"})
 			took := time.Since(t0)
 			if !errors.Is(err, ErrNotLeader) || !errors.Is(err, context.DeadlineExceeded) {

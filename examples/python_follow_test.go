@@ -3,7 +3,6 @@ package examples_test
 import (
 	"context"
 	"io"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/drovertest"
 	"github.com/drover/drover/internal/testnet"
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/master"
@@ -35,8 +35,8 @@ func TestPythonFollow(t *testing.T) {
 
 	m := followLeader(t)
 	leader := "http://" + m.Addr() + "/RPC2"
-	named := "http://" + followStandby(t, m.Addr()) + "/RPC2"
-	unknowing := "http://" + followStandby(t, "") + "/RPC2"
+	named := "http://" + drovertest.ServeStandby(t, m.Addr) + "/RPC2"
+	unknowing := "http://" + drovertest.ServeStandby(t, func() string { return "" }) + "/RPC2"
 	dead := "http://" + testnet.DeadAddr(t) + "/RPC2"
 	mc := rpcapi.MasterClient{C: rpcapi.NewClient(m.Addr())}
 	defer mc.C.Close()
@@ -90,30 +90,4 @@ func followLeader(t *testing.T) *master.Master {
 	}
 	t.Cleanup(func() { m.Close() })
 	return m
-}
-
-// followStandby serves a rpcapi.Standby naming leader ("": none) on
-// 127.0.0.1:0, both transports, and returns its address.
-func followStandby(t *testing.T, leader string) string {
-	t.Helper()
-	api := &rpcapi.Standby{Leader: func() string { return leader }}
-	h, err := rpcapi.NewGoRPCHandlerOptions(api, nil, rpcapi.GoRPCOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(rpcapi.GoRPCPath, h)
-	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{}))
-	ln := testnet.Listen(t)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return ln.Addr().String()
 }

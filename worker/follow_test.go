@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -14,8 +13,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/drovertest"
 	"github.com/drover/drover/internal/poll"
-	"github.com/drover/drover/internal/testnet"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -66,32 +65,6 @@ func startLeader(t *testing.T, dir string, log *logrus.Logger) *master.Master {
 	return m
 }
 
-// serveStandby serves a rpcapi.Standby naming leader() on 127.0.0.1:0
-// over both transports and returns its address.
-func serveStandby(t *testing.T, leader func() string) string {
-	t.Helper()
-	api := &rpcapi.Standby{Leader: leader}
-	h, err := rpcapi.NewGoRPCHandlerOptions(api, nil, rpcapi.GoRPCOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(rpcapi.GoRPCPath, h)
-	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{}))
-	ln := testnet.Listen(t)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return ln.Addr().String()
-}
-
 // TestWorkerFollowsLeader: a worker given "standby,leader" registers with
 // the leader and runs its jobs; then the leader stops and a new master
 // starts on its store at another address, which the standby now names.
@@ -107,7 +80,7 @@ func TestWorkerFollowsLeader(t *testing.T) {
 			m1 := startLeader(t, filepath.Join(dir, "data"), log)
 			var leader atomic.Value
 			leader.Store(m1.Addr())
-			sb := serveStandby(t, func() string { return leader.Load().(string) })
+			sb := drovertest.ServeStandby(t, func() string { return leader.Load().(string) })
 
 			started, release := make(chan struct{}), make(chan struct{})
 			var runs atomic.Int32

@@ -1,41 +1,13 @@
 package main
 
 import (
-	"net/http"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/drover/drover/drovertest"
 	"github.com/drover/drover/internal/testnet"
 	"github.com/drover/drover/internal/testproc"
-	"github.com/drover/drover/rpcapi"
 )
-
-// serveStandby serves a rpcapi.Standby naming leader on 127.0.0.1:0 over
-// both transports and returns its address.
-func serveStandby(t *testing.T, leader string) string {
-	t.Helper()
-	api := &rpcapi.Standby{Leader: func() string { return leader }}
-	h, err := rpcapi.NewGoRPCHandlerOptions(api, nil, rpcapi.GoRPCOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(rpcapi.GoRPCPath, h)
-	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{}))
-	ln := testnet.Listen(t)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return ln.Addr().String()
-}
 
 // TestCLIFollowsLeader: the client commands given a list of masters in
 // $DROVER_MASTER or --master (a standby first, or a master that refuses
@@ -44,7 +16,7 @@ func serveStandby(t *testing.T, leader string) string {
 // A list with an empty element is a usage error (exit 2) saying so.
 func TestCLIFollowsLeader(t *testing.T) {
 	c := startCluster(t, 1, cliCommands)
-	sb := serveStandby(t, c.Addr)
+	sb := drovertest.ServeStandby(t, func() string { return c.Addr })
 	dead := testnet.DeadAddr(t)
 
 	// $DROVER_MASTER: the standby, then the leader.

@@ -1,0 +1,38 @@
+package drovertest
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/drover/drover/internal/testnet"
+	"github.com/drover/drover/rpcapi"
+)
+
+// ServeStandby serves a standby master (rpcapi.Standby) on 127.0.0.1:0
+// over both transports, answering every call with fault 8 naming
+// leader() ("": no leader known), and returns its address. It stops at
+// the test's end.
+func ServeStandby(tb testing.TB, leader func() string) string {
+	tb.Helper()
+	api := &rpcapi.Standby{Leader: leader}
+	h, err := rpcapi.NewGoRPCHandlerOptions(api, nil, rpcapi.GoRPCOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(rpcapi.GoRPCPath, h)
+	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{}))
+	ln := testnet.Listen(tb)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	tb.Cleanup(func() {
+		srv.Close()
+		<-done
+	})
+	return ln.Addr().String()
+}
