@@ -239,6 +239,9 @@ func TestPeersJSONRecoversALostQuorum(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(g.dirs[survivor], "raft", "peers.json.done")); err != nil {
 		t.Fatalf("peers.json is not marked done: %v", err)
 	}
+	if left, _ := filepath.Glob(filepath.Join(g.dirs[survivor], "raft", "export-*")); len(left) > 0 {
+		t.Fatalf("the recovery left store exports behind: %v", left)
+	}
 	if _, err := sc.Submit(context.Background(), jobs.Spec{Type: "echo"}); err != nil {
 		t.Fatalf("submit after recovery: %v", err)
 	}

@@ -142,6 +142,7 @@ func (n *Node) open(self Member) error {
 	if err := n.finishRestore(snaps); err != nil {
 		return err
 	}
+	removeExports(cfg.Dir)
 	adv, err := net.ResolveTCPAddr("tcp", self.Raft)
 	if err != nil {
 		return fmt.Errorf("raftstore: raft address %q: %w", self.Raft, err)
@@ -296,4 +297,14 @@ func (n *Node) GiveUp() error {
 		return nil
 	}
 	return n.raft.LeadershipTransfer().Error()
+}
+
+// removeExports removes the store exports that no snapshot will copy any
+// more: left by a crash during a snapshot, or by raft's RecoverCluster,
+// which never releases its snapshot.
+func removeExports(dir string) {
+	old, _ := filepath.Glob(filepath.Join(dir, "export-*.tmp"))
+	for _, f := range old {
+		os.Remove(f)
+	}
 }

@@ -128,6 +128,7 @@ func (n *Node) recoverPeers(rc *raft.Config, snaps raft.SnapshotStore) error {
 	if err := raft.RecoverCluster(rc, n.fsm, n.logs, n.logs, snaps, n.trans, c); err != nil {
 		return fmt.Errorf("raftstore: recover from %s: %w", path, err)
 	}
+	removeExports(n.cfg.Dir)
 	return os.Rename(path, path+".done")
 }
 
