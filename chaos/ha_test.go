@@ -16,9 +16,12 @@ import (
 )
 
 // The raft group's timing: dead_after is what bounds a takeover (2 ×).
+// Raft's own timeouts are hashicorp/raft's defaults (1 s to notice a
+// silent leader), so these keep the masters' defaults' proportions
+// (heartbeat 1 s, dead_after 3 s) at half the heartbeat.
 const (
-	haBeat      = 300 * time.Millisecond
-	haDeadAfter = 2 * time.Second
+	haBeat      = 500 * time.Millisecond
+	haDeadAfter = 3 * time.Second
 )
 
 // TestHAKillLeader: three master processes in a raft group and four

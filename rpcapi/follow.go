@@ -89,7 +89,16 @@ type followNode struct {
 	addr string // as given, or as named
 	hp   string // hostOf(addr), to match a named leader
 	c    Caller
+	// silent: until when a standby that names this master is not
+	// followed to it, since a call to it went unanswered (a leader
+	// stopped or cut off, which the standbys go on naming until they
+	// elect another).
+	silent time.Time
 }
+
+// silentFor is how long a master that left a call unanswered is not
+// followed to by name (it is still called in its turn).
+const silentFor = 5 * time.Second
 
 // Call implements Caller. It goes round the masters in order from the
 // current one; when a master names the leader, the leader is called
@@ -114,8 +123,10 @@ func (f *follower) Call(ctx context.Context, method string, args, reply any) err
 			if !NotSent(err) && !isRemote(err) && !errors.Is(err, ErrNotLeader) {
 				// The master took the call and did not answer before
 				// ctx ended: it may be stopped or cut off. The next
-				// call starts at the next master.
+				// call starts at the next master, and is not led back
+				// to this one by a standby that still names it.
 				f.moveOn(first, i)
+				f.markSilent(i)
 			}
 			return lastError(err, standby)
 		case !errors.Is(err, ErrNotLeader) && !NotSent(err):
@@ -209,6 +220,14 @@ func (f *follower) size() int {
 func (f *follower) settle(i int) {
 	f.mu.Lock()
 	f.cur = i
+	f.nodes[i].silent = time.Time{}
+	f.mu.Unlock()
+}
+
+// markSilent notes that node i left a call unanswered.
+func (f *follower) markSilent(i int) {
+	f.mu.Lock()
+	f.nodes[i].silent = time.Now().Add(silentFor)
 	f.mu.Unlock()
 }
 
@@ -240,6 +259,9 @@ func (f *follower) leader(i int, leader string) int {
 	hp := hostOf(leader)
 	for j, n := range f.nodes {
 		if n.hp == hp {
+			if time.Now().Before(n.silent) {
+				return -1 // named, but silent lately: go round instead
+			}
 			return j
 		}
 	}

@@ -272,3 +272,30 @@ func TestFollowMovesOnFromASilentMaster(t *testing.T) {
 		}
 	}
 }
+
+// A standby that still names a leader that went silent (stopped, cut
+// off) does not lead the next calls back to it: they go round to the
+// master that answers.
+func TestFollowIgnoresANamedSilentLeader(t *testing.T) {
+	m := &model{kind: map[string]int{"a:1": standby, "c:1": answers}, names: map[string]string{"a:1": "b:1"}}
+	f, err := Follow([]string{"b:1", "a:1", "c:1"}, func(addr string) (Caller, error) {
+		if addr == "b:1" {
+			return hangCaller{addr}, nil
+		}
+		return m.dial(addr)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	if err := f.Call(ctx, "m", nil, &got); err == nil {
+		t.Fatal("the silent master answered")
+	}
+	cancel()
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := f.Call(ctx, "m", nil, &got); err != nil || got != "c:1" {
+		t.Fatalf("the call after the silent one: %q %v, want c:1 (a:1 names the silent b:1)", got, err)
+	}
+}
