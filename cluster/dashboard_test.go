@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -9,11 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/internal/poll"
+	"github.com/drover/drover/internal/testbrowser"
 	"github.com/drover/drover/internal/testnet"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -231,115 +228,22 @@ func TestStandbyPageEscapesTheGroup(t *testing.T) {
 	}
 }
 
-// needChromium returns the path of a Chromium or Chrome binary. Without
-// one it skips the test, or fails it in CI (as master's browser tests do).
-func needChromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	const msg = "no Chromium: looked for chromium, chromium-browser and google-chrome in PATH (apt-get install -y chromium)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
+// tab is one headless Chromium tab.
+type tab struct{ *testbrowser.Tab }
 
-// tab is one headless Chromium tab, with the console errors it logged.
-type tab struct {
-	t      *testing.T
-	ctx    context.Context
-	mu     sync.Mutex
-	errors []string
-}
+func openTab(t *testing.T) *tab { return &tab{testbrowser.Open(t, testbrowser.Need(t), "", nil)} }
 
-func openTab(t *testing.T) *tab {
-	t.Helper()
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(needChromium(t)),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800))
-	ctx, cancel := chromedp.NewContext(actx)
-	b := &tab{t: t, ctx: ctx}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-		wg.Wait()
-	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	messages := chromedp.Console(ctx)
-	wg.Go(func() {
-		for msg, err := range messages {
-			if err != nil {
-				return
-			}
-			if msg.IsException() || msg.Type == chromedp.ConsoleError {
-				b.mu.Lock()
-				b.errors = append(b.errors, fmt.Sprintf("%s:%d %s", msg.URL, msg.Line+1, msg.Text))
-				b.mu.Unlock()
-			}
-		}
-	})
-	return b
-}
-
-func (b *tab) navigate(url string) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
-		b.t.Fatalf("navigate to %s: %v", url, err)
-	}
-}
-
-// until polls a JavaScript expression until it is truthy.
-func (b *tab) until(what, expr string) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
-	if err != nil {
-		text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		b.t.Fatalf("waiting for %s (%s): %v\npage text:\n%s", what, expr, err, text)
-	}
-}
+func (b *tab) navigate(url string) { b.T.Helper(); b.Do("navigate to "+url, chromedp.Navigate(url)) }
 
 // shot saves a PNG of the viewport in DROVER_SCREENSHOT_DIR (CI keeps
 // them in artifacts/screenshots), or in a temporary dir.
 func (b *tab) shot(name string) {
-	b.t.Helper()
+	b.T.Helper()
 	dir := os.Getenv("DROVER_SCREENSHOT_DIR")
 	if dir == "" {
-		dir = b.t.TempDir()
+		dir = b.T.TempDir()
 	}
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		b.t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
-}
-
-func (b *tab) noConsoleErrors() {
-	b.t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.errors) > 0 {
-		b.t.Fatalf("console errors:\n%s", strings.Join(b.errors, "\n"))
-	}
+	b.Shot(dir, name, false)
 }
 
 // TestDashboardShowsTheGroup loads the leader's overview in headless
@@ -355,9 +259,9 @@ func TestDashboardShowsTheGroup(t *testing.T) {
 	for _, m := range g.members {
 		cond += fmt.Sprintf(` && document.querySelector('[data-member=%q] a')?.href === %q`, m.ID, "http://"+m.RPC+"/")
 	}
-	b.until("the leader's overview shows the group", cond+` && document.querySelector('#live').dataset.state === 'open'`)
+	b.Until("the leader's overview shows the group", cond+` && document.querySelector('#live').dataset.state === 'open'`)
 	b.shot("cluster-leader")
-	b.noConsoleErrors()
+	b.NoConsoleErrors()
 
 	// The leadership moves: the old leader's tab, whose event stream
 	// breaks, says where the leader is now.
@@ -377,7 +281,7 @@ func TestDashboardShowsTheGroup(t *testing.T) {
 		}
 		return nl >= 0
 	})
-	b.until("the old leader's tab names the new one", fmt.Sprintf(`document.querySelector('#cluster')?.textContent.includes('no longer leads') &&
+	b.Until("the old leader's tab names the new one", fmt.Sprintf(`document.querySelector('#cluster')?.textContent.includes('no longer leads') &&
 		document.querySelector('#cluster-leader')?.textContent === %q && document.querySelector('#cluster-leader-link')?.href === %q`,
 		g.members[nl].ID, "http://"+g.members[nl].RPC+"/"))
 	b.shot("cluster-old-leader")
@@ -385,7 +289,7 @@ func TestDashboardShowsTheGroup(t *testing.T) {
 
 	s := (l + 1) % 3
 	b.navigate("http://" + g.members[s].RPC + "/")
-	b.until("the standby's page links to the leader", fmt.Sprintf(`document.querySelector('a#leader')?.href === %q &&
+	b.Until("the standby's page links to the leader", fmt.Sprintf(`document.querySelector('a#leader')?.href === %q &&
 		document.querySelector('#standby').textContent.includes(%q)`, "http://"+g.members[l].RPC+"/", "This master ("+g.members[s].ID+") is a standby"))
 	b.shot("cluster-standby")
 }

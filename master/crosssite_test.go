@@ -231,18 +231,18 @@ func crossSiteBrowser(t *testing.T, token string) {
 	if token != "" {
 		for _, base := range []string{"http://" + m.Addr() + "/", canaryURL + "/signin"} {
 			signed := strings.Replace(base, "http://", "http://drover:"+token+"@", 1)
-			b.do("sign in at "+base, chromedp.Navigate(signed))
+			b.Do("sign in at "+base, chromedp.Navigate(signed))
 		}
 	}
 	for i, origin := range []string{serveOn(t, "127.0.0.1", page), serveOn(t, "127.0.0.2", page)} {
-		b.do("load the page at "+origin, chromedp.Navigate(origin+"/"))
-		for deadline := time.Now().Add(60 * time.Second); b.eval(`String(Array.isArray(window.done))`) != "true"; {
+		b.Do("load the page at "+origin, chromedp.Navigate(origin+"/"))
+		for deadline := time.Now().Add(60 * time.Second); b.Eval(`String(Array.isArray(window.done))`) != "true"; {
 			if time.Now().After(deadline) {
-				t.Fatalf("from %s: the page did not finish; it saw:\n%s", origin, b.eval(`(window.seen || []).join('\n')`))
+				t.Fatalf("from %s: the page did not finish; it saw:\n%s", origin, b.Eval(`(window.seen || []).join('\n')`))
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		t.Logf("from %s:\n%s", origin, b.eval(`window.done.join('\n')`))
+		t.Logf("from %s:\n%s", origin, b.Eval(`window.done.join('\n')`))
 		if got, want := can.count(), (i+1)*n; got != want {
 			t.Fatalf("from %s: the canary got %d cross-origin requests, want %d: %v", origin, got, want, can.seen)
 		}

@@ -51,60 +51,60 @@ func TestDashboardActOnMany(t *testing.T) {
 	}
 
 	b := startBrowser(t, path, "http://"+m.Addr()+"/")
-	b.do("load the failed crawls", chromedp.Navigate(b.base+"#/jobs?state=failed&type=crawl"))
-	b.until("Retry 1000", `document.querySelector('#bulk-retry')?.textContent === 'Retry 1000' &&
+	b.Do("load the failed crawls", chromedp.Navigate(b.Base+"#/jobs?state=failed&type=crawl"))
+	b.Until("Retry 1000", `document.querySelector('#bulk-retry')?.textContent === 'Retry 1000' &&
 		document.querySelector('#bulk-cancel')?.disabled && document.querySelector('#bulk-purge')?.dataset.count === '1000'`)
-	b.shot(dir, "bulk-jobs", true)
-	b.do("click Retry 1000", chromedp.Click(chromedp.CSS(`#bulk-retry`)))
-	b.until("the question", `document.querySelector('#bulk-question')?.textContent.includes('Retry 1000 jobs that match state=failed type=crawl')`)
-	b.shot(dir, "bulk-confirm", false)
+	b.Shot(dir, "bulk-jobs", true)
+	b.Do("click Retry 1000", chromedp.Click(chromedp.CSS(`#bulk-retry`)))
+	b.Until("the question", `document.querySelector('#bulk-question')?.textContent.includes('Retry 1000 jobs that match state=failed type=crawl')`)
+	b.Shot(dir, "bulk-confirm", false)
 	if c := m.Counts(); c[jobs.Failed] != 1005 {
 		t.Fatalf("counts before the confirm %v; want 1005 failed", c)
 	}
-	b.do("confirm", chromedp.Click(chromedp.CSS(`#bulk-yes`)))
-	b.until("the flash", `document.querySelector('#flash')?.textContent === '1000 jobs retried'`)
+	b.Do("confirm", chromedp.Click(chromedp.CSS(`#bulk-yes`)))
+	b.Until("the flash", `document.querySelector('#flash')?.textContent === '1000 jobs retried'`)
 	testproc.Poll(t, 60*time.Second, "the 1000 retried jobs to succeed", func() bool {
 		c := m.Counts()
 		return c[jobs.Succeeded] == 1000 && c[jobs.Failed] == 5
 	})
-	b.until("nothing left to retry in the list", `document.querySelector('#bulk-retry')?.textContent === 'Retry 0'`)
+	b.Until("nothing left to retry in the list", `document.querySelector('#bulk-retry')?.textContent === 'Retry 0'`)
 
 	// Schedules: pause, run now, delete.
 	submit(t, mc, jobs.Spec{Name: "nightly", Schedule: "@every 1h", Type: "nobody"})
 	row := `document.querySelector('tr[data-schedule="nightly"]')`
-	b.eval(`location.hash = '#/schedules'`)
-	b.until("the schedule, active", row+`?.textContent.includes('active')`)
-	b.do("pause", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] .sched-pause`)))
-	b.until("the schedule paused", row+`?.textContent.includes('paused') && `+row+`.querySelector('.sched-resume') !== null`)
+	b.Eval(`location.hash = '#/schedules'`)
+	b.Until("the schedule, active", row+`?.textContent.includes('active')`)
+	b.Do("pause", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] .sched-pause`)))
+	b.Until("the schedule paused", row+`?.textContent.includes('paused') && `+row+`.querySelector('.sched-resume') !== null`)
 	if s := scheduleNamed(t, mc, "nightly"); s == nil || !s.Paused {
 		t.Fatalf("after pause: %+v", s)
 	}
-	b.do("run now", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] .sched-run`)))
-	b.until("the fire", `document.querySelector('#flash')?.textContent.startsWith('Schedule nightly fired job #')`)
+	b.Do("run now", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] .sched-run`)))
+	b.Until("the fire", `document.querySelector('#flash')?.textContent.startsWith('Schedule nightly fired job #')`)
 	s := scheduleNamed(t, mc, "nightly")
 	if s == nil || s.LastJob == "" || !s.Paused {
 		t.Fatalf("after run now: %+v", s)
 	}
-	b.until("its last job on the page", row+fmt.Sprintf(`?.textContent.includes('#%s')`, s.LastJob))
-	b.shot(dir, "schedules", true)
-	b.do("delete", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] button.danger`)))
-	b.until("the confirm", row+`?.querySelector('button.confirm')?.textContent === 'Confirm delete'`)
-	b.do("confirm delete", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] button.confirm`)))
-	b.until("no schedules", `document.querySelector('#no-schedules') !== null`)
+	b.Until("its last job on the page", row+fmt.Sprintf(`?.textContent.includes('#%s')`, s.LastJob))
+	b.Shot(dir, "schedules", true)
+	b.Do("delete", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] button.danger`)))
+	b.Until("the confirm", row+`?.querySelector('button.confirm')?.textContent === 'Confirm delete'`)
+	b.Do("confirm delete", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] button.confirm`)))
+	b.Until("no schedules", `document.querySelector('#no-schedules') !== null`)
 	if s := scheduleNamed(t, mc, "nightly"); s != nil {
 		t.Fatalf("after delete: %+v", s)
 	}
 
 	// Workers: drain, then undrain.
 	wrow := fmt.Sprintf(`document.querySelector('tr[data-worker-id=%q]')`, wk.ID())
-	b.eval(`location.hash = '#/workers'`)
-	b.until("the worker, alive", wrow+`?.textContent.includes('alive')`)
-	b.do("drain", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-worker-id=%q] button.danger`, wk.ID()))))
-	b.do("confirm drain", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-worker-id=%q] button.confirm`, wk.ID()))))
-	b.until("the worker draining", wrow+`?.textContent.includes('draining') && `+wrow+`.querySelector('.undrain') !== null`)
-	b.do("undrain", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-worker-id=%q] .undrain`, wk.ID()))))
-	b.until("the worker alive again", wrow+`?.textContent.includes('alive') && `+wrow+`.querySelector('.undrain') === null`)
-	b.noConsoleErrors()
+	b.Eval(`location.hash = '#/workers'`)
+	b.Until("the worker, alive", wrow+`?.textContent.includes('alive')`)
+	b.Do("drain", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-worker-id=%q] button.danger`, wk.ID()))))
+	b.Do("confirm drain", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-worker-id=%q] button.confirm`, wk.ID()))))
+	b.Until("the worker draining", wrow+`?.textContent.includes('draining') && `+wrow+`.querySelector('.undrain') !== null`)
+	b.Do("undrain", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-worker-id=%q] .undrain`, wk.ID()))))
+	b.Until("the worker alive again", wrow+`?.textContent.includes('alive') && `+wrow+`.querySelector('.undrain') === null`)
+	b.NoConsoleErrors()
 	t.Logf("screenshots in %s", dir)
 }
 

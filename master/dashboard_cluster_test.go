@@ -55,7 +55,7 @@ func busyFor(t *testing.T, b *browser, mc rpcapi.MasterClient, d time.Duration) 
 	t.Helper()
 	for end := time.Now().Add(d); time.Now().Before(end); {
 		id := submit(t, mc, jobs.Spec{Type: "echo", Args: map[string]string{"name": "x"}})[0]
-		b.until("job "+id+" on the overview", fmt.Sprintf(`!!document.querySelector('.recent a[href="#/jobs/%s"]')`, id))
+		b.Until("job "+id+" on the overview", fmt.Sprintf(`!!document.querySelector('.recent a[href="#/jobs/%s"]')`, id))
 	}
 }
 
@@ -66,28 +66,28 @@ func TestDashboardAloneAsksClusterOnce(t *testing.T) {
 	mc := client(t, m.Addr())
 	p := startClusterCounter(t, m.Addr())
 	b := startBrowser(t, path, p.srv.URL+"/")
-	b.do("load the overview", chromedp.Navigate(b.base))
-	b.until("the overview, live", `!!document.querySelector('#count-pending') && document.querySelector('#live').dataset.state === 'open'`)
+	b.Do("load the overview", chromedp.Navigate(b.Base))
+	b.Until("the overview, live", `!!document.querySelector('#count-pending') && document.querySelector('#live').dataset.state === 'open'`)
 	// Events for longer than the page's 5 s between two requests, and
 	// other pages: a single master is asked once.
 	busyFor(t, b, mc, 6*time.Second)
-	b.do("the workers page and back", chromedp.Navigate(b.base+"#/workers"))
-	b.until("the workers page", `!!document.querySelector('[data-worker="w1"]') || document.body.innerText.includes('w1')`)
-	b.do("the overview again", chromedp.Navigate(b.base+"#/"))
+	b.Do("the workers page and back", chromedp.Navigate(b.Base+"#/workers"))
+	b.Until("the workers page", `!!document.querySelector('[data-worker="w1"]') || document.body.innerText.includes('w1')`)
+	b.Do("the overview again", chromedp.Navigate(b.Base+"#/"))
 	busyFor(t, b, mc, time.Second)
 	if n := p.n.Load(); n != 1 {
 		t.Fatalf("one page load of a single master's dashboard asked GET /api/v1/cluster %d times, want 1", n)
 	}
-	if b.eval(`document.querySelector('#cluster')?.hidden === false || document.body.innerText.includes('Raft group') ? 'shown' : ''`) != "" {
+	if b.Eval(`document.querySelector('#cluster')?.hidden === false || document.body.innerText.includes('Raft group') ? 'shown' : ''`) != "" {
 		t.Fatal("a single master's overview shows a raft group")
 	}
-	b.do("reload", chromedp.Reload())
-	b.until("the overview, live, reloaded", `!!document.querySelector('#count-pending') && document.querySelector('#live').dataset.state === 'open'`)
+	b.Do("reload", chromedp.Reload())
+	b.Until("the overview, live, reloaded", `!!document.querySelector('#count-pending') && document.querySelector('#live').dataset.state === 'open'`)
 	busyFor(t, b, mc, time.Second)
 	if n := p.n.Load(); n != 2 {
 		t.Fatalf("two page loads asked GET /api/v1/cluster %d times, want 2", n)
 	}
-	b.noConsoleErrors()
+	b.NoConsoleErrors()
 }
 
 // fakeGroup is a ClusterControl whose status a test sets.
@@ -141,18 +141,18 @@ func TestDashboardClusterLine(t *testing.T) {
 	mc := client(t, m.Addr())
 	p := startClusterCounter(t, m.Addr())
 	b := startBrowser(t, path, p.srv.URL+"/")
-	b.do("load the overview", chromedp.Navigate(b.base))
-	b.until("the group's line", fmt.Sprintf(`document.querySelector('#cluster-leader')?.textContent === %q &&
+	b.Do("load the overview", chromedp.Navigate(b.Base))
+	b.Until("the group's line", fmt.Sprintf(`document.querySelector('#cluster-leader')?.textContent === %q &&
 		document.querySelector('#cluster-term')?.textContent === '3' && document.querySelector('#cluster-applied')?.textContent === '26' &&
 		document.querySelectorAll('#cluster-members .member').length === 3`, hostileID))
 	for _, mem := range [][2]string{{hostileID, "127.0.0.1:7070"}, {"m2", hostileRPC}, {"m3", "127.0.0.1:7072"}} {
-		got := b.eval(fmt.Sprintf(`(() => { const s = [...document.querySelectorAll('#cluster .member')].find(e => e.dataset.member === %q);
+		got := b.Eval(fmt.Sprintf(`(() => { const s = [...document.querySelectorAll('#cluster .member')].find(e => e.dataset.member === %q);
 			return s ? s.querySelector('a').getAttribute('href') + ' ' + s.textContent : 'missing'; })()`, mem[0]))
 		if want := "http://" + mem[1] + "/ " + mem[0] + " " + mem[1]; got != want {
 			t.Errorf("member %q: %q, want its id and a link to http://%s/ (%q)", mem[0], got, mem[1], want)
 		}
 	}
-	if n := b.eval(`String(document.querySelectorAll('#cluster img, #cluster b').length) + document.title`); n != "0drover" {
+	if n := b.Eval(`String(document.querySelectorAll('#cluster img, #cluster b').length) + document.title`); n != "0drover" {
 		t.Fatalf("the group's IDs and addresses made elements: %s", n)
 	}
 
@@ -163,7 +163,7 @@ func TestDashboardClusterLine(t *testing.T) {
 	asked := p.n.Load()
 	start := time.Now()
 	busyFor(t, b, mc, 500*time.Millisecond)
-	b.within(8*time.Second, "the new term and member", `document.querySelector('#cluster-term')?.textContent === '4' &&
+	b.Within(8*time.Second, "the new term and member", `document.querySelector('#cluster-term')?.textContent === '4' &&
 		document.querySelector('#cluster-leader').textContent === 'm3' && !!document.querySelector('#cluster [data-member="m4"]')`)
 	busyFor(t, b, mc, 6*time.Second)
 	if n, most := p.n.Load()-asked, int64(time.Since(start)/(5*time.Second))+1; n > most {
@@ -174,7 +174,7 @@ func TestDashboardClusterLine(t *testing.T) {
 	// address answers so): the line says where the leader is.
 	g.set(groupStatus("Follower", "m3", "127.0.0.1:7072", 5, [2]string{hostileID, "127.0.0.1:7070"}, [2]string{"m3", "127.0.0.1:7072"}))
 	busyFor(t, b, mc, 500*time.Millisecond)
-	b.within(8*time.Second, "the leader elsewhere", `document.querySelector('#cluster')?.textContent.includes('no longer leads') &&
+	b.Within(8*time.Second, "the leader elsewhere", `document.querySelector('#cluster')?.textContent.includes('no longer leads') &&
 		document.querySelector('#cluster-leader-link')?.getAttribute('href') === 'http://127.0.0.1:7072/'`)
-	b.noConsoleErrors()
+	b.NoConsoleErrors()
 }

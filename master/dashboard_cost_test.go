@@ -171,11 +171,11 @@ func TestDashboardIdleCost(t *testing.T) {
 		c.waitState(id, jobs.Succeeded)
 		p := startCountingProxy(t, m.Addr())
 		b := startBrowser(t, path, "http://"+p.addr()+"/")
-		b.do("load the job's page", chromedp.Navigate(b.base+"#/jobs/"+id))
-		b.until("the job succeeded, live", `document.querySelector('#job-state')?.textContent === 'succeeded' &&
+		b.Do("load the job's page", chromedp.Navigate(b.Base+"#/jobs/"+id))
+		b.Until("the job succeeded, live", `document.querySelector('#job-state')?.textContent === 'succeeded' &&
 			document.querySelector('#live').dataset.state === 'open'`)
 		idleCost(t, p, "job page")
-		b.shot(screenshotDir(t), "cost-job", false)
+		b.Shot(screenshotDir(t), "cost-job", false)
 	})
 	t.Run("2000 groups", func(t *testing.T) {
 		t.Parallel()
@@ -189,10 +189,10 @@ func TestDashboardIdleCost(t *testing.T) {
 		waitAll(t, mc, ids, 60*time.Second)
 		p := startCountingProxy(t, m.Addr())
 		b := startBrowser(t, path, "http://"+p.addr()+"/")
-		b.do("load the groups page", chromedp.Navigate(b.base+"#/groups"))
-		b.until("the latest group, live", `document.querySelector('[data-group="batch-1999"]')?.textContent.includes('1 / 1 done') &&
+		b.Do("load the groups page", chromedp.Navigate(b.Base+"#/groups"))
+		b.Until("the latest group, live", `document.querySelector('[data-group="batch-1999"]')?.textContent.includes('1 / 1 done') &&
 			document.querySelector('#live').dataset.state === 'open'`)
 		idleCost(t, p, "groups page")
-		b.shot(screenshotDir(t), "cost-groups", false)
+		b.Shot(screenshotDir(t), "cost-groups", false)
 	})
 }

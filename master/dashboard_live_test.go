@@ -66,68 +66,68 @@ func TestDashboardLiveUpdates(t *testing.T) {
 	c.waitState(bID, jobs.Running)
 
 	b := startBrowser(t, path, "http://"+m.Addr()+"/")
-	b.do("load the job's page", chromedp.Navigate(b.base+"#/jobs/"+a))
-	b.until("the job running, live", `document.querySelector('#job-state')?.textContent === 'running' &&
+	b.Do("load the job's page", chromedp.Navigate(b.Base+"#/jobs/"+a))
+	b.Until("the job running, live", `document.querySelector('#job-state')?.textContent === 'running' &&
 		document.querySelector('#live').dataset.state === 'open'`)
 	start := time.Now()
 	close(gates["a"])
 	within(t, start, "the job's page showing it succeeded", func() {
-		b.until("the job succeeded", `document.querySelector('#job-state')?.textContent === 'succeeded'`)
+		b.Until("the job succeeded", `document.querySelector('#job-state')?.textContent === 'succeeded'`)
 	})
 
 	row := func(name string) string {
 		return fmt.Sprintf(`document.querySelector('#groups-list [data-group=%q]')`, name)
 	}
-	b.eval(`location.hash = '#/groups'`)
-	b.until("live-b running", row("live-b")+`?.textContent.includes('1 running')`)
+	b.Eval(`location.hash = '#/groups'`)
+	b.Until("live-b running", row("live-b")+`?.textContent.includes('1 running')`)
 	start = time.Now()
 	close(gates["b"])
 	within(t, start, "the groups list showing live-b done", func() {
-		b.until("live-b done", row("live-b")+`?.textContent.includes('1 / 1 done')`)
+		b.Until("live-b done", row("live-b")+`?.textContent.includes('1 / 1 done')`)
 	})
 	start = time.Now()
 	post(`{"type": "echo", "group": "live-c"}`)
 	within(t, start, "a new group at the top of the list", func() {
-		b.until("live-c first", row("live-c")+`?.style.top === '0px' && `+row("live-c")+`.textContent.includes('1 / 1 done')`)
+		b.Until("live-c first", row("live-c")+`?.style.top === '0px' && `+row("live-c")+`.textContent.includes('1 / 1 done')`)
 	})
 
-	b.eval(`location.hash = '#/jobs'`)
-	b.until("the jobs list", `document.querySelectorAll('tr[data-job-id]').length > 5`)
+	b.Eval(`location.hash = '#/jobs'`)
+	b.Until("the jobs list", `document.querySelectorAll('tr[data-job-id]').length > 5`)
 	start = time.Now()
 	id := post(`{"type": "echo", "group": "live-d"}`)
 	within(t, start, "a job submitted showing in the jobs list", func() {
-		b.until("the new job", fmt.Sprintf(`document.querySelector('tr[data-job-id=%q]')?.textContent.includes('succeeded')`, id))
+		b.Until("the new job", fmt.Sprintf(`document.querySelector('tr[data-job-id=%q]')?.textContent.includes('succeeded')`, id))
 	})
 
 	// The schedules page follows a schedule made over RPC, paused and deleted
 	// through the API, which change no job.
-	b.eval(`location.hash = '#/schedules'`)
-	b.until("the empty schedules page", `!!document.querySelector('#no-schedules')`)
+	b.Eval(`location.hash = '#/schedules'`)
+	b.Until("the empty schedules page", `!!document.querySelector('#no-schedules')`)
 	sched := func(name string) string { return fmt.Sprintf(`document.querySelector('tr[data-schedule=%q]')`, name) }
 	start = time.Now()
 	submit(t, client(t, m.Addr()), jobs.Spec{Type: "echo", Name: "nightly", Schedule: "0 3 * * *"})
 	within(t, start, "a schedule made over RPC on the page", func() {
-		b.until("the new schedule", sched("nightly")+`?.textContent.includes('active')`)
+		b.Until("the new schedule", sched("nightly")+`?.textContent.includes('active')`)
 	})
 	start = time.Now()
 	c.call("POST", "schedules/nightly/pause", "", 200, nil)
 	within(t, start, "a pause through the API on the page", func() {
-		b.until("paused", sched("nightly")+`?.textContent.includes('paused')`)
+		b.Until("paused", sched("nightly")+`?.textContent.includes('paused')`)
 	})
 	start = time.Now()
 	c.call("POST", "schedules/nightly/delete", "", 200, nil)
 	within(t, start, "a delete through the API on the page", func() {
-		b.until("gone", sched("nightly")+` === null`)
+		b.Until("gone", sched("nightly")+` === null`)
 	})
 
 	// The workers page asks for heartbeats: the age shown keeps up.
-	b.eval(`location.hash = '#/workers'`)
+	b.Eval(`location.hash = '#/workers'`)
 	beat := fmt.Sprintf(`document.querySelector('tr[data-worker-id=%q] td[data-label="Last heartbeat"] .ago')?.dataset.ts`, wk.ID())
-	b.until("the worker", beat+` !== undefined`)
-	first := b.eval(beat)
-	b.until("a newer heartbeat", beat+` !== `+strconv.Quote(first))
-	b.until("another", beat+` !== `+strconv.Quote(b.eval(beat)))
-	if errs := b.consoleErrors(); len(errs) > 0 {
+	b.Until("the worker", beat+` !== undefined`)
+	first := b.Eval(beat)
+	b.Until("a newer heartbeat", beat+` !== `+strconv.Quote(first))
+	b.Until("another", beat+` !== `+strconv.Quote(b.Eval(beat)))
+	if errs := b.ConsoleErrors(); len(errs) > 0 {
 		t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
 	}
 }
@@ -147,15 +147,15 @@ func TestDashboardManyGroups(t *testing.T) {
 	submit(t, mc, specs...)
 
 	b := startBrowser(t, path, "http://"+m.Addr()+"/")
-	b.do("load the groups list", chromedp.Navigate(b.base+"#/groups"))
-	b.until("the newest group", `document.querySelector('[data-group="many-09999"]')?.textContent.includes('0 / 1 done')`)
+	b.Do("load the groups list", chromedp.Navigate(b.Base+"#/groups"))
+	b.Until("the newest group", `document.querySelector('[data-group="many-09999"]')?.textContent.includes('0 / 1 done')`)
 	rows := `document.querySelectorAll('#groups-list .vrow').length`
-	if n, _ := strconv.Atoi(b.eval(`String(` + rows + `)`)); n < 5 || n > 40 {
+	if n, _ := strconv.Atoi(b.Eval(`String(` + rows + `)`)); n < 5 || n > 40 {
 		t.Fatalf("%d rows drawn, want a few dozen at most", n)
 	}
 	// The least of 20 redraws, each with the layout it forces: the cost of
 	// a redraw itself, not of what else the machine runs meanwhile.
-	frame := b.eval(`(() => {
+	frame := b.Eval(`(() => {
 		const took = [];
 		for (let i = 0; i < 20; i++) {
 			const t0 = performance.now();
@@ -173,21 +173,21 @@ func TestDashboardManyGroups(t *testing.T) {
 	if ms, err := strconv.ParseFloat(least, 64); err != nil || ms > 16 {
 		t.Errorf("a redraw while scrolling took %s ms at least, want under a frame (16 ms)", least)
 	}
-	b.until("the last group, scrolled to", `(() => {
+	b.Until("the last group, scrolled to", `(() => {
 		window.scrollTo(0, document.documentElement.scrollHeight);
 		const r = document.querySelector('[data-group="many-00000"]');
 		if (!r) return false;
 		const box = r.getBoundingClientRect();
 		return box.top >= 0 && box.bottom <= window.innerHeight;
 	})()`)
-	if got := b.eval(`document.querySelector('#groups-count').textContent`); got != "10000 groups" {
+	if got := b.Eval(`document.querySelector('#groups-count').textContent`); got != "10000 groups" {
 		t.Errorf("the count says %q, want 10000 groups", got)
 	}
-	if n, _ := strconv.Atoi(b.eval(`String(` + rows + `)`)); n > 40 {
+	if n, _ := strconv.Atoi(b.Eval(`String(` + rows + `)`)); n > 40 {
 		t.Fatalf("%d rows drawn at the end of the list, want a few dozen at most", n)
 	}
-	b.shot(screenshotDir(t), "groups-10000-end", false)
-	if errs := b.consoleErrors(); len(errs) > 0 {
+	b.Shot(screenshotDir(t), "groups-10000-end", false)
+	if errs := b.ConsoleErrors(); len(errs) > 0 {
 		t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
 	}
 }
@@ -218,11 +218,11 @@ func TestDashboardAfterABreak(t *testing.T) {
 
 	p := startCountingProxy(t, m.Addr())
 	b := startBrowser(t, path, "http://"+p.addr()+"/")
-	b.do("load the job's page", chromedp.Navigate(b.base+"#/jobs/"+id))
-	b.until("the job running, live", `document.querySelector('#job-state')?.textContent === 'running' &&
+	b.Do("load the job's page", chromedp.Navigate(b.Base+"#/jobs/"+id))
+	b.Until("the job running, live", `document.querySelector('#job-state')?.textContent === 'running' &&
 		document.querySelector('#live').dataset.state === 'open'`)
 	p.cut()
-	b.until("the page to see the break", `document.querySelector('#live').dataset.state !== 'open'`)
+	b.Until("the page to see the break", `document.querySelector('#live').dataset.state !== 'open'`)
 	close(gate)
 	c.waitState(id, jobs.Succeeded)
 	others := make([]string, 60)
@@ -231,7 +231,7 @@ func TestDashboardAfterABreak(t *testing.T) {
 	}
 	c.call("POST", "jobs", `{"jobs": [`+strings.Join(others, ",")+`]}`, 201, nil)
 	p.mend()
-	b.until("the job's end on its page", `document.querySelector('#live').dataset.state === 'open' &&
+	b.Until("the job's end on its page", `document.querySelector('#live').dataset.state === 'open' &&
 		document.querySelector('#job-state')?.textContent === 'succeeded'`)
 }
 
@@ -243,13 +243,13 @@ func TestDashboardWaitingReason(t *testing.T) {
 	m := startMaster(t, master.Config{HeartbeatInterval: 200 * time.Millisecond, DeadAfter: 30 * time.Second})
 	ids := submit(t, client(t, m.Addr()), jobs.Spec{Type: "ocr", Tags: []string{"gpu"}})
 	b := startBrowser(t, path, "http://"+m.Addr()+"/")
-	b.do("load the job's page", chromedp.Navigate(b.base+"#/jobs/"+ids[0]))
-	b.until("no live workers at all", `document.querySelector('#live').dataset.state === 'open' &&
+	b.Do("load the job's page", chromedp.Navigate(b.Base+"#/jobs/"+ids[0]))
+	b.Until("no live workers at all", `document.querySelector('#live').dataset.state === 'open' &&
 		document.body.innerText.includes('(no live workers at all)')`)
 	start := time.Now()
 	startWorker(t, m.Addr(), "no-gpu", 1, map[string]worker.HandlerFunc{"ocr": echo})
 	within(t, start, "the page saying why the job still waits", func() {
-		b.until("the new reason", `document.body.innerText.includes('(1 live workers have the type but not the tags)')`)
+		b.Until("the new reason", `document.body.innerText.includes('(1 live workers have the type but not the tags)')`)
 	})
 
 	// The jobs list says the same in its Why column, and a failed job's
@@ -258,8 +258,8 @@ func TestDashboardWaitingReason(t *testing.T) {
 	startWorker(t, m.Addr(), "failer", 1, map[string]worker.HandlerFunc{"fail": func(context.Context, *jobs.Job) (jobs.Result, error) {
 		return jobs.Result{}, errors.New("the site answered 503")
 	}})
-	b.do("load the jobs list", chromedp.Navigate(b.base+"#/jobs"))
-	b.until("the list's Why column", `(() => {
+	b.Do("load the jobs list", chromedp.Navigate(b.Base+"#/jobs"))
+	b.Until("the list's Why column", `(() => {
 		const why = id => { const r = document.querySelector('tr[data-job-id="' + id + '"] td.why'); return r ? r.textContent : ''; };
 		return why('`+ids[0]+`').includes('(1 live workers have the type but not the tags)') &&
 			why('`+failed[0]+`').includes('the site answered 503');

@@ -43,13 +43,13 @@ func TestDashboardRoles(t *testing.T) {
 			b := startBrowser(t, path, "http://"+m.Addr()+"/")
 			signIn(b, m.Addr(), tc.role)
 			want := string(tc.role) + " · " + string(tc.role)
-			b.until("the header to name the token", fmt.Sprintf(`document.querySelector('#who')?.hidden === false &&
+			b.Until("the header to name the token", fmt.Sprintf(`document.querySelector('#who')?.hidden === false &&
 				document.querySelector('#who').textContent === %q`, want))
 			shown := func(what, page, ready, sel string, want bool) {
 				t.Helper()
-				b.eval(fmt.Sprintf(`location.hash = %q`, page))
-				b.until(what+"'s page", ready)
-				if got := b.eval(fmt.Sprintf(`String(document.querySelector(%q) !== null)`, sel)) == "true"; got != want {
+				b.Eval(fmt.Sprintf(`location.hash = %q`, page))
+				b.Until(what+"'s page", ready)
+				if got := b.Eval(fmt.Sprintf(`String(document.querySelector(%q) !== null)`, sel)) == "true"; got != want {
 					t.Errorf("as %s, %s shown: %v, want %v", tc.role, what, got, want)
 				}
 			}
@@ -64,20 +64,20 @@ func TestDashboardRoles(t *testing.T) {
 				ready += ` && document.querySelector('#bulk button') !== null`
 			}
 			shown("bulk cancel", "#/jobs?state=pending&type=nobody-runs-this", ready, `#bulk-cancel`, tc.cancel)
-			if got := b.eval(`String(document.querySelector('#bulk-retry') !== null)`) == "true"; got != tc.retry {
+			if got := b.Eval(`String(document.querySelector('#bulk-retry') !== null)`) == "true"; got != tc.retry {
 				t.Errorf("as %s, bulk retry shown: %v, want %v", tc.role, got, tc.retry)
 			}
 			for _, sel := range []string{".sched-pause", ".sched-run", "button.danger"} {
 				shown("the schedule's "+sel, "#/schedules", `document.querySelector('tr[data-schedule="nightly"]') !== null`,
 					`tr[data-schedule="nightly"] `+sel, tc.pauseOK)
 			}
-			b.noConsoleErrors()
+			b.NoConsoleErrors()
 		})
 	}
 	t.Run("worker", func(t *testing.T) {
 		b := startBrowser(t, path, "http://"+m.Addr()+"/")
-		b.do("open the dashboard", chromedp.Navigate(fmt.Sprintf("http://worker:%s@%s/", roleToken(rpcapi.RoleWorker), m.Addr())))
-		b.until("the refusal", `document.body.innerText.includes('token "worker" of role worker may not call GET /')`)
+		b.Do("open the dashboard", chromedp.Navigate(fmt.Sprintf("http://worker:%s@%s/", roleToken(rpcapi.RoleWorker), m.Addr())))
+		b.Until("the refusal", `document.body.innerText.includes('token "worker" of role worker may not call GET /')`)
 	})
 }
 
@@ -87,8 +87,8 @@ func TestDashboardRoles(t *testing.T) {
 // without it, as a user who typed it in the prompt has it, so that its
 // requests (fetch and the event stream) take it from the cache.
 func signIn(b *browser, addr string, role rpcapi.Role) {
-	b.t.Helper()
-	b.do("sign in", chromedp.Navigate(fmt.Sprintf("http://%s:%s@%s/", role, roleToken(role), addr)))
-	b.do("open the dashboard", chromedp.Navigate("http://"+addr+"/#/"))
-	b.until("the event stream", `document.querySelector('#live').dataset.state === 'open'`)
+	b.T.Helper()
+	b.Do("sign in", chromedp.Navigate(fmt.Sprintf("http://%s:%s@%s/", role, roleToken(role), addr)))
+	b.Do("open the dashboard", chromedp.Navigate("http://"+addr+"/#/"))
+	b.Until("the event stream", `document.querySelector('#live').dataset.state === 'open'`)
 }

@@ -5,15 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/drover/drover/internal/testbrowser"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/worker"
@@ -21,33 +19,10 @@ import (
 
 // needChromium returns the path of a Chromium or Chrome binary. Without
 // one it skips the test, or fails it in CI.
-func needChromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	const msg = "no Chromium: looked for chromium, chromium-browser and google-chrome in PATH and for /usr/bin/chromium (apt-get install -y chromium)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
+func needChromium(t *testing.T) string { return testbrowser.Need(t) }
 
 // browser drives one headless Chromium tab.
-type browser struct {
-	t    *testing.T
-	ctx  context.Context
-	base string
-
-	mu     sync.Mutex
-	errors []string // console errors and uncaught exceptions
-}
+type browser = testbrowser.Tab
 
 // browserMasterConfig is the config of a master a browser test drives:
 // a short heartbeat, and a long dead_after, as a loaded CI machine must
@@ -56,40 +31,10 @@ func browserMasterConfig() master.Config {
 	return master.Config{HeartbeatInterval: 200 * time.Millisecond, DeadAfter: 30 * time.Second}
 }
 
+// startBrowser opens a tab on the dashboard at base. The 404 of a master
+// that runs alone to GET /api/v1/cluster is not a console error.
 func startBrowser(t *testing.T, path, base string) *browser {
-	t.Helper()
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800))
-	ctx, cancel := chromedp.NewContext(actx)
-	b := &browser{t: t, ctx: ctx, base: base}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-		wg.Wait()
-	})
-	if err := chromedp.Do(ctx); err != nil { // starts the browser, with no timeout
-		t.Fatalf("start chromium %s: %v", path, err)
-	}
-	messages := chromedp.Console(ctx)
-	wg.Go(func() {
-		for msg, err := range messages {
-			if err != nil {
-				return
-			}
-			if (msg.IsException() || msg.Type == chromedp.ConsoleError) && !aloneAnswer(msg) {
-				b.mu.Lock()
-				b.errors = append(b.errors, fmt.Sprintf("%s:%d %s", msg.URL, msg.Line+1, msg.Text))
-				b.mu.Unlock()
-			}
-		}
-	})
-	return b
+	return testbrowser.Open(t, path, base, aloneAnswer)
 }
 
 // aloneAnswer reports whether msg is Chromium's note on the 404 of GET
@@ -97,76 +42,6 @@ func startBrowser(t *testing.T, path, base string) *browser {
 // which the overview asks once per page load (docs/api.md).
 func aloneAnswer(msg chromedp.ConsoleMessage) bool {
 	return strings.HasSuffix(msg.URL, master.APIPrefix+"cluster") && strings.Contains(msg.Text, "status of 404")
-}
-
-// do runs actions with a timeout.
-func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
-}
-
-// until polls a JavaScript expression until it is truthy.
-func (b *browser) until(what, expr string) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
-	if err != nil {
-		text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		b.t.Fatalf("waiting for %s (%s): %v\npage text:\n%s", what, expr, err, text)
-	}
-}
-
-func (b *browser) eval(expr string) string {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-	if err != nil {
-		b.t.Fatalf("eval %s: %v", expr, err)
-	}
-	return v
-}
-
-// shot saves a PNG of the current view as dir/name.png: the whole page,
-// or only what the viewport shows.
-func (b *browser) shot(dir, name string, whole bool) string {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	take := chromedp.CaptureScreenshot()
-	if whole {
-		take = chromedp.FullScreenshot(100)
-	}
-	png, err := chromedp.Run(ctx, take)
-	if err != nil {
-		b.t.Fatalf("screenshot %s: %v", name, err)
-	}
-	path := filepath.Join(dir, name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
-	return path
-}
-
-func (b *browser) consoleErrors() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.errors...)
-}
-
-// noConsoleErrors fails the test if the page logged a console error or
-// threw an uncaught exception.
-func (b *browser) noConsoleErrors() {
-	b.t.Helper()
-	if errs := b.consoleErrors(); len(errs) > 0 {
-		b.t.Fatalf("console errors:\n%s", strings.Join(errs, "\n"))
-	}
 }
 
 // TestDashboard loads the dashboard of a real master with real workers in
@@ -219,60 +94,60 @@ func TestDashboard(t *testing.T) {
 	c.waitState(sub.IDs[24], jobs.Failed)
 
 	b := startBrowser(t, path, "http://"+m.Addr()+"/")
-	b.do("load the workers page", chromedp.Navigate(b.base+"#/workers"))
-	b.until("the event stream", `document.querySelector('#live').dataset.state === 'open'`)
-	b.until("two workers", `document.querySelectorAll('tr[data-worker-id]').length === 2`)
-	b.eval(`window.droverNoReload = 'yes'`)
+	b.Do("load the workers page", chromedp.Navigate(b.Base+"#/workers"))
+	b.Until("the event stream", `document.querySelector('#live').dataset.state === 'open'`)
+	b.Until("two workers", `document.querySelectorAll('tr[data-worker-id]').length === 2`)
+	b.Eval(`window.droverNoReload = 'yes'`)
 
 	// A worker that starts now shows up without a reload.
 	late := startWorker(t, m.Addr(), "late-worker", 2, handlers)
-	b.until("the late worker", fmt.Sprintf(`[...document.querySelectorAll('tr[data-worker-id]')].some(r =>
+	b.Until("the late worker", fmt.Sprintf(`[...document.querySelectorAll('tr[data-worker-id]')].some(r =>
 		r.dataset.workerId === %q && r.textContent.includes('late-worker') && r.textContent.includes('alive'))`, late.ID()))
 
 	// Submit a job from the page's form and watch it succeed.
-	b.do("open the submit form",
+	b.Do("open the submit form",
 		chromedp.Click(chromedp.CSS(`#nav a[data-view="jobs"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#submit-toggle`)),
 		chromedp.Click(chromedp.CSS(`#submit-toggle`)),
 		chromedp.WaitVisible(chromedp.CSS(`#f-type`)))
-	b.do("fill and send the form",
+	b.Do("fill and send the form",
 		chromedp.SendKeys(chromedp.CSS(`#f-type`), "echo"),
 		chromedp.SendKeys(chromedp.CSS(`#f-group`), "from-the-page"),
 		chromedp.SendKeys(chromedp.CSS(`#f-args`), "name=browser"),
 		chromedp.Click(chromedp.CSS(`#f-submit`)))
-	b.until("the job page to show succeeded", `location.hash.startsWith('#/jobs/') &&
+	b.Until("the job page to show succeeded", `location.hash.startsWith('#/jobs/') &&
 		document.querySelector('#job-state')?.textContent === 'succeeded' &&
 		document.querySelector('#output-tail')?.textContent === 'hello browser'`)
-	id := strings.TrimPrefix(b.eval(`location.hash`), "#/jobs/")
+	id := strings.TrimPrefix(b.Eval(`location.hash`), "#/jobs/")
 	if j := c.job(id); j.State != jobs.Succeeded || j.Group != "from-the-page" || j.Args["name"] != "browser" {
 		t.Fatalf("job %s submitted from the page: %+v", id, j)
 	}
 
 	// Cancel the long job with its button (two clicks), then retry it.
 	c.waitState(long, jobs.Running)
-	b.eval(fmt.Sprintf(`location.hash = '#/jobs/%s'`, long))
-	b.until("the long job running", `document.querySelector('#job-state')?.textContent === 'running'`)
-	b.do("click cancel", chromedp.Click(chromedp.CSS(`#job-cancel`)))
-	b.until("the confirm button", `document.querySelector('#job-cancel')?.textContent === 'Confirm cancel'`)
-	b.do("confirm cancel", chromedp.Click(chromedp.CSS(`#job-cancel`)))
-	b.until("the job cancelled", `document.querySelector('#job-state')?.textContent === 'cancelled'`)
+	b.Eval(fmt.Sprintf(`location.hash = '#/jobs/%s'`, long))
+	b.Until("the long job running", `document.querySelector('#job-state')?.textContent === 'running'`)
+	b.Do("click cancel", chromedp.Click(chromedp.CSS(`#job-cancel`)))
+	b.Until("the confirm button", `document.querySelector('#job-cancel')?.textContent === 'Confirm cancel'`)
+	b.Do("confirm cancel", chromedp.Click(chromedp.CSS(`#job-cancel`)))
+	b.Until("the job cancelled", `document.querySelector('#job-state')?.textContent === 'cancelled'`)
 	if j := c.job(long); j.State != jobs.Cancelled {
 		t.Fatalf("long job after cancel: %s", j.State)
 	}
-	b.do("click retry", chromedp.Click(chromedp.CSS(`#job-retry`)))
-	b.until("the job running again", `document.querySelector('#job-state')?.textContent === 'running' &&
+	b.Do("click retry", chromedp.Click(chromedp.CSS(`#job-retry`)))
+	b.Until("the job running again", `document.querySelector('#job-state')?.textContent === 'running' &&
 		document.querySelectorAll('table.rows tbody tr').length === 2`)
 	c.call("POST", "jobs/"+long+"/cancel", "", 200, nil)
-	b.until("the job cancelled by the API", `document.querySelector('#job-state')?.textContent === 'cancelled'`)
+	b.Until("the job cancelled by the API", `document.querySelector('#job-state')?.textContent === 'cancelled'`)
 
 	// The groups and schedules pages.
-	b.eval(`location.hash = '#/groups'`)
-	b.until("two groups with progress", `document.querySelectorAll('.group .bar').length === 3 &&
+	b.Eval(`location.hash = '#/groups'`)
+	b.Until("two groups with progress", `document.querySelectorAll('.group .bar').length === 3 &&
 		document.querySelector('[data-group="from-the-page"]')?.textContent.includes('1 / 1 done')`)
-	b.eval(`location.hash = '#/schedules'`)
-	b.until("no schedules", `document.querySelector('#no-schedules')?.textContent.startsWith('No schedules')`)
+	b.Eval(`location.hash = '#/schedules'`)
+	b.Until("no schedules", `document.querySelector('#no-schedules')?.textContent.startsWith('No schedules')`)
 
-	if got := b.eval(`String(window.droverNoReload)`); got != "yes" {
+	if got := b.Eval(`String(window.droverNoReload)`); got != "yes" {
 		t.Fatal("the page reloaded")
 	}
 
@@ -281,10 +156,10 @@ func TestDashboard(t *testing.T) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	b.eval(`location.hash = '#/'`)
-	b.until("the overview", `document.querySelector('#count-succeeded')?.textContent !== '0' &&
+	b.Eval(`location.hash = '#/'`)
+	b.Until("the overview", `document.querySelector('#count-succeeded')?.textContent !== '0' &&
 		document.querySelector('#workers-alive')?.textContent === '3'`)
-	overview := b.shot(dir, "overview", true)
+	overview := b.Shot(dir, "overview", true)
 	pages := []struct{ hash, name, ready string }{
 		{"#/workers", "workers", `document.querySelectorAll('tr[data-worker-id]').length === 3`},
 		{"#/jobs", "jobs", `document.querySelectorAll('tr[data-job-id]').length > 10`},
@@ -293,18 +168,18 @@ func TestDashboard(t *testing.T) {
 		{"#/groups/nightly-crawl", "group", `document.querySelector('.bar.big') !== null`},
 	}
 	for _, p := range pages {
-		b.eval(fmt.Sprintf(`location.hash = %q`, p.hash))
-		b.until(p.name, p.ready)
-		b.shot(dir, p.name, true)
+		b.Eval(fmt.Sprintf(`location.hash = %q`, p.hash))
+		b.Until(p.name, p.ready)
+		b.Shot(dir, p.name, true)
 	}
-	b.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	b.Do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	for _, p := range append(pages, struct{ hash, name, ready string }{"#/", "overview", `document.querySelector('#count-succeeded') !== null`}) {
-		b.eval(fmt.Sprintf(`location.hash = %q`, p.hash))
-		b.until(p.name+" on a phone", p.ready)
-		b.until(p.name+" fitting a phone's width", `document.documentElement.scrollWidth <= window.innerWidth`)
-		b.shot(dir, "phone-"+p.name, false)
+		b.Eval(fmt.Sprintf(`location.hash = %q`, p.hash))
+		b.Until(p.name+" on a phone", p.ready)
+		b.Until(p.name+" fitting a phone's width", `document.documentElement.scrollWidth <= window.innerWidth`)
+		b.Shot(dir, "phone-"+p.name, false)
 	}
-	b.noConsoleErrors()
+	b.NoConsoleErrors()
 	if dst := os.Getenv("DROVER_SCREENSHOT"); dst != "" {
 		png, err := os.ReadFile(overview)
 		if err != nil {

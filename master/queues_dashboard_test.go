@@ -35,65 +35,51 @@ func TestDashboardQueues(t *testing.T) {
 
 	b := startBrowser(t, path, "http://"+m.Addr()+"/")
 	start := time.Now()
-	b.do("load the queues page", chromedp.Navigate(b.base+"#/queues"))
+	b.Do("load the queues page", chromedp.Navigate(b.Base+"#/queues"))
 	stuck := fmt.Sprintf(`(() => { const r = document.querySelector('tr[data-queue-type="ocr"]');
 		return !!r && r.textContent.includes('2000') && r.textContent.includes(%q); })()`, "2000 "+reason)
-	b.within(2*time.Second, "the stuck type with its reason", stuck)
+	b.Within(2*time.Second, "the stuck type with its reason", stuck)
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("the queues page showed the stuck type %s after the navigation began, want within 2s", took)
 	} else {
 		t.Logf("the queues page showed the stuck type %s after the navigation began", took.Round(time.Millisecond))
 	}
-	b.eval(`window.droverNoReload = 'yes'`)
+	b.Eval(`window.droverNoReload = 'yes'`)
 
 	dir := os.Getenv("DROVER_SCREENSHOT_DIR")
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	b.shot(dir, "queues", true)
+	b.Shot(dir, "queues", true)
 
-	b.eval(`location.hash = '#/'`)
-	b.until("the attention panel", fmt.Sprintf(`document.querySelector('#attention li[data-kind="no_worker"] a')?.textContent === %q`,
+	b.Eval(`location.hash = '#/'`)
+	b.Until("the attention panel", fmt.Sprintf(`document.querySelector('#attention li[data-kind="no_worker"] a')?.textContent === %q`,
 		`2000 pending jobs of type "ocr": `+reason))
-	if got := b.eval(`document.querySelector('#attention a').getAttribute('href')`); got != "#/jobs?state=pending&type=ocr" {
+	if got := b.Eval(`document.querySelector('#attention a').getAttribute('href')`); got != "#/jobs?state=pending&type=ocr" {
 		t.Fatalf("the attention links to %q", got)
 	}
-	b.shot(dir, "overview-attention", true)
+	b.Shot(dir, "overview-attention", true)
 
 	// A worker with the type comes: the page follows, without a reload.
-	b.eval(`location.hash = '#/queues'`)
-	b.until("the queues page again", stuck)
+	b.Eval(`location.hash = '#/queues'`)
+	b.Until("the queues page again", stuck)
 	if _, err := mc.Register(context.Background(), &rpcapi.RegisterArgs{Name: "ocr-1", Addr: serveFake(t, &fakeWorker{}),
 		Types: []string{"ocr"}, Slots: 1}); err != nil {
 		t.Fatal(err)
 	}
-	b.until("the lane's new reason", `(() => { const r = document.querySelector('tr[data-queue-type="ocr"]');
+	b.Until("the lane's new reason", `(() => { const r = document.querySelector('tr[data-queue-type="ocr"]');
 		return !!r && r.textContent.includes('1999 all 1 slots of the 1 live workers with type "ocr" are busy'); })()`)
-	if got := b.eval(`String(window.droverNoReload)`); got != "yes" {
+	if got := b.Eval(`String(window.droverNoReload)`); got != "yes" {
 		t.Fatal("the page reloaded")
 	}
-	b.do("follow the row's link", chromedp.Click(chromedp.CSS(`tr[data-queue-type="ocr"] a`)))
-	b.until("the lane's pending jobs", `location.hash === '#/jobs?state=pending&type=ocr'`)
+	b.Do("follow the row's link", chromedp.Click(chromedp.CSS(`tr[data-queue-type="ocr"] a`)))
+	b.Until("the lane's pending jobs", `location.hash === '#/jobs?state=pending&type=ocr'`)
 
-	b.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
-	b.eval(`location.hash = '#/queues'`)
-	b.until("the queues page on a phone", `document.querySelector('tr[data-queue-type="ocr"]') !== null`)
-	b.until("the queues page fitting a phone's width", `document.documentElement.scrollWidth <= window.innerWidth`)
-	b.shot(dir, "phone-queues", false)
-	b.noConsoleErrors()
+	b.Do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	b.Eval(`location.hash = '#/queues'`)
+	b.Until("the queues page on a phone", `document.querySelector('tr[data-queue-type="ocr"]') !== null`)
+	b.Until("the queues page fitting a phone's width", `document.documentElement.scrollWidth <= window.innerWidth`)
+	b.Shot(dir, "phone-queues", false)
+	b.NoConsoleErrors()
 	t.Logf("screenshots in %s", dir)
-}
-
-// within polls a JavaScript expression until it is truthy, failing the
-// test when d passes first.
-func (b *browser) within(d time.Duration, what, expr string) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, d+5*time.Second)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
-		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(d)))
-	if err != nil {
-		text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		b.t.Fatalf("%s not within %s (%s): %v\npage text:\n%s", what, d, expr, err, text)
-	}
 }
