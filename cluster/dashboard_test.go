@@ -293,3 +293,25 @@ func TestDashboardShowsTheGroup(t *testing.T) {
 		document.querySelector('#standby').textContent.includes(%q)`, "http://"+g.members[l].RPC+"/", "This master ("+g.members[s].ID+") is a standby"))
 	b.shot("cluster-standby")
 }
+
+// A standby sits behind the master's guard: a Host that is not one of its
+// names (DNS rebinding) gets 403 and no status.
+func TestStandbyRefusesAForeignHost(t *testing.T) {
+	g := newGroup(t, 3)
+	l := g.leader()
+	s := g.members[(l+1)%3].RPC
+	req, err := http.NewRequest("GET", "http://"+s+master.APIPrefix+"cluster", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "evil.example:80"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(string(body), "leader_rpc") {
+		t.Fatalf("GET /api/v1/cluster with Host evil.example: %d %s, want 403", resp.StatusCode, body)
+	}
+}

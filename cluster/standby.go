@@ -26,7 +26,8 @@ import (
 // naming the leader, GET /api/v1/cluster with the member's Status, any
 // other path of the JSON API with 503 and the same message, and any
 // other path (the dashboard's) with 503 and a page that links to the
-// leader. It checks tokens as the master does.
+// leader. It checks tokens, and Host and origin (master.Guard), as the
+// master does.
 type standby struct {
 	cfg *master.Config // Listen is set to the bound address at the first start
 	rn  *raftstore.Node
@@ -55,7 +56,7 @@ func newStandby(cfg *master.Config, rn *raftstore.Node) (*standby, error) {
 	mux.Handle(rpcapi.XMLRPCPath, auth.Require(rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{MaxBody: cfg.MaxRequestBody, MaxDepth: cfg.MaxXMLDepth})))
 	mux.Handle("GET "+master.APIPrefix+"cluster", auth.Require(http.HandlerFunc(s.status)))
 	mux.Handle("/", auth.Require(http.HandlerFunc(s.elsewhere)))
-	s.h = mux
+	s.h = master.Guard(cfg, mux) // as the master: no DNS rebinding, no cross-site writes
 	return s, nil
 }
 

@@ -103,13 +103,14 @@ func (a httpAPI) apiEvents(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// guard wraps the listener's whole handler (every path: RPC, API, events,
+// Guard wraps the listener's whole handler (every path: RPC, API, events,
 // dashboard, metrics) so that a web page cannot turn a visitor's browser
 // against the master: a Host that is not one of the master's names (DNS
 // rebinding) and an unsafe request from another origin get 403. Requests
 // without browser headers (curl, Python, Go, workers) pass. The master's
-// names are cfg's listen address and allowed_hosts.
-func guard(cfg *Config, h http.Handler) http.Handler {
+// names are cfg's listen address and allowed_hosts. A standby master of
+// a raft group (package cluster) serves behind it too.
+func Guard(cfg *Config, h http.Handler) http.Handler {
 	g := webguard.New(webguard.Config{Names: []string{cfg.Listen}, AllowedHosts: cfg.AllowedHosts,
 		Deny: func(w http.ResponseWriter, r *http.Request, status int, msg string) {
 			if strings.HasPrefix(r.URL.Path, APIPrefix) {

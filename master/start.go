@@ -171,7 +171,7 @@ func (m *Master) startHTTP() error {
 	// Timeouts keep a slow client from pinning the master. net/rpc
 	// connections are hijacked and leave these behind; the write timeout
 	// covers the longest blocking call (Wait, Fetch: rpcapi.MaxWait).
-	m.srv = &http.Server{Handler: guard(&m.cfg, mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+	m.srv = &http.Server{Handler: Guard(&m.cfg, mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: rpcapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ConnContext: listen.ConnContext}
 	m.wg.Go(func() {
