@@ -23,29 +23,33 @@ func (c control) AddMember(id, raftAddr, rpc string) error {
 	if id == "" {
 		return fmt.Errorf("%w: a member needs an id", rpcapi.ErrBadRequest)
 	}
-	for what, addr := range map[string]string{"raft": raftAddr, "rpc": rpc} {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return fmt.Errorf("%w: %s: want host:port, got %q", rpcapi.ErrBadRequest, what, addr)
+	for _, a := range [...]struct{ what, addr string }{{"raft", raftAddr}, {"rpc", rpc}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return fmt.Errorf("%w: %s: want host:port, got %q", rpcapi.ErrBadRequest, a.what, a.addr)
 		}
 	}
-	for _, m := range c.rn.Status().Members {
-		if m.ID == id {
-			return fmt.Errorf("%w: member %q is in the group already (raft %s)", rpcapi.ErrBadRequest, id, m.Raft)
-		}
+	if m, ok := c.member(id); ok {
+		return fmt.Errorf("%w: member %q is in the group already (raft %s)", rpcapi.ErrBadRequest, id, m.Raft)
 	}
 	return c.wrap(c.rn.AddMember(raftstore.Member{ID: id, Raft: raftAddr, RPC: rpc}))
 }
 
 // RemoveMember removes the member id.
 func (c control) RemoveMember(id string) error {
-	found := false
-	for _, m := range c.rn.Status().Members {
-		found = found || m.ID == id
-	}
-	if !found {
+	if _, ok := c.member(id); !ok {
 		return fmt.Errorf("%w: no member %q in the group", rpcapi.ErrNotFound, id)
 	}
 	return c.wrap(c.rn.RemoveMember(id))
+}
+
+// member returns the member id of the group, if it is one.
+func (c control) member(id string) (raftstore.Member, bool) {
+	for _, m := range c.rn.Members() {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return raftstore.Member{}, false
 }
 
 // wrap makes "not the leader" unavailable: the call may go to the leader.

@@ -60,26 +60,13 @@ func (d *decoder) cluster(p path, v any) *Cluster {
 
 // members decodes the members array of tables.
 func (d *decoder) members(p path, v any) []cluster.Member {
-	var elems []map[string]any
-	switch a := v.(type) {
-	case []map[string]any:
-		elems = a
-	case []any:
-		for i, e := range a {
-			t, ok := e.(map[string]any)
-			if !ok {
-				d.errorf(p.index(i), "want a table { id = \"m1\", raft = \"host:port\", rpc = \"host:port\" }, got %s", typeName(e))
-				return nil
-			}
-			elems = append(elems, t)
-		}
-	default:
-		d.errorf(p, "want an array of tables { id, raft, rpc }, got %s", typeName(v))
-		return nil
-	}
+	elems := d.tableArray(p, v, "an array of tables { id, raft, rpc }")
 	seen := map[string]bool{}
 	var out []cluster.Member
 	for i, e := range elems {
+		if e == nil {
+			continue // not a table: tableArray said so
+		}
 		ep := p.index(i)
 		var m cluster.Member
 		d.keys(ep, e, nil, memberKeys, func(kp path, k string, kv any) bool {

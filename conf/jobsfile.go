@@ -48,19 +48,7 @@ func ParseJobs(name string, data []byte) ([]jobs.Spec, error) {
 			d.unknown(p, []string{"job"})
 			continue
 		}
-		switch v := v.(type) {
-		case []map[string]any:
-			entries = v
-		case []any: // job = [{...}, {...}]
-			entries = make([]map[string]any, len(v))
-			for i, e := range v {
-				if entries[i], _ = e.(map[string]any); entries[i] == nil {
-					d.errorf(p.index(i), "want a table, got %s", typeName(e))
-				}
-			}
-		default:
-			d.errorf(p, "want an array of tables ([[job]]), got %s", typeName(v))
-		}
+		entries = d.tableArray(p, v, "an array of tables ([[job]])")
 	}
 	specs := make([]jobs.Spec, 0, len(entries))
 	explicit := make([]bool, 0, len(entries))

@@ -73,3 +73,23 @@ func named[T any](d *decoder, p path, v any, entry func(p path, name string, v a
 func (d *decoder) count(p path, v any) int {
 	return d.integer(p, v, 0, math.MaxInt)
 }
+
+// tableArray returns v as an array of tables (a [[name]] array, or an
+// inline array of tables); want says what was expected, for the error. An
+// element that is not a table is an error, and nil in the result.
+func (d *decoder) tableArray(p path, v any, want string) []map[string]any {
+	switch v := v.(type) {
+	case []map[string]any:
+		return v
+	case []any:
+		out := make([]map[string]any, len(v))
+		for i, e := range v {
+			if out[i], _ = e.(map[string]any); out[i] == nil {
+				d.errorf(p.index(i), "want a table, got %s", typeName(e))
+			}
+		}
+		return out
+	}
+	d.errorf(p, "want %s, got %s", want, typeName(v))
+	return nil
+}

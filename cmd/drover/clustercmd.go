@@ -62,9 +62,7 @@ func clusterStatusCmd(fs *pflag.FlagSet) runFunc {
 
 // askMember reads GET /api/v1/cluster of the master at addr.
 func askMember(conn *connFlags, addr string) (drovercluster.Status, error) {
-	one := *conn
-	one.addr = &addr
-	lc, err := newLogClient(&one)
+	lc, err := memberClient(conn, addr)
 	if err != nil {
 		return drovercluster.Status{}, err
 	}
@@ -149,11 +147,9 @@ func clusterRemoveCmd(fs *pflag.FlagSet) runFunc {
 func changeMembers(conn *connFlags, path string, body any, asJSON bool, stdout io.Writer) error {
 	var err error
 	for _, addr := range strings.Split(*conn.addr, ",") {
-		one := *conn
 		a := strings.TrimSpace(addr)
-		one.addr = &a
 		var lc *logClient
-		if lc, err = newLogClient(&one); err != nil {
+		if lc, err = memberClient(conn, a); err != nil {
 			return err
 		}
 		c, cancel := ctx()
@@ -172,4 +168,12 @@ func changeMembers(conn *connFlags, path string, body any, asJSON bool, stdout i
 		}
 	}
 	return err
+}
+
+// memberClient is a JSON API client of the one master at addr, with
+// conn's token and TLS (a --master list names several).
+func memberClient(conn *connFlags, addr string) (*logClient, error) {
+	one := *conn
+	one.addr = &addr
+	return newLogClient(&one)
 }

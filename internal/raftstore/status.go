@@ -2,7 +2,6 @@ package raftstore
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,12 +32,21 @@ func (n *Node) Status() Status {
 	s := Status{ID: n.cfg.ID, State: n.raft.State().String(), Leader: string(leader),
 		Term: n.raft.CurrentTerm(), Applied: n.raft.AppliedIndex(), Commit: n.raft.CommitIndex()}
 	s.LeaderRPC = n.rpcOf(s.Leader)
-	if f := n.raft.GetConfiguration(); f.Error() == nil {
-		for _, srv := range f.Configuration().Servers {
-			s.Members = append(s.Members, Member{ID: string(srv.ID), Raft: string(srv.Address), RPC: n.rpcOf(string(srv.ID))})
-		}
-	}
+	s.Members = n.Members()
 	return s
+}
+
+// Members returns the group as raft has it now.
+func (n *Node) Members() []Member {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	var ms []Member
+	for _, srv := range f.Configuration().Servers {
+		ms = append(ms, Member{ID: string(srv.ID), Raft: string(srv.Address), RPC: n.rpcOf(string(srv.ID))})
+	}
+	return ms
 }
 
 // LeaderRPC returns the leader's RPC address, "" when no leader is known.
@@ -73,16 +81,9 @@ func (n *Node) rpcOf(id string) string {
 
 // AddMember adds m to the group as a voter: its RPC address first, as a
 // write of the store, then the member itself (raft's AddVoter). m must
-// have started with Config.Join. Only the leader can.
+// have started with Config.Join. Only the leader can. The caller checks
+// m (package cluster's control does).
 func (n *Node) AddMember(m Member) error {
-	if m.ID == "" || m.Raft == "" || m.RPC == "" {
-		return errors.New("raftstore: a member needs an id, a raft address and an rpc address")
-	}
-	for _, cur := range n.Status().Members {
-		if cur.ID == m.ID {
-			return fmt.Errorf("raftstore: member %q is in the group already (at %s)", m.ID, cur.Raft)
-		}
-	}
 	if err := n.store.SaveMeta(membersBucket, m.ID, []byte(m.RPC)); err != nil {
 		return err
 	}
@@ -95,13 +96,6 @@ func (n *Node) AddMember(m Member) error {
 // RemoveMember removes the member id from the group. Only the leader can;
 // removing itself hands the leadership on.
 func (n *Node) RemoveMember(id string) error {
-	found := false
-	for _, cur := range n.Status().Members {
-		found = found || cur.ID == id
-	}
-	if !found {
-		return fmt.Errorf("raftstore: no member %q in the group", id)
-	}
 	if err := n.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second).Error(); err != nil {
 		return fmt.Errorf("raftstore: remove %s: %w", id, n.wrap(err))
 	}
