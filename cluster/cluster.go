@@ -187,6 +187,10 @@ func (n *Node) lead() {
 	cfg.StoreImpl = n.rn.Store()
 	cfg.Cluster = control{n.rn}
 	cfg.Leads = n.rn.IsLeader
+	// The term is read after the barrier: raft began it when it elected
+	// this member, and a leader's term changes only when it steps down, which ends this
+	// master (see run).
+	cfg.Term = int64(n.rn.Term())
 	m, err := master.New(cfg)
 	if err == nil {
 		err = m.Start()

@@ -33,10 +33,15 @@ type group struct {
 	nodes   []*Node
 }
 
+// fastRaft shortens raft's timeouts for the tests, but not so far that a
+// member starved of CPU under the race detector beside other packages'
+// tests (the whole tree runs at once) misses heartbeats and forces an
+// election mid-test: at 500 ms that happened (TestMembersAddedAndRemoved
+// found its leader gone).
 func fastRaft(c *raft.Config) {
-	c.HeartbeatTimeout = 500 * time.Millisecond
-	c.ElectionTimeout = 500 * time.Millisecond
-	c.LeaderLeaseTimeout = 300 * time.Millisecond
+	c.HeartbeatTimeout = time.Second
+	c.ElectionTimeout = time.Second
+	c.LeaderLeaseTimeout = 500 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 }
 
@@ -373,4 +378,49 @@ func TestStandbyConnectionsEndAtTakeover(t *testing.T) {
 		_, err = mc.Status(context.Background())
 		return err == nil
 	})
+}
+
+// TestWorkerRepliesCarryTheTerm: the leader's answers to a worker name
+// the raft term it leads in (docs/protocol.md, "Several masters"), over
+// both transports, and the next leader's term is higher, so a worker that
+// heard from it refuses the deposed one.
+func TestWorkerRepliesCarryTheTerm(t *testing.T) {
+	g := newGroup(t, 3)
+	register := func(l int, transport string) (*rpcapi.RegisterReply, error) {
+		c, err := rpcapi.NewCaller(g.members[l].RPC, transport)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		mc := rpcapi.MasterClient{C: c}
+		r, err := mc.Register(ctx, &rpcapi.RegisterArgs{Name: "t", Types: []string{"echo"}, Slots: 1, Mode: rpcapi.ModePull})
+		if err != nil {
+			return r, err
+		}
+		hb, err := mc.Heartbeat(ctx, &rpcapi.HeartbeatArgs{WorkerID: r.WorkerID, Secret: r.Secret})
+		if err == nil && hb.Term != r.Term {
+			t.Errorf("%s: heartbeat reply term %d, register reply term %d", transport, hb.Term, r.Term)
+		}
+		return r, err
+	}
+	var last int64
+	for round := range 2 {
+		l := g.leader()
+		term := int64(g.nodes[l].Status().Term)
+		for _, tr := range []string{rpcapi.TransportGob, rpcapi.TransportXMLRPC} {
+			var r *rpcapi.RegisterReply
+			var err error
+			poll.Until(t, 10*time.Second, "the leader registers a worker", func() bool {
+				r, err = register(l, tr)
+				return err == nil
+			})
+			if r.Term != term || r.Term <= last {
+				t.Errorf("round %d, %s: register reply term %d; the leader's raft term is %d, the last leader's %d", round, tr, r.Term, term, last)
+			}
+		}
+		last = term
+		g.stop(l)
+	}
 }

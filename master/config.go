@@ -206,6 +206,11 @@ type Config struct {
 	// to a worker (assign, cancel), a cancel in a heartbeat's reply and a
 	// notification. nil: the master always leads.
 	Leads func() bool
+	// Term is the raft term in which this master leads (package cluster
+	// sets it; 0: a single master). It goes with every reply to a worker
+	// and every call to one, so that a worker can refuse a deposed
+	// master's work (rpcapi.RegisterReply.Term).
+	Term int64
 
 	// clock, when set (tests), is the master's clock instead of the
 	// system's.

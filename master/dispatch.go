@@ -55,6 +55,7 @@ type dispatcher struct {
 	batch   int                 // the most jobs in one Assign call
 	beat    time.Duration       // the heartbeat interval: a failed Assign's hold
 	leads   func() bool         // Config.leads: no lease, assign or cancel without it
+	term    int64               // Config.Term, sent with every assign and cancel
 
 	kickc chan struct{}
 	woken []*workerRec // a pass's scratch list, reused; guarded by the core's lock
@@ -72,7 +73,7 @@ type dispatcher struct {
 
 func newDispatcher(core dispatchCore, c clock, log logrus.FieldLogger, latency prometheus.Observer, cfg *Config) *dispatcher {
 	d := &dispatcher{core: core, clock: c, log: log, latency: latency,
-		batch: cfg.AssignBatch, beat: cfg.HeartbeatInterval, leads: cfg.leads, kickc: make(chan struct{}, 1)}
+		batch: cfg.AssignBatch, beat: cfg.HeartbeatInterval, leads: cfg.leads, term: cfg.Term, kickc: make(chan struct{}, 1)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	return d
 }

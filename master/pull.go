@@ -17,6 +17,7 @@ import (
 // reaped.
 func (api *wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.FetchReply) error {
 	c := api.core
+	r.Term = api.cfg.Term
 	if a.Max < 0 || a.Timeout < 0 {
 		return fmt.Errorf("%w: negative max or timeout", rpcapi.ErrBadRequest)
 	}

@@ -20,6 +20,7 @@ import (
 // from (workerEndpoint), and the master calls the address it builds.
 func (api *wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi.RegisterReply) error {
 	c := api.core
+	r.Term = api.cfg.Term
 	pull := a.Mode == rpcapi.ModePull
 	if err := checkRegister(a); err != nil {
 		return err
@@ -94,6 +95,7 @@ func checkRegister(a *rpcapi.RegisterArgs) error {
 // the worker stopped reporting are requeued as lost.
 func (api *wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpcapi.HeartbeatReply) error {
 	c := api.core
+	r.Term = api.cfg.Term
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -22,6 +22,7 @@ import (
 // A call with no reports waits for everything recorded so far.
 func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) error {
 	c := api.core
+	r.Term = api.cfg.Term
 	if err := checkReports(a.Reports); err != nil {
 		return err
 	}

@@ -85,7 +85,7 @@ func (d *dispatcher) sender(ctx context.Context, w *workerRec, wc rpcapi.WorkerC
 		}
 		if len(cancels) > 0 {
 			cctx, cancel := context.WithTimeout(ctx, assignTimeout)
-			if err := wc.Cancel(cctx, &rpcapi.WorkerCancelArgs{Secret: w.secret, Jobs: cancels}); err != nil {
+			if err := wc.Cancel(cctx, &rpcapi.WorkerCancelArgs{Secret: w.secret, Jobs: cancels, Term: d.term}); err != nil {
 				d.log.WithError(err).WithField("worker", w.id).Warn("cancel call failed; the next heartbeat repeats it")
 			}
 			cancel()
@@ -103,7 +103,7 @@ func (d *dispatcher) sender(ctx context.Context, w *workerRec, wc rpcapi.WorkerC
 func (d *dispatcher) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerClient, out []rpcapi.Task) {
 	// Leases are not awaited on disk: a master that stops before they get
 	// there adopts the attempts from the workers' re-registration.
-	args := &rpcapi.AssignArgs{WorkerID: w.id, Secret: w.secret, Tasks: out}
+	args := &rpcapi.AssignArgs{WorkerID: w.id, Secret: w.secret, Tasks: out, Term: d.term}
 	actx, cancel := context.WithTimeout(ctx, assignTimeout)
 	reply, err := wc.Assign(actx, args)
 	cancel()

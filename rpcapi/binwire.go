@@ -18,11 +18,13 @@ import (
 // gain nothing from it: gob's compiled encoding of a small struct is as
 // cheap.) XML-RPC is not affected; it maps the same types field by field.
 //
-// The form: a version byte (binwireV1; binwireV3 for AssignArgs and
-// binwireV4 for CompleteArgs with a Want, which carry the worker's secret
-// since V2, a task's group, a report's stats and timeout since V3, and the
-// Want of a Complete since V4; CompleteArgs without a Want are written as
-// V3, as the release before wrote them; V2 and V3 are still read), then
+// The form: a version byte (binwireV1; binwireV3 for AssignArgs without a
+// Term and V5 with one, binwireV4 for CompleteArgs with a Want, which
+// carry the worker's secret since V2, a task's group, a report's stats and
+// timeout since V3, the Want of a Complete since V4 and the Term of an
+// Assign since V5; CompleteArgs without a Want and AssignArgs without a
+// Term are written as V3, as the release before wrote them, so a single
+// master and an earlier worker still agree; V2 and V3 are still read), then
 // the fields
 // in declaration order; strings and counts are uvarint-prefixed, integers are varints,
 // booleans one byte, specs in the job record's encoding (jobs.AppendSpec).
@@ -34,6 +36,7 @@ const (
 	binwireV2 = 2
 	binwireV3 = 3
 	binwireV4 = 4 // CompleteArgs: the worker's Want after the reports
+	binwireV5 = 5 // AssignArgs: the master's raft term after the tasks
 )
 
 // errBinwire wraps every decoding failure of the compact form.
@@ -93,8 +96,12 @@ func (a *SubmitArgs) GobDecode(data []byte) error {
 
 // GobEncode implements gob.GobEncoder.
 func (a *AssignArgs) GobEncode() ([]byte, error) {
+	v := byte(binwireV3)
+	if a.Term != 0 {
+		v = binwireV5
+	}
 	b := make([]byte, 0, 16+len(a.Tasks)*32)
-	return appendBatch(b, binwireV3, a.WorkerID, a.Secret, a.Tasks, func(b []byte, t *Task) []byte {
+	b = appendBatch(b, v, a.WorkerID, a.Secret, a.Tasks, func(b []byte, t *Task) []byte {
 		b = binenc.AppendString(b, t.JobID)
 		b = binary.AppendVarint(b, int64(t.Attempt))
 		b = binenc.AppendString(b, t.Type)
@@ -102,13 +109,17 @@ func (a *AssignArgs) GobEncode() ([]byte, error) {
 		b = binary.AppendVarint(b, int64(t.Timeout))
 		b = binenc.AppendString(b, t.Input)
 		return binenc.AppendString(b, t.Group)
-	}), nil
+	})
+	if v < binwireV5 {
+		return b, nil
+	}
+	return binary.AppendVarint(b, a.Term), nil
 }
 
 // GobDecode implements gob.GobDecoder.
 func (a *AssignArgs) GobDecode(data []byte) (err error) {
 	var r binReader
-	a.Tasks, r, err = readBatch(data, "assign args", binwireV3, &a.WorkerID, &a.Secret, func(r *binReader, t *Task) {
+	a.Tasks, r, err = readBatch(data, "assign args", binwireV5, &a.WorkerID, &a.Secret, func(r *binReader, t *Task) {
 		t.JobID = r.Str()
 		t.Attempt = r.Int()
 		t.Type = r.Str()
@@ -119,8 +130,11 @@ func (a *AssignArgs) GobDecode(data []byte) (err error) {
 			t.Group = r.Str()
 		}
 	})
-	if err != nil {
+	if err != nil || r.v < binwireV5 {
 		return err
+	}
+	if a.Term = r.Varint(); a.Term < 0 {
+		return fmt.Errorf("%w: assign args: term %d", errBinwire, a.Term)
 	}
 	return r.End()
 }

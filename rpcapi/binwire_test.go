@@ -32,6 +32,7 @@ func binwireSamples() []binwireType {
 			{JobID: "17", Attempt: 2, Type: "crawl", Args: map[string]string{"url": "u", "": "empty name"}, Timeout: 90 * time.Second, Input: "in", Group: "nightly"},
 			{JobID: "18", Attempt: 1, Type: "noop"},
 		}},
+		&AssignArgs{WorkerID: "w2", Secret: "s", Tasks: []Task{{JobID: "20", Attempt: 1, Type: "noop"}}, Term: 7},
 		&AssignReply{Accepted: []JobRef{{JobID: "17", Attempt: 2}, {JobID: "19", Attempt: 1}},
 			Rejected: []Rejection{{JobRef: JobRef{JobID: "18", Attempt: 1}, Reason: "no free slot"}}},
 		&CompleteArgs{WorkerID: "w1-ab12", Secret: "5ec7e7", Reports: []Report{
@@ -132,6 +133,35 @@ func TestBinwireV3StillReads(t *testing.T) {
 	// before reads.
 	if b, _ := want.GobEncode(); b[0] != binwireV3 || !bytes.Equal(b, v3) {
 		t.Fatalf("complete args without want: % x, want the v3 form % x", b, v3)
+	}
+}
+
+// TestBinwireAssignTerm: AssignArgs without a Term (a single master's)
+// are written in the V3 form, which a worker of the release before reads;
+// with one, as V5 with the term after the tasks; a negative term or bytes
+// after it are refused.
+func TestBinwireAssignTerm(t *testing.T) {
+	plain := AssignArgs{WorkerID: "w1", Secret: "sec", Tasks: []Task{{JobID: "17", Attempt: 2, Type: "crawl"}}}
+	v3, _ := plain.GobEncode()
+	if v3[0] != binwireV3 {
+		t.Fatalf("assign args without a term: version %d, want %d", v3[0], binwireV3)
+	}
+	termed := plain
+	termed.Term = 12
+	v5, _ := termed.GobEncode()
+	if v5[0] != binwireV5 || !bytes.Equal(v5[1:len(v5)-1], v3[1:]) {
+		t.Fatalf("assign args with a term: % x, want V5 and the V3 fields then the term (V3: % x)", v5, v3)
+	}
+	var got AssignArgs
+	if err := got.GobDecode(v5); err != nil || got.Term != 12 || !reflect.DeepEqual(got.Tasks, plain.Tasks) {
+		t.Fatalf("V5 decodes to %+v, %v", got, err)
+	}
+	neg := append(append([]byte{binwireV5}, v3[1:]...), binary.AppendVarint(nil, -1)...)
+	if err := new(AssignArgs).GobDecode(neg); !errors.Is(err, errBinwire) {
+		t.Fatalf("negative term: %v, want errBinwire", err)
+	}
+	if err := new(AssignArgs).GobDecode(append(v5, 0)); !errors.Is(err, errBinwire) {
+		t.Fatalf("a byte after the term: %v, want errBinwire", err)
 	}
 }
 

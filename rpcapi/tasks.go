@@ -20,6 +20,7 @@ type FetchArgs struct {
 type FetchReply struct {
 	Tasks  []Task   `xmlrpc:"tasks"`
 	Cancel []JobRef `xmlrpc:"cancel"`
+	Term   int64    `xmlrpc:"term,omitempty"` // the master's raft term (RegisterReply.Term)
 }
 
 // Task is one job pushed to a worker.
@@ -38,11 +39,12 @@ type Task struct {
 
 // AssignArgs carries tasks for one worker. Secret is the worker's
 // registration secret (RegisterReply.Secret): a worker refuses an Assign
-// without it.
+// without it, and one with a Term below the highest it has seen.
 type AssignArgs struct {
 	WorkerID string `xmlrpc:"worker_id"`
 	Secret   string `xmlrpc:"secret"`
 	Tasks    []Task `xmlrpc:"tasks"`
+	Term     int64  `xmlrpc:"term,omitempty"` // the master's raft term (RegisterReply.Term)
 }
 
 // AssignReply says which tasks the worker took. Rejected ones (no free slot,
@@ -58,11 +60,12 @@ type Rejection struct {
 	Reason string `xmlrpc:"reason"`
 }
 
-// WorkerCancelArgs asks a worker to stop attempts. Secret is the
-// worker's registration secret, as in AssignArgs.
+// WorkerCancelArgs asks a worker to stop attempts. Secret and Term are
+// checked as in AssignArgs.
 type WorkerCancelArgs struct {
 	Secret string   `xmlrpc:"secret"`
 	Jobs   []JobRef `xmlrpc:"jobs"`
+	Term   int64    `xmlrpc:"term,omitempty"` // the master's raft term (RegisterReply.Term)
 }
 
 // PingReply is the worker's self-description.

@@ -88,6 +88,14 @@ type RegisterReply struct {
 	// Cancel lists the held jobs the master did not adopt: the worker must
 	// stop them and drop their results.
 	Cancel []JobRef `xmlrpc:"cancel"`
+	// Term is the raft term in which the master leads its group of
+	// standby masters; 0 (and absent on XML-RPC) from a single master.
+	// The same Term comes with every heartbeat, task_complete and
+	// fetch_tasks reply and every assign_task and cancel_task call. A
+	// worker keeps the highest Term it has seen and refuses work and
+	// cancels that come with a lower one: they are from a master that has
+	// been deposed (see docs/protocol.md, "Several masters").
+	Term int64 `xmlrpc:"term,omitempty"`
 }
 
 // Heartbeat answers.
@@ -113,6 +121,7 @@ type HeartbeatReply struct {
 	Status string `xmlrpc:"status"`
 	// Cancel lists held jobs the worker must stop and drop.
 	Cancel []JobRef `xmlrpc:"cancel"`
+	Term   int64    `xmlrpc:"term,omitempty"` // the master's raft term (RegisterReply.Term)
 }
 
 // Report is one finished attempt, sent by the worker.
@@ -164,6 +173,7 @@ type CompleteReply struct {
 	Tasks    []Task `xmlrpc:"tasks"`
 	Commit   int64  `xmlrpc:"commit"`
 	Durable  int64  `xmlrpc:"durable"`
+	Term     int64  `xmlrpc:"term,omitempty"` // the master's raft term (RegisterReply.Term)
 }
 
 // LogoutArgs is a worker leaving cleanly.

@@ -31,6 +31,8 @@ package rpcapi
 //     reply has every member; other nil pointers and interfaces are left
 //     out of structs and maps, and are an error in a slice or at the top.
 //     wireFromGoCompact leaves the nil pointer out instead.
+//   - A field tagged omitempty (`xmlrpc:"term,omitempty"`) is left out of
+//     its struct when it holds its zero value, in replies too.
 //   - wireToGo is strict: a member that matches no field is an error, an
 //     ID field (string) takes no int, an int field takes no double or
 //     string. It is friendly to Python where that costs nothing: nil (None)
@@ -92,6 +94,11 @@ type wireField struct {
 	depth int   // embedding depth: 0 for the struct's own fields
 	typ   reflect.Type
 	order int // the field's place in wireStruct.sorted
+	// omitEmpty (tag option omitempty) leaves the field out of its struct
+	// whenever it holds its zero value, replies included: a member added
+	// to the protocol that a peer of the release before, whose wireToGo
+	// is strict, then never sees unless it is used.
+	omitEmpty bool
 }
 
 // wireStruct is the wire layout of a struct type.
@@ -158,7 +165,7 @@ func wireCollectFields(t reflect.Type, index []int, depth int, visiting map[refl
 		if tag == "-" {
 			continue
 		}
-		name, _, _ := strings.Cut(tag, ",")
+		name, opts, _ := strings.Cut(tag, ",")
 		idx := append(slices.Clone(index), i)
 		if f.Anonymous && name == "" {
 			ft := f.Type
@@ -181,7 +188,8 @@ func wireCollectFields(t reflect.Type, index []int, depth int, visiting map[refl
 		if name == "" {
 			name = wireSnakeCase(f.Name)
 		}
-		*out = append(*out, &wireField{name: name, index: idx, depth: depth, typ: f.Type})
+		*out = append(*out, &wireField{name: name, index: idx, depth: depth, typ: f.Type,
+			omitEmpty: slices.Contains(strings.Split(opts, ","), "omitempty")})
 	}
 }
 
@@ -353,7 +361,7 @@ func wireFromStruct(v reflect.Value, path string, depth int, omitZero bool) (any
 	m := make(map[string]any, len(s.fields))
 	for _, f := range s.fields {
 		fv, ok := wireFieldGet(v, f.index)
-		if !ok || (omitZero && fv.IsZero()) {
+		if !ok || ((omitZero || f.omitEmpty) && fv.IsZero()) {
 			continue // under a nil embedded pointer, or zero and left out
 		}
 		e, ok, err := wireFromValue(fv, xmlrpc.FieldPath(path, f.name), depth+1, true, omitZero)

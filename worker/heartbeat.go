@@ -62,6 +62,11 @@ func (w *Worker) heartbeatLoop() {
 		sent := time.Now()
 		reply, err := w.master.Heartbeat(ctx, args)
 		cancel()
+		if err == nil {
+			w.mu.Lock()
+			err = w.staleTerm(reply.Term, "heartbeat reply")
+			w.mu.Unlock()
+		}
 		switch {
 		case err != nil:
 			if !failing && w.ctx.Err() == nil {
@@ -126,6 +131,10 @@ func (w *Worker) register() (time.Duration, error) {
 		return 0, err
 	}
 	w.mu.Lock()
+	if err := w.staleTerm(reply.Term, "register_worker reply"); err != nil {
+		w.mu.Unlock()
+		return 0, err
+	}
 	w.deadAfter = reply.DeadAfter
 	w.mu.Unlock()
 	w.renewFence(sent)
@@ -340,6 +349,11 @@ func (w *Worker) unsend(key int) {
 func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClient) error {
 	reply, err := via.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: c.from.id, Secret: c.from.secret, Reports: c.batch, Want: c.want})
 	w.mu.Lock()
+	if err == nil {
+		// A deposed master's answer: its tasks are not run, and the
+		// reports go again, to the leader.
+		err = w.staleTerm(reply.Term, "task_complete reply")
+	}
 	if c.want > 0 {
 		if err != nil || len(reply.Tasks) == 0 {
 			w.wanting = false // else once its tasks are taken, below

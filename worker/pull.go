@@ -35,6 +35,11 @@ func (w *Worker) fetchLoop() {
 		ctx, cancel := context.WithTimeout(w.ctx, fetchWait+callTimeout)
 		reply, err := w.master.Fetch(ctx, &rpcapi.FetchArgs{WorkerID: id, Secret: secret, Max: free, Timeout: fetchWait})
 		cancel()
+		if err == nil {
+			w.mu.Lock()
+			err = w.staleTerm(reply.Term, "fetch_tasks reply") // a deposed master's tasks are not run
+			w.mu.Unlock()
+		}
 		if err != nil {
 			if w.ctx.Err() != nil {
 				return

@@ -132,7 +132,8 @@ type wmFake struct {
 	disk    map[string]rpcapi.Report
 	jobs    map[string]*wmJob
 	nextJob int
-	calm    bool // the end: no failures, restarts or new tasks
+	calm    bool  // the end: no failures, restarts or new tasks
+	term    int64 // the raft term its replies name (0: a single master)
 	lostN   int
 	early   int // replies before the disk
 	repeats int // reports received again
@@ -287,7 +288,7 @@ func (f *wmFake) Register(_ context.Context, a *rpcapi.RegisterArgs, r *rpcapi.R
 	}
 	f.gen++
 	f.id, f.secret = fmt.Sprintf("w%d-%d", f.run, f.gen), fmt.Sprintf("s%d", f.gen)
-	r.WorkerID, r.Secret, r.HeartbeatInterval = f.id, f.secret, 50*time.Millisecond
+	r.WorkerID, r.Secret, r.HeartbeatInterval, r.Term = f.id, f.secret, 50*time.Millisecond, f.term
 	return nil
 }
 
@@ -317,7 +318,7 @@ func (f *wmFake) Heartbeat(_ context.Context, a *rpcapi.HeartbeatArgs, r *rpcapi
 		return err
 	}
 	f.beat(a.Running, "heartbeat")
-	r.Status = rpcapi.BeatOK
+	r.Status, r.Term = rpcapi.BeatOK, f.term
 	for _, ref := range a.Running {
 		j := f.jobs[ref.JobID]
 		if j == nil || j.ref != ref || j.revoked || j.lost || j.cancelled || f.isPending(ref.JobID) || f.disk[ref.JobID].JobID != "" {
@@ -353,6 +354,7 @@ func (f *wmFake) complete(a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) (time
 	if err := f.caller(a.WorkerID, a.Secret, "task_complete"); err != nil {
 		return slow, err
 	}
+	r.Term = f.term
 	if a.Want < 0 || a.Want > f.slots {
 		f.violation("task_complete with want %d, the worker has %d slots", a.Want, f.slots)
 	}

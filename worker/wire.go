@@ -46,6 +46,9 @@ func (x wire) Assign(ctx context.Context, a *rpcapi.AssignArgs, r *rpcapi.Assign
 	if err := w.fromMaster(ctx, a.Secret, "assign_task"); err != nil {
 		return err
 	}
+	if err := w.fromTerm(ctx, a.Term, "assign_task"); err != nil {
+		return err
+	}
 	w.take(a, r)
 	return nil
 }
@@ -58,6 +61,9 @@ func (x wire) Cancel(ctx context.Context, a *rpcapi.WorkerCancelArgs, _ *rpcapi.
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.fromMaster(ctx, a.Secret, "cancel_task"); err != nil {
+		return err
+	}
+	if err := w.fromTerm(ctx, a.Term, "cancel_task"); err != nil {
 		return err
 	}
 	w.cancelTasks(a.Jobs)
@@ -87,4 +93,31 @@ func (w *Worker) fromMaster(ctx context.Context, secret, method string) error {
 		Warn("call refused: it does not carry the secret of this worker's registration")
 	return fmt.Errorf("%w: worker: %s without the secret of this worker's registration with its master",
 		rpcapi.ErrUnauthorized, method)
+}
+
+// fromTerm refuses a call to the endpoint (method) from a deposed master
+// (staleTerm), counting and logging the refusal as fromMaster does. The
+// caller holds mu.
+func (w *Worker) fromTerm(ctx context.Context, term int64, method string) error {
+	err := w.staleTerm(term, method)
+	if err != nil {
+		w.metrics.refused.Inc()
+		w.log.WithFields(logrus.Fields{"method": method, "remote": rpcapi.PeerAddr(ctx), "term": term, "seen": w.term}).
+			Warn("call refused: it comes from a deposed master (a lower raft term than this worker has seen)")
+	}
+	return err
+}
+
+// staleTerm notes the raft term a master named in a call or a reply
+// (what) and returns an rpcapi.ErrNotLeader if it is below the highest
+// term a master has named to this worker: that master has been deposed,
+// though it may not know it yet. Term 0 is a single master's, which has
+// no term. A higher term becomes the highest seen. The caller holds mu.
+func (w *Worker) staleTerm(term int64, what string) error {
+	if term == 0 || term >= w.term {
+		w.term = max(w.term, term)
+		return nil
+	}
+	return fmt.Errorf("%w: worker: %s from a master of raft term %d; this worker has seen term %d (that master was deposed)",
+		rpcapi.ErrNotLeader, what, term, w.term)
 }

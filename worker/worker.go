@@ -51,6 +51,9 @@ type Worker struct {
 	mu     sync.Mutex // guards the fields below
 	id     string
 	secret string // the registration's: sent to the master, required of it
+	// term is the highest raft term a master has named to this worker
+	// (rpcapi.RegisterReply.Term); 0 while only single masters have.
+	term int64
 	// masterMaxResult is the master's max_result_bytes (its register
 	// reply), 0 until it says.
 	masterMaxResult int
