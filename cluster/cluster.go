@@ -186,7 +186,7 @@ func (n *Node) lead() {
 	cfg := n.cfg.Master
 	cfg.StoreImpl = n.rn.Store()
 	cfg.Cluster = control{n.rn}
-	cfg.Leads = n.rn.IsLeader
+	cfg.Leads = n.rn.Leads
 	// The term is read after the barrier: raft began it when it elected
 	// this member, and a leader's term changes only when it steps down, which ends this
 	// master (see run).

@@ -70,6 +70,7 @@ type Node struct {
 	store  *Store
 	notify chan bool
 	failed chan error
+	pause  *pauseGuard // nil until raft runs
 }
 
 // Open starts this member: it opens the raft files in cfg.Dir, finishes a
@@ -172,6 +173,7 @@ func (n *Node) open(self Member) error {
 	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.logs, snaps, n.trans); err != nil {
 		return fmt.Errorf("raftstore: %w", err)
 	}
+	n.pause = newPauseGuard(n, rc.LeaderLeaseTimeout)
 	return nil
 }
 
@@ -230,8 +232,13 @@ func (n *Node) fail(err error) {
 	}
 }
 
-// IsLeader reports whether this member leads now, as far as it knows.
+// IsLeader reports whether this member leads now, as far as raft knows.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leads reports whether this member leads and may act on it: IsLeader,
+// and no pause of this process since a quorum last confirmed the
+// leadership (pauseGuard). A master checks it before every side effect.
+func (n *Node) Leads() bool { return n.IsLeader() && n.pause.ok() }
 
 // Barrier waits until every entry committed before it is applied to the
 // local store: a new leader calls it before its master loads the store.
@@ -268,6 +275,9 @@ func (n *Node) Close() error {
 	var err error
 	if n.raft != nil {
 		err = n.raft.Shutdown().Error()
+	}
+	if n.pause != nil {
+		n.pause.close()
 	}
 	return errors.Join(err, n.closeFiles())
 }
