@@ -40,12 +40,8 @@ func TestWorkerRefusesADeposedMaster(t *testing.T) {
 			}
 			t.Cleanup(w.crash)
 			wc := rpcapi.WorkerClient{C: mustCaller(t, w.Addr(), tr)}
-			registered := func() bool {
-				f.mu.Lock()
-				defer f.mu.Unlock()
-				return f.id != "" && w.ID() == f.id
-			}
-			poll.Until(t, 10*time.Second, "the worker registered at term 4", registered)
+			registered := func() bool { return f.id != "" && w.ID() == f.id }
+			fakeUntil(t, f, "the worker registered at term 4", registered)
 
 			// A long task under term 4, the registration's.
 			long := termTask(f, "600000000")
@@ -59,11 +55,7 @@ func TestWorkerRefusesADeposedMaster(t *testing.T) {
 			f.term = 5
 			b0 := f.beats
 			f.mu.Unlock()
-			poll.Until(t, 10*time.Second, "two heartbeats answered at term 5", func() bool {
-				f.mu.Lock()
-				defer f.mu.Unlock()
-				return f.beats >= b0+2
-			})
+			fakeUntil(t, f, "two heartbeats answered at term 5", func() bool { return f.beats >= b0+2 })
 			n, err := termAssign(f, wc, termTask(f, "0"), 4)
 			if !errors.Is(err, rpcapi.ErrNotLeader) || n != 0 || !strings.Contains(err.Error(), "term 4") {
 				t.Errorf("assign_task of term 4 after term 5 was seen: %d accepted, error %v; want fault not_leader naming term 4", n, err)
@@ -95,20 +87,26 @@ func TestWorkerRefusesADeposedMaster(t *testing.T) {
 			f.term, f.id, f.secret = 3, "", ""
 			g0 := f.gen
 			f.mu.Unlock()
-			poll.Until(t, 10*time.Second, "two register_worker calls answered at term 3", func() bool {
-				f.mu.Lock()
-				defer f.mu.Unlock()
-				return f.gen >= g0+2
-			})
+			fakeUntil(t, f, "two register_worker calls answered at term 3", func() bool { return f.gen >= g0+2 })
 			if id := w.ID(); id != "" {
 				t.Errorf("the worker took the registration %q of term 3 after term 5 was seen", id)
 			}
 			f.mu.Lock()
 			f.term = 6
 			f.mu.Unlock()
-			poll.Until(t, 10*time.Second, "the worker registered at term 6", registered)
+			fakeUntil(t, f, "the worker registered at term 6", registered)
 		})
 	}
+}
+
+// fakeUntil polls cond, under the fake's lock, until it holds.
+func fakeUntil(t *testing.T, f *wmFake, what string, cond func() bool) {
+	t.Helper()
+	poll.Until(t, 10*time.Second, what, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return cond()
+	})
 }
 
 // termTaskArgs is a task made for the term test and its attempt.
