@@ -247,8 +247,12 @@ func (s *boltDB) load(fn func(seq uint64, data []byte) error) error {
 // latestRecords leaves it), in one transaction, with the store's state
 // raised to st if st is not nil. Keys in order keep each leaf page hot
 // while it is written.
-func (s *boltDB) save(batch []Record, st *storeState) error {
-	if len(batch) == 0 && st == nil {
+func (s *boltDB) save(batch []Record, st *storeState) error { return s.saveWith(batch, nil, st) }
+
+// saveWith is save that also writes the meta records metas in the same
+// transaction.
+func (s *boltDB) saveWith(batch []Record, metas []MetaRecord, st *storeState) error {
+	if len(batch) == 0 && len(metas) == 0 && st == nil {
 		if err := s.db.View(func(*bolt.Tx) error { return nil }); errors.Is(err, bolt.ErrDatabaseNotOpen) {
 			return ErrClosed
 		}
@@ -270,6 +274,9 @@ func (s *boltDB) save(batch []Record, st *storeState) error {
 				return err
 			}
 			if err := keepLive(tx, batch); err != nil {
+				return err
+			}
+			if err := putMetas(tx, metas); err != nil {
 				return err
 			}
 			if st == nil {

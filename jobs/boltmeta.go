@@ -82,23 +82,7 @@ func (s *boltDB) rangeMeta(bucket, from string, desc bool, fn func(key string, v
 // saveMetas writes recs in one transaction.
 func (s *boltDB) saveMetas(recs []MetaRecord) error {
 	err := guard(s.path, func() error {
-		return s.db.Update(func(tx *bolt.Tx) error {
-			for _, r := range recs {
-				b, err := tx.CreateBucketIfNotExists(metaBucket(r.Bucket))
-				if err != nil {
-					return err
-				}
-				if r.Val == nil {
-					err = b.Delete([]byte(r.Key))
-				} else {
-					err = b.Put([]byte(r.Key), r.Val)
-				}
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		return s.db.Update(func(tx *bolt.Tx) error { return putMetas(tx, recs) })
 	})
 	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
 		return ErrClosed
@@ -107,6 +91,25 @@ func (s *boltDB) saveMetas(recs []MetaRecord) error {
 		return fmt.Errorf("jobs: save meta: %w", err)
 	}
 	return err
+}
+
+// putMetas writes (or, with a nil Val, deletes) recs in tx.
+func putMetas(tx *bolt.Tx, recs []MetaRecord) error {
+	for _, r := range recs {
+		b, err := tx.CreateBucketIfNotExists(metaBucket(r.Bucket))
+		if err != nil {
+			return err
+		}
+		if r.Val == nil {
+			err = b.Delete([]byte(r.Key))
+		} else {
+			err = b.Put([]byte(r.Key), r.Val)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *boltDB) saveMeta(bucket, key string, val []byte) error {

@@ -341,6 +341,42 @@ func (s *BoltStore) GetMeta(bucket, key string) ([]byte, error) { return s.db.ge
 // SaveMetas implements MetaStore.
 func (s *BoltStore) SaveMetas(recs []MetaRecord) error { return s.db.saveMetas(recs) }
 
+// SaveWithMetas implements JointSaver. The new jobs of batch do not go
+// through the log: they and metas are written to drover.db in one
+// transaction (one fsync), with the high-water mark. No log frame holds
+// an earlier record of their Seqs (JointSaver's rule), so neither a
+// checkpoint nor the replay after a crash writes over them; a later Save
+// of the same Seq goes to the log, which reads and the replay prefer.
+func (s *BoltStore) SaveWithMetas(batch []Record, metas []MetaRecord) error {
+	switch {
+	case len(metas) == 0:
+		return s.Save(batch)
+	case len(batch) == 0:
+		return s.SaveMetas(metas)
+	}
+	for _, r := range batch {
+		if len(r.Data) == 0 {
+			return fmt.Errorf("%w: seq %d", ErrEmptyRecord, r.Seq)
+		}
+	}
+	recs := latestRecords(slices.Clone(batch))
+	top := recs[len(recs)-1].Seq
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	// As for a frame: wal/highwater covers every Seq before it is written.
+	if err := s.reserve(top, len(recs)); err != nil {
+		return err
+	}
+	if err := s.db.saveWith(recs, metas, &storeState{hw: top}); err != nil {
+		return err
+	}
+	s.hw = max(s.hw, top)
+	return nil
+}
+
 // RangeMeta implements MetaStore.
 func (s *BoltStore) RangeMeta(bucket, from string, desc bool, fn func(key string, val []byte) bool) error {
 	return s.db.rangeMeta(bucket, from, desc, fn)

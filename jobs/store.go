@@ -163,19 +163,7 @@ func (m *MemStore) Load(fn func(seq uint64, data []byte) error) error {
 }
 
 // Save implements Store.
-func (m *MemStore) Save(batch []Record) error {
-	for _, r := range batch {
-		if len(r.Data) == 0 {
-			return fmt.Errorf("%w: seq %d", ErrEmptyRecord, r.Seq)
-		}
-	}
-	return m.ifOpen(func() {
-		for _, r := range batch {
-			m.recs[r.Seq] = slices.Clone(r.Data)
-			m.hw = max(m.hw, r.Seq)
-		}
-	})
-}
+func (m *MemStore) Save(batch []Record) error { return m.SaveWithMetas(batch, nil) }
 
 // HighWater implements HighWaterer: the highest Seq saved.
 func (m *MemStore) HighWater() uint64 {
@@ -276,6 +264,38 @@ func (m *MemStore) GetMeta(bucket, key string) ([]byte, error) {
 func (m *MemStore) RangeMeta(bucket, from string, desc bool, fn func(key string, val []byte) bool) error {
 	in := func(k string) bool { return from == "" || (!desc && k > from) || (desc && k < from) }
 	return each(m, func() map[string][]byte { return m.meta[bucket] }, in, desc, fn)
+}
+
+// JointSaver is implemented by stores that can write new jobs and meta
+// records in one commit, so that a record that tells of a job (the fire
+// of a schedule that submitted it) is never durable without the job, nor
+// the job without it. Every store here implements it.
+type JointSaver interface {
+	// SaveWithMetas writes the records of batch as Save does and those of
+	// metas as SaveMetas does, in one durable commit: all of both or, on
+	// error, none. batch must hold only new jobs, each of a Seq never
+	// saved before (a store may write them by another way than Save's,
+	// which an earlier record of the same Seq would override); the
+	// master's group commit saves its other records with Save.
+	SaveWithMetas(batch []Record, metas []MetaRecord) error
+}
+
+// SaveWithMetas implements JointSaver, under one lock.
+func (m *MemStore) SaveWithMetas(batch []Record, metas []MetaRecord) error {
+	for _, r := range batch {
+		if len(r.Data) == 0 {
+			return fmt.Errorf("%w: seq %d", ErrEmptyRecord, r.Seq)
+		}
+	}
+	return m.ifOpen(func() {
+		for _, r := range batch {
+			m.recs[r.Seq] = slices.Clone(r.Data)
+			m.hw = max(m.hw, r.Seq)
+		}
+		for _, r := range metas {
+			m.putMeta(r.Bucket, r.Key, r.Val)
+		}
+	})
 }
 
 // MetaBucketLister is implemented by MetaStores that can name their
