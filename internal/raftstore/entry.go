@@ -15,6 +15,10 @@ const (
 	entrySave   byte = 1 // Store.Save: records
 	entryMetas  byte = 2 // MetaStore.SaveMetas (and SaveMeta): meta records
 	entryDelete byte = 3 // HistoryStore.Delete: Seqs
+	// JointSaver.SaveWithMetas: records (as entrySave's), then meta
+	// records (as entryMetas'). Logs of releases before it hold only the
+	// kinds above, which still apply.
+	entrySaveMetas byte = 4
 )
 
 // ErrEntry wraps every error decoding an entry or a snapshot.
@@ -22,7 +26,16 @@ var ErrEntry = errors.New("raftstore: bad entry")
 
 // appendSave encodes a Save of batch.
 func appendSave(b []byte, batch []jobs.Record) []byte {
-	b = append(b, entrySave)
+	return appendRecords(append(b, entrySave), batch)
+}
+
+// appendSaveMetas encodes a SaveWithMetas of batch and metas.
+func appendSaveMetas(b []byte, batch []jobs.Record, metas []jobs.MetaRecord) []byte {
+	return appendMetaList(appendRecords(append(b, entrySaveMetas), batch), metas)
+}
+
+// appendRecords encodes batch, after an entry's kind.
+func appendRecords(b []byte, batch []jobs.Record) []byte {
 	b = binary.AppendUvarint(b, uint64(len(batch)))
 	for _, r := range batch {
 		b = binary.AppendUvarint(b, r.Seq)
@@ -35,7 +48,11 @@ func appendSave(b []byte, batch []jobs.Record) []byte {
 // appendMetas encodes a SaveMetas of recs. A nil Val (a delete) and an
 // empty one stay apart.
 func appendMetas(b []byte, recs []jobs.MetaRecord) []byte {
-	b = append(b, entryMetas)
+	return appendMetaList(append(b, entryMetas), recs)
+}
+
+// appendMetaList encodes recs, after an entry's kind or its records.
+func appendMetaList(b []byte, recs []jobs.MetaRecord) []byte {
 	b = binary.AppendUvarint(b, uint64(len(recs)))
 	for _, r := range recs {
 		b = binenc.AppendString(b, r.Bucket)
@@ -51,9 +68,9 @@ func appendMetas(b []byte, recs []jobs.MetaRecord) []byte {
 // entry is a decoded entry.
 type entry struct {
 	kind  byte
-	recs  []jobs.Record // save; Data points into the entry
-	metas []jobs.MetaRecord
-	seqs  []uint64 // delete
+	recs  []jobs.Record     // save, save with metas; Data points into the entry
+	metas []jobs.MetaRecord // metas, save with metas
+	seqs  []uint64          // delete
 }
 
 // appendDelete encodes a Delete of seqs.
@@ -66,30 +83,42 @@ func appendDelete(b []byte, seqs []uint64) []byte {
 	return b
 }
 
-// decodeEntry decodes what appendSave, appendMetas or appendDelete wrote.
+// decodeEntry decodes what appendSave, appendMetas, appendDelete or
+// appendSaveMetas wrote.
 func decodeEntry(data []byte) (entry, error) {
 	r := binenc.NewReader(data, ErrEntry)
 	e := entry{kind: r.Byte()}
 	switch e.kind {
 	case entrySave:
-		e.recs = binenc.List(&r, func() jobs.Record {
-			seq := r.Uvarint()
-			n := r.Count()
-			if r.Err != nil {
-				return jobs.Record{}
-			}
-			rec := jobs.Record{Seq: seq, Data: r.B[:n:n]}
-			r.B = r.B[n:]
-			return rec
-		})
+		e.recs = readRecords(&r)
 	case entryMetas:
 		e.metas = binenc.List(&r, func() jobs.MetaRecord { return readMeta(&r) })
+	case entrySaveMetas:
+		e.recs = readRecords(&r)
+		e.metas = binenc.List(&r, func() jobs.MetaRecord { return readMeta(&r) })
+		if r.Err == nil && (len(e.recs) == 0 || len(e.metas) == 0) {
+			r.Fail("save with metas of %d records and %d metas", len(e.recs), len(e.metas)) // Store.SaveWithMetas writes neither
+		}
 	case entryDelete:
 		e.seqs = binenc.List(&r, r.Uvarint)
 	default:
 		r.Fail("unknown kind %d", e.kind)
 	}
 	return e, r.End()
+}
+
+// readRecords reads the records of appendRecords.
+func readRecords(r *binenc.Reader) []jobs.Record {
+	return binenc.List(r, func() jobs.Record {
+		seq := r.Uvarint()
+		n := r.Count()
+		if r.Err != nil {
+			return jobs.Record{}
+		}
+		rec := jobs.Record{Seq: seq, Data: r.B[:n:n]}
+		r.B = r.B[n:]
+		return rec
+	})
 }
 
 // readMeta reads one meta record of appendMetas.

@@ -18,6 +18,7 @@ import (
 type Local interface {
 	jobs.IndexedHistory
 	jobs.MetaStore
+	jobs.JointSaver
 	jobs.MetaBucketLister
 	jobs.LiveLoader
 	jobs.HighWaterer
@@ -59,6 +60,8 @@ func (f *fsm) Apply(l *raft.Log) any {
 		err = f.local.Save(e.recs)
 	case entryMetas:
 		err = f.local.SaveMetas(e.metas)
+	case entrySaveMetas:
+		err = f.local.SaveWithMetas(e.recs, e.metas) // one local transaction
 	case entryDelete:
 		err = f.local.Delete(e.seqs)
 	}

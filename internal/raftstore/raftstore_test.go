@@ -279,6 +279,89 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 }
 
+// TestGroupReplicatesJointWrite: a SaveWithMetas is one entry, which
+// every member applies whole.
+func TestGroupReplicatesJointWrite(t *testing.T) {
+	g, _ := group(t, 3)
+	write(t, g, func(st *Store) error { return st.Save([]jobs.Record{rec(1, "a")}) })
+	before := make([]uint64, len(g))
+	for i, mb := range g {
+		before[i] = mb.node.raft.LastIndex()
+	}
+	l := write(t, g, func(st *Store) error {
+		return st.SaveWithMetas([]jobs.Record{rec(2, "fired"), rec(3, "too")},
+			[]jobs.MetaRecord{{Bucket: "sched", Key: "k", Val: []byte("last")}})
+	})
+	want := "1=a 2=fired 3=too k:last "
+	if got := contents(t, l.local); got != want {
+		t.Fatalf("leader's store: %q, want %q", got, want)
+	}
+	for i, mb := range g {
+		poll.Until(t, 5*time.Second, mb.id+" applies the joint entry", func() bool { return contents(t, mb.local) == want })
+		if hw := mb.local.HighWater(); hw < 3 {
+			t.Errorf("%s: high water %d, want >= 3", mb.id, hw)
+		}
+		// The write is one entry in every member's raft log, whole, not a
+		// save entry and a metas entry.
+		var kinds []byte
+		for ix := before[i] + 1; ix <= mb.node.raft.LastIndex(); ix++ {
+			var l raft.Log
+			if err := mb.node.logs.GetLog(ix, &l); err != nil {
+				t.Fatal(err)
+			}
+			if l.Type == raft.LogCommand {
+				kinds = append(kinds, l.Data[0])
+			}
+		}
+		// (A write retried after a leader change may be there twice.)
+		if len(kinds) == 0 || bytes.Count(kinds, []byte{entrySaveMetas}) != len(kinds) {
+			t.Errorf("%s: the joint write is the entries of kinds %v, want one of kind %d", mb.id, kinds, entrySaveMetas)
+		}
+	}
+	st := l.node.Store()
+	if err := st.SaveWithMetas([]jobs.Record{{Seq: 9}}, []jobs.MetaRecord{{Bucket: "sched", Key: "k", Val: []byte("no")}}); !errors.Is(err, jobs.ErrEmptyRecord) {
+		t.Fatalf("joint write of an empty record: %v", err)
+	}
+	for _, mb := range g {
+		if mb == l {
+			continue
+		}
+		err := mb.node.Store().SaveWithMetas([]jobs.Record{rec(9, "x")}, []jobs.MetaRecord{{Bucket: "sched", Key: "k", Val: []byte("no")}})
+		if !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("%s (follower) SaveWithMetas: %v, want ErrNotLeader", mb.id, err)
+		}
+	}
+	for _, mb := range g {
+		if got := contents(t, mb.local); got != want {
+			t.Fatalf("%s after refused writes: %q, want %q", mb.id, got, want)
+		}
+	}
+}
+
+// TestOldEntriesApply: the entries of a log written by a release before
+// the joint entry, as it encoded them, still apply.
+func TestOldEntriesApply(t *testing.T) {
+	local, err := jobs.OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	f := &fsm{local: local, onFail: func(err error) { t.Errorf("local store failed: %v", err) }}
+	old := [][]byte{
+		{entrySave, 2, 1, 1, 'a', 0xac, 2, 2, 'b', 'c'},                                                       // seq 1 "a", seq 300 "bc"
+		{entryMetas, 2, 5, 's', 'c', 'h', 'e', 'd', 1, 'k', 1, 1, 'v', 5, 's', 'c', 'h', 'e', 'd', 1, 'd', 0}, // k=v, delete d
+		{entryDelete, 1, 1}, // seq 1
+	}
+	for i, data := range old {
+		if res := f.Apply(&raft.Log{Index: uint64(i + 1), Type: raft.LogCommand, Data: data}); res != nil {
+			t.Fatalf("entry %d: %v", i+1, res)
+		}
+	}
+	if got, want := contents(t, local), "300=bc k:v "; got != want {
+		t.Fatalf("after the old entries: %q, want %q", got, want)
+	}
+}
+
 func TestEntryRoundTrip(t *testing.T) {
 	recs := []jobs.Record{rec(1, "a"), rec(1<<40, string(make([]byte, 300)))}
 	e, err := decodeEntry(appendSave(nil, recs))
@@ -294,7 +377,18 @@ func TestEntryRoundTrip(t *testing.T) {
 	if err != nil || len(e.seqs) != 2 || e.seqs[1] != 5 {
 		t.Fatalf("delete: %+v %v", e, err)
 	}
-	for _, bad := range [][]byte{nil, {9}, {entrySave, 5}, append(appendSave(nil, recs), 0)} {
+	e, err = decodeEntry(appendSaveMetas(nil, recs, metas))
+	if err != nil || e.kind != entrySaveMetas || len(e.recs) != 2 || len(e.recs[1].Data) != 300 ||
+		len(e.metas) != 2 || e.metas[0].Val != nil || e.metas[1].Val == nil || e.metas[1].Key != "empty" {
+		t.Fatalf("save with metas: %+v %v", e, err)
+	}
+	for _, bad := range [][]byte{nil, {9}, {entrySave, 5}, append(appendSave(nil, recs), 0),
+		appendSave(nil, recs)[:len(appendSave(nil, recs))-1],
+		append(appendSaveMetas(nil, recs, metas), 0),                 // a trailing byte
+		appendSaveMetas(nil, recs, nil),                              // no metas
+		appendSaveMetas(nil, nil, metas),                             // no records
+		append([]byte{entrySaveMetas}, appendSave(nil, recs)[1:]...), // the metas missing
+	} {
 		if _, err := decodeEntry(bad); !errors.Is(err, ErrEntry) {
 			t.Fatalf("decode %v: %v, want ErrEntry", bad, err)
 		}
@@ -305,22 +399,32 @@ func FuzzDecodeEntry(f *testing.F) {
 	f.Add(appendSave(nil, []jobs.Record{rec(1, "a")}))
 	f.Add(appendMetas(nil, []jobs.MetaRecord{{Bucket: "b", Key: "k", Val: []byte("v")}}))
 	f.Add(appendDelete(nil, []uint64{1, 2}))
+	f.Add(appendSaveMetas(nil, []jobs.Record{rec(1, "a")}, []jobs.MetaRecord{{Bucket: "b", Key: "k", Val: []byte("v")}, {Bucket: "b", Key: "d"}}))
+	encode := func(e entry) []byte {
+		switch e.kind {
+		case entrySave:
+			return appendSave(nil, e.recs)
+		case entryMetas:
+			return appendMetas(nil, e.metas)
+		case entryDelete:
+			return appendDelete(nil, e.seqs)
+		case entrySaveMetas:
+			return appendSaveMetas(nil, e.recs, e.metas)
+		}
+		panic(fmt.Sprintf("decoded an entry of kind %d", e.kind))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := decodeEntry(data)
 		if err != nil {
 			return
 		}
-		var again []byte
-		switch e.kind {
-		case entrySave:
-			again = appendSave(nil, e.recs)
-		case entryMetas:
-			again = appendMetas(nil, e.metas)
-		case entryDelete:
-			again = appendDelete(nil, e.seqs)
-		}
-		if _, err := decodeEntry(again); err != nil {
+		again := encode(e)
+		e2, err := decodeEntry(again)
+		if err != nil {
 			t.Fatalf("re-encoded entry does not decode: %v", err)
+		}
+		if e2.kind != e.kind || !bytes.Equal(encode(e2), again) {
+			t.Fatalf("entry %x decodes as %+v, which decodes again as %+v", data, e, e2)
 		}
 	})
 }

@@ -17,6 +17,7 @@ type Store struct {
 var (
 	_ jobs.IndexedHistory   = (*Store)(nil)
 	_ jobs.MetaStore        = (*Store)(nil)
+	_ jobs.JointSaver       = (*Store)(nil)
 	_ jobs.MetaBucketLister = (*Store)(nil)
 	_ jobs.LiveLoader       = (*Store)(nil)
 	_ jobs.HighWaterer      = (*Store)(nil)
@@ -46,6 +47,24 @@ func (s *Store) SaveMetas(recs []jobs.MetaRecord) error {
 		return nil
 	}
 	return s.n.apply(appendMetas(nil, recs))
+}
+
+// SaveWithMetas implements jobs.JointSaver through raft: batch and metas
+// are one entry, which every member applies in one transaction of its
+// local store.
+func (s *Store) SaveWithMetas(batch []jobs.Record, metas []jobs.MetaRecord) error {
+	switch {
+	case len(metas) == 0:
+		return s.Save(batch)
+	case len(batch) == 0:
+		return s.SaveMetas(metas)
+	}
+	for _, r := range batch {
+		if len(r.Data) == 0 {
+			return jobs.ErrEmptyRecord // as Save
+		}
+	}
+	return s.n.apply(appendSaveMetas(nil, batch, metas))
 }
 
 // Delete implements jobs.HistoryStore through raft.
