@@ -1,6 +1,7 @@
 package master
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -43,8 +44,18 @@ type batch struct {
 	// fresh counts the records of new jobs from Submits: if their commit
 	// fails they are dropped, not retried, since the Submit fails too.
 	fresh map[uint64]bool
-	done  chan struct{}
-	err   error // set before done is closed
+	// metas are meta records that came with fresh records (a schedule's
+	// fire with its job), which joint holds: written in the same store
+	// call as those where the store can (jobs.JointSaver), and dropped
+	// with the fresh records when the commit fails.
+	metas []jobs.MetaRecord
+	joint map[uint64]bool // made with the first metas
+	// metaErr is set, before done is closed, when the records were
+	// committed but metas were not: a store that cannot write both in one
+	// call failed the SaveMetas after the Save.
+	metaErr error
+	done    chan struct{}
+	err     error // set before done is closed
 	// Guarded by the committer's mu: when its first record came, and
 	// whether someone waits for it (wait), which ends its linger.
 	first  time.Time
@@ -149,15 +160,25 @@ func (c *committer) pending() *batch {
 
 // addFresh queues the records of new jobs that nobody else can reach yet
 // (the master inserts them once their commit succeeds, so no add of the
-// same Seq joins them). If their commit fails they are dropped, not
-// retried: the Submit that made them fails too, so they must never reach
-// the disk later.
-func (c *committer) addFresh(recs []jobs.Record) *batch {
+// same Seq joins them), and the meta records metas that must be durable
+// with them (see batch.metas). If their commit fails they are dropped,
+// not retried: the Submit that made them fails too, so they must never
+// reach the disk later.
+func (c *committer) addFresh(recs []jobs.Record, metas []jobs.MetaRecord) *batch {
 	c.mu.Lock()
 	b := c.cur
 	for _, r := range recs {
 		b.put(r)
 		b.fresh[r.Seq] = true
+	}
+	if len(metas) > 0 {
+		if b.joint == nil {
+			b.joint = make(map[uint64]bool)
+		}
+		for _, r := range recs {
+			b.joint[r.Seq] = true
+		}
+		b.metas = append(b.metas, metas...)
 	}
 	c.mu.Unlock()
 	c.signal()
@@ -245,7 +266,7 @@ func (c *committer) flush() error {
 	c.flushing = b
 	c.mu.Unlock()
 
-	b.err = c.store.Save(b.recs)
+	b.err = c.write(b)
 	if b.err != nil {
 		c.log.WithError(b.err).WithField("jobs", len(b.recs)).Error("store commit failed; will retry")
 		// Carry the records of acknowledged jobs to the next batch (as
@@ -274,3 +295,49 @@ func (c *committer) flush() error {
 	c.mu.Unlock()
 	return b.err
 }
+
+// write writes b's records, and its meta records with the fresh records
+// they came with: through a jobs.JointSaver, the other records with Save,
+// then those and the metas with one SaveWithMetas (one transaction, or
+// one raft entry); through another store, all records with Save, then the
+// metas with SaveMetas. An error means that neither the new jobs nor the
+// metas were written; the other records may have been, and are written
+// again with the next batch. When only the SaveMetas fails, the records
+// stand (b.metaErr says so) and write returns nil.
+func (c *committer) write(b *batch) error {
+	if len(b.metas) == 0 {
+		return c.store.Save(b.recs)
+	}
+	if js, ok := c.store.(jobs.JointSaver); ok {
+		var with, rest []jobs.Record // with: the records that go with metas
+		for _, r := range b.recs {
+			if b.joint[r.Seq] {
+				with = append(with, r)
+			} else {
+				rest = append(rest, r)
+			}
+		}
+		if len(rest) > 0 {
+			if err := c.store.Save(rest); err != nil {
+				return err
+			}
+		}
+		return js.SaveWithMetas(with, b.metas)
+	}
+	if err := c.store.Save(b.recs); err != nil {
+		return err
+	}
+	if ms, ok := c.store.(jobs.MetaStore); ok {
+		b.metaErr = ms.SaveMetas(b.metas)
+	} else {
+		b.metaErr = errNoMetaStore
+	}
+	if b.metaErr != nil {
+		c.log.WithError(b.metaErr).WithField("records", len(b.metas)).Error("records beside the jobs not saved")
+	}
+	return nil
+}
+
+// errNoMetaStore is a batch's metaErr when the store keeps no records
+// beside the jobs.
+var errNoMetaStore = errors.New("master: the store keeps no records beside the jobs")

@@ -29,12 +29,20 @@ import (
 // used, so cron.WithChain and cron.WithLogger do not apply.)
 //
 // Durability. A schedule is one JSON record in the store's "schedules"
-// bucket (schedRecord). A fire at instant T first writes the record with
-// LastFire = T, then submits the job with Key "sched:NAME@T" (RFC 3339,
-// UTC). A crash between the two leaves a record whose job does not exist:
-// the next start finds no job with that key and submits it, once, since
-// the key makes the submit idempotent. So a restart never fires an instant
-// twice and never forgets one that was fired.
+// bucket (schedRecord). A fire at instant T submits the job with Key
+// "sched:NAME@T" (RFC 3339, UTC), and the record with LastFire = T goes
+// into the same commit as the job (fireWrite): one store call
+// (jobs.JointSaver), so one bbolt transaction, or one raft entry with
+// standby masters. Either both are durable or neither is: a failed commit
+// fires nothing, and the fire is logged as lost. When the submit makes no
+// new job, the record is written alone: after it when the fire's key
+// names a job already, and before retrying when the submit failed for
+// another reason than the store (the fire is then owed). A record whose
+// job does not exist (an owed fire, or a store that cannot write both in
+// one call) is made good at the next start, which finds no job with that
+// key and submits it, once, since the key makes the submit idempotent.
+// So a restart never fires an instant twice and never forgets one that
+// was fired.
 
 // schedBucket is the MetaStore bucket of the schedules, keyed by name.
 const schedBucket = "schedules"
@@ -160,7 +168,10 @@ func (e *schedEntry) setNext() {
 type schedCore interface {
 	jobOfKey(key string) (id string, found bool)
 	jobLive(id string) bool
-	submitFire(name string, spec jobs.Spec, at time.Time) (string, error)
+	// submitFire submits the job of a fire; fw, when not nil, carries the
+	// schedule's record into the job's commit and brings back whether
+	// it was written.
+	submitFire(name string, spec jobs.Spec, at time.Time, fw *fireWrite) (string, error)
 	forgetFires(name string) // the schedule was deleted: forget how its fires ended
 	schedulesChanged()       // a schedule was made, changed, paused, resumed, run or deleted
 }
@@ -172,6 +183,10 @@ type scheduler struct {
 	clock clock
 	core  schedCore
 	meta  jobs.MetaStore
+	// joint says meta is the master's store, whose commits can carry a
+	// fire's record with its job; false when the schedules are kept in
+	// memory only.
+	joint bool
 	log   logrus.FieldLogger
 
 	entries map[string]*schedEntry // owned by run
@@ -202,7 +217,7 @@ func (s *scheduler) start(core schedCore, store jobs.Store, log logrus.FieldLogg
 		s.log.Warn("the store keeps no records beside jobs: schedules are kept in memory only")
 		meta = jobs.NewMemStore()
 	}
-	s.meta = meta
+	s.meta, s.joint = meta, ok
 	now := s.now()
 	err := meta.LoadMeta(schedBucket, func(name string, val []byte) error {
 		e := &schedEntry{name: name}
@@ -345,7 +360,13 @@ func (s *scheduler) live(e *schedEntry) bool {
 	return e.lastJob != "" && s.core.jobLive(e.lastJob)
 }
 
-// fire records instant t as e's last fire, then submits its job.
+// fire records instant t as e's last fire and submits its job, the
+// record in the job's commit. If that commit fails, neither is durable
+// and the fire is lost (logged; the instant is not fired again, unless
+// a restart's catch_up fires it). If the submit makes no new job, the record
+// is written alone: the job of the fire's key exists already, or the
+// submit failed for another reason, and then the fire is owed and
+// retried with backoff, as submit does.
 func (s *scheduler) fire(e *schedEntry, t time.Time) {
 	prev := *e
 	e.LastFire, e.lastJob, e.owed = t, "", true
@@ -353,35 +374,126 @@ func (s *scheduler) fire(e *schedEntry, t time.Time) {
 	if !e.Queued.IsZero() && !e.Queued.After(t) {
 		e.Queued = time.Time{}
 	}
-	if err := s.save(e); err != nil {
+	log := s.log.WithFields(logrus.Fields{"schedule": e.name, "instant": t})
+	lost := func(err error) {
 		// Not durable, so not fired: a restart could not know of it.
 		e.LastFire, e.lastJob, e.owed, e.Queued = prev.LastFire, prev.lastJob, prev.owed, prev.Queued
-		s.log.WithError(err).WithFields(logrus.Fields{"schedule": e.name, "instant": t}).Error("fire lost: store failing")
+		log.WithError(err).Error("fire lost: store failing")
+	}
+	if !s.joint {
+		if err := s.save(e); err != nil {
+			lost(err)
+			return
+		}
+		s.submit(e)
 		return
 	}
-	s.submit(e)
+	val, err := json.Marshal(&e.schedRecord)
+	if err != nil {
+		lost(err)
+		return
+	}
+	fw := &fireWrite{metas: []jobs.MetaRecord{{Bucket: schedBucket, Key: e.name, Val: val}}}
+	id, err := s.core.submitFire(e.name, e.Spec, t, fw)
+	switch {
+	case fw.storeErr != nil:
+		lost(fw.storeErr)
+		return
+	case err != nil:
+		// No job: the record alone makes the fire owed, submitted again
+		// after a backoff (fireDue) or by the next start.
+		if serr := s.save(e); serr != nil {
+			lost(serr)
+			return
+		}
+		s.failed(e, err)
+		return
+	}
+	e.owed, e.lastJob = false, id
+	if !fw.written {
+		s.saveLogged(e) // the job was there already (or its commit could not carry the record)
+	}
+	log.WithField("job", id).Info("schedule fired")
 }
 
 // submit submits the job of e's last fire, retrying with backoff on error.
 func (s *scheduler) submit(e *schedEntry) {
-	id, err := s.core.submitFire(e.name, e.Spec, e.LastFire)
-	log := s.log.WithFields(logrus.Fields{"schedule": e.name, "instant": e.LastFire})
+	id, err := s.core.submitFire(e.name, e.Spec, e.LastFire, nil)
 	if err != nil {
-		e.backoff = min(max(2*e.backoff, time.Second), time.Minute)
-		e.retry = s.now().Add(e.backoff)
-		log.WithError(err).WithField("retry_in", e.backoff).Warn("fire not submitted")
+		s.failed(e, err)
 		return
 	}
 	e.owed, e.lastJob, e.retry, e.backoff = false, id, time.Time{}, 0
-	log.WithField("job", id).Info("schedule fired")
+	s.log.WithFields(logrus.Fields{"schedule": e.name, "instant": e.LastFire, "job": id}).Info("schedule fired")
+}
+
+// failed notes that the submit of e's owed fire failed with err: it is
+// retried after a backoff.
+func (s *scheduler) failed(e *schedEntry, err error) {
+	e.backoff = min(max(2*e.backoff, time.Second), time.Minute)
+	e.retry = s.now().Add(e.backoff)
+	s.log.WithError(err).WithFields(logrus.Fields{"schedule": e.name, "instant": e.LastFire, "retry_in": e.backoff}).
+		Warn("fire not submitted")
+}
+
+// fireWrite carries a fire's schedule record into the submit of its job,
+// whose commit writes it with the job (committer.addFresh), and brings
+// back what became of it. The submit runs on the scheduler's goroutine,
+// which alone reads and writes it.
+type fireWrite struct {
+	metas []jobs.MetaRecord
+	// Set by the submit once the job's commit is done: written when the
+	// record was committed with the job; storeErr when the commit failed,
+	// so that neither is durable. Both stay unset when the submit made no
+	// new job (its key is known, or it failed before its commit).
+	written  bool
+	storeErr error
+}
+
+// records returns the meta records to commit with the job (nil for no
+// fire).
+func (fw *fireWrite) records() []jobs.MetaRecord {
+	if fw == nil {
+		return nil
+	}
+	return fw.metas
+}
+
+// settle notes the outcome of the job's commit: err is the commit's
+// error, metaErr that of the records when the store wrote them apart
+// (batch.metaErr).
+func (fw *fireWrite) settle(err, metaErr error) {
+	if fw == nil {
+		return
+	}
+	fw.storeErr = err
+	fw.written = err == nil && metaErr == nil
+}
+
+type fireWriteKey struct{}
+
+// withFireWrite returns ctx for the submit of a fire's job.
+func withFireWrite(ctx context.Context, fw *fireWrite) context.Context {
+	if fw == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, fireWriteKey{}, fw)
+}
+
+// fireWriteOf returns the fireWrite withFireWrite put in ctx, or nil.
+func fireWriteOf(ctx context.Context) *fireWrite {
+	fw, _ := ctx.Value(fireWriteKey{}).(*fireWrite)
+	return fw
 }
 
 // submitFire submits the job of schedule name's fire at instant at, and
-// returns its ID (the existing job's, if one has the fire's key).
-func (c *core) submitFire(name string, spec jobs.Spec, at time.Time) (string, error) {
+// returns its ID (the existing job's, if one has the fire's key). fw, if
+// not nil, goes with the submit (fireWrite).
+func (c *core) submitFire(name string, spec jobs.Spec, at time.Time, fw *fireWrite) (string, error) {
 	js := jobSpec(spec)
 	js.Key = fireKey(name, at)
-	return c.submit(withSubmitter(context.Background(), fireSubmitter(name)), js)
+	ctx := withFireWrite(withSubmitter(context.Background(), fireSubmitter(name)), fw)
+	return c.submit(ctx, js)
 }
 
 // jobSpec is the job a schedule's spec submits: the spec without its

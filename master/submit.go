@@ -36,7 +36,7 @@ func (api *wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 	if err != nil {
 		return err
 	}
-	b := &submitBatch{specs: a.Specs, reply: r, now: c.now(), by: by}
+	b := &submitBatch{specs: a.Specs, reply: r, now: c.now(), by: by, fire: fireWriteOf(ctx)}
 	b.build(len(a.Specs) - nsched)
 
 	c.mu.Lock()
@@ -161,6 +161,7 @@ type submitBatch struct {
 	fresh    []*jobs.Job // the jobs to commit, broadcast copies included
 	reserved []string    // Keys reserved by this batch
 	uniq     []string    // unique keys taken by this batch
+	fire     *fireWrite  // a schedule's fire: its record is committed with the job (cron.go)
 }
 
 // build makes the batch's n jobs and their first events before the lock
@@ -253,11 +254,14 @@ func (c *core) reserveBatch(b *submitBatch, reserved uint64) error {
 	return nil
 }
 
-// commitBatch writes the reserved jobs of b to the store, waits until they
-// are durable, then releases the unique keys and adds the jobs to the
-// tables and queues; a failed write releases the Keys too.
+// commitBatch writes the reserved jobs of b to the store (with the
+// record of b's fire, if it is one), waits until they are durable, then
+// releases the unique keys and adds the jobs to the tables and queues; a
+// failed write releases the Keys too.
 func (c *core) commitBatch(b *submitBatch) error {
-	err := c.commit.addFresh(jobs.Records(b.fresh...)).wait()
+	cb := c.commit.addFresh(jobs.Records(b.fresh...), b.fire.records())
+	err := cb.wait()
+	b.fire.settle(err, cb.metaErr)
 	c.mu.Lock()
 	c.keys.settle(b.uniq)
 	if err != nil {
