@@ -259,3 +259,40 @@ func TestFireOwedWhenSubmitFails(t *testing.T) {
 		t.Fatalf("the store holds jobs %q", keys)
 	}
 }
+
+// TestFireOnAStoreWithoutJointSaver: on a store that cannot write jobs
+// and meta records in one call, a fire's batch writes the job with Save,
+// then the record with SaveMetas.
+func TestFireOnAStoreWithoutJointSaver(t *testing.T) {
+	fc := newFakeClock(t0)
+	rs := newRecordingStore()
+	st := struct {
+		jobs.Store
+		jobs.MetaStore
+	}{rs, rs}
+	if _, ok := any(st).(jobs.JointSaver); ok {
+		t.Fatal("the store is a JointSaver")
+	}
+	m := startCronMaster(t, Config{StoreImpl: st}, fc)
+	submitSpecs(t, m, jobs.Spec{Name: "tick", Schedule: "@every 1m", Overlap: jobs.OverlapAllow, Type: "nobody-runs-this"})
+	rs.take()
+	advance(t, m, fc, time.Minute)
+	at := utc("2026-01-15T10:01:00Z")
+	info := scheduleInfo(t, m, "tick")
+	if !info.LastFire.Equal(at) || info.LastJob == "" {
+		t.Fatalf("schedule %+v", info)
+	}
+	var ops []string
+	for _, c := range rs.take() {
+		ops = append(ops, c.op)
+	}
+	if !slices.Equal(ops, []string{"Save", "SaveMetas"}) {
+		t.Fatalf("the fire's writes: %v, want Save then SaveMetas", ops)
+	}
+	if rec := schedRecordIn(t, rs, "tick"); !rec.LastFire.Equal(at) {
+		t.Fatalf("the store's record: %+v", rec)
+	}
+	if keys := storedKeys(t, rs); !slices.Equal(keys, []string{fireKey("tick", at)}) {
+		t.Fatalf("the store holds jobs %q", keys)
+	}
+}
