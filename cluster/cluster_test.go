@@ -49,8 +49,9 @@ func newGroup(t *testing.T, n int) *group { return newGroupWith(t, n, nil) }
 
 func newGroupWith(t *testing.T, n int, adjust func(*master.Config)) *group {
 	g := &group{t: t, adjust: adjust}
+	addrs := testnet.DeadAddrs(t, 2*n)
 	for i := range n {
-		g.members = append(g.members, Member{ID: fmt.Sprintf("m%d", i+1), Raft: testnet.DeadAddr(t), RPC: testnet.DeadAddr(t)})
+		g.members = append(g.members, Member{ID: fmt.Sprintf("m%d", i+1), Raft: addrs[2*i], RPC: addrs[2*i+1]})
 		g.dirs = append(g.dirs, t.TempDir())
 	}
 	g.nodes = make([]*Node, n)
@@ -312,7 +313,8 @@ func TestMembersAddedAndRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The fourth member: its own list names it and the others; it joins.
-	m4 := Member{ID: "m4", Raft: testnet.DeadAddr(t), RPC: testnet.DeadAddr(t)}
+	a4 := testnet.DeadAddrs(t, 2)
+	m4 := Member{ID: "m4", Raft: a4[0], RPC: a4[1]}
 	g.members = append(g.members, m4)
 	g.dirs = append(g.dirs, t.TempDir())
 	g.nodes = append(g.nodes, nil)

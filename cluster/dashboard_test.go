@@ -181,10 +181,11 @@ func TestStandbyPageNeedsAReadToken(t *testing.T) {
 // (any string, as the config allows: an ID is any string, an address any
 // host:port) are HTML.
 func hostileGroup(t *testing.T) (members []Member, listen []string, nodes []*Node) {
+	addrs := testnet.DeadAddrs(t, 6)
 	for i := range 3 {
-		members = append(members, Member{ID: fmt.Sprintf(`m%d<script>alert("id")</script>&`, i+1), Raft: testnet.DeadAddr(t),
+		members = append(members, Member{ID: fmt.Sprintf(`m%d<script>alert("id")</script>&`, i+1), Raft: addrs[2*i],
 			RPC: fmt.Sprintf(`x"><script>alert('rpc')</script><b>%d:70`, i+1)})
-		listen = append(listen, testnet.DeadAddr(t))
+		listen = append(listen, addrs[2*i+1])
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)

@@ -55,8 +55,9 @@ func group(t *testing.T, n int) ([]*member, []Member) {
 func groupTLS(t *testing.T, n int, tls *TLS) ([]*member, []Member) {
 	t.Helper()
 	var ms []Member
+	addrs := testnet.DeadAddrs(t, n)
 	for i := range n {
-		ms = append(ms, Member{ID: fmt.Sprintf("m%d", i+1), Raft: testnet.DeadAddr(t), RPC: fmt.Sprintf("127.0.0.1:%d", 7000+i)})
+		ms = append(ms, Member{ID: fmt.Sprintf("m%d", i+1), Raft: addrs[i], RPC: fmt.Sprintf("127.0.0.1:%d", 7000+i)})
 	}
 	var out []*member
 	for _, m := range ms {

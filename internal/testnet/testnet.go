@@ -88,8 +88,20 @@ func Listen(tb TB) net.Listener {
 // the kernel gave out and that was closed again.
 func DeadAddr(tb TB) string {
 	tb.Helper()
-	ln := Listen(tb)
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return DeadAddrs(tb, 1)[0]
+}
+
+// DeadAddrs returns n distinct addresses as DeadAddr does. Each port is
+// held until all are given out: a port closed at once may come back from
+// the kernel for the next one, and a raft group refuses two members at
+// one address.
+func DeadAddrs(tb TB, n int) []string {
+	tb.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		ln := Listen(tb)
+		defer ln.Close()
+		addrs[i] = ln.Addr().String()
+	}
+	return addrs
 }
