@@ -19,11 +19,13 @@
 package cluster
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,6 +35,7 @@ import (
 	"github.com/drover/drover/internal/raftstore"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
+	"github.com/drover/drover/rpcapi"
 )
 
 // Member is one master of the group: its raft server ID, the address its
@@ -79,7 +82,11 @@ type Node struct {
 	rn    *raftstore.Node
 	sb    *standby
 
-	mu      sync.Mutex // guards m
+	// mu guards m and the settings a reload changes in cfg.Master
+	// (Tokens, Limits, TypeLimits, DefaultLimit, Jobs). lead holds it from
+	// copying cfg.Master until m is set, so that a reload is either in
+	// the config a new master is made from or applied to that master.
+	mu      sync.Mutex
 	m       *master.Master
 	stop    chan struct{}
 	done    chan struct{}
@@ -183,6 +190,7 @@ func (n *Node) lead() {
 	}
 	caughtUp := time.Since(start)
 	n.sb.stop()
+	n.mu.Lock()
 	cfg := n.cfg.Master
 	cfg.StoreImpl = n.rn.Store()
 	cfg.Cluster = control{n.rn}
@@ -196,12 +204,12 @@ func (n *Node) lead() {
 		err = m.Start()
 	}
 	if err != nil {
+		n.mu.Unlock()
 		n.log.WithError(err).Error("elected, but the master did not start; handing the leadership on")
 		n.restartStandby()
 		n.rn.GiveUp()
 		return
 	}
-	n.mu.Lock()
 	n.m, n.leading = m, true
 	n.mu.Unlock()
 	n.log.WithFields(logrus.Fields{"term": n.rn.Term(), "took": time.Since(start).Round(time.Millisecond),
@@ -232,6 +240,113 @@ func (n *Node) Master() *master.Master {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.m
+}
+
+// ErrNotLeading is SubmitJobsFile's answer on a member that does not
+// lead: it kept the jobs for the master it starts when it leads.
+var ErrNotLeading = errors.New("cluster: this member does not lead; its master submits the jobs file when it leads")
+
+// The reload of a member (SIGHUP): SetTokens, SetLimits and
+// SubmitJobsFile change the settings of Config.Master, for the master
+// that runs while this member leads and for every master it starts
+// later, as Master's methods of the same names do for one master. Each
+// checks the new settings as the master would (Master.SetTokens and
+// SetLimits, Config.Validate for jobs) and, refused, changes nothing.
+// They are safe for concurrent use, also with a change of leadership: a
+// new setting is either in the config a new master is made from or
+// applied to the master that runs.
+
+// SetTokens replaces Config.Master.Tokens: on the running master, in the
+// standby's check and for every master started later; Config.Master.Token
+// stays. An invalid set, or an empty one that would leave a member that
+// has tokens without any, is an error and changes nothing.
+func (n *Node) SetTokens(tokens []rpcapi.Credential) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := n.cfg.Master
+	c.Tokens = tokens
+	k, err := c.Keyring()
+	if err != nil {
+		return fmt.Errorf("cluster: tokens: %w", err)
+	}
+	if k.Len() == 0 && !n.sb.auth.Open() {
+		return errors.New("cluster: tokens: the new set is empty and there is no token: the member would accept anyone; keep at least one token")
+	}
+	if n.m != nil {
+		if err := n.m.SetTokens(tokens); err != nil {
+			return err
+		}
+	}
+	n.sb.auth.Set(k)
+	n.cfg.Master.Tokens = tokens
+	return nil
+}
+
+// SetLimits replaces Config.Master's Limits, TypeLimits and DefaultLimit
+// (see Master.SetLimits): on the running master and for every master
+// started later. An invalid limit is an error and changes nothing.
+func (n *Node) SetLimits(limits, typeLimits map[string]master.Limit, def master.Limit) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.m != nil {
+		if err := n.m.SetLimits(limits, typeLimits, def); err != nil {
+			return err
+		}
+	} else if err := n.check(func(c *master.Config) { c.Limits, c.TypeLimits, c.DefaultLimit = limits, typeLimits, def }); err != nil {
+		return err
+	}
+	c := &n.cfg.Master
+	c.Limits, c.TypeLimits, c.DefaultLimit = limits, typeLimits, def
+	return nil
+}
+
+// SubmitJobsFile replaces Config.Master.Jobs with specs, which every
+// master started later submits at its start. While this member leads,
+// its master submits them now (Master.SubmitJobsFile), and it returns
+// how many were new and how many known; otherwise it returns
+// ErrNotLeading. Specs a master would refuse (Config.Validate's checks
+// of Jobs) are an error, and so is a submit the running master refuses:
+// either changes nothing.
+func (n *Node) SubmitJobsFile(ctx context.Context, specs []jobs.Spec) (added, known int, err error) {
+	n.mu.Lock()
+	if err := n.check(func(c *master.Config) { c.Jobs = slices.Clone(specs) }); err != nil {
+		n.mu.Unlock()
+		return 0, 0, err
+	}
+	old, m := n.cfg.Master.Jobs, n.m
+	n.cfg.Master.Jobs = specs
+	n.mu.Unlock()
+	if m == nil {
+		return 0, 0, ErrNotLeading
+	}
+	// Not under mu: the submit waits for the store to load and for raft,
+	// and must not hold up a change of leadership.
+	added, known, err = m.SubmitJobsFile(ctx, specs)
+	if err == nil {
+		return added, known, nil
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.m != m {
+		// The leadership changed meanwhile: a master started since was
+		// made with specs, and one started later will be.
+		return 0, 0, ErrNotLeading
+	}
+	n.cfg.Master.Jobs = old
+	return 0, 0, err
+}
+
+// check returns the error of Config.Validate on a copy of
+// Config.Master that change has changed, nil if it is valid. Called with
+// mu held.
+func (n *Node) check(change func(*master.Config)) error {
+	c := n.cfg.Master
+	c.Jobs = slices.Clone(c.Jobs) // Validate takes the specs' addresses
+	change(&c)
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	return nil
 }
 
 // Status returns what this member knows of the group.

@@ -29,9 +29,10 @@ import (
 // leader. It checks tokens, and Host and origin (master.Guard), as the
 // master does.
 type standby struct {
-	cfg *master.Config // Listen is set to the bound address at the first start
-	rn  *raftstore.Node
-	h   http.Handler
+	cfg  *master.Config // Listen is set to the bound address at the first start
+	rn   *raftstore.Node
+	auth *rpcapi.Auth // the tokens it accepts: the member's, replaced by Node.SetTokens
+	h    http.Handler
 
 	mu  sync.Mutex // guards srv and ln
 	srv *http.Server
@@ -44,13 +45,13 @@ func newStandby(cfg *master.Config, rn *raftstore.Node) (*standby, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &standby{cfg: cfg, rn: rn}
+	s := &standby{cfg: cfg, rn: rn, auth: rpcapi.NewAuth(k)}
 	api := &rpcapi.Standby{Leader: rn.LeaderRPC}
 	gob, err := rpcapi.NewGoRPCHandlerOptions(api, nil, rpcapi.GoRPCOptions{MaxMessage: cfg.MaxRequestBody})
 	if err != nil {
 		return nil, err
 	}
-	auth := rpcapi.NewAuth(k)
+	auth := s.auth
 	mux := http.NewServeMux()
 	mux.Handle(rpcapi.GoRPCPath, auth.Require(gob))
 	mux.Handle(rpcapi.XMLRPCPath, auth.Require(rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{MaxBody: cfg.MaxRequestBody, MaxDepth: cfg.MaxXMLDepth})))
@@ -107,7 +108,12 @@ func (s *standby) start() error {
 	if err != nil {
 		return fmt.Errorf("standby: listen: %w", err)
 	}
-	s.cfg.Listen = ln.Addr().String() // a port 0 stays the port bound first
+	// A port 0 stays the port bound first. Written at the first start
+	// only, before the member runs: later starts read it while the
+	// member's reloads copy the config (Node.SetTokens).
+	if a := ln.Addr().String(); a != s.cfg.Listen {
+		s.cfg.Listen = a
+	}
 	if s.cfg.TLS != nil {
 		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
