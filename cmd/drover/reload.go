@@ -5,14 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	drovercluster "github.com/drover/drover/cluster"
 	"github.com/drover/drover/conf"
+	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
+	"github.com/drover/drover/rpcapi"
 )
 
 // SIGHUP: drover master and drover worker read their conf file again and
@@ -28,10 +32,28 @@ var masterReloadable = []string{"log_level", "log_format", "limits", "type_limit
 // load before it submits the jobs file.
 const jobsFileWait = 10 * time.Second
 
-// masterReloader reloads a running master's conf file.
+// reloadTarget is what a master's reload changes at run time: a master
+// that runs alone (*master.Master) or a member of a raft group
+// (*cluster.Node, which applies each change to the master it runs while
+// it leads and keeps it for the masters it starts later). The methods
+// are those of master.Master; they may block (SubmitJobsFile until the
+// store is loaded or ctx ends) and are called from the signal loop.
+type reloadTarget interface {
+	SetTokens(tokens []rpcapi.Credential) error
+	SetLimits(limits, typeLimits map[string]master.Limit, def master.Limit) error
+	SubmitJobsFile(ctx context.Context, specs []jobs.Spec) (added, known int, err error)
+}
+
+var (
+	_ reloadTarget = (*master.Master)(nil)
+	_ reloadTarget = (*drovercluster.Node)(nil)
+)
+
+// masterReloader reloads a running master's conf file, or a cluster
+// member's.
 type masterReloader struct {
 	path  string // the --config file; "" for none
-	m     *master.Master
+	m     reloadTarget
 	log   *logrus.Logger
 	cur   *conf.Master       // what runs: the file as loaded, with what SIGHUPs applied
 	flags func(*conf.Master) // applies the command line's flags over a file
@@ -42,7 +64,9 @@ type masterReloader struct {
 // change at run time: the tokens, the jobs file's jobs, the log level and
 // format, the limits, in that order, logging a line for each. A file
 // that does not load, tokens the master refuses or a jobs file it refuses
-// are logged, and leave everything as it was.
+// are logged, and leave everything as it was. A cluster member that does
+// not lead keeps the jobs file for when it leads (cluster.ErrNotLeading);
+// a changed [cluster] table is named as waiting for a restart.
 func (r *masterReloader) reload() {
 	if r.path == "" {
 		r.log.Warn("SIGHUP: no conf file (--config) to reload; nothing changed")
@@ -55,6 +79,10 @@ func (r *masterReloader) reload() {
 	}
 	r.flags(nf)
 	changed := nf.Changed(r.cur)
+	if !reflect.DeepEqual(nf.Cluster, r.cur.Cluster) {
+		changed = append(changed, "cluster") // the group: at a restart only
+		slices.Sort(changed)
+	}
 	has := func(keys ...string) bool {
 		return slices.ContainsFunc(keys, func(k string) bool { return slices.Contains(changed, k) })
 	}
@@ -69,12 +97,16 @@ func (r *masterReloader) reload() {
 		ctx, cancel := context.WithTimeout(context.Background(), jobsFileWait)
 		added, known, err := r.m.SubmitJobsFile(ctx, nf.Config.Jobs)
 		cancel()
-		if err != nil {
+		switch {
+		case errors.Is(err, drovercluster.ErrNotLeading):
+			r.log.WithFields(logrus.Fields{"jobs_file": nf.JobsFile, "jobs": len(nf.Config.Jobs)}).Info("SIGHUP: jobs file kept; this member submits it when it leads")
+		case err != nil:
 			r.log.WithError(err).WithField("jobs_file", nf.JobsFile).Error("SIGHUP: jobs file not submitted; nothing changed")
 			r.restoreTokens(has("tokens_file", "tokens"))
 			return
+		default:
+			r.log.WithFields(logrus.Fields{"jobs_file": nf.JobsFile, "new": added, "known": known}).Info("SIGHUP: jobs file submitted")
 		}
-		r.log.WithFields(logrus.Fields{"jobs_file": nf.JobsFile, "new": added, "known": known}).Info("SIGHUP: jobs file submitted")
 	}
 	// The log settings before the limits, so that what a raised limit
 	// dispatches is logged at the new level.

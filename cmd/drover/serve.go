@@ -47,7 +47,7 @@ func masterCmd(fs *pflag.FlagSet) runFunc {
 		cfg := mf.Config
 		cfg.Logger = log
 		if mf.Cluster != nil {
-			return runMember(mf, cfg)
+			return runMember(mf, cfg, &masterReloader{path: *config, log: log, cur: mf, flags: flags})
 		}
 		m, err := master.New(cfg)
 		if err != nil {
@@ -75,22 +75,24 @@ func masterCmd(fs *pflag.FlagSet) runFunc {
 }
 
 // runMember runs the master as a member of its file's [cluster] until
-// SIGINT or SIGTERM (docs/ha.md).
-func runMember(mf *conf.Master, cfg master.Config) error {
+// SIGINT or SIGTERM (docs/ha.md); SIGHUP reloads its conf file with r,
+// whose target is the member.
+func runMember(mf *conf.Master, cfg master.Config, r *masterReloader) error {
 	c := mf.Cluster
+	sig := daemonSignals()
+	defer sig.close()
 	n, err := drovercluster.Start(drovercluster.Config{Master: cfg, ID: c.ID, RaftListen: c.RaftListen, Members: c.Members, Join: c.Join})
 	if err != nil {
 		return err
 	}
-	sig := daemonSignals()
-	defer sig.close()
+	r.m = n
 	for {
 		select {
 		case <-sig.ctx.Done():
 			cfg.Logger.Info("signal received; stopping")
 			return n.Close()
 		case <-sig.hup:
-			cfg.Logger.Warn("SIGHUP: a cluster member does not reload its file; restart it (the others keep the group running)")
+			r.reload()
 		case <-n.Done(): // its local store failed: exit so that it is restarted
 			n.Close()
 			return n.Err()
