@@ -134,7 +134,7 @@ func Start(cfg Config) (*Node, error) {
 		n.local.Close()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	n.sb, err = newStandby(&n.cfg.Master, n.rn)
+	n.sb, err = newStandby(cfg.ID, &n.cfg.Master, n.rn)
 	if err == nil {
 		err = n.sb.start()
 	}

@@ -89,11 +89,13 @@ func checkPageHeaders(t *testing.T, resp *http.Response, body string) {
 	}
 }
 
+// TestStandbyPageLinksTheLeader: a standby that cannot reach the leader
+// answers itself: its page links to the leader, the JSON API is 503.
 func TestStandbyPageLinksTheLeader(t *testing.T) {
-	g := newGroup(t, 3)
+	g := newHiddenGroup(t, 3, nil)
 	l := g.leader()
 	s := (l + 1) % 3
-	lrpc, base := g.members[l].RPC, "http://"+g.members[s].RPC
+	lrpc, base := g.members[l].RPC, "http://"+g.listen[s]
 	for _, path := range []string{"/", "/index.html", "/app.js", "/no/such/page"} {
 		resp, body, href := getStandbyPage(t, http.DefaultClient, base+path)
 		checkPageHeaders(t, resp, body)
@@ -107,7 +109,7 @@ func TestStandbyPageLinksTheLeader(t *testing.T) {
 			}
 		}
 	}
-	// The JSON API keeps its 503 not_leader; its cluster status answers.
+	// The JSON API answers 503 not_leader; its cluster status answers.
 	resp, body := getPage(t, http.DefaultClient, base+master.APIPrefix+"jobs")
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") ||
 		!strings.Contains(body, `"code":"not_leader"`) || !strings.Contains(body, `"leader":"`+lrpc+`"`) {
@@ -124,11 +126,11 @@ func TestStandbyPageLinksTheLeader(t *testing.T) {
 // A member that serves TLS links to the leader with https.
 func TestStandbyPageLinksTheLeaderOverTLS(t *testing.T) {
 	pki := testnet.NewPKI(t)
-	g := newGroupWith(t, 3, func(c *master.Config) { c.TLS, c.ClientTLS = pki.Server(), pki.Client() })
+	g := newHiddenGroup(t, 3, func(c *master.Config) { c.TLS, c.ClientTLS = pki.Server(), pki.Client() })
 	l := g.leader()
 	s := (l + 1) % 3
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.Client()}}
-	resp, body, href := getStandbyPage(t, c, "https://"+g.members[s].RPC+"/")
+	resp, body, href := getStandbyPage(t, c, "https://"+g.listen[s]+"/")
 	checkPageHeaders(t, resp, body)
 	if want := "https://" + g.members[l].RPC + "/"; href != want {
 		t.Fatalf("standby over TLS: the leader's link is %q, want %q", href, want)
@@ -139,12 +141,12 @@ func TestStandbyPageLinksTheLeaderOverTLS(t *testing.T) {
 // master's dashboard does.
 func TestStandbyPageNeedsAReadToken(t *testing.T) {
 	const readTok, workerTok = "read-token-0123456789abcdef", "worker-token-0123456789abcdef"
-	g := newGroupWith(t, 3, func(c *master.Config) {
+	g := newHiddenGroup(t, 3, func(c *master.Config) {
 		c.Tokens = []rpcapi.Credential{{Name: "viewer", Role: rpcapi.RoleRead, Token: readTok},
 			{Name: "fleet", Role: rpcapi.RoleWorker, Token: workerTok}}
 	})
 	l := g.leader()
-	page := "http://" + g.members[(l+1)%3].RPC + "/"
+	page := "http://" + g.listen[(l+1)%3] + "/"
 	get := func(token string) (*http.Response, string) {
 		req, err := http.NewRequest("GET", page, nil)
 		if err != nil {
@@ -249,8 +251,8 @@ func (b *tab) shot(name string) {
 
 // TestDashboardShowsTheGroup loads the leader's overview in headless
 // Chromium: it shows the leader and the three members, each a link to
-// its dashboard; once the leadership moves, it names the new leader; a
-// standby's page links to the leader.
+// its dashboard; once the leadership moves, it names the new leader;
+// through a standby the dashboard is the leader's, live, and says so.
 func TestDashboardShowsTheGroup(t *testing.T) {
 	b := openTab(t)
 	g := newGroup(t, 3)
@@ -282,16 +284,19 @@ func TestDashboardShowsTheGroup(t *testing.T) {
 		}
 		return nl >= 0
 	})
-	b.Until("the old leader's tab names the new one", fmt.Sprintf(`document.querySelector('#cluster')?.textContent.includes('no longer leads') &&
+	b.Until("the old leader's tab names the new one", fmt.Sprintf(`document.querySelector('#cluster')?.textContent.includes('is a standby') &&
 		document.querySelector('#cluster-leader')?.textContent === %q && document.querySelector('#cluster-leader-link')?.href === %q`,
 		g.members[nl].ID, "http://"+g.members[nl].RPC+"/"))
 	b.shot("cluster-old-leader")
 	l = nl
 
+	// A standby forwards the dashboard and its events to the leader; its
+	// line on the group says so.
 	s := (l + 1) % 3
 	b.navigate("http://" + g.members[s].RPC + "/")
-	b.Until("the standby's page links to the leader", fmt.Sprintf(`document.querySelector('a#leader')?.href === %q &&
-		document.querySelector('#standby').textContent.includes(%q)`, "http://"+g.members[l].RPC+"/", "This master ("+g.members[s].ID+") is a standby"))
+	b.Until("the standby's dashboard names the leader, live", fmt.Sprintf(`document.querySelector('#cluster')?.textContent.includes(%q) &&
+		document.querySelector('#cluster-leader-link')?.href === %q && document.querySelector('#live').dataset.state === 'open'`,
+		"This master ("+g.members[s].ID+") is a standby", "http://"+g.members[l].RPC+"/"))
 	b.shot("cluster-standby")
 }
 

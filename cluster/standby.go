@@ -33,6 +33,8 @@ type standby struct {
 	rn   *raftstore.Node
 	auth *rpcapi.Auth // the tokens it accepts: the member's, replaced by Node.SetTokens
 	h    http.Handler
+	fwd  *forwarder      // the JSON API and the dashboard, to the leader
+	tr   *http.Transport // fwd's connections to the leader
 
 	mu  sync.Mutex // guards srv and ln
 	srv *http.Server
@@ -40,7 +42,7 @@ type standby struct {
 	wg  sync.WaitGroup
 }
 
-func newStandby(cfg *master.Config, rn *raftstore.Node) (*standby, error) {
+func newStandby(id string, cfg *master.Config, rn *raftstore.Node) (*standby, error) {
 	k, err := cfg.Keyring()
 	if err != nil {
 		return nil, err
@@ -56,7 +58,12 @@ func newStandby(cfg *master.Config, rn *raftstore.Node) (*standby, error) {
 	mux.Handle(rpcapi.GoRPCPath, auth.Require(gob))
 	mux.Handle(rpcapi.XMLRPCPath, auth.Require(rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{MaxBody: cfg.MaxRequestBody, MaxDepth: cfg.MaxXMLDepth})))
 	mux.Handle("GET "+master.APIPrefix+"cluster", auth.Require(http.HandlerFunc(s.status)))
-	mux.Handle("/", auth.Require(http.HandlerFunc(s.elsewhere)))
+	// Its own metrics are a standby's; the rest of the JSON API and the
+	// dashboard are the leader's, forwarded.
+	mux.Handle("/metrics", auth.Require(http.HandlerFunc(s.elsewhere)))
+	s.tr = forwardTransport(cfg)
+	s.fwd = newForwarder(id, rn.LeaderRPC, cfg.TLS != nil, s.tr, http.HandlerFunc(s.elsewhere), cfg.Logger)
+	mux.Handle("/", auth.Require(s.fwd))
 	s.h = master.Guard(cfg, mux) // as the master: no DNS rebinding, no cross-site writes
 	return s, nil
 }
@@ -146,6 +153,7 @@ func (s *standby) stop() {
 		srv.Close()
 		tl.CloseAll() // the hijacked gob connections too
 	}
+	s.tr.CloseIdleConnections()
 	s.wg.Wait()
 }
 

@@ -123,8 +123,9 @@ func groupStatus(state, leader, leaderRPC string, term int, members ...[2]string
 
 // The line shows what the master answers, as text: member IDs and
 // addresses that are HTML make no element; it follows the group with the
-// events, at most every 5 s; once the master no longer leads, it says
-// where the leader is.
+// events, at most every 5 s; once the master no longer leads (a standby
+// serves its address and forwards the page to the leader), it says where
+// the leader is.
 func TestDashboardClusterLine(t *testing.T) {
 	path := needChromium(t)
 	const (
@@ -171,10 +172,11 @@ func TestDashboardClusterLine(t *testing.T) {
 	}
 
 	// This master no longer leads (the standby that then serves its
-	// address answers so): the line says where the leader is.
+	// address answers so, and forwards the rest): the line says where the
+	// leader is.
 	g.set(groupStatus("Follower", "m3", "127.0.0.1:7072", 5, [2]string{hostileID, "127.0.0.1:7070"}, [2]string{"m3", "127.0.0.1:7072"}))
 	busyFor(t, b, mc, 500*time.Millisecond)
-	b.Within(8*time.Second, "the leader elsewhere", `document.querySelector('#cluster')?.textContent.includes('no longer leads') &&
+	b.Within(8*time.Second, "the leader elsewhere", `document.querySelector('#cluster')?.textContent.includes('is a standby') &&
 		document.querySelector('#cluster-leader-link')?.getAttribute('href') === 'http://127.0.0.1:7072/'`)
 	b.NoConsoleErrors()
 }

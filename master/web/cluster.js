@@ -55,8 +55,9 @@ function drawCluster() {
 }
 
 // clusterLine is the overview's line on the group: its leader, term,
-// members (each a link to its dashboard) and applied index; or, once this
-// master stopped leading, where the leader is now. Empty and hidden on a
+// members (each a link to its dashboard) and applied index; or, on a
+// standby (which forwards the rest of the page to the leader) and once
+// this master stopped leading, where the leader is. Empty and hidden on a
 // master that runs alone.
 function clusterLine() {
   const c = CL.data;
@@ -64,9 +65,10 @@ function clusterLine() {
   const url = addr => location.protocol + '//' + addr + '/';
   const link = (addr, attrs) => addr ? h('a', Object.assign({ href: url(addr) }, attrs), addr) : h('span', { class: 'muted' }, 'address unknown');
   if (c.state !== 'Leader') {
-    return h('p', { id: 'cluster', class: 'note cluster error' },
-      'This master (', c.id, ') no longer leads its raft group: ',
-      c.leader ? ['the leader is ', h('strong', { id: 'cluster-leader' }, c.leader), ' at ', link(c.leader_rpc, { id: 'cluster-leader-link' }), '.']
+    return h('p', { id: 'cluster', class: 'note cluster' },
+      'This master (', c.id, ') is a standby of its raft group: ',
+      c.leader ? ['the leader is ', h('strong', { id: 'cluster-leader' }, c.leader), ' at ', link(c.leader_rpc, { id: 'cluster-leader-link' }),
+        '; what this page shows comes from it.']
         : 'no leader is known yet.');
   }
   const members = (c.members || []).map((m, i) => [i ? ', ' : '',
