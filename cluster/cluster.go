@@ -26,6 +26,7 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,7 +145,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	n.log.WithFields(logrus.Fields{"rpc": n.sb.addr(), "members": len(cfg.Members), "raft_tls": cfg.raftTLS() != nil}).Info("cluster member started; standby until elected")
-	if cfg.raftTLS() == nil && !allLoopback(cfg.Members) {
+	if cfg.raftTLS() == nil && !raftOnLoopback(cfg) {
 		n.log.Warn("NO TLS on the raft transport: anyone who reaches a member's raft port can write its store. " +
 			"Set tls_cert, tls_key and tls_ca (the members then verify each other), or keep the raft ports on a network only the masters reach.")
 	}
@@ -389,11 +390,23 @@ func (n *Node) Close() error {
 	return errors.Join(errs...)
 }
 
-// allLoopback reports whether every member's raft address is on loopback.
-func allLoopback(ms []Member) bool {
-	for _, m := range ms {
-		host, _, err := net.SplitHostPort(m.Raft)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+// raftOnLoopback reports whether the raft transport stays on loopback:
+// every member's raft address, and the address this member binds
+// (raft_listen) if it is another, name a loopback IP or "localhost".
+func raftOnLoopback(cfg Config) bool {
+	addrs := make([]string, 0, len(cfg.Members)+1)
+	for _, m := range cfg.Members {
+		addrs = append(addrs, m.Raft)
+	}
+	if cfg.RaftListen != "" {
+		addrs = append(addrs, cfg.RaftListen)
+	}
+	for _, a := range addrs {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return false
+		}
+		if ip := net.ParseIP(host); !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
 			return false
 		}
 	}

@@ -3,7 +3,6 @@ package cluster
 import (
 	"errors"
 	"fmt"
-	"net"
 
 	"github.com/drover/drover/internal/raftstore"
 	"github.com/drover/drover/master"
@@ -18,20 +17,24 @@ var _ master.ClusterControl = control{}
 
 func (c control) Status() any { return c.rn.Status() }
 
-// AddMember checks the member's addresses and adds it.
+// AddMember checks the member (its fields, and that neither its ID nor
+// one of its addresses is a member's already) and adds it.
 func (c control) AddMember(id, raftAddr, rpc string) error {
-	if id == "" {
-		return fmt.Errorf("%w: a member needs an id", rpcapi.ErrBadRequest)
+	nm := raftstore.Member{ID: id, Raft: raftAddr, RPC: rpc}
+	if err := raftstore.CheckMember(nm); err != nil {
+		return fmt.Errorf("%w: %v", rpcapi.ErrBadRequest, err)
 	}
-	for _, a := range [...]struct{ what, addr string }{{"raft", raftAddr}, {"rpc", rpc}} {
-		if _, _, err := net.SplitHostPort(a.addr); err != nil {
-			return fmt.Errorf("%w: %s: want host:port, got %q", rpcapi.ErrBadRequest, a.what, a.addr)
+	for _, m := range c.rn.Members() {
+		switch {
+		case m.ID == id:
+			return fmt.Errorf("%w: member %q is in the group already (raft %s)", rpcapi.ErrBadRequest, id, m.Raft)
+		case m.Raft == raftAddr:
+			return fmt.Errorf("%w: raft address %s is member %q's", rpcapi.ErrBadRequest, raftAddr, m.ID)
+		case m.RPC == rpc:
+			return fmt.Errorf("%w: rpc address %s is member %q's", rpcapi.ErrBadRequest, rpc, m.ID)
 		}
 	}
-	if m, ok := c.member(id); ok {
-		return fmt.Errorf("%w: member %q is in the group already (raft %s)", rpcapi.ErrBadRequest, id, m.Raft)
-	}
-	return c.wrap(c.rn.AddMember(raftstore.Member{ID: id, Raft: raftAddr, RPC: rpc}))
+	return c.wrap(c.rn.AddMember(nm))
 }
 
 // RemoveMember removes the member id.

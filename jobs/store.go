@@ -214,6 +214,24 @@ type MetaRecord struct {
 	Val         []byte // nil: delete the record
 }
 
+// MaxMetaKey bounds a meta record's bucket name and key, in bytes: the
+// bolt store's limit on a key (bbolt's MaxKeySize).
+const MaxMetaKey = 32 << 10
+
+// Check reports a record that no store can keep: an empty bucket name or
+// key, or one over MaxMetaKey bytes. A write that carries one should be
+// refused before it is made (a raft entry that every member would fail to
+// apply stops the group).
+func (m MetaRecord) Check() error {
+	switch {
+	case m.Bucket == "" || m.Key == "":
+		return fmt.Errorf("jobs: meta record %q/%q: an empty bucket name or key", m.Bucket, m.Key)
+	case len(m.Bucket) > MaxMetaKey || len(m.Key) > MaxMetaKey:
+		return fmt.Errorf("jobs: meta record of a %d-byte bucket name and a %d-byte key: at most %d bytes each", len(m.Bucket), len(m.Key), MaxMetaKey)
+	}
+	return nil
+}
+
 // LoadMeta implements MetaStore.
 func (m *MemStore) LoadMeta(bucket string, fn func(key string, val []byte) error) error {
 	var ferr error

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/drover/drover/jobs"
@@ -46,6 +47,10 @@ type httpAPI struct {
 	log     logrus.FieldLogger // the event stream's and the log follow's errors
 	stopped <-chan struct{}    // closed when the master stops: event streams and log follows end
 	cluster ClusterControl     // Config.Cluster
+	// members counts the calls that add or remove a member while they
+	// run: Close lets them answer first, since removing the leader ends
+	// its leadership, and with it this master, before the reply is out.
+	members *sync.WaitGroup
 }
 
 // readView is the core as the HTTP side reads it: pages and views of
@@ -91,7 +96,7 @@ var _ adminOps = (*operator)(nil)
 func newHTTPAPI(view readView, ops rpcapi.MasterAPI, oper adminOps, auth *rpcapi.Auth, cfg *Config,
 	log logrus.FieldLogger, stopped <-chan struct{}) httpAPI {
 	return httpAPI{view: view, ops: ops, oper: oper, auth: auth, maxBody: cfg.MaxRequestBody, log: log, stopped: stopped,
-		cluster: cfg.Cluster}
+		cluster: cfg.Cluster, members: new(sync.WaitGroup)}
 }
 
 func (a httpAPI) apiStatus(w http.ResponseWriter, r *http.Request) error {

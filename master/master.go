@@ -105,6 +105,7 @@ func (m *Master) Close() error {
 		c.mu.Lock()
 		c.closed = true
 		c.mu.Unlock()
+		m.api.waitMemberCalls()
 		if m.srv != nil {
 			m.srv.Close()
 		}

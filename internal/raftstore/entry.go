@@ -121,11 +121,18 @@ func readRecords(r *binenc.Reader) []jobs.Record {
 	})
 }
 
-// readMeta reads one meta record of appendMetas.
+// readMeta reads one meta record of appendMetas. One that no store can
+// keep (jobs.MetaRecord.Check) makes the entry bad, which every member
+// refuses alike, instead of a local store failing on it.
 func readMeta(r *binenc.Reader) jobs.MetaRecord {
 	m := jobs.MetaRecord{Bucket: r.Str(), Key: r.Str()}
 	if r.Bool() {
 		m.Val = []byte(r.Str())
+	}
+	if r.Err == nil {
+		if err := m.Check(); err != nil {
+			r.Fail("%v", err)
+		}
 	}
 	return m
 }

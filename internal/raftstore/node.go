@@ -17,7 +17,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -95,6 +97,32 @@ func Open(cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// MaxMemberField bounds a member's ID and each of its addresses, in bytes.
+const MaxMemberField = 256
+
+// CheckMember checks one member's fields: an ID of printable characters
+// and a raft and an RPC address of the form host:port, none empty or over
+// MaxMemberField bytes. It does not check the member against the others.
+func CheckMember(m Member) error {
+	if m.ID == "" || m.Raft == "" || m.RPC == "" {
+		return fmt.Errorf("raftstore: member %.64q: it needs an id, a raft address and an rpc address", m.ID)
+	}
+	for _, f := range [...]struct{ what, v string }{{"id", m.ID}, {"raft address", m.Raft}, {"rpc address", m.RPC}} {
+		if len(f.v) > MaxMemberField {
+			return fmt.Errorf("raftstore: member %.64q: its %s has %d bytes; at most %d", m.ID, f.what, len(f.v), MaxMemberField)
+		}
+		if strings.ContainsFunc(f.v, func(r rune) bool { return !unicode.IsPrint(r) }) {
+			return fmt.Errorf("raftstore: member %.64q: its %s %q has a character that does not print", m.ID, f.what, f.v)
+		}
+	}
+	for _, a := range [...]struct{ what, addr string }{{"raft", m.Raft}, {"rpc", m.RPC}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return fmt.Errorf("raftstore: member %.64q: %s: want host:port, got %q", m.ID, a.what, a.addr)
+		}
+	}
+	return nil
+}
+
 // self checks cfg and returns this member's entry.
 func (cfg *Config) self() (Member, error) {
 	if cfg.Local == nil || cfg.Dir == "" {
@@ -103,8 +131,8 @@ func (cfg *Config) self() (Member, error) {
 	seen := map[string]bool{}
 	var self Member
 	for _, m := range cfg.Members {
-		if m.ID == "" || m.Raft == "" || m.RPC == "" {
-			return Member{}, fmt.Errorf("raftstore: member %q: it needs an id, a raft address and an rpc address", m.ID)
+		if err := CheckMember(m); err != nil {
+			return Member{}, err
 		}
 		if seen[m.ID] {
 			return Member{}, fmt.Errorf("raftstore: member id %q is given twice", m.ID)

@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -88,6 +89,13 @@ func (n *Node) AddMember(m Member) error {
 		return err
 	}
 	if err := n.raft.AddVoter(raft.ServerID(m.ID), raft.ServerAddress(m.Raft), 0, 10*time.Second).Error(); err != nil {
+		// Not a member: its address goes, unless raft may have added it
+		// after all (the leadership moved under the call).
+		if !errors.Is(n.wrap(err), ErrNotLeader) {
+			if derr := n.store.SaveMeta(membersBucket, m.ID, nil); derr != nil {
+				err = errors.Join(err, derr)
+			}
+		}
 		return fmt.Errorf("raftstore: add %s: %w", m.ID, n.wrap(err))
 	}
 	return nil

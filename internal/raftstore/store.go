@@ -46,7 +46,22 @@ func (s *Store) SaveMetas(recs []jobs.MetaRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	if err := checkMetas(recs); err != nil {
+		return err
+	}
 	return s.n.apply(appendMetas(nil, recs))
+}
+
+// checkMetas refuses, before they are in the log, the meta records that
+// no local store can keep: an entry that every member fails to apply
+// would stop the whole group, at every start again.
+func checkMetas(recs []jobs.MetaRecord) error {
+	for _, m := range recs {
+		if err := m.Check(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SaveWithMetas implements jobs.JointSaver through raft: batch and metas
@@ -63,6 +78,9 @@ func (s *Store) SaveWithMetas(batch []jobs.Record, metas []jobs.MetaRecord) erro
 		if len(r.Data) == 0 {
 			return jobs.ErrEmptyRecord // as Save
 		}
+	}
+	if err := checkMetas(metas); err != nil {
+		return err
 	}
 	return s.n.apply(appendSaveMetas(nil, batch, metas))
 }
