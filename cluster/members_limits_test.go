@@ -25,7 +25,7 @@ import (
 // member stops, and the leader still takes a submit. docs/api.md: "An ID
 // already in the group, an address that is not host:port or an unknown
 // member of the body is bad_request"; a request that fails changes nothing.
-func TestAttackHugeMemberIDLeavesTheGroupRunning(t *testing.T) {
+func TestAHugeMemberIDIsRefusedAndTheGroupRuns(t *testing.T) {
 	g := newGroup(t, 3)
 	l := g.leader()
 	lrpc := g.members[l].RPC
@@ -65,7 +65,7 @@ func TestAttackHugeMemberIDLeavesTheGroupRunning(t *testing.T) {
 // "0.0.0.0:PORT") without TLS is reachable beyond loopback, so it warns at
 // start as docs/ha.md says of a group not all on loopback, even though
 // every member's raft address is a loopback one.
-func TestAttackRaftListenOnEveryInterfaceWarns(t *testing.T) {
+func TestRaftListenOnEveryInterfaceWarns(t *testing.T) {
 	log, hook := logtest.NewNullLogger()
 	m := Member{ID: "m1", Raft: testnet.DeadAddr(t), RPC: testnet.DeadAddr(t)}
 	_, port, err := net.SplitHostPort(m.Raft)
@@ -92,7 +92,7 @@ func TestAttackRaftListenOnEveryInterfaceWarns(t *testing.T) {
 // group's status after the change (docs/api.md). The leader answers it,
 // rather than closing the connection with no reply, which `drover cluster
 // remove` reports as a failure (exit 4) of a removal that happened.
-func TestAttackRemovingTheLeaderAnswers(t *testing.T) {
+func TestRemovingTheLeaderAnswers(t *testing.T) {
 	g := newGroup(t, 3)
 	l := g.leader()
 	resp, err := http.Post("http://"+g.members[l].RPC+master.APIPrefix+"cluster/members/"+g.members[l].ID+"/remove", "application/json", nil)
