@@ -18,12 +18,13 @@ import (
 // with its own data dir under Dir), worker processes given every master's
 // address, and a client that follows the leader (docs/ha.md).
 type HACluster struct {
-	*Cluster          // Master is unused; Addr is the comma list of the members' RPC addresses
-	Members  []*Proc  // nil while killed
-	RPC      []string // member i's RPC address
-	Raft     []string // member i's raft address
-	confs    []string // member i's conf file
-	ids      []string // member i's raft ID
+	*Cluster           // Master is unused; Addr is the comma list of the members' RPC addresses
+	Members  []*Proc   // nil while killed
+	runs     [][]*Proc // every process member i has run, in order
+	RPC      []string  // member i's RPC address
+	Raft     []string  // member i's raft address
+	confs    []string  // member i's conf file
+	ids      []string  // member i's raft ID
 }
 
 // HAConfig says what StartHA starts: Masters members (3 or 5) and
@@ -37,6 +38,10 @@ type HAConfig struct {
 	// its peers from there), and the group knows it at RaftVia(i, bind),
 	// e.g. a proxy to bind that a test can cut.
 	RaftVia func(i int, bind string) string
+	// MemberConf, if set, returns more TOML for member i's conf alone,
+	// put at its end: tables only (e.g. a [notify] whose webhook names the
+	// member).
+	MemberConf func(i int) string
 }
 
 // RaftIP is the loopback address member i binds its raft transport to
@@ -88,9 +93,11 @@ log_format = "json"
 id = %q
 raft_listen = %q
 members = [%s]
+%s
 `, g.RPC[i], filepath.Join(dir, "data-"+g.ids[i]), cfg.Heartbeat, cfg.DeadAfter, tokenLine(cfg.Token), cfg.Master, g.ids[i],
-			cmp.Or(binds[i], g.Raft[i]), strings.Join(members, ", "))))
+			cmp.Or(binds[i], g.Raft[i]), strings.Join(members, ", "), memberConf(cfg.MemberConf, i))))
 		g.Members = append(g.Members, nil)
+		g.runs = append(g.runs, nil)
 		g.StartMember(i)
 	}
 	tb.Cleanup(g.NoJobsLeft)
@@ -110,6 +117,22 @@ members = [%s]
 func (g *HACluster) StartMember(i int) {
 	g.tb.Helper()
 	g.Members[i] = Options{Name: g.ids[i]}.Start(g.tb, Drover(g.tb), "master", "--config", g.confs[i])
+	g.runs[i] = append(g.runs[i], g.Members[i])
+}
+
+// Runs returns every process member i has run so far, the killed ones
+// first: their output tells what the member did in each.
+func (g *HACluster) Runs(i int) []*Proc { return g.runs[i] }
+
+// ID returns member i's raft ID (m1, m2, ...), which its log lines carry
+// in their member field.
+func (g *HACluster) ID(i int) string { return g.ids[i] }
+
+func memberConf(f func(int) string, i int) string {
+	if f == nil {
+		return ""
+	}
+	return f(i)
 }
 
 // KillMember kills member i with SIGKILL and waits for it to be gone.

@@ -4,17 +4,35 @@ import (
 	"bytes"
 	"strings"
 	"sync"
+	"time"
 )
 
 // output keeps what a process writes: each stream as it came, and both
 // interleaved a whole line at a time (a process may write a line in
-// pieces, and the other stream's lines must not land inside it). It wakes
-// the waiters at each write.
+// pieces, and the other stream's lines must not land inside it), and when
+// each line ended. It wakes the waiters at each write.
 type output struct {
 	mu      sync.Mutex
 	all     bytes.Buffer  // whole lines of both streams, in the order they ended
+	ends    []lineEnd     // where each line of all ends, and when it did
 	streams [2]streamBuf  // stdout, stderr
 	changed chan struct{} // closed (and replaced) at each write
+}
+
+// lineEnd is the end of a line in output.all: its offset past the
+// newline, and when the write that ended it came.
+type lineEnd struct {
+	off int
+	at  time.Time
+}
+
+// Line is one whole line of a process's output (without its newline) and
+// when the test process read its end: a process that logs unbuffered, as
+// drover does, wrote it then, give or take the scheduling of the reading
+// goroutine.
+type Line struct {
+	At   time.Time
+	Text string
 }
 
 type streamBuf struct {
@@ -37,7 +55,11 @@ func (s stream) Write(p []byte) (int, error) {
 	sb.buf.Write(p)
 	sb.partial = append(sb.partial, p...)
 	if i := bytes.LastIndexByte(sb.partial, '\n'); i >= 0 {
-		s.o.all.Write(sb.partial[:i+1])
+		now := time.Now()
+		for line := range bytes.Lines(sb.partial[:i+1]) {
+			s.o.all.Write(line)
+			s.o.ends = append(s.o.ends, lineEnd{s.o.all.Len(), now})
+		}
 		sb.partial = append([]byte(nil), sb.partial[i+1:]...)
 	}
 	close(s.o.changed)
@@ -82,6 +104,20 @@ func (o *output) from(off int) ([]byte, []string, <-chan struct{}) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return bytes.Clone(o.all.Bytes()[off:]), o.partials(), o.changed
+}
+
+// lines returns the whole lines so far with when each ended.
+func (o *output) lines() []Line {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	b := o.all.Bytes()
+	out := make([]Line, len(o.ends))
+	start := 0
+	for i, e := range o.ends {
+		out[i] = Line{At: e.at, Text: string(b[start : e.off-1])}
+		start = e.off
+	}
+	return out
 }
 
 // tail returns the last n bytes of s, marked as cut when they are not all.

@@ -146,6 +146,10 @@ func (p *Proc) Stderr() string { return p.out.stream(1) }
 // unfinished line of each.
 func (p *Proc) Output() string { return p.out.combined() }
 
+// Lines returns the whole lines the process has written so far, of
+// stdout and stderr in the order they ended, each with when it did.
+func (p *Proc) Lines() []Line { return p.out.lines() }
+
 // Done returns a channel closed when the process has exited.
 func (p *Proc) Done() <-chan struct{} { return p.done }
 

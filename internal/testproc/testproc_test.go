@@ -192,6 +192,10 @@ func TestWaitLine(t *testing.T) {
 	if out := pc.Output(); out != "noise\nregistered w1\n" || pc.Stdout() != "registered w1\n" || pc.Stderr() != "noise\n" {
 		t.Errorf("Output %q, Stdout %q, Stderr %q", out, pc.Stdout(), pc.Stderr())
 	}
+	ls := pc.Lines()
+	if len(ls) != 2 || ls[0].Text != "noise" || ls[1].Text != "registered w1" || ls[0].At.IsZero() || ls[1].At.Before(ls[0].At) {
+		t.Errorf("Lines %+v; want noise, then registered w1, each with when it ended", ls)
+	}
 	r := Start(t, bin, "listen", "json")
 	_, err := r.WaitLine(50*time.Millisecond, func(l string) bool { return false })
 	if err == nil || errors.Is(err, ErrExited) || !strings.Contains(err.Error(), "within 50ms") {
