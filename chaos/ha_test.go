@@ -25,13 +25,27 @@ const (
 )
 
 // TestHAKillLeader: three master processes in a raft group and four
-// workers given all three addresses run 1,000 jobs and an "@every 1s"
-// schedule (catch_up "one") while the leader is killed with kill -9 three
-// times (started again each time), then stopped with SIGSTOP past its
-// lease and continued, then cut off the others' raft traffic through the
-// drovertest proxies and healed. Every acknowledged job is recorded exactly once;
-// no fire is doubled; it prints how long after each fault the new leader
-// dispatched, against 2 × dead_after.
+// workers given all three addresses run 1,000 jobs and two "@every 1s"
+// schedules, one that succeeds (catch_up "one") and one that fails (a
+// job_failed notice a second, to a webhook of the test's that each member
+// names itself in), while the leader is killed with kill -9 three times
+// (started again each time), then stopped with SIGSTOP past its lease and
+// continued, then cut off the others' raft traffic through the drovertest
+// proxies and healed. It checks, and prints:
+//   - every acknowledged job recorded exactly once, every failed fire
+//     notified;
+//   - no instant fired twice, none skipped: each gap between fired
+//     instants ends with one fire, at the latest instant when the next
+//     leader's master started (catch_up "one");
+//   - no side effect of a deposed leader: no task a worker started (its
+//     "job started" debug line names the registration, and so the member
+//     and term, it came under) and no webhook request from a member after
+//     a later term's election was won (the members' raft lines, read with
+//     when they came);
+//   - no worker reaped by a leading master (none stops); reaps by a
+//     deposed one are printed apart;
+//   - how long after each fault the new leader dispatched, against
+//     2 × dead_after.
 func TestHAKillLeader(t *testing.T) {
 	skipShort(t)
 	const n = 1000
@@ -47,13 +61,20 @@ func TestHAKillLeader(t *testing.T) {
 		proxies = append(proxies, p)
 		return p.Addr()
 	}
-	g := testproc.StartHA(t, testproc.HAConfig{Masters: 3, RaftVia: via, ClusterConfig: testproc.ClusterConfig{Workers: 4, Slots: 4,
-		Heartbeat: haBeat, DeadAfter: haDeadAfter, Master: "retry_backoff = \"20ms\"\nmax_backoff = \"200ms\"", Worker: appendCommand}})
+	// Each member notifies a webhook of its own, so a request says who
+	// sent it; the workers log each task they start, with the
+	// registration it came under.
+	hooks := newHookRecorder(t)
+	g := testproc.StartHA(t, testproc.HAConfig{Masters: 3, RaftVia: via, MemberConf: hooks.conf, ClusterConfig: testproc.ClusterConfig{Workers: 4, Slots: 4,
+		Heartbeat: haBeat, DeadAfter: haDeadAfter, Master: "retry_backoff = \"20ms\"\nmax_backoff = \"200ms\"",
+		Worker: "log_level = \"debug\"\n" + appendCommand + failCommand}})
 	c := &procCluster{Cluster: g.Cluster, t: t, ranLog: filepath.Join(g.Dir, "ran.log")}
 	tickLog := filepath.Join(g.Dir, "ticks.log")
+	start := time.Now()
 	c.Submit(jobs.Spec{Type: "append", Name: "tick", Schedule: "@every 1s", CatchUp: jobs.CatchUpOne, Overlap: jobs.OverlapAllow,
 		Args: map[string]string{"log": tickLog, "sleep": "0"}})
-	start := time.Now()
+	// A job that fails every second: a job_failed notice every second.
+	c.Submit(jobs.Spec{Type: "fail", Name: "failing", Schedule: "@every 1s", Overlap: jobs.OverlapAllow})
 	ids := c.submit("ha_kill_leader", n, "0.1")
 
 	var takeovers []time.Duration
@@ -117,16 +138,34 @@ func TestHAKillLeader(t *testing.T) {
 		}
 		return done >= n
 	})
-	var batch, fires []jobs.Job
+	var batch, fires, failing []jobs.Job
 	for _, j := range all {
-		if strings.HasPrefix(j.Spec.Key, "sched:") {
+		switch {
+		case strings.HasPrefix(j.Spec.Key, "sched:tick@"):
 			fires = append(fires, j)
-		} else {
+		case strings.HasPrefix(j.Spec.Key, "sched:failing@"):
+			failing = append(failing, j)
+		default:
 			batch = append(batch, j)
 		}
 	}
 	verify(t, "ha_kill_leader", ids, batch, c.ranLog)
-	checkFires(t, fires, takeovers)
+	// Every failed job is notified, whichever master saw it fail.
+	testproc.PollErr(t, 30*time.Second, "a job_failed notice of every failed fire", func() error {
+		got := hooks.delivered("job_failed")
+		for _, j := range failing {
+			if d := fmt.Sprintf("job_failed/%s/%d", j.ID, j.Attempt); j.State == jobs.Failed && !got[d] {
+				return fmt.Errorf("none for %s", d)
+			}
+		}
+		return nil
+	})
+
+	logs := readHALogs(t, g)
+	t.Logf("elections:%s", logs.timeline(start))
+	checkFires(t, fires, logs.wins)
+	checkFence(t, logs, c.Workers, hooks, 5)
+	checkReaps(t, logs, len(c.Workers))
 	// The takeovers are printed against their bound, not failed on it:
 	// under the race detector on a shared machine a process runs several
 	// times slower (CI measured up to 7.2 s). A takeover that never comes
@@ -206,22 +245,27 @@ func firstDispatchAfter(t *testing.T, mc rpcapi.MasterClient, t0 time.Time) time
 	return first.Sub(t0)
 }
 
-// checkFires checks the schedule's jobs: at most one per instant, each
-// run once, and instants no further apart than the longest takeover and
-// a second (catch_up "one" fires once for the instants a takeover
-// missed).
-func checkFires(t *testing.T, fires []jobs.Job, takeovers []time.Duration) {
+// checkFires checks the fires of the schedule "tick" ("@every 1s",
+// catch_up "one", overlap "allow"): at most one job per instant, each run
+// once, and no instant skipped. Instants missed while no master led are
+// coalesced into one fire at the latest of them, made as the next master
+// starts (docs/ha.md, README "Schedules"): so every gap between two fired
+// instants must end at a takeover, with the instant that was the latest
+// when the new leader's master started (after its election won, by its
+// "elected" line).
+func checkFires(t *testing.T, fires []jobs.Job, wins []haWin) {
 	t.Helper()
-	seen := map[string]int{}
+	seen := map[time.Time]int{}
 	var instants []time.Time
 	for _, j := range fires {
 		inst := j.Spec.Key[strings.LastIndexByte(j.Spec.Key, '@')+1:]
-		seen[inst]++
 		at, err := time.Parse(time.RFC3339, inst)
 		if err != nil {
 			t.Fatalf("fire key %q: %v", j.Spec.Key, err)
 		}
-		instants = append(instants, at)
+		if seen[at]++; seen[at] == 1 {
+			instants = append(instants, at)
+		}
 		if j.State.Final() && j.State != jobs.Succeeded {
 			t.Errorf("fire %s: %s", inst, j.State)
 		}
@@ -234,19 +278,37 @@ func checkFires(t *testing.T, fires []jobs.Job, takeovers []time.Duration) {
 		}
 	}
 	slices.SortFunc(instants, func(a, b time.Time) int { return a.Compare(b) })
-	var maxGap time.Duration
+	// The election-won line is read a little after raft wrote it; the
+	// slack keeps that from failing a catch-up fire made at once.
+	const slack = 200 * time.Millisecond
+	caughtUp, coalesced, skipped := 0, 0, 0
 	for i := 1; i < len(instants); i++ {
-		maxGap = max(maxGap, instants[i].Sub(instants[i-1]))
+		prev, inst := instants[i-1], instants[i]
+		missed := int(inst.Sub(prev)/time.Second) - 1
+		if missed <= 0 {
+			continue
+		}
+		k := slices.IndexFunc(wins, func(w haWin) bool {
+			return !w.started.IsZero() && w.started.After(prev) &&
+				!inst.Before(w.at.Add(-slack).Truncate(time.Second)) && !inst.After(w.started)
+		})
+		if k < 0 {
+			skipped += missed
+			t.Errorf("instants %s to %s not fired, and %s is no catch-up fire of a takeover's", prev.Add(time.Second).Format(time.TimeOnly),
+				inst.Add(-time.Second).Format(time.TimeOnly), inst.Format(time.TimeOnly))
+			continue
+		}
+		caughtUp++
+		coalesced += missed
+		t.Logf("takeover by m%d (term %d, won at %s, master up by %s): %d instants missed, one fire for %s",
+			wins[k].member+1, wins[k].term, wins[k].at.Format("15:04:05.000"), wins[k].started.Format("15:04:05.000"), missed, inst.Format(time.TimeOnly))
 	}
-	bound := slices.Max(takeovers) + 2*time.Second
-	line := fmt.Sprintf("scenario=ha_schedule fires=%d doubled=%d max_gap=%s", len(fires), doubled, maxGap)
+	line := fmt.Sprintf("scenario=ha_schedule fires=%d doubled=%d catch_up_fires=%d coalesced_instants=%d skipped_instants=%d",
+		len(fires), doubled, caughtUp, coalesced, skipped)
 	t.Log(line)
 	fmt.Println(line)
 	if len(fires) < 10 {
 		t.Errorf("only %d fires", len(fires))
-	}
-	if maxGap > bound {
-		t.Errorf("instants %s apart: a takeover skipped fires that catch_up \"one\" should have caught up (bound %s)", maxGap, bound)
 	}
 }
 

@@ -1,0 +1,411 @@
+package chaos
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drover/drover/internal/testproc"
+)
+
+// This file reads the HA scenario from the outside: the members' and the
+// workers' log lines, each stamped with when the test read it (the
+// processes log unbuffered), and the webhook requests the members send to
+// a server in the test. From them it tells which member led when, and
+// which of them acted after a successor had won its election.
+
+// haWin is an election won: member i (index into the group) won term at
+// at (raft's "election won" line, which comes before the term's first
+// commit), and its master had started by started (the member's "elected"
+// line; zero if the member lost the term before).
+type haWin struct {
+	member  int
+	term    uint64
+	at      time.Time
+	started time.Time
+}
+
+// haReg is a worker registration: the member whose master gave the
+// worker ID, in which term, and when.
+type haReg struct {
+	member int
+	term   uint64
+	at     time.Time
+}
+
+// haReap is a "worker reaped" line of a member's master.
+type haReap struct {
+	member int
+	name   string
+	at     time.Time
+	term   uint64 // the member's term then
+	led    bool   // no other member had won a later term by then
+}
+
+// haStepDown is a member stopping its master on losing the leadership
+// (a killed member has no such line).
+type haStepDown struct {
+	member int
+	at     time.Time
+}
+
+// haLogs is what the members' logs say.
+type haLogs struct {
+	wins  []haWin // in the order they came
+	downs []haStepDown
+	regs  map[string]haReg
+	reaps []haReap
+}
+
+var electionWon = regexp.MustCompile(`election won: term=(\d+)`)
+
+// logEntry is a JSON log line's fields, nil for another line.
+func logEntry(line string) map[string]any {
+	if !strings.HasPrefix(line, "{") {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal([]byte(line), &m) != nil {
+		return nil
+	}
+	return m
+}
+
+func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+
+// readHALogs reads every run of every member of g.
+func readHALogs(t *testing.T, g *testproc.HACluster) haLogs {
+	t.Helper()
+	h := haLogs{regs: map[string]haReg{}}
+	type regLine struct {
+		id string
+		haReg
+	}
+	var regs []regLine
+	for i := range g.Members {
+		for _, p := range g.Runs(i) {
+			for _, l := range p.Lines() {
+				e := logEntry(l.Text)
+				msg := str(e, "msg")
+				switch {
+				case e == nil:
+				case electionWon.MatchString(msg):
+					term, _ := strconv.ParseUint(electionWon.FindStringSubmatch(msg)[1], 10, 64)
+					h.wins = append(h.wins, haWin{member: i, term: term, at: l.At})
+				case msg == "elected: this member's master leads":
+					for k := range h.wins {
+						if w := &h.wins[k]; w.member == i && fmt.Sprint(e["term"]) == strconv.FormatUint(w.term, 10) {
+							w.started = l.At
+						}
+					}
+				case msg == "worker registered":
+					regs = append(regs, regLine{str(e, "worker"), haReg{member: i, at: l.At}})
+				case msg == "this member is no longer the leader: stopping its master":
+					h.downs = append(h.downs, haStepDown{member: i, at: l.At})
+				case msg == "worker reaped":
+					h.reaps = append(h.reaps, haReap{member: i, name: str(e, "name"), at: l.At})
+				}
+			}
+		}
+	}
+	slices.SortFunc(h.wins, func(a, b haWin) int { return a.at.Compare(b.at) })
+	for _, r := range regs {
+		term, ok := h.termOf(r.member, r.at)
+		if !ok {
+			t.Errorf("m%d registered worker %s at %s without having won an election", r.member+1, r.id, r.at.Format(time.StampMilli))
+		}
+		r.term = term
+		h.regs[r.id] = r.haReg
+	}
+	for k := range h.reaps {
+		r := &h.reaps[k]
+		r.term, _ = h.termOf(r.member, r.at)
+		_, deposed := h.successor(r.term, r.at)
+		r.led = !deposed
+	}
+	return h
+}
+
+// termOf returns the term of member i's last election won before at.
+func (h haLogs) termOf(i int, at time.Time) (uint64, bool) {
+	var term uint64
+	ok := false
+	for _, w := range h.wins {
+		if w.member == i && w.at.Before(at) {
+			term, ok = w.term, true
+		}
+	}
+	return term, ok
+}
+
+// successor returns the first election of a term after term won before
+// at: once it is won, the leader of term is deposed.
+func (h haLogs) successor(term uint64, at time.Time) (haWin, bool) {
+	for _, w := range h.wins {
+		if w.term > term && w.at.Before(at) {
+			return w, true
+		}
+	}
+	return haWin{}, false
+}
+
+// timeline is the elections and step-downs, one a line, for the test's
+// log.
+func (h haLogs) timeline(t0 time.Time) string {
+	type event struct {
+		at   time.Time
+		text string
+	}
+	var es []event
+	for _, w := range h.wins {
+		text := fmt.Sprintf("m%d won term %d", w.member+1, w.term)
+		if !w.started.IsZero() {
+			text += fmt.Sprintf("; its master started by %s", w.started.Sub(t0).Round(time.Millisecond))
+		}
+		es = append(es, event{w.at, text})
+	}
+	for _, d := range h.downs {
+		text := fmt.Sprintf("m%d stopped its master, no longer the leader", d.member+1)
+		if term, ok := h.termOf(d.member, d.at); ok {
+			if s, late := h.successor(term, d.at); late {
+				text += fmt.Sprintf(" (%s after m%d won term %d)", d.at.Sub(s.at).Round(time.Millisecond), s.member+1, s.term)
+			}
+		}
+		es = append(es, event{d.at, text})
+	}
+	slices.SortFunc(es, func(a, b event) int { return a.at.Compare(b.at) })
+	var b strings.Builder
+	for _, e := range es {
+		fmt.Fprintf(&b, "\n  %s %s", e.at.Sub(t0).Round(time.Millisecond), e.text)
+	}
+	return b.String()
+}
+
+// deposedAct is a side effect of a member after a successor won: what,
+// by whom, when and the successor.
+type deposedAct struct {
+	what   string
+	member int
+	term   uint64
+	at     time.Time
+	succ   haWin
+}
+
+func (d deposedAct) String() string {
+	return fmt.Sprintf("%s by m%d (term %d) at %s, %s after m%d won term %d", d.what, d.member+1, d.term,
+		d.at.Format("15:04:05.000"), d.at.Sub(d.succ.at).Round(time.Millisecond), d.succ.member+1, d.succ.term)
+}
+
+// haFence is what the workers' logs and the webhook requests say of the
+// deposed leaders.
+type haFence struct {
+	assigns, notices int          // tasks the workers started; webhook requests
+	refused          int          // calls a worker refused for a stale secret
+	unknown          []string     // tasks started under a registration no member's log has
+	deposed          []deposedAct // side effects after a successor's election
+}
+
+// checkAssigns reads the workers' "job started" lines (log_level debug):
+// each names the registration it was accepted under, and so the member
+// (and term) whose master sent it.
+func (f *haFence) checkAssigns(h haLogs, worker string, lines []testproc.Line) {
+	for _, l := range lines {
+		e := logEntry(l.Text)
+		switch str(e, "msg") {
+		case "call refused: it does not carry the secret of this worker's registration":
+			f.refused++
+		case "job started":
+			f.assigns++
+			id := str(e, "worker")
+			r, ok := h.regs[id]
+			if !ok {
+				f.unknown = append(f.unknown, fmt.Sprintf("%s: job %s under %q", worker, str(e, "job"), id))
+				continue
+			}
+			if s, late := h.successor(r.term, l.At); late {
+				f.deposed = append(f.deposed, deposedAct{what: fmt.Sprintf("task %s/%v started on %s", str(e, "job"), e["attempt"], worker),
+					member: r.member, term: r.term, at: l.At, succ: s})
+			}
+		}
+	}
+}
+
+// checkNotices checks the webhook requests: each came from the member
+// its URL names, which must not have been deposed by then.
+func (f *haFence) checkNotices(h haLogs, reqs []hookRequest) {
+	for _, r := range reqs {
+		f.notices++
+		term, ok := h.termOf(r.member, r.at)
+		if !ok {
+			f.unknown = append(f.unknown, fmt.Sprintf("a %s notice from m%d, which had won no election", r.event, r.member+1))
+			continue
+		}
+		if s, late := h.successor(term, r.at); late {
+			f.deposed = append(f.deposed, deposedAct{what: fmt.Sprintf("%s notice %s", r.event, r.delivery),
+				member: r.member, term: term, at: r.at, succ: s})
+		}
+	}
+}
+
+// hookRecorder is a webhook that records each request: which member sent
+// it (its URL's path names it) and when it came.
+type hookRecorder struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	reqs []hookRequest
+}
+
+type hookRequest struct {
+	member          int
+	event, delivery string
+	at              time.Time
+}
+
+func newHookRecorder(t *testing.T) *hookRecorder {
+	t.Helper()
+	h := &hookRecorder{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		at := time.Now()
+		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/m"))
+		if err != nil {
+			http.Error(w, "no member in the path", http.StatusBadRequest)
+			return
+		}
+		h.mu.Lock()
+		h.reqs = append(h.reqs, hookRequest{member: i - 1, event: r.Header.Get("X-Drover-Event"), delivery: r.Header.Get("X-Drover-Delivery"), at: at})
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// conf is member i's [notify] table: job_failed and group_done to the
+// recorder, retried quickly.
+func (h *hookRecorder) conf(i int) string {
+	return fmt.Sprintf(`[notify]
+events = ["job_failed", "group_done"]
+webhooks = ["%s/m%d"]
+attempts = 20
+retry_backoff = "50ms"
+max_backoff = "500ms"
+timeout = "2s"
+`, h.srv.URL, i+1)
+}
+
+func (h *hookRecorder) requests() []hookRequest {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.reqs)
+}
+
+// delivered returns the distinct deliveries of event.
+func (h *hookRecorder) delivered(event string) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range h.requests() {
+		if r.event == event {
+			out[r.delivery] = true
+		}
+	}
+	return out
+}
+
+// failCommand is a job that fails at once.
+const failCommand = `
+[commands.fail]
+argv = ["sh", "-c", "exit 3"]
+`
+
+// checkFence checks that no member acted after a successor won its
+// election, over faults faults: no task a worker started came from it, no
+// webhook request. It prints the figures.
+func checkFence(t *testing.T, h haLogs, workers []*testproc.Proc, hooks *hookRecorder, faults int) {
+	t.Helper()
+	var f haFence
+	for _, p := range workers {
+		f.checkAssigns(h, p.Name(), p.Lines())
+	}
+	f.checkNotices(h, hooks.requests())
+	for _, u := range f.unknown {
+		t.Errorf("side effect of no known leader: %s", u)
+	}
+	for _, d := range f.deposed {
+		t.Errorf("deposed leader acted: %s", d)
+	}
+	line := fmt.Sprintf("scenario=ha_fence faults=%d elections=%d tasks_started=%d notices=%d stale_calls_refused=%d deposed_side_effects=%d",
+		faults, len(h.wins), f.assigns, f.notices, f.refused, len(f.deposed))
+	t.Log(line)
+	fmt.Println(line)
+	if f.assigns == 0 || f.notices == 0 {
+		t.Errorf("saw %d tasks started and %d notices: the workers' debug lines or the webhooks are missing", f.assigns, f.notices)
+	}
+}
+
+// checkReaps checks that no worker was reaped: none of the scenario's
+// workers stops, so each reap is a false death. A reap by a member
+// already deposed is counted apart (its master's writes fail; it acts on
+// nothing).
+func checkReaps(t *testing.T, h haLogs, workers int) {
+	t.Helper()
+	byLeader := 0
+	for _, r := range h.reaps {
+		if r.led {
+			byLeader++
+			t.Errorf("m%d (term %d, leading) reaped %s at %s, whose process never stopped", r.member+1, r.term, r.name, r.at.Format("15:04:05.000"))
+		} else {
+			t.Logf("m%d (term %d, deposed) reaped %s at %s", r.member+1, r.term, r.name, r.at.Format("15:04:05.000"))
+		}
+	}
+	line := fmt.Sprintf("scenario=ha_workers workers=%d stopped=0 reaped_by_leader=%d reaped_by_deposed=%d",
+		workers, byLeader, len(h.reaps)-byLeader)
+	t.Log(line)
+	fmt.Println(line)
+}
+
+// TestHAFenceCheck: the HA scenario's fence check finds a task started
+// under a deposed leader's registration and a notice from a deposed
+// leader, once the successor has won, and only then.
+func TestHAFenceCheck(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	sec := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	h := haLogs{wins: []haWin{{member: 0, term: 2, at: sec(0)}, {member: 1, term: 3, at: sec(2)}},
+		regs: map[string]haReg{"w1-a": {member: 0, term: 2, at: sec(0.5)}, "w1-b": {member: 1, term: 3, at: sec(2.5)}}}
+	started := func(at float64, worker, job string) testproc.Line {
+		return testproc.Line{At: sec(at), Text: fmt.Sprintf(`{"level":"debug","msg":"job started","worker":%q,"job":%q,"attempt":1}`, worker, job)}
+	}
+	var f haFence
+	f.checkAssigns(h, "worker-0", []testproc.Line{
+		started(1, "w1-a", "ok-before"),
+		{At: sec(1.5), Text: "not a log line"},
+		started(2.1, "w1-a", "late"),
+		started(3, "w1-b", "ok-successor"),
+		started(3, "w9-x", "unknown"),
+	})
+	f.checkNotices(h, []hookRequest{
+		{member: 0, event: "job_failed", delivery: "ok-before", at: sec(1.9)},
+		{member: 0, event: "job_failed", delivery: "late", at: sec(2.2)},
+		{member: 1, event: "job_failed", delivery: "ok-successor", at: sec(2.2)},
+		{member: 2, event: "job_failed", delivery: "never-led", at: sec(2.2)},
+	})
+	if f.assigns != 4 || f.notices != 4 {
+		t.Errorf("counted %d tasks and %d notices, want 4 and 4", f.assigns, f.notices)
+	}
+	var got []string
+	for _, d := range f.deposed {
+		got = append(got, d.what)
+	}
+	want := []string{"task late/1 started on worker-0", "job_failed notice late"}
+	if !slices.Equal(got, want) {
+		t.Errorf("deposed acts %q, want %q", got, want)
+	}
+	if len(f.unknown) != 2 {
+		t.Errorf("unattributed %q, want the task under w9-x and the notice from m3", f.unknown)
+	}
+}
