@@ -157,6 +157,18 @@ func (h haLogs) successor(term uint64, at time.Time) (haWin, bool) {
 	return haWin{}, false
 }
 
+// stepDownAfter says when p, a member continued at t0, stopped its master
+// after t0: until then its master may act as the leader's, with only the
+// fence (master.Config.Leads) between it and the workers.
+func stepDownAfter(p *testproc.Proc, t0 time.Time) string {
+	for _, l := range p.Lines() {
+		if !l.At.Before(t0) && str(logEntry(l.Text), "msg") == "this member is no longer the leader: stopping its master" {
+			return fmt.Sprintf("stopped its master %s after SIGCONT", l.At.Sub(t0).Round(time.Millisecond))
+		}
+	}
+	return "logged no step-down after SIGCONT"
+}
+
 // timeline is the elections and step-downs, one a line, for the test's
 // log.
 func (h haLogs) timeline(t0 time.Time) string {
@@ -208,7 +220,7 @@ func (d deposedAct) String() string {
 // deposed leaders.
 type haFence struct {
 	assigns, notices int          // tasks the workers started; webhook requests
-	refused          int          // calls a worker refused for a stale secret
+	refused          []string     // calls a worker refused for a stale secret: which, when
 	unknown          []string     // tasks started under a registration no member's log has
 	deposed          []deposedAct // side effects after a successor's election
 }
@@ -221,7 +233,7 @@ func (f *haFence) checkAssigns(h haLogs, worker string, lines []testproc.Line) {
 		e := logEntry(l.Text)
 		switch str(e, "msg") {
 		case "call refused: it does not carry the secret of this worker's registration":
-			f.refused++
+			f.refused = append(f.refused, fmt.Sprintf("%s refused a %s call at %s", worker, str(e, "method"), l.At.Format("15:04:05.000")))
 		case "job started":
 			f.assigns++
 			id := str(e, "worker")
@@ -339,8 +351,11 @@ func checkFence(t *testing.T, h haLogs, workers []*testproc.Proc, hooks *hookRec
 	for _, d := range f.deposed {
 		t.Errorf("deposed leader acted: %s", d)
 	}
+	for _, r := range f.refused {
+		t.Logf("the worker's fence: %s with a stale secret", r)
+	}
 	line := fmt.Sprintf("scenario=ha_fence faults=%d elections=%d tasks_started=%d notices=%d stale_calls_refused=%d deposed_side_effects=%d",
-		faults, len(h.wins), f.assigns, f.notices, f.refused, len(f.deposed))
+		faults, len(h.wins), f.assigns, f.notices, len(f.refused), len(f.deposed))
 	t.Log(line)
 	fmt.Println(line)
 	if f.assigns == 0 || f.notices == 0 {

@@ -100,11 +100,13 @@ func TestHAKillLeader(t *testing.T) {
 	nl, nterm := waitOtherLeader(t, g, l)
 	takeovers = append(takeovers, firstDispatchAfter(t, c.MC, paused))
 	g.Resume(l)
+	resumed := time.Now()
 	testproc.Poll(t, 10*time.Second, "the resumed member follows", func() bool {
 		s, ok := g.Status(l)
 		return ok && s.State == "Follower" && s.Term >= nterm
 	})
-	t.Logf("%s: SIGSTOP of leader m%d (term %d); m%d leads (term %d)", since(start), l+1, term, nl+1, nterm)
+	t.Logf("%s: SIGSTOP of leader m%d (term %d); m%d leads (term %d); continued, m%d %s", since(start), l+1, term, nl+1, nterm,
+		l+1, stepDownAfter(g.Members[l], resumed))
 
 	// Cut the leader off the others: they elect another; its lease lapses
 	// and it steps down; healed, it follows.
