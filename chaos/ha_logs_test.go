@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/drover/drover/internal/testproc"
+	"github.com/drover/drover/jobs"
 )
 
 // This file reads the HA scenario from the outside: the members' and the
@@ -24,13 +25,14 @@ import (
 
 // haWin is an election won: member i (index into the group) won term at
 // at (raft's "election won" line, which comes before the term's first
-// commit), and its master had started by started (the member's "elected"
-// line; zero if the member lost the term before).
+// commit), and its master had loaded the whole store, and so started its
+// scheduler, by ready (its "master ready" line; zero if the member lost
+// the term before).
 type haWin struct {
-	member  int
-	term    uint64
-	at      time.Time
-	started time.Time
+	member int
+	term   uint64
+	at     time.Time
+	ready  time.Time
 }
 
 // haReg is a worker registration: the member whose master gave the
@@ -92,6 +94,7 @@ func readHALogs(t *testing.T, g *testproc.HACluster) haLogs {
 	var regs []regLine
 	for i := range g.Members {
 		for _, p := range g.Runs(i) {
+			last := -1 // this run's last election won, in h.wins
 			for _, l := range p.Lines() {
 				e := logEntry(l.Text)
 				msg := str(e, "msg")
@@ -100,11 +103,10 @@ func readHALogs(t *testing.T, g *testproc.HACluster) haLogs {
 				case electionWon.MatchString(msg):
 					term, _ := strconv.ParseUint(electionWon.FindStringSubmatch(msg)[1], 10, 64)
 					h.wins = append(h.wins, haWin{member: i, term: term, at: l.At})
-				case msg == "elected: this member's master leads":
-					for k := range h.wins {
-						if w := &h.wins[k]; w.member == i && fmt.Sprint(e["term"]) == strconv.FormatUint(w.term, 10) {
-							w.started = l.At
-						}
+					last = len(h.wins) - 1
+				case msg == "master ready: the whole store is loaded":
+					if last >= 0 && h.wins[last].ready.IsZero() {
+						h.wins[last].ready = l.At
 					}
 				case msg == "worker registered":
 					regs = append(regs, regLine{str(e, "worker"), haReg{member: i, at: l.At}})
@@ -179,8 +181,8 @@ func (h haLogs) timeline(t0 time.Time) string {
 	var es []event
 	for _, w := range h.wins {
 		text := fmt.Sprintf("m%d won term %d", w.member+1, w.term)
-		if !w.started.IsZero() {
-			text += fmt.Sprintf("; its master started by %s", w.started.Sub(t0).Round(time.Millisecond))
+		if !w.ready.IsZero() {
+			text += fmt.Sprintf("; its master ready by %s", w.ready.Sub(t0).Round(time.Millisecond))
 		}
 		es = append(es, event{w.at, text})
 	}
@@ -270,9 +272,10 @@ func (f *haFence) checkNotices(h haLogs, reqs []hookRequest) {
 // hookRecorder is a webhook that records each request: which member sent
 // it (its URL's path names it) and when it came.
 type hookRecorder struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	reqs []hookRequest
+	srv     *httptest.Server
+	mu      sync.Mutex
+	reqs    []hookRequest
+	changed chan struct{} // closed (and replaced) at each request
 }
 
 type hookRequest struct {
@@ -283,7 +286,7 @@ type hookRequest struct {
 
 func newHookRecorder(t *testing.T) *hookRecorder {
 	t.Helper()
-	h := &hookRecorder{}
+	h := &hookRecorder{changed: make(chan struct{})}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		at := time.Now()
 		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/m"))
@@ -293,6 +296,8 @@ func newHookRecorder(t *testing.T) *hookRecorder {
 		}
 		h.mu.Lock()
 		h.reqs = append(h.reqs, hookRequest{member: i - 1, event: r.Header.Get("X-Drover-Event"), delivery: r.Header.Get("X-Drover-Delivery"), at: at})
+		close(h.changed)
+		h.changed = make(chan struct{})
 		h.mu.Unlock()
 	}))
 	t.Cleanup(h.srv.Close)
@@ -318,15 +323,18 @@ func (h *hookRecorder) requests() []hookRequest {
 	return slices.Clone(h.reqs)
 }
 
-// delivered returns the distinct deliveries of event.
-func (h *hookRecorder) delivered(event string) map[string]bool {
+// delivered returns the distinct deliveries of event, and a channel
+// closed at the next request.
+func (h *hookRecorder) delivered(event string) (map[string]bool, <-chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	out := map[string]bool{}
-	for _, r := range h.requests() {
+	for _, r := range h.reqs {
 		if r.event == event {
 			out[r.delivery] = true
 		}
 	}
-	return out
+	return out, h.changed
 }
 
 // failCommand is a job that fails at once.
@@ -360,6 +368,45 @@ func checkFence(t *testing.T, h haLogs, workers []*testproc.Proc, hooks *hookRec
 	fmt.Println(line)
 	if f.assigns == 0 || f.notices == 0 {
 		t.Errorf("saw %d tasks started and %d notices: the workers' debug lines or the webhooks are missing", f.assigns, f.notices)
+	}
+}
+
+// checkNotified waits up to 30s until every failed job of failing has
+// had its job_failed notice, whichever master saw it fail: a failed job's
+// notice is sent "until it is sent, across restarts" (README, "What is
+// kept"). It prints how many are missing then.
+func checkNotified(t *testing.T, hooks *hookRecorder, failing []jobs.Job) {
+	t.Helper()
+	var missing []string
+	failed := 0
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for done := false; !done; {
+		missing, failed = nil, 0
+		got, changed := hooks.delivered("job_failed")
+		for _, j := range failing {
+			if j.State != jobs.Failed {
+				continue
+			}
+			failed++
+			if d := fmt.Sprintf("job_failed/%s/%d", j.ID, j.Attempt); !got[d] {
+				missing = append(missing, d)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			done = true
+		}
+	}
+	line := fmt.Sprintf("scenario=ha_notify failed_jobs=%d notices_missing=%d", failed, len(missing))
+	t.Log(line)
+	fmt.Println(line)
+	if len(missing) > 0 {
+		t.Errorf("no job_failed notice within 30s for %s", strings.Join(missing, ", "))
 	}
 }
 
