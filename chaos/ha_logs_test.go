@@ -221,10 +221,11 @@ func (d deposedAct) String() string {
 // haFence is what the workers' logs and the webhook requests say of the
 // deposed leaders.
 type haFence struct {
-	assigns, notices int          // tasks the workers started; webhook requests
-	refused          []string     // calls a worker refused for a stale secret: which, when
-	unknown          []string     // tasks started under a registration no member's log has
-	deposed          []deposedAct // side effects after a successor's election
+	assigns, notices int            // tasks the workers started; webhook requests
+	refused          []string       // calls a worker refused for a stale secret: which, when
+	unknown          []string       // tasks started under a registration no member's log has
+	deposed          []deposedAct   // side effects after a successor's election
+	byTerm           map[uint64]int // webhook requests by the sender's term
 }
 
 // checkAssigns reads the workers' "job started" lines (log_level debug):
@@ -257,11 +258,15 @@ func (f *haFence) checkAssigns(h haLogs, worker string, lines []testproc.Line) {
 func (f *haFence) checkNotices(h haLogs, reqs []hookRequest) {
 	for _, r := range reqs {
 		f.notices++
+		if f.byTerm == nil {
+			f.byTerm = map[uint64]int{}
+		}
 		term, ok := h.termOf(r.member, r.at)
 		if !ok {
 			f.unknown = append(f.unknown, fmt.Sprintf("a %s notice from m%d, which had won no election", r.event, r.member+1))
 			continue
 		}
+		f.byTerm[term]++
 		if s, late := h.successor(term, r.at); late {
 			f.deposed = append(f.deposed, deposedAct{what: fmt.Sprintf("%s notice %s", r.event, r.delivery),
 				member: r.member, term: term, at: r.at, succ: s})
@@ -362,6 +367,7 @@ func checkFence(t *testing.T, h haLogs, workers []*testproc.Proc, hooks *hookRec
 	for _, r := range f.refused {
 		t.Logf("the worker's fence: %s with a stale secret", r)
 	}
+	t.Logf("webhook requests by the sender's term: %v", f.byTerm)
 	line := fmt.Sprintf("scenario=ha_fence faults=%d elections=%d tasks_started=%d notices=%d stale_calls_refused=%d deposed_side_effects=%d",
 		faults, len(h.wins), f.assigns, f.notices, len(f.refused), len(f.deposed))
 	t.Log(line)
@@ -402,7 +408,7 @@ func checkNotified(t *testing.T, hooks *hookRecorder, failing []jobs.Job) {
 			done = true
 		}
 	}
-	line := fmt.Sprintf("scenario=ha_notify failed_jobs=%d notices_missing=%d", failed, len(missing))
+	line := fmt.Sprintf("scenario=ha_notify fires=%d failed=%d notices_missing=%d", len(failing), failed, len(missing))
 	t.Log(line)
 	fmt.Println(line)
 	if len(missing) > 0 {

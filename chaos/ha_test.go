@@ -71,10 +71,12 @@ func TestHAKillLeader(t *testing.T) {
 	c := &procCluster{Cluster: g.Cluster, t: t, ranLog: filepath.Join(g.Dir, "ran.log")}
 	tickLog := filepath.Join(g.Dir, "ticks.log")
 	start := time.Now()
+	// The fires go ahead of the batch, so that they run (and fail, and
+	// are notified) all along the faults.
 	c.Submit(jobs.Spec{Type: "append", Name: "tick", Schedule: "@every 1s", CatchUp: jobs.CatchUpOne, Overlap: jobs.OverlapAllow,
-		Args: map[string]string{"log": tickLog, "sleep": "0"}})
+		Priority: 1, Args: map[string]string{"log": tickLog, "sleep": "0"}})
 	// A job that fails every second: a job_failed notice every second.
-	c.Submit(jobs.Spec{Type: "fail", Name: "failing", Schedule: "@every 1s", Overlap: jobs.OverlapAllow})
+	c.Submit(jobs.Spec{Type: "fail", Name: "failing", Schedule: "@every 1s", Overlap: jobs.OverlapAllow, Priority: 1})
 	ids := c.submit("ha_kill_leader", n, "0.1")
 
 	var takeovers []time.Duration
