@@ -46,6 +46,9 @@ const (
 //     deposed one are printed apart;
 //   - how long after each fault the new leader dispatched, against
 //     2 × dead_after.
+//
+// With DROVER_CHAOS_LOGS=DIR it writes every process's whole output to
+// DIR at its end.
 func TestHAKillLeader(t *testing.T) {
 	skipShort(t)
 	const n = 1000
@@ -69,6 +72,7 @@ func TestHAKillLeader(t *testing.T) {
 		Heartbeat: haBeat, DeadAfter: haDeadAfter, Master: "retry_backoff = \"20ms\"\nmax_backoff = \"200ms\"",
 		Worker: "log_level = \"debug\"\n" + appendCommand + failCommand}})
 	c := &procCluster{Cluster: g.Cluster, t: t, ranLog: filepath.Join(g.Dir, "ran.log")}
+	keepLogs(t, g)
 	tickLog := filepath.Join(g.Dir, "ticks.log")
 	start := time.Now()
 	// The fires go ahead of the batch, so that they run (and fail, and
