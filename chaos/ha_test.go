@@ -42,8 +42,9 @@ const (
 //     and term, it came under) and no webhook request from a member after
 //     a later term's election was won (the members' raft lines, read with
 //     when they came);
-//   - no worker reaped by a leading master (none stops); reaps by a
-//     deposed one are printed apart;
+//   - no worker's latest registration reaped by a leading master (none
+//     stops); reaps by a deposed master, and of registrations a worker
+//     had replaced, are printed apart;
 //   - how long after each fault the new leader dispatched, against
 //     2 × dead_after.
 //
