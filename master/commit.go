@@ -50,6 +50,11 @@ type batch struct {
 	// with the fresh records when the commit fails.
 	metas []jobs.MetaRecord
 	joint map[uint64]bool // made with the first metas
+	// intents are meta records written before the batch's records (the
+	// pending record of a job_failed notice before the job's failed
+	// state), so that no crash leaves a change durable without the intent
+	// it brings. A failed write carries them to the next batch.
+	intents []jobs.MetaRecord
 	// metaErr is set, before done is closed, when the records were
 	// committed but metas were not: a store that cannot write both in one
 	// call failed the SaveMetas after the Save.
@@ -185,6 +190,15 @@ func (c *committer) addFresh(recs []jobs.Record, metas []jobs.MetaRecord) *batch
 	return b
 }
 
+// addIntent queues meta record m to be written before the records of the
+// current batch (batch.intents): the caller adds the record it goes with
+// after it. The caller holds the master's lock.
+func (c *committer) addIntent(m jobs.MetaRecord) {
+	c.mu.Lock()
+	c.cur.intents = append(c.cur.intents, m)
+	c.mu.Unlock()
+}
+
 func (c *committer) signal() {
 	select {
 	case c.kick <- struct{}{}:
@@ -278,6 +292,7 @@ func (c *committer) flush() error {
 				c.cur.put(jobs.Record{Seq: r.Seq, Data: slices.Clone(r.Data)})
 			}
 		}
+		c.cur.intents = append(b.intents, c.cur.intents...) // before what came since
 		c.mu.Unlock()
 	}
 	c.mu.Lock()
@@ -305,6 +320,11 @@ func (c *committer) flush() error {
 // again with the next batch. When only the SaveMetas fails, the records
 // stand (b.metaErr says so) and write returns nil.
 func (c *committer) write(b *batch) error {
+	if ms, ok := c.store.(jobs.MetaStore); ok && len(b.intents) > 0 {
+		if err := ms.SaveMetas(b.intents); err != nil {
+			return err
+		}
+	}
 	if len(b.metas) == 0 {
 		return c.store.Save(b.recs)
 	}

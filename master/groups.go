@@ -377,7 +377,7 @@ func (c *core) groupFinal(j *jobs.Job) {
 	}
 	if j.State == jobs.Failed && h.failed {
 		h.busy[j.ID] = true
-		h.push(hookTask{event: EventJobFailed, job: j.ID, attempt: j.Attempt})
+		h.push(hookTask{event: EventJobFailed, job: j.ID, attempt: j.Attempt, rec: c.failedIntent(j)})
 	}
 	g := j.Spec.Group
 	if g == "" || h.fired[g] || !h.final(g) {
@@ -389,6 +389,24 @@ func (c *core) groupFinal(j *jobs.Job) {
 		h.recs[g] = &onDoneRecord{State: onDonePending, Since: c.now()}
 	}
 	h.push(hookTask{event: EventGroupDone, group: g, job: j.ID})
+}
+
+// failedIntent makes the pending record of j's job_failed notice and
+// queues it to be written before j's failed state (committer.addIntent:
+// touch adds j's record after), so that a master that stops before the
+// notice is sent finds the record at its next start and sends it.
+// Without a store that keeps records it returns nil. The caller holds mu.
+func (c *core) failedIntent(j *jobs.Job) *onDoneRecord {
+	if c.hooks.meta == nil {
+		return nil
+	}
+	rec := &onDoneRecord{State: onDonePending, Since: c.now(), Attempt: j.Attempt}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return nil
+	}
+	c.commit.addIntent(jobs.MetaRecord{Bucket: metaNotify, Key: "job/" + j.ID, Val: v})
+	return rec
 }
 
 // onDoneStatus returns a copy of group g's on_done record, or nil when

@@ -167,8 +167,11 @@ func (h *hooks) runJobFailed(t hookTask) {
 	c.lock()
 	j := c.job(t.job)
 	if j == nil || j.State != jobs.Failed || j.Attempt != t.attempt {
-		c.unlock() // retried since: the next failure notifies
-		if t.rec != nil {
+		// Retried since: the next failure notifies, under its own record
+		// (the same key), which a later failure has written already.
+		newer := j != nil && j.State == jobs.Failed && j.Attempt > t.attempt
+		c.unlock()
+		if t.rec != nil && !newer {
 			h.save(metaNotify, key, nil, "")
 		}
 		return
