@@ -30,6 +30,7 @@ func TestDeposedMasterActsNoMore(t *testing.T) {
 	}
 
 	leads.Store(false)
+	deposed := time.Now()
 	before := c.Metric(`drover_rpc_errors_total{method="heartbeat"}`)
 	held := c.Submit(jobs.Spec{Type: "echo"})
 	// Over several heartbeats, each refused, the job stays pending.
@@ -48,6 +49,14 @@ func TestDeposedMasterActsNoMore(t *testing.T) {
 	if j := c.Job(held[0]); j.State != jobs.Pending {
 		t.Fatalf("a deposed master leased job %s: %s", held[0], j.State)
 	}
+	// Its heartbeats refused for longer than dead_after, the worker is
+	// still not reaped: the workers are the new leader's to judge.
+	drovertest.Eventually(t, 10*time.Second, "dead_after and a half since the master was deposed", func() bool {
+		if n := c.Metric("drover_workers_reaped_total"); n != 0 {
+			t.Fatalf("a deposed master reaped %v workers", n)
+		}
+		return time.Since(deposed) > 3*time.Second
+	})
 
 	leads.Store(true)
 	if r := c.WaitAll(held, 15*time.Second); !r.Done || r.Counts[jobs.Succeeded] != 1 {

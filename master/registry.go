@@ -248,6 +248,11 @@ func (reg *registry) reapLoop(tick <-chan time.Time, stop func()) {
 // reap retires the workers silent for longer than dead_after, and ends
 // as timed out the attempts past their deadline (the master's backstop).
 func (reg *registry) reap(now time.Time) {
+	if !reg.leads() {
+		// Deposed (a leader continued after a pause, say): the workers
+		// are the new leader's to judge; its writes would fail anyway.
+		return
+	}
 	reg.core.lock()
 	defer reg.core.unlock()
 	reg.core.writeHeld(now, false)

@@ -75,6 +75,7 @@ type registry struct {
 	token     string        // the token the master calls workers with, unless they registered with another
 	clientTLS *tls.Config   // for workers that serve https
 	hosts     []string      // WorkerHosts
+	leads     func() bool   // Config.leads: a master that no longer leads reaps nothing
 
 	reaped atomic.Int64 // workers declared dead for their silence
 
@@ -94,7 +95,7 @@ type registry struct {
 func newRegistry(core registryCore, c clock, log logrus.FieldLogger, x *metrics, cfg *Config, boot string) *registry {
 	reg := &registry{
 		core: core, clock: c, log: log, metrics: x,
-		deadAfter: cfg.DeadAfter, beat: cfg.HeartbeatInterval, token: cfg.Token, clientTLS: cfg.ClientTLS, hosts: cfg.WorkerHosts,
+		deadAfter: cfg.DeadAfter, beat: cfg.HeartbeatInterval, token: cfg.Token, clientTLS: cfg.ClientTLS, hosts: cfg.WorkerHosts, leads: cfg.leads,
 		boot:    boot,
 		workers: make(map[string]*workerRec),
 		byType:  make(map[string]map[string]*workerRec),
