@@ -36,7 +36,13 @@ func (w *Worker) heartbeatLoop() {
 		case <-w.ctx.Done():
 			return
 		case <-timer.C:
-		case <-w.regc:
+		case id := <-w.regc:
+			w.mu.Lock()
+			current := id == w.id
+			w.mu.Unlock()
+			if !current {
+				continue // about a registration replaced since: registering again would orphan this one
+			}
 			registered = false
 		case <-w.beatc:
 		}
@@ -98,6 +104,26 @@ func (w *Worker) heartbeatLoop() {
 			w.mu.Unlock()
 		}
 		timer.Reset(jitter(interval))
+	}
+}
+
+// askRegister asks the heartbeat loop to register again because the
+// master did not know the worker ID id. The loop does so only if id is
+// still the worker's: an ask that comes after a registration replaced it
+// (a heartbeat found the master had restarted first) would register a
+// second time, and orphan the registration just made, whose assigns the
+// worker would then refuse. A newer ask replaces one not yet taken.
+func (w *Worker) askRegister(id string) {
+	for {
+		select {
+		case w.regc <- id:
+			return
+		default:
+		}
+		select {
+		case <-w.regc:
+		default:
+		}
 	}
 }
 
@@ -392,7 +418,7 @@ func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClie
 		stale := w.id != c.from.id // registered again since: the batch goes under the new ID
 		w.mu.Unlock()
 		if !stale {
-			w.signal(w.regc)
+			w.askRegister(c.from.id)
 		}
 	}
 	if err != nil {

@@ -45,7 +45,7 @@ func (w *Worker) fetchLoop() {
 				return
 			}
 			if errors.Is(err, rpcapi.ErrUnknownWorker) {
-				w.signal(w.regc)
+				w.askRegister(id)
 			}
 			retry = min(max(2*retry, 100*time.Millisecond), 2*time.Second)
 			w.log.WithError(err).Debug("fetch failed; retrying")

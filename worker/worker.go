@@ -80,7 +80,7 @@ type Worker struct {
 	idleRunners int       // runners waiting on runq with no job promised to them
 	runClosed   bool      // runq is closed
 
-	regc    chan struct{} // asks the heartbeat loop to re-register now
+	regc    chan string   // asks the heartbeat loop to re-register now: the worker ID the master did not know (askRegister)
 	beatc   chan struct{} // asks the heartbeat loop to beat now
 	fetchc  chan struct{} // pull mode: a slot freed or the worker registered
 	reportc chan struct{} // wakes the reporter
@@ -143,7 +143,7 @@ func New(cfg Config) (*Worker, error) {
 		sending:  make(map[int][]rpcapi.Report),
 		tickets:  make(map[int]int64),
 		runq:     make(chan *run, cfg.Slots),
-		regc:     make(chan struct{}, 1),
+		regc:     make(chan string, 1),
 		beatc:    make(chan struct{}, 1),
 		fetchc:   make(chan struct{}, 1),
 		reportc:  make(chan struct{}, 1),
