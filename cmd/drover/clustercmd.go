@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -33,18 +36,29 @@ func clusterStatusCmd(fs *pflag.FlagSet) runFunc {
 		if err := noArgs(pos); err != nil {
 			return err
 		}
-		var out []memberStatus
+		// Every master at once, each for memberWait at most: a member
+		// stopped (SIGSTOP, cut off) takes the call and never answers,
+		// and that is when an operator asks.
+		addrs := strings.Split(*conn.addr, ",")
+		out := make([]memberStatus, len(addrs))
+		var wg sync.WaitGroup
+		for i, addr := range addrs {
+			out[i].Addr = strings.TrimSpace(addr)
+			wg.Go(func() {
+				st, err := askMember(conn, out[i].Addr)
+				if err != nil {
+					out[i].Error = err.Error()
+				} else {
+					out[i].Status = &st
+				}
+			})
+		}
+		wg.Wait()
 		ok := 0
-		for _, addr := range strings.Split(*conn.addr, ",") {
-			ms := memberStatus{Addr: strings.TrimSpace(addr)}
-			st, err := askMember(conn, ms.Addr)
-			if err != nil {
-				ms.Error = err.Error()
-			} else {
-				ms.Status = &st
+		for _, m := range out {
+			if m.Status != nil {
 				ok++
 			}
-			out = append(out, ms)
 		}
 		if *asJSON {
 			if err := printJSON(stdout, out); err != nil {
@@ -66,15 +80,19 @@ func askMember(conn *connFlags, addr string) (drovercluster.Status, error) {
 	if err != nil {
 		return drovercluster.Status{}, err
 	}
-	c, cancel := ctx()
+	c, cancel := context.WithTimeout(context.Background(), memberWait)
 	defer cancel()
 	var st drovercluster.Status
 	err = lc.exchange(c, http.MethodGet, master.APIPrefix+"cluster", nil, 1<<20, &st)
 	return st, err
 }
 
+// memberWait bounds how long drover cluster status waits for one master.
+const memberWait = 5 * time.Second
+
 // printMembers prints one line per master asked, then the group as the
-// first that answered knows it.
+// leader knows it (or, when no leader answered, the first that did: a
+// member removed from the group keeps its last view).
 func printMembers(w io.Writer, out []memberStatus) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDR\tID\tSTATE\tLEADER\tTERM\tAPPLIED\tCOMMIT")
@@ -86,7 +104,7 @@ func printMembers(w io.Writer, out []memberStatus) {
 		}
 		s := m.Status
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", m.Addr, s.ID, s.State, orDash(s.Leader), s.Term, s.Applied, s.Commit)
-		if group == nil {
+		if group == nil || s.State == "Leader" {
 			group = s.Members
 		}
 	}

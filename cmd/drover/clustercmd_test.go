@@ -58,4 +58,20 @@ func TestClusterCommands(t *testing.T) {
 	if r := runDrover(t, dead, "cluster", "status"); r.Code != 1 {
 		t.Fatalf("cluster status of a dead address: exit %d, want 1: %s", r.Code, r.Stderr)
 	}
+
+	// A stopped member takes the call and never answers: the others are
+	// shown all the same, and it as unreachable, after 5 s, not the 30 s
+	// of a call's deadline.
+	f := (l + 1) % 3
+	g.Pause(f)
+	defer g.Resume(f)
+	start := time.Now()
+	r = runDrover(t, g.Addr, "cluster", "status")
+	took := time.Since(start)
+	if r.Code != 0 || !strings.Contains(r.Stdout, g.RPC[f]+"  -   unreachable") || strings.Count(r.Stdout, "Follower")+strings.Count(r.Stdout, "Leader") < 2 {
+		t.Fatalf("cluster status with member %d stopped: exit %d after %s:\n%s%s", f, r.Code, took, r.Stdout, r.Stderr)
+	}
+	if took > 20*time.Second {
+		t.Errorf("cluster status with a member stopped took %s, want about 5 s", took)
+	}
 }
