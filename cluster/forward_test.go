@@ -50,8 +50,10 @@ func TestStandbyForwardsToTheLeader(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 
-	if code, body := do("GET", standby+master.APIPrefix+"status", "", ""); code != http.StatusUnauthorized {
-		t.Fatalf("GET status on a standby without a token: %d %s, want 401", code, body)
+	for _, path := range []string{"status", "cluster"} {
+		if code, body := do("GET", standby+master.APIPrefix+path, "", ""); code != http.StatusUnauthorized || !strings.Contains(body, `"code":"unauthorized"`) {
+			t.Fatalf("GET %s on a standby without a token: %d %s, want 401 and the API's JSON error", path, code, body)
+		}
 	}
 	// A submit through the standby is the leader's job.
 	var sub struct{ IDs []string }
