@@ -61,7 +61,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.Is(err, rpcapi.ErrUnavailable), errors.Is(err, rpcapi.ErrUnauthorized), errors.Is(err, rpcapi.ErrForbidden):
+	case errors.Is(err, rpcapi.ErrUnavailable), errors.Is(err, rpcapi.ErrUnauthorized), errors.Is(err, rpcapi.ErrForbidden),
+		errors.Is(err, rpcapi.ErrNotLeader): // no master of the group leads, or the one asked does not
 		return exitUnreachable
 	case errors.Is(err, rpcapi.ErrNotFound):
 		return exitNotFound

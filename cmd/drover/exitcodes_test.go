@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/drovertest"
 	"github.com/drover/drover/internal/testnet"
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
@@ -29,6 +30,7 @@ func TestExitCodes(t *testing.T) {
 	t.Cleanup(func() { c.drover("cancel", slow) })
 	testproc.Poll(t, 10*time.Second, "the sleep job running", func() bool { return c.Job(slow).State == jobs.Running })
 	dead := testnet.DeadAddr(t)
+	standby := drovertest.ServeStandby(t, func() string { return c.Addr })
 	for _, tc := range []struct {
 		code     int
 		env      string // DROVER_MASTER; "" for the cluster's
@@ -49,6 +51,7 @@ func TestExitCodes(t *testing.T) {
 		{4, dead, []string{"status"}, "cannot reach the master at " + dead + " (from $DROVER_MASTER)"},
 		{4, dead, []string{"jobs", "--master", dead}, "cannot reach the master at " + dead + " (from --master)"},
 		{4, dead, []string{"wait", "--retry-for", "0", ok}, "cannot reach the master at " + dead},
+		{4, standby, []string{"status"}, "the leader is at " + c.Addr},
 		{5, "", []string{"job", "999999"}, `job "999999"`},
 		{5, "", []string{"wait", "999999"}, `job "999999"`},
 		{5, "", []string{"cancel", "999999"}, "999999: no such job"},
