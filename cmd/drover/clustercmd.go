@@ -95,15 +95,15 @@ const memberWait = 5 * time.Second
 // member removed from the group keeps its last view).
 func printMembers(w io.Writer, out []memberStatus) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ADDR\tID\tSTATE\tLEADER\tTERM\tAPPLIED\tCOMMIT")
+	fmt.Fprintln(tw, "ADDR\tID\tSTATE\tLEADER\tTERM\tAPPLIED\tCOMMIT\tLAST_LOG")
 	var group []drovercluster.Member
 	for _, m := range out {
 		if m.Status == nil {
-			fmt.Fprintf(tw, "%s\t-\tunreachable\t-\t-\t-\t-\t(%s)\n", m.Addr, m.Error)
+			fmt.Fprintf(tw, "%s\t-\tunreachable\t-\t-\t-\t-\t-\t(%s)\n", m.Addr, m.Error)
 			continue
 		}
 		s := m.Status
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", m.Addr, s.ID, s.State, orDash(s.Leader), s.Term, s.Applied, s.Commit)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", m.Addr, s.ID, s.State, orDash(s.Leader), s.Term, s.Applied, s.Commit, s.LastLog)
 		if group == nil || s.State == "Leader" {
 			group = s.Members
 		}

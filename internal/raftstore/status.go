@@ -24,6 +24,10 @@ type Status struct {
 	Term      uint64   `json:"term" xmlrpc:"term"`
 	Applied   uint64   `json:"applied_index" xmlrpc:"applied_index"` // the last entry applied to the local store
 	Commit    uint64   `json:"commit_index" xmlrpc:"commit_index"`
+	// LastLog is the last entry in this member's raft log, committed or
+	// not: after a restart, Applied and Commit count only from what the
+	// leader has confirmed since, LastLog from the start.
+	LastLog uint64 `json:"last_log_index" xmlrpc:"last_log_index"`
 	Members   []Member `json:"members" xmlrpc:"members"` // the group as raft has it now
 }
 
@@ -31,7 +35,7 @@ type Status struct {
 func (n *Node) Status() Status {
 	_, leader := n.raft.LeaderWithID()
 	s := Status{ID: n.cfg.ID, State: n.raft.State().String(), Leader: string(leader),
-		Term: n.raft.CurrentTerm(), Applied: n.raft.AppliedIndex(), Commit: n.raft.CommitIndex()}
+		Term: n.raft.CurrentTerm(), Applied: n.raft.AppliedIndex(), Commit: n.raft.CommitIndex(), LastLog: n.raft.LastIndex()}
 	s.LeaderRPC = n.rpcOf(s.Leader)
 	s.Members = n.Members()
 	return s
