@@ -17,18 +17,18 @@ import (
 
 // Status is what a member knows of the group.
 type Status struct {
-	ID        string   `json:"id" xmlrpc:"id"`                 // this member
-	State     string   `json:"state" xmlrpc:"state"`           // Leader, Follower, Candidate or Shutdown
-	Leader    string   `json:"leader" xmlrpc:"leader"`         // the leader's ID, "" when none is known
-	LeaderRPC string   `json:"leader_rpc" xmlrpc:"leader_rpc"` // the leader's RPC address, "" when none is known
-	Term      uint64   `json:"term" xmlrpc:"term"`
-	Applied   uint64   `json:"applied_index" xmlrpc:"applied_index"` // the last entry applied to the local store
-	Commit    uint64   `json:"commit_index" xmlrpc:"commit_index"`
+	ID        string `json:"id" xmlrpc:"id"`                 // this member
+	State     string `json:"state" xmlrpc:"state"`           // Leader, Follower, Candidate or Shutdown
+	Leader    string `json:"leader" xmlrpc:"leader"`         // the leader's ID, "" when none is known
+	LeaderRPC string `json:"leader_rpc" xmlrpc:"leader_rpc"` // the leader's RPC address, "" when none is known
+	Term      uint64 `json:"term" xmlrpc:"term"`
+	Applied   uint64 `json:"applied_index" xmlrpc:"applied_index"` // the last entry applied to the local store
+	Commit    uint64 `json:"commit_index" xmlrpc:"commit_index"`
 	// LastLog is the last entry in this member's raft log, committed or
 	// not: after a restart, Applied and Commit count only from what the
 	// leader has confirmed since, LastLog from the start.
-	LastLog uint64 `json:"last_log_index" xmlrpc:"last_log_index"`
-	Members   []Member `json:"members" xmlrpc:"members"` // the group as raft has it now
+	LastLog uint64   `json:"last_log_index" xmlrpc:"last_log_index"`
+	Members []Member `json:"members" xmlrpc:"members"` // the group as raft has it now
 }
 
 // Status returns what this member knows now.
