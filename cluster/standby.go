@@ -57,55 +57,22 @@ func newStandby(id string, cfg *master.Config, rn *raftstore.Node) (*standby, er
 	mux := http.NewServeMux()
 	mux.Handle(rpcapi.GoRPCPath, auth.Require(gob))
 	mux.Handle(rpcapi.XMLRPCPath, auth.Require(rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{MaxBody: cfg.MaxRequestBody, MaxDepth: cfg.MaxXMLDepth})))
-	mux.Handle("GET "+master.APIPrefix+"cluster", s.apiAuth(http.HandlerFunc(s.status)))
+	mux.Handle("GET "+master.APIPrefix+"cluster", master.RequireAPIToken(s.auth, http.HandlerFunc(s.status)))
 	// Its own metrics are a standby's; the rest of the JSON API and the
 	// dashboard are the leader's, forwarded.
 	mux.Handle("/metrics", auth.Require(http.HandlerFunc(s.elsewhere)))
 	s.tr = forwardTransport(cfg)
 	s.fwd = newForwarder(id, rn.LeaderRPC, cfg.TLS != nil, s.tr, http.HandlerFunc(s.elsewhere), cfg.Logger)
-	mux.Handle("/api/", s.apiAuth(s.fwd))
-	mux.Handle("/api", s.apiAuth(s.fwd))
+	mux.Handle("/api/", master.RequireAPIToken(s.auth, s.fwd))
+	mux.Handle("/api", master.RequireAPIToken(s.auth, s.fwd))
 	mux.Handle("/", auth.Require(s.fwd))
 	s.h = master.Guard(cfg, mux) // as the master: no DNS rebinding, no cross-site writes
 	return s, nil
 }
 
-// apiAuth checks the token of a request of the JSON API as the master's
-// API does: a missing or wrong one is 401 with the API's JSON error (and
-// the Basic challenge a browser answers).
-func (s *standby) apiAuth(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r, _, ok := s.auth.Identify(r)
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Basic realm="drover"`)
-			writeAPIError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong token")
-			return
-		}
-		if !listen.Authenticate(w, r) {
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-// writeAPIError writes the JSON API's error body (docs/api.md).
-func writeAPIError(w http.ResponseWriter, status int, code, msg string) {
-	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	body.Error.Code, body.Error.Message = code, msg
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(body)
-}
-
 func (s *standby) status(w http.ResponseWriter, r *http.Request) {
 	if id, err := rpcapi.IdentityFrom(r.Context()); err != nil || !rpcapi.Allows(rpcapi.ReadRoles, id.Role) {
-		writeAPIError(w, http.StatusForbidden, "forbidden", "the token's role may not read")
+		master.WriteAPIError(w, http.StatusForbidden, "forbidden", "the token's role may not read")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -49,9 +49,15 @@ func (m *Master) SetTokens(tokens []rpcapi.Credential) error {
 }
 
 // requireToken is Auth.Require with the API's JSON error.
-func (a httpAPI) requireToken(h http.Handler) http.Handler {
+func (a httpAPI) requireToken(h http.Handler) http.Handler { return RequireAPIToken(a.auth, h) }
+
+// RequireAPIToken wraps h, a part of the JSON API, so that a request
+// without a token auth accepts gets 401 with the API's JSON error (and
+// the Basic challenge a browser answers). A standby master (package
+// cluster) serves its API behind it too.
+func RequireAPIToken(auth *rpcapi.Auth, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r, _, ok := a.auth.Identify(r)
+		r, _, ok := auth.Identify(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="drover"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong token")

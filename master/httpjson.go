@@ -71,6 +71,12 @@ type apiError struct {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
+	WriteAPIError(w, status, code, msg)
+}
+
+// WriteAPIError writes the JSON API's error body (docs/api.md) with
+// status: {"error": {"code": code, "message": msg}}.
+func WriteAPIError(w http.ResponseWriter, status int, code, msg string) {
 	var e apiError
 	e.Error.Code, e.Error.Message = code, msg
 	writeJSON(w, status, e)
