@@ -184,7 +184,14 @@ func (n *Node) open(self Member) error {
 	if err != nil {
 		return fmt.Errorf("raftstore: raft transport: %w", err)
 	}
-	n.trans = raft.NewNetworkTransportWithLogger(st, 3, 10*time.Second, hl)
+	// Pipelined replication is off (MaxRPCsInFlight 1: every append
+	// waits for its answer). Its sender can wait forever on its decoder
+	// once the decoder stopped (a follower answered a newer term), and
+	// then raft's Shutdown never returns: a test's member hung 19 minutes
+	// in netPipeline.AppendEntries. hashicorp/raft's own notes find the
+	// pipeline of little use but on high-latency links.
+	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: st, MaxPool: 3,
+		Timeout: 10 * time.Second, Logger: hl, MaxRPCsInFlight: 1})
 	if err := n.recoverPeers(rc, snaps); err != nil {
 		return err
 	}
