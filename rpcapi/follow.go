@@ -43,9 +43,12 @@ func Addrs(list string) ([]string, error) {
 // ErrNotLeader it calls the leader the error names (adding its address
 // when it is not in addrs) or, when none is named, the next master; when
 // the call was not sent (NotSent: the master could not be reached) it
-// calls the next master. Once it has tried every master it pauses, 50 ms
-// at first, doubling to 1 s, and goes on until ctx ends, then returns the
-// last error (with the last standby's, which matches ErrNotLeader). A
+// calls the next master. Once it has tried every master, it returns the
+// last error at once if none of them answered (none could be reached:
+// the caller's own retry applies); if some answered as standbys, it
+// pauses, 50 ms at first, doubling to 1 s, and goes on until ctx ends,
+// then returns the last error (with the last standby's, which matches
+// ErrNotLeader). A
 // call that was sent and broke (ErrUnavailable), or that ctx ended before
 // its master answered (a master stopped or cut off takes calls and never
 // answers), is not made again, since it may have happened: it returns the
@@ -113,6 +116,7 @@ func (f *follower) Call(ctx context.Context, method string, args, reply any) err
 	first := i
 	round, named := i, false // the place in the round; whether i was named
 	steps, pause := 0, followPause
+	answered := false // some master of this round answered (as a standby)
 	for {
 		err := c.Call(ctx, method, args, reply)
 		switch {
@@ -136,7 +140,7 @@ func (f *follower) Call(ctx context.Context, method string, args, reply any) err
 			return err
 		}
 		if errors.Is(err, ErrNotLeader) {
-			standby = err
+			standby, answered = err, true
 		}
 		l := -1
 		if !named {
@@ -147,11 +151,18 @@ func (f *follower) Call(ctx context.Context, method string, args, reply any) err
 		} else {
 			round, named = f.next(round), false
 			i = round
-			if steps++; steps >= f.size() { // tried every master: pause
+			if steps++; steps >= f.size() { // tried every master
+				if !answered {
+					// None could be reached: that is the caller's to
+					// know now (its own retry, --retry-for), not at the
+					// end of ctx. Only an election, masters answering
+					// that they do not lead, is waited out here.
+					return err
+				}
 				if !sleep(ctx, pause) {
 					return lastError(err, standby)
 				}
-				steps, pause = 0, min(2*pause, followMaxPause)
+				steps, pause, answered = 0, min(2*pause, followMaxPause), false
 			}
 		}
 		if _, c, err = f.at(i); err != nil {

@@ -105,7 +105,8 @@ func (m *model) deal(r *rand.Rand, listed []string) (reachable, broken bool) {
 // mid-call. Each call must send the call to at most one master that
 // takes it (the leader or one that breaks) and to none after; end on the
 // leader when one can be reached and no listed master breaks calls
-// (within two calls a master); end by ctx, bounded, only when nothing
+// (within two calls a master); fail at once, not sent, after a round in
+// which no master could be reached; end by ctx, bounded, only when nothing
 // answered; and start where the last call ended: on the master that
 // answered, or after the one that broke, which Addr names.
 func TestFollowModel(t *testing.T) {
@@ -167,6 +168,17 @@ func followModel(t *testing.T, r *rand.Rand) {
 				t.Fatalf("%s: succeeded, but not on the leader", what)
 			}
 			start = last
+		case NotSent(err) && !ended:
+			// A whole round in which no master could be reached, and
+			// none answered as a standby: the call fails at once.
+			if len(log) < len(dialed) {
+				t.Fatalf("%s: not sent after %d calls among %d masters", what, len(log), len(dialed))
+			}
+			for _, a := range log[len(log)-len(dialed):] {
+				if k, ok := kinds[a]; ok && k != refuses {
+					t.Fatalf("%s: not sent, but %s of the last round could be reached", what, a)
+				}
+			}
 		case ended:
 			if reachable && !broken {
 				t.Fatalf("%s: the leader was reachable and ctx ended first", what)
