@@ -245,7 +245,10 @@ func TestScrapyExample(t *testing.T) {
 		if st["item_scraped_count"] != fmt.Sprint(items) || st["finish_reason"] != "finished" || st["response_received_count"] == "" {
 			t.Errorf("crawl %s: stats %v, want %d items, finished", id, st, items)
 		}
-		if n := countLines(t, filepath.Join(project, "out", id+"-1.jl")); n != items {
+		// The out file is named by the attempt's number, which is 2 when
+		// a worker refused the first lease while it was still
+		// registering (a refusal uses no retry and records no attempt).
+		if n := countLines(t, filepath.Join(project, "out", fmt.Sprintf("%s-%d.jl", id, j.Attempts[0].N))); n != items {
 			t.Errorf("crawl %s: %d items in its out file, want %d", id, n, items)
 		}
 		// The same items came back as the job's data ($DROVER_RESULT).
