@@ -189,7 +189,10 @@ func (h *hooks) runJobFailed(t hookTask) {
 		rec = &onDoneRecord{State: onDonePending, Since: c.now(), Attempt: t.attempt}
 	}
 	save := func() bool { return h.save(metaNotify, key, rec, "") }
-	if !save() || !h.deliverAll(h.nf.actions(EventJobFailed), n, rec, save, log) {
+	// A record the task came with is on disk already: written before the
+	// job's failed state (core.failedIntent), which is durable by now, or
+	// read from the store at start.
+	if (t.rec == nil && !save()) || !h.deliverAll(h.nf.actions(EventJobFailed), n, rec, save, log) {
 		return
 	}
 	h.save(metaNotify, key, nil, "")
