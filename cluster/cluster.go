@@ -207,6 +207,7 @@ func (n *Node) lead() {
 	if err != nil {
 		n.mu.Unlock()
 		n.log.WithError(err).Error("elected, but the master did not start; handing the leadership on")
+		n.rn.Rewarm()
 		n.restartStandby()
 		n.rn.GiveUp()
 		return
@@ -227,6 +228,7 @@ func (n *Node) follow(why string) {
 		n.log.Warn(why + ": stopping its master")
 		m.Close()
 	}
+	n.rn.Rewarm() // after Close: the master wrote all it will
 	n.restartStandby()
 }
 

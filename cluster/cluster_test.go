@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/drover/drover/client"
 	"github.com/drover/drover/internal/poll"
@@ -173,8 +174,13 @@ func TestStandbysAnswerNotLeaderAndNameTheLeader(t *testing.T) {
 	}
 }
 
+// TestTakeoverKeepsEveryAcknowledgedJob: three times, the leader stops
+// and a standby takes over with every acknowledged job pending; its
+// master takes them from the live jobs the standby kept decoded while it
+// followed (its log says warm), reading none from its store.
 func TestTakeoverKeepsEveryAcknowledgedJob(t *testing.T) {
-	g := newGroup(t, 3)
+	log, hook := logtest.NewNullLogger()
+	g := newGroupWith(t, 3, func(c *master.Config) { c.Logger = log })
 	var ids []string
 	for round := range 3 {
 		l := g.leader()
@@ -211,8 +217,27 @@ func TestTakeoverKeepsEveryAcknowledgedJob(t *testing.T) {
 				t.Fatalf("round %d: job %s on the new leader %s: %+v %v", round, id, g.members[nl].ID, j.Job.State, err)
 			}
 		}
+		loads := liveLoads(hook)
+		if len(loads) != round+2 {
+			t.Fatalf("round %d: %d loads of live jobs logged, want %d", round, len(loads), round+2)
+		}
+		if e := loads[len(loads)-1]; e.Data["warm"] != true || e.Data["live"] != len(ids) {
+			t.Fatalf("round %d: the new leader loaded %v live jobs, warm %v; want %d, warm (kept while it followed)",
+				round, e.Data["live"], e.Data["warm"], len(ids))
+		}
 		g.start(l) // back as a standby
 	}
+}
+
+// liveLoads returns the log entries of masters that loaded their live jobs.
+func liveLoads(hook *logtest.Hook) []*logrus.Entry {
+	var out []*logrus.Entry
+	for _, e := range hook.AllEntries() {
+		if e.Message == "store: live jobs loaded" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Quorum lost for good: two of three members' disks are gone. The

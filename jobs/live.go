@@ -31,6 +31,33 @@ type LiveLoader interface {
 	LoadLive(fn func(seq uint64, data []byte) error) error
 }
 
+// WarmLive is implemented by stores that can keep their live jobs decoded
+// in memory, as a raft member's store does while its member follows: the
+// master that member starts when it is elected takes them (TakeLive)
+// instead of reading and decoding its live jobs (LoadLive).
+type WarmLive interface {
+	// TakeLive returns, in Seq order, every live job's latest record,
+	// decoded, and stops keeping them: the caller owns the jobs. It
+	// fails with ErrNotWarm when the store keeps none (the caller reads
+	// them with LoadLive), or with another error when what it kept is
+	// not whole (the same).
+	TakeLive() ([]*Job, error)
+}
+
+// ErrNotWarm is TakeLive's error when the store keeps no live jobs.
+var ErrNotWarm = errors.New("jobs: the store keeps no live jobs in memory")
+
+// IsLive reports whether a stored record is of a live (pending or
+// running) job, as the live index takes it: a tombstone is not, and a
+// record whose head does not read is (its load says what is wrong).
+func IsLive(data []byte) bool {
+	if isTombstone(data) {
+		return false
+	}
+	h, ok := PeekHead(data)
+	return !ok || !h.State.Final()
+}
+
 // keepLive updates the live index for the records of batch, in tx. A
 // record whose head does not read is taken as live: the load reads it
 // and says what is wrong.
@@ -42,12 +69,7 @@ func keepLive(tx *bolt.Tx, batch []Record) error {
 	var k [8]byte
 	for _, r := range batch {
 		binary.BigEndian.PutUint64(k[:], r.Seq)
-		live := false
-		if !isTombstone(r.Data) {
-			h, ok := PeekHead(r.Data)
-			live = !ok || !h.State.Final()
-		}
-		if live {
+		if IsLive(r.Data) {
 			err = lb.Put(k[:], []byte{})
 		} else {
 			err = lb.Delete(k[:])

@@ -53,15 +53,17 @@ func (c *core) loadLive() (*loader, error) {
 		return l, nil
 	}
 	l.first = make(map[uint64]bool)
-	if err := ll.LoadLive(l.liveRecord); err != nil {
-		return nil, fmt.Errorf("master: load: %w", err)
+	if !l.takeWarm() {
+		if err := ll.LoadLive(l.liveRecord); err != nil {
+			return nil, fmt.Errorf("master: load: %w", err)
+		}
 	}
 	// Job IDs are never handed out twice, even for jobs the store lost
 	// or deleted: the next is above the highest ever saved.
 	c.seq = max(c.seq, jobs.HighWater(c.store))
 	l.upTo = c.seq
 	c.log.WithFields(logrus.Fields{"live": len(l.first), "running": l.restored,
-		"took": time.Since(l.began).Round(time.Millisecond).String()}).Info("store: live jobs loaded")
+		"warm": l.warm, "took": time.Since(l.began).Round(time.Millisecond).String()}).Info("store: live jobs loaded")
 	return l, nil
 }
 
@@ -119,6 +121,7 @@ type loader struct {
 	// every change takes mu.
 	first      map[uint64]bool
 	upTo       uint64
+	warm       bool // loadLive took the live jobs from memory (takeWarm)
 	concurrent bool
 	loaded     int
 	history    int // jobs on disk only
@@ -193,6 +196,35 @@ func (l *loader) liveRecord(seq uint64, data []byte) error {
 	l.first[seq] = true
 	l.add(j)
 	return nil
+}
+
+// takeWarm takes the live jobs from a store that kept them decoded (a
+// raft member's, elected: jobs.WarmLive), and reports whether it did.
+// Each is checked as liveRecord checks a record's head.
+func (l *loader) takeWarm() bool {
+	ws, ok := l.core.store.(jobs.WarmLive)
+	if !ok {
+		return false
+	}
+	js, err := ws.TakeLive()
+	for _, j := range js {
+		if err == nil && (j.Seq == 0 || j.ID != strconv.FormatUint(j.Seq, 10) || !j.State.Valid() || j.State.Final()) {
+			err = fmt.Errorf("master: kept job seq %d is corrupt (id %q, state %q)", j.Seq, j.ID, j.State)
+		}
+	}
+	if err != nil {
+		if !errors.Is(err, jobs.ErrNotWarm) {
+			l.core.log.WithError(err).Warn("store: the live jobs kept in memory are not whole; reading them from the store")
+		}
+		return false
+	}
+	for _, j := range js {
+		l.loaded++
+		l.first[j.Seq] = true
+		l.add(j)
+	}
+	l.warm = true
+	return true
 }
 
 // record takes one stored record, in Seq order. data is valid only until

@@ -34,8 +34,10 @@ type fsm struct {
 	local Local
 	dir   string // where snapshots are exported before raft copies them
 
-	mu     sync.Mutex // guards failed
+	mu     sync.Mutex // guards failed and warm
 	failed error      // the local store failed: nothing more is applied
+	warm   warm
+	last   uint64 // the index of the last command entry applied (raft's AppliedIndex may run ahead)
 	onFail func(error)
 }
 
@@ -67,10 +69,30 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	if err != nil {
 		f.failed = fmt.Errorf("raftstore: entry %d: local store: %w", l.Index, err)
+		f.warm = warm{}
 		go f.onFail(f.failed)
 		return f.failed
 	}
+	f.warm.save(e.recs)
+	f.warm.remove(e.seqs)
+	f.last = l.Index
 	return nil
+}
+
+// rewarm keeps the live jobs decoded again (warm), unless they are kept.
+func (f *fsm) rewarm() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.warm.on && f.failed == nil {
+		f.warm.fill(f.local)
+	}
+}
+
+// takeLive hands the live jobs kept over (warm.take).
+func (f *fsm) takeLive() ([]*jobs.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.warm.take()
 }
 
 // Snapshot implements raft.FSM: it exports the local store to a file
@@ -101,7 +123,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return restore(f.local, rc)
+	err := restore(f.local, rc)
+	if f.warm.on {
+		f.warm.fill(f.local) // kept whole, or says why not
+	}
+	return err
 }
 
 // fileSnapshot is an exported store waiting for raft to copy it.

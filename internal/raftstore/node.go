@@ -172,6 +172,7 @@ func (n *Node) open(self Member) error {
 		return err
 	}
 	removeExports(cfg.Dir)
+	n.fsm.rewarm()
 	adv, err := net.ResolveTCPAddr("tcp", self.Raft)
 	if err != nil {
 		return fmt.Errorf("raftstore: raft address %q: %w", self.Raft, err)
@@ -246,6 +247,11 @@ func (n *Node) finishRestore(snaps raft.SnapshotStore) error {
 	n.cfg.Log.WithField("snapshot", list[0].ID).Warn("raft: finishing a snapshot restore that was interrupted")
 	return restore(n.cfg.Local, rc)
 }
+
+// Rewarm keeps this member's live jobs decoded in memory again, from its
+// local store, after a master took them (Store.TakeLive): call it when
+// that master stops. The state machine waits meanwhile.
+func (n *Node) Rewarm() { n.fsm.rewarm() }
 
 // Store returns the store the leader's master uses.
 func (n *Node) Store() *Store { return n.store }

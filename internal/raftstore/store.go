@@ -21,6 +21,7 @@ var (
 	_ jobs.MetaBucketLister = (*Store)(nil)
 	_ jobs.LiveLoader       = (*Store)(nil)
 	_ jobs.HighWaterer      = (*Store)(nil)
+	_ jobs.WarmLive         = (*Store)(nil)
 )
 
 // Save implements jobs.Store through raft.
@@ -103,6 +104,10 @@ func (s *Store) Load(fn func(seq uint64, data []byte) error) error { return s.lo
 
 // LoadLive implements jobs.LiveLoader.
 func (s *Store) LoadLive(fn func(seq uint64, data []byte) error) error { return s.local.LoadLive(fn) }
+
+// TakeLive implements jobs.WarmLive: the live jobs this member kept
+// decoded while it followed (see warm).
+func (s *Store) TakeLive() ([]*jobs.Job, error) { return s.n.fsm.takeLive() }
 
 // HighWater implements jobs.HighWaterer.
 func (s *Store) HighWater() uint64 { return s.local.HighWater() }
