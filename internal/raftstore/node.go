@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -73,6 +74,9 @@ type Node struct {
 	notify chan bool
 	failed chan error
 	pause  *pauseGuard // nil until raft runs
+	// stopWarm ends the warmer (warm.go), which wg waits for.
+	stopWarm chan struct{}
+	wg       sync.WaitGroup
 }
 
 // Open starts this member: it opens the raft files in cfg.Dir, finishes a
@@ -210,6 +214,9 @@ func (n *Node) open(self Member) error {
 		return fmt.Errorf("raftstore: %w", err)
 	}
 	n.pause = newPauseGuard(n, rc.LeaderLeaseTimeout)
+	n.stopWarm = make(chan struct{})
+	n.wg.Add(1)
+	go warmer(n.fsm, n.stopWarm, &n.wg)
 	return nil
 }
 
@@ -319,6 +326,11 @@ func (n *Node) Close() error {
 	}
 	if n.pause != nil {
 		n.pause.close()
+	}
+	if n.stopWarm != nil {
+		close(n.stopWarm)
+		n.wg.Wait()
+		n.stopWarm = nil
 	}
 	return errors.Join(err, n.closeFiles())
 }

@@ -4,49 +4,63 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/drover/drover/jobs"
 )
 
-// warm keeps the live jobs of a member that follows decoded in memory, as
-// its local store holds them: every entry the state machine applies
-// updates them. The master the member starts when elected takes them
+// warm keeps the live jobs of a member that follows in memory, as its
+// local store holds them: every entry the state machine applies updates
+// them. The master the member starts when elected takes them
 // (Store.TakeLive) instead of reading and decoding its live jobs from the
 // local store, and the member keeps none while it leads (its master holds
 // them), until Node.Rewarm after it stops leading. fsm.mu guards it.
+//
+// A record is kept as it came (a copy) and decoded once it has outlived
+// a tick of warmTick (age): most live records of a busy group are
+// replaced within a second (a job leased, then finished), and a record
+// replaced before its decode costs a copy instead. take decodes what is
+// left undecoded.
 type warm struct {
 	on   bool
 	jobs map[uint64]*jobs.Job
+	// young holds the records that came since the last tick, old those
+	// of the tick before: the next tick decodes old.
+	young, old map[uint64][]byte
 	// err says why what is kept is not whole (a live record that does
 	// not decode): the take fails with it, and the master reads its
 	// store, which says what is wrong.
 	err error
 }
 
+// warmTick is how often a member decodes the live records it keeps.
+const warmTick = time.Second
+
 // fill keeps the live jobs of local from now on.
 func (w *warm) fill(local Local) {
-	w.on, w.err, w.jobs = true, nil, make(map[uint64]*jobs.Job)
+	*w = warm{on: true, jobs: make(map[uint64]*jobs.Job), young: make(map[uint64][]byte), old: make(map[uint64][]byte)}
 	err := local.LoadLive(func(seq uint64, data []byte) error {
-		w.put(seq, data)
+		if jobs.IsLive(data) {
+			w.decode(seq, data)
+		}
 		return w.err
 	})
 	if err != nil && w.err == nil {
-		w.err = fmt.Errorf("raftstore: keep live jobs: %w", err)
+		w.fail(fmt.Errorf("raftstore: keep live jobs: %w", err))
 	}
 }
 
-// put takes one record written to the local store.
-func (w *warm) put(seq uint64, data []byte) {
-	if !jobs.IsLive(data) {
-		delete(w.jobs, seq)
-		return
-	}
+func (w *warm) fail(err error) { w.err, w.jobs, w.young, w.old = err, nil, nil, nil }
+
+// decode keeps one live record decoded.
+func (w *warm) decode(seq uint64, data []byte) {
 	j, err := jobs.DecodeRecord(data)
 	if err == nil && j.Seq != seq {
 		err = fmt.Errorf("%w: it says seq %d", jobs.ErrRecord, j.Seq)
 	}
 	if err != nil {
-		w.err, w.jobs = fmt.Errorf("raftstore: keep live jobs: job seq %d: %w", seq, err), nil
+		w.fail(fmt.Errorf("raftstore: keep live jobs: job seq %d: %w", seq, err))
 		return
 	}
 	w.jobs[seq] = j
@@ -58,29 +72,52 @@ func (w *warm) save(recs []jobs.Record) {
 		return
 	}
 	for _, r := range recs {
-		if w.put(r.Seq, r.Data); w.err != nil {
-			return
+		delete(w.jobs, r.Seq)
+		delete(w.old, r.Seq)
+		if jobs.IsLive(r.Data) {
+			w.young[r.Seq] = slices.Clone(r.Data)
+		} else {
+			delete(w.young, r.Seq)
 		}
 	}
 }
 
 // remove takes the Seqs an applied entry deleted.
 func (w *warm) remove(seqs []uint64) {
-	if w.on && w.err == nil {
-		for _, seq := range seqs {
-			delete(w.jobs, seq)
+	if !w.on || w.err != nil {
+		return
+	}
+	for _, seq := range seqs {
+		delete(w.jobs, seq)
+		delete(w.young, seq)
+		delete(w.old, seq)
+	}
+}
+
+// tick decodes the records that outlived a tick, and ages the young.
+func (w *warm) tick() {
+	if !w.on || w.err != nil {
+		return
+	}
+	for seq, data := range w.old {
+		if w.decode(seq, data); w.err != nil {
+			return
 		}
 	}
+	clear(w.old)
+	w.old, w.young = w.young, w.old
 }
 
 // take hands the kept jobs over, in Seq order, and keeps none from now on.
 func (w *warm) take() ([]*jobs.Job, error) {
-	on, err, kept := w.on, w.err, w.jobs
-	w.on, w.err, w.jobs = false, nil, nil
-	switch {
-	case !on:
+	if !w.on {
 		return nil, jobs.ErrNotWarm
-	case err != nil:
+	}
+	w.tick()
+	w.tick() // the young, aged, are decoded too
+	kept, err := w.jobs, w.err
+	*w = warm{}
+	if err != nil {
 		return nil, err
 	}
 	out := make([]*jobs.Job, 0, len(kept))
@@ -88,4 +125,21 @@ func (w *warm) take() ([]*jobs.Job, error) {
 		out = append(out, kept[seq])
 	}
 	return out, nil
+}
+
+// warmer ticks f's kept records every warmTick until stop is closed.
+func warmer(f *fsm, stop <-chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
+	t := time.NewTicker(warmTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			f.mu.Lock()
+			f.warm.tick()
+			f.mu.Unlock()
+		case <-stop:
+			return
+		}
+	}
 }

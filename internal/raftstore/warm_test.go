@@ -229,3 +229,67 @@ func countLive(t *testing.T, s Local) int {
 	}
 	return n
 }
+
+// TestWarmAgainstAModel drives warm alone, seeded: saves of live and
+// final records, deletes and ticks in any order; every take hands over
+// exactly the latest record of each live job, whether it was decoded at
+// a tick or at the take.
+func TestWarmAgainstAModel(t *testing.T) {
+	local, err := jobs.OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	states := []jobs.State{jobs.Pending, jobs.Running, jobs.Succeeded, jobs.Failed, jobs.Cancelled}
+	for seed := range uint64(200) {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		var w warm
+		w.fill(local)
+		model := map[uint64][]byte{}
+		for step := range 60 {
+			switch op := rng.IntN(10); {
+			case op < 6:
+				var recs []jobs.Record
+				for range 1 + rng.IntN(4) {
+					recs = append(recs, jobRecord(1+rng.Uint64N(12), states[rng.IntN(len(states))], step))
+				}
+				w.save(recs)
+				for _, r := range recs {
+					if jobs.IsLive(r.Data) {
+						model[r.Seq] = r.Data
+					} else {
+						delete(model, r.Seq)
+					}
+				}
+			case op < 7:
+				q := 1 + rng.Uint64N(12)
+				w.remove([]uint64{q})
+				delete(model, q)
+			case op < 9:
+				w.tick()
+			default:
+				got, err := w.take()
+				if err != nil {
+					t.Fatalf("seed %d step %d: take: %v", seed, step, err)
+				}
+				if len(got) != len(model) {
+					t.Fatalf("seed %d step %d: took %d jobs, want %d", seed, step, len(got), len(model))
+				}
+				for i, j := range got {
+					want, _ := jobs.DecodeRecord(model[j.Seq])
+					if i > 0 && got[i-1].Seq >= j.Seq || !reflect.DeepEqual(j, want) {
+						t.Fatalf("seed %d step %d: took %+v (index %d), want %+v in Seq order", seed, step, j, i, want)
+					}
+				}
+				// Nothing is kept after a take, until the next fill.
+				w.save([]jobs.Record{jobRecord(99, jobs.Pending, step)})
+				w.tick()
+				if _, err := w.take(); !errors.Is(err, jobs.ErrNotWarm) {
+					t.Fatalf("seed %d: second take: %v", seed, err)
+				}
+				w.fill(local) // the store is empty: so is the model
+				clear(model)
+			}
+		}
+	}
+}
