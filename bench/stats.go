@@ -68,33 +68,10 @@ func readProc(pid int) (procStats, error) {
 		return s, err
 	}
 	s.CPU = time.Duration(ut+st) * time.Second / clkTck
-	b, err = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return s, err
-	}
-	for l := range strings.SplitSeq(string(b), "\n") {
-		k, v, ok := strings.Cut(l, ":")
-		var dst *int64
-		switch k {
-		case "VmRSS":
-			dst = &s.RSS
-		case "VmHWM":
-			dst = &s.HWM
-		case "RssAnon":
-			dst = &s.RSSAnon
-		case "RssFile":
-			dst = &s.RSSFile
-		}
-		if !ok || dst == nil {
-			continue
-		}
-		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		if err != nil {
-			return s, fmt.Errorf("bench: /proc status %s: %w", k, err)
-		}
-		*dst = n << 10
-	}
-	return s, nil
+	err = readProcInts(pid, "status", 1<<10, map[string]*int64{
+		"VmRSS": &s.RSS, "VmHWM": &s.HWM, "RssAnon": &s.RSSAnon, "RssFile": &s.RSSFile,
+	})
+	return s, err
 }
 
 // procIO is what /proc/PID/io says a process wrote.
@@ -106,25 +83,29 @@ type procIO struct {
 // readIO reads a process's write counters from /proc.
 func readIO(pid int) (procIO, error) {
 	var s procIO
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+	err := readProcInts(pid, "io", 1, map[string]*int64{"wchar": &s.Written, "write_bytes": &s.Disk})
+	return s, err
+}
+
+// readProcInts reads /proc/PID/name, a file of "key: value" lines, and
+// sets *dst[key] to the value of each key of dst it holds times unit (a
+// value's " kB" is dropped: unit says what it counts).
+func readProcInts(pid int, name string, unit int64, dst map[string]*int64) error {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/" + name)
 	if err != nil {
-		return s, err
+		return err
 	}
 	for l := range strings.SplitSeq(string(b), "\n") {
 		k, v, ok := strings.Cut(l, ":")
-		var dst *int64
-		switch k {
-		case "wchar":
-			dst = &s.Written
-		case "write_bytes":
-			dst = &s.Disk
-		}
-		if !ok || dst == nil {
+		p := dst[k]
+		if !ok || p == nil {
 			continue
 		}
-		if *dst, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil {
-			return s, fmt.Errorf("bench: /proc io %s: %w", k, err)
+		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			return fmt.Errorf("bench: /proc %s %s: %w", name, k, err)
 		}
+		*p = n * unit
 	}
-	return s, nil
+	return nil
 }
