@@ -103,7 +103,7 @@ func printMembers(w io.Writer, out []memberStatus) {
 			continue
 		}
 		s := m.Status
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", m.Addr, s.ID, s.State, orDash(s.Leader), s.Term, s.Applied, s.Commit, s.LastLog)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", m.Addr, s.ID, s.State, dash(s.Leader), s.Term, s.Applied, s.Commit, s.LastLog)
 		if group == nil || s.State == "Leader" {
 			group = s.Members
 		}
@@ -114,17 +114,10 @@ func printMembers(w io.Writer, out []memberStatus) {
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tRAFT\tRPC")
 		for _, m := range group {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", m.ID, m.Raft, orDash(m.RPC))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", m.ID, m.Raft, dash(m.RPC))
 		}
 		tw.Flush()
 	}
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // clusterAddCmd adds a member that started with join = true.
