@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"maps"
@@ -233,15 +234,7 @@ func (ds *dirScan) lostBoltRanges(hw uint64) []IDRange {
 // subtractKept merges ranges and removes from them the IDs kept or listed
 // as lost already.
 func subtractKept(ranges []IDRange, kept map[uint64]keptRec, lost map[uint64]bool) []IDRange {
-	slices.SortFunc(ranges, func(a, b IDRange) int {
-		switch {
-		case a.From < b.From:
-			return -1
-		case a.From > b.From:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ranges, func(a, b IDRange) int { return cmp.Compare(a.From, b.From) })
 	var merged []IDRange
 	for _, r := range ranges {
 		if n := len(merged); n > 0 && r.From <= merged[n-1].To+1 {

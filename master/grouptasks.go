@@ -5,6 +5,7 @@ package master
 // records, and a group's follow-up job (then) with its input.
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,15 +70,7 @@ func (h *hooks) snapshot(g string) *groupSnap {
 			s.then, s.thenBy, s.thenID, thenSeq = &c, j.Submitter, j.ThenID, j.Seq
 		}
 	}
-	slices.SortFunc(s.members, func(a, b memberSnap) int {
-		switch {
-		case a.seq < b.seq:
-			return -1
-		case a.seq > b.seq:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(s.members, func(a, b memberSnap) int { return cmp.Compare(a.seq, b.seq) })
 	return s
 }
 
