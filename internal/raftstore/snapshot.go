@@ -50,26 +50,41 @@ func export(local Local, w *bufio.Writer) error {
 	if err != nil {
 		return err
 	}
+	err = rangeReplicated(local, func(bucket, key string, val []byte) bool {
+		b = binenc.AppendString(append(b[:0], tagMeta), bucket)
+		b = binenc.AppendString(b, key)
+		b = binenc.AppendString(b, string(val))
+		_, err := w.Write(b)
+		return err == nil
+	})
+	if err != nil {
+		return err
+	}
+	return w.WriteByte(tagEnd)
+}
+
+// rangeReplicated calls fn with each meta record of local but the
+// replica's own (those of ownBucket), bucket by bucket, each in key order,
+// until fn returns false.
+func rangeReplicated(local Local, fn func(bucket, key string, val []byte) bool) error {
 	buckets, err := local.MetaBuckets()
 	if err != nil {
 		return err
 	}
+	more := true
 	for _, bucket := range buckets {
 		if bucket == ownBucket {
 			continue
 		}
 		err := local.RangeMeta(bucket, "", false, func(key string, val []byte) bool {
-			b = binenc.AppendString(append(b[:0], tagMeta), bucket)
-			b = binenc.AppendString(b, key)
-			b = binenc.AppendString(b, string(val))
-			_, err := w.Write(b)
-			return err == nil
+			more = fn(bucket, key, val)
+			return more
 		})
-		if err != nil {
+		if err != nil || !more {
 			return err
 		}
 	}
-	return w.WriteByte(tagEnd)
+	return nil
 }
 
 // restore makes local hold exactly the snapshot r: it marks the restore,
@@ -194,26 +209,17 @@ func wipe(local Local) error {
 			return err
 		}
 	}
-	buckets, err := local.MetaBuckets()
+	var dels []jobs.MetaRecord
+	err := rangeReplicated(local, func(bucket, key string, _ []byte) bool {
+		dels = append(dels, jobs.MetaRecord{Bucket: bucket, Key: key})
+		return true
+	})
 	if err != nil {
 		return err
 	}
-	for _, bucket := range buckets {
-		if bucket == ownBucket {
-			continue
-		}
-		var dels []jobs.MetaRecord
-		err := local.RangeMeta(bucket, "", false, func(key string, _ []byte) bool {
-			dels = append(dels, jobs.MetaRecord{Bucket: bucket, Key: key})
-			return true
-		})
-		if err != nil {
+	for c := range slices.Chunk(dels, restoreChunk) {
+		if err := local.SaveMetas(c); err != nil {
 			return err
-		}
-		for c := range slices.Chunk(dels, restoreChunk) {
-			if err := local.SaveMetas(c); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
