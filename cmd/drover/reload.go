@@ -68,16 +68,10 @@ type masterReloader struct {
 // not lead keeps the jobs file for when it leads (cluster.ErrNotLeading);
 // a changed [cluster] table is named as waiting for a restart.
 func (r *masterReloader) reload() {
-	if r.path == "" {
-		r.log.Warn("SIGHUP: no conf file (--config) to reload; nothing changed")
+	nf := loadAgain(r.log, r.path, conf.LoadMaster, r.flags)
+	if nf == nil {
 		return
 	}
-	nf, err := conf.LoadMaster(r.path)
-	if err != nil {
-		r.log.WithError(err).Error("SIGHUP: conf not reloaded; nothing changed")
-		return
-	}
-	r.flags(nf)
 	changed := nf.Changed(r.cur)
 	if !reflect.DeepEqual(nf.Cluster, r.cur.Cluster) {
 		changed = append(changed, "cluster") // the group: at a restart only
@@ -209,6 +203,23 @@ func withSource(err error, from string) error {
 	return fmt.Errorf("%w (the listen address is from %s)", err, from)
 }
 
+// loadAgain loads the conf file path again with load and applies flags
+// over it. With no file, or one that does not load, it logs why and
+// returns nil: nothing changes.
+func loadAgain[F any](log *logrus.Logger, path string, load func(string) (*F, error), flags func(*F)) *F {
+	if path == "" {
+		log.Warn("SIGHUP: no conf file (--config) to reload; nothing changed")
+		return nil
+	}
+	nf, err := load(path)
+	if err != nil {
+		log.WithError(err).Error("SIGHUP: conf not reloaded; nothing changed")
+		return nil
+	}
+	flags(nf)
+	return nf
+}
+
 // workerReloader reloads a running worker's conf file: only its log level
 // and format change at run time.
 type workerReloader struct {
@@ -222,16 +233,10 @@ type workerReloader struct {
 // and logs the other keys that changed. A file that does not load is
 // logged and changes nothing.
 func (r *workerReloader) reload() {
-	if r.path == "" {
-		r.log.Warn("SIGHUP: no conf file (--config) to reload; nothing changed")
+	nf := loadAgain(r.log, r.path, conf.LoadWorker, r.flags)
+	if nf == nil {
 		return
 	}
-	nf, err := conf.LoadWorker(r.path)
-	if err != nil {
-		r.log.WithError(err).Error("SIGHUP: conf not reloaded; nothing changed")
-		return
-	}
-	r.flags(nf)
 	changed := nf.Changed(r.cur)
 	setLog(r.log, r.cur.LogLevel, r.cur.LogFormat, nf.LogLevel, nf.LogFormat)
 	r.cur.LogLevel, r.cur.LogFormat = nf.LogLevel, nf.LogFormat
