@@ -198,13 +198,13 @@ const maxNoticeError = 2000
 // at once, adding each to rec (and saving it) as it completes. It reports
 // whether all completed, false when the hooks stopped first.
 func (h *hooks) deliverAll(acts []action, n *notice, rec *onDoneRecord, save func() bool, log logrus.FieldLogger) bool {
+	// The actions left are picked before any starts: a delivery appends
+	// to rec.Done while the others start.
+	acts = slices.DeleteFunc(slices.Clone(acts), func(a action) bool { return rec.did(a.name) })
 	var mu sync.Mutex // guards rec and ok
 	var wg sync.WaitGroup
 	ok := true
 	for _, a := range acts {
-		if rec.did(a.name) {
-			continue
-		}
 		wg.Go(func() {
 			err := h.nf.deliver(h.ctx, a, n)
 			if h.ctx.Err() != nil {
