@@ -138,9 +138,11 @@ func (n *Node) recoverPeers(rc *raft.Config, snaps raft.SnapshotStore) error {
 	return os.Rename(path, path+".done")
 }
 
-// hclogFor routes the library's log lines to log, at their own level.
+// hclogFor routes the library's log lines to log, at their own level,
+// with the warnings and errors that repeat kept to one a minute (repeats).
 func hclogFor(log logrus.FieldLogger) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: hclogWriter{log}, DisableTime: true})
+	return hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: hclogWriter{log}, DisableTime: true,
+		Exclude: newRepeats(log).exclude})
 }
 
 // hclogWriter takes hclog's formatted lines ("[WARN]  raft: ...").
