@@ -144,7 +144,12 @@ func Start(cfg Config) (*Node, error) {
 		n.local.Close()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	n.log.WithFields(logrus.Fields{"rpc": n.sb.addr(), "members": len(cfg.Members), "raft_tls": cfg.raftTLS() != nil}).Info("cluster member started; standby until elected")
+	members := len(n.rn.Members()) // the group as raft has it: conf's members only count at the first start
+	n.log.WithFields(logrus.Fields{"rpc": n.sb.addr(), "members": members, "raft_tls": cfg.raftTLS() != nil}).Info("cluster member started; standby until elected")
+	if members > 0 && members%2 == 0 {
+		n.log.Warnf("the group has %d members, an even number: it keeps running with %d of them down, as a group of %d does; "+
+			"use an odd number (3 or 5), with drover cluster add or remove", members, (members-1)/2, members-1)
+	}
 	if cfg.raftTLS() == nil && !raftOnLoopback(cfg) {
 		n.log.Warn("NO TLS on the raft transport: anyone who reaches a member's raft port can write its store. " +
 			"Set tls_cert, tls_key and tls_ca (the members then verify each other), or keep the raft ports on a network only the masters reach.")

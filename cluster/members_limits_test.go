@@ -105,3 +105,31 @@ func TestRemovingTheLeaderAnswers(t *testing.T) {
 		t.Fatalf("remove the leader %s: %d %s, want 200 and the group without it", g.members[l].ID, resp.StatusCode, b)
 	}
 }
+
+// docs/ha.md: keep an odd number of members. A member of a group of two
+// or four says at start what the even number buys (nothing); one of
+// three does not; and the count it logs is the group's as raft has it.
+func TestEvenGroupWarns(t *testing.T) {
+	for _, n := range []int{2, 3, 4} {
+		log, hook := logtest.NewNullLogger()
+		addrs := testnet.DeadAddrs(t, 2*n)
+		var ms []Member
+		for i := range n {
+			ms = append(ms, Member{ID: fmt.Sprintf("m%d", i+1), Raft: addrs[2*i], RPC: addrs[2*i+1]})
+		}
+		node, err := Start(Config{ID: "m1", Members: ms, Raft: fastRaft,
+			Master: master.Config{Listen: ms[0].RPC, DataDir: t.TempDir(), Logger: log}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		node.Close()
+		warned, counted := false, false
+		for _, e := range hook.AllEntries() {
+			warned = warned || (e.Level == logrus.WarnLevel && strings.Contains(e.Message, "an even number"))
+			counted = counted || (e.Message == "cluster member started; standby until elected" && e.Data["members"] == n)
+		}
+		if warned != (n%2 == 0) || !counted {
+			t.Fatalf("%d members: warned %v, start line counted %d members %v", n, warned, n, counted)
+		}
+	}
+}
