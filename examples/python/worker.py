@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A drover worker in Python, standard library only.
 
-    worker.py --master HOST:PORT [--pull] [--name NAME] [--slots N] [--listen HOST:PORT]
+    worker.py --master HOST:PORT[,HOST:PORT...] [--pull] [--name NAME] [--slots N]
+              [--listen HOST:PORT]
 
 It runs two job types:
 
@@ -27,6 +28,17 @@ may be on its way, or the master could take the beat's silence about a task
 just handed out as the worker having lost it (see docs/protocol.md). A second
 thread reports results in batches with task_complete, retrying until the
 master acknowledges them.
+
+Given several masters (a raft group, docs/ha.md), it calls the one that
+answered last, follows a standby's fault 8 to the leader it names, and
+skips a master that refuses connections (class Masters). It keeps the
+highest raft term a master has named (the "term" of replies and of
+assign_task and cancel_task) and refuses what comes with a lower one: an
+assign_task or cancel_task gets fault 8, and a reply is taken as a failed
+call (a registration is made again, a heartbeat's answer and a fetch's
+tasks are ignored, reports are sent again). A new leader does not know
+the worker: it registers again with what it holds, as after a master
+restart.
 
 SIGTERM or SIGINT: take no new work, let running jobs finish (10 s grace),
 send the last results, log out, exit 0. A second signal exits at once.
@@ -54,9 +66,11 @@ from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 # Fault codes of the drover master (docs/protocol.md).
 FAULT_UNKNOWN_WORKER = 1
 FAULT_UNAUTHORIZED = 6
+FAULT_NOT_LEADER = 8
 
 SHUTDOWN_GRACE = 10.0  # seconds running jobs get to finish on SIGTERM
 FLUSH_GRACE = 5.0  # seconds to deliver the last results
+CALL_TIMEOUT = 10.0  # seconds a call to the master may take (a fetch: its wait more)
 MAX_REPORTS = 500  # reports in one task_complete call
 
 
@@ -90,14 +104,64 @@ class TimeoutTransport(xmlrpc.client.Transport):
         return conn
 
 
-def master_proxy(master, timeout):
-    """A ServerProxy for the master. ServerProxy is not thread-safe: each
-    thread makes its own."""
-    url = master if "://" in master else "http://" + master
-    if url.count("/") < 3:
-        url += "/RPC2"
-    transport = TimeoutTransport(timeout)
-    return xmlrpc.client.ServerProxy(url, allow_none=True, transport=transport), transport
+def master_url(addr):
+    """The XML-RPC URL of a master given as HOST:PORT (or a URL)."""
+    url = addr if "://" in addr else "http://" + addr
+    return url if url.count("/") >= 3 else url + "/RPC2"
+
+
+class Masters:
+    """Calls the leader among masters given as a list of XML-RPC URLs.
+
+    The class of docs/protocol.md ("Several masters: following the
+    leader"), with two changes for a long-lived worker: every socket
+    operation of a call times out (io_timeout), and after a call whose
+    connection broke or timed out the next call starts at the next master
+    (the one that did not answer may have been stopped). Such a call, which
+    may have happened, is not sent again: the error goes to the caller.
+    Not thread-safe: each thread has its own.
+    """
+
+    def __init__(self, urls):
+        self.urls, self.i = list(urls), 0
+        self.proxies = {}  # url -> (ServerProxy, TimeoutTransport), kept for keep-alive
+
+    def proxy(self, url, io_timeout):
+        if url not in self.proxies:
+            transport = TimeoutTransport(io_timeout)
+            self.proxies[url] = xmlrpc.client.ServerProxy(url, allow_none=True, transport=transport), transport
+        proxy, transport = self.proxies[url]
+        transport.timeout = io_timeout
+        return proxy
+
+    def call(self, method, arg, timeout=CALL_TIMEOUT, io_timeout=CALL_TIMEOUT):
+        end, url = time.monotonic() + timeout, self.urls[self.i]
+        while True:
+            try:
+                result = getattr(self.proxy(url, io_timeout), method)(arg)
+                self.i = self.urls.index(url)  # the next call starts here
+                return result
+            except xmlrpc.client.Fault as f:
+                if f.faultCode != FAULT_NOT_LEADER:  # 8: a standby, naming the leader if it knows it
+                    raise
+                _, named, leader = f.faultString.partition("the leader is at ")
+            except ConnectionRefusedError:  # nothing was sent
+                named = leader = ""
+            except (OSError, http.client.HTTPException):  # broken, timed out: it may have happened
+                self.i = (self.urls.index(url) + 1) % len(self.urls)
+                raise
+            if time.monotonic() > end:
+                raise TimeoutError("no master answered " + method)
+            leader = master_url(leader)
+            if named and url == self.urls[self.i] and leader != url:
+                url = leader  # named by the master in turn: call it next
+                if url not in self.urls:
+                    self.urls.append(url)
+            else:  # the next master in turn; a pause after each round
+                self.i = (self.i + 1) % len(self.urls)
+                url = self.urls[self.i]
+                if self.i == 0:
+                    time.sleep(0.2)
 
 
 # ---- job handlers ------------------------------------------------------------
@@ -146,8 +210,8 @@ class Run:
 
 
 class Worker:
-    def __init__(self, master, name, slots, pull, listen):
-        self.master = master
+    def __init__(self, masters, name, slots, pull, listen):
+        self.masters = masters  # the masters' XML-RPC URLs
         self.name = name
         self.slots = slots
         self.pull = pull
@@ -155,6 +219,7 @@ class Worker:
         self.mu = threading.Condition()  # guards everything below; notified on any change
         self.worker_id = ""
         self.secret = ""  # the registration's: sent with every call, required of the master
+        self.term = 0  # the highest raft term a master has named; 0: none yet
         self.interval = 1.0
         self.running = {}  # job_id -> Run
         self.results = []  # reports not yet acknowledged
@@ -167,6 +232,20 @@ class Worker:
         self.server = None
         self.addr = ""
         self.threads = []
+
+    # -- the raft term -----------------------------------------------------------
+
+    def check_term(self, term, what):
+        """Keep the highest raft term a master has named; refuse a lower
+        one (0, a single master's, never), as fault 8: that master has been
+        deposed, though it may not know it yet. Caller holds mu."""
+        term = int(term or 0)
+        if term == 0 or term >= self.term:
+            self.term = max(self.term, term)
+            return
+        log("%s refused: it comes from a master of raft term %d; we have seen term %d" % (what, term, self.term))
+        raise xmlrpc.client.Fault(FAULT_NOT_LEADER, "%s from a master of raft term %d; this worker has seen term %d "
+                                  "(that master was deposed)" % (what, term, self.term))
 
     # -- what the worker holds -------------------------------------------------
 
@@ -296,12 +375,14 @@ class Worker:
                 return {"accepted": [], "rejected": [
                     {"job_id": str(t["job_id"]), "attempt": int(t["attempt"]), "reason": "not registered yet"} for t in tasks]}
             self.from_master(args, "assign_task")
+            self.check_term(args.get("term"), "assign_task")
             accepted, rejected = self.take(tasks, str(args.get("worker_id") or ""))
         return {"accepted": accepted, "rejected": rejected}
 
     def cancel_task(self, args):
         with self.mu:
             self.from_master(args, "cancel_task")
+            self.check_term(args.get("term"), "cancel_task")
             self.cancel_refs(args.get("jobs") or [])
         return {}
 
@@ -328,7 +409,7 @@ class Worker:
 
     # -- talking to the master ---------------------------------------------------
 
-    def register(self, proxy):
+    def register(self, masters):
         with self.mu:
             # No ID and no secret until the reply: nothing is reported and
             # no assignment runs meanwhile.
@@ -339,8 +420,9 @@ class Worker:
                 args["mode"] = "pull"
             else:
                 args.update(mode="push", transport="xmlrpc", addr=self.addr)
-        reply = proxy.register_worker(args)
+        reply = masters.call("register_worker", args)
         with self.mu:
+            self.check_term(reply.get("term"), "register_worker reply")  # a failed registration: again
             self.worker_id, self.secret = str(reply["worker_id"]), str(reply["secret"])
             self.interval = float(reply.get("heartbeat_interval") or 1.0)
             self.need_register = False
@@ -348,19 +430,21 @@ class Worker:
             draining = self.draining
             self.mu.notify_all()
         print("registered %s" % self.worker_id, flush=True)
-        log("registered as %s (%d held, heartbeat every %gs)" % (self.worker_id, len(args["running"]), self.interval))
+        log("registered as %s with %s (term %d, %d held, heartbeat every %gs)" % (
+            self.worker_id, masters.urls[masters.i], int(reply.get("term") or 0), len(args["running"]), self.interval))
         self.report_wake.set()  # results held across a master restart
         if draining:
             self.beat_now.set()
         return reply
 
-    def heartbeat(self, proxy):
+    def heartbeat(self, masters):
         with self.mu:
             args = {"worker_id": self.worker_id, "secret": self.secret, "running": self.held(),
                     "free_slots": max(self.slots - len(self.running), 0), "draining": self.draining}
-        reply = proxy.heartbeat(args)
+        reply = masters.call("heartbeat", args)
         status = reply.get("status")
         with self.mu:
+            self.check_term(reply.get("term"), "heartbeat reply")  # a failed beat: its answer is ignored
             if status == "unknown":
                 log("master does not know us (restarted or reaped); re-registering")
                 self.need_register = True
@@ -371,19 +455,19 @@ class Worker:
                 self.draining = True
             self.mu.notify_all()
 
-    def fetch(self, proxy, transport, free, wait):
+    def fetch(self, masters, free, wait):
         with self.mu:
             worker_id, secret = self.worker_id, self.secret
             self.fetching = True
-        transport.timeout = wait + 10
         try:
-            reply = proxy.fetch_tasks({"worker_id": worker_id, "secret": secret, "max": free, "timeout": wait})
+            reply = masters.call("fetch_tasks", {"worker_id": worker_id, "secret": secret, "max": free, "timeout": wait},
+                                 io_timeout=wait + CALL_TIMEOUT)
         finally:
-            transport.timeout = 10
             with self.mu:
                 self.fetching = False
                 self.mu.notify_all()
         with self.mu:
+            self.check_term(reply.get("term"), "fetch_tasks reply")  # a deposed master's tasks are not run
             self.cancel_refs(reply.get("cancel") or [])
             tasks = reply.get("tasks") or []
             accepted, rejected = self.take(tasks, worker_id, fetched=True)
@@ -395,21 +479,21 @@ class Worker:
     def master_loop(self):
         """Register, heartbeat every interval, re-register on "unknown"; in
         pull mode, fetch tasks between beats (in this same thread)."""
-        proxy, transport = master_proxy(self.master, 10)
+        masters = Masters(self.masters)
         next_beat = 0.0
         retry = 0.0
         failing = False
         while not self.quit.is_set():
             try:
                 if self.need_register:
-                    self.register(proxy)
+                    self.register(masters)
                     next_beat = time.monotonic() + self.jitter()
                     retry, failing = 0.0, False
                     continue
                 now = time.monotonic()
                 if now >= next_beat or self.beat_now.is_set():
                     self.beat_now.clear()
-                    self.heartbeat(proxy)
+                    self.heartbeat(masters)
                     next_beat = time.monotonic() + self.jitter()
                     if failing:
                         log("master reachable again")
@@ -426,7 +510,7 @@ class Worker:
                 if not self.pull:
                     self.beat_now.wait(wait)
                 elif not idle:
-                    self.fetch(proxy, transport, free, wait)
+                    self.fetch(masters, free, wait)
                     retry = 0.0
             except xmlrpc.client.Fault as f:
                 if f.faultCode == FAULT_UNKNOWN_WORKER:
@@ -452,7 +536,7 @@ class Worker:
     def report_loop(self):
         """Send finished results in batches until the master acknowledges
         them."""
-        proxy, _ = master_proxy(self.master, 10)
+        masters = Masters(self.masters)
         retry = 0.0
         while not self.quit.is_set():
             self.report_wake.wait(1.0)
@@ -464,7 +548,9 @@ class Worker:
                 if not batch or not worker_id:
                     break
                 try:
-                    reply = proxy.task_complete({"worker_id": worker_id, "secret": secret, "reports": batch})
+                    reply = masters.call("task_complete", {"worker_id": worker_id, "secret": secret, "reports": batch})
+                    with self.mu:
+                        self.check_term(reply.get("term"), "task_complete reply")  # the reports go again
                 except xmlrpc.client.Fault as f:
                     if f.faultCode == FAULT_UNKNOWN_WORKER:
                         with self.mu:
@@ -541,9 +627,8 @@ class Worker:
             th.join(15)
         log("threads stopped")
         if worker_id:
-            proxy, _ = master_proxy(self.master, 5)
             try:
-                proxy.logout_worker({"worker_id": worker_id, "secret": secret})
+                Masters(self.masters).call("logout_worker", {"worker_id": worker_id, "secret": secret}, timeout=5, io_timeout=5)
                 log("logged out")
             except (xmlrpc.client.Fault, OSError, xmlrpc.client.ProtocolError, http.client.HTTPException) as e:
                 log("logout failed: %s" % e)
@@ -551,7 +636,7 @@ class Worker:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--master", required=True, help="the master's HOST:PORT")
+    ap.add_argument("--master", required=True, help="the master's HOST:PORT, or several separated by commas")
     ap.add_argument("--pull", action="store_true", help="pull mode: no endpoint, long-poll fetch_tasks")
     ap.add_argument("--name", default="%s-py-%d" % (socket.gethostname(), os.getpid()))
     ap.add_argument("--slots", type=int, default=4)
@@ -559,6 +644,9 @@ def main():
     a = ap.parse_args()
     if a.slots < 1:
         ap.error("--slots must be at least 1")
+    masters = [m.strip() for m in a.master.split(",")]
+    if "" in masters:
+        ap.error("--master %r: an empty address" % a.master)
 
     stop = threading.Event()
 
@@ -571,7 +659,7 @@ def main():
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    Worker(a.master, a.name, a.slots, a.pull, a.listen).run(stop)
+    Worker([master_url(m) for m in masters], a.name, a.slots, a.pull, a.listen).run(stop)
     return 0
 
 
