@@ -554,7 +554,8 @@ class Worker:
                 except xmlrpc.client.Fault as f:
                     if f.faultCode == FAULT_UNKNOWN_WORKER:
                         with self.mu:
-                            self.need_register = True
+                            # Unless the master thread registered again meanwhile.
+                            self.need_register = self.need_register or self.worker_id == worker_id
                     else:
                         log("task_complete fault %d: %s" % (f.faultCode, f.faultString))
                     retry = self.backoff(retry)
