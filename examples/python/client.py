@@ -34,7 +34,16 @@ WAIT_PER_CALL = 10.0  # seconds; the master caps one wait_jobs call at 30
 FAULT_UNAVAILABLE = 4
 
 
-# The class of docs/protocol.md, "Several masters: following the leader".
+# Once and Masters are docs/protocol.md's, "Several masters: following the leader".
+class Once(xmlrpc.client.Transport):
+    """Sends a call once. xmlrpc.client sends it again when the connection
+    closed without an answer; a master killed meanwhile then refuses it, as
+    if nothing had been sent, and the call would go to the next master."""
+
+    def request(self, host, handler, body, verbose=False):
+        return self.single_request(host, handler, body, verbose)
+
+
 class Masters:
     """Calls the leader among masters given as a list of XML-RPC URLs."""
 
@@ -45,7 +54,8 @@ class Masters:
         end, url = time.monotonic() + timeout, self.urls[self.i]
         while True:
             try:
-                result = getattr(xmlrpc.client.ServerProxy(url, allow_none=True), method)(arg)
+                proxy = xmlrpc.client.ServerProxy(url, allow_none=True, transport=Once())
+                result = getattr(proxy, method)(arg)
                 self.i = self.urls.index(url)  # the next call starts here
                 return result
             except xmlrpc.client.Fault as f:

@@ -90,7 +90,8 @@ class Stopped(Exception):
 
 
 class TimeoutTransport(xmlrpc.client.Transport):
-    """An xmlrpc.client transport whose socket operations time out."""
+    """An xmlrpc.client transport whose socket operations time out, and
+    that makes each call once, on a connection of its own."""
 
     def __init__(self, timeout):
         super().__init__()
@@ -103,6 +104,16 @@ class TimeoutTransport(xmlrpc.client.Transport):
             conn.sock.settimeout(self.timeout)
         return conn
 
+    def request(self, host, handler, body, verbose=False):
+        # xmlrpc.client would send the call again when the connection
+        # closed without an answer (made for kept-alive connections), and a
+        # master killed meanwhile would then refuse it as if nothing had
+        # been sent (see Masters).
+        try:
+            return self.single_request(host, handler, body, verbose)
+        finally:
+            self.close()
+
 
 def master_url(addr):
     """The XML-RPC URL of a master given as HOST:PORT (or a URL)."""
@@ -114,31 +125,24 @@ class Masters:
     """Calls the leader among masters given as a list of XML-RPC URLs.
 
     The class of docs/protocol.md ("Several masters: following the
-    leader"), with two changes for a long-lived worker: every socket
-    operation of a call times out (io_timeout), and after a call whose
-    connection broke or timed out the next call starts at the next master
-    (the one that did not answer may have been stopped). Such a call, which
-    may have happened, is not sent again: the error goes to the caller.
-    Not thread-safe: each thread has its own.
+    leader"), with two changes for a long-lived worker: its transport's
+    socket operations time out (TimeoutTransport, which also sends each
+    call once, as the doc's Once does), and after a call whose connection
+    broke or timed out the next call starts at the next master (that one
+    may have been stopped). Such a call may have happened: it is not sent
+    again, the error goes to the caller. Not thread-safe: each thread has
+    its own.
     """
 
     def __init__(self, urls):
         self.urls, self.i = list(urls), 0
-        self.proxies = {}  # url -> (ServerProxy, TimeoutTransport), kept for keep-alive
-
-    def proxy(self, url, io_timeout):
-        if url not in self.proxies:
-            transport = TimeoutTransport(io_timeout)
-            self.proxies[url] = xmlrpc.client.ServerProxy(url, allow_none=True, transport=transport), transport
-        proxy, transport = self.proxies[url]
-        transport.timeout = io_timeout
-        return proxy
 
     def call(self, method, arg, timeout=CALL_TIMEOUT, io_timeout=CALL_TIMEOUT):
         end, url = time.monotonic() + timeout, self.urls[self.i]
         while True:
             try:
-                result = getattr(self.proxy(url, io_timeout), method)(arg)
+                proxy = xmlrpc.client.ServerProxy(url, allow_none=True, transport=TimeoutTransport(io_timeout))
+                result = getattr(proxy, method)(arg)
                 self.i = self.urls.index(url)  # the next call starts here
                 return result
             except xmlrpc.client.Fault as f:
@@ -243,7 +247,6 @@ class Worker:
         if term == 0 or term >= self.term:
             self.term = max(self.term, term)
             return
-        log("%s refused: it comes from a master of raft term %d; we have seen term %d" % (what, term, self.term))
         raise xmlrpc.client.Fault(FAULT_NOT_LEADER, "%s from a master of raft term %d; this worker has seen term %d "
                                   "(that master was deposed)" % (what, term, self.term))
 
@@ -360,12 +363,18 @@ class Worker:
 
     def from_master(self, args, method):
         """Refuse a call without our registration's secret (fault 6): only
-        our master knows it. Caller holds mu."""
+        our master knows it; and one of a lower raft term than we have seen
+        (fault 8): that master was deposed. Caller holds mu."""
         got = hashlib.sha256(str(args.get("secret") or "").encode()).digest()
         want = hashlib.sha256(self.secret.encode()).digest()
         if not self.secret or not hmac.compare_digest(got, want):
             log("%s refused: it does not carry our registration's secret" % method)
             raise xmlrpc.client.Fault(FAULT_UNAUTHORIZED, "%s without this worker's registration secret" % method)
+        try:
+            self.check_term(args.get("term"), method)
+        except xmlrpc.client.Fault as f:
+            log("%s refused: %s" % (method, f.faultString))
+            raise
 
     def assign_task(self, args):
         with self.mu:
@@ -375,14 +384,12 @@ class Worker:
                 return {"accepted": [], "rejected": [
                     {"job_id": str(t["job_id"]), "attempt": int(t["attempt"]), "reason": "not registered yet"} for t in tasks]}
             self.from_master(args, "assign_task")
-            self.check_term(args.get("term"), "assign_task")
             accepted, rejected = self.take(tasks, str(args.get("worker_id") or ""))
         return {"accepted": accepted, "rejected": rejected}
 
     def cancel_task(self, args):
         with self.mu:
             self.from_master(args, "cancel_task")
-            self.check_term(args.get("term"), "cancel_task")
             self.cancel_refs(args.get("jobs") or [])
         return {}
 
