@@ -453,7 +453,7 @@ class Worker:
         with self.mu:
             self.check_term(reply.get("term"), "heartbeat reply")  # a failed beat: its answer is ignored
             if status == "unknown":
-                log("master does not know us (restarted or reaped); re-registering")
+                log("master does not know us (restarted, reaped us, or a new leader); re-registering")
                 self.need_register = True
                 return
             self.drop_refs(reply.get("cancel") or [])
