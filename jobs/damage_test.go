@@ -822,9 +822,21 @@ func TestCrashShapes(t *testing.T) {
 		for i := range 30 {
 			h.save(t, s, storeJob(uint64(i+1)))
 		}
+		// A checkpoint may delete a segment between the listing and
+		// its read: a segment gone is left out.
 		keep := map[string][]byte{}
 		for _, n := range segments(t, dir) {
-			keep[segPath(dir, n)] = readAll(t, segPath(dir, n))
+			b, err := os.ReadFile(segPath(dir, n))
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			keep[segPath(dir, n)] = b
+		}
+		if len(keep) == 0 {
+			t.Fatal("no log segment to keep")
 		}
 		for i := range 30 {
 			h.save(t, s, storeJob(uint64(i+100)))
