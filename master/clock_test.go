@@ -187,11 +187,16 @@ func secretOf(wid string) string {
 // test unless it gets exactly one task.
 func fetchTask(t *testing.T, m *Master, wid string) rpcapi.Task {
 	t.Helper()
-	var f rpcapi.FetchReply
 	// Up to 4 s of real time: the fetch answers once the task is leased,
 	// and a dispatcher starved of CPU (CI runs every package at once) may
 	// take more than a second to run its timer.
-	if err := m.wire.Fetch(context.Background(), &rpcapi.FetchArgs{WorkerID: wid, Secret: secretOf(wid), Timeout: 4 * time.Second}, &f); err != nil || len(f.Tasks) != 1 {
+	return fetchTaskWithin(t, m, wid, 4*time.Second)
+}
+
+func fetchTaskWithin(t *testing.T, m *Master, wid string, d time.Duration) rpcapi.Task {
+	t.Helper()
+	var f rpcapi.FetchReply
+	if err := m.wire.Fetch(context.Background(), &rpcapi.FetchArgs{WorkerID: wid, Secret: secretOf(wid), Timeout: d}, &f); err != nil || len(f.Tasks) != 1 {
 		t.Fatalf("fetch by %s: %+v, %v; want one task", wid, f, err)
 	}
 	return f.Tasks[0]
@@ -274,7 +279,11 @@ func TestReapOnFakeClock(t *testing.T) {
 // pass just before leases nothing, and the dispatcher's timer leases it
 // at the time, without real time passing.
 func TestBackoffOnFakeClock(t *testing.T) {
-	m, fc := clockMaster(t, Config{})
+	// A backoff of 1 to 2 minutes: on the system's clock the retry would
+	// take a minute at least, far beyond what a starved machine adds. The
+	// worker, which does not beat here, stays alive as long.
+	m, fc := clockMaster(t, Config{RetryBackoff: 2 * time.Minute, MaxBackoff: 4 * time.Minute,
+		HeartbeatInterval: time.Minute, DeadAfter: 5 * time.Minute})
 	ctx := context.Background()
 	wid := pullWorker(t, m, "w", "t")
 	ids, err := m.Submit(ctx, jobs.Spec{Type: "t", Retries: 3})
@@ -290,8 +299,8 @@ func TestBackoffOnFakeClock(t *testing.T) {
 	}
 	j := jobNow(t, m, ids[0])
 	wait := j.NotBefore.Sub(fc.Now())
-	if j.State != jobs.Pending || wait < 5*time.Second || wait > 10*time.Second {
-		t.Fatalf("after a failed attempt: %s, not before %s (%s on the master's clock), want 5-10 s", j.State, j.NotBefore, wait)
+	if j.State != jobs.Pending || wait < time.Minute || wait > 2*time.Minute {
+		t.Fatalf("after a failed attempt: %s, not before %s (%s on the master's clock), want 1-2 min", j.State, j.NotBefore, wait)
 	}
 	fc.AwaitTimer(t, "the retry", j.NotBefore, j.NotBefore)
 
@@ -304,13 +313,13 @@ func TestBackoffOnFakeClock(t *testing.T) {
 	}
 	fc.Advance(time.Millisecond)
 	start := time.Now()
-	if task := fetchTask(t, m, wid); task.Attempt != 2 {
+	// On the master's clock, the retry comes without real time passing;
+	// on the system's, it would take the backoff, a minute at least. The
+	// fetch waits 30 s at most: that tells them apart on a loaded machine.
+	if task := fetchTaskWithin(t, m, wid, 30*time.Second); task.Attempt != 2 {
 		t.Fatalf("after the backoff: %+v, want attempt 2", task)
 	}
-	// On the master's clock, the retry comes without real time passing;
-	// on the system's, it would take the backoff, 5 s at least. Under 4 s
-	// tells them apart on a loaded machine.
-	if took := time.Since(start); took > 4*time.Second {
+	if took := time.Since(start); took > 30*time.Second {
 		t.Fatalf("the retry came %s of real time after the backoff", took)
 	}
 }
