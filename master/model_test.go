@@ -139,6 +139,7 @@ type mdl struct {
 	dups      []dupReport
 	loggedOut map[string]bool
 	clock     *master.FakeClock // the master's, if not the system's
+	midReport func()            // if set, runs in report between reading the state and sending the report
 }
 
 type dupReport struct {
@@ -768,6 +769,39 @@ func TestRejectedAssignReoffered(t *testing.T) {
 				d.check()
 			})
 		}
+	}
+}
+
+// TestReportBesideRevokedAssign: a push worker's lease whose assign_task
+// fails goes back at once, with no attempt recorded (docs/protocol.md,
+// "assign_task"), even while a report of its other job is under way; the
+// report, dropped, leaves that job and its lease as they were.
+func TestReportBesideRevokedAssign(t *testing.T) {
+	for _, tr := range []string{rpcapi.TransportGob, rpcapi.TransportXMLRPC} {
+		t.Run(tr, func(t *testing.T) {
+			d := newModel(t, 0, nil, false, "go test -run TestReportBesideRevokedAssign ./master/")
+			d.addFake(rpcapi.ModePush, tr, 2, []string{"a"})
+			f := d.fakes[0]
+			a := d.submitOne(jobs.Spec{Type: "a"})
+			pollT(t, 5*time.Second, "job "+a+" accepted", func() bool { return len(f.view().held) == 1 })
+			f.mu.Lock()
+			f.modes = []assignMode{amHang}
+			f.mu.Unlock()
+			b := d.submitOne(jobs.Spec{Type: "a"})
+			pollT(t, 5*time.Second, "the assign_task of job "+b+" in flight", func() bool { return f.view().hung })
+			d.check()
+			d.midReport = func() {
+				f.release()
+				pollT(t, 5*time.Second, "job "+b+" back in the queue", func() bool { return d.jobsMap()[b].State == jobs.Pending })
+			}
+			x := f.view().held[0]
+			d.log(d.report(f, "", rpcapi.Report{JobID: x.JobID, Attempt: x.Attempt + 1, Outcome: jobs.OK}))
+			d.midReport = nil
+			if j := d.jobsMap()[b]; len(j.Attempts) != 0 {
+				t.Errorf("job %s, its assign_task failed: %s; want no attempt recorded", b, fingerprint(&j))
+			}
+			d.check()
+		})
 	}
 }
 

@@ -652,14 +652,43 @@ func (d *mdl) expect(f *fakeW, id string, j *jobs.Job, rep rpcapi.Report) (want 
 }
 
 // stable says whether only the driver can change j now: it is final, or
-// leased to a fake that beats honestly.
-func (d *mdl) stable(j *jobs.Job) bool {
+// its live attempt is leased to a fake that accepted it (holds it), beats
+// honestly and has not logged out. For a running j it also returns the
+// leases of that fake that only the driver ends meanwhile: those
+// list_workers showed (ws) that it holds, of jobs running on it in js.
+// Any other may end while the driver reports, whatever the report does:
+// one whose assign_task is in flight goes back when the fake refuses it
+// (draining, no free slot) or the call fails (docs/protocol.md,
+// "assign_task"); one a reply handed out and the fake did not take, at its
+// second beat; a cancelled one, at its beat that leaves it out.
+func (d *mdl) stable(j *jobs.Job, js map[string]jobs.Job, ws map[string]rpcapi.WorkerInfo) (bool, []rpcapi.JobRef) {
+	if j == nil || j.State != jobs.Running {
+		return j == nil || j.State.Final(), nil
+	}
 	for _, f := range d.fakes {
-		if v := f.view(); j != nil && j.State == jobs.Running && v.id == j.Worker {
-			return v.beating && v.honest && !v.gone
+		if v := f.view(); v.id == j.Worker {
+			if !v.beating || !v.honest || v.gone || !slices.Contains(v.held, rpcapi.JobRef{JobID: j.ID, Attempt: j.Attempt}) {
+				return false, nil
+			}
+			var kept []rpcapi.JobRef
+			for _, x := range refsOf(ws[j.Worker].Jobs) {
+				if leased(js, x, j.Worker) && slices.Contains(v.held, x) {
+					kept = append(kept, x)
+				}
+			}
+			return true, kept
 		}
 	}
-	return j == nil || j.State.Final()
+	return false, nil
+}
+
+// revoked says whether the lease of attempt x went back without an
+// attempt record, as one whose assign_task was refused or failed does. A
+// fake's failing call cuts all its connections, so a call in flight that
+// it answered with x accepted may fail too, at the master's end.
+func revoked(js map[string]jobs.Job, x rpcapi.JobRef) bool {
+	j, ok := js[x.JobID]
+	return ok && !slices.ContainsFunc(j.Attempts, func(a jobs.Attempt) bool { return a.N == x.Attempt })
 }
 
 // report sends one report from f under id (f's own when "") and judges
@@ -674,7 +703,10 @@ func (d *mdl) report(f *fakeW, id string, rep rpcapi.Report) string {
 	js0, ws0 := d.jobsMap(), d.workers()
 	j0 := ptr(js0, rep.JobID)
 	want, changes := d.expect(f, id, j0, rep)
-	stable := d.stable(j0) // and the holder was not reaped meanwhile: see below
+	stable, kept := d.stable(j0, js0, ws0) // and the holder was not reaped meanwhile: see below
+	if d.midReport != nil {
+		d.midReport()
+	}
 	d.sent[x] = append(d.sent[x], rep.Outcome)
 	ctx, cancel := callCtx()
 	defer cancel()
@@ -711,10 +743,12 @@ func (d *mdl) report(f *fakeW, id string, rep rpcapi.Report) string {
 		d.dups = append(d.dups, dupReport{f, id, rep})
 	case stable && fingerprint(j0) != fingerprint(j1):
 		d.fail("%s: a report that changes nothing changed the job to %s", desc, fingerprint(j1))
-	case stable && j0 != nil && j0.State == jobs.Running && ws1[j0.Worker].State == rpcapi.WorkerAlive:
+	case stable && j0 != nil && j0.State == jobs.Running:
 		w0, w1 := ws0[j0.Worker], ws1[j0.Worker]
-		if w1.Running < w0.Running || !slices.Contains(refsOf(w1.Jobs), rpcapi.JobRef{JobID: j0.ID, Attempt: j0.Attempt}) {
-			d.fail("%s: the lease holder's running went %d %v → %d %v", desc, w0.Running, w0.Jobs, w1.Running, w1.Jobs)
+		for _, x := range kept {
+			if !slices.Contains(refsOf(w1.Jobs), x) && !revoked(js1, x) {
+				d.fail("%s: the lease holder's running went %d %v → %d %v: lease %v ended", desc, w0.Running, w0.Jobs, w1.Running, w1.Jobs, x)
+			}
 		}
 	}
 	if err == nil && rep.Outcome.Valid() && id == f.view().id {
