@@ -26,12 +26,7 @@ import (
 // past a master that refuses connections, and from a standby naming a
 // leader that is not in the list.
 func TestPythonFollow(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs Python processes")
-	}
-	py := pyNeedPython(t)
-	code := pyDocBlock(t, filepath.Join("..", "docs", "protocol.md"), "## Several masters: following the leader")
-	script := pyWriteFile(t, t.TempDir(), "follow.py", code+pyFollowDriver)
+	py, script := followScript(t)
 
 	m := followLeader(t)
 	leader := "http://" + m.Addr() + "/RPC2"
@@ -90,4 +85,16 @@ func followLeader(t *testing.T) *master.Master {
 	}
 	t.Cleanup(func() { m.Close() })
 	return m
+}
+
+// followScript writes docs/protocol.md's class that follows the leader,
+// with pyFollowDriver after it, to a file, and returns python3 and it.
+func followScript(t *testing.T) (py, script string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs Python processes")
+	}
+	py = pyNeedPython(t)
+	code := pyDocBlock(t, filepath.Join("..", "docs", "protocol.md"), "## Several masters: following the leader")
+	return py, pyWriteFile(t, t.TempDir(), "follow.py", code+pyFollowDriver)
 }

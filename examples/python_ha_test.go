@@ -138,12 +138,7 @@ func TestPythonHA(t *testing.T) {
 // be refused, and the class would go on to the leader): it raises, and the
 // leader has no job.
 func TestPythonFollowBrokenCall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs Python processes")
-	}
-	py := pyNeedPython(t)
-	code := pyDocBlock(t, filepath.Join("..", "docs", "protocol.md"), "## Several masters: following the leader")
-	script := pyWriteFile(t, t.TempDir(), "follow.py", code+pyFollowDriver)
+	py, script := followScript(t)
 	m := followLeader(t)
 	ln := testnet.Listen(t)
 	read := make(chan error, 1)
