@@ -3,7 +3,6 @@ package drovertest
 import (
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/drover/drover/internal/testnet"
 	"github.com/drover/drover/rpcapi"
@@ -23,16 +22,5 @@ func ServeStandby(tb testing.TB, leader func() string) string {
 	mux := http.NewServeMux()
 	mux.Handle(rpcapi.GoRPCPath, h)
 	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(api, nil, rpcapi.XMLRPCOptions{}))
-	ln := testnet.Listen(tb)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(ln)
-	}()
-	tb.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return ln.Addr().String()
+	return testnet.Serve(tb, mux)
 }

@@ -287,18 +287,7 @@ func (m *termMaster) serve(t *testing.T) string {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(m, nil, rpcapi.XMLRPCOptions{}))
-	ln := testnet.Listen(t)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return ln.Addr().String()
+	return testnet.Serve(t, mux)
 }
 
 func (m *termMaster) setTerm(term int64) {

@@ -96,16 +96,20 @@ func (w *warm) remove(seqs []uint64) {
 
 // tick decodes the records that outlived a tick, and ages the young.
 func (w *warm) tick() {
-	if !w.on || w.err != nil {
-		return
+	if w.on && w.err == nil && w.decodeAll(w.old) {
+		w.old, w.young = w.young, w.old
 	}
-	for seq, data := range w.old {
+}
+
+// decodeAll decodes the records of m and empties it; false: one failed.
+func (w *warm) decodeAll(m map[uint64][]byte) bool {
+	for seq, data := range m {
 		if w.decode(seq, data); w.err != nil {
-			return
+			return false
 		}
 	}
-	clear(w.old)
-	w.old, w.young = w.young, w.old
+	clear(m)
+	return true
 }
 
 // take hands the kept jobs over, in Seq order, and keeps none from now on.
@@ -113,8 +117,9 @@ func (w *warm) take() ([]*jobs.Job, error) {
 	if !w.on {
 		return nil, jobs.ErrNotWarm
 	}
-	w.tick()
-	w.tick() // the young, aged, are decoded too
+	if w.err == nil && w.decodeAll(w.old) {
+		w.decodeAll(w.young)
+	}
 	kept, err := w.jobs, w.err
 	*w = warm{}
 	if err != nil {

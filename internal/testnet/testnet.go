@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // Listener is a net.Listener that remembers every connection it accepts,
@@ -82,6 +83,28 @@ func Listen(tb TB) net.Listener {
 		return nil
 	}
 	return ln
+}
+
+// Serve serves h over HTTP on a port of 127.0.0.1 that the kernel picks
+// until the test ends (the server closed, its goroutine waited for), and
+// returns the address.
+func Serve(tb interface {
+	TB
+	Cleanup(func())
+}, h http.Handler) string {
+	tb.Helper()
+	ln := Listen(tb)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	tb.Cleanup(func() {
+		srv.Close()
+		<-done
+	})
+	return ln.Addr().String()
 }
 
 // DeadAddr returns an address of 127.0.0.1 where nothing listens: a port
