@@ -41,10 +41,13 @@ func startMarked(t *testing.T, mark, script string) *proc {
 		syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 		<-p.done
 	})
-	// Wait until the program runs, with the mark in its environment.
+	// Wait until the script has run to its exec of sleep (so a trap it
+	// sets is in place), with the mark in its environment.
+	dir := "/proc/" + strconv.Itoa(c.Process.Pid) + "/"
 	poll.Until(t, 10*time.Second, "the process to start", func() bool {
-		b, _ := os.ReadFile("/proc/" + strconv.Itoa(c.Process.Pid) + "/environ")
-		return bytes.Contains(b, []byte(MarkEnv+"="+mark+"\x00"))
+		comm, _ := os.ReadFile(dir + "comm")
+		env, _ := os.ReadFile(dir + "environ")
+		return string(comm) == "sleep\n" && bytes.Contains(env, []byte(MarkEnv+"="+mark+"\x00"))
 	})
 	return p
 }
