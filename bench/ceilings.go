@@ -16,8 +16,9 @@ import (
 // What the ceilings measure, for the report.
 const (
 	ceilingRPCNote = "net/rpc (gob) no-op method served in the bench process by the standard library's rpc.NewServer " +
-		"over an HTTP CONNECT to /_goRPC_ (raw net/rpc; rpcapi serves the same wire protocol), called through " +
-		"rpcapi.Client; seq: 1 call in flight on 1 connection; par: 64 in flight over 4 connections"
+		"over an HTTP CONNECT to /_goRPC_ on a plain listener (raw net/rpc; rpcapi serves the same wire protocol), " +
+		"called through the standard library's rpc.DialHTTPPath client; seq: 1 call in flight on 1 connection; " +
+		"par: 64 in flight over 4 connections"
 	ceilingXMLNote = "XML-RPC get_master_status served in the bench process by rpcapi.NewXMLRPCHandler over a stub " +
 		"MasterAPI that returns at once (the XML-RPC stack without the master), called through rpcapi.XMLClient; " +
 		"seq: 1 in flight; par: 64 in flight over 4 clients"
@@ -29,20 +30,35 @@ type Noop struct{}
 // Call does nothing.
 func (Noop) Call(_ *rpcapi.Empty, _ *rpcapi.Empty) error { return nil }
 
-// serve serves h at path on a new loopback listener.
-func serve(path string, h http.Handler) (addr string, stop func(), err error) {
+// serve serves h at path on a new loopback listener: the standard
+// library's own, or with tracked set drover's (listen.TrackingListener,
+// whose connections read and write with raw system calls).
+func serve(path string, h http.Handler, tracked bool) (addr string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
-	tl := listen.NewTrackingListener(ln)
+	closeAll := func() {}
+	if tracked {
+		tl := listen.NewTrackingListener(ln)
+		ln, closeAll = tl, tl.CloseAll
+	}
 	mux := http.NewServeMux()
 	mux.Handle(path, h)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
-	go func() { srv.Serve(tl); close(done) }()
-	return ln.Addr().String(), func() { srv.Close(); tl.CloseAll(); <-done }, nil
+	go func() { srv.Serve(ln); close(done) }()
+	return ln.Addr().String(), func() { srv.Close(); closeAll(); <-done }, nil
 }
+
+// stdCaller calls through the standard library's net/rpc client alone.
+type stdCaller struct{ c *rpc.Client }
+
+func (s stdCaller) Call(_ context.Context, method string, args, reply any) error {
+	return s.c.Call(method, args, reply)
+}
+
+func (s stdCaller) Close() error { return s.c.Close() }
 
 // callRate calls call from perConn goroutines on each of conns callers for
 // d and returns calls per second. With rtts set, it also records each
@@ -101,12 +117,15 @@ func measureCeilings(ctx context.Context, cfg *Config, e *E2E) error {
 	if err := srv.RegisterName("Noop", Noop{}); err != nil {
 		return err
 	}
-	addr, stop, err := serve(rpcapi.GoRPCPath, srv)
+	addr, stop, err := serve(rpcapi.GoRPCPath, srv, false)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	gob := func() (rpcapi.Caller, error) { return rpcapi.NewClient(addr), nil }
+	gob := func() (rpcapi.Caller, error) {
+		c, err := rpc.DialHTTPPath("tcp", addr, rpcapi.GoRPCPath)
+		return stdCaller{c}, err
+	}
 	noop := func(ctx context.Context, c rpcapi.Caller) error {
 		return c.Call(ctx, "Noop.Call", &rpcapi.Empty{}, &rpcapi.Empty{})
 	}
@@ -119,7 +138,7 @@ func measureCeilings(ctx context.Context, cfg *Config, e *E2E) error {
 		return err
 	}
 
-	xaddr, xstop, err := serve(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(stubMaster{}, nil, rpcapi.XMLRPCOptions{}))
+	xaddr, xstop, err := serve(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(stubMaster{}, nil, rpcapi.XMLRPCOptions{}), true)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drover/drover/internal/rawsock"
 	"github.com/drover/drover/jobs"
 )
 
@@ -240,7 +241,7 @@ func dialGoConn(ctx context.Context, addr, token string, tlsCfg *tls.Config) (ne
 		return nil, &NotSentError{fmt.Errorf("%w: connect %s%s: %v", ErrUnavailable, addr, GoRPCPath, err)}
 	}
 	conn.SetDeadline(time.Time{})
-	return conn, nil
+	return rawsock.Wrap(conn), nil
 }
 
 // MasterClient calls a master through any Caller.

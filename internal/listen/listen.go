@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/drover/drover/internal/rawsock"
 )
 
 // Defaults of PreAuth.
@@ -118,7 +120,7 @@ func (l *TrackingListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		tc := &trackedConn{Conn: c, l: l, authed: l.preAuth == nil, from: sourceOf(c)}
+		tc := &trackedConn{Conn: rawsock.Wrap(c), l: l, authed: l.preAuth == nil, from: sourceOf(c)}
 		l.mu.Lock()
 		full := l.max > 0 && len(l.conns)-l.anon.Len() >= l.max
 		var evict *trackedConn

@@ -1,0 +1,96 @@
+//go:build linux
+
+package rawsock
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// Conn is a TCP connection whose Read and Write are raw system calls.
+// Everything else is the connection's own.
+type Conn struct {
+	net.Conn
+	rc syscall.RawConn
+}
+
+func wrapTCP(tc *net.TCPConn) net.Conn {
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return tc
+	}
+	return &Conn{Conn: tc, rc: rc}
+}
+
+// Read reads into p, waiting for data on the poller (with the read
+// deadline) while there is none.
+func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var n uintptr
+	var errno syscall.Errno
+	err := c.rc.Read(func(fd uintptr) bool {
+		for {
+			n, _, errno = syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+			if errno != syscall.EINTR {
+				return errno != syscall.EAGAIN
+			}
+		}
+	})
+	switch {
+	case err != nil:
+		return 0, c.opError("read", err)
+	case errno != 0:
+		return 0, c.opError("read", os.NewSyscallError("read", errno))
+	case n == 0:
+		return 0, io.EOF
+	}
+	return int(n), nil
+}
+
+// Write writes all of p, waiting on the poller (with the write deadline)
+// while the socket's buffer is full. On an error it returns how much was
+// written.
+func (c *Conn) Write(p []byte) (int, error) {
+	done := 0
+	var errno syscall.Errno
+	err := c.rc.Write(func(fd uintptr) bool {
+		for done < len(p) {
+			n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[done])), uintptr(len(p)-done))
+			switch e {
+			case 0:
+				done += int(n)
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				return false
+			default:
+				errno = e
+				return true
+			}
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return done, c.opError("write", err)
+	case errno != 0:
+		return done, c.opError("write", os.NewSyscallError("write", errno))
+	}
+	return done, nil
+}
+
+// opError is err as the standard library's connection would return it: a
+// *net.OpError named op (the poller's own errors, a deadline or a closed
+// connection, come as "raw-read" or "raw-write" ones).
+func (c *Conn) opError(op string, err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		err = oe.Err
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
