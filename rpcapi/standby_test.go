@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -122,5 +123,16 @@ func TestStandbyOnTheWire(t *testing.T) {
 		if !errors.Is(err, ErrNotLeader) || err.Error() != tc.want {
 			t.Errorf("gob status to a standby (leader %q): %v; want not_leader %q", tc.leader, err, tc.want)
 		}
+	}
+
+	// The introspection calls are the documented exception: they change
+	// nothing, and a standby answers them as any master does.
+	_, body := post(t, "http://"+addr+XMLRPCPath, call("system.listMethods"))
+	v, err := xmlrpc.DecodeResponse(strings.NewReader(body), xmlrpc.Limits{})
+	if err != nil {
+		t.Fatalf("system.listMethods on a standby: %v", err)
+	}
+	if names, _ := v.([]any); !slices.Contains(names, any("submit_jobs")) {
+		t.Fatalf("system.listMethods on a standby = %v; want the method names", v)
 	}
 }
