@@ -11,6 +11,11 @@ import (
 	"unsafe"
 )
 
+// maxIO bounds the bytes one system call copies. The goroutine cannot be
+// preempted during a raw call (a collection's stop waits for it), so a
+// large write goes as several calls of at most 1 MiB.
+const maxIO = 1 << 20
+
 // Conn is a TCP connection whose Read and Write are raw system calls.
 // Everything else is the connection's own.
 type Conn struct {
@@ -36,7 +41,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 	var errno syscall.Errno
 	err := c.rc.Read(func(fd uintptr) bool {
 		for {
-			n, _, errno = syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+			n, _, errno = syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(min(len(p), maxIO)))
 			if errno != syscall.EINTR {
 				return errno != syscall.EAGAIN
 			}
@@ -61,7 +66,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	var errno syscall.Errno
 	err := c.rc.Write(func(fd uintptr) bool {
 		for done < len(p) {
-			n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[done])), uintptr(len(p)-done))
+			n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[done])), uintptr(min(len(p)-done, maxIO)))
 			switch e {
 			case 0:
 				done += int(n)
