@@ -85,7 +85,7 @@ type core struct {
 	// recovered says the master came back from one.
 	graceUntil time.Time
 	recovered  bool
-	held       []heldLease // fresh leases not yet written, in due order
+	held       fifo[heldLease] // fresh leases not yet written, in due order
 
 	reg   *registry // the workers: their records are guarded by mu (workers.go)
 	hooks *hooks    // group on_done and notifiers (groups.go), set by Start; its books are guarded by mu
@@ -237,7 +237,7 @@ func (c *core) touch(j *jobs.Job, before jobs.State) *batch {
 		}
 	}
 	if before == jobs.Pending && j.State == jobs.Running {
-		c.held = append(c.held, heldLease{j: j, attempt: j.Attempt, due: j.Updated.Add(leaseWriteDelay)})
+		c.held.push(heldLease{j: j, attempt: j.Attempt, due: j.Updated.Add(leaseWriteDelay)})
 		return c.commit.pending()
 	}
 	return c.commit.add(j)
@@ -246,19 +246,11 @@ func (c *core) touch(j *jobs.Job, before jobs.State) *batch {
 // writeHeld writes the held leases that are due (all of them when all is
 // set) and still running. The caller holds mu.
 func (c *core) writeHeld(now time.Time, all bool) {
-	n := 0
-	for _, h := range c.held {
-		if !all && h.due.After(now) {
-			break
-		}
-		if h.j.State == jobs.Running && h.j.Attempt == h.attempt {
+	for c.held.len() > 0 && (all || !c.held.front().due.After(now)) {
+		if h := c.held.pop(); h.j.State == jobs.Running && h.j.Attempt == h.attempt {
 			c.commit.add(h.j)
 		}
-		n++
 	}
-	left := copy(c.held, c.held[n:])
-	clear(c.held[left:])
-	c.held = c.held[:left]
 }
 
 // bump wakes everyone waiting on Changed. The caller holds mu.

@@ -36,29 +36,7 @@ type retireEntry struct {
 }
 
 // retireQueue is a FIFO of retireEntry in the order jobs finished.
-type retireQueue struct {
-	q    []retireEntry
-	head int
-}
-
-func (r *retireQueue) push(e retireEntry) { r.q = append(r.q, e) }
-
-func (r *retireQueue) len() int { return len(r.q) - r.head }
-
-func (r *retireQueue) front() *retireEntry { return &r.q[r.head] }
-
-func (r *retireQueue) pop() retireEntry {
-	e := r.q[r.head]
-	r.q[r.head] = retireEntry{}
-	r.head++
-	if r.head > 1024 && r.head*2 > len(r.q) {
-		n := copy(r.q, r.q[r.head:])
-		clear(r.q[n:])
-		r.q = r.q[:n]
-		r.head = 0
-	}
-	return e
-}
+type retireQueue = fifo[retireEntry]
 
 // jobsFileKeyPrefix starts the key of every job loaded from a jobs file
 // (conf.KeyPrefix): those keys stay known for as long as the master runs.
