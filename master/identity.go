@@ -37,8 +37,8 @@ func (w *workerRec) owns(secret string) bool {
 	if w.secret == "" {
 		return false
 	}
-	got, want := sha256.Sum256([]byte(secret)), sha256.Sum256([]byte(w.secret))
-	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+	got := sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(got[:], w.secretSum[:]) == 1
 }
 
 // checkSecret refuses a call for w (method, its XML-RPC name) that does

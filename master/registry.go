@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"strings"
@@ -96,6 +97,7 @@ func (reg *registry) addWorker(a *rpcapi.RegisterArgs, addr string, client rpcap
 		client: client, pull: a.Mode == rpcapi.ModePull,
 		tags: slices.Compact(slices.Sorted(slices.Values(a.Tags))), tagSet: make(map[string]bool),
 	}
+	w.secretSum = sha256.Sum256([]byte(w.secret))
 	for _, t := range w.tags {
 		w.tagSet[t] = true
 	}

@@ -23,7 +23,8 @@ import (
 // workerRec is the master's view of one worker. Guarded by Master.mu.
 type workerRec struct {
 	id, name, addr string
-	secret         string // the registration's (identity.go); set once, "" for a placeholder
+	secret         string   // the registration's (identity.go); set once, "" for a placeholder
+	secretSum      [32]byte // SHA-256 of secret, set with it (owns)
 	types          []string
 	tags           []string
 	tagSet         map[string]bool
