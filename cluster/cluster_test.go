@@ -171,6 +171,18 @@ func TestStandbysAnswerNotLeaderAndNameTheLeader(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(string(body), `"leader_rpc":"`+lrpc+`"`) {
 			t.Fatalf("%s: GET /api/v1/cluster: %d %s", m.ID, resp.StatusCode, body)
 		}
+		// docs/ha.md: the XML-RPC introspection calls are the exception,
+		// answered as any master answers them.
+		resp, err = http.Post("http://"+m.RPC+"/RPC2", "text/xml",
+			strings.NewReader(`<?xml version="1.0"?><methodCall><methodName>system.listMethods</methodName><params></params></methodCall>`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || strings.Contains(string(body), "faultCode") || !strings.Contains(string(body), "<string>submit_jobs</string>") {
+			t.Fatalf("%s: system.listMethods: %d %s", m.ID, resp.StatusCode, body)
+		}
 	}
 }
 

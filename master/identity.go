@@ -29,6 +29,12 @@ func newSecret() string {
 	return hex.EncodeToString(b[:])
 }
 
+// setSecret gives w its registration secret, and the digest owns
+// compares with.
+func (w *workerRec) setSecret(secret string) {
+	w.secret, w.secretSum = secret, sha256.Sum256([]byte(secret))
+}
+
 // owns reports whether secret is w's registration secret. It compares
 // SHA-256 digests in constant time, so the time it takes tells nothing
 // about the secret, its length included. A record without a secret (a

@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"slices"
 	"strings"
@@ -90,14 +89,14 @@ func (reg *registry) workerCaller(ctx context.Context, addr, transport string) (
 // it ("" in pull mode). The caller holds the core's lock.
 func (reg *registry) addWorker(a *rpcapi.RegisterArgs, addr string, client rpcapi.Caller, now time.Time) *workerRec {
 	w := &workerRec{
-		id: reg.nextID(), secret: newSecret(), name: a.Name, addr: addr, slots: a.Slots,
+		id: reg.nextID(), name: a.Name, addr: addr, slots: a.Slots,
 		types: slices.Compact(slices.Sorted(slices.Values(a.Types))),
 		state: rpcapi.WorkerAlive, registered: now, lastBeat: now, beatAt: now, fenceGrace: a.FenceGrace,
 		leases: make(map[string]*lease), wake: make(chan struct{}, 1),
 		client: client, pull: a.Mode == rpcapi.ModePull,
 		tags: slices.Compact(slices.Sorted(slices.Values(a.Tags))), tagSet: make(map[string]bool),
 	}
-	w.secretSum = sha256.Sum256([]byte(w.secret))
+	w.setSecret(newSecret())
 	for _, t := range w.tags {
 		w.tagSet[t] = true
 	}

@@ -24,7 +24,7 @@ import (
 type workerRec struct {
 	id, name, addr string
 	secret         string   // the registration's (identity.go); set once, "" for a placeholder
-	secretSum      [32]byte // SHA-256 of secret, set with it (owns)
+	secretSum      [32]byte // SHA-256 of secret; both set by setSecret
 	types          []string
 	tags           []string
 	tagSet         map[string]bool
