@@ -16,25 +16,69 @@ import (
 
 // resultFile is where a command job writes its data: the file named by
 // $DROVER_RESULT, in a temporary directory of its own that the worker
-// removes after the attempt.
+// removes after the attempt. The worker holds a shared lock on the
+// directory while the attempt runs, so that another worker's sweep
+// (sweepResultDirs) can tell it from one a killed worker left.
 type resultFile struct {
 	dir, path string
+	lock      *os.File // the directory, locked; nil where there is no flock
 }
 
-// newResultFile makes the attempt's temporary directory and an empty
-// result file in it, readable and writable by the worker's user alone.
+// resultDirPrefix begins the name of every attempt's result directory in
+// the system's temporary directory.
+const resultDirPrefix = "drover-result-"
+
+// newResultFile makes the attempt's temporary directory, locked, and an
+// empty result file in it, readable and writable by the worker's user
+// alone. A sweep that takes the directory between its making and its lock
+// removes it: then another is made, up to ten in all.
 func newResultFile() (*resultFile, error) {
-	dir, err := os.MkdirTemp("", "drover-result-")
-	if err != nil {
-		return nil, fmt.Errorf("worker: cannot make the directory of $DROVER_RESULT: %w", err)
+	var err error
+	for range 10 {
+		var dir string
+		dir, err = os.MkdirTemp("", resultDirPrefix)
+		if err != nil {
+			return nil, fmt.Errorf("worker: cannot make the directory of $DROVER_RESULT: %w", err)
+		}
+		var lock *os.File
+		if lock, err = holdDir(dir); err != nil {
+			os.Remove(dir) // unless a sweep took it meanwhile
+			continue
+		}
+		r := &resultFile{dir: dir, path: filepath.Join(dir, "result"), lock: lock}
+		f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			r.remove()
+			return nil, fmt.Errorf("worker: cannot make the file of $DROVER_RESULT: %w", err)
+		}
+		return r, f.Close()
 	}
-	r := &resultFile{dir: dir, path: filepath.Join(dir, "result")}
-	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("worker: cannot make the file of $DROVER_RESULT: %w", err)
+	return nil, fmt.Errorf("worker: cannot hold the directory of $DROVER_RESULT: %w", err)
+}
+
+// remove removes the directory and lets go of its lock.
+func (r *resultFile) remove() {
+	os.RemoveAll(r.dir)
+	if r.lock != nil {
+		r.lock.Close()
 	}
-	return r, f.Close()
+}
+
+// sweepResultDirs removes the result directories in tmp that no running
+// attempt holds: those of workers killed before they could remove them
+// (kill -9, a crash, the machine's end). It returns how many it removed.
+func sweepResultDirs(tmp string) (int, error) {
+	names, err := filepath.Glob(filepath.Join(tmp, resultDirPrefix+"*"))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, dir := range names {
+		if removeUnheld(dir) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // collect reads what the job wrote, at most limit bytes, and removes the
@@ -42,7 +86,7 @@ func newResultFile() (*resultFile, error) {
 // error (Permanent) says how big it was. A job that removed the file
 // returns no data.
 func (r *resultFile) collect(limit int) (string, error) {
-	defer os.RemoveAll(r.dir)
+	defer r.remove()
 	f, err := os.Open(r.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -211,6 +212,7 @@ func (w *Worker) Start() error {
 	w.logs.prune(time.Now())
 	if len(w.cfg.Commands) > 0 {
 		w.startWatchdog()
+		w.sweepResults()
 	}
 	if w.cfg.Mode == rpcapi.ModePull {
 		w.loopWG.Go(w.fetchLoop)
@@ -225,6 +227,18 @@ func (w *Worker) Start() error {
 	w.log.WithFields(logrus.Fields{"addr": w.Addr(), "advertise": w.advertise(), "master": w.cfg.Master,
 		"transport": w.cfg.Transport, "mode": w.cfg.Mode, "slots": w.cfg.Slots, "types": w.Types()}).Info("worker started")
 	return nil
+}
+
+// sweepResults removes the result directories that workers killed during
+// an attempt left in the temporary directory, and says how many.
+func (w *Worker) sweepResults() {
+	n, err := sweepResultDirs(os.TempDir())
+	if err != nil {
+		w.log.WithError(err).Warn("cannot look for result directories left by killed workers")
+	}
+	if n > 0 {
+		w.log.WithFields(logrus.Fields{"removed": n, "dir": os.TempDir()}).Info("removed result directories left by workers killed during an attempt")
+	}
 }
 
 // serve binds the worker's endpoint: net/rpc and XML-RPC on one listener.

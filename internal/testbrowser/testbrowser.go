@@ -57,6 +57,7 @@ func Open(t testing.TB, path, base string, ignore func(chromedp.ConsoleMessage) 
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Env("TMPDIR="+t.TempDir()), // Chromium leaves its singleton files there
 		chromedp.WindowSize(1280, 800))
 	ctx, cancel := chromedp.NewContext(actx)
 	b := &Tab{T: t, Ctx: ctx, Base: base}

@@ -9,8 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -60,7 +62,8 @@ type Options struct {
 	// Name names the process in messages. Default: the base name of its
 	// path.
 	Name string
-	// Env is added to the test process's environment.
+	// Env is added to the test process's environment. Start adds
+	// TMPDIR, a temporary directory of the test's, unless Env sets it.
 	Env []string
 	// Grace is how the cleanup of Start ends the process. Zero: it is
 	// killed (SIGCONT, then SIGKILL). Above zero: it gets SIGTERM and
@@ -96,6 +99,9 @@ func Start(tb TB, path string, args ...string) *Proc {
 // fails the test) and logged, its last 16 KB, if the test failed.
 func (o Options) Start(tb TB, path string, args ...string) *Proc {
 	tb.Helper()
+	if !slices.ContainsFunc(o.Env, func(v string) bool { return strings.HasPrefix(v, "TMPDIR=") }) {
+		o.Env = append(slices.Clip(o.Env), "TMPDIR="+tmpDir(tb))
+	}
 	name, cmd := o.command(path, args)
 	p, err := Launch(name, cmd)
 	if err != nil {
@@ -105,6 +111,24 @@ func (o Options) Start(tb TB, path string, args ...string) *Proc {
 	p.tb = tb
 	tb.Cleanup(func() { p.cleanup(o.Grace, strings.Join(append([]string{path}, args...), " ")) })
 	return p
+}
+
+// tmpDirs holds the $TMPDIR of the processes each test starts, one
+// temporary directory a test (TB): what a killed process leaves there
+// goes with the test, and the test's processes share it as a machine's
+// processes share /tmp.
+var tmpDirs sync.Map // TB -> string
+
+func tmpDir(tb TB) string {
+	if d, ok := tmpDirs.Load(tb); ok {
+		return d.(string)
+	}
+	d := tb.TempDir()
+	if prev, loaded := tmpDirs.LoadOrStore(tb, d); loaded {
+		return prev.(string)
+	}
+	tb.Cleanup(func() { tmpDirs.Delete(tb) })
+	return d
 }
 
 func (p *Proc) cleanup(grace time.Duration, command string) {

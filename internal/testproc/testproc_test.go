@@ -53,7 +53,14 @@ func (f *fakeTB) Logf(format string, a ...any) {
 	defer f.mu.Unlock()
 	f.logs = append(f.logs, fmt.Sprintf(format, a...))
 }
-func (f *fakeTB) TempDir() string { panic("fakeTB: no TempDir") }
+func (f *fakeTB) TempDir() string {
+	dir, err := os.MkdirTemp("", "fakeTB-")
+	if err != nil {
+		panic(err)
+	}
+	f.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
 func (f *fakeTB) Failed() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
