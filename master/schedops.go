@@ -1,16 +1,19 @@
 package master
 
-// What an operator does to a schedule beyond pause and resume: run it
-// now, and delete it; and the JSON API's endpoints of all four
+// What is done to the schedules from outside the scheduler's loop: the
+// conf's specs written in (upsert), pause and resume, run now and delete;
+// and the JSON API's endpoints of the last four
 // (POST /api/v1/schedules/{name}/pause|resume|run|delete).
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/jobs"
@@ -128,4 +131,98 @@ func (a httpAPI) scheduleOp(op string) func(http.ResponseWriter, *http.Request) 
 		}
 		return writeJSON(w, http.StatusOK, info)
 	}
+}
+
+// info is e as clients see it.
+func (e *schedEntry) info() rpcapi.ScheduleInfo {
+	return rpcapi.ScheduleInfo{Name: e.name, Schedule: e.Spec.Schedule, Timezone: cmp.Or(e.Spec.Timezone, "UTC"),
+		Overlap: e.overlap(), CatchUp: cmp.Or(e.Spec.CatchUp, jobs.CatchUpNone), Paused: e.Paused,
+		Next: e.next, LastFire: e.LastFire, LastJob: e.lastJob, Spec: jobSpec(e.Spec)}
+}
+
+// sameSpec reports whether two schedule specs are identical as stored,
+// but for their Key, which a schedule does not use (its fires have keys
+// of their own).
+func sameSpec(a, b jobs.Spec) bool {
+	a.Key, b.Key = "", ""
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+// upsert creates or replaces schedules on the loop. An unchanged timetable
+// (expression and time zone) keeps its last fire; a changed one starts
+// now.
+func (s *scheduler) upsert(specs []jobs.Spec, parsed []cron.Schedule, existing []bool) error {
+	for i, sp := range specs {
+		old := s.entries[sp.Name]
+		if old != nil && sameSpec(old.Spec, sp) {
+			existing[i] = true
+			continue
+		}
+		e := &schedEntry{name: sp.Name, schedRecord: schedRecord{Through: s.now()}}
+		if old != nil {
+			*e = *old
+			if old.Spec.Schedule != sp.Schedule || old.Spec.Timezone != sp.Timezone {
+				e.Through = later(e.Through, s.now())
+			}
+		}
+		e.Spec, e.cron = sp, parsed[i]
+		if e.overlap() != jobs.OverlapQueue {
+			e.Queued = time.Time{}
+		}
+		if err := s.save(e); err != nil {
+			return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+		}
+		e.setNext()
+		s.entries[sp.Name] = e
+		what := "schedule created"
+		if old != nil {
+			what = "schedule updated"
+		}
+		s.log.WithFields(logrus.Fields{"schedule": sp.Name, "cron": sp.Schedule, "next": e.next}).Info(what)
+		s.core.schedulesChanged()
+	}
+	return nil
+}
+
+// setPaused pauses or resumes a schedule on the loop. A resumed schedule
+// does not fire the instants that passed while it was paused.
+func (s *scheduler) setPaused(name string, paused bool, r *rpcapi.ScheduleInfo) error {
+	return s.onEntry(name, func(old *schedEntry) error {
+		if old.Paused != paused {
+			e := *old
+			e.Paused = paused
+			if paused {
+				e.Queued = time.Time{}
+			} else {
+				e.Through = later(e.Through, s.now())
+			}
+			if err := s.save(&e); err != nil {
+				return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+			}
+			e.setNext()
+			s.entries[name] = &e
+			s.log.WithFields(logrus.Fields{"schedule": name, "paused": paused}).Info("schedule paused or resumed")
+			s.core.schedulesChanged()
+		}
+		*r = s.entries[name].info()
+		return nil
+	})
+}
+
+// onEntry runs fn on the loop with schedule name's entry and returns its
+// error: ErrNotFound, without running fn, when there is no such
+// schedule; ErrUnavailable when the master shuts down first.
+func (s *scheduler) onEntry(name string, fn func(e *schedEntry) error) error {
+	var err error
+	derr := s.do(func() {
+		e := s.entries[name]
+		if e == nil {
+			err = fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, name)
+			return
+		}
+		err = fn(e)
+	})
+	return cmp.Or(derr, err)
 }

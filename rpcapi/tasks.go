@@ -5,7 +5,7 @@ import "time"
 // The calls that carry tasks between a master and its workers: a pull
 // worker's fetch_tasks, a master's assign_task, cancel_task and ping of a
 // push worker, and the Task they carry (task_complete's reply carries
-// Tasks too; its types are in types.go).
+// Tasks too; its types are in workerwire.go).
 
 // FetchArgs is a pull-mode worker asking for work. The call blocks until
 // tasks are leased to the worker or Timeout (at most MaxWait) passes.

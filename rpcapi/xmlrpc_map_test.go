@@ -19,7 +19,7 @@ import (
 )
 
 // wireAllTypes holds a pointer to a zero value of every wire type: all the
-// structs of types.go and the jobs types they carry.
+// structs of wireFiles and the jobs types they carry.
 var wireAllTypes = []any{
 	&JobRef{}, &RegisterArgs{}, &RegisterReply{}, &HeartbeatArgs{}, &HeartbeatReply{},
 	&ScheduleInfo{}, &ListSchedulesReply{}, &ScheduleArgs{},
@@ -33,17 +33,29 @@ var wireAllTypes = []any{
 	&jobs.Spec{}, &jobs.Job{}, &jobs.Attempt{}, &jobs.Event{}, &jobs.Result{},
 }
 
+// wireFiles are the files that declare the wire types.
+var wireFiles = []string{"types.go", "workerwire.go", "tasks.go"}
+
 // TestWireAllTypesListed makes sure wireAllTypes covers every struct type
-// declared in types.go, so a new wire type gets a round-trip test.
+// declared in wireFiles, so a new wire type gets a round-trip test.
 func TestWireAllTypesListed(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "types.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	listed := map[string]bool{}
 	for _, v := range wireAllTypes {
 		listed[reflect.TypeOf(v).Elem().Name()] = true
 	}
+	for _, name := range wireFiles {
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkListed(t, name, f, listed)
+	}
+}
+
+// checkListed fails the test for each struct type of f, the file name,
+// that listed lacks.
+func checkListed(t *testing.T, name string, f *ast.File, listed map[string]bool) {
+	t.Helper()
 	for _, d := range f.Decls {
 		g, ok := d.(*ast.GenDecl)
 		if !ok || g.Tok != token.TYPE {
@@ -52,7 +64,7 @@ func TestWireAllTypesListed(t *testing.T) {
 		for _, s := range g.Specs {
 			ts := s.(*ast.TypeSpec)
 			if _, ok := ts.Type.(*ast.StructType); ok && !listed[ts.Name.Name] {
-				t.Errorf("type %s of types.go is missing from wireAllTypes", ts.Name.Name)
+				t.Errorf("type %s of %s is missing from wireAllTypes", ts.Name.Name, name)
 			}
 		}
 	}

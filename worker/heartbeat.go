@@ -89,21 +89,28 @@ func (w *Worker) heartbeatLoop() {
 				w.log.Info("master reachable again")
 			}
 			failing = false
-			w.renewFence(sent)
-			w.mu.Lock()
-			w.dropRefs(w.unsent(reply.Cancel))
-			switch {
-			case reply.Status == rpcapi.BeatDrain && !w.draining:
-				w.draining, w.masterDrain = true, true // the master drains us: take no new jobs
-				w.log.Info("master asked us to drain; taking no new jobs")
-			case reply.Status == rpcapi.BeatOK && w.masterDrain:
-				w.draining, w.masterDrain = false, false // the master undrained us
-				w.log.Info("master undrained us; taking jobs again")
-				w.signal(w.fetchc)
-			}
-			w.mu.Unlock()
+			w.takeBeat(reply, sent)
 		}
 		timer.Reset(jitter(interval))
+	}
+}
+
+// takeBeat takes the reply of a heartbeat sent at sent: the fence is
+// renewed, the attempts it cancels stop, and the master's drain or
+// undrain is followed.
+func (w *Worker) takeBeat(reply *rpcapi.HeartbeatReply, sent time.Time) {
+	w.renewFence(sent)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.dropRefs(w.unsent(reply.Cancel))
+	switch {
+	case reply.Status == rpcapi.BeatDrain && !w.draining:
+		w.draining, w.masterDrain = true, true // the master drains us: take no new jobs
+		w.log.Info("master asked us to drain; taking no new jobs")
+	case reply.Status == rpcapi.BeatOK && w.masterDrain:
+		w.draining, w.masterDrain = false, false // the master undrained us
+		w.log.Info("master undrained us; taking jobs again")
+		w.signal(w.fetchc)
 	}
 }
 
