@@ -563,6 +563,9 @@ async function loadMe() {
     who.title = 'Signed in with the token "' + S.me.name + '" of role ' + S.me.role;
     who.hidden = false;
   }
+  // The groups list draws nothing by role: set up again, it would blank
+  // until its first page came back.
+  if (S.route.view === 'groups') return;
   S.drawn = '';
   render();
 }
