@@ -30,17 +30,22 @@ func holdDir(path string) (*os.File, error) {
 	return f, nil
 }
 
-// removeUnheld removes the directory at path if no process holds it
-// (holdDir), and reports whether it did. It holds the directory under an
-// exclusive lock while it removes it, so that no attempt takes it then.
+// removeUnheld removes the directory at path if it is one of this user's
+// (not a link to one) and no process holds it (holdDir), and reports
+// whether it did. It holds the directory under an exclusive lock while it
+// removes it, so that no attempt takes it then.
 func removeUnheld(path string) bool {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	if info, err := f.Stat(); err != nil || !info.IsDir() {
+	info, err := f.Stat()
+	if err != nil {
 		return false
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Getuid() {
+		return false // another user's: theirs to remove
 	}
 	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
 		return false // a running attempt's, or another sweep's

@@ -79,3 +79,44 @@ func TestSweepAgainstAttempts(t *testing.T) {
 		t.Errorf("left after every attempt was collected: %v", rest)
 	}
 }
+
+// TestSweepLeavesLinksAndOthers: a sweep removes only real directories of
+// the worker's own user: a link named like a result directory, and the
+// directory it points to, stay; so does another user's directory.
+func TestSweepLeavesLinksAndOthers(t *testing.T) {
+	tmp := t.TempDir()
+	target := t.TempDir()
+	link := filepath.Join(tmp, resultDirPrefix+"link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	keep := []string{link, target}
+	if os.Getuid() == 0 {
+		theirs := filepath.Join(tmp, resultDirPrefix+"theirs")
+		if err := os.Mkdir(theirs, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(theirs, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		keep = append(keep, theirs)
+	} else {
+		t.Log("not root: another user's directory is not tried")
+	}
+	mine := filepath.Join(tmp, resultDirPrefix+"mine")
+	if err := os.Mkdir(mine, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	n, err := sweepResultDirs(tmp)
+	if err != nil || n != 1 {
+		t.Errorf("sweep: %d removed, %v; want 1 (the worker's own)", n, err)
+	}
+	if _, err := os.Lstat(mine); !os.IsNotExist(err) {
+		t.Errorf("%s: %v; want it removed", mine, err)
+	}
+	for _, p := range keep {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s: %v; want it left", p, err)
+		}
+	}
+}
