@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/drover/drover/jobs"
@@ -84,10 +85,12 @@ func sweepResultDirs(tmp string) (int, error) {
 // collect reads what the job wrote, at most limit bytes, and removes the
 // directory. A file over limit is not cut: its data is dropped and the
 // error (Permanent) says how big it was. A job that removed the file
-// returns no data.
+// returns no data. What is not a regular file (a FIFO, a device, through
+// a link or not) is refused, Permanent, unread: a FIFO would block the
+// read until a writer came, and a device never ends.
 func (r *resultFile) collect(limit int) (string, error) {
 	defer r.remove()
-	f, err := os.Open(r.path)
+	f, err := os.OpenFile(r.path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO opens at once
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
@@ -95,19 +98,45 @@ func (r *resultFile) collect(limit int) (string, error) {
 		return "", fmt.Errorf("worker: cannot read $DROVER_RESULT: %w", err)
 	}
 	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("worker: cannot read $DROVER_RESULT: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return "", Permanent(fmt.Errorf("worker: $DROVER_RESULT is not a regular file (%s): no data kept (write the data into the file itself)",
+			fileKind(info.Mode())))
+	}
 	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
 	if err != nil {
 		return "", fmt.Errorf("worker: cannot read $DROVER_RESULT: %w", err)
 	}
 	if len(b) > limit {
-		size := int64(len(b))
-		if info, err := f.Stat(); err == nil {
-			size = info.Size()
+		// A file of /proc says 0 bytes and holds more.
+		held := fmt.Sprintf("more than %d bytes", limit)
+		if size := info.Size(); size > int64(limit) {
+			held = fmt.Sprintf("%d bytes", size)
 		}
-		return "", Permanent(fmt.Errorf("worker: the result file ($DROVER_RESULT) holds %d bytes, over max_result_bytes %d: "+
-			"no data kept (write less, or raise max_result_bytes on the master and the worker)", size, limit))
+		return "", Permanent(fmt.Errorf("worker: the result file ($DROVER_RESULT) holds %s, over max_result_bytes %d: "+
+			"no data kept (write less, or raise max_result_bytes on the master and the worker)", held, limit))
 	}
 	return string(b), nil
+}
+
+// fileKind names the kind of a file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "mode " + m.String()
 }
 
 // resultLimits are the bounds of what a worker reports for an attempt.

@@ -115,3 +115,40 @@ func TestResultFileOverLimit(t *testing.T) {
 			j.State, len(j.Attempts), a.Data, a.Error, want)
 	}
 }
+
+// TestResultFileNotRegular: a job that leaves a FIFO or a link to a device
+// where $DROVER_RESULT was fails at once, without retries and without its
+// slot staying taken (a FIFO's open would wait for a writer); a file that
+// says 0 bytes and holds more (/proc) is measured by what it holds.
+func TestResultFileNotRegular(t *testing.T) {
+	c := drovertest.Start(t, drovertest.Options{
+		Slots: 1,
+		Commands: map[string]worker.Command{
+			"fifo": sh(`rm "$DROVER_RESULT" && mkfifo "$DROVER_RESULT"`),
+			"dev":  sh(`ln -sf /dev/zero "$DROVER_RESULT"`),
+			"proc": sh(`ln -sf /proc/self/status "$DROVER_RESULT"`),
+			"ok":   sh(`printf fine > "$DROVER_RESULT"`),
+		},
+		ConfigureWorker: func(_ int, cfg *worker.Config) { cfg.MaxResultBytes = 10 },
+	})
+	want := map[string]string{
+		"fifo": "$DROVER_RESULT is not a regular file (a FIFO)",
+		"dev":  "$DROVER_RESULT is not a regular file (a character device)",
+		"proc": "holds more than 10 bytes, over max_result_bytes 10",
+	}
+	for _, typ := range []string{"fifo", "dev", "proc"} {
+		ids := c.Submit(jobs.Spec{Type: typ, Retries: 2, Timeout: time.Minute})
+		c.WaitAll(ids, 10*time.Second)
+		j := c.Job(ids[0])
+		a := j.Attempts[len(j.Attempts)-1]
+		if j.State != jobs.Failed || len(j.Attempts) != 1 || a.Data != "" || !strings.Contains(a.Error, want[typ]) {
+			t.Errorf("%s: job %s after %d attempts, data %q, error %q; want failed at once, no data, error with %q",
+				typ, j.State, len(j.Attempts), a.Data, a.Error, want[typ])
+		}
+	}
+	ids := c.Submit(jobs.Spec{Type: "ok"})
+	c.WaitAll(ids, 10*time.Second)
+	if j := c.Job(ids[0]); j.State != jobs.Succeeded || j.Attempts[0].Data != "fine" {
+		t.Fatalf("the next job on the one slot: %s, data %q; want succeeded with %q", j.State, j.Attempts[0].Data, "fine")
+	}
+}
