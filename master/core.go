@@ -81,11 +81,17 @@ type core struct {
 	changed   chan struct{}
 	anyChange chan struct{}
 	closed    bool
-	// graceUntil holds dispatch back after a crash (see recoveryGrace);
-	// recovered says the master came back from one.
+	// graceUntil holds dispatch back after a crash (see recoveryGrace).
 	graceUntil time.Time
-	recovered  bool
-	held       fifo[heldLease] // fresh leases not yet written, in due order
+	// recovery bounds the adoption of leases that had not reached the
+	// disk when the last master crashed (registry.adoptUnwritten): only
+	// for jobs that master made (Seq up to seq), and only until until,
+	// dead_after after the load. Zero after a clean stop.
+	recovery struct {
+		until time.Time
+		seq   uint64
+	}
+	held fifo[heldLease] // fresh leases not yet written, in due order
 
 	reg   *registry // the workers: their records are guarded by mu (workers.go)
 	hooks *hooks    // group on_done and notifiers (groups.go), set by Start; its books are guarded by mu
@@ -371,4 +377,12 @@ func (c *core) laneLimits() *limits { return &c.lim }
 // for lane l. The caller holds mu.
 func (c *core) pickWorker(l *lane, now time.Time) (*workerRec, int, time.Time) {
 	return c.reg.pickWorker(l, now)
+}
+
+// unwrittenLease reports whether the pending job j may have been leased by
+// the master before a crash, the lease lost with it: the master came back
+// from a crash less than dead_after ago and j was in its store. The caller
+// holds mu.
+func (c *core) unwrittenLease(j *jobs.Job, now time.Time) bool {
+	return j.Seq <= c.recovery.seq && now.Before(c.recovery.until)
 }

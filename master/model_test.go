@@ -805,6 +805,34 @@ func TestReportBesideRevokedAssign(t *testing.T) {
 	}
 }
 
+// TestAssignReplyNamesNeither: a task that an assign_task reply lists in
+// neither accepted nor rejected is one handed out that the worker may not
+// have received: docs/protocol.md frees it for another worker after two
+// heartbeats that do not list it. It used to stay leased for good, its
+// slot taken.
+func TestAssignReplyNamesNeither(t *testing.T) {
+	for _, tr := range []string{rpcapi.TransportGob, rpcapi.TransportXMLRPC} {
+		t.Run(tr, func(t *testing.T) {
+			d := newModel(t, 0, nil, false, "go test -run TestAssignReplyNamesNeither ./master/")
+			d.addFake(rpcapi.ModePush, tr, 1, []string{"a"})
+			f := d.fakes[0]
+			f.mu.Lock()
+			f.modes = []assignMode{amSilent} // then it accepts again
+			f.mu.Unlock()
+			a := d.submitOne(jobs.Spec{Type: "a", Retries: 3})
+			second := rpcapi.JobRef{JobID: a, Attempt: 2}
+			pollT(t, 2*mdlHB+mdlSlack+time.Second, "job "+a+" freed and leased again", func() bool {
+				return slices.Contains(f.view().held, second)
+			})
+			j := d.jobsMap()[a]
+			if j.Attempt != 2 || !leased(d.jobsMap(), second, f.view().id) {
+				t.Errorf("job %s: %s; want attempt 2 leased to %s", a, fingerprint(&j), f.view().id)
+			}
+			d.check()
+		})
+	}
+}
+
 func (d *mdl) submitOne(s jobs.Spec) string {
 	ctx, cancel := callCtx()
 	defer cancel()

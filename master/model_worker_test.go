@@ -39,6 +39,7 @@ const (
 	amClose   assignMode = "close"   // cut the connection, no answer
 	amGarbage assignMode = "garbage" // XML-RPC: a reply the master cannot read; gob: cut
 	amHang    assignMode = "hang"    // no answer until the driver releases it, then cut
+	amSilent  assignMode = "silent"  // an answer that lists no task in either list: a lie
 )
 
 // beatMode is what the background beats list besides the held attempts.
@@ -203,6 +204,8 @@ func (f *fakeW) Assign(ctx context.Context, a *rpcapi.AssignArgs, r *rpcapi.Assi
 		for _, t := range a.Tasks {
 			r.Rejected = append(r.Rejected, rpcapi.Rejection{JobRef: ref(t), Reason: "model: refused"})
 		}
+		return nil
+	case amSilent:
 		return nil
 	case amFault:
 		f.failed()
@@ -600,7 +603,7 @@ func (d *mdl) stepMode() string {
 	f.changed = time.Now()
 	switch k := d.c.intn(10); {
 	case k < 5 && f.mode == rpcapi.ModePush && len(f.modes) < 3:
-		m := []assignMode{amReject, amReject, amFault, amClose, amGarbage, amHang}[d.c.intn(6)]
+		m := []assignMode{amReject, amReject, amFault, amClose, amGarbage, amHang, amSilent}[d.c.intn(7)]
 		if m == amHang && (f.hang != nil || slices.Contains(f.modes, amHang)) {
 			m = amReject
 		}

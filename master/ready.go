@@ -107,7 +107,12 @@ func (c *core) checkCleanStop() error {
 	if clean {
 		return ms.SaveMeta(masterBucket, cleanStopKey, nil)
 	}
-	c.recovered = c.byseq.len() > 0
+	if c.byseq.len() > 0 {
+		// A worker that holds an attempt from before the crash is back
+		// within dead_after of the master, or its job is lost anyway.
+		c.recovery.until = c.now().Add(max(c.cfg.DeadAfter, recoveryGrace*c.cfg.HeartbeatInterval))
+		c.recovery.seq = c.seq
+	}
 	if c.counts.of(jobs.Pending) > 0 {
 		c.graceUntil = c.now().Add(recoveryGrace * c.cfg.HeartbeatInterval)
 		c.log.WithField("until", c.graceUntil.Format(time.RFC3339Nano)).

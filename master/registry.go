@@ -33,10 +33,11 @@ type registryCore interface {
 	job(id string) *jobs.Job                      // locked: the job in memory, or nil
 	apply(c jobChange) (*jobs.Job, *batch, error) // locked: make a lease, adopt or finish change
 	deadline(j *jobs.Job, started time.Time) time.Time
-	bump()                                    // locked: wake the watchers of a change (a worker came, left or drains)
-	abandonPinned(name string, now time.Time) // locked: fail the broadcast copies pinned to a worker name no live worker has
-	writeHeld(now time.Time, all bool)        // locked: write the fresh leases due by now
-	kick()                                    // wake the dispatcher: slots are free
+	unwrittenLease(j *jobs.Job, now time.Time) bool // locked: j may have had a lease lost in a crash
+	bump()                                          // locked: wake the watchers of a change (a worker came, left or drains)
+	abandonPinned(name string, now time.Time)       // locked: fail the broadcast copies pinned to a worker name no live worker has
+	writeHeld(now time.Time, all bool)              // locked: write the fresh leases due by now
+	kick()                                          // wake the dispatcher: slots are free
 }
 
 // start starts the reap loop. Its ticker is armed here, before start
@@ -115,7 +116,7 @@ func (reg *registry) addWorker(a *rpcapi.RegisterArgs, addr string, client rpcap
 func (reg *registry) adoptRunning(w *workerRec, running []rpcapi.JobRef, r *rpcapi.RegisterReply, now time.Time) (last *batch, stale int) {
 	for _, ref := range running {
 		j := reg.core.job(ref.JobID)
-		if b, ok := reg.adoptUnwritten(j, ref.Attempt, w.id, w.id+" ("+w.name+")", now); ok {
+		if b, ok := reg.adoptUnwritten(j, ref.Attempt, w, w.id+" ("+w.name+")", now); ok {
 			w.leases[j.ID] = &lease{job: j, attempt: j.Attempt, acked: now, deadline: reg.core.deadline(j, now)}
 			last = b
 			jobEntry(reg.log, j).Info("job adopted")
@@ -146,18 +147,23 @@ func (reg *registry) adoptRunning(w *workerRec, running []rpcapi.JobRef, r *rpca
 	return last, stale
 }
 
-// adoptUnwritten leases the pending job j to workerID as attempt when that
-// is the attempt the master would lease next, and reports whether it did.
-// Leases reach the disk after leaseWriteDelay: a master that stopped in
+// adoptUnwritten leases the pending job j to w as attempt when that is the
+// attempt the master would lease next, and reports whether it did.
+// Leases reach the disk after leaseWriteDelay: a master that crashed in
 // between comes back with the job pending, and the worker that holds the
 // attempt (who names it) is the only one that can: no other worker was
-// given that number. The caller holds the core's lock and touches j.
-func (reg *registry) adoptUnwritten(j *jobs.Job, attempt int, workerID, who string, now time.Time) (*batch, bool) {
-	if j == nil || j.State != jobs.Pending || j.Attempt+1 != attempt {
+// given that number. Only then: within dead_after of a master back from a
+// crash, for a job of that master's, that w could have been leased (its
+// type, its tags); else a worker naming a pending job would take it out
+// of the queue and report any outcome for it. The caller holds the core's
+// lock and touches j.
+func (reg *registry) adoptUnwritten(j *jobs.Job, attempt int, w *workerRec, who string, now time.Time) (*batch, bool) {
+	if j == nil || j.State != jobs.Pending || j.Attempt+1 != attempt || !reg.core.unwrittenLease(j, now) ||
+		!slices.Contains(w.types, j.Spec.Type) || !w.hasTags(j.Spec.Tags) {
 		return nil, false
 	}
 	j.Note(now, "adopted by "+who+": its lease had not reached the disk before the master stopped")
-	_, b, err := reg.core.apply(jobChange{kind: changeLease, job: j.ID, worker: workerID, at: now})
+	_, b, err := reg.core.apply(jobChange{kind: changeLease, job: j.ID, worker: w.id, at: now})
 	return b, err == nil
 }
 

@@ -116,9 +116,7 @@ func (c *core) completeReport(w *workerRec, workerID string, rep rpcapi.Report, 
 	// A report sent to the master that crashed, for a lease that had
 	// not reached the disk, is adopted and recorded, as Register
 	// adopts the attempt from a worker that comes back first.
-	if c.recovered {
-		c.reg.adoptUnwritten(j, rep.Attempt, workerID, workerID+" (its report)", now)
-	}
+	c.reg.adoptUnwritten(j, rep.Attempt, w, workerID+" (its report)", now)
 	if j.State == jobs.Running && j.Attempt == rep.Attempt && j.Worker == workerID {
 		if b, ok := c.finishAttempt(j, workerID, rep, now); ok {
 			return b, reportAccepted

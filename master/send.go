@@ -8,6 +8,7 @@ import (
 
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
+	"github.com/sirupsen/logrus"
 )
 
 // This file holds the dispatcher's send loops: one per push worker, which
@@ -137,6 +138,20 @@ func (d *dispatcher) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerC
 	}
 	for _, rej := range reply.Rejected {
 		d.revoke(w, rej.JobID, rej.Attempt, now, fmt.Sprintf("%s refused it: %s", w.id, rej.Reason))
+	}
+	// A task the reply names in neither list (or under another attempt)
+	// may have reached the worker or not: it is one handed out in a
+	// reply, which two heartbeats that do not list it free.
+	unlisted := 0
+	for _, t := range args.Tasks {
+		if l := w.leases[t.JobID]; l != nil && l.attempt == t.Attempt && l.acked.IsZero() && !l.handedOut {
+			l.handedOut = true
+			unlisted++
+		}
+	}
+	if unlisted > 0 {
+		d.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "tasks": unlisted}).
+			Warn("assign_task reply named tasks in neither accepted nor rejected; each is freed unless a heartbeat lists it")
 	}
 	if len(reply.Rejected) > 0 {
 		// Give the worker a moment (a run still stopping holds its slot)
