@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/url"
 	"os"
@@ -295,6 +296,11 @@ func runCommandTo(ctx context.Context, cmd Command, args map[string]string, env 
 		c.Stdout, c.Stderr = split(stdout), split(stderr)
 	}
 	if err := c.Start(); err != nil {
+		if dir != "" {
+			if derr := checkRunDir(dir, cmd.Dir); derr != nil {
+				return res, derr // exec's error would name the program
+			}
+		}
 		return res, fmt.Errorf("worker: cannot start %q: %w", argv[0], err)
 	}
 	werr, termed, killed := waitOrStop(ctx, c, killGrace, procs)
@@ -325,6 +331,39 @@ func runCommandTo(ctx context.Context, cmd Command, args map[string]string, env 
 		return res, nil
 	}
 	return res, &runError{msg: "worker: " + how, errs: []error{werr}}
+}
+
+// checkRunDir returns an error naming dir, the working directory of a
+// command that did not start (expanded from its template's dir, tmpl),
+// and what is wrong with it, when it is not a directory the command can
+// start in; or nil. exec's error names the program instead ("fork/exec
+// /usr/bin/sh: no such file or directory"). The attempt fails, and is
+// retried, as any start that fails.
+func checkRunDir(dir, tmpl string) error {
+	info, err := os.Stat(dir)
+	why := ""
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		why = "no such directory"
+	case errors.Is(err, syscall.ENOTDIR):
+		why = "not a directory (a part of its path is a file)"
+	case errors.Is(err, fs.ErrPermission):
+		why = "permission denied"
+	case err != nil:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		why = err.Error()
+	case !info.IsDir():
+		why, err = "not a directory", syscall.ENOTDIR
+	default:
+		if err = syscall.Access(dir, 1); err == nil { // X_OK: the process may enter it
+			return nil
+		}
+		why = "permission denied (cannot enter it)"
+	}
+	return &runError{msg: fmt.Sprintf("worker: dir %q (from the template's dir %q): %s", dir, tmpl, why), errs: []error{err}}
 }
 
 // commandFor makes the command of argv in dir with the worker's

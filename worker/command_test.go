@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -331,8 +332,20 @@ func TestRunCommand(t *testing.T) {
 			}},
 		{name: "empty program", cmd: Command{Argv: []string{"{prog}"}}, args: map[string]string{"prog": ""},
 			wantCode: -1, wantErr: "worker: command has an empty program name"},
-		{name: "dir not found", cmd: Command{Argv: []string{"true"}, Dir: filepath.Join(tmp, "nope")},
-			wantCode: -1, wantErr: `worker: cannot start "true"`},
+		{name: "dir not found", cmd: Command{Argv: []string{"sh", "-c", "true"}, Dir: "{root}/nope"}, args: map[string]string{"root": tmp},
+			wantCode: -1, wantErr: fmt.Sprintf(`worker: dir %q (from the template's dir "{root}/nope"): no such directory`, filepath.Join(tmp, "nope")),
+			check: func(t *testing.T, err error) {
+				if IsPermanent(err) || !errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "sh") {
+					t.Errorf("err %v: want one that is retried, matches fs.ErrNotExist, and does not name the program", err)
+				}
+			}},
+		{name: "dir is a file", cmd: Command{Argv: []string{"true"}, Dir: filepath.Join(tmp, "file")},
+			wantCode: -1, wantErr: fmt.Sprintf(`worker: dir %q (from the template's dir %[1]q): not a directory`, filepath.Join(tmp, "file"))},
+		{name: "dir under a file", cmd: Command{Argv: []string{"true"}, Dir: filepath.Join(tmp, "file", "sub")},
+			wantCode: -1, wantErr: fmt.Sprintf(`worker: dir %q (from the template's dir %[1]q): not a directory (a part of its path is a file)`, filepath.Join(tmp, "file", "sub"))},
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -488,5 +501,22 @@ func TestRedactUserinfo(t *testing.T) {
 		if got := redactUserinfo(tc.in); got != tc.want {
 			t.Errorf("redactUserinfo(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestRunCommandDirNotEnterable: a dir the worker's user may not enter
+// fails the start with an error that names the dir, not the program.
+func TestRunCommandDirNotEnterable(t *testing.T) {
+	if os.Getuid() == 0 {
+		t.Skip("root enters every directory")
+	}
+	dir := filepath.Join(t.TempDir(), "closed")
+	if err := os.Mkdir(dir, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runCommand(t.Context(), Command{Argv: []string{"true"}, Dir: dir}, nil, nil, "", 0, time.Second, nil)
+	want := fmt.Sprintf(`worker: dir %q (from the template's dir %[1]q): permission denied (cannot enter it)`, dir)
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v; want %q", err, want)
 	}
 }

@@ -128,13 +128,21 @@ type Config struct {
 	MaxResultBytes int
 	// LogDir keeps the full log of every command attempt: its stdout and
 	// its stderr, in LogDir/JOB.ATTEMPT/. Default: drover-logs-UID in the
-	// system's temporary directory (os.TempDir). Workers that share a
-	// LogDir share its bounds.
+	// system's temporary directory (os.TempDir), made with mode 0700 when
+	// it is not there; when it is, Start refuses it unless it is a
+	// directory (not a link) of the worker's user that neither group nor
+	// others can write. A LogDir that is set may be a link. Workers that
+	// share a LogDir share its bounds.
 	LogDir string
+	// logDirDefault: LogDir was empty, and is the default (Validate).
+	logDirDefault bool
 	// LogMaxBytes bounds the logs in LogDir: when an attempt ends (and when
 	// the worker starts) the oldest logs of ended attempts are removed
-	// until the rest take this much at most; one attempt's log stops
-	// growing at it. Default 1 GiB.
+	// until the rest take this much at most. One attempt's log, both
+	// streams together, stops growing 180 bytes short of it, the room of
+	// the note of one line that ends each stream it cut, so that it fits
+	// the bound whole and is never removed by it when it ends. Default 1
+	// GiB; at least MinLogMaxBytes.
 	LogMaxBytes int64
 	// LogMaxAge removes the logs of attempts that ended longer ago than
 	// this, at the same moments. Default 7 days.
@@ -213,6 +221,7 @@ func (c *Config) setDefaults() {
 	c.MaxResultBytes = cmp.Or(c.MaxResultBytes, 1<<20)
 	if c.LogDir == "" {
 		c.LogDir = filepath.Join(os.TempDir(), "drover-logs-"+strconv.Itoa(os.Getuid()))
+		c.logDirDefault = true
 	}
 	c.LogMaxBytes = cmp.Or(c.LogMaxBytes, DefaultLogMaxBytes)
 	c.LogMaxAge = cmp.Or(c.LogMaxAge, DefaultLogMaxAge)
@@ -236,7 +245,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("worker: AllowedHosts (allowed_hosts): %w", err)
 	}
 	if _, err := rpcapi.Addrs(c.Master); err != nil {
-		return fmt.Errorf("worker: Master (master): %w", err)
+		return redactMasterErr(fmt.Errorf("worker: Master (master): %w", err), c.Master)
 	}
 	switch {
 	case c.Transport != "" && c.Transport != rpcapi.TransportGob && c.Transport != rpcapi.TransportXMLRPC:
@@ -244,6 +253,13 @@ func (c *Config) Validate() error {
 	case c.Mode != "" && c.Mode != rpcapi.ModePush && c.Mode != rpcapi.ModePull:
 		return fmt.Errorf("worker: mode %q: want %q or %q", c.Mode, rpcapi.ModePush, rpcapi.ModePull)
 	}
+	// An address the transport cannot use is refused here, where the
+	// error can leave out its user name and password, rather than by New.
+	mc, err := rpcapi.NewMasterCaller(c.Master, c.Transport)
+	if err != nil {
+		return redactMasterErr(fmt.Errorf("worker: Master (master): %w", err), c.Master)
+	}
+	mc.Close()
 	for _, err := range []error{
 		negative("slots", c.Slots),
 		negative("OutputLimit (output_limit)", c.OutputLimit),
@@ -259,6 +275,9 @@ func (c *Config) Validate() error {
 		if err != nil {
 			return err
 		}
+	}
+	if c.LogMaxBytes < MinLogMaxBytes {
+		return fmt.Errorf("worker: LogMaxBytes (log_max_bytes) %d is below the minimum of %d", c.LogMaxBytes, MinLogMaxBytes)
 	}
 	if c.ReportDelay > MaxReportDelay {
 		return fmt.Errorf("worker: ReportDelay (report_delay) %s is above the maximum of %s", c.ReportDelay, MaxReportDelay)

@@ -70,7 +70,7 @@ func TestConfigNegative(t *testing.T) {
 		}
 	}
 	ok := Config{Slots: 1, OutputLimit: 1, MaxRequestBody: 1, MaxCallsInFlight: 1, MaxResultBytes: 1,
-		LogMaxBytes: 1, LogMaxAge: 1, KillGrace: 1, ShutdownGrace: 1, ReportDelay: MaxReportDelay}
+		LogMaxBytes: MinLogMaxBytes, LogMaxAge: 1, KillGrace: 1, ShutdownGrace: 1, ReportDelay: MaxReportDelay}
 	if err := ok.Validate(); err != nil {
 		t.Errorf("positive values: %v", err)
 	}
@@ -96,7 +96,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Errorf("defaults: Name %q, LogDir %q, Logger %v; want all set", c.Name, c.LogDir, c.Logger)
 	}
 	set := Config{Master: "10.0.0.1:7070", Listen: "10.0.0.2:0", Name: "w", Slots: 1, OutputLimit: 2, MaxResultBytes: 3, LogDir: "/l",
-		LogMaxBytes: 4, LogMaxAge: 5, MaxRequestBody: 6, MaxCallsInFlight: 7, KillGrace: 8, ShutdownGrace: 9, ReportDelay: 10, Identity: "i"}
+		LogMaxBytes: 4096, LogMaxAge: 5, MaxRequestBody: 6, MaxCallsInFlight: 7, KillGrace: 8, ShutdownGrace: 9, ReportDelay: 10, Identity: "i"}
 	c = set
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)

@@ -50,7 +50,7 @@ func (w *Worker) heartbeatLoop() {
 			iv, err := w.register()
 			if err != nil {
 				if !failing {
-					w.log.WithError(err).Warn("cannot register with the master; retrying")
+					w.log.WithError(w.masterErr(err)).Warn("cannot register with the master; retrying")
 				}
 				failing = true
 				timer.Reset(jitter(min(interval, time.Second)))
@@ -76,7 +76,7 @@ func (w *Worker) heartbeatLoop() {
 		switch {
 		case err != nil:
 			if !failing && w.ctx.Err() == nil {
-				w.log.WithError(err).Warn("heartbeat failed; jobs keep running, retrying")
+				w.log.WithError(w.masterErr(err)).Warn("heartbeat failed; jobs keep running, retrying")
 			}
 			failing = true
 		case reply.Status == rpcapi.BeatUnknown:
@@ -296,7 +296,7 @@ func (w *Worker) sendDone(err error) {
 	default:
 		w.retry = min(max(2*w.retry, 50*time.Millisecond), time.Second)
 		if w.ctx.Err() == nil {
-			w.log.WithError(err).Debug("complete failed; results kept for a retry")
+			w.log.WithError(w.masterErr(err)).Debug("complete failed; results kept for a retry")
 		}
 	}
 	waiting := len(w.results) > 0 || w.confirmDue()
@@ -395,7 +395,7 @@ func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClie
 			// A master of an earlier release does not know want: the
 			// batch goes again without it, and tasks come by Assign.
 			w.noWant = true
-			w.log.WithError(err).Warn("the master refused want in task_complete (an older master?); next tasks come by assign_task")
+			w.log.WithError(w.masterErr(err)).Warn("the master refused want in task_complete (an older master?); next tasks come by assign_task")
 		}
 	}
 	switch {
@@ -466,7 +466,7 @@ func (w *Worker) flush(ctx context.Context) error {
 			break
 		}
 		if err := w.send(ctx, c, w.master); err != nil {
-			return err
+			return w.masterErr(err) // Shutdown logs it
 		}
 		if len(c.batch) == 0 {
 			break // a confirmation; the loop below asks for another if due
@@ -486,7 +486,7 @@ func (w *Worker) flush(ctx context.Context) error {
 		case confirm:
 			if c := w.nextBatch(); c.key != 0 {
 				if err := w.send(ctx, c, w.master); err != nil {
-					return err
+					return w.masterErr(err)
 				}
 				continue
 			}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -52,9 +53,20 @@ func logDirOf(ref rpcapi.JobRef) string {
 // logStore keeps the attempts' logs on disk, bounded by size and age: when
 // an attempt ends (and when the worker starts) the logs older than maxAge
 // are removed, then the oldest until all of them take maxBytes at most.
-// An attempt's own log stops growing at maxBytes. The logs of running
-// attempts are never removed, this worker's or, on a directory shared by
-// several, another's (a running attempt holds a lock on its stdout file).
+// An attempt's own log, both streams together, stops growing at
+// maxBytes-logNoteRoom, so that with the note that ends each stream it
+// cut it fits maxBytes: it is never the bound that removes it when it
+// ends (applyBounds stops at the log of the attempt that ends, whatever
+// running attempts' logs take). The logs of running attempts are never
+// removed, this worker's or, on a directory shared by several, another's
+// (a running attempt holds a lock on its stdout file).
+//
+// The default log directory, in the temporary directory every user
+// shares, is used only as a directory of this user's that no one else
+// can write, never through a link (checkDefaultLogDir): it is checked
+// when the worker starts, before an attempt makes its log in it, and
+// before logs are removed from it. Pruning never follows a link in any
+// log directory.
 //
 // The store scans the directory once, when the worker starts; after that
 // it knows the logs from the attempts that end, so ending one costs a
@@ -64,6 +76,9 @@ type logStore struct {
 	maxBytes int64
 	maxAge   time.Duration
 	log      logrus.FieldLogger
+	// guarded: dir is the default log_dir (Config.LogDir left empty), used
+	// only once checkDefaultLogDir passes.
+	guarded bool
 
 	mu     sync.Mutex
 	active map[rpcapi.JobRef]*attemptLog
@@ -74,29 +89,119 @@ type logStore struct {
 
 func newLogStore(cfg *Config) *logStore {
 	return &logStore{dir: cfg.LogDir, maxBytes: cfg.LogMaxBytes, maxAge: cfg.LogMaxAge, log: cfg.Logger,
-		active: make(map[rpcapi.JobRef]*attemptLog), ended: make(map[string]logEntry)}
+		guarded: cfg.logDirDefault, active: make(map[rpcapi.JobRef]*attemptLog), ended: make(map[string]logEntry)}
+}
+
+// logCutNote ends a stream of an attempt's log that lost bytes to the
+// attempt's cap.
+const logCutNote = "\n[drover: this attempt's log reached log_max_bytes; the rest of this stream was not kept]\n"
+
+// logNoteRoom is the room an attempt's cap leaves in log_max_bytes for
+// its notes: one per stream.
+const logNoteRoom = int64(2 * len(logCutNote))
+
+// MinLogMaxBytes is the least Config.LogMaxBytes (log_max_bytes): an
+// attempt's log holds log_max_bytes less the room of its notes
+// (180 bytes), so that it fits the bound with them.
+const MinLogMaxBytes = 1024
+
+// logCap is how many bytes of output one attempt's log keeps, both
+// streams together, under a bound of maxBytes on the directory.
+func logCap(maxBytes int64) int64 { return max(0, maxBytes-logNoteRoom) }
+
+// start readies the log directory when the worker starts, then applies
+// the bounds. A worker without commands (used false) keeps no logs and
+// leaves the default log_dir alone. The default log_dir is made when it
+// is not there; one that is not safe to use is an error: the worker does
+// not start.
+func (s *logStore) start(now time.Time, used bool) error {
+	if s.guarded {
+		if !used {
+			return nil
+		}
+		if err := checkDefaultLogDir(s.dir); err != nil {
+			return err
+		}
+	}
+	s.prune(now)
+	return nil
+}
+
+// checkDefaultLogDir makes dir, the default log_dir, when it is not
+// there (mode 0700), and returns an error unless it is a directory, not
+// a link, of this process's user, that neither its group nor others can
+// write. In a temporary directory every user shares, anyone can make
+// that name first: a directory of theirs (they would read and change
+// the logs), or a link to files of ours that pruning would delete.
+func checkDefaultLogDir(dir string) error {
+	err := os.Mkdir(dir, 0o700)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("worker: cannot make the default log_dir %s: %w; set log_dir (Config.LogDir) to a directory of your choice", dir, err)
+	}
+	info, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("worker: the default log_dir %s: %w; set log_dir (Config.LogDir) to a directory of your choice", dir, err)
+	}
+	if why := logDirProblem(dir, info, os.Getuid()); why != "" {
+		return fmt.Errorf("worker: refusing the default log_dir %s: %s; remove it, or set log_dir (Config.LogDir) to a directory of your choice", dir, why)
+	}
+	return nil
+}
+
+// logDirProblem says why the default log_dir dir, whose Lstat is info,
+// is not safe for the user uid to use, or returns "".
+func logDirProblem(dir string, info fs.FileInfo, uid int) string {
+	if info.Mode()&fs.ModeSymlink != 0 {
+		to, _ := os.Readlink(dir)
+		return fmt.Sprintf("it is a symbolic link (to %s), not a directory", to)
+	}
+	if !info.IsDir() {
+		return "it is not a directory"
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && int64(st.Uid) != int64(uid) {
+		return fmt.Sprintf("it belongs to uid %d, not to this worker's user (uid %d)", st.Uid, uid)
+	}
+	if perm := info.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Sprintf("users other than its owner can write to it (mode %04o)", perm)
+	}
+	return ""
+}
+
+// dirOK returns an error when the log directory is the default one and
+// is not safe to use (checkDefaultLogDir), which makes it again if it
+// has gone.
+func (s *logStore) dirOK() error {
+	if !s.guarded {
+		return nil
+	}
+	return checkDefaultLogDir(s.dir)
 }
 
 // attemptLog is the log of one running attempt.
 type attemptLog struct {
 	ref    rpcapi.JobRef
-	max    int64 // log_max_bytes
+	cap    int64 // logCap(log_max_bytes)
 	budget int64 // bytes it may still write, both streams together
 	mu     sync.Mutex
 	files  map[string]*os.File
-	cut    bool
+	cut    map[string]bool // the streams that lost bytes to the cap
 }
 
 // open starts the log of an attempt, replacing any earlier log of the same
 // attempt (one the master gave again after a restart). When the files
 // cannot be made the attempt runs without a log: a warning says why.
 func (s *logStore) open(ref rpcapi.JobRef) *attemptLog {
-	a := &attemptLog{ref: ref, max: s.maxBytes, budget: s.maxBytes, files: make(map[string]*os.File)}
+	c := logCap(s.maxBytes)
+	a := &attemptLog{ref: ref, cap: c, budget: c, files: make(map[string]*os.File), cut: make(map[string]bool)}
 	s.mu.Lock()
 	s.active[ref] = a // before the files exist, so prune leaves them
 	s.forget(logDirOf(ref))
 	s.mu.Unlock()
-	if err := a.create(filepath.Join(s.dir, logDirOf(ref))); err != nil {
+	err := s.dirOK()
+	if err == nil {
+		err = a.create(filepath.Join(s.dir, logDirOf(ref)), !s.guarded)
+	}
+	if err != nil {
 		s.log.WithError(err).WithFields(logrus.Fields{"job": ref.JobID, "attempt": ref.Attempt}).
 			Warn("cannot keep this attempt's log; it runs without one")
 		a.closeFiles()
@@ -104,9 +209,14 @@ func (s *logStore) open(ref rpcapi.JobRef) *attemptLog {
 	return a
 }
 
-func (a *attemptLog) create(dir string) error {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
-		return err
+// create makes the attempt's log directory, dir, and its files, making
+// the log directory it is in first when mkParent is set (dirOK makes the
+// default one).
+func (a *attemptLog) create(dir string, mkParent bool) error {
+	if mkParent {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+			return err
+		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err
@@ -144,7 +254,8 @@ func (w streamWriter) Write(p []byte) (int, error) {
 	}
 	q := p
 	if int64(len(q)) > a.budget {
-		q, a.cut = q[:a.budget], true
+		q = q[:a.budget]
+		a.cut[w.stream] = true
 	}
 	n, err := f.Write(q)
 	a.budget -= int64(n)
@@ -159,10 +270,11 @@ func (w streamWriter) Write(p []byte) (int, error) {
 func (a *attemptLog) written() int64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.max - a.budget
+	return a.cap - a.budget
 }
 
-// closeFiles ends the log: a note closes a log cut at the budget.
+// closeFiles ends the log: a note (logCutNote) ends each stream that lost
+// bytes to the cap.
 func (a *attemptLog) closeFiles() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -170,15 +282,15 @@ func (a *attemptLog) closeFiles() {
 		if f == nil {
 			continue
 		}
-		if a.cut {
-			fmt.Fprintf(f, "\n[drover: this attempt's log reached log_max_bytes; the rest was not kept]\n")
+		if a.cut[name] {
+			io.WriteString(f, logCutNote)
 		}
 		f.Close()
 		a.files[name] = nil
 	}
 }
 
-// finish ends an attempt's log, then applies the bounds.
+// finish ends an attempt's log, then applies the bounds, which leave it.
 func (s *logStore) finish(a *attemptLog) {
 	a.closeFiles()
 	name := logDirOf(a.ref)
@@ -189,10 +301,12 @@ func (s *logStore) finish(a *attemptLog) {
 		return // a later run of the same attempt has the directory now
 	}
 	delete(s.active, a.ref)
+	keep := ""
 	if ok {
 		s.remember(e)
+		keep = name
 	}
-	s.applyBounds(time.Now())
+	s.applyBounds(time.Now(), keep)
 }
 
 // logEntry is one attempt's log directory on disk.
@@ -224,12 +338,17 @@ func (s *logStore) forget(name string) {
 // prune reads the directory, then applies the bounds: the worker calls it
 // once, when it starts.
 func (s *logStore) prune(now time.Time) {
+	if err := s.dirOK(); err != nil {
+		s.log.WithError(err).Warn("log_max_bytes and log_max_age not applied: the log directory is not safe to prune")
+		return
+	}
 	des, err := os.ReadDir(s.dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		s.log.WithError(err).Warn("cannot list the log directory to apply log_max_bytes and log_max_age")
 	}
 	var found []logEntry
 	for _, de := range des {
+		// de.IsDir is false for a link, whatever it points to.
 		if !de.IsDir() || !logDirName.MatchString(de.Name()) {
 			continue
 		}
@@ -242,14 +361,23 @@ func (s *logStore) prune(now time.Time) {
 	for _, e := range found {
 		s.remember(e)
 	}
-	s.applyBounds(now)
+	s.applyBounds(now, "")
 }
 
 // applyBounds removes the logs older than maxAge, then the oldest until
 // the rest, running attempts' included, take maxBytes at most. A log
-// another worker's running attempt holds is passed over. The caller holds
-// mu (no log starts meanwhile: open waits).
-func (s *logStore) applyBounds(now time.Time) {
+// another worker's running attempt holds is passed over. It stops at the
+// log called keep (the attempt that ends), which stays, with any later
+// one: an attempt's log fits maxBytes, so only running attempts' logs
+// can keep the directory over the bound then, until the next attempt
+// ends. Removing an entry never follows a link (os.RemoveAll removes a
+// link, not what it points to). The caller holds mu (no log starts
+// meanwhile: open waits).
+func (s *logStore) applyBounds(now time.Time, keep string) {
+	if err := s.dirOK(); err != nil {
+		s.log.WithError(err).Warn("log_max_bytes and log_max_age not applied: the log directory is not safe to prune")
+		return
+	}
 	total := s.total
 	for _, a := range s.active {
 		total += a.written()
@@ -261,7 +389,7 @@ func (s *logStore) applyBounds(now time.Time) {
 		if cur, ok := s.ended[e.name]; !ok || cur.mod != e.mod {
 			continue // forgotten, or a later log of that name stands elsewhere in order
 		}
-		if now.Sub(e.mod) <= s.maxAge && total <= s.maxBytes {
+		if e.name == keep || now.Sub(e.mod) <= s.maxAge && total <= s.maxBytes {
 			break
 		}
 		dir := filepath.Join(s.dir, e.name)
@@ -288,7 +416,11 @@ func (s *logStore) applyBounds(now time.Time) {
 // it holds only the stream files.
 func (s *logStore) entry(name string) (logEntry, bool) {
 	e := logEntry{name: name}
-	files, err := os.ReadDir(filepath.Join(s.dir, name))
+	path := filepath.Join(s.dir, name)
+	if info, err := os.Lstat(path); err != nil || !info.IsDir() {
+		return e, false // gone, or not a directory: a link is not a log
+	}
+	files, err := os.ReadDir(path)
 	if err != nil {
 		return e, false
 	}

@@ -88,21 +88,21 @@ func TestLogStreamsApart(t *testing.T) {
 // bound, then oldest first until the rest fit the size bound; a running
 // attempt's log and files that are not logs stay.
 func TestLogRetention(t *testing.T) {
-	s := testLogStore(t, 100, time.Hour)
+	s := testLogStore(t, 1000, time.Hour)
 	now := time.Now()
 	foreign := filepath.Join(s.dir, "notes.txt")
-	if err := os.WriteFile(foreign, []byte(strings.Repeat("x", 500)), 0o600); err != nil {
+	if err := os.WriteFile(foreign, []byte(strings.Repeat("x", 5000)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	running := s.open(rpcapi.JobRef{JobID: "run", Attempt: 1})
-	running.writer(rpcapi.StreamStdout).Write([]byte(strings.Repeat("r", 30)))
+	running.writer(rpcapi.StreamStdout).Write([]byte(strings.Repeat("r", 300)))
 	defer s.finish(running)
 	ref := func(id string) rpcapi.JobRef { return rpcapi.JobRef{JobID: id, Attempt: 1} }
 	writeAttempt(t, s, ref("ancient"), "a", "", now.Add(-2*time.Hour)) // over the age
-	writeAttempt(t, s, ref("old"), strings.Repeat("o", 20), strings.Repeat("e", 20), now.Add(-30*time.Minute))
-	writeAttempt(t, s, ref("mid"), strings.Repeat("m", 20), "", now.Add(-20*time.Minute))
-	writeAttempt(t, s, ref("new"), strings.Repeat("n", 20), "", now.Add(-10*time.Minute))
-	// 30 running + 40 old + 20 mid + 20 new = 110 > 100: old goes.
+	writeAttempt(t, s, ref("old"), strings.Repeat("o", 200), strings.Repeat("e", 200), now.Add(-30*time.Minute))
+	writeAttempt(t, s, ref("mid"), strings.Repeat("m", 200), "", now.Add(-20*time.Minute))
+	writeAttempt(t, s, ref("new"), strings.Repeat("n", 200), "", now.Add(-10*time.Minute))
+	// 300 running + 400 old + 200 mid + 200 new = 1100 > 1000: old goes.
 	for id, want := range map[string]bool{"ancient": false, "old": false, "mid": true, "new": true, "run": true} {
 		_, _, err := readAll(t, s, ref(id), rpcapi.StreamStdout)
 		if got := err == nil; got != want {
@@ -114,18 +114,23 @@ func TestLogRetention(t *testing.T) {
 	}
 }
 
-// TestLogBudget: one attempt's log stops at log_max_bytes, with a note.
+// TestLogBudget: one attempt's log stops logNoteRoom short of
+// log_max_bytes, and a note ends the stream that lost bytes; a stream
+// that lost none has no note.
 func TestLogBudget(t *testing.T) {
-	s := testLogStore(t, 10, time.Hour)
+	s := testLogStore(t, 10+logNoteRoom, time.Hour)
 	ref := rpcapi.JobRef{JobID: "big", Attempt: 1}
 	a := s.open(ref)
+	a.writer(rpcapi.StreamStderr).Write([]byte("err"))
 	if n, err := a.writer(rpcapi.StreamStdout).Write([]byte("0123456789abcdef")); n != 16 || err != nil {
 		t.Fatalf("write past the budget: %d, %v; want all taken, no error", n, err)
 	}
 	a.closeFiles()
-	got, _, err := readAll(t, s, ref, rpcapi.StreamStdout)
-	if err != nil || !strings.HasPrefix(got, "0123456789\n[drover: this attempt's log reached log_max_bytes") {
-		t.Errorf("log %q, %v; want 10 bytes then the note", got, err)
+	if got, _, err := readAll(t, s, ref, rpcapi.StreamStdout); err != nil || got != "0123456"+logCutNote {
+		t.Errorf("stdout %q, %v; want the 7 bytes left after stderr's 3, then the note", got, err)
+	}
+	if got, _, err := readAll(t, s, ref, rpcapi.StreamStderr); err != nil || got != "err" {
+		t.Errorf("stderr %q, %v; want its 3 bytes, no note: it lost none", got, err)
 	}
 }
 

@@ -209,7 +209,9 @@ func (w *Worker) Start() error {
 	if len(w.Types()) == 0 {
 		return errors.New("worker: no handlers and no commands: nothing to run")
 	}
-	w.logs.prune(time.Now())
+	if err := w.logs.start(time.Now(), len(w.cfg.Commands) > 0); err != nil {
+		return err
+	}
 	if len(w.cfg.Commands) > 0 {
 		w.startWatchdog()
 		w.sweepResults()
@@ -224,7 +226,7 @@ func (w *Worker) Start() error {
 	if !w.cfg.NoFence {
 		w.loopWG.Go(func() { w.fence.loop(w.ctx, w.fenceRuns) })
 	}
-	w.log.WithFields(logrus.Fields{"addr": w.Addr(), "advertise": w.advertise(), "master": w.cfg.Master,
+	w.log.WithFields(logrus.Fields{"addr": w.Addr(), "advertise": w.advertise(), "master": redactUserinfo(w.cfg.Master),
 		"transport": w.cfg.Transport, "mode": w.cfg.Mode, "slots": w.cfg.Slots, "types": w.Types()}).Info("worker started")
 	return nil
 }
