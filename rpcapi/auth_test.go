@@ -63,14 +63,18 @@ func TestTokenRequired(t *testing.T) {
 	for _, transport := range []string{TransportGob, TransportXMLRPC} {
 		for _, tc := range []struct {
 			name   string
+			addr   string
 			opts   []Option
 			refuse bool
 		}{
-			{"no token", nil, true},
-			{"wrong token", []Option{WithToken("s3cret-tokeN")}, true},
-			{"token", []Option{WithToken(token)}, false},
+			{"no token", srv.addr, nil, true},
+			{"wrong token", srv.addr, []Option{WithToken("s3cret-tokeN")}, true},
+			{"token", srv.addr, []Option{WithToken(token)}, false},
+			// docs/protocol.md: the token as the password of a URL.
+			{"token in the URL", "http://drover:" + token + "@" + srv.addr, nil, false},
+			{"wrong token in the URL", "http://drover:s3cret-tokeN@" + srv.addr, nil, true},
 		} {
-			c, err := NewCaller(srv.addr, transport, tc.opts...)
+			c, err := NewCaller(tc.addr, transport, tc.opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,6 +86,12 @@ func TestTokenRequired(t *testing.T) {
 				err := c.Call(ctxT(t, 5*time.Second), method, args, reply)
 				if got := errors.Is(err, ErrUnauthorized); got != tc.refuse {
 					t.Errorf("%s %s with %s: err %v; want refused=%v", transport, method, tc.name, err, tc.refuse)
+				}
+				if !tc.refuse && errors.Is(err, ErrUnavailable) {
+					t.Errorf("%s %s with %s: %v; want it served", transport, method, tc.name, err)
+				}
+				if err != nil && strings.Contains(err.Error(), "s3cret") {
+					t.Errorf("%s %s with %s: the error shows the token: %v", transport, method, tc.name, err)
 				}
 			}
 			c.Close()

@@ -2,6 +2,7 @@ package rpcapi
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/rpc"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +38,21 @@ func HostPort(addr string) string {
 	return strings.TrimSuffix(addr, "/")
 }
 
+// splitCredentials takes a user:password@ part off hostPort and returns
+// the rest and the password (unescaped, as in a URL), "" when there is
+// none.
+func splitCredentials(hostPort string) (host, password string) {
+	at := strings.LastIndex(hostPort, "@")
+	if at < 0 {
+		return hostPort, ""
+	}
+	_, password, _ = strings.Cut(hostPort[:at], ":")
+	if p, err := url.PathUnescape(password); err == nil {
+		password = p
+	}
+	return hostPort[at+1:], password
+}
+
 // Client is a net/rpc (gob) client for one node. It connects on first use
 // and again after the connection breaks, so it survives the other side
 // restarting. It is safe for concurrent use; calls share one connection.
@@ -55,10 +72,13 @@ type goTarget struct {
 }
 
 // newGoTarget returns the target of a gob client for addr (host:port, or
-// an http:// or https:// address) with opts.
+// an http:// or https:// address) with opts. A user:password@ part in
+// addr is taken off it, and its password is the token unless opts give
+// one, as the XML-RPC client sends it (HTTP Basic auth).
 func newGoTarget(addr string, opts []Option) goTarget {
 	o := collect(opts)
-	t := goTarget{addr: HostPort(addr), token: o.token, tls: o.tls}
+	host, password := splitCredentials(HostPort(addr))
+	t := goTarget{addr: host, token: cmp.Or(o.token, password), tls: o.tls}
 	if t.tls == nil && strings.HasPrefix(addr, "https://") {
 		t.tls = &tls.Config{}
 	}

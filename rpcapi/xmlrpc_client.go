@@ -87,6 +87,7 @@ func NewCaller(addr, transport string, opts ...Option) (Caller, error) {
 // concurrent use.
 type XMLClient struct {
 	url   string
+	shown string // url as errors show it: without a password
 	token string
 	hc    *http.Client
 	own   *http.Transport // the client's own transport (for TLS), or nil
@@ -118,7 +119,10 @@ func NewXMLClient(addr string, opts ...Option) (*XMLClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &XMLClient{url: u, token: o.token, hc: &http.Client{Transport: xmlTransport}}
+	c := &XMLClient{url: u, shown: u, token: o.token, hc: &http.Client{Transport: xmlTransport}}
+	if pu, err := url.Parse(u); err == nil {
+		c.shown = pu.Redacted() // errors never show a password of the URL
+	}
 	if o.tls != nil {
 		c.own = xmlTransport.Clone()
 		c.own.TLSClientConfig = o.tls
@@ -220,18 +224,18 @@ func (c *XMLClient) callError(ctx context.Context, name string, err error) error
 	var status *xmlStatusError
 	switch {
 	case ctx.Err() != nil:
-		return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, name, c.url, ctx.Err())
+		return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, name, c.shown, ctx.Err())
 	case errors.As(err, &fault):
 		return faultError(fault.Code, fault.String)
 	case errors.As(err, &status) && status.code == http.StatusUnauthorized:
-		return fmt.Errorf("%w: %s to %s refused the token (set the same token on both sides)", ErrUnauthorized, name, c.url)
+		return fmt.Errorf("%w: %s to %s refused the token (set the same token on both sides)", ErrUnauthorized, name, c.shown)
 	case errors.As(err, &status) && status.code == http.StatusRequestEntityTooLarge:
-		return fmt.Errorf("%w: %s to %s: request body too large (HTTP 413)", ErrBadRequest, name, c.url)
+		return fmt.Errorf("%w: %s to %s: request body too large (HTTP 413)", ErrBadRequest, name, c.shown)
 	}
 	if dialFailed(err) {
-		return &NotSentError{fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, name, c.url, err)}
+		return &NotSentError{fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, name, c.shown, err)}
 	}
-	return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, name, c.url, err)
+	return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, name, c.shown, err)
 }
 
 // dialFailed reports whether err is a failure to connect: the request was
