@@ -37,6 +37,8 @@ const (
 	boltRecHeader  = 5
 	boltStateV1    = 1
 	boltStateSize  = 1 + 8 + 8 + 1 + 4
+	boltStateV2    = 2
+	boltStateSize2 = boltStateSize + 8
 	stateFlagClose = 1
 )
 
@@ -128,30 +130,57 @@ func openEnvelope(key, v []byte) ([]byte, bool) {
 	return v[boltRecHeader:], sum == binary.LittleEndian.Uint32(v[1:])
 }
 
-// storeState is the store's record in storeBucket.
+// storeState is the store's record in storeBucket: the high-water mark,
+// the last LSN checkpointed, whether Close wrote it, and the number of the
+// log segment the log goes on in (seg, when segKnown): the one after the
+// last segment checkpointed, or the one OpenBolt made. While the store is
+// not closed that segment exists, so a log whose segments start after it
+// lost its oldest ones, even when the segments left hold no frame (a
+// spare made ahead) to show an LSN gap.
+//
+// Encoded: a version byte, hw and lsn (uint64, little-endian), a flags
+// byte, for version 2 seg (uint64), then the CRC-32C of what precedes.
+// Version 1, without seg, is an older drover's: it still reads (segKnown
+// false), and the next state written is version 2.
 type storeState struct {
-	hw, lsn uint64
-	closed  bool
+	hw, lsn  uint64
+	closed   bool
+	seg      uint64
+	segKnown bool
 }
 
 func (st storeState) encode() []byte {
-	b := make([]byte, boltStateSize)
+	b := make([]byte, boltStateSize, boltStateSize2)
 	b[0] = boltStateV1
 	binary.LittleEndian.PutUint64(b[1:], st.hw)
 	binary.LittleEndian.PutUint64(b[9:], st.lsn)
 	if st.closed {
 		b[17] = stateFlagClose
 	}
-	binary.LittleEndian.PutUint32(b[18:], crc32.Checksum(b[:18], crcTable))
-	return b
+	b = b[:18]
+	if st.segKnown {
+		b[0] = boltStateV2
+		b = binary.LittleEndian.AppendUint64(b, st.seg)
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
 }
 
 func decodeState(b []byte) (storeState, bool) {
-	if len(b) != boltStateSize || b[0] != boltStateV1 ||
-		binary.LittleEndian.Uint32(b[18:]) != crc32.Checksum(b[:18], crcTable) || b[17]&^stateFlagClose != 0 {
+	n := len(b) - 4
+	switch {
+	case len(b) == boltStateSize && b[0] == boltStateV1,
+		len(b) == boltStateSize2 && b[0] == boltStateV2:
+	default:
 		return storeState{}, false
 	}
-	return storeState{hw: binary.LittleEndian.Uint64(b[1:]), lsn: binary.LittleEndian.Uint64(b[9:]), closed: b[17] == stateFlagClose}, true
+	if binary.LittleEndian.Uint32(b[n:]) != crc32.Checksum(b[:n], crcTable) || b[17]&^stateFlagClose != 0 {
+		return storeState{}, false
+	}
+	st := storeState{hw: binary.LittleEndian.Uint64(b[1:]), lsn: binary.LittleEndian.Uint64(b[9:]), closed: b[17] == stateFlagClose}
+	if b[0] == boltStateV2 {
+		st.seg, st.segKnown = binary.LittleEndian.Uint64(b[18:]), true
+	}
+	return st, true
 }
 
 func (s *boltDB) corrupt(problem string) error {
@@ -337,14 +366,16 @@ func writeRecords(tx *bolt.Tx, batch []Record, vals []byte) error {
 }
 
 // raiseState raises the store's state to st, and its high-water mark to
-// the last Seq of batch, never lowering the LSN or the high-water mark.
+// the last Seq of batch, never lowering the LSN, the high-water mark or
+// the log's segment (segments are numbered for the life of the data dir).
 func raiseState(tx *bolt.Tx, batch []Record, st *storeState) error {
 	sb, err := tx.CreateBucketIfNotExists(storeBucket)
 	if err != nil {
 		return err
 	}
 	cur, _ := decodeState(sb.Get(stateKey))
-	next := storeState{hw: max(cur.hw, st.hw), lsn: max(cur.lsn, st.lsn), closed: st.closed}
+	next := storeState{hw: max(cur.hw, st.hw), lsn: max(cur.lsn, st.lsn), closed: st.closed,
+		seg: max(cur.seg, st.seg), segKnown: cur.segKnown || st.segKnown}
 	if len(batch) > 0 {
 		next.hw = max(next.hw, batch[len(batch)-1].Seq)
 	}

@@ -55,7 +55,8 @@ type boltOpening struct {
 	hwf         uint64 // the reservation in wal/highwater
 	hwfOK       bool   // whether wal/highwater read
 	ls          *logScan
-	hw, lsn     uint64 // the high-water mark and LSN reached
+	st          storeState // drover.db's state before the replay
+	hw, lsn     uint64     // the high-water mark and LSN reached
 }
 
 // open makes the log dir, reads the log and replays it into drover.db,
@@ -74,10 +75,13 @@ func (op *boltOpening) open(fresh, hadLog bool) (*BoltStore, error) {
 	s.caughtUp.L = &s.mu
 	// The new segment comes first, then the replay, then the old segments
 	// go, oldest first: at every step the log is a run of segments without
-	// a gap and drover.db plus the log hold everything.
-	num := uint64(0)
+	// a gap and drover.db plus the log hold everything. Its number is the
+	// next for the life of the data dir (also after a Close emptied the
+	// log), so that the segment drover.db says the log goes on in only
+	// grows.
+	num := op.st.seg
 	if n := len(ls.segs); n > 0 {
-		num = ls.segs[n-1].num + 1
+		num = max(num, ls.segs[n-1].num+1)
 	}
 	var err error
 	if s.seg, err = createSegment(op.logDir, num, walSegmentSize); err != nil {
@@ -121,7 +125,8 @@ func (op *boltOpening) readLog() error {
 	if err != nil {
 		return err
 	}
-	ls, err := scanLog(op.logDir, logState{known: haveState, lsn: st.lsn, hw: st.hw, closed: st.closed}, true)
+	op.st = st
+	ls, err := scanLog(op.logDir, stateOfLog(st, haveState, op.hwf), true)
 	if err != nil {
 		return err
 	}
@@ -157,6 +162,7 @@ func (op *boltOpening) readLog() error {
 }
 
 // replayInto saves the latest record of each job in the log to drover.db,
+// with the number of the new segment s writes to as the log's start,
 // raises wal/highwater to the high-water mark and removes the old log
 // segments, oldest first.
 func (op *boltOpening) replayInto(s *BoltStore) error {
@@ -165,7 +171,7 @@ func (op *boltOpening) replayInto(s *BoltStore) error {
 	}
 	recs := latestRecords(op.ls.records())
 	op.rec.Records = len(recs)
-	if err := op.db.save(recs, &storeState{hw: op.hw, lsn: op.lsn}); err != nil {
+	if err := op.db.save(recs, &storeState{hw: op.hw, lsn: op.lsn, seg: s.seg.num, segKnown: true}); err != nil {
 		return fmt.Errorf("jobs: replaying the log: %w", err)
 	}
 	if op.hwfOK {

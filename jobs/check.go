@@ -307,7 +307,7 @@ func (ds *dirScan) walkBoltFile(r *CheckReport) (unreadable bool) {
 	r.Bolt.FreePages, r.Bolt.Leaked, r.Bolt.Buckets = w.free, w.leaked, w.buckets
 	r.Bolt.Records, r.Bolt.HighestSeq = w.records, w.maxSeq
 	if w.stateOK {
-		ds.state = logState{known: true, lsn: w.state.lsn, hw: w.state.hw, closed: w.state.closed}
+		ds.state = stateOfLog(*w.state, true, 0)
 		r.Bolt.HighWater, r.Bolt.LSN = w.state.hw, w.state.lsn
 	}
 	switch {
@@ -368,7 +368,11 @@ func (ds *dirScan) scanLogDir(r *CheckReport) error {
 		r.Notes = append(r.Notes, err.Error())
 	}
 	r.Log.HighWaterFile, r.Log.HighWaterFileOK = hwf, ok
-	ds.log, err = scanLog(ds.logDir, ds.state, false)
+	st := ds.state
+	if ok {
+		st.reserve = hwf
+	}
+	ds.log, err = scanLog(ds.logDir, st, false)
 	if err != nil {
 		return err
 	}

@@ -80,7 +80,7 @@ var damages = []struct {
 		nums := segments(t, dir)
 		_, n := batchesIn(t, dir, nums, nums[0])
 		os.Remove(segPath(dir, nums[0]))
-		return damaged{dir, h, h.state(func(i int) bool { return i >= n }), segPath(dir, nums[1])}
+		return damaged{dir, h, h.state(func(i int) bool { return i >= n }), segPath(dir, nums[0])}
 	}},
 	{"sequence gap", func(t *testing.T) damaged {
 		dir, h := crashedDir(t, 0, 12, 5, false)
@@ -253,11 +253,12 @@ func TestCheckSound(t *testing.T) {
 	if !r.Sound() || r.Records != len(h.state(nil)) || r.Bolt.Records != r.Records || r.Closed != "closed" || r.Log.Frames != 0 || !r.Bolt.Checked {
 		t.Fatalf("report after Close %+v", r)
 	}
-	// A torn tail.
+	// A torn tail: the last frame's sectors after its first not written.
 	dir, h = crashedDir(t, 0, 6, 10, false)
 	seg := segPath(dir, 0)
 	fs := frames(t, seg)
-	writeAt(t, seg, fs[5].off+100, []byte{1, 2, 3})
+	from := (fs[5].off/sectorSize + 1) * sectorSize
+	writeAt(t, seg, from, make([]byte, fs[5].off+fs[5].size-from))
 	r, err = CheckDataDir(dir)
 	if err != nil {
 		t.Fatal(err)

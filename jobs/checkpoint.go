@@ -127,10 +127,10 @@ func (s *BoltStore) checkpoint(all bool) error {
 		recs := slices.Clone(g.recs) // sorted below, while Load may read g
 		s.mu.Unlock()
 
-		var st *storeState
-		if len(recs) > 0 || closing || g.lsn > 0 { // frames, even if flushIdle wrote their records
-			st = &storeState{hw: g.hw, lsn: g.lsn, closed: closing}
-		}
+		// The state moves the log's start past g, before g goes: even a
+		// segment without frames (sealed for a frame bigger than it)
+		// must not leave drover.db naming a segment that is gone.
+		st := &storeState{hw: g.hw, lsn: g.lsn, closed: closing, seg: g.num + 1, segKnown: true}
 		err := s.checkpointRecs(latestRecords(recs), st)
 		if err == nil {
 			err = s.raiseHighWaterFile(g.hw)

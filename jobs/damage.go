@@ -259,12 +259,20 @@ type tornSpot struct {
 	sp  *badSpot
 }
 
-// logState is what drover.db says about the log.
+// logState is what drover.db (and wal/highwater) say about the log.
 type logState struct {
 	known  bool   // drover.db holds a store state (written by this version)
 	lsn    uint64 // the last LSN it holds
 	hw     uint64
 	closed bool // the store was closed by Close
+	// seg is the segment the log goes on in (when segKnown: a state of
+	// version 2), see storeState.
+	seg      uint64
+	segKnown bool
+	// reserve is wal/highwater's reservation (0 if it does not read): at
+	// or above every Seq acknowledged, it bounds the new jobs of frames
+	// lost after the last one that reads.
+	reserve uint64
 }
 
 // logScan is the whole log as read, with its damage classified.
@@ -457,45 +465,4 @@ func resync(b []byte, from int64, version int, prevLSN uint64, lastNZ int64) int
 		}
 	}
 	return -1
-}
-
-// sectorSize is the unit in which a crash may tear a write: the bytes of a
-// sector are all written or none. 512 is the smallest there is; a bigger
-// real sector only makes fewer shapes possible.
-const sectorSize = 512
-
-// tornShape reports whether the bad spot sp, the last thing in the last
-// segment written, with no valid frame after it, has a shape a crash can
-// leave: the frame's sectors written or not, over zeros. prevLSN and
-// prevHW are those of the last valid frame before it.
-func tornShape(b []byte, sp *badSpot, version int, prevLSN, prevHW uint64, lastNZ int64) (bool, string) {
-	off := sp.off
-	size := int64(len(b))
-	if size-off < frameHeader {
-		return false, "no frame fits there"
-	}
-	// The length field lies in one sector unless it straddles two; then a
-	// torn write can leave only some of its bytes, and it reads smaller
-	// than it is. Otherwise it is all there (the frame's true length) or
-	// all zero (its sector never written).
-	straddles := off%sectorSize > sectorSize-4
-	n := int64(sp.n)
-	switch {
-	case n == 0:
-		end := min(size, (off/sectorSize+1)*sectorSize)
-		if !straddles && lastNonZero(b[:end], int(off)) >= 0 {
-			return false, "its length is zero while the rest of its sector is not"
-		}
-	case n > size-off-frameHeader:
-		// A torn length is never larger than the true one, which fits.
-		return false, "its length runs past the end of the file, which no crash can do"
-	case !straddles && lastNZ >= off+frameHeader+n:
-		return false, fmt.Sprintf("non-zero bytes follow its end (offset %d), up to offset %d", off+frameHeader+n, lastNZ)
-	}
-	if version >= 2 {
-		if p := laterFrame(b, off+frameHeader+1, prevLSN, prevHW, lastNZ); p >= 0 {
-			return false, fmt.Sprintf("the body of a later frame (LSN %d) is at offset %d", binary.LittleEndian.Uint64(b[p:]), p)
-		}
-	}
-	return true, ""
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
+	"strings"
 )
 
 // laterFrame looks for the start of a version 2 body (LSN, high-water
@@ -167,15 +168,25 @@ func hwHint(b []byte, sp *badSpot, version int, prevHW uint64) uint64 {
 
 // classify turns the bad spots, segment gaps and LSN gaps into Damage.
 func (ls *logScan) classify(st logState) {
-	c := &logClassifier{ls: ls, last: ls.lastWritten(), prevLSN: st.lsn, prevHW: st.hw, lsnKnown: st.known}
+	c := &logClassifier{ls: ls, last: ls.lastWritten(), prevLSN: st.lsn, prevHW: st.hw, lsnKnown: st.known, reserve: st.reserve}
+	gapAt, gap := ls.startGap(st)
 	for i, seg := range ls.segs {
+		if gap != nil && i == gapAt {
+			c.addPending(*gap)
+		}
 		c.segment(i, seg)
+	}
+	if gap != nil && gapAt == len(ls.segs) {
+		c.addPending(*gap)
 	}
 	c.finish()
 	if len(ls.segs) == 0 && st.known && !st.closed {
-		ls.damage = append(ls.damage, Damage{File: ls.dir, Offset: -1, Kind: DamageLogMissing,
-			Problem: "holds no log segment, but drover.db says the store was not closed (a running store always has one)",
-			Lost:    fmt.Sprintf("every frame after LSN %d, if there were any", st.lsn)})
+		d := Damage{File: ls.dir, Offset: -1, Kind: DamageLogMissing,
+			Problem: "holds no log segment, but drover.db says the store was not closed (a running store always has one)"}
+		c.boundNew(&d)
+		d.describeLost(false, "")
+		d.Lost = strings.TrimSuffix(fmt.Sprintf("every frame after LSN %d, if there were any, %s", st.lsn, d.Lost), ", ")
+		ls.damage = append(ls.damage, d)
 	}
 }
 
@@ -202,6 +213,7 @@ type logClassifier struct {
 	prevLSN  uint64     // the LSN reached
 	prevHW   uint64     // the high-water mark reached
 	lsnKnown bool       // whether prevLSN is known
+	reserve  uint64     // wal/highwater's reservation (logState.reserve)
 }
 
 // addPending adds d to the damage, as damage since the last valid frame.
@@ -370,7 +382,8 @@ func (c *logClassifier) lsnGap(seg *segScan, f *frameScan) {
 }
 
 // finish says what the damage after the last valid frame lost: every
-// frame after the LSN reached.
+// frame after the LSN reached, and the new jobs they may have held, up to
+// wal/highwater's reservation.
 func (c *logClassifier) finish() {
 	for _, k := range c.pending {
 		d := &c.ls.damage[k]
@@ -378,7 +391,19 @@ func (c *logClassifier) finish() {
 		if c.lsnKnown {
 			extra = fmt.Sprintf("every frame after LSN %d", c.prevLSN)
 		}
-		d.describeLost(d.Frames > 0 || d.Kind != DamageMissingSegment, extra)
+		c.boundNew(d)
+		switch {
+		case d.Kind != DamageMissingSegment || d.Frames > 0:
+			d.describeLost(true, extra)
+		case extra == "":
+			d.describeLost(false, "")
+		default:
+			// Nothing of the segment is left to count: it held every
+			// frame after the last one left, if any, and wal/highwater
+			// bounds the IDs of their new jobs.
+			d.describeLost(false, "")
+			d.Lost = strings.TrimSuffix(fmt.Sprintf("%s (the jobs submitted or changed in them), %s", extra, d.Lost), ", ")
+		}
 	}
 }
 

@@ -416,7 +416,10 @@ func TestDamageMissingSegment(t *testing.T) {
 		if err := os.Remove(segPath(dir, nums[0])); err != nil {
 			t.Fatal(err)
 		}
-		wantCorrupt(t, dir, segmentName(nums[1]), int64(walHeaderSize), "the oldest log segment(s) are gone")
+		d := wantCorrupt(t, dir, segPath(dir, nums[0]), -1, "is missing", "the log starts at "+segmentName(nums[1])).Damage[0]
+		if d.Kind != DamageMissingSegment || d.Frames == 0 || d.LSNFrom != 1 {
+			t.Fatalf("damage %+v, want the oldest segment missing with its frames counted from LSN 1", d)
+		}
 	})
 	t.Run("renamed", func(t *testing.T) {
 		dir, nums := build(t)
@@ -648,8 +651,16 @@ func TestTornTail(t *testing.T) {
 		{"end not written", func(t *testing.T, seg string, f frame) {
 			writeAt(t, seg, f.off+f.size/2, make([]byte, f.size-f.size/2))
 		}},
-		{"byte flipped", func(t *testing.T, seg string, f frame) {
-			writeAt(t, seg, f.off+f.size-3, []byte{readAll(t, seg)[f.off+f.size-3] ^ 0x40})
+		{"a sector in the middle not written", func(t *testing.T, seg string, f frame) {
+			mid := (f.off/sectorSize + 2) * sectorSize
+			if mid+2*sectorSize > f.off+f.size {
+				t.Fatalf("frame %+v too small", f)
+			}
+			writeAt(t, seg, mid, make([]byte, sectorSize))
+		}},
+		{"last sector not written", func(t *testing.T, seg string, f frame) {
+			last := (f.off + f.size - 1) / sectorSize * sectorSize
+			writeAt(t, seg, last, make([]byte, f.off+f.size-last))
 		}},
 		{"first sector not written", func(t *testing.T, seg string, f frame) {
 			end := (f.off/sectorSize + 1) * sectorSize
@@ -707,7 +718,7 @@ func TestTornTailCleared(t *testing.T) {
 	seg := segPath(dir, 0)
 	fs := frames(t, seg)
 	last := fs[len(fs)-1]
-	writeAt(t, seg, last.off+last.size-10, []byte{1, 2, 3})
+	writeAt(t, seg, last.off+last.size/2, make([]byte, last.size-last.size/2))
 	spare, err := createSegment(filepath.Join(dir, LogDir), 1, walSegmentSize)
 	if err != nil {
 		t.Fatal(err)

@@ -19,8 +19,11 @@ import (
 // synced and renamed, so a segment under its real name always has its
 // full size and header, and appending to it changes no file metadata: an
 // fdatasync writes only the new bytes. Segments are numbered in the order
-// they are written, without gaps (a spare made ahead of need is the next
-// number, and a bigger one made in its place takes its number).
+// they are written, without gaps, for the life of the data dir (a spare
+// made ahead of need is the next number, and a bigger one made in its
+// place takes its number). drover.db's state names the segment the log
+// goes on in (storeState.seg), so that a log whose oldest segments are
+// gone shows it even when the segments left hold no frame.
 //
 // A segment starts with a header (walMagic, then the segment's number) and
 // holds frames back to back:
@@ -39,10 +42,12 @@ import (
 //
 // A crash can cut short only the last frame written, and only in the last
 // segment written to: the frame's bytes reach the disk in sectors, some and
-// not others, over the zeros the segment was made with. Anything else — a
-// bad frame followed by a good one, bytes where the log must hold zeros, a
-// gap in the LSNs or in segment numbers, a bad header — is damage, and
-// OpenBolt refuses to start on it (see damage.go).
+// not others, over the zeros the segment was made with, so at least one
+// sector of it reads all zeros (waltorn.go). Anything else — a bad frame
+// followed by a good one, a bad last frame with data in every sector,
+// bytes where the log must hold zeros, a gap in the LSNs or in segment
+// numbers, a log that starts after the segment drover.db names, a bad
+// header — is damage, and OpenBolt refuses to start on it (see damage.go).
 
 const (
 	walMagic      = "DRWAL002"

@@ -87,12 +87,13 @@ func TestLogTornFrame(t *testing.T) {
 	off := s.seg.off
 	seg := filepath.Join(dir, LogDir, segmentName(s.seg.num))
 	s.crash()
-	// A third frame, half written: a length and CRC, and garbage.
+	// A third frame of 1000 bytes, half written: a length and CRC, and
+	// garbage, its later sectors never written (zeros).
 	f, err := os.OpenFile(seg, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteAt([]byte{200, 0, 0, 0, 1, 2, 3, 4, 9, 9, 9}, off); err != nil {
+	if _, err := f.WriteAt([]byte{0xe8, 3, 0, 0, 1, 2, 3, 4, 9, 9, 9}, off); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
