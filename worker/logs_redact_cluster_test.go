@@ -1,46 +1,26 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/drovertest"
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
 )
-
-// lockedBuffer is a bytes.Buffer for a logger written from several
-// goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *lockedBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *lockedBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestHeartbeatFailureHidesCredentials: a worker whose master address
 // carries a user name and password registers through it, and once the
 // master is gone its "heartbeat failed" line names the master without
 // them, as its "worker started" line does.
 func TestHeartbeatFailureHidesCredentials(t *testing.T) {
-	var out lockedBuffer
+	var out testproc.Buffer
 	log := logrus.New()
 	log.SetOutput(&out)
 	var master string

@@ -1,40 +1,20 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/internal/poll"
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
-
-// syncBuffer is a bytes.Buffer for a logger written from several
-// goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRedactMasterText: the texts rpcapi and net/http make of a failed
 // call to a master lose the user name and password of its address, in
@@ -85,7 +65,7 @@ func TestMasterCredentialsNotLogged(t *testing.T) {
 	for _, tr := range []string{rpcapi.TransportGob, rpcapi.TransportXMLRPC} {
 		t.Run(tr, func(t *testing.T) {
 			addr := deadAddr(t)
-			var out syncBuffer
+			var out testproc.Buffer
 			log := logrus.New()
 			log.SetOutput(&out)
 			w, err := New(Config{Master: "http://drover:secret123@" + addr, Transport: tr, Name: "creds", NoFence: true,

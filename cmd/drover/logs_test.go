@@ -7,26 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 )
-
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // TestLogsFollow: "drover logs ID -f" against a master and worker
 // processes prints a running job's stdout to stdout and its stderr to
@@ -44,7 +30,7 @@ argv = ["sh", "-c", "echo out1; echo err1 >&2; while [ ! -e \"$0\" ]; do sleep 0
 		return runLogs([]string{"--master", c.Addr, id, "--stream", "stdout"}, &out) == nil && out.String() == "out1\n"
 	})
 
-	errOut := &lockedBuffer{}
+	errOut := &testproc.Buffer{}
 	logsStderr = errOut
 	t.Cleanup(func() { logsStderr = os.Stderr })
 	pr, pw := io.Pipe()
