@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"maps"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -409,34 +408,6 @@ func jobEnviron(environ []string) []string {
 		}
 	}
 	return out
-}
-
-// redactUserinfo returns the master's address addr as a job sees it in
-// DROVER_MASTER: without the user name and password of a URL such as
-// http://drover:TOKEN@host:7070, which may be the token, in each address
-// of a list separated by commas.
-func redactUserinfo(addr string) string {
-	if strings.Contains(addr, ",") {
-		parts := strings.Split(addr, ",")
-		for i, p := range parts {
-			parts[i] = redactOne(strings.TrimSpace(p))
-		}
-		return strings.Join(parts, ",")
-	}
-	return redactOne(addr)
-}
-
-// redactOne is redactUserinfo of one address.
-func redactOne(addr string) string {
-	u, err := url.Parse(addr)
-	if err != nil || u.User == nil {
-		if at := strings.LastIndexByte(addr, '@'); at >= 0 && !strings.Contains(addr, "://") {
-			return addr[at+1:] // host:port with credentials: url.Parse fails
-		}
-		return addr
-	}
-	u.User = nil
-	return u.String()
 }
 
 // processGroup is the process group of a started command.

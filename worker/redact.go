@@ -1,12 +1,14 @@
 package worker
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 )
 
-// What the worker logs, and the errors it returns, name its master
-// without the user name and password a master address may carry
+// What the worker logs, the errors it returns and a job's DROVER_MASTER
+// name its master without the user name and password a master address
+// may carry
 // (http://drover:TOKEN@host:7070, where the password may be the token):
 // the "worker started" line prints redactUserinfo(Config.Master), and
 // the errors of calls to the master, whose text rpcapi and net/http
@@ -74,3 +76,31 @@ func redactMasterErr(err error, masters string) error {
 // masterErr is redactMasterErr for this worker's masters: what an error
 // of a call to them is logged as.
 func (w *Worker) masterErr(err error) error { return redactMasterErr(err, w.cfg.Master) }
+
+// redactUserinfo returns the master's address addr as a job sees it in
+// DROVER_MASTER: without the user name and password of a URL such as
+// http://drover:TOKEN@host:7070, which may be the token, in each address
+// of a list separated by commas.
+func redactUserinfo(addr string) string {
+	if strings.Contains(addr, ",") {
+		parts := strings.Split(addr, ",")
+		for i, p := range parts {
+			parts[i] = redactOne(strings.TrimSpace(p))
+		}
+		return strings.Join(parts, ",")
+	}
+	return redactOne(addr)
+}
+
+// redactOne is redactUserinfo of one address.
+func redactOne(addr string) string {
+	u, err := url.Parse(addr)
+	if err != nil || u.User == nil {
+		if at := strings.LastIndexByte(addr, '@'); at >= 0 && !strings.Contains(addr, "://") {
+			return addr[at+1:] // host:port with credentials: url.Parse fails
+		}
+		return addr
+	}
+	u.User = nil
+	return u.String()
+}
