@@ -8,8 +8,8 @@ import (
 
 // What the worker logs, the errors it returns and a job's DROVER_MASTER
 // name its master without the user name and password a master address
-// may carry
-// (http://drover:TOKEN@host:7070, where the password may be the token):
+// may carry (http://drover:TOKEN@host:7070, where the password may be
+// the token):
 // the "worker started" line prints redactUserinfo(Config.Master), and
 // the errors of calls to the master, whose text rpcapi and net/http
 // write with the address as given (or with the password as "***"), go
