@@ -833,6 +833,40 @@ func TestAssignReplyNamesNeither(t *testing.T) {
 	}
 }
 
+// TestAssignReplyNamesAnothersTask: an assign_task reply speaks only of
+// the tasks of its call (docs/protocol.md). One that names another
+// worker's running attempt, in rejected and in accepted, changes nothing
+// of it: the lease, its attempt and its report stay that worker's. Such
+// a reply used to revoke the other worker's lease and erase its attempt,
+// so that the job ran twice and the first result was dropped.
+func TestAssignReplyNamesAnothersTask(t *testing.T) {
+	for _, tr := range []string{rpcapi.TransportGob, rpcapi.TransportXMLRPC} {
+		t.Run(tr, func(t *testing.T) {
+			d := newModel(t, 0, nil, false, "go test -run TestAssignReplyNamesAnothersTask ./master/")
+			d.addFake(rpcapi.ModePush, tr, 1, []string{"a"})
+			b := d.fakes[0]
+			x := d.submitOne(jobs.Spec{Type: "a"})
+			held := rpcapi.JobRef{JobID: x, Attempt: 1}
+			pollT(t, 5*time.Second, "job "+x+" accepted", func() bool { return slices.Contains(b.view().held, held) })
+			d.addFake(rpcapi.ModePush, tr, 1, []string{"a"})
+			a := d.fakes[1]
+			a.mu.Lock()
+			a.foreign = []rpcapi.JobRef{held}
+			a.mu.Unlock()
+			y := d.submitOne(jobs.Spec{Type: "a"})
+			pollT(t, 5*time.Second, "job "+y+" assigned", func() bool { return len(a.view().held) == 1 })
+			if js := d.jobsMap(); !leased(js, held, b.view().id) || len(ptr(js, x).Attempts) != 1 {
+				t.Fatalf("job %s after another worker's reply named it: %s; want attempt 1 still leased to %s", x, fingerprint(ptr(js, x)), b.view().id)
+			}
+			d.log(d.report(b, "", rpcapi.Report{JobID: x, Attempt: 1, Outcome: jobs.OK}))
+			if j := d.jobsMap()[x]; j.State != jobs.Succeeded || len(j.Attempts) != 1 || j.Attempts[0].Worker != b.view().id {
+				t.Fatalf("job %s: %s; want succeeded by %s's attempt 1", x, fingerprint(&j), b.view().id)
+			}
+			d.check()
+		})
+	}
+}
+
 func (d *mdl) submitOne(s jobs.Spec) string {
 	ctx, cancel := callCtx()
 	defer cancel()

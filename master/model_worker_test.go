@@ -78,6 +78,7 @@ type fakeW struct {
 	held     map[rpcapi.JobRef]bool
 	past     []rpcapi.JobRef // attempts reported or dropped
 	modes    []assignMode    // for the next assign_task calls
+	foreign  []rpcapi.JobRef // named in the next reply's lists beside its own tasks: a lie
 	hang     chan struct{}   // set while an assign_task hangs
 	failedAt time.Time       // the last assign_task that failed
 	fetched  time.Time       // the end of the last fetch_tasks that answered
@@ -191,6 +192,12 @@ func (f *fakeW) Assign(ctx context.Context, a *rpcapi.AssignArgs, r *rpcapi.Assi
 		mode, f.modes, f.changed = f.modes[0], f.modes[1:], time.Now()
 	}
 	f.checkAssign(a)
+	foreign := f.foreign
+	f.foreign = nil
+	for _, x := range foreign {
+		r.Rejected = append(r.Rejected, rpcapi.Rejection{JobRef: x, Reason: "model: not mine"})
+		r.Accepted = append(r.Accepted, x)
+	}
 	hang := make(chan struct{})
 	if mode == amHang {
 		f.hang = hang

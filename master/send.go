@@ -128,7 +128,17 @@ func (d *dispatcher) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerC
 		d.kick()
 		return
 	}
+	// The reply speaks only of the tasks of this call: one it names
+	// besides (an earlier task of the worker's, another worker's) is
+	// left as it is.
+	sent := make(map[rpcapi.JobRef]bool, len(args.Tasks))
+	for _, t := range args.Tasks {
+		sent[rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt}] = true
+	}
 	for _, ref := range reply.Accepted {
+		if !sent[ref] {
+			continue
+		}
 		if l := w.leases[ref.JobID]; l != nil && l.attempt == ref.Attempt && l.acked.IsZero() {
 			l.acked = now
 			if j := l.job; j.State == jobs.Running && j.Attempt == ref.Attempt {
@@ -137,7 +147,9 @@ func (d *dispatcher) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerC
 		}
 	}
 	for _, rej := range reply.Rejected {
-		d.revoke(w, rej.JobID, rej.Attempt, now, fmt.Sprintf("%s refused it: %s", w.id, rej.Reason))
+		if sent[rej.JobRef] {
+			d.revoke(w, rej.JobID, rej.Attempt, now, fmt.Sprintf("%s refused it: %s", w.id, rej.Reason))
+		}
 	}
 	// A task the reply names in neither list (or under another attempt)
 	// may have reached the worker or not: it is one handed out in a
@@ -161,12 +173,16 @@ func (d *dispatcher) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerC
 	}
 }
 
-// revoke takes back a lease that never started. The caller holds the
+// revoke takes back w's lease of attempt of job jobID, which never
+// started. A lease w does not hold is not w's to give back: it is left as
+// it is (a reply may name another worker's task). The caller holds the
 // core's lock.
 func (d *dispatcher) revoke(w *workerRec, jobID string, attempt int, now time.Time, why string) {
-	if l := w.leases[jobID]; l != nil && l.attempt == attempt {
-		delete(w.leases, jobID)
+	l := w.leases[jobID]
+	if l == nil || l.attempt != attempt {
+		return
 	}
+	delete(w.leases, jobID)
 	j, _, err := d.core.apply(jobChange{kind: changeRevoke, job: jobID, attempt: attempt, at: now, why: why})
 	if err != nil {
 		return
