@@ -867,6 +867,36 @@ func TestAssignReplyNamesAnothersTask(t *testing.T) {
 	}
 }
 
+// TestRegisterCannotTakeAnothersAttempt: register_worker adopts a running
+// attempt it names from a registration of the same name (the worker back
+// under a new ID), not from another live worker: that attempt comes back
+// in cancel and stays the other worker's, whose report is recorded.
+func TestRegisterCannotTakeAnothersAttempt(t *testing.T) {
+	d := newModel(t, 0, nil, false, "go test -run TestRegisterCannotTakeAnothersAttempt ./master/")
+	d.addFake(rpcapi.ModePush, rpcapi.TransportGob, 1, []string{"a"})
+	b := d.fakes[0]
+	x := d.submitOne(jobs.Spec{Type: "a"})
+	held := rpcapi.JobRef{JobID: x, Attempt: 1}
+	pollT(t, 5*time.Second, "job "+x+" accepted", func() bool { return slices.Contains(b.view().held, held) })
+	ctx, cancel := callCtx()
+	defer cancel()
+	r, err := d.cc.Register(ctx, &rpcapi.RegisterArgs{Name: "thief", Types: []string{"a"}, Slots: 1, Mode: rpcapi.ModePull,
+		Running: []rpcapi.JobRef{held}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(r.Cancel, held) {
+		t.Errorf("register naming %s's attempt %v: cancel %v; want it there", b.name, held, r.Cancel)
+	}
+	if js := d.jobsMap(); !leased(js, held, b.view().id) {
+		t.Fatalf("job %s: %s; want attempt 1 still leased to %s", x, fingerprint(ptr(js, x)), b.view().id)
+	}
+	d.log(d.report(b, "", rpcapi.Report{JobID: x, Attempt: 1, Outcome: jobs.OK}))
+	if j := d.jobsMap()[x]; j.State != jobs.Succeeded || j.Attempts[0].Worker != b.view().id {
+		t.Fatalf("job %s: %s; want succeeded by %s", x, fingerprint(&j), b.view().id)
+	}
+}
+
 func (d *mdl) submitOne(s jobs.Spec) string {
 	ctx, cancel := callCtx()
 	defer cancel()

@@ -109,8 +109,9 @@ func (reg *registry) addWorker(a *rpcapi.RegisterArgs, addr string, client rpcap
 }
 
 // adoptRunning gives w the leases of the jobs it says it is running, when
-// the master agrees they are that worker's current attempts, and adds the
-// others to r.Cancel. It returns the batch that writes the last adoption
+// the master agrees they are that worker's current attempts (held by a
+// registration of the same name, one found dead, or one restored from the
+// store), and adds the others to r.Cancel. It returns the batch that writes the last adoption
 // (nil if none) and the number of stale results dropped, which the caller
 // counts. The caller holds the core's lock.
 func (reg *registry) adoptRunning(w *workerRec, running []rpcapi.JobRef, r *rpcapi.RegisterReply, now time.Time) (last *batch, stale int) {
@@ -132,7 +133,13 @@ func (reg *registry) adoptRunning(w *workerRec, running []rpcapi.JobRef, r *rpca
 			}
 			continue
 		}
-		if old := reg.workers[j.Worker]; old != nil {
+		old := reg.workers[j.Worker]
+		if old != nil && old != w && !old.restored && old.state != rpcapi.WorkerDead && old.name != w.name {
+			// Another live worker's attempt: not this one's to take.
+			r.Cancel = append(r.Cancel, ref)
+			continue
+		}
+		if old != nil {
 			delete(old.leases, j.ID)
 		}
 		_, b, err := reg.core.apply(jobChange{kind: changeAdopt, job: j.ID, attempt: ref.Attempt, worker: w.id, at: now,
