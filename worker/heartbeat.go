@@ -28,7 +28,7 @@ func beatTimeout(interval time.Duration) time.Duration {
 func (w *Worker) heartbeatLoop() {
 	interval := time.Second
 	registered := false
-	failing := false
+	var fail failures
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -49,14 +49,14 @@ func (w *Worker) heartbeatLoop() {
 		if !registered {
 			iv, err := w.register()
 			if err != nil {
-				if !failing {
+				if fail.note(err) {
 					w.log.WithError(w.masterErr(err)).Warn("cannot register with the master; retrying")
 				}
-				failing = true
 				timer.Reset(jitter(min(interval, time.Second)))
 				continue
 			}
-			failing, registered, interval = false, true, iv
+			fail.clear()
+			registered, interval = true, iv
 			timer.Reset(jitter(interval))
 			continue
 		}
@@ -75,20 +75,19 @@ func (w *Worker) heartbeatLoop() {
 		}
 		switch {
 		case err != nil:
-			if !failing && w.ctx.Err() == nil {
+			if fail.note(err) && w.ctx.Err() == nil {
 				w.log.WithError(w.masterErr(err)).Warn("heartbeat failed; jobs keep running, retrying")
 			}
-			failing = true
 		case reply.Status == rpcapi.BeatUnknown:
 			w.log.WithField("worker", args.WorkerID).Warn("master does not know us (restarted or reaped); re-registering")
-			failing, registered = false, false
+			fail.clear()
+			registered = false
 			timer.Reset(0)
 			continue
 		default:
-			if failing {
+			if fail.clear() {
 				w.log.Info("master reachable again")
 			}
-			failing = false
 			w.takeBeat(reply, sent)
 		}
 		timer.Reset(jitter(interval))
@@ -112,6 +111,33 @@ func (w *Worker) takeBeat(reply *rpcapi.HeartbeatReply, sent time.Time) {
 		w.log.Info("master undrained us; taking jobs again")
 		w.signal(w.fetchc)
 	}
+}
+
+// failures is a run of failed calls to the master, logged once for each
+// kind of failure: the first, and each time the kind changes (the master
+// down, then up again refusing the token), so the log never stays on a
+// cause that is over.
+type failures struct{ kind string }
+
+// note records a failed call and reports whether its kind is new.
+func (f *failures) note(err error) bool {
+	kind := "other"
+	var e *rpcapi.Error
+	if errors.As(err, &e) {
+		kind = e.Code
+	}
+	if kind == f.kind {
+		return false
+	}
+	f.kind = kind
+	return true
+}
+
+// clear ends the run and reports whether there was one.
+func (f *failures) clear() bool {
+	was := f.kind != ""
+	f.kind = ""
+	return was
 }
 
 // askRegister asks the heartbeat loop to register again because the
