@@ -321,11 +321,14 @@ func (s *scheduler) fireDue(now time.Time) {
 		if e.owed && !now.Before(e.retry) {
 			s.submit(e)
 		}
+		if !e.Queued.IsZero() && !s.live(e) {
+			// Paused or not: pausing drops a fire its timetable queued,
+			// so one queued while paused was asked for by run, which
+			// fires whether or not the schedule is paused.
+			s.fire(e, e.Queued)
+		}
 		if e.Paused {
 			continue
-		}
-		if !e.Queued.IsZero() && !s.live(e) {
-			s.fire(e, e.Queued)
 		}
 		if e.next.IsZero() || e.next.After(now) {
 			continue

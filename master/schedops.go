@@ -45,7 +45,10 @@ func (s *scheduler) runNow(name string) (runResult, error) {
 					ErrConflict, name, cmp.Or(e.lastJob, "being submitted"))
 			case jobs.OverlapQueue:
 				if e.Queued.IsZero() {
-					e.Queued = now
+					// A second after the last fire at least: a fire's key
+					// is to the second, and one at the last fire's second
+					// would be taken for that fire.
+					e.Queued = later(now, e.LastFire.Add(time.Second))
 				}
 				if err := s.save(e); err != nil {
 					return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)

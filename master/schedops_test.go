@@ -1,10 +1,13 @@
 package master_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
@@ -114,5 +117,45 @@ func TestScheduleOps(t *testing.T) {
 	}
 	if status, _, body := httpDo(t, m, "", "POST", "/api/v1/schedules/filed/run?now=1", ""); status != 400 {
 		t.Fatalf("run with a query parameter: %d %s", status, body)
+	}
+}
+
+// TestRunQueuedWhilePaused: docs/api.md's run fires "whether or not it is
+// paused", and under overlap queue a run asked for while the last run is
+// live waits for it to end. On a paused schedule that queued fire comes
+// when the last run ends, not at the resume (which fires no instant that
+// passed while paused): it used to wait for the resume.
+func TestRunQueuedWhilePaused(t *testing.T) {
+	m := startAPIMaster(t, master.Config{})
+	mc := client(t, m.Addr())
+	submit(t, mc, jobs.Spec{Name: "q", Schedule: "0 0 1 1 *", Type: "nobody", Overlap: jobs.OverlapQueue})
+	if status, body := apiOp(t, m, "schedules", "q", "pause"); status != 200 {
+		t.Fatalf("pause: %d %s", status, body)
+	}
+	if status, body := apiOp(t, m, "schedules", "q", "run"); status != 200 || !strings.Contains(body, `"job"`) {
+		t.Fatalf("first run: %d %s", status, body)
+	}
+	first := schedules(t, m)["q"].LastJob
+	if status, body := apiOp(t, m, "schedules", "q", "run"); status != 200 || !strings.Contains(body, `"queued":true`) {
+		t.Fatalf("second run: %d %s", status, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := mc.Cancel(ctx, &rpcapi.CancelArgs{IDs: []string{first}}); err != nil {
+		t.Fatal(err)
+	}
+	var second string
+	testproc.Poll(t, 10*time.Second, "the queued run to fire once the first ended", func() bool {
+		second = schedules(t, m)["q"].LastJob
+		return second != first
+	})
+	if s := schedules(t, m)["q"]; !s.Paused {
+		t.Fatalf("schedule q after its queued run: %+v; want it still paused", s)
+	}
+	if status, body := apiOp(t, m, "schedules", "q", "resume"); status != 200 || !strings.Contains(body, `"paused":false`) {
+		t.Fatalf("resume: %d %s", status, body)
+	}
+	if s := schedules(t, m)["q"]; s.LastJob != second {
+		t.Fatalf("the resume fired job %s; want no fire (the last is %s)", s.LastJob, second)
 	}
 }
