@@ -1,6 +1,7 @@
 package master
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -81,4 +82,59 @@ func waitIDs(t *testing.T, mc rpcapi.MasterClient, ids []string) {
 		}
 		return err
 	})
+}
+
+// TestGroupAgainAfterMemoryAndPurge: a group that left memory, then had
+// all its jobs purged, is gone (docs/api.md); a job submitted later with
+// its name starts a new group, whose on_done runs when it is final: its
+// own follow-up job and its own webhook delivery.
+func TestGroupAgainAfterMemoryAndPurge(t *testing.T) {
+	deliveries := make(chan string, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		deliveries <- r.Header.Get("X-Drover-Delivery")
+	}))
+	t.Cleanup(hook.Close)
+	cfg := Config{DataDir: t.TempDir(), Retain: time.Second, RetainJobs: 100,
+		Notify: Notify{Webhooks: []Webhook{{URL: hook.URL}}}}
+	m, mc := retainCluster(t, cfg)
+	delivered := func() string {
+		t.Helper()
+		select {
+		case d := <-deliveries:
+			return d
+		case <-time.After(20 * time.Second):
+			t.Fatal("no group_done webhook")
+			return ""
+		}
+	}
+	spec := []jobs.Spec{{Type: "ok", Group: "g", Then: &jobs.Spec{Type: "ok"}}}
+	runAll(t, mc, spec)
+	d1 := delivered()
+	eventually(t, m, "group g leaves memory", func() bool { return len(m.core.groups["g"]) == 0 })
+	first, err := m.core.getGroup("g")
+	if err != nil || first.OnDone == nil || first.OnDone.Then == "" {
+		t.Fatalf("group g after its on_done: %+v, %v", first, err)
+	}
+	if p, err := mc.Purge(t.Context(), &rpcapi.PurgeArgs{Group: "g"}); err != nil || p.Purged != 1 {
+		t.Fatalf("purge of group g: %+v, %v: want 1 purged", p, err)
+	}
+	if _, err := mc.GetGroup(t.Context(), "g"); !errors.Is(err, rpcapi.ErrNotFound) {
+		t.Fatalf("group g after its purge: %v, want not found", err)
+	}
+
+	runAll(t, mc, spec)
+	if d2 := delivered(); d2 == d1 {
+		t.Fatalf("the new group's delivery ID is the old one's, %q", d1)
+	}
+	var second rpcapi.GroupInfo
+	testproc.Poll(t, 20*time.Second, "the new group's on_done done", func() bool {
+		second, err = m.core.getGroup("g")
+		return err == nil && second.OnDone != nil && second.OnDone.State == onDoneDone
+	})
+	if second.OnDone.Then == "" || second.OnDone.Then == first.OnDone.Then || second.Total != 1 {
+		t.Fatalf("the new group %+v, on_done %+v: want 1 job and a follow-up other than %s",
+			second, second.OnDone, first.OnDone.Then)
+	}
+	waitIDs(t, mc, []string{second.OnDone.Then})
 }

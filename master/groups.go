@@ -26,9 +26,13 @@ import (
 //     finds the first one;
 //   - the group_done notice, to every webhook and the mail (Notify).
 //
-// "Once" is per group name, for ever: jobs submitted later with the same
-// group, or members retried and finished again, are counted in the group
-// but do not fire its on_done again. A group is final when every job that
+// "Once" is per group: jobs submitted later with the same group, or
+// members retried and finished again, are counted in the group but do not
+// fire its on_done again. A group whose every job was deleted (purge,
+// history) is gone, its record with it (dropGoneRecords, dropGoneGroups):
+// jobs submitted later with its name are a new group, with an on_done of
+// its own (a follow-up made with the ID its submit reserved, which takes
+// the key from the old follow-up; a delivery ID of its own). A group is final when every job that
 // has been submitted to it is, so submit a group in one Submit call (or
 // keep a member pending until the rest is in) or it may end early.
 //
@@ -131,6 +135,7 @@ type hooks struct {
 	busy    map[string]bool          // jobs whose job_failed notice is queued or running (they stay in memory)
 	thenOf  map[string]string        // groups with a job that has a Then, until on_done made the follow-up → its reserved ID ("" for none)
 	thenRes map[string]string        // IDs reserved for follow-ups not made → their group (groupthen.go)
+	gone    map[string]bool          // groups a purge emptied whose record is being deleted from the store (dropGoneRecords)
 
 	qmu   sync.Mutex // guards queue
 	queue []hookTask
@@ -212,7 +217,7 @@ func newHooks(c *core, log logrus.FieldLogger) *hooks {
 	h := &hooks{core: c, nf: newNotifier(c.cfg.Notify, log, c.clock), log: log,
 		sem: make(chan struct{}, maxHookTasks), wake: make(chan struct{}, 1),
 		fired: make(map[string]bool), cursor: make(map[string]int), recs: make(map[string]*onDoneRecord),
-		busy: make(map[string]bool), thenOf: make(map[string]string), thenRes: make(map[string]string)}
+		busy: make(map[string]bool), thenOf: make(map[string]string), thenRes: make(map[string]string), gone: make(map[string]bool)}
 	h.nf.leads = c.cfg.leads
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.failed = h.nf.wantsAny(EventJobFailed)
@@ -365,6 +370,15 @@ func (m *Master) stopHooks() {
 		h.cancel()
 		h.wg.Wait()
 	}
+}
+
+// forget drops what the hooks keep of group g, whose last job left memory
+// (purged, or retired with its on_done done). The caller holds mu.
+func (h *hooks) forget(g string) {
+	delete(h.fired, g)
+	delete(h.cursor, g)
+	delete(h.recs, g)
+	delete(h.thenOf, g)
 }
 
 // groupFinal is told when a job reaches a final state. The caller holds

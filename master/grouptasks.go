@@ -75,7 +75,7 @@ func (h *hooks) snapshot(g string) *groupSnap {
 }
 
 func (s *groupSnap) notice(then string) *notice {
-	n := &notice{ID: EventGroupDone + "/" + url.PathEscape(s.name), Event: EventGroupDone, Group: s.name, State: s.state,
+	n := &notice{ID: s.deliveryID(), Event: EventGroupDone, Group: s.name, State: s.state,
 		Counts: s.counts, Jobs: len(s.members), Failed: []string{}, Then: then, At: s.at}
 	for _, ms := range s.members {
 		if ms.state != jobs.Succeeded && len(n.Failed) < rpcapi.MaxUnsuccessful {
@@ -83,6 +83,18 @@ func (s *groupSnap) notice(then string) *notice {
 		}
 	}
 	return n
+}
+
+// deliveryID names group_done's delivery: "group_done/NAME/ID", NAME
+// path-escaped and ID its first job's. A group whose jobs were all purged
+// is gone; jobs submitted later with its name are a new group, with
+// another first job.
+func (s *groupSnap) deliveryID() string {
+	id := ""
+	if len(s.members) > 0 {
+		id = s.members[0].id
+	}
+	return EventGroupDone + "/" + url.PathEscape(s.name) + "/" + id
 }
 
 // runGroupDone runs group t.group's on_done. It returns early, leaving the
@@ -94,6 +106,15 @@ func (h *hooks) runGroupDone(t hookTask) {
 		return
 	}
 	c.lock()
+	for h.gone[g] {
+		// A purge emptied the group before these jobs came: its old
+		// record is being deleted, and this one must come after.
+		c.unlock()
+		if !h.sleep(5 * time.Millisecond) {
+			return
+		}
+		c.lock()
+	}
 	s := h.snapshot(g)
 	if !s.final {
 		// A member was retried since: on_done waits for the group's end.

@@ -189,7 +189,8 @@ func (n *Notify) setDefaults() {
 // notice is what a notifier is told: the JSON body of a webhook POST and
 // the content of a mail.
 type notice struct {
-	// ID names the delivery: "group_done/NAME" (the name path-escaped) or
+	// ID names the delivery: "group_done/NAME/ID" (the name path-escaped,
+	// ID the group's first job: groupSnap.deliveryID) or
 	// "job_failed/ID/ATTEMPT". A delivery re-sent after a master restart
 	// has the same ID. It is also the X-Drover-Delivery header.
 	ID     string             `json:"id"`

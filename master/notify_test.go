@@ -130,7 +130,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	if want := master.Sign(secret, p.body); !hmac.Equal([]byte(sig), []byte(want)) || !strings.HasPrefix(sig, "sha256=") {
 		t.Fatalf("signature %q, want %q", sig, want)
 	}
-	if p.hdr.Get("X-Drover-Event") != "group_done" || p.hdr.Get("X-Drover-Delivery") != "group_done/signed" {
+	if p.hdr.Get("X-Drover-Event") != "group_done" || p.hdr.Get("X-Drover-Delivery") != "group_done/signed/1" {
 		t.Fatalf("headers %v", p.hdr)
 	}
 	b := decodeNotice(t, p.body)
@@ -342,7 +342,7 @@ func TestEmailNotice(t *testing.T) {
 	}
 	g := waitOnDone(t, m, "mail\r\nBcc: x@evil.example")
 	if b := decodeNotice(t, <-hook.posts); b.Group != "mail\r\nBcc: x@evil.example" ||
-		b.ID != "group_done/mail%0D%0ABcc:%20x@evil.example" {
+		b.ID != "group_done/mail%0D%0ABcc:%20x@evil.example/1" {
 		t.Fatalf("webhook %+v", b)
 	}
 	if len(g.OnDone.Errors) != 0 || smtpd.tries.Load() != 2 {

@@ -124,6 +124,7 @@ func (c *core) purgeMemory(hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
 	b := c.commit.settled()
 	c.mu.Unlock()
 	if err := b.wait(); err != nil {
+		c.dropGoneRecords(touched, false)
 		return 0, fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 	}
 	if hs == nil {
@@ -132,6 +133,7 @@ func (c *core) purgeMemory(hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
 			c.counts.add(s, -1)
 		}
 		c.mu.Unlock()
+		c.dropGoneRecords(touched, false) // the store keeps the jobs
 		return len(seqs), nil
 	}
 	total := 0
@@ -140,12 +142,49 @@ func (c *core) purgeMemory(hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
 		n, err := c.deleteStored(hs, seqs[:k], states[:k])
 		total += n
 		if err != nil {
+			c.dropGoneRecords(touched, false)
 			return total, err
 		}
 		seqs, states = seqs[k:], states[k:]
 	}
+	c.dropGoneRecords(touched, true)
 	c.pruneGroups(touched)
 	return total, nil
+}
+
+// dropGoneRecords deletes from the store the on_done records of the groups
+// among touched that the purge emptied (hooks.gone), now that their jobs
+// are deleted (del; false: they may still be in the store, and so are
+// their records). A group gone is gone with its record: jobs submitted
+// later with its name are a new group, whose on_done runs once it is
+// final; that run waits for this deletion. A record left by a failed
+// deletion is dropped at the next start if the group is still gone.
+func (c *core) dropGoneRecords(touched map[string]bool, del bool) {
+	h := c.hooks
+	if h == nil || h.meta == nil {
+		return
+	}
+	var recs []jobs.MetaRecord
+	c.mu.Lock()
+	for g := range touched {
+		if h.gone[g] {
+			recs = append(recs, jobs.MetaRecord{Bucket: metaGroups, Key: g})
+		}
+	}
+	c.mu.Unlock()
+	if len(recs) == 0 {
+		return
+	}
+	if del {
+		if err := h.meta.SaveMetas(recs); err != nil {
+			c.log.WithError(err).Warn("on_done records of purged groups not deleted")
+		}
+	}
+	c.mu.Lock()
+	for _, r := range recs {
+		delete(h.gone, r.Key)
+	}
+	c.mu.Unlock()
 }
 
 // purgeStored deletes the jobs that f selects among those that had left
@@ -201,9 +240,10 @@ func (c *core) unlink(j *jobs.Job) {
 		if len(ids) == 0 {
 			delete(c.groups, g)
 			if h := c.hooks; h != nil {
-				delete(h.fired, g)
-				delete(h.cursor, g)
-				delete(h.recs, g)
+				h.forget(g)
+				if h.meta != nil {
+					h.gone[g] = true // its record goes after its jobs (dropGoneRecords)
+				}
 			}
 		} else {
 			c.groups[g] = ids

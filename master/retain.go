@@ -247,9 +247,7 @@ func (c *core) retireGroup(g string, now time.Time) (n int, wait bool) {
 	}
 	delete(c.groups, g)
 	if h := c.hooks; h != nil {
-		delete(h.fired, g)
-		delete(h.cursor, g)
-		delete(h.recs, g)
+		h.forget(g)
 	}
 	return n, false
 }

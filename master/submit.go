@@ -208,7 +208,10 @@ func (c *core) reserveBatch(b *submitBatch, reserved uint64) error {
 			continue
 		}
 		k++
-		if s.Key != "" {
+		// A follow-up made with its reserved ID is that ID's job or none:
+		// a job that holds its key (then:GROUP) is the follow-up of a group
+		// of that name that was purged, and it gives the key up.
+		if s.Key != "" && reserved == 0 {
 			if id, ok := c.keys.byKey[s.Key]; ok {
 				r.IDs[i], r.Existing[i] = id, true
 				continue
