@@ -39,6 +39,8 @@ const (
 	boltStateSize  = 1 + 8 + 8 + 1 + 4
 	boltStateV2    = 2
 	boltStateSize2 = boltStateSize + 8
+	boltStateV3    = 3
+	boltStateSize3 = boltStateSize2 + 8
 	stateFlagClose = 1
 )
 
@@ -131,26 +133,32 @@ func openEnvelope(key, v []byte) ([]byte, bool) {
 }
 
 // storeState is the store's record in storeBucket: the high-water mark,
-// the last LSN checkpointed, whether Close wrote it, and the number of the
+// the last LSN checkpointed, whether Close wrote it, the number of the
 // log segment the log goes on in (seg, when segKnown): the one after the
-// last segment checkpointed, or the one OpenBolt made. While the store is
-// not closed that segment exists, so a log whose segments start after it
-// lost its oldest ones, even when the segments left hold no frame (a
-// spare made ahead) to show an LSN gap.
+// last segment checkpointed, or the one OpenBolt made, and the highest
+// segment made (made, when madeKnown). While the store is not closed
+// every segment from seg to made exists: seg is there, so a log whose
+// segments start after it lost its oldest ones, even when the segments
+// left hold no frame (a spare made ahead) to show an LSN gap; and no
+// segment gets a frame before drover.db names it in made (walmade.go),
+// so a log that ends before made lost its newest ones.
 //
 // Encoded: a version byte, hw and lsn (uint64, little-endian), a flags
-// byte, for version 2 seg (uint64), then the CRC-32C of what precedes.
-// Version 1, without seg, is an older drover's: it still reads (segKnown
-// false), and the next state written is version 2.
+// byte, for version 2 seg (uint64), for version 3 seg and made, then the
+// CRC-32C of what precedes. Versions 1 (without seg) and 2 (without
+// made) are an older drover's: they still read (segKnown, madeKnown
+// false), and the next state written is version 3.
 type storeState struct {
-	hw, lsn  uint64
-	closed   bool
-	seg      uint64
-	segKnown bool
+	hw, lsn   uint64
+	closed    bool
+	seg       uint64
+	segKnown  bool
+	made      uint64
+	madeKnown bool
 }
 
 func (st storeState) encode() []byte {
-	b := make([]byte, boltStateSize, boltStateSize2)
+	b := make([]byte, boltStateSize, boltStateSize3)
 	b[0] = boltStateV1
 	binary.LittleEndian.PutUint64(b[1:], st.hw)
 	binary.LittleEndian.PutUint64(b[9:], st.lsn)
@@ -158,7 +166,12 @@ func (st storeState) encode() []byte {
 		b[17] = stateFlagClose
 	}
 	b = b[:18]
-	if st.segKnown {
+	switch {
+	case st.madeKnown:
+		b[0] = boltStateV3
+		b = binary.LittleEndian.AppendUint64(b, st.seg)
+		b = binary.LittleEndian.AppendUint64(b, st.made)
+	case st.segKnown:
 		b[0] = boltStateV2
 		b = binary.LittleEndian.AppendUint64(b, st.seg)
 	}
@@ -169,7 +182,8 @@ func decodeState(b []byte) (storeState, bool) {
 	n := len(b) - 4
 	switch {
 	case len(b) == boltStateSize && b[0] == boltStateV1,
-		len(b) == boltStateSize2 && b[0] == boltStateV2:
+		len(b) == boltStateSize2 && b[0] == boltStateV2,
+		len(b) == boltStateSize3 && b[0] == boltStateV3:
 	default:
 		return storeState{}, false
 	}
@@ -177,8 +191,11 @@ func decodeState(b []byte) (storeState, bool) {
 		return storeState{}, false
 	}
 	st := storeState{hw: binary.LittleEndian.Uint64(b[1:]), lsn: binary.LittleEndian.Uint64(b[9:]), closed: b[17] == stateFlagClose}
-	if b[0] == boltStateV2 {
+	if b[0] >= boltStateV2 {
 		st.seg, st.segKnown = binary.LittleEndian.Uint64(b[18:]), true
+	}
+	if b[0] == boltStateV3 {
+		st.made, st.madeKnown = binary.LittleEndian.Uint64(b[26:]), true
 	}
 	return st, true
 }
@@ -366,8 +383,9 @@ func writeRecords(tx *bolt.Tx, batch []Record, vals []byte) error {
 }
 
 // raiseState raises the store's state to st, and its high-water mark to
-// the last Seq of batch, never lowering the LSN, the high-water mark or
-// the log's segment (segments are numbered for the life of the data dir).
+// the last Seq of batch, never lowering the LSN, the high-water mark, the
+// log's segment or the highest segment made (segments are numbered for
+// the life of the data dir).
 func raiseState(tx *bolt.Tx, batch []Record, st *storeState) error {
 	sb, err := tx.CreateBucketIfNotExists(storeBucket)
 	if err != nil {
@@ -375,7 +393,8 @@ func raiseState(tx *bolt.Tx, batch []Record, st *storeState) error {
 	}
 	cur, _ := decodeState(sb.Get(stateKey))
 	next := storeState{hw: max(cur.hw, st.hw), lsn: max(cur.lsn, st.lsn), closed: st.closed,
-		seg: max(cur.seg, st.seg), segKnown: cur.segKnown || st.segKnown}
+		seg: max(cur.seg, st.seg), segKnown: cur.segKnown || st.segKnown,
+		made: max(cur.made, st.made), madeKnown: cur.madeKnown || st.madeKnown}
 	if len(batch) > 0 {
 		next.hw = max(next.hw, batch[len(batch)-1].Seq)
 	}

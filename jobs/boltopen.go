@@ -126,7 +126,7 @@ func (op *boltOpening) readLog() error {
 		return err
 	}
 	op.st = st
-	ls, err := scanLog(op.logDir, stateOfLog(st, haveState, op.hwf), true)
+	ls, err := scanLog(op.logDir, stateOfLog(st, haveState, op.hwf))
 	if err != nil {
 		return err
 	}
@@ -138,6 +138,9 @@ func (op *boltOpening) readLog() error {
 	if len(ls.damage) > 0 {
 		return &CorruptError{Dir: op.dir, Damage: ls.damage, HighWater: hw}
 	}
+	// Leftover temporary files (a segment or wal/highwater a crash left
+	// half made) go only now: a dir refused is left as it was.
+	removeTemps(op.logDir)
 	lsn := max(st.lsn, ls.lsn)
 	// A torn tail is cleared before anything is written after it, so that
 	// it is never found behind newer frames.
@@ -171,7 +174,7 @@ func (op *boltOpening) replayInto(s *BoltStore) error {
 	}
 	recs := latestRecords(op.ls.records())
 	op.rec.Records = len(recs)
-	if err := op.db.save(recs, &storeState{hw: op.hw, lsn: op.lsn, seg: s.seg.num, segKnown: true}); err != nil {
+	if err := op.db.save(recs, &storeState{hw: op.hw, lsn: op.lsn, seg: s.seg.num, segKnown: true, made: s.seg.num, madeKnown: true}); err != nil {
 		return fmt.Errorf("jobs: replaying the log: %w", err)
 	}
 	if op.hwfOK {
@@ -229,16 +232,11 @@ func (s *BoltStore) startLoops(logf func(format string, args ...any)) {
 func checkBoltFile(dir, logDir, dbPath string, hw uint64) (notes []string, fresh bool, err error) {
 	used := isDir(logDir)
 	corrupt := func(d Damage) error { return &CorruptError{Dir: dir, Damage: []Damage{d}, HighWater: hw} }
-	lost := "every job checkpointed into it"
-	if hw > 0 {
-		lost += fmt.Sprintf(" (job IDs up to %d may have been handed out)", hw)
-	}
 	fi, err := os.Stat(dbPath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if used {
-			return nil, false, corrupt(Damage{File: dbPath, Offset: -1, Kind: DamageBoltFile,
-				Problem: "is missing, but the data dir has been used (it has a wal/ directory)", Lost: lost})
+			return nil, false, corrupt(boltFileDamage(dbPath, false, hw))
 		}
 		return nil, true, nil
 	case err != nil:
@@ -247,8 +245,7 @@ func checkBoltFile(dir, logDir, dbPath string, hw uint64) (notes []string, fresh
 		return nil, false, fmt.Errorf("jobs: open %s: not a regular file", dbPath)
 	case fi.Size() == 0:
 		if used {
-			return nil, false, corrupt(Damage{File: dbPath, Offset: 0, Kind: DamageBoltFile,
-				Problem: "is empty (0 bytes), but the data dir has been used (it has a wal/ directory)", Lost: lost})
+			return nil, false, corrupt(boltFileDamage(dbPath, true, hw))
 		}
 		return nil, true, nil
 	}

@@ -209,6 +209,9 @@ func (s *BoltStore) rotate(need int) error {
 		if next, err = createSegment(s.logDir, s.nextNum, size); err != nil {
 			return err
 		}
+		// No spare was ready: this is the one write of drover.db on the
+		// path of a Save, once per segment at most (walmade.go).
+		s.recordMade(next.num)
 		s.nextNum++
 	case next.size < size:
 		big, err := createSegment(s.logDir, next.num, size) // replaces the spare's file
@@ -317,8 +320,12 @@ func (s *BoltStore) Close() error {
 	}
 	s.mu.Lock()
 	if s.spare != nil {
+		// drover.db names the spare as made: it goes only once the
+		// store is marked closed, else the next start misses it.
 		s.spare.f.Close()
-		os.Remove(filepath.Join(s.logDir, segmentName(s.spare.num)))
+		if err == nil {
+			os.Remove(filepath.Join(s.logDir, segmentName(s.spare.num)))
+		}
 		s.spare = nil
 	}
 	s.mu.Unlock()

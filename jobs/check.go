@@ -238,16 +238,14 @@ func (ds *dirScan) scanBolt(r *CheckReport) (unreadable bool, err error) {
 		if !ds.used {
 			return false, fmt.Errorf("jobs: %s is not a drover data dir: it has neither %s nor %s", ds.dir, BoltFile, LogDir)
 		}
-		r.Damage = append(r.Damage, Damage{File: ds.dbPath, Offset: -1, Kind: DamageBoltFile,
-			Problem: "is missing, but the data dir has been used (it has a wal/ directory)", Lost: "every job checkpointed into it"})
+		r.Damage = append(r.Damage, boltFileDamage(ds.dbPath, false, ds.reservation()))
 		return true, nil
 	case err != nil:
 		return false, fmt.Errorf("jobs: %w", err)
 	case dbi.Size() == 0:
 		r.Bolt.Exists = true
 		if ds.used {
-			r.Damage = append(r.Damage, Damage{File: ds.dbPath, Offset: 0, Kind: DamageBoltFile,
-				Problem: "is empty (0 bytes), but the data dir has been used (it has a wal/ directory)", Lost: "every job checkpointed into it"})
+			r.Damage = append(r.Damage, boltFileDamage(ds.dbPath, true, ds.reservation()))
 			return true, nil
 		}
 		return false, nil
@@ -278,6 +276,28 @@ func (ds *dirScan) scanBolt(r *CheckReport) (unreadable bool, err error) {
 		ds.boltCheck(r)
 	}
 	return unreadable, nil
+}
+
+// boltFileDamage is the damage of a drover.db that is missing, or empty,
+// in a data dir that has been used, as OpenBolt and CheckDataDir both
+// say it; hw is wal/highwater's reservation (0 if it does not read).
+func boltFileDamage(path string, empty bool, hw uint64) Damage {
+	d := Damage{File: path, Offset: -1, Kind: DamageBoltFile,
+		Problem: "is missing, but the data dir has been used (it has a wal/ directory)", Lost: "every job checkpointed into it"}
+	if empty {
+		d.Offset, d.Problem = 0, "is empty (0 bytes), but the data dir has been used (it has a wal/ directory)"
+	}
+	if hw > 0 {
+		d.Lost += fmt.Sprintf(" (job IDs up to %d may have been handed out)", hw)
+	}
+	return d
+}
+
+// reservation returns wal/highwater's reservation, 0 if it does not
+// read.
+func (ds *dirScan) reservation() uint64 {
+	hw, _, _ := readHighWaterFile(ds.logDir)
+	return hw
 }
 
 // walkBoltFile walks drover.db's tree and its orphan pages into ds and
@@ -372,7 +392,7 @@ func (ds *dirScan) scanLogDir(r *CheckReport) error {
 	if ok {
 		st.reserve = hwf
 	}
-	ds.log, err = scanLog(ds.logDir, st, false)
+	ds.log, err = scanLog(ds.logDir, st)
 	if err != nil {
 		return err
 	}

@@ -523,7 +523,7 @@ func TestSkipEndCutFile(t *testing.T) {
 	if err := os.Truncate(seg, cut); err != nil {
 		t.Fatal(err)
 	}
-	ls, err := scanLog(filepath.Join(dir, LogDir), logState{}, false)
+	ls, err := scanLog(filepath.Join(dir, LogDir), logState{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,7 +539,7 @@ func TestSkipEndCutFile(t *testing.T) {
 	seg = segPath(dir, 0)
 	f := frames(t, seg)[4]
 	writeAt(t, seg, f.off+f.size/2, []byte{readAll(t, seg)[f.off+f.size/2] ^ 0x10})
-	ls, err = scanLog(filepath.Join(dir, LogDir), logState{}, false)
+	ls, err = scanLog(filepath.Join(dir, LogDir), logState{})
 	if err != nil {
 		t.Fatal(err)
 	}

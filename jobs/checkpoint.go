@@ -85,15 +85,15 @@ func (s *BoltStore) makeSpare() {
 	s.making = true
 	s.mu.Unlock()
 	seg, err := createSegment(s.logDir, num, walSegmentSize)
+	if err == nil {
+		// Before rotate can take it (it waits while making is set).
+		s.recordMade(num)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.making = false
 	s.caughtUp.Broadcast()
-	if err != nil || s.closed {
-		if err == nil {
-			seg.f.Close()
-			os.Remove(filepath.Join(s.logDir, segmentName(num)))
-		}
+	if err != nil {
 		// Nothing took a number meanwhile (rotate waits for the spare):
 		// give it back, so that the numbers stay without a gap.
 		if s.nextNum == num+1 {
@@ -101,6 +101,8 @@ func (s *BoltStore) makeSpare() {
 		}
 		return // rotate makes one itself
 	}
+	// Also when closed: drover.db names it, and Close removes it only
+	// once the store is marked closed.
 	s.spare = seg
 }
 

@@ -44,6 +44,10 @@ type Damage struct {
 	// part, when the high-water marks around it tell.
 	NewFrom uint64 `json:"new_seqs_from,omitempty"`
 	NewTo   uint64 `json:"new_seqs_to,omitempty"`
+
+	// ifAny is set for missing segments that may have held no frame (the
+	// newest ones: the last may have been a spare made ahead of need).
+	ifAny bool
 }
 
 // The kinds of Damage.
@@ -57,8 +61,12 @@ const (
 	DamageBadFrame = "bad-frame"
 	// DamageLogGap is a gap or regression in the LSNs of the frames.
 	DamageLogGap = "log-gap"
-	// DamageMissingSegment is a gap in the segment numbers.
+	// DamageMissingSegment is a gap in the segment numbers, or segments
+	// missing at the start or the end of the log.
 	DamageMissingSegment = "missing-segment"
+	// DamageRenamedSegment is a segment under another name: its header
+	// says which segment it is, and no file of that name is there.
+	DamageRenamedSegment = "renamed-segment"
 	// DamageBadSegment is a segment whose header is not what it must be,
 	// or that cannot be read.
 	DamageBadSegment = "bad-segment"
@@ -251,6 +259,9 @@ type segScan struct {
 	frames    []int // indexes in logScan.frames
 	bad       []badSpot
 	lastNZ    int64 // offset of the last non-zero byte after the header, -1 if none
+	// renamed is set for a segment read under another name (path):
+	// its header says it is segment num (renumber).
+	renamed bool
 }
 
 // tornSpot is where a torn tail is.
@@ -266,9 +277,12 @@ type logState struct {
 	hw     uint64
 	closed bool // the store was closed by Close
 	// seg is the segment the log goes on in (when segKnown: a state of
-	// version 2), see storeState.
-	seg      uint64
-	segKnown bool
+	// version 2 or later), made the highest segment made (when
+	// madeKnown: version 3), see storeState.
+	seg       uint64
+	segKnown  bool
+	made      uint64
+	madeKnown bool
 	// reserve is wal/highwater's reservation (0 if it does not read): at
 	// or above every Seq acknowledged, it bounds the new jobs of frames
 	// lost after the last one that reads.
@@ -288,10 +302,11 @@ type logScan struct {
 	lsn    uint64 // the last LSN of the frames
 }
 
-// scanLog reads every segment in dir and classifies what does not read.
-// With clean set, it removes leftover temporary files (OpenBolt).
-func scanLog(dir string, st logState, clean bool) (*logScan, error) {
-	nums, err := segmentFiles(dir, clean)
+// scanLog reads every segment in dir, and the files that are segments
+// under another name (renumber), and classifies what does not read. It
+// changes nothing.
+func scanLog(dir string, st logState) (*logScan, error) {
+	nums, strays, err := logFiles(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -300,8 +315,11 @@ func scanLog(dir string, st logState, clean bool) (*logScan, error) {
 		seg := &segScan{num: num, path: filepath.Join(dir, segmentName(num))}
 		seg.data, seg.readErr = os.ReadFile(seg.path)
 		ls.segs = append(ls.segs, seg)
+	}
+	ls.renumber(strays)
+	for i, seg := range ls.segs {
 		if seg.readErr == nil {
-			ls.scanSegment(len(ls.segs) - 1)
+			ls.scanSegment(i)
 		}
 	}
 	ls.classify(st)

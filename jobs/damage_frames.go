@@ -179,6 +179,9 @@ func (ls *logScan) classify(st logState) {
 	if gap != nil && gapAt == len(ls.segs) {
 		c.addPending(*gap)
 	}
+	if d := ls.endGap(st); d != nil {
+		c.addPending(*d)
+	}
 	c.finish()
 	if len(ls.segs) == 0 && st.known && !st.closed {
 		d := Damage{File: ls.dir, Offset: -1, Kind: DamageLogMissing,
@@ -235,6 +238,10 @@ func (c *logClassifier) segment(i int, seg *segScan) {
 		}
 		c.addPending(Damage{File: filepath.Join(ls.dir, segmentName(from)), Offset: -1, Kind: DamageMissingSegment,
 			Problem: p + fmt.Sprintf(" between %s and %s", segmentName(from-1), segmentName(to+1))})
+	}
+	if seg.renamed {
+		// Not pending: it lost nothing, whatever the frames around it.
+		ls.damage = append(ls.damage, ls.renamedDamage(seg))
 	}
 	if seg.readErr != nil {
 		c.addPending(Damage{File: seg.path, Offset: -1, Kind: DamageBadSegment, Problem: fmt.Sprintf("cannot be read: %v", seg.readErr)})
@@ -402,6 +409,9 @@ func (c *logClassifier) finish() {
 			// frame after the last one left, if any, and wal/highwater
 			// bounds the IDs of their new jobs.
 			d.describeLost(false, "")
+			if d.ifAny {
+				extra += ", if they held any"
+			}
 			d.Lost = strings.TrimSuffix(fmt.Sprintf("%s (the jobs submitted or changed in them), %s", extra, d.Lost), ", ")
 		}
 	}

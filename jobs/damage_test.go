@@ -426,7 +426,13 @@ func TestDamageMissingSegment(t *testing.T) {
 		if err := os.Rename(segPath(dir, nums[2]), segPath(dir, nums[1])); err != nil {
 			t.Fatal(err)
 		}
-		wantCorrupt(t, dir, segmentName(nums[1]), 0, fmt.Sprintf("header says segment %d", nums[2]))
+		// Segment nums[1] is gone (written over); nums[2] is under its
+		// name: each said once.
+		ce := wantCorrupt(t, dir, segmentName(nums[1]), -1, segmentName(nums[1])+" is missing",
+			fmt.Sprintf("is log segment %s under another name (its header says segment %d", segmentName(nums[2]), nums[2]))
+		if len(ce.Damage) != 2 || ce.Damage[0].Kind != DamageMissingSegment || ce.Damage[1].Kind != DamageRenamedSegment {
+			t.Fatalf("damage %+v, want the missing segment and the renamed one", ce.Damage)
+		}
 	})
 	t.Run("all", func(t *testing.T) {
 		dir, nums := build(t)
@@ -724,7 +730,7 @@ func TestTornTailCleared(t *testing.T) {
 		t.Fatal(err)
 	}
 	spare.f.Close()
-	ls, err := scanLog(filepath.Join(dir, LogDir), logState{}, false)
+	ls, err := scanLog(filepath.Join(dir, LogDir), logState{})
 	if err != nil || len(ls.damage) > 0 || len(ls.tornAt) != 1 || ls.tornAt[0].seg.path != seg {
 		t.Fatalf("scan: %v %v %+v", err, ls.damage, ls.torn)
 	}
@@ -734,7 +740,7 @@ func TestTornTailCleared(t *testing.T) {
 	if b := readAll(t, seg); lastNonZero(b, int(last.off)) >= 0 {
 		t.Fatal("the torn tail is still there")
 	}
-	ls, err = scanLog(filepath.Join(dir, LogDir), logState{}, false)
+	ls, err = scanLog(filepath.Join(dir, LogDir), logState{})
 	if err != nil || len(ls.damage) > 0 || len(ls.torn) != 0 || len(ls.frames) != len(fs)-1 {
 		t.Fatalf("rescan: %v %v %v %d frames", err, ls.damage, ls.torn, len(ls.frames))
 	}

@@ -23,7 +23,11 @@ import (
 // made ahead of need is the next number, and a bigger one made in its
 // place takes its number). drover.db's state names the segment the log
 // goes on in (storeState.seg), so that a log whose oldest segments are
-// gone shows it even when the segments left hold no frame.
+// gone shows it even when the segments left hold no frame, and the
+// highest segment made (storeState.made, written before a frame can go
+// in it), so that a log whose newest segments are gone shows it even when
+// the segments left end cleanly. A file whose header names a segment no
+// file of that name holds is that segment, renamed (walrename.go).
 //
 // A segment starts with a header (walMagic, then the segment's number) and
 // holds frames back to back:
@@ -46,8 +50,8 @@ import (
 // sector of it reads all zeros (waltorn.go). Anything else — a bad frame
 // followed by a good one, a bad last frame with data in every sector,
 // bytes where the log must hold zeros, a gap in the LSNs or in segment
-// numbers, a log that starts after the segment drover.db names, a bad
-// header — is damage, and OpenBolt refuses to start on it (see damage.go).
+// numbers, a log that starts after the segment drover.db names or ends
+// before the highest it says was made, a bad header — is damage, and OpenBolt refuses to start on it (see damage.go).
 
 const (
 	walMagic      = "DRWAL002"

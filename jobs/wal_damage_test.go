@@ -253,7 +253,7 @@ func TestLogStartOlderState(t *testing.T) {
 	if err != nil || !ok || !st.segKnown {
 		t.Fatalf("state %+v %v %v, want one naming the log's segment", st, ok, err)
 	}
-	st.segKnown, st.seg = false, 0
+	st.segKnown, st.seg, st.madeKnown, st.made = false, 0, false, 0
 	err = db.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(storeBucket).Put(stateKey, st.encode()) })
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 // wal/highwater (reserve; 0 if it does not read) say about the log.
 func stateOfLog(st storeState, ok bool, reserve uint64) logState {
 	return logState{known: ok, lsn: st.lsn, hw: st.hw, closed: st.closed,
-		seg: st.seg, segKnown: ok && st.segKnown, reserve: reserve}
+		seg: st.seg, segKnown: ok && st.segKnown, made: st.made, madeKnown: ok && st.madeKnown, reserve: reserve}
 }
 
 // startGap returns the damage of the segments missing at the start of
