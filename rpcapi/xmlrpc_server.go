@@ -232,7 +232,7 @@ func (h *xmlHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	case errors.As(err, &tooBig):
 		http.Error(rw, fmt.Sprintf("request body over %d bytes", h.opts.MaxBody), http.StatusRequestEntityTooLarge)
 		return
-	case err != nil:
+	case err != nil && !errors.Is(err, xmlrpc.ErrRange):
 		h.fault(rw, FaultParse, "parse error: "+err.Error())
 		return
 	}
@@ -243,6 +243,13 @@ func (h *xmlHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	}
 	if err := Authorize(req.Context(), method); err != nil {
 		h.fault(rw, faultCodes[Code(err)], err.Error())
+		return
+	}
+	if err != nil {
+		// A well-formed call with a number out of range (a NaN or
+		// infinite double, an int beyond int64): a bad value, like one
+		// of the wrong type.
+		h.fault(rw, FaultInvalidParams, method+": "+err.Error())
 		return
 	}
 	reply, err := x.call(withPeer(req.Context(), req.RemoteAddr), params)

@@ -13,7 +13,9 @@ import "io"
 // Errors wrap ErrParse for malformed or unexpected input and ErrLimit when
 // the request exceeds lim (whose zero fields take their defaults). An
 // error from r itself, such as *http.MaxBytesError, is wrapped and wraps
-// neither sentinel.
+// neither sentinel. An error that wraps ErrRange (a number out of range in
+// an otherwise well-formed call) comes with the method name; any other
+// error with "".
 func DecodeCall(r io.Reader, lim Limits) (method string, params []any, err error) {
 	p := newParser()
 	defer p.release()
@@ -108,6 +110,9 @@ func (p *parser) call() (string, []any, error) {
 	if err := p.epilog("methodCall"); err != nil {
 		return "", nil, err
 	}
+	if p.rangeErr != nil {
+		return method, nil, p.rangeErr
+	}
 	return method, params, nil
 }
 
@@ -184,6 +189,9 @@ func (p *parser) response() (any, error) {
 	}
 	if err := p.epilog("methodResponse"); err != nil {
 		return nil, err
+	}
+	if p.rangeErr != nil {
+		return nil, p.rangeErr
 	}
 	if fault != nil {
 		return nil, fault

@@ -298,8 +298,8 @@ func TestDecodeCallErrors(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), "xmlrpc: ") {
 				t.Errorf("error %q lacks the xmlrpc: prefix", err)
 			}
-			if method != "" || params != nil {
-				t.Errorf("on error got %q %#v, want zero values", method, params)
+			if (method != "") != errors.Is(err, ErrRange) || params != nil {
+				t.Errorf("on error got %q %#v, want zero values (the method name with ErrRange)", method, params)
 			}
 		})
 	}

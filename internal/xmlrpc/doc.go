@@ -45,7 +45,10 @@
 //     accepted in any XML namespace, so Apache's <ex:nil/> and <ex:i8> work.
 //   - A double is a decimal number with an optional exponent ("1.5",
 //     "-2e-07"). NaN and infinities are refused both ways: XML-RPC cannot
-//     carry them and other peers cannot read them.
+//     carry them and other peers cannot read them. The decoder refuses
+//     them (and numbers beyond float64 or int64) with ErrRange, once it
+//     has read the rest of the document, so that a server can tell a bad
+//     value in a well-formed call from a malformed call.
 //   - A dateTime is YYYYMMDD or YYYY-MM-DD, "T", hh:mm:ss or hhmmss, an
 //     optional fraction of up to 9 digits, and an optional "Z" or ±hh:mm /
 //     ±hhmm offset. Without an offset it is taken as UTC. The decoded time

@@ -15,6 +15,16 @@ var ErrParse = errors.New("xmlrpc: malformed document")
 // one of the Limits.
 var ErrLimit = errors.New("xmlrpc: document exceeds a decoder limit")
 
+// ErrRange is wrapped, along with ErrParse, by the decoder error for a
+// number that its element cannot hold: a <double> that is NaN or infinite
+// (Python writes float("nan") as "nan") or beyond float64, an <int> beyond
+// int64. The decoder reports it only when the rest of the document is
+// well-formed (the first such number, if there are several), and
+// DecodeCall then returns the method name with it: the call is
+// well-formed and only a value is wrong, which a server answers as
+// invalid params rather than as a parse error.
+var ErrRange = errors.New("xmlrpc: number out of range")
+
 // Defaults of Limits, and the bound on method names.
 const (
 	DefaultMaxDepth  = 32
@@ -61,6 +71,7 @@ type Error struct {
 	msg       string
 	cause     error
 	line, col int
+	rng       bool // a number out of range: wraps ErrRange too
 }
 
 // Error formats the error as "xmlrpc: PATH: MSG: CAUSE (line L, col C)",
@@ -83,11 +94,15 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the kind and the cause of the error.
+// Unwrap returns the kind and the cause of the error, and ErrRange for a
+// number out of range.
 func (e *Error) Unwrap() []error {
 	var errs []error
 	if e.kind != nil {
 		errs = append(errs, e.kind)
+	}
+	if e.rng {
+		errs = append(errs, ErrRange)
 	}
 	if e.cause != nil {
 		errs = append(errs, e.cause)

@@ -45,8 +45,8 @@ func FuzzDecodeCall(f *testing.F) {
 			if errors.Is(err, ErrParse) == errors.Is(err, ErrLimit) {
 				t.Fatalf("error %v wraps neither or both sentinels", err)
 			}
-			if method != "" || params != nil {
-				t.Fatalf("error with results %q %#v", method, params)
+			if (method != "") != errors.Is(err, ErrRange) || params != nil {
+				t.Fatalf("error %v with results %q %#v", err, method, params)
 			}
 			return
 		}

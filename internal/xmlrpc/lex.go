@@ -236,3 +236,17 @@ func (d *dateScanner) offset() (int, error) {
 	}
 	return 0, nil
 }
+
+// nonFinite reports whether s spells NaN or an infinity as Python, Go and
+// C write them: "nan", "inf" or "infinity" in any case, optionally signed.
+func nonFinite(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	for _, w := range []string{"nan", "inf", "infinity"} {
+		if strings.EqualFold(s, w) {
+			return true
+		}
+	}
+	return false
+}

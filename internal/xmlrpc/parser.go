@@ -45,6 +45,9 @@ type parser struct {
 
 	// The path of the value being read, for errors.
 	path Path
+	// The first number out of range (ErrRange), reported once the rest
+	// of the document is read.
+	rangeErr error
 
 	acc      textAcc       // the text read so far by value or text
 	buf      []byte        // decoded text, when it differs from the input
@@ -101,6 +104,7 @@ func (p *parser) release() {
 	p.nsUndo = p.nsUndo[:0]
 	p.attrs = p.attrs[:0]
 	p.path.reset()
+	p.rangeErr = nil
 	p.acc = textAcc{}
 	p.buf, p.tmp = p.buf[:0], p.tmp[:0]
 	clear(p.scratch)
@@ -115,6 +119,16 @@ func (p *parser) release() {
 func (p *parser) fail(kind error, format string, args ...any) error {
 	line, col := position(p.data, p.pos)
 	return &Error{kind: kind, path: p.path.String(), msg: fmt.Sprintf(format, args...), line: line, col: col}
+}
+
+// failRange notes a number out of range at the current path, unless one
+// was noted before, for the end of the document (see ErrRange).
+func (p *parser) failRange(format string, args ...any) {
+	if p.rangeErr == nil {
+		e := p.fail(ErrParse, format, args...).(*Error)
+		e.rng = true
+		p.rangeErr = e
+	}
 }
 
 // spanString returns the text of s, for messages.

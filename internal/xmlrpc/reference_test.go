@@ -52,6 +52,9 @@ func decodeCallStd(r io.Reader, lim Limits) (method string, params []any, err er
 	if err != nil {
 		return "", nil, err
 	}
+	if p.rangeErr != nil {
+		return method, nil, p.rangeErr
+	}
 	return method, params, nil
 }
 
@@ -62,6 +65,9 @@ type stdParser struct {
 	lim     Limits
 	values  int  // <value> elements seen so far
 	started bool // a token was read: an <?xml?> declaration must come first
+	// The first number out of range (ErrRange), reported once the rest
+	// of the document is read.
+	rangeErr error
 }
 
 // fail returns an error of the given kind at path, positioned at the
@@ -69,6 +75,16 @@ type stdParser struct {
 func (p *stdParser) fail(kind error, path, format string, args ...any) error {
 	line, col := p.d.InputPos()
 	return &Error{kind: kind, path: path, msg: fmt.Sprintf(format, args...), line: line, col: col}
+}
+
+// failRange notes a number out of range at path, unless one was noted
+// before.
+func (p *stdParser) failRange(path, format string, args ...any) {
+	if p.rangeErr == nil {
+		e := p.fail(ErrParse, path, format, args...).(*Error)
+		e.rng = true
+		p.rangeErr = e
+	}
 }
 
 // tokenError classifies an error returned by the XML decoder.

@@ -50,6 +50,10 @@ func (p *stdParser) value(path string, depth int) (any, error) {
 // doubleSyntax is the form of an XML-RPC double this decoder accepts.
 var doubleSyntax = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
 
+// nonFiniteSyntax is how NaN and the infinities are spelled, refused
+// with ErrRange.
+var nonFiniteSyntax = regexp.MustCompile(`^(?i)[+-]?(nan|inf|infinity)$`)
+
 // typed parses a typed value element, after its start tag t, up to its end
 // tag.
 func (p *stdParser) typed(t xml.StartElement, path string, depth int) (any, error) {
@@ -96,11 +100,16 @@ func (p *stdParser) scalar(name, s, path string) (any, error) {
 	case "double":
 		ts := strings.Trim(s, space)
 		if !doubleSyntax.MatchString(ts) {
+			if nonFiniteSyntax.MatchString(ts) {
+				p.failRange(path, "bad <double> %s: not a finite number", QuoteShort(s))
+				return nil, nil
+			}
 			return nil, p.fail(ErrParse, path, "bad <double> %s", QuoteShort(s))
 		}
 		f, err := strconv.ParseFloat(ts, 64)
 		if err != nil || math.IsInf(f, 0) {
-			return nil, p.fail(ErrParse, path, "<double> %s out of float64 range", QuoteShort(s))
+			p.failRange(path, "<double> %s out of float64 range", QuoteShort(s))
+			return nil, nil
 		}
 		return f, nil
 	case "dateTime.iso8601":
@@ -128,7 +137,8 @@ func (p *stdParser) scalar(name, s, path string) (any, error) {
 	n, err := strconv.ParseInt(strings.Trim(s, space), 10, 64)
 	if err != nil {
 		if errors.Is(err, strconv.ErrRange) {
-			return nil, p.fail(ErrParse, path, "<%s> %s out of int64 range", name, QuoteShort(s))
+			p.failRange(path, "<%s> %s out of int64 range", name, QuoteShort(s))
+			return nil, nil
 		}
 		return nil, p.fail(ErrParse, path, "bad <%s> %s", name, QuoteShort(s))
 	}

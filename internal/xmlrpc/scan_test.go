@@ -252,7 +252,7 @@ func checkSameDecode(t *testing.T, data []byte, lim Limits) {
 		if !errors.As(err, &xe) || xe.line < 1 || xe.col < 1 {
 			t.Fatalf("error %v has no position", err)
 		}
-		if method != "" || params != nil {
+		if (method != "") != errors.Is(err, ErrRange) || params != nil {
 			t.Fatalf("error %v with results %q %#v", err, method, params)
 		}
 		// The reference reads a character reference to a surrogate
@@ -261,6 +261,9 @@ func checkSameDecode(t *testing.T, data []byte, lim Limits) {
 		if strings.Contains(xe.msg, "names a surrogate") {
 			return
 		}
+	}
+	if method != smethod || errors.Is(err, ErrRange) != errors.Is(serr, ErrRange) {
+		t.Fatalf("input %q:\nerror %v, method %q\nreference %v, method %q", data, err, method, serr, smethod)
 	}
 	if kind, skind := errorKind(err), errorKind(serr); kind != skind {
 		t.Fatalf("input %q:\nerror %v (%s)\nreference %v (%s)", data, err, kind, serr, skind)

@@ -113,11 +113,16 @@ func (p *parser) doubleValue() (any, error) {
 	}
 	ts := trimSpace(s)
 	if !doubleOK(ts) {
+		if nonFinite(string(ts)) {
+			p.failRange("bad <double> %s: not a finite number", QuoteShort(string(s)))
+			return nil, nil
+		}
 		return nil, p.fail(ErrParse, "bad <double> %s", QuoteShort(string(s)))
 	}
 	f, err := strconv.ParseFloat(string(ts), 64)
 	if err != nil || math.IsInf(f, 0) {
-		return nil, p.fail(ErrParse, "<double> %s out of float64 range", QuoteShort(string(s)))
+		p.failRange("<double> %s out of float64 range", QuoteShort(string(s)))
+		return nil, nil
 	}
 	return f, nil
 }
@@ -168,7 +173,8 @@ func (p *parser) intValue(name string) (any, error) {
 	n, err := strconv.ParseInt(string(trimSpace(s)), 10, 64)
 	if err != nil {
 		if errors.Is(err, strconv.ErrRange) {
-			return nil, p.fail(ErrParse, "<%s> %s out of int64 range", name, QuoteShort(string(s)))
+			p.failRange("<%s> %s out of int64 range", name, QuoteShort(string(s)))
+			return nil, nil
 		}
 		return nil, p.fail(ErrParse, "bad <%s> %s", name, QuoteShort(string(s)))
 	}
