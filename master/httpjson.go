@@ -129,6 +129,21 @@ func paging(p url.Values) (limit int, asc bool, cursor string, err error) {
 	return limit, asc, p.Get("cursor"), err
 }
 
+// bounded refuses a request whose Content-Length is over
+// max_request_body as soon as its headers are read, without reading the
+// body or waiting for anything (413), and closes the connection after
+// the reply (net/http would otherwise read a short body to its end
+// first); a body of unknown length is bounded as it is read (decodeBody).
+func (a httpAPI) bounded(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if r.ContentLength > a.maxBody {
+			w.Header().Set("Connection", "close")
+			return fmt.Errorf("body over %d bytes: %w", a.maxBody, &http.MaxBytesError{Limit: a.maxBody})
+		}
+		return h(w, r)
+	}
+}
+
 // decodeBody decodes a request's body, at most max_request_body, into v:
 // exactly one JSON value, no unknown members (numbers as json.Number with
 // numbers). want says what an empty body should have held.

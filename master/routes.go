@@ -60,7 +60,7 @@ func (a httpAPI) routes() []apiRoute {
 func (a httpAPI) mount(mux *http.ServeMux) {
 	api := http.NewServeMux()
 	for _, r := range a.routes() {
-		api.Handle(r.pattern, allow(r.roles, apiHandler(a.gated(r.h))))
+		api.Handle(r.pattern, allow(r.roles, apiHandler(a.bounded(a.gated(r.h)))))
 	}
 	api.HandleFunc(APIPrefix, func(w http.ResponseWriter, r *http.Request) {
 		// Nothing matched: a known path with another method, or nothing.

@@ -225,6 +225,14 @@ func (h *xmlHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			req.Header.Get("Content-Type")), http.StatusUnsupportedMediaType)
 		return
 	}
+	if req.ContentLength > h.opts.MaxBody {
+		// Refused before a byte of the body is read; the connection
+		// closes after the reply (net/http would otherwise read a short
+		// body to its end first).
+		rw.Header().Set("Connection", "close")
+		http.Error(rw, fmt.Sprintf("request body over %d bytes", h.opts.MaxBody), http.StatusRequestEntityTooLarge)
+		return
+	}
 	body := http.MaxBytesReader(rw, req.Body, h.opts.MaxBody)
 	method, params, err := xmlrpc.DecodeCall(body, xmlrpc.Limits{MaxDepth: h.opts.MaxDepth})
 	var tooBig *http.MaxBytesError
