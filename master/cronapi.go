@@ -35,7 +35,7 @@ func (api *wire) ListSchedules(ctx context.Context, _ *rpcapi.Empty, r *rpcapi.L
 // stored, so it outlasts a restart and a reload of the jobs file.
 func (api *wire) PauseSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
 	if api.sched == nil {
-		return fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, a.Name)
+		return errNoSchedule(a.Name)
 	}
 	return api.sched.setPaused(a.Name, true, r)
 }
@@ -44,7 +44,7 @@ func (api *wire) PauseSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *r
 // from its next instant after now.
 func (api *wire) ResumeSchedule(ctx context.Context, a *rpcapi.ScheduleArgs, r *rpcapi.ScheduleInfo) error {
 	if api.sched == nil {
-		return fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, a.Name)
+		return errNoSchedule(a.Name)
 	}
 	return api.sched.setPaused(a.Name, false, r)
 }

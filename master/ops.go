@@ -125,7 +125,7 @@ func (o *operator) Purge(ctx context.Context, f PurgeFilter) (int, error) {
 // runSchedule fires schedule name once, now (scheduler.runNow).
 func (o *operator) runSchedule(name string) (runResult, error) {
 	if o.sched == nil {
-		return runResult{}, fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, name)
+		return runResult{}, errNoSchedule(name)
 	}
 	return o.sched.runNow(name)
 }
@@ -133,7 +133,7 @@ func (o *operator) runSchedule(name string) (runResult, error) {
 // removeSchedule deletes schedule name (scheduler.remove).
 func (o *operator) removeSchedule(name string) error {
 	if o.sched == nil {
-		return fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, name)
+		return errNoSchedule(name)
 	}
 	return o.sched.remove(name)
 }

@@ -214,6 +214,13 @@ func (s *scheduler) setPaused(name string, paused bool, r *rpcapi.ScheduleInfo) 
 	})
 }
 
+// errNoSchedule is the error for an action on schedule name, which does
+// not exist. The JSON API's message leaves out the sentinel's words, so
+// the rest says it too.
+func errNoSchedule(name string) error {
+	return fmt.Errorf("%w: no schedule %q", rpcapi.ErrNotFound, name)
+}
+
 // onEntry runs fn on the loop with schedule name's entry and returns its
 // error: ErrNotFound, without running fn, when there is no such
 // schedule; ErrUnavailable when the master shuts down first.
@@ -222,7 +229,7 @@ func (s *scheduler) onEntry(name string, fn func(e *schedEntry) error) error {
 	derr := s.do(func() {
 		e := s.entries[name]
 		if e == nil {
-			err = fmt.Errorf("%w: schedule %q", rpcapi.ErrNotFound, name)
+			err = errNoSchedule(name)
 			return
 		}
 		err = fn(e)
