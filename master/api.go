@@ -68,7 +68,7 @@ func (q *jobQuery) match(j *jobs.Job) bool {
 	case q.State != "" && j.State != q.State,
 		q.Type != "" && j.Spec.Type != q.Type,
 		q.Group != "" && j.Spec.Group != q.Group,
-		q.Error != "" && !strings.Contains(strings.ToLower(j.LastError()), q.Error),
+		q.Error != "" && !strings.Contains(strings.ToLower(rpcapi.JobError(j)), q.Error),
 		!q.Before.IsZero() && !j.Updated.Before(q.Before):
 		return false
 	}

@@ -53,7 +53,8 @@ type JobView struct {
 	// NotBefore is set while a pending job waits for its time: its delay
 	// or run_at, or a retry's backoff.
 	NotBefore time.Time `json:"not_before,omitzero"`
-	// Error is the latest attempt's error, cut to MaxListError bytes.
+	// Error is the latest attempt's error, or CancelledByRequest for a
+	// job cancelled while pending (JobError), cut to MaxListError bytes.
 	Error string `json:"error,omitempty"`
 	// Waiting explains why a pending job has not run yet (the master's
 	// listing and job page set it for the pending jobs it holds).
@@ -72,8 +73,26 @@ func ViewJob(j *jobs.Job) JobView {
 	if v.Args == nil {
 		v.Args = map[string]string{}
 	}
-	v.Error = CutListError(j.LastError())
+	v.Error = CutListError(JobError(j))
 	return v
+}
+
+// CancelledByRequest is the error of a job cancelled by a client: the
+// error of its cancelled attempt when it was running, and the job's own
+// (JobError) when it was pending.
+const CancelledByRequest = "cancelled by request"
+
+// JobError returns the error a view shows for j: the latest attempt's
+// error, except for a job cancelled while pending, which has no attempt
+// of its own that ended so (none at all, or a failed one it was waiting
+// to retry): CancelledByRequest.
+func JobError(j *jobs.Job) string {
+	if j.State == jobs.Cancelled {
+		if n := len(j.Attempts); n == 0 || j.Attempts[n-1].Outcome != jobs.OutcomeCanceled {
+			return CancelledByRequest
+		}
+	}
+	return j.LastError()
 }
 
 // JobDetail is one job as every view shows it: GET /api/v1/jobs/{id} (and
