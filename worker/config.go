@@ -129,9 +129,9 @@ type Config struct {
 	// LogDir keeps the full log of every command attempt: its stdout and
 	// its stderr, in LogDir/JOB.ATTEMPT/. Default: drover-logs-UID in the
 	// system's temporary directory (os.TempDir), made with mode 0700 when
-	// it is not there; when it is, Start refuses it unless it is a
-	// directory (not a link) of the worker's user that neither group nor
-	// others can write. A LogDir that is set may be a link. Workers that
+	// it is not there; when it is, Start refuses it (a *LogDirError)
+	// unless it is a directory (not a link) of the worker's user that
+	// neither group nor others can write. A LogDir that is set may be a link. Workers that
 	// share a LogDir share its bounds.
 	LogDir string
 	// logDirDefault: LogDir was empty, and is the default (Validate).

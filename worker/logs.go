@@ -127,23 +127,60 @@ func (s *logStore) start(now time.Time, used bool) error {
 	return nil
 }
 
+// LogDirError is the error of Start, and of an attempt's log, when the
+// default log_dir (Config.LogDir left empty) cannot be made or read, or
+// is not safe to use. Its message ends by telling to set Config.LogDir; a
+// program that reads a conf file names its own key with Message.
+type LogDirError struct {
+	Dir string
+	// Problem says what is wrong with Dir when it is refused ("it is not
+	// a directory"); empty when Err says it.
+	Problem string
+	// Err is the cause when Dir could not be made or read; nil when it
+	// is refused.
+	Err error
+	// made: Err is from making Dir, not from reading it.
+	made bool
+}
+
+// Error returns the message naming the setting as "log_dir
+// (Config.LogDir)".
+func (e *LogDirError) Error() string { return e.Message("log_dir (Config.LogDir)") }
+
+// Unwrap returns the cause, or nil.
+func (e *LogDirError) Unwrap() error { return e.Err }
+
+// Message returns the error's message, which tells to set setting (such
+// as "log_dir", a conf file's key) to a directory of one's choice.
+func (e *LogDirError) Message(setting string) string {
+	hint := "set " + setting + " to a directory of your choice"
+	switch {
+	case e.Problem != "":
+		return fmt.Sprintf("worker: refusing the default log_dir %s: %s; remove it, or %s", e.Dir, e.Problem, hint)
+	case e.made:
+		return fmt.Sprintf("worker: cannot make the default log_dir %s: %v; %s", e.Dir, e.Err, hint)
+	}
+	return fmt.Sprintf("worker: the default log_dir %s: %v; %s", e.Dir, e.Err, hint)
+}
+
 // checkDefaultLogDir makes dir, the default log_dir, when it is not
-// there (mode 0700), and returns an error unless it is a directory, not
-// a link, of this process's user, that neither its group nor others can
-// write. In a temporary directory every user shares, anyone can make
-// that name first: a directory of theirs (they would read and change
-// the logs), or a link to files of ours that pruning would delete.
+// there (mode 0700), and returns an error (*LogDirError) unless it is a
+// directory, not a link, of this process's user, that neither its group
+// nor others can write. In a temporary directory every user shares,
+// anyone can make that name first: a directory of theirs (they would
+// read and change the logs), or a link to files of ours that pruning
+// would delete.
 func checkDefaultLogDir(dir string) error {
 	err := os.Mkdir(dir, 0o700)
 	if err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("worker: cannot make the default log_dir %s: %w; set log_dir (Config.LogDir) to a directory of your choice", dir, err)
+		return &LogDirError{Dir: dir, Err: err, made: true}
 	}
 	info, err := os.Lstat(dir)
 	if err != nil {
-		return fmt.Errorf("worker: the default log_dir %s: %w; set log_dir (Config.LogDir) to a directory of your choice", dir, err)
+		return &LogDirError{Dir: dir, Err: err}
 	}
 	if why := logDirProblem(dir, info, os.Getuid()); why != "" {
-		return fmt.Errorf("worker: refusing the default log_dir %s: %s; remove it, or set log_dir (Config.LogDir) to a directory of your choice", dir, why)
+		return &LogDirError{Dir: dir, Problem: why}
 	}
 	return nil
 }
@@ -162,9 +199,22 @@ func logDirProblem(dir string, info fs.FileInfo, uid int) string {
 		return fmt.Sprintf("it belongs to uid %d, not to this worker's user (uid %d)", st.Uid, uid)
 	}
 	if perm := info.Mode().Perm(); perm&0o022 != 0 {
-		return fmt.Sprintf("users other than its owner can write to it (mode %04o)", perm)
+		return fmt.Sprintf("users other than its owner can write to it (mode %04o)", unixMode(info.Mode()))
 	}
 	return ""
+}
+
+// unixMode returns the permission bits of m with the setuid, setgid and
+// sticky bits where chmod and ls put them (04000, 02000, 01000), which
+// fs.FileMode keeps elsewhere.
+func unixMode(m fs.FileMode) uint32 {
+	u := uint32(m.Perm())
+	for bit, v := range map[fs.FileMode]uint32{fs.ModeSetuid: 0o4000, fs.ModeSetgid: 0o2000, fs.ModeSticky: 0o1000} {
+		if m&bit != 0 {
+			u |= v
+		}
+	}
+	return u
 }
 
 // dirOK returns an error when the log directory is the default one and

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/signal"
@@ -150,6 +151,10 @@ func workerCmd(fs *pflag.FlagSet) runFunc {
 		sig := daemonSignals()
 		defer sig.close()
 		if err := w.Start(); err != nil {
+			var le *worker.LogDirError
+			if errors.As(err, &le) {
+				return errors.New(le.Message("log_dir")) // the conf key, not the Go field
+			}
 			return withSource(err, flagOr(*listen, "--listen", wf.Source("listen")))
 		}
 		r := &workerReloader{path: *config, log: log, cur: wf, flags: flags}
