@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"slices"
+
 	"github.com/drover/drover/internal/testproc"
 	"github.com/drover/drover/jobs"
 )
@@ -137,4 +139,175 @@ func TestStoreLastFrameDamaged(t *testing.T) {
 	at := fmt.Sprintf("0000000000000000.wal at offset %d: checksum mismatch", last)
 	storeCheck(t, data, "[bad-frame]", at, "not a torn tail", "jobs lost (no version reads): 91..100")
 	restartDamaged(t, dir, at, "job IDs 91..100")
+}
+
+// walSegments lists the log segments of the data dir data, in order.
+func walSegments(t *testing.T, data string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(data, jobs.LogDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var segs []string
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".wal") {
+			segs = append(segs, e.Name())
+		}
+	}
+	slices.Sort(segs)
+	return segs
+}
+
+// sameDamage wants each damage line of the store check report (the
+// "  - [kind] " lines) said as it is in the master's refusal.
+func sameDamage(t *testing.T, report, refusal string) {
+	t.Helper()
+	n := 0
+	for _, l := range strings.Split(report, "\n") {
+		if !strings.HasPrefix(l, "  - [") {
+			continue
+		}
+		n++
+		d := l[strings.Index(l, "] ")+2:]
+		if !strings.Contains(refusal, d) {
+			t.Fatalf("the master's refusal does not name the damage as store check does:\n%s\nrefusal:\n%s", d, refusal)
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no damage line in the report:\n%s", report)
+	}
+}
+
+// storeCheckReport runs "drover store check" on data and returns its
+// stdout, wanting exit code want.
+func storeCheckReport(t *testing.T, data string, want int) string {
+	t.Helper()
+	r := testproc.Options{Timeout: 30 * time.Second}.Run(t, testproc.Drover(t), "store", "check", "--data-dir", data)
+	if r.Code != want {
+		t.Fatalf("store check: exit %d, want %d\n%s%s", r.Code, want, r.Stdout, r.Stderr)
+	}
+	return r.Stdout
+}
+
+// refusal starts the master of dir on its damaged data dir, wants it to
+// refuse, saying what restartDamaged wants, and returns what it said.
+func refusal(t *testing.T, dir string) string {
+	t.Helper()
+	m := testproc.Options{Name: "master"}.Start(t, testproc.Drover(t), "master", "--config", filepath.Join(dir, "master.toml"))
+	if !m.WaitExit(20*time.Second) || m.Err() == nil {
+		t.Fatalf("the master started on a damaged data dir:\n%s", m.Output())
+	}
+	for _, w := range []string{"is damaged", "nothing was changed"} {
+		if !strings.Contains(m.Output(), w) {
+			t.Fatalf("the master's refusal does not say %q:\n%s", w, m.Output())
+		}
+	}
+	return m.Output()
+}
+
+// TestStoreNewestSegmentsDeleted: jobs of 4 KiB submitted until the log
+// has rotated (a sealed segment waiting for its checkpoint, the current
+// one, the spare), kill -9, then the current segment and the spare
+// deleted. The log left ends cleanly, but drover.db says segments up to
+// the spare were made: store check and the master's refusal both name
+// them missing, in the same words, and the jobs acknowledged in them
+// lost.
+func TestStoreNewestSegmentsDeleted(t *testing.T) {
+	c := testproc.StartCluster(t, testproc.ClusterConfig{})
+	data := filepath.Join(c.Dir, "data")
+	blob := strings.Repeat("x", 4<<10)
+	deadline := time.Now().Add(60 * time.Second)
+	submitted := 0
+	for len(walSegments(t, data)) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log did not rotate after %d jobs: segments %v", submitted, walSegments(t, data))
+		}
+		specs := make([]jobs.Spec, 200)
+		for i := range specs {
+			specs[i] = jobs.Spec{Type: "echo", Args: map[string]string{"text": blob}}
+		}
+		c.Submit(specs...)
+		submitted += len(specs)
+	}
+	c.Master.Kill()
+	segs := walSegments(t, data)
+	t.Logf("%d jobs submitted; segments after kill -9: %v", submitted, segs)
+	if len(segs) < 2 {
+		t.Fatalf("segments %v, want at least the current one and the spare", segs)
+	}
+	newest := segs[len(segs)-2:]
+	for _, s := range newest {
+		if err := os.Remove(filepath.Join(data, jobs.LogDir, s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// With a sealed segment left, the log left ends cleanly: drover.db
+	// names the current segment as made (and the spare, unless the kill
+	// came before that was written: the spare then had no frame); with
+	// none (its checkpoint was done), no segment is left at all.
+	want := []string{"log segment", " " + newest[0], "(the newest segments deleted)", "if they held any"}
+	if len(segs) == 2 {
+		want = []string{"holds no log segment"}
+	}
+	report := storeCheckReport(t, data, 1)
+	for _, w := range append([]string{"DAMAGED (1 problem)", "a master refuses this data dir"}, want...) {
+		if !strings.Contains(report, w) {
+			t.Fatalf("store check does not say %q:\n%s", w, report)
+		}
+	}
+	t.Logf("store check:\n%s", report)
+	sameDamage(t, report, refusal(t, c.Dir))
+}
+
+// TestStoreSpareDeleted: the empty segment made ahead of need deleted
+// after kill -9. Nothing tells it from a current segment that held
+// jobs: it is named missing, "if they held any", and the master does
+// not start.
+func TestStoreSpareDeleted(t *testing.T) {
+	dir, data := crashedMaster(t, 5, 1)
+	if err := os.Remove(filepath.Join(data, jobs.LogDir, "0000000000000001.wal")); err != nil {
+		t.Fatal(err)
+	}
+	want := "log segment 0000000000000001.wal is missing: drover.db says segments up to 0000000000000001.wal were made, but the log ends at 0000000000000000.wal (the newest segments deleted)"
+	storeCheck(t, data, "[missing-segment]", want, "if they held any")
+	sameDamage(t, storeCheckReport(t, data, 1), refusal(t, dir))
+}
+
+// TestStoreSegmentRenamed: after kill -9 the first log segment is
+// renamed, to another number, to another name in wal/, and into the data
+// dir. store check names it once, as renamed, with the name to give it
+// back, and nothing lost; the master refuses in the same words; renamed
+// back, the data dir is sound.
+func TestStoreSegmentRenamed(t *testing.T) {
+	dir, data := crashedMaster(t, 5, 1)
+	seg := filepath.Join(data, jobs.LogDir, "0000000000000000.wal")
+	for _, to := range []string{
+		filepath.Join(data, jobs.LogDir, "0000000000000007.wal"),
+		seg + ".bak",
+		filepath.Join(data, "segment.old"),
+	} {
+		if err := os.Rename(seg, to); err != nil {
+			t.Fatal(err)
+		}
+		report := storeCheckReport(t, data, 1)
+		for _, w := range []string{"DAMAGED (1 problem)", "[renamed-segment] " + to + ": is log segment 0000000000000000.wal under another name",
+			"rename it back to " + seg} {
+			if !strings.Contains(report, w) {
+				t.Fatalf("renamed to %s: store check does not say %q:\n%s", to, w, report)
+			}
+		}
+		for _, not := range []string{"no acknowledged frame", "[missing-segment]", "[bad-segment]", "[log-gap]", "IDs the damaged parts may have held"} {
+			if strings.Contains(report, not) {
+				t.Fatalf("renamed to %s: store check says %q:\n%s", to, not, report)
+			}
+		}
+		t.Logf("store check:\n%s", report)
+		sameDamage(t, report, refusal(t, dir))
+		if err := os.Rename(to, seg); err != nil {
+			t.Fatal(err)
+		}
+		if r := storeCheckReport(t, data, 0); !strings.Contains(r, ": sound") {
+			t.Fatalf("renamed back: %s", r)
+		}
+	}
 }
