@@ -2,6 +2,7 @@ package master_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -458,5 +459,44 @@ func TestCancelPendingError(t *testing.T) {
 	info, err := client(t, m.Addr()).GetJob(context.Background(), pending)
 	if err != nil || !strings.Contains(info.Job.Events[len(info.Job.Events)-1].Text, want) {
 		t.Errorf("get_job %s: %+v, %v", pending, info, err)
+	}
+}
+
+// TestCancelledMemberInFollowUp: a group's follow-up job gets each
+// member's error in its input's results (README, "Groups"), and a member
+// cancelled while pending has one: "cancelled by request".
+func TestCancelledMemberInFollowUp(t *testing.T) {
+	m := startAPIMaster(t, master.Config{})
+	input := make(chan string, 1)
+	startWorker(t, m.Addr(), "a", 2, map[string]worker.HandlerFunc{
+		"merge": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			input <- j.Spec.Input
+			return jobs.Result{}, nil
+		},
+	})
+	mc := client(t, m.Addr())
+	ids := submit(t, mc, jobs.Spec{Type: "nobody", Group: "g", Then: &jobs.Spec{Type: "merge"}},
+		jobs.Spec{Type: "nobody", Group: "g"})
+	if _, err := mc.Cancel(context.Background(), &rpcapi.CancelArgs{IDs: ids}); err != nil {
+		t.Fatal(err)
+	}
+	var in struct {
+		Results []struct{ ID, State, Error string }
+	}
+	select {
+	case s := <-input:
+		if err := json.Unmarshal([]byte(s), &in); err != nil {
+			t.Fatalf("the follow-up's input %s: %v", s, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the follow-up did not run")
+	}
+	if len(in.Results) != 2 {
+		t.Fatalf("results %+v: want the 2 members", in.Results)
+	}
+	for _, r := range in.Results {
+		if r.State != "cancelled" || r.Error != "cancelled by request" {
+			t.Errorf("result %+v: want cancelled, with the error %q", r, "cancelled by request")
+		}
 	}
 }

@@ -51,8 +51,9 @@ func (h *hooks) snapshot(g string) *groupSnap {
 		j := h.core.job(id)
 		ms := memberSnap{id: j.ID, seq: j.Seq, state: j.State}
 		if a := j.Current(); a != nil {
-			ms.output, ms.data, ms.err, ms.exitCode = a.Output, a.Data, a.Error, a.ExitCode
+			ms.output, ms.data, ms.exitCode = a.Output, a.Data, a.ExitCode
 		}
+		ms.err = rpcapi.JobError(j)
 		s.members = append(s.members, ms)
 		s.counts[j.State]++
 		if !j.State.Final() {

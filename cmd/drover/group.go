@@ -39,13 +39,15 @@ func groupState(g *rpcapi.GroupInfo) jobs.State {
 	return jobs.Failed
 }
 
-// jobResult is j's result: its state and its latest attempt's.
+// jobResult is j's result: its state and its latest attempt's, with the
+// error its view shows (a job cancelled while pending has one).
 func jobResult(j *jobs.Job) master.ThenResult {
 	r := master.ThenResult{ID: j.ID, State: j.State}
 	if n := len(j.Attempts); n > 0 {
 		a := &j.Attempts[n-1]
-		r.ExitCode, r.Output, r.Data, r.Error = a.ExitCode, a.Output, a.Data, a.Error
+		r.ExitCode, r.Output, r.Data = a.ExitCode, a.Output, a.Data
 	}
+	r.Error = rpcapi.JobError(j)
 	return r
 }
 
