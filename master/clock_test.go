@@ -269,6 +269,49 @@ func TestReapOnFakeClock(t *testing.T) {
 	}
 }
 
+// TestReportIsABeat: a task_complete from a live registration counts as
+// a heartbeat (docs/protocol.md, task_complete's beat): a worker that
+// reports, and does not beat, is reaped dead_after after its last report,
+// not after its last beat; the reply says beat true, and a dead
+// registration's report gets beat false.
+func TestReportIsABeat(t *testing.T) {
+	m, fc := clockMaster(t, Config{})
+	wid := pullWorker(t, m, "reporter", "t")
+	ids, err := m.Submit(context.Background(), jobs.Spec{Type: "t"}, jobs.Spec{Type: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := func(task rpcapi.Task) rpcapi.CompleteReply {
+		t.Helper()
+		var r rpcapi.CompleteReply
+		if err := m.wire.Complete(context.Background(), &rpcapi.CompleteArgs{WorkerID: wid, Secret: secretOf(wid),
+			Reports: []rpcapi.Report{{JobID: task.JobID, Attempt: task.Attempt, Outcome: jobs.OK}}}, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	first := fetchTask(t, m, wid) // the worker's last call but reports
+	fc.Advance(26 * time.Second)
+	if r := report(first); !r.Beat || r.Accepted != 1 {
+		t.Fatalf("task_complete of a live worker: %+v; want accepted 1, beat true", r)
+	}
+	// 52 s after its fetch, 26 s after its report: alive (dead_after 30 s).
+	// The reaper's pass at that time is run here, so that the check sees
+	// what it did.
+	fc.Advance(26 * time.Second)
+	m.core.reg.reap(fc.Now())
+	if s := workerState(t, m, wid); s != rpcapi.WorkerAlive {
+		t.Fatalf("26 s after its report the worker is %s; want alive", s)
+	}
+	fc.Advance(5 * time.Second)
+	testproc.Poll(t, time.Second, "the worker silent for 31 s reaped", func() bool {
+		return workerState(t, m, wid) == rpcapi.WorkerDead
+	})
+	if r := report(rpcapi.Task{JobID: ids[1], Attempt: 1}); r.Beat || r.Accepted != 0 {
+		t.Fatalf("task_complete of a dead worker: %+v; want nothing accepted, beat false", r)
+	}
+}
+
 // TestBackoffOnFakeClock: a failed attempt is retried after its backoff
 // (retry_backoff, half of it random) on the master's clock: a dispatch
 // pass just before leases nothing, and the dispatcher's timer leases it

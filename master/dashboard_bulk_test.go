@@ -74,12 +74,12 @@ func TestDashboardActOnMany(t *testing.T) {
 	row := `document.querySelector('tr[data-schedule="nightly"]')`
 	b.Eval(`location.hash = '#/schedules'`)
 	b.Until("the schedule, active", row+`?.textContent.includes('active')`)
-	b.Do("pause", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] .sched-pause`)))
+	b.Click("pause", `tr[data-schedule="nightly"] .sched-pause`)
 	b.Until("the schedule paused", row+`?.textContent.includes('paused') && `+row+`.querySelector('.sched-resume') !== null`)
 	if s := scheduleNamed(t, mc, "nightly"); s == nil || !s.Paused {
 		t.Fatalf("after pause: %+v", s)
 	}
-	b.Do("run now", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] .sched-run`)))
+	b.Click("run now", `tr[data-schedule="nightly"] .sched-run`)
 	b.Until("the fire", `document.querySelector('#flash')?.textContent.startsWith('Schedule nightly fired job #')`)
 	s := scheduleNamed(t, mc, "nightly")
 	if s == nil || s.LastJob == "" || !s.Paused {
@@ -87,9 +87,9 @@ func TestDashboardActOnMany(t *testing.T) {
 	}
 	b.Until("its last job on the page", row+fmt.Sprintf(`?.textContent.includes('#%s')`, s.LastJob))
 	b.Shot(dir, "schedules", true)
-	b.Do("delete", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] button.danger`)))
+	b.Click("delete", `tr[data-schedule="nightly"] button.danger`)
 	b.Until("the confirm", row+`?.querySelector('button.confirm')?.textContent === 'Confirm delete'`)
-	b.Do("confirm delete", chromedp.Click(chromedp.CSS(`tr[data-schedule="nightly"] button.confirm`)))
+	b.Click("confirm delete", `tr[data-schedule="nightly"] button.confirm`)
 	b.Until("no schedules", `document.querySelector('#no-schedules') !== null`)
 	if s := scheduleNamed(t, mc, "nightly"); s != nil {
 		t.Fatalf("after delete: %+v", s)
@@ -99,10 +99,10 @@ func TestDashboardActOnMany(t *testing.T) {
 	wrow := fmt.Sprintf(`document.querySelector('tr[data-worker-id=%q]')`, wk.ID())
 	b.Eval(`location.hash = '#/workers'`)
 	b.Until("the worker, alive", wrow+`?.textContent.includes('alive')`)
-	b.Do("drain", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-worker-id=%q] button.danger`, wk.ID()))))
-	b.Do("confirm drain", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-worker-id=%q] button.confirm`, wk.ID()))))
+	b.Click("drain", fmt.Sprintf(`tr[data-worker-id=%q] button.danger`, wk.ID()))
+	b.Click("confirm drain", fmt.Sprintf(`tr[data-worker-id=%q] button.confirm`, wk.ID()))
 	b.Until("the worker draining", wrow+`?.textContent.includes('draining') && `+wrow+`.querySelector('.undrain') !== null`)
-	b.Do("undrain", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-worker-id=%q] .undrain`, wk.ID()))))
+	b.Click("undrain", fmt.Sprintf(`tr[data-worker-id=%q] .undrain`, wk.ID()))
 	b.Until("the worker alive again", wrow+`?.textContent.includes('alive') && `+wrow+`.querySelector('.undrain') === null`)
 	b.NoConsoleErrors()
 	t.Logf("screenshots in %s", dir)

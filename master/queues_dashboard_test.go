@@ -72,7 +72,7 @@ func TestDashboardQueues(t *testing.T) {
 	if got := b.Eval(`String(window.droverNoReload)`); got != "yes" {
 		t.Fatal("the page reloaded")
 	}
-	b.Do("follow the row's link", chromedp.Click(chromedp.CSS(`tr[data-queue-type="ocr"] a`)))
+	b.Click("follow the row's link", `tr[data-queue-type="ocr"] a`)
 	b.Until("the lane's pending jobs", `location.hash === '#/jobs?state=pending&type=ocr'`)
 
 	b.Do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))

@@ -19,7 +19,9 @@ import (
 // dropped; both are counted. It returns once the recorded outcomes are
 // durable, unless it hands out tasks for the call's Want: then at once,
 // with the commit that makes the outcomes durable (CompleteReply.Commit).
-// A call with no reports waits for everything recorded so far.
+// A call with no reports waits for everything recorded so far. A call
+// from a live registration counts as a heartbeat for the reaper
+// (CompleteReply.Beat).
 func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi.CompleteReply) error {
 	c := api.core
 	r.Term = api.cfg.Term
@@ -36,6 +38,11 @@ func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 	if err != nil {
 		c.mu.Unlock()
 		return err
+	}
+	if w.state != rpcapi.WorkerDead && !c.closed {
+		// A worker that reports is alive: a heartbeat delayed behind a
+		// busy machine's reports does not get it reaped.
+		w.lastBeat, r.Beat = now, true
 	}
 	for _, rep := range a.Reports {
 		b, v := c.completeReport(w, a.WorkerID, rep, now)

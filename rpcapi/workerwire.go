@@ -151,6 +151,12 @@ type CompleteReply struct {
 	Commit   int64  `xmlrpc:"commit"`
 	Durable  int64  `xmlrpc:"durable"`
 	Term     int64  `xmlrpc:"term,omitempty"` // the master's raft term (RegisterReply.Term)
+	// Beat is true when the master took the call as a heartbeat: it came
+	// from a live (alive or draining) registration, so the master reaps
+	// the worker no earlier than dead_after after it, and the worker's
+	// fence may count from when it sent the call. A master of an earlier
+	// release leaves it false.
+	Beat bool `xmlrpc:"beat,omitempty"`
 }
 
 // LogoutArgs is a worker leaving cleanly.

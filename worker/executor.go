@@ -232,19 +232,30 @@ func (w *Worker) finish(r *run, res jobs.Result, err error, canReport bool) (dir
 		Timeout: r.timeout.d, TimeoutFrom: r.timeout.from}
 	w.mu.Lock()
 	switch {
-	case err == nil:
-	case r.cancelled:
+	case r.cancelled && err != nil:
 		rep.Outcome, rep.Error = jobs.OutcomeCanceled, "cancelled by the master"
-	case errors.Is(r.ctx.Err(), context.DeadlineExceeded):
-		rep.Outcome, rep.Error = jobs.Timeout, "timed out after "+r.timeout.String()+": "+err.Error()
+	case errors.Is(r.ctx.Err(), context.DeadlineExceeded) && !r.cancelled:
+		// Its time ran out before it returned: a timeout, whatever it
+		// returned (a handler that ends its work early on ctx.Done and
+		// returns no error did not do it).
+		rep.Outcome, rep.Error = jobs.Timeout, "timed out after "+r.timeout.String()
+		if err != nil {
+			rep.Error += ": " + err.Error()
+		}
+	case err == nil:
 	default:
 		rep.Outcome, rep.Error, rep.Permanent = jobs.Error, err.Error(), IsPermanent(err)
 	}
 	if w.running[r.ref.JobID] == r {
 		delete(w.running, r.ref.JobID)
 	}
-	if !w.cfg.NoFence && w.fence.lapsedSince(r.started, time.Now()) {
-		r.drop = true // stopped at the fence deadline, or past it: not ours to report
+	if err != nil && !w.cfg.NoFence && w.fence.lapsedSince(r.started, time.Now()) {
+		// It failed across a fence deadline: stopped there (by the fence,
+		// or the watchdog), not ours to report. A run that succeeded is
+		// reported: the master records it if the attempt is still this
+		// worker's (it was not reaped, or it adopts it from the reaped
+		// registration), and drops it otherwise.
+		r.drop = true
 	}
 	if !r.drop {
 		w.results = append(w.results, rep)

@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -83,10 +85,12 @@ func TestFencedWorkerRefusesJobs(t *testing.T) {
 	}
 }
 
-// TestFencedRunsAreNotReported: a run across a deadline that passed is
-// not reported (the master may have leased its job elsewhere); one that
-// started after the worker renewed its fence is; with fencing off both
-// are.
+// TestFencedRunsAreNotReported: a run that failed across a deadline
+// that passed is not reported (the fence or the watchdog may have stopped
+// it; the master may have leased its job elsewhere); one that succeeded
+// across it is (the master keeps it if the attempt is still the worker's),
+// and so is one that started after the worker renewed its fence; with
+// fencing off all are.
 func TestFencedRunsAreNotReported(t *testing.T) {
 	for _, noFence := range []bool{false, true} {
 		w := newFenceWorker(t, noFence)
@@ -96,22 +100,69 @@ func TestFencedRunsAreNotReported(t *testing.T) {
 		for _, c := range []struct {
 			id      string
 			started time.Time
-		}{{"across", now.Add(-1500 * time.Millisecond)}, {"after", now.Add(-500 * time.Millisecond)}} {
-			r := &run{ref: rpcapi.JobRef{JobID: c.id, Attempt: 1}, typ: "x", started: c.started, ctx: context.Background(),
-				cancel: func() {}, okObs: w.metrics.observer("x", jobs.OK)}
+			err     error
+		}{
+			{"across-failed", now.Add(-1500 * time.Millisecond), context.Canceled},
+			{"across-ok", now.Add(-1500 * time.Millisecond), nil},
+			{"after-failed", now.Add(-500 * time.Millisecond), errors.New("no")},
+		} {
+			ctx, cancel := context.WithCancel(context.Background())
+			r := &run{ref: rpcapi.JobRef{JobID: c.id, Attempt: 1}, typ: "x", started: c.started, ctx: ctx,
+				cancel: cancel, okObs: w.metrics.observer("x", jobs.OK)}
 			w.running[c.id] = r
-			w.finish(r, jobs.Result{}, nil, false)
+			w.finish(r, jobs.Result{}, c.err, false)
+			cancel()
 		}
 		var got []string
 		for _, rep := range w.results {
 			got = append(got, rep.JobID)
 		}
-		want := "after"
+		want := "across-ok after-failed"
 		if noFence {
-			want = "across after"
+			want = "across-failed across-ok after-failed"
 		}
 		if strings.Join(got, " ") != want {
 			t.Errorf("NoFence %v: reported %v, want %s", noFence, got, want)
+		}
+	}
+}
+
+// beatCaller answers task_complete with beat set as told (a master that
+// took the call as a heartbeat, or one of an earlier release).
+type beatCaller struct{ beat bool }
+
+func (c beatCaller) Call(_ context.Context, method string, _, reply any) error {
+	if method != rpcapi.MasterComplete {
+		return fmt.Errorf("unexpected call %s", method)
+	}
+	*reply.(*rpcapi.CompleteReply) = rpcapi.CompleteReply{Beat: c.beat}
+	return nil
+}
+
+func (beatCaller) Close() error { return nil }
+
+// TestReportMovesTheFence: a task_complete reply with beat true (the
+// master took the call as a heartbeat: docs/protocol.md) moves the fence
+// deadline to when the call was sent plus dead_after, as a heartbeat's
+// does; one without beat (a master of an earlier release) leaves it.
+func TestReportMovesTheFence(t *testing.T) {
+	for _, beat := range []bool{false, true} {
+		w := newFenceWorker(t, false)
+		w.id, w.secret, w.deadAfter = "w1", "s", time.Minute
+		old := time.Now().Add(time.Second)
+		w.fence.renew(old, time.Now())
+		sent := time.Now()
+		c := completeCall{from: registration{w.id, w.secret}, key: 1}
+		w.sending[1] = nil
+		if err := w.send(context.Background(), c, rpcapi.MasterClient{C: beatCaller{beat}}); err != nil {
+			t.Fatal(err)
+		}
+		got := w.fence.current()
+		switch {
+		case beat && got.Before(sent.Add(time.Minute)):
+			t.Errorf("beat true: the fence is at %v, want at least %v", got, sent.Add(time.Minute))
+		case !beat && !got.Equal(old):
+			t.Errorf("beat false: the fence moved to %v from %v", got, old)
 		}
 	}
 }

@@ -406,6 +406,7 @@ func (w *Worker) unsend(key int) {
 // adopts. Tasks the reply carries start as an Assign's would. via is the
 // client to call with.
 func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClient) error {
+	sent := time.Now()
 	reply, err := via.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: c.from.id, Secret: c.from.secret, Reports: c.batch, Want: c.want})
 	w.mu.Lock()
 	if err == nil {
@@ -413,6 +414,9 @@ func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClie
 		// reports go again, to the leader.
 		err = w.staleTerm(reply.Term, "task_complete reply")
 	}
+	// A reply the master took as a heartbeat of this registration moves
+	// the fence as a heartbeat's does, before its tasks are taken.
+	beat := err == nil && reply.Beat && w.id == c.from.id
 	if c.want > 0 {
 		if err != nil || len(reply.Tasks) == 0 {
 			w.wanting = false // else once its tasks are taken, below
@@ -446,6 +450,9 @@ func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClie
 		}
 	}
 	w.mu.Unlock()
+	if beat {
+		w.renewFence(sent)
+	}
 	if errors.Is(err, rpcapi.ErrUnknownWorker) {
 		w.mu.Lock()
 		stale := w.id != c.from.id // registered again since: the batch goes under the new ID

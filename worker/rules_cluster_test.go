@@ -69,3 +69,41 @@ func TestTemplatesThroughTheMaster(t *testing.T) {
 		t.Errorf("usage: state %s, attempts %+v; want failed after one attempt", usage.State, usage.Attempts)
 	}
 }
+
+// TestHandlerTimeoutIsATimeout: a Go handler whose job's timeout ends
+// before it returns has an attempt that ends timeout (README: the
+// handler's context ends; each attempt ends ok, error, timeout...), also
+// when it returns no error: one that stops early on ctx.Done and says
+// nothing of it, and one that ignores its context and returns late.
+func TestHandlerTimeoutIsATimeout(t *testing.T) {
+	c := drovertest.Start(t, drovertest.Options{Workers: 1, Handlers: map[string]worker.HandlerFunc{
+		"polite": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			<-ctx.Done()
+			return jobs.Result{Output: "partial"}, nil
+		},
+		"deaf": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			time.Sleep(600 * time.Millisecond) // ignores ctx on purpose
+			return jobs.Result{Output: "late"}, nil
+		},
+		"quick": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			return jobs.Result{Output: "done"}, nil
+		},
+	}})
+	ids := c.Submit(
+		jobs.Spec{Type: "polite", Timeout: 150 * time.Millisecond},
+		jobs.Spec{Type: "deaf", Timeout: 150 * time.Millisecond},
+		jobs.Spec{Type: "quick", Timeout: 10 * time.Second},
+	)
+	c.WaitAll(ids, 20*time.Second)
+	for _, id := range ids[:2] {
+		j := c.Job(id)
+		a := j.Attempts[len(j.Attempts)-1]
+		if j.State != jobs.Failed || a.Outcome != jobs.Timeout || !strings.HasPrefix(a.Error, "timed out after 150ms") {
+			t.Errorf("job %s (%s): state %s, outcome %s, error %q; want failed, timeout, timed out after 150ms",
+				id, j.Spec.Type, j.State, a.Outcome, a.Error)
+		}
+	}
+	if j := c.Job(ids[2]); j.State != jobs.Succeeded {
+		t.Errorf("quick: %s, want succeeded", j.State)
+	}
+}

@@ -27,7 +27,9 @@ import (
 // HandlerFunc runs one job of a type in a goroutine of its own. It must
 // return when ctx is done (timeout, cancel, shutdown). A returned error
 // fails the attempt (Permanent(err) fails the job without retries); a
-// panic fails the attempt with the panic text.
+// panic fails the attempt with the panic text. An attempt whose job's
+// timeout passes before the handler returns ends as a timeout, whatever
+// it returns.
 type HandlerFunc func(ctx context.Context, j *jobs.Job) (jobs.Result, error)
 
 // Worker runs jobs pushed by a master: Go handlers in goroutines and
@@ -320,7 +322,11 @@ func (w *Worker) Running() int {
 // Shutdown stops taking jobs, lets the running ones finish until ctx ends
 // (or ShutdownGrace passes, when ctx has no deadline), stops the rest
 // without reporting them, sends the last results and logs out: the master
-// requeues whatever was stopped. It is safe to call more than once.
+// ends each attempt that was stopped as lost, which uses up one of its
+// job's retries, and requeues the job if it has retries left (as a reap
+// would; logout_worker in docs/protocol.md). Give long jobs a
+// ShutdownGrace that lets them finish, or retries. It is safe to call
+// more than once.
 func (w *Worker) Shutdown(ctx context.Context) error {
 	var err error
 	w.once.Do(func() {

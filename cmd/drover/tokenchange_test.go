@@ -23,6 +23,10 @@ func TestWorkerLogsANewCauseOfFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The worker's own word that it registered: the master logs the
+	// registration before its reply reaches the worker, and a kill in
+	// between makes the worker log a failed registration instead.
+	w.WaitFor("registered with the master", 20*time.Second)
 	c.Master.Kill()
 	w.WaitFor("heartbeat failed", 20*time.Second)
 	writeFile(t, conf, strings.ReplaceAll(string(b), "first-token-123456", "second-token-654321"))

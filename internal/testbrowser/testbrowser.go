@@ -5,6 +5,7 @@ package testbrowser
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -119,6 +120,17 @@ func (b *Tab) poll(d, every time.Duration, what, expr string) {
 		text, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[string](`document.body.innerText`))
 		b.T.Fatalf("%s not within %s (%s): %v\npage text:\n%s", what, d, expr, err, text)
 	}
+}
+
+// Click clicks the element that selector names once it is there, finding
+// and clicking it in one step in the page: a node of a list the page
+// draws again while live updates come (the workers table) can be gone
+// between chromedp's finding it and its click ("Could not find node with
+// given id").
+func (b *Tab) Click(what, selector string) {
+	b.T.Helper()
+	sel, _ := json.Marshal(selector)
+	b.Until(what, fmt.Sprintf(`(e => e ? (e.click(), true) : false)(document.querySelector(%s))`, sel))
 }
 
 // Eval evaluates a JavaScript expression to a string.
