@@ -225,6 +225,47 @@ func TestContextErrors(t *testing.T) {
 	}
 }
 
+// TestConcurrentFirstCalls: a new Client's first calls, made by many
+// goroutines at once, share one connection; none is lost to the master's
+// limit on new connections from one address (max_anonymous_per_address,
+// 32).
+func TestConcurrentFirstCalls(t *testing.T) {
+	m := startMaster(t, nil)
+	c := mustDial(t, m)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const callers = 64
+	start := make(chan struct{})
+	errs := make(chan error, callers)
+	var ready, wg sync.WaitGroup
+	ready.Add(callers)
+	for range callers {
+		wg.Go(func() {
+			ready.Done()
+			<-start
+			if _, err := c.Submit(ctx, jobs.Spec{Type: "nobody"}); err != nil {
+				errs <- err
+			}
+		})
+	}
+	ready.Wait() // every caller is waiting for start
+	close(start)
+	wg.Wait()
+	close(errs)
+	text, err := drovertest.FetchMetrics(m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	evicted, _ := drovertest.MetricValue(text, "drover_connections_anonymous_evicted_per_address_total")
+	t.Logf("%d first calls at once: %d failed, %v connections evicted", callers, len(errs), evicted)
+	for err := range errs {
+		t.Errorf("Submit: %v", err)
+	}
+	if evicted != 0 {
+		t.Errorf("the master evicted %v of the client's connections, want none", evicted)
+	}
+}
+
 func TestDialErrors(t *testing.T) {
 	tests := []struct {
 		addr string

@@ -4,7 +4,10 @@
 //
 // Dial names the master and returns a Client; it does not connect. The
 // first call connects, and a connection that breaks (the master restarted)
-// is made again by the next call. A Client is safe for concurrent use.
+// is made again by the next call. A Client is safe for concurrent use:
+// over Gob, calls share one connection, and calls that find none (the
+// first ones, or those after a break) wait for one dial, each until its
+// own ctx ends.
 // Given several masters separated by commas (a leader and its standbys),
 // it follows the leader among them (see Dial).
 //

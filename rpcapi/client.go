@@ -55,13 +55,27 @@ func splitCredentials(hostPort string) (host, password string) {
 
 // Client is a net/rpc (gob) client for one node. It connects on first use
 // and again after the connection breaks, so it survives the other side
-// restarting. It is safe for concurrent use; calls share one connection.
+// restarting. It is safe for concurrent use; calls share one connection,
+// and calls that find none wait for one dial (each until its own ctx
+// ends) rather than each making its own.
 type Client struct {
 	goTarget
+	life  context.Context    // ends with Close: bounds the dial in flight
+	stop  context.CancelFunc // ends life
+	dials sync.WaitGroup     // the dial in flight
 
-	mu     sync.Mutex // guards rc and closed
-	rc     *rpc.Client
-	closed bool
+	mu      sync.Mutex // guards rc, dialing and closed
+	rc      *rpc.Client
+	dialing *dialing // the dial in flight, or nil
+	closed  bool
+}
+
+// dialing is a dial in flight that calls wait for: done is closed once rc
+// or err is set.
+type dialing struct {
+	done chan struct{}
+	rc   *rpc.Client
+	err  error
 }
 
 // goTarget is the node a gob client dials, and how.
@@ -93,41 +107,75 @@ func (t goTarget) dial(ctx context.Context) (net.Conn, error) {
 // NewClient returns a client for the node at addr (host:port). It does not
 // connect until the first call.
 func NewClient(addr string, opts ...Option) *Client {
-	return &Client{goTarget: newGoTarget(addr, opts)}
+	life, stop := context.WithCancel(context.Background())
+	return &Client{goTarget: newGoTarget(addr, opts), life: life, stop: stop}
 }
 
 // Addr returns the address the client dials.
 func (c *Client) Addr() string { return c.addr }
 
+// conn returns the connection, dialing it if there is none: one dial for
+// every call that finds none, each waiting for it until its own ctx ends.
 func (c *Client) conn(ctx context.Context) (*rpc.Client, error) {
 	c.mu.Lock()
-	closed, rc := c.closed, c.rc
-	c.mu.Unlock()
-	if closed {
+	if c.closed {
+		c.mu.Unlock()
 		return nil, fmt.Errorf("%w: client closed", ErrUnavailable)
 	}
-	if rc != nil {
+	if c.rc != nil {
+		rc := c.rc
+		c.mu.Unlock()
 		return rc, nil
 	}
-	// Dial without the lock, so a hanging dial cannot hold other calls
-	// past their own deadlines.
-	conn, err := c.dial(ctx)
-	if err != nil {
-		return nil, err
+	if err := ctx.Err(); err != nil {
+		c.mu.Unlock()
+		return nil, c.unconnected(err)
 	}
-	rc = rpc.NewClient(conn)
+	d := c.dialing
+	if d == nil {
+		// The dial is no one call's: a call that gives up waiting for it
+		// leaves it to the others. Close ends it; DialTimeout bounds it.
+		d = &dialing{done: make(chan struct{})}
+		c.dialing = d
+		c.dials.Go(func() { c.dialFor(d) })
+	}
+	c.mu.Unlock()
+	select {
+	case <-d.done:
+		return d.rc, d.err
+	case <-ctx.Done():
+		return nil, c.unconnected(ctx.Err())
+	}
+}
+
+// unconnected is the error of a call whose ctx ended (ctxErr) before it
+// had a connection: it was not sent.
+func (c *Client) unconnected(ctxErr error) error {
+	return &NotSentError{fmt.Errorf("%w: connect %s%s: %v", ErrUnavailable, c.addr, GoRPCPath, ctxErr)}
+}
+
+// dialFor makes the dial d and hands its connection to the client and to
+// the calls waiting for d.
+func (c *Client) dialFor(d *dialing) {
+	conn, err := c.dial(c.life)
+	var rc *rpc.Client
+	if err == nil {
+		rc = rpc.NewClient(conn)
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case c.closed:
-		rc.Close()
-		return nil, fmt.Errorf("%w: client closed", ErrUnavailable)
-	case c.rc != nil: // another call connected first
-		rc.Close()
-		return c.rc, nil
+	c.dialing = nil
+	if c.closed {
+		if rc != nil {
+			rc.Close()
+		}
+		rc, err = nil, fmt.Errorf("%w: client closed", ErrUnavailable)
 	}
-	c.rc = rc
-	return rc, nil
+	if rc != nil {
+		c.rc = rc
+	}
+	c.mu.Unlock()
+	d.rc, d.err = rc, err
+	close(d.done)
 }
 
 // drop forgets rc if it is still the current connection.
@@ -207,15 +255,18 @@ func unsent(call *rpc.Call) bool {
 	return false
 }
 
-// Close closes the connection; later calls fail.
+// Close closes the connection and ends a dial in flight; later calls
+// fail.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
-	if c.rc != nil {
-		err := c.rc.Close()
-		c.rc = nil
-		return err
+	rc := c.rc
+	c.rc = nil
+	c.mu.Unlock()
+	c.stop()
+	c.dials.Wait()
+	if rc != nil {
+		return rc.Close()
 	}
 	return nil
 }
@@ -240,6 +291,9 @@ func dialGoConn(ctx context.Context, addr, token string, tlsCfg *tls.Config) (ne
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
+	// ctx ending (a Close) ends the handshake too.
+	expire := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer expire()
 	req := "CONNECT " + GoRPCPath + " HTTP/1.0\n"
 	if token != "" {
 		req += "Authorization: Bearer " + token + "\n"
@@ -256,8 +310,14 @@ func dialGoConn(ctx context.Context, addr, token string, tlsCfg *tls.Config) (ne
 			err = fmt.Errorf("unexpected HTTP response %q: %s", resp.Status, msg)
 		}
 	}
+	if err == nil && !expire() {
+		err = ctx.Err() // ended as the handshake did: the deadline is spent
+	}
 	if err != nil {
 		conn.Close()
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		return nil, &NotSentError{fmt.Errorf("%w: connect %s%s: %v", ErrUnavailable, addr, GoRPCPath, err)}
 	}
 	conn.SetDeadline(time.Time{})

@@ -763,6 +763,59 @@ func TestConcurrentCallHonoursCtxDuringDial(t *testing.T) {
 	}
 }
 
+// TestConcurrentCallsShareOneDial: calls that find no connection, at
+// first and after it broke, wait for one dial instead of each making its
+// own (a master refuses more than max_anonymous_per_address new
+// connections from one address).
+func TestConcurrentCallsShareOneDial(t *testing.T) {
+	srv := startRPC(t, "127.0.0.1:0", nil, &fakeWorker{name: "w"})
+	c := newTestClient(t, srv.addr)
+	w := WorkerClient{C: c}
+	const callers = 64
+	burst := func() (failed []error) {
+		ctx := ctxT(t, 20*time.Second)
+		start := make(chan struct{})
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for range callers {
+			wg.Go(func() {
+				<-start
+				if _, err := w.Ping(ctx); err != nil {
+					mu.Lock()
+					failed = append(failed, err)
+					mu.Unlock()
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		return failed
+	}
+
+	failed := burst()
+	t.Logf("%d first calls at once: %d connections, %d failed", callers, srv.ln.Accepted(), len(failed))
+	for _, err := range failed {
+		t.Errorf("first call: %v", err)
+	}
+	if n := srv.ln.Accepted(); n != 1 {
+		t.Errorf("%d concurrent first calls made %d connections, want 1", callers, n)
+	}
+
+	// The connection breaks: the calls that find it broken connect again,
+	// once. Those already sent on it may fail, as the contract allows.
+	srv.ln.Cut()
+	failed = burst()
+	t.Logf("%d calls after the break: %d connections, %d failed", callers, srv.ln.Accepted(), len(failed))
+	for _, err := range failed {
+		if !errors.Is(err, ErrUnavailable) {
+			t.Errorf("call after the break: %v, want success or ErrUnavailable", err)
+		}
+	}
+	if n := srv.ln.Accepted(); n != 1 {
+		t.Errorf("%d concurrent calls after the break made %d connections, want 1", callers, n)
+	}
+}
+
 func TestHostPort(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"127.0.0.1:8000", "127.0.0.1:8000"},
