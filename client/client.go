@@ -102,8 +102,9 @@ func WithTimeout(d time.Duration) Option {
 }
 
 // WithWaitPoll sets how long one call of Wait and WaitGroup blocks on the
-// master before the Client calls again. Default, and most, 30 s (the
-// master's maximum); shorter notices a lost connection sooner.
+// master before the Client calls again (their first call returns at once,
+// and a call ends before ctx's deadline: see Wait). Default, and most,
+// 30 s (the master's maximum); shorter notices a lost connection sooner.
 func WithWaitPoll(d time.Duration) Option { return func(o *options) { o.waitPoll = d } }
 
 // Client calls a master for a program that submits jobs. Make one with

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -474,6 +475,62 @@ func TestWaitSpansCalls(t *testing.T) {
 			if n := cc.calls(rpcapi.MasterWait); n < 3 {
 				t.Errorf("WaitGroup made %d calls; want at least 3", n)
 			}
+		})
+	}
+}
+
+// TestWaitCountsWhenCtxEnds: a Wait whose ctx ends before the jobs are
+// final returns the counts of its last answered call, though the wait
+// poll (30 s) is longer than ctx: its first call returns at once, and the
+// others before ctx's deadline.
+func TestWaitCountsWhenCtxEnds(t *testing.T) {
+	m := startMaster(t, nil)
+	for _, tr := range transports {
+		t.Run(string(tr), func(t *testing.T) {
+			c := mustDial(t, m, WithTransport(tr))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			// No worker has the type: the jobs stay pending.
+			group := "stuck-" + string(tr)
+			ids, err := c.Submit(ctx, jobs.Spec{Type: "nobody", Group: group}, jobs.Spec{Type: "nobody", Group: group})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Once the first wait call has answered, one job is cancelled:
+			// only a later call's counts show it.
+			count(c, func(method string, n int) {
+				if method == rpcapi.MasterWait && n == 2 {
+					if _, err := c.Cancel(ctx, ids[0]); err != nil {
+						t.Errorf("Cancel: %v", err)
+					}
+				}
+			})
+			want := map[jobs.State]int{jobs.Pending: 1, jobs.Cancelled: 1}
+			check := func(what string, res WaitResult, err, wantErr error) {
+				t.Helper()
+				t.Logf("%s = %+v, %v", what, res, err)
+				if !errors.Is(err, wantErr) || res.Done || !maps.Equal(res.Counts, want) {
+					t.Errorf("%s = %+v, %v; want counts %v, not done, %v", what, res, err, want, wantErr)
+				}
+			}
+
+			short, cancelShort := context.WithTimeout(ctx, time.Second)
+			res, err := c.Wait(short, ids...)
+			cancelShort()
+			check("Wait(1s)", res, err, context.DeadlineExceeded)
+
+			short, cancelShort = context.WithTimeout(ctx, time.Second)
+			res, err = c.WaitGroup(short, group)
+			cancelShort()
+			check("WaitGroup(1s)", res, err, context.DeadlineExceeded)
+
+			// A ctx with no deadline, cancelled while a call blocks.
+			cancelled, cancelNow := context.WithCancel(context.Background())
+			stop := time.AfterFunc(500*time.Millisecond, cancelNow)
+			res, err = c.Wait(cancelled, ids...)
+			stop.Stop()
+			cancelNow()
+			check("Wait(cancelled after 500ms)", res, err, context.Canceled)
 		})
 	}
 }

@@ -40,7 +40,8 @@
 // and XML-RPC (WithTransport(XMLRPC)). Every call is bounded by its ctx and
 // by the Client's call timeout (WithTimeout, default DefaultTimeout). Wait
 // and WaitGroup call the master again and again, each call blocking on the
-// master up to 30 s, until the jobs are final or ctx ends.
+// master up to 30 s (and ending before ctx's deadline), until the jobs are
+// final or ctx ends; then they return the last counts they had.
 //
 // Errors the master returns keep their identity across both transports:
 // errors.Is(err, client.ErrNotFound) and the other sentinels of this package

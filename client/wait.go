@@ -40,16 +40,36 @@ func (r WaitResult) NumFailed() int { return len(r.Failed) + r.FailedMore }
 // retryDelay is the pause before a Wait calls an unreachable master again.
 const retryDelay = time.Second
 
+// firstPoll is how long a Wait's first call blocks on the master (and its
+// next, until one has answered): it returns at once with the counts, so
+// that a Wait whose ctx ends during the next call has them. (0 would be
+// the master's longest wait.)
+const firstPoll = time.Millisecond
+
+// pollMargin is the part of left, the time until ctx's deadline, that a
+// Wait's call leaves for its round trip: the master answers that much
+// before the deadline, so that the counts arrive before it. A fifth, at
+// most a second.
+func pollMargin(left time.Duration) time.Duration { return min(left/5, time.Second) }
+
+// minPoll is the shortest call a Wait makes before ctx's deadline; with
+// less time left, it makes the last call with all of it.
+const minPoll = 100 * time.Millisecond
+
 // Wait blocks until every job named by ids is final, or ctx ends. It calls
-// the master as often as it takes (each call blocks on the master up to the
-// wait poll, see WithWaitPoll), and rides out a master restart: while the
-// master is unreachable (ErrUnavailable) it calls again every second, so
-// give ctx a deadline. An unknown ID is ErrNotFound.
+// the master as often as it takes: the first call returns at once with
+// where the jobs stand, each later one blocks on the master up to the
+// wait poll (see WithWaitPoll) and, when ctx has a deadline, until a
+// fifth of the time left before it (at most 1 s) remains, for the reply.
+// It rides out a master restart: while the master is unreachable
+// (ErrUnavailable) it calls again every second, so give ctx a deadline.
+// An unknown ID is ErrNotFound.
 //
 // When ctx ends first, Wait returns the last counts it had, with Done
 // false, and an error that matches ctx's (context.DeadlineExceeded or
-// context.Canceled). Jobs that failed are not an error: see
-// WaitResult.OK and Failed.
+// context.Canceled); the counts are empty only if no call was answered
+// (the master could not be reached). Jobs that failed are not an error:
+// see WaitResult.OK and Failed.
 func (c *Client) Wait(ctx context.Context, ids ...string) (WaitResult, error) {
 	if len(ids) == 0 {
 		return WaitResult{}, fmt.Errorf("%w: wait for no jobs", ErrBadRequest)
@@ -70,13 +90,26 @@ func (c *Client) WaitGroup(ctx context.Context, group string) (WaitResult, error
 
 func (c *Client) wait(ctx context.Context, a rpcapi.WaitArgs) (WaitResult, error) {
 	var res WaitResult
+	have := false // res holds the master's counts
 	for {
-		a.Timeout = c.waitPoll
-		if dl, ok := ctx.Deadline(); ok {
-			a.Timeout = min(a.Timeout, time.Until(dl))
-		}
-		if a.Timeout <= 0 || ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return res, c.waitErr(ctx, a)
+		}
+		a.Timeout = c.waitPoll
+		if !have {
+			a.Timeout = firstPoll
+		} else if dl, ok := ctx.Deadline(); ok {
+			left := time.Until(dl)
+			if left <= 0 {
+				return res, c.waitErr(ctx, a)
+			}
+			poll := left - pollMargin(left)
+			if poll < minPoll {
+				// The last call: its counts may come too late, and then
+				// Wait returns those it had.
+				poll = left
+			}
+			a.Timeout = min(a.Timeout, poll)
 		}
 		var r rpcapi.WaitReply
 		err := c.call(ctx, a.Timeout, rpcapi.MasterWait, &a, &r)
@@ -84,6 +117,7 @@ func (c *Client) wait(ctx context.Context, a rpcapi.WaitArgs) (WaitResult, error
 		case err == nil:
 			res = WaitResult{Done: r.Done, Counts: r.Counts, Failed: r.Failed, FailedMore: r.FailedMore,
 				Then: r.Then, ThenState: r.ThenState, ThenError: r.ThenError}
+			have = true
 			if r.Done {
 				return res, nil
 			}
