@@ -284,6 +284,20 @@ func TestDialErrors(t *testing.T) {
 			t.Errorf("Dial(%q, %d options) succeeded; want an error", tt.addr, len(tt.opts))
 		}
 	}
+	// An address with no port, or another that cannot be dialed, is a bad
+	// address: Dial refuses it (the first call would fail, as
+	// ErrUnavailable, which is retried).
+	for _, tr := range transports {
+		for _, addr := range []string{"127.0.0.1", "master.example", "127.0.0.1:0", "127.0.0.1:7070,127.0.0.1"} {
+			c, err := Dial(addr, WithTransport(tr))
+			if err == nil {
+				c.Close()
+				t.Errorf("Dial(%q, %s) succeeded; want ErrBadRequest", addr, tr)
+			} else if !errors.Is(err, ErrBadRequest) {
+				t.Errorf("Dial(%q, %s): %v; want ErrBadRequest", addr, tr, err)
+			}
+		}
+	}
 	// An unreachable master is found by the first call, not by Dial.
 	c, err := Dial("127.0.0.1:1", WithTimeout(2*time.Second))
 	if err != nil {

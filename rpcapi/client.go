@@ -53,6 +53,45 @@ func splitCredentials(hostPort string) (host, password string) {
 	return hostPort[at+1:], password
 }
 
+// addrError is an address a client cannot use. errors.Is matches it to
+// ErrBadRequest; its text is its own.
+type addrError struct{ msg string }
+
+func (e *addrError) Error() string { return e.msg }
+func (e *addrError) Unwrap() error { return ErrBadRequest }
+
+// badAddr returns an *addrError.
+func badAddr(format string, args ...any) error {
+	return &addrError{fmt.Sprintf(format, args...)}
+}
+
+// checkPort refuses a port that cannot be dialed: not a number (or a
+// service name) from 1 to 65535. hostPort is the address, as errors show
+// it.
+func checkPort(hostPort, port string) error {
+	if n, err := net.LookupPort("tcp", port); err != nil || n == 0 {
+		return badAddr("rpcapi: address %q: port %q is not a port from 1 to 65535", hostPort, port)
+	}
+	return nil
+}
+
+// checkGoAddr refuses an address a gob client cannot dial: one that is
+// not host:port (after an http:// or https:// scheme and a user:password@
+// part are taken off), a path after the port included.
+func checkGoAddr(addr string) error {
+	hostPort, _ := splitCredentials(HostPort(addr))
+	_, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		msg := err.Error()
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			msg = ae.Err
+		}
+		return badAddr("rpcapi: address %q: %s (want host:port)", hostPort, msg)
+	}
+	return checkPort(hostPort, port)
+}
+
 // Client is a net/rpc (gob) client for one node. It connects on first use
 // and again after the connection breaks, so it survives the other side
 // restarting. It is safe for concurrent use; calls share one connection,

@@ -27,7 +27,7 @@ func Addrs(list string) ([]string, error) {
 	for i, p := range parts {
 		parts[i] = strings.TrimSpace(p)
 		if parts[i] == "" {
-			return nil, fmt.Errorf("rpcapi: master address list %q: element %d is empty", list, i+1)
+			return nil, badAddr("rpcapi: master address list %q: element %d is empty", list, i+1)
 		}
 	}
 	return parts, nil

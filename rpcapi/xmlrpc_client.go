@@ -44,21 +44,32 @@ var xmlNames = map[string]string{
 	WorkerReadLog:     "read_log",
 }
 
-// XMLRPCURL turns a node address (host:port, or an http:// URL with or
-// without a path) into the URL of its XML-RPC endpoint.
+// XMLRPCURL turns a node address (host:port, or an http:// or https://
+// URL with or without a port and a path) into the URL of its XML-RPC
+// endpoint. An address it refuses matches ErrBadRequest.
 func XMLRPCURL(addr string) (string, error) {
-	if !strings.Contains(addr, "://") {
+	bare := !strings.Contains(addr, "://")
+	if bare {
 		addr = "http://" + addr
 	}
 	u, err := url.Parse(addr)
 	if err != nil {
-		return "", fmt.Errorf("rpcapi: address %q: %v", addr, err)
+		return "", badAddr("rpcapi: address %q: %v", addr, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("rpcapi: address %q: scheme %q not supported (use http or https)", addr, u.Scheme)
+		return "", badAddr("rpcapi: address %q: scheme %q not supported (use http or https)", addr, u.Scheme)
 	}
 	if u.Host == "" {
-		return "", fmt.Errorf("rpcapi: address %q has no host", addr)
+		return "", badAddr("rpcapi: address %q has no host", addr)
+	}
+	switch {
+	case bare && u.Port() == "":
+		// A URL's port may be left out (80, 443); a host:port's may not.
+		return "", badAddr("rpcapi: address %q: missing port in address (want host:port, or an http:// or https:// URL)", u.Host)
+	case u.Port() != "":
+		if err := checkPort(u.Host, u.Port()); err != nil {
+			return "", err
+		}
 	}
 	if u.Path == "" || u.Path == "/" {
 		u.Path = XMLRPCPath
@@ -67,12 +78,18 @@ func XMLRPCURL(addr string) (string, error) {
 }
 
 // NewCaller returns a client for the node at addr over transport: "gob"
-// (or "") for net/rpc, "xmlrpc" for XML-RPC.
+// (or "") for net/rpc, "xmlrpc" for XML-RPC. It does not connect. An
+// address the transport cannot use (for gob, one that is not host:port
+// after its scheme; for XML-RPC, a host:port without its port, see
+// XMLRPCURL) is an error that matches ErrBadRequest.
 func NewCaller(addr, transport string, opts ...Option) (Caller, error) {
 	switch transport {
 	case "", TransportGob:
 		if strings.Contains(addr, "://") && !strings.HasPrefix(addr, "http://") && !strings.HasPrefix(addr, "https://") {
-			return nil, fmt.Errorf("rpcapi: address %q: only http:// and https:// are supported", addr)
+			return nil, badAddr("rpcapi: address %q: only http:// and https:// are supported", addr)
+		}
+		if err := checkGoAddr(addr); err != nil {
+			return nil, err
 		}
 		return NewClient(addr, opts...), nil
 	case TransportXMLRPC:

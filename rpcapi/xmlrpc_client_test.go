@@ -163,3 +163,63 @@ func TestXMLClientCtxAndClose(t *testing.T) {
 	_, err := m.Status(ctxT(t, 10*time.Second))
 	wantUnavailable(t, err, "client closed")
 }
+
+// TestNewCallerAddresses: NewCaller refuses, with an error that matches
+// ErrBadRequest, an address its transport cannot use, rather than making a
+// client whose every call fails as ErrUnavailable, which is retried.
+func TestNewCallerAddresses(t *testing.T) {
+	tests := []struct {
+		transport, addr string
+		ok              bool
+	}{
+		{TransportGob, "127.0.0.1:7070", true},
+		{TransportGob, "http://127.0.0.1:7070", true},
+		{TransportGob, "https://master.example:7070/", true},
+		{TransportGob, "drover:secret@127.0.0.1:7070", true},
+		{TransportGob, "[::1]:7070", true},
+		{TransportGob, ":7070", true},
+		{TransportGob, "127.0.0.1", false},
+		{TransportGob, "master.example", false},
+		{TransportGob, "https://master.example", false},
+		{TransportGob, "drover:secret@127.0.0.1", false},
+		{TransportGob, "::1", false},
+		{TransportGob, "127.0.0.1:0", false},
+		{TransportGob, "127.0.0.1:70000", false},
+		{TransportGob, "127.0.0.1:7070/RPC2", false},
+		{TransportGob, "ftp://127.0.0.1:7070", false},
+		{TransportGob, "", false},
+		{TransportXMLRPC, "127.0.0.1:7070", true},
+		{TransportXMLRPC, "http://127.0.0.1", true}, // a URL's port may be left out
+		{TransportXMLRPC, "https://master.example/RPC2", true},
+		{TransportXMLRPC, "http://127.0.0.1:7070/rpc", true},
+		{TransportXMLRPC, "127.0.0.1", false},
+		{TransportXMLRPC, "drover:secret@127.0.0.1", false},
+		{TransportXMLRPC, "127.0.0.1:0", false},
+		{TransportXMLRPC, "http://127.0.0.1:99999", false},
+		{TransportXMLRPC, "ftp://127.0.0.1:7070", false},
+		{TransportXMLRPC, "", false},
+	}
+	for _, tt := range tests {
+		c, err := NewCaller(tt.addr, tt.transport)
+		if tt.ok {
+			if err != nil {
+				t.Errorf("NewCaller(%q, %s): %v; want a client", tt.addr, tt.transport, err)
+			} else {
+				c.Close()
+			}
+			continue
+		}
+		if err == nil {
+			c.Close()
+			t.Errorf("NewCaller(%q, %s) made a client; want an error", tt.addr, tt.transport)
+			continue
+		}
+		t.Logf("NewCaller(%q, %s): %v", tt.addr, tt.transport, err)
+		if !errors.Is(err, ErrBadRequest) || errors.Is(err, ErrUnavailable) {
+			t.Errorf("NewCaller(%q, %s): %v; want ErrBadRequest", tt.addr, tt.transport, err)
+		}
+		if strings.Contains(err.Error(), "secret") {
+			t.Errorf("NewCaller(%q, %s): the error shows the password: %v", tt.addr, tt.transport, err)
+		}
+	}
+}
