@@ -255,8 +255,10 @@ func (d *decoder) spec(s *Spec, depth int) {
 	s.Delay = d.duration()
 	s.Input = d.Str()
 	if d.Bool() {
-		if depth > 0 {
-			d.Fail("then nested in then")
+		// A follow-up's own then is read, so that Spec.Validate refuses it
+		// in the words it gives every caller; one level deeper is not.
+		if depth > 1 {
+			d.Fail("then nested in then nested in then")
 			return
 		}
 		s.Then = new(Spec)

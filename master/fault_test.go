@@ -380,6 +380,13 @@ func TestSubmitValidation(t *testing.T) {
 	if b.IDs[0] != a[0] || !b.Existing[0] || b.Existing[1] {
 		t.Fatalf("keyed resubmit: %+v vs %v", b, a)
 	}
+	// A follow-up with a then of its own is refused in the words XML-RPC
+	// gives (docs/protocol.md, Spec's then), not as a bad payload.
+	nested := jobs.Spec{Type: "x", Group: "g", Then: &jobs.Spec{Type: "y", Then: &jobs.Spec{Type: "z"}}}
+	_, err = mc.Submit(context.Background(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{nested}})
+	if !errors.Is(err, rpcapi.ErrBadRequest) || !strings.Contains(err.Error(), "a follow-up cannot have its own then") {
+		t.Fatalf("a then with a then over gob: %v; want bad request, a follow-up cannot have its own then", err)
+	}
 }
 
 // TestToken: with a token, a worker that has it runs jobs (the master's
