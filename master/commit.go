@@ -33,6 +33,9 @@ type committer struct {
 	spareBuf  []byte
 	spareRecs []jobs.Record
 	kick      chan struct{}
+	// stopped is closed when run has returned, after its last commit: a
+	// batch not done by then never will be.
+	stopped chan struct{}
 }
 
 // batch is one group commit.
@@ -85,17 +88,35 @@ func (c *committer) newBatch() *batch {
 }
 
 // wait blocks until the batch is committed and returns its error. The
-// batch is committed without lingering.
+// batch is committed without lingering. A batch that missed the
+// committer's last commit (the master stopped) fails with
+// errCommitStopped.
 func (b *batch) wait() error {
-	if c := b.c; c != nil {
-		c.mu.Lock()
-		b.urgent = true
-		c.mu.Unlock()
-		c.signal()
+	c := b.c
+	if c == nil {
+		<-b.done
+		return b.err
 	}
-	<-b.done
-	return b.err
+	c.mu.Lock()
+	b.urgent = true
+	c.mu.Unlock()
+	c.signal()
+	select {
+	case <-b.done:
+		return b.err
+	case <-c.stopped:
+		select {
+		case <-b.done:
+			return b.err
+		default:
+			return errCommitStopped
+		}
+	}
 }
+
+// errCommitStopped is the error of a batch that missed the committer's
+// last commit.
+var errCommitStopped = errors.New("master: stopped before the change was written")
 
 // put adds a record, replacing an earlier one of the same Seq. The caller
 // holds the committer's mu.
@@ -112,7 +133,7 @@ func (b *batch) put(r jobs.Record) {
 }
 
 func newCommitter(s jobs.Store, log logrus.FieldLogger) *committer {
-	c := &committer{store: s, log: log, kick: make(chan struct{}, 1)}
+	c := &committer{store: s, log: log, kick: make(chan struct{}, 1), stopped: make(chan struct{})}
 	c.cur = c.newBatch()
 	return c
 }
@@ -208,6 +229,7 @@ func (c *committer) signal() {
 
 // run commits batches until stop is closed, then commits what is left.
 func (c *committer) run(stop <-chan struct{}) {
+	defer close(c.stopped)
 	retry := time.Duration(0)
 	for {
 		select {

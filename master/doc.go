@@ -21,7 +21,9 @@
 // the rest of the store (the typed calls and every non-worker RPC wait for
 // that; Ready is closed when it is done, Failed if it failed); Addr returns
 // the listener's address (the real port when Listen used port 0); Close
-// stops it all and closes the store.
+// stops it all and closes the store. A Master starts once: Start again,
+// after Close or a failed Start, is an error (make a new one with New).
+// Close is safe in every state, and more than once.
 //
 //	m, err := master.New(master.Config{Listen: "127.0.0.1:7070", DataDir: "/var/lib/drover"})
 //	if err != nil {
@@ -41,7 +43,8 @@
 // until the jobs are final, or ctx ends), Cancel, CancelGroup and Counts,
 // and the operator's Retry, Drain, Undrain and Purge. Their errors wrap the rpcapi
 // sentinels (rpcapi.ErrNotFound, rpcapi.ErrBadRequest, ...) and
-// ErrConflict, for errors.Is.
+// ErrConflict, for errors.Is. Once Close is called they return at once an
+// error that wraps rpcapi.ErrUnavailable, and change nothing.
 //
 // Every job is in the store: a bbolt file in Config.DataDir by default,
 // so that a restart comes back with every job, or nothing on disk with

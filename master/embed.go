@@ -15,13 +15,33 @@ import (
 // as the wire's (wire.go), with Go signatures, and the operator's (ops.go):
 // Retry, Drain, Undrain and Purge. Errors wrap the rpcapi sentinels
 // (rpcapi.ErrNotFound, rpcapi.ErrBadRequest, ...) and ErrConflict, for
-// errors.Is.
+// errors.Is. Once Close is called (or Start failed) each returns at once
+// an error that wraps rpcapi.ErrUnavailable, and changes nothing.
+
+// open is the first step of a typed call: ErrUnavailable once the master
+// is closed or its Start failed, else it waits for the whole store to be
+// loaded (awaitReady) or ctx to end.
+func (m *Master) open(ctx context.Context) error {
+	if err := m.closedErr(); err != nil {
+		return err
+	}
+	return m.core.awaitReady(ctx)
+}
+
+// closedErr returns ErrUnavailable once the master is closed or its
+// Start failed, else nil.
+func (m *Master) closedErr() error {
+	if m.core.isClosed() {
+		return fmt.Errorf("%w: master closed", rpcapi.ErrUnavailable)
+	}
+	return nil
+}
 
 // Submit submits specs and returns their job IDs, in order, once the jobs
 // are durable. A spec whose Key is already known gives that job's ID. One
 // invalid spec fails the call, and nothing is submitted.
 func (m *Master) Submit(ctx context.Context, specs ...jobs.Spec) ([]string, error) {
-	if err := m.core.awaitReady(ctx); err != nil {
+	if err := m.open(ctx); err != nil {
 		return nil, err
 	}
 	var r rpcapi.SubmitReply
@@ -34,7 +54,7 @@ func (m *Master) Submit(ctx context.Context, specs ...jobs.Spec) ([]string, erro
 // Job returns a copy of job id, from memory or, for a job that has left
 // it, from the store.
 func (m *Master) Job(ctx context.Context, id string) (jobs.Job, error) {
-	if err := m.core.awaitReady(ctx); err != nil {
+	if err := m.open(ctx); err != nil {
 		return jobs.Job{}, err
 	}
 	j, _, err := m.core.findJob(id)
@@ -64,7 +84,7 @@ type JobQuery struct {
 // (max_reply_bytes, and the jobs one call examines), so a page may hold
 // fewer than q.Limit jobs and still have a next cursor.
 func (m *Master) Jobs(ctx context.Context, q JobQuery) ([]jobs.Job, string, error) {
-	if err := m.core.awaitReady(ctx); err != nil {
+	if err := m.open(ctx); err != nil {
 		return nil, "", err
 	}
 	order := rpcapi.OrderDesc
@@ -91,7 +111,7 @@ func (m *Master) CancelGroup(ctx context.Context, g string) ([]string, error) {
 }
 
 func (m *Master) cancelCall(ctx context.Context, a *rpcapi.CancelArgs) ([]string, error) {
-	if err := m.core.awaitReady(ctx); err != nil {
+	if err := m.open(ctx); err != nil {
 		return nil, err
 	}
 	var r rpcapi.CancelReply
@@ -142,7 +162,7 @@ func (m *Master) WaitGroup(ctx context.Context, g string) (WaitResult, error) {
 }
 
 func (m *Master) waitCall(ctx context.Context, a *rpcapi.WaitArgs) (WaitResult, error) {
-	if err := m.core.awaitReady(ctx); err != nil {
+	if err := m.open(ctx); err != nil {
 		return WaitResult{}, err
 	}
 	a.Timeout = rpcapi.MaxWait
@@ -159,18 +179,25 @@ func (m *Master) waitCall(ctx context.Context, a *rpcapi.WaitArgs) (WaitResult, 
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		if m.core.ctx.Err() != nil {
+		if m.core.isClosed() { // the wire's Wait returns at once
 			return res, fmt.Errorf("%w: master shutting down", rpcapi.ErrUnavailable)
 		}
 	}
 }
 
 // Counts returns how many jobs are in each state, those on disk only
-// included.
+// included. It waits for the whole store to be loaded; on a master
+// closed before it was, it returns nil.
 func (m *Master) Counts() map[jobs.State]int {
 	select {
 	case <-m.core.ready:
 	case <-m.core.failed:
+	case <-m.core.ctx.Done():
+		select {
+		case <-m.core.ready:
+		default:
+			return nil
+		}
 	}
 	var r rpcapi.StatusReply
 	m.wire.Status(context.Background(), &rpcapi.Empty{}, &r)
@@ -184,14 +211,24 @@ func (m *Master) Counts() map[jobs.State]int {
 // returns once the change is durable. Errors: rpcapi.ErrNotFound for an
 // unknown job, ErrConflict for a job in any other state, and
 // rpcapi.ErrUnavailable when the master is closing or the store fails.
-func (m *Master) Retry(ctx context.Context, id string) error { return m.ops.Retry(ctx, id) }
+func (m *Master) Retry(ctx context.Context, id string) error {
+	if err := m.closedErr(); err != nil {
+		return err
+	}
+	return m.ops.Retry(ctx, id)
+}
 
 // Drain stops dispatch to a live worker: it is listed as draining, gets no
 // new jobs, and its next heartbeat reply tells it to drain (finish what it
 // runs, take nothing new). A worker already draining is left as it is.
 // Errors: rpcapi.ErrUnknownWorker for an unknown worker, ErrConflict for a
 // dead one.
-func (m *Master) Drain(ctx context.Context, workerID string) error { return m.ops.Drain(ctx, workerID) }
+func (m *Master) Drain(ctx context.Context, workerID string) error {
+	if err := m.closedErr(); err != nil {
+		return err
+	}
+	return m.ops.Drain(ctx, workerID)
+}
 
 // Undrain undoes Drain: the worker is listed as alive and gets jobs
 // again, and its next heartbeat reply (status ok) tells it to take jobs
@@ -200,6 +237,9 @@ func (m *Master) Drain(ctx context.Context, workerID string) error { return m.op
 // one, and for one that drains itself (it said so in a heartbeat: it is
 // shutting down).
 func (m *Master) Undrain(ctx context.Context, workerID string) error {
+	if err := m.closedErr(); err != nil {
+		return err
+	}
 	return m.ops.Undrain(ctx, workerID)
 }
 
@@ -207,4 +247,9 @@ func (m *Master) Undrain(ctx context.Context, workerID string) error {
 // store, now, and returns how many it deleted. Live jobs are never
 // touched, nor jobs from a jobs file. A job of a group whose on_done has
 // not finished yet stays.
-func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) { return m.ops.Purge(ctx, f) }
+func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
+	if err := m.closedErr(); err != nil {
+		return 0, err
+	}
+	return m.ops.Purge(ctx, f)
+}

@@ -3,6 +3,7 @@ package master_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -89,5 +90,73 @@ func TestEmbedAPI(t *testing.T) {
 	blocked, _ := m.Submit(ctx, jobs.Spec{Type: "nobody-runs-this"})
 	if res, err := m.Wait(short, blocked...); !errors.Is(err, context.DeadlineExceeded) || res.Done {
 		t.Fatalf("Wait past its context: %+v, %v", res, err)
+	}
+}
+
+// TestEmbedAfterClose: once Close is called, every typed call returns at
+// once, within its context, an error that wraps rpcapi.ErrUnavailable, and
+// changes nothing.
+func TestEmbedAfterClose(t *testing.T) {
+	m := startAPIMaster(t, master.Config{DataDir: t.TempDir()})
+	w := startWorker(t, m.Addr(), "w", 1, map[string]worker.HandlerFunc{"echo": echo})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ids, err := m.Submit(ctx, jobs.Spec{Type: "nobody-runs-this", Group: "g"}, jobs.Spec{Type: "nobody-runs-this"},
+		jobs.Spec{Type: "echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Cancel(ctx, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Wait(ctx, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	before := m.Counts()
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"Submit", func(ctx context.Context) error { _, err := m.Submit(ctx, jobs.Spec{Type: "echo"}); return err }},
+		{"Job", func(ctx context.Context) error { _, err := m.Job(ctx, ids[0]); return err }},
+		{"Jobs", func(ctx context.Context) error { _, _, err := m.Jobs(ctx, master.JobQuery{}); return err }},
+		{"Wait", func(ctx context.Context) error { _, err := m.Wait(ctx, ids[0]); return err }},
+		{"WaitGroup", func(ctx context.Context) error { _, err := m.WaitGroup(ctx, "g"); return err }},
+		{"Cancel", func(ctx context.Context) error { _, err := m.Cancel(ctx, ids[0]); return err }},
+		{"CancelGroup", func(ctx context.Context) error { _, err := m.CancelGroup(ctx, "g"); return err }},
+		{"Retry", func(ctx context.Context) error { return m.Retry(ctx, ids[1]) }},
+		{"Drain", func(ctx context.Context) error { return m.Drain(ctx, w.ID()) }},
+		{"Undrain", func(ctx context.Context) error { return m.Undrain(ctx, w.ID()) }},
+		{"Purge", func(ctx context.Context) error {
+			_, err := m.Purge(ctx, master.PurgeFilter{State: jobs.Succeeded})
+			return err
+		}},
+		{"SubmitJobsFile", func(ctx context.Context) error {
+			_, _, err := m.SubmitJobsFile(ctx, []jobs.Spec{{Type: "echo", Key: "k"}})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			short, stop := context.WithTimeout(ctx, 2*time.Second)
+			defer stop()
+			done := make(chan error, 1)
+			t0 := time.Now()
+			go func() { done <- tc.call(short) }()
+			select {
+			case err := <-done:
+				t.Logf("%s after Close: %v (after %v)", tc.name, err, time.Since(t0))
+				if !errors.Is(err, rpcapi.ErrUnavailable) {
+					t.Fatalf("%s after Close: %v, want unavailable", tc.name, err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("%s after Close: still blocked 20s later, its context ended after 2s", tc.name)
+			}
+		})
+	}
+	if after := m.Counts(); !maps.Equal(before, after) {
+		t.Fatalf("counts changed after Close: %v, were %v", after, before)
 	}
 }

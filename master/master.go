@@ -52,8 +52,23 @@ type Master struct {
 	srv   *http.Server
 	wg    sync.WaitGroup
 	stopc chan struct{}
-	once  sync.Once
+
+	lifeMu sync.Mutex // guards life; held through Start and Close
+	life   lifeState
 }
+
+// lifeState is where a Master is in its lifecycle. A Master starts once:
+// New makes it lifeNew; Start takes it to lifeStarted, or to lifeFailed
+// (what Start had started is stopped); Close takes any state to
+// lifeClosed.
+type lifeState int
+
+const (
+	lifeNew lifeState = iota
+	lifeStarted
+	lifeFailed
+	lifeClosed
+)
 
 // New validates cfg and returns a master that is not yet started.
 func New(cfg Config) (*Master, error) {
@@ -68,6 +83,9 @@ func New(cfg Config) (*Master, error) {
 	rand.Read(b[:])
 	m := &Master{cfg: cfg, log: cfg.Logger, stopc: make(chan struct{}), auth: rpcapi.NewAuth(k)}
 	c := newCore(&m.cfg, m.log)
+	// Made here, not in Start, so that a call made before or during
+	// Start waits on them (awaitReady, Ready) without a race.
+	c.ready, c.failed, c.loadDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	m.core = c
 	c.metrics = newMetrics(c)
 	m.reg = newRegistry(c, c.clock, m.log, c.metrics, &m.cfg, hex.EncodeToString(b[:]))
@@ -97,25 +115,50 @@ func (m *Master) Addr() string {
 }
 
 // Close stops the master: the listener and every connection first, then the
-// loops, then a last commit and the store. It is safe to call more than once.
+// loops, then a last commit and the store, and returns the store's error.
+// It is safe to call in every state, and more than once: on a master
+// never started, or whose Start failed (Start stopped what it had
+// started), and on one closed already, it only marks the master closed
+// and returns nil. It waits for a Start in progress to return. Once Close
+// is called, every typed call (Submit, Wait, Cancel, Purge, ...) returns
+// at once an error that wraps rpcapi.ErrUnavailable, and changes nothing;
+// calls in flight end the same way, or with the outcome they had reached.
 func (m *Master) Close() error {
-	c := m.core
-	var err error
-	m.once.Do(func() {
-		c.mu.Lock()
-		c.closed = true
-		c.mu.Unlock()
-		m.api.waitMemberCalls()
-		if m.srv != nil {
-			m.srv.Close()
-		}
-		if m.ln != nil {
-			m.ln.CloseAll()
-		}
-		err = m.shutdown()
-		m.log.Info("master stopped")
-	})
+	m.lifeMu.Lock()
+	defer m.lifeMu.Unlock()
+	was := m.life
+	m.life = lifeClosed
+	m.core.markClosed()
+	if was != lifeStarted {
+		m.core.cancel() // nothing runs: the waits for the load end now
+		return nil
+	}
+	m.api.waitMemberCalls()
+	if m.srv != nil {
+		m.srv.Close()
+	}
+	if m.ln != nil {
+		m.ln.CloseAll()
+	}
+	err := m.shutdown()
+	m.log.Info("master stopped")
 	return err
+}
+
+// markClosed marks the core closed: the calls that change it refuse
+// (lockOpen) and the typed calls return (Master.open). Its loops end
+// later, when shutdown cancels its ctx.
+func (c *core) markClosed() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+}
+
+// isClosed reports whether the master is closed, or its Start failed.
+func (c *core) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }
 
 // startServices starts what needs the whole store loaded: the scheduler,

@@ -108,7 +108,9 @@ func (c *core) purgeMemory(hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
 	var seqs []uint64
 	var states []jobs.State
 	touched := make(map[string]bool) // groups of the jobs deleted
-	c.mu.Lock()
+	if err := c.lockOpen(); err != nil {
+		return 0, err
+	}
 	c.byseq.ascend(0, func(j *jobs.Job) bool {
 		if f.match(j) && c.purgeable(j) {
 			seqs, states = append(seqs, j.Seq), append(states, j.State)

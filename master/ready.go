@@ -18,8 +18,9 @@ import (
 // the scheduler, the group callbacks, the jobs file and the history
 // sweep. Restart readiness for the fleet so does not grow with history.
 
-// awaitReady blocks until the whole store is loaded, ctx ends, or the
-// load failed.
+// awaitReady blocks until the whole store is loaded, ctx ends, the load
+// failed, or the master stopped before it was loaded (its Start failed,
+// or it was closed unstarted).
 func (c *core) awaitReady(ctx context.Context) error {
 	select {
 	case <-c.ready:
@@ -31,6 +32,8 @@ func (c *core) awaitReady(ctx context.Context) error {
 		return nil
 	case <-c.failed:
 		return fmt.Errorf("%w: the master failed to load its store: %v", rpcapi.ErrUnavailable, c.loadErr)
+	case <-c.ctx.Done():
+		return fmt.Errorf("%w: master closed", rpcapi.ErrUnavailable)
 	case <-ctx.Done():
 		return fmt.Errorf("%w: the master is still loading its store: %v", rpcapi.ErrUnavailable, ctx.Err())
 	}

@@ -133,7 +133,9 @@ func (api *wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.Can
 	if err != nil {
 		return err
 	}
-	api.core.mu.Lock()
+	if err := api.core.lockOpen(); err != nil {
+		return err
+	}
 	ids, err := api.core.cancelIDs(a, owner, r)
 	if err != nil {
 		api.core.mu.Unlock()

@@ -19,8 +19,36 @@ import (
 
 // Start opens the store, reloads every job, submits the configured initial
 // jobs, binds the listener and starts serving. It returns the first error
-// (a locked data dir, a port in use) synchronously.
+// (a locked data dir, a port in use) synchronously, having stopped what it
+// had started; Close is then safe, and not needed.
+//
+// A Master starts once and is not restartable: Start on a master started
+// already, on one whose Start failed, or on one closed, returns an error
+// and does nothing. Make a new one with New instead (the store keeps the
+// jobs across).
 func (m *Master) Start() error {
+	m.lifeMu.Lock()
+	defer m.lifeMu.Unlock()
+	switch m.life {
+	case lifeStarted:
+		return errors.New("master: Start: already started (a Master starts once)")
+	case lifeFailed:
+		return errors.New("master: Start: an earlier Start failed; a Master is not restartable: make a new one with New")
+	case lifeClosed:
+		return errors.New("master: Start: closed; a Master is not restartable: make a new one with New")
+	}
+	if err := m.start(); err != nil {
+		m.life = lifeFailed
+		m.core.markClosed()
+		m.core.cancel()
+		return err
+	}
+	m.life = lifeStarted
+	return nil
+}
+
+// start is Start on a new master.
+func (m *Master) start() error {
 	c := m.core
 	c.start = time.Now()
 	m.newMasterScheduler()
@@ -33,7 +61,6 @@ func (m *Master) Start() error {
 	}
 	c.store = st
 	c.commit = newCommitter(st, m.log)
-	c.ready, c.failed, c.loadDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	l, err := c.loadLive()
 	if err != nil {
 		st.Close()
@@ -53,6 +80,7 @@ func (m *Master) Start() error {
 	m.wg.Go(func() { c.commit.run(m.stopc) })
 	if !early {
 		if err := m.startServices(); err != nil {
+			close(c.loadDone) // shutdown waits for it
 			m.shutdown()
 			return err
 		}
