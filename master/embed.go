@@ -99,13 +99,15 @@ func (m *Master) Jobs(ctx context.Context, q JobQuery) ([]jobs.Job, string, erro
 
 // Cancel cancels the jobs ids (a running job's worker is told to stop it)
 // and returns those it cancelled. The error lists the others: IDs unknown
-// (rpcapi.ErrNotFound) or already final (ErrConflict).
+// (rpcapi.ErrNotFound) or already final (ErrConflict). No IDs is
+// rpcapi.ErrBadRequest.
 func (m *Master) Cancel(ctx context.Context, ids ...string) ([]string, error) {
 	return m.cancelCall(ctx, &rpcapi.CancelArgs{IDs: ids})
 }
 
 // CancelGroup cancels every live job of group g and returns the IDs it
-// cancelled; rpcapi.ErrNotFound when g has no jobs.
+// cancelled; rpcapi.ErrNotFound when g has no jobs, rpcapi.ErrBadRequest
+// for g "" (no group), as WaitGroup.
 func (m *Master) CancelGroup(ctx context.Context, g string) ([]string, error) {
 	return m.cancelCall(ctx, &rpcapi.CancelArgs{Group: g})
 }

@@ -82,6 +82,12 @@ func TestEmbedAPI(t *testing.T) {
 	if _, err := m.CancelGroup(ctx, "none"); !errors.Is(err, rpcapi.ErrNotFound) {
 		t.Fatalf("CancelGroup of an unknown group: %v", err)
 	}
+	if got, err := m.CancelGroup(ctx, ""); !errors.Is(err, rpcapi.ErrBadRequest) {
+		t.Fatalf("CancelGroup of the unnamed group: %v, %v, want bad request", got, err)
+	}
+	if got, err := client(t, m.Addr()).Cancel(ctx, &rpcapi.CancelArgs{}); !errors.Is(err, rpcapi.ErrBadRequest) {
+		t.Fatalf("cancel_jobs with neither IDs nor group: %+v, %v, want bad request", got, err)
+	}
 	if c := m.Counts(); c[jobs.Succeeded] != 2 || c[jobs.Failed] != 1 || c[jobs.Cancelled] != 1 {
 		t.Fatalf("Counts: %v", c)
 	}

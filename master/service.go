@@ -122,6 +122,9 @@ func (api *wire) ListJobs(ctx context.Context, a *rpcapi.ListJobsArgs, r *rpcapi
 // Cancel implements rpcapi.MasterAPI. A pending job is cancelled at once; a
 // running one is cancelled and its worker told to stop it.
 func (api *wire) Cancel(ctx context.Context, a *rpcapi.CancelArgs, r *rpcapi.CancelReply) error {
+	if len(a.IDs) == 0 && a.Group == "" {
+		return fmt.Errorf("%w: cancel needs job IDs or a group", rpcapi.ErrBadRequest)
+	}
 	now := api.core.now()
 	var last *batch
 	if a.Group != "" {
