@@ -233,12 +233,13 @@ type Cancelled struct {
 // unknown, is not an error of the call: it is listed in Cancelled.Errors.
 // A client token on a master with client_cancel "own" that names a live
 // job another token submitted gets ErrForbidden, and nothing is cancelled.
+// No ids is ErrBadRequest.
 func (c *Client) Cancel(ctx context.Context, ids ...string) (Cancelled, error) {
 	return c.cancel(ctx, &rpcapi.CancelArgs{IDs: ids})
 }
 
 // CancelGroup cancels every live job of group, or returns ErrNotFound if
-// the group has no jobs. A client token on a master with client_cancel
+// the group has no jobs (ErrBadRequest for the group ""). A client token on a master with client_cancel
 // "own" cancels only the group's jobs it submitted (Cancelled.Skipped
 // counts the others), and gets ErrForbidden when none of them is its own.
 func (c *Client) CancelGroup(ctx context.Context, group string) (Cancelled, error) {
