@@ -46,6 +46,11 @@ func (w *Worker) heartbeatLoop() {
 			registered = false
 		case <-w.beatc:
 		}
+		if w.isLeaving() {
+			// Shutdown logs out: a beat or a registration now would race
+			// the logout, and find the worker unknown or draining.
+			continue
+		}
 		if !registered {
 			iv, err := w.register()
 			if err != nil {
@@ -78,6 +83,8 @@ func (w *Worker) heartbeatLoop() {
 			if fail.note(err) && w.ctx.Err() == nil {
 				w.log.WithError(w.masterErr(err)).Warn("heartbeat failed; jobs keep running, retrying")
 			}
+		case reply.Status == rpcapi.BeatUnknown && w.isLeaving():
+			// Answered after the logout: nothing to do.
 		case reply.Status == rpcapi.BeatUnknown:
 			w.log.WithField("worker", args.WorkerID).Warn("master does not know us (restarted or reaped); re-registering")
 			fail.clear()
@@ -92,6 +99,13 @@ func (w *Worker) heartbeatLoop() {
 		}
 		timer.Reset(jitter(interval))
 	}
+}
+
+// isLeaving reports whether Shutdown is logging out.
+func (w *Worker) isLeaving() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.leaving
 }
 
 // takeBeat takes the reply of a heartbeat sent at sent: the fence is

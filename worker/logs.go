@@ -84,12 +84,22 @@ type logStore struct {
 	active map[rpcapi.JobRef]*attemptLog
 	ended  map[string]logEntry // the logs of ended attempts, by name
 	order  []logEntry          // the same, oldest first; an entry no longer in ended is skipped
-	total  int64               // the bytes of ended
+	total  int64               // what ended counts: bytes and entryCost each
+	// entryCost is what each log counts besides its bytes (LogEntryCost).
+	entryCost int64
 }
+
+// LogEntryCost is what each attempt's log counts against log_max_bytes
+// besides the bytes of its streams: its directory and files take a
+// block and inodes of the disk even when the attempt printed nothing, so
+// that a worker running many quiet commands keeps its log_dir bounded on
+// disk too.
+const LogEntryCost = 4096
 
 func newLogStore(cfg *Config) *logStore {
 	return &logStore{dir: cfg.LogDir, maxBytes: cfg.LogMaxBytes, maxAge: cfg.LogMaxAge, log: cfg.Logger,
-		guarded: cfg.logDirDefault, active: make(map[rpcapi.JobRef]*attemptLog), ended: make(map[string]logEntry)}
+		guarded: cfg.logDirDefault, active: make(map[rpcapi.JobRef]*attemptLog), ended: make(map[string]logEntry),
+		entryCost: LogEntryCost}
 }
 
 // logCutNote ends a stream of an attempt's log that lost bytes to the
@@ -418,9 +428,9 @@ func (s *logStore) prune(now time.Time) {
 // the rest, running attempts' included, take maxBytes at most. A log
 // another worker's running attempt holds is passed over. It stops at the
 // log called keep (the attempt that ends), which stays, with any later
-// one: an attempt's log fits maxBytes, so only running attempts' logs
-// can keep the directory over the bound then, until the next attempt
-// ends. Removing an entry never follows a link (os.RemoveAll removes a
+// one: an attempt's bytes fit maxBytes (its LogEntryCost aside), so only
+// running attempts' logs can keep the directory over the bound then,
+// until the next attempt ends. Removing an entry never follows a link (os.RemoveAll removes a
 // link, not what it points to). The caller holds mu (no log starts
 // meanwhile: open waits).
 func (s *logStore) applyBounds(now time.Time, keep string) {
@@ -430,7 +440,7 @@ func (s *logStore) applyBounds(now time.Time, keep string) {
 	}
 	total := s.total
 	for _, a := range s.active {
-		total += a.written()
+		total += s.entryCost + a.written()
 	}
 	var held []logEntry // older logs that stay: another worker's running attempt, or not removable
 	i := 0
@@ -465,7 +475,7 @@ func (s *logStore) applyBounds(now time.Time, keep string) {
 // entry describes the log directory called name: one of this store's when
 // it holds only the stream files.
 func (s *logStore) entry(name string) (logEntry, bool) {
-	e := logEntry{name: name}
+	e := logEntry{name: name, size: s.entryCost}
 	path := filepath.Join(s.dir, name)
 	if info, err := os.Lstat(path); err != nil || !info.IsDir() {
 		return e, false // gone, or not a directory: a link is not a log

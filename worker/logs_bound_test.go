@@ -1,8 +1,10 @@
 package worker
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +134,29 @@ func TestLogMaxBytesMinimum(t *testing.T) {
 	}
 	if logCap(MinLogMaxBytes) <= 0 {
 		t.Errorf("the cap at the minimum bound is %d", logCap(MinLogMaxBytes))
+	}
+}
+
+// TestQuietLogsBounded: attempts that print nothing still take the disk
+// (a directory and two files each), and each log counts LogEntryCost
+// against log_max_bytes (README): with room for 10 such logs, 40 quiet
+// attempts leave the 10 latest.
+func TestQuietLogsBounded(t *testing.T) {
+	s := testLogStore(t, 10*LogEntryCost, time.Hour)
+	s.entryCost = LogEntryCost
+	start := time.Now().Add(-time.Minute)
+	for i := range 40 {
+		writeAttempt(t, s, rpcapi.JobRef{JobID: fmt.Sprint(i), Attempt: 1}, "", "", start.Add(time.Duration(i)*time.Second))
+	}
+	des, err := os.ReadDir(s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, de := range des {
+		kept = append(kept, de.Name())
+	}
+	if len(kept) != 10 || !slices.Contains(kept, "39.1") || slices.Contains(kept, "29.1") {
+		t.Errorf("logs kept: %v; want the 10 latest, 30.1 to 39.1", kept)
 	}
 }

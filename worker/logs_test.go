@@ -13,10 +13,15 @@ import (
 	"github.com/drover/drover/rpcapi"
 )
 
+// testLogStore is a log store whose logs count their bytes alone (no
+// LogEntryCost), so that tests of its arithmetic read in bytes;
+// TestQuietLogsBounded has the cost.
 func testLogStore(t *testing.T, maxBytes int64, maxAge time.Duration) *logStore {
 	l := logrus.New()
 	l.SetOutput(testWriter{t})
-	return newLogStore(&Config{LogDir: t.TempDir(), LogMaxBytes: maxBytes, LogMaxAge: maxAge, Logger: l})
+	s := newLogStore(&Config{LogDir: t.TempDir(), LogMaxBytes: maxBytes, LogMaxAge: maxAge, Logger: l})
+	s.entryCost = 0
+	return s
 }
 
 type testWriter struct{ t *testing.T }

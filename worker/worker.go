@@ -76,6 +76,7 @@ type Worker struct {
 	retry       time.Duration // backoff after failed Complete calls
 	draining    bool
 	masterDrain bool // draining because the master said so: its undrain (a beat with status ok) ends it
+	leaving     bool // Shutdown is logging out: beats stop, and an unknown answer is no cause to register
 	started     bool
 	idle        chan struct{} // closed when running becomes empty while draining
 
@@ -369,6 +370,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 		}
 		w.mu.Lock()
 		id, secret := w.id, w.secret
+		w.leaving = true
 		w.mu.Unlock()
 		if id != "" {
 			if lerr := w.master.Logout(fctx, &rpcapi.LogoutArgs{WorkerID: id, Secret: secret}); lerr != nil {
