@@ -191,8 +191,13 @@ type scheduler struct {
 
 	entries map[string]*schedEntry // owned by run
 
-	reqc   chan func()
-	wake   chan struct{} // a run may have ended: look at queued fires
+	reqc chan func()
+	wake chan struct{} // a run may have ended: look at queued fires
+	// up is when the master started (Master.Start, before the store
+	// loads): instants up to it were missed while the master was down;
+	// those after it are due, however long the load took. Zero: start's
+	// own time.
+	up     time.Time
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -218,7 +223,10 @@ func (s *scheduler) start(core schedCore, store jobs.Store, log logrus.FieldLogg
 		meta = jobs.NewMemStore()
 	}
 	s.meta, s.joint = meta, ok
-	now := s.now()
+	downUntil := s.now()
+	if !s.up.IsZero() && s.up.Before(downUntil) {
+		downUntil = s.up
+	}
 	err := meta.LoadMeta(schedBucket, func(name string, val []byte) error {
 		e := &schedEntry{name: name}
 		if err := json.Unmarshal(val, &e.schedRecord); err != nil {
@@ -237,7 +245,7 @@ func (s *scheduler) start(core schedCore, store jobs.Store, log logrus.FieldLogg
 					Warn("the last fire's job was not submitted before the master stopped; submitting it")
 			}
 		}
-		if l := lastBy(c, e.Through, now); !l.IsZero() && !e.Paused {
+		if l := lastBy(c, e.Through, downUntil); !l.IsZero() && !e.Paused {
 			log := s.log.WithFields(logrus.Fields{"schedule": name, "since": e.Through, "latest": l})
 			if e.Spec.CatchUp == jobs.CatchUpOne {
 				log.Info("instants missed while down: firing once (catch_up one)")

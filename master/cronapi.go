@@ -104,6 +104,9 @@ func (m *Master) newMasterScheduler() {
 	if m.sched == nil {
 		m.sched = newScheduler(c.clock)
 	}
+	if m.sched.up.IsZero() {
+		m.sched.up = m.sched.now()
+	}
 	m.wire.setScheduler(m.sched)
 	m.ops.setScheduler(m.sched)
 	c.mu.Lock()
