@@ -160,9 +160,8 @@ func (w *Worker) execute(r *run, canReport bool) (direct bool) {
 		job := &jobs.Job{ID: t.JobID, Attempt: t.Attempt, State: jobs.Running, Worker: r.worker,
 			Spec: jobs.Spec{Type: t.Type, Args: t.Args, Timeout: t.Timeout, Input: t.Input, Group: t.Group}}
 		res, err = callHandler(r.ctx, r.handler, job)
-		if n := len(res.Output); n > w.cfg.OutputLimit {
-			res.Output = fmt.Sprintf("...[truncated %d bytes]\n", n-w.cfg.OutputLimit) + res.Output[n-w.cfg.OutputLimit:]
-		}
+		res.Output = cutOutput(res.Output, w.cfg.OutputLimit) // its note within the limit
+
 	}
 	err = limits.fit(&res, err)
 	return w.finish(r, res, err, canReport)

@@ -107,3 +107,20 @@ func TestHandlerTimeoutIsATimeout(t *testing.T) {
 		t.Errorf("quick: %s, want succeeded", j.State)
 	}
 }
+
+// TestHandlerOutputWithinTheLimit: a Go handler's output is cut to its
+// tail within output_limit (README), the truncation note included.
+func TestHandlerOutputWithinTheLimit(t *testing.T) {
+	c := drovertest.Start(t, drovertest.Options{Workers: 1, Handlers: map[string]worker.HandlerFunc{
+		"loud": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+			return jobs.Result{Output: strings.Repeat("x", 5<<20) + "end"}, nil
+		},
+	}})
+	ids := c.Submit(jobs.Spec{Type: "loud"})
+	c.WaitAll(ids, 20*time.Second)
+	out := c.Job(ids[0]).Attempts[0].Output
+	if len(out) > 64<<10 || !strings.HasPrefix(out, "...[truncated ") || !strings.HasSuffix(out, "xend") {
+		t.Errorf("output of %d bytes, %q...%q; want at most %d (the default output_limit), the note first, the tail kept",
+			len(out), out[:min(len(out), 40)], out[max(0, len(out)-10):], 64<<10)
+	}
+}
