@@ -52,7 +52,7 @@ func TestFollowLeader(t *testing.T) {
 			}{
 				{"standby,leader", func(s *standby) string { return s.addr + "," + m.Addr() }, 1},
 				{"leader,standby", func(s *standby) string { return m.Addr() + " , " + s.addr }, 0},
-				{"dead,standby", func(s *standby) string { return testnet.DeadAddr(t) + "," + s.addr }, 1},
+				{"dead,standby", func(s *standby) string { return testnet.RefusedAddr(t) + "," + s.addr }, 1},
 			} {
 				s := startStandby(t, m.Addr())
 				c, err := Dial(tc.list(s), WithTransport(tr))
@@ -93,7 +93,7 @@ func TestFollowNoLeader(t *testing.T) {
 		t.Run(string(tr), func(t *testing.T) {
 			t.Parallel()
 			s := startStandby(t, "")
-			c, err := Dial(s.addr+","+testnet.DeadAddr(t), WithTransport(tr))
+			c, err := Dial(s.addr+","+testnet.RefusedAddr(t), WithTransport(tr))
 			if err != nil {
 				t.Fatal(err)
 			}

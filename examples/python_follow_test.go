@@ -32,7 +32,7 @@ func TestPythonFollow(t *testing.T) {
 	leader := "http://" + m.Addr() + "/RPC2"
 	named := "http://" + drovertest.ServeStandby(t, m.Addr) + "/RPC2"
 	unknowing := "http://" + drovertest.ServeStandby(t, func() string { return "" }) + "/RPC2"
-	dead := "http://" + testnet.DeadAddr(t) + "/RPC2"
+	dead := "http://" + testnet.RefusedAddr(t) + "/RPC2"
 	mc := rpcapi.MasterClient{C: rpcapi.NewClient(m.Addr())}
 	defer mc.C.Close()
 	for _, urls := range [][]string{{named, leader}, {unknowing, leader}, {dead, unknowing, leader}, {named}} {

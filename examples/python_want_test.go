@@ -46,13 +46,13 @@ func TestPythonWant(t *testing.T) {
 	}{
 		{"RepliesCarryTasks", "s1", []string{
 			"s1 first task job1:1",
-			"s1 reply 1 members accepted commit dropped durable refused tasks",
+			"s1 reply 1 members accepted beat commit dropped durable refused tasks",
 			"s1 reply 1 accepted 1 dropped 0 refused 0 tasks ['job2:1']",
 			"s1 reply 1 commit set True task members args attempt group input job_id timeout type args {'n': '2'}",
-			"s1 reply 2 members accepted commit dropped durable refused tasks",
+			"s1 reply 2 members accepted beat commit dropped durable refused tasks",
 			"s1 reply 2 accepted 1 dropped 0 refused 0 tasks ['job3:1']",
 			"s1 reply 2 commit set True task members args attempt group input job_id timeout type args {'n': '3'}",
-			"s1 reply 3 members accepted commit dropped durable refused tasks",
+			"s1 reply 3 members accepted beat commit dropped durable refused tasks",
 			"s1 reply 3 accepted 1 dropped 0 refused 0 tasks []",
 			"s1 reply 3 commit 0 durable reaches 2 earlier commits True",
 			"s1 assign_task carried ['job1:1']",
@@ -107,7 +107,7 @@ func TestPythonWant(t *testing.T) {
 		}},
 		{"EmptyReportsConfirm", "s4", []string{
 			"s4 reply commit set True tasks ['job2:1']",
-			"s4 empty members accepted commit dropped durable refused tasks",
+			"s4 empty members accepted beat commit dropped durable refused tasks",
 			"s4 empty accepted 0 dropped 0 refused 0 tasks []",
 			"s4 empty commit 0 durable reaches the commit True",
 			"s4 last accepted 1 tasks [] commit 0",

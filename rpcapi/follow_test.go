@@ -229,7 +229,7 @@ func TestFollowOne(t *testing.T) {
 // listens as not sent, with the error it always had; a call answered, or
 // broken after it was sent, is not marked.
 func TestNotSent(t *testing.T) {
-	dead := testnet.DeadAddr(t)
+	dead := testnet.RefusedAddr(t)
 	xc, err := NewXMLClient(dead)
 	if err != nil {
 		t.Fatal(err)

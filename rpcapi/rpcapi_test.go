@@ -679,7 +679,7 @@ func testReconnectSilentRestart(t *testing.T, newClient func(testing.TB, string)
 func TestDialNothingListening(t *testing.T) { forGobClients(t, testDialNothingListening) }
 
 func testDialNothingListening(t *testing.T, newClient func(testing.TB, string) Caller) {
-	addr := testnet.DeadAddr(t)
+	addr := testnet.RefusedAddr(t)
 	c := newClient(t, addr)
 	start := time.Now()
 	_, err := MasterClient{C: c}.Status(ctxT(t, 10*time.Second))

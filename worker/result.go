@@ -32,10 +32,11 @@ const resultDirPrefix = "drover-result-"
 // newResultFile makes the attempt's temporary directory, locked, and an
 // empty result file in it, readable and writable by the worker's user
 // alone. A sweep that takes the directory between its making and its lock
-// removes it: then another is made, up to ten in all.
+// removes it: then another is made, up to a hundred in all (sweeps run
+// once, when a worker starts; a test runs them without a pause).
 func newResultFile() (*resultFile, error) {
 	var err error
-	for range 10 {
+	for range 100 {
 		var dir string
 		dir, err = os.MkdirTemp("", resultDirPrefix)
 		if err != nil {

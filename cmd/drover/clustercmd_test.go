@@ -54,7 +54,7 @@ func TestClusterCommands(t *testing.T) {
 	if r := runDrover(t, g.Addr, "cluster", "remove", "--id", "m9"); r.Code == 0 || !strings.Contains(r.Stderr, `no member "m9"`) {
 		t.Fatalf("cluster remove of an unknown member: exit %d: %s", r.Code, r.Stderr)
 	}
-	dead := testnet.DeadAddr(t)
+	dead := testnet.RefusedAddr(t)
 	if r := runDrover(t, dead, "cluster", "status"); r.Code != 1 {
 		t.Fatalf("cluster status of a dead address: exit %d, want 1: %s", r.Code, r.Stderr)
 	}

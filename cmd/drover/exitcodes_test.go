@@ -29,7 +29,7 @@ func TestExitCodes(t *testing.T) {
 	slow := c.submit("--type", "sleep", "--arg", "seconds=60")
 	t.Cleanup(func() { c.drover("cancel", slow) })
 	testproc.Poll(t, 10*time.Second, "the sleep job running", func() bool { return c.Job(slow).State == jobs.Running })
-	dead := testnet.DeadAddr(t)
+	dead := testnet.RefusedAddr(t)
 	standby := drovertest.ServeStandby(t, func() string { return c.Addr })
 	for _, tc := range []struct {
 		code     int
@@ -85,7 +85,7 @@ func TestWaitDeadMaster(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dead, bin := testnet.DeadAddr(t), testproc.Drover(t)
+			dead, bin := testnet.RefusedAddr(t), testproc.Drover(t)
 			start := time.Now()
 			p := testproc.Options{Env: []string{"DROVER_MASTER=" + dead}}.Start(t, bin, append([]string{"wait", "1"}, tc.args...)...)
 			// At once: well before the bound (a slow start under -race on a

@@ -17,7 +17,7 @@ import (
 func TestCLIFollowsLeader(t *testing.T) {
 	c := startCluster(t, 1, cliCommands)
 	sb := drovertest.ServeStandby(t, func() string { return c.Addr })
-	dead := testnet.DeadAddr(t)
+	dead := testnet.RefusedAddr(t)
 
 	// $DROVER_MASTER: the standby, then the leader.
 	list := sb + "," + c.Addr

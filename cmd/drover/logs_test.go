@@ -89,7 +89,7 @@ func TestWorkerDefaultLogDirRefused(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "worker.toml")
 	writeFile(t, cfg, `name = "w"`+"\n"+cliCommands)
 	r := testproc.Options{Env: []string{"TMPDIR=" + tmp}, Timeout: 30 * time.Second}.
-		Run(t, testproc.Drover(t), "worker", "--config", cfg, "--master", testnet.DeadAddr(t))
+		Run(t, testproc.Drover(t), "worker", "--config", cfg, "--master", testnet.RefusedAddr(t))
 	t.Logf("exit %d, stderr %s", r.Code, r.Stderr)
 	if r.Code == 0 {
 		t.Fatal("drover worker exited 0; want it refused")

@@ -56,6 +56,12 @@ type TB interface {
 	Fatalf(format string, args ...any)
 }
 
+// CleanupTB is TB with Cleanup, for what lives until the test ends.
+type CleanupTB interface {
+	TB
+	Cleanup(func())
+}
+
 // Do sends req with http.DefaultClient and returns the status code and
 // the body of the answer; it fails the test when there is no answer.
 func Do(tb TB, req *http.Request) (int, []byte) {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestListenAndDeadAddr: Listen's listener takes a connection on
@@ -29,5 +30,19 @@ func TestListenAndDeadAddr(t *testing.T) {
 			c.Close()
 		}
 		t.Errorf("dial DeadAddr %s: %v, want connection refused", addr, err)
+	}
+}
+
+// TestRefusedAddr: a connection to RefusedAddr's address is refused, and
+// no listener can take its port while the test runs.
+func TestRefusedAddr(t *testing.T) {
+	addr := RefusedAddr(t)
+	if c, err := net.DialTimeout("tcp", addr, 2*time.Second); err == nil {
+		c.Close()
+		t.Fatalf("a connection to %s was accepted", addr)
+	}
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		ln.Close()
+		t.Fatalf("a listener took %s", addr)
 	}
 }
