@@ -170,8 +170,9 @@ func New(cfg Config) (*Worker, error) {
 	return w, nil
 }
 
-// Handle registers fn for jobs of type typ. Call it before Start; a handler
-// replaces a command template of the same name.
+// Handle registers fn for jobs of type typ. Call it before Start (after,
+// it panics: the master knows a worker's types from its registration); a
+// handler replaces a command template of the same name.
 func (w *Worker) Handle(typ string, fn HandlerFunc) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
