@@ -118,12 +118,13 @@ type Client struct {
 
 // Dial returns a Client for the master at addr: host:port, or
 // https://host:port for TLS (with XMLRPC, an http:// or https:// URL whose
-// path, if any, replaces /RPC2, and whose port may be left out). Dial does
+// path, if any, replaces /RPC2, and whose port may be left out: 80 for
+// http, 443 for https, as in any URL). Dial does
 // not connect: the first call does, and reports an unreachable master as
 // ErrUnavailable. Dial fails only on a bad address, transport or TLS
 // file; a bad address (one with no port, a port out of range, a scheme
 // other than http or https, an empty element of a list) matches
-// ErrBadRequest. There is no default port.
+// ErrBadRequest. There is no default port for host:port.
 //
 // addr may list several masters separated by commas
 // ("10.0.0.1:7070,10.0.0.2:7070,10.0.0.3:7070"; spaces around the commas

@@ -3,7 +3,10 @@ package master
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -309,6 +312,38 @@ func TestReportIsABeat(t *testing.T) {
 	})
 	if r := report(rpcapi.Task{JobID: ids[1], Attempt: 1}); r.Beat || r.Accepted != 0 {
 		t.Fatalf("task_complete of a dead worker: %+v; want nothing accepted, beat false", r)
+	}
+}
+
+// TestReportBeatOnTheWire: over XML-RPC, task_complete's reply carries
+// beat whatever its value (docs/protocol.md: every member listed is
+// present): true from a live registration, false from one logged out.
+func TestReportBeatOnTheWire(t *testing.T) {
+	m, _ := clockMaster(t, Config{})
+	wid := pullWorker(t, m, "wire", "t")
+	complete := func() string {
+		t.Helper()
+		body := `<?xml version="1.0"?><methodCall><methodName>task_complete</methodName><params><param><value><struct>` +
+			`<member><name>worker_id</name><value><string>` + wid + `</string></value></member>` +
+			`<member><name>secret</name><value><string>` + secretOf(wid) + `</string></value></member>` +
+			`<member><name>reports</name><value><array><data></data></array></value></member>` +
+			`</struct></value></param></params></methodCall>`
+		res, err := http.Post("http://"+m.Addr()+rpcapi.XMLRPCPath, "text/xml", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	if got := complete(); !strings.Contains(got, "<name>beat</name><value><boolean>1</boolean></value>") {
+		t.Fatalf("task_complete of a live worker: %s; want beat true", got)
+	}
+	if err := m.wire.Logout(context.Background(), &rpcapi.LogoutArgs{WorkerID: wid, Secret: secretOf(wid)}, &rpcapi.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := complete(); !strings.Contains(got, "<name>beat</name><value><boolean>0</boolean></value>") {
+		t.Fatalf("task_complete of a logged-out worker: %s; want beat false, present", got)
 	}
 }
 

@@ -138,3 +138,37 @@ func TestGroupAgainAfterMemoryAndPurge(t *testing.T) {
 	}
 	waitIDs(t, mc, []string{second.OnDone.Then})
 }
+
+// TestPurgeKeepsALiveGroupOnDisk: TestPurgeKeepsALiveGroup for a group
+// whose finished jobs have left memory: a job that joins it later keeps
+// them from a purge until it is final.
+func TestPurgeKeepsALiveGroupOnDisk(t *testing.T) {
+	m, mc := retainCluster(t, Config{DataDir: t.TempDir(), Retain: time.Second, RetainJobs: 100})
+	runAll(t, mc, []jobs.Spec{{Type: "ok", Group: "g"}, {Type: "ok", Group: "g"}})
+	eventually(t, m, "group g leaves memory", func() bool { return len(m.core.groups["g"]) == 0 })
+	r, err := mc.Submit(t.Context(), &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Type: "nobody", Group: "g"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := mc.Purge(t.Context(), &rpcapi.PurgeArgs{Group: "g"}); err != nil || p.Purged != 0 {
+		t.Fatalf("purge of group g with a pending job: %+v, %v; want 0 purged", p, err)
+	}
+	if g, err := m.core.getGroup("g"); err != nil || g.Total != 3 {
+		t.Fatalf("group g after the purge: %+v, %v; want its 3 jobs", g, err)
+	}
+	if _, err := mc.Cancel(t.Context(), &rpcapi.CancelArgs{IDs: r.IDs}); err != nil {
+		t.Fatal(err)
+	}
+	purged := 0
+	testproc.Poll(t, 20*time.Second, "group g purged once final", func() bool {
+		p, err := mc.Purge(t.Context(), &rpcapi.PurgeArgs{Group: "g"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		purged += p.Purged
+		return purged >= 3
+	})
+	if purged != 3 {
+		t.Fatalf("purged %d jobs of group g once final; want 3", purged)
+	}
+}

@@ -197,6 +197,7 @@ func (c *core) sweepHistory(now time.Time) (int, error) {
 type storedBatch struct {
 	seqs    []uint64
 	states  []jobs.State
+	grps    []string // each job's group, beside seqs
 	groups  map[string]bool
 	deleted int
 }
@@ -207,10 +208,24 @@ func newStoredBatch() *storedBatch {
 
 // add puts the stored job of seq, whose record's head is h, in b.
 func (b *storedBatch) add(seq uint64, h *jobs.RecordHead) {
-	b.seqs, b.states = append(b.seqs, seq), append(b.states, h.State)
+	b.seqs, b.states, b.grps = append(b.seqs, seq), append(b.states, h.State), append(b.grps, string(h.Group))
 	if len(h.Group) > 0 {
 		b.groups[string(h.Group)] = true
 	}
+}
+
+// keep leaves out of b the jobs of the groups live reports true for.
+func (b *storedBatch) keep(live func(g string) bool) {
+	n := 0
+	for i, g := range b.grps {
+		if g != "" && live(g) {
+			delete(b.groups, g)
+			continue
+		}
+		b.seqs[n], b.states[n], b.grps[n] = b.seqs[i], b.states[i], g
+		n++
+	}
+	b.seqs, b.states, b.grps = b.seqs[:n], b.states[:n], b.grps[:n]
 }
 
 // full reports whether b holds historyBatch jobs, as many as one delete
@@ -226,7 +241,7 @@ func (c *core) deleteBatch(hs jobs.HistoryStore, b *storedBatch) (more bool, err
 	n, err := c.deleteStored(hs, b.seqs, b.states)
 	b.deleted += n
 	c.pruneGroups(b.groups)
-	b.seqs, b.states = nil, nil
+	b.seqs, b.states, b.grps = nil, nil, nil
 	clear(b.groups)
 	return more && err == nil, err
 }

@@ -108,11 +108,18 @@ func (c *core) purgeMemory(hs jobs.HistoryStore, f *PurgeFilter) (int, error) {
 	var seqs []uint64
 	var states []jobs.State
 	touched := make(map[string]bool) // groups of the jobs deleted
+	live := make(map[string]bool)    // groups looked at: whether they have a live job
 	if err := c.lockOpen(); err != nil {
 		return 0, err
 	}
 	c.byseq.ascend(0, func(j *jobs.Job) bool {
-		if f.match(j) && c.purgeable(j) {
+		g := j.Spec.Group
+		if g != "" {
+			if _, seen := live[g]; !seen {
+				live[g] = c.groupLive(g)
+			}
+		}
+		if f.match(j) && c.purgeable(j) && !live[g] {
 			seqs, states = append(seqs, j.Seq), append(states, j.State)
 			if g := j.Spec.Group; g != "" {
 				touched[g] = true
@@ -209,14 +216,30 @@ func (c *core) purgeStored(ctx context.Context, hs jobs.HistoryStore, f *PurgeFi
 		if err != nil {
 			return b.deleted, err
 		}
-		if more, err := c.deleteBatch(hs, b); !more {
+		full := b.full()
+		c.mu.Lock()
+		b.keep(c.groupLive) // a job submitted to its group meanwhile
+		c.mu.Unlock()
+		if _, err := c.deleteBatch(hs, b); !full || err != nil {
 			return b.deleted, err
 		}
 	}
 }
 
+// groupLive reports whether group g has a pending or running job (they
+// are all in memory). The caller holds mu.
+func (c *core) groupLive(g string) bool {
+	for _, id := range c.groups[g] {
+		if j := c.job(id); j != nil && !j.State.Final() {
+			return true
+		}
+	}
+	return false
+}
+
 // purgeable reports whether the final job j may leave memory now: not
-// while its group's on_done runs, nor while its job_failed notice waits.
+// while its group's on_done runs, nor while its job_failed notice waits
+// (nor while its group has a live job: purge looks at that itself).
 // The caller holds mu.
 func (c *core) purgeable(j *jobs.Job) bool {
 	h := c.hooks

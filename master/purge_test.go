@@ -359,3 +359,35 @@ func TestPurgeWire(t *testing.T) {
 	}
 	wantGone(t, mc, "json", ids[1:])
 }
+
+// TestPurgeKeepsALiveGroup: a purge never deletes a finished job whose
+// group still has a pending or running job (docs/api.md, POST
+// /api/v1/purge), also when that job joined the group after the group
+// was final and its on_done ran.
+func TestPurgeKeepsALiveGroup(t *testing.T) {
+	m, mc := startPurgeMaster(t)
+	submit(t, mc, jobs.Spec{Type: "ok", Group: "g", Then: &jobs.Spec{Type: "ok"}}, jobs.Spec{Type: "ok", Group: "g"})
+	waitAll(t, mc, []string{waitOnDone(t, m, "g").OnDone.Then}, 20*time.Second)
+	late := submit(t, mc, jobs.Spec{Type: "nobody", Group: "g"})
+	if p, err := mc.Purge(context.Background(), &rpcapi.PurgeArgs{Group: "g"}); err != nil || p.Purged != 0 {
+		t.Fatalf("purge of group g with a pending job: %+v, %v; want 0 purged", p, err)
+	}
+	if got := groupIDs(t, mc, "g"); len(got) != 3 {
+		t.Fatalf("group g after the purge: %v; want its 3 jobs", got)
+	}
+	cancelIDs(t, mc, late)
+	// Final now; its on_done (which holds its jobs while it runs) may
+	// still run, if it had not before the late job came.
+	purged := 0
+	pollT(t, 20*time.Second, "group g purged once final", func() bool {
+		p, err := mc.Purge(context.Background(), &rpcapi.PurgeArgs{Group: "g"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		purged += p.Purged
+		return purged >= 3
+	})
+	if purged != 3 {
+		t.Fatalf("purged %d jobs of group g once final; want 3", purged)
+	}
+}

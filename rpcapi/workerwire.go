@@ -155,8 +155,8 @@ type CompleteReply struct {
 	// from a live (alive or draining) registration, so the master reaps
 	// the worker no earlier than dead_after after it, and the worker's
 	// fence may count from when it sent the call. A master of an earlier
-	// release leaves it false.
-	Beat bool `xmlrpc:"beat,omitempty"`
+	// release leaves it out (false).
+	Beat bool `xmlrpc:"beat"`
 }
 
 // LogoutArgs is a worker leaving cleanly.

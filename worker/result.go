@@ -184,7 +184,8 @@ var truncatedNote = regexp.MustCompile(`^\.\.\.\[truncated ([0-9]+) bytes\]\n`)
 // cutOutput returns the end of out in at most limit bytes, the note
 // "...[truncated N bytes]\n" included, N counting every byte cut since the
 // output began (a note out carries already is counted in). It never
-// starts inside a UTF-8 sequence. A limit too small for the note gives "".
+// starts inside a UTF-8 sequence. Under a limit too small for the note it
+// is the tail alone.
 func cutOutput(out string, limit int) string {
 	if len(out) <= limit {
 		return out
@@ -198,13 +199,20 @@ func cutOutput(out string, limit int) string {
 	note := "...[truncated " + strconv.FormatInt(dropped+int64(len(out)), 10) + " bytes]\n"
 	keep := limit - len(note)
 	if keep <= 0 {
-		return ""
+		return tailOf(out, max(limit, 0))
 	}
-	cut := len(out) - keep
-	for cut < len(out) && !utf8.RuneStart(out[cut]) {
+	tail := tailOf(out, keep)
+	return "...[truncated " + strconv.FormatInt(dropped+int64(len(out)-len(tail)), 10) + " bytes]\n" + tail
+}
+
+// tailOf returns the last n bytes of s at most, not starting inside a
+// UTF-8 sequence.
+func tailOf(s string, n int) string {
+	cut := max(len(s)-n, 0)
+	for cut < len(s) && !utf8.RuneStart(s[cut]) {
 		cut++
 	}
-	return "...[truncated " + strconv.FormatInt(dropped+int64(cut), 10) + " bytes]\n" + out[cut:]
+	return s[cut:]
 }
 
 // alsoFailed returns the error of an attempt that failed with err (nil:

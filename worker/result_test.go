@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
@@ -150,5 +151,23 @@ func TestResultFileNotRegular(t *testing.T) {
 	c.WaitAll(ids, 10*time.Second)
 	if j := c.Job(ids[0]); j.State != jobs.Succeeded || j.Attempts[0].Data != "fine" {
 		t.Fatalf("the next job on the one slot: %s, data %q; want succeeded with %q", j.State, j.Attempts[0].Data, "fine")
+	}
+}
+
+// TestOutputUnderASmallLimit: an output_limit too small for the
+// truncation note still keeps the output's tail (README: bytes of output
+// kept per job, the tail), never from inside a UTF-8 sequence.
+func TestOutputUnderASmallLimit(t *testing.T) {
+	c := drovertest.Start(t, drovertest.Options{Workers: 1,
+		ConfigureWorker: func(_ int, cfg *worker.Config) { cfg.OutputLimit = 10 },
+		Handlers: map[string]worker.HandlerFunc{
+			"loud": func(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
+				return jobs.Result{Output: strings.Repeat("x", 500) + "€ the end"}, nil
+			},
+		}})
+	ids := c.Submit(jobs.Spec{Type: "loud"})
+	c.WaitAll(ids, 20*time.Second)
+	if out := c.Job(ids[0]).Attempts[0].Output; out != " the end" {
+		t.Errorf("output %q; want the tail within 10 bytes, \" the end\" (with the 3 bytes of € it is 11)", out)
 	}
 }
