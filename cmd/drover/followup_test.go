@@ -71,4 +71,12 @@ func TestCLIWaitGroupFollowUp(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(r.Stdout, " failed\n") || !strings.Contains(r.Stderr, "1 jobs did not succeed") {
 		t.Fatalf("wait --group bad: exit %d, want 1\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}
+
+	// Its failed follow-up purged (it is not a member of the group): how
+	// it ended is not known, and wait still exits 1, saying why.
+	c.mustDrover("purge", "--state", "failed", "--type", "fail")
+	r = runDrover(t, c.Addr, "wait", "--group", "bad")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "is gone") {
+		t.Fatalf("wait --group bad, its follow-up purged: exit %d, want 1\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
 }

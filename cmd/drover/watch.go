@@ -201,7 +201,7 @@ func (p *waitProgress) done(r *rpcapi.WaitReply) error {
 		printJSON(p.stdout, map[string]any{"done": true, "counts": r.Counts, "failed": r.Failed, "failed_more": r.FailedMore,
 			"then": r.Then, "then_state": r.ThenState, "then_error": r.ThenError})
 	} else if r.Then != "" {
-		fmt.Fprintf(p.stdout, "follow-up job %s %s\n", r.Then, r.ThenState)
+		fmt.Fprintf(p.stdout, "follow-up job %s %s\n", r.Then, dash(string(r.ThenState)))
 	}
 	if n := len(r.Failed) + r.FailedMore; n > 0 {
 		more := ""
@@ -212,6 +212,11 @@ func (p *waitProgress) done(r *rpcapi.WaitReply) error {
 	}
 	if r.ThenError != "" {
 		return &exitError{code: 1, err: fmt.Errorf("the group's follow-up job was not submitted: %s", r.ThenError)}
+	}
+	if r.Then != "" && r.ThenState == "" {
+		// Made, then deleted (purge, history): how it ended is not known,
+		// and a script that gates on the exit code must not pass on it.
+		return &exitError{code: 1, err: fmt.Errorf("the group's follow-up job %s is gone (purged, or past history): how it ended is not known", r.Then)}
 	}
 	return nil
 }
