@@ -64,13 +64,18 @@ func (f *fence) renew(deadline, now time.Time) bool {
 	if !f.deadline.IsZero() && !deadline.After(f.deadline) {
 		return false
 	}
-	if !f.deadline.IsZero() && !now.Before(f.deadline) {
+	live := !f.deadline.IsZero() && now.Before(f.deadline)
+	if !f.deadline.IsZero() && !live {
 		f.lapsed = f.deadline
 	}
 	f.deadline = deadline
-	select {
-	case f.changed <- struct{}{}:
-	default:
+	if !live {
+		// The loop waits for no deadline (none yet, or the last one
+		// passed): wake it. A live one it wakes for, and finds moved.
+		select {
+		case f.changed <- struct{}{}:
+		default:
+		}
 	}
 	return true
 }
@@ -109,8 +114,11 @@ func (f *fence) loop(ctx context.Context, expire func()) {
 }
 
 // renewFence moves the fence deadline to sent + dead_after: a heartbeat
-// (or registration) sent at sent has been answered. The watchdog learns
-// the new deadline too.
+// (or registration, or a report the master took as a beat) sent at sent
+// has been answered. The watchdog learns the new deadline too, when it
+// has moved by watchdogStep since the watchdog was last told: reports
+// renew the fence at every job's end, and each telling wakes the
+// watchdog's process.
 func (w *Worker) renewFence(sent time.Time) {
 	w.mu.Lock()
 	deadAfter := w.deadAfter
@@ -119,12 +127,27 @@ func (w *Worker) renewFence(sent time.Time) {
 		return
 	}
 	deadline := sent.Add(deadAfter)
-	if w.fence.renew(deadline, time.Now()) && w.wd != nil {
+	if !w.fence.renew(deadline, time.Now()) || w.wd == nil {
+		return
+	}
+	w.mu.Lock()
+	tell := deadline.Sub(w.wdTold) >= min(deadAfter/8, watchdogStep)
+	if tell {
+		w.wdTold = deadline
+	}
+	w.mu.Unlock()
+	if tell {
 		if err := w.wd.Deadline(deadline); err != nil {
 			w.log.WithError(err).Warn("cannot tell the watchdog the fence deadline")
 		}
 	}
 }
+
+// watchdogStep is how far the fence deadline moves before the watchdog is
+// told again (an eighth of dead_after when that is less): the watchdog's
+// deadline is never later than the worker's, and at most that much
+// earlier.
+const watchdogStep = 100 * time.Millisecond
 
 // fenced reports whether the worker is past its fence deadline: it takes
 // no job then.

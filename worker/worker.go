@@ -63,6 +63,7 @@ type Worker struct {
 	// deadAfter is the master's dead_after (its register reply); zero:
 	// unknown, no fencing.
 	deadAfter time.Duration
+	wdTold    time.Time // the last fence deadline the watchdog was told (renewFence)
 	running   map[string]*run
 	results   []rpcapi.Report         // finished, not yet sent
 	sending   map[int][]rpcapi.Report // sent in Complete calls not yet answered or not yet durable, by call
