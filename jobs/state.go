@@ -171,6 +171,10 @@ func (j *Job) Cancel(now time.Time) error {
 	return nil
 }
 
+// AbandonedNote begins the timeline event of a job Abandon failed; the
+// rest says why.
+const AbandonedNote = "failed without running: "
+
 // Abandon fails a pending job that can never run (its pinned worker is
 // gone).
 func (j *Job) Abandon(now time.Time, why string) error {
@@ -179,7 +183,7 @@ func (j *Job) Abandon(now time.Time, why string) error {
 	}
 	j.State = Failed
 	j.Updated = now
-	j.Log(now, "failed without running: %s", why)
+	j.Note(now, AbandonedNote+why)
 	return nil
 }
 

@@ -34,6 +34,7 @@ type (
 		Group      string            `json:"group"`
 		Timeout    string            `json:"timeout"`
 		Waiting    string            `json:"waiting"`
+		Error      string            `json:"error"`
 		OutputTail string            `json:"output_tail"`
 		History    []jobs.Attempt    `json:"history"`
 		Timeline   []jobs.Event      `json:"timeline"`

@@ -119,6 +119,12 @@ func TestBroadcastWorkerLeaves(t *testing.T) {
 	if states[jobs.Succeeded] != 1 || states[jobs.Failed] != 1 {
 		t.Fatalf("copies %v", states)
 	}
+	// The failed copy never ran: its view's error says why (docs/api.md).
+	for _, c := range p.Children {
+		if j := newHTTPAPI(t, m).job(c); j.State == jobs.Failed && !strings.Contains(j.Error, "failed without running: worker leaves") {
+			t.Errorf("the failed copy %s: error %q; want why it failed without running", c, j.Error)
+		}
+	}
 }
 
 // TestBroadcastWorkerLeavesDuringBackoff: a copy waiting out its retry

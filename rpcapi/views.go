@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/drover/drover/jobs"
@@ -85,11 +86,18 @@ const CancelledByRequest = "cancelled by request"
 // JobError returns the error a view shows for j: the latest attempt's
 // error, except for a job cancelled while pending, which has no attempt
 // of its own that ended so (none at all, or a failed one it was waiting
-// to retry): CancelledByRequest.
+// to retry): CancelledByRequest; and for a job failed while pending (a
+// broadcast copy whose worker left): why, as its timeline says.
 func JobError(j *jobs.Job) string {
-	if j.State == jobs.Cancelled {
+	switch j.State {
+	case jobs.Cancelled:
 		if n := len(j.Attempts); n == 0 || j.Attempts[n-1].Outcome != jobs.OutcomeCanceled {
 			return CancelledByRequest
+		}
+	case jobs.Failed:
+		// Failed while pending (jobs.Abandon): the last event says why.
+		if n := len(j.Events); n > 0 && strings.HasPrefix(j.Events[n-1].Text, jobs.AbandonedNote) {
+			return j.Events[n-1].Text
 		}
 	}
 	return j.LastError()
