@@ -6,6 +6,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drover/drover/rpcapi"
 	"github.com/drover/drover/worker"
 )
 
@@ -25,6 +26,12 @@ func OnClock(cfg Config, c *FakeClock) Config {
 // Notice is the JSON body of a webhook notice (notify.go), for the tests
 // outside the package to decode what their webhooks receive.
 type Notice = notice
+
+// PurgeGroupOnceFinal is purgeGroupOnceFinal (groupback_test.go).
+func PurgeGroupOnceFinal(t testing.TB, mc rpcapi.MasterClient, g string, want int) {
+	t.Helper()
+	purgeGroupOnceFinal(t, mc, g, want)
+}
 
 // LogTo is testLog: a logger of node that writes to the test's log with -v.
 func LogTo(t testing.TB, node string) logrus.FieldLogger { return testLog(t, node) }

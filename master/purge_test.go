@@ -376,18 +376,5 @@ func TestPurgeKeepsALiveGroup(t *testing.T) {
 		t.Fatalf("group g after the purge: %v; want its 3 jobs", got)
 	}
 	cancelIDs(t, mc, late)
-	// Final now; its on_done (which holds its jobs while it runs) may
-	// still run, if it had not before the late job came.
-	purged := 0
-	pollT(t, 20*time.Second, "group g purged once final", func() bool {
-		p, err := mc.Purge(context.Background(), &rpcapi.PurgeArgs{Group: "g"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		purged += p.Purged
-		return purged >= 3
-	})
-	if purged != 3 {
-		t.Fatalf("purged %d jobs of group g once final; want 3", purged)
-	}
+	master.PurgeGroupOnceFinal(t, mc, "g", 3)
 }

@@ -47,14 +47,21 @@ func call(method string, params ...any) string {
 	return buf.String()
 }
 
+// serveXMLRPC serves a fake master's XML-RPC handler with opts on
+// 127.0.0.1, and returns the fake, the server and the handler's URL.
+func serveXMLRPC(t *testing.T, opts XMLRPCOptions) (*fakeMaster, *testServer, string) {
+	t.Helper()
+	fm := newFakeMaster("x")
+	mux := http.NewServeMux()
+	mux.Handle(XMLRPCPath, NewXMLRPCHandler(fm, nil, opts))
+	srv := startServer(t, "127.0.0.1:0", mux)
+	return fm, srv, "http://" + srv.addr + XMLRPCPath
+}
+
 // TestXMLRPCServerBadInput: every kind of bad request gets the documented
 // HTTP status or fault, and none reaches the API.
 func TestXMLRPCServerBadInput(t *testing.T) {
-	fm := newFakeMaster("x")
-	mux := http.NewServeMux()
-	mux.Handle(XMLRPCPath, NewXMLRPCHandler(fm, nil, XMLRPCOptions{MaxBody: 64 << 10}))
-	srv := startServer(t, "127.0.0.1:0", mux)
-	url := "http://" + srv.addr + XMLRPCPath
+	fm, _, url := serveXMLRPC(t, XMLRPCOptions{MaxBody: 64 << 10})
 
 	resp, err := http.Get(url)
 	if err != nil {
@@ -104,11 +111,7 @@ func TestXMLRPCServerBadInput(t *testing.T) {
 // send); the types a web page's form post or no-cors fetch can send get
 // HTTP 415 with the reason.
 func TestXMLRPCContentType(t *testing.T) {
-	fm := newFakeMaster("x")
-	mux := http.NewServeMux()
-	mux.Handle(XMLRPCPath, NewXMLRPCHandler(fm, nil, XMLRPCOptions{}))
-	srv := startServer(t, "127.0.0.1:0", mux)
-	url := "http://" + srv.addr + XMLRPCPath
+	fm, _, url := serveXMLRPC(t, XMLRPCOptions{})
 	submit := call("submit_jobs", map[string]any{"specs": []any{map[string]any{"type": "echo"}}})
 	send := func(ct string) (int, string) { return postType(t, url, ct, submit) }
 	for _, ct := range []string{"", "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
@@ -158,10 +161,7 @@ func rawPost(t *testing.T, addr, head, body string) (int, string) {
 // body of the limit's size is served, and a chunked body over it still
 // gets 413.
 func TestXMLRPCContentLengthOverLimit(t *testing.T) {
-	fm := newFakeMaster("x")
-	mux := http.NewServeMux()
-	mux.Handle(XMLRPCPath, NewXMLRPCHandler(fm, nil, XMLRPCOptions{MaxBody: 1024}))
-	srv := startServer(t, "127.0.0.1:0", mux)
+	_, srv, _ := serveXMLRPC(t, XMLRPCOptions{MaxBody: 1024})
 	head := "POST " + XMLRPCPath + " HTTP/1.1\r\nHost: " + srv.addr + "\r\nContent-Type: text/xml"
 	for _, n := range []int64{1025, 1 << 40} {
 		code, body := rawPost(t, srv.addr, head+"\r\nContent-Length: "+strconv.FormatInt(n, 10), "")
@@ -187,11 +187,7 @@ func TestXMLRPCContentLengthOverLimit(t *testing.T) {
 // -32700 (the body is well-formed XML-RPC) and never a wrapped-around
 // duration reaching the API.
 func TestXMLRPCNumberOutOfRange(t *testing.T) {
-	fm := newFakeMaster("x")
-	mux := http.NewServeMux()
-	mux.Handle(XMLRPCPath, NewXMLRPCHandler(fm, nil, XMLRPCOptions{}))
-	srv := startServer(t, "127.0.0.1:0", mux)
-	url := "http://" + srv.addr + XMLRPCPath
+	_, _, url := serveXMLRPC(t, XMLRPCOptions{})
 	waitCall := func(value string) string {
 		return `<?xml version="1.0"?><methodCall><methodName>wait_jobs</methodName><params><param><value><struct>` +
 			`<member><name>timeout</name><value>` + value + `</value></member></struct></value></param></params></methodCall>`
