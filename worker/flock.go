@@ -2,11 +2,24 @@
 
 package worker
 
+// Locks that tell a running attempt's files from those left behind: an
+// attempt holds its result directory and its stdout log under a shared
+// flock until it ends (or its process does, killed or not); a sweep or a
+// prune takes a file only under an exclusive one, which it cannot get
+// while an attempt holds it. flock_other.go: systems without flock.
+
 import (
 	"errors"
 	"os"
 	"syscall"
 )
+
+// lockShared and lockExclusive take a lock on f without waiting; the
+// lock goes with f's close, or its process's end.
+func lockShared(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) }
+func lockExclusive(f *os.File) error {
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+}
 
 // holdDir takes a shared lock on the directory at path and returns it
 // open; the lock goes with its close (or the process's end). It fails if
@@ -17,7 +30,7 @@ func holdDir(path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+	if err := lockShared(f); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -47,8 +60,28 @@ func removeUnheld(path string) bool {
 	if st, ok := info.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Getuid() {
 		return false // another user's: theirs to remove
 	}
-	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+	if lockExclusive(f) != nil {
 		return false // a running attempt's, or another sweep's
 	}
 	return os.RemoveAll(path) == nil
+}
+
+// holdLog takes a shared lock on f, a running attempt's stdout file: a
+// worker pruning a log directory it shares leaves that attempt's log.
+// The lock goes with the file's close (or the process's end).
+func holdLog(f *os.File) {
+	if f != nil {
+		lockShared(f)
+	}
+}
+
+// logHeld reports whether a running attempt, of any worker, holds the log
+// file at path.
+func logHeld(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return errors.Is(lockExclusive(f), syscall.EWOULDBLOCK)
 }
