@@ -214,12 +214,22 @@ func (b *storedBatch) add(seq uint64, h *jobs.RecordHead) {
 	}
 }
 
-// keep leaves out of b the jobs of the groups live reports true for.
+// keep leaves out of b the jobs of the groups live reports true for; it
+// asks once per group (live walks the group's jobs in memory).
 func (b *storedBatch) keep(live func(g string) bool) {
+	held := make(map[string]bool)
+	for g := range b.groups {
+		if live(g) {
+			held[g] = true
+			delete(b.groups, g)
+		}
+	}
+	if len(held) == 0 {
+		return
+	}
 	n := 0
 	for i, g := range b.grps {
-		if g != "" && live(g) {
-			delete(b.groups, g)
+		if held[g] {
 			continue
 		}
 		b.seqs[n], b.states[n], b.grps[n] = b.seqs[i], b.states[i], g
