@@ -145,7 +145,9 @@ type Config struct {
 	// GiB; at least MinLogMaxBytes.
 	LogMaxBytes int64
 	// LogMaxAge removes the logs of attempts that ended longer ago than
-	// this, at the same moments. Default 7 days.
+	// this, at the same moments, and besides every tenth of it (at least
+	// every second, at most every hour) while no attempt ends. Default 7
+	// days.
 	LogMaxAge time.Duration
 	// MaxRequestBody bounds a request to the endpoint: an XML-RPC body
 	// (bigger gets HTTP 413) and each gob message (one bigger closes the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -87,6 +88,9 @@ type logStore struct {
 	total  int64               // what ended counts: bytes and entryCost each
 	// entryCost is what each log counts besides its bytes (LogEntryCost).
 	entryCost int64
+	// keeps: start applied the bounds, so the store keeps logs and
+	// ageLoop has work to do.
+	keeps bool
 }
 
 // LogEntryCost is what each attempt's log counts against log_max_bytes
@@ -134,7 +138,33 @@ func (s *logStore) start(now time.Time, used bool) error {
 		}
 	}
 	s.prune(now)
+	s.keeps = true
 	return nil
+}
+
+// ageEvery is how often ageLoop applies log_max_age when maxAge is age:
+// a tenth of it, at least a second and at most an hour.
+func ageEvery(age time.Duration) time.Duration {
+	return min(max(age/10, time.Second), time.Hour)
+}
+
+// ageLoop removes the logs older than maxAge every ageEvery(maxAge) until
+// ctx ends, so that a worker no attempt ends on still drops them. It
+// applies log_max_age only: log_max_bytes is applied when an attempt
+// ends, which is when the logs grow.
+func (s *logStore) ageLoop(ctx context.Context) {
+	t := time.NewTicker(ageEvery(s.maxAge))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			s.applyBounds(now, "", math.MaxInt64)
+			s.mu.Unlock()
+		}
+	}
 }
 
 // LogDirError is the error of Start, and of an attempt's log, when the
@@ -366,7 +396,7 @@ func (s *logStore) finish(a *attemptLog) {
 		s.remember(e)
 		keep = name
 	}
-	s.applyBounds(time.Now(), keep)
+	s.applyBounds(time.Now(), keep, s.maxBytes)
 }
 
 // logEntry is one attempt's log directory on disk.
@@ -421,11 +451,12 @@ func (s *logStore) prune(now time.Time) {
 	for _, e := range found {
 		s.remember(e)
 	}
-	s.applyBounds(now, "")
+	s.applyBounds(now, "", s.maxBytes)
 }
 
 // applyBounds removes the logs older than maxAge, then the oldest until
-// the rest, running attempts' included, take maxBytes at most. A log
+// the rest, running attempts' included, take maxBytes (s.maxBytes, or no
+// bound at all for ageLoop) at most. A log
 // another worker's running attempt holds is passed over. It stops at the
 // log called keep (the attempt that ends), which stays, with any later
 // one: an attempt's bytes fit maxBytes (its LogEntryCost aside), so only
@@ -433,7 +464,7 @@ func (s *logStore) prune(now time.Time) {
 // until the next attempt ends. Removing an entry never follows a link (os.RemoveAll removes a
 // link, not what it points to). The caller holds mu (no log starts
 // meanwhile: open waits).
-func (s *logStore) applyBounds(now time.Time, keep string) {
+func (s *logStore) applyBounds(now time.Time, keep string, maxBytes int64) {
 	if err := s.dirOK(); err != nil {
 		s.log.WithError(err).Warn("log_max_bytes and log_max_age not applied: the log directory is not safe to prune")
 		return
@@ -449,7 +480,7 @@ func (s *logStore) applyBounds(now time.Time, keep string) {
 		if cur, ok := s.ended[e.name]; !ok || cur.mod != e.mod {
 			continue // forgotten, or a later log of that name stands elsewhere in order
 		}
-		if e.name == keep || now.Sub(e.mod) <= s.maxAge && total <= s.maxBytes {
+		if e.name == keep || now.Sub(e.mod) <= s.maxAge && total <= maxBytes {
 			break
 		}
 		dir := filepath.Join(s.dir, e.name)

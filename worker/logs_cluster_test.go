@@ -119,3 +119,26 @@ func TestMissingDirFailsTheAttempt(t *testing.T) {
 			j.State, len(j.Attempts), j.Attempts[0].Error, want)
 	}
 }
+
+// TestIdleWorkerDropsAgedLogs: with log_max_age = 3s, the log of a job
+// that ended is gone a few seconds later although no other attempt ends
+// on that worker (README: log_max_age).
+func TestIdleWorkerDropsAgedLogs(t *testing.T) {
+	dir := t.TempDir()
+	c := drovertest.Start(t, drovertest.Options{Slots: 1, Commands: map[string]worker.Command{
+		"hi": {Argv: []string{"echo", "hi"}},
+	}, ConfigureWorker: func(_ int, cfg *worker.Config) { cfg.LogDir, cfg.LogMaxAge = dir, 3*time.Second }})
+	ids := c.Submit(jobs.Spec{Type: "hi"})
+	c.WaitAll(ids, 20*time.Second)
+	if status, out := jobLog(t, c, ids[0], "stdout"); status != http.StatusOK || out != "hi\n" {
+		t.Fatalf("the log right after the job: HTTP %d %q; want 200 \"hi\\n\"", status, out)
+	}
+	drovertest.Eventually(t, 20*time.Second, "the idle worker to remove the log older than log_max_age", func() bool {
+		status, _ := jobLog(t, c, ids[0], "stdout")
+		return status != http.StatusOK
+	})
+	des, err := os.ReadDir(dir)
+	if err != nil || len(des) != 0 {
+		t.Errorf("log_dir after the log aged out: %d entries, %v; want none", len(des), err)
+	}
+}

@@ -305,7 +305,7 @@ func TestLogPruneLeavesLinks(t *testing.T) {
 	}
 	s.mu.Lock()
 	s.remember(logEntry{name: "5.1", size: 18, mod: time.Now().Add(-30 * 24 * time.Hour)})
-	s.applyBounds(time.Now(), "")
+	s.applyBounds(time.Now(), "", s.maxBytes)
 	s.mu.Unlock()
 	if _, err := os.Stat(filepath.Join(victim, rpcapi.StreamStdout)); err != nil {
 		t.Errorf("pruning removed what a link points to: %v", err)

@@ -217,6 +217,9 @@ func (w *Worker) Start() error {
 	if err := w.logs.start(time.Now(), len(w.cfg.Commands) > 0); err != nil {
 		return err
 	}
+	if w.logs.keeps {
+		w.loopWG.Go(func() { w.logs.ageLoop(w.ctx) })
+	}
 	if len(w.cfg.Commands) > 0 {
 		w.startWatchdog()
 		w.sweepResults()
