@@ -27,7 +27,7 @@ import (
 type SerialClient struct {
 	goTarget
 
-	mu     sync.Mutex // held for a whole call; guards the rest
+	mu     sync.Mutex // held for a whole call; guards the fields up to wmu
 	conn   net.Conn
 	w      *bufio.Writer
 	enc    *gob.Encoder
@@ -35,6 +35,15 @@ type SerialClient struct {
 	seq    uint64
 	used   time.Time // when the last call ended
 	closed bool
+	// watch is the Done channel of the context Watch was given (nil:
+	// none); unwatch, closed by Close, ends its watcher.
+	watch   <-chan struct{}
+	unwatch chan struct{}
+	watcher sync.WaitGroup
+
+	wmu  sync.Mutex // guards live and cut, for the watcher
+	live net.Conn   // the connection of the call in flight under the watched context
+	cut  bool       // the watched context ended
 }
 
 // serialIdle is how long a SerialClient's connection may have been idle
@@ -92,8 +101,29 @@ func (c *SerialClient) roundTrip(ctx context.Context, method string, args, reply
 	conn := c.conn
 	dl, _ := ctx.Deadline()
 	conn.SetDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	switch done := cancelOf(ctx); {
+	case done == nil: // the deadline alone ends ctx
+	case done == c.watch:
+		// The watcher breaks the connection when ctx ends: set after the
+		// deadline above, so that it is not undone.
+		c.wmu.Lock()
+		cut := c.cut
+		if !cut {
+			c.live = conn
+		}
+		c.wmu.Unlock()
+		if cut {
+			return os.ErrDeadlineExceeded // as if the watcher had broken the connection
+		}
+		defer func() {
+			c.wmu.Lock()
+			c.live = nil
+			c.wmu.Unlock()
+		}()
+	default:
+		stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+		defer stop()
+	}
 	c.seq++
 	if err := c.enc.Encode(&rpc.Request{ServiceMethod: method, Seq: c.seq}); err != nil {
 		return err
@@ -132,8 +162,130 @@ func (c *SerialClient) reset() {
 // Close closes the connection; later calls fail.
 func (c *SerialClient) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	if c.unwatch != nil && !c.closed {
+		close(c.unwatch)
+	}
 	c.closed = true
 	c.reset()
+	c.mu.Unlock()
+	c.watcher.Wait()
 	return nil
+}
+
+// Watch makes the end of ctx break the call in flight of a caller whose
+// own context ends only with ctx or at its deadline: ctx itself, or a
+// CallContext of ctx. Such a call then costs no registration with its
+// context, as a context.AfterFunc would; one goroutine watches ctx until
+// it ends or the client is closed. A call under ctx once it has ended
+// fails at once, as ErrUnavailable. Other contexts are watched call by
+// call. Call Watch at most once, before the first call.
+func (c *SerialClient) Watch(ctx context.Context) {
+	done := ctx.Done()
+	if done == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.watch != nil || c.closed {
+		return
+	}
+	c.watch, c.unwatch = done, make(chan struct{})
+	unwatch := c.unwatch
+	c.watcher.Go(func() {
+		select {
+		case <-done:
+		case <-unwatch:
+			return
+		}
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
+		c.cut = true
+		if c.live != nil {
+			c.live.SetDeadline(time.Unix(1, 0))
+		}
+	})
+}
+
+// cancelOf returns the channel whose closing ends ctx before its
+// deadline: a CallContext's parent's Done channel, or ctx's own.
+func cancelOf(ctx context.Context) <-chan struct{} {
+	if cc, ok := ctx.(*CallContext); ok {
+		return cc.parent.Done()
+	}
+	return ctx.Done()
+}
+
+// CallContext is the context of one call: it ends when its parent ends
+// or at its deadline, as a context.WithDeadline of the parent does, but
+// it starts no timer and registers nothing with its parent until its Done
+// channel is asked for (or its Err is, once it has ended). A SerialClient
+// that watches the parent (Watch) never asks: the connection's deadline
+// bounds the call, and the watcher breaks it when the parent ends. Make
+// it with NewCallContext; Release it when the call has returned.
+type CallContext struct {
+	parent   context.Context
+	deadline time.Time
+
+	mu     sync.Mutex // guards inner and cancel
+	inner  context.Context
+	cancel context.CancelFunc
+}
+
+var _ context.Context = (*CallContext)(nil)
+
+// NewCallContext returns a context that ends when parent ends or timeout
+// from now, whichever comes first.
+func NewCallContext(parent context.Context, timeout time.Duration) *CallContext {
+	dl := time.Now().Add(timeout)
+	if pd, ok := parent.Deadline(); ok && pd.Before(dl) {
+		dl = pd
+	}
+	return &CallContext{parent: parent, deadline: dl}
+}
+
+// Deadline returns the context's deadline.
+func (c *CallContext) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// Done returns a channel closed when the context ends. The first call
+// makes the context.WithDeadline that closes it.
+func (c *CallContext) Done() <-chan struct{} { return c.made().Done() }
+
+// Err returns nil until the context has ended, then why it ended:
+// context.Canceled (or the parent's error) or context.DeadlineExceeded.
+func (c *CallContext) Err() error {
+	c.mu.Lock()
+	inner := c.inner
+	c.mu.Unlock()
+	if inner == nil && c.parent.Err() == nil && time.Now().Before(c.deadline) {
+		return nil
+	}
+	return c.made().Err() // from then on, what the inner context says
+}
+
+// Value returns the parent's value for key (once the context has ended,
+// the inner context's, so that context.Cause sees why it ended).
+func (c *CallContext) Value(key any) any {
+	if c.Err() != nil {
+		return c.made().Value(key)
+	}
+	return c.parent.Value(key)
+}
+
+// Release frees what Done made. Call it when the call has returned.
+func (c *CallContext) Release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
+// made returns the context.WithDeadline of the parent, making it first.
+func (c *CallContext) made() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inner == nil {
+		c.inner, c.cancel = context.WithDeadline(c.parent, c.deadline)
+	}
+	return c.inner
 }

@@ -134,12 +134,25 @@ func (w *Worker) runner() {
 			continue
 		}
 		if c := w.nextBatch(); c.key != 0 {
-			ctx, cancel := context.WithTimeout(w.ctx, callTimeout)
-			err := w.send(ctx, c, w.direct)
-			cancel()
-			w.sendDone(err)
+			w.sendDone(w.sendDirect(c))
 		}
 	}
+}
+
+// sendDirect makes a runner's call c on its own connection, bounded by
+// callTimeout and the worker's life. Over gob that bound is an
+// rpcapi.CallContext, which the serial client keeps with a connection
+// deadline and its watcher of w.ctx: no timer and no registration with
+// w.ctx per call.
+func (w *Worker) sendDirect(c completeCall) error {
+	if w.dc == nil {
+		ctx, cancel := context.WithTimeout(w.ctx, callTimeout)
+		defer cancel()
+		return w.send(ctx, c, w.direct)
+	}
+	ctx := rpcapi.NewCallContext(w.ctx, callTimeout)
+	defer ctx.Release()
+	return w.send(ctx, c, w.direct)
 }
 
 // execute runs one job and queues its report. With canReport, it returns

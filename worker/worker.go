@@ -156,18 +156,24 @@ func New(cfg Config) (*Worker, error) {
 		ready:    make(chan struct{}),
 		fence:    newFence(),
 	}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.master = rpcapi.MasterClient{C: w.mc}
 	w.direct = w.master
 	if cfg.Transport == "" || cfg.Transport == rpcapi.TransportGob {
 		// A runner's own reports go on a connection of their own, read
-		// in the runner (rpcapi.SerialClient).
+		// in the runner (rpcapi.SerialClient), which breaks the call in
+		// flight when the worker stops (its call contexts are
+		// rpcapi.CallContexts of w.ctx).
 		addrs, _ := rpcapi.Addrs(cfg.Master) // Validate checked them
-		w.dc, _ = rpcapi.Follow(addrs, func(a string) (rpcapi.Caller, error) { return rpcapi.NewSerialClient(a, opts...), nil })
+		w.dc, _ = rpcapi.Follow(addrs, func(a string) (rpcapi.Caller, error) {
+			c := rpcapi.NewSerialClient(a, opts...)
+			c.Watch(w.ctx)
+			return c, nil
+		})
 		w.direct = rpcapi.MasterClient{C: w.dc}
 	}
 	w.metrics = newMetrics(w)
 	w.logs = newLogStore(&w.cfg)
-	w.ctx, w.cancel = context.WithCancel(context.Background())
 	return w, nil
 }
 
