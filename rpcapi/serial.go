@@ -33,7 +33,9 @@ type SerialClient struct {
 	enc    *gob.Encoder
 	dec    *gob.Decoder
 	seq    uint64
-	used   time.Time // when the last call ended
+	req    rpc.Request  // the call's header, reused
+	resp   rpc.Response // the reply's header, reused
+	used   time.Time    // when the last call ended
 	closed bool
 	// watch is the Done channel of the context Watch was given (nil:
 	// none); unwatch, closed by Close, ends its watcher.
@@ -80,11 +82,10 @@ func (c *SerialClient) Call(ctx context.Context, method string, args, reply any)
 	}
 	err := c.roundTrip(ctx, method, args, reply)
 	c.used = time.Now()
-	var se rpc.ServerError
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.As(err, &se):
+	}
+	if se := (rpc.ServerError)(""); errors.As(err, &se) {
 		return decode(string(se))
 	}
 	c.reset()
@@ -125,7 +126,8 @@ func (c *SerialClient) roundTrip(ctx context.Context, method string, args, reply
 		defer stop()
 	}
 	c.seq++
-	if err := c.enc.Encode(&rpc.Request{ServiceMethod: method, Seq: c.seq}); err != nil {
+	c.req = rpc.Request{ServiceMethod: method, Seq: c.seq}
+	if err := c.enc.Encode(&c.req); err != nil {
 		return err
 	}
 	if err := c.enc.Encode(args); err != nil {
@@ -134,8 +136,9 @@ func (c *SerialClient) roundTrip(ctx context.Context, method string, args, reply
 	if err := c.w.Flush(); err != nil {
 		return err
 	}
-	var resp rpc.Response
-	if err := c.dec.Decode(&resp); err != nil {
+	resp := &c.resp
+	*resp = rpc.Response{} // gob leaves a field the reply does not carry (a zero one) as it was
+	if err := c.dec.Decode(resp); err != nil {
 		return err
 	}
 	if resp.Seq != c.seq {

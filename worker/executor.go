@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/internal/logx"
@@ -22,12 +23,12 @@ import (
 func (w *Worker) assign(a *rpcapi.AssignArgs, r *rpcapi.AssignReply) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.take(a, r)
+	w.take(a, r, true)
 }
 
-// take starts each task that fits a free slot and rejects the rest. The
-// caller holds mu.
-func (w *Worker) take(a *rpcapi.AssignArgs, r *rpcapi.AssignReply) {
+// take starts each task that fits a free slot and rejects the rest; with
+// accepted, it lists the tasks it took in r too. The caller holds mu.
+func (w *Worker) take(a *rpcapi.AssignArgs, r *rpcapi.AssignReply, accepted bool) {
 	for _, t := range a.Tasks {
 		ref := rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt}
 		reject := func(why string) { r.Rejected = append(r.Rejected, rpcapi.Rejection{JobRef: ref, Reason: why}) }
@@ -44,7 +45,9 @@ func (w *Worker) take(a *rpcapi.AssignArgs, r *rpcapi.AssignReply) {
 		}
 		if old := w.running[t.JobID]; old != nil {
 			if old.ref.Attempt == t.Attempt && !old.drop {
-				r.Accepted = append(r.Accepted, ref) // a repeated Assign
+				if accepted {
+					r.Accepted = append(r.Accepted, ref) // a repeated Assign
+				}
 				continue
 			}
 			old.drop = true // the master moved on from that attempt
@@ -60,7 +63,9 @@ func (w *Worker) take(a *rpcapi.AssignArgs, r *rpcapi.AssignReply) {
 			continue
 		}
 		w.start(t, h, cmd)
-		r.Accepted = append(r.Accepted, ref)
+		if accepted {
+			r.Accepted = append(r.Accepted, ref)
+		}
 	}
 }
 
@@ -105,7 +110,7 @@ func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
 		ctx, cancel = context.WithCancel(context.Background())
 	}
 	r := &run{ref: rpcapi.JobRef{JobID: t.JobID, Attempt: t.Attempt}, typ: t.Type, cancel: cancel, started: time.Now(),
-		task: t, handler: h, cmd: cmd, ctx: ctx, worker: w.id, okObs: w.metrics.observer(t.Type, jobs.OK), timeout: limit}
+		task: t, handler: h, cmd: cmd, ctx: ctx, worker: w.id, okObs: w.okObserver(t.Type), timeout: limit}
 	w.running[t.JobID] = r
 	w.jobsWG.Add(1)
 	switch {
@@ -120,11 +125,24 @@ func (w *Worker) start(t rpcapi.Task, h HandlerFunc, cmd *Command) {
 	w.runq <- r
 }
 
+// okObserver returns the run-time histogram of typ's jobs that end ok,
+// kept in okObs so that a job does not take the metrics' lock. The
+// caller holds mu.
+func (w *Worker) okObserver(typ string) prometheus.Observer {
+	o := w.okObs[typ]
+	if o == nil {
+		o = w.metrics.observer(typ, jobs.OK)
+		w.okObs[typ] = o
+	}
+	return o
+}
+
 // runner runs queued jobs until the queue is closed. When no Complete
 // call is in flight, it sends its job's report itself, and the task the
 // reply carries comes back to it: a slot's cycle then costs one call and
 // no hand-off between goroutines but net/rpc's reader.
 func (w *Worker) runner() {
+	args := new(rpcapi.CompleteArgs) // reused from call to call
 	for r := range w.runq {
 		direct := w.execute(r, true)
 		w.mu.Lock()
@@ -134,6 +152,7 @@ func (w *Worker) runner() {
 			continue
 		}
 		if c := w.nextBatch(); c.key != 0 {
+			c.args = args
 			w.sendDone(w.sendDirect(c))
 		}
 	}

@@ -366,6 +366,7 @@ type completeCall struct {
 	key   int // 0: no call
 	batch []rpcapi.Report
 	want  int
+	args  *rpcapi.CompleteArgs // to reuse for the call; nil: a new one
 }
 
 // nextBatch moves up to maxReports results from the queue to a new batch
@@ -421,7 +422,13 @@ func (w *Worker) unsend(key int) {
 // client to call with.
 func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClient) error {
 	sent := time.Now()
-	reply, err := via.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: c.from.id, Secret: c.from.secret, Reports: c.batch, Want: c.want})
+	args := c.args
+	if args == nil {
+		args = new(rpcapi.CompleteArgs)
+	}
+	*args = rpcapi.CompleteArgs{WorkerID: c.from.id, Secret: c.from.secret, Reports: c.batch, Want: c.want}
+	reply, err := via.Complete(ctx, args)
+	*args = rpcapi.CompleteArgs{} // holds on to no report
 	w.mu.Lock()
 	if err == nil {
 		// A deposed master's answer: its tasks are not run, and the
@@ -455,7 +462,7 @@ func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClie
 	default:
 		delete(w.sending, c.key)
 	}
-	if err == nil && w.id == c.from.id {
+	if err == nil && w.id == c.from.id && len(w.tickets) > 0 {
 		for key, commit := range w.tickets {
 			if commit <= reply.Durable {
 				delete(w.sending, key)
@@ -481,7 +488,7 @@ func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClie
 	if len(reply.Tasks) > 0 {
 		var ar rpcapi.AssignReply
 		w.mu.Lock()
-		w.take(&rpcapi.AssignArgs{WorkerID: c.from.id, Tasks: reply.Tasks}, &ar)
+		w.take(&rpcapi.AssignArgs{WorkerID: c.from.id, Tasks: reply.Tasks}, &ar, false)
 		w.wanting = false // after the tasks took their slots: the next want counts them
 		w.mu.Unlock()
 		for _, rej := range ar.Rejected {

@@ -49,7 +49,7 @@ func (x wire) Assign(ctx context.Context, a *rpcapi.AssignArgs, r *rpcapi.Assign
 	if err := w.fromTerm(ctx, a.Term, "assign_task"); err != nil {
 		return err
 	}
-	w.take(a, r)
+	w.take(a, r, true)
 	return nil
 }
 

@@ -65,9 +65,10 @@ type Worker struct {
 	deadAfter time.Duration
 	wdTold    time.Time // the last fence deadline the watchdog was told (renewFence)
 	running   map[string]*run
-	results   []rpcapi.Report         // finished, not yet sent
-	sending   map[int][]rpcapi.Report // sent in Complete calls not yet answered or not yet durable, by call
-	sendSeq   int                     // the last key of sending
+	okObs     map[string]prometheus.Observer // the run-time histograms of jobs that end ok, by type (okObserver)
+	results   []rpcapi.Report                // finished, not yet sent
+	sending   map[int][]rpcapi.Report        // sent in Complete calls not yet answered or not yet durable, by call
+	sendSeq   int                            // the last key of sending
 	// tickets are the calls of sending that the master answered before
 	// their reports were on disk, with the commit that makes them durable
 	// (CompleteReply.Commit); they go again if the worker registers anew.
@@ -145,6 +146,7 @@ func New(cfg Config) (*Worker, error) {
 		handlers: make(map[string]HandlerFunc),
 		mc:       mc,
 		running:  make(map[string]*run),
+		okObs:    make(map[string]prometheus.Observer),
 		sending:  make(map[int][]rpcapi.Report),
 		tickets:  make(map[int]int64),
 		runq:     make(chan *run, cfg.Slots),
