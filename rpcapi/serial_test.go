@@ -152,3 +152,45 @@ func TestCallContext(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkSerialCall is one get_master_status call after another on a
+// serial client, as a worker's runner makes its reports: under a
+// context.WithTimeout per call, or a CallContext of a context the client
+// watches.
+func BenchmarkSerialCall(b *testing.B) {
+	srv := startRPC(b, "127.0.0.1:0", newFakeMaster("gen1"), nil)
+	for _, callCtx := range []bool{false, true} {
+		name := "WithTimeout"
+		if callCtx {
+			name = "CallContext"
+		}
+		b.Run(name, func(b *testing.B) {
+			life, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			c := closedAtEnd(b, NewSerialClient(srv.addr), nil)
+			c.Watch(life)
+			m := MasterClient{C: c}
+			call := func() error {
+				if callCtx {
+					ctx := NewCallContext(life, 10*time.Second)
+					defer ctx.Release()
+					_, err := m.Status(ctx)
+					return err
+				}
+				ctx, cancel := context.WithTimeout(life, 10*time.Second)
+				defer cancel()
+				_, err := m.Status(ctx)
+				return err
+			}
+			if err := call(); err != nil { // connected
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := call(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
