@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -453,6 +454,9 @@ func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClie
 	case err != nil:
 		w.unsend(c.key)
 	case reply.Commit > 0 && w.id == c.from.id:
+		if len(w.tickets) == 0 || reply.Commit < w.ticketLow {
+			w.ticketLow = reply.Commit
+		}
 		w.tickets[c.key] = reply.Commit
 	case reply.Commit > 0:
 		// Answered before the commit by the master of the registration
@@ -462,13 +466,17 @@ func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClie
 	default:
 		delete(w.sending, c.key)
 	}
-	if err == nil && w.id == c.from.id && len(w.tickets) > 0 {
+	if err == nil && w.id == c.from.id && len(w.tickets) > 0 && reply.Durable >= w.ticketLow {
+		low := int64(math.MaxInt64)
 		for key, commit := range w.tickets {
 			if commit <= reply.Durable {
 				delete(w.sending, key)
 				delete(w.tickets, key)
+			} else {
+				low = min(low, commit)
 			}
 		}
+		w.ticketLow = low
 	}
 	w.mu.Unlock()
 	if beat {

@@ -72,7 +72,11 @@ type Worker struct {
 	// tickets are the calls of sending that the master answered before
 	// their reports were on disk, with the commit that makes them durable
 	// (CompleteReply.Commit); they go again if the worker registers anew.
-	tickets     map[int]int64
+	tickets map[int]int64
+	// ticketLow is at most the least commit of tickets (it may be lower:
+	// a ticket that went again is not looked for), so that a reply
+	// whose durable commit is below it walks no ticket.
+	ticketLow   int64
 	wanting     bool          // a Complete call asking for tasks (Want) is in flight
 	noWant      bool          // the master refused a Want (a master of an earlier release): until the next registration
 	retry       time.Duration // backoff after failed Complete calls
