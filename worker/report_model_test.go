@@ -486,17 +486,17 @@ func (f *wmFake) ListQueues(context.Context, *rpcapi.ListQueuesArgs, *rpcapi.Lis
 
 var _ rpcapi.MasterAPI = (*wmFake)(nil)
 
-// serveWMFake serves f over both transports on 127.0.0.1:0 until the test
+// serveMaster serves m over both transports on 127.0.0.1:0 until the test
 // ends, and returns its address.
-func serveWMFake(t *testing.T, f *wmFake) string {
+func serveMaster(t *testing.T, m rpcapi.MasterAPI) string {
 	t.Helper()
-	gh, err := rpcapi.NewGoRPCHandler(f, nil)
+	gh, err := rpcapi.NewGoRPCHandler(m, nil)
 	if err != nil {
 		t.Fatalf("NewGoRPCHandler: %v", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle(rpcapi.GoRPCPath, gh)
-	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(f, nil, rpcapi.XMLRPCOptions{}))
+	mux.Handle(rpcapi.XMLRPCPath, rpcapi.NewXMLRPCHandler(m, nil, rpcapi.XMLRPCOptions{}))
 	ln := listen.NewTrackingListener(testnet.Listen(t))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
@@ -533,7 +533,7 @@ func wmHandler(ctx context.Context, j *jobs.Job) (jobs.Result, error) {
 func runReportModel(t *testing.T, seed int64, transport string) {
 	replay := fmt.Sprintf("DROVER_WMODEL_SEED=%d go test -race -run 'TestReportModel/%s/%d$' ./worker", seed, transport, seed)
 	f := newWMFake(seed, 1+int(seed%4))
-	addr := serveWMFake(t, f)
+	addr := serveMaster(t, f)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	if os.Getenv("DROVER_WMODEL_LOG") != "" {

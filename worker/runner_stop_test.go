@@ -2,15 +2,12 @@ package worker
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/drover/drover/internal/listen"
-	"github.com/drover/drover/internal/testnet"
 	"github.com/drover/drover/rpcapi"
 )
 
@@ -78,29 +75,4 @@ func TestRunnerCallEndsWhenWorkerStops(t *testing.T) {
 	case <-time.After(callTimeout / 2):
 		t.Fatalf("the worker has not stopped %v after it was told to: its runner's call in flight was not broken", callTimeout/2)
 	}
-}
-
-// serveMaster serves m over gob on 127.0.0.1:0 until the test ends, and
-// returns its address.
-func serveMaster(t *testing.T, m rpcapi.MasterAPI) string {
-	t.Helper()
-	gh, err := rpcapi.NewGoRPCHandler(m, nil)
-	if err != nil {
-		t.Fatalf("NewGoRPCHandler: %v", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(rpcapi.GoRPCPath, gh)
-	ln := listen.NewTrackingListener(testnet.Listen(t))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		srv.Close()
-		ln.CloseAll()
-		<-done
-	})
-	return ln.Addr().String()
 }

@@ -26,7 +26,7 @@ func TestWorkerRefusesADeposedMaster(t *testing.T) {
 			t.Parallel()
 			f := newWMFake(1, 3)
 			f.calm, f.term = true, 4
-			addr := serveWMFake(t, f)
+			addr := serveMaster(t, f)
 			log := logrus.New()
 			log.SetOutput(testWriter{t})
 			w, err := New(Config{Master: addr, Transport: tr, Slots: f.slots, Name: "term", NoFence: true,
