@@ -57,10 +57,13 @@ type core struct {
 	counts stateCounts
 	groups map[string][]string
 	left   map[string]*leftGroup // groups that left memory, their entries not written yet (groupdisk.go)
-	lim    limits                // lanes, running counts and rate buckets (lanes.go)
-	keys   keyIndex              // jobs by Key and unique_key (submit.go)
-	ret    retention             // when finished jobs leave memory (retain.go)
-	live   liveCounters          // the live view's throughput and latest changes (sse.go)
+	// leftMu orders writeLeft and pruneLeft: an entry a purge drops is
+	// not written again after it. Taken without mu, before it.
+	leftMu sync.Mutex
+	lim    limits       // lanes, running counts and rate buckets (lanes.go)
+	keys   keyIndex     // jobs by Key and unique_key (submit.go)
+	ret    retention    // when finished jobs leave memory (retain.go)
+	live   liveCounters // the live view's throughput and latest changes (sse.go)
 	// fireFails are the schedules whose latest fires failed, by name
 	// (queues_attention.go).
 	fireFails map[string]*fireStreak

@@ -110,6 +110,8 @@ func (c *core) writeLeft() error {
 	if !ok {
 		return nil
 	}
+	c.leftMu.Lock()
+	defer c.leftMu.Unlock()
 	c.mu.Lock()
 	pend := make(map[string]*leftGroup, len(c.left))
 	for g, e := range c.left {
@@ -408,28 +410,74 @@ func (c *core) pruneLeft(names map[string]bool) error {
 	if !ok || !ok2 || len(names) == 0 {
 		return nil
 	}
+	c.leftMu.Lock()
+	defer c.leftMu.Unlock()
 	var recs []jobs.MetaRecord
+	dropped := make(map[string]*leftGroup) // entries not written yet, dropped with the written ones
 	for g := range names {
-		e, err := c.diskLeft(ms, g)
+		disk, err := c.diskLeft(ms, g)
 		if err != nil {
 			return err
 		}
-		if e == nil {
+		c.mu.Lock()
+		pend := c.left[g]
+		c.mu.Unlock()
+		if disk == nil && pend == nil {
 			continue
+		}
+		e := &leftGroup{}
+		if disk != nil {
+			e.add(disk)
+		}
+		if pend != nil {
+			e.add(pend)
 		}
 		any := false
 		if err := walkLeft(hs, e, g, func(*jobs.RecordHead) bool { any = true; return false }); err != nil {
 			return err
 		}
-		if !any {
-			recs = append(recs, jobs.MetaRecord{Bucket: metaLeft, Key: g},
-				jobs.MetaRecord{Bucket: metaLeftOrder, Key: leftOrderKey(e.first(), g)})
+		if any {
+			continue
 		}
+		if disk != nil {
+			recs = append(recs, jobs.MetaRecord{Bucket: metaLeft, Key: g},
+				jobs.MetaRecord{Bucket: metaLeftOrder, Key: leftOrderKey(disk.first(), g)})
+		}
+		if pend != nil {
+			dropped[g] = pend
+		}
+	}
+	if len(dropped) > 0 {
+		// Their on_done records are still where the groups left them
+		// (writeLeft moves them into the entries): they go too, unless a
+		// new group of the name has run its own since (fired). gone
+		// holds a new group's on_done back until they are deleted.
+		c.mu.Lock()
+		if h := c.hooks; h != nil {
+			for g := range dropped {
+				if !h.fired[g] {
+					h.gone[g] = true
+					recs = append(recs, jobs.MetaRecord{Bucket: metaGroups, Key: g})
+				}
+			}
+		}
+		c.mu.Unlock()
 	}
 	if len(recs) == 0 {
 		return nil
 	}
-	return ms.SaveMetas(recs)
+	err := ms.SaveMetas(recs)
+	c.mu.Lock()
+	for g, pend := range dropped {
+		if err == nil && c.left[g] == pend { // else the group left memory again since
+			delete(c.left, g)
+		}
+		if h := c.hooks; h != nil {
+			delete(h.gone, g)
+		}
+	}
+	c.mu.Unlock()
+	return err
 }
 
 // knownGroup returns an error when group g has no jobs, in memory or on
