@@ -101,10 +101,7 @@ func (b *batch) wait() error {
 		<-b.done
 		return b.err
 	}
-	c.mu.Lock()
-	b.urgent = true
-	c.mu.Unlock()
-	c.signal()
+	b.hurry()
 	select {
 	case <-b.done:
 		return b.err
@@ -116,6 +113,16 @@ func (b *batch) wait() error {
 			return errCommitStopped
 		}
 	}
+}
+
+// hurry ends the batch's linger: someone waits for it. The batch must
+// have a committer (not one made done).
+func (b *batch) hurry() {
+	c := b.c
+	c.mu.Lock()
+	b.urgent = true
+	c.mu.Unlock()
+	c.signal()
 }
 
 // errCommitStopped is the error of a batch that missed the committer's

@@ -259,6 +259,7 @@ func (h *hooks) durable(id string) bool {
 		if bt == nil {
 			return true
 		}
+		bt.hurry() // a group's on_done waits for it: no linger
 		select {
 		case <-bt.done:
 		case <-h.ctx.Done():
