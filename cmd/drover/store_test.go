@@ -263,14 +263,27 @@ func TestStoreNewestSegmentsDeleted(t *testing.T) {
 // after kill -9. Nothing tells it from a current segment that held
 // jobs: it is named missing, "if they held any", and the master does
 // not start.
+//
+// The spare's file appears just before drover.db records it: a kill
+// between the two leaves a spare drover.db does not name, which holds
+// nothing, and deleting it is no damage (store check says sound). Then
+// the test crashes another master, up to five.
 func TestStoreSpareDeleted(t *testing.T) {
-	dir, data := crashedMaster(t, 5, 1)
-	if err := os.Remove(filepath.Join(data, jobs.LogDir, "0000000000000001.wal")); err != nil {
-		t.Fatal(err)
-	}
 	want := "log segment 0000000000000001.wal is missing: drover.db says segments up to 0000000000000001.wal were made, but the log ends at 0000000000000000.wal (the newest segments deleted)"
-	storeCheck(t, data, "[missing-segment]", want, "if they held any")
-	sameDamage(t, storeCheckReport(t, data, 1), refusal(t, dir))
+	for try := 1; ; try++ {
+		dir, data := crashedMaster(t, 5, 1)
+		if err := os.Remove(filepath.Join(data, jobs.LogDir, "0000000000000001.wal")); err != nil {
+			t.Fatal(err)
+		}
+		r := testproc.Options{Timeout: 30 * time.Second}.Run(t, testproc.Drover(t), "store", "check", "--data-dir", data)
+		if r.Code == 0 && strings.Contains(r.Stdout, ": sound") && try < 5 {
+			t.Logf("try %d: the master was killed before drover.db named its spare (store check: sound); again", try)
+			continue
+		}
+		storeCheck(t, data, "[missing-segment]", want, "if they held any")
+		sameDamage(t, storeCheckReport(t, data, 1), refusal(t, dir))
+		return
+	}
 }
 
 // TestStoreSegmentRenamed: after kill -9 the first log segment is
