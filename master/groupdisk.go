@@ -414,6 +414,7 @@ func (c *core) pruneLeft(names map[string]bool) error {
 	defer c.leftMu.Unlock()
 	var recs []jobs.MetaRecord
 	dropped := make(map[string]*leftGroup) // entries not written yet, dropped with the written ones
+	var marked []string                    // groups this call made gone
 	for g := range names {
 		disk, err := c.diskLeft(ms, g)
 		if err != nil {
@@ -455,8 +456,9 @@ func (c *core) pruneLeft(names map[string]bool) error {
 		c.mu.Lock()
 		if h := c.hooks; h != nil {
 			for g := range dropped {
-				if !h.fired[g] {
+				if !h.fired[g] && !h.gone[g] {
 					h.gone[g] = true
+					marked = append(marked, g)
 					recs = append(recs, jobs.MetaRecord{Bucket: metaGroups, Key: g})
 				}
 			}
@@ -472,9 +474,9 @@ func (c *core) pruneLeft(names map[string]bool) error {
 		if err == nil && c.left[g] == pend { // else the group left memory again since
 			delete(c.left, g)
 		}
-		if h := c.hooks; h != nil {
-			delete(h.gone, g)
-		}
+	}
+	for _, g := range marked {
+		delete(c.hooks.gone, g)
 	}
 	c.mu.Unlock()
 	return err
