@@ -57,7 +57,9 @@ func thenError(errs []string) string {
 
 // thenToCome reports whether the final group g has a follow-up that its
 // on_done has not made yet: one of its jobs in memory carries a Then, and
-// its on_done is to run or running. (A group leaves memory only after its
+// its on_done is to run or running; or whether its on_done record has
+// moved on since the caller's snapshot of it (which had neither a
+// follow-up nor the end), so that the Wait looks again. (A group leaves memory only after its
 // on_done is done; a group that was final before on_done records were
 // kept runs none.)
 func (c *core) thenToCome(g string) bool {
@@ -68,7 +70,14 @@ func (c *core) thenToCome(g string) bool {
 		return false
 	}
 	rec := h.recs[g]
-	if (h.fired[g] && rec == nil) || (rec != nil && rec.State == onDoneDone) {
+	if rec != nil && (rec.State == onDoneDone || rec.did("then")) {
+		// The caller's snapshot of the record (read before, without the
+		// lock held since) had not come this far: on_done moved on, and
+		// the save that moved it closed the channel the Wait took before
+		// its snapshot, so it looks again at once.
+		return true
+	}
+	if h.fired[g] && rec == nil {
 		return false
 	}
 	for _, id := range c.groups[g] {
