@@ -2,11 +2,16 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/rpc"
+	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/drover/drover/internal/listen"
@@ -18,7 +23,7 @@ const (
 	ceilingRPCNote = "net/rpc (gob) no-op method served in the bench process by the standard library's rpc.NewServer " +
 		"over an HTTP CONNECT to /_goRPC_ on a plain listener (raw net/rpc; rpcapi serves the same wire protocol), " +
 		"called through the standard library's rpc.DialHTTPPath client; seq: 1 call in flight on 1 connection; " +
-		"par: 64 in flight over 4 connections"
+		"par: 64 in flight over 4 connections; proc: as seq, to the same server in a child process of the bench"
 	ceilingXMLNote = "XML-RPC get_master_status served in the bench process by rpcapi.NewXMLRPCHandler over a stub " +
 		"MasterAPI that returns at once (the XML-RPC stack without the master), called through rpcapi.XMLClient; " +
 		"seq: 1 in flight; par: 64 in flight over 4 clients"
@@ -134,6 +139,9 @@ func measureCeilings(ctx context.Context, cfg *Config, e *E2E) error {
 		return err
 	}
 	e.RPCSeqP50us = micros(percentile(rtts, 0.50))
+	if e.RPCProcCallsPerS, e.RPCProcP50us, err = procRoundTrip(ctx, cfg, noop); err != nil {
+		return err
+	}
 	if e.RPCParCallsPerS, err = callRate(ctx, cfg.CeilingTime, 4, 16, nil, gob, noop); err != nil {
 		return err
 	}
@@ -154,6 +162,61 @@ func measureCeilings(ctx context.Context, cfg *Config, e *E2E) error {
 		return err
 	}
 	return nil
+}
+
+// procRoundTrip measures the 1-in-flight ceiling against a server in a
+// child process (RoleNoop) and returns its calls a second and round trip
+// p50 in µs. Unlike the ceiling served in the bench's own process, whose
+// caller and server share one Go scheduler (a reply is often read without
+// any thread waking), every call here wakes the other process, as each of
+// a job's hops between client, master and worker does.
+func procRoundTrip(ctx context.Context, cfg *Config,
+	call func(context.Context, rpcapi.Caller) error) (rate, p50 float64, err error) {
+	p, err := spawn(cfg.Launch, RoleNoop, struct{}{}, cfg.Stderr, time.Minute)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer p.stop(10 * time.Second)
+	addr := p.hello.Addr
+	viaProc := func() (rpcapi.Caller, error) {
+		c, err := rpc.DialHTTPPath("tcp", addr, rpcapi.GoRPCPath)
+		return stdCaller{c}, err
+	}
+	var rtts []time.Duration
+	if rate, err = callRate(ctx, cfg.CeilingTime, 1, 1, &rtts, viaProc, call); err != nil {
+		return 0, 0, err
+	}
+	return rate, micros(percentile(rtts, 0.50)), nil
+}
+
+// noopRole serves Noop.Call on a loopback port, says so in its hello
+// line, and runs until its stdin reaches EOF or it gets SIGTERM/SIGINT.
+func noopRole(stdout io.Writer) error {
+	srv := rpc.NewServer()
+	if err := srv.RegisterName("Noop", Noop{}); err != nil {
+		return err
+	}
+	addr, stop, err := serve(rpcapi.GoRPCPath, srv, false)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if err := json.NewEncoder(stdout).Encode(hello{Addr: addr, PID: os.Getpid()}); err != nil {
+		return err
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+	lines := stdinLines()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-lines:
+			if !ok {
+				return nil
+			}
+		}
+	}
 }
 
 // stubMaster is the XML-RPC ceiling's server: its Status returns at once.

@@ -81,6 +81,9 @@ func runE2E(ctx context.Context, cfg *Config, r *Result) error {
 	if e.RPCSeqP50us > 0 {
 		e.LatencyPerRPC = e.LatencyP50us / e.RPCSeqP50us
 	}
+	if e.RPCProcP50us > 0 {
+		e.LatencyPerProcRPC = e.LatencyP50us / e.RPCProcP50us
+	}
 	return e.check(cfg.Jobs)
 }
 

@@ -36,6 +36,9 @@ const RoleEnv = "DROVER_BENCH_ROLE"
 const (
 	RoleMaster = "master"
 	RoleWorker = "worker"
+	// RoleNoop serves the ceilings' no-op net/rpc method (Noop.Call): the
+	// round trip to another process, which every hop of a job makes.
+	RoleNoop = "noop"
 )
 
 // NoopType is the job type the bench workers run.
@@ -103,6 +106,8 @@ func RunRole(role string, args []string, stdout io.Writer) error {
 		return masterRole(args, stdout)
 	case RoleWorker:
 		return workerRole(args, stdout)
+	case RoleNoop:
+		return noopRole(stdout)
 	}
 	return fmt.Errorf("bench: unknown role %q", role)
 }

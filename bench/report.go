@@ -71,8 +71,14 @@ type E2E struct {
 	RPCSeqCallsPerS float64 `json:"rpc_seq_calls_per_s"`
 	// RPCSeqP50us is the round trip p50 of the 1-in-flight ceiling, and
 	// LatencyPerRPC the job latency p50 over it.
-	RPCSeqP50us        float64 `json:"rpc_seq_p50_us"`
-	LatencyPerRPC      float64 `json:"latency_p50_per_rpc_p50"`
+	RPCSeqP50us   float64 `json:"rpc_seq_p50_us"`
+	LatencyPerRPC float64 `json:"latency_p50_per_rpc_p50"`
+	// RPCProcCallsPerS and RPCProcP50us are the 1-in-flight ceiling
+	// against a server in a child process (procRoundTrip): the round trip
+	// a job's hops make. LatencyPerProcRPC is the job latency p50 over it.
+	RPCProcCallsPerS   float64 `json:"rpc_proc_calls_per_s"`
+	RPCProcP50us       float64 `json:"rpc_proc_p50_us"`
+	LatencyPerProcRPC  float64 `json:"latency_p50_per_rpc_proc_p50"`
 	RPCParCallsPerS    float64 `json:"rpc_par_calls_per_s"`
 	XMLRPCCallsPerS    float64 `json:"xmlrpc_calls_per_s"`
 	XMLRPCParCallsPerS float64 `json:"xmlrpc_par_calls_per_s"`
@@ -179,12 +185,12 @@ func round(x float64, n int) float64 {
 // tidy rounds the measured floats to meaningful digits for the JSON.
 func (r *Result) tidy() {
 	if e := r.E2E; e != nil {
-		for _, p := range []*float64{&e.E2EJobsPerS, &e.SubmitJobsPerS, &e.RPCSeqCallsPerS, &e.RPCParCallsPerS,
+		for _, p := range []*float64{&e.E2EJobsPerS, &e.SubmitJobsPerS, &e.RPCSeqCallsPerS, &e.RPCProcCallsPerS, &e.RPCParCallsPerS,
 			&e.XMLRPCCallsPerS, &e.XMLRPCParCallsPerS} {
 			*p = round(*p, 1)
 		}
 		for _, p := range []*float64{&e.E2ESeconds, &e.SubmitSeconds, &e.TailSeconds, &e.RatioRPCSeq, &e.RatioRPCPar,
-			&e.RatioXMLRPC, &e.LatencyPerRPC, &e.MasterCPUSeconds, &e.MasterCPUTotal, &e.WorkersCPUSeconds, &e.StandbysCPUSeconds, &e.BenchCPUSeconds, &e.OtherCPUSeconds} {
+			&e.RatioXMLRPC, &e.LatencyPerRPC, &e.LatencyPerProcRPC, &e.MasterCPUSeconds, &e.MasterCPUTotal, &e.WorkersCPUSeconds, &e.StandbysCPUSeconds, &e.BenchCPUSeconds, &e.OtherCPUSeconds} {
 			*p = round(*p, 4)
 		}
 	}
@@ -293,10 +299,11 @@ func (r *Result) writeParams(w io.Writer) {
 func (e *E2E) table(row func(k, v string, note ...string), p Params) {
 	row("end-to-end", rate(e.E2EJobsPerS, "jobs/s"), fmt.Sprintf("%.2fs first submit to last outcome; %.2fs of it after the last submit", e.E2ESeconds, e.TailSeconds))
 	row("submit only", rate(e.SubmitJobsPerS, "jobs/s"), fmt.Sprintf("%.2fs", e.SubmitSeconds))
-	row("latency p50", fmt.Sprintf("%.0f µs", e.LatencyP50us), fmt.Sprintf("one job on the idle cluster, submit to Wait's answer (%d samples); %.1f x the net/rpc round trip p50 (%.0f µs)",
-		p.LatencySamples, e.LatencyPerRPC, e.RPCSeqP50us))
+	row("latency p50", fmt.Sprintf("%.0f µs", e.LatencyP50us), fmt.Sprintf("one job on the idle cluster, submit to Wait's answer (%d samples); %.1f x the net/rpc round trip p50 to another process (%.0f µs), %.1f x within the bench's (%.0f µs)",
+		p.LatencySamples, e.LatencyPerProcRPC, e.RPCProcP50us, e.LatencyPerRPC, e.RPCSeqP50us))
 	row("latency p99", fmt.Sprintf("%.0f µs", e.LatencyP99us), fmt.Sprintf("max %.0f µs", e.LatencyMaxus))
 	row("net/rpc no-op, 1 in flight", rate(e.RPCSeqCallsPerS, "calls/s"), fmt.Sprintf("drover e2e jobs/s = %.3f x this", e.RatioRPCSeq))
+	row("  to another process", rate(e.RPCProcCallsPerS, "calls/s"), fmt.Sprintf("round trip p50 %.0f µs", e.RPCProcP50us))
 	row("net/rpc no-op, 64 in flight", rate(e.RPCParCallsPerS, "calls/s"), fmt.Sprintf("drover e2e jobs/s = %.3f x this", e.RatioRPCPar))
 	row("XML-RPC no-op, 1 in flight", rate(e.XMLRPCCallsPerS, "calls/s"), fmt.Sprintf("drover e2e jobs/s = %.3f x this", e.RatioXMLRPC))
 	row("XML-RPC no-op, 64 in flight", rate(e.XMLRPCParCallsPerS, "calls/s"))
