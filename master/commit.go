@@ -21,7 +21,7 @@ type committer struct {
 	store jobs.Store
 	log   logrus.FieldLogger
 
-	mu       sync.Mutex // guards cur, flushing, seq, durable and the spares
+	mu       sync.Mutex // guards cur, flushing, seq, durable, down and the spares
 	cur      *batch
 	flushing *batch // being written; nil between commits
 	seq      int64  // the last batch's number: batches are numbered from 1 as they are made
@@ -33,6 +33,13 @@ type committer struct {
 	spareBuf  []byte
 	spareRecs []jobs.Record
 	kick      chan struct{}
+	// flushMu is held by whoever writes a batch: the committer's loop, or
+	// a waiter that found it idle (batch.wait). Batches are written one at
+	// a time, in order.
+	flushMu sync.Mutex
+	// down is set by the loop's last commit: no waiter writes after it
+	// (the store is closed next).
+	down bool
 	// stopped is closed when run has returned, after its last commit: a
 	// batch not done by then never will be.
 	stopped chan struct{}
@@ -101,6 +108,9 @@ func (b *batch) wait() error {
 		<-b.done
 		return b.err
 	}
+	if b.flushInline() {
+		return b.err
+	}
 	b.hurry()
 	select {
 	case <-b.done:
@@ -112,6 +122,65 @@ func (b *batch) wait() error {
 		default:
 			return errCommitStopped
 		}
+	}
+}
+
+// flushInline writes b in the caller's goroutine when b is the next
+// commit and no commit is being written: on an idle master, a waiter
+// that handed its commit to the loop would cost two goroutine hand-offs
+// (and on an idle machine, a thread's wake-up each) for nothing. It
+// reports whether b is done. Under load the loop is writing, and the
+// waiter leaves b to it as before.
+func (b *batch) flushInline() bool {
+	c := b.c
+	if !c.flushMu.TryLock() {
+		return false
+	}
+	defer c.flushMu.Unlock()
+	c.mu.Lock()
+	mine := c.cur == b && !c.down
+	c.mu.Unlock()
+	if !mine {
+		select {
+		case <-b.done: // written by the commit that just ended
+			return true
+		default:
+			return false
+		}
+	}
+	if err := c.flushLocked(); err != nil {
+		c.signal() // the loop retries the carried records, with its back-off
+	}
+	return true
+}
+
+// await blocks until the batch is committed, as wait does, without
+// hurrying it: it is written when its linger ends, or sooner if someone
+// else waits for it.
+func (b *batch) await() error {
+	select {
+	case <-b.done:
+		return b.err
+	case <-b.c.stopped:
+		select {
+		case <-b.done:
+			return b.err
+		default:
+			return errCommitStopped
+		}
+	}
+}
+
+// hurryPending ends the linger of b if it is not committed yet. b may be
+// nil.
+func (b *batch) hurryPending() {
+	if b == nil {
+		return
+	}
+	select {
+	case <-b.done:
+	default:
+		b.hurry()
 	}
 }
 
@@ -252,7 +321,7 @@ func (c *committer) run(stop <-chan struct{}) {
 		select {
 		case <-c.kick:
 		case <-stop:
-			c.flush()
+			c.last()
 			return
 		}
 		c.linger(stop)
@@ -263,7 +332,7 @@ func (c *committer) run(stop <-chan struct{}) {
 			select {
 			case <-time.After(retry):
 			case <-stop:
-				c.flush()
+				c.last()
 				return
 			}
 			c.signal()
@@ -307,8 +376,26 @@ func (c *committer) linger(stop <-chan struct{}) {
 	}
 }
 
+// last commits what is left when the committer stops; no waiter writes
+// after it.
+func (c *committer) last() {
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
+	c.flushLocked()
+	c.mu.Lock()
+	c.down = true
+	c.mu.Unlock()
+}
+
 // flush commits the current batch.
 func (c *committer) flush() error {
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
+	return c.flushLocked()
+}
+
+// flushLocked commits the current batch. The caller holds flushMu.
+func (c *committer) flushLocked() error {
 	c.mu.Lock()
 	b := c.cur
 	if len(b.recs) == 0 {

@@ -103,6 +103,7 @@ type core struct {
 
 	// The parts the core tells of a change, set by New (or Start).
 	wake       func()                                                    // wake the dispatcher
+	dispatch   func()                                                    // locked: a dispatch pass here (dispatcher.passHere)
 	fires      fireBook                                                  // the scheduler, once made (nil before)
 	submitSpec func(ctx context.Context, spec jobs.Spec) (string, error) // one submit through the wire service
 }

@@ -206,8 +206,8 @@ func (d *dispatcher) pass(now time.Time) time.Time {
 	return p.next
 }
 
-// fillPassLanes is the most ready lanes for which a report that asks for
-// tasks runs a dispatch pass of its own (fill).
+// fillPassLanes is the most ready lanes for which a change runs a
+// dispatch pass in its own goroutine (passHere).
 const fillPassLanes = 64
 
 // fill runs a pass for a report from w that asked for its next tasks
@@ -217,24 +217,35 @@ const fillPassLanes = 64
 // before its next pass. With over fillPassLanes ready lanes it runs no
 // pass and wakes the loop instead. The caller holds the core's lock.
 func (d *dispatcher) fill(w *workerRec, want int, now time.Time) []rpcapi.Task {
-	if d.core.pendingQueue().ReadyLanes() > fillPassLanes {
-		// A pass costs O(ready lanes): with many, one per report would
-		// cost more than the calls it saves. The loop's passes, which
-		// coalesce, lease them; the reply takes what w has waiting.
-		d.kick()
-	} else {
-		d.inline = w
-		next := d.pass(now)
-		d.inline = nil
-		if !next.IsZero() && (d.due.IsZero() || next.Before(d.due)) {
-			d.kick()
-		}
-	}
+	d.inline = w
+	d.passHere(now)
+	d.inline = nil
 	out := w.takeOutbox(want)
 	if len(w.outbox) > 0 {
 		w.poke()
 	}
 	return out
+}
+
+// passHere runs a pass in the caller's goroutine, for a change that made
+// jobs ready (a submit, or a report that asks for tasks): on an idle
+// master, waking the loop for it costs a goroutine hand-off and, on an
+// idle machine, a thread's wake-up. It wakes the loop instead when over
+// fillPassLanes lanes are ready (a pass costs O(ready lanes), and the
+// loop's passes coalesce), and also when the pass found a delayed job
+// due before the loop's next pass. After stop it does nothing. The caller
+// holds the core's lock.
+func (d *dispatcher) passHere(now time.Time) {
+	switch {
+	case d.ctx.Err() != nil:
+	case d.core.pendingQueue().ReadyLanes() > fillPassLanes:
+		d.kick()
+	default:
+		next := d.pass(now)
+		if !next.IsZero() && (d.due.IsZero() || next.Before(d.due)) {
+			d.kick()
+		}
+	}
 }
 
 // dispatchPass is one pass of dispatch: when it runs, and the soonest
@@ -329,6 +340,8 @@ func (d *dispatcher) lease(j *jobs.Job, w *workerRec, now time.Time) {
 		return
 	}
 	att := j.Attempt
+	w.acking.hurryPending() // the worker's answer must not hold up its next task
+	w.acking = nil
 	d.latency.Observe(now.Sub(ready).Seconds())
 	w.leases[j.ID] = &lease{job: j, attempt: att, deadline: d.core.deadline(j, now)}
 	w.outbox = append(w.outbox, rpcapi.Task{

@@ -91,6 +91,7 @@ func New(cfg Config) (*Master, error) {
 	m.reg = newRegistry(c, c.clock, m.log, c.metrics, &m.cfg, hex.EncodeToString(b[:]))
 	m.disp = newDispatcher(c, c.clock, m.log, c.metrics.dispatch, &m.cfg)
 	c.reg, c.wake = m.reg, m.disp.kick
+	c.dispatch = func() { m.disp.passHere(c.clock.Now()) }
 	m.wire = newWire(c, m.reg, m.disp, &m.cfg, m.log)
 	m.ops = newOperator(c, m.reg, m.wire.Cancel, m.log)
 	m.api = newHTTPAPI(c, m.wire, m.ops, m.auth, &m.cfg, m.log, c.ctx.Done())

@@ -63,6 +63,15 @@ func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 	} else {
 		defer c.kick()
 	}
+	// A worker that asked for tasks and got none is idle: its answer waits
+	// for the outcomes' commit without hurrying it (lazy), so that the
+	// commit lingers and the next change shares its fsync: with one job
+	// at a time, the next submit's. A lease to the worker hurries it
+	// (dispatcher.lease), and so does anyone who waits for the commit.
+	lazy := last != nil && len(r.Tasks) == 0 && a.Want > 0
+	if lazy {
+		w.acking = last
+	}
 	c.mu.Unlock()
 	var wait *batch
 	switch {
@@ -75,7 +84,19 @@ func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 	}
 	answer := func() error {
 		if wait != nil {
-			if err := wait.wait(); err != nil {
+			sync := wait.wait
+			if lazy {
+				sync = func() error {
+					err := wait.await()
+					c.mu.Lock()
+					if w.acking == wait { // holds no batch (nor its buffer) past its commit
+						w.acking = nil
+					}
+					c.mu.Unlock()
+					return err
+				}
+			}
+			if err := sync(); err != nil {
 				return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 			}
 		}

@@ -274,9 +274,9 @@ func (c *core) commitBatch(b *submitBatch) error {
 		return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 	}
 	c.admitSubmitted(b.fresh)
+	c.dispatch()
 	c.mu.Unlock()
 	c.log.WithField("jobs", len(b.fresh)).Debug("jobs submitted")
-	c.kick()
 	return nil
 }
 

@@ -48,6 +48,10 @@ type workerRec struct {
 	stop      context.CancelFunc
 	// backoffUntil pauses dispatch to a worker whose Assign just failed.
 	backoffUntil time.Time
+	// acking is the commit a task_complete of this worker waits on
+	// without hurrying it (wire.Complete); a lease to the worker hurries
+	// it. nil when none.
+	acking *batch
 }
 
 // lease is one running attempt held by a worker.
