@@ -118,19 +118,12 @@ func callRate(ctx context.Context, d time.Duration, conns, perConn int, rtts *[]
 // measureCeilings measures the raw RPC round-trip rates of this machine.
 func measureCeilings(ctx context.Context, cfg *Config, e *E2E) error {
 	e.CeilingRPC, e.CeilingXMLRPC = ceilingRPCNote, ceilingXMLNote
-	srv := rpc.NewServer()
-	if err := srv.RegisterName("Noop", Noop{}); err != nil {
-		return err
-	}
-	addr, stop, err := serve(rpcapi.GoRPCPath, srv, false)
+	addr, stop, err := serveNoop()
 	if err != nil {
 		return err
 	}
 	defer stop()
-	gob := func() (rpcapi.Caller, error) {
-		c, err := rpc.DialHTTPPath("tcp", addr, rpcapi.GoRPCPath)
-		return stdCaller{c}, err
-	}
+	gob := dialNoop(addr)
 	noop := func(ctx context.Context, c rpcapi.Caller) error {
 		return c.Call(ctx, "Noop.Call", &rpcapi.Empty{}, &rpcapi.Empty{})
 	}
@@ -177,26 +170,36 @@ func procRoundTrip(ctx context.Context, cfg *Config,
 		return 0, 0, err
 	}
 	defer p.stop(10 * time.Second)
-	addr := p.hello.Addr
-	viaProc := func() (rpcapi.Caller, error) {
-		c, err := rpc.DialHTTPPath("tcp", addr, rpcapi.GoRPCPath)
-		return stdCaller{c}, err
-	}
 	var rtts []time.Duration
-	if rate, err = callRate(ctx, cfg.CeilingTime, 1, 1, &rtts, viaProc, call); err != nil {
+	if rate, err = callRate(ctx, cfg.CeilingTime, 1, 1, &rtts, dialNoop(p.hello.Addr), call); err != nil {
 		return 0, 0, err
 	}
 	return rate, micros(percentile(rtts, 0.50)), nil
 }
 
+// serveNoop serves Noop over net/rpc (an HTTP CONNECT to GoRPCPath) on a
+// new loopback listener.
+func serveNoop() (addr string, stop func(), err error) {
+	srv := rpc.NewServer()
+	if err := srv.RegisterName("Noop", Noop{}); err != nil {
+		return "", nil, err
+	}
+	return serve(rpcapi.GoRPCPath, srv, false)
+}
+
+// dialNoop returns the dialer of serveNoop's server at addr, through the
+// standard library's net/rpc client alone.
+func dialNoop(addr string) func() (rpcapi.Caller, error) {
+	return func() (rpcapi.Caller, error) {
+		c, err := rpc.DialHTTPPath("tcp", addr, rpcapi.GoRPCPath)
+		return stdCaller{c}, err
+	}
+}
+
 // noopRole serves Noop.Call on a loopback port, says so in its hello
 // line, and runs until its stdin reaches EOF or it gets SIGTERM/SIGINT.
 func noopRole(stdout io.Writer) error {
-	srv := rpc.NewServer()
-	if err := srv.RegisterName("Noop", Noop{}); err != nil {
-		return err
-	}
-	addr, stop, err := serve(rpcapi.GoRPCPath, srv, false)
+	addr, stop, err := serveNoop()
 	if err != nil {
 		return err
 	}

@@ -155,32 +155,21 @@ func (b *batch) flushInline() bool {
 }
 
 // await blocks until the batch is committed, as wait does, without
-// hurrying it: it is written when its linger ends, or sooner if someone
-// else waits for it.
-func (b *batch) await() error {
+// hurrying it (it is written when its linger ends, or sooner if someone
+// else waits for it), or until wake is closed; woken says which.
+func (b *batch) await(wake <-chan struct{}) (woken bool, err error) {
 	select {
 	case <-b.done:
-		return b.err
+		return false, b.err
+	case <-wake:
+		return true, nil
 	case <-b.c.stopped:
 		select {
 		case <-b.done:
-			return b.err
+			return false, b.err
 		default:
-			return errCommitStopped
+			return false, errCommitStopped
 		}
-	}
-}
-
-// hurryPending ends the linger of b if it is not committed yet. b may be
-// nil.
-func (b *batch) hurryPending() {
-	if b == nil {
-		return
-	}
-	select {
-	case <-b.done:
-	default:
-		b.hurry()
 	}
 }
 

@@ -38,6 +38,9 @@ type dispatchCore interface {
 	laneLimits() *limits               // locked: the lanes, running counts and rate buckets
 	// pickWorker is the registry's choice of a worker for lane l (locked).
 	pickWorker(l *lane, now time.Time) (w *workerRec, eligible int, held time.Time)
+	// handOutReply marks w's tasks out as sent in a reply and returns those
+	// still leased (locked).
+	handOutReply(w *workerRec, out []rpcapi.Task) []rpcapi.Task
 }
 
 // notLeadingRetry is when a dispatch pass that found the master no longer
@@ -197,7 +200,7 @@ func (d *dispatcher) pass(now time.Time) time.Time {
 	clear(h.c)
 	d.cands = h.c[:0]
 	for i, w := range woken {
-		if w != d.inline {
+		if w != d.inline && (!w.unpark(d.core.handOutReply) || len(w.outbox) > 0) {
 			w.poke()
 		}
 		woken[i] = nil
@@ -340,8 +343,6 @@ func (d *dispatcher) lease(j *jobs.Job, w *workerRec, now time.Time) {
 		return
 	}
 	att := j.Attempt
-	w.acking.hurryPending() // the worker's answer must not hold up its next task
-	w.acking = nil
 	d.latency.Observe(now.Sub(ready).Seconds())
 	w.leases[j.ID] = &lease{job: j, attempt: att, deadline: d.core.deadline(j, now)}
 	w.outbox = append(w.outbox, rpcapi.Task{

@@ -109,3 +109,9 @@ func (c *core) handOut(w *workerRec, out []rpcapi.Task, how string, now time.Tim
 	}
 	return tasks
 }
+
+// handOutReply is handOut for tasks a parked task_complete's reply
+// carries (parkedReport). The caller holds mu.
+func (c *core) handOutReply(w *workerRec, out []rpcapi.Task) []rpcapi.Task {
+	return c.handOut(w, out, "sent to", c.now())
+}

@@ -56,7 +56,8 @@ func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 			r.Dropped++
 		}
 	}
-	if a.Want > 0 && w.state == rpcapi.WorkerAlive && !w.pull && !c.closed {
+	asks := a.Want > 0 && w.state == rpcapi.WorkerAlive && !w.pull && !c.closed
+	if asks {
 		if out := api.disp.fill(w, a.Want, now); len(out) > 0 {
 			r.Tasks = c.handOut(w, out, "sent to", now)
 		}
@@ -64,13 +65,14 @@ func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 		defer c.kick()
 	}
 	// A worker that asked for tasks and got none is idle: its answer waits
-	// for the outcomes' commit without hurrying it (lazy), so that the
-	// commit lingers and the next change shares its fsync: with one job
-	// at a time, the next submit's. A lease to the worker hurries it
-	// (dispatcher.lease), and so does anyone who waits for the commit.
-	lazy := last != nil && len(r.Tasks) == 0 && a.Want > 0
-	if lazy {
-		w.acking = last
+	// for the outcomes' commit without hurrying it (parked), so that the
+	// commit lingers and the next change shares its fsync (with one job
+	// at a time, the next submit's), and a task leased to the worker
+	// meanwhile goes in the answer, sent at once (parkedReport).
+	var park *parkedReport
+	if asks && last != nil && len(r.Tasks) == 0 {
+		park = &parkedReport{want: a.Want, wake: make(chan struct{})}
+		w.parked = park
 	}
 	c.mu.Unlock()
 	var wait *batch
@@ -83,20 +85,13 @@ func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 		wait = c.commit.settled()
 	}
 	answer := func() error {
-		if wait != nil {
-			sync := wait.wait
-			if lazy {
-				sync = func() error {
-					err := wait.await()
-					c.mu.Lock()
-					if w.acking == wait { // holds no batch (nor its buffer) past its commit
-						w.acking = nil
-					}
-					c.mu.Unlock()
-					return err
-				}
+		switch {
+		case park != nil:
+			if err := c.unparked(w, park, last, r); err != nil {
+				return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 			}
-			if err := sync(); err != nil {
+		case wait != nil:
+			if err := wait.wait(); err != nil {
 				return fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
 			}
 		}
@@ -107,6 +102,25 @@ func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 		return nil // the gob server answers once the commit is done
 	}
 	return answer()
+}
+
+// unparked waits for the parked reply p of w's task_complete: until
+// last (the commit of its outcomes) is done, or a task leased to w wakes
+// it (workerRec.unpark). With tasks, r carries them and the number of
+// that commit, which may not be on disk yet.
+func (c *core) unparked(w *workerRec, p *parkedReport, last *batch, r *rpcapi.CompleteReply) error {
+	_, err := last.await(p.wake)
+	c.mu.Lock()
+	if w.parked == p { // not woken: it takes no task from now on
+		w.parked = nil
+	}
+	tasks := p.tasks
+	c.mu.Unlock()
+	if len(tasks) == 0 {
+		return err
+	}
+	r.Tasks, r.Commit = tasks, last.seq
+	return nil
 }
 
 // reporter returns the worker a task_complete comes from: one registered

@@ -48,10 +48,40 @@ type workerRec struct {
 	stop      context.CancelFunc
 	// backoffUntil pauses dispatch to a worker whose Assign just failed.
 	backoffUntil time.Time
-	// acking is the commit a task_complete of this worker waits on
-	// without hurrying it (wire.Complete); a lease to the worker hurries
-	// it. nil when none.
-	acking *batch
+	// parked is a task_complete of this worker that waits for its
+	// outcomes' commit and takes the worker's next tasks (wire.Complete);
+	// nil when none.
+	parked *parkedReport
+}
+
+// parkedReport is the reply of an idle worker's task_complete (it asked
+// for tasks and there were none) while it waits for its outcomes' commit
+// without hurrying it: a task leased to the worker meanwhile goes in that
+// reply, which is then sent at once, with the commit's number, as a reply
+// that carries tasks always is. A worker that runs one job at a time
+// then gets its next job without an Assign call. Guarded by the core's
+// lock.
+type parkedReport struct {
+	want  int
+	tasks []rpcapi.Task
+	wake  chan struct{} // closed once tasks are set
+}
+
+// unpark puts up to p.want tasks of w's outbox in w's parked reply and
+// wakes it. It reports whether it did; tasks left in the outbox go by
+// Assign. The caller holds the core's lock.
+func (w *workerRec) unpark(handOut func(w *workerRec, out []rpcapi.Task) []rpcapi.Task) bool {
+	p := w.parked
+	if p == nil || len(w.outbox) == 0 {
+		return false
+	}
+	p.tasks = handOut(w, w.takeOutbox(p.want))
+	if len(p.tasks) == 0 {
+		return false
+	}
+	w.parked = nil
+	close(p.wake)
+	return true
 }
 
 // lease is one running attempt held by a worker.
