@@ -64,13 +64,16 @@ func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 	} else {
 		defer c.kick()
 	}
-	// A worker that asked for tasks and got none is idle: its answer waits
-	// for the outcomes' commit without hurrying it (parked), so that the
-	// commit lingers and the next change shares its fsync (with one job
-	// at a time, the next submit's), and a task leased to the worker
-	// meanwhile goes in the answer, sent at once (parkedReport).
+	// A worker that asked for tasks, got none and runs nothing is idle:
+	// its answer waits for the outcomes' commit without hurrying it
+	// (parked), so that the commit lingers and the next change shares its
+	// fsync (with one job at a time, the next submit's), and a task leased
+	// to the worker meanwhile goes in the answer, sent at once
+	// (parkedReport). A worker still running jobs is answered as before:
+	// its next reports wait for this call, and with them its free slots
+	// (parking those too ran 4 x 256 1 to 3 % slower, near the noise).
 	var park *parkedReport
-	if asks && last != nil && len(r.Tasks) == 0 {
+	if asks && last != nil && len(r.Tasks) == 0 && len(w.leases) == 0 {
 		park = &parkedReport{want: a.Want, wake: make(chan struct{})}
 		w.parked = park
 	}
