@@ -78,16 +78,28 @@ func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 		w.parked = park
 	}
 	c.mu.Unlock()
+	answer, waits := c.reportAnswer(w, len(a.Reports), last, park, r)
+	if waits && rpcapi.Defer(ctx, answer) {
+		return nil // the gob server answers once the commit is done
+	}
+	return answer()
+}
+
+// reportAnswer returns what completes the reply r to a task_complete of
+// w with n reports, and whether it waits for a commit: last is the batch
+// of the outcomes it accepted (nil: none), park its parked reply (nil:
+// none).
+func (c *core) reportAnswer(w *workerRec, n int, last *batch, park *parkedReport, r *rpcapi.CompleteReply) (func() error, bool) {
 	var wait *batch
 	switch {
 	case last != nil && len(r.Tasks) > 0:
 		r.Commit = last.seq
 	case last != nil:
 		wait = last
-	case len(a.Reports) == 0 && len(r.Tasks) == 0:
+	case n == 0 && len(r.Tasks) == 0:
 		wait = c.commit.settled()
 	}
-	answer := func() error {
+	return func() error {
 		switch {
 		case park != nil:
 			if err := c.unparked(w, park, last, r); err != nil {
@@ -100,11 +112,7 @@ func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 		}
 		r.Durable = c.commit.durableSeq()
 		return nil
-	}
-	if wait != nil && rpcapi.Defer(ctx, answer) {
-		return nil // the gob server answers once the commit is done
-	}
-	return answer()
+	}, wait != nil
 }
 
 // unparked waits for the parked reply p of w's task_complete: until
