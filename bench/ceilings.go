@@ -209,17 +209,8 @@ func noopRole(stdout io.Writer) error {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
-	lines := stdinLines()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case _, ok := <-lines:
-			if !ok {
-				return nil
-			}
-		}
-	}
+	untilStop(ctx, stdinLines())
+	return nil
 }
 
 // stubMaster is the XML-RPC ceiling's server: its Status returns at once.

@@ -385,13 +385,20 @@ func workerRole(args []string, stdout io.Writer) error {
 		crash.Worker(w)
 		return err
 	}
+	untilStop(ctx, lines)
+	return w.Shutdown(context.Background())
+}
+
+// untilStop returns when ctx ends or stdin reaches EOF (lines is
+// closed); it reads and ignores the lines before that.
+func untilStop(ctx context.Context, lines <-chan string) {
 	for {
 		select {
 		case <-ctx.Done():
-			return w.Shutdown(context.Background())
+			return
 		case _, ok := <-lines:
 			if !ok {
-				return w.Shutdown(context.Background())
+				return
 			}
 		}
 	}

@@ -156,19 +156,19 @@ func (b *batch) flushInline() bool {
 
 // await blocks until the batch is committed, as wait does, without
 // hurrying it (it is written when its linger ends, or sooner if someone
-// else waits for it), or until wake is closed; woken says which.
-func (b *batch) await(wake <-chan struct{}) (woken bool, err error) {
+// else waits for it), or until wake is closed (then it returns nil).
+func (b *batch) await(wake <-chan struct{}) error {
 	select {
 	case <-b.done:
-		return false, b.err
+		return b.err
 	case <-wake:
-		return true, nil
+		return nil
 	case <-b.c.stopped:
 		select {
 		case <-b.done:
-			return false, b.err
+			return b.err
 		default:
-			return false, errCommitStopped
+			return errCommitStopped
 		}
 	}
 }

@@ -23,6 +23,23 @@ func (a *assignLog) Assign(_ context.Context, args *rpcapi.AssignArgs, r *rpcapi
 	a.calls <- args.Tasks
 	return nil
 }
+
+// assigned returns the task of the next assign_task call, which must
+// carry job id alone; it fails the test when none comes before ctx ends.
+func (a *assignLog) assigned(ctx context.Context, t *testing.T, id string) rpcapi.Task {
+	t.Helper()
+	select {
+	case ts := <-a.calls:
+		if len(ts) != 1 || ts[0].JobID != id {
+			t.Fatalf("assign_task %+v, want job %s", ts, id)
+		}
+		return ts[0]
+	case <-ctx.Done():
+		t.Fatalf("no assign_task for job %s", id)
+		return rpcapi.Task{}
+	}
+}
+
 func (*assignLog) Cancel(context.Context, *rpcapi.WorkerCancelArgs, *rpcapi.Empty) error { return nil }
 func (*assignLog) Ping(context.Context, *rpcapi.Empty, *rpcapi.PingReply) error          { return nil }
 func (*assignLog) ReadLog(context.Context, *rpcapi.ReadLogArgs, *rpcapi.ReadLogReply) error {
@@ -77,16 +94,7 @@ func TestIdleReportTakesTheNextTask(t *testing.T) {
 
 			// The first job comes by assign_task: no report waits yet.
 			first := submit(t, mc, jobs.Spec{Type: "t"})[0]
-			var task rpcapi.Task
-			select {
-			case ts := <-ep.calls:
-				if len(ts) != 1 || ts[0].JobID != first {
-					t.Fatalf("assign_task %+v, want job %s", ts, first)
-				}
-				task = ts[0]
-			case <-ctx.Done():
-				t.Fatal("no assign_task for the first job")
-			}
+			task := ep.assigned(ctx, t, first)
 
 			// Nothing else queued: the answer comes with the outcome on disk.
 			r := report(task)
@@ -105,11 +113,7 @@ func TestIdleReportTakesTheNextTask(t *testing.T) {
 				err error
 			}
 			next := submit(t, mc, jobs.Spec{Type: "t"})[0]
-			if ts := <-ep.calls; len(ts) != 1 || ts[0].JobID != next {
-				t.Fatalf("assign_task %+v, want job %s", ts, next)
-			} else {
-				task = ts[0]
-			}
+			task = ep.assigned(ctx, t, next)
 			parked := 0
 			for range 5 {
 				got := make(chan answer, 1)
@@ -139,11 +143,7 @@ func TestIdleReportTakesTheNextTask(t *testing.T) {
 				if len(a.r.Tasks) != 0 || a.r.Commit != 0 {
 					t.Fatalf("answer %+v: want no tasks and commit 0", a.r)
 				}
-				ts := <-ep.calls
-				if len(ts) != 1 || ts[0].JobID != next {
-					t.Fatalf("assign_task %+v, want job %s", ts, next)
-				}
-				task = ts[0]
+				task = ep.assigned(ctx, t, next)
 			}
 			if parked == 0 {
 				t.Fatal("no answer carried the next job in 5 tries")

@@ -120,7 +120,7 @@ func (c *core) reportAnswer(w *workerRec, n int, last *batch, park *parkedReport
 // it (workerRec.unpark). With tasks, r carries them and the number of
 // that commit, which may not be on disk yet.
 func (c *core) unparked(w *workerRec, p *parkedReport, last *batch, r *rpcapi.CompleteReply) error {
-	_, err := last.await(p.wake)
+	err := last.await(p.wake)
 	c.mu.Lock()
 	if w.parked == p { // not woken: it takes no task from now on
 		w.parked = nil

@@ -59,9 +59,9 @@ func thenError(errs []string) string {
 // on_done has not made yet: one of its jobs in memory carries a Then, and
 // its on_done is to run or running; or whether its on_done record has
 // moved on since the caller's snapshot of it (which had neither a
-// follow-up nor the end), so that the Wait looks again. (A group leaves memory only after its
-// on_done is done; a group that was final before on_done records were
-// kept runs none.)
+// follow-up nor the end), so that the Wait looks again. (A group leaves
+// memory only after its on_done is done; a group that was final before
+// on_done records were kept runs none.)
 func (c *core) thenToCome(g string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
