@@ -151,7 +151,15 @@ func (b *batch) flushInline() bool {
 	if err := c.flushLocked(); err != nil {
 		c.signal() // the loop retries the carried records, with its back-off
 	}
-	return true
+	// b is not written if it has no records yet (a waiter for a lease,
+	// whose record comes after leaseWriteDelay): it is then not done, and
+	// the waiter waits for the commit that writes it.
+	select {
+	case <-b.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // await blocks until the batch is committed, as wait does, without
