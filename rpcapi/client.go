@@ -96,7 +96,9 @@ func checkGoAddr(addr string) error {
 // and again after the connection breaks, so it survives the other side
 // restarting. It is safe for concurrent use; calls share one connection,
 // and calls that find none wait for one dial (each until its own ctx
-// ends) rather than each making its own.
+// ends) rather than each making its own. A call reads replies itself
+// while no other call does, so a call alone in flight reads its own
+// (see muxConn).
 type Client struct {
 	goTarget
 	life  context.Context    // ends with Close: bounds the dial in flight
@@ -104,7 +106,7 @@ type Client struct {
 	dials sync.WaitGroup     // the dial in flight
 
 	mu      sync.Mutex // guards rc, dialing and closed
-	rc      *rpc.Client
+	rc      *muxConn
 	dialing *dialing // the dial in flight, or nil
 	closed  bool
 }
@@ -113,7 +115,7 @@ type Client struct {
 // or err is set.
 type dialing struct {
 	done chan struct{}
-	rc   *rpc.Client
+	rc   *muxConn
 	err  error
 }
 
@@ -155,7 +157,7 @@ func (c *Client) Addr() string { return c.addr }
 
 // conn returns the connection, dialing it if there is none: one dial for
 // every call that finds none, each waiting for it until its own ctx ends.
-func (c *Client) conn(ctx context.Context) (*rpc.Client, error) {
+func (c *Client) conn(ctx context.Context) (*muxConn, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -197,9 +199,9 @@ func (c *Client) unconnected(ctxErr error) error {
 // the calls waiting for d.
 func (c *Client) dialFor(d *dialing) {
 	conn, err := c.dial(c.life)
-	var rc *rpc.Client
+	var rc *muxConn
 	if err == nil {
-		rc = rpc.NewClient(conn)
+		rc = newMuxConn(conn)
 	}
 	c.mu.Lock()
 	c.dialing = nil
@@ -218,7 +220,7 @@ func (c *Client) dialFor(d *dialing) {
 }
 
 // drop forgets rc if it is still the current connection.
-func (c *Client) drop(rc *rpc.Client) {
+func (c *Client) drop(rc *muxConn) {
 	c.mu.Lock()
 	if c.rc == rc {
 		c.rc = nil
@@ -234,31 +236,28 @@ func (c *Client) Call(ctx context.Context, method string, args, reply any) error
 	if err != nil {
 		return err
 	}
-	call := rc.Go(method, args, reply, make(chan *rpc.Call, 1))
-	if unsent(call) {
+	err, sent := rc.call(ctx, method, args, reply)
+	if !sent {
 		// The connection broke before this call (the other side
-		// restarted), so net/rpc did not send it: redial once.
+		// restarted), so it was not sent: redial once.
 		c.drop(rc)
 		if rc, err = c.conn(ctx); err != nil {
 			return err
 		}
-		call = rc.Go(method, args, reply, make(chan *rpc.Call, 1))
-	}
-	select {
-	case <-call.Done:
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, method, c.addr, ctx.Err())
+		err, _ = rc.call(ctx, method, args, reply)
 	}
 	var se rpc.ServerError
 	switch {
-	case call.Error == nil:
+	case err == nil:
 		return nil
-	case errors.As(call.Error, &se):
+	case errors.As(err, &se):
 		return decode(string(se))
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, method, c.addr, err)
 	default:
-		// The connection is broken (rpc.ErrShutdown, EOF, reset): redial next time.
+		// The connection is broken (EOF, reset, closed): redial next time.
 		c.drop(rc)
-		return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, method, c.addr, call.Error)
+		return fmt.Errorf("%w: %s to %s: %v", ErrUnavailable, method, c.addr, err)
 	}
 }
 
@@ -277,21 +276,6 @@ func (e *NotSentError) Unwrap() error { return e.Err }
 func NotSent(err error) bool {
 	var ns *NotSentError
 	return errors.As(err, &ns)
-}
-
-// unsent reports whether call failed at once with rpc.ErrShutdown: net/rpc
-// refuses to send on a connection it already knows is broken, so the call
-// never left.
-func unsent(call *rpc.Call) bool {
-	select {
-	case <-call.Done:
-		if errors.Is(call.Error, rpc.ErrShutdown) {
-			return true
-		}
-		call.Done <- call // for the caller's wait
-	default:
-	}
-	return false
 }
 
 // Close closes the connection and ends a dial in flight; later calls

@@ -17,13 +17,13 @@ import (
 
 // SerialClient is a net/rpc (gob) client that makes one call at a time
 // on a connection of its own and reads the reply in the calling
-// goroutine. Client hands each reply from its reading goroutine to the
-// caller; for a caller that keeps one call in flight (a worker's runner
-// sending its own report and taking its next task from the reply) that
-// hand-off is a good part of the call's cost. Calls wait for each other:
-// use Client for calls that long-poll or that many goroutines make at
-// once. It connects on first use and again after a failed call. It is
-// safe for concurrent use.
+// goroutine. Client does too while a call is alone in flight, but it
+// registers each call that reads with the call's context; a SerialClient
+// that watches its caller's context (Watch) registers nothing, which is
+// what a worker's runner wants for the report it sends after every job.
+// Calls wait for each other: use Client for calls that long-poll or that
+// many goroutines make at once. It connects on first use and again after
+// a failed call. It is safe for concurrent use.
 type SerialClient struct {
 	goTarget
 

@@ -99,3 +99,26 @@ func (c *Conn) opError(op string, err error) error {
 	}
 	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
+
+// PeerClosed reports, without waiting or taking any bytes, whether the
+// other side has closed the connection (or reset it): true once nothing
+// more can come. Call it only while no one reads the connection.
+func (c *Conn) PeerClosed() bool {
+	var b [1]byte
+	closed := false
+	err := c.rc.Read(func(fd uintptr) bool {
+		for {
+			n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+			switch errno {
+			case syscall.EINTR:
+				continue
+			case 0:
+				closed = n == 0
+			default:
+				closed = errno != syscall.EAGAIN
+			}
+			return true // never wait on the poller
+		}
+	})
+	return closed || err != nil
+}

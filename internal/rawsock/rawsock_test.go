@@ -205,3 +205,38 @@ func TestConcurrentWritesStayWhole(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestPeerClosed checks the peek a client makes before it sends on a
+// connection it has not used for a while: open while the peer is, and
+// while bytes wait (which it leaves for the reader); closed after the
+// peer closes, with or without bytes still unread before the close.
+func TestPeerClosed(t *testing.T) {
+	type peeker interface{ PeerClosed() bool }
+	c, peer := pair(t)
+	pc, ok := c.(peeker)
+	if !ok {
+		t.Skipf("%T has no PeerClosed on %s", c, runtime.GOOS)
+	}
+	if pc.PeerClosed() {
+		t.Fatal("PeerClosed on an open, quiet connection")
+	}
+	if _, err := peer.Write([]byte("xy")); err != nil {
+		t.Fatal(err)
+	}
+	// On loopback the write has put the bytes in c's receive queue.
+	if pc.PeerClosed() {
+		t.Fatal("PeerClosed with bytes waiting")
+	}
+	buf := make([]byte, 2)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "xy" {
+		t.Fatalf("read after the peek = %q, %v; want the bytes the peek left", buf, err)
+	}
+	peer.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for !pc.PeerClosed() {
+		if time.Now().After(deadline) {
+			t.Fatal("PeerClosed never saw the peer's close")
+		}
+		time.Sleep(time.Millisecond) // poll interval
+	}
+}
