@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/drover/drover/jobs"
+	"github.com/drover/drover/master"
 	"github.com/drover/drover/rpcapi"
 )
 
@@ -84,6 +85,14 @@ func runE2E(ctx context.Context, cfg *Config, r *Result) error {
 	if e.RPCProcP50us > 0 {
 		e.LatencyPerProcRPC = e.LatencyP50us / e.RPCProcP50us
 	}
+	commit := 0.0
+	if cfg.Store == master.StoreBolt {
+		cfg.note("one commit of the bolt store, %d times", commitSamples)
+		if commit, err = commitP50(); err != nil {
+			return err
+		}
+	}
+	e.latencyTarget(commit)
 	return e.check(cfg.Jobs)
 }
 
