@@ -41,7 +41,6 @@ type muxConn struct {
 	reading  bool                // someone holds the reader's part
 	reader   *muxCall            // the call that holds it (nil: the goroutine)
 	deadline bool                // an interrupted reader left a deadline set
-	orphans  int                 // replies still to come for calls that gave up
 	err      error               // the connection is broken: every call fails
 
 	// The reader's part: only its holder touches these.
@@ -88,8 +87,11 @@ func newMuxConn(conn net.Conn) *muxConn {
 func (c *muxConn) call(ctx context.Context, method string, args, reply any) (err error, sent bool) {
 	cl := &muxCall{reply: reply, wake: make(chan struct{}, 1)}
 	c.mu.Lock()
-	if c.err == nil && c.peer != nil && !c.reading && len(c.pending) == 0 && c.orphans == 0 && c.peer.PeerClosed() {
-		c.fail(rpc.ErrShutdown) // closed while idle (the peer restarted)
+	if c.err == nil && c.peer != nil && !c.reading && len(c.pending) == 0 && c.peer.PeerClosed() {
+		// Closed while idle (the peer restarted). Bytes still unread (the
+		// reply of a call that gave up) read as open: the call then fails
+		// once it reads past them.
+		c.fail(rpc.ErrShutdown)
 	}
 	if c.err != nil {
 		err := c.err
@@ -168,7 +170,6 @@ func (c *muxConn) abandon(cl *muxCall) bool {
 		return false // the reader took it and is decoding its reply
 	}
 	delete(c.pending, cl.seq)
-	c.orphans++
 	return true
 }
 
@@ -192,7 +193,6 @@ func (c *muxConn) read(ctx context.Context, cl *muxCall) error {
 		switch {
 		case err != nil && c.deadline && errors.Is(err, os.ErrDeadlineExceeded) && !cl.done:
 			delete(c.pending, cl.seq)
-			c.orphans++
 			c.handOff()
 			c.mu.Unlock()
 			return ctx.Err()
@@ -254,9 +254,6 @@ func (c *muxConn) readReply() error {
 	c.mu.Lock()
 	cl := c.pending[c.resp.Seq]
 	delete(c.pending, c.resp.Seq)
-	if cl == nil && c.orphans > 0 {
-		c.orphans--
-	}
 	c.mu.Unlock()
 	switch {
 	case cl == nil:

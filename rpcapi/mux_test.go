@@ -276,3 +276,30 @@ func (p *piecewise) Read(buf []byte) (int, error) {
 	p.b = p.b[n:]
 	return n, nil
 }
+
+// TestClientRedialsAfterRestart checks that the first call after the
+// master restarted is sent on a new connection, not lost on the old one,
+// even when a call that gave up left its reply still to come there.
+func TestClientRedialsAfterRestart(t *testing.T) {
+	fm := newFakeMaster("gen1")
+	srv1 := startRPC(t, "127.0.0.1:0", fm, nil)
+	t.Cleanup(func() { close(fm.release) })
+	m := MasterClient{C: newTestClient(t, srv1.addr)}
+	if _, err := m.Status(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := m.Wait(short, &WaitArgs{Group: "block"}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Wait that outlives its context = %v, want ErrUnavailable", err)
+	}
+	srv1.kill()
+	startRPC(t, srv1.addr, newFakeMaster("gen2"), nil)
+	r, err := m.Status(ctxT(t, 10*time.Second))
+	if err != nil {
+		t.Fatalf("first call after the restart: %v", err)
+	}
+	if len(r.Workers) != 1 || r.Workers[0].Name != "gen2" {
+		t.Fatalf("first call after the restart answered by %+v, want the new server", r.Workers)
+	}
+}
