@@ -10,6 +10,9 @@ import (
 // does (1 GiB): a count past it is a broken stream, not a reply to wait for.
 const maxMessage = 1 << 30
 
+// maxKept bounds the buffer frames keeps between replies.
+const maxKept = 1 << 20
+
 // frames holds the bytes a gob connection has sent and finds whole
 // replies in them, so that a reply is decoded only once all of it is
 // here. A read that a caller's context interrupts then loses nothing: the
@@ -111,6 +114,9 @@ func (f *frames) done() {
 	switch {
 	case f.off == len(f.buf):
 		f.buf = f.buf[:0]
+		if cap(f.buf) > maxKept {
+			f.buf = nil // a big reply's buffer goes to the collector
+		}
 		f.off, f.end, f.scan = 0, 0, 0
 	case f.off > cap(f.buf)/2:
 		n := copy(f.buf, f.buf[f.off:])

@@ -22,13 +22,18 @@ import (
 // reply, with no hand-off between goroutines, as SerialClient does, while
 // many calls still share one connection as on net/rpc's client.
 //
+// While replies are still to come and no call waits for one (calls still
+// writing their requests, or calls that gave up), a goroutine reads them
+// (drain), so that unread replies never fill the socket and stall the
+// node, and a close is seen as soon as it comes.
+//
 // Over a connection whose socket it cannot peek at (TLS), a goroutine
 // reads every reply, as net/rpc's client does: only reading tells a
 // closed TLS connection from one with bytes waiting.
 type muxConn struct {
 	conn  net.Conn
 	peer  peerCloser     // conn's peek, nil if it has none (then a goroutine reads)
-	reads sync.WaitGroup // the reading goroutine, if any
+	reads sync.WaitGroup // the reading goroutine (readAll or drain), if any
 
 	wmu sync.Mutex // guards w, enc and req: one request written at a time
 	w   *bufio.Writer
@@ -39,8 +44,9 @@ type muxConn struct {
 	seq      uint64
 	pending  map[uint64]*muxCall // sent (or being sent), reply not yet read
 	reading  bool                // someone holds the reader's part
-	reader   *muxCall            // the call that holds it (nil: the goroutine)
+	reader   *muxCall            // the call that holds it (nil: a goroutine)
 	deadline bool                // an interrupted reader left a deadline set
+	orphans  int                 // replies still to come for calls that gave up
 	err      error               // the connection is broken: every call fails
 
 	// The reader's part: only its holder touches these.
@@ -55,10 +61,11 @@ type peerCloser interface{ PeerClosed() bool }
 
 // muxCall is one call in flight on a muxConn.
 type muxCall struct {
-	seq   uint64
-	reply any
-	done  bool  // its reply was read (or the connection broke); guarded by mu
-	err   error // set before done
+	seq     uint64
+	reply   any
+	done    bool  // its reply was read (or the connection broke); guarded by mu
+	waiting bool  // it waits for its reply (its request is written); guarded by mu
+	err     error // set before done
 	// wake is signalled once: when its reply is read by another call, or
 	// when the reader's part is passed to it.
 	wake chan struct{}
@@ -102,33 +109,46 @@ func (c *muxConn) call(ctx context.Context, method string, args, reply any) (err
 	cl.seq = c.seq
 	c.pending[cl.seq] = cl
 	c.mu.Unlock()
-	if err := c.send(cl.seq, method, args); err != nil {
-		c.mu.Lock()
-		c.fail(err)
-		c.mu.Unlock()
-		return err, true
+	if sent, err := c.send(cl.seq, method, args); err != nil {
+		if sent {
+			c.mu.Lock()
+			c.fail(err)
+			c.mu.Unlock()
+		}
+		return err, sent
 	}
 	return c.wait(ctx, cl), true
 }
 
-// send writes one request.
-func (c *muxConn) send(seq uint64, method string, args any) error {
+// send writes one request. If the connection broke while the call
+// waited for its turn to write (fail has then ended the call), nothing
+// is written and sent is false.
+func (c *muxConn) send(seq uint64, method string, args any) (sent bool, err error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.mu.Lock()
+	err = c.err
+	c.mu.Unlock()
+	if err != nil {
+		return false, err
+	}
 	c.req = rpc.Request{ServiceMethod: method, Seq: seq}
 	if err := c.enc.Encode(&c.req); err != nil {
-		return err
+		return true, err
 	}
 	if err := c.enc.Encode(args); err != nil {
-		return err
+		return true, err
 	}
-	return c.w.Flush()
+	return true, c.w.Flush()
 }
 
 // wait returns cl's result once its reply is in, reading replies itself
 // while no one else does. If ctx ends first it returns ctx's error, and
 // the reply is dropped when it comes.
 func (c *muxConn) wait(ctx context.Context, cl *muxCall) error {
+	c.mu.Lock()
+	cl.waiting = true
+	c.mu.Unlock()
 	for {
 		c.mu.Lock()
 		if cl.done {
@@ -170,6 +190,7 @@ func (c *muxConn) abandon(cl *muxCall) bool {
 		return false // the reader took it and is decoding its reply
 	}
 	delete(c.pending, cl.seq)
+	c.orphans++
 	return true
 }
 
@@ -193,6 +214,7 @@ func (c *muxConn) read(ctx context.Context, cl *muxCall) error {
 		switch {
 		case err != nil && c.deadline && errors.Is(err, os.ErrDeadlineExceeded) && !cl.done:
 			delete(c.pending, cl.seq)
+			c.orphans++
 			c.handOff()
 			c.mu.Unlock()
 			return ctx.Err()
@@ -209,7 +231,8 @@ func (c *muxConn) read(ctx context.Context, cl *muxCall) error {
 }
 
 // handOff passes the reader's part from the call that leaves it to a call
-// still waiting, or to no one. The caller holds mu.
+// waiting for its reply; with none, while replies are still to come, to a
+// goroutine that reads them (drain); else to no one. The caller holds mu.
 func (c *muxConn) handOff() {
 	if c.deadline {
 		c.deadline = false
@@ -219,9 +242,48 @@ func (c *muxConn) handOff() {
 	if c.err != nil {
 		return
 	}
-	for _, next := range c.pending {
+	if next := c.waiter(); next != nil {
 		c.reading, c.reader = true, next
 		next.wake <- struct{}{}
+		return
+	}
+	if len(c.pending) > 0 || c.orphans > 0 {
+		c.reading = true
+		c.reads.Go(c.drain)
+	}
+}
+
+// waiter returns a call that waits for its reply, or nil. The caller
+// holds mu.
+func (c *muxConn) waiter() *muxCall {
+	for _, cl := range c.pending {
+		if cl.waiting {
+			return cl
+		}
+	}
+	return nil
+}
+
+// drain holds the reader's part while replies are still to come and no
+// call waits for one: it reads them until a call waits (it then passes
+// the part to it) or none is to come.
+func (c *muxConn) drain() {
+	for {
+		err := c.readReply()
+		c.mu.Lock()
+		switch next := c.waiter(); {
+		case err != nil:
+			c.fail(err)
+		case next != nil:
+			c.reader = next
+			next.wake <- struct{}{}
+		case len(c.pending) == 0 && c.orphans == 0:
+			c.reading = false
+		default:
+			c.mu.Unlock()
+			continue
+		}
+		c.mu.Unlock()
 		return
 	}
 }
@@ -254,6 +316,9 @@ func (c *muxConn) readReply() error {
 	c.mu.Lock()
 	cl := c.pending[c.resp.Seq]
 	delete(c.pending, c.resp.Seq)
+	if cl == nil && c.orphans > 0 {
+		c.orphans--
+	}
 	c.mu.Unlock()
 	switch {
 	case cl == nil:
@@ -283,7 +348,11 @@ func (c *muxConn) fail(err error) {
 		return
 	}
 	c.err = err
-	c.conn.Close()
+	if c.peer != nil {
+		c.conn.Close()
+	} else {
+		go c.conn.Close() // a TLS close writes, and may wait: not under mu
+	}
 	for seq, cl := range c.pending {
 		delete(c.pending, seq)
 		cl.err, cl.done = err, true

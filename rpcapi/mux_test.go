@@ -277,9 +277,11 @@ func (p *piecewise) Read(buf []byte) (int, error) {
 	return n, nil
 }
 
-// TestClientRedialsAfterRestart checks that the first call after the
-// master restarted is sent on a new connection, not lost on the old one,
-// even when a call that gave up left its reply still to come there.
+// TestClientRedialsAfterRestart restarts the server while a call that
+// gave up still has its reply to come: the connection is then read by a
+// goroutine (as net/rpc's client's was), and as with net/rpc the first
+// call after the restart may still go out before that goroutine sees the
+// close. It fails as ErrUnavailable then, and the next one is redialled.
 func TestClientRedialsAfterRestart(t *testing.T) {
 	fm := newFakeMaster("gen1")
 	srv1 := startRPC(t, "127.0.0.1:0", fm, nil)
@@ -297,9 +299,44 @@ func TestClientRedialsAfterRestart(t *testing.T) {
 	startRPC(t, srv1.addr, newFakeMaster("gen2"), nil)
 	r, err := m.Status(ctxT(t, 10*time.Second))
 	if err != nil {
-		t.Fatalf("first call after the restart: %v", err)
+		wantUnavailable(t, err)
+		r, err = m.Status(ctxT(t, 10*time.Second))
+	}
+	if err != nil {
+		t.Fatalf("second call after the restart: %v", err)
 	}
 	if len(r.Workers) != 1 || r.Workers[0].Name != "gen2" {
-		t.Fatalf("first call after the restart answered by %+v, want the new server", r.Workers)
+		t.Fatalf("call after the restart answered by %+v, want the new server", r.Workers)
+	}
+}
+
+// TestClientRedialsAfterIdleClose has a Wait give up, its answer come
+// while no call waits, and the server close the idle connection
+// (GoRPCOptions.IdleTimeout): the next call must go out on a new
+// connection. A reply no one reads would hide the close from the peek.
+func TestClientRedialsAfterIdleClose(t *testing.T) {
+	fm := newFakeMaster("gen1")
+	stats := new(GoRPCStats)
+	srv := startGoRPC(t, "127.0.0.1:0", fm, nil, GoRPCOptions{IdleTimeout: 200 * time.Millisecond, Stats: stats})
+	m := MasterClient{C: newTestClient(t, srv.addr)}
+	if _, err := m.Status(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := m.Wait(short, &WaitArgs{Group: "block"}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Wait that outlives its context = %v, want ErrUnavailable", err)
+	}
+	<-fm.waiting
+	close(fm.release) // its answer comes while no call waits
+	deadline := time.Now().Add(10 * time.Second)
+	for stats.Idle.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never closed the idle connection")
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval
+	}
+	if _, err := m.Status(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatalf("first call after the idle close: %v", err)
 	}
 }
