@@ -287,14 +287,7 @@ func TestClientRedialsAfterRestart(t *testing.T) {
 	srv1 := startRPC(t, "127.0.0.1:0", fm, nil)
 	t.Cleanup(func() { close(fm.release) })
 	m := MasterClient{C: newTestClient(t, srv1.addr)}
-	if _, err := m.Status(ctxT(t, 10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := m.Wait(short, &WaitArgs{Group: "block"}); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Wait that outlives its context = %v, want ErrUnavailable", err)
-	}
+	abandonWait(t, m)
 	srv1.kill()
 	startRPC(t, srv1.addr, newFakeMaster("gen2"), nil)
 	r, err := m.Status(ctxT(t, 10*time.Second))
@@ -319,14 +312,7 @@ func TestClientRedialsAfterIdleClose(t *testing.T) {
 	stats := new(GoRPCStats)
 	srv := startGoRPC(t, "127.0.0.1:0", fm, nil, GoRPCOptions{IdleTimeout: 200 * time.Millisecond, Stats: stats})
 	m := MasterClient{C: newTestClient(t, srv.addr)}
-	if _, err := m.Status(ctxT(t, 10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := m.Wait(short, &WaitArgs{Group: "block"}); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Wait that outlives its context = %v, want ErrUnavailable", err)
-	}
+	abandonWait(t, m)
 	<-fm.waiting
 	close(fm.release) // its answer comes while no call waits
 	deadline := time.Now().Add(10 * time.Second)
@@ -338,5 +324,19 @@ func TestClientRedialsAfterIdleClose(t *testing.T) {
 	}
 	if _, err := m.Status(ctxT(t, 10*time.Second)); err != nil {
 		t.Fatalf("first call after the idle close: %v", err)
+	}
+}
+
+// abandonWait connects m, then makes a Wait for the fake master's
+// blocking group give up after 50 ms: its answer is still to come.
+func abandonWait(t *testing.T, m MasterClient) {
+	t.Helper()
+	if _, err := m.Status(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := m.Wait(short, &WaitArgs{Group: "block"}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Wait that outlives its context = %v, want ErrUnavailable", err)
 	}
 }
