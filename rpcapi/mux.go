@@ -2,6 +2,7 @@ package rpcapi
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/gob"
 	"errors"
@@ -199,7 +200,21 @@ func (c *muxConn) abandon(cl *muxCall) bool {
 // waited for bytes (cl is then dropped as abandon drops it), nil
 // otherwise (cl is done).
 func (c *muxConn) read(ctx context.Context, cl *muxCall) error {
-	stop := context.AfterFunc(ctx, func() {
+	// A CallContext ends with its parent or at its deadline: the read
+	// deadline bounds the call and the parent is watched, so that the
+	// call costs no timer and (its parent being a cancelCtx) no goroutine,
+	// which context.AfterFunc starts for a Context type it does not know.
+	watch := ctx
+	if cc, ok := ctx.(*CallContext); ok {
+		watch = cc.parent
+		c.mu.Lock()
+		if c.reader == cl && c.err == nil {
+			c.deadline = true
+			c.conn.SetReadDeadline(cc.deadline)
+		}
+		c.mu.Unlock()
+	}
+	stop := context.AfterFunc(watch, func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.reader == cl && c.err == nil {
@@ -217,7 +232,7 @@ func (c *muxConn) read(ctx context.Context, cl *muxCall) error {
 			c.orphans++
 			c.handOff()
 			c.mu.Unlock()
-			return ctx.Err()
+			return cmp.Or(ctx.Err(), context.DeadlineExceeded) // at ctx's deadline, by the poller's clock
 		case err != nil:
 			c.fail(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/rpc"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -338,5 +339,53 @@ func abandonWait(t *testing.T, m MasterClient) {
 	defer cancel()
 	if _, err := m.Wait(short, &WaitArgs{Group: "block"}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Wait that outlives its context = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestClientCallContext makes calls under a CallContext through Client:
+// one ends when its parent is cancelled, one at its deadline, each
+// promptly and as ErrUnavailable, with the connection kept; and while
+// such a call reads, no goroutine watches its context (context.AfterFunc
+// starts one for a Context type it does not know: one a call).
+func TestClientCallContext(t *testing.T) {
+	fm := newFakeMaster("gen1")
+	srv := startRPC(t, "127.0.0.1:0", fm, nil)
+	t.Cleanup(func() { close(fm.release) })
+	m := MasterClient{C: newTestClient(t, srv.addr)}
+	if _, err := m.Status(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+
+	parent, cancel := context.WithCancel(context.Background())
+	cc := NewCallContext(parent, time.Minute)
+	defer cc.Release()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := m.Wait(cc, &WaitArgs{Group: "block"})
+		errc <- err
+	}()
+	<-fm.waiting // the call is in, and reads (it is the only one)
+	buf := make([]byte, 1<<20)
+	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "created by context.(*cancelCtx).propagateCancel") {
+		t.Errorf("a goroutine watches the call's context:\n%s", stacks)
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		wantUnavailable(t, err, context.Canceled.Error())
+	case <-time.After(5 * time.Second):
+		t.Fatal("a call whose CallContext's parent was cancelled did not return")
+	}
+
+	cc = NewCallContext(context.Background(), 100*time.Millisecond)
+	defer cc.Release()
+	start := time.Now()
+	_, err := m.Wait(cc, &WaitArgs{Group: "block"})
+	wantUnavailable(t, err, context.DeadlineExceeded.Error())
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("a call with a 100ms CallContext returned after %v", took)
+	}
+	if _, err := m.Status(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatalf("Status after the calls that gave up: %v", err)
 	}
 }
