@@ -13,6 +13,9 @@ const maxMessage = 1 << 30
 // maxKept bounds the buffer frames keeps between replies.
 const maxKept = 1 << 20
 
+// growStep bounds how much more room fill makes at once beyond doubling.
+const growStep = 64 << 10
+
 // frames holds the bytes a gob connection has sent and finds whole
 // replies in them, so that a reply is decoded only once all of it is
 // here. A read that a caller's context interrupts then loses nothing: the
@@ -65,7 +68,10 @@ func (f *frames) fill(r io.Reader) error {
 			return err
 		}
 		if free := cap(f.buf) - len(f.buf); free < need || free == 0 {
-			f.grow(need)
+			// Grown as the bytes come (doubling), not to the size the
+			// message's count claims: a count up to maxMessage costs
+			// memory only once its bytes are here.
+			f.grow(min(need, growStep))
 		}
 		n, err := r.Read(f.buf[len(f.buf):cap(f.buf)])
 		f.buf = f.buf[:len(f.buf)+n]

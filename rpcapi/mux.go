@@ -348,12 +348,18 @@ func (c *muxConn) readReply() error {
 		}
 	}
 	c.mu.Lock()
-	cl.done = true
+	c.finish(cl, cl.err)
+	c.mu.Unlock()
+	return nil
+}
+
+// finish ends cl with err and wakes it, unless it is the reader (which
+// sees it done when its read returns). The caller holds mu.
+func (c *muxConn) finish(cl *muxCall, err error) {
+	cl.err, cl.done = err, true
 	if c.reader != cl {
 		cl.wake <- struct{}{}
 	}
-	c.mu.Unlock()
-	return nil
 }
 
 // fail breaks the connection with err: every call waiting fails with it,
@@ -370,10 +376,7 @@ func (c *muxConn) fail(err error) {
 	}
 	for seq, cl := range c.pending {
 		delete(c.pending, seq)
-		cl.err, cl.done = err, true
-		if c.reader != cl {
-			cl.wake <- struct{}{}
-		}
+		c.finish(cl, err)
 	}
 }
 

@@ -389,3 +389,18 @@ func TestClientCallContext(t *testing.T) {
 		t.Fatalf("Status after the calls that gave up: %v", err)
 	}
 }
+
+// TestFramesGrowWithBytes has a node claim a message of almost 1 GiB and
+// send 10 bytes of it: the buffer grows with what came, not with the
+// claim.
+func TestFramesGrowWithBytes(t *testing.T) {
+	claim := []byte{0xFC, 0x3F, 0xFF, 0xFF, 0xFF} // gob uint 1<<30 - 1
+	var f frames
+	err := f.fill(&piecewise{b: append(claim, make([]byte, 10)...)})
+	if err == nil {
+		t.Fatal("fill found a whole reply in 15 bytes")
+	}
+	if c := cap(f.buf); c > 1<<20 {
+		t.Fatalf("buffer of %d bytes for 15 that came", c)
+	}
+}
