@@ -65,7 +65,7 @@ func TestBenchSmall(t *testing.T) {
 		"master_peak_rss_bytes": float64(e.MasterPeakRSS), "e2e_per_rpc_seq": e.RatioRPCSeq,
 		"rpc_seq_p50_us": e.RPCSeqP50us, "latency_p50_per_rpc_p50": e.LatencyPerRPC,
 		"rpc_proc_calls_per_s": e.RPCProcCallsPerS, "rpc_proc_p50_us": e.RPCProcP50us, "latency_p50_per_rpc_proc_p50": e.LatencyPerProcRPC,
-		"commit_p50_us": e.CommitP50us, "latency_target_us": e.LatencyTargetUS, "latency_p50_per_target": e.LatencyPerTarget,
+		"commit_p50_us": e.CommitP50us, "commit_idle_p50_us": e.CommitIdleP50us, "latency_target_us": e.LatencyTargetUS, "latency_p50_per_target": e.LatencyPerTarget,
 		"master_written_bytes": float64(e.MasterWritten),
 	}
 	for k, v := range positive {
@@ -92,7 +92,7 @@ func TestBenchSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"e2e_jobs_per_s", "submit_jobs_per_s", "latency_p50_us", "latency_p99_us",
-		"rpc_seq_calls_per_s", "rpc_seq_p50_us", "rpc_proc_p50_us", "latency_p50_per_rpc_proc_p50", "commit_p50_us", "latency_target_us", "latency_p50_per_target", "rpc_par_calls_per_s", "xmlrpc_calls_per_s", "master_cpu_s",
+		"rpc_seq_calls_per_s", "rpc_seq_p50_us", "rpc_proc_p50_us", "latency_p50_per_rpc_proc_p50", "commit_p50_us", "commit_idle_p50_us", "latency_target_us", "latency_p50_per_target", "rpc_par_calls_per_s", "xmlrpc_calls_per_s", "master_cpu_s",
 		"master_peak_rss_bytes", "master_written_bytes", "master_disk_write_bytes", "jobs", "workers", "clients", "batch", "store", "transport", "slots",
 		"work", "go_version", "gomaxprocs", "cpu_model"} {
 		if _, ok := m[k]; !ok {
