@@ -256,17 +256,19 @@ func (s *goServer) serveConn(parent context.Context, conn net.Conn) {
 	cr := &capReader{r: conn, max: uint64(s.opts.MaxMessage)}
 	dec := gob.NewDecoder(bufio.NewReader(cr))
 	ctx, cancel := context.WithCancel(withPeer(context.WithoutCancel(parent), conn.RemoteAddr().String()))
+	idle := false
 	defer func() {
 		cancel()
 		c.pending.Wait()
 		conn.Close()
+		if idle { // counted once closed: a client that sees the count sees the close
+			s.opts.Stats.Idle.Add(1)
+		}
 	}()
 	for {
 		var req rpc.Request
 		if err := dec.Decode(&req); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				s.opts.Stats.Idle.Add(1)
-			}
+			idle = errors.Is(err, os.ErrDeadlineExceeded)
 			s.oversize(conn, cr)
 			return // idle, EOF, a broken connection, a message too large, or a stream we cannot follow
 		}
