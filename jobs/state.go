@@ -6,7 +6,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"time"
 )
 
@@ -34,7 +33,7 @@ func (j *Job) Lease(worker string, now time.Time) (int, error) {
 	// Room for this attempt's events (dispatched, started, ended) in one
 	// allocation.
 	j.Events = slices.Grow(j.Events, 3)
-	j.Note(now, "dispatched to "+worker+" as attempt "+strconv.Itoa(j.Attempt))
+	j.Note(now, notes.text(noteDispatched, worker, j.Attempt))
 	return j.Attempt, nil
 }
 
@@ -131,7 +130,7 @@ func (j *Job) Finish(r Report, now time.Time, b Backoff) error {
 	switch {
 	case r.Outcome == OK:
 		j.State = Succeeded
-		j.Note(now, "attempt "+strconv.Itoa(r.Attempt)+" on "+worker+": ok; succeeded")
+		j.Note(now, notes.text(noteSucceeded, worker, r.Attempt))
 	case r.Outcome == OutcomeCanceled:
 		j.State = Cancelled
 		j.Log(now, "attempt %d on %s: cancelled", r.Attempt, worker)
