@@ -415,6 +415,44 @@ func (w *Worker) unsend(key int) {
 	delete(w.tickets, key)
 }
 
+// settle takes what the reply to call c (or its error) says of c's
+// batch: on failure it goes back to the queue; answered with a commit
+// number, it waits for a reply whose durable covers it; answered once on
+// disk, it is forgotten. A reply's durable also forgets the earlier
+// batches it covers. The caller holds mu.
+func (w *Worker) settle(c completeCall, reply *rpcapi.CompleteReply, err error) {
+	switch {
+	case err != nil:
+		w.unsend(c.key)
+		return
+	case reply.Commit > 0 && w.id == c.from.id:
+		if len(w.tickets) == 0 || reply.Commit < w.ticketLow {
+			w.ticketLow = reply.Commit
+		}
+		w.tickets[c.key] = reply.Commit
+	case reply.Commit > 0:
+		// Answered before the commit by the master of the registration
+		// before (it may have restarted and lost them): they go again
+		// under the new one.
+		w.unsend(c.key)
+	default:
+		delete(w.sending, c.key)
+	}
+	if w.id != c.from.id || len(w.tickets) == 0 || reply.Durable < w.ticketLow {
+		return
+	}
+	low := int64(math.MaxInt64)
+	for key, commit := range w.tickets {
+		if commit <= reply.Durable {
+			delete(w.sending, key)
+			delete(w.tickets, key)
+		} else {
+			low = min(low, commit)
+		}
+	}
+	w.ticketLow = low
+}
+
 // send makes one call taken by nextBatch: on success the batch is
 // forgotten once durable, on failure it goes back to the queue. A master
 // that does not know the worker ID (it restarted) makes the worker
@@ -450,34 +488,7 @@ func (w *Worker) send(ctx context.Context, c completeCall, via rpcapi.MasterClie
 			w.log.WithError(w.masterErr(err)).Warn("the master refused want in task_complete (an older master?); next tasks come by assign_task")
 		}
 	}
-	switch {
-	case err != nil:
-		w.unsend(c.key)
-	case reply.Commit > 0 && w.id == c.from.id:
-		if len(w.tickets) == 0 || reply.Commit < w.ticketLow {
-			w.ticketLow = reply.Commit
-		}
-		w.tickets[c.key] = reply.Commit
-	case reply.Commit > 0:
-		// Answered before the commit by the master of the registration
-		// before (it may have restarted and lost them): they go again
-		// under the new one.
-		w.unsend(c.key)
-	default:
-		delete(w.sending, c.key)
-	}
-	if err == nil && w.id == c.from.id && len(w.tickets) > 0 && reply.Durable >= w.ticketLow {
-		low := int64(math.MaxInt64)
-		for key, commit := range w.tickets {
-			if commit <= reply.Durable {
-				delete(w.sending, key)
-				delete(w.tickets, key)
-			} else {
-				low = min(low, commit)
-			}
-		}
-		w.ticketLow = low
-	}
+	w.settle(c, reply, err)
 	w.mu.Unlock()
 	if beat {
 		w.renewFence(sent)
