@@ -8,7 +8,7 @@ import (
 	"github.com/drover/drover/jobs"
 )
 
-// commitSamples is how many commits commitP50 times.
+// commitSamples is how many commits commitP50s times in each series.
 const commitSamples = 200
 
 // commitP50s returns the p50s, in µs, of one commit of the bolt store on
@@ -17,9 +17,9 @@ const commitSamples = 200
 // same file system. hot times commits made one after another; idle times
 // commits each made after the process slept (idlePause of latencyUS, the
 // lone job's latency p50), as a lone job's commit comes after the rest of
-// its path. On a virtual disk a sync after
-// an idle pause takes longer (here 150-210 µs against 95-130 µs hot): the
-// idle one is the "one fsync" a lone job pays with bolt.
+// its path. On a virtual disk a sync after an idle pause can take much
+// longer (BENCHMARKS.md: 150-210 µs against 95-130 µs hot): the idle one
+// is the "one fsync" a lone job pays with bolt.
 func commitP50s(latencyUS float64) (hot, idle float64, err error) {
 	dir, err := os.MkdirTemp("", "drover-bench-commit-")
 	if err != nil {

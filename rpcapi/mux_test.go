@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover/drover/internal/poll"
 	"github.com/drover/drover/internal/testnet"
 )
 
@@ -316,13 +317,7 @@ func TestClientRedialsAfterIdleClose(t *testing.T) {
 	abandonWait(t, m)
 	<-fm.waiting
 	close(fm.release) // its answer comes while no call waits
-	deadline := time.Now().Add(10 * time.Second)
-	for stats.Idle.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the server never closed the idle connection")
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval
-	}
+	poll.Until(t, 10*time.Second, "the server to close the idle connection", func() bool { return stats.Idle.Load() != 0 })
 	if _, err := m.Status(ctxT(t, 10*time.Second)); err != nil {
 		t.Fatalf("first call after the idle close: %v", err)
 	}
