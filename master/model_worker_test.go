@@ -727,6 +727,12 @@ func (d *mdl) report(f *fakeW, id string, rep rpcapi.Report) string {
 		ask = len(d.sent) % (f.slots + 1)
 	}
 	r, err := f.mc.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: id, Secret: f.secret(id), Reports: []rpcapi.Report{rep}, Want: ask})
+	if err != nil || r.Beat {
+		// A report is a heartbeat (docs/protocol.md, task_complete): one
+		// the master answered with beat true kept id alive, and one that
+		// failed may have.
+		f.touch(id)
+	}
 	if err == nil && len(r.Tasks) > 0 {
 		d.tookTasks(f, id, ask, r)
 	}
