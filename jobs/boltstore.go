@@ -45,7 +45,7 @@ type BoltStore struct {
 
 	mu  sync.Mutex // guards the fields below; Save holds it while it writes
 	seg *segment
-	mem []Record // the records in seg, in the order saved
+	mem recList // the records in seg, in the order saved
 	// lastSave is when the last Save wrote; flushIdle drops mem's records
 	// once the log has been idle for idleFlush.
 	lastSave time.Time
@@ -70,7 +70,7 @@ type BoltStore struct {
 
 // generation is the content of one sealed segment.
 type generation struct {
-	recs    []Record // in the order saved
+	recs    recList  // in the order saved
 	ix      logIndex // recs' index for reads (overlay.go)
 	num     uint64
 	lsn, hw uint64 // of its last frame (0 if it has none)
@@ -184,7 +184,7 @@ func (s *BoltStore) Save(batch []Record) error {
 		_, a := binary.Uvarint(body[k:])
 		_, b := binary.Uvarint(body[k+a:])
 		k += a + b
-		s.mem = append(s.mem, Record{Seq: r.Seq, Data: body[k : k+len(r.Data) : k+len(r.Data)]})
+		s.mem.add(Record{Seq: r.Seq, Data: body[k : k+len(r.Data) : k+len(r.Data)]})
 		k += len(r.Data)
 	}
 	return nil
@@ -222,9 +222,8 @@ func (s *BoltStore) rotate(need int) error {
 		next = big
 	}
 	s.spare = nil
-	n := len(s.mem)
 	s.seal()
-	s.seg, s.mem = next, make([]Record, 0, n)
+	s.seg = next
 	s.signal()
 	return nil
 }
@@ -234,7 +233,7 @@ func (s *BoltStore) rotate(need int) error {
 func (s *BoltStore) seal() {
 	s.seg.f.Close()
 	s.frozen = append(s.frozen, &generation{recs: s.mem, ix: s.memIx, num: s.seg.num, lsn: s.seg.lastLSN, hw: s.seg.hw})
-	s.seg, s.mem, s.memIx = nil, nil, logIndex{}
+	s.seg, s.mem, s.memIx = nil, recList{}, logIndex{}
 }
 
 func (s *BoltStore) signal() {
@@ -267,11 +266,13 @@ func (s *BoltStore) loadMerged(fromDB func(func(uint64, []byte) error) error, ea
 	// Records in the log, newest last; the slices are never written again.
 	overlay := make(map[uint64][]byte)
 	for _, g := range s.frozen {
-		for _, r := range g.recs {
+		for i := range g.recs.len() {
+			r := g.recs.at(i)
 			overlay[r.Seq] = r.Data
 		}
 	}
-	for _, r := range s.mem {
+	for i := range s.mem.len() {
+		r := s.mem.at(i)
 		overlay[r.Seq] = r.Data
 	}
 	s.mu.Unlock()

@@ -55,11 +55,11 @@ var idleFlush = 2 * time.Second
 // older segment can land after it.
 func (s *BoltStore) flushIdle() error {
 	s.mu.Lock()
-	if s.closed || s.seg == nil || len(s.frozen) > 0 || len(s.mem) == 0 || time.Since(s.lastSave) < idleFlush {
+	if s.closed || s.seg == nil || len(s.frozen) > 0 || s.mem.len() == 0 || time.Since(s.lastSave) < idleFlush {
 		s.mu.Unlock()
 		return nil
 	}
-	recs, seg := slices.Clone(s.mem), s.seg
+	recs, seg := s.mem.slice(0), s.seg
 	s.mu.Unlock()
 	if err := s.checkpointRecs(latestRecords(recs), nil); err != nil {
 		return err
@@ -67,7 +67,7 @@ func (s *BoltStore) flushIdle() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.seg == seg { // else sealed meanwhile: its checkpoint writes them all
-		s.mem, s.memIx = slices.Clone(s.mem[len(recs):]), logIndex{}
+		s.mem, s.memIx = s.mem.from(len(recs)), logIndex{}
 	}
 	return nil
 }
@@ -126,7 +126,7 @@ func (s *BoltStore) checkpoint(all bool) error {
 		}
 		g := s.frozen[0]
 		closing := all && len(s.frozen) == 1
-		recs := slices.Clone(g.recs) // sorted below, while Load may read g
+		recs := g.recs.slice(0) // sorted below, while Load may read g
 		s.mu.Unlock()
 
 		// The state moves the log's start past g, before g goes: even a

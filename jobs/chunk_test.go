@@ -113,7 +113,7 @@ func TestIdleFlush(t *testing.T) {
 	memLen := func() int {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return len(s.mem)
+		return s.mem.len()
 	}
 	flushed := func(what string) {
 		t.Helper()

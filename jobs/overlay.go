@@ -29,8 +29,8 @@ type logIndex struct {
 
 // extend returns the index of recs, whose first ix.n records ix indexes.
 // ix is not changed (readers share its runs).
-func (ix logIndex) extend(recs []Record) logIndex {
-	if len(recs) <= ix.n {
+func (ix logIndex) extend(recs recList) logIndex {
+	if recs.len() <= ix.n {
 		return ix
 	}
 	runs := append(slices.Clip(ix.runs), sortRun(recs, ix.n))
@@ -38,20 +38,20 @@ func (ix logIndex) extend(recs []Record) logIndex {
 		merged := mergeRuns(recs, runs[k-2], runs[k-1])
 		runs = append(runs[:k-2:k-2], merged)
 	}
-	return logIndex{runs: runs, n: len(recs)}
+	return logIndex{runs: runs, n: recs.len()}
 }
 
 // sortRun returns a run of recs[from:].
-func sortRun(recs []Record, from int) run {
-	r := make(run, 0, len(recs)-from)
-	for i := from; i < len(recs); i++ {
+func sortRun(recs recList, from int) run {
+	r := make(run, 0, recs.len()-from)
+	for i := from; i < recs.len(); i++ {
 		r = append(r, int32(i))
 	}
 	// Stable, so that of two records of one Seq the later one is last.
-	slices.SortStableFunc(r, func(a, b int32) int { return cmp.Compare(recs[a].Seq, recs[b].Seq) })
+	slices.SortStableFunc(r, func(a, b int32) int { return cmp.Compare(recs.at(int(a)).Seq, recs.at(int(b)).Seq) })
 	out := r[:0]
 	for i, p := range r {
-		if i+1 < len(r) && recs[r[i+1]].Seq == recs[p].Seq {
+		if i+1 < len(r) && recs.at(int(r[i+1])).Seq == recs.at(int(p)).Seq {
 			continue
 		}
 		out = append(out, p)
@@ -60,11 +60,11 @@ func sortRun(recs []Record, from int) run {
 }
 
 // mergeRuns merges two runs of recs; newer's record wins a Seq both hold.
-func mergeRuns(recs []Record, older, newer run) run {
+func mergeRuns(recs recList, older, newer run) run {
 	out := make(run, 0, len(older)+len(newer))
 	i, k := 0, 0
 	for i < len(older) && k < len(newer) {
-		a, b := recs[older[i]].Seq, recs[newer[k]].Seq
+		a, b := recs.at(int(older[i])).Seq, recs.at(int(newer[k])).Seq
 		switch {
 		case a < b:
 			out = append(out, older[i])
@@ -84,19 +84,19 @@ func mergeRuns(recs []Record, older, newer run) run {
 
 // sortedRun is a run with the records it points into.
 type sortedRun struct {
-	recs []Record
+	recs recList
 	pos  run
 }
 
-func (r sortedRun) seq(i int) uint64 { return r.recs[r.pos[i]].Seq }
+func (r sortedRun) seq(i int) uint64 { return r.recs.at(int(r.pos[i])).Seq }
 
 // find returns the record of seq in r, if r has one.
 func (r sortedRun) find(seq uint64) ([]byte, bool) {
-	i, ok := slices.BinarySearchFunc(r.pos, seq, func(p int32, q uint64) int { return cmp.Compare(r.recs[p].Seq, q) })
+	i, ok := slices.BinarySearchFunc(r.pos, seq, func(p int32, q uint64) int { return cmp.Compare(r.recs.at(int(p)).Seq, q) })
 	if !ok {
 		return nil, false
 	}
-	return r.recs[r.pos[i]].Data, true
+	return r.recs.at(int(r.pos[i])).Data, true
 }
 
 // logRuns returns the log's records as sorted runs, oldest first, bringing
@@ -106,7 +106,7 @@ func (r sortedRun) find(seq uint64) ([]byte, bool) {
 func (s *BoltStore) logRuns() ([]sortedRun, error) {
 	type source struct {
 		g    *generation // nil: the current segment
-		recs []Record
+		recs recList
 		ix   logIndex
 	}
 	s.mu.Lock()
@@ -126,7 +126,7 @@ func (s *BoltStore) logRuns() ([]sortedRun, error) {
 	grew := false
 	for i := range srcs {
 		src := &srcs[i]
-		if len(src.recs) > src.ix.n {
+		if src.recs.len() > src.ix.n {
 			src.ix, grew = src.ix.extend(src.recs), true
 		}
 		for _, r := range src.ix.runs {
@@ -168,7 +168,7 @@ type runCursor struct {
 func newRunMerge(runs []sortedRun, bound uint64, desc bool) *runMerge {
 	m := &runMerge{desc: desc}
 	for rank, r := range runs {
-		i, found := slices.BinarySearchFunc(r.pos, bound, func(p int32, q uint64) int { return cmp.Compare(r.recs[p].Seq, q) })
+		i, found := slices.BinarySearchFunc(r.pos, bound, func(p int32, q uint64) int { return cmp.Compare(r.recs.at(int(p)).Seq, q) })
 		switch {
 		case !desc && found:
 			i++
@@ -197,7 +197,7 @@ func (m *runMerge) peek() (uint64, bool) {
 func (m *runMerge) next() (uint64, []byte) {
 	top := m.cur[0]
 	q := top.r.seq(top.i)
-	data := top.r.recs[top.r.pos[top.i]].Data
+	data := top.r.recs.at(int(top.r.pos[top.i])).Data
 	for len(m.cur) > 0 && m.cur[0].r.seq(m.cur[0].i) == q {
 		c := &m.cur[0]
 		if m.desc {

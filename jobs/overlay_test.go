@@ -17,15 +17,18 @@ func TestLogIndexModel(t *testing.T) {
 		var ix logIndex
 		// A second, older source, so that merges span sources.
 		var old []Record
+		var oldList, list recList
 		for i := range 50 + r.IntN(200) {
 			old = append(old, Record{Seq: 1 + r.Uint64N(400), Data: []byte(fmt.Sprintf("old%d", i))})
+			oldList.add(old[i])
 		}
-		oldIx := logIndex{}.extend(old)
+		oldIx := logIndex{}.extend(oldList)
 		for step := range 60 {
 			for range r.IntN(40) {
 				recs = append(recs, Record{Seq: 1 + r.Uint64N(400), Data: []byte(fmt.Sprintf("s%d.%d", step, len(recs)))})
+				list.add(recs[len(recs)-1])
 			}
-			ix = ix.extend(recs)
+			ix = ix.extend(list)
 			if got := len(ix.runs); got > 2*bitsLen(len(recs))+2 {
 				t.Fatalf("seed %d step %d: %d runs for %d records", seed, step, got, len(recs))
 			}
@@ -38,10 +41,10 @@ func TestLogIndexModel(t *testing.T) {
 			}
 			var runs []sortedRun
 			for _, x := range oldIx.runs {
-				runs = append(runs, sortedRun{old, x})
+				runs = append(runs, sortedRun{oldList, x})
 			}
 			for _, x := range ix.runs {
-				runs = append(runs, sortedRun{recs, x})
+				runs = append(runs, sortedRun{list, x})
 			}
 			keys := make([]uint64, 0, len(want))
 			for q := range want {
