@@ -343,8 +343,11 @@ func (w *Worker) Running() int {
 // ends each attempt that was stopped as lost, which uses up one of its
 // job's retries, and requeues the job if it has retries left (as a reap
 // would; logout_worker in docs/protocol.md). Give long jobs a
-// ShutdownGrace that lets them finish, or retries. It is safe to call
-// more than once.
+// ShutdownGrace that lets them finish, or retries. A stopped job has
+// KillGrace and a second more to end (a command's processes get SIGTERM,
+// then SIGKILL): a handler that ignores its ctx that long is left
+// running, and Shutdown returns without it; its result is never sent. It
+// is safe to call more than once.
 func (w *Worker) Shutdown(ctx context.Context) error {
 	var err error
 	w.once.Do(func() {
@@ -367,6 +370,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 		case w.beatc <- struct{}{}:
 		default:
 		}
+		ended := true
 		select {
 		case <-idle:
 		case <-ctx.Done():
@@ -377,8 +381,15 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 			}
 			w.log.WithField("stopped", len(w.running)).Warn("shutdown grace over; stopping running jobs")
 			w.mu.Unlock()
+			// A command job ends within KillGrace of its cancel; a
+			// handler that ignores its ctx may never end.
+			if ended = w.jobsEnd(w.cfg.KillGrace + time.Second); !ended {
+				w.mu.Lock()
+				n := len(w.running)
+				w.mu.Unlock()
+				w.log.WithField("running", n).Error("handlers still running after their ctx ended; shutdown leaves them and never reports them")
+			}
 		}
-		w.jobsWG.Wait()
 
 		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -396,9 +407,27 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 				w.log.WithField("worker", id).Info("logged out")
 			}
 		}
-		err = w.stop()
+		err = w.stop(ended)
 	})
 	return err
+}
+
+// jobsEnd waits at most d for every started job to end; it reports
+// whether they did.
+func (w *Worker) jobsEnd(d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { // ends when the jobs do, if ever
+		w.jobsWG.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 func init() { crash.Worker = func(w any) { w.(*Worker).crash() } }
@@ -415,13 +444,16 @@ func (w *Worker) crash() {
 			r.cancel()
 		}
 		w.mu.Unlock()
-		w.stop()
+		w.stop(true)
 		w.jobsWG.Wait()
 		w.log.Warn("worker crashed on purpose")
 	})
 }
 
-func (w *Worker) stop() error {
+// stop closes the worker's listener and connections and waits for its
+// loops, and, with runners, for its runner goroutines (none of them then
+// runs a job).
+func (w *Worker) stop(runners bool) error {
 	w.mu.Lock()
 	if !w.runClosed {
 		w.runClosed = true
@@ -434,7 +466,9 @@ func (w *Worker) stop() error {
 		w.ln.CloseAll()
 	}
 	w.loopWG.Wait()
-	w.runWG.Wait()
+	if runners {
+		w.runWG.Wait()
+	}
 	if w.wd != nil {
 		if err := w.wd.Close(); err != nil {
 			w.log.WithError(err).Warn("watchdog")
