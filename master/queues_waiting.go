@@ -32,6 +32,10 @@ type laneWait struct {
 type capacity struct {
 	alive, slots, used int
 	none               string
+	// refusing counts the live workers whose last assign_task reply
+	// refused a task; refusal is one of them and its reason.
+	refusing int
+	refusal  string
 }
 
 // capacityMemo keeps, by type, the capacity for lanes without tags or
@@ -51,6 +55,10 @@ func (c *core) capacityOf(l *lane, memo capacityMemo) capacity {
 			cp.alive++
 			cp.slots += w.slots
 			cp.used += len(w.leases)
+			if w.refusals > 0 {
+				cp.refusing++
+				cp.refusal = w.id + ": " + w.refusal
+			}
 		}
 	}
 	if cp.alive == 0 {
@@ -87,7 +95,13 @@ func (c *core) laneWaiting(l *lane, now time.Time, memo capacityMemo) laneWait {
 		return laneWait{text: fmt.Sprintf("all %d slots of the %d live workers with type %q%s are busy; %d other jobs ready in its lane",
 			cp.slots, cp.alive, l.typ, with, max(ahead, 0))}
 	}
-	return laneWait{text: fmt.Sprintf("ready; %d live workers with type %q%s have %d free slots", cp.alive, l.typ, with, cp.slots-cp.used)}
+	text := fmt.Sprintf("ready; %d live workers with type %q%s have %d free slots", cp.alive, l.typ, with, cp.slots-cp.used)
+	if cp.refusing > 0 {
+		// The count is the master's (slots less leases); a worker knows
+		// better, e.g. of a handler that ignored its cancel.
+		text += fmt.Sprintf(" by the master's count, but %d of them refused their last task (%s) and get tasks again after a pause", cp.refusing, cp.refusal)
+	}
+	return laneWait{text: text}
 }
 
 // laneStuck says why no live worker can run the jobs of lane l, if none

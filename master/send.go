@@ -146,8 +146,10 @@ func (d *dispatcher) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerC
 			}
 		}
 	}
+	refused := ""
 	for _, rej := range reply.Rejected {
 		if sent[rej.JobRef] {
+			refused = rej.Reason
 			d.revoke(w, rej.JobID, rej.Attempt, now, fmt.Sprintf("%s refused it: %s", w.id, rej.Reason))
 		}
 	}
@@ -165,12 +167,27 @@ func (d *dispatcher) assign(ctx context.Context, w *workerRec, wc rpcapi.WorkerC
 		d.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "tasks": unlisted}).
 			Warn("assign_task reply named tasks in neither accepted nor rejected; each is freed unless a heartbeat lists it")
 	}
-	if len(reply.Rejected) > 0 {
+	switch {
+	case refused != "":
 		// Give the worker a moment (a run still stopping holds its slot)
-		// instead of a tight assign-and-refuse loop.
-		w.backoffUntil = now.Add(min(d.beat/4, 250*time.Millisecond))
+		// instead of a tight assign-and-refuse loop; a longer one each
+		// time it refuses again (a handler that ignores its ctx holds its
+		// slot until it returns, if ever).
+		w.refusals++
+		w.refusal = refused
+		w.backoffUntil = now.Add(refusalBackoff(d.beat, w.refusals))
 		d.kick()
+	case len(reply.Accepted) > 0:
+		w.refusals, w.refusal = 0, ""
 	}
+}
+
+// refusalBackoff is how long dispatch leaves a worker alone after its
+// n-th assign_task reply in a row that refused a task: a quarter of the
+// heartbeat interval (at most 250ms), doubling, up to four intervals.
+func refusalBackoff(beat time.Duration, n int) time.Duration {
+	base := min(beat/4, 250*time.Millisecond)
+	return min(base<<min(n-1, 16), max(base, 4*beat))
 }
 
 // revoke takes back w's lease of attempt of job jobID, which never

@@ -48,6 +48,11 @@ type workerRec struct {
 	stop      context.CancelFunc
 	// backoffUntil pauses dispatch to a worker whose Assign just failed.
 	backoffUntil time.Time
+	// refusals counts the worker's assign_task replies in a row that
+	// refused a task, refusal the last one's reason; a reply that accepts
+	// one resets them.
+	refusals int
+	refusal  string
 	// parked is a task_complete of this worker that waits for its
 	// outcomes' commit and takes the worker's next tasks (wire.Complete);
 	// nil when none.
