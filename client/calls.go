@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"time"
 
@@ -52,11 +53,16 @@ const (
 	OldestFirst
 )
 
-func (o Order) arg() string {
-	if o == OldestFirst {
-		return rpcapi.OrderAsc
+// arg is o on the wire; an Order that is neither NewestFirst nor
+// OldestFirst is an error wrapping ErrBadRequest.
+func (o Order) arg() (string, error) {
+	switch o {
+	case NewestFirst:
+		return "", nil // desc, and what a master from before paging expects
+	case OldestFirst:
+		return rpcapi.OrderAsc, nil
 	}
-	return "" // desc, and what a master from before paging expects
+	return "", fmt.Errorf("%w: order %d: want NewestFirst or OldestFirst", ErrBadRequest, int(o))
 }
 
 // Query selects jobs for Jobs and JobsPage. Empty fields match every job.
@@ -64,7 +70,8 @@ type Query struct {
 	State jobs.State
 	Type  string
 	Group string
-	// Order is NewestFirst (default) or OldestFirst.
+	// Order is NewestFirst (default) or OldestFirst; another value is
+	// ErrBadRequest.
 	Order Order
 	// PageSize is how many jobs one call to the master asks for: 0 means
 	// DefaultPageSize, and more than MaxPageSize is ErrBadRequest.
@@ -88,16 +95,21 @@ type Page struct {
 	Next string
 }
 
-func (q Query) args() *rpcapi.ListJobsArgs {
+func (q Query) args() (*rpcapi.ListJobsArgs, error) {
+	order, err := q.Order.arg()
 	return &rpcapi.ListJobsArgs{State: q.State, Type: q.Type, Group: q.Group,
-		Limit: q.PageSize, Cursor: q.Cursor, Order: q.Order.arg()}
+		Limit: q.PageSize, Cursor: q.Cursor, Order: order}, err
 }
 
 // JobsPage returns one page of the jobs q selects, from q.Cursor on: a call
 // for a UI that shows a page at a time.
 func (c *Client) JobsPage(ctx context.Context, q Query) (Page, error) {
+	a, err := q.args()
+	if err != nil {
+		return Page{}, err
+	}
 	var r rpcapi.ListJobsReply
-	if err := c.call(ctx, 0, rpcapi.MasterListJobs, q.args(), &r); err != nil {
+	if err := c.call(ctx, 0, rpcapi.MasterListJobs, a, &r); err != nil {
 		return Page{}, err
 	}
 	return Page{Jobs: r.Jobs, Next: r.NextCursor}, nil
@@ -110,10 +122,13 @@ func (c *Client) JobsPage(ctx context.Context, q Query) (Page, error) {
 // the whole.
 func (c *Client) Jobs(ctx context.Context, q Query) iter.Seq2[jobs.Job, error] {
 	return pages(q.Cursor, func(cursor string) ([]jobs.Job, string, error) {
-		a := q.args()
+		a, err := q.args()
+		if err != nil {
+			return nil, "", err
+		}
 		a.Cursor = cursor
 		var r rpcapi.ListJobsReply
-		err := c.call(ctx, 0, rpcapi.MasterListJobs, a, &r)
+		err = c.call(ctx, 0, rpcapi.MasterListJobs, a, &r)
 		return r.Jobs, r.NextCursor, err
 	})
 }

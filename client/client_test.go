@@ -199,6 +199,13 @@ func TestErrors(t *testing.T) {
 				{"Wait nothing", func() error { _, err := c.Wait(ctx); return err }, ErrBadRequest},
 				{"Purge no filter", func() error { _, err := c.Purge(ctx, PurgeFilter{}); return err }, ErrBadRequest},
 				{"page too big", func() error { _, err := c.JobsPage(ctx, Query{PageSize: MaxPageSize + 1}); return err }, ErrBadRequest},
+				{"page, unknown order", func() error { _, err := c.JobsPage(ctx, Query{Order: 7}); return err }, ErrBadRequest},
+				{"Jobs, unknown order", func() error {
+					for _, err := range c.Jobs(ctx, Query{Order: -1}) {
+						return err
+					}
+					return nil
+				}, ErrBadRequest},
 			}
 			for _, tt := range tests {
 				if err := tt.call(); !errors.Is(err, tt.want) {
