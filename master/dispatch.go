@@ -345,6 +345,9 @@ func (d *dispatcher) lease(j *jobs.Job, w *workerRec, now time.Time) {
 	att := j.Attempt
 	d.latency.Observe(now.Sub(ready).Seconds())
 	w.leases[j.ID] = &lease{job: j, attempt: att, deadline: d.core.deadline(j, now)}
+	if len(w.outbox) == 0 {
+		w.outboxSince = now
+	}
 	w.outbox = append(w.outbox, rpcapi.Task{
 		JobID: j.ID, Attempt: att, Type: j.Spec.Type, Args: j.Spec.Args, Timeout: j.Spec.Timeout, Input: j.Spec.Input,
 		Group: j.Spec.Group,

@@ -648,8 +648,9 @@ func ghostDue(s *mdlSnap, f *fakeW, x rpcapi.JobRef) (due time.Time, told bool) 
 
 // checkWaiting: a pending job's waiting reason is true, and a pending job
 // with a free matching slot on a live worker that beats (a push worker
-// that would take it, not held back after a failed call) is leased within
-// one heartbeat interval (+ slack).
+// that would take it, not held back after a failed call; a pull worker
+// that fetched within dead_after) is leased within one heartbeat interval
+// (+ slack).
 func (d *mdl) checkWaiting(s *mdlSnap, start time.Time, v *viols) {
 	for id, why := range s.waiting {
 		if e := reasonErr(s, s.jobs[id], why); e != "" && s.consistent {
@@ -667,6 +668,13 @@ func (d *mdl) checkWaiting(s *mdlSnap, start time.Time, v *viols) {
 		since := later(start, fv.changed)
 		if f.mode == rpcapi.ModePush {
 			since = later(since, fv.failedAt.Add(mdlHB)) // held back one interval after a failed call
+		} else {
+			// A pull worker whose tasks waited dead_after for a fetch gets
+			// none until it fetches again (fetch_tasks).
+			if s.at.Sub(fv.fetchedAt) > mdlDead {
+				continue
+			}
+			since = later(since, fv.fetchedAt)
 		}
 		for _, t := range f.types {
 			if old, ok := free[t]; !ok || since.Before(old) {

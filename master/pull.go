@@ -44,7 +44,11 @@ func (api *wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.Fetch
 			c.mu.Unlock()
 			return fmt.Errorf("%w: worker %s registered in push mode", rpcapi.ErrBadRequest, a.WorkerID)
 		}
-		w.lastBeat = now
+		w.lastBeat, w.fetched = now, now
+		if w.unfetched {
+			w.unfetched = false
+			c.kick()
+		}
 		// The worker calls Fetch again only after taking what the last
 		// Fetch handed out, so those tasks are accepted now. (Marking them
 		// at hand-out would let a heartbeat built before the reply arrived
@@ -77,6 +81,7 @@ func (api *wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.Fetch
 			c.mu.Lock()
 			if w := api.reg.workers[a.WorkerID]; w != nil && w.state != rpcapi.WorkerDead {
 				w.lastBeat = c.now()
+				w.fetched = w.lastBeat
 			}
 			c.mu.Unlock()
 			return nil

@@ -36,6 +36,9 @@ type capacity struct {
 	// refused a task; refusal is one of them and its reason.
 	refusing int
 	refusal  string
+	// unfetched counts the live pull workers leased nothing until they
+	// call fetch_tasks (their tasks waited dead_after for one).
+	unfetched int
 }
 
 // capacityMemo keeps, by type, the capacity for lanes without tags or
@@ -58,6 +61,9 @@ func (c *core) capacityOf(l *lane, memo capacityMemo) capacity {
 			if w.refusals > 0 {
 				cp.refusing++
 				cp.refusal = w.id + ": " + w.refusal
+			}
+			if w.unfetched {
+				cp.unfetched++
 			}
 		}
 	}
@@ -96,10 +102,13 @@ func (c *core) laneWaiting(l *lane, now time.Time, memo capacityMemo) laneWait {
 			cp.slots, cp.alive, l.typ, with, max(ahead, 0))}
 	}
 	text := fmt.Sprintf("ready; %d live workers with type %q%s have %d free slots", cp.alive, l.typ, with, cp.slots-cp.used)
-	if cp.refusing > 0 {
+	switch {
+	case cp.refusing > 0:
 		// The count is the master's (slots less leases); a worker knows
 		// better, e.g. of a handler that ignored its cancel.
 		text += fmt.Sprintf(" by the master's count, but %d of them refused their last task (%s) and get tasks again after a pause", cp.refusing, cp.refusal)
+	case cp.unfetched > 0:
+		text += fmt.Sprintf(", but %d of them (pull) did not fetch their last tasks within dead_after and get none until they call fetch_tasks", cp.unfetched)
 	}
 	return laneWait{text: text}
 }

@@ -205,11 +205,13 @@ func (reg *registry) retire(w *workerRec, now time.Time, why string) {
 	}
 	w.state = rpcapi.WorkerDead
 	w.died = now
+	// A task still in the outbox never left the master: it goes back
+	// without an attempt, as a refused one does.
+	reg.takeBack(w, now, fmt.Sprintf("worker %s %s before it was sent", w.id, why))
 	for id, l := range w.leases {
 		reg.lose(id, l.attempt, now, fmt.Sprintf("worker %s %s", w.id, why))
 	}
 	clear(w.leases)
-	w.outbox = nil
 	w.cancelbox = nil
 	reg.unindex(w)
 	if w.stop != nil {
@@ -222,6 +224,38 @@ func (reg *registry) retire(w *workerRec, now time.Time, why string) {
 		reg.core.abandonPinned(w.name, now)
 	}
 	reg.pruneDead()
+}
+
+// takeBack revokes the leases of the tasks in w's outbox, which never
+// left the master, and empties it. The caller holds the core's lock.
+func (reg *registry) takeBack(w *workerRec, now time.Time, why string) {
+	for _, t := range w.outbox {
+		if l := w.leases[t.JobID]; l == nil || l.attempt != t.Attempt {
+			continue // cancelled or ended while queued
+		}
+		delete(w.leases, t.JobID)
+		j, _, err := reg.core.apply(jobChange{kind: changeRevoke, job: t.JobID, attempt: t.Attempt, at: now, why: why})
+		if err == nil {
+			jobEntry(reg.log, j).Info("lease revoked: " + why)
+		}
+	}
+	clear(w.outbox)
+	w.outbox = w.outbox[:0]
+}
+
+// unfetched takes back the tasks of a live pull worker that waited
+// dead_after for a Fetch, and leases it nothing until its next one; it
+// reports whether it took any. The caller holds the core's lock.
+func (reg *registry) unfetched(w *workerRec, now time.Time) bool {
+	if !w.pull || len(w.outbox) == 0 || w.notify != nil || now.Sub(later(w.fetched, w.outboxSince)) <= reg.deadAfter {
+		return false
+	}
+	n := len(w.outbox)
+	reg.takeBack(w, now, fmt.Sprintf("worker %s did not fetch it within dead_after (%s)", w.id, reg.deadAfter))
+	w.unfetched = true
+	reg.log.WithFields(logrus.Fields{"worker": w.id, "name": w.name, "requeued": n}).
+		Warn("pull worker fetched no task within dead_after: its tasks are requeued, and it gets none until it calls fetch_tasks")
+	return true
 }
 
 // maxDead bounds how many dead workers are kept for listing.
@@ -276,9 +310,11 @@ func (reg *registry) reap(now time.Time) {
 			continue
 		}
 		if now.Sub(w.lastBeat) > reg.deadAfter {
+			why := fmt.Sprintf("silent for %s", now.Sub(w.lastBeat).Round(time.Millisecond))
+			reg.takeBack(w, now, fmt.Sprintf("worker %s %s before it was sent", w.id, why)) // not for the fence to hold
 			held := reg.holdFenced(w) // until the worker's fence ends
 			n := len(w.leases)
-			reg.retire(w, now, fmt.Sprintf("silent for %s", now.Sub(w.lastBeat).Round(time.Millisecond)))
+			reg.retire(w, now, why)
 			if !w.restored {
 				reg.reaped.Add(1)
 				reg.metrics.reaped.Inc()
@@ -291,6 +327,9 @@ func (reg *registry) reap(now time.Time) {
 				reg.log.WithField("requeued", n).Warn("jobs running before the restart were not reclaimed by any worker")
 			}
 			continue
+		}
+		if reg.unfetched(w, now) {
+			kicked = true
 		}
 		for id, l := range w.leases {
 			if l.deadline.IsZero() || now.Before(l.deadline) || l.cancelled {

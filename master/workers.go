@@ -43,6 +43,12 @@ type workerRec struct {
 	pull      bool
 	notify    chan struct{} // pull: closed by poke; nil when nobody waits
 	outbox    []rpcapi.Task // leased, not yet sent
+	// pull: outboxSince is when the outbox last went from empty to not,
+	// fetched when the worker last called Fetch; unfetched is set when
+	// its tasks waited dead_after for a Fetch and were taken back, and
+	// it is leased nothing until its next Fetch.
+	outboxSince, fetched time.Time
+	unfetched            bool
 	cancelbox []rpcapi.JobRef
 	wake      chan struct{}
 	stop      context.CancelFunc
@@ -203,7 +209,7 @@ func (reg *registry) registered(id string) *workerRec {
 // is the earliest end of those holds. The caller holds the core's lock.
 func (reg *registry) pickWorker(l *lane, now time.Time) (best *workerRec, n int, held time.Time) {
 	for _, w := range reg.byType[l.typ] {
-		if w.state != rpcapi.WorkerAlive || w.free() <= 0 || !w.hasTags(l.tags) || (l.pin != "" && w.name != l.pin) {
+		if w.state != rpcapi.WorkerAlive || w.free() <= 0 || w.unfetched || !w.hasTags(l.tags) || (l.pin != "" && w.name != l.pin) {
 			continue
 		}
 		if now.Before(w.backoffUntil) {
