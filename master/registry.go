@@ -311,7 +311,8 @@ func (reg *registry) reap(now time.Time) {
 		}
 		if now.Sub(w.lastBeat) > reg.deadAfter {
 			why := fmt.Sprintf("silent for %s", now.Sub(w.lastBeat).Round(time.Millisecond))
-			reg.takeBack(w, now, fmt.Sprintf("worker %s %s before it was sent", w.id, why)) // not for the fence to hold
+			// Tasks not yet sent are not the fence's to hold.
+			reg.takeBack(w, now, fmt.Sprintf("worker %s %s before it was sent", w.id, why))
 			held := reg.holdFenced(w) // until the worker's fence ends
 			n := len(w.leases)
 			reg.retire(w, now, why)

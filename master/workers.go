@@ -39,19 +39,19 @@ type workerRec struct {
 	leases         map[string]*lease
 	fenceGrace     time.Duration // the worker fences itself (RegisterArgs.FenceGrace); zero: not
 
-	client    rpcapi.Caller // nil for pull workers
-	pull      bool
-	notify    chan struct{} // pull: closed by poke; nil when nobody waits
-	outbox    []rpcapi.Task // leased, not yet sent
+	client rpcapi.Caller // nil for pull workers
+	pull   bool
+	notify chan struct{} // pull: closed by poke; nil when nobody waits
+	outbox []rpcapi.Task // leased, not yet sent
 	// pull: outboxSince is when the outbox last went from empty to not,
 	// fetched when the worker last called Fetch; unfetched is set when
 	// its tasks waited dead_after for a Fetch and were taken back, and
 	// it is leased nothing until its next Fetch.
 	outboxSince, fetched time.Time
 	unfetched            bool
-	cancelbox []rpcapi.JobRef
-	wake      chan struct{}
-	stop      context.CancelFunc
+	cancelbox            []rpcapi.JobRef
+	wake                 chan struct{}
+	stop                 context.CancelFunc
 	// backoffUntil pauses dispatch to a worker whose Assign just failed.
 	backoffUntil time.Time
 	// refusals counts the worker's assign_task replies in a row that
