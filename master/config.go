@@ -119,8 +119,8 @@ type Config struct {
 	MaxXMLDepth int
 	// MaxSubmit bounds the jobs in one Submit call. Default 100000.
 	MaxSubmit int
-	// MaxArgsBytes bounds a job's args (names and values, summed).
-	// Default 64 KiB.
+	// MaxArgsBytes bounds a job's args (names and values, summed) and
+	// input together. Default 64 KiB.
 	MaxArgsBytes int
 	// MaxResultBytes bounds a report's output plus data; a report over it
 	// is recorded as a failed attempt saying so. Default 1 MiB.

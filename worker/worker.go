@@ -29,7 +29,9 @@ import (
 // fails the attempt (Permanent(err) fails the job without retries); a
 // panic fails the attempt with the panic text. An attempt whose job's
 // timeout passes before the handler returns ends as a timeout, whatever
-// it returns.
+// it returns. j holds what a task carries (docs/protocol.md, Task): its
+// ID, Attempt, State, Worker, and of its Spec the Type, Args, Timeout,
+// Input and Group; the rest of the spec stays at the master.
 type HandlerFunc func(ctx context.Context, j *jobs.Job) (jobs.Result, error)
 
 // Worker runs jobs pushed by a master: Go handlers in goroutines and
