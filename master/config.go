@@ -122,8 +122,9 @@ type Config struct {
 	// MaxArgsBytes bounds a job's args (names and values, summed) and
 	// input together. Default 64 KiB.
 	MaxArgsBytes int
-	// MaxResultBytes bounds a report's output plus data; a report over it
-	// is recorded as a failed attempt saying so. Default 1 MiB.
+	// MaxResultBytes bounds a report's output, data, error and stats
+	// together; a report over it is recorded as a failed attempt saying
+	// so, without retries. Default 1 MiB.
 	MaxResultBytes int
 	// MaxConnections bounds open connections to the listener; one more is
 	// answered HTTP 503 and closed. Default 10000. Connections count here

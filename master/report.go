@@ -219,13 +219,13 @@ func (c *core) reportedJob(w *workerRec, rep rpcapi.Report) *jobs.Job {
 }
 
 // finishAttempt records the outcome of j's running attempt, turning a
-// result over max_result_bytes into a permanent error, requeues j if it
+// report over max_result_bytes into a permanent error, requeues j if it
 // is to run again, and reports whether the job took the report, with the
 // batch that writes it. The caller holds mu.
 func (c *core) finishAttempt(j *jobs.Job, workerID string, rep rpcapi.Report, now time.Time) (*batch, bool) {
-	if n := len(rep.Output) + len(rep.Data) + statsBytes(rep.Stats); n > c.cfg.MaxResultBytes {
+	if n := len(rep.Output) + len(rep.Data) + len(rep.Error) + statsBytes(rep.Stats); n > c.cfg.MaxResultBytes {
 		rep = rpcapi.Report{JobID: rep.JobID, Attempt: rep.Attempt, Outcome: jobs.Error, ExitCode: rep.ExitCode,
-			Permanent: true, Error: fmt.Sprintf("result of %d bytes (output, data and stats) is over the master's max_result_bytes %d", n, c.cfg.MaxResultBytes)}
+			Permanent: true, Error: fmt.Sprintf("result of %d bytes (output, data, error and stats) is over the master's max_result_bytes %d", n, c.cfg.MaxResultBytes)}
 	}
 	_, last, err := c.apply(jobChange{kind: changeFinish, job: j.ID, attempt: rep.Attempt, at: now,
 		report: jobs.Report{Outcome: rep.Outcome, Error: rep.Error, Permanent: rep.Permanent,

@@ -277,6 +277,7 @@ func (w *Worker) finish(r *run, res jobs.Result, err error, canReport bool) (dir
 	default:
 		rep.Outcome, rep.Error, rep.Permanent = jobs.Error, err.Error(), IsPermanent(err)
 	}
+	rep.Error = cutOutput(rep.Error, maxErrorBytes)
 	if w.running[r.ref.JobID] == r {
 		delete(w.running, r.ref.JobID)
 	}

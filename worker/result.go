@@ -162,18 +162,34 @@ func (w *Worker) limits() resultLimits {
 	return l
 }
 
+// maxErrorBytes bounds a report's error text: finish keeps its last
+// 16 KiB (cutOutput).
+const maxErrorBytes = 16 << 10
+
+// errorPrefixRoom is room for what finish puts before an error's text
+// ("timed out after 1h0m0s: ").
+const errorPrefixRoom = 64
+
 // fit makes a finished attempt's result fit what the master takes, so
 // that output never fails a job that succeeded: data over l.data is
 // dropped (never cut) and fails the attempt without retries, with an
 // error saying so (added to err when the attempt failed already); then the
-// output is cut from the front to what l.report leaves beside the data.
+// output is cut from the front to what l.report leaves beside the data,
+// the stats and the error (which finish cuts to maxErrorBytes).
 func (l resultLimits) fit(res *jobs.Result, err error) error {
 	if n := len(res.Data); n > l.data {
 		res.Data = ""
 		err = alsoFailed(err, Permanent(fmt.Errorf("worker: result data of %d bytes is over max_result_bytes %d: no data kept", n, l.data)))
 	}
 	if l.report > 0 {
-		res.Output = cutOutput(res.Output, l.report-len(res.Data))
+		room := l.report - len(res.Data)
+		for k, v := range res.Stats {
+			room -= len(k) + len(v)
+		}
+		if err != nil {
+			room -= min(len(err.Error()), maxErrorBytes) + errorPrefixRoom
+		}
+		res.Output = cutOutput(res.Output, max(room, 0))
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -169,5 +170,37 @@ func TestOutputUnderASmallLimit(t *testing.T) {
 	c.WaitAll(ids, 20*time.Second)
 	if out := c.Job(ids[0]).Attempts[0].Output; out != " the end" {
 		t.Errorf("output %q; want the tail within 10 bytes, \" the end\" (with the 3 bytes of € it is 11)", out)
+	}
+}
+
+// TestLongErrorIsCut: a handler's error counts against the master's
+// max_result_bytes with the output (docs/protocol.md, Report): the worker
+// keeps the error's last 16 KiB and cuts the output to fit beside it, so
+// the attempt is recorded with the handler's own error, not failed for
+// its size.
+func TestLongErrorIsCut(t *testing.T) {
+	const limit = 20000
+	long := strings.Repeat("a line of a long traceback\n", 4000) + "the last line"
+	c := drovertest.Start(t, drovertest.Options{
+		Handlers: map[string]worker.HandlerFunc{
+			"fails": func(context.Context, *jobs.Job) (jobs.Result, error) {
+				return jobs.Result{Output: strings.Repeat("o", 2*limit) + "end of output"}, errors.New(long)
+			},
+		},
+		ConfigureMaster: func(cfg *master.Config) { cfg.MaxResultBytes = limit },
+	})
+	ids := c.Submit(jobs.Spec{Type: "fails"})
+	c.WaitAll(ids, 10*time.Second)
+	j := c.Job(ids[0])
+	a := j.Attempts[len(j.Attempts)-1]
+	if j.State != jobs.Failed || !strings.HasPrefix(a.Error, "...[truncated ") || !strings.HasSuffix(a.Error, "the last line") {
+		t.Fatalf("job %s, error %q...; want failed with the end of the handler's error", j.State, a.Error[:min(80, len(a.Error))])
+	}
+	if len(a.Error) > 16<<10 {
+		t.Errorf("error of %d bytes; want at most 16 KiB", len(a.Error))
+	}
+	if n := len(a.Output) + len(a.Error); n > limit || !strings.HasSuffix(a.Output, "end of output") {
+		t.Errorf("output and error take %d bytes (output ends %q); want at most %d, the output's end kept", n,
+			a.Output[max(0, len(a.Output)-20):], limit)
 	}
 }
