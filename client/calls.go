@@ -18,6 +18,13 @@ import (
 // An invalid spec fails the whole call with ErrBadRequest, naming the
 // spec; so does a call with no specs.
 func (c *Client) Submit(ctx context.Context, specs ...jobs.Spec) ([]string, error) {
+	for i, s := range specs {
+		// Over XML-RPC an empty then reads as none (docs/protocol.md):
+		// refused here, as the master refuses it over gob.
+		if s.Then != nil && s.Then.Type == "" {
+			return nil, fmt.Errorf("%w: spec %d: then: spec has no type", ErrBadRequest, i)
+		}
+	}
 	var r rpcapi.SubmitReply
 	if err := c.call(ctx, 0, rpcapi.MasterSubmit, &rpcapi.SubmitArgs{Specs: specs}, &r); err != nil {
 		return nil, err

@@ -196,6 +196,10 @@ func TestErrors(t *testing.T) {
 				{"PauseSchedule unknown", func() error { _, err := c.PauseSchedule(ctx, "nope"); return err }, ErrNotFound},
 				{"Submit no type", func() error { _, err := c.Submit(ctx, jobs.Spec{}); return err }, ErrBadRequest},
 				{"Submit nothing", func() error { _, err := c.Submit(ctx); return err }, ErrBadRequest},
+				{"Submit, then with no type", func() error {
+					_, err := c.Submit(ctx, jobs.Spec{Type: "t", Group: "g", Then: &jobs.Spec{}})
+					return err
+				}, ErrBadRequest},
 				{"Wait nothing", func() error { _, err := c.Wait(ctx); return err }, ErrBadRequest},
 				{"Purge no filter", func() error { _, err := c.Purge(ctx, PurgeFilter{}); return err }, ErrBadRequest},
 				{"page too big", func() error { _, err := c.JobsPage(ctx, Query{PageSize: MaxPageSize + 1}); return err }, ErrBadRequest},
