@@ -48,6 +48,29 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.w.Write(p)
 }
 
+// startWorker starts a worker with cfg, its LogDir in dir and its Logger
+// log's, running handlers; it is shut down at the test's end.
+func startWorker(t *testing.T, dir string, log *logrus.Logger, cfg worker.Config, handlers map[string]worker.HandlerFunc) *worker.Worker {
+	t.Helper()
+	cfg.LogDir, cfg.Logger = filepath.Join(dir, "logs"), log.WithField("node", "worker")
+	w, err := worker.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for typ, h := range handlers {
+		w.Handle(typ, h)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		w.Shutdown(ctx)
+	})
+	return w
+}
+
 // startLeader starts a master with the bolt store in dir on 127.0.0.1:0,
 // closed at the test's end.
 func startLeader(t *testing.T, dir string, log *logrus.Logger) *master.Master {
@@ -84,31 +107,21 @@ func TestWorkerFollowsLeader(t *testing.T) {
 
 			started, release := make(chan struct{}), make(chan struct{})
 			var runs atomic.Int32
-			w, err := worker.New(worker.Config{Master: sb + "," + m1.Addr(), Transport: tr, Slots: 2,
-				LogDir: filepath.Join(dir, "logs"), Logger: log.WithField("node", "worker")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.Handle("quick", func(context.Context, *jobs.Job) (jobs.Result, error) { return jobs.Result{Output: "quick"}, nil })
-			w.Handle("held", func(ctx context.Context, _ *jobs.Job) (jobs.Result, error) {
-				if runs.Add(1) == 1 {
-					close(started)
-				}
-				select {
-				case <-release:
-					return jobs.Result{Output: "released"}, nil
-				case <-ctx.Done():
-					return jobs.Result{}, ctx.Err()
-				}
-			})
-			if err := w.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				w.Shutdown(ctx)
-			})
+			w := startWorker(t, dir, log, worker.Config{Master: sb + "," + m1.Addr(), Transport: tr, Slots: 2},
+				map[string]worker.HandlerFunc{
+					"quick": func(context.Context, *jobs.Job) (jobs.Result, error) { return jobs.Result{Output: "quick"}, nil },
+					"held": func(ctx context.Context, _ *jobs.Job) (jobs.Result, error) {
+						if runs.Add(1) == 1 {
+							close(started)
+						}
+						select {
+						case <-release:
+							return jobs.Result{Output: "released"}, nil
+						case <-ctx.Done():
+							return jobs.Result{}, ctx.Err()
+						}
+					},
+				})
 
 			mc1 := rpcapi.MasterClient{C: rpcapi.NewClient(m1.Addr())}
 			defer mc1.C.Close()

@@ -25,24 +25,13 @@ func TestRefusedSlotIsExplained(t *testing.T) {
 	dir, log := t.TempDir(), testLog(t)
 	m := startLeader(t, filepath.Join(dir, "data"), log) // heartbeat 100ms
 	started, release := make(chan struct{}), make(chan struct{})
-	w, err := worker.New(worker.Config{Master: m.Addr(), Slots: 1,
-		LogDir: filepath.Join(dir, "logs"), Logger: log.WithField("node", "worker")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Handle("stuck", func(ctx context.Context, _ *jobs.Job) (jobs.Result, error) {
-		close(started)
-		<-release // ignores ctx
-		return jobs.Result{}, nil
-	})
-	w.Handle("echo", func(context.Context, *jobs.Job) (jobs.Result, error) { return jobs.Result{Output: "echo"}, nil })
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		w.Shutdown(ctx)
+	startWorker(t, dir, log, worker.Config{Master: m.Addr(), Slots: 1}, map[string]worker.HandlerFunc{
+		"stuck": func(ctx context.Context, _ *jobs.Job) (jobs.Result, error) {
+			close(started)
+			<-release // ignores ctx
+			return jobs.Result{}, nil
+		},
+		"echo": func(context.Context, *jobs.Job) (jobs.Result, error) { return jobs.Result{Output: "echo"}, nil },
 	})
 	mc := rpcapi.MasterClient{C: rpcapi.NewClient(m.Addr())}
 	defer mc.C.Close()

@@ -21,19 +21,12 @@ func TestShutdownLeavesAStuckHandler(t *testing.T) {
 	m := startLeader(t, filepath.Join(dir, "data"), log)
 	started, release := make(chan struct{}), make(chan struct{})
 	defer close(release)
-	w, err := worker.New(worker.Config{Master: m.Addr(), Slots: 1, KillGrace: 200 * time.Millisecond,
-		LogDir: filepath.Join(dir, "logs"), Logger: log.WithField("node", "worker")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Handle("stuck", func(ctx context.Context, _ *jobs.Job) (jobs.Result, error) {
-		close(started)
-		<-release // ignores ctx
-		return jobs.Result{Output: "late"}, nil
-	})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
+	w := startWorker(t, dir, log, worker.Config{Master: m.Addr(), Slots: 1, KillGrace: 200 * time.Millisecond},
+		map[string]worker.HandlerFunc{"stuck": func(ctx context.Context, _ *jobs.Job) (jobs.Result, error) {
+			close(started)
+			<-release // ignores ctx
+			return jobs.Result{Output: "late"}, nil
+		}})
 	mc := rpcapi.MasterClient{C: rpcapi.NewClient(m.Addr())}
 	defer mc.C.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
