@@ -294,7 +294,7 @@ func (c *cluster) throughput(ctx context.Context, n int, killEvery time.Duration
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("bench: %d of %d jobs final: %w", finalCount(st)-base, n, ctx.Err())
+			return nil, fmt.Errorf("bench: %d of %d jobs final (the master counts %v): %w", finalCount(st)-base, n, st.Counts, ctx.Err())
 		case <-time.After(pollEvery):
 		}
 	}
