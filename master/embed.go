@@ -253,5 +253,8 @@ func (m *Master) Purge(ctx context.Context, f PurgeFilter) (int, error) {
 	if err := m.closedErr(); err != nil {
 		return 0, err
 	}
+	if err := f.check(); err != nil {
+		return 0, err
+	}
 	return m.ops.Purge(ctx, f)
 }

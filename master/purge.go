@@ -50,8 +50,11 @@ func purgeFilter(a *rpcapi.PurgeArgs, now time.Time) (PurgeFilter, error) {
 	return f, nil
 }
 
-// PurgeFilter selects finished jobs for Purge. Empty fields match every
-// finished job; Before, when set, keeps jobs that finished at or after it.
+// PurgeFilter selects finished jobs for Purge: those that match every
+// field set. Before, when set, keeps jobs that finished at or after it.
+// A filter with no field set is refused, as purge_jobs refuses one, so
+// that a forgotten field does not delete every finished job: All, alone,
+// says that.
 type PurgeFilter struct {
 	State  jobs.State // succeeded, failed or cancelled
 	Type   string
@@ -61,8 +64,24 @@ type PurgeFilter struct {
 	// those names do (a worker of any attempt; a substring of the latest
 	// attempt's error, of some key=value of the args).
 	Worker, Error, Text string
+	// All selects every finished job; with another field set, Purge
+	// refuses the filter.
+	All bool
 
 	keep map[string]bool // keys that stay (lastFires)
+}
+
+// check refuses a filter with no field set but All, or All with
+// another field.
+func (f *PurgeFilter) check() error {
+	filtered := f.State != "" || f.Type != "" || f.Group != "" || !f.Before.IsZero() || f.Worker != "" || f.Error != "" || f.Text != ""
+	switch {
+	case f.All && filtered:
+		return fmt.Errorf("%w: purge: All takes no other field", rpcapi.ErrBadRequest)
+	case !f.All && !filtered:
+		return fmt.Errorf("%w: purge needs a filter: State, Type, Group, Before, Worker, Error or Text (or All for every finished job)", rpcapi.ErrBadRequest)
+	}
+	return nil
 }
 
 // match reports whether f selects j. A job from a jobs file never

@@ -198,7 +198,7 @@ func TestRestartScheduleFireKept(t *testing.T) {
 			if by == "purge" {
 				// Purge every finished job: all but the fire's go.
 				eventually(t, m, "jobs leave memory", func() bool { return m.core.ret.finishedMem <= cfg.RetainJobs })
-				n, err := m.Purge(context.Background(), PurgeFilter{})
+				n, err := m.Purge(context.Background(), PurgeFilter{All: true})
 				if err != nil || n != 150 {
 					t.Fatalf("purge: %d, %v; want the 150 jobs that are not the fire's", n, err)
 				}

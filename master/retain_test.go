@@ -233,6 +233,13 @@ func testHistory(t *testing.T, cfg Config) {
 	if _, err := m.Purge(ctx, PurgeFilter{State: jobs.Running}); !errors.Is(err, rpcapi.ErrBadRequest) {
 		t.Fatalf("purge of running jobs: %v, want bad request", err)
 	}
+	// An empty filter is refused, as purge_jobs refuses one; All says
+	// every finished job, alone.
+	for _, f := range []PurgeFilter{{}, {All: true, Type: "t"}} {
+		if n, err := m.Purge(ctx, f); !errors.Is(err, rpcapi.ErrBadRequest) || n != 0 || st.Len() != 250 {
+			t.Fatalf("purge %+v: %d, %v, store holds %d; want bad request, nothing deleted", f, n, err, st.Len())
+		}
+	}
 	n, err = m.Purge(ctx, PurgeFilter{Before: time.Now()})
 	if err != nil || n != 250 || st.Len() != 0 {
 		t.Fatalf("purge of everything finished: %d, %v; store holds %d", n, err, st.Len())
