@@ -124,7 +124,9 @@ type Config struct {
 	MaxArgsBytes int
 	// MaxResultBytes bounds a report's output, data, error and stats
 	// together; a report over it is recorded as a failed attempt saying
-	// so, without retries. Default 1 MiB.
+	// so, without retries. Default 1 MiB. Workers are told the smaller
+	// of it and half of MaxRequestBody (register_worker's
+	// max_result_bytes), so that their reports reach the master.
 	MaxResultBytes int
 	// MaxConnections bounds open connections to the listener; one more is
 	// answered HTTP 503 and closed. Default 10000. Connections count here
@@ -463,4 +465,11 @@ func (c *Config) checkFields() error {
 		return fieldErr("MetricTypes", "metric_types", "%d is below the minimum of %d", c.MetricTypes, MinMetricTypes)
 	}
 	return nil
+}
+
+// reportRoom is the max_result_bytes workers are told: MaxResultBytes,
+// or half of MaxRequestBody when that is less, so that a report, with its
+// encoding and escapes, fits in a task_complete.
+func (c *Config) reportRoom() int {
+	return int(min(int64(c.MaxResultBytes), c.MaxRequestBody/2))
 }

@@ -55,7 +55,7 @@ func (api *wire) Register(ctx context.Context, a *rpcapi.RegisterArgs, r *rpcapi
 	r.WorkerID, r.Secret = w.id, w.secret
 	r.HeartbeatInterval = api.cfg.HeartbeatInterval
 	r.DeadAfter = api.cfg.DeadAfter
-	r.MaxResultBytes = api.cfg.MaxResultBytes
+	r.MaxResultBytes = api.cfg.reportRoom()
 	if last != nil {
 		if err := last.wait(); err != nil {
 			return fmt.Errorf("%w: %v", rpcapi.ErrUnavailable, err)

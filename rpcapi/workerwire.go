@@ -58,9 +58,11 @@ type RegisterReply struct {
 	Secret            string        `xmlrpc:"secret"`
 	HeartbeatInterval time.Duration `xmlrpc:"heartbeat_interval"`
 	DeadAfter         time.Duration `xmlrpc:"dead_after"`
-	// MaxResultBytes is the master's max_result_bytes: a report whose
-	// output and data together are longer fails its job. The worker trims
-	// the output to fit. Zero from a master that does not say.
+	// MaxResultBytes is the master's max_result_bytes, or half its
+	// max_request_body when that is less: a report whose output, data,
+	// error and stats together are longer may fail its job or not reach
+	// the master. The worker trims the output to fit. Zero from a master
+	// that does not say.
 	MaxResultBytes int `xmlrpc:"max_result_bytes"`
 	// Cancel lists the held jobs the master did not adopt: the worker must
 	// stop them and drop their results.

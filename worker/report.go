@@ -24,7 +24,9 @@ const maxReports = 1000
 // maxBatchBytes bounds the outputs, data and errors of the reports in one
 // Complete call (a batch always takes at least one report), so that the
 // call stays under the master's max_request_body (default 4 MiB), which
-// caps a gob message as it does an XML-RPC body.
+// caps a gob message as it does an XML-RPC body. The max_result_bytes the
+// master gives at registration bounds a batch too: it is at most half of
+// its max_request_body.
 const maxBatchBytes = 2 << 20
 
 // maxSending bounds the Complete calls in flight at once. The master
@@ -155,14 +157,17 @@ func (w *Worker) nextBatch() completeCall {
 	if w.id == "" || (n == 0 && !w.confirmDue()) {
 		return completeCall{}
 	}
-	size := 0
+	size, limit := 0, maxBatchBytes
+	if w.masterMaxResult > 0 {
+		limit = min(limit, w.masterMaxResult)
+	}
 	for i := range n {
 		rep := &w.results[i]
 		size += len(rep.Output) + len(rep.Data) + len(rep.Error) + len(rep.JobID) + 16
 		for k, v := range rep.Stats {
 			size += len(k) + len(v) + 4
 		}
-		if size > maxBatchBytes && i > 0 {
+		if size > limit && i > 0 {
 			n = i
 			break
 		}

@@ -204,3 +204,30 @@ func TestLongErrorIsCut(t *testing.T) {
 			a.Output[max(0, len(a.Output)-20):], limit)
 	}
 }
+
+// TestReportsFitASmallRequestBody: a master whose max_request_body (64
+// KiB) is below its max_result_bytes (1 MiB) tells its workers half of
+// the body (docs/protocol.md, register_worker), so reports of 60 KB of
+// output each reach it, cut to fit, in calls of at most that much, and
+// every job succeeds. Before, the worker sent them whole, the master
+// closed the connection on each try, and the jobs stayed running.
+func TestReportsFitASmallRequestBody(t *testing.T) {
+	const body = 64 << 10
+	out := strings.Repeat("a line of a long crawl log\n", 60000/27) + "the end"
+	c := drovertest.Start(t, drovertest.Options{
+		Handlers: map[string]worker.HandlerFunc{
+			"loud": func(context.Context, *jobs.Job) (jobs.Result, error) { return jobs.Result{Output: out}, nil },
+		},
+		ConfigureMaster: func(cfg *master.Config) { cfg.MaxRequestBody = body },
+	})
+	ids := c.Submit(jobs.Spec{Type: "loud"}, jobs.Spec{Type: "loud"}, jobs.Spec{Type: "loud"}, jobs.Spec{Type: "loud"})
+	c.WaitAll(ids, 20*time.Second)
+	for _, id := range ids {
+		j := c.Job(id)
+		a := j.Attempts[len(j.Attempts)-1]
+		if j.State != jobs.Succeeded || len(a.Output) > body/2 || !strings.HasSuffix(a.Output, "the end") {
+			t.Fatalf("job %s: %s, output of %d bytes ending %q; want succeeded, at most %d bytes, its end kept",
+				id, j.State, len(a.Output), a.Output[max(0, len(a.Output)-10):], body/2)
+		}
+	}
+}

@@ -59,8 +59,9 @@ type Worker struct {
 	// term is the highest raft term a master has named to this worker
 	// (rpcapi.RegisterReply.Term); 0 while only single masters have.
 	term int64
-	// masterMaxResult is the master's max_result_bytes (its register
-	// reply), 0 until it says.
+	// masterMaxResult is the max_result_bytes of the master's register
+	// reply (its own, or half its max_request_body when less), 0 until
+	// it says.
 	masterMaxResult int
 	// deadAfter is the master's dead_after (its register reply); zero:
 	// unknown, no fencing.
