@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // State is where a job is in its life. Two states are live (Pending, Running)
@@ -139,6 +141,8 @@ func (s *Spec) Validate() error {
 		return fmt.Errorf("jobs: spec has no type")
 	case len(s.Type) > 128:
 		return fmt.Errorf("jobs: type %.20q... is longer than 128 bytes", s.Type)
+	case !utf8.ValidString(s.Type) || strings.IndexFunc(s.Type, unicode.IsControl) >= 0:
+		return fmt.Errorf("jobs: type %q has invalid UTF-8 or a control character", s.Type)
 	case s.Retries < 0 || s.Retries > MaxRetries:
 		return fmt.Errorf("jobs: retries %d out of range 0..%d", s.Retries, MaxRetries)
 	case s.Timeout < 0:

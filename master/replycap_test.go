@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/kolo/xmlrpc"
 
@@ -237,7 +238,14 @@ func TestReplyCapQueues(t *testing.T) {
 			for i := range specs {
 				specs[i] = jobs.Spec{Type: fmt.Sprint("s", i)}
 				if tc.workers > 0 {
-					specs[i].Type += hostileText(rng, 20)
+					// A job type is UTF-8 without control characters
+					// (Spec.Validate): those become characters XML escapes.
+					specs[i].Type += strings.Map(func(r rune) rune {
+						if unicode.IsControl(r) {
+							return '&'
+						}
+						return r
+					}, strings.ToValidUTF8(hostileText(rng, 20), "<"))
 				}
 			}
 			pgSubmit(t, gobc, specs...)
