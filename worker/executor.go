@@ -281,7 +281,7 @@ func (w *Worker) finish(r *run, res jobs.Result, err error, canReport bool) (dir
 	if w.running[r.ref.JobID] == r {
 		delete(w.running, r.ref.JobID)
 	}
-	if err != nil && !w.cfg.NoFence && w.fence.lapsedSince(r.started, time.Now()) {
+	if err != nil && w.fencedRun(r.started, time.Now()) {
 		// It failed across a fence deadline: stopped there (by the fence,
 		// or the watchdog), not ours to report. A run that succeeded is
 		// reported: the master records it if the attempt is still this

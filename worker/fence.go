@@ -131,6 +131,9 @@ func (w *Worker) renewFence(sent time.Time) {
 		return
 	}
 	w.mu.Lock()
+	if !w.wdTold.IsZero() && !time.Now().Before(w.wdTold) {
+		w.wdLapsed = w.wdTold // the watchdog stopped the jobs then
+	}
 	tell := deadline.Sub(w.wdTold) >= min(deadAfter/8, watchdogStep)
 	if tell {
 		w.wdTold = deadline
@@ -141,6 +144,23 @@ func (w *Worker) renewFence(sent time.Time) {
 			w.log.WithError(err).Warn("cannot tell the watchdog the fence deadline")
 		}
 	}
+}
+
+// fencedRun reports whether a run that started at since and failed at
+// now may have been stopped by a fence: the worker's deadline, or the
+// watchdog's, which can be up to watchdogStep earlier, passed between the
+// two (so the watchdog's SIGTERM can end a job before the worker's own
+// deadline, and before a renewal the watchdog has not heard of). The
+// caller holds mu.
+func (w *Worker) fencedRun(since, now time.Time) bool {
+	if w.cfg.NoFence {
+		return false
+	}
+	last := w.wdLapsed
+	if !w.wdTold.IsZero() && !now.Before(w.wdTold) {
+		last = w.wdTold
+	}
+	return w.fence.lapsedSince(since, now) || (!last.IsZero() && last.After(since))
 }
 
 // watchdogStep is how far the fence deadline moves before the watchdog is

@@ -166,3 +166,32 @@ func TestReportMovesTheFence(t *testing.T) {
 		}
 	}
 }
+
+// TestFencedRunCountsTheWatchdog: the watchdog's deadline can be up to
+// watchdogStep earlier than the worker's, and its SIGTERM can end a job
+// before the worker's own deadline, or before a renewal it has not heard
+// of. A run that failed after the watchdog's deadline passed counts as
+// fenced (not reported, per the README's fencing section), as one that
+// failed after the worker's does; a run that started after it does not.
+func TestFencedRunCountsTheWatchdog(t *testing.T) {
+	now := time.Now()
+	w := &Worker{fence: newFence()}
+	w.fence.renew(now.Add(80*time.Millisecond), now.Add(-time.Second)) // the worker's deadline is ahead
+	w.wdTold = now.Add(-20 * time.Millisecond)                         // the watchdog's passed
+	if !w.fencedRun(now.Add(-time.Second), now) {
+		t.Error("a run that failed after the watchdog's deadline counts as reported")
+	}
+	if w.fencedRun(now.Add(-10*time.Millisecond), now) {
+		t.Error("a run that started after the watchdog's deadline counts as fenced")
+	}
+	// A renewal told the watchdog a later deadline after its own passed:
+	// wdLapsed keeps when the watchdog stopped the jobs.
+	w.wdLapsed, w.wdTold = w.wdTold, now.Add(time.Second)
+	if !w.fencedRun(now.Add(-time.Second), now) {
+		t.Error("a run that failed after the watchdog's deadline, renewed since, counts as reported")
+	}
+	w.cfg.NoFence = true
+	if w.fencedRun(now.Add(-time.Second), now) {
+		t.Error("with NoFence, a run counts as fenced")
+	}
+}

@@ -67,6 +67,9 @@ type Worker struct {
 	// unknown, no fencing.
 	deadAfter time.Duration
 	wdTold    time.Time // the last fence deadline the watchdog was told (renewFence)
+	// wdLapsed is the latest deadline the watchdog was told that passed
+	// before a renewal (renewFence): it may have killed jobs then.
+	wdLapsed time.Time
 	running   map[string]*run
 	okObs     map[string]prometheus.Observer // the run-time histograms of jobs that end ok, by type (okObserver)
 	results   []rpcapi.Report                // finished, not yet sent
