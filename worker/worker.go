@@ -70,11 +70,11 @@ type Worker struct {
 	// wdLapsed is the latest deadline the watchdog was told that passed
 	// before a renewal (renewFence): it may have killed jobs then.
 	wdLapsed time.Time
-	running   map[string]*run
-	okObs     map[string]prometheus.Observer // the run-time histograms of jobs that end ok, by type (okObserver)
-	results   []rpcapi.Report                // finished, not yet sent
-	sending   map[int][]rpcapi.Report        // sent in Complete calls not yet answered or not yet durable, by call
-	sendSeq   int                            // the last key of sending
+	running  map[string]*run
+	okObs    map[string]prometheus.Observer // the run-time histograms of jobs that end ok, by type (okObserver)
+	results  []rpcapi.Report                // finished, not yet sent
+	sending  map[int][]rpcapi.Report        // sent in Complete calls not yet answered or not yet durable, by call
+	sendSeq  int                            // the last key of sending
 	// tickets are the calls of sending that the master answered before
 	// their reports were on disk, with the commit that makes them durable
 	// (CompleteReply.Commit); they go again if the worker registers anew.
