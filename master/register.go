@@ -76,8 +76,8 @@ func checkRegister(a *rpcapi.RegisterArgs) error {
 		return fmt.Errorf("%w: a push worker must give the addr of its endpoint", rpcapi.ErrBadRequest)
 	case !pull && a.Transport != "" && a.Transport != rpcapi.TransportGob && a.Transport != rpcapi.TransportXMLRPC:
 		return fmt.Errorf("%w: transport %q: want %q or %q", rpcapi.ErrBadRequest, a.Transport, rpcapi.TransportGob, rpcapi.TransportXMLRPC)
-	case a.Slots < 1 || a.Slots > 100000:
-		return fmt.Errorf("%w: slots %d out of range 1..100000", rpcapi.ErrBadRequest, a.Slots)
+	case a.Slots < 1 || a.Slots > rpcapi.MaxSlots:
+		return fmt.Errorf("%w: slots %d out of range 1..%d", rpcapi.ErrBadRequest, a.Slots, rpcapi.MaxSlots)
 	case len(a.Types) == 0 || len(a.Types) > 10000:
 		return fmt.Errorf("%w: a worker needs 1..10000 job types, got %d", rpcapi.ErrBadRequest, len(a.Types))
 	case len(a.Tags) > 256:

@@ -77,6 +77,9 @@ type RegisterReply struct {
 	Term int64 `xmlrpc:"term,omitempty"`
 }
 
+// MaxSlots is the most slots a worker may register with.
+const MaxSlots = 100000
+
 // Heartbeat answers.
 const (
 	BeatOK      = "ok"

@@ -278,6 +278,9 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if c.Slots > rpcapi.MaxSlots {
+		return fmt.Errorf("worker: slots %d is above the master's maximum of %d", c.Slots, rpcapi.MaxSlots)
+	}
 	if c.LogMaxBytes < MinLogMaxBytes {
 		return fmt.Errorf("worker: LogMaxBytes (log_max_bytes) %d is below the minimum of %d", c.LogMaxBytes, MinLogMaxBytes)
 	}

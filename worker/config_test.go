@@ -50,6 +50,7 @@ func TestConfigNegative(t *testing.T) {
 		want string
 	}{
 		{Config{Slots: -1}, "worker: slots -1 is negative"},
+		{Config{Slots: 100001}, "worker: slots 100001 is above the master's maximum of 100000"},
 		{Config{OutputLimit: -2}, "worker: OutputLimit (output_limit) -2 is negative"},
 		{Config{MaxRequestBody: -3}, "worker: MaxRequestBody (max_request_body) -3 is negative"},
 		{Config{MaxCallsInFlight: -4}, "worker: MaxCallsInFlight (max_calls_in_flight) -4 is negative"},
