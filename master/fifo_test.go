@@ -7,8 +7,8 @@ import (
 )
 
 // TestFIFOAgainstASlice: random pushes and pops in runs long enough to
-// span many blocks, against a plain slice; no popped entry stays
-// reachable from the queue's blocks, and a drained queue holds none.
+// pass the compaction threshold, against a plain slice; no popped entry
+// stays reachable from the queue's slice.
 func TestFIFOAgainstASlice(t *testing.T) {
 	for seed := range uint64(20) {
 		r := rand.New(rand.NewPCG(seed, 1))
@@ -33,8 +33,16 @@ func TestFIFOAgainstASlice(t *testing.T) {
 			if f.len() != len(model) {
 				t.Fatalf("seed %d step %d: len %d, want %d", seed, step, f.len(), len(model))
 			}
+			if f.head > 1024 && f.head*2 > len(f.q) {
+				t.Fatalf("seed %d step %d: head %d of %d left uncompacted", seed, step, f.head, len(f.q))
+			}
 			if step%97 == 0 {
-				checkFIFO(t, &f, model)
+				if i := slices.IndexFunc(f.q[:f.head], func(p *int) bool { return p != nil }); i >= 0 {
+					t.Fatalf("seed %d step %d: popped entry %d still held", seed, step, i)
+				}
+				if !slices.Equal(f.q[f.head:], model) {
+					t.Fatalf("seed %d step %d: queue differs from the model", seed, step)
+				}
 			}
 		}
 		for len(model) > 0 {
@@ -43,35 +51,8 @@ func TestFIFOAgainstASlice(t *testing.T) {
 			}
 			model = model[1:]
 		}
-		checkFIFO(t, &f, nil)
-		if len(f.blocks) != 0 {
-			t.Fatalf("seed %d: drained queue holds %d blocks", seed, len(f.blocks))
+		if f.len() != 0 || f.head != 0 || len(f.q) != 0 {
+			t.Fatalf("seed %d: drained queue has head %d, len %d", seed, f.head, len(f.q))
 		}
-	}
-}
-
-// checkFIFO checks that f holds model in order, in blocks no fuller than
-// fifoBlock, and keeps no popped entry.
-func checkFIFO(t *testing.T, f *fifo[*int], model []*int) {
-	t.Helper()
-	var held []*int
-	for i, b := range f.blocks {
-		if cap(b) != fifoBlock || (i < len(f.blocks)-1 && len(b) != fifoBlock) {
-			t.Fatalf("block %d of %d: length %d, capacity %d", i, len(f.blocks), len(b), cap(b))
-		}
-		from := 0
-		if i == 0 {
-			from = f.head
-			if j := slices.IndexFunc(b[:f.head], func(p *int) bool { return p != nil }); j >= 0 {
-				t.Fatalf("popped entry %d still held", j)
-			}
-		}
-		held = append(held, b[from:]...)
-	}
-	if j := slices.IndexFunc(f.spare[:cap(f.spare)], func(p *int) bool { return p != nil }); j >= 0 {
-		t.Fatalf("the spare block holds entry %d", j)
-	}
-	if !slices.Equal(held, model) {
-		t.Fatalf("queue holds %d entries, differing from the model's %d", len(held), len(model))
 	}
 }
