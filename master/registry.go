@@ -230,14 +230,7 @@ func (reg *registry) retire(w *workerRec, now time.Time, why string) {
 // left the master, and empties it. The caller holds the core's lock.
 func (reg *registry) takeBack(w *workerRec, now time.Time, why string) {
 	for _, t := range w.outbox {
-		if l := w.leases[t.JobID]; l == nil || l.attempt != t.Attempt {
-			continue // cancelled or ended while queued
-		}
-		delete(w.leases, t.JobID)
-		j, _, err := reg.core.apply(jobChange{kind: changeRevoke, job: t.JobID, attempt: t.Attempt, at: now, why: why})
-		if err == nil {
-			jobEntry(reg.log, j).Info("lease revoked: " + why)
-		}
+		revokeLease(reg.core, reg.log, w, t.JobID, t.Attempt, now, why) // a lease cancelled or ended while queued is left
 	}
 	clear(w.outbox)
 	w.outbox = w.outbox[:0]

@@ -191,18 +191,26 @@ func refusalBackoff(beat time.Duration, n int) time.Duration {
 }
 
 // revoke takes back w's lease of attempt of job jobID, which never
-// started. A lease w does not hold is not w's to give back: it is left as
-// it is (a reply may name another worker's task). The caller holds the
-// core's lock.
+// started (revokeLease). The caller holds the core's lock.
 func (d *dispatcher) revoke(w *workerRec, jobID string, attempt int, now time.Time, why string) {
+	revokeLease(d.core, d.log, w, jobID, attempt, now, why)
+}
+
+// revokeLease takes back w's lease of attempt of job jobID, which never
+// started: the job is pending again, without an attempt. A lease w does
+// not hold is not w's to give back: it is left as it is (a reply may name
+// another worker's task). The caller holds the core's lock.
+func revokeLease(c interface {
+	apply(jobChange) (*jobs.Job, *batch, error)
+}, log logrus.FieldLogger, w *workerRec, jobID string, attempt int, now time.Time, why string) {
 	l := w.leases[jobID]
 	if l == nil || l.attempt != attempt {
 		return
 	}
 	delete(w.leases, jobID)
-	j, _, err := d.core.apply(jobChange{kind: changeRevoke, job: jobID, attempt: attempt, at: now, why: why})
+	j, _, err := c.apply(jobChange{kind: changeRevoke, job: jobID, attempt: attempt, at: now, why: why})
 	if err != nil {
 		return
 	}
-	jobEntry(d.log, j).Info("lease revoked: " + why)
+	jobEntry(log, j).Info("lease revoked: " + why)
 }
