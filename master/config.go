@@ -468,8 +468,8 @@ func (c *Config) checkFields() error {
 }
 
 // reportRoom is the max_result_bytes workers are told: MaxResultBytes,
-// or half of MaxRequestBody when that is less, so that a report, with its
-// encoding and escapes, fits in a task_complete.
+// or half of MaxRequestBody when that is less, leaving the other half
+// for a task_complete's encoding (XML-RPC's escapes can take more).
 func (c *Config) reportRoom() int {
 	return int(min(int64(c.MaxResultBytes), c.MaxRequestBody/2))
 }
