@@ -257,6 +257,23 @@ func (c *committer) durableSeq() int64 {
 	return c.durable
 }
 
+// unwritten reports whether a record of the job numbered seq waits to be
+// written: in the next commit, or in the one being written. A job leaves
+// memory only once its record is written (retirePass), or reads from the
+// store would find an older one.
+func (c *committer) unwritten(seq uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.cur.index[seq]; ok {
+		return true
+	}
+	if c.flushing != nil {
+		_, ok := c.flushing.index[seq]
+		return ok
+	}
+	return false
+}
+
 // pending returns the batch that the next commit writes.
 func (c *committer) pending() *batch {
 	c.mu.Lock()

@@ -231,7 +231,7 @@ func (c *core) touch(j *jobs.Job, before jobs.State) *batch {
 			c.ret.unfinished()
 		}
 		if j.State.Final() && !before.Final() {
-			c.ret.finished(j, j.Updated)
+			c.ret.finished(j)
 		}
 		if j.State.Final() {
 			if j.Parent != "" {

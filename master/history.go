@@ -68,7 +68,7 @@ func (c *core) readmit(j *jobs.Job) *jobs.Job {
 	}
 	c.insert(j)
 	c.counts.add(j.State, -1) // counted already, as a job in the store
-	c.ret.finished(j, j.Updated)
+	c.ret.finished(j)
 	// Its group left memory with it, after its on_done ran: insert
 	// marked it so (groupBack), unless its entry was lost.
 	if g := j.Spec.Group; g != "" && c.hooks != nil && len(c.groups[g]) == 1 && !c.hooks.fired[g] {

@@ -362,7 +362,7 @@ func (l *loader) add(j *jobs.Job) {
 	if j.State.Final() {
 		c.ret.finishedMem++
 		if j.Spec.Group == "" {
-			l.finals = append(l.finals, retireEntry{seq: j.Seq, at: j.Updated})
+			l.finals = append(l.finals, retireEntry{seq: j.Seq, at: j.Updated, fin: j.Updated})
 		}
 	}
 	switch j.State {

@@ -8,7 +8,8 @@ import (
 
 // Retention: a finished job leaves the master's memory Retain after it
 // finished, or sooner when more than RetainJobs finished jobs are in
-// memory (the oldest-finished leave first). Its record stays on disk
+// memory (the oldest-finished leave first), and never before its last
+// record is written (committer.unwritten). Its record stays on disk
 // (until History). What only that job needed leaves with it: its unique
 // key, its idempotency key, its group once the whole group has left, lanes
 // and rate buckets nobody uses, per-type metric series.
@@ -32,7 +33,11 @@ import (
 type retireEntry struct {
 	seq   uint64 // the job's Seq; 0 for a group
 	group string
-	at    time.Time // when it finished
+	at    time.Time // when it finished, or is due less Retain when held
+	// fin is the job's Updated when the entry was made: a job retried
+	// since has a different one, and an entry of its own if it finished
+	// again.
+	fin time.Time
 }
 
 // retireQueue is a FIFO of retireEntry in the order jobs finished.
@@ -59,11 +64,12 @@ type retention struct {
 	outside     bool  // some stored job is not in memory: listings read the store
 }
 
-// finished notes that j has just become final (or was loaded final).
-func (rt *retention) finished(j *jobs.Job, at time.Time) {
+// finished notes that j has just become final (or was brought back
+// final from history).
+func (rt *retention) finished(j *jobs.Job) {
 	rt.finishedMem++
 	if j.Spec.Group == "" {
-		rt.retiring.push(retireEntry{seq: j.Seq, at: at})
+		rt.retiring.push(retireEntry{seq: j.Seq, at: j.Updated, fin: j.Updated})
 	}
 }
 
@@ -163,6 +169,9 @@ func (c *core) retirePass(now time.Time) (n int, more bool) {
 		if c.ret.finishedMem <= c.cfg.RetainJobs && now.Before(e.at.Add(c.cfg.Retain)) {
 			return n, false
 		}
+		if c.unwritten(e) {
+			return n, false // the jobs after it finished later: wait for the commit
+		}
 		ent := c.ret.retiring.pop()
 		if ent.group != "" {
 			k, wait := c.retireGroup(ent.group, now)
@@ -172,18 +181,47 @@ func (c *core) retirePass(now time.Time) (n int, more bool) {
 			}
 			continue
 		}
-		j := c.byseq.get(ent.seq)
-		if j == nil || !j.State.Final() || j.Spec.Group != "" {
-			continue // gone already, retried, or retires with its group
+		j := c.entryJob(&ent)
+		if j == nil {
+			continue
 		}
 		if until := c.retireHold(j, now); !until.IsZero() {
-			again = append(again, retireEntry{seq: j.Seq, at: until.Add(-c.cfg.Retain)})
+			again = append(again, retireEntry{seq: j.Seq, at: until.Add(-c.cfg.Retain), fin: ent.fin})
 			continue
 		}
 		c.drop(j)
 		n++
 	}
 	return n, false
+}
+
+// entryJob returns the job that entry e (of a job, not a group) retires,
+// or nil when the entry is stale: the job is gone already, or retires with
+// its group, or it was retried since (live again, or final again with an
+// entry of its own). The caller holds mu.
+func (c *core) entryJob(e *retireEntry) *jobs.Job {
+	j := c.byseq.get(e.seq)
+	if j == nil || !j.State.Final() || j.Spec.Group != "" || !j.Updated.Equal(e.fin) {
+		return nil
+	}
+	return j
+}
+
+// unwritten reports whether entry e, due to leave, must wait because a
+// job it would drop has a record not yet written: a read of the store
+// would find the job's older record, or none (retirePass). The caller
+// holds mu.
+func (c *core) unwritten(e *retireEntry) bool {
+	if e.group == "" {
+		j := c.entryJob(e)
+		return j != nil && c.commit.unwritten(j.Seq)
+	}
+	for _, id := range c.groups[e.group] {
+		if j := c.job(id); j != nil && c.commit.unwritten(j.Seq) {
+			return true
+		}
+	}
+	return false
 }
 
 // retireHold returns until when j must stay in memory though it is due to
