@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/drover/drover/internal/bodylimit"
 	"github.com/drover/drover/rpcapi"
 )
 
@@ -20,7 +21,13 @@ import (
 // apiHandler turns a handler's error into a JSON error reply.
 type apiHandler func(http.ResponseWriter, *http.Request) error
 
+// ServeHTTP replies; an error reply reaches a client that sends its
+// whole body before it reads (bodylimit).
 func (h apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	bodylimit.Serve(w, r, h.serve)
+}
+
+func (h apiHandler) serve(w http.ResponseWriter, r *http.Request) {
 	if err := h(w, r); err != nil {
 		status, code := errorStatus(err)
 		writeError(w, status, code, errorMessage(err))
@@ -132,8 +139,7 @@ func paging(p url.Values) (limit int, asc bool, cursor string, err error) {
 // bounded refuses a request whose Content-Length is over
 // max_request_body as soon as its headers are read, without reading the
 // body or waiting for anything (413), and closes the connection after
-// the reply (net/http would otherwise read a short body to its end
-// first); a body of unknown length is bounded as it is read (decodeBody).
+// the reply (and the rest of the body, bodylimit); a body of unknown length is bounded as it is read (decodeBody).
 func (a httpAPI) bounded(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if r.ContentLength > a.maxBody {

@@ -173,6 +173,13 @@ func TestGobIdleTimeoutConf(t *testing.T) {
 // fails t if none comes within a generous deadline.
 func rawRequest(t *testing.T, addr, method, path, ctype string, length int64) (status int, body string) {
 	t.Helper()
+	return rawSend(t, addr, method, path, ctype, length, "")
+}
+
+// rawSend is rawRequest with a body, sent whole before the reply is read,
+// as Python's xmlrpc.client and urllib do.
+func rawSend(t *testing.T, addr, method, path, ctype string, length int64, sent string) (status int, body string) {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -180,14 +187,14 @@ func rawRequest(t *testing.T, addr, method, path, ctype string, length int64) (s
 	defer c.Close()
 	hdr := method + " " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: " + ctype +
 		"\r\nContent-Length: " + strconv.FormatInt(length, 10) + "\r\n\r\n"
-	if _, err := c.Write([]byte(hdr)); err != nil {
-		t.Fatal(err)
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := c.Write([]byte(hdr + sent)); err != nil {
+		t.Fatalf("%s %s with a body of %d bytes: %v", method, path, len(sent), err)
 	}
-	c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	start := time.Now()
 	res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
 	if err != nil {
-		t.Fatalf("%s %s with Content-Length %d and no body: no reply (%v) after %v", method, path, length, err, time.Since(start))
+		t.Fatalf("%s %s with Content-Length %d and %d bytes sent: no reply (%v) after %v", method, path, length, len(sent), err, time.Since(start))
 	}
 	defer res.Body.Close()
 	var b strings.Builder
@@ -201,6 +208,31 @@ func rawRequest(t *testing.T, addr, method, path, ctype string, length int64) (s
 	}
 	t.Logf("%s %s: %s after %v", method, path, res.Status, time.Since(start))
 	return res.StatusCode, b.String()
+}
+
+// TestOverLimitBodySentWhole: a client that sends its whole body before
+// it reads (Python's xmlrpc.client, urllib) reads the 413 for a body over
+// max_request_body, and the 400 or fault for a malformed one, instead of
+// a reset connection (docs/api.md, docs/protocol.md).
+func TestOverLimitBodySentWhole(t *testing.T) {
+	m := startAPIMaster(t, master.Config{MaxRequestBody: 64 << 10})
+	big := strings.Repeat("<", 20<<20)
+	junk := strings.Repeat("<", 60<<10)
+	for _, tc := range []struct {
+		path, ctype, body string
+		status            int
+		want              string
+	}{
+		{"/api/v1/jobs", "application/json", big, 413, `"too_large"`},
+		{"/RPC2", "text/xml", big, 413, "over 65536 bytes"},
+		{"/api/v1/jobs", "application/json", junk, 400, `"bad_request"`},
+		{"/RPC2", "text/xml", junk, 200, "<int>-32700</int>"},
+	} {
+		status, body := rawSend(t, m.Addr(), "POST", tc.path, tc.ctype, int64(len(tc.body)), tc.body)
+		if status != tc.status || !strings.Contains(body, tc.want) {
+			t.Errorf("POST %s with %d bytes: %d %s; want %d with %s", tc.path, len(tc.body), status, body, tc.status, tc.want)
+		}
+	}
 }
 
 // TestOverLimitContentLength: a request whose Content-Length is over

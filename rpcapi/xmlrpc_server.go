@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/drover/drover/internal/bodylimit"
 	"github.com/drover/drover/internal/xmlrpc"
 )
 
@@ -211,6 +212,10 @@ func (h *xmlHandler) introspection() []xmlMethod {
 }
 
 func (h *xmlHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	bodylimit.Serve(rw, req, h.serve) // a refusal reaches a client that sends its whole body first
+}
+
+func (h *xmlHandler) serve(rw http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
 		rw.Header().Set("Allow", "POST")
 		http.Error(rw, "XML-RPC takes POST", http.StatusMethodNotAllowed)
@@ -227,8 +232,7 @@ func (h *xmlHandler) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	}
 	if req.ContentLength > h.opts.MaxBody {
 		// Refused before a byte of the body is read; the connection
-		// closes after the reply (net/http would otherwise read a short
-		// body to its end first).
+		// closes after the reply (and the rest of the body, bodylimit).
 		rw.Header().Set("Connection", "close")
 		http.Error(rw, fmt.Sprintf("request body over %d bytes", h.opts.MaxBody), http.StatusRequestEntityTooLarge)
 		return
