@@ -114,6 +114,8 @@ func TestErrors(t *testing.T) {
 		{"jobs.toml", "job = [{type = \"a\"}, 3]\n", `jobs.toml:1: job[2]: want a table, got integer`},
 		{"jobs.toml", "[[job]]\ntype = \"a\"\nkey = \"k\"\n[[job]]\ntype = \"b\"\nkey = \"k\"\n", `jobs.toml:6: job[2].key: key "file:k" is also the key of job[1]`},
 		{"jobs.toml", "[[job]]\ntype = \"a\"\nkey = \"\"\n", `jobs.toml:3: job[1].key: must not be empty`},
+		{"jobs.toml", "[[job]]\nname = \"n\"\ntype = \"a\"\nschedule = \"@every 5s\"\n[[job]]\nname = \"n\"\ntype = \"b\"\nschedule = \"@daily\"\n",
+			`jobs.toml:6: job[2].name: schedule "n" is also the name of job[1]`},
 		{"jobs.toml", "[[job]]\ntype = \"a\"\ntype = \"b\"\n", `jobs.toml:3:1: Key 'job.type' has already been defined.`},
 	} {
 		parse := kinds[c.file]

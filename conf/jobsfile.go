@@ -65,9 +65,18 @@ func ParseJobs(name string, data []byte) ([]jobs.Spec, error) {
 	}
 	seen := make(map[string]int, len(specs)) // key → index in specs
 	dups := make(map[string]int)             // content hash → count so far
+	scheds := make(map[string]int)           // schedule name → index in specs
 	for i := range specs {
 		s := &specs[i]
 		p := path{"job"}.index(i)
+		if s.Schedule != "" {
+			// The master refuses the file whole for it; here the error
+			// names the line.
+			if j, ok := scheds[s.Name]; ok {
+				d.errorf(p.key("name"), "schedule %q is also the name of job[%d]", s.Name, j+1)
+			}
+			scheds[s.Name] = i
+		}
 		if explicit[i] {
 			s.Key = KeyPrefix + s.Key
 			p = p.key("key")
