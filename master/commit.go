@@ -2,6 +2,7 @@ package master
 
 import (
 	"errors"
+	"iter"
 	"slices"
 	"sync"
 	"time"
@@ -262,14 +263,22 @@ func (c *committer) durableSeq() int64 {
 // memory only once its record is written (retirePass), or reads from the
 // store would find an older one.
 func (c *committer) unwritten(seq uint64) bool {
+	return c.unwrittenAny(func(yield func(uint64) bool) { yield(seq) })
+}
+
+// unwrittenAny is unwritten for any of seqs, under one lock.
+func (c *committer) unwrittenAny(seqs iter.Seq[uint64]) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.cur.index[seq]; ok {
-		return true
-	}
-	if c.flushing != nil {
-		_, ok := c.flushing.index[seq]
-		return ok
+	for seq := range seqs {
+		if _, ok := c.cur.index[seq]; ok {
+			return true
+		}
+		if c.flushing != nil {
+			if _, ok := c.flushing.index[seq]; ok {
+				return true
+			}
+		}
 	}
 	return false
 }

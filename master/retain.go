@@ -216,12 +216,13 @@ func (c *core) unwritten(e *retireEntry) bool {
 		j := c.entryJob(e)
 		return j != nil && c.commit.unwritten(j.Seq)
 	}
-	for _, id := range c.groups[e.group] {
-		if j := c.job(id); j != nil && c.commit.unwritten(j.Seq) {
-			return true
+	return c.commit.unwrittenAny(func(yield func(uint64) bool) {
+		for _, id := range c.groups[e.group] {
+			if j := c.job(id); j != nil && !yield(j.Seq) {
+				return
+			}
 		}
-	}
-	return false
+	})
 }
 
 // retireHold returns until when j must stay in memory though it is due to
