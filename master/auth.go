@@ -1,15 +1,18 @@
 package master
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/drover/drover/internal/listen"
+	"github.com/drover/drover/jobs"
 	"github.com/drover/drover/rpcapi"
 )
 
@@ -128,3 +131,25 @@ func (a httpAPI) apiWhoami(w http.ResponseWriter, r *http.Request) error {
 // checks them: a standby master of a group (package cluster) checks the
 // same.
 func (c *Config) Keyring() (*rpcapi.Keyring, error) { return c.keyring(c.Tokens) }
+
+// authorizeSchedules refuses specs that hold a schedule unless the caller
+// is an admin: such a spec creates the schedule of its name, or replaces
+// its timetable and job, which is the admin's as pausing, running and
+// deleting it are (docs/security.md). A call that went through no token
+// check (an embedding program, the jobs file) is an admin's.
+func authorizeSchedules(ctx context.Context, specs []jobs.Spec) error {
+	for i := range specs {
+		if specs[i].Schedule == "" {
+			continue
+		}
+		id, err := rpcapi.IdentityFrom(ctx)
+		if err != nil {
+			return err
+		}
+		if id.Role != rpcapi.RoleAdmin {
+			return rpcapi.Forbidden(id, "submit_jobs with a schedule (spec "+strconv.Itoa(i)+": it creates or replaces schedule "+strconv.Quote(specs[i].Name)+")", nil)
+		}
+		return nil
+	}
+	return nil
+}

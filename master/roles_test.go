@@ -441,3 +441,65 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// TestScheduleSpecNeedsAdmin: a submit_jobs with a schedule creates or
+// replaces the schedule of its name, which docs/security.md gives to
+// admin only. A client token is refused on both transports, and neither a
+// new schedule nor a change to an existing one (nor the batch's other
+// job) comes of it; an admin token may.
+func TestScheduleSpecNeedsAdmin(t *testing.T) {
+	m := startRoleMaster(t)
+	ctx := ctxT(t, 30*time.Second)
+	schedules := func() string {
+		t.Helper()
+		c, err := rpcapi.NewCaller(m.Addr(), rpcapi.TransportGob, rpcapi.WithToken(roleToken(rpcapi.RoleRead)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var ls rpcapi.ListSchedulesReply
+		if err := c.Call(ctx, rpcapi.MasterSchedules, &rpcapi.Empty{}, &ls); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, s := range ls.Schedules {
+			fmt.Fprintf(&b, "%s %s %s %v;", s.Name, s.Schedule, s.Spec.Type, s.Spec.Args)
+		}
+		return b.String()
+	}
+	before := schedules()
+	batch := []jobs.Spec{{Type: "plain"},
+		{Name: "nightly", Schedule: "@every 1s", Type: "echo", Args: map[string]string{"text": "replaced"}}}
+	for _, transport := range []string{rpcapi.TransportGob, rpcapi.TransportXMLRPC} {
+		for _, specs := range [][]jobs.Spec{batch, {{Name: "new", Schedule: "@every 1s", Type: "echo"}}} {
+			c, err := rpcapi.NewCaller(m.Addr(), transport, rpcapi.WithToken(roleToken(rpcapi.RoleClient)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r rpcapi.SubmitReply
+			err = c.Call(ctx, rpcapi.MasterSubmit, &rpcapi.SubmitArgs{Specs: specs}, &r)
+			c.Close()
+			if !errors.Is(err, rpcapi.ErrForbidden) || !strings.Contains(err.Error(), "schedule") {
+				t.Errorf("%s: a client's schedule spec: %v; want ErrForbidden naming the schedule", transport, err)
+			}
+			if after := schedules(); after != before {
+				t.Errorf("%s: schedules after a refused submit:\n%s\nwant\n%s", transport, after, before)
+			}
+		}
+	}
+	if js, _, err := m.Jobs(ctx, master.JobQuery{Type: "plain"}); err != nil || len(js) != 0 {
+		t.Errorf("the refused batch's plain job: %d jobs, %v; want none", len(js), err)
+	}
+	admin, err := rpcapi.NewCaller(m.Addr(), rpcapi.TransportXMLRPC, rpcapi.WithToken(roleToken(rpcapi.RoleAdmin)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var r rpcapi.SubmitReply
+	if err := admin.Call(ctx, rpcapi.MasterSubmit, &rpcapi.SubmitArgs{Specs: []jobs.Spec{{Name: "new", Schedule: "@every 1h", Type: "echo"}}}, &r); err != nil {
+		t.Fatalf("an admin's schedule spec: %v", err)
+	}
+	if after := schedules(); !strings.Contains(after, "new @every 1h echo") {
+		t.Errorf("schedules after an admin's submit: %s; want schedule new", after)
+	}
+}

@@ -25,6 +25,9 @@ func (api *wire) Submit(ctx context.Context, a *rpcapi.SubmitArgs, r *rpcapi.Sub
 	if err := c.checkSubmit(a.Specs); err != nil {
 		return err
 	}
+	if err := authorizeSchedules(ctx, a.Specs); err != nil {
+		return err
+	}
 	r.IDs = make([]string, len(a.Specs))
 	r.Existing = make([]bool, len(a.Specs))
 	r.ThenIDs = []rpcapi.FollowUp{}
