@@ -3,9 +3,11 @@ package conf
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/drover/drover/rpcapi"
 )
@@ -95,7 +97,10 @@ func parseTokenLine(text string) (rpcapi.Credential, error) {
 		return c, fmt.Errorf("unknown role %q (want admin, client, worker or read)", f[1])
 	}
 	// The role is valid and the token is one field: NewKeyring can only
-	// refuse the name.
+	// refuse the name, or a control character in the token.
+	if strings.ContainsFunc(c.Token, unicode.IsControl) {
+		return c, errors.New("the token holds a control character, which no HTTP header can carry")
+	}
 	if _, err := rpcapi.NewKeyring([]rpcapi.Credential{c}); err != nil {
 		return c, fmt.Errorf("name %q: want 1 to 64 letters, digits or ._@- characters", c.Name)
 	}

@@ -43,6 +43,7 @@ func TestParseTokensErrors(t *testing.T) {
 		{"ci client secret-1\nci read secret-2\n", 2, `tokens:2: ci: name already used on line 1`},
 		{"# x\nci client secret-1\n\nops admin secret-1\n", 4, `tokens:4: ops: the same token as line 2: every token must be different`},
 		{"ci client\n", 1, `tokens:1: want three fields, NAME ROLE TOKEN, got 2`},
+		{"ci client secret\x01-1\n", 1, `tokens:1: ci: the token holds a control character, which no HTTP header can carry`},
 		{"secret-1\n", 1, `tokens:1: want three fields, NAME ROLE TOKEN, got 1`},
 		{"ci client secret-1 trailing\n", 1, `tokens:1: want three fields, NAME ROLE TOKEN, got 4`},
 		{"c/i client secret-1\n", 1, `tokens:1: c/i: name "c/i": want 1 to 64 letters, digits or ._@- characters`},

@@ -34,12 +34,13 @@ func collect(opts []Option) options {
 	return o
 }
 
-// TokenOf returns the token a request carries: a Bearer token, or the
-// password of HTTP Basic auth (any user name), so that Python's
+// TokenOf returns the token a request carries: a Bearer token (the
+// scheme's name in any case, as HTTP has it), or the password of HTTP
+// Basic auth (any user name), so that Python's
 // ServerProxy("http://drover:TOKEN@host:port/RPC2") works unchanged.
 func TokenOf(r *http.Request) string {
 	h := r.Header.Get("Authorization")
-	if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+	if scheme, t, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
 		return strings.TrimSpace(t)
 	}
 	if _, pw, ok := r.BasicAuth(); ok {

@@ -104,6 +104,8 @@ func TestTokenOf(t *testing.T) {
 		header, want string
 	}{
 		{"Bearer abc", "abc"},
+		{"bearer abc", "abc"}, // the scheme's name is case-insensitive (RFC 9110)
+		{"BEARER  abc ", "abc"},
 		{"Basic ZHJvdmVyOmFiYw==", "abc"}, // drover:abc
 		{"Basic Onh5eg==", "xyz"},         // :xyz
 		{"", ""},

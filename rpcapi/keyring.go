@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"unicode"
 
 	"github.com/drover/drover/internal/listen"
 )
@@ -67,6 +68,8 @@ func NewKeyring(creds []Credential) (*Keyring, error) {
 			return nil, fmt.Errorf("rpcapi: token %d (%s): empty token", n, c.Name)
 		case strings.TrimSpace(c.Token) != c.Token:
 			return nil, fmt.Errorf("rpcapi: token %d (%s): the token starts or ends with white space", n, c.Name)
+		case strings.ContainsFunc(c.Token, unicode.IsControl):
+			return nil, fmt.Errorf("rpcapi: token %d (%s): a control character, which no HTTP header can carry", n, c.Name)
 		}
 		if j, ok := names[c.Name]; ok {
 			return nil, fmt.Errorf("rpcapi: tokens %d and %d have the same name %q", j, n, c.Name)

@@ -93,6 +93,7 @@ func TestKeyring(t *testing.T) {
 		{[]Credential{{"a", "reader", "secret-1"}}, `token 1 (a): unknown role "reader" (want admin, client, worker or read)`},
 		{[]Credential{{"a", RoleRead, ""}}, `token 1 (a): empty token`},
 		{[]Credential{{"a", RoleRead, " secret-1"}}, `token 1 (a): the token starts or ends with white space`},
+		{[]Credential{{"a", RoleRead, "secret\x01-1"}}, `token 1 (a): a control character`},
 		{[]Credential{{"", RoleRead, "secret-1"}}, `token 1: name "": want 1 to 64`},
 		{[]Credential{{"a b", RoleRead, "secret-1"}}, `token 1: name "a b": want 1 to 64`},
 		{[]Credential{{"a", RoleRead, "secret-1"}, {"a", RoleClient, "secret-2"}}, `tokens 1 and 2 have the same name "a"`},
