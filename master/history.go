@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -145,11 +146,12 @@ func (c *core) historyOver() bool {
 }
 
 // sweepHistory deletes from the store the finished jobs that finished
-// before now - History, and the oldest ones beyond HistoryJobs, oldest Seq
-// first, stopping at the first finished job that must stay (so a young job
-// with an old Seq holds back older ones after it until it is due itself).
-// Jobs in memory, and jobs from a jobs file, stay. It returns how many
-// jobs it deleted.
+// before now - History, and beyond HistoryJobs the ones that finished
+// first (a job retried after it left memory counts from its last finish),
+// in Seq order. Once under HistoryJobs it stops at the first finished job
+// that must stay (so a young job with an old Seq holds back older ones
+// after it until it is due itself). Jobs in memory, and jobs from a jobs
+// file, stay. It returns how many jobs it deleted.
 func (c *core) sweepHistory(now time.Time) (int, error) {
 	hs, ok := c.store.(jobs.HistoryStore)
 	if !ok {
@@ -157,26 +159,42 @@ func (c *core) sweepHistory(now time.Time) (int, error) {
 	}
 	cutoff := now.Add(-c.cfg.History)
 	keep := c.lastFires()
+	sweepable := func(h *jobs.RecordHead) bool {
+		return h.State.Final() && !bytes.HasPrefix(h.Key, jobsFileKeyBytes) && !keep[string(h.Key)]
+	}
+	overNow := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.counts.of(jobs.Succeeded) + c.counts.of(jobs.Failed) + c.counts.of(jobs.Cancelled) - c.cfg.HistoryJobs
+	}
+	var first finishedFirst
+	if over := overNow(); over > 0 {
+		var err error
+		if first, err = firstFinished(hs, over, sweepable); err != nil {
+			return 0, err
+		}
+	}
 	b := newStoredBatch()
 	for after := uint64(0); ; {
 		if c.ctx.Err() != nil { // the master stops: the next start goes on
 			return b.deleted, nil
 		}
-		c.mu.Lock()
-		over := c.counts.of(jobs.Succeeded) + c.counts.of(jobs.Failed) + c.counts.of(jobs.Cancelled) - c.cfg.HistoryJobs
-		c.mu.Unlock()
+		over := overNow()
 		err := hs.Ascend(after, func(seq uint64, data []byte) bool {
 			h, ok := jobs.PeekHead(data)
-			if !ok || !h.State.Final() || bytes.HasPrefix(h.Key, jobsFileKeyBytes) || keep[string(h.Key)] {
+			if !ok || !sweepable(&h) {
 				after = seq
 				return true
 			}
-			if over <= 0 && !h.Updated.Before(cutoff) {
-				return false
+			switch {
+			case over > 0 && first.take(h.Updated):
+				over--
+			case !h.Updated.Before(cutoff):
+				after = seq
+				return over > 0 // a young job: over HistoryJobs, the walk goes on past it
 			}
 			after = seq
 			b.add(seq, &h)
-			over--
 			return !b.full()
 		})
 		if err != nil {
@@ -189,6 +207,45 @@ func (c *core) sweepHistory(now time.Time) (int, error) {
 			c.log.WithField("jobs", b.deleted).Info("history: deleting finished jobs from the store")
 		}
 	}
+}
+
+// finishedFirst selects the n jobs that finished first: those that
+// finished before bound, and at bound the first atBound met.
+type finishedFirst struct {
+	bound   time.Time
+	atBound int
+}
+
+// take reports whether a job that finished at updated is among them.
+func (f *finishedFirst) take(updated time.Time) bool {
+	switch {
+	case updated.Before(f.bound):
+		return true
+	case updated.Equal(f.bound) && f.atBound > 0:
+		f.atBound--
+		return true
+	}
+	return false
+}
+
+// firstFinished walks the stored jobs that sweepable passes and returns
+// what selects the n of them that finished first.
+func firstFinished(hs jobs.HistoryStore, n int, sweepable func(*jobs.RecordHead) bool) (finishedFirst, error) {
+	var ends []int64
+	err := hs.Ascend(0, func(_ uint64, data []byte) bool {
+		if h, ok := jobs.PeekHead(data); ok && sweepable(&h) {
+			ends = append(ends, h.Updated.UnixNano())
+		}
+		return true
+	})
+	if err != nil || len(ends) == 0 {
+		return finishedFirst{}, err
+	}
+	slices.Sort(ends)
+	n = min(n, len(ends))
+	bound := ends[n-1]
+	i, _ := slices.BinarySearch(ends, bound) // the first at bound
+	return finishedFirst{bound: time.Unix(0, bound), atBound: n - i}, nil
 }
 
 // storedBatch is a batch of stored jobs to delete (history, purge): their

@@ -283,7 +283,7 @@ func TestSubmitterOfMastersOwnJobs(t *testing.T) {
 	m := startAPIMaster(t, master.Config{Tokens: ownerCreds(), ClientCancel: master.ClientCancelOwn})
 	c := dialOwners(t, m.Addr(), rpcapi.TransportGob)
 
-	submitAs(t, c.alice, jobs.Spec{Name: "tick", Schedule: "@every 1s", Type: "nobody-runs-this"})
+	submitAs(t, c.root, jobs.Spec{Name: "tick", Schedule: "@every 1s", Type: "nobody-runs-this"}) // an admin's (docs/security.md)
 	var fire string
 	pollT(t, 10*time.Second, "the schedule to fire", func() bool {
 		r, err := c.root.ListSchedules(context.Background())
@@ -301,7 +301,7 @@ func TestSubmitterOfMastersOwnJobs(t *testing.T) {
 		t.Fatalf("fire %s: submitter %q, want schedule:tick", fire, by)
 	}
 	_, err := cancelAs(c.alice, fire)
-	wantOwnRefusal(t, "alice cancels a fire of her schedule", err)
+	wantOwnRefusal(t, "alice cancels a fire of a schedule", err)
 	if _, err := c.root.PauseSchedule(context.Background(), "tick"); err != nil {
 		t.Fatal(err)
 	}
