@@ -64,3 +64,12 @@ func (reg *registry) checkSecret(ctx context.Context, w *workerRec, secret, meth
 	return fmt.Errorf("%w: %s for worker %s with %s: send the secret that register_worker returned with this worker ID",
 		rpcapi.ErrUnauthorized, method, w.id, what)
 }
+
+// sameProcess reports whether w and old are registrations of one worker
+// process: the same name and the same instance (RegisterArgs.Instance),
+// which only that process knows. The name alone is anyone's to send.
+func (w *workerRec) sameProcess(old *workerRec) bool {
+	var none [32]byte
+	return w.name == old.name && w.instanceSum != none &&
+		subtle.ConstantTimeCompare(w.instanceSum[:], old.instanceSum[:]) == 1
+}

@@ -84,6 +84,8 @@ func checkRegister(a *rpcapi.RegisterArgs) error {
 		return fmt.Errorf("%w: %d tags; at most 256", rpcapi.ErrBadRequest, len(a.Tags))
 	case len(a.Name) > 256 || len(a.Addr) > 1024:
 		return fmt.Errorf("%w: name or addr too long", rpcapi.ErrBadRequest)
+	case a.Instance != "" && (len(a.Instance) < rpcapi.MinInstance || len(a.Instance) > rpcapi.MaxInstance):
+		return fmt.Errorf("%w: instance of %d bytes: want %d..%d random bytes", rpcapi.ErrBadRequest, len(a.Instance), rpcapi.MinInstance, rpcapi.MaxInstance)
 	case a.FenceGrace < 0 || a.FenceGrace > rpcapi.MaxFenceGrace:
 		return fmt.Errorf("%w: fence_grace %s out of range 0..%s", rpcapi.ErrBadRequest, a.FenceGrace, rpcapi.MaxFenceGrace)
 	}

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"strings"
@@ -98,6 +99,9 @@ func (reg *registry) addWorker(a *rpcapi.RegisterArgs, addr string, client rpcap
 		tags: slices.Compact(slices.Sorted(slices.Values(a.Tags))), tagSet: make(map[string]bool),
 	}
 	w.setSecret(newSecret())
+	if a.Instance != "" {
+		w.instanceSum = sha256.Sum256([]byte(a.Instance))
+	}
 	for _, t := range w.tags {
 		w.tagSet[t] = true
 	}
@@ -110,8 +114,8 @@ func (reg *registry) addWorker(a *rpcapi.RegisterArgs, addr string, client rpcap
 
 // adoptRunning gives w the leases of the jobs it says it is running, when
 // the master agrees they are that worker's current attempts (held by a
-// registration of the same name, one found dead, or one restored from the
-// store), and adds the others to r.Cancel. It returns the batch that writes the last adoption
+// registration of the same process, one found dead, or one restored from
+// the store), and adds the others to r.Cancel. It returns the batch that writes the last adoption
 // (nil if none) and the number of stale results dropped, which the caller
 // counts. The caller holds the core's lock.
 func (reg *registry) adoptRunning(w *workerRec, running []rpcapi.JobRef, r *rpcapi.RegisterReply, now time.Time) (last *batch, stale int) {
@@ -134,7 +138,7 @@ func (reg *registry) adoptRunning(w *workerRec, running []rpcapi.JobRef, r *rpca
 			continue
 		}
 		old := reg.workers[j.Worker]
-		if old != nil && old != w && !old.restored && old.state != rpcapi.WorkerDead && old.name != w.name {
+		if old != nil && old != w && !old.restored && old.state != rpcapi.WorkerDead && !w.sameProcess(old) {
 			// Another live worker's attempt: not this one's to take.
 			r.Cancel = append(r.Cancel, ref)
 			continue

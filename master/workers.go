@@ -25,6 +25,7 @@ type workerRec struct {
 	id, name, addr string
 	secret         string   // the registration's (identity.go); set once, "" for a placeholder
 	secretSum      [32]byte // SHA-256 of secret; both set by setSecret
+	instanceSum    [32]byte // SHA-256 of RegisterArgs.Instance; zero: none
 	types          []string
 	tags           []string
 	tagSet         map[string]bool

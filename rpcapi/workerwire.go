@@ -34,6 +34,13 @@ type RegisterArgs struct {
 	// Running lists what the worker already holds (after a master restart):
 	// jobs running and results not yet acknowledged.
 	Running []JobRef `xmlrpc:"running"`
+	// Instance is a random string the worker process picks once, at
+	// least MinInstance bytes, and sends with every registration; kept
+	// as secret as the token. A registration takes over the attempts of a
+	// live registration of the same name only when both carry the same
+	// Instance: the worker registering again after a lost reply. Empty:
+	// none; a live registration's attempts then stay its own.
+	Instance string `xmlrpc:"instance"`
 	// FenceGrace, when above zero, says the worker fences itself: once it
 	// has had no heartbeat answered for dead_after it stops its running
 	// jobs, and they are gone within FenceGrace after that. The master
@@ -42,6 +49,12 @@ type RegisterArgs struct {
 	// are requeued when it is reaped. At most MaxFenceGrace.
 	FenceGrace time.Duration `xmlrpc:"fence_grace"`
 }
+
+// MinInstance and MaxInstance bound the length of RegisterArgs.Instance.
+const (
+	MinInstance = 16
+	MaxInstance = 256
+)
 
 // MaxFenceGrace bounds RegisterArgs.FenceGrace.
 const MaxFenceGrace = time.Hour

@@ -188,7 +188,8 @@ func (w *Worker) register() (time.Duration, error) {
 	// reports nothing and runs no assignment.
 	w.id, w.secret = "", ""
 	args := &rpcapi.RegisterArgs{Name: w.cfg.Name, Addr: w.advertise(), Types: w.Types(),
-		Slots: w.cfg.Slots, Running: w.held(), Transport: w.cfg.Transport, Mode: w.cfg.Mode, Tags: w.cfg.Tags}
+		Slots: w.cfg.Slots, Running: w.held(), Transport: w.cfg.Transport, Mode: w.cfg.Mode, Tags: w.cfg.Tags,
+		Instance: w.instance}
 	if !w.cfg.NoFence {
 		args.FenceGrace = w.cfg.KillGrace + fenceSlack
 	}

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -52,6 +53,10 @@ type Worker struct {
 	// without commands, on systems other than Linux, or when it could not
 	// start.
 	wd *watchdog.Watchdog
+	// instance is sent with every registration (RegisterArgs.Instance):
+	// registering again after a lost reply keeps the jobs the last
+	// registration was given.
+	instance string
 
 	mu     sync.Mutex // guards the fields below
 	id     string
@@ -167,6 +172,7 @@ func New(cfg Config) (*Worker, error) {
 		sentc:    make(chan struct{}, 1),
 		ready:    make(chan struct{}),
 		fence:    newFence(),
+		instance: rand.Text(),
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.master = rpcapi.MasterClient{C: w.mc}

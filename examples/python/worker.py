@@ -53,6 +53,7 @@ import hmac
 import http.client
 import os
 import random
+import secrets
 import signal
 import socket
 import socketserver
@@ -223,6 +224,9 @@ class Worker:
         self.mu = threading.Condition()  # guards everything below; notified on any change
         self.worker_id = ""
         self.secret = ""  # the registration's: sent with every call, required of the master
+        # Sent with every registration: registering again after a lost
+        # reply keeps the jobs the last registration was given.
+        self.instance = secrets.token_hex(16)
         self.term = 0  # the highest raft term a master has named; 0: none yet
         self.interval = 1.0
         self.running = {}  # job_id -> Run
@@ -422,7 +426,7 @@ class Worker:
             # no assignment runs meanwhile.
             self.worker_id, self.secret = "", ""
             args = {"name": self.name, "types": sorted(HANDLERS), "slots": self.slots,
-                    "running": self.held()}
+                    "running": self.held(), "instance": self.instance}
             if self.pull:
                 args["mode"] = "pull"
             else:
