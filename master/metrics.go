@@ -100,7 +100,7 @@ func newMetrics(c *core) *metrics {
 		reaped: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_workers_reaped_total",
 			Help: "Workers declared dead after dead_after without a heartbeat."}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_stale_reports_dropped_total",
-			Help: "Reports dropped by attempt fencing (late reports of reaped or superseded attempts)."}),
+			Help: "Reports dropped: by attempt fencing (late reports of reaped or superseded attempts), or of unknown jobs."}),
 		foreign: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_foreign_reports_refused_total",
 			Help: "Reports refused because their attempt is leased to another worker."}),
 		badSecret: prometheus.NewCounter(prometheus.CounterOpts{Name: "drover_worker_secret_refused_total",

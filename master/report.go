@@ -164,6 +164,8 @@ const (
 func (c *core) completeReport(w *workerRec, workerID string, rep rpcapi.Report, now time.Time) (*batch, reportVerdict) {
 	j := c.reportedJob(w, rep)
 	if j == nil {
+		c.dropped.Add(1) // counted as task_complete's dropped counts it
+		c.metrics.dropped.Inc()
 		return nil, reportDropped
 	}
 	// A report sent to the master that crashed, for a lease that had
