@@ -362,7 +362,8 @@ func (l *loader) add(j *jobs.Job) {
 	if j.State.Final() {
 		c.ret.finishedMem++
 		if j.Spec.Group == "" {
-			l.finals = append(l.finals, retireEntry{seq: j.Seq, at: j.Updated, fin: j.Updated})
+			at := j.Updated.UnixNano()
+			l.finals = append(l.finals, retireEntry{seq: j.Seq, at: at, fin: at})
 		}
 	}
 	switch j.State {
@@ -415,7 +416,7 @@ func (l *loader) finish() error {
 			c.keys.byKey[f.key] = strconv.FormatUint(f.seq, 10)
 		}
 	}
-	slices.SortFunc(l.finals, func(a, b retireEntry) int { return a.at.Compare(b.at) })
+	slices.SortFunc(l.finals, func(a, b retireEntry) int { return cmp.Compare(a.at, b.at) })
 	for _, e := range l.finals {
 		c.ret.retiring.push(e)
 	}
