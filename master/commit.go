@@ -263,7 +263,9 @@ func (c *committer) durableSeq() int64 {
 // memory only once its record is written (retirePass), or reads from the
 // store would find an older one.
 func (c *committer) unwritten(seq uint64) bool {
-	return c.unwrittenAny(func(yield func(uint64) bool) { yield(seq) })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.holds(seq)
 }
 
 // unwrittenAny is unwritten for any of seqs, under one lock.
@@ -271,16 +273,24 @@ func (c *committer) unwrittenAny(seqs iter.Seq[uint64]) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for seq := range seqs {
-		if _, ok := c.cur.index[seq]; ok {
+		if c.holds(seq) {
 			return true
-		}
-		if c.flushing != nil {
-			if _, ok := c.flushing.index[seq]; ok {
-				return true
-			}
 		}
 	}
 	return false
+}
+
+// holds reports whether the next commit or the one being written has a
+// record of seq. The caller holds mu.
+func (c *committer) holds(seq uint64) bool {
+	if _, ok := c.cur.index[seq]; ok {
+		return true
+	}
+	if c.flushing == nil {
+		return false
+	}
+	_, ok := c.flushing.index[seq]
+	return ok
 }
 
 // pending returns the batch that the next commit writes.

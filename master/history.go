@@ -2,9 +2,9 @@ package master
 
 import (
 	"bytes"
+	"container/heap"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -191,7 +191,7 @@ func (c *core) sweepHistory(now time.Time) (int, error) {
 				over--
 			case !h.Updated.Before(cutoff):
 				after = seq
-				return over > 0 // a young job: over HistoryJobs, the walk goes on past it
+				return over > 0 && first.left > 0 // a young job: while some that finished first are ahead, the walk goes past it
 			}
 			after = seq
 			b.add(seq, &h)
@@ -210,42 +210,73 @@ func (c *core) sweepHistory(now time.Time) (int, error) {
 }
 
 // finishedFirst selects the n jobs that finished first: those that
-// finished before bound, and at bound the first atBound met.
+// finished before bound, and at bound the first atBound met. left counts
+// the ones not met yet.
 type finishedFirst struct {
-	bound   time.Time
-	atBound int
+	bound         int64 // Unix nanoseconds
+	atBound, left int
 }
 
 // take reports whether a job that finished at updated is among them.
 func (f *finishedFirst) take(updated time.Time) bool {
+	t := updated.UnixNano()
 	switch {
-	case updated.Before(f.bound):
-		return true
-	case updated.Equal(f.bound) && f.atBound > 0:
+	case f.left == 0:
+		return false
+	case t < f.bound:
+	case t == f.bound && f.atBound > 0:
 		f.atBound--
-		return true
+	default:
+		return false
 	}
-	return false
+	f.left--
+	return true
 }
 
 // firstFinished walks the stored jobs that sweepable passes and returns
-// what selects the n of them that finished first.
+// what selects the n of them that finished first. It keeps the least n
+// finish times met so far in a max-heap, so its memory goes by n, not by
+// the size of the history.
 func firstFinished(hs jobs.HistoryStore, n int, sweepable func(*jobs.RecordHead) bool) (finishedFirst, error) {
-	var ends []int64
+	ends := make(latestFirst, 0, min(n, historyBatch))
 	err := hs.Ascend(0, func(_ uint64, data []byte) bool {
-		if h, ok := jobs.PeekHead(data); ok && sweepable(&h) {
-			ends = append(ends, h.Updated.UnixNano())
+		h, ok := jobs.PeekHead(data)
+		if !ok || !sweepable(&h) {
+			return true
+		}
+		switch t := h.Updated.UnixNano(); {
+		case len(ends) < n:
+			heap.Push(&ends, t)
+		case t < ends[0]:
+			ends[0] = t
+			heap.Fix(&ends, 0)
 		}
 		return true
 	})
 	if err != nil || len(ends) == 0 {
 		return finishedFirst{}, err
 	}
-	slices.Sort(ends)
-	n = min(n, len(ends))
-	bound := ends[n-1]
-	i, _ := slices.BinarySearch(ends, bound) // the first at bound
-	return finishedFirst{bound: time.Unix(0, bound), atBound: n - i}, nil
+	f := finishedFirst{bound: ends[0], left: len(ends)}
+	for _, t := range ends {
+		if t == f.bound {
+			f.atBound++
+		}
+	}
+	return f, nil
+}
+
+// latestFirst is a max-heap of finish times (container/heap).
+type latestFirst []int64
+
+func (h latestFirst) Len() int           { return len(h) }
+func (h latestFirst) Less(i, j int) bool { return h[i] > h[j] }
+func (h latestFirst) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *latestFirst) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *latestFirst) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // storedBatch is a batch of stored jobs to delete (history, purge): their

@@ -9,7 +9,7 @@ import (
 // Retention: a finished job leaves the master's memory Retain after it
 // finished, or sooner when more than RetainJobs finished jobs are in
 // memory (the oldest-finished leave first), and never before its last
-// record is written (committer.unwritten). Its record stays on disk
+// record is written (committer.unwritten, retirePass). Its record stays on disk
 // (until History). What only that job needed leaves with it: its unique
 // key, its idempotency key, its group once the whole group has left, lanes
 // and rate buckets nobody uses, per-type metric series.
@@ -34,8 +34,8 @@ type retireEntry struct {
 	seq   uint64 // the job's Seq; 0 for a group
 	group string
 	// at is when it finished, or when it is due less Retain when held,
-	// in Unix nanoseconds (an entry a job: the queue holds every finished
-	// job in memory, and 8 bytes are cheaper than a time.Time's 24).
+	// in Unix nanoseconds: the queue holds an entry for every finished
+	// job in memory, and 8 bytes cost less than a time.Time's 24.
 	at int64
 	// fin is the job's Updated (Unix nanoseconds) when the entry was
 	// made: a job retried since has a different one, and an entry of its
@@ -173,11 +173,14 @@ func (c *core) retirePass(now time.Time) (n int, more bool) {
 		if c.ret.finishedMem <= c.cfg.RetainJobs && now.UnixNano() < e.at+int64(c.cfg.Retain) {
 			return n, false
 		}
-		if c.unwritten(e) {
-			return n, false // the jobs after it finished later: wait for the commit
-		}
-		ent := c.ret.retiring.pop()
-		if ent.group != "" {
+		// A job whose record is not written yet waits for its commit
+		// (the entries after it finished later): a read of the store
+		// would find its older record, or none.
+		if e.group != "" {
+			if c.groupUnwritten(e.group) {
+				return n, false
+			}
+			ent := c.ret.retiring.pop()
 			k, wait := c.retireGroup(ent.group, now)
 			n += k
 			if wait {
@@ -185,7 +188,11 @@ func (c *core) retirePass(now time.Time) (n int, more bool) {
 			}
 			continue
 		}
-		j := c.entryJob(&ent)
+		j := c.entryJob(e)
+		if j != nil && c.commit.unwritten(j.Seq) {
+			return n, false
+		}
+		ent := c.ret.retiring.pop()
 		if j == nil {
 			continue
 		}
@@ -211,17 +218,11 @@ func (c *core) entryJob(e *retireEntry) *jobs.Job {
 	return j
 }
 
-// unwritten reports whether entry e, due to leave, must wait because a
-// job it would drop has a record not yet written: a read of the store
-// would find the job's older record, or none (retirePass). The caller
-// holds mu.
-func (c *core) unwritten(e *retireEntry) bool {
-	if e.group == "" {
-		j := c.entryJob(e)
-		return j != nil && c.commit.unwritten(j.Seq)
-	}
+// groupUnwritten reports whether a job of group g has a record not yet
+// written. The caller holds mu.
+func (c *core) groupUnwritten(g string) bool {
 	return c.commit.unwrittenAny(func(yield func(uint64) bool) {
-		for _, id := range c.groups[e.group] {
+		for _, id := range c.groups[g] {
 			if j := c.job(id); j != nil && !yield(j.Seq) {
 				return
 			}
