@@ -413,6 +413,14 @@ func (c *core) pageStored(hs jobs.HistoryStore, q *jobQuery, size func(*jobs.Job
 	if err != nil {
 		return "", err
 	}
+	if _, ok := q.indexKey(); ok {
+		// The store's index is of written records: wait for the changes
+		// made so far, or a job that matches in memory (wait_jobs saw it
+		// final) would be missing from the walk.
+		if err := c.commit.settled().wait(); err != nil {
+			return "", fmt.Errorf("%w: store: %v", rpcapi.ErrUnavailable, err)
+		}
+	}
 	if err := c.gateReads(); err != nil {
 		return "", err
 	}
@@ -550,7 +558,7 @@ func (w *storedWalk) record(seq uint64, data []byte) bool {
 // q's order: over the store's index of q's most selective field where it
 // has one (jobs.IndexedHistory), else over every record. The index is of
 // stored records: a job in memory whose change to match q is not
-// committed yet is missed, as it would be by a read a moment earlier.
+// committed yet is missed (pageStored waits for the commit first).
 func walkStored(hs jobs.HistoryStore, q *jobQuery, after uint64, fn func(uint64, []byte) bool) error {
 	if ix, ok := hs.(jobs.IndexedHistory); ok {
 		if k, ok := q.indexKey(); ok {

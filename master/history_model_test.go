@@ -635,7 +635,7 @@ func (h *hm) stepSweep() {
 			if !j.finished.Before(cut) {
 				continue
 			}
-			if end := j.finished.Add(h.history); end.Before(cut) {
+			if end := j.finished.Add(h.history); end.Before(cut) && !h.heldBack(j, before, now) {
 				return fmt.Errorf("%s is there; it was older than history (%s) already at the sweep of %s", j, h.history, hmClock(cut))
 			}
 			n := 0
@@ -680,6 +680,19 @@ func (h *hm) stepSweep() {
 	}
 	h.log("sweep: %d deleted, %d left", len(gone), len(after))
 	h.stepCounts(false)
+}
+
+// heldBack says whether the sweep at now may keep j, older than history,
+// behind a job before it (README, the history row: the sweep stops at the
+// first finished job younger than history, which holds back the IDs after
+// it): a job submitted before j, finished and younger than history at now.
+func (h *hm) heldBack(j *hmJob, before map[*hmJob]bool, now time.Time) bool {
+	for k := range before {
+		if k.seq < j.seq && k.final && k.finished.Add(h.history).After(now) {
+			return true
+		}
+	}
+	return false
 }
 
 func hmFinished(c map[jobs.State]int) int {
