@@ -11,33 +11,33 @@ import (
 	"github.com/drover/drover/rpcapi"
 )
 
-// gatedStore is a memory store whose Save waits while the gate is shut.
-type gatedStore struct {
-	*jobs.MemStore
+// saveGate holds a store's Save while it is shut.
+type saveGate struct {
 	mu   sync.Mutex
 	open chan struct{} // closed: saves go through
 }
 
-func newGatedStore() *gatedStore {
-	g := &gatedStore{MemStore: jobs.NewMemStore(), open: make(chan struct{})}
+func newSaveGate() *saveGate {
+	g := &saveGate{open: make(chan struct{})}
 	close(g.open)
 	return g
 }
 
-func (g *gatedStore) gate() chan struct{} {
+func (g *saveGate) wait() {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.open
+	open := g.open
+	g.mu.Unlock()
+	<-open
 }
 
-func (g *gatedStore) shut() {
+func (g *saveGate) shut() {
 	g.mu.Lock()
 	g.open = make(chan struct{})
 	g.mu.Unlock()
 }
 
 // release opens the gate; it may be called again.
-func (g *gatedStore) release() {
+func (g *saveGate) release() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	select {
@@ -47,9 +47,31 @@ func (g *gatedStore) release() {
 	}
 }
 
+// gatedStore is a memory store whose Save waits while the gate is shut.
+type gatedStore struct {
+	*jobs.MemStore
+	*saveGate
+}
+
+func newGatedStore() *gatedStore {
+	return &gatedStore{MemStore: jobs.NewMemStore(), saveGate: newSaveGate()}
+}
+
 func (g *gatedStore) Save(recs []jobs.Record) error {
-	<-g.gate()
+	g.wait()
 	return g.MemStore.Save(recs)
+}
+
+// gatedBolt is the bolt store, with its indexes, whose Save waits while
+// the gate is shut.
+type gatedBolt struct {
+	*jobs.BoltStore
+	*saveGate
+}
+
+func (g *gatedBolt) Save(recs []jobs.Record) error {
+	g.wait()
+	return g.BoltStore.Save(recs)
 }
 
 // TestFinishedJobStaysUntilWritten: a finished job leaves memory (after
@@ -164,5 +186,84 @@ func TestRetriedJobKeepsItsRetain(t *testing.T) {
 	m.core.retireJobs(fc.Now())
 	if inMemory() {
 		t.Fatal("the job stays in memory past retain")
+	}
+}
+
+// TestFilteredListingHasWhatWaitSaw: docs/protocol.md, list_jobs: a
+// listing with a filter that the store's index serves waits for the
+// changes made before the call to reach the disk, so a job that wait_jobs
+// saw final is in it, though its record was not written yet when the
+// listing began.
+func TestFilteredListingHasWhatWaitSaw(t *testing.T) {
+	bs, err := jobs.OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &gatedBolt{BoltStore: bs, saveGate: newSaveGate()}
+	// Beats every hour: the test retires jobs itself (retireJobs).
+	m, fc := clockMaster(t, Config{StoreImpl: st, Retain: time.Minute, HeartbeatInterval: time.Hour, DeadAfter: 3 * time.Hour})
+	wid := pullWorker(t, m, "w", "t")
+	ctx := context.Background()
+	report := func(task rpcapi.Task, o jobs.Outcome) error {
+		var r rpcapi.CompleteReply
+		return m.wire.Complete(ctx, &rpcapi.CompleteArgs{WorkerID: wid, Secret: secretOf(wid),
+			Reports: []rpcapi.Report{{JobID: task.JobID, Attempt: task.Attempt, Outcome: o, Error: "e"}}}, &r)
+	}
+	// A finished job leaves memory: listings read the store from then on.
+	first, err := m.Submit(ctx, jobs.Spec{Type: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := report(fetchTask(t, m, wid), jobs.OK); err != nil {
+		t.Fatal(err)
+	}
+	testproc.Poll(t, 5*time.Second, "job "+first[0]+" out of memory", func() bool {
+		fc.Advance(2 * time.Minute)
+		m.core.retireJobs(fc.Now())
+		m.core.mu.Lock()
+		defer m.core.mu.Unlock()
+		return m.core.job(first[0]) == nil
+	})
+	ids, err := m.Submit(ctx, jobs.Spec{Type: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := fetchTask(t, m, wid)
+	st.shut()
+	t.Cleanup(st.release) // before the master stops: its last commit
+	done := make(chan error, 1)
+	go func() { done <- report(task, jobs.Error) }() // acknowledged once written
+	testproc.Poll(t, 5*time.Second, "job "+ids[0]+" failed", func() bool {
+		return jobNow(t, m, ids[0]).State == jobs.Failed
+	})
+	type page struct {
+		jobs []jobs.Job
+		err  error
+	}
+	listed := make(chan page, 1)
+	go func() {
+		js, _, err := m.Jobs(ctx, JobQuery{State: jobs.Failed})
+		listed <- page{js, err}
+	}()
+	var p page
+	select {
+	case p = <-listed: // the old code: at once, from the index as it was
+	case <-time.After(300 * time.Millisecond):
+		st.release()
+		p = <-listed
+	}
+	st.release()
+	if p.err != nil {
+		t.Fatal(p.err)
+	}
+	if len(p.jobs) != 1 || p.jobs[0].ID != ids[0] {
+		var got []string
+		for _, j := range p.jobs {
+			got = append(got, j.ID)
+		}
+		t.Fatalf("failed jobs listed: %v; want [%s], which wait saw failed before the listing", got, ids[0])
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
