@@ -247,8 +247,9 @@ func runCommand(ctx context.Context, cmd Command, args map[string]string, env []
 // process group (setsid daemons): the worker's watchdog finds them by the
 // job's mark. Neither method blocks for long.
 type jobProcs interface {
-	term() // SIGTERM them: the job is being stopped
-	end()  // SIGKILL them: the job's first process has exited
+	group(pgid int) // the job's process group, for the watchdog to stop if the worker cannot
+	term()          // SIGTERM them: the job is being stopped
+	end()           // SIGKILL them: the job's first process has exited
 }
 
 // runCommandTo is runCommand that also copies the command's stdout to
@@ -302,10 +303,10 @@ func runCommandTo(ctx context.Context, cmd Command, args map[string]string, env 
 		}
 		return res, fmt.Errorf("worker: cannot start %q: %w", argv[0], err)
 	}
-	werr, termed, killed := waitOrStop(ctx, c, killGrace, procs)
 	if procs != nil {
-		procs.end()
+		procs.group(c.Process.Pid)
 	}
+	werr, termed, killed := waitOrStop(ctx, c, killGrace, procs)
 	for _, l := range lines {
 		l.flush()
 	}
@@ -430,39 +431,62 @@ func (g *processGroup) signal(sig syscall.Signal, markGone bool) {
 
 // waitOrStop waits for the started command c. If ctx ends first it sends
 // the group SIGTERM (and procs, when not nil), then SIGKILL after
-// killGrace. It returns c.Wait's error, whether ctx ended the run (termed)
-// and whether SIGKILL was sent.
+// killGrace. What the first process left, in the group and in procs, gets
+// SIGKILL as soon as it has exited (not after c.Wait's wait for the
+// output, which a process outside the group may hold open for
+// WaitDelay); procs, of a run ctx ended, once killGrace has passed too.
+// It returns c.Wait's error, whether ctx ended the run (termed) and
+// whether SIGKILL was sent.
 func waitOrStop(ctx context.Context, c *exec.Cmd, killGrace time.Duration, procs jobProcs) (werr error, termed, killed bool) {
 	g := &processGroup{pid: c.Process.Pid}
+	gone := make(chan struct{}) // the first process has exited
 	done := make(chan error, 1)
 	go func() {
-		if waitExited(c.Process.Pid) == nil {
+		exited := waitExited(c.Process.Pid) == nil
+		if exited {
 			// The leader is an unreaped zombie: its pgid is still ours.
 			g.signal(syscall.SIGKILL, true)
+			close(gone)
 		}
 		err := c.Wait()
 		g.signal(syscall.SIGKILL, true) // a no-op unless waitExited failed
+		if !exited {
+			close(gone)
+		}
 		done <- err
 	}()
-	select {
-	case werr = <-done:
-	case <-ctx.Done():
-		termed = true
-		g.signal(syscall.SIGTERM, false)
+	end := func() {
 		if procs != nil {
-			procs.term()
+			procs.end()
 		}
-		t := time.NewTimer(max(killGrace, 0))
-		select {
-		case werr = <-done:
-		case <-t.C:
-			killed = true
-			g.signal(syscall.SIGKILL, false)
-			werr = <-done
-		}
-		t.Stop()
 	}
-	return werr, termed, killed
+	select {
+	case <-gone:
+		end()
+		return <-done, false, false
+	case <-ctx.Done():
+	}
+	g.signal(syscall.SIGTERM, false)
+	if procs != nil {
+		procs.term()
+	}
+	graceEnd := time.Now().Add(max(killGrace, 0))
+	t := time.NewTimer(max(killGrace, 0))
+	defer t.Stop()
+	select {
+	case <-gone:
+		if left := time.Until(graceEnd); left > 0 && procs != nil {
+			time.AfterFunc(left, end)
+		} else {
+			end()
+		}
+	case <-t.C:
+		killed = true
+		g.signal(syscall.SIGKILL, false)
+		<-gone
+		end()
+	}
+	return <-done, true, killed
 }
 
 // stopped returns the error of a run that ctx ended, or never started when

@@ -230,8 +230,9 @@ type watchedJob struct {
 	seq uint64
 }
 
-func (j watchedJob) term() { j.w.tellWatchdog(j.w.wd.Term(j.seq)) }
-func (j watchedJob) end()  { j.w.tellWatchdog(j.w.wd.End(j.seq)) }
+func (j watchedJob) group(pgid int) { j.w.tellWatchdog(j.w.wd.Group(j.seq, pgid)) }
+func (j watchedJob) term()          { j.w.tellWatchdog(j.w.wd.Term(j.seq)) }
+func (j watchedJob) end()           { j.w.tellWatchdog(j.w.wd.End(j.seq)) }
 
 // tellWatchdog logs the error of a record the watchdog did not get.
 func (w *Worker) tellWatchdog(err error) {

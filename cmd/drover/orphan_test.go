@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,11 +20,13 @@ import (
 )
 
 // orphanScript starts, each with ORPHAN_TAG=$1 in its environment: a
-// grandchild, a setsid daemon (double fork: its parent exits, so it is an
-// orphan in a session of its own) and a shell that ignores SIGTERM, then
-// waits.
+// grandchild, a grandchild that drops the job's mark (DROVER_JOB_MARK) but
+// stays in the job's process group, a setsid daemon (double fork: its
+// parent exits, so it is an orphan in a session of its own) and a shell
+// that ignores SIGTERM, then waits.
 const orphanScript = `export ORPHAN_TAG="$1"
 sleep 300 &
+env -u DROVER_JOB_MARK sleep 301 &
 setsid sh -c 'sleep 300 & exit 0' &
 sh -c 'trap "" TERM; while :; do sleep 1; done' &
 echo started
@@ -60,7 +63,8 @@ func startOrphans(t *testing.T, c *cluster, tag string, timeout time.Duration) s
 	t.Helper()
 	id := c.Submit(jobs.Spec{Type: "orphans", Args: map[string]string{"tag": tag}, Timeout: timeout})[0]
 	testproc.Poll(t, 20*time.Second, "the job's processes to start", func() bool {
-		return len(liveTagged(tag)) >= 4
+		live := liveTagged(tag)
+		return len(live) >= 5 && slices.ContainsFunc(live, func(p string) bool { return strings.Contains(p, "sleep 301") })
 	})
 	return id
 }

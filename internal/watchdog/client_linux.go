@@ -93,8 +93,22 @@ func (d *Watchdog) Deadline(t time.Time) error {
 // Term asks for SIGTERM to the processes of job seq.
 func (d *Watchdog) Term(seq uint64) error { return d.write(opTerm, seq) }
 
-// End asks for SIGKILL to the processes of job seq, which has ended.
+// End asks for SIGKILL to the processes of job seq, which has ended (its
+// first process exited). The worker ends the job's process group itself
+// then, so the watchdog forgets it (Group).
 func (d *Watchdog) End(seq uint64) error { return d.write(opEnd, seq) }
+
+// Group tells the watchdog the process group of job seq (the pid of its
+// first process, started with Setpgid): the watchdog stops the whole group
+// with the job's marked processes when the worker dies or at the fence
+// deadline, so a process that dropped the mark but stayed in the group
+// does not outlive the job either.
+func (d *Watchdog) Group(seq uint64, pgid int) error {
+	if pgid <= 1 || pgid >= 1<<pgidBits || seq >= 1<<(64-pgidBits) {
+		return fmt.Errorf("watchdog: job %d's process group %d cannot be told", seq, pgid)
+	}
+	return d.write(opGroup, seq<<pgidBits|uint64(pgid))
+}
 
 func (d *Watchdog) write(op byte, v uint64) error {
 	var b [9]byte

@@ -8,7 +8,10 @@
 // (MarkEnv): the worker's identity key (IdentityKey), its life (pid, start
 // time, instance) and the job's number. The watchdog finds a job's
 // processes by the mark with a scan of /proc, so it finds those that left
-// the job's process group and session (setsid daemons) too. It ends:
+// the job's process group and session (setsid daemons) too; and by the
+// job's process group (Group), which the worker tells it at the job's
+// start, so it finds those that dropped the mark but stayed in the group.
+// It ends:
 //
 //   - what a job left when the job's first process exited (End: SIGKILL);
 //   - what a cancel or timeout stops (Term: SIGTERM; the worker sends End
@@ -54,8 +57,13 @@ const (
 const (
 	opDeadline = 'D' // the fence deadline: CLOCK_BOOTTIME ns, 0 for none
 	opTerm     = 'T' // SIGTERM the processes of job N
-	opEnd      = 'E' // SIGKILL the processes of job N
+	opEnd      = 'E' // SIGKILL the processes of job N; its group is the worker's again
+	opGroup    = 'G' // job N's process group P: N<<pgidBits | P
 )
+
+// pgidBits is the width of a process group ID in an opGroup record: Linux
+// process IDs are below 2^22 (PID_MAX_LIMIT).
+const pgidBits = 22
 
 // IdentityKey is the form of a worker identity that marks carry: 16 hex
 // digits of its SHA-256.

@@ -21,6 +21,7 @@ func (d *Watchdog) Mark() (string, uint64)     { return "", 0 }
 func (d *Watchdog) Deadline(t time.Time) error { return nil }
 func (d *Watchdog) Term(seq uint64) error      { return nil }
 func (d *Watchdog) End(seq uint64) error       { return nil }
+func (d *Watchdog) Group(uint64, int) error    { return nil }
 func (d *Watchdog) Close() error               { return nil }
 
 // KillDead finds nothing on this system.

@@ -128,11 +128,15 @@ func lifeOf(mark string) (life string, pid int, start, seq uint64, ok bool) {
 
 // KillDead SIGKILLs every process marked with identity's key whose
 // worker life is over (no process has its pid, or one that started at
-// another time), and returns how many it killed. The processes of the
-// identity's live workers, and of other identities, are left alone.
+// another time), and the process groups they are in (so a process of the
+// job that dropped the mark but stayed in its group goes too; never the
+// caller's own group), and returns how many marked processes it killed.
+// The processes of the identity's live workers, and of other identities,
+// are left alone.
 func KillDead(identity string) int {
 	var s scanner
 	alive := map[string]bool{}
+	groups := map[int]bool{}
 	n := 0
 	s.marked(IdentityKey(identity)+".", func(pid int, mark string) {
 		life, wpid, start, _, ok := lifeOf(mark)
@@ -145,9 +149,40 @@ func KillDead(identity string) int {
 			live = ok && now == start
 			alive[life] = live
 		}
-		if !live && syscall.Kill(pid, syscall.SIGKILL) == nil {
+		if live {
+			return
+		}
+		if g, ok := pgidOf(pid); ok {
+			groups[g] = true
+		}
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
 			n++
 		}
 	})
+	own := syscall.Getpgrp()
+	for g := range groups {
+		if g > 1 && g != own {
+			_ = syscall.Kill(-g, syscall.SIGKILL)
+		}
+	}
 	return n
+}
+
+// pgidOf returns the process group of process pid (/proc/PID/stat,
+// field 5).
+func pgidOf(pid int) (int, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 3 {
+		return 0, false
+	}
+	g, err := strconv.Atoi(string(f[2]))
+	return g, err == nil
 }

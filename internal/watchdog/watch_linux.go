@@ -61,7 +61,7 @@ func watchMain(v string) int {
 	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE)
 	recs := make(chan record, 64)
 	go readRecords(os.NewFile(uintptr(conf.fd), "watchdog"), recs)
-	w := &watch{conf: conf, term: map[uint64]bool{}, kill: map[uint64]int{}}
+	w := &watch{conf: conf, term: map[uint64]bool{}, kill: map[uint64]int{}, groups: map[uint64]int{}}
 	w.run(recs)
 	return 0
 }
@@ -89,6 +89,9 @@ type watch struct {
 	deadline int64           // the fence deadline, CLOCK_BOOTTIME ns; 0: none
 	term     map[uint64]bool // jobs to SIGTERM at the next scan
 	kill     map[uint64]int  // jobs to SIGKILL, with the scans left
+	// groups are the process groups of the jobs running (Group), until
+	// the worker says a job ended (End): it ends the group itself then.
+	groups map[uint64]int
 	fenced   []fencedJobs    // jobs SIGTERMed at a deadline, to SIGKILL after the grace
 	next     time.Time       // no scan before
 }
@@ -123,6 +126,7 @@ func (w *watch) run(recs <-chan record) {
 		for len(w.fenced) > 0 && now >= w.fenced[0].killAt {
 			for _, seq := range w.fenced[0].seqs {
 				w.kill[seq] = killRounds
+				w.signalGroup(seq, syscall.SIGKILL)
 			}
 			w.fenced = w.fenced[1:]
 		}
@@ -142,7 +146,17 @@ func (w *watch) note(r record) {
 	case opEnd:
 		w.kill[r.val] = killRounds
 		delete(w.term, r.val)
+		delete(w.groups, r.val)
+	case opGroup:
+		w.groups[r.val>>pgidBits] = int(r.val & (1<<pgidBits - 1))
 	}
+}
+
+// signalGroup sends sig to job seq's process group, if the job is running
+// and the group has a process left. It reports whether one was.
+func (w *watch) signalGroup(seq uint64, sig syscall.Signal) bool {
+	pgid, ok := w.groups[seq]
+	return ok && syscall.Kill(-pgid, sig) == nil
 }
 
 // signalJobs scans once: SIGKILL to the processes of the jobs in kill,
@@ -173,11 +187,17 @@ func (w *watch) signalJobs() {
 	w.next = time.Now().Add(max(ScanGap, 10*took))
 }
 
-// fence SIGTERMs every process of the life at the fence deadline; they
-// get SIGKILL after the grace.
+// fence SIGTERMs every process of the life at the fence deadline, and
+// the jobs' process groups; they get SIGKILL after the grace.
 func (w *watch) fence(now int64) {
 	f := fencedJobs{killAt: now + int64(w.conf.grace)}
 	seen := map[uint64]bool{}
+	for seq := range w.groups {
+		if w.signalGroup(seq, syscall.SIGTERM) {
+			seen[seq] = true
+			f.seqs = append(f.seqs, seq)
+		}
+	}
 	w.scan.marked(w.conf.life, func(pid int, mark string) {
 		if seq, err := strconv.ParseUint(mark[len(w.conf.life):], 10, 64); err == nil {
 			_ = syscall.Kill(pid, syscall.SIGTERM)
@@ -194,10 +214,16 @@ func (w *watch) fence(now int64) {
 
 // endLife ends every process of the life, the worker being gone: SIGTERM,
 // then SIGKILL after the grace to those left, until none is left (or ten
-// seconds of trying).
+// seconds of trying): the marked ones, and the process groups of the jobs
+// that were running.
 func (w *watch) endLife() {
 	signalLife := func(sig syscall.Signal) int {
 		n := 0
+		for seq := range w.groups {
+			if w.signalGroup(seq, sig) {
+				n++
+			}
+		}
 		w.scan.marked(w.conf.life, func(pid int, _ string) {
 			if syscall.Kill(pid, sig) == nil {
 				n++
