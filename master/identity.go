@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -63,6 +64,19 @@ func (reg *registry) checkSecret(ctx context.Context, w *workerRec, secret, meth
 		Warn("worker call refused: " + what)
 	return fmt.Errorf("%w: %s for worker %s with %s: send the secret that register_worker returned with this worker ID",
 		rpcapi.ErrUnauthorized, method, w.id, what)
+}
+
+// hear stamps a call that worker id makes with secret as heard at now,
+// before the call takes the core's lock: dead_after counts from when the
+// master heard the worker, not from when it got to answer (a lock held
+// long by a big read must not get live workers reaped). A call without
+// the worker's secret is not heard.
+func (reg *registry) hear(id, secret string, now time.Time) {
+	if v, ok := reg.calling.Load(id); ok {
+		if w := v.(*workerRec); w.owns(secret) {
+			w.heard.Store(now.UnixNano())
+		}
+	}
 }
 
 // sameProcess reports whether w and old are registrations of one worker

@@ -30,6 +30,7 @@ func (api *wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.Fetch
 	defer timer.Stop()
 	for {
 		now := c.now()
+		api.reg.hear(a.WorkerID, a.Secret, now)
 		c.mu.Lock()
 		w := api.reg.registered(a.WorkerID)
 		if w == nil || w.state == rpcapi.WorkerDead || c.closed {

@@ -99,6 +99,7 @@ func (api *wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpca
 	c := api.core
 	r.Term = api.cfg.Term
 	now := c.now()
+	api.reg.hear(a.WorkerID, a.Secret, now)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w := api.reg.registered(a.WorkerID)

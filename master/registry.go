@@ -300,11 +300,19 @@ func (reg *registry) reap(now time.Time) {
 	}
 	reg.core.lock()
 	defer reg.core.unlock()
+	reg.reapHeld(now)
+}
+
+// reapHeld is reap with the core's lock held.
+func (reg *registry) reapHeld(now time.Time) {
 	reg.core.writeHeld(now, false)
 	kicked := reg.releaseFenced(now)
 	for _, w := range reg.workers {
 		if w.state == rpcapi.WorkerDead {
 			continue
+		}
+		if h := time.Unix(0, w.heard.Load()); h.After(w.lastBeat) {
+			w.lastBeat = h // heard; its call waits for the lock
 		}
 		if now.Sub(w.lastBeat) > reg.deadAfter {
 			why := fmt.Sprintf("silent for %s", now.Sub(w.lastBeat).Round(time.Millisecond))

@@ -32,6 +32,7 @@ func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 		return fmt.Errorf("%w: want %d is negative", rpcapi.ErrBadRequest, a.Want)
 	}
 	now := c.now()
+	api.reg.hear(a.WorkerID, a.Secret, now)
 	var last *batch
 	c.mu.Lock()
 	w, err := c.reporter(ctx, a)

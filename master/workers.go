@@ -35,10 +35,15 @@ type workerRec struct {
 	restored       bool // placeholder for leases found in the store at start
 	registered     time.Time
 	lastBeat       time.Time // last sign of life: heartbeat, registration or fetch
-	beatAt         time.Time // last Heartbeat (or registration), for reconciliation
-	died           time.Time
-	leases         map[string]*lease
-	fenceGrace     time.Duration // the worker fences itself (RegisterArgs.FenceGrace); zero: not
+	// heard is when a call of the worker's with its secret last arrived
+	// (Unix ns), stamped before the call waits for the core's lock: the
+	// reaper counts it, so a worker is not reaped while its beat waits
+	// behind a busy lock (registry.hear).
+	heard      atomic.Int64
+	beatAt     time.Time // last Heartbeat (or registration), for reconciliation
+	died       time.Time
+	leases     map[string]*lease
+	fenceGrace time.Duration // the worker fences itself (RegisterArgs.FenceGrace); zero: not
 
 	client rpcapi.Caller // nil for pull workers
 	pull   bool
@@ -131,8 +136,11 @@ type registry struct {
 	seq     int    // the number in the last worker ID given
 	workers map[string]*workerRec
 	byType  map[string]map[string]*workerRec // alive workers by job type
-	fenced  []fencedLease                    // leases of reaped workers held until their fence ends (fence.go)
-	flaps   flapBook                         // registrations again, by worker name (queues_attention.go)
+	// calling is the registered workers not yet dead, by ID, for hear to
+	// read without the core's lock (written under it).
+	calling sync.Map
+	fenced  []fencedLease // leases of reaped workers held until their fence ends (fence.go)
+	flaps   flapBook      // registrations again, by worker name (queues_attention.go)
 
 	ctx    context.Context // cancelled by stop: the reaper ends
 	cancel context.CancelFunc
@@ -160,6 +168,7 @@ func (reg *registry) nextID() string {
 // add records w under its ID and indexes it by the job types it runs.
 func (reg *registry) add(w *workerRec) {
 	reg.workers[w.id] = w
+	reg.calling.Store(w.id, w)
 	for _, t := range w.types {
 		if reg.byType[t] == nil {
 			reg.byType[t] = make(map[string]*workerRec)
@@ -171,6 +180,7 @@ func (reg *registry) add(w *workerRec) {
 // unindex takes w out of the live workers by type (it died); it stays
 // listed by ID.
 func (reg *registry) unindex(w *workerRec) {
+	reg.calling.CompareAndDelete(w.id, w)
 	for _, t := range w.types {
 		delete(reg.byType[t], w.id)
 		if len(reg.byType[t]) == 0 {
