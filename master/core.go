@@ -64,6 +64,11 @@ type core struct {
 	keys   keyIndex     // jobs by Key and unique_key (submit.go)
 	ret    retention    // when finished jobs leave memory (retain.go)
 	live   liveCounters // the live view's throughput and latest changes (sse.go)
+	// gen counts the changes to any job or worker (bump); liveShared is
+	// the live view's status and workers as taken at one gen, which every
+	// event stream shares for up to eventGap (sse.go).
+	gen        uint64
+	liveShared liveShared
 	// fireFails are the schedules whose latest fires failed, by name
 	// (queues_attention.go).
 	fireFails map[string]*fireStreak
@@ -265,6 +270,7 @@ func (c *core) writeHeld(now time.Time, all bool) {
 
 // bump wakes everyone waiting on Changed. The caller holds mu.
 func (c *core) bump() {
+	c.gen++
 	if c.anyChange != nil {
 		close(c.anyChange)
 		c.anyChange = nil

@@ -45,6 +45,7 @@ type eventStream struct {
 	status     []byte               // the status last sent, without its now
 	workers    []byte               // the workers last sent, without their heartbeats
 	beats      map[string]time.Time // the heartbeats last sent, by worker ID
+	shared     uint64               // the shared view (liveSnap.Shared) the status and workers were last compared with
 	// sent maps the jobs sent in changes to the time of the change sent,
 	// while a later snapshot may list that change again (changeSlack).
 	sent map[string]time.Time
@@ -54,17 +55,21 @@ type eventStream struct {
 // snap, taken with since, or nil when nothing changed.
 func (s *eventStream) next(snap liveSnap, since time.Time) (*apiEvent, error) {
 	ev := &apiEvent{Truncated: snap.Truncated}
-	st := snap.Status
-	st.Now = time.Time{}
-	status, err := json.Marshal(st)
-	if err != nil {
-		return nil, err
-	}
-	if !s.started || !bytes.Equal(status, s.status) {
-		ev.Status, s.status = &snap.Status, status
-	}
-	if err := s.nextWorkers(ev, snap.Workers); err != nil {
-		return nil, err
+	if !s.started || snap.Shared == 0 || snap.Shared != s.shared {
+		// A view not taken for this stream before: see what moved.
+		st := snap.Status
+		st.Now = time.Time{}
+		status, err := json.Marshal(st)
+		if err != nil {
+			return nil, err
+		}
+		if !s.started || !bytes.Equal(status, s.status) {
+			ev.Status, s.status = &snap.Status, status
+		}
+		if err := s.nextWorkers(ev, snap.Workers); err != nil {
+			return nil, err
+		}
+		s.shared = snap.Shared
 	}
 	ev.Changes = s.newChanges(snap.Changes, since)
 	if !s.started {

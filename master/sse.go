@@ -70,6 +70,10 @@ const (
 type liveSnap struct {
 	Status  apiStatus
 	Workers []rpcapi.WorkerInfo
+	// Shared numbers the taking of Status and Workers, which event
+	// streams share (liveShared): a stream that sent the same one has
+	// nothing new to send of them. Read-only.
+	Shared uint64
 	// Changes lists jobs changed since the time asked (newest first, at
 	// most maxChanges; from the zero time, the latest ones). A job may
 	// appear in two snapshots in a row.
@@ -183,10 +187,37 @@ func (lc *liveCounters) changedSince(since time.Time) (top []*jobs.Job, more boo
 	return top, more && !since.IsZero()
 }
 
+// liveShared is the status and workers of the live view as last taken
+// in full, for the event streams to share: every stream looks at the view
+// at least every eventRefresh and after each change, and taking it walks
+// every worker and lane under mu, so one taking serves them all while no
+// job or worker changed and for at most eventGap. Guarded by mu.
+type liveShared struct {
+	seq     uint64 // 0: none yet
+	gen     uint64 // core.gen when taken
+	at      time.Time
+	status  apiStatus
+	workers []rpcapi.WorkerInfo
+	live    bool
+}
+
 // liveView takes the live view in one pass under mu. With full, it also
-// lists the workers and the jobs changed after since (zero: the latest).
-// It reports whether a worker is live.
+// lists the workers and the jobs changed after since (zero: the latest);
+// its status and workers may be those of a full view taken less than
+// eventGap before with no change since (liveShared). It reports whether
+// a worker is live.
 func (c *core) liveView(since time.Time, full bool) (ev liveSnap, live bool) {
+	if full {
+		c.mu.Lock()
+		sh := &c.liveShared
+		if sh.seq != 0 && sh.gen == c.gen && time.Since(sh.at) < eventGap {
+			ev.Status, ev.Workers, ev.Shared, live = sh.status, sh.workers, sh.seq, sh.live
+			c.liveChanges(&ev, since)
+			c.mu.Unlock()
+			return ev, live
+		}
+		c.mu.Unlock()
+	}
 	now := time.Now()
 	st := &ev.Status
 	start := now.Truncate(bucketWidth).Add(-(throughputBuckets - 1) * bucketWidth)
@@ -226,14 +257,23 @@ func (c *core) liveView(since time.Time, full bool) (ev liveSnap, live bool) {
 	if !full {
 		return ev, live
 	}
+	ev.Workers = c.reg.workerInfos()
+	sh := &c.liveShared
+	sh.seq++
+	sh.gen, sh.at, sh.status, sh.workers, sh.live = c.gen, now, ev.Status, ev.Workers, live
+	ev.Shared = sh.seq
+	c.liveChanges(&ev, since)
+	return ev, live
+}
+
+// liveChanges sets ev's jobs changed after since. The caller holds mu.
+func (c *core) liveChanges(ev *liveSnap, since time.Time) {
 	top, more := c.live.changedSince(since)
 	ev.Truncated = more
-	ev.Workers = c.reg.workerInfos()
 	ev.Changes = make([]rpcapi.JobView, len(top))
 	for i, j := range top {
 		ev.Changes[i] = rpcapi.ViewJob(j)
 	}
-	return ev, live
 }
 
 // insertNewest adds j to top (newest first) if it is among the maxChanges
