@@ -177,6 +177,11 @@ func (n *Node) open(self Member) error {
 	}
 	removeExports(cfg.Dir)
 	n.fsm.rewarm()
+	// The group ID is read or made before the transport listens.
+	grp, err := loadGroup(n.logs, snaps, cfg)
+	if err != nil {
+		return err
+	}
 	adv, err := net.ResolveTCPAddr("tcp", self.Raft)
 	if err != nil {
 		return fmt.Errorf("raftstore: raft address %q: %w", self.Raft, err)
@@ -189,6 +194,7 @@ func (n *Node) open(self Member) error {
 	if err != nil {
 		return fmt.Errorf("raftstore: raft transport: %w", err)
 	}
+	st.group = grp // before the transport accepts
 	// Pipelined replication is off (MaxRPCsInFlight 1: every append
 	// waits for its answer). Its sender can wait forever on its decoder
 	// once the decoder stopped (a follower answered a newer term), and
@@ -199,6 +205,10 @@ func (n *Node) open(self Member) error {
 		Timeout: 10 * time.Second, Logger: hl, MaxRPCsInFlight: 1})
 	if err := n.recoverPeers(rc, snaps); err != nil {
 		return err
+	}
+	had, err := raft.HasExistingState(n.logs, n.logs, snaps)
+	if err != nil {
+		return fmt.Errorf("raftstore: %w", err)
 	}
 	if err := n.bootstrap(rc, snaps); err != nil {
 		return err
@@ -212,6 +222,9 @@ func (n *Node) open(self Member) error {
 	}
 	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.logs, snaps, n.trans); err != nil {
 		return fmt.Errorf("raftstore: %w", err)
+	}
+	if f := n.raft.GetConfiguration(); had && !cfg.Join && f.Error() == nil {
+		warnMembers(cfg.Log, cfg.Members, f.Configuration())
 	}
 	n.pause = newPauseGuard(n, rc.LeaderLeaseTimeout)
 	n.stopWarm = make(chan struct{})
@@ -227,11 +240,7 @@ func (n *Node) bootstrap(rc *raft.Config, snaps raft.SnapshotStore) error {
 	if err != nil || has || n.cfg.Join {
 		return err
 	}
-	var c raft.Configuration
-	for _, m := range n.cfg.Members {
-		c.Servers = append(c.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(m.ID), Address: raft.ServerAddress(m.Raft)})
-	}
-	return raft.BootstrapCluster(rc, n.logs, n.logs, snaps, n.trans, c)
+	return raft.BootstrapCluster(rc, n.logs, n.logs, snaps, n.trans, bootConfig(n.cfg.Members))
 }
 
 // finishRestore finishes a snapshot restore that a crash interrupted: the

@@ -21,11 +21,14 @@ type TLS struct {
 // stream is the raft transport's raft.StreamLayer: TCP, or mutual TLS.
 // Its connections leave from the address it listens on when that is a
 // specific IP (a host with several addresses keeps raft on one of them).
+// With a group gate, every connection it dials starts with this member's
+// group ID, and every one it accepts is checked for the dialer's (group.go).
 type stream struct {
 	net.Listener
 	adv    net.Addr
 	dialer net.Dialer
 	client *tls.Config // nil: plain TCP
+	group  *groupGate  // nil: no group ID sent or checked
 }
 
 func newStream(bind string, adv net.Addr, t *TLS) (*stream, error) {
@@ -49,8 +52,35 @@ func newStream(bind string, adv net.Addr, t *TLS) (*stream, error) {
 // Addr implements net.Listener: the advertised address.
 func (s *stream) Addr() net.Addr { return s.adv }
 
+// Accept implements net.Listener: the connection checks the dialer's
+// group ID at its first read, not here, so that a silent peer does not
+// hold up the transport's accept loop.
+func (s *stream) Accept() (net.Conn, error) {
+	c, err := s.Listener.Accept()
+	if err != nil || s.group == nil {
+		return c, err
+	}
+	return &groupConn{Conn: c, g: s.group}, nil
+}
+
 // Dial implements raft.StreamLayer.
 func (s *stream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	c, err := s.dial(address, timeout)
+	if err != nil || s.group == nil {
+		return c, err
+	}
+	if timeout > 0 {
+		c.SetWriteDeadline(time.Now().Add(timeout))
+	}
+	if _, err := c.Write(s.group.header()); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.SetWriteDeadline(time.Time{})
+	return c, nil
+}
+
+func (s *stream) dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	d := s.dialer
 	d.Timeout = timeout
 	if s.client == nil {
