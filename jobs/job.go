@@ -188,9 +188,14 @@ func (s *Spec) Validate() error {
 			return fmt.Errorf("jobs: tag %q: want 1..128 bytes without commas", t)
 		}
 	}
-	for k := range s.Args {
-		if k == "" {
+	for k, v := range s.Args {
+		switch {
+		case k == "":
 			return fmt.Errorf("jobs: arg with an empty name")
+		case strings.IndexByte(k, 0) >= 0 || strings.IndexByte(v, 0) >= 0:
+			// No process argument, environment variable or XML-RPC string
+			// can carry one.
+			return fmt.Errorf("jobs: arg %q has a NUL byte in its name or value", k)
 		}
 	}
 	return nil

@@ -130,6 +130,9 @@ func TestSpecValidate(t *testing.T) {
 		{"too many retries", Spec{Type: "t", Retries: MaxRetries + 1}, "retries"},
 		{"negative timeout", Spec{Type: "t", Timeout: -time.Second}, "negative timeout"},
 		{"empty arg name", Spec{Type: "t", Args: map[string]string{"": "v"}}, "empty name"},
+		{"NUL in an arg value", Spec{Type: "t", Args: map[string]string{"a": "x\x00y"}}, "NUL byte"},
+		{"NUL in an arg name", Spec{Type: "t", Args: map[string]string{"a\x00": "x"}}, "NUL byte"},
+		{"control characters in an arg", Spec{Type: "t", Args: map[string]string{"a": "x\ny\tz\x1b"}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
