@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -63,5 +64,24 @@ func TestBeatWaitingForTheLockCounts(t *testing.T) {
 	<-forged
 	if h := heard(other); h != 0 {
 		t.Fatalf("a beat without the secret was heard at %d", h)
+	}
+}
+
+// TestNoWorkerNamesTenTypes: the reason "no live worker has type" names
+// the first ten of the live workers' types, then how many more: it is
+// repeated by every lane of the status, the queues and the event streams.
+func TestNoWorkerNamesTenTypes(t *testing.T) {
+	m, _ := clockMaster(t, Config{})
+	var types []string
+	for i := range 15 {
+		types = append(types, fmt.Sprintf("t%02d", i))
+	}
+	pullWorker(t, m, "w", types...)
+	m.core.mu.Lock()
+	got := m.core.noWorker("ocr", "")
+	m.core.mu.Unlock()
+	want := `no live worker has type "ocr" (live workers have: t00, t01, t02, t03, t04, t05, t06, t07, t08, t09 and 5 more)`
+	if got != want {
+		t.Fatalf("reason:\n got %s\nwant %s", got, want)
 	}
 }

@@ -146,5 +146,15 @@ func (c *core) noWorker(typ, with string) string {
 	case len(c.reg.byType[typ]) > 0:
 		return fmt.Sprintf("no live worker has type %q%s (%d live workers have the type but not the tags)", typ, with, len(c.reg.byType[typ]))
 	}
-	return fmt.Sprintf("no live worker has type %q%s (live workers have: %s)", typ, with, strings.Join(have, ", "))
+	more := ""
+	if len(have) > noWorkerTypes {
+		more = fmt.Sprintf(" and %d more", len(have)-noWorkerTypes)
+		have = have[:noWorkerTypes]
+	}
+	return fmt.Sprintf("no live worker has type %q%s (live workers have: %s%s)", typ, with, strings.Join(have, ", "), more)
 }
+
+// noWorkerTypes is how many of the live workers' types noWorker names:
+// the reason is repeated by every lane and view, so a fleet of many
+// types does not make it long.
+const noWorkerTypes = 10
