@@ -409,7 +409,9 @@ function drawJobs(page) {
     td('Updated', agoEl(j.updated))));
   S.jobs.anyPending = page.jobs.some(j => j.state === 'pending');
   document.getElementById('jobs-table').replaceChildren(
-    table(['ID', 'State', 'Type', 'Args', 'Group', 'Worker', 'Attempts', 'Why', 'Updated'], rows, 'No jobs match.', 'compact'));
+    table(['ID', 'State', 'Type', 'Args', 'Group', 'Worker', 'Attempts', 'Why', 'Updated'], rows,
+      page.next_cursor ? 'No match among the jobs examined so far (a page stops after 100,000): Older → looks further.' : 'No jobs match.',
+      'compact'));
   const go = (cursor, stack) => { S.jobs.cursor = cursor; S.jobs.stack = stack; refresh(); };
   document.getElementById('pager').replaceChildren(
     h('button', { type: 'button', disabled: !S.jobs.stack.length, onclick: () => go(S.jobs.stack.at(-1), S.jobs.stack.slice(0, -1)) }, '← Newer'),
