@@ -159,17 +159,17 @@ func (w *Worker) runner() {
 }
 
 // sendDirect makes a runner's call c on its own connection, bounded by
-// callTimeout and the worker's life. Over gob that bound is an
+// reportDeadline and the worker's life. Over gob that bound is an
 // rpcapi.CallContext, which the serial client keeps with a connection
 // deadline and its watcher of w.ctx: no timer and no registration with
 // w.ctx per call.
 func (w *Worker) sendDirect(c completeCall) error {
 	if w.dc == nil {
-		ctx, cancel := context.WithTimeout(w.ctx, callTimeout)
+		ctx, cancel := context.WithTimeout(w.ctx, w.reportDeadline())
 		defer cancel()
 		return w.send(ctx, c, w.direct)
 	}
-	ctx := rpcapi.NewCallContext(w.ctx, callTimeout)
+	ctx := rpcapi.NewCallContext(w.ctx, w.reportDeadline())
 	defer ctx.Release()
 	return w.send(ctx, c, w.direct)
 }

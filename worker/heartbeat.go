@@ -20,6 +20,26 @@ func beatTimeout(interval time.Duration) time.Duration {
 	return min(callTimeout, max(2*interval, time.Second))
 }
 
+// reportTimeout bounds one task_complete call: the master's dead_after,
+// at least 2 s, at most callTimeout (and callTimeout while unknown). A
+// master that answers nothing for that long (stopped, or a leader paused
+// and deposed) is not waited for: the batch goes again, to the leader,
+// and the master drops a report it has already recorded.
+func reportTimeout(deadAfter time.Duration) time.Duration {
+	if deadAfter <= 0 {
+		return callTimeout
+	}
+	return min(callTimeout, max(deadAfter, 2*time.Second))
+}
+
+// reportDeadline is reportTimeout of the master registered with.
+func (w *Worker) reportDeadline() time.Duration {
+	if d := time.Duration(w.reportWait.Load()); d > 0 {
+		return d
+	}
+	return callTimeout
+}
+
 // heartbeatLoop registers, then beats every interval the master gave,
 // re-registering when the master answers unknown.
 func (w *Worker) heartbeatLoop() {
@@ -207,6 +227,7 @@ func (w *Worker) register() (time.Duration, error) {
 		return 0, err
 	}
 	w.deadAfter = reply.DeadAfter
+	w.reportWait.Store(int64(reportTimeout(reply.DeadAfter)))
 	w.mu.Unlock()
 	w.renewFence(sent)
 	w.mu.Lock()

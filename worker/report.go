@@ -86,7 +86,7 @@ func (w *Worker) reportLoop() {
 			}
 			calls.Go(func() {
 				defer func() { <-sem }()
-				ctx, cancel := context.WithTimeout(w.ctx, callTimeout)
+				ctx, cancel := context.WithTimeout(w.ctx, w.reportDeadline())
 				err := w.send(ctx, c, w.master)
 				cancel()
 				w.sendDone(err)

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,7 +72,10 @@ type Worker struct {
 	// deadAfter is the master's dead_after (its register reply); zero:
 	// unknown, no fencing.
 	deadAfter time.Duration
-	wdTold    time.Time // the last fence deadline the watchdog was told (renewFence)
+	// reportWait bounds a task_complete call (reportTimeout), in ns; set
+	// with deadAfter, read without mu.
+	reportWait atomic.Int64
+	wdTold     time.Time // the last fence deadline the watchdog was told (renewFence)
 	// wdLapsed is the latest deadline the watchdog was told that passed
 	// before a renewal (renewFence): it may have killed jobs then.
 	wdLapsed time.Time
