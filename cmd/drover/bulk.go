@@ -235,7 +235,7 @@ func retryCmd(fs *pflag.FlagSet) runFunc {
 			}
 			out = append(out, j)
 			if !*asJSON {
-				fmt.Fprintf(stdout, "%s retried\n", id)
+				fmt.Fprintf(stdout, "%s retried\n", safeLine(id))
 			}
 		}
 		if *asJSON {
@@ -256,7 +256,7 @@ func workerOpCmd(op string) func(fs *pflag.FlagSet) runFunc {
 			if asJSON {
 				return printJSON(stdout, w)
 			}
-			_, err := fmt.Fprintf(stdout, "worker %s (%s) %s\n", w.ID, w.Name, w.State)
+			_, err := fmt.Fprintf(stdout, "worker %s (%s) %s\n", safeLine(w.ID), safeLine(w.Name), safeLine(w.State))
 			return err
 		})
 	}
@@ -279,11 +279,11 @@ func scheduleAPI(conn *connFlags, op, name string, asJSON bool, stdout io.Writer
 	case asJSON:
 		return printJSON(stdout, r)
 	case op == "delete":
-		_, err = fmt.Fprintf(stdout, "schedule %s deleted\n", name)
+		_, err = fmt.Fprintf(stdout, "schedule %s deleted\n", safeLine(name))
 	case r.Queued:
-		_, err = fmt.Fprintf(stdout, "schedule %s: fire queued behind its last run (overlap queue)\n", name)
+		_, err = fmt.Fprintf(stdout, "schedule %s: fire queued behind its last run (overlap queue)\n", safeLine(name))
 	default:
-		_, err = fmt.Fprintf(stdout, "schedule %s fired: job %s\n", name, r.Job)
+		_, err = fmt.Fprintf(stdout, "schedule %s fired: job %s\n", safeLine(name), safeLine(r.Job))
 	}
 	return err
 }

@@ -169,10 +169,10 @@ func submitCmd(fs *pflag.FlagSet) runFunc {
 			return printJSON(stdout, map[string]any{"ids": r.IDs, "existing": r.Existing, "then_ids": thens})
 		}
 		for _, id := range r.IDs {
-			fmt.Fprintln(stdout, id)
+			fmt.Fprintln(stdout, safeLine(id))
 		}
 		for _, f := range r.ThenIDs {
-			fmt.Fprintf(stdout, "follow-up of group %s: %s\n", f.Group, f.ID)
+			fmt.Fprintf(stdout, "follow-up of group %s: %s\n", safeLine(f.Group), safeLine(f.ID))
 		}
 		return nil
 	}
@@ -226,8 +226,8 @@ func jobsCmd(fs *pflag.FlagSet) runFunc {
 	return func(pos []string, stdout io.Writer) error {
 		out := &pagePrinter[rpcapi.JobView]{w: stdout, header: "ID\tTYPE\tSTATE\tATTEMPTS\tWORKER\tGROUP\tARGS\tERROR",
 			row: func(w io.Writer, v *rpcapi.JobView) {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", v.ID, v.Type, v.State, v.Attempts, dash(v.Worker), dash(v.Group),
-					fmtArgs(v.Args), dash(listError(v.Error)))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", safeLine(v.ID), safeLine(v.Type), safeLine(string(v.State)),
+					v.Attempts, safeLine(dash(v.Worker)), safeLine(dash(v.Group)), safeLine(fmtArgs(v.Args)), safeLine(dash(listError(v.Error))))
 			}}
 		return listing(pos, conn, pf, "jobs", out, func(c context.Context, mc rpcapi.MasterClient, limit int, order, cursor string) ([]rpcapi.JobView, string, error) {
 			r, err := mc.ListJobs(c, &rpcapi.ListJobsArgs{State: jobs.State(*state), Type: *typ, Group: *group, Limit: limit, Order: order, Cursor: cursor})
@@ -265,12 +265,13 @@ func showJob(conn *connFlags, id string, asJSON bool, stdout io.Writer) error {
 	if asJSON {
 		return printJSON(stdout, d)
 	}
-	fmt.Fprintf(stdout, "job %s  type %s  state %s\n", j.ID, j.Spec.Type, j.State)
-	fmt.Fprintf(stdout, "args: %s\n", dash(fmtArgs(j.Spec.Args)))
-	fmt.Fprintf(stdout, "priority %d  retries %d  timeout %s  group %s\n", j.Spec.Priority, j.Spec.Retries, dash(d.Timeout), dash(j.Spec.Group))
-	fmt.Fprintf(stdout, "submitted by %s\n", dash(j.Submitter))
+	fmt.Fprintf(stdout, "job %s  type %s  state %s\n", safeLine(j.ID), safeLine(j.Spec.Type), safeLine(string(j.State)))
+	fmt.Fprintf(stdout, "args: %s\n", safeLine(dash(fmtArgs(j.Spec.Args))))
+	fmt.Fprintf(stdout, "priority %d  retries %d  timeout %s  group %s\n", j.Spec.Priority, j.Spec.Retries, safeLine(dash(d.Timeout)),
+		safeLine(dash(j.Spec.Group)))
+	fmt.Fprintf(stdout, "submitted by %s\n", safeLine(dash(j.Submitter)))
 	if info.Waiting != "" {
-		fmt.Fprintf(stdout, "waiting: %s\n", info.Waiting)
+		fmt.Fprintf(stdout, "waiting: %s\n", safeLine(info.Waiting))
 	}
 	if len(j.Attempts) > 0 {
 		fmt.Fprintln(stdout, "\nattempts:")
@@ -285,18 +286,18 @@ func showJob(conn *connFlags, id string, asJSON bool, stdout io.Writer) error {
 			if a.Exited() {
 				exit = strconv.Itoa(a.ExitCode)
 			}
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.N, a.Worker, a.Started.Format("15:04:05.000"), took,
-				dash(string(a.Outcome)), exit, dash(a.Error))
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.N, safeLine(a.Worker), a.Started.Format("15:04:05.000"), took,
+				safeLine(dash(string(a.Outcome))), exit, safeLine(dash(a.Error)))
 		}
 		tw.Flush()
 		printRunFacts(stdout, &d)
 		if last := j.Attempts[len(j.Attempts)-1]; last.Output != "" {
-			fmt.Fprintf(stdout, "\noutput of attempt %d (tail):\n%s\n", last.N, strings.TrimRight(last.Output, "\n"))
+			fmt.Fprintf(stdout, "\noutput of attempt %d (tail):\n%s\n", last.N, safeLines(strings.TrimRight(last.Output, "\n")))
 		}
 	}
 	fmt.Fprintln(stdout, "\ntimeline:")
 	for _, e := range j.Events {
-		fmt.Fprintf(stdout, "  %s  %s\n", e.At.Format("15:04:05.000"), e.Text)
+		fmt.Fprintf(stdout, "  %s  %s\n", e.At.Format("15:04:05.000"), safeLine(e.Text))
 	}
 	return nil
 }
@@ -351,8 +352,8 @@ func workerRow(w io.Writer, v *rpcapi.WorkerInfo) {
 	if len(v.Jobs) > 8 {
 		more = fmt.Sprintf(" +%d", len(v.Jobs)-8)
 	}
-	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d/%d\t%s ago\t%s\t%s\n", v.ID, v.Name, dash(v.Addr), v.State, v.Running, v.Slots, ago,
-		strings.Join(v.Types, ","), dash(strings.Join(ids, " ")+more))
+	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d/%d\t%s ago\t%s\t%s\n", safeLine(v.ID), safeLine(v.Name), safeLine(dash(v.Addr)),
+		safeLine(v.State), v.Running, v.Slots, ago, safeLine(strings.Join(v.Types, ",")), safeLine(dash(strings.Join(ids, " ")+more)))
 }
 
 // aliveWorkers counts the alive workers of ws, and their slots, and how
@@ -423,7 +424,7 @@ func statusCmd(fs *pflag.FlagSet) runFunc {
 		printAttention(stdout, att, r.AttentionMore)
 		fmt.Fprintf(stdout, "master up %s; %s alive; %d reaped; %s dropped\n",
 			time.Since(r.Started).Round(time.Second), plural(alive, "worker"), r.Reaped, plural(int(r.Dropped), "stale report"))
-		fmt.Fprintf(stdout, "master %s\n", versionLine(r.Version))
+		fmt.Fprintf(stdout, "master %s\n", safeLine(versionLine(r.Version)))
 		for _, s := range jobs.States {
 			fmt.Fprintf(stdout, "  %-10s %d\n", s, r.Counts[s])
 		}
@@ -475,13 +476,13 @@ func cancelCmd(fs *pflag.FlagSet) runFunc {
 			return nil
 		}
 		for _, id := range r.Cancelled {
-			fmt.Fprintf(stdout, "%s cancelled\n", id)
+			fmt.Fprintf(stdout, "%s cancelled\n", safeLine(id))
 		}
 		if r.CancelledMore > 0 {
 			fmt.Fprintf(stdout, "and %d more cancelled\n", r.CancelledMore)
 		}
 		if r.Skipped > 0 {
-			fmt.Fprintf(stdout, "%d live jobs of group %s skipped: submitted by other tokens (client_cancel = \"own\")\n", r.Skipped, *group)
+			fmt.Fprintf(stdout, "%d live jobs of group %s skipped: submitted by other tokens (client_cancel = \"own\")\n", r.Skipped, safeLine(*group))
 		}
 		if len(r.Errors)+r.ErrorsMore > 0 {
 			msg := strings.Join(r.Errors, "; ")

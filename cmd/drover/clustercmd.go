@@ -99,11 +99,12 @@ func printMembers(w io.Writer, out []memberStatus) {
 	var group []drovercluster.Member
 	for _, m := range out {
 		if m.Status == nil {
-			fmt.Fprintf(tw, "%s\t-\tunreachable\t-\t-\t-\t-\t-\t(%s)\n", m.Addr, m.Error)
+			fmt.Fprintf(tw, "%s\t-\tunreachable\t-\t-\t-\t-\t-\t(%s)\n", safeLine(m.Addr), safeLine(m.Error))
 			continue
 		}
 		s := m.Status
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", m.Addr, s.ID, s.State, dash(s.Leader), s.Term, s.Applied, s.Commit, s.LastLog)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", safeLine(m.Addr), safeLine(s.ID), safeLine(s.State), safeLine(dash(s.Leader)),
+			s.Term, s.Applied, s.Commit, s.LastLog)
 		if group == nil || s.State == "Leader" {
 			group = s.Members
 		}
@@ -114,7 +115,7 @@ func printMembers(w io.Writer, out []memberStatus) {
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tRAFT\tRPC")
 		for _, m := range group {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", m.ID, m.Raft, dash(m.RPC))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", safeLine(m.ID), safeLine(m.Raft), safeLine(dash(m.RPC)))
 		}
 		tw.Flush()
 	}

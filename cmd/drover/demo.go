@@ -277,7 +277,7 @@ func (d *demo) printJobs(list []jobs.Job) (moved, retried int) {
 		if len(j.Attempts) > 0 {
 			res = strings.TrimSpace(j.Attempts[len(j.Attempts)-1].Output)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.Spec.Type, j.State, strings.Join(parts, ", "), res)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.Spec.Type, j.State, safeLine(strings.Join(parts, ", ")), safeLine(res))
 	}
 	tw.Flush()
 	fmt.Fprintln(d.stdout)

@@ -82,10 +82,10 @@ func showGroup(conn *connFlags, name string, asJSON bool, stdout io.Writer) erro
 	if asJSON {
 		return printJSON(stdout, rep)
 	}
-	fmt.Fprintf(stdout, "group %s: %s, %d of %d jobs final (%d%%)\n%s\n", g.Name, rep.State, g.Done, g.Total,
+	fmt.Fprintf(stdout, "group %s: %s, %d of %d jobs final (%d%%)\n%s\n", safeLine(g.Name), rep.State, g.Done, g.Total,
 		100*g.Done/max(g.Total, 1), countsLine(g.Counts))
 	if od := g.OnDone; od != nil && od.Then != "" {
-		fmt.Fprintf(stdout, "follow-up job %s %s\n", od.Then, dash(string(od.ThenState)))
+		fmt.Fprintf(stdout, "follow-up job %s %s\n", safeLine(od.Then), safeLine(dash(string(od.ThenState))))
 	}
 	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -95,10 +95,11 @@ func showGroup(conn *connFlags, name string, asJSON bool, stdout io.Writer) erro
 		if res.Error != "" {
 			out = res.Error
 		}
+		more := ""
 		if i := strings.IndexByte(out, '\n'); i >= 0 {
-			out = out[:i] + " ..."
+			out, more = out[:i], " ..."
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", res.ID, res.State, dash(out))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", safeLine(res.ID), safeLine(string(res.State)), safeLine(dash(out))+more)
 	}
 	return tw.Flush()
 }
@@ -110,7 +111,7 @@ func groupsCmd(fs *pflag.FlagSet) runFunc {
 	return func(pos []string, stdout io.Writer) error {
 		out := &pagePrinter[rpcapi.GroupInfo]{w: stdout, header: "GROUP\tSTATE\tFINAL\tSUBMITTED\tUPDATED\tCOUNTS",
 			row: func(w io.Writer, g *rpcapi.GroupInfo) {
-				fmt.Fprintf(w, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", g.Name, groupState(g), g.Done, g.Total,
+				fmt.Fprintf(w, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", safeLine(g.Name), groupState(g), g.Done, g.Total,
 					g.Submitted.Local().Format(time.DateTime), g.Updated.Local().Format(time.DateTime), shortCounts(g.Counts))
 			}}
 		return listing(pos, conn, pf, "groups", out, func(c context.Context, mc rpcapi.MasterClient, limit int, order, cursor string) ([]rpcapi.GroupInfo, string, error) {

@@ -18,12 +18,12 @@ func printRunFacts(w io.Writer, d *rpcapi.JobDetail) {
 		if d.TimeoutFrom == "template" {
 			from = "the command template's"
 		}
-		fmt.Fprintf(w, "\ntimeout applied: %s (%s)\n", d.TimeoutApplied, from)
+		fmt.Fprintf(w, "\ntimeout applied: %s (%s)\n", safeLine(d.TimeoutApplied), from)
 	}
 	if len(d.Stats) > 0 {
 		fmt.Fprintf(w, "\nstats of attempt %d:\n", d.StatsAttempt)
 		for _, k := range slices.Sorted(maps.Keys(d.Stats)) {
-			fmt.Fprintf(w, "  %s: %s\n", k, d.Stats[k])
+			fmt.Fprintf(w, "  %s: %s\n", safeLine(k), safeLine(d.Stats[k]))
 		}
 	}
 }

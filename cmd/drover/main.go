@@ -41,7 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if cmd != nil && cmd.HasParent() {
 			name = cmd.CommandPath()
 		}
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s: %s\n", name, safeLines(err.Error()))
 	}
 	code := exitCode(err)
 	if code == exitUsage && cmd != nil && cmd.HasParent() {

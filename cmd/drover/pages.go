@@ -89,7 +89,7 @@ func (p pageFlags) walk(what string, fetch func(ctx context.Context, cursor stri
 			return err
 		}
 		if !*p.all {
-			fmt.Fprintf(os.Stderr, "more %s than this page: add --cursor %s for the next page, or --all for every page\n", what, next)
+			fmt.Fprintf(os.Stderr, "more %s than this page: add --cursor %s for the next page, or --all for every page\n", what, safeLine(next))
 			return nil
 		}
 		cursor = next

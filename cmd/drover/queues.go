@@ -58,17 +58,17 @@ func printQueues(w io.Writer, r *rpcapi.ListQueuesReply) error {
 	for _, v := range r.Queues {
 		var why []string
 		for _, wc := range v.Waiting {
-			why = append(why, fmt.Sprintf("%d: %s", wc.Count, wc.Reason))
+			why = append(why, fmt.Sprintf("%d: %s", wc.Count, safeLine(wc.Reason)))
 		}
-		key := or(v.LimitKey, "-")
+		key := safeLine(or(v.LimitKey, "-"))
 		if v.Pin != "" {
-			key += " (copies for " + v.Pin + ")"
+			key += " (copies for " + safeLine(v.Pin) + ")"
 		}
 		oldest := "-"
 		if v.OldestPendingSeconds > 0 {
 			oldest = (time.Duration(v.OldestPendingSeconds * float64(time.Second))).Round(time.Second).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%.1f\t%s\n", v.Type, or(strings.Join(v.Tags, ","), "-"), key,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%.1f\t%s\n", safeLine(v.Type), safeLine(or(strings.Join(v.Tags, ","), "-")), key,
 			v.Pending, v.Delayed, v.Running, oldest, v.PerMinute, or(strings.Join(why, "; "), "-"))
 	}
 	if err := tw.Flush(); err != nil {
@@ -105,7 +105,7 @@ func printAttention(w io.Writer, att []rpcapi.Attention, more int) {
 	}
 	fmt.Fprintf(w, "needs attention:\n")
 	for _, a := range att {
-		fmt.Fprintf(w, "  ! %s\n", a.Text)
+		fmt.Fprintf(w, "  ! %s\n", safeLine(a.Text))
 	}
 	if more > 0 {
 		fmt.Fprintf(w, "  ! and %d more (the dashboard's overview lists them all)\n", more)

@@ -64,8 +64,8 @@ func printSchedules(w io.Writer, views []rpcapi.ScheduleInfo, now time.Time) err
 		if v.Paused {
 			state, next = "paused", "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.Schedule, v.Timezone, v.Spec.Type, v.Overlap,
-			v.CatchUp, state, next, when(v.LastFire, now), dash(v.LastJob))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", safeLine(v.Name), safeLine(v.Schedule), safeLine(v.Timezone),
+			safeLine(v.Spec.Type), safeLine(v.Overlap), safeLine(v.CatchUp), state, next, when(v.LastFire, now), safeLine(dash(v.LastJob)))
 	}
 	return tw.Flush()
 }
@@ -94,10 +94,10 @@ func scheduleCmd(fs *pflag.FlagSet) runFunc {
 			return printJSON(stdout, v)
 		}
 		if v.Paused {
-			_, err = fmt.Fprintf(stdout, "schedule %s paused\n", v.Name)
+			_, err = fmt.Fprintf(stdout, "schedule %s paused\n", safeLine(v.Name))
 			return err
 		}
-		_, err = fmt.Fprintf(stdout, "schedule %s active; next fire %s\n", v.Name, when(v.Next, time.Now()))
+		_, err = fmt.Fprintf(stdout, "schedule %s active; next fire %s\n", safeLine(v.Name), when(v.Next, time.Now()))
 		return err
 	}
 }

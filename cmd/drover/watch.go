@@ -130,7 +130,7 @@ func (w *waiter) next() (*rpcapi.WaitReply, error) {
 		if w.down.IsZero() {
 			w.down = now
 			if w.retryFor > 0 {
-				fmt.Fprintf(w.stderr, "drover wait: %v; retrying for %s (--retry-for)\n", err, w.retryFor)
+				fmt.Fprintf(w.stderr, "drover wait: %s; retrying for %s (--retry-for)\n", safeLine(err.Error()), w.retryFor)
 			}
 		}
 		giveUp := w.down.Add(w.retryFor)
@@ -201,7 +201,7 @@ func (p *waitProgress) done(r *rpcapi.WaitReply) error {
 		printJSON(p.stdout, map[string]any{"done": true, "counts": r.Counts, "failed": r.Failed, "failed_more": r.FailedMore,
 			"then": r.Then, "then_state": r.ThenState, "then_error": r.ThenError})
 	} else if r.Then != "" {
-		fmt.Fprintf(p.stdout, "follow-up job %s %s\n", r.Then, dash(string(r.ThenState)))
+		fmt.Fprintf(p.stdout, "follow-up job %s %s\n", safeLine(r.Then), safeLine(dash(string(r.ThenState))))
 	}
 	if n := len(r.Failed) + r.FailedMore; n > 0 {
 		more := ""
