@@ -15,21 +15,28 @@ import (
 // boot (/proc/PID/stat, field 22), and false when there is no such process
 // (or it is a zombie: it has ended).
 func StartTime(pid int) (uint64, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	// pid (comm) state ppid ...: comm may hold spaces and parentheses.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := bytes.Fields(b[i+1:])
-	if len(f) < 20 || f[0][0] == 'Z' {
+	f, ok := statFields(pid)
+	if !ok || len(f) < 20 || f[0][0] == 'Z' {
 		return 0, false
 	}
 	start, err := strconv.ParseUint(string(f[19]), 10, 64)
 	return start, err == nil
+}
+
+// statFields returns the fields of /proc/PID/stat after the command
+// (state, ppid, pgrp, ...), or false when it cannot be read.
+func statFields(pid int) ([][]byte, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil, false
+	}
+	// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil, false
+	}
+	f := bytes.Fields(b[i+1:])
+	return f, len(f) > 0
 }
 
 // scanner reads the marks of processes from /proc, reusing one buffer.
@@ -171,16 +178,8 @@ func KillDead(identity string) int {
 // pgidOf returns the process group of process pid (/proc/PID/stat,
 // field 5).
 func pgidOf(pid int) (int, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := bytes.Fields(b[i+1:])
-	if len(f) < 3 {
+	f, ok := statFields(pid)
+	if !ok || len(f) < 3 {
 		return 0, false
 	}
 	g, err := strconv.Atoi(string(f[2]))

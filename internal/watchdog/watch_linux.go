@@ -92,8 +92,8 @@ type watch struct {
 	// groups are the process groups of the jobs running (Group), until
 	// the worker says a job ended (End): it ends the group itself then.
 	groups map[uint64]int
-	fenced   []fencedJobs    // jobs SIGTERMed at a deadline, to SIGKILL after the grace
-	next     time.Time       // no scan before
+	fenced []fencedJobs // jobs SIGTERMed at a deadline, to SIGKILL after the grace
+	next   time.Time    // no scan before
 }
 
 // fencedJobs are the jobs stopped at one fence deadline, and when they
