@@ -210,13 +210,21 @@ func (a httpAPI) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// writeEvent sends ev and flushes it; false when the client is gone.
+// eventWriteTimeout bounds the write of one event or keepalive: a client
+// that does not read for that long is dropped (its browser reconnects),
+// so a stream nobody reads does not hold its encoded event, and the
+// master's memory, for as long as the connection stays open.
+var eventWriteTimeout = 30 * time.Second
+
+// writeEvent sends ev and flushes it, within eventWriteTimeout; false
+// when the client is gone or did not read it in time.
 func (a httpAPI) writeEvent(w http.ResponseWriter, rc *http.ResponseController, ev *apiEvent) bool {
 	data, err := json.Marshal(ev)
 	if err != nil {
 		a.log.WithError(err).Error("events: encode")
 		return false
 	}
+	_ = rc.SetWriteDeadline(time.Now().Add(eventWriteTimeout))
 	if _, err := fmt.Fprintf(w, "data: %s\n\n", data); err != nil {
 		return false
 	}
@@ -237,6 +245,7 @@ func (a httpAPI) awaitChange(ctx context.Context, w http.ResponseWriter, rc *htt
 			if !mayRead(ctx) {
 				return false
 			}
+			_ = rc.SetWriteDeadline(time.Now().Add(eventWriteTimeout))
 			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil || rc.Flush() != nil {
 				return false
 			}
