@@ -70,13 +70,26 @@ func (reg *registry) checkSecret(ctx context.Context, w *workerRec, secret, meth
 // before the call takes the core's lock: dead_after counts from when the
 // master heard the worker, not from when it got to answer (a lock held
 // long by a big read must not get live workers reaped). A call without
-// the worker's secret is not heard.
-func (reg *registry) hear(id, secret string, now time.Time) {
+// the worker's secret is not heard. It returns the record whose secret
+// the call carries, or nil, for checkHeard.
+func (reg *registry) hear(id, secret string, now time.Time) *workerRec {
 	if v, ok := reg.calling.Load(id); ok {
 		if w := v.(*workerRec); w.owns(secret) {
 			w.heard.Store(now.UnixNano())
+			return w
 		}
 	}
+	return nil
+}
+
+// checkHeard is checkSecret for a call that hear took in: a record hear
+// found the secret of (a record's secret never changes) is not checked
+// again.
+func (reg *registry) checkHeard(ctx context.Context, w, heard *workerRec, secret, method string) error {
+	if w == heard {
+		return nil
+	}
+	return reg.checkSecret(ctx, w, secret, method)
 }
 
 // sameProcess reports whether w and old are registrations of one worker

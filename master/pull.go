@@ -30,14 +30,14 @@ func (api *wire) Fetch(ctx context.Context, a *rpcapi.FetchArgs, r *rpcapi.Fetch
 	defer timer.Stop()
 	for {
 		now := c.now()
-		api.reg.hear(a.WorkerID, a.Secret, now)
+		heard := api.reg.hear(a.WorkerID, a.Secret, now)
 		c.mu.Lock()
 		w := api.reg.registered(a.WorkerID)
 		if w == nil || w.state == rpcapi.WorkerDead || c.closed {
 			c.mu.Unlock()
 			return fmt.Errorf("%w: %q", rpcapi.ErrUnknownWorker, a.WorkerID)
 		}
-		if err := api.reg.checkSecret(ctx, w, a.Secret, "fetch_tasks"); err != nil {
+		if err := api.reg.checkHeard(ctx, w, heard, a.Secret, "fetch_tasks"); err != nil {
 			c.mu.Unlock()
 			return err
 		}

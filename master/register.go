@@ -99,7 +99,7 @@ func (api *wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpca
 	c := api.core
 	r.Term = api.cfg.Term
 	now := c.now()
-	api.reg.hear(a.WorkerID, a.Secret, now)
+	heard := api.reg.hear(a.WorkerID, a.Secret, now)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w := api.reg.registered(a.WorkerID)
@@ -107,7 +107,7 @@ func (api *wire) Heartbeat(ctx context.Context, a *rpcapi.HeartbeatArgs, r *rpca
 		r.Status = rpcapi.BeatUnknown
 		return nil
 	}
-	if err := api.reg.checkSecret(ctx, w, a.Secret, "heartbeat"); err != nil {
+	if err := api.reg.checkHeard(ctx, w, heard, a.Secret, "heartbeat"); err != nil {
 		return err
 	}
 	prev := w.beatAt

@@ -32,10 +32,10 @@ func (api *wire) Complete(ctx context.Context, a *rpcapi.CompleteArgs, r *rpcapi
 		return fmt.Errorf("%w: want %d is negative", rpcapi.ErrBadRequest, a.Want)
 	}
 	now := c.now()
-	api.reg.hear(a.WorkerID, a.Secret, now)
+	heard := api.reg.hear(a.WorkerID, a.Secret, now)
 	var last *batch
 	c.mu.Lock()
-	w, err := c.reporter(ctx, a)
+	w, err := c.reporter(ctx, a, heard)
 	if err != nil {
 		c.mu.Unlock()
 		return err
@@ -141,13 +141,13 @@ func (c *core) unparked(w *workerRec, p *parkedReport, last *batch, r *rpcapi.Co
 // restarted, or forgot a long-dead worker) is ErrUnknownWorker, so that
 // the worker registers again, naming the attempts it holds to have them
 // adopted, and reports them under its new ID. The caller holds mu.
-func (c *core) reporter(ctx context.Context, a *rpcapi.CompleteArgs) (*workerRec, error) {
+func (c *core) reporter(ctx context.Context, a *rpcapi.CompleteArgs, heard *workerRec) (*workerRec, error) {
 	w := c.reg.registered(a.WorkerID)
 	if w == nil {
 		return nil, fmt.Errorf("%w: %q: register again (with the attempts you hold in running) and report under the new ID",
 			rpcapi.ErrUnknownWorker, a.WorkerID)
 	}
-	return w, c.reg.checkSecret(ctx, w, a.Secret, "task_complete")
+	return w, c.reg.checkHeard(ctx, w, heard, a.Secret, "task_complete")
 }
 
 // What became of one report.

@@ -207,17 +207,6 @@ type liveShared struct {
 // eventGap before with no change since (liveShared). It reports whether
 // a worker is live.
 func (c *core) liveView(since time.Time, full bool) (ev liveSnap, live bool) {
-	if full {
-		c.mu.Lock()
-		sh := &c.liveShared
-		if sh.seq != 0 && sh.gen == c.gen && time.Since(sh.at) < eventGap {
-			ev.Status, ev.Workers, ev.Shared, live = sh.status, sh.workers, sh.seq, sh.live
-			c.liveChanges(&ev, since)
-			c.mu.Unlock()
-			return ev, live
-		}
-		c.mu.Unlock()
-	}
 	now := time.Now()
 	st := &ev.Status
 	start := now.Truncate(bucketWidth).Add(-(throughputBuckets - 1) * bucketWidth)
@@ -229,6 +218,12 @@ func (c *core) liveView(since time.Time, full bool) (ev liveSnap, live bool) {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	sh := &c.liveShared
+	if full && sh.seq != 0 && sh.gen == c.gen && now.Sub(sh.at) < eventGap {
+		ev = liveSnap{Status: sh.status, Workers: sh.workers, Shared: sh.seq}
+		c.liveChanges(&ev, since)
+		return ev, sh.live
+	}
 	st.Now, st.Started, st.Version = now, c.start, buildinfo.Get()
 	st.Dropped, st.Reaped = c.dropped.Load(), c.reg.reaped.Load()
 	for _, s := range jobs.States {
@@ -258,7 +253,6 @@ func (c *core) liveView(since time.Time, full bool) (ev liveSnap, live bool) {
 		return ev, live
 	}
 	ev.Workers = c.reg.workerInfos()
-	sh := &c.liveShared
 	sh.seq++
 	sh.gen, sh.at, sh.status, sh.workers, sh.live = c.gen, now, ev.Status, ev.Workers, live
 	ev.Shared = sh.seq
